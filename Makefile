@@ -1,0 +1,71 @@
+# utmem — the two commands a new machine needs, and a few more.
+#
+#   make run    install what is missing, build, start utmemd in the foreground
+#   make test   install what is missing, build, run every test
+#
+# Other targets: build, install (PREFIX honoured, default /usr/local),
+# asan (sanitizer build + tests), fuzz (libFuzzer smoke run), bench, clean.
+# Packages come from Debian's archive only (scripts/deps.sh).
+
+BUILD     ?= build
+PREFIX    ?= /usr/local
+RUN_DIR   ?= ./run/utmem
+FUZZ_SECS ?= 30
+
+DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
+             libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev \
+             redis-server redis-tools
+FUZZ_DEPS  = clang libclang-rt-14-dev
+BENCH_DEPS = gnuplot-nox util-linux
+
+.PHONY: all deps build test run install uninstall asan fuzz bench clean
+
+all: build
+
+deps:
+	@scripts/deps.sh $(DEPS)
+
+# Configure once; later runs only re-apply the prefix, so PREFIX is honoured.
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX)
+
+build: deps $(BUILD)/build.ninja
+	@meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null
+	ninja -C $(BUILD)
+
+test: build
+	scripts/test-summary.sh $(BUILD)
+
+run: build
+	@echo "utmem: starting utmemd on its embedded default (Ctrl-C stops it)"
+	$(BUILD)/src/daemon/utmemd --run-dir $(RUN_DIR)
+
+install: build
+	meson install -C $(BUILD)
+
+uninstall:
+	ninja -C $(BUILD) uninstall
+
+# Every test again under AddressSanitizer + UndefinedBehaviorSanitizer.
+asan: deps
+	@test -f build-asan/build.ninja || meson setup build-asan \
+		-Db_sanitize=address,undefined -Db_lundef=false
+	ninja -C build-asan
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		scripts/test-summary.sh build-asan
+
+# libFuzzer targets built with clang, each run for FUZZ_SECS seconds.
+fuzz: deps
+	@scripts/deps.sh $(FUZZ_DEPS)
+	@test -f build-fuzz/build.ninja || CC=clang meson setup build-fuzz \
+		-Dfuzz=true -Dtests=disabled -Db_lundef=false
+	ninja -C build-fuzz
+	tests/fuzz/smoke.sh build-fuzz $(FUZZ_SECS)
+
+bench: build
+	@scripts/deps.sh $(BENCH_DEPS)
+	bench/daemon-vs-redis.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -1,0 +1,185 @@
+/*
+ * utmem.h — libutmem, the client library of utmem (Userspace Transcendent
+ * Memory).
+ *
+ * A program connects to the host's utmemd, opens pools by name and kind, and
+ * PUTs, GETs and INVALIDATEs values of any size up to the daemon's limit.
+ * The tenant it acts as is decided by how it connected (which socket, which
+ * token), never by anything it claims.
+ *
+ * Return convention: every function returning int or ssize_t returns 0 (or a
+ * count or a length) on success and a negative errno value on failure;
+ * utmem_strerror() describes any such value. Errors with a utmem meaning:
+ *   -ENOENT      GET/INVALIDATE miss; pool name unknown (open without CREATE)
+ *   -EBADF       pool handle unknown, destroyed, or not this tenant's
+ *   -EACCES      shared pool not granted to this tenant by the operator
+ *   -EEXIST      pool exists with another kind
+ *   -EMSGSIZE    key or value longer than the daemon accepts
+ *   -EDQUOT      this tenant's quota would be exceeded (PUT refused; no value
+ *                is left under the key)
+ *   -ENOSPC      the host pool's capacity would be exceeded (same)
+ *   -ENOBUFS     GET: the value is longer than the buffer (nothing removed)
+ *   -EPERM       TCP token refused
+ *   -ECONNRESET, -ECONNREFUSED, -ENOTCONN, -ETIMEDOUT, -EPIPE
+ *                the daemon went away or did not answer in time; the next
+ *                call reconnects and reopens the client's pools by name
+ *
+ * Thread safety: a utmem_client may be shared by threads; calls on one client
+ * are serialized by an internal lock. For parallelism, use one client per
+ * thread. A utmem_batch belongs to one thread at a time.
+ *
+ * ABI: same major version = ABI compatible. Symbols are versioned UTMEM_0.
+ */
+#ifndef UTMEM_H
+#define UTMEM_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define UTMEM_VERSION_MAJOR 0
+#define UTMEM_VERSION_MINOR 1
+#define UTMEM_VERSION_PATCH 0
+#define UTMEM_VERSION_STRING "0.1.0"
+
+#if defined(UTMEM_BUILDING) && defined(__GNUC__)
+#define UTMEM_API __attribute__((visibility("default")))
+#else
+#define UTMEM_API
+#endif
+
+typedef struct utmem_client utmem_client;
+typedef struct utmem_batch utmem_batch;
+
+/* Pool kind and open flags for utmem_pool_open(). */
+#define UTMEM_POOL_PERSISTENT 0u        /* a successful PUT is kept until removed */
+#define UTMEM_POOL_EPHEMERAL (1u << 0)  /* the host may drop entries any time */
+#define UTMEM_POOL_SHARED (1u << 1)     /* a pool the operator shares */
+#define UTMEM_POOL_CREATE (1u << 2)     /* create a private pool if missing */
+
+/* GET flags. */
+#define UTMEM_GET_EXCLUSIVE (1u << 0)   /* pop: return and remove in one step */
+
+struct utmem_options {
+	const char *token; /* TCP: the tenant's token (required there) */
+	int timeout_ms;    /* connect and per-request timeout; 0 = 5000 */
+	int no_reconnect;  /* 1: fail with -ENOTCONN instead of reconnecting */
+};
+
+/* Counters of this tenant (pool 0) or of one pool, as the daemon keeps them. */
+struct utmem_stats {
+	uint64_t entries, bytes_stored, bytes_charged;
+	uint64_t puts, gets, hits, misses, invalidates, evictions, refused_puts;
+	uint64_t limit_max, limit_min; /* tenant figures only */
+};
+
+/* Version of the library actually loaded, e.g. "0.1.0". */
+UTMEM_API const char *utmem_version(void);
+
+/* Describe a negative errno value returned by this library. */
+UTMEM_API const char *utmem_strerror(int err);
+
+/*
+ * Connect to utmemd. addr is one of
+ *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a '/')
+ *   tcp:HOST:PORT        needs opt->token
+ *   vsock:CID:PORT       from a VM guest
+ * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
+ * malformed address, the connect error, -EPERM for a refused token).
+ */
+UTMEM_API int utmem_connect(const char *addr, const struct utmem_options *opt,
+			    utmem_client **out);
+
+/* Close the connection and free the client. Accepts NULL. */
+UTMEM_API void utmem_close(utmem_client *c);
+
+/* The daemon's limits, learned at connect time. */
+UTMEM_API size_t utmem_max_key(const utmem_client *c);
+UTMEM_API size_t utmem_max_value(const utmem_client *c);
+
+/*
+ * Open a pool by name (1..63 bytes of [A-Za-z0-9._-]) and kind. Sets *pool to
+ * a handle valid for this client; it survives reconnects (the client reopens
+ * the pool by name). Returns 0 or -errno.
+ */
+UTMEM_API int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
+			      uint32_t *pool);
+
+/* Drop every entry of a pool / destroy it (the handle becomes invalid). */
+UTMEM_API int utmem_pool_flush(utmem_client *c, uint32_t pool);
+UTMEM_API int utmem_pool_destroy(utmem_client *c, uint32_t pool);
+
+/*
+ * PUT: store a copy of val under key, replacing any old value atomically.
+ * If it fails for any reason the key has no value afterwards.
+ */
+UTMEM_API int utmem_put(utmem_client *c, uint32_t pool, const void *key,
+			size_t klen, const void *val, size_t vlen);
+
+/*
+ * GET into buf. Returns the value's length (>= 0) on a hit, -ENOENT on a
+ * miss, -ENOBUFS if the value is longer than cap (nothing is removed, even
+ * with UTMEM_GET_EXCLUSIVE; call utmem_get_alloc instead).
+ */
+UTMEM_API ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key,
+			    size_t klen, void *buf, size_t cap, unsigned flags);
+
+/*
+ * GET into a buffer allocated with malloc(); the caller frees it with free().
+ * On success *val and *vlen are set (a 0-length value gives a non-NULL *val).
+ */
+UTMEM_API int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
+			      size_t klen, void **val, size_t *vlen,
+			      unsigned flags);
+
+/* INVALIDATE one key: 0 if it was there, -ENOENT if not. */
+UTMEM_API int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
+			       size_t klen);
+
+/* Counters: pool = 0 for this tenant, or a pool handle. */
+UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
+			  struct utmem_stats *out);
+
+/* Round trip with no effect; useful for health checks. */
+UTMEM_API int utmem_ping(utmem_client *c);
+
+/*
+ * Batches: queue many requests, send them in one go (pipelined on the
+ * connection), and collect each result. Memory passed to a batch (keys,
+ * values, GET buffers) must stay valid until utmem_batch_exec() returns.
+ */
+UTMEM_API int utmem_batch_new(utmem_client *c, utmem_batch **out);
+UTMEM_API void utmem_batch_free(utmem_batch *b); /* accepts NULL */
+UTMEM_API void utmem_batch_reset(utmem_batch *b); /* empty it for reuse */
+
+/* Queue an operation; returns its index in the batch, or -errno. */
+UTMEM_API int utmem_batch_put(utmem_batch *b, uint32_t pool, const void *key,
+			      size_t klen, const void *val, size_t vlen);
+UTMEM_API int utmem_batch_get(utmem_batch *b, uint32_t pool, const void *key,
+			      size_t klen, void *buf, size_t cap,
+			      unsigned flags);
+UTMEM_API int utmem_batch_invalidate(utmem_batch *b, uint32_t pool,
+				     const void *key, size_t klen);
+
+/*
+ * Send every queued request and wait for every reply. Returns the number of
+ * operations that succeeded, or -errno if the connection failed (then no
+ * result is known for the ones not yet answered: they report -ECONNRESET).
+ */
+UTMEM_API int utmem_batch_exec(utmem_batch *b);
+
+/*
+ * Result of operation i after exec: 0 (PUT, INVALIDATE) or the value length
+ * (GET), or -errno as the single-request call would have returned.
+ */
+UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UTMEM_H */

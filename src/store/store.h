@@ -1,0 +1,227 @@
+/*
+ * store.h — the tmem store: tenants, pools, entries, accounting, eviction.
+ *
+ * The store is the thesis's "backend": it owns the host's pooled memory,
+ * keeps every tenant within its allowance and serves PUT/GET/INVALIDATE with
+ * tmem semantics (docs/design.md, ../../shared/design/ARCHITECTURE.md). It
+ * knows nothing of sockets, daemons or wire formats; utmemd links it, and so
+ * do the unit tests and the microbenchmark.
+ *
+ * Conventions: every function returning int returns 0 (or a count) on
+ * success and a negative errno value on failure. All functions are safe to
+ * call from any thread at any time; the PUT/GET path takes only per-shard
+ * locks and atomics, never one global lock.
+ *
+ * Errors that callers map to user-visible statuses:
+ *   -EINVAL     malformed argument (NULL key with non-zero length, bad kind)
+ *   -EBADF      pool id unknown, destroyed, or not accessible to this tenant
+ *               (the two are deliberately indistinguishable: opacity)
+ *   -ENOENT     GET/INVALIDATE miss; unknown tenant or pool name
+ *   -EACCES     shared pool not granted to this tenant (or absent)
+ *   -EEXIST     name already used (tenant add; pool open with another kind)
+ *   -EMSGSIZE   key or value larger than the configured limit
+ *   -EDQUOT     the tenant's own limit (max) would be exceeded
+ *   -ENOSPC     the host capacity would be exceeded
+ *   -ENOMEM     the allocator failed
+ *   -ENOBUFS    (ust_get_buf) the caller's buffer is too small; nothing removed
+ */
+#ifndef UTMEM_STORE_H
+#define UTMEM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Longest tenant or pool name, in bytes, not counting the NUL. */
+#define UST_NAME_MAX 63
+
+/* Tenant id 0 is the operator: it may flush, destroy and list any pool. */
+#define UST_TENANT_ADMIN 0u
+
+/* Pool kinds: one persistence bit and one sharing bit. */
+enum ust_pool_kind {
+	UST_POOL_PERSISTENT = 0,
+	UST_POOL_EPHEMERAL = 1u << 0,
+	UST_POOL_SHARED = 1u << 1,
+};
+
+/* ust_pool_open() flags. */
+#define UST_OPEN_CREATE (1u << 0)
+
+/* ust_get() flags. */
+#define UST_GET_EXCLUSIVE (1u << 0) /* "pop": return and remove in one step */
+
+typedef struct ust_store ust_store;
+
+struct ust_config {
+	uint64_t capacity;  /* host bytes the store may charge in all */
+	size_t max_key;     /* longest key in bytes; 0 = 1024 */
+	size_t max_value;   /* longest value in bytes; 0 = 64 MiB */
+	unsigned shards;    /* lock stripes; 0 = chosen from the core count */
+};
+
+struct ust_limits {
+	uint64_t min;    /* reserved bytes: never evicted to serve others */
+	uint64_t max;    /* cap in bytes; UINT64_MAX = no cap of its own */
+	uint32_t weight; /* share of what is left above every min; >= 1 */
+};
+
+/* Counters kept per tenant and per pool (and summed for the store). */
+struct ust_stats {
+	uint64_t entries;
+	uint64_t bytes_stored;  /* key + value bytes as given by clients */
+	uint64_t bytes_charged; /* allocator's real size + metadata */
+	uint64_t puts;
+	uint64_t gets;
+	uint64_t hits;
+	uint64_t misses;
+	uint64_t invalidates;
+	uint64_t evictions;
+	uint64_t refused_puts;
+};
+
+struct ust_tenant_info {
+	uint32_t id;
+	char name[UST_NAME_MAX + 1];
+	struct ust_limits limits;
+	struct ust_stats stats;
+};
+
+struct ust_pool_info {
+	uint32_t id;
+	char name[UST_NAME_MAX + 1];
+	uint32_t owner; /* tenant id of a private pool; UST_TENANT_ADMIN if shared */
+	unsigned kind;  /* enum ust_pool_kind bits */
+	struct ust_stats stats;
+};
+
+struct ust_store_info {
+	uint64_t capacity;
+	uint64_t charged;  /* bytes charged to all tenants */
+	uint64_t reserved; /* sum of every tenant's min */
+	uint32_t tenants;
+	uint32_t pools;
+	struct ust_stats stats; /* sums over all pools */
+};
+
+/*
+ * Create a store. cfg->capacity may be 0 (nothing can be stored until it is
+ * raised). Returns 0 and sets *out, or -EINVAL / -ENOMEM.
+ */
+int ust_store_new(const struct ust_config *cfg, ust_store **out);
+
+/* Free every entry, pool and tenant, and the store. Accepts NULL. */
+void ust_store_free(ust_store *st);
+
+/* Effective limits (defaults filled in). */
+size_t ust_max_key(const ust_store *st);
+size_t ust_max_value(const ust_store *st);
+
+/*
+ * Change the host capacity. Growth is immediate. Shrinking evicts ephemeral
+ * entries at once until the charge fits, never drops persistent ones (later
+ * persistent PUTs are refused with -ENOSPC until it fits) and returns freed
+ * memory to the OS before returning.
+ */
+int ust_set_capacity(ust_store *st, uint64_t capacity);
+void ust_store_info(ust_store *st, struct ust_store_info *out);
+
+/*
+ * Tenants. Names are 1..UST_NAME_MAX bytes of [A-Za-z0-9._-]. Ids start at 1
+ * and are never reused. Removing a tenant destroys its private pools and
+ * frees every entry it put in shared pools. ust_tenant_set() applies at once,
+ * with the same shrinking rules as ust_set_capacity().
+ */
+int ust_tenant_add(ust_store *st, const char *name, const struct ust_limits *lim,
+		   uint32_t *id);
+int ust_tenant_remove(ust_store *st, uint32_t tenant);
+int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim);
+int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant);
+int ust_tenant_info(ust_store *st, uint32_t tenant, struct ust_tenant_info *out);
+
+/*
+ * Fill up to cap records, ordered by id; return how many tenants exist (may be
+ * more than cap: call again with a larger array).
+ */
+int ust_tenant_list(ust_store *st, struct ust_tenant_info *out, size_t cap);
+
+/*
+ * Open a pool by name for a tenant.
+ *  - private (no UST_POOL_SHARED in kind): names are per tenant; with
+ *    UST_OPEN_CREATE a missing pool is created; an existing pool of another
+ *    kind is -EEXIST.
+ *  - shared: the pool must have been created by the operator
+ *    (ust_shared_pool_create) and granted to this tenant, else -EACCES.
+ * Sets *pool to an id that is never reused.
+ */
+int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
+		  unsigned kind, unsigned flags, uint32_t *pool);
+
+/* Operator: create a shared pool (kind gets UST_POOL_SHARED), grant/revoke. */
+int ust_shared_pool_create(ust_store *st, const char *name, unsigned kind,
+			   uint32_t *pool);
+int ust_pool_grant(ust_store *st, uint32_t pool, uint32_t tenant);
+int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant);
+
+/*
+ * Flush (drop every entry) or destroy a pool. A tenant may do so to its own
+ * private pools and to shared pools it was granted; UST_TENANT_ADMIN to any.
+ * Destroying invalidates the id at once; later uses return -EBADF.
+ */
+int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool);
+int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool);
+int ust_pool_info(ust_store *st, uint32_t tenant, uint32_t pool,
+		  struct ust_pool_info *out);
+
+/*
+ * List pools visible to a tenant (UST_TENANT_ADMIN: all), ordered by id.
+ * Same return convention as ust_tenant_list().
+ */
+int ust_pool_list(ust_store *st, uint32_t tenant, struct ust_pool_info *out,
+		  size_t cap);
+
+/*
+ * PUT: store a copy of val under key, replacing any old value atomically.
+ * If the PUT fails for any reason (-EMSGSIZE, -EDQUOT, -ENOSPC, -ENOMEM) the
+ * key has no value afterwards: the old one is removed, as in tmem.
+ * For an ephemeral pool, room is made by evicting ephemeral entries (the
+ * tenant's own first); persistent entries are never evicted.
+ */
+int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
+	    size_t klen, const void *val, size_t vlen);
+
+/*
+ * GET: find key and hand its value to sink, called exactly once on a hit,
+ * while the entry is pinned (do not call back into the store from it).
+ * A negative return from sink is passed through and, for an exclusive get,
+ * leaves the entry in place. Returns 0 on a hit, -ENOENT on a miss.
+ */
+typedef int (*ust_sink_fn)(void *ctx, const void *val, size_t len);
+int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
+	    size_t klen, unsigned flags, ust_sink_fn sink, void *ctx);
+
+/*
+ * GET into a caller buffer. Sets *vlen to the value's length on a hit; if it
+ * exceeds cap returns -ENOBUFS and removes nothing, even when exclusive.
+ */
+int ust_get_buf(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
+		size_t klen, unsigned flags, void *buf, size_t cap, size_t *vlen);
+
+/* INVALIDATE one key. Returns 0 if it was there, -ENOENT if not. */
+int ust_invalidate(ust_store *st, uint32_t tenant, uint32_t pool,
+		   const void *key, size_t klen);
+
+/*
+ * Return memory freed by earlier removals to the OS now. Shrinking calls it
+ * already; exposed for the daemon's idle path and for tests.
+ */
+void ust_trim(ust_store *st);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UTMEM_STORE_H */
