@@ -1,0 +1,240 @@
+/*
+ * addr.c — libutmem's addresses: parsing `unix:PATH`, `tcp:HOST:PORT` and
+ * `vsock:CID:PORT`, and dialing them with a bounded connect.
+ *
+ * Parsing is strict and allocation-free so a malformed address is reported
+ * as -EINVAL before any socket exists. Sockets are created non-blocking and
+ * close-on-exec; the rest of the library relies on non-blocking descriptors
+ * to bound every wait with poll().
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/vm_sockets.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+/* Parse a decimal u32 that is the whole of s[0..len). 0 or -EINVAL. */
+static int parse_u32(const char *s, size_t len, uint32_t *out)
+{
+	uint64_t v = 0;
+
+	if (len == 0 || len > 10)
+		return -EINVAL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -EINVAL;
+		v = v * 10 + (uint64_t)(s[i] - '0');
+	}
+	if (v > UINT32_MAX)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
+static int parse_unix(const char *path, struct uclient_addr *a)
+{
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(a->path))
+		return -EINVAL;
+	a->kind = UCLIENT_UNIX;
+	memcpy(a->path, path, len + 1);
+	return 0;
+}
+
+/* HOST:PORT, where HOST may be [an:ipv6::address]. */
+static int parse_tcp(const char *s, struct uclient_addr *a)
+{
+	const char *colon = strrchr(s, ':');
+	const char *host = s;
+	size_t hlen;
+	uint32_t port;
+
+	if (!colon || parse_u32(colon + 1, strlen(colon + 1), &port) ||
+	    port == 0 || port > 65535)
+		return -EINVAL;
+	hlen = (size_t)(colon - s);
+	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+		host++;
+		hlen -= 2;
+	}
+	if (hlen == 0 || hlen >= sizeof(a->host) || memchr(host, '/', hlen))
+		return -EINVAL;
+	a->kind = UCLIENT_TCP;
+	memcpy(a->host, host, hlen);
+	a->host[hlen] = '\0';
+	memcpy(a->port, colon + 1, strlen(colon + 1) + 1);
+	return 0;
+}
+
+static int parse_vsock(const char *s, struct uclient_addr *a)
+{
+	const char *colon = strchr(s, ':');
+
+	if (!colon || parse_u32(s, (size_t)(colon - s), &a->cid) ||
+	    parse_u32(colon + 1, strlen(colon + 1), &a->vport))
+		return -EINVAL;
+	a->kind = UCLIENT_VSOCK;
+	return 0;
+}
+
+/*
+ * Parse an address string into *a. Returns 0 or -EINVAL; *a is zeroed
+ * first and meaningful only on success.
+ */
+int uclient_addr_parse(const char *s, struct uclient_addr *a)
+{
+	memset(a, 0, sizeof(*a));
+	if (!s)
+		return -EINVAL;
+	if (strncmp(s, "unix:", 5) == 0)
+		return parse_unix(s + 5, a);
+	if (strncmp(s, "tcp:", 4) == 0)
+		return parse_tcp(s + 4, a);
+	if (strncmp(s, "vsock:", 6) == 0)
+		return parse_vsock(s + 6, a);
+	if (strchr(s, '/'))
+		return parse_unix(s, a);
+	return -EINVAL;
+}
+
+/*
+ * Connect fd to sa, waiting at most timeout_ms for a connect in progress.
+ * Returns 0 or -errno (-ETIMEDOUT when the wait ran out).
+ */
+static int connect_bounded(int fd, const struct sockaddr *sa, socklen_t len,
+			   int timeout_ms)
+{
+	int soerr = 0;
+	socklen_t slen = sizeof(soerr);
+	short rev;
+	int err;
+
+	if (connect(fd, sa, len) == 0)
+		return 0;
+	if (errno != EINPROGRESS)
+		return -errno;
+	err = uclient_wait(fd, POLLOUT, timeout_ms, &rev);
+	if (err)
+		return err;
+	if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &slen) < 0)
+		return -errno;
+	return soerr ? -soerr : 0;
+}
+
+static int new_socket(int domain)
+{
+	int fd = socket(domain, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int dial_unix(const struct uclient_addr *a, int timeout_ms)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int fd = new_socket(AF_UNIX);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
+	err = connect_bounded(fd, (struct sockaddr *)&sun, sizeof(sun),
+			      timeout_ms);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+static int dial_vsock(const struct uclient_addr *a, int timeout_ms)
+{
+	struct sockaddr_vm svm = {
+		.svm_family = AF_VSOCK,
+		.svm_cid = a->cid,
+		.svm_port = a->vport,
+	};
+	int fd = new_socket(AF_VSOCK);
+	int err;
+
+	if (fd < 0)
+		return fd;
+	err = connect_bounded(fd, (struct sockaddr *)&svm, sizeof(svm),
+			      timeout_ms);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Map a getaddrinfo() failure to an errno value. */
+static int gai_errno(int rc)
+{
+	switch (rc) {
+	case EAI_SYSTEM: return errno ? errno : EIO;
+	case EAI_MEMORY: return ENOMEM;
+	case EAI_AGAIN: return EAGAIN;
+	default: return EHOSTUNREACH;
+	}
+}
+
+/* Try each resolved address in turn; the last error is returned. */
+static int dial_tcp(const struct uclient_addr *a, int timeout_ms)
+{
+	struct addrinfo hints = {
+		.ai_family = AF_UNSPEC,
+		.ai_socktype = SOCK_STREAM,
+		.ai_flags = AI_NUMERICSERV,
+	};
+	struct addrinfo *res, *ai;
+	int one = 1;
+	int err = -EHOSTUNREACH;
+	int rc = getaddrinfo(a->host, a->port, &hints, &res);
+
+	if (rc)
+		return -gai_errno(rc);
+	for (ai = res; ai; ai = ai->ai_next) {
+		int fd = new_socket(ai->ai_family);
+
+		if (fd < 0) {
+			err = fd;
+			continue;
+		}
+		err = connect_bounded(fd, ai->ai_addr, ai->ai_addrlen,
+				      timeout_ms);
+		if (!err) {
+			/* Requests are small and latency-bound. */
+			setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+				   sizeof(one));
+			freeaddrinfo(res);
+			return fd;
+		}
+		close(fd);
+	}
+	freeaddrinfo(res);
+	return err;
+}
+
+/*
+ * Open a connected, non-blocking socket to a. Returns the descriptor (owned
+ * by the caller) or -errno.
+ */
+int uclient_dial(const struct uclient_addr *a, int timeout_ms)
+{
+	switch (a->kind) {
+	case UCLIENT_UNIX: return dial_unix(a, timeout_ms);
+	case UCLIENT_TCP: return dial_tcp(a, timeout_ms);
+	case UCLIENT_VSOCK: return dial_vsock(a, timeout_ms);
+	default: return -ENOTCONN;
+	}
+}

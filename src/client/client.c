@@ -1,0 +1,578 @@
+/*
+ * client.c — a libutmem client: its connection, its pool table and the
+ * public single-request calls.
+ *
+ * A pool handle is an index into this client's own table of (name, kind,
+ * server id), never the daemon's id, so handles survive a reconnect: when a
+ * call finds the connection gone it redials, says HELLO again and reopens
+ * every pool by name (with CREATE if it was first opened with it). A call
+ * that meets a broken connection returns that error and leaves the client
+ * disconnected; the next call reconnects (unless no_reconnect is set).
+ *
+ * Locking: every public call takes c->lock for its whole duration, so one
+ * client may be shared by threads and requests never interleave on the
+ * socket. Functions named uclient_* expect the caller to hold it.
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Drop the connection (if any). Pools must be reopened on the next one. */
+void uclient_disconnect(struct utmem_client *c)
+{
+	if (c->fd >= 0)
+		close(c->fd);
+	c->fd = -1;
+	c->rb.start = c->rb.end = 0;
+	for (size_t i = 0; i < c->npools; i++)
+		c->pools[i].stale = 1;
+}
+
+/* Send HELLO on the fresh connection and take the daemon's limits. */
+static int hello(struct utmem_client *c)
+{
+	uint8_t rec[UWIRE_HELLO_SIZE];
+	struct uwire_hello h;
+	struct uclient_req r = {
+		.op = UWIRE_OP_HELLO,
+		.key = c->token,
+		.klen = (uint32_t)c->token_len,
+		.rx = UCLIENT_RX_RECORD,
+		.buf = rec,
+		.cap = sizeof(rec),
+	};
+	int err = uclient_exec(c, &r, 1);
+
+	if (err)
+		return err;
+	if (r.result < 0)
+		return (int)r.result;
+	uwire_hello_decode(rec, sizeof(rec), &h);
+	if (h.version != UWIRE_VERSION)
+		return -EPROTONOSUPPORT;
+	if (h.max_key == 0 || h.max_key > UWIRE_KEY_CEILING ||
+	    h.max_value > UWIRE_VALUE_CEILING)
+		return -EPROTO;
+	__atomic_store_n(&c->max_key, h.max_key, __ATOMIC_RELAXED);
+	__atomic_store_n(&c->max_value, h.max_value, __ATOMIC_RELAXED);
+	c->tenant_id = h.tenant_id;
+	c->rx_lim.max_value = h.max_value;
+	return 0;
+}
+
+/* POOL_OPEN one pool by name on the current connection. */
+static int reopen(struct utmem_client *c, struct uclient_pool *p)
+{
+	struct uclient_req r = {
+		.op = UWIRE_OP_POOL_OPEN,
+		.flags = p->wflags,
+		.key = p->name,
+		.klen = (uint32_t)strlen(p->name),
+	};
+	int err = uclient_exec(c, &r, 1);
+
+	if (err)
+		return err;
+	if (r.result < 0)
+		return (int)r.result;
+	p->server = r.reply_pool;
+	p->stale = 0;
+	return 0;
+}
+
+/*
+ * Make sure c is connected: dial, HELLO, reopen every open pool. A pool
+ * that cannot be reopened stays stale and reports why when it is next used;
+ * only a connection failure fails this call. Returns 0 or -errno.
+ */
+int uclient_ensure(struct utmem_client *c)
+{
+	int fd, err;
+
+	if (c->fd >= 0)
+		return 0;
+	if (c->no_reconnect)
+		return -ENOTCONN;
+	fd = uclient_dial(&c->addr, c->timeout_ms);
+	if (fd < 0)
+		return fd;
+	c->fd = fd;
+	c->rx_lim.max_key = UWIRE_KEY_CEILING;
+	c->rx_lim.max_value = UWIRE_VALUE_CEILING;
+	err = hello(c);
+	for (size_t i = 0; !err && i < c->npools; i++) {
+		if (!c->pools[i].open)
+			continue;
+		err = reopen(c, &c->pools[i]);
+		if (c->fd >= 0) /* the pool's own refusal: it stays stale */
+			err = 0;
+	}
+	if (err)
+		uclient_disconnect(c);
+	return err;
+}
+
+/*
+ * Translate a handle into the daemon's pool id, reopening the pool first if
+ * the connection is new. Handle 0 means "the tenant" where allow_tenant.
+ * Returns 0 or -errno (-EBADF for a handle this client never gave out).
+ */
+int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
+			 int allow_tenant, uint32_t *server)
+{
+	struct uclient_pool *p;
+	int err;
+
+	if (handle == 0 && allow_tenant) {
+		*server = 0;
+		return 0;
+	}
+	if (handle == 0 || handle > c->npools || !c->pools[handle - 1].open)
+		return -EBADF;
+	p = &c->pools[handle - 1];
+	if (p->stale) {
+		err = reopen(c, p);
+		if (err)
+			return err;
+	}
+	*server = p->server;
+	return 0;
+}
+
+static struct utmem_client *client_new(int timeout_ms)
+{
+	struct utmem_client *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->rb.cap = UCLIENT_RBUF_SIZE;
+	c->rb.data = malloc(c->rb.cap);
+	if (!c->rb.data || pthread_mutex_init(&c->lock, NULL)) {
+		free(c->rb.data);
+		free(c);
+		return NULL;
+	}
+	c->fd = -1;
+	c->next_id = 1;
+	c->timeout_ms = timeout_ms > 0 ? timeout_ms : UCLIENT_DEFAULT_TIMEOUT_MS;
+	return c;
+}
+
+static int set_token(struct utmem_client *c, const char *token)
+{
+	size_t len = token ? strlen(token) : 0;
+
+	if (len > UWIRE_KEY_CEILING)
+		return -EINVAL;
+	if (!token)
+		return 0;
+	c->token = strdup(token);
+	if (!c->token)
+		return -ENOMEM;
+	c->token_len = len;
+	return 0;
+}
+
+int utmem_connect(const char *addr, const struct utmem_options *opt,
+		  utmem_client **out)
+{
+	struct utmem_options none = {0};
+	struct utmem_client *c;
+	int err;
+
+	if (!out)
+		return -EINVAL;
+	*out = NULL;
+	if (!opt)
+		opt = &none;
+	if (opt->timeout_ms < 0)
+		return -EINVAL;
+	c = client_new(opt->timeout_ms);
+	if (!c)
+		return -ENOMEM;
+	err = uclient_addr_parse(addr, &c->addr);
+	if (!err)
+		err = set_token(c, opt->token);
+	if (!err)
+		err = uclient_ensure(c);
+	if (err) {
+		utmem_close(c);
+		return err;
+	}
+	c->no_reconnect = opt->no_reconnect != 0;
+	*out = c;
+	return 0;
+}
+
+int uclient_attach_fd(int fd, int timeout_ms, utmem_client **out)
+{
+	struct utmem_client *c = client_new(timeout_ms);
+	int err;
+
+	*out = NULL;
+	if (!c) {
+		close(fd);
+		return -ENOMEM;
+	}
+	c->fd = fd;
+	c->no_reconnect = 1;
+	c->rx_lim.max_key = UWIRE_KEY_CEILING;
+	c->rx_lim.max_value = UWIRE_VALUE_CEILING;
+	err = hello(c);
+	if (err) {
+		utmem_close(c);
+		return err;
+	}
+	*out = c;
+	return 0;
+}
+
+void utmem_close(utmem_client *c)
+{
+	if (!c)
+		return;
+	uclient_disconnect(c);
+	pthread_mutex_destroy(&c->lock);
+	free(c->rb.data);
+	free(c->token);
+	free(c->pools);
+	free(c);
+}
+
+size_t utmem_max_key(const utmem_client *c)
+{
+	return c ? __atomic_load_n(&c->max_key, __ATOMIC_RELAXED) : 0;
+}
+
+size_t utmem_max_value(const utmem_client *c)
+{
+	return c ? __atomic_load_n(&c->max_value, __ATOMIC_RELAXED) : 0;
+}
+
+/* ---- pools ---- */
+
+static int valid_pool_name(const char *name)
+{
+	size_t len = name ? strlen(name) : 0;
+
+	if (len == 0 || len > UCLIENT_POOL_NAME_MAX)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		char ch = name[i];
+
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
+		      ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+static uint16_t pool_wflags(unsigned flags)
+{
+	uint16_t w = 0;
+
+	if (flags & UTMEM_POOL_EPHEMERAL)
+		w |= UWIRE_F_EPHEMERAL;
+	if (flags & UTMEM_POOL_SHARED)
+		w |= UWIRE_F_SHARED;
+	if (flags & UTMEM_POOL_CREATE)
+		w |= UWIRE_F_CREATE;
+	return w;
+}
+
+/*
+ * The table slot for (name, kind): an existing one (open or destroyed), so
+ * reopening a name gives back its handle, or a new one. NULL on -ENOMEM or
+ * when the table is full.
+ */
+static struct uclient_pool *pool_slot(struct utmem_client *c, const char *name,
+				      uint16_t kind)
+{
+	struct uclient_pool *p;
+
+	for (size_t i = 0; i < c->npools; i++) {
+		p = &c->pools[i];
+		if (strcmp(p->name, name) == 0 &&
+		    (p->wflags & ~UWIRE_F_CREATE) == kind)
+			return p;
+	}
+	if (c->npools >= UCLIENT_MAX_POOLS)
+		return NULL;
+	p = realloc(c->pools, (c->npools + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	c->pools = p;
+	p = &c->pools[c->npools++];
+	memset(p, 0, sizeof(*p));
+	memcpy(p->name, name, strlen(name) + 1);
+	p->wflags = kind;
+	return p;
+}
+
+int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
+		    uint32_t *pool)
+{
+	const unsigned known = UTMEM_POOL_EPHEMERAL | UTMEM_POOL_SHARED |
+			       UTMEM_POOL_CREATE;
+	uint16_t w = pool_wflags(flags);
+	struct uclient_pool *p, tmp;
+	int err;
+
+	if (!c || !pool || !valid_pool_name(name) || (flags & ~known))
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	err = uclient_ensure(c);
+	if (err)
+		goto out_unlock;
+	/* Open on the wire first, so a refused open leaves no slot behind. */
+	memset(&tmp, 0, sizeof(tmp));
+	memcpy(tmp.name, name, strlen(name) + 1);
+	tmp.wflags = w;
+	err = reopen(c, &tmp);
+	if (err)
+		goto out_unlock;
+	p = pool_slot(c, name, w & ~UWIRE_F_CREATE);
+	if (!p) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
+	p->wflags |= w;
+	p->server = tmp.server;
+	p->open = 1;
+	p->stale = 0;
+	*pool = (uint32_t)(p - c->pools) + 1;
+out_unlock:
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+/*
+ * Run one request on pool handle `pool` (0 = tenant where allow_tenant),
+ * connecting first if needed. Returns the request's result or -errno.
+ */
+static ssize_t run_one(struct utmem_client *c, uint32_t pool, int allow_tenant,
+		       struct uclient_req *r)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = uclient_ensure(c);
+	if (!err)
+		err = uclient_resolve_pool(c, pool, allow_tenant, &r->pool);
+	if (!err)
+		err = uclient_exec(c, r, 1);
+	pthread_mutex_unlock(&c->lock);
+	return err ? err : r->result;
+}
+
+static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
+{
+	struct uclient_req r = {.op = op};
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	err = (int)run_one(c, pool, 0, &r);
+	if (err == 0 && op == UWIRE_OP_POOL_DESTROY) {
+		pthread_mutex_lock(&c->lock);
+		c->pools[pool - 1].open = 0;
+		c->pools[pool - 1].wflags &= (uint16_t)~UWIRE_F_CREATE;
+		pthread_mutex_unlock(&c->lock);
+	}
+	return err;
+}
+
+int utmem_pool_flush(utmem_client *c, uint32_t pool)
+{
+	return pool_op(c, pool, UWIRE_OP_POOL_FLUSH);
+}
+
+int utmem_pool_destroy(utmem_client *c, uint32_t pool)
+{
+	return pool_op(c, pool, UWIRE_OP_POOL_DESTROY);
+}
+
+/* ---- data operations ---- */
+
+/* A key must be 1..max_key bytes. Returns 0, -EINVAL or -EMSGSIZE. */
+int uclient_check_key(const struct utmem_client *c, const void *key,
+		      size_t klen)
+{
+	if (!key || klen == 0)
+		return -EINVAL;
+	if (klen > __atomic_load_n(&c->max_key, __ATOMIC_RELAXED))
+		return -EMSGSIZE;
+	return 0;
+}
+
+/*
+ * Fill r as a PUT. A value above the daemon's limit is not sent: r becomes
+ * an INVALIDATE of the key whose success is reported as -EMSGSIZE, which
+ * keeps the promise that a failed PUT leaves no old value behind.
+ * Returns 0 or -errno for an argument that cannot be sent at all.
+ */
+int uclient_req_put(const struct utmem_client *c, struct uclient_req *r,
+		    const void *key, size_t klen, const void *val, size_t vlen)
+{
+	int err = uclient_check_key(c, key, klen);
+
+	if (err)
+		return err;
+	if (!val && vlen)
+		return -EINVAL;
+	memset(r, 0, sizeof(*r));
+	r->key = key;
+	r->klen = (uint32_t)klen;
+	if (vlen > __atomic_load_n(&c->max_value, __ATOMIC_RELAXED)) {
+		r->op = UWIRE_OP_INVALIDATE;
+		r->force = -EMSGSIZE;
+		return 0;
+	}
+	r->op = UWIRE_OP_PUT;
+	r->val = val;
+	r->vlen = (uint32_t)vlen;
+	return 0;
+}
+
+/*
+ * Fill r as a GET into buf[0..cap): the daemon is told the maximum length,
+ * so an exclusive GET of a longer value removes nothing.
+ */
+void uclient_req_get(struct uclient_req *r, const void *key, size_t klen,
+		     void *buf, size_t cap, unsigned flags)
+{
+	memset(r, 0, sizeof(*r));
+	r->op = UWIRE_OP_GET;
+	r->flags = UWIRE_F_MAXLEN;
+	if (flags & UTMEM_GET_EXCLUSIVE)
+		r->flags |= UWIRE_F_EXCLUSIVE;
+	r->key = key;
+	r->klen = (uint32_t)klen;
+	r->vlen = sizeof(r->maxlen);
+	uwire_put_u32(r->maxlen, cap > UINT32_MAX ? UINT32_MAX : (uint32_t)cap);
+	r->rx = UCLIENT_RX_BUF;
+	r->buf = buf;
+	r->cap = cap;
+}
+
+int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
+	      const void *val, size_t vlen)
+{
+	struct uclient_req r;
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	err = uclient_req_put(c, &r, key, klen, val, vlen);
+	return err ? err : (int)run_one(c, pool, 0, &r);
+}
+
+ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
+		  void *buf, size_t cap, unsigned flags)
+{
+	struct uclient_req r;
+	int err;
+
+	if (!c || (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE))
+		return -EINVAL;
+	err = uclient_check_key(c, key, klen);
+	if (err)
+		return err;
+	uclient_req_get(&r, key, klen, buf, cap, flags);
+	return run_one(c, pool, 0, &r);
+}
+
+int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
+		    size_t klen, void **val, size_t *vlen, unsigned flags)
+{
+	void *p = NULL;
+	struct uclient_req r = {
+		.op = UWIRE_OP_GET,
+		.key = key,
+		.klen = (uint32_t)klen,
+		.rx = UCLIENT_RX_ALLOC,
+		.out = &p,
+	};
+	ssize_t n;
+	int err;
+
+	if (!c || !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE))
+		return -EINVAL;
+	err = uclient_check_key(c, key, klen);
+	if (err)
+		return err;
+	if (flags & UTMEM_GET_EXCLUSIVE)
+		r.flags |= UWIRE_F_EXCLUSIVE;
+	n = run_one(c, pool, 0, &r);
+	if (n < 0)
+		return (int)n;
+	*val = p;
+	*vlen = (size_t)n;
+	return 0;
+}
+
+int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
+		     size_t klen)
+{
+	struct uclient_req r = {
+		.op = UWIRE_OP_INVALIDATE,
+		.key = key,
+		.klen = (uint32_t)klen,
+	};
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	err = uclient_check_key(c, key, klen);
+	if (err)
+		return err;
+	return (int)run_one(c, pool, 0, &r);
+}
+
+int utmem_stats(utmem_client *c, uint32_t pool, struct utmem_stats *out)
+{
+	uint8_t rec[UWIRE_STATS_SIZE];
+	struct uwire_stats s;
+	struct uclient_req r = {
+		.op = UWIRE_OP_STATS,
+		.rx = UCLIENT_RX_RECORD,
+		.buf = rec,
+		.cap = sizeof(rec),
+	};
+	ssize_t rc;
+
+	if (!c || !out)
+		return -EINVAL;
+	rc = run_one(c, pool, 1, &r);
+	if (rc < 0)
+		return (int)rc;
+	uwire_stats_decode(rec, sizeof(rec), &s);
+	*out = (struct utmem_stats){
+		.entries = s.entries,
+		.bytes_stored = s.bytes_stored,
+		.bytes_charged = s.bytes_charged,
+		.puts = s.puts,
+		.gets = s.gets,
+		.hits = s.hits,
+		.misses = s.misses,
+		.invalidates = s.invalidates,
+		.evictions = s.evictions,
+		.refused_puts = s.refused_puts,
+		.limit_max = s.limit_max,
+		.limit_min = s.limit_min,
+	};
+	return 0;
+}
+
+int utmem_ping(utmem_client *c)
+{
+	struct uclient_req r = {.op = UWIRE_OP_PING};
+
+	if (!c)
+		return -EINVAL;
+	return (int)run_one(c, 0, 1, &r);
+}

@@ -1,0 +1,145 @@
+/*
+ * client_int.h — libutmem's internals, shared by its source files only.
+ *
+ * The library is layered: addr.c turns an address string into a connected
+ * socket, io.c moves bytes with timeouts (buffered reads, vectored
+ * non-blocking writes), exec.c runs a set of requests pipelined on one
+ * connection and matches replies by id, client.c holds the connection, the
+ * pool table and the public single-request calls, batch.c the public batch
+ * calls. Every internal non-static name starts with `uclient_`.
+ */
+#ifndef UTMEM_CLIENT_INT_H
+#define UTMEM_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+
+#include "proto/wire.h"
+#include "utmem.h"
+
+#define UCLIENT_DEFAULT_TIMEOUT_MS 5000
+#define UCLIENT_POOL_NAME_MAX 63
+#define UCLIENT_MAX_POOLS 4096      /* handles per client */
+#define UCLIENT_MAX_BATCH (1u << 20) /* operations per batch */
+#define UCLIENT_RBUF_SIZE (64u * 1024u)
+
+/* ---- addresses (addr.c) ---- */
+
+enum uclient_kind {
+	UCLIENT_NONE = 0, /* an attached descriptor: no address to redial */
+	UCLIENT_UNIX,
+	UCLIENT_TCP,
+	UCLIENT_VSOCK,
+};
+
+struct uclient_addr {
+	enum uclient_kind kind;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char host[256];
+	char port[8];
+	uint32_t cid, vport;
+};
+
+int uclient_addr_parse(const char *s, struct uclient_addr *a);
+int uclient_dial(const struct uclient_addr *a, int timeout_ms);
+
+/* ---- byte moving (io.c) ---- */
+
+/* Read buffer of one connection: bytes [start, end) are received, unread. */
+struct uclient_rbuf {
+	uint8_t *data;
+	size_t start, end, cap;
+};
+
+int uclient_wait(int fd, short events, int timeout_ms, short *revents);
+ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt);
+int uclient_read_exact(int fd, struct uclient_rbuf *rb, void *dst, size_t n,
+		       int timeout_ms);
+int uclient_skip(int fd, struct uclient_rbuf *rb, size_t n, int timeout_ms);
+
+/* ---- the client ---- */
+
+/* A pool handle's state: handle h is pools[h - 1]. */
+struct uclient_pool {
+	char name[UCLIENT_POOL_NAME_MAX + 1];
+	uint16_t wflags;   /* UWIRE_F_EPHEMERAL/SHARED/CREATE for POOL_OPEN */
+	uint32_t server;   /* the daemon's id on the current connection */
+	int open;          /* 0 once destroyed by this client */
+	int stale;         /* 1: reopen by name before use (new connection) */
+};
+
+struct utmem_client {
+	pthread_mutex_t lock; /* serializes every call on this client */
+	struct uclient_addr addr;
+	char *token;
+	size_t token_len;
+	int timeout_ms;
+	int no_reconnect;
+
+	int fd; /* -1 while disconnected */
+	struct uclient_rbuf rb;
+	uint64_t next_id;
+	struct uwire_limits rx_lim; /* what a reply may carry */
+	uint32_t max_key, max_value, tenant_id;
+
+	struct uclient_pool *pools;
+	size_t npools;
+};
+
+/* What to do with a successful reply's value. */
+enum uclient_rx {
+	UCLIENT_RX_NONE,   /* expect none (skip any) */
+	UCLIENT_RX_BUF,    /* into buf, at most cap bytes, else -ENOBUFS */
+	UCLIENT_RX_ALLOC,  /* into a malloc()ed buffer stored in *out */
+	UCLIENT_RX_RECORD, /* exactly cap bytes into buf, else -EPROTO */
+};
+
+/*
+ * One request and, after uclient_exec(), its outcome. The caller fills the
+ * first block; uclient_exec() fills the rest. A request whose `done` is set
+ * before exec is not sent (its result is already known).
+ */
+struct uclient_req {
+	uint8_t op;
+	uint16_t flags;
+	uint32_t pool;     /* server pool id */
+	const void *key;
+	uint32_t klen;
+	const void *val;
+	uint32_t vlen;
+	enum uclient_rx rx;
+	void *buf;
+	size_t cap;
+	void **out;        /* RX_ALLOC */
+	ssize_t force;     /* if nonzero: the result when the request succeeds */
+
+	uint8_t hdr[UWIRE_HDR_SIZE];
+	uint8_t maxlen[4]; /* GET with F_MAXLEN: the value sent */
+	int done;
+	ssize_t result;    /* 0, a value length, or -errno */
+	uint32_t reply_pool;
+};
+
+int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
+void uclient_disconnect(struct utmem_client *c);
+int uclient_ensure(struct utmem_client *c);
+int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
+			 int allow_tenant, uint32_t *server);
+void uclient_req_get(struct uclient_req *r, const void *key, size_t klen,
+		     void *buf, size_t cap, unsigned flags);
+int uclient_req_put(const struct utmem_client *c, struct uclient_req *r,
+		    const void *key, size_t klen, const void *val, size_t vlen);
+int uclient_check_key(const struct utmem_client *c, const void *key,
+		      size_t klen);
+
+/*
+ * For tests and the fuzzer: a client on an already connected descriptor,
+ * which it owns from then on. It does HELLO and never reconnects.
+ */
+int uclient_attach_fd(int fd, int timeout_ms, utmem_client **out);
+
+#endif /* UTMEM_CLIENT_INT_H */

@@ -1,0 +1,267 @@
+/*
+ * exec.c — running requests pipelined on one connection.
+ *
+ * uclient_exec() is the only place requests are sent and replies read, for a
+ * single call as for a batch of thousands. It gives request i the id base+i,
+ * sends every frame with vectored writes that point at the caller's keys and
+ * values (no copy), and reads replies as they come, matching each by id, so
+ * it does not depend on the daemon answering in order. Sending and reading
+ * are interleaved through poll(): a daemon that answers while it still
+ * receives (the normal case) cannot deadlock against a client that is still
+ * sending, whatever the sizes in each direction.
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+/* The frames still to send, as an iovec array consumed from `pos`. */
+struct uclient_tx {
+	struct iovec *iov;
+	size_t n, pos;
+	struct iovec small[6];
+};
+
+static void tx_add(struct uclient_tx *tx, const void *p, size_t len)
+{
+	if (len == 0)
+		return;
+	tx->iov[tx->n].iov_base = (void *)p;
+	tx->iov[tx->n].iov_len = len;
+	tx->n++;
+}
+
+/* Encode r's header with id and queue header, key and value. */
+static void tx_add_req(struct uclient_tx *tx, struct uclient_req *r,
+		       uint64_t id)
+{
+	const void *val = (r->flags & UWIRE_F_MAXLEN) ? r->maxlen : r->val;
+	struct uwire_hdr h = {
+		.version = UWIRE_VERSION,
+		.opcode = r->op,
+		.flags = r->flags,
+		.id = id,
+		.pool = r->pool,
+		.klen = r->klen,
+		.vlen = r->vlen,
+	};
+
+	uwire_hdr_encode(&h, r->hdr);
+	tx_add(tx, r->hdr, UWIRE_HDR_SIZE);
+	tx_add(tx, r->key, r->klen);
+	tx_add(tx, val, r->vlen);
+}
+
+/*
+ * Build the send list for every request not already done. Returns the
+ * number of replies to wait for, or -ENOMEM. tx->iov may be heap memory:
+ * release it with tx_free().
+ */
+static long tx_build(struct uclient_tx *tx, struct uclient_req *r, size_t n,
+		     uint64_t base)
+{
+	long live = 0;
+
+	for (size_t i = 0; i < n; i++)
+		live += !r[i].done;
+	tx->n = tx->pos = 0;
+	tx->iov = tx->small;
+	if ((size_t)live * 3 > sizeof(tx->small) / sizeof(tx->small[0])) {
+		tx->iov = calloc((size_t)live * 3, sizeof(*tx->iov));
+		if (!tx->iov)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!r[i].done)
+			tx_add_req(tx, &r[i], base + i);
+	return live;
+}
+
+static void tx_free(struct uclient_tx *tx)
+{
+	if (tx->iov != tx->small)
+		free(tx->iov);
+}
+
+/* Send what the socket takes now and advance. Returns 0 or -errno. */
+static int tx_push(int fd, struct uclient_tx *tx)
+{
+	ssize_t sent = uclient_send_some(fd, tx->iov + tx->pos, tx->n - tx->pos);
+	size_t left;
+
+	if (sent == -EAGAIN)
+		return 0;
+	if (sent < 0)
+		return (int)sent;
+	left = (size_t)sent;
+	while (left > 0 && tx->pos < tx->n) {
+		struct iovec *v = &tx->iov[tx->pos];
+
+		if (left < v->iov_len) {
+			v->iov_base = (uint8_t *)v->iov_base + left;
+			v->iov_len -= left;
+			break;
+		}
+		left -= v->iov_len;
+		tx->pos++;
+	}
+	return 0;
+}
+
+/*
+ * Consume the value of a reply to r according to r->rx and set r->result.
+ * Returns 0, or -errno when the connection failed (stream out of sync).
+ */
+static int take_value(struct utmem_client *c, struct uclient_req *r,
+		      const struct uwire_hdr *h)
+{
+	int fd = c->fd, tmo = c->timeout_ms;
+	void *p;
+	int err;
+
+	if (h->status != UWIRE_S_OK) {
+		r->result = -uwire_status_to_errno(h->status);
+		return uclient_skip(fd, &c->rb, h->vlen, tmo);
+	}
+	switch (r->rx) {
+	case UCLIENT_RX_BUF:
+		if (h->vlen > r->cap)
+			break;
+		r->result = h->vlen;
+		return uclient_read_exact(fd, &c->rb, r->buf, h->vlen, tmo);
+	case UCLIENT_RX_RECORD:
+		if (h->vlen != r->cap)
+			break;
+		return uclient_read_exact(fd, &c->rb, r->buf, h->vlen, tmo);
+	case UCLIENT_RX_ALLOC:
+		p = malloc(h->vlen ? h->vlen : 1);
+		if (!p)
+			break;
+		err = uclient_read_exact(fd, &c->rb, p, h->vlen, tmo);
+		if (err) {
+			free(p);
+			return err;
+		}
+		*r->out = p;
+		r->result = h->vlen;
+		return 0;
+	case UCLIENT_RX_NONE:
+		break;
+	}
+	/* The value is not wanted or does not fit: say why and drop it. */
+	if (r->rx == UCLIENT_RX_BUF)
+		r->result = -ENOBUFS;
+	else if (r->rx == UCLIENT_RX_RECORD)
+		r->result = -EPROTO;
+	else if (r->rx == UCLIENT_RX_ALLOC)
+		r->result = -ENOMEM;
+	return uclient_skip(fd, &c->rb, h->vlen, tmo);
+}
+
+/*
+ * Read one reply and settle the request it answers. Returns 0 or -errno
+ * for a connection-level failure: the stream broke, the reply is malformed
+ * or answers nothing we asked, or the daemon refused the connection as a
+ * whole (a status on an id it could not read, as after a version mismatch).
+ */
+static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
+		      uint64_t base, long *waiting)
+{
+	uint8_t raw[UWIRE_HDR_SIZE];
+	struct uwire_hdr h;
+	struct uclient_req *req;
+	uint64_t idx;
+	int err;
+
+	err = uclient_read_exact(c->fd, &c->rb, raw, sizeof(raw), c->timeout_ms);
+	if (err)
+		return err;
+	err = uwire_hdr_decode(raw, &c->rx_lim, &h);
+	if (err == -UWIRE_S_VERSION)
+		return -EPROTONOSUPPORT;
+	if (err || !(h.flags & UWIRE_F_RESPONSE))
+		return -EPROTO;
+	idx = h.id - base;
+	if (h.id < base || idx >= n || r[idx].done)
+		return h.status ? -uwire_status_to_errno(h.status) : -EPROTO;
+	req = &r[idx];
+	if (h.opcode != req->op)
+		return -EPROTO;
+	/* Replies carry no key today; skip one so a newer daemon stays usable. */
+	err = uclient_skip(c->fd, &c->rb, h.klen, c->timeout_ms);
+	if (!err)
+		err = take_value(c, req, &h);
+	if (err)
+		return err;
+	if (req->force && (req->result >= 0 || req->result == -ENOENT))
+		req->result = req->force;
+	req->reply_pool = h.pool;
+	req->done = 1;
+	(*waiting)--;
+	return 0;
+}
+
+/* Pump the connection until every reply is in. Returns 0 or -errno. */
+static int pump(struct utmem_client *c, struct uclient_tx *tx,
+		struct uclient_req *r, size_t n, uint64_t base, long waiting)
+{
+	int err = 0;
+
+	while (waiting > 0) {
+		short rev = POLLIN;
+
+		/* Buffered reply bytes are invisible to poll(): use them first. */
+		if (c->rb.end == c->rb.start) {
+			short ev = POLLIN | (tx->pos < tx->n ? POLLOUT : 0);
+
+			err = uclient_wait(c->fd, ev, c->timeout_ms, &rev);
+			if (err)
+				return err;
+		}
+		if (rev & POLLOUT) {
+			err = tx_push(c->fd, tx);
+			if (err)
+				return err;
+		}
+		if (rev & (POLLIN | POLLHUP | POLLERR)) {
+			err = read_reply(c, r, n, base, &waiting);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+/*
+ * Send every request of r[0..n) not already done and settle each with its
+ * reply. The caller holds c->lock and c is connected. Returns 0, or -errno
+ * when the connection failed: then c is disconnected and every request not
+ * answered has result -ECONNRESET.
+ */
+int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
+{
+	uint64_t base = c->next_id;
+	struct uclient_tx tx;
+	long waiting;
+	int err;
+
+	c->next_id += n;
+	waiting = tx_build(&tx, r, n, base);
+	if (waiting < 0)
+		return (int)waiting;
+	err = pump(c, &tx, r, n, base, waiting);
+	tx_free(&tx);
+	if (!err)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		if (!r[i].done) {
+			r[i].result = -ECONNRESET;
+			r[i].done = 1;
+		}
+	}
+	uclient_disconnect(c);
+	return err;
+}

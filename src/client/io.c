@@ -1,0 +1,171 @@
+/*
+ * io.c — moving bytes on a non-blocking socket with bounded waits.
+ *
+ * Every wait is a poll() of at most the client's timeout, restarted only by
+ * progress, so a daemon that stops answering costs a caller one timeout and
+ * never a hang. Reads go through a small per-connection buffer so that many
+ * small replies cost few system calls, while a large value is received
+ * straight into the caller's memory. Sends use MSG_NOSIGNAL: a daemon that
+ * went away must not kill the host program with SIGPIPE.
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <time.h>
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Wait until fd has one of events or an error condition, for at most
+ * timeout_ms (signals do not extend the wait). Returns 0 with *revents set,
+ * -ETIMEDOUT, or -errno from poll().
+ */
+int uclient_wait(int fd, short events, int timeout_ms, short *revents)
+{
+	int64_t deadline = now_ms() + timeout_ms;
+	struct pollfd p = {.fd = fd, .events = events};
+
+	for (;;) {
+		int64_t left = deadline - now_ms();
+		int rc;
+
+		if (left < 0)
+			left = 0;
+		rc = poll(&p, 1, (int)left);
+		if (rc > 0) {
+			*revents = p.revents;
+			return 0;
+		}
+		if (rc == 0)
+			return -ETIMEDOUT;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * Send as much of iov as the socket takes now, without blocking. Returns
+ * the byte count (> 0), -EAGAIN when nothing could be sent, or -errno.
+ */
+ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt)
+{
+	struct msghdr msg = {
+		.msg_iov = (struct iovec *)iov,
+		.msg_iovlen = iovcnt > IOV_MAX ? IOV_MAX : iovcnt,
+	};
+
+	for (;;) {
+		ssize_t n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n >= 0)
+			return n;
+		if (errno == EWOULDBLOCK)
+			return -EAGAIN;
+		if (errno != EINTR)
+			return -errno;
+	}
+}
+
+/*
+ * Receive up to len bytes into dst, waiting for at least one. Returns the
+ * count, -ECONNRESET at end of stream, -ETIMEDOUT, or -errno.
+ */
+static ssize_t recv_some(int fd, void *dst, size_t len, int timeout_ms)
+{
+	for (;;) {
+		ssize_t n = recv(fd, dst, len, MSG_DONTWAIT);
+		short rev;
+		int err;
+
+		if (n > 0)
+			return n;
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		err = uclient_wait(fd, POLLIN, timeout_ms, &rev);
+		if (err)
+			return err;
+	}
+}
+
+/* Hand out up to n buffered bytes. Returns how many were copied. */
+static size_t take_buffered(struct uclient_rbuf *rb, void *dst, size_t n)
+{
+	size_t avail = rb->end - rb->start;
+
+	if (n > avail)
+		n = avail;
+	if (dst && n)
+		memcpy(dst, rb->data + rb->start, n);
+	rb->start += n;
+	if (rb->start == rb->end)
+		rb->start = rb->end = 0;
+	return n;
+}
+
+/* Refill an empty buffer with whatever has arrived (at least one byte). */
+static int refill(int fd, struct uclient_rbuf *rb, int timeout_ms)
+{
+	ssize_t n = recv_some(fd, rb->data, rb->cap, timeout_ms);
+
+	if (n < 0)
+		return (int)n;
+	rb->start = 0;
+	rb->end = (size_t)n;
+	return 0;
+}
+
+/*
+ * Read exactly n bytes into dst (dst NULL: discard them). Large remainders
+ * bypass the buffer. Returns 0 or -errno; on error the stream is out of
+ * sync and the caller must drop the connection.
+ */
+static int read_or_skip(int fd, struct uclient_rbuf *rb, uint8_t *dst,
+			size_t n, int timeout_ms)
+{
+	size_t got = take_buffered(rb, dst, n);
+
+	while (got < n) {
+		size_t want = n - got;
+		int err;
+
+		if (dst && want >= rb->cap / 2) {
+			ssize_t r = recv_some(fd, dst + got, want, timeout_ms);
+
+			if (r < 0)
+				return (int)r;
+			got += (size_t)r;
+			continue;
+		}
+		err = refill(fd, rb, timeout_ms);
+		if (err)
+			return err;
+		got += take_buffered(rb, dst ? dst + got : NULL, want);
+	}
+	return 0;
+}
+
+int uclient_read_exact(int fd, struct uclient_rbuf *rb, void *dst, size_t n,
+		       int timeout_ms)
+{
+	return read_or_skip(fd, rb, dst, n, timeout_ms);
+}
+
+int uclient_skip(int fd, struct uclient_rbuf *rb, size_t n, int timeout_ms)
+{
+	return read_or_skip(fd, rb, NULL, n, timeout_ms);
+}
