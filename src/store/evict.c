@@ -1,0 +1,271 @@
+/*
+ * evict.c — making room. Only ephemeral entries are ever evicted. Victims
+ * are chosen per tenant by one rule (docs/store.md): the tenant whose usage
+ * above its reserve (min), divided by its weight, is largest; a putting
+ * tenant counts its usage as it would be after the PUT, wins ties (its own
+ * entries go first) and may take from another tenant only if that tenant is
+ * at least as far above its share. Within a tenant, eviction is approximate
+ * LRU: a sweep over the pools' stripe tables samples up to 32 of the
+ * tenant's entries and evicts the oldest quarter by access stamp. Every
+ * function here requires the caller to hold st->mgmt and no stripe lock.
+ */
+#include <errno.h>
+
+#include "store/internal.h"
+
+#define UST_SAMPLE 32
+#define UST_EVICT_STEP (1u << 20) /* re-pick the victim after this much */
+
+static uint64_t load64(_Atomic uint64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
+
+static uint64_t min64(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
+/* (used - min) / weight: how far a tenant is above its reserve, per weight. */
+static double score(const struct ust_tenant *t, uint64_t used)
+{
+	double min = (double)atomic_load_explicit(&t->min, memory_order_relaxed);
+
+	return ((double)used - min) /
+	       (double)atomic_load_explicit(&t->weight, memory_order_relaxed);
+}
+
+/*
+ * The tenant to evict from, or NULL. req is the putting tenant (NULL when
+ * shrinking) and req_used its usage after the PUT. Candidates have ephemeral
+ * bytes and usage above min; when shrinking and none qualifies, any tenant
+ * with ephemeral bytes does (shrinking may cut into reserves).
+ */
+static struct ust_tenant *pick_victim(ust_store *st, struct ust_tenant *req,
+				      uint64_t req_used)
+{
+	struct ust_tenant *best = NULL, *any = NULL;
+	double bs = 0, as = 0;
+
+	for (uint32_t i = 1; i < st->next_tenant; i++) {
+		struct ust_tenant *x = st->tenants[i];
+		uint64_t used;
+		double sc;
+
+		if (!x || !load64(&x->eph_charged))
+			continue;
+		used = x == req ? req_used : load64(&x->charged);
+		sc = score(x, used);
+		if (!any || sc > as)
+			any = x, as = sc;
+		if (used <= atomic_load_explicit(&x->min, memory_order_relaxed))
+			continue;
+		if (!best || sc > bs || (sc == bs && x == req))
+			best = x, bs = sc;
+	}
+	if (!req)
+		return best ? best : any;
+	if (best && best != req && bs < score(req, req_used))
+		return NULL;
+	return best;
+}
+
+/* One sampled entry: where it is and how long since it was used. */
+struct sample {
+	struct ust_entry *e;
+	uint32_t bucket;
+	uint32_t age;
+};
+
+/* Move the k oldest of n samples to the front (partial selection sort). */
+static void oldest_first(struct sample *smp, unsigned n, unsigned k)
+{
+	for (unsigned i = 0; i < k; i++) {
+		unsigned m = i;
+
+		for (unsigned j = i + 1; j < n; j++)
+			if (smp[j].age > smp[m].age)
+				m = j;
+		struct sample tmp = smp[i];
+
+		smp[i] = smp[m];
+		smp[m] = tmp;
+	}
+}
+
+/* Collect up to UST_SAMPLE of tenant's entries from the hand onward. */
+static unsigned sample_sub(ust_store *st, struct ust_sub *sub, uint32_t tenant,
+			   struct sample *smp)
+{
+	uint32_t now = atomic_load_explicit(&st->clock, memory_order_relaxed);
+	uint32_t b = sub->hand;
+	unsigned n = 0;
+
+	for (uint32_t seen = 0; seen <= sub->mask && n < UST_SAMPLE; seen++) {
+		for (struct ust_entry *e = sub->buckets[b]; e && n < UST_SAMPLE; e = e->next)
+			if (e->tenant == tenant)
+				smp[n++] = (struct sample){ e, b, now - e->stamp };
+		b = (b + 1) & sub->mask;
+	}
+	sub->hand = b;
+	return n;
+}
+
+/* Unlink e from its bucket chain; returns the link that pointed to it. */
+static struct ust_entry **link_of(struct ust_sub *sub, const struct sample *s)
+{
+	struct ust_entry **pp = &sub->buckets[s->bucket];
+
+	while (*pp != s->e)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+/*
+ * Evict the oldest quarter of a sample of tenant's entries in pool p's
+ * stripe s. Returns the bytes of charge released. Takes stripe s.
+ */
+static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
+			     uint32_t tenant)
+{
+	struct ust_sub *sub = &p->sub[s];
+	struct ust_entry *chain = NULL;
+	struct sample smp[UST_SAMPLE];
+	uint64_t freed = 0;
+	unsigned n, k;
+
+	pthread_mutex_lock(&st->stripes[s].lock);
+	n = sub->buckets && sub->count ? sample_sub(st, sub, tenant, smp) : 0;
+	k = (n + 3) / 4;
+	oldest_first(smp, n, k);
+	for (unsigned i = 0; i < k; i++) {
+		struct ust_entry *e = smp[i].e;
+
+		ust_sub_unlink(sub, link_of(sub, &smp[i]));
+		freed += ust_entry_charge(st, e);
+		ust_account_out(st, p, s, e);
+		sub->stats.evictions++;
+		st->tenants[e->tenant]->ts[s].stats.evictions++;
+		e->next = chain;
+		chain = e;
+	}
+	pthread_mutex_unlock(&st->stripes[s].lock);
+	ust_entry_free_list(st, chain);
+	return freed;
+}
+
+/* Could pool p hold ephemeral entries charged to tenant? */
+static bool eligible(const struct ust_pool *p, uint32_t tenant)
+{
+	return p && (p->kind & UST_POOL_EPHEMERAL) &&
+	       ((p->kind & UST_POOL_SHARED) || p->owner == tenant);
+}
+
+/* Advance the store's eviction cursor by one (pool, stripe) slot. */
+static void cursor_next(ust_store *st)
+{
+	if (++st->ev_stripe < st->nstripes)
+		return;
+	st->ev_stripe = 0;
+	if (++st->ev_pool >= st->next_pool)
+		st->ev_pool = 1;
+}
+
+/*
+ * Evict about amount bytes of tenant t's ephemeral entries, sweeping every
+ * eligible (pool, stripe) slot round-robin from the store's cursor. Returns
+ * the bytes released; 0 means t has nothing evictable.
+ */
+static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
+{
+	uint64_t freed = 0, slots = (uint64_t)st->next_pool * st->nstripes, idle = 0;
+
+	while (freed < amount && idle <= slots) {
+		struct ust_pool *p;
+		uint64_t got = 0;
+
+		cursor_next(st);
+		p = ust_pool_get(st, st->ev_pool);
+		if (eligible(p, t->id))
+			got = evict_sample(st, p, st->ev_stripe, t->id);
+		freed += got;
+		idle = got ? 0 : idle + 1;
+	}
+	return freed;
+}
+
+/*
+ * Evict until a PUT of charge bytes by tenant fits both its max and the
+ * capacity, counting credit_t/credit_g as already free (the entry it
+ * replaces). Returns 0 when it fits now, -EDQUOT or -ENOSPC when it cannot
+ * be made to, -EBADF if the tenant is gone. Takes st->mgmt itself (the
+ * caller holds no lock) and stripe locks one at a time.
+ */
+int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
+		  uint64_t credit_t, uint64_t credit_g)
+{
+	struct ust_tenant *t;
+	int err = 0;
+
+	pthread_mutex_lock(&st->mgmt);
+	t = ust_tenant_get(st, tenant);
+	if (!t)
+		err = -EBADF;
+	while (!err) {
+		uint64_t used = sat_sub(load64(&t->charged) + charge, credit_t);
+		uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
+		uint64_t fixed = sat_sub(used, load64(&t->eph_charged));
+		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
+		uint64_t all = sat_sub(load64(&st->charged) + charge, credit_g);
+		struct ust_tenant *v;
+
+		if (used > max) {
+			if (fixed > max || !evict_from(st, t, min64(used - max, UST_EVICT_STEP)))
+				err = -EDQUOT;
+			continue;
+		}
+		if (all <= cap)
+			break;
+		v = charge > cap ? NULL : pick_victim(st, t, used);
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP)))
+			err = -ENOSPC;
+	}
+	pthread_mutex_unlock(&st->mgmt);
+	return err;
+}
+
+/*
+ * Apply lowered limits: evict ephemeral entries of every tenant above its
+ * max, then of the victims above until the store fits its capacity.
+ * Persistent entries stay; later PUTs are refused until usage fits.
+ */
+void ust_shrink(ust_store *st)
+{
+	for (uint32_t i = 1; i < st->next_tenant; i++) {
+		struct ust_tenant *t = st->tenants[i];
+
+		while (t) {
+			uint64_t used = load64(&t->charged);
+			uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
+
+			if (used <= max || !evict_from(st, t, used - max))
+				break;
+		}
+	}
+	for (;;) {
+		uint64_t all = load64(&st->charged);
+		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
+		struct ust_tenant *v;
+
+		if (all <= cap)
+			break;
+		v = pick_victim(st, NULL, 0);
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP)))
+			break;
+	}
+}

@@ -1,0 +1,178 @@
+/*
+ * internal.h — the store's private data structures, shared by its modules.
+ *
+ * The store is cut into lock stripes. A key's hash picks its stripe; every
+ * pool holds one small chained hash table per stripe (struct ust_sub), and
+ * every tenant one block of counters per stripe, so that the PUT/GET path
+ * touches only the stripe's mutex, that stripe's part of the pool and the
+ * tenant, and two atomic charge counters. Tenant and pool tables change only
+ * while the management mutex and every stripe lock are held (a "big reader"
+ * lock: readers take one stripe, writers take all), so a thread holding any
+ * stripe lock may follow st->tenants[] and st->pools[] without refcounts.
+ * Lock order: st->mgmt, then stripes in ascending order; the data path never
+ * holds two stripe locks at once.
+ */
+#ifndef UTMEM_STORE_INTERNAL_H
+#define UTMEM_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+#define UST_CACHELINE 64
+#define UST_DEFAULT_MAX_KEY 1024u
+#define UST_DEFAULT_MAX_VALUE (64u << 20)
+#define UST_MAX_SHARDS 4096u
+
+/*
+ * Charged per entry on top of its allocation: the hash bucket pointer the
+ * entry occupies. Tables grow at two entries per bucket, so the real share
+ * is 4..8 bytes; 8 is charged so the figure never depends on table state.
+ */
+#define UST_SLOT_COST 8u
+
+/*
+ * One stored pair, key and value inline after the header in a single
+ * allocation. 24 bytes of header plus UST_SLOT_COST = 32 bytes of metadata.
+ */
+struct ust_entry {
+	struct ust_entry *next; /* hash chain */
+	uint32_t tenant;        /* tenant charged for this entry */
+	uint32_t vlen;
+	uint32_t stamp;         /* st->clock at the last PUT or GET */
+	uint16_t klen;
+	uint16_t tag;           /* top hash bits: cheap mismatch test */
+	unsigned char data[];   /* klen key bytes, then vlen value bytes */
+};
+_Static_assert(sizeof(struct ust_entry) == 24, "entry header must stay 24 bytes");
+
+/* A pool's entries and counters within one stripe; stripe lock protects it. */
+struct ust_sub {
+	_Alignas(UST_CACHELINE) struct ust_entry **buckets;
+	uint32_t mask;  /* buckets - 1, valid when buckets != NULL */
+	uint32_t count;
+	uint32_t hand;  /* eviction sweep position (bucket index) */
+	struct ust_stats stats;
+};
+
+/* A tenant's counters within one stripe; stripe lock protects it. */
+struct ust_tstripe {
+	_Alignas(UST_CACHELINE) struct ust_stats stats;
+};
+
+struct ust_stripe {
+	_Alignas(UST_CACHELINE) pthread_mutex_t lock;
+};
+
+struct ust_tenant {
+	uint32_t id;
+	char name[UST_NAME_MAX + 1];
+	_Atomic uint64_t min;
+	_Atomic uint64_t max;
+	_Atomic uint32_t weight;
+	_Alignas(UST_CACHELINE) _Atomic uint64_t charged; /* all its entries */
+	_Atomic uint64_t eph_charged;                      /* its ephemeral ones */
+	struct ust_tstripe *ts;                            /* [nstripes] */
+};
+
+struct ust_pool {
+	uint32_t id;
+	uint32_t owner; /* private: owning tenant; shared: UST_TENANT_ADMIN */
+	unsigned kind;
+	char name[UST_NAME_MAX + 1];
+	uint32_t *grants; /* shared pools: tenants allowed to open it */
+	uint32_t ngrants;
+	struct ust_sub *sub; /* [nstripes] */
+};
+
+/* The allocator for entries (alloc.c). */
+struct ust_alloc {
+	unsigned narenas;
+	unsigned arenas[64];
+};
+
+struct ust_store {
+	unsigned nstripes;
+	unsigned smask;
+	size_t max_key;
+	size_t max_value;
+	struct ust_stripe *stripes;
+	_Alignas(UST_CACHELINE) _Atomic uint64_t capacity;
+	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
+	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
+	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
+	/* Below: written only with mgmt and every stripe lock held. */
+	struct ust_tenant **tenants; /* indexed by id, [next_tenant] */
+	uint32_t tenant_cap;
+	uint32_t next_tenant;
+	uint32_t ntenants;
+	struct ust_pool **pools;     /* indexed by id, [next_pool] */
+	uint32_t pool_cap;
+	uint32_t next_pool;
+	uint32_t npools;
+	/* Eviction cursor, mgmt only. */
+	uint32_t ev_pool;
+	uint32_t ev_stripe;
+	struct ust_alloc alloc;
+};
+
+/* hash.c */
+uint64_t ust_hash(const void *key, size_t len);
+
+/* alloc.c */
+int ust_alloc_init(struct ust_alloc *a, unsigned want);
+void ust_alloc_fini(struct ust_alloc *a);
+size_t ust_alloc_size(const struct ust_alloc *a, size_t size);
+void *ust_alloc(struct ust_alloc *a, unsigned slot, size_t size);
+void ust_alloc_free(struct ust_alloc *a, void *p, size_t size);
+void ust_alloc_trim(struct ust_alloc *a);
+
+/* table.c */
+struct ust_entry *ust_sub_find(struct ust_sub *sub, uint64_t h, const void *key,
+			       size_t klen, struct ust_entry ***link);
+bool ust_sub_prepare(struct ust_sub *sub);
+void ust_sub_insert(struct ust_sub *sub, struct ust_entry *e, uint64_t h);
+void ust_sub_unlink(struct ust_sub *sub, struct ust_entry **link);
+struct ust_entry *ust_sub_detach_all(struct ust_sub *sub);
+uint64_t ust_entry_hash(const struct ust_entry *e);
+
+/* account.c */
+uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e);
+uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen);
+int ust_charge_try(ust_store *st, struct ust_tenant *t, bool eph, uint64_t charge,
+		   uint64_t credit_t, uint64_t credit_g);
+void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
+		    const struct ust_entry *e, uint64_t charge);
+void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
+		     const struct ust_entry *e);
+void ust_stats_add(struct ust_stats *to, const struct ust_stats *from);
+void ust_entry_free_list(ust_store *st, struct ust_entry *e);
+
+/* store.c: stripes, the big-reader lock, id tables */
+void ust_lock_all(ust_store *st);
+void ust_unlock_all(ust_store *st);
+struct ust_tenant *ust_tenant_get(const ust_store *st, uint32_t id);
+struct ust_pool *ust_pool_get(const ust_store *st, uint32_t id);
+int ust_table_grow(void **arr, uint32_t *cap, uint32_t need);
+uint32_t ust_now(ust_store *st);
+
+/* pool.c */
+bool ust_pool_granted(const struct ust_pool *p, uint32_t tenant);
+bool ust_pool_may_manage(const struct ust_pool *p, uint32_t tenant);
+void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
+			   bool all, bool locked);
+void ust_pool_release(ust_store *st, struct ust_pool *p);
+bool ust_name_ok(const char *name);
+void ust_pool_sum(ust_store *st, struct ust_pool *p, struct ust_stats *out);
+void ust_tenant_sum(ust_store *st, struct ust_tenant *t, struct ust_stats *out);
+
+/* evict.c: callers hold no stripe lock; see each function for mgmt */
+int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
+		  uint64_t credit_t, uint64_t credit_g);
+void ust_shrink(ust_store *st);
+
+#endif /* UTMEM_STORE_INTERNAL_H */

@@ -1,0 +1,224 @@
+/*
+ * store.c — the store object: creation and teardown, the stripe locks and
+ * the "big reader" lock built from them, the id tables, the capacity, the
+ * coarse clock used for approximate LRU, and store-wide information.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/internal.h"
+
+/* Default stripe count: 32 per core, a power of two, at least 64. */
+static unsigned default_shards(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = (unsigned)(n > 0 ? n : 1) * 32, s = 64;
+
+	while (s < want && s < UST_MAX_SHARDS)
+		s <<= 1;
+	return s;
+}
+
+static unsigned round_pow2(unsigned n)
+{
+	unsigned s = 1;
+
+	while (s < n && s < UST_MAX_SHARDS)
+		s <<= 1;
+	return s;
+}
+
+/* Validate cfg and copy its limits into st. Returns 0 or -EINVAL. */
+static int apply_config(ust_store *st, const struct ust_config *cfg)
+{
+	st->max_key = cfg->max_key ? cfg->max_key : UST_DEFAULT_MAX_KEY;
+	st->max_value = cfg->max_value ? cfg->max_value : UST_DEFAULT_MAX_VALUE;
+	if (st->max_key > UINT16_MAX || st->max_value > UINT32_MAX - 4096)
+		return -EINVAL;
+	st->nstripes = cfg->shards ? round_pow2(cfg->shards) : default_shards();
+	st->smask = st->nstripes - 1;
+	atomic_init(&st->capacity, cfg->capacity);
+	atomic_init(&st->charged, 0);
+	atomic_init(&st->clock, 1);
+	return 0;
+}
+
+/*
+ * Create a store. Returns 0 and sets *out (owned by the caller, freed with
+ * ust_store_free), or -EINVAL / -ENOMEM.
+ */
+int ust_store_new(const struct ust_config *cfg, ust_store **out)
+{
+	ust_store *st;
+	int err;
+
+	if (!cfg || !out)
+		return -EINVAL;
+	st = calloc(1, sizeof(*st));
+	if (!st)
+		return -ENOMEM;
+	err = apply_config(st, cfg);
+	if (err)
+		goto err_store;
+	err = -ENOMEM;
+	st->stripes = aligned_alloc(UST_CACHELINE, st->nstripes * sizeof(*st->stripes));
+	if (!st->stripes)
+		goto err_store;
+	err = ust_alloc_init(&st->alloc, st->nstripes < 8 ? st->nstripes : 8);
+	if (err)
+		goto err_stripes;
+	for (unsigned i = 0; i < st->nstripes; i++)
+		pthread_mutex_init(&st->stripes[i].lock, NULL);
+	pthread_mutex_init(&st->mgmt, NULL);
+	st->next_tenant = 1;
+	st->next_pool = 1;
+	*out = st;
+	return 0;
+
+err_stripes:
+	free(st->stripes);
+err_store:
+	free(st);
+	return err;
+}
+
+/* Free every pool (and its entries), tenant and the store. Accepts NULL. */
+void ust_store_free(ust_store *st)
+{
+	if (!st)
+		return;
+	for (uint32_t i = 1; i < st->next_pool; i++)
+		if (st->pools[i]) {
+			ust_pool_drop_entries(st, st->pools[i], 0, true, false);
+			ust_pool_release(st, st->pools[i]);
+		}
+	for (uint32_t i = 1; i < st->next_tenant; i++) {
+		if (st->tenants[i]) {
+			free(st->tenants[i]->ts);
+			free(st->tenants[i]);
+		}
+	}
+	ust_alloc_fini(&st->alloc);
+	for (unsigned i = 0; i < st->nstripes; i++)
+		pthread_mutex_destroy(&st->stripes[i].lock);
+	pthread_mutex_destroy(&st->mgmt);
+	free(st->pools);
+	free(st->tenants);
+	free(st->stripes);
+	free(st);
+}
+
+size_t ust_max_key(const ust_store *st)
+{
+	return st->max_key;
+}
+
+size_t ust_max_value(const ust_store *st)
+{
+	return st->max_value;
+}
+
+/* Take every stripe lock, in ascending order. Caller holds st->mgmt. */
+void ust_lock_all(ust_store *st)
+{
+	for (unsigned i = 0; i < st->nstripes; i++)
+		pthread_mutex_lock(&st->stripes[i].lock);
+}
+
+void ust_unlock_all(ust_store *st)
+{
+	for (unsigned i = st->nstripes; i-- > 0;)
+		pthread_mutex_unlock(&st->stripes[i].lock);
+}
+
+/*
+ * Tenant or pool by id, or NULL. The caller holds st->mgmt or a stripe lock,
+ * which keeps the returned object alive until it lets go.
+ */
+struct ust_tenant *ust_tenant_get(const ust_store *st, uint32_t id)
+{
+	return id > 0 && id < st->next_tenant ? st->tenants[id] : NULL;
+}
+
+struct ust_pool *ust_pool_get(const ust_store *st, uint32_t id)
+{
+	return id > 0 && id < st->next_pool ? st->pools[id] : NULL;
+}
+
+/*
+ * Make the pointer array *arr (capacity *cap) hold at least need slots; new
+ * slots are zeroed. Returns 0 or -ENOMEM (array unchanged). Caller holds
+ * st->mgmt and every stripe lock, since readers index the array.
+ */
+int ust_table_grow(void **arr, uint32_t *cap, uint32_t need)
+{
+	uint32_t ncap = *cap ? *cap : 16;
+	void **n;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	n = realloc(*arr, ncap * sizeof(void *));
+	if (!n)
+		return -ENOMEM;
+	memset(n + *cap, 0, (ncap - *cap) * sizeof(void *));
+	*arr = n;
+	*cap = ncap;
+	return 0;
+}
+
+/*
+ * The coarse clock for LRU stamps. Each thread advances the shared clock
+ * once per 16 of its own operations, so the shared cache line is written
+ * rarely and read (cheaply, while it stays shared) on every operation.
+ */
+uint32_t ust_now(ust_store *st)
+{
+	static _Thread_local unsigned ops;
+
+	if ((++ops & 15) == 0)
+		return atomic_fetch_add_explicit(&st->clock, 1, memory_order_relaxed) + 1;
+	return atomic_load_explicit(&st->clock, memory_order_relaxed);
+}
+
+/*
+ * Set the capacity. Growth is immediate; shrinking evicts ephemeral entries
+ * until the charge fits (persistent ones stay) and trims. Returns 0.
+ * Takes st->mgmt, and stripe locks one at a time.
+ */
+int ust_set_capacity(ust_store *st, uint64_t capacity)
+{
+	pthread_mutex_lock(&st->mgmt);
+	atomic_store(&st->capacity, capacity);
+	ust_shrink(st);
+	pthread_mutex_unlock(&st->mgmt);
+	ust_trim(st);
+	return 0;
+}
+
+/* Return memory freed by earlier removals to the OS. Lock-free. */
+void ust_trim(ust_store *st)
+{
+	ust_alloc_trim(&st->alloc);
+}
+
+/* Fill *out with store-wide figures. Takes st->mgmt and each stripe in turn. */
+void ust_store_info(ust_store *st, struct ust_store_info *out)
+{
+	memset(out, 0, sizeof(*out));
+	pthread_mutex_lock(&st->mgmt);
+	out->capacity = atomic_load(&st->capacity);
+	out->charged = atomic_load(&st->charged);
+	out->tenants = st->ntenants;
+	out->pools = st->npools;
+	for (uint32_t i = 1; i < st->next_tenant; i++)
+		if (st->tenants[i])
+			out->reserved += atomic_load(&st->tenants[i]->min);
+	for (uint32_t i = 1; i < st->next_pool; i++)
+		if (st->pools[i])
+			ust_pool_sum(st, st->pools[i], &out->stats);
+	pthread_mutex_unlock(&st->mgmt);
+}
