@@ -1,0 +1,607 @@
+/*
+ * test_client.c — libutmem against an in-process fake daemon (fake_server.c).
+ *
+ * These tests pin down what the library puts on the wire for every call,
+ * how it maps every reply status, and how it behaves when the daemon
+ * misbehaves: closes mid-reply, never answers, closes while the client is
+ * still sending, refuses HELLO. They need no utmemd; the end-to-end tests
+ * against the real daemon live with it.
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "client/client_int.h"
+#include "fake_server.h"
+#include "utmem.h"
+
+struct fixture {
+	struct fake_server srv;
+	utmem_client *c;
+	uint32_t pool;
+};
+
+static int setup_common(void **state, int tcp, const char *token)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	struct utmem_options opt = {.token = token, .timeout_ms = 2000};
+
+	if (!fx)
+		return -1;
+	fx->srv.token = token;
+	fx->srv.max_value = 4u << 20;
+	if (fake_start(&fx->srv, tcp))
+		return -1;
+	if (utmem_connect(fx->srv.addr, &opt, &fx->c))
+		return -1;
+	if (utmem_pool_open(fx->c, "p1", UTMEM_POOL_CREATE, &fx->pool))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int setup(void **state)
+{
+	return setup_common(state, 0, NULL);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	utmem_close(fx->c);
+	fake_stop(&fx->srv);
+	free(fx);
+	return 0;
+}
+
+static struct uwire_hdr last_hdr(struct fake_server *s)
+{
+	struct uwire_hdr h;
+
+	pthread_mutex_lock(&s->lock);
+	h = s->last;
+	pthread_mutex_unlock(&s->lock);
+	return h;
+}
+
+static int connections(struct fake_server *s)
+{
+	int n;
+
+	pthread_mutex_lock(&s->lock);
+	n = s->connections;
+	pthread_mutex_unlock(&s->lock);
+	return n;
+}
+
+static void test_addresses_malformed(void **state)
+{
+	static const char *bad[] = {
+		"", "foo", "unix:", "tcp:host", "tcp:host:0", "tcp:host:65536",
+		"tcp::80", "tcp:h:8x", "vsock:x:1", "vsock:3", "vsock::5",
+		"vsock:3:99999999999", "udp:1.2.3.4:5",
+	};
+	struct utmem_options opt = {.timeout_ms = 500};
+	char longpath[200];
+	utmem_client *c = (utmem_client *)1;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(utmem_connect(bad[i], &opt, &c), -EINVAL);
+		assert_null(c);
+	}
+	assert_int_equal(utmem_connect(NULL, NULL, &c), -EINVAL);
+	memset(longpath, 'a', sizeof(longpath));
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = '\0';
+	assert_int_equal(utmem_connect(longpath, &opt, &c), -EINVAL);
+	(void)state;
+}
+
+static void test_addresses_parse(void **state)
+{
+	struct uclient_addr a;
+
+	assert_int_equal(uclient_addr_parse("vsock:2:1234", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_VSOCK);
+	assert_int_equal(a.cid, 2);
+	assert_int_equal(a.vport, 1234);
+	assert_int_equal(uclient_addr_parse("tcp:[::1]:99", &a), 0);
+	assert_string_equal(a.host, "::1");
+	assert_string_equal(a.port, "99");
+	assert_int_equal(uclient_addr_parse("./run/x.sock", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_UNIX);
+	assert_string_equal(a.path, "./run/x.sock");
+	(void)state;
+}
+
+/* No vsock peer exists here: the error must come back, promptly, as-is. */
+static void test_vsock_connect_fails_cleanly(void **state)
+{
+	struct utmem_options opt = {.timeout_ms = 500};
+	utmem_client *c = NULL;
+	int err = utmem_connect("vsock:2:1234", &opt, &c);
+
+	assert_true(err < 0);
+	assert_int_not_equal(err, -EINVAL);
+	assert_null(c);
+	assert_non_null(utmem_strerror(err));
+	(void)state;
+}
+
+static void test_connect_missing_socket(void **state)
+{
+	utmem_client *c = NULL;
+	int err = utmem_connect("unix:/nonexistent/utmemd.sock", NULL, &c);
+
+	assert_int_equal(err, -ENOENT);
+	assert_null(c);
+	(void)state;
+}
+
+static void test_hello_limits(void **state)
+{
+	struct fixture *fx = *state;
+
+	assert_int_equal(utmem_max_key(fx->c), 1024);
+	assert_int_equal(utmem_max_value(fx->c), 4u << 20);
+	assert_string_equal(fx->srv.hello_key, "");
+	assert_int_equal(utmem_ping(fx->c), 0);
+	assert_int_equal(last_hdr(&fx->srv).opcode, UWIRE_OP_PING);
+}
+
+static void test_tcp_token(void **state)
+{
+	struct fake_server srv = {.token = "s3cret"};
+	struct utmem_options opt = {.token = "s3cret", .timeout_ms = 2000};
+	utmem_client *c = NULL;
+
+	assert_int_equal(fake_start(&srv, 1), 0);
+	assert_int_equal(utmem_connect(srv.addr, &opt, &c), 0);
+	assert_int_equal(utmem_ping(c), 0);
+	utmem_close(c);
+	assert_string_equal(srv.hello_key, "s3cret");
+	opt.token = "wrong";
+	assert_int_equal(utmem_connect(srv.addr, &opt, &c), -EPERM);
+	assert_null(c);
+	fake_stop(&srv);
+	(void)state;
+}
+
+static void test_hello_refused_version(void **state)
+{
+	struct fake_server srv = {.hello_status = UWIRE_S_VERSION};
+	utmem_client *c = NULL;
+
+	assert_int_equal(fake_start(&srv, 0), 0);
+	assert_int_equal(utmem_connect(srv.addr, NULL, &c), -EPROTONOSUPPORT);
+	pthread_mutex_lock(&srv.lock);
+	srv.hello_status = 0;
+	srv.hello_version = 2;
+	pthread_mutex_unlock(&srv.lock);
+	assert_int_equal(utmem_connect(srv.addr, NULL, &c), -EPROTONOSUPPORT);
+	assert_null(c);
+	fake_stop(&srv);
+	(void)state;
+}
+
+static void test_pool_open(void **state)
+{
+	struct fixture *fx = *state;
+	uint32_t h, h2;
+	struct uwire_hdr last;
+
+	assert_int_equal(utmem_pool_open(fx->c, "eph", UTMEM_POOL_EPHEMERAL |
+					 UTMEM_POOL_CREATE, &h), 0);
+	last = last_hdr(&fx->srv);
+	assert_int_equal(last.opcode, UWIRE_OP_POOL_OPEN);
+	assert_int_equal(last.flags, UWIRE_F_EPHEMERAL | UWIRE_F_CREATE);
+	assert_int_equal(last.klen, 3);
+	assert_memory_equal(fx->srv.last_key, "eph", 3);
+	assert_int_not_equal(h, fx->pool);
+	assert_int_equal(utmem_pool_open(fx->c, "eph", UTMEM_POOL_EPHEMERAL, &h2), 0);
+	assert_int_equal(h, h2);
+	assert_int_equal(utmem_pool_open(fx->c, "nope", 0, &h2), -ENOENT);
+	assert_int_equal(utmem_pool_open(fx->c, "", UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, "a b", UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, "ok", 1u << 9, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, "shared.x", UTMEM_POOL_SHARED |
+					 UTMEM_POOL_CREATE, &h2), 0);
+	assert_int_equal(last_hdr(&fx->srv).flags, UWIRE_F_SHARED | UWIRE_F_CREATE);
+}
+
+static void test_put_get_encoding(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[100];
+	struct uwire_hdr last;
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "k1", 2, "hello", 5), 0);
+	last = last_hdr(&fx->srv);
+	assert_int_equal(last.opcode, UWIRE_OP_PUT);
+	assert_int_equal(last.klen, 2);
+	assert_int_equal(last.vlen, 5);
+	assert_int_equal(last.pool % 1000, 1);
+	assert_int_equal(last.flags, 0);
+	assert_memory_equal(fx->srv.last_val, "hello", 5);
+
+	assert_int_equal(utmem_get(fx->c, fx->pool, "k1", 2, buf, sizeof(buf), 0), 5);
+	assert_memory_equal(buf, "hello", 5);
+	last = last_hdr(&fx->srv);
+	assert_int_equal(last.opcode, UWIRE_OP_GET);
+	assert_int_equal(last.flags, UWIRE_F_MAXLEN);
+	assert_int_equal(last.vlen, 4);
+	assert_int_equal(uwire_get_u32(fx->srv.last_val), sizeof(buf));
+
+	assert_int_equal(utmem_get(fx->c, fx->pool, "k1", 2, buf, 7,
+				   UTMEM_GET_EXCLUSIVE), 5);
+	last = last_hdr(&fx->srv);
+	assert_int_equal(last.flags, UWIRE_F_MAXLEN | UWIRE_F_EXCLUSIVE);
+	assert_int_equal(uwire_get_u32(fx->srv.last_val), 7);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "k1", 2, buf, 7, 0), -ENOENT);
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, NULL, 0, "x", 1), -EINVAL);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "k1", 2, buf, 7, 8), -EINVAL);
+	assert_int_equal(utmem_put(fx->c, 999, "k", 1, "x", 1), -EBADF);
+	assert_int_equal(utmem_put(fx->c, 0, "k", 1, "x", 1), -EBADF);
+}
+
+/* A GET into a short buffer fails with -ENOBUFS and removes nothing. */
+static void test_enobufs_keeps_value(void **state)
+{
+	struct fixture *fx = *state;
+	char val[100], buf[100];
+
+	memset(val, 'v', sizeof(val));
+	assert_int_equal(utmem_put(fx->c, fx->pool, "big", 3, val, 100), 0);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "big", 3, buf, 10,
+				   UTMEM_GET_EXCLUSIVE), -ENOBUFS);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "big", 3, buf, 100, 0), 100);
+	assert_memory_equal(buf, val, 100);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "big", 3, NULL, 0, 0), -ENOBUFS);
+}
+
+static void test_get_alloc(void **state)
+{
+	struct fixture *fx = *state;
+	void *v = NULL;
+	size_t n = 99;
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "abc", 3), 0);
+	assert_int_equal(utmem_get_alloc(fx->c, fx->pool, "a", 1, &v, &n, 0), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(v, "abc", 3);
+	free(v);
+	assert_int_equal(last_hdr(&fx->srv).flags, 0);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "z", 1, NULL, 0), 0);
+	v = NULL;
+	assert_int_equal(utmem_get_alloc(fx->c, fx->pool, "z", 1, &v, &n,
+					 UTMEM_GET_EXCLUSIVE), 0);
+	assert_int_equal(n, 0);
+	assert_non_null(v);
+	free(v);
+	assert_int_equal(utmem_get_alloc(fx->c, fx->pool, "z", 1, &v, &n, 0),
+			 -ENOENT);
+}
+
+static void test_invalidate_flush_destroy(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[8];
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "1", 1), 0);
+	assert_int_equal(utmem_invalidate(fx->c, fx->pool, "a", 1), 0);
+	assert_int_equal(last_hdr(&fx->srv).opcode, UWIRE_OP_INVALIDATE);
+	assert_int_equal(utmem_invalidate(fx->c, fx->pool, "a", 1), -ENOENT);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "b", 1, "2", 1), 0);
+	assert_int_equal(utmem_pool_flush(fx->c, fx->pool), 0);
+	assert_int_equal(last_hdr(&fx->srv).opcode, UWIRE_OP_POOL_FLUSH);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "b", 1, buf, 8, 0), -ENOENT);
+	assert_int_equal(utmem_pool_destroy(fx->c, fx->pool), 0);
+	assert_int_equal(last_hdr(&fx->srv).opcode, UWIRE_OP_POOL_DESTROY);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "b", 1, "2", 1), -EBADF);
+	assert_int_equal(utmem_pool_destroy(fx->c, fx->pool), -EBADF);
+}
+
+static void test_status_mapping(void **state)
+{
+	struct fixture *fx = *state;
+	char key[32];
+
+	for (unsigned s = 1; s < UWIRE_S_MAX_ + 3; s++) {
+		int want = -uwire_status_to_errno(s);
+		int n = snprintf(key, sizeof(key), "!status=%u", s);
+
+		assert_int_equal(utmem_put(fx->c, fx->pool, key, (size_t)n, "x", 1),
+				 want);
+	}
+	assert_int_equal(-uwire_status_to_errno(UWIRE_S_QUOTA), -EDQUOT);
+	assert_int_equal(-uwire_status_to_errno(UWIRE_S_CAPACITY), -ENOSPC);
+	/* The connection is still in sync after every error status. */
+	assert_int_equal(utmem_ping(fx->c), 0);
+	assert_int_equal(connections(&fx->srv), 1);
+}
+
+/* A too-big PUT is refused locally but still removes the old value. */
+static void test_put_too_big_invalidates(void **state)
+{
+	struct fixture *fx = *state;
+	size_t big = (4u << 20) + 1;
+	char *val = calloc(1, big);
+	char buf[4];
+
+	assert_non_null(val);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "k", 1, "old", 3), 0);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "k", 1, val, big), -EMSGSIZE);
+	assert_int_equal(last_hdr(&fx->srv).opcode, UWIRE_OP_INVALIDATE);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "k", 1, buf, 4, 0), -ENOENT);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "k", 1, val, big), -EMSGSIZE);
+	free(val);
+	memset(buf, 0, sizeof(buf));
+	val = calloc(1, 2000);
+	assert_non_null(val);
+	assert_int_equal(utmem_put(fx->c, fx->pool, val, 1025, "x", 1), -EMSGSIZE);
+	free(val);
+}
+
+static void test_stats(void **state)
+{
+	struct fixture *fx = *state;
+	struct utmem_stats st;
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "12345", 5), 0);
+	assert_int_equal(utmem_stats(fx->c, 0, &st), 0);
+	assert_int_equal(last_hdr(&fx->srv).pool, 0);
+	assert_int_equal(st.entries, 1);
+	assert_int_equal(st.bytes_stored, 5);
+	assert_int_equal(st.limit_max, 12345);
+	assert_int_equal(utmem_stats(fx->c, fx->pool, &st), 0);
+	assert_int_equal(last_hdr(&fx->srv).pool % 1000, 1);
+	assert_int_equal(utmem_stats(fx->c, 77, &st), -EBADF);
+}
+
+#define NBATCH 3000
+
+static void test_batch_many(void **state)
+{
+	struct fixture *fx = *state;
+	static char keys[NBATCH][16], vals[NBATCH][40], bufs[NBATCH][40];
+	utmem_batch *b;
+	int idx;
+
+	assert_int_equal(utmem_batch_new(fx->c, &b), 0);
+	for (int i = 0; i < NBATCH; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "key%d", i);
+		snprintf(vals[i], sizeof(vals[i]), "value-%d-%0*d", i, i % 20, 0);
+		assert_int_equal(utmem_batch_put(b, fx->pool, keys[i],
+						 strlen(keys[i]), vals[i],
+						 strlen(vals[i])), i);
+	}
+	assert_int_equal(utmem_batch_exec(b), NBATCH);
+	utmem_batch_reset(b);
+	for (int i = 0; i < NBATCH; i++)
+		utmem_batch_get(b, fx->pool, keys[i], strlen(keys[i]), bufs[i],
+				sizeof(bufs[i]), 0);
+	idx = utmem_batch_get(b, fx->pool, "missing", 7, bufs[0], 1, 0);
+	assert_int_equal(utmem_batch_put(b, 4242, "k", 1, "v", 1), idx + 1);
+	assert_int_equal(utmem_batch_invalidate(b, fx->pool, "key0", 4), idx + 2);
+	assert_int_equal(utmem_batch_result(b, 0), -EAGAIN);
+	assert_int_equal(utmem_batch_exec(b), NBATCH + 1);
+	for (int i = 0; i < NBATCH; i++) {
+		assert_int_equal(utmem_batch_result(b, (size_t)i), strlen(vals[i]));
+		assert_memory_equal(bufs[i], vals[i], strlen(vals[i]));
+	}
+	assert_int_equal(utmem_batch_result(b, (size_t)idx), -ENOENT);
+	assert_int_equal(utmem_batch_result(b, (size_t)idx + 1), -EBADF);
+	assert_int_equal(utmem_batch_result(b, (size_t)idx + 2), 0);
+	assert_int_equal(utmem_batch_result(b, (size_t)idx + 3), -EINVAL);
+	utmem_batch_free(b);
+	utmem_batch_free(NULL);
+}
+
+/* Megabytes each way in one batch: sending and receiving must interleave. */
+static void test_batch_big_values(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 12, SZ = 1u << 20 };
+	uint8_t *vals = malloc((size_t)N * SZ), *bufs = malloc((size_t)N * SZ);
+	char keys[N][8];
+	utmem_batch *b;
+
+	assert_non_null(vals);
+	assert_non_null(bufs);
+	for (size_t i = 0; i < (size_t)N * SZ; i++)
+		vals[i] = (uint8_t)(i * 7 + i / SZ);
+	assert_int_equal(utmem_batch_new(fx->c, &b), 0);
+	for (int i = 0; i < N; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%d", i);
+		utmem_batch_put(b, fx->pool, keys[i], strlen(keys[i]),
+				vals + (size_t)i * SZ, SZ);
+		if (i > 0)
+			utmem_batch_get(b, fx->pool, keys[i - 1],
+					strlen(keys[i - 1]),
+					bufs + (size_t)(i - 1) * SZ, SZ, 0);
+	}
+	assert_int_equal(utmem_batch_exec(b), 2 * N - 1);
+	assert_memory_equal(bufs, vals, (size_t)(N - 1) * SZ);
+	utmem_batch_free(b);
+	free(vals);
+	free(bufs);
+}
+
+/* The daemon dies mid-reply: -ECONNRESET, then the handle works again. */
+static void test_close_mid_reply_reconnects(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[8];
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "keep", 4, "v1", 2), 0);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "!close", 6, "x", 1),
+			 -ECONNRESET);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "keep", 4, buf, 8, 0), 2);
+	assert_memory_equal(buf, "v1", 2);
+	assert_int_equal(connections(&fx->srv), 2);
+	/* The pool was reopened: its id now carries generation 2. */
+	assert_int_equal(last_hdr(&fx->srv).pool, 2001);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "!drop", 5, "x", 1),
+			 -ECONNRESET);
+	assert_int_equal(utmem_ping(fx->c), 0);
+	assert_int_equal(connections(&fx->srv), 3);
+}
+
+static void test_no_reconnect(void **state)
+{
+	struct fixture *fx = *state;
+	struct utmem_options opt = {.no_reconnect = 1};
+	utmem_client *c;
+	uint32_t h;
+
+	assert_int_equal(utmem_connect(fx->srv.addr, &opt, &c), 0);
+	assert_int_equal(utmem_pool_open(c, "p1", 0, &h), 0);
+	assert_int_equal(utmem_put(c, h, "!close", 6, "x", 1), -ECONNRESET);
+	assert_int_equal(utmem_ping(c), -ENOTCONN);
+	utmem_close(c);
+}
+
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_timeout_bounded(void **state)
+{
+	struct fixture *fx = *state;
+	struct utmem_options opt = {.timeout_ms = 300};
+	utmem_client *c;
+	uint32_t h;
+	int64_t t0, dt;
+
+	assert_int_equal(utmem_connect(fx->srv.addr, &opt, &c), 0);
+	assert_int_equal(utmem_pool_open(c, "p1", 0, &h), 0);
+	t0 = ms_now();
+	assert_int_equal(utmem_put(c, h, "!hang", 5, "x", 1), -ETIMEDOUT);
+	dt = ms_now() - t0;
+	assert_true(dt >= 250);
+	assert_true(dt < 2000);
+	/* The stream was out of sync, so the next call uses a new connection. */
+	assert_int_equal(utmem_put(c, h, "after", 5, "x", 1), 0);
+	utmem_close(c);
+}
+
+/* The daemon closes while a large batch is being sent: no SIGPIPE. */
+static void test_peer_closes_while_sending(void **state)
+{
+	struct fixture *fx = *state;
+	enum { N = 8, SZ = 1u << 20 };
+	uint8_t *val = calloc(1, SZ);
+	utmem_batch *b;
+	int rc;
+
+	assert_non_null(val);
+	assert_int_equal(utmem_batch_new(fx->c, &b), 0);
+	utmem_batch_put(b, fx->pool, "!drop", 5, "x", 1);
+	for (int i = 0; i < N; i++)
+		utmem_batch_put(b, fx->pool, "k", 1, val, SZ);
+	rc = utmem_batch_exec(b);
+	assert_true(rc == -EPIPE || rc == -ECONNRESET);
+	for (int i = 0; i <= N; i++)
+		assert_int_equal(utmem_batch_result(b, (size_t)i), -ECONNRESET);
+	rc = utmem_batch_exec(b); /* reconnects, then !drop again */
+	assert_true(rc == -EPIPE || rc == -ECONNRESET);
+	utmem_batch_free(b);
+	assert_int_equal(utmem_ping(fx->c), 0);
+	free(val);
+}
+
+static void *hammer(void *arg)
+{
+	struct fixture *fx = arg;
+	char key[32], buf[32];
+	uintptr_t bad = 0;
+
+	for (int i = 0; i < 300; i++) {
+		int n = snprintf(key, sizeof(key), "t%lx-%d",
+				 (unsigned long)pthread_self() % 100000, i);
+
+		if (utmem_put(fx->c, fx->pool, key, (size_t)n, key, (size_t)n) ||
+		    utmem_get(fx->c, fx->pool, key, (size_t)n, buf, sizeof(buf),
+			      UTMEM_GET_EXCLUSIVE) != n ||
+		    memcmp(buf, key, (size_t)n) != 0)
+			bad++;
+	}
+	return (void *)bad;
+}
+
+static void test_threads_share_client(void **state)
+{
+	struct fixture *fx = *state;
+	pthread_t t[4];
+
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(pthread_create(&t[i], NULL, hammer, fx), 0);
+	for (int i = 0; i < 4; i++) {
+		void *bad;
+
+		pthread_join(t[i], &bad);
+		assert_null(bad);
+	}
+}
+
+static void test_strerror_version(void **state)
+{
+	assert_string_equal(utmem_version(), UTMEM_VERSION_STRING);
+	assert_string_equal(utmem_strerror(-EDQUOT), "tenant quota exceeded");
+	assert_string_equal(utmem_strerror(-ENOSPC), "host pool capacity exhausted");
+	assert_string_equal(utmem_strerror(-EBADF), "bad pool handle");
+	assert_string_equal(utmem_strerror(EMSGSIZE),
+			    "key or value larger than the daemon accepts");
+	assert_string_equal(utmem_strerror(-EINVAL), "Invalid argument");
+	assert_string_equal(utmem_strerror(0), "success");
+	assert_non_null(utmem_strerror(-99999));
+	(void)state;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_addresses_malformed),
+		cmocka_unit_test(test_addresses_parse),
+		cmocka_unit_test(test_vsock_connect_fails_cleanly),
+		cmocka_unit_test(test_connect_missing_socket),
+		cmocka_unit_test(test_tcp_token),
+		cmocka_unit_test(test_hello_refused_version),
+		cmocka_unit_test(test_strerror_version),
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+		T(test_hello_limits),
+		T(test_pool_open),
+		T(test_put_get_encoding),
+		T(test_enobufs_keeps_value),
+		T(test_get_alloc),
+		T(test_invalidate_flush_destroy),
+		T(test_status_mapping),
+		T(test_put_too_big_invalidates),
+		T(test_stats),
+		T(test_batch_many),
+		T(test_batch_big_values),
+		T(test_close_mid_reply_reconnects),
+		T(test_no_reconnect),
+		T(test_timeout_bounded),
+		T(test_peer_closes_while_sending),
+		T(test_threads_share_client),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
