@@ -128,10 +128,11 @@ static struct ust_entry **link_of(struct ust_sub *sub, const struct sample *s)
 
 /*
  * Evict the oldest quarter of a sample of tenant's entries in pool p's
- * stripe s. Returns the bytes of charge released. Takes stripe s.
+ * stripe s, oldest first, stopping once want bytes are released. Returns the
+ * bytes of charge released. Takes stripe s.
  */
 static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
-			     uint32_t tenant)
+			     uint32_t tenant, uint64_t want)
 {
 	struct ust_sub *sub = &p->sub[s];
 	struct ust_entry *chain = NULL;
@@ -143,7 +144,7 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 	n = sub->buckets && sub->count ? sample_sub(st, sub, tenant, smp) : 0;
 	k = (n + 3) / 4;
 	oldest_first(smp, n, k);
-	for (unsigned i = 0; i < k; i++) {
+	for (unsigned i = 0; i < k && freed < want; i++) {
 		struct ust_entry *e = smp[i].e;
 
 		ust_sub_unlink(sub, link_of(sub, &smp[i]));
@@ -192,7 +193,7 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
 		cursor_next(st);
 		p = ust_pool_get(st, st->ev_pool);
 		if (eligible(p, t->id))
-			got = evict_sample(st, p, st->ev_stripe, t->id);
+			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed);
 		freed += got;
 		idle = got ? 0 : idle + 1;
 	}

@@ -1,0 +1,49 @@
+/*
+ * helpers.h — small helpers shared by the store's unit tests: the documented
+ * charge formula computed independently of the store, the process's resident
+ * set size, and terse wrappers for PUT/GET with string keys.
+ */
+#ifndef UTMEM_TEST_STORE_HELPERS_H
+#define UTMEM_TEST_STORE_HELPERS_H
+
+#include <errno.h>
+#include <jemalloc/jemalloc.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "store/store.h"
+
+/* docs/store.md: charge = nallocx(24 + klen + vlen) + 8. */
+static inline uint64_t charge_of(size_t klen, size_t vlen)
+{
+	return nallocx(24 + klen + vlen, 0) + 8;
+}
+
+/* Resident set size in bytes, from /proc/self/statm. */
+static inline uint64_t rss_bytes(void)
+{
+	unsigned long size = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%lu %lu", &size, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return (uint64_t)res * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+static inline int sput(ust_store *st, uint32_t t, uint32_t p, const char *k,
+		       const void *v, size_t vlen)
+{
+	return ust_put(st, t, p, k, strlen(k), v, vlen);
+}
+
+static inline int sget(ust_store *st, uint32_t t, uint32_t p, const char *k,
+		       unsigned flags, void *buf, size_t cap, size_t *vlen)
+{
+	return ust_get_buf(st, t, p, k, strlen(k), flags, buf, cap, vlen);
+}
+
+#endif

@@ -1,0 +1,637 @@
+/*
+ * test_store.c — the store's rules one by one: tenants, pool kinds, grants,
+ * PUT/GET/pop/INVALIDATE/FLUSH/DESTROY, failure leaving no value, exact
+ * accounting against the documented charge formula, eviction order (LRU
+ * within a tenant, weighted excess across tenants, reserves), shrinking of
+ * capacity and max, persistent data never evicted, and resident memory that
+ * really falls after a shrink or a flush.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#define MiB (1024u * 1024u)
+#define NOLIM { 0, UINT64_MAX, 1 }
+
+static ust_store *mk(uint64_t cap)
+{
+	struct ust_config cfg = { .capacity = cap, .max_key = 64, .max_value = 4 * MiB,
+				  .shards = 16 };
+	ust_store *st = NULL;
+
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	return st;
+}
+
+static uint32_t tenant(ust_store *st, const char *name, uint64_t min, uint64_t max,
+		       uint32_t w)
+{
+	struct ust_limits l = { min, max, w };
+	uint32_t id = 0;
+
+	assert_int_equal(ust_tenant_add(st, name, &l, &id), 0);
+	return id;
+}
+
+static uint32_t pool(ust_store *st, uint32_t t, const char *name, unsigned kind)
+{
+	uint32_t id = 0;
+
+	assert_int_equal(ust_pool_open(st, t, name, kind, UST_OPEN_CREATE, &id), 0);
+	return id;
+}
+
+static struct ust_tenant_info tinfo(ust_store *st, uint32_t t)
+{
+	struct ust_tenant_info ti;
+
+	assert_int_equal(ust_tenant_info(st, t, &ti), 0);
+	return ti;
+}
+
+static struct ust_pool_info pinfo(ust_store *st, uint32_t p)
+{
+	struct ust_pool_info pi;
+
+	assert_int_equal(ust_pool_info(st, UST_TENANT_ADMIN, p, &pi), 0);
+	return pi;
+}
+
+static void keyf(char *k, size_t n, int i)
+{
+	snprintf(k, n, "k%06d", i);
+}
+
+static void test_config(void **state)
+{
+	struct ust_config bad = { .capacity = 1, .max_key = 70000 };
+	struct ust_config def = { 0 };
+	ust_store *st = NULL;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&bad, &st), -EINVAL);
+	assert_int_equal(ust_store_new(NULL, &st), -EINVAL);
+	assert_int_equal(ust_store_new(&def, &st), 0);
+	assert_int_equal(ust_max_key(st), 1024);
+	assert_int_equal(ust_max_value(st), 64 * MiB);
+	ust_store_free(st);
+	ust_store_free(NULL);
+}
+
+static void test_tenants(void **state)
+{
+	ust_store *st = mk(MiB);
+	struct ust_limits l = NOLIM, zero_w = { 0, 10, 0 }, inv = { 10, 5, 1 };
+	struct ust_tenant_info list[4];
+	uint32_t a, b, id;
+
+	(void)state;
+	a = tenant(st, "vm-a", 0, UINT64_MAX, 1);
+	b = tenant(st, "vm.b_2", 100, 1000, 3);
+	assert_int_equal(a, 1);
+	assert_int_equal(b, 2);
+	assert_int_equal(ust_tenant_add(st, "vm-a", &l, &id), -EEXIST);
+	assert_int_equal(ust_tenant_add(st, "bad name", &l, &id), -EINVAL);
+	assert_int_equal(ust_tenant_add(st, "", &l, &id), -EINVAL);
+	assert_int_equal(ust_tenant_add(st, "x", &zero_w, &id), -EINVAL);
+	assert_int_equal(ust_tenant_add(st, "x", &inv, &id), -EINVAL);
+	assert_int_equal(ust_tenant_find(st, "vm.b_2", &id), 0);
+	assert_int_equal(id, b);
+	assert_int_equal(ust_tenant_find(st, "nope", &id), -ENOENT);
+	assert_int_equal(tinfo(st, b).limits.min, 100);
+	assert_int_equal(tinfo(st, b).limits.max, 1000);
+	assert_int_equal(tinfo(st, b).limits.weight, 3);
+	l = (struct ust_limits){ 1, 2, 7 };
+	assert_int_equal(ust_tenant_set(st, b, &l), 0);
+	assert_int_equal(tinfo(st, b).limits.weight, 7);
+	assert_int_equal(ust_tenant_set(st, 99, &l), -ENOENT);
+	assert_int_equal(ust_tenant_list(st, list, 1), 2);
+	assert_int_equal(list[0].id, a);
+	assert_int_equal(ust_tenant_remove(st, a), 0);
+	assert_int_equal(ust_tenant_remove(st, a), -ENOENT);
+	assert_int_equal(ust_tenant_list(st, list, 4), 1);
+	assert_int_equal(list[0].id, b);
+	/* ids never reused, names may be */
+	assert_int_equal(tenant(st, "vm-a", 0, UINT64_MAX, 1), 3);
+	ust_store_free(st);
+}
+
+static void test_pool_kinds(void **state)
+{
+	ust_store *st = mk(MiB);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t u = tenant(st, "u", 0, UINT64_MAX, 1);
+	uint32_t p, e, again, q;
+	struct ust_pool_info pi;
+	char buf[8];
+
+	(void)state;
+	p = pool(st, t, "pers", UST_POOL_PERSISTENT);
+	e = pool(st, t, "eph", UST_POOL_EPHEMERAL);
+	assert_int_not_equal(p, e);
+	assert_int_equal(ust_pool_open(st, t, "pers", 0, 0, &again), 0);
+	assert_int_equal(again, p);
+	assert_int_equal(ust_pool_open(st, t, "pers", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &again), -EEXIST);
+	assert_int_equal(ust_pool_open(st, t, "none", 0, 0, &again), -ENOENT);
+	assert_int_equal(ust_pool_open(st, t, "x", 8, UST_OPEN_CREATE, &again), -EINVAL);
+	assert_int_equal(ust_pool_open(st, 77, "x", 0, UST_OPEN_CREATE, &again), -ENOENT);
+	/* private names are per tenant */
+	q = pool(st, u, "pers", 0);
+	assert_int_not_equal(q, p);
+	pi = pinfo(st, e);
+	assert_int_equal(pi.kind, UST_POOL_EPHEMERAL);
+	assert_int_equal(pi.owner, t);
+	/* another tenant cannot touch a private pool */
+	assert_int_equal(sput(st, t, p, "k", "v", 1), 0);
+	assert_int_equal(sput(st, u, p, "k", "w", 1), -EBADF);
+	assert_int_equal(sget(st, u, p, "k", 0, buf, sizeof(buf), NULL), -EBADF);
+	assert_int_equal(ust_invalidate(st, u, p, "k", 1), -EBADF);
+	assert_int_equal(ust_pool_flush(st, u, p), -EBADF);
+	assert_int_equal(ust_pool_destroy(st, u, p), -EBADF);
+	assert_int_equal(ust_pool_info(st, u, p, &pi), -EBADF);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), NULL), 0);
+	/* admin is not a data-plane tenant */
+	assert_int_equal(sput(st, UST_TENANT_ADMIN, p, "k", "v", 1), -EBADF);
+	/* destroy: id dead at once and never reused */
+	assert_int_equal(ust_pool_destroy(st, t, p), 0);
+	assert_int_equal(sput(st, t, p, "k", "v", 1), -EBADF);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), NULL), -EBADF);
+	assert_int_equal(ust_pool_destroy(st, t, p), -EBADF);
+	again = pool(st, t, "pers", 0);
+	assert_true(again > q);
+	assert_int_equal(sget(st, t, again, "k", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(ust_pool_list(st, t, NULL, 0), 2);
+	assert_int_equal(ust_pool_list(st, UST_TENANT_ADMIN, NULL, 0), 3);
+	ust_store_free(st);
+}
+
+static void test_shared_grants(void **state)
+{
+	ust_store *st = mk(MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t sp, id;
+	char buf[8];
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ust_pool_open(st, a, "sh", UST_POOL_SHARED, UST_OPEN_CREATE, &id), -EACCES);
+	assert_int_equal(ust_shared_pool_create(st, "sh", UST_POOL_EPHEMERAL, &sp), 0);
+	assert_int_equal(ust_shared_pool_create(st, "sh", 0, &id), -EEXIST);
+	assert_int_equal(pinfo(st, sp).owner, UST_TENANT_ADMIN);
+	assert_int_equal(ust_pool_open(st, a, "sh", UST_POOL_SHARED | UST_POOL_EPHEMERAL, 0, &id), -EACCES);
+	assert_int_equal(sput(st, a, sp, "k", "v", 1), -EBADF);
+	assert_int_equal(ust_pool_grant(st, sp, a), 0);
+	assert_int_equal(ust_pool_grant(st, sp, 99), -ENOENT);
+	assert_int_equal(ust_pool_grant(st, 99, a), -EBADF);
+	assert_int_equal(ust_pool_open(st, a, "sh", UST_POOL_SHARED | UST_POOL_EPHEMERAL, 0, &id), 0);
+	assert_int_equal(id, sp);
+	assert_int_equal(ust_pool_open(st, a, "sh", UST_POOL_SHARED, 0, &id), -EEXIST);
+	assert_int_equal(ust_pool_grant(st, sp, b), 0);
+	assert_int_equal(sput(st, a, sp, "k", "abc", 3), 0);
+	assert_int_equal(sget(st, b, sp, "k", 0, buf, sizeof(buf), &n), 0);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "abc", 3);
+	/* the putter pays */
+	assert_int_equal(tinfo(st, a).stats.bytes_charged, charge_of(1, 3));
+	assert_int_equal(tinfo(st, b).stats.bytes_charged, 0);
+	assert_int_equal(ust_pool_revoke(st, sp, b), 0);
+	assert_int_equal(ust_pool_revoke(st, sp, b), -ENOENT);
+	assert_int_equal(sget(st, b, sp, "k", 0, buf, sizeof(buf), &n), -EBADF);
+	assert_int_equal(ust_pool_open(st, b, "sh", UST_POOL_SHARED | UST_POOL_EPHEMERAL, 0, &id), -EACCES);
+	/* removing a tenant frees what it put in shared pools */
+	assert_int_equal(ust_tenant_remove(st, a), 0);
+	assert_int_equal(pinfo(st, sp).stats.entries, 0);
+	struct ust_store_info si;
+
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, 0);
+	ust_store_free(st);
+}
+
+static int fail_sink(void *ctx, const void *val, size_t len)
+{
+	(void)ctx;
+	(void)val;
+	(void)len;
+	return -EIO;
+}
+
+static void test_put_get_pop_invalidate(void **state)
+{
+	ust_store *st = mk(MiB);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", 0);
+	char buf[16];
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(sput(st, t, p, "k", "one", 3), 0);
+	assert_int_equal(sput(st, t, p, "k", "second", 6), 0);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), &n), 0);
+	assert_int_equal(n, 6);
+	assert_memory_equal(buf, "second", 6);
+	assert_int_equal(pinfo(st, p).stats.entries, 1);
+	/* too small a buffer: -ENOBUFS, length told, nothing removed */
+	assert_int_equal(sget(st, t, p, "k", UST_GET_EXCLUSIVE, buf, 2, &n), -ENOBUFS);
+	assert_int_equal(n, 6);
+	assert_int_equal(ust_get(st, t, p, "k", 1, UST_GET_EXCLUSIVE, fail_sink, NULL), -EIO);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), &n), 0);
+	/* pop */
+	assert_int_equal(sget(st, t, p, "k", UST_GET_EXCLUSIVE, buf, sizeof(buf), &n), 0);
+	assert_memory_equal(buf, "second", 6);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), &n), -ENOENT);
+	/* invalidate */
+	assert_int_equal(sput(st, t, p, "j", "x", 1), 0);
+	assert_int_equal(ust_invalidate(st, t, p, "j", 1), 0);
+	assert_int_equal(ust_invalidate(st, t, p, "j", 1), -ENOENT);
+	/* empty key and empty value are values like any other */
+	assert_int_equal(ust_put(st, t, p, NULL, 0, NULL, 0), 0);
+	assert_int_equal(ust_get_buf(st, t, p, NULL, 0, 0, NULL, 0, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ust_put(st, t, p, NULL, 3, "x", 1), -EINVAL);
+	assert_int_equal(ust_get(st, t, p, "k", 1, 0, NULL, NULL), -EINVAL);
+	/* binary keys: a key is its bytes, not a C string */
+	assert_int_equal(ust_put(st, t, p, "a\0b", 3, "1", 1), 0);
+	assert_int_equal(ust_put(st, t, p, "a\0c", 3, "2", 1), 0);
+	assert_int_equal(ust_get_buf(st, t, p, "a\0b", 3, 0, buf, sizeof(buf), &n), 0);
+	assert_int_equal(buf[0], '1');
+	ust_store_free(st);
+}
+
+static void test_flush_destroy(void **state)
+{
+	ust_store *st = mk(16 * MiB);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", 0), q = pool(st, t, "q", UST_POOL_EPHEMERAL);
+	char k[16], buf[8];
+
+	(void)state;
+	for (int i = 0; i < 1000; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sput(st, t, p, k, "v", 1), 0);
+		assert_int_equal(sput(st, t, q, k, "v", 1), 0);
+	}
+	assert_int_equal(pinfo(st, p).stats.entries, 1000);
+	assert_int_equal(ust_pool_flush(st, t, p), 0);
+	assert_int_equal(pinfo(st, p).stats.entries, 0);
+	assert_int_equal(pinfo(st, p).stats.bytes_charged, 0);
+	assert_int_equal(pinfo(st, p).stats.puts, 1000);
+	assert_int_equal(sget(st, t, p, "k000001", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(sput(st, t, p, "again", "v", 1), 0);
+	assert_int_equal(tinfo(st, t).stats.entries, 1001);
+	/* the operator may flush and destroy any pool */
+	assert_int_equal(ust_pool_flush(st, UST_TENANT_ADMIN, q), 0);
+	assert_int_equal(tinfo(st, t).stats.entries, 1);
+	assert_int_equal(ust_pool_destroy(st, UST_TENANT_ADMIN, p), 0);
+	assert_int_equal(tinfo(st, t).stats.entries, 0);
+	assert_int_equal(tinfo(st, t).stats.bytes_charged, 0);
+	assert_int_equal(ust_pool_flush(st, t, p), -EBADF);
+	ust_store_free(st);
+}
+
+/* Every failure cause removes the old value under the key. */
+static void test_failed_put_leaves_no_value(void **state)
+{
+	ust_store *st = mk(64 * 1024);
+	uint32_t t = tenant(st, "t", 0, 16 * 1024, 1);
+	uint32_t u = tenant(st, "u", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", 0), q = pool(st, u, "q", 0);
+	static char big[80 * 1024];
+	char buf[8];
+
+	(void)state;
+	/* -EMSGSIZE: value over max_value (a store with a small limit) */
+	struct ust_config cfg = { .capacity = MiB, .max_key = 8, .max_value = 100 };
+	ust_store *small = NULL;
+	uint32_t st_t, st_p;
+
+	assert_int_equal(ust_store_new(&cfg, &small), 0);
+	st_t = tenant(small, "t", 0, UINT64_MAX, 1);
+	st_p = pool(small, st_t, "p", 0);
+	assert_int_equal(sput(small, st_t, st_p, "k", "old", 3), 0);
+	assert_int_equal(sput(small, st_t, st_p, "k", big, 101), -EMSGSIZE);
+	assert_int_equal(sget(small, st_t, st_p, "k", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(sput(small, st_t, st_p, "123456789", "v", 1), -EMSGSIZE);
+	assert_int_equal(tinfo(small, st_t).stats.refused_puts, 2);
+	assert_int_equal(tinfo(small, st_t).stats.bytes_charged, 0);
+	ust_store_free(small);
+
+	/* -EDQUOT: over the tenant's max */
+	assert_int_equal(sput(st, t, p, "k", "old", 3), 0);
+	assert_int_equal(sput(st, t, p, "k", big, 20 * 1024), -EDQUOT);
+	assert_int_equal(sget(st, t, p, "k", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(tinfo(st, t).stats.bytes_charged, 0);
+	/* -ENOSPC: over the capacity */
+	assert_int_equal(sput(st, u, q, "k", "old", 3), 0);
+	assert_int_equal(sput(st, u, q, "k", big, sizeof(big)), -ENOSPC);
+	assert_int_equal(sget(st, u, q, "k", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(tinfo(st, u).stats.refused_puts, 1);
+	assert_int_equal(pinfo(st, q).stats.refused_puts, 1);
+	assert_int_equal(tinfo(st, u).stats.entries, 0);
+	/* an overwrite at the limit fits: the old value's charge is credited */
+	assert_int_equal(sput(st, t, p, "a", big, 8000), 0);
+	assert_int_equal(sput(st, t, p, "b", big, 7000), 0);
+	assert_int_equal(sput(st, t, p, "a", big, 8000), 0);
+	ust_store_free(st);
+}
+
+static void test_accounting_exact(void **state)
+{
+	ust_store *st = mk(64 * MiB);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", 0), q = pool(st, t, "q", UST_POOL_EPHEMERAL);
+	static const size_t sizes[] = { 0, 1, 7, 40, 100, 1000, 4096, 5000, 70000, 300000, 2 * MiB };
+	static char val[2 * MiB];
+	uint64_t charged = 0, stored = 0;
+	struct ust_store_info si;
+	char k[16], buf[8];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		keyf(k, sizeof(k), (int)i);
+		assert_int_equal(sput(st, t, i % 2 ? p : q, k, val, sizes[i]), 0);
+		charged += charge_of(strlen(k), sizes[i]);
+		stored += strlen(k) + sizes[i];
+	}
+	struct ust_tenant_info ti = tinfo(st, t);
+
+	assert_int_equal(ti.stats.entries, 11);
+	assert_int_equal(ti.stats.bytes_stored, stored);
+	assert_int_equal(ti.stats.bytes_charged, charged);
+	assert_int_equal(pinfo(st, p).stats.bytes_charged + pinfo(st, q).stats.bytes_charged,
+			 charged);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, charged);
+	assert_int_equal(si.stats.bytes_charged, charged);
+	assert_int_equal(si.stats.entries, 11);
+	assert_int_equal(si.tenants, 1);
+	assert_int_equal(si.pools, 2);
+	/* operation counters */
+	assert_int_equal(sget(st, t, p, "k000001", 0, buf, sizeof(buf), NULL), 0);
+	assert_int_equal(sget(st, t, p, "zz", 0, buf, sizeof(buf), NULL), -ENOENT);
+	assert_int_equal(ust_invalidate(st, t, p, "k000003", 7), 0);
+	ti = tinfo(st, t);
+	assert_int_equal(ti.stats.puts, 11);
+	assert_int_equal(ti.stats.gets, 2);
+	assert_int_equal(ti.stats.hits, 1);
+	assert_int_equal(ti.stats.misses, 1);
+	assert_int_equal(ti.stats.invalidates, 1);
+	assert_int_equal(ti.stats.entries, 10);
+	assert_int_equal(ti.stats.bytes_charged, charged - charge_of(7, 40));
+	assert_int_equal(pinfo(st, p).stats.gets, 2);
+	assert_int_equal(pinfo(st, q).stats.gets, 0);
+	ust_store_free(st);
+}
+
+/* Fill an ephemeral pool, touch half, overflow it: the untouched half goes. */
+static void test_evict_lru(void **state)
+{
+	const int n = 2000;
+	const uint64_t c = charge_of(7, 1000);
+	ust_store *st = mk(c * n);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", UST_POOL_EPHEMERAL);
+	static char val[1000];
+	int touched_lost = 0, cold_lost = 0;
+	char k[16], buf[8];
+
+	(void)state;
+	for (int i = 0; i < n; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sput(st, t, p, k, val, sizeof(val)), 0);
+	}
+	assert_int_equal(tinfo(st, t).stats.evictions, 0);
+	for (int i = 0; i < n / 2; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sget(st, t, p, k, 0, buf, 0, NULL), -ENOBUFS);
+	}
+	for (int i = n; i < n + n / 4; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sput(st, t, p, k, val, sizeof(val)), 0);
+	}
+	for (int i = 0; i < n; i++) {
+		keyf(k, sizeof(k), i);
+		if (sget(st, t, p, k, 0, buf, 0, NULL) == -ENOENT)
+			*(i < n / 2 ? &touched_lost : &cold_lost) += 1;
+	}
+	uint64_t ev = tinfo(st, t).stats.evictions;
+
+	printf("# evicted %llu: touched %d, cold %d\n", (unsigned long long)ev,
+	       touched_lost, cold_lost);
+	assert_true(ev >= (uint64_t)n / 4);
+	assert_true((uint64_t)(touched_lost + cold_lost) <= ev);
+	assert_true(touched_lost * 10 <= cold_lost);
+	assert_true(tinfo(st, t).stats.bytes_charged <= c * n);
+	ust_store_free(st);
+}
+
+/* Put ephemeral values until the pool holds `bytes` of charge. */
+static void fill(ust_store *st, uint32_t t, uint32_t p, int from, int count, size_t vlen)
+{
+	static char val[4096];
+	char k[16];
+
+	for (int i = from; i < from + count; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sput(st, t, p, k, val, vlen), 0);
+	}
+}
+
+static void test_evict_by_weight(void **state)
+{
+	const uint64_t c = charge_of(7, 1000), cap = 4000 * c;
+	ust_store *st = mk(cap);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 3);
+	uint32_t pa = pool(st, a, "p", UST_POOL_EPHEMERAL);
+	uint32_t pb = pool(st, b, "p", UST_POOL_EPHEMERAL);
+	uint64_t ua, ub;
+
+	(void)state;
+	fill(st, a, pa, 0, 4000, 1000);
+	assert_int_equal(tinfo(st, a).stats.bytes_charged, cap);
+	fill(st, b, pb, 0, 8000, 1000);
+	ua = tinfo(st, a).stats.bytes_charged;
+	ub = tinfo(st, b).stats.bytes_charged;
+	printf("# a %llu b %llu of %llu\n", (unsigned long long)ua,
+	       (unsigned long long)ub, (unsigned long long)cap);
+	/* weights 1:3 -> a quarter and three quarters, within 5% of cap */
+	assert_true(ua > cap / 4 - cap / 20 && ua < cap / 4 + cap / 20);
+	assert_true(ub > 3 * cap / 4 - cap / 20);
+	assert_true(ua + ub <= cap);
+	/* b is at its share now: its own entries go first */
+	fill(st, b, pb, 8000, 500, 1000);
+	assert_true(tinfo(st, a).stats.bytes_charged >= ua - 64 * c);
+	ust_store_free(st);
+}
+
+static void test_min_reserve(void **state)
+{
+	const uint64_t c = charge_of(7, 1000), cap = 2000 * c;
+	ust_store *st = mk(cap);
+	uint32_t a = tenant(st, "a", cap / 2, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 100);
+	uint32_t pa = pool(st, a, "pers", 0), ea = pool(st, a, "eph", UST_POOL_EPHEMERAL);
+	uint32_t pb = pool(st, b, "p", UST_POOL_EPHEMERAL);
+	static char val[1000];
+	char k[16];
+
+	(void)state;
+	/* b, with a huge weight, fills everything with ephemeral data */
+	fill(st, b, pb, 0, 2000, 1000);
+	/* a may still use its whole reserve, persistently: b is evicted */
+	fill(st, a, pa, 0, 1000, 1000);
+	assert_int_equal(tinfo(st, a).stats.bytes_charged, 1000 * c);
+	/*
+	 * Above its reserve a competes by weight: 1 against b's 100 for the
+	 * 1000 entries left, so (x - 0) / 1 = (1000 - x) / 100 gives x = 9.9.
+	 */
+	int extra = 0;
+
+	for (;; extra++) {
+		keyf(k, sizeof(k), 5000 + extra);
+		if (sput(st, a, pa, k, val, sizeof(val)) != 0)
+			break;
+	}
+	assert_int_equal(sput(st, a, pa, k, val, sizeof(val)), -ENOSPC);
+	printf("# a got %d entries above its reserve\n", extra);
+	assert_true(extra >= 8 && extra <= 11);
+	assert_int_equal(tinfo(st, a).stats.refused_puts, 2);
+	/* a's ephemeral data below its min is never evicted for b */
+	assert_int_equal(ust_pool_flush(st, a, pa), 0);
+	fill(st, a, ea, 0, 900, 1000);
+	fill(st, b, pb, 5000, 3000, 1000);
+	assert_int_equal(tinfo(st, a).stats.entries, 900);
+	assert_int_equal(tinfo(st, a).stats.evictions, 0);
+	keyf(k, sizeof(k), 1);
+	assert_int_equal(sput(st, b, pb, k, val, sizeof(val)), 0);
+	ust_store_free(st);
+}
+
+static void test_persistent_never_evicted(void **state)
+{
+	const uint64_t c = charge_of(7, 1000);
+	ust_store *st = mk(1000 * c);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	uint32_t pb = pool(st, b, "p", 0);
+	static char val[1000];
+	char k[16];
+
+	(void)state;
+	fill(st, a, pa, 0, 600, 1000);
+	fill(st, a, ea, 0, 400, 1000);
+	/* b's persistent PUTs evict a's ephemeral entries, never persistent ones */
+	for (int i = 0; i < 400; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sput(st, b, pb, k, val, sizeof(val)), 0);
+	}
+	assert_int_equal(pinfo(st, pa).stats.entries, 600);
+	assert_int_equal(pinfo(st, ea).stats.entries, 0);
+	assert_int_equal(sput(st, b, pb, "more", val, sizeof(val)), -ENOSPC);
+	/* shrinking below usage keeps persistent data, refuses new PUTs */
+	assert_int_equal(ust_set_capacity(st, 100 * c), 0);
+	assert_int_equal(pinfo(st, pa).stats.entries, 600);
+	assert_int_equal(pinfo(st, pb).stats.entries, 400);
+	assert_int_equal(sput(st, a, ea, "e", val, 10), -ENOSPC);
+	assert_int_equal(sput(st, a, pa, "p", val, 10), -ENOSPC);
+	for (int i = 0; i < 600; i++) {
+		keyf(k, sizeof(k), i);
+		assert_int_equal(sget(st, a, pa, k, 0, (char[1]){0}, 0, NULL), -ENOBUFS);
+	}
+	/* growth is immediate */
+	assert_int_equal(ust_set_capacity(st, 2000 * c), 0);
+	assert_int_equal(sput(st, a, pa, "p", val, 10), 0);
+	ust_store_free(st);
+}
+
+static void test_shrink_max(void **state)
+{
+	const uint64_t c = charge_of(7, 1000);
+	ust_store *st = mk(10000 * c);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	struct ust_limits l = { 0, 300 * c, 1 };
+	static char val[1000];
+
+	(void)state;
+	fill(st, a, pa, 0, 200, 1000);
+	fill(st, a, ea, 0, 800, 1000);
+	assert_int_equal(ust_tenant_set(st, a, &l), 0);
+	assert_true(tinfo(st, a).stats.bytes_charged <= 300 * c);
+	assert_int_equal(pinfo(st, pa).stats.entries, 200);
+	assert_true(pinfo(st, ea).stats.entries >= 90);
+	/* below persistent usage: nothing persistent dropped, PUTs refused */
+	l.max = 100 * c;
+	assert_int_equal(ust_tenant_set(st, a, &l), 0);
+	assert_int_equal(pinfo(st, pa).stats.entries, 200);
+	assert_int_equal(pinfo(st, ea).stats.entries, 0);
+	assert_int_equal(sput(st, a, pa, "x", val, 10), -EDQUOT);
+	assert_int_equal(sput(st, a, ea, "x", val, 10), -EDQUOT);
+	l.max = UINT64_MAX;
+	assert_int_equal(ust_tenant_set(st, a, &l), 0);
+	assert_int_equal(sput(st, a, pa, "x", val, 10), 0);
+	ust_store_free(st);
+}
+
+/* Elasticity that does not show in RSS is not elasticity. */
+static void test_rss_falls(void **state)
+{
+	const size_t vlen = 4000, n = 24000; /* ~96 MiB */
+	ust_store *st = mk(1024ull * MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t e = pool(st, a, "e", UST_POOL_EPHEMERAL), p = pool(st, a, "p", 0);
+	uint64_t base, full, after;
+
+	(void)state;
+	base = rss_bytes();
+	fill(st, a, e, 0, (int)n, vlen);
+	full = rss_bytes();
+	printf("# rss base %llu MiB, full %llu MiB\n", (unsigned long long)(base / MiB),
+	       (unsigned long long)(full / MiB));
+	assert_true(full - base > 80ull * MiB);
+	assert_int_equal(ust_set_capacity(st, MiB), 0);
+	after = rss_bytes();
+	printf("# after shrink %llu MiB\n", (unsigned long long)(after / MiB));
+	assert_true(after < base + 16ull * MiB);
+	/* and a flush of a persistent pool */
+	assert_int_equal(ust_set_capacity(st, 1024ull * MiB), 0);
+	fill(st, a, p, 0, (int)n, vlen);
+	full = rss_bytes();
+	assert_true(full - base > 80ull * MiB);
+	assert_int_equal(ust_pool_flush(st, a, p), 0);
+	after = rss_bytes();
+	printf("# after flush %llu MiB\n", (unsigned long long)(after / MiB));
+	assert_true(after < base + 16ull * MiB);
+	ust_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_config),
+		cmocka_unit_test(test_tenants),
+		cmocka_unit_test(test_pool_kinds),
+		cmocka_unit_test(test_shared_grants),
+		cmocka_unit_test(test_put_get_pop_invalidate),
+		cmocka_unit_test(test_flush_destroy),
+		cmocka_unit_test(test_failed_put_leaves_no_value),
+		cmocka_unit_test(test_accounting_exact),
+		cmocka_unit_test(test_evict_lru),
+		cmocka_unit_test(test_evict_by_weight),
+		cmocka_unit_test(test_min_reserve),
+		cmocka_unit_test(test_persistent_never_evicted),
+		cmocka_unit_test(test_shrink_max),
+		cmocka_unit_test(test_rss_falls),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
