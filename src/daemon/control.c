@@ -1,0 +1,399 @@
+/*
+ * control.c — the tenant table, its sockets, accepting connections, and
+ * applying a configuration (at start, on SIGHUP and on the admin RELOAD).
+ *
+ * Only the main thread runs this code. A tenant's identity is the socket it
+ * was accepted on, so adding a tenant creates its socket at once and
+ * removing it closes and unlinks the socket, marks the record gone (its
+ * open connections are refused from their next request) and keeps the
+ * record until exit, so workers never see freed memory.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct ud_tenant *ud_tenant_by_name(struct ud_daemon *d, const char *name)
+{
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return t;
+	return NULL;
+}
+
+/* Compare without an early exit, so timing does not reveal a prefix. */
+static int token_eq(const char *tok, const uint8_t *given, size_t len)
+{
+	size_t n = strlen(tok);
+	unsigned diff = (unsigned)(n ^ len);
+
+	for (size_t i = 0; i < len; i++)
+		diff |= (unsigned)(given[i] ^ (uint8_t)(i < n ? tok[i] : 0));
+	return n > 0 && diff == 0;
+}
+
+struct ud_tenant *ud_tenant_by_token(struct ud_daemon *d, const uint8_t *tok,
+				     size_t len)
+{
+	struct ud_tenant *found = NULL;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		if (token_eq(t->token, tok, len) && !found)
+			found = t;
+	pthread_mutex_unlock(&d->lock);
+	return found;
+}
+
+int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
+		   char *out, size_t outlen)
+{
+	char def[UD_PATH_MAX];
+	const char *p = ct->socket;
+	int n;
+
+	if (!*p) {
+		snprintf(def, sizeof(def), "%s.sock",
+			 strcmp(ct->name, "default") == 0 ? "utmemd" : ct->name);
+		p = def;
+	}
+	if (p[0] == '/')
+		n = snprintf(out, outlen, "%s", p);
+	else
+		n = snprintf(out, outlen, "%s/%s", d->cfg.run_dir, p);
+	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
+}
+
+static struct ud_listener *listener_new(struct ud_daemon *d, int fd,
+					enum ud_lis_kind kind, const char *path)
+{
+	struct ud_listener *lis = calloc(1, sizeof(*lis));
+
+	if (!lis)
+		return NULL;
+	lis->src = UD_SRC_LISTENER;
+	lis->kind = kind;
+	lis->fd = fd;
+	snprintf(lis->path, sizeof(lis->path), "%s", path ? path : "");
+	if (ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
+		free(lis);
+		return NULL;
+	}
+	lis->next = d->listeners;
+	d->listeners = lis;
+	return lis;
+}
+
+void ud_listener_close(struct ud_daemon *d, struct ud_listener *lis)
+{
+	struct ud_listener **pp;
+
+	for (pp = &d->listeners; *pp; pp = &(*pp)->next) {
+		if (*pp == lis) {
+			*pp = lis->next;
+			break;
+		}
+	}
+	epoll_ctl(d->main.epfd, EPOLL_CTL_DEL, lis->fd, NULL);
+	close(lis->fd);
+	lis->fd = -1;
+	if (lis->path[0])
+		unlink(lis->path);
+	lis->next = d->dead_listeners;
+	d->dead_listeners = lis;
+}
+
+/* Freed only between event batches: a batch may still hold a pointer. */
+void ud_free_dead_listeners(struct ud_daemon *d)
+{
+	while (d->dead_listeners) {
+		struct ud_listener *next = d->dead_listeners->next;
+		free(d->dead_listeners);
+		d->dead_listeners = next;
+	}
+}
+
+int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
+		     char *msg, size_t msglen)
+{
+	struct ust_limits lim = {ct->min, ct->max, ct->weight};
+	char path[UD_PATH_MAX];
+	struct ud_tenant *t;
+	int fd, err;
+
+	if (ud_tenant_by_name(d, ct->name)) {
+		snprintf(msg, msglen, "tenant '%s' exists", ct->name);
+		return -EEXIST;
+	}
+	if (ud_socket_path(d, ct, path, sizeof(path)) < 0) {
+		snprintf(msg, msglen, "tenant '%s': socket path too long", ct->name);
+		return -ENAMETOOLONG;
+	}
+	for (t = d->tenants; t; t = t->next) {
+		if (strcmp(t->socket, path) == 0) {
+			snprintf(msg, msglen, "tenant '%s': socket %s is used by '%s'",
+				 ct->name, path, t->name);
+			return -EEXIST;
+		}
+		if (ct->token[0] && strcmp(t->token, ct->token) == 0) {
+			snprintf(msg, msglen, "tenant '%s': token already used by '%s'",
+				 ct->name, t->name);
+			return -EEXIST;
+		}
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	snprintf(t->name, sizeof(t->name), "%s", ct->name);
+	snprintf(t->socket, sizeof(t->socket), "%s", path);
+	snprintf(t->token, sizeof(t->token), "%s", ct->token);
+	t->mode = ct->mode;
+	err = ust_tenant_add(d->st, ct->name, &lim, &t->id);
+	if (err) {
+		snprintf(msg, msglen, "tenant '%s': %s", ct->name,
+			 err == -EINVAL ? "invalid name or limits" : strerror(-err));
+		goto err_tenant;
+	}
+	fd = ud_listen_unix(path, ct->mode, msg, msglen);
+	if (fd < 0) {
+		err = fd;
+		goto err_store;
+	}
+	t->lis = listener_new(d, fd, UD_LIS_TENANT, path);
+	if (!t->lis) {
+		close(fd);
+		unlink(path);
+		snprintf(msg, msglen, "out of memory");
+		err = -ENOMEM;
+		goto err_store;
+	}
+	t->lis->tenant = t;
+	pthread_mutex_lock(&d->lock);
+	t->next = d->tenants;
+	d->tenants = t;
+	pthread_mutex_unlock(&d->lock);
+	ud_info("tenant '%s' (id %u) listening on unix:%s", t->name, t->id, path);
+	return 0;
+err_store:
+	ust_tenant_remove(d->st, t->id);
+err_tenant:
+	free(t);
+	return err;
+}
+
+int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
+{
+	struct ud_tenant **pp;
+	int err;
+
+	pthread_mutex_lock(&d->lock);
+	for (pp = &d->tenants; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&d->lock);
+	atomic_store_explicit(&t->gone, 1, memory_order_release);
+	if (t->lis)
+		ud_listener_close(d, t->lis);
+	t->lis = NULL;
+	err = ust_tenant_remove(d->st, t->id);
+	t->next = d->retired;
+	d->retired = t;
+	ud_info("tenant '%s' removed", t->name);
+	return err;
+}
+
+/* Log who connected: Unix peers by SO_PEERCRED. */
+static void log_peer(int fd, const struct ud_listener *lis)
+{
+	struct ucred cr;
+	socklen_t len = sizeof(cr);
+
+	if (lis->kind == UD_LIS_TCP) {
+		ud_info("fd %d: TCP connection", fd);
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
+		cr.pid = 0, cr.uid = (uid_t)-1;
+	ud_info("fd %d: %s connection from pid %d uid %d", fd,
+		lis->kind == UD_LIS_ADMIN ? "admin" : lis->tenant->name,
+		(int)cr.pid, (int)cr.uid);
+}
+
+/* Give a tenant connection to the next worker. */
+static void hand_off(struct ud_daemon *d, int fd, const struct ud_listener *lis)
+{
+	struct ud_loop *w = &d->workers[d->next_worker++ % d->nworkers];
+	struct ud_handoff rec = {fd, lis->kind == UD_LIS_TCP, lis->tenant};
+
+	if (write(w->handoff[1], &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
+		ud_warn("worker %u is not taking connections; dropping fd %d",
+			w->index, fd);
+		close(fd);
+	}
+}
+
+void ud_accept(struct ud_daemon *d, struct ud_listener *lis)
+{
+	for (int i = 0; i < 64 && lis->fd >= 0; i++) {
+		int fd = accept4(lis->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				ud_warn("accept: %s", strerror(errno));
+			return;
+		}
+		log_peer(fd, lis);
+		if (lis->kind == UD_LIS_ADMIN) {
+			ud_conn_start(&d->main, fd, 1, 0, NULL);
+		} else {
+			if (lis->kind == UD_LIS_TCP) {
+				int one = 1;
+				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
+					   sizeof(one));
+			}
+			hand_off(d, fd, lis);
+		}
+	}
+}
+
+static const struct ud_cfg_tenant *cfg_tenant(const struct ud_cfg *cfg,
+					      const char *name)
+{
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		if (strcmp(cfg->tenants[i].name, name) == 0)
+			return &cfg->tenants[i];
+	return NULL;
+}
+
+/* Create the shared pools a config declares and grant them. */
+static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
+		       char *msg, size_t msglen)
+{
+	for (size_t i = 0; i < cfg->npools; i++) {
+		const struct ud_cfg_pool *pl = &cfg->pools[i];
+		uint32_t id;
+		int err = ust_shared_pool_create(d->st, pl->name, pl->kind, &id);
+		if (err == -EEXIST) /* from an earlier apply: reuse it */
+			err = ud_shared_pool_id(d, pl->name, &id);
+		if (err) {
+			snprintf(msg, msglen, "pool '%s': %s", pl->name, strerror(-err));
+			return err;
+		}
+		for (size_t k = 0; k < pl->ntenants; k++) {
+			struct ud_tenant *t = ud_tenant_by_name(d, pl->tenants[k]);
+			if (!t)
+				continue;
+			err = ust_pool_grant(d->st, id, t->id);
+			if (err && err != -EEXIST) {
+				snprintf(msg, msglen, "pool '%s': grant to '%s': %s",
+					 pl->name, t->name, strerror(-err));
+				return err;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Update a tenant that exists in both the daemon and the new config. */
+static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
+			 const struct ud_cfg_tenant *ct, char *msg, size_t msglen)
+{
+	struct ust_limits lim = {ct->min, ct->max, ct->weight};
+	char path[UD_PATH_MAX];
+	int err = ust_tenant_set(d->st, t->id, &lim);
+
+	if (err) {
+		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));
+		return err;
+	}
+	pthread_mutex_lock(&d->lock);
+	snprintf(t->token, sizeof(t->token), "%s", ct->token);
+	pthread_mutex_unlock(&d->lock);
+	if (ud_socket_path(d, ct, path, sizeof(path)) == 0 &&
+	    strcmp(path, t->socket) != 0)
+		ud_warn("tenant '%s': socket change to %s takes a restart", t->name,
+			path);
+	return 0;
+}
+
+int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
+		 int remove_missing, char *msg, size_t msglen)
+{
+	struct ud_tenant *t, *next;
+	int err;
+
+	err = ust_set_capacity(d->st, cfg->capacity);
+	if (err) {
+		snprintf(msg, msglen, "capacity: %s", strerror(-err));
+		return err;
+	}
+	if (remove_missing) {
+		for (t = d->tenants; t; t = next) {
+			next = t->next;
+			if (!cfg_tenant(cfg, t->name))
+				ud_tenant_destroy(d, t);
+		}
+	}
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		const struct ud_cfg_tenant *ct = &cfg->tenants[i];
+		t = ud_tenant_by_name(d, ct->name);
+		err = t ? update_tenant(d, t, ct, msg, msglen)
+			: ud_tenant_create(d, ct, msg, msglen);
+		if (err)
+			return err;
+	}
+	atomic_store(&ud_log_level, cfg->log_level);
+	return apply_pools(d, cfg, msg, msglen);
+}
+
+/* Settings a running daemon cannot change: warn that they wait for a restart. */
+static void warn_restart_only(const struct ud_cfg *old, const struct ud_cfg *cfg)
+{
+	if (old->workers != cfg->workers)
+		ud_warn("reload: 'workers' changes take a restart");
+	if (old->max_key != cfg->max_key || old->max_value != cfg->max_value)
+		ud_warn("reload: 'max_key'/'max_value' changes take a restart");
+	if (old->tcp_on != cfg->tcp_on || old->tcp_port != cfg->tcp_port ||
+	    strcmp(old->tcp_host, cfg->tcp_host) != 0)
+		ud_warn("reload: 'tcp' changes take a restart");
+}
+
+int ud_reload(struct ud_daemon *d, char *msg, size_t msglen)
+{
+	struct ud_cfg cfg;
+	int err;
+
+	if (!d->cfg.path[0]) {
+		snprintf(msg, msglen,
+			 "utmemd runs on its embedded default (no -c FILE): nothing to reload");
+		return -ENOENT;
+	}
+	err = ud_cfg_load(&cfg, d->cfg.path, d->cfg.run_dir, msg, msglen);
+	if (err)
+		return err;
+	warn_restart_only(&d->cfg, &cfg);
+	err = ud_apply_cfg(d, &cfg, 1, msg, msglen);
+	/* Keep what only a restart changes; take the rest. */
+	cfg.workers = d->cfg.workers;
+	cfg.max_key = d->cfg.max_key;
+	cfg.max_value = d->cfg.max_value;
+	cfg.tcp_on = d->cfg.tcp_on;
+	cfg.tcp_port = d->cfg.tcp_port;
+	snprintf(cfg.tcp_host, sizeof(cfg.tcp_host), "%s", d->cfg.tcp_host);
+	ud_cfg_free(&d->cfg);
+	d->cfg = cfg;
+	if (!err)
+		ud_info("configuration %s reloaded", d->cfg.path);
+	return err;
+}

@@ -1,0 +1,257 @@
+/*
+ * daemon.h — utmemd's internal interfaces: configuration, logging, the
+ * tenant table and its listeners, the event loops and their connections,
+ * and the request dispatchers. Names carry the prefix ud_.
+ *
+ * Threads: the main thread runs loop 0, which owns every listening socket,
+ * the signalfd and the admin connections; it accepts tenant connections and
+ * hands each to one of the worker loops (1..n) round-robin through that
+ * loop's hand-off pipe. A connection then lives on one loop only and needs no
+ * locking; the store is thread-safe on its own. The tenant table is changed
+ * only by the main thread, under ud_daemon.lock, which workers take only to
+ * look up a TCP token.
+ */
+#ifndef UTMEM_DAEMON_H
+#define UTMEM_DAEMON_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/un.h>
+
+#include "proto/admin.h"
+#include "proto/wire.h"
+#include "store/store.h"
+
+#define UD_PATH_MAX 108 /* sizeof(sun_path) */
+#define UD_TOKEN_MAX UADM_TOKEN_MAX
+
+/* ---- logging (log.c) ---- */
+
+extern atomic_int ud_log_level; /* enum uadm_log_level */
+void ud_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ud_err(...) ud_log(UADM_LOG_ERROR, __VA_ARGS__)
+#define ud_warn(...) ud_log(UADM_LOG_WARN, __VA_ARGS__)
+#define ud_info(...) ud_log(UADM_LOG_INFO, __VA_ARGS__)
+#define ud_debug(...) ud_log(UADM_LOG_DEBUG, __VA_ARGS__)
+
+/* ---- configuration (config.c) ---- */
+
+struct ud_cfg_tenant {
+	char name[UST_NAME_MAX + 1];
+	uint64_t min, max;
+	uint32_t weight;
+	unsigned set;   /* UADM_SET_* given explicitly */
+	char socket[UD_PATH_MAX]; /* "" = <name>.sock (default tenant: utmemd.sock) */
+	char token[UD_TOKEN_MAX + 1];
+	unsigned mode;  /* socket file mode */
+	int line;
+};
+
+struct ud_cfg_pool {
+	char name[UST_NAME_MAX + 1];
+	unsigned kind;  /* UST_POOL_EPHEMERAL or 0; SHARED implied */
+	int has_kind;
+	char (*tenants)[UST_NAME_MAX + 1];
+	size_t ntenants;
+	int line;
+};
+
+struct ud_cfg {
+	char path[4096];         /* the file read, "" for the embedded default */
+	uint64_t capacity;
+	size_t max_key, max_value;
+	unsigned workers;
+	char run_dir[4096];
+	int tcp_on;
+	char tcp_host[64];
+	uint16_t tcp_port;
+	int log_level;
+	struct ud_cfg_tenant *tenants;
+	size_t ntenants;
+	struct ud_cfg_pool *pools;
+	size_t npools;
+};
+
+/*
+ * Fill cfg with the embedded default (one tenant "default"); run_dir may be
+ * NULL for ./run/utmem. Returns 0.
+ */
+int ud_cfg_default(struct ud_cfg *cfg, const char *run_dir);
+
+/*
+ * Read an INI file into cfg (which it initialises). run_dir overrides the
+ * file's run_dir when not NULL. Returns 0, or -EINVAL with one line naming
+ * file:line and the problem in msg (msglen bytes).
+ */
+int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
+		char *msg, size_t msglen);
+void ud_cfg_free(struct ud_cfg *cfg);
+
+/* ---- event sources ---- */
+
+enum ud_src_kind { UD_SRC_LISTENER, UD_SRC_CONN, UD_SRC_SIGNAL, UD_SRC_HANDOFF };
+
+enum ud_lis_kind { UD_LIS_TENANT, UD_LIS_ADMIN, UD_LIS_TCP };
+
+struct ud_tenant;
+
+struct ud_listener {
+	enum ud_src_kind src; /* UD_SRC_LISTENER; first member */
+	enum ud_lis_kind kind;
+	int fd;
+	char path[UD_PATH_MAX]; /* Unix socket path to unlink, "" for TCP */
+	struct ud_tenant *tenant; /* UD_LIS_TENANT */
+	struct ud_listener *next;
+};
+
+/*
+ * A tenant as the daemon knows it. Records are never freed before exit (a
+ * removed one is marked gone and kept on a retired list), so a connection's
+ * pointer stays valid without reference counting.
+ */
+struct ud_tenant {
+	char name[UST_NAME_MAX + 1];
+	uint32_t id;
+	char socket[UD_PATH_MAX];
+	char token[UD_TOKEN_MAX + 1];
+	unsigned mode;
+	atomic_int gone;
+	struct ud_listener *lis;
+	struct ud_tenant *next;
+};
+
+struct ud_loop;
+
+/* One client connection; owned by exactly one loop. */
+struct ud_conn {
+	enum ud_src_kind src; /* UD_SRC_CONN; first member */
+	int fd;
+	struct ud_loop *loop;
+	struct ud_tenant *tenant; /* NULL: admin, or TCP before HELLO */
+	unsigned admin : 1, tcp : 1, closing : 1, paused : 1;
+	uint32_t events;          /* current epoll interest */
+	uint8_t *in;
+	size_t in_len, in_cap, in_need;
+	uint8_t *out;
+	size_t out_head, out_len, out_cap;
+	struct ud_conn *prev, *next;
+};
+
+/* An event loop: the main one (index 0) or a worker. */
+struct ud_loop {
+	unsigned index;
+	int epfd;
+	int handoff[2];    /* workers: pipe of struct ud_handoff records */
+	enum ud_src_kind handoff_src;
+	pthread_t thread;
+	struct ud_conn *conns;
+	unsigned nconns;
+	int stopping;
+	struct ud_daemon *d;
+};
+
+/* What the main loop sends a worker: a new connection, or fd -1 = stop. */
+struct ud_handoff {
+	int fd;
+	int tcp;
+	struct ud_tenant *tenant;
+};
+
+struct ud_daemon {
+	struct ud_cfg cfg;
+	ust_store *st;
+	struct uwire_limits lim;
+	pthread_mutex_t lock; /* tenant table */
+	struct ud_tenant *tenants;
+	struct ud_tenant *retired;
+	struct ud_listener *listeners;
+	struct ud_listener *dead_listeners; /* closed, freed after the event batch */
+	struct ud_loop main;
+	struct ud_loop *workers;
+	unsigned nworkers;
+	unsigned next_worker;
+	int sigfd;
+	enum ud_src_kind sig_src;
+	int stop;
+	char admin_path[UD_PATH_MAX];
+};
+
+/* ---- sockets (net.c) ---- */
+
+/*
+ * Create a listening Unix socket at path with the given file mode, after
+ * checking that no live daemon answers there (a stale socket is replaced).
+ * Returns the fd or -errno with a one-line reason in msg.
+ */
+int ud_listen_unix(const char *path, unsigned mode, char *msg, size_t msglen);
+/* Listen on host:port (IPv4). Returns the fd or -errno, reason in msg. */
+int ud_listen_tcp(const char *host, uint16_t port, char *msg, size_t msglen);
+
+/* ---- loops and connections (loop.c) ---- */
+
+int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index);
+void ud_loop_fini(struct ud_loop *l);
+/* Add a source to a loop's epoll set. Returns 0 or -errno. */
+int ud_loop_watch(struct ud_loop *l, int fd, uint32_t events, void *src);
+/* Start serving fd on loop l. Returns 0 or -errno (fd is closed then). */
+int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
+		  struct ud_tenant *t);
+/* Run one loop until it has stopped and drained. */
+void *ud_worker_main(void *arg);
+/* One pass of epoll_wait and event handling on l (timeout in ms). */
+int ud_loop_once(struct ud_loop *l, int timeout_ms);
+/* Stop reading and close connections once their output is flushed. */
+void ud_loop_begin_stop(struct ud_loop *l);
+
+/* Reply helpers used by the dispatchers. They never fail visibly: on
+ * allocation failure the connection is marked closing. */
+uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
+			unsigned status, uint32_t pool, size_t vlen);
+void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
+	      uint32_t pool, const void *val, size_t vlen);
+/* Reserve room for n more output bytes. Returns 0 or -ENOMEM. */
+int ud_out_reserve(struct ud_conn *c, size_t n);
+
+/* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
+
+void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f);
+void ud_dispatch_admin(struct ud_conn *c, const struct uwire_frame *f);
+unsigned ud_status(int err);
+/* Find a shared pool by name. Returns 0 and sets *id, or -ENOENT. */
+int ud_shared_pool_id(struct ud_daemon *d, const char *name, uint32_t *id);
+/* Handle the signalfd becoming readable (main loop). */
+void ud_on_signal(struct ud_daemon *d);
+
+/* ---- tenant table and control plane (control.c) ---- */
+
+/*
+ * Apply a configuration: add tenants (and their sockets) that are missing,
+ * update limits, remove tenants no longer present (when remove_missing),
+ * set capacity, create and grant shared pools. Main thread only.
+ * Returns 0 or -errno with a one-line reason in msg.
+ */
+int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
+		 int remove_missing, char *msg, size_t msglen);
+/* Re-read d->cfg.path and apply it. Returns 0 or -errno, reason in msg. */
+int ud_reload(struct ud_daemon *d, char *msg, size_t msglen);
+/* Add one tenant with its socket. Returns 0 or -errno, reason in msg. */
+int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
+		     char *msg, size_t msglen);
+int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t);
+struct ud_tenant *ud_tenant_by_name(struct ud_daemon *d, const char *name);
+/* Constant-time token match over all tenants; NULL if none. Takes lock. */
+struct ud_tenant *ud_tenant_by_token(struct ud_daemon *d, const uint8_t *tok,
+				     size_t len);
+/* Resolve a relative socket path against the run directory. */
+int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
+		   char *out, size_t outlen);
+/* Close a listener, unlink its socket and defer freeing it. */
+void ud_listener_close(struct ud_daemon *d, struct ud_listener *lis);
+void ud_free_dead_listeners(struct ud_daemon *d);
+/* Accept on a listener (main loop). */
+void ud_accept(struct ud_daemon *d, struct ud_listener *lis);
+
+#endif /* UTMEM_DAEMON_H */

@@ -1,0 +1,490 @@
+/*
+ * loop.c — utmemd's event loops and connections: non-blocking sockets,
+ * level-triggered epoll, one read and one writev per connection per wakeup.
+ *
+ * Input: a connection reads into its buffer and serves every complete frame
+ * in it (pipelining); the header is validated by uwire_parse against the
+ * limits before anything is allocated, and a frame larger than the default
+ * buffer (a big PUT) grows it to exactly that frame's size, shrinking back
+ * afterwards. Output: replies are appended to one buffer and flushed with
+ * writev after the batch; when the socket is full the connection waits for
+ * EPOLLOUT, and once its backlog passes OUT_HIGH it stops serving and
+ * reading (backpressure) until the client drains it. Nothing here blocks,
+ * so a large value in transit never stalls other clients of the loop, and
+ * the small-request path allocates nothing.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define IN_DEFAULT (16u * 1024u)
+#define OUT_DEFAULT (16u * 1024u)
+#define OUT_KEEP (256u * 1024u)  /* larger idle output buffers are shrunk */
+#define OUT_HIGH (4u << 20)      /* backlog that pauses a connection */
+#define OUT_LOW (OUT_HIGH / 2)   /* backlog that resumes it */
+#define STOP_GRACE_MS 2000
+#define MAX_EVENTS 64
+
+
+int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
+{
+	memset(l, 0, sizeof(*l));
+	l->index = index;
+	l->d = d;
+	l->handoff[0] = l->handoff[1] = -1;
+	l->handoff_src = UD_SRC_HANDOFF;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (l->epfd < 0)
+		return -errno;
+	if (index == 0)
+		return 0;
+	if (pipe2(l->handoff, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	return ud_loop_watch(l, l->handoff[0], EPOLLIN, &l->handoff_src);
+}
+
+static void conn_free(struct ud_conn *c)
+{
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Close every connection at once (end of the grace period) and the loop. */
+void ud_loop_fini(struct ud_loop *l)
+{
+	struct ud_conn *c, *next;
+
+	for (c = l->conns; c; c = next) {
+		next = c->next;
+		close(c->fd);
+		conn_free(c);
+	}
+	l->conns = NULL;
+	l->nconns = 0;
+	if (l->epfd >= 0)
+		close(l->epfd);
+	for (int i = 0; i < 2; i++)
+		if (l->handoff[i] >= 0)
+			close(l->handoff[i]);
+	l->epfd = l->handoff[0] = l->handoff[1] = -1;
+}
+
+int ud_loop_watch(struct ud_loop *l, int fd, uint32_t events, void *src)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = src};
+
+	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+/*
+ * Unlink c from its loop and close its socket. The memory is freed at once:
+ * epoll reports each fd at most once per batch and a connection is only
+ * ever closed while its own event is handled or between batches.
+ */
+static void conn_close(struct ud_conn *c)
+{
+	struct ud_loop *l = c->loop;
+
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	l->nconns--;
+	close(c->fd);
+	ud_debug("connection fd %d closed", c->fd);
+	conn_free(c);
+}
+
+int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
+		  struct ud_tenant *t)
+{
+	struct ud_conn *c = calloc(1, sizeof(*c));
+	int err = -ENOMEM;
+
+	if (!c)
+		goto err_fd;
+	c->in = malloc(IN_DEFAULT);
+	if (!c->in)
+		goto err_conn;
+	c->src = UD_SRC_CONN;
+	c->fd = fd;
+	c->loop = l;
+	c->tenant = t;
+	c->admin = admin != 0;
+	c->tcp = tcp != 0;
+	c->in_cap = IN_DEFAULT;
+	c->in_need = UWIRE_HDR_SIZE;
+	c->events = EPOLLIN;
+	err = ud_loop_watch(l, fd, c->events, c);
+	if (err)
+		goto err_conn;
+	c->next = l->conns;
+	if (l->conns)
+		l->conns->prev = c;
+	l->conns = c;
+	l->nconns++;
+	return 0;
+err_conn:
+	conn_free(c);
+err_fd:
+	close(fd);
+	ud_warn("dropping a new connection: %s", strerror(-err));
+	return err;
+}
+
+static size_t backlog(const struct ud_conn *c)
+{
+	return c->out_len - c->out_head;
+}
+
+int ud_out_reserve(struct ud_conn *c, size_t n)
+{
+	size_t want, cap;
+	uint8_t *p;
+
+	if (c->out_head && c->out_len + n > c->out_cap) {
+		memmove(c->out, c->out + c->out_head, backlog(c));
+		c->out_len -= c->out_head;
+		c->out_head = 0;
+	}
+	if (__builtin_add_overflow(c->out_len, n, &want))
+		return -ENOMEM;
+	if (want <= c->out_cap)
+		return 0;
+	cap = c->out_cap ? c->out_cap : OUT_DEFAULT;
+	while (cap < want)
+		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
+	p = realloc(c->out, cap);
+	if (!p)
+		return -ENOMEM;
+	c->out = p;
+	c->out_cap = cap;
+	return 0;
+}
+
+uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
+			unsigned status, uint32_t pool, size_t vlen)
+{
+	struct uwire_hdr h = {
+		.version = UWIRE_VERSION,
+		.opcode = req->opcode,
+		.flags = UWIRE_F_RESPONSE,
+		.id = req->id,
+		.pool = pool,
+		.status = (uint16_t)status,
+		.vlen = (uint32_t)vlen,
+	};
+	uint8_t *p;
+
+	if (ud_out_reserve(c, UWIRE_HDR_SIZE + vlen) < 0) {
+		ud_warn("out of memory for a reply; closing the connection");
+		c->closing = 1;
+		return NULL;
+	}
+	p = c->out + c->out_len;
+	uwire_hdr_encode(&h, p);
+	c->out_len += UWIRE_HDR_SIZE + vlen;
+	return p + UWIRE_HDR_SIZE;
+}
+
+void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
+	      uint32_t pool, const void *val, size_t vlen)
+{
+	uint8_t *p = ud_reply_begin(c, req, status, pool, vlen);
+
+	if (p && vlen)
+		memcpy(p, val, vlen);
+}
+
+/*
+ * Write as much pending output as the socket takes. Returns 0, or -1 if the
+ * connection failed (the caller closes it).
+ */
+static int conn_flush(struct ud_conn *c)
+{
+	while (backlog(c)) {
+		struct iovec iov = {c->out + c->out_head, backlog(c)};
+		ssize_t n = writev(c->fd, &iov, 1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return 0;
+			ud_debug("write on fd %d: %s", c->fd, strerror(errno));
+			return -1;
+		}
+		c->out_head += (size_t)n;
+	}
+	c->out_head = c->out_len = 0;
+	if (c->out_cap > OUT_KEEP) {
+		free(c->out);
+		c->out = NULL;
+		c->out_cap = 0;
+	}
+	return 0;
+}
+
+/* A header that cannot be trusted: answer with its status and hang up. */
+static void proto_error(struct ud_conn *c, const struct uwire_hdr *h, int status)
+{
+	ud_info("fd %d: %s in request (opcode 0x%02x, klen %u, vlen %u); closing",
+		c->fd, uwire_status_name((unsigned)status), h->opcode, h->klen,
+		h->vlen);
+	ud_reply(c, h, (unsigned)status, 0, NULL, 0);
+	c->closing = 1;
+}
+
+/* Move the unread tail to the front, and give back an oversized buffer. */
+static void in_compact(struct ud_conn *c, size_t pos)
+{
+	if (pos) {
+		memmove(c->in, c->in + pos, c->in_len - pos);
+		c->in_len -= pos;
+	}
+	if (c->in_cap > IN_DEFAULT && c->in_len <= IN_DEFAULT &&
+	    c->in_need <= IN_DEFAULT) {
+		uint8_t *p = realloc(c->in, IN_DEFAULT);
+		if (p) {
+			c->in = p;
+			c->in_cap = IN_DEFAULT;
+		}
+	}
+}
+
+/* Serve every complete frame in the input buffer, unless output is backed up. */
+static void conn_process(struct ud_conn *c)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct uwire_frame f;
+	size_t pos = 0, need;
+	long r;
+
+	while (!c->closing) {
+		if (backlog(c) >= OUT_HIGH) {
+			c->paused = 1;
+			break;
+		}
+		r = uwire_parse(c->in + pos, c->in_len - pos, &d->lim, &f, &need);
+		if (r == 0) {
+			c->in_need = need;
+			break;
+		}
+		if (r < 0) {
+			proto_error(c, &f.hdr, (int)-r);
+			break;
+		}
+		if (c->admin)
+			ud_dispatch_admin(c, &f);
+		else
+			ud_dispatch_tenant(c, &f);
+		pos += (size_t)r;
+		c->in_need = UWIRE_HDR_SIZE;
+	}
+	in_compact(c, pos);
+}
+
+/*
+ * One read into the buffer (grown to the announced frame size if needed).
+ * Returns 0, or -1 if the connection is dead.
+ */
+static int conn_read(struct ud_conn *c)
+{
+	ssize_t n;
+
+	if (c->in_need > c->in_cap) {
+		uint8_t *p = realloc(c->in, c->in_need);
+		if (!p) {
+			struct uwire_hdr h;
+			struct uwire_limits big = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+			uwire_hdr_decode(c->in, &big, &h);
+			ud_warn("fd %d: no memory for a %zu-byte frame", c->fd,
+				c->in_need);
+			ud_reply(c, &h, UWIRE_S_NOMEM, 0, NULL, 0);
+			c->closing = 1;
+			return 0;
+		}
+		c->in = p;
+		c->in_cap = c->in_need;
+	}
+	if (c->in_len == c->in_cap)
+		return 0;
+	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
+	if (n == 0) {
+		if (c->in_len)
+			ud_debug("fd %d: peer left mid-frame (%zu bytes)", c->fd,
+				 c->in_len);
+		return -1;
+	}
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	c->in_len += (size_t)n;
+	conn_process(c);
+	return 0;
+}
+
+/*
+ * Bring c's epoll interest in line with its state, resuming a paused
+ * connection whose backlog has drained. Returns 0, or -1 if c was closed.
+ */
+static int conn_update(struct ud_conn *c)
+{
+	uint32_t want = 0;
+
+	while (c->paused && !c->closing && backlog(c) < OUT_LOW) {
+		c->paused = 0;
+		conn_process(c);
+		if (conn_flush(c) < 0) {
+			conn_close(c);
+			return -1;
+		}
+	}
+	if (c->closing && !backlog(c)) {
+		conn_close(c);
+		return -1;
+	}
+	if (!c->closing && !c->paused && !c->loop->stopping)
+		want |= EPOLLIN;
+	if (backlog(c))
+		want |= EPOLLOUT;
+	if (want != c->events) {
+		struct epoll_event ev = {.events = want, .data.ptr = c};
+		if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->events = want;
+	}
+	return 0;
+}
+
+static void conn_event(struct ud_conn *c, uint32_t ev)
+{
+	if (ev & EPOLLERR)
+		goto dead;
+	if ((ev & EPOLLOUT) && conn_flush(c) < 0)
+		goto dead;
+	if (ev & (EPOLLIN | EPOLLHUP)) {
+		if (c->closing || c->paused)
+			goto update;
+		if (conn_read(c) < 0)
+			goto dead;
+		if (conn_flush(c) < 0)
+			goto dead;
+	}
+update:
+	conn_update(c);
+	return;
+dead:
+	conn_close(c);
+}
+
+/*
+ * Mark the loop stopping. Connections are swept (closed once flushed) after
+ * the current event batch, never in the middle of it, so no later event of
+ * the batch can point at a freed connection.
+ */
+void ud_loop_begin_stop(struct ud_loop *l)
+{
+	l->stopping = 1;
+}
+
+static void stop_sweep(struct ud_loop *l)
+{
+	struct ud_conn *c, *next;
+
+	for (c = l->conns; c; c = next) {
+		next = c->next;
+		c->closing = 1;
+		conn_update(c);
+	}
+}
+
+/* Take new connections (or the stop order) from the main loop. */
+static void handoff_read(struct ud_loop *l)
+{
+	struct ud_handoff rec[32];
+	ssize_t n;
+
+	while ((n = read(l->handoff[0], rec, sizeof(rec))) > 0) {
+		for (size_t i = 0; i < (size_t)n / sizeof(rec[0]); i++) {
+			if (rec[i].fd < 0)
+				ud_loop_begin_stop(l);
+			else if (l->stopping)
+				close(rec[i].fd);
+			else
+				ud_conn_start(l, rec[i].fd, 0, rec[i].tcp,
+					      rec[i].tenant);
+		}
+	}
+}
+
+int ud_loop_once(struct ud_loop *l, int timeout_ms)
+{
+	struct epoll_event ev[MAX_EVENTS];
+	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
+
+	if (n < 0)
+		return errno == EINTR ? 0 : -errno;
+	for (int i = 0; i < n; i++) {
+		enum ud_src_kind *src = ev[i].data.ptr;
+		switch (*src) {
+		case UD_SRC_CONN:
+			conn_event((struct ud_conn *)src, ev[i].events);
+			break;
+		case UD_SRC_LISTENER:
+			ud_accept(l->d, (struct ud_listener *)src);
+			break;
+		case UD_SRC_SIGNAL:
+			ud_on_signal(l->d);
+			break;
+		case UD_SRC_HANDOFF:
+			handoff_read(l);
+			break;
+		}
+	}
+	if (l->stopping)
+		stop_sweep(l);
+	if (l->index == 0)
+		ud_free_dead_listeners(l->d);
+	return n;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/*
+ * A worker: serve until told to stop, then give connections STOP_GRACE_MS
+ * to take their last replies before closing the rest.
+ */
+void *ud_worker_main(void *arg)
+{
+	struct ud_loop *l = arg;
+	long deadline = 0;
+
+	for (;;) {
+		if (l->stopping) {
+			if (!deadline)
+				deadline = now_ms() + STOP_GRACE_MS;
+			if (l->nconns == 0 || now_ms() >= deadline)
+				break;
+		}
+		if (ud_loop_once(l, l->stopping ? 50 : -1) < 0)
+			break;
+	}
+	return NULL;
+}

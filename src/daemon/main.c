@@ -1,0 +1,389 @@
+/*
+ * main.c — utmemd: command line, startup, signals and shutdown.
+ *
+ * Startup either fully succeeds (every socket listening, workers running,
+ * one "how to connect" line per socket printed on stdout) or fails with one
+ * line on stderr and a non-zero exit, leaving no socket behind. Signals are
+ * blocked in every thread and read from a signalfd by the main loop, so no
+ * work happens in a signal handler: SIGTERM/SIGINT stop the daemon (sockets
+ * unlinked, pending replies flushed within a grace period, exit 0), SIGHUP
+ * re-reads the configuration file.
+ */
+#include "daemon/daemon.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAIN_GRACE_MS 2000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: utmemd [-c FILE] [--run-dir DIR] [--check-config]\n"
+		"\n"
+		"Run the utmem daemon in the foreground.\n"
+		"  -c, --config FILE   read settings, tenants and pools from FILE (INI)\n"
+		"  -r, --run-dir DIR   directory for sockets (default ./run/utmem,\n"
+		"                      or run_dir from FILE)\n"
+		"  -t, --check-config  check FILE (or the default) and exit\n"
+		"  -h, --help          this text;  -V, --version: print the version\n"
+		"Without -c, one tenant 'default' listens on DIR/utmemd.sock, the\n"
+		"admin socket is DIR/admin.sock and capacity is 25%% of memory.\n"
+		"Signals: TERM/INT stop cleanly, HUP reloads FILE. See docs/operations.md.\n");
+}
+
+/* mkdir -p with mode 0755 for every created level. Returns 0 or -errno. */
+static int make_dirs(const char *path)
+{
+	char buf[4096];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(buf))
+		return -ENAMETOOLONG;
+	memcpy(buf, path, n + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* Create the run directory, make it absolute, and check we can write there. */
+static int prepare_run_dir(struct ud_cfg *cfg)
+{
+	char abs[PATH_MAX];
+	int err = make_dirs(cfg->run_dir);
+
+	if (err) {
+		fprintf(stderr, "utmemd: cannot create run directory %s: %s\n",
+			cfg->run_dir, strerror(-err));
+		return err;
+	}
+	if (!realpath(cfg->run_dir, abs) || access(abs, W_OK | X_OK) < 0) {
+		fprintf(stderr, "utmemd: run directory %s is not writable: %s\n",
+			cfg->run_dir, strerror(errno));
+		return -errno;
+	}
+	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", abs);
+	return 0;
+}
+
+static int setup_signals(struct ud_daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return -EINVAL;
+	d->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (d->sigfd < 0)
+		return -errno;
+	d->sig_src = UD_SRC_SIGNAL;
+	return ud_loop_watch(&d->main, d->sigfd, EPOLLIN, &d->sig_src);
+}
+
+void ud_on_signal(struct ud_daemon *d)
+{
+	struct signalfd_siginfo si;
+	char msg[UADM_MSG_MAX];
+
+	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			msg[0] = '\0';
+			if (ud_reload(d, msg, sizeof(msg)) < 0)
+				ud_err("SIGHUP: reload failed: %s", msg);
+		} else {
+			ud_info("signal %d: shutting down", (int)si.ssi_signo);
+			d->stop = 1;
+		}
+	}
+}
+
+static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
+{
+	struct ud_listener *lis;
+	int fd;
+
+	snprintf(d->admin_path, sizeof(d->admin_path), "%s/admin.sock", d->cfg.run_dir);
+	if (strlen(d->cfg.run_dir) + 12 >= sizeof(d->admin_path)) {
+		snprintf(msg, msglen, "run directory path too long for a socket: %s",
+			 d->cfg.run_dir);
+		return -ENAMETOOLONG;
+	}
+	fd = ud_listen_unix(d->admin_path, 0600, msg, msglen);
+	if (fd < 0)
+		return fd;
+	lis = calloc(1, sizeof(*lis));
+	if (!lis || ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
+		free(lis);
+		close(fd);
+		unlink(d->admin_path);
+		snprintf(msg, msglen, "cannot watch the admin socket");
+		return -ENOMEM;
+	}
+	lis->src = UD_SRC_LISTENER;
+	lis->kind = UD_LIS_ADMIN;
+	lis->fd = fd;
+	snprintf(lis->path, sizeof(lis->path), "%s", d->admin_path);
+	lis->next = d->listeners;
+	d->listeners = lis;
+	if (!d->cfg.tcp_on)
+		return 0;
+	fd = ud_listen_tcp(d->cfg.tcp_host, d->cfg.tcp_port, msg, msglen);
+	if (fd < 0)
+		return fd;
+	lis = calloc(1, sizeof(*lis));
+	if (!lis || ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
+		free(lis);
+		close(fd);
+		snprintf(msg, msglen, "cannot watch the TCP socket");
+		return -ENOMEM;
+	}
+	lis->src = UD_SRC_LISTENER;
+	lis->kind = UD_LIS_TCP;
+	lis->fd = fd;
+	lis->next = d->listeners;
+	d->listeners = lis;
+	return 0;
+}
+
+/* The "how to connect" lines, one per socket, on stdout. */
+static void print_banner(struct ud_daemon *d)
+{
+	struct ud_listener *lis;
+
+	printf("utmemd %s: capacity %llu bytes (%.1f GiB), %u workers, run dir %s\n",
+	       "0.1.0", (unsigned long long)d->cfg.capacity,
+	       (double)d->cfg.capacity / (1u << 30), d->nworkers, d->cfg.run_dir);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		printf("tenant %s: unix:%s\n", t->name, t->socket);
+	for (lis = d->listeners; lis; lis = lis->next) {
+		if (lis->kind == UD_LIS_TCP) {
+			struct sockaddr_in sa;
+			socklen_t len = sizeof(sa);
+			getsockname(lis->fd, (struct sockaddr *)&sa, &len);
+			printf("tcp: tcp:%s:%u (token required)\n", d->cfg.tcp_host,
+			       (unsigned)ntohs(sa.sin_port));
+		}
+	}
+	printf("admin: %s (try: utmemctl --run-dir %s stats)\n", d->admin_path,
+	       d->cfg.run_dir);
+	fflush(stdout);
+}
+
+static void close_listeners(struct ud_daemon *d)
+{
+	while (d->listeners)
+		ud_listener_close(d, d->listeners);
+	ud_free_dead_listeners(d);
+}
+
+static int start_workers(struct ud_daemon *d, char *msg, size_t msglen)
+{
+	d->workers = calloc(d->cfg.workers, sizeof(*d->workers));
+	if (!d->workers) {
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
+	for (unsigned i = 0; i < d->cfg.workers; i++) {
+		int err = ud_loop_init(d, &d->workers[i], i + 1);
+		if (!err)
+			err = -pthread_create(&d->workers[i].thread, NULL,
+					      ud_worker_main, &d->workers[i]);
+		if (err) {
+			ud_loop_fini(&d->workers[i]);
+			snprintf(msg, msglen, "cannot start worker %u: %s", i,
+				 strerror(-err));
+			return err;
+		}
+		d->nworkers++;
+	}
+	return 0;
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
+
+/* Stop workers (they flush and close their clients), then the main loop. */
+static void stop_all(struct ud_daemon *d)
+{
+	struct ud_handoff stop = {-1, 0, NULL};
+	long deadline = now_ms() + MAIN_GRACE_MS;
+
+	close_listeners(d);
+	for (unsigned i = 0; i < d->nworkers; i++)
+		if (write(d->workers[i].handoff[1], &stop, sizeof(stop)) < 0)
+			ud_warn("cannot stop worker %u: %s", i + 1, strerror(errno));
+	ud_loop_begin_stop(&d->main);
+	while (d->main.nconns && now_ms() < deadline)
+		ud_loop_once(&d->main, 50);
+	for (unsigned i = 0; i < d->nworkers; i++) {
+		pthread_join(d->workers[i].thread, NULL);
+		ud_loop_fini(&d->workers[i]);
+	}
+}
+
+static void daemon_free(struct ud_daemon *d)
+{
+	struct ud_tenant *t, *next;
+
+	close_listeners(d);
+	ud_loop_fini(&d->main);
+	for (int pass = 0; pass < 2; pass++) {
+		for (t = pass ? d->retired : d->tenants; t; t = next) {
+			next = t->next;
+			free(t);
+		}
+	}
+	free(d->workers);
+	if (d->sigfd >= 0)
+		close(d->sigfd);
+	ust_store_free(d->st);
+	ud_cfg_free(&d->cfg);
+	pthread_mutex_destroy(&d->lock);
+}
+
+/* Everything between a loaded config and a running daemon. */
+static int start(struct ud_daemon *d, char *msg, size_t msglen)
+{
+	struct ust_config sc = {
+		.capacity = d->cfg.capacity,
+		.max_key = d->cfg.max_key,
+		.max_value = d->cfg.max_value,
+	};
+	int err;
+
+	err = ust_store_new(&sc, &d->st);
+	if (err) {
+		snprintf(msg, msglen, "cannot create the store: %s", strerror(-err));
+		return err;
+	}
+	d->lim.max_key = (uint32_t)ust_max_key(d->st);
+	d->lim.max_value = (uint32_t)ust_max_value(d->st);
+	err = ud_loop_init(d, &d->main, 0);
+	if (!err)
+		err = setup_signals(d);
+	if (err) {
+		snprintf(msg, msglen, "cannot set up the main loop: %s", strerror(-err));
+		return err;
+	}
+	err = open_admin_and_tcp(d, msg, msglen);
+	if (!err)
+		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
+	if (!err)
+		err = start_workers(d, msg, msglen);
+	return err;
+}
+
+struct args {
+	const char *config;
+	const char *run_dir;
+	int check;
+};
+
+/* Returns 0 to go on, 1 to exit 0 (help), 2 for a usage error. */
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"run-dir", required_argument, NULL, 'r'},
+		{"check-config", no_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:r:thV", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': a->config = optarg; break;
+		case 'r': a->run_dir = optarg; break;
+		case 't': a->check = 1; break;
+		case 'h': usage(stdout); return 1;
+		case 'V': printf("utmemd 0.1.0\n"); return 1;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "utmemd: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct ud_daemon d;
+	struct args a = {0};
+	char msg[1024] = "";
+	int err;
+
+	err = parse_args(argc, argv, &a);
+	if (err)
+		return err == 1 ? 0 : 2;
+	setvbuf(stderr, NULL, _IONBF, 0);
+	err = a.config ? ud_cfg_load(&d.cfg, a.config, a.run_dir, msg, sizeof(msg))
+		       : ud_cfg_default(&d.cfg, a.run_dir);
+	if (err) {
+		fprintf(stderr, "utmemd: %s\n", msg[0] ? msg : strerror(-err));
+		return 1;
+	}
+	if (a.check) {
+		printf("%s: ok (%zu tenants, %zu shared pools, capacity %llu bytes)\n",
+		       a.config ? a.config : "embedded default", d.cfg.ntenants,
+		       d.cfg.npools, (unsigned long long)d.cfg.capacity);
+		ud_cfg_free(&d.cfg);
+		return 0;
+	}
+	atomic_store(&ud_log_level, d.cfg.log_level);
+	d.sigfd = -1;
+	d.main.epfd = -1;
+	d.main.handoff[0] = d.main.handoff[1] = -1;
+	pthread_mutex_init(&d.lock, NULL);
+	if (prepare_run_dir(&d.cfg) < 0) {
+		ud_cfg_free(&d.cfg);
+		return 1;
+	}
+	err = start(&d, msg, sizeof(msg));
+	if (err) {
+		fprintf(stderr, "utmemd: %s\n", msg[0] ? msg : strerror(-err));
+		stop_all(&d);
+		daemon_free(&d);
+		return 1;
+	}
+	print_banner(&d);
+	ud_info("ready (pid %d)", (int)getpid());
+	while (!d.stop)
+		if (ud_loop_once(&d.main, -1) < 0)
+			break;
+	stop_all(&d);
+	daemon_free(&d);
+	ud_info("stopped");
+	return 0;
+}

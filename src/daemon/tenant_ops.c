@@ -1,0 +1,278 @@
+/*
+ * tenant_ops.c — serving tenant requests (opcodes 0x01-0x3f) on a worker.
+ *
+ * The tenant is the one whose socket (or TCP token) the connection came
+ * through; nothing in a request can name another. Each handler checks the
+ * argument shapes docs/protocol.md gives for its opcode, calls the store,
+ * and appends exactly one reply to the connection's output. Admin opcodes
+ * are refused here whatever the connection, so a tenant can never reach the
+ * control plane.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* Store errno to wire status (the table in wire.c, named here for clarity). */
+unsigned ud_status(int err)
+{
+	switch (err < 0 ? -err : err) {
+	case 0: return UWIRE_S_OK;
+	case EDQUOT: return UWIRE_S_QUOTA;
+	case ENOSPC: return UWIRE_S_CAPACITY;
+	case EMSGSIZE: return UWIRE_S_TOOBIG;
+	case EBADF: return UWIRE_S_BADPOOL;
+	case ENOENT: return UWIRE_S_NOTFOUND;
+	case EACCES: return UWIRE_S_ACCESS;
+	case EEXIST: return UWIRE_S_EXISTS;
+	case ENOMEM: return UWIRE_S_NOMEM;
+	case ENOBUFS: return UWIRE_S_NOBUFS;
+	case EINVAL: return UWIRE_S_INVALID;
+	default: return UWIRE_S_INTERNAL;
+	}
+}
+
+static void reply_status(struct ud_conn *c, const struct uwire_hdr *h, int err)
+{
+	ud_reply(c, h, ud_status(err), 0, NULL, 0);
+}
+
+static void op_hello(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct uwire_hello hello = {
+		.version = UWIRE_VERSION,
+		.max_key = d->lim.max_key,
+		.max_value = d->lim.max_value,
+	};
+	uint8_t *p;
+
+	if (f->hdr.vlen || f->hdr.klen > UD_TOKEN_MAX) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	if (c->tcp && !c->tenant) {
+		c->tenant = ud_tenant_by_token(d, f->key, f->hdr.klen);
+		if (!c->tenant) {
+			ud_info("fd %d: TCP HELLO with a wrong token; closing", c->fd);
+			ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
+			c->closing = 1;
+			return;
+		}
+		ud_info("fd %d: TCP client authenticated as tenant '%s'", c->fd,
+			c->tenant->name);
+	}
+	hello.tenant_id = c->tenant ? c->tenant->id : 0;
+	p = ud_reply_begin(c, &f->hdr, UWIRE_S_OK, 0, UWIRE_HELLO_SIZE);
+	if (p)
+		uwire_hello_encode(&hello, p);
+}
+
+/* Pool names arrive as key bytes; the store wants a C string. */
+static int key_name(const struct uwire_frame *f, char out[UST_NAME_MAX + 1])
+{
+	if (f->hdr.klen == 0 || f->hdr.klen > UST_NAME_MAX ||
+	    memchr(f->key, '\0', f->hdr.klen))
+		return -EINVAL;
+	memcpy(out, f->key, f->hdr.klen);
+	out[f->hdr.klen] = '\0';
+	return 0;
+}
+
+static void op_pool_open(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	char name[UST_NAME_MAX + 1];
+	unsigned kind = 0, flags = 0;
+	uint32_t pool = 0;
+	int err;
+
+	if (f->hdr.vlen || key_name(f, name) < 0) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	if (f->hdr.flags & UWIRE_F_EPHEMERAL)
+		kind |= UST_POOL_EPHEMERAL;
+	if (f->hdr.flags & UWIRE_F_SHARED)
+		kind |= UST_POOL_SHARED;
+	if (f->hdr.flags & UWIRE_F_CREATE)
+		flags |= UST_OPEN_CREATE;
+	err = ust_pool_open(d->st, c->tenant->id, name, kind, flags, &pool);
+	ud_reply(c, &f->hdr, ud_status(err), err ? 0 : pool, NULL, 0);
+}
+
+/* What a GET's sink needs: the connection and the request it answers. */
+struct get_ctx {
+	struct ud_conn *c;
+	const struct uwire_hdr *req;
+	uint64_t maxlen;
+};
+
+/*
+ * Store sink: append the reply header and the value straight into the
+ * output buffer (one copy, no intermediate buffer). A value longer than the
+ * client's F_MAXLEN returns -ENOBUFS so the store removes nothing.
+ */
+static int get_sink(void *arg, const void *val, size_t len)
+{
+	struct get_ctx *g = arg;
+	uint8_t *p;
+
+	if (len > g->maxlen)
+		return -ENOBUFS;
+	if (ud_out_reserve(g->c, UWIRE_HDR_SIZE + len) < 0)
+		return -ENOMEM;
+	p = ud_reply_begin(g->c, g->req, UWIRE_S_OK, g->req->pool, len);
+	if (p && len)
+		memcpy(p, val, len);
+	return 0;
+}
+
+static void op_get(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct get_ctx g = {c, &f->hdr, UINT64_MAX};
+	unsigned flags = 0;
+	int err;
+
+	if (f->hdr.flags & UWIRE_F_MAXLEN) {
+		if (f->hdr.vlen != 4) {
+			reply_status(c, &f->hdr, -EINVAL);
+			return;
+		}
+		g.maxlen = uwire_get_u32(f->value);
+	} else if (f->hdr.vlen) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	if (f->hdr.flags & UWIRE_F_EXCLUSIVE)
+		flags |= UST_GET_EXCLUSIVE;
+	err = ust_get(d->st, c->tenant->id, f->hdr.pool, f->key, f->hdr.klen,
+		      flags, get_sink, &g);
+	if (err)
+		reply_status(c, &f->hdr, err);
+}
+
+static void counters_to_wire(const struct ust_stats *s, struct uwire_stats *w)
+{
+	w->entries = s->entries;
+	w->bytes_stored = s->bytes_stored;
+	w->bytes_charged = s->bytes_charged;
+	w->puts = s->puts;
+	w->gets = s->gets;
+	w->hits = s->hits;
+	w->misses = s->misses;
+	w->invalidates = s->invalidates;
+	w->evictions = s->evictions;
+	w->refused_puts = s->refused_puts;
+}
+
+static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct uwire_stats w = {0};
+	int err;
+	uint8_t *p;
+
+	if (f->hdr.klen || f->hdr.vlen) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	if (f->hdr.pool == 0) {
+		struct ust_tenant_info ti;
+		err = ust_tenant_info(d->st, c->tenant->id, &ti);
+		if (!err) {
+			counters_to_wire(&ti.stats, &w);
+			w.limit_max = ti.limits.max;
+			w.limit_min = ti.limits.min;
+		}
+	} else {
+		struct ust_pool_info pi;
+		err = ust_pool_info(d->st, c->tenant->id, f->hdr.pool, &pi);
+		if (!err)
+			counters_to_wire(&pi.stats, &w);
+	}
+	if (err) {
+		reply_status(c, &f->hdr, err);
+		return;
+	}
+	p = ud_reply_begin(c, &f->hdr, UWIRE_S_OK, f->hdr.pool, UWIRE_STATS_SIZE);
+	if (p)
+		uwire_stats_encode(&w, p);
+}
+
+/* Requests that take only a pool id. */
+static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	int err;
+
+	if (f->hdr.klen || f->hdr.vlen) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	if (f->hdr.opcode == UWIRE_OP_POOL_FLUSH)
+		err = ust_pool_flush(d->st, c->tenant->id, f->hdr.pool);
+	else
+		err = ust_pool_destroy(d->st, c->tenant->id, f->hdr.pool);
+	ud_reply(c, &f->hdr, ud_status(err), f->hdr.pool, NULL, 0);
+}
+
+void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	const struct uwire_hdr *h = &f->hdr;
+	int err;
+
+	if (h->opcode == UWIRE_OP_HELLO) {
+		op_hello(c, f);
+		return;
+	}
+	if (!c->tenant) {
+		ud_info("fd %d: TCP request before HELLO; closing", c->fd);
+		ud_reply(c, h, UWIRE_S_AUTH, 0, NULL, 0);
+		c->closing = 1;
+		return;
+	}
+	if (atomic_load_explicit(&c->tenant->gone, memory_order_acquire)) {
+		ud_reply(c, h, UWIRE_S_SHUTDOWN, 0, NULL, 0);
+		c->closing = 1;
+		return;
+	}
+	switch (h->opcode) {
+	case UWIRE_OP_PING:
+		reply_status(c, h, h->klen || h->vlen ? -EINVAL : 0);
+		break;
+	case UWIRE_OP_POOL_OPEN:
+		op_pool_open(c, f);
+		break;
+	case UWIRE_OP_POOL_DESTROY:
+	case UWIRE_OP_POOL_FLUSH:
+		op_pool_only(c, f);
+		break;
+	case UWIRE_OP_PUT:
+		err = ust_put(d->st, c->tenant->id, h->pool, f->key, h->klen,
+			      f->value, h->vlen);
+		ud_reply(c, h, ud_status(err), h->pool, NULL, 0);
+		break;
+	case UWIRE_OP_GET:
+		op_get(c, f);
+		break;
+	case UWIRE_OP_INVALIDATE:
+		err = h->vlen ? -EINVAL
+			      : ust_invalidate(d->st, c->tenant->id, h->pool,
+					       f->key, h->klen);
+		ud_reply(c, h, ud_status(err), h->pool, NULL, 0);
+		break;
+	case UWIRE_OP_STATS:
+		op_stats(c, f);
+		break;
+	default:
+		/* Unknown, and every admin opcode: the frame was consumed, so
+		 * the stream stays in sync and the client may go on. */
+		ud_debug("fd %d: opcode 0x%02x refused on a tenant socket",
+			 c->fd, h->opcode);
+		ud_reply(c, h, UWIRE_S_OPCODE, 0, NULL, 0);
+		break;
+	}
+}

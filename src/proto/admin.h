@@ -1,0 +1,179 @@
+/*
+ * admin.h — the utmem admin protocol, spoken on utmemd's root-only admin
+ * socket by utmemctl.
+ *
+ * Frames are exactly those of wire.h (32-byte header, key, value); the admin
+ * opcodes are 0x40-0x7f, which tenant sockets refuse. Every admin request
+ * has an empty key and carries its arguments in the value as an explicit
+ * little-endian record; names and paths are length-prefixed byte strings
+ * (u16 length, then the bytes, no NUL). Replies carry their record in the
+ * value; listing replies may exceed UWIRE_SMALL_VALUE_MAX. An error reply
+ * may carry a human-readable message as its value. The specification is
+ * docs/protocol-admin.md; this header and admin.c are its only
+ * implementation, shared by utmemd and utmemctl, so both sides always agree
+ * on every record.
+ *
+ * Decoding is strict: a record must be exactly as long as its fields, names
+ * must fit their bounds, and anything else is -EPROTO.
+ */
+#ifndef UTMEM_ADMIN_H
+#define UTMEM_ADMIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum uadm_op {
+	UADM_OP_TENANT_LIST = 0x40,        /* -> u32 n, n tenant records */
+	UADM_OP_TENANT_ADD = 0x41,         /* tenant_req -> u32 id */
+	UADM_OP_TENANT_REMOVE = 0x42,      /* name */
+	UADM_OP_TENANT_SET = 0x43,         /* tenant_req (mask says which) */
+	UADM_OP_CAPACITY_GET = 0x44,       /* -> capacity record */
+	UADM_OP_CAPACITY_SET = 0x45,       /* u64 bytes */
+	UADM_OP_POOL_LIST = 0x46,          /* -> u32 n, n pool records */
+	UADM_OP_POOL_CREATE_SHARED = 0x47, /* u32 kind, name -> u32 id */
+	UADM_OP_POOL_GRANT = 0x48,         /* pool name, tenant name */
+	UADM_OP_STATS = 0x49,              /* -> capacity, tenants, pools */
+	UADM_OP_RELOAD = 0x4a,             /* nothing */
+	UADM_OP_LOG_LEVEL = 0x4b,          /* u32 level */
+	UADM_OP_MAX_ = 0x4b,
+};
+
+/* Bounds of the strings inside records (bytes, no NUL). */
+#define UADM_NAME_MAX 63u
+#define UADM_PATH_MAX 107u /* a Unix socket path */
+#define UADM_TOKEN_MAX 255u
+#define UADM_MSG_MAX 512u  /* error message in an error reply */
+
+/* tenant_req.mask: which optional fields are set. */
+#define UADM_SET_MIN (1u << 0)
+#define UADM_SET_MAX (1u << 1)
+#define UADM_SET_WEIGHT (1u << 2)
+#define UADM_SET_ALL_ 0x7u
+
+/* Pool kind bits, as in the store: bit 0 ephemeral, bit 1 shared. */
+#define UADM_KIND_EPHEMERAL (1u << 0)
+#define UADM_KIND_SHARED (1u << 1)
+
+enum uadm_log_level {
+	UADM_LOG_ERROR = 0,
+	UADM_LOG_WARN = 1,
+	UADM_LOG_INFO = 2,
+	UADM_LOG_DEBUG = 3,
+};
+
+/* The counters every tenant and pool record carries: 10 u64s, this order. */
+struct uadm_counters {
+	uint64_t entries, bytes_stored, bytes_charged;
+	uint64_t puts, gets, hits, misses, invalidates, evictions, refused_puts;
+};
+#define UADM_COUNTERS_SIZE (10u * 8u)
+
+/* TENANT_ADD / TENANT_SET request. */
+struct uadm_tenant_req {
+	uint32_t mask;   /* UADM_SET_* */
+	uint32_t weight;
+	uint64_t min;
+	uint64_t max;
+	char name[UADM_NAME_MAX + 1];
+	char socket[UADM_PATH_MAX + 1]; /* ADD: "" = <name>.sock in the run dir */
+	char token[UADM_TOKEN_MAX + 1]; /* ADD: TCP token, "" = none */
+};
+
+/* One tenant as listed (TENANT_LIST, STATS). */
+struct uadm_tenant {
+	uint32_t id;
+	uint32_t weight;
+	uint64_t min;
+	uint64_t max;
+	struct uadm_counters st;
+	char name[UADM_NAME_MAX + 1];
+	char socket[UADM_PATH_MAX + 1];
+};
+
+/* One pool as listed (POOL_LIST, STATS). */
+struct uadm_pool {
+	uint32_t id;
+	uint32_t owner; /* tenant id; 0 = shared (operator's) */
+	uint32_t kind;  /* UADM_KIND_* */
+	struct uadm_counters st;
+	char name[UADM_NAME_MAX + 1];
+};
+
+/* CAPACITY_GET reply, and the head of the STATS reply. */
+struct uadm_capacity {
+	uint64_t capacity;
+	uint64_t charged;
+	uint64_t reserved;
+	uint32_t tenants;
+	uint32_t pools;
+};
+#define UADM_CAPACITY_SIZE 32u
+
+/*
+ * A growable output buffer for encoding. Functions that append to it never
+ * fail visibly: on allocation failure they set err (-ENOMEM) and later
+ * appends do nothing, so a caller checks err once at the end.
+ */
+struct uadm_wbuf {
+	uint8_t *data;
+	size_t len;
+	size_t cap;
+	int err;
+};
+
+/* A cursor over a received record; err becomes -EPROTO on any overrun. */
+struct uadm_rbuf {
+	const uint8_t *p;
+	size_t len;
+	size_t off;
+	int err;
+};
+
+void uadm_wbuf_init(struct uadm_wbuf *w);
+void uadm_wbuf_free(struct uadm_wbuf *w);
+void uadm_rbuf_init(struct uadm_rbuf *r, const void *p, size_t len);
+
+/* Primitive appends and reads (little-endian; strings length-prefixed). */
+void uadm_w_u32(struct uadm_wbuf *w, uint32_t v);
+void uadm_w_u64(struct uadm_wbuf *w, uint64_t v);
+void uadm_w_str(struct uadm_wbuf *w, const char *s, size_t max);
+uint32_t uadm_r_u32(struct uadm_rbuf *r);
+uint64_t uadm_r_u64(struct uadm_rbuf *r);
+/* Read a string of at most max bytes into out (max + 1 bytes, NUL added). */
+void uadm_r_str(struct uadm_rbuf *r, char *out, size_t max);
+/* 0 if every byte was consumed and nothing overran, else -EPROTO. */
+int uadm_r_end(const struct uadm_rbuf *r);
+
+/* Records. Encoders append; decoders read one record at the cursor. */
+void uadm_w_tenant_req(struct uadm_wbuf *w, const struct uadm_tenant_req *t);
+void uadm_r_tenant_req(struct uadm_rbuf *r, struct uadm_tenant_req *t);
+void uadm_w_tenant(struct uadm_wbuf *w, const struct uadm_tenant *t);
+void uadm_r_tenant(struct uadm_rbuf *r, struct uadm_tenant *t);
+void uadm_w_pool(struct uadm_wbuf *w, const struct uadm_pool *p);
+void uadm_r_pool(struct uadm_rbuf *r, struct uadm_pool *p);
+void uadm_w_capacity(struct uadm_wbuf *w, const struct uadm_capacity *c);
+void uadm_r_capacity(struct uadm_rbuf *r, struct uadm_capacity *c);
+
+/*
+ * Parse a size: digits with an optional K/M/G/T suffix (powers of 1024,
+ * optionally followed by "B" or "iB"; case-insensitive). Returns 0 and sets
+ * *out, or -EINVAL (syntax) / -ERANGE (overflow).
+ */
+int uadm_parse_size(const char *s, uint64_t *out);
+
+/* Log level names: "error", "warn", "info", "debug". -EINVAL if unknown. */
+int uadm_log_level_parse(const char *s);
+const char *uadm_log_level_name(int level);
+
+/* "TENANT_LIST" etc., or NULL for an opcode that is not an admin op. */
+const char *uadm_op_name(unsigned opcode);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* UTMEM_ADMIN_H */
