@@ -1,0 +1,208 @@
+/*
+ * module.c — loading and unloading utmem.so in Redis.
+ *
+ *   redis-server --loadmodule utmem.so addr=unix:/run/utmem/t1.sock pool=redis \
+ *                [kind=persistent|ephemeral] [timeout_ms=N] [token=T]
+ *
+ * (or MODULE LOAD with the same arguments). Arguments are checked before
+ * anything else happens, and a bad one fails the load with one log line that
+ * names it, leaving Redis running. The connection to utmemd is tried at load
+ * time; if utmemd is not up yet the module still loads (a warning is logged)
+ * and connects on the first TMEM command, so Redis and utmemd may start in
+ * any order.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rm_api.h"
+#include "tmem_cmd.h"
+#include "tmem_conn.h"
+
+#define TMOD_NAME "utmem"
+#define TMOD_VERSION \
+	(UTMEM_VERSION_MAJOR * 10000 + UTMEM_VERSION_MINOR * 100 + \
+	 UTMEM_VERSION_PATCH)
+#define TMOD_USAGE \
+	"usage: loadmodule utmem.so addr=ADDRESS pool=NAME " \
+	"[kind=persistent|ephemeral] [timeout_ms=1..600000] [token=TOKEN]"
+
+/* An error message being built for the log. */
+struct tmod_why {
+	char msg[256];
+};
+
+/* Copy a bounded string value into dst (cap includes the NUL). */
+static int tmod_copy(char *dst, size_t cap, const char *val, size_t vlen)
+{
+	if (vlen == 0 || vlen >= cap || memchr(val, '\0', vlen) != NULL)
+		return -EINVAL;
+	memcpy(dst, val, vlen);
+	dst[vlen] = '\0';
+	return 0;
+}
+
+/* Pool names: 1..63 bytes of [A-Za-z0-9._-], as utmemd accepts. */
+static int tmod_pool_name_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > TCONN_POOL_MAX)
+		return 0;
+	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			 "0123456789._-") == n;
+}
+
+/* Parse a decimal timeout in [1, TCONN_MAX_TIMEOUT_MS]. */
+static int tmod_parse_timeout(const char *val, size_t vlen, int *out)
+{
+	char tmp[16];
+	char *end;
+	long v;
+
+	if (tmod_copy(tmp, sizeof(tmp), val, vlen) < 0)
+		return -EINVAL;
+	errno = 0;
+	v = strtol(tmp, &end, 10);
+	if (errno != 0 || *end != '\0' || end == tmp || v < 1 ||
+	    v > TCONN_MAX_TIMEOUT_MS)
+		return -EINVAL;
+	*out = (int)v;
+	return 0;
+}
+
+/* Apply one "name=value" argument to cfg. Returns 0 or -EINVAL with why. */
+static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, const char *arg,
+		      size_t len, struct tmod_why *why)
+{
+	static const char *const names[] = { "addr", "pool", "kind",
+					     "timeout_ms", "token" };
+	const char *eq = memchr(arg, '=', len);
+	size_t nlen, vlen;
+	const char *val;
+	unsigned i;
+
+	if (eq == NULL)
+		goto err_form;
+	nlen = (size_t)(eq - arg);
+	val = eq + 1;
+	vlen = len - nlen - 1;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i]) == nlen && memcmp(arg, names[i], nlen) == 0)
+			break;
+	if (i == sizeof(names) / sizeof(names[0]))
+		goto err_form;
+	if (*seen & (1u << i)) {
+		snprintf(why->msg, sizeof(why->msg), "%s given twice", names[i]);
+		return -EINVAL;
+	}
+	*seen |= 1u << i;
+	switch (i) {
+	case 0:
+		if (tmod_copy(cfg->addr, sizeof(cfg->addr), val, vlen) < 0)
+			goto err_value;
+		return 0;
+	case 1:
+		if (tmod_copy(cfg->pool, sizeof(cfg->pool), val, vlen) < 0 ||
+		    !tmod_pool_name_ok(cfg->pool))
+			goto err_value;
+		return 0;
+	case 2:
+		if (vlen == 10 && memcmp(val, "persistent", 10) == 0)
+			cfg->pool_flags = UTMEM_POOL_PERSISTENT;
+		else if (vlen == 9 && memcmp(val, "ephemeral", 9) == 0)
+			cfg->pool_flags = UTMEM_POOL_EPHEMERAL;
+		else
+			goto err_value;
+		return 0;
+	case 3:
+		if (tmod_parse_timeout(val, vlen, &cfg->timeout_ms) < 0)
+			goto err_value;
+		return 0;
+	default:
+		if (tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
+			goto err_value;
+		return 0;
+	}
+
+err_form:
+	snprintf(why->msg, sizeof(why->msg), "unknown argument '%.*s'",
+		 (int)(len > 64 ? 64 : len), arg);
+	return -EINVAL;
+err_value:
+	snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
+		 names[i], (int)(vlen > 64 ? 64 : vlen), val);
+	return -EINVAL;
+}
+
+/*
+ * Build cfg from the module arguments. Returns 0, or -EINVAL with why set
+ * (unknown or repeated argument, bad value, addr or pool missing).
+ */
+static int tmod_parse(struct tconn_cfg *cfg, RedisModuleString **argv,
+		      int argc, struct tmod_why *why)
+{
+	unsigned seen = 0;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->pool_flags = UTMEM_POOL_PERSISTENT;
+	cfg->timeout_ms = TCONN_DEFAULT_TIMEOUT_MS;
+	for (int i = 0; i < argc; i++) {
+		size_t len;
+		const char *arg = rm.StringPtrLen(argv[i], &len);
+		int err = tmod_apply(cfg, &seen, arg, len, why);
+
+		if (err < 0)
+			return err;
+	}
+	if (cfg->addr[0] == '\0' || cfg->pool[0] == '\0') {
+		snprintf(why->msg, sizeof(why->msg), "%s",
+			 cfg->addr[0] == '\0' ? "addr= is required"
+					      : "pool= is required");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tconn *t = &tconn_state;
+	struct tmod_why why = { { 0 } };
+	struct tconn_cfg cfg;
+	int err;
+
+	err = rm_api_bind(ctx, TMOD_NAME, TMOD_VERSION);
+	if (err == -EEXIST)
+		rm_log(ctx, "warning", "utmem: a module named %s is already loaded",
+		       TMOD_NAME);
+	if (err < 0)
+		return RM_ERR;
+	err = tmod_parse(&cfg, argv, argc, &why);
+	if (err < 0) {
+		rm_log(ctx, "warning", "utmem: not loaded: %s; %s", why.msg,
+		       TMOD_USAGE);
+		return RM_ERR;
+	}
+	if (tcmd_register(ctx) < 0)
+		return RM_ERR;
+	memset(t, 0, sizeof(*t));
+	t->cfg = cfg;
+	if (tconn_ready(t, "load") < 0)
+		rm_log(ctx, "warning",
+		       "utmem: utmemd at %s not reachable yet; loading anyway, "
+		       "TMEM commands will connect when it is up",
+		       cfg.addr);
+	rm_log(ctx, "notice",
+	       "utmem %s loaded: addr=%s pool=%s kind=%s timeout_ms=%d",
+	       UTMEM_VERSION_STRING, cfg.addr, cfg.pool, tconn_kind_name(&cfg),
+	       cfg.timeout_ms);
+	return RM_OK;
+}
+
+int RedisModule_OnUnload(RedisModuleCtx *ctx)
+{
+	tconn_shutdown(&tconn_state);
+	rm_log(ctx, "notice", "utmem: unloaded");
+	return RM_OK;
+}

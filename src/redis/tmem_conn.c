@@ -1,0 +1,324 @@
+/*
+ * tmem_conn.c — connecting the Redis module to utmemd and keeping it so.
+ *
+ * The module connects once (at load if utmemd is up, else on the first
+ * command) and then keeps one libutmem client for its lifetime: libutmem
+ * itself redials and reopens the pool by name after the daemon restarts.
+ * This file adds what a Redis server needs on top: one bounded retry so the
+ * first command after a daemon restart succeeds instead of reporting the
+ * dead socket, a log line when the link to utmemd goes down or comes back
+ * (not one per failing command), counters, and error replies that say which
+ * limit refused a value.
+ */
+#include "tmem_conn.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct tconn tconn_state;
+
+/* The GET scratch buffer starts at this size and is never kept larger. */
+#define TCONN_BUF_MIN (64u * 1024u)
+#define TCONN_BUF_KEEP (8u * 1024u * 1024u)
+
+int64_t tconn_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+const char *tconn_kind_name(const struct tconn_cfg *cfg)
+{
+	return (cfg->pool_flags & UTMEM_POOL_EPHEMERAL) ? "ephemeral"
+							 : "persistent";
+}
+
+/* Errors that mean "the link to utmemd is not working right now". */
+static int tconn_is_link_error(int err)
+{
+	switch (-err) {
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ECONNABORTED:
+	case ENOTCONN:
+	case EPIPE:
+	case ETIMEDOUT:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * Errors worth exactly one more attempt: the connection broke before or
+ * while the request went out (libutmem redials on the next call), or the
+ * pool handle vanished (the operator destroyed the pool; reopen it). A
+ * timeout is not among them: retrying it would double the wait.
+ */
+static int tconn_is_retryable(int err)
+{
+	return err == -ECONNRESET || err == -EPIPE || err == -ENOTCONN ||
+	       err == -ECONNABORTED || err == -EBADF;
+}
+
+/* Remember err for TMEM.INFO. Misses and short buffers are not errors. */
+static void tconn_record(struct tconn *t, const char *opname, int err)
+{
+	if (err == -ENOENT || err == -ENOBUFS)
+		return;
+	snprintf(t->last_err, sizeof(t->last_err), "%s: %s", opname,
+		 utmem_strerror(err));
+	t->last_err_ms = tconn_now_ms();
+}
+
+/* Log when the link changes state; stay quiet while it stays the same. */
+static void tconn_set_linked(struct tconn *t, int up, const char *why)
+{
+	if (up == t->linked)
+		return;
+	t->linked = up;
+	if (up)
+		rm_log(NULL, "notice", "utmem: linked to utmemd at %s, pool %s (%s)",
+		       t->cfg.addr, t->cfg.pool, tconn_kind_name(&t->cfg));
+	else
+		rm_log(NULL, "warning",
+		       "utmem: lost utmemd at %s: %s; TMEM commands fail until it "
+		       "is back, each one dials again",
+		       t->cfg.addr, why);
+}
+
+/* Forget the client; the next tconn_ready() dials a new one. */
+static void tconn_drop(struct tconn *t)
+{
+	utmem_batch_free(t->batch);
+	t->batch = NULL;
+	utmem_close(t->c);
+	t->c = NULL;
+}
+
+/*
+ * Fold a failed dial into the few errors callers act on, keeping the
+ * socket's own errno for the message. A missing socket file (ENOENT) must
+ * not come back as ENOENT, which callers read as "no such key".
+ */
+static int tconn_dial_error(struct tconn *t, int err)
+{
+	if (err == -ETIMEDOUT || err == -EPERM || err == -ENOMEM ||
+	    err == -EINVAL)
+		return err;
+	t->connect_err = -err;
+	t->failed_dialing = 1;
+	return -ENOTCONN;
+}
+
+int tconn_ready(struct tconn *t, const char *opname)
+{
+	struct utmem_options opt = {
+		.token = t->cfg.token[0] ? t->cfg.token : NULL,
+		.timeout_ms = t->cfg.timeout_ms,
+		.no_reconnect = 1, /* tconn_call() redials, see tmem_conn.h */
+	};
+	utmem_client *c = NULL;
+	utmem_batch *b = NULL;
+	uint32_t pool = 0;
+	int err;
+
+	if (t->c != NULL)
+		return 0;
+	err = utmem_connect(t->cfg.addr, &opt, &c);
+	if (err < 0) {
+		snprintf(t->last_err, sizeof(t->last_err), "%s: connect: %s",
+			 opname, strerror(-err));
+		err = tconn_dial_error(t, err);
+		goto err_connect;
+	}
+	err = utmem_pool_open(c, t->cfg.pool,
+			      t->cfg.pool_flags | UTMEM_POOL_CREATE, &pool);
+	if (err == -ENOENT)
+		err = -EBADF; /* cannot happen with CREATE; never a "miss" */
+	if (err < 0)
+		goto err_client;
+	err = utmem_batch_new(c, &b);
+	if (err < 0)
+		goto err_client;
+	t->c = c;
+	t->batch = b;
+	t->pool = pool;
+	t->connect_err = 0;
+	t->n.connects++;
+	tconn_set_linked(t, 1, NULL);
+	return 0;
+
+err_client:
+	utmem_close(c);
+	snprintf(t->last_err, sizeof(t->last_err), "%s: open pool %s: %s",
+		 opname, t->cfg.pool, utmem_strerror(err));
+err_connect:
+	t->n.connect_failures++;
+	t->last_err_ms = tconn_now_ms();
+	/* Log the first failure and each loss of the link, not every retry. */
+	if (t->linked || t->n.connect_failures == 1)
+		rm_log(NULL, "warning", "utmem: cannot use utmemd at %s: %s",
+		       t->cfg.addr, t->last_err);
+	t->linked = 0;
+	return err;
+}
+
+/*
+ * Prepare the second attempt after error r: reopen the pool for a vanished
+ * handle, else dial a new connection. Returns 0 or the error to report.
+ */
+static int tconn_recover(struct tconn *t, const char *opname, int r)
+{
+	t->n.retries++;
+	if (r == -EBADF)
+		return utmem_pool_open(t->c, t->cfg.pool,
+				       t->cfg.pool_flags | UTMEM_POOL_CREATE,
+				       &t->pool);
+	tconn_drop(t);
+	return tconn_ready(t, opname);
+}
+
+ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
+		   void *arg)
+{
+	ssize_t r;
+
+	t->failed_dialing = 0;
+	r = tconn_ready(t, opname);
+	if (r < 0)
+		return r;
+	r = op(t, arg);
+	if (r < 0 && tconn_is_retryable((int)r)) {
+		int err = tconn_recover(t, opname, (int)r);
+
+		r = err < 0 ? err : op(t, arg);
+	}
+	if (r < 0) {
+		if (!t->failed_dialing) /* else tconn_ready() said it better */
+			tconn_record(t, opname, (int)r);
+		if (tconn_is_link_error((int)r)) {
+			tconn_drop(t);
+			tconn_set_linked(t, 0, utmem_strerror((int)r));
+		}
+	} else {
+		tconn_set_linked(t, 1, NULL);
+	}
+	return r;
+}
+
+void tconn_shutdown(struct tconn *t)
+{
+	tconn_drop(t);
+	free(t->buf);
+	t->buf = NULL;
+	t->buf_cap = 0;
+	t->linked = 0;
+}
+
+/* Count and word a refusal or failure; the first word is the error code. */
+int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
+		      enum tconn_what what, const char *suffix)
+{
+	const char *sep = suffix ? " (" : "";
+	const char *end = suffix ? ")" : "";
+	size_t lim;
+
+	if (suffix == NULL)
+		suffix = "";
+	t->n.errors++;
+	switch (-err) {
+	case EDQUOT:
+		t->n.refused_quota++;
+		return rm_reply_errorf(ctx, "QUOTA tenant quota exceeded%s%s%s",
+				       sep, suffix, end);
+	case ENOSPC:
+		t->n.refused_capacity++;
+		return rm_reply_errorf(ctx, "CAPACITY host pool full%s%s%s", sep,
+				       suffix, end);
+	case EMSGSIZE:
+		t->n.refused_toobig++;
+		lim = 0;
+		if (t->c != NULL)
+			lim = what == TCONN_KEY ? utmem_max_key(t->c)
+						: utmem_max_value(t->c);
+		return rm_reply_errorf(
+			ctx, "TOOBIG %s exceeds utmemd limit of %zu bytes%s%s%s",
+			what == TCONN_KEY ? "key" : "value", lim, sep, suffix,
+			end);
+	case ETIMEDOUT:
+		t->n.timeouts++;
+		return rm_reply_errorf(
+			ctx, "TIMEOUT utmemd at %s did not answer within %d ms%s%s%s",
+			t->cfg.addr, t->cfg.timeout_ms, sep, suffix, end);
+	case ECONNRESET:
+	case ECONNREFUSED:
+	case ECONNABORTED:
+	case ENOTCONN:
+	case EPIPE:
+	case EHOSTUNREACH:
+	case ENETUNREACH:
+		t->n.unavailable++;
+		if (err == -ENOTCONN && t->failed_dialing)
+			return rm_reply_errorf(
+				ctx, "UNAVAILABLE utmemd at %s unreachable: "
+				     "connect: %s%s%s%s",
+				t->cfg.addr, strerror(t->connect_err), sep,
+				suffix, end);
+		return rm_reply_errorf(ctx,
+				       "UNAVAILABLE utmemd at %s: connection lost: %s%s%s%s",
+				       t->cfg.addr, strerror(-err), sep, suffix,
+				       end);
+	case EACCES:
+		return rm_reply_errorf(ctx,
+				       "NOPERM pool %s not granted to this tenant%s%s%s",
+				       t->cfg.pool, sep, suffix, end);
+	case EPERM:
+		return rm_reply_errorf(ctx, "NOPERM utmemd refused the token%s%s%s",
+				       sep, suffix, end);
+	case ENOMEM:
+		return rm_reply_errorf(ctx, "NOMEM out of memory%s%s%s", sep,
+				       suffix, end);
+	default:
+		return rm_reply_errorf(ctx, "ERR utmem: %s%s%s%s",
+				       utmem_strerror(err), sep, suffix, end);
+	}
+}
+
+int tconn_buf_reserve(struct tconn *t, size_t need)
+{
+	size_t cap = TCONN_BUF_MIN;
+	void *p;
+
+	if (need <= t->buf_cap)
+		return 0;
+	if (need > TCONN_BUF_KEEP)
+		return -EFBIG;
+	while (cap < need)
+		cap *= 2;
+	/* No realloc: the old contents are never needed, so do not copy them. */
+	p = malloc(cap);
+	if (p == NULL)
+		return -ENOMEM;
+	free(t->buf);
+	t->buf = p;
+	t->buf_cap = cap;
+	return 0;
+}
+
+void tconn_note_size(struct tconn *t, size_t len)
+{
+	/* Follow growth at once, decay slowly, so one huge value does not size
+	 * every later MGET slot. */
+	if (len >= t->size_hint)
+		t->size_hint = len;
+	else
+		t->size_hint -= (t->size_hint - len) / 16;
+}

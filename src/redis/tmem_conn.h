@@ -1,0 +1,134 @@
+/*
+ * tmem_conn.h — the Redis module's link to utmemd: configuration, the one
+ * libutmem client, its pool, the module's own counters, and the mapping of
+ * libutmem errors to Redis error replies.
+ *
+ * Redis runs every module command on its main thread, so this state is
+ * touched by one thread only and needs no lock. Every call into libutmem is
+ * bounded by the configured timeout, so a dead or stuck utmemd costs a
+ * command at most about twice timeout_ms (one attempt plus one retry after a
+ * broken connection) and never hangs Redis.
+ *
+ * The client is opened with no_reconnect: when the link breaks, this module
+ * drops the client and dials a new one itself. Dialing is then the only
+ * place a socket error can come from, so a missing socket file (ENOENT from
+ * connect) can never be mistaken for a missing key (ENOENT from GET).
+ */
+#ifndef UTMEM_REDIS_TMEM_CONN_H
+#define UTMEM_REDIS_TMEM_CONN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "rm_api.h"
+#include "utmem.h"
+
+#define TCONN_ADDR_MAX 512
+#define TCONN_POOL_MAX 63   /* as utmem_pool_open() accepts */
+#define TCONN_TOKEN_MAX 256
+#define TCONN_DEFAULT_TIMEOUT_MS 1000
+#define TCONN_MAX_TIMEOUT_MS 600000
+
+/* What the module was loaded with. */
+struct tconn_cfg {
+	char addr[TCONN_ADDR_MAX + 1];
+	char pool[TCONN_POOL_MAX + 1];
+	char token[TCONN_TOKEN_MAX + 1]; /* empty: none */
+	unsigned pool_flags;             /* UTMEM_POOL_* kind bits */
+	int timeout_ms;
+};
+
+/* The module's own counters, shown by TMEM.INFO. */
+struct tconn_counters {
+	uint64_t commands;         /* TMEM.* commands run (INFO excluded) */
+	uint64_t errors;           /* error replies of any kind */
+	uint64_t connects;         /* successful connect + pool open */
+	uint64_t connect_failures; /* failed attempts to connect or open */
+	uint64_t retries;          /* operations retried after a broken link */
+	uint64_t unavailable;      /* replies -UNAVAILABLE */
+	uint64_t timeouts;         /* replies -TIMEOUT */
+	uint64_t refused_quota;    /* PUTs refused: tenant quota */
+	uint64_t refused_capacity; /* PUTs refused: host capacity */
+	uint64_t refused_toobig;   /* keys or values over the daemon's limit */
+	uint64_t puts, put_bytes;  /* values stored (successful PUTs) */
+	uint64_t gets, hits, misses, get_bytes;
+	uint64_t dels;             /* keys removed */
+};
+
+/* What a size error was about, for the wording of -TOOBIG. */
+enum tconn_what { TCONN_NONE, TCONN_KEY, TCONN_VALUE };
+
+struct tconn {
+	struct tconn_cfg cfg;
+	utmem_client *c;     /* NULL until the first successful connect */
+	utmem_batch *batch;  /* reusable batch on c */
+	uint32_t pool;       /* handle of cfg.pool on c */
+	int linked;          /* the last exchange with utmemd succeeded */
+	struct tconn_counters n;
+
+	int connect_err;     /* errno of the last failed dial, or 0 */
+	int failed_dialing;  /* the error being replied came from dialing */
+	char last_err[160];  /* "op: what", for TMEM.INFO; empty if none */
+	int64_t last_err_ms; /* CLOCK_MONOTONIC ms of last_err */
+
+	void *buf;           /* GET scratch buffer, reused across commands */
+	size_t buf_cap;
+	size_t size_hint;    /* largest value recently read, for MGET slots */
+};
+
+/* The module's single connection state. */
+extern struct tconn tconn_state;
+
+/* An operation run by tconn_call(); returns >= 0 or -errno from libutmem. */
+typedef ssize_t (*tconn_op_fn)(struct tconn *t, void *arg);
+
+/*
+ * Connect to cfg.addr and open cfg.pool if not yet done. Returns 0 or a
+ * negative errno, the state left unconnected and the error recorded so the
+ * next command dials again. A failed dial returns -ENOTCONN (the socket's
+ * own errno, e.g. ENOENT or ECONNREFUSED, is kept in connect_err for the
+ * message), -ETIMEDOUT or -EPERM. Bounded by cfg.timeout_ms per step.
+ */
+int tconn_ready(struct tconn *t, const char *opname);
+
+/*
+ * Run op on a ready connection. A broken connection (reset, pipe, not
+ * connected) gets exactly one more attempt on a freshly dialed connection,
+ * a vanished pool handle one more after reopening the pool by name; a
+ * timeout is not retried, so the time spent stays bounded. After a link
+ * error the client is dropped, so the next command dials again. Returns
+ * op's result or the connect error. Records errors for TMEM.INFO.
+ */
+ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
+		   void *arg);
+
+/* Close the client and free every buffer. Safe on a closed state. */
+void tconn_shutdown(struct tconn *t);
+
+/*
+ * Reply to ctx with the Redis error for libutmem error err (negative):
+ * -QUOTA, -CAPACITY, -TOOBIG, -UNAVAILABLE, -TIMEOUT, -NOPERM, -NOMEM or
+ * -ERR, counting it. suffix, if not NULL, is appended in parentheses.
+ * Returns RM_OK.
+ */
+int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
+		      enum tconn_what what, const char *suffix);
+
+/*
+ * Make the GET scratch buffer at least `need` bytes (kept up to a bound so
+ * an idle Redis does not hold a huge buffer). Returns 0 or -ENOMEM; on
+ * failure the old buffer is kept.
+ */
+int tconn_buf_reserve(struct tconn *t, size_t need);
+
+/* Note a value length just read, for sizing later MGET slots. */
+void tconn_note_size(struct tconn *t, size_t len);
+
+/* Human name of the configured pool kind ("persistent", "ephemeral"). */
+const char *tconn_kind_name(const struct tconn_cfg *cfg);
+
+/* Monotonic clock in milliseconds. */
+int64_t tconn_now_ms(void);
+
+#endif /* UTMEM_REDIS_TMEM_CONN_H */
