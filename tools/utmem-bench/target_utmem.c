@@ -11,6 +11,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <utmem.h>
 
@@ -43,7 +44,10 @@ static int ub_utmem_open(struct ub_conn *c)
 	c->priv = u;
 	err = utmem_connect(o->addr, &uo, &u->cl);
 	if (err) {
-		ub_conn_fail(c, "connect to %s: %s", o->addr, utmem_strerror(err));
+		/* The library's words, and the system's: at connect time
+		 * -ENOENT means a missing socket, not a missing key. */
+		ub_conn_fail(c, "connect to %s: %s (%s)", o->addr,
+			     utmem_strerror(err), strerror(-err));
 		return err;
 	}
 	if (o->value_size > utmem_max_value(u->cl)) {

@@ -1,0 +1,137 @@
+# bench/lib.sh — helpers shared by utmem's benchmark scripts (sourced, bash).
+#
+# Servers are started in the background under a private temporary directory
+# and remembered by pid; bench_stop_all stops exactly those pids (never by
+# name: other people run servers on the same machine) and removes the
+# temporary directories. bench_init installs traps so that this happens on
+# normal exit, on error (set -e) and on Ctrl-C or SIGTERM alike.
+#
+# Variables a script may set before bench_init:
+#   BENCH_BUILD   build directory holding src/daemon/utmemd and
+#                 tools/utmem-bench/utmem-bench (default: build)
+# Variables set for the script:
+#   BENCH_TMP     the run's temporary directory
+#   UTMEMD_PID, UTMEMD_SOCK, UTMEMD_RUN     after bench_start_utmemd
+#   REDIS_PID, REDIS_SOCK                   after bench_start_redis
+#   BENCH_UTMEM_BENCH                       path of utmem-bench
+
+BENCH_PIDS=()
+BENCH_TMPDIRS=()
+
+# Print a message to stderr and exit 1 (traps clean up).
+bench_die() {
+	echo "$(basename "$0"): $*" >&2
+	exit 1
+}
+
+# Stop every server this script started, by pid: SIGTERM, up to 5 s for it to
+# exit, then SIGKILL. Remove the temporary directories. Safe to call twice.
+bench_stop_all() {
+	local pid i
+	for pid in "${BENCH_PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || continue
+		for ((i = 0; i < 50; i++)); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	BENCH_PIDS=()
+	for i in "${BENCH_TMPDIRS[@]}"; do
+		[[ -n $i && -d $i ]] && rm -rf -- "$i"
+	done
+	BENCH_TMPDIRS=()
+}
+
+# Create the run's temporary directory and install the cleanup traps.
+bench_init() {
+	BENCH_BUILD=${BENCH_BUILD:-build}
+	BENCH_UTMEM_BENCH=$BENCH_BUILD/tools/utmem-bench/utmem-bench
+	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/utmem-bench.XXXXXX")
+	BENCH_TMPDIRS+=("$BENCH_TMP")
+	trap 'bench_stop_all' EXIT
+	trap 'echo "$(basename "$0"): interrupted" >&2; exit 130' INT
+	trap 'exit 143' TERM HUP
+}
+
+# Wait up to $3 seconds for socket $1 to appear while pid $2 lives.
+# Returns 0 when it is there, 1 otherwise.
+bench_wait_socket() {
+	local sock=$1 pid=$2 i
+	for ((i = 0; i < ${3:-10} * 20; i++)); do
+		[[ -S $sock ]] && return 0
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# Start utmemd with its sockets under $BENCH_TMP/utmemd; extra arguments are
+# passed on. Sets UTMEMD_PID, UTMEMD_RUN and UTMEMD_SOCK (the default
+# tenant's socket). Its log is $UTMEMD_RUN.log.
+bench_start_utmemd() {
+	local exe=$BENCH_BUILD/src/daemon/utmemd
+	[[ -x $exe ]] || bench_die "no $exe (build it first: ninja -C $BENCH_BUILD)"
+	UTMEMD_RUN=$BENCH_TMP/utmemd
+	mkdir -p "$UTMEMD_RUN"
+	"$exe" --run-dir "$UTMEMD_RUN" "$@" >"$UTMEMD_RUN.log" 2>&1 &
+	UTMEMD_PID=$!
+	BENCH_PIDS+=("$UTMEMD_PID")
+	UTMEMD_SOCK=$UTMEMD_RUN/utmemd.sock
+	if ! bench_wait_socket "$UTMEMD_SOCK" "$UTMEMD_PID" 10; then
+		sed 's/^/  utmemd: /' "$UTMEMD_RUN.log" >&2
+		bench_die "utmemd did not create $UTMEMD_SOCK"
+	fi
+}
+
+# Start redis-server on a Unix socket only (no TCP port, no persistence);
+# extra arguments are appended (e.g. --loadmodule PATH, --maxmemory ...).
+# Sets REDIS_PID and REDIS_SOCK. Its log is $BENCH_TMP/redis.log.
+bench_start_redis() {
+	command -v redis-server >/dev/null || bench_die "redis-server not installed"
+	REDIS_SOCK=$BENCH_TMP/redis.sock
+	redis-server --port 0 --unixsocket "$REDIS_SOCK" --save '' \
+		--appendonly no --daemonize no --dir "$BENCH_TMP" "$@" \
+		>"$BENCH_TMP/redis.log" 2>&1 &
+	REDIS_PID=$!
+	BENCH_PIDS+=("$REDIS_PID")
+	if ! bench_wait_socket "$REDIS_SOCK" "$REDIS_PID" 10; then
+		sed 's/^/  redis: /' "$BENCH_TMP/redis.log" >&2
+		bench_die "redis-server did not create $REDIS_SOCK"
+	fi
+}
+
+# Print the machine as markdown: CPU, cores, memory, kernel, load now.
+bench_machine() {
+	local cpu mem kernel os load
+	cpu=$(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1)
+	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
+	kernel=$(uname -r)
+	os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
+	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	echo "- CPU: ${cpu:-unknown} ($(nproc) online cores)"
+	echo "- Memory: $mem"
+	echo "- Kernel: Linux $kernel (${os:-unknown OS})"
+	echo "- Load average at start: $load"
+}
+
+# Median of the numbers given as arguments (or one per line on stdin).
+bench_median() {
+	{ if (($#)); then printf '%s\n' "$@"; else cat; fi; } | sort -g |
+		awk '{ v[NR] = $1 } END {
+			if (NR == 0) { print "nan"; exit }
+			if (NR % 2) print v[(NR + 1) / 2]
+			else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# "min max" of the numbers given as arguments.
+bench_minmax() {
+	printf '%s\n' "$@" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 }
+		END { print lo, hi }'
+}
+
+# Value of a flat field of a one-line JSON object: bench_json_field LINE KEY.
+bench_json_field() {
+	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p"
+}
