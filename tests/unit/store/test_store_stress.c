@@ -1,0 +1,191 @@
+/*
+ * test_store_stress.c — several threads hammer overlapping keys in private,
+ * shared, persistent and ephemeral pools while another keeps changing
+ * limits and the capacity. Every value carries its key and length, so each
+ * GET checks integrity; afterwards the charges must add up (tenants = pools
+ * = store), entry counters must match what a full scan finds, and flushing
+ * everything must bring every charge back to zero.
+ */
+#include <pthread.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "helpers.h"
+
+#define NTHREADS 4
+#define NKEYS 512
+#define OPS 150000
+#define VMAX 3000
+
+static ust_store *st;
+static uint32_t tid[2], pools[5]; /* per tenant: pers, eph; shared eph */
+static atomic_bool stop;
+
+/* Value layout: key number, length, then a pattern derived from both. */
+static size_t make_val(unsigned char *v, unsigned k, uint64_t r)
+{
+	size_t n = 8 + (size_t)(r % (VMAX - 8));
+
+	memcpy(v, &k, 4);
+	memcpy(v + 4, &n, 4);
+	for (size_t i = 8; i < n; i++)
+		v[i] = (unsigned char)(k + i);
+	return n;
+}
+
+static int check_val(const unsigned char *v, size_t n, unsigned k)
+{
+	unsigned kk, nn;
+
+	if (n < 8)
+		return -1;
+	memcpy(&kk, v, 4);
+	memcpy(&nn, v + 4, 4);
+	if (kk != k || nn != n)
+		return -1;
+	for (size_t i = 8; i < n; i++)
+		if (v[i] != (unsigned char)(k + i))
+			return -1;
+	return 0;
+}
+
+static void *worker(void *arg)
+{
+	uint64_t r = (uintptr_t)arg * 0x9e3779b97f4a7c15ull + 7;
+	unsigned char val[VMAX], buf[VMAX];
+	long bad = 0;
+
+	for (int i = 0; i < OPS; i++) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		unsigned t = (unsigned)(r >> 8) & 1, k = (unsigned)(r >> 16) % NKEYS;
+		unsigned which = (unsigned)(r >> 32) % 3, op = (unsigned)(r >> 40) % 10;
+		uint32_t p = which == 2 ? pools[4] : pools[2 * t + which];
+		size_t n = 0;
+		int ret;
+
+		if (op < 5) {
+			ret = ust_put(st, tid[t], p, &k, sizeof(k), val, make_val(val, k, r));
+			bad += ret != 0 && ret != -ENOSPC && ret != -EDQUOT;
+		} else if (op < 9) {
+			ret = ust_get_buf(st, tid[t], p, &k, sizeof(k), op == 8 ? UST_GET_EXCLUSIVE : 0,
+					  buf, sizeof(buf), &n);
+			bad += ret == 0 ? check_val(buf, n, k) != 0 : ret != -ENOENT;
+		} else {
+			ret = ust_invalidate(st, tid[t], p, &k, sizeof(k));
+			bad += ret != 0 && ret != -ENOENT;
+		}
+	}
+	return (void *)bad;
+}
+
+static void *governor(void *arg)
+{
+	uint64_t r = 12345;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		r ^= r << 13, r ^= r >> 7, r ^= r << 17;
+		struct ust_limits l = { r % 200000, 300000 + r % 2000000, 1 + (uint32_t)(r % 5) };
+
+		ust_tenant_set(st, tid[r % 2], &l);
+		ust_set_capacity(st, 500000 + (r >> 8) % 3000000);
+		usleep(2000);
+	}
+	return NULL;
+}
+
+/* GET every key of every pool as admin-granted tenant; count the hits. */
+static uint64_t scan(uint32_t p, uint32_t t)
+{
+	unsigned char buf[VMAX];
+	uint64_t hits = 0;
+
+	for (unsigned k = 0; k < NKEYS; k++) {
+		size_t n;
+
+		if (ust_get_buf(st, t, p, &k, sizeof(k), 0, buf, sizeof(buf), &n) == 0) {
+			assert_int_equal(check_val(buf, n, k), 0);
+			hits++;
+		}
+	}
+	return hits;
+}
+
+static void test_stress(void **state)
+{
+	struct ust_config cfg = { .capacity = 2000000, .max_key = 16, .max_value = VMAX };
+	struct ust_limits l = { 0, UINT64_MAX, 1 };
+	pthread_t th[NTHREADS], gov;
+	struct ust_store_info si;
+	uint64_t tsum = 0, psum = 0;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "a", &l, &tid[0]), 0);
+	assert_int_equal(ust_tenant_add(st, "b", &l, &tid[1]), 0);
+	for (int t = 0; t < 2; t++) {
+		assert_int_equal(ust_pool_open(st, tid[t], "p", 0, UST_OPEN_CREATE, &pools[2 * t]), 0);
+		assert_int_equal(ust_pool_open(st, tid[t], "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE,
+					       &pools[2 * t + 1]), 0);
+	}
+	assert_int_equal(ust_shared_pool_create(st, "s", UST_POOL_EPHEMERAL, &pools[4]), 0);
+	assert_int_equal(ust_pool_grant(st, pools[4], tid[0]), 0);
+	assert_int_equal(ust_pool_grant(st, pools[4], tid[1]), 0);
+	assert_int_equal(pthread_create(&gov, NULL, governor, NULL), 0);
+	for (uintptr_t i = 0; i < NTHREADS; i++)
+		assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)(i + 1)), 0);
+	for (int i = 0; i < NTHREADS; i++) {
+		void *bad;
+
+		assert_int_equal(pthread_join(th[i], &bad), 0);
+		assert_int_equal((long)bad, 0);
+	}
+	atomic_store(&stop, true);
+	assert_int_equal(pthread_join(gov, NULL), 0);
+
+	/* charges add up three ways, and counters match a full scan */
+	for (int t = 0; t < 2; t++) {
+		struct ust_tenant_info ti;
+
+		assert_int_equal(ust_tenant_info(st, tid[t], &ti), 0);
+		tsum += ti.stats.bytes_charged;
+	}
+	for (int i = 0; i < 5; i++) {
+		struct ust_pool_info pi;
+
+		assert_int_equal(ust_pool_info(st, UST_TENANT_ADMIN, pools[i], &pi), 0);
+		psum += pi.stats.bytes_charged;
+		assert_int_equal(scan(pools[i], i == 4 ? tid[0] : tid[i / 2]), pi.stats.entries);
+	}
+	ust_store_info(st, &si);
+	printf("# charged %llu, %llu entries, %llu evictions, %llu refused\n",
+	       (unsigned long long)si.charged, (unsigned long long)si.stats.entries,
+	       (unsigned long long)si.stats.evictions, (unsigned long long)si.stats.refused_puts);
+	assert_int_equal(si.charged, tsum);
+	assert_int_equal(si.charged, psum);
+	assert_true(si.stats.evictions > 0);
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(ust_pool_flush(st, UST_TENANT_ADMIN, pools[i]), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, 0);
+	assert_int_equal(si.stats.entries, 0);
+	assert_int_equal(si.stats.bytes_stored, 0);
+	ust_store_free(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stress),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
