@@ -16,6 +16,7 @@
 #include "client/client_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -217,6 +218,7 @@ int uclient_attach_fd(int fd, int timeout_ms, utmem_client **out)
 		close(fd);
 		return -ENOMEM;
 	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 	c->fd = fd;
 	c->no_reconnect = 1;
 	c->rx_lim.max_key = UWIRE_KEY_CEILING;
