@@ -41,6 +41,8 @@ static const struct rm_binding rm_bindings[] = {
 	RM_BIND(ReplyWithArray, 0),
 	RM_BIND(StringPtrLen, 0),
 	RM_BIND(Log, 0),
+	RM_BIND(GetCommand, 1),
+	RM_BIND(SetCommandInfo, 1),
 };
 
 /*

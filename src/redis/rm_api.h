@@ -9,14 +9,16 @@
  * once, at load time, and fills the table `rm`; the rest of the module calls
  * the API only through it (rm.ReplyWithError(ctx, ...)). The declarations
  * below were written from the public API reference (signatures, constant
- * values); only the functions listed here are ever looked up, so the module
- * works with any Redis that provides them (every one exists since Redis 4.0
- * or 5.0; TMEM.* needs nothing newer).
+ * values, struct layouts); only the functions listed here are ever looked
+ * up. The required ones exist since Redis 4.0; command metadata (key-spec
+ * flags, arity, summaries) is added where Redis >= 7.0 offers it, and the
+ * module loads without it elsewhere.
  */
 #ifndef UTMEM_RM_API_H
 #define UTMEM_RM_API_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -32,6 +34,72 @@ extern "C" {
 /* Opaque handles owned by Redis. */
 typedef struct RedisModuleCtx RedisModuleCtx;
 typedef struct RedisModuleString RedisModuleString;
+
+typedef struct RedisModuleCommand RedisModuleCommand;
+
+/* ---- command metadata (Redis >= 7.0: RedisModule_SetCommandInfo) ---- */
+
+/* Key-spec flags: what a command does to a key (one of RO/RW/OW/RM) and to
+ * the user data in it. ACL read/write key selectors (%R~, %W~) use them. */
+#define RM_KEY_RO (1ULL << 0)     /* reads the key */
+#define RM_KEY_RW (1ULL << 1)     /* modifies the key's value or metadata */
+#define RM_KEY_OW (1ULL << 2)     /* overwrites the value */
+#define RM_KEY_RM (1ULL << 3)     /* deletes the key */
+#define RM_KEY_ACCESS (1ULL << 4) /* returns or uses the user data */
+#define RM_KEY_UPDATE (1ULL << 5) /* writes user data */
+#define RM_KEY_INSERT (1ULL << 6)
+#define RM_KEY_DELETE (1ULL << 7) /* removes user data */
+
+/* How Redis finds the first key, then the rest. */
+enum rm_kspec_bs { RM_KSPEC_BS_INVALID = 0, RM_KSPEC_BS_UNKNOWN,
+		   RM_KSPEC_BS_INDEX, RM_KSPEC_BS_KEYWORD };
+enum rm_kspec_fk { RM_KSPEC_FK_OMITTED = 0, RM_KSPEC_FK_UNKNOWN,
+		   RM_KSPEC_FK_RANGE, RM_KSPEC_FK_KEYNUM };
+
+/* One key specification; an array of them ends with a zeroed element. */
+struct rm_keyspec {
+	const char *notes;
+	uint64_t flags;
+	enum rm_kspec_bs begin_search_type;
+	union {
+		struct { int pos; } index;
+		struct { const char *keyword; int startfrom; } keyword;
+	} bs;
+	enum rm_kspec_fk find_keys_type;
+	union {
+		struct { int lastkey, keystep, limit; } range;
+		struct { int keynumidx, firstkey, keystep; } keynum;
+	} fk;
+};
+
+/* Shapes Redis strides over by the sizes given in rm_cmdinfo_version; the
+ * module passes no history and no argument list, so only their sizes
+ * matter. */
+struct rm_cmd_history { const char *since, *changes; };
+struct rm_cmd_arg {
+	const char *name;
+	int type, key_spec_index;
+	const char *token, *summary, *since;
+	int flags;
+	const char *deprecated_since;
+	struct rm_cmd_arg *subargs;
+};
+
+/* Version 1 of the command-info ABI (Redis 7.0.0). */
+struct rm_cmdinfo_version {
+	int version;
+	size_t sizeof_historyentry, sizeof_keyspec, sizeof_arg;
+};
+
+struct rm_cmdinfo {
+	const struct rm_cmdinfo_version *version;
+	const char *summary, *complexity, *since;
+	struct rm_cmd_history *history;
+	const char *tips;
+	int arity;                    /* N exact, -N at least N, with the name */
+	struct rm_keyspec *key_specs; /* NULL: no keys */
+	struct rm_cmd_arg *args;
+};
 
 /* A command implementation: reply through ctx, return RM_OK. */
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv,
@@ -56,6 +124,10 @@ struct rm_api {
 	int (*ReplyWithArray)(RedisModuleCtx *ctx, long len);
 	const char *(*StringPtrLen)(const RedisModuleString *str, size_t *len);
 	void (*Log)(RedisModuleCtx *ctx, const char *level, const char *fmt, ...);
+	/* optional: Redis >= 7.0 */
+	RedisModuleCommand *(*GetCommand)(RedisModuleCtx *ctx, const char *name);
+	int (*SetCommandInfo)(RedisModuleCommand *command,
+			      const struct rm_cmdinfo *info);
 };
 
 /* The table, filled by rm_api_bind(); read-only afterwards. */

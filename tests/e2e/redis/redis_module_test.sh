@@ -1,0 +1,498 @@
+#!/bin/bash
+# End-to-end test of the Redis module utmem.so against a real redis-server
+# (Debian's) and a real utmemd, both on Unix sockets in a private temporary
+# directory, started here and stopped by their own pid.
+#
+# It checks every command and alias, binary-safe and 4 MiB values, key
+# positions as Redis reports them (COMMAND GETKEYS/INFO), refusals that name
+# their cause (-QUOTA, -CAPACITY, -TOOBIG) and leave no old value readable,
+# Redis starting before utmemd, utmemd hung (SIGSTOP) and killed (SIGKILL)
+# under a live session -- a bounded error reply, Redis still serving, and
+# TMEM working again once utmemd is back -- and MODULE LOAD with bad
+# arguments (a clear log line, Redis keeps running).
+#
+# usage: redis_module_test.sh UTMEMD MODULE
+# Exit 0 = pass, 1 = fail, 77 = skip (no redis-server/redis-cli).
+set -u
+
+UTMEMD=${1:?usage: $0 UTMEMD MODULE}
+MODULE=${2:?usage: $0 UTMEMD MODULE}
+TIMEOUT_MS=500          # the module's per-request timeout in this test
+BOUND_MS=2500           # a failing command must answer within this
+
+command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
+	echo "SKIP: redis-server or redis-cli not installed"
+	exit 77
+}
+[ -x "$UTMEMD" ] || { echo "FAIL: no utmemd at $UTMEMD"; exit 1; }
+[ -f "$MODULE" ] || { echo "FAIL: no module at $MODULE"; exit 1; }
+MODULE=$(readlink -f "$MODULE")
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/utmem-redis-e2e.XXXXXX") || exit 1
+RUN=$T/run
+USOCK=$RUN/utmemd.sock
+UPID= R1PID= R2PID=
+UGEN=0
+
+# A module built with ASan needs its runtime loaded first in redis-server.
+REDIS_ENV=()
+asan_rt=$(ldd "$MODULE" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+if [ -n "$asan_rt" ]; then
+	REDIS_ENV=(env "LD_PRELOAD=$asan_rt"
+		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+fi
+
+# ---- process handling: every process is ours, stopped by its pid ----
+
+stop_pid() { # pid: stop it, wait for it, kill it if it lingers
+	local pid=$1 i
+	[ -n "$pid" ] || return 0
+	kill -CONT "$pid" 2>/dev/null
+	kill "$pid" 2>/dev/null
+	for i in $(seq 50); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	return 0
+}
+
+cleanup() {
+	stop_pid "$R2PID"
+	stop_pid "$R1PID"
+	stop_pid "$UPID"
+	rm -rf "$T"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+wait_for() { # description, command...: poll up to 10 s
+	local what=$1 i
+	shift
+	for i in $(seq 100); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	echo "FAIL: timed out waiting for $what"
+	dump_logs
+	exit 1
+}
+
+start_utmemd() { # [config file]
+	UGEN=$((UGEN + 1))
+	rm -f "$USOCK" # a stale socket of a killed daemon must not look ready
+	if [ $# -gt 0 ]; then
+		"$UTMEMD" -c "$1" --run-dir "$RUN" >"$T/utmemd.$UGEN.log" 2>&1 &
+	else
+		"$UTMEMD" --run-dir "$RUN" >"$T/utmemd.$UGEN.log" 2>&1 &
+	fi
+	UPID=$!
+	wait_for "utmemd socket" test -S "$USOCK"
+}
+
+stop_utmemd() { stop_pid "$UPID"; UPID=; }
+
+start_redis() { # name, socket, extra args...
+	local name=$1 sock=$2
+	shift 2
+	"${REDIS_ENV[@]}" redis-server --port 0 --unixsocket "$sock" \
+		--save '' --appendonly no --dir "$T" \
+		--enable-module-command yes --logfile "$T/$name.log" "$@" &
+	LASTPID=$!
+	wait_for "redis $name" redis-cli -s "$sock" ping
+}
+
+dump_logs() {
+	local f
+	for f in "$T"/*.log; do
+		[ -f "$f" ] || continue
+		echo "---- $(basename "$f") (last 15 lines)"
+		tail -n 15 "$f"
+	done
+}
+
+# ---- checks: each prints what it compared when it fails ----
+
+CHECKS=0 FAILS=0
+pass() { CHECKS=$((CHECKS + 1)); }
+fail() {
+	CHECKS=$((CHECKS + 1)) FAILS=$((FAILS + 1))
+	printf 'FAIL: %s\n' "$1"
+	shift
+	[ $# -gt 0 ] && printf '      %s\n' "$@"
+	return 0
+}
+expect_eq() { # what, got, want
+	if [ "$2" == "$3" ]; then pass; else
+		fail "$1" "got:  '$2'" "want: '$3'"
+	fi
+}
+expect_prefix() { # what, got, prefix
+	if [ "${2#"$3"}" != "$2" ]; then pass; else
+		fail "$1" "got:          '$2'" "want prefix:  '$3'"
+	fi
+}
+expect_contains() { # what, got, needle
+	if [[ "$2" == *"$3"* ]]; then pass; else
+		fail "$1" "got:          '$2'" "want contains: '$3'"
+	fi
+}
+expect_lt() { # what, got, bound
+	if [ "$2" -lt "$3" ]; then pass; else
+		fail "$1" "got:   $2" "bound: $3"
+	fi
+}
+expect_log() { # what, log file, fixed text
+	if grep -qF -- "$3" "$2"; then pass; else
+		fail "$1" "log $(basename "$2") lacks: '$3'"
+	fi
+}
+
+R1SOCK=$T/redis1.sock
+R2SOCK=$T/redis2.sock
+r1() { redis-cli -s "$R1SOCK" "$@" 2>&1; }
+r1n() { redis-cli -s "$R1SOCK" --no-raw "$@" 2>&1; } # nil shows as (nil)
+r2() { redis-cli -s "$R2SOCK" "$@" 2>&1; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+info_field() { r1 tmem.info | tr -d '\r' | sed -n "s/^$1://p"; }
+
+# Run a redis-cli command on redis1 and time it: sets OUT and MS.
+timed_r1() {
+	local t0
+	t0=$(now_ms)
+	OUT=$(r1 "$@")
+	MS=$(($(now_ms) - t0))
+}
+
+mkdir -p "$RUN"
+
+# ---- 1. Redis (with the module) starts before utmemd ----
+
+start_redis redis1 "$R1SOCK" --loadmodule "$MODULE" "addr=unix:$USOCK" \
+	pool=e2e "timeout_ms=$TIMEOUT_MS"
+R1PID=$LASTPID
+expect_log "load without utmemd warns" "$T/redis1.log" "not reachable yet"
+expect_log "load without utmemd still loads" "$T/redis1.log" \
+	"Module 'utmem' loaded"
+timed_r1 tmem.put early value
+expect_prefix "PUT before utmemd is up" "$OUT" "UNAVAILABLE utmemd at unix:$USOCK"
+expect_lt "PUT before utmemd answers in bounded time (ms)" "$MS" "$BOUND_MS"
+OUT=$(r1n tmem.get early)
+expect_prefix "GET before utmemd is an error, not a miss" "$OUT" \
+	"(error) UNAVAILABLE"
+expect_eq "INFO before utmemd: connected" "$(info_field connected)" 0
+expect_eq "Redis serves while utmemd is absent" "$(r1 ping)" PONG
+
+# ---- 2. utmemd comes up: the next command connects ----
+
+start_utmemd
+expect_eq "first PUT once utmemd is up" "$(r1 tmem.put k1 v1)" OK
+expect_eq "GET" "$(r1 tmem.get k1)" v1
+expect_eq "INFO connected" "$(info_field connected)" 1
+expect_eq "INFO pool" "$(info_field pool)" e2e
+expect_eq "INFO kind" "$(info_field kind)" persistent
+expect_eq "INFO timeout_ms" "$(info_field timeout_ms)" "$TIMEOUT_MS"
+expect_eq "INFO tenant_entries" "$(info_field tenant_entries)" 1
+expect_eq "INFO pool_entries" "$(info_field pool_entries)" 1
+
+# ---- 3. every command and alias ----
+
+expect_eq "TMEMPUT alias" "$(r1 tmemput k2 v2)" OK
+expect_eq "TMEMGET alias" "$(r1 tmemget k2)" v2
+expect_eq "TMEMGET sees TMEM.PUT" "$(r1 tmemget k1)" v1
+expect_eq "PUT replaces" "$(r1 tmem.put k1 v1b)" OK
+expect_eq "GET after replace" "$(r1 tmem.get k1)" v1b
+expect_eq "GET miss is nil" "$(r1n tmem.get nosuchkey)" "(nil)"
+expect_eq "empty value stored" "$(r1 tmem.put empty '')" OK
+expect_eq "empty value is not nil" "$(r1n tmem.get empty)" '""'
+expect_eq "EXISTS hit" "$(r1 tmem.exists k1)" 1
+expect_eq "EXISTS miss" "$(r1 tmem.exists nosuchkey)" 0
+expect_eq "EXISTS empty value" "$(r1 tmem.exists empty)" 1
+expect_eq "EXISTS counts each named key" "$(r1 tmem.exists k1 k2 nokey k1)" 3
+expect_eq "DEL counts deleted keys" "$(r1 tmem.del k1 nokey k2 empty)" 3
+expect_eq "DEL again deletes none" "$(r1 tmem.del k1 k2)" 0
+expect_eq "GET after DEL is nil" "$(r1n tmem.get k1)" "(nil)"
+expect_eq "MPUT" "$(r1 tmem.mput a 1 b 2 c 3)" OK
+expect_eq "MGET with a miss" "$(r1n tmem.mget a nokey c b | tr '\n' ' ')" \
+	'1) "1" 2) (nil) 3) "3" 4) "2" '
+expect_eq "MPUT duplicate key: last wins" "$(r1 tmem.mput d x d y)" OK
+expect_eq "GET after duplicate MPUT" "$(r1 tmem.get d)" y
+expect_eq "PUT arity" "$(r1 tmem.put onlykey)" \
+	"ERR wrong number of arguments for 'tmem.put' command"
+expect_prefix "GET arity" "$(r1 tmem.get)" "ERR wrong number of arguments"
+expect_prefix "DEL arity" "$(r1 tmem.del)" "ERR wrong number of arguments"
+expect_prefix "EXISTS arity" "$(r1 tmem.exists)" "ERR wrong number of arguments"
+expect_prefix "MPUT odd arity" "$(r1 tmem.mput a 1 b)" \
+	"ERR wrong number of arguments"
+expect_prefix "MGET arity" "$(r1 tmem.mget)" "ERR wrong number of arguments"
+expect_prefix "INFO arity" "$(r1 tmem.info extra)" "ERR wrong number of arguments"
+
+# Many keys: more than one batch (256 operations) per command.
+args=()
+for i in $(seq 600); do args+=("mk$i" "val$i"); done
+expect_eq "MPUT of 600 pairs" "$(r1 tmem.mput "${args[@]}")" OK
+keys=()
+for i in $(seq 600); do keys+=("mk$i"); done
+got=$(r1 tmem.mget "${keys[@]}" | md5sum)
+want=$(for i in $(seq 600); do echo "val$i"; done | md5sum)
+expect_eq "MGET of 600 keys, in order" "$got" "$want"
+expect_eq "EXISTS of 600 keys" "$(r1 tmem.exists "${keys[@]}")" 600
+expect_eq "DEL of 600 keys" "$(r1 tmem.del "${keys[@]}")" 600
+
+# ---- 4. binary values: NUL, CR, LF; and 4 MiB ----
+
+printf 'a\0b\r\nc\r\n\0\r' >"$T/bin"
+expect_eq "PUT binary" "$(r1 -x tmem.put bin <"$T/bin")" OK
+r1 --raw tmem.get bin >"$T/bin.got"
+{ cat "$T/bin"; printf '\n'; } >"$T/bin.want" # redis-cli ends with \n
+if cmp -s "$T/bin.got" "$T/bin.want"; then pass; else
+	fail "GET binary is byte-exact" "got:  $(od -c "$T/bin.got" | head -2)" \
+		"want: $(od -c "$T/bin.want" | head -2)"
+fi
+expect_eq "binary key" "$(printf 'v' | r1 -x tmem.put "$(printf 'k\r\ney')")" OK
+expect_eq "GET binary key" "$(r1 tmem.get "$(printf 'k\r\ney')")" v
+
+head -c $((4 << 20)) /dev/urandom >"$T/big"
+expect_eq "PUT 4 MiB" "$(r1 -x tmem.put big <"$T/big")" OK
+for round in 1 2; do # 1: exact-size path; 2: the grown scratch buffer
+	r1 --raw tmem.get big >"$T/big.got"
+	if [ "$(head -c $((4 << 20)) "$T/big.got" | md5sum)" == \
+		"$(md5sum <"$T/big")" ] &&
+		[ "$(stat -c %s "$T/big.got")" -eq $(((4 << 20) + 1)) ]; then
+		pass
+	else
+		fail "GET 4 MiB is byte-exact (round $round)" \
+			"got $(stat -c %s "$T/big.got") bytes"
+	fi
+done
+r1 --raw tmem.mget big bin >"$T/mget.got"
+{ cat "$T/big"; printf '\n'; cat "$T/bin"; printf '\n'; } >"$T/mget.want"
+if cmp -s "$T/mget.got" "$T/mget.want"; then pass; else
+	fail "MGET of a 4 MiB and a binary value is byte-exact"
+fi
+expect_eq "EXISTS of a 4 MiB value" "$(r1 tmem.exists big)" 1
+
+# ---- 5. key positions and flags, as Redis reports them ----
+
+expect_eq "GETKEYS PUT" "$(r1 command getkeys tmem.put k v | tr '\n' ' ')" "k "
+expect_eq "GETKEYS TMEMPUT" "$(r1 command getkeys tmemput k v | tr '\n' ' ')" "k "
+expect_eq "GETKEYS GET" "$(r1 command getkeys tmem.get k | tr '\n' ' ')" "k "
+expect_eq "GETKEYS TMEMGET" "$(r1 command getkeys tmemget k | tr '\n' ' ')" "k "
+expect_eq "GETKEYS DEL" "$(r1 command getkeys tmem.del a b c | tr '\n' ' ')" \
+	"a b c "
+expect_eq "GETKEYS EXISTS" \
+	"$(r1 command getkeys tmem.exists a b | tr '\n' ' ')" "a b "
+expect_eq "GETKEYS MPUT" \
+	"$(r1 command getkeys tmem.mput a 1 b 2 c 3 | tr '\n' ' ')" "a b c "
+expect_eq "GETKEYS MGET" "$(r1 command getkeys tmem.mget a b | tr '\n' ' ')" \
+	"a b "
+expect_prefix "GETKEYS INFO: no keys" "$(r1 command getkeys tmem.info)" ERR
+cmdinfo() { r1 command info "$1" | tr '\n' ' '; }
+expect_match() { # what, got, extended regex
+	if [[ "$2" =~ $3 ]]; then pass; else
+		fail "$1" "got:   '$2'" "regex: '$3'"
+	fi
+}
+# name arity flags... first last step, then (Redis >= 7) the key spec.
+expect_match "COMMAND INFO PUT" "$(cmdinfo tmem.put)" \
+	'^tmem\.put 3 write module 1 1 1 .*flags OW update .*lastkey 0 keystep 1 '
+expect_match "COMMAND INFO TMEMPUT" "$(cmdinfo tmemput)" \
+	'^tmemput 3 write module 1 1 1 .*flags OW update '
+expect_match "COMMAND INFO GET" "$(cmdinfo tmem.get)" \
+	'^tmem\.get 2 readonly module fast 1 1 1 .*flags RO access .*lastkey 0 '
+expect_match "COMMAND INFO TMEMGET" "$(cmdinfo tmemget)" \
+	'^tmemget 2 readonly module fast 1 1 1 .*flags RO access '
+expect_match "COMMAND INFO DEL" "$(cmdinfo tmem.del)" \
+	'^tmem\.del -2 write module 1 -1 1 .*flags RM delete .*lastkey -1 keystep 1 '
+expect_match "COMMAND INFO EXISTS" "$(cmdinfo tmem.exists)" \
+	'^tmem\.exists -2 readonly module fast 1 -1 1 .*flags RO begin_search'
+expect_match "COMMAND INFO MPUT" "$(cmdinfo tmem.mput)" \
+	'^tmem\.mput -3 write module 1 -1 2 .*flags OW update .*lastkey -1 keystep 2 '
+expect_match "COMMAND INFO MGET" "$(cmdinfo tmem.mget)" \
+	'^tmem\.mget -2 readonly module fast 1 -1 1 .*flags RO access .*lastkey -1 keystep 1 '
+expect_match "COMMAND INFO INFO" "$(cmdinfo tmem.info)" \
+	'^tmem\.info 1 readonly module loading stale fast 0 0 0 +$'
+for c in tmem.put tmemput tmem.mput tmem.del tmem.get tmem.mget; do
+	case "$(cmdinfo $c)" in
+	*denyoom*) fail "$c must not be denyoom (values are not in Redis)" ;;
+	*) pass ;;
+	esac
+done
+expect_contains "COMMAND DOCS has a summary" \
+	"$(r1 command docs tmem.put | tr '\n' ' ')" "summary Store a value"
+
+# ---- 6. utmemd hung (SIGSTOP): bounded TIMEOUT, Redis keeps serving ----
+
+expect_eq "PUT before hang" "$(r1 tmem.put h before)" OK
+kill -STOP "$UPID"
+timed_r1 tmem.get h
+expect_prefix "GET while utmemd is stopped" "$OUT" "TIMEOUT utmemd at"
+expect_lt "GET while utmemd is stopped answers in bounded time (ms)" \
+	"$MS" "$BOUND_MS"
+expect_eq "Redis serves while utmemd hangs" "$(r1 ping)" PONG
+expect_eq "plain Redis SET while utmemd hangs" "$(r1 set plain 1)" OK
+kill -CONT "$UPID"
+expect_eq "GET after utmemd resumes" "$(r1 tmem.get h)" before
+
+# ---- 7. utmemd killed (SIGKILL) mid-session, then restarted ----
+
+expect_eq "PUT before kill" "$(r1 tmem.put survivor x)" OK
+kill -9 "$UPID"
+wait "$UPID" 2>/dev/null
+UPID=
+timed_r1 tmem.put afterkill x
+expect_prefix "PUT after utmemd died" "$OUT" "UNAVAILABLE utmemd at"
+expect_lt "PUT after utmemd died answers in bounded time (ms)" "$MS" "$BOUND_MS"
+timed_r1 tmem.get survivor
+expect_prefix "GET after utmemd died is an error, not a miss" "$OUT" \
+	"UNAVAILABLE"
+expect_lt "GET after utmemd died answers in bounded time (ms)" "$MS" "$BOUND_MS"
+expect_prefix "MGET after utmemd died" "$(r1 tmem.mget a b)" "UNAVAILABLE"
+expect_prefix "MPUT after utmemd died" "$(r1 tmem.mput a 1)" "UNAVAILABLE"
+expect_eq "Redis serves while utmemd is dead" "$(r1 ping)" PONG
+expect_eq "plain Redis GET while utmemd is dead" "$(r1 get plain)" 1
+expect_eq "INFO while utmemd is dead: connected" "$(info_field connected)" 0
+expect_contains "INFO while utmemd is dead: last_error" \
+	"$(info_field last_error)" "connect"
+expect_log "the lost link is logged" "$T/redis1.log" "cannot use utmemd"
+
+start_utmemd
+expect_eq "first PUT after restart" "$(r1 tmem.put back again)" OK
+expect_eq "GET after restart" "$(r1 tmem.get back)" again
+expect_eq "INFO after restart: connected" "$(info_field connected)" 1
+
+# The daemon dies between two commands on a live connection: the stale
+# socket is noticed and the command is retried once on a new connection.
+stop_utmemd
+start_utmemd
+expect_eq "PUT on a stale connection after a restart" \
+	"$(r1 tmem.put stale ok)" OK
+retries=$(info_field retries)
+if [ "${retries:-0}" -ge 1 ]; then pass; else
+	fail "INFO counts the retry" "retries: '$retries'"
+fi
+
+# ---- 8. refusals name their cause and leave no old value ----
+
+stop_utmemd
+cat >"$T/quota.ini" <<EOF
+[utmemd]
+capacity = 64M
+max_value = 1M
+
+[tenant default]
+max = 64K
+EOF
+start_utmemd "$T/quota.ini"
+head -c 16384 /dev/zero >"$T/v16k"
+head -c 40960 /dev/zero >"$T/v40k"
+head -c $((2 << 20)) /dev/zero >"$T/v2m"
+for k in fill1 fill2; do r1 -x tmem.put $k <"$T/v16k" >/dev/null; done
+expect_eq "small PUT within quota" "$(r1 tmem.put q old)" OK
+expect_eq "GET within quota" "$(r1 tmem.get q)" old
+expect_eq "PUT over the tenant quota" "$(r1 -x tmem.put q <"$T/v40k")" \
+	"QUOTA tenant quota exceeded"
+expect_eq "old value not readable after QUOTA" "$(r1n tmem.get q)" "(nil)"
+expect_eq "EXISTS after QUOTA" "$(r1 tmem.exists q)" 0
+
+expect_eq "small PUT before TOOBIG" "$(r1 tmem.put tb old)" OK
+expect_eq "PUT over max_value" "$(r1 -x tmem.put tb <"$T/v2m")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes"
+expect_eq "old value not readable after TOOBIG" "$(r1n tmem.get tb)" "(nil)"
+longkey=$(head -c 2000 /dev/zero | tr '\0' k)
+expect_eq "PUT with a key over max_key" "$(r1 tmem.put "$longkey" v)" \
+	"TOOBIG key exceeds utmemd limit of 1024 bytes"
+expect_eq "GET with a key over max_key is a miss" \
+	"$(r1n tmem.get "$longkey")" "(nil)"
+
+r1 tmem.del fill1 fill2 >/dev/null
+expect_eq "MPUT setup" "$(r1 tmem.mput m1 old m2 old)" OK
+printf 'x' >"$T/x"
+expect_eq "MPUT with one value over max_value" \
+	"$(cat "$T/v2m" | r1 -x tmem.mput m1 new m2)" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes (1 of 2 pairs stored; refused keys hold no value)"
+expect_eq "MPUT: the accepted pair is stored" "$(r1 tmem.get m1)" new
+expect_eq "MPUT: the refused key holds no value" "$(r1n tmem.get m2)" "(nil)"
+expect_eq "INFO refused_quota" "$(info_field refused_quota)" 1
+expect_eq "INFO refused_toobig" "$(info_field refused_toobig)" 3
+
+stop_utmemd
+cat >"$T/capacity.ini" <<EOF
+[utmemd]
+capacity = 128K
+max_value = 1M
+
+[tenant default]
+max = 1M
+EOF
+start_utmemd "$T/capacity.ini"
+r1 -x tmem.put c1 <"$T/v40k" >/dev/null
+r1 -x tmem.put c2 <"$T/v40k" >/dev/null
+expect_eq "small PUT within capacity" "$(r1 tmem.put cap old)" OK
+expect_eq "PUT over host capacity" "$(r1 -x tmem.put cap <"$T/v40k")" \
+	"CAPACITY host pool full"
+expect_eq "old value not readable after CAPACITY" "$(r1n tmem.get cap)" "(nil)"
+
+# ---- 9. MODULE LOAD with bad arguments: clear log line, Redis runs on ----
+
+start_redis redis2 "$R2SOCK"
+R2PID=$LASTPID
+load_fails() { # what, log text, args...
+	local what=$1 text=$2
+	shift 2
+	expect_prefix "MODULE LOAD $what fails" "$(r2 module load "$MODULE" "$@")" \
+		"ERR Error loading the extension"
+	expect_log "MODULE LOAD $what is explained" "$T/redis2.log" "$text"
+	expect_eq "Redis runs on after MODULE LOAD $what" "$(r2 ping)" PONG
+}
+load_fails "without arguments" "utmem: not loaded: addr= is required"
+load_fails "without pool" "utmem: not loaded: pool= is required" \
+	"addr=unix:$USOCK"
+load_fails "with a bad kind" "utmem: not loaded: bad value for kind: 'shared'" \
+	"addr=unix:$USOCK" pool=p kind=shared
+load_fails "with an unknown argument" \
+	"utmem: not loaded: unknown argument 'colour=blue'" \
+	"addr=unix:$USOCK" pool=p colour=blue
+load_fails "with a bad timeout" "utmem: not loaded: bad value for timeout_ms: '0'" \
+	"addr=unix:$USOCK" pool=p timeout_ms=0
+load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'" \
+	"addr=unix:$USOCK" pool=a/b
+load_fails "with addr twice" "utmem: not loaded: addr given twice" \
+	"addr=unix:$USOCK" pool=p "addr=unix:$USOCK"
+expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
+	"ERR unknown command"
+expect_eq "MODULE LOAD with good arguments" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral)" OK
+expect_contains "MODULE LIST shows utmem" "$(r2 module list | tr '\n' ' ')" \
+	"name utmem"
+expect_eq "ephemeral pool: INFO kind" \
+	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^kind://p')" ephemeral
+expect_eq "ephemeral pool: PUT" "$(r2 tmem.put e 1)" OK
+expect_eq "ephemeral pool: GET" "$(r2 tmem.get e)" 1
+expect_eq "pools are separate" "$(r1n tmem.get e)" "(nil)"
+expect_prefix "MODULE LOAD twice fails" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph)" \
+	"ERR Error loading the extension"
+expect_log "MODULE LOAD twice is explained" "$T/redis2.log" \
+	"a module named utmem is already loaded"
+expect_eq "MODULE UNLOAD" "$(r2 module unload utmem)" OK
+expect_prefix "TMEM is gone after unload" "$(r2 tmem.get e)" "ERR unknown command"
+expect_eq "Redis runs on after unload" "$(r2 ping)" PONG
+expect_eq "MODULE LOAD again after unload" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral)" OK
+expect_eq "reloaded module works" "$(r2 tmem.get e)" 1
+
+# ---- the end: both servers must still be alive ----
+
+expect_eq "redis1 still alive" "$(r1 ping)" PONG
+expect_eq "redis2 still alive" "$(r2 ping)" PONG
+kill -0 "$UPID" 2>/dev/null && pass || fail "utmemd still alive"
+
+if [ "$FAILS" -ne 0 ]; then
+	echo "$FAILS of $CHECKS checks FAILED"
+	dump_logs
+	exit 1
+fi
+echo "PASS: $CHECKS checks"
+exit 0
