@@ -17,8 +17,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 /* Drop the connection (if any). Pools must be reopened on the next one. */
@@ -85,7 +87,28 @@ static int reopen(struct utmem_client *c, struct uclient_pool *p)
 }
 
 /*
- * Make sure c is connected: dial, HELLO, reopen every open pool. A pool
+ * Between calls nothing is in flight, so an idle connection that reports
+ * end of stream or an error has been closed by the other side (typically a
+ * daemon restart). Finding that out before sending lets the call reconnect
+ * at once instead of failing on a request that could never reach a daemon.
+ * Unexpected bytes are left for the request path, which rejects a reply it
+ * did not ask for. Costs one poll() per call.
+ */
+static int idle_conn_dead(struct utmem_client *c)
+{
+	struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLRDHUP};
+	uint8_t byte;
+	ssize_t n;
+
+	if (c->rb.end != c->rb.start || poll(&p, 1, 0) <= 0)
+		return 0;
+	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
+/*
+ * Make sure c is connected (redialing a connection found dead while idle):
+ * dial, HELLO, reopen every open pool. A pool
  * that cannot be reopened stays stale and reports why when it is next used;
  * only a connection failure fails this call. Returns 0 or -errno.
  */
@@ -93,8 +116,9 @@ int uclient_ensure(struct utmem_client *c)
 {
 	int fd, err;
 
-	if (c->fd >= 0)
+	if (c->fd >= 0 && !idle_conn_dead(c))
 		return 0;
+	uclient_disconnect(c);
 	if (c->no_reconnect)
 		return -ENOTCONN;
 	fd = uclient_dial(&c->addr, c->timeout_ms);

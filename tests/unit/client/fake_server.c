@@ -454,6 +454,15 @@ int fake_start(struct fake_server *s, int tcp)
 	return 0;
 }
 
+void fake_kick(struct fake_server *s)
+{
+	pthread_mutex_lock(&s->lock);
+	for (int i = 0; i < s->connections; i++)
+		if (s->conns[i].fd >= 0)
+			shutdown(s->conns[i].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&s->lock);
+}
+
 void fake_stop(struct fake_server *s)
 {
 	char path[128];

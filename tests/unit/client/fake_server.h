@@ -72,5 +72,7 @@ struct fake_server {
 /* Start serving; tcp=1 for 127.0.0.1, else a Unix socket. 0 or -errno. */
 int fake_start(struct fake_server *s, int tcp);
 void fake_stop(struct fake_server *s);
+/* Hang up every connection, as a daemon restart would. */
+void fake_kick(struct fake_server *s);
 
 #endif

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -458,6 +459,20 @@ static void test_close_mid_reply_reconnects(void **state)
 	assert_int_equal(connections(&fx->srv), 3);
 }
 
+/* An idle connection hung up by the daemon is replaced without an error. */
+static void test_idle_hangup_is_transparent(void **state)
+{
+	struct fixture *fx = *state;
+	char buf[8];
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "keep", 4, "v1", 2), 0);
+	fake_kick(&fx->srv);
+	usleep(100 * 1000);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "keep", 4, buf, 8, 0), 2);
+	assert_int_equal(connections(&fx->srv), 2);
+	assert_int_equal(last_hdr(&fx->srv).pool, 2001);
+}
+
 static void test_no_reconnect(void **state)
 {
 	struct fixture *fx = *state;
@@ -596,6 +611,7 @@ int main(void)
 		T(test_batch_many),
 		T(test_batch_big_values),
 		T(test_close_mid_reply_reconnects),
+		T(test_idle_hangup_is_transparent),
 		T(test_no_reconnect),
 		T(test_timeout_bounded),
 		T(test_peer_closes_while_sending),
