@@ -364,8 +364,10 @@ static int pool_key(struct parse *p, const char *name, const char *v)
 		pl->has_kind = 1;
 		return 1;
 	}
-	if (strcmp(name, "tenants") == 0)
+	if (strcmp(name, "tenants") == 0) {
+		pl->tenants_line = p->line;
 		return once(p, 2, name) && pool_tenants(p, pl, v);
+	}
 	return fail(p, "unknown key '%s' in [pool %s]", name, pl->name);
 }
 
@@ -504,6 +506,7 @@ static int validate(struct parse *p)
 		if (!pl->has_kind)
 			return fail(p, "pool '%s': 'kind' (persistent or ephemeral) is required",
 				    pl->name);
+		p->line = pl->tenants_line;
 		for (size_t k = 0; k < pl->ntenants; k++) {
 			size_t j;
 			for (j = 0; j < cfg->ntenants; j++)

@@ -57,6 +57,7 @@ struct ud_cfg_pool {
 	char (*tenants)[UST_NAME_MAX + 1];
 	size_t ntenants;
 	int line;
+	int tenants_line; /* where "tenants =" was given */
 };
 
 struct ud_cfg {

@@ -1,0 +1,80 @@
+# lib.sh — shared helpers for utmemd's end-to-end scripts (sourced).
+#
+# Each script gets the binaries through the environment (UTMEMD, UTMEMCTL,
+# E2E_CLIENT, E2E_RAW, set by meson), works in its own mktemp -d directory,
+# starts daemons it stops by pid, and cleans up on any exit. fail() prints
+# what was expected and what happened, then exits 1.
+set -u
+
+T=$(mktemp -d /tmp/utmem-e2e.XXXXXX)
+PIDS=()
+
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do
+		kill -KILL "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	rm -rf "$T"
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $*" >&2
+	for f in "$T"/*.log; do
+		[ -f "$f" ] && { echo "--- $f" >&2; tail -n 30 "$f" >&2; }
+	done
+	exit 1
+}
+
+ok() { echo "ok: $*"; }
+
+# wait_sock PATH: the socket accepts within 10 s (utmemctl-free check: the
+# path exists as a socket and the daemon printed its admin line).
+wait_sock() {
+	local i
+	for i in $(seq 1 200); do
+		[ -S "$1" ] && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# start_daemon NAME RUNDIR [ARGS...]: start utmemd in the background, record
+# its pid in $DPID, and wait until its admin socket exists.
+start_daemon() {
+	local name=$1 dir=$2
+	shift 2
+	"$UTMEMD" --run-dir "$dir" "$@" >"$T/$name.out" 2>"$T/$name.log" &
+	DPID=$!
+	PIDS+=("$DPID")
+	wait_sock "$dir/admin.sock" || fail "utmemd ($name) did not come up"
+	# The banner is printed after every socket is listening.
+	local i
+	for i in $(seq 1 200); do
+		grep -q '^admin:' "$T/$name.out" && return 0
+		kill -0 "$DPID" 2>/dev/null || fail "utmemd ($name) exited early"
+		sleep 0.05
+	done
+	fail "utmemd ($name) printed no banner"
+}
+
+# stop_daemon PID: SIGTERM and wait (bounded); returns utmemd's exit status.
+stop_daemon() {
+	local pid=$1 i
+	kill -TERM "$pid" 2>/dev/null
+	for i in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.05
+	done
+	wait "$pid"
+}
+
+ctl() { "$UTMEMCTL" --run-dir "$RUN" "$@"; }
+
+# json_num JSON OBJECT_NAME FIELD: the number FIELD inside the object whose
+# "name" is OBJECT_NAME (utmemctl prints one object per tenant/pool, flat).
+json_num() {
+	printf '%s' "$1" | tr '{' '\n' | grep "\"name\":\"$2\"" | head -n 1 |
+		sed -n "s/.*\"$3\":\([0-9]*\).*/\1/p"
+}

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Hostile input on a tenant socket (truncated frames, oversized lengths,
+# unknown opcode, wrong version, garbage, admin opcodes) gets an error
+# status or a closed connection, while other clients keep being served and
+# nothing leaks; the daemon stays up and exits cleanly.
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+start_daemon d "$RUN"
+"$E2E_CLIENT" serve "$RUN/utmemd.sock" 3 >"$T/serve.out" 2>"$T/serve.log" &
+SP=$!
+PIDS+=("$SP")
+"$E2E_RAW" malformed "$RUN/utmemd.sock" || fail "malformed-input checks"
+ok "malformed frames refused, well-behaved connection served throughout"
+wait "$SP" || fail "concurrent libutmem client failed during the hostile input"
+ok "concurrent libutmem client: $(cat "$T/serve.out")"
+# Admin opcodes are refused on tenant sockets (checked above); the tenant
+# socket cannot reach the admin socket's functions either way.
+kill -0 "$DPID" || fail "utmemd died"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+ok "utmemd exits 0 after hostile input"

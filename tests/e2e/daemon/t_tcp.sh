@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# TCP on a random loopback port: a tenant's token authenticates it; no
+# token or a wrong token is refused (UWIRE_S_AUTH -> -EPERM, then closed).
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+cat >"$T/cfg.ini" <<CFG
+[utmemd]
+tcp = 127.0.0.1:0
+[tenant remote]
+token = abcdef0123456789
+max = 16M
+CFG
+start_daemon d "$RUN" -c "$T/cfg.ini"
+addr=$(sed -n 's/^tcp: \(tcp:[0-9.]*:[0-9]*\).*/\1/p' "$T/d.out")
+[ -n "$addr" ] || fail "no tcp line in banner: $(cat "$T/d.out")"
+"$E2E_CLIENT" tcp "$addr" abcdef0123456789 0 || fail "TCP with the right token"
+ok "TCP with token works ($addr)"
+"$E2E_CLIENT" tcp "$addr" wrongtoken000000 1 || fail "wrong token accepted"
+"$E2E_CLIENT" tcp "$addr" - 1 || fail "no token accepted"
+ok "TCP without or with a wrong token refused"
+json=$(ctl --json stats)
+[ "$(json_num "$json" remote puts)" = 1 ] || fail "TCP PUT not counted for 'remote': $json"
+ok "TCP requests are charged to the token's tenant"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
