@@ -22,11 +22,24 @@
  *   -EPERM       TCP token refused
  *   -ECONNRESET, -ECONNREFUSED, -ENOTCONN, -ETIMEDOUT, -EPIPE
  *                the daemon went away or did not answer in time; the next
- *                call reconnects and reopens the client's pools by name
+ *                call reconnects and reopens the client's pools by name.
+ *                The outcome of a request that failed this way is unknown
+ *                (a PUT may or may not have been applied): INVALIDATE the
+ *                key once reconnected if that matters. A connection the
+ *                daemon closed while the client was idle (a restart) is
+ *                noticed before sending and replaced without an error.
+ *   -EPROTO, -EPROTONOSUPPORT
+ *                the daemon sent something this library does not
+ *                understand, or speaks another protocol version
  *
  * Thread safety: a utmem_client may be shared by threads; calls on one client
- * are serialized by an internal lock. For parallelism, use one client per
- * thread. A utmem_batch belongs to one thread at a time.
+ * are serialized by an internal mutex held for the whole call (including a
+ * whole batch), so requests of different threads never interleave on the
+ * connection. For parallelism, use one client per thread. A utmem_batch
+ * belongs to one thread at a time. The library never raises SIGPIPE.
+ *
+ * Keys are 1..utmem_max_key() bytes (an empty key is -EINVAL); values are
+ * 0..utmem_max_value() bytes. The wire protocol is docs/protocol.md.
  *
  * ABI: same major version = ABI compatible. Symbols are versioned UTMEM_0.
  */
@@ -66,7 +79,9 @@ typedef struct utmem_batch utmem_batch;
 
 struct utmem_options {
 	const char *token; /* TCP: the tenant's token (required there) */
-	int timeout_ms;    /* connect and per-request timeout; 0 = 5000 */
+	int timeout_ms;    /* connect timeout, and how long a request may make
+			      no progress (no byte sent or received) before
+			      it fails with -ETIMEDOUT; 0 = 5000 */
 	int no_reconnect;  /* 1: fail with -ENOTCONN instead of reconnecting */
 };
 
@@ -115,7 +130,9 @@ UTMEM_API int utmem_pool_destroy(utmem_client *c, uint32_t pool);
 
 /*
  * PUT: store a copy of val under key, replacing any old value atomically.
- * If it fails for any reason the key has no value afterwards.
+ * If it fails for any reason the key has no value afterwards (a value above
+ * utmem_max_value() is not sent: the key is invalidated and -EMSGSIZE
+ * returned). The value is sent from val without an intermediate copy.
  */
 UTMEM_API int utmem_put(utmem_client *c, uint32_t pool, const void *key,
 			size_t klen, const void *val, size_t vlen);
@@ -156,7 +173,12 @@ UTMEM_API int utmem_batch_new(utmem_client *c, utmem_batch **out);
 UTMEM_API void utmem_batch_free(utmem_batch *b); /* accepts NULL */
 UTMEM_API void utmem_batch_reset(utmem_batch *b); /* empty it for reuse */
 
-/* Queue an operation; returns its index in the batch, or -errno. */
+/*
+ * Queue an operation; returns its index in the batch, or -errno (-EINVAL,
+ * -EMSGSIZE for a key too long, -E2BIG past 2^20 operations). A PUT of a
+ * value too long is queued and reports -EMSGSIZE (it removes the key's old
+ * value, as utmem_put does). GETs in a batch always go into a buffer.
+ */
 UTMEM_API int utmem_batch_put(utmem_batch *b, uint32_t pool, const void *key,
 			      size_t klen, const void *val, size_t vlen);
 UTMEM_API int utmem_batch_get(utmem_batch *b, uint32_t pool, const void *key,
@@ -174,7 +196,8 @@ UTMEM_API int utmem_batch_exec(utmem_batch *b);
 
 /*
  * Result of operation i after exec: 0 (PUT, INVALIDATE) or the value length
- * (GET), or -errno as the single-request call would have returned.
+ * (GET), or -errno as the single-request call would have returned; -EAGAIN
+ * before exec, -EINVAL for an index out of range.
  */
 UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
 
