@@ -192,6 +192,8 @@ static int op_hello(struct fake_server *s, int fd, const struct uwire_frame *f)
 
 	snprintf(s->hello_key, sizeof(s->hello_key), "%.*s",
 		 (int)f->hdr.klen, (const char *)f->key);
+	if (s->hello_hang)
+		return FAKE_NOREPLY;
 	if (s->hello_status) {
 		reply(fd, &f->hdr, s->hello_status, 0, NULL, 0);
 		return FAKE_CLOSE;

@@ -45,6 +45,7 @@ struct fake_entry {
 struct fake_server {
 	/* configuration, set before fake_start() */
 	uint16_t hello_status;
+	int hello_hang;    /* never answer HELLO */
 	uint32_t hello_version;
 	uint32_t max_key, max_value;
 	const char *token; /* TCP: the only token accepted */

@@ -85,6 +85,14 @@ static int connections(struct fake_server *s)
 	return n;
 }
 
+static int64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void test_addresses_malformed(void **state)
 {
 	static const char *bad[] = {
@@ -191,6 +199,24 @@ static void test_hello_refused_version(void **state)
 	pthread_mutex_unlock(&srv.lock);
 	assert_int_equal(utmem_connect(srv.addr, NULL, &c), -EPROTONOSUPPORT);
 	assert_null(c);
+	fake_stop(&srv);
+	(void)state;
+}
+
+/* A daemon that accepts but never says HELLO costs one timeout. */
+static void test_hello_timeout(void **state)
+{
+	struct fake_server srv = {.hello_hang = 1};
+	struct utmem_options opt = {.timeout_ms = 300};
+	utmem_client *c = NULL;
+	int64_t t0, dt;
+
+	assert_int_equal(fake_start(&srv, 0), 0);
+	t0 = ms_now();
+	assert_int_equal(utmem_connect(srv.addr, &opt, &c), -ETIMEDOUT);
+	dt = ms_now() - t0;
+	assert_null(c);
+	assert_true(dt >= 250 && dt < 2000);
 	fake_stop(&srv);
 	(void)state;
 }
@@ -487,14 +513,6 @@ static void test_no_reconnect(void **state)
 	utmem_close(c);
 }
 
-static int64_t ms_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void test_timeout_bounded(void **state)
 {
 	struct fixture *fx = *state;
@@ -597,6 +615,7 @@ int main(void)
 		cmocka_unit_test(test_connect_missing_socket),
 		cmocka_unit_test(test_tcp_token),
 		cmocka_unit_test(test_hello_refused_version),
+		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_strerror_version),
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_hello_limits),
