@@ -39,7 +39,8 @@ REDIS_ENV=()
 asan_rt=$(ldd "$MODULE" 2>/dev/null | awk '/libasan/ { print $3; exit }')
 if [ -n "$asan_rt" ]; then
 	REDIS_ENV=(env "LD_PRELOAD=$asan_rt"
-		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1")
+		"ASAN_OPTIONS=detect_leaks=1:abort_on_error=1"
+		"UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1")
 fi
 
 # ---- process handling: every process is ours, stopped by its pid ----
@@ -98,14 +99,15 @@ start_redis() { # name, socket, extra args...
 	shift 2
 	"${REDIS_ENV[@]}" redis-server --port 0 --unixsocket "$sock" \
 		--save '' --appendonly no --dir "$T" \
-		--enable-module-command yes --logfile "$T/$name.log" "$@" &
+		--enable-module-command yes --logfile "$T/$name.log" "$@" \
+		2>"$T/$name.stderr" &
 	LASTPID=$!
 	wait_for "redis $name" redis-cli -s "$sock" ping
 }
 
 dump_logs() {
 	local f
-	for f in "$T"/*.log; do
+	for f in "$T"/*.log "$T"/*.stderr; do
 		[ -f "$f" ] || continue
 		echo "---- $(basename "$f") (last 15 lines)"
 		tail -n 15 "$f"
@@ -138,7 +140,13 @@ expect_contains() { # what, got, needle
 		fail "$1" "got:          '$2'" "want contains: '$3'"
 	fi
 }
+expect_match() { # what, got, extended regex
+	if [[ "$2" =~ $3 ]]; then pass; else
+		fail "$1" "got:   '$2'" "regex: '$3'"
+	fi
+}
 expect_lt() { # what, got, bound
+	echo "measured: $1: $2 (bound $3)"
 	if [ "$2" -lt "$3" ]; then pass; else
 		fail "$1" "got:   $2" "bound: $3"
 	fi
@@ -289,11 +297,6 @@ expect_eq "GETKEYS MGET" "$(r1 command getkeys tmem.mget a b | tr '\n' ' ')" \
 	"a b "
 expect_prefix "GETKEYS INFO: no keys" "$(r1 command getkeys tmem.info)" ERR
 cmdinfo() { r1 command info "$1" | tr '\n' ' '; }
-expect_match() { # what, got, extended regex
-	if [[ "$2" =~ $3 ]]; then pass; else
-		fail "$1" "got:   '$2'" "regex: '$3'"
-	fi
-}
 # name arity flags... first last step, then (Redis >= 7) the key spec.
 expect_match "COMMAND INFO PUT" "$(cmdinfo tmem.put)" \
 	'^tmem\.put 3 write module 1 1 1 .*flags OW update .*lastkey 0 keystep 1 '
@@ -337,7 +340,25 @@ expect_eq "GET after utmemd resumes" "$(r1 tmem.get h)" before
 
 # ---- 7. utmemd killed (SIGKILL) mid-session, then restarted ----
 
-expect_eq "PUT before kill" "$(r1 tmem.put survivor x)" OK
+# Killed while a request is in flight: the daemon is stopped so the GET is
+# surely waiting for its reply when the SIGKILL lands.
+kill -STOP "$UPID"
+t0=$(now_ms)
+(r1 tmem.get h >"$T/inflight.out"; echo $(($(now_ms) - t0)) >"$T/inflight.ms") &
+BG=$!
+sleep 0.2
+kill -9 "$UPID"
+wait "$UPID" 2>/dev/null
+wait "$BG"
+expect_match "GET in flight when utmemd is killed" "$(cat "$T/inflight.out")" \
+	'^(UNAVAILABLE|TIMEOUT) utmemd at'
+expect_lt "GET in flight when utmemd is killed answers in bounded time (ms)" \
+	"$(cat "$T/inflight.ms")" "$BOUND_MS"
+expect_eq "Redis serves after utmemd was killed under a request" "$(r1 ping)" PONG
+start_utmemd
+expect_eq "PUT after the in-flight kill and a restart" \
+	"$(r1 tmem.put survivor x)" OK
+
 kill -9 "$UPID"
 wait "$UPID" 2>/dev/null
 UPID=
@@ -361,6 +382,18 @@ start_utmemd
 expect_eq "first PUT after restart" "$(r1 tmem.put back again)" OK
 expect_eq "GET after restart" "$(r1 tmem.get back)" again
 expect_eq "INFO after restart: connected" "$(info_field connected)" 1
+
+# A clean stop removes the socket file: connect() then fails with ENOENT,
+# which must not be taken for "no such key".
+stop_utmemd
+expect_prefix "GET after a clean utmemd stop is an error, not a miss" \
+	"$(r1n tmem.get back)" "(error) UNAVAILABLE"
+expect_prefix "EXISTS after a clean utmemd stop is an error" \
+	"$(r1 tmem.exists back)" "UNAVAILABLE"
+expect_prefix "DEL after a clean utmemd stop is an error" \
+	"$(r1 tmem.del back)" "UNAVAILABLE"
+start_utmemd
+expect_eq "PUT once utmemd is back" "$(r1 tmem.put back again)" OK
 
 # The daemon dies between two commands on a live connection: the stale
 # socket is noticed and the command is retried once on a new connection.
@@ -488,6 +521,20 @@ expect_eq "reloaded module works" "$(r2 tmem.get e)" 1
 expect_eq "redis1 still alive" "$(r1 ping)" PONG
 expect_eq "redis2 still alive" "$(r2 ping)" PONG
 kill -0 "$UPID" 2>/dev/null && pass || fail "utmemd still alive"
+
+# Stop both servers cleanly: a sanitizer (ASan/UBSan/LSan in CI builds)
+# reports into their stderr at exit, including leaks of the module.
+stop_pid "$R1PID"
+R1PID=
+stop_pid "$R2PID"
+R2PID=
+for f in "$T"/redis1.stderr "$T"/redis2.stderr; do
+	if grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error' "$f"; then
+		fail "sanitizer report in $(basename "$f")" "$(head -n 30 "$f")"
+	else
+		pass
+	fi
+done
 
 if [ "$FAILS" -ne 0 ]; then
 	echo "$FAILS of $CHECKS checks FAILED"
