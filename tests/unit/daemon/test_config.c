@@ -1,0 +1,136 @@
+/*
+ * test_config.c — unit tests of utmemd's configuration reader
+ * (src/daemon/config.c): defaults, every key, and that each kind of mistake
+ * is refused with the right FILE:LINE.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "daemon/daemon.h"
+
+static char path[64];
+
+/* Write text to a fresh temp file named in path. */
+static void write_cfg(const char *text)
+{
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/utmem-cfg-XXXXXX");
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	f = fdopen(fd, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Load text; on failure the message must contain ":LINE: " and want. */
+static int load(const char *text, struct ud_cfg *cfg, int line, const char *want)
+{
+	char msg[512] = "", tag[32];
+	int err;
+
+	write_cfg(text);
+	err = ud_cfg_load(cfg, path, NULL, msg, sizeof(msg));
+	unlink(path);
+	if (want) {
+		snprintf(tag, sizeof(tag), ":%d: ", line);
+		if (err == 0 || !strstr(msg, tag) || !strstr(msg, want))
+			fail_msg("want error at line %d with '%s', got %d '%s'", line,
+				 want, err, msg);
+	}
+	return err;
+}
+
+static void test_default(void **state)
+{
+	struct ud_cfg cfg;
+
+	(void)state;
+	assert_int_equal(ud_cfg_default(&cfg, "/tmp/x"), 0);
+	assert_int_equal(cfg.ntenants, 1);
+	assert_string_equal(cfg.tenants[0].name, "default");
+	assert_true(cfg.capacity > 0);
+	assert_true(cfg.tenants[0].max == cfg.capacity);
+	assert_string_equal(cfg.run_dir, "/tmp/x");
+	assert_int_equal(cfg.tcp_on, 0);
+	ud_cfg_free(&cfg);
+}
+
+static void test_full(void **state)
+{
+	struct ud_cfg cfg;
+
+	(void)state;
+	assert_int_equal(load("[utmemd]\ncapacity = 1G\nmax_key = 2K\n"
+			      "max_value = 8M\nworkers = 3\nrun_dir = /r\n"
+			      "tcp = 7000\nlog_level = warn\n"
+			      "[tenant a]\nmin = 1M\nmax = 64M\nweight = 4\n"
+			      "socket = x.sock\ntoken = 0123456789\nmode = 0600\n"
+			      "[tenant b]\n"
+			      "[pool p]\nkind = ephemeral\ntenants = a, b\n",
+			      &cfg, 0, NULL), 0);
+	assert_true(cfg.capacity == 1ull << 30);
+	assert_int_equal(cfg.max_key, 2048);
+	assert_int_equal(cfg.max_value, 8u << 20);
+	assert_int_equal(cfg.workers, 3);
+	assert_string_equal(cfg.run_dir, "/r");
+	assert_int_equal(cfg.tcp_on, 1);
+	assert_int_equal(cfg.tcp_port, 7000);
+	assert_string_equal(cfg.tcp_host, "127.0.0.1");
+	assert_int_equal(cfg.log_level, UADM_LOG_WARN);
+	assert_int_equal(cfg.ntenants, 2);
+	assert_int_equal(cfg.tenants[0].min, 1u << 20);
+	assert_int_equal(cfg.tenants[0].weight, 4);
+	assert_int_equal(cfg.tenants[0].mode, 0600);
+	assert_string_equal(cfg.tenants[0].token, "0123456789");
+	assert_true(cfg.tenants[1].max == cfg.capacity); /* default max */
+	assert_int_equal(cfg.npools, 1);
+	assert_int_equal(cfg.pools[0].kind, UST_POOL_EPHEMERAL);
+	assert_int_equal(cfg.pools[0].ntenants, 2);
+	assert_string_equal(cfg.pools[0].tenants[1], "b");
+	ud_cfg_free(&cfg);
+}
+
+static void test_errors(void **state)
+{
+	struct ud_cfg cfg;
+
+	(void)state;
+	load("[utmemd]\nfoo = 1\n", &cfg, 2, "unknown key 'foo'");
+	load("\n[weird]\n", &cfg, 2, "unknown section [weird]");
+	load("[utmemd]\n[utmemd]\n", &cfg, 2, "[utmemd] given twice");
+	load("[tenant a]\n[tenant b]\n[tenant a]\n", &cfg, 3, "duplicate tenant 'a'");
+	load("[tenant a]\nmax = 1X\n", &cfg, 2, "max '1X'");
+	load("[utmemd]\nworkers = 0\n", &cfg, 2, "workers '0'");
+	load("[utmemd]\nmax_key = 65537\n", &cfg, 2, "max_key");
+	load("[utmemd]\ncapacity = 0%\n", &cfg, 2, "percentage");
+	load("[utmemd]\ntcp = 1.2.3:80\n", &cfg, 2, "not an IPv4 address");
+	load("[utmemd]\ntcp = 70000\n", &cfg, 2, "bad port");
+	load("[tenant a]\ntoken = short\n", &cfg, 2, "token");
+	load("[tenant a]\nmode = 999\n", &cfg, 2, "mode");
+	load("[tenant a]\nsocket = s\n[tenant b]\nsocket = s\n", &cfg, 3,
+	     "socket 's' already used by 'a'");
+	load("[pool p]\ntenants = a\n", &cfg, 1, "'kind'");
+	load("[pool p]\nkind = sticky\n", &cfg, 2, "kind 'sticky'");
+	load("key = 1\n", &cfg, 1, "outside any section");
+	load("[utmemd\n", &cfg, 1, "without ']'");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_default),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_errors),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
