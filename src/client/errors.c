@@ -29,7 +29,7 @@ static const struct {
 	{EPROTONOSUPPORT, "protocol version not supported by the daemon"},
 	{EOPNOTSUPP, "operation not supported by the daemon"},
 	{ESHUTDOWN, "daemon shutting down"},
-	{ECONNRESET, "connection to utmemd lost (next call reconnects)"},
+	{ECONNRESET, "connection to utmemd reset or lost"},
 	{ECONNREFUSED, "utmemd refused the connection (not running?)"},
 	{ENOTCONN, "not connected to utmemd"},
 	{ETIMEDOUT, "utmemd did not answer in time"},
