@@ -42,6 +42,25 @@ static enum tconn_what tcmd_size_what(const struct tconn *t, size_t klen)
 }
 
 /*
+ * Whether result res for a key of klen bytes means "the key holds nothing":
+ * a miss, or a key utmemd cannot hold at all (empty, or over max_key), which
+ * therefore cannot have a value either.
+ */
+static int tcmd_no_value(ssize_t res, size_t klen)
+{
+	return res == -ENOENT || res == -EMSGSIZE ||
+	       (res == -EINVAL && klen == 0);
+}
+
+/* Refuse to store under an empty key (utmemd keys are 1..max_key bytes),
+ * Redis accepts them. Nothing was sent, so no old value can exist. */
+static int tcmd_reply_empty_key(RedisModuleCtx *ctx, struct tconn *t)
+{
+	t->n.errors++;
+	return rm.ReplyWithError(ctx, "ERR utmemd cannot store an empty key");
+}
+
+/*
  * A PUT refused for its size must leave no value under the key, like any
  * refused PUT. The daemon guarantees that for refusals it decides; this
  * covers a refusal made before the request left the library. Best effort:
@@ -79,6 +98,8 @@ static int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	t->n.commands++;
 	a.key = rm.StringPtrLen(argv[1], &a.klen);
 	a.val = rm.StringPtrLen(argv[2], &a.vlen);
+	if (a.klen == 0)
+		return tcmd_reply_empty_key(ctx, t);
 	r = tconn_call(t, "put", tcmd_put_op, &a);
 	if (r < 0) {
 		if (r == -EMSGSIZE)
@@ -140,8 +161,7 @@ static int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	t->n.gets++;
 	a.key = rm.StringPtrLen(argv[1], &a.klen);
 	r = tconn_call(t, "get", tcmd_get_op, &a);
-	if (r == -ENOENT || r == -EMSGSIZE) {
-		/* A key the daemon cannot hold cannot have a value either. */
+	if (tcmd_no_value(r, a.klen)) {
 		t->n.misses++;
 		return rm.ReplyWithNull(ctx);
 	}
@@ -239,13 +259,16 @@ static int tcmd_del_queue(struct tconn *t, struct tcmd_multi *m, int argi,
 	return utmem_batch_invalidate(t->batch, t->pool, key, klen);
 }
 
-/* A miss and an impossible key both mean "nothing deleted". */
+/* A miss and an impossible key both mean "not there". */
 static void tcmd_count_done(struct tconn *t, struct tcmd_multi *m, int argi,
 			    int p, ssize_t res)
 {
+	size_t klen;
+
+	(void)tcmd_arg(m, argi, &klen);
 	if (res >= 0 || res == -ENOBUFS)
 		m->count++;
-	else if (res != -ENOENT && res != -EMSGSIZE && m->first_err == 0)
+	else if (!tcmd_no_value(res, klen) && m->first_err == 0)
 		m->first_err = res;
 }
 
@@ -370,6 +393,13 @@ static int tcmd_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (argc < 3 || argc % 2 == 0)
 		return rm.WrongArity(ctx);
 	t->n.commands++;
+	for (int i = 1; i < argc; i += 2) {
+		size_t klen;
+
+		(void)tcmd_arg(&m, i, &klen);
+		if (klen == 0) /* refuse the whole command: nothing is sent */
+			return tcmd_reply_empty_key(ctx, t);
+	}
 	r = tconn_call(t, "mput", tcmd_multi_op, &m);
 	if (r == 0 && m.first_err == 0)
 		return rm.ReplyWithSimpleString(ctx, "OK");
@@ -418,7 +448,7 @@ static void tcmd_mget_done(struct tconn *t, struct tcmd_multi *m, int argi,
 		t->n.get_bytes += (uint64_t)res;
 		tconn_note_size(t, (size_t)res);
 		rm.ReplyWithStringBuffer(m->ctx, val, (size_t)res);
-	} else if (res == -ENOENT || res == -EMSGSIZE) {
+	} else if (tcmd_no_value(res, klen)) {
 		t->n.misses++;
 		rm.ReplyWithNull(m->ctx);
 	} else {

@@ -226,6 +226,17 @@ expect_eq "MGET with a miss" "$(r1n tmem.mget a nokey c b | tr '\n' ' ')" \
 	'1) "1" 2) (nil) 3) "3" 4) "2" '
 expect_eq "MPUT duplicate key: last wins" "$(r1 tmem.mput d x d y)" OK
 expect_eq "GET after duplicate MPUT" "$(r1 tmem.get d)" y
+# utmemd keys are 1..max_key bytes; Redis allows an empty one.
+expect_eq "PUT with an empty key" "$(r1 tmem.put '' v)" \
+	"ERR utmemd cannot store an empty key"
+expect_eq "MPUT with an empty key stores nothing" \
+	"$(r1 tmem.mput e1 v '' v)" "ERR utmemd cannot store an empty key"
+expect_eq "MPUT with an empty key: other keys untouched" "$(r1 tmem.exists e1)" 0
+expect_eq "GET of an empty key is a miss" "$(r1n tmem.get '')" "(nil)"
+expect_eq "EXISTS of an empty key" "$(r1 tmem.exists '' a)" 1
+expect_eq "DEL of an empty key" "$(r1 tmem.del '')" 0
+expect_eq "MGET of an empty key" "$(r1n tmem.mget '' a | tr '\n' ' ')" \
+	'1) (nil) 2) "1" '
 expect_eq "PUT arity" "$(r1 tmem.put onlykey)" \
 	"ERR wrong number of arguments for 'tmem.put' command"
 expect_prefix "GET arity" "$(r1 tmem.get)" "ERR wrong number of arguments"
