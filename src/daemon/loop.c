@@ -271,6 +271,8 @@ static void conn_process(struct ud_conn *c)
 
 	while (!c->closing) {
 		if (backlog(c) >= OUT_HIGH) {
+			ud_debug("fd %d: %zu bytes of replies unread; pausing",
+				 c->fd, backlog(c));
 			c->paused = 1;
 			break;
 		}
@@ -320,10 +322,12 @@ static int conn_read(struct ud_conn *c)
 		return 0;
 	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
 	if (n == 0) {
+		/* The peer is done sending: flush what it asked for, then close. */
 		if (c->in_len)
 			ud_debug("fd %d: peer left mid-frame (%zu bytes)", c->fd,
 				 c->in_len);
-		return -1;
+		c->closing = 1;
+		return 0;
 	}
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;

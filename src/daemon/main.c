@@ -150,6 +150,9 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 	d->listeners = lis;
 	if (!d->cfg.tcp_on)
 		return 0;
+	if (strncmp(d->cfg.tcp_host, "127.", 4) != 0)
+		ud_warn("TCP on %s is reachable from other hosts and not encrypted",
+			d->cfg.tcp_host);
 	fd = ud_listen_tcp(d->cfg.tcp_host, d->cfg.tcp_port, msg, msglen);
 	if (fd < 0)
 		return fd;
@@ -370,7 +373,10 @@ int main(int argc, char **argv)
 		ud_cfg_free(&d.cfg);
 		return 1;
 	}
+	/* Startup reports through the banner or one error line, nothing else. */
+	atomic_store(&ud_log_level, d.cfg.log_level < UADM_LOG_WARN ? d.cfg.log_level : UADM_LOG_WARN);
 	err = start(&d, msg, sizeof(msg));
+	atomic_store(&ud_log_level, d.cfg.log_level);
 	if (err) {
 		fprintf(stderr, "utmemd: %s\n", msg[0] ? msg : strerror(-err));
 		stop_all(&d);

@@ -314,10 +314,81 @@ static int cmd_probe(uint32_t first, uint32_t last)
 	return failures ? 1 : 0;
 }
 
+static uint32_t open_pool(int fd, const char *name)
+{
+	uint32_t pool = 0;
+	int st;
+
+	frame(fd, UWIRE_OP_POOL_OPEN, UWIRE_F_CREATE, 1, 0, name,
+	      (uint32_t)strlen(name), NULL, 0);
+	st = reply(fd, NULL, &pool);
+	EXPECT(st == 0 && pool != 0, "pool open: status %d", st);
+	return pool;
+}
+
+/*
+ * heavy: a large PUT arriving slowly, and a client that pipelines 64 GETs
+ * of 1 MiB without reading (so the daemon must hold back), must not stall
+ * a well-behaved client; both complete correctly afterwards.
+ */
+static int cmd_heavy(void)
+{
+	const uint32_t big = 8u << 20, mib = 1u << 20;
+	unsigned char *v = malloc(big);
+	int good = dial(), fd = dial(), st;
+	uint32_t pool = open_pool(fd, "heavy");
+	uint64_t id;
+
+	if (!v)
+		return 1;
+	memset(v, 0x5a, big);
+	/* Slow PUT: half now, the rest after the good client was served. */
+	frame(fd, UWIRE_OP_PUT, 0, 2, pool, "B", 1, NULL, 0);
+	{
+		unsigned char hdr[UWIRE_HDR_SIZE];
+		struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
+				      .id = 3, .pool = pool, .klen = 1, .vlen = big};
+		uwire_hdr_encode(&h, hdr);
+		send_all(fd, hdr, sizeof(hdr));
+		send_all(fd, "b", 1);
+		send_all(fd, v, big / 2);
+		still_served(good, "half of an 8 MiB PUT");
+		usleep(200000);
+		still_served(good, "a stalled 8 MiB PUT");
+		send_all(fd, v + big / 2, big - big / 2);
+	}
+	st = reply(fd, &id, NULL);
+	EXPECT(st == 0 && id == 2, "empty PUT: status %d id %llu", st, (unsigned long long)id);
+	st = reply(fd, &id, NULL);
+	EXPECT(st == 0 && id == 3, "8 MiB PUT: status %d id %llu", st, (unsigned long long)id);
+	/* Backpressure: 1 MiB value, 64 GETs unread. */
+	frame(fd, UWIRE_OP_PUT, 0, 4, pool, "m", 1, v, mib);
+	st = reply(fd, NULL, NULL);
+	EXPECT(st == 0, "1 MiB PUT: status %d", st);
+	for (int i = 0; i < 64; i++)
+		frame(fd, UWIRE_OP_GET, 0, 100 + (uint64_t)i, pool, "m", 1, NULL, 0);
+	usleep(200000);
+	still_served(good, "64 MiB of unread replies");
+	for (int i = 0; i < 64; i++) {
+		st = reply(fd, &id, NULL);
+		if (st != 0 || id != 100 + (uint64_t)i) {
+			EXPECT(0, "GET %d after backpressure: status %d id %llu", i, st,
+			       (unsigned long long)id);
+			break;
+		}
+	}
+	free(v);
+	close(fd);
+	close(good);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3) {
 		sock_path = argv[2];
+		if (strcmp(argv[1], "heavy") == 0 && argc == 3)
+			return cmd_heavy();
 		if (strcmp(argv[1], "malformed") == 0 && argc == 3)
 			return cmd_malformed();
 		if (strcmp(argv[1], "pipeline") == 0 && argc == 4)

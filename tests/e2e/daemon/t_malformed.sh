@@ -6,11 +6,13 @@
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 start_daemon d "$RUN"
-"$E2E_CLIENT" serve "$RUN/utmemd.sock" 3 >"$T/serve.out" 2>"$T/serve.log" &
+"$E2E_CLIENT" serve "$RUN/utmemd.sock" 4 >"$T/serve.out" 2>"$T/serve.log" &
 SP=$!
 PIDS+=("$SP")
 "$E2E_RAW" malformed "$RUN/utmemd.sock" || fail "malformed-input checks"
 ok "malformed frames refused, well-behaved connection served throughout"
+"$E2E_RAW" heavy "$RUN/utmemd.sock" || fail "slow large PUT / backpressure"
+ok "a stalled 8 MiB PUT and 64 MiB of unread GET replies do not stall another client"
 wait "$SP" || fail "concurrent libutmem client failed during the hostile input"
 ok "concurrent libutmem client: $(cat "$T/serve.out")"
 # Admin opcodes are refused on tenant sockets (checked above); the tenant
