@@ -54,6 +54,7 @@ static const struct option ub_long_opts[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
+/* The --help text. */
 static void ub_usage(FILE *f)
 {
 	fputs(
@@ -177,6 +178,7 @@ static int ub_parse_double(const char *s, double lo, double hi, double *out)
 	return 0;
 }
 
+/* Defaults: a 5 s PUT run of 1 KiB values on one connection. */
 static void ub_defaults(struct ub_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -206,6 +208,7 @@ static int ub_bad(const char *opt, const char *val, const char *why)
 	return -EINVAL;
 }
 
+/* --target and --op. Returns 0 or -EINVAL (message printed). */
 static int ub_parse_enum_opt(int id, const char *arg, struct ub_opts *o)
 {
 	if (id == OPT_TARGET) {

@@ -27,11 +27,13 @@ static void ub_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+/* Nanoseconds to microseconds for printing. */
 static double ub_us(uint64_t ns)
 {
 	return (double)ns / 1000.0;
 }
 
+/* One line, flat keys, numbers unquoted: easy for jq, sed or awk. */
 static void ub_report_json(FILE *f, const struct ub_opts *o,
 			   const struct ub_result *r)
 {
@@ -61,6 +63,7 @@ static void ub_report_json(FILE *f, const struct ub_opts *o,
 	fputs("}\n", f);
 }
 
+/* The block a person reads: parameters, then one line per measure. */
 static void ub_report_human(FILE *f, const struct ub_opts *o,
 			    const struct ub_result *r)
 {

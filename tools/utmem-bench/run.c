@@ -47,6 +47,7 @@ struct ub_worker {
 	struct ub_hist hist;
 };
 
+/* Monotonic time in ns (vDSO: cheap enough to call twice per round). */
 static uint64_t ub_now_ns(void)
 {
 	struct timespec ts;
@@ -55,6 +56,7 @@ static uint64_t ub_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Sleep ns, resuming after signals. */
 static void ub_sleep_ns(uint64_t ns)
 {
 	struct timespec ts = { .tv_sec = (time_t)(ns / 1000000000u),
@@ -163,6 +165,10 @@ static void ub_worker_loop(struct ub_worker *w)
 	}
 }
 
+/*
+ * A worker: connect, preload its slice, wait for the start, run rounds,
+ * close. Errors are left in w->err and w->conn.errmsg for the main thread.
+ */
 static void *ub_worker_main(void *arg)
 {
 	struct ub_worker *w = arg;
@@ -183,6 +189,7 @@ static void *ub_worker_main(void *arg)
 	return NULL;
 }
 
+/* The implementation of a target kind, or NULL if not compiled in. */
 static const struct ub_target_ops *ub_target_for(enum ub_target_kind k)
 {
 	switch (k) {
@@ -215,6 +222,7 @@ static int ub_wait(struct ub_shared *sh, int (*cond)(struct ub_shared *),
 	return 1;
 }
 
+/* Conditions for ub_wait(). */
 static int ub_all_ready(struct ub_shared *sh)
 {
 	return atomic_load(&sh->ready) == sh->o->connections;
@@ -256,6 +264,7 @@ static int ub_workers_init(struct ub_worker *ws, struct ub_shared *sh,
 	return 0;
 }
 
+/* Free the workers (all stopped) and what ub_workers_init() gave them. */
 static void ub_workers_free(struct ub_worker *ws, unsigned n)
 {
 	for (unsigned i = 0; i < n; i++) {

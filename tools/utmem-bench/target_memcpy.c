@@ -25,6 +25,7 @@ struct ub_memcpy {
 	size_t stride; /* value_size rounded up to 64 bytes */
 };
 
+/* Allocate and fill the arena. Returns 0 or -ENOMEM. */
 static int ub_memcpy_open(struct ub_conn *c)
 {
 	const struct ub_opts *o = c->o;
@@ -55,6 +56,7 @@ static int ub_memcpy_open(struct ub_conn *c)
 	return 0;
 }
 
+/* n copies into or out of the arena; never fails. */
 static int ub_memcpy_round(struct ub_conn *c, const struct ub_op *ops,
 			   unsigned n, struct ub_tally *t)
 {
@@ -76,6 +78,7 @@ static int ub_memcpy_round(struct ub_conn *c, const struct ub_op *ops,
 	return 0;
 }
 
+/* Free the arena. */
 static void ub_memcpy_close(struct ub_conn *c)
 {
 	struct ub_memcpy *m = c->priv;

@@ -52,6 +52,7 @@ static redisContext *ub_redis_connect(const char *addr, struct timeval tv,
 	return redisConnectWithTimeout(host, (int)port, tv);
 }
 
+/* Connect with the request timeout. Returns 0 or -errno, errmsg set. */
 static int ub_redis_open(struct ub_conn *c)
 {
 	struct timeval tv = { .tv_sec = c->o->timeout_ms / 1000,
@@ -122,6 +123,10 @@ static void ub_redis_judge(struct ub_conn *c, const struct ub_op *op,
 	ub_judge_get(c, op->key, rep->str, rep->len, t);
 }
 
+/*
+ * One round trip (see the file comment). Returns 0, or -ECONNRESET when
+ * hiredis reports the connection broken: the context is unusable then.
+ */
 static int ub_redis_round(struct ub_conn *c, const struct ub_op *ops,
 			  unsigned n, struct ub_tally *t)
 {
@@ -159,6 +164,7 @@ err_conn:
 	return -ECONNRESET;
 }
 
+/* Disconnect and free. */
 static void ub_redis_close(struct ub_conn *c)
 {
 	struct ub_redis *r = c->priv;

@@ -28,6 +28,10 @@ static int ub_utmem_conn_error(int err)
 	       err == -ETIMEDOUT || err == -EPIPE || err == -EIO;
 }
 
+/*
+ * Connect, check the value fits, open (create) the pool, make the batch.
+ * Returns 0 or -errno with errmsg set; close() frees what was made.
+ */
 static int ub_utmem_open(struct ub_conn *c)
 {
 	const struct ub_opts *o = c->o;
@@ -118,6 +122,7 @@ static int ub_utmem_single(struct ub_conn *c, const struct ub_op *op,
 	return ub_utmem_judge(c, op, 0, r, t);
 }
 
+/* One round trip: a plain call for n == 1, else one batch. 0 or -errno. */
 static int ub_utmem_round(struct ub_conn *c, const struct ub_op *ops,
 			  unsigned n, struct ub_tally *t)
 {
@@ -157,6 +162,7 @@ static int ub_utmem_round(struct ub_conn *c, const struct ub_op *ops,
 	return 0;
 }
 
+/* Free the batch, close the client. */
 static void ub_utmem_close(struct ub_conn *c)
 {
 	struct ub_utmem *u = c->priv;
