@@ -11,12 +11,16 @@
 # TMEM working again once utmemd is back -- and MODULE LOAD with bad
 # arguments (a clear log line, Redis keeps running).
 #
-# usage: redis_module_test.sh UTMEMD MODULE
+# With UTMEMCTL, it also moves the tenant's quota at runtime and checks that
+# Redis sees the change at once (the elasticity the thesis is about).
+#
+# usage: redis_module_test.sh UTMEMD MODULE [UTMEMCTL]
 # Exit 0 = pass, 1 = fail, 77 = skip (no redis-server/redis-cli).
 set -u
 
 UTMEMD=${1:?usage: $0 UTMEMD MODULE}
 MODULE=${2:?usage: $0 UTMEMD MODULE}
+UTMEMCTL=${3:-}
 TIMEOUT_MS=500          # the module's per-request timeout in this test
 BOUND_MS=2500           # a failing command must answer within this
 
@@ -477,6 +481,30 @@ expect_eq "small PUT within capacity" "$(r1 tmem.put cap old)" OK
 expect_eq "PUT over host capacity" "$(r1 -x tmem.put cap <"$T/v40k")" \
 	"CAPACITY host pool full"
 expect_eq "old value not readable after CAPACITY" "$(r1n tmem.get cap)" "(nil)"
+
+# ---- 8b. the operator moves the tenant's quota at runtime ----
+
+if [ -n "$UTMEMCTL" ]; then
+	ctl() { "$UTMEMCTL" --run-dir "$RUN" "$@" 2>&1; }
+	stop_utmemd
+	start_utmemd # default tenant, large quota
+	r1 tmem.del q >/dev/null
+	expect_eq "PUT under a large quota" "$(r1 -x tmem.put q <"$T/v40k")" OK
+	OUT=$(ctl tenant set default --max 16K)
+	[ $? -eq 0 ] && pass || fail "utmemctl tenant set --max 16K" "$OUT"
+	expect_eq "INFO shows the shrunk quota" "$(info_field tenant_limit_max)" 16384
+	expect_eq "PUT refused at once after the shrink" \
+		"$(r1 -x tmem.put q2 <"$T/v40k")" "QUOTA tenant quota exceeded"
+	expect_eq "the refused key holds no value" "$(r1n tmem.get q2)" "(nil)"
+	expect_eq "data stored before the shrink stays readable" \
+		"$(r1 tmem.get q | wc -c)" $((40960 + 1))
+	OUT=$(ctl tenant set default --max 1M)
+	[ $? -eq 0 ] && pass || fail "utmemctl tenant set --max 1M" "$OUT"
+	expect_eq "PUT accepted at once after the growth" \
+		"$(r1 -x tmem.put q2 <"$T/v40k")" OK
+else
+	echo "note: no utmemctl given; runtime quota checks skipped"
+fi
 
 # ---- 9. MODULE LOAD with bad arguments: clear log line, Redis runs on ----
 
