@@ -184,15 +184,27 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       TMOD_USAGE);
 		return RM_ERR;
 	}
-	if (tcmd_register(ctx) < 0)
-		return RM_ERR;
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
-	if (tconn_ready(t, "load") < 0)
+	err = tconn_ready(t, "load");
+	if (err == -EINVAL) {
+		/* libutmem could not parse the address (or TCP lacks token=):
+		 * no later attempt can succeed, so say so now. */
+		rm_log(ctx, "warning",
+		       "utmem: not loaded: bad value for addr: '%s' (expected "
+		       "unix:PATH, tcp:HOST:PORT with token=, or vsock:CID:PORT)",
+		       cfg.addr);
+		return RM_ERR;
+	}
+	if (err < 0)
 		rm_log(ctx, "warning",
 		       "utmem: utmemd at %s not reachable yet; loading anyway, "
 		       "TMEM commands will connect when it is up",
 		       cfg.addr);
+	if (tcmd_register(ctx) < 0) {
+		tconn_shutdown(t);
+		return RM_ERR;
+	}
 	rm_log(ctx, "notice",
 	       "utmem %s loaded: addr=%s pool=%s kind=%s timeout_ms=%d",
 	       UTMEM_VERSION_STRING, cfg.addr, cfg.pool, tconn_kind_name(&cfg),

@@ -58,9 +58,9 @@ static int tconn_is_link_error(int err)
 
 /*
  * Errors worth exactly one more attempt: the connection broke before or
- * while the request went out (libutmem redials on the next call), or the
- * pool handle vanished (the operator destroyed the pool; reopen it). A
- * timeout is not among them: retrying it would double the wait.
+ * while the request went out (redial and send it again), or the pool handle
+ * vanished (the pool was destroyed under us; reopen it). A timeout is not
+ * among them: retrying it would double the wait.
  */
 static int tconn_is_retryable(int err)
 {

@@ -530,6 +530,8 @@ load_fails "with a bad timeout" "utmem: not loaded: bad value for timeout_ms: '0
 	"addr=unix:$USOCK" pool=p timeout_ms=0
 load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'" \
 	"addr=unix:$USOCK" pool=a/b
+load_fails "with a malformed address" \
+	"utmem: not loaded: bad value for addr: 'nonsense'" addr=nonsense pool=p
 load_fails "with addr twice" "utmem: not loaded: addr given twice" \
 	"addr=unix:$USOCK" pool=p "addr=unix:$USOCK"
 expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
