@@ -178,6 +178,10 @@ struct ud_daemon {
 	enum ud_src_kind sig_src;
 	int stop;
 	char admin_path[UD_PATH_MAX];
+	/* Bytes in frame-sized input buffers (big PUTs in transit), all loops;
+	 * bounded so many half-sent large frames cannot exhaust the host. */
+	atomic_size_t big_in;
+	size_t big_in_limit;
 };
 
 /* ---- sockets (net.c) ---- */

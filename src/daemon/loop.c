@@ -52,6 +52,8 @@ int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
 
 static void conn_free(struct ud_conn *c)
 {
+	if (c->in_cap > IN_DEFAULT)
+		atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
 	free(c->in);
 	free(c->out);
 	free(c);
@@ -255,6 +257,7 @@ static void in_compact(struct ud_conn *c, size_t pos)
 	    c->in_need <= IN_DEFAULT) {
 		uint8_t *p = realloc(c->in, IN_DEFAULT);
 		if (p) {
+			atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
 			c->in = p;
 			c->in_cap = IN_DEFAULT;
 		}
@@ -296,6 +299,32 @@ static void conn_process(struct ud_conn *c)
 }
 
 /*
+ * Grow the input buffer to exactly the announced frame size, within the
+ * daemon-wide budget for such buffers. Returns the buffer, or NULL (budget
+ * or memory exhausted; nothing changed).
+ */
+static uint8_t *in_grow(struct ud_conn *c)
+{
+	struct ud_daemon *d = c->loop->d;
+	size_t old = c->in_cap > IN_DEFAULT ? c->in_cap : 0;
+	size_t add = c->in_need - old;
+	uint8_t *p;
+
+	if (atomic_fetch_add(&d->big_in, add) + add > d->big_in_limit) {
+		atomic_fetch_sub(&d->big_in, add);
+		return NULL;
+	}
+	p = realloc(c->in, c->in_need);
+	if (!p) {
+		atomic_fetch_sub(&d->big_in, add);
+		return NULL;
+	}
+	c->in = p;
+	c->in_cap = c->in_need;
+	return p;
+}
+
+/*
  * One read into the buffer (grown to the announced frame size if needed).
  * Returns 0, or -1 if the connection is dead.
  */
@@ -304,7 +333,7 @@ static int conn_read(struct ud_conn *c)
 	ssize_t n;
 
 	if (c->in_need > c->in_cap) {
-		uint8_t *p = realloc(c->in, c->in_need);
+		uint8_t *p = in_grow(c);
 		if (!p) {
 			struct uwire_hdr h;
 			struct uwire_limits big = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
@@ -315,8 +344,6 @@ static int conn_read(struct ud_conn *c)
 			c->closing = 1;
 			return 0;
 		}
-		c->in = p;
-		c->in_cap = c->in_need;
 	}
 	if (c->in_len == c->in_cap)
 		return 0;

@@ -289,6 +289,9 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	}
 	d->lim.max_key = (uint32_t)ust_max_key(d->st);
 	d->lim.max_value = (uint32_t)ust_max_value(d->st);
+	d->big_in_limit = d->cfg.capacity;
+	if (d->big_in_limit < 4 * (size_t)d->lim.max_value)
+		d->big_in_limit = 4 * (size_t)d->lim.max_value;
 	err = ud_loop_init(d, &d->main, 0);
 	if (!err)
 		err = setup_signals(d);

@@ -383,10 +383,58 @@ static int cmd_heavy(void)
 	return failures ? 1 : 0;
 }
 
+/*
+ * budget N SIZE: N connections each start a SIZE-byte PUT and stall. The
+ * daemon-wide budget for frame-sized buffers must refuse some (NOMEM), and
+ * once they are gone a full PUT of SIZE must work again (budget released).
+ */
+static int cmd_budget(int n, uint32_t size)
+{
+	int fds[64], refused = 0, st;
+	int ctl = dial();
+	uint32_t pool = open_pool(ctl, "budget");
+	unsigned char *v = calloc(1, size);
+
+	if (n > 64 || !v)
+		return 2;
+	for (int i = 0; i < n; i++) {
+		unsigned char hdr[UWIRE_HDR_SIZE];
+		struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
+				      .id = 7, .pool = pool, .klen = 1, .vlen = size};
+		fds[i] = dial();
+		uwire_hdr_encode(&h, hdr);
+		send_all(fds[i], hdr, sizeof(hdr));
+		send_all(fds[i], "k", 1);
+		send_all(fds[i], v, 65536); /* more than the default buffer */
+		usleep(20000);
+	}
+	for (int i = 0; i < n; i++) {
+		struct pollfd pfd = {fds[i], POLLIN, 0};
+		if (poll(&pfd, 1, 200) == 1) {
+			st = reply(fds[i], NULL, NULL);
+			EXPECT(st == UWIRE_S_NOMEM, "over budget: status %d", st);
+			refused++;
+		}
+	}
+	EXPECT(refused > 0 && refused < n, "%d of %d stalled PUTs refused", refused, n);
+	printf("%d of %d stalled large PUTs refused by the buffer budget\n", refused, n);
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	usleep(200000);
+	frame(ctl, UWIRE_OP_PUT, 0, 8, pool, "k", 1, v, size);
+	st = reply(ctl, NULL, NULL);
+	EXPECT(st == 0, "PUT after the stalled ones left: status %d", st);
+	free(v);
+	close(ctl);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3) {
 		sock_path = argv[2];
+		if (strcmp(argv[1], "budget") == 0 && argc == 5)
+			return cmd_budget(atoi(argv[3]), (uint32_t)atoi(argv[4]));
 		if (strcmp(argv[1], "heavy") == 0 && argc == 3)
 			return cmd_heavy();
 		if (strcmp(argv[1], "malformed") == 0 && argc == 3)

@@ -20,3 +20,12 @@ ok "concurrent libutmem client: $(cat "$T/serve.out")"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 ok "utmemd exits 0 after hostile input"
+
+# The daemon-wide budget for frame-sized input buffers: capacity 16M and
+# max_value 4M give a 16 MiB budget; 6 stalled 4 MiB PUTs cannot all hold one.
+RUN2=$T/run2
+printf '[utmemd]\ncapacity = 16M\nmax_value = 4M\n[tenant default]\n' >"$T/budget.ini"
+start_daemon b "$RUN2" -c "$T/budget.ini"
+"$E2E_RAW" budget "$RUN2/utmemd.sock" 6 4194304 >"$T/budget.out" || fail "buffer budget"
+ok "$(cat "$T/budget.out"); budget released afterwards"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
