@@ -340,7 +340,7 @@ static int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (argc < 2)
 		return rm.WrongArity(ctx);
 	tconn_state.n.commands++;
-	return tcmd_counting(ctx, &m, "exists", "checked");
+	return tcmd_counting(ctx, &m, "exists", "found");
 }
 
 /* ---- TMEM.MPUT key value [key value ...] ---- */
