@@ -11,6 +11,7 @@
 #include "daemon/daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,12 +245,32 @@ static void hand_off(struct ud_daemon *d, int fd, const struct ud_listener *lis)
 	}
 }
 
+/*
+ * Out of file descriptors: a level-triggered listener would wake us forever.
+ * Free the spare descriptor kept for this, accept the waiting connection
+ * and close it at once (the client sees a clean close), then re-arm.
+ */
+static void shed_connection(struct ud_daemon *d, struct ud_listener *lis)
+{
+	int fd;
+
+	ud_warn("out of file descriptors: refusing a connection");
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
+	fd = accept(lis->fd, NULL, NULL);
+	if (fd >= 0)
+		close(fd);
+	d->spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
 void ud_accept(struct ud_daemon *d, struct ud_listener *lis)
 {
 	for (int i = 0; i < 64 && lis->fd >= 0; i++) {
 		int fd = accept4(lis->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR)
+			if (errno == EMFILE || errno == ENFILE)
+				shed_connection(d, lis);
+			else if (errno != EAGAIN && errno != EINTR)
 				ud_warn("accept: %s", strerror(errno));
 			return;
 		}

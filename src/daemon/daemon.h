@@ -181,6 +181,7 @@ struct ud_daemon {
 	/* Bytes in frame-sized input buffers (big PUTs in transit), all loops;
 	 * bounded so many half-sent large frames cannot exhaust the host. */
 	atomic_size_t big_in;
+	int spare_fd; /* kept free for shedding connections at EMFILE */
 	size_t big_in_limit;
 };
 

@@ -19,7 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -83,6 +85,17 @@ static int prepare_run_dir(struct ud_cfg *cfg)
 	}
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", abs);
 	return 0;
+}
+
+/* Many clients mean many sockets: take the hard limit on descriptors. */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
 }
 
 static int setup_signals(struct ud_daemon *d)
@@ -267,6 +280,8 @@ static void daemon_free(struct ud_daemon *d)
 	free(d->workers);
 	if (d->sigfd >= 0)
 		close(d->sigfd);
+	if (d->spare_fd >= 0)
+		close(d->spare_fd);
 	ust_store_free(d->st);
 	ud_cfg_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
@@ -369,6 +384,8 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&ud_log_level, d.cfg.log_level);
 	d.sigfd = -1;
+	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	raise_fd_limit();
 	d.main.epfd = -1;
 	d.main.handoff[0] = d.main.handoff[1] = -1;
 	pthread_mutex_init(&d.lock, NULL);
