@@ -6,7 +6,7 @@
 # what was expected and what happened, then exits 1.
 set -u
 
-T=$(mktemp -d /tmp/utmem-e2e.XXXXXX)
+T=$(mktemp -d)
 PIDS=()
 
 cleanup() {

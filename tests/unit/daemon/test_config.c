@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -20,11 +21,12 @@ static char path[64];
 /* Write text to a fresh temp file named in path. */
 static void write_cfg(const char *text)
 {
+	static int seq;
 	FILE *f;
 	int fd;
 
-	snprintf(path, sizeof(path), "/tmp/utmem-cfg-XXXXXX");
-	fd = mkstemp(path);
+	snprintf(path, sizeof(path), "/tmp/utmem-cfg-%d-%d", (int)getpid(), ++seq);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
 	assert_true(fd >= 0);
 	f = fdopen(fd, "w");
 	assert_non_null(f);
