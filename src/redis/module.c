@@ -184,6 +184,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       TMOD_USAGE);
 		return RM_ERR;
 	}
+	rm_api_keep_log_ctx(ctx);
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
 	err = tconn_ready(t, "load");
@@ -194,27 +195,31 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       "utmem: not loaded: bad value for addr: '%s' (expected "
 		       "unix:PATH, tcp:HOST:PORT with token=, or vsock:CID:PORT)",
 		       cfg.addr);
-		return RM_ERR;
+		goto err_ready;
 	}
 	if (err < 0)
 		rm_log(ctx, "warning",
 		       "utmem: utmemd at %s not reachable yet; loading anyway, "
 		       "TMEM commands will connect when it is up",
 		       cfg.addr);
-	if (tcmd_register(ctx) < 0) {
-		tconn_shutdown(t);
-		return RM_ERR;
-	}
+	if (tcmd_register(ctx) < 0)
+		goto err_ready;
 	rm_log(ctx, "notice",
 	       "utmem %s loaded: addr=%s pool=%s kind=%s timeout_ms=%d",
 	       UTMEM_VERSION_STRING, cfg.addr, cfg.pool, tconn_kind_name(&cfg),
 	       cfg.timeout_ms);
 	return RM_OK;
+
+err_ready:
+	tconn_shutdown(t);
+	rm_api_release();
+	return RM_ERR;
 }
 
 int RedisModule_OnUnload(RedisModuleCtx *ctx)
 {
 	tconn_shutdown(&tconn_state);
 	rm_log(ctx, "notice", "utmem: unloaded");
+	rm_api_release();
 	return RM_OK;
 }

@@ -16,6 +16,9 @@
 
 struct rm_api rm;
 
+/* A context detached from any client, for logging outside commands. */
+static RedisModuleCtx *rm_log_ctx;
+
 /* Type of the lookup function Redis places first in the module context. */
 typedef int (*rm_getapi_fn)(const char *name, void *out);
 
@@ -41,6 +44,8 @@ static const struct rm_binding rm_bindings[] = {
 	RM_BIND(ReplyWithArray, 0),
 	RM_BIND(StringPtrLen, 0),
 	RM_BIND(Log, 0),
+	RM_BIND(GetDetachedThreadSafeContext, 1),
+	RM_BIND(FreeThreadSafeContext, 1),
 	RM_BIND(GetCommand, 1),
 	RM_BIND(SetCommandInfo, 1),
 };
@@ -84,6 +89,20 @@ int rm_api_bind(RedisModuleCtx *ctx, const char *name, int ver)
 	return 0;
 }
 
+void rm_api_keep_log_ctx(RedisModuleCtx *ctx)
+{
+	if (rm_log_ctx == NULL && rm.GetDetachedThreadSafeContext != NULL &&
+	    rm.FreeThreadSafeContext != NULL)
+		rm_log_ctx = rm.GetDetachedThreadSafeContext(ctx);
+}
+
+void rm_api_release(void)
+{
+	if (rm_log_ctx != NULL)
+		rm.FreeThreadSafeContext(rm_log_ctx);
+	rm_log_ctx = NULL;
+}
+
 void rm_log(RedisModuleCtx *ctx, const char *level, const char *fmt, ...)
 {
 	char msg[1024];
@@ -92,7 +111,7 @@ void rm_log(RedisModuleCtx *ctx, const char *level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	rm.Log(ctx, level, "%s", msg);
+	rm.Log(ctx != NULL ? ctx : rm_log_ctx, level, "%s", msg);
 }
 
 int rm_reply_errorf(RedisModuleCtx *ctx, const char *fmt, ...)

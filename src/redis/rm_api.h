@@ -124,6 +124,9 @@ struct rm_api {
 	int (*ReplyWithArray)(RedisModuleCtx *ctx, long len);
 	const char *(*StringPtrLen)(const RedisModuleString *str, size_t *len);
 	void (*Log)(RedisModuleCtx *ctx, const char *level, const char *fmt, ...);
+	/* optional: Redis >= 6.0.9 */
+	RedisModuleCtx *(*GetDetachedThreadSafeContext)(RedisModuleCtx *ctx);
+	void (*FreeThreadSafeContext)(RedisModuleCtx *ctx);
 	/* optional: Redis >= 7.0 */
 	RedisModuleCommand *(*GetCommand)(RedisModuleCtx *ctx, const char *name);
 	int (*SetCommandInfo)(RedisModuleCommand *command,
@@ -142,8 +145,17 @@ extern struct rm_api rm;
  */
 int rm_api_bind(RedisModuleCtx *ctx, const char *name, int ver);
 
+/*
+ * Keep a context that outlives OnLoad, so lines logged outside a command
+ * (ctx NULL below) still carry the module's name. Call once from OnLoad
+ * after rm_api_bind(); rm_api_release() frees it (both are no-ops where
+ * Redis lacks detached contexts).
+ */
+void rm_api_keep_log_ctx(RedisModuleCtx *ctx);
+void rm_api_release(void);
+
 /* printf-style wrapper around rm.Log; level: "debug", "verbose", "notice",
- * "warning". Long messages are truncated, never dropped. */
+ * "warning"; ctx may be NULL. Long messages are truncated, never dropped. */
 void rm_log(RedisModuleCtx *ctx, const char *level, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
