@@ -51,7 +51,13 @@ ctl log-level loud 2>/dev/null; [ $? -eq 2 ] || fail "bad level: want 2"
 ctl reload 2>"$T/e"; [ $? -eq 1 ] || fail "reload without a file: want 1"
 ok "log-level, UTMEM_RUN_DIR; reload with no file: $(cat "$T/e")"
 
+"$E2E_CLIENT" serve "$RUN/web.sock" 5 >"$T/serve.out" 2>"$T/serve.err" &
+SP=$!
+PIDS+=("$SP")
+sleep 0.5
 ctl tenant remove web || fail "remove"
+wait "$SP" && fail "a removed tenant's client kept being served"
+ok "a removed tenant's connected client is cut off: $(grep -m1 FAIL "$T/serve.err")"
 [ ! -e "$RUN/web.sock" ] || fail "socket kept after remove"
 ctl tenant remove web 2>/dev/null; [ $? -eq 1 ] || fail "remove twice: want 1"
 ok "tenant remove closes and unlinks its socket"
