@@ -204,6 +204,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       cfg.addr);
 	if (tcmd_register(ctx) < 0)
 		goto err_ready;
+	tcmd_register_info(ctx);
 	rm_log(ctx, "notice",
 	       "utmem %s loaded: addr=%s pool=%s kind=%s timeout_ms=%d",
 	       UTMEM_VERSION_STRING, cfg.addr, cfg.pool, tconn_kind_name(&cfg),

@@ -36,6 +36,11 @@ typedef struct RedisModuleCtx RedisModuleCtx;
 typedef struct RedisModuleString RedisModuleString;
 
 typedef struct RedisModuleCommand RedisModuleCommand;
+typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
+
+/* Fills the module's section of Redis's INFO; must not block. */
+typedef void (*RedisModuleInfoFunc)(RedisModuleInfoCtx *ctx,
+				    int for_crash_report);
 
 /* ---- command metadata (Redis >= 7.0: RedisModule_SetCommandInfo) ---- */
 
@@ -124,6 +129,13 @@ struct rm_api {
 	int (*ReplyWithArray)(RedisModuleCtx *ctx, long len);
 	const char *(*StringPtrLen)(const RedisModuleString *str, size_t *len);
 	void (*Log)(RedisModuleCtx *ctx, const char *level, const char *fmt, ...);
+	/* optional: Redis >= 6.0 (the module's section of INFO) */
+	int (*RegisterInfoFunc)(RedisModuleCtx *ctx, RedisModuleInfoFunc cb);
+	int (*InfoAddSection)(RedisModuleInfoCtx *ctx, const char *name);
+	int (*InfoAddFieldCString)(RedisModuleInfoCtx *ctx, const char *field,
+				   const char *value);
+	int (*InfoAddFieldULongLong)(RedisModuleInfoCtx *ctx, const char *field,
+				     unsigned long long value);
 	/* optional: Redis >= 6.0.9 */
 	RedisModuleCtx *(*GetDetachedThreadSafeContext)(RedisModuleCtx *ctx);
 	void (*FreeThreadSafeContext)(RedisModuleCtx *ctx);

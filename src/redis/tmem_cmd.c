@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +649,55 @@ static int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	rm.ReplyWithStringBuffer(ctx, x->buf, x->len);
 	free(x);
 	return RM_OK;
+}
+
+/* ---- the module's section of Redis's INFO ---- */
+
+/* One counter of struct tconn_counters, by name, for INFO. */
+struct tcmd_counter {
+	const char *name;
+	size_t off;
+};
+
+#define TCMD_COUNTER(f) { #f, offsetof(struct tconn_counters, f) }
+
+static const struct tcmd_counter tcmd_counters[] = {
+	TCMD_COUNTER(commands), TCMD_COUNTER(errors),
+	TCMD_COUNTER(connects), TCMD_COUNTER(connect_failures),
+	TCMD_COUNTER(retries), TCMD_COUNTER(unavailable),
+	TCMD_COUNTER(timeouts), TCMD_COUNTER(refused_quota),
+	TCMD_COUNTER(refused_capacity), TCMD_COUNTER(refused_toobig),
+	TCMD_COUNTER(puts), TCMD_COUNTER(put_bytes), TCMD_COUNTER(gets),
+	TCMD_COUNTER(hits), TCMD_COUNTER(misses), TCMD_COUNTER(get_bytes),
+	TCMD_COUNTER(dels),
+};
+
+/* Redis calls this for INFO (and crash reports): local state only. */
+static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
+{
+	const struct tconn *t = &tconn_state;
+
+	rm.InfoAddSection(ictx, NULL); /* the default section: "# utmem" */
+	rm.InfoAddFieldULongLong(ictx, "linked", (unsigned long long)t->linked);
+	rm.InfoAddFieldCString(ictx, "addr", t->cfg.addr);
+	rm.InfoAddFieldCString(ictx, "pool", t->cfg.pool);
+	rm.InfoAddFieldCString(ictx, "kind", tconn_kind_name(&t->cfg));
+	for (size_t i = 0; i < sizeof(tcmd_counters) / sizeof(tcmd_counters[0]);
+	     i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&t->n + tcmd_counters[i].off, sizeof(v));
+		rm.InfoAddFieldULongLong(ictx, tcmd_counters[i].name, v);
+	}
+}
+
+void tcmd_register_info(RedisModuleCtx *ctx)
+{
+	if (rm.RegisterInfoFunc == NULL || rm.InfoAddSection == NULL ||
+	    rm.InfoAddFieldCString == NULL || rm.InfoAddFieldULongLong == NULL)
+		return;
+	if (rm.RegisterInfoFunc(ctx, tcmd_info_section) != RM_OK)
+		rm_log(ctx, "warning", "utmem: Redis refused the INFO section");
 }
 
 /* ---- registration ---- */

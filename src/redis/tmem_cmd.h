@@ -14,4 +14,11 @@
  */
 int tcmd_register(RedisModuleCtx *ctx);
 
+/*
+ * Add the module's section to Redis's own INFO ("# utmem", fields
+ * utmem_connected, utmem_puts, ...) where Redis supports it. The section
+ * shows the module's counters only: INFO never waits for utmemd.
+ */
+void tcmd_register_info(RedisModuleCtx *ctx);
+
 #endif /* UTMEM_REDIS_TMEM_CMD_H */

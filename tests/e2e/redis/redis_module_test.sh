@@ -207,6 +207,10 @@ expect_eq "INFO kind" "$(info_field kind)" persistent
 expect_eq "INFO timeout_ms" "$(info_field timeout_ms)" "$TIMEOUT_MS"
 expect_eq "INFO tenant_entries" "$(info_field tenant_entries)" 1
 expect_eq "INFO pool_entries" "$(info_field pool_entries)" 1
+rinfo() { r1 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
+expect_eq "Redis INFO utmem: linked" "$(rinfo linked)" 1
+expect_eq "Redis INFO utmem: pool" "$(rinfo pool)" e2e
+expect_eq "Redis INFO utmem: puts" "$(rinfo puts)" 1
 
 # ---- 3. every command and alias ----
 
@@ -389,6 +393,9 @@ expect_prefix "MPUT after utmemd died" "$(r1 tmem.mput a 1)" "UNAVAILABLE"
 expect_eq "Redis serves while utmemd is dead" "$(r1 ping)" PONG
 expect_eq "plain Redis GET while utmemd is dead" "$(r1 get plain)" 1
 expect_eq "INFO while utmemd is dead: connected" "$(info_field connected)" 0
+timed_r1 info utmem
+expect_contains "Redis INFO while utmemd is dead" "$OUT" "utmem_linked:0"
+expect_lt "Redis INFO while utmemd is dead answers at once (ms)" "$MS" 500
 expect_contains "INFO while utmemd is dead: last_error" \
 	"$(info_field last_error)" "connect"
 expect_log "the lost link is logged" "$T/redis1.log" "cannot use utmemd"
