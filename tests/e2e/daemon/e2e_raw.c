@@ -410,7 +410,7 @@ static int cmd_budget(int n, uint32_t size)
 	}
 	for (int i = 0; i < n; i++) {
 		struct pollfd pfd = {fds[i], POLLIN, 0};
-		if (poll(&pfd, 1, 200) == 1) {
+		if (poll(&pfd, 1, 1000) == 1) {
 			st = reply(fds[i], NULL, NULL);
 			EXPECT(st == UWIRE_S_NOMEM, "over budget: status %d", st);
 			refused++;
