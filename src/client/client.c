@@ -107,10 +107,45 @@ static int idle_conn_dead(struct utmem_client *c)
 }
 
 /*
- * Make sure c is connected (redialing a connection found dead while idle):
- * dial, HELLO, reopen every open pool. A pool
- * that cannot be reopened stays stale and reports why when it is next used;
- * only a connection failure fails this call. Returns 0 or -errno.
+ * Reopen every open pool by name on a new connection, all requests
+ * pipelined in one exchange. A pool the daemon refuses stays stale and
+ * reports why when it is next used. Returns 0, or -errno if the connection
+ * failed.
+ */
+static int reopen_all(struct utmem_client *c)
+{
+	struct uclient_req *r;
+	int err;
+
+	if (c->npools == 0)
+		return 0;
+	r = calloc(c->npools, sizeof(*r));
+	if (!r)
+		return 0; /* each pool is reopened on its next use instead */
+	for (size_t i = 0; i < c->npools; i++) {
+		const struct uclient_pool *p = &c->pools[i];
+
+		r[i].done = !p->open;
+		r[i].op = UWIRE_OP_POOL_OPEN;
+		r[i].flags = p->wflags;
+		r[i].key = p->name;
+		r[i].klen = (uint32_t)strlen(p->name);
+	}
+	err = uclient_exec(c, r, c->npools);
+	for (size_t i = 0; !err && i < c->npools; i++) {
+		if (c->pools[i].open && r[i].result == 0) {
+			c->pools[i].server = r[i].reply_pool;
+			c->pools[i].stale = 0;
+		}
+	}
+	free(r);
+	return err;
+}
+
+/*
+ * Make sure c is connected, redialing if it is not or if the connection
+ * was found dead while idle: dial, HELLO, reopen the pools. Only a
+ * connection failure fails this call. Returns 0 or -errno.
  */
 int uclient_ensure(struct utmem_client *c)
 {
@@ -128,13 +163,8 @@ int uclient_ensure(struct utmem_client *c)
 	c->rx_lim.max_key = UWIRE_KEY_CEILING;
 	c->rx_lim.max_value = UWIRE_VALUE_CEILING;
 	err = hello(c);
-	for (size_t i = 0; !err && i < c->npools; i++) {
-		if (!c->pools[i].open)
-			continue;
-		err = reopen(c, &c->pools[i]);
-		if (c->fd >= 0) /* the pool's own refusal: it stays stale */
-			err = 0;
-	}
+	if (!err)
+		err = reopen_all(c);
 	if (err)
 		uclient_disconnect(c);
 	return err;

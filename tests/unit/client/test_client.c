@@ -499,6 +499,33 @@ static void test_idle_hangup_is_transparent(void **state)
 	assert_int_equal(last_hdr(&fx->srv).pool, 2001);
 }
 
+/*
+ * After a reconnect every pool is reopened by name in one pipelined
+ * exchange; a pool the daemon no longer has reports -ENOENT when used,
+ * the others keep working.
+ */
+static void test_reconnect_reopens_pools(void **state)
+{
+	struct fixture *fx = *state;
+	struct utmem_options opt = {.timeout_ms = 2000};
+	utmem_client *b;
+	uint32_t gone_a, gone_b, q;
+	char buf[8];
+
+	assert_int_equal(utmem_pool_open(fx->c, "gone", UTMEM_POOL_CREATE, &gone_a), 0);
+	assert_int_equal(utmem_connect(fx->srv.addr, &opt, &b), 0);
+	assert_int_equal(utmem_pool_open(b, "gone", 0, &gone_b), 0);
+	assert_int_equal(utmem_pool_open(b, "p1", 0, &q), 0);
+	assert_int_equal(utmem_put(b, q, "x", 1, "y", 1), 0);
+	assert_int_equal(utmem_pool_destroy(fx->c, gone_a), 0);
+	fake_kick(&fx->srv);
+	usleep(100 * 1000);
+	assert_int_equal(utmem_get(b, q, "x", 1, buf, sizeof(buf), 0), 1);
+	assert_int_equal(utmem_put(b, gone_b, "x", 1, "y", 1), -ENOENT);
+	assert_int_equal(utmem_get(b, q, "x", 1, buf, sizeof(buf), 0), 1);
+	utmem_close(b);
+}
+
 static void test_no_reconnect(void **state)
 {
 	struct fixture *fx = *state;
@@ -631,6 +658,7 @@ int main(void)
 		T(test_batch_big_values),
 		T(test_close_mid_reply_reconnects),
 		T(test_idle_hangup_is_transparent),
+		T(test_reconnect_reopens_pools),
 		T(test_no_reconnect),
 		T(test_timeout_bounded),
 		T(test_peer_closes_while_sending),
