@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# bench/nopressure.sh — the thesis's Table 3.1 (and the same for GET): Redis
+# with no memory pressure, plain SET/GET against TMEM.PUT/TMEM.GET.
+#
+# One redis-server with utmem.so loaded and one utmemd, nothing confined.
+# For every value size, the same client (utmem-bench speaking RESP) drives the
+# same redis-server with the same connection count and pipeline depth,
+# alternating plain and TMEM arms (A B A B, the order flipped on every other
+# repetition so neither arm always runs first). Each arm's figure is the
+# median of REPS repetitions with min–max; the ratio TMEM/plain is taken per
+# repetition (the two arms ran back to back) and its median reported.
+#
+# Output: a directory under bench/results/ (raw JSON lines, a markdown table,
+# a gnuplot data file), copied to bench/results/nopressure.{md,dat}, and the
+# plot docs/img/nopressure.png when gnuplot is present.
+#
+# Environment (defaults in brackets):
+#   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  CONNS ["1"]  PIPELINE [1]
+#   REPS [3]  DURATION [5] seconds per arm  KEYS [1] (the thesis used one key)
+#   OUT [bench/results/nopressure-<UTC time>]
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+BENCH_BUILD=${BENCH_BUILD:-build}
+SIZES=${SIZES:-"1K 128K 1M"}
+CONNS=${CONNS:-1}
+PIPELINE=${PIPELINE:-1}
+REPS=${REPS:-3}
+DURATION=${DURATION:-5}
+KEYS=${KEYS:-1}
+OUT=${OUT:-bench/results/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
+MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
+
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+[ -f "$MODULE" ] || bench_die "no $MODULE (build it: ninja -C $BENCH_BUILD src/redis/utmem.so)"
+bench_init
+mkdir -p "$OUT"
+RAW=$OUT/raw.jsonl
+: >"$RAW"
+
+bench_start_utmemd
+bench_start_redis --loadmodule "$MODULE" "addr=unix:$UTMEMD_SOCK" pool=nopressure
+[ -x "$BENCH_UTMEM_BENCH" ] || bench_die "no $BENCH_UTMEM_BENCH"
+
+# np_run ARM OP SIZE CONNS REP: one timed utmem-bench run; appends its JSON
+# line (labelled ARM/REP) to $RAW and prints ops/s. Exits on a failed run:
+# a missing number must never be averaged over silently.
+np_run() {
+	local arm=$1 op=$2 size=$3 conns=$4 rep=$5 line ops
+	local -a cmd=("$BENCH_UTMEM_BENCH" --target redis --addr "unix:$REDIS_SOCK"
+		--op "$op" --value-size "$size" --keys "$KEYS" --connections "$conns"
+		--pipeline "$PIPELINE" --duration "$DURATION" --warmup 1 --json
+		--label "$arm/$rep")
+	case $arm in TMEM.*) cmd+=(--put-cmd TMEM.PUT --get-cmd TMEM.GET) ;; esac
+	line=$("${cmd[@]}") || bench_die "utmem-bench failed: ${cmd[*]}"
+	printf '%s\n' "$line" >>"$RAW"
+	ops=$(bench_json_field "$line" ops_per_s)
+	[ "$(bench_json_field "$line" errors)" = 0 ] ||
+		bench_die "$arm $size: errors in run: $(bench_json_field "$line" first_error)"
+	echo "$ops"
+}
+
+# The measurements: results[ARM,SIZE,CONNS] = space-separated ops/s per rep.
+declare -A R
+for ((rep = 1; rep <= REPS; rep++)); do
+	for size in $SIZES; do
+		for c in $CONNS; do
+			if ((rep % 2)); then order="SET TMEM.PUT GET TMEM.GET"
+			else order="TMEM.PUT SET TMEM.GET GET"; fi
+			for arm in $order; do
+				case $arm in *PUT | SET) op=put ;; *) op=get ;; esac
+				v=$(np_run "$arm" "$op" "$size" "$c" "$rep")
+				R[$arm,$size,$c]="${R[$arm,$size,$c]:-} $v"
+				echo "rep $rep size $size conns $c $arm: $v ops/s" >&2
+			done
+		done
+	done
+done
+
+# ratio_list A B: per-repetition ratios B/A of two space-separated lists.
+ratio_list() {
+	paste <(tr ' ' '\n' <<<"$1" | sed '/^$/d') <(tr ' ' '\n' <<<"$2" | sed '/^$/d') |
+		awk '{ printf "%.3f ", ($1 > 0) ? $2 / $1 : 0 }'
+}
+# fmt LIST: "median (min–max)" with ops/s rounded.
+fmt() {
+	local med mm
+	# shellcheck disable=SC2086
+	med=$(bench_median $1); mm=$(bench_minmax $1)
+	awk -v m="$med" -v mm="$mm" 'BEGIN { split(mm, a, " ");
+		printf "%.0f (%.0f–%.0f)", m, a[1], a[2] }'
+}
+fmtr() {
+	local med mm
+	# shellcheck disable=SC2086
+	med=$(bench_median $1); mm=$(bench_minmax $1)
+	awk -v m="$med" -v mm="$mm" 'BEGIN { split(mm, a, " ");
+		printf "%.2f (%.2f–%.2f)", m, a[1], a[2] }'
+}
+
+MD=$OUT/nopressure.md
+DAT=$OUT/nopressure.dat
+{
+	echo "### No memory pressure (thesis Table 3.1, plus GET)"
+	echo
+	bench_machine
+	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so, utmemd default config; client utmem-bench (RESP, hiredis)"
+	echo "- keys $KEYS, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions A B A B; median (min–max) ops/s"
+	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS bench/nopressure.sh\`"
+	echo
+	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
+	echo "|------:|------:|----:|---------:|-------------:|----:|---------:|-------------:|"
+	for size in $SIZES; do
+		for c in $CONNS; do
+			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
+			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
+			echo "| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"
+		done
+	done
+} >"$MD"
+{
+	echo "# size conns  then per arm (SET TMEM.PUT GET TMEM.GET): median min max ops/s"
+	for size in $SIZES; do
+		for c in $CONNS; do
+			printf '%s %s' "$size" "$c"
+			for arm in SET TMEM.PUT GET TMEM.GET; do
+				# shellcheck disable=SC2086
+				printf ' %s %s' "$(bench_median ${R[$arm,$size,$c]})" "$(bench_minmax ${R[$arm,$size,$c]})"
+			done
+			echo
+		done
+	done
+} >"$DAT"
+cp "$MD" bench/results/nopressure.md
+cp "$DAT" bench/results/nopressure.dat
+cat "$MD"
+
+if command -v gnuplot >/dev/null; then
+	mkdir -p docs/img
+	gnuplot -e "datafile='$DAT'; outfile='docs/img/nopressure.png'" bench/plot/nopressure.gp ||
+		echo "nopressure.sh: gnuplot failed; the table stands" >&2
+fi
