@@ -1,0 +1,202 @@
+/*
+ * tmem_info.c — what the module tells about itself: the TMEM.INFO command
+ * (link, configuration, module counters, and utmemd's counters for the
+ * tenant and the pool) and a "# utmem" section in Redis's own INFO, which
+ * shows local state only and so never waits for utmemd.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmem_cmd.h"
+#include "tmem_conn.h"
+
+/* ---- TMEM.INFO ---- */
+
+/* A bounded text being appended to. */
+struct tcmd_text {
+	char buf[4096];
+	size_t len;
+};
+
+static void tcmd_addf(struct tcmd_text *x, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Append printf-style; output past the buffer is cut, never overflows. */
+static void tcmd_addf(struct tcmd_text *x, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (x->len >= sizeof(x->buf) - 1)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(x->buf + x->len, sizeof(x->buf) - x->len, fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		x->len += (size_t)n < sizeof(x->buf) - x->len
+				  ? (size_t)n
+				  : sizeof(x->buf) - x->len - 1;
+}
+
+struct tcmd_stats {
+	struct utmem_stats tenant, pool;
+};
+
+static ssize_t tcmd_stats_op(struct tconn *t, void *arg)
+{
+	struct tcmd_stats *s = arg;
+	int err = utmem_stats(t->c, 0, &s->tenant);
+
+	if (err < 0)
+		return err;
+	return utmem_stats(t->c, t->pool, &s->pool);
+}
+
+static void tcmd_info_stats(struct tcmd_text *x, const char *pre,
+			    const struct utmem_stats *s, int tenant)
+{
+	tcmd_addf(x,
+		  "%s_entries:%llu\r\n%s_bytes_stored:%llu\r\n"
+		  "%s_bytes_charged:%llu\r\n%s_puts:%llu\r\n%s_gets:%llu\r\n"
+		  "%s_hits:%llu\r\n%s_misses:%llu\r\n%s_invalidates:%llu\r\n"
+		  "%s_evictions:%llu\r\n%s_refused_puts:%llu\r\n",
+		  pre, (unsigned long long)s->entries, pre,
+		  (unsigned long long)s->bytes_stored, pre,
+		  (unsigned long long)s->bytes_charged, pre,
+		  (unsigned long long)s->puts, pre, (unsigned long long)s->gets,
+		  pre, (unsigned long long)s->hits, pre,
+		  (unsigned long long)s->misses, pre,
+		  (unsigned long long)s->invalidates, pre,
+		  (unsigned long long)s->evictions, pre,
+		  (unsigned long long)s->refused_puts);
+	if (tenant)
+		tcmd_addf(x, "%s_limit_max:%llu\r\n%s_limit_min:%llu\r\n", pre,
+			  (unsigned long long)s->limit_max, pre,
+			  (unsigned long long)s->limit_min);
+}
+
+static void tcmd_info_counters(struct tcmd_text *x, const struct tconn *t)
+{
+	const struct tconn_counters *n = &t->n;
+
+	tcmd_addf(x,
+		  "# module\r\ncommands:%llu\r\nerrors:%llu\r\nconnects:%llu\r\n"
+		  "connect_failures:%llu\r\nretries:%llu\r\nunavailable:%llu\r\n"
+		  "timeouts:%llu\r\nrefused_quota:%llu\r\nrefused_capacity:%llu\r\n"
+		  "refused_toobig:%llu\r\nputs:%llu\r\nput_bytes:%llu\r\n"
+		  "gets:%llu\r\nhits:%llu\r\nmisses:%llu\r\nget_bytes:%llu\r\n"
+		  "dels:%llu\r\n",
+		  (unsigned long long)n->commands, (unsigned long long)n->errors,
+		  (unsigned long long)n->connects,
+		  (unsigned long long)n->connect_failures,
+		  (unsigned long long)n->retries,
+		  (unsigned long long)n->unavailable,
+		  (unsigned long long)n->timeouts,
+		  (unsigned long long)n->refused_quota,
+		  (unsigned long long)n->refused_capacity,
+		  (unsigned long long)n->refused_toobig,
+		  (unsigned long long)n->puts, (unsigned long long)n->put_bytes,
+		  (unsigned long long)n->gets, (unsigned long long)n->hits,
+		  (unsigned long long)n->misses, (unsigned long long)n->get_bytes,
+		  (unsigned long long)n->dels);
+	if (t->last_err[0] != '\0')
+		tcmd_addf(x, "last_error:%s\r\nlast_error_age_ms:%lld\r\n",
+			  t->last_err, (long long)(tconn_now_ms() - t->last_err_ms));
+	else
+		tcmd_addf(x, "last_error:none\r\n");
+}
+
+/*
+ * Reply with a bulk string of "field:value" lines, INFO style: the link,
+ * the configuration, the module's counters, and the tenant's and pool's
+ * counters as utmemd keeps them (when it answers). Never an error reply:
+ * a dead utmemd shows as connected:0 and stats_error.
+ */
+int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tconn *t = &tconn_state;
+	struct tcmd_text *x;
+	struct tcmd_stats s;
+	ssize_t r;
+
+	if (argc != 1)
+		return rm.WrongArity(ctx);
+	x = calloc(1, sizeof(*x));
+	if (x == NULL)
+		return tconn_reply_error(ctx, t, -ENOMEM, TCONN_NONE, NULL);
+	r = tconn_call(t, "info", tcmd_stats_op, &s);
+	tcmd_addf(x,
+		  "# utmem\r\nmodule_version:%s\r\nlibutmem_version:%s\r\n"
+		  "connected:%d\r\naddr:%s\r\npool:%s\r\nkind:%s\r\n"
+		  "timeout_ms:%d\r\n",
+		  UTMEM_VERSION_STRING, utmem_version(), r >= 0, t->cfg.addr,
+		  t->cfg.pool, tconn_kind_name(&t->cfg), t->cfg.timeout_ms);
+	if (t->c != NULL)
+		tcmd_addf(x, "max_key:%zu\r\nmax_value:%zu\r\n",
+			  utmem_max_key(t->c), utmem_max_value(t->c));
+	tcmd_info_counters(x, t);
+	if (r >= 0) {
+		tcmd_addf(x, "# utmemd\r\n");
+		tcmd_info_stats(x, "tenant", &s.tenant, 1);
+		tcmd_info_stats(x, "pool", &s.pool, 0);
+	} else {
+		tcmd_addf(x, "stats_error:%s\r\n", utmem_strerror((int)r));
+	}
+	rm.ReplyWithStringBuffer(ctx, x->buf, x->len);
+	free(x);
+	return RM_OK;
+}
+
+/* ---- the module's section of Redis's INFO ---- */
+
+/* One counter of struct tconn_counters, by name, for INFO. */
+struct tcmd_counter {
+	const char *name;
+	size_t off;
+};
+
+#define TCMD_COUNTER(f) { #f, offsetof(struct tconn_counters, f) }
+
+static const struct tcmd_counter tcmd_counters[] = {
+	TCMD_COUNTER(commands), TCMD_COUNTER(errors),
+	TCMD_COUNTER(connects), TCMD_COUNTER(connect_failures),
+	TCMD_COUNTER(retries), TCMD_COUNTER(unavailable),
+	TCMD_COUNTER(timeouts), TCMD_COUNTER(refused_quota),
+	TCMD_COUNTER(refused_capacity), TCMD_COUNTER(refused_toobig),
+	TCMD_COUNTER(puts), TCMD_COUNTER(put_bytes), TCMD_COUNTER(gets),
+	TCMD_COUNTER(hits), TCMD_COUNTER(misses), TCMD_COUNTER(get_bytes),
+	TCMD_COUNTER(dels),
+};
+
+/* Redis calls this for INFO (and crash reports): local state only. */
+static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
+{
+	const struct tconn *t = &tconn_state;
+
+	rm.InfoAddSection(ictx, NULL); /* the default section: "# utmem" */
+	rm.InfoAddFieldULongLong(ictx, "linked", (unsigned long long)t->linked);
+	rm.InfoAddFieldCString(ictx, "addr", t->cfg.addr);
+	rm.InfoAddFieldCString(ictx, "pool", t->cfg.pool);
+	rm.InfoAddFieldCString(ictx, "kind", tconn_kind_name(&t->cfg));
+	for (size_t i = 0; i < sizeof(tcmd_counters) / sizeof(tcmd_counters[0]);
+	     i++) {
+		uint64_t v;
+
+		memcpy(&v, (const char *)&t->n + tcmd_counters[i].off, sizeof(v));
+		rm.InfoAddFieldULongLong(ictx, tcmd_counters[i].name, v);
+	}
+}
+
+void tcmd_register_info(RedisModuleCtx *ctx)
+{
+	if (rm.RegisterInfoFunc == NULL || rm.InfoAddSection == NULL ||
+	    rm.InfoAddFieldCString == NULL || rm.InfoAddFieldULongLong == NULL)
+		return;
+	if (rm.RegisterInfoFunc(ctx, tcmd_info_section) != RM_OK)
+		rm_log(ctx, "warning", "utmem: Redis refused the INFO section");
+}
+

@@ -1,0 +1,359 @@
+/*
+ * tmem_multi.c — the multi-key TMEM commands: DEL, EXISTS, MPUT, MGET.
+ *
+ * They queue their keys in libutmem batches of at most TCMD_CHUNK
+ * operations (pipelined on the connection, one round trip per chunk), so a
+ * command with a million keys neither holds a million requests in memory
+ * nor waits for a million round trips. A chunk whose connection broke is
+ * resent once from where it stopped (tconn_call), never replayed from the
+ * start, so no reply element is ever emitted twice.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tmem_cmd.h"
+#include "tmem_conn.h"
+
+/* Operations per libutmem batch, and bounds on MGET's receive slots. */
+#define TCMD_CHUNK 256
+#define TCMD_SLOT_MIN (4u * 1024u)
+#define TCMD_SLOT_MAX (1024u * 1024u)
+#define TCMD_MGET_SCRATCH (8u * 1024u * 1024u)
+
+/* ---- multi-key commands: chunked batches ---- */
+
+struct tcmd_multi;
+
+/* Queue the operation for argv[argi] as slot p of the chunk: returns the
+ * batch index, or -errno (then reported to done() as that key's result). */
+typedef int (*tcmd_queue_fn)(struct tconn *t, struct tcmd_multi *m, int argi,
+			     int p);
+/* Take the result for argv[argi] (slot p), in argument order. */
+typedef void (*tcmd_done_fn)(struct tconn *t, struct tcmd_multi *m, int argi,
+			     int p, ssize_t res);
+
+struct tcmd_multi {
+	RedisModuleCtx *ctx;
+	RedisModuleString **argv;
+	int argc;
+	int step;      /* 1: keys; 2: key value pairs */
+	int next;      /* first argument not yet done (resume point) */
+	int chunk;     /* keys per batch */
+	tcmd_queue_fn queue;
+	tcmd_done_fn done;
+
+	long long count;   /* DEL/EXISTS: keys found; MPUT: pairs stored */
+	ssize_t first_err; /* MPUT/DEL: first per-key failure, or 0 */
+	int emitted;       /* MGET: elements replied */
+	size_t slot;       /* MGET: bytes of scratch per key */
+};
+
+/*
+ * Run the remaining keys of m, one batch per chunk. Returns 0, or the error
+ * of a batch that failed as a whole (m->next then points at its first key,
+ * so calling again resumes there).
+ */
+static ssize_t tcmd_multi_op(struct tconn *t, void *arg)
+{
+	struct tcmd_multi *m = arg;
+	int bidx[TCMD_CHUNK];
+
+	while (m->next < m->argc) {
+		int np = 0, queued = 0, argi;
+
+		utmem_batch_reset(t->batch);
+		for (argi = m->next; argi < m->argc && np < m->chunk;
+		     argi += m->step, np++) {
+			bidx[np] = m->queue(t, m, argi, np);
+			queued += bidx[np] >= 0;
+		}
+		if (queued > 0) {
+			int r = utmem_batch_exec(t->batch);
+
+			if (r < 0)
+				return r;
+		}
+		for (int p = 0; p < np; p++) {
+			ssize_t res = bidx[p] < 0 ? bidx[p]
+				      : utmem_batch_result(t->batch, (size_t)bidx[p]);
+
+			m->done(t, m, m->next + p * m->step, p, res);
+		}
+		m->next = argi;
+	}
+	return 0;
+}
+
+/* Key (and length) of argv[i]. */
+static const char *tcmd_arg(const struct tcmd_multi *m, int i, size_t *len)
+{
+	return rm.StringPtrLen(m->argv[i], len);
+}
+
+/* ---- TMEM.DEL key [key ...] ---- */
+
+static int tcmd_del_queue(struct tconn *t, struct tcmd_multi *m, int argi,
+			  int p)
+{
+	size_t klen;
+	const char *key = tcmd_arg(m, argi, &klen);
+
+	return utmem_batch_invalidate(t->batch, t->pool, key, klen);
+}
+
+/* A miss and an impossible key both mean "not there". */
+static void tcmd_count_done(struct tconn *t, struct tcmd_multi *m, int argi,
+			    int p, ssize_t res)
+{
+	size_t klen;
+
+	(void)tcmd_arg(m, argi, &klen);
+	if (res >= 0 || res == -ENOBUFS)
+		m->count++;
+	else if (!tcmd_no_value(res, klen) && m->first_err == 0)
+		m->first_err = res;
+}
+
+/*
+ * Run m through tconn_call and reply with its count (DEL, EXISTS), or with
+ * the error that stopped it.
+ */
+static int tcmd_counting(RedisModuleCtx *ctx, struct tcmd_multi *m,
+			 const char *opname, const char *verb)
+{
+	struct tconn *t = &tconn_state;
+	char note[64];
+	ssize_t r;
+
+	r = tconn_call(t, opname, tcmd_multi_op, m);
+	if (r == 0 && m->first_err == 0)
+		return rm.ReplyWithLongLong(ctx, m->count);
+	snprintf(note, sizeof(note), "%lld of %d keys %s before the failure",
+		 m->count, m->argc - 1, verb);
+	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m->first_err,
+				 TCONN_KEY, note);
+}
+
+/* Reply with the number of keys that were present and are now removed. */
+int tcmd_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tcmd_multi m = {
+		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
+		.chunk = TCMD_CHUNK, .queue = tcmd_del_queue,
+		.done = tcmd_count_done,
+	};
+	int rc;
+
+	if (argc < 2)
+		return rm.WrongArity(ctx);
+	tconn_state.n.commands++;
+	rc = tcmd_counting(ctx, &m, "del", "deleted");
+	tconn_state.n.dels += (uint64_t)m.count;
+	return rc;
+}
+
+/* ---- TMEM.EXISTS key [key ...] ---- */
+
+/*
+ * A GET with room for zero bytes: libutmem sends the maximum length along,
+ * and utmemd answers "longer than that" without sending the value, so an
+ * existence check costs a header each way whatever the value's size.
+ */
+static int tcmd_exists_queue(struct tconn *t, struct tcmd_multi *m, int argi,
+			     int p)
+{
+	static char none;
+	size_t klen;
+	const char *key = tcmd_arg(m, argi, &klen);
+
+	return utmem_batch_get(t->batch, t->pool, key, klen, &none, 0, 0);
+}
+
+/* Reply with how many of the keys hold a value (a key named twice counts
+ * twice, as Redis's EXISTS does). */
+int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tcmd_multi m = {
+		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
+		.chunk = TCMD_CHUNK, .queue = tcmd_exists_queue,
+		.done = tcmd_count_done,
+	};
+
+	if (argc < 2)
+		return rm.WrongArity(ctx);
+	tconn_state.n.commands++;
+	return tcmd_counting(ctx, &m, "exists", "found");
+}
+
+/* ---- TMEM.MPUT key value [key value ...] ---- */
+
+static int tcmd_mput_queue(struct tconn *t, struct tcmd_multi *m, int argi,
+			   int p)
+{
+	size_t klen, vlen;
+	const char *key = tcmd_arg(m, argi, &klen);
+	const char *val = tcmd_arg(m, argi + 1, &vlen);
+
+	return utmem_batch_put(t->batch, t->pool, key, klen, val, vlen);
+}
+
+static void tcmd_mput_done(struct tconn *t, struct tcmd_multi *m, int argi,
+			   int p, ssize_t res)
+{
+	size_t klen, vlen;
+	const char *key = tcmd_arg(m, argi, &klen);
+
+	if (res >= 0) {
+		(void)tcmd_arg(m, argi + 1, &vlen);
+		m->count++;
+		t->n.puts++;
+		t->n.put_bytes += vlen;
+		return;
+	}
+	if (res == -EMSGSIZE)
+		tcmd_forget(t, key, klen);
+	if (m->first_err == 0)
+		m->first_err = res;
+}
+
+/*
+ * Reply +OK if every pair was stored. Otherwise reply with the first
+ * refusal (or the broken link) and how many pairs were stored; every
+ * refused key holds no value afterwards.
+ */
+int tcmd_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tconn *t = &tconn_state;
+	struct tcmd_multi m = {
+		.ctx = ctx, .argv = argv, .argc = argc, .step = 2, .next = 1,
+		.chunk = TCMD_CHUNK, .queue = tcmd_mput_queue,
+		.done = tcmd_mput_done,
+	};
+	char note[96];
+	ssize_t r;
+
+	if (argc < 3 || argc % 2 == 0)
+		return rm.WrongArity(ctx);
+	t->n.commands++;
+	for (int i = 1; i < argc; i += 2) {
+		size_t klen;
+
+		(void)tcmd_arg(&m, i, &klen);
+		if (klen == 0) /* refuse the whole command: nothing is sent */
+			return tcmd_reply_empty_key(ctx, t);
+	}
+	r = tconn_call(t, "mput", tcmd_multi_op, &m);
+	if (r == 0 && m.first_err == 0)
+		return rm.ReplyWithSimpleString(ctx, "OK");
+	snprintf(note, sizeof(note),
+		 "%lld of %d pairs stored; refused keys hold no value", m.count,
+		 (argc - 1) / 2);
+	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m.first_err,
+				 TCONN_VALUE, note);
+}
+
+/* ---- TMEM.MGET key [key ...] ---- */
+
+static int tcmd_mget_queue(struct tconn *t, struct tcmd_multi *m, int argi,
+			   int p)
+{
+	size_t klen;
+	const char *key = tcmd_arg(m, argi, &klen);
+	char *slot = (char *)t->buf + (size_t)p * m->slot;
+
+	return utmem_batch_get(t->batch, t->pool, key, klen, slot, m->slot, 0);
+}
+
+/* Reply one element: the value, nil, or an error for that key only. */
+static void tcmd_mget_done(struct tconn *t, struct tcmd_multi *m, int argi,
+			   int p, ssize_t res)
+{
+	size_t klen, vlen;
+	const char *key = tcmd_arg(m, argi, &klen);
+	void *heap = NULL;
+
+	if (m->emitted == 0)
+		rm.ReplyWithArray(m->ctx, m->argc - 1);
+	m->emitted++;
+	t->n.gets++;
+	if (res == -ENOBUFS) {
+		/* Larger than its slot: fetch it alone, at its exact size. */
+		int err = utmem_get_alloc(t->c, t->pool, key, klen, &heap,
+					  &vlen, 0);
+
+		res = err < 0 ? err : (ssize_t)vlen;
+	}
+	if (res >= 0) {
+		const char *val = heap ? heap : (char *)t->buf + (size_t)p * m->slot;
+
+		t->n.hits++;
+		t->n.get_bytes += (uint64_t)res;
+		tconn_note_size(t, (size_t)res);
+		rm.ReplyWithStringBuffer(m->ctx, val, (size_t)res);
+	} else if (tcmd_no_value(res, klen)) {
+		t->n.misses++;
+		rm.ReplyWithNull(m->ctx);
+	} else {
+		tconn_reply_error(m->ctx, t, (int)res, TCONN_KEY, NULL);
+	}
+	free(heap);
+}
+
+/*
+ * Choose the receive slot per key from recent value sizes, and how many
+ * keys fit in one chunk of scratch. Returns 0 or -ENOMEM.
+ */
+static int tcmd_mget_plan(struct tconn *t, struct tcmd_multi *m)
+{
+	size_t slot = t->size_hint, nkeys = (size_t)(m->argc - 1), chunk;
+
+	if (slot < TCMD_SLOT_MIN)
+		slot = TCMD_SLOT_MIN;
+	if (slot > TCMD_SLOT_MAX)
+		slot = TCMD_SLOT_MAX;
+	slot = (slot + 63) & ~(size_t)63;
+	chunk = TCMD_MGET_SCRATCH / slot;
+	if (chunk > TCMD_CHUNK)
+		chunk = TCMD_CHUNK;
+	if (chunk > nkeys)
+		chunk = nkeys;
+	m->slot = slot;
+	m->chunk = (int)chunk;
+	return tconn_buf_reserve(t, slot * chunk);
+}
+
+/*
+ * Reply with an array holding, per key, its value or nil. If the link fails
+ * before the first element, the reply is that error alone; if it fails
+ * later, the keys not yet fetched get an error element each.
+ */
+int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tconn *t = &tconn_state;
+	struct tcmd_multi m = {
+		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
+		.queue = tcmd_mget_queue, .done = tcmd_mget_done,
+	};
+	ssize_t r;
+	int err;
+
+	if (argc < 2)
+		return rm.WrongArity(ctx);
+	t->n.commands++;
+	err = tcmd_mget_plan(t, &m);
+	if (err < 0)
+		return tconn_reply_error(ctx, t, err, TCONN_NONE, NULL);
+	r = tconn_call(t, "mget", tcmd_multi_op, &m);
+	if (r >= 0)
+		return RM_OK;
+	if (m.emitted == 0)
+		return tconn_reply_error(ctx, t, (int)r, TCONN_NONE, NULL);
+	while (m.emitted < argc - 1) {
+		tconn_reply_error(ctx, t, (int)r, TCONN_NONE, NULL);
+		m.emitted++;
+	}
+	return RM_OK;
+}
+
