@@ -514,6 +514,25 @@ expect_eq "MPUT: the refused key holds no value" "$(r1n tmem.get m2)" "(nil)"
 expect_eq "INFO refused_quota" "$(info_field refused_quota)" 1
 expect_eq "INFO refused_toobig" "$(info_field refused_toobig)" 3
 
+# Exactly at max_value is accepted and read back whole; one byte more is not.
+stop_utmemd
+printf '[utmemd]\ncapacity = 64M\nmax_value = 1M\n\n[tenant default]\nmax = 32M\n' >"$T/maxvalue.ini"
+start_utmemd "$T/maxvalue.ini"
+head -c $((1 << 20)) /dev/urandom >"$T/v1m"
+{ cat "$T/v1m"; printf 'x'; } >"$T/v1m1"
+expect_eq "PUT of exactly max_value bytes" "$(r1 -x tmem.put edge <"$T/v1m")" OK
+r1 --raw tmem.get edge >"$T/v1m.got"
+if [ "$(head -c $((1 << 20)) "$T/v1m.got" | md5sum)" == "$(md5sum <"$T/v1m")" ] &&
+	[ "$(stat -c %s "$T/v1m.got")" -eq $(((1 << 20) + 1)) ]; then
+	pass
+else
+	fail "GET of exactly max_value bytes is byte-exact"
+fi
+expect_eq "PUT of max_value + 1 bytes" "$(r1 -x tmem.put edge <"$T/v1m1")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes"
+expect_eq "old value not readable after TOOBIG at the edge" \
+	"$(r1n tmem.get edge)" "(nil)"
+
 stop_utmemd
 cat >"$T/capacity.ini" <<EOF
 [utmemd]
