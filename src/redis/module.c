@@ -199,9 +199,9 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	}
 	if (err < 0)
 		rm_log(ctx, "warning",
-		       "utmem: utmemd at %s not reachable yet; loading anyway, "
-		       "TMEM commands will connect when it is up",
-		       cfg.addr);
+		       "utmem: utmemd at %s not usable yet (%s); loading anyway, "
+		       "each TMEM command tries again",
+		       cfg.addr, t->last_err);
 	if (tcmd_register(ctx) < 0)
 		goto err_ready;
 	tcmd_register_info(ctx);

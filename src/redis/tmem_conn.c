@@ -280,6 +280,12 @@ int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
 		return rm_reply_errorf(ctx,
 				       "NOPERM pool %s not granted to this tenant%s%s%s",
 				       t->cfg.pool, sep, suffix, end);
+	case EEXIST:
+		return rm_reply_errorf(ctx,
+				       "ERR pool %s exists in utmemd with another kind "
+				       "than %s%s%s%s",
+				       t->cfg.pool, tconn_kind_name(&t->cfg), sep,
+				       suffix, end);
 	case EPERM:
 		return rm_reply_errorf(ctx, "NOPERM utmemd refused the token%s%s%s",
 				       sep, suffix, end);

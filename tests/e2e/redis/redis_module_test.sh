@@ -184,7 +184,7 @@ mkdir -p "$RUN"
 start_redis redis1 "$R1SOCK" --loadmodule "$MODULE" "addr=unix:$USOCK" \
 	pool=e2e "timeout_ms=$TIMEOUT_MS"
 R1PID=$LASTPID
-expect_log "load without utmemd warns" "$T/redis1.log" "not reachable yet"
+expect_log "load without utmemd warns" "$T/redis1.log" "not usable yet"
 expect_log "load without utmemd still loads" "$T/redis1.log" \
 	"Module 'utmem' loaded"
 timed_r1 tmem.put early value
@@ -621,6 +621,15 @@ expect_log "MODULE LOAD twice is explained" "$T/redis2.log" \
 expect_eq "MODULE UNLOAD" "$(r2 module unload utmem)" OK
 expect_prefix "TMEM is gone after unload" "$(r2 tmem.get e)" "ERR unknown command"
 expect_eq "Redis runs on after unload" "$(r2 ping)" PONG
+# A pool that exists with the other kind: the module loads (with a
+# warning naming the cause) and each command says what is wrong.
+expect_eq "MODULE LOAD naming a pool of the other kind" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=e2e kind=ephemeral)" OK
+expect_log "the kind clash is logged at load" "$T/redis2.log" \
+	"open pool e2e: pool exists with another kind"
+expect_eq "PUT into a pool of the other kind" "$(r2 tmem.put k v)" \
+	"ERR pool e2e exists in utmemd with another kind than ephemeral"
+expect_eq "MODULE UNLOAD after the kind clash" "$(r2 module unload utmem)" OK
 expect_eq "MODULE LOAD again after unload" \
 	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral)" OK
 expect_eq "reloaded module works" "$(r2 tmem.get e)" 1
