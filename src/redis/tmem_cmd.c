@@ -1,6 +1,7 @@
 /*
  * tmem_cmd.c — the single-key TMEM commands, TMEM.PUT and TMEM.GET (aliases
- * TMEMPUT, TMEMGET, the thesis's names), and helpers every command shares.
+ * TMEMPUT, TMEMGET, the thesis's names) and TMEM.POP (an exclusive GET, as
+ * frontswap's), and helpers every command shares.
  *
  * Each makes one libutmem call. PUT sends the value straight from Redis's
  * argument buffer. GET reads into a scratch buffer kept across commands and
@@ -96,11 +97,12 @@ int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	return rm.ReplyWithSimpleString(ctx, "OK");
 }
 
-/* ---- TMEM.GET key (alias TMEMGET) ---- */
+/* ---- TMEM.GET key (alias TMEMGET), TMEM.POP key ---- */
 
 struct tcmd_get {
 	const char *key;
 	size_t klen;
+	unsigned flags;  /* UTMEM_GET_EXCLUSIVE for POP */
 	const void *val; /* the value: in t->buf or in heap */
 	size_t vlen;
 	void *heap;      /* malloc()ed by libutmem for a large value, or NULL */
@@ -115,7 +117,8 @@ static ssize_t tcmd_get_op(struct tconn *t, void *arg)
 	a->heap = NULL;
 	if (t->buf == NULL)
 		(void)tconn_buf_reserve(t, 1); /* without it, get_alloc below */
-	n = utmem_get(t->c, t->pool, a->key, a->klen, t->buf, t->buf_cap, 0);
+	n = utmem_get(t->c, t->pool, a->key, a->klen, t->buf, t->buf_cap,
+		      a->flags);
 	if (n >= 0) {
 		a->val = t->buf;
 		a->vlen = (size_t)n;
@@ -123,20 +126,25 @@ static ssize_t tcmd_get_op(struct tconn *t, void *arg)
 	}
 	if (n != -ENOBUFS)
 		return n;
-	/* Larger than the scratch buffer: the daemon sent nothing yet. */
+	/* Larger than the scratch buffer: the daemon sent (and, for POP,
+	 * removed) nothing yet. */
 	err = utmem_get_alloc(t->c, t->pool, a->key, a->klen, &a->heap,
-			      &a->vlen, 0);
+			      &a->vlen, a->flags);
 	if (err < 0)
 		return err;
 	a->val = a->heap;
 	return (ssize_t)a->vlen;
 }
 
-/* Reply with the value as a bulk string, nil on a miss, or an error. */
-int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+/*
+ * GET or POP: reply with the value as a bulk string, nil on a miss, or an
+ * error. A POP is never sent twice (see tconn_call_once).
+ */
+static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
+		      unsigned flags)
 {
 	struct tconn *t = &tconn_state;
-	struct tcmd_get a = { 0 };
+	struct tcmd_get a = { .flags = flags };
 	ssize_t r;
 
 	if (argc != 2)
@@ -144,7 +152,10 @@ int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	t->n.commands++;
 	t->n.gets++;
 	a.key = rm.StringPtrLen(argv[1], &a.klen);
-	r = tconn_call(t, "get", tcmd_get_op, &a);
+	if (flags & UTMEM_GET_EXCLUSIVE)
+		r = tconn_call_once(t, "pop", tcmd_get_op, &a);
+	else
+		r = tconn_call(t, "get", tcmd_get_op, &a);
 	if (tcmd_no_value(r, a.klen)) {
 		t->n.misses++;
 		return rm.ReplyWithNull(ctx);
@@ -160,5 +171,15 @@ int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		(void)tconn_buf_reserve(t, a.vlen); /* next time in one trip */
 	}
 	return RM_OK;
+}
+
+int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	return tcmd_fetch(ctx, argv, argc, 0);
+}
+
+int tcmd_pop(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	return tcmd_fetch(ctx, argv, argc, UTMEM_GET_EXCLUSIVE);
 }
 

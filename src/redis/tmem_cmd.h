@@ -14,9 +14,11 @@
 #include "rm_api.h"
 #include "tmem_conn.h"
 
-/* tmem_cmd.c: TMEM.PUT / TMEMPUT key value, TMEM.GET / TMEMGET key. */
+/* tmem_cmd.c: TMEM.PUT / TMEMPUT key value, TMEM.GET / TMEMGET key,
+ * TMEM.POP key. */
 int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int tcmd_get(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int tcmd_pop(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /* tmem_multi.c: TMEM.DEL, TMEM.EXISTS, TMEM.MPUT, TMEM.MGET. */
 int tcmd_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
@@ -39,9 +41,9 @@ int tcmd_reply_empty_key(RedisModuleCtx *ctx, struct tconn *t);
 void tcmd_forget(struct tconn *t, const char *key, size_t klen);
 
 /*
- * tmem_register.c: register every command (TMEM.PUT, TMEM.GET, TMEM.DEL,
- * TMEM.EXISTS, TMEM.MPUT, TMEM.MGET, TMEM.INFO and the aliases TMEMPUT,
- * TMEMGET) with its flags, key positions and metadata. Returns 0, or
+ * tmem_register.c: register every command (TMEM.PUT, TMEM.GET, TMEM.POP,
+ * TMEM.DEL, TMEM.EXISTS, TMEM.MPUT, TMEM.MGET, TMEM.INFO and the aliases
+ * TMEMPUT, TMEMGET) with its flags, key positions and metadata. Returns 0, or
  * -EINVAL after logging the command Redis refused.
  */
 int tcmd_register(RedisModuleCtx *ctx);

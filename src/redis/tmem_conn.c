@@ -186,8 +186,9 @@ static int tconn_recover(struct tconn *t, const char *opname, int r)
 	return tconn_ready(t, opname);
 }
 
-ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
-		   void *arg)
+/* tconn_call() and tconn_call_once(): may_retry says which. */
+static ssize_t tconn_run(struct tconn *t, const char *opname, tconn_op_fn op,
+			 void *arg, int may_retry)
 {
 	ssize_t r;
 
@@ -196,7 +197,7 @@ ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
 	if (r < 0)
 		return r;
 	r = op(t, arg);
-	if (r < 0 && tconn_is_retryable((int)r)) {
+	if (r < 0 && may_retry && tconn_is_retryable((int)r)) {
 		int err = tconn_recover(t, opname, (int)r);
 
 		r = err < 0 ? err : op(t, arg);
@@ -212,6 +213,18 @@ ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
 		tconn_set_linked(t, 1, NULL);
 	}
 	return r;
+}
+
+ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
+		   void *arg)
+{
+	return tconn_run(t, opname, op, arg, 1);
+}
+
+ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
+			void *arg)
+{
+	return tconn_run(t, opname, op, arg, 0);
 }
 
 void tconn_shutdown(struct tconn *t)

@@ -103,6 +103,14 @@ int tconn_ready(struct tconn *t, const char *opname);
 ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
 		   void *arg);
 
+/*
+ * Like tconn_call(), without the second attempt: for an operation that
+ * must not run twice (an exclusive GET whose answer was lost with the
+ * connection may already have removed the value).
+ */
+ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
+			void *arg);
+
 /* Close the client and free every buffer. Safe on a closed state. */
 void tconn_shutdown(struct tconn *t);
 

@@ -229,6 +229,10 @@ expect_eq "EXISTS counts each named key" "$(r1 tmem.exists k1 k2 nokey k1)" 3
 expect_eq "DEL counts deleted keys" "$(r1 tmem.del k1 nokey k2 empty)" 3
 expect_eq "DEL again deletes none" "$(r1 tmem.del k1 k2)" 0
 expect_eq "GET after DEL is nil" "$(r1n tmem.get k1)" "(nil)"
+expect_eq "PUT before POP" "$(r1 tmem.put p1 popped)" OK
+expect_eq "POP returns the value" "$(r1 tmem.pop p1)" popped
+expect_eq "POP removed it" "$(r1n tmem.get p1)" "(nil)"
+expect_eq "POP of a missing key is nil" "$(r1n tmem.pop p1)" "(nil)"
 expect_eq "MPUT" "$(r1 tmem.mput a 1 b 2 c 3)" OK
 expect_eq "MGET with a miss" "$(r1n tmem.mget a nokey c b | tr '\n' ' ')" \
 	'1) "1" 2) (nil) 3) "3" 4) "2" '
@@ -299,6 +303,14 @@ if cmp -s "$T/mget.got" "$T/mget.want"; then pass; else
 	fail "MGET of a 4 MiB and a binary value is byte-exact"
 fi
 expect_eq "EXISTS of a 4 MiB value" "$(r1 tmem.exists big)" 1
+expect_eq "PUT 4 MiB to pop" "$(r1 -x tmem.put bigpop <"$T/big")" OK
+r1 --raw tmem.pop bigpop >"$T/bigpop.got"
+if [ "$(head -c $((4 << 20)) "$T/bigpop.got" | md5sum)" == "$(md5sum <"$T/big")" ]; then
+	pass
+else
+	fail "POP of 4 MiB is byte-exact" "got $(stat -c %s "$T/bigpop.got") bytes"
+fi
+expect_eq "POP of 4 MiB removed it" "$(r1 tmem.exists bigpop)" 0
 
 # Many values larger than MGET's per-key slots, across several batches.
 keys=()
@@ -329,6 +341,7 @@ expect_eq "GETKEYS PUT" "$(r1 command getkeys tmem.put k v | tr '\n' ' ')" "k "
 expect_eq "GETKEYS TMEMPUT" "$(r1 command getkeys tmemput k v | tr '\n' ' ')" "k "
 expect_eq "GETKEYS GET" "$(r1 command getkeys tmem.get k | tr '\n' ' ')" "k "
 expect_eq "GETKEYS TMEMGET" "$(r1 command getkeys tmemget k | tr '\n' ' ')" "k "
+expect_eq "GETKEYS POP" "$(r1 command getkeys tmem.pop k | tr '\n' ' ')" "k "
 expect_eq "GETKEYS DEL" "$(r1 command getkeys tmem.del a b c | tr '\n' ' ')" \
 	"a b c "
 expect_eq "GETKEYS EXISTS" \
@@ -348,6 +361,8 @@ expect_match "COMMAND INFO GET" "$(cmdinfo tmem.get)" \
 	'^tmem\.get 2 readonly module fast 1 1 1 .*flags RO access .*lastkey 0 '
 expect_match "COMMAND INFO TMEMGET" "$(cmdinfo tmemget)" \
 	'^tmemget 2 readonly module fast 1 1 1 .*flags RO access '
+expect_match "COMMAND INFO POP" "$(cmdinfo tmem.pop)" \
+	'^tmem\.pop 2 write module fast 1 1 1 .*flags RW access delete '
 expect_match "COMMAND INFO DEL" "$(cmdinfo tmem.del)" \
 	'^tmem\.del -2 write module 1 -1 1 .*flags RM delete .*lastkey -1 keystep 1 '
 expect_match "COMMAND INFO EXISTS" "$(cmdinfo tmem.exists)" \
@@ -358,7 +373,7 @@ expect_match "COMMAND INFO MGET" "$(cmdinfo tmem.mget)" \
 	'^tmem\.mget -2 readonly module fast 1 -1 1 .*flags RO access .*lastkey -1 keystep 1 '
 expect_match "COMMAND INFO INFO" "$(cmdinfo tmem.info)" \
 	'^tmem\.info 1 readonly module loading stale fast 0 0 0 +$'
-for c in tmem.put tmemput tmem.mput tmem.del tmem.get tmem.mget; do
+for c in tmem.put tmemput tmem.mput tmem.del tmem.pop tmem.get tmem.mget; do
 	case "$(cmdinfo $c)" in
 	*denyoom*) fail "$c must not be denyoom (values are not in Redis)" ;;
 	*) pass ;;
@@ -377,6 +392,8 @@ expect_eq "read-only ACL user: TMEM.EXISTS allowed" "$(rd tmem.exists tx)" 1
 expect_prefix "read-only ACL user: TMEM.PUT denied" "$(rd tmem.put tx 2)" \
 	"NOPERM"
 expect_prefix "read-only ACL user: TMEM.DEL denied" "$(rd tmem.del tx)" \
+	"NOPERM"
+expect_prefix "read-only ACL user: TMEM.POP denied" "$(rd tmem.pop tx)" \
 	"NOPERM"
 expect_eq "the denied PUT changed nothing" "$(r1 tmem.get tx)" 1
 
