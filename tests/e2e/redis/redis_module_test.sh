@@ -38,9 +38,15 @@ USOCK=$RUN/utmemd.sock
 UPID= R1PID= R2PID=
 UGEN=0
 
-# A module built with ASan needs its runtime loaded first in redis-server.
+# A module built with ASan needs its runtime loaded first in redis-server:
+# gcc links the module against libasan.so; clang leaves the __asan_ symbols
+# for the host process, so its shared runtime is preloaded instead.
 REDIS_ENV=()
 asan_rt=$(ldd "$MODULE" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+if [ -z "$asan_rt" ] && nm -D --undefined-only "$MODULE" 2>/dev/null |
+	grep -q ' __asan_' && command -v clang >/dev/null; then
+	asan_rt=$(clang -print-file-name="libclang_rt.asan-$(uname -m).so")
+fi
 if [ -n "$asan_rt" ]; then
 	REDIS_ENV=(env "LD_PRELOAD=$asan_rt"
 		"ASAN_OPTIONS=detect_leaks=1:abort_on_error=1"
