@@ -19,7 +19,7 @@
 
 
 /* Which limit a -EMSGSIZE for this key is about. */
-static enum tconn_what tcmd_size_what(const struct tconn *t, size_t klen)
+enum tconn_what tcmd_size_what(const struct tconn *t, size_t klen)
 {
 	if (t->c != NULL && klen > utmem_max_key(t->c))
 		return TCONN_KEY;

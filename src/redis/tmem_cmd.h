@@ -33,10 +33,13 @@ int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
  * Shared helpers (tmem_cmd.c). tcmd_no_value: 1 if libutmem result res for
  * a key of klen bytes means "the key holds nothing" (a miss, or a key
  * utmemd cannot hold at all). tcmd_reply_empty_key: the error reply for a
- * write under an empty key; returns RM_OK. tcmd_forget: best-effort
+ * write under an empty key; returns RM_OK. tcmd_size_what: whether a
+ * -EMSGSIZE for a key of klen bytes is about the key or the value (the key
+ * when it is over utmemd's max_key). tcmd_forget: best-effort
  * INVALIDATE after a PUT refused for its size.
  */
 int tcmd_no_value(ssize_t res, size_t klen);
+enum tconn_what tcmd_size_what(const struct tconn *t, size_t klen);
 int tcmd_reply_empty_key(RedisModuleCtx *ctx, struct tconn *t);
 void tcmd_forget(struct tconn *t, const char *key, size_t klen);
 

@@ -46,6 +46,7 @@ struct tcmd_multi {
 
 	long long count;   /* DEL/EXISTS: keys found; MPUT: pairs stored */
 	ssize_t first_err; /* MPUT/DEL: first per-key failure, or 0 */
+	enum tconn_what first_what; /* MPUT: what first_err is about */
 	int emitted;       /* MGET: elements replied */
 	size_t slot;       /* MGET: bytes of scratch per key */
 };
@@ -214,8 +215,10 @@ static void tcmd_mput_done(struct tconn *t, struct tcmd_multi *m, int argi,
 	}
 	if (res == -EMSGSIZE)
 		tcmd_forget(t, key, klen);
-	if (m->first_err == 0)
+	if (m->first_err == 0) {
 		m->first_err = res;
+		m->first_what = tcmd_size_what(t, klen);
+	}
 }
 
 /*
@@ -251,7 +254,7 @@ int tcmd_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		 "%lld of %d pairs stored; refused keys hold no value", m.count,
 		 (argc - 1) / 2);
 	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m.first_err,
-				 TCONN_VALUE, note);
+				 r < 0 ? TCONN_NONE : m.first_what, note);
 }
 
 /* ---- TMEM.MGET key [key ...] ---- */

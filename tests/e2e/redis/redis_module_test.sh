@@ -525,6 +525,9 @@ expect_eq "PUT with a key over max_key" "$(r1 tmem.put "$longkey" v)" \
 	"TOOBIG key exceeds utmemd limit of 1024 bytes"
 expect_eq "GET with a key over max_key is a miss" \
 	"$(r1n tmem.get "$longkey")" "(nil)"
+expect_eq "MPUT with a key over max_key" \
+	"$(r1 tmem.mput okk v "$longkey" v)" \
+	"TOOBIG key exceeds utmemd limit of 1024 bytes (1 of 2 pairs stored; refused keys hold no value)"
 
 r1 tmem.del fill1 fill2 >/dev/null
 expect_eq "MPUT setup" "$(r1 tmem.mput m1 old m2 old)" OK
@@ -535,7 +538,7 @@ expect_eq "MPUT with one value over max_value" \
 expect_eq "MPUT: the accepted pair is stored" "$(r1 tmem.get m1)" new
 expect_eq "MPUT: the refused key holds no value" "$(r1n tmem.get m2)" "(nil)"
 expect_eq "INFO refused_quota" "$(info_field refused_quota)" 1
-expect_eq "INFO refused_toobig" "$(info_field refused_toobig)" 3
+expect_eq "INFO refused_toobig" "$(info_field refused_toobig)" 4
 
 # Exactly at max_value is accepted and read back whole; one byte more is not.
 stop_utmemd
