@@ -91,8 +91,7 @@ struct ust_pool {
 
 /* The allocator for entries (alloc.c). */
 struct ust_alloc {
-	unsigned narenas;
-	unsigned arenas[64];
+	unsigned narenas; /* reserved for per-store arenas; 0 today */
 };
 
 struct ust_store {

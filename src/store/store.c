@@ -172,14 +172,14 @@ int ust_table_grow(void **arr, uint32_t *cap, uint32_t need)
 
 /*
  * The coarse clock for LRU stamps. Each thread advances the shared clock
- * once per 16 of its own operations, so the shared cache line is written
+ * once per 64 of its own operations, so the shared cache line is written
  * rarely and read (cheaply, while it stays shared) on every operation.
  */
 uint32_t ust_now(ust_store *st)
 {
 	static _Thread_local unsigned ops;
 
-	if ((++ops & 15) == 0)
+	if ((++ops & 63) == 0)
 		return atomic_fetch_add_explicit(&st->clock, 1, memory_order_relaxed) + 1;
 	return atomic_load_explicit(&st->clock, memory_order_relaxed);
 }

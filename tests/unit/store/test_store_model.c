@@ -62,7 +62,10 @@ static uint64_t rnd(struct model *m)
 
 static void key_of(int k, char *buf)
 {
-	snprintf(buf, 8, "key%02d", k);
+	memcpy(buf, "key", 3);
+	buf[3] = (char)('0' + k / 10 % 10);
+	buf[4] = (char)('0' + k % 10);
+	buf[5] = '\0';
 }
 
 static uint64_t charge_e(const struct mentry *e)
