@@ -18,9 +18,14 @@
 #   hoststate_cgroup_add PID          move a process into it
 #   hoststate_cgroup_exec CMD...      run CMD in the background inside it
 #   hoststate_cgroup_stat             print "usage swap oom_kill" (bytes/count)
+#   hoststate_cgroup_sampler FILE S   sample that every S seconds into FILE
 #   hoststate_swap_on MIB             create and enable a swap file
 #   hoststate_zswap ON|OFF [COMPRESSOR] [MAX_POOL_PERCENT]
+#   hoststate_cgroup_set FILE VALUE   write a control file of our cgroup
+#   hoststate_sysctl NAME VALUE       set a sysctl, restored on exit
 #   hoststate_track_pid PID           kill PID on restore
+#   hoststate_stop_pid PID            stop a tracked PID now and forget it
+#   hoststate_untrack_pid PID         forget a tracked PID that has exited
 #   hoststate_vmstat NAME             print one counter of /proc/vmstat
 #   hoststate_restore                 undo everything (idempotent)
 #   hoststate_verify_clean            check nothing of ours is left
@@ -33,6 +38,7 @@ HS_SWAP_ACTIVE=0        # 1 while our swap file is swapon'ed
 HS_ZSWAP_SAVED=0        # 1 once HS_ZSWAP_ORIG_* hold the original values
 HS_ZSWAP_PARAMS="enabled compressor max_pool_percent"
 declare -A HS_ZSWAP_ORIG=()
+declare -A HS_SYSCTL_ORIG=()   # /proc/sys paths we changed -> original value
 HS_PIDS=()              # pids we started and must stop
 HS_RESTORED=0
 HS_TRAPS=0
@@ -142,6 +148,25 @@ hoststate_cgroup_stat() {
 	echo "${usage:-0} ${swap:-0} ${oom:-0}"
 }
 
+# hoststate_cgroup_sampler FILE PERIOD: in the background, append a line
+# "<unix time> <usage> <swap> <oom_kill>" for our cgroup to FILE every PERIOD
+# seconds until stopped (hoststate_stop_pid "$HS_SAMPLER_PID"). Reading the
+# memory statistics also makes the kernel flush its per-cgroup counters,
+# which reclaim consults; see docs/eval-redis.md for why that matters here.
+hoststate_cgroup_sampler() {
+	local file=$1 period=$2
+	[ -n "$HS_CG_PATH" ] || { hs_log "no cgroup created"; return 1; }
+	(
+		trap - EXIT INT TERM HUP
+		while [ -d "$HS_CG_PATH" ]; do
+			echo "$(date +%s.%N) $(hoststate_cgroup_stat)" >>"$file"
+			sleep "$period"
+		done
+	) &
+	HS_SAMPLER_PID=$!
+	hoststate_track_pid "$HS_SAMPLER_PID"
+}
+
 # hoststate_vmstat NAME: one host-wide counter (pswpin, pswpout, zswpout...).
 hoststate_vmstat() {
 	awk -v n="$1" '$1==n{print $2; f=1} END{if(!f) print 0}' /proc/vmstat
@@ -206,6 +231,33 @@ hoststate_zswap() {
 	esac
 }
 
+# hoststate_sysctl NAME VALUE: set /proc/sys/NAME (dots or slashes), saving
+# the original value the first time so restore writes it back.
+hoststate_sysctl() {
+	local path=/proc/sys/${1//./\/}
+	[ -w "$path" ] || { hs_log "no sysctl $1"; return 1; }
+	HS_RESTORED=0
+	[ -n "${HS_SYSCTL_ORIG[$path]+x}" ] || HS_SYSCTL_ORIG[$path]=$(cat "$path")
+	echo "$2" >"$path"
+}
+
+# hs__sysctl_restore: write back every sysctl we changed.
+hs__sysctl_restore() {
+	local path
+	for path in "${!HS_SYSCTL_ORIG[@]}"; do
+		echo "${HS_SYSCTL_ORIG[$path]}" >"$path" ||
+			hs_log "could not restore $path=${HS_SYSCTL_ORIG[$path]}"
+	done
+	HS_SYSCTL_ORIG=()
+}
+
+# hoststate_cgroup_set FILE VALUE: write one of our cgroup's control files
+# (e.g. memory.swappiness); it vanishes with the cgroup, nothing to restore.
+hoststate_cgroup_set() {
+	[ -n "$HS_CG_PATH" ] || { hs_log "no cgroup created"; return 1; }
+	echo "$2" >"$HS_CG_PATH/$1"
+}
+
 # hoststate_track_pid PID: remember a process we started; restore stops it.
 hoststate_track_pid() {
 	HS_RESTORED=0
@@ -223,6 +275,21 @@ hs__stop_pid() {
 	done
 	kill -KILL "$pid" 2>/dev/null
 	sleep 0.1
+}
+
+# hoststate_untrack_pid PID: forget a process that has exited, so a later
+# restore can never signal an unrelated process that reused the pid.
+hoststate_untrack_pid() {
+	local pid=$1 i keep=()
+	for i in "${HS_PIDS[@]}"; do [ "$i" = "$pid" ] || keep+=("$i"); done
+	HS_PIDS=("${keep[@]}")
+}
+
+# hoststate_stop_pid PID: stop a tracked process now and forget it.
+hoststate_stop_pid() {
+	hs__stop_pid "$1"
+	wait "$1" 2>/dev/null || true
+	hoststate_untrack_pid "$1"
 }
 
 # hs__cgroup_remove: kill every process still inside our cgroup by pid (they
@@ -288,6 +355,7 @@ hoststate_restore() {
 	hs__cgroup_remove || rc=1
 	hs__swap_remove || rc=1
 	hs__zswap_restore || rc=1
+	hs__sysctl_restore || rc=1
 	if [ "$HS_TRAPS" -eq 1 ]; then
 		trap 'hs__on_signal INT' INT
 		trap 'hs__on_signal TERM' TERM

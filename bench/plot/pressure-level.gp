@@ -1,0 +1,30 @@
+# bench/plot/pressure-level.gp — thesis figure 3.4 for utmem: converged ops/s
+# of 128 KiB values against the guest's data as a share of its memory limit,
+# for TMEM.PUT (utmemd), SET with zswap and SET with disk swap; GET beside PUT.
+# Data: bench/pressure.sh's pressure-level.dat ("-" = no figure).
+# Usage: gnuplot -e "datafile='X.dat'; outfile='Y.png'; limit='256'" bench/plot/pressure-level.gp
+if (!exists("datafile")) datafile = 'bench/results/pressure-level.dat'
+if (!exists("outfile")) outfile = 'docs/img/pressure-level.png'
+if (!exists("limit")) limit = '?'
+
+set terminal pngcairo size 1100,450 noenhanced font ",10"
+set output outfile
+set datafile missing "-"
+set multiplot layout 1,2 title sprintf("Redis, 128 KiB values, growing pressure in a %s MiB memory cgroup (converged ops/s)", limit)
+set logscale y
+set grid
+set xlabel "data / memory limit (%)"
+set ylabel "operations/s (log scale)"
+set xrange [85:115]
+set key bottom left
+set style data linespoints
+
+set title "PUT"
+plot datafile using 1:2 title "TMEM.PUT (utmemd)" lw 2 pt 7 lc rgb "#dd8452", \
+     '' using 1:3 title "SET, zswap" lw 2 pt 5 lc rgb "#55a868", \
+     '' using 1:4 title "SET, disk swap" lw 2 pt 9 lc rgb "#4c72b0"
+set title "GET after PUT"
+plot datafile using 1:5 title "TMEM.GET (utmemd)" lw 2 pt 7 lc rgb "#dd8452", \
+     '' using 1:6 title "GET, zswap" lw 2 pt 5 lc rgb "#55a868", \
+     '' using 1:7 title "GET, disk swap" lw 2 pt 9 lc rgb "#4c72b0"
+unset multiplot
