@@ -16,7 +16,7 @@ static const struct {
 	int err;
 	const char *text;
 } meanings[] = {
-	{ENOENT, "no such key or pool"},
+	{ENOENT, "not found (key, pool, or the daemon's socket)"},
 	{EBADF, "bad pool handle"},
 	{EACCES, "shared pool not granted to this tenant"},
 	{EEXIST, "pool exists with another kind"},
