@@ -4,7 +4,7 @@
  * and 2 threads, memcpy of the same sizes in the same run as the physical
  * reference, and the bytes of overhead per entry measured two ways (the
  * store's own accounting and the growth of the process's RSS). Each figure
- * is the median of REPS runs. Built twice: store-bench (jemalloc arenas, the
+ * is the median of REPS runs. Built twice: store-bench (jemalloc, the
  * store as shipped) and store-bench-libc (the same store on glibc malloc).
  */
 #include <errno.h>
