@@ -21,7 +21,10 @@
  *   -ENOBUFS     GET: the value is longer than the buffer (nothing removed)
  *   -EPERM       TCP token refused
  *   -ECONNRESET, -ECONNREFUSED, -ENOTCONN, -ETIMEDOUT, -EPIPE
- *                the daemon went away or did not answer in time; the next
+ *                the daemon went away (a missing Unix socket file is
+ *                -ECONNREFUSED, never -ENOENT, so "daemon down" cannot be
+ *                mistaken for a miss; nor can a pool lost in a restart,
+ *                which is -EBADF) or did not answer in time; the next
  *                call reconnects and reopens the client's pools by name.
  *                The outcome of a request that failed this way is unknown
  *                (a PUT may or may not have been applied): INVALIDATE the

@@ -151,7 +151,13 @@ static int dial_unix(const struct uclient_addr *a, int timeout_ms)
 			      timeout_ms);
 	if (err) {
 		close(fd);
-		return err;
+		/*
+		 * A missing socket file means no daemon is listening there.
+		 * Say so as a refused connection: -ENOENT is this library's
+		 * "miss", and a caller must never read "daemon down" as
+		 * "no such key".
+		 */
+		return err == -ENOENT ? -ECONNREFUSED : err;
 	}
 	return fd;
 }

@@ -189,9 +189,14 @@ int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 		return -EBADF;
 	p = &c->pools[handle - 1];
 	if (p->stale) {
+		/*
+		 * The daemon lost the pool (it restarted, and the pool was
+		 * opened without CREATE). The handle no longer names a pool:
+		 * -EBADF, never -ENOENT, which callers read as a key miss.
+		 */
 		err = reopen(c, p);
 		if (err)
-			return err;
+			return err == -ENOENT ? -EBADF : err;
 	}
 	*server = p->server;
 	return 0;

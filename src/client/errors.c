@@ -16,7 +16,7 @@ static const struct {
 	int err;
 	const char *text;
 } meanings[] = {
-	{ENOENT, "not found (key, pool, or the daemon's socket)"},
+	{ENOENT, "not found"},
 	{EBADF, "bad pool handle"},
 	{EACCES, "shared pool not granted to this tenant"},
 	{EEXIST, "pool exists with another kind"},
