@@ -6,9 +6,20 @@
  * store's own accounting and the growth of the process's RSS). Each figure
  * is the median of REPS runs. Built twice: store-bench (jemalloc, the
  * store as shipped) and store-bench-libc (the same store on glibc malloc).
+ *
+ * Every thread starts at a barrier and times itself; a figure is all
+ * threads' operations divided by the slowest thread's time. What the
+ * threads share is chosen with STORE_BENCH_MODE:
+ *   pool   (default) one tenant, one pool, each thread its own key range;
+ *   tenant each thread its own tenant and pool (independent clients);
+ *   hot    one tenant, one pool, every thread the same keys.
+ * STORE_BENCH_SIZES (e.g. "64,1024") limits the value sizes,
+ * STORE_BENCH_OVERHEAD=0 skips the per-entry overhead table and
+ * STORE_BENCH_PIN=1 pins thread i to CPU i.
  */
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +35,18 @@
 /* Keys per thread for 64 B and 1 KiB values; STORE_BENCH_KEYS overrides. */
 static uint64_t small_keys = 16384;
 
+enum share { SHARE_POOL, SHARE_TENANT, SHARE_HOT };
+static enum share mode = SHARE_POOL;
+static int pin;
+
+/* A store with one tenant and pool per possible thread (index 0 shared). */
+struct setup {
+	ust_store *st;
+	uint32_t t[MAXT], p[MAXT];
+};
+
 struct job {
+	int idx;
 	ust_store *st;
 	uint32_t tenant, pool;
 	size_t vlen;
@@ -43,6 +65,18 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* With STORE_BENCH_PIN=1, run thread idx on CPU idx only. */
+static void pin_self(int idx)
+{
+	cpu_set_t set;
+
+	if (!pin)
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(idx, &set);
+	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+}
+
 static int sink(void *ctx, const void *val, size_t len)
 {
 	memcpy(ctx, val, len);
@@ -55,6 +89,7 @@ static void *run_job(void *arg)
 	struct job *j = arg;
 	double t0;
 
+	pin_self(j->idx);
 	pthread_barrier_wait(j->bar);
 	t0 = now();
 	for (uint64_t i = 0; i < j->ops; i++) {
@@ -82,6 +117,7 @@ static void *run_copy(void *arg)
 		dst[i] = malloc(j->vlen);
 		memset(dst[i], 1, j->vlen);
 	}
+	pin_self(j->idx);
 	pthread_barrier_wait(j->bar);
 	t0 = now();
 	for (uint64_t i = 0; i < j->ops; i++) {
@@ -96,8 +132,8 @@ static void *run_copy(void *arg)
 }
 
 /* Operations per second of nthr threads running fn; mode 0 put, 1 get. */
-static double measure(ust_store *st, uint32_t t, uint32_t p, size_t vlen, int nthr,
-		      int mode, uint64_t nkeys, uint64_t ops, void *(*fn)(void *))
+static double measure(const struct setup *su, size_t vlen, int nthr, int get,
+		      uint64_t nkeys, uint64_t ops, void *(*fn)(void *))
 {
 	struct job jobs[MAXT];
 	pthread_t th[MAXT];
@@ -106,8 +142,11 @@ static double measure(ust_store *st, uint32_t t, uint32_t p, size_t vlen, int nt
 
 	pthread_barrier_init(&bar, NULL, (unsigned)nthr);
 	for (int i = 0; i < nthr; i++) {
-		jobs[i] = (struct job){ st, t, p, vlen, (uint64_t)i * nkeys, nkeys, ops, mode,
-					malloc(vlen), 0, &bar };
+		int w = mode == SHARE_TENANT ? i : 0;
+		uint64_t first = mode == SHARE_HOT ? 0 : (uint64_t)i * nkeys;
+
+		jobs[i] = (struct job){ i, su->st, su->t[w], su->p[w], vlen, first, nkeys,
+					ops, get, malloc(vlen), 0, &bar };
 		memset(jobs[i].buf, 'v', vlen);
 		pthread_create(&th[i], NULL, fn, &jobs[i]);
 	}
@@ -128,18 +167,25 @@ static int cmp_d(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static ust_store *fresh(uint32_t *t, uint32_t *p)
+/* A fresh store with MAXT tenants, each with one persistent pool. */
+static void fresh(struct setup *su)
 {
 	struct ust_config cfg = { .capacity = UINT64_MAX, .max_value = 2u << 20 };
 	struct ust_limits l = { 0, UINT64_MAX, 1 };
-	ust_store *st;
+	int err = ust_store_new(&cfg, &su->st);
 
-	if (ust_store_new(&cfg, &st) || ust_tenant_add(st, "bench", &l, t) ||
-	    ust_pool_open(st, *t, "p", 0, UST_OPEN_CREATE, p)) {
-		fprintf(stderr, "store-bench: setup failed\n");
+	for (int i = 0; !err && i < MAXT; i++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "bench%d", i);
+		err = ust_tenant_add(su->st, name, &l, &su->t[i]);
+		if (!err)
+			err = ust_pool_open(su->st, su->t[i], "p", 0, UST_OPEN_CREATE, &su->p[i]);
+	}
+	if (err) {
+		fprintf(stderr, "store-bench: setup failed: %s\n", strerror(-err));
 		exit(1);
 	}
-	return st;
 }
 
 /* Median of REPS: [0] put, [1] get, [2] memcpy ops/s. */
@@ -150,13 +196,13 @@ static void bench_size(size_t vlen, int nthr, double out[3])
 	double r[3][REPS];
 
 	for (int rep = 0; rep < REPS; rep++) {
-		uint32_t t, p;
-		ust_store *st = fresh(&t, &p);
+		struct setup su;
 
-		r[0][rep] = measure(st, t, p, vlen, nthr, 0, nkeys, ops, run_job);
-		r[1][rep] = measure(st, t, p, vlen, nthr, 1, nkeys, ops, run_job);
-		r[2][rep] = measure(st, t, p, vlen, nthr, 0, nkeys, ops, run_copy);
-		ust_store_free(st);
+		fresh(&su);
+		r[0][rep] = measure(&su, vlen, nthr, 0, nkeys, ops, run_job);
+		r[1][rep] = measure(&su, vlen, nthr, 1, nkeys, ops, run_job);
+		r[2][rep] = measure(&su, vlen, nthr, 0, nkeys, ops, run_copy);
+		ust_store_free(su.st);
 	}
 	for (int i = 0; i < 3; i++) {
 		qsort(r[i], REPS, sizeof(double), cmp_d);
@@ -182,46 +228,86 @@ static void overhead(size_t vlen, uint64_t n)
 {
 	struct ust_store_info si;
 	unsigned char val[4096];
-	uint32_t t, p;
-	ust_store *st = fresh(&t, &p);
-	uint64_t before = rss(), after;
+	struct setup su;
+	uint64_t before, after;
 
+	fresh(&su);
+	before = rss();
 	memset(val, 'x', sizeof(val));
 	for (uint64_t k = 0; k < n; k++)
-		ust_put(st, t, p, &k, sizeof(k), val, vlen);
+		ust_put(su.st, su.t[0], su.p[0], &k, sizeof(k), val, vlen);
 	after = rss();
-	ust_store_info(st, &si);
+	ust_store_info(su.st, &si);
 	printf("| %6zu B | %8llu | %13.1f | %10.1f |\n", vlen,
 	       (unsigned long long)n,
 	       (double)(si.charged - si.stats.bytes_stored) / (double)n,
 	       ((double)after - (double)before) / (double)n - (double)(8 + vlen));
-	ust_store_free(st);
+	ust_store_free(su.st);
 }
 
-int main(int argc, char **argv)
+/* Read the STORE_BENCH_* settings; sizes[] gets the value sizes to run. */
+static size_t read_env(size_t *sizes, size_t cap)
 {
-	static const size_t sizes[] = { 64, 1024, 128 * 1024, 1024 * 1024 };
-	const char *which = argc > 1 ? argv[1] : ALLOC_NAME;
+	static const size_t all[] = { 64, 1024, 128 * 1024, 1024 * 1024 };
+	const char *m = getenv("STORE_BENCH_MODE"), *z = getenv("STORE_BENCH_SIZES");
+	size_t n = 0;
 
 	if (getenv("STORE_BENCH_KEYS"))
 		small_keys = strtoull(getenv("STORE_BENCH_KEYS"), NULL, 0);
 	if (small_keys < 1)
 		small_keys = 1;
-	printf("## store-bench (%s), median of %d, %llu keys per thread\n\n", which,
-	       REPS, (unsigned long long)small_keys);
-	printf("| value | thr | PUT ops/s | GET ops/s | memcpy ops/s | PUT MB/s | memcpy MB/s | PUT/memcpy |\n");
-	printf("|------:|----:|----------:|----------:|-------------:|---------:|------------:|-----------:|\n");
-	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	pin = getenv("STORE_BENCH_PIN") && atoi(getenv("STORE_BENCH_PIN")) == 1;
+	if (m && strcmp(m, "tenant") == 0)
+		mode = SHARE_TENANT;
+	else if (m && strcmp(m, "hot") == 0)
+		mode = SHARE_HOT;
+	else if (m && strcmp(m, "pool") != 0)
+		fprintf(stderr, "store-bench: unknown STORE_BENCH_MODE %s, using pool\n", m);
+	while (z && *z && n < cap) {
+		char *end;
+		unsigned long long v = strtoull(z, &end, 0);
+
+		if (end == z || v < 1 || v > (2u << 20) - 4096)
+			break;
+		sizes[n++] = (size_t)v;
+		z = *end == ',' ? end + 1 : end;
+	}
+	if (n == 0)
+		for (; n < sizeof(all) / sizeof(all[0]); n++)
+			sizes[n] = all[n];
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	static const char *mode_name[] = { "pool", "tenant", "hot" };
+	const char *which = argc > 1 ? argv[1] : ALLOC_NAME;
+	const char *ov = getenv("STORE_BENCH_OVERHEAD");
+	size_t sizes[8], nsizes = read_env(sizes, 8);
+
+	printf("## store-bench (%s), median of %d, %llu keys per thread, mode %s%s\n\n",
+	       which, REPS, (unsigned long long)small_keys, mode_name[mode],
+	       pin ? ", pinned" : "");
+	printf("| value | thr | PUT ops/s | GET ops/s | memcpy ops/s | PUT MB/s | memcpy MB/s | PUT/memcpy | PUT x1thr | GET x1thr |\n");
+	printf("|------:|----:|----------:|----------:|-------------:|---------:|------------:|-----------:|----------:|----------:|\n");
+	for (size_t i = 0; i < nsizes; i++) {
+		double one[3] = { 0, 0, 0 };
+
 		for (int nthr = 1; nthr <= MAXT; nthr++) {
 			double r[3];
 
 			bench_size(sizes[i], nthr, r);
-			printf("| %7zu | %d | %10.0f | %10.0f | %12.0f | %8.0f | %11.0f | %5.2f |\n",
+			if (nthr == 1)
+				memcpy(one, r, sizeof(one));
+			printf("| %7zu | %d | %10.0f | %10.0f | %12.0f | %8.0f | %11.0f | %5.2f | %5.2f | %5.2f |\n",
 			       sizes[i], nthr, r[0], r[1], r[2], r[0] * (double)sizes[i] / 1e6,
-			       r[2] * (double)sizes[i] / 1e6, r[0] / r[2]);
+			       r[2] * (double)sizes[i] / 1e6, r[0] / r[2], r[0] / one[0],
+			       r[1] / one[1]);
 			fflush(stdout);
 		}
 	}
+	if (ov && strcmp(ov, "0") == 0)
+		return 0;
 	printf("\n| value | entries | charged B/entry over key+value | RSS B/entry over key+value |\n");
 	printf("|------:|--------:|--------------:|-----------:|\n");
 	overhead(64, 1000000);
