@@ -1,15 +1,39 @@
 /*
  * account.c — what an entry costs and who pays. An entry is charged
  * ust_alloc_size(24 + klen + vlen) + UST_SLOT_COST: the allocator's real
- * size for header, key and value, plus its hash bucket pointer. Charges live
- * in atomics (per tenant, per tenant's ephemeral part, and for the store) so
- * that limits can be checked without any lock; counters live in per-stripe
- * blocks updated under the stripe lock, so the data path never shares a
- * counter cache line with another stripe.
+ * size for header, key and value, plus its hash bucket pointer.
+ *
+ * Limits are checked against two atomic totals, the tenant's t->charged and
+ * the store's st->charged. Updating them on every PUT would make their cache
+ * lines bounce between cores, so a (tenant, stripe) block reserves charge
+ * from both totals in chunks and holds it as credit: PUTs in that stripe pay
+ * from the credit and removals there pay back into it, under the stripe lock
+ * the operation holds anyway. The totals therefore count every entry plus
+ * the credit held; the credit is bounded (a chunk is at most
+ * UST_CREDIT_CHUNK and at most 1/(2 * nstripes) of the room left, and a
+ * stripe keeps at most UST_CREDIT_HIGH) and is reclaimed (evict.c) before
+ * any PUT is refused or any entry is evicted, so limits hold exactly and
+ * nothing is refused while room is held as credit elsewhere. Counters
+ * (stats) live in the same per-stripe blocks and are summed on read.
  */
 #include <errno.h>
 
 #include "store/internal.h"
+
+/* Most a stripe reserves beyond what the PUT at hand needs. */
+#define UST_CREDIT_CHUNK (64u << 10)
+/* A stripe holding more credit than this gives all but a chunk back. */
+#define UST_CREDIT_HIGH (256u << 10)
+
+static uint64_t rd(const _Atomic uint64_t *a)
+{
+	return atomic_load_explicit(a, memory_order_relaxed);
+}
+
+static uint64_t sat_sub(uint64_t a, uint64_t b)
+{
+	return a > b ? a - b : 0;
+}
 
 /* Charge for an entry with this key and value length. Pure. */
 uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen)
@@ -24,79 +48,248 @@ uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e)
 	return ust_charge_for(st, e->klen, e->vlen);
 }
 
+/* Credit a tenant's stripe block holds. Caller holds its stripe lock. */
+uint64_t ust_credit(const struct ust_tstripe *ts)
+{
+	return rd(&ts->credit);
+}
+
 /*
- * Reserve charge bytes for tenant t, counting as already free credit_t bytes
- * of t's own (the entry being replaced, if t owns it) and credit_g bytes of
- * the store's. Returns 0 with the charge taken, -EDQUOT if t's max would be
- * exceeded, -ENOSPC if the capacity would. Lock-free: the add-then-check may
- * refuse spuriously while another thread's reservation is in flight at the
- * very edge of a limit, never admit too much.
+ * Set ts's credit to v, keeping t->held (how many of t's stripes hold any)
+ * right; that shared counter is written only when a credit becomes zero or
+ * stops being zero. Caller holds the stripe lock.
  */
-int ust_charge_try(ust_store *st, struct ust_tenant *t, bool eph, uint64_t charge,
-		   uint64_t credit_t, uint64_t credit_g)
+static void credit_set(struct ust_tenant *t, struct ust_tstripe *ts, uint64_t v)
+{
+	uint64_t old = rd(&ts->credit);
+
+	atomic_store_explicit(&ts->credit, v, memory_order_relaxed);
+	if (!old && v)
+		atomic_fetch_add_explicit(&t->held, 1, memory_order_relaxed);
+	else if (old && !v)
+		atomic_fetch_sub_explicit(&t->held, 1, memory_order_relaxed);
+}
+
+/* Give n reserved bytes back to the tenant's and the store's totals. */
+static void unreserve(ust_store *st, struct ust_tenant *t, uint64_t n)
+{
+	atomic_fetch_sub_explicit(&t->charged, n, memory_order_relaxed);
+	atomic_fetch_sub_explicit(&st->charged, n, memory_order_relaxed);
+}
+
+/*
+ * Reserve n bytes in both totals, counting credit_g bytes of the store's as
+ * already free (another tenant's entry that the PUT replaces). Returns 0,
+ * -EDQUOT or -ENOSPC. Add-then-check: two racing reservations at the very
+ * edge of a limit may both be refused, never both admitted.
+ */
+static int reserve(ust_store *st, struct ust_tenant *t, uint64_t n, uint64_t credit_g)
 {
 	uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
 	uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
 	uint64_t prev;
 
-	prev = atomic_fetch_add_explicit(&t->charged, charge, memory_order_relaxed);
-	if (prev + charge - credit_t > max) {
-		atomic_fetch_sub_explicit(&t->charged, charge, memory_order_relaxed);
+	prev = atomic_fetch_add_explicit(&t->charged, n, memory_order_relaxed);
+	if (prev + n > max) {
+		atomic_fetch_sub_explicit(&t->charged, n, memory_order_relaxed);
 		return -EDQUOT;
 	}
-	prev = atomic_fetch_add_explicit(&st->charged, charge, memory_order_relaxed);
-	if (prev + charge - credit_g > cap) {
-		atomic_fetch_sub_explicit(&st->charged, charge, memory_order_relaxed);
-		atomic_fetch_sub_explicit(&t->charged, charge, memory_order_relaxed);
+	prev = atomic_fetch_add_explicit(&st->charged, n, memory_order_relaxed);
+	if (sat_sub(prev + n, credit_g) > cap) {
+		unreserve(st, t, n);
 		return -ENOSPC;
 	}
-	if (eph)
-		atomic_fetch_add_explicit(&t->eph_charged, charge, memory_order_relaxed);
 	return 0;
 }
 
+/* Extra credit worth taking now: a chunk, or less when room is short. */
+static uint64_t refill_size(const ust_store *st, struct ust_tenant *t)
+{
+	uint64_t room_t = sat_sub(atomic_load_explicit(&t->max, memory_order_relaxed),
+				  rd(&t->charged));
+	uint64_t room_g = sat_sub(atomic_load_explicit(&st->capacity, memory_order_relaxed),
+				  rd(&st->charged));
+	uint64_t room = (room_t < room_g ? room_t : room_g) / (2u * st->nstripes);
+
+	return room < UST_CREDIT_CHUNK ? room : UST_CREDIT_CHUNK;
+}
+
 /*
- * Count a newly linked entry in pool p's and its tenant's stripe-s counters.
- * The charge itself was taken by ust_charge_try(). Caller holds stripe s.
+ * Make tenant t's credit in stripe s cover a PUT of charge bytes that
+ * replaces an entry of its own worth have minus that credit (have = credit
+ * + the replaced charge). Called when the credit alone falls short. If have
+ * covers the charge, the totals do not grow, and the PUT fits when they,
+ * less what will be left over as credit, are within the limits. Else the
+ * shortfall (plus a refill when there is room) is reserved in the totals;
+ * credit_g as for reserve(). Returns 0 (credit raised as needed), -EDQUOT
+ * or -ENOSPC with nothing changed. Caller holds stripe s.
+ */
+int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t charge,
+		   uint64_t have, uint64_t credit_g)
+{
+	uint64_t need, extra;
+	int err;
+
+	if (have >= charge) {
+		uint64_t spare = have - charge;
+
+		if (sat_sub(rd(&t->charged), spare) >
+		    atomic_load_explicit(&t->max, memory_order_relaxed))
+			return -EDQUOT;
+		if (sat_sub(rd(&st->charged), spare + credit_g) >
+		    atomic_load_explicit(&st->capacity, memory_order_relaxed))
+			return -ENOSPC;
+		return 0;
+	}
+	need = charge - have;
+	extra = refill_size(st, t);
+	err = reserve(st, t, need + extra, credit_g);
+	if (err && extra) {
+		extra = 0;
+		err = reserve(st, t, need, credit_g);
+	}
+	if (!err)
+		credit_set(t, &t->ts[s], ust_credit(&t->ts[s]) + need + extra);
+	return err;
+}
+
+/*
+ * May a stripe keep credit? Only while the totals are within the tenant's
+ * max and the capacity: a tenant pushed over a lowered limit must get below
+ * it before it may PUT again, and credit kept would let it skip that check.
+ */
+static bool within_limits(const ust_store *st, struct ust_tenant *t)
+{
+	return rd(&t->charged) <= atomic_load_explicit(&t->max, memory_order_relaxed) &&
+	       rd(&st->charged) <= atomic_load_explicit(&st->capacity, memory_order_relaxed);
+}
+
+/*
+ * Count a newly linked entry in pool p's and its tenant's stripe-s counters
+ * and pay its charge from the tenant's credit there, which the caller made
+ * sufficient (ust_charge_try, or a removal just before). Caller holds s.
  */
 void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 		    const struct ust_entry *e, uint64_t charge)
 {
+	struct ust_tenant *t = st->tenants[e->tenant];
 	struct ust_stats *ps = &p->sub[s].stats;
-	struct ust_stats *ts = &st->tenants[e->tenant]->ts[s].stats;
+	struct ust_tstripe *tb = &t->ts[s];
 	uint64_t bytes = (uint64_t)e->klen + e->vlen;
 
 	ps->entries++;
 	ps->bytes_stored += bytes;
 	ps->bytes_charged += charge;
-	ts->entries++;
-	ts->bytes_stored += bytes;
-	ts->bytes_charged += charge;
+	tb->stats.entries++;
+	tb->stats.bytes_stored += bytes;
+	tb->stats.bytes_charged += charge;
+	if (p->kind & UST_POOL_EPHEMERAL)
+		atomic_store_explicit(&tb->eph, rd(&tb->eph) + charge, memory_order_relaxed);
+	credit_set(t, tb, sat_sub(ust_credit(tb), charge));
 }
 
 /*
  * Uncount an entry just unlinked from pool p's stripe s and release its
- * charge. The entry is not freed. Caller holds stripe s (or every lock).
+ * charge: into its tenant's credit there when keep (the data path, where the
+ * tenant is likely to PUT again), else straight back to the totals
+ * (eviction, flush, destroy: room someone else may be waiting for). Kept
+ * credit may pay for the PUT that replaces the entry; what is left is
+ * trimmed by ust_credit_trim() once the operation is done. The
+ * entry is not freed. Caller holds stripe s (or every lock).
  */
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
-		     const struct ust_entry *e)
+		     const struct ust_entry *e, bool keep)
 {
 	struct ust_tenant *t = st->tenants[e->tenant];
 	struct ust_stats *ps = &p->sub[s].stats;
-	struct ust_stats *ts = &t->ts[s].stats;
+	struct ust_tstripe *tb = &t->ts[s];
 	uint64_t bytes = (uint64_t)e->klen + e->vlen;
 	uint64_t charge = ust_entry_charge(st, e);
+	uint64_t credit = ust_credit(tb) + charge;
 
 	ps->entries--;
 	ps->bytes_stored -= bytes;
 	ps->bytes_charged -= charge;
-	ts->entries--;
-	ts->bytes_stored -= bytes;
-	ts->bytes_charged -= charge;
+	tb->stats.entries--;
+	tb->stats.bytes_stored -= bytes;
+	tb->stats.bytes_charged -= charge;
 	if (p->kind & UST_POOL_EPHEMERAL)
-		atomic_fetch_sub_explicit(&t->eph_charged, charge, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&t->charged, charge, memory_order_relaxed);
-	atomic_fetch_sub_explicit(&st->charged, charge, memory_order_relaxed);
+		atomic_store_explicit(&tb->eph, rd(&tb->eph) - charge, memory_order_relaxed);
+	if (keep)
+		credit_set(t, tb, credit);
+	else
+		unreserve(st, t, charge);
+}
+
+/*
+ * Give back all but a chunk of t's credit in stripe s if it holds more than
+ * UST_CREDIT_HIGH (after removals paid into it), or all of it while the
+ * totals are over a limit (so that credit never lets a PUT skip the check).
+ * Called at the end of an operation, never between a removal and the PUT it
+ * pays for. Caller holds s.
+ */
+void ust_credit_trim(ust_store *st, struct ust_tenant *t, unsigned s)
+{
+	uint64_t c = ust_credit(&t->ts[s]);
+	uint64_t keep = within_limits(st, t) ? UST_CREDIT_CHUNK : 0;
+
+	if (c <= UST_CREDIT_HIGH && keep)
+		return;
+	if (c <= keep)
+		return;
+	unreserve(st, t, c - keep);
+	credit_set(t, &t->ts[s], keep);
+}
+
+/* Give all of t's credit in stripe s back to the totals. Caller holds s. */
+void ust_credit_drop(ust_store *st, struct ust_tenant *t, unsigned s)
+{
+	uint64_t c = ust_credit(&t->ts[s]);
+
+	if (!c)
+		return;
+	unreserve(st, t, c);
+	credit_set(t, &t->ts[s], 0);
+}
+
+/*
+ * Give every stripe's credit of tenant only (or of every tenant, when only
+ * is NULL) back to the totals, so that they count entries alone. Returns at
+ * once when no stripe holds any. Caller holds st->mgmt and no stripe lock;
+ * takes each stripe lock in turn. Concurrent PUTs may take new credit right
+ * after; that is bounded by the room left (refill_size).
+ */
+void ust_credit_reclaim(ust_store *st, struct ust_tenant *only)
+{
+	bool any = false;
+
+	for (uint32_t i = 1; i < st->next_tenant && !any; i++) {
+		struct ust_tenant *t = only ? only : st->tenants[i];
+
+		any = t && atomic_load_explicit(&t->held, memory_order_relaxed);
+	}
+	for (unsigned s = 0; any && s < st->nstripes; s++) {
+		pthread_mutex_lock(&st->stripes[s].lock);
+		for (uint32_t i = 1; i < st->next_tenant; i++) {
+			struct ust_tenant *t = only ? only : st->tenants[i];
+
+			if (t)
+				ust_credit_drop(st, t, s);
+			if (only)
+				break;
+		}
+		pthread_mutex_unlock(&st->stripes[s].lock);
+	}
+}
+
+/* Charge of t's ephemeral entries: a lock-free sum over its stripes. */
+uint64_t ust_tenant_eph(const ust_store *st, const struct ust_tenant *t)
+{
+	uint64_t sum = 0;
+
+	for (unsigned s = 0; s < st->nstripes; s++)
+		sum += rd(&t->ts[s].eph);
+	return sum;
 }
 
 /* Add every counter of from into to. */

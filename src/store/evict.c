@@ -57,7 +57,7 @@ static struct ust_tenant *pick_victim(ust_store *st, struct ust_tenant *req,
 		uint64_t used;
 		double sc;
 
-		if (!x || !load64(&x->eph_charged))
+		if (!x || !ust_tenant_eph(st, x))
 			continue;
 		used = x == req ? req_used : load64(&x->charged);
 		sc = score(x, used);
@@ -149,7 +149,7 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 
 		ust_sub_unlink(sub, link_of(sub, &smp[i]));
 		freed += ust_entry_charge(st, e);
-		ust_account_out(st, p, s, e);
+		ust_account_out(st, p, s, e, false);
 		sub->stats.evictions++;
 		st->tenants[e->tenant]->ts[s].stats.evictions++;
 		e->next = chain;
@@ -210,6 +210,7 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
 int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
 		  uint64_t credit_t, uint64_t credit_g)
 {
+	bool reclaimed_t = false, reclaimed_all = false;
 	struct ust_tenant *t;
 	int err = 0;
 
@@ -220,18 +221,30 @@ int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
 	while (!err) {
 		uint64_t used = sat_sub(load64(&t->charged) + charge, credit_t);
 		uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
-		uint64_t fixed = sat_sub(used, load64(&t->eph_charged));
 		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
 		uint64_t all = sat_sub(load64(&st->charged) + charge, credit_g);
 		struct ust_tenant *v;
 
+		/* Totals include stripes' credit: take it back before judging. */
+		if (used > max && !reclaimed_t) {
+			ust_credit_reclaim(st, t);
+			reclaimed_t = true;
+			continue;
+		}
 		if (used > max) {
+			uint64_t fixed = sat_sub(used, ust_tenant_eph(st, t));
+
 			if (fixed > max || !evict_from(st, t, min64(used - max, UST_EVICT_STEP)))
 				err = -EDQUOT;
 			continue;
 		}
 		if (all <= cap)
 			break;
+		if (!reclaimed_all) {
+			ust_credit_reclaim(st, NULL);
+			reclaimed_all = reclaimed_t = true;
+			continue;
+		}
 		v = charge > cap ? NULL : pick_victim(st, t, used);
 		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP)))
 			err = -ENOSPC;
@@ -244,9 +257,11 @@ int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
  * Apply lowered limits: evict ephemeral entries of every tenant above its
  * max, then of the victims above until the store fits its capacity.
  * Persistent entries stay; later PUTs are refused until usage fits.
+ * Stripes' credit is reclaimed first so that the totals count entries only.
  */
 void ust_shrink(ust_store *st)
 {
+	ust_credit_reclaim(st, NULL);
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
 		struct ust_tenant *t = st->tenants[i];
 

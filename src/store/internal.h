@@ -4,8 +4,10 @@
  * The store is cut into lock stripes. A key's hash picks its stripe; every
  * pool holds one small chained hash table per stripe (struct ust_sub), and
  * every tenant one block of counters per stripe, so that the PUT/GET path
- * touches only the stripe's mutex, that stripe's part of the pool and the
- * tenant, and two atomic charge counters. Tenant and pool tables change only
+ * touches only the stripe's mutex and that stripe's part of the pool and the
+ * tenant. Charges are reserved from the tenant's and the store's atomic
+ * totals in chunks that a (tenant, stripe) block holds as credit (account.c),
+ * so most PUTs and removals touch no shared counter. Tenant and pool tables change only
  * while the management mutex and every stripe lock are held (a "big reader"
  * lock: readers take one stripe, writers take all), so a thread holding any
  * stripe lock may follow st->tenants[] and st->pools[] without refcounts.
@@ -59,9 +61,17 @@ struct ust_sub {
 	struct ust_stats stats;
 };
 
-/* A tenant's counters within one stripe; stripe lock protects it. */
+/*
+ * A tenant's counters within one stripe; the stripe lock protects it.
+ * credit: bytes reserved from t->charged and st->charged but not used by an
+ * entry yet (account.c). eph: charge of the tenant's ephemeral entries in
+ * this stripe. Both are written only under the stripe lock; they are atomics
+ * (relaxed, i.e. plain moves) so that eviction may read them without it.
+ */
 struct ust_tstripe {
 	_Alignas(UST_CACHELINE) struct ust_stats stats;
+	_Atomic uint64_t credit;
+	_Atomic uint64_t eph;
 };
 
 struct ust_stripe {
@@ -70,13 +80,14 @@ struct ust_stripe {
 
 struct ust_tenant {
 	uint32_t id;
+	struct ust_tstripe *ts; /* [nstripes]; read on every operation */
 	char name[UST_NAME_MAX + 1];
 	_Atomic uint64_t min;
 	_Atomic uint64_t max;
 	_Atomic uint32_t weight;
-	_Alignas(UST_CACHELINE) _Atomic uint64_t charged; /* all its entries */
-	_Atomic uint64_t eph_charged;                      /* its ephemeral ones */
-	struct ust_tstripe *ts;                            /* [nstripes] */
+	/* Charge of all its entries plus the credit its stripes hold. */
+	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
+	_Atomic uint32_t held; /* stripes holding credit for it */
 };
 
 struct ust_pool {
@@ -101,6 +112,7 @@ struct ust_store {
 	size_t max_value;
 	struct ust_stripe *stripes;
 	_Alignas(UST_CACHELINE) _Atomic uint64_t capacity;
+	/* Charge of every entry plus all credit held by tenants' stripes. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
 	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
 	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
@@ -142,12 +154,17 @@ uint64_t ust_entry_hash(const struct ust_entry *e);
 /* account.c */
 uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e);
 uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen);
-int ust_charge_try(ust_store *st, struct ust_tenant *t, bool eph, uint64_t charge,
-		   uint64_t credit_t, uint64_t credit_g);
+uint64_t ust_credit(const struct ust_tstripe *ts);
+int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t charge,
+		   uint64_t have, uint64_t credit_g);
 void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 		    const struct ust_entry *e, uint64_t charge);
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
-		     const struct ust_entry *e);
+		     const struct ust_entry *e, bool keep);
+void ust_credit_trim(ust_store *st, struct ust_tenant *t, unsigned s);
+void ust_credit_drop(ust_store *st, struct ust_tenant *t, unsigned s);
+void ust_credit_reclaim(ust_store *st, struct ust_tenant *only);
+uint64_t ust_tenant_eph(const ust_store *st, const struct ust_tenant *t);
 void ust_stats_add(struct ust_stats *to, const struct ust_stats *from);
 void ust_entry_free_list(ust_store *st, struct ust_entry *e);
 

@@ -3,8 +3,11 @@
  * operation hashes the key, takes that key's stripe lock and nothing else,
  * resolves tenant and pool under it (management needs every stripe lock to
  * change them, so they cannot vanish meanwhile), and updates the stripe's
- * counters. A PUT whose charge does not fit drops the lock, asks evict.c for
- * room, and retries; if it still fails the key is left with no value.
+ * counters. A PUT pays its charge from the tenant's credit in the stripe
+ * (account.c) and tops the credit up from the shared totals only when it
+ * runs short; a PUT whose charge does not fit even then drops the lock, asks
+ * evict.c for room, and retries; if it still fails the key is left with no
+ * value.
  */
 #include <errno.h>
 #include <string.h>
@@ -49,13 +52,17 @@ static pthread_mutex_t *stripe_lock(ust_store *st, uint64_t h)
 	return &st->stripes[h & st->smask].lock;
 }
 
-/* Unlink and account out the entry at *link; returns it for freeing. */
+/*
+ * Unlink and account out the entry at *link; returns it for freeing. Its
+ * charge goes to the stripe's credit when the requester is the tenant that
+ * pays for it, else straight back to the totals.
+ */
 static struct ust_entry *take(ust_store *st, struct op *o, struct ust_entry **link)
 {
 	struct ust_entry *e = *link;
 
 	ust_sub_unlink(o->sub, link);
-	ust_account_out(st, o->p, o->s, e);
+	ust_account_out(st, o->p, o->s, e, e->tenant == o->t->id);
 	e->next = NULL;
 	return e;
 }
@@ -110,8 +117,9 @@ struct put_req {
 };
 
 /*
- * Link the new entry (charge already taken) in place of old. Returns 0, or
- * -ENOMEM after giving the charge back. Caller holds the stripe.
+ * Link the new entry in place of old; the stripe's credit plus old's charge
+ * (if the tenant's) covers the new charge. Returns 0, or -ENOMEM (the
+ * credit stays with the stripe). Caller holds the stripe.
  */
 static int put_link(ust_store *st, struct op *o, struct put_req *r,
 		    struct ust_entry **link, struct ust_entry **old)
@@ -119,13 +127,8 @@ static int put_link(ust_store *st, struct op *o, struct put_req *r,
 	struct ust_entry *e = entry_new(st, o->s, r->tenant, r->key, r->klen,
 					r->val, r->vlen);
 
-	if (!e) {
-		if (o->p->kind & UST_POOL_EPHEMERAL)
-			atomic_fetch_sub(&o->t->eph_charged, r->charge);
-		atomic_fetch_sub(&o->t->charged, r->charge);
-		atomic_fetch_sub(&st->charged, r->charge);
+	if (!e)
 		return -ENOMEM;
-	}
 	if (*old)
 		*old = take(st, o, link);
 	ust_sub_insert(o->sub, e, r->h);
@@ -144,6 +147,7 @@ static int put_once(ust_store *st, struct put_req *r)
 {
 	pthread_mutex_t *lk = stripe_lock(st, r->h);
 	struct ust_entry **link = NULL, *old = NULL;
+	uint64_t have;
 	struct op o;
 	int err;
 
@@ -160,17 +164,22 @@ static int put_once(ust_store *st, struct put_req *r)
 	old = ust_sub_find(o.sub, r->h, r->key, r->klen, &link);
 	r->credit_g = old ? ust_entry_charge(st, old) : 0;
 	r->credit_t = old && old->tenant == r->tenant ? r->credit_g : 0;
-	err = ust_charge_try(st, o.t, o.p->kind & UST_POOL_EPHEMERAL, r->charge,
-			     r->credit_t, r->credit_g);
-	if (err) {
-		old = NULL;
-		goto out;
+	have = ust_credit(&o.t->ts[o.s]);
+	if (have < r->charge) { /* else the credit pays: no shared write */
+		err = ust_charge_try(st, o.t, o.s, r->charge, have + r->credit_t,
+				     r->credit_g - r->credit_t);
+		if (err) {
+			old = NULL;
+			goto out;
+		}
 	}
 	err = put_link(st, &o, r, link, &old);
 	if (!err)
-		goto out;
+		goto trim;
 refuse:
 	old = refuse_locked(st, &o, r->h, r->key, r->klen);
+trim:
+	ust_credit_trim(st, o.t, o.s);
 out:
 	pthread_mutex_unlock(lk);
 	ust_entry_free_list(st, old);
@@ -185,8 +194,10 @@ static void put_refuse(ust_store *st, struct put_req *r)
 	struct op o;
 
 	pthread_mutex_lock(lk);
-	if (resolve(st, r->tenant, r->pool, (unsigned)(r->h & st->smask), &o) == 0)
+	if (resolve(st, r->tenant, r->pool, (unsigned)(r->h & st->smask), &o) == 0) {
 		old = refuse_locked(st, &o, r->h, r->key, r->klen);
+		ust_credit_trim(st, o.t, o.s);
+	}
 	pthread_mutex_unlock(lk);
 	ust_entry_free_list(st, old);
 }
@@ -261,8 +272,10 @@ int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	o.ts->hits++;
 	e->stamp = ust_now(st);
 	r = sink(ctx, e->data + e->klen, e->vlen);
-	if (r >= 0 && (flags & UST_GET_EXCLUSIVE))
+	if (r >= 0 && (flags & UST_GET_EXCLUSIVE)) {
 		gone = take(st, &o, link);
+		ust_credit_trim(st, o.t, o.s);
+	}
 out:
 	pthread_mutex_unlock(lk);
 	ust_entry_free_list(st, gone);
@@ -318,6 +331,7 @@ int ust_invalidate(ust_store *st, uint32_t tenant, uint32_t pool,
 	r = -ENOENT;
 	if (ust_sub_find(o.sub, h, key, klen, &link)) {
 		gone = take(st, &o, link);
+		ust_credit_trim(st, o.t, o.s);
 		o.ps->invalidates++;
 		o.ts->invalidates++;
 		r = 0;

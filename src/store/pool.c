@@ -52,7 +52,7 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 				continue;
 			}
 			ust_sub_unlink(sub, pp);
-			ust_account_out(st, p, s, e);
+			ust_account_out(st, p, s, e, false);
 			e->next = head;
 			head = e;
 		}

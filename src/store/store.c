@@ -211,7 +211,6 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 	memset(out, 0, sizeof(*out));
 	pthread_mutex_lock(&st->mgmt);
 	out->capacity = atomic_load(&st->capacity);
-	out->charged = atomic_load(&st->charged);
 	out->tenants = st->ntenants;
 	out->pools = st->npools;
 	for (uint32_t i = 1; i < st->next_tenant; i++)
@@ -220,5 +219,7 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 	for (uint32_t i = 1; i < st->next_pool; i++)
 		if (st->pools[i])
 			ust_pool_sum(st, st->pools[i], &out->stats);
+	/* st->charged also counts stripes' credit; the entries' sum is exact. */
+	out->charged = out->stats.bytes_charged;
 	pthread_mutex_unlock(&st->mgmt);
 }

@@ -148,6 +148,8 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 			ust_pool_release(st, p);
 		}
 	}
+	for (unsigned s = 0; s < st->nstripes; s++)
+		ust_credit_drop(st, t, s); /* give the store its share back */
 	st->tenants[tenant] = NULL;
 	st->ntenants--;
 	ust_unlock_all(st);
