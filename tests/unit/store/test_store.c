@@ -583,6 +583,61 @@ static void test_shrink_max(void **state)
 }
 
 /* Elasticity that does not show in RSS is not elasticity. */
+/*
+ * Room reserved as per-stripe credit (docs/store.md) is never lost: after
+ * many small PUTs have spread credit over every stripe, a PUT that fits the
+ * exact room left (entries only) is admitted, one that does not is refused,
+ * for the capacity and for a tenant's max alike; removals' credit too.
+ */
+static void test_credit_never_strands_room(void **state)
+{
+	const size_t big = 3 * MiB + MiB / 2 - 24 - 2; /* charge 3.5 MiB + 8 */
+	const uint64_t cbig = charge_of(2, big), csmall = charge_of(7, 100);
+	const uint64_t slack = 20000;
+	static char val[4 * MiB];
+	ust_store *st = mk(64 * MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1), b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), pb = pool(st, b, "p", 0);
+	struct ust_limits lim = { 0, 0, 1 };
+	struct ust_store_info si;
+	char k[16];
+
+	(void)state;
+	assert_int_equal(cbig, 3 * MiB + MiB / 2 + 8);
+	fill(st, a, pa, 0, 100, 100);
+	/* capacity: room for the big value plus slack, as entries count */
+	ust_store_info(st, &si);
+	assert_int_equal(ust_set_capacity(st, si.charged + cbig + slack), 0);
+	fill(st, a, pa, 100, 100, 100); /* credit again in every stripe */
+	assert_true(100 * csmall < slack);
+	assert_int_equal(sput(st, b, pb, "bb", val, big), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.capacity - si.charged, slack - 100 * csmall);
+	assert_int_equal(sput(st, b, pb, "b2", val, 4000), -ENOSPC);
+	assert_int_equal(sput(st, b, pb, "b3", val, 100), 0);
+	assert_int_equal(ust_invalidate(st, b, pb, "bb", 2), 0);
+	assert_int_equal(ust_invalidate(st, b, pb, "b3", 2), 0);
+	/* the room B just freed (now its credit) is A's for the asking */
+	assert_int_equal(sput(st, a, pa, "aa", val, big), 0);
+	assert_int_equal(ust_invalidate(st, a, pa, "aa", 2), 0);
+	/* a tenant's max, likewise */
+	assert_int_equal(ust_set_capacity(st, 64 * MiB), 0);
+	lim.max = tinfo(st, a).stats.bytes_charged + cbig + slack;
+	assert_int_equal(ust_tenant_set(st, a, &lim), 0);
+	fill(st, a, pa, 200, 100, 100);
+	assert_int_equal(sput(st, a, pa, "aa", val, big), 0);
+	assert_int_equal(sput(st, a, pa, "a2", val, 4000), -EDQUOT);
+	assert_int_equal(sput(st, a, pa, "a3", val, 100), 0);
+	assert_true(tinfo(st, a).stats.bytes_charged <= lim.max);
+	/* store-wide charge is the sum of entries, credit excluded */
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, tinfo(st, a).stats.bytes_charged +
+					     tinfo(st, b).stats.bytes_charged);
+	keyf(k, sizeof(k), 0);
+	assert_int_equal(ust_invalidate(st, a, pa, k, strlen(k)), 0);
+	ust_store_free(st);
+}
+
 static void test_rss_falls(void **state)
 {
 	const size_t vlen = 4000, n = 24000; /* ~96 MiB */
@@ -630,6 +685,7 @@ int main(void)
 		cmocka_unit_test(test_min_reserve),
 		cmocka_unit_test(test_persistent_never_evicted),
 		cmocka_unit_test(test_shrink_max),
+		cmocka_unit_test(test_credit_never_strands_room),
 		cmocka_unit_test(test_rss_falls),
 	};
 
