@@ -11,8 +11,9 @@
 # medians with min–max, and ratios computed per repetition (each A against
 # the B run right next to it) then summarised the same way.
 #
-# Usage: bench/daemon-vs-redis.sh [--build DIR] [--reps N] [--duration S]
-#                                 [--warmup S] [--out FILE] [--quick]
+# Usage: bench/daemon-vs-redis.sh [BUILD-DIR] [--build DIR] [--reps N]
+#              [--duration S] [--warmup S] [--out FILE] [--quick]
+# The build directory defaults to $BUILD, else build/.
 # Servers are stopped by pid and the temporary directory removed on any exit,
 # Ctrl-C included.
 set -euo pipefail
@@ -29,9 +30,11 @@ DURATION=2
 WARMUP=0.5
 OUT=$ROOT/bench/results/daemon-vs-redis.md
 
+# usage STATUS: print the Usage paragraph of the header and exit.
 usage() {
+	if (($1)); then exec >&2; fi
 	sed -n 's/^# \{0,1\}//; /^Usage:/,/^Servers/p' "$0" | sed '$d'
-	exit 2
+	exit "$1"
 }
 
 while (($#)); do
@@ -42,8 +45,9 @@ while (($#)); do
 	--warmup) WARMUP=${2:?--warmup needs seconds}; shift 2 ;;
 	--out) OUT=${2:?--out needs a file}; shift 2 ;;
 	--quick) REPS=1; DURATION=0.5; WARMUP=0.1; shift ;;
-	-h | --help) usage ;;
-	*) echo "daemon-vs-redis.sh: unknown argument '$1'" >&2; usage ;;
+	-h | --help) usage 0 ;;
+	-*) echo "daemon-vs-redis.sh: unknown option '$1'" >&2; usage 2 ;;
+	*) BENCH_BUILD=$1; shift ;;
 	esac
 done
 [[ $REPS =~ ^[1-9][0-9]?$ ]] || bench_die "--reps: expected 1..99"
