@@ -16,6 +16,14 @@
  * STORE_BENCH_SIZES (e.g. "64,1024") limits the value sizes,
  * STORE_BENCH_OVERHEAD=0 skips the per-entry overhead table and
  * STORE_BENCH_PIN=1 pins thread i to CPU i.
+ *
+ * Besides throughput ("x1thr": N threads over 1 thread), each thread's CPU
+ * time is measured: "cpu-eff" is operations per CPU second with N threads
+ * over the same with 1 (1.00 = sharing costs nothing per operation; lower =
+ * cache lines bouncing or lock waits), and "cores" is how many CPUs the PUT
+ * threads really got (CPU seconds per wall second). On a loaded machine
+ * x1thr is capped by cores; cpu-eff is meaningful only when cores is
+ * clearly above 1, since threads that never run at once never contend.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -53,7 +61,8 @@ struct job {
 	uint64_t first, nkeys, ops;
 	int get;
 	unsigned char *buf;
-	double secs;
+	double secs; /* wall time of the thread's loop */
+	double cpu;  /* CPU time the thread got meanwhile */
 	pthread_barrier_t *bar;
 };
 
@@ -77,6 +86,14 @@ static void pin_self(int idx)
 	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
 }
 
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
 static int sink(void *ctx, const void *val, size_t len)
 {
 	memcpy(ctx, val, len);
@@ -87,11 +104,12 @@ static int sink(void *ctx, const void *val, size_t len)
 static void *run_job(void *arg)
 {
 	struct job *j = arg;
-	double t0;
+	double t0, c0;
 
 	pin_self(j->idx);
 	pthread_barrier_wait(j->bar);
 	t0 = now();
+	c0 = cpu_now();
 	for (uint64_t i = 0; i < j->ops; i++) {
 		uint64_t k = j->first + i % j->nkeys;
 		int r = j->get ? ust_get(j->st, j->tenant, j->pool, &k, sizeof(k), 0, sink, j->buf)
@@ -103,6 +121,7 @@ static void *run_job(void *arg)
 		}
 	}
 	j->secs = now() - t0;
+	j->cpu = cpu_now() - c0;
 	return NULL;
 }
 
@@ -111,7 +130,7 @@ static void *run_copy(void *arg)
 {
 	struct job *j = arg;
 	unsigned char **dst = calloc(j->nkeys, sizeof(*dst));
-	double t0;
+	double t0, c0;
 
 	for (uint64_t i = 0; i < j->nkeys; i++) {
 		dst[i] = malloc(j->vlen);
@@ -120,25 +139,39 @@ static void *run_copy(void *arg)
 	pin_self(j->idx);
 	pthread_barrier_wait(j->bar);
 	t0 = now();
+	c0 = cpu_now();
 	for (uint64_t i = 0; i < j->ops; i++) {
 		memcpy(dst[i % j->nkeys], j->buf, j->vlen);
 		__asm__ volatile("" ::: "memory");
 	}
 	j->secs = now() - t0;
+	j->cpu = cpu_now() - c0;
 	for (uint64_t i = 0; i < j->nkeys; i++)
 		free(dst[i]);
 	free(dst);
 	return NULL;
 }
 
-/* Operations per second of nthr threads running fn; mode 0 put, 1 get. */
-static double measure(const struct setup *su, size_t vlen, int nthr, int get,
-		      uint64_t nkeys, uint64_t ops, void *(*fn)(void *))
+/* One measurement: throughput, CPU efficiency, cores actually obtained. */
+struct result {
+	double ops;     /* all threads' operations per wall second */
+	double per_cpu; /* operations per CPU second the threads got */
+	double conc;    /* CPU seconds per wall second: cores really used */
+};
+
+/*
+ * Run nthr threads of fn (get: GET instead of PUT). Wall time is the
+ * slowest thread's; per_cpu shows the cost of sharing apart from how much
+ * CPU the (possibly loaded) machine gave: if threads contend, each
+ * operation costs more CPU time.
+ */
+static struct result measure(const struct setup *su, size_t vlen, int nthr, int get,
+			     uint64_t nkeys, uint64_t ops, void *(*fn)(void *))
 {
 	struct job jobs[MAXT];
 	pthread_t th[MAXT];
 	pthread_barrier_t bar;
-	double worst = 0;
+	double worst = 0, cpu = 0;
 
 	pthread_barrier_init(&bar, NULL, (unsigned)nthr);
 	for (int i = 0; i < nthr; i++) {
@@ -146,7 +179,7 @@ static double measure(const struct setup *su, size_t vlen, int nthr, int get,
 		uint64_t first = mode == SHARE_HOT ? 0 : (uint64_t)i * nkeys;
 
 		jobs[i] = (struct job){ i, su->st, su->t[w], su->p[w], vlen, first, nkeys,
-					ops, get, malloc(vlen), 0, &bar };
+					ops, get, malloc(vlen), 0, 0, &bar };
 		memset(jobs[i].buf, 'v', vlen);
 		pthread_create(&th[i], NULL, fn, &jobs[i]);
 	}
@@ -154,10 +187,12 @@ static double measure(const struct setup *su, size_t vlen, int nthr, int get,
 		pthread_join(th[i], NULL);
 		if (jobs[i].secs > worst)
 			worst = jobs[i].secs;
+		cpu += jobs[i].cpu;
 		free(jobs[i].buf);
 	}
 	pthread_barrier_destroy(&bar);
-	return (double)ops * nthr / worst;
+	return (struct result){ (double)ops * nthr / worst, (double)ops * nthr / cpu,
+				cpu / worst };
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -188,25 +223,33 @@ static void fresh(struct setup *su)
 	}
 }
 
-/* Median of REPS: [0] put, [1] get, [2] memcpy ops/s. */
-static void bench_size(size_t vlen, int nthr, double out[3])
+/* Median of REPS of each figure: [0] put, [1] get, [2] memcpy. */
+static void bench_size(size_t vlen, int nthr, struct result out[3])
 {
 	uint64_t nkeys = vlen >= 131072 ? 64 : small_keys;
 	uint64_t ops = vlen >= 1048576 ? 3000 : vlen >= 131072 ? 20000 : 1000000;
-	double r[3][REPS];
+	double r[3][3][REPS]; /* [what][field][rep] */
 
 	for (int rep = 0; rep < REPS; rep++) {
 		struct setup su;
+		struct result m[3];
 
 		fresh(&su);
-		r[0][rep] = measure(&su, vlen, nthr, 0, nkeys, ops, run_job);
-		r[1][rep] = measure(&su, vlen, nthr, 1, nkeys, ops, run_job);
-		r[2][rep] = measure(&su, vlen, nthr, 0, nkeys, ops, run_copy);
+		m[0] = measure(&su, vlen, nthr, 0, nkeys, ops, run_job);
+		m[1] = measure(&su, vlen, nthr, 1, nkeys, ops, run_job);
+		m[2] = measure(&su, vlen, nthr, 0, nkeys, ops, run_copy);
 		ust_store_free(su.st);
+		for (int i = 0; i < 3; i++) {
+			r[i][0][rep] = m[i].ops;
+			r[i][1][rep] = m[i].per_cpu;
+			r[i][2][rep] = m[i].conc;
+		}
 	}
 	for (int i = 0; i < 3; i++) {
-		qsort(r[i], REPS, sizeof(double), cmp_d);
-		out[i] = r[i][REPS / 2];
+		for (int f = 0; f < 3; f++)
+			qsort(r[i][f], REPS, sizeof(double), cmp_d);
+		out[i] = (struct result){ r[i][0][REPS / 2], r[i][1][REPS / 2],
+					  r[i][2][REPS / 2] };
 	}
 }
 
@@ -288,21 +331,27 @@ int main(int argc, char **argv)
 	printf("## store-bench (%s), median of %d, %llu keys per thread, mode %s%s\n\n",
 	       which, REPS, (unsigned long long)small_keys, mode_name[mode],
 	       pin ? ", pinned" : "");
-	printf("| value | thr | PUT ops/s | GET ops/s | memcpy ops/s | PUT MB/s | memcpy MB/s | PUT/memcpy | PUT x1thr | GET x1thr |\n");
-	printf("|------:|----:|----------:|----------:|-------------:|---------:|------------:|-----------:|----------:|----------:|\n");
+	printf("| value | thr | PUT ops/s | GET ops/s | memcpy ops/s | PUT MB/s | memcpy MB/s | PUT/memcpy "
+	       "| PUT x1thr | GET x1thr | memcpy x1thr | PUT cpu-eff | GET cpu-eff | cores |\n");
+	printf("|------:|----:|----------:|----------:|-------------:|---------:|------------:|-----------:"
+	       "|----------:|----------:|-------------:|------------:|------------:|------:|\n");
 	for (size_t i = 0; i < nsizes; i++) {
-		double one[3] = { 0, 0, 0 };
+		struct result one[3] = { { 1, 1, 1 }, { 1, 1, 1 }, { 1, 1, 1 } };
 
 		for (int nthr = 1; nthr <= MAXT; nthr++) {
-			double r[3];
+			struct result r[3];
 
 			bench_size(sizes[i], nthr, r);
 			if (nthr == 1)
 				memcpy(one, r, sizeof(one));
-			printf("| %7zu | %d | %10.0f | %10.0f | %12.0f | %8.0f | %11.0f | %5.2f | %5.2f | %5.2f |\n",
-			       sizes[i], nthr, r[0], r[1], r[2], r[0] * (double)sizes[i] / 1e6,
-			       r[2] * (double)sizes[i] / 1e6, r[0] / r[2], r[0] / one[0],
-			       r[1] / one[1]);
+			printf("| %7zu | %d | %10.0f | %10.0f | %12.0f | %8.0f | %11.0f | %5.2f "
+			       "| %5.2f | %5.2f | %5.2f | %5.2f | %5.2f | %4.2f |\n",
+			       sizes[i], nthr, r[0].ops, r[1].ops, r[2].ops,
+			       r[0].ops * (double)sizes[i] / 1e6,
+			       r[2].ops * (double)sizes[i] / 1e6, r[0].ops / r[2].ops,
+			       r[0].ops / one[0].ops, r[1].ops / one[1].ops, r[2].ops / one[2].ops,
+			       r[0].per_cpu / one[0].per_cpu, r[1].per_cpu / one[1].per_cpu,
+			       r[0].conc);
 			fflush(stdout);
 		}
 	}
