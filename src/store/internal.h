@@ -108,6 +108,8 @@ struct ust_alloc {
 struct ust_store {
 	unsigned nstripes;
 	unsigned smask;
+	unsigned gbits;  /* log2 of the stripes in one pool group */
+	unsigned ngmask; /* pool groups - 1 */
 	size_t max_key;
 	size_t max_value;
 	struct ust_stripe *stripes;
@@ -174,6 +176,8 @@ void ust_unlock_all(ust_store *st);
 struct ust_tenant *ust_tenant_get(const ust_store *st, uint32_t id);
 struct ust_pool *ust_pool_get(const ust_store *st, uint32_t id);
 int ust_table_grow(void **arr, uint32_t *cap, uint32_t need);
+unsigned ust_stripe_of(const ust_store *st, uint32_t pool, uint64_t h);
+bool ust_stripe_used(const ust_store *st, uint32_t pool, unsigned s);
 uint32_t ust_now(ust_store *st);
 
 /* pool.c */

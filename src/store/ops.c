@@ -1,6 +1,7 @@
 /*
  * ops.c — the data path: PUT, GET (plain or exclusive), INVALIDATE. Each
- * operation hashes the key, takes that key's stripe lock and nothing else,
+ * operation hashes the key, takes that key's stripe lock (within its pool's
+ * group of stripes, store.c) and nothing else,
  * resolves tenant and pool under it (management needs every stripe lock to
  * change them, so they cannot vanish meanwhile), and updates the stripe's
  * counters. A PUT pays its charge from the tenant's credit in the stripe
@@ -47,9 +48,9 @@ static int resolve(ust_store *st, uint32_t tenant, uint32_t pool, unsigned s,
 	return 0;
 }
 
-static pthread_mutex_t *stripe_lock(ust_store *st, uint64_t h)
+static pthread_mutex_t *stripe_lock(ust_store *st, unsigned s)
 {
-	return &st->stripes[h & st->smask].lock;
+	return &st->stripes[s].lock;
 }
 
 /*
@@ -107,6 +108,7 @@ struct put_req {
 	uint32_t tenant;
 	uint32_t pool;
 	uint64_t h;
+	unsigned s;        /* stripe of (pool, h) */
 	const void *key;
 	size_t klen;
 	const void *val;
@@ -145,14 +147,14 @@ static int put_link(ust_store *st, struct op *o, struct put_req *r,
  */
 static int put_once(ust_store *st, struct put_req *r)
 {
-	pthread_mutex_t *lk = stripe_lock(st, r->h);
+	pthread_mutex_t *lk = stripe_lock(st, r->s);
 	struct ust_entry **link = NULL, *old = NULL;
 	uint64_t have;
 	struct op o;
 	int err;
 
 	pthread_mutex_lock(lk);
-	err = resolve(st, r->tenant, r->pool, (unsigned)(r->h & st->smask), &o);
+	err = resolve(st, r->tenant, r->pool, r->s, &o);
 	if (err)
 		goto out;
 	err = -EMSGSIZE;
@@ -189,12 +191,12 @@ out:
 /* Final refusal after eviction failed: count it, remove the old value. */
 static void put_refuse(ust_store *st, struct put_req *r)
 {
-	pthread_mutex_t *lk = stripe_lock(st, r->h);
+	pthread_mutex_t *lk = stripe_lock(st, r->s);
 	struct ust_entry *old = NULL;
 	struct op o;
 
 	pthread_mutex_lock(lk);
-	if (resolve(st, r->tenant, r->pool, (unsigned)(r->h & st->smask), &o) == 0) {
+	if (resolve(st, r->tenant, r->pool, r->s, &o) == 0) {
 		old = refuse_locked(st, &o, r->h, r->key, r->klen);
 		ust_credit_trim(st, o.t, o.s);
 	}
@@ -219,6 +221,7 @@ int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	if (!st || (!key && klen) || (!val && vlen))
 		return -EINVAL;
 	r.h = ust_hash(key, klen);
+	r.s = ust_stripe_of(st, pool, r.h);
 	if (klen <= st->max_key && vlen <= st->max_value)
 		r.charge = ust_charge_for(st, klen, vlen);
 	for (int i = 0;; i++) {
@@ -249,14 +252,16 @@ int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	pthread_mutex_t *lk;
 	struct op o;
 	uint64_t h;
+	unsigned s;
 	int r;
 
 	if (!st || (!key && klen) || !sink || (flags & ~UST_GET_EXCLUSIVE))
 		return -EINVAL;
 	h = ust_hash(key, klen);
-	lk = stripe_lock(st, h);
+	s = ust_stripe_of(st, pool, h);
+	lk = stripe_lock(st, s);
 	pthread_mutex_lock(lk);
-	r = resolve(st, tenant, pool, (unsigned)(h & st->smask), &o);
+	r = resolve(st, tenant, pool, s, &o);
 	if (r)
 		goto out;
 	o.ps->gets++;
@@ -318,14 +323,16 @@ int ust_invalidate(ust_store *st, uint32_t tenant, uint32_t pool,
 	pthread_mutex_t *lk;
 	struct op o;
 	uint64_t h;
+	unsigned s;
 	int r;
 
 	if (!st || (!key && klen))
 		return -EINVAL;
 	h = ust_hash(key, klen);
-	lk = stripe_lock(st, h);
+	s = ust_stripe_of(st, pool, h);
+	lk = stripe_lock(st, s);
 	pthread_mutex_lock(lk);
-	r = resolve(st, tenant, pool, (unsigned)(h & st->smask), &o);
+	r = resolve(st, tenant, pool, s, &o);
 	if (r)
 		goto out;
 	r = -ENOENT;

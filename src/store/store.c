@@ -30,6 +30,41 @@ static unsigned round_pow2(unsigned n)
 	return s;
 }
 
+/*
+ * Pool groups: the stripes are cut into up to UST_POOL_GROUPS groups of at
+ * least UST_GROUP_MIN stripes, and a pool's keys use only the group its id
+ * picks. Two pools (independent clients, the common case) then take
+ * different stripe locks and never pass a lock's cache line between cores;
+ * one pool still spreads over a group, 1/4 of the stripes (8 per core by
+ * default), which is plenty to keep its threads apart.
+ */
+#define UST_POOL_GROUPS 4u
+#define UST_GROUP_MIN 16u
+
+static void set_groups(ust_store *st)
+{
+	unsigned per = st->nstripes / UST_POOL_GROUPS;
+
+	if (per < UST_GROUP_MIN)
+		per = st->nstripes < UST_GROUP_MIN ? st->nstripes : UST_GROUP_MIN;
+	st->gbits = 0;
+	while ((1u << st->gbits) < per)
+		st->gbits++;
+	st->ngmask = (st->nstripes >> st->gbits) - 1;
+}
+
+/* The stripe of a key with hash h in pool: its group, then hash bits. */
+unsigned ust_stripe_of(const ust_store *st, uint32_t pool, uint64_t h)
+{
+	return ((pool & st->ngmask) << st->gbits) | (unsigned)(h & ((1u << st->gbits) - 1));
+}
+
+/* Can pool have entries in stripe s? (Lets sweeps skip other groups.) */
+bool ust_stripe_used(const ust_store *st, uint32_t pool, unsigned s)
+{
+	return (s >> st->gbits) == (pool & st->ngmask);
+}
+
 /* Validate cfg and copy its limits into st. Returns 0 or -EINVAL. */
 static int apply_config(ust_store *st, const struct ust_config *cfg)
 {
@@ -39,6 +74,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 		return -EINVAL;
 	st->nstripes = cfg->shards ? round_pow2(cfg->shards) : default_shards();
 	st->smask = st->nstripes - 1;
+	set_groups(st);
 	atomic_init(&st->capacity, cfg->capacity);
 	atomic_init(&st->charged, 0);
 	atomic_init(&st->clock, 1);

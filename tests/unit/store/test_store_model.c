@@ -357,10 +357,10 @@ static void step(struct model *m)
 		op_limits(m);
 }
 
-static void setup(struct model *m)
+static void setup(struct model *m, unsigned shards)
 {
 	struct ust_config cfg = { .capacity = 150000, .max_key = 16, .max_value = VMAX,
-				  .shards = 8 };
+				  .shards = shards };
 	uint32_t sp, se;
 
 	m->cap = cfg.capacity;
@@ -393,17 +393,20 @@ static void setup(struct model *m)
 	}
 }
 
-static void test_model(void **state)
+/*
+ * Run the model on a store of shards stripes: 8 is one group for all pools,
+ * 64 is four groups of 16 (pools spread over groups, docs/store.md).
+ */
+static void run_model(unsigned shards)
 {
 	static struct model m;
 	const char *env = getenv("UTMEM_SEED");
 	uint64_t seed = env ? strtoull(env, NULL, 0) : (uint64_t)time(NULL);
 
-	(void)state;
-	printf("# UTMEM_SEED=%llu\n", (unsigned long long)seed);
+	printf("# UTMEM_SEED=%llu, %u stripes\n", (unsigned long long)seed, shards);
 	memset(&m, 0, sizeof(m));
 	m.rng = seed * 0x9e3779b97f4a7c15ull + 1;
-	setup(&m);
+	setup(&m, shards);
 	for (m.step = 0; m.step < STEPS; m.step++) {
 		step(&m);
 		compare(&m);
@@ -419,10 +422,23 @@ static void test_model(void **state)
 	ust_store_free(m.st);
 }
 
+static void test_model(void **state)
+{
+	(void)state;
+	run_model(8);
+}
+
+static void test_model_groups(void **state)
+{
+	(void)state;
+	run_model(64);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_model),
+		cmocka_unit_test(test_model_groups),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
