@@ -1,6 +1,7 @@
 /*
- * addr.c — libutmem's addresses: parsing `unix:PATH`, `tcp:HOST:PORT` and
- * `vsock:CID:PORT`, and dialing them with a bounded connect.
+ * addr.c — libutmem's addresses: parsing `unix:PATH`, `ring:PATH` (the same
+ * socket plus a shared-memory ring, set up by client.c), `tcp:HOST:PORT`
+ * and `vsock:CID:PORT`, and dialing them with a bounded connect.
  *
  * Parsing is strict and allocation-free so a malformed address is reported
  * as -EINVAL before any socket exists. Sockets are created non-blocking and
@@ -102,6 +103,12 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		return parse_tcp(s + 4, a);
 	if (strncmp(s, "vsock:", 6) == 0)
 		return parse_vsock(s + 6, a);
+	if (strncmp(s, "ring:", 5) == 0) {
+		int err = parse_unix(s + 5, a);
+
+		a->ring = err == 0;
+		return err;
+	}
 	if (strchr(s, '/'))
 		return parse_unix(s, a);
 	return -EINVAL;

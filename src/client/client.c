@@ -26,6 +26,7 @@
 /* Drop the connection (if any). Pools must be reopened on the next one. */
 void uclient_disconnect(struct utmem_client *c)
 {
+	uclient_ring_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
@@ -144,7 +145,8 @@ static int reopen_all(struct utmem_client *c)
 
 /*
  * Make sure c is connected, redialing if it is not or if the connection
- * was found dead while idle: dial, HELLO, reopen the pools. Only a
+ * was found dead while idle: dial, HELLO, set up the shared-memory ring for a
+ * ring: address, reopen the pools. Only a
  * connection failure fails this call. Returns 0 or -errno.
  */
 int uclient_ensure(struct utmem_client *c)
@@ -163,6 +165,12 @@ int uclient_ensure(struct utmem_client *c)
 	c->rx_lim.max_key = UWIRE_KEY_CEILING;
 	c->rx_lim.max_value = UWIRE_VALUE_CEILING;
 	err = hello(c);
+	/* A daemon without rings (ring_size off) serves ring: on the socket. */
+	if (!err && c->addr.ring) {
+		err = uclient_ring_setup(c);
+		if (err == -EOPNOTSUPP)
+			err = 0;
+	}
 	if (!err)
 		err = reopen_all(c);
 	if (err)

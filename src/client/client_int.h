@@ -42,6 +42,7 @@ struct uclient_addr {
 	char host[256];
 	char port[8];
 	uint32_t cid, vport;
+	int ring; /* ring:PATH: a Unix socket plus a shared-memory ring */
 };
 
 int uclient_addr_parse(const char *s, struct uclient_addr *a);
@@ -57,9 +58,14 @@ struct uclient_rbuf {
 
 int uclient_wait(int fd, short events, int timeout_ms, short *revents);
 ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt);
-int uclient_read_exact(int fd, struct uclient_rbuf *rb, void *dst, size_t n,
-		       int timeout_ms);
-int uclient_skip(int fd, struct uclient_rbuf *rb, size_t n, int timeout_ms);
+struct utmem_client;
+/*
+ * Read exactly n reply bytes into dst, or skip them, from the channel the
+ * running exec uses (the socket, or the ring when c->via_ring). Returns 0
+ * or -errno; on error the stream is out of sync.
+ */
+int uclient_read_exact(struct utmem_client *c, void *dst, size_t n);
+int uclient_skip(struct utmem_client *c, size_t n);
 
 /* ---- the client ---- */
 
@@ -85,6 +91,9 @@ struct utmem_client {
 	uint64_t next_id;
 	struct uwire_limits rx_lim; /* what a reply may carry */
 	uint32_t max_key, max_value, tenant_id;
+
+	struct uclient_ring *ring; /* NULL: socket only */
+	int via_ring;              /* the running exec uses the ring */
 
 	struct uclient_pool *pools;
 	size_t npools;
@@ -135,6 +144,31 @@ int uclient_req_put(const struct utmem_client *c, struct uclient_req *r,
 		    const void *key, size_t klen, const void *val, size_t vlen);
 int uclient_check_key(const struct utmem_client *c, const void *key,
 		      size_t klen);
+
+/* ---- the shared-memory ring (ring.c) ---- */
+
+/*
+ * Ask the daemon for a ring on the fresh connection (after HELLO) and map
+ * it. Returns 0, -EOPNOTSUPP if the daemon offers none (the client stays on
+ * the socket), or -errno (the connection is unusable).
+ */
+int uclient_ring_setup(struct utmem_client *c);
+void uclient_ring_free(struct utmem_client *c);
+/* Largest request frame sent through the ring; larger ones use the socket. */
+size_t uclient_ring_max_frame(const struct utmem_client *c);
+/* Copy as much of iov as fits. Returns bytes, -EAGAIN (full) or -EPROTO. */
+ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
+			  size_t iovcnt);
+/* Copy up to len reply bytes. Returns bytes (0: none yet) or -EPROTO. */
+ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len);
+/* Reply bytes are waiting in the ring (1), none (0), or -EPROTO. */
+int uclient_ring_rx_ready(struct utmem_client *c);
+/*
+ * Wait until reply bytes arrive (or, with want_room, until the request ring
+ * has room): spin briefly, then sleep on the doorbell and the socket.
+ * Returns 0, -ETIMEDOUT, -ECONNRESET (daemon gone) or -EPROTO.
+ */
+int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms);
 
 /*
  * For tests and the fuzzer: a client on an already connected descriptor,

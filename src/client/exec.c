@@ -87,9 +87,12 @@ static void tx_free(struct uclient_tx *tx)
 }
 
 /* Send what the socket takes now and advance. Returns 0 or -errno. */
-static int tx_push(int fd, struct uclient_tx *tx)
+static int tx_push(struct utmem_client *c, struct uclient_tx *tx)
 {
-	ssize_t sent = uclient_send_some(fd, tx->iov + tx->pos, tx->n - tx->pos);
+	ssize_t sent = c->via_ring
+			       ? uclient_ring_send(c, tx->iov + tx->pos, tx->n - tx->pos)
+			       : uclient_send_some(c->fd, tx->iov + tx->pos,
+						   tx->n - tx->pos);
 	size_t left;
 
 	if (sent == -EAGAIN)
@@ -118,29 +121,28 @@ static int tx_push(int fd, struct uclient_tx *tx)
 static int take_value(struct utmem_client *c, struct uclient_req *r,
 		      const struct uwire_hdr *h)
 {
-	int fd = c->fd, tmo = c->timeout_ms;
 	void *p;
 	int err;
 
 	if (h->status != UWIRE_S_OK) {
 		r->result = -uwire_status_to_errno(h->status);
-		return uclient_skip(fd, &c->rb, h->vlen, tmo);
+		return uclient_skip(c, h->vlen);
 	}
 	switch (r->rx) {
 	case UCLIENT_RX_BUF:
 		if (h->vlen > r->cap)
 			break;
 		r->result = h->vlen;
-		return uclient_read_exact(fd, &c->rb, r->buf, h->vlen, tmo);
+		return uclient_read_exact(c, r->buf, h->vlen);
 	case UCLIENT_RX_RECORD:
 		if (h->vlen != r->cap)
 			break;
-		return uclient_read_exact(fd, &c->rb, r->buf, h->vlen, tmo);
+		return uclient_read_exact(c, r->buf, h->vlen);
 	case UCLIENT_RX_ALLOC:
 		p = malloc(h->vlen ? h->vlen : 1);
 		if (!p)
 			break;
-		err = uclient_read_exact(fd, &c->rb, p, h->vlen, tmo);
+		err = uclient_read_exact(c, p, h->vlen);
 		if (err) {
 			free(p);
 			return err;
@@ -158,7 +160,7 @@ static int take_value(struct utmem_client *c, struct uclient_req *r,
 		r->result = -EPROTO;
 	else if (r->rx == UCLIENT_RX_ALLOC)
 		r->result = -ENOMEM;
-	return uclient_skip(fd, &c->rb, h->vlen, tmo);
+	return uclient_skip(c, h->vlen);
 }
 
 /*
@@ -176,7 +178,7 @@ static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
 	uint64_t idx;
 	int err;
 
-	err = uclient_read_exact(c->fd, &c->rb, raw, sizeof(raw), c->timeout_ms);
+	err = uclient_read_exact(c, raw, sizeof(raw));
 	if (err)
 		return err;
 	err = uwire_hdr_decode(raw, &c->rx_lim, &h);
@@ -191,7 +193,7 @@ static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
 	if (h.opcode != req->op)
 		return -EPROTO;
 	/* Replies carry no key today; skip one so a newer daemon stays usable. */
-	err = uclient_skip(c->fd, &c->rb, h.klen, c->timeout_ms);
+	err = uclient_skip(c, h.klen);
 	if (!err)
 		err = take_value(c, req, &h);
 	if (err)
@@ -205,9 +207,39 @@ static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
 }
 
 /*
+ * Wait until reply bytes can be read (or, while requests are unsent, until
+ * more can be sent). Returns 1 when a reply can be read, 0 to go round and
+ * send, or -errno.
+ */
+static int wait_channel(struct utmem_client *c, int tx_pending)
+{
+	short rev = 0;
+	int err;
+
+	/* Buffered reply bytes are invisible to poll(): use them first. */
+	if (c->rb.end != c->rb.start)
+		return 1;
+	if (c->via_ring) {
+		err = uclient_ring_rx_ready(c);
+		if (err)
+			return err;
+		err = uclient_ring_wait(c, tx_pending, c->timeout_ms);
+		if (err)
+			return err;
+		return uclient_ring_rx_ready(c);
+	}
+	err = uclient_wait(c->fd, POLLIN | (tx_pending ? POLLOUT : 0),
+			   c->timeout_ms, &rev);
+	if (err)
+		return err;
+	return (rev & (POLLIN | POLLHUP | POLLERR)) != 0;
+}
+
+/*
  * Pump the connection until every reply is in. Sends are tried before any
- * wait (the socket usually has room), so a single request costs one
- * sendmsg, one poll and one recv. Returns 0 or -errno.
+ * wait (the channel usually has room), so a single request on a socket
+ * costs one sendmsg, one poll and one recv, and on a ring no system call
+ * at all while the daemon is polling. Returns 0 or -errno.
  */
 static int pump(struct utmem_client *c, struct uclient_tx *tx,
 		struct uclient_req *r, size_t n, uint64_t base, long waiting)
@@ -215,28 +247,43 @@ static int pump(struct utmem_client *c, struct uclient_tx *tx,
 	int err;
 
 	while (waiting > 0) {
-		short rev = 0;
-
 		if (tx->pos < tx->n) {
-			err = tx_push(c->fd, tx);
+			err = tx_push(c, tx);
 			if (err)
 				return err;
 		}
-		/* Buffered reply bytes are invisible to poll(): use them first. */
-		if (c->rb.end == c->rb.start) {
-			short ev = POLLIN | (tx->pos < tx->n ? POLLOUT : 0);
-
-			err = uclient_wait(c->fd, ev, c->timeout_ms, &rev);
-			if (err)
-				return err;
-			if (!(rev & (POLLIN | POLLHUP | POLLERR)))
-				continue; /* writable only: send more */
-		}
+		err = wait_channel(c, tx->pos < tx->n);
+		if (err < 0)
+			return err;
+		if (err == 0)
+			continue; /* room to send only */
 		err = read_reply(c, r, n, base, &waiting);
 		if (err)
 			return err;
 	}
 	return 0;
+}
+
+/*
+ * The channel for a set of requests: the ring when there is one and every
+ * frame fits in half of it, else the socket. One exec uses one channel, and
+ * nothing is in flight between execs, so requests on the two channels can
+ * never overtake each other.
+ */
+static int pick_ring(const struct utmem_client *c, const struct uclient_req *r,
+		     size_t n)
+{
+	size_t max;
+
+	if (!c->ring)
+		return 0;
+	max = uclient_ring_max_frame(c);
+	for (size_t i = 0; i < n; i++) {
+		if (!r[i].done &&
+		    (size_t)UWIRE_HDR_SIZE + r[i].klen + r[i].vlen > max)
+			return 0;
+	}
+	return 1;
 }
 
 /*
@@ -256,7 +303,9 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 	waiting = tx_build(&tx, r, n, base);
 	if (waiting < 0)
 		return (int)waiting;
+	c->via_ring = pick_ring(c, r, n);
 	err = pump(c, &tx, r, n, base, waiting);
+	c->via_ring = 0;
 	tx_free(&tx);
 	if (!err)
 		return 0;

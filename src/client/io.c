@@ -7,6 +7,8 @@
  * small replies cost few system calls, while a large value is received
  * straight into the caller's memory. Sends use MSG_NOSIGNAL: a daemon that
  * went away must not kill the host program with SIGPIPE.
+ * Reads come from the channel the running exec uses: the socket, or the
+ * shared-memory ring (ring.c) when c->via_ring is set.
  */
 #include "client/client_int.h"
 
@@ -81,8 +83,20 @@ ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt)
  * Receive up to len bytes into dst, waiting for at least one. Returns the
  * count, -ECONNRESET at end of stream, -ETIMEDOUT, or -errno.
  */
-static ssize_t recv_some(int fd, void *dst, size_t len, int timeout_ms)
+static ssize_t recv_some(struct utmem_client *c, void *dst, size_t len)
 {
+	int fd = c->fd;
+
+	while (c->via_ring) {
+		ssize_t n = uclient_ring_recv(c, dst, len);
+		int err;
+
+		if (n != 0)
+			return n;
+		err = uclient_ring_wait(c, 0, c->timeout_ms);
+		if (err)
+			return err;
+	}
 	for (;;) {
 		ssize_t n = recv(fd, dst, len, MSG_DONTWAIT);
 		short rev;
@@ -96,7 +110,7 @@ static ssize_t recv_some(int fd, void *dst, size_t len, int timeout_ms)
 			continue;
 		if (errno != EWOULDBLOCK)
 			return -errno;
-		err = uclient_wait(fd, POLLIN, timeout_ms, &rev);
+		err = uclient_wait(fd, POLLIN, c->timeout_ms, &rev);
 		if (err)
 			return err;
 	}
@@ -118,9 +132,10 @@ static size_t take_buffered(struct uclient_rbuf *rb, void *dst, size_t n)
 }
 
 /* Refill an empty buffer with whatever has arrived (at least one byte). */
-static int refill(int fd, struct uclient_rbuf *rb, int timeout_ms)
+static int refill(struct utmem_client *c)
 {
-	ssize_t n = recv_some(fd, rb->data, rb->cap, timeout_ms);
+	struct uclient_rbuf *rb = &c->rb;
+	ssize_t n = recv_some(c, rb->data, rb->cap);
 
 	if (n < 0)
 		return (int)n;
@@ -134,9 +149,9 @@ static int refill(int fd, struct uclient_rbuf *rb, int timeout_ms)
  * bypass the buffer. Returns 0 or -errno; on error the stream is out of
  * sync and the caller must drop the connection.
  */
-static int read_or_skip(int fd, struct uclient_rbuf *rb, uint8_t *dst,
-			size_t n, int timeout_ms)
+static int read_or_skip(struct utmem_client *c, uint8_t *dst, size_t n)
 {
+	struct uclient_rbuf *rb = &c->rb;
 	size_t got = take_buffered(rb, dst, n);
 
 	while (got < n) {
@@ -144,14 +159,14 @@ static int read_or_skip(int fd, struct uclient_rbuf *rb, uint8_t *dst,
 		int err;
 
 		if (dst && want >= rb->cap / 2) {
-			ssize_t r = recv_some(fd, dst + got, want, timeout_ms);
+			ssize_t r = recv_some(c, dst + got, want);
 
 			if (r < 0)
 				return (int)r;
 			got += (size_t)r;
 			continue;
 		}
-		err = refill(fd, rb, timeout_ms);
+		err = refill(c);
 		if (err)
 			return err;
 		got += take_buffered(rb, dst ? dst + got : NULL, want);
@@ -159,13 +174,12 @@ static int read_or_skip(int fd, struct uclient_rbuf *rb, uint8_t *dst,
 	return 0;
 }
 
-int uclient_read_exact(int fd, struct uclient_rbuf *rb, void *dst, size_t n,
-		       int timeout_ms)
+int uclient_read_exact(struct utmem_client *c, void *dst, size_t n)
 {
-	return read_or_skip(fd, rb, dst, n, timeout_ms);
+	return read_or_skip(c, dst, n);
 }
 
-int uclient_skip(int fd, struct uclient_rbuf *rb, size_t n, int timeout_ms)
+int uclient_skip(struct utmem_client *c, size_t n)
 {
-	return read_or_skip(fd, rb, NULL, n, timeout_ms);
+	return read_or_skip(c, NULL, n);
 }

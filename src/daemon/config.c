@@ -19,6 +19,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "transport/ring.h"
+
 #define DEFAULT_RUN_DIR "./run/utmem"
 #define DEFAULT_MAX_KEY 1024u
 #define DEFAULT_MAX_VALUE (64u << 20)
@@ -82,6 +84,8 @@ static void cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->tcp_on = 0;
 	snprintf(cfg->tcp_host, sizeof(cfg->tcp_host), "127.0.0.1");
 	cfg->log_level = UADM_LOG_INFO;
+	cfg->ring_size = URING_DEFAULT_SIZE;
+	cfg->ring_spin_us = URING_DEFAULT_SPIN_US;
 }
 
 /* Copy a name already checked by valid_name() (so at most UST_NAME_MAX). */
@@ -237,7 +241,8 @@ static int main_key(struct parse *p, const char *name, const char *v)
 
 	static const char *const keys[] = {"capacity", "max_key", "max_value",
 					   "workers", "run_dir", "tcp",
-					   "log_level"};
+					   "log_level", "ring_size",
+					   "ring_spin_us"};
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0 && !once(p, 1u << i, name))
 			return 0;
@@ -275,6 +280,22 @@ static int main_key(struct parse *p, const char *name, const char *v)
 		if (lvl < 0)
 			return fail(p, "log_level '%s': expected error, warn, info or debug", v);
 		cfg->log_level = lvl;
+		return 1;
+	}
+	if (strcmp(name, "ring_size") == 0) {
+		if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0) {
+			cfg->ring_size = 0;
+			return 1;
+		}
+		if (uadm_parse_size(v, &sz) || !uring_size_ok(sz))
+			return fail(p, "ring_size '%s': expected off or a power of two from 64K to 1G", v);
+		cfg->ring_size = sz;
+		return 1;
+	}
+	if (strcmp(name, "ring_spin_us") == 0) {
+		if (parse_uint(v, 0, 100000, 10, &n))
+			return fail(p, "ring_spin_us '%s': expected 0..100000 microseconds", v);
+		cfg->ring_spin_us = (unsigned)n;
 		return 1;
 	}
 	return fail(p, "unknown key '%s' in [utmemd]", name);

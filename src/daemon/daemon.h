@@ -69,6 +69,8 @@ struct ud_cfg {
 	int tcp_on;
 	char tcp_host[64];
 	uint16_t tcp_port;
+	uint64_t ring_size;      /* bytes of each shared-memory ring, 0 = off */
+	unsigned ring_spin_us;   /* worker polls rings this long before sleeping */
 	int log_level;
 	struct ud_cfg_tenant *tenants;
 	size_t ntenants;
@@ -132,13 +134,20 @@ struct ud_conn {
 	int fd;
 	struct ud_loop *loop;
 	struct ud_tenant *tenant; /* NULL: admin, or TCP before HELLO */
-	unsigned admin : 1, tcp : 1, closing : 1, paused : 1;
+	unsigned admin : 1, tcp : 1, closing : 1, paused : 1, dead : 1;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;
 	uint8_t *out;
 	size_t out_head, out_len, out_cap;
 	struct ud_conn *prev, *next;
+	/* Shared-memory ring (ring.c): a ring connection has `ring` set and its
+	 * fd is the doorbell eventfd; `peer` links it with the socket connection
+	 * that set it up, and closing either closes both. */
+	struct ud_ring *ring;
+	struct ud_conn *peer;
+	struct ud_conn *rnext; /* the loop's ring connections */
+	struct ud_conn *dnext; /* the loop's closed connections, freed later */
 };
 
 /* An event loop: the main one (index 0) or a worker. */
@@ -150,6 +159,10 @@ struct ud_loop {
 	pthread_t thread;
 	struct ud_conn *conns;
 	unsigned nconns;
+	struct ud_conn *rings;   /* ring connections, polled while spinning */
+	struct ud_conn *dead;    /* closed, freed after the event batch */
+	uint64_t ring_last_ns;   /* last time a ring had work */
+	uint64_t ring_window_ns; /* current (adaptive) spin window */
 	int stopping;
 	struct ud_daemon *d;
 };
@@ -220,6 +233,49 @@ void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
 	      uint32_t pool, const void *val, size_t vlen);
 /* Reserve room for n more output bytes. Returns 0 or -ENOMEM. */
 int ud_out_reserve(struct ud_conn *c, size_t n);
+/* Bytes of replies not yet handed to the client. */
+size_t ud_backlog(const struct ud_conn *c);
+/* Serve every complete frame in c->in (loop.c). */
+void ud_conn_process(struct ud_conn *c);
+/*
+ * Grow c->in to c->in_need within the daemon-wide budget. Returns 0, or
+ * -ENOMEM after answering NOMEM and marking c closing.
+ */
+int ud_in_grow_or_refuse(struct ud_conn *c);
+/*
+ * Close c and its ring peer: unlink them, close their descriptors, and
+ * queue the memory for ud_loop_free_dead(), so an event of the current
+ * batch that still points at one finds it marked dead instead of freed.
+ */
+void ud_conn_close(struct ud_conn *c);
+void ud_loop_free_dead(struct ud_loop *l);
+/*
+ * Create a connection record for fd on l, linked into the loop but not yet
+ * watched by epoll. Returns it, or NULL (out of memory; fd untouched).
+ */
+struct ud_conn *ud_conn_new(struct ud_loop *l, int fd, struct ud_tenant *t);
+
+/* ---- shared-memory rings (ring.c) ---- */
+
+/* Answer RING_SETUP on a tenant socket connection: create, map, pass fds. */
+void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f);
+/*
+ * Move bytes both ways on ring connection c and serve its frames. Returns
+ * 1 if anything moved, 0 if idle, -1 if c was closed (do not touch it).
+ */
+int ud_ring_service(struct ud_conn *c);
+/* Serve every ring of l once. Returns 1 if any had work. */
+int ud_ring_pass(struct ud_loop *l);
+/* Does any ring of l have work (input, or room for pending output)? */
+int ud_ring_ready(struct ud_loop *l);
+/* Raise (on = 1) or lower the daemon-sleeping flag of every ring of l. */
+void ud_ring_arm(struct ud_loop *l, int on);
+/* A doorbell event on ring connection c. */
+void ud_ring_event(struct ud_conn *c);
+/* Release a ring's mapping, doorbell and budget (called by conn_free). */
+void ud_ring_free(struct ud_conn *c);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t ud_now_ns(void);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -52,6 +52,8 @@ int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
 
 static void conn_free(struct ud_conn *c)
 {
+	if (c->ring)
+		ud_ring_free(c);
 	if (c->in_cap > IN_DEFAULT)
 		atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
 	free(c->in);
@@ -70,7 +72,9 @@ void ud_loop_fini(struct ud_loop *l)
 		conn_free(c);
 	}
 	l->conns = NULL;
+	l->rings = NULL;
 	l->nconns = 0;
+	ud_loop_free_dead(l);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	for (int i = 0; i < 2; i++)
@@ -86,12 +90,8 @@ int ud_loop_watch(struct ud_loop *l, int fd, uint32_t events, void *src)
 	return epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 }
 
-/*
- * Unlink c from its loop and close its socket. The memory is freed at once:
- * epoll reports each fd at most once per batch and a connection is only
- * ever closed while its own event is handled or between batches.
- */
-static void conn_close(struct ud_conn *c)
+/* Unlink c from its loop's lists and close its descriptor; keep memory. */
+static void conn_detach(struct ud_conn *c)
 {
 	struct ud_loop *l = c->loop;
 
@@ -101,52 +101,114 @@ static void conn_close(struct ud_conn *c)
 		l->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
+	if (c->ring) {
+		struct ud_conn **pp = &l->rings;
+		while (*pp && *pp != c)
+			pp = &(*pp)->rnext;
+		if (*pp)
+			*pp = c->rnext;
+	}
 	l->nconns--;
 	close(c->fd);
 	ud_debug("connection fd %d closed", c->fd);
-	conn_free(c);
+	c->dead = 1;
+	c->dnext = l->dead;
+	l->dead = c;
 }
 
-int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
-		  struct ud_tenant *t)
+/*
+ * Close c and its peer. Memory is freed by ud_loop_free_dead() after the
+ * event batch: the peer may have an event later in the same batch, and the
+ * dispatcher skips records marked dead.
+ */
+void ud_conn_close(struct ud_conn *c)
+{
+	struct ud_conn *peer = c->peer;
+
+	if (c->dead)
+		return;
+	conn_detach(c);
+	if (peer && !peer->dead) {
+		peer->peer = NULL;
+		conn_detach(peer);
+	}
+	c->peer = NULL;
+}
+
+static void conn_close(struct ud_conn *c)
+{
+	ud_conn_close(c);
+}
+
+void ud_loop_free_dead(struct ud_loop *l)
+{
+	struct ud_conn *c, *next;
+
+	for (c = l->dead; c; c = next) {
+		next = c->dnext;
+		conn_free(c);
+	}
+	l->dead = NULL;
+}
+
+struct ud_conn *ud_conn_new(struct ud_loop *l, int fd, struct ud_tenant *t)
 {
 	struct ud_conn *c = calloc(1, sizeof(*c));
-	int err = -ENOMEM;
 
 	if (!c)
-		goto err_fd;
+		return NULL;
 	c->in = malloc(IN_DEFAULT);
-	if (!c->in)
-		goto err_conn;
+	if (!c->in) {
+		free(c);
+		return NULL;
+	}
 	c->src = UD_SRC_CONN;
 	c->fd = fd;
 	c->loop = l;
 	c->tenant = t;
-	c->admin = admin != 0;
-	c->tcp = tcp != 0;
 	c->in_cap = IN_DEFAULT;
 	c->in_need = UWIRE_HDR_SIZE;
-	c->events = EPOLLIN;
-	err = ud_loop_watch(l, fd, c->events, c);
-	if (err)
-		goto err_conn;
 	c->next = l->conns;
 	if (l->conns)
 		l->conns->prev = c;
 	l->conns = c;
 	l->nconns++;
+	return c;
+}
+
+int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
+		  struct ud_tenant *t)
+{
+	struct ud_conn *c = ud_conn_new(l, fd, t);
+	int err = -ENOMEM;
+
+	if (!c)
+		goto err_fd;
+	c->admin = admin != 0;
+	c->tcp = tcp != 0;
+	c->events = EPOLLIN;
+	err = ud_loop_watch(l, fd, c->events, c);
+	if (err) {
+		/* The descriptor is closed with the record. */
+		conn_close(c);
+		ud_warn("dropping a new connection: %s", strerror(-err));
+		return err;
+	}
 	return 0;
-err_conn:
-	conn_free(c);
 err_fd:
 	close(fd);
 	ud_warn("dropping a new connection: %s", strerror(-err));
 	return err;
 }
 
-static size_t backlog(const struct ud_conn *c)
+size_t ud_backlog(const struct ud_conn *c)
 {
 	return c->out_len - c->out_head;
+}
+
+static size_t backlog(const struct ud_conn *c)
+{
+	return ud_backlog(c);
 }
 
 int ud_out_reserve(struct ud_conn *c, size_t n)
@@ -265,7 +327,7 @@ static void in_compact(struct ud_conn *c, size_t pos)
 }
 
 /* Serve every complete frame in the input buffer, unless output is backed up. */
-static void conn_process(struct ud_conn *c)
+void ud_conn_process(struct ud_conn *c)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct uwire_frame f;
@@ -324,6 +386,20 @@ static uint8_t *in_grow(struct ud_conn *c)
 	return p;
 }
 
+int ud_in_grow_or_refuse(struct ud_conn *c)
+{
+	struct uwire_hdr h;
+	struct uwire_limits big = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+
+	if (c->in_need <= c->in_cap || in_grow(c))
+		return 0;
+	uwire_hdr_decode(c->in, &big, &h);
+	ud_warn("fd %d: no memory for a %zu-byte frame", c->fd, c->in_need);
+	ud_reply(c, &h, UWIRE_S_NOMEM, 0, NULL, 0);
+	c->closing = 1;
+	return -ENOMEM;
+}
+
 /*
  * One read into the buffer (grown to the announced frame size if needed).
  * Returns 0, or -1 if the connection is dead.
@@ -332,19 +408,8 @@ static int conn_read(struct ud_conn *c)
 {
 	ssize_t n;
 
-	if (c->in_need > c->in_cap) {
-		uint8_t *p = in_grow(c);
-		if (!p) {
-			struct uwire_hdr h;
-			struct uwire_limits big = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
-			uwire_hdr_decode(c->in, &big, &h);
-			ud_warn("fd %d: no memory for a %zu-byte frame", c->fd,
-				c->in_need);
-			ud_reply(c, &h, UWIRE_S_NOMEM, 0, NULL, 0);
-			c->closing = 1;
-			return 0;
-		}
-	}
+	if (ud_in_grow_or_refuse(c) < 0)
+		return 0;
 	if (c->in_len == c->in_cap)
 		return 0;
 	n = read(c->fd, c->in + c->in_len, c->in_cap - c->in_len);
@@ -359,7 +424,7 @@ static int conn_read(struct ud_conn *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->in_len += (size_t)n;
-	conn_process(c);
+	ud_conn_process(c);
 	return 0;
 }
 
@@ -371,9 +436,17 @@ static int conn_update(struct ud_conn *c)
 {
 	uint32_t want = 0;
 
+	if (c->ring) {
+		/* A doorbell eventfd: its interest never changes. */
+		if (c->closing && !backlog(c)) {
+			conn_close(c);
+			return -1;
+		}
+		return 0;
+	}
 	while (c->paused && !c->closing && backlog(c) < OUT_LOW) {
 		c->paused = 0;
-		conn_process(c);
+		ud_conn_process(c);
 		if (conn_flush(c) < 0) {
 			conn_close(c);
 			return -1;
@@ -400,6 +473,10 @@ static int conn_update(struct ud_conn *c)
 
 static void conn_event(struct ud_conn *c, uint32_t ev)
 {
+	if (c->ring) {
+		ud_ring_event(c);
+		return;
+	}
 	if (ev & EPOLLERR)
 		goto dead;
 	if ((ev & EPOLLOUT) && conn_flush(c) < 0)
@@ -435,6 +512,8 @@ static void stop_sweep(struct ud_loop *l)
 
 	for (c = l->conns; c; c = next) {
 		next = c->next;
+		if (c->dead)
+			continue;
 		c->closing = 1;
 		conn_update(c);
 	}
@@ -470,6 +549,8 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 		enum ud_src_kind *src = ev[i].data.ptr;
 		switch (*src) {
 		case UD_SRC_CONN:
+			if (((struct ud_conn *)src)->dead)
+				break;
 			conn_event((struct ud_conn *)src, ev[i].events);
 			break;
 		case UD_SRC_LISTENER:
@@ -485,6 +566,7 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 	}
 	if (l->stopping)
 		stop_sweep(l);
+	ud_loop_free_dead(l);
 	if (l->index == 0)
 		ud_free_dead_listeners(l->d);
 	return n;
@@ -498,24 +580,109 @@ static long now_ms(void)
 	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
+uint64_t ud_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/*
+ * How long the next epoll_wait may block, for a worker that serves rings.
+ *
+ * Within the spin window after the last ring work, poll the rings (plain
+ * loads, no system call) for a slice of at most SPIN_SLICE_NS, then return
+ * 0 so epoll is still checked between slices. Once the window has passed
+ * with no work, raise every ring's daemon-sleeping flag, re-check the rings
+ * (the fence in uring_sleep_prepare orders the two) and block; *armed tells
+ * the caller to lower the flags again after waking.
+ *
+ * The window adapts: work that arrives while spinning doubles it (up to
+ * ring_spin_us), a window that runs out idle halves it (down to 1/16),
+ * so an idle or slow client costs little CPU on a small machine.
+ */
+#define SPIN_SLICE_NS 20000u
+#define RING_READY (-2)     /* a ring has work: serve it before epoll */
+#define RING_EPOLL_EVERY 64 /* ...but check epoll at least this often */
+
+static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
+{
+	uint64_t cap = (uint64_t)l->d->cfg.ring_spin_us * 1000u;
+	uint64_t now = ud_now_ns(), end;
+
+	*armed = 0;
+	if (cap && now - l->ring_last_ns < l->ring_window_ns) {
+		end = l->ring_last_ns + l->ring_window_ns;
+		if (end > now + SPIN_SLICE_NS)
+			end = now + SPIN_SLICE_NS;
+		do {
+			if (ud_ring_ready(l)) {
+				l->ring_window_ns = l->ring_window_ns * 2 > cap
+							    ? cap
+							    : l->ring_window_ns * 2;
+				return RING_READY;
+			}
+			for (int i = 0; i < 16; i++)
+				cpu_relax();
+		} while (ud_now_ns() < end);
+		if (ud_now_ns() - l->ring_last_ns >= l->ring_window_ns &&
+		    l->ring_window_ns > cap / 16)
+			l->ring_window_ns /= 2;
+		return 0;
+	}
+	ud_ring_arm(l, 1);
+	if (ud_ring_ready(l)) {
+		ud_ring_arm(l, 0);
+		return RING_READY;
+	}
+	*armed = 1;
+	return block_ms;
+}
+
 /*
  * A worker: serve until told to stop, then give connections STOP_GRACE_MS
- * to take their last replies before closing the rest.
+ * to take their last replies before closing the rest. A worker with ring
+ * connections spins over them before sleeping (ring_wait_timeout).
  */
 void *ud_worker_main(void *arg)
 {
 	struct ud_loop *l = arg;
 	long deadline = 0;
+	unsigned skipped = 0;
 
+	l->ring_window_ns = (uint64_t)l->d->cfg.ring_spin_us * 1000u;
 	for (;;) {
+		int block = -1, armed = 0;
+
 		if (l->stopping) {
 			if (!deadline)
 				deadline = now_ms() + STOP_GRACE_MS;
 			if (l->nconns == 0 || now_ms() >= deadline)
 				break;
+			block = 50;
 		}
-		if (ud_loop_once(l, l->stopping ? 50 : -1) < 0)
-			break;
+		if (l->rings)
+			block = ring_wait_timeout(l, block, &armed);
+		if (block == RING_READY && ++skipped < RING_EPOLL_EVERY) {
+			/* Straight to the ring: no system call on the fast path. */
+		} else {
+			skipped = 0;
+			if (ud_loop_once(l, block == RING_READY ? 0 : block) < 0)
+				break;
+		}
+		if (armed)
+			ud_ring_arm(l, 0);
+		if (l->rings && ud_ring_pass(l))
+			l->ring_last_ns = ud_now_ns();
+		ud_loop_free_dead(l);
 	}
 	return NULL;
 }

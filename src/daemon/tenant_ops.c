@@ -267,6 +267,9 @@ void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f)
 	case UWIRE_OP_STATS:
 		op_stats(c, f);
 		break;
+	case UWIRE_OP_RING_SETUP:
+		ud_ring_setup(c, f);
+		break;
 	default:
 		/* Unknown, and every admin opcode: the frame was consumed, so
 		 * the stream stays in sync and the client may go on. */

@@ -1,0 +1,423 @@
+/*
+ * ring.c — libutmem's side of the shared-memory ring (`ring:PATH`).
+ *
+ * After HELLO on the Unix socket the client sends RING_SETUP and receives,
+ * with the reply, a sealed memfd and two doorbell eventfds (SCM_RIGHTS).
+ * It maps the region (src/transport/ring.h) and from then on sends request
+ * frames into ring 0 and reads replies from ring 1; the socket stays open,
+ * for frames larger than half a ring and so that either side learns at
+ * once when the other is gone.
+ *
+ * Waiting for a reply spins for a short, adaptive time (the daemon usually
+ * answers in a microsecond or two while it polls), then sleeps in poll() on
+ * the doorbell AND the socket, bounded by the request timeout: a daemon
+ * that dies while we wait shows as a hang-up on the socket, never a hang.
+ * The spin bound is UTMEM_RING_SPIN_US from the environment (default 50,
+ * 0 = never spin); it halves after each wait the spin did not cover and
+ * doubles back after one it did, so a slow daemon (large values) costs
+ * little wasted CPU on a small machine.
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport/ring.h"
+
+#define SPIN_CAP_MAX_US 100000u
+
+struct uclient_ring {
+	struct uring_map map;
+	struct uring_end tx; /* ring 0: requests, we produce */
+	struct uring_end rx; /* ring 1: replies, we consume */
+	int bell_daemon;     /* we write it to wake the daemon */
+	int bell_client;     /* the daemon writes it to wake us */
+	uint64_t spin_cap_ns, spin_ns;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#endif
+}
+
+/* The spin bound from UTMEM_RING_SPIN_US, in nanoseconds. */
+static uint64_t spin_cap(void)
+{
+	const char *s = getenv("UTMEM_RING_SPIN_US");
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s)
+		return (uint64_t)URING_DEFAULT_SPIN_US * 1000u;
+	v = strtoul(s, &end, 10);
+	if (*end || v > SPIN_CAP_MAX_US)
+		return (uint64_t)URING_DEFAULT_SPIN_US * 1000u;
+	return (uint64_t)v * 1000u;
+}
+
+void uclient_ring_free(struct utmem_client *c)
+{
+	struct uclient_ring *r = c->ring;
+
+	if (!r)
+		return;
+	uring_unmap(&r->map);
+	close(r->bell_daemon);
+	close(r->bell_client);
+	free(r);
+	c->ring = NULL;
+}
+
+size_t uclient_ring_max_frame(const struct utmem_client *c)
+{
+	return c->ring ? (size_t)(c->ring->map.size / 2) : 0;
+}
+
+/* Wake the daemon if its worker sleeps (it may wait for input or room). */
+static void kick_daemon(struct uclient_ring *r)
+{
+	uint64_t one = 1;
+
+	if (uring_need_kick(&r->map.shm->daemon_sleeping) &&
+	    write(r->bell_daemon, &one, sizeof(one)) < 0) {
+		/* EAGAIN: the counter is saturated, the daemon wakes anyway. */
+	}
+}
+
+ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
+			  size_t iovcnt)
+{
+	struct uclient_ring *r = c->ring;
+	int64_t room = uring_room(&r->tx);
+	uint8_t *w;
+	size_t done = 0;
+
+	if (room < 0)
+		return -EPROTO;
+	if (room == 0)
+		return -EAGAIN;
+	w = uring_wptr(&r->tx);
+	for (size_t i = 0; i < iovcnt && done < (size_t)room; i++) {
+		size_t n = iov[i].iov_len;
+
+		if (n > (size_t)room - done)
+			n = (size_t)room - done;
+		memcpy(w + done, iov[i].iov_base, n);
+		done += n;
+	}
+	uring_produce(&r->tx, done);
+	kick_daemon(r);
+	return (ssize_t)done;
+}
+
+ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len)
+{
+	struct uclient_ring *r = c->ring;
+	int64_t avail = uring_avail(&r->rx);
+	size_t n = len;
+
+	if (avail < 0)
+		return -EPROTO;
+	if ((uint64_t)avail < n)
+		n = (size_t)avail;
+	if (n == 0)
+		return 0;
+	memcpy(dst, uring_rptr(&r->rx), n);
+	uring_consume(&r->rx, n);
+	kick_daemon(r);
+	return (ssize_t)n;
+}
+
+int uclient_ring_rx_ready(struct utmem_client *c)
+{
+	int64_t avail = uring_avail(&c->ring->rx);
+
+	return avail < 0 ? -EPROTO : avail > 0;
+}
+
+/* 1 if what we wait for is there, 0 if not, -EPROTO for a broken ring. */
+static int ready(struct uclient_ring *r, int want_room)
+{
+	int64_t v = uring_avail(&r->rx);
+
+	if (v != 0)
+		return v < 0 ? -EPROTO : 1;
+	if (!want_room)
+		return 0;
+	v = uring_room(&r->tx);
+	return v < 0 ? -EPROTO : v > 0;
+}
+
+/*
+ * The socket woke us while the ring is in use: the daemon hung up (or sent
+ * bytes it never should). Returns the error to report.
+ */
+static int socket_event(int fd, short rev)
+{
+	uint8_t b;
+	ssize_t n;
+
+	if (rev & (POLLERR | POLLHUP | POLLRDHUP | POLLNVAL))
+		return -ECONNRESET;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return -ECONNRESET;
+	return n > 0 ? -EPROTO : 0;
+}
+
+/* Spin for the adaptive bound. Returns like ready(). */
+static int spin(struct uclient_ring *r, int want_room)
+{
+	uint64_t t0, limit = r->spin_ns;
+	int rc = ready(r, want_room);
+
+	if (rc || limit == 0)
+		return rc;
+	t0 = now_ns();
+	do {
+		for (int i = 0; i < 16; i++)
+			cpu_relax();
+		rc = ready(r, want_room);
+		if (rc) {
+			r->spin_ns = r->spin_ns * 2 > r->spin_cap_ns
+					     ? r->spin_cap_ns
+					     : r->spin_ns * 2;
+			return rc;
+		}
+	} while (now_ns() - t0 < limit);
+	if (r->spin_ns > r->spin_cap_ns / 16)
+		r->spin_ns /= 2;
+	return 0;
+}
+
+int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
+{
+	struct uclient_ring *r = c->ring;
+	uint64_t deadline;
+	int rc = spin(r, want_room);
+
+	if (rc)
+		return rc < 0 ? rc : 0;
+	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	for (;;) {
+		struct pollfd p[2] = {
+			{.fd = r->bell_client, .events = POLLIN},
+			{.fd = c->fd, .events = POLLIN | POLLRDHUP},
+		};
+		uint64_t now, v;
+		int n;
+
+		uring_sleep_prepare(&r->map.shm->client_sleeping);
+		rc = ready(r, want_room);
+		if (rc) {
+			uring_sleep_cancel(&r->map.shm->client_sleeping);
+			return rc < 0 ? rc : 0;
+		}
+		now = now_ns();
+		n = now >= deadline ? 0
+				    : poll(p, 2, (int)((deadline - now + 999999) / 1000000));
+		uring_sleep_cancel(&r->map.shm->client_sleeping);
+		if (n < 0 && errno != EINTR)
+			return -errno;
+		if (n > 0 && (p[0].revents & POLLIN) &&
+		    read(r->bell_client, &v, sizeof(v)) < 0 && errno != EAGAIN)
+			return -errno;
+		rc = ready(r, want_room);
+		if (rc)
+			return rc < 0 ? rc : 0;
+		if (n > 0 && p[1].revents) {
+			rc = socket_event(c->fd, p[1].revents);
+			if (rc)
+				return rc;
+		}
+		if (n == 0 && now_ns() >= deadline)
+			return -ETIMEDOUT;
+	}
+}
+
+/* Send the whole small frame buf on the socket within the timeout. */
+static int send_all(struct utmem_client *c, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		struct iovec iov = {(void *)buf, len};
+		ssize_t n = uclient_send_some(c->fd, &iov, 1);
+		short rev;
+		int err;
+
+		if (n == -EAGAIN) {
+			err = uclient_wait(c->fd, POLLOUT, c->timeout_ms, &rev);
+			if (err)
+				return err;
+			continue;
+		}
+		if (n < 0)
+			return (int)n;
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Keep received descriptors in fds[] (up to URING_SETUP_NFDS); close extras. */
+static void take_fds(struct msghdr *msg, int *fds, int *nfds)
+{
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+	     cm = CMSG_NXTHDR(msg, cm)) {
+		size_t cnt;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		cnt = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
+			if (*nfds < URING_SETUP_NFDS)
+				fds[(*nfds)++] = fd;
+			else
+				close(fd);
+		}
+	}
+}
+
+/*
+ * Receive exactly len bytes of the setup reply with recvmsg, collecting
+ * the descriptors that ride on it. Returns 0 or -errno.
+ */
+static int recv_with_fds(struct utmem_client *c, uint8_t *buf, size_t len,
+			 int *fds, int *nfds)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(int) * (URING_SETUP_NFDS + 1))];
+		} ctl;
+		struct iovec iov = {buf + got, len - got};
+		struct msghdr msg = {
+			.msg_iov = &iov,
+			.msg_iovlen = 1,
+			.msg_control = ctl.b,
+			.msg_controllen = sizeof(ctl.b),
+		};
+		ssize_t n = recvmsg(c->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		short rev;
+		int err;
+
+		if (n > 0) {
+			take_fds(&msg, fds, nfds);
+			got += (size_t)n;
+			continue;
+		}
+		if (n == 0)
+			return -ECONNRESET;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -errno;
+		err = uclient_wait(c->fd, POLLIN, c->timeout_ms, &rev);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Map the received region and take ownership of the doorbells. */
+static int ring_adopt(struct utmem_client *c, uint64_t size, const int *fds)
+{
+	struct uclient_ring *r;
+	struct stat st;
+	int err;
+
+	/* A region shorter than announced would fault on access. */
+	if (fstat(fds[0], &st) < 0)
+		return -errno;
+	if ((uint64_t)st.st_size < uring_region_bytes(size))
+		return -EPROTO;
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return -ENOMEM;
+	err = uring_map_fd(fds[0], size, &r->map);
+	if (err) {
+		free(r);
+		return err;
+	}
+	uring_end_init(&r->tx, &r->map, URING_TO_DAEMON);
+	uring_end_init(&r->rx, &r->map, URING_TO_CLIENT);
+	r->bell_daemon = fds[1];
+	r->bell_client = fds[2];
+	r->spin_cap_ns = r->spin_ns = spin_cap();
+	c->ring = r;
+	return 0;
+}
+
+int uclient_ring_setup(struct utmem_client *c)
+{
+	uint8_t req[UWIRE_HDR_SIZE], rep[UWIRE_HDR_SIZE + URING_SETUP_SIZE];
+	struct uwire_hdr h = {
+		.version = UWIRE_VERSION,
+		.opcode = UWIRE_OP_RING_SETUP,
+		.id = c->next_id++,
+	};
+	int fds[URING_SETUP_NFDS], nfds = 0, err;
+	uint64_t size;
+
+	/* Descriptors arrive with the reply's first byte: nothing may be
+	 * buffered ahead of it. */
+	if (c->rb.end != c->rb.start)
+		return -EPROTO;
+	uwire_hdr_encode(&h, req);
+	err = send_all(c, req, sizeof(req));
+	if (!err)
+		err = recv_with_fds(c, rep, UWIRE_HDR_SIZE, fds, &nfds);
+	if (err)
+		goto out;
+	err = uwire_hdr_decode(rep, &c->rx_lim, &h) ? -EPROTO : 0;
+	if (!err && (h.opcode != UWIRE_OP_RING_SETUP || h.klen ||
+		     !(h.flags & UWIRE_F_RESPONSE) ||
+		     h.vlen > URING_SETUP_SIZE))
+		err = -EPROTO;
+	if (!err && h.vlen)
+		err = recv_with_fds(c, rep + UWIRE_HDR_SIZE, h.vlen, fds, &nfds);
+	if (err)
+		goto out;
+	if (h.status == UWIRE_S_OPCODE) {
+		err = -EOPNOTSUPP; /* no rings here: stay on the socket */
+		goto out;
+	}
+	if (h.status != UWIRE_S_OK) {
+		err = -uwire_status_to_errno(h.status);
+		goto out;
+	}
+	if (nfds != URING_SETUP_NFDS ||
+	    uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &size)) {
+		err = -EPROTO;
+		goto out;
+	}
+	err = ring_adopt(c, size, fds);
+	if (!err) {
+		close(fds[0]); /* the mapping keeps the region */
+		return 0;
+	}
+out:
+	for (int i = 0; i < nfds; i++)
+		close(fds[i]);
+	return err;
+}

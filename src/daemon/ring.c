@@ -1,0 +1,408 @@
+/*
+ * ring.c — utmemd's side of the shared-memory ring transport
+ * (docs/protocol.md, "Shared-memory ring"; layout in src/transport/ring.h).
+ *
+ * A tenant connected on a Unix socket asks for a ring with RING_SETUP. We
+ * create a sealed memfd (it can be neither shrunk nor grown, so a client can
+ * never make our mapping fault with SIGBUS), map it, create two doorbell
+ * eventfds and pass all three with the reply. The ring then becomes a
+ * connection of its own on the same worker loop: its fd is our doorbell,
+ * its input and output buffers are the same private buffers a socket
+ * connection has, and the request handlers are exactly the socket ones. The
+ * two connections are peers: closing either (the client hung up, a
+ * protocol error, a hostile index) closes both.
+ *
+ * The ring memory is hostile: the client can write anything into it at any
+ * moment. So we never read back an index we own (private copies in struct
+ * uring_end), we check every index the client publishes (uring_avail,
+ * uring_room: monotonic and within the ring), and we copy request bytes
+ * into the private input buffer before parsing them, so the frame that is
+ * validated is the frame that is served. A bad index closes the connection;
+ * nothing the client writes there can crash the daemon or touch another
+ * client.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "transport/ring.h"
+
+#define RING_OUT_KEEP (256u * 1024u) /* larger idle output buffers are freed */
+#define RING_OUT_LOW (2u << 20)      /* backlog that resumes a paused ring */
+#define RING_ROUNDS 4                /* input refills per service, for fairness */
+
+struct ud_ring {
+	struct uring_map map;
+	struct uring_end rx; /* client -> daemon: we consume */
+	struct uring_end tx; /* daemon -> client: we produce */
+	int kick_fd;         /* the client's doorbell */
+	uint64_t charged;    /* bytes counted in ud_daemon.big_in */
+};
+
+void ud_ring_free(struct ud_conn *c)
+{
+	struct ud_ring *r = c->ring;
+
+	if (!r)
+		return;
+	uring_unmap(&r->map);
+	if (r->kick_fd >= 0)
+		close(r->kick_fd);
+	atomic_fetch_sub(&c->loop->d->big_in, r->charged);
+	free(r);
+	c->ring = NULL;
+}
+
+/* Wake the client if it sleeps (it may wait for replies or for room). */
+static void kick_client(struct ud_ring *r)
+{
+	uint64_t one = 1;
+
+	if (uring_need_kick(&r->map.shm->client_sleeping) &&
+	    write(r->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		ud_debug("ring doorbell: %s", strerror(errno));
+}
+
+/*
+ * Copy pending replies into the to-client ring. Returns 1 if bytes moved,
+ * 0 if not (no backlog, or no room), -1 for an impossible client head.
+ */
+static int ring_flush(struct ud_conn *c)
+{
+	struct ud_ring *r = c->ring;
+	size_t moved = 0;
+
+	while (ud_backlog(c)) {
+		int64_t room = uring_room(&r->tx);
+		size_t n = ud_backlog(c);
+
+		if (room < 0)
+			return -1;
+		if ((uint64_t)room < n)
+			n = (size_t)room;
+		if (n == 0)
+			break;
+		memcpy(uring_wptr(&r->tx), c->out + c->out_head, n);
+		uring_produce(&r->tx, n);
+		c->out_head += n;
+		moved += n;
+	}
+	if (moved)
+		kick_client(r);
+	if (!ud_backlog(c)) {
+		c->out_head = c->out_len = 0;
+		if (c->out_cap > RING_OUT_KEEP) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
+	}
+	return moved != 0;
+}
+
+/*
+ * Copy request bytes from the to-daemon ring into the private input
+ * buffer (grown to a large frame's size first). Returns the byte count,
+ * 0 if none, -1 for an impossible client tail.
+ */
+static int64_t ring_fill(struct ud_conn *c)
+{
+	struct ud_ring *r = c->ring;
+	int64_t avail;
+	size_t n;
+
+	if (ud_in_grow_or_refuse(c) < 0)
+		return 0;
+	avail = uring_avail(&r->rx);
+	if (avail < 0)
+		return -1;
+	n = c->in_cap - c->in_len;
+	if ((uint64_t)avail < n)
+		n = (size_t)avail;
+	if (n == 0)
+		return 0;
+	memcpy(c->in + c->in_len, uring_rptr(&r->rx), n);
+	uring_consume(&r->rx, n);
+	c->in_len += n;
+	kick_client(r);
+	return (int64_t)n;
+}
+
+int ud_ring_service(struct ud_conn *c)
+{
+	int moved = 0, n;
+
+	n = ring_flush(c);
+	if (n < 0)
+		goto hostile;
+	moved |= n;
+	while (c->paused && !c->closing && ud_backlog(c) < RING_OUT_LOW) {
+		c->paused = 0;
+		ud_conn_process(c);
+		n = ring_flush(c);
+		if (n < 0)
+			goto hostile;
+		moved = 1;
+	}
+	for (int round = 0; round < RING_ROUNDS && !c->closing && !c->paused;
+	     round++) {
+		int64_t got = ring_fill(c);
+
+		if (got < 0)
+			goto hostile;
+		if (got == 0)
+			break;
+		moved = 1;
+		ud_conn_process(c);
+		if (ring_flush(c) < 0)
+			goto hostile;
+	}
+	if (c->closing && !ud_backlog(c)) {
+		ud_conn_close(c);
+		return -1;
+	}
+	return moved;
+hostile:
+	ud_warn("ring of tenant '%s' (fd %d): impossible index in shared memory; closing the connection",
+		c->tenant ? c->tenant->name : "?", c->fd);
+	ud_conn_close(c);
+	return -1;
+}
+
+void ud_ring_event(struct ud_conn *c)
+{
+	uint64_t v;
+
+	/* Drain the doorbell; it is only a hint, the indices are the truth. */
+	if (read(c->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		ud_debug("ring doorbell fd %d: %s", c->fd, strerror(errno));
+	if (ud_ring_service(c) > 0)
+		c->loop->ring_last_ns = ud_now_ns();
+}
+
+int ud_ring_pass(struct ud_loop *l)
+{
+	struct ud_conn *c, *next;
+	int any = 0;
+
+	for (c = l->rings; c; c = next) {
+		next = c->rnext;
+		if (ud_ring_service(c) > 0)
+			any = 1;
+	}
+	return any;
+}
+
+int ud_ring_ready(struct ud_loop *l)
+{
+	for (struct ud_conn *c = l->rings; c; c = c->rnext) {
+		struct ud_ring *r = c->ring;
+
+		if (!c->closing && !c->paused && uring_avail(&r->rx) != 0)
+			return 1;
+		if (ud_backlog(c) && uring_room(&r->tx) != 0)
+			return 1;
+	}
+	return 0;
+}
+
+void ud_ring_arm(struct ud_loop *l, int on)
+{
+	for (struct ud_conn *c = l->rings; c; c = c->rnext) {
+		if (on)
+			uring_sleep_prepare(&c->ring->map.shm->daemon_sleeping);
+		else
+			uring_sleep_cancel(&c->ring->map.shm->daemon_sleeping);
+	}
+}
+
+/*
+ * Create the sealed region, map it and open the doorbells. On success
+ * *memfd is the region's descriptor (the caller passes and closes it) and
+ * the ring connection is linked as c's peer. Returns 0 or -errno.
+ */
+static int ring_create(struct ud_conn *c, uint64_t size, int *memfd)
+{
+	struct ud_loop *l = c->loop;
+	struct ud_daemon *d = l->d;
+	uint64_t bytes = uring_region_bytes(size);
+	struct ud_ring *r;
+	struct ud_conn *rc;
+	int fd, bell, err;
+
+	if (atomic_fetch_add(&d->big_in, bytes) + bytes > d->big_in_limit) {
+		atomic_fetch_sub(&d->big_in, bytes);
+		return -ENOMEM;
+	}
+	r = calloc(1, sizeof(*r));
+	if (!r) {
+		atomic_fetch_sub(&d->big_in, bytes);
+		return -ENOMEM;
+	}
+	r->charged = bytes;
+	r->kick_fd = -1;
+	fd = memfd_create("utmem-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		goto fail_errno;
+	if (ftruncate(fd, (off_t)bytes) < 0 ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail_fd;
+	err = uring_map_fd(fd, size, &r->map);
+	if (err) {
+		errno = -err;
+		goto fail_fd;
+	}
+	r->map.shm->magic = URING_MAGIC;
+	r->map.shm->layout = URING_LAYOUT;
+	r->map.shm->size = size;
+	uring_end_init(&r->rx, &r->map, URING_TO_DAEMON);
+	uring_end_init(&r->tx, &r->map, URING_TO_CLIENT);
+	r->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (r->kick_fd < 0 || bell < 0) {
+		err = errno;
+		if (bell >= 0)
+			close(bell);
+		errno = err;
+		goto fail_map;
+	}
+	rc = ud_conn_new(l, bell, c->tenant);
+	if (!rc) {
+		close(bell);
+		errno = ENOMEM;
+		goto fail_map;
+	}
+	/* From here the ring belongs to rc: closing rc releases it. */
+	rc->ring = r;
+	rc->rnext = l->rings;
+	l->rings = rc;
+	rc->peer = c;
+	c->peer = rc;
+	rc->events = EPOLLIN;
+	err = ud_loop_watch(l, bell, EPOLLIN, rc);
+	if (err) {
+		close(fd);
+		c->peer = NULL;
+		rc->peer = NULL;
+		ud_conn_close(rc);
+		return err;
+	}
+	*memfd = fd;
+	return 0;
+fail_map:
+	uring_unmap(&r->map);
+fail_fd:
+	err = errno;
+	close(fd);
+	errno = err;
+fail_errno:
+	err = -errno;
+	if (r->kick_fd >= 0)
+		close(r->kick_fd);
+	free(r);
+	atomic_fetch_sub(&d->big_in, bytes);
+	return err;
+}
+
+/*
+ * Send the RING_SETUP reply with the three descriptors attached to its
+ * first byte. The output buffer is empty (checked by the caller), so the
+ * reply is next in the stream; whatever the socket does not take now is
+ * queued like any reply. Returns 0 or -errno.
+ */
+static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
+		      uint64_t size, const int fds[URING_SETUP_NFDS])
+{
+	uint8_t buf[UWIRE_HDR_SIZE + URING_SETUP_SIZE];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * URING_SETUP_NFDS)];
+	} ctl;
+	struct uwire_hdr h = {
+		.version = UWIRE_VERSION,
+		.opcode = req->opcode,
+		.flags = UWIRE_F_RESPONSE,
+		.id = req->id,
+		.vlen = URING_SETUP_SIZE,
+	};
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr msg = {
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = ctl.b,
+		.msg_controllen = sizeof(ctl.b),
+	};
+	struct cmsghdr *cm;
+	ssize_t n;
+
+	uwire_hdr_encode(&h, buf);
+	uring_setup_encode(size, buf + UWIRE_HDR_SIZE);
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * URING_SETUP_NFDS);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * URING_SETUP_NFDS);
+	do
+		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
+	while (n < 0 && errno == EINTR);
+	if (n <= 0)
+		return n < 0 ? -errno : -EIO;
+	if ((size_t)n < sizeof(buf)) {
+		size_t rest = sizeof(buf) - (size_t)n;
+
+		if (ud_out_reserve(c, rest) < 0)
+			return -ENOMEM;
+		memcpy(c->out + c->out_len, buf + n, rest);
+		c->out_len += rest;
+	}
+	return 0;
+}
+
+void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	uint64_t size = d->cfg.ring_size;
+	int fds[URING_SETUP_NFDS], memfd = -1, err;
+
+	/* Rings are for local tenants on Unix sockets, one per connection. */
+	if (c->tcp || c->admin || c->ring || c->peer || size == 0) {
+		ud_reply(c, &f->hdr, UWIRE_S_OPCODE, 0, NULL, 0);
+		return;
+	}
+	/* Descriptors ride on the reply's first byte: it must come next. */
+	if (f->hdr.klen || f->hdr.vlen || ud_backlog(c)) {
+		ud_reply(c, &f->hdr, UWIRE_S_INVALID, 0, NULL, 0);
+		return;
+	}
+	err = ring_create(c, size, &memfd);
+	if (err) {
+		ud_warn("tenant '%s': cannot set up a shared-memory ring: %s",
+			c->tenant->name, strerror(-err));
+		ud_reply(c, &f->hdr, ud_status(err == -ENOMEM ? err : -EIO), 0,
+			 NULL, 0);
+		return;
+	}
+	fds[0] = memfd;
+	fds[1] = c->peer->fd;
+	fds[2] = c->peer->ring->kick_fd;
+	err = send_setup(c, &f->hdr, size, fds);
+	close(memfd);
+	if (err) {
+		ud_info("fd %d: cannot send the ring: %s; closing", c->fd,
+			strerror(-err));
+		/* Closing c closes its ring peer too, once c is flushed. */
+		c->closing = 1;
+		return;
+	}
+	ud_info("fd %d: tenant '%s' uses a shared-memory ring (%llu bytes each way)",
+		c->fd, c->tenant->name, (unsigned long long)size);
+}

@@ -1,0 +1,253 @@
+/*
+ * ring.h — the shared-memory ring transport: the layout both sides map, and
+ * every memory-ordering rule of it in one place.
+ *
+ * A ring region is one sealed memfd created by utmemd:
+ *
+ *   [0, URING_HDR_SIZE)              struct uring_shm (indices, sleep flags)
+ *   [HDR, HDR + size)                ring 0 data: client -> daemon
+ *   [HDR + size, HDR + 2 * size)     ring 1 data: daemon -> client
+ *
+ * Each ring is a single-producer single-consumer BYTE STREAM carrying exactly
+ * the socket framing (docs/protocol.md section 1): a frame may straddle the
+ * end of the data area, and a reply larger than the ring simply flows
+ * through it in pieces. Each data area is mapped twice back to back, so any
+ * run of up to `size` bytes starting anywhere is contiguous in memory and a
+ * copy never has to split at the wrap point.
+ *
+ * Indices are free-running 64-bit byte counters (never reduced modulo the
+ * size; they cannot wrap in practice: 2^64 bytes). tail is written only by
+ * the producer, head only by the consumer; bytes [head, tail) are readable,
+ * tail - head <= size always. Each index sits on its own cache line so the
+ * two sides do not false-share.
+ *
+ * Trust: the daemon treats this memory as hostile. It never reads back an
+ * index it owns (it keeps a private copy), copies bytes out before parsing
+ * them, and checks every index it reads from the client (monotonic, and
+ * tail - head <= size); see uring_avail() and uring_room().
+ *
+ * Wake-ups ("need wakeup" flags, as io_uring's SQPOLL): a side that is
+ * about to block sets its sleeping flag, issues a full fence, re-checks the
+ * ring, and only then blocks on its eventfd. A side that has just published
+ * an index issues a full fence and reads the other side's flag; if it is
+ * set, it clears it and writes the other side's eventfd. The two fences
+ * form a Dekker pair: either the sleeper sees the new index, or the
+ * publisher sees the flag, so no wake-up is ever lost.
+ */
+#ifndef UTMEM_RING_H
+#define UTMEM_RING_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define URING_MAGIC 0x474e4952u /* "RING" */
+#define URING_LAYOUT 1u
+#define URING_HDR_SIZE 4096u
+#define URING_CACHELINE 64
+#define URING_TO_DAEMON 0
+#define URING_TO_CLIENT 1
+
+/* Ring sizes: a power of two, a multiple of the page size. */
+#define URING_SIZE_MIN (64u * 1024u)
+#define URING_SIZE_MAX (1024u * 1024u * 1024u)
+#define URING_DEFAULT_SIZE (8u * 1024u * 1024u)
+#define URING_DEFAULT_SPIN_US 50u
+
+/* One direction's indices, each alone on a cache line. */
+struct uring_idx {
+	_Alignas(URING_CACHELINE) uint64_t tail; /* producer writes */
+	_Alignas(URING_CACHELINE) uint64_t head; /* consumer writes */
+};
+
+/* The header page of the region. */
+struct uring_shm {
+	uint32_t magic;   /* URING_MAGIC, set by the daemon (informational) */
+	uint32_t layout;  /* URING_LAYOUT */
+	uint64_t size;    /* bytes of each data area */
+	struct uring_idx ring[2];
+	_Alignas(URING_CACHELINE) uint32_t daemon_sleeping;
+	_Alignas(URING_CACHELINE) uint32_t client_sleeping;
+};
+
+_Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
+	       "ring header must fit its page");
+
+/*
+ * RING_SETUP reply value (docs/protocol.md, "Shared-memory ring"):
+ * u32 layout, u32 header size, u64 data size of each ring, little-endian.
+ * The descriptors travel with it as SCM_RIGHTS, in the order memfd,
+ * doorbell to the daemon, doorbell to the client.
+ */
+#define URING_SETUP_SIZE 16u
+#define URING_SETUP_NFDS 3
+
+/* A mapping of a region, as either side holds it. */
+struct uring_map {
+	uint8_t *base;   /* reservation of HDR + 4 * size bytes */
+	size_t len;
+	uint64_t size;
+	struct uring_shm *shm;
+	uint8_t *data[2]; /* each mapped twice: data[i][0 .. 2 * size) */
+};
+
+/* One side's end of one ring: the shared indices and a private position. */
+struct uring_end {
+	uint64_t *tail, *head; /* in shared memory */
+	uint8_t *data;
+	uint64_t size;
+	uint64_t pos;  /* producer: our tail; consumer: our head (private) */
+	uint64_t peer; /* last validated index of the other side */
+};
+
+/* ---- memory ordering: every acquire, release and fence of the ring ---- */
+
+/*
+ * Read the other side's index. Acquire: the bytes it covers (written by a
+ * producer before its release of tail), or the room it frees (read by a
+ * consumer before its release of head), are ordered before what we do next.
+ */
+static inline uint64_t uring_load_peer(const uint64_t *p)
+{
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * Publish our index. Release: for a producer, the data bytes written
+ * before become visible no later than the new tail; for a consumer, our
+ * reads of the bytes complete before the producer may overwrite them.
+ */
+static inline void uring_publish(uint64_t *p, uint64_t v)
+{
+	__atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+
+/*
+ * Sleeper, step 1: raise our flag, then a full fence so the flag is
+ * globally visible before we re-read the ring (store->load ordering,
+ * which acquire/release alone does not give).
+ */
+static inline void uring_sleep_prepare(uint32_t *flag)
+{
+	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/* Sleeper, after waking or after finding work on the re-check. */
+static inline void uring_sleep_cancel(uint32_t *flag)
+{
+	__atomic_store_n(flag, 0, __ATOMIC_RELAXED);
+}
+
+/*
+ * Publisher, after uring_publish(): a full fence so our index is visible
+ * before we read the peer's flag (the other half of the Dekker pair), then
+ * take the flag. Returns 1 if the peer sleeps and must be kicked (once:
+ * the exchange clears the flag, so repeated publishes kick once).
+ */
+static inline int uring_need_kick(uint32_t *flag)
+{
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
+		return 0;
+	return __atomic_exchange_n(flag, 0, __ATOMIC_RELAXED) != 0;
+}
+
+/* ---- ring ends ---- */
+
+/* Bind an end to ring `which` of map m. Positions start at 0. */
+static inline void uring_end_init(struct uring_end *e, struct uring_map *m,
+				  int which)
+{
+	e->tail = &m->shm->ring[which].tail;
+	e->head = &m->shm->ring[which].head;
+	e->data = m->data[which];
+	e->size = m->size;
+	e->pos = 0;
+	e->peer = 0;
+}
+
+/*
+ * Consumer: bytes readable now, or -1 if the producer's tail is
+ * impossible (moved backwards, or claims more than the ring holds).
+ */
+static inline int64_t uring_avail(struct uring_end *e)
+{
+	uint64_t tail = uring_load_peer(e->tail);
+
+	if (tail - e->pos > e->size || tail - e->pos < e->peer - e->pos)
+		return -1;
+	e->peer = tail;
+	return (int64_t)(tail - e->pos);
+}
+
+/*
+ * Producer: bytes of free room now, or -1 if the consumer's head is
+ * impossible (moved backwards, or past our tail).
+ */
+static inline int64_t uring_room(struct uring_end *e)
+{
+	uint64_t head = uring_load_peer(e->head);
+
+	if (e->pos - head > e->size || head - e->peer > e->pos - e->peer)
+		return -1;
+	e->peer = head;
+	return (int64_t)(e->size - (e->pos - head));
+}
+
+/* Consumer: the contiguous readable bytes start here (double mapping). */
+static inline const uint8_t *uring_rptr(const struct uring_end *e)
+{
+	return e->data + (e->pos & (e->size - 1));
+}
+
+/* Producer: the contiguous free room starts here. */
+static inline uint8_t *uring_wptr(const struct uring_end *e)
+{
+	return e->data + (e->pos & (e->size - 1));
+}
+
+/* Consumer: n bytes (<= uring_avail) are consumed; free their room. */
+static inline void uring_consume(struct uring_end *e, uint64_t n)
+{
+	e->pos += n;
+	uring_publish(e->head, e->pos);
+}
+
+/* Producer: n bytes (<= uring_room) were written at uring_wptr; publish. */
+static inline void uring_produce(struct uring_end *e, uint64_t n)
+{
+	e->pos += n;
+	uring_publish(e->tail, e->pos);
+}
+
+/* ---- regions (ring.c) ---- */
+
+/*
+ * Is size a usable ring size: a power of two in range (hence a multiple of
+ * any page size up to 64 KiB)? Inline so the config reader needs no ring.c.
+ */
+static inline int uring_size_ok(uint64_t size)
+{
+	return size >= URING_SIZE_MIN && size <= URING_SIZE_MAX &&
+	       (size & (size - 1)) == 0;
+}
+
+/*
+ * Map the region of memfd fd (data size `size` each way) with both data
+ * areas doubly mapped. Returns 0 or -errno; on error *m is unmapped.
+ */
+int uring_map_fd(int fd, uint64_t size, struct uring_map *m);
+void uring_unmap(struct uring_map *m);
+
+/* Bytes of the memfd behind a region of this size. */
+static inline uint64_t uring_region_bytes(uint64_t size)
+{
+	return URING_HDR_SIZE + 2 * size;
+}
+
+void uring_setup_encode(uint64_t size, uint8_t out[URING_SETUP_SIZE]);
+/* Decode and check a setup record. Returns 0 or -EPROTO. */
+int uring_setup_decode(const uint8_t *in, size_t len, uint64_t *size);
+
+#endif /* UTMEM_RING_H */

@@ -1,0 +1,562 @@
+/*
+ * e2e_ring.c — end-to-end checks of the shared-memory ring transport
+ * (`ring:PATH`) against a real utmemd, driven by t_ring*.sh.
+ *
+ * Subcommands:
+ *   ops ADDR               every operation through the ring
+ *   sizes ADDR             values of 0 B, 1 KiB, 1 MiB, 4 MiB and 20 MiB
+ *                          (larger than the test's ring: socket fallback for
+ *                          the PUT, the GET reply streams through the ring)
+ *   batch ADDR N           batches of N puts, gets, pops, invalidates
+ *   restart ADDR STOPPED BACK
+ *                          a request waits on a stopped daemon that is then
+ *                          killed: a bounded connection error; after the
+ *                          restart the client reconnects with a new ring
+ *   hostile SOCK ADDR      a raw client scribbles on its ring (bad indices,
+ *                          garbage headers, oversized lengths, concurrent
+ *                          noise); after each, the daemon still serves a
+ *                          well-behaved ring client on ADDR
+ * Exit status 0 only if every check held.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "proto/wire.h"
+#include "transport/ring.h"
+#include "utmem.h"
+
+static int failures;
+
+#define CHECK_EQ(what, got, want)                                              \
+	do {                                                                   \
+		long long g_ = (long long)(got), w_ = (long long)(want);       \
+		if (g_ != w_) {                                                \
+			fprintf(stderr, "FAIL %s:%d: %s = %lld (%s), want %lld (%s)\n", \
+				__FILE__, __LINE__, what, g_,                  \
+				g_ < 0 ? utmem_strerror((int)g_) : "",         \
+				w_, w_ < 0 ? utmem_strerror((int)w_) : "");    \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+static utmem_client *dial(const char *addr)
+{
+	struct utmem_options o = {.timeout_ms = 5000};
+	utmem_client *c = NULL;
+	int err = utmem_connect(addr, &o, &c);
+
+	if (err) {
+		fprintf(stderr, "FAIL connect %s: %s\n", addr, utmem_strerror(err));
+		exit(1);
+	}
+	return c;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int wait_flag(const char *path)
+{
+	struct stat sb;
+
+	for (int i = 0; i < 2000; i++) {
+		if (stat(path, &sb) == 0)
+			return 0;
+		usleep(10000);
+	}
+	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
+	return -1;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(i * 131u + seed * 7u + (i >> 12));
+}
+
+/* ---- ops ---- */
+
+static int cmd_ops(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	struct utmem_stats st;
+	char buf[64];
+	void *v = NULL;
+	size_t vlen = 0;
+	uint32_t p, e;
+
+	CHECK_EQ("ping", utmem_ping(c), 0);
+	CHECK_EQ("open", utmem_pool_open(c, "ring-p", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("open eph", utmem_pool_open(c, "ring-e", UTMEM_POOL_CREATE |
+					     UTMEM_POOL_EPHEMERAL, &e), 0);
+	CHECK_EQ("put", utmem_put(c, p, "k1", 2, "value1", 6), 0);
+	CHECK_EQ("get", utmem_get(c, p, "k1", 2, buf, sizeof(buf), 0), 6);
+	CHECK_EQ("bytes", memcmp(buf, "value1", 6), 0);
+	CHECK_EQ("get small buf", utmem_get(c, p, "k1", 2, buf, 3, 0), -ENOBUFS);
+	CHECK_EQ("get alloc", utmem_get_alloc(c, p, "k1", 2, &v, &vlen, 0), 0);
+	CHECK_EQ("alloc len", vlen, 6);
+	free(v);
+	CHECK_EQ("miss", utmem_get(c, p, "nope", 4, buf, sizeof(buf), 0), -ENOENT);
+	CHECK_EQ("pop", utmem_get(c, p, "k1", 2, buf, sizeof(buf),
+				  UTMEM_GET_EXCLUSIVE), 6);
+	CHECK_EQ("gone after pop", utmem_get(c, p, "k1", 2, buf, sizeof(buf), 0),
+		 -ENOENT);
+	CHECK_EQ("put2", utmem_put(c, p, "k2", 2, "", 0), 0);
+	CHECK_EQ("get empty", utmem_get(c, p, "k2", 2, buf, sizeof(buf), 0), 0);
+	CHECK_EQ("invalidate", utmem_invalidate(c, p, "k2", 2), 0);
+	CHECK_EQ("invalidate miss", utmem_invalidate(c, p, "k2", 2), -ENOENT);
+	CHECK_EQ("put eph", utmem_put(c, e, "x", 1, "y", 1), 0);
+	CHECK_EQ("pool stats", utmem_stats(c, e, &st), 0);
+	CHECK_EQ("pool entries", st.entries, 1);
+	CHECK_EQ("tenant stats", utmem_stats(c, 0, &st), 0);
+	CHECK_EQ("tenant puts >= 3", st.puts >= 3, 1);
+	CHECK_EQ("flush", utmem_pool_flush(c, e), 0);
+	CHECK_EQ("flushed", utmem_get(c, e, "x", 1, buf, sizeof(buf), 0), -ENOENT);
+	CHECK_EQ("destroy", utmem_pool_destroy(c, e), 0);
+	CHECK_EQ("destroyed handle", utmem_put(c, e, "x", 1, "y", 1), -EBADF);
+	CHECK_EQ("bad pool", utmem_put(c, 999, "x", 1, "y", 1), -EBADF);
+	CHECK_EQ("too big", utmem_put(c, p, "big", 3, buf,
+				      utmem_max_value(c) + 1), -EMSGSIZE);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- sizes ---- */
+
+static void one_size(utmem_client *c, uint32_t p, size_t n)
+{
+	uint8_t *val = malloc(n ? n : 1), *got = malloc(n + 1);
+	void *a = NULL;
+	size_t alen = 0;
+	char key[32];
+
+	if (!val || !got) {
+		fprintf(stderr, "FAIL out of memory\n");
+		exit(1);
+	}
+	snprintf(key, sizeof(key), "size-%zu", n);
+	fill(val, n, (unsigned)n);
+	CHECK_EQ(key, utmem_put(c, p, key, strlen(key), val, n), 0);
+	memset(got, 0, n + 1);
+	CHECK_EQ("get", utmem_get(c, p, key, strlen(key), got, n + 1, 0),
+		 (long long)n);
+	CHECK_EQ("bytes", memcmp(got, val, n), 0);
+	CHECK_EQ("get alloc", utmem_get_alloc(c, p, key, strlen(key), &a, &alen, 0), 0);
+	CHECK_EQ("alloc len", alen, n);
+	CHECK_EQ("alloc bytes", a ? memcmp(a, val, n) : -1, 0);
+	free(a);
+	if (n) {
+		CHECK_EQ("short buffer", utmem_get(c, p, key, strlen(key), got,
+						   n - 1, UTMEM_GET_EXCLUSIVE),
+			 -ENOBUFS);
+	}
+	CHECK_EQ("pop", utmem_get(c, p, key, strlen(key), got, n,
+				  UTMEM_GET_EXCLUSIVE), (long long)n);
+	CHECK_EQ("pop bytes", memcmp(got, val, n), 0);
+	free(val);
+	free(got);
+}
+
+static int cmd_sizes(char **argv)
+{
+	static const size_t sizes[] = {0, 1024, 1u << 20, 4u << 20, 20u << 20};
+	utmem_client *c = dial(argv[0]);
+	uint32_t p;
+
+	CHECK_EQ("open", utmem_pool_open(c, "sizes", UTMEM_POOL_CREATE, &p), 0);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+		one_size(c, p, sizes[i]);
+	/* Small after large: the channels stay in sync. */
+	one_size(c, p, 1024);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- batch ---- */
+
+static int cmd_batch(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	int n = atoi(argv[1]);
+	utmem_batch *b;
+	char (*keys)[24] = calloc((size_t)n, sizeof(*keys));
+	uint8_t (*vals)[100] = calloc((size_t)n, sizeof(*vals));
+	uint8_t (*outs)[100] = calloc((size_t)n, sizeof(*outs));
+	uint32_t p;
+
+	if (!keys || !vals || !outs || n <= 0)
+		return 1;
+	CHECK_EQ("open", utmem_pool_open(c, "batch", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("batch new", utmem_batch_new(c, &b), 0);
+	for (int i = 0; i < n; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "b%07d", i);
+		fill(vals[i], sizeof(vals[i]), (unsigned)i);
+		utmem_batch_put(b, p, keys[i], strlen(keys[i]), vals[i],
+				(size_t)(i % 100));
+	}
+	CHECK_EQ("puts", utmem_batch_exec(b), n);
+	utmem_batch_reset(b);
+	for (int i = 0; i < n; i++)
+		utmem_batch_get(b, p, keys[i], strlen(keys[i]), outs[i],
+				sizeof(outs[i]), (i & 1) ? UTMEM_GET_EXCLUSIVE : 0);
+	CHECK_EQ("gets", utmem_batch_exec(b), n);
+	for (int i = 0; i < n; i++) {
+		if (utmem_batch_result(b, (size_t)i) != i % 100 ||
+		    memcmp(outs[i], vals[i], (size_t)(i % 100))) {
+			CHECK_EQ("get result", utmem_batch_result(b, (size_t)i), i % 100);
+			break;
+		}
+	}
+	utmem_batch_reset(b);
+	for (int i = 0; i < n; i++)
+		utmem_batch_invalidate(b, p, keys[i], strlen(keys[i]));
+	/* Odd keys were popped: only the even ones are there to remove. */
+	CHECK_EQ("invalidates", utmem_batch_exec(b), (n + 1) / 2);
+	utmem_batch_free(b);
+	free(keys);
+	free(vals);
+	free(outs);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- restart ---- */
+
+static int cmd_restart(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	char out[16];
+	double t0, dt;
+	uint32_t p;
+	int err;
+
+	CHECK_EQ("open", utmem_pool_open(c, "r", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("put", utmem_put(c, p, "k", 1, "v", 1), 0);
+	printf("READY\n");
+	fflush(stdout);
+	if (wait_flag(argv[1]) < 0) /* the daemon is stopped (SIGSTOP) */
+		return 1;
+	t0 = now_s();
+	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), 0);
+	dt = now_s() - t0;
+	printf("while down: %d (%s) after %.3f s\n", err, utmem_strerror(err), dt);
+	fflush(stdout);
+	CHECK_EQ("a connection error", err == -ECONNRESET || err == -EPIPE ||
+		 err == -ECONNREFUSED, 1);
+	CHECK_EQ("bounded by the timeout", dt < 5.0, 1);
+	if (wait_flag(argv[2]) < 0) /* a new daemon is up */
+		return 1;
+	err = utmem_put(c, p, "k", 1, "w", 1);
+	for (int i = 0; i < 50 && err < 0; i++) {
+		usleep(100000);
+		err = utmem_put(c, p, "k", 1, "w", 1);
+	}
+	CHECK_EQ("put after restart", err, 0);
+	CHECK_EQ("get after restart", utmem_get(c, p, "k", 1, out, sizeof(out), 0), 1);
+	CHECK_EQ("value", out[0], 'w');
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/* ---- hostile ---- */
+
+/* A raw ring client: the socket, the mapping, the doorbells. */
+struct raw {
+	int fd;
+	struct uring_map m;
+	int bell_daemon, bell_client;
+};
+
+static int raw_send(int fd, const struct uwire_hdr *h)
+{
+	uint8_t b[UWIRE_HDR_SIZE];
+
+	uwire_hdr_encode(h, b);
+	return send(fd, b, sizeof(b), MSG_NOSIGNAL) == (ssize_t)sizeof(b) ? 0 : -1;
+}
+
+/* Read one reply header (and skip its value) within 5 s. */
+static int raw_reply(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
+		     int *fds, int *nfds)
+{
+	uint8_t b[UWIRE_HDR_SIZE + 64];
+	size_t got = 0, need = UWIRE_HDR_SIZE;
+	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+
+	while (got < need) {
+		union {
+			struct cmsghdr h;
+			char b[CMSG_SPACE(sizeof(int) * 4)];
+		} ctl;
+		struct iovec iov = {b + got, need - got};
+		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl.b,
+				     .msg_controllen = sizeof(ctl.b)};
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		ssize_t n;
+
+		if (poll(&pf, 1, 5000) <= 0)
+			return -1;
+		n = recvmsg(fd, &msg, 0);
+		if (n <= 0)
+			return -1;
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm && fds;
+		     cm = CMSG_NXTHDR(&msg, cm)) {
+			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			for (size_t i = 0; i < k && *nfds < 4; i++)
+				memcpy(&fds[(*nfds)++], CMSG_DATA(cm) + i * sizeof(int),
+				       sizeof(int));
+		}
+		got += (size_t)n;
+		if (got == UWIRE_HDR_SIZE && need == UWIRE_HDR_SIZE) {
+			if (uwire_hdr_decode(b, &lim, h) || h->vlen > 64)
+				return -1;
+			need += h->vlen;
+		}
+	}
+	if (val)
+		memcpy(val, b + UWIRE_HDR_SIZE, h->vlen < cap ? h->vlen : cap);
+	return 0;
+}
+
+static int raw_open(const char *sock, struct raw *r)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_HELLO, .id = 1};
+	uint8_t val[64];
+	int fds[4], nfds = 0;
+	uint64_t size;
+
+	memset(r, 0, sizeof(*r));
+	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return -1;
+	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, NULL, 0, NULL, NULL))
+		return -1;
+	h = (struct uwire_hdr){.version = UWIRE_VERSION,
+			       .opcode = UWIRE_OP_RING_SETUP, .id = 2};
+	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, val, sizeof(val), fds, &nfds))
+		return -1;
+	if (h.status || nfds != 3 || uring_setup_decode(val, h.vlen, &size) ||
+	    uring_map_fd(fds[0], size, &r->m))
+		return -1;
+	close(fds[0]);
+	r->bell_daemon = fds[1];
+	r->bell_client = fds[2];
+	return 0;
+}
+
+static void raw_close(struct raw *r)
+{
+	uring_unmap(&r->m);
+	close(r->bell_daemon);
+	close(r->bell_client);
+	close(r->fd);
+}
+
+static void raw_kick(struct raw *r)
+{
+	uint64_t one = 1;
+
+	if (write(r->bell_daemon, &one, sizeof(one)) < 0)
+		perror("kick");
+}
+
+/* Put bytes into the request ring at index `at` and publish tail = newtail. */
+static void raw_write(struct raw *r, uint64_t at, const void *p, size_t n,
+		      uint64_t newtail)
+{
+	uint8_t *d = r->m.data[URING_TO_DAEMON];
+
+	memcpy(d + (at & (r->m.size - 1)), p, n);
+	__atomic_store_n(&r->m.shm->ring[URING_TO_DAEMON].tail, newtail,
+			 __ATOMIC_RELEASE);
+	raw_kick(r);
+}
+
+/* The daemon closed this connection within 5 s (the socket hangs up). */
+static int raw_hung_up(struct raw *r)
+{
+	for (int i = 0; i < 500; i++) {
+		uint8_t b[256];
+		ssize_t n = recv(r->fd, b, sizeof(b), MSG_DONTWAIT);
+
+		if (n == 0)
+			return 1;
+		if (n < 0 && errno != EAGAIN)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* A well-behaved ring client still gets served. */
+static void still_serves(const char *addr, const char *what)
+{
+	utmem_client *c = dial(addr);
+	char out[16];
+	uint32_t p;
+
+	CHECK_EQ(what, utmem_pool_open(c, "good", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ(what, utmem_put(c, p, "g", 1, "ok", 2), 0);
+	CHECK_EQ(what, utmem_get(c, p, "g", 1, out, sizeof(out), 0), 2);
+	utmem_close(c);
+}
+
+struct noise {
+	struct raw *r;
+	volatile int stop;
+};
+
+/* Scribble random bytes over the whole region, indices included. */
+static void *noise_main(void *arg)
+{
+	struct noise *n = arg;
+	uint8_t *base = (uint8_t *)n->r->m.shm;
+	uint64_t x = 88172645463325252ull;
+
+	while (!n->stop) {
+		for (int i = 0; i < 1000; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			size_t off = x % URING_HDR_SIZE;
+			if (i & 1)
+				base[off] = (uint8_t)(x >> 32);
+			else
+				n->r->m.data[x & 1][(x >> 8) % n->r->m.size] =
+					(uint8_t)x;
+		}
+		raw_kick(n->r);
+	}
+	return NULL;
+}
+
+static int cmd_hostile(char **argv)
+{
+	const char *sock = argv[0], *addr = argv[1];
+	struct uwire_hdr h;
+	uint8_t b[UWIRE_HDR_SIZE];
+	struct raw r;
+	int i;
+
+	/* 1. tail beyond the ring's size */
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
+	raw_write(&r, 0, "x", 1, r.m.size + 1);
+	CHECK_EQ("tail > size: closed", raw_hung_up(&r), 1);
+	raw_close(&r);
+	still_serves(addr, "after tail > size");
+
+	/* 2. tail moving backwards */
+	raw_open(sock, &r);
+	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 9};
+	uwire_hdr_encode(&h, b);
+	raw_write(&r, 0, b, 16, 16); /* half a header: the daemon waits */
+	usleep(50000);
+	raw_write(&r, 16, b, 0, 8);
+	CHECK_EQ("tail backwards: closed", raw_hung_up(&r), 1);
+	raw_close(&r);
+	still_serves(addr, "after tail backwards");
+
+	/* 3. garbage header */
+	raw_open(sock, &r);
+	memset(b, 0xa5, sizeof(b));
+	raw_write(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("garbage header: closed", raw_hung_up(&r), 1);
+	raw_close(&r);
+	still_serves(addr, "after garbage header");
+
+	/* 4. oversized lengths (klen and vlen at their maximum) */
+	raw_open(sock, &r);
+	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
+			       .id = 3, .pool = 1, .klen = 0xffffffffu,
+			       .vlen = 0xffffffffu};
+	uwire_hdr_encode(&h, b);
+	raw_write(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("oversized: closed", raw_hung_up(&r), 1);
+	raw_close(&r);
+	still_serves(addr, "after oversized lengths");
+
+	/* 5. a large frame announced, never sent, then the client leaves */
+	raw_open(sock, &r);
+	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
+			       .id = 4, .pool = 1, .klen = 1, .vlen = 32u << 20};
+	uwire_hdr_encode(&h, b);
+	raw_write(&r, 0, b, sizeof(b), sizeof(b));
+	usleep(50000);
+	raw_close(&r);
+	still_serves(addr, "after a half-sent large frame");
+
+	/* 6. impossible head on the reply ring while replies are due */
+	raw_open(sock, &r);
+	__atomic_store_n(&r.m.shm->ring[URING_TO_CLIENT].head, 1ull << 40,
+			 __ATOMIC_RELEASE);
+	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 5};
+	uwire_hdr_encode(&h, b);
+	raw_write(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("bad head: closed", raw_hung_up(&r), 1);
+	raw_close(&r);
+	still_serves(addr, "after a bad head");
+
+	/* 7. a thread scribbles over the whole region while we send pings */
+	for (i = 0; i < 3; i++) {
+		struct noise n = {.r = &r};
+		pthread_t th;
+		uint64_t tail = 0;
+
+		raw_open(sock, &r);
+		pthread_create(&th, NULL, noise_main, &n);
+		h = (struct uwire_hdr){.version = UWIRE_VERSION,
+				       .opcode = UWIRE_OP_PING};
+		for (int k = 0; k < 2000; k++) {
+			h.id = (uint64_t)k;
+			uwire_hdr_encode(&h, b);
+			raw_write(&r, tail, b, sizeof(b), tail + sizeof(b));
+			tail += sizeof(b);
+		}
+		usleep(100000);
+		n.stop = 1;
+		pthread_join(th, NULL);
+		raw_close(&r);
+		still_serves(addr, "after concurrent scribbling");
+	}
+	printf("hostile: %d failures\n", failures);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct {
+		const char *name;
+		int nargs;
+		int (*fn)(char **argv);
+	} cmds[] = {
+		{"ops", 1, cmd_ops},
+		{"sizes", 1, cmd_sizes},
+		{"batch", 2, cmd_batch},
+		{"restart", 3, cmd_restart},
+		{"hostile", 2, cmd_hostile},
+	};
+
+	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
+			return cmds[i].fn(argv + 2);
+	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile ARGS\n");
+	return 2;
+}

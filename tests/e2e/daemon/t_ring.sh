@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# The shared-memory ring transport (ring:PATH) end to end: every operation,
+# values from 0 B to larger than the ring (1 MiB here, so 1 MiB, 4 MiB and
+# 20 MiB PUTs fall back to the socket while their GET replies stream
+# through the ring), batches of thousands; a daemon with rings turned off
+# serves ring: on the socket; hostile ring clients cannot take the daemon
+# down or disturb a well-behaved one.
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+cat >"$T/ring.ini" <<INI
+[utmemd]
+capacity = 512M
+ring_size = 1M
+ring_spin_us = 50
+[tenant default]
+INI
+start_daemon d1 "$RUN" -c "$T/ring.ini"
+A="ring:$RUN/utmemd.sock"
+"$E2E_RING" ops "$A" || fail "ops through the ring"
+grep -q "uses a shared-memory ring (1048576 bytes each way)" "$T/d1.log" ||
+	fail "the daemon set up no ring"
+ok "every operation through the ring"
+"$E2E_RING" sizes "$A" || fail "value sizes"
+ok "values of 0 B, 1 KiB, 1 MiB, 4 MiB, 20 MiB (ring 1 MiB)"
+"$E2E_RING" batch "$A" 5000 || fail "batches"
+ok "batches of 5000 puts, gets and pops, invalidates"
+"$E2E_RING" hostile "$RUN/utmemd.sock" "$A" || fail "hostile ring clients"
+kill -0 "$DPID" || fail "utmemd died"
+grep -q "impossible index" "$T/d1.log" || fail "no hostile index was logged"
+ok "hostile ring clients: connection closed, daemon alive, others served"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# Rings turned off: ring: still works, over the socket.
+cat >"$T/off.ini" <<INI
+[utmemd]
+capacity = 256M
+ring_size = off
+[tenant default]
+INI
+start_daemon d2 "$RUN" -c "$T/off.ini"
+"$E2E_RING" ops "$A" || fail "ops with rings off"
+grep -q "shared-memory ring" "$T/d2.log" && fail "a ring was set up although off"
+ok "ring_size = off: ring: clients are served on the socket"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
