@@ -4,7 +4,9 @@
 # Starts one utmemd and one redis-server on Unix sockets in a temporary
 # directory and drives both with utmem-bench, side by side in one run:
 #   - 1 KiB PUT and GET, native protocol vs redis SET/GET, at the same
-#     connection count and pipeline depth (c=1 p=1, c=2 p=16, c=4 p=64);
+#     connection count and pipeline depth (c=1 p=1, c=2 p=16, c=4 p=64),
+#     natively both over the Unix socket and over the shared-memory ring
+#     (ring:PATH, same socket) unless --no-ring;
 #   - 1 MiB PUT and GET throughput (MB/s) of both against memcpy of 1 MiB
 #     in the same process, the physical limit of anything that copies.
 # Targets alternate (A B A B ...) for --reps repetitions; the table shows
@@ -12,7 +14,7 @@
 # the B run right next to it) then summarised the same way.
 #
 # Usage: bench/daemon-vs-redis.sh [BUILD-DIR] [--build DIR] [--reps N]
-#              [--duration S] [--warmup S] [--out FILE] [--quick]
+#              [--duration S] [--warmup S] [--out FILE] [--quick] [--no-ring]
 # The build directory defaults to $BUILD, else build/.
 # Servers are stopped by pid and the temporary directory removed on any exit,
 # Ctrl-C included.
@@ -29,6 +31,7 @@ REPS=3
 DURATION=2
 WARMUP=0.5
 OUT=$ROOT/bench/results/daemon-vs-redis.md
+RING=1
 
 # usage STATUS: print the Usage paragraph of the header and exit.
 usage() {
@@ -45,6 +48,7 @@ while (($#)); do
 	--warmup) WARMUP=${2:?--warmup needs seconds}; shift 2 ;;
 	--out) OUT=${2:?--out needs a file}; shift 2 ;;
 	--quick) REPS=1; DURATION=0.5; WARMUP=0.1; shift ;;
+	--no-ring) RING=0; shift ;;
 	-h | --help) usage 0 ;;
 	-*) echo "daemon-vs-redis.sh: unknown option '$1'" >&2; usage 2 ;;
 	*) BENCH_BUILD=$1; shift ;;
@@ -63,10 +67,12 @@ ERRORS=0
 # run_one CASE TARGET REP OP SIZE CONNS PIPELINE KEYS: one utmem-bench run.
 run_one() {
 	local id=$1 target=$2 rep=$3 op=$4 size=$5 conns=$6 pipe=$7 keys=$8
-	local args=(--target "$target") line errs
+	local args=() line errs
 	case $target in
-	utmem) args+=(--addr "unix:$UTMEMD_SOCK") ;;
-	redis) args+=(--addr "unix:$REDIS_SOCK") ;;
+	utmem) args=(--target utmem --addr "unix:$UTMEMD_SOCK") ;;
+	ring) args=(--target utmem --addr "ring:$UTMEMD_SOCK") ;;
+	redis) args=(--target redis --addr "unix:$REDIS_SOCK") ;;
+	memcpy) args=(--target memcpy) ;;
 	esac
 	if ! line=$("$BENCH_UTMEM_BENCH" "${args[@]}" --op "$op" \
 		--value-size "$size" --connections "$conns" --pipeline "$pipe" \
@@ -132,11 +138,18 @@ latency() {
 
 small_row() {
 	local id=$1 label=$2 conns=$3 pipe=$4
-	printf '| %s | %s | %s | %s | %s | **%s** | %s | %s |\n' "$label" "$conns" \
+	printf '| %s | %s | %s | %s | %s | **%s** | %s | %s |' "$label" "$conns" \
 		"$pipe" "$(summary %.0f $(field "$id" utmem ops_per_s))" \
 		"$(summary %.0f $(field "$id" redis ops_per_s))" \
 		"$(summary %.2f× $(ratios "$id" utmem redis ops_per_s))" \
 		"$(latency "$id" utmem)" "$(latency "$id" redis)"
+	if ((RING)); then
+		printf ' %s | **%s** | %s |' \
+			"$(summary %.0f $(field "$id" ring ops_per_s))" \
+			"$(summary %.2f× $(ratios "$id" ring redis ops_per_s))" \
+			"$(latency "$id" ring)"
+	fi
+	echo
 }
 
 large_row() {
@@ -158,11 +171,13 @@ bench_start_redis
 echo "utmemd pid $UTMEMD_PID, redis-server pid $REDIS_PID, temp $BENCH_TMP" >&2
 
 SMALL=("1 1" "2 16" "4 64")
+SMALL_TARGETS="utmem redis"
+((RING)) && SMALL_TARGETS+=" ring"
 LARGE=("1 1" "2 4")
 for cp in "${SMALL[@]}"; do
 	read -r c p <<<"$cp"
-	run_case "put-1K-c$c-p$p" "utmem redis" put 1K "$c" "$p" 10000
-	run_case "get-1K-c$c-p$p" "utmem redis" get 1K "$c" "$p" 10000
+	run_case "put-1K-c$c-p$p" "$SMALL_TARGETS" put 1K "$c" "$p" 10000
+	run_case "get-1K-c$c-p$p" "$SMALL_TARGETS" get 1K "$c" "$p" 10000
 done
 for cp in "${LARGE[@]}"; do
 	read -r c p <<<"$cp"
@@ -178,13 +193,18 @@ END_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "$MACHINE"
 	echo "- Load average at end: $END_LOAD"
-	echo "- utmemd: default configuration, one tenant, Unix socket; redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), no persistence, Unix socket"
+	echo "- utmemd: default configuration, one tenant, its Unix socket (unix:) and shared-memory ring (ring:); redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), no persistence, Unix socket"
 	echo "- Request errors across all runs: $ERRORS"
 	echo
 	echo "1 KiB values, ops/s, median (min–max) of $REPS; ratio = utmem/redis per repetition; latency per round trip of *p* requests, µs, medians of p50 / p99:"
 	echo
-	echo "| workload | conns | pipeline | utmem ops/s | redis ops/s | utmem/redis | utmem p50 / p99 µs | redis p50 / p99 µs |"
-	echo "|---|---|---|---|---|---|---|---|"
+	if ((RING)); then
+		echo "| workload | conns | pipeline | utmem unix ops/s | redis ops/s | unix/redis | unix p50 / p99 µs | redis p50 / p99 µs | utmem ring ops/s | ring/redis | ring p50 / p99 µs |"
+		echo "|---|---|---|---|---|---|---|---|---|---|---|"
+	else
+		echo "| workload | conns | pipeline | utmem ops/s | redis ops/s | utmem/redis | utmem p50 / p99 µs | redis p50 / p99 µs |"
+		echo "|---|---|---|---|---|---|---|---|"
+	fi
 	for cp in "${SMALL[@]}"; do
 		read -r c p <<<"$cp"
 		small_row "put-1K-c$c-p$p" "PUT vs SET 1 KiB" "$c" "$p"

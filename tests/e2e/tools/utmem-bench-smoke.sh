@@ -93,6 +93,8 @@ run "utmem get pipelined, 2 conns, verified" "${U[@]}" --op get \
 	--value-size 1K --connections 2 --pipeline 8 --verify
 run "utmem mix ephemeral" "${U[@]}" --op mix --get-ratio 0.5 \
 	--value-size 128 --pool smoke-eph --ephemeral --pipeline 4
+run "utmem over the shared-memory ring, pipelined" --target utmem \
+	--addr "ring:$T/u/utmemd.sock" --op mix --value-size 256 --pipeline 8
 run "redis put" "${R[@]}" --op put --value-size 64
 run "redis get pipelined, verified" "${R[@]}" --op get --value-size 1K \
 	--connections 2 --pipeline 8 --verify
