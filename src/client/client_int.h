@@ -149,8 +149,8 @@ int uclient_check_key(const struct utmem_client *c, const void *key,
 
 /*
  * Ask the daemon for a ring on the fresh connection (after HELLO) and map
- * it. Returns 0, -EOPNOTSUPP if the daemon offers none (the client stays on
- * the socket), or -errno (the connection is unusable).
+ * it. Returns 0, -EOPNOTSUPP if the daemon refuses (rings off, no budget:
+ * the client stays on the socket), or -errno (the connection is unusable).
  */
 int uclient_ring_setup(struct utmem_client *c);
 void uclient_ring_free(struct utmem_client *c);

@@ -4,7 +4,8 @@
  * uclient_exec() is the only place requests are sent and replies read, for a
  * single call as for a batch of thousands. It gives request i the id base+i,
  * sends every frame with vectored writes that point at the caller's keys and
- * values (no copy), and reads replies as they come, matching each by id, so
+ * values (no copy; on a shared-memory ring, one copy into the ring), and
+ * reads replies as they come, matching each by id, so
  * it does not depend on the daemon answering in order. Sending and reading
  * are interleaved through poll(): a daemon that answers while it still
  * receives (the normal case) cannot deadlock against a client that is still

@@ -398,12 +398,12 @@ int uclient_ring_setup(struct utmem_client *c)
 		err = recv_with_fds(c, rep + UWIRE_HDR_SIZE, h.vlen, fds, &nfds);
 	if (err)
 		goto out;
-	if (h.status == UWIRE_S_OPCODE) {
-		err = -EOPNOTSUPP; /* no rings here: stay on the socket */
-		goto out;
-	}
+	/*
+	 * Refused (rings off, or the daemon out of budget): the socket works
+	 * as it is, so the client stays on it rather than failing.
+	 */
 	if (h.status != UWIRE_S_OK) {
-		err = -uwire_status_to_errno(h.status);
+		err = -EOPNOTSUPP;
 		goto out;
 	}
 	if (nfds != URING_SETUP_NFDS ||

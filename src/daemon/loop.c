@@ -108,6 +108,12 @@ static void conn_detach(struct ud_conn *c)
 		if (*pp)
 			*pp = c->rnext;
 	}
+	/*
+	 * Unregister before closing: a doorbell eventfd was passed to the
+	 * client, whose copy keeps the file (and so its epoll registration)
+	 * alive after our close; a later event would name freed memory.
+	 */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	l->nconns--;
 	close(c->fd);
 	ud_debug("connection fd %d closed", c->fd);

@@ -464,7 +464,8 @@ static int cmd_hostile(char **argv)
 	still_serves(addr, "after tail > size");
 
 	/* 2. tail moving backwards */
-	raw_open(sock, &r);
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 9};
 	uwire_hdr_encode(&h, b);
 	raw_write(&r, 0, b, 16, 16); /* half a header: the daemon waits */
@@ -475,7 +476,8 @@ static int cmd_hostile(char **argv)
 	still_serves(addr, "after tail backwards");
 
 	/* 3. garbage header */
-	raw_open(sock, &r);
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	memset(b, 0xa5, sizeof(b));
 	raw_write(&r, 0, b, sizeof(b), sizeof(b));
 	CHECK_EQ("garbage header: closed", raw_hung_up(&r), 1);
@@ -483,7 +485,8 @@ static int cmd_hostile(char **argv)
 	still_serves(addr, "after garbage header");
 
 	/* 4. oversized lengths (klen and vlen at their maximum) */
-	raw_open(sock, &r);
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
 			       .id = 3, .pool = 1, .klen = 0xffffffffu,
 			       .vlen = 0xffffffffu};
@@ -494,7 +497,8 @@ static int cmd_hostile(char **argv)
 	still_serves(addr, "after oversized lengths");
 
 	/* 5. a large frame announced, never sent, then the client leaves */
-	raw_open(sock, &r);
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
 			       .id = 4, .pool = 1, .klen = 1, .vlen = 32u << 20};
 	uwire_hdr_encode(&h, b);
@@ -504,7 +508,8 @@ static int cmd_hostile(char **argv)
 	still_serves(addr, "after a half-sent large frame");
 
 	/* 6. impossible head on the reply ring while replies are due */
-	raw_open(sock, &r);
+	if (raw_open(sock, &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	__atomic_store_n(&r.m.shm->ring[URING_TO_CLIENT].head, 1ull << 40,
 			 __ATOMIC_RELEASE);
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 5};
@@ -520,7 +525,8 @@ static int cmd_hostile(char **argv)
 		pthread_t th;
 		uint64_t tail = 0;
 
-		raw_open(sock, &r);
+		if (raw_open(sock, &r))
+			return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 		pthread_create(&th, NULL, noise_main, &n);
 		h = (struct uwire_hdr){.version = UWIRE_VERSION,
 				       .opcode = UWIRE_OP_PING};
