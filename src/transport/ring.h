@@ -123,14 +123,34 @@ static inline void uring_publish(uint64_t *p, uint64_t v)
 }
 
 /*
+ * The Dekker pair needs store->load ordering. The production build uses a
+ * full fence after the store (cheap: the flag's cache line stays shared
+ * while nobody sleeps). ThreadSanitizer does not model fences, so under it
+ * both sides use a seq_cst read-modify-write on the flag instead, which
+ * gives the same guarantee in the C11 model (the later RMW in the flag's
+ * modification order reads from, and synchronizes with, the earlier one).
+ */
+#if defined(__SANITIZE_THREAD__)
+#define URING_RMW_FLAGS 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define URING_RMW_FLAGS 1
+#endif
+#endif
+
+/*
  * Sleeper, step 1: raise our flag, then a full fence so the flag is
  * globally visible before we re-read the ring (store->load ordering,
  * which acquire/release alone does not give).
  */
 static inline void uring_sleep_prepare(uint32_t *flag)
 {
+#ifdef URING_RMW_FLAGS
+	__atomic_exchange_n(flag, 1, __ATOMIC_SEQ_CST);
+#else
 	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
 }
 
 /* Sleeper, after waking or after finding work on the re-check. */
@@ -147,9 +167,14 @@ static inline void uring_sleep_cancel(uint32_t *flag)
  */
 static inline int uring_need_kick(uint32_t *flag)
 {
+#ifdef URING_RMW_FLAGS
+	if (!__atomic_fetch_or(flag, 0, __ATOMIC_SEQ_CST))
+		return 0;
+#else
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
 		return 0;
+#endif
 	return __atomic_exchange_n(flag, 0, __ATOMIC_RELAXED) != 0;
 }
 
