@@ -12,12 +12,14 @@
 #
 # Output: a directory under bench/results/ (raw JSON lines, a markdown table,
 # a gnuplot data file), copied to bench/results/nopressure.{md,dat}, and the
-# plot docs/img/nopressure.png when gnuplot is present.
+# plot docs/img/nopressure.png when gnuplot is present (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
 #   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  CONNS ["1"]  PIPELINE [1]
 #   REPS [3]  DURATION [5] seconds per arm  KEYS [1] (the thesis used one key)
 #   OUT [bench/results/nopressure-<UTC time>]
+#   PUBLISH [1] copy the results to bench/results/nopressure.{md,dat} and
+#   the plot to docs/img/ (0: leave them only in OUT)
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -28,6 +30,7 @@ PIPELINE=${PIPELINE:-1}
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 KEYS=${KEYS:-1}
+PUBLISH=${PUBLISH:-1}
 OUT=${OUT:-bench/results/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 
@@ -133,9 +136,10 @@ DAT=$OUT/nopressure.dat
 		done
 	done
 } >"$DAT"
+cat "$MD"
+[ "$PUBLISH" = 1 ] || exit 0
 cp "$MD" bench/results/nopressure.md
 cp "$DAT" bench/results/nopressure.dat
-cat "$MD"
 
 if command -v gnuplot >/dev/null; then
 	mkdir -p docs/img

@@ -20,8 +20,9 @@
 # recorded per run. Host state is restored on exit, error or signal.
 #
 # Output: a directory under bench/results/ (per-run and per-interval TSV, a
-# markdown report, gnuplot data), copied to bench/results/pressure.*, and
-# docs/img/pressure-size.png, docs/img/pressure-level.png.
+# markdown report, gnuplot data, cgroup samples), copied to
+# bench/results/pressure.*, and the plots docs/img/pressure-size.png and
+# docs/img/pressure-level.png (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
 #   BENCH_BUILD [build]  LIMIT_MIB [256]  SWAP_MIB [4 × LIMIT_MIB]
@@ -30,6 +31,11 @@
 #   INTERVAL [5] s  MIN_INTERVALS [2]  MAX_INTERVALS [5]  GET_MAX_INTERVALS [3]
 #   TOL [0.05]  CONNS [1]  PIPELINE [1]  REPS [1]
 #   ZSWAP_COMPRESSOR [host's]  ZSWAP_POOL_PERCENT [host's]
+#   PAGE_CLUSTER [host's] vm.page-cluster  CG_SWAPPINESS [inherited]
+#   SAMPLE [0.5] s between cgroup samples, 0 = none (see docs/eval-redis.md:
+#          without sampling this kernel OOM-kills the swapping guest)
+#   PUBLISH [1] copy the results to bench/results/pressure.* and the plots
+#          to docs/img/ (0: leave them only in OUT)
 #   OUT [bench/results/pressure-<UTC time>]
 set -uo pipefail
 
@@ -53,6 +59,7 @@ ZSWAP_POOL_PERCENT=${ZSWAP_POOL_PERCENT:-}
 PAGE_CLUSTER=${PAGE_CLUSTER-}
 CG_SWAPPINESS=${CG_SWAPPINESS-}
 SAMPLE=${SAMPLE:-0.5}
+PUBLISH=${PUBLISH:-1}
 OUT=${OUT:-bench/results/pressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 UTMEMD=$BENCH_BUILD/src/daemon/utmemd
@@ -356,10 +363,11 @@ MD=$OUT/pressure.md
 	done
 } >"$OUT/pressure-level.dat"
 
+cat "$MD"
+[ "$PUBLISH" = 1 ] || exit 0
 for f in pressure.md pressure-size.dat pressure-level.dat runs.tsv intervals.tsv; do
 	cp "$OUT/$f" "bench/results/$f"
 done
-cat "$MD"
 if command -v gnuplot >/dev/null; then
 	mkdir -p docs/img
 	gnuplot -e "datafile='$OUT/pressure-size.dat'; outfile='docs/img/pressure-size.png'; limit='$LIMIT_MIB'" bench/plot/pressure-size.gp &&
