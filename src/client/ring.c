@@ -13,9 +13,9 @@
  * the doorbell AND the socket, bounded by the request timeout: a daemon
  * that dies while we wait shows as a hang-up on the socket, never a hang.
  * The spin bound is UTMEM_RING_SPIN_US from the environment (default 50,
- * 0 = never spin); it halves after each wait the spin did not cover and
- * doubles back after one it did, so a slow daemon (large values) costs
- * little wasted CPU on a small machine.
+ * 0 = never spin). After a wait shorter than the bound the next spin is
+ * full; after a longer one it halves (down to 1/16), so a slow daemon
+ * (large values) costs little wasted CPU on a small machine.
  */
 #include "client/client_int.h"
 
@@ -31,6 +31,7 @@
 #include "transport/ring.h"
 
 #define SPIN_CAP_MAX_US 100000u
+#define BEAT_STALL_NS 4000u /* daemon heartbeat still this long: stop spinning */
 
 struct uclient_ring {
 	struct uring_map map;
@@ -90,11 +91,11 @@ size_t uclient_ring_max_frame(const struct utmem_client *c)
 }
 
 /* Wake the daemon if its worker sleeps (it may wait for input or room). */
-static void kick_daemon(struct uclient_ring *r)
+static void kick_daemon(struct uclient_ring *r, uint32_t what)
 {
 	uint64_t one = 1;
 
-	if (uring_need_kick(&r->map.shm->daemon_sleeping) &&
+	if (uring_need_kick(&r->map.shm->daemon_sleeping, what) &&
 	    write(r->bell_daemon, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, the daemon wakes anyway. */
 	}
@@ -122,7 +123,7 @@ ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
 		done += n;
 	}
 	uring_produce(&r->tx, done);
-	kick_daemon(r);
+	kick_daemon(r, URING_WANT_DATA);
 	return (ssize_t)done;
 }
 
@@ -140,7 +141,7 @@ ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len)
 		return 0;
 	memcpy(dst, uring_rptr(&r->rx), n);
 	uring_consume(&r->rx, n);
-	kick_daemon(r);
+	kick_daemon(r, URING_WANT_ROOM);
 	return (ssize_t)n;
 }
 
@@ -181,40 +182,61 @@ static int socket_event(int fd, short rev)
 	return n > 0 ? -EPROTO : 0;
 }
 
-/* Spin for the adaptive bound. Returns like ready(). */
-static int spin(struct uclient_ring *r, int want_room)
+/*
+ * Adapt the spin window to the wait just observed: a wait shorter than the
+ * bound would have been covered by a full spin, so spin fully next time;
+ * a longer one (a large value, a busy daemon) halves the window, down to
+ * 1/16 of the bound.
+ */
+static void adapt(struct uclient_ring *r, uint64_t waited)
 {
-	uint64_t t0, limit = r->spin_ns;
+	if (waited < r->spin_cap_ns)
+		r->spin_ns = r->spin_cap_ns;
+	else if (r->spin_ns > r->spin_cap_ns / 16)
+		r->spin_ns /= 2;
+}
+
+/*
+ * Spin for the adaptive window from t0, but only while the daemon's
+ * heartbeat moves: a daemon that is asleep or preempted answers no sooner
+ * for being spun on. Returns like ready().
+ */
+static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
+{
+	uint64_t beat, seen_at = t0, now;
 	int rc = ready(r, want_room);
 
-	if (rc || limit == 0)
+	if (rc || r->spin_ns == 0)
 		return rc;
-	t0 = now_ns();
+	beat = uring_beat_load(r->map.shm);
 	do {
 		for (int i = 0; i < 16; i++)
 			cpu_relax();
 		rc = ready(r, want_room);
-		if (rc) {
-			r->spin_ns = r->spin_ns * 2 > r->spin_cap_ns
-					     ? r->spin_cap_ns
-					     : r->spin_ns * 2;
+		if (rc)
 			return rc;
+		now = now_ns();
+		if (uring_beat_load(r->map.shm) != beat) {
+			beat = uring_beat_load(r->map.shm);
+			seen_at = now;
+		} else if (now - seen_at > BEAT_STALL_NS) {
+			break;
 		}
-	} while (now_ns() - t0 < limit);
-	if (r->spin_ns > r->spin_cap_ns / 16)
-		r->spin_ns /= 2;
+	} while (now - t0 < r->spin_ns);
 	return 0;
 }
 
 int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
-	uint64_t deadline;
-	int rc = spin(r, want_room);
+	uint64_t t0 = now_ns(), deadline;
+	int rc = spin(r, want_room, t0);
 
-	if (rc)
+	if (rc) {
+		adapt(r, now_ns() - t0);
 		return rc < 0 ? rc : 0;
-	deadline = now_ns() + (uint64_t)timeout_ms * 1000000u;
+	}
+	deadline = t0 + (uint64_t)timeout_ms * 1000000u;
 	for (;;) {
 		struct pollfd p[2] = {
 			{.fd = r->bell_client, .events = POLLIN},
@@ -223,11 +245,13 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		uint64_t now, v;
 		int n;
 
-		uring_sleep_prepare(&r->map.shm->client_sleeping);
+		uring_sleep_prepare(&r->map.shm->client_sleeping,
+				    URING_WANT_DATA |
+				    (want_room ? URING_WANT_ROOM : 0));
 		rc = ready(r, want_room);
 		if (rc) {
 			uring_sleep_cancel(&r->map.shm->client_sleeping);
-			return rc < 0 ? rc : 0;
+			break;
 		}
 		now = now_ns();
 		n = now >= deadline ? 0
@@ -240,7 +264,7 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 			return -errno;
 		rc = ready(r, want_room);
 		if (rc)
-			return rc < 0 ? rc : 0;
+			break;
 		if (n > 0 && p[1].revents) {
 			rc = socket_event(c->fd, p[1].revents);
 			if (rc)
@@ -249,6 +273,10 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		if (n == 0 && now_ns() >= deadline)
 			return -ETIMEDOUT;
 	}
+	if (rc < 0)
+		return rc;
+	adapt(r, now_ns() - t0);
+	return 0;
 }
 
 /* Send the whole small frame buf on the socket within the timeout. */

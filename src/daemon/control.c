@@ -388,6 +388,8 @@ static void warn_restart_only(const struct ud_cfg *old, const struct ud_cfg *cfg
 	if (old->tcp_on != cfg->tcp_on || old->tcp_port != cfg->tcp_port ||
 	    strcmp(old->tcp_host, cfg->tcp_host) != 0)
 		ud_warn("reload: 'tcp' changes take a restart");
+	if (old->ring_size != cfg->ring_size || old->ring_spin_us != cfg->ring_spin_us)
+		ud_warn("reload: 'ring_size'/'ring_spin_us' changes take a restart");
 }
 
 int ud_reload(struct ud_daemon *d, char *msg, size_t msglen)
@@ -410,6 +412,8 @@ int ud_reload(struct ud_daemon *d, char *msg, size_t msglen)
 	cfg.max_key = d->cfg.max_key;
 	cfg.max_value = d->cfg.max_value;
 	cfg.tcp_on = d->cfg.tcp_on;
+	cfg.ring_size = d->cfg.ring_size;
+	cfg.ring_spin_us = d->cfg.ring_spin_us;
 	cfg.tcp_port = d->cfg.tcp_port;
 	snprintf(cfg.tcp_host, sizeof(cfg.tcp_host), "%s", d->cfg.tcp_host);
 	ud_cfg_free(&d->cfg);

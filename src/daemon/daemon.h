@@ -163,6 +163,8 @@ struct ud_loop {
 	struct ud_conn *dead;    /* closed, freed after the event batch */
 	uint64_t ring_last_ns;   /* last time a ring had work */
 	uint64_t ring_window_ns; /* current (adaptive) spin window */
+	int ring_idle;            /* rings found idle since the last work */
+	uint64_t ring_beat;       /* heartbeat published to the rings */
 	int stopping;
 	struct ud_daemon *d;
 };
@@ -196,6 +198,8 @@ struct ud_daemon {
 	atomic_size_t big_in;
 	int spare_fd; /* kept free for shedding connections at EMFILE */
 	size_t big_in_limit;
+	uint64_t ring_size;    /* cfg.ring_size at startup (0 = no rings) */
+	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
 };
 
 /* ---- sockets (net.c) ---- */
@@ -268,12 +272,16 @@ int ud_ring_service(struct ud_conn *c);
 int ud_ring_pass(struct ud_loop *l);
 /* Does any ring of l have work (input, or room for pending output)? */
 int ud_ring_ready(struct ud_loop *l);
+/* Publish the worker's heartbeat to every ring of l (it is running). */
+void ud_ring_beat(struct ud_loop *l);
 /* Raise (on = 1) or lower the daemon-sleeping flag of every ring of l. */
 void ud_ring_arm(struct ud_loop *l, int on);
 /* A doorbell event on ring connection c. */
 void ud_ring_event(struct ud_conn *c);
 /* Release a ring's mapping, doorbell and budget (called by conn_free). */
 void ud_ring_free(struct ud_conn *c);
+/* A ring of l had work now: adapt the worker's spin window (loop.c). */
+void ud_ring_worked(struct ud_loop *l);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
 

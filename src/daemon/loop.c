@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/uio.h>
+#include <sched.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -609,41 +610,43 @@ static inline void cpu_relax(void)
  * 0 so epoll is still checked between slices. Once the window has passed
  * with no work, raise every ring's daemon-sleeping flag, re-check the rings
  * (the fence in uring_sleep_prepare orders the two) and block; *armed tells
- * the caller to lower the flags again after waking.
- *
- * The window adapts: work that arrives while spinning doubles it (up to
- * ring_spin_us), a window that runs out idle halves it (down to 1/16),
- * so an idle or slow client costs little CPU on a small machine.
+ * the caller to lower the flags again after waking. The window itself is
+ * adapted in ud_ring_worked().
  */
-#define SPIN_SLICE_NS 20000u
+#define SPIN_SLICE_NS 10000u
+#define POLITE_AFTER_NS 3000u /* then poll between sched_yield()s */
 #define RING_READY (-2)     /* a ring has work: serve it before epoll */
 #define RING_EPOLL_EVERY 64 /* ...but check epoll at least this often */
 
 static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 {
-	uint64_t cap = (uint64_t)l->d->cfg.ring_spin_us * 1000u;
 	uint64_t now = ud_now_ns(), end;
 
 	*armed = 0;
-	if (cap && now - l->ring_last_ns < l->ring_window_ns) {
+	if (now - l->ring_last_ns < l->ring_window_ns) {
 		end = l->ring_last_ns + l->ring_window_ns;
 		if (end > now + SPIN_SLICE_NS)
 			end = now + SPIN_SLICE_NS;
 		do {
-			if (ud_ring_ready(l)) {
-				l->ring_window_ns = l->ring_window_ns * 2 > cap
-							    ? cap
-							    : l->ring_window_ns * 2;
+			if (ud_ring_ready(l))
 				return RING_READY;
-			}
-			for (int i = 0; i < 16; i++)
-				cpu_relax();
-		} while (ud_now_ns() < end);
-		if (ud_now_ns() - l->ring_last_ns >= l->ring_window_ns &&
-		    l->ring_window_ns > cap / 16)
-			l->ring_window_ns /= 2;
+			ud_ring_beat(l);
+			if (now - l->ring_last_ns > POLITE_AFTER_NS)
+				sched_yield();
+			else
+				for (int i = 0; i < 16; i++)
+					cpu_relax();
+		} while ((now = ud_now_ns()) < end);
+		/*
+		 * Between slices, let a runnable thread on this CPU (often the
+		 * very client we wait for) go first; without one this returns
+		 * at once.
+		 */
+		sched_yield();
+		l->ring_idle = 1;
 		return 0;
 	}
+	l->ring_idle = 1;
 	ud_ring_arm(l, 1);
 	if (ud_ring_ready(l)) {
 		ud_ring_arm(l, 0);
@@ -651,6 +654,29 @@ static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 	}
 	*armed = 1;
 	return block_ms;
+}
+
+/*
+ * A ring had work now. Adapt the spin window to the idle gap before it: a
+ * gap shorter than ring_spin_us would have been covered by a full window,
+ * so spin fully from now on; a longer one (a client that thinks between
+ * requests, or an idle one) halves the window, down to 1/16, so such a
+ * client costs little CPU on a small machine.
+ */
+void ud_ring_worked(struct ud_loop *l)
+{
+	uint64_t cap = (uint64_t)l->d->ring_spin_us * 1000u;
+	uint64_t now = ud_now_ns();
+
+	if (l->ring_idle) {
+		/* First work after an idle spell: judge the gap. */
+		if (now - l->ring_last_ns < cap)
+			l->ring_window_ns = cap;
+		else if (l->ring_window_ns > cap / 16)
+			l->ring_window_ns /= 2;
+		l->ring_idle = 0;
+	}
+	l->ring_last_ns = now;
 }
 
 /*
@@ -664,7 +690,7 @@ void *ud_worker_main(void *arg)
 	long deadline = 0;
 	unsigned skipped = 0;
 
-	l->ring_window_ns = (uint64_t)l->d->cfg.ring_spin_us * 1000u;
+	l->ring_window_ns = (uint64_t)l->d->ring_spin_us * 1000u;
 	for (;;) {
 		int block = -1, armed = 0;
 
@@ -687,7 +713,7 @@ void *ud_worker_main(void *arg)
 		if (armed)
 			ud_ring_arm(l, 0);
 		if (l->rings && ud_ring_pass(l))
-			l->ring_last_ns = ud_now_ns();
+			ud_ring_worked(l);
 		ud_loop_free_dead(l);
 	}
 	return NULL;

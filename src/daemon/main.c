@@ -307,6 +307,9 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	d->big_in_limit = d->cfg.capacity;
 	if (d->big_in_limit < 4 * (size_t)d->lim.max_value)
 		d->big_in_limit = 4 * (size_t)d->lim.max_value;
+	/* Workers read these, never d->cfg, which a reload replaces. */
+	d->ring_size = d->cfg.ring_size;
+	d->ring_spin_us = d->cfg.ring_spin_us;
 	err = ud_loop_init(d, &d->main, 0);
 	if (!err)
 		err = setup_signals(d);

@@ -62,11 +62,11 @@ void ud_ring_free(struct ud_conn *c)
 }
 
 /* Wake the client if it sleeps (it may wait for replies or for room). */
-static void kick_client(struct ud_ring *r)
+static void kick_client(struct ud_ring *r, uint32_t what)
 {
 	uint64_t one = 1;
 
-	if (uring_need_kick(&r->map.shm->client_sleeping) &&
+	if (uring_need_kick(&r->map.shm->client_sleeping, what) &&
 	    write(r->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 		ud_debug("ring doorbell: %s", strerror(errno));
 }
@@ -96,7 +96,7 @@ static int ring_flush(struct ud_conn *c)
 		moved += n;
 	}
 	if (moved)
-		kick_client(r);
+		kick_client(r, URING_WANT_DATA);
 	if (!ud_backlog(c)) {
 		c->out_head = c->out_len = 0;
 		if (c->out_cap > RING_OUT_KEEP) {
@@ -132,7 +132,7 @@ static int64_t ring_fill(struct ud_conn *c)
 	memcpy(c->in + c->in_len, uring_rptr(&r->rx), n);
 	uring_consume(&r->rx, n);
 	c->in_len += n;
-	kick_client(r);
+	kick_client(r, URING_WANT_ROOM);
 	return (int64_t)n;
 }
 
@@ -179,13 +179,11 @@ hostile:
 
 void ud_ring_event(struct ud_conn *c)
 {
-	uint64_t v;
+	/* The doorbell is edge-triggered and never drained (ring_create). */
+	struct ud_loop *l = c->loop;
 
-	/* Drain the doorbell; it is only a hint, the indices are the truth. */
-	if (read(c->fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
-		ud_debug("ring doorbell fd %d: %s", c->fd, strerror(errno));
 	if (ud_ring_service(c) > 0)
-		c->loop->ring_last_ns = ud_now_ns();
+		ud_ring_worked(l);
 }
 
 int ud_ring_pass(struct ud_loop *l)
@@ -193,6 +191,7 @@ int ud_ring_pass(struct ud_loop *l)
 	struct ud_conn *c, *next;
 	int any = 0;
 
+	ud_ring_beat(l);
 	for (c = l->rings; c; c = next) {
 		next = c->rnext;
 		if (ud_ring_service(c) > 0)
@@ -214,11 +213,20 @@ int ud_ring_ready(struct ud_loop *l)
 	return 0;
 }
 
+void ud_ring_beat(struct ud_loop *l)
+{
+	l->ring_beat++;
+	for (struct ud_conn *c = l->rings; c; c = c->rnext)
+		uring_beat(c->ring->map.shm, l->ring_beat);
+}
+
 void ud_ring_arm(struct ud_loop *l, int on)
 {
 	for (struct ud_conn *c = l->rings; c; c = c->rnext) {
 		if (on)
-			uring_sleep_prepare(&c->ring->map.shm->daemon_sleeping);
+			uring_sleep_prepare(&c->ring->map.shm->daemon_sleeping,
+					    URING_WANT_DATA |
+					    (ud_backlog(c) ? URING_WANT_ROOM : 0));
 		else
 			uring_sleep_cancel(&c->ring->map.shm->daemon_sleeping);
 	}
@@ -286,8 +294,13 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd)
 	l->rings = rc;
 	rc->peer = c;
 	c->peer = rc;
-	rc->events = EPOLLIN;
-	err = ud_loop_watch(l, bell, EPOLLIN, rc);
+	/*
+	 * Edge-triggered: every doorbell write is a new edge, so the counter
+	 * never needs draining (a read per wake-up saved); the indices, not
+	 * the counter, say what is to do.
+	 */
+	rc->events = EPOLLIN | EPOLLET;
+	err = ud_loop_watch(l, bell, EPOLLIN | EPOLLET, rc);
 	if (err) {
 		close(fd);
 		c->peer = NULL;
@@ -370,7 +383,7 @@ static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
 void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
-	uint64_t size = d->cfg.ring_size;
+	uint64_t size = d->ring_size;
 	int fds[URING_SETUP_NFDS], memfd = -1, err;
 
 	/* Rings are for local tenants on Unix sockets, one per connection. */

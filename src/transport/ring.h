@@ -68,6 +68,13 @@ struct uring_shm {
 	struct uring_idx ring[2];
 	_Alignas(URING_CACHELINE) uint32_t daemon_sleeping;
 	_Alignas(URING_CACHELINE) uint32_t client_sleeping;
+	/*
+	 * Daemon heartbeat: bumped by the worker while it spins or serves
+	 * rings. A client spins for a reply only while it sees this move: a
+	 * daemon that is asleep or preempted answers no faster for being
+	 * spun on, and the spinning would steal its CPU on a small machine.
+	 */
+	_Alignas(URING_CACHELINE) uint64_t daemon_beat;
 };
 
 _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
@@ -139,16 +146,25 @@ static inline void uring_publish(uint64_t *p, uint64_t v)
 #endif
 
 /*
- * Sleeper, step 1: raise our flag, then a full fence so the flag is
- * globally visible before we re-read the ring (store->load ordering,
- * which acquire/release alone does not give).
+ * What a sleeper waits for, as its flag's value: new bytes to read, room
+ * to write, or both. A publisher kicks only a sleeper waiting for what it
+ * just published (a consumer freeing room does not wake a client that
+ * waits for its reply).
  */
-static inline void uring_sleep_prepare(uint32_t *flag)
+#define URING_WANT_DATA 1u
+#define URING_WANT_ROOM 2u
+
+/*
+ * Sleeper, step 1: raise our flag (what we wait for), then a full fence so
+ * the flag is globally visible before we re-read the ring (store->load
+ * ordering, which acquire/release alone does not give).
+ */
+static inline void uring_sleep_prepare(uint32_t *flag, uint32_t want)
 {
 #ifdef URING_RMW_FLAGS
-	__atomic_exchange_n(flag, 1, __ATOMIC_SEQ_CST);
+	__atomic_exchange_n(flag, want, __ATOMIC_SEQ_CST);
 #else
-	__atomic_store_n(flag, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(flag, want, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 #endif
 }
@@ -162,20 +178,37 @@ static inline void uring_sleep_cancel(uint32_t *flag)
 /*
  * Publisher, after uring_publish(): a full fence so our index is visible
  * before we read the peer's flag (the other half of the Dekker pair), then
- * take the flag. Returns 1 if the peer sleeps and must be kicked (once:
- * the exchange clears the flag, so repeated publishes kick once).
+ * take the flag. Returns 1 if the peer sleeps waiting for `what`
+ * (URING_WANT_DATA after producing, URING_WANT_ROOM after consuming) and
+ * must be kicked: once, since the exchange clears the flag (the woken side
+ * re-checks everything and raises it again if it still has to wait).
  */
-static inline int uring_need_kick(uint32_t *flag)
+static inline int uring_need_kick(uint32_t *flag, uint32_t what)
 {
 #ifdef URING_RMW_FLAGS
-	if (!__atomic_fetch_or(flag, 0, __ATOMIC_SEQ_CST))
+	if (!(__atomic_fetch_or(flag, 0, __ATOMIC_SEQ_CST) & what))
 		return 0;
 #else
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (!__atomic_load_n(flag, __ATOMIC_RELAXED))
+	if (!(__atomic_load_n(flag, __ATOMIC_RELAXED) & what))
 		return 0;
 #endif
-	return __atomic_exchange_n(flag, 0, __ATOMIC_RELAXED) != 0;
+	return (__atomic_exchange_n(flag, 0, __ATOMIC_RELAXED) & what) != 0;
+}
+
+/*
+ * The heartbeat carries no data and orders nothing: relaxed both ways. The
+ * daemon stores its own private count (it never reads the shared word,
+ * which the client could scribble on).
+ */
+static inline void uring_beat(struct uring_shm *s, uint64_t v)
+{
+	__atomic_store_n(&s->daemon_beat, v, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t uring_beat_load(const struct uring_shm *s)
+{
+	return __atomic_load_n(&s->daemon_beat, __ATOMIC_RELAXED);
 }
 
 /* ---- ring ends ---- */

@@ -144,6 +144,8 @@ struct side {
 	uint32_t *my_flag, *peer_flag;
 	int my_bell, peer_bell;
 	unsigned seed;
+	uint32_t want; /* what this side waits for (URING_WANT_*) */
+	uint32_t give; /* what its publishing gives the peer */
 	int failed;
 	unsigned long sleeps;
 };
@@ -157,7 +159,7 @@ static void kick(struct side *s)
 {
 	uint64_t one = 1;
 
-	if (uring_need_kick(s->peer_flag))
+	if (uring_need_kick(s->peer_flag, s->give))
 		assert_int_equal(write(s->peer_bell, &one, sizeof(one)), 8);
 }
 
@@ -169,7 +171,7 @@ static int sleep_until(struct side *s, int (*ready)(struct side *))
 		uint64_t v;
 		int n;
 
-		uring_sleep_prepare(s->my_flag);
+		uring_sleep_prepare(s->my_flag, s->want);
 		if (ready(s)) {
 			uring_sleep_cancel(s->my_flag);
 			return 0;
@@ -294,6 +296,8 @@ static void test_stream_two_threads(void **state)
 	prod.my_bell = bell_p;
 	prod.peer_bell = bell_c;
 	prod.seed = 1;
+	prod.want = URING_WANT_ROOM;
+	prod.give = URING_WANT_DATA;
 	cons.m = &p.b;
 	uring_end_init(&cons.e, &p.b, URING_TO_DAEMON);
 	cons.my_flag = &p.b.shm->daemon_sleeping;
@@ -301,6 +305,8 @@ static void test_stream_two_threads(void **state)
 	cons.my_bell = bell_c;
 	cons.peer_bell = bell_p;
 	cons.seed = 2;
+	cons.want = URING_WANT_DATA;
+	cons.give = URING_WANT_ROOM;
 	assert_int_equal(pthread_create(&tp, NULL, producer, &prod), 0);
 	assert_int_equal(pthread_create(&tc, NULL, consumer, &cons), 0);
 	pthread_join(tp, NULL);
