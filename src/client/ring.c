@@ -32,6 +32,8 @@
 
 #define SPIN_CAP_MAX_US 100000u
 #define BEAT_STALL_NS 4000u /* daemon heartbeat still this long: stop spinning */
+#define PREEMPTED_NS 30000u /* a spin iteration this long: we lost the CPU */
+#define CALM_NS 50000000u   /* then no spinning for 50 ms */
 
 struct uclient_ring {
 	struct uring_map map;
@@ -40,6 +42,7 @@ struct uclient_ring {
 	int bell_daemon;     /* we write it to wake the daemon */
 	int bell_client;     /* the daemon writes it to wake us */
 	uint64_t spin_cap_ns, spin_ns;
+	uint64_t calm_until; /* no spinning before (CPU contention seen) */
 };
 
 static uint64_t now_ns(void)
@@ -190,10 +193,14 @@ static int socket_event(int fd, short rev)
  */
 static void adapt(struct uclient_ring *r, uint64_t waited)
 {
-	if (waited < r->spin_cap_ns)
+	if (now_ns() < r->calm_until)
+		r->spin_ns = 0;
+	else if (waited < r->spin_cap_ns)
 		r->spin_ns = r->spin_cap_ns;
 	else if (r->spin_ns > r->spin_cap_ns / 16)
 		r->spin_ns /= 2;
+	else if (r->spin_ns == 0)
+		r->spin_ns = r->spin_cap_ns / 16;
 }
 
 /*
@@ -203,7 +210,7 @@ static void adapt(struct uclient_ring *r, uint64_t waited)
  */
 static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 {
-	uint64_t beat, seen_at = t0, now;
+	uint64_t beat, seen_at = t0, now = t0, prev;
 	int rc = ready(r, want_room);
 
 	if (rc || r->spin_ns == 0)
@@ -215,7 +222,14 @@ static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 		rc = ready(r, want_room);
 		if (rc)
 			return rc;
+		prev = now;
 		now = now_ns();
+		if (now - prev > PREEMPTED_NS) {
+			/* We lost the CPU mid-spin: more runnable threads
+			 * than cores. Sleep instead for a while. */
+			r->calm_until = now + CALM_NS;
+			break;
+		}
 		if (uring_beat_load(r->map.shm) != beat) {
 			beat = uring_beat_load(r->map.shm);
 			seen_at = now;

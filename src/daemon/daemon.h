@@ -165,6 +165,7 @@ struct ud_loop {
 	uint64_t ring_window_ns; /* current (adaptive) spin window */
 	int ring_idle;            /* rings found idle since the last work */
 	uint64_t ring_beat;       /* heartbeat published to the rings */
+	uint64_t ring_calm_until_ns; /* no spinning before (CPU contention seen) */
 	int stopping;
 	struct ud_daemon *d;
 };

@@ -606,8 +606,11 @@ static inline void cpu_relax(void)
  * How long the next epoll_wait may block, for a worker that serves rings.
  *
  * Within the spin window after the last ring work, poll the rings (plain
- * loads, no system call) for a slice of at most SPIN_SLICE_NS, then return
- * 0 so epoll is still checked between slices. Once the window has passed
+ * loads; after POLITE_AFTER_NS, between sched_yield()s, so a runnable
+ * thread on this CPU, often the very client we wait for, goes first) for a
+ * slice of at most SPIN_SLICE_NS, then return 0 so epoll is still checked
+ * between slices. Losing the CPU in a spin (PREEMPTED_NS) means more
+ * runnable threads than cores: then the worker does not spin for CALM_NS. Once the window has passed
  * with no work, raise every ring's daemon-sleeping flag, re-check the rings
  * (the fence in uring_sleep_prepare orders the two) and block; *armed tells
  * the caller to lower the flags again after waking. The window itself is
@@ -615,12 +618,14 @@ static inline void cpu_relax(void)
  */
 #define SPIN_SLICE_NS 10000u
 #define POLITE_AFTER_NS 3000u /* then poll between sched_yield()s */
+#define PREEMPTED_NS 30000u   /* a spin iteration this long: we lost the CPU */
+#define CALM_NS 50000000u     /* then no spinning for 50 ms */
 #define RING_READY (-2)     /* a ring has work: serve it before epoll */
 #define RING_EPOLL_EVERY 64 /* ...but check epoll at least this often */
 
 static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 {
-	uint64_t now = ud_now_ns(), end;
+	uint64_t now = ud_now_ns(), end, prev;
 
 	*armed = 0;
 	if (now - l->ring_last_ns < l->ring_window_ns) {
@@ -636,13 +641,20 @@ static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 			else
 				for (int i = 0; i < 16; i++)
 					cpu_relax();
-		} while ((now = ud_now_ns()) < end);
-		/*
-		 * Between slices, let a runnable thread on this CPU (often the
-		 * very client we wait for) go first; without one this returns
-		 * at once.
-		 */
-		sched_yield();
+			prev = now;
+			now = ud_now_ns();
+			if (now - prev > PREEMPTED_NS) {
+				/*
+				 * We lost the CPU in the middle of a spin: more
+				 * runnable threads than cores. Spinning now only
+				 * burns the time slice that a woken (sleeping)
+				 * worker would get at once; stop for a while.
+				 */
+				l->ring_window_ns = 0;
+				l->ring_calm_until_ns = now + CALM_NS;
+				break;
+			}
+		} while (now < end);
 		l->ring_idle = 1;
 		return 0;
 	}
@@ -661,7 +673,8 @@ static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
  * gap shorter than ring_spin_us would have been covered by a full window,
  * so spin fully from now on; a longer one (a client that thinks between
  * requests, or an idle one) halves the window, down to 1/16, so such a
- * client costs little CPU on a small machine.
+ * client costs little CPU on a small machine. After a preemption in a spin
+ * (ring_wait_timeout) the window stays closed for CALM_NS.
  */
 void ud_ring_worked(struct ud_loop *l)
 {
@@ -670,10 +683,14 @@ void ud_ring_worked(struct ud_loop *l)
 
 	if (l->ring_idle) {
 		/* First work after an idle spell: judge the gap. */
-		if (now - l->ring_last_ns < cap)
+		if (now < l->ring_calm_until_ns)
+			l->ring_window_ns = 0;
+		else if (now - l->ring_last_ns < cap)
 			l->ring_window_ns = cap;
 		else if (l->ring_window_ns > cap / 16)
 			l->ring_window_ns /= 2;
+		else if (l->ring_window_ns == 0)
+			l->ring_window_ns = cap / 16;
 		l->ring_idle = 0;
 	}
 	l->ring_last_ns = now;
