@@ -9,11 +9,12 @@
  * from both totals in chunks and holds it as credit: PUTs in that stripe pay
  * from the credit and removals there pay back into it, under the stripe lock
  * the operation holds anyway. The totals therefore count every entry plus
- * the credit held; the credit is bounded (a chunk is at most
- * UST_CREDIT_CHUNK and at most 1/(2 * nstripes) of the room left, and a
- * stripe keeps at most UST_CREDIT_HIGH) and is reclaimed (evict.c) before
- * any PUT is refused or any entry is evicted, so limits hold exactly and
- * nothing is refused while room is held as credit elsewhere. Counters
+ * the credit held. The credit is bounded: a refill is at most
+ * UST_CREDIT_CHUNK and at most 1/(2 * nstripes) of the room left (none
+ * when that is under UST_CREDIT_MIN), and a stripe keeps at most
+ * UST_CREDIT_HIGH. It is reclaimed (evict.c) before any PUT is refused or
+ * any entry is evicted, so limits hold exactly and nothing is refused
+ * while room is held as credit elsewhere. Counters
  * (stats) live in the same per-stripe blocks and are summed on read.
  */
 #include <errno.h>
@@ -22,6 +23,12 @@
 
 /* Most a stripe reserves beyond what the PUT at hand needs. */
 #define UST_CREDIT_CHUNK (64u << 10)
+/*
+ * Smaller refills are not taken: near a limit, a PUT reserves exactly what
+ * it needs, so stripes hold no crumbs of credit that a PUT short of room
+ * would have to reclaim (a pass over every stripe) before evicting.
+ */
+#define UST_CREDIT_MIN (4u << 10)
 /* A stripe holding more credit than this gives all but a chunk back. */
 #define UST_CREDIT_HIGH (256u << 10)
 
@@ -111,6 +118,8 @@ static uint64_t refill_size(const ust_store *st, struct ust_tenant *t)
 				  rd(&st->charged));
 	uint64_t room = (room_t < room_g ? room_t : room_g) / (2u * st->nstripes);
 
+	if (room < UST_CREDIT_MIN)
+		return 0;
 	return room < UST_CREDIT_CHUNK ? room : UST_CREDIT_CHUNK;
 }
 
