@@ -18,6 +18,8 @@
 #   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  CONNS ["1"]  PIPELINE [1]
 #   REPS [3]  DURATION [5] seconds per arm  KEYS [1] (the thesis used one key)
 #   OUT [bench/results/nopressure-<UTC time>]
+#   UTMEM_TRANSPORT [unix] how utmem.so reaches utmemd: unix or ring
+#   (shared-memory ring set up over the same socket)
 #   PUBLISH [1] copy the results to bench/results/nopressure.{md,dat} and
 #   the plot to docs/img/ (0: leave them only in OUT)
 set -euo pipefail
@@ -31,6 +33,7 @@ REPS=${REPS:-3}
 DURATION=${DURATION:-5}
 KEYS=${KEYS:-1}
 PUBLISH=${PUBLISH:-1}
+UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
 OUT=${OUT:-bench/results/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 
@@ -44,7 +47,7 @@ RAW=$OUT/raw.jsonl
 : >"$RAW"
 
 bench_start_utmemd
-bench_start_redis --loadmodule "$MODULE" "addr=unix:$UTMEMD_SOCK" pool=nopressure
+bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" pool=nopressure
 [ -x "$BENCH_UTMEM_BENCH" ] || bench_die "no $BENCH_UTMEM_BENCH"
 
 # np_run ARM OP SIZE CONNS REP: one timed utmem-bench run; appends its JSON
@@ -109,9 +112,9 @@ DAT=$OUT/nopressure.dat
 	echo "### No memory pressure (thesis Table 3.1, plus GET)"
 	echo
 	bench_machine
-	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so, utmemd default config; client utmem-bench (RESP, hiredis)"
+	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd default config; client utmem-bench (RESP, hiredis)"
 	echo "- keys $KEYS, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions A B A B; median (min–max) ops/s"
-	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS bench/nopressure.sh\`"
+	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
 	echo
 	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
 	echo "|------:|------:|----:|---------:|-------------:|----:|---------:|-------------:|"

@@ -32,10 +32,14 @@
 #   TOL [0.05]  CONNS [1]  PIPELINE [1]  REPS [1]
 #   ZSWAP_COMPRESSOR [host's]  ZSWAP_POOL_PERCENT [host's]
 #   PAGE_CLUSTER [host's] vm.page-cluster  CG_SWAPPINESS [inherited]
-#   SAMPLE [0.5] s between cgroup samples, 0 = none (see docs/eval-redis.md:
+#   SAMPLE [0.2] s between cgroup samples, 0 = none (see docs/eval-redis.md:
 #          without sampling this kernel OOM-kills the swapping guest)
+#   UTMEM_TRANSPORT [unix] how utmem.so reaches utmemd: unix or ring
+#   (shared-memory ring set up over the same socket)
 #   PUBLISH [1] copy the results to bench/results/pressure.* and the plots
 #          to docs/img/ (0: leave them only in OUT)
+#   REPORT_FROM [unset] a result directory: measure nothing, rebuild its
+#          report, data files and (PUBLISH=1) plots from its runs.tsv
 #   OUT [bench/results/pressure-<UTC time>]
 set -uo pipefail
 
@@ -58,8 +62,9 @@ ZSWAP_COMPRESSOR=${ZSWAP_COMPRESSOR:-}
 ZSWAP_POOL_PERCENT=${ZSWAP_POOL_PERCENT:-}
 PAGE_CLUSTER=${PAGE_CLUSTER-}
 CG_SWAPPINESS=${CG_SWAPPINESS-}
-SAMPLE=${SAMPLE:-0.5}
+SAMPLE=${SAMPLE:-0.2}
 PUBLISH=${PUBLISH:-1}
+UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
 OUT=${OUT:-bench/results/pressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 UTMEMD=$BENCH_BUILD/src/daemon/utmemd
@@ -70,32 +75,45 @@ UTMEMCTL=$BENCH_BUILD/tools/utmemctl/utmemctl
 # shellcheck source=bench/hoststate.sh
 . bench/hoststate.sh
 
-hoststate_require_root
-for f in "$MODULE" "$UTMEMD" "$BENCH_BUILD/tools/utmem-bench/utmem-bench"; do
-	[ -e "$f" ] || { echo "pressure.sh: no $f (build it: ninja -C $BENCH_BUILD)" >&2; exit 1; }
-done
-command -v redis-server >/dev/null || { echo "pressure.sh: redis-server not installed" >&2; exit 1; }
-if grep -q '^/' <(tail -n +2 /proc/swaps); then
-	echo "pressure.sh: swap is already on ($(tail -n +2 /proc/swaps | awk '{print $1}' | tr '\n' ' '));" \
-		"the disk-swap baseline needs a host whose only swap is this script's" >&2
-	exit 1
-fi
+# The whole program is one brace group, read completely before it starts:
+# editing this file while an experiment runs cannot change what runs.
+{
 
-# lib.sh's traps first, then ours over them: hoststate_restore calls
-# bench_stop_all, so one EXIT/INT/TERM/HUP path undoes everything.
-bench_init
-hoststate_init || exit 1
-ZSWAP_BEFORE=$(cat "$HS_ZSWAP_DIR/enabled" 2>/dev/null || echo none)
-mkdir -p "$OUT"
-RUNS=$OUT/runs.tsv
-IVS=$OUT/intervals.tsv
-printf 'sys\tsize\tlevel\trep\tkeys\tfill_s\tput_ops\tput_conv\tput_n\tget_ops\tget_conv\tget_n\tpswpout_mib\tpswpin_mib\tzswpout_mib\tcg_swap_mib\toom_kills\tredis_alive\tutmemd_charged_mib\tnote\n' >"$RUNS"
-printf 'sys\tsize\tlevel\trep\tphase\tinterval\tops_per_s\tp99_us\n' >"$IVS"
+# setup_host: check the machine, create the guest cgroup and the swap file.
+setup_host() {
+	hoststate_require_root
+	for f in "$MODULE" "$UTMEMD" "$BENCH_BUILD/tools/utmem-bench/utmem-bench"; do
+		[ -e "$f" ] || { echo "pressure.sh: no $f (build it: ninja -C $BENCH_BUILD)" >&2; exit 1; }
+	done
+	command -v redis-server >/dev/null || { echo "pressure.sh: redis-server not installed" >&2; exit 1; }
+	if grep -q '^/' <(tail -n +2 /proc/swaps); then
+		echo "pressure.sh: swap is already on ($(tail -n +2 /proc/swaps | awk '{print $1}' | tr '\n' ' '));" \
+			"the disk-swap baseline needs a host whose only swap is this script's" >&2
+		exit 1
+	fi
 
-hoststate_cgroup_create $((LIMIT_MIB << 20)) || exit 1
-hoststate_swap_on "$SWAP_MIB" || exit 1
-if [ -n "$PAGE_CLUSTER" ]; then hoststate_sysctl vm.page-cluster "$PAGE_CLUSTER" || exit 1; fi
-if [ -n "$CG_SWAPPINESS" ]; then hoststate_cgroup_set memory.swappiness "$CG_SWAPPINESS" || exit 1; fi
+	# lib.sh's traps first, then ours over them: hoststate_restore calls
+	# bench_stop_all, so one EXIT/INT/TERM/HUP path undoes everything.
+	bench_init
+	hoststate_init || exit 1
+	ZSWAP_BEFORE=$(cat "$HS_ZSWAP_DIR/enabled" 2>/dev/null || echo none)
+	mkdir -p "$OUT"
+	RUNS=$OUT/runs.tsv
+	IVS=$OUT/intervals.tsv
+	printf 'sys\tsize\tlevel\trep\tkeys\tfill_s\tput_ops\tput_conv\tput_n\tget_ops\tget_conv\tget_n\tpswpout_mib\tpswpin_mib\tzswpout_mib\tcg_swap_mib\toom_kills\tredis_alive\tutmemd_charged_mib\tnote\n' >"$RUNS"
+	printf 'sys\tsize\tlevel\trep\tphase\tinterval\tops_per_s\tp99_us\n' >"$IVS"
+	# What REPORT_FROM needs to rebuild the report of this run.
+	for v in LIMIT_MIB SWAP_MIB LEVELS SIZES SYSTEMS INTERVAL MIN_INTERVALS MAX_INTERVALS \
+		GET_MAX_INTERVALS TOL CONNS PIPELINE REPS SAMPLE UTMEM_TRANSPORT BENCH_BUILD; do
+		printf '%s=%q\n' "$v" "${!v}"
+	done >"$OUT/config.env"
+
+	hoststate_cgroup_create $((LIMIT_MIB << 20)) || exit 1
+	hoststate_swap_on "$SWAP_MIB" || exit 1
+	if [ -n "$PAGE_CLUSTER" ]; then hoststate_sysctl vm.page-cluster "$PAGE_CLUSTER" || exit 1; fi
+	if [ -n "$CG_SWAPPINESS" ]; then hoststate_cgroup_set memory.swappiness "$CG_SWAPPINESS" || exit 1; fi
+
+}
 
 LOG=$OUT/log.txt
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
@@ -186,7 +204,7 @@ start_servers() {
 	P_REDIS_SOCK=$dir/redis.sock
 	hoststate_cgroup_exec redis-server --port 0 --unixsocket "$P_REDIS_SOCK" \
 		--save '' --appendonly no --daemonize no --dir "$dir" --maxmemory 0 \
-		--loadmodule "$MODULE" "addr=unix:$dir/u/utmemd.sock" "pool=p$id" \
+		--loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$dir/u/utmemd.sock" "pool=p$id" \
 		>"$dir/redis.log" 2>&1
 	P_REDIS_PID=$HS_LAST_PID
 	bench_wait_socket "$P_REDIS_SOCK" "$P_REDIS_PID" 10 ||
@@ -259,39 +277,44 @@ one_run() {
 	log "  $sys: PUT $1 ops/s (converged=$2 after $3), GET $4 ops/s (converged=$5 after $6)"
 }
 
-# The configurations: 128K at every level, then the other sizes at 100%
-# (128K at 100% is shared by both tables). Systems rotate their order per
-# configuration so that none always runs first on a cold or warm host.
-CONFIGS=()
-for l in $LEVELS; do CONFIGS+=("128K:$l"); done
-for s in $SIZES; do
-	[ "$s" = 128K ] && [[ " $LEVELS " == *" 100 "* ]] && continue
-	CONFIGS+=("$s:100")
-done
-read -ra SYS_ARR <<<"$SYSTEMS"
-T_START=$(date +%s)
-log "pressure.sh: ${#CONFIGS[@]} configurations × ${#SYS_ARR[@]} systems × $REPS reps, cgroup v$HS_CG_VERSION limit ${LIMIT_MIB} MiB, swap ${SWAP_MIB} MiB, zswap was $ZSWAP_BEFORE"
-k=0
-for ((rep = 1; rep <= REPS; rep++)); do
-	for cfg in "${CONFIGS[@]}"; do
-		size=${cfg%%:*}
-		level=${cfg#*:}
-		n=${#SYS_ARR[@]}
-		for ((j = 0; j < n; j++)); do
-			sys=${SYS_ARR[$(((j + k) % n))]}
-			one_run "$sys" "$size" "$level" "$rep" || log "run $sys $size $level failed"
-		done
-		k=$((k + 1))
+# run_all: every configuration × system × repetition, then restore the host.
+run_all() {
+	# The configurations: 128K at every level, then the other sizes at 100%
+	# (128K at 100% is shared by both tables). Systems rotate their order per
+	# configuration so that none always runs first on a cold or warm host.
+	CONFIGS=()
+	for l in $LEVELS; do CONFIGS+=("128K:$l"); done
+	for s in $SIZES; do
+		[ "$s" = 128K ] && [[ " $LEVELS " == *" 100 "* ]] && continue
+		CONFIGS+=("$s:100")
 	done
-done
-T_END=$(date +%s)
+	read -ra SYS_ARR <<<"$SYSTEMS"
+	T_START=$(date +%s)
+	log "pressure.sh: ${#CONFIGS[@]} configurations × ${#SYS_ARR[@]} systems × $REPS reps, cgroup v$HS_CG_VERSION limit ${LIMIT_MIB} MiB, swap ${SWAP_MIB} MiB, zswap was $ZSWAP_BEFORE"
+	k=0
+	for ((rep = 1; rep <= REPS; rep++)); do
+		for cfg in "${CONFIGS[@]}"; do
+			size=${cfg%%:*}
+			level=${cfg#*:}
+			n=${#SYS_ARR[@]}
+			for ((j = 0; j < n; j++)); do
+				sys=${SYS_ARR[$(((j + k) % n))]}
+				one_run "$sys" "$size" "$level" "$rep" || log "run $sys $size $level failed"
+			done
+			k=$((k + 1))
+		done
+	done
+	T_END=$(date +%s)
 
-hoststate_restore
-if hoststate_verify_clean "$ZSWAP_BEFORE"; then
-	log "host state restored: no swap file, no cgroup, zswap enabled=$(cat "$HS_ZSWAP_DIR/enabled")"
-else
-	log "WARNING: host state not fully restored (see above)"
-fi
+	hoststate_restore
+	if hoststate_verify_clean "$ZSWAP_BEFORE"; then
+		log "host state restored: no swap file, no cgroup, zswap enabled=$(cat "$HS_ZSWAP_DIR/enabled")"
+	else
+		log "WARNING: host state not fully restored (see above)"
+	fi
+
+	echo "$T_START $T_END" >"$OUT/wall.txt"
+}
 
 # ---- report -----------------------------------------------------------------
 # cell SYS SIZE LEVEL COL: median over reps of column COL (1-based) of runs.tsv;
@@ -301,7 +324,15 @@ cell() {
 		'NR > 1 && $1 == s && $2 == z && $3 == l && $c != "-" { print $c }' "$RUNS" |
 		bench_median | sed 's/^nan$/-/'
 }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+# rcell A B SIZE LEVEL COL: median over repetitions of A/B, each ratio taken
+# within one repetition (the systems ran back to back), "-" when none.
+rcell() {
+	awk -F'\t' -v a="$1" -v b="$2" -v z="$3" -v l="$4" -v c="$5" '
+		NR > 1 && $2 == z && $3 == l && $c != "-" { v[$1, $4] = $c; r[$4] = 1 }
+		END { for (k in r) if ((a, k) in v && (b, k) in v && v[b, k] > 0)
+			print v[a, k] / v[b, k] }' "$RUNS" |
+		bench_median | awk '{ if ($1 == "nan") print "-"; else printf "%.2f\n", $1 }'
+}
 r0() { awk -v a="$1" 'BEGIN { if (a == "-") print "-"; else printf "%.0f", a }'; }
 
 # table TITLE KEYCOL KEYS FIXED: one table (PUT and GET) over sizes or levels.
@@ -315,62 +346,88 @@ table() {
 		if [ "$what" = "value size" ]; then size=$key; level=100; else size=128K; level=$key; fi
 		tp=$(cell tmem "$size" "$level" 7); zp=$(cell zswap "$size" "$level" 7); sp=$(cell swap "$size" "$level" 7)
 		tg=$(cell tmem "$size" "$level" 10); zg=$(cell zswap "$size" "$level" 10); sg=$(cell swap "$size" "$level" 10)
-		echo "| $key$([ "$what" = "value size" ] || echo %) | $(r0 "$tp") | $(r0 "$zp") | $(r0 "$sp") | $(ratio "$tp" "$sp") | $(ratio "$tp" "$zp") | $(r0 "$tg") | $(r0 "$zg") | $(r0 "$sg") | $(ratio "$tg" "$sg") | $(ratio "$tg" "$zg") |"
+		echo "| $key$([ "$what" = "value size" ] || echo %) | $(r0 "$tp") | $(r0 "$zp") | $(r0 "$sp") | $(rcell tmem swap "$size" "$level" 7) | $(rcell tmem zswap "$size" "$level" 7) | $(r0 "$tg") | $(r0 "$zg") | $(r0 "$sg") | $(rcell tmem swap "$size" "$level" 10) | $(rcell tmem zswap "$size" "$level" 10) |"
 	done
 	echo
 }
 
-SIZE_LIST="128K"
-for s in $SIZES; do [ "$s" = 128K ] || SIZE_LIST="$SIZE_LIST $s"; done
-MD=$OUT/pressure.md
-{
-	echo "### Memory pressure (thesis Tables 3.3 and 3.4)"
-	echo
-	bench_machine
-	echo "- guest: memory cgroup v$HS_CG_VERSION, limit ${LIMIT_MIB} MiB, holding redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') (maxmemory 0, utmem.so loaded); utmemd outside it (default config, fresh per run)"
-	echo "- swap file ${SWAP_MIB} MiB on the root disk ($(findmnt -no SOURCE,FSTYPE / | tr -s ' ')), zswap compressor $(cat "$HS_ZSWAP_DIR/compressor" 2>/dev/null), max_pool_percent $(cat "$HS_ZSWAP_DIR/max_pool_percent" 2>/dev/null) (host values unless set), on only for the zswap system"
-	echo "- client utmem-bench (RESP) outside the cgroup, $CONNS connection(s), pipeline $PIPELINE, incompressible values; PUT then GET over random keys of the filled keyspace"
+# report: tables, plot data and plots from $OUT/runs.tsv.
+report() {
+	SIZE_LIST="128K"
+	for s in $SIZES; do [ "$s" = 128K ] || SIZE_LIST="$SIZE_LIST $s"; done
+	MD=$OUT/pressure.md
+	{
+		echo "### Memory pressure (thesis Tables 3.3 and 3.4)"
+		echo
+		bench_machine
+		echo "- guest: memory cgroup v$HS_CG_VERSION, limit ${LIMIT_MIB} MiB, holding redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p') (maxmemory 0, utmem.so loaded, reaching utmemd over $UTMEM_TRANSPORT:); utmemd outside it (default config, fresh per run)"
+		echo "- swap file ${SWAP_MIB} MiB on the root disk ($(findmnt -no SOURCE,FSTYPE / | tr -s ' ')), zswap compressor $(cat "$HS_ZSWAP_DIR/compressor" 2>/dev/null), max_pool_percent $(cat "$HS_ZSWAP_DIR/max_pool_percent" 2>/dev/null) (host values unless set), on only for the zswap system"
+		echo "- client utmem-bench (RESP) outside the cgroup, $CONNS connection(s), pipeline $PIPELINE, incompressible values; PUT then GET over random keys of the filled keyspace"
+		echo "- ops/s: median over repetitions; ratios: median of the per-repetition ratios (systems of one repetition ran back to back)"
 	echo "- convergence: ${INTERVAL} s intervals until two in a row differ by < $(awk -v t="$TOL" 'BEGIN{print t*100}')% (at least $MIN_INTERVALS, at most $MAX_INTERVALS for PUT, $GET_MAX_INTERVALS for GET); figure = mean of the last two intervals; $REPS repetition(s), median"
-	echo "- wall time $((T_END - T_START)) s; command: \`BENCH_BUILD=$BENCH_BUILD LIMIT_MIB=$LIMIT_MIB SWAP_MIB=$SWAP_MIB LEVELS=\"$LEVELS\" SIZES=\"$SIZES\" SYSTEMS=\"$SYSTEMS\" INTERVAL=$INTERVAL MAX_INTERVALS=$MAX_INTERVALS GET_MAX_INTERVALS=$GET_MAX_INTERVALS REPS=$REPS bench/pressure.sh\`"
-	echo
-	table "Table 3.3 — 100% of the limit, ops/s by value size" "value size" "$SIZE_LIST"
-	table "Table 3.4 — 128 KiB values, ops/s by share of the limit" "data / limit" "$LEVELS"
-	echo "#### Every run"
-	echo
-	echo "fill_s = time to write the keyspace; conv = converged (1) or stopped at the cap (0) after n intervals; swap columns in MiB over the whole run (pswp* host-wide /proc/vmstat; cg_swap = the cgroup's swap at the end); utmemd_charged = bytes utmemd charged the tenant."
-	echo
-	echo "| $(head -n1 "$RUNS" | sed 's/\t/ | /g') |"
-	echo "|$(head -n1 "$RUNS" | awk -F'\t' '{ for (i = 1; i <= NF; i++) printf "---|" }')"
-	tail -n +2 "$RUNS" | sed 's/\t/ | /g; s/^/| /; s/$/ |/'
-} >"$MD"
-
-# Data for the plots: one row per size (KiB) / level; columns PUT tmem zswap
-# swap, GET tmem zswap swap.
-{
-	echo "# size_kib put_tmem put_zswap put_swap get_tmem get_zswap get_swap"
-	for s in $SIZE_LIST; do
-		printf '%s' "$(($(size_bytes "$s") >> 10))"
-		for c in 7 10; do for y in tmem zswap swap; do printf ' %s' "$(cell "$y" "$s" 100 "$c")"; done; done
+		echo "- wall time $([ "$T_END" -gt 0 ] && echo "$((T_END - T_START)) s" || echo unknown); command: \`BENCH_BUILD=$BENCH_BUILD LIMIT_MIB=$LIMIT_MIB SWAP_MIB=$SWAP_MIB LEVELS=\"$LEVELS\" SIZES=\"$SIZES\" SYSTEMS=\"$SYSTEMS\" INTERVAL=$INTERVAL MAX_INTERVALS=$MAX_INTERVALS GET_MAX_INTERVALS=$GET_MAX_INTERVALS REPS=$REPS UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/pressure.sh\`"
 		echo
-	done
-} >"$OUT/pressure-size.dat"
-{
-	echo "# level_pct put_tmem put_zswap put_swap get_tmem get_zswap get_swap"
-	for l in $LEVELS; do
-		printf '%s' "$l"
-		for c in 7 10; do for y in tmem zswap swap; do printf ' %s' "$(cell "$y" 128K "$l" "$c")"; done; done
+		table "Table 3.3 — 100% of the limit, ops/s by value size" "value size" "$SIZE_LIST"
+		table "Table 3.4 — 128 KiB values, ops/s by share of the limit" "data / limit" "$LEVELS"
+		echo "#### Every run"
 		echo
-	done
-} >"$OUT/pressure-level.dat"
+		echo "fill_s = time to write the keyspace; conv = converged (1) or stopped at the cap (0) after n intervals; swap columns in MiB over the whole run (pswp* host-wide /proc/vmstat; cg_swap = the cgroup's swap at the end); utmemd_charged = bytes utmemd charged the tenant."
+		echo
+		echo "| $(head -n1 "$RUNS" | sed 's/\t/ | /g') |"
+		echo "|$(head -n1 "$RUNS" | awk -F'\t' '{ for (i = 1; i <= NF; i++) printf "---|" }')"
+		tail -n +2 "$RUNS" | sed 's/\t/ | /g; s/^/| /; s/$/ |/'
+	} >"$MD"
 
-cat "$MD"
-[ "$PUBLISH" = 1 ] || exit 0
-for f in pressure.md pressure-size.dat pressure-level.dat runs.tsv intervals.tsv; do
-	cp "$OUT/$f" "bench/results/$f"
-done
-if command -v gnuplot >/dev/null; then
-	mkdir -p docs/img
-	gnuplot -e "datafile='$OUT/pressure-size.dat'; outfile='docs/img/pressure-size.png'; limit='$LIMIT_MIB'" bench/plot/pressure-size.gp &&
-		gnuplot -e "datafile='$OUT/pressure-level.dat'; outfile='docs/img/pressure-level.png'; limit='$LIMIT_MIB'" bench/plot/pressure-level.gp ||
-		log "gnuplot failed; the tables stand"
+	# Data for the plots: one row per size (KiB) / level; columns PUT tmem zswap
+	# swap, GET tmem zswap swap.
+	{
+		echo "# size_kib put_tmem put_zswap put_swap get_tmem get_zswap get_swap"
+		for s in $SIZE_LIST; do
+			printf '%s' "$(($(size_bytes "$s") >> 10))"
+			for c in 7 10; do for y in tmem zswap swap; do printf ' %s' "$(cell "$y" "$s" 100 "$c")"; done; done
+			echo
+		done
+	} >"$OUT/pressure-size.dat"
+	{
+		echo "# level_pct put_tmem put_zswap put_swap get_tmem get_zswap get_swap"
+		for l in $LEVELS; do
+			printf '%s' "$l"
+			for c in 7 10; do for y in tmem zswap swap; do printf ' %s' "$(cell "$y" 128K "$l" "$c")"; done; done
+			echo
+		done
+	} >"$OUT/pressure-level.dat"
+
+	cat "$MD"
+	[ "$PUBLISH" = 1 ] || return 0
+	for f in pressure.md pressure-size.dat pressure-level.dat runs.tsv intervals.tsv; do
+		cp "$OUT/$f" "bench/results/$f"
+	done
+	if command -v gnuplot >/dev/null; then
+		mkdir -p docs/img
+		gnuplot -e "datafile='$OUT/pressure-size.dat'; outfile='docs/img/pressure-size.png'; limit='$LIMIT_MIB'" bench/plot/pressure-size.gp &&
+			gnuplot -e "datafile='$OUT/pressure-level.dat'; outfile='docs/img/pressure-level.png'; limit='$LIMIT_MIB'" bench/plot/pressure-level.gp ||
+			log "gnuplot failed; the tables stand"
+	fi
+
+}
+
+if [ -n "${REPORT_FROM-}" ]; then
+	# Rebuild the report of an earlier (possibly interrupted) run.
+	OUT=${REPORT_FROM%/}
+	RUNS=$OUT/runs.tsv
+	IVS=$OUT/intervals.tsv
+	LOG=$OUT/log.txt
+	[ -f "$RUNS" ] || { echo "pressure.sh: no $RUNS" >&2; exit 1; }
+	# shellcheck disable=SC1091
+	[ -f "$OUT/config.env" ] && . "$OUT/config.env"
+	ZSWAP_BEFORE=$(cat "$HS_ZSWAP_DIR/enabled" 2>/dev/null || echo none)
+	read -r T_START T_END 2>/dev/null <"$OUT/wall.txt" || { T_START=0; T_END=0; }
+	hoststate_init || exit 1
+	trap - EXIT INT TERM HUP
+else
+	setup_host
+	run_all
 fi
+report
+exit 0
+}
