@@ -325,17 +325,23 @@ static int ub_drive(struct ub_shared *sh, uint64_t deadline, uint64_t *t_measure
 	const struct ub_opts *o = sh->o;
 	unsigned n = o->connections;
 
+	uint64_t until;
+
 	atomic_store(&sh->phase, UB_PHASE_WARMUP);
-	ub_wait(sh, ub_never, n, ub_now_ns() + (uint64_t)(o->warmup_s * 1e9));
+	until = ub_now_ns() + (uint64_t)(o->warmup_s * 1e9);
+	ub_wait(sh, ub_never, n, until < deadline ? until : deadline);
 	*t_measure = ub_now_ns();
+	if (*t_measure >= deadline)
+		return -ETIME;
 	atomic_store(&sh->phase, UB_PHASE_MEASURE);
 	if (o->requests) {
-		if (!ub_wait(sh, ub_none_live, 0, deadline)) {
-			atomic_store(&sh->phase, UB_PHASE_STOP);
+		if (!ub_wait(sh, ub_none_live, 0, deadline))
 			return -ETIME;
-		}
 	} else {
-		ub_wait(sh, ub_never, n, *t_measure + (uint64_t)(o->duration_s * 1e9));
+		until = *t_measure + (uint64_t)(o->duration_s * 1e9);
+		ub_wait(sh, ub_never, n, until < deadline ? until : deadline);
+		if (until > deadline && ub_now_ns() >= deadline)
+			return -ETIME;
 	}
 	atomic_store(&sh->phase, UB_PHASE_STOP);
 	return 0;
