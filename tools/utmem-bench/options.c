@@ -339,8 +339,18 @@ static int ub_check(struct ub_opts *o)
 		return ub_bad("addr", o->addr, "memcpy has no address");
 	if (o->token && o->target != UB_TARGET_UTMEM)
 		return ub_bad("token", "(hidden)", "only for --target utmem");
-	if ((double)o->pipeline * (double)o->value_size > (double)((size_t)4 << 30))
-		return ub_bad("pipeline", "", "pipeline x value-size above 4G");
+	if (o->requests && o->requests < o->connections) {
+		fprintf(stderr, "utmem-bench: --requests %" PRIu64 " is fewer than "
+			"--connections %u\nTry 'utmem-bench --help'.\n",
+			o->requests, o->connections);
+		return -EINVAL;
+	}
+	if ((double)o->pipeline * (double)o->value_size > (double)((size_t)4 << 30)) {
+		fprintf(stderr, "utmem-bench: --pipeline %u x --value-size %zu is "
+			"above 4G of buffers\nTry 'utmem-bench --help'.\n",
+			o->pipeline, o->value_size);
+		return -EINVAL;
+	}
 	if (o->max_time_s == 0.0) {
 		/* Generous but finite: phases, plus time for preload. */
 		budget = o->warmup_s + (o->requests ? 600.0 : o->duration_s) + 300.0;

@@ -254,9 +254,8 @@ static int ub_workers_init(struct ub_worker *ws, struct ub_shared *sh,
 		ub_hist_reset(&w->hist);
 		/* splitmix64-style spread so workers draw different keys. */
 		w->rng = (o->seed + i + 1) * UINT64_C(0x9e3779b97f4a7c15) | 1u;
+		/* Never 0 when --requests is set: options ensure requests >= C. */
 		w->budget = o->requests ? per + (i < extra) : 0;
-		if (o->requests && w->budget == 0)
-			w->budget = 1;
 		w->ops = calloc(o->pipeline, sizeof(*w->ops));
 		if (!w->ops || ub_conn_init(&w->conn, o, i, pattern))
 			return -ENOMEM;

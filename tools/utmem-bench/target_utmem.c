@@ -21,11 +21,14 @@ struct ub_utmem {
 	uint32_t pool;
 };
 
-/* Errors that mean the connection, not the request, failed. */
+/*
+ * Errors that mean the connection, not the request, failed (-EIO is the
+ * daemon refusing one request: counted, not fatal).
+ */
 static int ub_utmem_conn_error(int err)
 {
 	return err == -ECONNRESET || err == -ECONNREFUSED || err == -ENOTCONN ||
-	       err == -ETIMEDOUT || err == -EPIPE || err == -EIO;
+	       err == -ETIMEDOUT || err == -EPIPE || err == -EPROTO;
 }
 
 /*
