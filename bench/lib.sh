@@ -132,6 +132,9 @@ bench_minmax() {
 }
 
 # Value of a flat field of a one-line JSON object: bench_json_field LINE KEY.
+# A string comes back whole (commas included) with its escapes as written.
 bench_json_field() {
-	printf '%s\n' "$1" | sed -n "s/.*\"$2\":\"\{0,1\}\([^\",}]*\).*/\1/p"
+	printf '%s\n' "$1" | sed -n \
+		-e 's/.*"'"$2"'":"\(\([^"\\]\|\\.\)*\)".*/\1/p; t' \
+		-e 's/.*"'"$2"'":\([^,}]*\).*/\1/p'
 }
