@@ -46,6 +46,8 @@ void ub_judge_get(struct ub_conn *c, uint32_t k, const void *buf, size_t len,
 	t->bytes += len;
 }
 
+/* Format into c->errmsg (truncating). */
+__attribute__((format(printf, 2, 0)))
 static void ub_vset(struct ub_conn *c, const char *fmt, va_list ap)
 {
 	vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
