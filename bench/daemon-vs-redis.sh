@@ -9,7 +9,7 @@
 #     (ring:PATH, same socket) unless --no-ring;
 #   - 1 MiB PUT and GET throughput (MB/s) of both against memcpy of 1 MiB
 #     in the same process, the physical limit of anything that copies.
-# Targets alternate (A B A B ...) for --reps repetitions; the table shows
+# Targets alternate (A B C A B C ...) for --reps repetitions; the table shows
 # medians with min–max, and ratios computed per repetition (each A against
 # the B run right next to it) then summarised the same way.
 #
