@@ -104,6 +104,12 @@ UTMEM_API const char *utmem_strerror(int err);
 /*
  * Connect to utmemd. addr is one of
  *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a '/')
+ *   ring:PATH            the same socket plus a shared-memory ring: requests
+ *                        and replies cross without system calls while both
+ *                        sides are busy (docs/protocol.md, section 9); if
+ *                        the daemon offers no ring, the socket is used.
+ *                        Env UTMEM_RING_SPIN_US bounds the client's spin
+ *                        (default 50, 0 = never spin)
  *   tcp:HOST:PORT        needs opt->token
  *   vsock:CID:PORT       from a VM guest
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
