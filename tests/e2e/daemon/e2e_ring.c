@@ -469,7 +469,12 @@ static int cmd_hostile(char **argv)
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 9};
 	uwire_hdr_encode(&h, b);
 	raw_write(&r, 0, b, 16, 16); /* half a header: the daemon waits */
-	usleep(50000);
+	/* Once the daemon has taken those bytes (head 16), tail 8 is backwards. */
+	for (i = 0; i < 500 && __atomic_load_n(&r.m.shm->ring[URING_TO_DAEMON].head,
+					       __ATOMIC_ACQUIRE) != 16; i++)
+		usleep(10000);
+	CHECK_EQ("daemon took the half header",
+		 __atomic_load_n(&r.m.shm->ring[URING_TO_DAEMON].head, __ATOMIC_ACQUIRE), 16);
 	raw_write(&r, 16, b, 0, 8);
 	CHECK_EQ("tail backwards: closed", raw_hung_up(&r), 1);
 	raw_close(&r);
