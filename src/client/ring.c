@@ -224,9 +224,10 @@ static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 			return rc;
 		prev = now;
 		now = now_ns();
-		if (now - prev > PREEMPTED_NS) {
-			/* We lost the CPU mid-spin: more runnable threads
-			 * than cores. Sleep instead for a while. */
+		if (now - prev > PREEMPTED_NS && !ready(r, want_room)) {
+			/* We lost the CPU mid-spin, and not to the daemon
+			 * answering us: more runnable threads than cores.
+			 * Sleep instead for a while. */
 			r->calm_until = now + CALM_NS;
 			break;
 		}

@@ -643,12 +643,14 @@ static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 					cpu_relax();
 			prev = now;
 			now = ud_now_ns();
-			if (now - prev > PREEMPTED_NS) {
+			if (now - prev > PREEMPTED_NS && !ud_ring_ready(l)) {
 				/*
-				 * We lost the CPU in the middle of a spin: more
-				 * runnable threads than cores. Spinning now only
-				 * burns the time slice that a woken (sleeping)
-				 * worker would get at once; stop for a while.
+				 * We lost the CPU in the middle of a spin, and not
+				 * to the client we wait for (it would have sent
+				 * something): more runnable threads than cores.
+				 * Spinning now only burns the time slice that a
+				 * woken (sleeping) worker would get at once; stop
+				 * for a while.
 				 */
 				l->ring_window_ns = 0;
 				l->ring_calm_until_ns = now + CALM_NS;
