@@ -626,6 +626,7 @@ static inline void cpu_relax(void)
 static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 {
 	uint64_t now = ud_now_ns(), end, prev;
+	int polite;
 
 	*armed = 0;
 	if (now - l->ring_last_ns < l->ring_window_ns) {
@@ -636,14 +637,18 @@ static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 			if (ud_ring_ready(l))
 				return RING_READY;
 			ud_ring_beat(l);
-			if (now - l->ring_last_ns > POLITE_AFTER_NS)
+			polite = now - l->ring_last_ns > POLITE_AFTER_NS;
+			if (polite)
 				sched_yield();
 			else
 				for (int i = 0; i < 16; i++)
 					cpu_relax();
 			prev = now;
 			now = ud_now_ns();
-			if (now - prev > PREEMPTED_NS && !ud_ring_ready(l)) {
+			/* A yield may rightly take long: it ran someone
+			 * else on purpose (often our own client). */
+			if (!polite && now - prev > PREEMPTED_NS &&
+			    !ud_ring_ready(l)) {
 				/*
 				 * We lost the CPU in the middle of a spin, and not
 				 * to the client we wait for (it would have sent
