@@ -12,6 +12,12 @@
  * reading (backpressure) until the client drains it. Nothing here blocks,
  * so a large value in transit never stalls other clients of the loop, and
  * the small-request path allocates nothing.
+ *
+ * Shared-memory ring connections (ring.c) live in the same lists with the
+ * same buffers; only their byte moving differs. A worker that has rings
+ * polls them for a bounded, adaptive time before it sleeps in epoll
+ * (ring_wait_timeout), and closing a connection closes its ring peer,
+ * the memory being freed only after the event batch (ud_loop_free_dead).
  */
 #include "daemon/daemon.h"
 
