@@ -24,7 +24,7 @@
 #   the plot to docs/img/ (0: leave them only in OUT)
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BENCH_BUILD=${BENCH_BUILD:-build}
 SIZES=${SIZES:-"1K 128K 1M"}
 CONNS=${CONNS:-1}
@@ -37,6 +37,9 @@ UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
 OUT=${OUT:-bench/results/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 
+# The whole program is one brace group, read completely before it starts:
+# editing this file while an experiment runs cannot change what runs.
+{
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
@@ -76,7 +79,7 @@ for ((rep = 1; rep <= REPS; rep++)); do
 			if ((rep % 2)); then order="SET TMEM.PUT GET TMEM.GET"
 			else order="TMEM.PUT SET TMEM.GET GET"; fi
 			for arm in $order; do
-				case $arm in *PUT | SET) op=put ;; *) op=get ;; esac
+				case $arm in *PUT | SET) op="put" ;; *) op="get" ;; esac
 				v=$(np_run "$arm" "$op" "$size" "$c" "$rep")
 				R[$arm,$size,$c]="${R[$arm,$size,$c]:-} $v"
 				echo "rep $rep size $size conns $c $arm: $v ops/s" >&2
@@ -149,3 +152,5 @@ if command -v gnuplot >/dev/null; then
 	gnuplot -e "datafile='$DAT'; outfile='docs/img/nopressure.png'" bench/plot/nopressure.gp ||
 		echo "nopressure.sh: gnuplot failed; the table stands" >&2
 fi
+exit 0
+}

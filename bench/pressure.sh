@@ -43,7 +43,7 @@
 #   OUT [bench/results/pressure-<UTC time>]
 set -uo pipefail
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 BENCH_BUILD=${BENCH_BUILD:-build}
 LIMIT_MIB=${LIMIT_MIB:-256}
 SWAP_MIB=${SWAP_MIB:-$((LIMIT_MIB * 4))}
