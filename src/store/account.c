@@ -1,7 +1,10 @@
 /*
- * account.c — what an entry costs and who pays. An entry is charged
- * ust_alloc_size(24 + klen + vlen) + UST_SLOT_COST: the allocator's real
- * size for header, key and value, plus its hash bucket pointer.
+ * account.c — what an entry costs and who pays, and the entries themselves
+ * (built and freed here, so that the charge is always what was allocated).
+ * An entry is charged the allocator's real size for what it allocates plus
+ * its hash bucket pointer: ust_alloc_size(24 + klen + vlen) + UST_SLOT_COST
+ * for small values, ust_alloc_size(24 + klen + 8) + ust_alloc_size(vlen) +
+ * UST_SLOT_COST for values kept apart (vlen >= UST_SPLIT_MIN, internal.h).
  *
  * Limits are checked against two atomic totals, the tenant's t->charged and
  * the store's st->charged. Updating them on every PUT would make their cache
@@ -18,6 +21,7 @@
  * (stats) live in the same per-stripe blocks and are summed on read.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "store/internal.h"
 
@@ -42,11 +46,18 @@ static uint64_t sat_sub(uint64_t a, uint64_t b)
 	return a > b ? a - b : 0;
 }
 
-/* Charge for an entry with this key and value length. Pure. */
+/*
+ * Charge for an entry with this key and value length: what ust_entry_new()
+ * really allocates (entry, plus the value when it is kept apart) and the
+ * bucket slot. Pure.
+ */
 uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen)
 {
-	return ust_alloc_size(&st->alloc, sizeof(struct ust_entry) + klen + vlen) +
-	       UST_SLOT_COST;
+	uint64_t c = ust_alloc_size(&st->alloc, ust_head_size(klen, vlen)) + UST_SLOT_COST;
+
+	if (ust_split(vlen))
+		c += ust_alloc_size(&st->alloc, vlen);
+	return c;
 }
 
 /* Charge of an existing entry (the same figure it was charged on PUT). */
@@ -316,13 +327,50 @@ void ust_stats_add(struct ust_stats *to, const struct ust_stats *from)
 	to->refused_puts += from->refused_puts;
 }
 
+/*
+ * Build the entry for a PUT in stripe s: one allocation, or two when the
+ * value is kept apart (ust_split). Returns it unlinked and unaccounted, or
+ * NULL with nothing allocated if the allocator fails.
+ */
+struct ust_entry *ust_entry_new(ust_store *st, unsigned s, uint32_t tenant,
+				const void *key, size_t klen, const void *val, size_t vlen)
+{
+	struct ust_entry *e = ust_alloc(&st->alloc, s, ust_head_size(klen, vlen));
+	unsigned char *v = NULL;
+
+	if (!e)
+		return NULL;
+	if (ust_split(vlen)) {
+		v = ust_alloc(&st->alloc, s, vlen);
+		if (!v) {
+			ust_alloc_free(&st->alloc, e, ust_head_size(klen, vlen));
+			return NULL;
+		}
+	}
+	e->tenant = tenant;
+	e->klen = (uint16_t)klen;
+	e->vlen = (uint32_t)vlen;
+	e->stamp = ust_now(st);
+	if (klen)
+		memcpy(e->data, key, klen);
+	if (v) {
+		memcpy(e->data + klen, &v, sizeof(v));
+		memcpy(v, val, vlen);
+	} else if (vlen) {
+		memcpy(e->data + klen, val, vlen);
+	}
+	return e;
+}
+
 /* Free a chain of entries (linked by ->next) that are already accounted out. */
 void ust_entry_free_list(ust_store *st, struct ust_entry *e)
 {
 	while (e) {
 		struct ust_entry *next = e->next;
 
-		ust_alloc_free(&st->alloc, e, sizeof(*e) + e->klen + e->vlen);
+		if (ust_split(e->vlen))
+			ust_alloc_free(&st->alloc, ust_entry_value(e), e->vlen);
+		ust_alloc_free(&st->alloc, e, ust_head_size(e->klen, e->vlen));
 		e = next;
 	}
 }

@@ -22,6 +22,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/store.h"
 
@@ -38,8 +39,22 @@
 #define UST_SLOT_COST 8u
 
 /*
- * One stored pair, key and value inline after the header in a single
- * allocation. 24 bytes of header plus UST_SLOT_COST = 32 bytes of metadata.
+ * Values of at least this many bytes live in an allocation of their own,
+ * of exactly vlen bytes, and the entry holds a pointer to it. Inline, header
+ * and key push a power-of-two value (4 KiB page, 128 KiB, 1 MiB) just past
+ * a jemalloc size class, which the next class (a quarter of a power of two
+ * above) then charges as 25 % extra; a separate value costs one more small
+ * allocation (the pointer) and at most ~48 B when the value size is not a
+ * class of its own. Below this, the extra allocation's time matters more
+ * than bytes (docs/store.md, "Entry layout").
+ */
+#define UST_SPLIT_MIN 4096u
+
+/*
+ * One stored pair. Small values: key and value inline after the header in
+ * a single allocation; 24 bytes of header plus UST_SLOT_COST = 32 bytes of
+ * metadata. Values of UST_SPLIT_MIN bytes or more: the key is followed by
+ * an 8-byte pointer to the separately allocated value (40 bytes).
  */
 struct ust_entry {
 	struct ust_entry *next; /* hash chain */
@@ -48,9 +63,36 @@ struct ust_entry {
 	uint32_t stamp;         /* st->clock at the last PUT or GET */
 	uint16_t klen;
 	uint16_t tag;           /* top hash bits: cheap mismatch test */
-	unsigned char data[];   /* klen key bytes, then vlen value bytes */
+	unsigned char data[];   /* klen key bytes, then the value or its pointer */
 };
 _Static_assert(sizeof(struct ust_entry) == 24, "entry header must stay 24 bytes");
+
+/* Is a value of vlen bytes kept outside its entry's allocation? */
+static inline bool ust_split(size_t vlen)
+{
+	return vlen >= UST_SPLIT_MIN;
+}
+
+/* Bytes of the entry allocation itself for this key and value length. */
+static inline size_t ust_head_size(size_t klen, size_t vlen)
+{
+	return sizeof(struct ust_entry) + klen +
+	       (ust_split(vlen) ? sizeof(unsigned char *) : vlen);
+}
+
+/*
+ * The value of e: inline, or the separate allocation whose address follows
+ * the key (unaligned, hence memcpy). Valid while e is.
+ */
+static inline unsigned char *ust_entry_value(const struct ust_entry *e)
+{
+	unsigned char *v;
+
+	if (!ust_split(e->vlen))
+		return (unsigned char *)e->data + e->klen;
+	memcpy(&v, e->data + e->klen, sizeof(v));
+	return v;
+}
 
 /* A pool's entries and counters within one stripe; stripe lock protects it. */
 struct ust_sub {
@@ -168,6 +210,8 @@ void ust_credit_drop(ust_store *st, struct ust_tenant *t, unsigned s);
 void ust_credit_reclaim(ust_store *st, struct ust_tenant *only);
 uint64_t ust_tenant_eph(const ust_store *st, const struct ust_tenant *t);
 void ust_stats_add(struct ust_stats *to, const struct ust_stats *from);
+struct ust_entry *ust_entry_new(ust_store *st, unsigned s, uint32_t tenant,
+				const void *key, size_t klen, const void *val, size_t vlen);
 void ust_entry_free_list(ust_store *st, struct ust_entry *e);
 
 /* store.c: stripes, the big-reader lock, id tables */

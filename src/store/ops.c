@@ -83,26 +83,6 @@ static struct ust_entry *refuse_locked(ust_store *st, struct op *o, uint64_t h,
 	return take(st, o, link);
 }
 
-/* Build the entry for a PUT; NULL if the allocator fails. */
-static struct ust_entry *entry_new(ust_store *st, unsigned s, uint32_t tenant,
-				   const void *key, size_t klen,
-				   const void *val, size_t vlen)
-{
-	struct ust_entry *e = ust_alloc(&st->alloc, s, sizeof(*e) + klen + vlen);
-
-	if (!e)
-		return NULL;
-	e->tenant = tenant;
-	e->klen = (uint16_t)klen;
-	e->vlen = (uint32_t)vlen;
-	e->stamp = ust_now(st);
-	if (klen)
-		memcpy(e->data, key, klen);
-	if (vlen)
-		memcpy(e->data + klen, val, vlen);
-	return e;
-}
-
 /* One PUT request's fixed facts. */
 struct put_req {
 	uint32_t tenant;
@@ -126,8 +106,8 @@ struct put_req {
 static int put_link(ust_store *st, struct op *o, struct put_req *r,
 		    struct ust_entry **link, struct ust_entry **old)
 {
-	struct ust_entry *e = entry_new(st, o->s, r->tenant, r->key, r->klen,
-					r->val, r->vlen);
+	struct ust_entry *e = ust_entry_new(st, o->s, r->tenant, r->key, r->klen,
+					    r->val, r->vlen);
 
 	if (!e)
 		return -ENOMEM;
@@ -276,7 +256,7 @@ int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	o.ps->hits++;
 	o.ts->hits++;
 	e->stamp = ust_now(st);
-	r = sink(ctx, e->data + e->klen, e->vlen);
+	r = sink(ctx, ust_entry_value(e), e->vlen);
 	if (r >= 0 && (flags & UST_GET_EXCLUSIVE)) {
 		gone = take(st, &o, link);
 		ust_credit_trim(st, o.t, o.s);

@@ -14,9 +14,15 @@
 
 #include "store/store.h"
 
-/* docs/store.md: charge = nallocx(24 + klen + vlen) + 8. */
+/*
+ * docs/store.md: charge = nallocx(24 + klen + vlen) + 8 for values under
+ * 4 KiB (inline), nallocx(24 + klen + 8) + nallocx(vlen) + 8 from 4 KiB on
+ * (value allocated apart, the entry holds its pointer).
+ */
 static inline uint64_t charge_of(size_t klen, size_t vlen)
 {
+	if (vlen >= 4096)
+		return nallocx(24 + klen + 8, 0) + nallocx(vlen, 0) + 8;
 	return nallocx(24 + klen + vlen, 0) + 8;
 }
 

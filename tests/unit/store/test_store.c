@@ -390,6 +390,45 @@ static void test_accounting_exact(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * Power-of-two values (a 4 KiB page, 128 KiB, 1 MiB) are charged within 1 %
+ * of key + value + 32 B metadata: the value is allocated apart at its exact
+ * size class instead of pushing header + key + value into the next class
+ * (25 % more). Also checks that such values read back intact, survive an
+ * overwrite by a small value and back, and leave no charge behind.
+ */
+static void test_large_values_tight(void **state)
+{
+	static const size_t sizes[] = { 4096, 128 * 1024, MiB };
+	ust_store *st = mk(64 * MiB);
+	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
+	uint32_t p = pool(st, t, "p", 0);
+	static unsigned char val[MiB], out[MiB];
+	size_t n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(val); i++)
+		val[i] = (unsigned char)(i * 7 + i / 4096);
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t v = sizes[i];
+		uint64_t c;
+
+		assert_int_equal(sput(st, t, p, "k", val, 100), 0);
+		assert_int_equal(sput(st, t, p, "k", val + i, v), 0);
+		c = tinfo(st, t).stats.bytes_charged;
+		assert_true(c > 1 + v + 32);
+		assert_true((c - (1 + v + 32)) * 100 < v);
+		assert_int_equal(c, charge_of(1, v));
+		memset(out, 0, v);
+		assert_int_equal(sget(st, t, p, "k", UST_GET_EXCLUSIVE, out, v, &n), 0);
+		assert_int_equal(n, v);
+		assert_memory_equal(out, val + i, v);
+		assert_int_equal(tinfo(st, t).stats.bytes_charged, 0);
+		assert_int_equal(tinfo(st, t).stats.entries, 0);
+	}
+	ust_store_free(st);
+}
+
 /* Fill an ephemeral pool, touch half, overflow it: the untouched half goes. */
 static void test_evict_lru(void **state)
 {
@@ -591,7 +630,7 @@ static void test_shrink_max(void **state)
  */
 static void test_credit_never_strands_room(void **state)
 {
-	const size_t big = 3 * MiB + MiB / 2 - 24 - 2; /* charge 3.5 MiB + 8 */
+	const size_t big = 3 * MiB + MiB / 2; /* charge 3.5 MiB + 48 + 8 (apart) */
 	const uint64_t cbig = charge_of(2, big), csmall = charge_of(7, 100);
 	const uint64_t slack = 20000;
 	static char val[4 * MiB];
@@ -603,7 +642,7 @@ static void test_credit_never_strands_room(void **state)
 	char k[16];
 
 	(void)state;
-	assert_int_equal(cbig, 3 * MiB + MiB / 2 + 8);
+	assert_int_equal(cbig, 3 * MiB + MiB / 2 + 48 + 8);
 	fill(st, a, pa, 0, 100, 100);
 	/* capacity: room for the big value plus slack, as entries count */
 	ust_store_info(st, &si);
@@ -680,6 +719,7 @@ int main(void)
 		cmocka_unit_test(test_flush_destroy),
 		cmocka_unit_test(test_failed_put_leaves_no_value),
 		cmocka_unit_test(test_accounting_exact),
+		cmocka_unit_test(test_large_values_tight),
 		cmocka_unit_test(test_evict_lru),
 		cmocka_unit_test(test_evict_by_weight),
 		cmocka_unit_test(test_min_reserve),

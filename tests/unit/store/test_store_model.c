@@ -23,7 +23,7 @@
 #define NT 3          /* tenants */
 #define NP 8          /* pools: 2 private per tenant + 2 shared */
 #define NK 40         /* keys per pool */
-#define VMAX 2500
+#define VMAX 6000     /* values on both sides of the 4 KiB split */
 #define STEPS 30000
 
 struct mentry {
