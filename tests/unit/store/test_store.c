@@ -403,7 +403,7 @@ static void test_large_values_tight(void **state)
 	ust_store *st = mk(64 * MiB);
 	uint32_t t = tenant(st, "t", 0, UINT64_MAX, 1);
 	uint32_t p = pool(st, t, "p", 0);
-	static unsigned char val[MiB], out[MiB];
+	static unsigned char val[MiB + 8], out[MiB]; /* val + i: a distinct value each */
 	size_t n = 0;
 
 	(void)state;
