@@ -128,6 +128,16 @@ struct ud_tenant {
 
 struct ud_loop;
 
+/*
+ * One piece of a connection's output: bytes [head, len) of data are still to
+ * be sent. Recycled through the connection (ospare) and the loop (seg_cache).
+ */
+struct ud_seg {
+	struct ud_seg *next;
+	size_t head, len, cap;
+	uint8_t data[];
+};
+
 /* One client connection; owned by exactly one loop. */
 struct ud_conn {
 	enum ud_src_kind src; /* UD_SRC_CONN; first member */
@@ -138,8 +148,12 @@ struct ud_conn {
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;
-	uint8_t *out;
-	size_t out_head, out_len, out_cap;
+	/* Pending replies: a FIFO of segments (loop.c). Small replies share a
+	 * segment; a large one gets its own, sized to it, so nothing written is
+	 * ever copied again to make room. */
+	struct ud_seg *oq, *oq_tail;
+	struct ud_seg *ospare; /* a drained small segment kept for reuse */
+	size_t out_bytes;      /* bytes queued, not yet handed on */
 	struct ud_conn *prev, *next;
 	/* Shared-memory ring (ring.c): a ring connection has `ring` set and its
 	 * fd is the doorbell eventfd; `peer` links it with the socket connection
@@ -166,6 +180,11 @@ struct ud_loop {
 	int ring_idle;            /* rings found idle since the last work */
 	uint64_t ring_beat;       /* heartbeat published to the rings */
 	uint64_t ring_calm_until_ns; /* no spinning before (CPU contention seen) */
+	/* Drained large output segments kept for reuse (bounded, see loop.c),
+	 * so steady large GETs do not fault fresh memory in every round. */
+	struct ud_seg *seg_cache;
+	size_t seg_cache_bytes;
+	size_t seg_largest;       /* largest segment recycled since idle */
 	int stopping;
 	struct ud_daemon *d;
 };
@@ -236,8 +255,18 @@ uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
 			unsigned status, uint32_t pool, size_t vlen);
 void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
 	      uint32_t pool, const void *val, size_t vlen);
-/* Reserve room for n more output bytes. Returns 0 or -ENOMEM. */
+/* Reserve room for a reply of n bytes (header included), so the next
+ * ud_reply_begin of that size cannot fail. Returns 0 or -ENOMEM. */
 int ud_out_reserve(struct ud_conn *c, size_t n);
+/* Queue n raw bytes of output. Returns 0 or -ENOMEM. */
+int ud_out_append(struct ud_conn *c, const void *buf, size_t n);
+/*
+ * Mark n bytes from the front of c's output as handed on, recycling the
+ * segments drained. n must not exceed ud_backlog(c).
+ */
+void ud_out_consume(struct ud_conn *c, size_t n);
+/* Drop the loop's cached output segments (idle). */
+void ud_seg_cache_trim(struct ud_loop *l);
 /* Bytes of replies not yet handed to the client. */
 size_t ud_backlog(const struct ud_conn *c);
 /* Serve every complete frame in c->in (loop.c). */

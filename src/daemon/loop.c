@@ -6,9 +6,12 @@
  * in it (pipelining); the header is validated by uwire_parse against the
  * limits before anything is allocated, and a frame larger than the default
  * buffer (a big PUT) grows it to exactly that frame's size, shrinking back
- * afterwards. Output: replies are appended to one buffer and flushed with
- * writev after the batch; when the socket is full the connection waits for
- * EPOLLOUT, and once its backlog passes OUT_HIGH it stops serving and
+ * afterwards. Output: replies are queued in segments (small ones share a
+ * 16 KiB segment, a large one gets its own, so written bytes are never
+ * copied again) and flushed with one writev over them after the batch;
+ * drained large segments are cached per loop (bounded, dropped when the
+ * worker idles) so steady large GETs reuse warm memory. When the socket is
+ * full the connection waits for EPOLLOUT, and once its backlog passes OUT_HIGH it stops serving and
  * reading (backpressure) until the client drains it. Nothing here blocks,
  * so a large value in transit never stalls other clients of the loop, and
  * the small-request path allocates nothing.
@@ -33,7 +36,11 @@
 
 #define IN_DEFAULT (16u * 1024u)
 #define OUT_DEFAULT (16u * 1024u)
-#define OUT_KEEP (256u * 1024u)  /* larger idle output buffers are shrunk */
+#define OUT_KEEP (256u * 1024u)  /* largest drained segment a connection keeps */
+#define SEG_CACHE_MIN (1u << 20) /* loop cache: 2x max(this, largest seen) */
+#define SEG_ROUND 4096u          /* large segments: whole pages */
+#define SEG_IDLE_MS 1000         /* a worker idle this long drops its cache */
+#define FLUSH_IOV 64
 #define OUT_HIGH (4u << 20)      /* backlog that pauses a connection */
 #define OUT_LOW (OUT_HIGH / 2)   /* backlog that resumes it */
 #define STOP_GRACE_MS 2000
@@ -57,6 +64,8 @@ int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
 	return ud_loop_watch(l, l->handoff[0], EPOLLIN, &l->handoff_src);
 }
 
+static void out_free(struct ud_conn *c);
+
 static void conn_free(struct ud_conn *c)
 {
 	if (c->ring)
@@ -64,7 +73,7 @@ static void conn_free(struct ud_conn *c)
 	if (c->in_cap > IN_DEFAULT)
 		atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
 	free(c->in);
-	free(c->out);
+	out_free(c);
 	free(c);
 }
 
@@ -82,6 +91,7 @@ void ud_loop_fini(struct ud_loop *l)
 	l->rings = NULL;
 	l->nconns = 0;
 	ud_loop_free_dead(l);
+	ud_seg_cache_trim(l);
 	if (l->epfd >= 0)
 		close(l->epfd);
 	for (int i = 0; i < 2; i++)
@@ -216,7 +226,7 @@ err_fd:
 
 size_t ud_backlog(const struct ud_conn *c)
 {
-	return c->out_len - c->out_head;
+	return c->out_bytes;
 }
 
 static size_t backlog(const struct ud_conn *c)
@@ -224,29 +234,184 @@ static size_t backlog(const struct ud_conn *c)
 	return ud_backlog(c);
 }
 
+/*
+ * The loop keeps drained segments of more than OUT_DEFAULT bytes up to
+ * twice the larger of SEG_CACHE_MIN and the largest it saw since it was
+ * last idle: enough for a pipelined stream of large GETs to reuse warm
+ * memory every round, never more than a couple of values per worker.
+ */
+static size_t seg_cache_limit(const struct ud_loop *l)
+{
+	size_t big = l->seg_largest > SEG_CACHE_MIN ? l->seg_largest
+						     : SEG_CACHE_MIN;
+
+	return big > SIZE_MAX / 2 ? SIZE_MAX : 2 * big;
+}
+
+/* Give a drained segment back: to the loop's cache if it fits, else free. */
+static void seg_put(struct ud_loop *l, struct ud_seg *s)
+{
+	size_t limit;
+
+	if (s->cap > l->seg_largest)
+		l->seg_largest = s->cap;
+	limit = seg_cache_limit(l);
+	if (l->seg_cache_bytes > limit || s->cap > limit - l->seg_cache_bytes) {
+		free(s);
+		return;
+	}
+	s->next = l->seg_cache;
+	l->seg_cache = s;
+	l->seg_cache_bytes += s->cap;
+}
+
+void ud_seg_cache_trim(struct ud_loop *l)
+{
+	struct ud_seg *s, *next;
+
+	for (s = l->seg_cache; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	l->seg_cache = NULL;
+	l->seg_cache_bytes = 0;
+	l->seg_largest = 0;
+}
+
+/*
+ * An empty segment of at least `want` bytes: the cached one that fits best
+ * (wasting at most a quarter), or a new one. Returns NULL if out of memory.
+ */
+static struct ud_seg *seg_get(struct ud_loop *l, size_t want)
+{
+	struct ud_seg **pp, **best = NULL, *s;
+
+	for (pp = &l->seg_cache; *pp; pp = &(*pp)->next)
+		if ((*pp)->cap >= want && (*pp)->cap - want <= want / 4 &&
+		    (!best || (*pp)->cap < (*best)->cap))
+			best = pp;
+	if (best) {
+		s = *best;
+		*best = s->next;
+		l->seg_cache_bytes -= s->cap;
+	} else {
+		if (want > SIZE_MAX - sizeof(*s))
+			return NULL;
+		s = malloc(sizeof(*s) + want);
+		if (!s)
+			return NULL;
+		s->cap = want;
+	}
+	s->next = NULL;
+	s->head = s->len = 0;
+	return s;
+}
+
+/* Recycle a drained segment: small ones stay with c, the rest go to the loop. */
+static void seg_release(struct ud_conn *c, struct ud_seg *s)
+{
+	if (s->cap <= OUT_KEEP && !c->ospare) {
+		s->head = s->len = 0;
+		s->next = NULL;
+		c->ospare = s;
+		return;
+	}
+	if (s->cap <= OUT_DEFAULT) {
+		free(s);
+		return;
+	}
+	seg_put(c->loop, s);
+}
+
+/*
+ * Make the tail segment able to take n more bytes in one piece. A reply
+ * up to OUT_DEFAULT shares a segment of that size with its neighbours; a
+ * larger one gets a segment of its own, rounded up to a page so cached
+ * segments fit values of nearly the same size. Returns 0 or -ENOMEM.
+ */
 int ud_out_reserve(struct ud_conn *c, size_t n)
 {
-	size_t want, cap;
-	uint8_t *p;
+	struct ud_seg *s, *t = c->oq_tail;
+	size_t want;
 
-	if (c->out_head && c->out_len + n > c->out_cap) {
-		memmove(c->out, c->out + c->out_head, backlog(c));
-		c->out_len -= c->out_head;
-		c->out_head = 0;
-	}
-	if (__builtin_add_overflow(c->out_len, n, &want))
-		return -ENOMEM;
-	if (want <= c->out_cap)
+	if (t && t->cap - t->len >= n)
 		return 0;
-	cap = c->out_cap ? c->out_cap : OUT_DEFAULT;
-	while (cap < want)
-		cap = cap > SIZE_MAX / 2 ? want : cap * 2;
-	p = realloc(c->out, cap);
-	if (!p)
-		return -ENOMEM;
-	c->out = p;
-	c->out_cap = cap;
+	if (n <= OUT_DEFAULT && c->ospare) {
+		s = c->ospare;
+		c->ospare = NULL;
+	} else {
+		want = n <= OUT_DEFAULT ? OUT_DEFAULT : n;
+		if (want > SIZE_MAX - SEG_ROUND)
+			return -ENOMEM;
+		want = (want + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
+		s = seg_get(c->loop, want);
+		if (!s)
+			return -ENOMEM;
+	}
+	if (t && t == c->oq && t->head == t->len) {
+		/* An empty queue holding a too-small segment: replace it. */
+		c->oq = c->oq_tail = s;
+		seg_release(c, t);
+		return 0;
+	}
+	if (t)
+		t->next = s;
+	else
+		c->oq = s;
+	c->oq_tail = s;
 	return 0;
+}
+
+int ud_out_append(struct ud_conn *c, const void *buf, size_t n)
+{
+	struct ud_seg *t;
+
+	if (ud_out_reserve(c, n) < 0)
+		return -ENOMEM;
+	t = c->oq_tail;
+	memcpy(t->data + t->len, buf, n);
+	t->len += n;
+	c->out_bytes += n;
+	return 0;
+}
+
+void ud_out_consume(struct ud_conn *c, size_t n)
+{
+	struct ud_seg *s;
+
+	c->out_bytes -= n;
+	while ((s = c->oq) != NULL) {
+		size_t part = s->len - s->head;
+
+		if (n < part) {
+			s->head += n;
+			return;
+		}
+		n -= part;
+		if (s == c->oq_tail) {
+			/* The last one: keep it, empty, for the next replies. */
+			s->head = s->len = 0;
+			if (s->cap <= OUT_KEEP)
+				return;
+			c->oq_tail = NULL;
+		}
+		c->oq = s->next;
+		seg_release(c, s);
+	}
+}
+
+/* Free every output segment of c (the connection goes away). */
+static void out_free(struct ud_conn *c)
+{
+	struct ud_seg *s, *next;
+
+	for (s = c->oq; s; s = next) {
+		next = s->next;
+		free(s);
+	}
+	free(c->ospare);
+	c->oq = c->oq_tail = c->ospare = NULL;
+	c->out_bytes = 0;
 }
 
 uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
@@ -261,16 +426,20 @@ uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
 		.status = (uint16_t)status,
 		.vlen = (uint32_t)vlen,
 	};
+	struct ud_seg *t;
 	uint8_t *p;
 
-	if (ud_out_reserve(c, UWIRE_HDR_SIZE + vlen) < 0) {
+	if (vlen > SIZE_MAX - UWIRE_HDR_SIZE ||
+	    ud_out_reserve(c, UWIRE_HDR_SIZE + vlen) < 0) {
 		ud_warn("out of memory for a reply; closing the connection");
 		c->closing = 1;
 		return NULL;
 	}
-	p = c->out + c->out_len;
+	t = c->oq_tail;
+	p = t->data + t->len;
 	uwire_hdr_encode(&h, p);
-	c->out_len += UWIRE_HDR_SIZE + vlen;
+	t->len += UWIRE_HDR_SIZE + vlen;
+	c->out_bytes += UWIRE_HDR_SIZE + vlen;
 	return p + UWIRE_HDR_SIZE;
 }
 
@@ -284,14 +453,27 @@ void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
 }
 
 /*
- * Write as much pending output as the socket takes. Returns 0, or -1 if the
- * connection failed (the caller closes it).
+ * Write as much pending output as the socket takes, up to FLUSH_IOV
+ * segments per writev. Returns 0, or -1 if the connection failed (the
+ * caller closes it).
  */
 static int conn_flush(struct ud_conn *c)
 {
+	struct iovec iov[FLUSH_IOV];
+
 	while (backlog(c)) {
-		struct iovec iov = {c->out + c->out_head, backlog(c)};
-		ssize_t n = writev(c->fd, &iov, 1);
+		struct ud_seg *s = c->oq;
+		int cnt = 0;
+		ssize_t n;
+
+		for (; s && cnt < FLUSH_IOV; s = s->next) {
+			if (s->len == s->head)
+				continue;
+			iov[cnt].iov_base = s->data + s->head;
+			iov[cnt].iov_len = s->len - s->head;
+			cnt++;
+		}
+		n = writev(c->fd, iov, cnt);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -300,13 +482,7 @@ static int conn_flush(struct ud_conn *c)
 			ud_debug("write on fd %d: %s", c->fd, strerror(errno));
 			return -1;
 		}
-		c->out_head += (size_t)n;
-	}
-	c->out_head = c->out_len = 0;
-	if (c->out_cap > OUT_KEEP) {
-		free(c->out);
-		c->out = NULL;
-		c->out_cap = 0;
+		ud_out_consume(c, (size_t)n);
 	}
 	return 0;
 }
@@ -722,7 +898,7 @@ void *ud_worker_main(void *arg)
 
 	l->ring_window_ns = (uint64_t)l->d->ring_spin_us * 1000u;
 	for (;;) {
-		int block = -1, armed = 0;
+		int block = -1, armed = 0, timeout, n;
 
 		if (l->stopping) {
 			if (!deadline)
@@ -731,14 +907,20 @@ void *ud_worker_main(void *arg)
 				break;
 			block = 50;
 		}
+		if (block < 0 && l->seg_cache)
+			block = SEG_IDLE_MS; /* wake up to drop the cache */
 		if (l->rings)
 			block = ring_wait_timeout(l, block, &armed);
 		if (block == RING_READY && ++skipped < RING_EPOLL_EVERY) {
 			/* Straight to the ring: no system call on the fast path. */
 		} else {
 			skipped = 0;
-			if (ud_loop_once(l, block == RING_READY ? 0 : block) < 0)
+			timeout = block == RING_READY ? 0 : block;
+			n = ud_loop_once(l, timeout);
+			if (n < 0)
 				break;
+			if (n == 0 && timeout == SEG_IDLE_MS)
+				ud_seg_cache_trim(l);
 		}
 		if (armed)
 			ud_ring_arm(l, 0);

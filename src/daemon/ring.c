@@ -35,7 +35,6 @@
 
 #include "transport/ring.h"
 
-#define RING_OUT_KEEP (256u * 1024u) /* larger idle output buffers are freed */
 #define RING_OUT_LOW (2u << 20)      /* backlog that resumes a paused ring */
 #define RING_ROUNDS 4                /* input refills per service, for fairness */
 
@@ -82,7 +81,12 @@ static int ring_flush(struct ud_conn *c)
 
 	while (ud_backlog(c)) {
 		int64_t room = uring_room(&r->tx);
-		size_t n = ud_backlog(c);
+		struct ud_seg *s = c->oq;
+		size_t n;
+
+		while (s->head == s->len)
+			s = s->next; /* an empty reserved segment */
+		n = s->len - s->head;
 
 		if (room < 0)
 			return -1;
@@ -90,21 +94,13 @@ static int ring_flush(struct ud_conn *c)
 			n = (size_t)room;
 		if (n == 0)
 			break;
-		memcpy(uring_wptr(&r->tx), c->out + c->out_head, n);
+		memcpy(uring_wptr(&r->tx), s->data + s->head, n);
 		uring_produce(&r->tx, n);
-		c->out_head += n;
+		ud_out_consume(c, n);
 		moved += n;
 	}
 	if (moved)
 		kick_client(r, URING_WANT_DATA);
-	if (!ud_backlog(c)) {
-		c->out_head = c->out_len = 0;
-		if (c->out_cap > RING_OUT_KEEP) {
-			free(c->out);
-			c->out = NULL;
-			c->out_cap = 0;
-		}
-	}
 	return moved != 0;
 }
 
@@ -372,10 +368,8 @@ static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
 	if ((size_t)n < sizeof(buf)) {
 		size_t rest = sizeof(buf) - (size_t)n;
 
-		if (ud_out_reserve(c, rest) < 0)
+		if (ud_out_append(c, buf + n, rest) < 0)
 			return -ENOMEM;
-		memcpy(c->out + c->out_len, buf + n, rest);
-		c->out_len += rest;
 	}
 	return 0;
 }
