@@ -474,9 +474,10 @@ static void test_evict_lru(void **state)
 /* Put ephemeral values until the pool holds `bytes` of charge. */
 static void fill(ust_store *st, uint32_t t, uint32_t p, int from, int count, size_t vlen)
 {
-	static char val[4096];
+	static char val[128 * 1024]; /* the largest vlen a caller passes */
 	char k[16];
 
+	assert_true(vlen <= sizeof(val));
 	for (int i = from; i < from + count; i++) {
 		keyf(k, sizeof(k), i);
 		assert_int_equal(sput(st, t, p, k, val, vlen), 0);
@@ -677,15 +678,18 @@ static void test_credit_never_strands_room(void **state)
 	ust_store_free(st);
 }
 
-static void test_rss_falls(void **state)
+/*
+ * Fill ~96 MiB with n values of vlen bytes, then shrink the capacity (an
+ * ephemeral pool) and flush (a persistent pool): RSS must fall back each time.
+ */
+static void rss_falls_with(size_t vlen, size_t n)
 {
-	const size_t vlen = 4000, n = 24000; /* ~96 MiB */
 	ust_store *st = mk(1024ull * MiB);
 	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
 	uint32_t e = pool(st, a, "e", UST_POOL_EPHEMERAL), p = pool(st, a, "p", 0);
 	uint64_t base, full, after;
 
-	(void)state;
+	printf("# values of %zu B\n", vlen);
 	base = rss_bytes();
 	fill(st, a, e, 0, (int)n, vlen);
 	full = rss_bytes();
@@ -706,6 +710,14 @@ static void test_rss_falls(void **state)
 	printf("# after flush %llu MiB\n", (unsigned long long)(after / MiB));
 	assert_true(after < base + 16ull * MiB);
 	ust_store_free(st);
+}
+
+/* Inline entries and entries with their value apart (128 KiB) alike. */
+static void test_rss_falls(void **state)
+{
+	(void)state;
+	rss_falls_with(4000, 24000);
+	rss_falls_with(128 * 1024, 768);
 }
 
 int main(void)
