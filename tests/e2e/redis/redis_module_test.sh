@@ -560,9 +560,11 @@ expect_eq "old value not readable after TOOBIG at the edge" \
 	"$(r1n tmem.get edge)" "(nil)"
 
 stop_utmemd
+# Two 40 KiB values (charged 40 KiB + 48 B each) and a small one fit in
+# 100 KiB; a third 40 KiB value does not.
 cat >"$T/capacity.ini" <<EOF
 [utmemd]
-capacity = 128K
+capacity = 100K
 max_value = 1M
 
 [tenant default]
