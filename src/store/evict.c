@@ -10,6 +10,7 @@
  * function here requires the caller to hold st->mgmt and no stripe lock.
  */
 #include <errno.h>
+#include <string.h>
 
 #include "store/internal.h"
 
@@ -98,9 +99,19 @@ static void oldest_first(struct sample *smp, unsigned n, unsigned k)
 	}
 }
 
-/* Collect up to UST_SAMPLE of tenant's entries from the hand onward. */
+/* Is e the entry under keep's key? keep: narrowed to e's table, or NULL. */
+static bool kept(const struct ust_room *keep, const struct ust_entry *e)
+{
+	return keep && e->klen == keep->klen &&
+	       (keep->klen == 0 || memcmp(e->data, keep->key, keep->klen) == 0);
+}
+
+/*
+ * Collect up to UST_SAMPLE of tenant's entries from the hand onward,
+ * skipping the one under keep's key (NULL: none).
+ */
 static unsigned sample_sub(ust_store *st, struct ust_sub *sub, uint32_t tenant,
-			   struct sample *smp)
+			   const struct ust_room *keep, struct sample *smp)
 {
 	uint32_t now = atomic_load_explicit(&st->clock, memory_order_relaxed);
 	uint32_t b = sub->hand;
@@ -108,7 +119,7 @@ static unsigned sample_sub(ust_store *st, struct ust_sub *sub, uint32_t tenant,
 
 	for (uint32_t seen = 0; seen <= sub->mask && n < UST_SAMPLE; seen++) {
 		for (struct ust_entry *e = sub->buckets[b]; e && n < UST_SAMPLE; e = e->next)
-			if (e->tenant == tenant)
+			if (e->tenant == tenant && !kept(keep, e))
 				smp[n++] = (struct sample){ e, b, now - e->stamp };
 		b = (b + 1) & sub->mask;
 	}
@@ -129,10 +140,11 @@ static struct ust_entry **link_of(struct ust_sub *sub, const struct sample *s)
 /*
  * Evict the oldest quarter of a sample of tenant's entries in pool p's
  * stripe s, oldest first, stopping once want bytes are released. Returns the
- * bytes of charge released. Takes stripe s.
+ * bytes of charge released. The entry under keep's key is spared (keep may
+ * be NULL). Takes stripe s.
  */
 static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
-			     uint32_t tenant, uint64_t want)
+			     uint32_t tenant, uint64_t want, const struct ust_room *keep)
 {
 	struct ust_sub *sub = &p->sub[s];
 	struct ust_entry *chain = NULL;
@@ -140,8 +152,10 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 	uint64_t freed = 0;
 	unsigned n, k;
 
+	if (keep && (keep->pool != p->id || keep->s != s))
+		keep = NULL;
 	pthread_mutex_lock(&st->stripes[s].lock);
-	n = sub->buckets && sub->count ? sample_sub(st, sub, tenant, smp) : 0;
+	n = sub->buckets && sub->count ? sample_sub(st, sub, tenant, keep, smp) : 0;
 	k = (n + 3) / 4;
 	oldest_first(smp, n, k);
 	for (unsigned i = 0; i < k && freed < want; i++) {
@@ -180,9 +194,11 @@ static void cursor_next(ust_store *st)
 /*
  * Evict about amount bytes of tenant t's ephemeral entries, sweeping every
  * eligible (pool, stripe) slot round-robin from the store's cursor. Returns
- * the bytes released; 0 means t has nothing evictable.
+ * the bytes released; 0 means t has nothing evictable. The entry under
+ * keep's key (keep may be NULL) is spared.
  */
-static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
+static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
+			   const struct ust_room *keep)
 {
 	uint64_t freed = 0, slots = (uint64_t)st->next_pool * st->nstripes, idle = 0;
 
@@ -193,7 +209,7 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
 		cursor_next(st);
 		p = ust_pool_get(st, st->ev_pool);
 		if (eligible(p, t->id) && ust_stripe_used(st, p->id, st->ev_stripe))
-			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed);
+			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed, keep);
 		freed += got;
 		idle = got ? 0 : idle + 1;
 	}
@@ -201,16 +217,21 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount)
 }
 
 /*
- * Evict until a PUT of charge bytes by tenant fits both its max and the
- * capacity, counting credit_t/credit_g as already free (the entry it
- * replaces). Returns 0 when it fits now, -EDQUOT or -ENOSPC when it cannot
- * be made to, -EBADF if the tenant is gone. Takes st->mgmt itself (the
- * caller holds no lock) and stripe locks one at a time.
+ * Evict until the PUT described by r fits both tenant's max and the
+ * capacity, counting r's replaced entry as already free (its charge is
+ * credited) and never evicting it: that would free nothing more and leave
+ * the credit counted twice. Returns 0 when it fits now; -EDQUOT when the
+ * max cannot be met even with all the tenant's other ephemeral entries
+ * gone (its persistent bytes plus the charge, less the replaced entry if it
+ * is its persistent one, exceed max); -ENOSPC when the max can be met but
+ * the capacity cannot; -EBADF if the tenant is gone. Takes st->mgmt itself
+ * (the caller holds no lock) and stripe locks one at a time.
  */
-int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
-		  uint64_t credit_t, uint64_t credit_g)
+int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 {
 	bool reclaimed_t = false, reclaimed_all = false;
+	/* The replaced entry is in eph(t) but may not be evicted. */
+	uint64_t spared = r->old_eph ? r->credit_t : 0;
 	struct ust_tenant *t;
 	int err = 0;
 
@@ -219,10 +240,10 @@ int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
 	if (!t)
 		err = -EBADF;
 	while (!err) {
-		uint64_t used = sat_sub(load64(&t->charged) + charge, credit_t);
+		uint64_t used = sat_sub(load64(&t->charged) + r->charge, r->credit_t);
 		uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
 		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
-		uint64_t all = sat_sub(load64(&st->charged) + charge, credit_g);
+		uint64_t all = sat_sub(load64(&st->charged) + r->charge, r->credit_g);
 		struct ust_tenant *v;
 
 		/* Totals include stripes' credit: take it back before judging. */
@@ -232,9 +253,10 @@ int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
 			continue;
 		}
 		if (used > max) {
-			uint64_t fixed = sat_sub(used, ust_tenant_eph(st, t));
+			uint64_t evictable = sat_sub(ust_tenant_eph(st, t), spared);
 
-			if (fixed > max || !evict_from(st, t, min64(used - max, UST_EVICT_STEP)))
+			if (sat_sub(used, evictable) > max ||
+			    !evict_from(st, t, min64(used - max, UST_EVICT_STEP), r))
 				err = -EDQUOT;
 			continue;
 		}
@@ -245,8 +267,8 @@ int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
 			reclaimed_all = reclaimed_t = true;
 			continue;
 		}
-		v = charge > cap ? NULL : pick_victim(st, t, used);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP)))
+		v = r->charge > cap ? NULL : pick_victim(st, t, used);
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), r))
 			err = -ENOSPC;
 	}
 	pthread_mutex_unlock(&st->mgmt);
@@ -269,7 +291,7 @@ void ust_shrink(ust_store *st)
 			uint64_t used = load64(&t->charged);
 			uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
 
-			if (used <= max || !evict_from(st, t, used - max))
+			if (used <= max || !evict_from(st, t, used - max, NULL))
 				break;
 		}
 	}
@@ -281,7 +303,7 @@ void ust_shrink(ust_store *st)
 		if (all <= cap)
 			break;
 		v = pick_victim(st, NULL, 0);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP)))
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL))
 			break;
 	}
 }

@@ -234,9 +234,26 @@ bool ust_name_ok(const char *name);
 void ust_pool_sum(ust_store *st, struct ust_pool *p, struct ust_stats *out);
 void ust_tenant_sum(ust_store *st, struct ust_tenant *t, struct ust_stats *out);
 
+/*
+ * What a PUT short of room asks evict.c for: its charge, the entry it
+ * replaces (charge credited to the tenant when it pays for it, to the store
+ * always; whether it is ephemeral) and its key, whose entry is never evicted
+ * to make room for the PUT that replaces it (that frees nothing the credit
+ * did not already count, and would make the credit stale).
+ */
+struct ust_room {
+	uint64_t charge;
+	uint64_t credit_t; /* charge of the replaced entry, if the tenant's */
+	uint64_t credit_g; /* charge of the replaced entry */
+	bool old_eph;      /* the replaced entry is in an ephemeral pool */
+	uint32_t pool;
+	unsigned s;        /* stripe of (pool, key) */
+	const void *key;
+	size_t klen;
+};
+
 /* evict.c: callers hold no stripe lock; see each function for mgmt */
-int ust_make_room(ust_store *st, uint32_t tenant, uint64_t charge,
-		  uint64_t credit_t, uint64_t credit_g);
+int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *room);
 void ust_shrink(ust_store *st);
 
 #endif /* UTMEM_STORE_INTERNAL_H */

@@ -96,6 +96,7 @@ struct put_req {
 	uint64_t charge;  /* 0 when the sizes are over the limits */
 	uint64_t credit_t; /* out: charge of the replaced entry, if the tenant's */
 	uint64_t credit_g; /* out: charge of the replaced entry */
+	bool old_eph;      /* out: the replaced entry is ephemeral */
 };
 
 /*
@@ -146,6 +147,7 @@ static int put_once(ust_store *st, struct put_req *r)
 	old = ust_sub_find(o.sub, r->h, r->key, r->klen, &link);
 	r->credit_g = old ? ust_entry_charge(st, old) : 0;
 	r->credit_t = old && old->tenant == r->tenant ? r->credit_g : 0;
+	r->old_eph = old && (o.p->kind & UST_POOL_EPHEMERAL);
 	have = ust_credit(&o.t->ts[o.s]);
 	if (have < r->charge) { /* else the credit pays: no shared write */
 		err = ust_charge_try(st, o.t, o.s, r->charge, have + r->credit_t,
@@ -210,7 +212,11 @@ int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 			return err;
 		if (i + 1 == UST_PUT_TRIES)
 			break;
-		int room = ust_make_room(st, tenant, r.charge, r.credit_t, r.credit_g);
+		struct ust_room want = {
+			.charge = r.charge, .credit_t = r.credit_t, .credit_g = r.credit_g,
+			.old_eph = r.old_eph, .pool = pool, .s = r.s, .key = key, .klen = klen,
+		};
+		int room = ust_make_room(st, tenant, &want);
 
 		if (room) {
 			err = room;

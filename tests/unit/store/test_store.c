@@ -713,6 +713,45 @@ static void rss_falls_with(size_t vlen, size_t n)
 }
 
 /* Inline entries and entries with their value apart (128 KiB) alike. */
+
+/*
+ * Overwriting one's own ephemeral entry when the tenant's max cannot be met
+ * even with every ephemeral entry gone (persistent bytes + new charge >
+ * max) is -EDQUOT, also when the capacity is full. The replaced entry was
+ * once counted as freed twice (as the overwrite's credit and as evictable),
+ * so the store evicted it, then judged the stale figures against the
+ * capacity and answered -ENOSPC (found by test_store_model, UTMEM_SEED=13).
+ */
+static void test_overwrite_own_ephemeral_quota(void **state)
+{
+	const uint64_t cp = charge_of(1, 3000), c_old = charge_of(1, 1000);
+	const uint64_t c_new = charge_of(1, 3000), cb = charge_of(1, 2000);
+	ust_store *st = mk(100 * MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	uint32_t pb = pool(st, b, "p", 0);
+	struct ust_limits l = { 0, cp + c_new - 1, 1 };
+	struct ust_store_info si;
+	static char val[3000];
+
+	(void)state;
+	assert_true(c_new > 2 * c_old);
+	assert_int_equal(sput(st, a, pa, "p", val, 3000), 0);
+	assert_int_equal(sput(st, a, ea, "k", val, 1000), 0);
+	assert_int_equal(sput(st, b, pb, "b", val, 2000), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, cp + c_old + cb);
+	/* full: capacity exactly the usage; a's max one byte short */
+	assert_int_equal(ust_set_capacity(st, si.charged), 0);
+	assert_int_equal(ust_tenant_set(st, a, &l), 0);
+	assert_int_equal(sput(st, a, ea, "k", val, 3000), -EDQUOT);
+	/* refused: the old value is gone, persistent data untouched */
+	assert_int_equal(sget(st, a, ea, "k", 0, val, sizeof(val), NULL), -ENOENT);
+	assert_int_equal(tinfo(st, a).stats.bytes_charged, cp);
+	assert_int_equal(pinfo(st, pb).stats.entries, 1);
+	ust_store_free(st);
+}
 static void test_rss_falls(void **state)
 {
 	(void)state;
@@ -738,6 +777,7 @@ int main(void)
 		cmocka_unit_test(test_persistent_never_evicted),
 		cmocka_unit_test(test_shrink_max),
 		cmocka_unit_test(test_credit_never_strands_room),
+		cmocka_unit_test(test_overwrite_own_ephemeral_quota),
 		cmocka_unit_test(test_rss_falls),
 	};
 
