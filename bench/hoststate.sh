@@ -152,7 +152,7 @@ hoststate_cgroup_stat() {
 # "<unix time> <usage> <swap> <oom_kill>" for our cgroup to FILE every PERIOD
 # seconds until stopped (hoststate_stop_pid "$HS_SAMPLER_PID"). Reading the
 # memory statistics also makes the kernel flush its per-cgroup counters,
-# which reclaim consults; see docs/eval-redis.md for why that matters here.
+# which reclaim consults; see docs/evaluation.md for why that matters here.
 hoststate_cgroup_sampler() {
 	local file=$1 period=$2
 	[ -n "$HS_CG_PATH" ] || { hs_log "no cgroup created"; return 1; }

@@ -32,7 +32,7 @@
 #   TOL [0.05]  CONNS [1]  PIPELINE [1]  REPS [1]
 #   ZSWAP_COMPRESSOR [host's]  ZSWAP_POOL_PERCENT [host's]
 #   PAGE_CLUSTER [host's] vm.page-cluster  CG_SWAPPINESS [inherited]
-#   SAMPLE [0.2] s between cgroup samples, 0 = none (see docs/eval-redis.md:
+#   SAMPLE [0.2] s between cgroup samples, 0 = none (see docs/evaluation.md:
 #          without sampling this kernel OOM-kills the swapping guest)
 #   UTMEM_TRANSPORT [unix] how utmem.so reaches utmemd: unix or ring
 #   (shared-memory ring set up over the same socket)
