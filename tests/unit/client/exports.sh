@@ -15,7 +15,9 @@ if [ -n "$bad" ]; then
 fi
 missing=0
 for f in $(grep -o 'utmem_[a-z_]*(' "$header" | tr -d '(' | sort -u); do
-	if ! printf '%s\n' "$defined" | grep -qx "$f@@UTMEM_0"; then
+	# A here-string, not a pipe: with pipefail, grep -q quitting early
+	# can kill printf with SIGPIPE and fail the test at random.
+	if ! grep -qx "$f@@UTMEM_0" <<<"$defined"; then
 		echo "exports.sh: $f is declared in utmem.h but not exported" >&2
 		missing=1
 	fi
