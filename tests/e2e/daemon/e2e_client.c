@@ -14,21 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "e2e_check.h"
 #include "utmem.h"
-
-static int failures;
-
-#define CHECK_EQ(what, got, want)                                              \
-	do {                                                                   \
-		long long g_ = (long long)(got), w_ = (long long)(want);       \
-		if (g_ != w_) {                                                \
-			fprintf(stderr, "FAIL %s:%d: %s = %lld (%s), want %lld (%s)\n", \
-				__FILE__, __LINE__, what, g_,                  \
-				g_ < 0 ? utmem_strerror((int)g_) : "",         \
-				w_, w_ < 0 ? utmem_strerror((int)w_) : "");    \
-			failures++;                                            \
-		}                                                              \
-	} while (0)
 
 static utmem_client *dial(const char *sock)
 {
