@@ -249,6 +249,8 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms);
 /* Stop reading and close connections once their output is flushed. */
 void ud_loop_begin_stop(struct ud_loop *l);
 
+/* ---- pending replies (out.c) ---- */
+
 /* Reply helpers used by the dispatchers. They never fail visibly: on
  * allocation failure the connection is marked closing. */
 uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
@@ -267,6 +269,8 @@ int ud_out_append(struct ud_conn *c, const void *buf, size_t n);
 void ud_out_consume(struct ud_conn *c, size_t n);
 /* Drop the loop's cached output segments (idle). */
 void ud_seg_cache_trim(struct ud_loop *l);
+/* Free every output segment of c (the connection goes away). */
+void ud_out_free(struct ud_conn *c);
 /* Bytes of replies not yet handed to the client. */
 size_t ud_backlog(const struct ud_conn *c);
 /* Serve every complete frame in c->in (loop.c). */
