@@ -13,7 +13,7 @@ RUN_DIR   ?= ./run/utmem
 FUZZ_SECS ?= 30
 
 DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
-             libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev \
+             libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev libxxhash-dev \
              redis-server redis-tools
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux

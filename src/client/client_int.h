@@ -18,6 +18,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "proto/region.h"
 #include "proto/wire.h"
 #include "utmem.h"
 
@@ -144,6 +145,30 @@ int uclient_req_put(const struct utmem_client *c, struct uclient_req *r,
 		    const void *key, size_t klen, const void *val, size_t vlen);
 int uclient_check_key(const struct utmem_client *c, const void *key,
 		      size_t klen);
+
+/* ---- one-sided reads of the value region (sget.c) ---- */
+
+/* The tenant's value region as this client maps it. */
+struct uclient_region {
+	uint8_t *base;
+	uint64_t size;
+	uint64_t heap_off;
+	uint64_t seed;
+	const struct uvr_dir *dir;
+	uint64_t *hazard; /* our hazard word; NULL: no one-sided reads */
+};
+
+/* Receives a value in place; what it returns (< 0 = error) is passed on. */
+typedef int (*uclient_view_fn)(void *ctx, const void *val, size_t len);
+
+/*
+ * Find (pool, key) in the region's index and hand the value to fn while it
+ * is pinned by our hazard word (fn must not keep the pointer). Returns 0
+ * (hit: fn was called), -ENOENT (authoritative miss), -EAGAIN (could not
+ * get a stable view: ask utmemd), or fn's negative result.
+ */
+int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
+		 size_t klen, uclient_view_fn fn, void *ctx);
 
 /* ---- the shared-memory ring (ring.c) ---- */
 

@@ -1,0 +1,116 @@
+/*
+ * sget.c — one-sided GETs: reading a value out of the tenant's value region
+ * through the index utmemd keeps there, without a request to utmemd
+ * (docs/protocol.md section 10; layout and ordering in src/proto/region.h).
+ *
+ * The region is written by utmemd and may be scribbled on by any process of
+ * this tenant (ourselves included), so every offset read from it is checked
+ * against the region's size before use; what utmemd wrote is otherwise
+ * trusted, as the daemon's replies are. A read that keeps meeting changing
+ * buckets, or anything out of bounds, gives up with -EAGAIN and the caller
+ * asks utmemd instead.
+ */
+#include "client/client_int.h"
+
+#include <errno.h>
+#include <string.h>
+
+#define SGET_TRIES 16
+
+/* Is [off, off + len) inside the region's heap? */
+static int in_heap(const struct uclient_region *r, uint64_t off, uint64_t len)
+{
+	return off >= r->heap_off && off <= r->size && len <= r->size - off;
+}
+
+/*
+ * Look at one bucket for (pool, key). Returns 1 and calls fn (hit), 0 if
+ * the key is not there, -EAGAIN if the bucket or directory changed under us
+ * (retry), or fn's negative result.
+ */
+static int probe(struct uclient_region *r, const struct uvr_dir *d,
+		 uint32_t dseq, const struct uvr_bucket *b, uint16_t tag,
+		 uint32_t pool, const void *key, size_t klen, uclient_view_fn fn,
+		 void *ctx)
+{
+	uint32_t bseq = uvr_seq_begin(&b->seq);
+
+	if (bseq & 1)
+		return -EAGAIN;
+	for (unsigned k = 0; k < UVR_SLOTS; k++) {
+		uint64_t ref = __atomic_load_n(&b->slot[k].ref, __ATOMIC_RELAXED);
+		uint32_t vlen = b->slot[k].vlen, rklen;
+		uint64_t off = uvr_ref_off(ref);
+		const uint8_t *rec;
+		int rc;
+
+		if (uvr_ref_tag(ref) != tag || b->slot[k].pool != pool)
+			continue;
+		if (!uvr_seq_same(&b->seq, bseq))
+			return -EAGAIN;
+		if (!in_heap(r, off, uvr_rec_size(klen, vlen)))
+			return -EAGAIN; /* scribbled on: let utmemd answer */
+		/* Pin the record, then make sure it was still indexed when the
+		 * pin became visible: from then on utmemd will not reuse it. */
+		uvr_hazard_set(r->hazard, off);
+		if (!uvr_seq_same(&b->seq, bseq) || !uvr_seq_same(&d->seq, dseq)) {
+			uvr_hazard_clear(r->hazard);
+			return -EAGAIN;
+		}
+		rec = r->base + off;
+		memcpy(&rklen, rec, sizeof(rklen));
+		if (rklen != klen || memcmp(rec + UVR_REC_HDR, key, klen) != 0) {
+			uvr_hazard_clear(r->hazard);
+			continue; /* a tag collision */
+		}
+		rc = fn(ctx, rec + UVR_REC_HDR + klen, vlen);
+		uvr_hazard_clear(r->hazard);
+		return rc < 0 ? rc : 1;
+	}
+	return uvr_seq_same(&b->seq, bseq) ? 0 : -EAGAIN;
+}
+
+int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
+		 size_t klen, uclient_view_fn fn, void *ctx)
+{
+	uint64_t h = uvr_hash(r->seed, pool, key, klen);
+	const struct uvr_dir *d = &r->dir[uvr_sub(h)];
+	uint16_t tag = uvr_tag(h);
+
+	if (!r->hazard)
+		return -EAGAIN;
+	for (int tries = 0; tries < SGET_TRIES; tries++) {
+		uint32_t dseq = uvr_seq_begin(&d->seq), b[2];
+		uint32_t mask = d->mask;
+		uint64_t off = d->off;
+		int rc = 0;
+
+		if (dseq & 1)
+			continue;
+		if (off == 0) {
+			if (uvr_seq_same(&d->seq, dseq))
+				return -ENOENT; /* nothing indexed there yet */
+			continue;
+		}
+		if ((off & (UVR_LINE - 1)) ||
+		    !in_heap(r, off, ((uint64_t)mask + 1) * sizeof(struct uvr_bucket))) {
+			if (!uvr_seq_same(&d->seq, dseq))
+				continue;
+			return -EAGAIN;
+		}
+		uvr_buckets(h, mask, &b[0], &b[1]);
+		for (int i = 0; i < 2 && rc == 0; i++)
+			rc = probe(r, d, dseq,
+				   (const struct uvr_bucket *)(r->base + off) + b[i],
+				   tag, pool, key, klen, fn, ctx);
+		if (rc == 1)
+			return 0;
+		if (rc == -EAGAIN)
+			continue;
+		if (rc < 0)
+			return rc;
+		if (uvr_seq_same(&d->seq, dseq))
+			return -ENOENT;
+	}
+	return -EAGAIN;
+}
