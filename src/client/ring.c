@@ -29,11 +29,9 @@
 #include <unistd.h>
 
 #include "transport/ring.h"
+#include "transport/spin.h"
 
-#define SPIN_CAP_MAX_US 100000u
 #define BEAT_STALL_NS 4000u /* daemon heartbeat still this long: stop spinning */
-#define PREEMPTED_NS 30000u /* a spin iteration this long: we lost the CPU */
-#define CALM_NS 50000000u   /* then no spinning for 50 ms */
 
 struct uclient_ring {
 	struct uring_map map;
@@ -41,24 +39,8 @@ struct uclient_ring {
 	struct uring_end rx; /* ring 1: replies, we consume */
 	int bell_daemon;     /* we write it to wake the daemon */
 	int bell_client;     /* the daemon writes it to wake us */
-	uint64_t spin_cap_ns, spin_ns;
-	uint64_t calm_until; /* no spinning before (CPU contention seen) */
+	struct uspin spin;   /* the adaptive window (transport/spin.h) */
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
 
 /* The spin bound from UTMEM_RING_SPIN_US, in nanoseconds. */
 static uint64_t spin_cap(void)
@@ -70,7 +52,7 @@ static uint64_t spin_cap(void)
 	if (!s || !*s)
 		return (uint64_t)URING_DEFAULT_SPIN_US * 1000u;
 	v = strtoul(s, &end, 10);
-	if (*end || v > SPIN_CAP_MAX_US)
+	if (*end || v > USPIN_CAP_MAX_US)
 		return (uint64_t)URING_DEFAULT_SPIN_US * 1000u;
 	return (uint64_t)v * 1000u;
 }
@@ -186,24 +168,6 @@ static int socket_event(int fd, short rev)
 }
 
 /*
- * Adapt the spin window to the wait just observed: a wait shorter than the
- * bound would have been covered by a full spin, so spin fully next time;
- * a longer one (a large value, a busy daemon) halves the window, down to
- * 1/16 of the bound.
- */
-static void adapt(struct uclient_ring *r, uint64_t waited)
-{
-	if (now_ns() < r->calm_until)
-		r->spin_ns = 0;
-	else if (waited < r->spin_cap_ns)
-		r->spin_ns = r->spin_cap_ns;
-	else if (r->spin_ns > r->spin_cap_ns / 16)
-		r->spin_ns /= 2;
-	else if (r->spin_ns == 0)
-		r->spin_ns = r->spin_cap_ns / 16;
-}
-
-/*
  * Spin for the adaptive window from t0, but only while the daemon's
  * heartbeat moves: a daemon that is asleep or preempted answers no sooner
  * for being spun on. Returns like ready().
@@ -211,44 +175,43 @@ static void adapt(struct uclient_ring *r, uint64_t waited)
 static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 {
 	uint64_t beat, seen_at = t0, now = t0, prev;
+	uint64_t window = uspin_window(&r->spin, t0);
 	int rc = ready(r, want_room);
 
-	if (rc || r->spin_ns == 0)
+	if (rc || window == 0)
 		return rc;
 	beat = uring_beat_load(r->map.shm);
 	do {
-		for (int i = 0; i < 16; i++)
-			cpu_relax();
+		uspin_relax();
 		rc = ready(r, want_room);
 		if (rc)
 			return rc;
 		prev = now;
-		now = now_ns();
-		if (now - prev > PREEMPTED_NS && !ready(r, want_room)) {
-			/* We lost the CPU mid-spin, and not to the daemon
-			 * answering us: more runnable threads than cores.
-			 * Sleep instead for a while. */
-			r->calm_until = now + CALM_NS;
+		now = uspin_now();
+		/* Lost the CPU mid-spin, and not to the daemon answering us:
+		 * sleep instead for a while (spin.h). */
+		if (!ready(r, want_room) && uspin_preempted(&r->spin, now, now - prev))
 			break;
-		}
 		if (uring_beat_load(r->map.shm) != beat) {
 			beat = uring_beat_load(r->map.shm);
 			seen_at = now;
 		} else if (now - seen_at > BEAT_STALL_NS) {
 			break;
 		}
-	} while (now - t0 < r->spin_ns);
+	} while (now - t0 < window);
 	return 0;
 }
 
 int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
-	uint64_t t0 = now_ns(), deadline;
+	uint64_t t0 = uspin_now(), deadline;
 	int rc = spin(r, want_room, t0);
 
 	if (rc) {
-		adapt(r, now_ns() - t0);
+		uint64_t now = uspin_now();
+
+		uspin_adapt(&r->spin, now, now - t0);
 		return rc < 0 ? rc : 0;
 	}
 	deadline = t0 + (uint64_t)timeout_ms * 1000000u;
@@ -268,7 +231,7 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 			uring_sleep_cancel(&r->map.shm->client_sleeping);
 			break;
 		}
-		now = now_ns();
+		now = uspin_now();
 		n = now >= deadline ? 0
 				    : poll(p, 2, (int)((deadline - now + 999999) / 1000000));
 		uring_sleep_cancel(&r->map.shm->client_sleeping);
@@ -285,12 +248,16 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 			if (rc)
 				return rc;
 		}
-		if (n == 0 && now_ns() >= deadline)
+		if (n == 0 && uspin_now() >= deadline)
 			return -ETIMEDOUT;
 	}
 	if (rc < 0)
 		return rc;
-	adapt(r, now_ns() - t0);
+	{
+		uint64_t now = uspin_now();
+
+		uspin_adapt(&r->spin, now, now - t0);
+	}
 	return 0;
 }
 
@@ -406,7 +373,7 @@ static int ring_adopt(struct utmem_client *c, uint64_t size, const int *fds)
 	uring_end_init(&r->rx, &r->map, URING_TO_CLIENT);
 	r->bell_daemon = fds[1];
 	r->bell_client = fds[2];
-	r->spin_cap_ns = r->spin_ns = spin_cap();
+	uspin_init(&r->spin, spin_cap());
 	c->ring = r;
 	return 0;
 }

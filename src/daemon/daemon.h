@@ -24,6 +24,7 @@
 #include "proto/admin.h"
 #include "proto/wire.h"
 #include "store/store.h"
+#include "transport/spin.h"
 
 #define UD_PATH_MAX 108 /* sizeof(sun_path) */
 #define UD_TOKEN_MAX UADM_TOKEN_MAX
@@ -176,10 +177,9 @@ struct ud_loop {
 	struct ud_conn *rings;   /* ring connections, polled while spinning */
 	struct ud_conn *dead;    /* closed, freed after the event batch */
 	uint64_t ring_last_ns;   /* last time a ring had work */
-	uint64_t ring_window_ns; /* current (adaptive) spin window */
+	struct uspin ring_spin;  /* the adaptive spin window (transport/spin.h) */
 	int ring_idle;            /* rings found idle since the last work */
 	uint64_t ring_beat;       /* heartbeat published to the rings */
-	uint64_t ring_calm_until_ns; /* no spinning before (CPU contention seen) */
 	/* Drained large output segments kept for reuse (bounded, see loop.c),
 	 * so steady large GETs do not fault fresh memory in every round. */
 	struct ud_seg *seg_cache;
@@ -314,8 +314,17 @@ void ud_ring_arm(struct ud_loop *l, int on);
 void ud_ring_event(struct ud_conn *c);
 /* Release a ring's mapping, doorbell and budget (called by conn_free). */
 void ud_ring_free(struct ud_conn *c);
-/* A ring of l had work now: adapt the worker's spin window (loop.c). */
+/* A ring of l had work now: adapt the worker's spin window (ring_wait.c). */
 void ud_ring_worked(struct ud_loop *l);
+/*
+ * How long the worker's next epoll_wait may block (ring_wait.c): spin over
+ * the rings within the adaptive window, or arm every ring's sleeping flag
+ * and return block_ms (*armed = 1: lower them after waking), or return
+ * UD_RING_READY when a ring has work to serve before epoll.
+ */
+#define UD_RING_READY (-2)
+#define UD_RING_EPOLL_EVERY 64 /* ring passes between two epoll checks, at most */
+int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
 

@@ -16,7 +16,7 @@
  * Shared-memory ring connections (ring.c) live in the same lists with the
  * same buffers; only their byte moving differs. A worker that has rings
  * polls them for a bounded, adaptive time before it sleeps in epoll
- * (ring_wait_timeout), and closing a connection closes its ring peer,
+ * (ud_ring_wait_timeout in ring_wait.c), and closing a connection closes its ring peer,
  * the memory being freed only after the event batch (ud_loop_free_dead).
  */
 #include "daemon/daemon.h"
@@ -546,118 +546,11 @@ uint64_t ud_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-	__builtin_ia32_pause();
-#endif
-}
-
-/*
- * How long the next epoll_wait may block, for a worker that serves rings.
- *
- * Within the spin window after the last ring work, poll the rings (plain
- * loads; after POLITE_AFTER_NS, between sched_yield()s, so a runnable
- * thread on this CPU, often the very client we wait for, goes first) for a
- * slice of at most SPIN_SLICE_NS, then return 0 so epoll is still checked
- * between slices. Losing the CPU in a spin (PREEMPTED_NS) means more
- * runnable threads than cores: then the worker does not spin for CALM_NS. Once the window has passed
- * with no work, raise every ring's daemon-sleeping flag, re-check the rings
- * (the fence in uring_sleep_prepare orders the two) and block; *armed tells
- * the caller to lower the flags again after waking. The window itself is
- * adapted in ud_ring_worked().
- */
-#define SPIN_SLICE_NS 10000u
-#define POLITE_AFTER_NS 3000u /* then poll between sched_yield()s */
-#define PREEMPTED_NS 30000u   /* a spin iteration this long: we lost the CPU */
-#define CALM_NS 50000000u     /* then no spinning for 50 ms */
-#define RING_READY (-2)     /* a ring has work: serve it before epoll */
-#define RING_EPOLL_EVERY 64 /* ...but check epoll at least this often */
-
-static int ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
-{
-	uint64_t now = ud_now_ns(), end, prev;
-	int polite;
-
-	*armed = 0;
-	if (now - l->ring_last_ns < l->ring_window_ns) {
-		end = l->ring_last_ns + l->ring_window_ns;
-		if (end > now + SPIN_SLICE_NS)
-			end = now + SPIN_SLICE_NS;
-		do {
-			if (ud_ring_ready(l))
-				return RING_READY;
-			ud_ring_beat(l);
-			polite = now - l->ring_last_ns > POLITE_AFTER_NS;
-			if (polite)
-				sched_yield();
-			else
-				for (int i = 0; i < 16; i++)
-					cpu_relax();
-			prev = now;
-			now = ud_now_ns();
-			/* A yield may rightly take long: it ran someone
-			 * else on purpose (often our own client). */
-			if (!polite && now - prev > PREEMPTED_NS &&
-			    !ud_ring_ready(l)) {
-				/*
-				 * We lost the CPU in the middle of a spin, and not
-				 * to the client we wait for (it would have sent
-				 * something): more runnable threads than cores.
-				 * Spinning now only burns the time slice that a
-				 * woken (sleeping) worker would get at once; stop
-				 * for a while.
-				 */
-				l->ring_window_ns = 0;
-				l->ring_calm_until_ns = now + CALM_NS;
-				break;
-			}
-		} while (now < end);
-		l->ring_idle = 1;
-		return 0;
-	}
-	l->ring_idle = 1;
-	ud_ring_arm(l, 1);
-	if (ud_ring_ready(l)) {
-		ud_ring_arm(l, 0);
-		return RING_READY;
-	}
-	*armed = 1;
-	return block_ms;
-}
-
-/*
- * A ring had work now. Adapt the spin window to the idle gap before it: a
- * gap shorter than ring_spin_us would have been covered by a full window,
- * so spin fully from now on; a longer one (a client that thinks between
- * requests, or an idle one) halves the window, down to 1/16, so such a
- * client costs little CPU on a small machine. After a preemption in a spin
- * (ring_wait_timeout) the window stays closed for CALM_NS.
- */
-void ud_ring_worked(struct ud_loop *l)
-{
-	uint64_t cap = (uint64_t)l->d->ring_spin_us * 1000u;
-	uint64_t now = ud_now_ns();
-
-	if (l->ring_idle) {
-		/* First work after an idle spell: judge the gap. */
-		if (now < l->ring_calm_until_ns)
-			l->ring_window_ns = 0;
-		else if (now - l->ring_last_ns < cap)
-			l->ring_window_ns = cap;
-		else if (l->ring_window_ns > cap / 16)
-			l->ring_window_ns /= 2;
-		else if (l->ring_window_ns == 0)
-			l->ring_window_ns = cap / 16;
-		l->ring_idle = 0;
-	}
-	l->ring_last_ns = now;
-}
-
 /*
  * A worker: serve until told to stop, then give connections STOP_GRACE_MS
  * to take their last replies before closing the rest. A worker with ring
- * connections spins over them before sleeping (ring_wait_timeout).
+ * connections spins over them before sleeping (ud_ring_wait_timeout,
+ * ring_wait.c).
  */
 void *ud_worker_main(void *arg)
 {
@@ -665,7 +558,7 @@ void *ud_worker_main(void *arg)
 	long deadline = 0;
 	unsigned skipped = 0;
 
-	l->ring_window_ns = (uint64_t)l->d->ring_spin_us * 1000u;
+	uspin_init(&l->ring_spin, (uint64_t)l->d->ring_spin_us * 1000u);
 	for (;;) {
 		int block = -1, armed = 0, timeout, n;
 
@@ -679,12 +572,12 @@ void *ud_worker_main(void *arg)
 		if (block < 0 && l->seg_cache)
 			block = SEG_IDLE_MS; /* wake up to drop the cache */
 		if (l->rings)
-			block = ring_wait_timeout(l, block, &armed);
-		if (block == RING_READY && ++skipped < RING_EPOLL_EVERY) {
+			block = ud_ring_wait_timeout(l, block, &armed);
+		if (block == UD_RING_READY && ++skipped < UD_RING_EPOLL_EVERY) {
 			/* Straight to the ring: no system call on the fast path. */
 		} else {
 			skipped = 0;
-			timeout = block == RING_READY ? 0 : block;
+			timeout = block == UD_RING_READY ? 0 : block;
 			n = ud_loop_once(l, timeout);
 			if (n < 0)
 				break;
