@@ -25,6 +25,12 @@
 #define DEFAULT_MAX_KEY 1024u
 #define DEFAULT_MAX_VALUE (64u << 20)
 #define DEFAULT_MODE 0660u
+/* Connection timeouts in seconds and the pre-auth TCP cap (security.md). */
+#define DEFAULT_IDLE_TIMEOUT 600u
+#define DEFAULT_CLIENT_TIMEOUT 60u
+#define DEFAULT_FRAME_TIMEOUT 30u
+#define DEFAULT_AUTH_TIMEOUT 5u
+#define DEFAULT_MAX_UNAUTH 64u
 
 enum sec { SEC_NONE, SEC_MAIN, SEC_TENANT, SEC_POOL };
 
@@ -86,6 +92,11 @@ static void cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->log_level = UADM_LOG_INFO;
 	cfg->ring_size = URING_DEFAULT_SIZE;
 	cfg->ring_spin_us = URING_DEFAULT_SPIN_US;
+	cfg->idle_timeout = DEFAULT_IDLE_TIMEOUT;
+	cfg->client_timeout = DEFAULT_CLIENT_TIMEOUT;
+	cfg->frame_timeout = DEFAULT_FRAME_TIMEOUT;
+	cfg->auth_timeout = DEFAULT_AUTH_TIMEOUT;
+	cfg->max_unauth = DEFAULT_MAX_UNAUTH;
 }
 
 /* Copy a name already checked by valid_name() (so at most UST_NAME_MAX). */
@@ -130,8 +141,10 @@ int ud_cfg_default(struct ud_cfg *cfg, const char *run_dir)
 
 void ud_cfg_free(struct ud_cfg *cfg)
 {
-	for (size_t i = 0; i < cfg->npools; i++)
+	for (size_t i = 0; i < cfg->npools; i++) {
 		free(cfg->pools[i].tenants);
+		free(cfg->pools[i].managers);
+	}
 	free(cfg->pools);
 	free(cfg->tenants);
 	cfg->pools = NULL;
@@ -242,7 +255,9 @@ static int main_key(struct parse *p, const char *name, const char *v)
 	static const char *const keys[] = {"capacity", "max_key", "max_value",
 					   "workers", "run_dir", "tcp",
 					   "log_level", "ring_size",
-					   "ring_spin_us"};
+					   "ring_spin_us", "idle_timeout",
+					   "client_timeout", "frame_timeout",
+					   "auth_timeout", "max_unauth"};
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0 && !once(p, 1u << i, name))
 			return 0;
@@ -298,6 +313,29 @@ static int main_key(struct parse *p, const char *name, const char *v)
 		cfg->ring_spin_us = (unsigned)n;
 		return 1;
 	}
+	if (strcmp(name, "idle_timeout") == 0 ||
+	    strcmp(name, "client_timeout") == 0 ||
+	    strcmp(name, "frame_timeout") == 0) {
+		if (parse_uint(v, 0, 86400, 10, &n))
+			return fail(p, "%s '%s': expected 0..86400 seconds (0 = never)",
+				    name, v);
+		*(name[0] == 'i' ? &cfg->idle_timeout
+		  : name[0] == 'c' ? &cfg->client_timeout : &cfg->frame_timeout) =
+			(unsigned)n;
+		return 1;
+	}
+	if (strcmp(name, "auth_timeout") == 0) {
+		if (parse_uint(v, 1, 3600, 10, &n))
+			return fail(p, "auth_timeout '%s': expected 1..3600 seconds", v);
+		cfg->auth_timeout = (unsigned)n;
+		return 1;
+	}
+	if (strcmp(name, "max_unauth") == 0) {
+		if (parse_uint(v, 1, 100000, 10, &n))
+			return fail(p, "max_unauth '%s': expected 1..100000", v);
+		cfg->max_unauth = (unsigned)n;
+		return 1;
+	}
 	return fail(p, "unknown key '%s' in [utmemd]", name);
 }
 
@@ -307,7 +345,8 @@ static int tenant_key(struct parse *p, const char *name, const char *v)
 	unsigned long long n;
 
 	static const char *const keys[] = {"min", "max", "weight", "socket",
-					   "token", "mode"};
+					   "token", "mode", "inflight",
+					   "max_conns", "max_pools"};
 	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (strcmp(name, keys[i]) == 0 && !once(p, 1u << i, name))
 			return 0;
@@ -345,11 +384,28 @@ static int tenant_key(struct parse *p, const char *name, const char *v)
 		t->mode = (unsigned)n;
 		return 1;
 	}
+	if (strcmp(name, "inflight") == 0) {
+		uint64_t sz;
+		if (uadm_parse_size(v, &sz) || sz < (64u << 10) || sz > (1ull << 40))
+			return fail(p, "inflight '%s': expected a size from 64K to 1T", v);
+		t->inflight = sz;
+		return 1;
+	}
+	if (strcmp(name, "max_conns") == 0 || strcmp(name, "max_pools") == 0) {
+		if (parse_uint(v, 1, 1000000, 10, &n))
+			return fail(p, "%s '%s': expected 1..1000000", name, v);
+		*(name[4] == 'c' ? &t->max_conns : &t->max_pools) = (unsigned)n;
+		return 1;
+	}
 	return fail(p, "unknown key '%s' in [tenant %s]", name, t->name);
 }
 
-/* tenants = a,b,c: names separated by commas and optional blanks. */
-static int pool_tenants(struct parse *p, struct ud_cfg_pool *pl, const char *v)
+/*
+ * tenants = a,b,c (or manage = ...): names separated by commas and optional
+ * blanks, appended to *list / *n.
+ */
+static int name_list(struct parse *p, char (**list)[UST_NAME_MAX + 1],
+		     size_t *n, const char *key, const char *v)
 {
 	char buf[INI_MAX_LINE + 1];
 	char *save = NULL;
@@ -359,12 +415,12 @@ static int pool_tenants(struct parse *p, struct ud_cfg_pool *pl, const char *v)
 	     tok = strtok_r(NULL, ", \t", &save)) {
 		char (*nt)[UST_NAME_MAX + 1];
 		if (!valid_name(tok))
-			return fail(p, "tenants: '%s' is not a valid tenant name", tok);
-		nt = realloc(pl->tenants, (pl->ntenants + 1) * sizeof(*nt));
+			return fail(p, "%s: '%s' is not a valid tenant name", key, tok);
+		nt = realloc(*list, (*n + 1) * sizeof(*nt));
 		if (!nt)
 			return fail(p, "out of memory");
-		pl->tenants = nt;
-		snprintf(pl->tenants[pl->ntenants++], UST_NAME_MAX + 1, "%s", tok);
+		*list = nt;
+		snprintf(nt[(*n)++], UST_NAME_MAX + 1, "%s", tok);
 	}
 	return 1;
 }
@@ -387,7 +443,13 @@ static int pool_key(struct parse *p, const char *name, const char *v)
 	}
 	if (strcmp(name, "tenants") == 0) {
 		pl->tenants_line = p->line;
-		return once(p, 2, name) && pool_tenants(p, pl, v);
+		return once(p, 2, name) &&
+		       name_list(p, &pl->tenants, &pl->ntenants, name, v);
+	}
+	if (strcmp(name, "manage") == 0) {
+		pl->managers_line = p->line;
+		return once(p, 4, name) &&
+		       name_list(p, &pl->managers, &pl->nmanagers, name, v);
 	}
 	return fail(p, "unknown key '%s' in [pool %s]", name, pl->name);
 }
@@ -536,6 +598,16 @@ static int validate(struct parse *p)
 			if (j == cfg->ntenants)
 				return fail(p, "pool '%s': no tenant named '%s'",
 					    pl->name, pl->tenants[k]);
+		}
+		p->line = pl->managers_line;
+		for (size_t k = 0; k < pl->nmanagers; k++) {
+			size_t j;
+			for (j = 0; j < pl->ntenants; j++)
+				if (strcmp(pl->tenants[j], pl->managers[k]) == 0)
+					break;
+			if (j == pl->ntenants)
+				return fail(p, "pool '%s': manage: '%s' is not in its tenants",
+					    pl->name, pl->managers[k]);
 		}
 	}
 	return 1;

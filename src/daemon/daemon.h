@@ -48,6 +48,10 @@ struct ud_cfg_tenant {
 	char socket[UD_PATH_MAX]; /* "" = <name>.sock (default tenant: utmemd.sock) */
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;  /* socket file mode */
+	/* Per-tenant limits (limits.c); 0 = not given, the default applies. */
+	uint64_t inflight;  /* bytes held for it in flight (buffers, replies) */
+	unsigned max_conns; /* open connections */
+	unsigned max_pools; /* private pools */
 	int line;
 };
 
@@ -57,8 +61,12 @@ struct ud_cfg_pool {
 	int has_kind;
 	char (*tenants)[UST_NAME_MAX + 1];
 	size_t ntenants;
+	/* Tenants that may also flush and destroy it (each one in tenants). */
+	char (*managers)[UST_NAME_MAX + 1];
+	size_t nmanagers;
 	int line;
 	int tenants_line; /* where "tenants =" was given */
+	int managers_line; /* where "manage =" was given */
 };
 
 struct ud_cfg {
@@ -72,6 +80,12 @@ struct ud_cfg {
 	uint16_t tcp_port;
 	uint64_t ring_size;      /* bytes of each shared-memory ring, 0 = off */
 	unsigned ring_spin_us;   /* worker polls rings this long before sleeping */
+	/* Connection timeouts in seconds (limits.c; 0 = never where allowed). */
+	unsigned idle_timeout;   /* nothing asked, nothing pending */
+	unsigned client_timeout; /* replies pending, none taken by the client */
+	unsigned frame_timeout;  /* a frame begun and not finished */
+	unsigned auth_timeout;   /* TCP connection without a good HELLO */
+	unsigned max_unauth;     /* TCP connections not authenticated yet */
 	int log_level;
 	struct ud_cfg_tenant *tenants;
 	size_t ntenants;

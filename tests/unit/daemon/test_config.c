@@ -127,12 +127,54 @@ static void test_errors(void **state)
 	load("[utmemd\n", &cfg, 1, "without ']'");
 }
 
+/* The limit keys of docs/security.md, and a pool's manage list. */
+static void test_limits(void **state)
+{
+	struct ud_cfg cfg;
+
+	(void)state;
+	assert_int_equal(ud_cfg_default(&cfg, "/tmp/x"), 0);
+	assert_int_equal(cfg.idle_timeout, 600);
+	assert_int_equal(cfg.client_timeout, 60);
+	assert_int_equal(cfg.frame_timeout, 30);
+	assert_int_equal(cfg.auth_timeout, 5);
+	assert_int_equal(cfg.max_unauth, 64);
+	assert_int_equal(cfg.tenants[0].inflight, 0); /* 0: the default applies */
+	ud_cfg_free(&cfg);
+	assert_int_equal(load("[utmemd]\nidle_timeout = 0\nclient_timeout = 7\n"
+			      "frame_timeout = 9\nauth_timeout = 2\nmax_unauth = 3\n"
+			      "[tenant a]\ninflight = 16M\nmax_conns = 5\nmax_pools = 6\n"
+			      "[tenant b]\n"
+			      "[pool p]\nkind = persistent\ntenants = a, b\nmanage = b\n",
+			      &cfg, 0, NULL), 0);
+	assert_int_equal(cfg.idle_timeout, 0);
+	assert_int_equal(cfg.client_timeout, 7);
+	assert_int_equal(cfg.frame_timeout, 9);
+	assert_int_equal(cfg.auth_timeout, 2);
+	assert_int_equal(cfg.max_unauth, 3);
+	assert_int_equal(cfg.tenants[0].inflight, 16u << 20);
+	assert_int_equal(cfg.tenants[0].max_conns, 5);
+	assert_int_equal(cfg.tenants[0].max_pools, 6);
+	assert_int_equal(cfg.tenants[1].max_conns, 0);
+	assert_int_equal(cfg.pools[0].nmanagers, 1);
+	assert_string_equal(cfg.pools[0].managers[0], "b");
+	ud_cfg_free(&cfg);
+	load("[utmemd]\nauth_timeout = 0\n", &cfg, 2, "auth_timeout '0'");
+	load("[utmemd]\nidle_timeout = -1\n", &cfg, 2, "idle_timeout '-1'");
+	load("[tenant a]\ninflight = 1K\n", &cfg, 2, "inflight '1K'");
+	load("[tenant a]\nmax_conns = 0\n", &cfg, 2, "max_conns '0'");
+	load("[tenant a]\nmax_pools = x\n", &cfg, 2, "max_pools 'x'");
+	load("[tenant a]\n[tenant b]\n[pool p]\nkind = persistent\ntenants = a\n"
+	     "manage = b\n", &cfg, 6, "'b' is not in its tenants");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_default),
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
