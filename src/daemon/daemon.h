@@ -38,6 +38,23 @@ void ud_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)
 #define ud_info(...) ud_log(UADM_LOG_INFO, __VA_ARGS__)
 #define ud_debug(...) ud_log(UADM_LOG_DEBUG, __VA_ARGS__)
 
+/* Rate-limited logging (log.c): per call site, UD_RL_BURST lines per window. */
+#define UD_RL_BURST 10u
+#define UD_RL_WINDOW_S 10u
+struct ud_ratelimit {
+	atomic_uint_least64_t start; /* window start, monotonic s + 1 */
+	atomic_uint count, dropped;
+};
+void ud_log_rl(struct ud_ratelimit *rl, int level, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+#define ud_log_limited(level, ...)                                             \
+	do {                                                                   \
+		static struct ud_ratelimit ud_rl_;                             \
+		ud_log_rl(&ud_rl_, (level), __VA_ARGS__);                      \
+	} while (0)
+#define ud_warn_rl(...) ud_log_limited(UADM_LOG_WARN, __VA_ARGS__)
+#define ud_info_rl(...) ud_log_limited(UADM_LOG_INFO, __VA_ARGS__)
+
 /* ---- configuration (config.c) ---- */
 
 struct ud_cfg_tenant {
