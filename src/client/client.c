@@ -27,6 +27,7 @@
 void uclient_disconnect(struct utmem_client *c)
 {
 	uclient_ring_free(c);
+	uclient_region_free(c);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;

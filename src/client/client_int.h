@@ -94,6 +94,7 @@ struct utmem_client {
 	uint32_t max_key, max_value, tenant_id;
 
 	struct uclient_ring *ring; /* NULL: socket only */
+	struct uclient_region *region; /* the tenant's value region, or NULL */
 	int via_ring;              /* the running exec uses the ring */
 
 	struct uclient_pool *pools;
@@ -179,6 +180,8 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
  */
 int uclient_ring_setup(struct utmem_client *c);
 void uclient_ring_free(struct utmem_client *c);
+/* Unmap the value region (clearing our hazard word first). */
+void uclient_region_free(struct utmem_client *c);
 /* Largest request frame sent through the ring; larger ones use the socket. */
 size_t uclient_ring_max_frame(const struct utmem_client *c);
 /* Copy as much of iov as fits. Returns bytes, -EAGAIN (full) or -EPROTO. */

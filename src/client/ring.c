@@ -23,6 +23,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -220,7 +221,8 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 			{.fd = r->bell_client, .events = POLLIN},
 			{.fd = c->fd, .events = POLLIN | POLLRDHUP},
 		};
-		uint64_t now, v;
+		char drain[64];
+		uint64_t now;
 		int n;
 
 		uring_sleep_prepare(&r->map.shm->client_sleeping,
@@ -238,8 +240,11 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		if (n < 0 && errno != EINTR)
 			return -errno;
 		if (n > 0 && (p[0].revents & POLLIN) &&
-		    read(r->bell_client, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		    read(r->bell_client, drain, sizeof(drain)) < 0 &&
+		    errno != EAGAIN && errno != EINTR)
 			return -errno;
+		if (n > 0 && (p[0].revents & (POLLHUP | POLLERR)))
+			return -ECONNRESET; /* the daemon closed its end */
 		rc = ready(r, want_room);
 		if (rc)
 			break;
@@ -349,7 +354,69 @@ static int recv_with_fds(struct utmem_client *c, uint8_t *buf, size_t len,
 	return 0;
 }
 
-/* Map the received region and take ownership of the doorbells. */
+/*
+ * Map the tenant's value region (fd, size bytes announced) and check its
+ * header: the daemon wrote it, but nothing in it is used before it is
+ * checked against the mapping. Returns 0 or -errno (-EPROTO: malformed).
+ */
+static int region_adopt(struct utmem_client *c, int fd, uint64_t size,
+			uint32_t hazard)
+{
+	struct uclient_region *g;
+	const struct uvr_hdr *h;
+	struct stat st;
+	void *base;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (size < UVR_PAGE || (uint64_t)st.st_size < size || size > SIZE_MAX)
+		return -EPROTO;
+	base = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return -errno;
+	h = base;
+	if (h->magic != UVR_MAGIC || h->layout != UVR_LAYOUT || h->size != size ||
+	    h->nsub != UVR_NSUB || h->heap_off > size || h->dir_off > size ||
+	    h->haz_off > size ||
+	    size - h->dir_off < (uint64_t)UVR_NSUB * sizeof(struct uvr_dir) ||
+	    size - h->haz_off < (uint64_t)h->nhaz * sizeof(struct uvr_hazard) ||
+	    (h->dir_off | h->haz_off) & (UVR_LINE - 1) ||
+	    (hazard != URING_NO_HAZARD && hazard >= h->nhaz))
+		goto proto;
+	g = calloc(1, sizeof(*g));
+	if (!g) {
+		munmap(base, (size_t)size);
+		return -ENOMEM;
+	}
+	g->base = base;
+	g->size = size;
+	g->heap_off = h->heap_off;
+	g->seed = h->seed;
+	g->dir = (const struct uvr_dir *)((uint8_t *)base + h->dir_off);
+	g->hazard = hazard == URING_NO_HAZARD
+			    ? NULL
+			    : &((struct uvr_hazard *)((uint8_t *)base + h->haz_off))[hazard].off;
+	c->region = g;
+	return 0;
+proto:
+	munmap(base, (size_t)size);
+	return -EPROTO;
+}
+
+void uclient_region_free(struct utmem_client *c)
+{
+	struct uclient_region *g = c->region;
+
+	if (!g)
+		return;
+	if (g->hazard)
+		uvr_hazard_clear(g->hazard);
+	munmap(g->base, (size_t)g->size);
+	free(g);
+	c->region = NULL;
+}
+
+/* Map the received ring and take ownership of the doorbells. */
 static int ring_adopt(struct utmem_client *c, uint64_t size, const int *fds)
 {
 	struct uclient_ring *r;
@@ -387,7 +454,7 @@ int uclient_ring_setup(struct utmem_client *c)
 		.id = c->next_id++,
 	};
 	int fds[URING_SETUP_NFDS], nfds = 0, err;
-	uint64_t size;
+	struct uring_setup setup;
 
 	/* Descriptors arrive with the reply's first byte: nothing may be
 	 * buffered ahead of it. */
@@ -416,16 +483,24 @@ int uclient_ring_setup(struct utmem_client *c)
 		err = -EOPNOTSUPP;
 		goto out;
 	}
-	if (nfds != URING_SETUP_NFDS ||
-	    uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &size)) {
+	if (uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &setup) ||
+	    nfds != (setup.region_size ? 4 : 3)) {
 		err = -EPROTO;
 		goto out;
 	}
-	err = ring_adopt(c, size, fds);
+	if (setup.region_size) {
+		err = region_adopt(c, fds[3], setup.region_size, setup.hazard);
+		if (err)
+			goto out;
+		close(fds[3]);
+		nfds = 3;
+	}
+	err = ring_adopt(c, setup.size, fds);
 	if (!err) {
 		close(fds[0]); /* the mapping keeps the region */
 		return 0;
 	}
+	uclient_region_free(c);
 out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);

@@ -60,13 +60,17 @@ void ud_ring_free(struct ud_conn *c)
 	c->ring = NULL;
 }
 
-/* Wake the client if it sleeps (it may wait for replies or for room). */
+/*
+ * Wake the client if it sleeps (it may wait for replies or for room). The
+ * doorbell is our end of a pipe: its flags are ours alone, so the write
+ * never blocks; a full pipe (EAGAIN) means a wake-up is pending anyway.
+ */
 static void kick_client(struct ud_ring *r, uint32_t what)
 {
-	uint64_t one = 1;
+	char one = 1;
 
 	if (uring_need_kick(&r->map.shm->client_sleeping, what) &&
-	    write(r->kick_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+	    write(r->kick_fd, &one, 1) < 0 && errno != EAGAIN)
 		ud_debug("ring doorbell: %s", strerror(errno));
 }
 
@@ -230,17 +234,19 @@ void ud_ring_arm(struct ud_loop *l, int on)
 
 /*
  * Create the sealed region, map it and open the doorbells. On success
- * *memfd is the region's descriptor (the caller passes and closes it) and
- * the ring connection is linked as c's peer. Returns 0 or -errno.
+ * *memfd is the region's descriptor and *client_bell the read end of the
+ * client's doorbell pipe (the caller passes and closes both), and the ring
+ * connection is linked as c's peer. Returns 0 or -errno.
  */
-static int ring_create(struct ud_conn *c, uint64_t size, int *memfd)
+static int ring_create(struct ud_conn *c, uint64_t size, int *memfd,
+		       int *client_bell)
 {
 	struct ud_loop *l = c->loop;
 	struct ud_daemon *d = l->d;
 	uint64_t bytes = uring_region_bytes(size);
 	struct ud_ring *r;
 	struct ud_conn *rc;
-	int fd, bell, err;
+	int fd, bell, pipefd[2] = {-1, -1}, err;
 
 	if (atomic_fetch_add(&d->big_in, bytes) + bytes > d->big_in_limit) {
 		atomic_fetch_sub(&d->big_in, bytes);
@@ -269,21 +275,26 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd)
 	r->map.shm->size = size;
 	uring_end_init(&r->rx, &r->map, URING_TO_DAEMON);
 	uring_end_init(&r->tx, &r->map, URING_TO_CLIENT);
-	r->kick_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (r->kick_fd < 0 || bell < 0) {
-		err = errno;
-		if (bell >= 0)
-			close(bell);
-		errno = err;
+	/*
+	 * The client's doorbell is a pipe, not an eventfd: a passed eventfd
+	 * shares its open file description, so a client could clear its
+	 * O_NONBLOCK and fill its counter, and our write would block the
+	 * worker. The client gets only the read end; the write end's flags
+	 * are ours.
+	 */
+	if (pipe2(pipefd, O_NONBLOCK | O_CLOEXEC) < 0)
 		goto fail_map;
-	}
+	r->kick_fd = pipefd[1];
+	bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (bell < 0)
+		goto fail_map;
 	rc = ud_conn_new(l, bell, c->tenant);
 	if (!rc) {
 		close(bell);
 		errno = ENOMEM;
 		goto fail_map;
 	}
+	*client_bell = pipefd[0];
 	/* From here the ring belongs to rc: closing rc releases it. */
 	rc->ring = r;
 	rc->rnext = l->rings;
@@ -299,6 +310,7 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd)
 	err = ud_loop_watch(l, bell, EPOLLIN | EPOLLET, rc);
 	if (err) {
 		close(fd);
+		close(pipefd[0]);
 		c->peer = NULL;
 		rc->peer = NULL;
 		ud_conn_close(rc);
@@ -314,8 +326,10 @@ fail_fd:
 	errno = err;
 fail_errno:
 	err = -errno;
-	if (r->kick_fd >= 0)
-		close(r->kick_fd);
+	if (pipefd[0] >= 0)
+		close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		close(pipefd[1]);
 	free(r);
 	atomic_fetch_sub(&d->big_in, bytes);
 	return err;
@@ -328,7 +342,7 @@ fail_errno:
  * queued like any reply. Returns 0 or -errno.
  */
 static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
-		      uint64_t size, const int fds[URING_SETUP_NFDS])
+		      const struct uring_setup *setup, const int *fds, int nfds)
 {
 	uint8_t buf[UWIRE_HDR_SIZE + URING_SETUP_SIZE];
 	union {
@@ -353,13 +367,14 @@ static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
 	ssize_t n;
 
 	uwire_hdr_encode(&h, buf);
-	uring_setup_encode(size, buf + UWIRE_HDR_SIZE);
+	uring_setup_encode(setup, buf + UWIRE_HDR_SIZE);
 	memset(&ctl, 0, sizeof(ctl));
+	msg.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
 	cm = CMSG_FIRSTHDR(&msg);
 	cm->cmsg_level = SOL_SOCKET;
 	cm->cmsg_type = SCM_RIGHTS;
-	cm->cmsg_len = CMSG_LEN(sizeof(int) * URING_SETUP_NFDS);
-	memcpy(CMSG_DATA(cm), fds, sizeof(int) * URING_SETUP_NFDS);
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)nfds);
 	do
 		n = sendmsg(c->fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
@@ -377,8 +392,9 @@ static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
 void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
+	struct uring_setup setup = {.size = d->ring_size, .hazard = URING_NO_HAZARD};
 	uint64_t size = d->ring_size;
-	int fds[URING_SETUP_NFDS], memfd = -1, err;
+	int fds[URING_SETUP_NFDS], memfd = -1, client_bell = -1, nfds = 3, err;
 
 	/* Rings are for local tenants on Unix sockets, one per connection. */
 	if (c->tcp || c->admin || c->ring || c->peer || size == 0) {
@@ -390,7 +406,7 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 		ud_reply(c, &f->hdr, UWIRE_S_INVALID, 0, NULL, 0);
 		return;
 	}
-	err = ring_create(c, size, &memfd);
+	err = ring_create(c, size, &memfd, &client_bell);
 	if (err) {
 		ud_warn("tenant '%s': cannot set up a shared-memory ring: %s",
 			c->tenant->name, strerror(-err));
@@ -400,9 +416,10 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	fds[0] = memfd;
 	fds[1] = c->peer->fd;
-	fds[2] = c->peer->ring->kick_fd;
-	err = send_setup(c, &f->hdr, size, fds);
+	fds[2] = client_bell;
+	err = send_setup(c, &f->hdr, &setup, fds, nfds);
 	close(memfd);
+	close(client_bell);
 	if (err) {
 		ud_info("fd %d: cannot send the ring: %s; closing", c->fd,
 			strerror(-err));

@@ -66,18 +66,26 @@ void uring_unmap(struct uring_map *m)
 	m->shm = NULL;
 }
 
-void uring_setup_encode(uint64_t size, uint8_t out[URING_SETUP_SIZE])
+void uring_setup_encode(const struct uring_setup *s,
+			uint8_t out[URING_SETUP_SIZE])
 {
 	uwire_put_u32(out, URING_LAYOUT);
 	uwire_put_u32(out + 4, URING_HDR_SIZE);
-	uwire_put_u64(out + 8, size);
+	uwire_put_u64(out + 8, s->size);
+	uwire_put_u64(out + 16, s->region_size);
+	uwire_put_u32(out + 24, s->hazard);
+	uwire_put_u32(out + 28, 0);
 }
 
-int uring_setup_decode(const uint8_t *in, size_t len, uint64_t *size)
+int uring_setup_decode(const uint8_t *in, size_t len, struct uring_setup *s)
 {
 	if (len != URING_SETUP_SIZE || uwire_get_u32(in) != URING_LAYOUT ||
-	    uwire_get_u32(in + 4) != URING_HDR_SIZE)
+	    uwire_get_u32(in + 4) != URING_HDR_SIZE || uwire_get_u32(in + 28))
 		return -EPROTO;
-	*size = uwire_get_u64(in + 8);
-	return uring_size_ok(*size) ? 0 : -EPROTO;
+	s->size = uwire_get_u64(in + 8);
+	s->region_size = uwire_get_u64(in + 16);
+	s->hazard = uwire_get_u32(in + 24);
+	if (!uring_size_ok(s->size))
+		return -EPROTO;
+	return 0;
 }

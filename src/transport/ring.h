@@ -42,7 +42,7 @@
 #include <string.h>
 
 #define URING_MAGIC 0x474e4952u /* "RING" */
-#define URING_LAYOUT 1u
+#define URING_LAYOUT 2u
 #define URING_HDR_SIZE 4096u
 #define URING_CACHELINE 64
 #define URING_TO_DAEMON 0
@@ -60,6 +60,24 @@ struct uring_idx {
 	_Alignas(URING_CACHELINE) uint64_t head; /* consumer writes */
 };
 
+/*
+ * A staging extent granted to the connection (layout 2): a page run of the
+ * tenant's value region, already reserved against its quota, into which
+ * the client writes one record and then posts PUT_REF naming (slot, gen).
+ * utmemd writes off and len, then gen (release); a client reads gen
+ * (acquire) first. gen changes whenever the slot holds a new extent; len 0
+ * means the slot is empty. Written only by utmemd, which keeps its own
+ * copy and never reads these back.
+ */
+#define URING_STAGES 16
+struct uring_stage {
+	uint64_t off;
+	uint64_t len;
+	uint32_t gen;
+	uint32_t pad;
+	uint64_t pad2;
+};
+
 /* The header page of the region. */
 struct uring_shm {
 	uint32_t magic;   /* URING_MAGIC, set by the daemon (informational) */
@@ -75,6 +93,16 @@ struct uring_shm {
 	 * spun on, and the spinning would steal its CPU on a small machine.
 	 */
 	_Alignas(URING_CACHELINE) uint64_t daemon_beat;
+	/*
+	 * Layout 2, written only by utmemd: `applied` counts the request
+	 * frames it has served (posted ones included), so a client knows
+	 * when its posted requests took effect; `credit` is the total of
+	 * quota bytes granted to this connection for posted requests (a
+	 * client may post while what it has spent stays within it).
+	 */
+	_Alignas(URING_CACHELINE) uint64_t applied;
+	_Alignas(URING_CACHELINE) uint64_t credit;
+	_Alignas(URING_CACHELINE) struct uring_stage stage[URING_STAGES];
 };
 
 _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
@@ -82,12 +110,24 @@ _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
 
 /*
  * RING_SETUP reply value (docs/protocol.md, "Shared-memory ring"):
- * u32 layout, u32 header size, u64 data size of each ring, little-endian.
- * The descriptors travel with it as SCM_RIGHTS, in the order memfd,
- * doorbell to the daemon, doorbell to the client.
+ * u32 layout, u32 header size, u64 data size of each ring, u64 bytes of the
+ * tenant's value region (0: none), u32 this connection's hazard word in it
+ * (URING_NO_HAZARD: none), u32 0; little-endian. The descriptors travel
+ * with it as SCM_RIGHTS, in the order: the ring memfd, the doorbell that
+ * wakes the daemon (an eventfd the client writes), the doorbell that wakes
+ * the client (the read end of a pipe: the daemon writes its own end, which
+ * the client cannot reach, so no client can make that write block), and,
+ * when the region size is not 0, the value region.
  */
-#define URING_SETUP_SIZE 16u
-#define URING_SETUP_NFDS 3
+#define URING_SETUP_SIZE 32u
+#define URING_SETUP_NFDS 4
+#define URING_NO_HAZARD 0xffffffffu
+
+struct uring_setup {
+	uint64_t size;        /* ring data bytes each way */
+	uint64_t region_size; /* value region bytes, 0 = no region */
+	uint32_t hazard;      /* hazard word index, or URING_NO_HAZARD */
+};
 
 /* A mapping of a region, as either side holds it. */
 struct uring_map {
@@ -304,8 +344,9 @@ static inline uint64_t uring_region_bytes(uint64_t size)
 	return URING_HDR_SIZE + 2 * size;
 }
 
-void uring_setup_encode(uint64_t size, uint8_t out[URING_SETUP_SIZE]);
+void uring_setup_encode(const struct uring_setup *s,
+			uint8_t out[URING_SETUP_SIZE]);
 /* Decode and check a setup record. Returns 0 or -EPROTO. */
-int uring_setup_decode(const uint8_t *in, size_t len, uint64_t *size);
+int uring_setup_decode(const uint8_t *in, size_t len, struct uring_setup *s);
 
 #endif /* UTMEM_RING_H */

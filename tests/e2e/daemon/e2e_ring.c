@@ -14,11 +14,13 @@
  *                          restart the client reconnects with a new ring
  *   hostile SOCK ADDR      a raw client scribbles on its ring (bad indices,
  *                          garbage headers, oversized lengths, concurrent
- *                          noise); after each, the daemon still serves a
+ *                          noise, doorbells made blocking and filled);
+ *                          after each, the daemon still serves a
  *                          well-behaved ring client on ADDR
  * Exit status 0 only if every check held.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -326,7 +328,7 @@ static int raw_open(const char *sock, struct raw *r)
 	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_HELLO, .id = 1};
 	uint8_t val[64];
 	int fds[4], nfds = 0;
-	uint64_t size;
+	struct uring_setup setup;
 
 	memset(r, 0, sizeof(*r));
 	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -339,10 +341,13 @@ static int raw_open(const char *sock, struct raw *r)
 			       .opcode = UWIRE_OP_RING_SETUP, .id = 2};
 	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, val, sizeof(val), fds, &nfds))
 		return -1;
-	if (h.status || nfds != 3 || uring_setup_decode(val, h.vlen, &size) ||
-	    uring_map_fd(fds[0], size, &r->m))
+	if (h.status || nfds < 3 || uring_setup_decode(val, h.vlen, &setup) ||
+	    nfds != (setup.region_size ? 4 : 3) ||
+	    uring_map_fd(fds[0], setup.size, &r->m))
 		return -1;
 	close(fds[0]);
+	if (nfds == 4)
+		close(fds[3]); /* the value region: this raw client ignores it */
 	r->bell_daemon = fds[1];
 	r->bell_client = fds[2];
 	return 0;
@@ -533,6 +538,59 @@ static int cmd_hostile(char **argv)
 		pthread_join(th, NULL);
 		raw_close(&r);
 		still_serves(addr, "after concurrent scribbling");
+	}
+	/*
+	 * 8. doorbells made blocking and filled (regression: a client whose
+	 * doorbell shared the daemon's open file description could clear
+	 * O_NONBLOCK and saturate it, so the worker's wake-up write blocked
+	 * for good). Two such rings, as many as the test daemon's workers;
+	 * the client sleeping flag raised all the time so every reply rings.
+	 */
+	{
+		struct raw rr[2];
+		uint64_t tail[2] = {0, 0};
+
+		for (int k = 0; k < 2; k++) {
+			uint64_t max = 0xfffffffffffffffeull;
+			int fl;
+
+			if (raw_open(sock, &rr[k]))
+				return fprintf(stderr, "FAIL raw ring setup\n"), 1;
+			fl = fcntl(rr[k].bell_client, F_GETFL);
+			fcntl(rr[k].bell_client, F_SETFL, fl & ~O_NONBLOCK);
+			fl = fcntl(rr[k].bell_daemon, F_GETFL);
+			fcntl(rr[k].bell_daemon, F_SETFL, fl & ~O_NONBLOCK);
+			/* Saturate both: the daemon's eventfd, and the
+			 * client's doorbell where it is an eventfd too
+			 * (the old design; a pipe's read end refuses). */
+			if (write(rr[k].bell_daemon, &max, sizeof(max)) < 0)
+				perror("fill doorbell");
+			(void)!write(rr[k].bell_client, &max, sizeof(max));
+		}
+		h = (struct uwire_hdr){.version = UWIRE_VERSION,
+				       .opcode = UWIRE_OP_PING};
+		for (int n = 0; n < 20000; n++) {
+			struct raw *x = &rr[n & 1];
+			uint64_t *t = &tail[n & 1];
+
+			__atomic_store_n(&x->m.shm->client_sleeping,
+					 URING_WANT_DATA, __ATOMIC_SEQ_CST);
+			if (*t - __atomic_load_n(&x->m.shm->ring[URING_TO_DAEMON].head,
+						  __ATOMIC_ACQUIRE) + sizeof(b) > x->m.size)
+				continue; /* request ring full: the daemon stopped reading */
+			h.id = (uint64_t)n;
+			uwire_hdr_encode(&h, b);
+			memcpy(x->m.data[URING_TO_DAEMON] + (*t & (x->m.size - 1)), b,
+			       sizeof(b));
+			*t += sizeof(b);
+			__atomic_store_n(&x->m.shm->ring[URING_TO_DAEMON].tail, *t,
+					 __ATOMIC_RELEASE);
+		}
+		usleep(200000);
+		still_serves(addr, "with two rings' doorbells blocking and full");
+		raw_close(&rr[0]);
+		raw_close(&rr[1]);
+		still_serves(addr, "after the blocked-doorbell rings left");
 	}
 	printf("hostile: %d failures\n", failures);
 	return failures ? 1 : 0;

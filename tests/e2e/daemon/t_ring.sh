@@ -10,6 +10,7 @@ RUN=$T/run
 cat >"$T/ring.ini" <<INI
 [utmemd]
 capacity = 512M
+workers = 2
 ring_size = 1M
 ring_spin_us = 50
 [tenant default]

@@ -120,18 +120,23 @@ static void test_validation(void **state)
 static void test_setup_record(void **state)
 {
 	uint8_t rec[URING_SETUP_SIZE];
-	uint64_t size = 0;
+	struct uring_setup in = {URING_DEFAULT_SIZE, 1u << 30, 7}, out = {0};
 
 	(void)state;
-	uring_setup_encode(URING_DEFAULT_SIZE, rec);
-	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &size), 0);
-	assert_int_equal(size, URING_DEFAULT_SIZE);
-	assert_int_equal(uring_setup_decode(rec, sizeof(rec) - 1, &size), -EPROTO);
+	uring_setup_encode(&in, rec);
+	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), 0);
+	assert_int_equal(out.size, URING_DEFAULT_SIZE);
+	assert_int_equal(out.region_size, 1u << 30);
+	assert_int_equal(out.hazard, 7);
+	assert_int_equal(uring_setup_decode(rec, sizeof(rec) - 1, &out), -EPROTO);
 	rec[0] ^= 1;
-	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &size), -EPROTO);
+	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), -EPROTO);
 	rec[0] ^= 1;
+	rec[28] = 1; /* reserved bytes must be 0 */
+	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), -EPROTO);
+	rec[28] = 0;
 	rec[8] = 1; /* size no longer a power of two */
-	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &size), -EPROTO);
+	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), -EPROTO);
 }
 
 /* ---- two threads through a small ring ---- */
