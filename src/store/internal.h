@@ -176,6 +176,7 @@ struct ust_store {
 };
 
 /* hash.c */
+int ust_hash_init(void);
 uint64_t ust_hash(const void *key, size_t len);
 
 /* alloc.c */

@@ -92,6 +92,9 @@ int ust_store_new(const struct ust_config *cfg, ust_store **out)
 
 	if (!cfg || !out)
 		return -EINVAL;
+	err = ust_hash_init();
+	if (err)
+		return err;
 	st = calloc(1, sizeof(*st));
 	if (!st)
 		return -ENOMEM;
