@@ -1,0 +1,445 @@
+/*
+ * arena.c — the arena's public entry points (arena.h): configuration,
+ * allocation and release, the charge formula, the reclaim calls (poll,
+ * force, trim, scrub) and statistics. The mechanisms live in arena_run.c
+ * (page runs, warm cache, punching), arena_slab.c (size classes, slabs),
+ * arena_hazard.c (hazards, deferred ranges) and arena_map.c.
+ *
+ * Locking: one mutex per arena around the metadata. The expensive steps run
+ * outside it: the hazard scan of a release (the range is not reachable by
+ * anyone until it is put back, so the scan need not be atomic with it) and
+ * every punch (ar_batch_punch). Metadata allocations (descriptors, map
+ * growth) happen under it, on the allocation path only; release never
+ * allocates, so it cannot fail for lack of memory.
+ *
+ * The charge. ust_arena_charge(len) = ust_arena_size(len) + metadata, where
+ * the metadata of a page-run allocation is AR_ALLOC_META = 224 bytes: its
+ * own descriptor (80), one free-run descriptor (80: cold runs are
+ * coalesced, so there is at most one more of them than there are other
+ * runs), and its map entry (the map stays at least 1/4 full: at most 4
+ * slots of 16 bytes). A slab object is charged its slab's AR_ALLOC_META
+ * divided by the objects per slab, rounded up (1 B for 16-byte objects,
+ * 56 B for 5 KiB ones). Not charged per allocation (fixed per arena, in
+ * stats.meta_bytes): the arena itself, the map's minimum 64 slots, the
+ * deferred list and hazard snapshot (48 B per hazard word), descriptors of
+ * warm, deferred and in-flight runs (at most warm_max / 4 KiB +
+ * nhazards + those being punched), and the metadata of slabs beyond their
+ * objects' share when they are partly empty (bounded by the number of
+ * slabs, which compaction keeps down).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/arena_int.h"
+
+#define AR_DESC_COST 80u
+#define AR_MAP_COST (4u * (unsigned)sizeof(struct amap_slot))
+#define AR_ALLOC_META (2u * AR_DESC_COST + AR_MAP_COST)
+
+_Static_assert(sizeof(struct run) == AR_DESC_COST, "run descriptor is charged as 80 bytes");
+_Static_assert(sizeof(struct amap_slot) == 16, "map slot is charged as 16 bytes");
+
+size_t ust_arena_class_size(unsigned i)
+{
+	return i < UST_ARENA_NCLASSES ? ar_cls(i)->size : 0;
+}
+
+unsigned ust_arena_class_of(size_t len)
+{
+	return ar_cls_of(len);
+}
+
+/* Pages of a page-run allocation of len > UST_ARENA_SMALL_MAX. */
+static uint64_t pages_of(size_t len)
+{
+	return ((uint64_t)len + AR_P - 1) / AR_P;
+}
+
+size_t ust_arena_size(size_t len)
+{
+	if (!len)
+		len = 1;
+	if (len <= UST_ARENA_SMALL_MAX)
+		return ar_cls(ar_cls_of(len))->size;
+	return (size_t)(pages_of(len) * AR_P);
+}
+
+uint64_t ust_arena_charge(size_t len)
+{
+	if (!len)
+		len = 1;
+	if (len <= UST_ARENA_SMALL_MAX) {
+		const struct cls *k = ar_cls(ar_cls_of(len));
+
+		return k->size + (AR_ALLOC_META + k->nobjs - 1u) / k->nobjs;
+	}
+	return pages_of(len) * AR_P + AR_ALLOC_META;
+}
+
+int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
+{
+	uint64_t pages;
+	ust_arena *a;
+	struct run *r;
+	int rc;
+
+	*out = NULL;
+	if (sysconf(_SC_PAGESIZE) != AR_P)
+		return -ENOTSUP;
+	if (!cfg || !cfg->heap_off || cfg->heap_off % AR_P || !cfg->heap_len ||
+	    cfg->heap_len % AR_P || cfg->heap_off + cfg->heap_len < cfg->heap_off)
+		return -EINVAL;
+	pages = cfg->heap_len / AR_P;
+	if (pages > UINT32_MAX)
+		return -EINVAL;
+	if (cfg->fd < 0 && (!cfg->base || (uintptr_t)cfg->base % AR_P))
+		return -EINVAL;
+	if (cfg->nhazards && (!cfg->hazards || (uintptr_t)cfg->hazards % 8 ||
+			      cfg->hazard_stride < 8 || cfg->hazard_stride % 8))
+		return -EINVAL;
+	if (cfg->fd >= 0) {
+		struct stat st;
+
+		if (fstat(cfg->fd, &st) < 0)
+			return -errno;
+		if ((uint64_t)st.st_size < cfg->heap_off + cfg->heap_len)
+			return -EINVAL;
+	}
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return -ENOMEM;
+	a->base = cfg->base;
+	a->fd = cfg->fd;
+	a->heap_off = cfg->heap_off;
+	a->heap_pages = (uint32_t)pages;
+	a->warm_max = cfg->warm_max;
+	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
+	a->nhaz = cfg->nhazards;
+	a->haz_stride = cfg->hazard_stride;
+	rc = -ENOMEM;
+	if (pthread_mutex_init(&a->lock, NULL))
+		goto fail_free;
+	if (pthread_cond_init(&a->punched, NULL))
+		goto fail_mutex;
+	if (ar_map_init(&a->map) < 0)
+		goto fail_cond;
+	if (a->nhaz) {
+		a->def = calloc(a->nhaz, sizeof(*a->def));
+		a->snap = calloc(a->nhaz, sizeof(*a->snap));
+		if (!a->def || !a->snap)
+			goto fail_map;
+	}
+	r = ar_desc_new(a);
+	if (!r)
+		goto fail_map;
+	r->npages = a->heap_pages;
+	a->first = r;
+	/* The heap is assumed free: make sure it holds no pages. */
+	rc = ar_punch_range(a, a->heap_off, cfg->heap_len);
+	if (rc < 0) {
+		ar_desc_free(a, r);
+		goto fail_map;
+	}
+	ar_cold_insert(a, r);
+	*out = a;
+	return 0;
+
+fail_map:
+	free(a->def);
+	free(a->snap);
+	ar_map_fini(&a->map);
+fail_cond:
+	pthread_cond_destroy(&a->punched);
+fail_mutex:
+	pthread_mutex_destroy(&a->lock);
+fail_free:
+	free(a);
+	return rc;
+}
+
+void ust_arena_destroy(ust_arena *a)
+{
+	struct run *r;
+
+	if (!a)
+		return;
+	r = a->first;
+	while (r) {
+		struct run *n = r->anext;
+
+		free(r);
+		r = n;
+	}
+	ar_map_fini(&a->map);
+	free(a->def);
+	free(a->snap);
+	pthread_cond_destroy(&a->punched);
+	pthread_mutex_destroy(&a->lock);
+	free(a);
+}
+
+/* Retry deferred ranges if any and none was retried for AR_RETRY_NS. */
+static void maybe_retry(ust_arena *a, struct run **batch)
+{
+	if (a->ndef && ar_now() - a->last_retry >= AR_RETRY_NS)
+		ar_retry(a, batch);
+}
+
+/* A page-run allocation of npages, or -ENOMEM. Lock held (may be dropped). */
+static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch)
+{
+	struct run *r = ar_run_take(a, npages, batch);
+
+	if (!r)
+		return -ENOMEM;
+	/* ar_run_take may drop the lock, so reserve the map slot only now. */
+	if (ar_map_reserve(&a->map, 1) < 0) {
+		ar_run_free(a, r, false, batch);
+		return -ENOMEM;
+	}
+	r->state = RUN_ALLOC;
+	r->prev = r->next = NULL;
+	ar_map_put(&a->map, r->start, r);
+	a->run_count++;
+	a->run_pages += npages;
+	return (int64_t)ar_off(a, r->start);
+}
+
+int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied)
+{
+	struct run *batch = NULL;
+	int64_t off;
+
+	if (!len)
+		len = 1;
+	if (len > (uint64_t)a->heap_pages * AR_P)
+		return -ENOMEM;
+	pthread_mutex_lock(&a->lock);
+	maybe_retry(a, &batch);
+	if (len <= UST_ARENA_SMALL_MAX)
+		off = ar_slab_alloc(a, ar_cls_of(len), &batch);
+	else
+		off = run_alloc(a, (uint32_t)pages_of(len), &batch);
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	if (off >= 0 && occupied)
+		*occupied = ust_arena_size(len);
+	return off;
+}
+
+int ust_arena_release(ust_arena *a, uint64_t off, size_t len)
+{
+	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;
+	struct deferred d = { .off = off };
+	struct run *batch = NULL;
+	bool hit;
+
+	if (!len)
+		len = 1;
+	d.small = len <= UST_ARENA_SMALL_MAX;
+	d.len = ust_arena_size(len);
+	if (off < a->heap_off || off >= heap_end || d.len > heap_end - off ||
+	    off % (d.small ? UST_ARENA_ALIGN : AR_P))
+		return -EINVAL;
+	/* Pairs with the reader's seq_cst hazard store (arena_hazard.c). */
+	atomic_thread_fence(memory_order_seq_cst);
+	hit = a->nhaz && ar_haz_hit(a, off, d.len);
+
+	pthread_mutex_lock(&a->lock);
+	if (d.small) {
+		unsigned c = ar_cls_of(len);
+
+		d.r = ar_slab_find(a, off, c);
+		if (!d.r || !ar_slab_taken(d.r, a, off) ||
+		    (a->ndef && ar_is_deferred(a, off)))
+			goto invalid;
+		a->class_count[c]--;
+	} else {
+		uint32_t pg = (uint32_t)((off - a->heap_off) / AR_P);
+
+		d.r = ar_map_get(&a->map, pg);
+		if (!d.r || d.r->state != RUN_ALLOC || d.r->npages != d.len / AR_P)
+			goto invalid;
+		ar_map_del(&a->map, pg);
+		ar_map_shrink(&a->map);
+		a->run_count--;
+		a->run_pages -= d.r->npages;
+	}
+	if (hit) {
+		d.stamp = ar_now();
+		ar_defer(a, &d, &batch);
+	} else {
+		ar_free_now(a, &d, true, &batch);
+		maybe_retry(a, &batch);
+	}
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	return 0;
+
+invalid:
+	pthread_mutex_unlock(&a->lock);
+	return -EINVAL;
+}
+
+bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len)
+{
+	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;
+	struct run *s;
+	bool yes = false;
+
+	if (!len)
+		len = 1;
+	if (len > UST_ARENA_SMALL_MAX || off < a->heap_off || off >= heap_end ||
+	    off % UST_ARENA_ALIGN)
+		return false;
+	pthread_mutex_lock(&a->lock);
+	s = ar_slab_find(a, off, ar_cls_of(len));
+	if (s && ar_slab_taken(s, a, off))
+		yes = ar_slab_should_move(a, s);
+	pthread_mutex_unlock(&a->lock);
+	return yes;
+}
+
+uint64_t ust_arena_poll(ust_arena *a)
+{
+	struct run *batch = NULL;
+	uint64_t left;
+
+	pthread_mutex_lock(&a->lock);
+	ar_retry(a, &batch);
+	left = a->def_bytes;
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	return left;
+}
+
+uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns)
+{
+	struct run *batch = NULL;
+	uint64_t bytes;
+
+	pthread_mutex_lock(&a->lock);
+	bytes = ar_force(a, age_ns, &batch);
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	return bytes;
+}
+
+/* Bytes of the runs in a batch. */
+static uint64_t batch_bytes(const struct run *b)
+{
+	uint64_t n = 0;
+
+	for (; b; b = b->next)
+		n += (uint64_t)b->npages * AR_P;
+	return n;
+}
+
+uint64_t ust_arena_trim(ust_arena *a)
+{
+	struct run *batch = NULL;
+	uint64_t bytes;
+
+	pthread_mutex_lock(&a->lock);
+	ar_retry(a, &batch);
+	ar_warm_drain(a, &batch);
+	bytes = batch_bytes(batch);
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	return bytes;
+}
+
+/*
+ * Punch the cold runs again, one at a time and outside the lock, walking
+ * the address list with a page cursor: a run punched is made cold again
+ * and may merge with a neighbour not yet scrubbed, whose part past the
+ * cursor is then punched next. Only one run is out of reach of
+ * allocations at a time (they wait for it rather than fail).
+ */
+uint64_t ust_arena_scrub(ust_arena *a)
+{
+	uint64_t bytes = ust_arena_trim(a);
+	uint32_t cursor = 0;
+	struct run *r, *one;
+
+	pthread_mutex_lock(&a->lock);
+	r = a->first;
+	while (r) {
+		uint32_t lo, hi = r->start + r->npages;
+
+		if (r->state != RUN_COLD || hi <= cursor) {
+			r = r->anext;
+			continue;
+		}
+		lo = r->start > cursor ? r->start : cursor;
+		ar_bins_remove(&a->cold, r);
+		a->ncold--;
+		a->cold_pages -= r->npages;
+		one = NULL;
+		ar_to_busy(a, r, &one);
+		pthread_mutex_unlock(&a->lock);
+		(void)ar_punch_range(a, ar_off(a, lo), (uint64_t)(hi - lo) * AR_P);
+		pthread_mutex_lock(&a->lock);
+		a->punches++;
+		a->punched_bytes += (uint64_t)(hi - lo) * AR_P;
+		bytes += (uint64_t)(hi - lo) * AR_P;
+		cursor = hi;
+		r->next = NULL;
+		r = ar_make_cold(a, r);
+		if (a->waiters)
+			pthread_cond_broadcast(&a->punched);
+	}
+	pthread_mutex_unlock(&a->lock);
+	return bytes;
+}
+
+void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
+{
+	memset(o, 0, sizeof(*o));
+	pthread_mutex_lock(&a->lock);
+	o->heap_bytes = (uint64_t)a->heap_pages * AR_P;
+	for (unsigned c = 0; c < UST_ARENA_NCLASSES; c++) {
+		o->class_count[c] = a->class_count[c];
+		o->class_bytes[c] = a->class_count[c] * ar_cls(c)->size;
+		o->alloc_count += o->class_count[c];
+		o->alloc_bytes += o->class_bytes[c];
+	}
+	o->run_count = a->run_count;
+	o->run_bytes = a->run_pages * AR_P;
+	o->alloc_count += o->run_count;
+	o->alloc_bytes += o->run_bytes;
+	o->slabs = a->slabs;
+	o->slab_bytes = a->slab_pages * AR_P;
+	o->evac_slabs = a->evac_slabs;
+	o->resident_bytes = ((uint64_t)a->heap_pages - a->cold_pages) * AR_P;
+	o->warm_bytes = a->warm_pages * AR_P;
+	o->warm_runs = a->nwarm;
+	o->deferred_bytes = a->def_bytes;
+	o->deferred_count = a->ndef;
+	o->cold_runs = a->ncold;
+	o->cold_bytes = a->cold_pages * AR_P;
+	o->busy_bytes = a->busy_pages * AR_P;
+	o->meta_bytes = sizeof(*a) + a->nruns_desc * sizeof(struct run) +
+			ar_map_bytes(&a->map) +
+			(uint64_t)a->nhaz * (sizeof(*a->def) + sizeof(*a->snap));
+	o->punches = a->punches;
+	o->punched_bytes = a->punched_bytes;
+	o->forced_bytes = a->forced_bytes;
+	pthread_mutex_unlock(&a->lock);
+	o->punch_errors = atomic_load_explicit(&a->punch_errors, memory_order_relaxed);
+}
+
+int64_t ust_arena_resident(ust_arena *a)
+{
+	struct stat st;
+
+	if (a->fd < 0)
+		return -ENOTSUP;
+	if (fstat(a->fd, &st) < 0)
+		return -errno;
+	return (int64_t)st.st_blocks * 512;
+}

@@ -1,0 +1,176 @@
+/*
+ * arena.h — an allocator over a tenant's shared "value region" whose
+ * metadata lives only in utmemd's private memory.
+ *
+ * A value region is a memfd (or an ivshmem file) that utmemd maps and that
+ * the tenant's clients map read-write. The tenant can therefore write any
+ * byte of it at any time, so the arena never reads anything from the region
+ * except the hazard table (below), and then only to decide whether to wait
+ * before reusing a range. Every boundary, size and free list is kept in
+ * daemon-private memory, and that metadata is O(live allocations + warm
+ * runs + deferred ranges), never O(region size): a region may be 1 TiB and
+ * almost empty.
+ *
+ * The heap [heap_off, heap_off + heap_len) of the region is cut into 4 KiB
+ * pages. Requests of up to UST_ARENA_SMALL_MAX bytes come from size-class
+ * slabs (16-byte steps up to 128 B, then four classes per doubling: waste
+ * under 25 %, under 13 % up to 128 B); larger ones are page runs. Free
+ * page runs coalesce. A run or slab that becomes free has its pages given
+ * back to the OS at once (fallocate PUNCH_HOLE on fd, else MADV_REMOVE on
+ * base), except for a warm cache of at most warm_max bytes of recently
+ * freed runs kept faulted in, because a punched run costs its next writer a
+ * page fault per page.
+ *
+ * One-sided readers publish in the region's hazard table the offset they are
+ * reading (0 = none). Before a freed range becomes reusable or is punched,
+ * the arena issues a seq_cst fence and scans the table; a range containing
+ * a hazard value is deferred (at most one range per table slot) and retried
+ * later. A hostile client can write any value there: it can delay reuse of
+ * at most nhazards ranges, and ust_arena_force() takes them back anyway.
+ *
+ * Every function is thread-safe: one mutex per arena, never held across a
+ * system call (punches run outside it).
+ */
+#ifndef UTMEM_STORE_ARENA_H
+#define UTMEM_STORE_ARENA_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The arena's page; ust_arena_create() refuses a system page of another size. */
+#define UST_ARENA_PAGE 4096u
+/* Largest request served from a slab; larger ones are page runs. */
+#define UST_ARENA_SMALL_MAX 14336u
+/* Number of slab size classes (16 B .. UST_ARENA_SMALL_MAX). */
+#define UST_ARENA_NCLASSES 35u
+/* Alignment of every offset returned (page runs: UST_ARENA_PAGE). */
+#define UST_ARENA_ALIGN 16u
+
+typedef struct ust_arena ust_arena;
+
+struct ust_arena_cfg {
+	void *base;          /* utmemd's mapping of the whole region (for MADV_REMOVE) */
+	int fd;              /* the region's file, punched with fallocate; -1 = use base */
+	uint64_t heap_off;   /* heap start in the region, > 0, page multiple */
+	uint64_t heap_len;   /* heap length, page multiple, at most 2^32 - 1 pages */
+	size_t warm_max;     /* bytes of freed runs kept faulted in for reuse */
+	/*
+	 * Hazard table in the region: nhazards words of 8 bytes, hazard_stride
+	 * bytes apart (a multiple of 8; 8-byte aligned). NULL/0 = none.
+	 */
+	const volatile void *hazards;
+	uint32_t nhazards;
+	size_t hazard_stride;
+};
+
+struct ust_arena_stats {
+	uint64_t heap_bytes;       /* heap_len */
+	uint64_t alloc_count;      /* live allocations (deferred ones not included) */
+	uint64_t alloc_bytes;      /* bytes they occupy (size class / page run) */
+	uint64_t class_count[UST_ARENA_NCLASSES]; /* live small allocations per class */
+	uint64_t class_bytes[UST_ARENA_NCLASSES];
+	uint64_t run_count;        /* live page-run allocations */
+	uint64_t run_bytes;
+	uint64_t slabs;            /* slabs (each holds >= 1 live or deferred object) */
+	uint64_t slab_bytes;       /* pages they span */
+	uint64_t evac_slabs;       /* slabs flagged for evacuation (should_move) */
+	uint64_t resident_bytes;   /* our accounting: heap pages not known punched */
+	uint64_t warm_bytes;       /* free runs kept faulted in */
+	uint64_t warm_runs;
+	uint64_t deferred_bytes;   /* freed but hazarded, not yet reusable */
+	uint64_t deferred_count;
+	uint64_t cold_runs;        /* free punched runs (coalesced) */
+	uint64_t cold_bytes;
+	uint64_t busy_bytes;       /* being punched right now */
+	uint64_t meta_bytes;       /* daemon-private metadata held */
+	uint64_t punches;          /* punch calls made */
+	uint64_t punched_bytes;
+	uint64_t punch_errors;     /* fallocate/madvise failures (pages may stay) */
+	uint64_t forced_bytes;     /* deferred bytes taken back by force() */
+};
+
+/*
+ * Create an arena over cfg's heap. The heap is punched once (it is assumed
+ * free). The region, fd and hazard table must outlive the arena; the arena
+ * does not own them. Returns 0 and *out, -EINVAL for a bad configuration
+ * (unaligned, heap_off 0 — offset 0 means "no hazard" —, heap beyond the
+ * file), -ENOTSUP if the system page is not UST_ARENA_PAGE, -ENOMEM.
+ */
+int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out);
+
+/* Free the arena's metadata. The region is left as it is. NULL is allowed. */
+void ust_arena_destroy(ust_arena *a);
+
+/*
+ * Allocate len bytes (0 is treated as 1). Returns the offset from the
+ * region's start (16-byte aligned; page-aligned for len >
+ * UST_ARENA_SMALL_MAX), and the bytes the allocation occupies in
+ * *occupied (may be NULL; equals ust_arena_size(len)); or -ENOMEM when the
+ * heap has no room or daemon metadata cannot be allocated. The bytes are
+ * whatever the range held before (a previous value of the same region, or
+ * zeros if it was punched). Waits for punches in flight rather than fail.
+ */
+int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied);
+
+/*
+ * Free an allocation (off as returned, len as requested or any length of
+ * the same size class). Returns 0, or -EINVAL if (off, len) is not a live
+ * allocation (the arena is unchanged). May punch pages before returning.
+ */
+int ust_arena_release(ust_arena *a, uint64_t off, size_t len);
+
+/* Bytes an allocation of len occupies in the region. Pure. */
+size_t ust_arena_size(size_t len);
+
+/*
+ * Bytes to charge for an allocation of len: ust_arena_size(len) plus its
+ * share of daemon-private metadata (an upper bound that holds whatever the
+ * arena's state: see docs in arena.c). Pure, monotonic in len.
+ */
+uint64_t ust_arena_charge(size_t len);
+
+/*
+ * Compaction hint: true if the allocation sits in a sparsely used slab that
+ * the arena is evacuating (new allocations avoid it, so moving the value
+ * to a fresh allocation and releasing this one empties the slab). Flags the
+ * slab if it qualifies. False for page runs and unknown offsets.
+ */
+bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
+
+/* Retry deferred ranges now. Returns the bytes still deferred. */
+uint64_t ust_arena_poll(ust_arena *a);
+
+/*
+ * Take back deferred ranges deferred at least age_ns ago even if still
+ * hazarded (page runs are punched, slab objects freed into their slab).
+ * Returns the bytes taken back.
+ */
+uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns);
+
+/* Punch the whole warm cache now (shrink, flush, idle). Returns bytes punched. */
+uint64_t ust_arena_trim(ust_arena *a);
+
+/*
+ * trim(), then punch every free run again, so that pages a tenant faulted
+ * in by writing outside its allocations are returned. Free slots inside
+ * live slabs are not punched (their pages count as resident). Returns the
+ * bytes of free space punched.
+ */
+uint64_t ust_arena_scrub(ust_arena *a);
+
+/* A consistent snapshot of the counters. */
+void ust_arena_stats(ust_arena *a, struct ust_arena_stats *out);
+
+/*
+ * The region's real allocated bytes (fstat st_blocks * 512) — the whole
+ * file, including what lies outside the heap. -errno on failure, -ENOTSUP
+ * without an fd.
+ */
+int64_t ust_arena_resident(ust_arena *a);
+
+/* Size of class i (0 <= i < UST_ARENA_NCLASSES), and the class of len (<= SMALL_MAX). */
+size_t ust_arena_class_size(unsigned i);
+unsigned ust_arena_class_of(size_t len);
+
+#endif

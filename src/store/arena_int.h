@@ -1,0 +1,190 @@
+/*
+ * arena_int.h — the arena's private data structures, shared by arena.c
+ * (public entry points), arena_run.c (page runs, warm cache, punching),
+ * arena_slab.c (size classes and slabs), arena_hazard.c (hazard scan and
+ * deferred ranges) and arena_map.c (page -> run hash map).
+ *
+ * Every page of the heap belongs to exactly one run descriptor; the
+ * descriptors are kept in address order in a doubly linked list (so a
+ * run's neighbours for coalescing are one pointer away and no per-page
+ * table exists). A run is in one of the states below. Allocated runs and
+ * slabs are also in a hash map keyed by their first page (the lookup for
+ * release); free runs are in size-segregated bins (two-level, four bins
+ * per doubling, with a bitmap of non-empty bins, as in TLSF), one set for
+ * cold (punched) and one for warm runs. Everything is protected by
+ * a->lock except the punching itself, which a run in state RUN_BUSY waits
+ * for outside the lock.
+ */
+#ifndef UTMEM_STORE_ARENA_INT_H
+#define UTMEM_STORE_ARENA_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/arena.h"
+
+#define AR_P UST_ARENA_PAGE
+#define AR_NBINS 128u
+/* Entries of a free bin examined for the best fit before rounding up. */
+#define AR_FIT_SCAN 16u
+/* Slab fullness buckets (alloc prefers the fullest). */
+#define AR_NBUCKETS 4u
+/* Most objects in one slab (the bitmap in struct run). */
+#define AR_SLAB_MAXOBJ 256u
+/* Deferred ranges are retried on ordinary calls at most this often. */
+#define AR_RETRY_NS 1000000ull
+
+enum run_state {
+	RUN_COLD,  /* free and punched: in a->cold bins */
+	RUN_WARM,  /* free, kept faulted in: in a->warm bins and the LRU list */
+	RUN_ALLOC, /* a page-run allocation: in a->map */
+	RUN_SLAB,  /* a slab: in a->map and (when partial) its class's lists */
+	RUN_DEFER, /* a freed page run a hazard still covers: in a->def[] */
+	RUN_BUSY,  /* being punched outside the lock; becomes RUN_COLD */
+};
+
+/*
+ * One run of pages (80 bytes, a malloc size class: the charge counts it as
+ * exactly that). prev/next link it into the one list its state puts it in
+ * (a free bin, a slab list, or a punch batch).
+ */
+struct run {
+	struct run *aprev, *anext; /* address order; runs tile the heap */
+	struct run *prev, *next;
+	uint32_t start, npages;    /* heap page index and length */
+	uint8_t state, cls, bucket, evac;
+	uint16_t nfree, hint;      /* slab: free slots, where to look first */
+	union {
+		struct {
+			struct run *lprev, *lnext; /* warm LRU, head = newest */
+			uint64_t stamp;            /* deferred since (ns) */
+		} w;
+		uint64_t bits[AR_SLAB_MAXOBJ / 64]; /* slab: 1 = slot taken */
+	} u;
+};
+
+/* Size-segregated free lists. */
+struct bins {
+	struct run *head[AR_NBINS];
+	uint64_t nonempty[AR_NBINS / 64];
+};
+
+/* Open-addressing map from a page index to the run starting there. */
+struct amap_slot {
+	uint32_t key;
+	struct run *val; /* NULL = empty slot */
+};
+struct amap {
+	struct amap_slot *slots;
+	uint32_t cap;   /* power of two */
+	uint32_t count;
+};
+
+/* A freed range waiting for hazards to clear. */
+struct deferred {
+	struct run *r;   /* the page run (RUN_DEFER), or the slab holding it */
+	uint64_t off;    /* region offset */
+	uint64_t len;    /* bytes covered (occupied size) */
+	uint64_t stamp;  /* when deferred, CLOCK_MONOTONIC ns */
+	bool small;
+};
+
+/* A slab's class layout. */
+struct cls {
+	uint32_t size;
+	uint16_t pages;
+	uint16_t nobjs;
+};
+
+/* Per-class slab lists. */
+struct cslabs {
+	struct run *bucket[AR_NBUCKETS]; /* partial slabs by fullness, not evacuating */
+	struct run *evac;                /* partial slabs being evacuated */
+	uint64_t free_slots;             /* free slots in bucket[] slabs */
+};
+
+struct ust_arena {
+	pthread_mutex_t lock;
+	pthread_cond_t punched;  /* signalled when busy runs become cold */
+	uint32_t waiters;
+
+	/* configuration */
+	char *base;
+	int fd;
+	uint64_t heap_off;
+	uint32_t heap_pages;
+	uint64_t warm_max;
+	const volatile char *haz;
+	uint32_t nhaz;
+	size_t haz_stride;
+
+	/* runs */
+	struct run *first;       /* address list head */
+	struct bins cold, warm;
+	struct run *lru_head, *lru_tail;
+	struct amap map;
+	struct cslabs cs[UST_ARENA_NCLASSES];
+
+	/* hazards */
+	struct deferred *def;    /* nhaz entries */
+	uint32_t ndef;
+	uint64_t *snap;          /* nhaz entries: sorted hazard snapshot */
+	uint64_t last_retry;
+
+	/* counters (pages unless named bytes) */
+	uint64_t cold_pages, warm_pages, busy_pages;
+	uint64_t ncold, nwarm, nruns_desc;
+	uint64_t class_count[UST_ARENA_NCLASSES];
+	uint64_t run_count, run_pages;
+	uint64_t slabs, slab_pages, evac_slabs;
+	uint64_t def_bytes;
+	uint64_t punches, punched_bytes, forced_bytes;
+	_Atomic uint64_t punch_errors;
+};
+
+/* arena_map.c */
+int ar_map_init(struct amap *m);
+void ar_map_fini(struct amap *m);
+struct run *ar_map_get(const struct amap *m, uint32_t key);
+int ar_map_reserve(struct amap *m, uint32_t extra);
+void ar_map_put(struct amap *m, uint32_t key, struct run *v);
+void ar_map_del(struct amap *m, uint32_t key);
+void ar_map_shrink(struct amap *m);
+size_t ar_map_bytes(const struct amap *m);
+
+/* arena_slab.c */
+const struct cls *ar_cls(unsigned i);
+unsigned ar_cls_of(size_t len);
+int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch);
+struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
+bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
+void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
+bool ar_slab_should_move(ust_arena *a, struct run *s);
+
+/* arena_run.c */
+uint64_t ar_now(void);
+struct run *ar_desc_new(ust_arena *a);
+void ar_desc_free(ust_arena *a, struct run *r);
+struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch);
+void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch);
+void ar_batch_punch(ust_arena *a, struct run *batch);
+void ar_warm_drain(ust_arena *a, struct run **batch);
+uint64_t ar_off(const ust_arena *a, uint32_t page);
+int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
+void ar_bins_remove(struct bins *b, struct run *r);
+void ar_cold_insert(ust_arena *a, struct run *r);
+void ar_to_busy(ust_arena *a, struct run *r, struct run **batch);
+struct run *ar_make_cold(ust_arena *a, struct run *r);
+
+/* arena_hazard.c */
+bool ar_haz_hit(const ust_arena *a, uint64_t off, uint64_t len);
+void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch);
+void ar_retry(ust_arena *a, struct run **batch);
+uint64_t ar_force(ust_arena *a, uint64_t age_ns, struct run **batch);
+void ar_free_now(ust_arena *a, const struct deferred *d, bool warm_ok,
+		 struct run **batch);
+bool ar_is_deferred(const ust_arena *a, uint64_t off);
+
+#endif

@@ -1,0 +1,322 @@
+/*
+ * arena_slab.c — size classes and slabs for requests up to
+ * UST_ARENA_SMALL_MAX bytes.
+ *
+ * Classes: 16-byte steps up to 128 B (waste under 13 %), then four per
+ * doubling (160, 192, 224, 256, 320, ...; waste under 25 %), up to 14 KiB.
+ * The bound is why slabs go that far: a page-granular run of 4 KiB + a key
+ * would take two pages (~100 % waste), class 5120 takes 25 %; from 14 KiB
+ * on, page rounding wastes under 25 % too. A class's slab is the
+ * smallest run of 1..16 pages whose tail waste is at most 1/64 (else the
+ * least wasteful), e.g. 5 pages for 5120 (4 objects), 1 page for 16 B
+ * (256 objects).
+ *
+ * A slab is a page run in state RUN_SLAB with a bitmap of taken slots
+ * (live or deferred) in its descriptor. Partial slabs of a class sit in
+ * four lists by fullness and an allocation takes the fullest one first, so
+ * that free slots concentrate in few slabs; those slabs empty out, and an
+ * empty slab's pages go back at once (warm cache or punch, arena_run.c).
+ * should_move() flags a slab at most a quarter full whose objects fit in
+ * the other partial slabs of the class as "evacuating": allocations avoid
+ * it (unless nothing else has room), so the store moving its objects
+ * empties it. Callers hold the arena lock.
+ */
+#include <errno.h>
+#include <pthread.h>
+
+#include "store/arena_int.h"
+
+static struct cls cls_tab[UST_ARENA_NCLASSES];
+static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
+
+/* Pages of the slab for objects of size bytes (see above). */
+static void cls_layout(struct cls *c, uint32_t size)
+{
+	uint32_t best = 0;
+	uint64_t best_w = 0, best_span = 1;
+
+	c->size = size;
+	for (uint32_t n = 1; n <= 16; n++) {
+		uint64_t span = (uint64_t)n * AR_P, w;
+
+		if (span < size)
+			continue;
+		w = span % size;
+		if (w * 64 <= span) {
+			best = n;
+			break;
+		}
+		if (!best || w * best_span < best_w * span) {
+			best = n;
+			best_w = w;
+			best_span = span;
+		}
+	}
+	c->pages = (uint16_t)best;
+	c->nobjs = (uint16_t)((uint64_t)best * AR_P / size);
+}
+
+static void cls_init(void)
+{
+	unsigned i = 0;
+
+	for (uint32_t s = 16; s <= 128; s += 16)
+		cls_layout(&cls_tab[i++], s);
+	for (uint32_t base = 128; i < UST_ARENA_NCLASSES; base *= 2)
+		for (uint32_t k = 1; k <= 4 && i < UST_ARENA_NCLASSES; k++)
+			cls_layout(&cls_tab[i++], base + base / 4 * k);
+}
+
+/* Layout of class i. */
+const struct cls *ar_cls(unsigned i)
+{
+	pthread_once(&cls_once, cls_init);
+	return &cls_tab[i];
+}
+
+/* Class of 1 <= len <= UST_ARENA_SMALL_MAX. Pure arithmetic. */
+unsigned ar_cls_of(size_t len)
+{
+	unsigned lg;
+	size_t base, k;
+
+	if (len <= 128)
+		return len ? (unsigned)((len + 15) / 16 - 1) : 0;
+	lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(len - 1));
+	base = (size_t)1 << lg;
+	k = (len - base + base / 4 - 1) / (base / 4);
+	return 8u + (lg - 7) * 4u + (unsigned)(k - 1);
+}
+
+/* ---- per-class slab lists ---- */
+
+static unsigned bucket_of(const struct run *s, const struct cls *k)
+{
+	return (unsigned)((uint32_t)(k->nobjs - s->nfree) * AR_NBUCKETS / k->nobjs);
+}
+
+static bool partial(const struct run *s, const struct cls *k)
+{
+	return s->nfree && s->nfree < k->nobjs;
+}
+
+static struct run **list_of(ust_arena *a, struct run *s, const struct cls *k)
+{
+	struct cslabs *cs = &a->cs[s->cls];
+
+	if (s->evac)
+		return &cs->evac;
+	s->bucket = (uint8_t)bucket_of(s, k);
+	return &cs->bucket[s->bucket];
+}
+
+/* Put a slab in the list its fullness and flag call for (none if full/empty). */
+static void slab_list(ust_arena *a, struct run *s)
+{
+	const struct cls *k = ar_cls(s->cls);
+	struct run **head;
+
+	if (!partial(s, k))
+		return;
+	head = list_of(a, s, k);
+	s->prev = NULL;
+	s->next = *head;
+	if (s->next)
+		s->next->prev = s;
+	*head = s;
+	if (!s->evac)
+		a->cs[s->cls].free_slots += s->nfree;
+}
+
+/* Take a slab out of its list (no-op if it is in none). */
+static void slab_unlist(ust_arena *a, struct run *s)
+{
+	const struct cls *k = ar_cls(s->cls);
+	struct cslabs *cs = &a->cs[s->cls];
+	struct run **head;
+
+	if (!partial(s, k))
+		return;
+	head = s->evac ? &cs->evac : &cs->bucket[s->bucket];
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		*head = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	s->prev = s->next = NULL;
+	if (!s->evac)
+		cs->free_slots -= s->nfree;
+}
+
+static void set_evac(ust_arena *a, struct run *s, bool on)
+{
+	slab_unlist(a, s);
+	s->evac = on;
+	if (on)
+		a->evac_slabs++;
+	else
+		a->evac_slabs--;
+	slab_list(a, s);
+}
+
+/* A new slab of class c, or NULL (-ENOMEM). Not in any list yet. */
+static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
+{
+	const struct cls *k = ar_cls(c);
+	struct run *s = ar_run_take(a, k->pages, batch);
+
+	if (!s)
+		return NULL;
+	/* ar_run_take may drop the lock, so reserve the map slot only now. */
+	if (ar_map_reserve(&a->map, 1) < 0) {
+		ar_run_free(a, s, false, batch);
+		return NULL;
+	}
+	s->state = RUN_SLAB;
+	s->cls = (uint8_t)c;
+	s->evac = 0;
+	s->nfree = k->nobjs;
+	s->hint = 0;
+	s->prev = s->next = NULL;
+	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++)
+		s->u.bits[w] = 0;
+	/* Slots past nobjs are marked taken so the search never finds them. */
+	for (unsigned i = k->nobjs; i < AR_SLAB_MAXOBJ; i++)
+		s->u.bits[i / 64] |= 1ull << (i % 64);
+	ar_map_put(&a->map, s->start, s);
+	a->slabs++;
+	a->slab_pages += k->pages;
+	return s;
+}
+
+/* A free slot of s (which has one), searching from its hint. */
+static unsigned slot_take(struct run *s)
+{
+	unsigned w0 = s->hint / 64;
+
+	for (unsigned n = 0; n < AR_SLAB_MAXOBJ / 64; n++) {
+		unsigned w = (w0 + n) % (AR_SLAB_MAXOBJ / 64);
+		uint64_t free_bits = ~s->u.bits[w];
+
+		if (free_bits) {
+			unsigned i = w * 64 + (unsigned)__builtin_ctzll(free_bits);
+
+			s->u.bits[w] |= 1ull << (i % 64);
+			s->nfree--;
+			s->hint = (uint16_t)i;
+			return i;
+		}
+	}
+	return AR_SLAB_MAXOBJ; /* unreachable: nfree > 0 */
+}
+
+/*
+ * Allocate one object of class c: from the fullest partial slab that is not
+ * being evacuated, else an evacuating one (which stops being evacuated),
+ * else a new slab. Returns its region offset or -ENOMEM. Lock held (may be
+ * dropped while a new slab's run is found).
+ */
+int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch)
+{
+	const struct cls *k = ar_cls(c);
+	struct cslabs *cs = &a->cs[c];
+	struct run *s = NULL;
+	unsigned slot;
+
+	for (unsigned b = AR_NBUCKETS; b-- > 0 && !s;)
+		s = cs->bucket[b];
+	if (!s && cs->evac) {
+		s = cs->evac;
+		set_evac(a, s, false);
+	}
+	if (!s) {
+		s = slab_new(a, c, batch);
+		if (!s)
+			return -ENOMEM;
+	}
+	slab_unlist(a, s);
+	slot = slot_take(s);
+	slab_list(a, s);
+	a->class_count[c]++;
+	return (int64_t)(ar_off(a, s->start) + (uint64_t)slot * k->size);
+}
+
+/*
+ * The slab of class c holding a slot that starts at off, or NULL. The slab
+ * starts at most pages-1 pages before off's page: one map probe per page.
+ */
+struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c)
+{
+	const struct cls *k = ar_cls(c);
+	uint64_t pg = (off - a->heap_off) / AR_P;
+
+	for (uint64_t i = 0; i < k->pages && i <= pg; i++) {
+		struct run *s = ar_map_get(&a->map, (uint32_t)(pg - i));
+		uint64_t rel;
+
+		if (!s || s->state != RUN_SLAB || s->cls != c)
+			continue;
+		rel = off - ar_off(a, s->start);
+		if (rel % k->size || rel / k->size >= k->nobjs)
+			continue;
+		return s;
+	}
+	return NULL;
+}
+
+/* Is the slot at off in slab s taken (live or deferred)? */
+bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off)
+{
+	unsigned i = (unsigned)((off - ar_off(a, s->start)) / ar_cls(s->cls)->size);
+
+	return (s->u.bits[i / 64] >> (i % 64)) & 1;
+}
+
+/*
+ * Give the slot at off back to slab s (no stats: the caller did them). An
+ * emptied slab leaves the map and its run is freed (warm cache or batch).
+ */
+void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
+{
+	const struct cls *k = ar_cls(s->cls);
+	unsigned i = (unsigned)((off - ar_off(a, s->start)) / k->size);
+
+	slab_unlist(a, s);
+	s->u.bits[i / 64] &= ~(1ull << (i % 64));
+	s->nfree++;
+	s->hint = (uint16_t)i;
+	if (s->nfree < k->nobjs) {
+		slab_list(a, s);
+		return;
+	}
+	if (s->evac) {
+		s->evac = 0;
+		a->evac_slabs--;
+	}
+	ar_map_del(&a->map, s->start);
+	ar_map_shrink(&a->map);
+	a->slabs--;
+	a->slab_pages -= k->pages;
+	ar_run_free(a, s, true, batch);
+}
+
+/*
+ * Should the object in slab s move? Yes if s is already being evacuated,
+ * or if it is at most a quarter full and its objects fit in the free slots
+ * of the class's other partial slabs (then it is flagged now).
+ */
+bool ar_slab_should_move(ust_arena *a, struct run *s)
+{
+	const struct cls *k = ar_cls(s->cls);
+	uint32_t used = k->nobjs - s->nfree;
+
+	if (s->evac)
+		return true;
+	if (!partial(s, k) || used * 4u > k->nobjs)
+		return false;
+	if (a->cs[s->cls].free_slots - s->nfree < used)
+		return false;
+	set_evac(a, s, true);
+	return true;
+}
