@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "store/internal.h"
 
@@ -61,11 +62,47 @@ void ust_alloc_trim(struct ust_alloc *a)
 	malloc_trim(0);
 }
 
+void ust_alloc_flush(struct ust_alloc *a)
+{
+	(void)a;
+}
+
+/* glibc tells nothing about its bins: nothing is ever judged sparse. */
+void ust_alloc_sparse(struct ust_alloc *a, void *const *p, unsigned n, bool *move)
+{
+	(void)a;
+	(void)p;
+	memset(move, 0, n * sizeof(*move));
+}
+
+void *ust_alloc_move(struct ust_alloc *a, void *p, size_t size)
+{
+	(void)a;
+	(void)p;
+	(void)size;
+	return NULL;
+}
+
+int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out)
+{
+	(void)a;
+	memset(out, 0, sizeof(*out));
+	return -ENOTSUP;
+}
+
 #else
 #include <jemalloc/jemalloc.h>
 
 /* Largest jemalloc small size class with 4 KiB pages; above it extents. */
 #define UST_SMALL_MAX 14336u
+/*
+ * A slab used below this fraction (UST_DENSE_NUM / UST_DENSE_DEN) is sparse:
+ * compaction moves its regions out so the slab empties and can be purged.
+ * Slabs at or above it waste at most 1/8 of their bytes (docs/store.md).
+ */
+#define UST_DENSE_NUM 7u
+#define UST_DENSE_DEN 8u
+#define UST_QUERY_MAX 64u
 
 /*
  * Flags for an allocation of size bytes. Large ones (above the small
@@ -130,5 +167,110 @@ void ust_alloc_trim(struct ust_alloc *a)
 	mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
 	snprintf(name, sizeof(name), "arena.%u.purge", (unsigned)MALLCTL_ARENAS_ALL);
 	mallctl(name, NULL, NULL, NULL, 0);
+}
+
+/* Hand the calling thread's cached free regions back to their slabs. */
+void ust_alloc_flush(struct ust_alloc *a)
+{
+	(void)a;
+	mallctl("thread.tcache.flush", NULL, NULL, NULL, 0);
+}
+
+/*
+ * For n allocations p[i] (n <= 64) set move[i] when p[i] is a region of a
+ * jemalloc slab (small size class) holding more than one region and used
+ * below 7/8: moving it to a fuller slab (compact.c) helps empty this one.
+ * Large allocations and one-region slabs are never sparse: freeing them
+ * frees whole pages. Uses experimental.utilization.batch_query (jemalloc
+ * 5.2.1+); if that fails, nothing is moved. Lock-free; the answer is a
+ * snapshot (other threads allocate and free meanwhile).
+ */
+void ust_alloc_sparse(struct ust_alloc *a, void *const *p, unsigned n, bool *move)
+{
+	size_t out[3 * UST_QUERY_MAX];
+	size_t outlen = 3 * n * sizeof(size_t);
+
+	(void)a;
+	memset(move, 0, n * sizeof(*move));
+	if (n == 0 || n > UST_QUERY_MAX)
+		return;
+	if (mallctl("experimental.utilization.batch_query", out, &outlen, (void *)p,
+		    n * sizeof(*p)) != 0)
+		return;
+	for (unsigned i = 0; i < n; i++) {
+		size_t nfree = out[3 * i], nregs = out[3 * i + 1];
+
+		move[i] = nregs > 1 && nfree <= nregs &&
+			  (nregs - nfree) * UST_DENSE_DEN < nregs * UST_DENSE_NUM;
+	}
+}
+
+/*
+ * Move the allocation p of size bytes (as given to ust_alloc) to a new
+ * place in the same arena, bypassing the thread cache both ways: the bin
+ * then serves the oldest non-full slab, so moved regions fill slabs that
+ * are kept, and the freed region goes straight back to its slab (not into
+ * a cache that the next move would take it from again). Returns the new
+ * address, p's bytes copied and p freed; or NULL with p untouched (no
+ * memory, or p's arena unknown). The caller relinks under its lock.
+ */
+void *ust_alloc_move(struct ust_alloc *a, void *p, size_t size)
+{
+	static _Thread_local size_t mib[2], miblen;
+	unsigned arena;
+	size_t alen = sizeof(arena);
+	void *q;
+
+	(void)a;
+	if (!miblen) {
+		size_t len = 2;
+
+		if (mallctlnametomib("arenas.lookup", mib, &len) != 0)
+			return NULL;
+		miblen = len;
+	}
+	if (mallctlbymib(mib, miblen, &arena, &alen, &p, sizeof(p)) != 0)
+		return NULL;
+	q = mallocx(size, flags_for(size) | MALLOCX_ARENA(arena) | MALLOCX_TCACHE_NONE);
+	if (!q)
+		return NULL;
+	memcpy(q, p, size);
+	sdallocx(p, size, flags_for(size) | MALLOCX_TCACHE_NONE);
+	return q;
+}
+
+/*
+ * The process's heap as jemalloc sees it (stats refreshed first): bytes
+ * allocated, in active pages, resident, and held dirty (freed, not yet
+ * purged). Returns 0, or -ENOTSUP when jemalloc was built without stats.
+ * Costs a stats merge over every arena (tens of microseconds).
+ */
+int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out)
+{
+	uint64_t epoch = 1;
+	size_t len = sizeof(epoch), v, vl = sizeof(v);
+
+	(void)a;
+	memset(out, 0, sizeof(*out));
+	if (mallctl("epoch", &epoch, &len, &epoch, len) != 0)
+		return -ENOTSUP;
+	if (mallctl("stats.allocated", &v, &vl, NULL, 0) != 0)
+		return -ENOTSUP;
+	out->allocated = v;
+	mallctl("stats.active", &v, &vl, NULL, 0);
+	out->active = v;
+	mallctl("stats.resident", &v, &vl, NULL, 0);
+	out->resident = v;
+	{
+		char name[64];
+		size_t page = 4096, pl = sizeof(page);
+
+		mallctl("arenas.page", &page, &pl, NULL, 0);
+		snprintf(name, sizeof(name), "stats.arenas.%u.pdirty",
+			 (unsigned)MALLCTL_ARENAS_ALL);
+		if (mallctl(name, &v, &vl, NULL, 0) == 0)
+			out->dirty = (uint64_t)v * page;
+	}
+	return 0;
 }
 #endif

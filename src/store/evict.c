@@ -283,6 +283,7 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
  */
 void ust_shrink(ust_store *st)
 {
+	ust_compact_note(st);
 	ust_credit_reclaim(st, NULL);
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
 		struct ust_tenant *t = st->tenants[i];

@@ -147,6 +147,38 @@ struct ust_alloc {
 	unsigned narenas; /* reserved for per-store arenas; 0 today */
 };
 
+/* The process heap as the allocator reports it (ust_alloc_usage). */
+struct ust_alloc_usage {
+	uint64_t allocated; /* bytes handed out (and cached by threads) */
+	uint64_t active;    /* bytes of pages holding at least one of them */
+	uint64_t resident;  /* allocator's resident pages, metadata included */
+	uint64_t dirty;     /* freed pages not yet returned to the OS */
+};
+
+/*
+ * Where the compaction walk (compact.c) stands: stripe, pool id and bucket
+ * to look at next. Protected by st->compact_lock.
+ */
+struct ust_compact_cursor {
+	unsigned s;
+	uint32_t pool;
+	uint32_t bucket;
+	unsigned phase; /* 0: slabs, and count pages per block; 1: pages */
+	uint64_t pass;  /* completed passes over the whole store */
+};
+
+/*
+ * How much of each 2 MiB block of address space page-sized allocations
+ * use, counted by phase 0 of a compaction pass (open addressing, keys are
+ * block number + 1, 0 = empty slot). compact.c.
+ */
+struct ust_census {
+	uint64_t *block;
+	uint32_t *pages;  /* pages used in the block */
+	uint32_t *pieces; /* allocations starting in the block */
+	size_t cap, n;
+};
+
 struct ust_store {
 	unsigned nstripes;
 	unsigned smask;
@@ -173,6 +205,16 @@ struct ust_store {
 	uint32_t ev_pool;
 	uint32_t ev_stripe;
 	struct ust_alloc alloc;
+	/* Compaction (compact.c): one walker at a time; never held with mgmt
+	 * by the walker, which takes stripe locks one at a time under it. */
+	pthread_mutex_t compact_lock;
+	struct ust_compact_cursor ccur;
+	struct ust_census census;
+	struct ust_compact_info ctotal; /* every walk so far, summed */
+	/* st->charged when the last pass ended, or more when ust_shrink()
+	 * started from more since: a fall by a quarter asks for a pass. */
+	_Atomic uint64_t walk_charged;
+	unsigned flags;        /* ust_config.flags */
 };
 
 /* hash.c */
@@ -186,6 +228,10 @@ size_t ust_alloc_size(const struct ust_alloc *a, size_t size);
 void *ust_alloc(struct ust_alloc *a, unsigned slot, size_t size);
 void ust_alloc_free(struct ust_alloc *a, void *p, size_t size);
 void ust_alloc_trim(struct ust_alloc *a);
+void ust_alloc_flush(struct ust_alloc *a);
+void ust_alloc_sparse(struct ust_alloc *a, void *const *p, unsigned n, bool *move);
+void *ust_alloc_move(struct ust_alloc *a, void *p, size_t size);
+int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out);
 
 /* table.c */
 struct ust_entry *ust_sub_find(struct ust_sub *sub, uint64_t h, const void *key,
@@ -194,6 +240,7 @@ bool ust_sub_prepare(struct ust_sub *sub);
 void ust_sub_insert(struct ust_sub *sub, struct ust_entry *e, uint64_t h);
 void ust_sub_unlink(struct ust_sub *sub, struct ust_entry **link);
 struct ust_entry *ust_sub_detach_all(struct ust_sub *sub);
+bool ust_sub_shrink(struct ust_sub *sub);
 uint64_t ust_entry_hash(const struct ust_entry *e);
 
 /* account.c */
@@ -252,6 +299,10 @@ struct ust_room {
 	const void *key;
 	size_t klen;
 };
+
+/* compact.c */
+void ust_compact_note(ust_store *st);
+void ust_compact_fini(ust_store *st);
 
 /* evict.c: callers hold no stripe lock; see each function for mgmt */
 int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *room);

@@ -78,6 +78,8 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	atomic_init(&st->capacity, cfg->capacity);
 	atomic_init(&st->charged, 0);
 	atomic_init(&st->clock, 1);
+	atomic_init(&st->walk_charged, 0);
+	st->flags = cfg->flags;
 	return 0;
 }
 
@@ -111,6 +113,8 @@ int ust_store_new(const struct ust_config *cfg, ust_store **out)
 	for (unsigned i = 0; i < st->nstripes; i++)
 		pthread_mutex_init(&st->stripes[i].lock, NULL);
 	pthread_mutex_init(&st->mgmt, NULL);
+	pthread_mutex_init(&st->compact_lock, NULL);
+	st->ccur.pool = 1;
 	st->next_tenant = 1;
 	st->next_pool = 1;
 	*out = st;
@@ -143,6 +147,8 @@ void ust_store_free(ust_store *st)
 	for (unsigned i = 0; i < st->nstripes; i++)
 		pthread_mutex_destroy(&st->stripes[i].lock);
 	pthread_mutex_destroy(&st->mgmt);
+	ust_compact_fini(st);
+	pthread_mutex_destroy(&st->compact_lock);
 	free(st->pools);
 	free(st->tenants);
 	free(st->stripes);
@@ -238,9 +244,16 @@ int ust_set_capacity(ust_store *st, uint64_t capacity)
 	return 0;
 }
 
-/* Return memory freed by earlier removals to the OS. Lock-free. */
+/*
+ * Return memory freed by earlier removals to the OS: compact when it pays
+ * (and is not deferred to the caller), then flush this thread's cache and
+ * purge. Takes st->compact_lock and stripe locks in turn when compacting.
+ */
 void ust_trim(ust_store *st)
 {
+	ust_alloc_flush(&st->alloc); /* cached regions back to their slabs first */
+	if (!(st->flags & UST_CFG_COMPACT_DEFER) && ust_compact_wanted(st))
+		ust_compact(st, 0, NULL);
 	ust_alloc_trim(&st->alloc);
 }
 

@@ -28,6 +28,7 @@
 #ifndef UTMEM_STORE_H
 #define UTMEM_STORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,7 +62,15 @@ struct ust_config {
 	size_t max_key;     /* longest key in bytes; 0 = 1024 */
 	size_t max_value;   /* longest value in bytes; 0 = 64 MiB */
 	unsigned shards;    /* lock stripes; 0 = chosen from the core count */
+	unsigned flags;     /* UST_CFG_* */
 };
+
+/*
+ * ust_config.flags. UST_CFG_COMPACT_DEFER: ust_trim() (and so shrinking,
+ * flush, destroy) only purges; the caller runs ust_compact() itself, e.g.
+ * from a background thread, so that management calls stay short.
+ */
+#define UST_CFG_COMPACT_DEFER (1u << 0)
 
 struct ust_limits {
 	uint64_t min;    /* reserved bytes: never evicted to serve others */
@@ -215,10 +224,57 @@ int ust_invalidate(ust_store *st, uint32_t tenant, uint32_t pool,
 		   const void *key, size_t klen);
 
 /*
- * Return memory freed by earlier removals to the OS now. Shrinking calls it
- * already; exposed for the daemon's idle path and for tests.
+ * Return memory freed by earlier removals to the OS now: when the heap is
+ * fragmented (ust_compact_wanted), compact first (unless
+ * UST_CFG_COMPACT_DEFER), then purge the allocator's free pages. Shrinking,
+ * flush, destroy and tenant removal call it already.
  */
 void ust_trim(ust_store *st);
+
+/* What compaction did: one call's figures, or totals (ust_compact_totals). */
+struct ust_compact_info {
+	uint64_t entries_seen;  /* entries looked at */
+	uint64_t moved;         /* allocations moved out of sparse slabs */
+	uint64_t bytes_moved;
+	uint64_t tables_shrunk; /* per-stripe bucket arrays made smaller */
+	uint64_t passes;        /* walks over the whole store completed */
+	uint64_t ns;            /* time spent */
+};
+
+/*
+ * Compaction: walk every pool's tables stripe by stripe and move entries
+ * (and values kept apart) that sit in sparsely used allocator slabs to
+ * fuller ones, so the sparse slabs empty and their pages can be returned;
+ * halve bucket arrays below half load. Looks at up to budget entries
+ * (0: until a whole pass is done), resuming where the previous call
+ * stopped. Returns 1 if a pass over the whole store completed in this call,
+ * else 0. Adds what it did to *out when not NULL. Takes each stripe lock in
+ * turn for a bounded number of entries; never st's management lock, so
+ * PUTs, GETs and evictions go on meanwhile. Does not purge (ust_trim does).
+ */
+int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out);
+
+/* Every compaction so far, summed. */
+void ust_compact_totals(ust_store *st, struct ust_compact_info *out);
+
+/* The process heap, as the allocator reports it (jemalloc stats). */
+struct ust_heap_info {
+	uint64_t allocated; /* bytes handed out */
+	uint64_t active;    /* bytes of pages holding allocations */
+	uint64_t resident;  /* allocator's resident bytes, metadata included */
+	uint64_t dirty;     /* free pages not yet returned to the OS */
+};
+
+/* Returns 0, or -ENOTSUP with *out zeroed (no allocator statistics). */
+int ust_heap_info(ust_store *st, struct ust_heap_info *out);
+
+/*
+ * Would a compaction pass pay off? True when free space inside partly used
+ * slabs (active - allocated) exceeds 1/8 of what is allocated plus 4 MiB,
+ * or when the store's charge fell by a quarter since the last full pass
+ * (bucket arrays to shrink). Costs a stats refresh (tens of microseconds).
+ */
+bool ust_compact_wanted(ust_store *st);
 
 #ifdef __cplusplus
 }

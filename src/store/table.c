@@ -113,6 +113,46 @@ void ust_sub_insert(struct ust_sub *sub, struct ust_entry *e, uint64_t h)
 	sub->count++;
 }
 
+/*
+ * Make the bucket array smaller when fewer than half its buckets are used
+ * on average: rehash into the smallest power of two (at least
+ * UST_MIN_BUCKETS) holding one entry per bucket or more, so the load lands
+ * in (1/2, 1] and the next doubling (at 2) is far away. Tables grow on the
+ * data path but shrink only here (compact.c), so a table emptied by a
+ * shrink does not keep its peak size. Returns true if it shrank; false
+ * also when the smaller array could not be allocated (nothing changes).
+ */
+bool ust_sub_shrink(struct ust_sub *sub)
+{
+	uint32_t nb = UST_MIN_BUCKETS;
+	struct ust_entry **nbk;
+
+	if (!sub->buckets || sub->count * 2 >= sub->mask + 1 ||
+	    sub->mask + 1 <= UST_MIN_BUCKETS)
+		return false;
+	while (nb < sub->count)
+		nb *= 2;
+	nbk = calloc(nb, sizeof(*nbk));
+	if (!nbk)
+		return false;
+	for (uint32_t i = 0; i <= sub->mask; i++) {
+		struct ust_entry *e = sub->buckets[i], *next;
+
+		for (; e; e = next) {
+			uint32_t b = bucket_of(ust_entry_hash(e), nb - 1);
+
+			next = e->next;
+			e->next = nbk[b];
+			nbk[b] = e;
+		}
+	}
+	free(sub->buckets);
+	sub->buckets = nbk;
+	sub->mask = nb - 1;
+	sub->hand &= sub->mask;
+	return true;
+}
+
 /* Unlink the entry *link refers to; the caller owns it afterwards. */
 void ust_sub_unlink(struct ust_sub *sub, struct ust_entry **link)
 {
