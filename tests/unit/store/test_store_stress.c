@@ -1,7 +1,8 @@
 /*
  * test_store_stress.c — several threads hammer overlapping keys in private,
  * shared, persistent and ephemeral pools while another keeps changing
- * limits and the capacity. Every value carries its key and length, so each
+ * limits and the capacity, and another compacts (moves entries between
+ * allocations under the data path's feet). Every value carries its key and length, so each
  * GET checks integrity; afterwards the charges must add up (tenants = pools
  * = store), entry counters must match what a full scan finds, and flushing
  * everything must bring every charge back to zero.
@@ -102,6 +103,16 @@ static void *governor(void *arg)
 	return NULL;
 }
 
+/* Compact in small steps all along; what it did is returned. */
+static void *compactor(void *arg)
+{
+	struct ust_compact_info *ci = arg;
+
+	while (!atomic_load(&stop))
+		ust_compact(st, 100, ci);
+	return NULL;
+}
+
 /* GET every key of every pool as admin-granted tenant; count the hits. */
 static uint64_t scan(uint32_t p, uint32_t t)
 {
@@ -123,7 +134,8 @@ static void test_stress(void **state)
 {
 	struct ust_config cfg = { .capacity = 2000000, .max_key = 16, .max_value = VMAX };
 	struct ust_limits l = { 0, UINT64_MAX, 1 };
-	pthread_t th[NTHREADS], gov;
+	pthread_t th[NTHREADS], gov, cmp;
+	struct ust_compact_info ci = { 0 };
 	struct ust_store_info si;
 	uint64_t tsum = 0, psum = 0;
 
@@ -140,6 +152,7 @@ static void test_stress(void **state)
 	assert_int_equal(ust_pool_grant(st, pools[4], tid[0]), 0);
 	assert_int_equal(ust_pool_grant(st, pools[4], tid[1]), 0);
 	assert_int_equal(pthread_create(&gov, NULL, governor, NULL), 0);
+	assert_int_equal(pthread_create(&cmp, NULL, compactor, &ci), 0);
 	for (uintptr_t i = 0; i < NTHREADS; i++)
 		assert_int_equal(pthread_create(&th[i], NULL, worker, (void *)(i + 1)), 0);
 	for (int i = 0; i < NTHREADS; i++) {
@@ -150,6 +163,11 @@ static void test_stress(void **state)
 	}
 	atomic_store(&stop, true);
 	assert_int_equal(pthread_join(gov, NULL), 0);
+	assert_int_equal(pthread_join(cmp, NULL), 0);
+	printf("# compaction: %llu entries seen, %llu moved, %llu passes\n",
+	       (unsigned long long)ci.entries_seen, (unsigned long long)ci.moved,
+	       (unsigned long long)ci.passes);
+	assert_true(ci.moved > 0);
 
 	/* charges add up three ways, and counters match a full scan */
 	for (int t = 0; t < 2; t++) {
