@@ -154,6 +154,7 @@ struct ud_tenant {
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;
 	atomic_int gone;
+	atomic_uint conns; /* open client connections (a ring counts with its socket) */
 	struct ud_listener *lis;
 	struct ud_tenant *next;
 };
@@ -177,6 +178,7 @@ struct ud_conn {
 	struct ud_loop *loop;
 	struct ud_tenant *tenant; /* NULL: admin, or TCP before HELLO */
 	unsigned admin : 1, tcp : 1, closing : 1, paused : 1, dead : 1;
+	unsigned counted : 1;     /* counted in tenant->conns */
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;

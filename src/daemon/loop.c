@@ -123,6 +123,8 @@ static void conn_detach(struct ud_conn *c)
 	 */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	l->nconns--;
+	if (c->counted)
+		atomic_fetch_sub_explicit(&c->tenant->conns, 1, memory_order_relaxed);
 	close(c->fd);
 	ud_debug("connection fd %d closed", c->fd);
 	c->dead = 1;
@@ -200,6 +202,10 @@ int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
 		goto err_fd;
 	c->admin = admin != 0;
 	c->tcp = tcp != 0;
+	if (t) {
+		atomic_fetch_add_explicit(&t->conns, 1, memory_order_relaxed);
+		c->counted = 1;
+	}
 	c->events = EPOLLIN;
 	err = ud_loop_watch(l, fd, c->events, c);
 	if (err) {

@@ -59,8 +59,10 @@ static void op_hello(struct ud_conn *c, const struct uwire_frame *f)
 			c->closing = 1;
 			return;
 		}
-		ud_info("fd %d: TCP client authenticated as tenant '%s'", c->fd,
-			c->tenant->name);
+		atomic_fetch_add_explicit(&c->tenant->conns, 1, memory_order_relaxed);
+		c->counted = 1;
+		ud_debug("fd %d: TCP client authenticated as tenant '%s'", c->fd,
+			 c->tenant->name);
 	}
 	hello.tenant_id = c->tenant ? c->tenant->id : 0;
 	p = ud_reply_begin(c, &f->hdr, UWIRE_S_OK, 0, UWIRE_HELLO_SIZE);
