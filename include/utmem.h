@@ -12,7 +12,10 @@
  * utmem_strerror() describes any such value. Errors with a utmem meaning:
  *   -ENOENT      GET/INVALIDATE miss; pool name unknown (open without CREATE)
  *   -EBADF       pool handle unknown, destroyed, or not this tenant's
- *   -EACCES      shared pool not granted to this tenant by the operator
+ *   -EACCES      shared pool not granted to this tenant by the operator; or,
+ *                from a connect, the socket's owner, group or mode does not
+ *                admit this user
+ *   -EKEYREVOKED the operator removed this tenant (its socket is gone)
  *   -EEXIST      pool exists with another kind
  *   -EMSGSIZE    key or value longer than the daemon accepts
  *   -EDQUOT      this tenant's quota would be exceeded (PUT refused; no value

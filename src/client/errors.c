@@ -18,7 +18,8 @@ static const struct {
 } meanings[] = {
 	{ENOENT, "not found"},
 	{EBADF, "bad pool handle"},
-	{EACCES, "shared pool not granted to this tenant"},
+	{EACCES, "permission denied (a shared pool not granted to this tenant, "
+		 "or a socket whose owner, group or mode does not admit this user)"},
 	{EEXIST, "pool exists with another kind"},
 	{EMSGSIZE, "key or value larger than the daemon accepts"},
 	{EDQUOT, "tenant quota exceeded"},
@@ -29,6 +30,7 @@ static const struct {
 	{EPROTONOSUPPORT, "protocol version not supported by the daemon"},
 	{EOPNOTSUPP, "operation not supported by the daemon"},
 	{ESHUTDOWN, "daemon shutting down"},
+	{EKEYREVOKED, "tenant removed by the operator"},
 	{ECONNRESET, "connection to utmemd reset or lost"},
 	{ECONNREFUSED, "utmemd refused the connection (not running?)"},
 	{ENOTCONN, "not connected to utmemd"},

@@ -28,6 +28,8 @@ unsigned ud_status(int err)
 	case ENOMEM: return UWIRE_S_NOMEM;
 	case ENOBUFS: return UWIRE_S_NOBUFS;
 	case EINVAL: return UWIRE_S_INVALID;
+	case ENOTEMPTY: return UWIRE_S_NOTEMPTY;
+	case EKEYREVOKED: return UWIRE_S_REVOKED;
 	default: return UWIRE_S_INTERNAL;
 	}
 }
@@ -237,7 +239,7 @@ void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	if (atomic_load_explicit(&c->tenant->gone, memory_order_acquire)) {
-		ud_reply(c, h, UWIRE_S_SHUTDOWN, 0, NULL, 0);
+		ud_reply(c, h, UWIRE_S_REVOKED, 0, NULL, 0);
 		c->closing = 1;
 		return;
 	}

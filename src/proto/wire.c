@@ -224,6 +224,8 @@ static const struct {
 	[UWIRE_S_SHUTDOWN] = {ESHUTDOWN, "daemon shutting down"},
 	[UWIRE_S_INTERNAL] = {EIO, "internal error"},
 	[UWIRE_S_NOBUFS] = {ENOBUFS, "buffer too small"},
+	[UWIRE_S_REVOKED] = {EKEYREVOKED, "tenant removed by the operator"},
+	[UWIRE_S_NOTEMPTY] = {ENOTEMPTY, "would drop stored data (needs force)"},
 };
 
 int uwire_status_to_errno(unsigned status)

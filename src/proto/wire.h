@@ -82,6 +82,8 @@ enum uwire_status {
 	UWIRE_S_SHUTDOWN = 14,  /* daemon stopping */
 	UWIRE_S_INTERNAL = 15,
 	UWIRE_S_NOBUFS = 16,    /* GET with F_MAXLEN: value longer; nothing removed */
+	UWIRE_S_REVOKED = 17,   /* the operator removed this connection's tenant */
+	UWIRE_S_NOTEMPTY = 18,  /* admin: would drop stored data; repeat with force */
 	UWIRE_S_MAX_
 };
 
