@@ -181,75 +181,62 @@ static void reply_u32(struct ud_conn *c, const struct uwire_hdr *h, uint32_t v)
 	ud_reply(c, h, UWIRE_S_OK, 0, b, 4);
 }
 
-static void op_tenant_add(struct ud_conn *c, const struct uwire_hdr *h,
-			  const struct uadm_tenant_req *req)
+/* Run a change through ud_cfg_set and answer with its text. */
+static void reply_set(struct ud_conn *c, const struct uwire_hdr *h,
+		      const char *section, unsigned flags, size_t n,
+		      const char *const *keys, const char *const *vals)
 {
-	struct ud_daemon *d = c->loop->d;
-	struct ud_cfg_tenant ct = {.weight = 1, .mode = 0660,
-				   .max = d->cfg.capacity};
-	char msg[UADM_MSG_MAX] = "";
-	struct ud_tenant *t;
+	struct uadm_wbuf rep;
 	int err;
 
-	snprintf(ct.name, sizeof(ct.name), "%s", req->name);
-	snprintf(ct.socket, sizeof(ct.socket), "%s", req->socket);
-	snprintf(ct.token, sizeof(ct.token), "%s", req->token);
-	if (req->mask & UADM_SET_MIN)
-		ct.min = req->min;
-	if (req->mask & UADM_SET_MAX)
-		ct.max = req->max;
-	if (req->mask & UADM_SET_WEIGHT)
-		ct.weight = req->weight;
-	ct.set = req->mask;
-	if (ct.weight == 0 || ct.min > ct.max) {
-		reply_err(c, h, UWIRE_S_INVALID,
-			  "tenant '%s': weight must be >= 1 and min <= max", ct.name);
-		return;
-	}
-	err = ud_tenant_create(d, &ct, msg, sizeof(msg));
-	if (err) {
-		reply_err(c, h, ud_status(err), "%s", msg);
-		return;
-	}
-	t = ud_tenant_by_name(d, ct.name);
-	reply_u32(c, h, t ? t->id : 0);
+	uadm_wbuf_init(&rep);
+	err = ud_cfg_set(c->loop->d, section, flags, n, keys, vals, &rep);
+	ud_reply_text(c, h, ud_status(err), &rep);
 }
 
-static void op_tenant_set(struct ud_conn *c, const struct uwire_hdr *h,
+/*
+ * TENANT_ADD / TENANT_SET, kept for older utmemctl: the record becomes
+ * key = value pairs and takes the CONFIG_SET path, so it is checked by the
+ * same table as the config file. TENANT_ADD still answers the new id.
+ */
+static void op_tenant_req(struct ud_conn *c, const struct uwire_hdr *h,
 			  const struct uadm_tenant_req *req)
 {
 	struct ud_daemon *d = c->loop->d;
-	struct ud_tenant *t = ud_tenant_by_name(d, req->name);
-	struct ust_tenant_info ti;
-	int err;
+	char sec[UADM_SECTION_MAX + 1], mn[32], mx[32], wt[16];
+	const char *keys[5], *vals[5];
+	struct uadm_wbuf rep;
+	struct ud_tenant *t;
+	size_t n = 0;
+	int add = h->opcode == UADM_OP_TENANT_ADD, err;
 
+	snprintf(sec, sizeof(sec), "tenant %s", req->name);
+	snprintf(mn, sizeof(mn), "%llu", (unsigned long long)req->min);
+	snprintf(mx, sizeof(mx), "%llu", (unsigned long long)req->max);
+	snprintf(wt, sizeof(wt), "%u", req->weight);
+	if (req->mask & UADM_SET_MIN)
+		keys[n] = "min", vals[n++] = mn;
+	if (req->mask & UADM_SET_MAX)
+		keys[n] = "max", vals[n++] = mx;
+	if (req->mask & UADM_SET_WEIGHT)
+		keys[n] = "weight", vals[n++] = wt;
+	if (add && req->socket[0])
+		keys[n] = "socket", vals[n++] = req->socket;
+	if (add && req->token[0])
+		keys[n] = "token", vals[n++] = req->token;
+	if (!add) {
+		reply_set(c, h, sec, 0, n, keys, vals);
+		return;
+	}
+	uadm_wbuf_init(&rep);
+	err = ud_cfg_set(d, sec, UADM_F_CREATE, n, keys, vals, &rep);
+	t = err ? NULL : ud_tenant_by_name(d, req->name);
 	if (!t) {
-		reply_err(c, h, UWIRE_S_NOTFOUND, "no tenant named '%s'", req->name);
+		ud_reply_text(c, h, ud_status(err ? err : -EIO), &rep);
 		return;
 	}
-	err = ust_tenant_info(d->st, t->id, &ti);
-	if (!err) {
-		if (req->mask & UADM_SET_MIN)
-			ti.limits.min = req->min;
-		if (req->mask & UADM_SET_MAX)
-			ti.limits.max = req->max;
-		if (req->mask & UADM_SET_WEIGHT)
-			ti.limits.weight = req->weight;
-		if (ti.limits.weight == 0 || ti.limits.min > ti.limits.max)
-			err = -EINVAL;
-	}
-	if (!err)
-		err = ust_tenant_set(d->st, t->id, &ti.limits);
-	if (err) {
-		reply_err(c, h, ud_status(err), "tenant '%s': %s", req->name,
-			  err == -EINVAL ? "weight must be >= 1 and min <= max"
-					 : strerror(-err));
-		return;
-	}
-	ud_info("tenant '%s' limits: min %llu max %llu weight %u", req->name,
-		(unsigned long long)ti.limits.min,
-		(unsigned long long)ti.limits.max, ti.limits.weight);
-	ud_reply(c, h, UWIRE_S_OK, 0, NULL, 0);
+	uadm_wbuf_free(&rep);
+	reply_u32(c, h, t->id);
 }
 
 static void op_tenant(struct ud_conn *c, const struct uwire_frame *f)
@@ -263,45 +250,61 @@ static void op_tenant(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed tenant record");
 		return;
 	}
-	if (f->hdr.opcode == UADM_OP_TENANT_ADD)
-		op_tenant_add(c, &f->hdr, &req);
-	else
-		op_tenant_set(c, &f->hdr, &req);
+	op_tenant_req(c, &f->hdr, &req);
 }
 
+/* Read an optional trailing u32 of flags (older utmemctl sends none). */
+static uint32_t opt_flags(struct uadm_rbuf *r)
+{
+	if (r->err || r->len - r->off != 4)
+		return 0;
+	return uadm_r_u32(r);
+}
+
+/*
+ * TENANT_REMOVE: str name [u32 flags]. A tenant holding entries or
+ * connections is removed only with UADM_F_FORCE; the reply says what went.
+ */
 static void op_tenant_remove(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
 	char name[UADM_NAME_MAX + 1];
+	struct uadm_wbuf rep;
 	struct uadm_rbuf r;
-	struct ud_tenant *t;
+	struct ud_cfg next;
+	uint32_t flags;
 	int err;
 
 	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
 	uadm_r_str(&r, name, UADM_NAME_MAX);
-	if (uadm_r_end(&r) < 0) {
-		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed name");
+	flags = opt_flags(&r);
+	if (uadm_r_end(&r) < 0 || (flags & ~UADM_F_ALL_)) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed TENANT_REMOVE record");
 		return;
 	}
-	t = ud_tenant_by_name(d, name);
-	if (!t) {
+	if (!ud_tenant_by_name(d, name)) {
 		reply_err(c, &f->hdr, UWIRE_S_NOTFOUND, "no tenant named '%s'", name);
 		return;
 	}
-	err = ud_tenant_destroy(d, t);
-	if (err)
-		reply_err(c, &f->hdr, ud_status(err), "removing '%s': %s", name,
-			  strerror(-err));
-	else
-		ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+	if (ud_cfg_copy(&next, &d->cfg) < 0) {
+		reply_err(c, &f->hdr, UWIRE_S_NOMEM, "out of memory");
+		return;
+	}
+	ud_cfg_remove_tenant(&next, name);
+	uadm_wbuf_init(&rep);
+	err = ud_cfg_commit(d, &next, 1, flags, &rep);
+	if (!err)
+		d->cfg_unsaved = 1;
+	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
 }
 
 static void op_capacity_set(struct ud_conn *c, const struct uwire_frame *f)
 {
-	struct ud_daemon *d = c->loop->d;
+	const char *key = "capacity";
+	const char *val;
+	char num[32];
 	struct uadm_rbuf r;
 	uint64_t cap;
-	int err;
 
 	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
 	cap = uadm_r_u64(&r);
@@ -309,20 +312,17 @@ static void op_capacity_set(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed capacity");
 		return;
 	}
-	err = ust_set_capacity(d->st, cap);
-	if (err) {
-		reply_err(c, &f->hdr, ud_status(err), "capacity: %s", strerror(-err));
-		return;
-	}
-	d->cfg.capacity = cap;
-	ud_info("capacity set to %llu bytes", (unsigned long long)cap);
-	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)cap);
+	val = num;
+	reply_set(c, &f->hdr, "utmemd", 0, 1, &key, &val);
 }
 
 static void op_pool_create(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
-	char name[UADM_NAME_MAX + 1];
+	char name[UADM_NAME_MAX + 1], sec[UADM_SECTION_MAX + 1];
+	const char *key = "kind", *val;
+	struct uadm_wbuf rep;
 	struct uadm_rbuf r;
 	uint32_t kind, id = 0;
 	int err;
@@ -334,13 +334,17 @@ static void op_pool_create(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed pool record");
 		return;
 	}
-	err = ust_shared_pool_create(d->st, name, kind & UADM_KIND_EPHEMERAL, &id);
+	val = kind & UADM_KIND_EPHEMERAL ? "ephemeral" : "persistent";
+	snprintf(sec, sizeof(sec), "pool %s", name);
+	uadm_wbuf_init(&rep);
+	err = ud_cfg_set(d, sec, UADM_F_CREATE, 1, &key, &val, &rep);
+	if (!err && ud_shared_pool_id(d, name, &id) < 0)
+		err = -EIO;
 	if (err) {
-		reply_err(c, &f->hdr, ud_status(err), "pool '%s': %s", name,
-			  err == -EEXIST ? "a pool of that name exists" : strerror(-err));
+		ud_reply_text(c, &f->hdr, ud_status(err), &rep);
 		return;
 	}
-	ud_info("shared pool '%s' created (id %u)", name, id);
+	uadm_wbuf_free(&rep);
 	reply_u32(c, &f->hdr, id);
 }
 
@@ -360,14 +364,16 @@ int ud_shared_pool_id(struct ud_daemon *d, const char *name, uint32_t *id)
 	return n < 0 ? n : err;
 }
 
+/* POOL_GRANT: the pool's tenants list in the running config gains one. */
 static void op_pool_grant(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
 	char pool[UADM_NAME_MAX + 1], tenant[UADM_NAME_MAX + 1];
+	char sec[UADM_SECTION_MAX + 1], list[UADM_VALUE_MAX + 1];
+	const char *key = "tenants", *val = list;
+	const struct ud_cfg_pool *pl;
 	struct uadm_rbuf r;
-	struct ud_tenant *t;
-	uint32_t id;
-	int err;
+	size_t len;
 
 	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
 	uadm_r_str(&r, pool, UADM_NAME_MAX);
@@ -376,33 +382,46 @@ static void op_pool_grant(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed grant record");
 		return;
 	}
-	t = ud_tenant_by_name(d, tenant);
-	if (!t) {
+	if (!ud_tenant_by_name(d, tenant)) {
 		reply_err(c, &f->hdr, UWIRE_S_NOTFOUND, "no tenant named '%s'", tenant);
 		return;
 	}
-	if (ud_shared_pool_id(d, pool, &id) < 0) {
+	pl = ud_cfg_find_pool(&d->cfg, pool);
+	if (!pl) {
 		reply_err(c, &f->hdr, UWIRE_S_NOTFOUND, "no shared pool named '%s'", pool);
 		return;
 	}
-	err = ust_pool_grant(d->st, id, t->id);
-	if (err && err != -EEXIST) {
-		reply_err(c, &f->hdr, ud_status(err), "grant: %s", strerror(-err));
-		return;
+	ud_setting_format(ud_setting_find(UD_SCOPE_POOL, "tenants"), pl, list,
+			  sizeof(list));
+	for (size_t i = 0; i < pl->ntenants; i++) {
+		if (strcmp(pl->tenants[i], tenant) == 0) {
+			reply_err(c, &f->hdr, UWIRE_S_OK, "pool '%s' is already granted to '%s'",
+				  pool, tenant);
+			return;
+		}
 	}
-	ud_info("shared pool '%s' granted to tenant '%s'", pool, tenant);
-	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+	len = strlen(list);
+	snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", tenant);
+	snprintf(sec, sizeof(sec), "pool %s", pool);
+	reply_set(c, &f->hdr, sec, 0, 1, &key, &val);
 }
 
 static void op_reload(struct ud_conn *c, const struct uwire_frame *f)
 {
-	char msg[UADM_MSG_MAX] = "";
-	int err = ud_reload(c->loop->d, msg, sizeof(msg));
+	struct uadm_wbuf rep;
+	struct uadm_rbuf r;
+	uint32_t flags;
+	int err;
 
-	if (err)
-		reply_err(c, &f->hdr, ud_status(err), "%s", msg);
-	else
-		ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
+	flags = opt_flags(&r);
+	if (uadm_r_end(&r) < 0 || (flags & ~UADM_F_ALL_)) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed RELOAD record");
+		return;
+	}
+	uadm_wbuf_init(&rep);
+	err = ud_reload(c->loop->d, flags, &rep);
+	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
 }
 
 static void op_log_level(struct ud_conn *c, const struct uwire_frame *f)
@@ -419,6 +438,113 @@ static void op_log_level(struct ud_conn *c, const struct uwire_frame *f)
 	atomic_store(&ud_log_level, (int)lvl);
 	ud_info("log level set to %s", uadm_log_level_name((int)lvl));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+}
+
+/*
+ * POOL_FLUSH / POOL_DESTROY: u32 flags, str pool, str tenant ("" = the
+ * shared pool of that name). A pool holding entries is dropped only with
+ * UADM_F_FORCE; the reply says what went. Destroying a shared pool also
+ * takes it out of the running configuration.
+ */
+static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	char pool[UADM_NAME_MAX + 1], tenant[UADM_NAME_MAX + 1], a[32];
+	int destroy = f->hdr.opcode == UADM_OP_POOL_DESTROY;
+	struct ust_pool_info *pi = NULL, *p = NULL;
+	struct ud_tenant *t = NULL;
+	struct uadm_wbuf rep;
+	struct uadm_rbuf r;
+	uint32_t flags;
+	int n, err;
+
+	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
+	flags = uadm_r_u32(&r);
+	uadm_r_str(&r, pool, UADM_NAME_MAX);
+	uadm_r_str(&r, tenant, UADM_NAME_MAX);
+	if (uadm_r_end(&r) < 0 || (flags & ~UADM_F_ALL_)) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed pool record");
+		return;
+	}
+	if (tenant[0] && !(t = ud_tenant_by_name(d, tenant))) {
+		reply_err(c, &f->hdr, UWIRE_S_NOTFOUND, "no tenant named '%s'", tenant);
+		return;
+	}
+	n = list_pools(d, &pi);
+	for (int i = 0; i < n && !p; i++) {
+		int shared = (pi[i].kind & UST_POOL_SHARED) != 0;
+		if (strcmp(pi[i].name, pool) == 0 &&
+		    (t ? !shared && pi[i].owner == t->id : shared))
+			p = &pi[i];
+	}
+	if (!p) {
+		free(pi);
+		if (t)
+			reply_err(c, &f->hdr, UWIRE_S_NOTFOUND,
+				  "tenant '%s' has no pool named '%s'", tenant, pool);
+		else
+			reply_err(c, &f->hdr, UWIRE_S_NOTFOUND,
+				  "no shared pool named '%s' (a tenant's own pool: give its tenant)",
+				  pool);
+		return;
+	}
+	uadm_wbuf_init(&rep);
+	if (p->stats.entries && !(flags & UADM_F_FORCE)) {
+		ud_text(&rep, "pool '%s'%s%s holds %llu entries (%s): repeat with --force to drop them",
+			pool, t ? " of tenant " : "", t ? tenant : "",
+			(unsigned long long)p->stats.entries,
+			ud_human(p->stats.bytes_stored, a));
+		free(pi);
+		ud_reply_text(c, &f->hdr, UWIRE_S_NOTEMPTY, &rep);
+		return;
+	}
+	err = destroy ? ust_pool_destroy(d->st, UST_TENANT_ADMIN, p->id)
+		      : ust_pool_flush(d->st, UST_TENANT_ADMIN, p->id);
+	if (err) {
+		ud_text(&rep, "pool '%s': %s", pool, strerror(-err));
+	} else {
+		ud_text(&rep, "pool '%s'%s%s %s: dropped %llu entries (%s)\n", pool,
+			t ? " of tenant " : "", t ? tenant : "",
+			destroy ? "destroyed" : "flushed",
+			(unsigned long long)p->stats.entries,
+			ud_human(p->stats.bytes_stored, a));
+		ud_info("pool '%s'%s%s %s by the operator: dropped %llu entries (%s)",
+			pool, t ? " of tenant " : "", t ? tenant : "",
+			destroy ? "destroyed" : "flushed",
+			(unsigned long long)p->stats.entries,
+			ud_human(p->stats.bytes_stored, a));
+		if (destroy && !t && ud_cfg_find_pool(&d->cfg, pool)) {
+			struct ud_cfg_pool *cp = ud_cfg_find_pool(&d->cfg, pool);
+			size_t i = (size_t)(cp - d->cfg.pools);
+			free(cp->tenants);
+			memmove(cp, cp + 1, (d->cfg.npools - i - 1) * sizeof(*cp));
+			d->cfg.npools--;
+			d->cfg_unsaved = 1;
+		}
+	}
+	free(pi);
+	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+}
+
+/* INFO: u32 n, n (str key, str value) — the server view of info.c. */
+static void op_info(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_info_item items[64];
+	struct uadm_wbuf w;
+	size_t n;
+
+	if (f->hdr.vlen) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "INFO takes no arguments");
+		return;
+	}
+	n = ud_server_info(c->loop->d, items, sizeof(items) / sizeof(items[0]));
+	uadm_wbuf_init(&w);
+	uadm_w_u32(&w, (uint32_t)n);
+	for (size_t i = 0; i < n; i++) {
+		uadm_w_str(&w, items[i].key, UADM_KEY_MAX);
+		uadm_w_str(&w, items[i].value, UADM_VALUE_MAX);
+	}
+	reply_wbuf(c, &f->hdr, &w);
 }
 
 void ud_dispatch_admin(struct ud_conn *c, const struct uwire_frame *f)
@@ -476,6 +602,25 @@ void ud_dispatch_admin(struct ud_conn *c, const struct uwire_frame *f)
 		break;
 	case UADM_OP_LOG_LEVEL:
 		op_log_level(c, f);
+		break;
+	case UADM_OP_CONFIG_GET:
+		ud_op_config_get(c, f);
+		break;
+	case UADM_OP_CONFIG_SET:
+		ud_op_config_set(c, f);
+		break;
+	case UADM_OP_CONFIG_SAVE:
+		ud_op_config_save(c, f);
+		break;
+	case UADM_OP_POOL_FLUSH:
+	case UADM_OP_POOL_DESTROY:
+		op_pool_drop(c, f);
+		break;
+	case UADM_OP_INFO:
+		op_info(c, f);
+		break;
+	case UADM_OP_SAVE:
+		reply_err(c, h, UWIRE_S_NOTFOUND, "persistence is not built yet");
 		break;
 	}
 }

@@ -1,7 +1,10 @@
 /*
- * config.c — utmemd's configuration: the embedded default and the strict
- * INI reader (docs/operations.md has the reference, docs/utmemd.example.ini
- * an example).
+ * config.c — utmemd's configuration records: the embedded default, the
+ * strict INI reader, the checks across values, and the writer that saves a
+ * running configuration back to a file (docs/operations.md has the
+ * reference, docs/utmemd.example.ini an example). Every key is parsed by the
+ * settings table (settings.c), the same code the admin protocol and
+ * utmemctl use.
  *
  * inih parses key = value lines; a small line reader in front of it counts
  * lines and sees every section header, which inih alone does not report, so
@@ -10,13 +13,14 @@
  */
 #include "daemon/daemon.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "transport/ring.h"
@@ -32,8 +36,6 @@
 #define DEFAULT_AUTH_TIMEOUT 5u
 #define DEFAULT_MAX_UNAUTH 64u
 
-enum sec { SEC_NONE, SEC_MAIN, SEC_TENANT, SEC_POOL };
-
 struct parse {
 	struct ud_cfg *cfg;
 	const char *path;
@@ -42,22 +44,10 @@ struct parse {
 	int failed;
 	char *msg;
 	size_t msglen;
-	enum sec sec;
+	enum ud_scope sec;
+	int in_section;
 	int seen_main;
-	int cap_set;
-	unsigned keys; /* keys seen in the current section, by bit */
 };
-
-/* Physical memory in bytes (0 if unknown). */
-static uint64_t phys_mem(void)
-{
-	long pages = sysconf(_SC_PHYS_PAGES);
-	long psize = sysconf(_SC_PAGESIZE);
-
-	if (pages <= 0 || psize <= 0)
-		return 0;
-	return (uint64_t)pages * (uint64_t)psize;
-}
 
 static unsigned ncores(void)
 {
@@ -65,29 +55,16 @@ static unsigned ncores(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
 }
 
-/* Names are 1..63 bytes of [A-Za-z0-9._-], as the store requires. */
-static int valid_name(const char *s)
-{
-	size_t n = strlen(s);
-
-	if (n == 0 || n > UST_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
-}
-
-static void cfg_init(struct ud_cfg *cfg, const char *run_dir)
+void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->capacity = phys_mem() / 4;
+	cfg->capacity = ud_phys_mem() / 4;
+	cfg->capacity_pct = 25;
 	cfg->max_key = DEFAULT_MAX_KEY;
 	cfg->max_value = DEFAULT_MAX_VALUE;
 	cfg->workers = ncores();
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s",
 		 run_dir ? run_dir : DEFAULT_RUN_DIR);
-	cfg->tcp_on = 0;
 	snprintf(cfg->tcp_host, sizeof(cfg->tcp_host), "127.0.0.1");
 	cfg->log_level = UADM_LOG_INFO;
 	cfg->ring_size = URING_DEFAULT_SIZE;
@@ -99,17 +76,27 @@ static void cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->max_unauth = DEFAULT_MAX_UNAUTH;
 }
 
-/* Copy a name already checked by valid_name() (so at most UST_NAME_MAX). */
-static void copy_name(char dst[UST_NAME_MAX + 1], const char *src)
+void ud_cfg_tenant_init(struct ud_cfg_tenant *t, const char *name)
 {
-	size_t n = strnlen(src, UST_NAME_MAX);
+	size_t n = strnlen(name, UST_NAME_MAX);
 
-	memcpy(dst, src, n);
-	dst[n] = 0;
+	memset(t, 0, sizeof(*t));
+	memcpy(t->name, name, n);
+	t->weight = 1;
+	t->mode = DEFAULT_MODE;
+	t->uid = (uid_t)-1;
+	t->gid = (gid_t)-1;
 }
 
-/* Append a zeroed tenant; NULL on allocation failure. */
-static struct ud_cfg_tenant *add_tenant(struct ud_cfg *cfg)
+void ud_cfg_pool_init(struct ud_cfg_pool *p, const char *name)
+{
+	size_t n = strnlen(name, UST_NAME_MAX);
+
+	memset(p, 0, sizeof(*p));
+	memcpy(p->name, name, n);
+}
+
+struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name)
 {
 	struct ud_cfg_tenant *t;
 
@@ -118,24 +105,72 @@ static struct ud_cfg_tenant *add_tenant(struct ud_cfg *cfg)
 		return NULL;
 	cfg->tenants = t;
 	t = &cfg->tenants[cfg->ntenants++];
-	memset(t, 0, sizeof(*t));
-	t->weight = 1;
-	t->mode = DEFAULT_MODE;
+	ud_cfg_tenant_init(t, name);
 	return t;
+}
+
+struct ud_cfg_pool *ud_cfg_add_pool(struct ud_cfg *cfg, const char *name)
+{
+	struct ud_cfg_pool *p;
+
+	p = realloc(cfg->pools, (cfg->npools + 1) * sizeof(*p));
+	if (!p)
+		return NULL;
+	cfg->pools = p;
+	p = &cfg->pools[cfg->npools++];
+	ud_cfg_pool_init(p, name);
+	return p;
+}
+
+struct ud_cfg_tenant *ud_cfg_find_tenant(const struct ud_cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		if (strcmp(cfg->tenants[i].name, name) == 0)
+			return &cfg->tenants[i];
+	return NULL;
+}
+
+struct ud_cfg_pool *ud_cfg_find_pool(const struct ud_cfg *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->npools; i++)
+		if (strcmp(cfg->pools[i].name, name) == 0)
+			return &cfg->pools[i];
+	return NULL;
+}
+
+static void names_remove(char (*list)[UST_NAME_MAX + 1], size_t *n, const char *name)
+{
+	for (size_t k = 0; k < *n; k++) {
+		if (strcmp(list[k], name) == 0) {
+			memmove(list[k], list[k + 1], (*n - k - 1) * sizeof(list[0]));
+			(*n)--;
+			return;
+		}
+	}
+}
+
+void ud_cfg_remove_tenant(struct ud_cfg *cfg, const char *name)
+{
+	struct ud_cfg_tenant *t = ud_cfg_find_tenant(cfg, name);
+
+	if (t) {
+		size_t i = (size_t)(t - cfg->tenants);
+		memmove(t, t + 1, (cfg->ntenants - i - 1) * sizeof(*t));
+		cfg->ntenants--;
+	}
+	for (size_t i = 0; i < cfg->npools; i++) {
+		struct ud_cfg_pool *p = &cfg->pools[i];
+		names_remove(p->tenants, &p->ntenants, name);
+		names_remove(p->managers, &p->nmanagers, name);
+	}
 }
 
 int ud_cfg_default(struct ud_cfg *cfg, const char *run_dir)
 {
-	struct ud_cfg_tenant *t;
-
-	cfg_init(cfg, run_dir);
-	t = add_tenant(cfg);
-	if (!t)
+	ud_cfg_init(cfg, run_dir);
+	if (!ud_cfg_add_tenant(cfg, "default"))
 		return -ENOMEM;
-	snprintf(t->name, sizeof(t->name), "default");
-	t->min = 0;
-	t->max = cfg->capacity;
-	t->weight = 1;
+	cfg->tenants[0].max = cfg->capacity;
 	return 0;
 }
 
@@ -152,6 +187,153 @@ void ud_cfg_free(struct ud_cfg *cfg)
 	cfg->npools = cfg->ntenants = 0;
 }
 
+static char (*names_dup(char (*src)[UST_NAME_MAX + 1], size_t n))[UST_NAME_MAX + 1]
+{
+	char (*d)[UST_NAME_MAX + 1] = malloc(n * sizeof(*d));
+
+	if (d)
+		memcpy(d, src, n * sizeof(*d));
+	return d;
+}
+
+int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src)
+{
+	*dst = *src;
+	dst->tenants = NULL;
+	dst->pools = NULL;
+	dst->ntenants = dst->npools = 0;
+	if (src->ntenants) {
+		dst->tenants = malloc(src->ntenants * sizeof(*dst->tenants));
+		if (!dst->tenants)
+			goto err;
+		memcpy(dst->tenants, src->tenants, src->ntenants * sizeof(*dst->tenants));
+		dst->ntenants = src->ntenants;
+	}
+	if (src->npools) {
+		dst->pools = calloc(src->npools, sizeof(*dst->pools));
+		if (!dst->pools)
+			goto err;
+		for (size_t i = 0; i < src->npools; i++) {
+			const struct ud_cfg_pool *p = &src->pools[i];
+			struct ud_cfg_pool *q = &dst->pools[i];
+			*q = *p;
+			q->tenants = NULL;
+			q->managers = NULL;
+			dst->npools = i + 1;
+			if (p->ntenants && !(q->tenants = names_dup(p->tenants, p->ntenants)))
+				goto err;
+			if (p->nmanagers && !(q->managers = names_dup(p->managers, p->nmanagers)))
+				goto err;
+		}
+	}
+	return 0;
+err:
+	ud_cfg_free(dst);
+	return -ENOMEM;
+}
+
+/* ---- checks across values ---- */
+
+/* A tenant's socket as the config names it (relative to the run dir or not). */
+static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
+{
+	if (t->socket[0])
+		snprintf(out, outlen, "%s", t->socket);
+	else
+		snprintf(out, outlen, "%s.sock",
+			 strcmp(t->name, "default") == 0 ? "utmemd" : t->name);
+}
+
+int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
+{
+	const struct ud_setting *smax = ud_setting_find(UD_SCOPE_TENANT, "max");
+	uint64_t reserved = 0;
+	char a[32], b[32], c[32];
+
+	*line = 0;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		struct ud_cfg_tenant *t = &cfg->tenants[i];
+		char sa[UD_PATH_MAX + 8], sb[UD_PATH_MAX + 8];
+
+		*line = t->line;
+		if (!ud_setting_is_given(smax, t))
+			t->max = cfg->capacity;
+		if (t->min > t->max) {
+			snprintf(msg, msglen, "tenant '%s': min is larger than max (%s > %s%s)",
+				 t->name, ud_human(t->min, a), ud_human(t->max, b),
+				 ud_setting_is_given(smax, t) ? "" : ", the capacity");
+			return -EINVAL;
+		}
+		if (__builtin_add_overflow(reserved, t->min, &reserved) ||
+		    reserved > cfg->capacity) {
+			snprintf(msg, msglen,
+				 "tenant '%s': min %s brings the tenants' reserved total to %s, more than the capacity %s",
+				 t->name, ud_human(t->min, a), ud_human(reserved, b),
+				 ud_human(cfg->capacity, c));
+			return -EINVAL;
+		}
+		socket_name(t, sa, sizeof(sa));
+		if (strcmp(sa, "admin.sock") == 0) {
+			snprintf(msg, msglen, "tenant '%s': socket 'admin.sock' is utmemd's admin socket",
+				 t->name);
+			return -EINVAL;
+		}
+		for (size_t j = 0; j < i; j++) {
+			const struct ud_cfg_tenant *o = &cfg->tenants[j];
+			socket_name(o, sb, sizeof(sb));
+			if (strcmp(sa, sb) == 0) {
+				snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
+					 t->name, sa, o->name);
+				return -EINVAL;
+			}
+			if (t->token[0] && strcmp(t->token, o->token) == 0) {
+				snprintf(msg, msglen, "tenant '%s': token already used by '%s'",
+					 t->name, o->name);
+				return -EINVAL;
+			}
+		}
+	}
+	for (size_t i = 0; i < cfg->npools; i++) {
+		struct ud_cfg_pool *pl = &cfg->pools[i];
+		*line = pl->line;
+		for (size_t k = 0; k < ud_nsettings; k++) {
+			const struct ud_setting *s = &ud_settings[k];
+			if (s->scope == UD_SCOPE_POOL && (s->flags & UD_SF_REQUIRED) &&
+			    !ud_setting_is_given(s, pl)) {
+				snprintf(msg, msglen, "pool '%s': '%s' is required (%s)",
+					 pl->name, s->key, s->help);
+				return -EINVAL;
+			}
+		}
+		if (pl->tenants_line)
+			*line = pl->tenants_line;
+		for (size_t k = 0; k < pl->ntenants; k++) {
+			if (!ud_cfg_find_tenant(cfg, pl->tenants[k])) {
+				snprintf(msg, msglen, "pool '%s': no tenant named '%s'",
+					 pl->name, pl->tenants[k]);
+				return -EINVAL;
+			}
+		}
+		if (pl->managers_line)
+			*line = pl->managers_line;
+		for (size_t k = 0; k < pl->nmanagers; k++) {
+			size_t j;
+			for (j = 0; j < pl->ntenants; j++)
+				if (strcmp(pl->tenants[j], pl->managers[k]) == 0)
+					break;
+			if (j == pl->ntenants) {
+				snprintf(msg, msglen, "pool '%s': manage: '%s' is not in its tenants",
+					 pl->name, pl->managers[k]);
+				return -EINVAL;
+			}
+		}
+	}
+	*line = 0;
+	return 0;
+}
+
+/* ---- the INI reader ---- */
+
 /* Record the first error as "FILE:LINE: message" and make parsing stop. */
 __attribute__((format(printf, 2, 3)))
 static int fail(struct parse *p, const char *fmt, ...)
@@ -164,310 +346,48 @@ static int fail(struct parse *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(m, sizeof(m), fmt, ap);
 	va_end(ap);
-	snprintf(p->msg, p->msglen, "%s:%d: %s", p->path, p->line, m);
+	if (p->line > 0)
+		snprintf(p->msg, p->msglen, "%s:%d: %s", p->path, p->line, m);
+	else
+		snprintf(p->msg, p->msglen, "%s: %s", p->path, m);
 	p->failed = 1;
 	return 0;
 }
 
-/* Parse an unsigned integer in [lo, hi]; returns 0 or -EINVAL. */
-static int parse_uint(const char *s, unsigned long long lo,
-		      unsigned long long hi, int base, unsigned long long *out)
+/* The record the current section fills. */
+static void *section_rec(struct parse *p)
 {
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	*out = strtoull(s, &end, base);
-	if (errno || *end || *out < lo || *out > hi)
-		return -EINVAL;
-	return 0;
-}
-
-/* Capacity: a size, or N% of physical memory. */
-static int parse_capacity(struct parse *p, const char *v)
-{
-	size_t n = strlen(v);
-	unsigned long long pct;
-
-	if (n > 1 && v[n - 1] == '%') {
-		char num[32];
-		if (n - 1 >= sizeof(num))
-			return fail(p, "capacity '%s': bad percentage", v);
-		memcpy(num, v, n - 1);
-		num[n - 1] = '\0';
-		if (parse_uint(num, 1, 100, 10, &pct))
-			return fail(p, "capacity '%s': percentage must be 1%%..100%%", v);
-		p->cfg->capacity = phys_mem() / 100 * pct;
-	} else if (uadm_parse_size(v, &p->cfg->capacity)) {
-		return fail(p, "capacity '%s': expected a size like 512M, 4G or 25%%", v);
+	switch (p->sec) {
+	case UD_SCOPE_MAIN: return p->cfg;
+	case UD_SCOPE_TENANT: return &p->cfg->tenants[p->cfg->ntenants - 1];
+	default: return &p->cfg->pools[p->cfg->npools - 1];
 	}
-	p->cap_set = 1;
-	return 1;
-}
-
-/* tcp = off | PORT | HOST:PORT (IPv4; default host 127.0.0.1). */
-static int parse_tcp(struct parse *p, const char *v)
-{
-	struct ud_cfg *cfg = p->cfg;
-	const char *colon = strrchr(v, ':');
-	unsigned long long port;
-	struct in_addr a;
-
-	if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0) {
-		cfg->tcp_on = 0;
-		return 1;
-	}
-	if (colon) {
-		size_t hl = (size_t)(colon - v);
-		if (hl == 0 || hl >= sizeof(cfg->tcp_host))
-			return fail(p, "tcp '%s': expected off, PORT or ADDRESS:PORT", v);
-		memcpy(cfg->tcp_host, v, hl);
-		cfg->tcp_host[hl] = '\0';
-		if (inet_pton(AF_INET, cfg->tcp_host, &a) != 1)
-			return fail(p, "tcp '%s': '%s' is not an IPv4 address", v,
-				    cfg->tcp_host);
-		v = colon + 1;
-	}
-	if (parse_uint(v, 0, 65535, 10, &port))
-		return fail(p, "tcp: bad port '%s' (0..65535)", v);
-	cfg->tcp_port = (uint16_t)port;
-	cfg->tcp_on = 1;
-	return 1;
-}
-
-/* Mark key bit; refuse a key given twice in one section. */
-static int once(struct parse *p, unsigned bit, const char *name)
-{
-	if (p->keys & bit)
-		return fail(p, "'%s' given twice in this section", name);
-	p->keys |= bit;
-	return 1;
-}
-
-static int main_key(struct parse *p, const char *name, const char *v)
-{
-	struct ud_cfg *cfg = p->cfg;
-	unsigned long long n;
-	uint64_t sz;
-	int lvl;
-
-	static const char *const keys[] = {"capacity", "max_key", "max_value",
-					   "workers", "run_dir", "tcp",
-					   "log_level", "ring_size",
-					   "ring_spin_us", "idle_timeout",
-					   "client_timeout", "frame_timeout",
-					   "auth_timeout", "max_unauth"};
-	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(name, keys[i]) == 0 && !once(p, 1u << i, name))
-			return 0;
-	if (strcmp(name, "capacity") == 0)
-		return parse_capacity(p, v);
-	if (strcmp(name, "max_key") == 0) {
-		if (uadm_parse_size(v, &sz) || sz < 1 || sz > UWIRE_KEY_CEILING)
-			return fail(p, "max_key '%s': expected 1..%u bytes", v,
-				    UWIRE_KEY_CEILING);
-		cfg->max_key = (size_t)sz;
-		return 1;
-	}
-	if (strcmp(name, "max_value") == 0) {
-		if (uadm_parse_size(v, &sz) || sz < 1 || sz > UWIRE_VALUE_CEILING)
-			return fail(p, "max_value '%s': expected 1 byte..1G", v);
-		cfg->max_value = (size_t)sz;
-		return 1;
-	}
-	if (strcmp(name, "workers") == 0) {
-		if (parse_uint(v, 1, 256, 10, &n))
-			return fail(p, "workers '%s': expected 1..256", v);
-		cfg->workers = (unsigned)n;
-		return 1;
-	}
-	if (strcmp(name, "run_dir") == 0) {
-		if (!*v || strlen(v) >= sizeof(cfg->run_dir) - 64)
-			return fail(p, "run_dir: empty or too long");
-		snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", v);
-		return 1;
-	}
-	if (strcmp(name, "tcp") == 0)
-		return parse_tcp(p, v);
-	if (strcmp(name, "log_level") == 0) {
-		lvl = uadm_log_level_parse(v);
-		if (lvl < 0)
-			return fail(p, "log_level '%s': expected error, warn, info or debug", v);
-		cfg->log_level = lvl;
-		return 1;
-	}
-	if (strcmp(name, "ring_size") == 0) {
-		if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0) {
-			cfg->ring_size = 0;
-			return 1;
-		}
-		if (uadm_parse_size(v, &sz) || !uring_size_ok(sz))
-			return fail(p, "ring_size '%s': expected off or a power of two from 64K to 1G", v);
-		cfg->ring_size = sz;
-		return 1;
-	}
-	if (strcmp(name, "ring_spin_us") == 0) {
-		if (parse_uint(v, 0, 100000, 10, &n))
-			return fail(p, "ring_spin_us '%s': expected 0..100000 microseconds", v);
-		cfg->ring_spin_us = (unsigned)n;
-		return 1;
-	}
-	if (strcmp(name, "idle_timeout") == 0 ||
-	    strcmp(name, "client_timeout") == 0 ||
-	    strcmp(name, "frame_timeout") == 0) {
-		if (parse_uint(v, 0, 86400, 10, &n))
-			return fail(p, "%s '%s': expected 0..86400 seconds (0 = never)",
-				    name, v);
-		*(name[0] == 'i' ? &cfg->idle_timeout
-		  : name[0] == 'c' ? &cfg->client_timeout : &cfg->frame_timeout) =
-			(unsigned)n;
-		return 1;
-	}
-	if (strcmp(name, "auth_timeout") == 0) {
-		if (parse_uint(v, 1, 3600, 10, &n))
-			return fail(p, "auth_timeout '%s': expected 1..3600 seconds", v);
-		cfg->auth_timeout = (unsigned)n;
-		return 1;
-	}
-	if (strcmp(name, "max_unauth") == 0) {
-		if (parse_uint(v, 1, 100000, 10, &n))
-			return fail(p, "max_unauth '%s': expected 1..100000", v);
-		cfg->max_unauth = (unsigned)n;
-		return 1;
-	}
-	return fail(p, "unknown key '%s' in [utmemd]", name);
-}
-
-static int tenant_key(struct parse *p, const char *name, const char *v)
-{
-	struct ud_cfg_tenant *t = &p->cfg->tenants[p->cfg->ntenants - 1];
-	unsigned long long n;
-
-	static const char *const keys[] = {"min", "max", "weight", "socket",
-					   "token", "mode", "inflight",
-					   "max_conns", "max_pools"};
-	for (unsigned i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (strcmp(name, keys[i]) == 0 && !once(p, 1u << i, name))
-			return 0;
-	if (strcmp(name, "min") == 0 || strcmp(name, "max") == 0) {
-		int is_min = name[1] == 'i';
-		if (uadm_parse_size(v, is_min ? &t->min : &t->max))
-			return fail(p, "%s '%s': expected a size like 64K, 512M or 4G",
-				    name, v);
-		t->set |= is_min ? UADM_SET_MIN : UADM_SET_MAX;
-		return 1;
-	}
-	if (strcmp(name, "weight") == 0) {
-		if (parse_uint(v, 1, 1000000, 10, &n))
-			return fail(p, "weight '%s': expected 1..1000000", v);
-		t->weight = (uint32_t)n;
-		t->set |= UADM_SET_WEIGHT;
-		return 1;
-	}
-	if (strcmp(name, "socket") == 0) {
-		if (!*v || strlen(v) >= sizeof(t->socket))
-			return fail(p, "socket: empty or longer than %zu bytes",
-				    sizeof(t->socket) - 1);
-		snprintf(t->socket, sizeof(t->socket), "%s", v);
-		return 1;
-	}
-	if (strcmp(name, "token") == 0) {
-		if (strlen(v) < 8 || strlen(v) > UD_TOKEN_MAX)
-			return fail(p, "token: must be 8..%u bytes", UD_TOKEN_MAX);
-		snprintf(t->token, sizeof(t->token), "%s", v);
-		return 1;
-	}
-	if (strcmp(name, "mode") == 0) {
-		if (parse_uint(v, 0, 0777, 8, &n))
-			return fail(p, "mode '%s': expected an octal file mode like 0660", v);
-		t->mode = (unsigned)n;
-		return 1;
-	}
-	if (strcmp(name, "inflight") == 0) {
-		uint64_t sz;
-		if (uadm_parse_size(v, &sz) || sz < (64u << 10) || sz > (1ull << 40))
-			return fail(p, "inflight '%s': expected a size from 64K to 1T", v);
-		t->inflight = sz;
-		return 1;
-	}
-	if (strcmp(name, "max_conns") == 0 || strcmp(name, "max_pools") == 0) {
-		if (parse_uint(v, 1, 1000000, 10, &n))
-			return fail(p, "%s '%s': expected 1..1000000", name, v);
-		*(name[4] == 'c' ? &t->max_conns : &t->max_pools) = (unsigned)n;
-		return 1;
-	}
-	return fail(p, "unknown key '%s' in [tenant %s]", name, t->name);
-}
-
-/*
- * tenants = a,b,c (or manage = ...): names separated by commas and optional
- * blanks, appended to *list / *n.
- */
-static int name_list(struct parse *p, char (**list)[UST_NAME_MAX + 1],
-		     size_t *n, const char *key, const char *v)
-{
-	char buf[INI_MAX_LINE + 1];
-	char *save = NULL;
-
-	snprintf(buf, sizeof(buf), "%s", v);
-	for (char *tok = strtok_r(buf, ", \t", &save); tok;
-	     tok = strtok_r(NULL, ", \t", &save)) {
-		char (*nt)[UST_NAME_MAX + 1];
-		if (!valid_name(tok))
-			return fail(p, "%s: '%s' is not a valid tenant name", key, tok);
-		nt = realloc(*list, (*n + 1) * sizeof(*nt));
-		if (!nt)
-			return fail(p, "out of memory");
-		*list = nt;
-		snprintf(nt[(*n)++], UST_NAME_MAX + 1, "%s", tok);
-	}
-	return 1;
-}
-
-static int pool_key(struct parse *p, const char *name, const char *v)
-{
-	struct ud_cfg_pool *pl = &p->cfg->pools[p->cfg->npools - 1];
-
-	if (strcmp(name, "kind") == 0) {
-		if (!once(p, 1, name))
-			return 0;
-		if (strcmp(v, "persistent") == 0)
-			pl->kind = 0;
-		else if (strcmp(v, "ephemeral") == 0)
-			pl->kind = UST_POOL_EPHEMERAL;
-		else
-			return fail(p, "kind '%s': expected persistent or ephemeral", v);
-		pl->has_kind = 1;
-		return 1;
-	}
-	if (strcmp(name, "tenants") == 0) {
-		pl->tenants_line = p->line;
-		return once(p, 2, name) &&
-		       name_list(p, &pl->tenants, &pl->ntenants, name, v);
-	}
-	if (strcmp(name, "manage") == 0) {
-		pl->managers_line = p->line;
-		return once(p, 4, name) &&
-		       name_list(p, &pl->managers, &pl->nmanagers, name, v);
-	}
-	return fail(p, "unknown key '%s' in [pool %s]", name, pl->name);
 }
 
 static int handler(void *user, const char *section, const char *name,
 		   const char *value)
 {
 	struct parse *p = user;
+	const struct ud_setting *s;
+	char m[512];
+	void *rec;
 
 	(void)section;
 	if (p->failed)
 		return 0;
-	switch (p->sec) {
-	case SEC_MAIN: return main_key(p, name, value);
-	case SEC_TENANT: return tenant_key(p, name, value);
-	case SEC_POOL: return pool_key(p, name, value);
-	default: return fail(p, "'%s' outside any section", name);
-	}
+	if (!p->in_section)
+		return fail(p, "'%s' outside any section", name);
+	rec = section_rec(p);
+	s = ud_setting_find(p->sec, name);
+	if (s && ud_setting_is_given(s, rec))
+		return fail(p, "'%s' given twice in this section", name);
+	if (ud_setting_parse(p->sec, rec, name, value, m, sizeof(m)) < 0)
+		return fail(p, "%s", m);
+	if (p->sec == UD_SCOPE_POOL && strcmp(s->key, "tenants") == 0)
+		((struct ud_cfg_pool *)rec)->tenants_line = p->line;
+	if (p->sec == UD_SCOPE_POOL && strcmp(s->key, "manage") == 0)
+		((struct ud_cfg_pool *)rec)->managers_line = p->line;
+	return 1;
 }
 
 /* A new section header: check its kind and name and start its record. */
@@ -476,48 +396,43 @@ static int open_section(struct parse *p, const char *sec)
 	struct ud_cfg *cfg = p->cfg;
 	const char *arg;
 
-	p->keys = 0;
 	if (strcmp(sec, "utmemd") == 0) {
 		if (p->seen_main)
 			return fail(p, "[utmemd] given twice");
 		p->seen_main = 1;
-		p->sec = SEC_MAIN;
+		p->sec = UD_SCOPE_MAIN;
+		p->in_section = 1;
 		return 1;
 	}
 	if (strncmp(sec, "tenant ", 7) == 0) {
 		struct ud_cfg_tenant *t;
 		arg = sec + 7;
-		if (!valid_name(arg))
+		if (!ud_valid_name(arg))
 			return fail(p, "tenant name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
-		for (size_t i = 0; i < cfg->ntenants; i++)
-			if (strcmp(cfg->tenants[i].name, arg) == 0)
-				return fail(p, "duplicate tenant '%s' (first at line %d)",
-					    arg, cfg->tenants[i].line);
-		t = add_tenant(cfg);
+		t = ud_cfg_find_tenant(cfg, arg);
+		if (t)
+			return fail(p, "duplicate tenant '%s' (first at line %d)", arg, t->line);
+		t = ud_cfg_add_tenant(cfg, arg);
 		if (!t)
 			return fail(p, "out of memory");
-		copy_name(t->name, arg);
 		t->line = p->line;
-		p->sec = SEC_TENANT;
+		p->sec = UD_SCOPE_TENANT;
+		p->in_section = 1;
 		return 1;
 	}
 	if (strncmp(sec, "pool ", 5) == 0) {
 		struct ud_cfg_pool *pl;
 		arg = sec + 5;
-		if (!valid_name(arg))
+		if (!ud_valid_name(arg))
 			return fail(p, "pool name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
-		for (size_t i = 0; i < cfg->npools; i++)
-			if (strcmp(cfg->pools[i].name, arg) == 0)
-				return fail(p, "duplicate pool '%s'", arg);
-		pl = realloc(cfg->pools, (cfg->npools + 1) * sizeof(*pl));
+		if (ud_cfg_find_pool(cfg, arg))
+			return fail(p, "duplicate pool '%s'", arg);
+		pl = ud_cfg_add_pool(cfg, arg);
 		if (!pl)
 			return fail(p, "out of memory");
-		cfg->pools = pl;
-		pl = &cfg->pools[cfg->npools++];
-		memset(pl, 0, sizeof(*pl));
-		copy_name(pl->name, arg);
 		pl->line = p->line;
-		p->sec = SEC_POOL;
+		p->sec = UD_SCOPE_POOL;
+		p->in_section = 1;
 		return 1;
 	}
 	return fail(p, "unknown section [%s] (expected [utmemd], [tenant NAME] or [pool NAME])",
@@ -561,79 +476,42 @@ static char *reader(char *str, int num, void *stream)
 	return str;
 }
 
-/* Checks that need the whole file: references, limits, uniqueness. */
-static int validate(struct parse *p)
-{
-	struct ud_cfg *cfg = p->cfg;
-
-	for (size_t i = 0; i < cfg->ntenants; i++) {
-		struct ud_cfg_tenant *t = &cfg->tenants[i];
-		p->line = t->line;
-		if (!(t->set & UADM_SET_MAX))
-			t->max = cfg->capacity;
-		if (t->min > t->max)
-			return fail(p, "tenant '%s': min is larger than max", t->name);
-		for (size_t j = 0; j < i; j++) {
-			const struct ud_cfg_tenant *o = &cfg->tenants[j];
-			if (t->socket[0] && strcmp(t->socket, o->socket) == 0)
-				return fail(p, "tenant '%s': socket '%s' already used by '%s'",
-					    t->name, t->socket, o->name);
-			if (t->token[0] && strcmp(t->token, o->token) == 0)
-				return fail(p, "tenant '%s': token already used by '%s'",
-					    t->name, o->name);
-		}
-	}
-	for (size_t i = 0; i < cfg->npools; i++) {
-		struct ud_cfg_pool *pl = &cfg->pools[i];
-		p->line = pl->line;
-		if (!pl->has_kind)
-			return fail(p, "pool '%s': 'kind' (persistent or ephemeral) is required",
-				    pl->name);
-		p->line = pl->tenants_line;
-		for (size_t k = 0; k < pl->ntenants; k++) {
-			size_t j;
-			for (j = 0; j < cfg->ntenants; j++)
-				if (strcmp(cfg->tenants[j].name, pl->tenants[k]) == 0)
-					break;
-			if (j == cfg->ntenants)
-				return fail(p, "pool '%s': no tenant named '%s'",
-					    pl->name, pl->tenants[k]);
-		}
-		p->line = pl->managers_line;
-		for (size_t k = 0; k < pl->nmanagers; k++) {
-			size_t j;
-			for (j = 0; j < pl->ntenants; j++)
-				if (strcmp(pl->tenants[j], pl->managers[k]) == 0)
-					break;
-			if (j == pl->ntenants)
-				return fail(p, "pool '%s': manage: '%s' is not in its tenants",
-					    pl->name, pl->managers[k]);
-		}
-	}
-	return 1;
-}
-
 int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 		char *msg, size_t msglen)
 {
 	struct parse p = {.cfg = cfg, .path = path, .msg = msg, .msglen = msglen};
+	struct stat sb;
 	int line;
 
-	cfg_init(cfg, NULL);
+	ud_cfg_init(cfg, NULL);
+	cfg->capacity_pct = 25;
 	snprintf(cfg->path, sizeof(cfg->path), "%s", path);
 	p.f = fopen(path, "r");
 	if (!p.f) {
 		snprintf(msg, msglen, "%s: cannot open: %s", path, strerror(errno));
 		return -EINVAL;
 	}
+	if (fstat(fileno(p.f), &sb) == 0 && !S_ISREG(sb.st_mode)) {
+		fclose(p.f);
+		snprintf(msg, msglen, "%s: not a regular file (%s)", path,
+			 S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
+		return -EINVAL;
+	}
 	line = ini_parse_stream(reader, &p, handler, &p);
+	if (!p.failed && ferror(p.f)) {
+		p.line = 0;
+		fail(&p, "cannot read: %s", strerror(errno));
+	}
 	fclose(p.f);
 	if (!p.failed && line != 0) {
 		p.line = line;
 		fail(&p, line < 0 ? "cannot read" : "syntax error (expected key = value or [section])");
 	}
-	if (!p.failed)
-		validate(&p);
+	if (!p.failed) {
+		char m[512];
+		if (ud_cfg_check(cfg, &p.line, m, sizeof(m)) < 0)
+			fail(&p, "%s", m);
+	}
 	if (p.failed) {
 		ud_cfg_free(cfg);
 		return -EINVAL;
@@ -641,4 +519,47 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 	if (run_dir)
 		snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", run_dir);
 	return 0;
+}
+
+/* ---- the writer ---- */
+
+/* Write the given settings of one record. Returns 0 or -EINVAL (unsavable value). */
+static int write_keys(FILE *f, enum ud_scope scope, const void *rec)
+{
+	char v[8192];
+
+	for (size_t i = 0; i < ud_nsettings; i++) {
+		const struct ud_setting *s = &ud_settings[i];
+		if (s->scope != scope || !ud_setting_is_given(s, rec))
+			continue;
+		ud_setting_format(s, rec, v, sizeof(v));
+		fprintf(f, "%s = %s\n", s->key, v);
+	}
+	return 0;
+}
+
+int ud_cfg_write(const struct ud_cfg *cfg, FILE *f)
+{
+	char stamp[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	fprintf(f, "; utmemd configuration, saved by utmemd at %s\n"
+		   "; (utmemctl config save). Only settings that were given are\n"
+		   "; written; the others take their defaults (docs/operations.md).\n",
+		stamp);
+	fprintf(f, "\n[utmemd]\n");
+	write_keys(f, UD_SCOPE_MAIN, cfg);
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		fprintf(f, "\n[tenant %s]\n", cfg->tenants[i].name);
+		write_keys(f, UD_SCOPE_TENANT, &cfg->tenants[i]);
+	}
+	for (size_t i = 0; i < cfg->npools; i++) {
+		fprintf(f, "\n[pool %s]\n", cfg->pools[i].name);
+		write_keys(f, UD_SCOPE_POOL, &cfg->pools[i]);
+	}
+	fflush(f);
+	return ferror(f) ? -EIO : 0;
 }

@@ -137,6 +137,11 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		snprintf(msg, msglen, "tenant '%s': socket path too long", ct->name);
 		return -ENAMETOOLONG;
 	}
+	if (strcmp(path, d->admin_path) == 0) {
+		snprintf(msg, msglen, "tenant '%s': %s is utmemd's admin socket",
+			 ct->name, path);
+		return -EEXIST;
+	}
 	for (t = d->tenants; t; t = t->next) {
 		if (strcmp(t->socket, path) == 0) {
 			snprintf(msg, msglen, "tenant '%s': socket %s is used by '%s'",
@@ -164,7 +169,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 			 err == -EINVAL ? "invalid name or limits" : strerror(-err));
 		goto err_tenant;
 	}
-	fd = ud_listen_unix(path, ct->mode, msg, msglen);
+	fd = ud_listen_unix(path, ct->mode, ct->uid, ct->gid, msg, msglen);
 	if (fd < 0) {
 		err = fd;
 		goto err_store;
@@ -182,7 +187,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	t->next = d->tenants;
 	d->tenants = t;
 	pthread_mutex_unlock(&d->lock);
-	ud_info("tenant '%s' (id %u) listening on unix:%s", t->name, t->id, path);
+	ud_debug("tenant '%s' (id %u) listening on unix:%s", t->name, t->id, path);
 	return 0;
 err_store:
 	ust_tenant_remove(d->st, t->id);
@@ -211,23 +216,25 @@ int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
 	err = ust_tenant_remove(d->st, t->id);
 	t->next = d->retired;
 	d->retired = t;
-	ud_info("tenant '%s' removed", t->name);
+	ud_debug("tenant '%s' removed", t->name);
 	return err;
 }
 
-/* Log who connected: Unix peers by SO_PEERCRED. */
+/* Log who connected (debug level): Unix peers by SO_PEERCRED. */
 static void log_peer(int fd, const struct ud_listener *lis)
 {
 	struct ucred cr;
 	socklen_t len = sizeof(cr);
 
+	if (atomic_load_explicit(&ud_log_level, memory_order_relaxed) < UADM_LOG_DEBUG)
+		return;
 	if (lis->kind == UD_LIS_TCP) {
-		ud_info("fd %d: TCP connection", fd);
+		ud_debug("fd %d: TCP connection", fd);
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
 		cr.pid = 0, cr.uid = (uid_t)-1;
-	ud_info("fd %d: %s connection from pid %d uid %d", fd,
+	ud_debug("fd %d: %s connection from pid %d uid %d", fd,
 		lis->kind == UD_LIS_ADMIN ? "admin" : lis->tenant->name,
 		(int)cr.pid, (int)cr.uid);
 }
@@ -376,49 +383,4 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 	}
 	atomic_store(&ud_log_level, cfg->log_level);
 	return apply_pools(d, cfg, msg, msglen);
-}
-
-/* Settings a running daemon cannot change: warn that they wait for a restart. */
-static void warn_restart_only(const struct ud_cfg *old, const struct ud_cfg *cfg)
-{
-	if (old->workers != cfg->workers)
-		ud_warn("reload: 'workers' changes take a restart");
-	if (old->max_key != cfg->max_key || old->max_value != cfg->max_value)
-		ud_warn("reload: 'max_key'/'max_value' changes take a restart");
-	if (old->tcp_on != cfg->tcp_on || old->tcp_port != cfg->tcp_port ||
-	    strcmp(old->tcp_host, cfg->tcp_host) != 0)
-		ud_warn("reload: 'tcp' changes take a restart");
-	if (old->ring_size != cfg->ring_size || old->ring_spin_us != cfg->ring_spin_us)
-		ud_warn("reload: 'ring_size'/'ring_spin_us' changes take a restart");
-}
-
-int ud_reload(struct ud_daemon *d, char *msg, size_t msglen)
-{
-	struct ud_cfg cfg;
-	int err;
-
-	if (!d->cfg.path[0]) {
-		snprintf(msg, msglen,
-			 "utmemd runs on its embedded default (no -c FILE): nothing to reload");
-		return -ENOENT;
-	}
-	err = ud_cfg_load(&cfg, d->cfg.path, d->cfg.run_dir, msg, msglen);
-	if (err)
-		return err;
-	warn_restart_only(&d->cfg, &cfg);
-	err = ud_apply_cfg(d, &cfg, 1, msg, msglen);
-	/* Keep what only a restart changes; take the rest. */
-	cfg.workers = d->cfg.workers;
-	cfg.max_key = d->cfg.max_key;
-	cfg.max_value = d->cfg.max_value;
-	cfg.tcp_on = d->cfg.tcp_on;
-	cfg.ring_size = d->cfg.ring_size;
-	cfg.ring_spin_us = d->cfg.ring_spin_us;
-	cfg.tcp_port = d->cfg.tcp_port;
-	snprintf(cfg.tcp_host, sizeof(cfg.tcp_host), "%s", d->cfg.tcp_host);
-	ud_cfg_free(&d->cfg);
-	d->cfg = cfg;
-	if (!err)
-		ud_info("configuration %s reloaded", d->cfg.path);
-	return err;
 }

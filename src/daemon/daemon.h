@@ -25,9 +25,8 @@
 #include "proto/wire.h"
 #include "store/store.h"
 #include "transport/spin.h"
+#include "daemon/config.h"
 
-#define UD_PATH_MAX 108 /* sizeof(sun_path) */
-#define UD_TOKEN_MAX UADM_TOKEN_MAX
 
 /* ---- logging (log.c) ---- */
 
@@ -55,75 +54,7 @@ void ud_log_rl(struct ud_ratelimit *rl, int level, const char *fmt, ...)
 #define ud_warn_rl(...) ud_log_limited(UADM_LOG_WARN, __VA_ARGS__)
 #define ud_info_rl(...) ud_log_limited(UADM_LOG_INFO, __VA_ARGS__)
 
-/* ---- configuration (config.c) ---- */
-
-struct ud_cfg_tenant {
-	char name[UST_NAME_MAX + 1];
-	uint64_t min, max;
-	uint32_t weight;
-	unsigned set;   /* UADM_SET_* given explicitly */
-	char socket[UD_PATH_MAX]; /* "" = <name>.sock (default tenant: utmemd.sock) */
-	char token[UD_TOKEN_MAX + 1];
-	unsigned mode;  /* socket file mode */
-	/* Per-tenant limits (limits.c); 0 = not given, the default applies. */
-	uint64_t inflight;  /* bytes held for it in flight (buffers, replies) */
-	unsigned max_conns; /* open connections */
-	unsigned max_pools; /* private pools */
-	int line;
-};
-
-struct ud_cfg_pool {
-	char name[UST_NAME_MAX + 1];
-	unsigned kind;  /* UST_POOL_EPHEMERAL or 0; SHARED implied */
-	int has_kind;
-	char (*tenants)[UST_NAME_MAX + 1];
-	size_t ntenants;
-	/* Tenants that may also flush and destroy it (each one in tenants). */
-	char (*managers)[UST_NAME_MAX + 1];
-	size_t nmanagers;
-	int line;
-	int tenants_line; /* where "tenants =" was given */
-	int managers_line; /* where "manage =" was given */
-};
-
-struct ud_cfg {
-	char path[4096];         /* the file read, "" for the embedded default */
-	uint64_t capacity;
-	size_t max_key, max_value;
-	unsigned workers;
-	char run_dir[4096];
-	int tcp_on;
-	char tcp_host[64];
-	uint16_t tcp_port;
-	uint64_t ring_size;      /* bytes of each shared-memory ring, 0 = off */
-	unsigned ring_spin_us;   /* worker polls rings this long before sleeping */
-	/* Connection timeouts in seconds (limits.c; 0 = never where allowed). */
-	unsigned idle_timeout;   /* nothing asked, nothing pending */
-	unsigned client_timeout; /* replies pending, none taken by the client */
-	unsigned frame_timeout;  /* a frame begun and not finished */
-	unsigned auth_timeout;   /* TCP connection without a good HELLO */
-	unsigned max_unauth;     /* TCP connections not authenticated yet */
-	int log_level;
-	struct ud_cfg_tenant *tenants;
-	size_t ntenants;
-	struct ud_cfg_pool *pools;
-	size_t npools;
-};
-
-/*
- * Fill cfg with the embedded default (one tenant "default"); run_dir may be
- * NULL for ./run/utmem. Returns 0.
- */
-int ud_cfg_default(struct ud_cfg *cfg, const char *run_dir);
-
-/*
- * Read an INI file into cfg (which it initialises). run_dir overrides the
- * file's run_dir when not NULL. Returns 0, or -EINVAL with one line naming
- * file:line and the problem in msg (msglen bytes).
- */
-int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
-		char *msg, size_t msglen);
-void ud_cfg_free(struct ud_cfg *cfg);
+/* ---- configuration: config.h (records, settings table, reader, writer) ---- */
 
 /* ---- event sources ---- */
 
@@ -230,7 +161,8 @@ struct ud_handoff {
 };
 
 struct ud_daemon {
-	struct ud_cfg cfg;
+	struct ud_cfg cfg;    /* the running configuration (admin_cfg.c) */
+	struct ud_cfg boot;   /* [utmemd] values at startup (no tenants, pools) */
 	ust_store *st;
 	struct uwire_limits lim;
 	pthread_mutex_t lock; /* tenant table */
@@ -253,16 +185,20 @@ struct ud_daemon {
 	size_t big_in_limit;
 	uint64_t ring_size;    /* cfg.ring_size at startup (0 = no rings) */
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
+	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
+	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 };
 
 /* ---- sockets (net.c) ---- */
 
 /*
- * Create a listening Unix socket at path with the given file mode, after
+ * Create a listening Unix socket at path with the given file mode, owner
+ * and group ((uid_t)-1 / (gid_t)-1: leave as created), after
  * checking that no live daemon answers there (a stale socket is replaced).
  * Returns the fd or -errno with a one-line reason in msg.
  */
-int ud_listen_unix(const char *path, unsigned mode, char *msg, size_t msglen);
+int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
+		   char *msg, size_t msglen);
 /* Listen on host:port (IPv4). Returns the fd or -errno, reason in msg. */
 int ud_listen_tcp(const char *host, uint16_t port, char *msg, size_t msglen);
 
@@ -381,8 +317,42 @@ void ud_on_signal(struct ud_daemon *d);
  */
 int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		 int remove_missing, char *msg, size_t msglen);
-/* Re-read d->cfg.path and apply it. Returns 0 or -errno, reason in msg. */
-int ud_reload(struct ud_daemon *d, char *msg, size_t msglen);
+/*
+ * Re-read d->cfg.path and make it the running configuration (admin_cfg.c).
+ * flags: UADM_F_FORCE to go on when tenants with data would be removed or
+ * data evicted. Returns 0 with the changes made in *rep, or -errno with the
+ * reason in *rep (-ENOTEMPTY: data would be dropped). rep is a text buffer
+ * the caller frees with uadm_wbuf_free.
+ */
+int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep);
+/*
+ * Make next (already through ud_cfg_check) the running configuration: refuse
+ * (-ENOTEMPTY, what would be lost in *rep) unless UADM_F_FORCE if it would
+ * drop stored data; else apply it, describe every change in *rep (also
+ * logged) and take ownership of next. remove_missing: remove running tenants
+ * next does not list. Returns 0 or -errno (next is freed either way).
+ */
+int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
+		  unsigned flags, struct uadm_wbuf *rep);
+/*
+ * Change one section of the running configuration ("utmemd", "tenant NAME",
+ * "pool NAME") by n key = value pairs, as CONFIG_SET does (UADM_F_CREATE
+ * creates the tenant or pool, UADM_F_FORCE allows dropping data). Returns 0
+ * or -errno; the changes, or the reason, in rep.
+ */
+int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
+	       size_t n, const char *const *keys, const char *const *values,
+	       struct uadm_wbuf *rep);
+/* Append printf-style text to a reply being built. */
+void ud_text(struct uadm_wbuf *w, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Admin requests about the configuration (admin_cfg.c). */
+void ud_op_config_get(struct ud_conn *c, const struct uwire_frame *f);
+void ud_op_config_set(struct ud_conn *c, const struct uwire_frame *f);
+void ud_op_config_save(struct ud_conn *c, const struct uwire_frame *f);
+/* Send a reply whose value is w's text (status st), and free w. */
+void ud_reply_text(struct ud_conn *c, const struct uwire_hdr *h, unsigned st,
+		   struct uadm_wbuf *w);
 /* Add one tenant with its socket. Returns 0 or -errno, reason in msg. */
 int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		     char *msg, size_t msglen);
@@ -399,5 +369,20 @@ void ud_listener_close(struct ud_daemon *d, struct ud_listener *lis);
 void ud_free_dead_listeners(struct ud_daemon *d);
 /* Accept on a listener (main loop). */
 void ud_accept(struct ud_daemon *d, struct ud_listener *lis);
+
+/* ---- the server view (info.c) ---- */
+
+#define UD_VERSION "0.1.0"
+
+struct ud_info_item {
+	const char *key;
+	char value[256];
+};
+/* Fill up to cap items describing the server. Returns how many. Main thread. */
+size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap);
+/* This process's resident set in bytes (0 if unknown). */
+uint64_t ud_rss_bytes(void);
+/* Open tenant connections, all tenants (removed ones included). */
+unsigned ud_connections(struct ud_daemon *d);
 
 #endif /* UTMEM_DAEMON_H */

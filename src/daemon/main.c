@@ -71,8 +71,15 @@ static int make_dirs(const char *path)
 static int prepare_run_dir(struct ud_cfg *cfg)
 {
 	char abs[PATH_MAX];
-	int err = make_dirs(cfg->run_dir);
+	struct stat sb;
+	int err;
 
+	if (stat(cfg->run_dir, &sb) == 0 && !S_ISDIR(sb.st_mode)) {
+		fprintf(stderr, "utmemd: run directory %s exists and is not a directory\n",
+			cfg->run_dir);
+		return -ENOTDIR;
+	}
+	err = make_dirs(cfg->run_dir);
 	if (err) {
 		fprintf(stderr, "utmemd: cannot create run directory %s: %s\n",
 			cfg->run_dir, strerror(-err));
@@ -116,16 +123,37 @@ static int setup_signals(struct ud_daemon *d)
 	return ud_loop_watch(&d->main, d->sigfd, EPOLLIN, &d->sig_src);
 }
 
+/*
+ * SIGHUP: the file is the operator's word, so it is applied even where it
+ * drops data (tenants no longer listed); what went is logged line by line.
+ */
+static void on_sighup(struct ud_daemon *d)
+{
+	struct uadm_wbuf rep;
+	size_t n;
+
+	if (!d->cfg.path[0]) {
+		ud_info("SIGHUP: utmemd runs without a config file (-c): nothing to reload");
+		return;
+	}
+	uadm_wbuf_init(&rep);
+	if (ud_reload(d, UADM_F_FORCE, &rep) < 0) {
+		n = rep.len;
+		while (n && rep.data[n - 1] == '\n')
+			n--;
+		ud_err("SIGHUP: reload failed, nothing changed: %.*s", (int)n,
+		       rep.err ? "out of memory" : (const char *)rep.data);
+	}
+	uadm_wbuf_free(&rep);
+}
+
 void ud_on_signal(struct ud_daemon *d)
 {
 	struct signalfd_siginfo si;
-	char msg[UADM_MSG_MAX];
 
 	while (read(d->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
 		if (si.ssi_signo == SIGHUP) {
-			msg[0] = '\0';
-			if (ud_reload(d, msg, sizeof(msg)) < 0)
-				ud_err("SIGHUP: reload failed: %s", msg);
+			on_sighup(d);
 		} else {
 			ud_info("signal %d: shutting down", (int)si.ssi_signo);
 			d->stop = 1;
@@ -144,7 +172,7 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 			 d->cfg.run_dir);
 		return -ENAMETOOLONG;
 	}
-	fd = ud_listen_unix(d->admin_path, 0600, msg, msglen);
+	fd = ud_listen_unix(d->admin_path, 0600, (uid_t)-1, (gid_t)-1, msg, msglen);
 	if (fd < 0)
 		return fd;
 	lis = calloc(1, sizeof(*lis));
@@ -190,7 +218,7 @@ static void print_banner(struct ud_daemon *d)
 	struct ud_listener *lis;
 
 	printf("utmemd %s: capacity %llu bytes (%.1f GiB), %u workers, run dir %s\n",
-	       "0.1.0", (unsigned long long)d->cfg.capacity,
+	       UD_VERSION, (unsigned long long)d->cfg.capacity,
 	       (double)d->cfg.capacity / (1u << 30), d->nworkers, d->cfg.run_dir);
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		printf("tenant %s: unix:%s\n", t->name, t->socket);
@@ -307,6 +335,11 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	d->big_in_limit = d->cfg.capacity;
 	if (d->big_in_limit < 4 * (size_t)d->lim.max_value)
 		d->big_in_limit = 4 * (size_t)d->lim.max_value;
+	d->started_ns = ud_now_ns();
+	d->boot = d->cfg;
+	d->boot.tenants = NULL;
+	d->boot.pools = NULL;
+	d->boot.ntenants = d->boot.npools = 0;
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
@@ -350,7 +383,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		case 'r': a->run_dir = optarg; break;
 		case 't': a->check = 1; break;
 		case 'h': usage(stdout); return 1;
-		case 'V': printf("utmemd 0.1.0\n"); return 1;
+		case 'V': printf("utmemd %s\n", UD_VERSION); return 1;
 		default: usage(stderr); return 2;
 		}
 	}
@@ -374,6 +407,10 @@ int main(int argc, char **argv)
 	setvbuf(stderr, NULL, _IONBF, 0);
 	err = a.config ? ud_cfg_load(&d.cfg, a.config, a.run_dir, msg, sizeof(msg))
 		       : ud_cfg_default(&d.cfg, a.run_dir);
+	if (!err && !a.config) {
+		int line;
+		err = ud_cfg_check(&d.cfg, &line, msg, sizeof(msg));
+	}
 	if (err) {
 		fprintf(stderr, "utmemd: %s\n", msg[0] ? msg : strerror(-err));
 		return 1;

@@ -60,7 +60,8 @@ static int claim_path(const struct sockaddr_un *sa, char *msg, size_t msglen)
 	return 0;
 }
 
-int ud_listen_unix(const char *path, unsigned mode, char *msg, size_t msglen)
+int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
+		   char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	mode_t old;
@@ -88,6 +89,15 @@ int ud_listen_unix(const char *path, unsigned mode, char *msg, size_t msglen)
 	umask(old);
 	if (err < 0)
 		goto fail_fd;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
+		err = errno;
+		unlink(path);
+		close(fd);
+		snprintf(msg, msglen, "cannot give %s to owner %d group %d: %s", path,
+			 uid == (uid_t)-1 ? -1 : (int)uid,
+			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(err));
+		return -err;
+	}
 	if (chmod(path, mode) < 0 || listen(fd, BACKLOG) < 0) {
 		err = errno;
 		unlink(path);

@@ -86,6 +86,14 @@ void uadm_w_str(struct uadm_wbuf *w, const char *s, size_t max)
 	memcpy(p + 2, s, n);
 }
 
+void uadm_w_raw(struct uadm_wbuf *w, const void *p, size_t n)
+{
+	uint8_t *d = n ? wbuf_room(w, n) : NULL;
+
+	if (d)
+		memcpy(d, p, n);
+}
+
 void uadm_rbuf_init(struct uadm_rbuf *r, const void *p, size_t len)
 {
 	r->p = p;
@@ -252,6 +260,22 @@ void uadm_r_capacity(struct uadm_rbuf *r, struct uadm_capacity *c)
 	c->pools = uadm_r_u32(r);
 }
 
+void uadm_w_setting(struct uadm_wbuf *w, const struct uadm_setting *s)
+{
+	uadm_w_str(w, s->section, UADM_SECTION_MAX);
+	uadm_w_str(w, s->key, UADM_KEY_MAX);
+	uadm_w_str(w, s->value, UADM_VALUE_MAX);
+	uadm_w_u32(w, s->flags);
+}
+
+void uadm_r_setting(struct uadm_rbuf *r, struct uadm_setting *s)
+{
+	uadm_r_str(r, s->section, UADM_SECTION_MAX);
+	uadm_r_str(r, s->key, UADM_KEY_MAX);
+	uadm_r_str(r, s->value, UADM_VALUE_MAX);
+	s->flags = uadm_r_u32(r);
+}
+
 /* Shift for a unit letter, or -1 if c is not one. */
 static int unit_shift(char c)
 {
@@ -316,7 +340,8 @@ const char *uadm_op_name(unsigned opcode)
 		"TENANT_LIST", "TENANT_ADD", "TENANT_REMOVE", "TENANT_SET",
 		"CAPACITY_GET", "CAPACITY_SET", "POOL_LIST",
 		"POOL_CREATE_SHARED", "POOL_GRANT", "STATS", "RELOAD",
-		"LOG_LEVEL",
+		"LOG_LEVEL", "CONFIG_GET", "CONFIG_SET", "CONFIG_SAVE",
+		"POOL_FLUSH", "POOL_DESTROY", "INFO", "SAVE",
 	};
 	if (opcode < UADM_OP_TENANT_LIST || opcode > UADM_OP_MAX_)
 		return NULL;

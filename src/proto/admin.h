@@ -39,7 +39,14 @@ enum uadm_op {
 	UADM_OP_STATS = 0x49,              /* -> capacity, tenants, pools */
 	UADM_OP_RELOAD = 0x4a,             /* nothing */
 	UADM_OP_LOG_LEVEL = 0x4b,          /* u32 level */
-	UADM_OP_MAX_ = 0x4b,
+	UADM_OP_CONFIG_GET = 0x4c,         /* str section ("" all) -> u32 n, n settings */
+	UADM_OP_CONFIG_SET = 0x4d,         /* u32 flags, str section, u32 n, n (key, value) -> msg */
+	UADM_OP_CONFIG_SAVE = 0x4e,        /* str path ("" = the -c file) -> msg */
+	UADM_OP_POOL_FLUSH = 0x4f,         /* u32 flags, str pool, str tenant -> msg */
+	UADM_OP_POOL_DESTROY = 0x50,       /* u32 flags, str pool, str tenant -> msg */
+	UADM_OP_INFO = 0x51,               /* -> u32 n, n (str key, str value) */
+	UADM_OP_SAVE = 0x52,               /* persistence: save now -> msg */
+	UADM_OP_MAX_ = 0x52,
 };
 
 /* Bounds of the strings inside records (bytes, no NUL). */
@@ -47,6 +54,21 @@ enum uadm_op {
 #define UADM_PATH_MAX 107u /* a Unix socket path */
 #define UADM_TOKEN_MAX 255u
 #define UADM_MSG_MAX 512u  /* error message in an error reply */
+#define UADM_SECTION_MAX 80u /* "utmemd", "tenant NAME", "pool NAME" */
+#define UADM_KEY_MAX 63u     /* a setting's key */
+#define UADM_VALUE_MAX 8191u /* a setting's value as text */
+#define UADM_TEXT_MAX 65535u /* a reply message (several lines) */
+
+/* Request flags of CONFIG_SET, TENANT_REMOVE, RELOAD, POOL_FLUSH/DESTROY. */
+#define UADM_F_CREATE (1u << 0) /* CONFIG_SET: create the tenant or pool */
+#define UADM_F_FORCE (1u << 1)  /* go on even if stored data would be dropped */
+#define UADM_F_ALL_ 0x3u
+
+/* Flags of a setting in a CONFIG_GET reply. */
+#define UADM_SETTING_GIVEN (1u << 0)   /* given (file or runtime), not a default */
+#define UADM_SETTING_RESTART (1u << 1) /* changes only with a restart */
+#define UADM_SETTING_SECRET (1u << 2)  /* a token: mask when printing */
+#define UADM_SETTING_PENDING (1u << 3) /* differs from the value running (restart) */
 
 /* tenant_req.mask: which optional fields are set. */
 #define UADM_SET_MIN (1u << 0)
@@ -141,12 +163,22 @@ void uadm_rbuf_init(struct uadm_rbuf *r, const void *p, size_t len);
 void uadm_w_u32(struct uadm_wbuf *w, uint32_t v);
 void uadm_w_u64(struct uadm_wbuf *w, uint64_t v);
 void uadm_w_str(struct uadm_wbuf *w, const char *s, size_t max);
+/* Append n raw bytes (a reply's text). */
+void uadm_w_raw(struct uadm_wbuf *w, const void *p, size_t n);
 uint32_t uadm_r_u32(struct uadm_rbuf *r);
 uint64_t uadm_r_u64(struct uadm_rbuf *r);
 /* Read a string of at most max bytes into out (max + 1 bytes, NUL added). */
 void uadm_r_str(struct uadm_rbuf *r, char *out, size_t max);
 /* 0 if every byte was consumed and nothing overran, else -EPROTO. */
 int uadm_r_end(const struct uadm_rbuf *r);
+
+/* One setting as CONFIG_GET lists it. */
+struct uadm_setting {
+	char section[UADM_SECTION_MAX + 1];
+	char key[UADM_KEY_MAX + 1];
+	char value[UADM_VALUE_MAX + 1];
+	uint32_t flags; /* UADM_SETTING_* */
+};
 
 /* Records. Encoders append; decoders read one record at the cursor. */
 void uadm_w_tenant_req(struct uadm_wbuf *w, const struct uadm_tenant_req *t);
@@ -157,6 +189,8 @@ void uadm_w_pool(struct uadm_wbuf *w, const struct uadm_pool *p);
 void uadm_r_pool(struct uadm_rbuf *r, struct uadm_pool *p);
 void uadm_w_capacity(struct uadm_wbuf *w, const struct uadm_capacity *c);
 void uadm_r_capacity(struct uadm_rbuf *r, struct uadm_capacity *c);
+void uadm_w_setting(struct uadm_wbuf *w, const struct uadm_setting *s);
+void uadm_r_setting(struct uadm_rbuf *r, struct uadm_setting *s);
 
 /*
  * Parse a size: digits with an optional K/M/G/T suffix (powers of 1024,

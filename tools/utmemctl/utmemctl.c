@@ -2,566 +2,467 @@
  * utmemctl — the operator's command line for utmemd.
  *
  * It speaks the admin protocol (docs/protocol-admin.md) over the daemon's
- * root-only admin socket, found with --run-dir DIR, else $UTMEM_RUN_DIR,
- * else ./run/utmem. Every command is one request and one reply; records are
- * encoded and decoded by src/proto/admin.c, the same code utmemd uses.
- * Exit status: 0 success, 1 error (connection or refused by the daemon),
- * 2 usage error.
+ * admin socket, found with --run-dir DIR, else $UTMEM_RUN_DIR, else
+ * ./run/utmem. Records are encoded and decoded by src/proto/admin.c, the
+ * code utmemd uses, and every setting is checked by utmemd's own settings
+ * table (src/daemon/settings.c) before it is sent, so a bad value gets the
+ * words the config file would get, even with no daemon running; utmemd
+ * checks it again, with the checks that need the whole configuration.
+ *
+ * Global options (--run-dir, --json, --force, --help, --version) may be
+ * given anywhere on the line. Every command that changes something prints
+ * one line per change. Exit status: 0 success, 1 error (connection, or
+ * refused by the daemon, whose message is printed), 2 usage error.
  */
-#include "proto/admin.h"
-#include "proto/wire.h"
+#include "ctl.h"
 
 #include <errno.h>
-#include <getopt.h>
-#include <stdarg.h>
-#include <stdio.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
-#define EXIT_USAGE 2
-#define REPLY_MAX (64u << 20) /* bound on a listing reply */
+#include "daemon/config.h"
 
-struct ctl {
-	const char *run_dir;
-	int json;
-	int fd;
-	uint64_t next_id;
-	uint8_t *reply;   /* last reply's value (malloc) */
-	size_t reply_len;
+#define VERSION "0.1.0"
+#define MAX_PAIRS 64
+
+static const char usage_text[] =
+	"usage: utmemctl [--run-dir DIR] [--json] [--force] COMMAND [ARGS]\n"
+	"\n"
+	"Commands (utmemctl help COMMAND for details):\n"
+	"  info                      the server: version, uptime, connections, memory\n"
+	"  stats                     counters per tenant and per pool\n"
+	"  top [--interval S] [--count N]   live per-tenant rates\n"
+	"  tenant list | add NAME [SETTINGS] | set NAME SETTINGS | remove NAME\n"
+	"  capacity [get] | capacity set SIZE|N%\n"
+	"  pool list | create NAME --kind K [--tenants A,B] | grant POOL TENANT\n"
+	"  pool flush POOL [--tenant T] | pool destroy POOL [--tenant T]\n"
+	"  config get [SECTION] | set SECTION KEY=VALUE... | save [PATH] | keys\n"
+	"  reload                    re-read utmemd's configuration file\n"
+	"  log-level error|warn|info|debug\n"
+	"  help [COMMAND], version\n"
+	"\n"
+	"SETTINGS are --KEY VALUE or KEY=VALUE, checked as in the config file\n"
+	"(utmemctl config keys lists them). Sizes take K, M, G, T (powers of 1024).\n"
+	"Options anywhere on the line:\n"
+	"  --run-dir DIR   utmemd's run directory (else $UTMEM_RUN_DIR, else ./run/utmem)\n"
+	"  --json          print JSON on stdout (errors too: {\"ok\":false,...})\n"
+	"  --force         let a command drop stored data (tenant remove, capacity or\n"
+	"                  max below what is stored, pool flush/destroy, reload)\n"
+	"  -h, --help      this text;   -V, --version   utmemctl's version\n"
+	"Exit status: 0 ok, 1 error or refused, 2 usage.\n";
+
+static const struct {
+	const char *cmd;
+	const char *text;
+} details[] = {
+	{"info", "utmemctl info\n  The server view: version, pid, uptime, user, config file (and whether\n  runtime changes are unsaved), workers, tenants, pools, connections,\n  capacity, charged, reserved, stored, RSS and fragmentation ratio\n  (RSS / charged).\n"},
+	{"stats", "utmemctl stats\n  Per tenant and per pool: ops (puts + gets + invalidates), hits, misses,\n  evictions, entries, bytes stored, bytes charged.\n"},
+	{"top", "utmemctl top [--interval SECONDS] [--count N]\n  Every interval (default 1 s), each tenant's operations, GETs, hit ratio,\n  evictions and refused PUTs per second, busiest first, with what it\n  holds against its min and max. Redraws on a terminal; appends\n  otherwise (one JSON object per sample with --json). Stops after N\n  samples, or on Ctrl-C.\n"},
+	{"tenant", "utmemctl tenant list\nutmemctl tenant add NAME [SETTINGS]\nutmemctl tenant set NAME SETTINGS\nutmemctl tenant remove NAME [--force]\n  add creates the tenant and its socket at once; set changes it now;\n  remove closes its socket and its clients (they get \"tenant removed\")\n  and drops its data, which takes --force if it holds entries or has\n  connections. Settings (--KEY VALUE or KEY=VALUE):\n"},
+	{"capacity", "utmemctl capacity [get]\nutmemctl capacity set SIZE|N% [--force]\n  Host memory for all tenants: a size (64K up to the host's memory) or a\n  share of physical memory. Shrinking below what is charged evicts\n  ephemeral entries and takes --force; persistent entries are never\n  dropped (PUTs are refused until usage fits).\n"},
+	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
+	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
+	{"reload", "utmemctl reload [--force]\n  Re-read utmemd's -c file and apply it: tenants added, changed or\n  removed, capacity, pools. Removing a tenant that holds data takes\n  --force (SIGHUP always applies the file). Prints each change.\n"},
+	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until the next restart or reload.\n"},
+	{"version", "utmemctl version\n  utmemctl's version (utmemd's is in utmemctl info).\n"},
 };
 
-static void usage(FILE *f)
+static void print_keys(enum ud_scope scope, FILE *f)
 {
-	fprintf(f,
-		"usage: utmemctl [--run-dir DIR] [--json] COMMAND [ARGS]\n"
-		"\n"
-		"Commands:\n"
-		"  tenant list\n"
-		"  tenant add NAME [--min B] [--max B] [--weight N] [--socket PATH] [--token T]\n"
-		"  tenant remove NAME\n"
-		"  tenant set NAME [--min B] [--max B] [--weight N]\n"
-		"  capacity [get]            capacity set SIZE\n"
-		"  pool list\n"
-		"  pool create NAME --kind persistent|ephemeral   (a shared pool)\n"
-		"  pool grant POOL TENANT\n"
-		"  stats [--json]            per tenant and per pool counters\n"
-		"  reload                    re-read utmemd's configuration file\n"
-		"  log-level error|warn|info|debug\n"
-		"\n"
-		"Sizes accept suffixes K, M, G, T (powers of 1024): 64K, 512M, 4G.\n"
-		"The admin socket is DIR/admin.sock; DIR is --run-dir, else $UTMEM_RUN_DIR,\n"
-		"else ./run/utmem. Exit status: 0 ok, 1 error, 2 usage.\n");
-}
-
-__attribute__((format(printf, 1, 2)))
-static int usage_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "utmemctl: ");
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n(see utmemctl --help)\n");
-	return EXIT_USAGE;
-}
-
-static int ctl_connect(struct ctl *c)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	int n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/admin.sock",
-			 c->run_dir);
-
-	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
-		fprintf(stderr, "utmemctl: run directory path too long: %s\n", c->run_dir);
-		return -ENAMETOOLONG;
+	for (size_t i = 0; i < ud_nsettings; i++) {
+		const struct ud_setting *s = &ud_settings[i];
+		if (s->scope != scope)
+			continue;
+		fprintf(f, "    %-14s %s%s\n", s->key, s->help,
+			s->flags & UD_SF_RESTART ? " [restart]"
+			: s->flags & UD_SF_CREATE ? " [at creation]" : "");
 	}
-	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (c->fd < 0 || connect(c->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		int err = errno;
-		fprintf(stderr, "utmemctl: cannot connect to %s: %s (is utmemd running? "
-			"use --run-dir or UTMEM_RUN_DIR)\n", sa.sun_path, strerror(err));
-		return -err;
-	}
-	return 0;
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+static int cmd_help(const char *what)
 {
-	const uint8_t *p = buf;
+	if (!what) {
+		fputs(usage_text, stdout);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(details) / sizeof(details[0]); i++) {
+		if (strcmp(what, details[i].cmd) != 0)
+			continue;
+		fputs(details[i].text, stdout);
+		if (strcmp(what, "tenant") == 0)
+			print_keys(UD_SCOPE_TENANT, stdout);
+		return 0;
+	}
+	return usage_error("help: no command '%s'", what);
+}
 
-	while (len) {
-		ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
+static int cmd_keys(struct ctl *c)
+{
+	if (c->json) {
+		printf("[");
+		for (size_t i = 0; i < ud_nsettings; i++) {
+			const struct ud_setting *s = &ud_settings[i];
+			printf("%s{\"section\":\"%s\",\"key\":\"%s\",\"restart\":%s,\"help\":",
+			       i ? "," : "", ud_scope_name(s->scope), s->key,
+			       s->flags & UD_SF_RESTART ? "true" : "false");
+			json_str(s->help);
+			putchar('}');
 		}
-		p += n;
-		len -= (size_t)n;
+		puts("]");
+		return 0;
 	}
+	printf("[utmemd]\n");
+	print_keys(UD_SCOPE_MAIN, stdout);
+	printf("[tenant NAME]\n");
+	print_keys(UD_SCOPE_TENANT, stdout);
+	printf("[pool NAME]\n");
+	print_keys(UD_SCOPE_POOL, stdout);
+	printf("[restart]: takes effect at the next start; [at creation]: given when the\ntenant or pool is created.\n");
 	return 0;
 }
 
-static int read_all(int fd, void *buf, size_t len)
-{
-	uint8_t *p = buf;
+/* ---- settings given on the command line ---- */
 
-	while (len) {
-		ssize_t n = read(fd, p, len);
-		if (n == 0)
-			return -ECONNRESET;
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
+struct pairs {
+	size_t n;
+	const char *key[MAX_PAIRS];
+	const char *val[MAX_PAIRS];
+	char *own[MAX_PAIRS]; /* key copies to free */
+};
+
+static void pairs_free(struct pairs *p)
+{
+	for (size_t i = 0; i < p->n; i++)
+		free(p->own[i]);
+	p->n = 0;
 }
 
 /*
- * Send one admin request and read its reply into c->reply. Returns the
- * reply's wire status (>= 0), or -errno if the exchange failed (message
- * printed). An error reply's message is printed here.
+ * Read SETTINGS (--KEY VALUE, --KEY=VALUE, KEY=VALUE) of a scope from argv
+ * and check each one with the settings table. Returns 0 or EXIT_USAGE.
  */
-static int request(struct ctl *c, unsigned op, const struct uadm_wbuf *w)
+static int read_pairs(enum ud_scope scope, int argc, char **argv, struct pairs *p)
 {
-	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = (uint8_t)op,
-			      .id = ++c->next_id, .vlen = w ? (uint32_t)w->len : 0};
-	struct uwire_limits lim = {UWIRE_KEY_CEILING, REPLY_MAX};
-	uint8_t hdr[UWIRE_HDR_SIZE];
-	int err;
+	static union {
+		struct ud_cfg m;
+		struct ud_cfg_tenant t;
+		struct ud_cfg_pool p;
+	} scratch;
+	char msg[512], keys[512];
 
-	if (w && w->err)
-		return w->err;
-	if (c->fd < 0 && (err = ctl_connect(c)) < 0)
-		return err;
-	uwire_hdr_encode(&h, hdr);
-	err = write_all(c->fd, hdr, sizeof(hdr));
-	if (!err && h.vlen)
-		err = write_all(c->fd, w->data, w->len);
-	if (!err)
-		err = read_all(c->fd, hdr, sizeof(hdr));
-	if (!err && uwire_hdr_decode(hdr, &lim, &h) < 0)
-		err = -EPROTO;
-	if (!err && (h.id != c->next_id || h.klen))
-		err = -EPROTO;
-	if (!err) {
-		free(c->reply);
-		c->reply = malloc(h.vlen ? h.vlen : 1);
-		c->reply_len = h.vlen;
-		err = c->reply ? read_all(c->fd, c->reply, h.vlen) : -ENOMEM;
-	}
-	if (err) {
-		fprintf(stderr, "utmemctl: talking to utmemd: %s\n", strerror(-err));
-		return err;
-	}
-	if (h.status != UWIRE_S_OK) {
-		if (c->reply_len)
-			fprintf(stderr, "utmemctl: %.*s\n", (int)c->reply_len,
-				(const char *)c->reply);
-		else
-			fprintf(stderr, "utmemctl: %s failed: %s\n", uadm_op_name(op),
-				uwire_status_name(h.status));
-	}
-	return h.status;
-}
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i], *eq;
+		char *key;
+		const char *val;
 
-/* Run a request whose OK reply is empty or ignored: exit status. */
-static int simple(struct ctl *c, unsigned op, struct uadm_wbuf *w)
-{
-	int st = request(c, op, w);
-
-	if (w)
-		uadm_wbuf_free(w);
-	return st == 0 ? 0 : 1;
-}
-
-/* A size for humans: 512M, 4.0G, 1234 (bytes). */
-static const char *human(uint64_t v, char buf[32])
-{
-	static const char units[] = "KMGTPE";
-	double d = (double)v;
-	int u = -1;
-
-	if (v == UINT64_MAX)
-		return "unlimited";
-	while (d >= 1024.0 && u < 5) {
-		d /= 1024.0;
-		u++;
-	}
-	if (u < 0)
-		snprintf(buf, 32, "%llu", (unsigned long long)v);
-	else
-		snprintf(buf, 32, "%.1f%c", d, units[u]);
-	return buf;
-}
-
-/* JSON string for paths (names are plain [A-Za-z0-9._-] already). */
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			printf("\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			printf("\\u%04x", *s);
-		else
-			putchar(*s);
-	}
-	putchar('"');
-}
-
-static uint64_t ops_of(const struct uadm_counters *s)
-{
-	return s->puts + s->gets + s->invalidates;
-}
-
-static void json_counters(const struct uadm_counters *s)
-{
-	printf("\"ops\":%llu,\"puts\":%llu,\"gets\":%llu,\"hits\":%llu,"
-	       "\"misses\":%llu,\"invalidates\":%llu,\"evictions\":%llu,"
-	       "\"refused_puts\":%llu,\"entries\":%llu,\"bytes_stored\":%llu,"
-	       "\"bytes_charged\":%llu",
-	       (unsigned long long)ops_of(s), (unsigned long long)s->puts,
-	       (unsigned long long)s->gets, (unsigned long long)s->hits,
-	       (unsigned long long)s->misses, (unsigned long long)s->invalidates,
-	       (unsigned long long)s->evictions,
-	       (unsigned long long)s->refused_puts, (unsigned long long)s->entries,
-	       (unsigned long long)s->bytes_stored,
-	       (unsigned long long)s->bytes_charged);
-}
-
-static void human_counters(const struct uadm_counters *s)
-{
-	char a[32], b[32];
-
-	printf(" %10llu %10llu %10llu %9llu %9llu %9s %9s\n",
-	       (unsigned long long)ops_of(s), (unsigned long long)s->hits,
-	       (unsigned long long)s->misses, (unsigned long long)s->evictions,
-	       (unsigned long long)s->entries, human(s->bytes_stored, a),
-	       human(s->bytes_charged, b));
-}
-
-static const char *kind_name(uint32_t kind)
-{
-	return kind & UADM_KIND_EPHEMERAL ? "ephemeral" : "persistent";
-}
-
-static void print_tenant(const struct ctl *c, const struct uadm_tenant *t,
-			 int first, int with_stats)
-{
-	char a[32], b[32];
-
-	if (c->json) {
-		printf("%s{\"name\":\"%s\",\"id\":%u,\"min\":%llu,\"max\":%llu,"
-		       "\"weight\":%u,\"socket\":", first ? "" : ",", t->name, t->id,
-		       (unsigned long long)t->min, (unsigned long long)t->max,
-		       t->weight);
-		json_str(t->socket);
-		if (with_stats) {
-			putchar(',');
-			json_counters(&t->st);
+		if (p->n == MAX_PAIRS)
+			return usage_error("too many settings (at most %d)", MAX_PAIRS);
+		if (strncmp(a, "--", 2) == 0)
+			a += 2;
+		else if (!strchr(a, '='))
+			return usage_error("unexpected argument '%s' (settings are --KEY VALUE or KEY=VALUE)",
+					   argv[i]);
+		eq = strchr(a, '=');
+		if (eq) {
+			key = strndup(a, (size_t)(eq - a));
+			val = eq + 1;
+		} else {
+			if (i + 1 >= argc)
+				return usage_error("--%s needs a value", a);
+			key = strdup(a);
+			val = argv[++i];
 		}
-		putchar('}');
-		return;
-	}
-	printf("%-16s %4u %9s %9s %6u", t->name, t->id, human(t->min, a),
-	       human(t->max, b), t->weight);
-	if (with_stats)
-		human_counters(&t->st);
-	else
-		printf("  %s\n", t->socket);
-}
-
-static void print_pool(const struct ctl *c, const struct uadm_pool *p,
-		       int first, int with_stats)
-{
-	int shared = (p->kind & UADM_KIND_SHARED) != 0;
-
-	if (c->json) {
-		printf("%s{\"name\":\"%s\",\"id\":%u,\"owner\":%u,\"kind\":\"%s\","
-		       "\"shared\":%s", first ? "" : ",", p->name, p->id, p->owner,
-		       kind_name(p->kind), shared ? "true" : "false");
-		if (with_stats) {
-			putchar(',');
-			json_counters(&p->st);
+		if (!key)
+			return usage_error("out of memory");
+		p->own[p->n] = key;
+		p->key[p->n] = key;
+		p->val[p->n++] = val;
+		if (!ud_setting_find(scope, key)) {
+			ud_setting_keys(scope, keys, sizeof(keys));
+			return usage_error("unknown setting '%s' for %s %s(settings: %s)", key,
+					   ud_scope_name(scope),
+					   scope == UD_SCOPE_MAIN ? "" : "NAME ", keys);
 		}
-		putchar('}');
-		return;
-	}
-	printf("%-16s %4u %5u %-10s %-7s", p->name, p->id, p->owner,
-	       kind_name(p->kind), shared ? "shared" : "private");
-	if (with_stats)
-		human_counters(&p->st);
-	else
-		putchar('\n');
-}
-
-static const char tenant_stats_head[] =
-	"TENANT             ID       MIN       MAX WEIGHT        OPS       HITS"
-	"     MISSES EVICTIONS   ENTRIES    STORED   CHARGED\n";
-static const char pool_stats_head[] =
-	"POOL               ID OWNER KIND       SHARING        OPS       HITS"
-	"     MISSES EVICTIONS   ENTRIES    STORED   CHARGED\n";
-
-/* Print "u32 n, n tenants". Returns 0 or -EPROTO. */
-static int show_tenants(struct ctl *c, struct uadm_rbuf *r, int with_stats)
-{
-	uint32_t n = uadm_r_u32(r);
-
-	if (c->json)
-		printf("\"tenants\":[");
-	else
-		fputs(with_stats ? tenant_stats_head
-				 : "TENANT             ID       MIN       MAX WEIGHT  SOCKET\n",
-		      stdout);
-	for (uint32_t i = 0; i < n && !r->err; i++) {
-		struct uadm_tenant t;
-		uadm_r_tenant(r, &t);
-		if (!r->err)
-			print_tenant(c, &t, i == 0, with_stats);
-	}
-	if (c->json)
-		printf("]");
-	return r->err;
-}
-
-static int show_pools(struct ctl *c, struct uadm_rbuf *r, int with_stats)
-{
-	uint32_t n = uadm_r_u32(r);
-
-	if (c->json)
-		printf("\"pools\":[");
-	else
-		fputs(with_stats ? pool_stats_head
-				 : "POOL               ID OWNER KIND       SHARING\n",
-		      stdout);
-	for (uint32_t i = 0; i < n && !r->err; i++) {
-		struct uadm_pool p;
-		uadm_r_pool(r, &p);
-		if (!r->err)
-			print_pool(c, &p, i == 0, with_stats);
-	}
-	if (c->json)
-		printf("]");
-	return r->err;
-}
-
-static void show_capacity(struct ctl *c, const struct uadm_capacity *cap)
-{
-	char a[32], b[32], d[32];
-
-	if (c->json) {
-		printf("\"capacity\":%llu,\"charged\":%llu,\"reserved\":%llu",
-		       (unsigned long long)cap->capacity,
-		       (unsigned long long)cap->charged,
-		       (unsigned long long)cap->reserved);
-		return;
-	}
-	printf("capacity %s (%llu bytes), charged %s, reserved %s, %u tenants, %u pools\n",
-	       human(cap->capacity, a), (unsigned long long)cap->capacity,
-	       human(cap->charged, b), human(cap->reserved, d), cap->tenants,
-	       cap->pools);
-}
-
-/* Decode and print a listing reply (TENANT_LIST, POOL_LIST, CAPACITY_GET, STATS). */
-static int listing(struct ctl *c, unsigned op)
-{
-	struct uadm_capacity cap;
-	struct uadm_rbuf r;
-	int st = request(c, op, NULL);
-
-	if (st)
-		return 1;
-	uadm_rbuf_init(&r, c->reply, c->reply_len);
-	if (c->json)
-		putchar('{');
-	if (op == UADM_OP_CAPACITY_GET || op == UADM_OP_STATS) {
-		uadm_r_capacity(&r, &cap);
-		if (!r.err)
-			show_capacity(c, &cap);
-		if (op == UADM_OP_STATS)
-			fputs(c->json ? "," : "\n", stdout);
-	}
-	if (op == UADM_OP_TENANT_LIST || op == UADM_OP_STATS)
-		show_tenants(c, &r, op == UADM_OP_STATS);
-	if (op == UADM_OP_STATS)
-		fputs(c->json ? "," : "\n", stdout);
-	if (op == UADM_OP_POOL_LIST || op == UADM_OP_STATS)
-		show_pools(c, &r, op == UADM_OP_STATS);
-	if (c->json)
-		puts("}");
-	if (uadm_r_end(&r) < 0) {
-		fprintf(stderr, "utmemctl: malformed reply from utmemd\n");
-		return 1;
+		memset(&scratch, 0, sizeof(scratch));
+		if (ud_setting_parse(scope, &scratch, key, val, msg, sizeof(msg)) < 0) {
+			if (scope == UD_SCOPE_POOL)
+				free(scratch.p.tenants);
+			return usage_error("%s", msg);
+		}
+		if (scope == UD_SCOPE_POOL)
+			free(scratch.p.tenants);
 	}
 	return 0;
 }
 
-/* Options of tenant add/set, parsed from argv[0..argc). */
-static int tenant_opts(int argc, char **argv, struct uadm_tenant_req *t, int add)
+/* Send CONFIG_SET for one section. */
+static int send_set(struct ctl *c, const char *section, unsigned flags,
+		    const struct pairs *p)
 {
-	static const struct option opts[] = {
-		{"min", required_argument, NULL, 'm'},
-		{"max", required_argument, NULL, 'M'},
-		{"weight", required_argument, NULL, 'w'},
-		{"socket", required_argument, NULL, 's'},
-		{"token", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
-	};
-	char *end;
-	int o;
+	struct uadm_wbuf w;
 
-	optind = 0; /* glibc: full re-initialisation */
-	while ((o = getopt_long(argc, argv, "+", opts, NULL)) != -1) {
-		switch (o) {
-		case 'm':
-		case 'M':
-			if (uadm_parse_size(optarg, o == 'm' ? &t->min : &t->max))
-				return usage_error("bad size '%s' (use e.g. 64K, 512M, 4G)",
-						   optarg);
-			t->mask |= o == 'm' ? UADM_SET_MIN : UADM_SET_MAX;
-			break;
-		case 'w': {
-			unsigned long w = strtoul(optarg, &end, 10);
-			if (*end || !*optarg || w < 1 || w > 1000000)
-				return usage_error("bad weight '%s' (1..1000000)", optarg);
-			t->weight = (uint32_t)w;
-			t->mask |= UADM_SET_WEIGHT;
-			break;
-		}
-		case 's':
-		case 't':
-			if (!add)
-				return usage_error("%s: only for 'tenant add'",
-						   o == 's' ? "--socket" : "--token");
-			if (strlen(optarg) > (o == 's' ? UADM_PATH_MAX : UADM_TOKEN_MAX))
-				return usage_error("'%s' is too long", optarg);
-			snprintf(o == 's' ? t->socket : t->token,
-				 o == 's' ? sizeof(t->socket) : sizeof(t->token), "%s",
-				 optarg);
-			break;
-		default:
-			return EXIT_USAGE;
-		}
+	uadm_wbuf_init(&w);
+	uadm_w_u32(&w, flags | (c->force ? UADM_F_FORCE : 0));
+	uadm_w_str(&w, section, UADM_SECTION_MAX);
+	uadm_w_u32(&w, (uint32_t)p->n);
+	for (size_t i = 0; i < p->n; i++) {
+		uadm_w_str(&w, p->key[i], UADM_KEY_MAX);
+		uadm_w_str(&w, p->val[i], UADM_VALUE_MAX);
 	}
-	if (optind != argc)
-		return usage_error("unexpected argument '%s'", argv[optind]);
-	return 0;
+	if (w.len > UWIRE_SMALL_VALUE_MAX) {
+		uadm_wbuf_free(&w);
+		return usage_error("settings too long for one request (%d bytes at most)",
+				   UWIRE_SMALL_VALUE_MAX);
+	}
+	return ctl_change(c, UADM_OP_CONFIG_SET, &w);
 }
 
-static int check_name(const char *s)
+static int check_name(const char *what, const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > UADM_NAME_MAX)
-		return usage_error("bad name '%s' (1..63 bytes)", s);
+	if (!ud_valid_name(s))
+		return usage_error("bad %s name '%s' (1..63 of A-Z a-z 0-9 . _ -)", what, s);
 	return 0;
 }
+
+/* ---- commands ---- */
 
 static int cmd_tenant(struct ctl *c, int argc, char **argv)
 {
-	struct uadm_tenant_req t = {0};
+	char sec[UADM_SECTION_MAX + 1];
+	struct pairs p = {0};
 	struct uadm_wbuf w;
-	int err;
+	int err, add;
 
 	if (argc < 1)
-		return usage_error("tenant: expected list, add, remove or set");
-	if (strcmp(argv[0], "list") == 0 && argc == 1)
-		return listing(c, UADM_OP_TENANT_LIST);
+		return usage_error("tenant: expected list, add, set or remove");
+	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			return usage_error("tenant list: unexpected argument '%s'", argv[1]);
+		return ctl_listing(c, UADM_OP_TENANT_LIST);
+	}
+	if (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "set") != 0 &&
+	    strcmp(argv[0], "remove") != 0)
+		return usage_error("tenant: unknown subcommand '%s'", argv[0]);
 	if (argc < 2)
 		return usage_error("tenant %s: expected a tenant NAME", argv[0]);
-	if ((err = check_name(argv[1])))
+	if ((err = check_name("tenant", argv[1])))
 		return err;
-	uadm_wbuf_init(&w);
-	if (strcmp(argv[0], "remove") == 0 && argc == 2) {
+	if (strcmp(argv[0], "remove") == 0) {
+		if (argc != 2)
+			return usage_error("tenant remove: unexpected argument '%s'", argv[2]);
+		uadm_wbuf_init(&w);
 		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
-		return simple(c, UADM_OP_TENANT_REMOVE, &w);
+		uadm_w_u32(&w, c->force ? UADM_F_FORCE : 0);
+		return ctl_change(c, UADM_OP_TENANT_REMOVE, &w);
 	}
-	if (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "set") != 0)
-		return usage_error("tenant: unknown subcommand '%s'", argv[0]);
-	snprintf(t.name, sizeof(t.name), "%s", argv[1]);
-	err = tenant_opts(argc - 1, argv + 1, &t, argv[0][0] == 'a');
-	if (err)
-		return err;
-	if (argv[0][0] == 's' && !t.mask)
-		return usage_error("tenant set: give --min, --max and/or --weight");
-	uadm_w_tenant_req(&w, &t);
-	if (argv[0][0] == 'a') {
-		int st = request(c, UADM_OP_TENANT_ADD, &w);
-		uadm_wbuf_free(&w);
-		if (st)
-			return 1;
-		if (c->reply_len == 4)
-			printf("tenant %s added (id %u)\n", t.name,
-			       uwire_get_u32(c->reply));
-		return 0;
+	add = argv[0][0] == 'a';
+	err = read_pairs(UD_SCOPE_TENANT, argc - 2, argv + 2, &p);
+	if (!err && !add && p.n == 0)
+		err = usage_error("tenant set: give at least one setting, e.g. --max 1G");
+	if (!err) {
+		snprintf(sec, sizeof(sec), "tenant %s", argv[1]);
+		err = send_set(c, sec, add ? UADM_F_CREATE : 0, &p);
 	}
-	return simple(c, UADM_OP_TENANT_SET, &w);
+	pairs_free(&p);
+	return err;
 }
 
 static int cmd_capacity(struct ctl *c, int argc, char **argv)
 {
-	struct uadm_wbuf w;
-	uint64_t v;
+	struct pairs p = {0};
+	char *arg[1];
+	char kv[256];
+	int err;
 
 	if (argc == 0 || (argc == 1 && strcmp(argv[0], "get") == 0))
-		return listing(c, UADM_OP_CAPACITY_GET);
+		return ctl_listing(c, UADM_OP_CAPACITY_GET);
 	if (argc != 2 || strcmp(argv[0], "set") != 0)
-		return usage_error("capacity: expected 'get' or 'set SIZE'");
-	if (uadm_parse_size(argv[1], &v))
-		return usage_error("bad size '%s' (use e.g. 512M, 4G)", argv[1]);
+		return usage_error("capacity: expected 'get' or 'set SIZE|N%%'");
+	snprintf(kv, sizeof(kv), "capacity=%s", argv[1]);
+	arg[0] = kv;
+	err = read_pairs(UD_SCOPE_MAIN, 1, arg, &p);
+	if (!err)
+		err = send_set(c, "utmemd", 0, &p);
+	pairs_free(&p);
+	return err;
+}
+
+static int pool_drop(struct ctl *c, int destroy, int argc, char **argv)
+{
+	const char *tenant = "";
+	struct uadm_wbuf w;
+	int err;
+
+	if (argc == 3 && strcmp(argv[1], "--tenant") == 0)
+		tenant = argv[2];
+	else if (argc == 2 && strncmp(argv[1], "--tenant=", 9) == 0)
+		tenant = argv[1] + 9;
+	else if (argc != 1)
+		return usage_error("pool %s: expected POOL [--tenant TENANT]",
+				   destroy ? "destroy" : "flush");
+	if ((err = check_name("pool", argv[0])) ||
+	    (tenant[0] && (err = check_name("tenant", tenant))))
+		return err;
 	uadm_wbuf_init(&w);
-	uadm_w_u64(&w, v);
-	return simple(c, UADM_OP_CAPACITY_SET, &w);
+	uadm_w_u32(&w, c->force ? UADM_F_FORCE : 0);
+	uadm_w_str(&w, argv[0], UADM_NAME_MAX);
+	uadm_w_str(&w, tenant, UADM_NAME_MAX);
+	return ctl_change(c, destroy ? UADM_OP_POOL_DESTROY : UADM_OP_POOL_FLUSH, &w);
 }
 
 static int cmd_pool(struct ctl *c, int argc, char **argv)
 {
+	char sec[UADM_SECTION_MAX + 1];
+	struct pairs p = {0};
 	struct uadm_wbuf w;
-	uint32_t kind;
 	int err;
 
-	if (argc == 1 && strcmp(argv[0], "list") == 0)
-		return listing(c, UADM_OP_POOL_LIST);
-	uadm_wbuf_init(&w);
-	if (argc == 3 && strcmp(argv[0], "grant") == 0) {
-		if ((err = check_name(argv[1])) || (err = check_name(argv[2])))
+	if (argc < 1)
+		return usage_error("pool: expected list, create, grant, flush or destroy");
+	if (strcmp(argv[0], "list") == 0 && argc == 1)
+		return ctl_listing(c, UADM_OP_POOL_LIST);
+	if (strcmp(argv[0], "grant") == 0) {
+		if (argc != 3)
+			return usage_error("pool grant: expected POOL TENANT");
+		if ((err = check_name("pool", argv[1])) || (err = check_name("tenant", argv[2])))
 			return err;
+		uadm_wbuf_init(&w);
 		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
 		uadm_w_str(&w, argv[2], UADM_NAME_MAX);
-		return simple(c, UADM_OP_POOL_GRANT, &w);
+		return ctl_change(c, UADM_OP_POOL_GRANT, &w);
 	}
-	if (argc == 4 && strcmp(argv[0], "create") == 0 &&
-	    strcmp(argv[2], "--kind") == 0) {
-		if ((err = check_name(argv[1])))
+	if (strcmp(argv[0], "flush") == 0 || strcmp(argv[0], "destroy") == 0) {
+		if (argc < 2)
+			return usage_error("pool %s: expected POOL", argv[0]);
+		return pool_drop(c, argv[0][0] == 'd', argc - 1, argv + 1);
+	}
+	if (strcmp(argv[0], "create") == 0) {
+		if (argc < 2)
+			return usage_error("pool create: expected NAME --kind persistent|ephemeral");
+		if ((err = check_name("pool", argv[1])))
 			return err;
-		if (strcmp(argv[3], "persistent") == 0)
-			kind = 0;
-		else if (strcmp(argv[3], "ephemeral") == 0)
-			kind = UADM_KIND_EPHEMERAL;
-		else
-			return usage_error("--kind '%s': persistent or ephemeral", argv[3]);
-		uadm_w_u32(&w, kind | UADM_KIND_SHARED);
-		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
-		if (request(c, UADM_OP_POOL_CREATE_SHARED, &w)) {
-			uadm_wbuf_free(&w);
-			return 1;
+		err = read_pairs(UD_SCOPE_POOL, argc - 2, argv + 2, &p);
+		if (!err) {
+			int has_kind = 0;
+			for (size_t i = 0; i < p.n; i++)
+				has_kind |= strcmp(p.key[i], "kind") == 0;
+			if (!has_kind)
+				err = usage_error("pool create: --kind persistent|ephemeral is required");
 		}
-		uadm_wbuf_free(&w);
-		if (c->reply_len == 4)
-			printf("shared pool %s created (id %u)\n", argv[1],
-			       uwire_get_u32(c->reply));
-		return 0;
+		if (!err) {
+			snprintf(sec, sizeof(sec), "pool %s", argv[1]);
+			err = send_set(c, sec, UADM_F_CREATE, &p);
+		}
+		pairs_free(&p);
+		return err;
 	}
-	return usage_error("pool: expected list, create NAME --kind K, or grant POOL TENANT");
+	return usage_error("pool: unknown subcommand '%s'", argv[0]);
+}
+
+/* "utmemd", "tenant NAME" or "pool NAME" from argv; returns args used or -1. */
+static int read_section(int argc, char **argv, char *sec, size_t len,
+			enum ud_scope *scope)
+{
+	if (argc >= 1 && strcmp(argv[0], "utmemd") == 0) {
+		snprintf(sec, len, "utmemd");
+		*scope = UD_SCOPE_MAIN;
+		return 1;
+	}
+	if (argc >= 2 && (strcmp(argv[0], "tenant") == 0 || strcmp(argv[0], "pool") == 0)) {
+		if (!ud_valid_name(argv[1]))
+			return -1;
+		snprintf(sec, len, "%s %s", argv[0], argv[1]);
+		*scope = argv[0][0] == 't' ? UD_SCOPE_TENANT : UD_SCOPE_POOL;
+		return 2;
+	}
+	return -1;
+}
+
+static int cmd_config(struct ctl *c, int argc, char **argv)
+{
+	char sec[UADM_SECTION_MAX + 1], abs[PATH_MAX + 1];
+	enum ud_scope scope;
+	struct pairs p = {0};
+	struct uadm_wbuf w;
+	int used, err;
+
+	if (argc < 1)
+		return usage_error("config: expected get, set, save or keys");
+	if (strcmp(argv[0], "keys") == 0 && argc == 1)
+		return cmd_keys(c);
+	if (strcmp(argv[0], "get") == 0) {
+		if (argc == 1)
+			return ctl_config_get(c, "");
+		used = read_section(argc - 1, argv + 1, sec, sizeof(sec), &scope);
+		if (used < 0 || used != argc - 1)
+			return usage_error("config get: expected utmemd, tenant NAME or pool NAME");
+		return ctl_config_get(c, sec);
+	}
+	if (strcmp(argv[0], "set") == 0) {
+		used = read_section(argc - 1, argv + 1, sec, sizeof(sec), &scope);
+		if (used < 0)
+			return usage_error("config set: expected SECTION (utmemd, tenant NAME or pool NAME) then KEY=VALUE...");
+		if (argc - 1 - used < 1)
+			return usage_error("config set %s: give at least one KEY=VALUE", sec);
+		err = read_pairs(scope, argc - 1 - used, argv + 1 + used, &p);
+		if (!err)
+			err = send_set(c, sec, 0, &p);
+		pairs_free(&p);
+		return err;
+	}
+	if (strcmp(argv[0], "save") == 0) {
+		if (argc > 2)
+			return usage_error("config save: expected at most a PATH");
+		abs[0] = '\0';
+		if (argc == 2) {
+			/* utmemd runs elsewhere: send an absolute path. */
+			if (argv[1][0] == '/') {
+				snprintf(abs, sizeof(abs), "%s", argv[1]);
+			} else {
+				char cwd[PATH_MAX];
+				if (!getcwd(cwd, sizeof(cwd)) ||
+				    snprintf(abs, sizeof(abs), "%s/%s", cwd, argv[1]) >= (int)sizeof(abs))
+					return usage_error("config save: path too long");
+			}
+		}
+		uadm_wbuf_init(&w);
+		uadm_w_str(&w, abs, UADM_VALUE_MAX);
+		return ctl_change(c, UADM_OP_CONFIG_SAVE, &w);
+	}
+	return usage_error("config: unknown subcommand '%s'", argv[0]);
+}
+
+static int cmd_top(struct ctl *c, int argc, char **argv)
+{
+	double interval = 1.0;
+	long count = 0;
+	char *end;
+
+	for (int i = 0; i < argc; i++) {
+		if (i + 1 < argc && strcmp(argv[i], "--interval") == 0) {
+			interval = strtod(argv[++i], &end);
+			if (*end || interval < 0.1 || interval > 3600)
+				return usage_error("top: --interval '%s': 0.1..3600 seconds", argv[i]);
+		} else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
+			count = strtol(argv[++i], &end, 10);
+			if (*end || count < 1)
+				return usage_error("top: --count '%s': 1 or more", argv[i]);
+		} else {
+			return usage_error("top: unexpected argument '%s'", argv[i]);
+		}
+	}
+	return ctl_top(c, interval, count);
+}
+
+static int cmd_version(struct ctl *c)
+{
+	if (c->json)
+		printf("{\"utmemctl\":\"%s\"}\n", VERSION);
+	else
+		printf("utmemctl %s\n", VERSION);
+	return 0;
 }
 
 static int dispatch(struct ctl *c, int argc, char **argv)
@@ -570,76 +471,113 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 	struct uadm_wbuf w;
 	int lvl;
 
+	if (strcmp(cmd, "help") == 0)
+		return argc > 2 ? usage_error("help: one COMMAND at most")
+				: cmd_help(argc == 2 ? argv[1] : NULL);
+	if (strcmp(cmd, "version") == 0 && argc == 1)
+		return cmd_version(c);
 	if (strcmp(cmd, "tenant") == 0)
 		return cmd_tenant(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "capacity") == 0)
 		return cmd_capacity(c, argc - 1, argv + 1);
 	if (strcmp(cmd, "pool") == 0)
 		return cmd_pool(c, argc - 1, argv + 1);
-	if (strcmp(cmd, "stats") == 0) {
-		if (argc == 2 && strcmp(argv[1], "--json") == 0)
-			c->json = 1;
-		else if (argc != 1)
-			return usage_error("stats: unexpected argument '%s'", argv[1]);
-		return listing(c, UADM_OP_STATS);
+	if (strcmp(cmd, "config") == 0)
+		return cmd_config(c, argc - 1, argv + 1);
+	if (strcmp(cmd, "top") == 0)
+		return cmd_top(c, argc - 1, argv + 1);
+	if (argc != 1 && strcmp(cmd, "log-level") != 0)
+		return usage_error("%s: unexpected argument '%s'", cmd, argv[1]);
+	if (strcmp(cmd, "stats") == 0)
+		return ctl_listing(c, UADM_OP_STATS);
+	if (strcmp(cmd, "info") == 0)
+		return ctl_info(c);
+	if (strcmp(cmd, "reload") == 0) {
+		uadm_wbuf_init(&w);
+		uadm_w_u32(&w, c->force ? UADM_F_FORCE : 0);
+		return ctl_change(c, UADM_OP_RELOAD, &w);
 	}
-	if (strcmp(cmd, "reload") == 0 && argc == 1)
-		return simple(c, UADM_OP_RELOAD, NULL);
-	if (strcmp(cmd, "log-level") == 0 && argc == 2) {
+	if (strcmp(cmd, "log-level") == 0) {
+		if (argc != 2)
+			return usage_error("log-level: expected error, warn, info or debug");
 		lvl = uadm_log_level_parse(argv[1]);
 		if (lvl < 0)
 			return usage_error("log-level '%s': error, warn, info or debug",
 					   argv[1]);
 		uadm_wbuf_init(&w);
 		uadm_w_u32(&w, (uint32_t)lvl);
-		return simple(c, UADM_OP_LOG_LEVEL, &w);
+		if (ctl_request(c, UADM_OP_LOG_LEVEL, &w, 0) != 0) {
+			uadm_wbuf_free(&w);
+			return 1;
+		}
+		uadm_wbuf_free(&w);
+		if (c->json)
+			printf("{\"ok\":true,\"changes\":[\"log_level: %s\"]}\n", argv[1]);
+		else
+			printf("log level: %s (until the next restart or reload)\n", argv[1]);
+		return 0;
 	}
-	return usage_error("unknown command or arguments: '%s'", cmd);
+	return usage_error("unknown command '%s'", cmd);
 }
 
-/* Commands are checked for shape before connecting, so usage errors exit 2
- * even with no daemon running. */
-static int known_command(const char *cmd)
+/*
+ * Take the global options out of argv wherever they are (before "--"), so
+ * `utmemctl stats --json` and `utmemctl --json stats` mean the same.
+ * Returns -1 to go on, else an exit status.
+ */
+static int global_opts(struct ctl *c, int *argc, char **argv)
 {
-	static const char *const cmds[] = {"tenant", "capacity", "pool", "stats",
-					   "reload", "log-level"};
-	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(cmd, cmds[i]) == 0)
-			return 1;
-	return 0;
+	int out = 1, i, help = 0;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		}
+		if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
+			c->json = 1;
+		} else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
+			c->force = 1;
+		} else if (strcmp(a, "--run-dir") == 0 || strcmp(a, "-r") == 0) {
+			if (i + 1 >= *argc)
+				return usage_error("%s needs a directory", a);
+			c->run_dir = argv[++i];
+		} else if (strncmp(a, "--run-dir=", 10) == 0) {
+			c->run_dir = a + 10;
+		} else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+			help = 1;
+		} else if (strcmp(a, "--version") == 0 || strcmp(a, "-V") == 0) {
+			return cmd_version(c);
+		} else {
+			argv[out++] = argv[i];
+		}
+	}
+	while (i < *argc)
+		argv[out++] = argv[i++];
+	*argc = out;
+	argv[out] = NULL;
+	if (help)
+		return cmd_help(out > 1 ? argv[1] : NULL) == 0 ? 0 : EXIT_USAGE;
+	return -1;
 }
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"run-dir", required_argument, NULL, 'r'},
-		{"json", no_argument, NULL, 'j'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct ctl c = {.fd = -1};
-	int o, rc;
+	int rc;
 
 	c.run_dir = getenv("UTMEM_RUN_DIR");
 	if (!c.run_dir || !*c.run_dir)
 		c.run_dir = "./run/utmem";
-	while ((o = getopt_long(argc, argv, "+r:jh", opts, NULL)) != -1) {
-		switch (o) {
-		case 'r': c.run_dir = optarg; break;
-		case 'j': c.json = 1; break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return EXIT_USAGE;
-		}
-	}
-	argc -= optind;
-	argv += optind;
-	if (argc < 1) {
-		usage(stderr);
+	rc = global_opts(&c, &argc, argv);
+	if (rc >= 0)
+		return rc;
+	if (argc < 2) {
+		fputs(usage_text, stderr);
 		return EXIT_USAGE;
 	}
-	if (!known_command(argv[0]))
-		return usage_error("unknown command '%s'", argv[0]);
-	rc = dispatch(&c, argc, argv);
+	rc = dispatch(&c, argc - 1, argv + 1);
 	free(c.reply);
 	if (c.fd >= 0)
 		close(c.fd);

@@ -333,6 +333,32 @@ static int cmd_count(char **argv)
 	return failures ? 1 : 0;
 }
 
+/*
+ * fill SOCK POOL KIND N SIZE: PUT N values of SIZE bytes (keys k0..kN-1) in
+ * POOL, persistent or ephemeral; a refused PUT fails.
+ */
+static int cmd_fill(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	unsigned flags = UTMEM_POOL_CREATE;
+	long n = atol(argv[3]);
+	size_t size = (size_t)atol(argv[4]);
+	char *val = malloc(size ? size : 1), key[32];
+	uint32_t p;
+
+	if (strcmp(argv[2], "ephemeral") == 0)
+		flags |= UTMEM_POOL_EPHEMERAL;
+	memset(val, 'v', size);
+	CHECK_EQ("open", utmem_pool_open(c, argv[1], flags, &p), 0);
+	for (long i = 0; i < n && !failures; i++) {
+		int len = snprintf(key, sizeof(key), "k%ld", i);
+		CHECK_EQ("put", utmem_put(c, p, key, (size_t)len, val, size), 0);
+	}
+	free(val);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 /* serve SOCK SECONDS: keep doing PUT/GET round trips; fail if any fails. */
 static int cmd_serve(char **argv)
 {
@@ -364,7 +390,7 @@ int main(int argc, char **argv)
 		{"get", 4, cmd_get},         {"open", 4, cmd_open},
 		{"quota", 2, cmd_quota},     {"restart", 3, cmd_restart},
 		{"tcp", 3, cmd_tcp},         {"count", 2, cmd_count},
-		{"serve", 2, cmd_serve},
+		{"serve", 2, cmd_serve},     {"fill", 5, cmd_fill},
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);

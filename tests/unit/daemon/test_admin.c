@@ -174,7 +174,8 @@ static void test_log_levels_and_names(void **state)
 	assert_string_equal(uadm_op_name(UADM_OP_STATS), "STATS");
 	assert_string_equal(uadm_op_name(UADM_OP_LOG_LEVEL), "LOG_LEVEL");
 	assert_null(uadm_op_name(UWIRE_OP_PUT));
-	assert_null(uadm_op_name(0x4c));
+	assert_string_equal(uadm_op_name(UADM_OP_CONFIG_SET), "CONFIG_SET");
+	assert_null(uadm_op_name(UADM_OP_MAX_ + 1));
 }
 
 int main(void)

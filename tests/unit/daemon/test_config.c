@@ -3,6 +3,7 @@
  * (src/daemon/config.c): defaults, every key, and that each kind of mistake
  * is refused with the right FILE:LINE.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -125,6 +126,120 @@ static void test_errors(void **state)
 	load("[pool p]\nkind = sticky\n", &cfg, 2, "kind 'sticky'");
 	load("key = 1\n", &cfg, 1, "outside any section");
 	load("[utmemd\n", &cfg, 1, "without ']'");
+	/* Values that would break a running pool. */
+	load("[utmemd]\ncapacity = 0\n", &cfg, 2, "below the smallest capacity");
+	load("[utmemd]\ncapacity = 1K\n", &cfg, 2, "below the smallest capacity");
+	load("[utmemd]\ncapacity = 100T\n", &cfg, 2, "more than this host's memory");
+	load("[utmemd]\ncapacity = 1G\n[tenant a]\nmin = 600M\n[tenant b]\nmin = 600M\n",
+	     &cfg, 5, "tenant 'b': min 600M brings the tenants' reserved total to 1.2G, more than the capacity 1G");
+	load("[tenant a]\ntoken = 12345\n", &cfg, 2, "token: expected 8..255 bytes, got 5");
+	load("[tenant a]\nsocket = admin.sock\n", &cfg, 1, "utmemd's admin socket");
+	load("[tenant a]\n[tenant b]\nsocket = a.sock\n", &cfg, 2,
+	     "socket 'a.sock' already used by 'a'");
+	load("[utmemd]\nuser = no-such-user-here\n", &cfg, 2, "no such user");
+	load("[tenant a]\nowner = no-such-user-here\n", &cfg, 2, "no such user");
+	load("[tenant a]\ngroup = no-such-group-here\n", &cfg, 2, "no such group");
+	load("[pool p]\nkind = ephemeral\ntenants = a, a\n", &cfg, 3, "'a' given twice");
+}
+
+/* A directory (or anything not a regular file) is not a config file. */
+static void test_not_a_file(void **state)
+{
+	struct ud_cfg cfg;
+	char msg[256] = "";
+
+	(void)state;
+	assert_int_equal(ud_cfg_load(&cfg, "/", NULL, msg, sizeof(msg)), -EINVAL);
+	assert_non_null(strstr(msg, "/: not a regular file (a directory)"));
+}
+
+/* The same words whoever gives the value: file, utmemctl, admin protocol. */
+static void test_setting_parse(void **state)
+{
+	struct ud_cfg_tenant t;
+	struct ud_cfg m;
+	char msg[512];
+
+	(void)state;
+	ud_cfg_tenant_init(&t, "a");
+	assert_int_equal(ud_setting_parse(UD_SCOPE_TENANT, &t, "max", "64M", msg,
+					  sizeof(msg)), 0);
+	assert_true(t.max == 64u << 20);
+	assert_true(ud_setting_is_given(ud_setting_find(UD_SCOPE_TENANT, "max"), &t));
+	assert_false(ud_setting_is_given(ud_setting_find(UD_SCOPE_TENANT, "min"), &t));
+	assert_int_equal(ud_setting_parse(UD_SCOPE_TENANT, &t, "maxx", "1", msg,
+					  sizeof(msg)), -ENOENT);
+	assert_non_null(strstr(msg, "unknown key 'maxx' in [tenant NAME] (known: min, max,"));
+	assert_int_equal(ud_setting_parse(UD_SCOPE_TENANT, &t, "token", " padded-token ",
+					  msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_TENANT, &t, "token", "abc ;defgh",
+					  msg, sizeof(msg)), -EINVAL);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_TENANT, &t, "owner", "0", msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(t.uid, 0);
+	ud_cfg_init(&m, NULL);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "capacity", "50%", msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(m.capacity_pct, 50);
+	assert_true(m.capacity == ud_phys_mem() / 100 * 50);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "max-value", "5X", msg,
+					  sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "max_value '5X': expected a size from 1 to 1G (K, M, G, T suffixes)");
+}
+
+/*
+ * Every setting survives write and read back: the writer is what
+ * `utmemctl config save` uses, so runtime changes are not lost.
+ */
+static void test_write_reads_back(void **state)
+{
+	struct ud_cfg cfg, back;
+	char a[8192], b[8192], msg[512];
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(load("[utmemd]\ncapacity = 30%\nmax_key = 2K\n"
+			      "max_value = 8M\nworkers = 3\nrun_dir = /r\n"
+			      "tcp = 10.0.0.1:7000\nlog_level = warn\nring_size = off\n"
+			      "ring_spin_us = 0\nuser = root\nidle_timeout = 10m\n"
+			      "auth_timeout = 2\nmax_unauth = 9\n"
+			      "[tenant a]\nmin = 1M\nmax = 64M\nweight = 4\n"
+			      "socket = /x/y.sock\ntoken = 0123456789\nmode = 0600\n"
+			      "owner = root\ngroup = 0\ninflight = 16M\nmax_conns = 5\n"
+			      "[tenant b]\nmax_pools = 3\n"
+			      "[pool p]\nkind = ephemeral\ntenants = a, b\nmanage = b\n"
+			      "[pool q]\nkind = persistent\n",
+			      &cfg, 0, NULL), 0);
+	write_cfg("");
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(ud_cfg_write(&cfg, f), 0);
+	fclose(f);
+	if (ud_cfg_load(&back, path, NULL, msg, sizeof(msg)) != 0)
+		fail_msg("written file does not load: %s", msg);
+	unlink(path);
+	assert_int_equal(back.ntenants, cfg.ntenants);
+	assert_int_equal(back.npools, cfg.npools);
+	for (size_t i = 0; i < ud_nsettings; i++) {
+		const struct ud_setting *s = &ud_settings[i];
+		size_t n = s->scope == UD_SCOPE_MAIN ? 1
+			 : s->scope == UD_SCOPE_TENANT ? cfg.ntenants : cfg.npools;
+		for (size_t k = 0; k < n; k++) {
+			const void *x = s->scope == UD_SCOPE_MAIN ? (void *)&cfg
+				      : s->scope == UD_SCOPE_TENANT ? (void *)&cfg.tenants[k]
+								     : (void *)&cfg.pools[k];
+			const void *y = s->scope == UD_SCOPE_MAIN ? (void *)&back
+				      : s->scope == UD_SCOPE_TENANT ? (void *)&back.tenants[k]
+								     : (void *)&back.pools[k];
+			ud_setting_format(s, x, a, sizeof(a));
+			ud_setting_format(s, y, b, sizeof(b));
+			if (strcmp(a, b) != 0 ||
+			    ud_setting_is_given(s, x) != ud_setting_is_given(s, y))
+				fail_msg("%s '%s' (record %zu) came back as '%s'", s->key, a, k, b);
+		}
+	}
+	ud_cfg_free(&cfg);
+	ud_cfg_free(&back);
 }
 
 /* The limit keys of docs/security.md, and a pool's manage list. */
@@ -175,6 +290,9 @@ int main(void)
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_errors),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_not_a_file),
+		cmocka_unit_test(test_setting_parse),
+		cmocka_unit_test(test_write_reads_back),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,214 @@
+/*
+ * config.h — utmemd's configuration records and the one table of settings
+ * that parses, checks and prints every key, whoever gives it: the config
+ * file (config.c), the admin protocol (admin_cfg.c) and utmemctl, which
+ * links the same table (settings.c) to check a value before it sends it.
+ *
+ * A setting is one entry of ud_settings[] (settings.c): its key, its
+ * section (scope), where it lives in the section's record, how its text is
+ * parsed and printed, its bounds and flags. Adding a setting is adding a
+ * field to a record below and one entry to that table; the config file,
+ * `utmemctl config get/set/save`, `utmemctl tenant add/set --KEY VALUE` and
+ * the writer that saves runtime changes back to the file all follow.
+ * Checks that involve more than one value (the tenants' reserved minimums
+ * against the capacity, unique sockets and tokens, pools naming tenants that
+ * exist) are in ud_cfg_check(), which every path runs before anything is
+ * applied.
+ */
+#ifndef UTMEM_DAEMON_CONFIG_H
+#define UTMEM_DAEMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "proto/admin.h"
+#include "store/store.h"
+
+#define UD_PATH_MAX 108 /* sizeof(sun_path) */
+#define UD_TOKEN_MAX UADM_TOKEN_MAX
+#define UD_ACCT_MAX 32  /* a user or group name */
+/* The smallest capacity an operator may set: below it nothing useful fits. */
+#define UD_CAPACITY_MIN (64u << 10)
+
+/* The sections of a config file, and the records they fill. */
+enum ud_scope {
+	UD_SCOPE_MAIN,   /* [utmemd]      struct ud_cfg */
+	UD_SCOPE_TENANT, /* [tenant NAME] struct ud_cfg_tenant */
+	UD_SCOPE_POOL,   /* [pool NAME]   struct ud_cfg_pool */
+	UD_SCOPE_N_,
+};
+
+struct ud_cfg_tenant {
+	char name[UST_NAME_MAX + 1];
+	uint64_t given;           /* bit i: the scope's setting i was given */
+	uint64_t min, max;        /* max is resolved to the capacity if not given */
+	uint32_t weight;
+	char socket[UD_PATH_MAX]; /* "" = <name>.sock (default tenant: utmemd.sock) */
+	char token[UD_TOKEN_MAX + 1];
+	unsigned mode;            /* socket file mode */
+	char owner[UD_ACCT_MAX + 1]; /* socket owner, "" = utmemd's user */
+	char group[UD_ACCT_MAX + 1]; /* socket group, "" = utmemd's group */
+	uid_t uid;                /* owner resolved, (uid_t)-1 if "" */
+	gid_t gid;                /* group resolved, (gid_t)-1 if "" */
+	/* Per-tenant limits (limits.c); 0 = not given, the default applies. */
+	uint64_t inflight;        /* bytes held for it in flight (buffers, replies) */
+	unsigned max_conns;       /* open connections */
+	unsigned max_pools;       /* private pools */
+	int line;                 /* of the section header in the file, 0 if none */
+};
+
+struct ud_cfg_pool {
+	char name[UST_NAME_MAX + 1];
+	uint64_t given;
+	unsigned kind;            /* UST_POOL_EPHEMERAL or 0; SHARED implied */
+	char (*tenants)[UST_NAME_MAX + 1];
+	size_t ntenants;          /* right after tenants (a name list, settings.c) */
+	/* Tenants that may also flush and destroy it (each one in tenants). */
+	char (*managers)[UST_NAME_MAX + 1];
+	size_t nmanagers;         /* right after managers */
+	int line;
+	int tenants_line;         /* where "tenants =" was given */
+	int managers_line;        /* where "manage =" was given */
+};
+
+struct ud_cfg {
+	char path[4096];          /* the file read, "" for the embedded default */
+	uint64_t given;
+	uint64_t capacity;
+	unsigned capacity_pct;    /* capacity given as N% of memory (0: a size) */
+	size_t max_key, max_value;
+	unsigned workers;
+	char run_dir[4096];       /* made absolute at startup */
+	char file_run_dir[4096];  /* run_dir as the file gave it (for saving) */
+	int tcp_on;
+	char tcp_host[64];
+	uint16_t tcp_port;
+	uint64_t ring_size;       /* bytes of each shared-memory ring, 0 = off */
+	unsigned ring_spin_us;    /* worker polls rings this long before sleeping */
+	/* Connection timeouts in seconds (limits.c; 0 = never where allowed). */
+	unsigned idle_timeout;    /* nothing asked, nothing pending */
+	unsigned client_timeout;  /* replies pending, none taken by the client */
+	unsigned frame_timeout;   /* a frame begun and not finished */
+	unsigned auth_timeout;    /* TCP connection without a good HELLO */
+	unsigned max_unauth;      /* TCP connections not authenticated yet */
+	int log_level;
+	char user[UD_ACCT_MAX + 1]; /* drop to this user after binding, "" = stay */
+	struct ud_cfg_tenant *tenants;
+	size_t ntenants;
+	struct ud_cfg_pool *pools;
+	size_t npools;
+};
+
+/* ---- the settings table (settings.c) ---- */
+
+/* ud_setting.flags */
+#define UD_SF_RESTART (1u << 0)  /* a running utmemd keeps its value until restart */
+#define UD_SF_REQUIRED (1u << 1) /* must be given in its section */
+#define UD_SF_SECRET (1u << 2)   /* utmemctl masks it when printing */
+#define UD_SF_CREATE (1u << 3)   /* may be given when the section is created,
+				    not changed later (a tenant's socket) */
+
+struct ud_setting;
+/* Parse text into the field; 0, or -EINVAL with "KEY 'TEXT': ..." in msg. */
+typedef int (*ud_parse_fn)(const struct ud_setting *s, void *field,
+			   const char *text, char *msg, size_t msglen);
+/* Print the field as parse accepts it. */
+typedef void (*ud_format_fn)(const struct ud_setting *s, const void *field,
+			     char *out, size_t outlen);
+
+struct ud_setting {
+	const char *key;
+	enum ud_scope scope;
+	size_t off;         /* of the field in the scope's record */
+	size_t size;        /* of the field */
+	ud_parse_fn parse;
+	ud_format_fn format;
+	uint64_t lo, hi;    /* bounds, for the parsers that take them */
+	unsigned flags;     /* UD_SF_* */
+	const char *help;   /* one line for utmemctl and the documentation */
+};
+
+extern const struct ud_setting ud_settings[];
+extern const size_t ud_nsettings;
+
+/* "utmemd", "tenant", "pool". */
+const char *ud_scope_name(enum ud_scope scope);
+/* The setting KEY of a scope (dashes match underscores), or NULL. */
+const struct ud_setting *ud_setting_find(enum ud_scope scope, const char *key);
+/* Index of s among its scope's settings: its bit in a record's `given`. */
+unsigned ud_setting_bit(const struct ud_setting *s);
+/* The record's `given` mask for a record of s's scope. */
+uint64_t *ud_setting_given(enum ud_scope scope, void *rec);
+/*
+ * Parse text into rec (a record of the key's scope) and mark it given.
+ * Returns 0; -ENOENT for an unknown key (msg names the known ones);
+ * -EINVAL for a bad value (msg: "KEY 'TEXT': expected ...").
+ */
+int ud_setting_parse(enum ud_scope scope, void *rec, const char *key,
+		     const char *text, char *msg, size_t msglen);
+/* Print rec's value of s into out. */
+void ud_setting_format(const struct ud_setting *s, const void *rec, char *out,
+		       size_t outlen);
+/* The value of a setting in rec is its default (not given)? */
+int ud_setting_is_given(const struct ud_setting *s, const void *rec);
+/* A one-line list of a scope's keys, for messages. */
+void ud_setting_keys(enum ud_scope scope, char *out, size_t outlen);
+
+/* A size for people: 512M, 1.5G, 1000 (bytes). */
+const char *ud_human(uint64_t v, char buf[32]);
+/* Physical memory in bytes (0 if unknown). */
+uint64_t ud_phys_mem(void);
+/* Names are 1..63 bytes of [A-Za-z0-9._-], as the store requires. */
+int ud_valid_name(const char *s);
+
+/* ---- configuration records (config.c, settings.c) ---- */
+
+/*
+ * Fill cfg with the embedded default (one tenant "default"); run_dir may be
+ * NULL for ./run/utmem. Returns 0 or -ENOMEM.
+ */
+int ud_cfg_default(struct ud_cfg *cfg, const char *run_dir);
+/* cfg's defaults with no tenant; run_dir NULL = ./run/utmem. */
+void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir);
+/* A record with its defaults (weight 1, mode 0660, no owner). */
+void ud_cfg_tenant_init(struct ud_cfg_tenant *t, const char *name);
+void ud_cfg_pool_init(struct ud_cfg_pool *p, const char *name);
+
+/*
+ * Read an INI file into cfg (which it initialises). run_dir overrides the
+ * file's run_dir when not NULL. Runs ud_cfg_check(). Returns 0, or -EINVAL
+ * with one line naming file:line and the problem in msg (msglen bytes).
+ */
+int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
+		char *msg, size_t msglen);
+void ud_cfg_free(struct ud_cfg *cfg);
+/* Deep copy. Returns 0 or -ENOMEM (dst is then empty). */
+int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src);
+
+/*
+ * The checks across values, shared by every path: resolves each tenant's
+ * max that was not given to the capacity; refuses reserved minimums adding
+ * up past the capacity, min > max, shared sockets or tokens, a pool without
+ * kind or naming an unknown tenant. Returns 0, or -EINVAL with the message
+ * in msg and the offending record's file line in *line (0 if none).
+ */
+int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen);
+
+/* Add a tenant or pool record (defaults filled); NULL on -ENOMEM. */
+struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name);
+struct ud_cfg_pool *ud_cfg_add_pool(struct ud_cfg *cfg, const char *name);
+struct ud_cfg_tenant *ud_cfg_find_tenant(const struct ud_cfg *cfg, const char *name);
+struct ud_cfg_pool *ud_cfg_find_pool(const struct ud_cfg *cfg, const char *name);
+/* Drop a tenant's record and its name from every pool's list. */
+void ud_cfg_remove_tenant(struct ud_cfg *cfg, const char *name);
+
+/*
+ * Write cfg as an INI file that ud_cfg_load reads back to the same
+ * settings: every value that was given (in the file or at runtime), in
+ * table order. Returns 0 or -errno.
+ */
+int ud_cfg_write(const struct ud_cfg *cfg, FILE *f);
+
+#endif /* UTMEM_DAEMON_CONFIG_H */

@@ -1,0 +1,96 @@
+/*
+ * info.c — the server view: what utmemctl info, the metrics endpoint and
+ * the logs say about utmemd as a whole (version, uptime, connections,
+ * memory: RSS against what the store charges). Main thread only (it reads
+ * the running configuration).
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+uint64_t ud_rss_bytes(void)
+{
+	char buf[128];
+	unsigned long long size, rss;
+	ssize_t n;
+	int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	if (sscanf(buf, "%llu %llu", &size, &rss) != 2)
+		return 0;
+	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+unsigned ud_connections(struct ud_daemon *d)
+{
+	unsigned n = 0;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (struct ud_tenant *t = pass ? d->retired : d->tenants; t; t = t->next)
+			n += atomic_load(&t->conns);
+	return n;
+}
+
+__attribute__((format(printf, 4, 5)))
+static void item(struct ud_info_item *out, size_t cap, size_t *n,
+		 const char *fmt, ...)
+{
+	va_list ap;
+
+	if (*n >= cap)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(out[*n].value, sizeof(out[*n].value), fmt, ap);
+	va_end(ap);
+	(*n)++;
+}
+
+#define ITEM(k, ...) do { if (n < cap) out[n].key = (k); item(out, cap, &n, __VA_ARGS__); } while (0)
+
+size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
+{
+	struct ust_store_info si;
+	struct passwd *pw = getpwuid(geteuid());
+	uint64_t rss = ud_rss_bytes();
+	uint64_t up = (ud_now_ns() - d->started_ns) / 1000000000ull;
+	size_t n = 0;
+
+	ust_store_info(d->st, &si);
+	ITEM("version", "%s", UD_VERSION);
+	ITEM("pid", "%d", (int)getpid());
+	ITEM("uptime_seconds", "%llu", (unsigned long long)up);
+	ITEM("user", "%s", pw ? pw->pw_name : "?");
+	ITEM("config_file", "%s", d->cfg.path[0] ? d->cfg.path : "(embedded default)");
+	ITEM("config_unsaved", "%s", d->cfg_unsaved ? "yes" : "no");
+	ITEM("run_dir", "%s", d->cfg.run_dir);
+	ITEM("workers", "%u", d->nworkers);
+	ITEM("tenants", "%u", si.tenants);
+	ITEM("pools", "%u", si.pools);
+	ITEM("connections", "%u", ud_connections(d));
+	ITEM("capacity_bytes", "%llu", (unsigned long long)si.capacity);
+	ITEM("charged_bytes", "%llu", (unsigned long long)si.charged);
+	ITEM("reserved_bytes", "%llu", (unsigned long long)si.reserved);
+	ITEM("stored_bytes", "%llu", (unsigned long long)si.stats.bytes_stored);
+	ITEM("entries", "%llu", (unsigned long long)si.stats.entries);
+	ITEM("rss_bytes", "%llu", (unsigned long long)rss);
+	/* As Redis's mem_fragmentation_ratio: resident memory per byte charged. */
+	ITEM("fragmentation_ratio", "%.2f", si.charged ? (double)rss / (double)si.charged : 0.0);
+	ITEM("max_key", "%zu", (size_t)d->lim.max_key);
+	ITEM("max_value", "%zu", (size_t)d->lim.max_value);
+	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
+	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
+	return n;
+}

@@ -1,0 +1,170 @@
+#!/usr/bin/env bash
+# One validation for every setting, whoever gives it (config file, utmemctl,
+# the admin protocol itself), and the changes that would lose data: each
+# friction an operator met, end to end against a live utmemd.
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+
+# expect_usage WANT CMD...: utmemctl refuses with exit 2 and message WANT.
+expect_usage() {
+	local want=$1 rc
+	shift
+	ctl "$@" >"$T/o" 2>"$T/e"
+	rc=$?
+	[ $rc -eq 2 ] || fail "utmemctl $*: want exit 2, got $rc: $(cat "$T/o" "$T/e")"
+	grep -qF "$want" "$T/e" || fail "utmemctl $*: message lacks '$want': $(cat "$T/e")"
+	ok "utmemctl $* -> exit 2: $(head -n 1 "$T/e")"
+}
+
+# expect_daemon_refuses WANT ARGS...: e2e_admin (no client-side checks) is refused.
+expect_daemon_refuses() {
+	local want=$1
+	shift
+	"$E2E_ADMIN" "$RUN/admin.sock" "$@" >"$T/o" 2>&1 && fail "utmemd accepted: $* ($(cat "$T/o"))"
+	grep -qF "$want" "$T/o" || fail "utmemd's refusal of $* lacks '$want': $(cat "$T/o")"
+	ok "utmemd itself refuses $*: $(cat "$T/o")"
+}
+
+cat >"$T/u.ini" <<CFG
+[utmemd]
+capacity = 256M
+[tenant default]
+[tenant web]
+max = 64M
+CFG
+start_daemon d "$RUN" -c "$T/u.ini"
+cap0=$(ctl capacity --json)
+
+# Sizes that would break a running pool: refused by utmemctl, and by utmemd.
+expect_usage "capacity '0': below the smallest capacity, 64K" capacity set 0
+expect_usage "capacity '1K': below the smallest capacity, 64K" capacity set 1K
+expect_usage "capacity '100T': more than this host's memory" capacity set 100T
+expect_daemon_refuses "capacity '0': below the smallest capacity" capacity 0
+expect_daemon_refuses "capacity '1024': below the smallest capacity" set utmemd capacity 1024
+expect_daemon_refuses "more than this host's memory" set utmemd capacity 100T
+[ "$(ctl capacity --json)" = "$cap0" ] || fail "capacity changed by refused requests"
+
+# A token is checked the same way in a file, by utmemctl and by utmemd.
+expect_usage "token: expected 8..255 bytes, got 5" tenant add x --token 12345
+expect_daemon_refuses "token: expected 8..255 bytes, got 5" add x token 12345
+printf '[tenant x]\ntoken = 12345\n' >"$T/tok.ini"
+"$UTMEMD" -c "$T/tok.ini" --check-config 2>"$T/e" && fail "short token accepted in a file"
+grep -qF "tok.ini:2: token: expected 8..255 bytes, got 5" "$T/e" || fail "file token: $(cat "$T/e")"
+ok "short token refused in the file too: $(cat "$T/e")"
+expect_usage "unknown setting 'colour' for tenant NAME (settings: min, max, weight" tenant set web colour=blue
+
+# Reserved minimums past the capacity: at runtime and in a file.
+ctl tenant set default --min 200M >/dev/null || fail "min within capacity"
+ctl tenant add batch --min 100M 2>"$T/e" && fail "mins past capacity accepted"
+grep -qF "tenant 'batch': min 100M brings the tenants' reserved total to 300M, more than the capacity 256M" "$T/e" ||
+	fail "mins past capacity: $(cat "$T/e")"
+ok "runtime: $(cat "$T/e")"
+printf '[utmemd]\ncapacity = 1G\n[tenant a]\nmin = 700M\n[tenant b]\nmin = 700M\n' >"$T/mins.ini"
+"$UTMEMD" -c "$T/mins.ini" --check-config 2>"$T/e" && fail "--check-config passed mins past capacity"
+grep -qF "mins.ini:5: tenant 'b': min 700M brings" "$T/e" || fail "mins file: $(cat "$T/e")"
+ok "--check-config: $(cat "$T/e")"
+
+# Percentages, as in the config file; every change prints a line.
+ctl capacity set 1% >"$T/o" || fail "capacity set 1%"
+grep -q "^capacity: 256M -> 1%$" "$T/o" || fail "capacity set 1%: $(cat "$T/o")"
+ok "capacity set 1%: $(head -n 1 "$T/o")"
+ctl capacity set 256M >/dev/null || fail "capacity back"
+ctl tenant set default --min 0 >/dev/null || fail "min back"
+
+# Messages that pointed the wrong way.
+ctl tenant add x --socket admin.sock 2>"$T/e" && fail "tenant on the admin socket"
+grep -qF "is utmemd's admin socket" "$T/e" || fail "admin.sock: $(cat "$T/e")"
+ok "tenant add x --socket admin.sock: $(cat "$T/e")"
+"$UTMEMD" -c /etc --check-config >"$T/o" 2>"$T/e" && fail "-c /etc --check-config said ok: $(cat "$T/o")"
+grep -qF "/etc: not a regular file (a directory)" "$T/e" || fail "-c /etc: $(cat "$T/e")"
+ok "-c /etc: $(cat "$T/e")"
+"$UTMEMD" --run-dir /etc/passwd >/dev/null 2>"$T/e" && fail "--run-dir /etc/passwd started"
+grep -qF "run directory /etc/passwd exists and is not a directory" "$T/e" || fail "run dir: $(cat "$T/e")"
+ok "--run-dir /etc/passwd: $(cat "$T/e")"
+"$UTMEMCTL" --run-dir "$T" stats 2>"$T/e" && fail "stats with no daemon"
+grep -qF "no admin socket $T/admin.sock: utmemd is not running with this run directory" "$T/e" ||
+	fail "no daemon: $(cat "$T/e")"
+ok "no daemon there: $(cat "$T/e")"
+
+# Data loss takes --force and says what went: shrinking below what is stored.
+"$E2E_CLIENT" fill "$RUN/web.sock" eph ephemeral 2000 4000 || fail "fill ephemeral"
+"$E2E_CLIENT" fill "$RUN/web.sock" keep persistent 100 1000 || fail "fill persistent"
+ctl tenant set web --max 4M 2>"$T/e" && fail "max below what web stores, without --force"
+grep -qF "tenant 'web': max 4M is below its" "$T/e" || fail "shrink refusal: $(cat "$T/e")"
+grep -qF "repeat with --force" "$T/e" || fail "shrink refusal: $(cat "$T/e")"
+ok "shrink refused: $(head -n 1 "$T/e")"
+ctl tenant set web --max 4M --force >"$T/o" || fail "shrink --force"
+grep -q "^tenant 'web': max: 64M -> 4M$" "$T/o" || fail "shrink output: $(cat "$T/o")"
+grep -q "^evicted [0-9]* entries to fit (charged .* -> .*)$" "$T/o" || fail "shrink output: $(cat "$T/o")"
+ok "shrink with --force: $(tr '\n' ';' <"$T/o")"
+grep -q "utmemd info: evicted [0-9]* entries to fit" "$T/d.log" || fail "the log does not say what was evicted"
+[ "$(json_num "$(ctl stats --json)" keep entries)" = 100 ] || fail "persistent entries dropped by the shrink"
+
+# Pool flush and destroy: refused while holding entries, then say what went.
+ctl pool flush keep --tenant web 2>"$T/e" && fail "flush of a non-empty pool without --force"
+grep -qF "pool 'keep' of tenant web holds 100 entries" "$T/e" || fail "flush refusal: $(cat "$T/e")"
+ctl pool flush keep --tenant web --force >"$T/o" || fail "flush --force"
+grep -qF "pool 'keep' of tenant web flushed: dropped 100 entries" "$T/o" || fail "flush: $(cat "$T/o")"
+ok "$(cat "$T/o")"
+ctl pool destroy keep --tenant web >"$T/o" || fail "destroy of an empty pool"
+grep -qF "pool 'keep' of tenant web destroyed: dropped 0 entries" "$T/o" || fail "destroy: $(cat "$T/o")"
+ctl pool create cache --kind ephemeral --tenants web,default >/dev/null || fail "pool create"
+ctl pool destroy cache >"$T/o" || fail "destroy shared pool"
+ctl pool list | grep -q "^cache " && fail "destroyed pool still listed"
+ctl pool flush nosuch 2>"$T/e"; [ $? -eq 1 ] || fail "flush unknown: want 1"
+grep -qF "no shared pool named 'nosuch'" "$T/e" || fail "flush unknown: $(cat "$T/e")"
+ok "pool flush/destroy; unknown pool: $(cat "$T/e")"
+
+# --json anywhere, for every command, errors included; --version; help.
+j1=$(ctl --json tenant list); j2=$(ctl tenant list --json); j3=$(ctl tenant --json list)
+[ "$j1" = "$j2" ] && [ "$j2" = "$j3" ] || fail "--json position changes the output"
+case "$j1" in '{"tenants":[{'*) ;; *) fail "tenant list --json: $j1" ;; esac
+ctl tenant set web --weight 2 --json >"$T/o" || fail "set --json"
+grep -qxF "{\"ok\":true,\"changes\":[\"tenant 'web': weight: 1 -> 2\"]}" "$T/o" || fail "set --json: $(cat "$T/o")"
+ctl tenant set nobody --weight 2 --json >"$T/o" 2>/dev/null; [ $? -eq 1 ] || fail "json error: want exit 1"
+grep -qxF "{\"ok\":false,\"status\":\"NOTFOUND\",\"error\":\"no tenant named 'nobody'\"}" "$T/o" || fail "json error: $(cat "$T/o")"
+ctl info --json | grep -q '^{"version":"0.1.0","pid":[0-9]*,"uptime_seconds":[0-9]*,' || fail "info --json: $(ctl info --json)"
+ctl config get --json | grep -q '^\[{"section":"utmemd","key":"capacity","value":"256M","given":true' ||
+	fail "config get --json: $(ctl config get --json | head -c 200)"
+"$UTMEMCTL" --version | grep -qx "utmemctl 0.1.0" || fail "--version"
+"$UTMEMCTL" version --json | grep -qx '{"utmemctl":"0.1.0"}' || fail "version --json"
+"$UTMEMCTL" help tenant | grep -q "^    token " || fail "help tenant lists the settings"
+"$UTMEMCTL" help | grep -q "^  top " || fail "help"
+ok "--json in any position, JSON errors, --version, help"
+
+# Runtime changes can be written back to the file, and survive a reload.
+ctl tenant add api --max 32M --weight 7 >/dev/null || fail "add api"
+ctl info | grep -q "^config_unsaved  *yes" || fail "info does not say changes are unsaved"
+ctl config save >"$T/o" || fail "config save: $(cat "$T/o")"
+grep -qF "wrote $T/u.ini (3 tenants, 0 shared pools); the previous file is kept as .bak" "$T/o" ||
+	fail "config save: $(cat "$T/o")"
+[ -f "$T/u.ini.bak" ] || fail "no .bak"
+grep -q "^\[tenant api\]" "$T/u.ini" || fail "saved file lacks api: $(cat "$T/u.ini")"
+"$UTMEMD" -c "$T/u.ini" --check-config >/dev/null || fail "saved file does not check"
+ctl reload >"$T/o" || fail "reload after save"
+grep -qx "no changes" "$T/o" || fail "reload after save changed things: $(cat "$T/o")"
+ctl tenant list | grep -q "^api " || fail "api lost by the reload"
+ok "config save then reload: $(cat "$T/o")"
+ctl config save "$T/copy.ini" >/dev/null || fail "config save PATH"
+"$UTMEMD" -c "$T/copy.ini" --check-config >/dev/null || fail "copy does not check"
+
+# A reload that would remove a tenant holding data takes --force.
+"$E2E_CLIENT" put "$RUN/api.sock" p k v >/dev/null || fail "put api"
+printf '[utmemd]\ncapacity = 256M\n[tenant default]\n[tenant web]\nmax = 64M\n' >"$T/u.ini"
+ctl reload 2>"$T/e" && fail "reload dropping api's data without --force"
+grep -qF "tenant 'api' would be removed with its 1 entries" "$T/e" || fail "reload refusal: $(cat "$T/e")"
+ctl reload --force >"$T/o" || fail "reload --force"
+grep -qF "tenant 'api' removed: dropped 1 entries" "$T/o" || fail "reload --force: $(cat "$T/o")"
+grep -qF "tenant 'web': max: 4M -> 64M" "$T/o" || fail "reload --force: $(cat "$T/o")"
+ok "reload: refused, then with --force: $(tr '\n' ';' <"$T/o")"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# SIGHUP without a file is not an error.
+start_daemon nofile "$T/run2"
+kill -HUP "$DPID"
+sleep 0.3
+grep -q "SIGHUP: utmemd runs without a config file (-c): nothing to reload" "$T/nofile.log" ||
+	fail "SIGHUP without a file: $(cat "$T/nofile.log")"
+grep -q " error: " "$T/nofile.log" && fail "SIGHUP without a file logged an error"
+ok "SIGHUP without a file: info, not error"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
