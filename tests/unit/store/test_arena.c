@@ -128,11 +128,12 @@ static void touch(struct fx *f, uint64_t off, uint64_t len)
 
 /*
  * docs: a class's slab is the smallest run of 1..16 pages whose tail waste
- * is at most 1/64 of it, else the least wasteful of those runs.
+ * is at most 1/64 of it, else the least wasteful of those runs. Returns
+ * the objects per slab, and the pages in *pages.
  */
-static unsigned slab_objs(size_t size)
+static unsigned slab_layout(size_t size, unsigned *pages)
 {
-	unsigned best = 0;
+	unsigned best = 0, best_n = 0;
 	double best_w = 2;
 
 	for (unsigned n = 1; n <= 16; n++) {
@@ -142,14 +143,25 @@ static unsigned slab_objs(size_t size)
 		if (span < size)
 			continue;
 		w = (double)(span % size) / (double)span;
-		if (w <= 1.0 / 64)
-			return (unsigned)(span / size);
+		if (w <= 1.0 / 64) {
+			best = (unsigned)(span / size);
+			best_n = n;
+			break;
+		}
 		if (w < best_w) {
 			best_w = w;
 			best = (unsigned)(span / size);
+			best_n = n;
 		}
 	}
+	if (pages)
+		*pages = best_n;
 	return best;
+}
+
+static unsigned slab_objs(size_t size)
+{
+	return slab_layout(size, NULL);
 }
 
 /* docs: size + ceil(224 / objects per slab) for slab sizes, pages + 224 above. */
@@ -201,6 +213,34 @@ static void test_classes(void **state)
 		}
 	}
 	assert_int_equal(ust_arena_size(0), 16);
+}
+
+/* Every class's slabs hold the objects and span the pages the rule says. */
+static void test_slab_layout(void **state)
+{
+	static int64_t o[257];
+	struct ust_arena_stats s;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 16 * MiB, 0, 0, 0);
+	for (unsigned c = 0; c < UST_ARENA_NCLASSES; c++) {
+		size_t size = ust_arena_class_size(c);
+		unsigned pages, n = slab_layout(size, &pages);
+
+		assert_true(n >= 1 && n <= 256);
+		for (unsigned i = 0; i < n; i++)
+			o[i] = xalloc(&f, size);
+		s = stats(&f);
+		assert_int_equal(s.slabs, 1);
+		assert_int_equal(s.slab_bytes, (uint64_t)pages * PG);
+		o[n] = xalloc(&f, size);
+		assert_int_equal(stats(&f).slabs, 2);
+		for (unsigned i = 0; i <= n; i++)
+			assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], size), 0);
+		assert_int_equal(stats(&f).slabs, 0);
+	}
+	fx_close(&f);
 }
 
 static void test_charge_exact_monotonic(void **state)
@@ -1255,6 +1295,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_classes),
+		cmocka_unit_test(test_slab_layout),
 		cmocka_unit_test(test_charge_exact_monotonic),
 		cmocka_unit_test(test_alignment_no_overlap),
 		cmocka_unit_test(test_coalescing),
