@@ -10,14 +10,16 @@
 # median of REPS repetitions with min–max; the ratio TMEM/plain is taken per
 # repetition (the two arms ran back to back) and its median reported.
 #
-# Output: a directory under bench/results/ (raw JSON lines, a markdown table,
-# a gnuplot data file), copied to bench/results/nopressure.{md,dat}, and the
+# Output: a directory under $UTMEM_RESULTS (raw JSON lines, a markdown table,
+# a gnuplot data file); the table and the data are copied to
+# bench/results/nopressure.{md,dat}, and the
 # plot docs/img/nopressure.png when gnuplot is present (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
 #   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  CONNS ["1"]  PIPELINE [1]
 #   REPS [3]  DURATION [5] seconds per arm  KEYS [1] (the thesis used one key)
-#   OUT [bench/results/nopressure-<UTC time>]
+#   OUT [$UTMEM_RESULTS/nopressure-<UTC time>]; UTMEM_RESULTS [/var/tmp/utmem-results]:
+#          raw data stays out of the tree (bench/results/README.md)
 #   UTMEM_TRANSPORT [unix] how utmem.so reaches utmemd: unix or ring
 #   (shared-memory ring set up over the same socket)
 #   PUBLISH [1] copy the results to bench/results/nopressure.{md,dat} and
@@ -34,7 +36,8 @@ DURATION=${DURATION:-5}
 KEYS=${KEYS:-1}
 PUBLISH=${PUBLISH:-1}
 UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
-OUT=${OUT:-bench/results/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
+UTMEM_RESULTS=${UTMEM_RESULTS:-/var/tmp/utmem-results}
+OUT=${OUT:-$UTMEM_RESULTS/nopressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 
 # The whole program is one brace group, read completely before it starts:

@@ -19,10 +19,11 @@
 # (/proc/vmstat pswpout, zswpout), the cgroup's swap use and OOM kills are
 # recorded per run. Host state is restored on exit, error or signal.
 #
-# Output: a directory under bench/results/ (per-run and per-interval TSV, a
-# markdown report, gnuplot data, cgroup samples), copied to
-# bench/results/pressure.*, and the plots docs/img/pressure-size.png and
-# docs/img/pressure-level.png (unless PUBLISH=0).
+# Output: a directory under $UTMEM_RESULTS (per-run and per-interval TSV, a
+# markdown report, gnuplot data, cgroup samples); the report and the plot
+# data are copied to bench/results/pressure{.md,-size.dat,-level.dat}, and
+# the plots to docs/img/pressure-size.png and docs/img/pressure-level.png
+# (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
 #   BENCH_BUILD [build]  LIMIT_MIB [256]  SWAP_MIB [4 × LIMIT_MIB]
@@ -40,7 +41,8 @@
 #          to docs/img/ (0: leave them only in OUT)
 #   REPORT_FROM [unset] a result directory: measure nothing, rebuild its
 #          report, data files and (PUBLISH=1) plots from its runs.tsv
-#   OUT [bench/results/pressure-<UTC time>]
+#   OUT [$UTMEM_RESULTS/pressure-<UTC time>]; UTMEM_RESULTS [/var/tmp/utmem-results]:
+#          raw data stays out of the tree (bench/results/README.md)
 set -uo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -65,7 +67,8 @@ CG_SWAPPINESS=${CG_SWAPPINESS-}
 SAMPLE=${SAMPLE:-0.2}
 PUBLISH=${PUBLISH:-1}
 UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
-OUT=${OUT:-bench/results/pressure-$(date -u +%Y%m%dT%H%M%SZ)}
+UTMEM_RESULTS=${UTMEM_RESULTS:-/var/tmp/utmem-results}
+OUT=${OUT:-$UTMEM_RESULTS/pressure-$(date -u +%Y%m%dT%H%M%SZ)}
 MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 UTMEMD=$BENCH_BUILD/src/daemon/utmemd
 UTMEMCTL=$BENCH_BUILD/tools/utmemctl/utmemctl
@@ -399,7 +402,7 @@ report() {
 
 	cat "$MD"
 	[ "$PUBLISH" = 1 ] || return 0
-	for f in pressure.md pressure-size.dat pressure-level.dat runs.tsv intervals.tsv; do
+	for f in pressure.md pressure-size.dat pressure-level.dat; do
 		cp "$OUT/$f" "bench/results/$f"
 	done
 	if command -v gnuplot >/dev/null; then
