@@ -115,6 +115,10 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        (default 50, 0 = never spin)
  *   tcp:HOST:PORT        needs opt->token
  *   vsock:CID:PORT       from a VM guest
+ *   vport:PATH           from a VM guest: a virtio-serial port device (e.g.
+ *                        /dev/vport0p1) whose host end QEMU connects to a
+ *                        tenant's Unix socket; one process at a time
+ *   virtio-serial:NAME   the same, the port found by its name= in sysfs
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token).
  */

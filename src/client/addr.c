@@ -103,6 +103,16 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		return parse_tcp(s + 4, a);
 	if (strncmp(s, "vsock:", 6) == 0)
 		return parse_vsock(s + 6, a);
+	if (strncmp(s, "vport:", 6) == 0 || strncmp(s, "virtio-serial:", 14) == 0) {
+		int by_name = s[1] == 'i';
+		int err = parse_unix(s + (by_name ? 14 : 6), a);
+
+		a->kind = err ? UCLIENT_NONE : UCLIENT_VPORT;
+		a->vport_by_name = by_name && !err;
+		if (!err && by_name && strchr(a->path, '/'))
+			return -EINVAL; /* a name, not a path */
+		return err;
+	}
 	if (strncmp(s, "ring:", 5) == 0) {
 		int err = parse_unix(s + 5, a);
 
@@ -248,6 +258,7 @@ int uclient_dial(const struct uclient_addr *a, int timeout_ms)
 	case UCLIENT_UNIX: return dial_unix(a, timeout_ms);
 	case UCLIENT_TCP: return dial_tcp(a, timeout_ms);
 	case UCLIENT_VSOCK: return dial_vsock(a, timeout_ms);
+	case UCLIENT_VPORT: return uclient_vport_open(a);
 	default: return -ENOTCONN;
 	}
 }

@@ -31,6 +31,7 @@ void uclient_disconnect(struct utmem_client *c)
 	if (c->fd >= 0)
 		close(c->fd);
 	c->fd = -1;
+	c->vport_left = 0;
 	c->rb.start = c->rb.end = 0;
 	for (size_t i = 0; i < c->npools; i++)
 		c->pools[i].stale = 1;
@@ -102,6 +103,8 @@ static int idle_conn_dead(struct utmem_client *c)
 	uint8_t byte;
 	ssize_t n;
 
+	if (c->addr.kind == UCLIENT_VPORT)
+		return c->rb.end == c->rb.start && uclient_vport_idle_dead(c);
 	if (c->rb.end != c->rb.start || poll(&p, 1, 0) <= 0)
 		return 0;
 	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -165,7 +168,15 @@ int uclient_ensure(struct utmem_client *c)
 	c->fd = fd;
 	c->rx_lim.max_key = UWIRE_KEY_CEILING;
 	c->rx_lim.max_value = UWIRE_VALUE_CEILING;
-	err = hello(c);
+	err = 0;
+	if (c->addr.kind == UCLIENT_VPORT) {
+		/* The port's host connection may carry a dead process's replies. */
+		if (!c->vport_buf)
+			c->vport_buf = malloc(32u * 1024u);
+		err = c->vport_buf ? uclient_vport_sync(c) : -ENOMEM;
+	}
+	if (!err)
+		err = hello(c);
 	/* A daemon without rings (ring_size off) serves ring: on the socket. */
 	if (!err && c->addr.ring) {
 		err = uclient_ring_setup(c);
@@ -307,6 +318,7 @@ void utmem_close(utmem_client *c)
 	uclient_disconnect(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c->rb.data);
+	free(c->vport_buf);
 	free(c->token);
 	free(c->pools);
 	free(c);

@@ -35,6 +35,7 @@ enum uclient_kind {
 	UCLIENT_UNIX,
 	UCLIENT_TCP,
 	UCLIENT_VSOCK,
+	UCLIENT_VPORT,   /* a virtio-serial port device in a guest (vport.c) */
 };
 
 struct uclient_addr {
@@ -44,6 +45,7 @@ struct uclient_addr {
 	char port[8];
 	uint32_t cid, vport;
 	int ring; /* ring:PATH: a Unix socket plus a shared-memory ring */
+	int vport_by_name; /* virtio-serial:NAME: path holds the port's name */
 };
 
 int uclient_addr_parse(const char *s, struct uclient_addr *a);
@@ -60,6 +62,13 @@ struct uclient_rbuf {
 int uclient_wait(int fd, short events, int timeout_ms, short *revents);
 ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt);
 struct utmem_client;
+/*
+ * Send as much of iov as the connection takes now, on whatever kind of
+ * stream c has (a socket, or a virtio-serial port). Returns the byte count,
+ * -EAGAIN or -errno.
+ */
+ssize_t uclient_stream_send(struct utmem_client *c, const struct iovec *iov,
+			    size_t iovcnt);
 /*
  * Read exactly n reply bytes into dst, or skip them, from the channel the
  * running exec uses (the socket, or the ring when c->via_ring). Returns 0
@@ -92,6 +101,11 @@ struct utmem_client {
 	uint64_t next_id;
 	struct uwire_limits rx_lim; /* what a reply may carry */
 	uint32_t max_key, max_value, tenant_id;
+
+	/* virtio-serial (vport.c): bytes of the frame being written still to
+	 * go, and the buffer that makes each write one whole piece. */
+	size_t vport_left;
+	uint8_t *vport_buf;
 
 	struct uclient_ring *ring; /* NULL: socket only */
 	struct uclient_region *region; /* the tenant's value region, or NULL */
@@ -197,6 +211,21 @@ int uclient_ring_rx_ready(struct utmem_client *c);
  * Returns 0, -ETIMEDOUT, -ECONNRESET (daemon gone) or -EPROTO.
  */
 int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms);
+
+/* ---- virtio-serial in a guest (vport.c) ---- */
+
+/* Open the port of a (vport_by_name: look it up in sysfs). fd or -errno. */
+int uclient_vport_open(const struct uclient_addr *a);
+/*
+ * Skip whatever a previous process left in the stream: PING with a random
+ * id and discard everything up to its reply. Returns 0 or -errno.
+ */
+int uclient_vport_sync(struct utmem_client *c);
+/* Write iov, each frame with its own write() calls. Like uclient_stream_send. */
+ssize_t uclient_vport_send(struct utmem_client *c, const struct iovec *iov,
+			   size_t iovcnt);
+/* The idle port reports its host end gone (1) or not (0). */
+int uclient_vport_idle_dead(struct utmem_client *c);
 
 /*
  * For tests and the fuzzer: a client on an already connected descriptor,

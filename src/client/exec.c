@@ -92,8 +92,8 @@ static int tx_push(struct utmem_client *c, struct uclient_tx *tx)
 {
 	ssize_t sent = c->via_ring
 			       ? uclient_ring_send(c, tx->iov + tx->pos, tx->n - tx->pos)
-			       : uclient_send_some(c->fd, tx->iov + tx->pos,
-						   tx->n - tx->pos);
+			       : uclient_stream_send(c, tx->iov + tx->pos,
+						     tx->n - tx->pos);
 	size_t left;
 
 	if (sent == -EAGAIN)

@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 static int64_t now_ms(void)
 {
@@ -79,6 +80,14 @@ ssize_t uclient_send_some(int fd, const struct iovec *iov, size_t iovcnt)
 	}
 }
 
+ssize_t uclient_stream_send(struct utmem_client *c, const struct iovec *iov,
+			    size_t iovcnt)
+{
+	if (c->addr.kind == UCLIENT_VPORT)
+		return uclient_vport_send(c, iov, iovcnt);
+	return uclient_send_some(c->fd, iov, iovcnt);
+}
+
 /*
  * Receive up to len bytes into dst, waiting for at least one. Returns the
  * count, -ECONNRESET at end of stream, -ETIMEDOUT, or -errno.
@@ -98,7 +107,10 @@ static ssize_t recv_some(struct utmem_client *c, void *dst, size_t len)
 			return err;
 	}
 	for (;;) {
-		ssize_t n = recv(fd, dst, len, MSG_DONTWAIT);
+		/* A virtio-serial port is a character device: read(), not recv(). */
+		ssize_t n = c->addr.kind == UCLIENT_VPORT
+				    ? read(fd, dst, len)
+				    : recv(fd, dst, len, MSG_DONTWAIT);
 		short rev;
 		int err;
 

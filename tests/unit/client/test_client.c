@@ -136,6 +136,32 @@ static void test_addresses_parse(void **state)
 	assert_int_equal(a.ring, 1);
 	assert_string_equal(a.path, "/run/utmem/t.sock");
 	assert_int_equal(uclient_addr_parse("ring:", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vport:/dev/vport0p1", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_VPORT);
+	assert_int_equal(a.vport_by_name, 0);
+	assert_string_equal(a.path, "/dev/vport0p1");
+	assert_int_equal(uclient_addr_parse("virtio-serial:org.utmem.0", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_VPORT);
+	assert_int_equal(a.vport_by_name, 1);
+	assert_string_equal(a.path, "org.utmem.0");
+	assert_int_equal(uclient_addr_parse("virtio-serial:a/b", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vport:", &a), -EINVAL);
+	(void)state;
+}
+
+/* A vport address that names no port fails as "no daemon there", not as a
+ * miss, and a path that is not a character device is refused. */
+static void test_vport_missing(void **state)
+{
+	struct utmem_options opt = {.timeout_ms = 500};
+	utmem_client *c = NULL;
+
+	assert_int_equal(utmem_connect("virtio-serial:no.such.port", &opt, &c),
+			 -ECONNREFUSED);
+	assert_null(c);
+	assert_int_equal(utmem_connect("vport:/nonexistent/vport9p9", &opt, &c),
+			 -ECONNREFUSED);
+	assert_int_equal(utmem_connect("vport:/etc/passwd", &opt, &c), -ENOTTY);
 	(void)state;
 }
 
@@ -645,6 +671,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addresses_malformed),
 		cmocka_unit_test(test_addresses_parse),
+		cmocka_unit_test(test_vport_missing),
 		cmocka_unit_test(test_vsock_connect_fails_cleanly),
 		cmocka_unit_test(test_connect_missing_socket),
 		cmocka_unit_test(test_tcp_token),
