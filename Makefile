@@ -15,6 +15,10 @@ FUZZ_SECS ?= 30
 DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
              libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev libxxhash-dev \
              redis-server redis-tools
+# The VM tests (tests/vm): QEMU, a guest kernel with its headers (the guest
+# module is built against them), a static busybox for the initramfs.
+VM_DEPS    = qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
+             busybox-static cpio xz-utils binutils
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux
 
@@ -23,7 +27,7 @@ BENCH_DEPS = gnuplot-nox util-linux
 all: build
 
 deps:
-	@scripts/deps.sh $(DEPS)
+	@scripts/deps.sh $(DEPS) $(VM_DEPS)
 
 # Configure once; later runs only re-apply the prefix, so PREFIX is honoured.
 $(BUILD)/build.ninja:

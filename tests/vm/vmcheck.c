@@ -1,0 +1,383 @@
+/*
+ * vmcheck.c — the client the VM tests run inside a guest (linked
+ * statically, so the initramfs needs no libraries) and on the host (to
+ * check from outside what the guest stored, and the other way round).
+ *
+ * Subcommands (every one exits 0 only if each of its checks held, and
+ * prints both sides of a failed one):
+ *   ops ADDR TAG            every operation on every pool kind (shared ones:
+ *                           vmops-sp, vmops-se), value sizes
+ *                           from 0 B to larger than a ring, a batch; leaves
+ *                           values for the host to check (see leave())
+ *   put ADDR KIND POOL KEY SIZE SEED     store a patterned value
+ *   check ADDR KIND POOL KEY SIZE SEED   GET it and compare (SIZE -1: a miss)
+ *   lat ADDR N SIZE         N PUT and N GET round trips of SIZE-byte values;
+ *                           prints p50/p99/max in microseconds
+ *   scribble PATH SECONDS   map PATH (a BAR's resource2, or the region file)
+ *                           and write random bytes all over it (hostile guest)
+ * KIND is pp (persistent private), ep (ephemeral private), sp/se (shared
+ * persistent/ephemeral, granted in the daemon's config).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "utmem.h"
+
+static int failures;
+
+#define CHECK_EQ(what, got, want)                                              \
+	do {                                                                   \
+		long long g_ = (long long)(got), w_ = (long long)(want);       \
+		if (g_ != w_) {                                                \
+			printf("FAIL %s:%d: %s = %lld (%s), want %lld (%s)\n", \
+			       __FILE__, __LINE__, what, g_,                   \
+			       g_ < 0 ? utmem_strerror((int)g_) : "", w_,      \
+			       w_ < 0 ? utmem_strerror((int)w_) : "");         \
+			failures++;                                            \
+		}                                                              \
+	} while (0)
+
+/* TCG guests are slow: give every request ample time. */
+#define TIMEOUT_MS 30000
+
+static utmem_client *dial(const char *addr)
+{
+	struct utmem_options o = {.timeout_ms = TIMEOUT_MS};
+	utmem_client *c = NULL;
+	int err = utmem_connect(addr, &o, &c);
+
+	if (err) {
+		printf("FAIL connect %s: %s\n", addr, utmem_strerror(err));
+		exit(1);
+	}
+	return c;
+}
+
+static void fill(unsigned char *buf, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		buf[i] = (unsigned char)(seed * 131u + i * 7u + (i >> 12));
+}
+
+static unsigned kind_flags(const char *k)
+{
+	if (strcmp(k, "pp") == 0)
+		return UTMEM_POOL_CREATE;
+	if (strcmp(k, "ep") == 0)
+		return UTMEM_POOL_CREATE | UTMEM_POOL_EPHEMERAL;
+	if (strcmp(k, "sp") == 0)
+		return UTMEM_POOL_SHARED;
+	if (strcmp(k, "se") == 0)
+		return UTMEM_POOL_SHARED | UTMEM_POOL_EPHEMERAL;
+	printf("FAIL unknown pool kind %s\n", k);
+	exit(2);
+}
+
+static uint32_t open_pool(utmem_client *c, const char *kind, const char *name)
+{
+	uint32_t p = 0;
+	int err = utmem_pool_open(c, name, kind_flags(kind), &p);
+
+	if (err) {
+		printf("FAIL pool_open %s (%s): %s\n", name, kind,
+		       utmem_strerror(err));
+		exit(1);
+	}
+	return p;
+}
+
+/* Every operation on one pool. Ephemeral pools may drop entries (never
+ * here: the daemon has room), so the same checks hold for every kind. */
+static void exercise(utmem_client *c, uint32_t p, const char *what)
+{
+	unsigned char out[64], small[4];
+	struct utmem_stats st;
+
+	printf("  pool %s\n", what);
+	CHECK_EQ("put k1", utmem_put(c, p, "k1", 2, "hello", 5), 0);
+	CHECK_EQ("get k1", utmem_get(c, p, "k1", 2, out, sizeof(out), 0), 5);
+	CHECK_EQ("get k1 bytes", memcmp(out, "hello", 5), 0);
+	CHECK_EQ("put k1 again", utmem_put(c, p, "k1", 2, "world!", 6), 0);
+	CHECK_EQ("get k1 new", utmem_get(c, p, "k1", 2, out, sizeof(out), 0), 6);
+	CHECK_EQ("get k1 new bytes", memcmp(out, "world!", 6), 0);
+	CHECK_EQ("pop into a small buffer",
+		 utmem_get(c, p, "k1", 2, small, sizeof(small), UTMEM_GET_EXCLUSIVE),
+		 -ENOBUFS);
+	CHECK_EQ("still there", utmem_get(c, p, "k1", 2, out, sizeof(out), 0), 6);
+	CHECK_EQ("pop k1",
+		 utmem_get(c, p, "k1", 2, out, sizeof(out), UTMEM_GET_EXCLUSIVE), 6);
+	CHECK_EQ("get after pop", utmem_get(c, p, "k1", 2, out, sizeof(out), 0),
+		 -ENOENT);
+	CHECK_EQ("put k2", utmem_put(c, p, "k2", 2, "x", 1), 0);
+	CHECK_EQ("invalidate k2", utmem_invalidate(c, p, "k2", 2), 0);
+	CHECK_EQ("invalidate k2 again", utmem_invalidate(c, p, "k2", 2), -ENOENT);
+	CHECK_EQ("get k2", utmem_get(c, p, "k2", 2, out, sizeof(out), 0), -ENOENT);
+	CHECK_EQ("put k3", utmem_put(c, p, "k3", 2, "abc", 3), 0);
+	CHECK_EQ("put k4", utmem_put(c, p, "k4", 2, "defg", 4), 0);
+	CHECK_EQ("stats", utmem_stats(c, p, &st), 0);
+	CHECK_EQ("stats entries", st.entries, 2);
+	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
+	CHECK_EQ("get k3 after flush", utmem_get(c, p, "k3", 2, out, sizeof(out), 0),
+		 -ENOENT);
+	CHECK_EQ("stats after flush", utmem_stats(c, p, &st), 0);
+	CHECK_EQ("entries after flush", st.entries, 0);
+}
+
+/* Values from empty to larger than any ring here, byte for byte. */
+static void sizes(utmem_client *c, uint32_t p)
+{
+	static const size_t sz[] = {0, 1, 4095, 65536, 1u << 20, (3u << 20) + 17};
+	size_t max = sz[sizeof(sz) / sizeof(sz[0]) - 1];
+	unsigned char *v = malloc(max), *out = malloc(max);
+
+	if (!v || !out)
+		exit(1);
+	for (size_t i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
+		char key[32];
+		int klen = snprintf(key, sizeof(key), "size-%zu", sz[i]);
+
+		fill(v, sz[i], (unsigned)i + 1);
+		memset(out, 0xee, sz[i]);
+		CHECK_EQ("put size", utmem_put(c, p, key, (size_t)klen, v, sz[i]), 0);
+		CHECK_EQ("get size", utmem_get(c, p, key, (size_t)klen, out, max, 0),
+			 (long long)sz[i]);
+		CHECK_EQ("size bytes", memcmp(out, v, sz[i]), 0);
+		CHECK_EQ("pop size",
+			 utmem_get(c, p, key, (size_t)klen, out, max,
+				   UTMEM_GET_EXCLUSIVE),
+			 (long long)sz[i]);
+		CHECK_EQ("pop bytes", memcmp(out, v, sz[i]), 0);
+	}
+	printf("  sizes 0 B .. 3 MiB\n");
+	free(v);
+	free(out);
+}
+
+/* A pipelined batch: 300 PUTs, then 300 GETs. */
+static void batch(utmem_client *c, uint32_t p)
+{
+	enum { N = 300 };
+	static char keys[N][16];
+	static unsigned char vals[N][100], outs[N][100];
+	utmem_batch *b;
+
+	CHECK_EQ("batch new", utmem_batch_new(c, &b), 0);
+	for (int i = 0; i < N; i++) {
+		int kl = snprintf(keys[i], sizeof(keys[i]), "b%d", i);
+
+		fill(vals[i], sizeof(vals[i]), (unsigned)i);
+		utmem_batch_put(b, p, keys[i], (size_t)kl, vals[i], sizeof(vals[i]));
+	}
+	CHECK_EQ("batch puts", utmem_batch_exec(b), N);
+	utmem_batch_reset(b);
+	for (int i = 0; i < N; i++)
+		utmem_batch_get(b, p, keys[i], strlen(keys[i]), outs[i],
+				sizeof(outs[i]), 0);
+	CHECK_EQ("batch gets", utmem_batch_exec(b), N);
+	for (int i = 0; i < N; i++)
+		CHECK_EQ("batch value", memcmp(outs[i], vals[i], sizeof(vals[i])), 0);
+	utmem_batch_free(b);
+	CHECK_EQ("flush batch pool", utmem_pool_flush(c, p), 0);
+	printf("  batch of %d puts and %d gets\n", N, N);
+}
+
+/*
+ * What the host checks afterwards: a 100 KiB value (seed 42) under
+ * "from-guest" in the private persistent pool TAG-pp, and a 333-byte one
+ * (seed 11) under TAG in the shared pool vmshared. Before the guest ran,
+ * the host stored "from-host" (5000 bytes, seed 7) in TAG-pp and "host"
+ * (300 bytes, seed 9) in vmshared; the guest checks those.
+ */
+static void leave(utmem_client *c, const char *tag)
+{
+	unsigned char *v = malloc(100 * 1024), *out = malloc(100 * 1024);
+	char pool[64];
+	uint32_t pp, sp;
+
+	if (!v || !out)
+		exit(1);
+	snprintf(pool, sizeof(pool), "%s-pp", tag);
+	pp = open_pool(c, "pp", pool);
+	sp = open_pool(c, "sp", "vmshared");
+	fill(v, 100 * 1024, 42);
+	CHECK_EQ("leave from-guest", utmem_put(c, pp, "from-guest", 10, v, 100 * 1024), 0);
+	fill(v, 333, 11);
+	CHECK_EQ("leave shared", utmem_put(c, sp, tag, strlen(tag), v, 333), 0);
+	fill(v, 5000, 7);
+	CHECK_EQ("host's value", utmem_get(c, pp, "from-host", 9, out, 100 * 1024, 0), 5000);
+	CHECK_EQ("host's bytes", memcmp(v, out, 5000), 0);
+	fill(v, 300, 9);
+	CHECK_EQ("shared from host", utmem_get(c, sp, "host", 4, out, 100 * 1024, 0), 300);
+	CHECK_EQ("shared from host bytes", memcmp(out, v, 300), 0);
+	free(v);
+	free(out);
+	printf("  values exchanged with the host\n");
+}
+
+static int cmd_ops(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	const char *tag = argv[1];
+	static const char *kinds[] = {"pp", "ep", "sp", "se"};
+	char name[64];
+
+	CHECK_EQ("ping", utmem_ping(c), 0);
+	for (size_t i = 0; i < 4; i++) {
+		if (kinds[i][0] == 's')
+			snprintf(name, sizeof(name), "vmops-%s", kinds[i]);
+		else
+			snprintf(name, sizeof(name), "%s-ops-%s", tag, kinds[i]);
+		exercise(c, open_pool(c, kinds[i], name), name);
+	}
+	snprintf(name, sizeof(name), "%s-big", tag);
+	sizes(c, open_pool(c, "pp", name));
+	batch(c, open_pool(c, "pp", name));
+	leave(c, tag);
+	utmem_close(c);
+	printf("%s %s: %d failures\n", failures ? "FAIL" : "ok", tag, failures);
+	return failures != 0;
+}
+
+static int cmd_put_check(char **argv, int check)
+{
+	utmem_client *c = dial(argv[0]);
+	uint32_t p = open_pool(c, argv[1], argv[2]);
+	long long size = atoll(argv[4]);
+	unsigned seed = (unsigned)atoi(argv[5]);
+	size_t n = size > 0 ? (size_t)size : 1;
+	unsigned char *v = malloc(n), *out = malloc(n + 1);
+
+	if (!v || !out)
+		return 1;
+	fill(v, n, seed);
+	if (!check) {
+		CHECK_EQ("put", utmem_put(c, p, argv[3], strlen(argv[3]), v,
+					  (size_t)size), 0);
+	} else if (size < 0) {
+		CHECK_EQ("miss", utmem_get(c, p, argv[3], strlen(argv[3]), out, n, 0),
+			 -ENOENT);
+	} else {
+		CHECK_EQ("get", utmem_get(c, p, argv[3], strlen(argv[3]), out,
+					  n + 1, 0), size);
+		CHECK_EQ("bytes", memcmp(out, v, (size_t)size), 0);
+	}
+	utmem_close(c);
+	free(v);
+	free(out);
+	return failures != 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, uint64_t *t, size_t n, size_t size)
+{
+	qsort(t, n, sizeof(*t), cmp_u64);
+	printf("lat %s size %zu n %zu p50_us %.1f p99_us %.1f max_us %.1f\n", what,
+	       size, n, (double)t[n / 2] / 1e3, (double)t[n * 99 / 100] / 1e3,
+	       (double)t[n - 1] / 1e3);
+}
+
+static int cmd_lat(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	size_t n = (size_t)atol(argv[1]), size = (size_t)atol(argv[2]);
+	uint32_t p = open_pool(c, "pp", "vmcheck-lat");
+	unsigned char *v = malloc(size ? size : 1), *out = malloc(size ? size : 1);
+	uint64_t *tp = calloc(n ? n : 1, sizeof(*tp));
+	uint64_t *tg = calloc(n ? n : 1, sizeof(*tg));
+
+	if (!v || !out || !tp || !tg || n == 0)
+		return 2;
+	fill(v, size, 1);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t t0 = now_ns();
+		int err = utmem_put(c, p, "lat", 3, v, size);
+		uint64_t t1 = now_ns();
+		ssize_t got = utmem_get(c, p, "lat", 3, out, size, 0);
+
+		tg[i] = now_ns() - t1;
+		tp[i] = t1 - t0;
+		if (err || got != (ssize_t)size) {
+			printf("FAIL lat round %zu: put %d get %zd\n", i, err, got);
+			return 1;
+		}
+	}
+	report("put", tp, n, size);
+	report("get", tg, n, size);
+	utmem_close(c);
+	return 0;
+}
+
+static int cmd_scribble(char **argv)
+{
+	int fd = open(argv[0], O_RDWR | O_SYNC);
+	double secs = atof(argv[1]);
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), x = now_ns() | 1, writes = 0;
+	struct stat st;
+	uint8_t *m;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 4096) {
+		printf("FAIL scribble: cannot open %s\n", argv[0]);
+		return 1;
+	}
+	m = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (m == MAP_FAILED) {
+		printf("FAIL scribble: mmap %s: %s\n", argv[0], strerror(errno));
+		return 1;
+	}
+	while (now_ns() < end) {
+		for (int i = 0; i < 4096; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+			/* Half the writes hit the header page (indices, flags). */
+			size_t off = (x & 1) ? (x >> 8) % 4096
+					     : (x >> 8) % (size_t)st.st_size;
+			memcpy(m + (off & ~(size_t)7), &x, 8);
+			writes++;
+		}
+	}
+	printf("ok scribbled %llu words over %s\n", (unsigned long long)writes,
+	       argv[0]);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc == 4 && strcmp(argv[1], "ops") == 0)
+		return cmd_ops(argv + 2);
+	if (argc == 8 && strcmp(argv[1], "put") == 0)
+		return cmd_put_check(argv + 2, 0);
+	if (argc == 8 && strcmp(argv[1], "check") == 0)
+		return cmd_put_check(argv + 2, 1);
+	if (argc == 5 && strcmp(argv[1], "lat") == 0)
+		return cmd_lat(argv + 2);
+	if (argc == 4 && strcmp(argv[1], "scribble") == 0)
+		return cmd_scribble(argv + 2);
+	fprintf(stderr,
+		"usage: vmcheck ops ADDR TAG | put|check ADDR KIND POOL KEY SIZE SEED |\n"
+		"       lat ADDR N SIZE | scribble PATH SECONDS\n");
+	return 2;
+}
