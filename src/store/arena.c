@@ -9,8 +9,9 @@
  * outside it: the hazard scan of a release (the range is not reachable by
  * anyone until it is put back, so the scan need not be atomic with it) and
  * every punch (ar_batch_punch). Metadata allocations (descriptors, map
- * growth) happen under it, on the allocation path only; release never
- * allocates, so it cannot fail for lack of memory.
+ * growth) happen under it, on the allocation path; release allocates only
+ * to shrink the map and ignores a failure, so it cannot fail for lack of
+ * memory.
  *
  * The charge. ust_arena_charge(len) = ust_arena_size(len) + metadata, where
  * the metadata of a page-run allocation is AR_ALLOC_META = 224 bytes: its
@@ -22,7 +23,7 @@
  * 56 B for 5 KiB ones). Not charged per allocation (fixed per arena, in
  * stats.meta_bytes): the arena itself, the map's minimum 64 slots, the
  * deferred list and hazard snapshot (48 B per hazard word), descriptors of
- * warm, deferred and in-flight runs (at most warm_max / 4 KiB +
+ * warm, deferred and in-flight runs (at most warm_hard / 4 KiB +
  * nhazards + those being punched), and the metadata of slabs beyond their
  * objects' share when they are partly empty (bounded by the number of
  * slabs, which compaction keeps down).
@@ -117,6 +118,7 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	a->heap_off = cfg->heap_off;
 	a->heap_pages = (uint32_t)pages;
 	a->warm_max = cfg->warm_max;
+	a->warm_hard = cfg->warm_hard > cfg->warm_max ? cfg->warm_hard : cfg->warm_max;
 	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
 	a->nhaz = cfg->nhazards;
 	a->haz_stride = cfg->hazard_stride;
@@ -311,6 +313,7 @@ uint64_t ust_arena_poll(ust_arena *a)
 
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
+	ar_warm_fit(a, a->warm_max, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);

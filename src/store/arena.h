@@ -19,7 +19,8 @@
  * back to the OS at once (fallocate PUNCH_HOLE on fd, else MADV_REMOVE on
  * base), except for a warm cache of at most warm_max bytes of recently
  * freed runs kept faulted in, because a punched run costs its next writer a
- * page fault per page.
+ * page fault per page (or, with warm_hard, up to warm_hard bytes until the
+ * next ust_arena_poll(), so punches leave the callers' path).
  *
  * One-sided readers publish in the region's hazard table the offset they are
  * reading (0 = none). Before a freed range becomes reusable or is punched,
@@ -55,6 +56,13 @@ struct ust_arena_cfg {
 	uint64_t heap_off;   /* heap start in the region, > 0, page multiple */
 	uint64_t heap_len;   /* heap length, page multiple, at most 2^32 - 1 pages */
 	size_t warm_max;     /* bytes of freed runs kept faulted in for reuse */
+	/*
+	 * 0, or more than warm_max: release and alloc then never punch while
+	 * the warm cache holds at most warm_hard bytes, and leave bringing it
+	 * back to warm_max to ust_arena_poll() (a background thread's job), so
+	 * that no caller waits for a punch (ms each here) on its own path.
+	 */
+	size_t warm_hard;
 	/*
 	 * Hazard table in the region: nhazards words of 8 bytes, hazard_stride
 	 * bytes apart (a multiple of 8; 8-byte aligned). NULL/0 = none.
@@ -138,7 +146,11 @@ uint64_t ust_arena_charge(size_t len);
  */
 bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
 
-/* Retry deferred ranges now. Returns the bytes still deferred. */
+/*
+ * Retry deferred ranges now, and punch warm runs beyond warm_max (which
+ * only accumulate there with warm_hard set). Returns the bytes still
+ * deferred.
+ */
 uint64_t ust_arena_poll(ust_arena *a);
 
 /*

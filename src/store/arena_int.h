@@ -116,6 +116,7 @@ struct ust_arena {
 	uint64_t heap_off;
 	uint32_t heap_pages;
 	uint64_t warm_max;
+	uint64_t warm_hard;      /* >= warm_max: what release/alloc enforce */
 	const volatile char *haz;
 	uint32_t nhaz;
 	size_t haz_stride;
@@ -184,6 +185,7 @@ struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch);
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch);
 void ar_batch_punch(ust_arena *a, struct run *batch);
 void ar_warm_drain(ust_arena *a, struct run **batch);
+void ar_warm_fit(ust_arena *a, uint64_t limit, struct run **batch);
 int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
 void ar_bins_remove(struct bins *b, struct run *r);
 void ar_cold_insert(ust_arena *a, struct run *r);

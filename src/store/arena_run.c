@@ -297,10 +297,10 @@ void ar_batch_punch(ust_arena *a, struct run *batch)
 	pthread_mutex_unlock(&a->lock);
 }
 
-/* Evict warm runs, oldest first, until the cache fits warm_max. */
-static void warm_fit(ust_arena *a, struct run **batch)
+/* Evict warm runs, oldest first, until the cache holds at most limit bytes. */
+void ar_warm_fit(ust_arena *a, uint64_t limit, struct run **batch)
 {
-	while ((uint64_t)a->warm_pages * AR_P > a->warm_max) {
+	while ((uint64_t)a->warm_pages * AR_P > limit) {
 		struct run *t = a->lru_tail;
 
 		warm_unlink(a, t);
@@ -327,13 +327,14 @@ static bool fits_warm(const ust_arena *a, const struct run *x, const struct run 
 /*
  * r (out of the map and every list, its allocation stats already removed)
  * becomes free: into the warm cache if warm_ok and it fits, else queued in
- * batch for punching. Never allocates. Lock held.
+ * batch for punching; the cache is then brought down to warm_hard (its
+ * oldest runs queued). Never allocates. Lock held.
  */
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch)
 {
 	struct run *n;
 
-	if (!warm_ok || (uint64_t)r->npages * AR_P > a->warm_max) {
+	if (!warm_ok || (uint64_t)r->npages * AR_P > a->warm_hard) {
 		ar_to_busy(a, r, batch);
 		return;
 	}
@@ -358,7 +359,7 @@ void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch)
 	lru_push(a, r);
 	a->warm_pages += r->npages;
 	a->nwarm++;
-	warm_fit(a, batch);
+	ar_warm_fit(a, a->warm_hard, batch);
 }
 
 /*

@@ -47,8 +47,8 @@ struct fx {
 	ust_arena *a;
 };
 
-static void fx_open(struct fx *f, uint64_t heap_len, size_t warm_max,
-		    uint32_t nhaz, size_t stride)
+static void fx_open_hard(struct fx *f, uint64_t heap_len, size_t warm_max,
+			 size_t warm_hard, uint32_t nhaz, size_t stride)
 {
 	struct ust_arena_cfg cfg = { 0 };
 
@@ -72,10 +72,17 @@ static void fx_open(struct fx *f, uint64_t heap_len, size_t warm_max,
 	cfg.heap_off = f->heap_off;
 	cfg.heap_len = heap_len;
 	cfg.warm_max = warm_max;
+	cfg.warm_hard = warm_hard;
 	cfg.hazards = nhaz ? (const volatile void *)f->base : NULL;
 	cfg.nhazards = nhaz;
 	cfg.hazard_stride = f->stride;
 	assert_int_equal(ust_arena_create(&cfg, &f->a), 0);
+}
+
+static void fx_open(struct fx *f, uint64_t heap_len, size_t warm_max,
+		    uint32_t nhaz, size_t stride)
+{
+	fx_open_hard(f, heap_len, warm_max, 0, nhaz, stride);
 }
 
 static void fx_close(struct fx *f)
@@ -462,6 +469,52 @@ static void test_warm_cache(void **state)
 	fx_close(&f);
 }
 
+/* With warm_hard, releases never punch below it; poll() does, down to warm_max. */
+static void test_warm_hard(void **state)
+{
+	int64_t r[12], base;
+	struct ust_arena_stats s;
+	struct fx f;
+
+	(void)state;
+	fx_open_hard(&f, 64 * MiB, 128 * KiB, 1 * MiB, 0, 0);
+	base = resident(&f);
+	for (int i = 0; i < 12; i++) {
+		r[i] = xalloc(&f, 128 * KiB);
+		touch(&f, (uint64_t)r[i], 128 * KiB);
+	}
+	for (int i = 0; i < 8; i++)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 128 * KiB), 0);
+	s = stats(&f);
+	assert_int_equal(s.punches, 0);
+	assert_int_equal(s.warm_bytes, 1 * MiB);
+	/* beyond warm_hard, the oldest is punched inline */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r[8], 128 * KiB), 0);
+	s = stats(&f);
+	assert_int_equal(s.punches, 1);
+	assert_int_equal(s.warm_bytes, 1 * MiB);
+	/* poll brings it to warm_max */
+	assert_int_equal(ust_arena_poll(f.a), 0);
+	s = stats(&f);
+	assert_int_equal(s.warm_bytes, 128 * KiB);
+	assert_true(resident(&f) <= base + (int64_t)(4 * 128 * KiB));
+	/* a run larger than warm_max but within warm_hard waits too */
+	ust_arena_release(f.a, (uint64_t)r[9], 128 * KiB);
+	ust_arena_release(f.a, (uint64_t)r[10], 128 * KiB);
+	ust_arena_release(f.a, (uint64_t)r[11], 128 * KiB);
+	r[0] = xalloc(&f, 512 * KiB);
+	touch(&f, (uint64_t)r[0], 512 * KiB);
+	s = stats(&f);
+	ust_arena_release(f.a, (uint64_t)r[0], 512 * KiB);
+	assert_int_equal(stats(&f).punches, s.punches);
+	ust_arena_poll(f.a);
+	assert_true(stats(&f).warm_bytes <= 128 * KiB);
+	s = stats(&f);
+	assert_int_equal(ust_arena_trim(f.a), s.warm_bytes);
+	assert_true(resident(&f) <= base);
+	fx_close(&f);
+}
+
 static void test_hazards(void **state)
 {
 	int64_t r, r2, sm, o[8], base;
@@ -830,7 +883,7 @@ struct model {
 	struct prot *pr;  /* ranges released while a hazard pointed into them */
 	uint32_t npr;
 	uint64_t class_count[UST_ARENA_NCLASSES];
-	uint64_t run_count, occ_total, warm_max;
+	uint64_t run_count, occ_total, warm_max, warm_hard;
 	unsigned maxlg; /* lengths up to 2^maxlg */
 	/* what the run exercised, printed at the end */
 	uint64_t n_alloc, n_enomem, n_moved, max_def, max_occ, n_prot;
@@ -1012,7 +1065,7 @@ static void model_check(struct model *m)
 	MCHECK(m, s.busy_bytes == 0);
 	MCHECK(m, s.resident_bytes + s.cold_bytes == s.heap_bytes);
 	MCHECK(m, s.resident_bytes >= s.run_bytes + s.slab_bytes + s.warm_bytes);
-	MCHECK(m, s.warm_bytes <= m->warm_max);
+	MCHECK(m, s.warm_bytes <= m->warm_hard);
 	MCHECK(m, s.deferred_count <= m->f.nhaz);
 	if (s.deferred_count > m->max_def)
 		m->max_def = s.deferred_count;
@@ -1031,8 +1084,8 @@ static void model_check(struct model *m)
 	}
 }
 
-static void run_model(uint64_t heap, size_t warm_max, uint32_t nhaz, uint64_t steps,
-		      uint32_t maxlv, unsigned maxlg)
+static void run_model(uint64_t heap, size_t warm_max, size_t warm_hard, uint32_t nhaz,
+		      uint64_t steps, uint32_t maxlv, unsigned maxlg)
 {
 	struct model m;
 
@@ -1040,11 +1093,12 @@ static void run_model(uint64_t heap, size_t warm_max, uint32_t nhaz, uint64_t st
 	m.seed = env_u64("UTMEM_SEED", (uint64_t)time(NULL) ^ (uint64_t)getpid() << 16);
 	m.rng = m.seed ? m.seed : 1;
 	printf("arena model: seed=%" PRIu64 " (UTMEM_SEED to replay) heap=%" PRIu64
-	       " MiB warm=%zu KiB hazards=%u steps=%" PRIu64 "\n",
-	       m.seed, (uint64_t)(heap / MiB), warm_max / 1024, nhaz, steps);
+	       " MiB warm=%zu/%zu KiB hazards=%u steps=%" PRIu64 "\n",
+	       m.seed, (uint64_t)(heap / MiB), warm_max / 1024, warm_hard / 1024, nhaz, steps);
 	fflush(stdout);
-	fx_open(&m.f, heap, warm_max, nhaz, 8);
+	fx_open_hard(&m.f, heap, warm_max, warm_hard, nhaz, 8);
 	m.warm_max = warm_max;
+	m.warm_hard = warm_hard > warm_max ? warm_hard : warm_max;
 	m.maxlv = maxlv;
 	m.maxlg = maxlg;
 	m.lv = calloc(maxlv, sizeof(*m.lv));
@@ -1076,7 +1130,11 @@ static void run_model(uint64_t heap, size_t warm_max, uint32_t nhaz, uint64_t st
 			}
 			haz_set(&m.f, w, v);
 		} else if (r < 980) {
+			struct ust_arena_stats ps;
+
 			ust_arena_poll(m.f.a);
+			ust_arena_stats(m.f.a, &ps);
+			MCHECK(&m, ps.warm_bytes <= m.warm_max);
 		} else if (r < 985) {
 			ust_arena_trim(m.f.a);
 		} else if (r < 988) {
@@ -1130,11 +1188,11 @@ static void test_model(void **state)
 
 	(void)state;
 	/* 1 B .. 2 MiB; punch everything, no readers */
-	run_model(256 * MiB, 0, 0, steps / 2, 200, 22);
-	/* 1 B .. 2 MiB; warm cache and hazards */
-	run_model(256 * MiB, 4 * MiB, 8, steps, 200, 22);
+	run_model(256 * MiB, 0, 0, 0, steps / 2, 200, 22);
+	/* 1 B .. 2 MiB; warm cache (punched by poll beyond 1 MiB) and hazards */
+	run_model(256 * MiB, 1 * MiB, 4 * MiB, 8, steps, 200, 22);
 	/* slab sizes only, many live: slabs fill, empty and get evacuated */
-	run_model(64 * MiB, 1 * MiB, 4, steps, 3000, 10);
+	run_model(64 * MiB, 1 * MiB, 0, 4, steps, 3000, 10);
 }
 
 /* ---- multi-threaded stress ---- */
@@ -1301,6 +1359,7 @@ int main(void)
 		cmocka_unit_test(test_coalescing),
 		cmocka_unit_test(test_punch_frees),
 		cmocka_unit_test(test_warm_cache),
+		cmocka_unit_test(test_warm_hard),
 		cmocka_unit_test(test_hazards),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_exhaustion),
