@@ -15,11 +15,11 @@
  * with relaxed atomic loads and used only as numbers to compare, never
  * as a pointer or a length. A range [off, off + len) is hazarded if any
  * word h satisfies off <= h < off + len. The deferred list holds at most
- * nhazards ranges: before a range is deferred, every deferred range is
- * retried against the same fresh snapshot; the ranges still deferred then
- * each contain a value of that snapshot and are pairwise disjoint (they
- * are distinct freed allocations), so there are at most as many as there
- * are words. A client that never clears a word delays at most one range
+ * nhazards ranges: when it is full, every deferred range is retried against
+ * one fresh snapshot before another is added; the ranges still deferred
+ * then each contain a value of that snapshot and are pairwise disjoint
+ * (they are distinct freed allocations), so with the new one (hazarded in
+ * the same snapshot) there are at most as many as there are words. A client that never clears a word delays at most one range
  * per word, and ust_arena_force() takes those back after an age.
  *
  * Callers hold the arena lock, except for ar_haz_hit().
@@ -131,20 +131,25 @@ void ar_retry(ust_arena *a, struct run **batch)
 }
 
 /*
- * d was found hazarded: retry everything against a fresh snapshot, then
- * defer d if the snapshot still hazards it, else free it now. The list
- * cannot overflow (see the top of this file); should it ever, d is freed
- * rather than any memory be lost or the list grown without bound.
+ * d was found hazarded by the scan of its release: defer it. Only when the
+ * list is full is everything retried against a fresh snapshot first (and d
+ * freed now if that snapshot does not hazard it): a snapshot sorts every
+ * word, and a client that keeps pointing its words at values being
+ * released must not make each release pay that. After the retry the list
+ * has room (see the top of this file); should it ever not, d is freed
+ * rather than the list grown without bound.
  */
 void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch)
 {
-	uint32_t n = snapshot(a);
+	if (a->ndef >= a->nhaz) {
+		uint32_t n = snapshot(a);
 
-	a->last_retry = ar_now();
-	retry_with(a, n, batch);
-	if (!snap_hit(a, n, d->off, d->len) || a->ndef >= a->nhaz) {
-		ar_free_now(a, d, true, batch);
-		return;
+		a->last_retry = ar_now();
+		retry_with(a, n, batch);
+		if (!snap_hit(a, n, d->off, d->len) || a->ndef >= a->nhaz) {
+			ar_free_now(a, d, true, batch);
+			return;
+		}
 	}
 	if (!d->small)
 		d->r->state = RUN_DEFER;
