@@ -321,9 +321,11 @@ int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep)
 		ud_text(rep, "utmemd runs on its embedded default (no -c FILE): nothing to reload\n");
 		return -ENOENT;
 	}
+	ud_notify_reloading();
 	err = ud_cfg_load(&next, d->cfg.path, d->cfg.run_dir, msg, sizeof(msg));
 	if (err) {
 		ud_text(rep, "%s\n", msg);
+		ud_notify_ready(d);
 		return err;
 	}
 	err = ud_cfg_commit(d, &next, 1, flags, rep);
@@ -331,6 +333,7 @@ int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep)
 		d->cfg_unsaved = 0;
 		ud_info("configuration %s reloaded", d->cfg.path);
 	}
+	ud_notify_ready(d);
 	return err;
 }
 

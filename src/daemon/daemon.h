@@ -31,6 +31,11 @@
 /* ---- logging (log.c) ---- */
 
 extern atomic_int ud_log_level; /* enum uadm_log_level */
+/*
+ * Choose the line format from what stderr is (terminal, journal, file).
+ * Call once at startup, before any thread logs.
+ */
+void ud_log_setup(void);
 void ud_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #define ud_err(...) ud_log(UADM_LOG_ERROR, __VA_ARGS__)
 #define ud_warn(...) ud_log(UADM_LOG_WARN, __VA_ARGS__)
@@ -369,6 +374,13 @@ void ud_listener_close(struct ud_daemon *d, struct ud_listener *lis);
 void ud_free_dead_listeners(struct ud_daemon *d);
 /* Accept on a listener (main loop). */
 void ud_accept(struct ud_daemon *d, struct ud_listener *lis);
+
+/* ---- service manager (main.c): sd_notify(3) state, no-ops without systemd ---- */
+
+/* READY=1 with a STATUS line. */
+void ud_notify_ready(struct ud_daemon *d);
+/* RELOADING=1 (and MONOTONIC_USEC) before a reload. */
+void ud_notify_reloading(void);
 
 /* ---- the server view (info.c) ---- */
 

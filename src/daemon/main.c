@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -121,6 +122,26 @@ static int setup_signals(struct ud_daemon *d)
 		return -errno;
 	d->sig_src = UD_SRC_SIGNAL;
 	return ud_loop_watch(&d->main, d->sigfd, EPOLLIN, &d->sig_src);
+}
+
+/*
+ * Tell systemd (Type=notify; $NOTIFY_SOCKET) that every socket listens and
+ * the workers run. sd_notify() does nothing without $NOTIFY_SOCKET.
+ */
+void ud_notify_ready(struct ud_daemon *d)
+{
+	struct ust_store_info si;
+
+	ust_store_info(d->st, &si);
+	sd_notifyf(0, "READY=1\nSTATUS=%u tenants, %u connections, %llu of %llu bytes charged\nMAINPID=%d",
+		   si.tenants, ud_connections(d), (unsigned long long)si.charged,
+		   (unsigned long long)si.capacity, (int)getpid());
+}
+
+void ud_notify_reloading(void)
+{
+	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
+		   (unsigned long long)(ud_now_ns() / 1000));
 }
 
 /*
@@ -405,6 +426,7 @@ int main(int argc, char **argv)
 	if (err)
 		return err == 1 ? 0 : 2;
 	setvbuf(stderr, NULL, _IONBF, 0);
+	ud_log_setup();
 	err = a.config ? ud_cfg_load(&d.cfg, a.config, a.run_dir, msg, sizeof(msg))
 		       : ud_cfg_default(&d.cfg, a.run_dir);
 	if (!err && !a.config) {
@@ -445,9 +467,11 @@ int main(int argc, char **argv)
 	}
 	print_banner(&d);
 	ud_info("ready (pid %d)", (int)getpid());
+	ud_notify_ready(&d);
 	while (!d.stop)
 		if (ud_loop_once(&d.main, -1) < 0)
 			break;
+	sd_notify(0, "STOPPING=1");
 	stop_all(&d);
 	daemon_free(&d);
 	ud_info("stopped");
