@@ -122,6 +122,10 @@ struct ust_stripe {
 
 struct ust_tenant {
 	uint32_t id;
+	/* Frozen (ust_tenant_freeze): its PUTs are refused. Beside ts, which
+	 * every operation reads anyway, so the PUT path's check costs no
+	 * extra cache line. */
+	_Atomic bool frozen;
 	struct ust_tstripe *ts; /* [nstripes]; read on every operation */
 	char name[UST_NAME_MAX + 1];
 	_Atomic uint64_t min;

@@ -265,9 +265,12 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 	out->capacity = atomic_load(&st->capacity);
 	out->tenants = st->ntenants;
 	out->pools = st->npools;
-	for (uint32_t i = 1; i < st->next_tenant; i++)
-		if (st->tenants[i])
+	for (uint32_t i = 1; i < st->next_tenant; i++) {
+		if (st->tenants[i]) {
 			out->reserved += atomic_load(&st->tenants[i]->min);
+			out->freeable += ust_tenant_eph(st, st->tenants[i]);
+		}
+	}
 	for (uint32_t i = 1; i < st->next_pool; i++)
 		if (st->pools[i])
 			ust_pool_sum(st, st->pools[i], &out->stats);

@@ -24,6 +24,7 @@
  *   -ENOSPC     the host capacity would be exceeded
  *   -ENOMEM     the allocator failed
  *   -ENOBUFS    (ust_get_buf) the caller's buffer is too small; nothing removed
+ *   -EROFS      PUT by a frozen tenant (ust_tenant_freeze); no value is left
  */
 #ifndef UTMEM_STORE_H
 #define UTMEM_STORE_H
@@ -97,6 +98,13 @@ struct ust_tenant_info {
 	char name[UST_NAME_MAX + 1];
 	struct ust_limits limits;
 	struct ust_stats stats;
+	/*
+	 * Freeable: the charge of the tenant's ephemeral entries, i.e. what a
+	 * shrink could take from it now without touching persistent data
+	 * (entries under its min go last, see docs/store.md).
+	 */
+	uint64_t freeable;
+	bool frozen;
 };
 
 struct ust_pool_info {
@@ -114,6 +122,7 @@ struct ust_store_info {
 	uint32_t tenants;
 	uint32_t pools;
 	struct ust_stats stats; /* sums over all pools */
+	uint64_t freeable; /* sum of the tenants' freeable bytes */
 };
 
 /*
@@ -149,6 +158,16 @@ int ust_tenant_add(ust_store *st, const char *name, const struct ust_limits *lim
 int ust_tenant_remove(ust_store *st, uint32_t tenant);
 int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim);
 int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant);
+
+/*
+ * Freeze (frozen = true) or thaw a tenant, as Xen tmem's freeze for
+ * maintenance: while frozen, every PUT it makes is refused with -EROFS (and,
+ * as for any refused PUT, removes the old value under the key), while GET,
+ * exclusive GET, INVALIDATE, flush and destroy are served as usual. Other
+ * tenants are unaffected, also in shared pools. Returns 0 or -ENOENT.
+ * Lock-free (an atomic flag the PUT path reads).
+ */
+int ust_tenant_freeze(ust_store *st, uint32_t tenant, bool frozen);
 int ust_tenant_info(ust_store *st, uint32_t tenant, struct ust_tenant_info *out);
 
 /*
@@ -194,8 +213,9 @@ int ust_pool_list(ust_store *st, uint32_t tenant, struct ust_pool_info *out,
 
 /*
  * PUT: store a copy of val under key, replacing any old value atomically.
- * If the PUT fails for any reason (-EMSGSIZE, -EDQUOT, -ENOSPC, -ENOMEM) the
- * key has no value afterwards: the old one is removed, as in tmem.
+ * If the PUT fails for any reason (-EROFS, -EMSGSIZE, -EDQUOT, -ENOSPC,
+ * -ENOMEM) the key has no value afterwards: the old one is removed, as in
+ * tmem.
  * For an ephemeral pool, room is made by evicting ephemeral entries (the
  * tenant's own first); persistent entries are never evicted.
  */

@@ -183,6 +183,19 @@ int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim)
 	return 0;
 }
 
+/* Freeze or thaw (see store.h). Returns 0 or -ENOENT. Takes st->mgmt. */
+int ust_tenant_freeze(ust_store *st, uint32_t tenant, bool frozen)
+{
+	struct ust_tenant *t;
+
+	pthread_mutex_lock(&st->mgmt);
+	t = ust_tenant_get(st, tenant);
+	if (t)
+		atomic_store(&t->frozen, frozen);
+	pthread_mutex_unlock(&st->mgmt);
+	return t ? 0 : -ENOENT;
+}
+
 /* Look a tenant up by name. Returns 0, -EINVAL or -ENOENT. Takes st->mgmt. */
 int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant)
 {
@@ -218,6 +231,8 @@ static void fill_info(ust_store *st, struct ust_tenant *t, struct ust_tenant_inf
 	out->limits.max = atomic_load(&t->max);
 	out->limits.weight = atomic_load(&t->weight);
 	ust_tenant_sum(st, t, &out->stats);
+	out->freeable = ust_tenant_eph(st, t);
+	out->frozen = atomic_load(&t->frozen);
 }
 
 /* Returns 0 and fills *out, or -ENOENT. Takes st->mgmt and stripes in turn. */
