@@ -124,7 +124,7 @@ static int put_link(ust_store *st, struct op *o, struct put_req *r,
 /*
  * One attempt at a PUT. Returns 0 (stored), -EDQUOT/-ENOSPC (did not fit;
  * old value untouched, r->credit_* set for ust_make_room) or a final error
- * (-EBADF; -EMSGSIZE and -ENOMEM after removing the old value).
+ * (-EBADF; -EROFS, -EMSGSIZE and -ENOMEM after removing the old value).
  */
 static int put_once(ust_store *st, struct put_req *r)
 {
@@ -138,6 +138,9 @@ static int put_once(ust_store *st, struct put_req *r)
 	err = resolve(st, r->tenant, r->pool, r->s, &o);
 	if (err)
 		goto out;
+	err = -EROFS; /* frozen tenant (ust_tenant_freeze): refused like any PUT */
+	if (atomic_load_explicit(&o.t->frozen, memory_order_relaxed))
+		goto refuse;
 	err = -EMSGSIZE;
 	if (!r->charge)
 		goto refuse;
@@ -187,7 +190,7 @@ static void put_refuse(ust_store *st, struct put_req *r)
 }
 
 /*
- * PUT (see store.h). Returns 0 or -EINVAL, -EBADF, -EMSGSIZE, -EDQUOT,
+ * PUT (see store.h). Returns 0 or -EINVAL, -EBADF, -EROFS, -EMSGSIZE, -EDQUOT,
  * -ENOSPC, -ENOMEM; on every failure but -EINVAL/-EBADF the key is left
  * without a value. Takes the key's stripe lock; st->mgmt only to evict.
  */
