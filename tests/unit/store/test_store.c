@@ -752,6 +752,61 @@ static void test_overwrite_own_ephemeral_quota(void **state)
 	assert_int_equal(pinfo(st, pb).stats.entries, 1);
 	ust_store_free(st);
 }
+/*
+ * Freeze and thaw (Xen tmem's maintenance freeze): a frozen tenant's PUTs
+ * are refused with -EROFS and leave no value under the key, in private and
+ * shared pools, while its GETs, exclusive GETs, INVALIDATEs and flushes
+ * are served and other tenants go on. Freeable is the charge of the
+ * tenant's ephemeral entries.
+ */
+static void test_freeze_thaw(void **state)
+{
+	ust_store *st = mk(64 * MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1), b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	uint32_t sh, pb = pool(st, b, "p", 0);
+	struct ust_store_info si;
+	char buf[16];
+
+	(void)state;
+	assert_int_equal(ust_shared_pool_create(st, "s", UST_POOL_EPHEMERAL, &sh), 0);
+	assert_int_equal(ust_pool_grant(st, sh, a), 0);
+	assert_int_equal(ust_pool_grant(st, sh, b), 0);
+	assert_int_equal(sput(st, a, pa, "k1", "v1", 2), 0);
+	assert_int_equal(sput(st, a, pa, "k2", "v2", 2), 0);
+	assert_int_equal(sput(st, a, ea, "e1", "x", 1), 0);
+	assert_int_equal(sput(st, a, sh, "s1", "yy", 2), 0);
+	assert_int_equal(tinfo(st, a).freeable, charge_of(2, 1) + charge_of(2, 2));
+	assert_false(tinfo(st, a).frozen);
+
+	assert_int_equal(ust_tenant_freeze(st, a, true), 0);
+	assert_true(tinfo(st, a).frozen);
+	assert_int_equal(sput(st, a, pa, "new", "v", 1), -EROFS);
+	assert_int_equal(sput(st, a, sh, "s2", "v", 1), -EROFS);
+	/* a refused PUT removes the old value, as any refused PUT does */
+	assert_int_equal(sput(st, a, pa, "k2", "v", 1), -EROFS);
+	assert_int_equal(sget(st, a, pa, "k2", 0, buf, sizeof(buf), NULL), -ENOENT);
+	/* reads, pops and invalidates are served */
+	assert_int_equal(sget(st, a, pa, "k1", 0, buf, sizeof(buf), NULL), 0);
+	assert_int_equal(sget(st, a, sh, "s1", UST_GET_EXCLUSIVE, buf, sizeof(buf), NULL), 0);
+	assert_int_equal(ust_invalidate(st, a, ea, "e1", 2), 0);
+	assert_int_equal(tinfo(st, a).freeable, 0);
+	assert_int_equal(tinfo(st, a).stats.refused_puts, 3);
+	/* the other tenant goes on, in its own pool and the shared one */
+	assert_int_equal(sput(st, b, pb, "k", "v", 1), 0);
+	assert_int_equal(sput(st, b, sh, "s2", "v", 1), 0);
+	assert_int_equal(ust_pool_flush(st, a, pa), 0);
+
+	assert_int_equal(ust_tenant_freeze(st, a, false), 0);
+	assert_false(tinfo(st, a).frozen);
+	assert_int_equal(sput(st, a, pa, "k1", "v1", 2), 0);
+	assert_int_equal(sput(st, a, ea, "e2", "zz", 2), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.freeable, charge_of(2, 2) + charge_of(2, 1));
+	assert_int_equal(ust_tenant_freeze(st, 999, true), -ENOENT);
+	ust_store_free(st);
+}
+
 static void test_rss_falls(void **state)
 {
 	(void)state;
@@ -779,6 +834,7 @@ int main(void)
 		cmocka_unit_test(test_credit_never_strands_room),
 		cmocka_unit_test(test_overwrite_own_ephemeral_quota),
 		cmocka_unit_test(test_rss_falls),
+		cmocka_unit_test(test_freeze_thaw),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
