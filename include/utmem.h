@@ -22,6 +22,9 @@
  *                is left under the key)
  *   -ENOSPC      the host pool's capacity would be exceeded (same)
  *   -ENOBUFS     GET: the value is longer than the buffer (nothing removed)
+ *   -EROFS       PUT refused because the operator froze this tenant for
+ *                maintenance (no value is left under the key); GET and
+ *                INVALIDATE are still served
  *   -EPERM       TCP token refused
  *   -ECONNRESET, -ECONNREFUSED, -ENOTCONN, -ETIMEDOUT, -EPIPE
  *                the daemon went away (a missing Unix socket file is

@@ -25,6 +25,7 @@ static const struct {
 	{EDQUOT, "tenant quota exceeded"},
 	{ENOSPC, "host pool capacity exhausted"},
 	{ENOBUFS, "value larger than the buffer (nothing removed)"},
+	{EROFS, "tenant frozen by the operator: PUT refused (GET and INVALIDATE served)"},
 	{EPERM, "token refused or not authenticated"},
 	{EPROTO, "protocol error (malformed frame)"},
 	{EPROTONOSUPPORT, "protocol version not supported by the daemon"},

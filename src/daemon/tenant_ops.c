@@ -27,6 +27,7 @@ unsigned ud_status(int err)
 	case EEXIST: return UWIRE_S_EXISTS;
 	case ENOMEM: return UWIRE_S_NOMEM;
 	case ENOBUFS: return UWIRE_S_NOBUFS;
+	case EROFS: return UWIRE_S_FROZEN;
 	case EINVAL: return UWIRE_S_INVALID;
 	case ENOTEMPTY: return UWIRE_S_NOTEMPTY;
 	case EKEYREVOKED: return UWIRE_S_REVOKED;

@@ -226,6 +226,7 @@ static const struct {
 	[UWIRE_S_NOBUFS] = {ENOBUFS, "buffer too small"},
 	[UWIRE_S_REVOKED] = {EKEYREVOKED, "tenant removed by the operator"},
 	[UWIRE_S_NOTEMPTY] = {ENOTEMPTY, "would drop stored data (needs force)"},
+	[UWIRE_S_FROZEN] = {EROFS, "tenant frozen"},
 };
 
 int uwire_status_to_errno(unsigned status)

@@ -84,6 +84,7 @@ enum uwire_status {
 	UWIRE_S_NOBUFS = 16,    /* GET with F_MAXLEN: value longer; nothing removed */
 	UWIRE_S_REVOKED = 17,   /* the operator removed this connection's tenant */
 	UWIRE_S_NOTEMPTY = 18,  /* admin: would drop stored data; repeat with force */
+	UWIRE_S_FROZEN = 19,    /* PUT by a frozen tenant (maintenance); key left empty */
 	UWIRE_S_MAX_
 };
 
