@@ -211,6 +211,8 @@ void uadm_w_tenant(struct uadm_wbuf *w, const struct uadm_tenant *t)
 	w_counters(w, &t->st);
 	uadm_w_str(w, t->name, UADM_NAME_MAX);
 	uadm_w_str(w, t->socket, UADM_PATH_MAX);
+	uadm_w_u64(w, t->freeable);
+	uadm_w_u32(w, t->flags);
 }
 
 void uadm_r_tenant(struct uadm_rbuf *r, struct uadm_tenant *t)
@@ -222,6 +224,8 @@ void uadm_r_tenant(struct uadm_rbuf *r, struct uadm_tenant *t)
 	r_counters(r, &t->st);
 	uadm_r_str(r, t->name, UADM_NAME_MAX);
 	uadm_r_str(r, t->socket, UADM_PATH_MAX);
+	t->freeable = uadm_r_u64(r);
+	t->flags = uadm_r_u32(r);
 }
 
 void uadm_w_pool(struct uadm_wbuf *w, const struct uadm_pool *p)
@@ -341,7 +345,7 @@ const char *uadm_op_name(unsigned opcode)
 		"CAPACITY_GET", "CAPACITY_SET", "POOL_LIST",
 		"POOL_CREATE_SHARED", "POOL_GRANT", "STATS", "RELOAD",
 		"LOG_LEVEL", "CONFIG_GET", "CONFIG_SET", "CONFIG_SAVE",
-		"POOL_FLUSH", "POOL_DESTROY", "INFO", "SAVE",
+		"POOL_FLUSH", "POOL_DESTROY", "INFO", "SAVE", "TENANT_FREEZE",
 	};
 	if (opcode < UADM_OP_TENANT_LIST || opcode > UADM_OP_MAX_)
 		return NULL;

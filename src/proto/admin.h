@@ -46,7 +46,8 @@ enum uadm_op {
 	UADM_OP_POOL_DESTROY = 0x50,       /* u32 flags, str pool, str tenant -> msg */
 	UADM_OP_INFO = 0x51,               /* -> u32 n, n (str key, str value) */
 	UADM_OP_SAVE = 0x52,               /* persistence: save now -> msg */
-	UADM_OP_MAX_ = 0x52,
+	UADM_OP_TENANT_FREEZE = 0x53,      /* u32 frozen (0 thaw, 1 freeze), name */
+	UADM_OP_MAX_ = 0x53,
 };
 
 /* Bounds of the strings inside records (bytes, no NUL). */
@@ -105,6 +106,9 @@ struct uadm_tenant_req {
 	char token[UADM_TOKEN_MAX + 1]; /* ADD: TCP token, "" = none */
 };
 
+/* uadm_tenant.flags */
+#define UADM_TENANT_FROZEN (1u << 0) /* PUTs refused (TENANT_FREEZE) */
+
 /* One tenant as listed (TENANT_LIST, STATS). */
 struct uadm_tenant {
 	uint32_t id;
@@ -114,6 +118,8 @@ struct uadm_tenant {
 	struct uadm_counters st;
 	char name[UADM_NAME_MAX + 1];
 	char socket[UADM_PATH_MAX + 1];
+	uint64_t freeable; /* ephemeral bytes a shrink could take now */
+	uint32_t flags;    /* UADM_TENANT_* */
 };
 
 /* One pool as listed (POOL_LIST, STATS). */

@@ -105,7 +105,8 @@ static void test_listing_roundtrip(void **state)
 	struct uadm_capacity c = {1u << 30, 4096, 1u << 20, 2, 3}, c2;
 	struct uadm_tenant t = {.id = 1, .weight = 2, .min = 3, .max = 4,
 				.st = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10},
-				.name = "default", .socket = "/s"}, t2;
+				.name = "default", .socket = "/s",
+				.freeable = 1234, .flags = UADM_TENANT_FROZEN}, t2;
 	struct uadm_pool p = {.id = 9, .owner = 0, .kind = UADM_KIND_SHARED,
 			      .st = {10, 9, 8, 7, 6, 5, 4, 3, 2, 1},
 			      .name = "shared"}, p2;
@@ -128,6 +129,8 @@ static void test_listing_roundtrip(void **state)
 	assert_int_equal(t2.st.entries, 1);
 	assert_string_equal(t2.name, "default");
 	assert_string_equal(t2.socket, "/s");
+	assert_int_equal(t2.freeable, 1234);
+	assert_int_equal(t2.flags, UADM_TENANT_FROZEN);
 	assert_int_equal(p2.id, 9);
 	assert_int_equal(p2.kind, UADM_KIND_SHARED);
 	assert_int_equal(p2.st.entries, 10);
@@ -175,6 +178,7 @@ static void test_log_levels_and_names(void **state)
 	assert_string_equal(uadm_op_name(UADM_OP_LOG_LEVEL), "LOG_LEVEL");
 	assert_null(uadm_op_name(UWIRE_OP_PUT));
 	assert_string_equal(uadm_op_name(UADM_OP_CONFIG_SET), "CONFIG_SET");
+	assert_string_equal(uadm_op_name(UADM_OP_TENANT_FREEZE), "TENANT_FREEZE");
 	assert_null(uadm_op_name(UADM_OP_MAX_ + 1));
 }
 
