@@ -88,6 +88,8 @@ static int put_tenants(struct ud_daemon *d, struct uadm_wbuf *w)
 		copy_counters(&ti[i].stats, &t.st);
 		snprintf(t.name, sizeof(t.name), "%s", ti[i].name);
 		snprintf(t.socket, sizeof(t.socket), "%s", dt ? dt->socket : "");
+		t.freeable = ti[i].freeable;
+		t.flags = ti[i].frozen ? UADM_TENANT_FROZEN : 0;
 		uadm_w_tenant(w, &t);
 	}
 	free(ti);
@@ -296,6 +298,37 @@ static void op_tenant_remove(struct ud_conn *c, const struct uwire_frame *f)
 	if (!err)
 		d->cfg_unsaved = 1;
 	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+}
+
+/*
+ * TENANT_FREEZE: u32 frozen (0 or 1), str(63) name. Freezing refuses the
+ * tenant's PUTs (status FROZEN) and serves its GETs and INVALIDATEs; the
+ * state is not in the config file, so a restart thaws.
+ */
+static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	char name[UADM_NAME_MAX + 1];
+	struct uadm_rbuf r;
+	struct ud_tenant *t;
+	uint32_t frozen;
+	int err;
+
+	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
+	frozen = uadm_r_u32(&r);
+	uadm_r_str(&r, name, UADM_NAME_MAX);
+	if (uadm_r_end(&r) < 0 || frozen > 1) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed freeze request");
+		return;
+	}
+	t = ud_tenant_by_name(d, name);
+	err = t ? ust_tenant_freeze(d->st, t->id, frozen != 0) : -ENOENT;
+	if (err) {
+		reply_err(c, &f->hdr, ud_status(err), "no tenant named '%s'", name);
+		return;
+	}
+	ud_info("tenant %s %s", name, frozen ? "frozen: PUTs refused" : "thawed");
+	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
 }
 
 static void op_capacity_set(struct ud_conn *c, const struct uwire_frame *f)
@@ -621,6 +654,9 @@ void ud_dispatch_admin(struct ud_conn *c, const struct uwire_frame *f)
 		break;
 	case UADM_OP_SAVE:
 		reply_err(c, h, UWIRE_S_NOTFOUND, "persistence is not built yet");
+		break;
+	case UADM_OP_TENANT_FREEZE:
+		op_tenant_freeze(c, f);
 		break;
 	}
 }
