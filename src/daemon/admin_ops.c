@@ -309,6 +309,7 @@ static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
 	char name[UADM_NAME_MAX + 1];
+	struct uadm_wbuf rep;
 	struct uadm_rbuf r;
 	struct ud_tenant *t;
 	uint32_t frozen;
@@ -328,7 +329,10 @@ static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	ud_info("tenant %s %s", name, frozen ? "frozen: PUTs refused" : "thawed");
-	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
+	uadm_wbuf_init(&rep);
+	ud_text(&rep, "tenant %s %s\n", name,
+		frozen ? "frozen: PUTs refused, GETs and INVALIDATEs served" : "thawed");
+	ud_reply_text(c, &f->hdr, UWIRE_S_OK, &rep);
 }
 
 static void op_capacity_set(struct ud_conn *c, const struct uwire_frame *f)

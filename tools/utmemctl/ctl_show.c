@@ -96,6 +96,8 @@ static void print_tenant(const struct ctl *c, const struct uadm_tenant *t,
 		       (unsigned long long)t->min, (unsigned long long)t->max,
 		       t->weight);
 		json_str(t->socket);
+		printf(",\"freeable\":%llu,\"frozen\":%s", (unsigned long long)t->freeable,
+		       t->flags & UADM_TENANT_FROZEN ? "true" : "false");
 		if (with_stats) {
 			putchar(',');
 			json_counters(&t->st);
@@ -108,7 +110,8 @@ static void print_tenant(const struct ctl *c, const struct uadm_tenant *t,
 	if (with_stats)
 		human_counters(&t->st);
 	else
-		printf("  %s\n", t->socket);
+		printf("  %s%s\n", t->socket,
+		       t->flags & UADM_TENANT_FROZEN ? "  (frozen)" : "");
 }
 
 static void print_pool(const struct ctl *c, const struct uadm_pool *p,

@@ -35,6 +35,7 @@ static const char usage_text[] =
 	"  stats                     counters per tenant and per pool\n"
 	"  top [--interval S] [--count N]   live per-tenant rates\n"
 	"  tenant list | add NAME [SETTINGS] | set NAME SETTINGS | remove NAME\n"
+	"  tenant freeze NAME | thaw NAME   refuse / accept its PUTs again\n"
 	"  capacity [get] | capacity set SIZE|N%\n"
 	"  pool list | create NAME --kind K [--tenants A,B] | grant POOL TENANT\n"
 	"  pool flush POOL [--tenant T] | pool destroy POOL [--tenant T]\n"
@@ -60,7 +61,7 @@ static const struct {
 	{"info", "utmemctl info\n  The server view: version, pid, uptime, user, config file (and whether\n  runtime changes are unsaved), workers, tenants, pools, connections,\n  capacity, charged, reserved, stored, RSS and fragmentation ratio\n  (RSS / charged).\n"},
 	{"stats", "utmemctl stats\n  Per tenant and per pool: ops (puts + gets + invalidates), hits, misses,\n  evictions, entries, bytes stored, bytes charged.\n"},
 	{"top", "utmemctl top [--interval SECONDS] [--count N]\n  Every interval (default 1 s), each tenant's operations, GETs, hit ratio,\n  evictions and refused PUTs per second, busiest first, with what it\n  holds against its min and max. Redraws on a terminal; appends\n  otherwise (one JSON object per sample with --json). Stops after N\n  samples, or on Ctrl-C.\n"},
-	{"tenant", "utmemctl tenant list\nutmemctl tenant add NAME [SETTINGS]\nutmemctl tenant set NAME SETTINGS\nutmemctl tenant remove NAME [--force]\n  add creates the tenant and its socket at once; set changes it now;\n  remove closes its socket and its clients (they get \"tenant removed\")\n  and drops its data, which takes --force if it holds entries or has\n  connections. Settings (--KEY VALUE or KEY=VALUE):\n"},
+	{"tenant", "utmemctl tenant list\nutmemctl tenant add NAME [SETTINGS]\nutmemctl tenant set NAME SETTINGS\nutmemctl tenant remove NAME [--force]\nutmemctl tenant freeze NAME | thaw NAME\n  add creates the tenant and its socket at once; set changes it now;\n  remove closes its socket and its clients (they get \"tenant removed\")\n  and drops its data, which takes --force if it holds entries or has\n  connections. freeze refuses the tenant's PUTs (clients get -EROFS,\n  \"tenant frozen\") while its GETs and INVALIDATEs are served, for\n  maintenance; thaw accepts them again (a restart thaws too). Settings (--KEY VALUE or KEY=VALUE):\n"},
 	{"capacity", "utmemctl capacity [get]\nutmemctl capacity set SIZE|N% [--force]\n  Host memory for all tenants: a size (64K up to the host's memory) or a\n  share of physical memory. Shrinking below what is charged evicts\n  ephemeral entries and takes --force; persistent entries are never\n  dropped (PUTs are refused until usage fits).\n"},
 	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
 	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
@@ -236,14 +237,15 @@ static int cmd_tenant(struct ctl *c, int argc, char **argv)
 	int err, add;
 
 	if (argc < 1)
-		return usage_error("tenant: expected list, add, set or remove");
+		return usage_error("tenant: expected list, add, set, remove, freeze or thaw");
 	if (strcmp(argv[0], "list") == 0) {
 		if (argc != 1)
 			return usage_error("tenant list: unexpected argument '%s'", argv[1]);
 		return ctl_listing(c, UADM_OP_TENANT_LIST);
 	}
 	if (strcmp(argv[0], "add") != 0 && strcmp(argv[0], "set") != 0 &&
-	    strcmp(argv[0], "remove") != 0)
+	    strcmp(argv[0], "remove") != 0 && strcmp(argv[0], "freeze") != 0 &&
+	    strcmp(argv[0], "thaw") != 0)
 		return usage_error("tenant: unknown subcommand '%s'", argv[0]);
 	if (argc < 2)
 		return usage_error("tenant %s: expected a tenant NAME", argv[0]);
@@ -256,6 +258,14 @@ static int cmd_tenant(struct ctl *c, int argc, char **argv)
 		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
 		uadm_w_u32(&w, c->force ? UADM_F_FORCE : 0);
 		return ctl_change(c, UADM_OP_TENANT_REMOVE, &w);
+	}
+	if (strcmp(argv[0], "freeze") == 0 || strcmp(argv[0], "thaw") == 0) {
+		if (argc != 2)
+			return usage_error("tenant %s: unexpected argument '%s'", argv[0], argv[2]);
+		uadm_wbuf_init(&w);
+		uadm_w_u32(&w, argv[0][0] == 'f');
+		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
+		return ctl_change(c, UADM_OP_TENANT_FREEZE, &w);
 	}
 	add = argv[0][0] == 'a';
 	err = read_pairs(UD_SCOPE_TENANT, argc - 2, argv + 2, &p);
