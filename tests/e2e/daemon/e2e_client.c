@@ -177,6 +177,33 @@ static int cmd_put(char **argv)
 	return failures ? 1 : 0;
 }
 
+/*
+ * refused SOCK POOL KEY ERR: a PUT of "x" under KEY must fail with -ERR
+ * (EROFS, EDQUOT or ENOSPC) and leave the key without a value.
+ */
+static int cmd_refused(char **argv)
+{
+	static const struct {
+		const char *name;
+		int err;
+	} errs[] = { { "EROFS", EROFS }, { "EDQUOT", EDQUOT }, { "ENOSPC", ENOSPC } };
+	utmem_client *c = dial(argv[0]);
+	int want = 0;
+	char out[16];
+	uint32_t p;
+
+	for (size_t i = 0; i < sizeof(errs) / sizeof(errs[0]); i++)
+		if (strcmp(argv[3], errs[i].name) == 0)
+			want = -errs[i].err;
+	CHECK_EQ("known errno name", want != 0, 1);
+	CHECK_EQ("open", utmem_pool_open(c, argv[1], UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("put", utmem_put(c, p, argv[2], strlen(argv[2]), "x", 1), want);
+	CHECK_EQ("key left empty", utmem_get(c, p, argv[2], strlen(argv[2]), out, sizeof(out), 0),
+		 -ENOENT);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 /* get SOCK POOL KEY EXPECTED|-: the value must be EXPECTED ("-" = absent). */
 static int cmd_get(char **argv)
 {
@@ -391,12 +418,13 @@ int main(int argc, char **argv)
 		{"quota", 2, cmd_quota},     {"restart", 3, cmd_restart},
 		{"tcp", 3, cmd_tcp},         {"count", 2, cmd_count},
 		{"serve", 2, cmd_serve},     {"fill", 5, cmd_fill},
+		{"refused", 4, cmd_refused},
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve ARGS\n");
+	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|refused ARGS\n");
 	return 2;
 }
