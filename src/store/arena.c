@@ -20,7 +20,7 @@
  * runs), and its map entry (the map stays at least 1/4 full: at most 4
  * slots of 16 bytes). A slab object is charged its slab's AR_ALLOC_META
  * divided by the objects per slab, rounded up (1 B for 16-byte objects,
- * 56 B for 5 KiB ones). Not charged per allocation (fixed per arena, in
+ * 56 B for 4 and 5 KiB ones). Not charged per allocation (fixed per arena, in
  * stats.meta_bytes): the arena itself, the map's minimum 64 slots, the
  * deferred list and hazard snapshot (48 B per hazard word), descriptors of
  * warm, deferred and in-flight runs (at most warm_hard / 4 KiB +

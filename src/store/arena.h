@@ -13,8 +13,10 @@
  *
  * The heap [heap_off, heap_off + heap_len) of the region is cut into 4 KiB
  * pages. Requests of up to UST_ARENA_SMALL_MAX bytes come from size-class
- * slabs (16-byte steps up to 128 B, then four classes per doubling: waste
- * under 25 %, under 13 % up to 128 B); larger ones are page runs. Free
+ * slabs (16-byte steps up to 128 B, then four classes per doubling plus
+ * one at 64 B above 512 B, 1, 2 and 4 KiB for records of power-of-two
+ * values: waste under 25 %, under 13 % up to 128 B); larger ones are page
+ * runs. Free
  * page runs coalesce. A run or slab that becomes free has its pages given
  * back to the OS at once (fallocate PUNCH_HOLE on fd, else MADV_REMOVE on
  * base), except for a warm cache of at most warm_max bytes of recently
@@ -44,7 +46,7 @@
 /* Largest request served from a slab; larger ones are page runs. */
 #define UST_ARENA_SMALL_MAX 14336u
 /* Number of slab size classes (16 B .. UST_ARENA_SMALL_MAX). */
-#define UST_ARENA_NCLASSES 35u
+#define UST_ARENA_NCLASSES 39u
 /* Alignment of every offset returned (page runs: UST_ARENA_PAGE). */
 #define UST_ARENA_ALIGN 16u
 

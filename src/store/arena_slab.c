@@ -3,13 +3,22 @@
  * UST_ARENA_SMALL_MAX bytes.
  *
  * Classes: 16-byte steps up to 128 B (waste under 13 %), then four per
- * doubling (160, 192, 224, 256, 320, ...; waste under 25 %), up to 14 KiB.
- * The bound is why slabs go that far: a page-granular run of 4 KiB + a key
- * would take two pages (~100 % waste), class 5120 takes 25 %; from 14 KiB
- * on, page rounding wastes under 25 % too. A class's slab is the
- * smallest run of 1..16 pages whose tail waste is at most 1/64 (else the
- * least wasteful), e.g. 5 pages for 5120 (4 objects), 1 page for 16 B
- * (256 objects).
+ * doubling (160, 192, 224, 256, 320, ...; waste under 25 %), up to 14 KiB,
+ * plus one class 64 bytes above each of 512 B, 1, 2 and 4 KiB. Those are
+ * for utmemd's records ([8-byte header][key][value], src/proto/region.h):
+ * values are very often a power of two (1 KiB in the Redis benchmarks, a
+ * 4 KiB page in tmem), and header + key push them just past a class, into
+ * the next one a quarter higher (a 4 KiB value with a 16-byte key took
+ * 5120 bytes, 24 % more; in class 4160 it takes 1 %). Slabs go up to 14
+ * KiB because of the same bound: a page-granular run of 4 KiB + a key
+ * would take two pages; from 14 KiB on, page rounding wastes under 25 %.
+ *
+ * A class's slab is the smallest run of 1..16 pages holding at least four
+ * objects whose tail waste is at most 1/64 of it (else the least wasteful
+ * such run): e.g. 1 page for 16 B (256 objects), 4 pages for 4096 (4),
+ * 16 for 4160 (15). At least four, because a slab's descriptor and map
+ * entry (224 B, arena.c) are charged to its objects in equal shares: a
+ * 1-object slab charged a 4 KiB page 224 B, a 4-object one 56 B.
  *
  * A slab is a page run in state RUN_SLAB with a bitmap of taken slots
  * (live or deferred) in its descriptor. Partial slabs of a class sit in
@@ -36,25 +45,34 @@ const struct cls ar_cls_tab[UST_ARENA_NCLASSES] = {
 	{ 80, 1, 51 }, { 96, 1, 42 }, { 112, 1, 36 }, { 128, 1, 32 },
 	{ 160, 2, 51 }, { 192, 1, 21 }, { 224, 1, 18 }, { 256, 1, 16 },
 	{ 320, 3, 38 }, { 384, 2, 21 }, { 448, 1, 9 }, { 512, 1, 8 },
-	{ 640, 3, 19 }, { 768, 3, 16 }, { 896, 2, 9 }, { 1024, 1, 4 },
-	{ 1280, 5, 16 }, { 1536, 3, 8 }, { 1792, 4, 9 }, { 2048, 1, 2 },
-	{ 2560, 5, 8 }, { 3072, 3, 4 }, { 3584, 7, 8 }, { 4096, 1, 1 },
-	{ 5120, 5, 4 }, { 6144, 3, 2 }, { 7168, 7, 4 }, { 8192, 2, 1 },
-	{ 10240, 5, 2 }, { 12288, 3, 1 }, { 14336, 7, 2 },
+	{ 576, 1, 7 }, { 640, 3, 19 }, { 768, 3, 16 }, { 896, 2, 9 },
+	{ 1024, 1, 4 }, { 1088, 4, 15 }, { 1280, 5, 16 }, { 1536, 3, 8 },
+	{ 1792, 4, 9 }, { 2048, 2, 4 }, { 2112, 11, 21 }, { 2560, 5, 8 },
+	{ 3072, 3, 4 }, { 3584, 7, 8 }, { 4096, 4, 4 }, { 4160, 16, 15 },
+	{ 5120, 5, 4 }, { 6144, 6, 4 }, { 7168, 7, 4 }, { 8192, 8, 4 },
+	{ 10240, 10, 4 }, { 12288, 12, 4 }, { 14336, 14, 4 },
 };
 
-/* Class of 1 <= len <= UST_ARENA_SMALL_MAX. Pure arithmetic. */
+/*
+ * Class of 1 <= len <= UST_ARENA_SMALL_MAX. Pure arithmetic: the 16-byte
+ * steps, then the four classes of len's doubling (base, 2 * base], shifted
+ * by the "power of two + 64" classes below them, unless len is one of
+ * those (base < len <= base + 64 for base 512 .. 4096).
+ */
 unsigned ar_cls_of(size_t len)
 {
-	unsigned lg;
+	unsigned lg, below;
 	size_t base, k;
 
 	if (len <= 128)
 		return len ? (unsigned)((len + 15) / 16 - 1) : 0;
 	lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(len - 1));
 	base = (size_t)1 << lg;
+	below = lg < 9 ? 0 : lg > 12 ? 4 : lg - 9; /* +64 classes of lower doublings */
+	if (lg >= 9 && lg <= 12 && len <= base + 64)
+		return 8u + (lg - 7) * 4u + below;
 	k = (len - base + base / 4 - 1) / (base / 4);
-	return 8u + (lg - 7) * 4u + (unsigned)(k - 1);
+	return 8u + (lg - 7) * 4u + (unsigned)(k - 1) + below + (lg >= 9 && lg <= 12);
 }
 
 /* ---- per-class slab lists ---- */

@@ -134,9 +134,9 @@ static void touch(struct fx *f, uint64_t off, uint64_t len)
 /* ---- the documented layout and charge, recomputed independently ---- */
 
 /*
- * docs: a class's slab is the smallest run of 1..16 pages whose tail waste
- * is at most 1/64 of it, else the least wasteful of those runs. Returns
- * the objects per slab, and the pages in *pages.
+ * docs: a class's slab is the smallest run of 1..16 pages holding at least
+ * four objects whose tail waste is at most 1/64 of it, else the least
+ * wasteful such run. Returns the objects per slab, and the pages in *pages.
  */
 static unsigned slab_layout(size_t size, unsigned *pages)
 {
@@ -147,7 +147,7 @@ static unsigned slab_layout(size_t size, unsigned *pages)
 		size_t span = (size_t)n * PG;
 		double w;
 
-		if (span < size)
+		if (span < 4 * size)
 			continue;
 		w = (double)(span % size) / (double)span;
 		if (w <= 1.0 / 64) {
@@ -199,6 +199,12 @@ static void test_classes(void **state)
 		prev = s;
 	}
 	assert_int_equal(prev, UST_ARENA_SMALL_MAX);
+	/* a power of two from 512 B to 4 KiB plus up to 64 bytes of header and key */
+	for (size_t p2 = 512; p2 <= 4096; p2 *= 2) {
+		assert_int_equal(ust_arena_size(p2 + 1), p2 + 64);
+		assert_int_equal(ust_arena_size(p2 + 64), p2 + 64);
+		assert_true(ust_arena_size(p2 + 65) > p2 + 64);
+	}
 	for (size_t len = 1; len <= 2 * MiB + 3 * PG; len++) {
 		size_t s = ust_arena_size(len);
 
@@ -276,8 +282,10 @@ static void test_charge_exact_monotonic(void **state)
 	fx_close(&f);
 	/* Figures the docs quote. */
 	assert_int_equal(ust_arena_charge(64), 64 + 4);
-	assert_int_equal(ust_arena_charge(4096), 4096 + 224);
-	assert_int_equal(ust_arena_charge(4096 + 16), 5120 + 56);
+	assert_int_equal(ust_arena_charge(4096), 4096 + 56);
+	assert_int_equal(ust_arena_charge(8 + 16 + 4096), 4160 + 15); /* a record */
+	assert_int_equal(ust_arena_charge(8 + 16 + 1024), 1088 + 15);
+	assert_int_equal(ust_arena_charge(4096 + 65), 5120 + 56);
 	assert_int_equal(ust_arena_charge(128 * KiB), 128 * KiB + 224);
 }
 
