@@ -162,6 +162,14 @@ static int tmod_parse(struct tconn_cfg *cfg, RedisModuleString **argv,
 					      : "pool= is required");
 		return -EINVAL;
 	}
+	/* utmemd knows a TCP client only by its token: without one every
+	 * command would be refused (NOPERM), so refuse to load instead. */
+	if (strncmp(cfg->addr, "tcp:", 4) == 0 && cfg->token[0] == '\0') {
+		snprintf(why->msg, sizeof(why->msg),
+			 "addr=%.64s needs token= (utmemd knows a TCP client by its tenant's token)",
+			 cfg->addr);
+		return -EINVAL;
+	}
 	return 0;
 }
 
