@@ -261,6 +261,25 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			ud_human(charged_before, a), ud_human(si.charged, b));
 }
 
+/*
+ * After ud_apply_cfg() failed: was it while creating next's new tenants?
+ * Then it removed the ones it had created and changed nothing else; a
+ * later failure leaves every new tenant in place.
+ */
+static int failed_creating(struct ud_daemon *d, const struct ud_cfg *next)
+{
+	int new = 0;
+
+	for (size_t i = 0; i < next->ntenants; i++) {
+		if (ud_cfg_find_tenant(&d->cfg, next->tenants[i].name))
+			continue;
+		if (ud_tenant_by_name(d, next->tenants[i].name))
+			return 0;
+		new = 1;
+	}
+	return new;
+}
+
 int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 		  unsigned flags, struct uadm_wbuf *rep)
 {
@@ -285,15 +304,21 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 	snap = snapshot(d, &nsnap);
 	ust_store_info(d->st, &si);
 	err = ud_apply_cfg(d, next, remove_missing, msg, sizeof(msg));
+	if (err && failed_creating(d, next)) {
+		/* Failed creating a tenant: nothing was changed (ud_apply_cfg). */
+		free(snap);
+		ud_text(rep, "%s\n", msg);
+		ud_cfg_free(next);
+		return err;
+	}
 	if (snap)
 		describe_changes(d, &d->cfg, next, snap, nsnap, si.stats.evictions,
 				 si.charged, rep);
 	free(snap);
 	if (err) {
-		/* Part of next may be applied: say what, then why it stopped. */
+		/* Part of next was applied: say what, then why it stopped. */
 		ud_text(rep, "stopped: %s\n", msg);
 		log_lines(rep);
-		/* Keep what is running described: tenants that now exist stay. */
 		ud_cfg_free(next);
 		return err;
 	}

@@ -359,8 +359,31 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		 int remove_missing, char *msg, size_t msglen)
 {
 	struct ud_tenant *t, *next;
+	size_t created = 0;
 	int err;
 
+	/*
+	 * New tenants first: creating one is what fails in practice (its
+	 * socket), and then the tenants this call created are removed again
+	 * and nothing else has changed yet.
+	 */
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		const struct ud_cfg_tenant *ct = &cfg->tenants[i];
+		if (ud_tenant_by_name(d, ct->name))
+			continue;
+		err = ud_tenant_create(d, ct, msg, msglen);
+		if (err) {
+			for (size_t k = 0; k < i && created; k++) {
+				t = ud_tenant_by_name(d, cfg->tenants[k].name);
+				if (t && !cfg_tenant(&d->cfg, t->name)) {
+					ud_tenant_destroy(d, t);
+					created--;
+				}
+			}
+			return err;
+		}
+		created++;
+	}
 	err = ust_set_capacity(d->st, cfg->capacity);
 	if (err) {
 		snprintf(msg, msglen, "capacity: %s", strerror(-err));

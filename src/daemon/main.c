@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
+#include <grp.h>
+#include <pwd.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -336,6 +338,55 @@ static void daemon_free(struct ud_daemon *d)
 	pthread_mutex_destroy(&d->lock);
 }
 
+/*
+ * user = NAME: once every socket of the configuration is bound, become that
+ * user (its group and supplementary groups too), so a tenant's bug or a
+ * flaw in utmemd reaches no more than that user can. The run directory and
+ * the admin socket are given to it first: it must create and remove
+ * sockets there later, and utmemctl run as that user must reach utmemd.
+ * Sockets added at runtime can then only be given to that user and its
+ * groups. Returns 0 or -errno with msg set.
+ */
+static int drop_privileges(struct ud_daemon *d, char *msg, size_t msglen)
+{
+	const char *name = d->cfg.user;
+	struct passwd *pw;
+
+	if (!name[0])
+		return 0;
+	pw = getpwnam(name);
+	if (!pw) {
+		snprintf(msg, msglen, "user '%s': no such user", name);
+		return -ENOENT;
+	}
+	if (geteuid() != 0) {
+		if (pw->pw_uid == geteuid())
+			return 0;
+		snprintf(msg, msglen,
+			 "user = %s: utmemd must be started as root to switch users (it runs as uid %d)",
+			 name, (int)geteuid());
+		return -EPERM;
+	}
+	if (chown(d->cfg.run_dir, pw->pw_uid, pw->pw_gid) < 0 ||
+	    chown(d->admin_path, pw->pw_uid, pw->pw_gid) < 0) {
+		snprintf(msg, msglen, "user = %s: cannot give %s to it: %s", name,
+			 d->cfg.run_dir, strerror(errno));
+		return -errno;
+	}
+	if (initgroups(name, pw->pw_gid) < 0 || setgid(pw->pw_gid) < 0 ||
+	    setuid(pw->pw_uid) < 0) {
+		snprintf(msg, msglen, "user = %s: cannot switch to it: %s", name,
+			 strerror(errno));
+		return -errno;
+	}
+	/* Make sure there is no way back. */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0)) {
+		snprintf(msg, msglen, "user = %s: root privileges were not dropped", name);
+		return -EPERM;
+	}
+	return 0;
+}
+
 /* Everything between a loaded config and a running daemon. */
 static int start(struct ud_daemon *d, char *msg, size_t msglen)
 {
@@ -374,6 +425,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	err = open_admin_and_tcp(d, msg, msglen);
 	if (!err)
 		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
+	if (!err)
+		err = drop_privileges(d, msg, msglen);
 	if (!err)
 		err = start_workers(d, msg, msglen);
 	return err;
