@@ -286,6 +286,29 @@ void ud_ring_beat(struct ud_loop *l);
 void ud_ring_arm(struct ud_loop *l, int on);
 /* A doorbell event on ring connection c. */
 void ud_ring_event(struct ud_conn *c);
+/*
+ * A ring connection with no socket peer: a VM's ivshmem region
+ * (ivshmem.c). Instead of the socket's eventfd/pipe doorbells, `kick` wakes
+ * the client (called only when its sleeping flag asks for what was just
+ * published), and `release` unmaps the region when the ring is freed (in
+ * place of uring_unmap). Both run on the loop's thread.
+ */
+struct uring_map;
+struct ud_ring_owner {
+	void (*kick)(void *arg, uint32_t what);
+	void (*release)(void *arg, struct uring_map *m);
+	void *arg;
+};
+/*
+ * Serve the ring mapped at m (ring indices at 0: a fresh session) as a
+ * connection of tenant t on loop l, from l's thread. fd is watched
+ * edge-triggered for wake-ups and closed with the connection. Takes fd and
+ * the mapping in every case (on failure they are released at once).
+ * Returns 0 and sets *out, or -errno.
+ */
+int ud_ring_attach(struct ud_loop *l, struct ud_tenant *t, int fd,
+		   const struct uring_map *m, const struct ud_ring_owner *o,
+		   struct ud_conn **out);
 /* Release a ring's mapping, doorbell and budget (called by conn_free). */
 void ud_ring_free(struct ud_conn *c);
 /* A ring of l had work now: adapt the worker's spin window (ring_wait.c). */

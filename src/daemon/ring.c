@@ -44,6 +44,7 @@ struct ud_ring {
 	struct uring_end tx; /* daemon -> client: we produce */
 	int kick_fd;         /* the client's doorbell */
 	uint64_t charged;    /* bytes counted in ud_daemon.big_in */
+	struct ud_ring_owner owner; /* set for a ring with no socket */
 };
 
 void ud_ring_free(struct ud_conn *c)
@@ -52,7 +53,10 @@ void ud_ring_free(struct ud_conn *c)
 
 	if (!r)
 		return;
-	uring_unmap(&r->map);
+	if (r->owner.release)
+		r->owner.release(r->owner.arg, &r->map);
+	else
+		uring_unmap(&r->map);
 	if (r->kick_fd >= 0)
 		close(r->kick_fd);
 	atomic_fetch_sub(&c->loop->d->big_in, r->charged);
@@ -69,8 +73,11 @@ static void kick_client(struct ud_ring *r, uint32_t what)
 {
 	char one = 1;
 
-	if (uring_need_kick(&r->map.shm->client_sleeping, what) &&
-	    write(r->kick_fd, &one, 1) < 0 && errno != EAGAIN)
+	if (!uring_need_kick(&r->map.shm->client_sleeping, what))
+		return;
+	if (r->owner.kick)
+		r->owner.kick(r->owner.arg, what);
+	else if (write(r->kick_fd, &one, 1) < 0 && errno != EAGAIN)
 		ud_debug("ring doorbell: %s", strerror(errno));
 }
 
@@ -230,6 +237,46 @@ void ud_ring_arm(struct ud_loop *l, int on)
 		else
 			uring_sleep_cancel(&c->ring->map.shm->daemon_sleeping);
 	}
+}
+
+int ud_ring_attach(struct ud_loop *l, struct ud_tenant *t, int fd,
+		   const struct uring_map *m, const struct ud_ring_owner *o,
+		   struct ud_conn **out)
+{
+	struct ud_ring *r = calloc(1, sizeof(*r));
+	struct uring_map copy = *m;
+	struct ud_conn *rc = NULL;
+	int err;
+
+	if (!r) {
+		o->release(o->arg, &copy);
+		close(fd);
+		return -ENOMEM;
+	}
+	r->map = *m;
+	r->kick_fd = -1;
+	r->owner = *o;
+	uring_end_init(&r->rx, &r->map, URING_TO_DAEMON);
+	uring_end_init(&r->tx, &r->map, URING_TO_CLIENT);
+	rc = ud_conn_new(l, fd, t);
+	if (!rc) {
+		o->release(o->arg, &r->map);
+		free(r);
+		close(fd);
+		return -ENOMEM;
+	}
+	/* From here closing rc releases the mapping and fd (ud_ring_free). */
+	rc->ring = r;
+	rc->rnext = l->rings;
+	l->rings = rc;
+	rc->events = EPOLLIN | EPOLLET;
+	err = ud_loop_watch(l, fd, EPOLLIN | EPOLLET, rc);
+	if (err) {
+		ud_conn_close(rc);
+		return err;
+	}
+	*out = rc;
+	return 0;
 }
 
 /*
