@@ -206,6 +206,28 @@ ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len);
 /* Reply bytes are waiting in the ring (1), none (0), or -EPROTO. */
 int uclient_ring_rx_ready(struct utmem_client *c);
 /*
+ * A ring with no socket and no eventfds: a VM guest's ivshmem BAR
+ * (ivshmem.c). Every frame then goes through the ring, whatever its size,
+ * and the owner says how to wake the daemon and how to wait:
+ *   kick     wake the daemon (its sleeping flag asked for `what`); may be NULL
+ *   sleep    wait a little (round: waits since this wait began); 0 to look
+ *            again, or -errno when the session is gone
+ *   release  the ring is freed: unmap m and free arg
+ */
+struct uring_map;
+struct uclient_ring_vm {
+	void (*kick)(void *arg, uint32_t what);
+	int (*sleep)(void *arg, unsigned round);
+	void (*release)(void *arg, struct uring_map *m);
+	void *arg;
+};
+/* Serve c through the ring mapped at m (positions 0). Takes m and the
+ * owner's arg in every case. Returns 0 or -ENOMEM. */
+int uclient_ring_adopt_vm(struct utmem_client *c, const struct uring_map *m,
+			  const struct uclient_ring_vm *vm);
+/* The owner's arg of c's VM ring, or NULL. */
+void *uclient_ring_vm_arg(const struct utmem_client *c);
+/*
  * Wait until reply bytes arrive (or, with want_room, until the request ring
  * has room): spin briefly, then sleep on the doorbell and the socket.
  * Returns 0, -ETIMEDOUT, -ECONNRESET (daemon gone) or -EPROTO.

@@ -41,6 +41,7 @@ struct uclient_ring {
 	int bell_daemon;     /* we write it to wake the daemon */
 	int bell_client;     /* the daemon writes it to wake us */
 	struct uspin spin;   /* the adaptive window (transport/spin.h) */
+	struct uclient_ring_vm vm; /* set for a VM's ring (no socket, no fds) */
 };
 
 /* The spin bound from UTMEM_RING_SPIN_US, in nanoseconds. */
@@ -64,15 +65,21 @@ void uclient_ring_free(struct utmem_client *c)
 
 	if (!r)
 		return;
-	uring_unmap(&r->map);
-	close(r->bell_daemon);
-	close(r->bell_client);
+	if (r->vm.release) {
+		r->vm.release(r->vm.arg, &r->map);
+	} else {
+		uring_unmap(&r->map);
+		close(r->bell_daemon);
+		close(r->bell_client);
+	}
 	free(r);
 	c->ring = NULL;
 }
 
 size_t uclient_ring_max_frame(const struct utmem_client *c)
 {
+	if (c->ring && c->ring->vm.release)
+		return SIZE_MAX; /* no socket: everything streams through */
 	return c->ring ? (size_t)(c->ring->map.size / 2) : 0;
 }
 
@@ -81,8 +88,14 @@ static void kick_daemon(struct uclient_ring *r, uint32_t what)
 {
 	uint64_t one = 1;
 
-	if (uring_need_kick(&r->map.shm->daemon_sleeping, what) &&
-	    write(r->bell_daemon, &one, sizeof(one)) < 0) {
+	if (!uring_need_kick(&r->map.shm->daemon_sleeping, what))
+		return;
+	if (r->vm.release) {
+		if (r->vm.kick)
+			r->vm.kick(r->vm.arg, what);
+		return;
+	}
+	if (write(r->bell_daemon, &one, sizeof(one)) < 0) {
 		/* EAGAIN: the counter is saturated, the daemon wakes anyway. */
 	}
 }
@@ -203,6 +216,22 @@ static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 	return 0;
 }
 
+/* A VM ring waits by the owner's sleep (polling), never on descriptors. */
+static int vm_wait(struct uclient_ring *r, int want_room, uint64_t deadline)
+{
+	for (unsigned round = 0;; round++) {
+		int rc = ready(r, want_room);
+
+		if (rc)
+			return rc < 0 ? rc : 0;
+		if (uspin_now() >= deadline)
+			return -ETIMEDOUT;
+		rc = r->vm.sleep(r->vm.arg, round);
+		if (rc)
+			return rc;
+	}
+}
+
 int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
@@ -216,6 +245,15 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		return rc < 0 ? rc : 0;
 	}
 	deadline = t0 + (uint64_t)timeout_ms * 1000000u;
+	if (r->vm.release) {
+		rc = vm_wait(r, want_room, deadline);
+		if (rc == 0) {
+			uint64_t now = uspin_now();
+
+			uspin_adapt(&r->spin, now, now - t0);
+		}
+		return rc;
+	}
 	for (;;) {
 		struct pollfd p[2] = {
 			{.fd = r->bell_client, .events = POLLIN},
@@ -443,6 +481,31 @@ static int ring_adopt(struct utmem_client *c, uint64_t size, const int *fds)
 	uspin_init(&r->spin, spin_cap());
 	c->ring = r;
 	return 0;
+}
+
+int uclient_ring_adopt_vm(struct utmem_client *c, const struct uring_map *m,
+			  const struct uclient_ring_vm *vm)
+{
+	struct uclient_ring *r = calloc(1, sizeof(*r));
+	struct uring_map copy = *m;
+
+	if (!r) {
+		vm->release(vm->arg, &copy);
+		return -ENOMEM;
+	}
+	r->map = *m;
+	r->vm = *vm;
+	r->bell_daemon = r->bell_client = -1;
+	uring_end_init(&r->tx, &r->map, URING_TO_DAEMON);
+	uring_end_init(&r->rx, &r->map, URING_TO_CLIENT);
+	uspin_init(&r->spin, spin_cap());
+	c->ring = r;
+	return 0;
+}
+
+void *uclient_ring_vm_arg(const struct utmem_client *c)
+{
+	return c->ring && c->ring->vm.release ? c->ring->vm.arg : NULL;
 }
 
 int uclient_ring_setup(struct utmem_client *c)
