@@ -244,6 +244,41 @@ static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 			 strcmp(t->name, "default") == 0 ? "utmemd" : t->name);
 }
 
+/*
+ * A VM tenant's ivshmem settings (docs/vm.md): the size defaults to
+ * UD_IVSHMEM_DEFAULT_SIZE and must be a power of two (a PCI BAR's size);
+ * the size and the doorbell need a region; no two tenants share a region
+ * file. Returns 0, or -EINVAL with msg.
+ */
+static int check_ivshmem(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
+{
+	struct ud_cfg_tenant *t = &cfg->tenants[i];
+
+	if (!t->ivshmem[0]) {
+		if (t->ivshmem_size || t->ivshmem_doorbell[0]) {
+			snprintf(msg, msglen, "tenant '%s': ivshmem_size and ivshmem_doorbell need 'ivshmem = PATH'",
+				 t->name);
+			return -EINVAL;
+		}
+		return 0;
+	}
+	if (!t->ivshmem_size)
+		t->ivshmem_size = UD_IVSHMEM_DEFAULT_SIZE;
+	if (t->ivshmem_size & (t->ivshmem_size - 1)) {
+		snprintf(msg, msglen, "tenant '%s': ivshmem_size must be a power of two",
+			 t->name);
+		return -EINVAL;
+	}
+	for (size_t j = 0; j < i; j++) {
+		if (strcmp(cfg->tenants[j].ivshmem, t->ivshmem) == 0) {
+			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
+				 t->name, t->ivshmem, cfg->tenants[j].name);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
 int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 {
 	const struct ud_setting *smax = ud_setting_find(UD_SCOPE_TENANT, "max");
@@ -272,6 +307,8 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 				 ud_human(cfg->capacity, c));
 			return -EINVAL;
 		}
+		if (check_ivshmem(cfg, i, msg, msglen))
+			return -EINVAL;
 		socket_name(t, sa, sizeof(sa));
 		if (strcmp(sa, "admin.sock") == 0) {
 			snprintf(msg, msglen, "tenant '%s': socket 'admin.sock' is utmemd's admin socket",

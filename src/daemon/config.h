@@ -56,8 +56,14 @@ struct ud_cfg_tenant {
 	uint64_t inflight;        /* bytes held for it in flight (buffers, replies) */
 	unsigned max_conns;       /* open connections */
 	unsigned max_pools;       /* private pools */
+	/* A VM tenant's ivshmem region (ivshmem.c, docs/vm.md); "" = none. */
+	char ivshmem[2 * UD_PATH_MAX];      /* the region file */
+	uint64_t ivshmem_size;              /* bytes, a power of two */
+	char ivshmem_doorbell[UD_PATH_MAX]; /* doorbell server socket, "" = none */
 	int line;                 /* of the section header in the file, 0 if none */
 };
+
+#define UD_IVSHMEM_DEFAULT_SIZE (4u << 20)
 
 struct ud_cfg_pool {
 	char name[UST_NAME_MAX + 1];

@@ -731,6 +731,12 @@ const struct ud_setting ud_settings[] = {
 	  "open connections, at most"),
 	S(TENANT, "max_pools", max_pools, uint, 1, 1000000, 0,
 	  "private pools, at most"),
+	S(TENANT, "ivshmem", ivshmem, path, 1, 2 * UD_PATH_MAX - 1, UD_SF_CREATE,
+	  "VM tenant: region file a QEMU ivshmem device maps (docs/vm.md)"),
+	S(TENANT, "ivshmem_size", ivshmem_size, size, 256u << 10, 1u << 30,
+	  UD_SF_CREATE, "bytes of its ivshmem region, a power of two (default 4M)"),
+	S(TENANT, "ivshmem_doorbell", ivshmem_doorbell, path, 1, UD_PATH_MAX - 1,
+	  UD_SF_CREATE, "socket of its ivshmem-doorbell server (QEMU's chardev)"),
 
 	/* [pool NAME] */
 	S(POOL, "kind", kind, kind, 0, 0, UD_SF_REQUIRED | UD_SF_CREATE,
