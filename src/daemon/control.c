@@ -405,5 +405,6 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 			return err;
 	}
 	atomic_store(&ud_log_level, cfg->log_level);
-	return apply_pools(d, cfg, msg, msglen);
+	err = apply_pools(d, cfg, msg, msglen);
+	return err ? err : ud_vm_apply(d, cfg, msg, msglen);
 }

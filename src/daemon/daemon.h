@@ -190,6 +190,7 @@ struct ud_daemon {
 	size_t big_in_limit;
 	uint64_t ring_size;    /* cfg.ring_size at startup (0 = no rings) */
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
+	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 };
@@ -324,6 +325,20 @@ void ud_ring_worked(struct ud_loop *l);
 int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
+
+/* ---- VM tenants over ivshmem (ivshmem.c, docs/vm.md) ---- */
+
+struct ud_vm;
+/*
+ * Serve every tenant of cfg that has `ivshmem = PATH` (each with a thread
+ * of its own), and stop serving those whose tenant is gone or has none.
+ * Main thread, after the tenants are applied. Returns 0 or -errno with a
+ * one-line reason in msg.
+ */
+int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
+		size_t msglen);
+/* Stop every VM thread and release the regions (shutdown). */
+void ud_vm_stop_all(struct ud_daemon *d);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -304,6 +304,7 @@ static void stop_all(struct ud_daemon *d)
 	long deadline = now_ms() + MAIN_GRACE_MS;
 
 	close_listeners(d);
+	ud_vm_stop_all(d);
 	for (unsigned i = 0; i < d->nworkers; i++)
 		if (write(d->workers[i].handoff[1], &stop, sizeof(stop)) < 0)
 			ud_warn("cannot stop worker %u: %s", i + 1, strerror(errno));
