@@ -122,6 +122,10 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        /dev/vport0p1) whose host end QEMU connects to a
  *                        tenant's Unix socket; one process at a time
  *   virtio-serial:NAME   the same, the port found by its name= in sysfs
+ *   ivshmem:[PATH]       from a VM guest, no guest kernel code: the tenant's
+ *                        ivshmem BAR mapped through sysfs (PATH: the PCI
+ *                        device directory or its resource2; none: the
+ *                        first ivshmem device holding a utmem region)
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token).
  */

@@ -105,6 +105,8 @@ static int idle_conn_dead(struct utmem_client *c)
 
 	if (c->addr.kind == UCLIENT_VPORT)
 		return c->rb.end == c->rb.start && uclient_vport_idle_dead(c);
+	if (c->addr.kind == UCLIENT_IVSHMEM)
+		return uclient_ivshmem_idle_dead(c);
 	if (c->rb.end != c->rb.start || poll(&p, 1, 0) <= 0)
 		return 0;
 	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
@@ -175,6 +177,9 @@ int uclient_ensure(struct utmem_client *c)
 			c->vport_buf = malloc(32u * 1024u);
 		err = c->vport_buf ? uclient_vport_sync(c) : -ENOMEM;
 	}
+	/* A VM's ring is its only channel: attach it before anything is sent. */
+	if (!err && c->addr.kind == UCLIENT_IVSHMEM)
+		err = uclient_ivshmem_attach(c);
 	if (!err)
 		err = hello(c);
 	/* A daemon without rings (ring_size off) serves ring: on the socket. */

@@ -36,6 +36,7 @@ enum uclient_kind {
 	UCLIENT_TCP,
 	UCLIENT_VSOCK,
 	UCLIENT_VPORT,   /* a virtio-serial port device in a guest (vport.c) */
+	UCLIENT_IVSHMEM, /* an ivshmem BAR in a guest, or a region file (ivshmem.c) */
 };
 
 struct uclient_addr {
@@ -248,6 +249,15 @@ ssize_t uclient_vport_send(struct utmem_client *c, const struct iovec *iov,
 			   size_t iovcnt);
 /* The idle port reports its host end gone (1) or not (0). */
 int uclient_vport_idle_dead(struct utmem_client *c);
+
+/* ---- an ivshmem BAR in a guest (ivshmem.c) ---- */
+
+/* Open and lock the BAR (or region file) of a. fd or -errno. */
+int uclient_ivshmem_open(const struct uclient_addr *a);
+/* Attach a session on the opened c->fd and adopt its ring. 0 or -errno. */
+int uclient_ivshmem_attach(struct utmem_client *c);
+/* The session is no longer ours (another attach, a new daemon). */
+int uclient_ivshmem_idle_dead(struct utmem_client *c);
 
 /*
  * For tests and the fuzzer: a client on an already connected descriptor,
