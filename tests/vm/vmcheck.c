@@ -15,6 +15,18 @@
  *                           prints p50/p99/max in microseconds
  *   scribble PATH SECONDS   map PATH (a BAR's resource2, or the region file)
  *                           and write random bytes all over it (hostile guest)
+ *   hold ADDR SECONDS       stay connected, a PING every 10 ms; prints
+ *                           "holding" once connected
+ *   bellproto SOCK SIZE [block]  connect to a doorbell server as QEMU's
+ *                           ivshmem-doorbell does and check every message;
+ *                           with "block", then behave as a hostile QEMU:
+ *                           make the interrupt eventfd blocking and full,
+ *                           attach as a client that takes interrupts, and
+ *                           check that a PING is still answered
+ *   reconnect ADDR FLAG     PUT, print "ready", wait for the file FLAG (the
+ *                           script restarts utmemd meanwhile), then retry
+ *                           until a PUT and a GET work again (the library
+ *                           reconnects; the pool is reopened by name)
  * KIND is pp (persistent private), ep (ephemeral private), sp/se (shared
  * persistent/ephemeral, granted in the daemon's config).
  */
@@ -25,10 +37,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "guest/vmshm.h"
+#include "proto/wire.h"
+#include "transport/ring.h"
 #include "utmem.h"
 
 static int failures;
@@ -363,6 +380,168 @@ static int cmd_scribble(char **argv)
 	return 0;
 }
 
+static int cmd_hold(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	uint64_t end = now_ns() + (uint64_t)(atof(argv[1]) * 1e9);
+
+	printf("holding\n");
+	while (now_ns() < end) {
+		CHECK_EQ("ping while holding", utmem_ping(c), 0);
+		if (failures)
+			break;
+		usleep(10000);
+	}
+	utmem_close(c);
+	return failures != 0;
+}
+
+static int cmd_reconnect(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	uint32_t p = open_pool(c, "pp", "vmcheck-reconnect");
+	unsigned char out[16];
+	struct stat st;
+	int err = -1, i;
+
+	CHECK_EQ("put before", utmem_put(c, p, "k", 1, "before", 6), 0);
+	printf("ready\n");
+	for (i = 0; i < 3000 && stat(argv[1], &st) != 0; i++)
+		usleep(10000);
+	/* The first call may see the old daemon's end (-ECONNRESET); the
+	 * library reconnects on the next. */
+	for (i = 0; i < 200 && err; i++) {
+		err = utmem_put(c, p, "k", 1, "after", 5);
+		if (err)
+			usleep(50000);
+	}
+	CHECK_EQ("put after the restart", err, 0);
+	CHECK_EQ("get after the restart", utmem_get(c, p, "k", 1, out, sizeof(out), 0), 5);
+	printf("reconnected after %d tries\n", i);
+	utmem_close(c);
+	return failures != 0;
+}
+
+/* One doorbell-server message: 8 bytes LE, maybe one fd. 0 or -1. */
+static int bell_msg(int sock, int64_t *v, int *fd)
+{
+	uint8_t buf[8];
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int) * 4)];
+	} ctl;
+	struct iovec iov = {buf, sizeof(buf)};
+	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b)};
+	ssize_t n = recvmsg(sock, &msg, MSG_WAITALL);
+	uint64_t u = 0;
+
+	*fd = -1;
+	if (n != 8)
+		return -1;
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm; cm = CMSG_NXTHDR(&msg, cm))
+		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS &&
+		    cm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(fd, CMSG_DATA(cm), sizeof(int));
+	for (int i = 7; i >= 0; i--)
+		u = u << 8 | buf[i];
+	*v = (int64_t)u;
+	return 0;
+}
+
+/*
+ * A hostile QEMU: the eventfd utmemd writes to interrupt the guest is made
+ * blocking and filled to its maximum, so utmemd's next interrupt write
+ * would block forever. Then a client that asks for interrupts (UVM_CAP_IRQ,
+ * client_sleeping raised) sends a PING: the reply must still come, since
+ * only utmemd's doorbell writer thread may wait on that descriptor.
+ */
+static void hostile_qemu(int shm, uint64_t size, const int *fds)
+{
+	uint64_t full = 0xfffffffffffffffeull, nonce = 0x1234567890abcdefull;
+	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING,
+			      .id = 77};
+	struct uring_map m;
+	struct uring_end tx, rx;
+	struct uvm_ctl *ctl;
+	uint8_t frame[UWIRE_HDR_SIZE];
+	uint64_t end;
+	int64_t got = 0;
+
+	CHECK_EQ("make it blocking", fcntl(fds[2], F_SETFL, 0), 0);
+	CHECK_EQ("fill it", write(fds[2], &full, 8), 8);
+	CHECK_EQ("map the region", uring_map_fd(shm, uvm_ring_size(size), &m), 0);
+	if (failures)
+		return;
+	ctl = (struct uvm_ctl *)((uint8_t *)m.shm + UVM_CTL_OFFSET);
+	__atomic_store_n(&ctl->attach_caps, UVM_CAP_IRQ | UVM_CAP_BELL, __ATOMIC_RELAXED);
+	__atomic_store_n(&ctl->attach_req, nonce, __ATOMIC_RELEASE);
+	write(fds[1], &(uint64_t){1}, 8);
+	end = now_ns() + 5000000000ull;
+	while (__atomic_load_n(&ctl->attach_ack, __ATOMIC_ACQUIRE) != nonce &&
+	       now_ns() < end)
+		usleep(1000);
+	CHECK_EQ("attached", __atomic_load_n(&ctl->attach_ack, __ATOMIC_ACQUIRE) == nonce, 1);
+	uring_end_init(&tx, &m, URING_TO_DAEMON);
+	uring_end_init(&rx, &m, URING_TO_CLIENT);
+	/* Sleep for data as the guest module does: utmemd must kick us. */
+	__atomic_store_n(&m.shm->client_sleeping, URING_WANT_DATA, __ATOMIC_SEQ_CST);
+	uwire_hdr_encode(&h, frame);
+	memcpy(uring_wptr(&tx), frame, sizeof(frame));
+	uring_produce(&tx, sizeof(frame));
+	write(fds[0], &(uint64_t){1}, 8);
+	while ((got = uring_avail(&rx)) < (int64_t)UWIRE_HDR_SIZE && now_ns() < end)
+		usleep(1000);
+	CHECK_EQ("PING answered with the interrupt eventfd blocked", got, UWIRE_HDR_SIZE);
+	/* Stay connected a moment: the script looks at utmemd's threads. */
+	printf("blocked\n");
+	usleep(1500000);
+	uring_unmap(&m);
+}
+
+static int cmd_bellproto(char **argv, int block)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int sock = socket(AF_UNIX, SOCK_STREAM, 0), fd, fds[4], shm = -1;
+	int64_t v;
+	struct stat st;
+	uint64_t one = 1;
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[0]);
+	if (connect(sock, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		printf("FAIL connect %s: %s\n", argv[0], strerror(errno));
+		return 1;
+	}
+	CHECK_EQ("version msg", bell_msg(sock, &v, &fd), 0);
+	CHECK_EQ("version", v, 0);
+	CHECK_EQ("version without fd", fd, -1);
+	CHECK_EQ("id msg", bell_msg(sock, &v, &fd), 0);
+	CHECK_EQ("our id", v, 1);
+	CHECK_EQ("shm msg", bell_msg(sock, &v, &fd), 0);
+	CHECK_EQ("shm marker", v, -1);
+	CHECK_EQ("shm fd", fd >= 0, 1);
+	CHECK_EQ("shm fstat", fstat(fd, &st), 0);
+	CHECK_EQ("shm size", st.st_size, atoll(argv[1]));
+	shm = fd;
+	for (int i = 0; i < 4; i++) {
+		CHECK_EQ("vector msg", bell_msg(sock, &v, &fds[i]), 0);
+		CHECK_EQ("vector peer", v, i < 2 ? 0 : 1);
+		CHECK_EQ("vector fd", fds[i] >= 0, 1);
+	}
+	/* Ring utmemd on both of its vectors, as the device would. */
+	CHECK_EQ("ring data", write(fds[0], &one, 8), 8);
+	CHECK_EQ("ring ctl", write(fds[1], &one, 8), 8);
+	if (block && !failures)
+		hostile_qemu(shm, (uint64_t)atoll(argv[1]), fds);
+	if (shm >= 0)
+		close(shm);
+	for (int i = 0; i < 4; i++)
+		close(fds[i]);
+	close(sock);
+	printf("%s doorbell protocol\n", failures ? "FAIL" : "ok");
+	return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -376,8 +555,15 @@ int main(int argc, char **argv)
 		return cmd_lat(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "scribble") == 0)
 		return cmd_scribble(argv + 2);
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "bellproto") == 0)
+		return cmd_bellproto(argv + 2, argc == 5 && strcmp(argv[4], "block") == 0);
+	if (argc == 4 && strcmp(argv[1], "hold") == 0)
+		return cmd_hold(argv + 2);
+	if (argc == 4 && strcmp(argv[1], "reconnect") == 0)
+		return cmd_reconnect(argv + 2);
 	fprintf(stderr,
 		"usage: vmcheck ops ADDR TAG | put|check ADDR KIND POOL KEY SIZE SEED |\n"
-		"       lat ADDR N SIZE | scribble PATH SECONDS\n");
+		"       lat ADDR N SIZE | scribble PATH SECONDS | hold ADDR SECONDS |\n"
+		"       reconnect ADDR FLAGFILE | bellproto SOCK SIZE [block]\n");
 	return 2;
 }

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# utmemd's side of the ivshmem transport without a guest: a host process
+# maps the region file exactly as a guest process maps the BAR
+# (`ivshmem:PATH`), so every daemon-side path is exercised quickly (and
+# under ASan): every operation on every pool kind; one process per region
+# (flock); a client killed in the middle of a large PUT, after which the
+# next one's attach starts clean; the control block's fields repaired after
+# scribbling; random bytes written all over the region while another
+# tenant is served; utmemd restarted under a connected client; the region
+# file truncated under utmemd's mapping (it survives, the VM is dropped);
+# and the doorbell server's protocol as QEMU would see it.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/../e2e/daemon/lib.sh"
+RUN=$T/run
+cat >"$T/vm.ini" <<INI
+[utmemd]
+capacity = 512M
+ring_size = 1M
+[tenant host]
+[tenant vm1]
+ivshmem = vm1.shm
+ivshmem_size = 1M
+[tenant vm2]
+ivshmem = vm2.shm
+ivshmem_doorbell = vm2.bell
+[pool vmshared]
+kind = persistent
+tenants = host, vm1
+[pool vmops-sp]
+kind = persistent
+tenants = host, vm1
+[pool vmops-se]
+kind = ephemeral
+tenants = host, vm1
+INI
+start_daemon d "$RUN" -c "$T/vm.ini"
+A="ivshmem:$RUN/vm1.shm"
+[ "$(stat -c %s "$RUN/vm1.shm")" = 1048576 ] || fail "region file size"
+"$VMCHECK" put "unix:$RUN/host.sock" sp vmshared host 300 9 || fail "host put"
+"$VMCHECK" put "unix:$RUN/vm1.sock" pp vm1-pp from-host 5000 7 || fail "host put vm1"
+"$VMCHECK" put "unix:$RUN/host.sock" pp other-pp from-host 5000 7 || fail "host put host"
+"$VMCHECK" ops "$A" vm1 >"$T/ops.out" || { cat "$T/ops.out"; fail "ops over ivshmem"; }
+"$VMCHECK" check "unix:$RUN/vm1.sock" pp vm1-pp from-guest 102400 42 ||
+	fail "the host reads what the ivshmem client stored"
+grep -q "VM session 1 attached over ivshmem (polling)" "$T/d.log" || fail "no session logged"
+ok "every operation on every pool kind over ivshmem (ring 256 KiB, values to 3 MiB)"
+
+# One process per region: a second one is refused while the first holds it.
+"$VMCHECK" hold "$A" 3 >"$T/hold.out" &
+HPID=$!
+PIDS+=("$HPID")
+for i in $(seq 1 100); do grep -q holding "$T/hold.out" && break; sleep 0.05; done
+"$VMCHECK" check "$A" pp vm1-pp from-guest 102400 42 >"$T/busy.out" &&
+	fail "a second process attached while the first held the region"
+grep -q "busy" "$T/busy.out" || { cat "$T/busy.out"; fail "no EBUSY for a second process"; }
+wait "$HPID" || fail "the holder lost its session"
+ok "a second process is refused (EBUSY) while one holds the region"
+
+# A client killed in the middle of a 4 MiB PUT (larger than the ring):
+# the daemon is left mid-frame; the next attach drops that and starts clean.
+"$VMCHECK" lat "$A" 1000000 4194304 >/dev/null 2>&1 &
+KPID=$!
+sleep 0.5
+kill -KILL "$KPID"; wait "$KPID" 2>/dev/null
+"$VMCHECK" check "$A" pp vm1-pp from-guest 102400 42 ||
+	fail "attach after a client died mid-frame"
+ok "a client killed mid-frame: the next attach starts a clean session"
+
+# Scribble on the control block's daemon fields: repaired at once.
+printf '\xff\xff\xff\xff' | dd of="$RUN/vm1.shm" bs=1 seek=3072 conv=notrunc status=none
+printf '\x00\x00\x00\x00\x00\x00\x00\x00' | dd of="$RUN/vm1.shm" bs=1 seek=3080 conv=notrunc status=none
+sleep 0.2
+"$VMCHECK" check "$A" pp vm1-pp from-guest 102400 42 ||
+	fail "attach after the control block was scribbled on"
+ok "the control block's fields are repaired after scribbling"
+
+# Random bytes all over the region (indices, flags, control block, data)
+# while another tenant works; then a well-behaved client attaches again.
+"$VMCHECK" scribble "$RUN/vm1.shm" 3 >"$T/scribble.out" &
+SPID=$!
+PIDS+=("$SPID")
+"$VMCHECK" ops "unix:$RUN/host.sock" other >"$T/host-ops.out" 2>&1 ||
+	{ cat "$T/host-ops.out"; fail "the host tenant was disturbed by the scribbler"; }
+wait "$SPID" || fail "scribbler"
+kill -0 "$DPID" || fail "utmemd died under the scribbler"
+"$VMCHECK" check "$A" pp vm1-pp from-guest 102400 42 ||
+	fail "attach after the region was scribbled on"
+ok "random writes all over the region: utmemd alive, others served, vm1 attaches again"
+
+# utmemd restarted under a connected client: the library re-attaches.
+"$VMCHECK" reconnect "$A" "$T/flag" >"$T/rc.out" 2>&1 &
+RPID=$!
+PIDS+=("$RPID")
+for i in $(seq 1 200); do grep -q ready "$T/rc.out" && break; sleep 0.05; done
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+start_daemon d2 "$RUN" -c "$T/vm.ini"
+touch "$T/flag"
+wait "$RPID" || { cat "$T/rc.out"; fail "no reconnect after a restart"; }
+ok "utmemd restarted: the client re-attached ($(grep -o 'after [0-9]* tries' "$T/rc.out"))"
+
+# The doorbell server speaks the ivshmem protocol (as QEMU's device reads it).
+"$VMCHECK" bellproto "$RUN/vm2.bell" 4194304 || fail "doorbell server protocol"
+grep -q "QEMU connected to the doorbell server" "$T/d2.log" || fail "no QEMU logged"
+ok "the doorbell server sends version, id, region and 2+2 eventfds"
+
+# A hostile QEMU makes the guest's interrupt eventfd blocking and full: the
+# next interrupt write would block forever. The VM is still answered (only
+# the doorbell writer thread waits), and utmemd still stops promptly.
+"$VMCHECK" bellproto "$RUN/vm2.bell" 4194304 block >"$T/block.out" &
+BPID=$!
+PIDS+=("$BPID")
+for i in $(seq 1 200); do grep -q blocked "$T/block.out" && break; sleep 0.05; done
+# A utmemd thread sits in write(2) (syscall 1 on x86-64) on that eventfd:
+# the doorbell writer; /proc/PID/task/*/syscall shows it where readable.
+if cat /proc/"$DPID"/task/*/syscall >"$T/sys.txt" 2>/dev/null; then
+	grep -q '^1 ' "$T/sys.txt" ||
+		{ cat "$T/sys.txt"; fail "no utmemd thread is blocked writing the full eventfd"; }
+	ok "the doorbell writer is the one utmemd thread blocked, in write(2)"
+fi
+wait "$BPID" || { cat "$T/block.out"; fail "with a blocked interrupt eventfd"; }
+"$VMCHECK" check "unix:$RUN/host.sock" sp vmshared host -1 9 || fail "host tenant with a blocked doorbell"
+ok "a blocking, full interrupt eventfd stalls no one"
+
+# The region truncated under utmemd's mapping (as a hostile QEMU could):
+# no SIGBUS death; the VM is dropped with a log line; others are served.
+"$VMCHECK" hold "$A" 5 >/dev/null 2>&1 &
+TPID=$!
+sleep 0.5
+truncate -s 0 "$RUN/vm1.shm"
+for i in $(seq 1 100); do grep -q "truncated under utmemd" "$T/d2.log" && break; sleep 0.05; done
+grep -q "truncated under utmemd" "$T/d2.log" || fail "the truncation was not noticed"
+kill -KILL "$TPID" 2>/dev/null; wait "$TPID" 2>/dev/null
+kill -0 "$DPID" || fail "utmemd died of a truncated region"
+"$VMCHECK" put "unix:$RUN/host.sock" sp vmshared host 300 9 || fail "host put after restart"
+"$VMCHECK" put "unix:$RUN/host.sock" pp other-pp from-host 5000 7 || fail "host put host after restart"
+"$VMCHECK" ops "unix:$RUN/host.sock" other >/dev/null || fail "host tenant after the truncation"
+ok "region truncated under utmemd: it survives, drops that VM, serves the rest"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
