@@ -115,7 +115,9 @@ void ust_arena_destroy(ust_arena *a);
 /*
  * Allocate len bytes (0 is treated as 1). Returns the offset from the
  * region's start (16-byte aligned; page-aligned for len >
- * UST_ARENA_SMALL_MAX), and the bytes the allocation occupies in
+ * UST_ARENA_SMALL_MAX; a power-of-two len up to 4 KiB is aligned to len,
+ * e.g. 64 for a 64-byte index bucket, since slabs start on a page and hold
+ * objects of one size back to back), and the bytes it occupies in
  * *occupied (may be NULL; equals ust_arena_size(len)); or -ENOMEM when the
  * heap has no room or daemon metadata cannot be allocated. The bytes are
  * whatever the range held before (a previous value of the same region, or

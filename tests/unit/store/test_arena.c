@@ -253,6 +253,10 @@ static void test_slab_layout(void **state)
 			assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], size), 0);
 		assert_int_equal(stats(&f).slabs, 0);
 	}
+	/* power-of-two sizes up to a page are aligned to their size */
+	for (size_t p2 = 16; p2 <= PG; p2 *= 2)
+		for (int i = 0; i < 300; i++)
+			assert_int_equal(xalloc(&f, p2) % (int64_t)p2, 0);
 	fx_close(&f);
 }
 
