@@ -361,13 +361,14 @@ uint64_t ust_arena_trim(ust_arena *a)
  * the address list with a page cursor: a run punched is made cold again
  * and may merge with a neighbour not yet scrubbed, whose part past the
  * cursor is then punched next. Only one run is out of reach of
- * allocations at a time (they wait for it rather than fail).
+ * allocations at a time (they wait for it rather than fail). Then every
+ * page of a slab that only free slots overlap (ar_slab_scrub).
  */
 uint64_t ust_arena_scrub(ust_arena *a)
 {
 	uint64_t bytes = ust_arena_trim(a);
+	struct run *r, *one, *empties = NULL, *batch = NULL;
 	uint32_t cursor = 0;
-	struct run *r, *one;
 
 	pthread_mutex_lock(&a->lock);
 	r = a->first;
@@ -396,7 +397,17 @@ uint64_t ust_arena_scrub(ust_arena *a)
 		if (a->waiters)
 			pthread_cond_broadcast(&a->punched);
 	}
+	/* Then the free pages inside slabs; a slab the walk stands on stays put. */
+	for (r = a->first; r; r = r->anext)
+		if (r->state == RUN_SLAB)
+			bytes += ar_slab_scrub(a, r, &empties);
+	while (empties) {
+		r = empties;
+		empties = r->next;
+		ar_slab_drop(a, r, &batch);
+	}
 	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
 	return bytes;
 }
 

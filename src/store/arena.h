@@ -168,10 +168,11 @@ uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns);
 uint64_t ust_arena_trim(ust_arena *a);
 
 /*
- * trim(), then punch every free run again, so that pages a tenant faulted
- * in by writing outside its allocations are returned. Free slots inside
- * live slabs are not punched (their pages count as resident). Returns the
- * bytes of free space punched.
+ * trim(), then punch every free run again and every page of a slab that
+ * only free slots overlap, so that pages a tenant faulted in by writing
+ * outside its allocations are returned. Afterwards the region's real
+ * residency within the heap is at most stats.resident_bytes (which counts
+ * slabs whole). Returns the bytes punched.
  */
 uint64_t ust_arena_scrub(ust_arena *a);
 

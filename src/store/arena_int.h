@@ -170,6 +170,8 @@ struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);
+uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties);
+void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch);
 
 /* Region offset of heap page `page`. */
 static inline uint64_t ar_off(const ust_arena *a, uint32_t page)

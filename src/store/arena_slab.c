@@ -313,3 +313,93 @@ bool ar_slab_should_move(ust_arena *a, struct run *s)
 	set_evac(a, s, true);
 	return true;
 }
+
+/* Are slots first..last of s all free? */
+static bool slots_free(const struct run *s, unsigned first, unsigned last)
+{
+	for (unsigned i = first; i <= last; i++)
+		if ((s->u.bits[i / 64] >> (i % 64)) & 1)
+			return false;
+	return true;
+}
+
+/*
+ * Punch the pages of slab s that no taken slot overlaps (a tenant may have
+ * faulted them in by writing to free slots). The slots overlapping them are
+ * taken for the duration, so nothing allocates them while the lock is
+ * dropped for the punch, and given back afterwards. A slab that empties
+ * meanwhile is not freed here, since the caller's walk stands on it: it is
+ * pushed on *empties for ar_slab_drop(). Lock held; dropped while
+ * punching. Returns the bytes punched.
+ */
+uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
+{
+	const struct cls *k = ar_cls(s->cls);
+	uint64_t held[AR_SLAB_MAXOBJ / 64] = { 0 }, bytes = 0;
+	uint32_t lo[16], hi[16], nr = 0, nheld = 0;
+
+	for (uint32_t pg = 0; pg < k->pages; pg++) {
+		unsigned first = (unsigned)((uint64_t)pg * AR_P / k->size);
+		unsigned last = (unsigned)(((uint64_t)pg + 1) * AR_P - 1) / k->size;
+
+		if (last >= k->nobjs)
+			last = k->nobjs - 1u;
+		if (first <= last && !slots_free(s, first, last))
+			continue;
+		for (unsigned i = first; i <= last && first < k->nobjs; i++)
+			held[i / 64] |= 1ull << (i % 64);
+		if (nr && hi[nr - 1] == pg) {
+			hi[nr - 1]++;
+		} else {
+			lo[nr] = pg;
+			hi[nr++] = pg + 1;
+		}
+	}
+	if (!nr)
+		return 0;
+	slab_unlist(a, s);
+	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++) {
+		s->u.bits[w] |= held[w];
+		nheld += (uint32_t)__builtin_popcountll(held[w]);
+	}
+	s->nfree = (uint16_t)(s->nfree - nheld);
+	slab_list(a, s);
+	pthread_mutex_unlock(&a->lock);
+	for (uint32_t i = 0; i < nr; i++) {
+		uint64_t len = (uint64_t)(hi[i] - lo[i]) * AR_P;
+
+		(void)ar_punch_range(a, ar_off(a, s->start + lo[i]), len);
+		bytes += len;
+	}
+	pthread_mutex_lock(&a->lock);
+	a->punches += nr;
+	a->punched_bytes += bytes;
+	slab_unlist(a, s);
+	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++)
+		s->u.bits[w] &= ~held[w];
+	s->nfree = (uint16_t)(s->nfree + nheld);
+	if (s->nfree < k->nobjs) {
+		slab_list(a, s);
+	} else {
+		if (s->evac) {
+			s->evac = 0;
+			a->evac_slabs--;
+		}
+		s->next = *empties;
+		*empties = s;
+	}
+	return bytes;
+}
+
+/* Free a slab that ar_slab_scrub() found empty (its pages to batch). */
+void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch)
+{
+	const struct cls *k = ar_cls(s->cls);
+
+	s->next = NULL;
+	ar_map_del(&a->map, s->start);
+	ar_map_shrink(&a->map);
+	a->slabs--;
+	a->slab_pages -= k->pages;
+	ar_run_free(a, s, false, batch);
+}

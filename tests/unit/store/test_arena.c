@@ -674,6 +674,51 @@ static void test_scrub(void **state)
 	fx_close(&f);
 }
 
+/* Scrub punches the pages of a live slab that only free slots overlap. */
+static void test_scrub_slab(void **state)
+{
+	int64_t o[15], base, before, after;
+	uint64_t span = 16 * PG;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 8 * MiB, 0, 0, 0);
+	base = resident(&f);
+	for (int i = 0; i < 15; i++)
+		o[i] = xalloc(&f, 4160); /* 15 per 16-page slab */
+	assert_int_equal(stats(&f).slabs, 1);
+	touch(&f, (uint64_t)o[0], span);
+	for (int i = 2; i <= 12; i++)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], 4160), 0);
+	for (int i = 0; i < 15; i++)
+		if (i < 2 || i > 12)
+			memset(f.base + o[i], i + 1, 4160);
+	touch(&f, (uint64_t)o[2], 11 * 4160); /* the tenant writes free slots */
+	before = resident(&f);
+	assert_true(before >= base + (int64_t)span);
+	ust_arena_scrub(f.a);
+	after = resident(&f);
+	/* slots 2..12 cover bytes 8320..54080 of the slab: pages 3..12 */
+	assert_int_equal(before - after, 10 * PG);
+	for (int i = 0; i < 15; i++) {
+		if (i >= 2 && i <= 12)
+			continue;
+		for (int j = 0; j < 4160; j++)
+			if (f.base[o[i] + j] != (char)(i + 1))
+				fail_msg("slot %d byte %d changed by scrub", i, j);
+	}
+	/* the slab is intact: its free slots are handed out again */
+	assert_int_equal(stats(&f).slabs, 1);
+	for (int i = 2; i <= 12; i++) {
+		int64_t n = xalloc(&f, 4160);
+
+		assert_true(n >= o[0] && n < o[0] + (int64_t)span);
+		memset(f.base + n, 7, 4160);
+	}
+	assert_int_equal(stats(&f).slabs, 1);
+	fx_close(&f);
+}
+
 static void test_exhaustion(void **state)
 {
 	enum { N = 4096 };
@@ -930,7 +975,10 @@ static void granules(struct model *m, uint64_t off, uint64_t occ, bool set)
 	}
 }
 
-/* Tag bytes at both ends of a live value (and one per page for runs). */
+/*
+ * Tag a live value at both ends and at every page boundary inside it, so
+ * that a punch of any page it spans shows.
+ */
 static void tag_write(struct model *m, const struct live *l)
 {
 	char *p = m->f.base + l->off;
@@ -938,6 +986,8 @@ static void tag_write(struct model *m, const struct live *l)
 	if (l->len >= 16) {
 		memcpy(p, &l->tag, 8);
 		memcpy(p + l->len - 8, &l->tag, 8);
+		for (uint64_t o = (PG - l->off % PG) % PG; o + 16 <= l->len; o += PG)
+			memcpy(p + o, &l->tag, 8);
 	} else {
 		p[l->len - 1] = (char)(l->tag >> 8);
 		p[0] = (char)l->tag; /* the same byte when len is 1 */
@@ -953,6 +1003,10 @@ static void tag_check(struct model *m, const struct live *l)
 		memcpy(&a, p, 8);
 		memcpy(&b, p + l->len - 8, 8);
 		MCHECK(m, a == l->tag && b == l->tag);
+		for (uint64_t o = (PG - l->off % PG) % PG; o + 16 <= l->len; o += PG) {
+			memcpy(&a, p + o, 8);
+			MCHECK(m, a == l->tag);
+		}
 	} else {
 		MCHECK(m, p[0] == (char)l->tag);
 		MCHECK(m, l->len == 1 || p[l->len - 1] == (char)(l->tag >> 8));
@@ -1374,6 +1428,7 @@ int main(void)
 		cmocka_unit_test(test_warm_hard),
 		cmocka_unit_test(test_hazards),
 		cmocka_unit_test(test_scrub),
+		cmocka_unit_test(test_scrub_slab),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
