@@ -219,6 +219,7 @@ struct ust_store {
 	 * started from more since: a fall by a quarter asks for a pass. */
 	_Atomic uint64_t walk_charged;
 	unsigned flags;        /* ust_config.flags */
+	_Atomic uint64_t trims; /* ust_trim() calls (ust_trim_count) */
 };
 
 /* hash.c */

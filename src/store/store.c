@@ -79,6 +79,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	atomic_init(&st->charged, 0);
 	atomic_init(&st->clock, 1);
 	atomic_init(&st->walk_charged, 0);
+	atomic_init(&st->trims, 0);
 	st->flags = cfg->flags;
 	return 0;
 }
@@ -251,10 +252,35 @@ int ust_set_capacity(ust_store *st, uint64_t capacity)
  */
 void ust_trim(ust_store *st)
 {
+	atomic_fetch_add_explicit(&st->trims, 1, memory_order_relaxed);
 	ust_alloc_flush(&st->alloc); /* cached regions back to their slabs first */
 	if (!(st->flags & UST_CFG_COMPACT_DEFER) && ust_compact_wanted(st))
 		ust_compact(st, 0, NULL);
 	ust_alloc_trim(&st->alloc);
+}
+
+uint64_t ust_trim_count(ust_store *st)
+{
+	return atomic_load_explicit(&st->trims, memory_order_relaxed);
+}
+
+/* See store.h. Takes st->mgmt for the sum of mins. */
+void ust_totals(ust_store *st, uint64_t *charged, uint64_t *reserved,
+		uint64_t *capacity)
+{
+	uint64_t r = 0;
+
+	pthread_mutex_lock(&st->mgmt);
+	for (uint32_t i = 1; i < st->next_tenant; i++)
+		if (st->tenants[i])
+			r += atomic_load_explicit(&st->tenants[i]->min, memory_order_relaxed);
+	pthread_mutex_unlock(&st->mgmt);
+	if (charged)
+		*charged = atomic_load_explicit(&st->charged, memory_order_relaxed);
+	if (reserved)
+		*reserved = r;
+	if (capacity)
+		*capacity = atomic_load_explicit(&st->capacity, memory_order_relaxed);
 }
 
 /* Fill *out with store-wide figures. Takes st->mgmt and each stripe in turn. */

@@ -274,6 +274,22 @@ struct ust_compact_info {
  */
 int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out);
 
+/*
+ * How many times ust_trim() ran: a maintenance thread that compacts for a
+ * UST_CFG_COMPACT_DEFER store polls it to learn that a shrink, flush or
+ * destroy just happened. Lock-free.
+ */
+uint64_t ust_trim_count(ust_store *st);
+
+/*
+ * Cheap totals for a controller that samples often: the charge (including
+ * charge credit held by stripes, at most 256 KiB per tenant and stripe),
+ * the sum of the tenants' min and the capacity. Takes st->mgmt briefly
+ * for the sum of mins; no stripe lock.
+ */
+void ust_totals(ust_store *st, uint64_t *charged, uint64_t *reserved,
+		uint64_t *capacity);
+
 /* Every compaction so far, summed. */
 void ust_compact_totals(ust_store *st, struct ust_compact_info *out);
 
