@@ -101,6 +101,12 @@ struct ud_cfg {
 	unsigned max_unauth;      /* TCP connections not authenticated yet */
 	int log_level;
 	char user[UD_ACCT_MAX + 1]; /* drop to this user after binding, "" = stay */
+	/* Host controller (controller.c); restart to change. */
+	char controller[4096 + 8];   /* off, host, psi or cgroup:PATH */
+	unsigned controller_interval_ms; /* default 20 */
+	uint64_t controller_reserve; /* 0 = 5% of the host (or cgroup), >= 64M */
+	uint64_t controller_floor;   /* 0 = the tenants' mins */
+	uint64_t controller_grow;    /* bytes/s; 0 = 1/64 of the capacity, >= 16M */
 	struct ud_cfg_tenant *tenants;
 	size_t ntenants;
 	struct ud_cfg_pool *pools;

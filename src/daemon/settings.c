@@ -11,6 +11,7 @@
  * Secret values (tokens) are never echoed.
  */
 #include "daemon/config.h"
+#include "daemon/controller.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -650,6 +651,21 @@ static void f_seconds(const struct ud_setting *s, const void *rec, char *out,
 	f_uint(s, rec, out, outlen);
 }
 
+/* controller = off | host | psi | cgroup:PATH (ud_ctl_parse_mode). */
+static int p_controller(const struct ud_setting *s, void *rec, const char *v,
+			char *msg, size_t msglen)
+{
+	enum ud_ctl_mode mode;
+	char path[4096];
+
+	if (strlen(v) >= s->size || ud_ctl_parse_mode(v, &mode, path, sizeof(path)) < 0)
+		return bad(msg, msglen, "%s '%s': expected off, host, psi or cgroup:PATH "
+			   "(an absolute memory cgroup directory)", s->key, v);
+	return p_str(s, rec, v, msg, msglen);
+}
+
+#define f_controller f_str
+
 /* ---- the table ---- */
 
 #define REC_MAIN struct ud_cfg
@@ -707,6 +723,16 @@ const struct ud_setting ud_settings[] = {
 	  "close a TCP connection without a good HELLO after this long"),
 	S(MAIN, "max_unauth", max_unauth, uint, 1, 100000, 0,
 	  "TCP connections not authenticated yet, at most"),
+	S(MAIN, "controller", controller, controller, 1, 4096 + 7, UD_SF_RESTART,
+	  "host controller: off, host (MemAvailable), psi, or cgroup:PATH"),
+	S(MAIN, "controller_interval", controller_interval_ms, duration, 10, 10000,
+	  UD_SF_RESTART, "how often the controller samples the host"),
+	S(MAIN, "controller_reserve", controller_reserve, size, 0, 0, UD_SF_RESTART,
+	  "memory the controller keeps free for the host (0: 5%, at least 64M)"),
+	S(MAIN, "controller_floor", controller_floor, size, 0, 0, UD_SF_RESTART,
+	  "the controller never sets the capacity below this (0: the tenants' mins)"),
+	S(MAIN, "controller_grow", controller_grow, size, 0, 0, UD_SF_RESTART,
+	  "bytes per second the capacity may grow back (0: capacity/64, at least 16M)"),
 
 	/* [tenant NAME] */
 	S(TENANT, "min", min, size, 0, 0, 0,
