@@ -193,6 +193,7 @@ struct ud_daemon {
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
+	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 };
 
 /* ---- sockets (net.c) ---- */
