@@ -10,6 +10,7 @@
  * re-reads the configuration file.
  */
 #include "daemon/daemon.h"
+#include "daemon/controller.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -334,6 +335,7 @@ static void daemon_free(struct ud_daemon *d)
 		close(d->sigfd);
 	if (d->spare_fd >= 0)
 		close(d->spare_fd);
+	ud_ctl_stop(d);
 	ust_store_free(d->st);
 	ud_cfg_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
@@ -395,6 +397,9 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		.capacity = d->cfg.capacity,
 		.max_key = d->cfg.max_key,
 		.max_value = d->cfg.max_value,
+		/* Compaction runs in the maintenance thread (controller.c), so
+		 * shrinking and flushing return once evicted and purged. */
+		.flags = UST_CFG_COMPACT_DEFER,
 	};
 	int err;
 
@@ -430,6 +435,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		err = drop_privileges(d, msg, msglen);
 	if (!err)
 		err = start_workers(d, msg, msglen);
+	if (!err)
+		err = ud_ctl_start(d, msg, msglen);
 	return err;
 }
 
