@@ -9,6 +9,7 @@
  * record until exit, so workers never see freed memory.
  */
 #include "daemon/daemon.h"
+#include "daemon/controller.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -384,7 +385,7 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		}
 		created++;
 	}
-	err = ust_set_capacity(d->st, cfg->capacity);
+	err = ud_ctl_set_ceiling(d, cfg->capacity);
 	if (err) {
 		snprintf(msg, msglen, "capacity: %s", strerror(-err));
 		return err;
