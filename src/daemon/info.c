@@ -5,6 +5,7 @@
  * the running configuration).
  */
 #include "daemon/daemon.h"
+#include "daemon/controller.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -92,5 +93,6 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("max_value", "%zu", (size_t)d->lim.max_value);
 	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
+	ud_ctl_info(d, out, cap, &n);
 	return n;
 }
