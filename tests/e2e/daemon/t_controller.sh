@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# The host controller (issue 10), driven through a fake memory cgroup: the
+# test writes the cgroup's limit and usage files, utmemd (controller =
+# cgroup:DIR) reads them every 20 ms. When the "host" runs short the
+# capacity must shrink at once (ephemeral entries evicted, the change
+# logged with its reason and visible in utmemctl info), stop at the floor
+# (the tenants' mins), and grow back only after the hold, at the configured
+# rate. No host state is touched: the cgroup is a plain directory.
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+CG=$T/cg
+mkdir -p "$CG"
+echo $((1024 << 20)) >"$CG/memory.limit_in_bytes"
+echo $((100 << 20)) >"$CG/memory.usage_in_bytes"
+echo "some avg10=0.00 avg60=0.00 avg300=0.00 total=0" >"$T/psi"
+cat >"$T/u.ini" <<INI
+[utmemd]
+capacity = 256M
+run_dir = $RUN
+controller = cgroup:$CG
+controller_interval = 20ms
+controller_reserve = 64M
+controller_grow = 64M
+[tenant a]
+min = 40M
+INI
+export UTMEMD_TEST_PSI=$T/psi
+start_daemon d "$RUN" -c "$T/u.ini"
+info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
+[ "$(info controller)" = "cgroup:$CG" ] || fail "controller not on: $(ctl info)"
+[ "$(info controller_capacity_bytes)" = $((256 << 20)) ] || fail "capacity not 256M at start"
+"$E2E_CLIENT" fill "$RUN/a.sock" e ephemeral 1900 65536 || fail "fill"
+charged=$(info charged_bytes)
+[ "$charged" -gt $((110 << 20)) ] || fail "fill charged only $charged"
+
+# The host runs short: available = limit - usage = 24M, below the 64M reserve.
+start=$(date +%s%N)
+echo $((1000 << 20)) >"$CG/memory.usage_in_bytes"
+for i in $(seq 1 200); do
+	[ "$(info controller_shrinks)" -ge 1 ] && break
+	sleep 0.01
+done
+ms=$((($(date +%s%N) - start) / 1000000))
+[ "$(info controller_shrinks)" -ge 1 ] || fail "no shrink within 2 s: $(ctl info)"
+cap=$(info capacity_bytes)
+# target U + A - R - H/2 with A = 24M, R = 64M, H = 32M
+want=$((charged + (24 << 20) - (64 << 20) - (16 << 20)))
+[ "$cap" -le "$want" ] || fail "capacity $cap, want <= $want"
+[ "$(info charged_bytes)" -le "$cap" ] || fail "charged $(info charged_bytes) above capacity $cap"
+grep -q 'controller: capacity 256M -> .*shrink: available memory below the reserve' "$T/d.log" ||
+	fail "shrink not logged"
+ok "short host: capacity 256M -> $((cap >> 20))M, ephemeral evicted, seen after ${ms} ms"
+
+# Still short: the next shrinks stop at the floor (tenant a's min, 40M).
+for i in $(seq 1 200); do
+	[ "$(info controller_floor_hits)" -ge 1 ] && break
+	sleep 0.01
+done
+[ "$(info controller_floor_hits)" -ge 1 ] || fail "floor never reached: $(ctl info)"
+[ "$(info capacity_bytes)" = $((40 << 20)) ] || fail "capacity $(info capacity_bytes), want the floor 40M"
+grep -q 'controller: at the floor' "$T/d.log" || fail "floor not logged"
+ok "floor: capacity held at the tenants' mins (40M)"
+
+# Memory comes back: no growth for the 5 s hold, then 64M per second.
+echo $((100 << 20)) >"$CG/memory.usage_in_bytes"
+sleep 2
+[ "$(info controller_grows)" = 0 ] || fail "grew within the hold"
+for i in $(seq 1 100); do
+	[ "$(info controller_grows)" -ge 2 ] && break
+	sleep 0.1
+done
+[ "$(info controller_grows)" -ge 2 ] || fail "no growth after the hold: $(ctl info)"
+grown=$(info controller_grown_bytes)
+[ "$grown" -le $((2 * (64 << 20) + (1 << 20))) ] ||
+	fail "grew $grown bytes in two steps, more than 64M each"
+grep -q 'grow: memory free above the reserve' "$T/d.log" || fail "growth not logged"
+ok "memory back: growth after the hold, 64M per step ($((grown >> 20))M in $(info controller_grows) steps)"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
