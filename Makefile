@@ -19,6 +19,8 @@ DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
 # module is built against them), a static busybox for the initramfs.
 VM_DEPS    = qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
              busybox-static cpio xz-utils binutils
+# Tools the tests use when present: promtool checks the metrics endpoint.
+TEST_DEPS  = prometheus
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux
 
@@ -38,6 +40,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 test: build
+	@scripts/deps.sh $(TEST_DEPS)
 	scripts/test-summary.sh $(BUILD)
 
 run: build

@@ -100,6 +100,9 @@ struct ud_cfg {
 	unsigned auth_timeout;    /* TCP connection without a good HELLO */
 	unsigned max_unauth;      /* TCP connections not authenticated yet */
 	int log_level;
+	int metrics_on;           /* Prometheus endpoint (metrics.c) */
+	char metrics_host[64];
+	uint16_t metrics_port;
 	char user[UD_ACCT_MAX + 1]; /* drop to this user after binding, "" = stay */
 	/* Host controller (controller.c); restart to change. */
 	char controller[4096 + 8];   /* off, host, psi or cgroup:PATH */

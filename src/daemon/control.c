@@ -160,6 +160,11 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		snprintf(msg, msglen, "out of memory");
 		return -ENOMEM;
 	}
+	if (ud_tenant_hist_alloc(d, t) < 0) {
+		free(t);
+		snprintf(msg, msglen, "out of memory");
+		return -ENOMEM;
+	}
 	snprintf(t->name, sizeof(t->name), "%s", ct->name);
 	snprintf(t->socket, sizeof(t->socket), "%s", path);
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
@@ -193,6 +198,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 err_store:
 	ust_tenant_remove(d->st, t->id);
 err_tenant:
+	free(t->hist);
 	free(t);
 	return err;
 }

@@ -83,6 +83,20 @@ struct ud_listener {
  * removed one is marked gone and kept on a retired list), so a connection's
  * pointer stays valid without reference counting.
  */
+/*
+ * Latency histograms of one tenant as seen by one loop (metrics.c): per
+ * operation class (put, get, invalidate, other), UD_HIST_BUCKETS bounded
+ * buckets and one past the last, the sum and the count. Only that loop
+ * writes its slot.
+ */
+#define UD_HIST_OPS 4
+#define UD_HIST_BUCKETS 11
+struct ud_hist {
+	_Alignas(64) atomic_uint_least64_t bucket[UD_HIST_OPS][UD_HIST_BUCKETS + 1];
+	atomic_uint_least64_t sum_ns[UD_HIST_OPS];
+	atomic_uint_least64_t count[UD_HIST_OPS];
+};
+
 struct ud_tenant {
 	char name[UST_NAME_MAX + 1];
 	uint32_t id;
@@ -91,6 +105,8 @@ struct ud_tenant {
 	unsigned mode;
 	atomic_int gone;
 	atomic_uint conns; /* open client connections (a ring counts with its socket) */
+	struct ud_hist *hist; /* one slot per loop (metrics.c) */
+	unsigned nhist;
 	struct ud_listener *lis;
 	struct ud_tenant *next;
 };
@@ -192,6 +208,8 @@ struct ud_daemon {
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
+	struct ud_metrics *metrics; /* the Prometheus endpoint, NULL if off */
+	int metrics_on;        /* workers time requests (set before they start) */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 };
@@ -420,6 +438,25 @@ void ud_accept(struct ud_daemon *d, struct ud_listener *lis);
 void ud_notify_ready(struct ud_daemon *d);
 /* RELOADING=1 (and MONOTONIC_USEC) before a reload. */
 void ud_notify_reloading(void);
+
+/* ---- the Prometheus endpoint (metrics.c) ---- */
+
+struct ud_metrics;
+/* Bind the endpoint if configured (before privileges are dropped). 0 or -errno, msg set. */
+int ud_metrics_listen(struct ud_daemon *d, char *msg, size_t msglen);
+/* Start its thread. 0 or -errno, msg set. */
+int ud_metrics_start(struct ud_daemon *d, char *msg, size_t msglen);
+/* Stop the thread and close everything. Safe if never started. */
+void ud_metrics_stop(struct ud_daemon *d);
+/* The port the endpoint listens on (0 if off). */
+uint16_t ud_metrics_port(struct ud_daemon *d);
+/* Allocate t's histogram slots. 0 or -ENOMEM. */
+int ud_tenant_hist_alloc(struct ud_daemon *d, struct ud_tenant *t);
+/* A request of opcode took ns on loop `worker` for tenant t. */
+void ud_metrics_observe(struct ud_tenant *t, unsigned worker, unsigned opcode,
+			uint64_t ns);
+/* The whole exposition into w. Returns 0 or -errno. Any thread. */
+int ud_metrics_render(struct ud_daemon *d, struct uadm_wbuf *w);
 
 /* ---- the server view (info.c) ---- */
 

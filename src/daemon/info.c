@@ -94,5 +94,10 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
+	if (d->metrics)
+		ITEM("metrics", "http://%s:%u/metrics", d->cfg.metrics_host,
+		     (unsigned)ud_metrics_port(d));
+	else
+		ITEM("metrics", "off");
 	return n;
 }

@@ -255,6 +255,9 @@ static void print_banner(struct ud_daemon *d)
 			       (unsigned)ntohs(sa.sin_port));
 		}
 	}
+	if (d->metrics)
+		printf("metrics: http://%s:%u/metrics\n", d->cfg.metrics_host,
+		       (unsigned)ud_metrics_port(d));
 	printf("admin: %s (try: utmemctl --run-dir %s stats)\n", d->admin_path,
 	       d->cfg.run_dir);
 	fflush(stdout);
@@ -304,6 +307,7 @@ static void stop_all(struct ud_daemon *d)
 	struct ud_handoff stop = {-1, 0, NULL};
 	long deadline = now_ms() + MAIN_GRACE_MS;
 
+	ud_metrics_stop(d);
 	close_listeners(d);
 	ud_vm_stop_all(d);
 	for (unsigned i = 0; i < d->nworkers; i++)
@@ -327,6 +331,7 @@ static void daemon_free(struct ud_daemon *d)
 	for (int pass = 0; pass < 2; pass++) {
 		for (t = pass ? d->retired : d->tenants; t; t = next) {
 			next = t->next;
+			free(t->hist);
 			free(t);
 		}
 	}
@@ -430,6 +435,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	}
 	err = open_admin_and_tcp(d, msg, msglen);
 	if (!err)
+		err = ud_metrics_listen(d, msg, msglen);
+	if (!err)
 		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
 	if (!err)
 		err = drop_privileges(d, msg, msglen);
@@ -437,6 +444,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		err = start_workers(d, msg, msglen);
 	if (!err)
 		err = ud_ctl_start(d, msg, msglen);
+	if (!err)
+		err = ud_metrics_start(d, msg, msglen);
 	return err;
 }
 

@@ -380,18 +380,20 @@ static void f_capacity(const struct ud_setting *s, const void *rec, char *out,
 		size_text(cfg->capacity, out, outlen);
 }
 
-/* tcp = off | PORT | HOST:PORT (IPv4; default host 127.0.0.1). */
-static int p_tcp(const struct ud_setting *s, void *rec, const char *v,
-		 char *msg, size_t msglen)
+/*
+ * off | PORT | HOST:PORT (IPv4; default host 127.0.0.1) into on, host (64
+ * bytes) and port. Returns 0 or -EINVAL with msg set.
+ */
+static int parse_listen(const struct ud_setting *s, const char *v, int *on,
+			char *hostout, uint16_t *portout, char *msg, size_t msglen)
 {
-	struct ud_cfg *cfg = rec;
 	const char *colon = strrchr(v, ':');
-	char host[sizeof(cfg->tcp_host)] = "127.0.0.1";
+	char host[64] = "127.0.0.1";
 	unsigned long long port;
 	struct in_addr a;
 
 	if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0) {
-		cfg->tcp_on = 0;
+		*on = 0;
 		return 0;
 	}
 	if (colon) {
@@ -408,10 +410,20 @@ static int p_tcp(const struct ud_setting *s, void *rec, const char *v,
 	}
 	if (parse_num(v, 10, 0, 65535, &port))
 		return bad(msg, msglen, "%s: bad port '%s' (0..65535)", s->key, v);
-	memcpy(cfg->tcp_host, host, sizeof(host));
-	cfg->tcp_port = (uint16_t)port;
-	cfg->tcp_on = 1;
+	memcpy(hostout, host, sizeof(host));
+	*portout = (uint16_t)port;
+	*on = 1;
 	return 0;
+}
+
+/* tcp = off | PORT | HOST:PORT */
+static int p_tcp(const struct ud_setting *s, void *rec, const char *v,
+		 char *msg, size_t msglen)
+{
+	struct ud_cfg *cfg = rec;
+
+	return parse_listen(s, v, &cfg->tcp_on, cfg->tcp_host, &cfg->tcp_port, msg,
+			    msglen);
 }
 
 static void f_tcp(const struct ud_setting *s, const void *rec, char *out,
@@ -423,6 +435,28 @@ static void f_tcp(const struct ud_setting *s, const void *rec, char *out,
 		snprintf(out, outlen, "off");
 	else
 		snprintf(out, outlen, "%s:%u", cfg->tcp_host, (unsigned)cfg->tcp_port);
+}
+
+/* metrics = off | PORT | HOST:PORT, like tcp. */
+static int p_metrics(const struct ud_setting *s, void *rec, const char *v,
+		     char *msg, size_t msglen)
+{
+	struct ud_cfg *cfg = rec;
+
+	return parse_listen(s, v, &cfg->metrics_on, cfg->metrics_host,
+			    &cfg->metrics_port, msg, msglen);
+}
+
+static void f_metrics(const struct ud_setting *s, const void *rec, char *out,
+		      size_t outlen)
+{
+	const struct ud_cfg *cfg = rec;
+
+	if (!cfg->metrics_on)
+		snprintf(out, outlen, "off");
+	else
+		snprintf(out, outlen, "%s:%u", cfg->metrics_host,
+			 (unsigned)cfg->metrics_port);
 }
 
 static int p_ring_size(const struct ud_setting *s, void *rec, const char *v,
@@ -707,6 +741,8 @@ const struct ud_setting ud_settings[] = {
 	  "TCP listener: off, PORT (127.0.0.1) or IPv4:PORT"),
 	S(MAIN, "log_level", log_level, level, 0, 0, 0,
 	  "error, warn, info or debug"),
+	S(MAIN, "metrics", metrics_on, metrics, 0, 0, UD_SF_RESTART,
+	  "Prometheus endpoint: off, PORT (127.0.0.1) or IPv4:PORT"),
 	S(MAIN, "ring_size", ring_size, ring_size, 0, 0, UD_SF_RESTART,
 	  "bytes of each direction of a shared-memory ring, or off"),
 	S(MAIN, "ring_spin_us", ring_spin_us, uint, 0, 100000, UD_SF_RESTART,

@@ -78,3 +78,18 @@ json_num() {
 	printf '%s' "$1" | tr '{' '\n' | grep "\"name\":\"$2\"" | head -n 1 |
 		sed -n "s/.*\"$3\":\([0-9]*\).*/\1/p"
 }
+
+# REDIS_ENV: what a redis-server needs in front of it to load $UTMEM_MODULE,
+# as an `env` command prefix: a module built with ASan needs its runtime
+# loaded first (gcc links libasan.so; clang's runtime is preloaded).
+REDIS_ENV=(env)
+if [ -n "${UTMEM_MODULE:-}" ]; then
+	_asan_rt=$(ldd "$UTMEM_MODULE" 2>/dev/null | awk '/libasan/ { print $3; exit }')
+	if [ -z "$_asan_rt" ] && nm -D --undefined-only "$UTMEM_MODULE" 2>/dev/null |
+		grep -q ' __asan_' && command -v clang >/dev/null; then
+		_asan_rt=$(clang -print-file-name="libclang_rt.asan-$(uname -m).so")
+	fi
+	[ -n "$_asan_rt" ] && REDIS_ENV=(env "LD_PRELOAD=$_asan_rt"
+		"ASAN_OPTIONS=detect_leaks=0:abort_on_error=1"
+		"UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1")
+fi

@@ -21,7 +21,7 @@ start_redis() {
 	local name=$1 addr=$2 i
 	mkdir -p "$T/$name"
 	chown redis:redis "$T/$name"
-	setpriv --reuid=redis --regid=redis --init-groups \
+	setpriv --reuid=redis --regid=redis --init-groups "${REDIS_ENV[@]}" \
 		redis-server --port 0 --unixsocket "$T/$name/r.sock" --unixsocketperm 777 \
 		--dir "$T/$name" --save '' --appendonly no \
 		--loadmodule "$UTMEM_MODULE" "addr=$addr" pool=p >"$T/$name.log" 2>&1 &
