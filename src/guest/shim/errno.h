@@ -1,0 +1,6 @@
+/*
+ * errno.h — for the guest module only: the kernel has no C library, and the
+ * headers shared with user space (proto/wire.h, transport/ring.h) include
+ * <errno.h>; in the kernel that is <linux/errno.h>.
+ */
+#include <linux/errno.h>

@@ -1,0 +1,6 @@
+/*
+ * stddef.h — for the guest module only: the kernel has no C library, and the
+ * headers shared with user space (proto/wire.h, transport/ring.h) include
+ * <stddef.h>; in the kernel that is <linux/stddef.h>.
+ */
+#include <linux/stddef.h>

@@ -1,0 +1,6 @@
+/*
+ * stdint.h — for the guest module only: the kernel has no C library, and the
+ * headers shared with user space (proto/wire.h, transport/ring.h) include
+ * <stdint.h>; in the kernel that is <linux/types.h>.
+ */
+#include <linux/types.h>
