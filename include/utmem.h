@@ -126,6 +126,9 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        ivshmem BAR mapped through sysfs (PATH: the PCI
  *                        device directory or its resource2; none: the
  *                        first ivshmem device holding a utmem region)
+ *   dev:PATH             from a VM guest with the utmem module loaded:
+ *                        its device, e.g. dev:/dev/utmem (one ioctl per
+ *                        request; the module talks to utmemd over ivshmem)
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token).
  */

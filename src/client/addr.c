@@ -113,6 +113,12 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 			return -EINVAL; /* a name, not a path */
 		return err;
 	}
+	if (strncmp(s, "dev:", 4) == 0) {
+		int err = parse_unix(s + 4, a);
+
+		a->kind = err ? UCLIENT_NONE : UCLIENT_DEV;
+		return err;
+	}
 	if (strncmp(s, "ivshmem:", 8) == 0) {
 		/* ivshmem: alone finds the device; else a path to it. */
 		int err = s[8] ? parse_unix(s + 8, a) : 0;
@@ -267,6 +273,7 @@ int uclient_dial(const struct uclient_addr *a, int timeout_ms)
 	case UCLIENT_VSOCK: return dial_vsock(a, timeout_ms);
 	case UCLIENT_VPORT: return uclient_vport_open(a);
 	case UCLIENT_IVSHMEM: return uclient_ivshmem_open(a);
+	case UCLIENT_DEV: return uclient_dev_open(a);
 	default: return -ENOTCONN;
 	}
 }

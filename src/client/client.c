@@ -107,6 +107,8 @@ static int idle_conn_dead(struct utmem_client *c)
 		return c->rb.end == c->rb.start && uclient_vport_idle_dead(c);
 	if (c->addr.kind == UCLIENT_IVSHMEM)
 		return uclient_ivshmem_idle_dead(c);
+	if (c->addr.kind == UCLIENT_DEV)
+		return 0; /* the module keeps its session with utmemd itself */
 	if (c->rb.end != c->rb.start || poll(&p, 1, 0) <= 0)
 		return 0;
 	n = recv(c->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);

@@ -37,6 +37,7 @@ enum uclient_kind {
 	UCLIENT_VSOCK,
 	UCLIENT_VPORT,   /* a virtio-serial port device in a guest (vport.c) */
 	UCLIENT_IVSHMEM, /* an ivshmem BAR in a guest, or a region file (ivshmem.c) */
+	UCLIENT_DEV,     /* the guest module's /dev/utmem (dev.c) */
 };
 
 struct uclient_addr {
@@ -258,6 +259,13 @@ int uclient_ivshmem_open(const struct uclient_addr *a);
 int uclient_ivshmem_attach(struct utmem_client *c);
 /* The session is no longer ours (another attach, a new daemon). */
 int uclient_ivshmem_idle_dead(struct utmem_client *c);
+
+/* ---- the guest module's device (dev.c) ---- */
+
+/* Open the device of a. fd or -errno. */
+int uclient_dev_open(const struct uclient_addr *a);
+/* uclient_exec() for a device: each request is one ioctl. */
+int uclient_dev_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
 
 /*
  * For tests and the fuzzer: a client on an already connected descriptor,

@@ -300,6 +300,9 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 	long waiting;
 	int err;
 
+	/* The guest module's device: one ioctl per request (dev.c). */
+	if (c->addr.kind == UCLIENT_DEV)
+		return uclient_dev_exec(c, r, n);
 	c->next_id += n;
 	waiting = tx_build(&tx, r, n, base);
 	if (waiting < 0)

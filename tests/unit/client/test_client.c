@@ -146,6 +146,16 @@ static void test_addresses_parse(void **state)
 	assert_string_equal(a.path, "org.utmem.0");
 	assert_int_equal(uclient_addr_parse("virtio-serial:a/b", &a), -EINVAL);
 	assert_int_equal(uclient_addr_parse("vport:", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("ivshmem:", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_IVSHMEM);
+	assert_string_equal(a.path, "");
+	assert_int_equal(uclient_addr_parse("ivshmem:/sys/bus/pci/devices/0000:00:10.0", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_IVSHMEM);
+	assert_string_equal(a.path, "/sys/bus/pci/devices/0000:00:10.0");
+	assert_int_equal(uclient_addr_parse("dev:/dev/utmem", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_DEV);
+	assert_string_equal(a.path, "/dev/utmem");
+	assert_int_equal(uclient_addr_parse("dev:", &a), -EINVAL);
 	(void)state;
 }
 
@@ -162,6 +172,13 @@ static void test_vport_missing(void **state)
 	assert_int_equal(utmem_connect("vport:/nonexistent/vport9p9", &opt, &c),
 			 -ECONNREFUSED);
 	assert_int_equal(utmem_connect("vport:/etc/passwd", &opt, &c), -ENOTTY);
+	/* No module here: a dev: address is refused, not a miss. */
+	assert_int_equal(utmem_connect("dev:/nonexistent/utmem", &opt, &c),
+			 -ECONNREFUSED);
+	assert_int_equal(utmem_connect("dev:/etc/passwd", &opt, &c), -ENOTTY);
+	/* A file holding no region: nothing to attach to. */
+	assert_int_equal(utmem_connect("ivshmem:/nonexistent/resource2", &opt, &c),
+			 -ECONNREFUSED);
 	(void)state;
 }
 
