@@ -23,6 +23,10 @@
  *                           make the interrupt eventfd blocking and full,
  *                           attach as a client that takes interrupts, and
  *                           check that a PING is still answered
+ *   devhostile DEV          hostile ioctls on the guest module's device:
+ *                           bad pointers, lengths and handles, a PUT whose
+ *                           value faults half-way (larger than the ring);
+ *                           the device keeps serving correct calls
  *   reconnect ADDR FLAG     PUT, print "ready", wait for the file FLAG (the
  *                           script restarts utmemd meanwhile), then retry
  *                           until a PUT and a GET work again (the library
@@ -36,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -43,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "guest/utmem_dev.h"
 #include "guest/vmshm.h"
 #include "proto/wire.h"
 #include "transport/ring.h"
@@ -542,6 +548,82 @@ static int cmd_bellproto(char **argv, int block)
 	return failures != 0;
 }
 
+/* An ioctl's outcome as -errno or 0. */
+static int xioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) < 0 ? -errno : 0;
+}
+
+static int cmd_devhostile(char **argv)
+{
+	int fd = open(argv[0], O_RDWR);
+	struct utmem_dev_pool po = {.name = (uintptr_t)"hostile", .name_len = 7,
+				    .flags = UTMEM_DEV_POOL_CREATE};
+	struct utmem_dev_kv kv;
+	size_t big = 8u << 20, page = 4096;
+	uint8_t *v, out[16];
+	uint32_t h;
+
+	if (fd < 0) {
+		printf("FAIL open %s: %s\n", argv[0], strerror(errno));
+		return 1;
+	}
+	CHECK_EQ("pool open", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), 0);
+	h = po.pool;
+	CHECK_EQ("unknown ioctl", xioctl(fd, _IO('u', 0x7f), NULL), -ENOTTY);
+	CHECK_EQ("argument pointer bad", xioctl(fd, UTMEM_IOC_PUT, (void *)16), -EFAULT);
+	po.name = 8;
+	CHECK_EQ("name pointer bad", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EFAULT);
+	po.name = (uintptr_t)"bad/name";
+	po.name_len = 8;
+	CHECK_EQ("bad pool name", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
+	po.name_len = 1u << 30;
+	CHECK_EQ("huge name length", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
+	kv = (struct utmem_dev_kv){.pool = 999, .key = (uintptr_t)"k", .klen = 1};
+	CHECK_EQ("unknown handle", xioctl(fd, UTMEM_IOC_INVALIDATE, &kv), -EBADF);
+	kv = (struct utmem_dev_kv){.pool = h, .key = (uintptr_t)"k", .klen = 0};
+	CHECK_EQ("empty key", xioctl(fd, UTMEM_IOC_INVALIDATE, &kv), -EINVAL);
+	kv.klen = 0xffffffffu;
+	CHECK_EQ("huge key length", xioctl(fd, UTMEM_IOC_INVALIDATE, &kv), -EINVAL);
+	kv.klen = 5000; /* above max_key (1024 here), below the ceiling */
+	CHECK_EQ("key longer than max_key", xioctl(fd, UTMEM_IOC_INVALIDATE, &kv), -EMSGSIZE);
+	kv = (struct utmem_dev_kv){.pool = h, .key = 12, .klen = 1};
+	CHECK_EQ("key pointer bad", xioctl(fd, UTMEM_IOC_INVALIDATE, &kv), -EFAULT);
+	kv = (struct utmem_dev_kv){.pool = h, .key = (uintptr_t)"k", .klen = 1,
+				   .val = (uintptr_t)"x", .vlen = 1ull << 40};
+	CHECK_EQ("huge value length", xioctl(fd, UTMEM_IOC_PUT, &kv), -EMSGSIZE);
+	/* A value that faults half-way, after a ring's worth was sent. */
+	v = mmap(NULL, big + page, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED)
+		return 1;
+	memset(v, 7, big);
+	munmap(v + big / 2, page);
+	kv = (struct utmem_dev_kv){.pool = h, .key = (uintptr_t)"half", .klen = 4,
+				   .val = (uintptr_t)v, .vlen = big};
+	CHECK_EQ("PUT faulting half-way", xioctl(fd, UTMEM_IOC_PUT, &kv), -EFAULT);
+	kv = (struct utmem_dev_kv){.pool = h, .key = (uintptr_t)"half", .klen = 4,
+				   .val = (uintptr_t)out, .vlen = sizeof(out)};
+	CHECK_EQ("nothing stored from the faulting PUT",
+		 xioctl(fd, UTMEM_IOC_GET, &kv), -ENOENT);
+	/* A GET into a buffer that faults: EFAULT, and the device stays in sync. */
+	kv = (struct utmem_dev_kv){.pool = h, .key = (uintptr_t)"ok", .klen = 2,
+				   .val = (uintptr_t)"value", .vlen = 5};
+	CHECK_EQ("put ok", xioctl(fd, UTMEM_IOC_PUT, &kv), 0);
+	kv.val = 24;
+	kv.vlen = 100;
+	CHECK_EQ("GET into a bad buffer", xioctl(fd, UTMEM_IOC_GET, &kv), -EFAULT);
+	kv.val = (uintptr_t)out;
+	kv.vlen = sizeof(out);
+	CHECK_EQ("GET after it", xioctl(fd, UTMEM_IOC_GET, &kv), 0);
+	CHECK_EQ("GET after it: length", kv.vlen, 5);
+	CHECK_EQ("GET after it: bytes", memcmp(out, "value", 5), 0);
+	CHECK_EQ("ping", xioctl(fd, UTMEM_IOC_PING, NULL), 0);
+	close(fd);
+	printf("%s hostile ioctls\n", failures ? "FAIL" : "ok");
+	return failures != 0;
+}
+
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -557,6 +639,8 @@ int main(int argc, char **argv)
 		return cmd_scribble(argv + 2);
 	if ((argc == 4 || argc == 5) && strcmp(argv[1], "bellproto") == 0)
 		return cmd_bellproto(argv + 2, argc == 5 && strcmp(argv[4], "block") == 0);
+	if (argc == 3 && strcmp(argv[1], "devhostile") == 0)
+		return cmd_devhostile(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "hold") == 0)
 		return cmd_hold(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "reconnect") == 0)
@@ -564,6 +648,7 @@ int main(int argc, char **argv)
 	fprintf(stderr,
 		"usage: vmcheck ops ADDR TAG | put|check ADDR KIND POOL KEY SIZE SEED |\n"
 		"       lat ADDR N SIZE | scribble PATH SECONDS | hold ADDR SECONDS |\n"
-		"       reconnect ADDR FLAGFILE | bellproto SOCK SIZE [block]\n");
+		"       reconnect ADDR FLAGFILE | bellproto SOCK SIZE [block] |\n"
+		"       devhostile DEV\n");
 	return 2;
 }
