@@ -247,14 +247,23 @@ static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 }
 
 /*
- * A VM tenant's ivshmem settings (docs/vm.md): the size defaults to
- * UD_IVSHMEM_DEFAULT_SIZE and must be a power of two (a PCI BAR's size);
- * the size and the doorbell need a region; no two tenants share a region
- * file. Returns 0, or -EINVAL with msg.
+ * A VM tenant's settings (docs/vm.md): a vsock CID names one tenant; the
+ * ivshmem size defaults to UD_IVSHMEM_DEFAULT_SIZE and must be a power of
+ * two (a PCI BAR's size); the size and the doorbell need a region; no two
+ * tenants share a region file. Returns 0, or -EINVAL with msg.
  */
-static int check_ivshmem(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
+static int check_vm(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
 {
 	struct ud_cfg_tenant *t = &cfg->tenants[i];
+
+	/* A vsock CID names one tenant (vsock.c). */
+	for (size_t j = 0; t->vsock_cid && j < i; j++) {
+		if (cfg->tenants[j].vsock_cid == t->vsock_cid) {
+			snprintf(msg, msglen, "tenant '%s': vsock_cid %u already used by '%s'",
+				 t->name, t->vsock_cid, cfg->tenants[j].name);
+			return -EINVAL;
+		}
+	}
 
 	if (!t->ivshmem[0]) {
 		if (t->ivshmem_size || t->ivshmem_doorbell[0]) {
@@ -272,7 +281,7 @@ static int check_ivshmem(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
 		return -EINVAL;
 	}
 	for (size_t j = 0; j < i; j++) {
-		if (strcmp(cfg->tenants[j].ivshmem, t->ivshmem) == 0) {
+		if (t->ivshmem[0] && strcmp(cfg->tenants[j].ivshmem, t->ivshmem) == 0) {
 			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
 				 t->name, t->ivshmem, cfg->tenants[j].name);
 			return -EINVAL;
@@ -309,7 +318,7 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 				 ud_human(cfg->capacity, c));
 			return -EINVAL;
 		}
-		if (check_ivshmem(cfg, i, msg, msglen))
+		if (check_vm(cfg, i, msg, msglen))
 			return -EINVAL;
 		socket_name(t, sa, sizeof(sa));
 		if (strcmp(sa, "admin.sock") == 0) {

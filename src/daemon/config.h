@@ -60,6 +60,7 @@ struct ud_cfg_tenant {
 	char ivshmem[2 * UD_PATH_MAX];      /* the region file */
 	uint64_t ivshmem_size;              /* bytes, a power of two */
 	char ivshmem_doorbell[UD_PATH_MAX]; /* doorbell server socket, "" = none */
+	unsigned vsock_cid;                 /* its guest's vsock CID, 0 = none */
 	int line;                 /* of the section header in the file, 0 if none */
 };
 
@@ -93,6 +94,7 @@ struct ud_cfg {
 	uint16_t tcp_port;
 	uint64_t ring_size;       /* bytes of each shared-memory ring, 0 = off */
 	unsigned ring_spin_us;    /* worker polls rings this long before sleeping */
+	unsigned vsock_port;      /* AF_VSOCK listener (vsock.c), 0 = off */
 	/* Connection timeouts in seconds (limits.c; 0 = never where allowed). */
 	unsigned idle_timeout;    /* nothing asked, nothing pending */
 	unsigned client_timeout;  /* replies pending, none taken by the client */

@@ -747,6 +747,8 @@ const struct ud_setting ud_settings[] = {
 	  "bytes of each direction of a shared-memory ring, or off"),
 	S(MAIN, "ring_spin_us", ring_spin_us, uint, 0, 100000, UD_SF_RESTART,
 	  "microseconds a worker polls its rings before sleeping"),
+	S(MAIN, "vsock", vsock_port, uint, 0, 0xfffffffeu, UD_SF_RESTART,
+	  "AF_VSOCK port for VM guests, tenants by CID (0 = off; docs/vm.md)"),
 	S(MAIN, "user", user, user, 1, UD_ACCT_MAX, UD_SF_RESTART,
 	  "run as this user once the sockets are bound (utmemd started as root)"),
 	S(MAIN, "idle_timeout", idle_timeout, seconds, 0, 86400, 0,
@@ -799,6 +801,8 @@ const struct ud_setting ud_settings[] = {
 	  UD_SF_CREATE, "bytes of its ivshmem region, a power of two (default 4M)"),
 	S(TENANT, "ivshmem_doorbell", ivshmem_doorbell, path, 1, UD_PATH_MAX - 1,
 	  UD_SF_CREATE, "socket of its ivshmem-doorbell server (QEMU's chardev)"),
+	S(TENANT, "vsock_cid", vsock_cid, uint, 1, 0xfffffffeu, UD_SF_CREATE,
+	  "VM tenant: the vsock CID its connections come from (docs/vm.md)"),
 
 	/* [pool NAME] */
 	S(POOL, "kind", kind, kind, 0, 0, UD_SF_REQUIRED | UD_SF_CREATE,
