@@ -169,6 +169,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	snprintf(t->socket, sizeof(t->socket), "%s", path);
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
 	t->mode = ct->mode;
+	t->vsock_cid = ct->vsock_cid;
 	err = ust_tenant_add(d->st, ct->name, &lim, &t->id);
 	if (err) {
 		snprintf(msg, msglen, "tenant '%s': %s", ct->name,
@@ -235,8 +236,9 @@ static void log_peer(int fd, const struct ud_listener *lis)
 
 	if (atomic_load_explicit(&ud_log_level, memory_order_relaxed) < UADM_LOG_DEBUG)
 		return;
-	if (lis->kind == UD_LIS_TCP) {
-		ud_debug("fd %d: TCP connection", fd);
+	if (lis->kind == UD_LIS_TCP || lis->kind == UD_LIS_VSOCK) {
+		ud_debug("fd %d: %s connection", fd,
+			 lis->kind == UD_LIS_TCP ? "TCP" : "vsock");
 		return;
 	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0)
@@ -246,11 +248,11 @@ static void log_peer(int fd, const struct ud_listener *lis)
 		(int)cr.pid, (int)cr.uid);
 }
 
-/* Give a tenant connection to the next worker. */
-static void hand_off(struct ud_daemon *d, int fd, const struct ud_listener *lis)
+/* Give a tenant connection to the next worker (t NULL: TCP, before HELLO). */
+static void hand_off(struct ud_daemon *d, int fd, int tcp, struct ud_tenant *t)
 {
 	struct ud_loop *w = &d->workers[d->next_worker++ % d->nworkers];
-	struct ud_handoff rec = {fd, lis->kind == UD_LIS_TCP, lis->tenant};
+	struct ud_handoff rec = {fd, tcp, t};
 
 	if (write(w->handoff[1], &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
 		ud_warn("worker %u is not taking connections; dropping fd %d",
@@ -291,13 +293,19 @@ void ud_accept(struct ud_daemon *d, struct ud_listener *lis)
 		log_peer(fd, lis);
 		if (lis->kind == UD_LIS_ADMIN) {
 			ud_conn_start(&d->main, fd, 1, 0, NULL);
+		} else if (lis->kind == UD_LIS_VSOCK) {
+			/* The tenant is the peer's CID (vsock.c). */
+			struct ud_tenant *t = ud_vsock_accepted(d, fd);
+
+			if (t)
+				hand_off(d, fd, 0, t);
 		} else {
 			if (lis->kind == UD_LIS_TCP) {
 				int one = 1;
 				setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one,
 					   sizeof(one));
 			}
-			hand_off(d, fd, lis);
+			hand_off(d, fd, lis->kind == UD_LIS_TCP, lis->tenant);
 		}
 	}
 }

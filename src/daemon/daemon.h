@@ -65,7 +65,7 @@ void ud_log_rl(struct ud_ratelimit *rl, int level, const char *fmt, ...)
 
 enum ud_src_kind { UD_SRC_LISTENER, UD_SRC_CONN, UD_SRC_SIGNAL, UD_SRC_HANDOFF };
 
-enum ud_lis_kind { UD_LIS_TENANT, UD_LIS_ADMIN, UD_LIS_TCP };
+enum ud_lis_kind { UD_LIS_TENANT, UD_LIS_ADMIN, UD_LIS_TCP, UD_LIS_VSOCK };
 
 struct ud_tenant;
 
@@ -103,6 +103,7 @@ struct ud_tenant {
 	char socket[UD_PATH_MAX];
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;
+	uint32_t vsock_cid; /* its connections over vsock come from this CID, 0 = none */
 	atomic_int gone;
 	atomic_uint conns; /* open client connections (a ring counts with its socket) */
 	struct ud_hist *hist; /* one slot per loop (metrics.c) */
@@ -358,6 +359,15 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		size_t msglen);
 /* Stop every VM thread and release the regions (shutdown). */
 void ud_vm_stop_all(struct ud_daemon *d);
+
+/* ---- vsock (vsock.c) ---- */
+
+/* Listen on cfg.vsock_port if set. Returns 0 or -errno, reason in msg. */
+int ud_vsock_listen(struct ud_daemon *d, char *msg, size_t msglen);
+/* The tenant whose vsock_cid is cid, or NULL. Main thread. */
+struct ud_tenant *ud_vsock_tenant(struct ud_daemon *d, uint32_t cid);
+/* A connection accepted on vsock: its tenant, or NULL (fd then closed). */
+struct ud_tenant *ud_vsock_accepted(struct ud_daemon *d, int fd);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -254,6 +254,9 @@ static void print_banner(struct ud_daemon *d)
 			printf("tcp: tcp:%s:%u (token required)\n", d->cfg.tcp_host,
 			       (unsigned)ntohs(sa.sin_port));
 		}
+		if (lis->kind == UD_LIS_VSOCK)
+			printf("vsock: vsock:2:%u from a guest (tenant by CID)\n",
+			       d->cfg.vsock_port);
 	}
 	if (d->metrics)
 		printf("metrics: http://%s:%u/metrics\n", d->cfg.metrics_host,
@@ -436,6 +439,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	err = open_admin_and_tcp(d, msg, msglen);
 	if (!err)
 		err = ud_metrics_listen(d, msg, msglen);
+	if (!err)
+		err = ud_vsock_listen(d, msg, msglen);
 	if (!err)
 		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
 	if (!err)
