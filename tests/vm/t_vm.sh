@@ -82,7 +82,10 @@ vmcheck hold dev:/dev/utmem1 2 >/tmp/hold.out & h=$!
 sleep 0.5
 if rmmod utmem 2>/dev/null; then echo "VMTEST FAIL rmmod while open"; rc=1; else echo "VMTEST ok rmmod refused while open"; fi
 wait $h || { echo "VMTEST FAIL hold"; rc=1; }
-grep -q utmem /proc/interrupts && echo "VMTEST irqs $(grep utmem /proc/interrupts | tr -s ' ')"
+# The doorbell device's MSI-X vector really fired.
+irqs=$(grep utmem /proc/interrupts | awk '{s += $2} END {print s + 0}')
+echo "VMTEST irqs $irqs"
+[ "$irqs" -gt 0 ] || { echo "VMTEST FAIL no doorbell interrupt arrived"; rc=1; }
 rmmod utmem || { echo "VMTEST FAIL rmmod"; rc=1; }
 # A hostile process scribbles on vm1's BAR while vm3 is served.
 vmcheck scribble "$VM1/resource2" 3 >/tmp/scribble.out &
