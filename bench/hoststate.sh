@@ -17,6 +17,10 @@
 #   hoststate_cgroup_create BYTES     create utmem-bench-$$ with a memory limit
 #   hoststate_cgroup_add PID          move a process into it
 #   hoststate_cgroup_exec CMD...      run CMD in the background inside it
+#   hoststate_cgroup_child NAME [BYTES]  a child cgroup under ours (its
+#                                     path in HS_LAST_CHILD); the parent's
+#                                     limit caps the children's sum
+#   hoststate_cgroup_exec_in DIR CMD...  run CMD in the background in DIR
 #   hoststate_cgroup_stat             print "usage swap oom_kill" (bytes/count)
 #   hoststate_cgroup_sampler FILE S   sample that every S seconds into FILE
 #   hoststate_swap_on MIB             create and enable a swap file
@@ -33,6 +37,7 @@
 HS_ZSWAP_DIR=${HS_ZSWAP_DIR:-/sys/module/zswap/parameters}
 HS_CG_VERSION=""        # 1 or 2
 HS_CG_PATH=""           # our cgroup directory, empty when none
+HS_CG_CHILDREN=()       # child cgroups of ours, removed before it
 HS_SWAPFILE=""          # our swap file, empty when none
 HS_SWAP_ACTIVE=0        # 1 while our swap file is swapon'ed
 HS_ZSWAP_SAVED=0        # 1 once HS_ZSWAP_ORIG_* hold the original values
@@ -111,6 +116,34 @@ hoststate_cgroup_create() {
 		echo "$bytes" >"$HS_CG_PATH/memory.limit_in_bytes"
 	fi || { hs_log "cannot set the limit of $HS_CG_PATH"; return 1; }
 	hs_log "cgroup v$HS_CG_VERSION $HS_CG_PATH limit $bytes bytes"
+}
+
+# hoststate_cgroup_child NAME [BYTES]: create NAME under our cgroup, with a
+# limit of BYTES when given (v1 is hierarchical here: memory.use_hierarchy
+# is 1, so our own limit caps the sum of the children). Sets HS_LAST_CHILD.
+hoststate_cgroup_child() {
+	local dir=$HS_CG_PATH/$1
+	[ -n "$HS_CG_PATH" ] || { hs_log "no cgroup created"; return 1; }
+	mkdir "$dir" || { hs_log "cannot create $dir"; return 1; }
+	HS_CG_CHILDREN+=("$dir")
+	if [ -n "${2:-}" ]; then
+		if [ "$HS_CG_VERSION" = 2 ]; then
+			echo "$2" >"$dir/memory.max" && echo max >"$dir/memory.swap.max"
+		else
+			echo "$2" >"$dir/memory.limit_in_bytes"
+		fi || { hs_log "cannot set the limit of $dir"; return 1; }
+	fi
+	HS_LAST_CHILD=$dir
+}
+
+# hoststate_cgroup_exec_in DIR CMD...: as hoststate_cgroup_exec, in DIR
+# (our cgroup or one of its children).
+hoststate_cgroup_exec_in() {
+	local procs=$1/cgroup.procs
+	shift
+	( echo "$BASHPID" >"$procs" && exec "$@" ) &
+	HS_LAST_PID=$!
+	hoststate_track_pid "$HS_LAST_PID"
 }
 
 # hoststate_cgroup_add PID: move PID (all its threads) into our cgroup.
@@ -296,8 +329,23 @@ hoststate_stop_pid() {
 # are ours by construction), then remove the directory, retrying while the
 # kernel finishes tearing them down.
 hs__cgroup_remove() {
-	local pid i
+	local pid i child
 	[ -n "$HS_CG_PATH" ] && [ -d "$HS_CG_PATH" ] || { HS_CG_PATH=""; return 0; }
+	for child in "${HS_CG_CHILDREN[@]}"; do
+		[ -d "$child" ] || continue
+		for i in $(seq 50); do
+			local left=0
+			while read -r pid; do
+				[ -n "$pid" ] || continue
+				left=1
+				kill -KILL "$pid" 2>/dev/null
+			done <"$child/cgroup.procs"
+			[ "$left" -eq 0 ] && rmdir "$child" 2>/dev/null && break
+			sleep 0.1
+		done
+		[ -d "$child" ] && hs_log "could not remove $child"
+	done
+	HS_CG_CHILDREN=()
 	for i in $(seq 50); do
 		local left=0
 		while read -r pid; do
