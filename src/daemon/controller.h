@@ -104,7 +104,8 @@ const char *ud_ctl_why_name(enum ud_ctl_why why);
  *   shrink on pressure:       C = max(floor, min(C, U) - max(step% U, step_min))
  *   grow when C < T - H:      C += min(grow_rate * dt, T - H/2 - C),
  *                             at most once per grow_gap, not within hold
- *                             after a shrink (dt capped at 1 s)
+ *                             after a shrink that evicted (new C < U;
+ *                             dt capped at 1 s)
  *   a second level shrink waits settle (the last one's memory may not
  *   show in A yet) unless A < R/2
  *   always:                   floor <= C <= ceiling

@@ -76,13 +76,19 @@ const char *ud_ctl_why_name(enum ud_ctl_why why)
 	return "?";
 }
 
-/* Record a change of st->capacity to c at now; returns c. */
+/*
+ * Record a change of st->capacity to c at now; returns c. Only a shrink
+ * that evicts (c below the charge) holds growth back: one that just lowers
+ * an unused promise frees no memory that could make the next sample grow
+ * again, so it cannot start an oscillation.
+ */
 static uint64_t apply(struct ud_ctl_state *st, uint64_t c, uint64_t now,
-		      const struct ud_ctl_tune *t)
+		      const struct ud_ctl_tune *t, uint64_t charged)
 {
 	if (c < st->capacity) {
 		st->last_shrink_ns = now;
-		st->hold_until_ns = now + t->hold_ns;
+		if (c < charged)
+			st->hold_until_ns = now + t->hold_ns;
 	} else if (c > st->capacity) {
 		st->last_grow_ns = now;
 	}
@@ -104,11 +110,11 @@ uint64_t ud_ctl_decide(const struct ud_ctl_tune *t, struct ud_ctl_state *st,
 	*why = UD_CTL_KEEP;
 	if (c > ceil) {
 		*why = UD_CTL_SHRINK_CEILING;
-		return apply(st, ceil, now, t);
+		return apply(st, ceil, now, t, s->charged);
 	}
 	if (c < floor) { /* the floor rose (a larger min): follow it up */
 		*why = UD_CTL_GROW;
-		return apply(st, floor, now, t);
+		return apply(st, floor, now, t, s->charged);
 	}
 	if (s->pressure && settled) {
 		uint64_t step = max64(pct_of(s->charged, t->psi_step_pct), t->psi_step_min);
@@ -170,7 +176,7 @@ uint64_t ud_ctl_decide(const struct ud_ctl_tune *t, struct ud_ctl_state *st,
 			*why = UD_CTL_KEEP;
 		return c;
 	}
-	return apply(st, want, now, t);
+	return apply(st, want, now, t, s->charged);
 }
 
 /* Shares: mins first, then water-filling by weight under each max. */

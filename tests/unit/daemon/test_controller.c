@@ -64,7 +64,11 @@ static void test_shrink_to_target(void **state)
 	assert_int_equal(st.hold_until_ns, 15 * SEC);
 }
 
-/* Inside the band nothing moves; above it growth waits out the hold. */
+/*
+ * Inside the band nothing moves; above it growth waits out the hold after
+ * a shrink that evicted, but not after one that only lowered an unused
+ * promise (the capacity stayed above the charge).
+ */
 static void test_hysteresis_and_hold(void **state)
 {
 	struct ud_ctl_state st = { .capacity = 5 * GiB };
@@ -82,6 +86,14 @@ static void test_hysteresis_and_hold(void **state)
 	s = at(6 * SEC, 4 * GiB, 3 * GiB);
 	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), st.capacity);
 	assert_int_equal(why, UD_CTL_KEEP);
+	/* a shrink that evicts nothing: growth may follow a second later */
+	st = (struct ud_ctl_state){ .capacity = 8 * GiB };
+	s = at(10 * SEC, 2 * GiB, 1 * GiB); /* T = 2G: C -> 1.75G, above U = 1G */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 1 * GiB + 768 * MiB);
+	assert_int_equal(st.hold_until_ns, 0);
+	s = at(11 * SEC, 3 * GiB, 1 * GiB); /* T = 3G */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 2 * GiB + 0 * MiB);
+	assert_int_equal(why, UD_CTL_GROW);
 }
 
 /* Growth: at most grow_rate per second, once per grow_gap, up to T - H/2. */
