@@ -11,14 +11,17 @@
 #     MiB/s against utmem;
 #  3. bench/swing/run.sh --only balloon --balloon-rate 1621: the balloon at
 #     its best speed (1.7 GB/s).
-# Everything lands in bench/results/elastic-DATE/, with the load average
-# before and after each part. Host state is restored by each part.
+# Raw data lands in $UTMEM_RESULTS/elastic-DATE/ (default
+# /var/tmp/utmem-results), with the load average before and after each
+# part; the reports are published as bench/results/shrink.md, swing.md and
+# swing-fast-balloon.md, the plots as docs/img/shrink-rss.png and
+# docs/img/swing*-*.png. Host state is restored by each part.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${1:-build}
 [ "$(id -u)" = 0 ] || { echo "final.sh: run as root (cgroups, swap)" >&2; exit 2; }
 ninja -C "$BUILD" >/dev/null
-D=bench/results/elastic-$(date -u +%Y%m%dT%H%MZ)
+D=${UTMEM_RESULTS:-/var/tmp/utmem-results}/elastic-$(date -u +%Y%m%dT%H%MZ)
 mkdir -p "$D/shrink-series"
 load() { cut -d' ' -f1-3 /proc/loadavg; }
 
@@ -37,8 +40,19 @@ gnuplot -e "
 	files = system('ls $D/shrink-series/rss-*.dat | sort -t- -k3 -n');
 	plot for [f in files] f using (\$1 > 0.1 ? \$1 : 0.1):2 with lines title f[strstrt(f, 'rss-') + 4:strlen(f) - 4] . ' B'"
 
+{
+	echo "# bench/micro/shrink-bench 1152 1024 (commit $(git rev-parse --short HEAD))"
+	echo
+	echo '```'
+	cat "$D/shrink-bench.txt"
+	echo '```'
+} >bench/results/shrink.md
+mkdir -p docs/img
+cp "$D/shrink-rss.png" docs/img/shrink-rss.png
+
 echo "== swing, balloon at 190 MiB/s vs utmem (load $(load))"
-bench/swing/run.sh --out "$D/swing" "$BUILD"
+bench/swing/run.sh --out "$D/swing" --publish swing "$BUILD"
 echo "== swing, balloon at 1.7 GB/s (load $(load))"
-bench/swing/run.sh --only balloon --balloon-rate 1621 --out "$D/swing-fast-balloon" "$BUILD"
+bench/swing/run.sh --only balloon --balloon-rate 1621 --out "$D/swing-fast-balloon" \
+	--publish swing-fast-balloon "$BUILD"
 echo "== done (load $(load)): $D"

@@ -76,6 +76,7 @@ oom_of() { # setup tenant -> cgroup oom_kill at the end (column of host.dat)
 {
 	echo "# Swinging-demand experiment: $(basename "$DIR")"
 	echo
+	echo "Command: \`$CMDLINE\` (commit $COMMIT); raw data in $DIR."
 	echo "$N tenants, data set ${LOW}..${HIGH} MiB, out of phase (period ${PERIOD} s, one high at a time),"
 	echo "${RATE} ops/s offered each, items of ${VALUE} B, growth at ${GROW} MiB/s; host budget ${BUDGET} MiB."
 	echo "Balloon: limits follow the demand of ${DELAY} s ago at ${BALLOON_RATE} MiB/s, disk swap behind."

@@ -4,13 +4,16 @@
 # README.md in this directory explains the setup and the figures.
 #
 #   bench/swing/run.sh [--quick] [--only balloon|utmem] [--balloon-rate MIB_S]
-#                      [--out DIR] [BUILD_DIR]
+#                      [--out DIR] [--publish NAME] [BUILD_DIR]
 #
 # --quick is a short, small run for development (about 2 minutes, 200 MiB);
 # the default is the full run for a quiet machine (about 8 minutes, 2.5
 # GiB of memory, one swap file of 4 GiB). Needs root: it creates memory
 # cgroups and a swap file, and puts everything back on any exit
-# (bench/hoststate.sh), Ctrl-C included.
+# (bench/hoststate.sh), Ctrl-C included. Raw data and plots go to DIR
+# (default $UTMEM_RESULTS/swing-DATE, UTMEM_RESULTS=/var/tmp/utmem-results);
+# --publish NAME copies the report to bench/results/NAME.md and the plots
+# to docs/img/NAME-*.png (what docs/evaluation.md cites).
 #
 # The host is a memory cgroup "utmem-bench-PID" whose limit is the memory
 # the tenants share (BUDGET). Inside it, N tenants whose data set swings
@@ -27,14 +30,16 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 . bench/hoststate.sh
 
-QUICK=0 ONLY="" OUT="" BUILD=build BALLOON_RATE=190
+QUICK=0 ONLY="" OUT="" BUILD=build BALLOON_RATE=190 PUBLISH=""
+CMDLINE="bench/swing/run.sh $*"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
 	--only) ONLY=$2; shift ;;
 	--balloon-rate) BALLOON_RATE=$2; shift ;;
 	--out) OUT=$2; shift ;;
-	-h | --help) sed -n '2,26p' "$0"; exit 0 ;;
+	--publish) PUBLISH=$2; shift ;;
+	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
 	*) BUILD=$1 ;;
 	esac
 	shift
@@ -49,7 +54,7 @@ command -v gnuplot >/dev/null || { echo "run.sh: gnuplot is needed for the plots
 N=3
 if [ "$QUICK" = 1 ]; then
 	LOW=32 HIGH=192 PERIOD=30 DURATION=60 RATE=2000 GROW=256 VALUE=16384
-	SEG=8 LOCAL=24 HEADROOM=32 SLACK=64 SWAP_MIB=512 DELAY=2
+	SEG=8 LOCAL=24 HEADROOM=32 SLACK=128 SWAP_MIB=512 DELAY=2
 else
 	LOW=256 HIGH=1536 PERIOD=60 DURATION=180 RATE=20000 GROW=512 VALUE=16384
 	SEG=64 LOCAL=192 HEADROOM=64 SLACK=256 SWAP_MIB=4096 DELAY=2
@@ -60,7 +65,7 @@ TENANT_CG=$((LOCAL + HEADROOM))            # utmem mode: each tenant's fixed cgr
 POOL_MIB=$((BUDGET - N * TENANT_CG))       # what is left for utmemd
 CAPACITY=$((POOL_MIB - POOL_MIB / 16 - 16)) # utmemd's own memory beside the charge
 INTERVAL=0.5
-OUT=${OUT:-bench/results/swing-$(date -u +%Y%m%dT%H%MZ)$([ "$QUICK" = 1 ] && echo -quick)}
+OUT=${OUT:-${UTMEM_RESULTS:-/var/tmp/utmem-results}/swing-$(date -u +%Y%m%dT%H%MZ)$([ "$QUICK" = 1 ] && echo -quick)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 exec > >(tee -a "$OUT/run.log") 2>&1
@@ -73,6 +78,7 @@ N=$N LOW=$LOW HIGH=$HIGH PERIOD=$PERIOD DUTY=$DUTY DURATION=$DURATION RATE=$RATE
 GROW=$GROW VALUE=$VALUE SEG=$SEG LOCAL=$LOCAL HEADROOM=$HEADROOM BUDGET=$BUDGET
 TENANT_CG=$TENANT_CG POOL_MIB=$POOL_MIB CAPACITY=$CAPACITY DELAY=$DELAY
 BALLOON_RATE=$BALLOON_RATE INTERVAL=$INTERVAL QUICK=$QUICK
+CMDLINE="$CMDLINE" COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 EOF
 log "parameters: $(tr '\n' ' ' <"$OUT/params.sh")"
 log "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -254,3 +260,11 @@ hoststate_restore
 hoststate_verify_clean "$ZSWAP_BEFORE" && log "host state restored"
 bench/swing/report.sh "$OUT"
 log "report: $OUT/report.md"
+if [ -n "$PUBLISH" ]; then
+	cp "$OUT/report.md" "bench/results/$PUBLISH.md"
+	mkdir -p docs/img
+	for p in throughput p99 swapins memory; do
+		[ -f "$OUT/$p.png" ] && cp "$OUT/$p.png" "docs/img/$PUBLISH-$p.png"
+	done
+	log "published bench/results/$PUBLISH.md and docs/img/$PUBLISH-*.png"
+fi
