@@ -24,9 +24,12 @@
  *     2 MiB block of addresses, the pages used by page-sized allocations
  *     (the census).
  *  1. Only if the census found at least UST_PAGE_MIN such allocations in
- *     blocks used below half: those are moved. New extents come from the
+ *     blocks used below half, and at least UST_DIRTY_MIN of freed pages
+ *     still wait for the purge: those are moved. New extents come from the
  *     oldest, lowest free ones, so the survivors pack together and the
- *     free pages form long runs that purge in a few calls.
+ *     free pages form long runs that purge in a few calls. (Once purged,
+ *     scattered free pages cost nothing, so a caller that purges before
+ *     compacting, like utmemd, skips this phase.)
  *
  * A moved entry keeps its charge, stamp and place in its chain; nothing
  * outside the stripe lock holds an entry's address, so nobody sees the old
@@ -50,6 +53,7 @@
 #define UST_BLOCK_SHIFT 21 /* census blocks of 2 MiB */
 #define UST_PAGE_MIN 32u   /* page allocations in sparse blocks worth phase 1 */
 #define UST_FRAG_MIN (4u << 20)
+#define UST_DIRTY_MIN (16u << 20) /* freed, unpurged bytes worth phase 1 */
 
 /* One allocation of an entry that the walk may move. */
 struct ust_piece {
@@ -349,7 +353,12 @@ static void info_add(struct ust_compact_info *to, const struct ust_compact_info 
 static int end_of_walk(ust_store *st, struct ust_compact_cursor *c,
 		       struct ust_compact_info *ci)
 {
-	if (c->phase == 0 && census_movable(&st->census) >= UST_PAGE_MIN) {
+	struct ust_alloc_usage u;
+
+	/* Packing pages only makes the next purge cheaper: worth it while
+	 * enough freed pages wait to be purged. */
+	if (c->phase == 0 && census_movable(&st->census) >= UST_PAGE_MIN &&
+	    ust_alloc_usage(&st->alloc, &u) == 0 && u.dirty >= UST_DIRTY_MIN) {
 		*c = (struct ust_compact_cursor){ .pool = 1, .phase = 1, .pass = c->pass };
 		return 0;
 	}
