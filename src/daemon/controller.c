@@ -35,6 +35,7 @@
 #define UD_CTL_COMPACT_STEPS 4u         /* calls between two looks at the host */
 #define UD_CTL_MAINT_NS 1000000000ull   /* fragmentation check without a trim */
 #define UD_CTL_IDLE_MS 20               /* poll timeout when only maintaining */
+#define UD_CTL_QUIET_NS 100000000ull    /* no trim this long: start compacting */
 #define UD_CTL_PSI_TRIGGER "some 100000 1000000"
 #define MiB (1024ull * 1024ull)
 
@@ -72,6 +73,7 @@ struct ud_ctl {
 	/* maintenance (the thread's own; no lock) */
 	uint64_t trims_seen, next_frag_ns;
 	bool compacting;
+	uint64_t trims_last, trim_last_ns, trim_first_ns; /* debouncing trims */
 	struct ust_compact_info pass; /* the pass under way */
 	struct ud_ctl_maint {
 		uint64_t runs, moved, moved_bytes, entries_seen, ns;
@@ -105,9 +107,23 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 	int done = 0;
 
 	if (!ctl->compacting) {
-		if (trims == ctl->trims_seen && now < ctl->next_frag_ns)
+		if (trims != ctl->trims_seen) {
+			/* A burst of flushes trims once each: start when it
+			 * has been quiet for UD_CTL_QUIET_NS (at most 1 s late). */
+			if (!ctl->trim_first_ns)
+				ctl->trim_first_ns = now;
+			if (trims != ctl->trims_last) {
+				ctl->trims_last = trims;
+				ctl->trim_last_ns = now;
+			}
+			if (now - ctl->trim_last_ns < UD_CTL_QUIET_NS &&
+			    now - ctl->trim_first_ns < UD_CTL_MAINT_NS)
+				return false; /* look again in UD_CTL_IDLE_MS */
+		} else if (now < ctl->next_frag_ns) {
 			return false;
+		}
 		ctl->trims_seen = trims;
+		ctl->trim_first_ns = 0;
 		ctl->next_frag_ns = now + UD_CTL_MAINT_NS;
 		if (!ust_compact_wanted(st))
 			return false;
