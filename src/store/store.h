@@ -312,6 +312,22 @@ int ust_heap_info(ust_store *st, struct ust_heap_info *out);
  */
 bool ust_compact_wanted(ust_store *st);
 
+/*
+ * Reading a pool's entries (iter.c), for persistence. ust_stripes() is the
+ * number of lock stripes. ust_pool_visit() calls fn(ctx, tenant, key, klen,
+ * val, vlen) for every entry of pool in stripe `stripe` (tenant: the one
+ * charged for the entry), with that stripe locked: fn must not call into
+ * the store, and should be quick (copy, do not write files). A negative
+ * return from fn stops the visit and is returned. Returns 0, -EBADF for an
+ * unknown pool, -EINVAL for a bad stripe. Visiting every stripe gives each
+ * entry once; entries PUT meanwhile may or may not be seen.
+ */
+typedef int (*ust_visit_fn)(void *ctx, uint32_t tenant, const void *key,
+			    size_t klen, const void *val, size_t vlen);
+unsigned ust_stripes(const ust_store *st);
+int ust_pool_visit(ust_store *st, uint32_t pool, unsigned stripe,
+		   ust_visit_fn fn, void *ctx);
+
 #ifdef __cplusplus
 }
 #endif
