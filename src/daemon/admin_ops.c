@@ -563,6 +563,27 @@ static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
 	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
 }
 
+/* SAVE: write the persistent pools to the persist file now. */
+static void op_save(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct uadm_wbuf rep;
+	int err;
+
+	if (f->hdr.vlen) {
+		reply_err(c, &f->hdr, UWIRE_S_INVALID, "SAVE takes no arguments");
+		return;
+	}
+	uadm_wbuf_init(&rep);
+	err = ud_persist_save(c->loop->d, &rep);
+	if (!err) {
+		size_t n = rep.len;
+		while (n && rep.data[n - 1] == '\n')
+			n--;
+		ud_info("%.*s", (int)n, (const char *)rep.data);
+	}
+	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+}
+
 /* INFO: u32 n, n (str key, str value) — the server view of info.c. */
 static void op_info(struct ud_conn *c, const struct uwire_frame *f)
 {
@@ -657,7 +678,7 @@ void ud_dispatch_admin(struct ud_conn *c, const struct uwire_frame *f)
 		op_info(c, f);
 		break;
 	case UADM_OP_SAVE:
-		reply_err(c, h, UWIRE_S_NOTFOUND, "persistence is not built yet");
+		op_save(c, f);
 		break;
 	case UADM_OP_TENANT_FREEZE:
 		op_tenant_freeze(c, f);

@@ -106,6 +106,7 @@ struct ud_cfg {
 	char metrics_host[64];
 	uint16_t metrics_port;
 	char user[UD_ACCT_MAX + 1]; /* drop to this user after binding, "" = stay */
+	char persist[4096];       /* file of saved persistent pools, "" = off */
 	/* Host controller (controller.c); restart to change. */
 	char controller[4096 + 8];   /* off, host, psi or cgroup:PATH */
 	unsigned controller_interval_ms; /* default 20 */

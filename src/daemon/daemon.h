@@ -210,6 +210,7 @@ struct ud_daemon {
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
 	struct ud_metrics *metrics; /* the Prometheus endpoint, NULL if off */
+	uint64_t last_save_ns;  /* persistence: last successful save (0: none) */
 	int metrics_on;        /* workers time requests (set before they start) */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
@@ -449,6 +450,20 @@ void ud_notify_ready(struct ud_daemon *d);
 /* RELOADING=1 (and MONOTONIC_USEC) before a reload. */
 void ud_notify_reloading(void);
 
+/* ---- persistence (persist.c) ---- */
+
+/*
+ * Save every persistent pool to the persist file (main thread). Returns 0
+ * or -errno (-ENOENT: persistence off); what was done, or why not, in rep.
+ */
+int ud_persist_save(struct ud_daemon *d, struct uadm_wbuf *rep);
+/*
+ * At startup, before clients are served: restore the persist file, all of
+ * it or nothing. Returns 0 (also when off or when there is no file yet) or
+ * -errno with one line in msg.
+ */
+int ud_persist_restore(struct ud_daemon *d, char *msg, size_t msglen);
+
 /* ---- the Prometheus endpoint (metrics.c) ---- */
 
 struct ud_metrics;
@@ -480,6 +495,12 @@ struct ud_info_item {
 size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap);
 /* This process's resident set in bytes (0 if unknown). */
 uint64_t ud_rss_bytes(void);
+/*
+ * Every tenant / every pool (as the operator sees them), into a new array
+ * the caller frees. Return how many, or -errno (*out NULL). Any thread.
+ */
+int ud_list_tenants(struct ud_daemon *d, struct ust_tenant_info **out);
+int ud_list_pools(struct ud_daemon *d, struct ust_pool_info **out);
 /* Open tenant connections, all tenants (removed ones included). */
 unsigned ud_connections(struct ud_daemon *d);
 

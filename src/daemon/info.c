@@ -35,6 +35,50 @@ uint64_t ud_rss_bytes(void)
 	return (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE);
 }
 
+int ud_list_tenants(struct ud_daemon *d, struct ust_tenant_info **ti)
+{
+	int n, cap = 0;
+
+	*ti = NULL;
+	for (;;) {
+		n = ust_tenant_list(d->st, *ti, (size_t)cap);
+		if (n < 0 || n <= cap)
+			break;
+		free(*ti);
+		cap = n + 4;
+		*ti = calloc((size_t)cap, sizeof(**ti));
+		if (!*ti)
+			return -ENOMEM;
+	}
+	if (n < 0) {
+		free(*ti);
+		*ti = NULL;
+	}
+	return n;
+}
+
+int ud_list_pools(struct ud_daemon *d, struct ust_pool_info **pi)
+{
+	int n, cap = 0;
+
+	*pi = NULL;
+	for (;;) {
+		n = ust_pool_list(d->st, UST_TENANT_ADMIN, *pi, (size_t)cap);
+		if (n < 0 || n <= cap)
+			break;
+		free(*pi);
+		cap = n + 4;
+		*pi = calloc((size_t)cap, sizeof(**pi));
+		if (!*pi)
+			return -ENOMEM;
+	}
+	if (n < 0) {
+		free(*pi);
+		*pi = NULL;
+	}
+	return n;
+}
+
 unsigned ud_connections(struct ud_daemon *d)
 {
 	unsigned n = 0;
@@ -94,6 +138,10 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
+	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");
+	if (d->last_save_ns)
+		ITEM("last_save_seconds_ago", "%llu",
+		     (unsigned long long)((ud_now_ns() - d->last_save_ns) / 1000000000ull));
 	if (d->metrics)
 		ITEM("metrics", "http://%s:%u/metrics", d->cfg.metrics_host,
 		     (unsigned)ud_metrics_port(d));

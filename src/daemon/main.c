@@ -444,6 +444,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	if (!err)
 		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
 	if (!err)
+		err = ud_persist_restore(d, msg, msglen);
+	if (!err)
 		err = drop_privileges(d, msg, msglen);
 	if (!err)
 		err = start_workers(d, msg, msglen);
@@ -490,12 +492,36 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
+/*
+ * With persist = FILE, save the persistent pools once every worker has
+ * stopped (nothing changes them any more). Returns the exit status: 1 if
+ * the save failed, so a service manager notices the loss.
+ */
+static int save_on_stop(struct ud_daemon *d)
+{
+	struct uadm_wbuf rep;
+	size_t n;
+	int err;
+
+	if (!d->cfg.persist[0])
+		return 0;
+	uadm_wbuf_init(&rep);
+	err = ud_persist_save(d, &rep);
+	n = rep.len;
+	while (n && rep.data[n - 1] == '\n')
+		n--;
+	ud_log(err ? UADM_LOG_ERROR : UADM_LOG_INFO, "%.*s", (int)n,
+	       rep.err ? "out of memory" : (const char *)rep.data);
+	uadm_wbuf_free(&rep);
+	return err ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ud_daemon d;
 	struct args a = {0};
 	char msg[1024] = "";
-	int err;
+	int err, rc;
 
 	err = parse_args(argc, argv, &a);
 	if (err)
@@ -548,7 +574,8 @@ int main(int argc, char **argv)
 			break;
 	sd_notify(0, "STOPPING=1");
 	stop_all(&d);
+	rc = save_on_stop(&d);
 	daemon_free(&d);
 	ud_info("stopped");
-	return 0;
+	return rc;
 }

@@ -189,41 +189,6 @@ static uint64_t stat_of(const struct ust_stats *s, size_t off)
 	return *(const uint64_t *)((const char *)s + off);
 }
 
-/* Fill *ti / *pi with every tenant / pool (caller frees). Returns counts or -errno. */
-static int all_tenants(struct ud_daemon *d, struct ust_tenant_info **ti)
-{
-	int n, cap = 0;
-
-	*ti = NULL;
-	for (;;) {
-		n = ust_tenant_list(d->st, *ti, (size_t)cap);
-		if (n < 0 || n <= cap)
-			return n;
-		free(*ti);
-		cap = n + 4;
-		*ti = calloc((size_t)cap, sizeof(**ti));
-		if (!*ti)
-			return -ENOMEM;
-	}
-}
-
-static int all_pools(struct ud_daemon *d, struct ust_pool_info **pi)
-{
-	int n, cap = 0;
-
-	*pi = NULL;
-	for (;;) {
-		n = ust_pool_list(d->st, UST_TENANT_ADMIN, *pi, (size_t)cap);
-		if (n < 0 || n <= cap)
-			return n;
-		free(*pi);
-		cap = n + 4;
-		*pi = calloc((size_t)cap, sizeof(**pi));
-		if (!*pi)
-			return -ENOMEM;
-	}
-}
-
 static const char *tenant_name(const struct ust_tenant_info *ti, int n, uint32_t id)
 {
 	for (int i = 0; i < n; i++)
@@ -377,7 +342,7 @@ int ud_metrics_render(struct ud_daemon *d, struct uadm_wbuf *w)
 {
 	struct ust_tenant_info *ti = NULL;
 	struct ust_pool_info *pi = NULL;
-	int nt = all_tenants(d, &ti), np = all_pools(d, &pi);
+	int nt = ud_list_tenants(d, &ti), np = ud_list_pools(d, &pi);
 
 	if (nt < 0 || np < 0) {
 		free(ti);

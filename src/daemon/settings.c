@@ -255,27 +255,6 @@ static void f_duration(const struct ud_setting *s, const void *rec, char *out,
 		snprintf(out, outlen, "%llus", (unsigned long long)ms / 1000);
 }
 
-static int p_bool(const struct ud_setting *s, void *rec, const char *v,
-		  char *msg, size_t msglen)
-{
-	static const char *const yes[] = {"yes", "on", "true", "1"};
-	static const char *const no[] = {"no", "off", "false", "0"};
-
-	for (int i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0 || strcasecmp(v, no[i]) == 0) {
-			store_uint(s, rec, strcasecmp(v, yes[i]) == 0);
-			return 0;
-		}
-	}
-	return bad(msg, msglen, "%s '%s': expected yes or no", s->key, v);
-}
-
-static void f_bool(const struct ud_setting *s, const void *rec, char *out,
-		   size_t outlen)
-{
-	snprintf(out, outlen, "%s", load_uint(s, rec) ? "yes" : "no");
-}
-
 /* A string of lo..hi bytes (hi < the field's size), no control characters. */
 static int p_str(const struct ud_setting *s, void *rec, const char *v,
 		 char *msg, size_t msglen)
@@ -751,6 +730,8 @@ const struct ud_setting ud_settings[] = {
 	  "AF_VSOCK port for VM guests, tenants by CID (0 = off; docs/vm.md)"),
 	S(MAIN, "user", user, user, 1, UD_ACCT_MAX, UD_SF_RESTART,
 	  "run as this user once the sockets are bound (utmemd started as root)"),
+	S(MAIN, "persist", persist, path, 1, 4095, 0,
+	  "file keeping persistent pools across restarts (relative: to run_dir)"),
 	S(MAIN, "idle_timeout", idle_timeout, seconds, 0, 86400, 0,
 	  "close a connection idle this long (nothing asked, nothing pending)"),
 	S(MAIN, "client_timeout", client_timeout, seconds, 0, 86400, 0,
@@ -813,14 +794,6 @@ const struct ud_setting ud_settings[] = {
 	  "tenants (among those allowed) that may also flush and destroy it"),
 };
 const size_t ud_nsettings = sizeof(ud_settings) / sizeof(ud_settings[0]);
-
-/* Keep the unused helpers of the table referenced (a kind may have no key yet). */
-static const ud_parse_fn spare_parsers[] __attribute__((unused)) = {
-	p_duration, p_bool,
-};
-static const ud_format_fn spare_printers[] __attribute__((unused)) = {
-	f_duration, f_bool,
-};
 
 /* ---- lookups ---- */
 

@@ -41,6 +41,7 @@ static const char usage_text[] =
 	"  pool flush POOL [--tenant T] | pool destroy POOL [--tenant T]\n"
 	"  config get [SECTION] | set SECTION KEY=VALUE... | save [PATH] | keys\n"
 	"  reload                    re-read utmemd's configuration file\n"
+	"  save                      save the persistent pools now (persist = FILE)\n"
 	"  log-level error|warn|info|debug\n"
 	"  help [COMMAND], version\n"
 	"\n"
@@ -66,6 +67,7 @@ static const struct {
 	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
 	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
 	{"reload", "utmemctl reload [--force]\n  Re-read utmemd's -c file and apply it: tenants added, changed or\n  removed, capacity, pools. Removing a tenant that holds data takes\n  --force (SIGHUP always applies the file). Prints each change.\n"},
+	{"save", "utmemctl save\n  Write every persistent pool to utmemd's persist file now (utmemd also\n  saves on SIGTERM and restores at start). Prints what was saved.\n"},
 	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until the next restart or reload.\n"},
 	{"version", "utmemctl version\n  utmemctl's version (utmemd's is in utmemctl info).\n"},
 };
@@ -502,6 +504,8 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		return ctl_listing(c, UADM_OP_STATS);
 	if (strcmp(cmd, "info") == 0)
 		return ctl_info(c);
+	if (strcmp(cmd, "save") == 0)
+		return ctl_change(c, UADM_OP_SAVE, NULL);
 	if (strcmp(cmd, "reload") == 0) {
 		uadm_wbuf_init(&w);
 		uadm_w_u32(&w, c->force ? UADM_F_FORCE : 0);

@@ -360,31 +360,58 @@ static int cmd_count(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* Pool flags for KIND: persistent, ephemeral or shared (persistent). */
+static unsigned kind_flags(const char *kind)
+{
+	if (strcmp(kind, "shared") == 0)
+		return UTMEM_POOL_SHARED;
+	if (strcmp(kind, "ephemeral") == 0)
+		return UTMEM_POOL_EPHEMERAL | UTMEM_POOL_CREATE;
+	return UTMEM_POOL_CREATE;
+}
+
 /*
- * fill SOCK POOL KIND N SIZE: PUT N values of SIZE bytes (keys k0..kN-1) in
- * POOL, persistent or ephemeral; a refused PUT fails.
+ * fill SOCK POOL KIND N SIZE PREFIX: PUT N values of SIZE bytes under keys
+ * PREFIX0..PREFIX<N-1> in POOL (KIND: persistent, ephemeral, shared); value
+ * i is SIZE bytes of 'a' + i % 26. A refused PUT fails.
+ * check SOCK POOL KIND N SIZE PREFIX: GET them all back, byte for byte.
  */
-static int cmd_fill(char **argv)
+static int fill_or_check(char **argv, int check)
 {
 	utmem_client *c = dial(argv[0]);
-	unsigned flags = UTMEM_POOL_CREATE;
 	long n = atol(argv[3]);
 	size_t size = (size_t)atol(argv[4]);
-	char *val = malloc(size ? size : 1), key[32];
+	char *val = malloc(size ? size : 1), *got = malloc(size + 1), key[80];
 	uint32_t p;
 
-	if (strcmp(argv[2], "ephemeral") == 0)
-		flags |= UTMEM_POOL_EPHEMERAL;
-	memset(val, 'v', size);
-	CHECK_EQ("open", utmem_pool_open(c, argv[1], flags, &p), 0);
+	CHECK_EQ("open", utmem_pool_open(c, argv[1], kind_flags(argv[2]), &p), 0);
 	for (long i = 0; i < n && !failures; i++) {
-		int len = snprintf(key, sizeof(key), "k%ld", i);
-		CHECK_EQ("put", utmem_put(c, p, key, (size_t)len, val, size), 0);
+		int len = snprintf(key, sizeof(key), "%s%ld", argv[5], i);
+		memset(val, 'a' + (int)(i % 26), size);
+		if (!check) {
+			CHECK_EQ("put", utmem_put(c, p, key, (size_t)len, val, size), 0);
+			continue;
+		}
+		CHECK_EQ(key, utmem_get(c, p, key, (size_t)len, got, size + 1, 0),
+			 (long long)size);
+		CHECK_EQ("value bytes", memcmp(got, val, size), 0);
 	}
 	free(val);
+	free(got);
 	utmem_close(c);
 	return failures ? 1 : 0;
 }
+
+static int cmd_fill(char **argv) { return fill_or_check(argv, 0); }
+
+/* fill SOCK POOL KIND N SIZE: keys k0..k<N-1>. */
+static int cmd_fill_k(char **argv)
+{
+	char *a[6] = {argv[0], argv[1], argv[2], argv[3], argv[4], (char *)"k"};
+
+	return fill_or_check(a, 0);
+}
+static int cmd_check(char **argv) { return fill_or_check(argv, 1); }
 
 /* serve SOCK SECONDS: keep doing PUT/GET round trips; fail if any fails. */
 static int cmd_serve(char **argv)
@@ -417,7 +444,8 @@ int main(int argc, char **argv)
 		{"get", 4, cmd_get},         {"open", 4, cmd_open},
 		{"quota", 2, cmd_quota},     {"restart", 3, cmd_restart},
 		{"tcp", 3, cmd_tcp},         {"count", 2, cmd_count},
-		{"serve", 2, cmd_serve},     {"fill", 5, cmd_fill},
+		{"serve", 2, cmd_serve},     {"fill", 6, cmd_fill},
+		{"fill", 5, cmd_fill_k},     {"check", 6, cmd_check},
 		{"refused", 4, cmd_refused},
 	};
 
@@ -425,6 +453,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|refused ARGS\n");
+	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|check|refused ARGS\n");
 	return 2;
 }

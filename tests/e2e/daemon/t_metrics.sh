@@ -31,7 +31,7 @@ PORT=$(sed -n 's|^metrics: http://127.0.0.1:\([0-9]*\)/metrics$|\1|p' "$T/d.out"
 [ -n "$PORT" ] || fail "no loopback metrics line: $(cat "$T/d.out")"
 ok "metrics = 0 listens on 127.0.0.1:$PORT"
 
-"$E2E_CLIENT" fill "$RUN/web.sock" c ephemeral 40 100 || fail "fill"
+"$E2E_CLIENT" fill "$RUN/web.sock" c ephemeral 40 100 k || fail "fill"
 "$E2E_CLIENT" put "$RUN/utmemd.sock" p k v || fail "put"
 "$E2E_CLIENT" serve "$RUN/web.sock" 3 >/dev/null 2>&1 &
 SP=$!

@@ -87,8 +87,8 @@ grep -qF "no admin socket $T/admin.sock: utmemd is not running with this run dir
 ok "no daemon there: $(cat "$T/e")"
 
 # Data loss takes --force and says what went: shrinking below what is stored.
-"$E2E_CLIENT" fill "$RUN/web.sock" eph ephemeral 2000 4000 || fail "fill ephemeral"
-"$E2E_CLIENT" fill "$RUN/web.sock" keep persistent 100 1000 || fail "fill persistent"
+"$E2E_CLIENT" fill "$RUN/web.sock" eph ephemeral 2000 4000 k || fail "fill ephemeral"
+"$E2E_CLIENT" fill "$RUN/web.sock" keep persistent 100 1000 k || fail "fill persistent"
 ctl tenant set web --max 4M 2>"$T/e" && fail "max below what web stores, without --force"
 grep -qF "tenant 'web': max 4M is below its" "$T/e" || fail "shrink refusal: $(cat "$T/e")"
 grep -qF "repeat with --force" "$T/e" || fail "shrink refusal: $(cat "$T/e")"
