@@ -19,8 +19,9 @@ DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
 # module is built against them), a static busybox for the initramfs.
 VM_DEPS    = qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
              busybox-static cpio xz-utils binutils
-# Tools the tests use when present: promtool checks the metrics endpoint.
-TEST_DEPS  = prometheus
+# Tools the tests use: promtool checks the metrics endpoint, man renders
+# the man pages.
+TEST_DEPS  = prometheus man-db
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux
 

@@ -78,7 +78,7 @@ static void print_keys(enum ud_scope scope, FILE *f)
 		const struct ud_setting *s = &ud_settings[i];
 		if (s->scope != scope)
 			continue;
-		fprintf(f, "    %-14s %s%s\n", s->key, s->help,
+		fprintf(f, "    %-20s %s%s\n", s->key, s->help,
 			s->flags & UD_SF_RESTART ? " [restart]"
 			: s->flags & UD_SF_CREATE ? " [at creation]" : "");
 	}
