@@ -541,6 +541,10 @@ static void vm_stop(struct ud_vm *vm)
 			ud_warn("cannot stop the VM thread of '%s'", vm->t->name);
 		pthread_join(vm->thread, NULL);
 	}
+	ud_info("tenant '%s': VM thread stopped after %llu sessions (%llu interrupts asked for, %llu doorbells rung)",
+		vm->t->name, (unsigned long long)vm->session_no,
+		(unsigned long long)atomic_load(&vm->kicks),
+		(unsigned long long)atomic_load(&vm->rings));
 	/* Tell a guest that is still there (after the thread: it owns ctl). */
 	if (vm->ctl && !atomic_load(&vm->broken)) {
 		vm->state = UVM_STATE_CLOSED;

@@ -135,4 +135,15 @@ kill -0 "$DPID" || fail "utmemd died of a truncated region"
 "$VMCHECK" put "unix:$RUN/host.sock" pp other-pp from-host 5000 7 || fail "host put host after restart"
 "$VMCHECK" ops "unix:$RUN/host.sock" other >/dev/null || fail "host tenant after the truncation"
 ok "region truncated under utmemd: it survives, drops that VM, serves the rest"
+
+# A reload that removes a VM tenant stops its thread; the region file stays
+# (a QEMU may still map it).
+grep -v -e '^\[tenant vm2\]' -e '^ivshmem = vm2' -e '^ivshmem_doorbell' "$T/vm.ini" >"$T/vm-less.ini"
+cp "$T/vm-less.ini" "$T/vm.ini"
+kill -HUP "$DPID"
+for i in $(seq 1 100); do grep -q "tenant 'vm2': VM thread stopped" "$T/d2.log" && break; sleep 0.05; done
+grep -q "tenant 'vm2': VM thread stopped" "$T/d2.log" || fail "reload did not stop vm2's thread"
+[ -f "$RUN/vm2.shm" ] || fail "the region file was removed"
+[ -S "$RUN/vm2.bell" ] && fail "the doorbell socket was left behind"
+ok "a reload without the tenant stops its VM thread, keeps the region file"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
