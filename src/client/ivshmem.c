@@ -21,13 +21,15 @@
  * PATH may be a PCI device directory (/sys/bus/pci/devices/0000:00:03.0),
  * its resource2 file, or any file holding a region (the region file itself,
  * on the host: how tests drive the daemon side without a guest). Without a
- * PATH the first ivshmem device whose BAR holds a utmem region is used.
+ * PATH the first ivshmem device, in PCI address order, whose BAR holds a
+ * utmem region is used.
  * The BAR file is locked (flock) for the session, so two processes of one
  * guest never fight over one region.
  */
 #include "client/client_int.h"
 
 #include <dirent.h>
+#include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -119,9 +121,8 @@ int uclient_ivshmem_open(const struct uclient_addr *a)
 {
 	char path[512];
 	struct stat st;
-	DIR *d;
-	struct dirent *e;
-	int fd, err = -ENODEV;
+	struct dirent **list = NULL;
+	int n, fd, found = -1, err = -ENODEV;
 
 	if (a->path[0]) {
 		if (stat(a->path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -130,15 +131,16 @@ int uclient_ivshmem_open(const struct uclient_addr *a)
 		}
 		return open_locked(a->path);
 	}
-	d = opendir(PCI_DEVICES);
-	if (!d)
+	/* In PCI address order, so the choice does not depend on sysfs. */
+	n = scandir(PCI_DEVICES, &list, NULL, alphasort);
+	if (n < 0)
 		return -ENODEV;
-	while ((e = readdir(d)) != NULL) {
+	for (int i = 0; i < n; i++) {
 		char dir[300];
 
-		if (e->d_name[0] == '.')
+		if (list[i]->d_name[0] == '.' || found >= 0)
 			continue;
-		snprintf(dir, sizeof(dir), PCI_DEVICES "/%s", e->d_name);
+		snprintf(dir, sizeof(dir), PCI_DEVICES "/%s", list[i]->d_name);
 		if (read_hex(dir, "vendor") != IVSHMEM_VENDOR ||
 		    read_hex(dir, "device") != IVSHMEM_DEVICE)
 			continue;
@@ -149,13 +151,16 @@ int uclient_ivshmem_open(const struct uclient_addr *a)
 				err = fd;
 			continue;
 		}
-		if (holds_region(fd)) {
-			closedir(d);
-			return fd;
-		}
-		close(fd);
+		if (holds_region(fd))
+			found = fd;
+		else
+			close(fd);
 	}
-	closedir(d);
+	for (int i = 0; i < n; i++)
+		free(list[i]);
+	free(list);
+	if (found >= 0)
+		return found;
 	return err == -ENOENT ? -ECONNREFUSED : err;
 }
 
