@@ -61,18 +61,6 @@ export VM_CACHE=$PWD/$BENCH_BUILD/tests/vm
 {
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$OUT/log.txt" >&2; }
 
-# vm_add_binary ROOT BIN: BIN and the shared libraries it needs, at the same
-# paths in ROOT (the guest has no other libraries).
-vm_add_binary() {
-	local root=$1 bin=$2 lib
-	mkdir -p "$root$(dirname "$bin")"
-	cp -L "$bin" "$root$bin"
-	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
-		mkdir -p "$root$(dirname "$lib")"
-		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
-	done
-}
-
 size_bytes() {
 	case $1 in
 	*K) echo $((${1%K} << 10)) ;; *M) echo $((${1%M} << 20)) ;; *) echo "$1" ;;
@@ -231,9 +219,7 @@ G=$T/guest
 mkdir -p "$G"
 cp "$UTMEM_KO" "$G/utmem.ko"
 cp "$MODULE" "$G/utmem.so"
-vm_add_binary "$G" "$(command -v redis-server)"
-mkdir -p "$G/usr/bin"
-[ -e "$G/usr/bin/redis-server" ] || cp -L "$(command -v redis-server)" "$G/usr/bin/redis-server"
+vm_add_binary "$G" /usr/bin/redis-server
 guest_script >"$G/test.sh"
 vm_initrd "$G" "$T/initrd.gz" virtio_pci virtio_blk virtio_net
 MACHINE=$(bench_machine)

@@ -4,6 +4,7 @@
 # /test.sh with the kernel command line's vmtest.* words as environment, and
 # power off. Every result line the host reads starts with "VMTEST".
 export PATH=/bin
+/bin/busybox --install -s /bin
 mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev

@@ -99,6 +99,18 @@ vm_mod_order() {
 	done
 }
 
+# vm_add_binary ROOT BIN: BIN and the shared libraries it needs, at the
+# same paths under ROOT (the guest has no other libraries).
+vm_add_binary() {
+	local root=$1 bin=$2 lib
+	mkdir -p "$root$(dirname "$bin")"
+	cp -L "$bin" "$root$bin"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$lib")"
+		[ -e "$root$lib" ] || cp -L "$lib" "$root$lib"
+	done
+}
+
 # vm_initrd ROOT OUT [MODULE...]: pack ROOT (the caller's files: bin/, test.sh,
 # ...) with busybox, the named modules and their dependencies (decompressed),
 # and /init, into the gzip'd newc cpio OUT.
@@ -107,9 +119,8 @@ vm_initrd() {
 	shift 2
 	mkdir -p "$root"/{bin,dev,proc,sys,tmp,lib/modules}
 	cp "$VM_BUSYBOX" "$root/bin/busybox"
-	for f in $("$root/bin/busybox" --list); do
-		[ -e "$root/bin/$f" ] || ln -s busybox "$root/bin/$f"
-	done
+	ln -sf busybox "$root/bin/sh" # /init installs the other applets
+
 	: >"$root/modules.order"
 	for f in $(vm_mod_order "$@"); do
 		base=${f##*/}

@@ -11,6 +11,7 @@
  *                           values for the host to check (see leave())
  *   put ADDR KIND POOL KEY SIZE SEED     store a patterned value
  *   check ADDR KIND POOL KEY SIZE SEED   GET it and compare (SIZE -1: a miss)
+ *   getstr ADDR KIND POOL KEY            print a value (up to 4 KiB) as is
  *   lat ADDR N SIZE         N PUT and N GET round trips of SIZE-byte values;
  *                           prints p50/p99/max in microseconds
  *   scribble PATH SECONDS   map PATH (a BAR's resource2, or the region file)
@@ -296,6 +297,23 @@ static int cmd_put_check(char **argv, int check)
 	free(v);
 	free(out);
 	return failures != 0;
+}
+
+static int cmd_getstr(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	uint32_t p = open_pool(c, argv[1], argv[2]);
+	char out[4096];
+	ssize_t n = utmem_get(c, p, argv[3], strlen(argv[3]), out, sizeof(out), 0);
+
+	utmem_close(c);
+	if (n < 0) {
+		printf("FAIL get %s: %s\n", argv[3], utmem_strerror((int)n));
+		return 1;
+	}
+	fwrite(out, 1, (size_t)n, stdout);
+	printf("\n");
+	return 0;
 }
 
 static uint64_t now_ns(void)
@@ -633,6 +651,8 @@ int main(int argc, char **argv)
 		return cmd_put_check(argv + 2, 0);
 	if (argc == 8 && strcmp(argv[1], "check") == 0)
 		return cmd_put_check(argv + 2, 1);
+	if (argc == 6 && strcmp(argv[1], "getstr") == 0)
+		return cmd_getstr(argv + 2);
 	if (argc == 5 && strcmp(argv[1], "lat") == 0)
 		return cmd_lat(argv + 2);
 	if (argc == 4 && strcmp(argv[1], "scribble") == 0)
@@ -647,6 +667,7 @@ int main(int argc, char **argv)
 		return cmd_reconnect(argv + 2);
 	fprintf(stderr,
 		"usage: vmcheck ops ADDR TAG | put|check ADDR KIND POOL KEY SIZE SEED |\n"
+		"       getstr ADDR KIND POOL KEY |\n"
 		"       lat ADDR N SIZE | scribble PATH SECONDS | hold ADDR SECONDS |\n"
 		"       reconnect ADDR FLAGFILE | bellproto SOCK SIZE [block] |\n"
 		"       devhostile DEV\n");
