@@ -104,7 +104,7 @@ static void one_size(size_t vlen, uint64_t fill, uint64_t shrink, const char *se
 	struct ust_config cfg = { .capacity = fill };
 	struct ust_limits lim = { 0, UINT64_MAX, 1 };
 	struct ust_compact_info ci = { 0 };
-	uint64_t base, full, n = 0, target_cap = fill - shrink, goal, after;
+	uint64_t base, full, n = 0, target_cap = fill - shrink, goal, after, kept = 0;
 	double t_ev, t_cmp, t_purge, t_in = -1, rss100 = -1, c0, c_ev, c_cmp, c_purge;
 	static char buf[1 << 20];
 	char *val = calloc(1, vlen);
@@ -161,6 +161,13 @@ static void one_size(size_t vlen, uint64_t fill, uint64_t shrink, const char *se
 	atomic_store(&smp.stop, true);
 	pthread_join(th, NULL);
 	after = rss();
+	/* LRU quality: how many of the entries read before the shrink survived
+	 * (all of them fit: they are 1/8 of the fill, the capacity more) */
+	for (uint64_t i = 0; i < n; i += 8) {
+		int kl = snprintf(k, sizeof(k), "k%llu", (unsigned long long)i);
+
+		kept += ust_get_buf(st, t, p, k, (size_t)kl, 0, buf, sizeof(buf), NULL) == 0;
+	}
 	goal = base + charged(st) + charged(st) / 8 + (8u << 20);
 	for (int i = 0; i < atomic_load(&smp.n); i++) {
 		if (t_in < 0 && smp.rss[i] <= goal)
@@ -169,11 +176,12 @@ static void one_size(size_t vlen, uint64_t fill, uint64_t shrink, const char *se
 			rss100 = (double)(smp.rss[i] - base) / MiB;
 	}
 	printf("%8zu %9llu %7.0f %7.0f %7.1f | %7.1f %7.1f %7.1f | %6.1f %6.1f %6.1f |"
-	       " %9llu %7.1f | %8.1f %8.1f %8.1f\n",
+	       " %9llu %7.1f | %8.1f %8.1f %8.1f | %5.1f\n",
 	       vlen, (unsigned long long)n, (double)(full - base) / MiB,
 	       (double)charged(st) / MiB, (double)(after - base) / MiB, t_ev, t_cmp - t_ev,
 	       t_purge - t_cmp, c_ev, c_cmp - c_ev, c_purge - c_cmp,
-	       (unsigned long long)ci.moved, ci.bytes_moved / MiB, t_purge, t_in, rss100);
+	       (unsigned long long)ci.moved, ci.bytes_moved / MiB, t_purge, t_in, rss100,
+	       n ? 100.0 * (double)kept / (double)((n + 7) / 8) : 0.0);
 	if (series) {
 		char path[4096];
 		FILE *f;
@@ -208,8 +216,9 @@ int main(int argc, char **argv)
 	printf("# times in ms from the start of the shrink; RSS in MiB over the RSS before the fill\n");
 	printf("# wall: each step's elapsed time; cpu: the same steps' CPU time (the\n"
 	       "# difference is waiting for a CPU or for other CPUs' TLB flushes)\n");
+	printf("# kept%%: share of the entries read before the shrink still there after it\n");
 	printf("#  value   entries  rssful  charge rssaftr |  evict  compact   purge |"
-	       " cpu:ev   comp  purge |     moved  movMiB |     done   in-marg  rss@100\n");
+	       " cpu:ev   comp  purge |     moved  movMiB |     done   in-marg  rss@100 | kept%%\n");
 	if (argc > 3) {
 		for (int i = 3; i < argc; i++)
 			one_size(strtoull(argv[i], NULL, 10), fill, shrink, series);
