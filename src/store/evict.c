@@ -138,13 +138,14 @@ static struct ust_entry **link_of(struct ust_sub *sub, const struct sample *s)
 }
 
 /*
- * Evict the oldest quarter of a sample of tenant's entries in pool p's
- * stripe s, oldest first, stopping once want bytes are released. Returns the
- * bytes of charge released. The entry under keep's key is spared (keep may
- * be NULL). Takes stripe s.
+ * Evict the oldest 3/4 * share/1024 (at least a quarter) of a sample of
+ * tenant's entries in pool p's stripe s, oldest first, stopping once want
+ * bytes are released. Returns the bytes of charge released. The entry under keep's
+ * key is spared (keep may be NULL). Takes stripe s.
  */
 static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
-			     uint32_t tenant, uint64_t want, const struct ust_room *keep)
+			     uint32_t tenant, uint64_t want, const struct ust_room *keep,
+			     unsigned share)
 {
 	struct ust_sub *sub = &p->sub[s];
 	struct ust_entry *chain = NULL;
@@ -156,7 +157,11 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 		keep = NULL;
 	pthread_mutex_lock(&st->stripes[s].lock);
 	n = sub->buckets && sub->count ? sample_sub(st, sub, tenant, keep, smp) : 0;
-	k = (n + 3) / 4;
+	k = (n * share * 3 / 4 + 1023) / 1024;
+	if (k < (n + 3) / 4)
+		k = (n + 3) / 4;
+	if (k > n)
+		k = n;
 	oldest_first(smp, n, k);
 	for (unsigned i = 0; i < k && freed < want; i++) {
 		struct ust_entry *e = smp[i].e;
@@ -195,10 +200,19 @@ static void cursor_next(ust_store *st)
  * Evict about amount bytes of tenant t's ephemeral entries, sweeping every
  * eligible (pool, stripe) slot round-robin from the store's cursor. Returns
  * the bytes released; 0 means t has nothing evictable. The entry under
- * keep's key (keep may be NULL) is spared.
+ * keep's key (keep may be NULL) is spared. share (per 1024) is the part of
+ * t's ephemeral charge the caller wants gone in all (several calls of at
+ * most UST_EVICT_STEP): each sample of UST_SAMPLE entries loses 3/4 of that
+ * part of its oldest, at least a quarter. A PUT making room wants a little
+ * and keeps the quarter (LRU precision); a shrink by 7/8 evicts 21 of each
+ * 32 sampled, reading about 1.5 entries per eviction instead of 4 (at 64 B
+ * values, reading cold entries is most of an eviction's cost). Measured
+ * (shrink-bench 288 256, every 8th entry read, CPU time): 64 B eviction
+ * 1278 -> 692 ms, the read entries kept 85 % -> 81 %; evicting the whole
+ * share of each sample was faster still (636 ms) but kept only 69 %.
  */
 static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
-			   const struct ust_room *keep)
+			   const struct ust_room *keep, unsigned share)
 {
 	uint64_t freed = 0, slots = (uint64_t)st->next_pool * st->nstripes, idle = 0;
 
@@ -209,7 +223,8 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
 		cursor_next(st);
 		p = ust_pool_get(st, st->ev_pool);
 		if (eligible(p, t->id) && ust_stripe_used(st, p->id, st->ev_stripe))
-			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed, keep);
+			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed, keep,
+					   share);
 		freed += got;
 		idle = got ? 0 : idle + 1;
 	}
@@ -256,7 +271,7 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 			uint64_t evictable = sat_sub(ust_tenant_eph(st, t), spared);
 
 			if (sat_sub(used, evictable) > max ||
-			    !evict_from(st, t, min64(used - max, UST_EVICT_STEP), r))
+			    !evict_from(st, t, min64(used - max, UST_EVICT_STEP), r, 0))
 				err = -EDQUOT;
 			continue;
 		}
@@ -268,11 +283,21 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 			continue;
 		}
 		v = r->charge > cap ? NULL : pick_victim(st, t, used);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), r))
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), r, 0))
 			err = -ENOSPC;
 	}
 	pthread_mutex_unlock(&st->mgmt);
 	return err;
+}
+
+/* want as a part (per 1024, at most all) of t's ephemeral charge. */
+static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64_t want)
+{
+	uint64_t eph = ust_tenant_eph(st, t);
+
+	if (!eph || want >= eph)
+		return 1024;
+	return (unsigned)(want * 1024 / eph);
 }
 
 /*
@@ -292,7 +317,8 @@ void ust_shrink(ust_store *st)
 			uint64_t used = load64(&t->charged);
 			uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
 
-			if (used <= max || !evict_from(st, t, used - max, NULL))
+			if (used <= max || !evict_from(st, t, used - max, NULL,
+						       share_of(st, t, used - max)))
 				break;
 		}
 	}
@@ -304,7 +330,8 @@ void ust_shrink(ust_store *st)
 		if (all <= cap)
 			break;
 		v = pick_victim(st, NULL, 0);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL))
+		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL,
+				      share_of(st, v, all - cap)))
 			break;
 	}
 }
