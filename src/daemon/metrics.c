@@ -21,6 +21,7 @@
  * request and only happens while the endpoint is configured.
  */
 #include "daemon/daemon.h"
+#include "daemon/controller.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -221,6 +222,48 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	out(w, "utmem_pools %u\n", si.pools);
 }
 
+/*
+ * The host controller's and background compaction's figures (controller.c,
+ * the numeric items of INFO), one gauge or counter each: utmem_controller_*
+ * and utmem_compaction_*; sizes keep their _bytes suffix.
+ */
+static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
+{
+	static const char *const counters[] = {
+		"controller_shrinks", "controller_grows", "controller_shrunk_bytes",
+		"controller_grown_bytes", "controller_pressure_samples",
+		"controller_floor_hits", "controller_sample_errors", "compaction_runs",
+		"compaction_moved", "compaction_moved_bytes", "compaction_ms",
+	};
+	struct ud_info_item it[40];
+	size_t n = 0;
+
+	ud_ctl_info(d, it, sizeof(it) / sizeof(it[0]), &n);
+	for (size_t i = 0; i < n; i++) {
+		const char *type = "gauge";
+		char name[96], *end;
+		double v = strtod(it[i].value, &end);
+
+		if (end == it[i].value || *end) /* not a number: mode, reasons, shares */
+			continue;
+		for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
+			if (strcmp(it[i].key, counters[c]) == 0)
+				type = "counter";
+		if (strcmp(it[i].key, "compaction_ms") == 0) { /* base unit */
+			snprintf(name, sizeof(name), "utmem_compaction_seconds_total");
+			v /= 1000.0;
+		} else if (strstr(it[i].key, "_ms_ago")) {
+			snprintf(name, sizeof(name), "utmem_controller_last_change_seconds_ago");
+			v /= 1000.0;
+		} else {
+			snprintf(name, sizeof(name), "utmem_%s%s", it[i].key,
+				 type[0] == 'c' ? "_total" : "");
+		}
+		head(w, name, type, "Host controller / background compaction (docs/operations.md).");
+		out(w, "%s %.10g\n", name, v);
+	}
+}
+
 static void tenant_metrics(struct ud_daemon *d, struct uadm_wbuf *w,
 			   const struct ust_tenant_info *ti, int n)
 {
@@ -350,6 +393,7 @@ int ud_metrics_render(struct ud_daemon *d, struct uadm_wbuf *w)
 		return nt < 0 ? nt : np;
 	}
 	server_metrics(d, w);
+	controller_metrics(d, w);
 	head(w, "utmem_connections", "gauge", "Open client connections, all tenants.");
 	pthread_mutex_lock(&d->lock);
 	{
