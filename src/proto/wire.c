@@ -154,6 +154,51 @@ long uwire_parse(const uint8_t *buf, size_t len, const struct uwire_limits *lim,
 	return (long)total;
 }
 
+long uwire_parse_request(const uint8_t *buf, size_t len,
+			 const struct uwire_limits *lim, struct uwire_frame *f,
+			 size_t *need)
+{
+	long r;
+
+	if (len >= UWIRE_HDR_SIZE &&
+	    (uwire_get_u16(buf + OFF_FLAGS) & UWIRE_F_RESPONSE)) {
+		*need = UWIRE_HDR_SIZE;
+		r = uwire_hdr_decode(buf, lim, &f->hdr);
+		/* A worse fault of the header (magic, version) is named first. */
+		return r == -UWIRE_S_VERSION ? r : -UWIRE_S_PROTO;
+	}
+	return uwire_parse(buf, len, lim, f, need);
+}
+
+int uwire_request_check(const struct uwire_hdr *h)
+{
+	uint16_t allowed = 0;
+
+	switch (h->opcode) {
+	case UWIRE_OP_PUT:
+	case UWIRE_OP_INVALIDATE:
+		if (h->klen == 0)
+			return -UWIRE_S_INVALID;
+		break;
+	case UWIRE_OP_GET:
+		if (h->klen == 0)
+			return -UWIRE_S_INVALID;
+		allowed = UWIRE_F_EXCLUSIVE | UWIRE_F_MAXLEN;
+		break;
+	case UWIRE_OP_POOL_OPEN:
+		allowed = UWIRE_F_CREATE | UWIRE_F_EPHEMERAL | UWIRE_F_SHARED;
+		break;
+	default:
+		if (h->opcode > UWIRE_OP_RING_SETUP)
+			return 0; /* unknown or admin: the dispatcher answers */
+		break;
+	}
+	/* Bits 8-15 mean something only for the opcode that defines them. */
+	if (h->flags & 0xff00u & ~allowed)
+		return -UWIRE_S_INVALID;
+	return 0;
+}
+
 void uwire_hello_encode(const struct uwire_hello *h, uint8_t out[UWIRE_HELLO_SIZE])
 {
 	uwire_put_u32(out, h->version);

@@ -167,6 +167,27 @@ struct uwire_frame {
 long uwire_parse(const uint8_t *buf, size_t len, const struct uwire_limits *lim,
 		 struct uwire_frame *f, size_t *need);
 
+/*
+ * uwire_parse for a receiver of requests (the daemon): a frame whose
+ * header carries RESPONSE is refused with -UWIRE_S_PROTO as soon as the
+ * header is in, so every length is checked by the request rules (the
+ * small-value limit of non-PUT requests included) before anything is
+ * buffered.
+ */
+long uwire_parse_request(const uint8_t *buf, size_t len,
+			 const struct uwire_limits *lim, struct uwire_frame *f,
+			 size_t *need);
+
+/*
+ * Argument rules every tenant request must meet whatever its handler
+ * (docs/protocol.md section 5): PUT, GET and INVALIDATE carry a key of at
+ * least one byte; an opcode-specific flag bit is set only on the opcode
+ * that defines it. Returns 0 or -UWIRE_S_INVALID (the frame is answered
+ * INVALID and the connection stays usable). Unknown opcodes pass: they are
+ * answered OPCODE.
+ */
+int uwire_request_check(const struct uwire_hdr *h);
+
 void uwire_hello_encode(const struct uwire_hello *h, uint8_t out[UWIRE_HELLO_SIZE]);
 int uwire_hello_decode(const uint8_t *in, size_t len, struct uwire_hello *h);
 void uwire_stats_encode(const struct uwire_stats *s, uint8_t out[UWIRE_STATS_SIZE]);

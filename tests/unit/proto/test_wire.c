@@ -263,6 +263,70 @@ static void test_le_helpers(void **state)
 	(void)state;
 }
 
+/*
+ * docs/protocol.md section 5: a daemon parses requests only. A header with
+ * RESPONSE is refused as soon as it is in, before its lengths can buy a
+ * large buffer (a "response" GET is not held to the 4 KiB small-value
+ * rule); requests need a key where they name one, and opcode flags only on
+ * their own opcode.
+ */
+static void test_request_rules(void **state)
+{
+	uint8_t raw[UWIRE_HDR_SIZE];
+	struct uwire_hdr h = sample();
+	struct uwire_frame f;
+	size_t need = 0;
+
+	(void)state;
+	h.opcode = UWIRE_OP_GET;
+	h.flags = UWIRE_F_RESPONSE;
+	h.vlen = 1u << 20; /* allowed to a response, never to a GET request */
+	uwire_hdr_encode(&h, raw);
+	assert_int_equal(uwire_parse(raw, sizeof(raw), &lim, &f, &need), 0);
+	assert_int_equal(need, UWIRE_HDR_SIZE + h.klen + h.vlen);
+	assert_int_equal(uwire_parse_request(raw, sizeof(raw), &lim, &f, &need),
+			 -UWIRE_S_PROTO);
+	assert_int_equal(need, UWIRE_HDR_SIZE);
+	assert_true(f.hdr.id == h.id); /* the id is there for the reply */
+	/* Fewer than 32 bytes: nothing judged yet. */
+	assert_int_equal(uwire_parse_request(raw, 31, &lim, &f, &need), 0);
+	/* Without RESPONSE the same frame is a request held to 4 KiB. */
+	h.flags = 0;
+	uwire_hdr_encode(&h, raw);
+	assert_int_equal(uwire_parse_request(raw, sizeof(raw), &lim, &f, &need),
+			 -UWIRE_S_TOOBIG);
+
+	/* Empty keys: refused where the opcode names a key. */
+	h = sample();
+	h.klen = 0;
+	for (unsigned op = UWIRE_OP_PUT; op <= UWIRE_OP_INVALIDATE; op++) {
+		h.opcode = (uint8_t)op;
+		assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	}
+	h.opcode = UWIRE_OP_PING;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.opcode = UWIRE_OP_PUT;
+	h.klen = 1;
+	assert_int_equal(uwire_request_check(&h), 0);
+	/* Opcode flags only where defined. */
+	h.flags = UWIRE_F_EXCLUSIVE;
+	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	h.opcode = UWIRE_OP_GET;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.flags = UWIRE_F_EXCLUSIVE | UWIRE_F_MAXLEN;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.flags = UWIRE_F_SHARED;
+	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	h.opcode = UWIRE_OP_POOL_OPEN;
+	h.flags = UWIRE_F_CREATE | UWIRE_F_EPHEMERAL | UWIRE_F_SHARED;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.opcode = UWIRE_OP_HELLO;
+	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	/* Unknown and admin opcodes are the dispatcher's to answer. */
+	h.opcode = 0x3e;
+	assert_int_equal(uwire_request_check(&h), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +339,7 @@ int main(void)
 		cmocka_unit_test(test_status_errno),
 		cmocka_unit_test(test_records),
 		cmocka_unit_test(test_le_helpers),
+		cmocka_unit_test(test_request_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
