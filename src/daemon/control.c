@@ -319,6 +319,22 @@ static const struct ud_cfg_tenant *cfg_tenant(const struct ud_cfg *cfg,
 	return NULL;
 }
 
+int ud_cfg_pool_manages(const struct ud_cfg_pool *pl, const char *tenant)
+{
+	for (size_t i = 0; i < pl->nmanagers; i++)
+		if (strcmp(pl->managers[i], tenant) == 0)
+			return 1;
+	return 0;
+}
+
+int ud_cfg_pool_grants(const struct ud_cfg_pool *pl, const char *tenant)
+{
+	for (size_t i = 0; i < pl->ntenants; i++)
+		if (strcmp(pl->tenants[i], tenant) == 0)
+			return 1;
+	return 0;
+}
+
 /* Create the shared pools a config declares and grant them. */
 static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
 		       char *msg, size_t msglen)
@@ -333,11 +349,16 @@ static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
 			snprintf(msg, msglen, "pool '%s': %s", pl->name, strerror(-err));
 			return err;
 		}
-		for (size_t k = 0; k < pl->ntenants; k++) {
-			struct ud_tenant *t = ud_tenant_by_name(d, pl->tenants[k]);
-			if (!t)
+		/* Grants and rights exactly as the config says ("tenants",
+		 * "manage"); a tenant no longer listed loses the pool. */
+		for (struct ud_tenant *t = d->tenants; t; t = t->next) {
+			if (!ud_cfg_pool_grants(pl, t->name)) {
+				ust_pool_revoke(d->st, id, t->id);
 				continue;
-			err = ust_pool_grant(d->st, id, t->id);
+			}
+			err = ust_pool_grant_rights(d->st, id, t->id,
+						    ud_cfg_pool_manages(pl, t->name)
+							    ? UST_GRANT_MANAGE : 0);
 			if (err && err != -EEXIST) {
 				snprintf(msg, msglen, "pool '%s': grant to '%s': %s",
 					 pl->name, t->name, strerror(-err));

@@ -434,6 +434,10 @@ struct ud_tenant *ud_tenant_by_name(struct ud_daemon *d, const char *name);
 /* Constant-time token match over all tenants; NULL if none. Takes lock. */
 struct ud_tenant *ud_tenant_by_token(struct ud_daemon *d, const uint8_t *tok,
 				     size_t len);
+/* Is tenant among those pl lets flush and destroy it ("manage")? */
+int ud_cfg_pool_manages(const struct ud_cfg_pool *pl, const char *tenant);
+/* Is tenant among those pl is granted to ("tenants")? */
+int ud_cfg_pool_grants(const struct ud_cfg_pool *pl, const char *tenant);
 /* Resolve a relative socket path against the run directory. */
 int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		   char *out, size_t outlen);

@@ -406,8 +406,9 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		.max_key = d->cfg.max_key,
 		.max_value = d->cfg.max_value,
 		/* Compaction runs in the maintenance thread (controller.c), so
-		 * shrinking and flushing return once evicted and purged. */
-		.flags = UST_CFG_COMPACT_DEFER,
+		 * shrinking and flushing return once evicted and purged; tenants
+		 * pay for their pools. */
+		.flags = UST_CFG_COMPACT_DEFER | UST_CFG_CHARGE_POOLS,
 	};
 	int err;
 

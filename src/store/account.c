@@ -120,6 +120,27 @@ static int reserve(ust_store *st, struct ust_tenant *t, uint64_t n, uint64_t cre
 	return 0;
 }
 
+/*
+ * Charge n bytes of metadata (a private pool) to tenant t's and the
+ * store's totals, like an entry but with no stripe credit. Returns 0,
+ * -EDQUOT or -ENOSPC with nothing changed. Caller holds st->mgmt.
+ */
+int ust_meta_charge(ust_store *st, struct ust_tenant *t, uint64_t n)
+{
+	int err = n ? reserve(st, t, n, 0) : 0;
+
+	if (!err)
+		t->meta += n;
+	return err;
+}
+
+/* Give back n bytes charged by ust_meta_charge. Caller holds st->mgmt. */
+void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n)
+{
+	unreserve(st, t, n);
+	t->meta -= n;
+}
+
 /* Extra credit worth taking now: a chunk, or less when room is short. */
 static uint64_t refill_size(const ust_store *st, struct ust_tenant *t)
 {

@@ -134,6 +134,9 @@ struct ust_tenant {
 	/* Charge of all its entries plus the credit its stripes hold. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
 	_Atomic uint32_t held; /* stripes holding credit for it */
+	_Atomic uint32_t max_pools; /* 0 = no limit */
+	uint32_t npools;  /* private pools; st->mgmt */
+	uint64_t meta;    /* their metadata, in charged; st->mgmt */
 };
 
 struct ust_pool {
@@ -143,6 +146,9 @@ struct ust_pool {
 	char name[UST_NAME_MAX + 1];
 	uint32_t *grants; /* shared pools: tenants allowed to open it */
 	uint32_t ngrants;
+	uint32_t *managers; /* shared pools: grantees that may flush/destroy */
+	uint32_t nmanagers;
+	uint64_t meta;    /* private pools: charged to the owner for this */
 	struct ust_sub *sub; /* [nstripes] */
 };
 
@@ -190,6 +196,7 @@ struct ust_store {
 	unsigned ngmask; /* pool groups - 1 */
 	size_t max_key;
 	size_t max_value;
+	bool charge_pools; /* UST_CFG_CHARGE_POOLS */
 	struct ust_stripe *stripes;
 	_Alignas(UST_CACHELINE) _Atomic uint64_t capacity;
 	/* Charge of every entry plus all credit held by tenants' stripes. */
@@ -254,6 +261,8 @@ uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen);
 uint64_t ust_credit(const struct ust_tstripe *ts);
 int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t charge,
 		   uint64_t have, uint64_t credit_g);
+int ust_meta_charge(ust_store *st, struct ust_tenant *t, uint64_t n);
+void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n);
 void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 		    const struct ust_entry *e, uint64_t charge);
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
@@ -279,7 +288,9 @@ uint32_t ust_now(ust_store *st);
 
 /* pool.c */
 bool ust_pool_granted(const struct ust_pool *p, uint32_t tenant);
+bool ust_pool_may_see(const struct ust_pool *p, uint32_t tenant);
 bool ust_pool_may_manage(const struct ust_pool *p, uint32_t tenant);
+void ust_pool_forget(struct ust_pool *p, uint32_t tenant);
 void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked);
 void ust_pool_release(ust_store *st, struct ust_pool *p);

@@ -1,9 +1,18 @@
 /*
  * pool.c — pools: private or shared, persistent or ephemeral. A pool is an
  * array of per-stripe hash tables plus, when shared, the list of tenants the
- * operator granted it to. Ids come from a counter and are never reused; the
- * id table changes only under st->mgmt plus every stripe lock, so the data
- * path can look a pool up while holding just its stripe lock.
+ * operator granted it to and, among them, those that may also flush and
+ * destroy it (UST_GRANT_MANAGE): a shared pool is everyone's data, so a
+ * plain grantee must not be able to wipe it for the others. Ids come from a
+ * counter and are never reused; the id table changes only under st->mgmt
+ * plus every stripe lock, so the data path can look a pool up while holding
+ * just its stripe lock.
+ *
+ * A private pool costs its owner: with UST_CFG_CHARGE_POOLS (utmemd) its
+ * metadata (ust_pool_meta_bytes, about 8 KiB with 64 stripes) is charged to
+ * the tenant like an entry, and a tenant may have at most max_pools of them,
+ * so opening pools can neither swell the host unaccounted nor slow every
+ * POOL_OPEN down.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,14 +31,67 @@ bool ust_pool_granted(const struct ust_pool *p, uint32_t tenant)
 	return false;
 }
 
-/* True if tenant may flush, destroy or inspect p. */
-bool ust_pool_may_manage(const struct ust_pool *p, uint32_t tenant)
+static bool in_list(const uint32_t *list, uint32_t n, uint32_t tenant)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (list[i] == tenant)
+			return true;
+	return false;
+}
+
+/* Remove tenant from a list if present. */
+static bool list_del(uint32_t *list, uint32_t *n, uint32_t tenant)
+{
+	for (uint32_t i = 0; i < *n; i++) {
+		if (list[i] == tenant) {
+			list[i] = list[--*n];
+			return true;
+		}
+	}
+	return false;
+}
+
+/* True if tenant may inspect p (STATS, listing). Caller holds any lock. */
+bool ust_pool_may_see(const struct ust_pool *p, uint32_t tenant)
 {
 	if (tenant == UST_TENANT_ADMIN)
 		return true;
 	if (p->kind & UST_POOL_SHARED)
 		return ust_pool_granted(p, tenant);
 	return p->owner == tenant;
+}
+
+/*
+ * True if tenant may flush or destroy p: the operator, the owner of a
+ * private pool, a grantee of a shared pool given UST_GRANT_MANAGE.
+ */
+bool ust_pool_may_manage(const struct ust_pool *p, uint32_t tenant)
+{
+	if (tenant == UST_TENANT_ADMIN)
+		return true;
+	if (p->kind & UST_POOL_SHARED)
+		return in_list(p->managers, p->nmanagers, tenant);
+	return p->owner == tenant;
+}
+
+/* Withdraw every right of tenant on p. Caller holds every lock. */
+void ust_pool_forget(struct ust_pool *p, uint32_t tenant)
+{
+	list_del(p->grants, &p->ngrants, tenant);
+	list_del(p->managers, &p->nmanagers, tenant);
+}
+
+/* Why tenant may not manage p: -EACCES if it may see it, else -EBADF. */
+static int manage_err(const struct ust_pool *p, uint32_t tenant)
+{
+	return p && ust_pool_may_see(p, tenant) ? -EACCES : -EBADF;
+}
+
+uint64_t ust_pool_meta_bytes(const ust_store *st)
+{
+	return ust_alloc_size(&st->alloc, sizeof(struct ust_pool)) +
+	       ust_alloc_size(&st->alloc, st->nstripes * sizeof(struct ust_sub)) +
+	       sizeof(struct ust_pool *); /* its slot in the id table */
 }
 
 /* Unlink entries of stripe s (all, or tenant's); returns them as a chain. */
@@ -93,6 +155,7 @@ void ust_pool_release(ust_store *st, struct ust_pool *p)
 		free(p->sub[s].buckets);
 	free(p->sub);
 	free(p->grants);
+	free(p->managers);
 	free(p);
 }
 
@@ -158,36 +221,83 @@ static struct ust_pool *by_name(ust_store *st, const char *name, bool shared,
 	return NULL;
 }
 
-/* Open (or create) a pool for a tenant; see store.h. Takes st->mgmt. */
+/*
+ * Create tenant t's private pool, charging its metadata and counting it
+ * against max_pools. Returns 0, -EDQUOT (max_pools, or the charge does not
+ * fit the tenant's max), -ENOSPC or -ENOMEM. Caller holds st->mgmt.
+ */
+static int private_create(ust_store *st, struct ust_tenant *t, const char *name,
+			  unsigned kind, uint32_t *id)
+{
+	uint32_t lim = atomic_load_explicit(&t->max_pools, memory_order_relaxed);
+	uint64_t meta = st->charge_pools ? ust_pool_meta_bytes(st) : 0;
+	int err;
+
+	if (lim && t->npools >= lim)
+		return -EDQUOT;
+	err = ust_meta_charge(st, t, meta);
+	if (err)
+		return err;
+	err = pool_create(st, name, kind, t->id, id);
+	if (err) {
+		ust_meta_uncharge(st, t, meta);
+		return err;
+	}
+	st->pools[*id]->meta = meta;
+	t->npools++;
+	return 0;
+}
+
+/* One attempt at ust_pool_open; see there. Caller holds st->mgmt. */
+static int open_locked(ust_store *st, uint32_t tenant, const char *name,
+		       unsigned kind, unsigned flags, uint32_t *pool)
+{
+	bool shared = kind & UST_POOL_SHARED;
+	struct ust_tenant *t = ust_tenant_get(st, tenant);
+	struct ust_pool *p;
+
+	if (!t)
+		return -ENOENT;
+	p = by_name(st, name, shared, tenant);
+	if (shared && (!p || !ust_pool_granted(p, tenant)))
+		return -EACCES;
+	if (p && p->kind != kind)
+		return -EEXIST;
+	if (p) {
+		*pool = p->id;
+		return 0;
+	}
+	if (!(flags & UST_OPEN_CREATE))
+		return -ENOENT;
+	return private_create(st, t, name, kind, pool);
+}
+
+/*
+ * Open (or create) a pool for a tenant; see store.h. Takes st->mgmt. When
+ * the metadata charge does not fit, room is made as for a PUT of that size
+ * (credit reclaimed, the tenant's or others' ephemeral entries evicted)
+ * and the open is tried once more.
+ */
 int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 		  unsigned kind, unsigned flags, uint32_t *pool)
 {
-	bool shared = kind & UST_POOL_SHARED;
-	struct ust_pool *p;
-	int err = 0;
+	int err;
 
 	if (!ust_name_ok(name) || (kind & ~UST_KIND_MASK) || !pool ||
 	    (flags & ~UST_OPEN_CREATE))
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
-	if (!ust_tenant_get(st, tenant)) {
-		err = -ENOENT;
-		goto out;
+	for (int attempt = 0;; attempt++) {
+		struct ust_room room = {.charge = ust_pool_meta_bytes(st)};
+
+		pthread_mutex_lock(&st->mgmt);
+		err = open_locked(st, tenant, name, kind, flags, pool);
+		pthread_mutex_unlock(&st->mgmt);
+		if ((err != -EDQUOT && err != -ENOSPC) || attempt)
+			return err;
+		/* pool 0 never exists: no entry is spared as "replaced". */
+		if (ust_make_room(st, tenant, &room) < 0)
+			return err;
 	}
-	p = by_name(st, name, shared, tenant);
-	if (shared && (!p || !ust_pool_granted(p, tenant)))
-		err = -EACCES;
-	else if (p && p->kind != kind)
-		err = -EEXIST;
-	else if (p)
-		*pool = p->id;
-	else if (!(flags & UST_OPEN_CREATE))
-		err = -ENOENT;
-	else
-		err = pool_create(st, name, kind, tenant, pool);
-out:
-	pthread_mutex_unlock(&st->mgmt);
-	return err;
 }
 
 /* Operator: create a shared pool. Returns 0, -EINVAL, -EEXIST or -ENOMEM. */
@@ -208,44 +318,95 @@ int ust_shared_pool_create(ust_store *st, const char *name, unsigned kind,
 }
 
 /*
- * Operator: let tenant open shared pool. Returns 0 (also if already granted),
- * -EBADF (no such shared pool), -ENOENT (no such tenant) or -ENOMEM.
+ * A copy of list (n entries) with tenant appended, or NULL. The caller
+ * swaps it in under every stripe lock, so readers holding one stripe lock
+ * never see a list being resized.
  */
-int ust_pool_grant(ust_store *st, uint32_t pool, uint32_t tenant)
+static uint32_t *list_add(const uint32_t *list, uint32_t n, uint32_t tenant)
 {
+	uint32_t *g = malloc(((size_t)n + 1) * sizeof(*g));
+
+	if (!g)
+		return NULL;
+	if (n)
+		memcpy(g, list, n * sizeof(*g));
+	g[n] = tenant;
+	return g;
+}
+
+/*
+ * Grant tenant the shared pool with rights added (exact: rights replace
+ * what it had). Returns 0 (also if already granted), -EINVAL (unknown
+ * rights), -EBADF (no such shared pool), -ENOENT (no such tenant) or
+ * -ENOMEM. Takes st->mgmt and, to publish a change, every stripe lock.
+ */
+static int grant(ust_store *st, uint32_t pool, uint32_t tenant, unsigned rights,
+		 bool exact)
+{
+	uint32_t *g = NULL, *m = NULL;
 	struct ust_pool *p;
-	uint32_t *g;
+	bool add_g, add_m;
 	int err = 0;
 
+	if (rights & ~UST_GRANT_MANAGE)
+		return -EINVAL;
 	pthread_mutex_lock(&st->mgmt);
 	p = ust_pool_get(st, pool);
 	if (!p || !(p->kind & UST_POOL_SHARED))
 		err = -EBADF;
 	else if (!ust_tenant_get(st, tenant))
 		err = -ENOENT;
-	if (err || ust_pool_granted(p, tenant))
+	if (err)
 		goto out;
-	g = malloc((p->ngrants + 1) * sizeof(*g));
-	if (!g) {
+	add_g = !ust_pool_granted(p, tenant);
+	add_m = (rights & UST_GRANT_MANAGE) &&
+		!in_list(p->managers, p->nmanagers, tenant);
+	if (exact && !(rights & UST_GRANT_MANAGE) &&
+	    in_list(p->managers, p->nmanagers, tenant)) {
+		ust_lock_all(st);
+		list_del(p->managers, &p->nmanagers, tenant);
+		ust_unlock_all(st);
+	}
+	if ((add_g && !(g = list_add(p->grants, p->ngrants, tenant))) ||
+	    (add_m && !(m = list_add(p->managers, p->nmanagers, tenant)))) {
+		free(g);
 		err = -ENOMEM;
 		goto out;
 	}
-	if (p->ngrants)
-		memcpy(g, p->grants, p->ngrants * sizeof(*g));
-	g[p->ngrants] = tenant;
 	ust_lock_all(st);
-	free(p->grants);
-	p->grants = g;
-	p->ngrants++;
+	if (g) {
+		free(p->grants);
+		p->grants = g;
+		p->ngrants++;
+	}
+	if (m) {
+		free(p->managers);
+		p->managers = m;
+		p->nmanagers++;
+	}
 	ust_unlock_all(st);
 out:
 	pthread_mutex_unlock(&st->mgmt);
 	return err;
 }
 
+/* Operator: grant use, keeping rights already given. See store.h. */
+int ust_pool_grant(ust_store *st, uint32_t pool, uint32_t tenant)
+{
+	return grant(st, pool, tenant, 0, false);
+}
+
+/* Operator: grant with exactly these rights. See store.h. */
+int ust_pool_grant_rights(ust_store *st, uint32_t pool, uint32_t tenant,
+			  unsigned rights)
+{
+	return grant(st, pool, tenant, rights, true);
+}
+
 /*
- * Operator: withdraw a grant. The tenant's entries stay (charged to it)
- * until removed; it can no longer reach the pool. Returns 0, -EBADF, -ENOENT.
+ * Operator: withdraw a grant and every right with it. The tenant's entries
+ * stay (charged to it) until removed; it can no longer reach the pool.
+ * Returns 0, -EBADF, -ENOENT.
  */
 int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant)
 {
@@ -256,33 +417,30 @@ int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant)
 	p = ust_pool_get(st, pool);
 	if (!p || !(p->kind & UST_POOL_SHARED)) {
 		err = -EBADF;
-	} else {
+	} else if (ust_pool_granted(p, tenant)) {
 		ust_lock_all(st);
-		for (uint32_t i = 0; i < p->ngrants; i++) {
-			if (p->grants[i] == tenant) {
-				p->grants[i] = p->grants[--p->ngrants];
-				err = 0;
-				break;
-			}
-		}
+		ust_pool_forget(p, tenant);
 		ust_unlock_all(st);
+		err = 0;
 	}
 	pthread_mutex_unlock(&st->mgmt);
 	return err;
 }
 
-/* Drop every entry of a pool and trim. Returns 0 or -EBADF. Takes st->mgmt. */
+/*
+ * Drop every entry of a pool and trim. Returns 0, -EACCES (a shared pool
+ * granted without UST_GRANT_MANAGE) or -EBADF. Takes st->mgmt.
+ */
 int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 {
 	struct ust_pool *p;
-	int err = -EBADF;
+	int err;
 
 	pthread_mutex_lock(&st->mgmt);
 	p = ust_pool_get(st, pool);
-	if (p && ust_pool_may_manage(p, tenant)) {
+	err = p && ust_pool_may_manage(p, tenant) ? 0 : manage_err(p, tenant);
+	if (!err)
 		ust_pool_drop_entries(st, p, 0, true, false);
-		err = 0;
-	}
 	pthread_mutex_unlock(&st->mgmt);
 	if (!err)
 		ust_trim(st);
@@ -291,22 +449,29 @@ int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 
 /*
  * Destroy a pool: its id is invalid once every stripe lock has been dropped,
- * then its entries are freed and memory trimmed. Returns 0 or -EBADF.
+ * then its entries are freed, its owner's metadata charge returned and
+ * memory trimmed. Returns 0, -EACCES (as for flush) or -EBADF.
  */
 int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 {
+	struct ust_tenant *owner;
 	struct ust_pool *p;
 
 	pthread_mutex_lock(&st->mgmt);
 	p = ust_pool_get(st, pool);
 	if (!p || !ust_pool_may_manage(p, tenant)) {
 		pthread_mutex_unlock(&st->mgmt);
-		return -EBADF;
+		return manage_err(p, tenant);
 	}
 	ust_lock_all(st);
 	st->pools[pool] = NULL;
 	st->npools--;
 	ust_unlock_all(st);
+	owner = p->kind & UST_POOL_SHARED ? NULL : ust_tenant_get(st, p->owner);
+	if (owner) {
+		ust_meta_uncharge(st, owner, p->meta);
+		owner->npools--;
+	}
 	ust_pool_drop_entries(st, p, 0, true, false);
 	pthread_mutex_unlock(&st->mgmt);
 	ust_pool_release(st, p);
@@ -334,7 +499,7 @@ int ust_pool_info(ust_store *st, uint32_t tenant, uint32_t pool,
 
 	pthread_mutex_lock(&st->mgmt);
 	p = ust_pool_get(st, pool);
-	if (p && ust_pool_may_manage(p, tenant)) {
+	if (p && ust_pool_may_see(p, tenant)) {
 		fill_info(st, p, out);
 		err = 0;
 	}
@@ -352,7 +517,7 @@ int ust_pool_list(ust_store *st, uint32_t tenant, struct ust_pool_info *out,
 	for (uint32_t i = 1; i < st->next_pool; i++) {
 		struct ust_pool *p = st->pools[i];
 
-		if (!p || !ust_pool_may_manage(p, tenant))
+		if (!p || !ust_pool_may_see(p, tenant))
 			continue;
 		if (n < cap)
 			fill_info(st, p, &out[n]);

@@ -70,6 +70,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 {
 	st->max_key = cfg->max_key ? cfg->max_key : UST_DEFAULT_MAX_KEY;
 	st->max_value = cfg->max_value ? cfg->max_value : UST_DEFAULT_MAX_VALUE;
+	st->charge_pools = (cfg->flags & UST_CFG_CHARGE_POOLS) != 0;
 	if (st->max_key > UINT16_MAX || st->max_value > UINT32_MAX - 4096)
 		return -EINVAL;
 	st->nstripes = cfg->shards ? round_pow2(cfg->shards) : default_shards();
@@ -295,12 +296,13 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 		if (st->tenants[i]) {
 			out->reserved += atomic_load(&st->tenants[i]->min);
 			out->freeable += ust_tenant_eph(st, st->tenants[i]);
+			out->charged += st->tenants[i]->meta; /* their pools */
 		}
 	}
 	for (uint32_t i = 1; i < st->next_pool; i++)
 		if (st->pools[i])
 			ust_pool_sum(st, st->pools[i], &out->stats);
 	/* st->charged also counts stripes' credit; the entries' sum is exact. */
-	out->charged = out->stats.bytes_charged;
+	out->charged += out->stats.bytes_charged;
 	pthread_mutex_unlock(&st->mgmt);
 }

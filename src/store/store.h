@@ -72,6 +72,13 @@ struct ust_config {
  * from a background thread, so that management calls stay short.
  */
 #define UST_CFG_COMPACT_DEFER (1u << 0)
+/*
+ * UST_CFG_CHARGE_POOLS: charge each private pool's metadata
+ * (ust_pool_meta_bytes) to its tenant. utmemd does, so that opening pools
+ * is paid for like storing; off by default, so charged bytes are entries
+ * alone.
+ */
+#define UST_CFG_CHARGE_POOLS (1u << 1)
 
 struct ust_limits {
 	uint64_t min;    /* reserved bytes: never evicted to serve others */
@@ -97,7 +104,7 @@ struct ust_tenant_info {
 	uint32_t id;
 	char name[UST_NAME_MAX + 1];
 	struct ust_limits limits;
-	struct ust_stats stats;
+	struct ust_stats stats; /* entries only: pool_bytes is apart */
 	/*
 	 * Freeable: the charge of the tenant's ephemeral entries, i.e. what a
 	 * shrink could take from it now without touching persistent data
@@ -105,6 +112,9 @@ struct ust_tenant_info {
 	 */
 	uint64_t freeable;
 	bool frozen;
+	uint32_t pools;         /* its private pools */
+	uint32_t max_pools;     /* ust_tenant_set_max_pools; 0 = no limit */
+	uint64_t pool_bytes;    /* charged for their metadata */
 };
 
 struct ust_pool_info {
@@ -136,6 +146,8 @@ void ust_store_free(ust_store *st);
 
 /* Effective limits (defaults filled in). */
 size_t ust_max_key(const ust_store *st);
+/* Bytes charged to a tenant for each private pool it has (metadata). */
+uint64_t ust_pool_meta_bytes(const ust_store *st);
 size_t ust_max_value(const ust_store *st);
 
 /*
@@ -157,6 +169,12 @@ int ust_tenant_add(ust_store *st, const char *name, const struct ust_limits *lim
 		   uint32_t *id);
 int ust_tenant_remove(ust_store *st, uint32_t tenant);
 int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim);
+/*
+ * Most private pools the tenant may have (0 = no limit; the default). A
+ * lower limit refuses new pools, never closes existing ones. Returns 0 or
+ * -ENOENT.
+ */
+int ust_tenant_set_max_pools(ust_store *st, uint32_t tenant, uint32_t max_pools);
 int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant);
 
 /*
@@ -180,7 +198,10 @@ int ust_tenant_list(ust_store *st, struct ust_tenant_info *out, size_t cap);
  * Open a pool by name for a tenant.
  *  - private (no UST_POOL_SHARED in kind): names are per tenant; with
  *    UST_OPEN_CREATE a missing pool is created; an existing pool of another
- *    kind is -EEXIST.
+ *    kind is -EEXIST. With UST_CFG_CHARGE_POOLS, creating one charges
+ *    its metadata (ust_pool_meta_bytes) to the tenant like an entry
+ *    (-EDQUOT, -ENOSPC; ephemeral entries may be evicted to make room); a
+ *    tenant that has its max_pools private pools gets -EDQUOT.
  *  - shared: the pool must have been created by the operator
  *    (ust_shared_pool_create) and granted to this tenant, else -EACCES.
  * Sets *pool to an id that is never reused.
@@ -188,16 +209,27 @@ int ust_tenant_list(ust_store *st, struct ust_tenant_info *out, size_t cap);
 int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 		  unsigned kind, unsigned flags, uint32_t *pool);
 
-/* Operator: create a shared pool (kind gets UST_POOL_SHARED), grant/revoke. */
+/*
+ * Operator: create a shared pool (kind gets UST_POOL_SHARED), grant/revoke.
+ * A grant lets the tenant open the pool and PUT, GET and INVALIDATE in it;
+ * with UST_GRANT_MANAGE also flush and destroy it for every grantee.
+ * ust_pool_grant adds a plain grant (rights already given stay);
+ * ust_pool_grant_rights grants and sets the rights to exactly those given.
+ */
+#define UST_GRANT_MANAGE (1u << 0)
 int ust_shared_pool_create(ust_store *st, const char *name, unsigned kind,
 			   uint32_t *pool);
 int ust_pool_grant(ust_store *st, uint32_t pool, uint32_t tenant);
+int ust_pool_grant_rights(ust_store *st, uint32_t pool, uint32_t tenant,
+			  unsigned rights);
 int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant);
 
 /*
  * Flush (drop every entry) or destroy a pool. A tenant may do so to its own
- * private pools and to shared pools it was granted; UST_TENANT_ADMIN to any.
- * Destroying invalidates the id at once; later uses return -EBADF.
+ * private pools and to shared pools it was granted with UST_GRANT_MANAGE
+ * (-EACCES for a grantee without it, -EBADF for everyone else);
+ * UST_TENANT_ADMIN to any. Destroying invalidates the id at once; later
+ * uses return -EBADF.
  */
 int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool);
 int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool);

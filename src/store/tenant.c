@@ -108,17 +108,6 @@ out:
 	return err;
 }
 
-/* Drop tenant from a shared pool's grant list; caller holds every lock. */
-static void revoke_locked(struct ust_pool *p, uint32_t tenant)
-{
-	for (uint32_t i = 0; i < p->ngrants; i++) {
-		if (p->grants[i] == tenant) {
-			p->grants[i] = p->grants[--p->ngrants];
-			return;
-		}
-	}
-}
-
 /*
  * Remove a tenant: destroy its private pools, free its entries in shared
  * pools, revoke its grants. Returns 0 or -ENOENT. Takes st->mgmt and every
@@ -141,7 +130,7 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 		if (p && (p->kind & UST_POOL_SHARED || p->owner == tenant))
 			ust_pool_drop_entries(st, p, tenant, false, true);
 		if (p && p->kind & UST_POOL_SHARED)
-			revoke_locked(p, tenant);
+			ust_pool_forget(p, tenant);
 		else if (p && p->owner == tenant) {
 			st->pools[i] = NULL;
 			st->npools--;
@@ -150,6 +139,7 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 	}
 	for (unsigned s = 0; s < st->nstripes; s++)
 		ust_credit_drop(st, t, s); /* give the store its share back */
+	ust_meta_uncharge(st, t, t->meta); /* its pools are gone */
 	st->tenants[tenant] = NULL;
 	st->ntenants--;
 	ust_unlock_all(st);
@@ -196,6 +186,19 @@ int ust_tenant_freeze(ust_store *st, uint32_t tenant, bool frozen)
 	return t ? 0 : -ENOENT;
 }
 
+/* See store.h. Takes st->mgmt. */
+int ust_tenant_set_max_pools(ust_store *st, uint32_t tenant, uint32_t max_pools)
+{
+	struct ust_tenant *t;
+
+	pthread_mutex_lock(&st->mgmt);
+	t = ust_tenant_get(st, tenant);
+	if (t)
+		atomic_store(&t->max_pools, max_pools);
+	pthread_mutex_unlock(&st->mgmt);
+	return t ? 0 : -ENOENT;
+}
+
 /* Look a tenant up by name. Returns 0, -EINVAL or -ENOENT. Takes st->mgmt. */
 int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant)
 {
@@ -230,9 +233,12 @@ static void fill_info(ust_store *st, struct ust_tenant *t, struct ust_tenant_inf
 	out->limits.min = atomic_load(&t->min);
 	out->limits.max = atomic_load(&t->max);
 	out->limits.weight = atomic_load(&t->weight);
+	out->max_pools = atomic_load(&t->max_pools);
 	ust_tenant_sum(st, t, &out->stats);
 	out->freeable = ust_tenant_eph(st, t);
 	out->frozen = atomic_load(&t->frozen);
+	out->pools = t->npools;
+	out->pool_bytes = t->meta;
 }
 
 /* Returns 0 and fills *out, or -ENOENT. Takes st->mgmt and stripes in turn. */

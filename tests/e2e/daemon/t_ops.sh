@@ -2,7 +2,9 @@
 # Every operation through libutmem on every pool kind (private/shared x
 # persistent/ephemeral), pipelining, and tenant isolation: two tenants
 # cannot read, pop, invalidate, flush or destroy each other's pools, and a
-# tenant not granted a shared pool cannot open it.
+# tenant not granted a shared pool cannot open it. Tenant a may also flush
+# and destroy the shared pools ("manage"); tests/e2e/hostile checks that a
+# plain grantee may not.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 cat >"$T/cfg.ini" <<CFG
@@ -16,9 +18,11 @@ max = 64M
 [pool shp]
 kind = persistent
 tenants = a
+manage = a
 [pool she]
 kind = ephemeral
 tenants = a, b
+manage = a
 CFG
 start_daemon d "$RUN" -c "$T/cfg.ini"
 

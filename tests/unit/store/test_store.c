@@ -814,6 +814,107 @@ static void test_rss_falls(void **state)
 	rss_falls_with(128 * 1024, 768);
 }
 
+/*
+ * Shared-pool rights (docs/security.md): a plain grantee may use a shared
+ * pool, never flush or destroy it for the others; a grantee with
+ * UST_GRANT_MANAGE may, and so may the operator. Rights follow the last
+ * ust_pool_grant_rights; revoking drops them all.
+ */
+static void test_shared_manage_rights(void **state)
+{
+	ust_store *st = mk(MiB);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t c = tenant(st, "c", 0, UINT64_MAX, 1);
+	uint32_t sp;
+
+	(void)state;
+	assert_int_equal(ust_shared_pool_create(st, "sh", 0, &sp), 0);
+	assert_int_equal(ust_pool_grant(st, sp, a), 0);
+	assert_int_equal(ust_pool_grant_rights(st, sp, b, UST_GRANT_MANAGE), 0);
+	assert_int_equal(ust_pool_grant_rights(st, sp, b, 1u << 5), -EINVAL);
+	assert_int_equal(sput(st, a, sp, "k", "v", 1), 0);
+	/* a: granted, not a manager: EACCES, and the entry stays. */
+	assert_int_equal(ust_pool_flush(st, a, sp), -EACCES);
+	assert_int_equal(ust_pool_destroy(st, a, sp), -EACCES);
+	assert_int_equal(pinfo(st, sp).stats.entries, 1);
+	/* c: not granted at all: the pool does not exist for it. */
+	assert_int_equal(ust_pool_flush(st, c, sp), -EBADF);
+	assert_int_equal(ust_pool_destroy(st, c, sp), -EBADF);
+	/* a grantee may still see the pool's stats */
+	struct ust_pool_info pi;
+	assert_int_equal(ust_pool_info(st, a, sp, &pi), 0);
+	assert_int_equal(ust_pool_info(st, c, sp, &pi), -EBADF);
+	/* b manages it. */
+	assert_int_equal(ust_pool_flush(st, b, sp), 0);
+	assert_int_equal(pinfo(st, sp).stats.entries, 0);
+	/* a plain ust_pool_grant keeps b's right; an exact grant drops it */
+	assert_int_equal(ust_pool_grant(st, sp, b), 0);
+	assert_int_equal(ust_pool_flush(st, b, sp), 0);
+	assert_int_equal(ust_pool_grant_rights(st, sp, b, 0), 0);
+	assert_int_equal(ust_pool_flush(st, b, sp), -EACCES);
+	/* revoking drops every right */
+	assert_int_equal(ust_pool_grant_rights(st, sp, a, UST_GRANT_MANAGE), 0);
+	assert_int_equal(ust_pool_revoke(st, sp, a), 0);
+	assert_int_equal(ust_pool_flush(st, a, sp), -EBADF);
+	assert_int_equal(ust_pool_grant(st, sp, a), 0);
+	assert_int_equal(ust_pool_destroy(st, a, sp), -EACCES);
+	/* the operator may always */
+	assert_int_equal(ust_pool_destroy(st, UST_TENANT_ADMIN, sp), 0);
+	ust_store_free(st);
+}
+
+/*
+ * Pools cost their tenant (UST_CFG_CHARGE_POOLS, as utmemd runs the
+ * store): each private pool's metadata is charged like an entry, given
+ * back on destroy and on tenant removal, and max_pools caps the count.
+ */
+static void test_pool_charge_and_limit(void **state)
+{
+	struct ust_config cfg = { .capacity = MiB, .max_key = 64, .max_value = 4 * MiB,
+				  .shards = 16, .flags = UST_CFG_CHARGE_POOLS };
+	ust_store *st = NULL;
+	struct ust_store_info si;
+	uint64_t meta;
+	uint32_t t, small, p[4], q;
+	char name[16];
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	meta = ust_pool_meta_bytes(st);
+	assert_true(meta >= 16 * 64); /* at least one cache line per stripe */
+	t = tenant(st, "t", 0, UINT64_MAX, 1);
+	assert_int_equal(ust_tenant_set_max_pools(st, t, 3), 0);
+	assert_int_equal(ust_tenant_set_max_pools(st, 99, 3), -ENOENT);
+	for (int i = 0; i < 3; i++) {
+		snprintf(name, sizeof(name), "p%d", i);
+		assert_int_equal(ust_pool_open(st, t, name, 0, UST_OPEN_CREATE, &p[i]), 0);
+	}
+	assert_int_equal(ust_pool_open(st, t, "p3", 0, UST_OPEN_CREATE, &p[3]), -EDQUOT);
+	/* reopening an existing one is no new pool */
+	assert_int_equal(ust_pool_open(st, t, "p1", 0, UST_OPEN_CREATE, &q), 0);
+	assert_int_equal(q, p[1]);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, 3 * meta);
+	assert_int_equal(tinfo(st, t).pools, 3);
+	assert_int_equal(tinfo(st, t).pool_bytes, 3 * meta);
+	assert_int_equal(tinfo(st, t).max_pools, 3);
+	assert_int_equal(tinfo(st, t).stats.bytes_charged, 0); /* entries only */
+	/* destroying gives the charge back and a place for another */
+	assert_int_equal(ust_pool_destroy(st, t, p[0]), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, 2 * meta);
+	assert_int_equal(ust_pool_open(st, t, "p3", 0, UST_OPEN_CREATE, &p[3]), 0);
+	/* a tenant whose max cannot hold a pool's metadata gets none */
+	small = tenant(st, "small", 0, meta - 1, 1);
+	assert_int_equal(ust_pool_open(st, small, "x", 0, UST_OPEN_CREATE, &q), -EDQUOT);
+	/* removal returns everything */
+	assert_int_equal(ust_tenant_remove(st, t), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.charged, 0);
+	ust_store_free(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -821,6 +922,8 @@ int main(void)
 		cmocka_unit_test(test_tenants),
 		cmocka_unit_test(test_pool_kinds),
 		cmocka_unit_test(test_shared_grants),
+		cmocka_unit_test(test_shared_manage_rights),
+		cmocka_unit_test(test_pool_charge_and_limit),
 		cmocka_unit_test(test_put_get_pop_invalidate),
 		cmocka_unit_test(test_flush_destroy),
 		cmocka_unit_test(test_failed_put_leaves_no_value),
