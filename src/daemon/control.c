@@ -30,15 +30,32 @@ struct ud_tenant *ud_tenant_by_name(struct ud_daemon *d, const char *name)
 	return NULL;
 }
 
-/* Compare without an early exit, so timing does not reveal a prefix. */
-static int token_eq(const char *tok, const uint8_t *given, size_t len)
+/*
+ * Does given (len bytes, len <= UD_TOKEN_MAX) equal the configured token
+ * tok? Constant time: every one of the UD_TOKEN_MAX + 1 bytes of tok's
+ * array is read and compared whatever the inputs, with no branch or early
+ * exit on their contents, so the time says nothing about a prefix, nor
+ * about the token's length. An empty token matches nothing.
+ */
+static int token_eq(const char tok[UD_TOKEN_MAX + 1], const uint8_t *given,
+		    size_t len)
 {
-	size_t n = strlen(tok);
-	unsigned diff = (unsigned)(n ^ len);
+	uint8_t g[UD_TOKEN_MAX + 1] = {0};
+	volatile unsigned diff = 0;
+	unsigned ended = 0, n = 0;
 
-	for (size_t i = 0; i < len; i++)
-		diff |= (unsigned)(given[i] ^ (uint8_t)(i < n ? tok[i] : 0));
-	return n > 0 && diff == 0;
+	if (len > UD_TOKEN_MAX)
+		return 0; /* longer than any token: says nothing about tok */
+	memcpy(g, given, len); /* its time depends on the client's input only */
+	for (size_t i = 0; i <= UD_TOKEN_MAX; i++) {
+		unsigned t = (unsigned char)tok[i];
+
+		ended |= 0u - (unsigned)(t == 0); /* 0 or all ones from tok's end */
+		n += 1u & ~ended;
+		diff |= (t & ~ended) ^ g[i];
+	}
+	diff |= n ^ (unsigned)len;
+	return (diff | (0u - (unsigned)(n == 0))) == 0;
 }
 
 struct ud_tenant *ud_tenant_by_token(struct ud_daemon *d, const uint8_t *tok,
@@ -255,9 +272,10 @@ static void hand_off(struct ud_daemon *d, int fd, int tcp, struct ud_tenant *t)
 	struct ud_handoff rec = {fd, tcp, t};
 
 	if (write(w->handoff[1], &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
-		ud_warn("worker %u is not taking connections; dropping fd %d",
-			w->index, fd);
+		ud_warn_rl("worker %u is not taking connections; dropping fd %d",
+			   w->index, fd);
 		close(fd);
+		ud_unadmit_raw(d, 0, tcp, t);
 	}
 }
 
@@ -291,13 +309,16 @@ void ud_accept(struct ud_daemon *d, struct ud_listener *lis)
 			return;
 		}
 		log_peer(fd, lis);
+		/* Per-tenant, pre-auth and admin limits (limits.c). */
+		if (ud_admit(d, lis, fd) < 0)
+			continue;
 		if (lis->kind == UD_LIS_ADMIN) {
 			ud_conn_start(&d->main, fd, 1, 0, NULL);
 		} else if (lis->kind == UD_LIS_VSOCK) {
 			/* The tenant is the peer's CID (vsock.c). */
 			struct ud_tenant *t = ud_vsock_accepted(d, fd);
 
-			if (t)
+			if (t && ud_admit_to(d, t, fd) == 0)
 				hand_off(d, fd, 0, t);
 		} else {
 			if (lis->kind == UD_LIS_TCP) {
@@ -439,7 +460,13 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 			: ud_tenant_create(d, ct, msg, msglen);
 		if (err)
 			return err;
+		/* Its limits (limits.c): in flight, connections, pools. */
+		t = ud_tenant_by_name(d, ct->name);
+		if (t)
+			ud_tenant_limits_apply(d, t, ct);
 	}
+	ud_limits_from_cfg(d, cfg);
+	ud_limits_refresh(d); /* a tenant removed or added: new shares */
 	atomic_store(&ud_log_level, cfg->log_level);
 	err = apply_pools(d, cfg, msg, msglen);
 	return err ? err : ud_vm_apply(d, cfg, msg, msglen);

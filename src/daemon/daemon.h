@@ -110,6 +110,15 @@ struct ud_tenant {
 	unsigned nhist;
 	struct ud_listener *lis;
 	struct ud_tenant *next;
+	/*
+	 * What it makes the daemon hold, and the bounds (limits.c): bytes in
+	 * flight (input beyond a connection's base buffer, queued replies
+	 * beyond its base segments) and open connections. Workers charge
+	 * them with atomics; the main thread sets the limits.
+	 */
+	atomic_uint_least64_t inflight, inflight_max;
+	atomic_uint conn_limit;
+	unsigned max_conns; /* configured (0 = default); conn_limit = its share */
 };
 
 struct ud_loop;
@@ -131,7 +140,11 @@ struct ud_conn {
 	struct ud_loop *loop;
 	struct ud_tenant *tenant; /* NULL: admin, or TCP before HELLO */
 	unsigned admin : 1, tcp : 1, closing : 1, paused : 1, dead : 1;
-	unsigned counted : 1;     /* counted in tenant->conns */
+	/* counted: holds a place in tenant->conns (admin: in d->admin_conns;
+	 * unauth: TCP before HELLO, in d->unauth). starved: paused until its
+	 * backlog drains, its tenant's in-flight budget having no room for one
+	 * more reply (limits.c). */
+	unsigned counted : 1, unauth : 1, starved : 1;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;
@@ -141,6 +154,10 @@ struct ud_conn {
 	struct ud_seg *oq, *oq_tail;
 	struct ud_seg *ospare; /* a drained small segment kept for reuse */
 	size_t out_bytes;      /* bytes queued, not yet handed on */
+	size_t out_held;       /* capacity of its segments, queued or spare */
+	size_t charged;        /* bytes charged to its tenant's inflight */
+	/* Timestamps (ns, the loop's clock) for the timeouts (loop.c). */
+	uint64_t born_ns, active_ns, frame_ns, stall_ns;
 	struct ud_conn *prev, *next;
 	/* Shared-memory ring (ring.c): a ring connection has `ring` set and its
 	 * fd is the doorbell eventfd; `peer` links it with the socket connection
@@ -171,6 +188,8 @@ struct ud_loop {
 	struct ud_seg *seg_cache;
 	size_t seg_cache_bytes;
 	size_t seg_largest;       /* largest segment recycled since idle */
+	uint64_t now_ns;          /* clock at the last wake-up (timestamps) */
+	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
 	int stopping;
 	struct ud_daemon *d;
 };
@@ -205,6 +224,14 @@ struct ud_daemon {
 	atomic_size_t big_in;
 	int spare_fd; /* kept free for shedding connections at EMFILE */
 	size_t big_in_limit;
+	/* Limits (limits.c): descriptors tenants may share, TCP connections
+	 * not yet authenticated, admin connections; timeouts in ns. */
+	unsigned fd_limit;      /* RLIMIT_NOFILE after raising it */
+	atomic_uint unauth;
+	unsigned admin_conns;   /* main thread only */
+	atomic_uint_least64_t idle_ns, client_ns, frame_ns, auth_ns;
+	unsigned max_unauth;
+	struct ud_authfail *authfail; /* failed TCP HELLOs by source (backoff.c) */
 	uint64_t ring_size;    /* cfg.ring_size at startup (0 = no rings) */
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
@@ -369,6 +396,90 @@ int ud_vsock_listen(struct ud_daemon *d, char *msg, size_t msglen);
 struct ud_tenant *ud_vsock_tenant(struct ud_daemon *d, uint32_t cid);
 /* A connection accepted on vsock: its tenant, or NULL (fd then closed). */
 struct ud_tenant *ud_vsock_accepted(struct ud_daemon *d, int fd);
+
+/* ---- per-tenant limits and admission (limits.c) ---- */
+
+/* Descriptors kept back for the daemon itself and the admin socket. */
+#define UD_FD_RESERVE 64u
+#define UD_ADMIN_MAX 16u      /* admin connections at once */
+/* Bytes a TCP connection may send before its HELLO is accepted. */
+#define UD_PREAUTH_MAX (UWIRE_HDR_SIZE + UD_TOKEN_MAX)
+/* Per-tenant defaults when the configuration gives none. */
+#define UD_DEFAULT_MAX_CONNS 256u
+#define UD_DEFAULT_MAX_POOLS 256u
+/* A connection's base buffers, never charged: 16 KiB in, 2 x 16 KiB out. */
+#define UD_IN_BASE (16u * 1024u)
+#define UD_OUT_BASE (16u * 1024u)
+#define UD_OUT_ALLOW (2u * UD_OUT_BASE)
+
+/*
+ * Read RLIMIT_NOFILE (raised to the hard limit before) and set up the
+ * failed-HELLO table. Returns 0 or -ENOMEM. ud_limits_fini frees.
+ */
+int ud_limits_init(struct ud_daemon *d);
+void ud_limits_fini(struct ud_daemon *d);
+/* Limits a tenant gets from its config record (defaults filled in). */
+uint64_t ud_tenant_inflight_max(const struct ud_daemon *d,
+				const struct ud_cfg_tenant *ct);
+/*
+ * Apply ct's limits to t (and the store's max_pools), then recompute every
+ * tenant's share of descriptors. Main thread. Returns 0 or -errno.
+ */
+int ud_tenant_limits_apply(struct ud_daemon *d, struct ud_tenant *t,
+			   const struct ud_cfg_tenant *ct);
+/* Recompute every live tenant's connection limit (its descriptor share). */
+void ud_limits_refresh(struct ud_daemon *d);
+/* Take the timeouts and pre-auth cap from cfg (start and reload). */
+void ud_limits_from_cfg(struct ud_daemon *d, const struct ud_cfg *cfg);
+/*
+ * Admit a new connection fd accepted on lis (main thread): count it
+ * against its tenant (or the pre-auth TCP cap, or the admin cap). Returns
+ * 0, or a refusal: the connection is answered with a refusal frame and
+ * closed here, and a rate-limited warning names the limit.
+ */
+int ud_admit(struct ud_daemon *d, const struct ud_listener *lis, int fd);
+/*
+ * Admit fd as a connection of tenant t (a tenant socket, or vsock once the
+ * peer's CID named t). Returns 0 or -EDQUOT (refused and closed, as ud_admit).
+ */
+int ud_admit_to(struct ud_daemon *d, struct ud_tenant *t, int fd);
+/* Undo ud_admit for a connection that was never started. */
+void ud_unadmit(struct ud_daemon *d, const struct ud_listener *lis);
+/* The same, knowing only what the hand-off record says (workers). */
+void ud_unadmit_raw(struct ud_daemon *d, int admin, int tcp, struct ud_tenant *t);
+/* The IPv4 source of a TCP connection, network order (0 if not IPv4). */
+uint32_t ud_peer_ipv4(int fd);
+/*
+ * May paused c serve again? Its backlog is below low, and a connection
+ * starved of in-flight budget waits until its backlog is gone (loop.c).
+ */
+int ud_conn_may_resume(const struct ud_conn *c, size_t low);
+/*
+ * A TCP connection proved to be tenant t: move it from the pre-auth count
+ * to t's. Returns 0 or -EDQUOT (t is at its limit: refuse it).
+ */
+int ud_admit_tenant(struct ud_conn *c, struct ud_tenant *t);
+/* Give back c's place (conn_free). */
+void ud_conn_release(struct ud_conn *c);
+/*
+ * Charge n more bytes held for c to its tenant's in-flight budget. Admin
+ * connections are not charged; a TCP connection before HELLO may hold
+ * nothing beyond its base buffers. Returns 0 or -ENOMEM.
+ */
+int ud_hold(struct ud_conn *c, size_t n);
+/* Give back n bytes charged by ud_hold. */
+void ud_unhold(struct ud_conn *c, size_t n);
+/* The bound on RSS above capacity that the limits imply (docs/security.md). */
+uint64_t ud_overhead_bound(struct ud_daemon *d);
+
+/* ---- failed TCP HELLOs by source address (backoff.c) ---- */
+
+int ud_authfail_init(struct ud_daemon *d);
+void ud_authfail_fini(struct ud_daemon *d);
+/* Is addr (IPv4, network order) in its back-off time now? Main thread. */
+int ud_authfail_blocked(struct ud_daemon *d, uint32_t addr);
+/* Record a failed HELLO from addr (any thread). */
+void ud_authfail_record(struct ud_daemon *d, uint32_t addr);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -9,9 +9,19 @@
  * afterwards. Output: replies are queued in segments (out.c) and flushed
  * with one writev over them after the batch. When the socket is full the
  * connection waits for EPOLLOUT, and once its backlog passes OUT_HIGH it
- * stops serving and reading (backpressure) until the client drains it. Nothing here blocks,
- * so a large value in transit never stalls other clients of the loop, and
- * the small-request path allocates nothing.
+ * stops serving and reading (backpressure) until the client drains it.
+ * Nothing here blocks, so a large value in transit never stalls other
+ * clients of the loop, and the small-request path allocates nothing.
+ *
+ * Hostile clients (docs/security.md): the daemon parses frames as requests
+ * only (a RESPONSE flag is a protocol error) and checks each request's
+ * arguments before its handler; everything a connection holds beyond its
+ * base buffers is charged to its tenant (limits.c), a reply that does not
+ * fit the tenant's budget stops the connection until its own backlog is
+ * gone ("starved"), and every worker sweeps its connections once a second
+ * for the timeouts: idle, replies left untaken (client_timeout), a frame
+ * left unfinished (frame_timeout), a TCP client without a good HELLO
+ * (auth_timeout).
  *
  * Shared-memory ring connections (ring.c) live in the same lists with the
  * same buffers; only their byte moving differs. A worker that has rings
@@ -38,6 +48,9 @@
 #define OUT_LOW (OUT_HIGH / 2)   /* backlog that resumes it */
 #define STOP_GRACE_MS 2000
 #define MAX_EVENTS 64
+#define SWEEP_MS 1000            /* timeouts are checked this often */
+/* Room for any reply but a GET's value: a status, HELLO or STATS record. */
+#define SMALL_REPLY (UWIRE_HDR_SIZE + UWIRE_STATS_SIZE)
 
 
 int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
@@ -61,8 +74,7 @@ static void conn_free(struct ud_conn *c)
 {
 	if (c->ring)
 		ud_ring_free(c);
-	if (c->in_cap > IN_DEFAULT)
-		atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
+	ud_conn_release(c); /* its place and its charge (limits.c) */
 	free(c->in);
 	ud_out_free(c);
 	free(c);
@@ -123,8 +135,7 @@ static void conn_detach(struct ud_conn *c)
 	 */
 	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	l->nconns--;
-	if (c->counted)
-		atomic_fetch_sub_explicit(&c->tenant->conns, 1, memory_order_relaxed);
+	ud_conn_release(c); /* free its place at once (limits.c) */
 	close(c->fd);
 	ud_debug("connection fd %d closed", c->fd);
 	c->dead = 1;
@@ -184,6 +195,7 @@ struct ud_conn *ud_conn_new(struct ud_loop *l, int fd, struct ud_tenant *t)
 	c->tenant = t;
 	c->in_cap = IN_DEFAULT;
 	c->in_need = UWIRE_HDR_SIZE;
+	c->born_ns = c->active_ns = l->now_ns ? l->now_ns : ud_now_ns();
 	c->next = l->conns;
 	if (l->conns)
 		l->conns->prev = c;
@@ -202,10 +214,9 @@ int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
 		goto err_fd;
 	c->admin = admin != 0;
 	c->tcp = tcp != 0;
-	if (t) {
-		atomic_fetch_add_explicit(&t->conns, 1, memory_order_relaxed);
-		c->counted = 1;
-	}
+	/* ud_admit took its place: a tenant's, the admin's or a pre-auth one. */
+	c->unauth = c->tcp && !t;
+	c->counted = !c->unauth;
 	c->events = EPOLLIN;
 	err = ud_loop_watch(l, fd, c->events, c);
 	if (err) {
@@ -217,8 +228,16 @@ int ud_conn_start(struct ud_loop *l, int fd, int admin, int tcp,
 	return 0;
 err_fd:
 	close(fd);
-	ud_warn("dropping a new connection: %s", strerror(-err));
+	ud_unadmit_raw(l->d, admin, tcp, t);
+	ud_warn_rl("dropping a new connection: %s", strerror(-err));
 	return err;
+}
+
+int ud_conn_may_resume(const struct ud_conn *c, size_t low)
+{
+	size_t b = ud_backlog(c);
+
+	return c->paused && !c->closing && b < low && (!c->starved || b == 0);
 }
 
 
@@ -265,32 +284,61 @@ static int conn_flush(struct ud_conn *c)
 /* A header that cannot be trusted: answer with its status and hang up. */
 static void proto_error(struct ud_conn *c, const struct uwire_hdr *h, int status)
 {
-	ud_info("fd %d: %s in request (opcode 0x%02x, klen %u, vlen %u); closing",
-		c->fd, uwire_status_name((unsigned)status), h->opcode, h->klen,
-		h->vlen);
+	ud_info_rl("fd %d: %s in request (opcode 0x%02x, klen %u, vlen %u); closing",
+		   c->fd, uwire_status_name((unsigned)status), h->opcode, h->klen,
+		   h->vlen);
 	ud_reply(c, h, (unsigned)status, 0, NULL, 0);
 	c->closing = 1;
 }
 
-/* Move the unread tail to the front, and give back an oversized buffer. */
+/*
+ * Move the unread tail to the front, give back an oversized buffer and its
+ * charge, and note when an unfinished frame began (frame_timeout).
+ */
 static void in_compact(struct ud_conn *c, size_t pos)
 {
 	if (pos) {
 		memmove(c->in, c->in + pos, c->in_len - pos);
 		c->in_len -= pos;
 	}
+	if (!c->in_len)
+		c->frame_ns = 0;
+	else if (pos || !c->frame_ns)
+		c->frame_ns = c->loop->now_ns;
 	if (c->in_cap > IN_DEFAULT && c->in_len <= IN_DEFAULT &&
 	    c->in_need <= IN_DEFAULT) {
 		uint8_t *p = realloc(c->in, IN_DEFAULT);
 		if (p) {
-			atomic_fetch_sub(&c->loop->d->big_in, c->in_cap);
+			ud_unhold(c, c->in_cap - IN_DEFAULT);
 			c->in = p;
 			c->in_cap = IN_DEFAULT;
 		}
 	}
 }
 
-/* Serve every complete frame in the input buffer, unless output is backed up. */
+/*
+ * Checks of a whole request before its handler runs, for tenant
+ * connections. Returns 1 to serve f, 0 when it was answered here (the
+ * connection stays usable unless marked closing).
+ */
+static int request_ok(struct ud_conn *c, const struct uwire_frame *f)
+{
+	int st = uwire_request_check(&f->hdr);
+
+	if (st < 0) {
+		ud_debug("fd %d: %s %s refused: invalid argument", c->fd,
+			 uwire_op_name(f->hdr.opcode),
+			 f->hdr.klen ? "request" : "request with an empty key");
+		ud_reply(c, &f->hdr, (unsigned)-st, 0, NULL, 0);
+		return 0;
+	}
+	return 1;
+}
+
+/*
+ * Serve every complete frame in the input buffer, unless output is backed
+ * up or the tenant's in-flight budget has no room for one more reply.
+ */
 void ud_conn_process(struct ud_conn *c)
 {
 	struct ud_daemon *d = c->loop->d;
@@ -298,6 +346,9 @@ void ud_conn_process(struct ud_conn *c)
 	size_t pos = 0, need;
 	long r;
 
+	if (c->starved && backlog(c))
+		return; /* still waiting for its own replies to drain */
+	c->starved = 0;
 	while (!c->closing) {
 		if (backlog(c) >= OUT_HIGH) {
 			ud_debug("fd %d: %zu bytes of replies unread; pausing",
@@ -305,18 +356,38 @@ void ud_conn_process(struct ud_conn *c)
 			c->paused = 1;
 			break;
 		}
-		r = uwire_parse(c->in + pos, c->in_len - pos, &d->lim, &f, &need);
+		r = uwire_parse_request(c->in + pos, c->in_len - pos, &d->lim, &f,
+					&need);
 		if (r == 0) {
 			c->in_need = need;
+			/* Before HELLO a TCP client may send one small frame. */
+			if (c->unauth && need > UD_PREAUTH_MAX && c->in_len - pos >=
+			    UWIRE_HDR_SIZE) {
+				ud_reply(c, &f.hdr, UWIRE_S_AUTH, 0, NULL, 0);
+				c->closing = 1;
+			}
 			break;
 		}
 		if (r < 0) {
 			proto_error(c, &f.hdr, (int)-r);
 			break;
 		}
+		/*
+		 * Room for this frame's reply first: a frame is never served
+		 * unless its answer can be queued. A tenant whose budget is
+		 * spent waits, this connection only, until its own replies
+		 * are taken (then its base segments are free again).
+		 */
+		if (!c->admin && ud_out_reserve(c, SMALL_REPLY) < 0) {
+			ud_debug("fd %d: tenant's in-flight budget spent; waiting for %zu bytes of replies to drain",
+				 c->fd, backlog(c));
+			c->paused = c->starved = 1;
+			break;
+		}
+		c->active_ns = c->loop->now_ns;
 		if (c->admin)
 			ud_dispatch_admin(c, &f);
-		else
+		else if (request_ok(c, &f))
 			ud_dispatch_tenant(c, &f);
 		pos += (size_t)r;
 		c->in_need = UWIRE_HDR_SIZE;
@@ -325,24 +396,23 @@ void ud_conn_process(struct ud_conn *c)
 }
 
 /*
- * Grow the input buffer to exactly the announced frame size, within the
- * daemon-wide budget for such buffers. Returns the buffer, or NULL (budget
- * or memory exhausted; nothing changed).
+ * Grow the input buffer to exactly the announced frame size, charging the
+ * growth to the tenant's in-flight budget at once (the whole frame is
+ * reserved at its header, so a frame is never left half-buffered for want
+ * of room). Returns the buffer, or NULL (budget or memory exhausted;
+ * nothing changed).
  */
 static uint8_t *in_grow(struct ud_conn *c)
 {
-	struct ud_daemon *d = c->loop->d;
-	size_t old = c->in_cap > IN_DEFAULT ? c->in_cap : 0;
-	size_t add = c->in_need - old;
+	size_t old = c->in_cap > IN_DEFAULT ? c->in_cap - IN_DEFAULT : 0;
+	size_t add = c->in_need - IN_DEFAULT - old;
 	uint8_t *p;
 
-	if (atomic_fetch_add(&d->big_in, add) + add > d->big_in_limit) {
-		atomic_fetch_sub(&d->big_in, add);
+	if (ud_hold(c, add) < 0)
 		return NULL;
-	}
 	p = realloc(c->in, c->in_need);
 	if (!p) {
-		atomic_fetch_sub(&d->big_in, add);
+		ud_unhold(c, add);
 		return NULL;
 	}
 	c->in = p;
@@ -358,8 +428,12 @@ int ud_in_grow_or_refuse(struct ud_conn *c)
 	if (c->in_need <= c->in_cap || in_grow(c))
 		return 0;
 	uwire_hdr_decode(c->in, &big, &h);
-	ud_warn("fd %d: no memory for a %zu-byte frame", c->fd, c->in_need);
-	ud_reply(c, &h, UWIRE_S_NOMEM, 0, NULL, 0);
+	if (c->tenant)
+		ud_warn_rl("tenant '%s' (fd %d): a %zu-byte frame does not fit its in-flight budget (%llu of %llu bytes held); refused",
+			   c->tenant->name, c->fd, c->in_need,
+			   (unsigned long long)atomic_load(&c->tenant->inflight),
+			   (unsigned long long)atomic_load(&c->tenant->inflight_max));
+	ud_reply(c, &h, c->unauth ? UWIRE_S_AUTH : UWIRE_S_NOMEM, 0, NULL, 0);
 	c->closing = 1;
 	return -ENOMEM;
 }
@@ -388,6 +462,7 @@ static int conn_read(struct ud_conn *c)
 	if (n < 0)
 		return errno == EAGAIN || errno == EINTR ? 0 : -1;
 	c->in_len += (size_t)n;
+	c->active_ns = c->loop->now_ns;
 	ud_conn_process(c);
 	return 0;
 }
@@ -408,7 +483,7 @@ static int conn_update(struct ud_conn *c)
 		}
 		return 0;
 	}
-	while (c->paused && !c->closing && backlog(c) < OUT_LOW) {
+	while (ud_conn_may_resume(c, OUT_LOW)) {
 		c->paused = 0;
 		ud_conn_process(c);
 		if (conn_flush(c) < 0) {
@@ -491,11 +566,12 @@ static void handoff_read(struct ud_loop *l)
 
 	while ((n = read(l->handoff[0], rec, sizeof(rec))) > 0) {
 		for (size_t i = 0; i < (size_t)n / sizeof(rec[0]); i++) {
-			if (rec[i].fd < 0)
+			if (rec[i].fd < 0) {
 				ud_loop_begin_stop(l);
-			else if (l->stopping)
+			} else if (l->stopping) {
 				close(rec[i].fd);
-			else
+				ud_unadmit_raw(l->d, 0, rec[i].tcp, rec[i].tenant);
+			} else
 				ud_conn_start(l, rec[i].fd, 0, rec[i].tcp,
 					      rec[i].tenant);
 		}
@@ -507,6 +583,7 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 	struct epoll_event ev[MAX_EVENTS];
 	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
 
+	l->now_ns = ud_now_ns(); /* one clock read per batch, for timestamps */
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {
@@ -552,6 +629,60 @@ uint64_t ud_now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Why c should be closed now, or NULL. See loop.c's header. */
+static const char *overdue(const struct ud_conn *c, uint64_t now)
+{
+	struct ud_daemon *d = c->loop->d;
+	uint64_t idle = atomic_load_explicit(&d->idle_ns, memory_order_relaxed);
+	uint64_t client = atomic_load_explicit(&d->client_ns, memory_order_relaxed);
+	uint64_t frame = atomic_load_explicit(&d->frame_ns, memory_order_relaxed);
+	uint64_t auth = atomic_load_explicit(&d->auth_ns, memory_order_relaxed);
+	uint64_t active = c->active_ns;
+
+	if (c->unauth && now - c->born_ns > auth)
+		return "no HELLO within auth_timeout";
+	if (client && backlog(c) && now - c->stall_ns > client)
+		return "its replies went untaken for client_timeout";
+	if (frame && c->in_len && c->frame_ns && now - c->frame_ns > frame)
+		return "a frame stayed unfinished for frame_timeout";
+	if (!idle || c->ring || c->in_len || backlog(c))
+		return NULL;
+	/* A socket with a ring is idle only while its ring is too. */
+	if (c->peer) {
+		if (c->peer->in_len || backlog(c->peer))
+			return NULL;
+		if (c->peer->active_ns > active)
+			active = c->peer->active_ns;
+	}
+	return now - active > idle ? "idle for idle_timeout" : NULL;
+}
+
+/* Close the connections of l whose time is up (once per SWEEP_MS). */
+static void timeout_sweep(struct ud_loop *l)
+{
+	struct ud_conn *c, *next;
+	uint64_t now = ud_now_ns();
+
+	l->now_ns = now;
+	if (now < l->next_sweep_ns)
+		return;
+	l->next_sweep_ns = now + SWEEP_MS * 1000000ull;
+	for (c = l->conns; c; c = next) {
+		const char *why;
+
+		next = c->next;
+		if (c->dead || !(why = overdue(c, now)))
+			continue;
+		ud_info_rl("%s%s%s (fd %d): %s; closing the connection",
+			   c->tenant ? "tenant '" : "TCP client",
+			   c->tenant ? c->tenant->name : "",
+			   c->tenant ? "'" : "", c->fd, why);
+		/* The peer (ring or socket) goes too: never next in the list
+		 * after it is freed, since memory waits for the batch end. */
+		ud_conn_close(c);
+	}
+}
+
 /*
  * A worker: serve until told to stop, then give connections STOP_GRACE_MS
  * to take their last replies before closing the rest. A worker with ring
@@ -577,6 +708,8 @@ void *ud_worker_main(void *arg)
 		}
 		if (block < 0 && l->seg_cache)
 			block = SEG_IDLE_MS; /* wake up to drop the cache */
+		if (l->nconns && (block < 0 || block > SWEEP_MS))
+			block = SWEEP_MS; /* wake up for the timeouts */
 		if (l->rings)
 			block = ud_ring_wait_timeout(l, block, &armed);
 		if (block == UD_RING_READY && ++skipped < UD_RING_EPOLL_EVERY) {
@@ -594,6 +727,8 @@ void *ud_worker_main(void *arg)
 			ud_ring_arm(l, 0);
 		if (l->rings && ud_ring_pass(l))
 			ud_ring_worked(l);
+		if (!l->stopping)
+			timeout_sweep(l);
 		ud_loop_free_dead(l);
 	}
 	return NULL;

@@ -345,6 +345,7 @@ static void daemon_free(struct ud_daemon *d)
 		close(d->spare_fd);
 	ud_ctl_stop(d);
 	ust_store_free(d->st);
+	ud_limits_fini(d);
 	ud_cfg_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
 }
@@ -422,6 +423,11 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	d->big_in_limit = d->cfg.capacity;
 	if (d->big_in_limit < 4 * (size_t)d->lim.max_value)
 		d->big_in_limit = 4 * (size_t)d->lim.max_value;
+	err = ud_limits_init(d);
+	if (err) {
+		snprintf(msg, msglen, "cannot set up limits: %s", strerror(-err));
+		return err;
+	}
 	d->started_ns = ud_now_ns();
 	d->boot = d->cfg;
 	d->boot.tenants = NULL;

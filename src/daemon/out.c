@@ -5,12 +5,20 @@
  * Replies are queued in a FIFO of segments. Small replies share a 16 KiB
  * segment; a large one gets a segment of its own, sized (to a page) to it,
  * so a written byte is never copied again to make room. A drained small
- * segment stays with its connection (ospare) for the next replies; drained
- * large ones go to a per-loop cache, bounded to twice the larger of 1 MiB
- * and the largest segment seen since the worker was last idle, so steady
- * large GETs reuse warm memory instead of faulting fresh pages each round.
- * The loop drops that cache when it idles (ud_seg_cache_trim). Everything
- * here runs on the connection's own loop: no locking.
+ * segment stays with its connection (the tail, or ospare) for the next
+ * replies; drained large ones go to a per-loop cache, bounded to twice the
+ * larger of 1 MiB and the largest segment seen since the worker was last
+ * idle, and never more than SEG_CACHE_MAX, so steady large GETs reuse warm
+ * memory instead of faulting fresh pages each round. The loop drops that
+ * cache when it idles (ud_seg_cache_trim).
+ *
+ * Accounting (limits.c): a connection's segments, queued or kept, are its
+ * out_held bytes; the first UD_OUT_ALLOW of them are its base, and every
+ * byte beyond is charged to its tenant's in-flight budget before the
+ * segment is taken. A reply that does not fit the budget is not queued:
+ * ud_out_reserve fails with -ENOMEM and the caller answers NOMEM (a GET)
+ * or stops serving the connection until its backlog drains (loop.c).
+ * Everything here runs on the connection's own loop: no locking.
  */
 #include "daemon/daemon.h"
 
@@ -19,10 +27,36 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define OUT_DEFAULT (16u * 1024u)
-#define OUT_KEEP (256u * 1024u)  /* largest drained segment a connection keeps */
+#define OUT_DEFAULT UD_OUT_BASE
+#define OUT_KEEP OUT_DEFAULT     /* largest drained segment a connection keeps */
 #define SEG_CACHE_MIN (1u << 20) /* loop cache: 2x max(this, largest seen) */
+#define SEG_CACHE_MAX (16u << 20) /* ...and never more (docs/security.md) */
 #define SEG_ROUND 4096u          /* large segments: whole pages */
+
+/* The part of held bytes that is charged: all beyond the base. */
+static size_t over_base(size_t held)
+{
+	return held > UD_OUT_ALLOW ? held - UD_OUT_ALLOW : 0;
+}
+
+/*
+ * c is about to hold n more bytes of segments: charge what falls beyond
+ * its base. Returns 0 (out_held grown) or -ENOMEM (nothing changed).
+ */
+static int held_add(struct ud_conn *c, size_t n)
+{
+	if (ud_hold(c, over_base(c->out_held + n) - over_base(c->out_held)) < 0)
+		return -ENOMEM;
+	c->out_held += n;
+	return 0;
+}
+
+/* c no longer holds n bytes of segments: give back what was charged. */
+static void held_sub(struct ud_conn *c, size_t n)
+{
+	ud_unhold(c, over_base(c->out_held) - over_base(c->out_held - n));
+	c->out_held -= n;
+}
 
 size_t ud_backlog(const struct ud_conn *c)
 {
@@ -40,7 +74,7 @@ static size_t seg_cache_limit(const struct ud_loop *l)
 	size_t big = l->seg_largest > SEG_CACHE_MIN ? l->seg_largest
 						     : SEG_CACHE_MIN;
 
-	return big > SIZE_MAX / 2 ? SIZE_MAX : 2 * big;
+	return big > SEG_CACHE_MAX / 2 ? SEG_CACHE_MAX : 2 * big;
 }
 
 /* Give a drained segment back: to the loop's cache if it fits, else free. */
@@ -111,6 +145,7 @@ static void seg_release(struct ud_conn *c, struct ud_seg *s)
 		c->ospare = s;
 		return;
 	}
+	held_sub(c, s->cap);
 	if (s->cap <= OUT_DEFAULT) {
 		free(s);
 		return;
@@ -139,9 +174,13 @@ int ud_out_reserve(struct ud_conn *c, size_t n)
 		if (want > SIZE_MAX - SEG_ROUND)
 			return -ENOMEM;
 		want = (want + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
+		if (held_add(c, want) < 0)
+			return -ENOMEM; /* the tenant's in-flight budget is spent */
 		s = seg_get(c->loop, want);
-		if (!s)
+		if (!s) {
+			held_sub(c, want);
 			return -ENOMEM;
+		}
 	}
 	if (t && t == c->oq && t->head == t->len) {
 		/* An empty queue holding a too-small segment: replace it. */
@@ -166,6 +205,8 @@ int ud_out_append(struct ud_conn *c, const void *buf, size_t n)
 	t = c->oq_tail;
 	memcpy(t->data + t->len, buf, n);
 	t->len += n;
+	if (!c->out_bytes)
+		c->stall_ns = c->loop->now_ns; /* the client's clock starts */
 	c->out_bytes += n;
 	return 0;
 }
@@ -175,6 +216,8 @@ void ud_out_consume(struct ud_conn *c, size_t n)
 	struct ud_seg *s;
 
 	c->out_bytes -= n;
+	if (n)
+		c->stall_ns = c->active_ns = c->loop->now_ns; /* it reads */
 	while ((s = c->oq) != NULL) {
 		size_t part = s->len - s->head;
 
@@ -195,7 +238,10 @@ void ud_out_consume(struct ud_conn *c, size_t n)
 	}
 }
 
-/* Free every output segment of c (the connection goes away). */
+/*
+ * Free every output segment of c (the connection goes away). The charge
+ * is given back with the rest of c's by ud_conn_release.
+ */
 void ud_out_free(struct ud_conn *c)
 {
 	struct ud_seg *s, *next;
@@ -207,6 +253,7 @@ void ud_out_free(struct ud_conn *c)
 	free(c->ospare);
 	c->oq = c->oq_tail = c->ospare = NULL;
 	c->out_bytes = 0;
+	c->out_held = 0;
 }
 
 uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
@@ -226,7 +273,8 @@ uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
 
 	if (vlen > SIZE_MAX - UWIRE_HDR_SIZE ||
 	    ud_out_reserve(c, UWIRE_HDR_SIZE + vlen) < 0) {
-		ud_warn("out of memory for a reply; closing the connection");
+		ud_warn_rl("fd %d: no memory for a %zu-byte reply; closing the connection",
+			   c->fd, vlen);
 		c->closing = 1;
 		return NULL;
 	}
@@ -234,6 +282,8 @@ uint8_t *ud_reply_begin(struct ud_conn *c, const struct uwire_hdr *req,
 	p = t->data + t->len;
 	uwire_hdr_encode(&h, p);
 	t->len += UWIRE_HDR_SIZE + vlen;
+	if (!c->out_bytes)
+		c->stall_ns = c->loop->now_ns; /* the client's clock starts */
 	c->out_bytes += UWIRE_HDR_SIZE + vlen;
 	return p + UWIRE_HDR_SIZE;
 }

@@ -55,15 +55,21 @@ static void op_hello(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	if (c->tcp && !c->tenant) {
-		c->tenant = ud_tenant_by_token(d, f->key, f->hdr.klen);
-		if (!c->tenant) {
-			ud_info("fd %d: TCP HELLO with a wrong token; closing", c->fd);
+		struct ud_tenant *t = ud_tenant_by_token(d, f->key, f->hdr.klen);
+
+		if (!t) {
+			/* Its source backs off (backoff.c): no line-rate guessing. */
+			ud_authfail_record(d, ud_peer_ipv4(c->fd));
+			ud_info_rl("fd %d: TCP HELLO with a wrong token; closing", c->fd);
 			ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
 			c->closing = 1;
 			return;
 		}
-		atomic_fetch_add_explicit(&c->tenant->conns, 1, memory_order_relaxed);
-		c->counted = 1;
+		if (ud_admit_tenant(c, t) < 0) {
+			ud_reply(c, &f->hdr, UWIRE_S_QUOTA, 0, NULL, 0);
+			c->closing = 1;
+			return;
+		}
 		ud_debug("fd %d: TCP client authenticated as tenant '%s'", c->fd,
 			 c->tenant->name);
 	}
@@ -253,7 +259,7 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	if (!c->tenant) {
-		ud_info("fd %d: TCP request before HELLO; closing", c->fd);
+		ud_debug("fd %d: TCP request before HELLO; closing", c->fd);
 		ud_reply(c, h, UWIRE_S_AUTH, 0, NULL, 0);
 		c->closing = 1;
 		return;

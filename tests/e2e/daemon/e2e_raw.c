@@ -385,7 +385,7 @@ static int cmd_heavy(void)
 
 /*
  * budget N SIZE: N connections each start a SIZE-byte PUT and stall. The
- * daemon-wide budget for frame-sized buffers must refuse some (NOMEM), and
+ * tenant's in-flight budget must refuse some (NOMEM), and
  * once they are gone a full PUT of SIZE must work again (budget released).
  */
 static int cmd_budget(int n, uint32_t size)

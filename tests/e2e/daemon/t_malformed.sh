@@ -21,10 +21,11 @@ kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 ok "utmemd exits 0 after hostile input"
 
-# The daemon-wide budget for frame-sized input buffers: capacity 16M and
-# max_value 4M give a 16 MiB budget; 6 stalled 4 MiB PUTs cannot all hold one.
+# The tenant's in-flight budget (docs/security.md): 16 MiB, so 6 stalled
+# 4 MiB PUTs cannot all hold a frame-sized buffer; a large frame is charged
+# its announced size at its header and refused (NOMEM) when it does not fit.
 RUN2=$T/run2
-printf '[utmemd]\ncapacity = 16M\nmax_value = 4M\n[tenant default]\n' >"$T/budget.ini"
+printf '[utmemd]\ncapacity = 16M\nmax_value = 4M\n[tenant default]\ninflight = 16M\n' >"$T/budget.ini"
 start_daemon b "$RUN2" -c "$T/budget.ini"
 "$E2E_RAW" budget "$RUN2/utmemd.sock" 6 4194304 >"$T/budget.out" || fail "buffer budget"
 ok "$(cat "$T/budget.out"); budget released afterwards"
