@@ -151,7 +151,7 @@ int ud_ring_service(struct ud_conn *c)
 	if (n < 0)
 		goto hostile;
 	moved |= n;
-	while (c->paused && !c->closing && ud_backlog(c) < RING_OUT_LOW) {
+	while (ud_conn_may_resume(c, RING_OUT_LOW)) {
 		c->paused = 0;
 		ud_conn_process(c);
 		n = ring_flush(c);
