@@ -401,21 +401,29 @@ int ud_shared_pool_id(struct ud_daemon *d, const char *name, uint32_t *id)
 	return n < 0 ? n : err;
 }
 
-/* POOL_GRANT: the pool's tenants list in the running config gains one. */
+/*
+ * POOL_GRANT: the pool's tenants list in the running config gains one; with
+ * UADM_GRANT_MANAGE (an optional trailing u32) its manage list too.
+ */
 static void op_pool_grant(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
 	char pool[UADM_NAME_MAX + 1], tenant[UADM_NAME_MAX + 1];
 	char sec[UADM_SECTION_MAX + 1], list[UADM_VALUE_MAX + 1];
-	const char *key = "tenants", *val = list;
+	char mlist[UADM_VALUE_MAX + 1];
+	const char *keys[2] = {"tenants", "manage"}, *vals[2] = {list, mlist};
 	const struct ud_cfg_pool *pl;
 	struct uadm_rbuf r;
+	uint32_t grant = 0;
+	int granted = 0;
 	size_t len;
 
 	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
 	uadm_r_str(&r, pool, UADM_NAME_MAX);
 	uadm_r_str(&r, tenant, UADM_NAME_MAX);
-	if (uadm_r_end(&r) < 0) {
+	if (r.off + 4 == r.len)
+		grant = uadm_r_u32(&r);
+	if (uadm_r_end(&r) < 0 || (grant & ~UADM_GRANT_MANAGE)) {
 		reply_err(c, &f->hdr, UWIRE_S_INVALID, "malformed grant record");
 		return;
 	}
@@ -430,17 +438,26 @@ static void op_pool_grant(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	ud_setting_format(ud_setting_find(UD_SCOPE_POOL, "tenants"), pl, list,
 			  sizeof(list));
-	for (size_t i = 0; i < pl->ntenants; i++) {
-		if (strcmp(pl->tenants[i], tenant) == 0) {
-			reply_err(c, &f->hdr, UWIRE_S_OK, "pool '%s' is already granted to '%s'",
-				  pool, tenant);
-			return;
-		}
+	ud_setting_format(ud_setting_find(UD_SCOPE_POOL, "manage"), pl, mlist,
+			  sizeof(mlist));
+	granted = ud_cfg_pool_grants(pl, tenant);
+	if (granted && (!(grant & UADM_GRANT_MANAGE) ||
+			ud_cfg_pool_manages(pl, tenant))) {
+		reply_err(c, &f->hdr, UWIRE_S_OK, "pool '%s' is already granted to '%s'",
+			  pool, tenant);
+		return;
 	}
-	len = strlen(list);
-	snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", tenant);
+	if (!granted) {
+		len = strlen(list);
+		snprintf(list + len, sizeof(list) - len, "%s%s", len ? ", " : "", tenant);
+	}
+	if (grant & UADM_GRANT_MANAGE) {
+		len = strlen(mlist);
+		snprintf(mlist + len, sizeof(mlist) - len, "%s%s", len ? ", " : "",
+			 tenant);
+	}
 	snprintf(sec, sizeof(sec), "pool %s", pool);
-	reply_set(c, &f->hdr, sec, 0, 1, &key, &val);
+	reply_set(c, &f->hdr, sec, 0, grant & UADM_GRANT_MANAGE ? 2 : 1, keys, vals);
 }
 
 static void op_reload(struct ud_conn *c, const struct uwire_frame *f)

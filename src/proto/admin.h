@@ -35,7 +35,7 @@ enum uadm_op {
 	UADM_OP_CAPACITY_SET = 0x45,       /* u64 bytes */
 	UADM_OP_POOL_LIST = 0x46,          /* -> u32 n, n pool records */
 	UADM_OP_POOL_CREATE_SHARED = 0x47, /* u32 kind, name -> u32 id */
-	UADM_OP_POOL_GRANT = 0x48,         /* pool name, tenant name */
+	UADM_OP_POOL_GRANT = 0x48,         /* pool name, tenant name [, u32 UADM_GRANT_*] */
 	UADM_OP_STATS = 0x49,              /* -> capacity, tenants, pools */
 	UADM_OP_RELOAD = 0x4a,             /* nothing */
 	UADM_OP_LOG_LEVEL = 0x4b,          /* u32 level */
@@ -76,6 +76,9 @@ enum uadm_op {
 #define UADM_SET_MAX (1u << 1)
 #define UADM_SET_WEIGHT (1u << 2)
 #define UADM_SET_ALL_ 0x7u
+
+/* POOL_GRANT's optional trailing u32: the grantee may also flush/destroy. */
+#define UADM_GRANT_MANAGE (1u << 0)
 
 /* Pool kind bits, as in the store: bit 0 ephemeral, bit 1 shared. */
 #define UADM_KIND_EPHEMERAL (1u << 0)

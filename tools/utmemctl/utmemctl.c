@@ -37,7 +37,7 @@ static const char usage_text[] =
 	"  tenant list | add NAME [SETTINGS] | set NAME SETTINGS | remove NAME\n"
 	"  tenant freeze NAME | thaw NAME   refuse / accept its PUTs again\n"
 	"  capacity [get] | capacity set SIZE|N%\n"
-	"  pool list | create NAME --kind K [--tenants A,B] | grant POOL TENANT\n"
+	"  pool list | create NAME --kind K [--tenants A,B] | grant POOL TENANT [--manage]\n"
 	"  pool flush POOL [--tenant T] | pool destroy POOL [--tenant T]\n"
 	"  config get [SECTION] | set SECTION KEY=VALUE... | save [PATH] | keys\n"
 	"  reload                    re-read utmemd's configuration file\n"
@@ -64,7 +64,7 @@ static const struct {
 	{"top", "utmemctl top [--interval SECONDS] [--count N]\n  Every interval (default 1 s), each tenant's operations, GETs, hit ratio,\n  evictions and refused PUTs per second, busiest first, with what it\n  holds against its min and max. Redraws on a terminal; appends\n  otherwise (one JSON object per sample with --json). Stops after N\n  samples, or on Ctrl-C.\n"},
 	{"tenant", "utmemctl tenant list\nutmemctl tenant add NAME [SETTINGS]\nutmemctl tenant set NAME SETTINGS\nutmemctl tenant remove NAME [--force]\nutmemctl tenant freeze NAME | thaw NAME\n  add creates the tenant and its socket at once; set changes it now;\n  remove closes its socket and its clients (they get \"tenant removed\")\n  and drops its data, which takes --force if it holds entries or has\n  connections. freeze refuses the tenant's PUTs (clients get -EROFS,\n  \"tenant frozen\") while its GETs and INVALIDATEs are served, for\n  maintenance; thaw accepts them again (a restart thaws too). Settings (--KEY VALUE or KEY=VALUE):\n"},
 	{"capacity", "utmemctl capacity [get]\nutmemctl capacity set SIZE|N% [--force]\n  Host memory for all tenants: a size (64K up to the host's memory) or a\n  share of physical memory. Shrinking below what is charged evicts\n  ephemeral entries and takes --force; persistent entries are never\n  dropped (PUTs are refused until usage fits).\n"},
-	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
+	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT [--manage]\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted;\n  --manage also lets that tenant flush and destroy the pool for all.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
 	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
 	{"reload", "utmemctl reload [--force]\n  Re-read utmemd's -c file and apply it: tenants added, changed or\n  removed, capacity, pools. Removing a tenant that holds data takes\n  --force (SIGHUP always applies the file). Prints each change.\n"},
 	{"save", "utmemctl save\n  Write every persistent pool to utmemd's persist file now (utmemd also\n  saves on SIGTERM and restores at start). Prints what was saved.\n"},
@@ -336,13 +336,17 @@ static int cmd_pool(struct ctl *c, int argc, char **argv)
 	if (strcmp(argv[0], "list") == 0 && argc == 1)
 		return ctl_listing(c, UADM_OP_POOL_LIST);
 	if (strcmp(argv[0], "grant") == 0) {
-		if (argc != 3)
-			return usage_error("pool grant: expected POOL TENANT");
+		int manage = argc == 4 && strcmp(argv[3], "--manage") == 0;
+
+		if (argc != 3 && !manage)
+			return usage_error("pool grant: expected POOL TENANT [--manage]");
 		if ((err = check_name("pool", argv[1])) || (err = check_name("tenant", argv[2])))
 			return err;
 		uadm_wbuf_init(&w);
 		uadm_w_str(&w, argv[1], UADM_NAME_MAX);
 		uadm_w_str(&w, argv[2], UADM_NAME_MAX);
+		if (manage)
+			uadm_w_u32(&w, UADM_GRANT_MANAGE);
 		return ctl_change(c, UADM_OP_POOL_GRANT, &w);
 	}
 	if (strcmp(argv[0], "flush") == 0 || strcmp(argv[0], "destroy") == 0) {
