@@ -29,9 +29,11 @@ tenants = host, vm1
 [pool vmops-sp]
 kind = persistent
 tenants = host, vm1
+manage = host, vm1
 [pool vmops-se]
 kind = ephemeral
 tenants = host, vm1
+manage = host, vm1
 INI
 start_daemon d "$RUN" -c "$T/vm.ini"
 A="ivshmem:$RUN/vm1.shm"

@@ -42,9 +42,11 @@ tenants = host, vm1, vm2, vm3
 [pool vmops-sp]
 kind = persistent
 tenants = host, vm1, vm2, vm3
+manage = host, vm1, vm2, vm3
 [pool vmops-se]
 kind = ephemeral
 tenants = host, vm1, vm2, vm3
+manage = host, vm1, vm2, vm3
 INI
 start_daemon d "$RUN" -c "$T/vm.ini"
 
