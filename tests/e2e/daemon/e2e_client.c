@@ -413,6 +413,31 @@ static int cmd_fill_k(char **argv)
 }
 static int cmd_check(char **argv) { return fill_or_check(argv, 1); }
 
+/*
+ * read SOCK POOL N STRIDE: GET keys k0, kSTRIDE, k2*STRIDE... below kN of
+ * an ephemeral POOL (refreshing their LRU stamps); misses are counted and
+ * printed, not failures.
+ */
+static int cmd_read(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	long n = atol(argv[2]), stride = atol(argv[3]), miss = 0;
+	char key[32], *buf = malloc(1 << 20);
+	uint32_t p;
+
+	CHECK_EQ("open", utmem_pool_open(c, argv[1], UTMEM_POOL_CREATE | UTMEM_POOL_EPHEMERAL,
+					 &p), 0);
+	for (long i = 0; buf && stride > 0 && i < n && !failures; i += stride) {
+		int len = snprintf(key, sizeof(key), "k%ld", i);
+
+		miss += utmem_get(c, p, key, (size_t)len, buf, 1 << 20, 0) < 0;
+	}
+	printf("read: %ld misses\n", miss);
+	free(buf);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 /* serve SOCK SECONDS: keep doing PUT/GET round trips; fail if any fails. */
 static int cmd_serve(char **argv)
 {
@@ -446,13 +471,13 @@ int main(int argc, char **argv)
 		{"tcp", 3, cmd_tcp},         {"count", 2, cmd_count},
 		{"serve", 2, cmd_serve},     {"fill", 6, cmd_fill},
 		{"fill", 5, cmd_fill_k},     {"check", 6, cmd_check},
-		{"refused", 4, cmd_refused},
+		{"refused", 4, cmd_refused}, {"read", 4, cmd_read},
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|check|refused ARGS\n");
+	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|check|refused|read ARGS\n");
 	return 2;
 }
