@@ -270,26 +270,36 @@ static void ctl_poll(struct ud_vm *vm)
  */
 static int64_t next_wait(struct ud_vm *vm, int *armed)
 {
-	uint64_t now = ud_now_ns(), end;
+	uint64_t now = ud_now_ns(), end, prev;
 	int rung = vm->qemu_fd >= 0 && (vm->caps & UVM_CAP_BELL);
 
 	*armed = 0;
 	if (!vm->session)
 		return vm->qemu_fd >= 0 ? BELL_SAFETY_NS : NOSESSION_POLL_NS;
-	if (now - vm->loop.ring_last_ns < vm->spin_ns) {
+	/* The shared spin policy (transport/spin.h): adaptive, and off for a
+	 * while once a spin loses the CPU. */
+	if (now - vm->loop.ring_last_ns < uspin_window(&vm->loop.ring_spin, now)) {
 		end = now + SLICE_NS;
 		do {
+			int polite = now - vm->loop.ring_last_ns > 3000u;
+
 			if (ud_ring_ready(&vm->loop))
 				return 0;
 			ud_ring_beat(&vm->loop);
-			if (now - vm->loop.ring_last_ns > 3000u)
+			if (polite)
 				sched_yield();
 			else
 				uspin_relax();
+			prev = now;
 			now = ud_now_ns();
+			if (!polite && !ud_ring_ready(&vm->loop) &&
+			    uspin_preempted(&vm->loop.ring_spin, now, now - prev))
+				break;
 		} while (now < end);
+		vm->loop.ring_idle = 1;
 		return 0;
 	}
+	vm->loop.ring_idle = 1;
 	if (rung) {
 		/* The client rings when it sees the flag (vmshm.h). */
 		ud_ring_arm(&vm->loop, 1);
@@ -499,9 +509,11 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 			 strerror(-err));
 		goto fail;
 	}
+	/* A polled VM cannot wake us: stay close after work a little longer
+	 * (unless the operator turned spinning off: ring_spin_us = 0). */
+	if (vm->spin_ns && vm->spin_ns < POLL_SPIN_MIN_NS && !vm->bell_path[0])
+		vm->spin_ns = POLL_SPIN_MIN_NS;
 	uspin_init(&vm->loop.ring_spin, vm->spin_ns);
-	if (vm->spin_ns < POLL_SPIN_MIN_NS && !vm->bell_path[0])
-		vm->spin_ns = POLL_SPIN_MIN_NS; /* polled: stay close after work */
 	if (vm->bell_path[0]) {
 		err = ud_vm_bell_listen(vm);
 		if (!err)

@@ -55,7 +55,7 @@ struct ud_vm {
 	uint64_t boot, ack, session_no;
 	uint32_t state;
 	uint32_t caps;               /* the session client's UVM_CAP_* */
-	uint64_t spin_ns;            /* poll this long after work */
+	uint64_t spin_ns;            /* bound of the adaptive spin after work */
 	uint64_t poll_ns;            /* current idle poll interval */
 	int failed;                  /* stopped serving (broken region) */
 
