@@ -51,6 +51,10 @@
 #define SLICE_NS 20000u         /* spin slices between epoll checks */
 #define VM_LOOP_INDEX 1000u     /* VM loops' index (workers are 1..n) */
 
+/* The control block lives after the ring header in its page (vmshm.h). */
+_Static_assert(sizeof(struct uring_shm) <= UVM_CTL_OFFSET,
+	       "the ring header grew into the VM control block");
+
 /* ---- the region ---- */
 
 /*
