@@ -61,12 +61,16 @@ done
 mkdir -p "$G/bin"
 cp "$VMCHECK_STATIC" "$G/bin/vmcheck"
 cp "$UTMEM_KO" "$G/utmem.ko"
-# Redis and its module, if built: "every tool and the Redis module work
-# unchanged in the guest".
-[ -n "${REDIS_MODULE:-}" ] || fail "REDIS_MODULE not set"
-cp "$REDIS_MODULE" "$G/utmem.so"
-vm_add_binary "$G" /usr/bin/redis-server
-vm_add_binary "$G" /usr/bin/redis-cli
+# Redis and its module: "every tool and the Redis module work unchanged in
+# the guest". Not in sanitizer builds (meson leaves REDIS_MODULE unset): a
+# sanitized module needs a runtime the guest's redis-server does not have.
+if [ -n "${REDIS_MODULE:-}" ]; then
+	cp "$REDIS_MODULE" "$G/utmem.so"
+	vm_add_binary "$G" /usr/bin/redis-server
+	vm_add_binary "$G" /usr/bin/redis-cli
+else
+	echo "note: no REDIS_MODULE (sanitizer build): the Redis step is left out"
+fi
 cat >"$G/test.sh" <<'EOF'
 # Run in the guest by /init. PCI slots are fixed on the QEMU command line.
 rc=0
@@ -86,17 +90,19 @@ vmcheck lat dev:/dev/utmem1 100 4000 >/tmp/lat1.out & l=$!
 step dev-concurrent vmcheck lat dev:/dev/utmem1 100 4000
 wait $l || { echo "VMTEST FAIL dev-concurrent (first)"; rc=1; }
 # Debian's redis-server with the utmem module, unchanged, in the guest.
-/usr/bin/redis-server --port 0 --unixsocket /tmp/redis.sock --save '' --appendonly no \
-	--loadmodule /utmem.so addr=dev:/dev/utmem1 pool=redisvm >/tmp/redis.log 2>&1 & r=$!
-for i in $(seq 1 100); do [ -S /tmp/redis.sock ] && break; sleep 0.1; done
-r1=$(/usr/bin/redis-cli -s /tmp/redis.sock TMEM.PUT rk hello-from-redis-in-a-guest)
-r2=$(/usr/bin/redis-cli -s /tmp/redis.sock TMEM.GET rk)
-/usr/bin/redis-cli -s /tmp/redis.sock shutdown nosave >/dev/null 2>&1
-wait $r
-if [ "$r1" = OK ] && [ "$r2" = hello-from-redis-in-a-guest ]; then
-	echo "VMTEST ok redis-module"
-else
-	echo "VMTEST FAIL redis-module: '$r1' '$r2'"; cat /tmp/redis.log; rc=1
+if [ -f /utmem.so ]; then
+	/usr/bin/redis-server --port 0 --unixsocket /tmp/redis.sock --save '' --appendonly no \
+		--loadmodule /utmem.so addr=dev:/dev/utmem1 pool=redisvm >/tmp/redis.log 2>&1 & r=$!
+	for i in $(seq 1 100); do [ -S /tmp/redis.sock ] && break; sleep 0.1; done
+	r1=$(/usr/bin/redis-cli -s /tmp/redis.sock TMEM.PUT rk hello-from-redis-in-a-guest)
+	r2=$(/usr/bin/redis-cli -s /tmp/redis.sock TMEM.GET rk)
+	/usr/bin/redis-cli -s /tmp/redis.sock shutdown nosave >/dev/null 2>&1
+	wait $r
+	if [ "$r1" = OK ] && [ "$r2" = hello-from-redis-in-a-guest ]; then
+		echo "VMTEST ok redis-module"
+	else
+		echo "VMTEST FAIL redis-module: '$r1' '$r2'"; cat /tmp/redis.log; rc=1
+	fi
 fi
 # No unload while a file is open.
 vmcheck hold dev:/dev/utmem1 2 >/tmp/hold.out & h=$!
@@ -149,8 +155,10 @@ for t in vm1 vm2 vm3; do
 	"$VMCHECK" check "unix:$RUN/host.sock" sp vmshared "$t" 333 11 ||
 		fail "host: $t's shared value"
 done
-[ "$("$VMCHECK" getstr "unix:$RUN/vm2.sock" pp redisvm rk)" = hello-from-redis-in-a-guest ] ||
-	fail "host: the value Redis stored from the guest"
+if [ -n "${REDIS_MODULE:-}" ]; then
+	[ "$("$VMCHECK" getstr "unix:$RUN/vm2.sock" pp redisvm rk)" = hello-from-redis-in-a-guest ] ||
+		fail "host: the value Redis stored from the guest"
+fi
 ok "the host reads what each guest transport stored"
 grep -q "VM session .* attached over ivshmem (interrupts" "$T/d.log" ||
 	fail "the module's session did not use interrupts"
