@@ -187,6 +187,14 @@ UTMEM_API int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
 UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
 			  struct utmem_stats *out);
 
+/*
+ * What utmemd tells a tenant about itself: "key:value" lines (version,
+ * uptime_seconds, workers, max_key, max_value, ring_size, persist, tenant,
+ * tenant_connections), NUL-terminated in buf. Returns the text's length,
+ * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
+ */
+UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
+
 /* Round trip with no effect; useful for health checks. */
 UTMEM_API int utmem_ping(utmem_client *c);
 

@@ -657,6 +657,23 @@ int utmem_stats(utmem_client *c, uint32_t pool, struct utmem_stats *out)
 	return 0;
 }
 
+ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap)
+{
+	struct uclient_req r = {
+		.op = UWIRE_OP_SERVER_INFO,
+		.rx = UCLIENT_RX_BUF,
+		.buf = buf,
+		.cap = cap ? cap - 1 : 0,
+	};
+	ssize_t n;
+
+	if (!c || !buf || cap < 1)
+		return -EINVAL;
+	n = run_one(c, 0, 1, &r);
+	buf[n >= 0 ? (size_t)n : 0] = '\0';
+	return n;
+}
+
 int utmem_ping(utmem_client *c)
 {
 	struct uclient_req r = {.op = UWIRE_OP_PING};

@@ -212,6 +212,35 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
 		uwire_stats_encode(&w, p);
 }
 
+/*
+ * SERVER_INFO: what a tenant may know of the daemon serving it, as
+ * "key:value" lines (the Redis module's INFO shows them): the version,
+ * uptime, its limits and this tenant's own connections, no other tenant's
+ * and nothing of the host. Workers read only what is fixed at startup.
+ */
+static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	char text[512];
+	int n;
+
+	if (f->hdr.klen || f->hdr.vlen) {
+		reply_status(c, &f->hdr, -EINVAL);
+		return;
+	}
+	n = snprintf(text, sizeof(text),
+		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
+		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
+		     "tenant_connections:%u\n",
+		     UD_VERSION,
+		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
+		     d->nworkers, d->lim.max_key, d->lim.max_value,
+		     (unsigned long long)d->ring_size, d->boot.persist[0] ? "on" : "off",
+		     c->tenant->name, atomic_load(&c->tenant->conns));
+	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
+		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
+}
+
 /* Requests that take only a pool id. */
 static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
 {
@@ -299,6 +328,9 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		break;
 	case UWIRE_OP_RING_SETUP:
 		ud_ring_setup(c, f);
+		break;
+	case UWIRE_OP_SERVER_INFO:
+		op_server_info(c, f);
 		break;
 	default:
 		/* Unknown, and every admin opcode: the frame was consumed, so

@@ -311,6 +311,7 @@ const char *uwire_op_name(unsigned opcode)
 	case UWIRE_OP_INVALIDATE: return "INVALIDATE";
 	case UWIRE_OP_STATS: return "STATS";
 	case UWIRE_OP_RING_SETUP: return "RING_SETUP";
+	case UWIRE_OP_SERVER_INFO: return "SERVER_INFO";
 	default: return opcode >= UWIRE_OP_ADMIN_MIN_ &&
 			opcode <= UWIRE_OP_ADMIN_MAX_ ? "ADMIN" : "UNKNOWN";
 	}

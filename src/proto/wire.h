@@ -49,6 +49,7 @@ enum uwire_op {
 	UWIRE_OP_INVALIDATE = 0x08, /* pool, key */
 	UWIRE_OP_STATS = 0x09,      /* pool 0: this tenant; else that pool; reply uwire_stats */
 	UWIRE_OP_RING_SETUP = 0x0a, /* Unix socket: nothing; reply value + fds: shared-memory ring */
+	UWIRE_OP_SERVER_INFO = 0x0b, /* nothing; reply value: "key:value" lines about utmemd */
 	UWIRE_OP_TENANT_MAX_ = 0x3f,
 	UWIRE_OP_ADMIN_MIN_ = 0x40, /* admin opcodes: see admin.h */
 	UWIRE_OP_ADMIN_MAX_ = 0x7f,
