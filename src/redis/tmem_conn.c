@@ -152,6 +152,10 @@ int tconn_ready(struct tconn *t, const char *opname)
 	t->batch = b;
 	t->pool = pool;
 	t->connect_err = 0;
+	/* For INFO, which must not wait for utmemd: what it said at connect. */
+	if (utmem_server_info(c, t->server, sizeof(t->server)) < 0)
+		t->server[0] = '\0';
+	t->server_ms = tconn_now_ms();
 	t->n.connects++;
 	tconn_set_linked(t, 1, NULL);
 	return 0;

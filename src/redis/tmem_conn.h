@@ -72,6 +72,9 @@ struct tconn {
 	char last_err[160];  /* "op: what", for TMEM.INFO; empty if none */
 	int64_t last_err_ms; /* CLOCK_MONOTONIC ms of last_err */
 
+	char server[512];    /* utmemd's SERVER_INFO at the last connect, or "" */
+	int64_t server_ms;   /* CLOCK_MONOTONIC ms when it was read */
+
 	void *buf;           /* GET scratch buffer, reused across commands */
 	size_t buf_cap;
 	size_t size_hint;    /* largest value recently read, for MGET slots */

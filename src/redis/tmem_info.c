@@ -44,6 +44,7 @@ static void tcmd_addf(struct tcmd_text *x, const char *fmt, ...)
 
 struct tcmd_stats {
 	struct utmem_stats tenant, pool;
+	char server[512];
 };
 
 static ssize_t tcmd_stats_op(struct tconn *t, void *arg)
@@ -53,7 +54,24 @@ static ssize_t tcmd_stats_op(struct tconn *t, void *arg)
 
 	if (err < 0)
 		return err;
-	return utmem_stats(t->c, t->pool, &s->pool);
+	err = utmem_stats(t->c, t->pool, &s->pool);
+	if (err < 0)
+		return err;
+	/* An older utmemd without SERVER_INFO: no server section, no error. */
+	if (utmem_server_info(t->c, s->server, sizeof(s->server)) < 0)
+		s->server[0] = '\0';
+	return 0;
+}
+
+/* Add utmemd's "key:value\n" server lines as "server_key:value\r\n". */
+static void tcmd_info_server(struct tcmd_text *x, const char *text)
+{
+	while (*text) {
+		const char *nl = strchr(text, '\n');
+		size_t n = nl ? (size_t)(nl - text) : strlen(text);
+		tcmd_addf(x, "server_%.*s\r\n", (int)n, text);
+		text += n + (nl != NULL);
+	}
 }
 
 static void tcmd_info_stats(struct tcmd_text *x, const char *pre,
@@ -141,6 +159,7 @@ int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	tcmd_info_counters(x, t);
 	if (r >= 0) {
 		tcmd_addf(x, "# utmemd\r\n");
+		tcmd_info_server(x, s.server);
 		tcmd_info_stats(x, "tenant", &s.tenant, 1);
 		tcmd_info_stats(x, "pool", &s.pool, 0);
 	} else {
@@ -172,6 +191,36 @@ static const struct tcmd_counter tcmd_counters[] = {
 	TCMD_COUNTER(dels),
 };
 
+/*
+ * "# utmem_server": what utmemd said about itself at the last connect
+ * (SERVER_INFO), and how long ago; INFO never waits for utmemd.
+ */
+static void tcmd_info_server_section(RedisModuleInfoCtx *ictx,
+				     const struct tconn *t)
+{
+	char line[sizeof(t->server)];
+	const char *p = t->server;
+
+	if (!p[0])
+		return;
+	rm.InfoAddSection(ictx, "server");
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t n = nl ? (size_t)(nl - p) : strlen(p);
+		char *colon;
+		memcpy(line, p, n);
+		line[n] = '\0';
+		colon = strchr(line, ':');
+		if (colon) {
+			*colon = '\0';
+			rm.InfoAddFieldCString(ictx, line, colon + 1);
+		}
+		p += n + (nl != NULL);
+	}
+	rm.InfoAddFieldULongLong(ictx, "info_age_ms",
+				 (unsigned long long)(tconn_now_ms() - t->server_ms));
+}
+
 /* Redis calls this for INFO (and crash reports): local state only. */
 static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
 {
@@ -189,6 +238,7 @@ static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
 		memcpy(&v, (const char *)&t->n + tcmd_counters[i].off, sizeof(v));
 		rm.InfoAddFieldULongLong(ictx, tcmd_counters[i].name, v);
 	}
+	tcmd_info_server_section(ictx, t);
 }
 
 void tcmd_register_info(RedisModuleCtx *ctx)
