@@ -33,7 +33,7 @@ static const struct {
 	{ESHUTDOWN, "daemon shutting down"},
 	{EKEYREVOKED, "tenant removed by the operator"},
 	{ECONNRESET, "connection to utmemd reset or lost"},
-	{ECONNREFUSED, "utmemd refused the connection (not running?)"},
+	{ECONNREFUSED, "no utmemd listening at that address (not running, or no socket at that path)"},
 	{ENOTCONN, "not connected to utmemd"},
 	{ETIMEDOUT, "utmemd did not answer in time"},
 	{EIO, "daemon internal error"},

@@ -48,6 +48,17 @@ ctl pool grant nopool web 2>/dev/null; [ $? -eq 1 ] || fail "grant unknown pool:
 ctl pool list | grep -Eq '^cache +[0-9]+ +0 ephemeral +shared' || fail "pool list: $(ctl pool list)"
 ok "pool create/grant/list"
 
+# top: rates per tenant, appended when not on a terminal; JSON per sample.
+"$E2E_CLIENT" serve "$RUN/web.sock" 2 >/dev/null 2>&1 &
+TP=$!
+PIDS+=("$TP")
+ctl top --interval 0.3 --count 2 >"$T/top.out" || fail "top"
+[ "$(grep -c '^TENANT  *OPS/S  *GETS/S  *HIT%' "$T/top.out")" = 2 ] || fail "top: two samples: $(cat "$T/top.out")"
+awk '$1 == "web" && $2 > 0 { found = 1 } END { exit !found }' "$T/top.out" || fail "top: web's ops/s: $(cat "$T/top.out")"
+ctl top --interval 0.3 --count 1 --json | grep -q '^{"time":[0-9]*,"capacity":[0-9]*,"charged":[0-9]*,"tenants":\[{"name":"web","ops_per_s":' ||
+	fail "top --json: $(ctl top --interval 0.3 --count 1 --json)"
+wait "$TP" || fail "the client served during top failed"
+ok "top: $(grep '^web ' "$T/top.out" | head -n 1)"
 UTMEM_RUN_DIR=$RUN "$UTMEMCTL" log-level debug | grep -q "log level: debug" || fail "log-level via UTMEM_RUN_DIR"
 ctl log-level loud 2>/dev/null; [ $? -eq 2 ] || fail "bad level: want 2"
 ctl reload 2>"$T/e"; [ $? -eq 1 ] || fail "reload without a file: want 1"

@@ -67,6 +67,11 @@ out=$(rcli denied TMEM.PUT k hello)
 case "$out" in *"Permission denied"*) ;; *) fail "root's socket: '$out'" ;; esac
 case "$out" in *"not granted"*) fail "permission problem reported as a grant problem: '$out'" ;; esac
 ok "redis-server as redis on root's 0600 socket: $out"
+setpriv --reuid=redis --regid=redis --init-groups env LD_LIBRARY_PATH="${LD_LIBRARY_PATH:-}" \
+	"$E2E_CLIENT" put "$RUN/private.sock" p k v 2>"$T/e" && fail "libutmem as redis on root's socket"
+grep -q "permission denied (.*a socket whose owner, group or mode does not admit this user)" "$T/e" ||
+	fail "libutmem's EACCES: $(cat "$T/e")"
+ok "libutmem as redis on root's socket: $(cat "$T/e")"
 
 # A tenant added at runtime can only be given to utmemd's own user now.
 ctl tenant add late --owner root 2>"$T/e" && fail "runtime socket given to root by a non-root utmemd"

@@ -81,6 +81,10 @@ ok "-c /etc: $(cat "$T/e")"
 "$UTMEMD" --run-dir /etc/passwd >/dev/null 2>"$T/e" && fail "--run-dir /etc/passwd started"
 grep -qF "run directory /etc/passwd exists and is not a directory" "$T/e" || fail "run dir: $(cat "$T/e")"
 ok "--run-dir /etc/passwd: $(cat "$T/e")"
+"$E2E_CLIENT" put "$T/no-such.sock" p k v 2>"$T/e" && fail "put on a missing socket"
+grep -qF "no utmemd listening at that address (not running, or no socket at that path)" "$T/e" ||
+	fail "libutmem on a missing socket: $(cat "$T/e")"
+ok "libutmem on a missing socket path: $(cat "$T/e")"
 "$UTMEMCTL" --run-dir "$T" stats 2>"$T/e" && fail "stats with no daemon"
 grep -qF "no admin socket $T/admin.sock: utmemd is not running with this run directory" "$T/e" ||
 	fail "no daemon: $(cat "$T/e")"
