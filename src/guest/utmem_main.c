@@ -42,6 +42,7 @@
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
+#include <linux/nospec.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
 #include <linux/random.h>
@@ -529,9 +530,12 @@ static int pool_resolve(struct ufile *f, u32 h, u32 *server)
 	struct upool *p;
 	int err;
 
-	if (h == 0 || h > UMOD_POOLS || !f->pools[h - 1].open)
+	if (h == 0 || h > UMOD_POOLS)
 		return -EBADF;
-	p = &f->pools[h - 1];
+	/* A user-chosen index: no speculative access past the table. */
+	p = &f->pools[array_index_nospec(h - 1, UMOD_POOLS)];
+	if (!p->open)
+		return -EBADF;
 	if (p->session != f->dev->session) {
 		err = pool_open_wire(f->dev, p);
 		if (err)
@@ -618,7 +622,7 @@ static long ioc_pool_op(struct ufile *f, void __user *arg, u8 op)
 	if (!err)
 		err = run(d, &r);
 	if (!err && op == UWIRE_OP_POOL_DESTROY)
-		f->pools[h - 1].open = false;
+		f->pools[array_index_nospec(h - 1, UMOD_POOLS)].open = false;
 	mutex_unlock(&d->lock);
 	return err;
 }
