@@ -51,6 +51,7 @@
 #define SLEEP_MIN_NS 20000u
 #define SLEEP_MAX_NS 2000000u
 #define ATTACH_RETRY_MS 1000u
+#define CTL_WAIT_MS 500u /* for a control block utmemd has yet to (re)write */
 #define DOORBELL_REG 12u /* BAR 0: write (peer << 16) | vector */
 
 struct ivs {
@@ -265,6 +266,32 @@ static int check_ctl(struct ivs *s, uint64_t bar)
 	return 0;
 }
 
+/*
+ * Wait (a little) for a control block utmemd set up: its magic and sane
+ * sizes. A block someone scribbled on is repaired by utmemd within its
+ * polling interval, and a starting utmemd writes it shortly; only after
+ * CTL_WAIT_MS (or the timeout, if shorter) is it "no daemon here".
+ */
+static int wait_ctl(struct utmem_client *c, struct ivs *s, uint64_t bar)
+{
+	uint64_t ms = (uint64_t)c->timeout_ms < CTL_WAIT_MS ? (uint64_t)c->timeout_ms
+							    : CTL_WAIT_MS;
+	uint64_t deadline = now_ns() + ms * 1000000u, ns = SLEEP_MIN_NS;
+	int err;
+
+	for (;;) {
+		if (__atomic_load_n(&s->ctl->magic, __ATOMIC_ACQUIRE) != UVM_MAGIC)
+			err = -ECONNREFUSED; /* no daemon has set this region up */
+		else
+			err = check_ctl(s, bar);
+		if (!err || now_ns() >= deadline)
+			return err;
+		nap(ns);
+		if (ns < SLEEP_MAX_NS)
+			ns *= 2;
+	}
+}
+
 /* Ask for a session and wait for utmemd's acknowledgement. */
 static int attach(struct utmem_client *c, struct ivs *s)
 {
@@ -331,11 +358,7 @@ int uclient_ivshmem_attach(struct utmem_client *c)
 		goto fail;
 	}
 	s->ctl = (struct uvm_ctl *)(s->hdr + UVM_CTL_OFFSET);
-	if (__atomic_load_n(&s->ctl->magic, __ATOMIC_ACQUIRE) != UVM_MAGIC) {
-		err = -ECONNREFUSED; /* no daemon has set this region up */
-		goto fail;
-	}
-	err = check_ctl(s, (uint64_t)st.st_size);
+	err = wait_ctl(c, s, (uint64_t)st.st_size);
 	if (err)
 		goto fail;
 	/* The doorbell register, for ivshmem-doorbell (utmemd says so). */
