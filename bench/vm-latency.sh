@@ -80,10 +80,10 @@ cp "$UTMEM_KO" "$G/utmem.ko"
 	echo 'run dev-plain dev:/dev/utmem'
 	echo 'echo "VMLAT irqs $(grep utmem /proc/interrupts | tr -s " ")"'
 } >"$G/test.sh"
-vm_initrd "$G" "$T/initrd.gz" virtio_pci virtio_console
+vm_initrd "$G" "$T/initrd.cpio" virtio_pci virtio_console
 MACHINE=$(bench_machine)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
-vm_boot "$OUT/guest.log" 3600 "$T/initrd.gz" \
+vm_boot "$OUT/guest.log" 3600 "$T/initrd.cpio" \
 	-object "memory-backend-file,id=vm1mem,mem-path=$RUN/vm1.shm,size=16M,share=on" \
 	-device ivshmem-plain,memdev=vm1mem,addr=0x10 \
 	-chardev "socket,id=vm2bell,path=$RUN/vm2.bell" \

@@ -155,7 +155,7 @@ INI
 	export VM_APPEND
 	timeout -k 5 3600 "$VM_QEMU" -M q35 -m "$VM_MEM" -smp 1 -nodefaults -no-user-config \
 		-display none -no-reboot -serial "file:$dir/guest.log" \
-		-kernel "$VM_KERNEL" -initrd "$T/initrd.gz" \
+		-kernel "$VM_KERNEL" -initrd "$T/initrd.cpio" \
 		-append "console=ttyS0 quiet panic=-1 $VM_FAST_BOOT $VM_APPEND" \
 		-drive "file=$dir/swap.img,if=none,id=sw,format=raw,cache=unsafe" \
 		-device virtio-blk-pci,drive=sw \
@@ -221,7 +221,7 @@ cp "$UTMEM_KO" "$G/utmem.ko"
 cp "$MODULE" "$G/utmem.so"
 vm_add_binary "$G" /usr/bin/redis-server
 guest_script >"$G/test.sh"
-vm_initrd "$G" "$T/initrd.gz" virtio_pci virtio_blk virtio_net
+vm_initrd "$G" "$T/initrd.cpio" virtio_pci virtio_blk virtio_net
 MACHINE=$(bench_machine)
 LOAD0=$(cut -d' ' -f1-3 /proc/loadavg)
 T_START=$(date +%s)

@@ -113,7 +113,7 @@ vm_add_binary() {
 
 # vm_initrd ROOT OUT [MODULE...]: pack ROOT (the caller's files: bin/, test.sh,
 # ...) with busybox, the named modules and their dependencies (decompressed),
-# and /init, into the gzip'd newc cpio OUT.
+# and /init, into the newc cpio OUT.
 vm_initrd() {
 	local root=$1 out=$2 f base
 	shift 2
@@ -134,7 +134,9 @@ vm_initrd() {
 	done
 	cp "$(dirname "${BASH_SOURCE[0]}")/guest-init.sh" "$root/init"
 	chmod 755 "$root/init"
-	(cd "$root" && find . | cpio -H newc -o --quiet | gzip -1) >"$out"
+	# Not compressed: QEMU loads the file as it is, and an emulated
+	# gunzip costs the guest a second or two of its boot.
+	(cd "$root" && find . | cpio -H newc -o --quiet) >"$out"
 }
 
 # vm_boot LOG TIMEOUT_S INITRD [QEMU ARGS...]: boot the guest, its serial

@@ -105,8 +105,8 @@ if [ -f /utmem.so ]; then
 	fi
 fi
 # No unload while a file is open.
-vmcheck hold dev:/dev/utmem1 2 >/tmp/hold.out & h=$!
-sleep 0.5
+vmcheck hold dev:/dev/utmem1 1 >/tmp/hold.out & h=$!
+sleep 0.3
 if rmmod utmem 2>/dev/null; then echo "VMTEST FAIL rmmod while open"; rc=1; else echo "VMTEST ok rmmod refused while open"; fi
 wait $h || { echo "VMTEST FAIL hold"; rc=1; }
 # The doorbell device's MSI-X vector really fired.
@@ -115,14 +115,14 @@ echo "VMTEST irqs $irqs"
 [ "$irqs" -gt 0 ] || { echo "VMTEST FAIL no doorbell interrupt arrived"; rc=1; }
 rmmod utmem || { echo "VMTEST FAIL rmmod"; rc=1; }
 # A hostile process scribbles on vm1's BAR while vm3 is served.
-vmcheck scribble "$VM1/resource2" 2 >/tmp/scribble.out &
+vmcheck scribble "$VM1/resource2" 1 >/tmp/scribble.out &
 s=$!
 step served-during-scribble vmcheck ops virtio-serial:org.utmem.vm3 vm3
 wait $s || rc=1
 step vm1-after-scribble vmcheck check "ivshmem:$VM1" pp vm1-pp from-guest 102400 42
 exit $rc
 EOF
-vm_initrd "$G" "$T/initrd.gz" virtio_pci virtio_console
+vm_initrd "$G" "$T/initrd.cpio" virtio_pci virtio_console
 
 # The host tenant keeps working while the guest runs (and scribbles).
 ( for i in 1 2 3 4 5 6; do "$VMCHECK" ops "unix:$RUN/host.sock" other >/dev/null || exit 1; sleep 1; done ) &
@@ -130,7 +130,7 @@ HOSTPID=$!
 PIDS+=("$HOSTPID")
 
 t0=$(date +%s%N)
-vm_boot "$T/guest.log" 200 "$T/initrd.gz" \
+vm_boot "$T/guest.log" 200 "$T/initrd.cpio" \
 	-object "memory-backend-file,id=vm1mem,mem-path=$RUN/vm1.shm,size=4M,share=on" \
 	-device ivshmem-plain,memdev=vm1mem,addr=0x10 \
 	-chardev "socket,id=vm2bell,path=$RUN/vm2.bell" \
