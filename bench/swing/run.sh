@@ -59,6 +59,9 @@ else
 	LOW=256 HIGH=1536 PERIOD=60 DURATION=180 RATE=20000 GROW=512 VALUE=16384
 	SEG=64 LOCAL=192 HEADROOM=64 SLACK=256 SWAP_MIB=4096 DELAY=2
 fi
+# SWING_DURATION, SWING_RATE, SWING_GROW override the chosen size's
+# (a short smoke test of the full size, or another ingest speed).
+DURATION=${SWING_DURATION:-$DURATION} RATE=${SWING_RATE:-$RATE} GROW=${SWING_GROW:-$GROW}
 DUTY=$(awk -v n=$N 'BEGIN { printf "%.6f", 1 / n }')
 BUDGET=$((HIGH + (N - 1) * LOW + N * HEADROOM + SLACK))
 TENANT_CG=$((LOCAL + HEADROOM))            # utmem mode: each tenant's fixed cgroup
