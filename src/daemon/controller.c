@@ -74,6 +74,7 @@ struct ud_ctl {
 	uint64_t trims_seen, next_frag_ns;
 	bool compacting;
 	uint64_t trims_last, trim_last_ns, trim_first_ns; /* debouncing trims */
+	_Atomic uint64_t purges;      /* read by INFO */
 	struct ust_compact_info pass; /* the pass under way */
 	struct ud_ctl_maint {
 		uint64_t runs, moved, moved_bytes, entries_seen, ns;
@@ -106,16 +107,21 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 	struct ust_compact_info ci = {0};
 	int done = 0;
 
+	if (trims != ctl->trims_last) {
+		/* A shrink, flush or destroy freed memory: give the pages back
+		 * now, here rather than in the thread that freed them (a worker
+		 * serving other connections, or the admin thread). */
+		ust_purge(st);
+		atomic_fetch_add(&ctl->purges, 1);
+		if (ctl->trims_last == ctl->trims_seen) /* first of a burst */
+			ctl->trim_first_ns = now;
+		ctl->trims_last = trims;
+		ctl->trim_last_ns = now;
+	}
 	if (!ctl->compacting) {
 		if (trims != ctl->trims_seen) {
-			/* A burst of flushes trims once each: start when it
+			/* A burst of flushes trims once each: compact when it
 			 * has been quiet for UD_CTL_QUIET_NS (at most 1 s late). */
-			if (!ctl->trim_first_ns)
-				ctl->trim_first_ns = now;
-			if (trims != ctl->trims_last) {
-				ctl->trims_last = trims;
-				ctl->trim_last_ns = now;
-			}
 			if (now - ctl->trim_last_ns < UD_CTL_QUIET_NS &&
 			    now - ctl->trim_first_ns < UD_CTL_MAINT_NS)
 				return false; /* look again in UD_CTL_IDLE_MS */
@@ -123,7 +129,6 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 			return false;
 		}
 		ctl->trims_seen = trims;
-		ctl->trim_first_ns = 0;
 		ctl->next_frag_ns = now + UD_CTL_MAINT_NS;
 		if (!ust_compact_wanted(st))
 			return false;
@@ -146,8 +151,8 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 	if (!done)
 		return !atomic_load(&ctl->stop);
 	ctl->compacting = false;
-	ust_trim(st);
-	ctl->trims_seen = ust_trim_count(st);
+	ust_purge(st);
+	atomic_fetch_add(&ctl->purges, 1);
 	ud_debug("maintenance: compaction pass: %llu entries seen, %llu moved (%llu bytes), %.1f ms",
 		 (unsigned long long)ctl->pass.entries_seen, (unsigned long long)ctl->pass.moved,
 		 (unsigned long long)ctl->pass.bytes_moved, (double)ctl->pass.ns / 1e6);
@@ -584,6 +589,7 @@ void ud_ctl_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap, size
 		ITEM("controller_shares", "%s", ctl->shares[0] ? ctl->shares : "-");
 	}
 	ITEM("compaction_runs", "%llu", (unsigned long long)ctl->maint.runs);
+	ITEM("purges", "%llu", (unsigned long long)atomic_load(&ctl->purges));
 	ITEM("compaction_moved", "%llu", (unsigned long long)ctl->maint.moved);
 	ITEM("compaction_moved_bytes", "%llu", (unsigned long long)ctl->maint.moved_bytes);
 	ITEM("compaction_ms", "%.1f", (double)ctl->maint.ns / 1e6);

@@ -13,9 +13,10 @@
  * floor are in docs/operations.md ("Host controller").
  *
  * The same thread does the store's maintenance whether the controller is on
- * or off: compaction in bounded steps (utmemd creates its store with
- * UST_CFG_COMPACT_DEFER, so shrinking and flushing return after evicting
- * and purging) and a purge after it.
+ * or off: after every shrink, flush or destroy it purges the freed pages at
+ * once and, once such trims stop coming, compacts in bounded steps and
+ * purges again (utmemd creates its store with UST_CFG_COMPACT_DEFER, so the
+ * thread that shrank or flushed returns as soon as the entries are gone).
  *
  * Layers, so each can be tested alone:
  *   - the law (ctl_policy.c): pure functions of numbers;

@@ -233,7 +233,7 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 		"controller_shrinks", "controller_grows", "controller_shrunk_bytes",
 		"controller_grown_bytes", "controller_pressure_samples",
 		"controller_floor_hits", "controller_sample_errors", "compaction_runs",
-		"compaction_moved", "compaction_moved_bytes", "compaction_ms",
+		"compaction_moved", "compaction_moved_bytes", "compaction_ms", "purges",
 	};
 	struct ud_info_item it[40];
 	size_t n = 0;

@@ -253,10 +253,17 @@ int ust_set_capacity(ust_store *st, uint64_t capacity)
  */
 void ust_trim(ust_store *st)
 {
-	atomic_fetch_add_explicit(&st->trims, 1, memory_order_relaxed);
 	ust_alloc_flush(&st->alloc); /* cached regions back to their slabs first */
-	if (!(st->flags & UST_CFG_COMPACT_DEFER) && ust_compact_wanted(st))
+	atomic_fetch_add_explicit(&st->trims, 1, memory_order_release);
+	if (st->flags & UST_CFG_COMPACT_DEFER)
+		return; /* the caller's maintenance thread purges and compacts */
+	if (ust_compact_wanted(st))
 		ust_compact(st, 0, NULL);
+	ust_alloc_trim(&st->alloc);
+}
+
+void ust_purge(ust_store *st)
+{
 	ust_alloc_trim(&st->alloc);
 }
 

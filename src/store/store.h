@@ -68,8 +68,10 @@ struct ust_config {
 
 /*
  * ust_config.flags. UST_CFG_COMPACT_DEFER: ust_trim() (and so shrinking,
- * flush, destroy) only purges; the caller runs ust_compact() itself, e.g.
- * from a background thread, so that management calls stay short.
+ * flush, destroy) only flushes the calling thread's cache and counts
+ * (ust_trim_count); the caller's maintenance thread purges (ust_purge) and
+ * compacts (ust_compact), so that management calls, and the connections
+ * that share a thread with them, are not held up by either.
  */
 #define UST_CFG_COMPACT_DEFER (1u << 0)
 /*
@@ -277,11 +279,19 @@ int ust_invalidate(ust_store *st, uint32_t tenant, uint32_t pool,
 
 /*
  * Return memory freed by earlier removals to the OS now: when the heap is
- * fragmented (ust_compact_wanted), compact first (unless
- * UST_CFG_COMPACT_DEFER), then purge the allocator's free pages. Shrinking,
- * flush, destroy and tenant removal call it already.
+ * fragmented (ust_compact_wanted), compact first, then purge the
+ * allocator's free pages (with UST_CFG_COMPACT_DEFER: neither, see there).
+ * Shrinking, flush, destroy and tenant removal call it already.
  */
 void ust_trim(ust_store *st);
+
+/*
+ * Flush the calling thread's allocator cache and return every wholly free
+ * page to the OS (what ust_trim does after compacting). For the
+ * maintenance thread of a UST_CFG_COMPACT_DEFER store. Lock-free in the
+ * store; the allocator takes its own locks.
+ */
+void ust_purge(ust_store *st);
 
 /* What compaction did: one call's figures, or totals (ust_compact_totals). */
 struct ust_compact_info {
