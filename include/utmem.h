@@ -92,7 +92,16 @@ struct utmem_options {
 			      no progress (no byte sent or received) before
 			      it fails with -ETIMEDOUT; 0 = 5000 */
 	int no_reconnect;  /* 1: fail with -ENOTCONN instead of reconnecting */
+	unsigned flags;    /* UTMEM_OPT_* */
+	unsigned reserved[7]; /* must be 0: room for options to come */
 };
+
+/* utmem_options.flags */
+#define UTMEM_OPT_NO_FAST_PATH (1u << 0) /* socket only: no ring, no region */
+#define UTMEM_OPT_SYNC_PUT (1u << 1)     /* every PUT waits for its reply */
+#define UTMEM_OPT_LAZY_KICK (1u << 2)    /* posted PUTs do not wake utmemd
+					    (a system call when it sleeps);
+					    call utmem_flush() when done */
 
 /* Counters of this tenant (pool 0) or of one pool, as the daemon keeps them. */
 struct utmem_stats {
@@ -109,13 +118,17 @@ UTMEM_API const char *utmem_strerror(int err);
 
 /*
  * Connect to utmemd. addr is one of
- *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a '/')
- *   ring:PATH            the same socket plus a shared-memory ring: requests
- *                        and replies cross without system calls while both
- *                        sides are busy (docs/protocol.md, section 9); if
- *                        the daemon offers no ring, the socket is used.
+ *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a
+ *                        '/'), with the fast path when utmemd offers it: a
+ *                        shared-memory ring for requests (no system calls
+ *                        while both sides are busy) and the tenant's value
+ *                        region, so that PUTs are posted without waiting
+ *                        and GETs read values without asking utmemd
+ *                        (docs/protocol.md sections 9 and 10); where it
+ *                        is not offered, the socket alone.
  *                        Env UTMEM_RING_SPIN_US bounds the client's spin
  *                        (default 50, 0 = never spin)
+ *   ring:PATH            the same as unix:PATH (kept for old configs)
  *   tcp:HOST:PORT        needs opt->token
  *   vsock:CID:PORT       from a VM guest
  *   vport:PATH           from a VM guest: a virtio-serial port device (e.g.
@@ -158,7 +171,18 @@ UTMEM_API int utmem_pool_destroy(utmem_client *c, uint32_t pool);
  * PUT: store a copy of val under key, replacing any old value atomically.
  * If it fails for any reason the key has no value afterwards (a value above
  * utmem_max_value() is not sent: the key is invalidated and -EMSGSIZE
- * returned). The value is sent from val without an intermediate copy.
+ * returned).
+ *
+ * On the fast path a PUT is usually *posted*: its charge was reserved
+ * beforehand (credit utmemd grants the connection), so it cannot be
+ * refused, and 0 is returned once it is handed over, before utmemd has
+ * served it. Later requests of this client (GET, pop, INVALIDATE, one-sided
+ * reads included) see it; other clients see it once served (utmem_sync()
+ * waits for that). A posted PUT is lost only if utmemd dies first, which
+ * loses every stored value anyway. When credit does not cover a PUT it is
+ * sent synchronously and refused exactly at the quota. The value is copied
+ * once: into the tenant's value region, where it stays as the stored
+ * value, or into the ring (values under 16 KiB).
  */
 UTMEM_API int utmem_put(utmem_client *c, uint32_t pool, const void *key,
 			size_t klen, const void *val, size_t vlen);
@@ -178,6 +202,28 @@ UTMEM_API ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key,
 UTMEM_API int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 			      size_t klen, void **val, size_t *vlen,
 			      unsigned flags);
+
+/*
+ * GET without a copy: calls fn(ctx, val, len) once on a hit, with the value
+ * where it lies (in the tenant's value region on the fast path). The view
+ * is valid only during fn, and fn must not call into this client. Returns
+ * fn's result (>= 0) on a hit, -ENOENT on a miss, or -errno. With
+ * UTMEM_GET_EXCLUSIVE (or off the fast path) the value is first received
+ * into a temporary buffer.
+ */
+typedef int (*utmem_view_fn)(void *ctx, const void *val, size_t len);
+UTMEM_API int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
+			     size_t klen, unsigned flags, utmem_view_fn fn,
+			     void *ctx);
+
+/*
+ * With UTMEM_OPT_LAZY_KICK: wake utmemd for the PUTs posted so far (one
+ * system call if its worker sleeps, none if it is busy). Returns 0.
+ */
+UTMEM_API int utmem_flush(utmem_client *c);
+
+/* Wait until every PUT this client posted was served. Returns 0 or -errno. */
+UTMEM_API int utmem_sync(utmem_client *c);
 
 /* INVALIDATE one key: 0 if it was there, -ENOENT if not. */
 UTMEM_API int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,

@@ -1,7 +1,8 @@
 /*
- * addr.c — libutmem's addresses: parsing `unix:PATH`, `ring:PATH` (the same
- * socket plus a shared-memory ring, set up by client.c), `tcp:HOST:PORT`
- * and `vsock:CID:PORT`, and dialing them with a bounded connect.
+ * addr.c — libutmem's addresses: parsing `unix:PATH` (a tenant's socket,
+ * plus the fast path — ring and value region — that client.c sets up when
+ * the daemon offers it; `ring:PATH` is the same), `tcp:HOST:PORT` and
+ * `vsock:CID:PORT`, and dialing them with a bounded connect.
  *
  * Parsing is strict and allocation-free so a malformed address is reported
  * as -EINVAL before any socket exists. Sockets are created non-blocking and
@@ -49,6 +50,7 @@ static int parse_unix(const char *path, struct uclient_addr *a)
 		return -EINVAL;
 	a->kind = UCLIENT_UNIX;
 	memcpy(a->path, path, len + 1);
+	a->ring = 1; /* the fast path, where the daemon offers it */
 	return 0;
 }
 
@@ -126,12 +128,8 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		a->kind = err ? UCLIENT_NONE : UCLIENT_IVSHMEM;
 		return err;
 	}
-	if (strncmp(s, "ring:", 5) == 0) {
-		int err = parse_unix(s + 5, a);
-
-		a->ring = err == 0;
-		return err;
-	}
+	if (strncmp(s, "ring:", 5) == 0)
+		return parse_unix(s + 5, a); /* the old name of the same thing */
 	if (strchr(s, '/'))
 		return parse_unix(s, a);
 	return -EINVAL;

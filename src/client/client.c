@@ -14,6 +14,7 @@
  * socket. Functions named uclient_* expect the caller to hold it.
  */
 #include "client/client_int.h"
+#include "transport/ring.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -161,7 +162,10 @@ int uclient_ensure(struct utmem_client *c)
 {
 	int fd, err;
 
-	if (c->fd >= 0 && !idle_conn_dead(c))
+	/* With a liveness page, one load says whether the daemon is still
+	 * there (a restart, even by SIGKILL, shows at once); without one, a
+	 * poll() of the idle socket. */
+	if (c->fd >= 0 && (c->live ? uring_live(c->live) : !idle_conn_dead(c)))
 		return 0;
 	uclient_disconnect(c);
 	if (c->no_reconnect)
@@ -186,6 +190,7 @@ int uclient_ensure(struct utmem_client *c)
 		err = hello(c);
 	/* A daemon without rings (ring_size off) serves ring: on the socket. */
 	if (!err && c->addr.ring) {
+		memset(&c->post, 0, sizeof(c->post));
 		err = uclient_ring_setup(c);
 		if (err == -EOPNOTSUPP)
 			err = 0;
@@ -275,12 +280,22 @@ int utmem_connect(const char *addr, const struct utmem_options *opt,
 	*out = NULL;
 	if (!opt)
 		opt = &none;
-	if (opt->timeout_ms < 0)
+	if (opt->timeout_ms < 0 ||
+	    (opt->flags & ~(UTMEM_OPT_NO_FAST_PATH | UTMEM_OPT_SYNC_PUT |
+			    UTMEM_OPT_LAZY_KICK)))
 		return -EINVAL;
+	for (size_t i = 0; i < sizeof(opt->reserved) / sizeof(opt->reserved[0]); i++)
+		if (opt->reserved[i])
+			return -EINVAL;
 	c = client_new(opt->timeout_ms);
 	if (!c)
 		return -ENOMEM;
+	c->flags = opt->flags;
+	c->no_post = (opt->flags & UTMEM_OPT_SYNC_PUT) != 0;
+	c->lazy_kick = (opt->flags & UTMEM_OPT_LAZY_KICK) != 0;
 	err = uclient_addr_parse(addr, &c->addr);
+	if (!err && (opt->flags & UTMEM_OPT_NO_FAST_PATH))
+		c->addr.ring = 0;
 	if (!err)
 		err = set_token(c, opt->token);
 	if (!err)
@@ -322,6 +337,11 @@ void utmem_close(utmem_client *c)
 {
 	if (!c)
 		return;
+	/* Posted PUTs were reported stored: see them served before leaving
+	 * (utmemd also serves what is left in the ring of a client that
+	 * vanished, but waiting here makes it visible to others at once). */
+	if (c->fd >= 0 && c->ring)
+		(void)uclient_post_settle(c, 0, NULL, 0);
 	uclient_disconnect(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c->rb.data);
@@ -548,22 +568,111 @@ void uclient_req_get(struct uclient_req *r, const void *key, size_t klen,
 	r->cap = cap;
 }
 
+/* May values of pool handle h be read from, and staged into, the region? */
+static int region_pool(const struct utmem_client *c, uint32_t h)
+{
+	return c->region && !(c->pools[h - 1].wflags & UWIRE_F_SHARED);
+}
+
+/*
+ * Take c's lock and get it connected with pool handle h resolved. Returns
+ * 0 (lock held) or -errno (lock released).
+ */
+static int enter(struct utmem_client *c, uint32_t h, uint32_t *server)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	err = uclient_ensure(c);
+	if (!err)
+		err = uclient_resolve_pool(c, h, 0, server);
+	if (err)
+		pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	      const void *val, size_t vlen)
 {
 	struct uclient_req r;
+	uint32_t server;
 	int err;
 
 	if (!c)
 		return -EINVAL;
 	err = uclient_req_put(c, &r, key, klen, val, vlen);
-	return err ? err : (int)run_one(c, pool, 0, &r);
+	if (err)
+		return err;
+	err = enter(c, pool, &server);
+	if (err)
+		return err;
+	if (r.op == UWIRE_OP_PUT) {
+		err = uclient_post_put(c, server, region_pool(c, pool), key, klen,
+				       val, vlen);
+		if (err != -EAGAIN) {
+			if (err)
+				uclient_disconnect(c);
+			goto out;
+		}
+	}
+	r.pool = server;
+	err = uclient_exec(c, &r, 1);
+	if (!err)
+		err = (int)r.result;
+out:
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+/*
+ * A one-sided read of (pool, key) for handle h (lock held): waits for this
+ * client's posted requests on the key first. Returns 0 (fn called),
+ * -ENOENT, -EAGAIN (ask utmemd), or -errno.
+ */
+static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
+		     const void *key, size_t klen, unsigned flags,
+		     uclient_view_fn fn, void *ctx)
+{
+	int err;
+
+	if ((flags & UTMEM_GET_EXCLUSIVE) || !region_pool(c, h) ||
+	    !c->region->hazard)
+		return -EAGAIN;
+	err = uclient_post_settle(c, server, key, klen);
+	if (err) {
+		uclient_disconnect(c);
+		return err;
+	}
+	err = uclient_sget(c->region, server, key, klen, fn, ctx);
+	if (err == 0 || err == -ENOENT || err == -ENOBUFS)
+		uclient_ring_report_reads(c, server, err != -ENOENT);
+	return err;
+}
+
+struct into_buf {
+	void *buf;
+	size_t cap, len;
+};
+
+static int copy_into(void *ctx, const void *val, size_t len)
+{
+	struct into_buf *b = ctx;
+
+	b->len = len;
+	if (len > b->cap)
+		return -ENOBUFS; /* nothing removed: a one-sided read never does */
+	if (len)
+		memcpy(b->buf, val, len);
+	return 0;
 }
 
 ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		  void *buf, size_t cap, unsigned flags)
 {
+	struct into_buf b = {buf, cap, 0};
 	struct uclient_req r;
+	uint32_t server;
+	ssize_t rc;
 	int err;
 
 	if (!c || (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE))
@@ -571,22 +680,76 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
-	uclient_req_get(&r, key, klen, buf, cap, flags);
-	return run_one(c, pool, 0, &r);
+	err = enter(c, pool, &server);
+	if (err)
+		return err;
+	rc = one_sided(c, pool, server, key, klen, flags, copy_into, &b);
+	if (rc == 0)
+		rc = (ssize_t)b.len;
+	if (rc == -EAGAIN) {
+		uclient_req_get(&r, key, klen, buf, cap, flags);
+		r.pool = server;
+		rc = uclient_exec(c, &r, 1);
+		if (!rc)
+			rc = r.result;
+	}
+	pthread_mutex_unlock(&c->lock);
+	return rc;
 }
 
-int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
-		    size_t klen, void **val, size_t *vlen, unsigned flags)
+struct into_alloc {
+	void *p;
+	size_t len;
+};
+
+static int copy_alloc(void *ctx, const void *val, size_t len)
 {
-	void *p = NULL;
+	struct into_alloc *a = ctx;
+
+	a->p = malloc(len ? len : 1);
+	if (!a->p)
+		return -ENOMEM;
+	if (len)
+		memcpy(a->p, val, len);
+	a->len = len;
+	return 0;
+}
+
+/* GET into a malloc()ed buffer, one-sided or from utmemd (lock held). */
+static int get_alloc_locked(utmem_client *c, uint32_t pool, uint32_t server,
+			    const void *key, size_t klen, unsigned flags,
+			    void **val, size_t *vlen)
+{
+	struct into_alloc a = {NULL, 0};
 	struct uclient_req r = {
 		.op = UWIRE_OP_GET,
 		.key = key,
 		.klen = (uint32_t)klen,
 		.rx = UCLIENT_RX_ALLOC,
-		.out = &p,
+		.out = &a.p,
+		.pool = server,
 	};
-	ssize_t n;
+	int err = one_sided(c, pool, server, key, klen, flags, copy_alloc, &a);
+
+	if (err == -EAGAIN) {
+		if (flags & UTMEM_GET_EXCLUSIVE)
+			r.flags |= UWIRE_F_EXCLUSIVE;
+		err = uclient_exec(c, &r, 1);
+		if (!err && r.result < 0)
+			err = (int)r.result;
+		a.len = err ? 0 : (size_t)r.result;
+	}
+	if (err)
+		return err;
+	*val = a.p;
+	*vlen = a.len;
+	return 0;
+}
+
+int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
+		    size_t klen, void **val, size_t *vlen, unsigned flags)
+{
+	uint32_t server;
 	int err;
 
 	if (!c || !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE))
@@ -594,14 +757,67 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
-	if (flags & UTMEM_GET_EXCLUSIVE)
-		r.flags |= UWIRE_F_EXCLUSIVE;
-	n = run_one(c, pool, 0, &r);
-	if (n < 0)
-		return (int)n;
-	*val = p;
-	*vlen = (size_t)n;
+	err = enter(c, pool, &server);
+	if (err)
+		return err;
+	err = get_alloc_locked(c, pool, server, key, klen, flags, val, vlen);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
+		   size_t klen, unsigned flags, utmem_view_fn fn, void *ctx)
+{
+	uint32_t server;
+	size_t len;
+	void *p;
+	int err;
+
+	if (!c || !fn || (flags & ~UTMEM_GET_EXCLUSIVE))
+		return -EINVAL;
+	err = uclient_check_key(c, key, klen);
+	if (err)
+		return err;
+	err = enter(c, pool, &server);
+	if (err)
+		return err;
+	err = one_sided(c, pool, server, key, klen, flags, fn, ctx);
+	if (err == -EAGAIN) {
+		err = get_alloc_locked(c, pool, server, key, klen, flags, &p, &len);
+		if (!err) {
+			err = fn(ctx, p, len);
+			free(p);
+		}
+	}
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int utmem_flush(utmem_client *c)
+{
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (c->fd >= 0)
+		uclient_ring_flush(c);
+	pthread_mutex_unlock(&c->lock);
 	return 0;
+}
+
+int utmem_sync(utmem_client *c)
+{
+	int err = 0;
+
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	if (c->fd >= 0 && c->ring) {
+		err = uclient_post_settle(c, 0, NULL, 0);
+		if (err)
+			uclient_disconnect(c);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return err;
 }
 
 int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,

@@ -90,6 +90,21 @@ struct uclient_pool {
 	int stale;         /* 1: reopen by name before use (new connection) */
 };
 
+/* Posted requests of a connection with a ring (post.c). */
+#define UCLIENT_PEND_SLOTS 4096u
+struct uclient_post {
+	uint64_t spent;          /* credit spent by posted requests */
+	uint64_t sent;           /* request frames sent through the ring */
+	uint32_t used_gen[16];   /* per staging slot: the generation last used */
+	uint64_t seen_recall;    /* the daemon's recall count last acted on */
+	/* one-sided GETs per pool, reported in the ring header */
+	uint32_t rd_pool[32];
+	uint64_t rd_reads[32], rd_hits[32];
+	/* per hash slot of (pool, key): sequence number of the last posted
+	 * request there, to know when a one-sided read must wait */
+	uint64_t pend[UCLIENT_PEND_SLOTS];
+};
+
 struct utmem_client {
 	pthread_mutex_t lock; /* serializes every call on this client */
 	struct uclient_addr addr;
@@ -111,6 +126,11 @@ struct utmem_client {
 
 	struct uclient_ring *ring; /* NULL: socket only */
 	struct uclient_region *region; /* the tenant's value region, or NULL */
+	struct uclient_post post;  /* reset with each new ring */
+	const uint32_t *live;      /* the daemon's liveness word, or NULL */
+	unsigned flags;            /* UTMEM_OPT_* */
+	int no_post;               /* never post PUTs (UTMEM_OPT_SYNC_PUT) */
+	int lazy_kick;             /* posted requests ring no doorbell */
 	int via_ring;              /* the running exec uses the ring */
 
 	struct uclient_pool *pools;
@@ -187,6 +207,24 @@ typedef int (*uclient_view_fn)(void *ctx, const void *val, size_t len);
 int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 		 size_t klen, uclient_view_fn fn, void *ctx);
 
+/* ---- posted PUTs (post.c) ---- */
+
+/*
+ * Post a PUT on the ring if credit covers it (through a staging extent for
+ * a record that big in a region_pool, else inline). Returns 0 (posted: the
+ * PUT will take effect, in order, with no reply), -EAGAIN (not covered:
+ * send it synchronously; what credit was left has been given back), or
+ * -errno (the connection failed).
+ */
+int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
+		     const void *key, size_t klen, const void *val, size_t vlen);
+/*
+ * Wait until the posted requests on (pool, key) — or, with key NULL, every
+ * posted request — were served. Returns 0 or -errno.
+ */
+int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
+			size_t klen);
+
 /* ---- the shared-memory ring (ring.c) ---- */
 
 /*
@@ -200,6 +238,28 @@ void uclient_ring_free(struct utmem_client *c);
 void uclient_region_free(struct utmem_client *c);
 /* Largest request frame sent through the ring; larger ones use the socket. */
 size_t uclient_ring_max_frame(const struct utmem_client *c);
+/* What utmemd published in the ring header (layout 2). */
+uint64_t uclient_ring_credit(struct utmem_client *c);
+uint64_t uclient_ring_recall(struct utmem_client *c);
+/* Report one-sided reads in the ring header (utmemd adds them to stats). */
+void uclient_ring_report_reads(struct utmem_client *c, uint32_t pool, int hit);
+uint64_t uclient_ring_applied(struct utmem_client *c);
+int uclient_ring_stage(struct utmem_client *c, unsigned i, uint64_t *off,
+		       uint64_t *len, uint32_t *gen);
+/* Slots holding an extent whose generation differs from used_gen[]. */
+uint32_t uclient_ring_stages_held(struct utmem_client *c,
+				  const uint32_t *used_gen);
+/*
+ * Put one whole frame into the request ring (waiting for room), count it
+ * and ring the daemon's doorbell unless kicks are lazy. Returns 0 or -errno.
+ */
+int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
+		      size_t iovcnt);
+/* Ring the daemon's doorbell if it sleeps (lazy kicks: utmem_flush). */
+void uclient_ring_flush(struct utmem_client *c);
+/* Wait until utmemd has served `target` request frames. */
+int uclient_ring_wait_applied(struct utmem_client *c, uint64_t target,
+			      int timeout_ms);
 /* Copy as much of iov as fits. Returns bytes, -EAGAIN (full) or -EPROTO. */
 ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
 			  size_t iovcnt);

@@ -267,9 +267,10 @@ static int pump(struct utmem_client *c, struct uclient_tx *tx,
 
 /*
  * The channel for a set of requests: the ring when there is one and every
- * frame fits in half of it, else the socket. One exec uses one channel, and
- * nothing is in flight between execs, so requests on the two channels can
- * never overtake each other.
+ * frame fits in half of it, else the socket. One exec uses one channel;
+ * between execs only posted requests can be in flight, all on the ring, and
+ * an exec on the socket waits until they were served: requests on the two
+ * channels never overtake each other.
  */
 static int pick_ring(const struct utmem_client *c, const struct uclient_req *r,
 		     size_t n)
@@ -308,7 +309,15 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 	if (waiting < 0)
 		return (int)waiting;
 	c->via_ring = pick_ring(c, r, n);
-	err = pump(c, &tx, r, n, base, waiting);
+	if (c->via_ring) {
+		c->post.sent += (uint64_t)waiting; /* frames through the ring */
+		err = 0;
+	} else {
+		/* A frame too big for the ring must not overtake posted ones. */
+		err = uclient_post_settle(c, 0, NULL, 0);
+	}
+	if (!err)
+		err = pump(c, &tx, r, n, base, waiting);
 	c->via_ring = 0;
 	tx_free(&tx);
 	if (!err)

@@ -63,6 +63,10 @@ void uclient_ring_free(struct utmem_client *c)
 {
 	struct uclient_ring *r = c->ring;
 
+	if (c->live) {
+		munmap((void *)c->live, 4096);
+		c->live = NULL;
+	}
 	if (!r)
 		return;
 	if (r->vm.release) {
@@ -81,6 +85,72 @@ size_t uclient_ring_max_frame(const struct utmem_client *c)
 	if (c->ring && c->ring->vm.release)
 		return SIZE_MAX; /* no socket: everything streams through */
 	return c->ring ? (size_t)(c->ring->map.size / 2) : 0;
+}
+
+uint64_t uclient_ring_credit(struct utmem_client *c)
+{
+	return __atomic_load_n(&c->ring->map.shm->credit, __ATOMIC_ACQUIRE);
+}
+
+uint64_t uclient_ring_recall(struct utmem_client *c)
+{
+	return __atomic_load_n(&c->ring->map.shm->recall, __ATOMIC_ACQUIRE);
+}
+
+void uclient_ring_report_reads(struct utmem_client *c, uint32_t pool, int hit)
+{
+	struct uclient_post *p = &c->post;
+	struct uring_reads *r;
+	unsigned i;
+
+	if (!c->ring)
+		return;
+	/* A slot per pool, taken on first use; the last one is shared. */
+	for (i = 0; i < URING_READ_POOLS - 1; i++)
+		if (p->rd_pool[i] == pool || p->rd_pool[i] == 0)
+			break;
+	r = &c->ring->map.shm->rd[i];
+	if (p->rd_pool[i] != pool && i < URING_READ_POOLS - 1) {
+		p->rd_pool[i] = pool;
+		__atomic_store_n(&r->pool, pool, __ATOMIC_RELAXED);
+	}
+	p->rd_reads[i]++;
+	p->rd_hits[i] += hit != 0;
+	__atomic_store_n(&r->reads, p->rd_reads[i], __ATOMIC_RELAXED);
+	__atomic_store_n(&r->hits, p->rd_hits[i], __ATOMIC_RELAXED);
+}
+
+uint64_t uclient_ring_applied(struct utmem_client *c)
+{
+	return __atomic_load_n(&c->ring->map.shm->applied, __ATOMIC_ACQUIRE);
+}
+
+int uclient_ring_stage(struct utmem_client *c, unsigned i, uint64_t *off,
+		       uint64_t *len, uint32_t *gen)
+{
+	const struct uring_stage *s = &c->ring->map.shm->stage[i];
+
+	/* Generation first (acquire): the extent utmemd wrote before it. */
+	*gen = __atomic_load_n(&s->gen, __ATOMIC_ACQUIRE);
+	*off = __atomic_load_n(&s->off, __ATOMIC_RELAXED);
+	*len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
+	return 0;
+}
+
+uint32_t uclient_ring_stages_held(struct utmem_client *c,
+				  const uint32_t *used_gen)
+{
+	uint32_t mask = 0;
+
+	for (unsigned i = 0; i < URING_STAGES; i++) {
+		uint64_t off, len;
+		uint32_t gen;
+
+		uclient_ring_stage(c, i, &off, &len, &gen);
+		if (len && gen != used_gen[i])
+			mask |= 1u << i;
+	}
+	return mask;
 }
 
 /* Wake the daemon if its worker sleeps (it may wait for input or room). */
@@ -126,6 +196,50 @@ ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
 	return (ssize_t)done;
 }
 
+static int wait_for(struct utmem_client *c, unsigned want, uint64_t target,
+		    int timeout_ms);
+
+int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
+		      size_t iovcnt)
+{
+	struct uclient_ring *r = c->ring;
+	size_t total = 0, done = 0;
+	int64_t room;
+	uint8_t *w;
+
+	for (size_t i = 0; i < iovcnt; i++)
+		total += iov[i].iov_len;
+	if (total > r->map.size)
+		return -EMSGSIZE;
+	/* A whole frame at once, so nothing of it waits behind a full ring. */
+	while ((room = uring_room(&r->tx)) >= 0 && (uint64_t)room < total) {
+		int err;
+
+		kick_daemon(r, URING_WANT_DATA);
+		err = wait_for(c, URING_WANT_ROOM, 0, c->timeout_ms);
+		if (err)
+			return err;
+	}
+	if (room < 0)
+		return -EPROTO;
+	w = uring_wptr(&r->tx);
+	for (size_t i = 0; i < iovcnt; i++) {
+		memcpy(w + done, iov[i].iov_base, iov[i].iov_len);
+		done += iov[i].iov_len;
+	}
+	uring_produce(&r->tx, total);
+	c->post.sent++;
+	if (!c->lazy_kick)
+		kick_daemon(r, URING_WANT_DATA);
+	return 0;
+}
+
+void uclient_ring_flush(struct utmem_client *c)
+{
+	if (c->ring)
+		kick_daemon(c->ring, URING_WANT_DATA);
+}
+
 ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len)
 {
 	struct uclient_ring *r = c->ring;
@@ -151,17 +265,29 @@ int uclient_ring_rx_ready(struct utmem_client *c)
 	return avail < 0 ? -EPROTO : avail > 0;
 }
 
-/* 1 if what we wait for is there, 0 if not, -EPROTO for a broken ring. */
-static int ready(struct uclient_ring *r, int want_room)
+/*
+ * 1 if what we wait for is there (URING_WANT_DATA: reply bytes;
+ * URING_WANT_ROOM: room in the request ring; URING_WANT_APPLIED: utmemd's
+ * `applied` count at least target), 0 if not, -EPROTO for a broken ring.
+ */
+static int ready(struct uclient_ring *r, unsigned want, uint64_t target)
 {
-	int64_t v = uring_avail(&r->rx);
+	int64_t v;
 
-	if (v != 0)
-		return v < 0 ? -EPROTO : 1;
-	if (!want_room)
-		return 0;
-	v = uring_room(&r->tx);
-	return v < 0 ? -EPROTO : v > 0;
+	if (want & URING_WANT_DATA) {
+		v = uring_avail(&r->rx);
+		if (v != 0)
+			return v < 0 ? -EPROTO : 1;
+	}
+	if (want & URING_WANT_ROOM) {
+		v = uring_room(&r->tx);
+		if (v != 0)
+			return v < 0 ? -EPROTO : 1;
+	}
+	if ((want & URING_WANT_APPLIED) &&
+	    __atomic_load_n(&r->map.shm->applied, __ATOMIC_ACQUIRE) >= target)
+		return 1;
+	return 0;
 }
 
 /*
@@ -186,25 +312,27 @@ static int socket_event(int fd, short rev)
  * heartbeat moves: a daemon that is asleep or preempted answers no sooner
  * for being spun on. Returns like ready().
  */
-static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
+static int spin(struct uclient_ring *r, unsigned want, uint64_t target,
+		uint64_t t0)
 {
 	uint64_t beat, seen_at = t0, now = t0, prev;
 	uint64_t window = uspin_window(&r->spin, t0);
-	int rc = ready(r, want_room);
+	int rc = ready(r, want, target);
 
 	if (rc || window == 0)
 		return rc;
 	beat = uring_beat_load(r->map.shm);
 	do {
 		uspin_relax();
-		rc = ready(r, want_room);
+		rc = ready(r, want, target);
 		if (rc)
 			return rc;
 		prev = now;
 		now = uspin_now();
 		/* Lost the CPU mid-spin, and not to the daemon answering us:
 		 * sleep instead for a while (spin.h). */
-		if (!ready(r, want_room) && uspin_preempted(&r->spin, now, now - prev))
+		if (!ready(r, want, target) &&
+		    uspin_preempted(&r->spin, now, now - prev))
 			break;
 		if (uring_beat_load(r->map.shm) != beat) {
 			beat = uring_beat_load(r->map.shm);
@@ -217,10 +345,11 @@ static int spin(struct uclient_ring *r, int want_room, uint64_t t0)
 }
 
 /* A VM ring waits by the owner's sleep (polling), never on descriptors. */
-static int vm_wait(struct uclient_ring *r, int want_room, uint64_t deadline)
+static int vm_wait(struct uclient_ring *r, unsigned want, uint64_t target,
+		   uint64_t deadline)
 {
 	for (unsigned round = 0;; round++) {
-		int rc = ready(r, want_room);
+		int rc = ready(r, want, target);
 
 		if (rc)
 			return rc < 0 ? rc : 0;
@@ -232,11 +361,18 @@ static int vm_wait(struct uclient_ring *r, int want_room, uint64_t deadline)
 	}
 }
 
-int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
+/*
+ * Wait until what `want` names is there (see ready()): spin for the
+ * adaptive window while the daemon's heartbeat moves, then sleep in poll()
+ * on the doorbell and the socket with our sleeping flag saying what we wait
+ * for. Returns 0, -ETIMEDOUT, -ECONNRESET or -EPROTO.
+ */
+static int wait_for(struct utmem_client *c, unsigned want, uint64_t target,
+		    int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
 	uint64_t t0 = uspin_now(), deadline;
-	int rc = spin(r, want_room, t0);
+	int rc = spin(r, want, target, t0);
 
 	if (rc) {
 		uint64_t now = uspin_now();
@@ -246,7 +382,7 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 	}
 	deadline = t0 + (uint64_t)timeout_ms * 1000000u;
 	if (r->vm.release) {
-		rc = vm_wait(r, want_room, deadline);
+		rc = vm_wait(r, want, target, deadline);
 		if (rc == 0) {
 			uint64_t now = uspin_now();
 
@@ -263,10 +399,8 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		uint64_t now;
 		int n;
 
-		uring_sleep_prepare(&r->map.shm->client_sleeping,
-				    URING_WANT_DATA |
-				    (want_room ? URING_WANT_ROOM : 0));
-		rc = ready(r, want_room);
+		uring_sleep_prepare(&r->map.shm->client_sleeping, want);
+		rc = ready(r, want, target);
 		if (rc) {
 			uring_sleep_cancel(&r->map.shm->client_sleeping);
 			break;
@@ -283,7 +417,7 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 			return -errno;
 		if (n > 0 && (p[0].revents & (POLLHUP | POLLERR)))
 			return -ECONNRESET; /* the daemon closed its end */
-		rc = ready(r, want_room);
+		rc = ready(r, want, target);
 		if (rc)
 			break;
 		if (n > 0 && p[1].revents) {
@@ -302,6 +436,20 @@ int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
 		uspin_adapt(&r->spin, now, now - t0);
 	}
 	return 0;
+}
+
+int uclient_ring_wait(struct utmem_client *c, int want_room, int timeout_ms)
+{
+	return wait_for(c, URING_WANT_DATA | (want_room ? URING_WANT_ROOM : 0), 0,
+			timeout_ms);
+}
+
+int uclient_ring_wait_applied(struct utmem_client *c, uint64_t target,
+			      int timeout_ms)
+{
+	/* With lazy kicks the daemon may not know there is work yet. */
+	kick_daemon(c->ring, URING_WANT_DATA);
+	return wait_for(c, URING_WANT_APPLIED, target, timeout_ms);
 }
 
 /* Send the whole small frame buf on the socket within the timeout. */
@@ -547,16 +695,27 @@ int uclient_ring_setup(struct utmem_client *c)
 		goto out;
 	}
 	if (uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &setup) ||
-	    nfds != (setup.region_size ? 4 : 3)) {
+	    nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size) {
 		err = -EPROTO;
 		goto out;
 	}
 	if (setup.region_size) {
-		err = region_adopt(c, fds[3], setup.region_size, setup.hazard);
+		err = region_adopt(c, fds[nfds - 1], setup.region_size, setup.hazard);
 		if (err)
 			goto out;
-		close(fds[3]);
-		nfds = 3;
+		close(fds[--nfds]);
+	}
+	if (setup.flags & URING_SETUP_LIVE) {
+		/* Read-only: the page is sealed against writable mappings. */
+		void *p = mmap(NULL, 4096, PROT_READ, MAP_SHARED, fds[3], 0);
+
+		if (p == MAP_FAILED) {
+			err = -errno;
+			uclient_region_free(c);
+			goto out;
+		}
+		c->live = p;
+		close(fds[--nfds]);
 	}
 	err = ring_adopt(c, setup.size, fds);
 	if (!err) {
@@ -564,6 +723,10 @@ int uclient_ring_setup(struct utmem_client *c)
 		return 0;
 	}
 	uclient_region_free(c);
+	if (c->live) {
+		munmap((void *)c->live, 4096);
+		c->live = NULL;
+	}
 out:
 	for (int i = 0; i < nfds; i++)
 		close(fds[i]);

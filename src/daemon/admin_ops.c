@@ -64,6 +64,7 @@ static int put_tenants(struct ud_daemon *d, struct uadm_wbuf *w)
 	struct ust_tenant_info *ti = NULL;
 	int n = 0, cap = 0;
 
+	ud_fold_reads_all(d); /* one-sided GETs the clients reported */
 	for (;;) {
 		n = ust_tenant_list(d->st, ti, (size_t)cap);
 		if (n < 0 || n <= cap)
@@ -324,6 +325,8 @@ static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	t = ud_tenant_by_name(d, name);
 	err = t ? ust_tenant_freeze(d->st, t->id, frozen != 0) : -ENOENT;
+	if (!err && frozen)
+		ud_tenant_recall(t); /* posted PUTs go synchronous: refused */
 	if (err) {
 		reply_err(c, &f->hdr, ud_status(err), "no tenant named '%s'", name);
 		return;

@@ -187,12 +187,16 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
 	t->mode = ct->mode;
 	t->vsock_cid = ct->vsock_cid;
+	t->region_fd = -1;
+	pthread_mutex_init(&t->creg_lock, NULL);
 	err = ust_tenant_add(d->st, ct->name, &lim, &t->id);
 	if (err) {
 		snprintf(msg, msglen, "tenant '%s': %s", ct->name,
 			 err == -EINVAL ? "invalid name or limits" : strerror(-err));
 		goto err_tenant;
 	}
+	/* Without one its clients use the request path: not fatal. */
+	(void)ud_region_create(d, t);
 	fd = ud_listen_unix(path, ct->mode, ct->uid, ct->gid, msg, msglen);
 	if (fd < 0) {
 		err = fd;
@@ -215,6 +219,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	return 0;
 err_store:
 	ust_tenant_remove(d->st, t->id);
+	ud_region_destroy(t);
 err_tenant:
 	free(t->hist);
 	free(t);
@@ -239,6 +244,7 @@ int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
 		ud_listener_close(d, t->lis);
 	t->lis = NULL;
 	err = ust_tenant_remove(d->st, t->id);
+	ud_region_destroy(t);
 	t->next = d->retired;
 	d->retired = t;
 	ud_debug("tenant '%s' removed", t->name);
@@ -402,6 +408,7 @@ static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));
 		return err;
 	}
+	ud_tenant_recall(t);
 	pthread_mutex_lock(&d->lock);
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
 	pthread_mutex_unlock(&d->lock);
@@ -446,6 +453,7 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		snprintf(msg, msglen, "capacity: %s", strerror(-err));
 		return err;
 	}
+	ud_recall_all(d);
 	if (remove_missing) {
 		for (t = d->tenants; t; t = next) {
 			next = t->next;

@@ -24,6 +24,7 @@
 #include "proto/admin.h"
 #include "proto/wire.h"
 #include "store/store.h"
+#include "transport/ring.h"
 #include "transport/spin.h"
 #include "daemon/config.h"
 
@@ -100,6 +101,15 @@ struct ud_hist {
 struct ud_tenant {
 	char name[UST_NAME_MAX + 1];
 	uint32_t id;
+	/* Its value region (region.c): a sealed memfd mapped here and passed
+	 * to its fast-path clients; fd -1 when it has none. */
+	int region_fd;
+	uint8_t *region_base;
+	uint64_t region_size;
+	/* Its ring connections' credit (credit.c), for recalls and stats. */
+	pthread_mutex_t creg_lock;
+	struct ud_credit *creg;
+	_Atomic uint64_t credit_held; /* bytes they hold reserved, in all */
 	char socket[UD_PATH_MAX];
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;
@@ -165,6 +175,7 @@ struct ud_conn {
 	struct ud_ring *ring;
 	struct ud_conn *peer;
 	struct ud_conn *rnext; /* the loop's ring connections */
+	struct ud_credit *credit; /* ring connections: credit and staging */
 	struct ud_conn *dnext; /* the loop's closed connections, freed later */
 };
 
@@ -233,6 +244,8 @@ struct ud_daemon {
 	unsigned max_unauth;
 	struct ud_authfail *authfail; /* failed TCP HELLOs by source (backoff.c) */
 	uint64_t ring_size;    /* cfg.ring_size at startup (0 = no rings) */
+	int live_fd;           /* the liveness page (region.c), or -1 */
+	void *live;
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
@@ -333,6 +346,12 @@ int ud_ring_ready(struct ud_loop *l);
 void ud_ring_beat(struct ud_loop *l);
 /* Raise (on = 1) or lower the daemon-sleeping flag of every ring of l. */
 void ud_ring_arm(struct ud_loop *l, int on);
+/*
+ * The client of ring connection c has gone (its socket closed): serve the
+ * complete requests still in the ring (posted PUTs it was told were
+ * accepted), dropping their replies. Bounded by the ring's size.
+ */
+void ud_ring_drain(struct ud_conn *c);
 /* A doorbell event on ring connection c. */
 void ud_ring_event(struct ud_conn *c);
 /*
@@ -480,6 +499,75 @@ void ud_authfail_fini(struct ud_daemon *d);
 int ud_authfail_blocked(struct ud_daemon *d, uint32_t addr);
 /* Record a failed HELLO from addr (any thread). */
 void ud_authfail_record(struct ud_daemon *d, uint32_t addr);
+
+/* ---- value regions (region.c) ---- */
+
+/*
+ * Give tenant t a value region (a sealed memfd of d's region size, mapped
+ * here, attached to the store). Returns 0, or -errno (the tenant then has
+ * none and its clients use the request path: not fatal).
+ */
+int ud_region_create(struct ud_daemon *d, struct ud_tenant *t);
+/* Unmap and close t's region after the store let go of it. */
+void ud_region_destroy(struct ud_tenant *t);
+/* Create the liveness page, held by the calling thread (the main one). */
+int ud_live_init(struct ud_daemon *d);
+
+/* ---- credit and staging extents of a ring connection (credit.c) ---- */
+
+#define UD_BIG_HISTORY 8
+struct ud_stage {
+	uint64_t off, len, charge;
+	uint32_t gen;
+};
+struct ud_credit {
+	struct ud_credit *rprev, *rnext; /* the tenant's registry (creg) */
+	struct ud_tenant *tenant;
+	struct uring_shm *shm;   /* the ring header grants are published in */
+	uint64_t recall;         /* last value published in shm->recall */
+	struct uring_reads rd[URING_READ_POOLS]; /* client-reported, folded in */
+	uint64_t granted;        /* credit granted, total bytes */
+	uint64_t spent;          /* bounds of posted requests received */
+	uint64_t res;            /* bytes reserved in the store for them */
+	uint64_t applied;        /* request frames served */
+	int want;                /* a refill is due */
+	uint64_t stage_size;     /* page run size of new staging extents */
+	uint64_t big[UD_BIG_HISTORY]; /* recent large records (bytes) */
+	unsigned nbig;
+	struct ud_stage stage[URING_STAGES];
+	uint32_t hazard;         /* hazard word, or URING_NO_HAZARD */
+	uint64_t posted_failed;  /* posted requests the store refused */
+};
+
+struct uwire_ref;
+int ud_credit_init(struct ud_conn *c, struct uring_shm *shm, uint32_t hazard);
+/*
+ * Ask every ring connection of t to give its credit back before posting
+ * again (limits lowered, or a PUT refused for room). Any thread.
+ */
+void ud_tenant_recall(struct ud_tenant *t);
+/* Fold the one-sided reads t's clients reported into the store's stats. */
+void ud_tenant_fold_reads(struct ud_daemon *d, struct ud_tenant *t);
+/* The same for every tenant (capacity changed; admin stats). */
+void ud_recall_all(struct ud_daemon *d);
+void ud_fold_reads_all(struct ud_daemon *d);
+void ud_credit_free(struct ud_conn *c);
+/* Spend bound bytes of c's credit. Returns 0, or -EPROTO (overspent). */
+int ud_credit_spend(struct ud_conn *c, uint64_t bound);
+/*
+ * CREDIT_RETURN: give back what is unspent of the grants up to `upto` and
+ * the staging slots in mask. Returns 0, or -EPROTO (upto never granted).
+ */
+int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto);
+/* A record of rec bytes came inline: staging extents should fit it. */
+void ud_credit_note_record(struct ud_conn *c, uint64_t rec);
+/*
+ * PUT_REF: take the staging extent ref names (its reservation moves to the
+ * connection's). Returns 0 with *off and *len set, or -EPROTO (not held).
+ */
+int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
+			 uint64_t klen, uint64_t *off, uint64_t *len);
+void ud_credit_refill(struct ud_conn *c);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -154,6 +154,9 @@ void ud_conn_close(struct ud_conn *c)
 
 	if (c->dead)
 		return;
+	/* Requests a client posted before it went away still take effect. */
+	if (!c->ring && peer && !peer->dead && peer->ring)
+		ud_ring_drain(peer);
 	conn_detach(c);
 	if (peer && !peer->dead) {
 		peer->peer = NULL;

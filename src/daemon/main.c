@@ -331,10 +331,15 @@ static void daemon_free(struct ud_daemon *d)
 
 	close_listeners(d);
 	ud_loop_fini(&d->main);
+	ud_ctl_stop(d); /* the controller uses the store */
+	/* The store writes into value regions while it frees: before unmap. */
+	ust_store_free(d->st);
+	d->st = NULL;
 	for (int pass = 0; pass < 2; pass++) {
 		for (t = pass ? d->retired : d->tenants; t; t = next) {
 			next = t->next;
 			free(t->hist);
+			ud_region_destroy(t);
 			free(t);
 		}
 	}
@@ -343,9 +348,9 @@ static void daemon_free(struct ud_daemon *d)
 		close(d->sigfd);
 	if (d->spare_fd >= 0)
 		close(d->spare_fd);
-	ud_ctl_stop(d);
-	ust_store_free(d->st);
 	ud_limits_fini(d);
+	if (d->live_fd >= 0)
+		close(d->live_fd); /* the page dies with us; clients see that */
 	ud_cfg_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
 }
@@ -436,6 +441,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
+	if (d->ring_size)
+		(void)ud_live_init(d); /* optional: clients fall back to the socket */
 	err = ud_loop_init(d, &d->main, 0);
 	if (!err)
 		err = setup_signals(d);
@@ -554,6 +561,7 @@ int main(int argc, char **argv)
 	}
 	atomic_store(&ud_log_level, d.cfg.log_level);
 	d.sigfd = -1;
+	d.live_fd = -1;
 	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	raise_fd_limit();
 	d.main.epfd = -1;

@@ -33,6 +33,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "proto/region.h"
 #include "transport/ring.h"
 
 #define RING_OUT_LOW (2u << 20)      /* backlog that resumes a paused ring */
@@ -53,6 +54,7 @@ void ud_ring_free(struct ud_conn *c)
 
 	if (!r)
 		return;
+	ud_credit_free(c);
 	if (r->owner.release)
 		r->owner.release(r->owner.arg, &r->map);
 	else
@@ -143,6 +145,24 @@ static int64_t ring_fill(struct ud_conn *c)
 	return (int64_t)n;
 }
 
+/*
+ * After serving: publish how many request frames were served (a client
+ * waiting for its posted requests to apply is woken), and top the
+ * connection's credit and staging extents up.
+ */
+static void after_service(struct ud_conn *c)
+{
+	struct ud_credit *k = c->credit;
+
+	if (!k)
+		return;
+	if (__atomic_load_n(&k->shm->applied, __ATOMIC_RELAXED) != k->applied) {
+		__atomic_store_n(&k->shm->applied, k->applied, __ATOMIC_RELEASE);
+		kick_client(c->ring, URING_WANT_APPLIED);
+	}
+	ud_credit_refill(c);
+}
+
 int ud_ring_service(struct ud_conn *c)
 {
 	int moved = 0, n;
@@ -172,6 +192,8 @@ int ud_ring_service(struct ud_conn *c)
 		if (ring_flush(c) < 0)
 			goto hostile;
 	}
+	if (moved)
+		after_service(c);
 	if (c->closing && !ud_backlog(c)) {
 		ud_conn_close(c);
 		return -1;
@@ -182,6 +204,27 @@ hostile:
 		c->tenant ? c->tenant->name : "?", c->fd);
 	ud_conn_close(c);
 	return -1;
+}
+
+void ud_ring_drain(struct ud_conn *c)
+{
+	uint64_t budget = c->ring->map.size * 2;
+
+	c->peer = NULL; /* nothing of it may close the socket side now */
+	while (!c->closing && budget) {
+		int64_t got;
+
+		if (ud_backlog(c))
+			ud_out_consume(c, ud_backlog(c)); /* nobody reads replies */
+		c->paused = 0;
+		got = ring_fill(c);
+		if (got <= 0)
+			break;
+		budget = (uint64_t)got < budget ? budget - (uint64_t)got : 0;
+		ud_conn_process(c);
+	}
+	if (ud_backlog(c))
+		ud_out_consume(c, ud_backlog(c));
 }
 
 void ud_ring_event(struct ud_conn *c)
@@ -464,6 +507,32 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 	fds[0] = memfd;
 	fds[1] = c->peer->fd;
 	fds[2] = client_bell;
+	if (d->live_fd >= 0) {
+		setup.flags |= URING_SETUP_LIVE;
+		fds[nfds++] = d->live_fd;
+	}
+	if (c->tenant->region_fd >= 0) {
+		/* A hazard word for one-sided reads, if one is free; without
+		 * it the client asks utmemd for values. */
+		if (ust_region_hazard_get(d->st, c->tenant->id, &setup.hazard) < 0)
+			setup.hazard = URING_NO_HAZARD;
+		setup.region_size = c->tenant->region_size;
+		fds[nfds++] = c->tenant->region_fd;
+	}
+	err = ud_credit_init(c->peer, c->peer->ring->map.shm, setup.hazard);
+	if (err) {
+		if (setup.hazard != URING_NO_HAZARD)
+			ust_region_hazard_put(d->st, c->tenant->id, setup.hazard);
+		close(memfd);
+		close(client_bell);
+		struct ud_conn *rc = c->peer;
+
+		ud_reply(c, &f->hdr, UWIRE_S_NOMEM, 0, NULL, 0);
+		c->peer = NULL;
+		rc->peer = NULL;
+		ud_conn_close(rc);
+		return;
+	}
 	err = send_setup(c, &f->hdr, &setup, fds, nfds);
 	close(memfd);
 	close(client_bell);

@@ -13,6 +13,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "proto/region.h"
+
 /* Store errno to wire status (the table in wire.c, named here for clarity). */
 unsigned ud_status(int err)
 {
@@ -191,6 +193,8 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	if (f->hdr.pool == 0) {
 		struct ust_tenant_info ti;
+
+		ud_tenant_fold_reads(d, c->tenant);
 		err = ust_tenant_info(d->st, c->tenant->id, &ti);
 		if (!err) {
 			counters_to_wire(&ti.stats, &w);
@@ -258,6 +262,121 @@ static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
 	ud_reply(c, &f->hdr, ud_status(err), f->hdr.pool, NULL, 0);
 }
 
+/*
+ * A ring client broke the posting rules (credit overspent, a staging slot
+ * it does not hold, a malformed posted request): it cannot be trusted to
+ * keep the stream in order any more. Close its connection.
+ */
+static void posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
+			     const char *what)
+{
+	ud_warn_rl("tenant '%s' (fd %d): %s; closing the connection",
+		  c->tenant->name, c->fd, what);
+	ud_reply(c, h, UWIRE_S_PROTO, 0, NULL, 0);
+	c->closing = 1;
+}
+
+/* A posted request the store refused: nobody waits for a reply. */
+static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
+{
+	c->credit->posted_failed++;
+	ud_debug("tenant '%s' (fd %d): posted opcode 0x%02x refused: %s",
+		 c->tenant->name, c->fd, h->opcode, strerror(-err));
+}
+
+/* A posted PUT, paid from the connection's reservation. */
+static void put_reserved(struct ud_conn *c, const struct uwire_frame *f,
+			 struct ust_put_src *src)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ud_credit *k = c->credit;
+	uint64_t before = k->res;
+	int err;
+
+	src->reserved = &k->res;
+	err = ust_put_ex(d->st, c->tenant->id, f->hdr.pool, f->key, f->hdr.klen, src);
+	/* What the entry took is charged as an entry now, no longer held. */
+	atomic_fetch_sub(&c->tenant->credit_held, before - k->res);
+	if (err)
+		posted_failed(c, &f->hdr, err);
+}
+
+/*
+ * PUT: synchronous (a reply), or posted (no reply, paid from the
+ * connection's credit, so the store cannot refuse it for room). Inline
+ * records big enough for staging teach the connection's staging size.
+ */
+static void op_put(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	const struct uwire_hdr *h = &f->hdr;
+	struct ust_put_src src = {.val = f->value, .vlen = h->vlen, .stage_off = -1};
+	int err;
+
+	if (c->credit)
+		ud_credit_note_record(c, uvr_rec_size(h->klen, h->vlen));
+	if (h->flags & UWIRE_F_POSTED) {
+		if (!c->credit) {
+			reply_status(c, h, -EINVAL); /* posting needs a ring */
+			return;
+		}
+		if (ud_credit_spend(c, uvr_put_bound(h->klen, h->vlen)) < 0) {
+			posted_violation(c, h, "posted PUT beyond its credit");
+			return;
+		}
+		put_reserved(c, f, &src);
+		return;
+	}
+	err = ust_put_ex(d->st, c->tenant->id, h->pool, f->key, h->klen, &src);
+	if (!err && c->credit)
+		c->credit->want = 1; /* room again: credit may be worth granting */
+	/* Refused for room while connections hold credit: ask for it back. */
+	if ((err == -EDQUOT || err == -ENOSPC) &&
+	    atomic_load(&c->tenant->credit_held))
+		ud_tenant_recall(c->tenant);
+	ud_reply(c, h, ud_status(err), h->pool, NULL, 0);
+}
+
+/* PUT_REF: adopt a staging extent the client wrote a record into. Posted. */
+static void op_put_ref(struct ud_conn *c, const struct uwire_frame *f)
+{
+	struct ud_daemon *d = c->loop->d;
+	const struct uwire_hdr *h = &f->hdr;
+	struct ust_put_src src = {.stage_off = -1};
+	struct uwire_ref ref;
+	uint64_t off, len;
+
+	if (!c->credit || h->vlen != UWIRE_REF_SIZE ||
+	    uwire_ref_decode(f->value, &ref) < 0 || h->klen == 0 ||
+	    ref.vlen > d->lim.max_value) {
+		posted_violation(c, h, "malformed PUT_REF");
+		return;
+	}
+	if (ud_credit_spend(c, uvr_ref_bound(h->klen)) < 0) {
+		posted_violation(c, h, "PUT_REF beyond its credit");
+		return;
+	}
+	if (ud_credit_take_stage(c, &ref, h->klen, &off, &len) < 0) {
+		posted_violation(c, h, "PUT_REF names a staging slot it does not hold");
+		return;
+	}
+	src.vlen = ref.vlen;
+	src.stage_off = (int64_t)off;
+	src.stage_len = (size_t)len;
+	put_reserved(c, f, &src);
+}
+
+/* CREDIT_RETURN: the client gives back its unspent credit and some slots. */
+static void op_credit_return(struct ud_conn *c, const struct uwire_frame *f)
+{
+	if (!c->credit || f->hdr.klen || f->hdr.vlen != UWIRE_RETURN_SIZE ||
+	    uwire_get_u32(f->value + 4) ||
+	    ud_credit_return(c, uwire_get_u32(f->value),
+			     uwire_get_u64(f->value + 8)) < 0)
+		posted_violation(c, &f->hdr, "malformed CREDIT_RETURN");
+}
+
+
 static void dispatch(struct ud_conn *c, const struct uwire_frame *f);
 
 /*
@@ -293,6 +412,8 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		c->closing = 1;
 		return;
 	}
+	if (c->credit)
+		c->credit->applied++; /* served once this returns */
 	if (atomic_load_explicit(&c->tenant->gone, memory_order_acquire)) {
 		ud_reply(c, h, UWIRE_S_REVOKED, 0, NULL, 0);
 		c->closing = 1;
@@ -310,9 +431,13 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		op_pool_only(c, f);
 		break;
 	case UWIRE_OP_PUT:
-		err = ust_put(d->st, c->tenant->id, h->pool, f->key, h->klen,
-			      f->value, h->vlen);
-		ud_reply(c, h, ud_status(err), h->pool, NULL, 0);
+		op_put(c, f);
+		break;
+	case UWIRE_OP_PUT_REF:
+		op_put_ref(c, f);
+		break;
+	case UWIRE_OP_CREDIT_RETURN:
+		op_credit_return(c, f);
 		break;
 	case UWIRE_OP_GET:
 		op_get(c, f);

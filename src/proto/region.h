@@ -143,6 +143,45 @@ static inline uint64_t uvr_rec_size(size_t klen, size_t vlen)
 	return (uint64_t)UVR_REC_HDR + klen + vlen;
 }
 
+/*
+ * Staging: a record of at least UVR_STAGE_MIN bytes goes through a staging
+ * extent (PUT_REF); smaller ones inline in the frame. Larger than the
+ * arena's biggest slab class, so a staged record is always a page run.
+ */
+#define UVR_STAGE_MIN (16u * 1024u)
+
+/*
+ * Upper bounds of what a PUT can be charged, known to both ends: a client
+ * spends these from its credit for posted requests, and utmemd counts the
+ * same sums (docs/protocol.md section 10). They cover either layout (a
+ * value in the region's arena, or in the daemon's heap): a head of at most
+ * 5/4 of (32 + klen) + 16 (allocator classes), the bucket slot (8), the
+ * index share (80), and the value's allocation (size classes waste under a
+ * quarter; page runs under a page) plus up to 128 bytes of its metadata.
+ */
+static inline uint64_t uvr_head_bound(uint64_t klen)
+{
+	uint64_t h = 32 + klen;
+
+	return h + h / 4 + 16 + 8 + 80;
+}
+
+static inline uint64_t uvr_put_bound(uint64_t klen, uint64_t vlen)
+{
+	uint64_t rec = UVR_REC_HDR + klen + vlen;
+	uint64_t run = (rec + UVR_PAGE - 1) & ~(uint64_t)(UVR_PAGE - 1);
+	uint64_t cls = rec + rec / 4 + 16;
+
+	return uvr_head_bound(klen) + (cls > run ? cls : run) + 128;
+}
+
+/* The credit a PUT_REF spends: its record's allocation was reserved with
+ * the staging extent, so only the entry's metadata is left to pay. */
+static inline uint64_t uvr_ref_bound(uint64_t klen)
+{
+	return uvr_head_bound(klen) + 128;
+}
+
 /* ---- memory ordering of the index (every acquire/release/fence here) ---- */
 
 /* Reader: a sequence number, acquire (what follows reads after it). */

@@ -316,3 +316,19 @@ const char *uwire_op_name(unsigned opcode)
 			opcode <= UWIRE_OP_ADMIN_MAX_ ? "ADMIN" : "UNKNOWN";
 	}
 }
+
+void uwire_ref_encode(const struct uwire_ref *r, uint8_t out[UWIRE_REF_SIZE])
+{
+	uwire_put_u32(out, r->slot);
+	uwire_put_u32(out + 4, r->gen);
+	uwire_put_u32(out + 8, r->vlen);
+	uwire_put_u32(out + 12, 0);
+}
+
+int uwire_ref_decode(const uint8_t in[UWIRE_REF_SIZE], struct uwire_ref *r)
+{
+	r->slot = uwire_get_u32(in);
+	r->gen = uwire_get_u32(in + 4);
+	r->vlen = uwire_get_u32(in + 8);
+	return uwire_get_u32(in + 12) ? -EPROTO : 0;
+}

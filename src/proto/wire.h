@@ -50,6 +50,8 @@ enum uwire_op {
 	UWIRE_OP_STATS = 0x09,      /* pool 0: this tenant; else that pool; reply uwire_stats */
 	UWIRE_OP_RING_SETUP = 0x0a, /* Unix socket: nothing; reply value + fds: shared-memory ring */
 	UWIRE_OP_SERVER_INFO = 0x0b, /* nothing; reply value: "key:value" lines about utmemd */
+	UWIRE_OP_PUT_REF = 0x0c,    /* ring: pool, key, value uwire_ref: adopt a staging extent; posted */
+	UWIRE_OP_CREDIT_RETURN = 0x0d, /* ring: value: u32 slot mask, u32 0, u64 grant total; posted */
 	UWIRE_OP_TENANT_MAX_ = 0x3f,
 	UWIRE_OP_ADMIN_MIN_ = 0x40, /* admin opcodes: see admin.h */
 	UWIRE_OP_ADMIN_MAX_ = 0x7f,
@@ -57,6 +59,7 @@ enum uwire_op {
 
 /* Header flags. Bits 0-7 general, 8-15 opcode-specific. */
 #define UWIRE_F_RESPONSE (1u << 0)  /* set on every response */
+#define UWIRE_F_POSTED (1u << 8)    /* PUT (ring): no reply; paid from credit */
 #define UWIRE_F_EXCLUSIVE (1u << 8) /* GET: pop (return and remove) */
 #define UWIRE_F_MAXLEN (1u << 9)    /* GET: value is a u32 maximum length */
 #define UWIRE_F_CREATE (1u << 8)    /* POOL_OPEN: create if missing */
@@ -105,6 +108,24 @@ struct uwire_limits {
 	uint32_t max_key;
 	uint32_t max_value;
 };
+
+/*
+ * PUT_REF value: 16 bytes, little-endian: u32 staging slot, u32 its
+ * generation, u32 value length, u32 0. The record [u32 klen][u32 0][key]
+ * [value] was written by the client at the start of the slot's extent.
+ */
+struct uwire_ref {
+	uint32_t slot;
+	uint32_t gen;
+	uint32_t vlen;
+};
+#define UWIRE_REF_SIZE 16u
+/* CREDIT_RETURN value: u32 staging slots given back, u32 0, u64 the grant
+ * total up to which unspent credit is given back. */
+#define UWIRE_RETURN_SIZE 16u
+void uwire_ref_encode(const struct uwire_ref *r, uint8_t out[UWIRE_REF_SIZE]);
+/* Returns 0, or -EPROTO if the reserved word is not 0. */
+int uwire_ref_decode(const uint8_t in[UWIRE_REF_SIZE], struct uwire_ref *r);
 
 /* HELLO reply value: 16 bytes, little-endian u32s. */
 struct uwire_hello {

@@ -60,10 +60,29 @@ uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen)
 	return c;
 }
 
+/*
+ * Charge for an entry whose value lives in its tenant's region: the private
+ * head (header, key, record pointer), the bucket slot, its share of the
+ * shared index and the record's arena allocation with its metadata. Pure.
+ */
+uint64_t ust_charge_region(const ust_store *st, size_t klen, size_t vlen)
+{
+	return ust_alloc_size(&st->alloc, ust_region_head_size(klen)) +
+	       UST_SLOT_COST + UST_INDEX_COST +
+	       ust_arena_charge((size_t)uvr_rec_size(klen, vlen));
+}
+
 /* Charge of an existing entry (the same figure it was charged on PUT). */
 uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e)
 {
+	if (ust_in_region(e))
+		return ust_charge_region(st, e->klen, ust_vlen(e));
 	return ust_charge_for(st, e->klen, e->vlen);
+}
+
+uint64_t ust_put_bound(size_t klen, size_t vlen)
+{
+	return uvr_put_bound(klen, vlen);
 }
 
 /* Credit a tenant's stripe block holds. Caller holds its stripe lock. */
@@ -86,6 +105,13 @@ static void credit_set(struct ust_tenant *t, struct ust_tstripe *ts, uint64_t v)
 		atomic_fetch_add_explicit(&t->held, 1, memory_order_relaxed);
 	else if (old && !v)
 		atomic_fetch_sub_explicit(&t->held, 1, memory_order_relaxed);
+}
+
+/* Add n bytes (already in the totals) to t's credit in stripe s. Caller
+ * holds s. */
+void ust_credit_add(struct ust_tenant *t, unsigned s, uint64_t n)
+{
+	credit_set(t, &t->ts[s], ust_credit(&t->ts[s]) + n);
 }
 
 /* Give n reserved bytes back to the tenant's and the store's totals. */
@@ -139,6 +165,85 @@ void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n)
 {
 	unreserve(st, t, n);
 	t->meta -= n;
+}
+
+/*
+ * Reserve bytes for tenant with no entry (see store.h), evicting to make
+ * room like a PUT. Tenant lookups happen under stripe 0's lock (any stripe
+ * makes the tenant table stable); eviction takes its own locks.
+ */
+int ust_reserve(ust_store *st, uint32_t tenant, uint64_t bytes)
+{
+	for (int i = 0;; i++) {
+		struct ust_room want = {.charge = bytes, .s = 0};
+		struct ust_tenant *t;
+		int err;
+
+		pthread_mutex_lock(&st->stripes[0].lock);
+		t = ust_tenant_get(st, tenant);
+		err = t ? reserve(st, t, bytes, 0) : -ENOENT;
+		pthread_mutex_unlock(&st->stripes[0].lock);
+		if (err != -EDQUOT && err != -ENOSPC)
+			return err;
+		if (i == 3)
+			return err;
+		err = ust_make_room(st, tenant, &want);
+		if (err)
+			return err;
+	}
+}
+
+static void add_reads(struct ust_stats *s, uint64_t reads, uint64_t hits)
+{
+	s->gets += reads;
+	s->hits += hits;
+	s->misses += reads - hits;
+}
+
+void ust_pool_add_reads(ust_store *st, uint32_t tenant, uint32_t pool,
+			uint64_t reads, uint64_t hits)
+{
+	struct ust_tenant *t;
+	struct ust_pool *p;
+
+	if (!reads || hits > reads)
+		return;
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, tenant);
+	p = pool ? ust_pool_get(st, pool) : NULL;
+	if (t) {
+		add_reads(&t->ts[0].stats, reads, hits);
+		if (p && !(p->kind & UST_POOL_SHARED) && p->owner == tenant)
+			add_reads(&p->sub[0].stats, reads, hits);
+	}
+	pthread_mutex_unlock(&st->stripes[0].lock);
+}
+
+uint64_t ust_tenant_room(ust_store *st, uint32_t tenant)
+{
+	uint64_t room_t = 0, room_g;
+	struct ust_tenant *t;
+
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, tenant);
+	if (t)
+		room_t = sat_sub(atomic_load_explicit(&t->max, memory_order_relaxed),
+				 rd(&t->charged));
+	pthread_mutex_unlock(&st->stripes[0].lock);
+	room_g = sat_sub(atomic_load_explicit(&st->capacity, memory_order_relaxed),
+			 rd(&st->charged));
+	return room_t < room_g ? room_t : room_g;
+}
+
+void ust_unreserve(ust_store *st, uint32_t tenant, uint64_t bytes)
+{
+	struct ust_tenant *t;
+
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, tenant);
+	if (t)
+		unreserve(st, t, bytes);
+	pthread_mutex_unlock(&st->stripes[0].lock);
 }
 
 /* Extra credit worth taking now: a chunk, or less when room is short. */
@@ -216,7 +321,7 @@ void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 	struct ust_tenant *t = st->tenants[e->tenant];
 	struct ust_stats *ps = &p->sub[s].stats;
 	struct ust_tstripe *tb = &t->ts[s];
-	uint64_t bytes = (uint64_t)e->klen + e->vlen;
+	uint64_t bytes = (uint64_t)e->klen + ust_vlen(e);
 
 	ps->entries++;
 	ps->bytes_stored += bytes;
@@ -241,10 +346,24 @@ void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
 		     const struct ust_entry *e, bool keep)
 {
+	if (ust_in_region(e))
+		ust_region_unlink(st, p, e);
+	ust_account_out_noindex(st, p, s, e, keep);
+}
+
+/*
+ * ust_account_out() without taking a region entry out of the index or
+ * releasing its record: for an overwrite, where the caller replaces the
+ * index slot in place (readers never see a miss) and releases the record
+ * itself.
+ */
+void ust_account_out_noindex(ust_store *st, struct ust_pool *p, unsigned s,
+			     const struct ust_entry *e, bool keep)
+{
 	struct ust_tenant *t = st->tenants[e->tenant];
 	struct ust_stats *ps = &p->sub[s].stats;
 	struct ust_tstripe *tb = &t->ts[s];
-	uint64_t bytes = (uint64_t)e->klen + e->vlen;
+	uint64_t bytes = (uint64_t)e->klen + ust_vlen(e);
 	uint64_t charge = ust_entry_charge(st, e);
 	uint64_t credit = ust_credit(tb) + charge;
 
@@ -389,9 +508,10 @@ void ust_entry_free_list(ust_store *st, struct ust_entry *e)
 	while (e) {
 		struct ust_entry *next = e->next;
 
-		if (ust_split(e->vlen))
+		/* A region entry's record went back to the arena at unlink. */
+		if (!ust_in_region(e) && ust_split(e->vlen))
 			ust_alloc_free(&st->alloc, ust_entry_value(e), e->vlen);
-		ust_alloc_free(&st->alloc, e, ust_head_size(e->klen, e->vlen));
+		ust_alloc_free(&st->alloc, e, ust_entry_head_size(e));
 		e = next;
 	}
 }

@@ -287,6 +287,31 @@ invalid:
 	return -EINVAL;
 }
 
+int ust_arena_shrink(ust_arena *a, uint64_t off, size_t old_len, size_t new_len)
+{
+	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;
+	struct run *batch = NULL, *r;
+	uint32_t pg;
+	int err = 0;
+
+	if (old_len <= UST_ARENA_SMALL_MAX || new_len <= UST_ARENA_SMALL_MAX ||
+	    new_len > old_len || off < a->heap_off || off >= heap_end ||
+	    (off - a->heap_off) % AR_P)
+		return -EINVAL;
+	if (pages_of(new_len) == pages_of(old_len))
+		return 0;
+	pg = (uint32_t)((off - a->heap_off) / AR_P);
+	pthread_mutex_lock(&a->lock);
+	r = ar_map_get(&a->map, pg);
+	if (!r || r->state != RUN_ALLOC || r->npages != pages_of(old_len))
+		err = -EINVAL;
+	else
+		err = ar_run_cut(a, r, (uint32_t)pages_of(new_len), &batch);
+	pthread_mutex_unlock(&a->lock);
+	ar_batch_punch(a, batch);
+	return err;
+}
+
 bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len)
 {
 	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;

@@ -132,6 +132,15 @@ int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied);
  */
 int ust_arena_release(ust_arena *a, uint64_t off, size_t len);
 
+/*
+ * Give back the tail of a page-run allocation: (off, old_len) becomes
+ * (off, new_len), both above UST_ARENA_SMALL_MAX, and the whole pages
+ * beyond are freed (warm cache or punch). Used when a staging extent is
+ * adopted by a smaller record. Returns 0, -EINVAL (not a live run of that
+ * size, or sizes out of range) or -ENOMEM (unchanged).
+ */
+int ust_arena_shrink(ust_arena *a, uint64_t off, size_t old_len, size_t new_len);
+
 /* Bytes an allocation of len occupies in the region. Pure. */
 size_t ust_arena_size(size_t len);
 

@@ -184,6 +184,7 @@ uint64_t ar_now(void);
 struct run *ar_desc_new(ust_arena *a);
 void ar_desc_free(ust_arena *a, struct run *r);
 struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch);
+int ar_run_cut(ust_arena *a, struct run *r, uint32_t npages, struct run **batch);
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch);
 void ar_batch_punch(ust_arena *a, struct run *batch);
 void ar_warm_drain(ust_arena *a, struct run **batch);

@@ -385,6 +385,32 @@ static struct run *split_front(ust_arena *a, struct bins *b, struct run *r,
 }
 
 /*
+ * Cut allocated run r down to its first npages (< r->npages): the tail gets
+ * a descriptor of its own, right after r in address order, and is freed
+ * like any run (warm cache or punch). Returns 0, or -ENOMEM when no
+ * descriptor can be allocated (r unchanged). Lock held.
+ */
+int ar_run_cut(ust_arena *a, struct run *r, uint32_t npages, struct run **batch)
+{
+	struct run *t = ar_desc_new(a);
+
+	if (!t)
+		return -ENOMEM;
+	t->start = r->start + npages;
+	t->npages = r->npages - npages;
+	r->npages = npages;
+	t->aprev = r;
+	t->anext = r->anext;
+	if (r->anext)
+		r->anext->aprev = t;
+	r->anext = t;
+	t->prev = t->next = NULL;
+	a->run_pages -= t->npages;
+	ar_run_free(a, t, true, batch);
+	return 0;
+}
+
+/*
  * Unlock, punch batch, relock: lets an allocation that found no room get
  * the runs its own call just queued. Lock held on entry and exit.
  */

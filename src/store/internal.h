@@ -24,6 +24,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "store/arena.h"
+#include "store/sindex.h"
 #include "store/store.h"
 
 #define UST_CACHELINE 64
@@ -67,10 +69,36 @@ struct ust_entry {
 };
 _Static_assert(sizeof(struct ust_entry) == 24, "entry header must stay 24 bytes");
 
+/*
+ * An entry whose value lives in its tenant's value region (region.c) has
+ * this bit set in vlen (values are at most 1 GiB, so bit 31 is free); the
+ * pointer after its key is then the daemon's address of the record
+ * [u32 klen][u32 0][key][value] in the region.
+ */
+#define UST_VLEN_REGION (1u << 31)
+
+/* Charged per region entry for its share of the shared index (sindex.c):
+ * 64-byte buckets of 3 slots, shared, plus a 24-byte private shadow per
+ * slot; 80 B is the cost at the index's average fill (two-choice buckets
+ * with displacement double near 95% full: 67-100 B per entry between). */
+#define UST_INDEX_COST 80u
+
 /* Is a value of vlen bytes kept outside its entry's allocation? */
 static inline bool ust_split(size_t vlen)
 {
 	return vlen >= UST_SPLIT_MIN;
+}
+
+/* The value length of e, without the region bit. */
+static inline uint32_t ust_vlen(const struct ust_entry *e)
+{
+	return e->vlen & ~UST_VLEN_REGION;
+}
+
+/* Does e's value live in its tenant's value region? */
+static inline bool ust_in_region(const struct ust_entry *e)
+{
+	return (e->vlen & UST_VLEN_REGION) != 0;
 }
 
 /* Bytes of the entry allocation itself for this key and value length. */
@@ -80,18 +108,40 @@ static inline size_t ust_head_size(size_t klen, size_t vlen)
 	       (ust_split(vlen) ? sizeof(unsigned char *) : vlen);
 }
 
-/*
- * The value of e: inline, or the separate allocation whose address follows
- * the key (unaligned, hence memcpy). Valid while e is.
- */
-static inline unsigned char *ust_entry_value(const struct ust_entry *e)
+/* Bytes of the entry allocation of a region entry: header, key, pointer. */
+static inline size_t ust_region_head_size(size_t klen)
+{
+	return sizeof(struct ust_entry) + klen + sizeof(unsigned char *);
+}
+
+/* The same, for an existing entry of either kind. */
+static inline size_t ust_entry_head_size(const struct ust_entry *e)
+{
+	return ust_in_region(e) ? ust_region_head_size(e->klen)
+				: ust_head_size(e->klen, e->vlen);
+}
+
+/* The pointer stored after the key (separate value, or region record). */
+static inline unsigned char *ust_entry_ptr(const struct ust_entry *e)
 {
 	unsigned char *v;
 
-	if (!ust_split(e->vlen))
-		return (unsigned char *)e->data + e->klen;
 	memcpy(&v, e->data + e->klen, sizeof(v));
 	return v;
+}
+
+/*
+ * The value of e: inline, the separate allocation whose address follows
+ * the key (unaligned, hence memcpy), or in its record in the region.
+ * Valid while e is.
+ */
+static inline unsigned char *ust_entry_value(const struct ust_entry *e)
+{
+	if (ust_in_region(e))
+		return ust_entry_ptr(e) + 8 + e->klen;
+	if (!ust_split(e->vlen))
+		return (unsigned char *)e->data + e->klen;
+	return ust_entry_ptr(e);
 }
 
 /* A pool's entries and counters within one stripe; stripe lock protects it. */
@@ -120,6 +170,26 @@ struct ust_stripe {
 	_Alignas(UST_CACHELINE) pthread_mutex_t lock;
 };
 
+/*
+ * A tenant's value region (region.c): the shared memory its private-pool
+ * values live in, with the arena that manages its heap and the index that
+ * clients read. The mapping and its file belong to the caller of
+ * ust_region_attach(); this object to the store. Arena and index calls are
+ * made under a stripe lock (so tenant removal, which holds them all, never
+ * races them) or with `users` raised (ust_stage_*).
+ */
+struct ust_region {
+	uint8_t *base;
+	uint64_t size;
+	ust_arena *arena;
+	struct ust_sindex idx;
+	uint64_t haz_off;
+	uint32_t nhaz;
+	pthread_mutex_t haz_lock;   /* hazard word allocation */
+	uint8_t *haz_used;          /* [nhaz] */
+	_Atomic int users;          /* ust_stage_* calls in flight */
+};
+
 struct ust_tenant {
 	uint32_t id;
 	/* Frozen (ust_tenant_freeze): its PUTs are refused. Beside ts, which
@@ -127,6 +197,7 @@ struct ust_tenant {
 	 * extra cache line. */
 	_Atomic bool frozen;
 	struct ust_tstripe *ts; /* [nstripes]; read on every operation */
+	struct ust_region *region; /* NULL: values in the store's heap */
 	char name[UST_NAME_MAX + 1];
 	_Atomic uint64_t min;
 	_Atomic uint64_t max;
@@ -258,7 +329,9 @@ uint64_t ust_entry_hash(const struct ust_entry *e);
 /* account.c */
 uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e);
 uint64_t ust_charge_for(const ust_store *st, size_t klen, size_t vlen);
+uint64_t ust_charge_region(const ust_store *st, size_t klen, size_t vlen);
 uint64_t ust_credit(const struct ust_tstripe *ts);
+void ust_credit_add(struct ust_tenant *t, unsigned s, uint64_t n);
 int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t charge,
 		   uint64_t have, uint64_t credit_g);
 int ust_meta_charge(ust_store *st, struct ust_tenant *t, uint64_t n);
@@ -275,6 +348,24 @@ void ust_stats_add(struct ust_stats *to, const struct ust_stats *from);
 struct ust_entry *ust_entry_new(ust_store *st, unsigned s, uint32_t tenant,
 				const void *key, size_t klen, const void *val, size_t vlen);
 void ust_entry_free_list(ust_store *st, struct ust_entry *e);
+void ust_account_out_noindex(ust_store *st, struct ust_pool *p, unsigned s,
+			     const struct ust_entry *e, bool keep);
+
+/* region.c */
+uint64_t ust_region_hash(const struct ust_region *g, uint32_t pool,
+			 const void *key, size_t klen);
+uint64_t ust_entry_rec_off(const struct ust_region *g, const struct ust_entry *e);
+struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
+				       struct ust_region *g, uint32_t tenant,
+				       const void *key, size_t klen,
+				       const void *val, size_t vlen,
+				       int64_t stage_off, size_t stage_len);
+void ust_region_entry_drop(ust_store *st, struct ust_region *g,
+			   struct ust_entry *e);
+void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e);
+void ust_region_destroy(struct ust_region *g);
+struct ust_region *ust_region_detach_locked(struct ust_tenant *t);
+void ust_region_retire(struct ust_region *g);
 
 /* store.c: stripes, the big-reader lock, id tables */
 void ust_lock_all(ust_store *st);

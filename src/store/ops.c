@@ -83,7 +83,7 @@ static struct ust_entry *refuse_locked(ust_store *st, struct op *o, uint64_t h,
 	return take(st, o, link);
 }
 
-/* One PUT request's fixed facts. */
+/* One PUT request's fixed facts, and what its attempts carry over. */
 struct put_req {
 	uint32_t tenant;
 	uint32_t pool;
@@ -91,33 +91,156 @@ struct put_req {
 	unsigned s;        /* stripe of (pool, h) */
 	const void *key;
 	size_t klen;
-	const void *val;
+	const void *val;   /* the value's bytes (in a staging extent if staged) */
 	size_t vlen;
-	uint64_t charge;  /* 0 when the sizes are over the limits */
+	int64_t stage_off; /* >= 0: a staging extent not yet consumed */
+	size_t stage_len;
+	uint64_t *reserved;
+	bool size_ok;      /* key and value within the limits */
+	uint64_t charge;   /* of the entry being put (set under the lock) */
 	uint64_t credit_t; /* out: charge of the replaced entry, if the tenant's */
 	uint64_t credit_g; /* out: charge of the replaced entry */
 	bool old_eph;      /* out: the replaced entry is ephemeral */
+	struct ust_entry *built; /* built outside the lock (large values) */
+	struct ust_entry *drop;  /* built, not linked: freed after unlock */
 };
 
+/* The region o's pool keeps its values in, or NULL (the store's heap). */
+static struct ust_region *placement(const struct op *o)
+{
+	return (o->p->kind & UST_POOL_SHARED) ? NULL : o->t->region;
+}
+
 /*
- * Link the new entry in place of old; the stripe's credit plus old's charge
- * (if the tenant's) covers the new charge. Returns 0, or -ENOMEM (the
- * credit stays with the stripe). Caller holds the stripe.
+ * Build r's entry for placement g. A staging extent is adopted (g) or
+ * copied out and released (no g). Caller holds the stripe lock or keeps g
+ * alive otherwise. Returns the entry or NULL (out of memory; the extent is
+ * consumed either way).
+ */
+static struct ust_entry *build(ust_store *st, struct put_req *r,
+			       struct ust_region *g, struct ust_region *stage_g)
+{
+	struct ust_entry *e;
+	int64_t so = r->stage_off;
+
+	r->stage_off = -1;
+	if (g)
+		return ust_region_entry_new(st, r->s, g, r->tenant, r->key, r->klen,
+					    r->val, r->vlen, so, r->stage_len);
+	e = ust_entry_new(st, r->s, r->tenant, r->key, r->klen, r->val, r->vlen);
+	if (so >= 0)
+		(void)ust_arena_release(stage_g->arena, (uint64_t)so, r->stage_len);
+	return e;
+}
+
+/* Unbuild an entry that will not be linked. Caller holds the stripe. */
+static void unbuild(ust_store *st, struct put_req *r, struct ust_region *g,
+		    struct ust_entry *e)
+{
+	if (!e)
+		return;
+	if (ust_in_region(e))
+		ust_region_entry_drop(st, g, e);
+	e->next = r->drop;
+	r->drop = e;
+}
+
+/*
+ * Pay r->charge in stripe s: from the caller's reservation first when
+ * there is one (bytes already counted in the totals move into the stripe's
+ * credit), then from the credit and the totals as any PUT. Returns 0,
+ * -EDQUOT or -ENOSPC (nothing taken from the totals then). Caller holds s.
+ */
+static int pay(ust_store *st, struct op *o, struct put_req *r)
+{
+	struct ust_tstripe *ts = &o->t->ts[o->s];
+	uint64_t have = ust_credit(ts);
+
+	if (r->reserved && have + r->credit_t < r->charge && *r->reserved) {
+		uint64_t need = r->charge - have - r->credit_t;
+		uint64_t take = need < *r->reserved ? need : *r->reserved;
+
+		ust_credit_add(o->t, o->s, take);
+		*r->reserved -= take;
+		have += take;
+	}
+	if (have >= r->charge)
+		return 0; /* the credit pays: no shared write */
+	return ust_charge_try(st, o->t, o->s, r->charge, have + r->credit_t,
+			      r->credit_g - r->credit_t);
+}
+
+/*
+ * Link e in place of old (found at *link, or none): mirror it in the
+ * region's index first (in place over the old record, so readers never see
+ * a miss), then swap it in. Returns 0, or -ENOMEM when the index has no
+ * room (nothing changed). Caller holds the stripe; the credit covers e.
  */
 static int put_link(ust_store *st, struct op *o, struct put_req *r,
-		    struct ust_entry **link, struct ust_entry **old)
+		    struct ust_entry *e, struct ust_entry **link,
+		    struct ust_entry **old)
 {
-	struct ust_entry *e = ust_entry_new(st, o->s, r->tenant, r->key, r->klen,
-					    r->val, r->vlen);
+	struct ust_region *g = ust_in_region(e) ? o->t->region : NULL;
+	bool swapped = false;
 
-	if (!e)
-		return -ENOMEM;
-	if (*old)
-		*old = take(st, o, link);
+	if (g) {
+		uint64_t hx = ust_region_hash(g, r->pool, r->key, r->klen);
+		uint64_t off = ust_entry_rec_off(g, e);
+
+		if (*old && ust_in_region(*old))
+			swapped = ust_sindex_replace(&g->idx, hx,
+						     ust_entry_rec_off(g, *old), off,
+						     (uint32_t)r->vlen) == 0;
+		if (!swapped && ust_sindex_insert(&g->idx, hx, off, r->pool,
+						  (uint32_t)r->vlen) < 0)
+			return -ENOMEM;
+	}
+	if (*old) {
+		struct ust_entry *x = *link;
+
+		ust_sub_unlink(o->sub, link);
+		if (swapped) {
+			ust_account_out_noindex(st, o->p, o->s, x,
+						x->tenant == o->t->id);
+			ust_region_entry_drop(st, g, x);
+		} else {
+			ust_account_out(st, o->p, o->s, x, x->tenant == o->t->id);
+		}
+		x->next = NULL;
+		*old = x;
+	}
 	ust_sub_insert(o->sub, e, r->h);
 	ust_account_in(st, o->p, o->s, e, r->charge);
 	o->ps->puts++;
 	o->ts->puts++;
+	return 0;
+}
+
+/*
+ * Build a large value's entry with no stripe lock held: allocating and
+ * copying megabytes must not stall the stripe. The region is kept alive by
+ * its user count meanwhile. Returns 0, or -EBADF if the pool or tenant is
+ * gone (the extent, if any, then released).
+ */
+static int build_unlocked(ust_store *st, struct put_req *r)
+{
+	pthread_mutex_t *lk = stripe_lock(st, r->s);
+	struct ust_region *g, *sg;
+	struct op o;
+	int err;
+
+	pthread_mutex_lock(lk);
+	err = resolve(st, r->tenant, r->pool, r->s, &o);
+	g = err ? NULL : placement(&o);
+	sg = err ? NULL : o.t->region;
+	if (sg)
+		atomic_fetch_add(&sg->users, 1);
+	pthread_mutex_unlock(lk);
+	if (err)
+		return err;
+	r->built = build(st, r, g, sg);
+	if (sg)
+		atomic_fetch_sub(&sg->users, 1);
 	return 0;
 }
 
@@ -129,8 +252,8 @@ static int put_link(ust_store *st, struct op *o, struct put_req *r,
 static int put_once(ust_store *st, struct put_req *r)
 {
 	pthread_mutex_t *lk = stripe_lock(st, r->s);
-	struct ust_entry **link = NULL, *old = NULL;
-	uint64_t have;
+	struct ust_entry **link = NULL, *old = NULL, *e = NULL;
+	struct ust_region *g;
 	struct op o;
 	int err;
 
@@ -138,38 +261,57 @@ static int put_once(ust_store *st, struct put_req *r)
 	err = resolve(st, r->tenant, r->pool, r->s, &o);
 	if (err)
 		goto out;
-	err = -EROFS; /* frozen tenant (ust_tenant_freeze): refused like any PUT */
-	if (atomic_load_explicit(&o.t->frozen, memory_order_relaxed))
+	/* A frozen tenant (ust_tenant_freeze) is refused like any PUT, except
+	 * a PUT its connection's credit already covers (posted before the
+	 * connection learned of the freeze: it cannot fail any more). */
+	err = -EROFS;
+	if (atomic_load_explicit(&o.t->frozen, memory_order_relaxed) &&
+	    !r->reserved)
 		goto refuse;
+	g = placement(&o);
 	err = -EMSGSIZE;
-	if (!r->charge)
+	if (!r->size_ok)
 		goto refuse;
+	r->charge = g ? ust_charge_region(st, r->klen, r->vlen)
+		      : ust_charge_for(st, r->klen, r->vlen);
+	e = r->built;
+	r->built = NULL;
+	if (e && ust_in_region(e) != (g != NULL)) {
+		/* Built for another placement (cannot happen: a pool's kind
+		 * and a tenant's region are fixed); build again. */
+		unbuild(st, r, o.t->region, e);
+		e = NULL;
+	}
+	if (!e)
+		e = build(st, r, g, o.t->region);
 	err = -ENOMEM;
-	if (!ust_sub_prepare(o.sub))
+	if (!e || !ust_sub_prepare(o.sub))
 		goto refuse;
 	old = ust_sub_find(o.sub, r->h, r->key, r->klen, &link);
 	r->credit_g = old ? ust_entry_charge(st, old) : 0;
 	r->credit_t = old && old->tenant == r->tenant ? r->credit_g : 0;
 	r->old_eph = old && (o.p->kind & UST_POOL_EPHEMERAL);
-	have = ust_credit(&o.t->ts[o.s]);
-	if (have < r->charge) { /* else the credit pays: no shared write */
-		err = ust_charge_try(st, o.t, o.s, r->charge, have + r->credit_t,
-				     r->credit_g - r->credit_t);
-		if (err) {
-			old = NULL;
-			goto out;
-		}
+	err = pay(st, &o, r);
+	if (err) {
+		/* Keep the built entry for the next attempt. */
+		r->built = e;
+		old = NULL;
+		goto out;
 	}
-	err = put_link(st, &o, r, link, &old);
+	err = put_link(st, &o, r, e, link, &old);
 	if (!err)
 		goto trim;
+	old = NULL;
 refuse:
+	unbuild(st, r, o.t->region, e);
 	old = refuse_locked(st, &o, r->h, r->key, r->klen);
 trim:
 	ust_credit_trim(st, o.t, o.s);
 out:
 	pthread_mutex_unlock(lk);
 	ust_entry_free_list(st, old);
+	ust_entry_free_list(st, r->drop);
+	r->drop = NULL;
 	return err;
 }
 
@@ -182,11 +324,118 @@ static void put_refuse(ust_store *st, struct put_req *r)
 
 	pthread_mutex_lock(lk);
 	if (resolve(st, r->tenant, r->pool, r->s, &o) == 0) {
+		unbuild(st, r, o.t->region, r->built);
+		r->built = NULL;
 		old = refuse_locked(st, &o, r->h, r->key, r->klen);
 		ust_credit_trim(st, o.t, o.s);
 	}
 	pthread_mutex_unlock(lk);
 	ust_entry_free_list(st, old);
+	ust_entry_free_list(st, r->drop);
+	r->drop = NULL;
+}
+
+/*
+ * A staging extent never consumed (the PUT failed before building) goes
+ * back to its region. Takes stripe 0 to find the region alive.
+ */
+static void stage_release(ust_store *st, struct put_req *r)
+{
+	struct ust_tenant *t;
+
+	if (r->stage_off < 0)
+		return;
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, r->tenant);
+	if (t && t->region)
+		(void)ust_arena_release(t->region->arena, (uint64_t)r->stage_off,
+					r->stage_len);
+	pthread_mutex_unlock(&st->stripes[0].lock);
+	r->stage_off = -1;
+}
+
+/*
+ * An entry built outside the lock whose PUT then failed for good must go:
+ * its record back to the region (under a stripe lock, so it is alive).
+ */
+static void built_release(ust_store *st, struct put_req *r)
+{
+	struct ust_tenant *t;
+	struct ust_entry *e = r->built;
+
+	if (!e)
+		return;
+	r->built = NULL;
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, r->tenant);
+	if (ust_in_region(e) && t && t->region)
+		ust_region_entry_drop(st, t->region, e);
+	pthread_mutex_unlock(&st->stripes[0].lock);
+	e->next = NULL;
+	ust_entry_free_list(st, e);
+}
+
+int ust_put_ex(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
+	       size_t klen, const struct ust_put_src *src)
+{
+	struct put_req r = {
+		.tenant = tenant, .pool = pool, .key = key, .klen = klen,
+		.val = src ? src->val : NULL, .vlen = src ? src->vlen : 0,
+		.stage_off = src ? src->stage_off : -1,
+		.stage_len = src ? src->stage_len : 0,
+		.reserved = src ? src->reserved : NULL,
+	};
+	int err;
+
+	if (!st || !src || (!key && klen) || (!src->val && src->vlen && src->stage_off < 0))
+		return -EINVAL;
+	r.h = ust_hash(key, klen);
+	r.s = ust_stripe_of(st, pool, r.h);
+	r.size_ok = klen <= st->max_key && r.vlen <= st->max_value;
+	if (r.stage_off >= 0) {
+		struct ust_tenant *t;
+
+		/* The value is in the extent, after the record's key. */
+		pthread_mutex_lock(&st->stripes[0].lock);
+		t = ust_tenant_get(st, tenant);
+		if (t && t->region &&
+		    (uint64_t)r.stage_off + r.stage_len <= t->region->size &&
+		    uvr_rec_size(klen, r.vlen) <= r.stage_len)
+			r.val = t->region->base + r.stage_off + UVR_REC_HDR + klen;
+		pthread_mutex_unlock(&st->stripes[0].lock);
+		if (!r.val)
+			r.size_ok = false;
+	}
+	if (r.size_ok && ust_split(r.vlen) && r.stage_off < 0) {
+		err = build_unlocked(st, &r);
+		if (err) {
+			stage_release(st, &r);
+			return err;
+		}
+	}
+	for (int i = 0;; i++) {
+		err = put_once(st, &r);
+		if (err != -EDQUOT && err != -ENOSPC)
+			break;
+		if (i + 1 == UST_PUT_TRIES) {
+			put_refuse(st, &r);
+			break;
+		}
+		struct ust_room want = {
+			.charge = r.charge, .credit_t = r.credit_t, .credit_g = r.credit_g,
+			.old_eph = r.old_eph, .pool = pool, .s = r.s, .key = key, .klen = klen,
+		};
+		int room = ust_make_room(st, tenant, &want);
+
+		if (room) {
+			err = room;
+			put_refuse(st, &r);
+			break;
+		}
+	}
+	built_release(st, &r);
+	stage_release(st, &r);
+	return err;
 }
 
 /*
@@ -197,37 +446,11 @@ static void put_refuse(ust_store *st, struct put_req *r)
 int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	    size_t klen, const void *val, size_t vlen)
 {
-	struct put_req r = {
-		.tenant = tenant, .pool = pool, .key = key, .klen = klen,
-		.val = val, .vlen = vlen,
-	};
-	int err;
+	struct ust_put_src src = {.val = val, .vlen = vlen, .stage_off = -1};
 
-	if (!st || (!key && klen) || (!val && vlen))
+	if (!val && vlen)
 		return -EINVAL;
-	r.h = ust_hash(key, klen);
-	r.s = ust_stripe_of(st, pool, r.h);
-	if (klen <= st->max_key && vlen <= st->max_value)
-		r.charge = ust_charge_for(st, klen, vlen);
-	for (int i = 0;; i++) {
-		err = put_once(st, &r);
-		if (err != -EDQUOT && err != -ENOSPC)
-			return err;
-		if (i + 1 == UST_PUT_TRIES)
-			break;
-		struct ust_room want = {
-			.charge = r.charge, .credit_t = r.credit_t, .credit_g = r.credit_g,
-			.old_eph = r.old_eph, .pool = pool, .s = r.s, .key = key, .klen = klen,
-		};
-		int room = ust_make_room(st, tenant, &want);
-
-		if (room) {
-			err = room;
-			break;
-		}
-	}
-	put_refuse(st, &r);
-	return err;
+	return ust_put_ex(st, tenant, pool, key, klen, &src);
 }
 
 /*
@@ -265,7 +488,7 @@ int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	o.ps->hits++;
 	o.ts->hits++;
 	e->stamp = ust_now(st);
-	r = sink(ctx, ust_entry_value(e), e->vlen);
+	r = sink(ctx, ust_entry_value(e), ust_vlen(e));
 	if (r >= 0 && (flags & UST_GET_EXCLUSIVE)) {
 		gone = take(st, &o, link);
 		ust_credit_trim(st, o.t, o.s);

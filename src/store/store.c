@@ -141,6 +141,7 @@ void ust_store_free(ust_store *st)
 		}
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
 		if (st->tenants[i]) {
+			ust_region_destroy(st->tenants[i]->region);
 			free(st->tenants[i]->ts);
 			free(st->tenants[i]);
 		}

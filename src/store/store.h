@@ -370,6 +370,109 @@ unsigned ust_stripes(const ust_store *st);
 int ust_pool_visit(ust_store *st, uint32_t pool, unsigned stripe,
 		   ust_visit_fn fn, void *ctx);
 
+/* ---- value regions (region.c): shared memory for a tenant's values ---- */
+
+/* Most hazard words (one-sided readers) a region may have. */
+#define UST_REGION_MAX_HAZARDS 4096u
+
+struct ust_region_cfg {
+	void *base;       /* the caller's read-write mapping of the region */
+	uint64_t size;    /* bytes, a page multiple (sparse is fine) */
+	int fd;           /* its file, for punching holes; -1 = madvise on base */
+	uint32_t nhaz;    /* hazard words: one-sided readers at once */
+	uint64_t seed;    /* the index hash seed (random, per region) */
+	size_t warm_max;  /* freed page runs kept faulted in for reuse */
+};
+
+/*
+ * Give tenant a value region: lay it out (docs/protocol.md section 10) and
+ * keep the values of the tenant's private pools there from now on, each
+ * mirrored in the region's index for one-sided reads. Call before the
+ * tenant stores anything in a private pool. The mapping must outlive the
+ * tenant (ust_tenant_remove() detaches and forgets the region). Returns 0,
+ * -EINVAL, -ENOENT, -EEXIST (it has one) or -ENOMEM.
+ */
+int ust_region_attach(ust_store *st, uint32_t tenant,
+		      const struct ust_region_cfg *cfg);
+
+/* Assign / give back a hazard word of tenant's region (one per reader). */
+int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx);
+void ust_region_hazard_put(ust_store *st, uint32_t tenant, uint32_t idx);
+
+struct ust_region_stats {
+	uint64_t size, heap_bytes;
+	uint64_t alloc_bytes;     /* records, index arrays and staging extents */
+	uint64_t resident_bytes;  /* heap pages the arena has not punched */
+	uint64_t warm_bytes;      /* free page runs kept for reuse */
+	uint64_t deferred_bytes;  /* freed, waiting for a hazard to clear */
+	uint64_t index_shared, index_private; /* bytes of the index */
+	uint64_t index_failed;    /* entries the index had no room for */
+};
+int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *out);
+/* Punch the region's warm cache and empty slabs now. */
+int ust_region_trim(ust_store *st, uint32_t tenant);
+
+/*
+ * Reservations: charge bytes to tenant (and the store) with no entry yet,
+ * making room like a PUT would (ephemeral entries may be evicted). What a
+ * connection is granted as credit for posted PUTs is reserved this way.
+ * Returns 0, -EDQUOT, -ENOSPC or -ENOENT. ust_unreserve() gives bytes back
+ * (nothing if the tenant is gone: its reservations went with it).
+ */
+int ust_reserve(ust_store *st, uint32_t tenant, uint64_t bytes);
+void ust_unreserve(ust_store *st, uint32_t tenant, uint64_t bytes);
+/* Bytes tenant could still be charged now (its max and the capacity,
+ * ephemeral entries not counted as room). 0 if it is gone. */
+uint64_t ust_tenant_room(ust_store *st, uint32_t tenant);
+
+/*
+ * Staging extents: a page run of len bytes of tenant's region, reserved
+ * against its quota (*charge bytes), for a client to write one record into
+ * before ust_put_ex() adopts it. Returns 0 with *off, -ENOENT (no region),
+ * -EDQUOT/-ENOSPC, or -ENOMEM. ust_stage_free() gives an unused one back.
+ */
+int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
+		    uint64_t *charge);
+void ust_stage_free(ust_store *st, uint32_t tenant, uint64_t off, size_t len,
+		    uint64_t charge);
+/* What a staging extent of len bytes is charged. Pure. */
+uint64_t ust_stage_charge(size_t len);
+
+/*
+ * Count GETs served outside the store (one-sided reads a tenant's clients
+ * made and reported) in pool (which must be the tenant's) and the tenant:
+ * reads, of which hits hit. pool 0 or another's: tenant figures only.
+ */
+void ust_pool_add_reads(ust_store *st, uint32_t tenant, uint32_t pool,
+			uint64_t reads, uint64_t hits);
+
+/* Where a PUT's value comes from, and who pays (ust_put_ex). */
+struct ust_put_src {
+	const void *val;    /* copy vlen bytes from here, unless staged */
+	size_t vlen;
+	int64_t stage_off;  /* >= 0: adopt this staging extent, whose record
+			       [klen][0][key][value] the client wrote */
+	size_t stage_len;   /* the staging extent's length */
+	uint64_t *reserved; /* non-NULL: take the charge from these reserved
+			       bytes (decremented) rather than the limits, so
+			       the PUT cannot be refused for room */
+};
+
+/*
+ * PUT with a choice of source and payer; otherwise as ust_put(). A staged
+ * value for a pool whose values do not live in the region (a shared pool)
+ * is copied out of the extent, which is then released. With reserved, a
+ * PUT whose charge exceeds *reserved pays the rest from the limits (and
+ * may then be refused). The staging extent is consumed in every case.
+ * Returns as ust_put().
+ */
+int ust_put_ex(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
+	       size_t klen, const struct ust_put_src *src);
+
+/* Bytes a PUT may be charged, at most, for this key and value (either
+ * layout): what connection credit is counted in. Pure. */
+uint64_t ust_put_bound(size_t klen, size_t vlen);
+
 #ifdef __cplusplus
 }
 #endif

@@ -115,6 +115,7 @@ out:
  */
 int ust_tenant_remove(ust_store *st, uint32_t tenant)
 {
+	struct ust_region *region;
 	struct ust_tenant *t;
 
 	pthread_mutex_lock(&st->mgmt);
@@ -140,10 +141,15 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 	for (unsigned s = 0; s < st->nstripes; s++)
 		ust_credit_drop(st, t, s); /* give the store its share back */
 	ust_meta_uncharge(st, t, t->meta); /* its pools are gone */
+	/* What is still charged is reservations (connection credit): they
+	 * go with the tenant. */
+	atomic_fetch_sub(&st->charged, atomic_load(&t->charged));
+	region = ust_region_detach_locked(t);
 	st->tenants[tenant] = NULL;
 	st->ntenants--;
 	ust_unlock_all(st);
 	pthread_mutex_unlock(&st->mgmt);
+	ust_region_retire(region);
 	free(t->ts);
 	free(t);
 	ust_trim(st);

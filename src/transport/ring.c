@@ -74,17 +74,19 @@ void uring_setup_encode(const struct uring_setup *s,
 	uwire_put_u64(out + 8, s->size);
 	uwire_put_u64(out + 16, s->region_size);
 	uwire_put_u32(out + 24, s->hazard);
-	uwire_put_u32(out + 28, 0);
+	uwire_put_u32(out + 28, s->flags);
 }
 
 int uring_setup_decode(const uint8_t *in, size_t len, struct uring_setup *s)
 {
 	if (len != URING_SETUP_SIZE || uwire_get_u32(in) != URING_LAYOUT ||
-	    uwire_get_u32(in + 4) != URING_HDR_SIZE || uwire_get_u32(in + 28))
+	    uwire_get_u32(in + 4) != URING_HDR_SIZE ||
+	    (uwire_get_u32(in + 28) & ~URING_SETUP_LIVE))
 		return -EPROTO;
 	s->size = uwire_get_u64(in + 8);
 	s->region_size = uwire_get_u64(in + 16);
 	s->hazard = uwire_get_u32(in + 24);
+	s->flags = uwire_get_u32(in + 28);
 	if (!uring_size_ok(s->size))
 		return -EPROTO;
 	return 0;

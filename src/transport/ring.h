@@ -78,6 +78,14 @@ struct uring_stage {
 	uint64_t pad2;
 };
 
+#define URING_READ_POOLS 32
+struct uring_reads {
+	uint32_t pool;
+	uint32_t pad;
+	uint64_t reads;
+	uint64_t hits;
+};
+
 /* The header page of the region. */
 struct uring_shm {
 	uint32_t magic;   /* URING_MAGIC, set by the daemon (informational) */
@@ -102,7 +110,22 @@ struct uring_shm {
 	 */
 	_Alignas(URING_CACHELINE) uint64_t applied;
 	_Alignas(URING_CACHELINE) uint64_t credit;
+	/*
+	 * utmemd bumps `recall` when it wants the connection's credit back
+	 * (the tenant's limits were lowered, or another of its PUTs was
+	 * refused for room): before posting again, a client that sees it move
+	 * gives back what it holds (CREDIT_RETURN) and sends its next PUT
+	 * synchronously, so it is checked against the new limits.
+	 */
+	uint64_t recall;
 	_Alignas(URING_CACHELINE) struct uring_stage stage[URING_STAGES];
+	/*
+	 * Written by the client (and so only informational to utmemd, which
+	 * adds them to its statistics): per pool, its GETs served one-sided
+	 * from the value region and how many of them hit. A slot's pool is set
+	 * once (0 = free); counts only grow.
+	 */
+	_Alignas(URING_CACHELINE) struct uring_reads rd[URING_READ_POOLS];
 };
 
 _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
@@ -112,21 +135,38 @@ _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
  * RING_SETUP reply value (docs/protocol.md, "Shared-memory ring"):
  * u32 layout, u32 header size, u64 data size of each ring, u64 bytes of the
  * tenant's value region (0: none), u32 this connection's hazard word in it
- * (URING_NO_HAZARD: none), u32 0; little-endian. The descriptors travel
- * with it as SCM_RIGHTS, in the order: the ring memfd, the doorbell that
- * wakes the daemon (an eventfd the client writes), the doorbell that wakes
- * the client (the read end of a pipe: the daemon writes its own end, which
- * the client cannot reach, so no client can make that write block), and,
- * when the region size is not 0, the value region.
+ * (URING_NO_HAZARD: none), u32 flags (URING_SETUP_LIVE); little-endian. The
+ * descriptors travel with it as SCM_RIGHTS, in the order: the ring memfd,
+ * the doorbell that wakes the daemon (an eventfd the client writes), the
+ * doorbell that wakes the client (the read end of a pipe: the daemon writes
+ * its own end, which the client cannot reach, so no client can make that
+ * write block), the daemon's liveness page when flags say so, and the
+ * value region when its size is not 0.
  */
 #define URING_SETUP_SIZE 32u
-#define URING_SETUP_NFDS 4
+#define URING_SETUP_NFDS 5
 #define URING_NO_HAZARD 0xffffffffu
+#define URING_SETUP_LIVE 1u
+
+/*
+ * The liveness page: a sealed memfd clients may only map read-only. Its
+ * first word is the futex word of a robust, process-shared mutex that
+ * utmemd's main thread holds for as long as the daemon lives: it holds that
+ * thread's id, and when the daemon dies, however it dies, the kernel
+ * replaces it with FUTEX_OWNER_DIED (no thread id). A client learns that the
+ * daemon is gone with one load instead of a system call per request.
+ */
+#define URING_LIVE_TID_MASK 0x3fffffffu
+static inline int uring_live(const uint32_t *word)
+{
+	return (__atomic_load_n(word, __ATOMIC_ACQUIRE) & URING_LIVE_TID_MASK) != 0;
+}
 
 struct uring_setup {
 	uint64_t size;        /* ring data bytes each way */
 	uint64_t region_size; /* value region bytes, 0 = no region */
 	uint32_t hazard;      /* hazard word index, or URING_NO_HAZARD */
+	uint32_t flags;       /* URING_SETUP_LIVE */
 };
 
 /* A mapping of a region, as either side holds it. */
@@ -193,6 +233,7 @@ static inline void uring_publish(uint64_t *p, uint64_t v)
  */
 #define URING_WANT_DATA 1u
 #define URING_WANT_ROOM 2u
+#define URING_WANT_APPLIED 4u /* client: its posted requests to be served */
 
 /*
  * Sleeper, step 1: raise our flag (what we wait for), then a full fence so

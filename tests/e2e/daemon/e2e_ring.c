@@ -239,8 +239,10 @@ static int cmd_restart(char **argv)
 	fflush(stdout);
 	if (wait_flag(argv[1]) < 0) /* the daemon is stopped (SIGSTOP) */
 		return 1;
+	/* A pop must reach the daemon (a plain GET would be read one-sided
+	 * from the value region, which a stopped daemon leaves readable). */
 	t0 = now_s();
-	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), 0);
+	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), UTMEM_GET_EXCLUSIVE);
 	dt = now_s() - t0;
 	printf("while down: %d (%s) after %.3f s\n", err, utmem_strerror(err), dt);
 	fflush(stdout);
@@ -249,6 +251,14 @@ static int cmd_restart(char **argv)
 	CHECK_EQ("bounded by the timeout", dt < 5.0, 1);
 	if (wait_flag(argv[2]) < 0) /* a new daemon is up */
 		return 1;
+	/* The dead daemon's region must not answer: the new one has nothing. */
+	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), 0);
+	for (int i = 0; i < 50 && err != -ENOENT && err != 1; i++) {
+		usleep(100000);
+		err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), 0);
+	}
+	CHECK_EQ("get after restart: a miss, not the dead daemon's value", err,
+		 -ENOENT);
 	err = utmem_put(c, p, "k", 1, "w", 1);
 	for (int i = 0; i < 50 && err < 0; i++) {
 		usleep(100000);

@@ -130,6 +130,11 @@ static void test_addresses_parse(void **state)
 	assert_int_equal(uclient_addr_parse("./run/x.sock", &a), 0);
 	assert_int_equal(a.kind, UCLIENT_UNIX);
 	assert_string_equal(a.path, "./run/x.sock");
+	assert_int_equal(a.ring, 1); /* the fast path by default */
+	assert_int_equal(uclient_addr_parse("unix:/run/u.sock", &a), 0);
+	assert_int_equal(a.ring, 1);
+	assert_int_equal(a.kind, UCLIENT_TCP == a.kind ? -1 : UCLIENT_UNIX);
+	assert_int_equal(uclient_addr_parse("tcp:h:1", &a), 0);
 	assert_int_equal(a.ring, 0);
 	assert_int_equal(uclient_addr_parse("ring:/run/utmem/t.sock", &a), 0);
 	assert_int_equal(a.kind, UCLIENT_UNIX);

@@ -120,7 +120,7 @@ static void test_validation(void **state)
 static void test_setup_record(void **state)
 {
 	uint8_t rec[URING_SETUP_SIZE];
-	struct uring_setup in = {URING_DEFAULT_SIZE, 1u << 30, 7}, out = {0};
+	struct uring_setup in = {URING_DEFAULT_SIZE, 1u << 30, 7, URING_SETUP_LIVE}, out = {0};
 
 	(void)state;
 	uring_setup_encode(&in, rec);
@@ -128,11 +128,12 @@ static void test_setup_record(void **state)
 	assert_int_equal(out.size, URING_DEFAULT_SIZE);
 	assert_int_equal(out.region_size, 1u << 30);
 	assert_int_equal(out.hazard, 7);
+	assert_int_equal(out.flags, URING_SETUP_LIVE);
 	assert_int_equal(uring_setup_decode(rec, sizeof(rec) - 1, &out), -EPROTO);
 	rec[0] ^= 1;
 	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), -EPROTO);
 	rec[0] ^= 1;
-	rec[28] = 1; /* reserved bytes must be 0 */
+	rec[28] = 2; /* unknown flags */
 	assert_int_equal(uring_setup_decode(rec, sizeof(rec), &out), -EPROTO);
 	rec[28] = 0;
 	rec[8] = 1; /* size no longer a power of two */

@@ -1,0 +1,332 @@
+/*
+ * credit.c — what a ring connection may post without waiting: its credit
+ * (quota reserved in advance for posted PUTs) and its staging extents (page
+ * runs of the tenant's value region, reserved the same way, into which the
+ * client writes a record that PUT_REF then adopts). docs/protocol.md
+ * section 10 specifies both; docs/design.md says why.
+ *
+ * Everything here is kept privately and only published to the ring header
+ * (uring_shm.credit, uring_shm.stage[]); nothing is read back from shared
+ * memory. A client that spends more credit than it was granted, names a
+ * slot it does not hold or a generation it was not given is hostile: the
+ * caller closes its connection.
+ *
+ * Sizes: all the connections of a tenant together hold at most a quarter
+ * of what the tenant could still be charged (its room, counting what they
+ * hold), so credit held by idle connections never keeps much of a quota
+ * from the others; within that, a connection's inline window is at most
+ * UD_CREDIT_MAX and its staging extents, sized after the records it
+ * actually sends (the largest of the last few big ones), at most
+ * UD_STAGE_BUDGET in all. When the tenant's limits are lowered, or a PUT of
+ * it is refused for room, every connection is asked to give its credit
+ * back (shm->recall) and does so before it posts again.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/region.h"
+#include "transport/ring.h"
+
+#define UD_CREDIT_MAX (4u << 20)    /* inline credit window, bytes */
+#define UD_CREDIT_MIN (64u << 10)   /* not worth granting less */
+#define UD_STAGE_BUDGET (16u << 20) /* staging extents per connection */
+#define UD_STAGE_SLOTS_MIN 2u
+
+static uint64_t page_up(uint64_t n)
+{
+	return (n + UVR_PAGE - 1) & ~(uint64_t)(UVR_PAGE - 1);
+}
+
+int ud_credit_init(struct ud_conn *c, struct uring_shm *shm, uint32_t hazard)
+{
+	struct ud_credit *k = calloc(1, sizeof(*k));
+	struct ud_tenant *t = c->tenant;
+
+	if (!k)
+		return -ENOMEM;
+	k->shm = shm;
+	k->hazard = hazard;
+	k->want = 1;
+	k->tenant = t;
+	pthread_mutex_lock(&t->creg_lock);
+	k->rnext = t->creg;
+	if (t->creg)
+		t->creg->rprev = k;
+	t->creg = k;
+	pthread_mutex_unlock(&t->creg_lock);
+	c->credit = k;
+	return 0;
+}
+
+/* Reserve / release bytes for k, counted in its tenant's credit_held. */
+static int hold(struct ud_daemon *d, struct ud_credit *k, uint64_t n)
+{
+	int err = ust_reserve(d->st, k->tenant->id, n);
+
+	if (!err)
+		atomic_fetch_add(&k->tenant->credit_held, n);
+	return err;
+}
+
+static void unhold(struct ud_daemon *d, struct ud_credit *k, uint64_t n)
+{
+	ust_unreserve(d->st, k->tenant->id, n);
+	atomic_fetch_sub(&k->tenant->credit_held, n);
+}
+
+/*
+ * Bytes k may take on now: a quarter of what the tenant could still be
+ * charged, counting what its connections hold, less what they hold.
+ */
+static uint64_t share(struct ud_daemon *d, struct ud_credit *k)
+{
+	uint64_t held = atomic_load(&k->tenant->credit_held);
+	uint64_t all = (ust_tenant_room(d->st, k->tenant->id) + held) / 4;
+
+	return all > held ? all - held : 0;
+}
+
+void ud_tenant_recall(struct ud_tenant *t)
+{
+	pthread_mutex_lock(&t->creg_lock);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext)
+		__atomic_store_n(&k->shm->recall, ++k->recall, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&t->creg_lock);
+}
+
+/*
+ * Fold k's client-reported one-sided reads into the store's counters
+ * (creg_lock held). The client's own numbers about itself: taken only as
+ * they grow, with hits <= reads, for pools the store says are its own.
+ */
+static void fold(struct ud_daemon *d, struct ud_credit *k)
+{
+	for (unsigned i = 0; i < URING_READ_POOLS; i++) {
+		struct uring_reads *seen = &k->rd[i];
+		uint32_t pool = __atomic_load_n(&k->shm->rd[i].pool, __ATOMIC_RELAXED);
+		uint64_t r = __atomic_load_n(&k->shm->rd[i].reads, __ATOMIC_RELAXED);
+		uint64_t h = __atomic_load_n(&k->shm->rd[i].hits, __ATOMIC_RELAXED);
+
+		if (seen->pool && pool != seen->pool)
+			continue; /* a slot's pool never changes */
+		if (r < seen->reads || h < seen->hits ||
+		    h - seen->hits > r - seen->reads || r == seen->reads)
+			continue;
+		ust_pool_add_reads(d->st, k->tenant->id, pool, r - seen->reads,
+				   h - seen->hits);
+		seen->pool = pool;
+		seen->reads = r;
+		seen->hits = h;
+	}
+}
+
+void ud_recall_all(struct ud_daemon *d)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		ud_tenant_recall(t);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void ud_fold_reads_all(struct ud_daemon *d)
+{
+	pthread_mutex_lock(&d->lock);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		ud_tenant_fold_reads(d, t);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void ud_tenant_fold_reads(struct ud_daemon *d, struct ud_tenant *t)
+{
+	pthread_mutex_lock(&t->creg_lock);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext)
+		fold(d, k);
+	pthread_mutex_unlock(&t->creg_lock);
+}
+
+/* Publish a slot: extent first, then its generation (release). */
+static void stage_publish(struct ud_credit *k, unsigned i)
+{
+	struct uring_stage *s = &k->shm->stage[i];
+
+	__atomic_store_n(&s->off, k->stage[i].off, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->len, k->stage[i].len, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->gen, k->stage[i].gen, __ATOMIC_RELEASE);
+}
+
+/* Give slot i's extent back (unused). */
+static void stage_drop(struct ud_daemon *d, struct ud_conn *c, unsigned i)
+{
+	struct ud_credit *k = c->credit;
+	struct ud_stage *s = &k->stage[i];
+
+	if (!s->len)
+		return;
+	ust_stage_free(d->st, c->tenant->id, s->off, s->len, s->charge);
+	atomic_fetch_sub(&k->tenant->credit_held, s->charge);
+	s->off = s->len = s->charge = 0;
+	s->gen++;
+	stage_publish(k, i);
+}
+
+void ud_credit_free(struct ud_conn *c)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ud_credit *k = c->credit;
+
+	if (!k)
+		return;
+	for (unsigned i = 0; i < URING_STAGES; i++)
+		stage_drop(d, c, i);
+	if (k->res)
+		unhold(d, k, k->res);
+	if (k->hazard != URING_NO_HAZARD)
+		ust_region_hazard_put(d->st, c->tenant->id, k->hazard);
+	pthread_mutex_lock(&k->tenant->creg_lock);
+	fold(d, k);
+	if (k->rprev)
+		k->rprev->rnext = k->rnext;
+	else
+		k->tenant->creg = k->rnext;
+	if (k->rnext)
+		k->rnext->rprev = k->rprev;
+	pthread_mutex_unlock(&k->tenant->creg_lock);
+	free(k);
+	c->credit = NULL;
+}
+
+int ud_credit_spend(struct ud_conn *c, uint64_t bound)
+{
+	struct ud_credit *k = c->credit;
+
+	if (!k || bound > k->granted - k->spent)
+		return -EPROTO;
+	k->spent += bound;
+	k->want = 1;
+	return 0;
+}
+
+int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ud_credit *k = c->credit;
+	uint64_t keep;
+
+	if (!k || upto > k->granted)
+		return -EPROTO;
+	/*
+	 * Every earlier posted request was served (one ring, in order): what
+	 * of the grants up to `upto` is not spent now never will be. Grants
+	 * made after the client read `upto` stay its own, still reserved.
+	 */
+	if (k->spent < upto)
+		k->spent = upto;
+	keep = k->granted - k->spent;
+	if (k->res > keep) {
+		unhold(d, k, k->res - keep);
+		k->res = keep;
+	}
+	for (unsigned i = 0; i < URING_STAGES; i++)
+		if (mask & (1u << i))
+			stage_drop(d, c, i);
+	k->want = 0;
+	return 0;
+}
+
+void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
+{
+	struct ud_credit *k = c->credit;
+	uint64_t want = page_up(rec), max = 0;
+
+	if (!k || rec < UVR_STAGE_MIN || !c->tenant)
+		return;
+	k->big[k->nbig++ % UD_BIG_HISTORY] = want;
+	for (unsigned i = 0; i < UD_BIG_HISTORY && i < k->nbig; i++)
+		if (k->big[i] > max)
+			max = k->big[i];
+	k->stage_size = max;
+	k->want = 1;
+}
+
+int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
+			 uint64_t klen, uint64_t *off, uint64_t *len)
+{
+	struct ud_credit *k = c->credit;
+	struct ud_stage *s;
+
+	if (!k || ref->slot >= URING_STAGES)
+		return -EPROTO;
+	s = &k->stage[ref->slot];
+	if (!s->len || s->gen != ref->gen ||
+	    uvr_rec_size(klen, ref->vlen) > s->len)
+		return -EPROTO;
+	*off = s->off;
+	*len = s->len;
+	/* The extent's reservation now pays for the entry (with credit);
+	 * spent by ust_put_ex() from k->res, so no longer held. */
+	k->res += s->charge;
+	s->off = s->len = s->charge = 0;
+	k->want = 1;
+	/* The generation moves on when the slot is refilled; until then the
+	 * published slot still names this (now adopted) extent with the old
+	 * generation, which the client knows it has used. */
+	return 0;
+}
+
+/*
+ * Top the connection up, if it asked for it (it posted since its last
+ * CREDIT_RETURN): the inline window back to its size, and every empty
+ * staging slot, within its share of the tenant's room. Called after a ring
+ * service pass.
+ */
+void ud_credit_refill(struct ud_conn *c)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ud_credit *k = c->credit;
+	uint64_t avail, window, out, add, need, nslots, held = 0;
+
+	if (!k || !k->want || !c->tenant || c->closing)
+		return;
+	k->want = 0;
+	avail = share(d, k);
+	window = avail / 2 < UD_CREDIT_MAX ? avail / 2 : UD_CREDIT_MAX;
+	out = k->granted - k->spent;
+	if (window >= UD_CREDIT_MIN && out < window / 2) {
+		add = window - out;
+		/* Reservation slack (charges below their bounds) pays first. */
+		need = k->res > out ? (add > k->res - out ? add - (k->res - out) : 0)
+				    : add;
+		if (!need || hold(d, k, need) == 0) {
+			k->res += need;
+			k->granted += add;
+			__atomic_store_n(&k->shm->credit, k->granted, __ATOMIC_RELEASE);
+		}
+	}
+	if (!k->stage_size)
+		return;
+	nslots = UD_STAGE_BUDGET / k->stage_size;
+	if (nslots < UD_STAGE_SLOTS_MIN)
+		nslots = UD_STAGE_SLOTS_MIN;
+	if (nslots > URING_STAGES)
+		nslots = URING_STAGES;
+	for (unsigned i = 0; i < URING_STAGES; i++)
+		held += k->stage[i].len != 0;
+	for (unsigned i = 0; i < nslots && held < nslots; i++) {
+		struct ud_stage *s = &k->stage[i];
+
+		if (s->len)
+			continue;
+		if (ust_stage_charge(k->stage_size) > share(d, k) ||
+		    ust_stage_alloc(d->st, c->tenant->id, k->stage_size, &s->off,
+				    &s->charge) < 0)
+			break;
+		atomic_fetch_add(&k->tenant->credit_held, s->charge);
+		s->len = k->stage_size;
+		s->gen++;
+		stage_publish(k, i);
+		held++;
+	}
+}

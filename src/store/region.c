@@ -1,0 +1,405 @@
+/*
+ * region.c — a tenant's value region in the store: the shared memory that
+ * holds the values of its private pools, laid out as src/proto/region.h
+ * says (header, hazard words, index directory, heap). The arena (arena.c)
+ * manages the heap; the shared index (sindex.c) mirrors every entry so that
+ * clients can read values without a request.
+ *
+ * What lives where: each entry's key, lengths and links stay in the store's
+ * private tables as for any entry; the value lives in a record
+ * [u32 klen][u32 0][key][value] in the heap, which either utmemd writes (a
+ * PUT whose value came in a frame) or the client wrote into a staging
+ * extent that the entry then adopts (PUT_REF: no copy at all). The key is in
+ * the record too, so that a one-sided reader can compare it; utmemd never
+ * reads a record back except as opaque value bytes.
+ *
+ * Lifetime: arena and index calls run under a stripe lock, or with
+ * g->users raised (staging calls from a connection); tenant removal detaches
+ * the region under every stripe lock, waits for users to drain, then
+ * destroys it.
+ */
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/internal.h"
+
+/* The index's heap callbacks: bucket arrays come from the arena too. */
+static int64_t idx_alloc(void *ctx, size_t len)
+{
+	return ust_arena_alloc(ctx, len, NULL);
+}
+
+static void idx_release(void *ctx, uint64_t off, size_t len)
+{
+	(void)ust_arena_release(ctx, off, len);
+}
+
+uint64_t ust_region_hash(const struct ust_region *g, uint32_t pool,
+			 const void *key, size_t klen)
+{
+	return uvr_hash(g->idx.seed, pool, key, klen);
+}
+
+/* Offset in the region of e's record. */
+uint64_t ust_entry_rec_off(const struct ust_region *g, const struct ust_entry *e)
+{
+	return (uint64_t)(ust_entry_ptr(e) - g->base);
+}
+
+/* Bytes of the record of an entry with this key and value. */
+static size_t rec_len(size_t klen, size_t vlen)
+{
+	return (size_t)uvr_rec_size(klen, vlen);
+}
+
+void ust_region_destroy(struct ust_region *g)
+{
+	if (!g)
+		return;
+	ust_sindex_fini(&g->idx);
+	ust_arena_destroy(g->arena);
+	pthread_mutex_destroy(&g->haz_lock);
+	free(g->haz_used);
+	free(g);
+}
+
+/* Where header, hazard table, directory and heap go in a region of size. */
+static int layout(uint64_t size, uint32_t nhaz, struct uvr_hdr *h)
+{
+	uint64_t dir_end;
+
+	memset(h, 0, sizeof(*h));
+	h->magic = UVR_MAGIC;
+	h->layout = UVR_LAYOUT;
+	h->size = size;
+	h->nsub = UVR_NSUB;
+	h->nhaz = nhaz;
+	h->haz_off = UVR_PAGE;
+	h->dir_off = h->haz_off + (uint64_t)nhaz * sizeof(struct uvr_hazard);
+	dir_end = h->dir_off + (uint64_t)UVR_NSUB * sizeof(struct uvr_dir);
+	h->heap_off = (dir_end + UVR_PAGE - 1) & ~(uint64_t)(UVR_PAGE - 1);
+	if (h->heap_off + 16 * UVR_PAGE > size)
+		return -EINVAL;
+	h->heap_len = (size - h->heap_off) & ~(uint64_t)(UVR_PAGE - 1);
+	return 0;
+}
+
+int ust_region_attach(ust_store *st, uint32_t tenant,
+		      const struct ust_region_cfg *cfg)
+{
+	struct ust_arena_cfg ac = {0};
+	struct ust_sindex_mem mem = {idx_alloc, idx_release, NULL};
+	struct ust_region *g;
+	struct ust_tenant *t;
+	struct uvr_hdr h;
+	int err;
+
+	if (!st || !cfg || !cfg->base || (cfg->size % UVR_PAGE) ||
+	    cfg->nhaz == 0 || cfg->nhaz > UST_REGION_MAX_HAZARDS ||
+	    layout(cfg->size, cfg->nhaz, &h))
+		return -EINVAL;
+	g = calloc(1, sizeof(*g));
+	if (!g)
+		return -ENOMEM;
+	g->haz_used = calloc(cfg->nhaz, 1);
+	if (!g->haz_used) {
+		free(g);
+		return -ENOMEM;
+	}
+	pthread_mutex_init(&g->haz_lock, NULL);
+	g->base = cfg->base;
+	g->size = cfg->size;
+	g->nhaz = cfg->nhaz;
+	g->haz_off = h.haz_off;
+	h.seed = cfg->seed;
+	h.tenant = tenant;
+	/* Hazard words and directory start clear (the heap is punched by the
+	 * arena); the header goes last. */
+	memset(g->base + h.haz_off, 0, h.heap_off - h.haz_off);
+	ac.base = cfg->base;
+	ac.fd = cfg->fd;
+	ac.heap_off = h.heap_off;
+	ac.heap_len = h.heap_len;
+	ac.warm_max = cfg->warm_max;
+	ac.hazards = g->base + h.haz_off;
+	ac.nhazards = cfg->nhaz;
+	ac.hazard_stride = sizeof(struct uvr_hazard);
+	err = ust_arena_create(&ac, &g->arena);
+	if (err)
+		goto err_region;
+	mem.ctx = g->arena;
+	err = ust_sindex_init(&g->idx, g->base, g->size, h.dir_off, cfg->seed, &mem);
+	if (err)
+		goto err_arena;
+	memcpy(g->base, &h, sizeof(h));
+
+	pthread_mutex_lock(&st->mgmt);
+	t = ust_tenant_get(st, tenant);
+	err = !t ? -ENOENT : t->region ? -EEXIST : 0;
+	if (!err) {
+		ust_lock_all(st);
+		t->region = g;
+		ust_unlock_all(st);
+	}
+	pthread_mutex_unlock(&st->mgmt);
+	if (err)
+		goto err_index;
+	return 0;
+err_index:
+	ust_sindex_fini(&g->idx);
+err_arena:
+	ust_arena_destroy(g->arena);
+	g->arena = NULL;
+err_region:
+	pthread_mutex_destroy(&g->haz_lock);
+	free(g->haz_used);
+	free(g);
+	return err;
+}
+
+/*
+ * Take tenant t's region away (caller holds st->mgmt and every stripe lock,
+ * after every entry of t was dropped). Returns it for ust_region_retire().
+ */
+struct ust_region *ust_region_detach_locked(struct ust_tenant *t)
+{
+	struct ust_region *g = t->region;
+
+	t->region = NULL;
+	return g;
+}
+
+/* Wait for staging calls in flight, then destroy (no lock held). */
+void ust_region_retire(struct ust_region *g)
+{
+	if (!g)
+		return;
+	while (atomic_load(&g->users))
+		sched_yield();
+	ust_region_destroy(g);
+}
+
+/*
+ * Find tenant's region and raise its user count, so it outlives the call
+ * even if the tenant is removed meanwhile. Returns it, or NULL.
+ */
+static struct ust_region *region_enter(ust_store *st, uint32_t tenant)
+{
+	struct ust_region *g = NULL;
+	struct ust_tenant *t;
+
+	pthread_mutex_lock(&st->stripes[0].lock);
+	t = ust_tenant_get(st, tenant);
+	if (t && t->region) {
+		g = t->region;
+		atomic_fetch_add(&g->users, 1);
+	}
+	pthread_mutex_unlock(&st->stripes[0].lock);
+	return g;
+}
+
+static void region_leave(struct ust_region *g)
+{
+	atomic_fetch_sub(&g->users, 1);
+}
+
+int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx)
+{
+	struct ust_region *g = region_enter(st, tenant);
+	int err = -ENOSPC;
+
+	if (!g)
+		return -ENOENT;
+	pthread_mutex_lock(&g->haz_lock);
+	for (uint32_t i = 0; i < g->nhaz; i++) {
+		if (!g->haz_used[i]) {
+			g->haz_used[i] = 1;
+			*idx = i;
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&g->haz_lock);
+	region_leave(g);
+	return err;
+}
+
+void ust_region_hazard_put(ust_store *st, uint32_t tenant, uint32_t idx)
+{
+	struct ust_region *g = region_enter(st, tenant);
+	struct uvr_hazard *w;
+
+	if (!g)
+		return;
+	if (idx < g->nhaz) {
+		/* A client that died mid-read leaves its word set: clear it. */
+		w = (struct uvr_hazard *)(g->base + g->haz_off) + idx;
+		uvr_hazard_clear(&w->off);
+		pthread_mutex_lock(&g->haz_lock);
+		g->haz_used[idx] = 0;
+		pthread_mutex_unlock(&g->haz_lock);
+	}
+	region_leave(g);
+}
+
+/*
+ * Build a region entry for a PUT: the private head (key, pointer) and the
+ * record, either allocated here and filled from val (copied) or the
+ * staging extent at stage_off adopted as it is (the client wrote the
+ * record; a tail of whole pages beyond it is released). Caller holds a
+ * stripe lock, or a stripe-independent guarantee that g lives. Returns the
+ * entry (unlinked, unaccounted) or NULL (allocation failed; a staging
+ * extent is then released).
+ */
+struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
+				       struct ust_region *g, uint32_t tenant,
+				       const void *key, size_t klen,
+				       const void *val, size_t vlen,
+				       int64_t stage_off, size_t stage_len)
+{
+	struct ust_entry *e = ust_alloc(&st->alloc, s, ust_region_head_size(klen));
+	size_t rlen = rec_len(klen, vlen);
+	unsigned char *rec;
+	int64_t off = stage_off;
+	uint32_t k32 = (uint32_t)klen, zero = 0;
+
+	if (!e)
+		goto err_stage;
+	if (off < 0) {
+		off = ust_arena_alloc(g->arena, rlen, NULL);
+		if (off < 0)
+			goto err_head;
+		rec = g->base + off;
+		memcpy(rec, &k32, 4);
+		memcpy(rec + 4, &zero, 4);
+		memcpy(rec + UVR_REC_HDR, key, klen);
+		if (vlen)
+			memcpy(rec + UVR_REC_HDR + klen, val, vlen);
+	} else {
+		rec = g->base + off;
+		if (ust_arena_shrink(g->arena, (uint64_t)off, stage_len, rlen) < 0)
+			goto err_head;
+	}
+	e->tenant = tenant;
+	e->klen = (uint16_t)klen;
+	e->vlen = (uint32_t)vlen | UST_VLEN_REGION;
+	e->stamp = ust_now(st);
+	memcpy(e->data, key, klen);
+	memcpy(e->data + klen, &rec, sizeof(rec));
+	return e;
+err_head:
+	ust_alloc_free(&st->alloc, e, ust_region_head_size(klen));
+err_stage:
+	if (stage_off >= 0)
+		(void)ust_arena_release(g->arena, (uint64_t)stage_off, stage_len);
+	return NULL;
+}
+
+/* Release the record of an entry that was built but never linked. */
+void ust_region_entry_drop(ust_store *st, struct ust_region *g,
+			   struct ust_entry *e)
+{
+	(void)st;
+	(void)ust_arena_release(g->arena, ust_entry_rec_off(g, e),
+				rec_len(e->klen, ust_vlen(e)));
+}
+
+/*
+ * An entry of pool p was just unlinked (caller holds its stripe lock):
+ * take it out of the index, then give its record back to the arena, which
+ * reuses or punches it once no hazard word names it. The head is freed
+ * later by ust_entry_free_list().
+ */
+void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e)
+{
+	struct ust_region *g = st->tenants[e->tenant] ? st->tenants[e->tenant]->region
+						      : NULL;
+	uint64_t off;
+
+	if (!g)
+		return;
+	off = ust_entry_rec_off(g, e);
+	(void)ust_sindex_remove(&g->idx, ust_region_hash(g, p->id, e->data, e->klen),
+				off);
+	(void)ust_arena_release(g->arena, off, rec_len(e->klen, ust_vlen(e)));
+}
+
+/* ---- staging extents (see store.h) ---- */
+
+int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
+		    uint64_t *charge)
+{
+	struct ust_region *g = region_enter(st, tenant);
+	uint64_t c = ust_arena_charge(len);
+	int64_t o;
+	int err;
+
+	if (!g)
+		return -ENOENT;
+	err = ust_reserve(st, tenant, c);
+	if (err)
+		goto out;
+	o = ust_arena_alloc(g->arena, len, NULL);
+	if (o < 0) {
+		ust_unreserve(st, tenant, c);
+		err = (int)o;
+		goto out;
+	}
+	*off = (uint64_t)o;
+	*charge = c;
+out:
+	region_leave(g);
+	return err;
+}
+
+void ust_stage_free(ust_store *st, uint32_t tenant, uint64_t off, size_t len,
+		    uint64_t charge)
+{
+	struct ust_region *g = region_enter(st, tenant);
+
+	if (!g)
+		return;
+	(void)ust_arena_release(g->arena, off, len);
+	region_leave(g);
+	ust_unreserve(st, tenant, charge);
+}
+
+uint64_t ust_stage_charge(size_t len)
+{
+	return ust_arena_charge(len);
+}
+
+int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *out)
+{
+	struct ust_region *g = region_enter(st, tenant);
+	struct ust_arena_stats as;
+
+	if (!g)
+		return -ENOENT;
+	ust_arena_stats(g->arena, &as);
+	memset(out, 0, sizeof(*out));
+	out->size = g->size;
+	out->heap_bytes = as.heap_bytes;
+	out->alloc_bytes = as.alloc_bytes;
+	out->resident_bytes = as.resident_bytes;
+	out->warm_bytes = as.warm_bytes;
+	out->deferred_bytes = as.deferred_bytes;
+	ust_sindex_usage(&g->idx, &out->index_shared, &out->index_private);
+	out->index_failed = g->idx.failed;
+	region_leave(g);
+	return 0;
+}
+
+/* Punch every free range and the warm cache of tenant's region now. */
+int ust_region_trim(ust_store *st, uint32_t tenant)
+{
+	struct ust_region *g = region_enter(st, tenant);
+
+	if (!g)
+		return -ENOENT;
+	ust_arena_trim(g->arena);
+	region_leave(g);
+	return 0;
+}
