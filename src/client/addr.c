@@ -110,6 +110,7 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		int err = parse_unix(s + (by_name ? 14 : 6), a);
 
 		a->kind = err ? UCLIENT_NONE : UCLIENT_VPORT;
+		a->ring = 0; /* a serial port carries no descriptors */
 		a->vport_by_name = by_name && !err;
 		if (!err && by_name && strchr(a->path, '/'))
 			return -EINVAL; /* a name, not a path */

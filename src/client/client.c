@@ -163,10 +163,21 @@ int uclient_ensure(struct utmem_client *c)
 	int fd, err;
 
 	/* With a liveness page, one load says whether the daemon is still
-	 * there (a restart, even by SIGKILL, shows at once); without one, a
-	 * poll() of the idle socket. */
-	if (c->fd >= 0 && (c->live ? uring_live(c->live) : !idle_conn_dead(c)))
+	 * there (a restart, even by SIGKILL, shows at once) and one more
+	 * whether it closed this connection; without one, a poll() of the idle
+	 * socket. A tenant removed by the operator is reported once. */
+	if (c->fd >= 0 && c->live) {
+		unsigned closed = uclient_ring_closed(c);
+
+		if (uring_live(c->live) && !closed)
+			return 0;
+		if (closed == UWIRE_S_REVOKED) {
+			uclient_disconnect(c);
+			return -uwire_status_to_errno(closed);
+		}
+	} else if (c->fd >= 0 && !idle_conn_dead(c)) {
 		return 0;
+	}
 	uclient_disconnect(c);
 	if (c->no_reconnect)
 		return -ENOTCONN;
@@ -644,6 +655,15 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 		return err;
 	}
 	err = uclient_sget(c->region, server, key, klen, fn, ctx);
+	/*
+	 * A miss that comes from the operator removing the tenant is that
+	 * error, not a miss: utmemd flags the connection before it drops the
+	 * entries, so a reader that saw them gone sees the flag too.
+	 */
+	if (err == -ENOENT && uclient_ring_closed(c) == UWIRE_S_REVOKED) {
+		uclient_disconnect(c);
+		return -uwire_status_to_errno(UWIRE_S_REVOKED);
+	}
 	if (err == 0 || err == -ENOENT || err == -ENOBUFS)
 		uclient_ring_report_reads(c, server, err != -ENOENT);
 	return err;

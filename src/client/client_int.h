@@ -241,6 +241,8 @@ size_t uclient_ring_max_frame(const struct utmem_client *c);
 /* What utmemd published in the ring header (layout 2). */
 uint64_t uclient_ring_credit(struct utmem_client *c);
 uint64_t uclient_ring_recall(struct utmem_client *c);
+/* Why utmemd closed the ring's connection (a wire status), or 0. */
+unsigned uclient_ring_closed(struct utmem_client *c);
 /* Report one-sided reads in the ring header (utmemd adds them to stats). */
 void uclient_ring_report_reads(struct utmem_client *c, uint32_t pool, int hit);
 uint64_t uclient_ring_applied(struct utmem_client *c);

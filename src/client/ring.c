@@ -92,6 +92,12 @@ uint64_t uclient_ring_credit(struct utmem_client *c)
 	return __atomic_load_n(&c->ring->map.shm->credit, __ATOMIC_ACQUIRE);
 }
 
+unsigned uclient_ring_closed(struct utmem_client *c)
+{
+	return c->ring ? __atomic_load_n(&c->ring->map.shm->closed, __ATOMIC_ACQUIRE)
+		       : 0;
+}
+
 uint64_t uclient_ring_recall(struct utmem_client *c)
 {
 	return __atomic_load_n(&c->ring->map.shm->recall, __ATOMIC_ACQUIRE);

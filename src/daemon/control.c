@@ -240,6 +240,7 @@ int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
 	}
 	pthread_mutex_unlock(&d->lock);
 	atomic_store_explicit(&t->gone, 1, memory_order_release);
+	ud_tenant_revoke(t);
 	if (t->lis)
 		ud_listener_close(d, t->lis);
 	t->lis = NULL;

@@ -123,6 +123,14 @@ static void fold(struct ud_daemon *d, struct ud_credit *k)
 	}
 }
 
+void ud_tenant_revoke(struct ud_tenant *t)
+{
+	pthread_mutex_lock(&t->creg_lock);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext)
+		__atomic_store_n(&k->shm->closed, UWIRE_S_REVOKED, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&t->creg_lock);
+}
+
 void ud_recall_all(struct ud_daemon *d)
 {
 	pthread_mutex_lock(&d->lock);

@@ -548,6 +548,8 @@ int ud_credit_init(struct ud_conn *c, struct uring_shm *shm, uint32_t hazard);
 void ud_tenant_recall(struct ud_tenant *t);
 /* Fold the one-sided reads t's clients reported into the store's stats. */
 void ud_tenant_fold_reads(struct ud_daemon *d, struct ud_tenant *t);
+/* t was removed: tell its fast-path clients, which may never ask. */
+void ud_tenant_revoke(struct ud_tenant *t);
 /* The same for every tenant (capacity changed; admin stats). */
 void ud_recall_all(struct ud_daemon *d);
 void ud_fold_reads_all(struct ud_daemon *d);

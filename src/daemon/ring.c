@@ -55,10 +55,17 @@ void ud_ring_free(struct ud_conn *c)
 	if (!r)
 		return;
 	ud_credit_free(c);
-	if (r->owner.release)
+	if (r->owner.release) {
 		r->owner.release(r->owner.arg, &r->map);
-	else
+	} else {
+		/* A client serving itself from shared memory learns of the
+		 * close here (the pages outlive our mapping while it maps
+		 * them). */
+		if (!__atomic_load_n(&r->map.shm->closed, __ATOMIC_RELAXED))
+			__atomic_store_n(&r->map.shm->closed, URING_CLOSED,
+					 __ATOMIC_RELEASE);
 		uring_unmap(&r->map);
+	}
 	if (r->kick_fd >= 0)
 		close(r->kick_fd);
 	atomic_fetch_sub(&c->loop->d->big_in, r->charged);
@@ -543,6 +550,6 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 		c->closing = 1;
 		return;
 	}
-	ud_info("fd %d: tenant '%s' uses a shared-memory ring (%llu bytes each way)",
+	ud_debug("fd %d: tenant '%s' uses a shared-memory ring (%llu bytes each way)",
 		c->fd, c->tenant->name, (unsigned long long)size);
 }

@@ -226,7 +226,8 @@ uint64_t ust_tenant_room(ust_store *st, uint32_t tenant)
 
 	pthread_mutex_lock(&st->stripes[0].lock);
 	t = ust_tenant_get(st, tenant);
-	if (t)
+	/* A frozen tenant may not grow: no room at all. */
+	if (t && !atomic_load_explicit(&t->frozen, memory_order_relaxed))
 		room_t = sat_sub(atomic_load_explicit(&t->max, memory_order_relaxed),
 				 rd(&t->charged));
 	pthread_mutex_unlock(&st->stripes[0].lock);

@@ -194,11 +194,12 @@ static void census_clear(struct ust_census *c)
  */
 static unsigned pieces_of(const ust_store *st, struct ust_entry *e, struct ust_piece *out)
 {
-	size_t head = ust_head_size(e->klen, e->vlen);
+	size_t head = ust_entry_head_size(e);
 	unsigned n = 0;
 
 	out[n++] = (struct ust_piece){ e, head, ust_alloc_size(&st->alloc, head), false };
-	if (ust_split(e->vlen))
+	/* A value in the tenant's region is the arena's, not the heap's. */
+	if (!ust_in_region(e) && ust_split(e->vlen))
 		out[n++] = (struct ust_piece){ ust_entry_value(e), e->vlen,
 					       ust_alloc_size(&st->alloc, e->vlen), true };
 	return n;

@@ -118,6 +118,14 @@ struct uring_shm {
 	 * synchronously, so it is checked against the new limits.
 	 */
 	uint64_t recall;
+	/*
+	 * Nonzero once utmemd has closed the connection: a wire status saying
+	 * why (UWIRE_S_REVOKED: the tenant was removed), or URING_CLOSED for
+	 * any other reason. A client that serves itself from shared memory
+	 * learns it here with a load, as it learns of a dead daemon from the
+	 * liveness page.
+	 */
+	uint32_t closed;
 	_Alignas(URING_CACHELINE) struct uring_stage stage[URING_STAGES];
 	/*
 	 * Written by the client (and so only informational to utmemd, which
@@ -157,6 +165,7 @@ _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
  * daemon is gone with one load instead of a system call per request.
  */
 #define URING_LIVE_TID_MASK 0x3fffffffu
+#define URING_CLOSED 0xffffu
 static inline int uring_live(const uint32_t *word)
 {
 	return (__atomic_load_n(word, __ATOMIC_ACQUIRE) & URING_LIVE_TID_MASK) != 0;

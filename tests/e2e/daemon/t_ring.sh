@@ -11,6 +11,7 @@ cat >"$T/ring.ini" <<INI
 [utmemd]
 capacity = 512M
 workers = 2
+log_level = debug
 ring_size = 1M
 ring_spin_us = 50
 [tenant default]

@@ -5,7 +5,8 @@
 # client reconnects and gets a new ring.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
-start_daemon d1 "$RUN"
+printf '[utmemd]\nlog_level = debug\n[tenant default]\n' >"$T/dbg.ini"
+start_daemon d1 "$RUN" -c "$T/dbg.ini"
 "$E2E_RING" restart "ring:$RUN/utmemd.sock" "$T/stopped" "$T/back" \
 	>"$T/client.out" 2>"$T/client.log" &
 CP=$!
@@ -26,7 +27,7 @@ for i in $(seq 1 200); do
 	sleep 0.05
 done
 grep "while down" "$T/client.out" || fail "client saw no error while down"
-start_daemon d2 "$RUN"
+start_daemon d2 "$RUN" -c "$T/dbg.ini"
 touch "$T/back"
 wait "$CP" || fail "client did not reconnect: $(cat "$T/client.log")"
 grep -q "uses a shared-memory ring" "$T/d2.log" || fail "no ring after reconnect"
