@@ -127,6 +127,7 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		int err = s[8] ? parse_unix(s + 8, a) : 0;
 
 		a->kind = err ? UCLIENT_NONE : UCLIENT_IVSHMEM;
+		a->ring = 0; /* its ring is the device's, set up in ivshmem.c */
 		return err;
 	}
 	if (strncmp(s, "ring:", 5) == 0)

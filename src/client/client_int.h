@@ -95,6 +95,8 @@ struct uclient_pool {
 struct uclient_post {
 	uint64_t spent;          /* credit spent by posted requests */
 	uint64_t sent;           /* request frames sent through the ring */
+	uint64_t last;           /* sequence number of the last posted one */
+	int credit_ok;           /* utmemd grants credit on this ring */
 	uint32_t used_gen[16];   /* per staging slot: the generation last used */
 	uint64_t seen_recall;    /* the daemon's recall count last acted on */
 	/* one-sided GETs per pool, reported in the ring header */

@@ -57,7 +57,7 @@ int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 
 		seq = c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)];
 	} else {
-		seq = c->post.sent;
+		seq = c->post.last; /* synchronous requests settled themselves */
 	}
 	if (seq == 0 || uclient_ring_applied(c) >= seq)
 		return 0;
@@ -206,7 +206,7 @@ int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
 	uint32_t gen = 0, small = 0;
 	int err, i = -1;
 
-	if (!c->ring || c->no_post)
+	if (!c->ring || !c->post.credit_ok || c->no_post)
 		return -EAGAIN;
 	/* utmemd wants its credit back (limits lowered): give it all back
 	 * and put this one synchronously, against the new limits. */
@@ -249,6 +249,7 @@ int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
 posted:
 	if (err)
 		return err;
+	c->post.last = c->post.sent;
 	pending_note(c, pool, key, klen, c->post.sent);
 	return 0;
 }

@@ -726,6 +726,7 @@ int uclient_ring_setup(struct utmem_client *c)
 	err = ring_adopt(c, setup.size, fds);
 	if (!err) {
 		close(fds[0]); /* the mapping keeps the region */
+		c->post.credit_ok = 1; /* a local ring: credit, staging, recall */
 		return 0;
 	}
 	uclient_region_free(c);

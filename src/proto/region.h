@@ -184,6 +184,26 @@ static inline uint64_t uvr_ref_bound(uint64_t klen)
 
 /* ---- memory ordering of the index (every acquire/release/fence here) ---- */
 
+/*
+ * ThreadSanitizer does not model fences (gcc refuses them under it): in
+ * such builds the fences below become sequentially consistent accesses of
+ * the sequence and hazard words themselves, which TSan follows.
+ */
+#if defined(__SANITIZE_THREAD__)
+#define UVR_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define UVR_TSAN 1
+#endif
+#endif
+#ifdef UVR_TSAN
+#define uvr_fence(order) ((void)0)
+#define UVR_SEQ_LOAD __ATOMIC_SEQ_CST
+#else
+#define uvr_fence(order) __atomic_thread_fence(order)
+#define UVR_SEQ_LOAD __ATOMIC_RELAXED
+#endif
+
 /* Reader: a sequence number, acquire (what follows reads after it). */
 static inline uint32_t uvr_seq_begin(const uint32_t *seq)
 {
@@ -196,15 +216,19 @@ static inline uint32_t uvr_seq_begin(const uint32_t *seq)
  */
 static inline int uvr_seq_same(const uint32_t *seq, uint32_t v)
 {
-	__atomic_thread_fence(__ATOMIC_ACQUIRE);
-	return !(v & 1) && __atomic_load_n(seq, __ATOMIC_RELAXED) == v;
+	uvr_fence(__ATOMIC_ACQUIRE);
+	return !(v & 1) && __atomic_load_n(seq, UVR_SEQ_LOAD) == v;
 }
 
 /* Writer: open (odd) a bucket or directory entry for change. */
 static inline void uvr_seq_open(uint32_t *seq, uint32_t v)
 {
+#ifdef UVR_TSAN
+	__atomic_store_n(seq, v + 1, __ATOMIC_SEQ_CST);
+#else
 	__atomic_store_n(seq, v + 1, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_RELEASE);
+#endif
 }
 
 /* Writer: close it (even again); release orders the change before. */
@@ -221,8 +245,12 @@ static inline void uvr_seq_close(uint32_t *seq, uint32_t v)
  */
 static inline void uvr_hazard_set(uint64_t *word, uint64_t off)
 {
+#ifdef UVR_TSAN
+	__atomic_exchange_n(word, off, __ATOMIC_SEQ_CST);
+#else
 	__atomic_store_n(word, off, __ATOMIC_RELAXED);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+#endif
 }
 
 static inline void uvr_hazard_clear(uint64_t *word)
@@ -233,12 +261,12 @@ static inline void uvr_hazard_clear(uint64_t *word)
 /* Writer: after unlinking a record from the index, before scanning hazards. */
 static inline void uvr_hazard_scan_fence(void)
 {
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	uvr_fence(__ATOMIC_SEQ_CST);
 }
 
 static inline uint64_t uvr_hazard_load(const uint64_t *word)
 {
-	return __atomic_load_n(word, __ATOMIC_RELAXED);
+	return __atomic_load_n(word, UVR_SEQ_LOAD);
 }
 
 #endif /* UTMEM_PROTO_REGION_H */

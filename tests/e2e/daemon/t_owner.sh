@@ -83,7 +83,7 @@ stop_daemon "$DPID" || fail "utmemd exit status $?"
 
 # The shared-memory ring across users: utmemd as root, redis-server as redis.
 RUN=$T/run2
-printf '[utmemd]\ncapacity = 64M\n[tenant cache]\nowner = redis\nmode = 0600\n' >"$T/r.ini"
+printf '[utmemd]\ncapacity = 64M\nlog_level = debug\n[tenant cache]\nowner = redis\nmode = 0600\n' >"$T/r.ini"
 start_daemon d2 "$RUN" -c "$T/r.ini"
 start_redis ring "ring:$RUN/cache.sock"
 [ "$(rcli ring TMEM.PUT k ringvalue)" = OK ] || fail "TMEM.PUT over the ring: $(rcli ring TMEM.PUT k ringvalue)"
