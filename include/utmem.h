@@ -128,6 +128,8 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        is not offered, the socket alone.
  *                        Env UTMEM_RING_SPIN_US bounds the client's spin
  *                        (default 50, 0 = never spin)
+ *                        UTMEM_FAST_PATH=0 in the environment (or the
+ *                        option UTMEM_OPT_NO_FAST_PATH) keeps to the socket
  *   ring:PATH            the same as unix:PATH (kept for old configs)
  *   tcp:HOST:PORT        needs opt->token
  *   vsock:CID:PORT       from a VM guest

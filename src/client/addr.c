@@ -50,8 +50,16 @@ static int parse_unix(const char *path, struct uclient_addr *a)
 		return -EINVAL;
 	a->kind = UCLIENT_UNIX;
 	memcpy(a->path, path, len + 1);
-	a->ring = 1; /* the fast path, where the daemon offers it */
 	return 0;
+}
+
+/* A tenant's Unix socket, with the fast path where the daemon offers it. */
+static int parse_local(const char *path, struct uclient_addr *a)
+{
+	int err = parse_unix(path, a);
+
+	a->ring = err == 0;
+	return err;
 }
 
 /* HOST:PORT, where HOST may be [an:ipv6::address]. */
@@ -100,7 +108,7 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 	if (!s)
 		return -EINVAL;
 	if (strncmp(s, "unix:", 5) == 0)
-		return parse_unix(s + 5, a);
+		return parse_local(s + 5, a);
 	if (strncmp(s, "tcp:", 4) == 0)
 		return parse_tcp(s + 4, a);
 	if (strncmp(s, "vsock:", 6) == 0)
@@ -110,7 +118,6 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		int err = parse_unix(s + (by_name ? 14 : 6), a);
 
 		a->kind = err ? UCLIENT_NONE : UCLIENT_VPORT;
-		a->ring = 0; /* a serial port carries no descriptors */
 		a->vport_by_name = by_name && !err;
 		if (!err && by_name && strchr(a->path, '/'))
 			return -EINVAL; /* a name, not a path */
@@ -127,13 +134,12 @@ int uclient_addr_parse(const char *s, struct uclient_addr *a)
 		int err = s[8] ? parse_unix(s + 8, a) : 0;
 
 		a->kind = err ? UCLIENT_NONE : UCLIENT_IVSHMEM;
-		a->ring = 0; /* its ring is the device's, set up in ivshmem.c */
 		return err;
 	}
 	if (strncmp(s, "ring:", 5) == 0)
-		return parse_unix(s + 5, a); /* the old name of the same thing */
+		return parse_local(s + 5, a); /* the old name of the same thing */
 	if (strchr(s, '/'))
-		return parse_unix(s, a);
+		return parse_local(s, a);
 	return -EINVAL;
 }
 

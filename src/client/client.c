@@ -21,6 +21,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -279,6 +280,15 @@ static int set_token(struct utmem_client *c, const char *token)
 	return 0;
 }
 
+/* UTMEM_FAST_PATH=0 (or off, no) in the environment: socket only. */
+static int fast_path_off(void)
+{
+	const char *v = getenv("UTMEM_FAST_PATH");
+
+	return v && (!strcmp(v, "0") || !strcasecmp(v, "off") ||
+		     !strcasecmp(v, "no"));
+}
+
 int utmem_connect(const char *addr, const struct utmem_options *opt,
 		  utmem_client **out)
 {
@@ -305,7 +315,7 @@ int utmem_connect(const char *addr, const struct utmem_options *opt,
 	c->no_post = (opt->flags & UTMEM_OPT_SYNC_PUT) != 0;
 	c->lazy_kick = (opt->flags & UTMEM_OPT_LAZY_KICK) != 0;
 	err = uclient_addr_parse(addr, &c->addr);
-	if (!err && (opt->flags & UTMEM_OPT_NO_FAST_PATH))
+	if (!err && ((opt->flags & UTMEM_OPT_NO_FAST_PATH) || fast_path_off()))
 		c->addr.ring = 0;
 	if (!err)
 		err = set_token(c, opt->token);

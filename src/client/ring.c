@@ -368,6 +368,17 @@ static int vm_wait(struct uclient_ring *r, unsigned want, uint64_t target,
 }
 
 /*
+ * The daemon closed the connection: the error for it, -ECONNRESET unless
+ * the ring header says the operator removed the tenant.
+ */
+static int closed_error(struct uclient_ring *r)
+{
+	unsigned why = __atomic_load_n(&r->map.shm->closed, __ATOMIC_ACQUIRE);
+
+	return why == UWIRE_S_REVOKED ? -uwire_status_to_errno(why) : -ECONNRESET;
+}
+
+/*
  * Wait until what `want` names is there (see ready()): spin for the
  * adaptive window while the daemon's heartbeat moves, then sleep in poll()
  * on the doorbell and the socket with our sleeping flag saying what we wait
@@ -422,14 +433,14 @@ static int wait_for(struct utmem_client *c, unsigned want, uint64_t target,
 		    errno != EAGAIN && errno != EINTR)
 			return -errno;
 		if (n > 0 && (p[0].revents & (POLLHUP | POLLERR)))
-			return -ECONNRESET; /* the daemon closed its end */
+			return closed_error(r); /* the daemon closed its end */
 		rc = ready(r, want, target);
 		if (rc)
 			break;
 		if (n > 0 && p[1].revents) {
 			rc = socket_event(c->fd, p[1].revents);
 			if (rc)
-				return rc;
+				return rc == -ECONNRESET ? closed_error(r) : rc;
 		}
 		if (n == 0 && uspin_now() >= deadline)
 			return -ETIMEDOUT;

@@ -77,7 +77,7 @@ uint64_t ust_entry_charge(const ust_store *st, const struct ust_entry *e)
 {
 	if (ust_in_region(e))
 		return ust_charge_region(st, e->klen, ust_vlen(e));
-	return ust_charge_for(st, e->klen, e->vlen);
+	return ust_charge_for(st, e->klen, e->vlenf);
 }
 
 uint64_t ust_put_bound(size_t klen, size_t vlen)
@@ -490,7 +490,7 @@ struct ust_entry *ust_entry_new(ust_store *st, unsigned s, uint32_t tenant,
 	}
 	e->tenant = tenant;
 	e->klen = (uint16_t)klen;
-	e->vlen = (uint32_t)vlen;
+	e->vlenf = (uint32_t)vlen;
 	e->stamp = ust_now(st);
 	if (klen)
 		memcpy(e->data, key, klen);
@@ -510,8 +510,8 @@ void ust_entry_free_list(ust_store *st, struct ust_entry *e)
 		struct ust_entry *next = e->next;
 
 		/* A region entry's record went back to the arena at unlink. */
-		if (!ust_in_region(e) && ust_split(e->vlen))
-			ust_alloc_free(&st->alloc, ust_entry_value(e), e->vlen);
+		if (!ust_in_region(e) && ust_split(e->vlenf))
+			ust_alloc_free(&st->alloc, ust_entry_value(e), e->vlenf);
 		ust_alloc_free(&st->alloc, e, ust_entry_head_size(e));
 		e = next;
 	}

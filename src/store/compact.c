@@ -199,9 +199,9 @@ static unsigned pieces_of(const ust_store *st, struct ust_entry *e, struct ust_p
 
 	out[n++] = (struct ust_piece){ e, head, ust_alloc_size(&st->alloc, head), false };
 	/* A value in the tenant's region is the arena's, not the heap's. */
-	if (!ust_in_region(e) && ust_split(e->vlen))
-		out[n++] = (struct ust_piece){ ust_entry_value(e), e->vlen,
-					       ust_alloc_size(&st->alloc, e->vlen), true };
+	if (!ust_in_region(e) && ust_split(e->vlenf))
+		out[n++] = (struct ust_piece){ ust_entry_value(e), e->vlenf,
+					       ust_alloc_size(&st->alloc, e->vlenf), true };
 	return n;
 }
 

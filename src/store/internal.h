@@ -61,7 +61,7 @@
 struct ust_entry {
 	struct ust_entry *next; /* hash chain */
 	uint32_t tenant;        /* tenant charged for this entry */
-	uint32_t vlen;
+	uint32_t vlenf;         /* value length; bit 31: UST_VLEN_REGION (ust_vlen) */
 	uint32_t stamp;         /* st->clock at the last PUT or GET */
 	uint16_t klen;
 	uint16_t tag;           /* top hash bits: cheap mismatch test */
@@ -92,13 +92,13 @@ static inline bool ust_split(size_t vlen)
 /* The value length of e, without the region bit. */
 static inline uint32_t ust_vlen(const struct ust_entry *e)
 {
-	return e->vlen & ~UST_VLEN_REGION;
+	return e->vlenf & ~UST_VLEN_REGION;
 }
 
 /* Does e's value live in its tenant's value region? */
 static inline bool ust_in_region(const struct ust_entry *e)
 {
-	return (e->vlen & UST_VLEN_REGION) != 0;
+	return (e->vlenf & UST_VLEN_REGION) != 0;
 }
 
 /* Bytes of the entry allocation itself for this key and value length. */
@@ -118,7 +118,7 @@ static inline size_t ust_region_head_size(size_t klen)
 static inline size_t ust_entry_head_size(const struct ust_entry *e)
 {
 	return ust_in_region(e) ? ust_region_head_size(e->klen)
-				: ust_head_size(e->klen, e->vlen);
+				: ust_head_size(e->klen, e->vlenf);
 }
 
 /* The pointer stored after the key (separate value, or region record). */
@@ -139,7 +139,7 @@ static inline unsigned char *ust_entry_value(const struct ust_entry *e)
 {
 	if (ust_in_region(e))
 		return ust_entry_ptr(e) + 8 + e->klen;
-	if (!ust_split(e->vlen))
+	if (!ust_split(e->vlenf))
 		return (unsigned char *)e->data + e->klen;
 	return ust_entry_ptr(e);
 }

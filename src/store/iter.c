@@ -41,7 +41,7 @@ int ust_pool_visit(ust_store *st, uint32_t pool, unsigned stripe,
 	for (uint32_t b = 0; b <= sub->mask && r >= 0; b++) {
 		for (struct ust_entry *e = sub->buckets[b]; e && r >= 0; e = e->next)
 			r = fn(ctx, e->tenant, e->data, e->klen, ust_entry_value(e),
-			       e->vlen);
+			       ust_vlen(e));
 	}
 out:
 	pthread_mutex_unlock(lk);

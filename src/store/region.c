@@ -284,7 +284,7 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 	}
 	e->tenant = tenant;
 	e->klen = (uint16_t)klen;
-	e->vlen = (uint32_t)vlen | UST_VLEN_REGION;
+	e->vlenf = (uint32_t)vlen | UST_VLEN_REGION;
 	e->stamp = ust_now(st);
 	memcpy(e->data, key, klen);
 	memcpy(e->data + klen, &rec, sizeof(rec));
