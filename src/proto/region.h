@@ -33,6 +33,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The index hash is XXH3 from Debian's xxhash.h, inlined (XXH_INLINE_ALL):
+ * the client library, and the Redis module that embeds it, then need no
+ * libxxhash at run time (a guest or container may not have it).
+ */
+#ifndef XXH_INLINE_ALL
+#define XXH_INLINE_ALL
+#endif
 #include <xxhash.h>
 
 #define UVR_MAGIC 0x52565455u /* "UTVR" */

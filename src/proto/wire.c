@@ -176,9 +176,16 @@ int uwire_request_check(const struct uwire_hdr *h)
 
 	switch (h->opcode) {
 	case UWIRE_OP_PUT:
-	case UWIRE_OP_INVALIDATE:
 		if (h->klen == 0)
 			return -UWIRE_S_INVALID;
+		allowed = UWIRE_F_POSTED;
+		break;
+	case UWIRE_OP_INVALIDATE:
+	case UWIRE_OP_PUT_REF:
+		if (h->klen == 0)
+			return -UWIRE_S_INVALID;
+		break;
+	case UWIRE_OP_CREDIT_RETURN:
 		break;
 	case UWIRE_OP_GET:
 		if (h->klen == 0)
@@ -189,7 +196,7 @@ int uwire_request_check(const struct uwire_hdr *h)
 		allowed = UWIRE_F_CREATE | UWIRE_F_EPHEMERAL | UWIRE_F_SHARED;
 		break;
 	default:
-		if (h->opcode > UWIRE_OP_RING_SETUP)
+		if (h->opcode > UWIRE_OP_CREDIT_RETURN)
 			return 0; /* unknown or admin: the dispatcher answers */
 		break;
 	}

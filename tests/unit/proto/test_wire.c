@@ -308,8 +308,13 @@ static void test_request_rules(void **state)
 	h.opcode = UWIRE_OP_PUT;
 	h.klen = 1;
 	assert_int_equal(uwire_request_check(&h), 0);
-	/* Opcode flags only where defined. */
+	/* Opcode flags only where defined (bit 8 of a PUT is POSTED). */
+	h.flags = UWIRE_F_POSTED;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.flags = UWIRE_F_MAXLEN;
+	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
 	h.flags = UWIRE_F_EXCLUSIVE;
+	h.opcode = UWIRE_OP_INVALIDATE;
 	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
 	h.opcode = UWIRE_OP_GET;
 	assert_int_equal(uwire_request_check(&h), 0);
