@@ -134,7 +134,7 @@ static struct row *rows(const struct sample *prev, const struct sample *cur)
 static void print_sample(struct ctl *c, const struct sample *s,
 			 const struct row *rw, double interval, int tty)
 {
-	char a[32], b[32], d[32], e[32];
+	char a[32], b[32], d[32];
 	time_t now = time(NULL);
 	struct tm tm;
 	char stamp[32];
@@ -177,7 +177,6 @@ static void print_sample(struct ctl *c, const struct sample *s,
 		       human(rw[i].t->max, d));
 	if (!tty)
 		putchar('\n');
-	(void)e;
 	fflush(stdout);
 }
 
