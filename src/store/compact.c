@@ -63,6 +63,7 @@ struct ust_piece {
 	size_t size;   /* as given to the allocator */
 	size_t usable; /* the allocator's size for it */
 	bool value;    /* the entry's value kept apart, else the entry itself */
+	struct ust_region *g; /* a record in this tenant region's arena */
 };
 
 static uint64_t now_ns(void)
@@ -197,11 +198,21 @@ static unsigned pieces_of(const ust_store *st, struct ust_entry *e, struct ust_p
 	size_t head = ust_entry_head_size(e);
 	unsigned n = 0;
 
-	out[n++] = (struct ust_piece){ e, head, ust_alloc_size(&st->alloc, head), false };
-	/* A value in the tenant's region is the arena's, not the heap's. */
-	if (!ust_in_region(e) && ust_split(e->vlenf))
+	out[n++] = (struct ust_piece){ e, head, ust_alloc_size(&st->alloc, head), false, NULL };
+	/* A value in the tenant's region is a record in its arena. */
+	if (ust_in_region(e)) {
+		struct ust_tenant *t = st->tenants[e->tenant];
+		size_t rec = (size_t)uvr_rec_size(e->klen, ust_vlen(e));
+
+		if (t && t->region)
+			out[n++] = (struct ust_piece){ ust_entry_ptr(e), rec,
+						       ust_arena_size(rec), true,
+						       t->region };
+		return n;
+	}
+	if (ust_split(e->vlenf))
 		out[n++] = (struct ust_piece){ ust_entry_value(e), e->vlenf,
-					       ust_alloc_size(&st->alloc, e->vlenf), true };
+					       ust_alloc_size(&st->alloc, e->vlenf), true, NULL };
 	return n;
 }
 
@@ -210,9 +221,36 @@ static unsigned pieces_of(const ust_store *st, struct ust_entry *e, struct ust_p
  * where it is) and updates pc->p. The entry may have a new address
  * afterwards (*link is updated). Caller holds the stripe lock.
  */
-static size_t move_piece(ust_store *st, struct ust_entry **link, struct ust_piece *pc)
+/*
+ * Move a record of pool `pool` in its region's arena to a fresh allocation
+ * (the arena avoids the slabs it evacuates): copy, point the index and the
+ * entry at the copy, release the old one (reused only once no hazard word
+ * names it). Returns the new address or NULL. Caller holds the stripe.
+ */
+static void *move_record(struct ust_piece *pc, struct ust_entry *e,
+			 uint32_t pool)
 {
-	void *q = ust_alloc_move(&st->alloc, pc->p, pc->size);
+	struct ust_region *g = pc->g;
+	uint64_t old = (uint64_t)((uint8_t *)pc->p - g->base);
+	int64_t off = ust_arena_alloc(g->arena, pc->size, NULL);
+
+	if (off < 0)
+		return NULL;
+	memcpy(g->base + off, pc->p, pc->size);
+	if (ust_sindex_replace(&g->idx, ust_region_hash(g, pool, e->data, e->klen),
+			       old, (uint64_t)off, ust_vlen(e)) < 0) {
+		(void)ust_arena_release(g->arena, (uint64_t)off, pc->size);
+		return NULL;
+	}
+	(void)ust_arena_release(g->arena, old, pc->size);
+	return g->base + off;
+}
+
+static size_t move_piece(ust_store *st, struct ust_entry **link, struct ust_piece *pc,
+			 uint32_t pool)
+{
+	void *q = pc->g ? move_record(pc, *link, pool)
+			: ust_alloc_move(&st->alloc, pc->p, pc->size);
 	struct ust_entry *e = *link;
 
 	if (!q)
@@ -267,15 +305,27 @@ static void judge(ust_store *st, unsigned phase, struct batch *bt)
 	memset(bt->move, 0, bt->npc * sizeof(bt->move[0]));
 	if (phase == 1) {
 		for (unsigned k = 0; k < bt->npc; k++)
-			bt->move[k] = packable(bt->pc[k].usable) &&
+			bt->move[k] = !bt->pc[k].g && packable(bt->pc[k].usable) &&
 				      census_sparse(&st->census, bt->pc[k].p);
 		return;
 	}
+	/* jemalloc is asked about its own allocations only: a region record
+	 * stands in with its entry (the answer is replaced below). */
 	for (unsigned k = 0; k < bt->npc; k++)
-		bt->ptr[k] = bt->pc[k].p;
+		bt->ptr[k] = bt->pc[k].g ? bt->pc[k - 1].p : bt->pc[k].p;
 	for (unsigned k = 0; k < bt->npc; k += m) {
 		m = bt->npc - k < 64 ? bt->npc - k : 64;
 		ust_alloc_sparse(&st->alloc, &bt->ptr[k], m, &bt->move[k]);
+	}
+	/* Region records: the arena's own hint (jemalloc's said nothing of
+	 * them: their addresses are not its). */
+	for (unsigned k = 0; k < bt->npc; k++) {
+		struct ust_piece *pc = &bt->pc[k];
+
+		if (pc->g)
+			bt->move[k] = ust_arena_should_move(
+				pc->g->arena, (uint64_t)((uint8_t *)pc->p - pc->g->base),
+				pc->size);
 	}
 }
 
@@ -284,8 +334,8 @@ static void judge(ust_store *st, unsigned phase, struct batch *bt)
  * again in the same order (nothing changed them: the lock is held), so that
  * each entry's link is at hand. Adds to ci.
  */
-static void apply(ust_store *st, struct ust_sub *sub, uint32_t b0, uint32_t b1,
-		  struct batch *bt, struct ust_compact_info *ci)
+static void apply(ust_store *st, struct ust_sub *sub, uint32_t pool, uint32_t b0,
+		  uint32_t b1, struct batch *bt, struct ust_compact_info *ci)
 {
 	unsigned i = 0;
 
@@ -296,7 +346,7 @@ static void apply(ust_store *st, struct ust_sub *sub, uint32_t b0, uint32_t b1,
 			/* The value first: moving the entry afterwards copies its new
 			 * pointer along. */
 			for (unsigned k = bt->first[i + 1]; k-- > bt->first[i];) {
-				size_t n = bt->move[k] ? move_piece(st, pp, &bt->pc[k]) : 0;
+				size_t n = bt->move[k] ? move_piece(st, pp, &bt->pc[k], pool) : 0;
 
 				ci->moved += n != 0;
 				ci->bytes_moved += n;
@@ -311,8 +361,9 @@ static void apply(ust_store *st, struct ust_sub *sub, uint32_t b0, uint32_t b1,
  * is left at the next bucket to visit (past the mask when the table is
  * done). Returns the entries looked at. Caller holds the stripe lock.
  */
-static unsigned walk_sub(ust_store *st, struct ust_sub *sub, uint32_t *bucket,
-			 unsigned max, unsigned phase, struct ust_compact_info *ci)
+static unsigned walk_sub(ust_store *st, struct ust_sub *sub, uint32_t pool,
+			 uint32_t *bucket, unsigned max, unsigned phase,
+			 struct ust_compact_info *ci)
 {
 	struct batch bt; /* ~20 KiB of stack */
 	unsigned seen = 0;
@@ -324,7 +375,7 @@ static unsigned walk_sub(ust_store *st, struct ust_sub *sub, uint32_t *bucket,
 		uint32_t next = gather(st, sub, b, max - seen < UST_BATCH ? max - seen : UST_BATCH, &bt);
 
 		judge(st, phase, &bt);
-		apply(st, sub, b, next, &bt, ci);
+		apply(st, sub, pool, b, next, &bt, ci);
 		if (phase == 0)
 			for (unsigned k = 0; k < bt.npc; k++)
 				if (packable(bt.pc[k].usable))
@@ -419,7 +470,7 @@ int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 			c->bucket = 0;
 			continue;
 		}
-		seen += walk_sub(st, &p->sub[c->s], &c->bucket,
+		seen += walk_sub(st, &p->sub[c->s], p->id, &c->bucket,
 				 left < UST_HOLD ? (unsigned)left : UST_HOLD, c->phase, &ci);
 		if (!p->sub[c->s].buckets || c->bucket > p->sub[c->s].mask) {
 			c->pool++;

@@ -366,6 +366,7 @@ void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry
 void ust_region_destroy(struct ust_region *g);
 struct ust_region *ust_region_detach_locked(struct ust_tenant *t);
 void ust_region_retire(struct ust_region *g);
+void ust_regions_trim(ust_store *st);
 
 /* store.c: stripes, the big-reader lock, id tables */
 void ust_lock_all(ust_store *st);

@@ -392,6 +392,31 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 	return 0;
 }
 
+/*
+ * Give every region's free memory back now: deferred ranges retried, the
+ * warm cache and empty slabs punched. Each region is kept alive by its user
+ * count, no lock is held while punching.
+ */
+void ust_regions_trim(ust_store *st)
+{
+	for (uint32_t id = 1;; id++) {
+		struct ust_region *g;
+		uint32_t n;
+
+		pthread_mutex_lock(&st->stripes[0].lock);
+		n = st->next_tenant;
+		pthread_mutex_unlock(&st->stripes[0].lock);
+		if (id >= n)
+			break;
+		g = region_enter(st, id);
+		if (!g)
+			continue;
+		ust_arena_poll(g->arena);
+		ust_arena_trim(g->arena);
+		region_leave(g);
+	}
+}
+
 /* Punch every free range and the warm cache of tenant's region now. */
 int ust_region_trim(ust_store *st, uint32_t tenant)
 {

@@ -286,9 +286,29 @@ int ust_sindex_replace(struct ust_sindex *x, uint64_t h, uint64_t old_off,
 	return k < 0 ? -ENOENT : 0;
 }
 
+/*
+ * A sub-table that fell below an eighth full is rebuilt at a quarter of its
+ * size or so (about half full), so the index gives its memory back when a
+ * tenant shrinks; never below the minimum, and only if the entries fit.
+ * Caller holds u->lock.
+ */
+static void maybe_shrink(struct ust_sindex *x, unsigned si)
+{
+	struct ust_ssub *u = &x->sub[si];
+	uint32_t nb = u->nb;
+
+	if (nb <= 16 || (uint64_t)u->count * 8 >= (uint64_t)nb * UVR_SLOTS)
+		return;
+	while (nb > 16 && (uint64_t)u->count * 2 < (uint64_t)(nb / 2) * UVR_SLOTS)
+		nb /= 2;
+	if (nb < u->nb)
+		(void)rebuild(x, si, nb); /* -ENOSPC/-ENOMEM: keep the old one */
+}
+
 int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)
 {
-	struct ust_ssub *u = &x->sub[uvr_sub(h)];
+	unsigned si = uvr_sub(h);
+	struct ust_ssub *u = &x->sub[si];
 	long k;
 
 	pthread_mutex_lock(&u->lock);
@@ -297,6 +317,7 @@ int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)
 		u->sh[k].off = 0;
 		u->count--;
 		publish_slot(x, u, (uint32_t)k / UVR_SLOTS, (unsigned)k % UVR_SLOTS);
+		maybe_shrink(x, si);
 	}
 	pthread_mutex_unlock(&u->lock);
 	return k < 0 ? -ENOENT : 0;

@@ -261,11 +261,13 @@ void ust_trim(ust_store *st)
 	if (ust_compact_wanted(st))
 		ust_compact(st, 0, NULL);
 	ust_alloc_trim(&st->alloc);
+	ust_regions_trim(st);
 }
 
 void ust_purge(ust_store *st)
 {
 	ust_alloc_trim(&st->alloc);
+	ust_regions_trim(st);
 }
 
 uint64_t ust_trim_count(ust_store *st)

@@ -279,6 +279,36 @@ static void test_growth(void **state)
 	print_message("index: %llu shared + %llu private bytes for 20000 entries\n",
 		      (unsigned long long)shared, (unsigned long long)priv);
 	assert_true(shared / 20000 < 64);
+	/* Removing 15 of every 16 entries gives the index's memory back. */
+	for (int i = 0; i < 20000; i++) {
+		uint64_t h, off = 0;
+		uint32_t si;
+
+		if (i % 16 == 0)
+			continue;
+		snprintf(key, sizeof(key), "key-%d", i);
+		h = uvr_hash(e.x.seed, 3, key, strlen(key));
+		si = uvr_sub(h);
+		for (uint32_t k = 0; k < e.x.sub[si].nb * UVR_SLOTS; k++)
+			if (e.x.sub[si].sh[k].off && e.x.sub[si].sh[k].h == h)
+				off = e.x.sub[si].sh[k].off;
+		assert_true(off != 0);
+		assert_int_equal(ust_sindex_remove(&e.x, h, off), 0);
+	}
+	{
+		uint64_t shared2, priv2;
+
+		ust_sindex_usage(&e.x, &shared2, &priv2);
+		print_message("after removing 15/16: %llu shared + %llu private\n",
+			      (unsigned long long)shared2, (unsigned long long)priv2);
+		assert_true(shared2 * 4 <= shared);
+	}
+	for (int i = 0; i < 20000; i += 16) {
+		snprintf(key, sizeof(key), "key-%d", i);
+		snprintf(val, sizeof(val), "val-%d", i * 7);
+		assert_int_equal(sget(&e, 3, key, &g), 0);
+		assert_memory_equal(g.buf, val, g.len);
+	}
 	env_fini(&e);
 }
 
