@@ -107,6 +107,9 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 	struct ust_compact_info ci = {0};
 	int done = 0;
 
+	/* Value regions: warm caches back to size, hazards past their grace
+	 * (cheap when there is nothing to do; punches happen here). */
+	ust_regions_poll(st);
 	if (trims != ctl->trims_last) {
 		/* A shrink, flush or destroy freed memory: give the pages back
 		 * now, here rather than in the thread that freed them (a worker

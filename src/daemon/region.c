@@ -23,6 +23,7 @@
 #define REGION_MAX (1ull << 40)
 #define REGION_HAZARDS 256u        /* fast-path connections per tenant */
 #define REGION_WARM (4u << 20)     /* freed page runs kept for reuse */
+#define REGION_WARM_HARD (32u << 20) /* beyond it the data path punches */
 
 /* Physical memory rounded up to a GiB, within [REGION_MIN, REGION_MAX]. */
 static uint64_t region_size(void)
@@ -39,6 +40,7 @@ int ud_region_create(struct ud_daemon *d, struct ud_tenant *t)
 	struct ust_region_cfg rc = {
 		.nhaz = REGION_HAZARDS,
 		.warm_max = REGION_WARM,
+		.warm_hard = REGION_WARM_HARD,
 	};
 	uint64_t size = region_size();
 	void *base;

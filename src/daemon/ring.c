@@ -44,7 +44,6 @@ struct ud_ring {
 	struct uring_end rx; /* client -> daemon: we consume */
 	struct uring_end tx; /* daemon -> client: we produce */
 	int kick_fd;         /* the client's doorbell */
-	uint64_t charged;    /* bytes counted in ud_daemon.big_in */
 	struct ud_ring_owner owner; /* set for a ring with no socket */
 };
 
@@ -68,7 +67,6 @@ void ud_ring_free(struct ud_conn *c)
 	}
 	if (r->kick_fd >= 0)
 		close(r->kick_fd);
-	atomic_fetch_sub(&c->loop->d->big_in, r->charged);
 	free(r);
 	c->ring = NULL;
 }
@@ -339,22 +337,14 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd,
 		       int *client_bell)
 {
 	struct ud_loop *l = c->loop;
-	struct ud_daemon *d = l->d;
 	uint64_t bytes = uring_region_bytes(size);
 	struct ud_ring *r;
 	struct ud_conn *rc;
 	int fd, bell, pipefd[2] = {-1, -1}, err;
 
-	if (atomic_fetch_add(&d->big_in, bytes) + bytes > d->big_in_limit) {
-		atomic_fetch_sub(&d->big_in, bytes);
-		return -ENOMEM;
-	}
 	r = calloc(1, sizeof(*r));
-	if (!r) {
-		atomic_fetch_sub(&d->big_in, bytes);
+	if (!r)
 		return -ENOMEM;
-	}
-	r->charged = bytes;
 	r->kick_fd = -1;
 	fd = memfd_create("utmem-ring", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
@@ -396,6 +386,15 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd,
 	rc->ring = r;
 	rc->rnext = l->rings;
 	l->rings = rc;
+	/* The ring's memory is its tenant's: charged to its in-flight
+	 * budget (limits.c) while the connection lives, so no tenant's rings
+	 * can keep another's from getting one. */
+	if (ud_hold(rc, bytes) < 0) {
+		ud_conn_close(rc);
+		close(fd);
+		close(pipefd[0]);
+		return -ENOMEM;
+	}
 	rc->peer = c;
 	c->peer = rc;
 	/*
@@ -428,7 +427,6 @@ fail_errno:
 	if (pipefd[1] >= 0)
 		close(pipefd[1]);
 	free(r);
-	atomic_fetch_sub(&d->big_in, bytes);
 	return err;
 }
 

@@ -123,6 +123,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	ac.heap_off = h.heap_off;
 	ac.heap_len = h.heap_len;
 	ac.warm_max = cfg->warm_max;
+	ac.warm_hard = cfg->warm_hard;
 	ac.hazards = g->base + h.haz_off;
 	ac.nhazards = cfg->nhaz;
 	ac.hazard_stride = sizeof(struct uvr_hazard);
@@ -413,6 +414,26 @@ void ust_regions_trim(ust_store *st)
 			continue;
 		ust_arena_poll(g->arena);
 		ust_arena_trim(g->arena);
+		region_leave(g);
+	}
+}
+
+void ust_regions_poll(ust_store *st)
+{
+	for (uint32_t id = 1;; id++) {
+		struct ust_region *g;
+		uint32_t n;
+
+		pthread_mutex_lock(&st->stripes[0].lock);
+		n = st->next_tenant;
+		pthread_mutex_unlock(&st->stripes[0].lock);
+		if (id >= n)
+			break;
+		g = region_enter(st, id);
+		if (!g)
+			continue;
+		ust_arena_poll(g->arena);
+		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
 		region_leave(g);
 	}
 }

@@ -382,6 +382,7 @@ struct ust_region_cfg {
 	uint32_t nhaz;    /* hazard words: one-sided readers at once */
 	uint64_t seed;    /* the index hash seed (random, per region) */
 	size_t warm_max;  /* freed page runs kept faulted in for reuse */
+	size_t warm_hard; /* up to this, punching waits for ust_regions_poll() */
 };
 
 /*
@@ -409,6 +410,13 @@ struct ust_region_stats {
 	uint64_t index_failed;    /* entries the index had no room for */
 };
 int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *out);
+/*
+ * Background work of every region (a maintenance thread, often): bring
+ * warm caches back to warm_max, retry freed ranges a hazard held, and take
+ * back those held longer than UVR_HAZARD_GRACE_MS. Punches happen here,
+ * not on the data path (up to warm_hard).
+ */
+void ust_regions_poll(ust_store *st);
 /* Punch the region's warm cache and empty slabs now. */
 int ust_region_trim(ust_store *st, uint32_t tenant);
 

@@ -51,7 +51,9 @@
 /* Ring sizes: a power of two, a multiple of the page size. */
 #define URING_SIZE_MIN (64u * 1024u)
 #define URING_SIZE_MAX (1024u * 1024u * 1024u)
-#define URING_DEFAULT_SIZE (8u * 1024u * 1024u)
+/* Frames in the ring are small (larger values go through staging
+ * extents); a reply larger than the ring streams through it. */
+#define URING_DEFAULT_SIZE (1024u * 1024u)
 #define URING_DEFAULT_SPIN_US 50u
 
 /* One direction's indices, each alone on a cache line. */
