@@ -8,7 +8,8 @@
  * nothing is consumed beyond the input, accepted lengths respect the limits
  * and the ceilings, key and value point inside the input, re-encoding an
  * accepted header gives back the exact bytes, and `need` only ever asks for
- * a frame size the limits allow.
+ * a frame size the limits allow; read as requests (uwire_parse_request),
+ * no frame carrying RESPONSE is ever accepted.
  */
 #include <assert.h>
 #include <stddef.h>
@@ -74,6 +75,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 		uwire_hello_decode(f.value, f.hdr.vlen, &hello);
 		uwire_stats_decode(f.value, f.hdr.vlen, &stats);
 		(void)uwire_op_name(f.hdr.opcode);
+		off += (size_t)n;
+	}
+	/*
+	 * The same stream as a daemon reads it (requests only): no frame with
+	 * RESPONSE gets through, so every accepted one was held to the
+	 * request rules, and a need is never above what a request may be.
+	 */
+	for (off = 0; off < len;) {
+		size_t need = 0;
+		long n = uwire_parse_request(data + off, len - off, &lim, &f, &need);
+
+		if (n <= 0) {
+			if (n == 0 && len - off >= UWIRE_HDR_SIZE)
+				assert(!(f.hdr.flags & UWIRE_F_RESPONSE));
+			break;
+		}
+		assert(!(f.hdr.flags & UWIRE_F_RESPONSE));
+		check_frame(data + off, len - off, n, &f, &lim);
+		(void)uwire_request_check(&f.hdr);
 		off += (size_t)n;
 	}
 	return 0;

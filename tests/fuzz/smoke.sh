@@ -12,7 +12,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d /tmp/utmem-fuzz.XXXXXX)
 status=0
 
-for target in fuzz_wire fuzz_client; do
+for target in fuzz_wire fuzz_client fuzz_dispatch fuzz_ring; do
 	bin=$build/tests/fuzz/$target
 	if [ ! -x "$bin" ]; then
 		echo "smoke: $bin missing (configure with -Dfuzz=true, CC=clang)" >&2
