@@ -364,6 +364,8 @@ static int cmd_unread(char **argv)
 			close(fds[i]);
 	}
 	printf("put_status %d conns %d closed %d\n", st, conns, closed);
+	free(fds);
+	free(v);
 	close(ctl);
 	return 0;
 }
@@ -424,6 +426,8 @@ static int cmd_halfput(char **argv, int argc)
 		close(fds[i]);
 	}
 	printf("conns %d answered %d closed %d\n", conns, answered, closed);
+	free(fds);
+	free(v);
 	return 0;
 }
 
@@ -496,6 +500,7 @@ static int cmd_poolopen(char **argv)
 	qsort(lat, (size_t)n, sizeof(*lat), cmp_u64);
 	printf("opens %d errors %d p50_us %llu p99_us %llu\n", n, errs,
 	       (unsigned long long)lat[n / 2], (unsigned long long)lat[n * 99 / 100]);
+	free(lat);
 	close(fd);
 	return 0;
 }
@@ -544,6 +549,7 @@ static int cmd_conns(char **argv)
 	}
 	printf("tried %d served %d refused %d failed %d closed_after_hold %d\n", n,
 	       served, refused, failed, closed);
+	free(fds);
 	return 0;
 }
 
@@ -614,6 +620,8 @@ static int cmd_bigput(char **argv)
 		}
 	}
 	printf("bigputs %d size %zu failed %d first_error %d\n", n, size, bad, first);
+	free(v);
+	free(out);
 	utmem_close(c);
 	return 0;
 }
