@@ -189,6 +189,25 @@ static int hung_up(int fd)
 	}
 }
 
+/*
+ * hung_up, waiting up to ms for the daemon to close: it closes right after
+ * the reply that says why, and a slow daemon (sanitizers) may not have yet.
+ */
+static int hung_up_within(int fd, int ms)
+{
+	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+
+	while (!hung_up(fd)) {
+		struct pollfd pfd = {fd, POLLIN, 0};
+		uint64_t now = now_us();
+
+		if (now >= end)
+			return 0;
+		(void)poll(&pfd, 1, (int)((end - now) / 1000u) + 1);
+	}
+	return 1;
+}
+
 /* Open (create) a private pool on a raw connection. Returns its id or 0. */
 static uint32_t raw_pool(int fd, const char *name)
 {
@@ -819,7 +838,7 @@ static int cmd_respflag(char **argv)
 	get = read_reply(fd, &h, 2000);
 	if (get == 0 && h.vlen != 6)
 		get = -3;
-	closed = hung_up(fd);
+	closed = hung_up_within(fd, 2000);
 	close(fd);
 	fd2 = dial(argv[0]);
 	if (fd2 < 0)
