@@ -173,6 +173,35 @@ static int tmod_parse(struct tconn_cfg *cfg, RedisModuleString **argv,
 	return 0;
 }
 
+/* Before Redis's event loop sleeps: wake utmemd for the PUTs just posted. */
+static void tmod_before_sleep(RedisModuleCtx *ctx, struct rm_event eid,
+			      uint64_t subevent, void *data)
+{
+	(void)ctx;
+	(void)eid;
+	(void)data;
+	if (subevent == RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP)
+		tconn_flush(&tconn_state);
+}
+
+/*
+ * Batch the wake-ups of posted PUTs into one per event-loop turn where
+ * Redis (>= 7.0) offers the hook; elsewhere each PUT wakes utmemd itself.
+ * Called last in OnLoad: a hook cannot be removed again if the load failed.
+ */
+static void tmod_hook_event_loop(RedisModuleCtx *ctx, struct tconn *t)
+{
+	struct rm_event ev = { RM_EVENT_EVENTLOOP, 1 };
+
+	if (rm.SubscribeToServerEvent == NULL ||
+	    rm.SubscribeToServerEvent(ctx, ev, tmod_before_sleep) != RM_OK) {
+		rm_log(ctx, "verbose", "utmem: no event-loop hook in this Redis: "
+		       "each posted PUT wakes utmemd itself");
+		return;
+	}
+	tconn_set_lazy_kick(t);
+}
+
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
 	struct tconn *t = &tconn_state;
@@ -213,6 +242,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (tcmd_register(ctx) < 0)
 		goto err_ready;
 	tcmd_register_info(ctx);
+	tmod_hook_event_loop(ctx, t);
 	rm_log(ctx, "notice",
 	       "utmem %s loaded: addr=%s pool=%s kind=%s timeout_ms=%d",
 	       UTMEM_VERSION_STRING, cfg.addr, cfg.pool, tconn_kind_name(&cfg),

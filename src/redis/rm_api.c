@@ -52,6 +52,7 @@ static const struct rm_binding rm_bindings[] = {
 	RM_BIND(FreeThreadSafeContext, 1),
 	RM_BIND(GetCommand, 1),
 	RM_BIND(SetCommandInfo, 1),
+	RM_BIND(SubscribeToServerEvent, 1),
 };
 
 /*

@@ -106,6 +106,23 @@ struct rm_cmdinfo {
 	struct rm_cmd_arg *args;
 };
 
+/* ---- server events (RedisModule_SubscribeToServerEvent) ---- */
+
+/* An event to subscribe to: its id, and the version of the data passed. */
+struct rm_event {
+	uint64_t id;
+	uint64_t dataver;
+};
+
+/* Redis >= 7.0: called around the event loop's sleep (subevent 0 before
+ * it sleeps in epoll_wait, 1 after it woke). */
+#define RM_EVENT_EVENTLOOP 15
+#define RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP 0
+
+typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx,
+					 struct rm_event eid,
+					 uint64_t subevent, void *data);
+
 /* A command implementation: reply through ctx, return RM_OK. */
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv,
 				  int argc);
@@ -143,6 +160,9 @@ struct rm_api {
 	RedisModuleCommand *(*GetCommand)(RedisModuleCtx *ctx, const char *name);
 	int (*SetCommandInfo)(RedisModuleCommand *command,
 			      const struct rm_cmdinfo *info);
+	/* optional: Redis >= 6.0 (events), 7.0 (RM_EVENT_EVENTLOOP) */
+	int (*SubscribeToServerEvent)(RedisModuleCtx *ctx, struct rm_event event,
+				      RedisModuleEventCallback callback);
 };
 
 /* The table, filled by rm_api_bind(); read-only afterwards. */

@@ -4,10 +4,14 @@
  * frontswap's), and helpers every command shares.
  *
  * Each makes one libutmem call. PUT sends the value straight from Redis's
- * argument buffer. GET reads into a scratch buffer kept across commands and
- * falls back to an exact-size allocation for a value larger than it (then
- * grows the scratch buffer for next time, up to a bound), so a value is
- * copied once, from the libutmem reply into Redis's reply buffer.
+ * argument buffer (on the fast path it is posted: copied once into shared
+ * memory, no wait for utmemd). GET replies from a view of the value where
+ * it lies (utmem_get_view: on the fast path a one-sided read of the
+ * tenant's value region), so the value is copied once, into Redis's reply
+ * buffer. POP must be served by utmemd (it removes the value): it reads
+ * into a scratch buffer kept across commands, falling back to an
+ * exact-size allocation for a larger value (then growing the scratch buffer
+ * for next time, up to a bound).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -100,13 +104,36 @@ int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 /* ---- TMEM.GET key (alias TMEMGET), TMEM.POP key ---- */
 
 struct tcmd_get {
+	RedisModuleCtx *ctx;
 	const char *key;
 	size_t klen;
 	unsigned flags;  /* UTMEM_GET_EXCLUSIVE for POP */
 	const void *val; /* the value: in t->buf or in heap */
 	size_t vlen;
 	void *heap;      /* malloc()ed by libutmem for a large value, or NULL */
+	int replied;     /* the view callback has replied with the value */
 };
+
+/* The view of a GET's value: reply with it at once (the one copy). */
+static int tcmd_view_reply(void *arg, const void *val, size_t len)
+{
+	struct tcmd_get *a = arg;
+
+	rm.ReplyWithStringBuffer(a->ctx, val, len);
+	a->replied = 1;
+	a->vlen = len;
+	return 0;
+}
+
+static ssize_t tcmd_view_op(struct tconn *t, void *arg)
+{
+	struct tcmd_get *a = arg;
+	int r;
+
+	a->heap = NULL;
+	r = utmem_get_view(t->c, t->pool, a->key, a->klen, 0, tcmd_view_reply, a);
+	return r < 0 ? r : (ssize_t)a->vlen;
+}
 
 static ssize_t tcmd_get_op(struct tconn *t, void *arg)
 {
@@ -144,7 +171,7 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 		      unsigned flags)
 {
 	struct tconn *t = &tconn_state;
-	struct tcmd_get a = { .flags = flags };
+	struct tcmd_get a = { .ctx = ctx, .flags = flags };
 	ssize_t r;
 
 	if (argc != 2)
@@ -155,7 +182,7 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 	if (flags & UTMEM_GET_EXCLUSIVE)
 		r = tconn_call_once(t, "pop", tcmd_get_op, &a);
 	else
-		r = tconn_call(t, "get", tcmd_get_op, &a);
+		r = tconn_call(t, "get", tcmd_view_op, &a);
 	if (tcmd_no_value(r, a.klen)) {
 		t->n.misses++;
 		return rm.ReplyWithNull(ctx);
@@ -164,7 +191,8 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 		return tconn_reply_error(ctx, t, (int)r, TCONN_KEY, NULL);
 	t->n.hits++;
 	t->n.get_bytes += a.vlen;
-	rm.ReplyWithStringBuffer(ctx, a.val, a.vlen);
+	if (!a.replied)
+		rm.ReplyWithStringBuffer(ctx, a.val, a.vlen);
 	tconn_note_size(t, a.vlen);
 	if (a.heap != NULL) {
 		free(a.heap);

@@ -124,6 +124,7 @@ int tconn_ready(struct tconn *t, const char *opname)
 		.token = t->cfg.token[0] ? t->cfg.token : NULL,
 		.timeout_ms = t->cfg.timeout_ms,
 		.no_reconnect = 1, /* tconn_call() redials, see tmem_conn.h */
+		.flags = t->lazy_kick ? UTMEM_OPT_LAZY_KICK : 0,
 	};
 	utmem_client *c = NULL;
 	utmem_batch *b = NULL;
@@ -229,6 +230,21 @@ ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
 			void *arg)
 {
 	return tconn_run(t, opname, op, arg, 0);
+}
+
+void tconn_set_lazy_kick(struct tconn *t)
+{
+	t->lazy_kick = 1;
+	if (t->c != NULL) {
+		tconn_drop(t);
+		(void)tconn_ready(t, "load");
+	}
+}
+
+void tconn_flush(struct tconn *t)
+{
+	if (t->c != NULL)
+		(void)utmem_flush(t->c);
 }
 
 void tconn_shutdown(struct tconn *t)

@@ -65,6 +65,8 @@ struct tconn {
 	utmem_batch *batch;  /* reusable batch on c */
 	uint32_t pool;       /* handle of cfg.pool on c */
 	int linked;          /* the last exchange with utmemd succeeded */
+	int lazy_kick;       /* posted PUTs wake utmemd from tconn_flush(),
+				called before Redis's event loop sleeps */
 	struct tconn_counters n;
 
 	int connect_err;     /* errno of the last failed dial, or 0 */
@@ -116,6 +118,18 @@ ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
 
 /* Close the client and free every buffer. Safe on a closed state. */
 void tconn_shutdown(struct tconn *t);
+
+/*
+ * Posted PUTs wake utmemd once per turn of Redis's event loop, from
+ * tconn_flush(), instead of once each (an eventfd write whenever utmemd's
+ * worker sleeps). Call when a before-sleep hook calling tconn_flush() is in
+ * place; a client already connected is redialled so the setting applies.
+ */
+void tconn_set_lazy_kick(struct tconn *t);
+
+/* Wake utmemd for the PUTs posted since the last call (no-op when none or
+ * when not connected). Never blocks. */
+void tconn_flush(struct tconn *t);
 
 /*
  * Reply to ctx with the Redis error for libutmem error err (negative):
