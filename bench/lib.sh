@@ -12,7 +12,9 @@
 # Variables set for the script:
 #   BENCH_TMP     the run's temporary directory
 #   UTMEMD_PID, UTMEMD_SOCK, UTMEMD_RUN     after bench_start_utmemd
-#   REDIS_PID, REDIS_SOCK                   after bench_start_redis
+#   REDIS_PID, REDIS_SOCK, REDIS_ADDR       after bench_start_redis
+#                 (REDIS_ADDR: tcp:127.0.0.1:PORT with BENCH_REDIS_TCP=1,
+#                 else unix:REDIS_SOCK; the address load generators use)
 #   BENCH_UTMEM_BENCH                       path of utmem-bench
 
 BENCH_PIDS=()
@@ -48,6 +50,7 @@ bench_stop_all() {
 bench_init() {
 	BENCH_BUILD=${BENCH_BUILD:-build}
 	BENCH_UTMEM_BENCH=$BENCH_BUILD/tools/utmem-bench/utmem-bench
+	BENCH_LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 	BENCH_TMP=$(mktemp -d "${TMPDIR:-/tmp}/utmem-bench.XXXXXX")
 	BENCH_TMPDIRS+=("$BENCH_TMP")
 	trap 'bench_stop_all' EXIT
@@ -65,6 +68,18 @@ bench_wait_socket() {
 		sleep 0.05
 	done
 	return 1
+}
+
+# A TCP port of 127.0.0.1 nobody listens on now (from the ephemeral range's
+# upper half; a race with another process taking it makes redis-server
+# fail to start, which bench_start_redis reports).
+bench_free_port() {
+	local p
+	for ((i = 0; i < 50; i++)); do
+		p=$((40000 + RANDOM % 20000))
+		ss -Htln "sport = :$p" 2>/dev/null | grep -q . || { echo "$p"; return; }
+	done
+	bench_die "no free TCP port found"
 }
 
 # Start utmemd with its sockets under $BENCH_TMP/utmemd; extra arguments are
@@ -85,14 +100,22 @@ bench_start_utmemd() {
 	fi
 }
 
-# Start redis-server on a Unix socket only (no TCP port, no persistence);
-# extra arguments are appended (e.g. --loadmodule PATH, --maxmemory ...).
-# Sets REDIS_PID and REDIS_SOCK. Its log is $BENCH_TMP/redis.log.
+# Start redis-server on a Unix socket (no persistence) and, with
+# BENCH_REDIS_TCP=1, also on a free TCP port of 127.0.0.1 (as the thesis's
+# clients reached it); extra arguments are appended (e.g. --loadmodule
+# PATH, --maxmemory ...). Sets REDIS_PID, REDIS_SOCK and REDIS_ADDR. Its log
+# is $BENCH_TMP/redis.log.
 bench_start_redis() {
+	local port=0
 	command -v redis-server >/dev/null || bench_die "redis-server not installed"
 	REDIS_SOCK=$BENCH_TMP/redis.sock
-	redis-server --port 0 --unixsocket "$REDIS_SOCK" --save '' \
-		--appendonly no --daemonize no --dir "$BENCH_TMP" "$@" \
+	REDIS_ADDR=unix:$REDIS_SOCK
+	if [[ ${BENCH_REDIS_TCP:-0} = 1 ]]; then
+		port=$(bench_free_port)
+		REDIS_ADDR=tcp:127.0.0.1:$port
+	fi
+	redis-server --port "$port" --bind 127.0.0.1 --unixsocket "$REDIS_SOCK" \
+		--save '' --appendonly no --daemonize no --dir "$BENCH_TMP" "$@" \
 		>"$BENCH_TMP/redis.log" 2>&1 &
 	REDIS_PID=$!
 	BENCH_PIDS+=("$REDIS_PID")
@@ -109,7 +132,7 @@ bench_machine() {
 	mem=$(awk '/^MemTotal:/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
 	kernel=$(uname -r)
 	os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")
-	load=$(cut -d' ' -f1-3 /proc/loadavg)
+	load="${BENCH_LOAD_START:-?} (at the end: $(cut -d' ' -f1-3 /proc/loadavg))"
 	echo "- CPU: ${cpu:-unknown} ($(nproc) online cores)"
 	echo "- Memory: $mem"
 	echo "- Kernel: Linux $kernel (${os:-unknown OS})"

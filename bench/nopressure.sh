@@ -16,8 +16,12 @@
 # plot docs/img/nopressure.png when gnuplot is present (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
-#   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  CONNS ["1"]  PIPELINE [1]
-#   REPS [3]  DURATION [5] seconds per arm  KEYS [1] (the thesis used one key)
+#   BENCH_BUILD [build]  SIZES ["1K 128K 1M"]  PIPELINE [1]
+#   CONNS ["1K:50 128K:8 1M:4"] client connections: SIZE:N pairs (N for that
+#          size) and/or plain numbers (for every size); the default is the
+#          thesis's redis-benchmark shape
+#   REPS [3]  DURATION [5] seconds per arm  KEYS [1000] random keys
+#   BENCH_REDIS_TCP [1] clients reach Redis over TCP loopback (0: Unix socket)
 #   OUT [$UTMEM_RESULTS/nopressure-<UTC time>]; UTMEM_RESULTS [/var/tmp/utmem-results]:
 #          raw data stays out of the tree (bench/results/README.md)
 #   UTMEM_TRANSPORT [unix] how utmem.so reaches utmemd: unix or ring
@@ -29,11 +33,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.." || exit 1
 BENCH_BUILD=${BENCH_BUILD:-build}
 SIZES=${SIZES:-"1K 128K 1M"}
-CONNS=${CONNS:-1}
+CONNS=${CONNS:-"1K:50 128K:8 1M:4"}
 PIPELINE=${PIPELINE:-1}
 REPS=${REPS:-3}
 DURATION=${DURATION:-5}
-KEYS=${KEYS:-1}
+KEYS=${KEYS:-1000}
+export BENCH_REDIS_TCP=${BENCH_REDIS_TCP:-1}
 PUBLISH=${PUBLISH:-1}
 UTMEM_TRANSPORT=${UTMEM_TRANSPORT:-unix}
 UTMEM_RESULTS=${UTMEM_RESULTS:-/var/tmp/utmem-results}
@@ -61,7 +66,7 @@ bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" po
 # a missing number must never be averaged over silently.
 np_run() {
 	local arm=$1 op=$2 size=$3 conns=$4 rep=$5 line ops
-	local -a cmd=("$BENCH_UTMEM_BENCH" --target redis --addr "unix:$REDIS_SOCK"
+	local -a cmd=("$BENCH_UTMEM_BENCH" --target redis --addr "$REDIS_ADDR"
 		--op "$op" --value-size "$size" --keys "$KEYS" --connections "$conns"
 		--pipeline "$PIPELINE" --duration "$DURATION" --warmup 1 --json
 		--label "$arm/$rep")
@@ -74,11 +79,24 @@ np_run() {
 	echo "$ops"
 }
 
+# conns_for SIZE: the connection counts CONNS gives for SIZE.
+conns_for() {
+	local e out=""
+	for e in $CONNS; do
+		case $e in
+		*:*) [ "${e%%:*}" = "$1" ] && out="$out ${e#*:}" ;;
+		*) out="$out $e" ;;
+		esac
+	done
+	[ -n "$out" ] || bench_die "CONNS gives no connection count for $1"
+	echo $out
+}
+
 # The measurements: results[ARM,SIZE,CONNS] = space-separated ops/s per rep.
 declare -A R
 for ((rep = 1; rep <= REPS; rep++)); do
 	for size in $SIZES; do
-		for c in $CONNS; do
+		for c in $(conns_for "$size"); do
 			if ((rep % 2)); then order="SET TMEM.PUT GET TMEM.GET"
 			else order="TMEM.PUT SET TMEM.GET GET"; fi
 			for arm in $order; do
@@ -119,13 +137,13 @@ DAT=$OUT/nopressure.dat
 	echo
 	bench_machine
 	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd default config; client utmem-bench (RESP, hiredis)"
-	echo "- keys $KEYS, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions A B A B; median (min–max) ops/s"
-	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
+	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions A B A B; median (min–max) ops/s"
+	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
 	echo
 	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
 	echo "|------:|------:|----:|---------:|-------------:|----:|---------:|-------------:|"
 	for size in $SIZES; do
-		for c in $CONNS; do
+		for c in $(conns_for "$size"); do
 			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
 			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
 			echo "| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"
@@ -135,7 +153,7 @@ DAT=$OUT/nopressure.dat
 {
 	echo "# size conns  then per arm (SET TMEM.PUT GET TMEM.GET): median min max ops/s"
 	for size in $SIZES; do
-		for c in $CONNS; do
+		for c in $(conns_for "$size"); do
 			printf '%s %s' "$size" "$c"
 			for arm in SET TMEM.PUT GET TMEM.GET; do
 				# shellcheck disable=SC2086
