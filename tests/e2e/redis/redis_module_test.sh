@@ -406,6 +406,10 @@ expect_eq "the denied PUT changed nothing" "$(r1 tmem.get tx)" 1
 # ---- 6. utmemd hung (SIGSTOP): bounded TIMEOUT, Redis keeps serving ----
 
 expect_eq "PUT before hang" "$(r1 tmem.put h before)" OK
+# The PUT was posted: a GET waits until utmemd applied it, so once this
+# one answers the value is in the region (else the GET below would wait
+# for a PUT the stopped utmemd never applies).
+expect_eq "GET before hang" "$(r1 tmem.get h)" before
 kill -STOP "$UPID"
 # A GET is read from the tenant's value region without utmemd: it is served
 # while utmemd hangs. What needs utmemd itself (DEL) times out, bounded.
