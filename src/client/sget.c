@@ -17,6 +17,13 @@
 
 #define SGET_TRIES 16
 
+/* Called between the probes of a key's two buckets; a test defines it to
+ * move the entry just then (test_sindex.c). Nothing here. */
+__attribute__((weak, visibility("hidden"))) void uclient_sget_between(void);
+__attribute__((weak, visibility("hidden"))) void uclient_sget_between(void)
+{
+}
+
 /* Is [off, off + len) inside the region's heap? */
 static int in_heap(const struct uclient_region *r, uint64_t off, uint64_t len)
 {
@@ -25,15 +32,18 @@ static int in_heap(const struct uclient_region *r, uint64_t off, uint64_t len)
 
 /*
  * Look at one bucket for (pool, key). Returns 1 and calls fn (hit), 0 if
- * the key is not there, -EAGAIN if the bucket or directory changed under us
- * (retry), or fn's negative result.
+ * the key is not there (*seen: the bucket's version it was not there in),
+ * -EAGAIN if the bucket or directory changed under us (retry), or fn's
+ * negative result.
  */
 static int probe(struct uclient_region *r, const struct uvr_dir *d,
 		 uint32_t dseq, const struct uvr_bucket *b, uint16_t tag,
 		 uint32_t pool, const void *key, size_t klen, uclient_view_fn fn,
-		 void *ctx)
+		 void *ctx, uint32_t *seen)
 {
 	uint32_t bseq = uvr_seq_begin(&b->seq);
+
+	*seen = bseq;
 
 	if (bseq & 1)
 		return -EAGAIN;
@@ -98,18 +108,29 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 				continue;
 			return -EAGAIN;
 		}
+		const struct uvr_bucket *bk[2];
+		uint32_t seen[2];
+
 		uvr_buckets(h, mask, &b[0], &b[1]);
-		for (int i = 0; i < 2 && rc == 0; i++)
-			rc = probe(r, d, dseq,
-				   (const struct uvr_bucket *)(r->base + off) + b[i],
-				   tag, pool, key, klen, fn, ctx);
+		for (int i = 0; i < 2 && rc == 0; i++) {
+			if (i)
+				uclient_sget_between();
+			bk[i] = (const struct uvr_bucket *)(r->base + off) + b[i];
+			rc = probe(r, d, dseq, bk[i], tag, pool, key, klen, fn,
+				   ctx, &seen[i]);
+		}
 		if (rc == 1)
 			return 0;
 		if (rc == -EAGAIN)
 			continue;
 		if (rc < 0)
 			return rc;
-		if (uvr_seq_same(&d->seq, dseq))
+		/* A miss in both is only a miss if the first bucket did not
+		 * change while the second was read: utmemd moves an entry by
+		 * writing its new slot, then clearing the old one, so a reader
+		 * that saw the first bucket before the write and the second
+		 * after the clear saw it in neither. */
+		if (uvr_seq_same(&bk[0]->seq, seen[0]) && uvr_seq_same(&d->seq, dseq))
 			return -ENOENT;
 	}
 	return -EAGAIN;

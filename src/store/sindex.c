@@ -192,8 +192,9 @@ static int grow(struct ust_sindex *x, unsigned si)
  * Both buckets of h are full: move one of their entries to its other
  * bucket if that has a free slot (one level of cuckoo displacement, which
  * lets a table fill to ~95% instead of ~85% before it must double). The
- * entry is written to its new slot before its old slot is cleared, so a
- * reader always finds it in one of the two. Returns the freed slot, or -1.
+ * entry is written to its new slot before its old slot is cleared, and
+ * both buckets' versions change, so a reader that found it in neither sees
+ * that its first bucket changed and reads again (src/client/sget.c). Returns the freed slot, or -1.
  */
 static long displace(struct ust_sindex *x, struct ust_ssub *u, uint64_t h)
 {

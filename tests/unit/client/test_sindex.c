@@ -10,7 +10,9 @@
  * not a crash); a randomized model check (seed printed, UTMEM_SEED
  * replays); and a race: a writer thread overwriting and removing keys whose
  * values encode (key, version) while a reader checks that every hit is a
- * whole value of that key — never torn, never another key's.
+ * whole value of that key — never torn, never another key's; and an
+ * entry moved to its other bucket between the reader's two probes is
+ * found, not missed.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -552,6 +554,101 @@ static void test_race(void **state)
 	env_fini(&e);
 }
 
+/* ---- an entry moved between the reader's two probes ---- */
+
+/*
+ * uclient_sget() probes a key's first bucket, then its second. utmemd
+ * moves an entry to its other bucket (cuckoo displacement) by writing the
+ * new slot, then clearing the old one, each under that bucket's version.
+ * A reader that saw the first bucket before the write and sees the second
+ * after the clear found the key in neither: it must notice that the first
+ * bucket changed and read again, never report a miss. The hook below makes
+ * that interleaving happen every time: called between the probes, it does
+ * the move exactly as sindex.c's displace() publishes it.
+ */
+static struct {
+	struct env *e;
+	uint32_t pool;
+	const char *key;
+	int moves;
+} mv;
+
+static struct uvr_bucket *bucket_of(struct env *e, uint64_t h, int which)
+{
+	const struct uvr_dir *d = &e->r.dir[uvr_sub(h)];
+	uint32_t b[2];
+
+	uvr_buckets(h, d->mask, &b[0], &b[1]);
+	return (struct uvr_bucket *)(e->base + d->off) + b[which];
+}
+
+void uclient_sget_between(void);
+void uclient_sget_between(void)
+{
+	uint64_t h;
+	struct uvr_bucket *from, *to;
+	unsigned k, j;
+
+	if (!mv.e)
+		return;
+	h = uvr_hash(mv.e->x.seed, mv.pool, mv.key, strlen(mv.key));
+	from = bucket_of(mv.e, h, 1);
+	to = bucket_of(mv.e, h, 0);
+	for (k = 0; k < UVR_SLOTS && uvr_ref_tag(from->slot[k].ref) != uvr_tag(h); k++)
+		;
+	for (j = 0; j < UVR_SLOTS && to->slot[j].ref; j++)
+		;
+	if (k == UVR_SLOTS || j == UVR_SLOTS)
+		return; /* not where the test put it: the test fails on moves */
+	uvr_seq_open(&to->seq, to->seq);
+	to->slot[j] = from->slot[k];
+	uvr_seq_close(&to->seq, to->seq - 1);
+	uvr_seq_open(&from->seq, from->seq);
+	__atomic_store_n(&from->slot[k].ref, 0, __ATOMIC_RELAXED);
+	uvr_seq_close(&from->seq, from->seq - 1);
+	mv.moves++;
+	mv.e = NULL; /* once */
+}
+
+static void test_moved_between_probes(void **state)
+{
+	struct env e;
+	struct got g;
+	char key[16];
+	uint64_t h;
+	int n;
+
+	(void)state;
+	env_init(&e, 42);
+	/* A key whose entry sits in its second bucket with room in its first:
+	 * fill its first bucket, insert it, then empty the first again. */
+	for (n = 0;; n++) {
+		struct uvr_bucket *b0;
+
+		snprintf(key, sizeof(key), "m%d", n);
+		h = uvr_hash(e.x.seed, 7, key, strlen(key));
+		put(&e, 7, key, "moving");
+		b0 = bucket_of(&e, h, 0);
+		if (uvr_ref_tag(bucket_of(&e, h, 1)->slot[0].ref) == uvr_tag(h) ||
+		    uvr_ref_tag(bucket_of(&e, h, 1)->slot[1].ref) == uvr_tag(h) ||
+		    uvr_ref_tag(bucket_of(&e, h, 1)->slot[2].ref) == uvr_tag(h)) {
+			int free_slots = 0;
+
+			for (unsigned k = 0; k < UVR_SLOTS; k++)
+				free_slots += b0->slot[k].ref == 0;
+			if (free_slots)
+				break;
+		}
+		assert_true(n < 100000);
+	}
+	mv = (__typeof__(mv)){.e = &e, .pool = 7, .key = key};
+	assert_int_equal(sget(&e, 7, key, &g), 0);
+	assert_int_equal(mv.moves, 1);
+	assert_int_equal(g.len, 6);
+	assert_memory_equal(g.buf, "moving", 6);
+	env_fini(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -560,6 +657,7 @@ int main(void)
 		cmocka_unit_test(test_scribble),
 		cmocka_unit_test(test_model),
 		cmocka_unit_test(test_race),
+		cmocka_unit_test(test_moved_between_probes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
