@@ -182,6 +182,7 @@ int uclient_ensure(struct utmem_client *c)
 	uclient_disconnect(c);
 	if (c->no_reconnect)
 		return -ENOTCONN;
+dial:
 	fd = uclient_dial(&c->addr, c->timeout_ms);
 	if (fd < 0)
 		return fd;
@@ -206,6 +207,14 @@ int uclient_ensure(struct utmem_client *c)
 		err = uclient_ring_setup(c);
 		if (err == -EOPNOTSUPP)
 			err = 0;
+		if (err == -EPROTONOSUPPORT) {
+			/* A ring of another layout: this daemon set it up, so
+			 * dial again and never ask it for one (the socket
+			 * serves everything). */
+			c->addr.ring = 0;
+			uclient_disconnect(c);
+			goto dial;
+		}
 	}
 	if (!err)
 		err = reopen_all(c);

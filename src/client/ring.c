@@ -711,8 +711,13 @@ int uclient_ring_setup(struct utmem_client *c)
 		err = -EOPNOTSUPP;
 		goto out;
 	}
-	if (uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &setup) ||
-	    nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size) {
+	/* Another layout (a utmemd older or newer than this library):
+	 * -EPROTONOSUPPORT tells the caller to stay on the socket. */
+	if (uring_setup_decode(rep + UWIRE_HDR_SIZE, h.vlen, &setup)) {
+		err = -EPROTONOSUPPORT;
+		goto out;
+	}
+	if (nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size) {
 		err = -EPROTO;
 		goto out;
 	}

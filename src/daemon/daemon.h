@@ -225,6 +225,8 @@ struct ud_daemon {
 	struct ud_loop main;
 	struct ud_loop *workers;
 	unsigned nworkers;
+	_Atomic uint64_t posted_refused; /* posted PUTs the store refused after
+					    the client went on (INFO) */
 	unsigned next_worker;
 	int sigfd;
 	enum ud_src_kind sig_src;

@@ -136,6 +136,8 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("max_key", "%zu", (size_t)d->lim.max_key);
 	ITEM("max_value", "%zu", (size_t)d->lim.max_value);
 	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
+	ITEM("posted_refused", "%llu",
+	     (unsigned long long)atomic_load(&d->posted_refused));
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
 	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");

@@ -484,6 +484,17 @@ static int send_setup(struct ud_conn *c, const struct uwire_hdr *req,
 	return 0;
 }
 
+/* Is fd a Unix socket? Only there can descriptors be passed: a vsock
+ * connection is handed to workers as a local one, but has no SCM_RIGHTS. */
+static int unix_socket(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	       ss.ss_family == AF_UNIX;
+}
+
 void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
@@ -492,7 +503,8 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 	int fds[URING_SETUP_NFDS], memfd = -1, client_bell = -1, nfds = 3, err;
 
 	/* Rings are for local tenants on Unix sockets, one per connection. */
-	if (c->tcp || c->admin || c->ring || c->peer || size == 0) {
+	if (c->tcp || c->admin || c->ring || c->peer || size == 0 ||
+	    !unix_socket(c->fd)) {
 		ud_reply(c, &f->hdr, UWIRE_S_OPCODE, 0, NULL, 0);
 		return;
 	}

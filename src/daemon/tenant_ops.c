@@ -276,12 +276,20 @@ static void posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
 	c->closing = 1;
 }
 
-/* A posted request the store refused: nobody waits for a reply. */
+/*
+ * A posted request the store refused: nobody waits for a reply. Credit
+ * paid for its room, so this is a race with the operator (the tenant
+ * frozen or its pool destroyed while the PUT was in the ring) or memory
+ * for the index running out: the value is not stored, and the operator
+ * sees it counted (INFO posted_refused) and logged.
+ */
 static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
 {
 	c->credit->posted_failed++;
-	ud_debug("tenant '%s' (fd %d): posted opcode 0x%02x refused: %s",
-		 c->tenant->name, c->fd, h->opcode, strerror(-err));
+	atomic_fetch_add(&c->loop->d->posted_refused, 1);
+	ud_warn_rl("tenant '%s' (fd %d): posted %s refused after the client "
+		   "went on (not stored): %s", c->tenant->name, c->fd,
+		   uwire_op_name(h->opcode), strerror(-err));
 }
 
 /* A posted PUT, paid from the connection's reservation. */

@@ -319,6 +319,8 @@ const char *uwire_op_name(unsigned opcode)
 	case UWIRE_OP_STATS: return "STATS";
 	case UWIRE_OP_RING_SETUP: return "RING_SETUP";
 	case UWIRE_OP_SERVER_INFO: return "SERVER_INFO";
+	case UWIRE_OP_PUT_REF: return "PUT_REF";
+	case UWIRE_OP_CREDIT_RETURN: return "CREDIT_RETURN";
 	default: return opcode >= UWIRE_OP_ADMIN_MIN_ &&
 			opcode <= UWIRE_OP_ADMIN_MAX_ ? "ADMIN" : "UNKNOWN";
 	}
