@@ -607,7 +607,7 @@ static void op_save(struct ud_conn *c, const struct uwire_frame *f)
 /* INFO: u32 n, n (str key, str value) — the server view of info.c. */
 static void op_info(struct ud_conn *c, const struct uwire_frame *f)
 {
-	struct ud_info_item items[64];
+	struct ud_info_item items[96];
 	struct uadm_wbuf w;
 	size_t n;
 

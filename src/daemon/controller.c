@@ -75,6 +75,8 @@ struct ud_ctl {
 	bool compacting;
 	uint64_t trims_last, trim_last_ns, trim_first_ns; /* debouncing trims */
 	_Atomic uint64_t purges;      /* read by INFO */
+	_Atomic uint64_t scrubbed;    /* bytes tenants faulted in outside their
+					 allocations in their regions, punched */
 	struct ust_compact_info pass; /* the pass under way */
 	struct ud_ctl_maint {
 		uint64_t runs, moved, moved_bytes, entries_seen, ns;
@@ -93,6 +95,22 @@ static uint64_t max64(uint64_t a, uint64_t b)
 
 /* ---- maintenance ---- */
 
+/* A tenant wrote outside its allocations in its value region: those pages
+ * were punched (ust_regions_poll); say who, and count them. */
+static void region_scrubbed(void *arg, uint32_t tenant, uint64_t bytes)
+{
+	struct ud_ctl *ctl = arg;
+	struct ust_tenant_info ti;
+
+	atomic_fetch_add(&ctl->scrubbed, bytes);
+	if (ust_tenant_info(ctl->d->st, tenant, &ti) < 0)
+		snprintf(ti.name, sizeof(ti.name), "#%u", tenant);
+	ud_warn_rl("tenant '%s': %llu bytes written outside its allocations in "
+		   "its value region were punched (not charged; a client "
+		   "scribbling on shared memory)", ti.name,
+		   (unsigned long long)bytes);
+}
+
 /*
  * Start a compaction pass when a trim happened (a shrink, flush or
  * destroy) or, once a second, the heap is found fragmented; go on with a
@@ -109,7 +127,7 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 
 	/* Value regions: warm caches back to size, hazards past their grace
 	 * (cheap when there is nothing to do; punches happen here). */
-	ust_regions_poll(st);
+	ust_regions_poll(st, region_scrubbed, ctl);
 	if (trims != ctl->trims_last) {
 		/* A shrink, flush or destroy freed memory: give the pages back
 		 * now, here rather than in the thread that freed them (a worker
@@ -593,6 +611,8 @@ void ud_ctl_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap, size
 	}
 	ITEM("compaction_runs", "%llu", (unsigned long long)ctl->maint.runs);
 	ITEM("purges", "%llu", (unsigned long long)atomic_load(&ctl->purges));
+	ITEM("region_scrubbed_bytes", "%llu",
+	     (unsigned long long)atomic_load(&ctl->scrubbed));
 	ITEM("compaction_moved", "%llu", (unsigned long long)ctl->maint.moved);
 	ITEM("compaction_moved_bytes", "%llu", (unsigned long long)ctl->maint.moved_bytes);
 	ITEM("compaction_ms", "%.1f", (double)ctl->maint.ns / 1e6);

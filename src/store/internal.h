@@ -188,6 +188,8 @@ struct ust_region {
 	pthread_mutex_t haz_lock;   /* hazard word allocation */
 	uint8_t *haz_used;          /* [nhaz] */
 	_Atomic int users;          /* ust_stage_* calls in flight */
+	uint64_t scrub_base;        /* resident bytes a scrub could not take
+				       back (ust_regions_poll's thread only) */
 };
 
 struct ust_tenant {

@@ -418,10 +418,47 @@ void ust_regions_trim(ust_store *st)
 	}
 }
 
-void ust_regions_poll(ust_store *st)
+/*
+ * What g's file may hold without a scrub: what its arena accounts for, the
+ * area before the heap, UST_REGION_SCRUB_SLACK, and what the last scrub
+ * could not take back (pages the accounting does not see, so that they
+ * do not make every poll scrub again).
+ */
+static uint64_t region_expect(struct ust_region *g)
+{
+	struct ust_arena_stats as;
+	uint64_t fixed;
+
+	ust_arena_stats(g->arena, &as);
+	fixed = g->size > as.heap_bytes ? g->size - as.heap_bytes : 0;
+	return as.resident_bytes + fixed + UST_REGION_SCRUB_SLACK + g->scrub_base;
+}
+
+/* Scrub g if its file holds more than expected; returns the bytes its file
+ * shrank by (0 if no scrub). */
+static uint64_t region_scrub(struct ust_region *g)
+{
+	int64_t before = ust_arena_resident(g->arena), after;
+	uint64_t expect = region_expect(g);
+
+	if (before <= 0 || (uint64_t)before <= expect)
+		return 0;
+	(void)ust_arena_scrub(g->arena);
+	after = ust_arena_resident(g->arena);
+	if (after < 0)
+		return 0;
+	g->scrub_base = 0;
+	expect = region_expect(g);
+	if ((uint64_t)after > expect)
+		g->scrub_base = (uint64_t)after - expect;
+	return after < before ? (uint64_t)(before - after) : 0;
+}
+
+void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 {
 	for (uint32_t id = 1;; id++) {
 		struct ust_region *g;
+		uint64_t punched = 0;
 		uint32_t n;
 
 		pthread_mutex_lock(&st->stripes[0].lock);
@@ -434,7 +471,10 @@ void ust_regions_poll(ust_store *st)
 			continue;
 		ust_arena_poll(g->arena);
 		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
+		punched = region_scrub(g);
 		region_leave(g);
+		if (punched && scrubbed)
+			scrubbed(arg, id, punched);
 	}
 }
 

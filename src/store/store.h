@@ -415,8 +415,17 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
  * warm caches back to warm_max, retry freed ranges a hazard held, and take
  * back those held longer than UVR_HAZARD_GRACE_MS. Punches happen here,
  * not on the data path (up to warm_hard).
+ *
+ * A tenant may write anywhere in its region, so it can fault in pages
+ * outside its allocations, which nobody is charged for. Each call compares
+ * every region file's real allocation (st_blocks) with what its arena
+ * accounts for; above that by more than UST_REGION_SCRUB_SLACK it punches
+ * every free page again (ust_arena_scrub) and reports the tenant and the
+ * bytes to scrubbed (may be NULL), outside any lock.
  */
-void ust_regions_poll(ust_store *st);
+#define UST_REGION_SCRUB_SLACK (4u << 20)
+typedef void (*ust_scrubbed_fn)(void *arg, uint32_t tenant, uint64_t bytes);
+void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg);
 /* Punch the region's warm cache and empty slabs now. */
 int ust_region_trim(ust_store *st, uint32_t tenant);
 

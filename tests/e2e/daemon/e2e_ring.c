@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -278,7 +279,11 @@ struct raw {
 	int fd;
 	struct uring_map m;
 	int bell_daemon, bell_client;
+	int region_fd;        /* the tenant's value region, or -1 */
+	uint64_t region_size;
 };
+
+#define RAW_MAXFDS 8
 
 static int raw_send(int fd, const struct uwire_hdr *h)
 {
@@ -299,7 +304,7 @@ static int raw_reply(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
 	while (got < need) {
 		union {
 			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(int) * 4)];
+			char b[CMSG_SPACE(sizeof(int) * RAW_MAXFDS)];
 		} ctl;
 		struct iovec iov = {b + got, need - got};
 		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
@@ -316,7 +321,7 @@ static int raw_reply(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
 		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm && fds;
 		     cm = CMSG_NXTHDR(&msg, cm)) {
 			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k && *nfds < 4; i++)
+			for (size_t i = 0; i < k && *nfds < RAW_MAXFDS; i++)
 				memcpy(&fds[(*nfds)++], CMSG_DATA(cm) + i * sizeof(int),
 				       sizeof(int));
 		}
@@ -337,10 +342,11 @@ static int raw_open(const char *sock, struct raw *r)
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_HELLO, .id = 1};
 	uint8_t val[64];
-	int fds[4], nfds = 0;
+	int fds[RAW_MAXFDS], nfds = 0;
 	struct uring_setup setup;
 
 	memset(r, 0, sizeof(*r));
+	r->region_fd = -1;
 	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
 	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
@@ -352,12 +358,16 @@ static int raw_open(const char *sock, struct raw *r)
 	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, val, sizeof(val), fds, &nfds))
 		return -1;
 	if (h.status || nfds < 3 || uring_setup_decode(val, h.vlen, &setup) ||
-	    nfds != (setup.region_size ? 4 : 3) ||
+	    nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size ||
 	    uring_map_fd(fds[0], setup.size, &r->m))
 		return -1;
 	close(fds[0]);
-	if (nfds == 4)
-		close(fds[3]); /* the value region: this raw client ignores it */
+	if (setup.flags & URING_SETUP_LIVE)
+		close(fds[3]); /* the liveness page: this raw client ignores it */
+	if (setup.region_size) {
+		r->region_fd = fds[nfds - 1];
+		r->region_size = setup.region_size;
+	}
 	r->bell_daemon = fds[1];
 	r->bell_client = fds[2];
 	return 0;
@@ -366,6 +376,8 @@ static int raw_open(const char *sock, struct raw *r)
 static void raw_close(struct raw *r)
 {
 	uring_unmap(&r->m);
+	if (r->region_fd >= 0)
+		close(r->region_fd);
 	close(r->bell_daemon);
 	close(r->bell_client);
 	close(r->fd);
@@ -606,6 +618,46 @@ static int cmd_hostile(char **argv)
 	return failures ? 1 : 0;
 }
 
+/*
+ * scribble SOCK MIB: map the tenant's value region as any of its clients
+ * may, write MIB MiB at its far end (free heap: no allocation lives there)
+ * and wait 3 s while utmemd should punch them again. Prints the region
+ * file's allocated MiB right after writing and at the end, and exits 0 if
+ * it fell below half the written amount.
+ */
+static int cmd_scribble(char **argv)
+{
+	uint64_t mib = strtoull(argv[1], NULL, 0), len = mib << 20;
+	struct raw r;
+	struct stat st;
+	uint8_t *p;
+	uint64_t after, end;
+
+	if (raw_open(argv[0], &r) || r.region_fd < 0 || len > r.region_size / 2) {
+		fprintf(stderr, "scribble: no region (or too small)\n");
+		return 1;
+	}
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, r.region_fd,
+		 (off_t)(r.region_size - len));
+	if (p == MAP_FAILED) {
+		perror("mmap region");
+		return 1;
+	}
+	memset(p, 0x5a, len);
+	fstat(r.region_fd, &st);
+	after = (uint64_t)st.st_blocks * 512;
+	munmap(p, len);
+	sleep(3);
+	fstat(r.region_fd, &st);
+	end = (uint64_t)st.st_blocks * 512;
+	printf("scribbled %llu MiB: region file %llu MiB after writing, %llu MiB 3 s later\n",
+	       (unsigned long long)mib, (unsigned long long)(after >> 20),
+	       (unsigned long long)(end >> 20));
+	raw_close(&r);
+	/* utmemd may punch while we write: only the end state counts. */
+	return end < len / 2 ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -618,11 +670,12 @@ int main(int argc, char **argv)
 		{"batch", 2, cmd_batch},
 		{"restart", 3, cmd_restart},
 		{"hostile", 2, cmd_hostile},
+		{"scribble", 2, cmd_scribble},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile ARGS\n");
+	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile|scribble ARGS\n");
 	return 2;
 }

@@ -30,6 +30,14 @@ ok "batches of 5000 puts, gets and pops, invalidates"
 kill -0 "$DPID" || fail "utmemd died"
 grep -q "impossible index" "$T/d1.log" || fail "no hostile index was logged"
 ok "hostile ring clients: connection closed, daemon alive, others served"
+# A client writing outside its allocations in its value region faults in
+# pages nobody is charged for: the maintenance thread punches them again.
+out=$("$E2E_RING" scribble "$RUN/utmemd.sock" 64) || fail "scribbled pages not punched: $out"
+scrubbed=$(ctl info | awk '$1 == "region_scrubbed_bytes" { print $2 }')
+[ "${scrubbed:-0}" -ge $((60 << 20)) ] || fail "INFO region_scrubbed_bytes ${scrubbed:-none} after 64 MiB scribbled"
+grep -q "written outside its allocations" "$T/d1.log" || fail "the scrub was not logged"
+ok "$out; INFO region_scrubbed_bytes $scrubbed"
+"$E2E_RING" ops "$A" || fail "ops after the scrub"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 
 # Rings turned off: ring: still works, over the socket.
