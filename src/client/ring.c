@@ -1,9 +1,14 @@
 /*
- * ring.c — libutmem's side of the shared-memory ring (`ring:PATH`).
+ * ring.c — libutmem's side of the shared-memory ring, set up on every
+ * `unix:PATH` connection unless the fast path is turned off
+ * (UTMEM_FAST_PATH=0, UTMEM_OPT_NO_FAST_PATH); `ring:PATH` is an alias.
  *
  * After HELLO on the Unix socket the client sends RING_SETUP and receives,
- * with the reply, a sealed memfd and two doorbell eventfds (SCM_RIGHTS).
- * It maps the region (src/transport/ring.h) and from then on sends request
+ * with the reply (SCM_RIGHTS), a sealed memfd, the daemon's doorbell (an
+ * eventfd we write), the read end of our own doorbell (a pipe the daemon
+ * writes), and the liveness page and the tenant's value region when the
+ * daemon offers them (3 to 5 descriptors).
+ * It maps the ring (src/transport/ring.h) and from then on sends request
  * frames into ring 0 and reads replies from ring 1; the socket stays open,
  * for frames larger than half a ring and so that either side learns at
  * once when the other is gone.

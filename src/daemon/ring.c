@@ -4,8 +4,12 @@
  *
  * A tenant connected on a Unix socket asks for a ring with RING_SETUP. We
  * create a sealed memfd (it can be neither shrunk nor grown, so a client can
- * never make our mapping fault with SIGBUS), map it, create two doorbell
- * eventfds and pass all three with the reply. The ring then becomes a
+ * never make our mapping fault with SIGBUS), map it, create our doorbell (an
+ * eventfd) and the client's (a pipe: the client gets the read end, the write
+ * end and its flags stay ours), and pass the memfd and the two doorbells
+ * with the reply, then the liveness page and the tenant's value region when
+ * there are some (3 to 5 descriptors). The ring's memory is charged to the
+ * tenant's in-flight budget while it lives. The ring then becomes a
  * connection of its own on the same worker loop: its fd is our doorbell,
  * its input and output buffers are the same private buffers a socket
  * connection has, and the request handlers are exactly the socket ones. The
