@@ -295,7 +295,7 @@ static void shed_connection(struct ud_daemon *d, struct ud_listener *lis)
 {
 	int fd;
 
-	ud_warn("out of file descriptors: refusing a connection");
+	ud_warn_rl("out of file descriptors: refusing a connection");
 	if (d->spare_fd >= 0)
 		close(d->spare_fd);
 	fd = accept(lis->fd, NULL, NULL);

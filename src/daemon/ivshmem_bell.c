@@ -175,7 +175,7 @@ void ud_vm_bell_drop(struct ud_vm *vm)
 	if (vm->qemu_fd >= 0) {
 		epoll_ctl(vm->epfd, EPOLL_CTL_DEL, vm->qemu_fd, NULL);
 		close(vm->qemu_fd);
-		ud_info("tenant '%s': QEMU left the doorbell server", vm->t->name);
+		ud_info_rl("tenant '%s': QEMU left the doorbell server", vm->t->name);
 	}
 	vm->qemu_fd = -1;
 	vm->caps &= ~(uint32_t)(UVM_CAP_IRQ | UVM_CAP_BELL);
@@ -240,13 +240,13 @@ void ud_vm_bell_accept(struct ud_vm *vm)
 	if (!err && epoll_ctl(vm->epfd, EPOLL_CTL_ADD, fd, &e) < 0)
 		err = -errno;
 	if (err) {
-		ud_warn("tenant '%s': doorbell setup for QEMU failed: %s",
+		ud_warn_rl("tenant '%s': doorbell setup for QEMU failed: %s",
 			vm->t->name, strerror(-err));
 		ud_vm_bell_drop(vm);
 		return;
 	}
 	__atomic_store_n(&vm->ctl->bell, 1, __ATOMIC_RELAXED);
-	ud_info("tenant '%s': QEMU connected to the doorbell server (%u vectors each way)",
+	ud_info_rl("tenant '%s': QEMU connected to the doorbell server (%u vectors each way)",
 		vm->t->name, UVM_NVECTORS);
 }
 

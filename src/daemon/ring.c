@@ -209,7 +209,7 @@ int ud_ring_service(struct ud_conn *c)
 	}
 	return moved;
 hostile:
-	ud_warn("ring of tenant '%s' (fd %d): impossible index in shared memory; closing the connection",
+	ud_warn_rl("ring of tenant '%s' (fd %d): impossible index in shared memory; closing the connection",
 		c->tenant ? c->tenant->name : "?", c->fd);
 	ud_conn_close(c);
 	return -1;
@@ -519,7 +519,7 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	err = ring_create(c, size, &memfd, &client_bell);
 	if (err) {
-		ud_warn("tenant '%s': cannot set up a shared-memory ring: %s",
+		ud_warn_rl("tenant '%s': cannot set up a shared-memory ring: %s",
 			c->tenant->name, strerror(-err));
 		ud_reply(c, &f->hdr, ud_status(err == -ENOMEM ? err : -EIO), 0,
 			 NULL, 0);
@@ -558,7 +558,7 @@ void ud_ring_setup(struct ud_conn *c, const struct uwire_frame *f)
 	close(memfd);
 	close(client_bell);
 	if (err) {
-		ud_info("fd %d: cannot send the ring: %s; closing", c->fd,
+		ud_info_rl("fd %d: cannot send the ring: %s; closing", c->fd,
 			strerror(-err));
 		/* Closing c closes its ring peer too, once c is flushed. */
 		c->closing = 1;

@@ -90,7 +90,7 @@ struct ud_tenant *ud_vsock_accepted(struct ud_daemon *d, int fd)
 	    sa.svm_family == AF_VSOCK)
 		t = ud_vsock_tenant(d, sa.svm_cid);
 	if (t) {
-		ud_info("fd %d: vsock connection from CID %u: tenant '%s'", fd,
+		ud_info_rl("fd %d: vsock connection from CID %u: tenant '%s'", fd,
 			sa.svm_cid, t->name);
 		return t;
 	}
