@@ -5,8 +5,9 @@
 # directory and drives both with utmem-bench, side by side in one run:
 #   - 1 KiB PUT and GET, native protocol vs redis SET/GET, at the same
 #     connection count and pipeline depth (c=1 p=1, c=2 p=16, c=4 p=64),
-#     natively both over the Unix socket and over the shared-memory ring
-#     (ring:PATH, same socket) unless --no-ring;
+#     natively on the default address (unix:PATH: the fast path, shared-
+#     memory ring and value region) and, unless --no-socket, on the socket
+#     alone (the same address with UTMEM_FAST_PATH=0);
 #   - 1 MiB PUT and GET throughput (MB/s) of both against memcpy of 1 MiB
 #     in the same process, the physical limit of anything that copies.
 # Targets alternate (A B C A B C ...) for --reps repetitions; the table shows
@@ -14,7 +15,7 @@
 # the B run right next to it) then summarised the same way.
 #
 # Usage: bench/daemon-vs-redis.sh [BUILD-DIR] [--build DIR] [--reps N]
-#              [--duration S] [--warmup S] [--out FILE] [--quick] [--no-ring]
+#              [--duration S] [--warmup S] [--out FILE] [--quick] [--no-socket]
 # The build directory defaults to $BUILD, else build/.
 # Servers are stopped by pid and the temporary directory removed on any exit,
 # Ctrl-C included.
@@ -48,7 +49,7 @@ while (($#)); do
 	--warmup) WARMUP=${2:?--warmup needs seconds}; shift 2 ;;
 	--out) OUT=${2:?--out needs a file}; shift 2 ;;
 	--quick) REPS=1; DURATION=0.5; WARMUP=0.1; shift ;;
-	--no-ring) RING=0; shift ;;
+	--no-socket | --no-ring) RING=0; shift ;;
 	-h | --help) usage 0 ;;
 	-*) echo "daemon-vs-redis.sh: unknown option '$1'" >&2; usage 2 ;;
 	*) BENCH_BUILD=$1; shift ;;
@@ -67,14 +68,15 @@ ERRORS=0
 # run_one CASE TARGET REP OP SIZE CONNS PIPELINE KEYS: one utmem-bench run.
 run_one() {
 	local id=$1 target=$2 rep=$3 op=$4 size=$5 conns=$6 pipe=$7 keys=$8
-	local args=() line errs
+	local args=() envs=() line errs
 	case $target in
 	utmem) args=(--target utmem --addr "unix:$UTMEMD_SOCK") ;;
-	ring) args=(--target utmem --addr "ring:$UTMEMD_SOCK") ;;
+	socket) args=(--target utmem --addr "unix:$UTMEMD_SOCK")
+		envs=(UTMEM_FAST_PATH=0) ;;
 	redis) args=(--target redis --addr "unix:$REDIS_SOCK") ;;
 	memcpy) args=(--target memcpy) ;;
 	esac
-	if ! line=$("$BENCH_UTMEM_BENCH" "${args[@]}" --op "$op" \
+	if ! line=$(env "${envs[@]}" "$BENCH_UTMEM_BENCH" "${args[@]}" --op "$op" \
 		--value-size "$size" --connections "$conns" --pipeline "$pipe" \
 		--keys "$keys" --duration "$DURATION" --warmup "$WARMUP" \
 		--max-time 300 --json --label "$id/$target/$rep" 2>"$BENCH_TMP/err"); then
@@ -145,9 +147,9 @@ small_row() {
 		"$(latency "$id" utmem)" "$(latency "$id" redis)"
 	if ((RING)); then
 		printf ' %s | **%s** | %s |' \
-			"$(summary %.0f $(field "$id" ring ops_per_s))" \
-			"$(summary %.2f× $(ratios "$id" ring redis ops_per_s))" \
-			"$(latency "$id" ring)"
+			"$(summary %.0f $(field "$id" socket ops_per_s))" \
+			"$(summary %.2f× $(ratios "$id" socket redis ops_per_s))" \
+			"$(latency "$id" socket)"
 	fi
 	echo
 }
@@ -170,9 +172,9 @@ bench_start_utmemd
 bench_start_redis
 echo "utmemd pid $UTMEMD_PID, redis-server pid $REDIS_PID, temp $BENCH_TMP" >&2
 
-SMALL=("1 1" "2 16" "4 64")
+SMALL=("1 1" "4 16" "4 64")
 SMALL_TARGETS="utmem redis"
-((RING)) && SMALL_TARGETS+=" ring"
+((RING)) && SMALL_TARGETS+=" socket"
 LARGE=("1 1" "2 4")
 for cp in "${SMALL[@]}"; do
 	read -r c p <<<"$cp"
@@ -193,13 +195,13 @@ END_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo
 	echo "$MACHINE"
 	echo "- Load average at end: $END_LOAD"
-	echo "- utmemd: default configuration, one tenant, its Unix socket (unix:) and shared-memory ring (ring:); redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), no persistence, Unix socket"
+	echo "- utmemd: default configuration, one tenant, on its default address (unix:, the fast path) and on the socket alone (UTMEM_FAST_PATH=0); redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), no persistence, Unix socket"
 	echo "- Request errors across all runs: $ERRORS"
 	echo
 	echo "1 KiB values, ops/s, median (min–max) of $REPS; ratio = utmem/redis per repetition; latency per round trip of *p* requests, µs, medians of p50 / p99:"
 	echo
 	if ((RING)); then
-		echo "| workload | conns | pipeline | utmem unix ops/s | redis ops/s | unix/redis | unix p50 / p99 µs | redis p50 / p99 µs | utmem ring ops/s | ring/redis | ring p50 / p99 µs |"
+		echo "| workload | conns | pipeline | utmem ops/s | redis ops/s | utmem/redis | utmem p50 / p99 µs | redis p50 / p99 µs | socket-only ops/s | socket/redis | socket p50 / p99 µs |"
 		echo "|---|---|---|---|---|---|---|---|---|---|---|"
 	else
 		echo "| workload | conns | pipeline | utmem ops/s | redis ops/s | utmem/redis | utmem p50 / p99 µs | redis p50 / p99 µs |"
