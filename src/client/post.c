@@ -204,10 +204,11 @@ int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
 {
 	uint64_t rec = uvr_rec_size(klen, vlen), left, off = 0;
 	uint32_t gen = 0, small = 0;
-	int err, i = -1;
+	int err, i = -1, waited = 0;
 
 	if (!c->ring || !c->post.credit_ok || c->no_post)
 		return -EAGAIN;
+again:
 	/* utmemd wants its credit back (limits lowered): give it all back
 	 * and put this one synchronously, against the new limits. */
 	if (uclient_ring_recall(c) != c->post.seen_recall) {
@@ -237,6 +238,16 @@ int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
 	    UWIRE_HDR_SIZE + klen + vlen <= uclient_ring_max_frame(c)) {
 		err = post_inline(c, pool, key, klen, val, vlen);
 		goto posted;
+	}
+	/* Used up by PUTs utmemd has not applied yet: applying them is what
+	 * refills (before it publishes them applied), so wait for that, as a
+	 * synchronous PUT would wait, and keep the fast path. */
+	if (!waited && c->post.last && uclient_ring_applied(c) < c->post.last) {
+		waited = 1;
+		err = uclient_ring_wait_applied(c, c->post.last, c->timeout_ms);
+		if (err)
+			return err;
+		goto again;
 	}
 	/* Not covered: give every bit of credit back, then the caller sends
 	 * a synchronous PUT that is checked against the exact quota. */

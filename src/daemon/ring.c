@@ -155,9 +155,11 @@ static int64_t ring_fill(struct ud_conn *c)
 }
 
 /*
- * After serving: publish how many request frames were served (a client
- * waiting for its posted requests to apply is woken), and top the
- * connection's credit and staging extents up.
+ * After serving: top the connection's credit and staging extents up, then
+ * publish how many request frames were served (a client waiting for its
+ * posted requests to apply is woken). In that order, so a client that
+ * sees its requests applied also sees the refill they earned (and waits
+ * for it rather than giving its credit back).
  */
 static void after_service(struct ud_conn *c)
 {
@@ -165,11 +167,11 @@ static void after_service(struct ud_conn *c)
 
 	if (!k)
 		return;
+	ud_credit_refill(c);
 	if (__atomic_load_n(&k->shm->applied, __ATOMIC_RELAXED) != k->applied) {
 		__atomic_store_n(&k->shm->applied, k->applied, __ATOMIC_RELEASE);
 		kick_client(c->ring, URING_WANT_APPLIED);
 	}
-	ud_credit_refill(c);
 }
 
 int ud_ring_service(struct ud_conn *c)
