@@ -161,6 +161,42 @@ static int batch_resolve(struct utmem_batch *b)
 	return 0;
 }
 
+/*
+ * Run the resolved batch in order: PUTs that can be posted and GETs that
+ * can be read one-sidedly are served at once, the rest go to utmemd in
+ * pipelined runs. A run is sent before the next request served on the fast
+ * path, so no request overtakes one queued before it (a GET after an
+ * INVALIDATE of its key sees it gone). Requests the fast path cannot take
+ * (pops, shared pools, invalidates) stay in one pipelined run; only a
+ * candidate it then declines (credit used up) is sent on its own. Returns
+ * 0 or -errno (connection).
+ */
+static int batch_run(struct utmem_batch *b)
+{
+	struct utmem_client *c = b->c;
+	size_t run = 0; /* first request of the run not yet sent */
+	int err;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct uclient_req *r = &b->reqs[i];
+
+		if (!uclient_fast_candidate(c, b->handles[i], r))
+			continue;
+		if (i > run) {
+			err = uclient_exec(c, b->reqs + run, i - run);
+			if (err)
+				return err;
+		}
+		run = i;
+		err = uclient_fast_req(c, b->handles[i], r);
+		if (err < 0)
+			return err;
+		if (err > 0)
+			run = i + 1;
+	}
+	return run < b->n ? uclient_exec(c, b->reqs + run, b->n - run) : 0;
+}
+
 int utmem_batch_exec(utmem_batch *b)
 {
 	struct utmem_client *c;
@@ -174,7 +210,7 @@ int utmem_batch_exec(utmem_batch *b)
 	if (!err)
 		err = batch_resolve(b);
 	if (!err)
-		err = uclient_exec(c, b->reqs, b->n);
+		err = batch_run(b);
 	pthread_mutex_unlock(&c->lock);
 	b->executed = 1;
 	for (size_t i = 0; i < b->n; i++) {

@@ -705,6 +705,51 @@ static int copy_into(void *ctx, const void *val, size_t len)
 	return 0;
 }
 
+int uclient_fast_candidate(const struct utmem_client *c, uint32_t h,
+			   const struct uclient_req *r)
+{
+	if (!c->ring || r->done)
+		return 0;
+	if (r->op == UWIRE_OP_PUT)
+		return !r->force && c->post.credit_ok && !c->no_post;
+	return r->op == UWIRE_OP_GET && r->rx == UCLIENT_RX_BUF &&
+	       !(r->flags & UWIRE_F_EXCLUSIVE) && region_pool(c, h) &&
+	       c->region->hazard;
+}
+
+int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
+{
+	int err;
+
+	if (!c->ring || r->done)
+		return 0;
+	if (r->op == UWIRE_OP_PUT && !r->force) {
+		err = uclient_post_put(c, r->pool, region_pool(c, h), r->key,
+				       r->klen, r->val, r->vlen);
+		if (err == -EAGAIN)
+			return 0;
+		if (err) {
+			uclient_disconnect(c);
+			return err;
+		}
+		r->result = 0;
+	} else if (r->op == UWIRE_OP_GET && r->rx == UCLIENT_RX_BUF &&
+		   !(r->flags & UWIRE_F_EXCLUSIVE)) {
+		struct into_buf b = {r->buf, r->cap, 0};
+
+		err = one_sided(c, h, r->pool, r->key, r->klen, 0, copy_into, &b);
+		if (err == -EAGAIN)
+			return 0;
+		if (err && err != -ENOENT && err != -ENOBUFS)
+			return err;
+		r->result = err ? err : (ssize_t)b.len;
+	} else {
+		return 0;
+	}
+	r->done = 1;
+	return 1;
+}
+
 ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		  void *buf, size_t cap, unsigned flags)
 {

@@ -174,6 +174,18 @@ struct uclient_req {
 };
 
 int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
+
+/*
+ * Serve r (pool resolved, handle h) on the fast path if it can be: a PUT
+ * posted, a non-exclusive GET into a buffer read one-sidedly. Returns 1
+ * (r done, its result set), 0 (send it to utmemd), or -errno (connection
+ * failed). Lock held.
+ */
+int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r);
+
+/* Could uclient_fast_req() serve r (it may still decline)? No side effects. */
+int uclient_fast_candidate(const struct utmem_client *c, uint32_t h,
+			   const struct uclient_req *r);
 void uclient_disconnect(struct utmem_client *c);
 int uclient_ensure(struct utmem_client *c);
 int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,

@@ -216,6 +216,37 @@ static int cmd_batch(char **argv)
 		utmem_batch_invalidate(b, p, keys[i], strlen(keys[i]));
 	/* Odd keys were popped: only the even ones are there to remove. */
 	CHECK_EQ("invalidates", utmem_batch_exec(b), (n + 1) / 2);
+	/* Order within one batch, whichever path each request takes (posted
+	 * PUT, one-sided GET, served INVALIDATE and POP): for every key
+	 * PUT v1, GET, INVALIDATE, GET, PUT v2, POP, GET. */
+	utmem_batch_reset(b);
+	for (int i = 0; i < n && i < 500; i++) {
+		const char *k = keys[i];
+		size_t kl = strlen(k);
+
+		utmem_batch_put(b, p, k, kl, vals[i], 50);
+		utmem_batch_get(b, p, k, kl, outs[i], sizeof(outs[i]), 0);
+		utmem_batch_invalidate(b, p, k, kl);
+		utmem_batch_get(b, p, k, kl, outs[i], sizeof(outs[i]), 0);
+		utmem_batch_put(b, p, k, kl, vals[(i + 1) % n], 60);
+		utmem_batch_get(b, p, k, kl, outs[i], sizeof(outs[i]),
+				UTMEM_GET_EXCLUSIVE);
+		utmem_batch_get(b, p, k, kl, outs[i], sizeof(outs[i]), 0);
+	}
+	utmem_batch_exec(b);
+	for (int i = 0; i < n && i < 500; i++) {
+		static const ssize_t want[7] = {0, 50, 0, -ENOENT, 0, 60, -ENOENT};
+
+		for (int j = 0; j < 7; j++)
+			if (utmem_batch_result(b, (size_t)(i * 7 + j)) != want[j]) {
+				CHECK_EQ("ordered batch result",
+					 utmem_batch_result(b, (size_t)(i * 7 + j)),
+					 want[j]);
+				i = n;
+				break;
+			}
+	}
+	CHECK_EQ("popped value", memcmp(outs[0], vals[1 % n], 60), 0);
 	utmem_batch_free(b);
 	free(keys);
 	free(vals);
