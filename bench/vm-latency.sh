@@ -2,7 +2,7 @@
 # bench/vm-latency.sh — the counterpart of the thesis's Table 3.2 row
 # "guest-to-host hypercall": p50 and p99 round trips of PUT and GET from a
 # process inside a QEMU guest to utmemd on the host, for each VM transport,
-# beside the same client on the host (unix socket and shared-memory ring).
+# beside the same client on the host (the fast path, and the socket alone).
 #
 # One utmemd serves three VM tenants (ivshmem-plain, ivshmem-doorbell,
 # virtio-serial) and a host tenant. One guest (tests/vm/lib.sh: TCG here,
@@ -13,7 +13,8 @@
 #   dev-doorbell       the guest module, woken by the MSI-X interrupt
 #   dev-plain          the guest module on the plain device (polling)
 #   virtio-serial      the virtserialport to the tenant's socket
-# then the host runs the same for unix: and ring:. Each line of the report
+# then the host runs the same on unix: (the fast path) and on the socket
+# alone (unix: with UTMEM_FAST_PATH=0). Each line of the report
 # is one run of N PUTs and N GETs (vmcheck times each call).
 #
 # Environment: BENCH_BUILD [build]  N [2000]  SIZES ["64 1024 131072 1048576"]
@@ -93,9 +94,12 @@ vm_boot "$OUT/guest.log" 3600 "$T/initrd.cpio" \
 	-device virtserialport,chardev=vs3,name=org.utmem.vm3 ||
 	bench_die "the guest did not finish (see $OUT/guest.log)"
 grep '^VMLAT' "$OUT/guest.log" | sed 's/^VMLAT //' >"$OUT/lat.txt"
-for a in unix ring; do
+for a in fast socket; do
+	fp=1
+	[ "$a" = socket ] && fp=0
 	for s in $SIZES; do
-		"$VMCHECK" lat "$a:$RUN/host.sock" "$N" "$s" | sed "s/^/host-$a /" >>"$OUT/lat.txt"
+		UTMEM_FAST_PATH=$fp "$VMCHECK" lat "unix:$RUN/host.sock" "$N" "$s" |
+			sed "s/^/host-$a /" >>"$OUT/lat.txt"
 	done
 done
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
