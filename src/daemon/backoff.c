@@ -2,7 +2,8 @@
  * backoff.c — failed TCP HELLOs by source address, so tokens cannot be
  * guessed at line rate (docs/security.md, "TCP").
  *
- * Each IPv4 source that sent a wrong token has a record: its failures,
+ * Each IPv4 source that sent a wrong token has a record (all of
+ * 127.0.0.0/8 sharing one): its failures,
  * and until when it is refused. The first FREE_FAILS failures cost nothing
  * (a mistyped token); each further one doubles the time the address is
  * refused at accept, from BASE_MS up to MAX_MS, and an address that stays
@@ -20,6 +21,7 @@
  */
 #include "daemon/daemon.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 
@@ -60,6 +62,17 @@ void ud_authfail_fini(struct ud_daemon *d)
 	d->authfail = NULL;
 }
 
+/*
+ * The address a record is kept under: every loopback source (127.0.0.0/8,
+ * where the TCP listener is by default) is one, since one local user can
+ * connect from any of 16 million of them and would otherwise get a fresh
+ * allowance of guesses from each.
+ */
+static uint32_t key_of(uint32_t addr)
+{
+	return (ntohl(addr) >> 24) == 127 ? htonl(0x7f000001u) : addr;
+}
+
 static unsigned slot_of(uint32_t addr)
 {
 	return (unsigned)((addr * 2654435761u) >> 16) & (TABLE_SIZE - 1);
@@ -87,6 +100,7 @@ int ud_authfail_blocked(struct ud_daemon *d, uint32_t addr)
 
 	if (!a || !addr)
 		return 0;
+	addr = key_of(addr);
 	pthread_mutex_lock(&a->lock);
 	r = find(a, addr);
 	blocked = r && ud_now_ns() < r->until_ns;
@@ -99,10 +113,12 @@ void ud_authfail_record(struct ud_daemon *d, uint32_t addr)
 	struct ud_authfail *a = d->authfail;
 	struct ud_authfail_rec *r, *old = NULL;
 	uint64_t now = ud_now_ns(), ms;
-	unsigned s = slot_of(addr);
+	unsigned s;
 
 	if (!a || !addr)
 		return;
+	addr = key_of(addr);
+	s = slot_of(addr);
 	pthread_mutex_lock(&a->lock);
 	r = find(a, addr);
 	if (!r) {

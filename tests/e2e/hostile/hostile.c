@@ -49,6 +49,9 @@ static void die(const char *what)
 /* ---- raw connections ---- */
 
 /* Connect to unix:PATH, tcp:HOST:PORT or a bare path. Returns fd or -1. */
+/* tcp: dials bind to this loopback source first, if set (guess rotate). */
+static uint32_t dial_src;
+
 static int dial(const char *addr)
 {
 	int fd;
@@ -70,6 +73,15 @@ static int dial(const char *addr)
 		if (fd < 0)
 			return -1;
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		if (dial_src) {
+			struct sockaddr_in src = {.sin_family = AF_INET,
+						  .sin_addr.s_addr = dial_src};
+
+			if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+				close(fd);
+				return -1;
+			}
+		}
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 			close(fd);
 			return -1;
@@ -728,21 +740,28 @@ static int cmd_collide(char **argv)
 }
 
 /*
- * guess ADDR SECONDS: guess TCP tokens as fast as possible: connect, HELLO
+ * guess ADDR SECONDS [rotate]: guess TCP tokens as fast as possible
+ * (rotate: each from another 127.1.x.y source): connect, HELLO
  * with a wrong token, read the answer. A guess was "judged" when the
  * answer echoes our HELLO's id; a connection refused at accept (back-off)
  * is answered on id 0 before anything is read.
  */
-static int cmd_guess(char **argv)
+static int cmd_guess(char **argv, int argc)
 {
 	uint64_t end = now_us() + (uint64_t)(atof(argv[1]) * 1e6);
 	unsigned judged = 0, refused = 0, other = 0, tries = 0;
+	int rotate = argc > 2 && strcmp(argv[2], "rotate") == 0;
 
 	while (now_us() < end) {
 		char tok[32];
 		struct uwire_hdr h;
-		int fd = dial(argv[0]), st;
+		int fd, st;
 
+		/* rotate: each guess from another loopback source address
+		 * (127.1.x.y), as a local user can. */
+		if (rotate)
+			dial_src = htonl(0x7f010000u | (tries & 0xffffu));
+		fd = dial(argv[0]);
 		tries++;
 		if (fd < 0) {
 			other++;
@@ -860,6 +879,7 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"probe", 2, cmd_probe},
 		{"ack", 4, cmd_ack},
+		{"guess", 2, cmd_guess},
 		{"halfput", 5, cmd_halfput},
 	};
 
@@ -879,7 +899,6 @@ int main(int argc, char **argv)
 	ONE("bigput", 3, cmd_bigput);
 	ONE("shared", 2, cmd_shared);
 	ONE("collide", 2, cmd_collide);
-	ONE("guess", 2, cmd_guess);
 	ONE("flood", 2, cmd_flood);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);

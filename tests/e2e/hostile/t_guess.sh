@@ -10,4 +10,10 @@ hostile_start
 out=$("$HOSTILE" guess "$TCP" 3) || fail "attack did not run"
 echo "attack: $out"
 [ "$(field "$out" judged)" -le 12 ] || fail "$(field "$out" judged) guesses judged in 3 s: $out"
+# The same from a new loopback source address for every guess (127.1.x.y):
+# all of 127.0.0.0/8 is one host and backs off as one, so rotating gains
+# nothing (it still backs off from the run above).
+out=$("$HOSTILE" guess "$TCP" 2 rotate) || fail "rotating attack did not run"
+echo "rotating attack: $out"
+[ "$(field "$out" judged)" -le 12 ] || fail "$(field "$out" judged) rotating guesses judged in 2 s: $out"
 hostile_end "token guessing"
