@@ -221,7 +221,7 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
 		uint64_t got = 0;
 
 		cursor_next(st);
-		p = ust_pool_get(st, st->ev_pool);
+		p = ust_pool_at(st, st->ev_pool);
 		if (eligible(p, t->id) && ust_stripe_used(st, p->id, st->ev_stripe))
 			got = evict_sample(st, p, st->ev_stripe, t->id, amount - freed, keep,
 					   share);

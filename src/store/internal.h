@@ -281,9 +281,14 @@ struct ust_store {
 	uint32_t tenant_cap;
 	uint32_t next_tenant;
 	uint32_t ntenants;
-	struct ust_pool **pools;     /* indexed by id, [next_pool] */
+	struct ust_pool **pools;     /* indexed by slot (id & UST_POOL_SLOT_MASK), [next_pool] */
 	uint32_t pool_cap;
-	uint32_t next_pool;
+	uint32_t next_pool;          /* slots ever used: bounded by live pools */
+	/* Ids to hand out again: a destroyed pool's slot with the next
+	 * generation. Room for every slot, reserved when the slot is made,
+	 * so destroying never allocates. */
+	uint32_t *pool_free;
+	uint32_t pool_nfree, pool_free_cap;
 	uint32_t npools;
 	/* Eviction cursor, mgmt only. */
 	uint32_t ev_pool;
@@ -417,5 +422,24 @@ void ust_compact_fini(ust_store *st);
 /* evict.c: callers hold no stripe lock; see each function for mgmt */
 int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *room);
 void ust_shrink(ust_store *st);
+
+/*
+ * A pool id is its slot in st->pools (low UST_POOL_SLOT_BITS) and the
+ * slot's generation: a destroyed pool's slot is used again, under a new
+ * id, so creating and destroying pools in a loop holds no memory, and a
+ * handle to a destroyed pool does not reach its successor (until the
+ * generation wraps, after 1024 reuses of the slot).
+ */
+#define UST_POOL_SLOT_BITS 22
+#define UST_POOL_SLOT_MASK ((1u << UST_POOL_SLOT_BITS) - 1)
+
+/* The pool in slot i (1 <= i < next_pool), or NULL. Locks: as st->pools. */
+static inline struct ust_pool *ust_pool_at(const ust_store *st, uint32_t i)
+{
+	return i > 0 && i < st->next_pool ? st->pools[i] : NULL;
+}
+
+/* Empty p's slot and keep its next id for reuse. All stripe locks held. */
+void ust_pool_slot_free(ust_store *st, const struct ust_pool *p);
 
 #endif /* UTMEM_STORE_INTERNAL_H */

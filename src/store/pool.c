@@ -169,6 +169,53 @@ void ust_pool_sum(ust_store *st, struct ust_pool *p, struct ust_stats *out)
 	}
 }
 
+
+/*
+ * Put p in a slot: a destroyed pool's (under its next generation) or a
+ * new one, with room kept in pool_free for when it is freed. Sets p->id.
+ * Returns 0, -ENOMEM, or -ENOSPC past UST_POOL_SLOT_MASK live pools. All
+ * stripe locks held.
+ */
+static int pool_slot_take(ust_store *st, struct ust_pool *p)
+{
+	uint32_t slot;
+	int err;
+
+	if (st->pool_nfree) {
+		p->id = st->pool_free[--st->pool_nfree];
+		st->pools[p->id & UST_POOL_SLOT_MASK] = p;
+		return 0;
+	}
+	if (st->next_pool > UST_POOL_SLOT_MASK)
+		return -ENOSPC;
+	err = ust_table_grow((void **)&st->pools, &st->pool_cap, st->next_pool + 1);
+	if (!err && st->pool_free_cap < st->next_pool + 1) {
+		uint32_t ncap = st->pool_cap;
+		uint32_t *n = realloc(st->pool_free, (size_t)ncap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		st->pool_free = n;
+		st->pool_free_cap = ncap;
+	}
+	if (err)
+		return err;
+	slot = st->next_pool++;
+	p->id = slot;
+	st->pools[slot] = p;
+	return 0;
+}
+
+void ust_pool_slot_free(ust_store *st, const struct ust_pool *p)
+{
+	uint32_t slot = p->id & UST_POOL_SLOT_MASK;
+	uint32_t gen = (p->id >> UST_POOL_SLOT_BITS) + 1;
+
+	st->pools[slot] = NULL;
+	gen &= (1u << (32 - UST_POOL_SLOT_BITS)) - 1;
+	st->pool_free[st->pool_nfree++] = slot | gen << UST_POOL_SLOT_BITS;
+}
+
 /*
  * Create and register a pool. Returns 0 with its id in *id, or -ENOMEM.
  * Caller holds st->mgmt; takes every stripe lock to publish it.
@@ -189,10 +236,8 @@ static int pool_create(ust_store *st, const char *name, unsigned kind,
 	p->kind = kind;
 	p->owner = owner;
 	ust_lock_all(st);
-	err = ust_table_grow((void **)&st->pools, &st->pool_cap, st->next_pool + 1);
+	err = pool_slot_take(st, p);
 	if (!err) {
-		p->id = st->next_pool++;
-		st->pools[p->id] = p;
 		st->npools++;
 		*id = p->id;
 	}
@@ -243,7 +288,7 @@ static int private_create(ust_store *st, struct ust_tenant *t, const char *name,
 		ust_meta_uncharge(st, t, meta);
 		return err;
 	}
-	st->pools[*id]->meta = meta;
+	st->pools[*id & UST_POOL_SLOT_MASK]->meta = meta;
 	t->npools++;
 	return 0;
 }
@@ -464,7 +509,7 @@ int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 		return manage_err(p, tenant);
 	}
 	ust_lock_all(st);
-	st->pools[pool] = NULL;
+	ust_pool_slot_free(st, p);
 	st->npools--;
 	ust_unlock_all(st);
 	owner = p->kind & UST_POOL_SHARED ? NULL : ust_tenant_get(st, p->owner);

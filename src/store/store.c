@@ -153,6 +153,7 @@ void ust_store_free(ust_store *st)
 	ust_compact_fini(st);
 	pthread_mutex_destroy(&st->compact_lock);
 	free(st->pools);
+	free(st->pool_free);
 	free(st->tenants);
 	free(st->stripes);
 	free(st);
@@ -192,7 +193,9 @@ struct ust_tenant *ust_tenant_get(const ust_store *st, uint32_t id)
 
 struct ust_pool *ust_pool_get(const ust_store *st, uint32_t id)
 {
-	return id > 0 && id < st->next_pool ? st->pools[id] : NULL;
+	struct ust_pool *p = ust_pool_at(st, id & UST_POOL_SLOT_MASK);
+
+	return p && p->id == id ? p : NULL;
 }
 
 /*

@@ -133,7 +133,7 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 		if (p && p->kind & UST_POOL_SHARED)
 			ust_pool_forget(p, tenant);
 		else if (p && p->owner == tenant) {
-			st->pools[i] = NULL;
+			ust_pool_slot_free(st, p);
 			st->npools--;
 			ust_pool_release(st, p);
 		}

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "helpers.h"
+#include "store/internal.h"
 
 #define MiB (1024u * 1024u)
 #define NOLIM { 0, UINT64_MAX, 1 }
@@ -869,6 +870,49 @@ static void test_shared_manage_rights(void **state)
  * store): each private pool's metadata is charged like an entry, given
  * back on destroy and on tenant removal, and max_pools caps the count.
  */
+/*
+ * Creating and destroying pools in a loop holds nothing: a destroyed
+ * pool's slot is used again under a new id (issue 8: a tenant created
+ * 176,128 pools in 90 s, and the table kept a slot for every one). The old
+ * id reaches nothing, not the pool now in its slot.
+ */
+static void test_pool_slots_reused(void **state)
+{
+	struct ust_config cfg = { .capacity = MiB, .max_key = 64, .max_value = 4 * MiB,
+				  .shards = 16 };
+	ust_store *st = NULL;
+	struct ust_store_info si;
+	uint32_t t, keep, prev = 0, id = 0;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	t = tenant(st, "t", 0, UINT64_MAX, 1);
+	keep = pool(st, t, "keep", 0);
+	assert_int_equal(ust_put(st, t, keep, "k", 1, "kept", 4), 0);
+	for (int i = 0; i < 20000; i++) {
+		id = pool(st, t, "churn", 0);
+		assert_int_not_equal(id, prev);
+		assert_int_equal(ust_put(st, t, id, "k", 1, "v", 1), 0);
+		assert_int_equal(ust_pool_destroy(st, t, id), 0);
+		/* the handle of a destroyed pool reaches nothing */
+		assert_int_equal(ust_put(st, t, id, "k", 1, "v", 1),
+				 ust_put(st, t, 0x7fffffffu, "k", 1, "v", 1));
+		prev = id;
+	}
+	/* two slots in use at most (keep, churn): the table did not grow */
+	assert_true(st->next_pool <= 3);
+	ust_store_info(st, &si);
+	assert_int_equal(si.pools, 1);
+	{
+		char buf[8];
+		size_t n = 0;
+
+		assert_int_equal(ust_get_buf(st, t, keep, "k", 1, 0, buf, sizeof(buf), &n), 0);
+		assert_int_equal(n, 4);
+	}
+	ust_store_free(st);
+}
+
 static void test_pool_charge_and_limit(void **state)
 {
 	struct ust_config cfg = { .capacity = MiB, .max_key = 64, .max_value = 4 * MiB,
@@ -938,6 +982,7 @@ int main(void)
 		cmocka_unit_test(test_overwrite_own_ephemeral_quota),
 		cmocka_unit_test(test_rss_falls),
 		cmocka_unit_test(test_freeze_thaw),
+		cmocka_unit_test(test_pool_slots_reused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
