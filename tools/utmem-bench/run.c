@@ -178,6 +178,9 @@ static void *ub_worker_main(void *arg)
 	if (!w->err && o->preload && o->op != UB_OP_PUT &&
 	    o->target != UB_TARGET_MEMCPY)
 		w->err = ub_preload(w);
+	/* Other connections GET these keys: they must see them stored. */
+	if (!w->err && w->sh->target->settle)
+		w->err = w->sh->target->settle(&w->conn);
 	atomic_fetch_add(&w->sh->ready, 1);
 	if (!w->err) {
 		while (atomic_load(&w->sh->phase) == UB_PHASE_INIT)

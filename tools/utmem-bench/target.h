@@ -60,6 +60,12 @@ struct ub_target_ops {
 		     struct ub_tally *t);
 	/* Release everything open() acquired; safe after a failed open(). */
 	void (*close)(struct ub_conn *c);
+	/*
+	 * Optional: make what this connection stored visible to the others
+	 * (utmem: its posted PUTs applied). Returns 0 or -errno (c->errmsg
+	 * set). Called after the preload, before the measured rounds.
+	 */
+	int (*settle)(struct ub_conn *c);
 };
 
 extern const struct ub_target_ops ub_target_redis;

@@ -178,9 +178,21 @@ static void ub_utmem_close(struct ub_conn *c)
 	c->priv = NULL;
 }
 
+/* Wait until every PUT this connection posted was applied by utmemd. */
+static int ub_utmem_settle(struct ub_conn *c)
+{
+	struct ub_utmem *u = c->priv;
+	int err = utmem_sync(u->cl);
+
+	if (err)
+		ub_conn_fail(c, "sync: %s", utmem_strerror(err));
+	return err;
+}
+
 const struct ub_target_ops ub_target_utmem = {
 	.name = "utmem",
 	.open = ub_utmem_open,
 	.round = ub_utmem_round,
 	.close = ub_utmem_close,
+	.settle = ub_utmem_settle,
 };
