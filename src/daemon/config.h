@@ -103,6 +103,8 @@ struct ud_cfg {
 	unsigned max_unauth;      /* TCP connections not authenticated yet */
 	int log_level;
 	int metrics_on;           /* Prometheus endpoint (metrics.c) */
+	unsigned bench_modes;     /* 1: tenants may ask for the latency
+				     breakdown modes (BENCH); never in production */
 	char metrics_host[64];
 	uint16_t metrics_port;
 	char user[UD_ACCT_MAX + 1]; /* drop to this user after binding, "" = stay */

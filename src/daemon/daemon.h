@@ -177,6 +177,11 @@ struct ud_conn {
 	struct ud_conn *rnext; /* the loop's ring connections */
 	struct ud_credit *credit; /* ring connections: credit and staging */
 	struct ud_conn *dnext; /* the loop's closed connections, freed later */
+	/* Benchmark modes (bench.c): UWIRE_BENCH_* granted to this connection
+	 * (0 unless utmemd runs with bench_modes = on and the client asked),
+	 * and the timing of its last request (service, store; ns). */
+	uint32_t bench;
+	uint64_t bench_ns, bench_store_ns, bench_store_acc;
 };
 
 /* An event loop: the main one (index 0) or a worker. */
@@ -254,6 +259,7 @@ struct ud_daemon {
 	struct ud_metrics *metrics; /* the Prometheus endpoint, NULL if off */
 	uint64_t last_save_ns;  /* persistence: last successful save (0: none) */
 	int metrics_on;        /* workers time requests (set before they start) */
+	int bench_modes;       /* cfg.bench_modes at startup: BENCH allowed */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 };
@@ -394,6 +400,16 @@ void ud_ring_worked(struct ud_loop *l);
 int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
+
+/* ---- benchmark modes (bench.c) ---- */
+
+/* The BENCH request (refused unless bench_modes = on). */
+void ud_bench_op(struct ud_conn *c, const struct uwire_frame *f);
+/* A null-store GET's reply: maxlen zero bytes (UINT64_MAX: none). */
+void ud_bench_null_get(struct ud_conn *c, const struct uwire_hdr *h,
+		       uint64_t maxlen);
+/* Keep the timing of a request just served (c->bench has TIMING). */
+void ud_bench_record(struct ud_conn *c, uint8_t opcode, uint64_t ns);
 
 /* ---- VM tenants over ivshmem (ivshmem.c, docs/vm.md) ---- */
 

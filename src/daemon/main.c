@@ -441,6 +441,10 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
+	d->bench_modes = d->cfg.bench_modes != 0;
+	if (d->bench_modes)
+		ud_warn("bench_modes = on: tenants may ask for the latency breakdown "
+			"modes (null store, timing); a benchmarking aid, not for production");
 	if (d->ring_size)
 		(void)ud_live_init(d); /* optional: clients fall back to the socket */
 	err = ud_loop_init(d, &d->main, 0);

@@ -403,6 +403,7 @@ static int ring_create(struct ud_conn *c, uint64_t size, int *memfd,
 	}
 	rc->peer = c;
 	c->peer = rc;
+	rc->bench = c->bench; /* benchmark modes asked for on the socket */
 	/*
 	 * Edge-triggered: every doorbell write is a new edge, so the counter
 	 * never needs draining (a read per wake-up saved); the indices, not

@@ -210,6 +210,31 @@ static void f_mode(const struct ud_setting *s, const void *rec, char *out,
 	snprintf(out, outlen, "0%03llo", (unsigned long long)load_uint(s, rec));
 }
 
+/* off | on (also 0/1, no/yes, false/true). */
+static int p_onoff(const struct ud_setting *s, void *rec, const char *v,
+		   char *msg, size_t msglen)
+{
+	static const char *const words[][2] = {
+		{"off", "on"}, {"0", "1"}, {"no", "yes"}, {"false", "true"},
+	};
+
+	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++) {
+		for (unsigned b = 0; b < 2; b++) {
+			if (strcmp(v, words[i][b]) == 0) {
+				store_uint(s, rec, b);
+				return 0;
+			}
+		}
+	}
+	return bad(msg, msglen, "%s '%s': expected off or on", s->key, v);
+}
+
+static void f_onoff(const struct ud_setting *s, const void *rec, char *out,
+		    size_t outlen)
+{
+	snprintf(out, outlen, "%s", load_uint(s, rec) ? "on" : "off");
+}
+
 /*
  * A duration in milliseconds: digits with ms, s, m or h (bare digits are
  * seconds), within [lo, hi] milliseconds.
@@ -726,6 +751,8 @@ const struct ud_setting ud_settings[] = {
 	  "bytes of each direction of a shared-memory ring, or off"),
 	S(MAIN, "ring_spin_us", ring_spin_us, uint, 0, 100000, UD_SF_RESTART,
 	  "microseconds a worker polls its rings before sleeping"),
+	S(MAIN, "bench_modes", bench_modes, onoff, 0, 0, UD_SF_RESTART,
+	  "benchmarking aid: tenants may ask for no-forward, null-store and timing"),
 	S(MAIN, "vsock", vsock_port, uint, 0, 0xfffffffeu, UD_SF_RESTART,
 	  "AF_VSOCK port for VM guests, tenants by CID (0 = off; docs/vm.md)"),
 	S(MAIN, "user", user, user, 1, UD_ACCT_MAX, UD_SF_RESTART,

@@ -146,6 +146,7 @@ static void op_get(struct ud_conn *c, const struct uwire_frame *f)
 	struct ud_daemon *d = c->loop->d;
 	struct get_ctx g = {c, &f->hdr, UINT64_MAX};
 	unsigned flags = 0;
+	uint64_t t0;
 	int err;
 
 	if (f->hdr.flags & UWIRE_F_MAXLEN) {
@@ -160,8 +161,15 @@ static void op_get(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	if (f->hdr.flags & UWIRE_F_EXCLUSIVE)
 		flags |= UST_GET_EXCLUSIVE;
+	if (c->bench & UWIRE_BENCH_NULL_STORE) {
+		ud_bench_null_get(c, &f->hdr, g.maxlen);
+		return;
+	}
+	t0 = c->bench & UWIRE_BENCH_TIMING ? ud_now_ns() : 0;
 	err = ust_get(d->st, c->tenant->id, f->hdr.pool, f->key, f->hdr.klen,
 		      flags, get_sink, &g);
+	if (c->bench & UWIRE_BENCH_TIMING)
+		c->bench_store_acc += ud_now_ns() - t0;
 	if (err)
 		reply_status(c, &f->hdr, err);
 }
@@ -319,6 +327,7 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 	struct ud_daemon *d = c->loop->d;
 	const struct uwire_hdr *h = &f->hdr;
 	struct ust_put_src src = {.val = f->value, .vlen = h->vlen, .stage_off = -1};
+	uint64_t t0;
 	int err;
 
 	if (c->credit) {
@@ -344,7 +353,14 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 		put_reserved(c, f, &src);
 		return;
 	}
+	if (c->bench & UWIRE_BENCH_NULL_STORE) {
+		ud_reply(c, h, UWIRE_S_OK, h->pool, NULL, 0); /* stores nothing */
+		return;
+	}
+	t0 = c->bench & UWIRE_BENCH_TIMING ? ud_now_ns() : 0;
 	err = ust_put_ex(d->st, c->tenant->id, h->pool, f->key, h->klen, &src);
+	if (c->bench & UWIRE_BENCH_TIMING)
+		c->bench_store_acc += ud_now_ns() - t0;
 	if (!err && c->credit)
 		c->credit->want = 1; /* room again: credit may be worth granting */
 	/* Refused for room while connections hold credit: ask for it back. */
@@ -404,13 +420,18 @@ void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f)
 {
 	uint64_t t0;
 
-	if (!c->loop->d->metrics_on) {
+	if (!c->loop->d->metrics_on && !(c->bench & UWIRE_BENCH_TIMING)) {
 		dispatch(c, f);
 		return;
 	}
+	c->bench_store_acc = 0;
 	t0 = ud_now_ns();
 	dispatch(c, f);
-	ud_metrics_observe(c->tenant, c->loop->index, f->hdr.opcode, ud_now_ns() - t0);
+	t0 = ud_now_ns() - t0;
+	if (c->loop->d->metrics_on)
+		ud_metrics_observe(c->tenant, c->loop->index, f->hdr.opcode, t0);
+	if (c->bench & UWIRE_BENCH_TIMING)
+		ud_bench_record(c, f->hdr.opcode, t0);
 }
 
 static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
@@ -473,6 +494,9 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		break;
 	case UWIRE_OP_SERVER_INFO:
 		op_server_info(c, f);
+		break;
+	case UWIRE_OP_BENCH:
+		ud_bench_op(c, f);
 		break;
 	default:
 		/* Unknown, and every admin opcode: the frame was consumed, so

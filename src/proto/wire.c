@@ -186,6 +186,7 @@ int uwire_request_check(const struct uwire_hdr *h)
 			return -UWIRE_S_INVALID;
 		break;
 	case UWIRE_OP_CREDIT_RETURN:
+	case UWIRE_OP_BENCH:
 		break;
 	case UWIRE_OP_GET:
 		if (h->klen == 0)
@@ -196,7 +197,7 @@ int uwire_request_check(const struct uwire_hdr *h)
 		allowed = UWIRE_F_CREATE | UWIRE_F_EPHEMERAL | UWIRE_F_SHARED;
 		break;
 	default:
-		if (h->opcode > UWIRE_OP_CREDIT_RETURN)
+		if (h->opcode > UWIRE_OP_BENCH)
 			return 0; /* unknown or admin: the dispatcher answers */
 		break;
 	}
@@ -321,6 +322,7 @@ const char *uwire_op_name(unsigned opcode)
 	case UWIRE_OP_SERVER_INFO: return "SERVER_INFO";
 	case UWIRE_OP_PUT_REF: return "PUT_REF";
 	case UWIRE_OP_CREDIT_RETURN: return "CREDIT_RETURN";
+	case UWIRE_OP_BENCH: return "BENCH";
 	default: return opcode >= UWIRE_OP_ADMIN_MIN_ &&
 			opcode <= UWIRE_OP_ADMIN_MAX_ ? "ADMIN" : "UNKNOWN";
 	}

@@ -52,6 +52,8 @@ enum uwire_op {
 	UWIRE_OP_SERVER_INFO = 0x0b, /* nothing; reply value: "key:value" lines about utmemd */
 	UWIRE_OP_PUT_REF = 0x0c,    /* ring: pool, key, value uwire_ref: adopt a staging extent; posted */
 	UWIRE_OP_CREDIT_RETURN = 0x0d, /* ring: value: u32 slot mask, u32 0, u64 grant total; posted */
+	UWIRE_OP_BENCH = 0x0e,      /* value: u32 UWIRE_BENCH_* mode; reply uwire_bench_times
+				       (only where utmemd has bench_modes = on) */
 	UWIRE_OP_TENANT_MAX_ = 0x3f,
 	UWIRE_OP_ADMIN_MIN_ = 0x40, /* admin opcodes: see admin.h */
 	UWIRE_OP_ADMIN_MAX_ = 0x7f,
@@ -126,6 +128,20 @@ struct uwire_ref {
 void uwire_ref_encode(const struct uwire_ref *r, uint8_t out[UWIRE_REF_SIZE]);
 /* Returns 0, or -EPROTO if the reserved word is not 0. */
 int uwire_ref_decode(const uint8_t in[UWIRE_REF_SIZE], struct uwire_ref *r);
+
+/*
+ * BENCH (docs/protocol.md, "Benchmark modes"): a connection's latency
+ * breakdown modes, refused (OPCODE) unless utmemd runs with bench_modes =
+ * on. Request value: u32 mode, little-endian. Reply value: two u64s, the
+ * daemon's service time and, within it, the store's, of the last request
+ * this connection (or its ring peer) sent before this BENCH.
+ */
+#define UWIRE_BENCH_NULL_STORE (1u << 0) /* PUT/GET answered without the store */
+#define UWIRE_BENCH_TIMING (1u << 1)     /* time each request (BENCH reads it) */
+#define UWIRE_BENCH_NO_FORWARD (1u << 2) /* the client answers itself: consent only */
+#define UWIRE_BENCH_ALL_ 0x7u
+#define UWIRE_BENCH_MODE_SIZE 4u
+#define UWIRE_BENCH_TIMES_SIZE 16u
 
 /* HELLO reply value: 16 bytes, little-endian u32s. */
 struct uwire_hello {
