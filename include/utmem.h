@@ -102,12 +102,65 @@ struct utmem_options {
 #define UTMEM_OPT_LAZY_KICK (1u << 2)    /* posted PUTs do not wake utmemd
 					    (a system call when it sleeps);
 					    call utmem_flush() when done */
+#define UTMEM_OPT_SYNC_GET (1u << 3)     /* every GET asks utmemd (no
+					    one-sided read of the region) */
+/*
+ * Benchmarking aids: the latency breakdown modes (utmem-bench --breakdown,
+ * docs/evaluation.md). Each needs a utmemd started with `bench_modes = on`
+ * and is asked for per connection; against any other utmemd
+ * utmem_connect() fails with -EOPNOTSUPP, so a program built with one of
+ * them cannot run against a production daemon unnoticed.
+ *   NO_FORWARD  utmem_put/utmem_get/utmem_get_alloc/utmem_get_view are
+ *               answered by the library where it would hand the request
+ *               to the transport: PUT 0 (nothing stored), GET -ENOENT.
+ *               Other calls (pool open, stats, batches) are forwarded.
+ *   NULL_STORE  utmemd answers PUTs without storing anything (the key's
+ *               old value, if any, stays) and GETs with as many zero
+ *               bytes as the buffer holds (utmem_get_alloc: none),
+ *               without reading the store; implies SYNC_PUT and SYNC_GET.
+ *               Not with NO_FORWARD (-EINVAL).
+ *   TIMING      time every PUT and GET call; utmem_timing() reads the
+ *               last one's breakdown.
+ */
+#define UTMEM_OPT_NO_FORWARD (1u << 4)
+#define UTMEM_OPT_NULL_STORE (1u << 5)
+#define UTMEM_OPT_TIMING (1u << 6)
 
 /* Counters of this tenant (pool 0) or of one pool, as the daemon keeps them. */
 struct utmem_stats {
 	uint64_t entries, bytes_stored, bytes_charged;
 	uint64_t puts, gets, hits, misses, invalidates, evictions, refused_puts;
 	uint64_t limit_max, limit_min; /* tenant figures only */
+};
+
+/* The path a timed call took (struct utmem_timing.path). */
+#define UTMEM_PATH_NONE 0      /* answered by the library (NO_FORWARD, or an
+				  argument error) */
+#define UTMEM_PATH_POSTED 1    /* PUT posted to the ring, not waited for */
+#define UTMEM_PATH_ONE_SIDED 2 /* GET read from the value region */
+#define UTMEM_PATH_RING 3      /* request and reply through the ring */
+#define UTMEM_PATH_SOCKET 4    /* request and reply through the socket */
+
+/*
+ * Where the last timed call spent its time, in nanoseconds; the four parts
+ * add up to the call's duration:
+ *   library    the call minus what follows (arguments, the lock, the
+ *              connection check, pool lookup, waiting for credit)
+ *   transport  RING/SOCKET: from handing the request to the channel to
+ *              having its whole reply, minus utmemd's service time
+ *              (copies in and out, wake-ups, system calls); POSTED: the
+ *              hand-over (the value's copy into shared memory)
+ *   daemon     utmemd's service time minus the store's (parsing is done:
+ *              dispatch, checks, the reply queued)
+ *   store      RING/SOCKET: inside utmemd's store call (allocation, the
+ *              copy, the index; for a GET the copy into the reply);
+ *              ONE_SIDED: the library's read of the index and the copy
+ *              out of the value region
+ */
+struct utmem_timing {
+	uint64_t library_ns, transport_ns, daemon_ns, store_ns;
+	unsigned path;        /* UTMEM_PATH_* */
+	unsigned reserved[3];
 };
 
 /* Version of the library actually loaded, e.g. "0.1.0". */
@@ -242,6 +295,14 @@ UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
  * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
  */
 UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
+
+/*
+ * The breakdown of this client's last utmem_put or utmem_get* call
+ * (UTMEM_OPT_TIMING). For RING and SOCKET it asks utmemd for its times
+ * (one untimed round trip). Returns 0, -EINVAL without TIMING or before
+ * any timed call, or -errno.
+ */
+UTMEM_API int utmem_timing(utmem_client *c, struct utmem_timing *out);
 
 /* Round trip with no effect; useful for health checks. */
 UTMEM_API int utmem_ping(utmem_client *c);

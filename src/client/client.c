@@ -201,6 +201,9 @@ dial:
 		err = uclient_ivshmem_attach(c);
 	if (!err)
 		err = hello(c);
+	/* Benchmark modes are asked for on every new connection (bench.c). */
+	if (!err)
+		err = uclient_bench_hello(c);
 	/* A daemon without rings (ring_size off) serves ring: on the socket. */
 	if (!err && c->addr.ring) {
 		memset(&c->post, 0, sizeof(c->post));
@@ -298,6 +301,20 @@ static int fast_path_off(void)
 		     !strcasecmp(v, "no"));
 }
 
+/* The UWIRE_BENCH_* modes that UTMEM_OPT_* flags ask utmemd for. */
+static uint32_t bench_mode(unsigned flags)
+{
+	uint32_t m = 0;
+
+	if (flags & UTMEM_OPT_NULL_STORE)
+		m |= UWIRE_BENCH_NULL_STORE;
+	if (flags & UTMEM_OPT_NO_FORWARD)
+		m |= UWIRE_BENCH_NO_FORWARD;
+	if (flags & UTMEM_OPT_TIMING)
+		m |= UWIRE_BENCH_TIMING;
+	return m;
+}
+
 int utmem_connect(const char *addr, const struct utmem_options *opt,
 		  utmem_client **out)
 {
@@ -312,7 +329,12 @@ int utmem_connect(const char *addr, const struct utmem_options *opt,
 		opt = &none;
 	if (opt->timeout_ms < 0 ||
 	    (opt->flags & ~(UTMEM_OPT_NO_FAST_PATH | UTMEM_OPT_SYNC_PUT |
-			    UTMEM_OPT_LAZY_KICK)))
+			    UTMEM_OPT_LAZY_KICK | UTMEM_OPT_SYNC_GET |
+			    UTMEM_OPT_NO_FORWARD | UTMEM_OPT_NULL_STORE |
+			    UTMEM_OPT_TIMING)))
+		return -EINVAL;
+	if ((opt->flags & UTMEM_OPT_NO_FORWARD) &&
+	    (opt->flags & UTMEM_OPT_NULL_STORE))
 		return -EINVAL;
 	for (size_t i = 0; i < sizeof(opt->reserved) / sizeof(opt->reserved[0]); i++)
 		if (opt->reserved[i])
@@ -323,6 +345,11 @@ int utmem_connect(const char *addr, const struct utmem_options *opt,
 	c->flags = opt->flags;
 	c->no_post = (opt->flags & UTMEM_OPT_SYNC_PUT) != 0;
 	c->lazy_kick = (opt->flags & UTMEM_OPT_LAZY_KICK) != 0;
+	c->sync_get = (opt->flags & UTMEM_OPT_SYNC_GET) != 0;
+	c->no_forward = (opt->flags & UTMEM_OPT_NO_FORWARD) != 0;
+	c->bench = bench_mode(opt->flags);
+	if (opt->flags & UTMEM_OPT_NULL_STORE)
+		c->no_post = c->sync_get = 1; /* every PUT and GET reaches utmemd */
 	err = uclient_addr_parse(addr, &c->addr);
 	if (!err && ((opt->flags & UTMEM_OPT_NO_FAST_PATH) || fast_path_off()))
 		c->addr.ring = 0;
@@ -630,15 +657,24 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 
 	if (!c)
 		return -EINVAL;
+	uclient_tm_begin(c);
 	err = uclient_req_put(c, &r, key, klen, val, vlen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
-	if (r.op == UWIRE_OP_PUT) {
+	if (c->no_forward) {
+		c->tm.path = UTMEM_PATH_NONE; /* benchmark mode: stop here */
+		goto out;
+	}
+	if (r.op == UWIRE_OP_PUT && !c->no_post) {
+		uint64_t t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
+
 		err = uclient_post_put(c, server, region_pool(c, pool), key, klen,
 				       val, vlen);
+		if (err == 0)
+			uclient_tm_mark(c, UTMEM_PATH_POSTED, t0);
 		if (err != -EAGAIN) {
 			if (err)
 				uclient_disconnect(c);
@@ -650,6 +686,7 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	if (!err)
 		err = (int)r.result;
 out:
+	uclient_tm_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -663,9 +700,10 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 		     const void *key, size_t klen, unsigned flags,
 		     uclient_view_fn fn, void *ctx)
 {
+	uint64_t t0;
 	int err;
 
-	if ((flags & UTMEM_GET_EXCLUSIVE) || !region_pool(c, h) ||
+	if ((flags & UTMEM_GET_EXCLUSIVE) || c->sync_get || !region_pool(c, h) ||
 	    !c->region->hazard)
 		return -EAGAIN;
 	err = uclient_post_settle(c, server, key, klen);
@@ -673,7 +711,12 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 		uclient_disconnect(c);
 		return err;
 	}
+	t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
 	err = uclient_sget(c->region, server, key, klen, fn, ctx);
+	if (err != -EAGAIN && (c->flags & UTMEM_OPT_TIMING)) {
+		c->tm.side_ns = uclient_now() - t0;
+		c->tm.path = UTMEM_PATH_ONE_SIDED;
+	}
 	/*
 	 * A miss that comes from the operator removing the tenant is that
 	 * error, not a miss: utmemd flags the connection before it drops the
@@ -686,6 +729,18 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 	if (err == 0 || err == -ENOENT || err == -ENOBUFS)
 		uclient_ring_report_reads(c, server, err != -ENOENT);
 	return err;
+}
+
+/*
+ * UTMEM_OPT_NO_FORWARD (a benchmark mode): the call ends here, where the
+ * request would be handed to a channel. Returns 1 then (lock held).
+ */
+static int not_forwarded(struct utmem_client *c)
+{
+	if (!c->no_forward)
+		return 0;
+	c->tm.path = UTMEM_PATH_NONE;
+	return 1;
 }
 
 struct into_buf {
@@ -761,13 +816,16 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 
 	if (!c || (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
+	uclient_tm_begin(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
-	rc = one_sided(c, pool, server, key, klen, flags, copy_into, &b);
+	rc = not_forwarded(c) ? -ENOENT
+			      : one_sided(c, pool, server, key, klen, flags,
+					  copy_into, &b);
 	if (rc == 0)
 		rc = (ssize_t)b.len;
 	if (rc == -EAGAIN) {
@@ -777,6 +835,7 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		if (!rc)
 			rc = r.result;
 	}
+	uclient_tm_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return rc;
 }
@@ -838,13 +897,17 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 
 	if (!c || !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
+	uclient_tm_begin(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
-	err = get_alloc_locked(c, pool, server, key, klen, flags, val, vlen);
+	err = not_forwarded(c) ? -ENOENT
+			       : get_alloc_locked(c, pool, server, key, klen,
+						  flags, val, vlen);
+	uclient_tm_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -859,12 +922,18 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 
 	if (!c || !fn || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
+	uclient_tm_begin(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
+	if (not_forwarded(c)) {
+		uclient_tm_end(c);
+		pthread_mutex_unlock(&c->lock);
+		return -ENOENT;
+	}
 	err = one_sided(c, pool, server, key, klen, flags, fn, ctx);
 	if (err == -EAGAIN) {
 		err = get_alloc_locked(c, pool, server, key, klen, flags, &p, &len);
@@ -873,6 +942,7 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 			free(p);
 		}
 	}
+	uclient_tm_end(c);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }

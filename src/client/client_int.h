@@ -107,6 +107,18 @@ struct uclient_post {
 	uint64_t pend[UCLIENT_PEND_SLOTS];
 };
 
+/*
+ * Clock readings of the running (or last) timed call, UTMEM_OPT_TIMING
+ * (bench.c): entry and exit of the public call, the hand-over to the
+ * channel and the whole reply in (send, recv), and the time of a
+ * one-sided read (side_ns).
+ */
+struct uclient_tm {
+	uint64_t entry, exit, send, recv, side_ns;
+	unsigned path; /* UTMEM_PATH_* */
+	int valid;     /* a timed call completed */
+};
+
 struct utmem_client {
 	pthread_mutex_t lock; /* serializes every call on this client */
 	struct uclient_addr addr;
@@ -134,6 +146,10 @@ struct utmem_client {
 	int no_post;               /* never post PUTs (UTMEM_OPT_SYNC_PUT) */
 	int lazy_kick;             /* posted requests ring no doorbell */
 	int via_ring;              /* the running exec uses the ring */
+	int sync_get;              /* GETs ask utmemd (UTMEM_OPT_SYNC_GET) */
+	int no_forward;            /* PUT/GET answered here (benchmark mode) */
+	uint32_t bench;            /* UWIRE_BENCH_* asked of utmemd, or 0 */
+	struct uclient_tm tm;      /* UTMEM_OPT_TIMING */
 
 	struct uclient_pool *pools;
 	size_t npools;
@@ -196,6 +212,22 @@ int uclient_req_put(const struct utmem_client *c, struct uclient_req *r,
 		    const void *key, size_t klen, const void *val, size_t vlen);
 int uclient_check_key(const struct utmem_client *c, const void *key,
 		      size_t klen);
+
+/* ---- benchmark modes and timing (bench.c) ---- */
+
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t uclient_now(void);
+/* Start and end a timed public call (no-ops without UTMEM_OPT_TIMING). */
+void uclient_tm_begin(struct utmem_client *c);
+void uclient_tm_end(struct utmem_client *c);
+/* The request was handed to a channel at `send`, fully answered now. */
+void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send);
+/*
+ * Ask utmemd for this connection's benchmark modes (c->bench) on a fresh
+ * connection. Returns 0 (none asked, or granted), -EOPNOTSUPP (utmemd
+ * refuses: bench_modes is off there, or it predates BENCH) or -errno.
+ */
+int uclient_bench_hello(struct utmem_client *c);
 
 /* ---- one-sided reads of the value region (sget.c) ---- */
 

@@ -316,8 +316,16 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 		/* A frame too big for the ring must not overtake posted ones. */
 		err = uclient_post_settle(c, 0, NULL, 0);
 	}
-	if (!err)
+	if (!err) {
+		/* UTMEM_OPT_TIMING: the request is handed to the channel now
+		 * (bench.c); the pump returns with every reply in. */
+		uint64_t t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
+		unsigned path = c->via_ring ? UTMEM_PATH_RING : UTMEM_PATH_SOCKET;
+
 		err = pump(c, &tx, r, n, base, waiting);
+		if (!err)
+			uclient_tm_mark(c, path, t0);
+	}
 	c->via_ring = 0;
 	tx_free(&tx);
 	if (!err)
