@@ -65,6 +65,7 @@ static void test_default(void **state)
 	assert_true(cfg.tenants[0].max == cfg.capacity);
 	assert_string_equal(cfg.run_dir, "/tmp/x");
 	assert_int_equal(cfg.tcp_on, 0);
+	assert_int_equal(cfg.bench_modes, 0); /* benchmark modes: off */
 	ud_cfg_free(&cfg);
 }
 
@@ -185,6 +186,17 @@ static void test_setting_parse(void **state)
 	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "max-value", "5X", msg,
 					  sizeof(msg)), -EINVAL);
 	assert_string_equal(msg, "max_value '5X': expected a size from 1 to 1G (K, M, G, T suffixes)");
+	/* bench_modes: off or on, nothing else. */
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "bench_modes", "on", msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(m.bench_modes, 1);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "bench_modes", "2", msg,
+					  sizeof(msg)), -EINVAL);
+	assert_string_equal(msg, "bench_modes '2': expected off or on");
+	assert_int_equal(m.bench_modes, 1);
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "bench_modes", "off", msg,
+					  sizeof(msg)), 0);
+	assert_int_equal(m.bench_modes, 0);
 }
 
 /*
@@ -201,7 +213,7 @@ static void test_write_reads_back(void **state)
 	assert_int_equal(load("[utmemd]\ncapacity = 30%\nmax_key = 2K\n"
 			      "max_value = 8M\nworkers = 3\nrun_dir = /r\n"
 			      "tcp = 10.0.0.1:7000\nlog_level = warn\nring_size = off\n"
-			      "ring_spin_us = 0\nuser = root\nidle_timeout = 10m\n"
+			      "ring_spin_us = 0\nbench_modes = on\nuser = root\nidle_timeout = 10m\n"
 			      "auth_timeout = 2\nmax_unauth = 9\n"
 			      "[tenant a]\nmin = 1M\nmax = 64M\nweight = 4\n"
 			      "socket = /x/y.sock\ntoken = 0123456789\nmode = 0600\n"

@@ -327,7 +327,14 @@ static void test_request_rules(void **state)
 	assert_int_equal(uwire_request_check(&h), 0);
 	h.opcode = UWIRE_OP_HELLO;
 	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	/* BENCH (the benchmark modes) defines no flag bit. */
+	h.opcode = UWIRE_OP_BENCH;
+	assert_int_equal(uwire_request_check(&h), -UWIRE_S_INVALID);
+	h.flags = 0;
+	assert_int_equal(uwire_request_check(&h), 0);
+	assert_string_equal(uwire_op_name(UWIRE_OP_BENCH), "BENCH");
 	/* Unknown and admin opcodes are the dispatcher's to answer. */
+	h.flags = UWIRE_F_SHARED;
 	h.opcode = 0x3e;
 	assert_int_equal(uwire_request_check(&h), 0);
 }
