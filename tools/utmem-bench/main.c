@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "breakdown.h"
 #include "options.h"
 #include "report.h"
 #include "run.h"
@@ -29,6 +30,10 @@ int main(int argc, char **argv)
 		return 0;
 	/* A server that goes away must surface as an error, not kill us. */
 	signal(SIGPIPE, SIG_IGN);
+#if UB_HAVE_UTMEM
+	if (o.breakdown)
+		return ub_breakdown(&o, stdout);
+#endif
 	res = calloc(1, sizeof(*res));
 	if (!res) {
 		fputs("utmem-bench: out of memory\n", stderr);

@@ -22,7 +22,7 @@ enum {
 	OPT_VALUE_SIZE, OPT_KEYS, OPT_CONNECTIONS, OPT_PIPELINE, OPT_DURATION,
 	OPT_REQUESTS, OPT_WARMUP, OPT_MAX_TIME, OPT_TIMEOUT, OPT_POOL,
 	OPT_EPHEMERAL, OPT_PUT_CMD, OPT_GET_CMD, OPT_VERIFY, OPT_NO_PRELOAD,
-	OPT_JSON, OPT_LABEL, OPT_SEED, OPT_HELP, OPT_VERSION,
+	OPT_JSON, OPT_LABEL, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_BREAKDOWN,
 };
 
 static const struct option ub_long_opts[] = {
@@ -47,6 +47,7 @@ static const struct option ub_long_opts[] = {
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
 	{ "json", no_argument, NULL, OPT_JSON },
+	{ "breakdown", no_argument, NULL, OPT_BREAKDOWN },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "seed", required_argument, NULL, OPT_SEED },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -86,8 +87,16 @@ static void ub_usage(FILE *f)
 "  --verify             check GET values' content, not only their length\n"
 "  --seed N             random seed (default 1)\n"
 "\n"
+"Latency breakdown (the thesis's Table 3.2; utmemd needs bench_modes = on):\n"
+"  --breakdown          time 1K and 1M PUT and GET, one request at a time on\n"
+"                       one key, in each mode (fast, served, socket,\n"
+"                       null-store, no-forward); print p50/p99 of the time in\n"
+"                       the library, transport, daemon and store; --requests\n"
+"                       N per cell (default 1000)\n"
+"\n"
 "Output:\n"
-"  --json               one JSON line instead of the human-readable block\n"
+"  --json               one JSON line (--breakdown: one per cell) instead of\n"
+"                       the human-readable block\n"
 "  --label TEXT         tag the result\n"
 "\n"
 "Latency is measured per round trip: one pipeline of P requests.\n"
@@ -316,6 +325,7 @@ static int ub_parse_string_opt(int id, const char *arg, struct ub_opts *o)
 	case OPT_VERIFY: o->verify = 1; return 0;
 	case OPT_NO_PRELOAD: o->preload = 0; return 0;
 	case OPT_JSON: o->json = 1; return 0;
+	case OPT_BREAKDOWN: o->breakdown = 1; return 0;
 	case OPT_LABEL:
 		if (strlen(arg) > 200)
 			return ub_bad("label", arg, "longer than 200 characters");
@@ -339,6 +349,10 @@ static int ub_check(struct ub_opts *o)
 		return ub_bad("addr", o->addr, "memcpy has no address");
 	if (o->token && o->target != UB_TARGET_UTMEM)
 		return ub_bad("token", "(hidden)", "only for --target utmem");
+	if (o->breakdown && o->target != UB_TARGET_UTMEM)
+		return ub_bad("breakdown", "", "only for --target utmem");
+	if (o->breakdown && o->requests > UB_MAX_BREAKDOWN_REQUESTS)
+		return ub_bad("requests", "", "--breakdown takes at most 10000000 per cell");
 	if (o->requests && o->requests < o->connections) {
 		fprintf(stderr, "utmem-bench: --requests %" PRIu64 " is fewer than "
 			"--connections %u\nTry 'utmem-bench --help'.\n",

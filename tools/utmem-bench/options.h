@@ -22,6 +22,7 @@ enum ub_op_kind { UB_OP_PUT, UB_OP_GET, UB_OP_MIX };
 #define UB_MAX_DURATION_S 3600.0
 #define UB_MAX_WARMUP_S 600.0
 #define UB_DEFAULT_POOL "bench"
+#define UB_MAX_BREAKDOWN_REQUESTS 10000000u /* samples per cell */
 
 struct ub_opts {
 	enum ub_target_kind target;
@@ -45,6 +46,7 @@ struct ub_opts {
 	int verify;
 	int preload;         /* 1: write every key before GET/mix runs */
 	int json;
+	int breakdown;       /* --breakdown: the latency breakdown (breakdown.c) */
 	const char *label;
 	uint64_t seed;
 };
