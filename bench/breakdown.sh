@@ -15,9 +15,10 @@
 # p50 (or p99), with the min–max of the total's.
 #
 # Output: a directory under $UTMEM_RESULTS (raw JSON lines, the daemon's
-# log, a markdown table, a gnuplot data file); the table and the data are
-# copied to bench/results/breakdown.{md,dat} and the plot drawn to
-# docs/img/breakdown.png when gnuplot is present (unless PUBLISH=0).
+# log, a markdown table, a gnuplot data file, the plot when gnuplot is
+# present); the table and the data are copied to
+# bench/results/breakdown.{md,dat} and the plot to docs/img/breakdown.png
+# (unless PUBLISH=0).
 #
 # Environment (defaults in brackets):
 #   BENCH_BUILD [build]  REQUESTS [2000] timed requests per cell and
@@ -72,20 +73,81 @@ for ((rep = 1; rep <= REPS; rep++)); do
 done
 cp "$UTMEMD_RUN.log" "$OUT/utmemd.log"
 
-# field SIZE OP MODE KEY: that field of every repetition, one per line.
-field() {
-	grep "\"size\":$1,\"op\":\"$2\",\"mode\":\"$3\"" "$RAW" |
-		while IFS= read -r line; do bench_json_field "$line" "$4"; done
-}
-# med SIZE OP MODE KEY: the median over repetitions, 2 decimals.
-med() { field "$@" | bench_median | awk '{ printf "%.2f", $1 }'; }
-# paths SIZE OP MODE: the paths the samples took, as each repetition saw them.
-paths() { field "$1" "$2" "$3" path | sort -u | paste -sd ';' -; }
-
-MODES="fast served socket null-store no-forward"
-LAYERS="library transport daemon store total"
 MD=$OUT/breakdown.md
 DAT=$OUT/breakdown.dat
+# One pass over the raw lines (POSIX awk): per cell, the median over
+# repetitions of each layer's p50 and p99, the min–max of the total p50,
+# and the paths the repetitions saw. Prints the table rows to stdout and
+# the plot data to the file DAT.
+aggregate() {
+	awk -v dat="$DAT" -v reps="$REPS" '
+	function val(line, key,    m) {
+		if (!match(line, "\"" key "\":\"?[^\",}]*"))
+			return ""
+		m = substr(line, RSTART + length(key) + 3, RLENGTH - length(key) - 3)
+		sub(/^"/, "", m)
+		return m
+	}
+	function median(list,    a, n, i, j, t) {
+		n = split(list, a, " ")
+		for (i = 2; i <= n; i++)
+			for (j = i; j > 1 && a[j - 1] + 0 > a[j] + 0; j--) {
+				t = a[j]; a[j] = a[j - 1]; a[j - 1] = t
+			}
+		if (n == 0) return "nan"
+		return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+	}
+	function extreme(list, want_max,    a, n, i, r) {
+		n = split(list, a, " ")
+		r = a[1]
+		for (i = 2; i <= n; i++)
+			if ((want_max && a[i] + 0 > r + 0) || (!want_max && a[i] + 0 < r + 0))
+				r = a[i]
+		return r
+	}
+	{
+		k = val($0, "size") SUBSEP val($0, "op") SUBSEP val($0, "mode")
+		for (l = 1; l <= 5; l++)
+			for (q = 50; q <= 99; q += 49) {
+				f = layer[l] "_p" q "_us"
+				v[k, f] = v[k, f] " " val($0, f)
+			}
+		p = val($0, "path")
+		if (index(";" paths[k] ";", ";" p ";") == 0)
+			paths[k] = paths[k] (paths[k] == "" ? "" : ";") p
+	}
+	BEGIN {
+		split("library transport daemon store total", layer, " ")
+		split("fast served socket null-store no-forward", mode, " ")
+		printf "# p50 in µs per layer: index 0 = 1 KiB, index 1 = 1 MiB\n" > dat
+		printf "# label library transport daemon store total   (median over %s repetitions)\n", reps > dat
+	}
+	END {
+		for (si = 1; si <= 2; si++) {
+			size = si == 1 ? 1024 : 1048576
+			for (oi = 1; oi <= 2; oi++) {
+				op = oi == 1 ? "put" : "get"
+				for (mi = 1; mi <= 5; mi++) {
+					k = size SUBSEP op SUBSEP mode[mi]
+					row = sprintf("| %s | %s | %s | %s |", si == 1 ? "1K" : "1M",
+						toupper(op), mode[mi], paths[k])
+					d = sprintf("\"%s %s\"", toupper(op), mode[mi])
+					for (l = 1; l <= 5; l++) {
+						m50 = median(v[k, layer[l] "_p50_us"])
+						row = row sprintf(" %.2f / %.2f |", m50,
+							median(v[k, layer[l] "_p99_us"]))
+						d = d sprintf(" %.2f", m50)
+					}
+					t = v[k, "total_p50_us"]
+					print row sprintf(" %.2f–%.2f |", extreme(t, 0), extreme(t, 1))
+					print d > dat
+				}
+			}
+			print "\n" > dat
+		}
+	}' "$RAW"
+}
+
 {
 	echo "### Latency breakdown (thesis Table 3.2): p50 / p99 in µs"
 	echo
@@ -96,49 +158,26 @@ DAT=$OUT/breakdown.dat
 	echo
 	echo "| value | op | mode | path | library | transport | daemon | store | total | total p50 min–max |"
 	echo "|------:|----|------|------|--------:|----------:|-------:|------:|------:|------------------:|"
-	for size in 1024 1048576; do
-		[ "$size" = 1024 ] && sz=1K || sz=1M
-		for op in put get; do
-			for mode in $MODES; do
-				row="| $sz | ${op^^} | $mode | $(paths $size $op $mode) |"
-				for l in $LAYERS; do
-					row="$row $(med $size $op $mode ${l}_p50_us) / $(med $size $op $mode ${l}_p99_us) |"
-				done
-				# shellcheck disable=SC2046
-				mm=$(bench_minmax $(field $size $op $mode total_p50_us))
-				row="$row $(awk -v mm="$mm" 'BEGIN { split(mm, a, " "); printf "%.2f–%.2f", a[1], a[2] }') |"
-				echo "$row"
-			done
-		done
-	done
+	aggregate
 	echo
 	echo "Library, transport, daemon and store are defined in include/utmem.h (struct utmem_timing);"
 	echo "p50s of the parts need not add up to the p50 of the total. \"fast\" PUTs that show a path"
 	echo "other than posted were not covered by credit or staging and waited for utmemd."
 } >"$MD"
-{
-	echo "# p50 in µs per layer: index 0 = 1 KiB, index 1 = 1 MiB"
-	echo "# label library transport daemon store total   (median over $REPS repetitions)"
-	for size in 1024 1048576; do
-		for op in put get; do
-			for mode in $MODES; do
-				printf '"%s %s"' "${op^^}" "$mode"
-				for l in $LAYERS; do printf ' %s' "$(med $size $op $mode ${l}_p50_us)"; done
-				echo
-			done
-		done
-		echo
-		echo
-	done
-} >"$DAT"
 cat "$MD"
+PNG=$OUT/breakdown.png
+if command -v gnuplot >/dev/null; then
+	gnuplot -e "datafile='$DAT'; outfile='$PNG'" bench/plot/breakdown.gp ||
+		{ echo "breakdown.sh: gnuplot failed; the table stands" >&2; PNG=; }
+else
+	PNG=
+fi
 [ "$PUBLISH" = 1 ] || exit 0
 cp "$MD" bench/results/breakdown.md
 cp "$DAT" bench/results/breakdown.dat
-if command -v gnuplot >/dev/null; then
+if [ -n "$PNG" ]; then
 	mkdir -p docs/img
-	gnuplot -e "datafile='$DAT'; outfile='docs/img/breakdown.png'" bench/plot/breakdown.gp ||
-		echo "breakdown.sh: gnuplot failed; the table stands" >&2
+	cp "$PNG" docs/img/breakdown.png
 fi
 exit 0
 }

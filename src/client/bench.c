@@ -25,12 +25,18 @@ uint64_t uclient_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-void uclient_tm_begin(struct utmem_client *c)
+uint64_t uclient_tm_entry(const struct utmem_client *c)
+{
+	return (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
+}
+
+void uclient_tm_begin(struct utmem_client *c, uint64_t entry)
 {
 	if (!(c->flags & UTMEM_OPT_TIMING))
 		return;
 	memset(&c->tm, 0, sizeof(c->tm));
-	c->tm.entry = uclient_now();
+	c->tm.running = 1;
+	c->tm.entry = entry;
 }
 
 void uclient_tm_end(struct utmem_client *c)
@@ -38,13 +44,14 @@ void uclient_tm_end(struct utmem_client *c)
 	if (!(c->flags & UTMEM_OPT_TIMING))
 		return;
 	c->tm.exit = uclient_now();
+	c->tm.running = 0;
 	c->tm.valid = 1;
 }
 
 void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send)
 {
-	if (!(c->flags & UTMEM_OPT_TIMING))
-		return;
+	if (!(c->flags & UTMEM_OPT_TIMING) || !c->tm.running)
+		return; /* a batch, or utmem_timing's own exchange */
 	c->tm.path = path;
 	c->tm.send = send;
 	c->tm.recv = uclient_now();

@@ -651,19 +651,21 @@ static int enter(struct utmem_client *c, uint32_t h, uint32_t *server)
 int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	      const void *val, size_t vlen)
 {
+	uint64_t t_entry;
 	struct uclient_req r;
 	uint32_t server;
 	int err;
 
 	if (!c)
 		return -EINVAL;
-	uclient_tm_begin(c);
+	t_entry = uclient_tm_entry(c);
 	err = uclient_req_put(c, &r, key, klen, val, vlen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
+	uclient_tm_begin(c, t_entry);
 	if (c->no_forward) {
 		c->tm.path = UTMEM_PATH_NONE; /* benchmark mode: stop here */
 		goto out;
@@ -808,6 +810,7 @@ int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
 ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		  void *buf, size_t cap, unsigned flags)
 {
+	uint64_t t_entry;
 	struct into_buf b = {buf, cap, 0};
 	struct uclient_req r;
 	uint32_t server;
@@ -816,13 +819,14 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 
 	if (!c || (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
-	uclient_tm_begin(c);
+	t_entry = uclient_tm_entry(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
+	uclient_tm_begin(c, t_entry);
 	rc = not_forwarded(c) ? -ENOENT
 			      : one_sided(c, pool, server, key, klen, flags,
 					  copy_into, &b);
@@ -892,18 +896,20 @@ static int get_alloc_locked(utmem_client *c, uint32_t pool, uint32_t server,
 int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 		    size_t klen, void **val, size_t *vlen, unsigned flags)
 {
+	uint64_t t_entry;
 	uint32_t server;
 	int err;
 
 	if (!c || !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
-	uclient_tm_begin(c);
+	t_entry = uclient_tm_entry(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
+	uclient_tm_begin(c, t_entry);
 	err = not_forwarded(c) ? -ENOENT
 			       : get_alloc_locked(c, pool, server, key, klen,
 						  flags, val, vlen);
@@ -915,6 +921,7 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		   size_t klen, unsigned flags, utmem_view_fn fn, void *ctx)
 {
+	uint64_t t_entry;
 	uint32_t server;
 	size_t len;
 	void *p;
@@ -922,13 +929,14 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 
 	if (!c || !fn || (flags & ~UTMEM_GET_EXCLUSIVE))
 		return -EINVAL;
-	uclient_tm_begin(c);
+	t_entry = uclient_tm_entry(c);
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
+	uclient_tm_begin(c, t_entry);
 	if (not_forwarded(c)) {
 		uclient_tm_end(c);
 		pthread_mutex_unlock(&c->lock);

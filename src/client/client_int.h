@@ -116,6 +116,7 @@ struct uclient_post {
 struct uclient_tm {
 	uint64_t entry, exit, send, recv, side_ns;
 	unsigned path; /* UTMEM_PATH_* */
+	int running;   /* a timed call is under way: exec marks only then */
 	int valid;     /* a timed call completed */
 };
 
@@ -217,8 +218,14 @@ int uclient_check_key(const struct utmem_client *c, const void *key,
 
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t uclient_now(void);
-/* Start and end a timed public call (no-ops without UTMEM_OPT_TIMING). */
-void uclient_tm_begin(struct utmem_client *c);
+/*
+ * A timed public call: its entry time is read first thing (0 without
+ * UTMEM_OPT_TIMING; flags never change after connect, so no lock), and
+ * kept in c->tm once the lock is held, so threads sharing a client never
+ * write c->tm at once. uclient_tm_end() runs with the lock held too.
+ */
+uint64_t uclient_tm_entry(const struct utmem_client *c);
+void uclient_tm_begin(struct utmem_client *c, uint64_t entry);
 void uclient_tm_end(struct utmem_client *c);
 /* The request was handed to a channel at `send`, fully answered now. */
 void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send);

@@ -51,7 +51,7 @@ void ud_bench_op(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	mode = uwire_get_u32(f->value);
 	if (mode != c->bench)
-		ud_info("tenant '%s' (fd %d): benchmark modes%s%s%s%s", c->tenant->name,
+		ud_info_rl("tenant '%s' (fd %d): benchmark modes%s%s%s%s", c->tenant->name,
 			c->fd, mode ? "" : " off",
 			mode & UWIRE_BENCH_NULL_STORE ? " null-store" : "",
 			mode & UWIRE_BENCH_NO_FORWARD ? " no-forward" : "",

@@ -22,6 +22,7 @@
  * samples); p50s of the parts do not add up to the p50 of the total.
  */
 #include "breakdown.h"
+#include "report.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -224,8 +225,11 @@ static void print_cell(FILE *f, const struct ub_opts *o, size_t size, int get,
 		for (int l = 0; l < L_N; l++)
 			fprintf(f, ",\"%s_p50_us\":%.3f,\"%s_p99_us\":%.3f",
 				layer_name[l], p50[l], layer_name[l], p99[l]);
-		fprintf(f, ",\"label\":\"%s\",\"first_error\":\"%s\"}\n", o->label,
-			cell->first_error);
+		fputs(",\"label\":", f);
+		ub_json_str(f, o->label);
+		fputs(",\"first_error\":", f);
+		ub_json_str(f, cell->first_error);
+		fputs("}\n", f);
 		return;
 	}
 	fprintf(f, "%-5s %-4s %-10s %-18s", size >= 1048576 ? "1M" : "1K",

@@ -11,7 +11,7 @@
 #include <inttypes.h>
 
 /* Print s as a JSON string (quotes included). */
-static void ub_json_str(FILE *f, const char *s)
+void ub_json_str(FILE *f, const char *s)
 {
 	fputc('"', f);
 	for (; s && *s; s++) {

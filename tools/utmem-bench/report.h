@@ -10,6 +10,9 @@
 #include "options.h"
 #include "run.h"
 
+/* Print s as a JSON string, quotes and escapes included. */
+void ub_json_str(FILE *f, const char *s);
+
 /* Print the result of a completed run to f. Never fails. */
 void ub_report(FILE *f, const struct ub_opts *o, const struct ub_result *r);
 
