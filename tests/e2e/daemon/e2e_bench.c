@@ -10,14 +10,23 @@
  *                        GETs with zeros; no-forward never reaches utmemd
  *                        (its counters do not move); timing splits served,
  *                        posted and one-sided calls into parts that add up.
+ *   e2e_bench raw-off SOCK / raw-on SOCK
+ *                        BENCH by hand, as no libutmem sends it: refused
+ *                        like an unknown opcode when off (the connection
+ *                        stays usable); when on, malformed modes and shapes
+ *                        are INVALID and TIMING reports a PING's service.
  * Exits 0 only if every check held, printing both sides of a failed one.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include "e2e_check.h"
+#include "proto/wire.h"
 #include "utmem.h"
 
 static int dial(const char *sock, unsigned flags, utmem_client **c)
@@ -226,12 +235,118 @@ static int cmd_on(const char *sock)
 	return failures ? 1 : 0;
 }
 
+/* ---- BENCH by hand ---- */
+
+static int raw_dial(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 5};
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "FAIL raw connect %s\n", sock);
+		exit(1);
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	return fd;
+}
+
+static int read_all(int fd, void *p, size_t n)
+{
+	for (size_t got = 0; got < n;) {
+		ssize_t r = read(fd, (char *)p + got, n - got);
+
+		if (r <= 0)
+			return -1;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+/*
+ * Send one request (op, flags, key, value) and read its reply: returns the
+ * reply's status, its value in val (up to 16 bytes) and length in *vlen;
+ * -1 if the connection failed.
+ */
+static int raw_req(int fd, uint8_t op, uint16_t flags, const void *key,
+		   uint32_t klen, const void *v, uint32_t vl, uint8_t val[16],
+		   uint32_t *vlen)
+{
+	static uint64_t id = 1;
+	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = op,
+			      .flags = flags, .id = id++, .klen = klen, .vlen = vl};
+	uint8_t buf[UWIRE_HDR_SIZE + 64], rh[UWIRE_HDR_SIZE];
+	struct uwire_hdr r;
+
+	uwire_hdr_encode(&h, buf);
+	memcpy(buf + UWIRE_HDR_SIZE, key, klen);
+	memcpy(buf + UWIRE_HDR_SIZE + klen, v, vl);
+	if (write(fd, buf, UWIRE_HDR_SIZE + klen + vl) != (ssize_t)(UWIRE_HDR_SIZE + klen + vl) ||
+	    read_all(fd, rh, sizeof(rh)) || uwire_hdr_decode(rh, &lim, &r) ||
+	    r.id != h.id || r.vlen > 16 || read_all(fd, val, r.vlen))
+		return -1;
+	*vlen = r.vlen;
+	return r.status;
+}
+
+static int raw_bench(int fd, uint32_t mode, uint8_t val[16], uint32_t *vlen)
+{
+	uint8_t m[4];
+
+	uwire_put_u32(m, mode);
+	return raw_req(fd, UWIRE_OP_BENCH, 0, "", 0, m, 4, val, vlen);
+}
+
+static int cmd_raw(const char *sock, int on)
+{
+	int fd = raw_dial(sock);
+	uint8_t val[16], m[4];
+	uint32_t vlen = 0;
+
+	if (!on) {
+		CHECK_EQ("BENCH refused as unknown", raw_bench(fd, UWIRE_BENCH_TIMING, val, &vlen),
+			 UWIRE_S_OPCODE);
+		CHECK_EQ("still usable", raw_req(fd, UWIRE_OP_PING, 0, "", 0, "", 0, val, &vlen),
+			 UWIRE_S_OK);
+		close(fd);
+		return failures ? 1 : 0;
+	}
+	CHECK_EQ("unknown mode bit", raw_bench(fd, 8, val, &vlen), UWIRE_S_INVALID);
+	CHECK_EQ("null store with no-forward", raw_bench(fd, UWIRE_BENCH_NULL_STORE |
+							    UWIRE_BENCH_NO_FORWARD, val, &vlen),
+		 UWIRE_S_INVALID);
+	uwire_put_u32(m, UWIRE_BENCH_TIMING);
+	CHECK_EQ("BENCH with a key", raw_req(fd, UWIRE_OP_BENCH, 0, "k", 1, m, 4, val, &vlen),
+		 UWIRE_S_INVALID);
+	CHECK_EQ("BENCH without its mode", raw_req(fd, UWIRE_OP_BENCH, 0, "", 0, "", 0, val,
+						   &vlen),
+		 UWIRE_S_INVALID);
+	CHECK_EQ("BENCH with a flag", raw_req(fd, UWIRE_OP_BENCH, UWIRE_F_EXCLUSIVE, "", 0, m,
+					      4, val, &vlen),
+		 UWIRE_S_INVALID);
+	CHECK_EQ("timing granted", raw_bench(fd, UWIRE_BENCH_TIMING, val, &vlen), UWIRE_S_OK);
+	CHECK_EQ("times record", vlen, UWIRE_BENCH_TIMES_SIZE);
+	CHECK_EQ("ping", raw_req(fd, UWIRE_OP_PING, 0, "", 0, "", 0, val, &vlen), UWIRE_S_OK);
+	CHECK_EQ("times after ping", raw_bench(fd, UWIRE_BENCH_TIMING, val, &vlen), UWIRE_S_OK);
+	CHECK_EQ("the ping was timed", uwire_get_u64(val) > 0, 1);
+	CHECK_EQ("no store in a ping", uwire_get_u64(val + 8), 0);
+	CHECK_EQ("modes off again", raw_bench(fd, 0, val, &vlen), UWIRE_S_OK);
+	close(fd);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "raw-off") == 0)
+		return cmd_raw(argv[2], 0);
+	if (argc == 3 && strcmp(argv[1], "raw-on") == 0)
+		return cmd_raw(argv[2], 1);
 	if (argc == 3 && strcmp(argv[1], "off") == 0)
 		return cmd_off(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "on") == 0)
 		return cmd_on(argv[2]);
-	fprintf(stderr, "usage: e2e_bench off|on SOCKET\n");
+	fprintf(stderr, "usage: e2e_bench off|on|raw-off|raw-on SOCKET\n");
 	return 2;
 }
