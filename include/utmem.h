@@ -298,9 +298,10 @@ UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
 
 /*
  * The breakdown of this client's last utmem_put or utmem_get* call
- * (UTMEM_OPT_TIMING). For RING and SOCKET it asks utmemd for its times
- * (one untimed round trip). Returns 0, -EINVAL without TIMING or before
- * any timed call, or -errno.
+ * (UTMEM_OPT_TIMING; batches are not timed). For RING and SOCKET it asks
+ * utmemd for its times (one untimed round trip). Each call's figures are
+ * read once. Returns 0, -EINVAL without TIMING or when no timed call is
+ * unread, -ENOTCONN if the connection was lost since, or -errno.
  */
 UTMEM_API int utmem_timing(utmem_client *c, struct utmem_timing *out);
 

@@ -115,7 +115,9 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 		return -EINVAL;
 	}
 	if ((tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) &&
-	    c->fd >= 0) {
+	    c->fd < 0) {
+		err = -ENOTCONN; /* utmemd's times went with the connection */
+	} else if (tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) {
 		err = bench_exchange(c, &svc, &st);
 		if (err && err != -EOPNOTSUPP && err != -EINVAL)
 			uclient_disconnect(c);
