@@ -34,6 +34,7 @@
  */
 void ud_bench_op(struct ud_conn *c, const struct uwire_frame *f)
 {
+	const uint32_t both = UWIRE_BENCH_NULL_STORE | UWIRE_BENCH_NO_FORWARD;
 	uint8_t *p;
 	uint32_t mode;
 
@@ -42,14 +43,12 @@ void ud_bench_op(struct ud_conn *c, const struct uwire_frame *f)
 		ud_reply(c, &f->hdr, UWIRE_S_OPCODE, 0, NULL, 0);
 		return;
 	}
+	mode = f->hdr.vlen == UWIRE_BENCH_MODE_SIZE ? uwire_get_u32(f->value) : 0;
 	if (f->hdr.klen || f->hdr.pool || f->hdr.vlen != UWIRE_BENCH_MODE_SIZE ||
-	    f->hdr.flags || (uwire_get_u32(f->value) & ~UWIRE_BENCH_ALL_) ||
-	    (uwire_get_u32(f->value) & UWIRE_BENCH_NULL_STORE &&
-	     uwire_get_u32(f->value) & UWIRE_BENCH_NO_FORWARD)) {
+	    f->hdr.flags || (mode & ~UWIRE_BENCH_ALL_) || (mode & both) == both) {
 		ud_reply(c, &f->hdr, UWIRE_S_INVALID, 0, NULL, 0);
 		return;
 	}
-	mode = uwire_get_u32(f->value);
 	if (mode != c->bench)
 		ud_info_rl("tenant '%s' (fd %d): benchmark modes%s%s%s%s", c->tenant->name,
 			c->fd, mode ? "" : " off",
