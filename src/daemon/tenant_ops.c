@@ -227,8 +227,10 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
 /*
  * SERVER_INFO: what a tenant may know of the daemon serving it, as
  * "key:value" lines (the Redis module's INFO shows them): the version,
- * uptime, its limits and this tenant's own connections, no other tenant's
- * and nothing of the host. Workers read only what is fixed at startup.
+ * uptime, its limits and this tenant's own connections and the quota they
+ * hold reserved as credit and staging extents (what posting may still
+ * spend; 0 once they have given it back or closed), no other tenant's and
+ * nothing of the host. Workers read only what is fixed at startup.
  */
 static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 {
@@ -243,12 +245,13 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 	n = snprintf(text, sizeof(text),
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
-		     "tenant_connections:%u\n",
+		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
 		     (unsigned long long)d->ring_size, d->boot.persist[0] ? "on" : "off",
-		     c->tenant->name, atomic_load(&c->tenant->conns));
+		     c->tenant->name, atomic_load(&c->tenant->conns),
+		     (unsigned long long)atomic_load(&c->tenant->credit_held));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
