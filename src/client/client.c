@@ -918,9 +918,25 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 	return err;
 }
 
+/* fn and its result, for a one-sided read (uclient_sget returns 0 on a hit). */
+struct view_call {
+	utmem_view_fn fn;
+	void *ctx;
+	int rc;
+};
+
+static int view_call(void *ctx, const void *val, size_t len)
+{
+	struct view_call *v = ctx;
+
+	v->rc = v->fn(v->ctx, val, len);
+	return v->rc;
+}
+
 int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		   size_t klen, unsigned flags, utmem_view_fn fn, void *ctx)
 {
+	struct view_call vc = {fn, ctx, 0};
 	uint64_t t_entry;
 	uint32_t server;
 	size_t len;
@@ -942,7 +958,9 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		pthread_mutex_unlock(&c->lock);
 		return -ENOENT;
 	}
-	err = one_sided(c, pool, server, key, klen, flags, fn, ctx);
+	err = one_sided(c, pool, server, key, klen, flags, view_call, &vc);
+	if (err == 0)
+		err = vc.rc; /* fn's result, as documented, not sget's 0 */
 	if (err == -EAGAIN) {
 		err = get_alloc_locked(c, pool, server, key, klen, flags, &p, &len);
 		if (!err) {
