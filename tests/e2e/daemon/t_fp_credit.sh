@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Credit on the fast path: a client that posts holds quota reserved
+# (SERVER_INFO tenant_credit_bytes > 0) and gives it back when it closes
+# (0 again); PUTs of one size are refused exactly at the tenant's quota
+# (the charged total leaves less room than one more value, freeing one
+# value lets exactly one in, the next is refused) with -EDQUOT, and a
+# refused PUT leaves no value; for inline, staged and tiny values.
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+MAX=$((2 << 20))
+printf '[utmemd]\ncapacity = 256M\nworkers = 2\nlog_level = debug\n[tenant default]\nmax = %s\n' \
+	"$MAX" >"$T/d.ini"
+start_daemon d "$RUN" -c "$T/d.ini"
+E2E_RUN=$RUN "$E2E_FAST" credit "unix:$RUN/utmemd.sock" "$MAX" ||
+	fail "credit and quota checks"
+grep -q "uses a shared-memory ring" "$T/d.log" || fail "no ring was set up"
+ok "credit held while posting, returned on close; PUTs refused exactly at the quota"
+kill -0 "$DPID" || fail "utmemd died"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
