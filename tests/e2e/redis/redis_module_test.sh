@@ -7,20 +7,22 @@
 # positions as Redis reports them (COMMAND GETKEYS/INFO), refusals that name
 # their cause (-QUOTA, -CAPACITY, -TOOBIG) and leave no old value readable,
 # Redis starting before utmemd, utmemd hung (SIGSTOP) and killed (SIGKILL)
-# under a live session -- a bounded error reply, Redis still serving, and
-# TMEM working again once utmemd is back -- and MODULE LOAD with bad
+# under a live session and under the load of three clients -- a bounded
+# error reply, Redis still serving, and TMEM working again (right content)
+# once utmemd is back -- and MODULE LOAD with bad
 # arguments (a clear log line, Redis keeps running).
 #
 # With UTMEMCTL, it also moves the tenant's quota at runtime and checks that
 # Redis sees the change at once (the elasticity the thesis is about).
 #
-# usage: redis_module_test.sh UTMEMD MODULE [UTMEMCTL]
+# usage: redis_module_test.sh UTMEMD MODULE [UTMEMCTL [REDIS_LOAD]]
 # Exit 0 = pass, 1 = fail, 77 = skip (no redis-server/redis-cli).
 set -u
 
 UTMEMD=${1:?usage: $0 UTMEMD MODULE}
 MODULE=${2:?usage: $0 UTMEMD MODULE}
 UTMEMCTL=${3:-}
+REDIS_LOAD=${4:-}
 TIMEOUT_MS=500          # the module's per-request timeout in this test
 BOUND_MS=2500           # a failing command must answer within this
 
@@ -501,6 +503,121 @@ retries=$(info_field retries)
 if [ "${retries:-0}" -ge 1 ]; then pass; else
 	fail "INFO counts the retry" "retries: '$retries'"
 fi
+
+# ---- 7b. utmemd killed and restarted while clients load Redis ----
+
+# Three clients run TMEM.PUT, TMEM.GET (of the value they just put) and
+# PING without pause, each command a redis-cli of its own, timed, while
+# utmemd (with the fast path: the module's ring is checked in its log) is
+# SIGKILLed, left down for a while and started again. Every command must
+# be answered (an error is allowed while utmemd is down) within BOUND_MS,
+# a GET must never return another value than the one its client put last
+# (a miss is allowed: the restarted utmemd starts empty), and once utmemd
+# is back the clients' commands succeed again.
+stop_utmemd
+printf '[utmemd]\nlog_level = debug\n[tenant default]\n' >"$T/debug.ini"
+start_utmemd "$T/debug.ini"
+expect_eq "PUT before the load" "$(r1 tmem.put preload x)" OK
+expect_log "the module uses the fast path (a ring)" "$T/utmemd.$UGEN.log" \
+	"tenant 'default' uses a shared-memory ring"
+# Each loader is one hiredis connection (redis_load), so what is timed is
+# Redis's answer, not the start of a process; without REDIS_LOAD, one
+# redis-cli per command (slower, the same lines).
+loader() { # id: until $T/load.stop exists; one line per command
+	local id=$1 i=0 t0 out rc ms key val
+	if [ -n "$REDIS_LOAD" ]; then
+		"$REDIS_LOAD" "$R1SOCK" "$id" "$T/load.stop" >"$T/load$id.log"
+		return
+	fi
+	while [ ! -e "$T/load.stop" ]; do
+		key=load$id-$((i % 20)) val=v$id-$i-$RANDOM
+		for cmd in put get ping; do
+			t0=$(now_ms)
+			case $cmd in
+			put) out=$(timeout 10 redis-cli -s "$R1SOCK" tmem.put "$key" "$val" 2>&1) ;;
+			get) out=$(timeout 10 redis-cli -s "$R1SOCK" tmem.get "$key" 2>&1) ;;
+			ping) out=$(timeout 10 redis-cli -s "$R1SOCK" ping 2>&1) ;;
+			esac
+			rc=$?
+			[ -z "$out" ] && out="(nil)"
+			ms=$(($(now_ms) - t0))
+			printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$(now_ms)" "$cmd" "$rc" "$ms" \
+				"$val" "${out//$'\n'/ }"
+		done
+		i=$((i + 1))
+	done >"$T/load$id.log"
+}
+rm -f "$T/load.stop"
+LPIDS=()
+for id in 1 2 3; do
+	loader "$id" &
+	LPIDS+=($!)
+done
+sleep 1
+KILL_MS=$(now_ms)
+kill -9 "$UPID"
+wait "$UPID" 2>/dev/null
+UPID=
+sleep 1.5
+start_utmemd "$T/debug.ini"
+BACK_MS=$(now_ms)
+sleep 1.5
+touch "$T/load.stop"
+for p in "${LPIDS[@]}"; do wait "$p"; done
+cat "$T"/load[123].log >"$T/load.all"
+total=$(wc -l <"$T/load.all")
+bad_rc=$(awk -F'\t' '$3 != 0' "$T/load.all" | wc -l)
+slow=$(awk -F'\t' -v b="$BOUND_MS" '$4 >= b' "$T/load.all" | wc -l)
+# An answer is one of: OK, PONG, the value this client put last under the
+# key, a miss, or an UNAVAILABLE/TIMEOUT error naming utmemd.
+odd=$(awk -F'\t' '
+	$2 == "put" && $6 == "OK" { next }
+	$2 == "ping" && $6 == "PONG" { next }
+	$2 == "get" && ($6 == $5 || $6 == "(nil)") { next }
+	$6 ~ /^(UNAVAILABLE|TIMEOUT) utmemd at / { next }
+	{ print }' "$T/load.all")
+errors=$(grep -cE $'\t(UNAVAILABLE|TIMEOUT) utmemd at ' "$T/load.all")
+ok_after=$(awk -F'\t' -v t="$BACK_MS" '$1 > t + 500 && $2 == "put" && $6 == "OK"' \
+	"$T/load.all" | wc -l)
+errs_after=$(awk -F'\t' -v t="$BACK_MS" '$1 > t + 500 && $6 ~ /^(UNAVAILABLE|TIMEOUT)/' \
+	"$T/load.all" | wc -l)
+max_ms=$(awk -F'\t' '$4 > m { m = $4 } END { print m + 0 }' "$T/load.all")
+echo "measured: load through a SIGKILL and restart: $total commands, $errors errors while down, slowest $max_ms ms, $ok_after PUTs OK after the restart"
+if [ "$total" -ge 60 ]; then pass; else fail "the loaders ran" "commands: $total"; fi
+if [ "$slow" != 0 ] || [ -n "$odd" ] || [ "$bad_rc" != 0 ]; then
+	echo "---- the load, by time (ms, command, failed, latency, value put, reply)"
+	sort -n "$T/load.all" | cut -c1-160 | head -n 100
+fi
+expect_eq "every command under load was answered (redis-cli status 0)" "$bad_rc" 0
+expect_eq "no command under load took $BOUND_MS ms or more" "$slow" 0
+expect_eq "every answer under load is OK, PONG, its own value, a miss or UNAVAILABLE/TIMEOUT" \
+	"$odd" ""
+if [ "$errors" -ge 1 ]; then pass; else
+	fail "the loaders met utmemd down (errors while it was killed)" "errors: $errors"
+fi
+if [ "$ok_after" -ge 3 ]; then pass; else
+	fail "PUTs succeed again under load after the restart" "OK after: $ok_after"
+fi
+expect_eq "no errors 0.5 s after utmemd is back" "$errs_after" 0
+kill -0 "$R1PID" 2>/dev/null && pass || fail "redis-server survived the kill under load"
+expect_eq "Redis answers after the load" "$(r1 ping)" PONG
+expect_log "the module has a ring again after the restart" "$T/utmemd.$UGEN.log" \
+	"tenant 'default' uses a shared-memory ring"
+# Content after the restart: many keys, and a binary 1 MiB value.
+for i in $(seq 1 50); do
+	printf 'tmem.put after-%s value-%s-%s\n' "$i" "$i" "$i"
+done | redis-cli -s "$R1SOCK" >"$T/after.put"
+expect_eq "50 PUTs after the restart" "$(grep -c '^OK$' "$T/after.put")" 50
+for i in $(seq 1 50); do printf 'tmem.get after-%s\n' "$i"; done |
+	redis-cli -s "$R1SOCK" >"$T/after.get"
+expect_eq "50 GETs after the restart, each its value" "$(cat "$T/after.get")" \
+	"$(for i in $(seq 1 50); do echo "value-$i-$i"; done)"
+head -c $((1 << 20)) /dev/urandom >"$T/after.bin"
+expect_eq "1 MiB binary PUT after the restart" \
+	"$(r1 -x tmem.put after-bin <"$T/after.bin")" OK
+r1 --raw tmem.get after-bin | head -c $((1 << 20)) >"$T/after.bin.got"
+expect_eq "1 MiB binary GET after the restart is byte-exact" \
+	"$(md5sum <"$T/after.bin.got")" "$(md5sum <"$T/after.bin")"
 
 # ---- 8. refusals name their cause and leave no old value ----
 
