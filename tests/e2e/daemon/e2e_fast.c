@@ -255,7 +255,6 @@ static size_t sizes_list(size_t max, size_t *out, size_t cap)
 			ADD(s + 1);
 		}
 	}
-	ADD(3u << 20);
 	/* Records around the staging threshold (16 KiB with the header and a
 	 * key of this test's length, 12 bytes) and the largest ring frame
 	 * (half of the default 1 MiB ring). */
@@ -263,7 +262,6 @@ static size_t sizes_list(size_t max, size_t *out, size_t cap)
 		ADD((size_t)(16384 - 8 - 12 + d));
 		ADD((size_t)((1u << 19) - 16 - 12 + d));
 	}
-	ADD(max - 1);
 	ADD(max);
 #undef ADD
 	return n;
@@ -324,7 +322,7 @@ static int cmd_sizes(char **argv)
 		size_check(c, p, key, sz[i], val, got);
 		/* Keep up to 4 MiB and the largest for the stopped phase; pop
 		 * the rest (through utmemd: the request path, checked too). */
-		if (sz[i] <= (4u << 20) || sz[i] >= max - 1) {
+		if (sz[i] <= (4u << 20) || sz[i] == max) {
 			kept++;
 			continue;
 		}
@@ -363,7 +361,7 @@ static int cmd_sizes(char **argv)
 	 */
 	t0 = now_s();
 	for (size_t i = 0; i < n; i++) {
-		if (sz[i] > (4u << 20) && sz[i] < max - 1)
+		if (sz[i] > (4u << 20) && sz[i] != max)
 			continue;
 		snprintf(key, sizeof(key), "s%011zu", sz[i]);
 		ssize_t r = utmem_get(c, p, key, strlen(key), got, sz[i], 0);
@@ -418,9 +416,9 @@ static size_t ord_size(uint64_t *s)
 		return (size_t)rnd_below(s, 200);
 	if (r < 75)
 		return (size_t)rnd_below(s, 16384);
-	if (r < 95)
+	if (r < 98)
 		return 16384 + (size_t)rnd_below(s, 300000);
-	return (1u << 20) + (size_t)rnd_below(s, 2u << 20);
+	return (1u << 20) + (size_t)rnd_below(s, 1u << 20);
 }
 
 static void ord_key(char *k, size_t cap, unsigned id)

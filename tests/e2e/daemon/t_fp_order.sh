@@ -3,7 +3,7 @@
 # get_alloc, get_view (one-sided), pop and INVALIDATE (through utmemd),
 # overwrites, bursts of posted PUTs read back in random order, with and
 # without lazy doorbells; another connection after utmem_sync(). Random
-# keys and sizes (0 B to 3 MiB): FP_SEED=N replays a run.
+# keys and sizes (0 B to 2 MiB): FP_SEED=N replays a run.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 printf '[utmemd]\ncapacity = 1G\nworkers = 2\nlog_level = debug\n[tenant default]\n' >"$T/d.ini"
