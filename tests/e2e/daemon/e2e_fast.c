@@ -240,7 +240,7 @@ static size_t sizes_list(size_t max, size_t *out, size_t cap)
 		ADD(s);
 	/* Every doubling up to 1 MiB at its four size classes and around
 	 * them; above (page runs) one size past each power of two. */
-	for (size_t p = 128; p <= max / 2 + 1; p *= 2) {
+	for (size_t p = 64; p <= max / 2 + 1; p *= 2) {
 		static const size_t q[4] = {4, 5, 6, 7};
 
 		if (p > (1u << 20)) {
