@@ -94,6 +94,7 @@ struct uclient_pool {
 #define UCLIENT_PEND_SLOTS 4096u
 struct uclient_post {
 	uint64_t spent;          /* credit spent by posted requests */
+	uint64_t returned;       /* spent as of our last CREDIT_RETURN */
 	uint64_t sent;           /* request frames sent through the ring */
 	uint64_t last;           /* sequence number of the last posted one */
 	int credit_ok;           /* utmemd grants credit on this ring */

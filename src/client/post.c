@@ -120,6 +120,7 @@ static int give_back(struct utmem_client *c, uint32_t mask)
 		return err;
 	if (c->post.spent < upto)
 		c->post.spent = upto;
+	c->post.returned = c->post.spent;
 	for (unsigned i = 0; i < URING_STAGES; i++) {
 		uint64_t o, len;
 		uint32_t g;
@@ -250,8 +251,13 @@ again:
 		goto again;
 	}
 	/* Not covered: give every bit of credit back, then the caller sends
-	 * a synchronous PUT that is checked against the exact quota. */
-	if (credit_left(c) || uclient_ring_stages_held(c, c->post.used_gen)) {
+	 * a synchronous PUT that is checked against the exact quota. Also
+	 * when none is left to spend but we posted since the last return:
+	 * utmemd reserved each posted PUT at its bound and holds what it was
+	 * not charged (up to a page each) until a CREDIT_RETURN, and the
+	 * synchronous PUT would be refused for that room of our own. */
+	if (credit_left(c) || c->post.spent != c->post.returned ||
+	    uclient_ring_stages_held(c, c->post.used_gen)) {
 		err = give_back(c, uclient_ring_stages_held(c, c->post.used_gen));
 		if (err)
 			return err;
