@@ -7,8 +7,8 @@
 # Needs Debian's redis-server; skipped otherwise.
 . "$(dirname "$0")/lib.sh"
 
-command -v redis-server >/dev/null || { echo "skip: no redis-server"; exit 77; }
-[ -n "${UTMEM_MODULE:-}" ] || { echo "skip: the Redis module is not built"; exit 77; }
+command -v redis-server >/dev/null || { echo "FAIL: no redis-server (make test installs it)"; exit 1; }
+[ -n "${UTMEM_MODULE:-}" ] || { echo "FAIL: the Redis module is not built"; exit 1; }
 
 timeout 20 "${REDIS_ENV[@]}" redis-server --port 0 --unixsocket "$T/r.sock" --dir "$T" --save '' \
 	--loadmodule "$UTMEM_MODULE" addr=tcp:127.0.0.1:7000 pool=p >"$T/r.log" 2>&1

@@ -27,8 +27,8 @@ TIMEOUT_MS=500          # the module's per-request timeout in this test
 BOUND_MS=2500           # a failing command must answer within this
 
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
-	echo "SKIP: redis-server or redis-cli not installed"
-	exit 77
+	echo "FAIL: redis-server or redis-cli not installed (make test installs them)"
+	exit 1
 }
 [ -x "$UTMEMD" ] || { echo "FAIL: no utmemd at $UTMEMD"; exit 1; }
 [ -f "$MODULE" ] || { echo "FAIL: no module at $MODULE"; exit 1; }

@@ -49,7 +49,7 @@ wait_socket() {
 	exit 1
 }
 
-command -v redis-server >/dev/null || { echo "SKIP: no redis-server"; exit 77; }
+command -v redis-server >/dev/null || { echo "FAIL: no redis-server (make test installs it)"; exit 1; }
 
 mkdir "$T/u"
 "$UTMEMD" --run-dir "$T/u" >"$T/utmemd.log" 2>&1 &
