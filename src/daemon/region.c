@@ -24,6 +24,9 @@
 #define REGION_HAZARDS 256u        /* fast-path connections per tenant */
 #define REGION_WARM (4u << 20)     /* freed page runs kept for reuse */
 #define REGION_WARM_HARD (32u << 20) /* beyond it the data path punches */
+/* Warm runs idle this long go back to the OS (down to REGION_WARM); a
+ * cache in use keeps up to REGION_WARM_HARD faulted in. */
+#define REGION_WARM_IDLE_NS (200ull * 1000000u)
 
 /* Physical memory rounded up to a GiB, within [REGION_MIN, REGION_MAX]. */
 static uint64_t region_size(void)
@@ -41,6 +44,7 @@ int ud_region_create(struct ud_daemon *d, struct ud_tenant *t)
 		.nhaz = REGION_HAZARDS,
 		.warm_max = REGION_WARM,
 		.warm_hard = REGION_WARM_HARD,
+		.warm_idle_ns = REGION_WARM_IDLE_NS,
 	};
 	uint64_t size = region_size();
 	void *base;

@@ -29,8 +29,10 @@
  * slabs, which compaction keeps down).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -119,6 +121,7 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	a->heap_pages = (uint32_t)pages;
 	a->warm_max = cfg->warm_max;
 	a->warm_hard = cfg->warm_hard > cfg->warm_max ? cfg->warm_hard : cfg->warm_max;
+	a->warm_idle_ns = cfg->warm_idle_ns;
 	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
 	a->nhaz = cfg->nhazards;
 	a->haz_stride = cfg->hazard_stride;
@@ -338,7 +341,7 @@ uint64_t ust_arena_poll(ust_arena *a)
 
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
-	ar_warm_fit(a, a->warm_max, &batch);
+	ar_warm_fit_idle(a, a->warm_max, a->warm_idle_ns, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
@@ -481,4 +484,20 @@ int64_t ust_arena_resident(ust_arena *a)
 	if (fstat(a->fd, &st) < 0)
 		return -errno;
 	return (int64_t)st.st_blocks * 512;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~(uint64_t)(AR_P - 1);
+	uint64_t end = (off + len + AR_P - 1) & ~(uint64_t)(AR_P - 1);
+
+	if (a->fd >= 0)
+		(void)fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)start,
+				(off_t)(end - start));
+	else
+		(void)madvise(a->base + start, end - start, MADV_POPULATE_WRITE);
 }

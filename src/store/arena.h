@@ -66,6 +66,15 @@ struct ust_arena_cfg {
 	 */
 	size_t warm_hard;
 	/*
+	 * 0, or how long a run must have lain in the warm cache before
+	 * ust_arena_poll() punches it to bring the cache back to warm_max: a
+	 * cache in use (runs freed and taken again at a high rate) keeps up to
+	 * warm_hard bytes faulted in, and only what lay idle goes back to the
+	 * OS. Every page punched is faulted in again by the next writer, in
+	 * every process that maps it (costly on a VM that shadows page tables).
+	 */
+	uint64_t warm_idle_ns;
+	/*
 	 * Hazard table in the region: nhazards words of 8 bytes, hazard_stride
 	 * bytes apart (a multiple of 8; 8-byte aligned). NULL/0 = none.
 	 */
@@ -184,6 +193,13 @@ uint64_t ust_arena_trim(ust_arena *a);
  * slabs whole). Returns the bytes punched.
  */
 uint64_t ust_arena_scrub(ust_arena *a);
+
+/*
+ * Allocate the pages of [off, off + len) in the region's file now, in the
+ * calling process (so charged to its memory cgroup), without mapping
+ * them. Best effort: on failure the first writer allocates them.
+ */
+void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len);
 
 /* A consistent snapshot of the counters. */
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *out);

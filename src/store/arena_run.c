@@ -162,6 +162,7 @@ static void addr_remove(ust_arena *a, struct run *r)
 
 static void lru_push(ust_arena *a, struct run *r)
 {
+	r->u.w.stamp = a->warm_idle_ns ? ar_now() : 0; /* freed at */
 	r->u.w.lprev = NULL;
 	r->u.w.lnext = a->lru_head;
 	if (a->lru_head)
@@ -303,6 +304,25 @@ void ar_warm_fit(ust_arena *a, uint64_t limit, struct run **batch)
 	while ((uint64_t)a->warm_pages * AR_P > limit) {
 		struct run *t = a->lru_tail;
 
+		warm_unlink(a, t);
+		ar_to_busy(a, t, batch);
+	}
+}
+
+/*
+ * ar_warm_fit(), but only runs that lay in the cache at least idle_ns (0:
+ * any): the oldest first, so it stops at the first one still in use.
+ */
+void ar_warm_fit_idle(ust_arena *a, uint64_t limit, uint64_t idle_ns,
+		      struct run **batch)
+{
+	uint64_t now = idle_ns ? ar_now() : 0;
+
+	while ((uint64_t)a->warm_pages * AR_P > limit) {
+		struct run *t = a->lru_tail;
+
+		if (idle_ns && now - t->u.w.stamp < idle_ns)
+			break;
 		warm_unlink(a, t);
 		ar_to_busy(a, t, batch);
 	}

@@ -124,6 +124,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	ac.heap_len = h.heap_len;
 	ac.warm_max = cfg->warm_max;
 	ac.warm_hard = cfg->warm_hard;
+	ac.warm_idle_ns = cfg->warm_idle_ns;
 	ac.hazards = g->base + h.haz_off;
 	ac.nhazards = cfg->nhaz;
 	ac.hazard_stride = sizeof(struct uvr_hazard);
@@ -348,6 +349,15 @@ int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
 		err = (int)o;
 		goto out;
 	}
+	/*
+	 * Allocate the extent's pages here, in utmemd, before the client
+	 * writes them: a page of shared memory is charged to the memory
+	 * cgroup of whoever first faults it in, and the client is typically
+	 * the very guest whose memory utmem relieves (a Redis in a 256 MiB
+	 * cgroup staging 128 KiB values filled that cgroup with utmem's data
+	 * and swapped it). Pages already there (reused extents) cost a walk.
+	 */
+	ust_arena_populate(g->arena, (uint64_t)o, len);
 	*off = (uint64_t)o;
 	*charge = c;
 out:
