@@ -246,7 +246,7 @@ one_run() {
 	t0=$(date +%s.%N)
 	# --op get preloads every key once (keys 0..N-1, through the PUT command)
 	# before its timed phase; one timed request is all we need of that.
-	if ub "$sys" --op get --value-size "$size" --keys "$keys" --requests 1 \
+	if ub "$sys" --op get --value-size "$size" --keys "$keys" --requests "$CONNS" \
 		--warmup 0 --max-time 900 &&
 		[ "$(bench_json_field "$UB_LINE" errors)" = 0 ]; then
 		t1=$(date +%s.%N)
