@@ -404,24 +404,38 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 }
 
 /*
- * Give every region's free memory back now: deferred ranges retried, the
- * warm cache and empty slabs punched. Each region is kept alive by its user
- * count, no lock is held while punching.
+ * The region of the first tenant from *id on that has one, entered (the
+ * caller leaves it with region_leave()), with *id set to that tenant; NULL
+ * past the last tenant. Tenants added meanwhile are seen, removed ones
+ * skipped.
  */
-void ust_regions_trim(ust_store *st)
+static struct ust_region *region_next(ust_store *st, uint32_t *id)
 {
-	for (uint32_t id = 1;; id++) {
+	for (;; (*id)++) {
 		struct ust_region *g;
 		uint32_t n;
 
 		pthread_mutex_lock(&st->stripes[0].lock);
 		n = st->next_tenant;
 		pthread_mutex_unlock(&st->stripes[0].lock);
-		if (id >= n)
-			break;
-		g = region_enter(st, id);
-		if (!g)
-			continue;
+		if (*id >= n)
+			return NULL;
+		g = region_enter(st, *id);
+		if (g)
+			return g;
+	}
+}
+
+/*
+ * Give every region's free memory back now: deferred ranges retried, the
+ * warm cache and empty slabs punched. Each region is kept alive by its user
+ * count, no lock is held while punching.
+ */
+void ust_regions_trim(ust_store *st)
+{
+	struct ust_region *g;
+
+	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
 		ust_arena_poll(g->arena);
 		ust_arena_trim(g->arena);
 		region_leave(g);
@@ -466,19 +480,11 @@ static uint64_t region_scrub(struct ust_region *g)
 
 void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 {
-	for (uint32_t id = 1;; id++) {
-		struct ust_region *g;
-		uint64_t punched = 0;
-		uint32_t n;
+	struct ust_region *g;
 
-		pthread_mutex_lock(&st->stripes[0].lock);
-		n = st->next_tenant;
-		pthread_mutex_unlock(&st->stripes[0].lock);
-		if (id >= n)
-			break;
-		g = region_enter(st, id);
-		if (!g)
-			continue;
+	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
+		uint64_t punched;
+
 		ust_arena_poll(g->arena);
 		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
 		punched = region_scrub(g);
