@@ -246,10 +246,13 @@ int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto)
 
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 {
-	struct ud_credit *k = c->credit;
+	/* The socket side teaches its ring (same worker): with a 1 MiB ring,
+	 * 1 MiB values never reach the ring to teach it themselves. */
+	struct ud_conn *rc = c->credit ? c : c->peer;
+	struct ud_credit *k = rc ? rc->credit : NULL;
 	uint64_t want = page_up(rec), max = 0;
 
-	if (!k || rec < UVR_STAGE_MIN || !c->tenant)
+	if (!k || rec < UVR_STAGE_MIN || !rc->tenant)
 		return;
 	k->big[k->nbig++ % UD_BIG_HISTORY] = want;
 	for (unsigned i = 0; i < UD_BIG_HISTORY && i < k->nbig; i++)
@@ -257,6 +260,8 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 			max = k->big[i];
 	k->stage_size = max;
 	k->want = 1;
+	if (rc != c)
+		ud_credit_refill(rc);
 }
 
 int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,

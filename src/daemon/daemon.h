@@ -579,7 +579,12 @@ int ud_credit_spend(struct ud_conn *c, uint64_t bound);
  * the staging slots in mask. Returns 0, or -EPROTO (upto never granted).
  */
 int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto);
-/* A record of rec bytes came inline: staging extents should fit it. */
+/*
+ * A record of rec bytes came inline, on c's ring or on the socket of a
+ * connection that has one: staging extents should fit it. On the socket
+ * (a frame too large for the ring) the ring is refilled at once, so the
+ * client's next PUT of that size is staged and posted.
+ */
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec);
 /*
  * PUT_REF: take the staging extent ref names (its reservation moves to the

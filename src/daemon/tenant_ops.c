@@ -333,17 +333,7 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 	uint64_t t0;
 	int err;
 
-	if (c->credit) {
-		ud_credit_note_record(c, uvr_rec_size(h->klen, h->vlen));
-	} else if (c->peer && c->peer->credit) {
-		/* A PUT too large for the ring came on the socket: teach its
-		 * ring the size and grant staging of it now, so the client's
-		 * next PUT of that size is staged and posted, not sent here
-		 * again (with a 1 MiB ring, 1 MiB values never reached the
-		 * ring to teach it). Same worker as the ring. */
-		ud_credit_note_record(c->peer, uvr_rec_size(h->klen, h->vlen));
-		ud_credit_refill(c->peer);
-	}
+	ud_credit_note_record(c, uvr_rec_size(h->klen, h->vlen));
 	if (h->flags & UWIRE_F_POSTED) {
 		if (!c->credit) {
 			reply_status(c, h, -EINVAL); /* posting needs a ring */
