@@ -778,9 +778,9 @@ int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
 {
 	int err;
 
-	if (!c->ring || r->done)
+	if (!uclient_fast_candidate(c, h, r))
 		return 0;
-	if (r->op == UWIRE_OP_PUT && !r->force) {
+	if (r->op == UWIRE_OP_PUT) {
 		err = uclient_post_put(c, r->pool, region_pool(c, h), r->key,
 				       r->klen, r->val, r->vlen);
 		if (err == -EAGAIN)
@@ -790,8 +790,7 @@ int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
 			return err;
 		}
 		r->result = 0;
-	} else if (r->op == UWIRE_OP_GET && r->rx == UCLIENT_RX_BUF &&
-		   !(r->flags & UWIRE_F_EXCLUSIVE)) {
+	} else {
 		struct into_buf b = {r->buf, r->cap, 0};
 
 		err = one_sided(c, h, r->pool, r->key, r->klen, 0, copy_into, &b);
@@ -800,8 +799,6 @@ int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
 		if (err && err != -ENOENT && err != -ENOBUFS)
 			return err;
 		r->result = err ? err : (ssize_t)b.len;
-	} else {
-		return 0;
 	}
 	r->done = 1;
 	return 1;
