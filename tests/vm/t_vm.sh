@@ -47,6 +47,14 @@ manage = host, vm1, vm2, vm3
 kind = ephemeral
 tenants = host, vm1, vm2, vm3
 manage = host, vm1, vm2, vm3
+[pool hostops-sp]
+kind = persistent
+tenants = host
+manage = host
+[pool hostops-se]
+kind = ephemeral
+tenants = host
+manage = host
 INI
 start_daemon d "$RUN" -c "$T/vm.ini"
 
@@ -125,7 +133,8 @@ EOF
 vm_initrd "$G" "$T/initrd.cpio" virtio_pci virtio_console
 
 # The host tenant keeps working while the guest runs (and scribbles).
-( for i in 1 2 3 4 5 6; do "$VMCHECK" ops "unix:$RUN/host.sock" other >/dev/null || exit 1; sleep 1; done ) &
+# (Its own shared pools: the guest's ops runs flush and count vmops-*.)
+( for i in 1 2 3 4 5 6; do "$VMCHECK" ops "unix:$RUN/host.sock" other hostops >/dev/null || exit 1; sleep 1; done ) &
 HOSTPID=$!
 PIDS+=("$HOSTPID")
 

@@ -5,8 +5,8 @@
  *
  * Subcommands (every one exits 0 only if each of its checks held, and
  * prints both sides of a failed one):
- *   ops ADDR TAG            every operation on every pool kind (shared ones:
- *                           vmops-sp, vmops-se), value sizes
+ *   ops ADDR TAG [SHARED]   every operation on every pool kind (shared ones:
+ *                           SHARED-sp, SHARED-se; vmops), value sizes
  *                           from 0 B to larger than a ring, a batch; leaves
  *                           values for the host to check (see leave())
  *   put ADDR KIND POOL KEY SIZE SEED     store a patterned value
@@ -250,13 +250,16 @@ static int cmd_ops(char **argv)
 {
 	utmem_client *c = dial(argv[0]);
 	const char *tag = argv[1];
+	/* Shared pools are shared: two ops runs at once must not use the
+	 * same ones (each flushes and counts its pool). */
+	const char *shared = argv[2] ? argv[2] : "vmops";
 	static const char *kinds[] = {"pp", "ep", "sp", "se"};
 	char name[64];
 
 	CHECK_EQ("ping", utmem_ping(c), 0);
 	for (size_t i = 0; i < 4; i++) {
 		if (kinds[i][0] == 's')
-			snprintf(name, sizeof(name), "vmops-%s", kinds[i]);
+			snprintf(name, sizeof(name), "%s-%s", shared, kinds[i]);
 		else
 			snprintf(name, sizeof(name), "%s-ops-%s", tag, kinds[i]);
 		exercise(c, open_pool(c, kinds[i], name), name);
@@ -645,7 +648,7 @@ static int cmd_devhostile(char **argv)
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (argc == 4 && strcmp(argv[1], "ops") == 0)
+	if ((argc == 4 || argc == 5) && strcmp(argv[1], "ops") == 0)
 		return cmd_ops(argv + 2);
 	if (argc == 8 && strcmp(argv[1], "put") == 0)
 		return cmd_put_check(argv + 2, 0);
@@ -666,7 +669,7 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[1], "reconnect") == 0)
 		return cmd_reconnect(argv + 2);
 	fprintf(stderr,
-		"usage: vmcheck ops ADDR TAG | put|check ADDR KIND POOL KEY SIZE SEED |\n"
+		"usage: vmcheck ops ADDR TAG [SHARED] | put|check ADDR KIND POOL KEY SIZE SEED |\n"
 		"       getstr ADDR KIND POOL KEY |\n"
 		"       lat ADDR N SIZE | scribble PATH SECONDS | hold ADDR SECONDS |\n"
 		"       reconnect ADDR FLAGFILE | bellproto SOCK SIZE [block] |\n"
