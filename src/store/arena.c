@@ -195,12 +195,14 @@ static void maybe_retry(ust_arena *a, struct run **batch)
 }
 
 /* A page-run allocation of npages, or -ENOMEM. Lock held (may be dropped). */
-static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch)
+static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch,
+			 bool *resident)
 {
 	struct run *r = ar_run_take(a, npages, batch);
 
 	if (!r)
 		return -ENOMEM;
+	*resident = r->state == RUN_WARM; /* the caller's state, not yet ALLOC */
 	/* ar_run_take may drop the lock, so reserve the map slot only now. */
 	if (ar_map_reserve(&a->map, 1) < 0) {
 		ar_run_free(a, r, false, batch);
@@ -214,11 +216,12 @@ static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch)
 	return (int64_t)ar_off(a, r->start);
 }
 
-int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied)
+int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident)
 {
 	struct run *batch = NULL;
 	int64_t off;
 
+	*resident = false;
 	if (!len)
 		len = 1;
 	if (len > (uint64_t)a->heap_pages * AR_P)
@@ -228,9 +231,19 @@ int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied)
 	if (len <= UST_ARENA_SMALL_MAX)
 		off = ar_slab_alloc(a, ar_cls_of(len), &batch);
 	else
-		off = run_alloc(a, (uint32_t)pages_of(len), &batch);
+		off = run_alloc(a, (uint32_t)pages_of(len), &batch, resident);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
+	if (off < 0)
+		*resident = false;
+	return off;
+}
+
+int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied)
+{
+	bool resident;
+	int64_t off = ust_arena_alloc_resident(a, len, &resident);
+
 	if (off >= 0 && occupied)
 		*occupied = ust_arena_size(len);
 	return off;

@@ -395,6 +395,7 @@ static struct run *split_front(ust_arena *a, struct bins *b, struct run *r,
 	if (!d)
 		return NULL;
 	ar_bins_remove(b, r);
+	d->state = r->state; /* warm or cold, as ar_run_take() promises */
 	d->start = r->start;
 	d->npages = npages;
 	r->start += npages;

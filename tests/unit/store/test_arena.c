@@ -481,6 +481,46 @@ static void test_warm_cache(void **state)
 	fx_close(&f);
 }
 
+/*
+ * ust_arena_alloc_resident() says "resident" exactly for runs from the warm
+ * cache: a fresh run, a run punched by trim and a slab slot are not (the
+ * staging path populates those and only those).
+ */
+static void test_alloc_resident(void **state)
+{
+	int64_t a, b, c;
+	bool res = true;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 64 * MiB, 1 * MiB, 0, 0);
+	a = ust_arena_alloc_resident(f.a, 128 * KiB, &res);
+	assert_true(a > 0);
+	assert_false(res); /* never used: cold */
+	touch(&f, (uint64_t)a, 128 * KiB);
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)a, 128 * KiB), 0);
+	assert_int_equal(stats(&f).warm_bytes, 128 * KiB);
+	b = ust_arena_alloc_resident(f.a, 64 * KiB, &res);
+	assert_int_equal(b, a); /* the front of the warm run */
+	assert_true(res);
+	c = ust_arena_alloc_resident(f.a, 64 * KiB, &res);
+	assert_int_equal(c, a + (int64_t)(64 * KiB)); /* its warm rest */
+	assert_true(res);
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)b, 64 * KiB), 0);
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)c, 64 * KiB), 0);
+	assert_int_equal(ust_arena_trim(f.a), 128 * KiB); /* punched: cold again */
+	a = ust_arena_alloc_resident(f.a, 128 * KiB, &res);
+	assert_true(a > 0);
+	assert_false(res);
+	res = true;
+	assert_true(ust_arena_alloc_resident(f.a, 100, &res) > 0);
+	assert_false(res); /* slab slots are never said to be resident */
+	res = true;
+	assert_int_equal(ust_arena_alloc_resident(f.a, 128 * MiB, &res), -ENOMEM);
+	assert_false(res);
+	fx_close(&f);
+}
+
 /* With warm_hard, releases never punch below it; poll() does, down to warm_max. */
 static void test_warm_hard(void **state)
 {
@@ -1425,6 +1465,7 @@ int main(void)
 		cmocka_unit_test(test_coalescing),
 		cmocka_unit_test(test_punch_frees),
 		cmocka_unit_test(test_warm_cache),
+		cmocka_unit_test(test_alloc_resident),
 		cmocka_unit_test(test_warm_hard),
 		cmocka_unit_test(test_hazards),
 		cmocka_unit_test(test_scrub),
