@@ -21,7 +21,7 @@ enum {
 	OPT_TARGET = 256, OPT_ADDR, OPT_TOKEN, OPT_OP, OPT_GET_RATIO,
 	OPT_VALUE_SIZE, OPT_KEYS, OPT_CONNECTIONS, OPT_PIPELINE, OPT_DURATION,
 	OPT_REQUESTS, OPT_WARMUP, OPT_MAX_TIME, OPT_TIMEOUT, OPT_POOL,
-	OPT_EPHEMERAL, OPT_PUT_CMD, OPT_GET_CMD, OPT_VERIFY, OPT_NO_PRELOAD,
+	OPT_EPHEMERAL, OPT_PUT_CMD, OPT_GET_CMD, OPT_VERIFY, OPT_NO_PRELOAD, OPT_PRELOAD,
 	OPT_JSON, OPT_LABEL, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_BREAKDOWN,
 };
 
@@ -46,6 +46,7 @@ static const struct option ub_long_opts[] = {
 	{ "get-cmd", required_argument, NULL, OPT_GET_CMD },
 	{ "verify", no_argument, NULL, OPT_VERIFY },
 	{ "no-preload", no_argument, NULL, OPT_NO_PRELOAD },
+	{ "preload", no_argument, NULL, OPT_PRELOAD },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "breakdown", no_argument, NULL, OPT_BREAKDOWN },
 	{ "label", required_argument, NULL, OPT_LABEL },
@@ -84,6 +85,9 @@ static void ub_usage(FILE *f)
 "  --warmup S           untimed phase before it (default 1)\n"
 "  --max-time S         abort the whole run after S seconds (default: generous)\n"
 "  --no-preload         do not write the keys before get/mix\n"
+"  --preload            put: write every key first too, so the timed phase\n"
+"                       overwrites values already stored (steady state, as\n"
+"                       memcpy's arena is faulted in before it is timed)\n"
 "  --verify             check GET values' content, not only their length\n"
 "  --seed N             random seed (default 1)\n"
 "\n"
@@ -324,6 +328,7 @@ static int ub_parse_string_opt(int id, const char *arg, struct ub_opts *o)
 		return 0;
 	case OPT_VERIFY: o->verify = 1; return 0;
 	case OPT_NO_PRELOAD: o->preload = 0; return 0;
+	case OPT_PRELOAD: o->preload = 2; return 0;
 	case OPT_JSON: o->json = 1; return 0;
 	case OPT_BREAKDOWN: o->breakdown = 1; return 0;
 	case OPT_LABEL:

@@ -44,7 +44,7 @@ struct ub_opts {
 	const char *put_cmd; /* redis */
 	const char *get_cmd;
 	int verify;
-	int preload;         /* 1: write every key before GET/mix runs */
+	int preload;         /* 1: write every key before GET/mix runs; 2: PUT too */
 	int json;
 	int breakdown;       /* --breakdown: the latency breakdown (breakdown.c) */
 	const char *label;

@@ -175,7 +175,7 @@ static void *ub_worker_main(void *arg)
 	const struct ub_opts *o = w->sh->o;
 
 	w->err = w->sh->target->open(&w->conn);
-	if (!w->err && o->preload && o->op != UB_OP_PUT &&
+	if (!w->err && o->preload && (o->op != UB_OP_PUT || o->preload == 2) &&
 	    o->target != UB_TARGET_MEMCPY)
 		w->err = ub_preload(w);
 	/* Other connections GET these keys: they must see them stored. */

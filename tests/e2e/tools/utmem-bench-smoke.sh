@@ -102,6 +102,28 @@ run "memcpy mix" --target memcpy --op mix --value-size 4K
 run "utmem get by request count" "${U[@]}" --op get --value-size 64 \
 	--requests 500 --pipeline 16
 
+# --preload makes a PUT run write every key first: a GET of the whole
+# keyspace afterwards finds them all. Without it, one timed PUT leaves
+# most of them missing (the control that shows the check can fail).
+# misses_after_put NAME POOL PUT-ARGS...: the GET run's misses.
+misses_after_put() {
+	local pool=$1 out
+	shift
+	"$BENCH" "${U[@]}" --pool "$pool" --op put --value-size 64 --keys 200 \
+		--requests 1 --warmup 0 --max-time 20 "$@" >/dev/null 2>"$T/err" ||
+		{ fail "put $*: $(cat "$T/err")"; echo -1; return; }
+	out=$("$BENCH" "${U[@]}" --pool "$pool" --op get --no-preload \
+		--value-size 64 --keys 200 --requests 2000 --warmup 0 --json \
+		--max-time 20 2>"$T/err") || { fail "get: $(cat "$T/err")"; echo -1; return; }
+	field "$out" misses
+}
+m=$(misses_after_put smoke-preload --preload)
+[[ $m == 0 ]] && echo "ok: put --preload stored every key" ||
+	fail "put --preload: a GET of the keyspace missed $m times"
+m=$(misses_after_put smoke-nopreload)
+[[ $m =~ ^[0-9]+$ && $m -gt 0 ]] && echo "ok: put without --preload: $m misses" ||
+	fail "put without --preload: misses '$m', expected > 0"
+
 # expect_exit STATUS PATTERN ARGS...: utmem-bench ARGS exits STATUS and says
 # something matching PATTERN on stderr.
 expect_exit() {
