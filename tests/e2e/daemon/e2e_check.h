@@ -1,13 +1,19 @@
 /*
- * e2e_check.h — the check that the daemon's end-to-end test clients share:
- * compare two integers, and on a mismatch print both (with utmem_strerror's
- * text for negative ones, which are -errno values) and count the failure.
- * Each client exits non-zero when `failures` is.
+ * e2e_check.h — what the daemon's end-to-end test clients share: the check
+ * (compare two integers, and on a mismatch print both, with utmem_strerror's
+ * text for negative ones, which are -errno values, and count the failure;
+ * each client exits non-zero when `failures` is), connecting or exiting,
+ * a monotonic clock in seconds, and the bounded wait for a flag file that
+ * the driving script creates.
  */
 #ifndef UTMEM_E2E_CHECK_H
 #define UTMEM_E2E_CHECK_H
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "utmem.h"
 
@@ -24,5 +30,42 @@ static int failures;
 			failures++;                                            \
 		}                                                              \
 	} while (0)
+
+/* Connect to addr (5 s timeout, flags) or exit 1 with the library's text. */
+static inline utmem_client *e2e_dial(const char *addr, unsigned flags)
+{
+	struct utmem_options o = {.timeout_ms = 5000, .flags = flags};
+	utmem_client *c = NULL;
+	int err = utmem_connect(addr, &o, &c);
+
+	if (err) {
+		fprintf(stderr, "FAIL connect %s: %s\n", addr, utmem_strerror(err));
+		exit(1);
+	}
+	return c;
+}
+
+/* CLOCK_MONOTONIC in seconds. */
+static inline double e2e_now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Wait (at most 20 s) for a flag file the driving script creates: 0, or -1. */
+static inline int e2e_wait_flag(const char *path)
+{
+	struct stat sb;
+
+	for (int i = 0; i < 2000; i++) {
+		if (stat(path, &sb) == 0)
+			return 0;
+		usleep(10000);
+	}
+	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
+	return -1;
+}
 
 #endif /* UTMEM_E2E_CHECK_H */

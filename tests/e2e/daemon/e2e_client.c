@@ -32,20 +32,6 @@ static utmem_client *dial(const char *sock)
 	return c;
 }
 
-/* Wait (at most 20 s) for a flag file the driving script creates. */
-static int wait_flag(const char *path)
-{
-	struct stat sb;
-
-	for (int i = 0; i < 2000; i++) {
-		if (stat(path, &sb) == 0)
-			return 0;
-		usleep(10000);
-	}
-	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
-	return -1;
-}
-
 static void fill(unsigned char *buf, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -260,7 +246,7 @@ static int cmd_quota(char **argv)
 	}
 	printf("READY\n");
 	fflush(stdout);
-	if (wait_flag(argv[1]) < 0)
+	if (e2e_wait_flag(argv[1]) < 0)
 		return 1;
 	CHECK_EQ("new key over quota", utmem_put(c, p, "new", 3, v, sizeof(v)), -EDQUOT);
 	CHECK_EQ("new key absent", utmem_get(c, p, "new", 3, out, sizeof(out), 0), -ENOENT);
@@ -288,14 +274,14 @@ static int cmd_restart(char **argv)
 	CHECK_EQ("put", utmem_put(c, p, "k", 1, "v", 1), 0);
 	printf("READY\n");
 	fflush(stdout);
-	if (wait_flag(argv[1]) < 0)
+	if (e2e_wait_flag(argv[1]) < 0)
 		return 1;
 	err = utmem_put(c, p, "k", 1, "v", 1);
 	printf("while down: %d (%s)\n", err, utmem_strerror(err));
 	CHECK_EQ("error while down", err < 0, 1);
 	CHECK_EQ("a connection error", err == -ECONNRESET || err == -ECONNREFUSED ||
 		 err == -ENOTCONN || err == -EPIPE, 1);
-	if (wait_flag(argv[2]) < 0)
+	if (e2e_wait_flag(argv[2]) < 0)
 		return 1;
 	/* Back: the client redials and reopens "r" by name. */
 	err = utmem_put(c, p, "k", 1, "w", 1);

@@ -65,40 +65,6 @@ static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 		pthread_mutex_unlock(&fail_lock);                              \
 	} while (0)
 
-static utmem_client *dial(const char *addr, unsigned flags)
-{
-	struct utmem_options o = {.timeout_ms = 5000, .flags = flags};
-	utmem_client *c = NULL;
-	int err = utmem_connect(addr, &o, &c);
-
-	if (err) {
-		fprintf(stderr, "FAIL connect %s: %s\n", addr, utmem_strerror(err));
-		exit(1);
-	}
-	return c;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int wait_flag(const char *path)
-{
-	struct stat sb;
-
-	for (int i = 0; i < 2000; i++) {
-		if (stat(path, &sb) == 0)
-			return 0;
-		usleep(10000);
-	}
-	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
-	return -1;
-}
-
 static uint64_t mix(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ull;
@@ -305,7 +271,7 @@ static void size_check(utmem_client *c, uint32_t p, const char *key, size_t n,
 static int cmd_sizes(char **argv)
 {
 	const char *addr = argv[0];
-	utmem_client *c = dial(addr, 0);
+	utmem_client *c = e2e_dial(addr, 0);
 	size_t max = utmem_max_value(c), n, *sz = xmalloc(4096 * sizeof(size_t));
 	uint8_t *val = xmalloc(max + 1), *got = xmalloc(max + 1);
 	char key[32];
@@ -316,7 +282,7 @@ static int cmd_sizes(char **argv)
 	printf("max_value %zu\n", max);
 	CHECK_EQ("open", utmem_pool_open(c, "sizes", UTMEM_POOL_CREATE, &p), 0);
 	n = sizes_list(max, sz, 4096);
-	t0 = now_s();
+	t0 = e2e_now_s();
 	for (size_t i = 0; i < n; i++) {
 		snprintf(key, sizeof(key), "s%011zu", sz[i]);
 		size_check(c, p, key, sz[i], val, got);
@@ -333,7 +299,7 @@ static int cmd_sizes(char **argv)
 			 -ENOENT);
 	}
 	printf("%zu sizes from 0 to %zu checked in %.2f s (%d failures)\n", n, max,
-	       now_s() - t0, failures);
+	       e2e_now_s() - t0, failures);
 	/* One byte too many: refused before it is sent, the old value gone. */
 	CHECK_EQ("old value", utmem_put(c, p, "over", 4, "old", 3), 0);
 	CHECK_EQ("max_value + 1 refused", utmem_put(c, p, "over", 4, val, max + 1),
@@ -352,14 +318,14 @@ static int cmd_sizes(char **argv)
 	CHECK_EQ("ping", utmem_ping(c), 0);
 	printf("STORED %d values\n", kept);
 	fflush(stdout);
-	if (wait_flag(argv[1]) < 0)
+	if (e2e_wait_flag(argv[1]) < 0)
 		return 1;
 	/*
 	 * utmemd is stopped. Reading a value of a private pool needs no
 	 * request: every kept value, the largest included, comes out of the
 	 * region. A request would wait for its 5 s timeout and fail.
 	 */
-	t0 = now_s();
+	t0 = e2e_now_s();
 	for (size_t i = 0; i < n; i++) {
 		if (sz[i] > (4u << 20) && sz[i] != max)
 			continue;
@@ -371,20 +337,20 @@ static int cmd_sizes(char **argv)
 			failures++;
 		}
 	}
-	printf("%d values read with utmemd stopped in %.3f s\n", kept, now_s() - t0);
+	printf("%d values read with utmemd stopped in %.3f s\n", kept, e2e_now_s() - t0);
 	/* Posted PUTs return while utmemd is stopped: inline and staged. */
-	t0 = now_s();
+	t0 = e2e_now_s();
 	gen(val, 100, 100, 8);
 	CHECK_EQ("posted inline PUT, utmemd stopped",
 		 utmem_put(c, p, "posted-small", 12, val, 100), 0);
 	gen(val, 200000, 200000, 8);
 	CHECK_EQ("posted staged PUT, utmemd stopped",
 		 utmem_put(c, p, "posted-large", 12, val, 200000), 0);
-	printf("2 PUTs posted with utmemd stopped in %.3f s\n", now_s() - t0);
-	CHECK_EQ("posted PUTs did not wait for utmemd", now_s() - t0 < 2.0, 1);
+	printf("2 PUTs posted with utmemd stopped in %.3f s\n", e2e_now_s() - t0);
+	CHECK_EQ("posted PUTs did not wait for utmemd", e2e_now_s() - t0 < 2.0, 1);
 	printf("POSTED\n");
 	fflush(stdout);
-	if (wait_flag(argv[2]) < 0)
+	if (e2e_wait_flag(argv[2]) < 0)
 		return 1;
 	CHECK_EQ("posted inline, read back", utmem_get(c, p, "posted-small", 12, got,
 						       max, 0), 100);
@@ -503,7 +469,7 @@ static int cmd_order(char **argv)
 	for (int mode = 0; mode < 2; mode++) {
 		unsigned flags = mode ? UTMEM_OPT_LAZY_KICK : 0;
 		const char *ctx = mode ? "lazy kick" : "default";
-		utmem_client *c = dial(addr, flags), *c2;
+		utmem_client *c = e2e_dial(addr, flags), *c2;
 		char pname[16];
 		uint32_t p, p2;
 		int immediate = 0;
@@ -543,7 +509,7 @@ static int cmd_order(char **argv)
 			if (round == 2) {
 				/* Another connection sees them once synced. */
 				CHECK_EQ("sync", utmem_sync(c), 0);
-				c2 = dial(addr, 0);
+				c2 = e2e_dial(addr, 0);
 				CHECK_EQ("open 2", utmem_pool_open(c2, pname, 0, &p2), 0);
 				for (unsigned i = 0; i < ORD_KEYS; i++)
 					ord_check(c2, p2, &m, order[i],
@@ -607,7 +573,7 @@ static long long credit_drained(utmem_client *obs)
 static void credit_fill(const char *addr, utmem_client *obs, long long max,
 			size_t vsize)
 {
-	utmem_client *c = dial(addr, 0);
+	utmem_client *c = e2e_dial(addr, 0);
 	uint8_t *val = xmalloc(vsize), *got = xmalloc(vsize + 1);
 	struct utmem_stats st;
 	long long charged, held;
@@ -698,11 +664,11 @@ static int cmd_credit(char **argv)
 {
 	const char *addr = argv[0];
 	long long max = strtoll(argv[1], NULL, 0);
-	utmem_client *obs = dial(addr, UTMEM_OPT_NO_FAST_PATH), *c;
+	utmem_client *obs = e2e_dial(addr, UTMEM_OPT_NO_FAST_PATH), *c;
 	uint32_t p;
 
 	/* A client posts, holds credit, and closes without a word. */
-	c = dial(addr, 0);
+	c = e2e_dial(addr, 0);
 	CHECK_EQ("open", utmem_pool_open(c, "q", UTMEM_POOL_CREATE, &p), 0);
 	for (int i = 0; i < 20; i++) {
 		char k[16];
@@ -716,7 +682,7 @@ static int cmd_credit(char **argv)
 	CHECK_EQ("an idle posting client holds credit", credit_bytes(obs) > 0, 1);
 	utmem_close(c);
 	CHECK_EQ("credit back to 0 after close", credit_drained(obs), 0);
-	c = dial(addr, 0);
+	c = e2e_dial(addr, 0);
 	CHECK_EQ("open", utmem_pool_open(c, "q", 0, &p), 0);
 	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
 	utmem_close(c);
@@ -775,7 +741,7 @@ static void *race_writer(void *arg)
 	struct race_thread *t = arg;
 	struct race *r = t->r;
 	uint64_t s = r->seed ^ mix((uint64_t)t->idx + 1);
-	utmem_client *c = dial(r->addr, 0);
+	utmem_client *c = e2e_dial(r->addr, 0);
 	uint8_t *val = xmalloc(256 * 1024);
 	uint32_t p;
 	int err;
@@ -785,7 +751,7 @@ static void *race_writer(void *arg)
 		TFAIL("writer %d: open: %s", t->idx, utmem_strerror(err));
 		return NULL;
 	}
-	while (now_s() < r->until) {
+	while (e2e_now_s() < r->until) {
 		/* Keys are owned by one writer each: versions only grow. */
 		unsigned id = (unsigned)(rnd_below(&s, RACE_KEYS / r->nwriters) *
 					 (unsigned)r->nwriters + (unsigned)t->idx);
@@ -868,7 +834,7 @@ static void *race_reader(void *arg)
 	struct race_thread *t = arg;
 	struct race *r = t->r;
 	uint64_t s = r->seed ^ mix((uint64_t)t->idx + 1000);
-	utmem_client *c = dial(r->addr, 0);
+	utmem_client *c = e2e_dial(r->addr, 0);
 	uint8_t *buf = xmalloc(256 * 1024);
 	uint64_t *last = calloc(RACE_KEYS, sizeof(uint64_t));
 	long long reads = 0, hits = 0, misses = 0;
@@ -880,7 +846,7 @@ static void *race_reader(void *arg)
 		TFAIL("reader %d: open: %s", t->idx, utmem_strerror(err));
 		return NULL;
 	}
-	while (now_s() < r->until) {
+	while (e2e_now_s() < r->until) {
 		unsigned id = (unsigned)rnd_below(&s, RACE_KEYS);
 		char key[32];
 		ssize_t n;
@@ -923,7 +889,7 @@ static int cmd_race(char **argv)
 	r.addr = argv[0];
 	r.seed = take_seed(argv[1], "race");
 	r.nwriters = 2;
-	r.until = now_s() + atof(argv[2]);
+	r.until = e2e_now_s() + atof(argv[2]);
 	for (int i = 0; i < 2; i++) {
 		w[i] = (struct race_thread){&r, i, 0};
 		pthread_create(&w[i].th, NULL, race_writer, &w[i]);
@@ -936,7 +902,7 @@ static int cmd_race(char **argv)
 		pthread_join(w[i].th, NULL);
 	for (int i = 0; i < 3; i++)
 		pthread_join(rd[i].th, NULL);
-	c = dial(r.addr, 0);
+	c = e2e_dial(r.addr, 0);
 	CHECK_EQ("open", utmem_pool_open(c, "race", UTMEM_POOL_EPHEMERAL, &p), 0);
 	CHECK_EQ("stats", utmem_stats(c, p, &st), 0);
 	printf("race: %lld puts, %lld reads: %lld hits, %lld misses; %llu evictions; %d failures\n",

@@ -47,40 +47,6 @@
 #include "e2e_check.h"
 #include "utmem.h"
 
-static utmem_client *dial(const char *addr)
-{
-	struct utmem_options o = {.timeout_ms = 5000};
-	utmem_client *c = NULL;
-	int err = utmem_connect(addr, &o, &c);
-
-	if (err) {
-		fprintf(stderr, "FAIL connect %s: %s\n", addr, utmem_strerror(err));
-		exit(1);
-	}
-	return c;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int wait_flag(const char *path)
-{
-	struct stat sb;
-
-	for (int i = 0; i < 2000; i++) {
-		if (stat(path, &sb) == 0)
-			return 0;
-		usleep(10000);
-	}
-	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
-	return -1;
-}
-
 static void fill(uint8_t *p, size_t n, unsigned seed)
 {
 	for (size_t i = 0; i < n; i++)
@@ -91,7 +57,7 @@ static void fill(uint8_t *p, size_t n, unsigned seed)
 
 static int cmd_ops(char **argv)
 {
-	utmem_client *c = dial(argv[0]);
+	utmem_client *c = e2e_dial(argv[0], 0);
 	struct utmem_stats st;
 	char buf[64];
 	void *v = NULL;
@@ -173,7 +139,7 @@ static void one_size(utmem_client *c, uint32_t p, size_t n)
 static int cmd_sizes(char **argv)
 {
 	static const size_t sizes[] = {0, 1024, 1u << 20, 4u << 20, 20u << 20};
-	utmem_client *c = dial(argv[0]);
+	utmem_client *c = e2e_dial(argv[0], 0);
 	uint32_t p;
 
 	CHECK_EQ("open", utmem_pool_open(c, "sizes", UTMEM_POOL_CREATE, &p), 0);
@@ -189,7 +155,7 @@ static int cmd_sizes(char **argv)
 
 static int cmd_batch(char **argv)
 {
-	utmem_client *c = dial(argv[0]);
+	utmem_client *c = e2e_dial(argv[0], 0);
 	int n = atoi(argv[1]);
 	utmem_batch *b;
 	char (*keys)[24] = calloc((size_t)n, sizeof(*keys));
@@ -268,7 +234,7 @@ static int cmd_batch(char **argv)
 
 static int cmd_restart(char **argv)
 {
-	utmem_client *c = dial(argv[0]);
+	utmem_client *c = e2e_dial(argv[0], 0);
 	char out[16];
 	double t0, dt;
 	uint32_t p;
@@ -278,19 +244,19 @@ static int cmd_restart(char **argv)
 	CHECK_EQ("put", utmem_put(c, p, "k", 1, "v", 1), 0);
 	printf("READY\n");
 	fflush(stdout);
-	if (wait_flag(argv[1]) < 0) /* the daemon is stopped (SIGSTOP) */
+	if (e2e_wait_flag(argv[1]) < 0) /* the daemon is stopped (SIGSTOP) */
 		return 1;
 	/* A pop must reach the daemon (a plain GET would be read one-sided
 	 * from the value region, which a stopped daemon leaves readable). */
-	t0 = now_s();
+	t0 = e2e_now_s();
 	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), UTMEM_GET_EXCLUSIVE);
-	dt = now_s() - t0;
+	dt = e2e_now_s() - t0;
 	printf("while down: %d (%s) after %.3f s\n", err, utmem_strerror(err), dt);
 	fflush(stdout);
 	CHECK_EQ("a connection error", err == -ECONNRESET || err == -EPIPE ||
 		 err == -ECONNREFUSED, 1);
 	CHECK_EQ("bounded by the timeout", dt < 5.0, 1);
-	if (wait_flag(argv[2]) < 0) /* a new daemon is up */
+	if (e2e_wait_flag(argv[2]) < 0) /* a new daemon is up */
 		return 1;
 	/* The dead daemon's region must not answer: the new one has nothing. */
 	err = (int)utmem_get(c, p, "k", 1, out, sizeof(out), 0);
@@ -462,7 +428,7 @@ static int raw_hung_up(struct raw *r)
 /* A well-behaved ring client still gets served. */
 static void still_serves(const char *addr, const char *what)
 {
-	utmem_client *c = dial(addr);
+	utmem_client *c = e2e_dial(addr, 0);
 	char out[16];
 	uint32_t p;
 
@@ -756,7 +722,7 @@ static void *scrib_main(void *arg)
 	while (!sc->stop) {
 		uint64_t off, len, lo, hi;
 
-		if (now_s() >= next) {
+		if (e2e_now_s() >= next) {
 			off_t at = (off_t)UVR_PAGE;
 
 			nr = 0;
@@ -773,7 +739,7 @@ static void *scrib_main(void *arg)
 				nr++;
 				at = e;
 			}
-			next = now_s() + 0.02;
+			next = e2e_now_s() + 0.02;
 		}
 		if (nr == 0 || xs64(&s) % 8 == 0) {
 			lo = UVR_PAGE; /* hazard words, directory, up to the heap */
@@ -893,8 +859,8 @@ static int cmd_tenant_scribble(char **argv)
 	sc.seed = s;
 	snprintf(evil_addr, sizeof(evil_addr), "unix:%s", evil_sock);
 	snprintf(good_addr, sizeof(good_addr), "unix:%s", argv[1]);
-	good = dial(good_addr);
-	evil = dial(evil_addr);
+	good = e2e_dial(good_addr, 0);
+	evil = e2e_dial(evil_addr, 0);
 	CHECK_EQ("good: open", utmem_pool_open(good, "gp", UTMEM_POOL_CREATE, &gp), 0);
 	CHECK_EQ("good: open shared", utmem_pool_open(good, "common", UTMEM_POOL_SHARED, &gs), 0);
 	CHECK_EQ("evil: open", utmem_pool_open(evil, "ep", UTMEM_POOL_CREATE, &ep), 0);
@@ -937,9 +903,9 @@ static int cmd_tenant_scribble(char **argv)
 	gr = (struct good_run){.c = good, .p = gp};
 	pthread_create(&gth, NULL, good_main, &gr);
 	pthread_create(&th, NULL, scrib_main, &sc);
-	t0 = now_s();
-	while (now_s() - t0 < 2.0 && ne < SCRIB_N * 20) {
-		double t1 = now_s(), dt;
+	t0 = e2e_now_s();
+	while (e2e_now_s() - t0 < 2.0 && ne < SCRIB_N * 20) {
+		double t1 = e2e_now_s(), dt;
 		unsigned id = (unsigned)(xs64(&s) % (uint64_t)ne);
 
 		esz[ne] = scrib_size(&s);
@@ -951,7 +917,7 @@ static int cmd_tenant_scribble(char **argv)
 		/* Its own one-sided reads: any answer, but an answer. */
 		snprintf(key, sizeof(key), "e-%u", id);
 		(void)utmem_get(evil, ep, key, strlen(key), o, 256 * 1024, 0);
-		dt = now_s() - t1;
+		dt = e2e_now_s() - t1;
 		worst = dt > worst ? dt : worst;
 	}
 	sc.stop = 1;
@@ -960,7 +926,7 @@ static int cmd_tenant_scribble(char **argv)
 	pthread_join(gth, NULL);
 	failures += gr.fails;
 	printf("scribbled %ld runs of bytes in %.1f s; evil put %d values (slowest put+get %.3f s); good did %d rounds meanwhile\n",
-	       sc.writes, now_s() - t0, ne - SCRIB_N, worst, gr.rounds);
+	       sc.writes, e2e_now_s() - t0, ne - SCRIB_N, worst, gr.rounds);
 	CHECK_EQ("evil's own operations answered in bounded time", worst < 6.0, 1);
 	CHECK_EQ("good was served during the scribbling", gr.rounds > 10, 1);
 
@@ -1025,7 +991,7 @@ static int cmd_tenant_scribble(char **argv)
 		CHECK_EQ("evil: fresh value exact", memcmp(o, v, n), 0);
 	}
 	/* A new connection of good is served as ever. */
-	c3 = dial(good_addr);
+	c3 = e2e_dial(good_addr, 0);
 	CHECK_EQ("good: new connection", utmem_pool_open(c3, "gp", 0, &p3), 0);
 	scrib_fill(v, 50000, 1, 11);
 	CHECK_EQ("good: new put", utmem_put(c3, p3, "new", 3, v, 50000), 0);
@@ -1055,7 +1021,7 @@ static int cmd_tenant_scribble(char **argv)
 		       err ? utmem_strerror(err) : "connected");
 		utmem_close(c4);
 	}
-	c3 = dial(good_addr);
+	c3 = e2e_dial(good_addr, 0);
 	CHECK_EQ("good after evil's header: open", utmem_pool_open(c3, "gp", 0, &p3), 0);
 	CHECK_EQ("good after evil's header: get", utmem_get(c3, p3, "new", 3, o,
 							     256 * 1024, 0), 50000);
