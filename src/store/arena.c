@@ -225,12 +225,12 @@ static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch,
 
 	if (!r)
 		return -ENOMEM;
-	*resident = r->state == RUN_WARM; /* the caller's state, not yet ALLOC */
 	/* ar_run_take may drop the lock, so reserve the map slot only now. */
 	if (ar_map_reserve(&a->map, 1) < 0) {
 		ar_run_free(a, r, false, batch);
 		return -ENOMEM;
 	}
+	*resident = r->state == RUN_WARM; /* its free state, before ALLOC */
 	r->state = RUN_ALLOC;
 	r->prev = r->next = NULL;
 	ar_map_put(&a->map, r->start, r);
@@ -257,8 +257,6 @@ int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident)
 		off = run_alloc(a, (uint32_t)pages_of(len), &batch, resident);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
-	if (off < 0)
-		*resident = false;
 	return off;
 }
 
@@ -377,7 +375,7 @@ uint64_t ust_arena_poll(ust_arena *a)
 
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
-	ar_warm_fit_idle(a, a->warm_max, a->warm_idle_ns, &batch);
+	ar_warm_fit(a, a->warm_max, a->warm_idle_ns, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);

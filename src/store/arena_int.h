@@ -189,9 +189,8 @@ int ar_run_cut(ust_arena *a, struct run *r, uint32_t npages, struct run **batch)
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch);
 void ar_batch_punch(ust_arena *a, struct run *batch);
 void ar_warm_drain(ust_arena *a, struct run **batch);
-void ar_warm_fit_idle(ust_arena *a, uint64_t limit, uint64_t idle_ns,
-		      struct run **batch);
-void ar_warm_fit(ust_arena *a, uint64_t limit, struct run **batch);
+void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
+		 struct run **batch);
 int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
 void ar_bins_remove(struct bins *b, struct run *r);
 void ar_cold_insert(ust_arena *a, struct run *r);

@@ -298,23 +298,13 @@ void ar_batch_punch(ust_arena *a, struct run *batch)
 	pthread_mutex_unlock(&a->lock);
 }
 
-/* Evict warm runs, oldest first, until the cache holds at most limit bytes. */
-void ar_warm_fit(ust_arena *a, uint64_t limit, struct run **batch)
-{
-	while ((uint64_t)a->warm_pages * AR_P > limit) {
-		struct run *t = a->lru_tail;
-
-		warm_unlink(a, t);
-		ar_to_busy(a, t, batch);
-	}
-}
-
 /*
- * ar_warm_fit(), but only runs that lay in the cache at least idle_ns (0:
- * any): the oldest first, so it stops at the first one still in use.
+ * Evict warm runs, oldest first, until the cache holds at most limit bytes;
+ * with idle_ns, only runs that lay in the cache at least that long, so it
+ * stops at the oldest one still in use. Lock held.
  */
-void ar_warm_fit_idle(ust_arena *a, uint64_t limit, uint64_t idle_ns,
-		      struct run **batch)
+void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
+		 struct run **batch)
 {
 	uint64_t now = idle_ns ? ar_now() : 0;
 
@@ -379,7 +369,7 @@ void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch)
 	lru_push(a, r);
 	a->warm_pages += r->npages;
 	a->nwarm++;
-	ar_warm_fit(a, a->warm_hard, batch);
+	ar_warm_fit(a, a->warm_hard, 0, batch);
 }
 
 /*
