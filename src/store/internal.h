@@ -322,6 +322,8 @@ void ust_alloc_flush(struct ust_alloc *a);
 void ust_alloc_sparse(struct ust_alloc *a, void *const *p, unsigned n, bool *move);
 void *ust_alloc_move(struct ust_alloc *a, void *p, size_t size);
 int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out);
+int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
+		   size_t *slab_size);
 
 /* table.c */
 struct ust_entry *ust_sub_find(struct ust_sub *sub, uint64_t h, const void *key,
