@@ -144,6 +144,10 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	a->heap_pages = (uint32_t)pages;
 	a->warm_max = cfg->warm_max;
 	a->warm_hard = cfg->warm_hard > cfg->warm_max ? cfg->warm_hard : cfg->warm_max;
+	a->warm_poll = cfg->warm_poll && cfg->warm_poll < a->warm_hard ? cfg->warm_poll
+								       : a->warm_hard;
+	if (a->warm_poll < a->warm_max)
+		a->warm_poll = a->warm_max;
 	a->warm_idle_ns = cfg->warm_idle_ns;
 	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
 	a->nhaz = cfg->nhazards;
@@ -375,6 +379,7 @@ uint64_t ust_arena_poll(ust_arena *a)
 
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
+	ar_warm_fit(a, a->warm_poll, 0, &batch);
 	ar_warm_fit(a, a->warm_max, a->warm_idle_ns, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);

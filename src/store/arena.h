@@ -66,6 +66,13 @@ struct ust_arena_cfg {
 	 */
 	size_t warm_hard;
 	/*
+	 * 0 (= warm_hard), or between warm_max and warm_hard: what
+	 * ust_arena_poll() brings the cache down to whatever its runs' age, so
+	 * that a large warm_hard (callers never punch, even when a whole pool
+	 * is flushed at once) holds memory for one poll interval only.
+	 */
+	size_t warm_poll;
+	/*
 	 * 0, or how long a run must have lain in the warm cache before
 	 * ust_arena_poll() punches it to bring the cache back to warm_max: a
 	 * cache in use (runs freed and taken again at a high rate) keeps up to
@@ -180,8 +187,9 @@ uint64_t ust_arena_charge(size_t len);
 bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
 
 /*
- * Retry deferred ranges now, and punch warm runs beyond warm_max (which
- * only accumulate there with warm_hard set). Returns the bytes still
+ * Retry deferred ranges now, and punch warm runs beyond warm_poll, then
+ * those beyond warm_max that lay idle warm_idle_ns (warm runs accumulate
+ * beyond warm_max only with warm_hard set). Returns the bytes still
  * deferred.
  */
 uint64_t ust_arena_poll(ust_arena *a);

@@ -33,6 +33,8 @@
 #define AR_NBUCKETS 4u
 /* Most objects in one slab (the bitmap in struct run). */
 #define AR_SLAB_MAXOBJ 256u
+/* A batch's punched runs are made cold (and waiters woken) this often. */
+#define AR_PUNCH_CHUNK (8ull << 20)
 /* Deferred ranges are retried on ordinary calls at most this often. */
 #define AR_RETRY_NS 1000000ull
 
@@ -117,6 +119,7 @@ struct ust_arena {
 	uint32_t heap_pages;
 	uint64_t warm_max;
 	uint64_t warm_hard;      /* >= warm_max: what release/alloc enforce */
+	uint64_t warm_poll;      /* in [warm_max, warm_hard]: what poll enforces */
 	uint64_t warm_idle_ns;   /* poll punches warm runs idle this long */
 	const volatile char *haz;
 	uint32_t nhaz;

@@ -12,7 +12,9 @@
  * lock is dropped (ar_batch_punch), and only then made cold and coalesced.
  * Nothing can allocate a busy run, so a punch never hits a live value; an
  * allocation that finds no room while punches are in flight waits for them
- * (a->punched) instead of failing.
+ * (a->punched) instead of failing, for one chunk of a batch at most (a
+ * batch is punched in address order, neighbours as one range, and made
+ * cold every AR_PUNCH_CHUNK bytes).
  *
  * Placement: warm runs first (best fit within the smallest fitting bin,
  * most recently freed first), else cold runs (same rule); a larger run is
@@ -266,36 +268,110 @@ int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len)
 	return rc;
 }
 
-/*
- * Punch every run of batch (linked by next) and make them cold. Called
- * WITHOUT the lock; takes it once afterwards. Wakes allocations waiting
- * for room.
- */
-void ar_batch_punch(ust_arena *a, struct run *batch)
+/* Merge two lists sorted by start into one (linked by next). */
+static struct run *merge_sorted(struct run *x, struct run *y)
 {
-	uint64_t n = 0, bytes = 0;
+	struct run head = {0}, *t = &head;
 
-	if (!batch)
-		return;
-	/* Busy runs are ours alone: nothing merges or frees them meanwhile. */
-	for (struct run *r = batch; r; r = r->next) {
-		(void)ar_punch_range(a, ar_off(a, r->start), (uint64_t)r->npages * AR_P);
-		n++;
-		bytes += (uint64_t)r->npages * AR_P;
+	while (x && y) {
+		if (x->start < y->start) {
+			t->next = x;
+			x = x->next;
+		} else {
+			t->next = y;
+			y = y->next;
+		}
+		t = t->next;
 	}
+	t->next = x ? x : y;
+	return head.next;
+}
+
+/*
+ * Sort a batch by start (bottom-up merge sort of the list: O(n log n), no
+ * allocation). Runs freed together are often neighbours (a flushed pool's
+ * values were allocated one after the other), and sorted they are punched
+ * as one range each.
+ */
+static struct run *sort_batch(struct run *b)
+{
+	struct run *part[32] = {0};
+	unsigned i;
+
+	while (b) {
+		struct run *one = b;
+
+		b = b->next;
+		one->next = NULL;
+		for (i = 0; i < 31 && part[i]; i++) {
+			one = merge_sorted(part[i], one);
+			part[i] = NULL;
+		}
+		part[i] = one;
+	}
+	for (i = 0; i < 32; i++)
+		b = merge_sorted(part[i], b);
+	return b;
+}
+
+/*
+ * Make the runs [from, to) of a sorted batch cold and wake allocations
+ * waiting for room. Takes the lock.
+ */
+static void release_punched(ust_arena *a, struct run *from, struct run *to,
+			    uint64_t calls, uint64_t bytes)
+{
 	pthread_mutex_lock(&a->lock);
-	while (batch) {
-		struct run *next = batch->next;
+	while (from != to) {
+		struct run *next = from->next;
 
-		batch->next = NULL;
-		ar_make_cold(a, batch);
-		batch = next;
+		from->next = NULL;
+		ar_make_cold(a, from);
+		from = next;
 	}
-	a->punches += n;
+	a->punches += calls;
 	a->punched_bytes += bytes;
 	if (a->waiters)
 		pthread_cond_broadcast(&a->punched);
 	pthread_mutex_unlock(&a->lock);
+}
+
+/*
+ * Punch every run of batch (linked by next) and make them cold. Called
+ * WITHOUT the lock. Adjacent runs of the batch are punched with one call
+ * (each call also costs every process that maps the region a TLB flush),
+ * and the runs punched so far are made cold every AR_PUNCH_CHUNK bytes, so
+ * that an allocation waiting for room (ar_run_take) waits for one chunk,
+ * not for a whole flushed pool.
+ */
+void ar_batch_punch(ust_arena *a, struct run *batch)
+{
+	uint64_t calls = 0, bytes = 0;
+	struct run *done;
+
+	if (!batch)
+		return;
+	/* Busy runs are ours alone: nothing merges or frees them meanwhile. */
+	batch = sort_batch(batch);
+	done = batch;
+	for (struct run *r = batch; r;) {
+		uint32_t lo = r->start, hi = r->start + r->npages;
+		struct run *n = r->next;
+
+		while (n && n->start == hi) {
+			hi += n->npages;
+			n = n->next;
+		}
+		(void)ar_punch_range(a, ar_off(a, lo), (uint64_t)(hi - lo) * AR_P);
+		calls++;
+		bytes += (uint64_t)(hi - lo) * AR_P;
+		r = n;
+		if (bytes >= AR_PUNCH_CHUNK || !r) {
+			release_punched(a, done, r, calls, bytes);
+			done = r;
+			calls = bytes = 0;
+		}
+	}
 }
 
 /*

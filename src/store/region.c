@@ -124,6 +124,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	ac.heap_len = h.heap_len;
 	ac.warm_max = cfg->warm_max;
 	ac.warm_hard = cfg->warm_hard;
+	ac.warm_poll = cfg->warm_poll;
 	ac.warm_idle_ns = cfg->warm_idle_ns;
 	ac.hazards = g->base + h.haz_off;
 	ac.nhazards = cfg->nhaz;

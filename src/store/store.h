@@ -383,7 +383,8 @@ struct ust_region_cfg {
 	uint64_t seed;    /* the index hash seed (random, per region) */
 	size_t warm_max;  /* freed page runs kept faulted in for reuse */
 	size_t warm_hard; /* up to this, punching waits for ust_regions_poll() */
-	uint64_t warm_idle_ns; /* ... which punches only runs idle this long */
+	size_t warm_poll; /* ... which brings it down to this at once, */
+	uint64_t warm_idle_ns; /* ... and to warm_max runs idle this long */
 };
 
 /*

@@ -47,10 +47,10 @@ struct fx {
 	ust_arena *a;
 };
 
-static void fx_open_hard(struct fx *f, uint64_t heap_len, size_t warm_max,
-			 size_t warm_hard, uint32_t nhaz, size_t stride)
+/* An arena over a fresh memfd; cfg gives the warm cache's settings. */
+static void fx_open_cfg(struct fx *f, uint64_t heap_len, struct ust_arena_cfg cfg,
+			uint32_t nhaz, size_t stride)
 {
-	struct ust_arena_cfg cfg = { 0 };
 
 	memset(f, 0, sizeof(*f));
 	f->heap_off = PG;
@@ -71,12 +71,18 @@ static void fx_open_hard(struct fx *f, uint64_t heap_len, size_t warm_max,
 	cfg.fd = f->fd;
 	cfg.heap_off = f->heap_off;
 	cfg.heap_len = heap_len;
-	cfg.warm_max = warm_max;
-	cfg.warm_hard = warm_hard;
 	cfg.hazards = nhaz ? (const volatile void *)f->base : NULL;
 	cfg.nhazards = nhaz;
 	cfg.hazard_stride = f->stride;
 	assert_int_equal(ust_arena_create(&cfg, &f->a), 0);
+}
+
+static void fx_open_hard(struct fx *f, uint64_t heap_len, size_t warm_max,
+			 size_t warm_hard, uint32_t nhaz, size_t stride)
+{
+	struct ust_arena_cfg cfg = { .warm_max = warm_max, .warm_hard = warm_hard };
+
+	fx_open_cfg(f, heap_len, cfg, nhaz, stride);
 }
 
 static void fx_open(struct fx *f, uint64_t heap_len, size_t warm_max,
@@ -563,6 +569,56 @@ static void test_warm_hard(void **state)
 	assert_true(stats(&f).warm_bytes <= 128 * KiB);
 	s = stats(&f);
 	assert_int_equal(ust_arena_trim(f.a), s.warm_bytes);
+	assert_true(resident(&f) <= base);
+	fx_close(&f);
+}
+
+/*
+ * With warm_poll, poll() brings the cache down to it whatever the runs'
+ * age (warm_idle_ns only governs the rest, down to warm_max), and runs
+ * that are neighbours are punched with one call.
+ */
+static void test_warm_poll(void **state)
+{
+	struct ust_arena_cfg cfg = {
+		.warm_max = 128 * KiB,
+		.warm_hard = 4 * MiB,
+		.warm_poll = 512 * KiB,
+		.warm_idle_ns = 3600ull * 1000000000ull,
+	};
+	int64_t r[24], base;
+	struct ust_arena_stats s;
+	struct fx f;
+
+	(void)state;
+	fx_open_cfg(&f, 64 * MiB, cfg, 0, 0);
+	base = resident(&f);
+	for (int i = 0; i < 24; i++) {
+		r[i] = xalloc(&f, 128 * KiB);
+		touch(&f, (uint64_t)r[i], 128 * KiB);
+		if (i)
+			assert_int_equal(r[i], r[i - 1] + (int64_t)(128 * KiB));
+	}
+	for (int i = 0; i < 24; i++)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 128 * KiB), 0);
+	s = stats(&f);
+	assert_int_equal(s.punches, 0);
+	assert_int_equal(s.warm_bytes, 3 * MiB);
+	assert_int_equal(ust_arena_poll(f.a), 0);
+	s = stats(&f);
+	assert_int_equal(s.warm_bytes, 512 * KiB);
+	/* the 20 oldest runs were neighbours: one range, one call */
+	assert_int_equal(s.punches, 1);
+	assert_int_equal(s.punched_bytes, 20 * 128 * KiB);
+	assert_true(resident(&f) <= base + (int64_t)(512 * KiB));
+	/* not idle yet: the rest stays */
+	assert_int_equal(ust_arena_poll(f.a), 0);
+	assert_int_equal(stats(&f).warm_bytes, 512 * KiB);
+	/* the punched range is cold, coalesced and reusable */
+	r[0] = xalloc(&f, 2 * MiB);
+	assert_int_equal(r[0], r[1] - (int64_t)(128 * KiB));
+	ust_arena_release(f.a, (uint64_t)r[0], 2 * MiB);
+	assert_int_equal(ust_arena_trim(f.a), stats(&f).warm_bytes);
 	assert_true(resident(&f) <= base);
 	fx_close(&f);
 }
@@ -1467,6 +1523,7 @@ int main(void)
 		cmocka_unit_test(test_warm_cache),
 		cmocka_unit_test(test_alloc_resident),
 		cmocka_unit_test(test_warm_hard),
+		cmocka_unit_test(test_warm_poll),
 		cmocka_unit_test(test_hazards),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_slab),
