@@ -23,9 +23,19 @@
 #define REGION_MAX (1ull << 40)
 #define REGION_HAZARDS 256u        /* fast-path connections per tenant */
 #define REGION_WARM (4u << 20)     /* freed page runs kept for reuse */
-#define REGION_WARM_HARD (32u << 20) /* beyond it the data path punches */
+/*
+ * Beyond it the data path punches. A worker never should: a punch zaps the
+ * pages from every process that maps the region (a TLB flush on each of
+ * their CPUs), and a flushed 64 MiB pool of 16 KiB values punched inline
+ * held its worker, and every tenant served by it, for hundreds of ms. The
+ * maintenance thread's poll (every 20 ms, ust_regions_poll) brings the
+ * cache down to REGION_WARM_POLL at once, punching neighbouring runs as one
+ * range; at most this much freed memory waits that long.
+ */
+#define REGION_WARM_HARD (256u << 20)
+#define REGION_WARM_POLL (32u << 20)
 /* Warm runs idle this long go back to the OS (down to REGION_WARM); a
- * cache in use keeps up to REGION_WARM_HARD faulted in. */
+ * cache in use keeps up to REGION_WARM_POLL faulted in. */
 #define REGION_WARM_IDLE_NS (200ull * 1000000u)
 
 /* Physical memory rounded up to a GiB, within [REGION_MIN, REGION_MAX]. */
@@ -44,6 +54,7 @@ int ud_region_create(struct ud_daemon *d, struct ud_tenant *t)
 		.nhaz = REGION_HAZARDS,
 		.warm_max = REGION_WARM,
 		.warm_hard = REGION_WARM_HARD,
+		.warm_poll = REGION_WARM_POLL,
 		.warm_idle_ns = REGION_WARM_IDLE_NS,
 	};
 	uint64_t size = region_size();
