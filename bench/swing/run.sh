@@ -68,7 +68,7 @@ TENANT_CG=$((LOCAL + HEADROOM))            # utmem mode: each tenant's fixed cgr
 POOL_MIB=$((BUDGET - N * TENANT_CG))       # what is left for utmemd
 CAPACITY=$((POOL_MIB - POOL_MIB / 16 - 16)) # utmemd's own memory beside the charge
 INTERVAL=0.5
-OUT=${OUT:-${UTMEM_RESULTS:-/var/tmp/utmem-results}/swing-$(date -u +%Y%m%dT%H%MZ)$([ "$QUICK" = 1 ] && echo -quick)}
+OUT=${OUT:-${UTMEM_RESULTS:-/var/tmp/utmem-results}/swing-$(date -u +%Y%m%dT%H%MZ)$([ "$QUICK" = 1 ] && echo -quick || true)}
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 exec > >(tee -a "$OUT/run.log") 2>&1
