@@ -144,8 +144,10 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	a->heap_pages = (uint32_t)pages;
 	a->warm_max = cfg->warm_max;
 	a->warm_hard = cfg->warm_hard > cfg->warm_max ? cfg->warm_hard : cfg->warm_max;
-	a->warm_poll = cfg->warm_poll && cfg->warm_poll < a->warm_hard ? cfg->warm_poll
-								       : a->warm_hard;
+	/* warm_poll within [warm_max, warm_hard]; 0 = warm_hard */
+	a->warm_poll = cfg->warm_poll ? cfg->warm_poll : a->warm_hard;
+	if (a->warm_poll > a->warm_hard)
+		a->warm_poll = a->warm_hard;
 	if (a->warm_poll < a->warm_max)
 		a->warm_poll = a->warm_max;
 	a->warm_idle_ns = cfg->warm_idle_ns;

@@ -137,6 +137,22 @@ static void touch(struct fx *f, uint64_t off, uint64_t len)
 	memset(f->base + off, 0xa5, len);
 }
 
+/* n runs of len bytes, each written, one after the other into r[]. */
+static void xalloc_touched(struct fx *f, int64_t *r, int n, size_t len)
+{
+	for (int i = 0; i < n; i++) {
+		r[i] = xalloc(f, len);
+		touch(f, (uint64_t)r[i], len);
+	}
+}
+
+/* Release r[0..n) of len bytes each, in order. */
+static void release_all(struct fx *f, const int64_t *r, int n, size_t len)
+{
+	for (int i = 0; i < n; i++)
+		assert_int_equal(ust_arena_release(f->a, (uint64_t)r[i], len), 0);
+}
+
 /* ---- the documented layout and charge, recomputed independently ---- */
 
 /*
@@ -443,12 +459,8 @@ static void test_warm_cache(void **state)
 	(void)state;
 	fx_open(&f, 64 * MiB, 256 * KiB, 0, 0);
 	base = resident(&f);
-	for (int i = 0; i < 8; i++) {
-		r[i] = xalloc(&f, 128 * KiB);
-		touch(&f, (uint64_t)r[i], 128 * KiB);
-	}
-	for (int i = 0; i < 8; i++)
-		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 128 * KiB), 0);
+	xalloc_touched(&f, r, 8, 128 * KiB);
+	release_all(&f, r, 8, 128 * KiB);
 	s = stats(&f);
 	assert_true(s.warm_bytes <= 256 * KiB);
 	assert_int_equal(s.warm_bytes, 256 * KiB); /* the two newest, merged */
@@ -537,12 +549,8 @@ static void test_warm_hard(void **state)
 	(void)state;
 	fx_open_hard(&f, 64 * MiB, 128 * KiB, 1 * MiB, 0, 0);
 	base = resident(&f);
-	for (int i = 0; i < 12; i++) {
-		r[i] = xalloc(&f, 128 * KiB);
-		touch(&f, (uint64_t)r[i], 128 * KiB);
-	}
-	for (int i = 0; i < 8; i++)
-		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 128 * KiB), 0);
+	xalloc_touched(&f, r, 12, 128 * KiB);
+	release_all(&f, r, 8, 128 * KiB);
 	s = stats(&f);
 	assert_int_equal(s.punches, 0);
 	assert_int_equal(s.warm_bytes, 1 * MiB);
@@ -593,14 +601,10 @@ static void test_warm_poll(void **state)
 	(void)state;
 	fx_open_cfg(&f, 64 * MiB, cfg, 0, 0);
 	base = resident(&f);
-	for (int i = 0; i < 24; i++) {
-		r[i] = xalloc(&f, 128 * KiB);
-		touch(&f, (uint64_t)r[i], 128 * KiB);
-		if (i)
-			assert_int_equal(r[i], r[i - 1] + (int64_t)(128 * KiB));
-	}
-	for (int i = 0; i < 24; i++)
-		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 128 * KiB), 0);
+	xalloc_touched(&f, r, 24, 128 * KiB);
+	for (int i = 1; i < 24; i++)
+		assert_int_equal(r[i], r[i - 1] + (int64_t)(128 * KiB));
+	release_all(&f, r, 24, 128 * KiB);
 	s = stats(&f);
 	assert_int_equal(s.punches, 0);
 	assert_int_equal(s.warm_bytes, 3 * MiB);
