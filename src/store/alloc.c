@@ -92,6 +92,14 @@ int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out)
 }
 
 /* glibc has no slabs to report. */
+int ust_alloc_bin(const struct ust_alloc *a, size_t size, unsigned *bin)
+{
+	(void)a;
+	(void)size;
+	*bin = 0;
+	return -ENOTSUP;
+}
+
 int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
 		   size_t *slab_size)
 {
@@ -212,13 +220,11 @@ void ust_alloc_trim(struct ust_alloc *a)
 }
 
 /*
- * The slab of the size class that an allocation of size bytes gets: regions
- * per slab and bytes per slab (arenas.bin.<i>.nregs, .slab_size). Returns
- * 0, or -ENOENT when size is above the small classes (no slab), -ENOTSUP
- * when jemalloc does not answer. For checking malloc_conf above.
+ * jemalloc's bin (small size class) for an allocation of size bytes, in
+ * *bin. Returns 0, or -ENOENT when size is above the small classes (no
+ * slab), -ENOTSUP when jemalloc does not answer.
  */
-int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
-		   size_t *slab_size)
+int ust_alloc_bin(const struct ust_alloc *a, size_t size, unsigned *bin)
 {
 	size_t want = ust_alloc_size(a, size), len;
 	unsigned nbins;
@@ -229,26 +235,44 @@ int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
 		return -ENOTSUP;
 	for (unsigned i = 0; i < nbins; i++) {
 		size_t bsize;
-		uint32_t n;
 
 		snprintf(name, sizeof(name), "arenas.bin.%u.size", i);
 		len = sizeof(bsize);
 		if (mallctl(name, &bsize, &len, NULL, 0) != 0)
 			return -ENOTSUP;
-		if (bsize != want)
-			continue;
-		snprintf(name, sizeof(name), "arenas.bin.%u.nregs", i);
-		len = sizeof(n);
-		if (mallctl(name, &n, &len, NULL, 0) != 0)
-			return -ENOTSUP;
-		*nregs = n;
-		snprintf(name, sizeof(name), "arenas.bin.%u.slab_size", i);
-		len = sizeof(*slab_size);
-		if (mallctl(name, slab_size, &len, NULL, 0) != 0)
-			return -ENOTSUP;
-		return 0;
+		if (bsize == want) {
+			*bin = i;
+			return 0;
+		}
 	}
 	return -ENOENT;
+}
+
+/*
+ * The slab of the size class that an allocation of size bytes gets: regions
+ * per slab and bytes per slab (arenas.bin.<i>.nregs, .slab_size). Returns
+ * 0 or ust_alloc_bin()'s error. For checking malloc_conf above.
+ */
+int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
+		   size_t *slab_size)
+{
+	unsigned bin;
+	uint32_t n;
+	char name[64];
+	size_t len = sizeof(n);
+	int err = ust_alloc_bin(a, size, &bin);
+
+	if (err)
+		return err;
+	snprintf(name, sizeof(name), "arenas.bin.%u.nregs", bin);
+	if (mallctl(name, &n, &len, NULL, 0) != 0)
+		return -ENOTSUP;
+	*nregs = n;
+	snprintf(name, sizeof(name), "arenas.bin.%u.slab_size", bin);
+	len = sizeof(*slab_size);
+	if (mallctl(name, slab_size, &len, NULL, 0) != 0)
+		return -ENOTSUP;
+	return 0;
 }
 
 /* Hand the calling thread's cached free regions back to their slabs. */

@@ -322,6 +322,7 @@ void ust_alloc_flush(struct ust_alloc *a);
 void ust_alloc_sparse(struct ust_alloc *a, void *const *p, unsigned n, bool *move);
 void *ust_alloc_move(struct ust_alloc *a, void *p, size_t size);
 int ust_alloc_usage(struct ust_alloc *a, struct ust_alloc_usage *out);
+int ust_alloc_bin(const struct ust_alloc *a, size_t size, unsigned *bin);
 int ust_alloc_slab(const struct ust_alloc *a, size_t size, unsigned *nregs,
 		   size_t *slab_size);
 

@@ -59,35 +59,22 @@ static void test_slab_geometry(void **state)
 	}
 }
 
-/* The index of jemalloc's bin for size bytes (a small class). */
-static unsigned bin_of(size_t size)
-{
-	unsigned nbins;
-	size_t len = sizeof(nbins);
-	char name[64];
-
-	assert_int_equal(mallctl("arenas.nbins", &nbins, &len, NULL, 0), 0);
-	for (unsigned i = 0; i < nbins; i++) {
-		size_t bsize;
-
-		snprintf(name, sizeof(name), "arenas.bin.%u.size", i);
-		len = sizeof(bsize);
-		assert_int_equal(mallctl(name, &bsize, &len, NULL, 0), 0);
-		if (bsize == size)
-			return i;
-	}
-	fail_msg("no jemalloc bin of %zu B", size);
-	return 0;
-}
-
-/* Slabs of bin currently holding a region, over all arenas (stats refreshed). */
-static size_t curslabs(unsigned bin)
+/* Have jemalloc refresh the statistics read below. */
+static void refresh_stats(void)
 {
 	uint64_t epoch = 1;
-	size_t len = sizeof(epoch), v = 0, vl = sizeof(v);
-	char name[96];
+	size_t len = sizeof(epoch);
 
 	assert_int_equal(mallctl("epoch", &epoch, &len, &epoch, len), 0);
+}
+
+/* Slabs of bin currently holding a region, over all arenas. */
+static size_t curslabs(unsigned bin)
+{
+	size_t v = 0, vl = sizeof(v);
+	char name[96];
+
+	refresh_stats();
 	snprintf(name, sizeof(name), "stats.arenas.%u.bins.%u.curslabs",
 		 (unsigned)MALLCTL_ARENAS_ALL, bin);
 	assert_int_equal(mallctl(name, &v, &vl, NULL, 0), 0);
@@ -97,10 +84,9 @@ static size_t curslabs(unsigned bin)
 /* jemalloc's metadata in bytes (printed only: see below). */
 static size_t metadata(void)
 {
-	uint64_t epoch = 1;
-	size_t len = sizeof(epoch), v = 0, vl = sizeof(v);
+	size_t v = 0, vl = sizeof(v);
 
-	assert_int_equal(mallctl("epoch", &epoch, &len, &epoch, len), 0);
+	refresh_stats();
 	assert_int_equal(mallctl("stats.metadata", &v, &vl, NULL, 0), 0);
 	return v;
 }
@@ -112,19 +98,21 @@ static size_t metadata(void)
  * returned), that 8192 values of 4 KiB take through the store's allocator:
  * one per value with one-region slabs (measured 8190 more, with
  * MALLOC_CONF=slab_sizes:4096-4096:1), one per 16 values with alloc.c's
- * (measured 512). The bound, one per 4 values, is far from both. Slabs are counted rather than stats.metadata compared: metadata
- * also grows by a 2 MiB radix-tree leaf whenever the values happen to
- * reach a new GiB of address space (seen under meson test, with ASLR).
+ * (measured 512). The bound, one per 4 values, is far from both. Slabs
+ * are counted rather than stats.metadata compared: metadata also grows by
+ * a 2 MiB radix-tree leaf whenever the values happen to reach a new GiB of
+ * address space (seen under meson test, with ASLR).
  */
 static void test_slabs_per_4k_value(void **state)
 {
 	struct ust_alloc a = { 0 };
 	static void *p[NVALS];
-	unsigned bin = bin_of(4096);
+	unsigned bin = 0;
 	size_t s0, s1, m0, m1;
 
 	(void)state;
 	assert_int_equal(ust_alloc_init(&a, 0), 0);
+	assert_int_equal(ust_alloc_bin(&a, 4096, &bin), 0);
 	s0 = curslabs(bin);
 	m0 = metadata();
 	for (unsigned i = 0; i < NVALS; i++) {
