@@ -81,9 +81,7 @@ run_one() {
 	redis) args=(--target redis --addr "unix:$REDIS_SOCK") ;;
 	memcpy) args=(--target memcpy) ;;
 	esac
-	# PUTs overwrite keys already stored, as memcpy overwrites an arena it
-	# faulted in first: the steady state, not the first fill of the store.
-	[[ $op = put ]] && args+=(--preload)
+	[[ $op = put ]] && args+=(--preload) # steady state (see the top)
 	if ! line=$(env "${envs[@]}" "$BENCH_UTMEM_BENCH" "${args[@]}" --op "$op" \
 		--value-size "$size" --connections "$conns" --pipeline "$pipe" \
 		--keys "$keys" --duration "$DURATION" --warmup "$WARMUP" \
