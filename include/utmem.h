@@ -85,6 +85,10 @@ typedef struct utmem_batch utmem_batch;
 
 /* GET flags. */
 #define UTMEM_GET_EXCLUSIVE (1u << 0)   /* pop: return and remove in one step */
+#define UTMEM_GET_LOCAL (1u << 1)       /* utmem_get_view only: answer from a
+					   one-sided read of the value region
+					   or fail with -EAGAIN, never ask
+					   utmemd (see utmem_get_view) */
 
 struct utmem_options {
 	const char *token; /* TCP: the tenant's token (required there) */
@@ -265,6 +269,14 @@ UTMEM_API int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
  * fn's result (>= 0) on a hit, -ENOENT on a miss, or -errno. With
  * UTMEM_GET_EXCLUSIVE (or off the fast path) the value is first received
  * into a temporary buffer.
+ *
+ * With UTMEM_GET_LOCAL the call never waits for utmemd: where a one-sided
+ * read is not possible (no value region: socket only, TCP, vsock; a
+ * shared pool; UTMEM_OPT_SYNC_GET) or gets no stable view this time, it
+ * returns -EAGAIN without calling fn and the caller asks utmemd some other
+ * way (a batch, an asynchronous request). Not with UTMEM_GET_EXCLUSIVE
+ * (-EINVAL). Before reading it still waits for this client's posted PUTs
+ * on the same key to be applied, as every one-sided read does.
  */
 typedef int (*utmem_view_fn)(void *ctx, const void *val, size_t len);
 UTMEM_API int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
@@ -345,6 +357,84 @@ UTMEM_API int utmem_batch_exec(utmem_batch *b);
  * before exec, -EINVAL for an index out of range.
  */
 UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
+
+/*
+ * Asynchronous requests: send a GET, pop or INVALIDATE without waiting for
+ * its reply, and collect the outcome later, for event loops that must not
+ * block (the Redis module uses them for TMEM.POP and TMEM.DEL).
+ *
+ * A request goes through the same channel as every other request of the
+ * client, after the PUTs it posted before, so it sees them; it is always
+ * answered by utmemd (no one-sided read: use utmem_get_view for that).
+ * The key is copied when the request is sent, so it need not outlive the
+ * call. Synchronous calls may be made while requests are outstanding: a
+ * reply they meet for an outstanding request is kept as its completion.
+ *
+ * At most UTMEM_ASYNC_MAX requests per client may be outstanding (sent and
+ * not yet reaped); one more is refused with -EAGAIN. Each request completes
+ * exactly once: with its reply, or, when the connection breaks (utmemd
+ * died or restarted, a synchronous call failed with a link error, the
+ * stream broke), with -ECONNRESET; its effect is then unknown (a pop may
+ * have removed the value) and the library never sends it again. The
+ * library puts no deadline on a request (utmemd serves them in order):
+ * a caller that wants one keeps it itself, and utmem_close() discards what
+ * is still outstanding. Not on dev: and ivshmem: addresses (-EOPNOTSUPP).
+ */
+#define UTMEM_ASYNC_MAX 1024
+
+/* utmem_completion.op */
+#define UTMEM_OP_GET 1u        /* utmem_submit_get (a pop with EXCLUSIVE) */
+#define UTMEM_OP_INVALIDATE 2u /* utmem_submit_invalidate */
+
+struct utmem_completion {
+	uint64_t tag;     /* the caller's tag, as submitted */
+	int64_t result;   /* GET: the value's length; INVALIDATE: 0 (it was
+			     there); or -errno as the synchronous call would
+			     return it (-ENOENT miss, -ECONNRESET link lost) */
+	void *val;        /* GET hit: the value, malloc()ed, the caller
+			     free()s it (non-NULL even when empty); else NULL */
+	unsigned op;      /* UTMEM_OP_* */
+	unsigned reserved[5]; /* 0: room for what later versions report */
+};
+
+/*
+ * Send a GET of key (flags: UTMEM_GET_EXCLUSIVE for a pop) or an
+ * INVALIDATE, tagged with tag, and return without waiting for the reply.
+ * Returns 0 (sent: exactly one completion will carry tag), -EAGAIN
+ * (UTMEM_ASYNC_MAX outstanding: reap first), -EINVAL, -EMSGSIZE (key too
+ * long), -EBADF (pool handle), -EOPNOTSUPP, or a link error (nothing was
+ * sent: no completion will come). Connects first if needed. Blocks only
+ * while the channel has no room for the request, bounded by timeout_ms.
+ */
+UTMEM_API int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
+			       size_t klen, unsigned flags, uint64_t tag);
+UTMEM_API int utmem_submit_invalidate(utmem_client *c, uint32_t pool,
+				      const void *key, size_t klen,
+				      uint64_t tag);
+
+/*
+ * A descriptor that polls readable when completions may be ready to reap
+ * or the connection broke (which completes every outstanding request).
+ * It is an epoll descriptor owned by the client, the same for the
+ * client's whole life, across reconnects; wait on it with poll, select or
+ * epoll, never read it, never close it. Readiness is a hint: utmem_reap()
+ * may find nothing (then wait again). Returns the descriptor or -errno.
+ */
+UTMEM_API int utmem_event_fd(utmem_client *c);
+
+/*
+ * Move up to n completions into out[] and return how many (0 if none is
+ * ready). Never waits for utmemd: it reads the replies that have arrived
+ * (one whose first bytes arrived is read whole, bounded by timeout_ms) and
+ * notices a broken connection. Before returning it asks to be woken up
+ * (the event descriptor) for the replies still to come. Returns the count
+ * or -EINVAL.
+ */
+UTMEM_API int utmem_reap(utmem_client *c, struct utmem_completion *out,
+			 size_t n);
+
+/* Requests submitted and not yet reaped (0..UTMEM_ASYNC_MAX), or -EINVAL. */
+UTMEM_API int utmem_async_outstanding(utmem_client *c);
 
 #ifdef __cplusplus
 }

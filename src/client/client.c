@@ -28,6 +28,10 @@
 /* Drop the connection (if any). Pools must be reopened on the next one. */
 void uclient_disconnect(struct utmem_client *c)
 {
+	/* Requests in flight will get no reply now: each completes with
+	 * the link error, and is never sent again. */
+	if (c->async)
+		uclient_async_fail(c, -ECONNRESET);
 	uclient_ring_free(c);
 	uclient_region_free(c);
 	if (c->fd >= 0)
@@ -223,6 +227,8 @@ dial:
 		err = reopen_all(c);
 	if (err)
 		uclient_disconnect(c);
+	else
+		c->conn_gen++; /* async.c watches the new descriptors */
 	return err;
 }
 
@@ -400,6 +406,7 @@ void utmem_close(utmem_client *c)
 	if (c->fd >= 0 && c->ring)
 		(void)uclient_post_settle(c, 0, NULL, 0);
 	uclient_disconnect(c);
+	uclient_async_free(c);
 	pthread_mutex_destroy(&c->lock);
 	free(c->rb.data);
 	free(c->vport_buf);
@@ -940,7 +947,8 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	void *p;
 	int err;
 
-	if (!c || !fn || (flags & ~UTMEM_GET_EXCLUSIVE))
+	if (!c || !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
+	    (flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL))
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
 	err = uclient_check_key(c, key, klen);
@@ -958,7 +966,7 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	err = one_sided(c, pool, server, key, klen, flags, view_call, &vc);
 	if (err == 0)
 		err = vc.rc; /* fn's result, as documented, not sget's 0 */
-	if (err == -EAGAIN) {
+	if (err == -EAGAIN && !(flags & UTMEM_GET_LOCAL)) {
 		err = get_alloc_locked(c, pool, server, key, klen, flags, &p, &len);
 		if (!err) {
 			err = fn(ctx, p, len);

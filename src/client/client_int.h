@@ -155,6 +155,9 @@ struct utmem_client {
 
 	struct uclient_pool *pools;
 	size_t npools;
+
+	uint64_t conn_gen;            /* bumped with each new connection */
+	struct uclient_async *async;  /* asynchronous requests, or NULL */
 };
 
 /* What to do with a successful reply's value. */
@@ -192,6 +195,37 @@ struct uclient_req {
 };
 
 int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
+
+/*
+ * Read one reply from the channel in use and settle the request of
+ * r[0..n) (ids base..) or the asynchronous request it answers. Returns 0
+ * or -errno (the stream is then out of sync). exec.c.
+ */
+int uclient_read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
+		       uint64_t base, long *waiting);
+
+/* ---- asynchronous requests (async.c) ---- */
+
+/* Ids of asynchronous requests have this bit; exec's ids never do. */
+#define UCLIENT_ASYNC_ID (1ull << 63)
+struct uclient_async;
+/* Settle the asynchronous request that h answers (its key and value still
+ * to read from the channel). Returns 0 or -errno (stream out of sync). */
+int uclient_async_reply(struct utmem_client *c, const struct uwire_hdr *h);
+/* The connection is going: complete every request in flight with err. */
+void uclient_async_fail(struct utmem_client *c, int err);
+/*
+ * After a wait or an exchange on the connection: with requests
+ * outstanding, ask utmemd again to ring our doorbell for replies, and make
+ * the event descriptor readable if replies or completions are already
+ * waiting (a synchronous call may have taken the wake-up meant for them).
+ */
+void uclient_async_note(struct utmem_client *c);
+/* Before an exchange on the socket of a ring connection: read the replies
+ * of every request in flight on the ring first. Returns 0 or -errno. */
+int uclient_async_drain(struct utmem_client *c);
+/* Free everything (utmem_close). */
+void uclient_async_free(struct utmem_client *c);
 
 /*
  * Serve r (pool resolved, handle h) on the fast path if it can be: a PUT
@@ -273,6 +307,13 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
 		     const void *key, size_t klen, const void *val, size_t vlen);
 /*
+ * The request just put into the ring (an asynchronous pop or INVALIDATE,
+ * answered later) touches (pool, key): one-sided reads of the key wait
+ * until utmemd has applied it, as they wait for posted PUTs.
+ */
+void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
+		       size_t klen);
+/*
  * Wait until the posted requests on (pool, key) — or, with key NULL, every
  * posted request — were served. Returns 0 or -errno.
  */
@@ -313,6 +354,17 @@ int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
 		      size_t iovcnt);
 /* Ring the daemon's doorbell if it sleeps (lazy kicks: utmem_flush). */
 void uclient_ring_flush(struct utmem_client *c);
+/*
+ * Asynchronous requests (async.c): our doorbell's descriptor (-1 for a VM
+ * ring); raise our sleeping flag for reply data, so that utmemd rings the
+ * doorbell when it next writes a reply (disarm: lower it again); empty the
+ * doorbell, returning 1 if
+ * the daemon closed its end (it is gone), else 0.
+ */
+int uclient_ring_bell_fd(const struct utmem_client *c);
+void uclient_ring_arm(struct utmem_client *c);
+void uclient_ring_disarm(struct utmem_client *c);
+int uclient_ring_drain_bell(struct utmem_client *c);
 /* Wait until utmemd has served `target` request frames. */
 int uclient_ring_wait_applied(struct utmem_client *c, uint64_t target,
 			      int timeout_ms);

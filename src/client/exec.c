@@ -165,13 +165,14 @@ static int take_value(struct utmem_client *c, struct uclient_req *r,
 }
 
 /*
- * Read one reply and settle the request it answers. Returns 0 or -errno
+ * Read one reply and settle the request it answers (or, for an id with
+ * UCLIENT_ASYNC_ID, the asynchronous request). Returns 0 or -errno
  * for a connection-level failure: the stream broke, the reply is malformed
  * or answers nothing we asked, or the daemon refused the connection as a
  * whole (a status on an id it could not read, as after a version mismatch).
  */
-static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
-		      uint64_t base, long *waiting)
+int uclient_read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
+		       uint64_t base, long *waiting)
 {
 	uint8_t raw[UWIRE_HDR_SIZE];
 	struct uwire_hdr h;
@@ -187,6 +188,9 @@ static int read_reply(struct utmem_client *c, struct uclient_req *r, size_t n,
 		return -EPROTONOSUPPORT;
 	if (err || !(h.flags & UWIRE_F_RESPONSE))
 		return -EPROTO;
+	/* The reply of an asynchronous request: kept as its completion. */
+	if ((h.id & UCLIENT_ASYNC_ID) && c->async)
+		return uclient_async_reply(c, &h);
 	idx = h.id - base;
 	if (h.id < base || idx >= n || r[idx].done)
 		return h.status ? -uwire_status_to_errno(h.status) : -EPROTO;
@@ -258,7 +262,7 @@ static int pump(struct utmem_client *c, struct uclient_tx *tx,
 			return err;
 		if (err == 0)
 			continue; /* room to send only */
-		err = read_reply(c, r, n, base, &waiting);
+		err = uclient_read_reply(c, r, n, base, &waiting);
 		if (err)
 			return err;
 	}
@@ -313,8 +317,12 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 		c->post.sent += (uint64_t)waiting; /* frames through the ring */
 		err = 0;
 	} else {
-		/* A frame too big for the ring must not overtake posted ones. */
+		/* A frame too big for the ring must not overtake posted ones;
+		 * nor may replies of asynchronous requests on the ring be
+		 * left in the read buffer the socket's replies go through. */
 		err = uclient_post_settle(c, 0, NULL, 0);
+		if (!err && c->async)
+			err = uclient_async_drain(c);
 	}
 	if (!err) {
 		/* UTMEM_OPT_TIMING: the request is handed to the channel now
@@ -328,8 +336,11 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 	}
 	c->via_ring = 0;
 	tx_free(&tx);
-	if (!err)
+	if (!err) {
+		if (c->async)
+			uclient_async_note(c);
 		return 0;
+	}
 	for (size_t i = 0; i < n; i++) {
 		if (!r[i].done) {
 			r[i].result = -ECONNRESET;

@@ -45,6 +45,12 @@ static void pending_note(struct utmem_client *c, uint32_t pool, const void *key,
 	c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)] = seq;
 }
 
+void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
+		       size_t klen)
+{
+	pending_note(c, pool, key, klen, c->post.sent);
+}
+
 int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 			size_t klen)
 {

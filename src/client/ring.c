@@ -251,6 +251,36 @@ void uclient_ring_flush(struct utmem_client *c)
 		kick_daemon(c->ring, URING_WANT_DATA);
 }
 
+int uclient_ring_bell_fd(const struct utmem_client *c)
+{
+	return c->ring && !c->ring->vm.release ? c->ring->bell_client : -1;
+}
+
+void uclient_ring_arm(struct utmem_client *c)
+{
+	if (c->ring && !c->ring->vm.release)
+		uring_sleep_prepare(&c->ring->map.shm->client_sleeping,
+				    URING_WANT_DATA);
+}
+
+void uclient_ring_disarm(struct utmem_client *c)
+{
+	if (c->ring && !c->ring->vm.release)
+		uring_sleep_cancel(&c->ring->map.shm->client_sleeping);
+}
+
+int uclient_ring_drain_bell(struct utmem_client *c)
+{
+	char drain[64];
+	ssize_t n;
+
+	if (uclient_ring_bell_fd(c) < 0)
+		return 0;
+	while ((n = read(c->ring->bell_client, drain, sizeof(drain))) > 0)
+		;
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR);
+}
+
 ssize_t uclient_ring_recv(struct utmem_client *c, void *dst, size_t len)
 {
 	struct uclient_ring *r = c->ring;
@@ -389,8 +419,25 @@ static int closed_error(struct uclient_ring *r)
  * on the doorbell and the socket with our sleeping flag saying what we wait
  * for. Returns 0, -ETIMEDOUT, -ECONNRESET or -EPROTO.
  */
+static int wait_for_once(struct utmem_client *c, unsigned want,
+			 uint64_t target, int timeout_ms);
+
+/*
+ * wait_for_once(), then, with asynchronous requests outstanding, re-arm
+ * the wake-up for their replies (the wait may have taken it).
+ */
 static int wait_for(struct utmem_client *c, unsigned want, uint64_t target,
 		    int timeout_ms)
+{
+	int rc = wait_for_once(c, want, target, timeout_ms);
+
+	if (c->async)
+		uclient_async_note(c);
+	return rc;
+}
+
+static int wait_for_once(struct utmem_client *c, unsigned want,
+			 uint64_t target, int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
 	uint64_t t0 = uspin_now(), deadline;

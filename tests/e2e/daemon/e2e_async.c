@@ -1,0 +1,347 @@
+/*
+ * e2e_async.c — end-to-end checks of libutmem's asynchronous requests
+ * (utmem_submit_get, utmem_submit_invalidate, utmem_event_fd, utmem_reap)
+ * against a real utmemd, driven by t_async.sh.
+ *
+ * Subcommands (exit status 0 only if every check held):
+ *   mix ADDR SEED N
+ *       N random steps on a few dozen keys: synchronous PUTs (posted on
+ *       the fast path), GETs (one-sided there) and INVALIDATEs mixed with
+ *       submitted GETs, pops and INVALIDATEs, reaped at random moments.
+ *       A model of the store, updated in submission order, predicts every
+ *       result: each completion is checked by its tag against what the
+ *       model said when it was submitted (value bytes included), every
+ *       synchronous GET against the model at once. Completions are waited
+ *       for by polling the event descriptor (bounded: a lost wake-up
+ *       fails). Then the bound: UTMEM_ASYNC_MAX outstanding, one more is
+ *       -EAGAIN.
+ *   kill ADDR DIR
+ *       puts keys, prints READY and waits for DIR/stopped (the script has
+ *       SIGSTOPped utmemd), submits pops and INVALIDATEs that cannot be
+ *       answered, prints SUBMITTED and waits for DIR/killed (utmemd
+ *       SIGKILLed): every request must complete, through the event
+ *       descriptor, with -ECONNRESET; then prints DEAD and waits for
+ *       DIR/restarted: a new request works on the new daemon.
+ * SEED 0 picks one from the clock; it is printed ("seed: N").
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "e2e_check.h"
+#include "utmem.h"
+
+#define NKEYS 48
+#define MAXV 70000 /* values up to 68 KiB: some cross the ring's halves */
+
+struct model {
+	int has;
+	size_t len;
+	uint8_t *val;
+};
+
+/* What a submitted request must complete with. */
+struct expect {
+	int used;
+	unsigned op;
+	int64_t result;
+	uint8_t *val; /* copy of the expected value, or NULL */
+};
+
+static struct model m[NKEYS];
+static struct expect ex[UTMEM_ASYNC_MAX * 2];
+static uint64_t rs;
+
+static uint64_t rnd(void)
+{
+	rs += 0x9e3779b97f4a7c15ull;
+	uint64_t x = rs;
+
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void key_of(unsigned k, char *buf)
+{
+	snprintf(buf, 32, "key-%u", k);
+}
+
+/* Check every completion reaped now; returns how many. */
+static int reap_check(utmem_client *c)
+{
+	struct utmem_completion out[64];
+	int n = utmem_reap(c, out, 64);
+
+	if (n < 0) {
+		CHECK_EQ("reap", n, 0);
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		struct expect *e;
+
+		if (out[i].tag >= sizeof(ex) / sizeof(ex[0]) ||
+		    !ex[out[i].tag].used) {
+			CHECK_EQ("completion tag known", out[i].tag, -1);
+			free(out[i].val);
+			continue;
+		}
+		e = &ex[out[i].tag];
+		CHECK_EQ("completion op", out[i].op, e->op);
+		CHECK_EQ("completion result", out[i].result, e->result);
+		if (e->val && out[i].result == e->result &&
+		    (!out[i].val ||
+		     memcmp(out[i].val, e->val, (size_t)e->result) != 0))
+			CHECK_EQ("completion value bytes match", 0, 1);
+		if (!e->val && out[i].val)
+			CHECK_EQ("no value on a miss", 1, 0);
+		free(out[i].val);
+		free(e->val);
+		*e = (struct expect){0};
+	}
+	return n;
+}
+
+/* Wait on the event descriptor (bounded) and reap until none is left. */
+static void reap_all(utmem_client *c)
+{
+	int efd = utmem_event_fd(c);
+
+	while (utmem_async_outstanding(c) > 0) {
+		struct pollfd p = {.fd = efd, .events = POLLIN};
+		int r = poll(&p, 1, 10000);
+
+		if (r <= 0) {
+			CHECK_EQ("event fd readable within 10 s", r, 1);
+			return;
+		}
+		reap_check(c);
+	}
+}
+
+static uint64_t free_tag(void)
+{
+	for (;;) {
+		uint64_t t = rnd() % (sizeof(ex) / sizeof(ex[0]));
+
+		if (!ex[t].used)
+			return t;
+	}
+}
+
+static int do_mix(const char *addr, uint64_t seed, long steps)
+{
+	utmem_client *c = e2e_dial(addr, 0);
+	uint8_t *buf = malloc(MAXV);
+	uint32_t pool;
+	char key[32];
+	int err;
+
+	char pname[32];
+
+	printf("seed: %llu\n", (unsigned long long)seed);
+	rs = seed;
+	/* A pool of its own: the model starts empty. */
+	snprintf(pname, sizeof(pname), "mix-%ld", (long)getpid());
+	CHECK_EQ("pool open", utmem_pool_open(c, pname, UTMEM_POOL_CREATE, &pool), 0);
+	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
+	for (long s = 0; s < steps && !failures; s++) {
+		unsigned k = (unsigned)(rnd() % NKEYS), what = rnd() % 10;
+		struct model *mk = &m[k];
+
+		key_of(k, key);
+		if (what < 3) { /* PUT */
+			size_t len = rnd() % 4 == 0 ? rnd() % MAXV : rnd() % 300;
+
+			mk->val = realloc(mk->val, len ? len : 1);
+			for (size_t i = 0; i < len; i++)
+				mk->val[i] = (uint8_t)(rnd() >> 8);
+			mk->len = len;
+			mk->has = 1;
+			CHECK_EQ("put", utmem_put(c, pool, key, strlen(key),
+						  mk->val, len), 0);
+		} else if (what == 3) { /* synchronous GET */
+			ssize_t n = utmem_get(c, pool, key, strlen(key), buf,
+					      MAXV, 0);
+
+			CHECK_EQ("sync get", n, mk->has ? (ssize_t)mk->len : -ENOENT);
+			if (mk->has && n == (ssize_t)mk->len &&
+			    memcmp(buf, mk->val, mk->len))
+				CHECK_EQ("sync get bytes", 0, 1);
+		} else if (what == 4) { /* synchronous INVALIDATE */
+			CHECK_EQ("sync invalidate",
+				 utmem_invalidate(c, pool, key, strlen(key)),
+				 mk->has ? 0 : -ENOENT);
+			mk->has = 0;
+		} else if (what < 9) { /* submitted GET / pop / INVALIDATE */
+			uint64_t t;
+			struct expect *e;
+
+			/* At the bound: reap first (a refused submit would
+			 * leave the model ahead of the store). */
+			if (utmem_async_outstanding(c) >= UTMEM_ASYNC_MAX)
+				reap_all(c);
+			t = free_tag();
+			e = &ex[t];
+
+			e->used = 1;
+			e->result = mk->has ? (int64_t)mk->len : -ENOENT;
+			e->val = NULL;
+			if (what == 8) {
+				e->op = UTMEM_OP_INVALIDATE;
+				e->result = mk->has ? 0 : -ENOENT;
+				err = utmem_submit_invalidate(c, pool, key,
+							      strlen(key), t);
+				mk->has = 0;
+			} else {
+				unsigned fl = what == 7 ? UTMEM_GET_EXCLUSIVE : 0;
+
+				e->op = UTMEM_OP_GET;
+				if (mk->has) {
+					e->val = malloc(mk->len ? mk->len : 1);
+					memcpy(e->val, mk->val, mk->len);
+				}
+				err = utmem_submit_get(c, pool, key, strlen(key),
+						       fl, t);
+				if (fl)
+					mk->has = 0;
+			}
+			CHECK_EQ("submit", err, 0);
+		} else { /* reap what is there, without waiting */
+			reap_check(c);
+		}
+	}
+	reap_all(c);
+	/* The bound: UTMEM_ASYNC_MAX outstanding, one more refused. */
+	for (unsigned i = 0; i < UTMEM_ASYNC_MAX; i++) {
+		ex[i] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
+					.result = -ENOENT};
+		err = utmem_submit_get(c, pool, "nokey", 5, 0, i);
+		if (err) {
+			CHECK_EQ("submit within the bound", err, 0);
+			break;
+		}
+	}
+	CHECK_EQ("outstanding", utmem_async_outstanding(c), UTMEM_ASYNC_MAX);
+	CHECK_EQ("one past the bound", utmem_submit_invalidate(c, pool, "k", 1, 0),
+		 -EAGAIN);
+	reap_all(c);
+	CHECK_EQ("outstanding after reaping", utmem_async_outstanding(c), 0);
+	/* Nothing left: reap returns 0 and the descriptor stays quiet. */
+	{
+		struct pollfd p = {.fd = utmem_event_fd(c), .events = POLLIN};
+
+		reap_check(c);
+		CHECK_EQ("event fd quiet when idle", poll(&p, 1, 50), 0);
+	}
+	for (unsigned k = 0; k < NKEYS; k++)
+		free(m[k].val);
+	free(buf);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+static int flag(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return e2e_wait_flag(path);
+}
+
+static int do_kill(const char *addr, const char *dir)
+{
+	utmem_client *c = e2e_dial(addr, 0);
+	struct utmem_completion out[64];
+	int seen[200] = {0}, got = 0, efd;
+	uint32_t pool;
+	char key[32];
+
+	CHECK_EQ("pool open", utmem_pool_open(c, "a", UTMEM_POOL_CREATE, &pool), 0);
+	for (unsigned k = 0; k < 100; k++) {
+		key_of(k, key);
+		CHECK_EQ("put", utmem_put(c, pool, key, strlen(key), "v", 1), 0);
+	}
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	efd = utmem_event_fd(c);
+	printf("READY\n");
+	fflush(stdout);
+	if (flag(dir, "stopped"))
+		return 1;
+	for (unsigned k = 0; k < 200; k++) {
+		key_of(k % 100, key);
+		if (k < 100)
+			CHECK_EQ("submit pop",
+				 utmem_submit_get(c, pool, key, strlen(key),
+						  UTMEM_GET_EXCLUSIVE, k), 0);
+		else
+			CHECK_EQ("submit invalidate",
+				 utmem_submit_invalidate(c, pool, key,
+							 strlen(key), k), 0);
+	}
+	printf("SUBMITTED\n");
+	fflush(stdout);
+	if (flag(dir, "killed"))
+		return 1;
+	while (got < 200 && !failures) {
+		struct pollfd p = {.fd = efd, .events = POLLIN};
+		int n = poll(&p, 1, 10000);
+
+		if (n <= 0) {
+			CHECK_EQ("event fd readable after the kill", n, 1);
+			break;
+		}
+		n = utmem_reap(c, out, 64);
+		for (int i = 0; i < n; i++) {
+			CHECK_EQ("completed once", seen[out[i].tag % 200]++, 0);
+			CHECK_EQ("killed daemon: link error", out[i].result,
+				 -ECONNRESET);
+			CHECK_EQ("no value", out[i].val == NULL, 1);
+			free(out[i].val);
+		}
+		got += n > 0 ? n : 0;
+	}
+	CHECK_EQ("completions", got, 200);
+	CHECK_EQ("outstanding", utmem_async_outstanding(c), 0);
+	printf("DEAD\n");
+	fflush(stdout);
+	if (flag(dir, "restarted"))
+		return 1;
+	/* The new daemon is empty: a submitted GET reconnects and misses. */
+	CHECK_EQ("submit on the new daemon",
+		 utmem_submit_get(c, pool, "key-1", 5, 0, 7), 0);
+	for (got = 0; got == 0 && !failures;) {
+		struct pollfd p = {.fd = efd, .events = POLLIN};
+
+		if (poll(&p, 1, 10000) <= 0) {
+			CHECK_EQ("event fd readable on the new daemon", 0, 1);
+			break;
+		}
+		got = utmem_reap(c, out, 64);
+	}
+	if (got == 1) {
+		CHECK_EQ("new daemon tag", out[0].tag, 7);
+		CHECK_EQ("new daemon: miss", out[0].result, -ENOENT);
+	}
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 5 && strcmp(argv[1], "mix") == 0) {
+		uint64_t seed = strtoull(argv[3], NULL, 10);
+
+		if (seed == 0)
+			seed = (uint64_t)time(NULL);
+		return do_mix(argv[2], seed, atol(argv[4]));
+	}
+	if (argc == 4 && strcmp(argv[1], "kill") == 0)
+		return do_kill(argv[2], argv[3]);
+	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR\n");
+	return 2;
+}
