@@ -38,8 +38,7 @@ const char *tconn_kind_name(const struct tconn_cfg *cfg)
 							 : "persistent";
 }
 
-/* Errors that mean "the link to utmemd is not working right now". */
-static int tconn_is_link_error(int err)
+int tconn_is_link_error(int err)
 {
 	switch (-err) {
 	case ECONNRESET:
@@ -71,8 +70,8 @@ static int tconn_is_retryable(int err)
 /* Remember err for TMEM.INFO. Misses and short buffers are not errors. */
 static void tconn_record(struct tconn *t, const char *opname, int err)
 {
-	if (err == -ENOENT || err == -ENOBUFS)
-		return;
+	if (err == -ENOENT || err == -ENOBUFS || err == -EAGAIN)
+		return; /* -EAGAIN: no one-sided read here (tmem_multi.c) */
 	snprintf(t->last_err, sizeof(t->last_err), "%s: %s", opname,
 		 utmem_strerror(err));
 	t->last_err_ms = tconn_now_ms();

@@ -54,6 +54,8 @@ struct tconn_counters {
 	uint64_t puts, put_bytes;  /* values stored (successful PUTs) */
 	uint64_t gets, hits, misses, get_bytes;
 	uint64_t dels;             /* keys removed */
+	uint64_t local_views;      /* EXISTS/MGET served from views */
+	uint64_t batch_views;      /* EXISTS/MGET in batches (no region) */
 };
 
 /* What a size error was about, for the wording of -TOOBIG. */
@@ -115,6 +117,9 @@ ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,
  */
 ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
 			void *arg);
+
+/* Errors that mean "the link to utmemd is not working right now". */
+int tconn_is_link_error(int err);
 
 /* Close the client and free every buffer. Safe on a closed state. */
 void tconn_shutdown(struct tconn *t);

@@ -1,7 +1,12 @@
 /*
  * tmem_multi.c — the multi-key TMEM commands: DEL, EXISTS, MPUT, MGET.
  *
- * They queue their keys in libutmem batches of at most TCMD_CHUNK
+ * EXISTS and MGET first read the keys one-sidedly from the tenant's value
+ * region (utmem_get_view with UTMEM_GET_LOCAL: no round trip, and MGET
+ * replies each element from its view, the value's one copy). Where the
+ * link has no region (UTMEM_FAST_PATH=0, TCP, vsock) the first key says
+ * so (-EAGAIN) and the command takes the batch path below. Otherwise they
+ * queue their keys in libutmem batches of at most TCMD_CHUNK
  * operations (pipelined on the connection, one round trip per chunk), so a
  * command with a million keys neither holds a million requests in memory
  * nor waits for a million round trips. A chunk whose connection broke is
@@ -48,6 +53,7 @@ struct tcmd_multi {
 	ssize_t first_err; /* MPUT/DEL: first per-key failure, or 0 */
 	enum tconn_what first_what; /* MPUT: what first_err is about */
 	int emitted;       /* MGET: elements replied */
+	int local_ok;      /* EXISTS/MGET: a one-sided read was possible */
 	size_t slot;       /* MGET: bytes of scratch per key */
 };
 
@@ -172,20 +178,84 @@ static int tcmd_exists_queue(struct tconn *t, struct tcmd_multi *m, int argi,
 	return utmem_batch_get(t->batch, t->pool, key, klen, &none, 0, 0);
 }
 
+/* A view that only says the key holds a value: nothing is copied. */
+static int tcmd_view_count(void *arg, const void *val, size_t len)
+{
+	(void)arg;
+	(void)val;
+	(void)len;
+	return 0;
+}
+
+/*
+ * Look key argi up one-sidedly (UTMEM_GET_LOCAL) with fn. A view that
+ * could not be had this time, once one was had for an earlier key, is
+ * asked of utmemd alone; before that, -EAGAIN goes back to the caller, who
+ * takes the batch path from this key on (no value region on this link).
+ */
+static int tcmd_local_view(struct tconn *t, struct tcmd_multi *m, int argi,
+			   utmem_view_fn fn, void *arg)
+{
+	size_t klen;
+	const char *key = tcmd_arg(m, argi, &klen);
+	int r;
+
+	if (klen == 0)
+		return -EINVAL; /* holds nothing; nothing to ask */
+	r = utmem_get_view(t->c, t->pool, key, klen, UTMEM_GET_LOCAL, fn, arg);
+	if (r == -EAGAIN && m->local_ok)
+		r = utmem_get_view(t->c, t->pool, key, klen, 0, fn, arg);
+	if (r != -EAGAIN && !tconn_is_link_error(r))
+		m->local_ok = 1;
+	return r;
+}
+
+/* EXISTS from views of the value region: no round trip to utmemd. */
+static ssize_t tcmd_exists_local_op(struct tconn *t, void *arg)
+{
+	struct tcmd_multi *m = arg;
+
+	for (; m->next < m->argc; m->next++) {
+		int r = tcmd_local_view(t, m, m->next, tcmd_view_count, NULL);
+
+		if (r == -EAGAIN)
+			return r; /* the batch path goes on from this key */
+		if (r < 0 && tconn_is_link_error(r))
+			return r; /* resumed at this key (tconn_call) */
+		tcmd_count_done(t, m, m->next, 0, r);
+	}
+	return 0;
+}
+
 /* Reply with how many of the keys hold a value (a key named twice counts
- * twice, as Redis's EXISTS does). */
+ * twice, as Redis's EXISTS does): from views where the link has the value
+ * region, else in batches through utmemd. */
 int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
+	struct tconn *t = &tconn_state;
 	struct tcmd_multi m = {
 		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
 		.chunk = TCMD_CHUNK, .queue = tcmd_exists_queue,
 		.done = tcmd_count_done,
 	};
+	char note[64];
+	ssize_t r;
 
 	if (argc < 2)
 		return rm.WrongArity(ctx);
-	tconn_state.n.commands++;
-	return tcmd_counting(ctx, &m, "exists", "found");
+	t->n.commands++;
+	r = tconn_call(t, "exists", tcmd_exists_local_op, &m);
+	if (r == -EAGAIN) {
+		t->n.batch_views++;
+		return tcmd_counting(ctx, &m, "exists", "found");
+	}
+	t->n.local_views++;
+	if (r == 0 && m.first_err == 0)
+		return rm.ReplyWithLongLong(ctx, m.count);
+	snprintf(note, sizeof(note), "%lld of %d keys found before the failure",
+		 m.count, argc - 1);
+	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m.first_err,
+				 TCONN_KEY, note);
 }
 
 /* ---- TMEM.MPUT key value [key value ...] ---- */
@@ -327,10 +397,59 @@ static int tcmd_mget_plan(struct tconn *t, struct tcmd_multi *m)
 	return tconn_buf_reserve(t, slot * chunk);
 }
 
+/* The view of one MGET element: reply with it at once (the one copy). */
+static int tcmd_view_element(void *arg, const void *val, size_t len)
+{
+	struct tcmd_multi *m = arg;
+	struct tconn *t = &tconn_state;
+
+	if (m->emitted == 0)
+		rm.ReplyWithArray(m->ctx, m->argc - 1);
+	m->emitted++;
+	t->n.gets++;
+	t->n.hits++;
+	t->n.get_bytes += len;
+	tconn_note_size(t, len);
+	rm.ReplyWithStringBuffer(m->ctx, val, len);
+	return 0;
+}
+
+/* MGET from views of the value region, each element replied from its
+ * view as TMEM.GET does: no round trip to utmemd, one copy per value. */
+static ssize_t tcmd_mget_local_op(struct tconn *t, void *arg)
+{
+	struct tcmd_multi *m = arg;
+
+	for (; m->next < m->argc; m->next++) {
+		size_t klen;
+		int r = tcmd_local_view(t, m, m->next, tcmd_view_element, m);
+
+		if (r == -EAGAIN)
+			return r; /* the batch path goes on from this key */
+		if (r >= 0)
+			continue; /* replied by the view */
+		if (tconn_is_link_error(r))
+			return r; /* resumed at this key (tconn_call) */
+		(void)tcmd_arg(m, m->next, &klen);
+		if (m->emitted == 0)
+			rm.ReplyWithArray(m->ctx, m->argc - 1);
+		m->emitted++;
+		t->n.gets++;
+		if (tcmd_no_value(r, klen)) {
+			t->n.misses++;
+			rm.ReplyWithNull(m->ctx);
+		} else {
+			tconn_reply_error(m->ctx, t, r, TCONN_KEY, NULL);
+		}
+	}
+	return 0;
+}
+
 /*
- * Reply with an array holding, per key, its value or nil. If the link fails
- * before the first element, the reply is that error alone; if it fails
- * later, the keys not yet fetched get an error element each.
+ * Reply with an array holding, per key, its value or nil: from views where
+ * the link has the value region, else in batches through utmemd. If the
+ * link fails before the first element, the reply is that error alone; if
+ * it fails later, the keys not yet fetched get an error element each.
  */
 int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
@@ -345,10 +464,17 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (argc < 2)
 		return rm.WrongArity(ctx);
 	t->n.commands++;
+	r = tconn_call(t, "mget", tcmd_mget_local_op, &m);
+	if (r != -EAGAIN) {
+		t->n.local_views++;
+		goto done;
+	}
+	t->n.batch_views++;
 	err = tcmd_mget_plan(t, &m);
 	if (err < 0)
 		return tconn_reply_error(ctx, t, err, TCONN_NONE, NULL);
 	r = tconn_call(t, "mget", tcmd_multi_op, &m);
+done:
 	if (r >= 0)
 		return RM_OK;
 	if (m.emitted == 0)
