@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "rm_api.h"
+#include "tmem_block.h"
 #include "tmem_cmd.h"
 #include "tmem_conn.h"
 
@@ -180,8 +181,10 @@ static void tmod_before_sleep(RedisModuleCtx *ctx, struct rm_event eid,
 	(void)ctx;
 	(void)eid;
 	(void)data;
-	if (subevent == RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP)
+	if (subevent == RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) {
 		tconn_flush(&tconn_state);
+		tblock_tick(); /* blocked POP/DEL past timeout_ms */
+	}
 }
 
 /*
@@ -196,10 +199,12 @@ static void tmod_hook_event_loop(RedisModuleCtx *ctx, struct tconn *t)
 	if (rm.SubscribeToServerEvent == NULL ||
 	    rm.SubscribeToServerEvent(ctx, ev, tmod_before_sleep) != RM_OK) {
 		rm_log(ctx, "verbose", "utmem: no event-loop hook in this Redis: "
-		       "each posted PUT wakes utmemd itself");
+		       "each posted PUT wakes utmemd itself, and POP/DEL wait "
+		       "for utmemd on Redis's thread");
 		return;
 	}
 	tconn_set_lazy_kick(t);
+	tblock_enable();
 }
 
 int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)

@@ -53,6 +53,12 @@ static const struct rm_binding rm_bindings[] = {
 	RM_BIND(GetCommand, 1),
 	RM_BIND(SetCommandInfo, 1),
 	RM_BIND(SubscribeToServerEvent, 1),
+	RM_BIND(BlockClient, 1),
+	RM_BIND(UnblockClient, 1),
+	RM_BIND(GetBlockedClientPrivateData, 1),
+	RM_BIND(GetContextFlags, 1),
+	RM_BIND(EventLoopAdd, 1),
+	RM_BIND(EventLoopDel, 1),
 };
 
 /*

@@ -36,6 +36,7 @@ typedef struct RedisModuleCtx RedisModuleCtx;
 typedef struct RedisModuleString RedisModuleString;
 
 typedef struct RedisModuleCommand RedisModuleCommand;
+typedef struct RedisModuleBlockedClient RedisModuleBlockedClient;
 typedef struct RedisModuleInfoCtx RedisModuleInfoCtx;
 
 /* Fills the module's section of Redis's INFO; must not block. */
@@ -127,6 +128,21 @@ typedef void (*RedisModuleEventCallback)(RedisModuleCtx *ctx,
 typedef int (*RedisModuleCmdFunc)(RedisModuleCtx *ctx, RedisModuleString **argv,
 				  int argc);
 
+/* ---- blocking a client (RedisModule_BlockClient) ---- */
+
+/* RedisModule_GetContextFlags: where a command runs. A client may be
+ * blocked only outside all three. */
+#define RM_CTX_FLAGS_LUA (1 << 0)
+#define RM_CTX_FLAGS_MULTI (1 << 1)
+#define RM_CTX_FLAGS_DENY_BLOCKING (1 << 21) /* Redis >= 6.2 */
+
+/* Frees what was passed to RedisModule_UnblockClient. */
+typedef void (*RedisModuleFreePrivDataFunc)(RedisModuleCtx *ctx, void *priv);
+
+/* Redis >= 7.0: a descriptor watched by Redis's event loop. */
+#define RM_EVENTLOOP_READABLE 1
+typedef void (*RedisModuleEventLoopFunc)(int fd, void *user_data, int mask);
+
 /* Every API function the module uses, named as Redis exports them minus the
  * "RedisModule_" prefix. */
 struct rm_api {
@@ -163,6 +179,19 @@ struct rm_api {
 	/* optional: Redis >= 6.0 (events), 7.0 (RM_EVENT_EVENTLOOP) */
 	int (*SubscribeToServerEvent)(RedisModuleCtx *ctx, struct rm_event event,
 				      RedisModuleEventCallback callback);
+	/* optional: blocking the calling client (Redis >= 4.0; the context
+	 * flags >= 4.0.8) and watching a descriptor (Redis >= 7.0). Commands
+	 * block their client only where all of them exist. */
+	RedisModuleBlockedClient *(*BlockClient)(
+		RedisModuleCtx *ctx, RedisModuleCmdFunc reply_callback,
+		RedisModuleCmdFunc timeout_callback,
+		RedisModuleFreePrivDataFunc free_privdata, long long timeout_ms);
+	int (*UnblockClient)(RedisModuleBlockedClient *bc, void *privdata);
+	void *(*GetBlockedClientPrivateData)(RedisModuleCtx *ctx);
+	int (*GetContextFlags)(RedisModuleCtx *ctx);
+	int (*EventLoopAdd)(int fd, int mask, RedisModuleEventLoopFunc func,
+			    void *user_data);
+	int (*EventLoopDel)(int fd, int mask);
 };
 
 /* The table, filled by rm_api_bind(); read-only afterwards. */

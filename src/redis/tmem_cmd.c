@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tmem_block.h"
 #include "tmem_cmd.h"
 #include "tmem_conn.h"
 
@@ -179,6 +180,9 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 	t->n.commands++;
 	t->n.gets++;
 	a.key = rm.StringPtrLen(argv[1], &a.klen);
+	/* A POP waits for utmemd: off Redis's thread where it may block. */
+	if ((flags & UTMEM_GET_EXCLUSIVE) && a.klen > 0 && tblock_pop(ctx, argv))
+		return RM_OK;
 	if (flags & UTMEM_GET_EXCLUSIVE)
 		r = tconn_call_once(t, "pop", tcmd_get_op, &a);
 	else

@@ -11,6 +11,7 @@
  * limit refused a value.
  */
 #include "tmem_conn.h"
+#include "tmem_block.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -93,9 +94,12 @@ static void tconn_set_linked(struct tconn *t, int up, const char *why)
 		       t->cfg.addr, why);
 }
 
-/* Forget the client; the next tconn_ready() dials a new one. */
+/* Forget the client; the next tconn_ready() dials a new one. Blocked
+ * commands waiting on it are answered first (with t->drop_err). */
 static void tconn_drop(struct tconn *t)
 {
+	tblock_on_drop(t, t->drop_err ? t->drop_err : -ECONNRESET);
+	t->drop_err = 0;
 	utmem_batch_free(t->batch);
 	t->batch = NULL;
 	utmem_close(t->c);
@@ -210,6 +214,7 @@ static ssize_t tconn_run(struct tconn *t, const char *opname, tconn_op_fn op,
 		if (!t->failed_dialing) /* else tconn_ready() said it better */
 			tconn_record(t, opname, (int)r);
 		if (tconn_is_link_error((int)r)) {
+			t->drop_err = (int)r; /* what blocked commands get */
 			tconn_drop(t);
 			tconn_set_linked(t, 0, utmem_strerror((int)r));
 		}
@@ -217,6 +222,14 @@ static ssize_t tconn_run(struct tconn *t, const char *opname, tconn_op_fn op,
 		tconn_set_linked(t, 1, NULL);
 	}
 	return r;
+}
+
+void tconn_lost(struct tconn *t, const char *opname, int err)
+{
+	tconn_record(t, opname, err);
+	t->drop_err = err;
+	tconn_drop(t);
+	tconn_set_linked(t, 0, utmem_strerror(err));
 }
 
 ssize_t tconn_call(struct tconn *t, const char *opname, tconn_op_fn op,

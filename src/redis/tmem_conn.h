@@ -56,6 +56,13 @@ struct tconn_counters {
 	uint64_t dels;             /* keys removed */
 	uint64_t local_views;      /* EXISTS/MGET served from views */
 	uint64_t batch_views;      /* EXISTS/MGET in batches (no region) */
+	/* POP/DEL answered off Redis's thread (tmem_block.c) */
+	uint64_t async_blocked;    /* commands that blocked their client */
+	uint64_t async_done;       /* of those, unblocked with their result */
+	uint64_t async_timeouts;   /* of those, timed out first */
+	uint64_t async_sync;       /* POP/DEL run synchronously instead
+				      (MULTI, Lua, no event-loop API, bound) */
+	uint64_t async_inflight;   /* requests to utmemd outstanding now */
 };
 
 /* What a size error was about, for the wording of -TOOBIG. */
@@ -71,6 +78,7 @@ struct tconn {
 				called before Redis's event loop sleeps */
 	struct tconn_counters n;
 
+	int drop_err;        /* why the client is being dropped (tmem_block.c) */
 	int connect_err;     /* errno of the last failed dial, or 0 */
 	int failed_dialing;  /* the error being replied came from dialing */
 	char last_err[160];  /* "op: what", for TMEM.INFO; empty if none */
@@ -120,6 +128,13 @@ ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
 
 /* Errors that mean "the link to utmemd is not working right now". */
 int tconn_is_link_error(int err);
+
+/*
+ * The link failed with err outside tconn_call() (an asynchronous request
+ * timed out): record it, drop the client (requests still outstanding
+ * complete with err) and log the loss. The next command dials again.
+ */
+void tconn_lost(struct tconn *t, const char *opname, int err);
 
 /* Close the client and free every buffer. Safe on a closed state. */
 void tconn_shutdown(struct tconn *t);

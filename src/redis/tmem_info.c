@@ -107,7 +107,10 @@ static void tcmd_info_counters(struct tcmd_text *x, const struct tconn *t)
 		  "timeouts:%llu\r\nrefused_quota:%llu\r\nrefused_capacity:%llu\r\n"
 		  "refused_toobig:%llu\r\nputs:%llu\r\nput_bytes:%llu\r\n"
 		  "gets:%llu\r\nhits:%llu\r\nmisses:%llu\r\nget_bytes:%llu\r\n"
-		  "dels:%llu\r\n",
+		  "dels:%llu\r\nlocal_views:%llu\r\nbatch_views:%llu\r\n"
+		  "async_blocked:%llu\r\nasync_done:%llu\r\n"
+		  "async_timeouts:%llu\r\nasync_sync:%llu\r\n"
+		  "async_inflight:%llu\r\n",
 		  (unsigned long long)n->commands, (unsigned long long)n->errors,
 		  (unsigned long long)n->connects,
 		  (unsigned long long)n->connect_failures,
@@ -120,7 +123,14 @@ static void tcmd_info_counters(struct tcmd_text *x, const struct tconn *t)
 		  (unsigned long long)n->puts, (unsigned long long)n->put_bytes,
 		  (unsigned long long)n->gets, (unsigned long long)n->hits,
 		  (unsigned long long)n->misses, (unsigned long long)n->get_bytes,
-		  (unsigned long long)n->dels);
+		  (unsigned long long)n->dels,
+		  (unsigned long long)n->local_views,
+		  (unsigned long long)n->batch_views,
+		  (unsigned long long)n->async_blocked,
+		  (unsigned long long)n->async_done,
+		  (unsigned long long)n->async_timeouts,
+		  (unsigned long long)n->async_sync,
+		  (unsigned long long)n->async_inflight);
 	if (t->last_err[0] != '\0')
 		tcmd_addf(x, "last_error:%s\r\nlast_error_age_ms:%lld\r\n",
 			  t->last_err, (long long)(tconn_now_ms() - t->last_err_ms));
@@ -188,7 +198,10 @@ static const struct tcmd_counter tcmd_counters[] = {
 	TCMD_COUNTER(refused_capacity), TCMD_COUNTER(refused_toobig),
 	TCMD_COUNTER(puts), TCMD_COUNTER(put_bytes), TCMD_COUNTER(gets),
 	TCMD_COUNTER(hits), TCMD_COUNTER(misses), TCMD_COUNTER(get_bytes),
-	TCMD_COUNTER(dels),
+	TCMD_COUNTER(dels), TCMD_COUNTER(local_views),
+	TCMD_COUNTER(batch_views), TCMD_COUNTER(async_blocked),
+	TCMD_COUNTER(async_done), TCMD_COUNTER(async_timeouts),
+	TCMD_COUNTER(async_sync), TCMD_COUNTER(async_inflight),
 };
 
 /*

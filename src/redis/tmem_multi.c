@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tmem_block.h"
 #include "tmem_cmd.h"
 #include "tmem_conn.h"
 
@@ -156,6 +157,9 @@ int tcmd_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (argc < 2)
 		return rm.WrongArity(ctx);
 	tconn_state.n.commands++;
+	/* Off Redis's thread where the client may block (tmem_block.c). */
+	if (tblock_del(ctx, argv, argc))
+		return RM_OK;
 	rc = tcmd_counting(ctx, &m, "del", "deleted");
 	tconn_state.n.dels += (uint64_t)m.count;
 	return rc;

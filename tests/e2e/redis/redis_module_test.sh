@@ -9,7 +9,9 @@
 # Redis starting before utmemd, utmemd hung (SIGSTOP) and killed (SIGKILL)
 # under a live session and under the load of three clients -- a bounded
 # error reply, Redis still serving, and TMEM working again (right content)
-# once utmemd is back -- and MODULE LOAD with bad
+# once utmemd is back -- POP and DEL blocking only their client (others
+# served meanwhile; MULTI and Lua synchronous; utmemd killed with them
+# outstanding), and MODULE LOAD with bad
 # arguments (a clear log line, Redis keeps running).
 #
 # With UTMEMCTL, it also moves the tenant's quota at runtime and checks that
@@ -342,6 +344,166 @@ expect_eq "TMEM in MULTI/EXEC" \
 expect_eq "TMEM from Lua" \
 	"$(r1 eval "redis.call('tmem.put', KEYS[1], 'lua') return redis.call('tmem.get', KEYS[1])" 1 lk)" \
 	lua
+
+# ---- 4b. POP and DEL block only their client (Redis >= 7) ----
+#
+# The module blocks the calling client while utmemd answers POP and DEL
+# (asynchronous libutmem requests, Redis's event loop watching them), so
+# Redis's thread never waits for utmemd; inside MULTI/EXEC and scripts,
+# where a client cannot block, they run synchronously. Redis's own INFO
+# section is read for the counters: it never asks utmemd.
+rinfo1() { r1 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
+# wait_info FIELD MIN: the module's counter reaches MIN (polled, 10 s).
+wait_info() {
+	local i
+	for i in $(seq 200); do
+		[ "$(rinfo1 "$1")" -ge "$2" ] 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+blocked0=$(rinfo1 async_blocked)
+# A PUT followed at once by POP/DEL on the same connection sees the PUT
+# (the requests follow the posted PUT through the same ring).
+expect_eq "PUT then POP/DEL/EXISTS/MGET at once, one connection" \
+	"$(printf '%s\n' 'TMEM.PUT s1 v1' 'TMEM.POP s1' 'TMEM.PUT s2 v2' \
+		'TMEM.DEL s2 s1' 'TMEM.EXISTS s2' 'TMEM.PUT s3 v3' 'TMEM.PUT s4 v4' \
+		'TMEM.MGET s3 s2 s4' 'TMEM.POP s3' 'TMEM.MGET s3 s4' | r1 | tr '\n' ' ')" \
+	"OK v1 OK 1 0 OK OK v3  v4 v3  v4 "
+blocked1=$(rinfo1 async_blocked)
+expect_eq "POP and DEL blocked their client (async_blocked +3)" \
+	"$((blocked1 - blocked0))" 3
+expect_eq "EXISTS/MGET read one-sidedly (batch_views)" "$(rinfo1 batch_views)" 0
+expect_match "INFO shows the async counters" "$(r1 tmem.info | tr -d '\r')" \
+	"async_inflight:0"
+
+# Several clients at once, each a pipeline of PUT/POP/DEL/EXISTS/MGET on
+# keys of its own; every answer is checked by content.
+mixed_client() { # n: print the commands of client n
+	local n=$1 i
+	for i in $(seq 40); do
+		printf 'TMEM.PUT c%s-%s val-%s-%s\n' "$n" "$i" "$n" "$i"
+		printf 'TMEM.PUT d%s-%s dv-%s\n' "$n" "$i" "$i"
+		printf 'TMEM.MGET c%s-%s nokey d%s-%s\n' "$n" "$i" "$n" "$i"
+		printf 'TMEM.POP c%s-%s\n' "$n" "$i"
+		printf 'TMEM.EXISTS c%s-%s d%s-%s\n' "$n" "$i" "$n" "$i"
+		printf 'TMEM.DEL d%s-%s c%s-%s d%s-%s\n' "$n" "$i" "$n" "$i" "$n" "$i"
+		printf 'TMEM.POP d%s-%s\n' "$n" "$i"
+		printf 'PING\n'
+	done
+}
+mixed_want() { # n: the answers client n must get
+	local n=$1 i
+	for i in $(seq 40); do
+		printf 'OK\nOK\nval-%s-%s\n\ndv-%s\nval-%s-%s\n1\n1\n\nPONG\n' \
+			"$n" "$i" "$i" "$n" "$i"
+	done
+}
+cpids=()
+for n in 1 2 3 4; do
+	mixed_client "$n" | r1 >"$T/mixed.$n.out" &
+	cpids+=($!)
+done
+for p in "${cpids[@]}"; do wait "$p"; done
+for n in 1 2 3 4; do
+	if [ "$(cat "$T/mixed.$n.out")" = "$(mixed_want "$n")" ]; then pass; else
+		fail "client $n of 4: POP/DEL/EXISTS/MGET answers by content" \
+			"$(diff <(mixed_want "$n") "$T/mixed.$n.out" | head -5)"
+	fi
+done
+expect_eq "every async request completed" "$(rinfo1 async_inflight)" 0
+
+# While one client's POP waits for utmemd (stopped), others are served.
+expect_eq "PUT before the stopped POP" "$(r1 tmem.put w1 waited)" OK
+expect_eq "GET before the stopped POP (applied)" "$(r1 tmem.get w1)" waited
+kill -STOP "$UPID"
+inflight0=$(rinfo1 async_inflight)
+r1 tmem.pop w1 >"$T/w1.out" &
+wpid=$!
+wait_info async_inflight $((inflight0 + 1)) ||
+	fail "the POP is outstanding while utmemd is stopped"
+timed_r1 ping
+expect_eq "PING while a POP waits for utmemd" "$OUT" PONG
+expect_lt "PING while a POP waits is not held up (ms)" "$MS" 300
+timed_r1 set plainkey plainval
+expect_eq "SET while a POP waits for utmemd" "$OUT" OK
+expect_lt "SET while a POP waits is not held up (ms)" "$MS" 300
+kill -CONT "$UPID"
+wait "$wpid"
+expect_eq "the waiting POP returns the value once utmemd resumes" \
+	"$(cat "$T/w1.out")" waited
+expect_eq "the POP removed it" "$(r1n tmem.get w1)" "(nil)"
+
+# A POP utmemd does not answer within timeout_ms: -TIMEOUT, bounded.
+expect_eq "PUT before the timed-out POP" "$(r1 tmem.put w2 x)" OK
+expect_eq "GET before the timed-out POP" "$(r1 tmem.get w2)" x
+kill -STOP "$UPID"
+timed_r1 tmem.pop w2
+expect_prefix "POP while utmemd is stopped" "$OUT" "TIMEOUT utmemd at"
+expect_lt "POP while utmemd is stopped answers in bounded time (ms)" \
+	"$MS" "$BOUND_MS"
+expect_eq "timeouts of blocked commands are counted" \
+	"$([ "$(rinfo1 async_timeouts)" -ge 1 ] && echo yes)" yes
+expect_eq "Redis serves after the timed-out POP" "$(r1 ping)" PONG
+kill -CONT "$UPID"
+expect_eq "TMEM works again after utmemd resumes" "$(r1 tmem.put w3 y)" OK
+expect_eq "DEL after the resume" "$(r1 tmem.del w3 w2)" 1
+
+# Inside MULTI/EXEC and Lua a client cannot block: the synchronous path.
+sync0=$(rinfo1 async_sync)
+expect_eq "POP and DEL in MULTI/EXEC" \
+	"$(printf '%s\n' MULTI 'TMEM.PUT mx 1' 'TMEM.PUT my 2' 'TMEM.POP mx' \
+		'TMEM.DEL my mx' 'TMEM.POP mx' EXEC | r1 | tr '\n' ' ')" \
+	"OK QUEUED QUEUED QUEUED QUEUED QUEUED OK OK 1 1  "
+expect_eq "POP from Lua" \
+	"$(r1 eval "redis.call('tmem.put', KEYS[1], 'lp') return redis.call('tmem.pop', KEYS[1])" 1 lp)" \
+	lp
+expect_eq "DEL from Lua" \
+	"$(r1 eval "redis.call('tmem.put', KEYS[1], 'x') return redis.call('tmem.del', KEYS[1], 'nokey')" 1 ld)" \
+	1
+expect_eq "MULTI and Lua took the synchronous path (async_sync +5)" \
+	"$(($(rinfo1 async_sync) - sync0))" 5
+
+# utmemd killed with POPs and DELs outstanding: each client gets an error
+# (never a hang, never a wrong value), Redis serves on, and after the
+# restart the commands work again.
+for i in 1 2 3; do r1 tmem.put kp$i v$i >/dev/null; done
+expect_eq "GET before the kill (applied)" "$(r1 tmem.get kp3)" v3
+kill -STOP "$UPID"
+inflight0=$(rinfo1 async_inflight)
+kpids=()
+for i in 1 2 3; do
+	r1 tmem.pop kp$i >"$T/kp$i.out" &
+	kpids+=($!)
+	r1 tmem.del kp$i nokey >"$T/kd$i.out" &
+	kpids+=($!)
+done
+wait_info async_inflight $((inflight0 + 9)) ||
+	fail "POPs and DELs outstanding while utmemd is stopped" \
+		"async_inflight: $(rinfo1 async_inflight)"
+expect_eq "PING with POPs and DELs outstanding" "$(r1 ping)" PONG
+kill -KILL "$UPID"
+wait "$UPID" 2>/dev/null
+UPID=
+t0=$(now_ms)
+for p in "${kpids[@]}"; do wait "$p"; done
+expect_lt "outstanding POPs/DELs answered after the kill (ms)" \
+	"$(($(now_ms) - t0))" "$BOUND_MS"
+for i in 1 2 3; do
+	expect_match "POP outstanding at the kill: an error" \
+		"$(cat "$T/kp$i.out")" "^(UNAVAILABLE|TIMEOUT) utmemd at"
+	expect_match "DEL outstanding at the kill: an error" \
+		"$(cat "$T/kd$i.out")" "^(UNAVAILABLE|TIMEOUT) utmemd at"
+done
+expect_eq "Redis serves after the kill" "$(r1 ping)" PONG
+start_utmemd
+expect_eq "PUT after the restart" "$(r1 tmem.put kp1 again)" OK
+expect_eq "POP after the restart" "$(r1 tmem.pop kp1)" again
+expect_eq "DEL after the restart" "$(r1 tmem.del kp1 kp2)" 0
+expect_eq "every async request completed after the restart" \
+	"$(rinfo1 async_inflight)" 0
+# The restarted utmemd is empty: restore what section 5 reads.
+expect_eq "PUT tx again for the ACL checks" "$(r1 tmem.put tx 1)" OK
 
 # ---- 5. key positions and flags, as Redis reports them ----
 

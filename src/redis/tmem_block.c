@@ -1,0 +1,356 @@
+/*
+ * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP
+ * and TMEM.DEL, instead of waiting on Redis's only thread (tmem_block.h).
+ *
+ * A command makes a tblock_cmd, submits its requests (one pop, or one
+ * INVALIDATE per key) tagged with it, and blocks its client with the
+ * module's timeout_ms. Redis's event loop watches utmem_event_fd() while
+ * requests are outstanding; its callback reaps completions, and the one
+ * that leaves a command with nothing pending unblocks its client with the
+ * command as private data: Redis then calls tblock_reply (the reply, on
+ * the main thread) and tblock_free. Every blocked client is unblocked
+ * exactly once, also after a disconnect (Redis then just frees the data).
+ *
+ * The timeout is the module's own: a command not answered within
+ * timeout_ms is found by tblock_tick() (before each sleep of the event
+ * loop, which wakes at least every 1000/hz ms), which drops the link with
+ * -ETIMEDOUT, so every waiting command is answered -TIMEOUT through its
+ * reply callback. Redis's own timeout of blocked clients is not used:
+ * Redis 7.0 loses the reply of a client that a module unblocks in the
+ * same turn of the loop in which its timeout fires (the client then
+ * hangs), and a module cannot tell when that turn comes.
+ *
+ * A request is sent through the same channel as the PUTs posted before
+ * it, so a POP or DEL sees the TMEM.PUT that preceded it on any client.
+ * A command whose requests are lost with the connection is answered with
+ * the link error; a pop is never sent twice.
+ */
+#include "tmem_block.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "tmem_cmd.h"
+
+struct tblock_cmd {
+	struct tblock_cmd *prev, *next; /* commands with requests out */
+	RedisModuleBlockedClient *bc;   /* NULL while still submitting */
+	int pop;                        /* 1: POP; 0: DEL */
+	RedisModuleString **argv;       /* the keys: argv[1..nkeys] */
+	int nkeys, sent;                /* keys, and keys submitted so far */
+	int pending;                    /* requests sent and not completed */
+	size_t klen;                    /* POP: the key's length */
+	long long count;                /* DEL: keys that were there */
+	int64_t res;                    /* POP: length or -errno;
+					   DEL: the first per-key error */
+	void *val;                      /* POP: the value (malloc()ed) */
+	int64_t deadline;               /* tconn_now_ms() to answer by */
+};
+
+static struct {
+	struct tblock_cmd live; /* list head */
+	int fd;                 /* watched event descriptor, or -1 */
+	int hooked;             /* tblock_tick() runs before each sleep */
+} tb = { .live = { .prev = &tb.live, .next = &tb.live }, .fd = -1 };
+
+/* Blocking is possible in this Redis, and in this context. */
+static int tblock_allowed(RedisModuleCtx *ctx)
+{
+	if (!tb.hooked || !rm.BlockClient || !rm.UnblockClient ||
+	    !rm.GetBlockedClientPrivateData || !rm.GetContextFlags ||
+	    !rm.EventLoopAdd || !rm.EventLoopDel)
+		return 0;
+	return !(rm.GetContextFlags(ctx) &
+		 (RM_CTX_FLAGS_LUA | RM_CTX_FLAGS_MULTI |
+		  RM_CTX_FLAGS_DENY_BLOCKING));
+}
+
+static void tblock_link(struct tblock_cmd *b)
+{
+	b->next = &tb.live;
+	b->prev = tb.live.prev;
+	tb.live.prev->next = b;
+	tb.live.prev = b;
+}
+
+static void tblock_unlink(struct tblock_cmd *b)
+{
+	b->prev->next = b->next;
+	b->next->prev = b->prev;
+	b->prev = b->next = b;
+}
+
+/* The result of one request (or of one key refused before sending). */
+static void tblock_key_done(struct tblock_cmd *b, int64_t res, void *val,
+			    size_t klen)
+{
+	if (b->pop) {
+		free(b->val);
+		b->res = res;
+		b->val = val;
+		return;
+	}
+	free(val);
+	if (res >= 0)
+		b->count++;
+	else if (!tcmd_no_value((ssize_t)res, klen) && b->res == 0)
+		b->res = res;
+}
+
+/* Answer the command (through the blocked client's context, or at once). */
+static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
+{
+	struct tconn *t = &tconn_state;
+	char note[64];
+
+	if (b->pop) {
+		if (tcmd_no_value((ssize_t)b->res, b->klen)) {
+			t->n.misses++;
+			return rm.ReplyWithNull(ctx);
+		}
+		if (b->res < 0)
+			return tconn_reply_error(ctx, t, (int)b->res, TCONN_KEY,
+						 NULL);
+		t->n.hits++;
+		t->n.get_bytes += (uint64_t)b->res;
+		tconn_note_size(t, (size_t)b->res);
+		return rm.ReplyWithStringBuffer(ctx, b->val, (size_t)b->res);
+	}
+	t->n.dels += (uint64_t)b->count;
+	if (b->res == 0)
+		return rm.ReplyWithLongLong(ctx, b->count);
+	snprintf(note, sizeof(note), "%lld of %d keys deleted before the failure",
+		 b->count, b->nkeys);
+	return tconn_reply_error(ctx, t, (int)b->res, TCONN_KEY, note);
+}
+
+static int tblock_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	(void)argv;
+	(void)argc;
+	return tblock_answer(ctx, rm.GetBlockedClientPrivateData(ctx));
+}
+
+static void tblock_free(RedisModuleCtx *ctx, void *priv)
+{
+	struct tblock_cmd *b = priv;
+
+	(void)ctx;
+	free(b->val);
+	free(b);
+}
+
+/* Nothing pending any more: hand the command to Redis to answer. */
+static void tblock_finish(struct tblock_cmd *b)
+{
+	tblock_unlink(b);
+	tconn_state.n.async_done++;
+	rm.UnblockClient(b->bc, b);
+}
+
+static void tblock_unwatch(void)
+{
+	if (tb.fd >= 0)
+		rm.EventLoopDel(tb.fd, RM_EVENTLOOP_READABLE);
+	tb.fd = -1;
+}
+
+/* Take every completion that is in; stop watching when none is left. */
+static void tblock_pump(struct tconn *t)
+{
+	struct utmem_completion co[64];
+	int n;
+
+	while (t->c != NULL && (n = utmem_reap(t->c, co, 64)) > 0) {
+		for (int i = 0; i < n; i++) {
+			struct tblock_cmd *b = (struct tblock_cmd *)(uintptr_t)co[i].tag;
+
+			t->n.async_inflight--;
+			tblock_key_done(b, co[i].result, co[i].val, 1);
+			if (--b->pending == 0 && b->bc != NULL)
+				tblock_finish(b);
+		}
+	}
+	if (t->n.async_inflight == 0)
+		tblock_unwatch();
+}
+
+static void tblock_on_event(int fd, void *user_data, int mask)
+{
+	(void)fd;
+	(void)user_data;
+	(void)mask;
+	tblock_pump(&tconn_state);
+}
+
+/* Watch the client's event descriptor (it changes with the client). */
+static void tblock_watch(struct tconn *t)
+{
+	int fd = utmem_event_fd(t->c);
+
+	if (fd == tb.fd)
+		return;
+	tblock_unwatch();
+	if (fd >= 0 && rm.EventLoopAdd(fd, RM_EVENTLOOP_READABLE,
+				       tblock_on_event, NULL) == RM_OK)
+		tb.fd = fd;
+	else
+		rm_log(NULL, "warning", "utmem: cannot watch libutmem's event "
+		       "descriptor: %s", fd < 0 ? utmem_strerror(fd) : "EventLoopAdd");
+}
+
+void tblock_on_drop(struct tconn *t, int err)
+{
+	struct tblock_cmd *b, *next;
+
+	if (tb.live.next == &tb.live && tb.fd < 0)
+		return;
+	tblock_pump(t);
+	tblock_unwatch();
+	for (b = tb.live.next; b != &tb.live; b = next) {
+		next = b->next;
+		t->n.async_inflight -= (uint64_t)b->pending;
+		b->pending = 0;
+		tblock_key_done(b, err, NULL, 1);
+		if (b->bc != NULL)
+			tblock_finish(b);
+		/* else: still submitting; tblock_run answers it */
+	}
+}
+
+void tblock_enable(void)
+{
+	tb.hooked = 1;
+}
+
+void tblock_tick(void)
+{
+	struct tconn *t = &tconn_state;
+	int64_t now;
+	uint64_t late = 0;
+
+	if (tb.live.next == &tb.live)
+		return;
+	now = tconn_now_ms();
+	for (struct tblock_cmd *b = tb.live.next; b != &tb.live; b = b->next)
+		late += b->bc != NULL && now >= b->deadline;
+	if (late == 0)
+		return;
+	/* utmemd did not answer in time: hung, as the synchronous path
+	 * would conclude. Every command waiting gets -TIMEOUT. */
+	t->n.async_timeouts += late;
+	tconn_lost(t, "async", -ETIMEDOUT);
+}
+
+/* Submit the keys not yet sent (resumed after a redial by tconn_call). */
+static ssize_t tblock_submit_op(struct tconn *t, void *arg)
+{
+	struct tblock_cmd *b = arg;
+
+	for (; b->sent < b->nkeys; b->sent++) {
+		size_t klen;
+		const char *key = rm.StringPtrLen(b->argv[1 + b->sent], &klen);
+		uint64_t tag = (uint64_t)(uintptr_t)b;
+		int r = b->pop ? utmem_submit_get(t->c, t->pool, key, klen,
+						  UTMEM_GET_EXCLUSIVE, tag)
+			       : utmem_submit_invalidate(t->c, t->pool, key,
+							 klen, tag);
+
+		if (r == 0) {
+			b->pending++;
+			t->n.async_inflight++;
+			continue;
+		}
+		if (r == -EINVAL || r == -EMSGSIZE) {
+			tblock_key_done(b, r, NULL, klen); /* holds nothing */
+			continue;
+		}
+		return r; /* the link, the pool handle, the bound */
+	}
+	return 0;
+}
+
+/*
+ * Submit b's requests and block the client, or answer at once when
+ * nothing is pending. Returns 1, or 0 (b freed, nothing sent: run the
+ * command synchronously).
+ */
+static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
+{
+	struct tconn *t = &tconn_state;
+	ssize_t r;
+
+	tblock_link(b);
+	r = tconn_call(t, b->pop ? "pop" : "del", tblock_submit_op, b);
+	if (r < 0 && b->pending == 0 && b->sent == 0 &&
+	    (r == -EAGAIN || r == -EOPNOTSUPP)) {
+		tblock_unlink(b);
+		tblock_free(ctx, b);
+		t->n.async_sync++;
+		return 0;
+	}
+	if (r < 0)
+		tblock_key_done(b, r, NULL, 1);
+	if (b->pending == 0) {
+		tblock_unlink(b);
+		tblock_answer(ctx, b);
+		tblock_free(ctx, b);
+		return 1;
+	}
+	b->argv = NULL; /* Redis's, valid during the command only */
+	/* No timeout of Redis's (tblock_tick keeps ours): Redis 7.0 drops the
+	 * reply of a client unblocked in the turn in which it times out. */
+	b->deadline = tconn_now_ms() + t->cfg.timeout_ms;
+	b->bc = rm.BlockClient(ctx, tblock_reply, NULL, tblock_free, 0);
+	t->n.async_blocked++;
+	tblock_watch(t);
+	return 1;
+}
+
+/* Room for n more requests under libutmem's bound? */
+static int tblock_room(struct tconn *t, int n)
+{
+	int out = t->c != NULL ? utmem_async_outstanding(t->c) : 0;
+
+	return out >= 0 && out + n <= UTMEM_ASYNC_MAX;
+}
+
+/* Make the command for argv[1..nkeys] if it may block here, else count
+ * the synchronous run. */
+static struct tblock_cmd *tblock_new(RedisModuleCtx *ctx,
+				     RedisModuleString **argv, int nkeys,
+				     int pop)
+{
+	struct tconn *t = &tconn_state;
+	struct tblock_cmd *b = NULL;
+
+	if (tblock_allowed(ctx) && nkeys <= TBLOCK_DEL_MAX &&
+	    tblock_room(t, nkeys))
+		b = calloc(1, sizeof(*b));
+	if (b == NULL) {
+		t->n.async_sync++;
+		return NULL;
+	}
+	b->pop = pop;
+	b->argv = argv;
+	b->nkeys = nkeys;
+	if (pop)
+		(void)rm.StringPtrLen(argv[1], &b->klen);
+	return b;
+}
+
+int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, 1, 1);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, 0);
+
+	return b != NULL && tblock_run(ctx, b);
+}

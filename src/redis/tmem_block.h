@@ -1,0 +1,51 @@
+/*
+ * tmem_block.h — TMEM.POP and TMEM.DEL without stalling Redis's thread:
+ * the calling client is blocked (RedisModule_BlockClient), the requests go
+ * to utmemd as libutmem asynchronous requests, Redis's event loop watches
+ * utmem_event_fd(), and each command is answered when its last reply is
+ * in (docs/redis.md, "Blocking").
+ *
+ * Used where the client may be blocked: Redis >= 7.0 (EventLoopAdd), and
+ * not inside MULTI, a script or function, or a context that denies
+ * blocking. Elsewhere, and when the bounds below are exceeded, the
+ * commands run synchronously as before.
+ */
+#ifndef UTMEM_REDIS_TMEM_BLOCK_H
+#define UTMEM_REDIS_TMEM_BLOCK_H
+
+#include <stddef.h>
+
+#include "rm_api.h"
+#include "tmem_conn.h"
+
+/* Keys of one TMEM.DEL sent asynchronously; more go the synchronous,
+ * chunked way. */
+#define TBLOCK_DEL_MAX 256
+
+/*
+ * TMEM.POP key / TMEM.DEL key...: submit and block the client (argc
+ * checked by the caller). Return 1 when the command was taken (blocked,
+ * or already answered), 0 when the caller must run it synchronously
+ * (nothing was sent).
+ */
+int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv);
+int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+
+/*
+ * t->c is about to be closed: take the completions that are in, answer
+ * every command still waiting with err, stop watching the descriptor.
+ */
+void tblock_on_drop(struct tconn *t, int err);
+
+/*
+ * Before Redis's event loop sleeps: a command waiting past timeout_ms
+ * means utmemd is hung; drop the link so every waiting command is
+ * answered -TIMEOUT. Cheap when nothing waits.
+ */
+void tblock_tick(void);
+
+/* The before-sleep hook calling tblock_tick() is in place: commands may
+ * block from now on (never without it: nothing would time them out). */
+void tblock_enable(void);
+
+#endif /* UTMEM_REDIS_TMEM_BLOCK_H */
