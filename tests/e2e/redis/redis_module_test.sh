@@ -39,7 +39,7 @@ MODULE=$(readlink -f "$MODULE")
 T=$(mktemp -d "${TMPDIR:-/tmp}/utmem-redis-e2e.XXXXXX") || exit 1
 RUN=$T/run
 USOCK=$RUN/utmemd.sock
-UPID= R1PID= R2PID=
+UPID= R1PID= R2PID= R3PID=
 UGEN=0
 
 # A module built with ASan needs its runtime loaded first in redis-server:
@@ -74,6 +74,7 @@ stop_pid() { # pid: stop it, wait for it, kill it if it lingers
 }
 
 cleanup() {
+	stop_pid "$R3PID"
 	stop_pid "$R2PID"
 	stop_pid "$R1PID"
 	stop_pid "$UPID"
@@ -504,6 +505,34 @@ expect_eq "every async request completed after the restart" \
 	"$(rinfo1 async_inflight)" 0
 # The restarted utmemd is empty: restore what section 5 reads.
 expect_eq "PUT tx again for the ACL checks" "$(r1 tmem.put tx 1)" OK
+
+# The same on the socket alone (UTMEM_FAST_PATH=0: no ring, no value
+# region): EXISTS and MGET go in batches, POP and DEL still block only
+# their client (their asynchronous requests go over the socket).
+R3SOCK=$T/redis3.sock
+saved_env=("${REDIS_ENV[@]}")
+if [ ${#REDIS_ENV[@]} -gt 0 ]; then
+	REDIS_ENV+=(UTMEM_FAST_PATH=0)
+else
+	REDIS_ENV=(env UTMEM_FAST_PATH=0)
+fi
+start_redis redis3 "$R3SOCK" --loadmodule "$MODULE" "addr=unix:$USOCK" \
+	pool=e2e3 "timeout_ms=$TIMEOUT_MS"
+R3PID=$LASTPID
+REDIS_ENV=("${saved_env[@]}")
+r3() { redis-cli -s "$R3SOCK" "$@" 2>&1; }
+expect_eq "socket only: PUT, POP, DEL, EXISTS, MGET by content" \
+	"$(printf '%s\n' 'TMEM.PUT s1 v1' 'TMEM.PUT s2 v2' 'TMEM.POP s1' \
+		'TMEM.EXISTS s1 s2 s2' 'TMEM.MGET s2 s1' 'TMEM.DEL s2 s1' \
+		'TMEM.EXISTS s2' 'TMEM.POP s2' | r3 | tr '\n' ' ')" \
+	"OK OK v1 2 v2  1 0  "
+r3info() { r3 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
+expect_eq "socket only: POP and DEL blocked their client" \
+	"$(r3info async_blocked)" 3
+expect_eq "socket only: EXISTS and MGET in batches" "$(r3info batch_views)" 3
+expect_eq "socket only: nothing read one-sidedly" "$(r3info local_views)" 0
+stop_pid "$R3PID"
+R3PID=
 
 # ---- 5. key positions and flags, as Redis reports them ----
 
