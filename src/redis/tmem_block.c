@@ -1,9 +1,11 @@
 /*
- * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP
- * and TMEM.DEL, instead of waiting on Redis's only thread (tmem_block.h).
+ * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP,
+ * TMEM.DEL and (without a value region) TMEM.MGET, instead of waiting on
+ * Redis's only thread (tmem_block.h).
  *
- * A command makes a tblock_cmd, submits its requests (one pop, or one
- * INVALIDATE per key) tagged with it, and blocks its client with the
+ * A command makes a tblock_cmd, submits its requests (one pop, one
+ * INVALIDATE per DEL key, one GET per MGET key), each tagged with its
+ * key's slot in the command, and blocks its client with the
  * module's timeout_ms. Redis's event loop watches utmem_event_fd() while
  * requests are outstanding; its callback reaps completions, and the one
  * that leaves a command with nothing pending unblocks its client with the
@@ -34,26 +36,35 @@
 
 #include "tmem_cmd.h"
 
+enum tblock_kind { TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET };
+
+/* One key of a command: its request's tag points here. */
+struct tblock_key {
+	struct tblock_cmd *b;
+	int64_t res; /* POP/MGET: the value's length or -errno */
+	void *val;   /* POP/MGET: the value (malloc()ed by libutmem) */
+	size_t klen;
+};
+
 struct tblock_cmd {
 	struct tblock_cmd *prev, *next; /* commands with requests out */
 	RedisModuleBlockedClient *bc;   /* NULL while still submitting */
-	int pop;                        /* 1: POP; 0: DEL */
+	enum tblock_kind kind;
 	RedisModuleString **argv;       /* the keys: argv[1..nkeys] */
 	int nkeys, sent;                /* keys, and keys submitted so far */
 	int pending;                    /* requests sent and not completed */
-	size_t klen;                    /* POP: the key's length */
 	long long count;                /* DEL: keys that were there */
-	int64_t res;                    /* POP: length or -errno;
-					   DEL: the first per-key error */
-	void *val;                      /* POP: the value (malloc()ed) */
+	int64_t err;                    /* DEL: the first per-key error;
+					   all: a failure of the whole */
 	int64_t deadline;               /* tconn_now_ms() to answer by */
+	struct tblock_key key[];        /* nkeys */
 };
 
 static struct {
-	struct tblock_cmd live; /* list head */
+	struct tblock_cmd *live; /* commands with requests out (a list) */
 	int fd;                 /* watched event descriptor, or -1 */
 	int hooked;             /* tblock_tick() runs before each sleep */
-} tb = { .live = { .prev = &tb.live, .next = &tb.live }, .fd = -1 };
+} tb = { .fd = -1 };
 
 /* Blocking is possible in this Redis, and in this context. */
 static int tblock_allowed(RedisModuleCtx *ctx)
@@ -69,34 +80,71 @@ static int tblock_allowed(RedisModuleCtx *ctx)
 
 static void tblock_link(struct tblock_cmd *b)
 {
-	b->next = &tb.live;
-	b->prev = tb.live.prev;
-	tb.live.prev->next = b;
-	tb.live.prev = b;
+	b->prev = NULL;
+	b->next = tb.live;
+	if (tb.live != NULL)
+		tb.live->prev = b;
+	tb.live = b;
 }
 
 static void tblock_unlink(struct tblock_cmd *b)
 {
-	b->prev->next = b->next;
-	b->next->prev = b->prev;
-	b->prev = b->next = b;
+	if (b->prev != NULL)
+		b->prev->next = b->next;
+	else
+		tb.live = b->next;
+	if (b->next != NULL)
+		b->next->prev = b->prev;
+	b->prev = b->next = NULL;
 }
 
-/* The result of one request (or of one key refused before sending). */
-static void tblock_key_done(struct tblock_cmd *b, int64_t res, void *val,
-			    size_t klen)
+/* The result for key i (its reply, or a refusal before sending). */
+static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
+			    void *val)
 {
-	if (b->pop) {
-		free(b->val);
-		b->res = res;
-		b->val = val;
+	struct tblock_key *k = &b->key[i];
+
+	if (b->kind != TBLOCK_DEL) {
+		free(k->val);
+		k->res = res;
+		k->val = val;
 		return;
 	}
 	free(val);
 	if (res >= 0)
 		b->count++;
-	else if (!tcmd_no_value((ssize_t)res, klen) && b->res == 0)
-		b->res = res;
+	else if (!tcmd_no_value((ssize_t)res, k->klen) && b->err == 0)
+		b->err = res;
+}
+
+/* Every key not answered gets err (the link is gone). */
+static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
+{
+	if (b->kind == TBLOCK_DEL) {
+		if (b->err == 0)
+			b->err = err;
+		return;
+	}
+	for (int i = 0; i < b->nkeys; i++)
+		if (b->key[i].val == NULL && b->key[i].res == 0)
+			b->key[i].res = err;
+}
+
+/* One value, nil or error: as TMEM.GET and TMEM.MGET answer a key. */
+static int tblock_answer_key(RedisModuleCtx *ctx, const struct tblock_key *k)
+{
+	struct tconn *t = &tconn_state;
+
+	if (tcmd_no_value((ssize_t)k->res, k->klen)) {
+		t->n.misses++;
+		return rm.ReplyWithNull(ctx);
+	}
+	if (k->res < 0)
+		return tconn_reply_error(ctx, t, (int)k->res, TCONN_KEY, NULL);
+	t->n.hits++;
+	t->n.get_bytes += (uint64_t)k->res;
+	tconn_note_size(t, (size_t)k->res);
+	return rm.ReplyWithStringBuffer(ctx, k->val, (size_t)k->res);
 }
 
 /* Answer the command (through the blocked client's context, or at once). */
@@ -104,26 +152,32 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 {
 	struct tconn *t = &tconn_state;
 	char note[64];
+	int link = 0;
 
-	if (b->pop) {
-		if (tcmd_no_value((ssize_t)b->res, b->klen)) {
-			t->n.misses++;
-			return rm.ReplyWithNull(ctx);
-		}
-		if (b->res < 0)
-			return tconn_reply_error(ctx, t, (int)b->res, TCONN_KEY,
-						 NULL);
-		t->n.hits++;
-		t->n.get_bytes += (uint64_t)b->res;
-		tconn_note_size(t, (size_t)b->res);
-		return rm.ReplyWithStringBuffer(ctx, b->val, (size_t)b->res);
+	switch (b->kind) {
+	case TBLOCK_POP:
+		return tblock_answer_key(ctx, &b->key[0]);
+	case TBLOCK_MGET:
+		/* Failed as a whole (every key lost with the link): that
+		 * error alone, as the synchronous MGET says it. */
+		for (int i = 0; i < b->nkeys; i++)
+			link += tconn_is_link_error((int)b->key[i].res);
+		if (link == b->nkeys)
+			return tconn_reply_error(ctx, t, (int)b->key[0].res,
+						 TCONN_NONE, NULL);
+		rm.ReplyWithArray(ctx, b->nkeys);
+		for (int i = 0; i < b->nkeys; i++)
+			tblock_answer_key(ctx, &b->key[i]);
+		return RM_OK;
+	case TBLOCK_DEL:
+		break;
 	}
 	t->n.dels += (uint64_t)b->count;
-	if (b->res == 0)
+	if (b->err == 0)
 		return rm.ReplyWithLongLong(ctx, b->count);
 	snprintf(note, sizeof(note), "%lld of %d keys deleted before the failure",
 		 b->count, b->nkeys);
-	return tconn_reply_error(ctx, t, (int)b->res, TCONN_KEY, note);
+	return tconn_reply_error(ctx, t, (int)b->err, TCONN_KEY, note);
 }
 
 static int tblock_reply(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
@@ -138,7 +192,8 @@ static void tblock_free(RedisModuleCtx *ctx, void *priv)
 	struct tblock_cmd *b = priv;
 
 	(void)ctx;
-	free(b->val);
+	for (int i = 0; i < b->nkeys; i++)
+		free(b->key[i].val);
 	free(b);
 }
 
@@ -165,10 +220,12 @@ static void tblock_pump(struct tconn *t)
 
 	while (t->c != NULL && (n = utmem_reap(t->c, co, 64)) > 0) {
 		for (int i = 0; i < n; i++) {
-			struct tblock_cmd *b = (struct tblock_cmd *)(uintptr_t)co[i].tag;
+			struct tblock_key *k = (struct tblock_key *)(uintptr_t)co[i].tag;
+			struct tblock_cmd *b = k->b;
 
 			t->n.async_inflight--;
-			tblock_key_done(b, co[i].result, co[i].val, 1);
+			tblock_key_done(b, (int)(k - b->key), co[i].result,
+					co[i].val);
 			if (--b->pending == 0 && b->bc != NULL)
 				tblock_finish(b);
 		}
@@ -205,15 +262,15 @@ void tblock_on_drop(struct tconn *t, int err)
 {
 	struct tblock_cmd *b, *next;
 
-	if (tb.live.next == &tb.live && tb.fd < 0)
+	if (tb.live == NULL && tb.fd < 0)
 		return;
 	tblock_pump(t);
 	tblock_unwatch();
-	for (b = tb.live.next; b != &tb.live; b = next) {
+	for (b = tb.live; b != NULL; b = next) {
 		next = b->next;
 		t->n.async_inflight -= (uint64_t)b->pending;
 		b->pending = 0;
-		tblock_key_done(b, err, NULL, 1);
+		tblock_fail_rest(b, err);
 		if (b->bc != NULL)
 			tblock_finish(b);
 		/* else: still submitting; tblock_run answers it */
@@ -231,10 +288,10 @@ void tblock_tick(void)
 	int64_t now;
 	uint64_t late = 0;
 
-	if (tb.live.next == &tb.live)
+	if (tb.live == NULL)
 		return;
 	now = tconn_now_ms();
-	for (struct tblock_cmd *b = tb.live.next; b != &tb.live; b = b->next)
+	for (struct tblock_cmd *b = tb.live; b != NULL; b = b->next)
 		late += b->bc != NULL && now >= b->deadline;
 	if (late == 0)
 		return;
@@ -250,21 +307,26 @@ static ssize_t tblock_submit_op(struct tconn *t, void *arg)
 	struct tblock_cmd *b = arg;
 
 	for (; b->sent < b->nkeys; b->sent++) {
-		size_t klen;
-		const char *key = rm.StringPtrLen(b->argv[1 + b->sent], &klen);
-		uint64_t tag = (uint64_t)(uintptr_t)b;
-		int r = b->pop ? utmem_submit_get(t->c, t->pool, key, klen,
-						  UTMEM_GET_EXCLUSIVE, tag)
-			       : utmem_submit_invalidate(t->c, t->pool, key,
-							 klen, tag);
+		struct tblock_key *k = &b->key[b->sent];
+		const char *key = rm.StringPtrLen(b->argv[1 + b->sent], &k->klen);
+		uint64_t tag = (uint64_t)(uintptr_t)k;
+		int r;
 
+		if (b->kind == TBLOCK_DEL)
+			r = utmem_submit_invalidate(t->c, t->pool, key, k->klen,
+						    tag);
+		else
+			r = utmem_submit_get(t->c, t->pool, key, k->klen,
+					     b->kind == TBLOCK_POP
+						     ? UTMEM_GET_EXCLUSIVE : 0,
+					     tag);
 		if (r == 0) {
 			b->pending++;
 			t->n.async_inflight++;
 			continue;
 		}
 		if (r == -EINVAL || r == -EMSGSIZE) {
-			tblock_key_done(b, r, NULL, klen); /* holds nothing */
+			tblock_key_done(b, b->sent, r, NULL); /* holds nothing */
 			continue;
 		}
 		return r; /* the link, the pool handle, the bound */
@@ -282,8 +344,10 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 	struct tconn *t = &tconn_state;
 	ssize_t r;
 
+	static const char *const opname[] = { "pop", "del", "mget" };
+
 	tblock_link(b);
-	r = tconn_call(t, b->pop ? "pop" : "del", tblock_submit_op, b);
+	r = tconn_call(t, opname[b->kind], tblock_submit_op, b);
 	if (r < 0 && b->pending == 0 && b->sent == 0 &&
 	    (r == -EAGAIN || r == -EOPNOTSUPP)) {
 		tblock_unlink(b);
@@ -292,7 +356,7 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 		return 0;
 	}
 	if (r < 0)
-		tblock_key_done(b, r, NULL, 1);
+		tblock_fail_rest(b, r);
 	if (b->pending == 0) {
 		tblock_unlink(b);
 		tblock_answer(ctx, b);
@@ -321,36 +385,43 @@ static int tblock_room(struct tconn *t, int n)
  * the synchronous run. */
 static struct tblock_cmd *tblock_new(RedisModuleCtx *ctx,
 				     RedisModuleString **argv, int nkeys,
-				     int pop)
+				     enum tblock_kind kind)
 {
 	struct tconn *t = &tconn_state;
 	struct tblock_cmd *b = NULL;
 
-	if (tblock_allowed(ctx) && nkeys <= TBLOCK_DEL_MAX &&
+	if (tblock_allowed(ctx) && nkeys <= TBLOCK_KEYS_MAX &&
 	    tblock_room(t, nkeys))
-		b = calloc(1, sizeof(*b));
+		b = calloc(1, sizeof(*b) + (size_t)nkeys * sizeof(b->key[0]));
 	if (b == NULL) {
 		t->n.async_sync++;
 		return NULL;
 	}
-	b->pop = pop;
+	b->kind = kind;
 	b->argv = argv;
 	b->nkeys = nkeys;
-	if (pop)
-		(void)rm.StringPtrLen(argv[1], &b->klen);
+	for (int i = 0; i < nkeys; i++)
+		b->key[i].b = b;
 	return b;
 }
 
 int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv)
 {
-	struct tblock_cmd *b = tblock_new(ctx, argv, 1, 1);
+	struct tblock_cmd *b = tblock_new(ctx, argv, 1, TBLOCK_POP);
 
 	return b != NULL && tblock_run(ctx, b);
 }
 
 int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
-	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, 0);
+	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_DEL);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_MGET);
 
 	return b != NULL && tblock_run(ctx, b);
 }

@@ -1,5 +1,6 @@
 /*
- * tmem_block.h — TMEM.POP and TMEM.DEL without stalling Redis's thread:
+ * tmem_block.h — TMEM.POP, TMEM.DEL (and TMEM.MGET without a value
+ * region) without stalling Redis's thread:
  * the calling client is blocked (RedisModule_BlockClient), the requests go
  * to utmemd as libutmem asynchronous requests, Redis's event loop watches
  * utmem_event_fd(), and each command is answered when its last reply is
@@ -18,9 +19,9 @@
 #include "rm_api.h"
 #include "tmem_conn.h"
 
-/* Keys of one TMEM.DEL sent asynchronously; more go the synchronous,
- * chunked way. */
-#define TBLOCK_DEL_MAX 256
+/* Keys of one TMEM.DEL or TMEM.MGET sent asynchronously; more go the
+ * synchronous, chunked way. */
+#define TBLOCK_KEYS_MAX 256
 
 /*
  * TMEM.POP key / TMEM.DEL key...: submit and block the client (argc
@@ -30,6 +31,8 @@
  */
 int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv);
 int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* TMEM.MGET where the keys cannot be read one-sidedly (no value region). */
+int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /*
  * t->c is about to be closed: take the completions that are in, answer

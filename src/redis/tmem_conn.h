@@ -60,7 +60,7 @@ struct tconn_counters {
 	uint64_t async_blocked;    /* commands that blocked their client */
 	uint64_t async_done;       /* of those, unblocked with their result */
 	uint64_t async_timeouts;   /* of those, timed out first */
-	uint64_t async_sync;       /* POP/DEL run synchronously instead
+	uint64_t async_sync;       /* POP/DEL/MGET run synchronously instead
 				      (MULTI, Lua, no event-loop API, bound) */
 	uint64_t async_inflight;   /* requests to utmemd outstanding now */
 };

@@ -5,8 +5,8 @@
  * region (utmem_get_view with UTMEM_GET_LOCAL: no round trip, and MGET
  * replies each element from its view, the value's one copy). Where the
  * link has no region (UTMEM_FAST_PATH=0, TCP, vsock) the first key says
- * so (-EAGAIN) and the command takes the batch path below. Otherwise they
- * queue their keys in libutmem batches of at most TCMD_CHUNK
+ * so (-EAGAIN): MGET then blocks its client while utmemd answers where it
+ * may (tmem_block.c), and otherwise EXISTS and MGET queue their keys in libutmem batches of at most TCMD_CHUNK
  * operations (pipelined on the connection, one round trip per chunk), so a
  * command with a million keys neither holds a million requests in memory
  * nor waits for a million round trips. A chunk whose connection broke is
@@ -474,6 +474,12 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		goto done;
 	}
 	t->n.batch_views++;
+	/* No value region: ask utmemd, blocking only this client where it
+	 * may block (tmem_block.c), else in batches on Redis's thread. */
+	if (m.emitted == 0 && tblock_mget(ctx, argv, argc)) {
+		t->n.gets += (uint64_t)(argc - 1);
+		return RM_OK;
+	}
 	err = tcmd_mget_plan(t, &m);
 	if (err < 0)
 		return tconn_reply_error(ctx, t, err, TCONN_NONE, NULL);
