@@ -153,6 +153,7 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	a->warm_idle_ns = cfg->warm_idle_ns;
 	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
 	a->nhaz = cfg->nhazards;
+	atomic_init(&a->haz_live, a->nhaz);
 	a->haz_stride = cfg->hazard_stride;
 	rc = -ENOMEM;
 	if (ar_mutex_init(&a->lock))

@@ -201,6 +201,15 @@ uint64_t ust_arena_poll(ust_arena *a);
  */
 uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns);
 
+/*
+ * Only hazard words [0, n) are handed out to readers now (n <= nhazards):
+ * a release scans only those. A word beyond n is nobody's, whatever it
+ * holds. Call it with the new bound before handing out a word beyond the
+ * old one, and after taking back the highest. At creation every word
+ * counts.
+ */
+void ust_arena_hazards_live(ust_arena *a, uint32_t n);
+
 /* Punch the whole warm cache now (shrink, flush, idle). Returns bytes punched. */
 uint64_t ust_arena_trim(ust_arena *a);
 

@@ -36,13 +36,31 @@ static uint64_t haz_word(const ust_arena *a, uint32_t i)
 	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
+void ust_arena_hazards_live(ust_arena *a, uint32_t n)
+{
+	atomic_store(&a->haz_live, n < a->nhaz ? n : a->nhaz);
+}
+
+/*
+ * The words to look at: those handed out. Each sits on its own cache line,
+ * so a release scanning all 256 words of a region cost more than the rest
+ * of a small PUT; a tenant has a few connections.
+ */
+static uint32_t haz_count(const ust_arena *a)
+{
+	return atomic_load(&a->haz_live);
+}
+
 /*
  * Does any hazard word fall in [off, off + len)? The caller has issued the
- * seq_cst fence after the range was unlinked. No lock needed: O(nhazards).
+ * seq_cst fence after the range was unlinked. No lock needed: O(words
+ * handed out).
  */
 bool ar_haz_hit(const ust_arena *a, uint64_t off, uint64_t len)
 {
-	for (uint32_t i = 0; i < a->nhaz; i++)
+	uint32_t n = haz_count(a);
+
+	for (uint32_t i = 0; i < n; i++)
 		if (haz_word(a, i) - off < len)
 			return true;
 	return false;
@@ -60,8 +78,11 @@ static uint32_t snapshot(ust_arena *a)
 {
 	uint32_t n = 0;
 
+	uint32_t live;
+
 	atomic_thread_fence(memory_order_seq_cst);
-	for (uint32_t i = 0; i < a->nhaz; i++) {
+	live = haz_count(a);
+	for (uint32_t i = 0; i < live; i++) {
 		uint64_t h = haz_word(a, i);
 
 		if (h)

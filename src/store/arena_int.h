@@ -123,6 +123,7 @@ struct ust_arena {
 	uint64_t warm_idle_ns;   /* poll punches warm runs idle this long */
 	const volatile char *haz;
 	uint32_t nhaz;
+	_Atomic uint32_t haz_live; /* words [0, haz_live) may be in use */
 	size_t haz_stride;
 
 	/* runs */

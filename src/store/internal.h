@@ -187,6 +187,7 @@ struct ust_region {
 	uint32_t nhaz;
 	pthread_mutex_t haz_lock;   /* hazard word allocation */
 	uint8_t *haz_used;          /* [nhaz] */
+	uint32_t haz_hi;            /* 1 + the highest word in use, or 0 */
 	_Atomic int users;          /* ust_stage_* calls in flight */
 	uint64_t scrub_base;        /* resident bytes a scrub could not take
 				       back (ust_regions_poll's thread only) */

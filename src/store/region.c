@@ -132,6 +132,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	err = ust_arena_create(&ac, &g->arena);
 	if (err)
 		goto err_region;
+	ust_arena_hazards_live(g->arena, 0); /* none handed out yet */
 	mem.ctx = g->arena;
 	err = ust_sindex_init(&g->idx, g->base, g->size, h.dir_off, cfg->seed, &mem);
 	if (err)
@@ -224,6 +225,10 @@ int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx)
 			break;
 		}
 	}
+	if (!err && *idx >= g->haz_hi) {
+		g->haz_hi = *idx + 1; /* before the client learns the word */
+		ust_arena_hazards_live(g->arena, g->haz_hi);
+	}
 	pthread_mutex_unlock(&g->haz_lock);
 	region_leave(g);
 	return err;
@@ -242,6 +247,9 @@ void ust_region_hazard_put(ust_store *st, uint32_t tenant, uint32_t idx)
 		uvr_hazard_clear(&w->off);
 		pthread_mutex_lock(&g->haz_lock);
 		g->haz_used[idx] = 0;
+		while (g->haz_hi && !g->haz_used[g->haz_hi - 1])
+			g->haz_hi--;
+		ust_arena_hazards_live(g->arena, g->haz_hi);
 		pthread_mutex_unlock(&g->haz_lock);
 	}
 	region_leave(g);

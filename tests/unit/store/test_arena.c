@@ -727,6 +727,44 @@ static void test_hazards(void **state)
 	fx_close(&f);
 }
 
+
+/*
+ * Only the words handed out count (ust_arena_hazards_live): a word beyond
+ * the bound defers nothing, whatever it holds; raised again, it does, and
+ * the snapshot taken by a retry sees it too.
+ */
+static void test_hazards_live(void **state)
+{
+	int64_t r;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 64 * MiB, 0, 8, 64);
+	ust_arena_hazards_live(f.a, 2);
+	r = xalloc(&f, 128 * KiB);
+	haz_set(&f, 5, (uint64_t)r); /* not handed out: nobody's */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r, 128 * KiB), 0);
+	assert_int_equal(stats(&f).deferred_bytes, 0);
+	r = xalloc(&f, 128 * KiB);
+	haz_set(&f, 1, (uint64_t)r); /* handed out: defers */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r, 128 * KiB), 0);
+	assert_int_equal(stats(&f).deferred_bytes, 128 * KiB);
+	haz_set(&f, 1, 0);
+	haz_set(&f, 5, (uint64_t)r);
+	assert_int_equal(ust_arena_poll(f.a), 0); /* word 5 still nobody's */
+	assert_int_equal(stats(&f).deferred_bytes, 0);
+	ust_arena_hazards_live(f.a, 6);
+	r = xalloc(&f, 128 * KiB);
+	haz_set(&f, 5, (uint64_t)r);
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r, 128 * KiB), 0);
+	assert_int_equal(stats(&f).deferred_bytes, 128 * KiB);
+	assert_int_equal(ust_arena_poll(f.a), 128 * KiB); /* the retry sees it */
+	ust_arena_hazards_live(f.a, 1000); /* clamped to the table */
+	haz_set(&f, 5, 0);
+	assert_int_equal(ust_arena_poll(f.a), 0);
+	fx_close(&f);
+}
+
 static void test_scrub(void **state)
 {
 	enum { NV = 40 };
@@ -1529,6 +1567,7 @@ int main(void)
 		cmocka_unit_test(test_warm_hard),
 		cmocka_unit_test(test_warm_poll),
 		cmocka_unit_test(test_hazards),
+		cmocka_unit_test(test_hazards_live),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_slab),
 		cmocka_unit_test(test_exhaustion),
