@@ -144,6 +144,23 @@ struct ud_seg {
 };
 
 /* One client connection; owned by exactly one loop. */
+/*
+ * A request run by the bulk thread (bulk.c) while its connection is parked.
+ * state, next while queued: under the bulk lock; next once done: under the
+ * loop's bulk_lock; the rest is the worker's.
+ */
+enum ud_bulk_state { UD_BULK_IDLE, UD_BULK_QUEUED, UD_BULK_DONE };
+struct ud_bulk_job {
+	struct ud_bulk_job *next;
+	struct ud_conn *conn;
+	struct ud_loop *loop;
+	struct uwire_hdr hdr;  /* the request, for the reply */
+	uint32_t tenant, pool;
+	uint8_t opcode;        /* UWIRE_OP_POOL_FLUSH or UWIRE_OP_POOL_DESTROY */
+	int err;               /* the store's result */
+	enum ud_bulk_state state;
+};
+
 struct ud_conn {
 	enum ud_src_kind src; /* UD_SRC_CONN; first member */
 	int fd;
@@ -155,6 +172,10 @@ struct ud_conn {
 	 * backlog drains, its tenant's in-flight budget having no room for one
 	 * more reply (limits.c). */
 	unsigned counted : 1, unauth : 1, starved : 1;
+	/* parked: its request `bulk` runs on the bulk thread (bulk.c); it is
+	 * also paused, and resumes only once the job is back. */
+	unsigned parked : 1;
+	struct ud_bulk_job bulk;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;
@@ -204,13 +225,20 @@ struct ud_loop {
 	struct ud_seg *seg_cache;
 	size_t seg_cache_bytes;
 	size_t seg_largest;       /* largest segment recycled since idle */
+	/* Jobs the bulk thread finished for this loop's connections. */
+	pthread_mutex_t bulk_lock;
+	int bulk_lock_ok;         /* initialized (ud_loop_fini destroys it) */
+	int bulk_ok;              /* a worker: jobs may go to the bulk thread */
+	struct ud_bulk_job *bulk_done;
 	uint64_t now_ns;          /* clock at the last wake-up (timestamps) */
 	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
 	int stopping;
 	struct ud_daemon *d;
 };
 
-/* What the main loop sends a worker: a new connection, or fd -1 = stop. */
+/* What the main loop sends a worker: a new connection, or fd -1 = stop;
+ * what the bulk thread sends: UD_HANDOFF_BULK = jobs finished. */
+#define UD_HANDOFF_BULK (-2)
 struct ud_handoff {
 	int fd;
 	int tcp;
@@ -262,6 +290,7 @@ struct ud_daemon {
 	int bench_modes;       /* cfg.bench_modes at startup: BENCH allowed */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
+	struct ud_bulk *bulk;  /* the bulk thread (bulk.c), NULL: run inline */
 };
 
 /* ---- sockets (net.c) ---- */
@@ -292,6 +321,31 @@ void *ud_worker_main(void *arg);
 int ud_loop_once(struct ud_loop *l, int timeout_ms);
 /* Stop reading and close connections once their output is flushed. */
 void ud_loop_begin_stop(struct ud_loop *l);
+
+/* Serve a paused connection again if it may resume (its bulk job back). */
+void ud_conn_resume(struct ud_conn *c);
+
+/* ---- the bulk thread (bulk.c) ---- */
+
+int ud_bulk_start(struct ud_daemon *d);
+/* Join the thread; every parked connection must be settled or closed. */
+void ud_bulk_stop(struct ud_daemon *d);
+/*
+ * Run c's POOL_FLUSH or POOL_DESTROY request h on the bulk thread: returns
+ * 1 (c is parked; the reply comes with ud_bulk_reap), or 0 when it ran
+ * inline (no thread, or c's loop has no hand-off pipe) and was replied to.
+ */
+int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h);
+/* Reply to and resume l's connections whose jobs finished (l's thread). */
+void ud_bulk_reap(struct ud_loop *l);
+/* c is closing: wait for its job, if any, and reply (c's loop thread). */
+void ud_bulk_settle(struct ud_conn *c);
+struct ud_bulk_stats {
+	int on;
+	unsigned queued, running;
+	uint64_t jobs, max_ns, total_ns;
+};
+void ud_bulk_info(struct ud_daemon *d, struct ud_bulk_stats *s);
 
 /* ---- pending replies (out.c) ---- */
 

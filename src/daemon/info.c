@@ -108,6 +108,7 @@ static void item(struct ud_info_item *out, size_t cap, size_t *n,
 size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 {
 	struct ust_store_info si;
+	struct ud_bulk_stats bs;
 	struct passwd *pw = getpwuid(geteuid());
 	uint64_t rss = ud_rss_bytes();
 	uint64_t up = (ud_now_ns() - d->started_ns) / 1000000000ull;
@@ -138,6 +139,12 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("ring_size", "%llu", (unsigned long long)d->ring_size);
 	ITEM("posted_refused", "%llu",
 	     (unsigned long long)atomic_load(&d->posted_refused));
+	ud_bulk_info(d, &bs);
+	ITEM("bulk_thread", "%s", bs.on ? "on" : "off");
+	ITEM("bulk_queued", "%u", bs.queued);
+	ITEM("bulk_running", "%u", bs.running);
+	ITEM("bulk_jobs", "%llu", (unsigned long long)bs.jobs);
+	ITEM("bulk_max_ms", "%.1f", (double)bs.max_ns / 1e6);
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
 	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");

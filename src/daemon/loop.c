@@ -58,6 +58,8 @@ int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
 	memset(l, 0, sizeof(*l));
 	l->index = index;
 	l->d = d;
+	pthread_mutex_init(&l->bulk_lock, NULL);
+	l->bulk_lock_ok = 1;
 	l->handoff[0] = l->handoff[1] = -1;
 	l->handoff_src = UD_SRC_HANDOFF;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -87,6 +89,7 @@ void ud_loop_fini(struct ud_loop *l)
 
 	for (c = l->conns; c; c = next) {
 		next = c->next;
+		ud_bulk_settle(c); /* the bulk thread may still hold its job */
 		close(c->fd);
 		conn_free(c);
 	}
@@ -100,6 +103,9 @@ void ud_loop_fini(struct ud_loop *l)
 	for (int i = 0; i < 2; i++)
 		if (l->handoff[i] >= 0)
 			close(l->handoff[i]);
+	if (l->bulk_lock_ok)
+		pthread_mutex_destroy(&l->bulk_lock);
+	l->bulk_lock_ok = 0;
 	l->epfd = l->handoff[0] = l->handoff[1] = -1;
 }
 
@@ -154,6 +160,10 @@ void ud_conn_close(struct ud_conn *c)
 
 	if (c->dead)
 		return;
+	/* A request on the bulk thread finishes first (bulk.c). */
+	ud_bulk_settle(c);
+	if (peer && !peer->dead)
+		ud_bulk_settle(peer);
 	/* Requests a client posted before it went away still take effect. */
 	if (!c->ring && peer && !peer->dead && peer->ring)
 		ud_ring_drain(peer);
@@ -240,7 +250,8 @@ int ud_conn_may_resume(const struct ud_conn *c, size_t low)
 {
 	size_t b = ud_backlog(c);
 
-	return c->paused && !c->closing && b < low && (!c->starved || b == 0);
+	return c->paused && !c->parked && !c->closing && b < low &&
+	       (!c->starved || b == 0);
 }
 
 
@@ -349,10 +360,10 @@ void ud_conn_process(struct ud_conn *c)
 	size_t pos = 0, need;
 	long r;
 
-	if (c->starved && backlog(c))
-		return; /* still waiting for its own replies to drain */
+	if (c->parked || (c->starved && backlog(c)))
+		return; /* its bulk job, or its own replies to drain */
 	c->starved = 0;
-	while (!c->closing) {
+	while (!c->closing && !c->parked) {
 		if (backlog(c) >= OUT_HIGH) {
 			ud_debug("fd %d: %zu bytes of replies unread; pausing",
 				 c->fd, backlog(c));
@@ -513,6 +524,16 @@ static int conn_update(struct ud_conn *c)
 	return 0;
 }
 
+void ud_conn_resume(struct ud_conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->ring)
+		ud_ring_event(c); /* replies out, buffered frames served */
+	else
+		conn_update(c);
+}
+
 static void conn_event(struct ud_conn *c, uint32_t ev)
 {
 	if (c->ring) {
@@ -561,7 +582,8 @@ static void stop_sweep(struct ud_loop *l)
 	}
 }
 
-/* Take new connections (or the stop order) from the main loop. */
+/* Take new connections (or the stop order) from the main loop, and
+ * finished jobs from the bulk thread. */
 static void handoff_read(struct ud_loop *l)
 {
 	struct ud_handoff rec[32];
@@ -569,7 +591,9 @@ static void handoff_read(struct ud_loop *l)
 
 	while ((n = read(l->handoff[0], rec, sizeof(rec))) > 0) {
 		for (size_t i = 0; i < (size_t)n / sizeof(rec[0]); i++) {
-			if (rec[i].fd < 0) {
+			if (rec[i].fd == UD_HANDOFF_BULK) {
+				ud_bulk_reap(l);
+			} else if (rec[i].fd < 0) {
 				ud_loop_begin_stop(l);
 			} else if (l->stopping) {
 				close(rec[i].fd);
@@ -699,6 +723,7 @@ void *ud_worker_main(void *arg)
 	unsigned skipped = 0;
 
 	uspin_init(&l->ring_spin, (uint64_t)l->d->ring_spin_us * 1000u);
+	l->bulk_ok = 1; /* this thread reads the hand-off pipe (bulk.c) */
 	for (;;) {
 		int block = -1, armed = 0, timeout, n;
 

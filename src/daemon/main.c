@@ -323,6 +323,7 @@ static void stop_all(struct ud_daemon *d)
 		pthread_join(d->workers[i].thread, NULL);
 		ud_loop_fini(&d->workers[i]);
 	}
+	ud_bulk_stop(d); /* every connection, parked or not, is gone */
 }
 
 static void daemon_free(struct ud_daemon *d)
@@ -331,6 +332,7 @@ static void daemon_free(struct ud_daemon *d)
 
 	close_listeners(d);
 	ud_loop_fini(&d->main);
+	ud_bulk_stop(d);
 	ud_ctl_stop(d); /* the controller uses the store */
 	/* The store writes into value regions while it frees: before unmap. */
 	ust_store_free(d->st);
@@ -465,6 +467,11 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		err = ud_persist_restore(d, msg, msglen);
 	if (!err)
 		err = drop_privileges(d, msg, msglen);
+	if (!err && (err = ud_bulk_start(d)) < 0) {
+		ud_warn("cannot start the bulk thread (%s): pool flushes run on the workers",
+			strerror(-err));
+		err = 0;
+	}
 	if (!err)
 		err = start_workers(d, msg, msglen);
 	if (!err)

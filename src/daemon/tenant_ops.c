@@ -259,18 +259,13 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 /* Requests that take only a pool id. */
 static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
 {
-	struct ud_daemon *d = c->loop->d;
-	int err;
-
 	if (f->hdr.klen || f->hdr.vlen) {
 		reply_status(c, &f->hdr, -EINVAL);
 		return;
 	}
-	if (f->hdr.opcode == UWIRE_OP_POOL_FLUSH)
-		err = ust_pool_flush(d->st, c->tenant->id, f->hdr.pool);
-	else
-		err = ust_pool_destroy(d->st, c->tenant->id, f->hdr.pool);
-	ud_reply(c, &f->hdr, ud_status(err), f->hdr.pool, NULL, 0);
+	/* FLUSH and DESTROY: one removal per value, so on the bulk thread,
+	 * not this worker (bulk.c); the reply comes when it is done. */
+	(void)ud_bulk_submit(c, &f->hdr);
 }
 
 /*

@@ -17,7 +17,9 @@
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -784,6 +786,108 @@ static int cmd_guess(char **argv, int argc)
 	return 0;
 }
 
+/* ---- flushrace: a tenant's flush must not stop the others' service ---- */
+
+struct flusher {
+	utmem_client *c;
+	uint32_t pool;
+	int err;
+	atomic_int done;
+};
+
+static void *flush_thread(void *arg)
+{
+	struct flusher *f = arg;
+
+	f->err = utmem_pool_flush(f->c, f->pool);
+	atomic_store(&f->done, 1);
+	return NULL;
+}
+
+/* Fill pool with 8-byte values until the quota refuses one; returns how
+ * many were stored. */
+static uint64_t fill_to_quota(utmem_client *c, uint32_t pool, uint64_t *next)
+{
+	static unsigned char keys[1024][16];
+	utmem_batch *b = NULL;
+	uint64_t stored = 0;
+	int full = 0;
+
+	if (utmem_batch_new(c, &b) < 0)
+		die("batch");
+	while (!full && stored < 50000000u) {
+		utmem_batch_reset(b);
+		for (unsigned i = 0; i < 1024; i++) {
+			snprintf((char *)keys[i], sizeof(keys[i]), "f%llu",
+				 (unsigned long long)(*next)++);
+			utmem_batch_put(b, pool, keys[i], strlen((char *)keys[i]),
+					"01234567", 8);
+		}
+		if (utmem_batch_exec(b) < 0)
+			die("fill");
+		for (unsigned i = 0; i < 1024; i++) {
+			if (utmem_batch_result(b, i) >= 0)
+				stored++;
+			else
+				full = 1;
+		}
+	}
+	utmem_batch_free(b);
+	return stored;
+}
+
+/*
+ * flushrace EVIL GOOD SECONDS: the attacker fills a private pool with small
+ * values up to its quota and flushes it, over and over for SECONDS; during
+ * each flush (from a thread) the good tenant pings, and we count the pings
+ * answered while the attacker's flush was outstanding. A worker that runs
+ * the flush itself answers at most the one or two pings it read before the
+ * flush; one that hands it to the bulk thread answers them all. Prints
+ * rounds, values per flush, the shortest and longest flush, and the fewest
+ * pings answered during one flush.
+ */
+static int cmd_flushrace(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
+	uint64_t end = now_us() + (uint64_t)(atof(argv[2]) * 1e6), next = 0;
+	uint64_t values = 0, fmin = UINT64_MAX, fmax = 0, pmin = UINT64_MAX;
+	unsigned rounds = 0, errs = 0;
+	uint32_t pool;
+
+	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool))
+		die("flushrace: pool");
+	do {
+		struct flusher f = {.c = evil, .pool = pool};
+		uint64_t pings = 0, t0;
+		pthread_t th;
+
+		values = fill_to_quota(evil, pool, &next);
+		t0 = now_us();
+		if (pthread_create(&th, NULL, flush_thread, &f))
+			die("flushrace: thread");
+		while (!atomic_load(&f.done)) {
+			int err = utmem_ping(good);
+
+			if (!atomic_load(&f.done))
+				pings += err == 0;
+			errs += err != 0;
+		}
+		pthread_join(th, NULL);
+		t0 = now_us() - t0;
+		errs += f.err != 0;
+		fmin = t0 < fmin ? t0 : fmin;
+		fmax = t0 > fmax ? t0 : fmax;
+		pmin = pings < pmin ? pings : pmin;
+		rounds++;
+	} while (now_us() < end);
+	printf("rounds %u values %llu flush_us_min %llu flush_us_max %llu pings_min %llu errors %u\n",
+	       rounds, (unsigned long long)values, (unsigned long long)fmin,
+	       (unsigned long long)fmax, (unsigned long long)pmin, errs);
+	utmem_close(evil);
+	utmem_close(good);
+	return 0;
+}
+
 /*
  * flood SOCK N: N connections, each sends one frame with a bad magic and
  * goes (the daemon logs what it refuses: the log must stay bounded).
@@ -900,10 +1004,11 @@ int main(int argc, char **argv)
 	ONE("shared", 2, cmd_shared);
 	ONE("collide", 2, cmd_collide);
 	ONE("flood", 2, cmd_flood);
+	ONE("flushrace", 3, cmd_flushrace);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

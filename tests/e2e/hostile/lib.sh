@@ -39,7 +39,7 @@ CAP_MB=64
 MAXV=$((8 << 20))
 INFLIGHT_MB=16
 MAX_CONNS=32
-WORKERS=2
+WORKERS=${HOSTILE_WORKERS:-2} # a case may share one worker between tenants
 TOKEN_GOOD=good-token-0123456789
 TOKEN_EVIL=evil-token-0123456789
 

@@ -1,0 +1,259 @@
+/*
+ * bulk.c — tenant requests whose work grows with the data they touch
+ * (POOL_FLUSH and POOL_DESTROY: one removal per value) run on one "bulk"
+ * thread, not on the worker that received them.
+ *
+ * A worker serves many connections of many tenants. Flushing a pool of a
+ * million small values takes the store about half a second; run inline, it
+ * would stop every other connection of that worker for as long, so one
+ * tenant could stall the others at will. Instead the worker parks the
+ * requesting connection (it serves nothing more of it: order on the
+ * connection holds), queues the job here and goes on with its other
+ * connections. The bulk thread runs jobs one at a time, in arrival order,
+ * and hands each back to its worker (a record in the worker's hand-off
+ * pipe), which sends the reply and serves the connection again.
+ *
+ * The job lives in the connection (struct ud_conn.bulk): nothing is
+ * allocated, and a tenant can have at most one job per connection, so its
+ * jobs are bounded by its connection limit. A connection closed while its
+ * job is queued or running waits for the job first (ud_bulk_settle): the
+ * request takes effect, as any request a client sent before it went away,
+ * and the connection's memory outlives the job. That wait is on the
+ * closing thread, so a client that disconnects right after a flush still
+ * costs its worker the rest of that flush, as before this file.
+ *
+ * Without the thread (it could not start; the fuzzers that drive the
+ * dispatcher in-process) a job runs inline, as before.
+ */
+#include "daemon/daemon.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct ud_bulk {
+	struct ud_daemon *d;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* a job was queued, or stop */
+	pthread_cond_t done; /* a job finished (for ud_bulk_settle) */
+	struct ud_bulk_job *head, *tail; /* queued, in arrival order */
+	int stop;
+	/* INFO (under lock) */
+	unsigned queued, running;
+	uint64_t jobs, max_ns, total_ns;
+};
+
+/* Run job j's store operation. */
+static int job_run(struct ud_daemon *d, const struct ud_bulk_job *j)
+{
+	if (j->opcode == UWIRE_OP_POOL_FLUSH)
+		return ust_pool_flush(d->st, j->tenant, j->pool);
+	return ust_pool_destroy(d->st, j->tenant, j->pool);
+}
+
+/* Hand finished job j to its worker: list it and ring the hand-off pipe
+ * once per batch (a record is already on its way while the list is not
+ * empty). */
+static void job_return(struct ud_loop *l, struct ud_bulk_job *j)
+{
+	struct ud_handoff rec = {UD_HANDOFF_BULK, 0, NULL};
+	int ring;
+
+	pthread_mutex_lock(&l->bulk_lock);
+	ring = l->bulk_done == NULL;
+	j->next = l->bulk_done;
+	l->bulk_done = j;
+	pthread_mutex_unlock(&l->bulk_lock);
+	if (ring && write(l->handoff[1], &rec, sizeof(rec)) < 0)
+		ud_warn_rl("bulk: cannot wake worker %u: %s", l->index,
+			   strerror(errno));
+}
+
+static void *bulk_main(void *arg)
+{
+	struct ud_bulk *b = arg;
+
+	pthread_mutex_lock(&b->lock);
+	for (;;) {
+		struct ud_bulk_job *j = b->head;
+		uint64_t t0, ns;
+
+		if (!j) {
+			if (b->stop)
+				break;
+			pthread_cond_wait(&b->work, &b->lock);
+			continue;
+		}
+		b->head = j->next;
+		if (!b->head)
+			b->tail = NULL;
+		b->queued--;
+		b->running++;
+		pthread_mutex_unlock(&b->lock);
+		t0 = ud_now_ns();
+		j->err = job_run(b->d, j);
+		ns = ud_now_ns() - t0;
+		pthread_mutex_lock(&b->lock);
+		b->running--;
+		b->jobs++;
+		b->total_ns += ns;
+		if (ns > b->max_ns)
+			b->max_ns = ns;
+		j->state = UD_BULK_DONE;
+		pthread_cond_broadcast(&b->done);
+		/* Under b->lock, so a settling closer sees the job either not
+		 * done yet or already on the worker's list. */
+		job_return(j->loop, j);
+	}
+	pthread_mutex_unlock(&b->lock);
+	return NULL;
+}
+
+int ud_bulk_start(struct ud_daemon *d)
+{
+	struct ud_bulk *b = calloc(1, sizeof(*b));
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	b->d = d;
+	pthread_mutex_init(&b->lock, NULL);
+	pthread_cond_init(&b->work, NULL);
+	pthread_cond_init(&b->done, NULL);
+	err = -pthread_create(&b->thread, NULL, bulk_main, b);
+	if (err) {
+		pthread_cond_destroy(&b->done);
+		pthread_cond_destroy(&b->work);
+		pthread_mutex_destroy(&b->lock);
+		free(b);
+		return err;
+	}
+	d->bulk = b;
+	return 0;
+}
+
+void ud_bulk_stop(struct ud_daemon *d)
+{
+	struct ud_bulk *b = d->bulk;
+
+	if (!b)
+		return;
+	pthread_mutex_lock(&b->lock);
+	b->stop = 1;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	pthread_join(b->thread, NULL);
+	pthread_cond_destroy(&b->done);
+	pthread_cond_destroy(&b->work);
+	pthread_mutex_destroy(&b->lock);
+	free(b);
+	d->bulk = NULL;
+}
+
+/* Reply to the job's request and serve its connection again. */
+static void job_finish(struct ud_conn *c)
+{
+	struct ud_bulk_job *j = &c->bulk;
+
+	j->state = UD_BULK_IDLE;
+	c->parked = 0;
+	ud_reply(c, &j->hdr, ud_status(j->err), j->pool, NULL, 0);
+}
+
+int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ud_bulk *b = d->bulk;
+	struct ud_bulk_job *j = &c->bulk;
+
+	j->hdr = *h;
+	j->opcode = h->opcode;
+	j->tenant = c->tenant->id;
+	j->pool = h->pool;
+	j->loop = c->loop;
+	j->conn = c;
+	j->next = NULL;
+	/* No thread, or not a worker's loop (the main loop, a VM's thread:
+	 * they do not read a hand-off pipe): run it here. */
+	if (!b || !c->loop->bulk_ok) {
+		j->err = job_run(d, j);
+		job_finish(c);
+		return 0;
+	}
+	c->parked = 1;
+	c->paused = 1; /* no input served, no epoll interest, ring not polled */
+	j->state = UD_BULK_QUEUED;
+	pthread_mutex_lock(&b->lock);
+	if (b->tail)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	b->queued++;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+	return 1;
+}
+
+/* Unlink job j from loop l's finished list. */
+static void done_unlink(struct ud_loop *l, struct ud_bulk_job *j)
+{
+	pthread_mutex_lock(&l->bulk_lock);
+	for (struct ud_bulk_job **pp = &l->bulk_done; *pp; pp = &(*pp)->next)
+		if (*pp == j) {
+			*pp = j->next;
+			break;
+		}
+	pthread_mutex_unlock(&l->bulk_lock);
+}
+
+void ud_bulk_settle(struct ud_conn *c)
+{
+	struct ud_bulk *b = c->loop->d->bulk;
+	struct ud_bulk_job *j = &c->bulk;
+
+	if (!c->parked)
+		return;
+	pthread_mutex_lock(&b->lock);
+	while (j->state != UD_BULK_DONE)
+		pthread_cond_wait(&b->done, &b->lock);
+	pthread_mutex_unlock(&b->lock);
+	done_unlink(j->loop, j);
+	job_finish(c);
+}
+
+void ud_bulk_reap(struct ud_loop *l)
+{
+	struct ud_bulk_job *j, *next;
+
+	pthread_mutex_lock(&l->bulk_lock);
+	j = l->bulk_done;
+	l->bulk_done = NULL;
+	pthread_mutex_unlock(&l->bulk_lock);
+	for (; j; j = next) {
+		struct ud_conn *c = j->conn;
+
+		next = j->next;
+		job_finish(c);
+		ud_conn_resume(c);
+	}
+}
+
+void ud_bulk_info(struct ud_daemon *d, struct ud_bulk_stats *s)
+{
+	struct ud_bulk *b = d->bulk;
+
+	memset(s, 0, sizeof(*s));
+	if (!b)
+		return;
+	s->on = 1;
+	pthread_mutex_lock(&b->lock);
+	s->queued = b->queued;
+	s->running = b->running;
+	s->jobs = b->jobs;
+	s->max_ns = b->max_ns;
+	s->total_ns = b->total_ns;
+	pthread_mutex_unlock(&b->lock);
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Attack: flush (issue 7/10 review: a tenant's POOL_FLUSH ran on the worker
+# that received it, so flushing a pool of a million small values stopped
+# every other connection of that worker for the whole flush, ~0.5 s; a
+# tenant could stall its neighbours at will). Here both tenants share one
+# worker; the attacker fills a pool with 8-byte values up to its quota and
+# flushes it, over and over for 3 s, while the good tenant pings: pings
+# must be answered while each flush is outstanding (the bulk thread runs
+# it, src/daemon/bulk.c), every flush must go through the bulk thread
+# (INFO bulk_jobs), and the five properties of lib.sh hold.
+HOSTILE_WORKERS=1
+. "$(dirname "$0")/lib.sh"
+hostile_start
+jobs0=$(ctl info | awk '$1 == "bulk_jobs" { print $2 }')
+out=$("$HOSTILE" flushrace "$EVIL" "$GOOD" 3) || fail "attack did not run"
+echo "attack: $out"
+jobs1=$(ctl info | awk '$1 == "bulk_jobs" { print $2 }')
+[ "$(field "$out" errors)" = 0 ] || fail "errors during the race: $out"
+rounds=$(field "$out" rounds)
+[ "$(field "$out" values)" -ge 20000 ] || fail "the attacker's pool was small: $out"
+[ -n "$jobs1" ] && [ "$((jobs1 - jobs0))" -ge "$rounds" ] ||
+	fail "flushes did not go through the bulk thread: bulk_jobs $jobs0 -> $jobs1 for $rounds flushes"
+# A worker stuck in the flush answers at most the ping or two it read
+# before it; 10 leaves room for a slow flush start, not for a stall.
+[ "$(field "$out" pings_min)" -ge 10 ] ||
+	fail "the good tenant was not served during the attacker's flush: $out"
+hostile_end "flush"
