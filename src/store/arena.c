@@ -532,6 +532,14 @@ int64_t ust_arena_resident(ust_arena *a)
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
 
+void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t start = off & ~(uint64_t)(AR_P - 1);
+	uint64_t end = (off + len + AR_P - 1) & ~(uint64_t)(AR_P - 1);
+
+	(void)madvise(a->base + start, end - start, MADV_POPULATE_WRITE);
+}
+
 void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len)
 {
 	uint64_t start = off & ~(uint64_t)(AR_P - 1);

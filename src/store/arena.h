@@ -229,6 +229,15 @@ uint64_t ust_arena_scrub(ust_arena *a);
  */
 void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len);
 
+/*
+ * Map the pages of [off, off + len) into the arena's mapping now (and
+ * allocate those not in the file yet), in one system call
+ * (MADV_POPULATE_WRITE) rather than one page fault per page: for a cold
+ * range the caller is about to write whole. Best effort: where the kernel
+ * lacks it, the writes fault the pages in as before.
+ */
+void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len);
+
 /* A consistent snapshot of the counters. */
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *out);
 
