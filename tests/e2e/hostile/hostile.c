@@ -889,6 +889,65 @@ static int cmd_flushrace(char **argv)
 }
 
 /*
+ * flushpipe SOCK: on one raw connection, without waiting: PUT k=old, 20000
+ * PUTs, POOL_FLUSH, PUT k=new, GET k, GET f7. The frames after the flush
+ * arrive while the bulk thread runs it: they must be served after it, in
+ * order. Prints how many replies came in request order, the flush's
+ * status, and whether GET k saw "new" and GET f7 a miss.
+ */
+static int cmd_flushpipe(char **argv)
+{
+	int fd = dial(argv[0]);
+	uint32_t pool = raw_pool(fd, "pipe");
+	uint64_t id = 10, last;
+	unsigned in_order = 0, total = 0;
+	int flush_status = -1, get_new = 0, f7_gone = 0;
+	struct uwire_hdr h;
+
+	if (!pool)
+		die("flushpipe: pool");
+	send_frame(fd, UWIRE_OP_PUT, 0, id++, pool, "k", 1, "old", 3);
+	for (int i = 0; i < 20000; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "f%d", i);
+		send_frame(fd, UWIRE_OP_PUT, 0, id++, pool, key,
+			   (uint32_t)strlen(key), "12345678", 8);
+	}
+	send_frame(fd, UWIRE_OP_POOL_FLUSH, 0, id++, pool, NULL, 0, NULL, 0);
+	send_frame(fd, UWIRE_OP_PUT, 0, id++, pool, "k", 1, "new", 3);
+	send_frame(fd, UWIRE_OP_GET, 0, id++, pool, "k", 1, NULL, 0);
+	send_frame(fd, UWIRE_OP_GET, 0, id++, pool, "f7", 2, NULL, 0);
+	last = id;
+	for (uint64_t want = 10; want < last; want++) {
+		unsigned char hdr[UWIRE_HDR_SIZE], val[8];
+		struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+		int st;
+
+		if (want == last - 2) { /* GET k: read its value */
+			if (recv_all(fd, hdr, sizeof(hdr), 10000) < 0 ||
+			    uwire_hdr_decode(hdr, &lim, &h) < 0 || h.klen ||
+			    h.vlen > sizeof(val) ||
+			    recv_all(fd, val, h.vlen, 10000) < 0)
+				break;
+			get_new = h.status == 0 && h.vlen == 3 && !memcmp(val, "new", 3);
+		} else if ((st = read_reply(fd, &h, 10000)) < 0) {
+			break;
+		}
+		total++;
+		in_order += h.id == want;
+		if (want == last - 4)
+			flush_status = h.status;
+		if (want == last - 1)
+			f7_gone = h.status == UWIRE_S_NOTFOUND;
+	}
+	printf("replies %u in_order %u flush_status %d get_new %d f7_gone %d\n",
+	       total, in_order, flush_status, get_new, f7_gone);
+	close(fd);
+	return 0;
+}
+
+/*
  * flood SOCK N: N connections, each sends one frame with a bad magic and
  * goes (the daemon logs what it refuses: the log must stay bounded).
  */
@@ -1005,10 +1064,11 @@ int main(int argc, char **argv)
 	ONE("collide", 2, cmd_collide);
 	ONE("flood", 2, cmd_flood);
 	ONE("flushrace", 3, cmd_flushrace);
+	ONE("flushpipe", 1, cmd_flushpipe);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -7,7 +7,9 @@
 # flushes it, over and over for 3 s, while the good tenant pings: pings
 # must be answered while each flush is outstanding (the bulk thread runs
 # it, src/daemon/bulk.c), every flush must go through the bulk thread
-# (INFO bulk_jobs), and the five properties of lib.sh hold.
+# (INFO bulk_jobs), requests pipelined behind a flush on the same
+# connection are served after it, in order, and the five properties of
+# lib.sh hold.
 HOSTILE_WORKERS=1
 . "$(dirname "$0")/lib.sh"
 hostile_start
@@ -24,4 +26,9 @@ rounds=$(field "$out" rounds)
 # before it; 10 leaves room for a slow flush start, not for a stall.
 [ "$(field "$out" pings_min)" -ge 10 ] ||
 	fail "the good tenant was not served during the attacker's flush: $out"
+# Frames pipelined behind a flush wait for it and are served in order.
+out=$("$HOSTILE" flushpipe "$EVIL") || fail "flushpipe did not run"
+echo "pipelined: $out"
+[ "$out" = "replies 20005 in_order 20005 flush_status 0 get_new 1 f7_gone 1" ] ||
+	fail "requests pipelined behind a flush: $out"
 hostile_end "flush"
