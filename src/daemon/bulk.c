@@ -15,11 +15,14 @@
  *
  * The job lives in the connection (struct ud_conn.bulk): nothing is
  * allocated, and a tenant can have at most one job per connection, so its
- * jobs are bounded by its connection limit. A connection closed while its
- * job is queued or running waits for the job first (ud_bulk_settle): the
- * request takes effect, as any request a client sent before it went away,
- * and the connection's memory outlives the job. That wait is on the
- * closing thread, so a client that disconnects right after a flush still
+ * jobs are bounded by its connection limit. While parked the connection
+ * is not read (a hang-up is seen once it resumes, after what it sent
+ * before is served) and no timeout applies to it. A connection closed
+ * while its job is queued or running (an error, a timeout of its ring's
+ * socket, shutdown) waits for the job first (ud_bulk_settle): the request
+ * takes effect, as any request a client sent before it went away, and the
+ * connection's memory outlives the job; what it still serves then runs
+ * inline (noblk). That wait is on the closing thread, so such a close
  * costs its worker the rest of that flush, as before this file.
  *
  * Without the thread (it could not start; the fuzzers that drive the
@@ -175,9 +178,10 @@ int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 	j->loop = c->loop;
 	j->conn = c;
 	j->next = NULL;
-	/* No thread, or not a worker's loop (the main loop, a VM's thread:
-	 * they do not read a hand-off pipe): run it here. */
-	if (!b || !c->loop->bulk_ok) {
+	/* No thread, not a worker's loop (the main loop, a VM's thread: they
+	 * do not read a hand-off pipe), or a connection being closed (its
+	 * memory must not outlive a queued job): run it here. */
+	if (!b || !c->loop->bulk_ok || c->noblk) {
 		j->err = job_run(d, j);
 		job_finish(c);
 		return 0;

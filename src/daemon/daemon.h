@@ -175,6 +175,9 @@ struct ud_conn {
 	/* parked: its request `bulk` runs on the bulk thread (bulk.c); it is
 	 * also paused, and resumes only once the job is back. */
 	unsigned parked : 1;
+	/* closing down (ud_conn_close): what it still serves (a ring's posted
+	 * requests) runs inline, never parks it again */
+	unsigned noblk : 1;
 	struct ud_bulk_job bulk;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;

@@ -160,10 +160,14 @@ void ud_conn_close(struct ud_conn *c)
 
 	if (c->dead)
 		return;
-	/* A request on the bulk thread finishes first (bulk.c). */
+	/* A request on the bulk thread finishes first (bulk.c); what the
+	 * ring still holds is then served inline. */
+	c->noblk = 1;
 	ud_bulk_settle(c);
-	if (peer && !peer->dead)
+	if (peer && !peer->dead) {
+		peer->noblk = 1;
 		ud_bulk_settle(peer);
+	}
 	/* Requests a client posted before it went away still take effect. */
 	if (!c->ring && peer && !peer->dead && peer->ring)
 		ud_ring_drain(peer);
@@ -524,14 +528,26 @@ static int conn_update(struct ud_conn *c)
 	return 0;
 }
 
+static void conn_event(struct ud_conn *c, uint32_t ev);
+
 void ud_conn_resume(struct ud_conn *c)
 {
 	if (c->dead)
 		return;
-	if (c->ring)
+	if (c->ring) {
 		ud_ring_event(c); /* replies out, buffered frames served */
-	else
+		return;
+	}
+	if (!ud_conn_may_resume(c, OUT_LOW)) {
 		conn_update(c);
+		return;
+	}
+	/* Serve what came in while parked before writing the reply: a client
+	 * that sent more and closed must still have it served, and the write
+	 * to its closed socket would close the connection first. */
+	c->paused = 0;
+	ud_conn_process(c);
+	conn_event(c, EPOLLIN); /* read, serve, then write */
 }
 
 static void conn_event(struct ud_conn *c, uint32_t ev)
@@ -668,6 +684,8 @@ static const char *overdue(const struct ud_conn *c, uint64_t now)
 
 	if (c->unauth && now - c->born_ns > auth)
 		return "no HELLO within auth_timeout";
+	if (c->parked || (c->peer && c->peer->parked))
+		return NULL; /* waiting for the bulk thread, not for the client */
 	if (client && backlog(c) && now - c->stall_ns > client)
 		return "its replies went untaken for client_timeout";
 	if (frame && c->in_len && c->frame_ns && now - c->frame_ns > frame)

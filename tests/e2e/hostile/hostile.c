@@ -948,6 +948,52 @@ static int cmd_flushpipe(char **argv)
 }
 
 /*
+ * flushclose SOCK: fill a pool with 100000 values, then send POOL_FLUSH
+ * and PUT after=1 and close at once, while the bulk thread runs the
+ * flush. The PUT was sent before the close, so it must take effect; a
+ * second connection looks for it. Prints whether it is there.
+ */
+static int cmd_flushclose(char **argv)
+{
+	int fd = dial(argv[0]), fd2;
+	uint32_t pool = raw_pool(fd, "closing");
+	struct uwire_hdr h;
+	uint64_t id = 10;
+	int present = 0, last = -3;
+
+	if (!pool)
+		die("flushclose: pool");
+	for (int i = 0; i < 100000; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "c%d", i);
+		send_frame(fd, UWIRE_OP_PUT, 0, id++, pool, key,
+			   (uint32_t)strlen(key), "12345678", 8);
+		if (i % 1000 == 999) /* keep the replies drained */
+			for (int j = 0; j < 1000; j++)
+				if (read_reply(fd, &h, 10000) < 0)
+					die("flushclose: fill");
+	}
+	send_frame(fd, UWIRE_OP_POOL_FLUSH, 0, id++, pool, NULL, 0, NULL, 0);
+	send_frame(fd, UWIRE_OP_PUT, 0, id++, pool, "after", 5, "1", 1);
+	close(fd);
+	fd2 = dial(argv[0]);
+	pool = raw_pool(fd2, "closing");
+	for (int tries = 0; pool && tries < 500 && !present; tries++) {
+		send_frame(fd2, UWIRE_OP_GET, 0, id++, pool, "after", 5, NULL, 0);
+		last = read_reply(fd2, &h, 10000);
+		present = last == 0;
+		if (!present)
+			usleep(10000);
+	}
+	printf("after_present %d\n", present);
+	if (!present)
+		fprintf(stderr, "flushclose: last GET status %d\n", last);
+	close(fd2);
+	return 0;
+}
+
+/*
  * flood SOCK N: N connections, each sends one frame with a bad magic and
  * goes (the daemon logs what it refuses: the log must stay bounded).
  */
@@ -1065,10 +1111,11 @@ int main(int argc, char **argv)
 	ONE("flood", 2, cmd_flood);
 	ONE("flushrace", 3, cmd_flushrace);
 	ONE("flushpipe", 1, cmd_flushpipe);
+	ONE("flushclose", 1, cmd_flushclose);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|flushclose|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -31,4 +31,9 @@ out=$("$HOSTILE" flushpipe "$EVIL") || fail "flushpipe did not run"
 echo "pipelined: $out"
 [ "$out" = "replies 20005 in_order 20005 flush_status 0 get_new 1 f7_gone 1" ] ||
 	fail "requests pipelined behind a flush: $out"
+# A client that closes while its flush runs: the daemon waits for the job
+# before freeing the connection, and serves what was sent before the close.
+out=$("$HOSTILE" flushclose "$EVIL") || fail "flushclose did not run"
+echo "closed behind a flush: $out"
+[ "$out" = "after_present 1" ] || fail "a PUT sent behind a flush, then close: $out"
 hostile_end "flush"
