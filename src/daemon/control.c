@@ -272,10 +272,22 @@ static void log_peer(int fd, const struct ud_listener *lis)
 		(int)cr.pid, (int)cr.uid);
 }
 
-/* Give a tenant connection to the next worker (t NULL: TCP, before HELLO). */
+/*
+ * Give a tenant connection to a worker: a known tenant's connections all go
+ * to its home worker (its id modulo the workers), the others (TCP, whose
+ * tenant is known only after HELLO) round-robin. A tenant's posted PUTs all
+ * allocate in its one value region and index: spread over two workers,
+ * four connections' 1 KiB PUTs spent most of their time waking each other
+ * on the region's locks (0.55-0.59 M PUT/s against 1.31-1.50 M on one
+ * worker, on the 2-core evaluation VM), and more cores would make it
+ * worse. The cost is that one tenant's socket requests use one core;
+ * tenants spread over the workers. A tenant's flush does not hold the
+ * worker it shares with others (bulk.c).
+ */
 static void hand_off(struct ud_daemon *d, int fd, int tcp, struct ud_tenant *t)
 {
-	struct ud_loop *w = &d->workers[d->next_worker++ % d->nworkers];
+	struct ud_loop *w = t ? &d->workers[t->id % d->nworkers]
+			      : &d->workers[d->next_worker++ % d->nworkers];
 	struct ud_handoff rec = {fd, tcp, t};
 
 	if (write(w->handoff[1], &rec, sizeof(rec)) != (ssize_t)sizeof(rec)) {
