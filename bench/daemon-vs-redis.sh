@@ -170,7 +170,6 @@ large_row() {
 		"$(summary %.2f× $(ratios "$id" utmem redis mb_per_s))"
 }
 
-MACHINE=$(bench_machine)
 START=$(date -u '+%Y-%m-%d %H:%M UTC')
 REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
@@ -192,7 +191,7 @@ for cp in "${LARGE[@]}"; do
 	run_case "put-1M-c$c-p$p" "utmem redis memcpy" put 1M "$c" "$p" 256
 	run_case "get-1M-c$c-p$p" "utmem redis memcpy" get 1M "$c" "$p" 256
 done
-END_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
+MACHINE=$(bench_machine) # its load line: at the start and now, the end
 
 {
 	echo "### utmemd vs redis-server vs memcpy ($START, commit $REV)"
@@ -200,7 +199,6 @@ END_LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 	echo "Command: \`$COMMAND\` ($REPS repetitions, ${DURATION} s measured after ${WARMUP} s warmup per run, targets alternating)"
 	echo
 	echo "$MACHINE"
-	echo "- Load average at end: $END_LOAD"
 	echo "- utmemd: default configuration, one tenant, on its default address (unix:, the fast path) and on the socket alone (UTMEM_FAST_PATH=0); redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), no persistence, Unix socket"
 	echo "- Request errors across all runs: $ERRORS"
 	echo
