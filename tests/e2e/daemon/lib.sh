@@ -45,6 +45,10 @@ wait_sock() {
 start_daemon() {
 	local name=$1 dir=$2
 	shift 2
+	# Gone before the start: the shell truncates them in the child, and a
+	# banner left by an earlier daemon of this name (a restart test) would
+	# pass the check below before the new one listens.
+	rm -f "$T/$name.out" "$T/$name.log"
 	"$UTMEMD" --run-dir "$dir" "$@" >"$T/$name.out" 2>"$T/$name.log" &
 	DPID=$!
 	PIDS+=("$DPID")
@@ -52,7 +56,7 @@ start_daemon() {
 	# The banner is printed after every socket is listening.
 	local i
 	for i in $(seq 1 200); do
-		grep -q '^admin:' "$T/$name.out" && return 0
+		grep -qs '^admin:' "$T/$name.out" && return 0
 		kill -0 "$DPID" 2>/dev/null || fail "utmemd ($name) exited early"
 		sleep 0.05
 	done
