@@ -483,3 +483,29 @@ void fake_stop(struct fake_server *s)
 	}
 	pthread_mutex_destroy(&s->lock);
 }
+
+int fake_fixture_setup(void **state)
+{
+	struct fake_fixture *fx = calloc(1, sizeof(*fx));
+	struct utmem_options opt = {.timeout_ms = 2000};
+
+	if (!fx)
+		return -1;
+	fx->srv.max_value = 4u << 20;
+	if (fake_start(&fx->srv, 0) ||
+	    utmem_connect(fx->srv.addr, &opt, &fx->c) ||
+	    utmem_pool_open(fx->c, "p1", UTMEM_POOL_CREATE, &fx->pool))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+int fake_fixture_teardown(void **state)
+{
+	struct fake_fixture *fx = *state;
+
+	utmem_close(fx->c);
+	fake_stop(&fx->srv);
+	free(fx);
+	return 0;
+}

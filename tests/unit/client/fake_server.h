@@ -20,6 +20,7 @@
 #include <stdint.h>
 
 #include "proto/wire.h"
+#include "utmem.h"
 
 #define FAKE_MAX_ENTRIES 8192
 #define FAKE_MAX_POOLS 16
@@ -75,5 +76,16 @@ int fake_start(struct fake_server *s, int tcp);
 void fake_stop(struct fake_server *s);
 /* Hang up every connection, as a daemon restart would. */
 void fake_kick(struct fake_server *s);
+
+/* The unit tests' fixture: a fake server on a Unix socket (values up to
+ * 4 MiB), a client connected to it (2 s timeout) and its pool "p1" open. */
+struct fake_fixture {
+	struct fake_server srv;
+	utmem_client *c;
+	uint32_t pool;
+};
+/* cmocka setup and teardown: *state is the struct fake_fixture. */
+int fake_fixture_setup(void **state);
+int fake_fixture_teardown(void **state);
 
 #endif

@@ -22,38 +22,6 @@
 #include "fake_server.h"
 #include "utmem.h"
 
-struct fixture {
-	struct fake_server srv;
-	utmem_client *c;
-	uint32_t pool;
-};
-
-static int setup(void **state)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct utmem_options opt = {.timeout_ms = 2000};
-
-	if (!fx)
-		return -1;
-	fx->srv.max_value = 4u << 20;
-	if (fake_start(&fx->srv, 0) ||
-	    utmem_connect(fx->srv.addr, &opt, &fx->c) ||
-	    utmem_pool_open(fx->c, "p1", UTMEM_POOL_CREATE, &fx->pool))
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	utmem_close(fx->c);
-	fake_stop(&fx->srv);
-	free(fx);
-	return 0;
-}
-
 /* Poll the event descriptor (bounded) and reap into out[got..n). */
 static size_t reap_until(utmem_client *c, struct utmem_completion *out,
 			 size_t got, size_t n)
@@ -83,7 +51,7 @@ static const struct utmem_completion *by_tag(const struct utmem_completion *o,
 
 static void test_results_by_tag(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_completion out[5];
 	const struct utmem_completion *co;
 
@@ -121,7 +89,7 @@ static void test_results_by_tag(void **state)
 /* A synchronous call meets the reply first: it is kept, and announced. */
 static void test_sync_call_keeps_reply(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_completion out[1];
 	char buf[8];
 
@@ -140,7 +108,7 @@ static void test_sync_call_keeps_reply(void **state)
 
 static void test_statuses(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_completion out[4];
 	char key[32];
 	uint16_t st[4] = {UWIRE_S_QUOTA, UWIRE_S_TOOBIG, UWIRE_S_BADPOOL,
@@ -166,7 +134,7 @@ static void test_statuses(void **state)
  * them all with -ECONNRESET (never silently), and the client goes on. */
 static void test_bound_and_hangup(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_completion *out = calloc(UTMEM_ASYNC_MAX, sizeof(*out));
 	struct utmem_completion one[1];
 
@@ -204,7 +172,7 @@ static int count_view(void *ctx, const void *val, size_t len)
 
 static void test_arguments(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_completion out[1];
 	char big[2048];
 
@@ -230,7 +198,8 @@ static void test_arguments(void **state)
 
 int main(void)
 {
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fake_fixture_setup, \
+					     fake_fixture_teardown)
 	const struct CMUnitTest tests[] = {
 		T(test_results_by_tag),
 		T(test_sync_call_keeps_reply),

@@ -25,46 +25,6 @@
 #include "fake_server.h"
 #include "utmem.h"
 
-struct fixture {
-	struct fake_server srv;
-	utmem_client *c;
-	uint32_t pool;
-};
-
-static int setup_common(void **state, int tcp, const char *token)
-{
-	struct fixture *fx = calloc(1, sizeof(*fx));
-	struct utmem_options opt = {.token = token, .timeout_ms = 2000};
-
-	if (!fx)
-		return -1;
-	fx->srv.token = token;
-	fx->srv.max_value = 4u << 20;
-	if (fake_start(&fx->srv, tcp))
-		return -1;
-	if (utmem_connect(fx->srv.addr, &opt, &fx->c))
-		return -1;
-	if (utmem_pool_open(fx->c, "p1", UTMEM_POOL_CREATE, &fx->pool))
-		return -1;
-	*state = fx;
-	return 0;
-}
-
-static int setup(void **state)
-{
-	return setup_common(state, 0, NULL);
-}
-
-static int teardown(void **state)
-{
-	struct fixture *fx = *state;
-
-	utmem_close(fx->c);
-	fake_stop(&fx->srv);
-	free(fx);
-	return 0;
-}
-
 static struct uwire_hdr last_hdr(struct fake_server *s)
 {
 	struct uwire_hdr h;
@@ -214,7 +174,7 @@ static void test_connect_missing_socket(void **state)
 
 static void test_hello_limits(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 
 	assert_int_equal(utmem_max_key(fx->c), 1024);
 	assert_int_equal(utmem_max_value(fx->c), 4u << 20);
@@ -278,7 +238,7 @@ static void test_hello_timeout(void **state)
 
 static void test_pool_open(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	uint32_t h, h2;
 	struct uwire_hdr last;
 
@@ -303,7 +263,7 @@ static void test_pool_open(void **state)
 
 static void test_put_get_encoding(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char buf[100];
 	struct uwire_hdr last;
 
@@ -340,7 +300,7 @@ static void test_put_get_encoding(void **state)
 /* A GET into a short buffer fails with -ENOBUFS and removes nothing. */
 static void test_enobufs_keeps_value(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char val[100], buf[100];
 
 	memset(val, 'v', sizeof(val));
@@ -354,7 +314,7 @@ static void test_enobufs_keeps_value(void **state)
 
 static void test_get_alloc(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	void *v = NULL;
 	size_t n = 99;
 
@@ -377,7 +337,7 @@ static void test_get_alloc(void **state)
 
 static void test_invalidate_flush_destroy(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char buf[8];
 
 	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "1", 1), 0);
@@ -396,7 +356,7 @@ static void test_invalidate_flush_destroy(void **state)
 
 static void test_status_mapping(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char key[32];
 
 	for (unsigned s = 1; s < UWIRE_S_MAX_ + 3; s++) {
@@ -416,7 +376,7 @@ static void test_status_mapping(void **state)
 /* A too-big PUT is refused locally but still removes the old value. */
 static void test_put_too_big_invalidates(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	size_t big = (4u << 20) + 1;
 	char *val = calloc(1, big);
 	char buf[4];
@@ -437,7 +397,7 @@ static void test_put_too_big_invalidates(void **state)
 
 static void test_stats(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_stats st;
 
 	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "12345", 5), 0);
@@ -455,7 +415,7 @@ static void test_stats(void **state)
 
 static void test_batch_many(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	static char keys[NBATCH][16], vals[NBATCH][40], bufs[NBATCH][40];
 	utmem_batch *b;
 	int idx;
@@ -493,7 +453,7 @@ static void test_batch_many(void **state)
 /* Megabytes each way in one batch: sending and receiving must interleave. */
 static void test_batch_big_values(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	enum { N = 12, SZ = 1u << 20 };
 	uint8_t *vals = malloc((size_t)N * SZ), *bufs = malloc((size_t)N * SZ);
 	char keys[N][8];
@@ -523,7 +483,7 @@ static void test_batch_big_values(void **state)
 /* The daemon dies mid-reply: -ECONNRESET, then the handle works again. */
 static void test_close_mid_reply_reconnects(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char buf[8];
 
 	assert_int_equal(utmem_put(fx->c, fx->pool, "keep", 4, "v1", 2), 0);
@@ -543,7 +503,7 @@ static void test_close_mid_reply_reconnects(void **state)
 /* An idle connection hung up by the daemon is replaced without an error. */
 static void test_idle_hangup_is_transparent(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	char buf[8];
 
 	assert_int_equal(utmem_put(fx->c, fx->pool, "keep", 4, "v1", 2), 0);
@@ -561,7 +521,7 @@ static void test_idle_hangup_is_transparent(void **state)
  */
 static void test_reconnect_reopens_pools(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_options opt = {.timeout_ms = 2000};
 	utmem_client *b;
 	uint32_t gone_a, gone_b, q;
@@ -583,7 +543,7 @@ static void test_reconnect_reopens_pools(void **state)
 
 static void test_no_reconnect(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_options opt = {.no_reconnect = 1};
 	utmem_client *c;
 	uint32_t h;
@@ -597,7 +557,7 @@ static void test_no_reconnect(void **state)
 
 static void test_timeout_bounded(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	struct utmem_options opt = {.timeout_ms = 300};
 	utmem_client *c;
 	uint32_t h;
@@ -618,7 +578,7 @@ static void test_timeout_bounded(void **state)
 /* The daemon closes while a large batch is being sent: no SIGPIPE. */
 static void test_peer_closes_while_sending(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	enum { N = 8, SZ = 1u << 20 };
 	uint8_t *val = calloc(1, SZ);
 	utmem_batch *b;
@@ -642,7 +602,7 @@ static void test_peer_closes_while_sending(void **state)
 
 static void *hammer(void *arg)
 {
-	struct fixture *fx = arg;
+	struct fake_fixture *fx = arg;
 	char key[32], buf[32];
 	uintptr_t bad = 0;
 
@@ -661,7 +621,7 @@ static void *hammer(void *arg)
 
 static void test_threads_share_client(void **state)
 {
-	struct fixture *fx = *state;
+	struct fake_fixture *fx = *state;
 	pthread_t t[4];
 
 	for (int i = 0; i < 4; i++)
@@ -700,7 +660,8 @@ int main(void)
 		cmocka_unit_test(test_hello_refused_version),
 		cmocka_unit_test(test_hello_timeout),
 		cmocka_unit_test(test_strerror_version),
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, fake_fixture_setup, \
+					     fake_fixture_teardown)
 		T(test_hello_limits),
 		T(test_pool_open),
 		T(test_put_get_encoding),
