@@ -25,8 +25,11 @@ UTMEMD=${1:?usage: $0 UTMEMD MODULE}
 MODULE=${2:?usage: $0 UTMEMD MODULE}
 UTMEMCTL=${3:-}
 REDIS_LOAD=${4:-}
-TIMEOUT_MS=500          # the module's per-request timeout in this test
-BOUND_MS=2500           # a failing command must answer within this
+# The module's per-request timeout in this test. A blocked POP must
+# outlive the checks made while it waits (each a redis-cli process: up to
+# ~300 ms apiece under make test's parallel load), so not less than 2 s.
+TIMEOUT_MS=2000
+BOUND_MS=5000           # a failing command must answer within this
 
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null || {
 	echo "FAIL: redis-server or redis-cli not installed (make test installs them)"
