@@ -18,12 +18,13 @@
  * jobs are bounded by its connection limit. While parked the connection
  * is not read (a hang-up is seen once it resumes, after what it sent
  * before is served) and no timeout applies to it. A connection closed
- * while its job is queued or running (an error, a timeout of its ring's
- * socket, shutdown) waits for the job first (ud_bulk_settle): the request
- * takes effect, as any request a client sent before it went away, and the
- * connection's memory outlives the job; what it still serves then runs
- * inline (noblk). That wait is on the closing thread, so such a close
- * costs its worker the rest of that flush, as before this file.
+ * while its job is queued or running (its client reset it, or hung up
+ * the ring's socket) stays, unwatched, until the job comes back, and is
+ * closed then: the request takes effect, as any request a client sent
+ * before it went away, the connection's memory outlives the job, and the
+ * worker never waits for it; what the ring still holds is then served
+ * inline (noblk). Only when the worker stops for good does it wait for
+ * its connections' jobs (ud_bulk_settle in ud_loop_fini).
  *
  * Without the thread (it could not start; the fuzzers that drive the
  * dispatcher in-process) a job runs inline, as before.
@@ -241,6 +242,13 @@ void ud_bulk_reap(struct ud_loop *l)
 
 		next = j->next;
 		job_finish(c);
+		if (c->close_pending || (c->peer && c->peer->close_pending)) {
+			/* Its client went meanwhile: close it now, from the
+			 * socket's side, so that its ring's posted requests
+			 * are served first (ud_conn_close). */
+			ud_conn_close(c->ring && c->peer ? c->peer : c);
+			continue;
+		}
 		ud_conn_resume(c);
 	}
 }

@@ -178,6 +178,9 @@ struct ud_conn {
 	/* closing down (ud_conn_close): what it still serves (a ring's posted
 	 * requests) runs inline, never parks it again */
 	unsigned noblk : 1;
+	/* closed while it or its peer was parked: closed for good when the
+	 * job comes back (ud_bulk_reap); a socket is no longer watched */
+	unsigned close_pending : 1;
 	struct ud_bulk_job bulk;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;

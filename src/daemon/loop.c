@@ -149,6 +149,17 @@ static void conn_detach(struct ud_conn *c)
 	l->dead = c;
 }
 
+/* Mark c to be closed once unparked; a socket stops being watched (its
+ * hang-up would be reported at every wait until then). */
+static void close_later(struct ud_conn *c)
+{
+	if (!c->close_pending && !c->ring) {
+		epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->events = 0;
+	}
+	c->close_pending = 1;
+}
+
 /*
  * Close c and its peer. Memory is freed by ud_loop_free_dead() after the
  * event batch: the peer may have an event later in the same batch, and the
@@ -160,14 +171,22 @@ void ud_conn_close(struct ud_conn *c)
 
 	if (c->dead)
 		return;
-	/* A request on the bulk thread finishes first (bulk.c); what the
-	 * ring still holds is then served inline. */
-	c->noblk = 1;
-	ud_bulk_settle(c);
-	if (peer && !peer->dead) {
-		peer->noblk = 1;
-		ud_bulk_settle(peer);
+	/*
+	 * A request of it (or of its peer) is on the bulk thread: close it
+	 * when the job comes back (ud_bulk_reap). The job lives in the
+	 * connection, and waiting for it here would hold this worker, and
+	 * every tenant it serves, for the rest of a flush.
+	 */
+	if (c->parked || (peer && !peer->dead && peer->parked)) {
+		close_later(c);
+		if (peer && !peer->dead)
+			close_later(peer);
+		return;
 	}
+	/* What the ring still holds is served inline, never parked again. */
+	c->noblk = 1;
+	if (peer && !peer->dead)
+		peer->noblk = 1;
 	/* Requests a client posted before it went away still take effect. */
 	if (!c->ring && peer && !peer->dead && peer->ring)
 		ud_ring_drain(peer);
@@ -493,6 +512,8 @@ static int conn_update(struct ud_conn *c)
 {
 	uint32_t want = 0;
 
+	if (c->close_pending)
+		return -1; /* closed when its job comes back */
 	if (c->ring) {
 		/* A doorbell eventfd: its interest never changes. */
 		if (c->closing && !backlog(c)) {
@@ -684,7 +705,7 @@ static const char *overdue(const struct ud_conn *c, uint64_t now)
 
 	if (c->unauth && now - c->born_ns > auth)
 		return "no HELLO within auth_timeout";
-	if (c->parked || (c->peer && c->peer->parked))
+	if (c->parked || c->close_pending || (c->peer && c->peer->parked))
 		return NULL; /* waiting for the bulk thread, not for the client */
 	if (client && backlog(c) && now - c->stall_ns > client)
 		return "its replies went untaken for client_timeout";

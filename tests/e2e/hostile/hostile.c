@@ -994,6 +994,59 @@ static int cmd_flushclose(char **argv)
 }
 
 /*
+ * flushreset EVIL GOOD: the attacker fills its pool to its quota and
+ * flushes it once (the flush's time, D), fills it again, sends a GET and
+ * POOL_FLUSH on a raw connection and resets that connection at once.
+ * The good tenant then pings for 3 D: a worker that waited for the job of
+ * the connection it closes stalls every ping for about D. Prints D and the
+ * slowest ping.
+ */
+static int cmd_flushreset(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
+	struct linger lg = {.l_onoff = 1, .l_linger = 0};
+	uint64_t next = 0, t0, d, end, worst = 0, pings = 0;
+	uint32_t pool, raw;
+	int fd;
+
+	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool))
+		die("flushreset: pool");
+	(void)fill_to_quota(evil, pool, &next);
+	t0 = now_us();
+	if (utmem_pool_flush(evil, pool))
+		die("flushreset: flush");
+	d = now_us() - t0;
+	(void)fill_to_quota(evil, pool, &next);
+	fd = dial(argv[0]);
+	raw = raw_pool(fd, "flushme");
+	if (!raw || utmem_ping(good))
+		die("flushreset: raw pool");
+	/* A GET whose reply stays unread: closing a Unix socket with unread
+	 * data resets it (the daemon sees an error, not just a hang-up). */
+	send_frame(fd, UWIRE_OP_GET, 0, 98, raw, "f1", 2, NULL, 0);
+	send_frame(fd, UWIRE_OP_POOL_FLUSH, 0, 99, raw, NULL, 0, NULL, 0);
+	usleep(2000); /* let the worker read both: the flush is under way */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+	end = now_us() + 3 * d;
+	while (now_us() < end) {
+		uint64_t t = now_us();
+
+		if (utmem_ping(good))
+			die("flushreset: ping");
+		t = now_us() - t;
+		worst = t > worst ? t : worst;
+		pings++;
+	}
+	printf("flush_us %llu pings %llu worst_ping_us %llu\n",
+	       (unsigned long long)d, (unsigned long long)pings,
+	       (unsigned long long)worst);
+	utmem_close(evil);
+	utmem_close(good);
+	return 0;
+}
+
+/*
  * flood SOCK N: N connections, each sends one frame with a bad magic and
  * goes (the daemon logs what it refuses: the log must stay bounded).
  */
@@ -1112,10 +1165,11 @@ int main(int argc, char **argv)
 	ONE("flushrace", 3, cmd_flushrace);
 	ONE("flushpipe", 1, cmd_flushpipe);
 	ONE("flushclose", 1, cmd_flushclose);
+	ONE("flushreset", 2, cmd_flushreset);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|flushclose|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -36,4 +36,13 @@ echo "pipelined: $out"
 out=$("$HOSTILE" flushclose "$EVIL") || fail "flushclose did not run"
 echo "closed behind a flush: $out"
 [ "$out" = "after_present 1" ] || fail "a PUT sent behind a flush, then close: $out"
+# A client that resets its connection while its flush runs: the worker
+# closes it when the job comes back and serves the others meanwhile.
+out=$("$HOSTILE" flushreset "$EVIL" "$GOOD") || fail "flushreset did not run"
+echo "reset behind a flush: $out"
+d=$(field "$out" flush_us)
+w=$(field "$out" worst_ping_us)
+[ "$d" -ge 20000 ] || fail "the flush was too short to judge: $out"
+[ "$((w * 2))" -lt "$d" ] ||
+	fail "the good tenant waited for a reset connection's flush: $out"
 hostile_end "flush"
