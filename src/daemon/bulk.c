@@ -52,9 +52,11 @@ struct ud_bulk {
 /* Run job j's store operation. */
 static int job_run(struct ud_daemon *d, const struct ud_bulk_job *j)
 {
-	if (j->opcode == UWIRE_OP_POOL_FLUSH)
-		return ust_pool_flush(d->st, j->tenant, j->pool);
-	return ust_pool_destroy(d->st, j->tenant, j->pool);
+	uint32_t tenant = j->conn->tenant->id; /* fixed once authenticated */
+
+	if (j->hdr.opcode == UWIRE_OP_POOL_FLUSH)
+		return ust_pool_flush(d->st, tenant, j->hdr.pool);
+	return ust_pool_destroy(d->st, tenant, j->hdr.pool);
 }
 
 /* Hand finished job j to its worker: list it and ring the hand-off pipe
@@ -109,7 +111,7 @@ static void *bulk_main(void *arg)
 		pthread_cond_broadcast(&b->done);
 		/* Under b->lock, so a settling closer sees the job either not
 		 * done yet or already on the worker's list. */
-		job_return(j->loop, j);
+		job_return(j->conn->loop, j);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -163,20 +165,16 @@ static void job_finish(struct ud_conn *c)
 
 	j->state = UD_BULK_IDLE;
 	c->parked = 0;
-	ud_reply(c, &j->hdr, ud_status(j->err), j->pool, NULL, 0);
+	ud_reply(c, &j->hdr, ud_status(j->err), j->hdr.pool, NULL, 0);
 }
 
-int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
+void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_bulk *b = d->bulk;
 	struct ud_bulk_job *j = &c->bulk;
 
 	j->hdr = *h;
-	j->opcode = h->opcode;
-	j->tenant = c->tenant->id;
-	j->pool = h->pool;
-	j->loop = c->loop;
 	j->conn = c;
 	j->next = NULL;
 	/* No thread, not a worker's loop (the main loop, a VM's thread: they
@@ -185,7 +183,7 @@ int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 	if (!b || !c->loop->bulk_ok || c->noblk) {
 		j->err = job_run(d, j);
 		job_finish(c);
-		return 0;
+		return;
 	}
 	c->parked = 1;
 	c->paused = 1; /* no input served, no epoll interest, ring not polled */
@@ -199,7 +197,6 @@ int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 	b->queued++;
 	pthread_cond_signal(&b->work);
 	pthread_mutex_unlock(&b->lock);
-	return 1;
 }
 
 /* Unlink job j from loop l's finished list. */
@@ -225,7 +222,7 @@ void ud_bulk_settle(struct ud_conn *c)
 	while (j->state != UD_BULK_DONE)
 		pthread_cond_wait(&b->done, &b->lock);
 	pthread_mutex_unlock(&b->lock);
-	done_unlink(j->loop, j);
+	done_unlink(c->loop, j);
 	job_finish(c);
 }
 

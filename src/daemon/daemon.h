@@ -152,11 +152,8 @@ struct ud_seg {
 enum ud_bulk_state { UD_BULK_IDLE, UD_BULK_QUEUED, UD_BULK_DONE };
 struct ud_bulk_job {
 	struct ud_bulk_job *next;
-	struct ud_conn *conn;
-	struct ud_loop *loop;
-	struct uwire_hdr hdr;  /* the request, for the reply */
-	uint32_t tenant, pool;
-	uint8_t opcode;        /* UWIRE_OP_POOL_FLUSH or UWIRE_OP_POOL_DESTROY */
+	struct ud_conn *conn;  /* whose it is (its tenant, its loop) */
+	struct uwire_hdr hdr;  /* the request: opcode, pool, id for the reply */
 	int err;               /* the store's result */
 	enum ud_bulk_state state;
 };
@@ -337,11 +334,11 @@ int ud_bulk_start(struct ud_daemon *d);
 /* Join the thread; every parked connection must be settled or closed. */
 void ud_bulk_stop(struct ud_daemon *d);
 /*
- * Run c's POOL_FLUSH or POOL_DESTROY request h on the bulk thread: returns
- * 1 (c is parked; the reply comes with ud_bulk_reap), or 0 when it ran
- * inline (no thread, or c's loop has no hand-off pipe) and was replied to.
+ * Run c's POOL_FLUSH or POOL_DESTROY request h on the bulk thread (c is
+ * parked; the reply comes with ud_bulk_reap), or here when there is no
+ * thread, c's loop reads no hand-off pipe or c is being closed.
  */
-int ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h);
+void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h);
 /* Reply to and resume l's connections whose jobs finished (l's thread). */
 void ud_bulk_reap(struct ud_loop *l);
 /* c is closing: wait for its job, if any, and reply (c's loop thread). */

@@ -265,7 +265,7 @@ static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	/* FLUSH and DESTROY: one removal per value, so on the bulk thread,
 	 * not this worker (bulk.c); the reply comes when it is done. */
-	(void)ud_bulk_submit(c, &f->hdr);
+	ud_bulk_submit(c, &f->hdr);
 }
 
 /*
