@@ -545,9 +545,10 @@ void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len)
 	uint64_t start = off & ~(uint64_t)(AR_P - 1);
 	uint64_t end = (off + len + AR_P - 1) & ~(uint64_t)(AR_P - 1);
 
-	if (a->fd >= 0)
-		(void)fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)start,
-				(off_t)(end - start));
-	else
-		(void)madvise(a->base + start, end - start, MADV_POPULATE_WRITE);
+	if (a->fd < 0) {
+		ust_arena_map_in(a, off, len); /* no file: mapping is allocating */
+		return;
+	}
+	(void)fallocate(a->fd, FALLOC_FL_KEEP_SIZE, (off_t)start,
+			(off_t)(end - start));
 }
