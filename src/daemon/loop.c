@@ -549,28 +549,6 @@ static int conn_update(struct ud_conn *c)
 	return 0;
 }
 
-static void conn_event(struct ud_conn *c, uint32_t ev);
-
-void ud_conn_resume(struct ud_conn *c)
-{
-	if (c->dead)
-		return;
-	if (c->ring) {
-		ud_ring_event(c); /* replies out, buffered frames served */
-		return;
-	}
-	if (!ud_conn_may_resume(c, OUT_LOW)) {
-		conn_update(c);
-		return;
-	}
-	/* Serve what came in while parked before writing the reply: a client
-	 * that sent more and closed must still have it served, and the write
-	 * to its closed socket would close the connection first. */
-	c->paused = 0;
-	ud_conn_process(c);
-	conn_event(c, EPOLLIN); /* read, serve, then write */
-}
-
 static void conn_event(struct ud_conn *c, uint32_t ev)
 {
 	if (c->ring) {
@@ -594,6 +572,26 @@ update:
 	return;
 dead:
 	conn_close(c);
+}
+
+void ud_conn_resume(struct ud_conn *c)
+{
+	if (c->dead)
+		return;
+	if (c->ring) {
+		ud_ring_event(c); /* replies out, buffered frames served */
+		return;
+	}
+	if (!ud_conn_may_resume(c, OUT_LOW)) {
+		conn_update(c);
+		return;
+	}
+	/* Serve what came in while parked before writing the reply: a client
+	 * that sent more and closed must still have it served, and the write
+	 * to its closed socket would close the connection first. */
+	c->paused = 0;
+	ud_conn_process(c);
+	conn_event(c, EPOLLIN); /* read, serve, then write */
 }
 
 /*
