@@ -224,6 +224,9 @@ struct ust_pool {
 	uint32_t nmanagers;
 	uint64_t meta;    /* private pools: charged to the owner for this */
 	struct ust_sub *sub; /* [nstripes] */
+	unsigned pins;    /* flushes and destroys dropping entries without
+			   * st->mgmt (pool.c); under st->mgmt */
+	bool dead;        /* out of the id table; the last pin frees it */
 };
 
 /* The allocator for entries (alloc.c). */

@@ -131,7 +131,9 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 /*
  * Remove and free entries of p: all of them, or only those charged to
  * tenant. With locked, the caller holds every stripe lock; otherwise each
- * stripe is locked in turn. Caller holds st->mgmt (tenants stay alive).
+ * stripe is locked in turn. Caller holds st->mgmt, or a pin on p
+ * (drop_pinned). The tenants the entries are charged to stay alive either
+ * way: removing one takes every stripe lock (tenant.c).
  */
 void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked)
@@ -148,9 +150,17 @@ void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 	}
 }
 
-/* Free an unreachable pool whose entries were dropped. */
+/*
+ * Free an unreachable pool whose entries were dropped, or mark it so its
+ * last pin frees it (drop_pinned). Caller holds st->mgmt, or is the only
+ * thread left (ust_close).
+ */
 void ust_pool_release(ust_store *st, struct ust_pool *p)
 {
+	if (p->pins) {
+		p->dead = true; /* a flush still drops entries: it frees p */
+		return;
+	}
 	for (unsigned s = 0; s < st->nstripes; s++)
 		free(p->sub[s].buckets);
 	free(p->sub);
@@ -473,8 +483,27 @@ int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant)
 }
 
 /*
+ * Drop every entry of p with st->mgmt released meanwhile, and take it again.
+ * Dropping a pool of a million small values takes a tenth of a second, and
+ * st->mgmt is what every PUT that must evict waits for: a tenant flushing
+ * its own pool in a loop would hold up every tenant at its limit. p is
+ * pinned instead (ust_pool_release of a pinned pool leaves it to the last
+ * pin); each stripe is locked in turn, as for PUTs. Caller holds st->mgmt.
+ */
+static void drop_pinned(ust_store *st, struct ust_pool *p)
+{
+	p->pins++;
+	pthread_mutex_unlock(&st->mgmt);
+	ust_pool_drop_entries(st, p, 0, true, false);
+	pthread_mutex_lock(&st->mgmt);
+	if (--p->pins == 0 && p->dead)
+		ust_pool_release(st, p);
+}
+
+/*
  * Drop every entry of a pool and trim. Returns 0, -EACCES (a shared pool
- * granted without UST_GRANT_MANAGE) or -EBADF. Takes st->mgmt.
+ * granted without UST_GRANT_MANAGE) or -EBADF. Takes st->mgmt, but not
+ * while it drops (drop_pinned).
  */
 int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 {
@@ -485,7 +514,7 @@ int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 	p = ust_pool_get(st, pool);
 	err = p && ust_pool_may_manage(p, tenant) ? 0 : manage_err(p, tenant);
 	if (!err)
-		ust_pool_drop_entries(st, p, 0, true, false);
+		drop_pinned(st, p);
 	pthread_mutex_unlock(&st->mgmt);
 	if (!err)
 		ust_trim(st);
@@ -494,8 +523,9 @@ int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 
 /*
  * Destroy a pool: its id is invalid once every stripe lock has been dropped,
- * then its entries are freed, its owner's metadata charge returned and
- * memory trimmed. Returns 0, -EACCES (as for flush) or -EBADF.
+ * its owner's metadata charge is returned, then its entries are freed
+ * (without st->mgmt, as for a flush) and memory trimmed. Returns 0,
+ * -EACCES (as for flush) or -EBADF.
  */
 int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 {
@@ -517,9 +547,9 @@ int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 		ust_meta_uncharge(st, owner, p->meta);
 		owner->npools--;
 	}
-	ust_pool_drop_entries(st, p, 0, true, false);
+	p->dead = true;
+	drop_pinned(st, p); /* frees p unless a flush still drops entries */
 	pthread_mutex_unlock(&st->mgmt);
-	ust_pool_release(st, p);
 	ust_trim(st);
 	return 0;
 }

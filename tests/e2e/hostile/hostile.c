@@ -889,6 +889,72 @@ static int cmd_flushrace(char **argv)
 }
 
 /*
+ * flushevict EVIL GOOD SECONDS: as flushrace, but the good tenant PUTs new
+ * 1 KiB values into an ephemeral pool kept at its quota, so every PUT must
+ * evict, which takes the store's management lock (src/store/evict.c). A
+ * flush that held that lock while it dropped the attacker's pool stopped
+ * each of those PUTs for the whole flush. Prints rounds, values per flush,
+ * the shortest flush, the fewest PUTs answered during one flush and the
+ * slowest PUT.
+ */
+static int cmd_flushevict(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
+	uint64_t end = now_us() + (uint64_t)(atof(argv[2]) * 1e6), next = 0;
+	uint64_t values = 0, fmin = UINT64_MAX, pmin = UINT64_MAX, worst = 0;
+	uint64_t gkey = 0;
+	unsigned rounds = 0, errs = 0;
+	uint32_t pool, lru;
+	char val[1024], key[32];
+
+	memset(val, 'g', sizeof(val));
+	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool) ||
+	    utmem_pool_open(good, "lru", UTMEM_POOL_CREATE | UTMEM_POOL_EPHEMERAL,
+			    &lru))
+		die("flushevict: pool");
+	/* Past the quota (24 MiB): from here on every new key evicts. */
+	for (unsigned i = 0; i < 40000; i++) {
+		snprintf(key, sizeof(key), "g%llu", (unsigned long long)gkey++);
+		if (utmem_put(good, lru, key, strlen(key), val, sizeof(val)))
+			die("flushevict: fill");
+	}
+	do {
+		struct flusher f = {.c = evil, .pool = pool};
+		uint64_t puts = 0, t0;
+		pthread_t th;
+
+		values = fill_to_quota(evil, pool, &next);
+		t0 = now_us();
+		if (pthread_create(&th, NULL, flush_thread, &f))
+			die("flushevict: thread");
+		while (!atomic_load(&f.done)) {
+			uint64_t p0 = now_us();
+			int err;
+
+			snprintf(key, sizeof(key), "g%llu", (unsigned long long)gkey++);
+			err = utmem_put(good, lru, key, strlen(key), val, sizeof(val));
+			p0 = now_us() - p0;
+			worst = p0 > worst ? p0 : worst;
+			if (!atomic_load(&f.done))
+				puts += err == 0;
+			errs += err != 0;
+		}
+		pthread_join(th, NULL);
+		t0 = now_us() - t0;
+		errs += f.err != 0;
+		fmin = t0 < fmin ? t0 : fmin;
+		pmin = puts < pmin ? puts : pmin;
+		rounds++;
+	} while (now_us() < end);
+	printf("rounds %u values %llu flush_us_min %llu puts_min %llu put_worst_us %llu errors %u\n",
+	       rounds, (unsigned long long)values, (unsigned long long)fmin,
+	       (unsigned long long)pmin, (unsigned long long)worst, errs);
+	utmem_close(evil);
+	utmem_close(good);
+	return 0;
+}
+
+/*
  * flushpipe SOCK: on one raw connection, without waiting: PUT k=old, 20000
  * PUTs, POOL_FLUSH, PUT k=new, GET k, GET f7. The frames after the flush
  * arrive while the bulk thread runs it: they must be served after it, in
@@ -1163,6 +1229,7 @@ int main(int argc, char **argv)
 	ONE("collide", 2, cmd_collide);
 	ONE("flood", 2, cmd_flood);
 	ONE("flushrace", 3, cmd_flushrace);
+	ONE("flushevict", 3, cmd_flushevict);
 	ONE("flushpipe", 1, cmd_flushpipe);
 	ONE("flushclose", 1, cmd_flushclose);
 	ONE("flushreset", 2, cmd_flushreset);
@@ -1170,6 +1237,6 @@ int main(int argc, char **argv)
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushevict|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

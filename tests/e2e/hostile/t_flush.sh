@@ -6,7 +6,9 @@
 # worker; the attacker fills a pool with 8-byte values up to its quota and
 # flushes it, over and over for 3 s, while the good tenant pings: pings
 # must be answered while each flush is outstanding (the bulk thread runs
-# it, src/daemon/bulk.c), every flush must go through the bulk thread
+# it, src/daemon/bulk.c), a good tenant's PUTs that must evict go on too
+# (the flush does not hold the store's management lock while it drops),
+# every flush must go through the bulk thread
 # (INFO bulk_jobs), requests pipelined behind a flush on the same
 # connection are served after it, in order, and the five properties of
 # lib.sh hold.
@@ -26,6 +28,16 @@ rounds=$(field "$out" rounds)
 # before it; 10 leaves room for a slow flush start, not for a stall.
 [ "$(field "$out" pings_min)" -ge 10 ] ||
 	fail "the good tenant was not served during the attacker's flush: $out"
+# A good tenant at its quota evicts on every PUT, which takes the store's
+# management lock: the attacker's flush must not hold that lock while it
+# drops its pool (src/store/pool.c, drop_pinned).
+out=$("$HOSTILE" flushevict "$EVIL" "$GOOD" 2) || fail "flushevict did not run"
+echo "evicting PUTs during flushes: $out"
+[ "$(field "$out" errors)" = 0 ] || fail "errors during flushevict: $out"
+d=$(field "$out" flush_us_min)
+[ "$d" -ge 20000 ] || fail "the flushes were too short to judge: $out"
+[ "$(field "$out" puts_min)" -ge 10 ] ||
+	fail "the good tenant's evicting PUTs waited for the attacker's flush: $out"
 # Frames pipelined behind a flush wait for it and are served in order.
 out=$("$HOSTILE" flushpipe "$EVIL") || fail "flushpipe did not run"
 echo "pipelined: $out"

@@ -5,7 +5,8 @@
  * allocations under the data path's feet). Every value carries its key and length, so each
  * GET checks integrity; afterwards the charges must add up (tenants = pools
  * = store), entry counters must match what a full scan finds, and flushing
- * everything must bring every charge back to zero.
+ * everything must bring every charge back to zero. Then flushes, destroys
+ * and a tenant's removal race over one pool (test_flush_races).
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -199,10 +200,136 @@ static void test_stress(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * Flushes and destroys drop a pool's entries without the store's management
+ * lock, the pool pinned (src/store/pool.c, drop_pinned). Race two flushes,
+ * a destroy (or, every other round, the owner's removal) and PUTs into the
+ * pool and into a shared one, started together, round after round: under
+ * the sanitizers a pool freed while still pinned is a use after free; and
+ * afterwards the charges must add up and everything must flush to zero.
+ */
+#define RACE_ROUNDS 60
+#define RACE_KEYS 3000
+
+struct race {
+	pthread_barrier_t go;
+	uint32_t t, p, shared;
+	int remove;
+	atomic_long bad;
+};
+
+static void *race_flush(void *arg)
+{
+	struct race *r = arg;
+	int ret;
+
+	pthread_barrier_wait(&r->go);
+	ret = ust_pool_flush(st, UST_TENANT_ADMIN, r->p);
+	if (ret != 0 && ret != -EBADF)
+		atomic_fetch_add(&r->bad, 1);
+	return NULL;
+}
+
+static void *race_destroy(void *arg)
+{
+	struct race *r = arg;
+	int ret;
+
+	pthread_barrier_wait(&r->go);
+	/* Removing the owner destroys its private pools too. */
+	ret = r->remove ? ust_tenant_remove(st, r->t) : ust_pool_destroy(st, r->t, r->p);
+	if (ret != 0)
+		atomic_fetch_add(&r->bad, 1);
+	return NULL;
+}
+
+static void *race_put(void *arg)
+{
+	struct race *r = arg;
+	unsigned char v[64] = { 0 };
+
+	pthread_barrier_wait(&r->go);
+	for (unsigned k = 0; k < RACE_KEYS; k++) {
+		int a = ust_put(st, r->t, r->p, &k, sizeof(k), v, sizeof(v));
+		int b = ust_put(st, r->t, r->shared, &k, sizeof(k), v, sizeof(v));
+
+		/* Gone pool, gone tenant, or room: nothing else. */
+		if (a && a != -EBADF && a != -ENOENT && a != -EDQUOT && a != -ENOSPC)
+			atomic_fetch_add(&r->bad, 1);
+		if (b && b != -EBADF && b != -ENOENT && b != -EDQUOT && b != -ENOSPC)
+			atomic_fetch_add(&r->bad, 1);
+	}
+	return NULL;
+}
+
+static void test_flush_races(void **state)
+{
+	struct ust_config cfg = { .capacity = 64u << 20, .max_key = 16, .max_value = 4096 };
+	struct ust_limits l = { 0, UINT64_MAX, 1 };
+	void *(*fn[4])(void *) = { race_flush, race_flush, race_destroy, race_put };
+	struct ust_store_info si;
+	uint32_t keep, kp, shared;
+	unsigned char v[200] = { 0 };
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_shared_pool_create(st, "s", UST_POOL_EPHEMERAL, &shared), 0);
+	/* A bystander whose values must come through every round intact. */
+	assert_int_equal(ust_tenant_add(st, "keep", &l, &keep), 0);
+	assert_int_equal(ust_pool_open(st, keep, "k", 0, UST_OPEN_CREATE, &kp), 0);
+	for (unsigned k = 0; k < 100; k++)
+		assert_int_equal(ust_put(st, keep, kp, &k, sizeof(k), v, sizeof(v)), 0);
+	for (int round = 0; round < RACE_ROUNDS; round++) {
+		struct race r = { .shared = shared, .remove = round & 1 };
+		pthread_t th[4];
+		char name[16];
+
+		snprintf(name, sizeof(name), "t%d", round);
+		assert_int_equal(ust_tenant_add(st, name, &l, &r.t), 0);
+		assert_int_equal(ust_pool_grant(st, shared, r.t), 0);
+		assert_int_equal(ust_pool_open(st, r.t, "p", round % 3 ? 0 : UST_POOL_EPHEMERAL,
+					       UST_OPEN_CREATE, &r.p), 0);
+		for (unsigned k = 0; k < RACE_KEYS; k++) {
+			assert_int_equal(ust_put(st, r.t, r.p, &k, sizeof(k), v, 8 + k % 192), 0);
+			assert_int_equal(ust_put(st, r.t, shared, &k, sizeof(k), v, 8), 0);
+		}
+		assert_int_equal(pthread_barrier_init(&r.go, NULL, 4), 0);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(pthread_create(&th[i], NULL, fn[i], &r), 0);
+		for (int i = 0; i < 4; i++)
+			assert_int_equal(pthread_join(th[i], NULL), 0);
+		pthread_barrier_destroy(&r.go);
+		assert_int_equal(atomic_load(&r.bad), 0);
+		/* The destroyed pool is gone, whoever dropped its entries. */
+		assert_int_equal(ust_pool_flush(st, UST_TENANT_ADMIN, r.p), -EBADF);
+		if (!r.remove)
+			assert_int_equal(ust_tenant_remove(st, r.t), 0);
+	}
+	ust_store_info(st, &si);
+	assert_int_equal(si.tenants, 1);
+	assert_int_equal(si.pools, 2);
+	assert_int_equal(si.stats.entries, 100);
+	for (unsigned k = 0; k < 100; k++) {
+		unsigned char buf[256];
+		size_t n = 0;
+
+		assert_int_equal(ust_get_buf(st, keep, kp, &k, sizeof(k), 0, buf, sizeof(buf), &n), 0);
+		assert_int_equal(n, sizeof(v));
+	}
+	assert_int_equal(ust_pool_flush(st, UST_TENANT_ADMIN, kp), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.stats.entries, 0);
+	assert_int_equal(si.stats.bytes_stored, 0);
+	assert_int_equal(si.charged, 0);
+	ust_store_free(st);
+	st = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress),
+		cmocka_unit_test(test_flush_races),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
