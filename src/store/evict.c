@@ -10,6 +10,7 @@
  * function here requires the caller to hold st->mgmt and no stripe lock.
  */
 #include <errno.h>
+#include <sched.h>
 #include <string.h>
 
 #include "store/internal.h"
@@ -250,7 +251,9 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 	struct ust_tenant *t;
 	int err = 0;
 
+	atomic_fetch_add_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
 	pthread_mutex_lock(&st->mgmt);
+	atomic_fetch_sub_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
 	t = ust_tenant_get(st, tenant);
 	if (!t)
 		err = -EBADF;
@@ -301,25 +304,51 @@ static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64
 }
 
 /*
+ * Between two steps of a shrink, let the PUTs that wait for st->mgmt to
+ * make room for themselves (ust_make_room) have it: a 1 GiB shrink of small
+ * values takes seconds, and they would all wait for the end, their workers
+ * with them. Returns at once when nobody waits; otherwise yields until one
+ * of the waiters got in (a mutex does not hand itself over), a few hundred
+ * yields at most. Caller holds st->mgmt, and holds no pointer it read under
+ * it across the call (a tenant may be removed meanwhile).
+ */
+static void mgmt_breathe(ust_store *st)
+{
+	uint32_t w = atomic_load_explicit(&st->mgmt_waiters, memory_order_relaxed);
+
+	if (!w)
+		return;
+	pthread_mutex_unlock(&st->mgmt);
+	for (int i = 0; i < 256 && atomic_load_explicit(&st->mgmt_waiters,
+							memory_order_relaxed) >= w; i++)
+		sched_yield();
+	pthread_mutex_lock(&st->mgmt);
+}
+
+/*
  * Apply lowered limits: evict ephemeral entries of every tenant above its
- * max, then of the victims above until the store fits its capacity.
+ * max, then of the victims above until the store fits its capacity, in
+ * steps of UST_EVICT_STEP with waiting PUTs let in between (mgmt_breathe).
  * Persistent entries stay; later PUTs are refused until usage fits.
  * Stripes' credit is reclaimed first so that the totals count entries only.
+ * Caller holds st->mgmt (released and retaken between steps).
  */
 void ust_shrink(ust_store *st)
 {
 	ust_compact_note(st);
 	ust_credit_reclaim(st, NULL);
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
-		struct ust_tenant *t = st->tenants[i];
+		struct ust_tenant *t;
 
-		while (t) {
+		while ((t = st->tenants[i])) {
 			uint64_t used = load64(&t->charged);
 			uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
 
-			if (used <= max || !evict_from(st, t, used - max, NULL,
-						       share_of(st, t, used - max)))
+			if (used <= max ||
+			    !evict_from(st, t, min64(used - max, UST_EVICT_STEP), NULL,
+					share_of(st, t, used - max)))
 				break;
+			mgmt_breathe(st);
 		}
 	}
 	for (;;) {
@@ -333,5 +362,6 @@ void ust_shrink(ust_store *st)
 		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL,
 				      share_of(st, v, all - cap)))
 			break;
+		mgmt_breathe(st);
 	}
 }

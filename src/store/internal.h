@@ -280,6 +280,7 @@ struct ust_store {
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
 	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
 	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
+	_Atomic uint32_t mgmt_waiters; /* PUTs waiting for mgmt to evict */
 	/* Below: written only with mgmt and every stripe lock held. */
 	struct ust_tenant **tenants; /* indexed by id, [next_tenant] */
 	uint32_t tenant_cap;

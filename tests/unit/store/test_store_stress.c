@@ -6,9 +6,11 @@
  * GET checks integrity; afterwards the charges must add up (tenants = pools
  * = store), entry counters must match what a full scan finds, and flushing
  * everything must bring every charge back to zero. Then flushes, destroys
- * and a tenant's removal race over one pool (test_flush_races).
+ * and a tenant's removal race over one pool (test_flush_races), and a long
+ * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in).
  */
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -325,11 +328,92 @@ static void test_flush_races(void **state)
 	st = NULL;
 }
 
+/*
+ * A shrink of many small values takes a long time under st->mgmt, and every
+ * PUT that must evict takes st->mgmt too: the shrink lets them in between
+ * its steps (evict.c, mgmt_breathe). Tenant a holds ~40 MiB of 48-byte
+ * values and is cut to 1 MiB; meanwhile tenant b, at its own max, PUTs
+ * (each one evicts). With trims deferred (UST_CFG_COMPACT_DEFER, as
+ * utmemd runs), the shrink is all eviction, and b must get PUTs done
+ * during it; one that waited for the whole shrink got none.
+ */
+struct putter {
+	uint32_t t, p;
+	atomic_int phase; /* 1: shrink under way, 2: done */
+	atomic_long during, total, bad;
+};
+
+static void *evicting_puts(void *arg)
+{
+	struct putter *w = arg;
+	unsigned char v[48] = { 1 };
+
+	for (unsigned k = 0; atomic_load(&w->phase) < 2; k++) {
+		int ph = atomic_load(&w->phase);
+		int ret = ust_put(st, w->t, w->p, &k, sizeof(k), v, sizeof(v));
+
+		if (ret)
+			atomic_fetch_add(&w->bad, 1);
+		/* Counted only when the shrink ran before and after it. */
+		else if (ph == 1 && atomic_load(&w->phase) == 1)
+			atomic_fetch_add(&w->during, 1);
+		atomic_fetch_add(&w->total, 1);
+	}
+	return NULL;
+}
+
+static void test_shrink_lets_puts_in(void **state)
+{
+	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
+				  .flags = UST_CFG_COMPACT_DEFER };
+	struct ust_limits la = { 0, UINT64_MAX, 1 }, lb = { 0, 1u << 20, 1 };
+	struct putter w = { 0 };
+	struct ust_tenant_info ti;
+	unsigned char v[48] = { 2 };
+	struct timespec t0, t1;
+	uint32_t a, pa;
+	pthread_t th;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "a", &la, &a), 0);
+	assert_int_equal(ust_tenant_add(st, "b", &lb, &w.t), 0);
+	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
+	assert_int_equal(ust_pool_open(st, w.t, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &w.p), 0);
+	do {
+		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
+		n++;
+		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
+	} while (ti.stats.bytes_charged < (40u << 20));
+	assert_int_equal(pthread_create(&th, NULL, evicting_puts, &w), 0);
+	while (atomic_load(&w.total) < 30000) /* b is at its max: every PUT evicts */
+		sched_yield();
+	atomic_store(&w.phase, 1);
+	la.max = 1u << 20;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ust_tenant_set(st, a, &la), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&w.phase, 2);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(ust_tenant_info(st, a, &ti), 0);
+	printf("# %llu entries of a shrunk to %llu bytes in %.0f ms; b's evicting PUTs during it: %ld\n",
+	       (unsigned long long)n, (unsigned long long)ti.stats.bytes_charged,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	       atomic_load(&w.during));
+	assert_true(ti.stats.bytes_charged <= (1u << 20));
+	assert_int_equal(atomic_load(&w.bad), 0);
+	assert_true(atomic_load(&w.during) >= 10);
+	ust_store_free(st);
+	st = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test(test_flush_races),
+		cmocka_unit_test(test_shrink_lets_puts_in),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
