@@ -17,7 +17,8 @@
  * allocated, and a tenant can have at most one job per connection, so its
  * jobs are bounded by its connection limit. While parked the connection
  * is not read (a hang-up is seen once it resumes, after what it sent
- * before is served) and no timeout applies to it. A connection closed
+ * before is served; meanwhile its socket is not watched, loop.c) and no
+ * timeout applies to it. A connection closed
  * while its job is queued or running (its client reset it, or hung up
  * the ring's socket) stays, unwatched, until the job comes back, and is
  * closed then: the request takes effect, as any request a client sent
@@ -136,6 +137,7 @@ int ud_bulk_start(struct ud_daemon *d)
 		free(b);
 		return err;
 	}
+	pthread_setname_np(b->thread, "utmemd-bulk");
 	d->bulk = b;
 	return 0;
 }

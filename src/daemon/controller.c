@@ -488,6 +488,7 @@ int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen)
 		return err;
 	}
 	ctl->started = 1;
+	pthread_setname_np(ctl->thread, "utmemd-ctl");
 	if (ctl->mode != UD_CTL_OFF) {
 		char a[32], b[32], c[32];
 

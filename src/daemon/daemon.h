@@ -178,6 +178,9 @@ struct ud_conn {
 	/* closed while it or its peer was parked: closed for good when the
 	 * job comes back (ud_bulk_reap); a socket is no longer watched */
 	unsigned close_pending : 1;
+	/* a paused socket whose peer hung up, out of epoll until it resumes
+	 * (the hang-up would be reported at every wait meanwhile) */
+	unsigned unwatched : 1;
 	struct ud_bulk_job bulk;
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
@@ -234,6 +237,7 @@ struct ud_loop {
 	int bulk_ok;              /* a worker: jobs may go to the bulk thread */
 	struct ud_bulk_job *bulk_done;
 	uint64_t now_ns;          /* clock at the last wake-up (timestamps) */
+	_Atomic uint64_t wakeups; /* epoll_wait returns (INFO worker_wakeups) */
 	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
 	int stopping;
 	struct ud_daemon *d;

@@ -89,6 +89,17 @@ unsigned ud_connections(struct ud_daemon *d)
 	return n;
 }
 
+/* Returns from epoll_wait of every worker: far above the request rate,
+ * a worker spins. */
+static uint64_t worker_wakeups(struct ud_daemon *d)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < d->nworkers; i++)
+		n += atomic_load_explicit(&d->workers[i].wakeups, memory_order_relaxed);
+	return n;
+}
+
 __attribute__((format(printf, 4, 5)))
 static void item(struct ud_info_item *out, size_t cap, size_t *n,
 		 const char *fmt, ...)
@@ -145,6 +156,7 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("bulk_running", "%u", bs.running);
 	ITEM("bulk_jobs", "%llu", (unsigned long long)bs.jobs);
 	ITEM("bulk_max_ms", "%.1f", (double)bs.max_ns / 1e6);
+	ITEM("worker_wakeups", "%llu", (unsigned long long)worker_wakeups(d));
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
 	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");

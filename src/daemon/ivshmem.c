@@ -535,6 +535,12 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 		goto fail;
 	}
 	vm->started = 1;
+	{
+		char name[16]; /* "utmemd-vm:" and the tenant's name, cut */
+
+		snprintf(name, sizeof(name), "utmemd-vm:%.5s", t->name);
+		pthread_setname_np(vm->thread, name);
+	}
 	vm->next = d->vms;
 	d->vms = vm;
 	ud_info("tenant '%s' (VM): ivshmem region %s, %llu bytes, rings of %llu%s%s",

@@ -153,7 +153,7 @@ static void conn_detach(struct ud_conn *c)
  * hang-up would be reported at every wait until then). */
 static void close_later(struct ud_conn *c)
 {
-	if (!c->close_pending && !c->ring) {
+	if (!c->close_pending && !c->ring && !c->unwatched) {
 		epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		c->events = 0;
 	}
@@ -538,6 +538,19 @@ static int conn_update(struct ud_conn *c)
 		want |= EPOLLIN;
 	if (backlog(c))
 		want |= EPOLLOUT;
+	if (c->unwatched) {
+		struct epoll_event ev = {.events = want, .data.ptr = c};
+
+		if (!want)
+			return 0;
+		if (epoll_ctl(c->loop->epfd, EPOLL_CTL_ADD, c->fd, &ev) < 0) {
+			conn_close(c);
+			return -1;
+		}
+		c->unwatched = 0;
+		c->events = want;
+		return 0;
+	}
 	if (want != c->events) {
 		struct epoll_event ev = {.events = want, .data.ptr = c};
 		if (epoll_ctl(c->loop->epfd, EPOLL_CTL_MOD, c->fd, &ev) < 0) {
@@ -560,6 +573,15 @@ static void conn_event(struct ud_conn *c, uint32_t ev)
 	if ((ev & EPOLLOUT) && conn_flush(c) < 0)
 		goto dead;
 	if (ev & (EPOLLIN | EPOLLHUP)) {
+		/* A hang-up is reported whatever the interest: while c is
+		 * paused with nothing to write (parked behind a flush), stop
+		 * watching it until it resumes, or every wait would return. */
+		if ((ev & EPOLLHUP) && c->paused && !c->closing && !backlog(c)) {
+			epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+			c->unwatched = 1;
+			c->events = 0;
+			return;
+		}
 		if (c->closing || c->paused)
 			goto update;
 		if (conn_read(c) < 0)
@@ -646,6 +668,10 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
 
 	l->now_ns = ud_now_ns(); /* one clock read per batch, for timestamps */
+	/* Only this thread writes it: no locked instruction. */
+	atomic_store_explicit(&l->wakeups,
+			      atomic_load_explicit(&l->wakeups, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {

@@ -285,6 +285,12 @@ static int start_workers(struct ud_daemon *d, char *msg, size_t msglen)
 		if (!err)
 			err = -pthread_create(&d->workers[i].thread, NULL,
 					      ud_worker_main, &d->workers[i]);
+		if (!err) {
+			char name[16]; /* what top -H and /proc/PID/task/T/comm show */
+
+			snprintf(name, sizeof(name), "utmemd-w%u", i % 10000000u);
+			pthread_setname_np(d->workers[i].thread, name);
+		}
 		if (err) {
 			ud_loop_fini(&d->workers[i]);
 			snprintf(msg, msglen, "cannot start worker %u: %s", i,

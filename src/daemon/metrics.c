@@ -666,6 +666,7 @@ int ud_metrics_start(struct ud_daemon *d, char *msg, size_t msglen)
 		snprintf(msg, msglen, "cannot start the metrics thread: %s", strerror(err));
 		return -err;
 	}
+	pthread_setname_np(d->metrics->thread, "utmemd-metrics");
 	d->metrics->running = 1;
 	return 0;
 }

@@ -955,6 +955,50 @@ static int cmd_flushevict(char **argv)
 }
 
 /*
+ * flushhup EVIL hup|open: three times, fill a pool to the quota, send its
+ * POOL_FLUSH on a raw connection, then flush again through libutmem
+ * (queued behind the first on the bulk thread, so it returns once both are
+ * done). With hup the raw connection is closed right after its flush is
+ * sent, with open (the control) only after. The closed one stays parked
+ * until its job is back, and its hang-up must not make the worker's
+ * epoll_wait return again and again meanwhile (t_flush.sh compares the
+ * workers' wake-ups of both). Prints the time from the raw flushes to
+ * their second replies, summed.
+ */
+static int cmd_flushhup(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]);
+	int hup = strcmp(argv[1], "hup") == 0;
+	uint64_t next = 0, flush_us = 0;
+	uint32_t pool;
+
+	if (utmem_pool_open(evil, "hup", UTMEM_POOL_CREATE, &pool))
+		die("flushhup: pool");
+	for (int round = 0; round < 3; round++) {
+		uint32_t wire_pool = 0;
+		uint64_t t0;
+		int fd;
+
+		fill_to_quota(evil, pool, &next);
+		fd = dial(argv[0]);
+		if (fd < 0 || !(wire_pool = raw_pool(fd, "hup")))
+			die("flushhup: raw connection");
+		t0 = now_us();
+		send_frame(fd, UWIRE_OP_POOL_FLUSH, 0, 99, wire_pool, NULL, 0, NULL, 0);
+		if (hup)
+			close(fd);
+		if (utmem_pool_flush(evil, pool))
+			die("flushhup: flush");
+		flush_us += now_us() - t0;
+		if (!hup)
+			close(fd);
+	}
+	printf("flush_us %llu\n", (unsigned long long)flush_us);
+	utmem_close(evil);
+	return 0;
+}
+
+/*
  * flushpipe SOCK: on one raw connection, without waiting: PUT k=old, 20000
  * PUTs, POOL_FLUSH, PUT k=new, GET k, GET f7. The frames after the flush
  * arrive while the bulk thread runs it: they must be served after it, in
@@ -1230,6 +1274,7 @@ int main(int argc, char **argv)
 	ONE("flood", 2, cmd_flood);
 	ONE("flushrace", 3, cmd_flushrace);
 	ONE("flushevict", 3, cmd_flushevict);
+	ONE("flushhup", 2, cmd_flushhup);
 	ONE("flushpipe", 1, cmd_flushpipe);
 	ONE("flushclose", 1, cmd_flushclose);
 	ONE("flushreset", 2, cmd_flushreset);
@@ -1237,6 +1282,6 @@ int main(int argc, char **argv)
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushevict|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushevict|flushhup|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }
