@@ -89,6 +89,9 @@ typedef struct utmem_batch utmem_batch;
 					   one-sided read of the value region
 					   or fail with -EAGAIN, never ask
 					   utmemd (see utmem_get_view) */
+#define UTMEM_GET_PROBE (1u << 2)       /* utmem_submit_get only: ask whether
+					   the key holds a value, without the
+					   value (see utmem_submit_get) */
 
 struct utmem_options {
 	const char *token; /* TCP: the tenant's token (required there) */
@@ -388,9 +391,10 @@ UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
 
 struct utmem_completion {
 	uint64_t tag;     /* the caller's tag, as submitted */
-	int64_t result;   /* GET: the value's length; INVALIDATE: 0 (it was
-			     there); or -errno as the synchronous call would
-			     return it (-ENOENT miss, -ECONNRESET link lost) */
+	int64_t result;   /* GET: the value's length; a PROBE GET and
+			     INVALIDATE: 0 (it was there); or -errno as the
+			     synchronous call would return it (-ENOENT miss,
+			     -ECONNRESET link lost) */
 	void *val;        /* GET hit: the value, malloc()ed, the caller
 			     free()s it (non-NULL even when empty); else NULL */
 	unsigned op;      /* UTMEM_OP_* */
@@ -398,8 +402,11 @@ struct utmem_completion {
 };
 
 /*
- * Send a GET of key (flags: UTMEM_GET_EXCLUSIVE for a pop) or an
- * INVALIDATE, tagged with tag, and return without waiting for the reply.
+ * Send a GET of key (flags: UTMEM_GET_EXCLUSIVE for a pop;
+ * UTMEM_GET_PROBE to learn only whether the key holds a value: utmemd
+ * sends no value back, the completion's result is 0 and val NULL when it
+ * does; not with EXCLUSIVE, -EINVAL) or an INVALIDATE, tagged with tag,
+ * and return without waiting for the reply.
  * Returns 0 (sent: exactly one completion will carry tag), -EAGAIN
  * (UTMEM_ASYNC_MAX outstanding: reap first), -EINVAL, -EMSGSIZE (key too
  * long), -EBADF (pool handle), -EOPNOTSUPP, or a link error (nothing was

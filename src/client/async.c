@@ -45,6 +45,7 @@ struct slot {
 	uint64_t tag;
 	uint8_t op;    /* UWIRE_OP_GET or UWIRE_OP_INVALIDATE */
 	uint8_t state; /* SLOT_* */
+	uint8_t probe; /* a GET with UTMEM_GET_PROBE (MAXLEN 0) */
 	int64_t result;
 	void *val;
 };
@@ -162,7 +163,12 @@ int uclient_async_reply(struct utmem_client *c, const struct uwire_hdr *h)
 	err = uclient_skip(c, h->klen); /* replies carry no key today */
 	if (err)
 		return err;
-	if (h->status != UWIRE_S_OK) {
+	if (s->probe) {
+		/* MAXLEN 0: NOBUFS says a value is there, OK an empty one. */
+		res = h->status == UWIRE_S_OK || h->status == UWIRE_S_NOBUFS
+			      ? 0 : -uwire_status_to_errno(h->status);
+		err = uclient_skip(c, h->vlen);
+	} else if (h->status != UWIRE_S_OK) {
 		res = -uwire_status_to_errno(h->status);
 		err = uclient_skip(c, h->vlen);
 	} else if (s->op == UWIRE_OP_GET) {
@@ -294,19 +300,25 @@ static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
 	return 0;
 }
 
-/* Send one request on the connection (lock held). Returns 0 or -errno. */
+/*
+ * Send one request on the connection (lock held); with probe, a GET that
+ * asks for no value (MAXLEN 0). Returns 0 or -errno.
+ */
 static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
-		  uint16_t flags, const void *key, size_t klen, uint64_t tag)
+		  uint16_t flags, const void *key, size_t klen, uint64_t tag,
+		  int probe)
 {
 	struct uclient_async *a;
-	uint8_t hdr[UWIRE_HDR_SIZE];
+	uint8_t hdr[UWIRE_HDR_SIZE], maxlen[4] = {0, 0, 0, 0};
 	struct uwire_hdr h = {
 		.version = UWIRE_VERSION,
 		.opcode = op,
-		.flags = flags,
+		.flags = (uint16_t)(flags | (probe ? UWIRE_F_MAXLEN : 0)),
 		.klen = (uint32_t)klen,
+		.vlen = probe ? (uint32_t)sizeof(maxlen) : 0,
 	};
-	struct iovec iov[2] = {{hdr, sizeof(hdr)}, {(void *)key, klen}};
+	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)key, klen},
+			       {maxlen, probe ? sizeof(maxlen) : 0}};
 	unsigned i;
 	int err;
 
@@ -323,7 +335,7 @@ static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 		err = uclient_resolve_pool(c, handle, 0, &h.pool);
 	if (err)
 		return err;
-	if (c->ring && sizeof(hdr) + klen > uclient_ring_max_frame(c))
+	if (c->ring && sizeof(hdr) + klen + iov[2].iov_len > uclient_ring_max_frame(c))
 		return -EMSGSIZE;
 	watch_conn(c);
 	i = a->free_list[--a->nfree];
@@ -331,17 +343,17 @@ static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	h.id = UCLIENT_ASYNC_ID | (a->seq << SLOT_BITS) | i;
 	uwire_hdr_encode(&h, hdr);
 	a->slot[i] = (struct slot){.id = h.id, .tag = tag, .op = op,
-				   .state = SLOT_SENT};
+				   .state = SLOT_SENT, .probe = (uint8_t)probe};
 	a->inflight++;
 	if (c->ring) {
-		err = uclient_ring_post(c, iov, 2);
+		err = uclient_ring_post(c, iov, 3);
 		if (!err) {
 			/* one-sided reads of the key wait for it */
 			uclient_post_note(c, h.pool, key, klen);
 			uclient_ring_flush(c); /* even with lazy kicks */
 		}
 	} else {
-		err = send_frame(c, iov, 2);
+		err = send_frame(c, iov, 3);
 	}
 	if (err) {
 		/* Not sent (or not wholly): no completion for it. */
@@ -360,7 +372,9 @@ int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 {
 	int err;
 
-	if (!c || (flags & ~UTMEM_GET_EXCLUSIVE))
+	/* A pop that returns nothing would lose the value: no PROBE with it. */
+	if (!c || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_PROBE)) ||
+	    (flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_PROBE))
 		return -EINVAL;
 	err = uclient_check_key(c, key, klen);
 	if (err)
@@ -368,7 +382,7 @@ int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 	pthread_mutex_lock(&c->lock);
 	err = submit(c, pool, UWIRE_OP_GET,
 		     (flags & UTMEM_GET_EXCLUSIVE) ? UWIRE_F_EXCLUSIVE : 0, key,
-		     klen, tag);
+		     klen, tag, !!(flags & UTMEM_GET_PROBE));
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -384,7 +398,7 @@ int utmem_submit_invalidate(utmem_client *c, uint32_t pool, const void *key,
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	err = submit(c, pool, UWIRE_OP_INVALIDATE, 0, key, klen, tag);
+	err = submit(c, pool, UWIRE_OP_INVALIDATE, 0, key, klen, tag, 0);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }

@@ -1,10 +1,11 @@
 /*
  * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP,
- * TMEM.DEL and (without a value region) TMEM.MGET, instead of waiting on
- * Redis's only thread (tmem_block.h).
+ * TMEM.DEL and (without a value region) TMEM.MGET and TMEM.EXISTS, instead
+ * of waiting on Redis's only thread (tmem_block.h).
  *
  * A command makes a tblock_cmd, submits its requests (one pop, one
- * INVALIDATE per DEL key, one GET per MGET key), each tagged with its
+ * INVALIDATE per DEL key, one GET per MGET key, one GET that asks for no
+ * value, UTMEM_GET_PROBE, per EXISTS key), each tagged with its
  * key's slot in the command, and blocks its client with the
  * module's timeout_ms. Redis's event loop watches utmem_event_fd() while
  * requests are outstanding; its callback reaps completions, and the one
@@ -36,7 +37,13 @@
 
 #include "tmem_cmd.h"
 
-enum tblock_kind { TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET };
+enum tblock_kind { TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS };
+
+/* DEL and EXISTS count the keys that were there; POP and MGET keep values. */
+static int tblock_counts(enum tblock_kind kind)
+{
+	return kind == TBLOCK_DEL || kind == TBLOCK_EXISTS;
+}
 
 /* One key of a command: its request's tag points here. */
 struct tblock_key {
@@ -53,8 +60,8 @@ struct tblock_cmd {
 	RedisModuleString **argv;       /* the keys: argv[1..nkeys] */
 	int nkeys, sent;                /* keys, and keys submitted so far */
 	int pending;                    /* requests sent and not completed */
-	long long count;                /* DEL: keys that were there */
-	int64_t err;                    /* DEL: the first per-key error;
+	long long count;                /* DEL/EXISTS: keys that were there */
+	int64_t err;                    /* DEL/EXISTS: the first per-key error;
 					   all: a failure of the whole */
 	int64_t deadline;               /* tconn_now_ms() to answer by */
 	struct tblock_key key[];        /* nkeys */
@@ -104,7 +111,7 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 {
 	struct tblock_key *k = &b->key[i];
 
-	if (b->kind != TBLOCK_DEL) {
+	if (!tblock_counts(b->kind)) {
 		free(k->val);
 		k->res = res;
 		k->val = val;
@@ -120,7 +127,7 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 /* Every key not answered gets err (the link is gone). */
 static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
 {
-	if (b->kind == TBLOCK_DEL) {
+	if (tblock_counts(b->kind)) {
 		if (b->err == 0)
 			b->err = err;
 		return;
@@ -170,13 +177,15 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 			tblock_answer_key(ctx, &b->key[i]);
 		return RM_OK;
 	case TBLOCK_DEL:
+	case TBLOCK_EXISTS:
 		break;
 	}
-	t->n.dels += (uint64_t)b->count;
+	if (b->kind == TBLOCK_DEL)
+		t->n.dels += (uint64_t)b->count;
 	if (b->err == 0)
 		return rm.ReplyWithLongLong(ctx, b->count);
-	snprintf(note, sizeof(note), "%lld of %d keys deleted before the failure",
-		 b->count, b->nkeys);
+	snprintf(note, sizeof(note), "%lld of %d keys %s before the failure",
+		 b->count, b->nkeys, b->kind == TBLOCK_DEL ? "deleted" : "found");
 	return tconn_reply_error(ctx, t, (int)b->err, TCONN_KEY, note);
 }
 
@@ -317,8 +326,8 @@ static ssize_t tblock_submit_op(struct tconn *t, void *arg)
 						    tag);
 		else
 			r = utmem_submit_get(t->c, t->pool, key, k->klen,
-					     b->kind == TBLOCK_POP
-						     ? UTMEM_GET_EXCLUSIVE : 0,
+					     b->kind == TBLOCK_POP ? UTMEM_GET_EXCLUSIVE :
+					     b->kind == TBLOCK_EXISTS ? UTMEM_GET_PROBE : 0,
 					     tag);
 		if (r == 0) {
 			b->pending++;
@@ -344,7 +353,7 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 	struct tconn *t = &tconn_state;
 	ssize_t r;
 
-	static const char *const opname[] = { "pop", "del", "mget" };
+	static const char *const opname[] = { "pop", "del", "mget", "exists" };
 
 	tblock_link(b);
 	r = tconn_call(t, opname[b->kind], tblock_submit_op, b);
@@ -422,6 +431,13 @@ int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
 	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_MGET);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_EXISTS);
 
 	return b != NULL && tblock_run(ctx, b);
 }

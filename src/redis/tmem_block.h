@@ -1,6 +1,6 @@
 /*
- * tmem_block.h — TMEM.POP, TMEM.DEL (and TMEM.MGET without a value
- * region) without stalling Redis's thread:
+ * tmem_block.h — TMEM.POP, TMEM.DEL (and TMEM.MGET and TMEM.EXISTS
+ * without a value region) without stalling Redis's thread:
  * the calling client is blocked (RedisModule_BlockClient), the requests go
  * to utmemd as libutmem asynchronous requests, Redis's event loop watches
  * utmem_event_fd(), and each command is answered when its last reply is
@@ -19,8 +19,8 @@
 #include "rm_api.h"
 #include "tmem_conn.h"
 
-/* Keys of one TMEM.DEL or TMEM.MGET sent asynchronously; more go the
- * synchronous, chunked way. */
+/* Keys of one TMEM.DEL, TMEM.MGET or TMEM.EXISTS sent asynchronously;
+ * more go the synchronous, chunked way. */
 #define TBLOCK_KEYS_MAX 256
 
 /*
@@ -31,8 +31,10 @@
  */
 int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv);
 int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
-/* TMEM.MGET where the keys cannot be read one-sidedly (no value region). */
+/* TMEM.MGET and TMEM.EXISTS where the keys cannot be read one-sidedly
+ * (no value region). */
 int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /*
  * t->c is about to be closed: take the completions that are in, answer

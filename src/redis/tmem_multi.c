@@ -251,6 +251,11 @@ int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	r = tconn_call(t, "exists", tcmd_exists_local_op, &m);
 	if (r == -EAGAIN) {
 		t->n.batch_views++;
+		/* No value region: ask utmemd, blocking only this client where
+		 * it may block (tmem_block.c), else in batches on Redis's
+		 * thread. */
+		if (m.next == 1 && m.count == 0 && tblock_exists(ctx, argv, argc))
+			return RM_OK;
 		return tcmd_counting(ctx, &m, "exists", "found");
 	}
 	t->n.local_views++;

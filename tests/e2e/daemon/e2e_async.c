@@ -7,7 +7,8 @@
  *   mix ADDR SEED N
  *       N random steps on a few dozen keys: synchronous PUTs (posted on
  *       the fast path), GETs (one-sided there) and INVALIDATEs mixed with
- *       submitted GETs, pops and INVALIDATEs, reaped at random moments.
+ *       submitted GETs, probes (UTMEM_GET_PROBE), pops and INVALIDATEs,
+ *       reaped at random moments.
  *       A model of the store, updated in submission order, predicts every
  *       result: each completion is checked by its tag against what the
  *       model said when it was submitted (value bytes included), every
@@ -177,7 +178,7 @@ static int do_mix(const char *addr, uint64_t seed, long steps)
 				 utmem_invalidate(c, pool, key, strlen(key)),
 				 mk->has ? 0 : -ENOENT);
 			mk->has = 0;
-		} else if (what < 9) { /* submitted GET / pop / INVALIDATE */
+		} else if (what < 9) { /* submitted GET / probe / pop / INVALIDATE */
 			uint64_t t;
 			struct expect *e;
 
@@ -197,6 +198,11 @@ static int do_mix(const char *addr, uint64_t seed, long steps)
 				err = utmem_submit_invalidate(c, pool, key,
 							      strlen(key), t);
 				mk->has = 0;
+			} else if (what == 6) { /* is it there? no value back */
+				e->op = UTMEM_OP_GET;
+				e->result = mk->has ? 0 : -ENOENT;
+				err = utmem_submit_get(c, pool, key, strlen(key),
+						       UTMEM_GET_PROBE, t);
 			} else {
 				unsigned fl = what == 7 ? UTMEM_GET_EXCLUSIVE : 0;
 
@@ -227,6 +233,9 @@ static int do_mix(const char *addr, uint64_t seed, long steps)
 		}
 	}
 	CHECK_EQ("outstanding", utmem_async_outstanding(c), UTMEM_ASYNC_MAX);
+	CHECK_EQ("probe and pop together refused",
+		 utmem_submit_get(c, pool, "k", 1, UTMEM_GET_PROBE | UTMEM_GET_EXCLUSIVE, 0),
+		 -EINVAL);
 	CHECK_EQ("one past the bound", utmem_submit_invalidate(c, pool, "k", 1, 0),
 		 -EAGAIN);
 	reap_all(c);

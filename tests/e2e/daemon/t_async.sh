@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Asynchronous requests (utmem_submit_get/_invalidate, utmem_event_fd,
-# utmem_reap) against a real utmemd: submitted GETs, pops and INVALIDATEs
+# utmem_reap) against a real utmemd: submitted GETs, probes, pops and INVALIDATEs
 # mixed with synchronous and posted PUTs and GETs, every result checked by
 # content, waited for by polling the event descriptor; the bound of
 # UTMEM_ASYNC_MAX; on the fast path and on the socket alone

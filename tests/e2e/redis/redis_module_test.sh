@@ -510,8 +510,8 @@ expect_eq "every async request completed after the restart" \
 expect_eq "PUT tx again for the ACL checks" "$(r1 tmem.put tx 1)" OK
 
 # The same on the socket alone (UTMEM_FAST_PATH=0: no ring, no value
-# region): EXISTS goes in batches; POP, DEL and MGET block only their
-# client (their asynchronous requests go over the socket).
+# region): POP, DEL, MGET and EXISTS block only their client (their
+# asynchronous requests go over the socket; EXISTS asks for no value).
 R3SOCK=$T/redis3.sock
 saved_env=("${REDIS_ENV[@]}")
 if [ ${#REDIS_ENV[@]} -gt 0 ]; then
@@ -530,12 +530,19 @@ expect_eq "socket only: PUT, POP, DEL, EXISTS, MGET by content" \
 		'TMEM.EXISTS s2' 'TMEM.POP s2' | r3 | tr '\n' ' ')" \
 	"OK OK v1 2 v2  1 0  "
 r3info() { r3 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
-expect_eq "socket only: POP, DEL and MGET blocked their client" \
-	"$(r3info async_blocked)" 4
+expect_eq "socket only: POP, DEL, MGET and EXISTS blocked their client" \
+	"$(r3info async_blocked)" 6
 expect_eq "socket only: EXISTS and MGET in batches" "$(r3info batch_views)" 3
 expect_eq "socket only: nothing read one-sidedly" "$(r3info local_views)" 0
+expect_eq "socket only: EXISTS of an empty value, an empty key and a miss" \
+	"$(printf '%s\n' 'TMEM.PUT e0 ""' 'TMEM.EXISTS e0 "" nokey e0' | r3 | tr '\n' ' ')" \
+	"OK 2 "
+expect_eq "socket only: that EXISTS blocked its client too" \
+	"$(r3info async_blocked)" 7
 big=$(head -c 300000 /dev/zero | tr '\0' 'm')
 r3 -x tmem.put m1 <<<"$big" >/dev/null
+expect_eq "socket only: EXISTS of a 300 KB value (no value sent back)" \
+	"$(r3 tmem.exists m1)" 1
 keys3=()
 for i in $(seq 300); do keys3+=("n$i"); done
 expect_eq "socket only: MGET of 300 keys (more than one async wave: batches)" \
