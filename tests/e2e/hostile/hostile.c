@@ -836,55 +836,102 @@ static uint64_t fill_to_quota(utmem_client *c, uint32_t pool, uint64_t *next)
 	return stored;
 }
 
-/*
- * flushrace EVIL GOOD SECONDS: the attacker fills a private pool with small
- * values up to its quota and flushes it, over and over for SECONDS; during
- * each flush (from a thread) the good tenant pings, and we count the pings
- * answered while the attacker's flush was outstanding. A worker that runs
- * the flush itself answers at most the one or two pings it read before the
- * flush; one that hands it to the bulk thread answers them all. Prints
- * rounds, values per flush, the shortest and longest flush, and the fewest
- * pings answered during one flush.
- */
-static int cmd_flushrace(char **argv)
+/* What the good tenant does while the attacker's flush runs. */
+struct during {
+	utmem_client *good;
+	uint32_t lru;   /* flushevict: its ephemeral pool, kept at the quota */
+	uint64_t gkey;  /* flushevict: the next new key */
+	uint64_t worst; /* flushevict: the slowest PUT (us) */
+};
+
+static int during_ping(struct during *d)
 {
-	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
-	uint64_t end = now_us() + (uint64_t)(atof(argv[2]) * 1e6), next = 0;
-	uint64_t values = 0, fmin = UINT64_MAX, fmax = 0, pmin = UINT64_MAX;
-	unsigned rounds = 0, errs = 0;
+	return utmem_ping(d->good);
+}
+
+/* PUT a new 1 KiB value: at the quota, it must evict. */
+static int during_put(struct during *d)
+{
+	static char val[1024];
+	uint64_t t0 = now_us();
+	char key[32];
+	int err;
+
+	memset(val, 'g', sizeof(val));
+	snprintf(key, sizeof(key), "g%llu", (unsigned long long)d->gkey++);
+	err = utmem_put(d->good, d->lru, key, strlen(key), val, sizeof(val));
+	t0 = now_us() - t0;
+	d->worst = t0 > d->worst ? t0 : d->worst;
+	return err;
+}
+
+struct flush_rounds {
+	unsigned rounds, errs;
+	uint64_t values, fmin, fmax, opmin; /* opmin: fewest ops in one flush */
+};
+
+/*
+ * The attacker fills a private pool with small values up to its quota and
+ * flushes it (from a thread), over and over for seconds; during each flush
+ * the good tenant runs op again and again, and we count the ops answered
+ * while the flush was outstanding.
+ */
+static void flush_rounds(utmem_client *evil, double seconds,
+			 int (*op)(struct during *), struct during *d,
+			 struct flush_rounds *r)
+{
+	uint64_t end = now_us() + (uint64_t)(seconds * 1e6), next = 0;
 	uint32_t pool;
 
+	*r = (struct flush_rounds){.fmin = UINT64_MAX, .opmin = UINT64_MAX};
 	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool))
-		die("flushrace: pool");
+		die("flush: pool");
 	do {
 		struct flusher f = {.c = evil, .pool = pool};
-		uint64_t pings = 0, t0;
+		uint64_t ops = 0, t0;
 		pthread_t th;
 
-		values = fill_to_quota(evil, pool, &next);
+		r->values = fill_to_quota(evil, pool, &next);
 		t0 = now_us();
 		if (pthread_create(&th, NULL, flush_thread, &f))
-			die("flushrace: thread");
+			die("flush: thread");
 		while (!atomic_load(&f.done)) {
-			int err = utmem_ping(good);
+			int err = op(d);
 
 			if (!atomic_load(&f.done))
-				pings += err == 0;
-			errs += err != 0;
+				ops += err == 0;
+			r->errs += err != 0;
 		}
 		pthread_join(th, NULL);
 		t0 = now_us() - t0;
-		errs += f.err != 0;
-		fmin = t0 < fmin ? t0 : fmin;
-		fmax = t0 > fmax ? t0 : fmax;
-		pmin = pings < pmin ? pings : pmin;
-		rounds++;
+		r->errs += f.err != 0;
+		r->fmin = t0 < r->fmin ? t0 : r->fmin;
+		r->fmax = t0 > r->fmax ? t0 : r->fmax;
+		r->opmin = ops < r->opmin ? ops : r->opmin;
+		r->rounds++;
 	} while (now_us() < end);
+}
+
+/*
+ * flushrace EVIL GOOD SECONDS: during each of the attacker's flushes the
+ * good tenant pings. A worker that runs the flush itself answers at most
+ * the one or two pings it read before the flush; one that hands it to the
+ * bulk thread answers them all. Prints rounds, values per flush, the
+ * shortest and longest flush, and the fewest pings answered during one
+ * flush.
+ */
+static int cmd_flushrace(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]);
+	struct during d = {.good = connect_lib(argv[1])};
+	struct flush_rounds r;
+
+	flush_rounds(evil, atof(argv[2]), during_ping, &d, &r);
 	printf("rounds %u values %llu flush_us_min %llu flush_us_max %llu pings_min %llu errors %u\n",
-	       rounds, (unsigned long long)values, (unsigned long long)fmin,
-	       (unsigned long long)fmax, (unsigned long long)pmin, errs);
+	       r.rounds, (unsigned long long)r.values, (unsigned long long)r.fmin,
+	       (unsigned long long)r.fmax, (unsigned long long)r.opmin, r.errs);
 	utmem_close(evil);
-	utmem_close(good);
+	utmem_close(d.good);
 	return 0;
 }
 
@@ -899,58 +946,24 @@ static int cmd_flushrace(char **argv)
  */
 static int cmd_flushevict(char **argv)
 {
-	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
-	uint64_t end = now_us() + (uint64_t)(atof(argv[2]) * 1e6), next = 0;
-	uint64_t values = 0, fmin = UINT64_MAX, pmin = UINT64_MAX, worst = 0;
-	uint64_t gkey = 0;
-	unsigned rounds = 0, errs = 0;
-	uint32_t pool, lru;
-	char val[1024], key[32];
+	utmem_client *evil = connect_lib(argv[0]);
+	struct during d = {.good = connect_lib(argv[1])};
+	struct flush_rounds r;
 
-	memset(val, 'g', sizeof(val));
-	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool) ||
-	    utmem_pool_open(good, "lru", UTMEM_POOL_CREATE | UTMEM_POOL_EPHEMERAL,
-			    &lru))
+	if (utmem_pool_open(d.good, "lru", UTMEM_POOL_CREATE | UTMEM_POOL_EPHEMERAL,
+			    &d.lru))
 		die("flushevict: pool");
 	/* Past the quota (24 MiB): from here on every new key evicts. */
-	for (unsigned i = 0; i < 40000; i++) {
-		snprintf(key, sizeof(key), "g%llu", (unsigned long long)gkey++);
-		if (utmem_put(good, lru, key, strlen(key), val, sizeof(val)))
+	for (unsigned i = 0; i < 40000; i++)
+		if (during_put(&d))
 			die("flushevict: fill");
-	}
-	do {
-		struct flusher f = {.c = evil, .pool = pool};
-		uint64_t puts = 0, t0;
-		pthread_t th;
-
-		values = fill_to_quota(evil, pool, &next);
-		t0 = now_us();
-		if (pthread_create(&th, NULL, flush_thread, &f))
-			die("flushevict: thread");
-		while (!atomic_load(&f.done)) {
-			uint64_t p0 = now_us();
-			int err;
-
-			snprintf(key, sizeof(key), "g%llu", (unsigned long long)gkey++);
-			err = utmem_put(good, lru, key, strlen(key), val, sizeof(val));
-			p0 = now_us() - p0;
-			worst = p0 > worst ? p0 : worst;
-			if (!atomic_load(&f.done))
-				puts += err == 0;
-			errs += err != 0;
-		}
-		pthread_join(th, NULL);
-		t0 = now_us() - t0;
-		errs += f.err != 0;
-		fmin = t0 < fmin ? t0 : fmin;
-		pmin = puts < pmin ? puts : pmin;
-		rounds++;
-	} while (now_us() < end);
+	d.worst = 0;
+	flush_rounds(evil, atof(argv[2]), during_put, &d, &r);
 	printf("rounds %u values %llu flush_us_min %llu puts_min %llu put_worst_us %llu errors %u\n",
-	       rounds, (unsigned long long)values, (unsigned long long)fmin,
-	       (unsigned long long)pmin, (unsigned long long)worst, errs);
+	       r.rounds, (unsigned long long)r.values, (unsigned long long)r.fmin,
+	       (unsigned long long)r.opmin, (unsigned long long)d.worst, r.errs);
 	utmem_close(evil);
-	utmem_close(good);
+	utmem_close(d.good);
 	return 0;
 }
 
