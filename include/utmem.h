@@ -388,13 +388,15 @@ UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
 /* utmem_completion.op */
 #define UTMEM_OP_GET 1u        /* utmem_submit_get (a pop with EXCLUSIVE) */
 #define UTMEM_OP_INVALIDATE 2u /* utmem_submit_invalidate */
+#define UTMEM_OP_PUT 3u        /* utmem_submit_put */
 
 struct utmem_completion {
 	uint64_t tag;     /* the caller's tag, as submitted */
 	int64_t result;   /* GET: the value's length; a PROBE GET and
-			     INVALIDATE: 0 (it was there); or -errno as the
-			     synchronous call would return it (-ENOENT miss,
-			     -ECONNRESET link lost) */
+			     INVALIDATE: 0 (it was there); PUT: 0 (stored);
+			     or -errno as the synchronous call would return
+			     it (-ENOENT miss, -EDQUOT refused, -ECONNRESET
+			     link lost) */
 	void *val;        /* GET hit: the value, malloc()ed, the caller
 			     free()s it (non-NULL even when empty); else NULL */
 	unsigned op;      /* UTMEM_OP_* */
@@ -418,6 +420,23 @@ UTMEM_API int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 UTMEM_API int utmem_submit_invalidate(utmem_client *c, uint32_t pool,
 				      const void *key, size_t klen,
 				      uint64_t tag);
+
+/*
+ * PUT without waiting for utmemd. Where the connection's credit covers it
+ * the PUT is posted, as utmem_put() would post it, and 1 is returned: it
+ * is stored (its outcome cannot turn into a failure), and no completion
+ * will come. Otherwise it is sent as a request and 0 is returned: exactly
+ * one completion will carry tag (result 0, or -errno as utmem_put() would
+ * return it; a refused PUT leaves no value under key). The value is
+ * copied before the call returns. Other returns send nothing: -EAGAIN
+ * (UTMEM_ASYNC_MAX outstanding), -EMSGSIZE (above max_value, or a frame
+ * larger than the ring takes: use utmem_put(), which also removes the
+ * key's old value), -EINVAL, -EBADF, -EOPNOTSUPP, or a link error. Blocks
+ * only while the channel has no room, bounded by timeout_ms.
+ */
+UTMEM_API int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
+			       size_t klen, const void *val, size_t vlen,
+			       uint64_t tag);
 
 /*
  * A descriptor that polls readable when completions may be ready to reap

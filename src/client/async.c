@@ -43,7 +43,7 @@ enum { SLOT_FREE, SLOT_SENT, SLOT_DONE };
 struct slot {
 	uint64_t id;   /* the wire id while SENT */
 	uint64_t tag;
-	uint8_t op;    /* UWIRE_OP_GET or UWIRE_OP_INVALIDATE */
+	uint8_t op;    /* UWIRE_OP_GET, _INVALIDATE or _PUT */
 	uint8_t state; /* SLOT_* */
 	uint8_t probe; /* a GET with UTMEM_GET_PROBE (MAXLEN 0) */
 	int64_t result;
@@ -301,24 +301,25 @@ static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
 }
 
 /*
- * Send one request on the connection (lock held); with probe, a GET that
- * asks for no value (MAXLEN 0). Returns 0 or -errno.
+ * Send one request on the connection (lock held): op with flags, key and
+ * what the frame carries after it (a PUT's value, a GET's MAXLEN). Its
+ * completion is tagged with tag. Returns 0 or -errno (nothing sent).
  */
-static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
-		  uint16_t flags, const void *key, size_t klen, uint64_t tag,
-		  int probe)
+int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
+			 uint16_t flags, const void *key, size_t klen,
+			 const void *val, size_t vlen, uint64_t tag)
 {
 	struct uclient_async *a;
-	uint8_t hdr[UWIRE_HDR_SIZE], maxlen[4] = {0, 0, 0, 0};
+	uint8_t hdr[UWIRE_HDR_SIZE];
 	struct uwire_hdr h = {
 		.version = UWIRE_VERSION,
 		.opcode = op,
-		.flags = (uint16_t)(flags | (probe ? UWIRE_F_MAXLEN : 0)),
+		.flags = flags,
 		.klen = (uint32_t)klen,
-		.vlen = probe ? (uint32_t)sizeof(maxlen) : 0,
+		.vlen = (uint32_t)vlen,
 	};
 	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)key, klen},
-			       {maxlen, probe ? sizeof(maxlen) : 0}};
+			       {(void *)val, vlen}};
 	unsigned i;
 	int err;
 
@@ -335,7 +336,7 @@ static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 		err = uclient_resolve_pool(c, handle, 0, &h.pool);
 	if (err)
 		return err;
-	if (c->ring && sizeof(hdr) + klen + iov[2].iov_len > uclient_ring_max_frame(c))
+	if (c->ring && sizeof(hdr) + klen + vlen > uclient_ring_max_frame(c))
 		return -EMSGSIZE;
 	watch_conn(c);
 	i = a->free_list[--a->nfree];
@@ -343,7 +344,8 @@ static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	h.id = UCLIENT_ASYNC_ID | (a->seq << SLOT_BITS) | i;
 	uwire_hdr_encode(&h, hdr);
 	a->slot[i] = (struct slot){.id = h.id, .tag = tag, .op = op,
-				   .state = SLOT_SENT, .probe = (uint8_t)probe};
+				   .state = SLOT_SENT,
+				   .probe = op == UWIRE_OP_GET && (flags & UWIRE_F_MAXLEN)};
 	a->inflight++;
 	if (c->ring) {
 		err = uclient_ring_post(c, iov, 3);
@@ -370,6 +372,7 @@ static int submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 		     size_t klen, unsigned flags, uint64_t tag)
 {
+	static const uint8_t maxlen0[4];
 	int err;
 
 	/* A pop that returns nothing would lose the value: no PROBE with it. */
@@ -380,9 +383,13 @@ int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	err = submit(c, pool, UWIRE_OP_GET,
-		     (flags & UTMEM_GET_EXCLUSIVE) ? UWIRE_F_EXCLUSIVE : 0, key,
-		     klen, tag, !!(flags & UTMEM_GET_PROBE));
+	if (flags & UTMEM_GET_PROBE) /* MAXLEN 0: no value comes back */
+		err = uclient_async_submit(c, pool, UWIRE_OP_GET, UWIRE_F_MAXLEN,
+					   key, klen, maxlen0, sizeof(maxlen0), tag);
+	else
+		err = uclient_async_submit(c, pool, UWIRE_OP_GET,
+					   (flags & UTMEM_GET_EXCLUSIVE) ? UWIRE_F_EXCLUSIVE : 0,
+					   key, klen, NULL, 0, tag);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -398,7 +405,8 @@ int utmem_submit_invalidate(utmem_client *c, uint32_t pool, const void *key,
 	if (err)
 		return err;
 	pthread_mutex_lock(&c->lock);
-	err = submit(c, pool, UWIRE_OP_INVALIDATE, 0, key, klen, tag, 0);
+	err = uclient_async_submit(c, pool, UWIRE_OP_INVALIDATE, 0, key, klen,
+				   NULL, 0, tag);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
@@ -495,6 +503,7 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 			.result = s->result,
 			.val = s->val,
 			.op = s->op == UWIRE_OP_GET ? UTMEM_OP_GET
+			      : s->op == UWIRE_OP_PUT ? UTMEM_OP_PUT
 						    : UTMEM_OP_INVALIDATE,
 		};
 		*s = (struct slot){.state = SLOT_FREE};

@@ -700,6 +700,46 @@ out:
 	return err;
 }
 
+int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
+		     size_t klen, const void *val, size_t vlen, uint64_t tag)
+{
+	struct uclient_req r;
+	uint32_t server;
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	err = uclient_req_put(c, &r, key, klen, val, vlen);
+	if (err)
+		return err;
+	if (r.op != UWIRE_OP_PUT)
+		return -EMSGSIZE; /* nothing sent; utmem_put also drops the old value */
+	err = enter(c, pool, &server);
+	if (err)
+		return err;
+	if (c->no_forward) {
+		err = 1; /* benchmark mode: as utmem_put, nothing reaches utmemd */
+		goto out;
+	}
+	if (!c->no_post) {
+		err = uclient_post_put(c, server, region_pool(c, pool), key, klen,
+				       val, vlen);
+		if (err == 0) {
+			err = 1; /* posted: stored, no completion to wait for */
+			goto out;
+		}
+		if (err != -EAGAIN) {
+			uclient_disconnect(c);
+			goto out;
+		}
+	}
+	err = uclient_async_submit(c, pool, UWIRE_OP_PUT, 0, key, klen, val, vlen,
+				   tag);
+out:
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 /*
  * A one-sided read of (pool, key) for handle h (lock held): waits for this
  * client's posted requests on the key first. Returns 0 (fn called),

@@ -226,6 +226,14 @@ void uclient_async_note(struct utmem_client *c);
 int uclient_async_drain(struct utmem_client *c);
 /* Free everything (utmem_close). */
 void uclient_async_free(struct utmem_client *c);
+/*
+ * Send one asynchronous request (lock held): op, flags, key and what the
+ * frame carries after the key (a PUT's value, a GET's MAXLEN); its
+ * completion carries tag. Returns 0 or -errno (nothing sent).
+ */
+int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
+			 uint16_t flags, const void *key, size_t klen,
+			 const void *val, size_t vlen, uint64_t tag);
 
 /*
  * Serve r (pool resolved, handle h) on the fast path if it can be: a PUT

@@ -1,11 +1,13 @@
 /*
  * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP,
- * TMEM.DEL and (without a value region) TMEM.MGET and TMEM.EXISTS, instead
- * of waiting on Redis's only thread (tmem_block.h).
+ * TMEM.DEL, a TMEM.PUT or TMEM.MPUT beyond the connection's credit, and
+ * (without a value region) TMEM.MGET and TMEM.EXISTS, instead of waiting on
+ * Redis's only thread (tmem_block.h).
  *
  * A command makes a tblock_cmd, submits its requests (one pop, one
  * INVALIDATE per DEL key, one GET per MGET key, one GET that asks for no
- * value, UTMEM_GET_PROBE, per EXISTS key), each tagged with its
+ * value, UTMEM_GET_PROBE, per EXISTS key, one PUT per PUT/MPUT pair: posted
+ * where credit covers it, which needs no reply), each tagged with its
  * key's slot in the command, and blocks its client with the
  * module's timeout_ms. Redis's event loop watches utmem_event_fd() while
  * requests are outstanding; its callback reaps completions, and the one
@@ -34,15 +36,24 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "tmem_cmd.h"
 
-enum tblock_kind { TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS };
+enum tblock_kind {
+	TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS, TBLOCK_PUT, TBLOCK_MPUT
+};
 
-/* DEL and EXISTS count the keys that were there; POP and MGET keep values. */
+/* DEL, EXISTS, PUT and MPUT count their keys (there, or stored); POP and
+ * MGET keep values. */
 static int tblock_counts(enum tblock_kind kind)
 {
-	return kind == TBLOCK_DEL || kind == TBLOCK_EXISTS;
+	return kind != TBLOCK_POP && kind != TBLOCK_MGET;
+}
+
+static int tblock_puts(enum tblock_kind kind)
+{
+	return kind == TBLOCK_PUT || kind == TBLOCK_MPUT;
 }
 
 /* One key of a command: its request's tag points here. */
@@ -51,6 +62,7 @@ struct tblock_key {
 	int64_t res; /* POP/MGET: the value's length or -errno */
 	void *val;   /* POP/MGET: the value (malloc()ed by libutmem) */
 	size_t klen;
+	size_t vlen; /* PUT/MPUT: the value's length */
 };
 
 struct tblock_cmd {
@@ -60,15 +72,21 @@ struct tblock_cmd {
 	RedisModuleString **argv;       /* the keys: argv[1..nkeys] */
 	int nkeys, sent;                /* keys, and keys submitted so far */
 	int pending;                    /* requests sent and not completed */
-	long long count;                /* DEL/EXISTS: keys that were there */
-	int64_t err;                    /* DEL/EXISTS: the first per-key error;
-					   all: a failure of the whole */
+	long long count;                /* DEL/EXISTS: keys that were there;
+					   PUT/MPUT: pairs stored */
+	int64_t err;                    /* DEL/EXISTS/PUT/MPUT: the first
+					   per-key error; all: a failure of
+					   the whole */
+	size_t err_klen;                /* PUT/MPUT: the key err refused */
+	int link;                       /* err is the link's, not a key's */
 	int64_t deadline;               /* tconn_now_ms() to answer by */
 	struct tblock_key key[];        /* nkeys */
 };
 
 static struct {
 	struct tblock_cmd *live; /* commands with requests out (a list) */
+	struct tblock_cmd *spare; /* a freed one-key command, for the next:
+				    a posted TMEM.PUT allocates nothing */
 	int fd;                 /* watched event descriptor, or -1 */
 	int hooked;             /* tblock_tick() runs before each sleep */
 } tb = { .fd = -1 };
@@ -118,18 +136,27 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 		return;
 	}
 	free(val);
-	if (res >= 0)
+	if (res >= 0) {
 		b->count++;
-	else if (!tcmd_no_value((ssize_t)res, k->klen) && b->err == 0)
+		if (tblock_puts(b->kind)) {
+			tconn_state.n.puts++;
+			tconn_state.n.put_bytes += k->vlen;
+		}
+	} else if ((tblock_puts(b->kind) || !tcmd_no_value((ssize_t)res, k->klen)) &&
+		   b->err == 0) {
 		b->err = res;
+		b->err_klen = k->klen;
+	}
 }
 
 /* Every key not answered gets err (the link is gone). */
 static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
 {
 	if (tblock_counts(b->kind)) {
-		if (b->err == 0)
+		if (b->err == 0) {
 			b->err = err;
+			b->link = 1;
+		}
 		return;
 	}
 	for (int i = 0; i < b->nkeys; i++)
@@ -158,7 +185,7 @@ static int tblock_answer_key(RedisModuleCtx *ctx, const struct tblock_key *k)
 static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 {
 	struct tconn *t = &tconn_state;
-	char note[64];
+	char note[96];
 	int link = 0;
 
 	switch (b->kind) {
@@ -176,6 +203,21 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 		for (int i = 0; i < b->nkeys; i++)
 			tblock_answer_key(ctx, &b->key[i]);
 		return RM_OK;
+	case TBLOCK_PUT:
+		if (b->err == 0)
+			return rm.ReplyWithSimpleString(ctx, "OK");
+		return tconn_reply_error(ctx, t, (int)b->err,
+					 b->link ? TCONN_NONE : tcmd_size_what(t, b->err_klen),
+					 NULL);
+	case TBLOCK_MPUT:
+		if (b->err == 0)
+			return rm.ReplyWithSimpleString(ctx, "OK");
+		snprintf(note, sizeof(note),
+			 "%lld of %d pairs stored; refused keys hold no value",
+			 b->count, b->nkeys);
+		return tconn_reply_error(ctx, t, (int)b->err,
+					 b->link ? TCONN_NONE : tcmd_size_what(t, b->err_klen),
+					 note);
 	case TBLOCK_DEL:
 	case TBLOCK_EXISTS:
 		break;
@@ -203,7 +245,10 @@ static void tblock_free(RedisModuleCtx *ctx, void *priv)
 	(void)ctx;
 	for (int i = 0; i < b->nkeys; i++)
 		free(b->key[i].val);
-	free(b);
+	if (b->nkeys == 1 && tb.spare == NULL)
+		tb.spare = b;
+	else
+		free(b);
 }
 
 /* Nothing pending any more: hand the command to Redis to answer. */
@@ -276,13 +321,20 @@ void tblock_on_drop(struct tconn *t, int err)
 	tblock_pump(t);
 	tblock_unwatch();
 	for (b = tb.live; b != NULL; b = next) {
+		int lost = b->pending;
+
 		next = b->next;
 		t->n.async_inflight -= (uint64_t)b->pending;
 		b->pending = 0;
-		tblock_fail_rest(b, err);
-		if (b->bc != NULL)
+		if (b->bc != NULL) {
+			tblock_fail_rest(b, err);
 			tblock_finish(b);
-		/* else: still submitting; tblock_run answers it */
+		} else if (lost) {
+			/* Still submitting (tblock_run answers it): what it had
+			 * in flight is lost; what it has not sent yet is sent
+			 * on the new link (tconn_call's retry). */
+			tblock_fail_rest(b, err);
+		}
 	}
 }
 
@@ -310,6 +362,41 @@ void tblock_tick(void)
 	tconn_lost(t, "async", -ETIMEDOUT);
 }
 
+/*
+ * Pair i of a PUT/MPUT: posted (stored at once), sent (pending), or, for a
+ * value above max_value or a frame larger than the ring takes, put
+ * synchronously, which also removes the key's old value and may use the
+ * socket (rare: a wait on Redis's thread). Returns 0 or a link error.
+ */
+static int tblock_submit_put(struct tconn *t, struct tblock_cmd *b, int i)
+{
+	struct tblock_key *k = &b->key[i];
+	const char *key = rm.StringPtrLen(b->argv[1 + 2 * i], &k->klen);
+	const char *val = rm.StringPtrLen(b->argv[2 + 2 * i], &k->vlen);
+	int r = utmem_submit_put(t->c, t->pool, key, k->klen, val, k->vlen,
+				 (uint64_t)(uintptr_t)k);
+
+	if (r == 1) {
+		tblock_key_done(b, i, 0, NULL);
+		return 0;
+	}
+	if (r == 0) {
+		b->pending++;
+		t->n.async_inflight++;
+		return 0;
+	}
+	if (r == -EMSGSIZE) {
+		r = utmem_put(t->c, t->pool, key, k->klen, val, k->vlen);
+		if (r == -EMSGSIZE)
+			tcmd_forget(t, key, k->klen);
+	}
+	/* The bound, no asynchronous requests here, the link: the caller's. */
+	if (r == -EAGAIN || r == -EOPNOTSUPP || tconn_is_link_error(r))
+		return r;
+	tblock_key_done(b, i, r, NULL);
+	return 0;
+}
+
 /* Submit the keys not yet sent (resumed after a redial by tconn_call). */
 static ssize_t tblock_submit_op(struct tconn *t, void *arg)
 {
@@ -317,10 +404,17 @@ static ssize_t tblock_submit_op(struct tconn *t, void *arg)
 
 	for (; b->sent < b->nkeys; b->sent++) {
 		struct tblock_key *k = &b->key[b->sent];
-		const char *key = rm.StringPtrLen(b->argv[1 + b->sent], &k->klen);
+		const char *key;
 		uint64_t tag = (uint64_t)(uintptr_t)k;
 		int r;
 
+		if (tblock_puts(b->kind)) {
+			r = tblock_submit_put(t, b, b->sent);
+			if (r != 0)
+				return r;
+			continue;
+		}
+		key = rm.StringPtrLen(b->argv[1 + b->sent], &k->klen);
 		if (b->kind == TBLOCK_DEL)
 			r = utmem_submit_invalidate(t->c, t->pool, key, k->klen,
 						    tag);
@@ -353,7 +447,8 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 	struct tconn *t = &tconn_state;
 	ssize_t r;
 
-	static const char *const opname[] = { "pop", "del", "mget", "exists" };
+	static const char *const opname[] = { "pop", "del", "mget", "exists",
+					      "put", "mput" };
 
 	tblock_link(b);
 	r = tconn_call(t, opname[b->kind], tblock_submit_op, b);
@@ -400,8 +495,17 @@ static struct tblock_cmd *tblock_new(RedisModuleCtx *ctx,
 	struct tblock_cmd *b = NULL;
 
 	if (tblock_allowed(ctx) && nkeys <= TBLOCK_KEYS_MAX &&
-	    tblock_room(t, nkeys))
-		b = calloc(1, sizeof(*b) + (size_t)nkeys * sizeof(b->key[0]));
+	    tblock_room(t, nkeys)) {
+		size_t size = sizeof(*b) + (size_t)nkeys * sizeof(b->key[0]);
+
+		if (nkeys == 1 && tb.spare != NULL) {
+			b = tb.spare;
+			tb.spare = NULL;
+			memset(b, 0, size);
+		} else {
+			b = calloc(1, size);
+		}
+	}
 	if (b == NULL) {
 		t->n.async_sync++;
 		return NULL;
@@ -438,6 +542,14 @@ int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
 	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_EXISTS);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, (argc - 1) / 2,
+					  argc == 3 ? TBLOCK_PUT : TBLOCK_MPUT);
 
 	return b != NULL && tblock_run(ctx, b);
 }

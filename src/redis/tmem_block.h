@@ -1,6 +1,7 @@
 /*
- * tmem_block.h — TMEM.POP, TMEM.DEL (and TMEM.MGET and TMEM.EXISTS
- * without a value region) without stalling Redis's thread:
+ * tmem_block.h — TMEM.POP, TMEM.DEL, TMEM.PUT and TMEM.MPUT beyond the
+ * connection's credit (and TMEM.MGET and TMEM.EXISTS without a value
+ * region) without stalling Redis's thread:
  * the calling client is blocked (RedisModule_BlockClient), the requests go
  * to utmemd as libutmem asynchronous requests, Redis's event loop watches
  * utmem_event_fd(), and each command is answered when its last reply is
@@ -19,8 +20,8 @@
 #include "rm_api.h"
 #include "tmem_conn.h"
 
-/* Keys of one TMEM.DEL, TMEM.MGET or TMEM.EXISTS sent asynchronously;
- * more go the synchronous, chunked way. */
+/* Keys (pairs) of one TMEM.DEL, TMEM.MGET, TMEM.EXISTS or TMEM.MPUT sent
+ * asynchronously; more go the synchronous, chunked way. */
 #define TBLOCK_KEYS_MAX 256
 
 /*
@@ -35,6 +36,10 @@ int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
  * (no value region). */
 int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* TMEM.PUT key value / TMEM.MPUT key value...: pairs the connection's
+ * credit covers are posted (stored at once); the client blocks only when
+ * one must wait for utmemd's answer (argc checked, keys non-empty). */
+int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /*
  * t->c is about to be closed: take the completions that are in, answer

@@ -90,6 +90,10 @@ int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	a.val = rm.StringPtrLen(argv[2], &a.vlen);
 	if (a.klen == 0)
 		return tcmd_reply_empty_key(ctx, t);
+	/* Posted, or this client alone waits (tmem_block.c); else on
+	 * Redis's thread. */
+	if (tblock_put(ctx, argv, argc))
+		return RM_OK;
 	r = tconn_call(t, "put", tcmd_put_op, &a);
 	if (r < 0) {
 		if (r == -EMSGSIZE)

@@ -7,8 +7,9 @@
  *   mix ADDR SEED N
  *       N random steps on a few dozen keys: synchronous PUTs (posted on
  *       the fast path), GETs (one-sided there) and INVALIDATEs mixed with
- *       submitted GETs, probes (UTMEM_GET_PROBE), pops and INVALIDATEs,
- *       reaped at random moments.
+ *       submitted PUTs (posted, or requests with a completion), GETs,
+ *       probes (UTMEM_GET_PROBE), pops and INVALIDATEs, reaped at random
+ *       moments.
  *       A model of the store, updated in submission order, predicts every
  *       result: each completion is checked by its tag against what the
  *       model said when it was submitted (value bytes included), every
@@ -23,6 +24,9 @@
  *       SIGKILLed): every request must complete, through the event
  *       descriptor, with -ECONNRESET; then prints DEAD and waits for
  *       DIR/restarted: a new request works on the new daemon.
+ *   refuse ADDR
+ *       submitted PUTs beyond the tenant's max (1 MiB): refused with
+ *       -EDQUOT through their completion, leaving no value.
  * SEED 0 picks one from the clock; it is printed ("seed: N").
  */
 #include <errno.h>
@@ -163,8 +167,23 @@ static int do_mix(const char *addr, uint64_t seed, long steps)
 				mk->val[i] = (uint8_t)(rnd() >> 8);
 			mk->len = len;
 			mk->has = 1;
-			CHECK_EQ("put", utmem_put(c, pool, key, strlen(key),
-						  mk->val, len), 0);
+			if (what == 2) { /* submitted: posted (1) or a completion */
+				uint64_t t;
+
+				if (utmem_async_outstanding(c) >= UTMEM_ASYNC_MAX)
+					reap_all(c);
+				t = free_tag();
+				ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_PUT};
+				err = utmem_submit_put(c, pool, key, strlen(key),
+						       mk->val, len, t);
+				if (err == 1)
+					ex[t].used = 0; /* stored; nothing to reap */
+				else
+					CHECK_EQ("submit put", err, 0);
+			} else {
+				CHECK_EQ("put", utmem_put(c, pool, key, strlen(key),
+							  mk->val, len), 0);
+			}
 		} else if (what == 3) { /* synchronous GET */
 			ssize_t n = utmem_get(c, pool, key, strlen(key), buf,
 					      MAXV, 0);
@@ -250,6 +269,79 @@ static int do_mix(const char *addr, uint64_t seed, long steps)
 	for (unsigned k = 0; k < NKEYS; k++)
 		free(m[k].val);
 	free(buf);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/*
+ * refuse ADDR: on a tenant whose max is 1 MiB, put "old" under four keys,
+ * then submit 400 KiB PUTs of them (small enough for the ring's frames):
+ * at most two fit, every refusal must complete with -EDQUOT and leave its
+ * key without a value, every success (posted, or completed with 0) must
+ * read back byte for byte.
+ */
+static int do_refuse(const char *addr)
+{
+	static uint8_t big[400 * 1024], got[400 * 1024];
+	utmem_client *c = e2e_dial(addr, 0);
+	const char *keys[4] = {"ra", "rb", "rc", "rd"};
+	int posted[4] = {0, 0, 0, 0}, refused = 0;
+	uint32_t pool;
+
+	CHECK_EQ("pool", utmem_pool_open(c, "refuse", UTMEM_POOL_CREATE, &pool), 0);
+	for (int i = 0; i < 4; i++)
+		CHECK_EQ("put old", utmem_put(c, pool, keys[i], 2, "old", 3), 0);
+	for (int i = 0; i < 4; i++) {
+		int err;
+
+		memset(big, 'a' + i, sizeof(big));
+		ex[i] = (struct expect){.used = 1, .op = UTMEM_OP_PUT};
+		err = utmem_submit_put(c, pool, keys[i], 2, big, sizeof(big), i);
+		if (err == 1) {
+			posted[i] = 1;
+			ex[i].used = 0;
+		} else {
+			CHECK_EQ("submit 400 KiB", err, 0);
+		}
+	}
+	/* Collect the results by hand: refusals are expected here. */
+	while (utmem_async_outstanding(c) > 0) {
+		struct utmem_completion out[4];
+		struct pollfd p = {.fd = utmem_event_fd(c), .events = POLLIN};
+		int n;
+
+		if (poll(&p, 1, 10000) != 1) {
+			CHECK_EQ("completions within 10 s", 0, 1);
+			break;
+		}
+		n = utmem_reap(c, out, 4);
+		for (int j = 0; j < n; j++) {
+			unsigned i = (unsigned)out[j].tag;
+
+			CHECK_EQ("put completion op", out[j].op, UTMEM_OP_PUT);
+			CHECK_EQ("no value with a put", out[j].val == NULL, 1);
+			if (out[j].result == 0)
+				posted[i] = 1;
+			else if (out[j].result == -EDQUOT)
+				refused++;
+			else
+				CHECK_EQ("put completion result", out[j].result, -EDQUOT);
+			ex[i].used = 0;
+		}
+	}
+	CHECK_EQ("at least two of four refused", refused >= 2, 1);
+	for (int i = 0; i < 4; i++) {
+		ssize_t n = utmem_get(c, pool, keys[i], 2, got, sizeof(got), 0);
+
+		if (posted[i]) {
+			memset(big, 'a' + i, sizeof(big));
+			CHECK_EQ("stored value read back", n, (ssize_t)sizeof(big));
+			CHECK_EQ("stored value bytes", memcmp(got, big, sizeof(big)), 0);
+		} else {
+			CHECK_EQ("a refused PUT leaves no value", n, -ENOENT);
+		}
+	}
+	printf("refused %d of 4\n", refused);
 	utmem_close(c);
 	return failures ? 1 : 0;
 }
@@ -351,6 +443,8 @@ int main(int argc, char **argv)
 	}
 	if (argc == 4 && strcmp(argv[1], "kill") == 0)
 		return do_kill(argv[2], argv[3]);
-	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR\n");
+	if (argc == 3 && strcmp(argv[1], "refuse") == 0)
+		return do_refuse(argv[2]);
+	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR | refuse ADDR\n");
 	return 2;
 }

@@ -9,7 +9,7 @@
 # client works again on a restarted utmemd. ASYNC_SEED=N replays a run.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
-printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n' >"$T/d.ini"
+printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n[tenant small]\nmax = 1M\n' >"$T/d.ini"
 start_daemon d "$RUN" -c "$T/d.ini"
 ADDR="unix:$RUN/utmemd.sock"
 "$E2E_ASYNC" mix "$ADDR" "${ASYNC_SEED:-0}" 20000 ||
@@ -18,6 +18,11 @@ ok "submitted requests interleaved with sync and posted ones, fast path"
 UTMEM_FAST_PATH=0 "$E2E_ASYNC" mix "$ADDR" "${ASYNC_SEED:-0}" 5000 ||
 	fail "async mix on the socket (replay: ASYNC_SEED=<seed above>)"
 ok "the same on the socket alone"
+for fp in 1 0; do
+	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" refuse "unix:$RUN/small.sock") ||
+		fail "submitted PUTs beyond the quota (fast path $fp): $out"
+	ok "submitted PUTs beyond the quota, fast path $fp: $out"
+done
 
 # wait_line FILE LINE: the client printed LINE (bounded).
 wait_line() {

@@ -4,7 +4,9 @@
  * tag, a reply read by a synchronous call kept as its request's
  * completion (and the event descriptor made readable for it), status
  * mapping, the bound of UTMEM_ASYNC_MAX, every outstanding request
- * completing with -ECONNRESET when the daemon hangs up, argument checks.
+ * completing with -ECONNRESET when the daemon hangs up, submitted PUTs
+ * (no credit on this socket: each is a request) and probes, argument
+ * checks.
  * The ring's wake-ups are covered against the real utmemd (t_async.sh).
  */
 #include <errno.h>
@@ -162,6 +164,51 @@ static void test_bound_and_hangup(void **state)
 	free(out);
 }
 
+/* A PUT with no credit to post it is a request with a completion; a
+ * probe sends MAXLEN 0 and gets no value back, whatever the value's size. */
+static void test_put_and_probe(void **state)
+{
+	struct fake_fixture *fx = *state;
+	struct utmem_completion out[5];
+	const struct utmem_completion *co;
+	char buf[16], key[32];
+	int n = snprintf(key, sizeof(key), "!status=%u", UWIRE_S_QUOTA);
+
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, "p1", 2, "value-1", 7, 1), 0);
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, "p2", 2, "", 0, 2), 0);
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, key, (size_t)n, "x", 1, 3), 0);
+	assert_int_equal(utmem_submit_get(fx->c, fx->pool, "p1", 2, UTMEM_GET_PROBE, 4), 0);
+	assert_int_equal(utmem_submit_get(fx->c, fx->pool, "nokey", 5, UTMEM_GET_PROBE, 5), 0);
+	reap_until(fx->c, out, 0, 5);
+	for (uint64_t t = 1; t <= 2; t++) {
+		co = by_tag(out, 5, t);
+		assert_int_equal(co->op, UTMEM_OP_PUT);
+		assert_int_equal(co->result, 0);
+		assert_null(co->val);
+	}
+	co = by_tag(out, 5, 3);
+	assert_int_equal(co->op, UTMEM_OP_PUT);
+	assert_int_equal(co->result, -EDQUOT);
+	co = by_tag(out, 5, 4); /* there: no value sent, none given */
+	assert_int_equal(co->op, UTMEM_OP_GET);
+	assert_int_equal(co->result, 0);
+	assert_null(co->val);
+	co = by_tag(out, 5, 5);
+	assert_int_equal(co->result, -ENOENT);
+	assert_null(co->val);
+	/* What the submitted PUTs stored, read back in order behind them. */
+	assert_int_equal(utmem_get(fx->c, fx->pool, "p1", 2, buf, sizeof(buf), 0), 7);
+	assert_memory_equal(buf, "value-1", 7);
+	assert_int_equal(utmem_get(fx->c, fx->pool, "p2", 2, buf, sizeof(buf), 0), 0);
+	/* Arguments: a probe is not a pop; no key; no value pointer. */
+	assert_int_equal(utmem_submit_get(fx->c, fx->pool, "p1", 2,
+					  UTMEM_GET_PROBE | UTMEM_GET_EXCLUSIVE, 0), -EINVAL);
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, "", 0, "v", 1, 0), -EINVAL);
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, "k", 1, NULL, 1, 0), -EINVAL);
+	assert_int_equal(utmem_submit_put(NULL, fx->pool, "k", 1, "v", 1, 0), -EINVAL);
+	assert_int_equal(utmem_async_outstanding(fx->c), 0);
+}
+
 static int count_view(void *ctx, const void *val, size_t len)
 {
 	(void)ctx;
@@ -205,6 +252,7 @@ int main(void)
 		T(test_sync_call_keeps_reply),
 		T(test_statuses),
 		T(test_bound_and_hangup),
+		T(test_put_and_probe),
 		T(test_arguments),
 	};
 #undef T
