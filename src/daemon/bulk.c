@@ -9,9 +9,12 @@
  * tenant could stall the others at will. Instead the worker parks the
  * requesting connection (it serves nothing more of it: order on the
  * connection holds), queues the job here and goes on with its other
- * connections. The bulk thread runs jobs one at a time, in arrival order,
- * and hands each back to its worker (a record in the worker's hand-off
- * pipe), which sends the reply and serves the connection again.
+ * connections. The bulk thread runs jobs one at a time and hands each back
+ * to its worker (a record in the worker's hand-off pipe), which sends the
+ * reply and serves the connection again. Tenants take turns: the next job
+ * is the oldest of the tenant whose last job began longest ago (pick), so
+ * a tenant that queued a flush on each of its connections delays another
+ * tenant's flush by one job, not by all of its own.
  *
  * The job lives in the connection (struct ud_conn.bulk): nothing is
  * allocated, and a tenant can have at most one job per connection, so its
@@ -45,6 +48,7 @@ struct ud_bulk {
 	pthread_cond_t done; /* a job finished (for ud_bulk_settle) */
 	struct ud_bulk_job *head, *tail; /* queued, in arrival order */
 	int stop;
+	uint64_t turns; /* jobs begun: each tenant's bulk_turn is one of them */
 	/* INFO (under lock) */
 	unsigned queued, running;
 	uint64_t jobs, max_ns, total_ns;
@@ -78,24 +82,47 @@ static void job_return(struct ud_loop *l, struct ud_bulk_job *j)
 			   strerror(errno));
 }
 
+/*
+ * Take the next job off the queue (lock held, queue not empty): the oldest
+ * one of the tenant whose last job began longest ago (a tenant that never
+ * had one first). One pass over the queue, which holds at most one job
+ * per connection; jobs take milliseconds.
+ */
+static struct ud_bulk_job *pick(struct ud_bulk *b)
+{
+	struct ud_bulk_job **best = &b->head, *j, *prev = NULL, *best_prev = NULL;
+
+	for (struct ud_bulk_job **pp = &b->head; (j = *pp); pp = &j->next) {
+		if (j->conn->tenant->bulk_turn < (*best)->conn->tenant->bulk_turn) {
+			best = pp;
+			best_prev = prev;
+		}
+		prev = j;
+	}
+	j = *best;
+	*best = j->next;
+	if (b->tail == j)
+		b->tail = best_prev;
+	j->conn->tenant->bulk_turn = ++b->turns;
+	return j;
+}
+
 static void *bulk_main(void *arg)
 {
 	struct ud_bulk *b = arg;
 
 	pthread_mutex_lock(&b->lock);
 	for (;;) {
-		struct ud_bulk_job *j = b->head;
+		struct ud_bulk_job *j;
 		uint64_t t0, ns;
 
-		if (!j) {
+		if (!b->head) {
 			if (b->stop)
 				break;
 			pthread_cond_wait(&b->work, &b->lock);
 			continue;
 		}
-		b->head = j->next;
-		if (!b->head)
-			b->tail = NULL;
+		j = pick(b);
 		b->queued--;
 		b->running++;
 		pthread_mutex_unlock(&b->lock);

@@ -129,6 +129,7 @@ struct ud_tenant {
 	atomic_uint_least64_t inflight, inflight_max;
 	atomic_uint conn_limit;
 	unsigned max_conns; /* configured (0 = default); conn_limit = its share */
+	uint64_t bulk_turn; /* bulk.c: when its last job began (bulk lock) */
 };
 
 struct ud_loop;

@@ -804,6 +804,34 @@ static void *flush_thread(void *arg)
 	return NULL;
 }
 
+/* Put n 8-byte values into pool (keys from *next on). */
+static void fill_n(utmem_client *c, uint32_t pool, uint64_t *next, unsigned n)
+{
+	static unsigned char keys[1024][16];
+	utmem_batch *b = NULL;
+
+	if (utmem_batch_new(c, &b) < 0)
+		die("batch");
+	while (n > 0) {
+		unsigned k = n < 1024 ? n : 1024;
+
+		utmem_batch_reset(b);
+		for (unsigned i = 0; i < k; i++) {
+			snprintf((char *)keys[i], sizeof(keys[i]), "f%llu",
+				 (unsigned long long)(*next)++);
+			utmem_batch_put(b, pool, keys[i], strlen((char *)keys[i]),
+					"01234567", 8);
+		}
+		if (utmem_batch_exec(b) < 0)
+			die("fill");
+		for (unsigned i = 0; i < k; i++)
+			if (utmem_batch_result(b, i) < 0)
+				die("fill: refused");
+		n -= k;
+	}
+	utmem_batch_free(b);
+}
+
 /* Fill pool with 8-byte values until the quota refuses one; returns how
  * many were stored. */
 static uint64_t fill_to_quota(utmem_client *c, uint32_t pool, uint64_t *next)
@@ -1008,6 +1036,61 @@ static int cmd_flushhup(char **argv)
 	}
 	printf("flush_us %llu\n", (unsigned long long)flush_us);
 	utmem_close(evil);
+	return 0;
+}
+
+/*
+ * flushfair EVIL GOOD: the attacker fills six private pools with 70 000
+ * small values each and sends a POOL_FLUSH of each on a connection of its
+ * own, all at once; right after, the good tenant flushes its small pool.
+ * The bulk thread runs one job at a time: served in arrival order, the
+ * good tenant's flush waited for all six; with tenants taking turns, for
+ * the one running and at most one more. Prints the time from the
+ * attacker's flushes to their last reply and the good tenant's wait.
+ */
+static int cmd_flushfair(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
+	uint64_t next = 0, t0, good_us, all_us = 0;
+	uint32_t gpool, wire[6];
+	int fd[6];
+
+	if (utmem_pool_open(good, "fairgood", UTMEM_POOL_CREATE, &gpool) ||
+	    utmem_put(good, gpool, "g", 1, "v", 1))
+		die("flushfair: good pool");
+	for (int i = 0; i < 6; i++) {
+		char name[16];
+		uint32_t pool;
+
+		snprintf(name, sizeof(name), "fair%d", i);
+		if (utmem_pool_open(evil, name, UTMEM_POOL_CREATE, &pool))
+			die("flushfair: pool");
+		fill_n(evil, pool, &next, 70000);
+		fd[i] = dial(argv[0]);
+		if (fd[i] < 0 || !(wire[i] = raw_pool(fd[i], name)))
+			die("flushfair: raw connection");
+	}
+	t0 = now_us();
+	for (int i = 0; i < 6; i++)
+		send_frame(fd[i], UWIRE_OP_POOL_FLUSH, 0, 50 + (uint64_t)i, wire[i],
+			   NULL, 0, NULL, 0);
+	usleep(2000); /* the attacker's jobs are queued first */
+	good_us = now_us();
+	if (utmem_pool_flush(good, gpool))
+		die("flushfair: good flush");
+	good_us = now_us() - good_us;
+	for (int i = 0; i < 6; i++) {
+		struct uwire_hdr h;
+
+		if (read_reply(fd[i], &h, 20000) != 0)
+			die("flushfair: attacker's flush reply");
+		close(fd[i]);
+	}
+	all_us = now_us() - t0;
+	printf("evil_flushes_us %llu good_flush_us %llu\n",
+	       (unsigned long long)all_us, (unsigned long long)good_us);
+	utmem_close(evil);
+	utmem_close(good);
 	return 0;
 }
 
@@ -1288,6 +1371,7 @@ int main(int argc, char **argv)
 	ONE("flushrace", 3, cmd_flushrace);
 	ONE("flushevict", 3, cmd_flushevict);
 	ONE("flushhup", 2, cmd_flushhup);
+	ONE("flushfair", 2, cmd_flushfair);
 	ONE("flushpipe", 1, cmd_flushpipe);
 	ONE("flushclose", 1, cmd_flushclose);
 	ONE("flushreset", 2, cmd_flushreset);
@@ -1295,6 +1379,6 @@ int main(int argc, char **argv)
 	ONE("respflag", 1, cmd_respflag);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushevict|flushhup|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushevict|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
 	return 2;
 }

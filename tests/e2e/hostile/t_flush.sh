@@ -8,6 +8,7 @@
 # must be answered while each flush is outstanding (the bulk thread runs
 # it, src/daemon/bulk.c), a good tenant's PUTs that must evict go on too
 # (the flush does not hold the store's management lock while it drops),
+# a good tenant's own flush waits for one of the attacker's, not all,
 # every flush must go through the bulk thread
 # (INFO bulk_jobs), requests pipelined behind a flush on the same
 # connection are served after it, in order, and the five properties of
@@ -38,6 +39,13 @@ d=$(field "$out" flush_us_min)
 [ "$d" -ge 20000 ] || fail "the flushes were too short to judge: $out"
 [ "$(field "$out" puts_min)" -ge 10 ] ||
 	fail "the good tenant's evicting PUTs waited for the attacker's flush: $out"
+# One bulk thread, tenants taking turns: six flushes the attacker queued at
+# once delay the good tenant's flush by about one of them, not by all six.
+out=$("$HOSTILE" flushfair "$EVIL" "$GOOD") || fail "flushfair did not run"
+echo "a flush behind six of the attacker's: $out"
+[ "$(field "$out" evil_flushes_us)" -ge 30000 ] || fail "the attacker's flushes were too short to judge: $out"
+[ "$(($(field "$out" good_flush_us) * 2))" -lt "$(field "$out" evil_flushes_us)" ] ||
+	fail "the good tenant's flush waited for the attacker's queue: $out"
 # Frames pipelined behind a flush wait for it and are served in order.
 out=$("$HOSTILE" flushpipe "$EVIL") || fail "flushpipe did not run"
 echo "pipelined: $out"
