@@ -320,6 +320,7 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	};
 	struct iovec iov[3] = {{hdr, sizeof(hdr)}, {(void *)key, klen},
 			       {(void *)val, vlen}};
+	size_t niov = vlen ? 3 : 2; /* no {NULL, 0} for memcpy */
 	unsigned i;
 	int err;
 
@@ -348,14 +349,14 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 				   .probe = op == UWIRE_OP_GET && (flags & UWIRE_F_MAXLEN)};
 	a->inflight++;
 	if (c->ring) {
-		err = uclient_ring_post(c, iov, 3);
+		err = uclient_ring_post(c, iov, niov);
 		if (!err) {
 			/* one-sided reads of the key wait for it */
 			uclient_post_note(c, h.pool, key, klen);
 			uclient_ring_flush(c); /* even with lazy kicks */
 		}
 	} else {
-		err = send_frame(c, iov, 3);
+		err = send_frame(c, iov, niov);
 	}
 	if (err) {
 		/* Not sent (or not wholly): no completion for it. */

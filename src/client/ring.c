@@ -199,6 +199,8 @@ ssize_t uclient_ring_send(struct utmem_client *c, const struct iovec *iov,
 
 		if (n > (size_t)room - done)
 			n = (size_t)room - done;
+		if (n == 0)
+			continue; /* an empty value may have no address */
 		memcpy(w + done, iov[i].iov_base, n);
 		done += n;
 	}
@@ -235,6 +237,8 @@ int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
 		return -EPROTO;
 	w = uring_wptr(&r->tx);
 	for (size_t i = 0; i < iovcnt; i++) {
+		if (iov[i].iov_len == 0)
+			continue; /* an empty value may have no address */
 		memcpy(w + done, iov[i].iov_base, iov[i].iov_len);
 		done += iov[i].iov_len;
 	}

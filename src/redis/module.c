@@ -256,6 +256,7 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 
 err_ready:
 	tconn_shutdown(t);
+	tblock_fini();
 	rm_api_release();
 	return RM_ERR;
 }
@@ -263,6 +264,7 @@ err_ready:
 int RedisModule_OnUnload(RedisModuleCtx *ctx)
 {
 	tconn_shutdown(&tconn_state);
+	tblock_fini();
 	rm_log(ctx, "notice", "utmem: unloaded");
 	rm_api_release();
 	return RM_OK;

@@ -343,6 +343,12 @@ void tblock_enable(void)
 	tb.hooked = 1;
 }
 
+void tblock_fini(void)
+{
+	free(tb.spare);
+	tb.spare = NULL;
+}
+
 void tblock_tick(void)
 {
 	struct tconn *t = &tconn_state;

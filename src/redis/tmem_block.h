@@ -58,4 +58,7 @@ void tblock_tick(void);
  * block from now on (never without it: nothing would time them out). */
 void tblock_enable(void);
 
+/* The module goes (after tconn_shutdown): free what is kept for reuse. */
+void tblock_fini(void);
+
 #endif /* UTMEM_REDIS_TMEM_BLOCK_H */
