@@ -17,7 +17,7 @@ HOSTILE_WORKERS=1
 . "$(dirname "$0")/lib.sh"
 hostile_start
 jobs0=$(ctl info | awk '$1 == "bulk_jobs" { print $2 }')
-out=$("$HOSTILE" flushrace "$EVIL" "$GOOD" 3) || fail "attack did not run"
+out=$("$HOSTILE" flushrace "$EVIL" "$GOOD" 3 ping) || fail "attack did not run"
 echo "attack: $out"
 jobs1=$(ctl info | awk '$1 == "bulk_jobs" { print $2 }')
 [ "$(field "$out" errors)" = 0 ] || fail "errors during the race: $out"
@@ -27,17 +27,17 @@ rounds=$(field "$out" rounds)
 	fail "flushes did not go through the bulk thread: bulk_jobs $jobs0 -> $jobs1 for $rounds flushes"
 # A worker stuck in the flush answers at most the ping or two it read
 # before it; 10 leaves room for a slow flush start, not for a stall.
-[ "$(field "$out" pings_min)" -ge 10 ] ||
+[ "$(field "$out" ops_min)" -ge 10 ] ||
 	fail "the good tenant was not served during the attacker's flush: $out"
 # A good tenant at its quota evicts on every PUT, which takes the store's
 # management lock: the attacker's flush must not hold that lock while it
 # drops its pool (src/store/pool.c, drop_pinned).
-out=$("$HOSTILE" flushevict "$EVIL" "$GOOD" 2) || fail "flushevict did not run"
+out=$("$HOSTILE" flushrace "$EVIL" "$GOOD" 2 put) || fail "flushrace put did not run"
 echo "evicting PUTs during flushes: $out"
-[ "$(field "$out" errors)" = 0 ] || fail "errors during flushevict: $out"
+[ "$(field "$out" errors)" = 0 ] || fail "errors during flushrace put: $out"
 d=$(field "$out" flush_us_min)
 [ "$d" -ge 20000 ] || fail "the flushes were too short to judge: $out"
-[ "$(field "$out" puts_min)" -ge 10 ] ||
+[ "$(field "$out" ops_min)" -ge 10 ] ||
 	fail "the good tenant's evicting PUTs waited for the attacker's flush: $out"
 # One bulk thread, tenants taking turns: six flushes the attacker queued at
 # once delay the good tenant's flush by about one of them, not by all six.

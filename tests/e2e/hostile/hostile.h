@@ -1,0 +1,40 @@
+/*
+ * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
+ * with its flush attacks (flush.c): clocks, raw connections speaking the
+ * wire protocol, and the well-behaved tenant's libutmem connection.
+ */
+#ifndef UTMEM_TEST_HOSTILE_H
+#define UTMEM_TEST_HOSTILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/wire.h"
+#include "utmem.h"
+
+uint64_t now_us(void);
+/* Print what failed with errno and exit 2 (the subcommand could not run). */
+void die(const char *what);
+/* Connect to unix:PATH, tcp:HOST:PORT or a bare path. Returns fd or -1. */
+int dial(const char *addr);
+/* Send one frame (header, key, value). Returns 0 or -1. */
+int send_frame(int fd, unsigned op, unsigned flags, uint64_t id,
+	       uint32_t pool, const void *key, uint32_t klen,
+	       const void *val, uint32_t vlen);
+/* Receive exactly len bytes within ms. Returns 0 or -1. */
+int recv_all(int fd, void *buf, size_t len, int ms);
+/* Read one reply (its value skipped) within ms: its status, or -1. */
+int read_reply(int fd, struct uwire_hdr *h, int ms);
+/* Open (create) a private pool on a raw connection: its id, or 0. */
+uint32_t raw_pool(int fd, const char *name);
+/* A libutmem connection to the tenant socket sock. */
+utmem_client *connect_lib(const char *sock);
+
+int cmd_flushrace(char **argv);
+int cmd_flushhup(char **argv);
+int cmd_flushfair(char **argv);
+int cmd_flushpipe(char **argv);
+int cmd_flushclose(char **argv);
+int cmd_flushreset(char **argv);
+
+#endif
