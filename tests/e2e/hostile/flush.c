@@ -40,16 +40,23 @@ static void *flush_thread(void *arg)
 	return NULL;
 }
 
-/* Put n 8-byte values into pool (keys from *next on). */
-static void fill_n(utmem_client *c, uint32_t pool, uint64_t *next, unsigned n)
+/*
+ * Put 8-byte values into pool (keys from *next on): n of them (a refusal
+ * is fatal), or with n 0 until the quota refuses one. Returns how many
+ * were stored.
+ */
+static uint64_t fill_values(utmem_client *c, uint32_t pool, uint64_t *next,
+			    uint64_t n)
 {
 	static unsigned char keys[1024][16];
+	uint64_t stored = 0, cap = n ? n : 50000000u;
 	utmem_batch *b = NULL;
+	int full = 0;
 
 	if (utmem_batch_new(c, &b) < 0)
 		die("batch");
-	while (n > 0) {
-		unsigned k = n < 1024 ? n : 1024;
+	while (!full && stored < cap) {
+		unsigned k = cap - stored < 1024 ? (unsigned)(cap - stored) : 1024;
 
 		utmem_batch_reset(b);
 		for (unsigned i = 0; i < k; i++) {
@@ -60,38 +67,11 @@ static void fill_n(utmem_client *c, uint32_t pool, uint64_t *next, unsigned n)
 		}
 		if (utmem_batch_exec(b) < 0)
 			die("fill");
-		for (unsigned i = 0; i < k; i++)
-			if (utmem_batch_result(b, i) < 0)
-				die("fill: refused");
-		n -= k;
-	}
-	utmem_batch_free(b);
-}
-
-/* Fill pool with 8-byte values until the quota refuses one; returns how
- * many were stored. */
-static uint64_t fill_to_quota(utmem_client *c, uint32_t pool, uint64_t *next)
-{
-	static unsigned char keys[1024][16];
-	utmem_batch *b = NULL;
-	uint64_t stored = 0;
-	int full = 0;
-
-	if (utmem_batch_new(c, &b) < 0)
-		die("batch");
-	while (!full && stored < 50000000u) {
-		utmem_batch_reset(b);
-		for (unsigned i = 0; i < 1024; i++) {
-			snprintf((char *)keys[i], sizeof(keys[i]), "f%llu",
-				 (unsigned long long)(*next)++);
-			utmem_batch_put(b, pool, keys[i], strlen((char *)keys[i]),
-					"01234567", 8);
-		}
-		if (utmem_batch_exec(b) < 0)
-			die("fill");
-		for (unsigned i = 0; i < 1024; i++) {
+		for (unsigned i = 0; i < k; i++) {
 			if (utmem_batch_result(b, i) >= 0)
 				stored++;
+			else if (n)
+				die("fill: refused");
 			else
 				full = 1;
 		}
@@ -155,7 +135,7 @@ static void flush_rounds(utmem_client *evil, double seconds,
 		uint64_t ops = 0, t0;
 		pthread_t th;
 
-		r->values = fill_to_quota(evil, pool, &next);
+		r->values = fill_values(evil, pool, &next, 0);
 		t0 = now_us();
 		if (pthread_create(&th, NULL, flush_thread, &f))
 			die("flush: thread");
@@ -241,7 +221,7 @@ int cmd_flushhup(char **argv)
 		uint64_t t0;
 		int fd;
 
-		fill_to_quota(evil, pool, &next);
+		fill_values(evil, pool, &next, 0);
 		fd = dial(argv[0]);
 		if (fd < 0 || !(wire_pool = raw_pool(fd, "hup")))
 			die("flushhup: raw connection");
@@ -286,7 +266,7 @@ int cmd_flushfair(char **argv)
 		snprintf(name, sizeof(name), "fair%d", i);
 		if (utmem_pool_open(evil, name, UTMEM_POOL_CREATE, &pool))
 			die("flushfair: pool");
-		fill_n(evil, pool, &next, 70000);
+		fill_values(evil, pool, &next, 70000);
 		fd[i] = dial(argv[0]);
 		if (fd[i] < 0 || !(wire[i] = raw_pool(fd[i], name)))
 			die("flushfair: raw connection");
@@ -438,12 +418,12 @@ int cmd_flushreset(char **argv)
 
 	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool))
 		die("flushreset: pool");
-	(void)fill_to_quota(evil, pool, &next);
+	(void)fill_values(evil, pool, &next, 0);
 	t0 = now_us();
 	if (utmem_pool_flush(evil, pool))
 		die("flushreset: flush");
 	d = now_us() - t0;
-	(void)fill_to_quota(evil, pool, &next);
+	(void)fill_values(evil, pool, &next, 0);
 	fd = dial(argv[0]);
 	raw = raw_pool(fd, "flushme");
 	if (!raw || utmem_ping(good))
