@@ -655,6 +655,34 @@ static int enter(struct utmem_client *c, uint32_t h, uint32_t *server)
 	return err;
 }
 
+/*
+ * What a PUT r of handle h (server's pool) can do without a reply (lock
+ * held): nothing at all in no-forward mode, else a post where credit
+ * covers it. Returns 0 (done), -EAGAIN (it must go as a request), or a
+ * link error (disconnected).
+ */
+static int put_no_reply(struct utmem_client *c, uint32_t h, uint32_t server,
+			const struct uclient_req *r)
+{
+	uint64_t t0;
+	int err;
+
+	if (c->no_forward) {
+		c->tm.path = UTMEM_PATH_NONE; /* benchmark mode: stop here */
+		return 0;
+	}
+	if (r->op != UWIRE_OP_PUT || c->no_post)
+		return -EAGAIN;
+	t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
+	err = uclient_post_put(c, server, region_pool(c, h), r->key, r->klen,
+			       r->val, r->vlen);
+	if (err == 0)
+		uclient_tm_mark(c, UTMEM_PATH_POSTED, t0);
+	else if (err != -EAGAIN)
+		uclient_disconnect(c);
+	return err;
+}
+
 int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	      const void *val, size_t vlen)
 {
@@ -673,23 +701,9 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	if (err)
 		return err;
 	uclient_tm_begin(c, t_entry);
-	if (c->no_forward) {
-		c->tm.path = UTMEM_PATH_NONE; /* benchmark mode: stop here */
+	err = put_no_reply(c, pool, server, &r);
+	if (err != -EAGAIN)
 		goto out;
-	}
-	if (r.op == UWIRE_OP_PUT && !c->no_post) {
-		uint64_t t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
-
-		err = uclient_post_put(c, server, region_pool(c, pool), key, klen,
-				       val, vlen);
-		if (err == 0)
-			uclient_tm_mark(c, UTMEM_PATH_POSTED, t0);
-		if (err != -EAGAIN) {
-			if (err)
-				uclient_disconnect(c);
-			goto out;
-		}
-	}
 	r.pool = server;
 	err = uclient_exec(c, &r, 1);
 	if (!err)
@@ -717,25 +731,12 @@ int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 	err = enter(c, pool, &server);
 	if (err)
 		return err;
-	if (c->no_forward) {
-		err = 1; /* benchmark mode: as utmem_put, nothing reaches utmemd */
-		goto out;
-	}
-	if (!c->no_post) {
-		err = uclient_post_put(c, server, region_pool(c, pool), key, klen,
-				       val, vlen);
-		if (err == 0) {
-			err = 1; /* posted: stored, no completion to wait for */
-			goto out;
-		}
-		if (err != -EAGAIN) {
-			uclient_disconnect(c);
-			goto out;
-		}
-	}
-	err = uclient_async_submit(c, pool, UWIRE_OP_PUT, 0, key, klen, val, vlen,
-				   tag);
-out:
+	err = put_no_reply(c, pool, server, &r);
+	if (err == 0)
+		err = 1; /* stored: no completion to wait for */
+	else if (err == -EAGAIN)
+		err = uclient_async_submit(c, pool, UWIRE_OP_PUT, 0, key, klen,
+					   val, vlen, tag);
 	pthread_mutex_unlock(&c->lock);
 	return err;
 }
