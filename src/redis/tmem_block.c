@@ -78,7 +78,6 @@ struct tblock_cmd {
 					   per-key error; all: a failure of
 					   the whole */
 	size_t err_klen;                /* PUT/MPUT: the key err refused */
-	int link;                       /* err is the link's, not a key's */
 	int64_t deadline;               /* tconn_now_ms() to answer by */
 	struct tblock_key key[];        /* nkeys */
 };
@@ -153,10 +152,8 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
 {
 	if (tblock_counts(b->kind)) {
-		if (b->err == 0) {
+		if (b->err == 0)
 			b->err = err;
-			b->link = 1;
-		}
 		return;
 	}
 	for (int i = 0; i < b->nkeys; i++)
@@ -204,20 +201,16 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 			tblock_answer_key(ctx, &b->key[i]);
 		return RM_OK;
 	case TBLOCK_PUT:
-		if (b->err == 0)
-			return rm.ReplyWithSimpleString(ctx, "OK");
-		return tconn_reply_error(ctx, t, (int)b->err,
-					 b->link ? TCONN_NONE : tcmd_size_what(t, b->err_klen),
-					 NULL);
 	case TBLOCK_MPUT:
 		if (b->err == 0)
 			return rm.ReplyWithSimpleString(ctx, "OK");
 		snprintf(note, sizeof(note),
 			 "%lld of %d pairs stored; refused keys hold no value",
 			 b->count, b->nkeys);
+		/* (what names key or value only for TOOBIG, never a link's) */
 		return tconn_reply_error(ctx, t, (int)b->err,
-					 b->link ? TCONN_NONE : tcmd_size_what(t, b->err_klen),
-					 note);
+					 tcmd_size_what(t, b->err_klen),
+					 b->kind == TBLOCK_MPUT ? note : NULL);
 	case TBLOCK_DEL:
 	case TBLOCK_EXISTS:
 		break;
