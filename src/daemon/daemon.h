@@ -177,10 +177,10 @@ struct ud_conn {
 	 * requests) runs inline, never parks it again */
 	unsigned noblk : 1;
 	/* closed while it or its peer was parked: closed for good when the
-	 * job comes back (ud_bulk_reap); a socket is no longer watched */
+	 * job comes back (ud_bulk_reap); it is unwatched meanwhile */
 	unsigned close_pending : 1;
-	/* a paused socket whose peer hung up, out of epoll until it resumes
-	 * (the hang-up would be reported at every wait meanwhile) */
+	/* a socket out of the epoll set (loop.c, conn_unwatch): paused and its
+	 * client hung up, or close_pending */
 	unsigned unwatched : 1;
 	struct ud_bulk_job bulk;
 	uint32_t events;          /* current epoll interest */

@@ -149,14 +149,25 @@ static void conn_detach(struct ud_conn *c)
 	l->dead = c;
 }
 
-/* Mark c to be closed once unparked; a socket stops being watched (its
- * hang-up would be reported at every wait until then). */
+/*
+ * Take socket c out of the epoll set until conn_update puts it back: for a
+ * connection that waits for nothing from its client (parked, or closed
+ * while parked), whose hang-up epoll would report at every wait whatever
+ * the interest.
+ */
+static void conn_unwatch(struct ud_conn *c)
+{
+	if (c->unwatched || c->ring)
+		return;
+	epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	c->unwatched = 1;
+	c->events = 0;
+}
+
+/* Mark c to be closed once unparked; it is no longer watched. */
 static void close_later(struct ud_conn *c)
 {
-	if (!c->close_pending && !c->ring && !c->unwatched) {
-		epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-		c->events = 0;
-	}
+	conn_unwatch(c);
 	c->close_pending = 1;
 }
 
@@ -577,9 +588,7 @@ static void conn_event(struct ud_conn *c, uint32_t ev)
 		 * paused with nothing to write (parked behind a flush), stop
 		 * watching it until it resumes, or every wait would return. */
 		if ((ev & EPOLLHUP) && c->paused && !c->closing && !backlog(c)) {
-			epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-			c->unwatched = 1;
-			c->events = 0;
+			conn_unwatch(c);
 			return;
 		}
 		if (c->closing || c->paused)
