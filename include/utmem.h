@@ -389,16 +389,21 @@ UTMEM_API ssize_t utmem_batch_result(const utmem_batch *b, size_t i);
 #define UTMEM_OP_GET 1u        /* utmem_submit_get (a pop with EXCLUSIVE) */
 #define UTMEM_OP_INVALIDATE 2u /* utmem_submit_invalidate */
 #define UTMEM_OP_PUT 3u        /* utmem_submit_put */
+#define UTMEM_OP_STATS 4u      /* utmem_submit_stats */
+#define UTMEM_OP_SERVER_INFO 5u /* utmem_submit_server_info */
 
 struct utmem_completion {
 	uint64_t tag;     /* the caller's tag, as submitted */
 	int64_t result;   /* GET: the value's length; a PROBE GET and
 			     INVALIDATE: 0 (it was there); PUT: 0 (stored);
-			     or -errno as the synchronous call would return
-			     it (-ENOENT miss, -EDQUOT refused, -ECONNRESET
-			     link lost) */
-	void *val;        /* GET hit: the value, malloc()ed, the caller
-			     free()s it (non-NULL even when empty); else NULL */
+			     STATS: sizeof(struct utmem_stats); SERVER_INFO:
+			     the text's length; or -errno as the synchronous
+			     call would return it (-ENOENT miss, -EDQUOT
+			     refused, -ECONNRESET link lost) */
+	void *val;        /* malloc()ed, the caller free()s it: a GET hit's
+			     value (non-NULL even when empty), STATS's
+			     struct utmem_stats, SERVER_INFO's NUL-terminated
+			     text; else NULL */
 	unsigned op;      /* UTMEM_OP_* */
 	unsigned reserved[5]; /* 0: room for what later versions report */
 };
@@ -437,6 +442,18 @@ UTMEM_API int utmem_submit_invalidate(utmem_client *c, uint32_t pool,
 UTMEM_API int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 			       size_t klen, const void *val, size_t vlen,
 			       uint64_t tag);
+
+/*
+ * utmem_stats() and utmem_server_info() without waiting for utmemd, for
+ * event loops that report utmemd's counters (the Redis module's
+ * TMEM.INFO). pool is 0 for the tenant's counters, or a pool handle.
+ * The completion's val holds the answer (see struct utmem_completion);
+ * a server text longer than UTMEM_SERVER_INFO_MAX completes with
+ * -ENOBUFS. Returns as utmem_submit_get() does (no key: no -EMSGSIZE).
+ */
+#define UTMEM_SERVER_INFO_MAX 65536
+UTMEM_API int utmem_submit_stats(utmem_client *c, uint32_t pool, uint64_t tag);
+UTMEM_API int utmem_submit_server_info(utmem_client *c, uint64_t tag);
 
 /*
  * A descriptor that polls readable when completions may be ready to reap

@@ -1,6 +1,8 @@
 /*
  * async.c — asynchronous requests: utmem_submit_get(),
- * utmem_submit_invalidate(), utmem_event_fd(), utmem_reap().
+ * utmem_submit_invalidate(), utmem_submit_stats(),
+ * utmem_submit_server_info(), utmem_event_fd(), utmem_reap() (and
+ * utmem_submit_put()'s request, client.c).
  *
  * A request is sent at once through the client's channel (the ring when
  * there is one, after the PUTs posted before it; else the socket) with an
@@ -43,7 +45,8 @@ enum { SLOT_FREE, SLOT_SENT, SLOT_DONE };
 struct slot {
 	uint64_t id;   /* the wire id while SENT */
 	uint64_t tag;
-	uint8_t op;    /* UWIRE_OP_GET, _INVALIDATE or _PUT */
+	uint8_t op;    /* UWIRE_OP_GET, _INVALIDATE, _PUT, _STATS or
+			  _SERVER_INFO */
 	uint8_t state; /* SLOT_* */
 	uint8_t probe; /* a GET with UTMEM_GET_PROBE (MAXLEN 0) */
 	int64_t result;
@@ -148,6 +151,60 @@ void uclient_async_fail(struct utmem_client *c, int err)
 			complete(a, i, err, NULL);
 }
 
+/* A STATS reply's record into a malloc()ed struct utmem_stats. */
+static int reply_stats(struct utmem_client *c, uint32_t vlen, int64_t *res,
+		       void **val)
+{
+	uint8_t rec[UWIRE_STATS_SIZE];
+	struct utmem_stats *st;
+	int err;
+
+	if (vlen != sizeof(rec)) { /* as utmem_stats() says it */
+		*res = -EPROTO;
+		return uclient_skip(c, vlen);
+	}
+	err = uclient_read_exact(c, rec, sizeof(rec));
+	if (err)
+		return err;
+	st = malloc(sizeof(*st));
+	if (!st) {
+		*res = -ENOMEM;
+		return 0;
+	}
+	uclient_stats_decode(rec, st);
+	*res = (int64_t)sizeof(*st);
+	*val = st;
+	return 0;
+}
+
+/* A SERVER_INFO reply's text, NUL-terminated, malloc()ed. */
+static int reply_text(struct utmem_client *c, uint32_t vlen, int64_t *res,
+		      void **val)
+{
+	char *text;
+	int err;
+
+	if (vlen >= UTMEM_SERVER_INFO_MAX) { /* room for the NUL, as the
+						synchronous call's cap */
+		*res = -ENOBUFS;
+		return uclient_skip(c, vlen);
+	}
+	text = malloc((size_t)vlen + 1);
+	if (!text) {
+		*res = -ENOMEM;
+		return uclient_skip(c, vlen);
+	}
+	err = uclient_read_exact(c, text, vlen);
+	if (err) {
+		free(text);
+		return err;
+	}
+	text[vlen] = '\0';
+	*res = vlen;
+	*val = text;
+	return 0;
+}
+
 int uclient_async_reply(struct utmem_client *c, const struct uwire_hdr *h)
 {
 	struct uclient_async *a = c->async;
@@ -181,6 +238,10 @@ int uclient_async_reply(struct utmem_client *c, const struct uwire_hdr *h)
 			res = h->vlen;
 			err = uclient_read_exact(c, val, h->vlen);
 		}
+	} else if (s->op == UWIRE_OP_STATS) {
+		err = reply_stats(c, h->vlen, &res, &val);
+	} else if (s->op == UWIRE_OP_SERVER_INFO) {
+		err = reply_text(c, h->vlen, &res, &val);
 	} else {
 		res = 0;
 		err = uclient_skip(c, h->vlen);
@@ -333,8 +394,10 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	if (a->nfree == 0)
 		return -EAGAIN;
 	err = uclient_ensure(c);
-	if (!err)
-		err = uclient_resolve_pool(c, handle, 0, &h.pool);
+	if (!err) /* STATS may ask about the tenant (0); SERVER_INFO is 0 */
+		err = uclient_resolve_pool(c, handle,
+					   op == UWIRE_OP_STATS ||
+					   op == UWIRE_OP_SERVER_INFO, &h.pool);
 	if (err)
 		return err;
 	if (c->ring && sizeof(hdr) + klen + vlen > uclient_ring_max_frame(c))
@@ -412,6 +475,32 @@ int utmem_submit_invalidate(utmem_client *c, uint32_t pool, const void *key,
 	return err;
 }
 
+int utmem_submit_stats(utmem_client *c, uint32_t pool, uint64_t tag)
+{
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	err = uclient_async_submit(c, pool, UWIRE_OP_STATS, 0, NULL, 0, NULL,
+				   0, tag);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+int utmem_submit_server_info(utmem_client *c, uint64_t tag)
+{
+	int err;
+
+	if (!c)
+		return -EINVAL;
+	pthread_mutex_lock(&c->lock);
+	err = uclient_async_submit(c, 0, UWIRE_OP_SERVER_INFO, 0, NULL, 0,
+				   NULL, 0, tag);
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 int utmem_event_fd(utmem_client *c)
 {
 	int err;
@@ -477,6 +566,22 @@ static int read_arrived(struct utmem_client *c)
 	return err;
 }
 
+static unsigned public_op(uint8_t op)
+{
+	switch (op) {
+	case UWIRE_OP_GET:
+		return UTMEM_OP_GET;
+	case UWIRE_OP_PUT:
+		return UTMEM_OP_PUT;
+	case UWIRE_OP_STATS:
+		return UTMEM_OP_STATS;
+	case UWIRE_OP_SERVER_INFO:
+		return UTMEM_OP_SERVER_INFO;
+	default:
+		return UTMEM_OP_INVALIDATE;
+	}
+}
+
 int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 {
 	struct uclient_async *a;
@@ -503,9 +608,7 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 			.tag = s->tag,
 			.result = s->result,
 			.val = s->val,
-			.op = s->op == UWIRE_OP_GET ? UTMEM_OP_GET
-			      : s->op == UWIRE_OP_PUT ? UTMEM_OP_PUT
-						    : UTMEM_OP_INVALIDATE,
+			.op = public_op(s->op),
 		};
 		*s = (struct slot){.state = SLOT_FREE};
 		a->free_list[a->nfree++] = (uint16_t)i;

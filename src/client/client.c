@@ -1064,24 +1064,11 @@ int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
 	return (int)run_one(c, pool, 0, &r);
 }
 
-int utmem_stats(utmem_client *c, uint32_t pool, struct utmem_stats *out)
+void uclient_stats_decode(const uint8_t *rec, struct utmem_stats *out)
 {
-	uint8_t rec[UWIRE_STATS_SIZE];
 	struct uwire_stats s;
-	struct uclient_req r = {
-		.op = UWIRE_OP_STATS,
-		.rx = UCLIENT_RX_RECORD,
-		.buf = rec,
-		.cap = sizeof(rec),
-	};
-	ssize_t rc;
 
-	if (!c || !out)
-		return -EINVAL;
-	rc = run_one(c, pool, 1, &r);
-	if (rc < 0)
-		return (int)rc;
-	uwire_stats_decode(rec, sizeof(rec), &s);
+	uwire_stats_decode(rec, UWIRE_STATS_SIZE, &s);
 	*out = (struct utmem_stats){
 		.entries = s.entries,
 		.bytes_stored = s.bytes_stored,
@@ -1096,6 +1083,25 @@ int utmem_stats(utmem_client *c, uint32_t pool, struct utmem_stats *out)
 		.limit_max = s.limit_max,
 		.limit_min = s.limit_min,
 	};
+}
+
+int utmem_stats(utmem_client *c, uint32_t pool, struct utmem_stats *out)
+{
+	uint8_t rec[UWIRE_STATS_SIZE];
+	struct uclient_req r = {
+		.op = UWIRE_OP_STATS,
+		.rx = UCLIENT_RX_RECORD,
+		.buf = rec,
+		.cap = sizeof(rec),
+	};
+	ssize_t rc;
+
+	if (!c || !out)
+		return -EINVAL;
+	rc = run_one(c, pool, 1, &r);
+	if (rc < 0)
+		return (int)rc;
+	uclient_stats_decode(rec, out);
 	return 0;
 }
 

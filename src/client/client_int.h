@@ -234,6 +234,8 @@ void uclient_async_free(struct utmem_client *c);
 int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 			 uint16_t flags, const void *key, size_t klen,
 			 const void *val, size_t vlen, uint64_t tag);
+/* A STATS reply's record (UWIRE_STATS_SIZE bytes) as the public struct. */
+void uclient_stats_decode(const uint8_t *rec, struct utmem_stats *out);
 
 /*
  * Serve r (pool resolved, handle h) on the fast path if it can be: a PUT

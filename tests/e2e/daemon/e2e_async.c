@@ -27,6 +27,10 @@
  *   refuse ADDR
  *       submitted PUTs beyond the tenant's max (1 MiB): refused with
  *       -EDQUOT through their completion, leaving no value.
+ *   stats ADDR
+ *       utmem_submit_stats (a pool, the tenant) and
+ *       utmem_submit_server_info after posted and submitted PUTs: they
+ *       count those PUTs, and say what the synchronous calls say.
  * SEED 0 picks one from the clock; it is printed ("seed: N").
  */
 #include <errno.h>
@@ -346,6 +350,113 @@ static int do_refuse(const char *addr)
 	return failures ? 1 : 0;
 }
 
+/* The "name:" line of a server text (up to its newline), or "". */
+static const char *info_line(const char *text, const char *name, size_t *n)
+{
+	const char *p = strstr(text, name);
+
+	while (p && p != text && p[-1] != '\n')
+		p = strstr(p + 1, name);
+	*n = p ? strcspn(p, "\n") : 0;
+	return p ? p : "";
+}
+
+static int do_stats(const char *addr)
+{
+	static uint8_t v[100000];
+	utmem_client *c = e2e_dial(addr, 0);
+	struct utmem_completion out[8];
+	struct utmem_stats want, tenant_want;
+	const struct utmem_completion *co[3] = {NULL, NULL, NULL};
+	char text[4096], key[32];
+	uint64_t bytes = 0;
+	const char *a, *b;
+	size_t an, bn;
+	uint32_t pool;
+	int got = 0;
+
+	CHECK_EQ("pool", utmem_pool_open(c, "stats", UTMEM_POOL_CREATE, &pool), 0);
+	memset(v, 's', sizeof(v));
+	for (unsigned i = 0; i < 40; i++) {
+		size_t len = (size_t)i * 2477;
+		int r;
+
+		snprintf(key, sizeof(key), "st-%u", i);
+		if (i % 2) {
+			CHECK_EQ("put", utmem_put(c, pool, key, strlen(key), v, len), 0);
+		} else {
+			r = utmem_submit_put(c, pool, key, strlen(key), v, len, 100 + i);
+			CHECK_EQ("submit put", r == 0 || r == 1, 1);
+			if (r == 0) { /* a request: reap its completion below */
+				ex[100 + i] = (struct expect){.used = 1,
+							      .op = UTMEM_OP_PUT};
+			}
+		}
+		bytes += strlen(key) + len; /* bytes_stored counts keys too */
+	}
+	CHECK_EQ("submit pool stats", utmem_submit_stats(c, pool, 1), 0);
+	CHECK_EQ("submit tenant stats", utmem_submit_stats(c, 0, 2), 0);
+	CHECK_EQ("submit server info", utmem_submit_server_info(c, 3), 0);
+	while (got < 3 && !failures) {
+		struct pollfd p = {.fd = utmem_event_fd(c), .events = POLLIN};
+		int n;
+
+		if (poll(&p, 1, 10000) != 1) {
+			CHECK_EQ("completions within 10 s", 0, 1);
+			break;
+		}
+		n = utmem_reap(c, out + got, (size_t)(8 - got));
+		for (int j = got; j < got + n; j++) {
+			if (out[j].tag >= 1 && out[j].tag <= 3) {
+				co[out[j].tag - 1] = &out[j];
+				continue;
+			}
+			CHECK_EQ("put completion", out[j].op == UTMEM_OP_PUT &&
+				 out[j].result == 0 && ex[out[j].tag].used, 1);
+			ex[out[j].tag].used = 0;
+			out[j] = out[--n + got]; /* drop it, look again */
+			j--;
+		}
+		got += n;
+	}
+	if (failures || !co[0] || !co[1] || !co[2])
+		return 1;
+	CHECK_EQ("pool stats op", co[0]->op, UTMEM_OP_STATS);
+	CHECK_EQ("pool stats result", co[0]->result, (int64_t)sizeof(want));
+	CHECK_EQ("pool entries counted", ((struct utmem_stats *)co[0]->val)->entries, 40);
+	CHECK_EQ("pool bytes counted",
+		 ((struct utmem_stats *)co[0]->val)->bytes_stored, bytes);
+	CHECK_EQ("sync pool stats", utmem_stats(c, pool, &want), 0);
+	CHECK_EQ("pool stats as the synchronous call's",
+		 memcmp(co[0]->val, &want, sizeof(want)), 0);
+	CHECK_EQ("sync tenant stats", utmem_stats(c, 0, &tenant_want), 0);
+	CHECK_EQ("tenant stats op", co[1]->op, UTMEM_OP_STATS);
+	CHECK_EQ("tenant entries", ((struct utmem_stats *)co[1]->val)->entries,
+		 tenant_want.entries);
+	CHECK_EQ("tenant max", ((struct utmem_stats *)co[1]->val)->limit_max,
+		 tenant_want.limit_max);
+	CHECK_EQ("server info op", co[2]->op, UTMEM_OP_SERVER_INFO);
+	CHECK_EQ("server info length", co[2]->result,
+		 (int64_t)strlen(co[2]->val));
+	CHECK_EQ("sync server info", utmem_server_info(c, text, sizeof(text)) > 0, 1);
+	a = info_line(co[2]->val, "max_value:", &an);
+	b = info_line(text, "max_value:", &bn);
+	CHECK_EQ("server info has max_value", an > 0, 1);
+	CHECK_EQ("server info as the synchronous call's",
+		 an == bn && memcmp(a, b, an) == 0, 1);
+	a = info_line(co[2]->val, "tenant:", &an);
+	b = info_line(text, "tenant:", &bn);
+	CHECK_EQ("server info names the tenant",
+		 an > 7 && an == bn && memcmp(a, b, an) == 0, 1);
+	for (int j = 0; j < got; j++)
+		free(out[j].val);
+	printf("pool entries %llu, bytes %llu\n",
+	       (unsigned long long)want.entries,
+	       (unsigned long long)want.bytes_stored);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 static int flag(const char *dir, const char *name)
 {
 	char path[512];
@@ -445,6 +556,9 @@ int main(int argc, char **argv)
 		return do_kill(argv[2], argv[3]);
 	if (argc == 3 && strcmp(argv[1], "refuse") == 0)
 		return do_refuse(argv[2]);
-	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR | refuse ADDR\n");
+	if (argc == 3 && strcmp(argv[1], "stats") == 0)
+		return do_stats(argv[2]);
+	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR | "
+		"refuse ADDR | stats ADDR\n");
 	return 2;
 }

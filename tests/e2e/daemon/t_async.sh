@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Asynchronous requests (utmem_submit_get/_invalidate, utmem_event_fd,
-# utmem_reap) against a real utmemd: submitted GETs, probes, pops and INVALIDATEs
+# Asynchronous requests (utmem_submit_get/_invalidate/_put/_stats/
+# _server_info, utmem_event_fd, utmem_reap) against a real utmemd: submitted GETs, probes, pops and INVALIDATEs
 # mixed with synchronous and posted PUTs and GETs, every result checked by
 # content, waited for by polling the event descriptor; the bound of
 # UTMEM_ASYNC_MAX; on the fast path and on the socket alone
@@ -22,6 +22,11 @@ for fp in 1 0; do
 	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" refuse "unix:$RUN/small.sock") ||
 		fail "submitted PUTs beyond the quota (fast path $fp): $out"
 	ok "submitted PUTs beyond the quota, fast path $fp: $out"
+done
+for fp in 1 0; do
+	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" stats "$ADDR") ||
+		fail "submitted STATS and SERVER_INFO (fast path $fp): $out"
+	ok "submitted STATS and SERVER_INFO count the PUTs before them, fast path $fp: $out"
 done
 
 # wait_line FILE LINE: the client printed LINE (bounded).

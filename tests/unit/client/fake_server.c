@@ -263,6 +263,9 @@ static int handle(struct fake_server *s, int gen, int fd,
 		if (f->hdr.pool && !pool)
 			break;
 		return op_stats(s, fd, f, pool);
+	case UWIRE_OP_SERVER_INFO:
+		return reply(fd, &f->hdr, 0, 0, FAKE_SERVER_INFO,
+			     sizeof(FAKE_SERVER_INFO) - 1);
 	default:
 		if (!pool)
 			break;

@@ -26,6 +26,9 @@
 #define FAKE_MAX_POOLS 16
 #define FAKE_MAX_CONNS 64
 
+/* What the fake answers SERVER_INFO with. */
+#define FAKE_SERVER_INFO "version:fake\ntenant:fake-tenant\n"
+
 struct fake_server;
 
 struct fake_conn {

@@ -5,8 +5,8 @@
  * completion (and the event descriptor made readable for it), status
  * mapping, the bound of UTMEM_ASYNC_MAX, every outstanding request
  * completing with -ECONNRESET when the daemon hangs up, submitted PUTs
- * (no credit on this socket: each is a request) and probes, argument
- * checks.
+ * (no credit on this socket: each is a request) and probes, the tenant's,
+ * a pool's and the server's counters, argument checks.
  * The ring's wake-ups are covered against the real utmemd (t_async.sh).
  */
 #include <errno.h>
@@ -209,6 +209,46 @@ static void test_put_and_probe(void **state)
 	assert_int_equal(utmem_async_outstanding(fx->c), 0);
 }
 
+/* STATS and SERVER_INFO: the answer in val, behind the PUTs before them. */
+static void test_stats_and_info(void **state)
+{
+	struct fake_fixture *fx = *state;
+	struct utmem_completion out[4];
+	const struct utmem_completion *co;
+	const struct utmem_stats *st;
+
+	assert_int_equal(utmem_put(fx->c, fx->pool, "s1", 2, "12345", 5), 0);
+	assert_int_equal(utmem_submit_put(fx->c, fx->pool, "s2", 2, "678", 3, 9), 0);
+	assert_int_equal(utmem_submit_stats(fx->c, fx->pool, 1), 0);
+	assert_int_equal(utmem_submit_stats(fx->c, 0, 2), 0);
+	assert_int_equal(utmem_submit_server_info(fx->c, 3), 0);
+	reap_until(fx->c, out, 0, 4);
+	assert_int_equal(out[0].tag, 9); /* answered in order */
+	assert_int_equal(out[0].result, 0);
+	co = by_tag(out, 4, 1);
+	assert_int_equal(co->op, UTMEM_OP_STATS);
+	assert_int_equal(co->result, sizeof(struct utmem_stats));
+	st = co->val;
+	assert_non_null(st);
+	assert_int_equal(st->entries, 2);
+	assert_int_equal(st->bytes_stored, 8);
+	assert_int_equal(st->limit_max, 12345);
+	co = by_tag(out, 4, 2); /* the tenant's: the fake counts every pool */
+	assert_int_equal(co->op, UTMEM_OP_STATS);
+	assert_int_equal(((const struct utmem_stats *)co->val)->entries, 2);
+	co = by_tag(out, 4, 3);
+	assert_int_equal(co->op, UTMEM_OP_SERVER_INFO);
+	assert_int_equal(co->result, strlen(FAKE_SERVER_INFO));
+	assert_string_equal(co->val, FAKE_SERVER_INFO);
+	for (size_t i = 0; i < 4; i++)
+		free(out[i].val);
+	/* A pool handle that names nothing; no client. */
+	assert_int_equal(utmem_submit_stats(fx->c, 77, 0), -EBADF);
+	assert_int_equal(utmem_submit_stats(NULL, 0, 0), -EINVAL);
+	assert_int_equal(utmem_submit_server_info(NULL, 0), -EINVAL);
+	assert_int_equal(utmem_async_outstanding(fx->c), 0);
+}
+
 static int count_view(void *ctx, const void *val, size_t len)
 {
 	(void)ctx;
@@ -253,6 +293,7 @@ int main(void)
 		T(test_statuses),
 		T(test_bound_and_hangup),
 		T(test_put_and_probe),
+		T(test_stats_and_info),
 		T(test_arguments),
 	};
 #undef T
