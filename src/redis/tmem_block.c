@@ -1,13 +1,14 @@
 /*
  * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP,
- * TMEM.DEL, a TMEM.PUT or TMEM.MPUT beyond the connection's credit, and
- * (without a value region) TMEM.MGET and TMEM.EXISTS, instead of waiting on
- * Redis's only thread (tmem_block.h).
+ * TMEM.DEL, a TMEM.PUT or TMEM.MPUT beyond the connection's credit,
+ * TMEM.INFO, and (without a value region) TMEM.MGET and TMEM.EXISTS,
+ * instead of waiting on Redis's only thread (tmem_block.h).
  *
  * A command makes a tblock_cmd, submits its requests (one pop, one
  * INVALIDATE per DEL key, one GET per MGET key, one GET that asks for no
  * value, UTMEM_GET_PROBE, per EXISTS key, one PUT per PUT/MPUT pair: posted
- * where credit covers it, which needs no reply), each tagged with its
+ * where credit covers it, which needs no reply; for INFO the tenant's and
+ * the pool's STATS and SERVER_INFO), each tagged with its
  * key's slot in the command, and blocks its client with the
  * module's timeout_ms. Redis's event loop watches utmem_event_fd() while
  * requests are outstanding; its callback reaps completions, and the one
@@ -41,14 +42,19 @@
 #include "tmem_cmd.h"
 
 enum tblock_kind {
-	TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS, TBLOCK_PUT, TBLOCK_MPUT
+	TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS, TBLOCK_PUT,
+	TBLOCK_MPUT, TBLOCK_INFO
 };
 
-/* DEL, EXISTS, PUT and MPUT count their keys (there, or stored); POP and
- * MGET keep values. */
+/* TMEM.INFO's three requests, in the order of its tblock_key slots. */
+enum { TBLOCK_INFO_TENANT, TBLOCK_INFO_POOL, TBLOCK_INFO_SERVER,
+       TBLOCK_INFO_N };
+
+/* DEL, EXISTS, PUT and MPUT count their keys (there, or stored); POP,
+ * MGET and INFO keep values (INFO: the answers to its requests). */
 static int tblock_counts(enum tblock_kind kind)
 {
-	return kind != TBLOCK_POP && kind != TBLOCK_MGET;
+	return kind != TBLOCK_POP && kind != TBLOCK_MGET && kind != TBLOCK_INFO;
 }
 
 static int tblock_puts(enum tblock_kind kind)
@@ -211,6 +217,14 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 		return tconn_reply_error(ctx, t, (int)b->err,
 					 tcmd_size_what(t, b->err_klen),
 					 b->kind == TBLOCK_MPUT ? note : NULL);
+	case TBLOCK_INFO:
+		return tcmd_info_reply(ctx,
+				       b->key[TBLOCK_INFO_TENANT].res < 0
+					       ? b->key[TBLOCK_INFO_TENANT].res
+					       : b->key[TBLOCK_INFO_POOL].res,
+				       b->key[TBLOCK_INFO_TENANT].val,
+				       b->key[TBLOCK_INFO_POOL].val,
+				       b->key[TBLOCK_INFO_SERVER].val);
 	case TBLOCK_DEL:
 	case TBLOCK_EXISTS:
 		break;
@@ -413,6 +427,19 @@ static ssize_t tblock_submit_op(struct tconn *t, void *arg)
 				return r;
 			continue;
 		}
+		if (b->kind == TBLOCK_INFO) {
+			r = b->sent == TBLOCK_INFO_SERVER
+				    ? utmem_submit_server_info(t->c, tag)
+				    : utmem_submit_stats(t->c,
+							 b->sent == TBLOCK_INFO_POOL
+								 ? t->pool : 0,
+							 tag);
+			if (r != 0)
+				return r; /* the link, the pool handle, the bound */
+			b->pending++;
+			t->n.async_inflight++;
+			continue;
+		}
 		key = rm.StringPtrLen(b->argv[1 + b->sent], &k->klen);
 		if (b->kind == TBLOCK_DEL)
 			r = utmem_submit_invalidate(t->c, t->pool, key, k->klen,
@@ -447,7 +474,7 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 	ssize_t r;
 
 	static const char *const opname[] = { "pop", "del", "mget", "exists",
-					      "put", "mput" };
+					      "put", "mput", "info" };
 
 	tblock_link(b);
 	r = tconn_call(t, opname[b->kind], tblock_submit_op, b);
@@ -541,6 +568,13 @@ int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
 	struct tblock_cmd *b = tblock_new(ctx, argv, argc - 1, TBLOCK_EXISTS);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_info(RedisModuleCtx *ctx)
+{
+	struct tblock_cmd *b = tblock_new(ctx, NULL, TBLOCK_INFO_N, TBLOCK_INFO);
 
 	return b != NULL && tblock_run(ctx, b);
 }

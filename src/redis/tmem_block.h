@@ -1,7 +1,7 @@
 /*
  * tmem_block.h — TMEM.POP, TMEM.DEL, TMEM.PUT and TMEM.MPUT beyond the
- * connection's credit (and TMEM.MGET and TMEM.EXISTS without a value
- * region) without stalling Redis's thread:
+ * connection's credit, TMEM.INFO (and TMEM.MGET and TMEM.EXISTS without a
+ * value region) without stalling Redis's thread:
  * the calling client is blocked (RedisModule_BlockClient), the requests go
  * to utmemd as libutmem asynchronous requests, Redis's event loop watches
  * utmem_event_fd(), and each command is answered when its last reply is
@@ -40,6 +40,9 @@ int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
  * credit covers are posted (stored at once); the client blocks only when
  * one must wait for utmemd's answer (argc checked, keys non-empty). */
 int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* TMEM.INFO: utmemd's counters for the tenant and the pool, and its server
+ * text, asked asynchronously; answered by tcmd_info_reply(). */
+int tblock_info(RedisModuleCtx *ctx);
 
 /*
  * t->c is about to be closed: take the completions that are in, answer

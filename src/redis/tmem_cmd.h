@@ -28,6 +28,12 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 
 /* tmem_info.c: TMEM.INFO. */
 int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* TMEM.INFO's reply from utmemd's answers: err < 0 when the counters could
+ * not be had (tenant and pool then unused), server NULL when utmemd gave
+ * no server text. */
+int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
+		    const struct utmem_stats *tenant,
+		    const struct utmem_stats *pool, const char *server);
 
 /*
  * Shared helpers (tmem_cmd.c). tcmd_no_value: 1 if libutmem result res for

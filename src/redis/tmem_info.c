@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tmem_block.h"
 #include "tmem_cmd.h"
 #include "tmem_conn.h"
 
@@ -138,46 +139,63 @@ static void tcmd_info_counters(struct tcmd_text *x, const struct tconn *t)
 		tcmd_addf(x, "last_error:none\r\n");
 }
 
-/*
- * Reply with a bulk string of "field:value" lines, INFO style: the link,
- * the configuration, the module's counters, and the tenant's and pool's
- * counters as utmemd keeps them (when it answers). Never an error reply:
- * a dead utmemd shows as connected:0 and stats_error.
- */
-int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
+		    const struct utmem_stats *tenant,
+		    const struct utmem_stats *pool, const char *server)
 {
 	struct tconn *t = &tconn_state;
-	struct tcmd_text *x;
-	struct tcmd_stats s;
-	ssize_t r;
+	struct tcmd_text *x = calloc(1, sizeof(*x));
 
-	if (argc != 1)
-		return rm.WrongArity(ctx);
-	x = calloc(1, sizeof(*x));
 	if (x == NULL)
 		return tconn_reply_error(ctx, t, -ENOMEM, TCONN_NONE, NULL);
-	r = tconn_call(t, "info", tcmd_stats_op, &s);
 	tcmd_addf(x,
 		  "# utmem\r\nmodule_version:%s\r\nlibutmem_version:%s\r\n"
 		  "connected:%d\r\naddr:%s\r\npool:%s\r\nkind:%s\r\n"
 		  "timeout_ms:%d\r\n",
-		  UTMEM_VERSION_STRING, utmem_version(), r >= 0, t->cfg.addr,
-		  t->cfg.pool, tconn_kind_name(&t->cfg), t->cfg.timeout_ms);
+		  UTMEM_VERSION_STRING, utmem_version(),
+		  err >= 0 && t->c != NULL, t->cfg.addr, t->cfg.pool,
+		  tconn_kind_name(&t->cfg), t->cfg.timeout_ms);
 	if (t->c != NULL)
 		tcmd_addf(x, "max_key:%zu\r\nmax_value:%zu\r\n",
 			  utmem_max_key(t->c), utmem_max_value(t->c));
 	tcmd_info_counters(x, t);
-	if (r >= 0) {
+	if (err >= 0) {
 		tcmd_addf(x, "# utmemd\r\n");
-		tcmd_info_server(x, s.server);
-		tcmd_info_stats(x, "tenant", &s.tenant, 1);
-		tcmd_info_stats(x, "pool", &s.pool, 0);
+		/* An older utmemd without SERVER_INFO: no server section. */
+		if (server != NULL)
+			tcmd_info_server(x, server);
+		tcmd_info_stats(x, "tenant", tenant, 1);
+		tcmd_info_stats(x, "pool", pool, 0);
 	} else {
-		tcmd_addf(x, "stats_error:%s\r\n", utmem_strerror((int)r));
+		tcmd_addf(x, "stats_error:%s\r\n", utmem_strerror((int)err));
 	}
 	rm.ReplyWithStringBuffer(ctx, x->buf, x->len);
 	free(x);
 	return RM_OK;
+}
+
+/*
+ * Reply with a bulk string of "field:value" lines, INFO style: the link,
+ * the configuration, the module's counters, and the tenant's and pool's
+ * counters as utmemd keeps them (when it answers). Never an error reply:
+ * a dead utmemd shows as connected:0 and stats_error. Where the client
+ * may block, utmemd is asked asynchronously (tblock_info) and Redis's
+ * thread does not wait; elsewhere (MULTI, scripts, Redis < 7) it waits.
+ */
+int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+{
+	struct tconn *t = &tconn_state;
+	struct tcmd_stats s;
+	ssize_t r;
+
+	(void)argv;
+	if (argc != 1)
+		return rm.WrongArity(ctx);
+	if (tblock_info(ctx))
+		return RM_OK;
+	r = tconn_call(t, "info", tcmd_stats_op, &s);
+	return tcmd_info_reply(ctx, r, &s.tenant, &s.pool,
+			       r >= 0 && s.server[0] != '\0' ? s.server : NULL);
 }
 
 /* ---- the module's section of Redis's INFO ---- */

@@ -438,6 +438,30 @@ expect_eq "the waiting POP returns the value once utmemd resumes" \
 	"$(cat "$T/w1.out")" waited
 expect_eq "the POP removed it" "$(r1n tmem.get w1)" "(nil)"
 
+# TMEM.INFO asks utmemd too (three requests): while it waits, others are
+# served; it answers once utmemd does. In MULTI it waits on Redis's thread.
+kill -STOP "$UPID"
+inflight0=$(rinfo1 async_inflight)
+r1 tmem.info >"$T/winfo.out" &
+wpid=$!
+wait_info async_inflight $((inflight0 + 3)) ||
+	fail "TMEM.INFO's requests are outstanding while utmemd is stopped"
+timed_r1 ping
+expect_eq "PING while TMEM.INFO waits for utmemd" "$OUT" PONG
+expect_lt "PING while TMEM.INFO waits is not held up (ms)" "$MS" 300
+kill -CONT "$UPID"
+wait "$wpid"
+winfo=$(tr -d '\r' <"$T/winfo.out")
+expect_match "TMEM.INFO answered once utmemd resumed: connected" "$winfo" \
+	"connected:1"
+expect_match "... with utmemd's counters and server text" "$winfo" \
+	"server_version:.*tenant_entries:[0-9]+.*pool_entries:[0-9]+"
+sync0=$(rinfo1 async_sync)
+expect_match "TMEM.INFO in MULTI/EXEC (synchronous)" \
+	"$(printf '%s\n' MULTI TMEM.INFO EXEC | r1 | tr -d '\r' | tr '\n' ' ')" \
+	"connected:1 .*pool_entries:[0-9]+"
+expect_eq "... took the synchronous path" "$(($(rinfo1 async_sync) - sync0))" 1
+
 # A POP utmemd does not answer within timeout_ms: -TIMEOUT, bounded.
 expect_eq "PUT before the timed-out POP" "$(r1 tmem.put w2 x)" OK
 expect_eq "GET before the timed-out POP" "$(r1 tmem.get w2)" x
