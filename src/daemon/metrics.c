@@ -212,6 +212,9 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	out(w, "utmem_capacity_bytes %llu\n", (unsigned long long)si.capacity);
 	head(w, "utmem_charged_bytes", "gauge", "Bytes charged to all tenants.");
 	out(w, "utmem_charged_bytes %llu\n", (unsigned long long)si.charged);
+	head(w, "utmem_pinned_bytes", "gauge",
+	     "Freed records that hazard words pin, charged to their tenants.");
+	out(w, "utmem_pinned_bytes %llu\n", (unsigned long long)si.pinned);
 	head(w, "utmem_reserved_bytes", "gauge", "Sum of the tenants' min.");
 	out(w, "utmem_reserved_bytes %llu\n", (unsigned long long)si.reserved);
 	head(w, "utmem_resident_bytes", "gauge", "utmemd's resident set (RSS).");

@@ -168,6 +168,29 @@ void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n)
 }
 
 /*
+ * Charge (d > 0) or give back (d < 0) bytes t holds without an entry: the
+ * freed records of its region that its hazard words still pin. No limit
+ * applies (the memory is held already); its PUTs are refused until the
+ * records are freed and the bytes given back. The caller keeps t alive
+ * (a stripe lock) and orders the calls for one region (region.c).
+ */
+void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d)
+{
+	if (d > 0) {
+		atomic_fetch_add_explicit(&t->charged, (uint64_t)d,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->charged, (uint64_t)d,
+					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&st->pinned, (uint64_t)d,
+					  memory_order_relaxed);
+	} else if (d < 0) {
+		unreserve(st, t, (uint64_t)-d);
+		atomic_fetch_sub_explicit(&st->pinned, (uint64_t)-d,
+					  memory_order_relaxed);
+	}
+}
+
+/*
  * Reserve bytes for tenant with no entry (see store.h), evicting to make
  * room like a PUT. Tenant lookups happen under stripe 0's lock (any stripe
  * makes the tenant table stable); eviction takes its own locks.

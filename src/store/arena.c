@@ -481,6 +481,11 @@ uint64_t ust_arena_scrub(ust_arena *a)
 	return bytes;
 }
 
+int64_t ust_arena_deferred_take(ust_arena *a)
+{
+	return atomic_exchange(&a->def_delta, 0);
+}
+
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 {
 	memset(o, 0, sizeof(*o));

@@ -195,6 +195,13 @@ bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
 uint64_t ust_arena_poll(ust_arena *a);
 
 /*
+ * How much the deferred bytes grew (> 0) or shrank (< 0) since the last
+ * call: for the owner to charge them (the store charges a region's tenant
+ * for the records its hazard words pin). Any thread, no lock needed.
+ */
+int64_t ust_arena_deferred_take(ust_arena *a);
+
+/*
  * Take back deferred ranges deferred at least age_ns ago even if still
  * hazarded (page runs are punched, slab objects freed into their slab).
  * Returns the bytes taken back.

@@ -125,6 +125,7 @@ void ar_free_now(ust_arena *a, const struct deferred *d, bool warm_ok,
 static void def_remove(ust_arena *a, uint32_t i)
 {
 	a->def_bytes -= a->def[i].len;
+	atomic_fetch_sub(&a->def_delta, (int64_t)a->def[i].len);
 	a->def[i] = a->def[--a->ndef];
 }
 
@@ -176,6 +177,7 @@ void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch)
 		d->r->state = RUN_DEFER;
 	a->def[a->ndef++] = *d;
 	a->def_bytes += d->len;
+	atomic_fetch_add(&a->def_delta, (int64_t)d->len);
 }
 
 /*

@@ -146,6 +146,8 @@ struct ust_arena {
 	uint64_t run_count, run_pages;
 	uint64_t slabs, slab_pages, evac_slabs;
 	uint64_t def_bytes;
+	_Atomic int64_t def_delta; /* def_bytes change not yet taken
+				      (ust_arena_deferred_take) */
 	uint64_t punches, punched_bytes, forced_bytes;
 	_Atomic uint64_t punch_errors;
 };

@@ -253,6 +253,8 @@ static size_t move_piece(ust_store *st, struct ust_entry **link, struct ust_piec
 			: ust_alloc_move(&st->alloc, pc->p, pc->size);
 	struct ust_entry *e = *link;
 
+	if (pc->g) /* the old record may be pinned by a hazard word */
+		ust_region_settle(st, pc->g, ust_tenant_get(st, e->tenant));
 	if (!q)
 		return 0;
 	if (pc->value)

@@ -191,6 +191,7 @@ struct ust_region {
 	_Atomic int users;          /* ust_stage_* calls in flight */
 	uint64_t scrub_base;        /* resident bytes a scrub could not take
 				       back (ust_regions_poll's thread only) */
+	pthread_mutex_t hold_lock;  /* orders ust_region_settle()'s charges */
 };
 
 struct ust_tenant {
@@ -276,8 +277,12 @@ struct ust_store {
 	bool charge_pools; /* UST_CFG_CHARGE_POOLS */
 	struct ust_stripe *stripes;
 	_Alignas(UST_CACHELINE) _Atomic uint64_t capacity;
-	/* Charge of every entry plus all credit held by tenants' stripes. */
+	/* Charge of every entry plus all credit held by tenants' stripes,
+	 * plus the pinned bytes below. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
+	/* Freed value-region records that tenants' hazard words pin (charged
+	 * to those tenants, ust_hold). */
+	_Atomic uint64_t pinned;
 	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
 	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
 	_Atomic uint32_t mgmt_waiters; /* PUTs waiting for mgmt to evict */
@@ -351,6 +356,7 @@ int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t cha
 		   uint64_t have, uint64_t credit_g);
 int ust_meta_charge(ust_store *st, struct ust_tenant *t, uint64_t n);
 void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n);
+void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d);
 void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 		    const struct ust_entry *e, uint64_t charge);
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
@@ -378,6 +384,11 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   struct ust_entry *e);
 void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e);
+/* Charge t for what g's arena deferred or freed since the last call (t:
+ * g's tenant, kept alive by the caller's stripe lock; NULL or a tenant
+ * that no longer owns g: nothing). */
+void ust_region_settle(ust_store *st, struct ust_region *g,
+		       struct ust_tenant *t);
 void ust_region_destroy(struct ust_region *g);
 struct ust_region *ust_region_detach_locked(struct ust_tenant *t);
 void ust_region_retire(struct ust_region *g);

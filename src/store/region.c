@@ -61,6 +61,7 @@ void ust_region_destroy(struct ust_region *g)
 	ust_sindex_fini(&g->idx);
 	ust_arena_destroy(g->arena);
 	pthread_mutex_destroy(&g->haz_lock);
+	pthread_mutex_destroy(&g->hold_lock);
 	free(g->haz_used);
 	free(g);
 }
@@ -109,6 +110,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 		return -ENOMEM;
 	}
 	pthread_mutex_init(&g->haz_lock, NULL);
+	pthread_mutex_init(&g->hold_lock, NULL);
 	g->base = cfg->base;
 	g->size = cfg->size;
 	g->nhaz = cfg->nhaz;
@@ -158,6 +160,7 @@ err_arena:
 	g->arena = NULL;
 err_region:
 	pthread_mutex_destroy(&g->haz_lock);
+	pthread_mutex_destroy(&g->hold_lock);
 	free(g->haz_used);
 	free(g);
 	return err;
@@ -207,6 +210,38 @@ static struct ust_region *region_enter(ust_store *st, uint32_t tenant)
 static void region_leave(struct ust_region *g)
 {
 	atomic_fetch_sub(&g->users, 1);
+}
+
+/*
+ * A freed record that a hazard word names cannot be reused or punched
+ * until no word does (arena_hazard.c), at most UVR_HAZARD_GRACE_MS. The
+ * tenant sets its own words, so the bytes it pins this way are charged to
+ * it for as long as they are held, like its entries: without that it could
+ * make utmemd keep hundreds of freed records (up to max_value each)
+ * resident beyond its quota. The arena counts the change; this applies
+ * it. hold_lock keeps the charges of one region in the order they were
+ * taken, so the tenant's charge never dips below what it holds.
+ */
+void ust_region_settle(ust_store *st, struct ust_region *g,
+		       struct ust_tenant *t)
+{
+	int64_t d;
+
+	if (!t || t->region != g)
+		return; /* removed: its charge went with it */
+	pthread_mutex_lock(&g->hold_lock);
+	d = ust_arena_deferred_take(g->arena);
+	if (d)
+		ust_hold(st, t, d);
+	pthread_mutex_unlock(&g->hold_lock);
+}
+
+/* The same, for a caller holding no stripe lock (g entered). */
+static void settle_id(ust_store *st, struct ust_region *g, uint32_t tenant)
+{
+	pthread_mutex_lock(&st->stripes[0].lock);
+	ust_region_settle(st, g, ust_tenant_get(st, tenant));
+	pthread_mutex_unlock(&st->stripes[0].lock);
 }
 
 int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx)
@@ -319,9 +354,9 @@ err_stage:
 void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   struct ust_entry *e)
 {
-	(void)st;
 	(void)ust_arena_release(g->arena, ust_entry_rec_off(g, e),
 				rec_len(e->klen, ust_vlen(e)));
+	ust_region_settle(st, g, ust_tenant_get(st, e->tenant));
 }
 
 /*
@@ -342,6 +377,7 @@ void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry
 	(void)ust_sindex_remove(&g->idx, ust_region_hash(g, p->id, e->data, e->klen),
 				off);
 	(void)ust_arena_release(g->arena, off, rec_len(e->klen, ust_vlen(e)));
+	ust_region_settle(st, g, ust_tenant_get(st, e->tenant));
 }
 
 /* ---- staging extents (see store.h) ---- */
@@ -395,6 +431,7 @@ void ust_stage_free(ust_store *st, uint32_t tenant, uint64_t off, size_t len,
 	if (!g)
 		return;
 	(void)ust_arena_release(g->arena, off, len);
+	settle_id(st, g, tenant);
 	region_leave(g);
 	ust_unreserve(st, tenant, charge);
 }
@@ -460,6 +497,7 @@ void ust_regions_trim(ust_store *st)
 	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
 		ust_arena_poll(g->arena);
 		ust_arena_trim(g->arena);
+		settle_id(st, g, id);
 		region_leave(g);
 	}
 }
@@ -509,6 +547,7 @@ void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 
 		ust_arena_poll(g->arena);
 		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
+		settle_id(st, g, id); /* and whatever other paths freed */
 		punched = region_scrub(g);
 		region_leave(g);
 		if (punched && scrubbed)

@@ -317,5 +317,7 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 			ust_pool_sum(st, st->pools[i], &out->stats);
 	/* st->charged also counts stripes' credit; the entries' sum is exact. */
 	out->charged += out->stats.bytes_charged;
+	out->pinned = atomic_load(&st->pinned);
+	out->charged += out->pinned;
 	pthread_mutex_unlock(&st->mgmt);
 }

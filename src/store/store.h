@@ -135,6 +135,9 @@ struct ust_store_info {
 	uint32_t pools;
 	struct ust_stats stats; /* sums over all pools */
 	uint64_t freeable; /* sum of the tenants' freeable bytes */
+	uint64_t pinned;   /* freed value-region records that tenants' hazard
+			      words pin: charged to them (in charged) until
+			      reused or punched */
 };
 
 /*

@@ -25,6 +25,11 @@
  *                          values, tenant good's values and service, and
  *                          utmemd's view of evil's entries are unharmed
  *                          (what evil may change: at cmd_tenant_scribble)
+ *   pin SOCK DIR           a tenant (max 8 MiB) pins a freed 6 MiB record
+ *                          with its hazard words: it stays charged while
+ *                          pinned (another 6 MiB PUT is refused), until the
+ *                          words are cleared, or until the grace (1 s) is
+ *                          over; steps handshake with t_fp_pin.sh in DIR
  * Exit status 0 only if every check held.
  */
 #include <errno.h>
@@ -1038,6 +1043,147 @@ static int cmd_tenant_scribble(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- pin ---- */
+
+#define PIN_VAL (6u << 20)
+
+/* Wait until DIR/NAME exists (the script checked what it had to), 10 s. */
+static int pin_wait(const char *dir, const char *name)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	for (int i = 0; i < 1000; i++) {
+		if (access(path, F_OK) == 0)
+			return 0;
+		usleep(10000);
+	}
+	fprintf(stderr, "FAIL no %s within 10 s\n", path);
+	return -1;
+}
+
+/* The region offset of the first copy of marker in the region's data. */
+static int64_t pin_find(int fd, const uint8_t *base, uint64_t from,
+			const char *marker, size_t n)
+{
+	off_t at = (off_t)from;
+
+	for (;;) {
+		off_t d = lseek(fd, at, SEEK_DATA), e;
+		const void *hit;
+
+		if (d < 0)
+			return -1;
+		e = lseek(fd, d, SEEK_HOLE);
+		if (e <= d)
+			return -1;
+		hit = memmem(base + d, (size_t)(e - d), marker, n);
+		if (hit)
+			return (const uint8_t *)hit - base;
+		at = e;
+	}
+}
+
+/* Point every hazard word of the region at off (0: clear them). */
+static void pin_words(uint8_t *base, const struct uvr_hdr *h, uint64_t off)
+{
+	for (uint32_t i = 0; i < h->nhaz; i++)
+		__atomic_store_n((uint64_t *)(base + h->haz_off + (uint64_t)i * UVR_LINE),
+				 off, __ATOMIC_SEQ_CST);
+}
+
+/* PUT key (a fresh PIN_VAL value with marker at its start), synchronously. */
+static int pin_put(utmem_client *c, uint32_t p, const char *key, uint8_t *v,
+		   const char *marker)
+{
+	memset(v, key[4], PIN_VAL);
+	memcpy(v, marker, strlen(marker));
+	return utmem_put(c, p, key, strlen(key), v, PIN_VAL);
+}
+
+/* Retry a PUT every 20 ms until it is stored; ms it took, or -1 after 5 s. */
+static long pin_until_stored(utmem_client *c, uint32_t p, const char *key,
+			     uint8_t *v, const char *marker)
+{
+	double t0 = e2e_now_s();
+	int r;
+
+	while ((r = pin_put(c, p, key, v, marker)) == -EDQUOT) {
+		if (e2e_now_s() - t0 > 5)
+			return -1;
+		usleep(20000);
+	}
+	CHECK_EQ("PUT once the pin is gone", r, 0);
+	return (long)((e2e_now_s() - t0) * 1000);
+}
+
+static int cmd_pin(char **argv)
+{
+	char addr[512];
+	uint8_t *v = malloc(PIN_VAL), *base;
+	utmem_client *c;
+	struct uvr_hdr h;
+	struct raw r;
+	uint32_t p;
+	int64_t at;
+	long ms;
+
+	snprintf(addr, sizeof(addr), "unix:%s", argv[0]);
+	c = e2e_dial(addr, 0);
+	CHECK_EQ("open", utmem_pool_open(c, "pins", UTMEM_POOL_CREATE, &p), 0);
+	if (!v || raw_open(argv[0], &r) || r.region_fd < 0)
+		return fprintf(stderr, "FAIL raw ring setup with a region\n"), 1;
+	base = mmap(NULL, r.region_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE, r.region_fd, 0);
+	if (base == MAP_FAILED)
+		return fprintf(stderr, "FAIL map the region: %s\n", strerror(errno)), 1;
+	memcpy(&h, base, sizeof(h));
+
+	/* 1. Pinned: still charged, so a second 6 MiB does not fit 8 MiB. */
+	CHECK_EQ("put pin-a", pin_put(c, p, "pin-a", v, "<<pin-a marker>>"), 0);
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	at = pin_find(r.region_fd, base, h.heap_off, "<<pin-a marker>>", 16);
+	CHECK_EQ("pin-a's record found in the region", at > 0, 1);
+	if (at <= 0)
+		return 1;
+	pin_words(base, &h, (uint64_t)at);
+	CHECK_EQ("invalidate pin-a", utmem_invalidate(c, p, "pin-a", 5), 0);
+	CHECK_EQ("a PUT beyond what is left beside the pinned record",
+		 pin_put(c, p, "pin-b", v, "<<pin-b marker>>"), -EDQUOT);
+	printf("PINNED\n");
+	fflush(stdout);
+	if (pin_wait(argv[1], "checked1"))
+		return 1;
+
+	/* 2. Words cleared: the maintenance thread frees and uncharges it. */
+	pin_words(base, &h, 0);
+	ms = pin_until_stored(c, p, "pin-b", v, "<<pin-b marker>>");
+	CHECK_EQ("stored within 5 s of clearing the words", ms >= 0, 1);
+	printf("RELEASED %ld\n", ms);
+	fflush(stdout);
+	if (pin_wait(argv[1], "checked2"))
+		return 1;
+
+	/* 3. Kept pinned: taken back after the grace, uncharged then. */
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	at = pin_find(r.region_fd, base, h.heap_off, "<<pin-b marker>>", 16);
+	CHECK_EQ("pin-b's record found in the region", at > 0, 1);
+	if (at <= 0)
+		return 1;
+	pin_words(base, &h, (uint64_t)at);
+	CHECK_EQ("invalidate pin-b", utmem_invalidate(c, p, "pin-b", 5), 0);
+	ms = pin_until_stored(c, p, "pin-c", v, "<<pin-c marker>>");
+	CHECK_EQ("stored within 5 s though still pinned (the grace)", ms >= 0, 1);
+	CHECK_EQ("not before most of the grace (1 s) was over", ms >= 700, 1);
+	printf("FORCED %ld\n", ms);
+	pin_words(base, &h, 0);
+	munmap(base, r.region_size);
+	raw_close(&r);
+	utmem_close(c);
+	free(v);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1052,11 +1198,13 @@ int main(int argc, char **argv)
 		{"hostile", 2, cmd_hostile},
 		{"scribble", 2, cmd_scribble},
 		{"tenant-scribble", 3, cmd_tenant_scribble},
+		{"pin", 2, cmd_pin},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile|scribble|tenant-scribble ARGS\n");
+	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile|scribble|"
+		"tenant-scribble|pin ARGS\n");
 	return 2;
 }
