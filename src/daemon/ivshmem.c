@@ -58,28 +58,60 @@ _Static_assert(sizeof(struct uring_shm) <= UVM_CTL_OFFSET,
 /* ---- the region ---- */
 
 /*
- * Open (or create) the region file and size it. An existing file is kept
- * (not replaced), so a QEMU that still maps it sees the new daemon. Returns
- * the fd or -errno.
+ * An existing region file may be kept only if it is ours: owned by
+ * utmemd's user or by the owner the operator configured (a file an
+ * earlier utmemd handed to QEMU's user), and a single link. Anyone else
+ * who could create it first (in a shared directory such as /dev/shm)
+ * might still hold a descriptor to it, and so to the VM's rings. Returns
+ * 0, or -EPERM with why in msg.
  */
-static int region_open(struct ud_vm *vm)
+static int region_trusted(const struct ud_vm *vm, const struct stat *st,
+			  char *msg, size_t msglen)
+{
+	if (st->st_uid != geteuid() &&
+	    (vm->uid == (uid_t)-1 || st->st_uid != vm->uid)) {
+		snprintf(msg, msglen, "the existing file is owned by uid %u, "
+			 "neither utmemd's user nor the configured owner: "
+			 "remove it, or put region files in a directory only "
+			 "utmemd and QEMU can write", (unsigned)st->st_uid);
+		return -EPERM;
+	}
+	if (st->st_nlink != 1) {
+		snprintf(msg, msglen, "the existing file has %lu links: "
+			 "remove it", (unsigned long)st->st_nlink);
+		return -EPERM;
+	}
+	return 0;
+}
+
+/*
+ * Open (or create) the region file and size it. An existing file is kept
+ * (not replaced), so a QEMU that still maps it sees the new daemon, if it
+ * is ours (region_trusted). Returns the fd or -errno (msg says why for
+ * -EPERM).
+ */
+static int region_open(struct ud_vm *vm, char *msg, size_t msglen)
 {
 	struct stat st;
 	int fd = open(vm->path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC,
 		      vm->mode & 0666);
+	int err;
 
 	if (fd < 0)
 		return -errno;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		int err = errno ? -errno : -EINVAL;
-
+		err = errno ? -errno : -EINVAL;
 		close(fd);
 		return S_ISREG(st.st_mode) ? err : -EINVAL;
 	}
+	err = region_trusted(vm, &st, msg, msglen);
+	if (err) {
+		close(fd);
+		return err;
+	}
 	if ((uint64_t)st.st_size != vm->region_size &&
 	    ftruncate(fd, (off_t)vm->region_size) < 0) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}
@@ -87,8 +119,7 @@ static int region_open(struct ud_vm *vm)
 	if (fchmod(fd, vm->mode & 0666) < 0 ||
 	    ((vm->uid != (uid_t)-1 || vm->gid != (gid_t)-1) &&
 	     fchown(fd, vm->uid, vm->gid) < 0)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		return err;
 	}
@@ -428,6 +459,7 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 		    const struct ud_cfg_tenant *ct, char *msg, size_t msglen)
 {
 	struct ud_vm *vm = calloc(1, sizeof(*vm));
+	char why[256];
 	int err;
 
 	if (!vm) {
@@ -474,11 +506,12 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 		return -ENOMEM;
 	}
 	vm->charged = vm->region_size;
-	vm->fd = region_open(vm);
+	why[0] = '\0';
+	vm->fd = region_open(vm, why, sizeof(why));
 	if (vm->fd < 0) {
 		err = vm->fd;
 		snprintf(msg, msglen, "tenant '%s': ivshmem region %s: %s", t->name,
-			 vm->path, strerror(-err));
+			 vm->path, why[0] ? why : strerror(-err));
 		goto fail;
 	}
 	vm->hdr = mmap(NULL, URING_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED,

@@ -149,3 +149,22 @@ grep -q "tenant 'vm2': VM thread stopped" "$T/d2.log" || fail "reload did not st
 [ -S "$RUN/vm2.bell" ] && fail "the doorbell socket was left behind"
 ok "a reload without the tenant stops its VM thread, keeps the region file"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# A region file that someone else created first is not adopted: in a shared
+# directory anyone could, and keep a descriptor to the VM's rings. Owned by
+# another user, or with a second link: refused, with the reason.
+: >"$T/foreign.shm"
+chown 65534 "$T/foreign.shm"
+printf '[utmemd]\ncapacity = 64M\n[tenant vmf]\nivshmem = %s\n' "$T/foreign.shm" >"$T/foreign.ini"
+timeout 20 "$UTMEMD" --run-dir "$T/run-foreign" -c "$T/foreign.ini" >/dev/null 2>"$T/foreign.err" &&
+	fail "utmemd adopted a region file owned by uid 65534"
+grep -q "owned by uid 65534, neither utmemd's user nor the configured owner" "$T/foreign.err" ||
+	fail "no reason given: $(cat "$T/foreign.err")"
+ok "a region file owned by another user is refused: $(cat "$T/foreign.err")"
+chown "$(id -u)" "$T/foreign.shm"
+ln "$T/foreign.shm" "$T/foreign-link.shm"
+timeout 20 "$UTMEMD" --run-dir "$T/run-foreign" -c "$T/foreign.ini" >/dev/null 2>"$T/link.err" &&
+	fail "utmemd adopted a region file with two links"
+grep -q "has 2 links" "$T/link.err" || fail "no reason given: $(cat "$T/link.err")"
+ok "a region file with a second link is refused"
+rm "$T/foreign-link.shm"
