@@ -486,6 +486,8 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		size_t msglen);
 /* Stop every VM thread and release the regions (shutdown). */
 void ud_vm_stop_all(struct ud_daemon *d);
+/* VM tenants served now (each holds up to UD_VM_FDS descriptors). */
+unsigned ud_vm_count(const struct ud_daemon *d);
 
 /* ---- vsock (vsock.c) ---- */
 
@@ -500,6 +502,16 @@ struct ud_tenant *ud_vsock_accepted(struct ud_daemon *d, int fd);
 
 /* Descriptors kept back for the daemon itself and the admin socket. */
 #define UD_FD_RESERVE 64u
+/*
+ * At most what one VM tenant holds (ivshmem.c, ivshmem_bell.c): its region
+ * file, its thread's epoll sets, stop and session eventfds and hand-off
+ * pipe, the doorbell listener, QEMU's connection, UVM_NVECTORS interrupt
+ * eventfds each way and the kick eventfd (14), rounded up.
+ */
+#define UD_VM_FDS 16u
+/* The metrics endpoint (metrics.c): listener, epoll set, stop eventfd and
+ * its connections. */
+#define UD_METRICS_FDS 12u
 #define UD_ADMIN_MAX 16u      /* admin connections at once */
 /* Bytes a TCP connection may send before its HELLO is accepted. */
 #define UD_PREAUTH_MAX (UWIRE_HDR_SIZE + UD_TOKEN_MAX)

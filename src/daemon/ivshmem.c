@@ -618,6 +618,15 @@ static const struct ud_cfg_tenant *cfg_tenant(const struct ud_cfg *cfg,
 	return NULL;
 }
 
+unsigned ud_vm_count(const struct ud_daemon *d)
+{
+	unsigned n = 0;
+
+	for (const struct ud_vm *vm = d->vms; vm; vm = vm->next)
+		n++;
+	return n;
+}
+
 int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		size_t msglen)
 {
@@ -655,9 +664,12 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		if (vm)
 			continue;
 		err = vm_start(d, t, ct, msg, msglen);
-		if (err)
+		if (err) {
+			ud_limits_refresh(d);
 			return err;
+		}
 	}
+	ud_limits_refresh(d); /* each VM's descriptors leave the shares */
 	return 0;
 }
 

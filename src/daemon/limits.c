@@ -67,13 +67,16 @@ uint64_t ud_tenant_inflight_max(const struct ud_daemon *d,
 /*
  * Descriptors tenants' connections may use in all: the limit less what the
  * daemon keeps for itself (stdio, epoll sets, hand-off pipes, signalfd,
- * the spare, listeners, rings being set up), for admin connections and
- * for TCP connections not yet authenticated. Main thread.
+ * the spare, listeners, rings being set up), for admin connections, for
+ * TCP connections not yet authenticated, for each VM tenant's thread and
+ * for the metrics endpoint. Main thread.
  */
 static unsigned tenant_fds(const struct ud_daemon *d, unsigned ntenants)
 {
 	uint64_t keep = UD_FD_RESERVE + UD_ADMIN_MAX + 3ull * d->cfg.workers +
-			ntenants + (d->cfg.tcp_on ? d->max_unauth + 1ull : 0);
+			ntenants + (d->cfg.tcp_on ? d->max_unauth + 1ull : 0) +
+			(uint64_t)UD_VM_FDS * ud_vm_count(d) +
+			(d->metrics ? UD_METRICS_FDS : 0);
 
 	return d->fd_limit > keep ? (unsigned)(d->fd_limit - keep) : 0;
 }

@@ -37,6 +37,9 @@
 #include <unistd.h>
 
 #define MX_CONNS 8
+/* Listener, epoll set, stop eventfd and the connections: limits.c keeps
+ * them out of the tenants' descriptor shares. */
+_Static_assert(MX_CONNS + 3 <= UD_METRICS_FDS, "UD_METRICS_FDS too small");
 #define MX_REQ 4096
 #define MX_DEADLINE_MS 3000
 #define MX_BODY_MAX (64u << 20)
