@@ -486,6 +486,11 @@ int64_t ust_arena_deferred_take(ust_arena *a)
 	return atomic_exchange(&a->def_delta, 0);
 }
 
+bool ust_arena_deferred_changed(ust_arena *a)
+{
+	return atomic_load_explicit(&a->def_delta, memory_order_relaxed) != 0;
+}
+
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 {
 	memset(o, 0, sizeof(*o));

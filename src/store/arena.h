@@ -200,6 +200,8 @@ uint64_t ust_arena_poll(ust_arena *a);
  * for the records its hazard words pin). Any thread, no lock needed.
  */
 int64_t ust_arena_deferred_take(ust_arena *a);
+/* Is there a change for ust_arena_deferred_take()? (A load: cheap.) */
+bool ust_arena_deferred_changed(ust_arena *a);
 
 /*
  * Take back deferred ranges deferred at least age_ns ago even if still

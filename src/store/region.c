@@ -229,6 +229,9 @@ void ust_region_settle(ust_store *st, struct ust_region *g,
 
 	if (!t || t->region != g)
 		return; /* removed: its charge went with it */
+	/* Every unlink calls this; almost never is there anything to do. */
+	if (!ust_arena_deferred_changed(g->arena))
+		return;
 	pthread_mutex_lock(&g->hold_lock);
 	d = ust_arena_deferred_take(g->arena);
 	if (d)
