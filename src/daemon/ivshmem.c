@@ -59,19 +59,19 @@ _Static_assert(sizeof(struct uring_shm) <= UVM_CTL_OFFSET,
 
 /*
  * An existing region file may be kept only if it is ours: owned by
- * utmemd's user or by the owner the operator configured (a file an
- * earlier utmemd handed to QEMU's user), and a single link. Anyone else
- * who could create it first (in a shared directory such as /dev/shm)
- * might still hold a descriptor to it, and so to the VM's rings. Returns
- * 0, or -EPERM with why in msg.
+ * utmemd's user, by root (utmemd before it dropped its privileges), or by
+ * the owner the operator configured (a file an earlier utmemd handed to
+ * QEMU's user), and a single link. Anyone else who could create it first
+ * (in a shared directory such as /dev/shm) might still hold a descriptor
+ * to it, and so to the VM's rings. Returns 0, or -EPERM with why in msg.
  */
 static int region_trusted(const struct ud_vm *vm, const struct stat *st,
 			  char *msg, size_t msglen)
 {
-	if (st->st_uid != geteuid() &&
+	if (st->st_uid != geteuid() && st->st_uid != 0 &&
 	    (vm->uid == (uid_t)-1 || st->st_uid != vm->uid)) {
 		snprintf(msg, msglen, "the existing file is owned by uid %u, "
-			 "neither utmemd's user nor the configured owner: "
+			 "neither root, utmemd's user nor the configured owner: "
 			 "remove it, or put region files in a directory only "
 			 "utmemd and QEMU can write", (unsigned)st->st_uid);
 		return -EPERM;
