@@ -210,7 +210,7 @@ static int hung_up(int fd)
  * hung_up, waiting up to ms for the daemon to close: it closes right after
  * the reply that says why, and a slow daemon (sanitizers) may not have yet.
  */
-static int hung_up_within(int fd, int ms)
+int hung_up_within(int fd, int ms)
 {
 	uint64_t end = now_us() + (uint64_t)ms * 1000u;
 

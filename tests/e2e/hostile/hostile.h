@@ -25,6 +25,8 @@ int send_frame(int fd, unsigned op, unsigned flags, uint64_t id,
 int recv_all(int fd, void *buf, size_t len, int ms);
 /* Read one reply (its value skipped) within ms: its status, or -1. */
 int read_reply(int fd, struct uwire_hdr *h, int ms);
+/* Has the daemon closed fd (EOF or reset) within ms? Consumes its input. */
+int hung_up_within(int fd, int ms);
 /* Open (create) a private pool on a raw connection: its id, or 0. */
 uint32_t raw_pool(int fd, const char *name);
 /* A libutmem connection to the tenant socket sock. */
