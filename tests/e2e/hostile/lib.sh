@@ -40,6 +40,7 @@ MAXV=$((8 << 20))
 INFLIGHT_MB=16
 MAX_CONNS=32
 WORKERS=${HOSTILE_WORKERS:-2} # a case may share one worker between tenants
+RING_SIZE=${HOSTILE_RING_SIZE:-off} # a case may turn the fast path on
 TOKEN_GOOD=good-token-0123456789
 TOKEN_EVIL=evil-token-0123456789
 
@@ -52,7 +53,7 @@ hostile_config() {
 capacity = ${CAP_MB}M
 max_value = 8M
 workers = $WORKERS
-ring_size = off
+ring_size = $RING_SIZE
 tcp = 127.0.0.1:0
 log_level = info
 idle_timeout = 3 #new
@@ -83,12 +84,16 @@ CFG
 }
 
 # The bound on utmemd's RSS for this configuration (docs/security.md):
-# capacity + each tenant's in-flight budget + its connections' base buffers
-# (50 KiB each) + each worker's reply cache (16 MiB) + admin and pre-auth
-# connections + 32 MiB fixed (code, stacks, allocator and store tables).
+# capacity + each tenant's in-flight budget (its rings included) + its
+# connections' base buffers (50 KiB each, twice with rings on: the ring
+# is a connection of its own) + each worker's reply cache (16 MiB) + admin
+# and pre-auth connections + 32 MiB fixed (code, stacks, allocator and
+# store tables).
 rss_bound_kb() {
+	local per_conn=1
+	[ "$RING_SIZE" = off ] || per_conn=2
 	echo $(((CAP_MB + 2 * INFLIGHT_MB + WORKERS * 16 + 32) * 1024 +
-		(2 * MAX_CONNS + 16 + 8) * 50))
+		(2 * MAX_CONNS * per_conn + 16 + 8) * 50))
 }
 
 rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status" 2>/dev/null; }
