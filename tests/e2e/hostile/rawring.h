@@ -1,0 +1,66 @@
+/*
+ * rawring.h — a ring client that does not cooperate, for the hostile
+ * suite's ring attacks (ringabuse.c): it asks for a shared-memory ring on
+ * a raw tenant connection, maps it itself (src/transport/ring.h) and then
+ * writes whatever frames and indices the attack wants, where libutmem
+ * would follow the rules. Frames are the wire's (src/proto/wire.h).
+ */
+#ifndef UTMEM_TEST_RAWRING_H
+#define UTMEM_TEST_RAWRING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "proto/wire.h"
+#include "transport/ring.h"
+
+struct rawring {
+	int fd;                /* the tenant socket */
+	struct uring_map m;    /* the ring, mapped by us */
+	struct uring_end tx;   /* requests: we produce (ring 0) */
+	struct uring_end rx;   /* replies: we consume (ring 1) */
+	int bell;              /* wakes utmemd (an eventfd) */
+	int pipe;              /* wakes us (read end of a pipe) */
+	int region_fd;         /* the tenant's value region, or -1 */
+	uint64_t region_size;
+	uint64_t sent;         /* frames sent through the ring (applied counts these) */
+};
+
+/*
+ * Connect to the tenant socket, say HELLO and ask for a ring. Returns 0
+ * with *r set up; a wire status > 0 (QUOTA: the connection was refused at
+ * accept; NOMEM: the ring was refused, r->fd is then a plain connection
+ * the caller may go on using, or must close); -1 if the exchange failed.
+ */
+int rawring_open(const char *sock, struct rawring *r);
+/* Unmap and close everything of r (the socket too). */
+void rawring_close(struct rawring *r);
+
+/* Ring utmemd's doorbell (it may be asleep). */
+void rawring_kick(struct rawring *r);
+/*
+ * Write n bytes into the request ring, as room allows, publishing the
+ * tail and ringing as it goes; waits up to ms for room. 0, or -1 (no room
+ * in time, or utmemd's head is impossible).
+ */
+int rawring_write(struct rawring *r, const void *p, size_t n, int ms);
+/* Encode and write one frame (value may be NULL with vlen 0). */
+int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
+		  uint32_t pool, const void *key, uint32_t klen,
+		  const void *val, uint32_t vlen);
+/*
+ * Read the next reply header from the reply ring within ms (replies here
+ * carry no value). Returns its status, or -1 (nothing in time, or an
+ * impossible tail).
+ */
+int rawring_reply(struct rawring *r, struct uwire_hdr *h, int ms);
+/* Wait up to ms until utmemd has served n frames (shm->applied). 0 or -1. */
+int rawring_applied(struct rawring *r, uint64_t n, int ms);
+/* What utmemd has granted so far (shm->credit), and staging slot i. */
+uint64_t rawring_credit(struct rawring *r);
+void rawring_slot(struct rawring *r, unsigned i, uint64_t *off, uint64_t *len,
+		  uint32_t *gen);
+/* Has utmemd closed r (its socket hung up) within ms? */
+int rawring_closed(struct rawring *r, int ms);
+
+#endif
