@@ -7,7 +7,9 @@
  * pairs) that the scripts read and check; a subcommand exits non-zero only
  * when it could not run at all, never to judge the daemon (the scripts do).
  *
- * The flush attacks are in flush.c; what both files share is in hostile.h.
+ * The flush attacks are in flush.c, the ring attacks in ringhold.c and
+ * ringpost.c (on a raw ring client, rawring.c); what they share with this
+ * file is in hostile.h.
  *
  * Randomness (keys of the collision baseline) comes from a seed printed
  * with the figures and taken from HOSTILE_SEED when set, so a run can be
@@ -913,8 +915,9 @@ int main(int argc, char **argv)
 	ONE("flushreset", 2, cmd_flushreset);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
+	ONE("ringhold", 4, cmd_ringhold);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -1,7 +1,8 @@
 /*
  * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
- * with its flush attacks (flush.c): clocks, raw connections speaking the
- * wire protocol, and the well-behaved tenant's libutmem connection.
+ * with its flush attacks (flush.c) and ring attacks (ringhold.c,
+ * ringpost.c, rawring.c): clocks, raw connections speaking the wire
+ * protocol, and the well-behaved tenant's libutmem connection.
  */
 #ifndef UTMEM_TEST_HOSTILE_H
 #define UTMEM_TEST_HOSTILE_H
@@ -38,5 +39,6 @@ int cmd_flushfair(char **argv);
 int cmd_flushpipe(char **argv);
 int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
+int cmd_ringhold(char **argv);
 
 #endif
