@@ -916,8 +916,9 @@ int main(int argc, char **argv)
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 	ONE("ringhold", 4, cmd_ringhold);
+	ONE("ringpost", 2, cmd_ringpost);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost ARGS (see hostile.c)\n");
 	return 2;
 }

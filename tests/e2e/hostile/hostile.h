@@ -40,5 +40,6 @@ int cmd_flushpipe(char **argv);
 int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
 int cmd_ringhold(char **argv);
+int cmd_ringpost(char **argv);
 
 #endif
