@@ -2,9 +2,10 @@
  * ringpost.c — the hostile suite's posting attacks (t_ringabuse.sh): a
  * ring client breaks the posting rules of docs/protocol.md section 10 by
  * hand, one way per connection, over and over: posts beyond the credit
- * utmemd granted, names staging slots it does not hold, holds no more, or
- * already used, and scribbles impossible indices on its ring while it has
- * posted requests, credit, staging extents and a half-received frame.
+ * utmemd granted, gives back more than it was granted, names staging
+ * slots it does not hold, holds no more, or already used, and scribbles
+ * impossible indices on its ring while it has posted requests, credit,
+ * staging extents and a half-received frame.
  * utmemd must close each such connection (answering PROTO where a rule of
  * posting was broken), store nothing of the broken requests, and give the
  * credit and extents back. A subcommand of hostile.c (hostile.h).
@@ -40,13 +41,14 @@ enum kind {
 	K_TWICE,      /* two PUT_REFs of one extent: the second is not held */
 	K_SHORT,      /* PUT_REF whose record does not fit its extent */
 	K_REFCREDIT,  /* a valid PUT_REF after all credit was given back */
+	K_BADRETURN,  /* CREDIT_RETURN of more than was ever granted */
 	K_INDEX,      /* impossible indices while posting */
 	NKIND
 };
 
 static const char *const kind_name[NKIND] = {
 	"overspent", "overframe", "noslot", "wronggen", "released",
-	"twice", "short", "refcredit", "index",
+	"twice", "short", "refcredit", "badreturn", "index",
 };
 
 struct post {
@@ -188,14 +190,14 @@ static int ref_frame(struct rawring *r, uint64_t id, uint32_t pool, const char *
 			     (uint32_t)strlen(key), v, sizeof(v));
 }
 
-static int return_frame(struct rawring *r, uint32_t mask, uint64_t upto)
+static int return_frame(struct rawring *r, uint64_t id, uint32_t mask, uint64_t upto)
 {
 	uint8_t v[UWIRE_RETURN_SIZE];
 
 	uwire_put_u32(v, mask);
 	uwire_put_u32(v + 4, 0);
 	uwire_put_u64(v + 8, upto);
-	return rawring_frame(r, UWIRE_OP_CREDIT_RETURN, 0, 0, 0, NULL, 0, v, sizeof(v));
+	return rawring_frame(r, UWIRE_OP_CREDIT_RETURN, 0, id, 0, NULL, 0, v, sizeof(v));
 }
 
 /*
@@ -315,7 +317,7 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 
 	switch (k) {
 	case K_OVERSPENT:
-		if (return_frame(r, 0, c) < 0 ||
+		if (return_frame(r, 0, 0, c) < 0 ||
 		    rawring_frame(r, UWIRE_OP_PUT, UWIRE_F_POSTED, 21, p->pool, bad, bk,
 				  p->val, POSTED_VLEN) < 0)
 			return -1;
@@ -336,6 +338,11 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 			      (uint32_t)next_rand(p), TEACH_VLEN) < 0)
 			return -1;
 		return 23;
+	case K_BADRETURN:
+		/* utmemd answers a broken CREDIT_RETURN with its id. */
+		if (return_frame(r, 36, 0, c + 1 + next_rand(p) % (1u << 20)) < 0)
+			return -1;
+		return 36;
 	case K_INDEX:
 		if (teach(p, r, &off, &len, &gen) < 0) {
 			p->noslot++;
@@ -360,7 +367,7 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 		return 24;
 	case K_RELEASED:
 		put_record(p, off, len, bad, vlen, 3);
-		if (return_frame(r, 1u << slot, 0) < 0 ||
+		if (return_frame(r, 0, 1u << slot, 0) < 0 ||
 		    ref_frame(r, 25, p->pool, bad, (uint32_t)slot, gen, vlen) < 0)
 			return -1;
 		return 25;
@@ -382,7 +389,7 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 		return 28;
 	case K_REFCREDIT:
 		put_record(p, off, len, bad, vlen, 3);
-		if (return_frame(r, 0, rawring_credit(r)) < 0 ||
+		if (return_frame(r, 0, 0, rawring_credit(r)) < 0 ||
 		    ref_frame(r, 29, p->pool, bad, (uint32_t)slot, gen, vlen) < 0)
 			return -1;
 		return 29;

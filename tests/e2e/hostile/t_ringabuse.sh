@@ -14,7 +14,8 @@
 #     for 4 s: credit overspent (after giving it all back, and by one
 #     frame just above the grant), PUT_REF naming no slot, a slot with
 #     another generation, a slot given back, a slot already adopted, an
-#     extent too short, a valid slot without credit; and
+#     extent too short, a valid slot without credit, CREDIT_RETURN of more
+#     than was granted; and
 #  3. impossible indices (tail past the ring, tail backwards, reply head
 #     far ahead) while the ring holds credit, staging extents, posted PUTs
 #     and a half-received 2 MiB posted frame. (t_ring.sh scribbles on
@@ -83,7 +84,7 @@ ok "hoarding: $RINGS rings of $((RING_BYTES >> 10)) KiB granted (in-flight budge
 out=$("$HOSTILE" ringpost "$EVIL" 4) || fail "ringpost did not run"
 echo "attack (posting): $out"
 attacks=0
-for k in overspent overframe noslot wronggen released twice short refcredit index; do
+for k in overspent overframe noslot wronggen released twice short refcredit badreturn index; do
 	n=$(field "$out" "$k")
 	[ "${n:-0}" -ge 1 ] || fail "attack $k never ran: $out"
 	attacks=$((attacks + n))
