@@ -580,7 +580,8 @@ void ud_conn_release(struct ud_conn *c);
 int ud_hold(struct ud_conn *c, size_t n);
 /* Give back n bytes charged by ud_hold. */
 void ud_unhold(struct ud_conn *c, size_t n);
-/* The bound on RSS above capacity that the limits imply (docs/security.md). */
+/* The bound on RSS above capacity that the limits imply (docs/security.md;
+ * INFO overhead_bound_bytes). Main thread. */
 uint64_t ud_overhead_bound(struct ud_daemon *d);
 
 /* ---- failed TCP HELLOs by source address (backoff.c) ---- */
@@ -593,6 +594,10 @@ int ud_authfail_blocked(struct ud_daemon *d, uint32_t addr);
 void ud_authfail_record(struct ud_daemon *d, uint32_t addr);
 
 /* ---- value regions (region.c) ---- */
+
+/* Freed pages a tenant's value region may keep resident, uncharged, until
+ * the maintenance thread's next poll (region.c, REGION_WARM_HARD). */
+#define UD_REGION_WARM_HARD (256u << 20)
 
 /*
  * Give tenant t a value region (a sealed memfd of d's region size, mapped

@@ -301,6 +301,7 @@ uint64_t ud_overhead_bound(struct ud_daemon *d)
 		sum += (uint64_t)d->max_unauth * CONN_BASE;
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		sum += atomic_load(&t->inflight_max) +
-		       (uint64_t)atomic_load(&t->conn_limit) * per_conn * CONN_BASE;
+		       (uint64_t)atomic_load(&t->conn_limit) * per_conn * CONN_BASE +
+		       (t->region_fd >= 0 ? UD_REGION_WARM_HARD : 0);
 	return sum;
 }

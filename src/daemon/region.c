@@ -32,7 +32,8 @@
  * cache down to REGION_WARM_POLL at once, punching neighbouring runs as one
  * range; at most this much freed memory waits that long.
  */
-#define REGION_WARM_HARD (256u << 20)
+_Static_assert(UD_REGION_WARM_HARD >= (32u << 20), "warm_hard >= warm_poll");
+#define REGION_WARM_HARD UD_REGION_WARM_HARD
 #define REGION_WARM_POLL (32u << 20)
 /* Warm runs idle this long go back to the OS (down to REGION_WARM); a
  * cache in use keeps up to REGION_WARM_POLL faulted in. */

@@ -1092,6 +1092,26 @@ static void pin_words(uint8_t *base, const struct uvr_hdr *h, uint64_t off)
 				 off, __ATOMIC_SEQ_CST);
 }
 
+/*
+ * Pin key's record (a PIN_VAL value whose first 16 bytes are marker) with
+ * every hazard word, then free it: INVALIDATE. Returns 0, or -1 (said).
+ */
+static int pin_and_free(utmem_client *c, uint32_t p, const char *key,
+			const char *marker, struct raw *r, uint8_t *base,
+			const struct uvr_hdr *h)
+{
+	int64_t at;
+
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	at = pin_find(r->region_fd, base, h->heap_off, marker, 16);
+	CHECK_EQ("the record found in the region", at > 0, 1);
+	if (at <= 0)
+		return -1;
+	pin_words(base, h, (uint64_t)at);
+	CHECK_EQ("invalidate the pinned key", utmem_invalidate(c, p, key, strlen(key)), 0);
+	return 0;
+}
+
 /* PUT key (a fresh PIN_VAL value with marker at its start), synchronously. */
 static int pin_put(utmem_client *c, uint32_t p, const char *key, uint8_t *v,
 		   const char *marker)
@@ -1125,7 +1145,6 @@ static int cmd_pin(char **argv)
 	struct uvr_hdr h;
 	struct raw r;
 	uint32_t p;
-	int64_t at;
 	long ms;
 
 	snprintf(addr, sizeof(addr), "unix:%s", argv[0]);
@@ -1141,13 +1160,8 @@ static int cmd_pin(char **argv)
 
 	/* 1. Pinned: still charged, so a second 6 MiB does not fit 8 MiB. */
 	CHECK_EQ("put pin-a", pin_put(c, p, "pin-a", v, "<<pin-a marker>>"), 0);
-	CHECK_EQ("sync", utmem_sync(c), 0);
-	at = pin_find(r.region_fd, base, h.heap_off, "<<pin-a marker>>", 16);
-	CHECK_EQ("pin-a's record found in the region", at > 0, 1);
-	if (at <= 0)
+	if (pin_and_free(c, p, "pin-a", "<<pin-a marker>>", &r, base, &h))
 		return 1;
-	pin_words(base, &h, (uint64_t)at);
-	CHECK_EQ("invalidate pin-a", utmem_invalidate(c, p, "pin-a", 5), 0);
 	CHECK_EQ("a PUT beyond what is left beside the pinned record",
 		 pin_put(c, p, "pin-b", v, "<<pin-b marker>>"), -EDQUOT);
 	printf("PINNED\n");
@@ -1165,13 +1179,8 @@ static int cmd_pin(char **argv)
 		return 1;
 
 	/* 3. Kept pinned: taken back after the grace, uncharged then. */
-	CHECK_EQ("sync", utmem_sync(c), 0);
-	at = pin_find(r.region_fd, base, h.heap_off, "<<pin-b marker>>", 16);
-	CHECK_EQ("pin-b's record found in the region", at > 0, 1);
-	if (at <= 0)
+	if (pin_and_free(c, p, "pin-b", "<<pin-b marker>>", &r, base, &h))
 		return 1;
-	pin_words(base, &h, (uint64_t)at);
-	CHECK_EQ("invalidate pin-b", utmem_invalidate(c, p, "pin-b", 5), 0);
 	ms = pin_until_stored(c, p, "pin-c", v, "<<pin-c marker>>");
 	CHECK_EQ("stored within 5 s though still pinned (the grace)", ms >= 0, 1);
 	CHECK_EQ("not before most of the grace (1 s) was over", ms >= 700, 1);

@@ -9,6 +9,18 @@ set -u
 T=$(mktemp -d)
 PIDS=()
 
+# wait_output FILE REGEX PID: a line of FILE matches REGEX within 20 s,
+# while PID lives. Returns 1 otherwise.
+wait_output() {
+	local i
+	for i in $(seq 1 400); do
+		grep -Eq "$2" "$1" && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 cleanup() {
 	local p
 	for p in "${PIDS[@]}"; do

@@ -29,16 +29,7 @@ for fp in 1 0; do
 	ok "submitted STATS and SERVER_INFO count the PUTs before them, fast path $fp: $out"
 done
 
-# wait_line FILE LINE: the client printed LINE (bounded).
-wait_line() {
-	local i
-	for i in $(seq 1 400); do
-		grep -qx "$2" "$1" && return 0
-		kill -0 "$CPID" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+wait_line() { wait_output "$1" "^$2\$" "$CPID"; }
 
 for mode in fast socket; do
 	F=$T/flags-$mode

@@ -20,16 +20,7 @@ max = 8M
 INI
 start_daemon d "$RUN" -c "$T/d.ini"
 info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
-# wait_line LINE: the client printed LINE (bounded).
-wait_line() {
-	local i
-	for i in $(seq 1 400); do
-		grep -q "^$1" "$T/pin.out" && return 0
-		kill -0 "$CPID" 2>/dev/null || return 1
-		sleep 0.05
-	done
-	return 1
-}
+wait_line() { wait_output "$T/pin.out" "^$1" "$CPID"; }
 
 "$E2E_RING" pin "$RUN/pin.sock" "$F" >"$T/pin.out" 2>"$T/pin.log" &
 CPID=$!

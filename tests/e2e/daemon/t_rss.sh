@@ -36,6 +36,12 @@ base=$(info rss_bytes)
 "$E2E_CLIENT" read "$RUN/a.sock" e 100000 8 >/dev/null || fail "read"
 full=$(info rss_bytes)
 charged=$(info charged_bytes)
+# The bound INFO states (docs/security.md): RSS above the capacity at most
+# overhead_bound_bytes (which counts the value region's warm pages too).
+bound=$(info overhead_bound_bytes)
+[ "$bound" -gt $((48 << 20)) ] || fail "overhead_bound_bytes $bound below its fixed part"
+[ "$full" -le $(($(info capacity_bytes) + bound)) ] ||
+	fail "RSS $full above capacity + overhead_bound_bytes $bound"
 [ $((full - base)) -gt $((64 << 20)) ] || fail "RSS grew only $(((full - base) >> 20)) MiB for $((charged >> 20)) MiB charged"
 start=$(date +%s%N)
 ctl --force capacity set 10M >/dev/null || fail "capacity set 10M"
