@@ -206,6 +206,13 @@ void ud_credit_free(struct ud_conn *c)
 	c->credit = NULL;
 }
 
+bool ud_credit_covers(const struct ud_conn *c, uint64_t bound)
+{
+	const struct ud_credit *k = c->credit;
+
+	return k && bound <= k->granted - k->spent;
+}
+
 int ud_credit_spend(struct ud_conn *c, uint64_t bound)
 {
 	struct ud_credit *k = c->credit;

@@ -653,6 +653,8 @@ void ud_fold_reads_all(struct ud_daemon *d);
 void ud_credit_free(struct ud_conn *c);
 /* Spend bound bytes of c's credit. Returns 0, or -EPROTO (overspent). */
 int ud_credit_spend(struct ud_conn *c, uint64_t bound);
+/* Would ud_credit_spend(c, bound) succeed now? (No credit: no.) */
+bool ud_credit_covers(const struct ud_conn *c, uint64_t bound);
 /*
  * CREDIT_RETURN: give back what is unspent of the grants up to `upto` and
  * the staging slots in mask. Returns 0, or -EPROTO (upto never granted).

@@ -30,6 +30,7 @@
  * the memory being freed only after the event batch (ud_loop_free_dead).
  */
 #include "daemon/daemon.h"
+#include "proto/region.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -468,14 +469,37 @@ static uint8_t *in_grow(struct ud_conn *c)
 	return p;
 }
 
+/*
+ * A posted PUT whose frame does not fit the input buffer, beyond the
+ * connection's credit: it breaks the posting rules whatever follows, so
+ * it is refused at its header (PROTO, the connection closed), before the
+ * whole frame is received and charged. Every frame before it was served
+ * (one buffer, in order), so the credit is what serving it would see.
+ */
+static int posted_over_credit(struct ud_conn *c, const struct uwire_hdr *h)
+{
+	if (!c->credit || h->opcode != UWIRE_OP_PUT || !(h->flags & UWIRE_F_POSTED) ||
+	    ud_credit_covers(c, uvr_put_bound(h->klen, h->vlen)))
+		return 0;
+	ud_warn_rl("tenant '%s' (fd %d): posted PUT beyond its credit (a %zu-byte frame, refused at its header); closing the connection",
+		   c->tenant->name, c->fd, c->in_need);
+	ud_reply(c, h, UWIRE_S_PROTO, 0, NULL, 0);
+	c->closing = 1;
+	return 1;
+}
+
 int ud_in_grow_or_refuse(struct ud_conn *c)
 {
 	struct uwire_hdr h;
 	struct uwire_limits big = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
 
-	if (c->in_need <= c->in_cap || in_grow(c))
+	if (c->in_need <= c->in_cap)
 		return 0;
 	uwire_hdr_decode(c->in, &big, &h);
+	if (posted_over_credit(c, &h))
+		return -EPROTO;
+	if (in_grow(c))
+		return 0;
 	if (c->tenant)
 		ud_warn_rl("tenant '%s' (fd %d): a %zu-byte frame does not fit its in-flight budget (%llu of %llu bytes held); refused",
 			   c->tenant->name, c->fd, c->in_need,

@@ -3,7 +3,8 @@
  * ring client breaks the posting rules of docs/protocol.md section 10 by
  * hand, one way per connection, over and over: posts beyond the credit
  * utmemd granted, gives back more than it was granted, names staging
- * slots it does not hold, holds no more, or already used, and scribbles
+ * slots it does not hold, holds no more, or already used, announces a
+ * posted PUT far beyond its credit and sends only its start, and scribbles
  * impossible indices on its ring while it has posted requests, credit,
  * staging extents and a half-received frame.
  * utmemd must close each such connection (answering PROTO where a rule of
@@ -29,6 +30,7 @@
 #define POSTED_VLEN 1024u   /* the legitimate posted PUTs of the index attack */
 #define NPOSTED 4
 #define HALF_VLEN (2u << 20) /* the frame left half-sent by the index attack */
+#define HEAD_VLEN (6u << 20) /* the posted PUT announced beyond credit */
 #define WAIT_MS 3000         /* for an answer or a close that must come */
 #define CAP_US 15000000u     /* rounds may overrun SECONDS by this much */
 
@@ -43,12 +45,14 @@ enum kind {
 	K_REFCREDIT,  /* a valid PUT_REF after all credit was given back */
 	K_BADRETURN,  /* CREDIT_RETURN of more than was ever granted */
 	K_INDEX,      /* impossible indices while posting */
+	K_HEADONLY,   /* a posted PUT beyond credit, only its first bytes sent:
+			 refused at its header, not after its frame */
 	NKIND
 };
 
 static const char *const kind_name[NKIND] = {
 	"overspent", "overframe", "noslot", "wronggen", "released",
-	"twice", "short", "refcredit", "badreturn", "index",
+	"twice", "short", "refcredit", "badreturn", "index", "headonly",
 };
 
 struct post {
@@ -229,6 +233,24 @@ static int teach(struct post *p, struct rawring *r, uint64_t *off, uint64_t *len
 	return (int)n;
 }
 
+/* The header and key of a posted PUT of vlen bytes; the value is the
+ * caller's to send (or not). */
+static int posted_start(struct rawring *r, uint64_t id, uint32_t pool,
+			const char *key, uint32_t klen, uint32_t vlen)
+{
+	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
+			      .flags = UWIRE_F_POSTED, .id = id, .pool = pool,
+			      .klen = klen, .vlen = vlen};
+	uint8_t hdr[UWIRE_HDR_SIZE];
+
+	uwire_hdr_encode(&h, hdr);
+	r->sent++;
+	if (rawring_write(r, hdr, sizeof(hdr), 5000) < 0 ||
+	    rawring_write(r, key, klen, 5000) < 0)
+		return -1;
+	return 0;
+}
+
 /* The smallest value length whose posted PUT the credit c does not cover. */
 static uint32_t just_over(uint64_t klen, uint64_t c)
 {
@@ -270,11 +292,12 @@ static int index_attack(struct post *p, struct rawring *r, const char *bad)
 				 next_rand(p) | (1ull << 62), __ATOMIC_RELEASE);
 		return rawring_frame(r, UWIRE_OP_PING, 0, 34, 0, NULL, 0, NULL, 0);
 	}
-	/* A posted PUT announcing 2 MiB (utmemd charges it at its header),
-	 * 64 KiB of it sent and taken in. */
+	/* A PUT announcing 2 MiB (utmemd charges it at its header), 64 KiB
+	 * of it sent and taken in. A request, not posted: a posted one
+	 * beyond the credit is refused at its header (K_HEADONLY). */
 	{
 		struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
-				      .flags = UWIRE_F_POSTED, .id = 35,
+				      .flags = 0, .id = 35,
 				      .pool = p->pool, .klen = (uint32_t)strlen(bad),
 				      .vlen = HALF_VLEN};
 		uint8_t hdr[UWIRE_HDR_SIZE];
@@ -327,9 +350,11 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 		if (uvr_put_bound(bk, vlen) - c > p->over_by_max)
 			p->over_by_max = uvr_put_bound(bk, vlen) - c;
 		pattern(p->val, vlen, 2);
-		if (rawring_frame(r, UWIRE_OP_PUT, UWIRE_F_POSTED, 22, p->pool, bad, bk,
-				  p->val, vlen) < 0)
+		if (posted_start(r, 22, p->pool, bad, bk, vlen) < 0)
 			return -1;
+		/* A frame larger than utmemd's input buffer is refused at its
+		 * header, and the rest is never read: do not wait for room. */
+		(void)rawring_write(r, p->val, vlen, 50);
 		return 22;
 	case K_NOSLOT:
 		slot = (int)(next_rand(p) % (URING_STAGES + 2));
@@ -341,6 +366,15 @@ static int64_t attack(struct post *p, struct rawring *r, enum kind k, uint64_t c
 	case K_BADRETURN:
 		/* utmemd answers a broken CREDIT_RETURN with its id. */
 		if (return_frame(r, 36, 0, c + 1 + next_rand(p) % (1u << 20)) < 0)
+			return -1;
+		return 36;
+	case K_HEADONLY:
+		/* 6 MiB announced, 4 KiB sent; frame_timeout is 2 s, WAIT_MS
+		 * 3 s: PROTO must come at the header, not after a timeout. */
+		if (uvr_put_bound(bk, HEAD_VLEN) <= c)
+			return -1; /* the credit covers it: nothing broken */
+		if (posted_start(r, 36, p->pool, bad, bk, HEAD_VLEN) < 0 ||
+		    rawring_write(r, p->val, 4096, 5000) < 0)
 			return -1;
 		return 36;
 	case K_INDEX:

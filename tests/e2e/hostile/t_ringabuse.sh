@@ -84,7 +84,7 @@ ok "hoarding: $RINGS rings of $((RING_BYTES >> 10)) KiB granted (in-flight budge
 out=$("$HOSTILE" ringpost "$EVIL" 4) || fail "ringpost did not run"
 echo "attack (posting): $out"
 attacks=0
-for k in overspent overframe noslot wronggen released twice short refcredit badreturn index; do
+for k in overspent overframe noslot wronggen released twice short refcredit badreturn index headonly; do
 	n=$(field "$out" "$k")
 	[ "${n:-0}" -ge 1 ] || fail "attack $k never ran: $out"
 	attacks=$((attacks + n))
