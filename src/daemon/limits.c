@@ -293,8 +293,10 @@ void ud_unhold(struct ud_conn *c, size_t n)
 
 uint64_t ud_overhead_bound(struct ud_daemon *d)
 {
+	/* The VM regions as configured now (their budget, big_in_limit,
+	 * bounds them further). */
 	uint64_t sum = FIXED_BASE + (uint64_t)d->cfg.workers * SEG_CACHE_BOUND +
-		       (uint64_t)UD_ADMIN_MAX * CONN_BASE + d->big_in_limit;
+		       (uint64_t)UD_ADMIN_MAX * CONN_BASE + atomic_load(&d->big_in);
 	unsigned per_conn = d->ring_size ? 2 : 1;
 
 	if (d->cfg.tcp_on)
