@@ -180,9 +180,9 @@ int rawring_write(struct rawring *r, const void *p, size_t n, int ms)
 	return 0;
 }
 
-int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
-		  uint32_t pool, const void *key, uint32_t klen,
-		  const void *val, uint32_t vlen)
+int rawring_part(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
+		 uint32_t pool, const void *key, uint32_t klen,
+		 const void *val, uint32_t vlen, uint32_t part, int ms)
 {
 	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = (uint8_t)op,
 			      .flags = (uint16_t)flags, .id = id, .pool = pool,
@@ -191,11 +191,19 @@ int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
 
 	uwire_hdr_encode(&h, hdr);
 	r->sent++;
-	if (rawring_write(r, hdr, sizeof(hdr), 5000) < 0 ||
-	    (klen && rawring_write(r, key, klen, 5000) < 0) ||
-	    (vlen && val && rawring_write(r, val, vlen, 5000) < 0))
+	if (rawring_write(r, hdr, sizeof(hdr), ms) < 0 ||
+	    (klen && rawring_write(r, key, klen, ms) < 0) ||
+	    (part && val && rawring_write(r, val, part, ms) < 0))
 		return -1;
 	return 0;
+}
+
+int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
+		  uint32_t pool, const void *key, uint32_t klen,
+		  const void *val, uint32_t vlen)
+{
+	return rawring_part(r, op, flags, id, pool, key, klen, val, vlen, vlen,
+			    5000);
 }
 
 int rawring_reply(struct rawring *r, struct uwire_hdr *h, int ms)
@@ -215,6 +223,27 @@ int rawring_reply(struct rawring *r, struct uwire_hdr *h, int ms)
 	if (uwire_hdr_decode(b, &lim, h) < 0 || h->klen || h->vlen)
 		return -1;
 	return h->status;
+}
+
+int rawring_peek(struct rawring *r, uint64_t off, struct uwire_hdr *h)
+{
+	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
+	int64_t avail = uring_avail(&r->rx);
+
+	/* The data area is mapped twice: any run up to its size is contiguous. */
+	if (avail < 0 || off + UWIRE_HDR_SIZE > (uint64_t)avail)
+		return -1;
+	return uwire_hdr_decode(uring_rptr(&r->rx) + off, &lim, h) < 0 ? -1 : 0;
+}
+
+int64_t rawring_pending(struct rawring *r)
+{
+	return uring_avail(&r->rx);
+}
+
+uint64_t rawring_taken(struct rawring *r)
+{
+	return __atomic_load_n(r->tx.head, __ATOMIC_ACQUIRE);
 }
 
 int rawring_applied(struct rawring *r, uint64_t n, int ms)
@@ -249,4 +278,27 @@ void rawring_slot(struct rawring *r, unsigned i, uint64_t *off, uint64_t *len,
 int rawring_closed(struct rawring *r, int ms)
 {
 	return hung_up_within(r->fd, ms);
+}
+
+int rawring_wait_closed(struct rawring *r, int n, const uint64_t *since_us,
+			int64_t *ms_to_close, int ms)
+{
+	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	int left = 0, closed = 0;
+
+	for (int i = 0; i < n; i++) {
+		ms_to_close[i] = -1;
+		left += r[i].fd >= 0;
+	}
+	while (left && now_us() < end) {
+		for (int i = 0; i < n; i++) {
+			if (r[i].fd < 0 || ms_to_close[i] >= 0 || !rawring_closed(&r[i], 0))
+				continue;
+			ms_to_close[i] = (int64_t)(now_us() - since_us[i]) / 1000;
+			left--;
+			closed++;
+		}
+		usleep(10000);
+	}
+	return closed;
 }

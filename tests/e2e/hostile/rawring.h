@@ -4,6 +4,8 @@
  * a raw tenant connection, maps it itself (src/transport/ring.h) and then
  * writes whatever frames and indices the attack wants, where libutmem
  * would follow the rules. Frames are the wire's (src/proto/wire.h).
+ * It also stalls (t_ringidle.sh: ringunread.c, ringhalf.c, ringidle.c):
+ * replies left in the ring untaken, frames half-sent, rings left idle.
  */
 #ifndef UTMEM_TEST_RAWRING_H
 #define UTMEM_TEST_RAWRING_H
@@ -49,11 +51,29 @@ int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
 		  uint32_t pool, const void *key, uint32_t klen,
 		  const void *val, uint32_t vlen);
 /*
+ * Write a frame's header announcing vlen value bytes, its key and only the
+ * first part bytes of val (part <= vlen), waiting up to ms for room: a
+ * frame left half-sent. 0 or -1.
+ */
+int rawring_part(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
+		 uint32_t pool, const void *key, uint32_t klen,
+		 const void *val, uint32_t vlen, uint32_t part, int ms);
+/*
  * Read the next reply header from the reply ring within ms (replies here
  * carry no value). Returns its status, or -1 (nothing in time, or an
  * impossible tail).
  */
 int rawring_reply(struct rawring *r, struct uwire_hdr *h, int ms);
+/*
+ * The header of the reply starting off bytes past our reply head, without
+ * taking anything (the head stays where it is). 0, or -1 if utmemd has not
+ * written it all, or it is not a header.
+ */
+int rawring_peek(struct rawring *r, uint64_t off, struct uwire_hdr *h);
+/* Reply bytes utmemd has written that we have not taken (-1: impossible). */
+int64_t rawring_pending(struct rawring *r);
+/* Request bytes utmemd has taken from the request ring so far. */
+uint64_t rawring_taken(struct rawring *r);
 /* Wait up to ms until utmemd has served n frames (shm->applied). 0 or -1. */
 int rawring_applied(struct rawring *r, uint64_t n, int ms);
 /* What utmemd has granted so far (shm->credit), and staging slot i. */
@@ -62,5 +82,13 @@ void rawring_slot(struct rawring *r, unsigned i, uint64_t *off, uint64_t *len,
 		  uint32_t *gen);
 /* Has utmemd closed r (its socket hung up) within ms? */
 int rawring_closed(struct rawring *r, int ms);
+/*
+ * Watch the n rings of r until utmemd has closed each or ms have passed:
+ * ms_to_close[i] is how long after since_us[i] ring i was seen closed
+ * (within 10 ms), or -1 if it was not. Rings without a socket are
+ * skipped (-1). Returns how many were closed.
+ */
+int rawring_wait_closed(struct rawring *r, int n, const uint64_t *since_us,
+			int64_t *ms_to_close, int ms);
 
 #endif
