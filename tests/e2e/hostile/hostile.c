@@ -7,8 +7,9 @@
  * pairs) that the scripts read and check; a subcommand exits non-zero only
  * when it could not run at all, never to judge the daemon (the scripts do).
  *
- * The flush attacks are in flush.c, the ring attacks in ringhold.c and
- * ringpost.c (on a raw ring client, rawring.c); what they share with this
+ * The flush attacks are in flush.c, the ring attacks in ringhold.c,
+ * ringpost.c, ringunread.c, ringhalf.c and ringidle.c (on a raw ring
+ * client, rawring.c); what they share with this
  * file is in hostile.h.
  *
  * Randomness (keys of the collision baseline) comes from a seed printed
@@ -917,8 +918,11 @@ int main(int argc, char **argv)
 	ONE("respflag", 1, cmd_respflag);
 	ONE("ringhold", 4, cmd_ringhold);
 	ONE("ringpost", 2, cmd_ringpost);
+	ONE("ringunread", 4, cmd_ringunread);
+	ONE("ringhalf", 4, cmd_ringhalf);
+	ONE("ringidle", 2, cmd_ringidle);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -1,7 +1,7 @@
 /*
  * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
  * with its flush attacks (flush.c) and ring attacks (ringhold.c,
- * ringpost.c, rawring.c): clocks, raw connections speaking the wire
+ * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, rawring.c): clocks, raw connections speaking the wire
  * protocol, and the well-behaved tenant's libutmem connection.
  */
 #ifndef UTMEM_TEST_HOSTILE_H
@@ -41,5 +41,8 @@ int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
 int cmd_ringhold(char **argv);
 int cmd_ringpost(char **argv);
+int cmd_ringunread(char **argv);
+int cmd_ringhalf(char **argv);
+int cmd_ringidle(char **argv);
 
 #endif
