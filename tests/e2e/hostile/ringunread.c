@@ -4,8 +4,9 @@
  * several ring connections and never advances its reply head. utmemd may
  * fill each reply ring, then hold a backlog of at most about one reply
  * beyond OUT_HIGH per connection (it pauses the connection: no more
- * requests taken), all of it charged to the tenant's in-flight budget
- * (GETs that do not fit are answered NOMEM), and must close the
+ * requests taken; the first GET is posted alone, so a paused ring holds
+ * none in its input buffer), all of it charged to the tenant's in-flight
+ * budget * (GETs that do not fit are answered NOMEM), and must close the
  * connections once their replies went untaken for client_timeout (or,
  * with nothing pending, idle for idle_timeout). A subcommand of hostile.c.
  */
@@ -110,15 +111,28 @@ int cmd_ringunread(char **argv)
 			setup_failed++;
 			rawring_close(&rr[i]);
 		}
-	/* All GETs of a ring in one write: utmemd sees them all at once. */
+	/*
+	 * The first GET alone, until its reply is in the ring: a ring that
+	 * pauses then holds no request in its input buffer, so only its
+	 * untaken replies (client_timeout) can close it. Then the rest.
+	 */
 	for (int i = 0; i < rings; i++) {
+		size_t one = UWIRE_HDR_SIZE + klen;
+		uint64_t end;
+
 		if (rr[i].fd < 0)
 			continue;
 		since[i] = now_us();
+		end = since[i] + 5000000u;
 		rr[i].sent += (uint64_t)gets;
-		write_failed += rawring_write(&rr[i], frames,
-					      (size_t)gets * (UWIRE_HDR_SIZE + klen),
-					      5000) < 0;
+		if (rawring_write(&rr[i], frames, one, 5000) < 0) {
+			write_failed++;
+			continue;
+		}
+		while (rawring_pending(&rr[i]) == 0 && now_us() < end)
+			usleep(1000);
+		write_failed += rawring_write(&rr[i], frames + one,
+					      (size_t)(gets - 1) * one, 5000) < 0;
 	}
 	usleep(SETTLE_US);
 	for (int i = 0; i < rings; i++) {
