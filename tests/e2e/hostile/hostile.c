@@ -9,8 +9,7 @@
  *
  * The flush attacks are in flush.c, the ring attacks in ringhold.c,
  * ringpost.c, ringunread.c, ringhalf.c and ringidle.c (on a raw ring
- * client, rawring.c); what they share with this
- * file is in hostile.h.
+ * client, rawring.c); what they share with this file is in hostile.h.
  *
  * Randomness (keys of the collision baseline) comes from a seed printed
  * with the figures and taken from HOSTILE_SEED when set, so a run can be
