@@ -342,15 +342,18 @@ static void proto_error(struct ud_conn *c, const struct uwire_hdr *h, int status
 
 /*
  * Move the unread tail to the front, give back an oversized buffer and its
- * charge, and note when an unfinished frame began (frame_timeout).
+ * charge, and note when an unfinished frame began (frame_timeout): only
+ * when the buffer ends in one (partial). Whole frames left there while the
+ * connection is paused wait for us, not for the client, whose own
+ * deadline is client_timeout.
  */
-static void in_compact(struct ud_conn *c, size_t pos)
+static void in_compact(struct ud_conn *c, size_t pos, bool partial)
 {
 	if (pos) {
 		memmove(c->in, c->in + pos, c->in_len - pos);
 		c->in_len -= pos;
 	}
-	if (!c->in_len)
+	if (!c->in_len || !partial)
 		c->frame_ns = 0;
 	else if (pos || !c->frame_ns)
 		c->frame_ns = c->loop->now_ns;
@@ -393,6 +396,7 @@ void ud_conn_process(struct ud_conn *c)
 	struct ud_daemon *d = c->loop->d;
 	struct uwire_frame f;
 	size_t pos = 0, need;
+	bool partial = false;
 	long r;
 
 	if (c->parked || (c->starved && backlog(c)))
@@ -408,6 +412,7 @@ void ud_conn_process(struct ud_conn *c)
 		r = uwire_parse_request(c->in + pos, c->in_len - pos, &d->lim, &f,
 					&need);
 		if (r == 0) {
+			partial = true; /* waiting for the rest of a frame */
 			c->in_need = need;
 			/* Before HELLO a TCP client may send one small frame. */
 			if (c->unauth && need > UD_PREAUTH_MAX && c->in_len - pos >=
@@ -441,7 +446,7 @@ void ud_conn_process(struct ud_conn *c)
 		pos += (size_t)r;
 		c->in_need = UWIRE_HDR_SIZE;
 	}
-	in_compact(c, pos);
+	in_compact(c, pos, partial);
 }
 
 /*

@@ -429,6 +429,47 @@ static int cmd_budget(int n, uint32_t size)
 	return failures ? 1 : 0;
 }
 
+/*
+ * slowread N CHUNK_KIB PAUSE_MS: N GETs of a 1 MiB value pipelined at once,
+ * their replies read CHUNK_KIB at a time with PAUSE_MS between: a client
+ * that reads slowly but steadily. The daemon pauses the connection with
+ * the rest of the GETs in its buffer (whole frames, waiting for it, not
+ * for the client); every reply must arrive, the connection must stay.
+ */
+static int cmd_slowread(int n, size_t chunk, unsigned pause_ms)
+{
+	const uint32_t mib = 1u << 20;
+	unsigned char *v = malloc(mib), *b = malloc(chunk);
+	int fd = dial(), st;
+	uint32_t pool = open_pool(fd, "slowread");
+	uint64_t want = (uint64_t)n * (UWIRE_HDR_SIZE + mib), got = 0;
+
+	if (!v || !b)
+		return 2;
+	memset(v, 0x3c, mib);
+	frame(fd, UWIRE_OP_PUT, 0, 2, pool, "s", 1, v, mib);
+	st = reply(fd, NULL, NULL);
+	EXPECT(st == 0, "1 MiB PUT: status %d", st);
+	for (int i = 0; i < n; i++)
+		frame(fd, UWIRE_OP_GET, 0, 100 + (uint64_t)i, pool, "s", 1, NULL, 0);
+	while (got < want) {
+		ssize_t r = read(fd, b, want - got < chunk ? (size_t)(want - got) : chunk);
+
+		if (r <= 0)
+			break;
+		got += (uint64_t)r;
+		usleep(pause_ms * 1000u);
+	}
+	EXPECT(got == want, "slow reader: %llu of %llu reply bytes before the connection ended",
+	       (unsigned long long)got, (unsigned long long)want);
+	printf("read %llu of %llu bytes at %zu KiB per %u ms\n",
+	       (unsigned long long)got, (unsigned long long)want, chunk >> 10, pause_ms);
+	free(v);
+	free(b);
+	close(fd);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3) {
@@ -437,6 +478,9 @@ int main(int argc, char **argv)
 			return cmd_budget(atoi(argv[3]), (uint32_t)atoi(argv[4]));
 		if (strcmp(argv[1], "heavy") == 0 && argc == 3)
 			return cmd_heavy();
+		if (strcmp(argv[1], "slowread") == 0 && argc == 6)
+			return cmd_slowread(atoi(argv[3]), (size_t)atoi(argv[4]) << 10,
+					    (unsigned)atoi(argv[5]));
 		if (strcmp(argv[1], "malformed") == 0 && argc == 3)
 			return cmd_malformed();
 		if (strcmp(argv[1], "pipeline") == 0 && argc == 4)
@@ -444,6 +488,7 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], "probe") == 0 && argc == 5)
 			return cmd_probe((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
 	}
-	fprintf(stderr, "usage: e2e_raw malformed|pipeline N|probe FIRST LAST SOCK...\n");
+	fprintf(stderr, "usage: e2e_raw malformed|heavy|pipeline N|probe FIRST LAST|"
+		"budget N SIZE|slowread N CHUNK_KIB PAUSE_MS SOCK...\n");
 	return 2;
 }

@@ -30,3 +30,16 @@ start_daemon b "$RUN2" -c "$T/budget.ini"
 "$E2E_RAW" budget "$RUN2/utmemd.sock" 6 4194304 >"$T/budget.out" || fail "buffer budget"
 ok "$(cat "$T/budget.out"); budget released afterwards"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# A client that reads slowly but steadily is not closed for a frame it
+# never left unfinished: 8 GETs of 1 MiB pipelined, replies read at about
+# 1.3 MiB/s, so the connection stays paused with whole GETs in its buffer
+# for longer than frame_timeout (1 s) while replies keep being taken
+# (client_timeout 3 s never passes without progress).
+RUN3=$T/run3
+printf '[utmemd]\ncapacity = 64M\nframe_timeout = 1\nclient_timeout = 3\n[tenant default]\n' >"$T/slow.ini"
+start_daemon s "$RUN3" -c "$T/slow.ini"
+out=$("$E2E_RAW" slowread "$RUN3/utmemd.sock" 8 128 100) || fail "slow reader closed: $out"
+ok "a slow, steady reader keeps its connection: $out"
+grep -q "frame stayed unfinished" "$T/s.log" && fail "closed for frame_timeout: $(grep unfinished "$T/s.log")"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
