@@ -227,10 +227,11 @@ static unsigned pieces_of(const ust_store *st, struct ust_entry *e, struct ust_p
  * entry at the copy, release the old one (reused only once no hazard word
  * names it). Returns the new address or NULL. Caller holds the stripe.
  */
-static void *move_record(struct ust_piece *pc, struct ust_entry *e,
-			 uint32_t pool)
+static void *move_record(ust_store *st, struct ust_piece *pc,
+			 struct ust_entry *e, uint32_t pool)
 {
 	struct ust_region *g = pc->g;
+	struct ust_tenant *t = ust_tenant_get(st, e->tenant);
 	uint64_t old = (uint64_t)((uint8_t *)pc->p - g->base);
 	int64_t off = ust_arena_alloc(g->arena, pc->size, NULL);
 
@@ -239,22 +240,20 @@ static void *move_record(struct ust_piece *pc, struct ust_entry *e,
 	memcpy(g->base + off, pc->p, pc->size);
 	if (ust_sindex_replace(&g->idx, ust_region_hash(g, pool, e->data, e->klen),
 			       old, (uint64_t)off, ust_vlen(e)) < 0) {
-		(void)ust_arena_release(g->arena, (uint64_t)off, pc->size);
+		ust_region_release(st, g, t, (uint64_t)off, pc->size);
 		return NULL;
 	}
-	(void)ust_arena_release(g->arena, old, pc->size);
+	ust_region_release(st, g, t, old, pc->size);
 	return g->base + off;
 }
 
 static size_t move_piece(ust_store *st, struct ust_entry **link, struct ust_piece *pc,
 			 uint32_t pool)
 {
-	void *q = pc->g ? move_record(pc, *link, pool)
+	void *q = pc->g ? move_record(st, pc, *link, pool)
 			: ust_alloc_move(&st->alloc, pc->p, pc->size);
 	struct ust_entry *e = *link;
 
-	if (pc->g) /* the old record may be pinned by a hazard word */
-		ust_region_settle(st, pc->g, ust_tenant_get(st, e->tenant));
 	if (!q)
 		return 0;
 	if (pc->value)

@@ -191,7 +191,7 @@ struct ust_region {
 	_Atomic int users;          /* ust_stage_* calls in flight */
 	uint64_t scrub_base;        /* resident bytes a scrub could not take
 				       back (ust_regions_poll's thread only) */
-	pthread_mutex_t hold_lock;  /* orders ust_region_settle()'s charges */
+	pthread_mutex_t hold_lock;  /* orders the pinned-byte charges (region.c) */
 };
 
 struct ust_tenant {
@@ -384,11 +384,11 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   struct ust_entry *e);
 void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e);
-/* Charge t for what g's arena deferred or freed since the last call (t:
- * g's tenant, kept alive by the caller's stripe lock; NULL or a tenant
- * that no longer owns g: nothing). */
-void ust_region_settle(ust_store *st, struct ust_region *g,
-		       struct ust_tenant *t);
+/* Give [off, off + len) back to g's arena and charge t for what its hazard
+ * words pin (t: g's tenant, kept alive by the caller's stripe lock; NULL
+ * or a tenant that no longer owns g: no charge). */
+void ust_region_release(ust_store *st, struct ust_region *g,
+			struct ust_tenant *t, uint64_t off, size_t len);
 void ust_region_destroy(struct ust_region *g);
 struct ust_region *ust_region_detach_locked(struct ust_tenant *t);
 void ust_region_retire(struct ust_region *g);

@@ -128,10 +128,9 @@ static struct ust_entry *build(ust_store *st, struct put_req *r,
 		return ust_region_entry_new(st, r->s, g, r->tenant, r->key, r->klen,
 					    r->val, r->vlen, so, r->stage_len);
 	e = ust_entry_new(st, r->s, r->tenant, r->key, r->klen, r->val, r->vlen);
-	if (so >= 0) {
-		(void)ust_arena_release(stage_g->arena, (uint64_t)so, r->stage_len);
-		ust_region_settle(st, stage_g, ust_tenant_get(st, r->tenant));
-	}
+	if (so >= 0)
+		ust_region_release(st, stage_g, ust_tenant_get(st, r->tenant),
+				   (uint64_t)so, r->stage_len);
 	return e;
 }
 
@@ -349,11 +348,9 @@ static void stage_release(ust_store *st, struct put_req *r)
 		return;
 	pthread_mutex_lock(&st->stripes[0].lock);
 	t = ust_tenant_get(st, r->tenant);
-	if (t && t->region) {
-		(void)ust_arena_release(t->region->arena, (uint64_t)r->stage_off,
-					r->stage_len);
-		ust_region_settle(st, t->region, t);
-	}
+	if (t && t->region)
+		ust_region_release(st, t->region, t, (uint64_t)r->stage_off,
+				   r->stage_len);
 	pthread_mutex_unlock(&st->stripes[0].lock);
 	r->stage_off = -1;
 }

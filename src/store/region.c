@@ -222,8 +222,7 @@ static void region_leave(struct ust_region *g)
  * it. hold_lock keeps the charges of one region in the order they were
  * taken, so the tenant's charge never dips below what it holds.
  */
-void ust_region_settle(ust_store *st, struct ust_region *g,
-		       struct ust_tenant *t)
+static void settle(ust_store *st, struct ust_region *g, struct ust_tenant *t)
 {
 	int64_t d;
 
@@ -243,8 +242,15 @@ void ust_region_settle(ust_store *st, struct ust_region *g,
 static void settle_id(ust_store *st, struct ust_region *g, uint32_t tenant)
 {
 	pthread_mutex_lock(&st->stripes[0].lock);
-	ust_region_settle(st, g, ust_tenant_get(st, tenant));
+	settle(st, g, ust_tenant_get(st, tenant));
 	pthread_mutex_unlock(&st->stripes[0].lock);
+}
+
+void ust_region_release(ust_store *st, struct ust_region *g,
+			struct ust_tenant *t, uint64_t off, size_t len)
+{
+	(void)ust_arena_release(g->arena, off, len);
+	settle(st, g, t);
 }
 
 int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx)
@@ -357,9 +363,8 @@ err_stage:
 void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   struct ust_entry *e)
 {
-	(void)ust_arena_release(g->arena, ust_entry_rec_off(g, e),
-				rec_len(e->klen, ust_vlen(e)));
-	ust_region_settle(st, g, ust_tenant_get(st, e->tenant));
+	ust_region_release(st, g, ust_tenant_get(st, e->tenant),
+			   ust_entry_rec_off(g, e), rec_len(e->klen, ust_vlen(e)));
 }
 
 /*
@@ -379,8 +384,8 @@ void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry
 	off = ust_entry_rec_off(g, e);
 	(void)ust_sindex_remove(&g->idx, ust_region_hash(g, p->id, e->data, e->klen),
 				off);
-	(void)ust_arena_release(g->arena, off, rec_len(e->klen, ust_vlen(e)));
-	ust_region_settle(st, g, ust_tenant_get(st, e->tenant));
+	ust_region_release(st, g, ust_tenant_get(st, e->tenant), off,
+			   rec_len(e->klen, ust_vlen(e)));
 }
 
 /* ---- staging extents (see store.h) ---- */
