@@ -217,7 +217,7 @@ int ud_credit_spend(struct ud_conn *c, uint64_t bound)
 {
 	struct ud_credit *k = c->credit;
 
-	if (!k || bound > k->granted - k->spent)
+	if (!ud_credit_covers(c, bound))
 		return -EPROTO;
 	k->spent += bound;
 	k->want = 1;

@@ -655,6 +655,10 @@ void ud_credit_free(struct ud_conn *c);
 int ud_credit_spend(struct ud_conn *c, uint64_t bound);
 /* Would ud_credit_spend(c, bound) succeed now? (No credit: no.) */
 bool ud_credit_covers(const struct ud_conn *c, uint64_t bound);
+/* c broke the posting rules (tenant_ops.c): warn with what, answer h
+ * PROTO, close the connection. */
+void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
+			 const char *what);
 /*
  * CREDIT_RETURN: give back what is unspent of the grants up to `upto` and
  * the staging slots in mask. Returns 0, or -EPROTO (upto never granted).

@@ -486,10 +486,7 @@ static int posted_over_credit(struct ud_conn *c, const struct uwire_hdr *h)
 	if (!c->credit || h->opcode != UWIRE_OP_PUT || !(h->flags & UWIRE_F_POSTED) ||
 	    ud_credit_covers(c, uvr_put_bound(h->klen, h->vlen)))
 		return 0;
-	ud_warn_rl("tenant '%s' (fd %d): posted PUT beyond its credit (a %zu-byte frame, refused at its header); closing the connection",
-		   c->tenant->name, c->fd, c->in_need);
-	ud_reply(c, h, UWIRE_S_PROTO, 0, NULL, 0);
-	c->closing = 1;
+	ud_posted_violation(c, h, "posted PUT beyond its credit (refused at its header)");
 	return 1;
 }
 

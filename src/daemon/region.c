@@ -32,9 +32,9 @@
  * cache down to REGION_WARM_POLL at once, punching neighbouring runs as one
  * range; at most this much freed memory waits that long.
  */
-_Static_assert(UD_REGION_WARM_HARD >= (32u << 20), "warm_hard >= warm_poll");
 #define REGION_WARM_HARD UD_REGION_WARM_HARD
 #define REGION_WARM_POLL (32u << 20)
+_Static_assert(REGION_WARM_HARD >= REGION_WARM_POLL, "warm_hard >= warm_poll");
 /* Warm runs idle this long go back to the OS (down to REGION_WARM); a
  * cache in use keeps up to REGION_WARM_POLL faulted in. */
 #define REGION_WARM_IDLE_NS (200ull * 1000000u)

@@ -273,8 +273,8 @@ static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
  * it does not hold, a malformed posted request): it cannot be trusted to
  * keep the stream in order any more. Close its connection.
  */
-static void posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
-			     const char *what)
+void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
+			 const char *what)
 {
 	ud_warn_rl("tenant '%s' (fd %d): %s; closing the connection",
 		  c->tenant->name, c->fd, what);
@@ -335,7 +335,7 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 			return;
 		}
 		if (ud_credit_spend(c, uvr_put_bound(h->klen, h->vlen)) < 0) {
-			posted_violation(c, h, "posted PUT beyond its credit");
+			ud_posted_violation(c, h, "posted PUT beyond its credit");
 			return;
 		}
 		put_reserved(c, f, &src);
@@ -370,15 +370,15 @@ static void op_put_ref(struct ud_conn *c, const struct uwire_frame *f)
 	if (!c->credit || h->vlen != UWIRE_REF_SIZE ||
 	    uwire_ref_decode(f->value, &ref) < 0 || h->klen == 0 ||
 	    ref.vlen > d->lim.max_value) {
-		posted_violation(c, h, "malformed PUT_REF");
+		ud_posted_violation(c, h, "malformed PUT_REF");
 		return;
 	}
 	if (ud_credit_spend(c, uvr_ref_bound(h->klen)) < 0) {
-		posted_violation(c, h, "PUT_REF beyond its credit");
+		ud_posted_violation(c, h, "PUT_REF beyond its credit");
 		return;
 	}
 	if (ud_credit_take_stage(c, &ref, h->klen, &off, &len) < 0) {
-		posted_violation(c, h, "PUT_REF names a staging slot it does not hold");
+		ud_posted_violation(c, h, "PUT_REF names a staging slot it does not hold");
 		return;
 	}
 	src.vlen = ref.vlen;
@@ -394,7 +394,7 @@ static void op_credit_return(struct ud_conn *c, const struct uwire_frame *f)
 	    uwire_get_u32(f->value + 4) ||
 	    ud_credit_return(c, uwire_get_u32(f->value),
 			     uwire_get_u64(f->value + 8)) < 0)
-		posted_violation(c, &f->hdr, "malformed CREDIT_RETURN");
+		ud_posted_violation(c, &f->hdr, "malformed CREDIT_RETURN");
 }
 
 
