@@ -168,25 +168,26 @@ void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n)
 }
 
 /*
- * Charge (d > 0) or give back (d < 0) bytes t holds without an entry: the
- * freed records of its region that its hazard words still pin. No limit
- * applies (the memory is held already); its PUTs are refused until the
- * records are freed and the bytes given back. The caller keeps t alive
- * (a stripe lock) and orders the calls for one region (region.c).
+ * Charge (d > 0) or give back (d < 0) bytes t holds without an entry, and
+ * count them in kind (&st->pinned or &st->index_held): the freed records
+ * of its region that its hazard words still pin, or what its region's
+ * index costs beyond its entries' share. No limit applies (the memory is
+ * held already); its PUTs are refused until the bytes are given back. The
+ * caller keeps t alive (a stripe lock) and orders the calls for one region
+ * (region.c).
  */
-void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d)
+void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d,
+	      _Atomic uint64_t *kind)
 {
 	if (d > 0) {
 		atomic_fetch_add_explicit(&t->charged, (uint64_t)d,
 					  memory_order_relaxed);
 		atomic_fetch_add_explicit(&st->charged, (uint64_t)d,
 					  memory_order_relaxed);
-		atomic_fetch_add_explicit(&st->pinned, (uint64_t)d,
-					  memory_order_relaxed);
+		atomic_fetch_add_explicit(kind, (uint64_t)d, memory_order_relaxed);
 	} else if (d < 0) {
 		unreserve(st, t, (uint64_t)-d);
-		atomic_fetch_sub_explicit(&st->pinned, (uint64_t)-d,
-					  memory_order_relaxed);
+		atomic_fetch_sub_explicit(kind, (uint64_t)-d, memory_order_relaxed);
 	}
 }
 

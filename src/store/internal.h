@@ -191,7 +191,12 @@ struct ust_region {
 	_Atomic int users;          /* ust_stage_* calls in flight */
 	uint64_t scrub_base;        /* resident bytes a scrub could not take
 				       back (ust_regions_poll's thread only) */
-	pthread_mutex_t hold_lock;  /* orders the pinned-byte charges (region.c) */
+	pthread_mutex_t hold_lock;  /* orders the held-byte charges (region.c) */
+	/* Under hold_lock: what is charged to the tenant for freed records
+	 * its hazard words pin, and for its index beyond the entries' share
+	 * (region.c, settle); index_free: index bytes never charged that way. */
+	uint64_t held_pin, index_free;
+	_Atomic uint64_t held_idx;  /* read without the lock to skip settles */
 };
 
 struct ust_tenant {
@@ -278,11 +283,13 @@ struct ust_store {
 	struct ust_stripe *stripes;
 	_Alignas(UST_CACHELINE) _Atomic uint64_t capacity;
 	/* Charge of every entry plus all credit held by tenants' stripes,
-	 * plus the pinned bytes below. */
+	 * plus the held bytes below. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
-	/* Freed value-region records that tenants' hazard words pin (charged
-	 * to those tenants, ust_hold). */
+	/* Freed value-region records that tenants' hazard words pin, and
+	 * index bytes beyond their entries' share (both charged to those
+	 * tenants, ust_hold). */
 	_Atomic uint64_t pinned;
+	_Atomic uint64_t index_held;
 	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
 	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
 	_Atomic uint32_t mgmt_waiters; /* PUTs waiting for mgmt to evict */
@@ -356,7 +363,8 @@ int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t cha
 		   uint64_t have, uint64_t credit_g);
 int ust_meta_charge(ust_store *st, struct ust_tenant *t, uint64_t n);
 void ust_meta_uncharge(ust_store *st, struct ust_tenant *t, uint64_t n);
-void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d);
+void ust_hold(ust_store *st, struct ust_tenant *t, int64_t d,
+	      _Atomic uint64_t *kind);
 void ust_account_in(ust_store *st, struct ust_pool *p, unsigned s,
 		    const struct ust_entry *e, uint64_t charge);
 void ust_account_out(ust_store *st, struct ust_pool *p, unsigned s,
@@ -390,7 +398,8 @@ void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry
 void ust_region_release(ust_store *st, struct ust_region *g,
 			struct ust_tenant *t, uint64_t off, size_t len);
 void ust_region_destroy(struct ust_region *g);
-struct ust_region *ust_region_detach_locked(struct ust_tenant *t);
+struct ust_region *ust_region_detach_locked(ust_store *st, struct ust_tenant *t);
+void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t);
 void ust_region_retire(struct ust_region *g);
 void ust_regions_trim(ust_store *st);
 

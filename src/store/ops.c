@@ -192,9 +192,12 @@ static int put_link(ust_store *st, struct op *o, struct put_req *r,
 			swapped = ust_sindex_replace(&g->idx, hx,
 						     ust_entry_rec_off(g, *old), off,
 						     (uint32_t)r->vlen) == 0;
-		if (!swapped && ust_sindex_insert(&g->idx, hx, off, r->pool,
-						  (uint32_t)r->vlen) < 0)
-			return -ENOMEM;
+		if (!swapped) {
+			if (ust_sindex_insert(&g->idx, hx, off, r->pool,
+					      (uint32_t)r->vlen) < 0)
+				return -ENOMEM;
+			ust_region_settle(st, g, o->t); /* a table may have grown */
+		}
 	}
 	if (*old) {
 		struct ust_entry *x = *link;

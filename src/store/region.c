@@ -128,6 +128,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	ac.warm_hard = cfg->warm_hard;
 	ac.warm_poll = cfg->warm_poll;
 	ac.warm_idle_ns = cfg->warm_idle_ns;
+	g->index_free = cfg->index_free ? cfg->index_free : UST_REGION_INDEX_FREE;
 	ac.hazards = g->base + h.haz_off;
 	ac.nhazards = cfg->nhaz;
 	ac.hazard_stride = sizeof(struct uvr_hazard);
@@ -168,12 +169,22 @@ err_region:
 
 /*
  * Take tenant t's region away (caller holds st->mgmt and every stripe lock,
- * after every entry of t was dropped). Returns it for ust_region_retire().
+ * after every entry of t was dropped). What it held goes with the tenant's
+ * charge; the store's counts of it go here. Returns the region for
+ * ust_region_retire().
  */
-struct ust_region *ust_region_detach_locked(struct ust_tenant *t)
+struct ust_region *ust_region_detach_locked(ust_store *st, struct ust_tenant *t)
 {
 	struct ust_region *g = t->region;
 
+	if (g) {
+		pthread_mutex_lock(&g->hold_lock);
+		atomic_fetch_sub(&st->pinned, g->held_pin);
+		atomic_fetch_sub(&st->index_held, atomic_load(&g->held_idx));
+		g->held_pin = 0;
+		atomic_store(&g->held_idx, 0);
+		pthread_mutex_unlock(&g->hold_lock);
+	}
 	t->region = NULL;
 	return g;
 }
@@ -212,29 +223,72 @@ static void region_leave(struct ust_region *g)
 	atomic_fetch_sub(&g->users, 1);
 }
 
-/*
- * A freed record that a hazard word names cannot be reused or punched
- * until no word does (arena_hazard.c), at most UVR_HAZARD_GRACE_MS. The
- * tenant sets its own words, so the bytes it pins this way are charged to
- * it for as long as they are held, like its entries: without that it could
- * make utmemd keep hundreds of freed records (up to max_value each)
- * resident beyond its quota. The arena counts the change; this applies
- * it. hold_lock keeps the charges of one region in the order they were
- * taken, so the tenant's charge never dips below what it holds.
- */
-static void settle(ust_store *st, struct ust_region *g, struct ust_tenant *t)
+/* Index charges are brought up to date in steps of at least this much,
+ * except the first byte and the last: a growing table is charged at once. */
+#define INDEX_HOLD_STEP 4096u
+
+/* What g's index tables cost beyond their entries' share and index_free. */
+static uint64_t index_excess(struct ust_region *g)
 {
+	uint64_t bytes = atomic_load_explicit(&g->idx.bytes, memory_order_relaxed);
+	uint64_t share = atomic_load_explicit(&g->idx.count, memory_order_relaxed) *
+			 UST_INDEX_COST + g->index_free;
+
+	return bytes > share ? bytes - share : 0;
+}
+
+static bool index_due(uint64_t excess, uint64_t held)
+{
+	uint64_t gap = excess > held ? excess - held : held - excess;
+
+	return gap >= INDEX_HOLD_STEP || (gap && (excess == 0 || held == 0));
+}
+
+/*
+ * Charge the tenant what it holds without an entry:
+ *
+ * - A freed record that a hazard word names cannot be reused or punched
+ *   until no word does (arena_hazard.c), at most UVR_HAZARD_GRACE_MS. The
+ *   tenant sets its own words, so the bytes it pins this way are charged
+ *   to it for as long as they are held, like its entries: without that it
+ *   could make utmemd keep hundreds of freed records (up to max_value
+ *   each) resident beyond its quota. The arena counts the change.
+ * - Each entry pays UST_INDEX_COST for its share of the index, what an
+ *   honest index costs per entry on average. The tenant knows its index's
+ *   seed, so keys crafted to share buckets can make a sub-table double
+ *   again and again with few entries in it: what the tables cost beyond
+ *   the entries' share and index_free is charged too.
+ *
+ * hold_lock keeps the charges of one region in the order they were taken,
+ * so the tenant's charge never dips below what it holds.
+ */
+void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t)
+{
+	bool pin, idx;
 	int64_t d;
+	uint64_t ex;
 
 	if (!t || t->region != g)
 		return; /* removed: its charge went with it */
-	/* Every unlink calls this; almost never is there anything to do. */
-	if (!ust_arena_deferred_changed(g->arena))
+	/* Every unlink and index insert calls this; almost never is there
+	 * anything to do. */
+	pin = ust_arena_deferred_changed(g->arena);
+	idx = index_due(index_excess(g),
+			atomic_load_explicit(&g->held_idx, memory_order_relaxed));
+	if (!pin && !idx)
 		return;
 	pthread_mutex_lock(&g->hold_lock);
 	d = ust_arena_deferred_take(g->arena);
-	if (d)
-		ust_hold(st, t, d);
+	if (d) {
+		ust_hold(st, t, d, &st->pinned);
+		g->held_pin += (uint64_t)d;
+	}
+	ex = index_excess(g);
+	d = (int64_t)(ex - atomic_load_explicit(&g->held_idx, memory_order_relaxed));
+	if (d) {
+		ust_hold(st, t, d, &st->index_held);
+		atomic_store_explicit(&g->held_idx, ex, memory_order_relaxed);
+	}
 	pthread_mutex_unlock(&g->hold_lock);
 }
 
@@ -242,7 +296,7 @@ static void settle(ust_store *st, struct ust_region *g, struct ust_tenant *t)
 static void settle_id(ust_store *st, struct ust_region *g, uint32_t tenant)
 {
 	pthread_mutex_lock(&st->stripes[0].lock);
-	settle(st, g, ust_tenant_get(st, tenant));
+	ust_region_settle(st, g, ust_tenant_get(st, tenant));
 	pthread_mutex_unlock(&st->stripes[0].lock);
 }
 
@@ -250,7 +304,7 @@ void ust_region_release(ust_store *st, struct ust_region *g,
 			struct ust_tenant *t, uint64_t off, size_t len)
 {
 	(void)ust_arena_release(g->arena, off, len);
-	settle(st, g, t);
+	ust_region_settle(st, g, t);
 }
 
 int ust_region_hazard_get(ust_store *st, uint32_t tenant, uint32_t *idx)
@@ -466,6 +520,7 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 	out->deferred_bytes = as.deferred_bytes;
 	ust_sindex_usage(&g->idx, &out->index_shared, &out->index_private);
 	out->index_failed = g->idx.failed;
+	out->index_held = atomic_load_explicit(&g->held_idx, memory_order_relaxed);
 	region_leave(g);
 	return 0;
 }

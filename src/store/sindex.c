@@ -156,9 +156,15 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 	d->off = (uint64_t)off;
 	uvr_seq_close(&d->seq, u->dseq);
 	u->dseq += 2;
-	if (u->nb)
+	atomic_fetch_add_explicit(&x->bytes, (uint64_t)nb * UST_SINDEX_BUCKET_BYTES,
+				  memory_order_relaxed);
+	if (u->nb) {
 		x->mem.release(x->mem.ctx, u->off,
 			       (size_t)u->nb * sizeof(struct uvr_bucket));
+		atomic_fetch_sub_explicit(&x->bytes,
+					  (uint64_t)u->nb * UST_SINDEX_BUCKET_BYTES,
+					  memory_order_relaxed);
+	}
 	free(u->sh);
 	free(u->bseq);
 	u->sh = sh;
@@ -247,6 +253,7 @@ int ust_sindex_insert(struct ust_sindex *x, uint64_t h, uint64_t off,
 	u->sh[k] = (struct ust_sshadow){ .h = h, .off = off, .pool = pool,
 					 .vlen = vlen };
 	u->count++;
+	atomic_fetch_add_explicit(&x->count, 1, memory_order_relaxed);
 	publish_slot(x, u, (uint32_t)k / UVR_SLOTS, (unsigned)k % UVR_SLOTS);
 out:
 	if (err)
@@ -288,17 +295,18 @@ int ust_sindex_replace(struct ust_sindex *x, uint64_t h, uint64_t old_off,
 }
 
 /*
- * A sub-table that fell below an eighth full is rebuilt at a quarter of its
- * size or so (about half full), so the index gives its memory back when a
- * tenant shrinks; never below the minimum, and only if the entries fit.
- * Caller holds u->lock.
+ * A sub-table that fell below a quarter full is rebuilt at half its size or
+ * less (about half full), so the index gives its memory back when a tenant
+ * shrinks, before it costs the tenant much beyond its entries' share
+ * (region.c charges the difference); never below the minimum, and only if
+ * the entries fit. Caller holds u->lock.
  */
 static void maybe_shrink(struct ust_sindex *x, unsigned si)
 {
 	struct ust_ssub *u = &x->sub[si];
 	uint32_t nb = u->nb;
 
-	if (nb <= 16 || (uint64_t)u->count * 8 >= (uint64_t)nb * UVR_SLOTS)
+	if (nb <= 16 || (uint64_t)u->count * 4 >= (uint64_t)nb * UVR_SLOTS)
 		return;
 	while (nb > 16 && (uint64_t)u->count * 2 < (uint64_t)(nb / 2) * UVR_SLOTS)
 		nb /= 2;
@@ -317,6 +325,7 @@ int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)
 	if (k >= 0) {
 		u->sh[k].off = 0;
 		u->count--;
+		atomic_fetch_sub_explicit(&x->count, 1, memory_order_relaxed);
 		publish_slot(x, u, (uint32_t)k / UVR_SLOTS, (unsigned)k % UVR_SLOTS);
 		maybe_shrink(x, si);
 	}
@@ -333,8 +342,8 @@ void ust_sindex_usage(struct ust_sindex *x, uint64_t *shared, uint64_t *priv)
 
 		pthread_mutex_lock(&u->lock);
 		s += (uint64_t)u->nb * sizeof(struct uvr_bucket);
-		p += (uint64_t)u->nb * (UVR_SLOTS * sizeof(struct ust_sshadow) +
-					sizeof(uint32_t));
+		p += (uint64_t)u->nb * (UST_SINDEX_BUCKET_BYTES -
+					sizeof(struct uvr_bucket));
 		pthread_mutex_unlock(&u->lock);
 	}
 	*shared = s;

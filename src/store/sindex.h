@@ -18,6 +18,7 @@
 #define UTMEM_STORE_SINDEX_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +57,11 @@ struct ust_sindex {
 	struct ust_sindex_mem mem;
 	struct ust_ssub sub[UVR_NSUB];
 	uint64_t failed;          /* inserts that found no room (ENOMEM) */
+	/* Bytes of every sub-table (shared buckets and private shadow) and
+	 * entries indexed: written under a sub-table's lock, read by anyone
+	 * (the region charges what the tables cost beyond their entries). */
+	_Atomic uint64_t bytes;
+	_Atomic uint64_t count;
 };
 
 /*
@@ -93,5 +99,11 @@ int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off);
 
 /* Bytes of shared bucket arrays and of private shadow, for accounting. */
 void ust_sindex_usage(struct ust_sindex *x, uint64_t *shared, uint64_t *priv);
+
+/* What a sub-table costs per bucket: the shared bucket, its three slots'
+ * private shadow and its sequence copy. */
+#define UST_SINDEX_BUCKET_BYTES                                                \
+	(sizeof(struct uvr_bucket) + UVR_SLOTS * sizeof(struct ust_sshadow) + \
+	 sizeof(uint32_t))
 
 #endif /* UTMEM_STORE_SINDEX_H */

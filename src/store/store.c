@@ -318,6 +318,7 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 	/* st->charged also counts stripes' credit; the entries' sum is exact. */
 	out->charged += out->stats.bytes_charged;
 	out->pinned = atomic_load(&st->pinned);
-	out->charged += out->pinned;
+	out->index_held = atomic_load(&st->index_held);
+	out->charged += out->pinned + out->index_held;
 	pthread_mutex_unlock(&st->mgmt);
 }

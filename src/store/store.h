@@ -138,6 +138,9 @@ struct ust_store_info {
 	uint64_t pinned;   /* freed value-region records that tenants' hazard
 			      words pin: charged to them (in charged) until
 			      reused or punched */
+	uint64_t index_held; /* what tenants' region indexes cost beyond
+				their entries' share: charged to them (in
+				charged) */
 };
 
 /*
@@ -388,7 +391,16 @@ struct ust_region_cfg {
 	size_t warm_hard; /* up to this, punching waits for ust_regions_poll() */
 	size_t warm_poll; /* ... which brings it down to this at once, */
 	uint64_t warm_idle_ns; /* ... and to warm_max runs idle this long */
+	/* Index bytes the entries' share (UST_INDEX_COST each) need not
+	 * cover before the rest is charged to the tenant; 0 = the default,
+	 * UST_REGION_INDEX_FREE. */
+	uint64_t index_free;
 };
+
+/* A region's index tables may cost this much beyond their entries' share
+ * before the tenant is charged the difference: every sub-table at the
+ * size it never shrinks below (64 x 16 buckets, 140 KiB), and some. */
+#define UST_REGION_INDEX_FREE (256u << 10)
 
 /*
  * Give tenant a value region: lay it out (docs/protocol.md section 10) and
@@ -413,6 +425,7 @@ struct ust_region_stats {
 	uint64_t deferred_bytes;  /* freed, waiting for a hazard to clear */
 	uint64_t index_shared, index_private; /* bytes of the index */
 	uint64_t index_failed;    /* entries the index had no room for */
+	uint64_t index_held;      /* index bytes charged beyond the entries' */
 };
 int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *out);
 /*

@@ -144,7 +144,7 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 	/* What is still charged is reservations (connection credit): they
 	 * go with the tenant. */
 	atomic_fetch_sub(&st->charged, atomic_load(&t->charged));
-	region = ust_region_detach_locked(t);
+	region = ust_region_detach_locked(st, t);
 	st->tenants[tenant] = NULL;
 	st->ntenants--;
 	ust_unlock_all(st);
