@@ -1,7 +1,7 @@
 /*
  * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
  * with its flush attacks (flush.c) and ring attacks (ringhold.c,
- * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, rawring.c): clocks, raw connections speaking the wire
+ * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, rawring.c) and its index attack (idxcraft.c): clocks, raw connections speaking the wire
  * protocol, and the well-behaved tenant's libutmem connection.
  */
 #ifndef UTMEM_TEST_HOSTILE_H
@@ -44,5 +44,6 @@ int cmd_ringpost(char **argv);
 int cmd_ringunread(char **argv);
 int cmd_ringhalf(char **argv);
 int cmd_ringidle(char **argv);
+int cmd_idxcraft(char **argv);
 
 #endif
