@@ -433,11 +433,13 @@ UTMEM_API int utmem_submit_invalidate(utmem_client *c, uint32_t pool,
  * will come. Otherwise it is sent as a request and 0 is returned: exactly
  * one completion will carry tag (result 0, or -errno as utmem_put() would
  * return it; a refused PUT leaves no value under key). The value is
- * copied before the call returns. Other returns send nothing: -EAGAIN
- * (UTMEM_ASYNC_MAX outstanding), -EMSGSIZE (above max_value, or a frame
- * larger than the ring takes: use utmem_put(), which also removes the
- * key's old value), -EINVAL, -EBADF, -EOPNOTSUPP, or a link error. Blocks
- * only while the channel has no room, bounded by timeout_ms.
+ * copied before the call returns (a frame larger than half the ring is
+ * streamed through it as utmemd takes it in, replies that arrive
+ * meanwhile kept as completions). Other returns send nothing: -EAGAIN
+ * (UTMEM_ASYNC_MAX outstanding), -EMSGSIZE (above max_value: use
+ * utmem_put(), which also removes the key's old value), -EINVAL, -EBADF,
+ * -EOPNOTSUPP, or a link error. Blocks only while the channel has no
+ * room, bounded by timeout_ms.
  */
 UTMEM_API int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 			       size_t klen, const void *val, size_t vlen,

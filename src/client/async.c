@@ -327,37 +327,102 @@ static int async_get(struct utmem_client *c)
 	return c->async ? 0 : -ENOMEM;
 }
 
-/* Send the whole frame on the socket, bounded by the timeout. */
+/* Step iov[*pos..n) past sent bytes. */
+static void iov_advance(struct iovec *iov, size_t n, size_t *pos, size_t sent)
+{
+	while (sent && *pos < n) {
+		if (sent < iov[*pos].iov_len) {
+			iov[*pos].iov_base = (uint8_t *)iov[*pos].iov_base + sent;
+			iov[*pos].iov_len -= sent;
+			sent = 0;
+		} else {
+			sent -= iov[*pos].iov_len;
+			(*pos)++;
+		}
+	}
+	while (*pos < n && iov[*pos].iov_len == 0)
+		(*pos)++;
+}
+
+static int read_arrived(struct utmem_client *c);
+
+/* Milliseconds left until deadline (ns), at least 1; 0 once it passed. */
+static int ms_left(uint64_t deadline)
+{
+	uint64_t now = uclient_now();
+
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
+/*
+ * Send the whole frame on the socket, bounded by the timeout in all.
+ * Replies that arrive while the socket is full are read and kept as
+ * completions: utmemd stops reading a connection whose replies wait
+ * unread, and would never take the rest of this frame.
+ */
 static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
 {
+	uint64_t deadline = uclient_now() + (uint64_t)c->timeout_ms * 1000000u;
 	size_t pos = 0;
 
 	while (pos < n) {
 		ssize_t sent = uclient_stream_send(c, iov + pos, n - pos);
 		short rev;
-		int err;
+		int err, left;
 
 		if (sent == -EAGAIN) {
-			err = uclient_wait(c->fd, POLLOUT, c->timeout_ms, &rev);
+			left = ms_left(deadline);
+			if (!left)
+				return -ETIMEDOUT;
+			err = read_arrived(c);
+			if (!err)
+				err = uclient_wait(c->fd, POLLOUT | POLLIN, left, &rev);
 			if (err)
 				return err;
 			continue;
 		}
 		if (sent < 0)
 			return (int)sent;
-		for (size_t left = (size_t)sent; left && pos < n;) {
-			if (left < iov[pos].iov_len) {
-				iov[pos].iov_base = (uint8_t *)iov[pos].iov_base + left;
-				iov[pos].iov_len -= left;
-				left = 0;
-			} else {
-				left -= iov[pos].iov_len;
-				pos++;
-			}
-		}
-		while (pos < n && iov[pos].iov_len == 0)
-			pos++;
+		iov_advance(iov, n, &pos, (size_t)sent);
 	}
+	return 0;
+}
+
+/*
+ * Send a frame too large to be posted whole (over half the ring) through
+ * the ring as room appears, so that it keeps its place among the requests
+ * before and after it; utmemd assembles it in the connection's input
+ * buffer (charged at its header, as a socket's frame). Replies that arrive
+ * meanwhile are read and kept as completions: utmemd stops taking
+ * requests while too many of its replies wait, and so would wait for us.
+ * Bounded by the timeout in all. Returns 0, or -errno with the frame
+ * perhaps half sent (the caller disconnects).
+ */
+static int ring_stream(struct utmem_client *c, struct iovec *iov, size_t n)
+{
+	uint64_t deadline = uclient_now() + (uint64_t)c->timeout_ms * 1000000u;
+	size_t pos = 0;
+
+	while (pos < n) {
+		ssize_t sent = uclient_ring_send(c, iov + pos, n - pos);
+		int err, left;
+
+		if (sent == -EAGAIN) {
+			left = ms_left(deadline);
+			if (!left)
+				return -ETIMEDOUT;
+			err = read_arrived(c);
+			if (!err)
+				err = uclient_ring_wait(c, 1, left);
+			if (err)
+				return err;
+			continue;
+		}
+		if (sent < 0)
+			return (int)sent;
+		iov_advance(iov, n, &pos, (size_t)sent);
+	}
+	c->post.sent++; /* a frame through the ring, as uclient_ring_post */
 	return 0;
 }
 
@@ -400,8 +465,6 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 					   op == UWIRE_OP_SERVER_INFO, &h.pool);
 	if (err)
 		return err;
-	if (c->ring && sizeof(hdr) + klen + vlen > uclient_ring_max_frame(c))
-		return -EMSGSIZE;
 	watch_conn(c);
 	i = a->free_list[--a->nfree];
 	a->seq = (a->seq + 1) & SEQ_MASK;
@@ -412,7 +475,9 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 				   .probe = op == UWIRE_OP_GET && (flags & UWIRE_F_MAXLEN)};
 	a->inflight++;
 	if (c->ring) {
-		err = uclient_ring_post(c, iov, niov);
+		err = sizeof(hdr) + klen + vlen > uclient_ring_max_frame(c)
+			      ? ring_stream(c, iov, niov)
+			      : uclient_ring_post(c, iov, niov);
 		if (!err) {
 			/* one-sided reads of the key wait for it */
 			uclient_post_note(c, h.pool, key, klen);

@@ -376,10 +376,10 @@ void tblock_tick(void)
 }
 
 /*
- * Pair i of a PUT/MPUT: posted (stored at once), sent (pending), or, for a
- * value above max_value or a frame larger than the ring takes, put
- * synchronously, which also removes the key's old value and may use the
- * socket (rare: a wait on Redis's thread). Returns 0 or a link error.
+ * Pair i of a PUT/MPUT: posted (stored at once), sent (pending; a frame
+ * larger than half the ring streams through it), or, for a value above
+ * max_value, put synchronously, which removes the key's old value (rare:
+ * a wait on Redis's thread). Returns 0 or a link error.
  */
 static int tblock_submit_put(struct tconn *t, struct tblock_cmd *b, int i)
 {

@@ -27,6 +27,14 @@
  *   refuse ADDR
  *       submitted PUTs beyond the tenant's max (1 MiB): refused with
  *       -EDQUOT through their completion, leaving no value.
+ *   bigput ADDR
+ *       on a tenant whose max (4 MiB) leaves its credit short of them,
+ *       submitted PUTs whose frames exceed half the ring (1.5 MiB, the
+ *       default ring being 1 MiB): sent as requests through the ring, while
+ *       four submitted GETs of a 1.5 MiB value wait with their replies
+ *       (more than utmemd queues before it stops taking requests); a GET
+ *       submitted right after the PUT sees its value; a PUT beyond the max
+ *       completes with -EDQUOT and leaves no value.
  *   stats ADDR
  *       utmem_submit_stats (a pool, the tenant) and
  *       utmem_submit_server_info after posted and submitted PUTs: they
@@ -543,6 +551,61 @@ static int do_kill(const char *addr, const char *dir)
 	return failures ? 1 : 0;
 }
 
+/* n bytes of a pattern of seed s. */
+static void pattern(uint8_t *v, size_t n, unsigned s)
+{
+	for (size_t i = 0; i < n; i++)
+		v[i] = (uint8_t)(i * 31 + s * 7 + (i >> 12));
+}
+
+static int do_bigput(const char *addr)
+{
+	const size_t big = 1536 * 1024;
+	utmem_client *c = e2e_dial(addr, 0);
+	uint8_t *a = malloc(big), *b = malloc(big), *huge = malloc(3 * big);
+	uint32_t pool;
+	int err;
+
+	rs = 1;
+	pattern(a, big, 1);
+	pattern(b, big, 2);
+	pattern(huge, 3 * big, 3);
+	CHECK_EQ("pool", utmem_pool_open(c, "bigput", UTMEM_POOL_CREATE, &pool), 0);
+	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
+	CHECK_EQ("put b", utmem_put(c, pool, "b", 1, b, big), 0);
+	/* Replies waiting: 4 x 1.5 MiB, beyond what utmemd queues for a
+	 * connection before it stops reading its requests. */
+	for (uint64_t t = 0; t < 4; t++) {
+		ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
+					.result = (int64_t)big, .val = malloc(big)};
+		memcpy(ex[t].val, b, big);
+		CHECK_EQ("submit get b", utmem_submit_get(c, pool, "b", 1, 0, t), 0);
+	}
+	ex[4] = (struct expect){.used = 1, .op = UTMEM_OP_PUT};
+	err = utmem_submit_put(c, pool, "a", 1, a, big, 4);
+	CHECK_EQ("submit put a: a request, not posted", err, 0);
+	ex[5] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
+				.result = (int64_t)big, .val = malloc(big)};
+	memcpy(ex[5].val, a, big);
+	CHECK_EQ("submit get a", utmem_submit_get(c, pool, "a", 1, 0, 5), 0);
+	/* Beyond the max: refused, and the key left empty. */
+	CHECK_EQ("put old", utmem_put(c, pool, "h", 1, "old", 3), 0);
+	ex[6] = (struct expect){.used = 1, .op = UTMEM_OP_PUT, .result = -EDQUOT};
+	CHECK_EQ("submit put huge", utmem_submit_put(c, pool, "h", 1, huge, 3 * big, 6), 0);
+	ex[7] = (struct expect){.used = 1, .op = UTMEM_OP_GET, .result = -ENOENT};
+	CHECK_EQ("submit get h", utmem_submit_get(c, pool, "h", 1, 0, 7), 0);
+	reap_all(c);
+	for (int t = 0; t < 8; t++)
+		CHECK_EQ("completed", ex[t].used, 0);
+	free(a);
+	free(b);
+	free(huge);
+	utmem_close(c);
+	if (!failures)
+		printf("4 GETs of 1.5 MiB waiting, a 1.5 MiB PUT sent as a request, read back; 4.5 MiB refused\n");
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "mix") == 0) {
@@ -558,7 +621,9 @@ int main(int argc, char **argv)
 		return do_refuse(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "stats") == 0)
 		return do_stats(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "bigput") == 0)
+		return do_bigput(argv[2]);
 	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR | "
-		"refuse ADDR | stats ADDR\n");
+		"refuse ADDR | stats ADDR | bigput ADDR\n");
 	return 2;
 }

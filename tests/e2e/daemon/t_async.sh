@@ -3,13 +3,14 @@
 # _server_info, utmem_event_fd, utmem_reap) against a real utmemd: submitted GETs, probes, pops and INVALIDATEs
 # mixed with synchronous and posted PUTs and GETs, every result checked by
 # content, waited for by polling the event descriptor; the bound of
-# UTMEM_ASYNC_MAX; on the fast path and on the socket alone
+# UTMEM_ASYNC_MAX; PUTs beyond credit larger than half the ring, through
+# it, with replies waiting; on the fast path and on the socket alone
 # (UTMEM_FAST_PATH=0). Then utmemd is stopped with requests outstanding
 # and killed: each completes with a link error, none vanishes, and the
 # client works again on a restarted utmemd. ASYNC_SEED=N replays a run.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
-printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n[tenant small]\nmax = 1M\n' >"$T/d.ini"
+printf '[utmemd]\ncapacity = 1G\nworkers = 2\nmax_value = 8M\n[tenant default]\n[tenant small]\nmax = 1M\n[tenant mid]\nmax = 4M\n' >"$T/d.ini"
 start_daemon d "$RUN" -c "$T/d.ini"
 ADDR="unix:$RUN/utmemd.sock"
 "$E2E_ASYNC" mix "$ADDR" "${ASYNC_SEED:-0}" 20000 ||
@@ -22,6 +23,11 @@ for fp in 1 0; do
 	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" refuse "unix:$RUN/small.sock") ||
 		fail "submitted PUTs beyond the quota (fast path $fp): $out"
 	ok "submitted PUTs beyond the quota, fast path $fp: $out"
+done
+for fp in 1 0; do
+	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" bigput "unix:$RUN/mid.sock") ||
+		fail "submitted PUTs larger than half the ring (fast path $fp): $out"
+	ok "fast path $fp: $out"
 done
 for fp in 1 0; do
 	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" stats "$ADDR") ||
