@@ -631,6 +631,16 @@ static int read_arrived(struct utmem_client *c)
 	return err;
 }
 
+int uclient_async_take_arrived(struct utmem_client *c)
+{
+	int err;
+
+	if (!c->async || !c->async->inflight)
+		return 0;
+	err = read_arrived(c);
+	return err ? err : 1;
+}
+
 static unsigned public_op(uint8_t op)
 {
 	switch (op) {

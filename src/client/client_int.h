@@ -224,6 +224,12 @@ void uclient_async_note(struct utmem_client *c);
 /* Before an exchange on the socket of a ring connection: read the replies
  * of every request in flight on the ring first. Returns 0 or -errno. */
 int uclient_async_drain(struct utmem_client *c);
+/*
+ * Read the replies that have arrived for requests in flight (lock held, no
+ * synchronous request outstanding) and keep them as completions. Returns
+ * 1 if any request is in flight, 0 if none, or -errno.
+ */
+int uclient_async_take_arrived(struct utmem_client *c);
 /* Free everything (utmem_close). */
 void uclient_async_free(struct utmem_client *c);
 /*

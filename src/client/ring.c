@@ -224,12 +224,14 @@ int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
 		total += iov[i].iov_len;
 	if (total > r->map.size)
 		return -EMSGSIZE;
-	/* A whole frame at once, so nothing of it waits behind a full ring. */
+	/* A whole frame at once, so nothing of it waits behind a full ring:
+	 * sleep until that much room is free (utmemd rings us as it frees
+	 * room), reading the replies of requests in flight meanwhile. */
 	while ((room = uring_room(&r->tx)) >= 0 && (uint64_t)room < total) {
 		int err;
 
 		kick_daemon(r, URING_WANT_DATA);
-		err = wait_for(c, URING_WANT_ROOM, 0, c->timeout_ms);
+		err = wait_for(c, URING_WANT_ROOM, total, c->timeout_ms);
 		if (err)
 			return err;
 	}
@@ -312,7 +314,8 @@ int uclient_ring_rx_ready(struct utmem_client *c)
 
 /*
  * 1 if what we wait for is there (URING_WANT_DATA: reply bytes;
- * URING_WANT_ROOM: room in the request ring; URING_WANT_APPLIED: utmemd's
+ * URING_WANT_ROOM: room in the request ring, at least target bytes if
+ * target is not 0; URING_WANT_APPLIED: utmemd's
  * `applied` count at least target), 0 if not, -EPROTO for a broken ring.
  */
 static int ready(struct uclient_ring *r, unsigned want, uint64_t target)
@@ -326,8 +329,11 @@ static int ready(struct uclient_ring *r, unsigned want, uint64_t target)
 	}
 	if (want & URING_WANT_ROOM) {
 		v = uring_room(&r->tx);
-		if (v != 0)
-			return v < 0 ? -EPROTO : 1;
+		if (v < 0)
+			return -EPROTO;
+		/* target: the room needed (a whole frame), 0 for any */
+		if (v != 0 && (uint64_t)v >= target)
+			return 1;
 	}
 	if ((want & URING_WANT_APPLIED) &&
 	    __atomic_load_n(&r->map.shm->applied, __ATOMIC_ACQUIRE) >= target)
@@ -427,13 +433,46 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 			 uint64_t target, int timeout_ms);
 
 /*
- * wait_for_once(), then, with asynchronous requests outstanding, re-arm
- * the wake-up for their replies (the wait may have taken it).
+ * Wait for room or for requests to be applied while asynchronous requests
+ * are in flight: utmemd stops taking requests while too many of their
+ * replies wait unread, so read them (kept as completions) whenever they
+ * arrive, until what we wait for happens.
+ */
+static int wait_reading(struct utmem_client *c, unsigned want, uint64_t target,
+			int timeout_ms)
+{
+	uint64_t deadline = uspin_now() + (uint64_t)timeout_ms * 1000000u;
+
+	for (;;) {
+		uint64_t now;
+		int rc = ready(c->ring, want, target);
+
+		if (rc)
+			return rc < 0 ? rc : 0;
+		rc = uclient_async_take_arrived(c); /* 1: some in flight */
+		if (rc < 0)
+			return rc;
+		now = uspin_now();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		rc = wait_for_once(c, rc ? want | URING_WANT_DATA : want, target,
+				   (int)((deadline - now + 999999) / 1000000));
+		if (rc)
+			return rc;
+	}
+}
+
+/*
+ * wait_for_once() (reading replies meanwhile when waiting for anything but
+ * them), then, with asynchronous requests outstanding, re-arm the wake-up
+ * for their replies (the wait may have taken it).
  */
 static int wait_for(struct utmem_client *c, unsigned want, uint64_t target,
 		    int timeout_ms)
 {
-	int rc = wait_for_once(c, want, target, timeout_ms);
+	int rc = (want & URING_WANT_DATA) || c->ring->vm.release
+			 ? wait_for_once(c, want, target, timeout_ms)
+			 : wait_reading(c, want, target, timeout_ms);
 
 	if (c->async)
 		uclient_async_note(c);

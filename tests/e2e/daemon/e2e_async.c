@@ -35,6 +35,12 @@
  *       (more than utmemd queues before it stops taking requests); a GET
  *       submitted right after the PUT sees its value; a PUT beyond the max
  *       completes with -EDQUOT and leaves no value.
+ *   replywait ADDR
+ *       four submitted GETs of a 1.5 MiB value left unreaped (utmemd
+ *       stops reading the connection while that much waits for us), then
+ *       40 posted 64 KiB PUTs and a synchronous GET: each must go through
+ *       (the client reads the replies while it waits for room), every
+ *       value read back.
  *   stats ADDR
  *       utmem_submit_stats (a pool, the tenant) and
  *       utmem_submit_server_info after posted and submitted PUTs: they
@@ -48,6 +54,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "e2e_check.h"
 #include "utmem.h"
@@ -606,6 +613,51 @@ static int do_bigput(const char *addr)
 	return failures ? 1 : 0;
 }
 
+static int do_replywait(const char *addr)
+{
+	const size_t big = 1536 * 1024, small = 64 * 1024;
+	utmem_client *c = e2e_dial(addr, 0);
+	uint8_t *b = malloc(big), *v = malloc(small), *got = malloc(small);
+	uint32_t pool;
+	char key[32];
+	ssize_t n;
+
+	alarm(30); /* a client that spins or waits for good fails, not hangs */
+	pattern(b, big, 4);
+	CHECK_EQ("pool", utmem_pool_open(c, "replywait", UTMEM_POOL_CREATE, &pool), 0);
+	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
+	CHECK_EQ("put b", utmem_put(c, pool, "b", 1, b, big), 0);
+	for (uint64_t t = 0; t < 4; t++) {
+		ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
+					.result = (int64_t)big, .val = malloc(big)};
+		memcpy(ex[t].val, b, big);
+		CHECK_EQ("submit get b", utmem_submit_get(c, pool, "b", 1, 0, t), 0);
+	}
+	for (unsigned i = 0; i < 40 && !failures; i++) {
+		pattern(v, small, 10 + i);
+		snprintf(key, sizeof(key), "p%u", i);
+		CHECK_EQ("put while replies wait", utmem_put(c, pool, key, strlen(key), v, small), 0);
+	}
+	for (unsigned i = 0; i < 40 && !failures; i++) {
+		pattern(v, small, 10 + i);
+		snprintf(key, sizeof(key), "p%u", i);
+		n = utmem_get(c, pool, key, strlen(key), got, small, 0);
+		CHECK_EQ("get back", n, (ssize_t)small);
+		if (n == (ssize_t)small && memcmp(got, v, small))
+			CHECK_EQ("get back bytes", 0, 1);
+	}
+	reap_all(c);
+	for (int t = 0; t < 4; t++)
+		CHECK_EQ("completed", ex[t].used, 0);
+	free(b);
+	free(v);
+	free(got);
+	utmem_close(c);
+	if (!failures)
+		printf("6 MiB of replies unread, 40 posted 64 KiB PUTs went through, read back\n");
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 5 && strcmp(argv[1], "mix") == 0) {
@@ -623,7 +675,9 @@ int main(int argc, char **argv)
 		return do_stats(argv[2]);
 	if (argc == 3 && strcmp(argv[1], "bigput") == 0)
 		return do_bigput(argv[2]);
+	if (argc == 3 && strcmp(argv[1], "replywait") == 0)
+		return do_replywait(argv[2]);
 	fprintf(stderr, "usage: e2e_async mix ADDR SEED N | kill ADDR DIR | "
-		"refuse ADDR | stats ADDR | bigput ADDR\n");
+		"refuse ADDR | stats ADDR | bigput ADDR | replywait ADDR\n");
 	return 2;
 }

@@ -4,7 +4,8 @@
 # mixed with synchronous and posted PUTs and GETs, every result checked by
 # content, waited for by polling the event descriptor; the bound of
 # UTMEM_ASYNC_MAX; PUTs beyond credit larger than half the ring, through
-# it, with replies waiting; on the fast path and on the socket alone
+# it, with replies waiting; posted PUTs while 6 MiB of replies wait
+# unread; on the fast path and on the socket alone
 # (UTMEM_FAST_PATH=0). Then utmemd is stopped with requests outstanding
 # and killed: each completes with a link error, none vanishes, and the
 # client works again on a restarted utmemd. ASYNC_SEED=N replays a run.
@@ -27,6 +28,11 @@ done
 for fp in 1 0; do
 	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" bigput "unix:$RUN/mid.sock") ||
 		fail "submitted PUTs larger than half the ring (fast path $fp): $out"
+	ok "fast path $fp: $out"
+done
+for fp in 1 0; do
+	out=$(UTMEM_FAST_PATH=$fp "$E2E_ASYNC" replywait "$ADDR") ||
+		fail "posted and synchronous requests with replies unread (fast path $fp): $out"
 	ok "fast path $fp: $out"
 done
 for fp in 1 0; do
