@@ -304,6 +304,7 @@ uint64_t ud_overhead_bound(struct ud_daemon *d)
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		sum += atomic_load(&t->inflight_max) +
 		       (uint64_t)atomic_load(&t->conn_limit) * per_conn * CONN_BASE +
-		       (t->region_fd >= 0 ? UD_REGION_WARM_HARD : 0);
+		       (t->region_fd >= 0 ? UD_REGION_WARM_HARD +
+						    UST_REGION_INDEX_FREE : 0);
 	return sum;
 }
