@@ -8,8 +8,9 @@
  * when it could not run at all, never to judge the daemon (the scripts do).
  *
  * The flush attacks are in flush.c, the ring attacks in ringhold.c,
- * ringpost.c, ringunread.c, ringhalf.c and ringidle.c (on a raw ring
- * client, rawring.c); what they share with this file is in hostile.h.
+ * ringpost.c, ringunread.c, ringhalf.c and ringidle.c (on the raw ring
+ * client the tests share, ../rawring.c); what they share with this file is
+ * in hostile.h.
  *
  * Randomness (keys of the collision baseline) comes from a seed printed
  * with the figures and taken from HOSTILE_SEED when set, so a run can be

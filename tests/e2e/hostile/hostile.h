@@ -1,8 +1,10 @@
 /*
  * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
- * with its flush attacks (flush.c) and ring attacks (ringhold.c,
- * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, rawring.c) and its index attack (idxcraft.c): clocks, raw connections speaking the wire
- * protocol, and the well-behaved tenant's libutmem connection.
+ * with its flush attacks (flush.c), its ring attacks (ringhold.c,
+ * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, on the raw ring client
+ * of ../rawring.c) and its index attack (idxcraft.c): clocks, raw
+ * connections speaking the wire protocol, and the well-behaved tenant's
+ * libutmem connection.
  */
 #ifndef UTMEM_TEST_HOSTILE_H
 #define UTMEM_TEST_HOSTILE_H

@@ -1,30 +1,74 @@
 /*
  * rawring.c — a ring client that does not cooperate (rawring.h): the
- * RING_SETUP exchange by hand, then frames and indices written straight
- * into the shared memory through the helpers of src/transport/ring.h.
+ * HELLO and RING_SETUP exchange by hand on a unix socket, then frames and
+ * indices written straight into the shared memory through the helpers of
+ * src/transport/ring.h. It stands alone (its own socket and clock
+ * helpers), so that every test executable can take it.
  */
 #include "rawring.h"
 
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
-
-#include "hostile.h"
 
 /* Poll interval while waiting on the ring (it has no reply socket). */
 #define RAW_POLL_US 50
+/* The largest reply value read here: HELLO's and RING_SETUP's fit. */
+#define RAW_VAL_MAX 64u
+
+_Static_assert(UWIRE_HELLO_SIZE <= RAW_VAL_MAX && URING_SETUP_SIZE <= RAW_VAL_MAX,
+	       "the replies read here fit RAW_VAL_MAX");
+
+/* CLOCK_MONOTONIC in microseconds (the callers' since_us). */
+static uint64_t raw_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Connect to the unix socket at PATH or unix:PATH. fd or -1. */
+static int raw_dial(const char *sock)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	const char *path = strncmp(sock, "unix:", 5) == 0 ? sock + 5 : sock;
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		close(fd);
+		fd = -1;
+	}
+	return fd;
+}
+
+/* Send a request with no key and no value. 0 or -1. */
+static int raw_send(int fd, unsigned op, uint64_t id)
+{
+	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = (uint8_t)op,
+			      .id = id};
+	uint8_t b[UWIRE_HDR_SIZE];
+
+	uwire_hdr_encode(&h, b);
+	return send(fd, b, sizeof(b), MSG_NOSIGNAL) == (ssize_t)sizeof(b) ? 0 : -1;
+}
 
 /*
- * Receive the RING_SETUP reply: its header, its value (the setup record,
- * at most cap bytes) and the descriptors riding on its first byte.
+ * Receive one reply within 5 s: its header, its value (at most
+ * RAW_VAL_MAX bytes, of which cap are kept in val) and the descriptors
+ * riding on it (the first URING_SETUP_NFDS in fds, any more closed).
  */
-static int recv_setup(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
-		      int *fds, int *nfds)
+static int raw_recv(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
+		    int *fds, int *nfds)
 {
 	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
-	uint8_t b[UWIRE_HDR_SIZE + URING_SETUP_SIZE];
+	uint8_t b[UWIRE_HDR_SIZE + RAW_VAL_MAX];
 	size_t got = 0, need = UWIRE_HDR_SIZE;
 
 	*nfds = 0;
@@ -61,13 +105,21 @@ static int recv_setup(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
 		}
 		got += (size_t)n;
 		if (got == UWIRE_HDR_SIZE && need == UWIRE_HDR_SIZE) {
-			if (uwire_hdr_decode(b, &lim, h) < 0 || h->vlen > URING_SETUP_SIZE)
+			if (uwire_hdr_decode(b, &lim, h) < 0 || h->klen ||
+			    h->vlen > RAW_VAL_MAX)
 				return -1;
 			need += h->vlen;
 		}
 	}
 	memcpy(val, b + UWIRE_HDR_SIZE, h->vlen < cap ? h->vlen : cap);
 	return 0;
+}
+
+/* Close the n descriptors of fds. */
+static void close_all(const int *fds, int n)
+{
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
 }
 
 int rawring_open(const char *sock, struct rawring *r)
@@ -79,31 +131,30 @@ int rawring_open(const char *sock, struct rawring *r)
 
 	memset(r, 0, sizeof(*r));
 	r->bell = r->pipe = r->region_fd = -1;
-	r->fd = dial(sock);
+	r->fd = raw_dial(sock);
 	if (r->fd < 0)
 		return -1;
 	/* A connection over the tenant's limit is answered on id 0 at accept
 	 * and closed: our HELLO may find it gone, its refusal is still there. */
-	(void)send_frame(r->fd, UWIRE_OP_HELLO, 0, 1, 0, NULL, 0, NULL, 0);
-	st = read_reply(r->fd, &h, 5000);
-	if (st < 0)
+	(void)raw_send(r->fd, UWIRE_OP_HELLO, 1);
+	if (raw_recv(r->fd, &h, val, 0, fds, &nfds) < 0)
 		goto fail;
+	close_all(fds, nfds);
+	st = h.status;
 	if (st)
 		goto refused;
-	if (send_frame(r->fd, UWIRE_OP_RING_SETUP, 0, 2, 0, NULL, 0, NULL, 0) < 0 ||
-	    recv_setup(r->fd, &h, val, sizeof(val), fds, &nfds) < 0)
+	if (raw_send(r->fd, UWIRE_OP_RING_SETUP, 2) < 0 ||
+	    raw_recv(r->fd, &h, val, sizeof(val), fds, &nfds) < 0)
 		goto fail;
 	st = h.status;
 	if (st) {
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
+		close_all(fds, nfds);
 		return st; /* the socket stays usable */
 	}
 	if (uring_setup_decode(val, h.vlen, &setup) < 0 ||
 	    nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size ||
 	    uring_map_fd(fds[0], setup.size, &r->m) < 0) {
-		for (int i = 0; i < nfds; i++)
-			close(fds[i]);
+		close_all(fds, nfds);
 		goto fail;
 	}
 	close(fds[0]);
@@ -148,13 +199,24 @@ void rawring_kick(struct rawring *r)
 {
 	uint64_t one = 1;
 
-	(void)!write(r->bell, &one, sizeof(one));
+	if (write(r->bell, &one, sizeof(one)) < 0)
+		perror("rawring: kick");
+}
+
+void rawring_poke(struct rawring *r, uint64_t at, const void *p, size_t n,
+		  uint64_t tail)
+{
+	/* The data area is mapped twice: any run up to its size is contiguous. */
+	memcpy(r->m.data[URING_TO_DAEMON] + (at & (r->m.size - 1)), p, n);
+	__atomic_store_n(&r->m.shm->ring[URING_TO_DAEMON].tail, tail,
+			 __ATOMIC_RELEASE);
+	rawring_kick(r);
 }
 
 int rawring_write(struct rawring *r, const void *p, size_t n, int ms)
 {
 	const uint8_t *b = p;
-	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	uint64_t end = raw_now_us() + (uint64_t)ms * 1000u;
 
 	while (n) {
 		int64_t room = uring_room(&r->tx);
@@ -165,7 +227,7 @@ int rawring_write(struct rawring *r, const void *p, size_t n, int ms)
 		if ((uint64_t)room < k)
 			k = (size_t)room;
 		if (k == 0) {
-			if (now_us() >= end)
+			if (raw_now_us() >= end)
 				return -1;
 			rawring_kick(r);
 			usleep(RAW_POLL_US);
@@ -210,11 +272,11 @@ int rawring_reply(struct rawring *r, struct uwire_hdr *h, int ms)
 {
 	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
 	uint8_t b[UWIRE_HDR_SIZE];
-	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	uint64_t end = raw_now_us() + (uint64_t)ms * 1000u;
 	int64_t avail;
 
 	while ((avail = uring_avail(&r->rx)) < (int64_t)sizeof(b)) {
-		if (avail < 0 || now_us() >= end)
+		if (avail < 0 || raw_now_us() >= end)
 			return -1;
 		usleep(RAW_POLL_US);
 	}
@@ -248,10 +310,10 @@ uint64_t rawring_taken(struct rawring *r)
 
 int rawring_applied(struct rawring *r, uint64_t n, int ms)
 {
-	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	uint64_t end = raw_now_us() + (uint64_t)ms * 1000u;
 
 	while (__atomic_load_n(&r->m.shm->applied, __ATOMIC_ACQUIRE) < n) {
-		if (now_us() >= end)
+		if (raw_now_us() >= end)
 			return -1;
 		rawring_kick(r);
 		usleep(RAW_POLL_US);
@@ -275,26 +337,48 @@ void rawring_slot(struct rawring *r, unsigned i, uint64_t *off, uint64_t *len,
 	*len = __atomic_load_n(&s->len, __ATOMIC_RELAXED);
 }
 
+/* Has the peer of fd hung up by now? Drains what is waiting there. */
+static int hung_up(int fd)
+{
+	char buf[4096];
+	ssize_t n;
+
+	while ((n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT)) > 0)
+		;
+	return n == 0 || (errno != EAGAIN && errno != EINTR);
+}
+
 int rawring_closed(struct rawring *r, int ms)
 {
-	return hung_up_within(r->fd, ms);
+	uint64_t end = raw_now_us() + (uint64_t)ms * 1000u;
+	struct pollfd pfd = {r->fd, POLLIN, 0};
+
+	/* utmemd closes right after what it says, and may be slow at it. */
+	while (!hung_up(r->fd)) {
+		uint64_t now = raw_now_us();
+
+		if (now >= end)
+			return 0;
+		(void)poll(&pfd, 1, (int)((end - now) / 1000u) + 1);
+	}
+	return 1;
 }
 
 int rawring_wait_closed(struct rawring *r, int n, const uint64_t *since_us,
 			int64_t *ms_to_close, int ms)
 {
-	uint64_t end = now_us() + (uint64_t)ms * 1000u;
+	uint64_t end = raw_now_us() + (uint64_t)ms * 1000u;
 	int left = 0, closed = 0;
 
 	for (int i = 0; i < n; i++) {
 		ms_to_close[i] = -1;
 		left += r[i].fd >= 0;
 	}
-	while (left && now_us() < end) {
+	while (left && raw_now_us() < end) {
 		for (int i = 0; i < n; i++) {
 			if (r[i].fd < 0 || ms_to_close[i] >= 0 || !rawring_closed(&r[i], 0))
 				continue;
-			ms_to_close[i] = (int64_t)(now_us() - since_us[i]) / 1000;
+			ms_to_close[i] = (int64_t)(raw_now_us() - since_us[i]) / 1000;
 			left--;
 			closed++;
 		}

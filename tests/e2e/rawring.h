@@ -1,11 +1,14 @@
 /*
- * rawring.h — a ring client that does not cooperate, for the hostile
- * suite's ring attacks (ringabuse.c): it asks for a shared-memory ring on
- * a raw tenant connection, maps it itself (src/transport/ring.h) and then
- * writes whatever frames and indices the attack wants, where libutmem
- * would follow the rules. Frames are the wire's (src/proto/wire.h).
- * It also stalls (t_ringidle.sh: ringunread.c, ringhalf.c, ringidle.c):
- * replies left in the ring untaken, frames half-sent, rings left idle.
+ * rawring.h — a ring client that does not cooperate, the one the tests
+ * share: the hostile suite's ring attacks (hostile/ringhold.c, ringpost.c,
+ * ringunread.c, ringhalf.c, ringidle.c) and e2e_ring's hostile, scribble,
+ * tenant-scribble and pin cases (daemon/e2e_ring.c). It asks for a
+ * shared-memory ring on a raw tenant connection, maps it itself
+ * (src/transport/ring.h) and then writes whatever frames and indices the
+ * test wants, where libutmem would follow the rules; it also hands over
+ * the tenant's value region for the test to map. Frames are the wire's
+ * (src/proto/wire.h). It stalls too (t_ringidle.sh): replies left in the
+ * ring untaken, frames half-sent, rings left idle.
  */
 #ifndef UTMEM_TEST_RAWRING_H
 #define UTMEM_TEST_RAWRING_H
@@ -29,7 +32,7 @@ struct rawring {
 };
 
 /*
- * Connect to the tenant socket, say HELLO and ask for a ring. Returns 0
+ * Connect to the tenant socket (PATH or unix:PATH), say HELLO and ask for a ring. Returns 0
  * with *r set up; a wire status > 0 (QUOTA: the connection was refused at
  * accept; NOMEM: the ring was refused, r->fd is then a plain connection
  * the caller may go on using, or must close); -1 if the exchange failed.
@@ -38,7 +41,7 @@ int rawring_open(const char *sock, struct rawring *r);
 /* Unmap and close everything of r (the socket too). */
 void rawring_close(struct rawring *r);
 
-/* Ring utmemd's doorbell (it may be asleep). */
+/* Ring utmemd's doorbell (it may be asleep); a failure is said on stderr. */
 void rawring_kick(struct rawring *r);
 /*
  * Write n bytes into the request ring, as room allows, publishing the
@@ -46,6 +49,12 @@ void rawring_kick(struct rawring *r);
  * in time, or utmemd's head is impossible).
  */
 int rawring_write(struct rawring *r, const void *p, size_t n, int ms);
+/*
+ * Against the rules: copy n bytes to the request ring at index at, publish
+ * tail as the request ring's tail, whatever utmemd's head says, and ring.
+ */
+void rawring_poke(struct rawring *r, uint64_t at, const void *p, size_t n,
+		  uint64_t tail);
 /* Encode and write one frame (value may be NULL with vlen 0). */
 int rawring_frame(struct rawring *r, unsigned op, unsigned flags, uint64_t id,
 		  uint32_t pool, const void *key, uint32_t klen,
@@ -80,13 +89,14 @@ int rawring_applied(struct rawring *r, uint64_t n, int ms);
 uint64_t rawring_credit(struct rawring *r);
 void rawring_slot(struct rawring *r, unsigned i, uint64_t *off, uint64_t *len,
 		  uint32_t *gen);
-/* Has utmemd closed r (its socket hung up) within ms? */
+/* Has utmemd closed r (its socket hung up) within ms? Takes what it sent. */
 int rawring_closed(struct rawring *r, int ms);
 /*
  * Watch the n rings of r until utmemd has closed each or ms have passed:
- * ms_to_close[i] is how long after since_us[i] ring i was seen closed
- * (within 10 ms), or -1 if it was not. Rings without a socket are
- * skipped (-1). Returns how many were closed.
+ * ms_to_close[i] is how long after since_us[i] (CLOCK_MONOTONIC, in
+ * microseconds) ring i was seen closed (within 10 ms), or -1 if it was
+ * not. Rings without a socket are skipped (-1). Returns how many were
+ * closed.
  */
 int rawring_wait_closed(struct rawring *r, int n, const uint64_t *since_us,
 			int64_t *ms_to_close, int ms);
