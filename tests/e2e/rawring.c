@@ -104,7 +104,7 @@ static int raw_recv(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
 			}
 		}
 		got += (size_t)n;
-		if (got == UWIRE_HDR_SIZE && need == UWIRE_HDR_SIZE) {
+		if (need == UWIRE_HDR_SIZE && got >= UWIRE_HDR_SIZE) {
 			if (uwire_hdr_decode(b, &lim, h) < 0 || h->klen ||
 			    h->vlen > RAW_VAL_MAX)
 				return -1;

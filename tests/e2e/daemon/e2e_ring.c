@@ -30,24 +30,25 @@
  *                          pinned (another 6 MiB PUT is refused), until the
  *                          words are cleared, or until the grace (1 s) is
  *                          over; steps handshake with t_fp_pin.sh in DIR
+ * hostile, scribble, tenant-scribble and pin take their ring, and the
+ * tenant's value region, from the raw ring client the tests share
+ * (../rawring.c).
  * Exit status 0 only if every check held.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "proto/region.h"
 #include "proto/wire.h"
+#include "rawring.h"
 #include "transport/ring.h"
 #include "e2e_check.h"
 #include "utmem.h"
@@ -285,151 +286,6 @@ static int cmd_restart(char **argv)
 
 /* ---- hostile ---- */
 
-/* A raw ring client: the socket, the mapping, the doorbells. */
-struct raw {
-	int fd;
-	struct uring_map m;
-	int bell_daemon, bell_client;
-	int region_fd;        /* the tenant's value region, or -1 */
-	uint64_t region_size;
-};
-
-#define RAW_MAXFDS 8
-
-static int raw_send(int fd, const struct uwire_hdr *h)
-{
-	uint8_t b[UWIRE_HDR_SIZE];
-
-	uwire_hdr_encode(h, b);
-	return send(fd, b, sizeof(b), MSG_NOSIGNAL) == (ssize_t)sizeof(b) ? 0 : -1;
-}
-
-/* Read one reply header (and skip its value) within 5 s. */
-static int raw_reply(int fd, struct uwire_hdr *h, uint8_t *val, size_t cap,
-		     int *fds, int *nfds)
-{
-	uint8_t b[UWIRE_HDR_SIZE + 64];
-	size_t got = 0, need = UWIRE_HDR_SIZE;
-	struct uwire_limits lim = {UWIRE_KEY_CEILING, UWIRE_VALUE_CEILING};
-
-	while (got < need) {
-		union {
-			struct cmsghdr h;
-			char b[CMSG_SPACE(sizeof(int) * RAW_MAXFDS)];
-		} ctl;
-		struct iovec iov = {b + got, need - got};
-		struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = ctl.b,
-				     .msg_controllen = sizeof(ctl.b)};
-		struct pollfd pf = {.fd = fd, .events = POLLIN};
-		ssize_t n;
-
-		if (poll(&pf, 1, 5000) <= 0)
-			return -1;
-		n = recvmsg(fd, &msg, 0);
-		if (n <= 0)
-			return -1;
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&msg); cm && fds;
-		     cm = CMSG_NXTHDR(&msg, cm)) {
-			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			for (size_t i = 0; i < k && *nfds < RAW_MAXFDS; i++)
-				memcpy(&fds[(*nfds)++], CMSG_DATA(cm) + i * sizeof(int),
-				       sizeof(int));
-		}
-		got += (size_t)n;
-		if (got == UWIRE_HDR_SIZE && need == UWIRE_HDR_SIZE) {
-			if (uwire_hdr_decode(b, &lim, h) || h->vlen > 64)
-				return -1;
-			need += h->vlen;
-		}
-	}
-	if (val)
-		memcpy(val, b + UWIRE_HDR_SIZE, h->vlen < cap ? h->vlen : cap);
-	return 0;
-}
-
-static int raw_open(const char *sock, struct raw *r)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	struct uwire_hdr h = {.version = UWIRE_VERSION, .opcode = UWIRE_OP_HELLO, .id = 1};
-	uint8_t val[64];
-	int fds[RAW_MAXFDS], nfds = 0;
-	struct uring_setup setup;
-
-	memset(r, 0, sizeof(*r));
-	r->region_fd = -1;
-	r->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", sock);
-	if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -1;
-	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, NULL, 0, NULL, NULL))
-		return -1;
-	h = (struct uwire_hdr){.version = UWIRE_VERSION,
-			       .opcode = UWIRE_OP_RING_SETUP, .id = 2};
-	if (raw_send(r->fd, &h) || raw_reply(r->fd, &h, val, sizeof(val), fds, &nfds))
-		return -1;
-	if (h.status || nfds < 3 || uring_setup_decode(val, h.vlen, &setup) ||
-	    nfds != 3 + !!(setup.flags & URING_SETUP_LIVE) + !!setup.region_size ||
-	    uring_map_fd(fds[0], setup.size, &r->m))
-		return -1;
-	close(fds[0]);
-	if (setup.flags & URING_SETUP_LIVE)
-		close(fds[3]); /* the liveness page: this raw client ignores it */
-	if (setup.region_size) {
-		r->region_fd = fds[nfds - 1];
-		r->region_size = setup.region_size;
-	}
-	r->bell_daemon = fds[1];
-	r->bell_client = fds[2];
-	return 0;
-}
-
-static void raw_close(struct raw *r)
-{
-	uring_unmap(&r->m);
-	if (r->region_fd >= 0)
-		close(r->region_fd);
-	close(r->bell_daemon);
-	close(r->bell_client);
-	close(r->fd);
-}
-
-static void raw_kick(struct raw *r)
-{
-	uint64_t one = 1;
-
-	if (write(r->bell_daemon, &one, sizeof(one)) < 0)
-		perror("kick");
-}
-
-/* Put bytes into the request ring at index `at` and publish tail = newtail. */
-static void raw_write(struct raw *r, uint64_t at, const void *p, size_t n,
-		      uint64_t newtail)
-{
-	uint8_t *d = r->m.data[URING_TO_DAEMON];
-
-	memcpy(d + (at & (r->m.size - 1)), p, n);
-	__atomic_store_n(&r->m.shm->ring[URING_TO_DAEMON].tail, newtail,
-			 __ATOMIC_RELEASE);
-	raw_kick(r);
-}
-
-/* The daemon closed this connection within 5 s (the socket hangs up). */
-static int raw_hung_up(struct raw *r)
-{
-	for (int i = 0; i < 500; i++) {
-		uint8_t b[256];
-		ssize_t n = recv(r->fd, b, sizeof(b), MSG_DONTWAIT);
-
-		if (n == 0)
-			return 1;
-		if (n < 0 && errno != EAGAIN)
-			return 1;
-		usleep(10000);
-	}
-	return 0;
-}
-
 /* A well-behaved ring client still gets served. */
 static void still_serves(const char *addr, const char *what)
 {
@@ -444,7 +300,7 @@ static void still_serves(const char *addr, const char *what)
 }
 
 struct noise {
-	struct raw *r;
+	struct rawring *r;
 	volatile int stop;
 };
 
@@ -467,7 +323,7 @@ static void *noise_main(void *arg)
 				n->r->m.data[x & 1][(x >> 8) % n->r->m.size] =
 					(uint8_t)x;
 		}
-		raw_kick(n->r);
+		rawring_kick(n->r);
 	}
 	return NULL;
 }
@@ -477,76 +333,74 @@ static int cmd_hostile(char **argv)
 	const char *sock = argv[0], *addr = argv[1];
 	struct uwire_hdr h;
 	uint8_t b[UWIRE_HDR_SIZE];
-	struct raw r;
+	struct rawring r;
 	int i;
 
 	/* 1. tail beyond the ring's size */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
-	raw_write(&r, 0, "x", 1, r.m.size + 1);
-	CHECK_EQ("tail > size: closed", raw_hung_up(&r), 1);
-	raw_close(&r);
+	rawring_poke(&r, 0, "x", 1, r.m.size + 1);
+	CHECK_EQ("tail > size: closed", rawring_closed(&r, 5000), 1);
+	rawring_close(&r);
 	still_serves(addr, "after tail > size");
 
 	/* 2. tail moving backwards */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 9};
 	uwire_hdr_encode(&h, b);
-	raw_write(&r, 0, b, 16, 16); /* half a header: the daemon waits */
+	rawring_poke(&r, 0, b, 16, 16); /* half a header: the daemon waits */
 	/* Once the daemon has taken those bytes (head 16), tail 8 is backwards. */
-	for (i = 0; i < 500 && __atomic_load_n(&r.m.shm->ring[URING_TO_DAEMON].head,
-					       __ATOMIC_ACQUIRE) != 16; i++)
+	for (i = 0; i < 500 && rawring_taken(&r) != 16; i++)
 		usleep(10000);
-	CHECK_EQ("daemon took the half header",
-		 __atomic_load_n(&r.m.shm->ring[URING_TO_DAEMON].head, __ATOMIC_ACQUIRE), 16);
-	raw_write(&r, 16, b, 0, 8);
-	CHECK_EQ("tail backwards: closed", raw_hung_up(&r), 1);
-	raw_close(&r);
+	CHECK_EQ("daemon took the half header", rawring_taken(&r), 16);
+	rawring_poke(&r, 16, b, 0, 8);
+	CHECK_EQ("tail backwards: closed", rawring_closed(&r, 5000), 1);
+	rawring_close(&r);
 	still_serves(addr, "after tail backwards");
 
 	/* 3. garbage header */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	memset(b, 0xa5, sizeof(b));
-	raw_write(&r, 0, b, sizeof(b), sizeof(b));
-	CHECK_EQ("garbage header: closed", raw_hung_up(&r), 1);
-	raw_close(&r);
+	rawring_poke(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("garbage header: closed", rawring_closed(&r, 5000), 1);
+	rawring_close(&r);
 	still_serves(addr, "after garbage header");
 
 	/* 4. oversized lengths (klen and vlen at their maximum) */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
 			       .id = 3, .pool = 1, .klen = 0xffffffffu,
 			       .vlen = 0xffffffffu};
 	uwire_hdr_encode(&h, b);
-	raw_write(&r, 0, b, sizeof(b), sizeof(b));
-	CHECK_EQ("oversized: closed", raw_hung_up(&r), 1);
-	raw_close(&r);
+	rawring_poke(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("oversized: closed", rawring_closed(&r, 5000), 1);
+	rawring_close(&r);
 	still_serves(addr, "after oversized lengths");
 
 	/* 5. a large frame announced, never sent, then the client leaves */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PUT,
 			       .id = 4, .pool = 1, .klen = 1, .vlen = 32u << 20};
 	uwire_hdr_encode(&h, b);
-	raw_write(&r, 0, b, sizeof(b), sizeof(b));
+	rawring_poke(&r, 0, b, sizeof(b), sizeof(b));
 	usleep(50000);
-	raw_close(&r);
+	rawring_close(&r);
 	still_serves(addr, "after a half-sent large frame");
 
 	/* 6. impossible head on the reply ring while replies are due */
-	if (raw_open(sock, &r))
+	if (rawring_open(sock, &r))
 		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 	__atomic_store_n(&r.m.shm->ring[URING_TO_CLIENT].head, 1ull << 40,
 			 __ATOMIC_RELEASE);
 	h = (struct uwire_hdr){.version = UWIRE_VERSION, .opcode = UWIRE_OP_PING, .id = 5};
 	uwire_hdr_encode(&h, b);
-	raw_write(&r, 0, b, sizeof(b), sizeof(b));
-	CHECK_EQ("bad head: closed", raw_hung_up(&r), 1);
-	raw_close(&r);
+	rawring_poke(&r, 0, b, sizeof(b), sizeof(b));
+	CHECK_EQ("bad head: closed", rawring_closed(&r, 5000), 1);
+	rawring_close(&r);
 	still_serves(addr, "after a bad head");
 
 	/* 7. a thread scribbles over the whole region while we send pings */
@@ -555,7 +409,7 @@ static int cmd_hostile(char **argv)
 		pthread_t th;
 		uint64_t tail = 0;
 
-		if (raw_open(sock, &r))
+		if (rawring_open(sock, &r))
 			return fprintf(stderr, "FAIL raw ring setup\n"), 1;
 		pthread_create(&th, NULL, noise_main, &n);
 		h = (struct uwire_hdr){.version = UWIRE_VERSION,
@@ -563,13 +417,13 @@ static int cmd_hostile(char **argv)
 		for (int k = 0; k < 2000; k++) {
 			h.id = (uint64_t)k;
 			uwire_hdr_encode(&h, b);
-			raw_write(&r, tail, b, sizeof(b), tail + sizeof(b));
+			rawring_poke(&r, tail, b, sizeof(b), tail + sizeof(b));
 			tail += sizeof(b);
 		}
 		usleep(100000);
 		n.stop = 1;
 		pthread_join(th, NULL);
-		raw_close(&r);
+		rawring_close(&r);
 		still_serves(addr, "after concurrent scribbling");
 	}
 	/*
@@ -580,30 +434,30 @@ static int cmd_hostile(char **argv)
 	 * the client sleeping flag raised all the time so every reply rings.
 	 */
 	{
-		struct raw rr[2];
+		struct rawring rr[2];
 		uint64_t tail[2] = {0, 0};
 
 		for (int k = 0; k < 2; k++) {
 			uint64_t max = 0xfffffffffffffffeull;
 			int fl;
 
-			if (raw_open(sock, &rr[k]))
+			if (rawring_open(sock, &rr[k]))
 				return fprintf(stderr, "FAIL raw ring setup\n"), 1;
-			fl = fcntl(rr[k].bell_client, F_GETFL);
-			fcntl(rr[k].bell_client, F_SETFL, fl & ~O_NONBLOCK);
-			fl = fcntl(rr[k].bell_daemon, F_GETFL);
-			fcntl(rr[k].bell_daemon, F_SETFL, fl & ~O_NONBLOCK);
+			fl = fcntl(rr[k].pipe, F_GETFL);
+			fcntl(rr[k].pipe, F_SETFL, fl & ~O_NONBLOCK);
+			fl = fcntl(rr[k].bell, F_GETFL);
+			fcntl(rr[k].bell, F_SETFL, fl & ~O_NONBLOCK);
 			/* Saturate both: the daemon's eventfd, and the
 			 * client's doorbell where it is an eventfd too
 			 * (the old design; a pipe's read end refuses). */
-			if (write(rr[k].bell_daemon, &max, sizeof(max)) < 0)
+			if (write(rr[k].bell, &max, sizeof(max)) < 0)
 				perror("fill doorbell");
-			(void)!write(rr[k].bell_client, &max, sizeof(max));
+			(void)!write(rr[k].pipe, &max, sizeof(max));
 		}
 		h = (struct uwire_hdr){.version = UWIRE_VERSION,
 				       .opcode = UWIRE_OP_PING};
 		for (int n = 0; n < 20000; n++) {
-			struct raw *x = &rr[n & 1];
+			struct rawring *x = &rr[n & 1];
 			uint64_t *t = &tail[n & 1];
 
 			__atomic_store_n(&x->m.shm->client_sleeping,
@@ -621,8 +475,8 @@ static int cmd_hostile(char **argv)
 		}
 		usleep(200000);
 		still_serves(addr, "with two rings' doorbells blocking and full");
-		raw_close(&rr[0]);
-		raw_close(&rr[1]);
+		rawring_close(&rr[0]);
+		rawring_close(&rr[1]);
 		still_serves(addr, "after the blocked-doorbell rings left");
 	}
 	printf("hostile: %d failures\n", failures);
@@ -639,12 +493,12 @@ static int cmd_hostile(char **argv)
 static int cmd_scribble(char **argv)
 {
 	uint64_t mib = strtoull(argv[1], NULL, 0), len = mib << 20;
-	struct raw r;
+	struct rawring r;
 	struct stat st;
 	uint8_t *p;
 	uint64_t after, end;
 
-	if (raw_open(argv[0], &r) || r.region_fd < 0 || len > r.region_size / 2) {
+	if (rawring_open(argv[0], &r) || r.region_fd < 0 || len > r.region_size / 2) {
 		fprintf(stderr, "scribble: no region (or too small)\n");
 		return 1;
 	}
@@ -664,7 +518,7 @@ static int cmd_scribble(char **argv)
 	printf("scribbled %llu MiB: region file %llu MiB after writing, %llu MiB 3 s later\n",
 	       (unsigned long long)mib, (unsigned long long)(after >> 20),
 	       (unsigned long long)(end >> 20));
-	raw_close(&r);
+	rawring_close(&r);
 	/* utmemd may punch while we write: only the end state counts. */
 	return end < len / 2 ? 0 : 1;
 }
@@ -846,7 +700,7 @@ static int cmd_tenant_scribble(char **argv)
 	struct utmem_stats st;
 	struct scrib sc = {0};
 	struct good_run gr;
-	struct raw r;
+	struct rawring r;
 	pthread_t th, gth;
 	double t0, worst = 0;
 	int ne = 0, changed = 0;
@@ -894,7 +748,7 @@ static int cmd_tenant_scribble(char **argv)
 
 	/* Evil maps its value region itself and scribbles on it while its
 	 * client goes on posting (staged and inline) and reading. */
-	if (raw_open(evil_sock, &r) || r.region_fd < 0)
+	if (rawring_open(evil_sock, &r) || r.region_fd < 0)
 		return fprintf(stderr, "FAIL raw ring setup with a region\n"), 1;
 	rsize = r.region_size;
 	sc.base = mmap(NULL, rsize, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_NORESERVE,
@@ -1034,7 +888,7 @@ static int cmd_tenant_scribble(char **argv)
 	CHECK_EQ("good after evil's header: content", memcmp(o, v, 50000), 0);
 	utmem_close(c3);
 	munmap(sc.base, rsize);
-	raw_close(&r); /* and the region's descriptor */
+	rawring_close(&r); /* and the region's descriptor */
 	utmem_close(evil);
 	utmem_close(good);
 	free(v);
@@ -1097,7 +951,7 @@ static void pin_words(uint8_t *base, const struct uvr_hdr *h, uint64_t off)
  * every hazard word, then free it: INVALIDATE. Returns 0, or -1 (said).
  */
 static int pin_and_free(utmem_client *c, uint32_t p, const char *key,
-			const char *marker, struct raw *r, uint8_t *base,
+			const char *marker, struct rawring *r, uint8_t *base,
 			const struct uvr_hdr *h)
 {
 	int64_t at;
@@ -1143,14 +997,14 @@ static int cmd_pin(char **argv)
 	uint8_t *v = malloc(PIN_VAL), *base;
 	utmem_client *c;
 	struct uvr_hdr h;
-	struct raw r;
+	struct rawring r;
 	uint32_t p;
 	long ms;
 
 	snprintf(addr, sizeof(addr), "unix:%s", argv[0]);
 	c = e2e_dial(addr, 0);
 	CHECK_EQ("open", utmem_pool_open(c, "pins", UTMEM_POOL_CREATE, &p), 0);
-	if (!v || raw_open(argv[0], &r) || r.region_fd < 0)
+	if (!v || rawring_open(argv[0], &r) || r.region_fd < 0)
 		return fprintf(stderr, "FAIL raw ring setup with a region\n"), 1;
 	base = mmap(NULL, r.region_size, PROT_READ | PROT_WRITE,
 		    MAP_SHARED | MAP_NORESERVE, r.region_fd, 0);
@@ -1187,7 +1041,7 @@ static int cmd_pin(char **argv)
 	printf("FORCED %ld\n", ms);
 	pin_words(base, &h, 0);
 	munmap(base, r.region_size);
-	raw_close(&r);
+	rawring_close(&r);
 	utmem_close(c);
 	free(v);
 	return failures ? 1 : 0;
