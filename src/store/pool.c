@@ -94,17 +94,40 @@ uint64_t ust_pool_meta_bytes(const ust_store *st)
 	       sizeof(struct ust_pool *); /* its slot in the id table */
 }
 
-/* Unlink entries of stripe s (all, or tenant's); returns them as a chain. */
+/* Entries a flush unlinks under one stripe lock before letting others in. */
+#define DROP_CHUNK 2048u
+
+/* Where drop_stripe() stopped in a stripe's table, to go on from there. */
+struct drop_pos {
+	uint32_t b;                /* next bucket */
+	struct ust_entry **tbl;    /* the table it indexes */
+	uint32_t mask;
+};
+
+/*
+ * Unlink up to DROP_CHUNK entries of stripe s (all, or tenant's) from *pos
+ * on; returns them as a chain and sets *done once the whole table was
+ * swept. Caller holds the stripe lock, dropped between calls: a table
+ * that was resized meanwhile (a PUT into the pool grew it) is swept again
+ * from its first bucket, since its entries have moved between buckets.
+ */
 static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned s,
-				     uint32_t tenant, bool all)
+				     uint32_t tenant, bool all, struct drop_pos *pos,
+				     bool *done)
 {
 	struct ust_sub *sub = &p->sub[s];
 	struct ust_entry *head = NULL;
+	unsigned n = 0;
 
-	if (!sub->buckets)
+	*done = false;
+	if (!sub->buckets) {
+		*done = true;
 		return NULL;
-	for (uint32_t b = 0; b <= sub->mask; b++) {
-		struct ust_entry **pp = &sub->buckets[b];
+	}
+	if (pos->tbl != sub->buckets || pos->mask != sub->mask)
+		*pos = (struct drop_pos){0, sub->buckets, sub->mask};
+	for (; pos->b <= sub->mask && n < DROP_CHUNK; pos->b++) {
+		struct ust_entry **pp = &sub->buckets[pos->b];
 
 		while (*pp) {
 			struct ust_entry *e = *pp;
@@ -117,8 +140,12 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 			ust_account_out(st, p, s, e, false);
 			e->next = head;
 			head = e;
+			n++;
 		}
 	}
+	if (pos->b <= sub->mask)
+		return head;
+	*done = true;
 	if (sub->count == 0) {
 		free(sub->buckets);
 		sub->buckets = NULL;
@@ -131,7 +158,9 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 /*
  * Remove and free entries of p: all of them, or only those charged to
  * tenant. With locked, the caller holds every stripe lock; otherwise each
- * stripe is locked in turn. Caller holds st->mgmt, or a pin on p
+ * stripe is locked in turn, for DROP_CHUNK entries at a time, so that
+ * another pool's operations on that stripe wait for a chunk, not for the
+ * stripe's share of a large pool. Caller holds st->mgmt, or a pin on p
  * (drop_pinned). The tenants the entries are charged to stay alive either
  * way: removing one takes every stripe lock (tenant.c).
  */
@@ -139,14 +168,19 @@ void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked)
 {
 	for (unsigned s = 0; s < st->nstripes; s++) {
-		struct ust_entry *chain;
+		struct drop_pos pos = {0};
+		bool done = false;
 
-		if (!locked)
-			pthread_mutex_lock(&st->stripes[s].lock);
-		chain = drop_stripe(st, p, s, tenant, all);
-		if (!locked)
-			pthread_mutex_unlock(&st->stripes[s].lock);
-		ust_entry_free_list(st, chain);
+		while (!done) {
+			struct ust_entry *chain;
+
+			if (!locked)
+				pthread_mutex_lock(&st->stripes[s].lock);
+			chain = drop_stripe(st, p, s, tenant, all, &pos, &done);
+			if (!locked)
+				pthread_mutex_unlock(&st->stripes[s].lock);
+			ust_entry_free_list(st, chain);
+		}
 	}
 }
 

@@ -6,8 +6,11 @@
  * GET checks integrity; afterwards the charges must add up (tenants = pools
  * = store), entry counters must match what a full scan finds, and flushing
  * everything must bring every charge back to zero. Then flushes, destroys
- * and a tenant's removal race over one pool (test_flush_races), and a long
- * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in).
+ * and a tenant's removal race over one pool (test_flush_races), a long
+ * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in),
+ * and a flush that drops a large pool a chunk at a time while PUTs go on
+ * into it misses none of the entries that were there before it
+ * (test_flush_in_chunks).
  */
 #include <pthread.h>
 #include <sched.h>
@@ -408,12 +411,83 @@ static void test_shrink_lets_puts_in(void **state)
 	st = NULL;
 }
 
+/*
+ * A flush drops each stripe's entries a chunk at a time (pool.c,
+ * DROP_CHUNK), letting others take the stripe lock in between. 400,000
+ * entries (about 6,000 per stripe, three chunks each) are flushed while a
+ * thread PUTs other keys into the same pool: every entry that was there
+ * before the flush is gone after it, and what the PUTs left is exactly
+ * what the pool counts.
+ */
+#define CHUNK_OLD 400000u
+
+struct newputs {
+	uint32_t t, p;
+	atomic_bool stop;
+	atomic_uint n; /* new keys put: CHUNK_OLD + 0 .. n - 1 */
+	atomic_long bad;
+};
+
+static void *put_new(void *arg)
+{
+	struct newputs *w = arg;
+	unsigned char v[16] = { 2 };
+
+	for (unsigned k = CHUNK_OLD; !atomic_load(&w->stop); k++) {
+		if (ust_put(st, w->t, w->p, &k, sizeof(k), v, sizeof(v)))
+			atomic_fetch_add(&w->bad, 1);
+		atomic_store(&w->n, k - CHUNK_OLD + 1);
+	}
+	return NULL;
+}
+
+static void test_flush_in_chunks(void **state)
+{
+	struct ust_config cfg = { .capacity = 512u << 20, .max_key = 16, .max_value = 64 };
+	struct ust_limits l = { 0, UINT64_MAX, 1 };
+	struct newputs w = { 0 };
+	struct ust_store_info si;
+	unsigned char v[16] = { 1 }, buf[16];
+	uint64_t present = 0;
+	pthread_t th;
+	size_t n;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "f", &l, &w.t), 0);
+	assert_int_equal(ust_pool_open(st, w.t, "p", 0, UST_OPEN_CREATE, &w.p), 0);
+	for (unsigned k = 0; k < CHUNK_OLD; k++)
+		assert_int_equal(ust_put(st, w.t, w.p, &k, sizeof(k), v, sizeof(v)), 0);
+	assert_int_equal(pthread_create(&th, NULL, put_new, &w), 0);
+	while (atomic_load(&w.n) < 1000)
+		sched_yield();
+	assert_int_equal(ust_pool_flush(st, w.t, w.p), 0);
+	atomic_store(&w.stop, true);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(atomic_load(&w.bad), 0);
+	for (unsigned k = 0; k < CHUNK_OLD; k++)
+		assert_int_equal(ust_get_buf(st, w.t, w.p, &k, sizeof(k), 0, buf,
+					     sizeof(buf), &n), -ENOENT);
+	for (unsigned k = CHUNK_OLD; k < CHUNK_OLD + atomic_load(&w.n); k++)
+		present += ust_get_buf(st, w.t, w.p, &k, sizeof(k), 0, buf,
+				       sizeof(buf), &n) == 0;
+	ust_store_info(st, &si);
+	assert_int_equal(si.stats.entries, present);
+	assert_int_equal(ust_pool_flush(st, w.t, w.p), 0);
+	ust_store_info(st, &si);
+	assert_int_equal(si.stats.entries, 0);
+	assert_int_equal(si.stats.bytes_stored, 0);
+	ust_store_free(st);
+	st = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test(test_flush_races),
 		cmocka_unit_test(test_shrink_lets_puts_in),
+		cmocka_unit_test(test_flush_in_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
