@@ -94,7 +94,7 @@ uint64_t ust_pool_meta_bytes(const ust_store *st)
 	       sizeof(struct ust_pool *); /* its slot in the id table */
 }
 
-/* Entries a flush unlinks under one stripe lock before letting others in. */
+/* Entries a flush looks at under one stripe lock before letting others in. */
 #define DROP_CHUNK 2048u
 
 /* Where drop_stripe() stopped in a stripe's table, to go on from there. */
@@ -105,8 +105,8 @@ struct drop_pos {
 };
 
 /*
- * Unlink up to DROP_CHUNK entries of stripe s (all, or tenant's) from *pos
- * on; returns them as a chain and sets *done once the whole table was
+ * Unlink entries of stripe s (all, or tenant's) from *pos on, until
+ * DROP_CHUNK were looked at (a bucket is finished); returns them as a chain and sets *done once the whole table was
  * swept. Caller holds the stripe lock, dropped between calls: a table
  * that was resized meanwhile (a PUT into the pool grew it) is swept again
  * from its first bucket, since its entries have moved between buckets.
@@ -132,6 +132,7 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 		while (*pp) {
 			struct ust_entry *e = *pp;
 
+			n++; /* a shared pool's other entries take time too */
 			if (!all && e->tenant != tenant) {
 				pp = &e->next;
 				continue;
@@ -140,7 +141,6 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 			ust_account_out(st, p, s, e, false);
 			e->next = head;
 			head = e;
-			n++;
 		}
 	}
 	if (pos->b <= sub->mask)
