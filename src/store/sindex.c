@@ -58,6 +58,7 @@ int ust_sindex_init(struct ust_sindex *x, uint8_t *base, uint64_t size,
 	x->dir = (struct uvr_dir *)(base + dir_off);
 	for (unsigned i = 0; i < UVR_NSUB; i++) {
 		pthread_mutex_init(&x->sub[i].lock, NULL);
+		x->sub[i].shrink_below = UINT32_MAX;
 		x->dir[i].seq = 0;
 		x->dir[i].mask = 0;
 		x->dir[i].off = 0;
@@ -107,6 +108,43 @@ static long place(struct ust_sshadow *sh, uint32_t nb, uint64_t h)
 }
 
 /*
+ * place(), and when both buckets are full, move one of their entries to
+ * its other bucket if that has room (the one level of displacement that
+ * inserts use, displace()): without it a rebuild at half load fails for
+ * large tables, whose fullest buckets hold 4 to 5 entries' worth of keys.
+ * Builds a private array only: nothing is published. Returns the freed
+ * slot, or -1.
+ */
+static long place_moving(struct ust_sshadow *sh, uint32_t nb, uint64_t h)
+{
+	long k = place(sh, nb, h);
+	uint32_t b[2];
+
+	if (k >= 0)
+		return k;
+	uvr_buckets(h, nb - 1, &b[0], &b[1]);
+	for (int i = 0; i < 2; i++) {
+		for (unsigned s = 0; s < UVR_SLOTS; s++) {
+			long from = (long)(b[i] * UVR_SLOTS + s);
+			uint32_t a1, a2, alt;
+
+			uvr_buckets(sh[from].h, nb - 1, &a1, &a2);
+			alt = a1 == b[i] ? a2 : a1;
+			for (unsigned j = 0; j < UVR_SLOTS; j++) {
+				long to = (long)(alt * UVR_SLOTS + j);
+
+				if (sh[to].off)
+					continue;
+				sh[to] = sh[from];
+				sh[from].off = 0;
+				return from;
+			}
+		}
+	}
+	return -1;
+}
+
+/*
  * Build sub-table u anew with nb buckets from its shadow (or empty), write
  * the whole array to the region, and publish it in the directory. Returns
  * 0, -ENOSPC if the shadow does not fit nb buckets, or -ENOMEM.
@@ -121,6 +159,8 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 	struct uvr_bucket *b;
 	int64_t off;
 
+	atomic_fetch_add_explicit(&x->rebuilds, 1, memory_order_relaxed);
+
 	if (!sh || !bseq)
 		goto nomem;
 	for (uint32_t i = 0; u->sh && i < u->nb * UVR_SLOTS; i++) {
@@ -128,7 +168,7 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 
 		if (!u->sh[i].off)
 			continue;
-		k = place(sh, nb, u->sh[i].h);
+		k = place_moving(sh, nb, u->sh[i].h);
 		if (k < 0) {
 			free(sh);
 			free(bseq);
@@ -170,6 +210,7 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 	u->sh = sh;
 	u->bseq = bseq;
 	u->nb = nb;
+	u->shrink_below = UINT32_MAX;
 	u->off = (uint64_t)off;
 	return 0;
 nomem:
@@ -257,7 +298,7 @@ int ust_sindex_insert(struct ust_sindex *x, uint64_t h, uint64_t off,
 	publish_slot(x, u, (uint32_t)k / UVR_SLOTS, (unsigned)k % UVR_SLOTS);
 out:
 	if (err)
-		x->failed++;
+		atomic_fetch_add_explicit(&x->failed, 1, memory_order_relaxed);
 	pthread_mutex_unlock(&u->lock);
 	return err;
 }
@@ -306,12 +347,25 @@ static void maybe_shrink(struct ust_sindex *x, unsigned si)
 	struct ust_ssub *u = &x->sub[si];
 	uint32_t nb = u->nb;
 
-	if (nb <= 16 || (uint64_t)u->count * 4 >= (uint64_t)nb * UVR_SLOTS)
+	if (nb <= 16 || (uint64_t)u->count * 4 >= (uint64_t)nb * UVR_SLOTS ||
+	    u->count >= u->shrink_below)
 		return;
 	while (nb > 16 && (uint64_t)u->count * 2 < (uint64_t)(nb / 2) * UVR_SLOTS)
 		nb /= 2;
-	if (nb < u->nb)
-		(void)rebuild(x, si, nb); /* -ENOSPC/-ENOMEM: keep the old one */
+	/* The entries may not fit the smallest size: try the next ones. A
+	 * table that fits none of them is tried again only once it has lost
+	 * half its entries (each try costs a pass over the table). */
+	for (; nb < u->nb; nb *= 2) {
+		int err = rebuild(x, si, nb);
+
+		if (err == 0) {
+			u->shrink_below = UINT32_MAX;
+			return;
+		}
+		if (err != -ENOSPC)
+			break;
+	}
+	u->shrink_below = u->count / 2;
 }
 
 int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)

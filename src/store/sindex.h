@@ -47,6 +47,8 @@ struct ust_ssub {
 	struct ust_sshadow *sh;   /* [nb * UVR_SLOTS], private */
 	uint32_t dseq;            /* our copy of the directory sequence */
 	uint32_t *bseq;           /* [nb] our copies of bucket sequences */
+	uint32_t shrink_below;    /* try a smaller table only under this count
+				     (a try failed); UINT32_MAX: any */
 };
 
 struct ust_sindex {
@@ -56,7 +58,8 @@ struct ust_sindex {
 	struct uvr_dir *dir;      /* [UVR_NSUB], in the region */
 	struct ust_sindex_mem mem;
 	struct ust_ssub sub[UVR_NSUB];
-	uint64_t failed;          /* inserts that found no room (ENOMEM) */
+	_Atomic uint64_t failed;  /* inserts that found no room (ENOMEM) */
+	_Atomic uint64_t rebuilds; /* sub-tables built anew (or tried) */
 	/* Bytes of every sub-table (shared buckets and private shadow) and
 	 * entries indexed: written under a sub-table's lock, read by anyone
 	 * (the region charges what the tables cost beyond their entries). */
