@@ -497,11 +497,54 @@ static void op_log_level(struct ud_conn *c, const struct uwire_frame *f)
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
 }
 
+/* What the reply to a POOL_FLUSH / POOL_DESTROY needs once it ran. */
+struct pool_drop {
+	char pool[UADM_NAME_MAX + 1], tenant[UADM_NAME_MAX + 1];
+	uint64_t entries, bytes;
+};
+
+/* The pool went (or not, err): reply, log, and forget a destroyed shared
+ * pool's configuration. On the main loop, when the bulk thread is done. */
+static void pool_drop_done(struct ud_conn *c, struct ud_bulk_job *j)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct pool_drop *pd = j->ctx;
+	const char *t = pd->tenant[0] ? pd->tenant : NULL;
+	struct uadm_wbuf rep;
+	char a[32];
+
+	uadm_wbuf_init(&rep);
+	if (j->err) {
+		ud_text(&rep, "pool '%s': %s", pd->pool, strerror(-j->err));
+	} else {
+		ud_text(&rep, "pool '%s'%s%s %s: dropped %llu entries (%s)\n", pd->pool,
+			t ? " of tenant " : "", t ? t : "",
+			j->destroy ? "destroyed" : "flushed",
+			(unsigned long long)pd->entries, ud_human(pd->bytes, a));
+		ud_info("pool '%s'%s%s %s by the operator: dropped %llu entries (%s)",
+			pd->pool, t ? " of tenant " : "", t ? t : "",
+			j->destroy ? "destroyed" : "flushed",
+			(unsigned long long)pd->entries, ud_human(pd->bytes, a));
+		if (j->destroy && !t && ud_cfg_find_pool(&d->cfg, pd->pool)) {
+			struct ud_cfg_pool *cp = ud_cfg_find_pool(&d->cfg, pd->pool);
+			size_t i = (size_t)(cp - d->cfg.pools);
+			free(cp->tenants);
+			memmove(cp, cp + 1, (d->cfg.npools - i - 1) * sizeof(*cp));
+			d->cfg.npools--;
+			d->cfg_unsaved = 1;
+		}
+	}
+	free(pd);
+	ud_reply_text(c, &j->hdr, ud_status(j->err), &rep);
+}
+
 /*
  * POOL_FLUSH / POOL_DESTROY: u32 flags, str pool, str tenant ("" = the
  * shared pool of that name). A pool holding entries is dropped only with
  * UADM_F_FORCE; the reply says what went. Destroying a shared pool also
- * takes it out of the running configuration.
+ * takes it out of the running configuration. The drop itself runs on the
+ * bulk thread, in turn with the tenants' flushes: a large pool takes
+ * seconds, and this loop accepts every tenant's new connections.
  */
 static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
 {
@@ -510,10 +553,11 @@ static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
 	int destroy = f->hdr.opcode == UADM_OP_POOL_DESTROY;
 	struct ust_pool_info *pi = NULL, *p = NULL;
 	struct ud_tenant *t = NULL;
+	struct pool_drop *pd;
 	struct uadm_wbuf rep;
 	struct uadm_rbuf r;
-	uint32_t flags;
-	int n, err;
+	uint32_t flags, id;
+	int n;
 
 	uadm_rbuf_init(&r, f->value, f->hdr.vlen);
 	flags = uadm_r_u32(&r);
@@ -555,32 +599,19 @@ static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
 		ud_reply_text(c, &f->hdr, UWIRE_S_NOTEMPTY, &rep);
 		return;
 	}
-	err = destroy ? ust_pool_destroy(d->st, UST_TENANT_ADMIN, p->id)
-		      : ust_pool_flush(d->st, UST_TENANT_ADMIN, p->id);
-	if (err) {
-		ud_text(&rep, "pool '%s': %s", pool, strerror(-err));
-	} else {
-		ud_text(&rep, "pool '%s'%s%s %s: dropped %llu entries (%s)\n", pool,
-			t ? " of tenant " : "", t ? tenant : "",
-			destroy ? "destroyed" : "flushed",
-			(unsigned long long)p->stats.entries,
-			ud_human(p->stats.bytes_stored, a));
-		ud_info("pool '%s'%s%s %s by the operator: dropped %llu entries (%s)",
-			pool, t ? " of tenant " : "", t ? tenant : "",
-			destroy ? "destroyed" : "flushed",
-			(unsigned long long)p->stats.entries,
-			ud_human(p->stats.bytes_stored, a));
-		if (destroy && !t && ud_cfg_find_pool(&d->cfg, pool)) {
-			struct ud_cfg_pool *cp = ud_cfg_find_pool(&d->cfg, pool);
-			size_t i = (size_t)(cp - d->cfg.pools);
-			free(cp->tenants);
-			memmove(cp, cp + 1, (d->cfg.npools - i - 1) * sizeof(*cp));
-			d->cfg.npools--;
-			d->cfg_unsaved = 1;
-		}
+	pd = calloc(1, sizeof(*pd));
+	if (!pd) {
+		free(pi);
+		reply_err(c, &f->hdr, UWIRE_S_NOMEM, "out of memory");
+		return;
 	}
+	snprintf(pd->pool, sizeof(pd->pool), "%s", pool);
+	snprintf(pd->tenant, sizeof(pd->tenant), "%s", t ? tenant : "");
+	pd->entries = p->stats.entries;
+	pd->bytes = p->stats.bytes_stored;
+	id = p->id;
 	free(pi);
-	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+	ud_bulk_submit_admin(c, &f->hdr, id, destroy, pool_drop_done, pd);
 }
 
 /* SAVE: write the persistent pools to the persist file now. */

@@ -30,6 +30,12 @@
  * inline (noblk). Only when the worker stops for good does it wait for
  * its connections' jobs (ud_bulk_settle in ud_loop_fini).
  *
+ * The operator's POOL_FLUSH and POOL_DESTROY (admin_ops.c) run here too,
+ * for the same reason on the main loop, which accepts every tenant's new
+ * connections: the admin connection is parked, the operator takes turns
+ * as a tenant of its own, and the job comes back through the main loop's
+ * hand-off pipe, where its done() callback replies.
+ *
  * Without the thread (it could not start; the fuzzers that drive the
  * dispatcher in-process) a job runs inline, as before.
  */
@@ -49,6 +55,7 @@ struct ud_bulk {
 	struct ud_bulk_job *head, *tail; /* queued, in arrival order */
 	int stop;
 	uint64_t turns; /* jobs begun: each tenant's bulk_turn is one of them */
+	uint64_t admin_turn; /* the operator's, as a tenant of its own */
 	/* INFO (under lock) */
 	unsigned queued, running;
 	uint64_t jobs, max_ns, total_ns;
@@ -57,11 +64,15 @@ struct ud_bulk {
 /* Run job j's store operation. */
 static int job_run(struct ud_daemon *d, const struct ud_bulk_job *j)
 {
-	uint32_t tenant = j->conn->tenant->id; /* fixed once authenticated */
+	if (!j->destroy)
+		return ust_pool_flush(d->st, j->st_tenant, j->st_pool);
+	return ust_pool_destroy(d->st, j->st_tenant, j->st_pool);
+}
 
-	if (j->hdr.opcode == UWIRE_OP_POOL_FLUSH)
-		return ust_pool_flush(d->st, tenant, j->hdr.pool);
-	return ust_pool_destroy(d->st, tenant, j->hdr.pool);
+/* Where the turn of j's tenant (or of the operator) is kept. */
+static uint64_t *turn_of(struct ud_bulk *b, const struct ud_bulk_job *j)
+{
+	return j->conn->tenant ? &j->conn->tenant->bulk_turn : &b->admin_turn;
 }
 
 /* Hand finished job j to its worker: list it and ring the hand-off pipe
@@ -93,7 +104,7 @@ static struct ud_bulk_job *pick(struct ud_bulk *b)
 	struct ud_bulk_job **best = &b->head, *j, *prev = NULL, *best_prev = NULL;
 
 	for (struct ud_bulk_job **pp = &b->head; (j = *pp); pp = &j->next) {
-		if (j->conn->tenant->bulk_turn < (*best)->conn->tenant->bulk_turn) {
+		if (*turn_of(b, j) < *turn_of(b, *best)) {
 			best = pp;
 			best_prev = prev;
 		}
@@ -103,7 +114,7 @@ static struct ud_bulk_job *pick(struct ud_bulk *b)
 	*best = j->next;
 	if (b->tail == j)
 		b->tail = best_prev;
-	j->conn->tenant->bulk_turn = ++b->turns;
+	*turn_of(b, j) = ++b->turns;
 	return j;
 }
 
@@ -194,21 +205,59 @@ static void job_finish(struct ud_conn *c)
 
 	j->state = UD_BULK_IDLE;
 	c->parked = 0;
+	if (j->done) {
+		void (*done)(struct ud_conn *, struct ud_bulk_job *) = j->done;
+
+		j->done = NULL;
+		done(c, j);
+		return;
+	}
 	ud_reply(c, &j->hdr, ud_status(j->err), j->hdr.pool, NULL, 0);
 }
 
+static void submit(struct ud_conn *c);
+
 void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
+{
+	struct ud_bulk_job *j = &c->bulk;
+
+	j->hdr = *h;
+	j->st_tenant = c->tenant->id; /* fixed once authenticated */
+	j->st_pool = h->pool;
+	j->destroy = h->opcode == UWIRE_OP_POOL_DESTROY;
+	j->done = NULL;
+	j->ctx = NULL;
+	submit(c);
+}
+
+void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
+			  uint32_t pool, int destroy,
+			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
+			  void *ctx)
+{
+	struct ud_bulk_job *j = &c->bulk;
+
+	j->hdr = *h;
+	j->st_tenant = UST_TENANT_ADMIN;
+	j->st_pool = pool;
+	j->destroy = destroy;
+	j->done = done;
+	j->ctx = ctx;
+	submit(c);
+}
+
+/* Queue c's job, or run it here (see ud_bulk_submit). */
+static void submit(struct ud_conn *c)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_bulk *b = d->bulk;
 	struct ud_bulk_job *j = &c->bulk;
 
-	j->hdr = *h;
 	j->conn = c;
 	j->next = NULL;
-	/* No thread, not a worker's loop (the main loop, a VM's thread: they
-	 * do not read a hand-off pipe), or a connection being closed (its
-	 * memory must not outlive a queued job): run it here. */
+	/* No thread, a loop that reads no hand-off pipe (a VM's thread), or
+	 * a connection being closed (its memory must not outlive a queued
+	 * job): run it here. */
 	if (!b || !c->loop->bulk_ok || c->noblk) {
 		j->err = job_run(d, j);
 		job_finish(c);
@@ -247,10 +296,14 @@ void ud_bulk_settle(struct ud_conn *c)
 
 	if (!c->parked)
 		return;
-	pthread_mutex_lock(&b->lock);
-	while (j->state != UD_BULK_DONE)
-		pthread_cond_wait(&b->done, &b->lock);
-	pthread_mutex_unlock(&b->lock);
+	/* Without the thread (stopped: it ran every queued job first), the
+	 * job is done and waits in the loop's list. */
+	if (b) {
+		pthread_mutex_lock(&b->lock);
+		while (j->state != UD_BULK_DONE)
+			pthread_cond_wait(&b->done, &b->lock);
+		pthread_mutex_unlock(&b->lock);
+	}
 	done_unlink(c->loop, j);
 	job_finish(c);
 }

@@ -155,8 +155,15 @@ struct ud_bulk_job {
 	struct ud_bulk_job *next;
 	struct ud_conn *conn;  /* whose it is (its tenant, its loop) */
 	struct uwire_hdr hdr;  /* the request: opcode, pool, id for the reply */
+	uint32_t st_tenant;    /* the store call: who asks (UST_TENANT_ADMIN), */
+	uint32_t st_pool;      /* which pool, */
+	int destroy;           /* and destroy it (else flush) */
 	int err;               /* the store's result */
 	enum ud_bulk_state state;
+	/* An operator's job: replies itself on the loop's thread (and frees
+	 * ctx); NULL: a tenant's, answered with the status alone. */
+	void (*done)(struct ud_conn *c, struct ud_bulk_job *j);
+	void *ctx;
 };
 
 struct ud_conn {
@@ -344,6 +351,15 @@ void ud_bulk_stop(struct ud_daemon *d);
  * thread, c's loop reads no hand-off pipe or c is being closed.
  */
 void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h);
+/*
+ * The same for an operator's flush or destroy (admin connection c,
+ * request h) of the store's pool: done(c, job) replies once it ran, on
+ * c's loop (the main loop), and frees ctx.
+ */
+void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
+			  uint32_t pool, int destroy,
+			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
+			  void *ctx);
 /* Reply to and resume l's connections whose jobs finished (l's thread). */
 void ud_bulk_reap(struct ud_loop *l);
 /* c is closing: wait for its job, if any, and reply (c's loop thread). */

@@ -66,8 +66,8 @@ int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index)
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (l->epfd < 0)
 		return -errno;
-	if (index == 0)
-		return 0;
+	/* Workers take connections and finished jobs through it; the main
+	 * loop the operator's finished jobs (bulk.c). */
 	if (pipe2(l->handoff, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;
 	return ud_loop_watch(l, l->handoff[0], EPOLLIN, &l->handoff_src);

@@ -457,6 +457,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		(void)ud_live_init(d); /* optional: clients fall back to the socket */
 	err = ud_loop_init(d, &d->main, 0);
 	if (!err)
+		d->main.bulk_ok = 1; /* the operator's flushes go to the bulk thread */
+	if (!err)
 		err = setup_signals(d);
 	if (err) {
 		snprintf(msg, msglen, "cannot set up the main loop: %s", strerror(-err));
