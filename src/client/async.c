@@ -355,18 +355,24 @@ static int ms_left(uint64_t deadline)
 }
 
 /*
- * Send the whole frame on the socket, bounded by the timeout in all.
- * Replies that arrive while the socket is full are read and kept as
- * completions: utmemd stops reading a connection whose replies wait
- * unread, and would never take the rest of this frame.
+ * Send the whole frame through the connection's channel, as it takes it:
+ * the socket, or the ring for a frame too large to be posted whole (over
+ * half of it), which keeps its place among the requests before and after
+ * it (utmemd assembles it in the connection's input buffer, charged at its
+ * header as a socket's frame). Replies that arrive while the channel is
+ * full are read and kept as completions: utmemd stops reading a
+ * connection whose replies wait unread, and would never take the rest of
+ * this frame. Bounded by the timeout in all. Returns 0, or -errno with the
+ * frame perhaps half sent (the caller disconnects).
  */
-static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
+static int send_reading(struct utmem_client *c, struct iovec *iov, size_t n)
 {
 	uint64_t deadline = uclient_now() + (uint64_t)c->timeout_ms * 1000000u;
 	size_t pos = 0;
 
 	while (pos < n) {
-		ssize_t sent = uclient_stream_send(c, iov + pos, n - pos);
+		ssize_t sent = c->ring ? uclient_ring_send(c, iov + pos, n - pos)
+				       : uclient_stream_send(c, iov + pos, n - pos);
 		short rev;
 		int err, left;
 
@@ -376,7 +382,9 @@ static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
 				return -ETIMEDOUT;
 			err = read_arrived(c);
 			if (!err)
-				err = uclient_wait(c->fd, POLLOUT | POLLIN, left, &rev);
+				err = c->ring ? uclient_ring_wait(c, 1, left)
+					      : uclient_wait(c->fd, POLLOUT | POLLIN,
+							     left, &rev);
 			if (err)
 				return err;
 			continue;
@@ -385,44 +393,8 @@ static int send_frame(struct utmem_client *c, struct iovec *iov, size_t n)
 			return (int)sent;
 		iov_advance(iov, n, &pos, (size_t)sent);
 	}
-	return 0;
-}
-
-/*
- * Send a frame too large to be posted whole (over half the ring) through
- * the ring as room appears, so that it keeps its place among the requests
- * before and after it; utmemd assembles it in the connection's input
- * buffer (charged at its header, as a socket's frame). Replies that arrive
- * meanwhile are read and kept as completions: utmemd stops taking
- * requests while too many of its replies wait, and so would wait for us.
- * Bounded by the timeout in all. Returns 0, or -errno with the frame
- * perhaps half sent (the caller disconnects).
- */
-static int ring_stream(struct utmem_client *c, struct iovec *iov, size_t n)
-{
-	uint64_t deadline = uclient_now() + (uint64_t)c->timeout_ms * 1000000u;
-	size_t pos = 0;
-
-	while (pos < n) {
-		ssize_t sent = uclient_ring_send(c, iov + pos, n - pos);
-		int err, left;
-
-		if (sent == -EAGAIN) {
-			left = ms_left(deadline);
-			if (!left)
-				return -ETIMEDOUT;
-			err = read_arrived(c);
-			if (!err)
-				err = uclient_ring_wait(c, 1, left);
-			if (err)
-				return err;
-			continue;
-		}
-		if (sent < 0)
-			return (int)sent;
-		iov_advance(iov, n, &pos, (size_t)sent);
-	}
-	c->post.sent++; /* a frame through the ring, as uclient_ring_post */
+	if (c->ring)
+		c->post.sent++; /* a frame through the ring, as uclient_ring_post */
 	return 0;
 }
 
@@ -476,7 +448,7 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	a->inflight++;
 	if (c->ring) {
 		err = sizeof(hdr) + klen + vlen > uclient_ring_max_frame(c)
-			      ? ring_stream(c, iov, niov)
+			      ? send_reading(c, iov, niov)
 			      : uclient_ring_post(c, iov, niov);
 		if (!err) {
 			/* one-sided reads of the key wait for it */
@@ -484,7 +456,7 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 			uclient_ring_flush(c); /* even with lazy kicks */
 		}
 	} else {
-		err = send_frame(c, iov, niov);
+		err = send_reading(c, iov, niov);
 	}
 	if (err) {
 		/* Not sent (or not wholly): no completion for it. */

@@ -565,6 +565,28 @@ static void pattern(uint8_t *v, size_t n, unsigned s)
 		v[i] = (uint8_t)(i * 31 + s * 7 + (i >> 12));
 }
 
+/*
+ * Open pool name, put value b (len bytes) under "b", and submit four GETs
+ * of it (tags 0-3) left unreaped: their replies (4 x len) exceed what
+ * utmemd queues for a connection before it stops reading its requests.
+ */
+static uint32_t replies_waiting(utmem_client *c, const char *name,
+				const uint8_t *b, size_t len)
+{
+	uint32_t pool = 0;
+
+	CHECK_EQ("pool", utmem_pool_open(c, name, UTMEM_POOL_CREATE, &pool), 0);
+	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
+	CHECK_EQ("put b", utmem_put(c, pool, "b", 1, b, len), 0);
+	for (uint64_t t = 0; t < 4; t++) {
+		ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
+					.result = (int64_t)len, .val = malloc(len)};
+		memcpy(ex[t].val, b, len);
+		CHECK_EQ("submit get b", utmem_submit_get(c, pool, "b", 1, 0, t), 0);
+	}
+	return pool;
+}
+
 static int do_bigput(const char *addr)
 {
 	const size_t big = 1536 * 1024;
@@ -577,17 +599,7 @@ static int do_bigput(const char *addr)
 	pattern(a, big, 1);
 	pattern(b, big, 2);
 	pattern(huge, 3 * big, 3);
-	CHECK_EQ("pool", utmem_pool_open(c, "bigput", UTMEM_POOL_CREATE, &pool), 0);
-	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
-	CHECK_EQ("put b", utmem_put(c, pool, "b", 1, b, big), 0);
-	/* Replies waiting: 4 x 1.5 MiB, beyond what utmemd queues for a
-	 * connection before it stops reading its requests. */
-	for (uint64_t t = 0; t < 4; t++) {
-		ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
-					.result = (int64_t)big, .val = malloc(big)};
-		memcpy(ex[t].val, b, big);
-		CHECK_EQ("submit get b", utmem_submit_get(c, pool, "b", 1, 0, t), 0);
-	}
+	pool = replies_waiting(c, "bigput", b, big);
 	ex[4] = (struct expect){.used = 1, .op = UTMEM_OP_PUT};
 	err = utmem_submit_put(c, pool, "a", 1, a, big, 4);
 	CHECK_EQ("submit put a: a request, not posted", err, 0);
@@ -624,15 +636,7 @@ static int do_replywait(const char *addr)
 
 	alarm(30); /* a client that spins or waits for good fails, not hangs */
 	pattern(b, big, 4);
-	CHECK_EQ("pool", utmem_pool_open(c, "replywait", UTMEM_POOL_CREATE, &pool), 0);
-	CHECK_EQ("event fd", utmem_event_fd(c) >= 0, 1);
-	CHECK_EQ("put b", utmem_put(c, pool, "b", 1, b, big), 0);
-	for (uint64_t t = 0; t < 4; t++) {
-		ex[t] = (struct expect){.used = 1, .op = UTMEM_OP_GET,
-					.result = (int64_t)big, .val = malloc(big)};
-		memcpy(ex[t].val, b, big);
-		CHECK_EQ("submit get b", utmem_submit_get(c, pool, "b", 1, 0, t), 0);
-	}
+	pool = replies_waiting(c, "replywait", b, big);
 	for (unsigned i = 0; i < 40 && !failures; i++) {
 		pattern(v, small, 10 + i);
 		snprintf(key, sizeof(key), "p%u", i);
