@@ -963,6 +963,35 @@ expect_eq "PUT over host capacity" "$(r1 -x tmem.put cap <"$T/v40k")" \
 	"CAPACITY host pool full"
 expect_eq "old value not readable after CAPACITY" "$(r1n tmem.get cap)" "(nil)"
 
+# ---- 8a. a PUT beyond credit larger than half the ring ----
+# A 2 MiB quota leaves the connection's credit (at most a quarter of the
+# room) short of a 900 KB value, and the first one is larger than its
+# staging extents: it needs utmemd's answer. It streams through the ring
+# as an asynchronous request, blocking only its client; the module put it
+# synchronously on the socket before, on Redis's thread.
+stop_utmemd
+printf '[utmemd]\ncapacity = 64M\nmax_value = 4M\n\n[tenant default]\nmax = 2M\n' >"$T/bigput.ini"
+start_utmemd "$T/bigput.ini"
+expect_eq "a small PUT connects first" "$(r1 tmem.put small x)" OK
+expect_eq "... and is applied" "$(r1 tmem.get small)" x
+head -c 900000 /dev/zero | tr '\0' 'b' >"$T/v900k"
+kill -STOP "$UPID"
+inflight0=$(rinfo1 async_inflight)
+sync0=$(rinfo1 async_sync)
+r1 -x tmem.put big900 <"$T/v900k" >"$T/big900.out" &
+wpid=$!
+wait_info async_inflight $((inflight0 + 1)) ||
+	fail "the 900 KB PUT beyond credit is outstanding while utmemd is stopped"
+timed_r1 ping
+expect_eq "PING while a 900 KB PUT beyond credit waits for utmemd" "$OUT" PONG
+expect_lt "PING while a 900 KB PUT beyond credit waits is not held up (ms)" "$MS" 300
+kill -CONT "$UPID"
+wait "$wpid"
+expect_eq "the 900 KB PUT is answered once utmemd resumes" "$(cat "$T/big900.out")" OK
+expect_eq "... not on the synchronous path" "$(($(rinfo1 async_sync) - sync0))" 0
+expect_eq "... and stored, by content" \
+	"$(r1 tmem.get big900 | head -c 900000 | md5sum)" "$(md5sum <"$T/v900k")"
+
 # ---- 8b. the operator moves the tenant's quota at runtime ----
 
 if [ -n "$UTMEMCTL" ]; then
