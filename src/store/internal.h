@@ -421,6 +421,8 @@ void ust_pool_forget(struct ust_pool *p, uint32_t tenant);
 void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked);
 void ust_pool_release(ust_store *st, struct ust_pool *p);
+void ust_pool_drop_pinned(ust_store *st, struct ust_pool *p, uint32_t tenant,
+			  bool all);
 bool ust_name_ok(const char *name);
 void ust_pool_sum(ust_store *st, struct ust_pool *p, struct ust_stats *out);
 void ust_tenant_sum(ust_store *st, struct ust_tenant *t, struct ust_stats *out);

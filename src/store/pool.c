@@ -161,8 +161,8 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
  * stripe is locked in turn, for DROP_CHUNK entries at a time, so that
  * another pool's operations on that stripe wait for a chunk, not for the
  * stripe's share of a large pool. Caller holds st->mgmt, or a pin on p
- * (drop_pinned). The tenants the entries are charged to stay alive either
- * way: removing one takes every stripe lock (tenant.c).
+ * (ust_pool_drop_pinned). The tenants the entries are charged to stay
+ * alive either way: removing one takes every stripe lock (tenant.c).
  */
 void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked)
@@ -186,8 +186,8 @@ void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 
 /*
  * Free an unreachable pool whose entries were dropped, or mark it so its
- * last pin frees it (drop_pinned). Caller holds st->mgmt, or is the only
- * thread left (ust_close).
+ * last pin frees it (ust_pool_drop_pinned). Caller holds st->mgmt, or is
+ * the only thread left (ust_close).
  */
 void ust_pool_release(ust_store *st, struct ust_pool *p)
 {
@@ -517,18 +517,20 @@ int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant)
 }
 
 /*
- * Drop every entry of p with st->mgmt released meanwhile, and take it again.
- * Dropping a pool of a million small values takes a tenth of a second, and
- * st->mgmt is what every PUT that must evict waits for: a tenant flushing
- * its own pool in a loop would hold up every tenant at its limit. p is
- * pinned instead (ust_pool_release of a pinned pool leaves it to the last
- * pin); each stripe is locked in turn, as for PUTs. Caller holds st->mgmt.
+ * Drop the entries of p (all, or only tenant's) with st->mgmt released
+ * meanwhile, and take it again. Dropping a pool of a million small values
+ * takes a tenth of a second, and st->mgmt is what every PUT that must
+ * evict waits for: a tenant flushing its own pool in a loop would hold up
+ * every tenant at its limit. p is pinned instead (ust_pool_release of a
+ * pinned pool leaves it to the last pin); each stripe is locked in turn,
+ * as for PUTs. Caller holds st->mgmt.
  */
-static void drop_pinned(ust_store *st, struct ust_pool *p)
+void ust_pool_drop_pinned(ust_store *st, struct ust_pool *p, uint32_t tenant,
+			  bool all)
 {
 	p->pins++;
 	pthread_mutex_unlock(&st->mgmt);
-	ust_pool_drop_entries(st, p, 0, true, false);
+	ust_pool_drop_entries(st, p, tenant, all, false);
 	pthread_mutex_lock(&st->mgmt);
 	if (--p->pins == 0 && p->dead)
 		ust_pool_release(st, p);
@@ -537,7 +539,7 @@ static void drop_pinned(ust_store *st, struct ust_pool *p)
 /*
  * Drop every entry of a pool and trim. Returns 0, -EACCES (a shared pool
  * granted without UST_GRANT_MANAGE) or -EBADF. Takes st->mgmt, but not
- * while it drops (drop_pinned).
+ * while it drops (ust_pool_drop_pinned).
  */
 int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 {
@@ -548,7 +550,7 @@ int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 	p = ust_pool_get(st, pool);
 	err = p && ust_pool_may_manage(p, tenant) ? 0 : manage_err(p, tenant);
 	if (!err)
-		drop_pinned(st, p);
+		ust_pool_drop_pinned(st, p, 0, true);
 	pthread_mutex_unlock(&st->mgmt);
 	if (!err)
 		ust_trim(st);
@@ -582,7 +584,8 @@ int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 		owner->npools--;
 	}
 	p->dead = true;
-	drop_pinned(st, p); /* frees p unless a flush still drops entries */
+	/* frees p unless a flush still drops entries */
+	ust_pool_drop_pinned(st, p, 0, true);
 	pthread_mutex_unlock(&st->mgmt);
 	ust_trim(st);
 	return 0;

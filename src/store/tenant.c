@@ -111,10 +111,10 @@ out:
 /*
  * Drop the tenant's entries before its removal takes every stripe lock:
  * those of its private pools and its own in shared pools, a stripe and a
- * chunk at a time, with st->mgmt released and each pool pinned (as a
- * flush does). Under every lock, the whole drop stopped every tenant's
- * data path: removing a tenant of 4 million entries held another
- * tenant's GETs for a second. What the tenant PUTs meanwhile is left to
+ * chunk at a time, with st->mgmt released and each pool pinned
+ * (ust_pool_drop_pinned, as a flush does). Under every lock, the whole
+ * drop stopped every tenant's data path: removing a tenant of 4 million
+ * entries held another tenant's GETs for a second. What the tenant PUTs meanwhile is left to
  * the removal proper. Caller holds st->mgmt.
  */
 static void drop_ahead(ust_store *st, uint32_t tenant)
@@ -126,14 +126,8 @@ static void drop_ahead(ust_store *st, uint32_t tenant)
 		if (!p)
 			continue;
 		shared = p->kind & UST_POOL_SHARED;
-		if (!shared && p->owner != tenant)
-			continue;
-		p->pins++;
-		pthread_mutex_unlock(&st->mgmt);
-		ust_pool_drop_entries(st, p, tenant, !shared, false);
-		pthread_mutex_lock(&st->mgmt);
-		if (--p->pins == 0 && p->dead)
-			ust_pool_release(st, p);
+		if (shared || p->owner == tenant)
+			ust_pool_drop_pinned(st, p, tenant, !shared);
 	}
 }
 
