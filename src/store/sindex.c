@@ -389,17 +389,9 @@ int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)
 
 void ust_sindex_usage(struct ust_sindex *x, uint64_t *shared, uint64_t *priv)
 {
-	uint64_t s = 0, p = 0;
+	uint64_t nb = atomic_load_explicit(&x->bytes, memory_order_relaxed) /
+		      UST_SINDEX_BUCKET_BYTES;
 
-	for (unsigned i = 0; i < UVR_NSUB; i++) {
-		struct ust_ssub *u = &x->sub[i];
-
-		pthread_mutex_lock(&u->lock);
-		s += (uint64_t)u->nb * sizeof(struct uvr_bucket);
-		p += (uint64_t)u->nb * (UST_SINDEX_BUCKET_BYTES -
-					sizeof(struct uvr_bucket));
-		pthread_mutex_unlock(&u->lock);
-	}
-	*shared = s;
-	*priv = p;
+	*shared = nb * sizeof(struct uvr_bucket);
+	*priv = nb * (UST_SINDEX_BUCKET_BYTES - sizeof(struct uvr_bucket));
 }
