@@ -25,6 +25,7 @@
  */
 #include "client/client_int.h"
 #include "transport/ring.h"
+#include "transport/spin.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -346,14 +347,6 @@ static void iov_advance(struct iovec *iov, size_t n, size_t *pos, size_t sent)
 
 static int read_arrived(struct utmem_client *c);
 
-/* Milliseconds left until deadline (ns), at least 1; 0 once it passed. */
-static int ms_left(uint64_t deadline)
-{
-	uint64_t now = uclient_now();
-
-	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
-}
-
 /*
  * Send the whole frame through the connection's channel, as it takes it:
  * the socket, or the ring for a frame too large to be posted whole (over
@@ -377,7 +370,7 @@ static int send_reading(struct utmem_client *c, struct iovec *iov, size_t n)
 		int err, left;
 
 		if (sent == -EAGAIN) {
-			left = ms_left(deadline);
+			left = uspin_ms_left(deadline);
 			if (!left)
 				return -ETIMEDOUT;
 			err = read_arrived(c);

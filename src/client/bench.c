@@ -12,17 +12,14 @@
  * run's figures from another's.
  */
 #include "client/client_int.h"
+#include "transport/spin.h"
 
 #include <errno.h>
 #include <string.h>
-#include <time.h>
 
 uint64_t uclient_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return uspin_now(); /* one clock for the library's waits and stamps */
 }
 
 uint64_t uclient_tm_entry(const struct utmem_client *c)

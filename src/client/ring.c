@@ -444,19 +444,18 @@ static int wait_reading(struct utmem_client *c, unsigned want, uint64_t target,
 	uint64_t deadline = uspin_now() + (uint64_t)timeout_ms * 1000000u;
 
 	for (;;) {
-		uint64_t now;
-		int rc = ready(c->ring, want, target);
+		int rc = ready(c->ring, want, target), left;
 
 		if (rc)
 			return rc < 0 ? rc : 0;
 		rc = uclient_async_take_arrived(c); /* 1: some in flight */
 		if (rc < 0)
 			return rc;
-		now = uspin_now();
-		if (now >= deadline)
+		left = uspin_ms_left(deadline);
+		if (!left)
 			return -ETIMEDOUT;
 		rc = wait_for_once(c, rc ? want | URING_WANT_DATA : want, target,
-				   (int)((deadline - now + 999999) / 1000000));
+				   left);
 		if (rc)
 			return rc;
 	}
@@ -508,8 +507,7 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 			{.fd = c->fd, .events = POLLIN | POLLRDHUP},
 		};
 		char drain[64];
-		uint64_t now;
-		int n;
+		int n, left;
 
 		uring_sleep_prepare(&r->map.shm->client_sleeping, want);
 		rc = ready(r, want, target);
@@ -517,9 +515,8 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 			uring_sleep_cancel(&r->map.shm->client_sleeping);
 			break;
 		}
-		now = uspin_now();
-		n = now >= deadline ? 0
-				    : poll(p, 2, (int)((deadline - now + 999999) / 1000000));
+		left = uspin_ms_left(deadline);
+		n = left ? poll(p, 2, left) : 0;
 		uring_sleep_cancel(&r->map.shm->client_sleeping);
 		if (n < 0 && errno != EINTR)
 			return -errno;

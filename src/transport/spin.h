@@ -43,6 +43,15 @@ static inline uint64_t uspin_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+/* Milliseconds from now until deadline (uspin_now()'s clock), rounded up
+ * so that a wait of that long reaches it; 0 once it has passed. */
+static inline int uspin_ms_left(uint64_t deadline)
+{
+	uint64_t now = uspin_now();
+
+	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+}
+
 /* One polite pause of a spin loop (the CPU's spin-wait hint, 16 times). */
 static inline void uspin_relax(void)
 {
