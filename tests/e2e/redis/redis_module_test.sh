@@ -366,6 +366,24 @@ wait_info() {
 	done
 	return 1
 }
+
+# ping_while_waiting N WHAT WHY OUT CMD...: stop utmemd, run the client
+# command CMD in the background (its stdin the caller's, its answer in
+# OUT, its pid in wpid), wait until N more asynchronous requests are
+# outstanding (else fail with WHY), and check that PING is answered
+# meanwhile, within 300 ms. utmemd is left stopped.
+ping_while_waiting() {
+	local n=$1 what=$2 why=$3 out=$4 inflight0
+	shift 4
+	kill -STOP "$UPID"
+	inflight0=$(rinfo1 async_inflight)
+	"$@" <&0 >"$out" &
+	wpid=$!
+	wait_info async_inflight $((inflight0 + n)) || fail "$why"
+	timed_r1 ping
+	expect_eq "PING while $what waits for utmemd" "$OUT" PONG
+	expect_lt "PING while $what waits is not held up (ms)" "$MS" 300
+}
 blocked0=$(rinfo1 async_blocked)
 # A PUT followed at once by POP/DEL on the same connection sees the PUT
 # (the requests follow the posted PUT through the same ring).
@@ -420,15 +438,8 @@ expect_eq "every async request completed" "$(rinfo1 async_inflight)" 0
 # While one client's POP waits for utmemd (stopped), others are served.
 expect_eq "PUT before the stopped POP" "$(r1 tmem.put w1 waited)" OK
 expect_eq "GET before the stopped POP (applied)" "$(r1 tmem.get w1)" waited
-kill -STOP "$UPID"
-inflight0=$(rinfo1 async_inflight)
-r1 tmem.pop w1 >"$T/w1.out" &
-wpid=$!
-wait_info async_inflight $((inflight0 + 1)) ||
-	fail "the POP is outstanding while utmemd is stopped"
-timed_r1 ping
-expect_eq "PING while a POP waits for utmemd" "$OUT" PONG
-expect_lt "PING while a POP waits is not held up (ms)" "$MS" 300
+ping_while_waiting 1 "a POP" "the POP is outstanding while utmemd is stopped" \
+	"$T/w1.out" r1 tmem.pop w1
 timed_r1 set plainkey plainval
 expect_eq "SET while a POP waits for utmemd" "$OUT" OK
 expect_lt "SET while a POP waits is not held up (ms)" "$MS" 300
@@ -440,15 +451,9 @@ expect_eq "the POP removed it" "$(r1n tmem.get w1)" "(nil)"
 
 # TMEM.INFO asks utmemd too (three requests): while it waits, others are
 # served; it answers once utmemd does. In MULTI it waits on Redis's thread.
-kill -STOP "$UPID"
-inflight0=$(rinfo1 async_inflight)
-r1 tmem.info >"$T/winfo.out" &
-wpid=$!
-wait_info async_inflight $((inflight0 + 3)) ||
-	fail "TMEM.INFO's requests are outstanding while utmemd is stopped"
-timed_r1 ping
-expect_eq "PING while TMEM.INFO waits for utmemd" "$OUT" PONG
-expect_lt "PING while TMEM.INFO waits is not held up (ms)" "$MS" 300
+ping_while_waiting 3 TMEM.INFO \
+	"TMEM.INFO's requests are outstanding while utmemd is stopped" \
+	"$T/winfo.out" r1 tmem.info
 kill -CONT "$UPID"
 wait "$wpid"
 winfo=$(tr -d '\r' <"$T/winfo.out")
@@ -975,16 +980,10 @@ start_utmemd "$T/bigput.ini"
 expect_eq "a small PUT connects first" "$(r1 tmem.put small x)" OK
 expect_eq "... and is applied" "$(r1 tmem.get small)" x
 head -c 900000 /dev/zero | tr '\0' 'b' >"$T/v900k"
-kill -STOP "$UPID"
-inflight0=$(rinfo1 async_inflight)
 sync0=$(rinfo1 async_sync)
-r1 -x tmem.put big900 <"$T/v900k" >"$T/big900.out" &
-wpid=$!
-wait_info async_inflight $((inflight0 + 1)) ||
-	fail "the 900 KB PUT beyond credit is outstanding while utmemd is stopped"
-timed_r1 ping
-expect_eq "PING while a 900 KB PUT beyond credit waits for utmemd" "$OUT" PONG
-expect_lt "PING while a 900 KB PUT beyond credit waits is not held up (ms)" "$MS" 300
+ping_while_waiting 1 "a 900 KB PUT beyond credit" \
+	"the 900 KB PUT beyond credit is outstanding while utmemd is stopped" \
+	"$T/big900.out" r1 -x tmem.put big900 <"$T/v900k"
 kill -CONT "$UPID"
 wait "$wpid"
 expect_eq "the 900 KB PUT is answered once utmemd resumes" "$(cat "$T/big900.out")" OK
