@@ -287,8 +287,10 @@ UTMEM_API int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 			     void *ctx);
 
 /*
- * With UTMEM_OPT_LAZY_KICK: wake utmemd for the PUTs posted so far (one
- * system call if its worker sleeps, none if it is busy). Returns 0.
+ * With UTMEM_OPT_LAZY_KICK: wake utmemd for the PUTs posted since the last
+ * flush (one system call if its worker sleeps, none if it is busy or
+ * nothing was posted: cheap enough for every turn of an event loop).
+ * Returns 0.
  */
 UTMEM_API int utmem_flush(utmem_client *c);
 

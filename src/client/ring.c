@@ -47,6 +47,7 @@ struct uclient_ring {
 	int bell_client;     /* the daemon writes it to wake us */
 	struct uspin spin;   /* the adaptive window (transport/spin.h) */
 	struct uclient_ring_vm vm; /* set for a VM's ring (no socket, no fds) */
+	uint64_t flushed;    /* tx.pos at the last uclient_ring_flush */
 };
 
 /* The spin bound from UTMEM_RING_SPIN_US, in nanoseconds. */
@@ -251,10 +252,22 @@ int uclient_ring_post(struct utmem_client *c, const struct iovec *iov,
 	return 0;
 }
 
+/*
+ * Wake the daemon for what was posted since the last flush, and only then:
+ * a worker that went to sleep after serving everything needs no doorbell,
+ * and an idle client flushing at every turn of its event loop (the Redis
+ * module) would otherwise wake it at every turn for nothing. Correct
+ * because a worker checks for input after announcing that it sleeps: what
+ * was produced before our last flush was seen, or its doorbell rung then.
+ */
 void uclient_ring_flush(struct utmem_client *c)
 {
-	if (c->ring)
-		kick_daemon(c->ring, URING_WANT_DATA);
+	struct uclient_ring *r = c->ring;
+
+	if (!r || r->tx.pos == r->flushed)
+		return;
+	r->flushed = r->tx.pos;
+	kick_daemon(r, URING_WANT_DATA);
 }
 
 int uclient_ring_bell_fd(const struct utmem_client *c)
