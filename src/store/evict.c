@@ -251,9 +251,7 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 	struct ust_tenant *t;
 	int err = 0;
 
-	atomic_fetch_add_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
-	pthread_mutex_lock(&st->mgmt);
-	atomic_fetch_sub_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (!t)
 		err = -EBADF;
@@ -304,12 +302,12 @@ static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64
 }
 
 /*
- * Between two steps of a shrink, let the PUTs that wait for st->mgmt to
- * make room for themselves (ust_make_room) have it: a 1 GiB shrink of small
- * values takes seconds, and they would all wait for the end, their workers
- * with them. Returns at once when nobody waits; otherwise yields until one
- * of the waiters got in (a mutex does not hand itself over), a few hundred
- * yields at most. Caller holds st->mgmt, and holds no pointer it read under
+ * Between two steps of a shrink, let the threads that wait for st->mgmt
+ * (ust_mgmt_lock: PUTs making room for themselves, INFO, pool opens) have
+ * it: a 1 GiB shrink of small values takes seconds, and they would all
+ * wait for the end, their workers or utmemd's main loop with them. Returns
+ * at once when nobody waits; otherwise yields until one of the waiters got
+ * in (a mutex does not hand itself over), a few hundred yields at most. Caller holds st->mgmt, and holds no pointer it read under
  * it across the call (a tenant may be removed meanwhile).
  */
 static void mgmt_breathe(ust_store *st)

@@ -292,7 +292,7 @@ struct ust_store {
 	_Atomic uint64_t index_held;
 	_Alignas(UST_CACHELINE) _Atomic uint32_t clock; /* coarse LRU time */
 	_Alignas(UST_CACHELINE) pthread_mutex_t mgmt;
-	_Atomic uint32_t mgmt_waiters; /* PUTs waiting for mgmt to evict */
+	_Atomic uint32_t mgmt_waiters; /* threads waiting for mgmt (ust_mgmt_lock) */
 	/* Below: written only with mgmt and every stripe lock held. */
 	struct ust_tenant **tenants; /* indexed by id, [next_tenant] */
 	uint32_t tenant_cap;
@@ -471,5 +471,18 @@ static inline struct ust_pool *ust_pool_at(const ust_store *st, uint32_t i)
 
 /* Empty p's slot and keep its next id for reuse. All stripe locks held. */
 void ust_pool_slot_free(ust_store *st, const struct ust_pool *p);
+
+/*
+ * Take st->mgmt, counted as a waiter while blocked: a shrink that holds it
+ * for seconds lets counted waiters in between its steps (evict.c,
+ * mgmt_breathe), so INFO, a pool open or a PUT that must make room waits
+ * for one step, not for the whole shrink.
+ */
+static inline void ust_mgmt_lock(ust_store *st)
+{
+	atomic_fetch_add_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
+	pthread_mutex_lock(&st->mgmt);
+	atomic_fetch_sub_explicit(&st->mgmt_waiters, 1, memory_order_relaxed);
+}
 
 #endif /* UTMEM_STORE_INTERNAL_H */

@@ -378,7 +378,7 @@ int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 	for (int attempt = 0;; attempt++) {
 		struct ust_room room = {.charge = ust_pool_meta_bytes(st)};
 
-		pthread_mutex_lock(&st->mgmt);
+		ust_mgmt_lock(st);
 		err = open_locked(st, tenant, name, kind, flags, pool);
 		pthread_mutex_unlock(&st->mgmt);
 		if ((err != -EDQUOT && err != -ENOSPC) || attempt)
@@ -397,7 +397,7 @@ int ust_shared_pool_create(ust_store *st, const char *name, unsigned kind,
 
 	if (!ust_name_ok(name) || (kind & ~UST_KIND_MASK) || !pool)
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	if (by_name(st, name, true, 0))
 		err = -EEXIST;
 	else
@@ -439,7 +439,7 @@ static int grant(ust_store *st, uint32_t pool, uint32_t tenant, unsigned rights,
 
 	if (rights & ~UST_GRANT_MANAGE)
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	p = ust_pool_get(st, pool);
 	if (!p || !(p->kind & UST_POOL_SHARED))
 		err = -EBADF;
@@ -502,7 +502,7 @@ int ust_pool_revoke(ust_store *st, uint32_t pool, uint32_t tenant)
 	struct ust_pool *p;
 	int err = -ENOENT;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	p = ust_pool_get(st, pool);
 	if (!p || !(p->kind & UST_POOL_SHARED)) {
 		err = -EBADF;
@@ -531,7 +531,7 @@ void ust_pool_drop_pinned(ust_store *st, struct ust_pool *p, uint32_t tenant,
 	p->pins++;
 	pthread_mutex_unlock(&st->mgmt);
 	ust_pool_drop_entries(st, p, tenant, all, false);
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	if (--p->pins == 0 && p->dead)
 		ust_pool_release(st, p);
 }
@@ -546,7 +546,7 @@ int ust_pool_flush(ust_store *st, uint32_t tenant, uint32_t pool)
 	struct ust_pool *p;
 	int err;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	p = ust_pool_get(st, pool);
 	err = p && ust_pool_may_manage(p, tenant) ? 0 : manage_err(p, tenant);
 	if (!err)
@@ -568,7 +568,7 @@ int ust_pool_destroy(ust_store *st, uint32_t tenant, uint32_t pool)
 	struct ust_tenant *owner;
 	struct ust_pool *p;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	p = ust_pool_get(st, pool);
 	if (!p || !ust_pool_may_manage(p, tenant)) {
 		pthread_mutex_unlock(&st->mgmt);
@@ -609,7 +609,7 @@ int ust_pool_info(ust_store *st, uint32_t tenant, uint32_t pool,
 	struct ust_pool *p;
 	int err = -EBADF;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	p = ust_pool_get(st, pool);
 	if (p && ust_pool_may_see(p, tenant)) {
 		fill_info(st, p, out);
@@ -625,7 +625,7 @@ int ust_pool_list(ust_store *st, uint32_t tenant, struct ust_pool_info *out,
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	for (uint32_t i = 1; i < st->next_pool; i++) {
 		struct ust_pool *p = st->pools[i];
 

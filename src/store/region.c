@@ -142,7 +142,7 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 		goto err_arena;
 	memcpy(g->base, &h, sizeof(h));
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	err = !t ? -ENOENT : t->region ? -EEXIST : 0;
 	if (!err) {

@@ -242,7 +242,7 @@ uint32_t ust_now(ust_store *st)
  */
 int ust_set_capacity(ust_store *st, uint64_t capacity)
 {
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	atomic_store(&st->capacity, capacity);
 	ust_shrink(st);
 	pthread_mutex_unlock(&st->mgmt);
@@ -284,7 +284,7 @@ void ust_totals(ust_store *st, uint64_t *charged, uint64_t *reserved,
 {
 	uint64_t r = 0;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	for (uint32_t i = 1; i < st->next_tenant; i++)
 		if (st->tenants[i])
 			r += atomic_load_explicit(&st->tenants[i]->min, memory_order_relaxed);
@@ -301,7 +301,7 @@ void ust_totals(ust_store *st, uint64_t *charged, uint64_t *reserved,
 void ust_store_info(ust_store *st, struct ust_store_info *out)
 {
 	memset(out, 0, sizeof(*out));
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	out->capacity = atomic_load(&st->capacity);
 	out->tenants = st->ntenants;
 	out->pools = st->npools;

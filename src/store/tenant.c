@@ -81,7 +81,7 @@ int ust_tenant_add(ust_store *st, const char *name, const struct ust_limits *lim
 
 	if (!ust_name_ok(name) || !limits_ok(lim))
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	err = -EEXIST;
 	if (by_name(st, name))
 		goto out;
@@ -143,7 +143,7 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
 	struct ust_region *region;
 	struct ust_tenant *t;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	if (!ust_tenant_get(st, tenant)) {
 		pthread_mutex_unlock(&st->mgmt);
 		return -ENOENT;
@@ -196,7 +196,7 @@ int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim)
 
 	if (!limits_ok(lim))
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (t) {
 		set_limits(t, lim);
@@ -214,7 +214,7 @@ int ust_tenant_freeze(ust_store *st, uint32_t tenant, bool frozen)
 {
 	struct ust_tenant *t;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (t)
 		atomic_store(&t->frozen, frozen);
@@ -227,7 +227,7 @@ int ust_tenant_set_max_pools(ust_store *st, uint32_t tenant, uint32_t max_pools)
 {
 	struct ust_tenant *t;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (t)
 		atomic_store(&t->max_pools, max_pools);
@@ -242,7 +242,7 @@ int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant)
 
 	if (!ust_name_ok(name))
 		return -EINVAL;
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = by_name(st, name);
 	if (t && tenant)
 		*tenant = t->id;
@@ -282,7 +282,7 @@ int ust_tenant_info(ust_store *st, uint32_t tenant, struct ust_tenant_info *out)
 {
 	struct ust_tenant *t;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (t)
 		fill_info(st, t, out);
@@ -295,7 +295,7 @@ int ust_tenant_list(ust_store *st, struct ust_tenant_info *out, size_t cap)
 {
 	size_t n = 0;
 
-	pthread_mutex_lock(&st->mgmt);
+	ust_mgmt_lock(st);
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
 		if (!st->tenants[i])
 			continue;

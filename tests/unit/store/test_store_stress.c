@@ -7,7 +7,8 @@
  * = store), entry counters must match what a full scan finds, and flushing
  * everything must bring every charge back to zero. Then flushes, destroys
  * and a tenant's removal race over one pool (test_flush_races), a long
- * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in),
+ * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in)
+ * and readers of the totals such as INFO (test_shrink_lets_info_in),
  * and a flush that drops a large pool a chunk at a time while PUTs go on
  * into it misses none of the entries that were there before it
  * (test_flush_in_chunks).
@@ -412,6 +413,72 @@ static void test_shrink_lets_puts_in(void **state)
 }
 
 /*
+ * The same shrink with nobody PUTting, while another thread reads the
+ * totals as utmemd's INFO does (ust_totals takes st->mgmt): it must get in
+ * between the shrink's steps. Before ust_mgmt_lock counted such waiters it
+ * waited for the whole shrink (0 or 1 reads during it).
+ */
+struct reader {
+	atomic_int phase; /* 1: shrink under way, 2: done */
+	atomic_long during;
+};
+
+static void *totals_reader(void *arg)
+{
+	struct reader *w = arg;
+	uint64_t charged, reserved, cap;
+
+	while (atomic_load(&w->phase) < 2) {
+		int ph = atomic_load(&w->phase);
+
+		ust_totals(st, &charged, &reserved, &cap);
+		if (ph == 1 && atomic_load(&w->phase) == 1)
+			atomic_fetch_add(&w->during, 1);
+		sched_yield();
+	}
+	return NULL;
+}
+
+static void test_shrink_lets_info_in(void **state)
+{
+	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
+				  .flags = UST_CFG_COMPACT_DEFER };
+	struct ust_limits la = { 0, UINT64_MAX, 1 };
+	struct reader w = { 0 };
+	struct ust_tenant_info ti;
+	unsigned char v[48] = { 2 };
+	struct timespec t0, t1;
+	uint32_t a, pa;
+	pthread_t th;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "a", &la, &a), 0);
+	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
+	do {
+		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
+		n++;
+		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
+	} while (ti.stats.bytes_charged < (40u << 20));
+	assert_int_equal(pthread_create(&th, NULL, totals_reader, &w), 0);
+	atomic_store(&w.phase, 1);
+	la.max = 1u << 20;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_int_equal(ust_tenant_set(st, a, &la), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	atomic_store(&w.phase, 2);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	printf("# %llu entries shrunk to 1 MiB in %.0f ms; totals read during it: %ld times\n",
+	       (unsigned long long)n,
+	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
+	       atomic_load(&w.during));
+	assert_true(atomic_load(&w.during) >= 10);
+	ust_store_free(st);
+	st = NULL;
+}
+
+/*
  * A flush drops each stripe's entries a chunk at a time (pool.c,
  * DROP_CHUNK), letting others take the stripe lock in between. 400,000
  * entries (about 6,000 per stripe, three chunks each) are flushed while a
@@ -487,6 +554,7 @@ int main(void)
 		cmocka_unit_test(test_stress),
 		cmocka_unit_test(test_flush_races),
 		cmocka_unit_test(test_shrink_lets_puts_in),
+		cmocka_unit_test(test_shrink_lets_info_in),
 		cmocka_unit_test(test_flush_in_chunks),
 	};
 
