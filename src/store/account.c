@@ -129,8 +129,8 @@ static void unreserve(ust_store *st, struct ust_tenant *t, uint64_t n)
  */
 static int reserve(ust_store *st, struct ust_tenant *t, uint64_t n, uint64_t credit_g)
 {
-	uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
-	uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
+	uint64_t max = atomic_load_explicit(&t->admit_max, memory_order_relaxed);
+	uint64_t cap = atomic_load_explicit(&st->admit_cap, memory_order_relaxed);
 	uint64_t prev;
 
 	prev = atomic_fetch_add_explicit(&t->charged, n, memory_order_relaxed);
@@ -305,10 +305,10 @@ int ust_charge_try(ust_store *st, struct ust_tenant *t, unsigned s, uint64_t cha
 		uint64_t spare = have - charge;
 
 		if (sat_sub(rd(&t->charged), spare) >
-		    atomic_load_explicit(&t->max, memory_order_relaxed))
+		    atomic_load_explicit(&t->admit_max, memory_order_relaxed))
 			return -EDQUOT;
 		if (sat_sub(rd(&st->charged), spare + credit_g) >
-		    atomic_load_explicit(&st->capacity, memory_order_relaxed))
+		    atomic_load_explicit(&st->admit_cap, memory_order_relaxed))
 			return -ENOSPC;
 		return 0;
 	}

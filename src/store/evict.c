@@ -257,8 +257,10 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 		err = -EBADF;
 	while (!err) {
 		uint64_t used = sat_sub(load64(&t->charged) + r->charge, r->credit_t);
-		uint64_t max = atomic_load_explicit(&t->max, memory_order_relaxed);
-		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
+		/* The admission limits: during another thread's shrink, this
+		 * PUT makes room for itself, not for the shrink. */
+		uint64_t max = atomic_load_explicit(&t->admit_max, memory_order_relaxed);
+		uint64_t cap = atomic_load_explicit(&st->admit_cap, memory_order_relaxed);
 		uint64_t all = sat_sub(load64(&st->charged) + r->charge, r->credit_g);
 		struct ust_tenant *v;
 
@@ -329,6 +331,10 @@ static void mgmt_breathe(ust_store *st)
  * steps of UST_EVICT_STEP with waiting PUTs let in between (mgmt_breathe).
  * Persistent entries stay; later PUTs are refused until usage fits.
  * Stripes' credit is reclaimed first so that the totals count entries only.
+ * Meanwhile PUTs are admitted against what is held after each step
+ * (admit_max, admit_cap): they make room for themselves and nobody grows,
+ * but none of them does the shrink's work on its worker. At the end the
+ * admission limits are the limits again.
  * Caller holds st->mgmt (released and retaken between steps).
  */
 void ust_shrink(ust_store *st)
@@ -344,8 +350,12 @@ void ust_shrink(ust_store *st)
 
 			if (used <= max ||
 			    !evict_from(st, t, min64(used - max, UST_EVICT_STEP), NULL,
-					share_of(st, t, used - max)))
+					share_of(st, t, used - max))) {
+				atomic_store(&t->admit_max, max); /* exact again */
 				break;
+			}
+			/* What PUTs meet during the breath: no growth. */
+			ust_admit_from(&t->admit_max, max, &t->charged);
 			mgmt_breathe(st);
 		}
 	}
@@ -360,6 +370,8 @@ void ust_shrink(ust_store *st)
 		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL,
 				      share_of(st, v, all - cap)))
 			break;
+		ust_admit_from(&st->admit_cap, cap, &st->charged);
 		mgmt_breathe(st);
 	}
+	atomic_store(&st->admit_cap, atomic_load(&st->capacity)); /* exact again */
 }

@@ -210,6 +210,10 @@ struct ust_tenant {
 	char name[UST_NAME_MAX + 1];
 	_Atomic uint64_t min;
 	_Atomic uint64_t max;
+	/* What PUTs are admitted against: max, or, while a shrink brings the
+	 * tenant down to a max lowered below what it holds, what it holds
+	 * (it may not grow meanwhile; ust_shrink lowers this step by step). */
+	_Atomic uint64_t admit_max;
 	_Atomic uint32_t weight;
 	/* Charge of all its entries plus the credit its stripes hold. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
@@ -285,6 +289,11 @@ struct ust_store {
 	/* Charge of every entry plus all credit held by tenants' stripes,
 	 * plus the held bytes below. */
 	_Alignas(UST_CACHELINE) _Atomic uint64_t charged;
+	/* The capacity PUTs are admitted against: the capacity, or, while a
+	 * shrink brings the store down to a lowered one, the charge (the store
+	 * may not grow meanwhile; PUTs make room for themselves only, and the
+	 * shrink lowers this step by step, evict.c). */
+	_Atomic uint64_t admit_cap;
 	/* Freed value-region records that tenants' hazard words pin, and
 	 * index bytes beyond their entries' share (both charged to those
 	 * tenants, ust_hold). */
@@ -471,6 +480,19 @@ static inline struct ust_pool *ust_pool_at(const ust_store *st, uint32_t i)
 
 /* Empty p's slot and keep its next id for reuse. All stripe locks held. */
 void ust_pool_slot_free(ust_store *st, const struct ust_pool *p);
+
+/*
+ * Set an admission limit (st->admit_cap, t->admit_max) for a new limit:
+ * the limit itself, or what is held now if that is more (a shrink then
+ * brings it down, ust_shrink). Caller holds st->mgmt.
+ */
+static inline void ust_admit_from(_Atomic uint64_t *admit, uint64_t limit,
+				  _Atomic uint64_t *held)
+{
+	uint64_t now = atomic_load_explicit(held, memory_order_relaxed);
+
+	atomic_store_explicit(admit, now > limit ? now : limit, memory_order_relaxed);
+}
 
 /*
  * Take st->mgmt, counted as a waiter while blocked: a shrink that holds it

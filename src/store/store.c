@@ -77,6 +77,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	st->smask = st->nstripes - 1;
 	set_groups(st);
 	atomic_init(&st->capacity, cfg->capacity);
+	atomic_init(&st->admit_cap, cfg->capacity);
 	atomic_init(&st->charged, 0);
 	atomic_init(&st->clock, 1);
 	atomic_init(&st->walk_charged, 0);
@@ -244,6 +245,7 @@ int ust_set_capacity(ust_store *st, uint64_t capacity)
 {
 	ust_mgmt_lock(st);
 	atomic_store(&st->capacity, capacity);
+	ust_admit_from(&st->admit_cap, capacity, &st->charged);
 	ust_shrink(st);
 	pthread_mutex_unlock(&st->mgmt);
 	ust_trim(st);

@@ -46,6 +46,7 @@ static void set_limits(struct ust_tenant *t, const struct ust_limits *lim)
 {
 	atomic_store(&t->min, lim->min);
 	atomic_store(&t->max, lim->max);
+	ust_admit_from(&t->admit_max, lim->max, &t->charged);
 	atomic_store(&t->weight, lim->weight);
 }
 

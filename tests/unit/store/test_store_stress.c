@@ -8,7 +8,9 @@
  * everything must bring every charge back to zero. Then flushes, destroys
  * and a tenant's removal race over one pool (test_flush_races), a long
  * shrink must let other tenants' evicting PUTs in (test_shrink_lets_puts_in)
- * and readers of the totals such as INFO (test_shrink_lets_info_in),
+ * and readers of the totals such as INFO (test_shrink_lets_info_in), and
+ * PUTs during a capacity shrink make room for themselves only, not for the
+ * shrink (test_shrink_puts_make_own_room),
  * and a flush that drops a large pool a chunk at a time while PUTs go on
  * into it misses none of the entries that were there before it
  * (test_flush_in_chunks).
@@ -479,6 +481,80 @@ static void test_shrink_lets_info_in(void **state)
 }
 
 /*
+ * While the capacity is lowered from 256 MiB to 2 MiB under 40 MiB of a's
+ * entries, b PUTs new keys: each needs room. A PUT that waited for the
+ * shrink's management lock evicted, until 2026-11-30, down to the new
+ * capacity itself, doing the rest of the shrink on its own thread (a
+ * worker, in utmemd) in one go: no PUT of b completed while the store was
+ * still far above the capacity. Now a PUT evicts its own charge and the
+ * shrink goes on in steps: many do.
+ */
+struct grower {
+	uint32_t t, p;
+	uint64_t cap;
+	atomic_int phase; /* 1: shrink under way, 2: done */
+	atomic_long far, bad;
+};
+
+static void *growing_puts(void *arg)
+{
+	struct grower *w = arg;
+	unsigned char v[48] = { 3 };
+	uint64_t charged, reserved, cap;
+
+	for (unsigned k = 0; atomic_load(&w->phase) < 2; k++) {
+		int ph = atomic_load(&w->phase);
+
+		if (ust_put(st, w->t, w->p, &k, sizeof(k), v, sizeof(v)))
+			atomic_fetch_add(&w->bad, 1);
+		ust_totals(st, &charged, &reserved, &cap);
+		if (ph == 1 && atomic_load(&w->phase) == 1 && charged > w->cap + (8u << 20))
+			atomic_fetch_add(&w->far, 1);
+	}
+	return NULL;
+}
+
+static void test_shrink_puts_make_own_room(void **state)
+{
+	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
+				  .flags = UST_CFG_COMPACT_DEFER };
+	struct ust_limits l = { 0, UINT64_MAX, 1 };
+	struct grower w = { .cap = 2u << 20 };
+	struct ust_tenant_info ti;
+	unsigned char v[48] = { 2 };
+	struct ust_store_info si;
+	uint32_t a, pa;
+	pthread_t th;
+	uint64_t n = 0;
+
+	(void)state;
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "a", &l, &a), 0);
+	assert_int_equal(ust_tenant_add(st, "b", &l, &w.t), 0);
+	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
+	assert_int_equal(ust_pool_open(st, w.t, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &w.p), 0);
+	do {
+		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
+		n++;
+		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
+	} while (ti.stats.bytes_charged < (40u << 20));
+	assert_int_equal(pthread_create(&th, NULL, growing_puts, &w), 0);
+	atomic_store(&w.phase, 1);
+	assert_int_equal(ust_set_capacity(st, w.cap), 0);
+	atomic_store(&w.phase, 2);
+	assert_int_equal(pthread_join(th, NULL), 0);
+	ust_store_info(st, &si);
+	printf("# capacity 256 MiB -> 2 MiB under %llu entries: b's PUTs completed while the store was still 8 MiB or more above it: %ld; refused: %ld; charged after %llu\n",
+	       (unsigned long long)n, atomic_load(&w.far), atomic_load(&w.bad),
+	       (unsigned long long)si.charged);
+	assert_int_equal(atomic_load(&w.bad), 0);
+	assert_true(si.charged <= w.cap);
+	assert_true(atomic_load(&w.far) >= 10);
+	ust_store_free(st);
+	st = NULL;
+}
+
+/*
  * A flush drops each stripe's entries a chunk at a time (pool.c,
  * DROP_CHUNK), letting others take the stripe lock in between. 400,000
  * entries (about 6,000 per stripe, three chunks each) are flushed while a
@@ -555,6 +631,7 @@ int main(void)
 		cmocka_unit_test(test_flush_races),
 		cmocka_unit_test(test_shrink_lets_puts_in),
 		cmocka_unit_test(test_shrink_lets_info_in),
+		cmocka_unit_test(test_shrink_puts_make_own_room),
 		cmocka_unit_test(test_flush_in_chunks),
 	};
 
