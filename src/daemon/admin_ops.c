@@ -184,17 +184,87 @@ static void reply_u32(struct ud_conn *c, const struct uwire_hdr *h, uint32_t v)
 	ud_reply(c, h, UWIRE_S_OK, 0, b, 4);
 }
 
+/*
+ * An operator lowered a capacity or a max below what is held: the limits
+ * are set (PUTs meanwhile make room for themselves only), the eviction,
+ * seconds for a gigabyte of small values, runs on the bulk thread, and the
+ * operator's connection waits for it, parked; the main loop, which
+ * accepts every tenant's connections and serves the admin socket, goes on.
+ */
+struct cfg_shrink {
+	struct uadm_wbuf rep;
+	int err;
+	uint64_t evictions, charged, t0;
+};
+
+static int cfg_shrink_run(struct ud_daemon *d, struct ud_bulk_job *j)
+{
+	(void)j;
+	ust_shrink_now(d->st);
+	return 0;
+}
+
+static void cfg_shrink_done(struct ud_conn *c, struct ud_bulk_job *j)
+{
+	struct cfg_shrink *s = j->ctx;
+	struct ust_store_info si;
+	char a[32], b[32];
+
+	ust_store_info(c->loop->d->st, &si);
+	if (si.stats.evictions > s->evictions) {
+		/* The line a commit that evicted at once prints (admin_cfg.c). */
+		ud_text(&s->rep, "evicted %llu entries to fit (charged %s -> %s)\n",
+			(unsigned long long)(si.stats.evictions - s->evictions),
+			ud_human(s->charged, a), ud_human(si.charged, b));
+		ud_info("evicted %llu entries to fit the lowered limits (charged %s -> %s) in %llu ms",
+			(unsigned long long)(si.stats.evictions - s->evictions), a, b,
+			(unsigned long long)((ud_now_ns() - s->t0) / 1000000));
+	}
+	ud_reply_text(c, &j->hdr, ud_status(s->err), &s->rep);
+	free(s);
+}
+
+void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
+			struct uadm_wbuf *rep)
+{
+	struct ud_daemon *d = c->loop->d;
+	struct ust_store_info si;
+	struct cfg_shrink *s;
+
+	if (!ust_over_limits(d->st)) {
+		ud_reply_text(c, h, ud_status(err), rep);
+		return;
+	}
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		ust_shrink_now(d->st); /* here, then */
+		ud_reply_text(c, h, ud_status(err), rep);
+		return;
+	}
+	ust_store_info(d->st, &si);
+	s->rep = *rep;
+	memset(rep, 0, sizeof(*rep));
+	s->err = err;
+	s->evictions = si.stats.evictions;
+	s->charged = si.charged;
+	s->t0 = ud_now_ns();
+	ud_bulk_submit_admin_run(c, h, cfg_shrink_run, cfg_shrink_done, s);
+}
+
 /* Run a change through ud_cfg_set and answer with its text. */
 static void reply_set(struct ud_conn *c, const struct uwire_hdr *h,
 		      const char *section, unsigned flags, size_t n,
 		      const char *const *keys, const char *const *vals)
 {
+	struct ud_daemon *d = c->loop->d;
 	struct uadm_wbuf rep;
 	int err;
 
 	uadm_wbuf_init(&rep);
-	err = ud_cfg_set(c->loop->d, section, flags, n, keys, vals, &rep);
-	ud_reply_text(c, h, ud_status(err), &rep);
+	d->shrink_later = 1;
+	err = ud_cfg_set(d, section, flags, n, keys, vals, &rep);
+	d->shrink_later = 0;
+	ud_admin_reply_cfg(c, h, err, &rep);
 }
 
 /*
@@ -477,8 +547,10 @@ static void op_reload(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	uadm_wbuf_init(&rep);
+	c->loop->d->shrink_later = 1;
 	err = ud_reload(c->loop->d, flags, &rep);
-	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+	c->loop->d->shrink_later = 0;
+	ud_admin_reply_cfg(c, &f->hdr, err, &rep);
 }
 
 static void op_log_level(struct ud_conn *c, const struct uwire_frame *f)

@@ -31,10 +31,11 @@
  * its connections' jobs (ud_bulk_settle in ud_loop_fini).
  *
  * The operator's POOL_FLUSH and POOL_DESTROY (admin_ops.c) run here too,
- * for the same reason on the main loop, which accepts every tenant's new
- * connections: the admin connection is parked, the operator takes turns
- * as a tenant of its own, and the job comes back through the main loop's
- * hand-off pipe, where its done() callback replies.
+ * and so do the evictions of an operator's lowered capacity or max
+ * (ud_admin_reply_cfg), for the same reason on the main loop, which
+ * accepts every tenant's new connections: the admin connection is parked,
+ * the operator takes turns as a tenant of its own, and the job comes back
+ * through the main loop's hand-off pipe, where its done() callback replies.
  *
  * Without the thread (it could not start; the fuzzers that drive the
  * dispatcher in-process) a job runs inline, as before.
@@ -62,8 +63,10 @@ struct ud_bulk {
 };
 
 /* Run job j's store operation. */
-static int job_run(struct ud_daemon *d, const struct ud_bulk_job *j)
+static int job_run(struct ud_daemon *d, struct ud_bulk_job *j)
 {
+	if (j->run)
+		return j->run(d, j);
 	if (!j->destroy)
 		return ust_pool_flush(d->st, j->st_tenant, j->st_pool);
 	return ust_pool_destroy(d->st, j->st_tenant, j->st_pool);
@@ -227,13 +230,14 @@ void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 	j->destroy = h->opcode == UWIRE_OP_POOL_DESTROY;
 	j->done = NULL;
 	j->ctx = NULL;
+	j->run = NULL;
 	submit(c);
 }
 
-void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
-			  uint32_t pool, int destroy,
-			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
-			  void *ctx)
+/* An operator's job: run (NULL: flush or destroy pool), then done. */
+static void admin_job(struct ud_conn *c, const struct uwire_hdr *h, uint32_t pool,
+		      int destroy, int (*run)(struct ud_daemon *, struct ud_bulk_job *),
+		      void (*done)(struct ud_conn *, struct ud_bulk_job *), void *ctx)
 {
 	struct ud_bulk_job *j = &c->bulk;
 
@@ -243,7 +247,24 @@ void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
 	j->destroy = destroy;
 	j->done = done;
 	j->ctx = ctx;
+	j->run = run;
 	submit(c);
+}
+
+void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
+			  uint32_t pool, int destroy,
+			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
+			  void *ctx)
+{
+	admin_job(c, h, pool, destroy, NULL, done, ctx);
+}
+
+void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
+			      int (*run)(struct ud_daemon *, struct ud_bulk_job *),
+			      void (*done)(struct ud_conn *, struct ud_bulk_job *),
+			      void *ctx)
+{
+	admin_job(c, h, 0, 0, run, done, ctx);
 }
 
 /* Queue c's job, or run it here (see ud_bulk_submit). */

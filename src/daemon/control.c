@@ -415,7 +415,8 @@ static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 {
 	struct ust_limits lim = {ct->min, ct->max, ct->weight};
 	char path[UD_PATH_MAX];
-	int err = ust_tenant_set(d->st, t->id, &lim);
+	int err = ust_tenant_set_ex(d->st, t->id, &lim,
+				    d->shrink_later ? UST_SHRINK_LATER : 0);
 
 	if (err) {
 		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));

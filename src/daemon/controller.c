@@ -530,6 +530,8 @@ void ud_ctl_stop(struct ud_daemon *d)
 int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)
 {
 	struct ud_ctl *ctl = d->ctl;
+	/* An operator's change: the eviction goes to the bulk thread. */
+	unsigned later = d->shrink_later ? UST_SHRINK_LATER : 0;
 	uint64_t one = 1;
 	int err = 0;
 
@@ -539,7 +541,7 @@ int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)
 			ctl->ceiling = ctl->st.capacity = capacity;
 			pthread_mutex_unlock(&ctl->lock);
 		}
-		return ust_set_capacity(d->st, capacity);
+		return ust_set_capacity_ex(d->st, capacity, later);
 	}
 	pthread_mutex_lock(&ctl->apply_lock);
 	pthread_mutex_lock(&ctl->lock);
@@ -557,7 +559,7 @@ int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)
 		ctl->last_to = capacity;
 		ctl->st.capacity = capacity;
 		pthread_mutex_unlock(&ctl->lock);
-		err = ust_set_capacity(d->st, capacity);
+		err = ust_set_capacity_ex(d->st, capacity, later);
 		pthread_mutex_lock(&ctl->lock);
 	}
 	tune(ctl, ctl->total);

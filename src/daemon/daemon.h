@@ -151,6 +151,7 @@ struct ud_seg {
  * loop's bulk_lock; the rest is the worker's.
  */
 enum ud_bulk_state { UD_BULK_IDLE, UD_BULK_QUEUED, UD_BULK_DONE };
+struct ud_daemon;
 struct ud_bulk_job {
 	struct ud_bulk_job *next;
 	struct ud_conn *conn;  /* whose it is (its tenant, its loop) */
@@ -164,6 +165,8 @@ struct ud_bulk_job {
 	 * ctx); NULL: a tenant's, answered with the status alone. */
 	void (*done)(struct ud_conn *c, struct ud_bulk_job *j);
 	void *ctx;
+	/* An operator's job other than a flush or destroy: what it runs. */
+	int (*run)(struct ud_daemon *d, struct ud_bulk_job *j);
 };
 
 struct ud_conn {
@@ -306,6 +309,10 @@ struct ud_daemon {
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 	struct ud_bulk *bulk;  /* the bulk thread (bulk.c), NULL: run inline */
+	/* Main loop only, set around an operator's configuration change: a
+	 * capacity or max lowered below what is held is only set (the store's
+	 * UST_SHRINK_LATER); ud_admin_reply_cfg evicts on the bulk thread. */
+	int shrink_later;
 };
 
 /* ---- sockets (net.c) ---- */
@@ -360,6 +367,19 @@ void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
 			  uint32_t pool, int destroy,
 			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
 			  void *ctx);
+/* The same for other operator's work: run(d, job) on the bulk thread. */
+void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
+			      int (*run)(struct ud_daemon *, struct ud_bulk_job *),
+			      void (*done)(struct ud_conn *, struct ud_bulk_job *),
+			      void *ctx);
+/*
+ * Answer an operator's configuration change (status err, text rep): at
+ * once, or, when it left limits below what is held (d->shrink_later), once
+ * the bulk thread has evicted down to them, with what was evicted; the
+ * main loop goes on meanwhile (admin_ops.c).
+ */
+void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
+			struct uadm_wbuf *rep);
 /* Reply to and resume l's connections whose jobs finished (l's thread). */
 void ud_bulk_reap(struct ud_loop *l);
 /* c is closing: wait for its job, if any, and reply (c's loop thread). */

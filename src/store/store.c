@@ -243,13 +243,49 @@ uint32_t ust_now(ust_store *st)
  */
 int ust_set_capacity(ust_store *st, uint64_t capacity)
 {
+	return ust_set_capacity_ex(st, capacity, 0);
+}
+
+/* See store.h (UST_SHRINK_LATER). Takes st->mgmt. */
+int ust_set_capacity_ex(ust_store *st, uint64_t capacity, unsigned flags)
+{
+	bool now = !(flags & UST_SHRINK_LATER);
+
+	if (flags & ~UST_SHRINK_LATER)
+		return -EINVAL;
 	ust_mgmt_lock(st);
 	atomic_store(&st->capacity, capacity);
 	ust_admit_from(&st->admit_cap, capacity, &st->charged);
+	if (now)
+		ust_shrink(st);
+	pthread_mutex_unlock(&st->mgmt);
+	if (now)
+		ust_trim(st);
+	return 0;
+}
+
+/* Must entries still go for the limits set? Takes st->mgmt. */
+bool ust_over_limits(ust_store *st)
+{
+	bool over;
+
+	ust_mgmt_lock(st);
+	over = atomic_load(&st->admit_cap) > atomic_load(&st->capacity);
+	for (uint32_t i = 1; i < st->next_tenant && !over; i++) {
+		struct ust_tenant *t = st->tenants[i];
+
+		over = t && atomic_load(&t->admit_max) > atomic_load(&t->max);
+	}
+	pthread_mutex_unlock(&st->mgmt);
+	return over;
+}
+
+void ust_shrink_now(ust_store *st)
+{
+	ust_mgmt_lock(st);
 	ust_shrink(st);
 	pthread_mutex_unlock(&st->mgmt);
 	ust_trim(st);
-	return 0;
 }
 
 /*

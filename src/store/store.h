@@ -165,6 +165,21 @@ size_t ust_max_value(const ust_store *st);
  * memory to the OS before returning.
  */
 int ust_set_capacity(ust_store *st, uint64_t capacity);
+
+/*
+ * Lowering limits without doing the eviction: with UST_SHRINK_LATER,
+ * ust_set_capacity_ex() and ust_tenant_set_ex() set the new limits and
+ * return; until a shrink runs, PUTs are admitted against what is held
+ * (nobody grows: a PUT that needs room evicts its own charge).
+ * ust_over_limits() tells whether entries must still go, and
+ * ust_shrink_now(), on any thread, evicts and gives the memory back as the
+ * plain calls would have. utmemd runs the operator's shrinks so, on its
+ * bulk thread. Flags 0: the plain calls.
+ */
+#define UST_SHRINK_LATER 1u
+int ust_set_capacity_ex(ust_store *st, uint64_t capacity, unsigned flags);
+bool ust_over_limits(ust_store *st);
+void ust_shrink_now(ust_store *st);
 void ust_store_info(ust_store *st, struct ust_store_info *out);
 
 /*
@@ -177,6 +192,8 @@ int ust_tenant_add(ust_store *st, const char *name, const struct ust_limits *lim
 		   uint32_t *id);
 int ust_tenant_remove(ust_store *st, uint32_t tenant);
 int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim);
+int ust_tenant_set_ex(ust_store *st, uint32_t tenant, const struct ust_limits *lim,
+		      unsigned flags);
 /*
  * Most private pools the tenant may have (0 = no limit; the default). A
  * lower limit refuses new pools, never closes existing ones. Returns 0 or

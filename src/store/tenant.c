@@ -193,20 +193,30 @@ int ust_tenant_remove(ust_store *st, uint32_t tenant)
  */
 int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim)
 {
+	return ust_tenant_set_ex(st, tenant, lim, 0);
+}
+
+/* See store.h (UST_SHRINK_LATER). Takes st->mgmt. */
+int ust_tenant_set_ex(ust_store *st, uint32_t tenant, const struct ust_limits *lim,
+		      unsigned flags)
+{
+	bool now = !(flags & UST_SHRINK_LATER);
 	struct ust_tenant *t;
 
-	if (!limits_ok(lim))
+	if (!limits_ok(lim) || (flags & ~UST_SHRINK_LATER))
 		return -EINVAL;
 	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
 	if (t) {
 		set_limits(t, lim);
-		ust_shrink(st);
+		if (now)
+			ust_shrink(st);
 	}
 	pthread_mutex_unlock(&st->mgmt);
 	if (!t)
 		return -ENOENT;
-	ust_trim(st);
+	if (now)
+		ust_trim(st);
 	return 0;
 }
 

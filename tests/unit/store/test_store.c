@@ -623,6 +623,60 @@ static void test_shrink_max(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * UST_SHRINK_LATER: lowered limits hold for admission at once (nobody
+ * grows; a PUT that needs room evicts its own charge), the eviction waits
+ * for ust_shrink_now() (utmemd runs it on its bulk thread).
+ */
+static void test_shrink_later(void **state)
+{
+	const uint64_t c = charge_of(7, 1000);
+	ust_store *st = mk(10000 * c);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t pa = pool(st, a, "p", 0), ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	struct ust_limits l = { 0, 100 * c, 1 };
+	struct ust_store_info si;
+	static char val[1000];
+	uint64_t before, after;
+	char k[16];
+
+	(void)state;
+	fill(st, a, pa, 0, 200, 1000);
+	fill(st, a, ea, 0, 800, 1000);
+	assert_false(ust_over_limits(st));
+	assert_int_equal(ust_set_capacity_ex(st, 500 * c, 2u), -EINVAL);
+	assert_int_equal(ust_set_capacity_ex(st, 500 * c, UST_SHRINK_LATER), 0);
+	assert_int_equal(pinfo(st, ea).stats.entries, 800);
+	assert_true(ust_over_limits(st));
+	/* (ust_totals: the charge with the stripes' credit, which PUTs may
+	 * still spend; what the store holds in all does not grow) */
+	ust_totals(st, &before, NULL, NULL);
+	for (int i = 0; i < 50; i++) {
+		keyf(k, sizeof(k), 10000 + i);
+		assert_int_equal(sput(st, a, ea, k, val, sizeof(val)), 0);
+	}
+	ust_totals(st, &after, NULL, NULL);
+	assert_true(after <= before);
+	assert_true(pinfo(st, ea).stats.entries >= 700);
+	ust_shrink_now(st);
+	ust_store_info(st, &si);
+	assert_true(si.charged <= 500 * c);
+	assert_false(ust_over_limits(st));
+	assert_int_equal(pinfo(st, pa).stats.entries, 200);
+	/* a tenant's max the same way; persistent bytes above it stay, and
+	 * then PUTs are refused as after a plain ust_tenant_set */
+	assert_int_equal(ust_tenant_set_ex(st, a, &l, 4u), -EINVAL);
+	assert_int_equal(ust_tenant_set_ex(st, a, &l, UST_SHRINK_LATER), 0);
+	assert_true(pinfo(st, ea).stats.entries > 0);
+	assert_true(ust_over_limits(st));
+	ust_shrink_now(st);
+	assert_int_equal(pinfo(st, ea).stats.entries, 0);
+	assert_int_equal(pinfo(st, pa).stats.entries, 200);
+	assert_false(ust_over_limits(st));
+	assert_int_equal(sput(st, a, ea, "x", val, 10), -EDQUOT);
+	ust_store_free(st);
+}
+
 /* Elasticity that does not show in RSS is not elasticity. */
 /*
  * Room reserved as per-stripe credit (docs/store.md) is never lost: after
@@ -981,6 +1035,7 @@ int main(void)
 		cmocka_unit_test(test_credit_never_strands_room),
 		cmocka_unit_test(test_overwrite_own_ephemeral_quota),
 		cmocka_unit_test(test_rss_falls),
+		cmocka_unit_test(test_shrink_later),
 		cmocka_unit_test(test_freeze_thaw),
 		cmocka_unit_test(test_pool_slots_reused),
 	};
