@@ -542,23 +542,35 @@ static int cmd_order(char **argv)
 
 /* ---- credit ---- */
 
-/* The daemon's charged total (utmemctl --json stats: entries + pools). */
-static long long daemon_charged(void)
+/*
+ * What `utmemctl --run-dir $E2E_RUN ARGS` prints (UTMEMCTL, E2E_RUN from the
+ * script), NUL-terminated in buf; 0, or -1 without them or utmemctl.
+ */
+static int ctl_output(const char *args, char *buf, size_t cap)
 {
 	const char *ctl = getenv("UTMEMCTL"), *run = getenv("E2E_RUN");
-	char cmd[1024], buf[8192], *p;
+	char cmd[1024];
 	size_t n;
 	FILE *f;
 
-	if (!ctl || !run)
+	if (!ctl || !run || cap == 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "'%s' --run-dir '%s' --json stats", ctl, run);
+	snprintf(cmd, sizeof(cmd), "'%s' --run-dir '%s' %s", ctl, run, args);
 	f = popen(cmd, "r");
 	if (!f)
 		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	pclose(f);
+	n = fread(buf, 1, cap - 1, f);
 	buf[n] = 0;
+	return pclose(f) == 0 ? 0 : -1;
+}
+
+/* The daemon's charged total (utmemctl --json stats: entries + pools). */
+static long long daemon_charged(void)
+{
+	char buf[8192], *p;
+
+	if (ctl_output("--json stats", buf, sizeof(buf)) < 0)
+		return -1;
 	p = strstr(buf, "\"charged\":");
 	return p ? strtoll(p + 10, NULL, 10) : -1;
 }
@@ -927,22 +939,16 @@ static int cmd_race(char **argv)
 /* A number from utmemctl info (text: "name value" lines), or -1. */
 static long long daemon_info(const char *name)
 {
-	const char *ctl = getenv("UTMEMCTL"), *run = getenv("E2E_RUN");
-	char cmd[1024], line[512], key[128];
-	long long v = -1, x;
-	FILE *f;
+	char buf[16384], key[128];
+	long long x;
 
-	if (!ctl || !run)
+	if (ctl_output("info", buf, sizeof(buf)) < 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "'%s' --run-dir '%s' info", ctl, run);
-	f = popen(cmd, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
+	for (char *save = NULL, *line = strtok_r(buf, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save))
 		if (sscanf(line, "%127s %lld", key, &x) == 2 && strcmp(key, name) == 0)
-			v = x;
-	pclose(f);
-	return v;
+			return x;
+	return -1;
 }
 
 static int cmd_idle(char **argv)

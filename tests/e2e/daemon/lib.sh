@@ -88,6 +88,40 @@ stop_daemon() {
 
 ctl() { "$UTMEMCTL" --run-dir "$RUN" "$@"; }
 
+# op_on_bulk WHAT ADDR OUT CTL-ARGS...: run `utmemctl CTL-ARGS` (its output
+# in OUT) and, once INFO shows the job on utmemd's bulk thread, serve a new
+# tenant connection at ADDR (200 requests). Fails unless the job showed,
+# was still running when the connection was done, the command succeeded
+# and the connection took under 2 s. Sets OB_INFO_MS (until INFO showed
+# the job), OB_CONN_MS (the connection) and OB_MS (the whole command).
+op_on_bulk() {
+	local what=$1 addr=$2 out=$3 t0 t1 t2 running=0 still pid
+	shift 3
+	bulk() { ctl info | awk '$1 == "bulk_running" { print $2 }'; }
+	t0=$(($(date +%s%N) / 1000000))
+	ctl "$@" >"$out" 2>&1 &
+	pid=$!
+	for _ in $(seq 300); do
+		running=$(bulk)
+		[ "$running" = 1 ] && break
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.01
+	done
+	[ "$running" = 1 ] || fail "$what never showed on the bulk thread (bulk_running $running)"
+	t1=$(($(date +%s%N) / 1000000))
+	"$UTMEM_BENCH" --addr "$addr" --pool probe --op mix --value-size 64 \
+		--keys 100 --requests 200 --warmup 0 --json >"$out.probe" ||
+		fail "$what: a new connection meanwhile: $(cat "$out.probe")"
+	t2=$(($(date +%s%N) / 1000000))
+	still=$(bulk)
+	wait "$pid" || fail "$what: $(cat "$out")"
+	OB_INFO_MS=$((t1 - t0))
+	OB_CONN_MS=$((t2 - t1))
+	OB_MS=$(($(date +%s%N) / 1000000 - t0))
+	[ "$still" = 1 ] || fail "$what ended before the new connection was served: not shown (it took $OB_MS ms)"
+	[ "$OB_CONN_MS" -lt 2000 ] || fail "$what: the new connection took $OB_CONN_MS ms meanwhile"
+}
+
 # json_num JSON OBJECT_NAME FIELD: the number FIELD inside the object whose
 # "name" is OBJECT_NAME (utmemctl prints one object per tenant/pool, flat).
 json_num() {

@@ -368,35 +368,54 @@ static void *evicting_puts(void *arg)
 	return NULL;
 }
 
-static void test_shrink_lets_puts_in(void **state)
+/*
+ * The store the shrink tests start from: 256 MiB, tenant a (no limits)
+ * with 40 MiB of 48-byte values in an ephemeral pool (*pa), and, when lb
+ * is given, tenant b with those limits and an empty ephemeral pool. Sets
+ * st; returns how many values a holds.
+ */
+static uint64_t shrink_setup(uint32_t *a, uint32_t *pa, const struct ust_limits *lb,
+			     uint32_t *b, uint32_t *pb)
 {
 	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
 				  .flags = UST_CFG_COMPACT_DEFER };
-	struct ust_limits la = { 0, UINT64_MAX, 1 }, lb = { 0, 1u << 20, 1 };
-	struct putter w = { 0 };
+	struct ust_limits la = { 0, UINT64_MAX, 1 };
 	struct ust_tenant_info ti;
 	unsigned char v[48] = { 2 };
+	uint64_t n = 0;
+
+	assert_int_equal(ust_store_new(&cfg, &st), 0);
+	assert_int_equal(ust_tenant_add(st, "a", &la, a), 0);
+	assert_int_equal(ust_pool_open(st, *a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, pa), 0);
+	if (lb) {
+		assert_int_equal(ust_tenant_add(st, "b", lb, b), 0);
+		assert_int_equal(ust_pool_open(st, *b, "e", UST_POOL_EPHEMERAL,
+					       UST_OPEN_CREATE, pb), 0);
+	}
+	do {
+		assert_int_equal(ust_put(st, *a, *pa, &n, sizeof(n), v, sizeof(v)), 0);
+		n++;
+		assert_int_equal(ust_tenant_info(st, *a, &ti), 0);
+	} while (ti.stats.bytes_charged < (40u << 20));
+	return n;
+}
+
+static void test_shrink_lets_puts_in(void **state)
+{
+	struct ust_limits la = { 0, 1u << 20, 1 }, lb = { 0, 1u << 20, 1 };
+	struct putter w = { 0 };
+	struct ust_tenant_info ti;
 	struct timespec t0, t1;
 	uint32_t a, pa;
 	pthread_t th;
-	uint64_t n = 0;
+	uint64_t n;
 
 	(void)state;
-	assert_int_equal(ust_store_new(&cfg, &st), 0);
-	assert_int_equal(ust_tenant_add(st, "a", &la, &a), 0);
-	assert_int_equal(ust_tenant_add(st, "b", &lb, &w.t), 0);
-	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
-	assert_int_equal(ust_pool_open(st, w.t, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &w.p), 0);
-	do {
-		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
-		n++;
-		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
-	} while (ti.stats.bytes_charged < (40u << 20));
+	n = shrink_setup(&a, &pa, &lb, &w.t, &w.p);
 	assert_int_equal(pthread_create(&th, NULL, evicting_puts, &w), 0);
 	while (atomic_load(&w.total) < 30000) /* b is at its max: every PUT evicts */
 		sched_yield();
 	atomic_store(&w.phase, 1);
-	la.max = 1u << 20;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(ust_tenant_set(st, a, &la), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -443,29 +462,17 @@ static void *totals_reader(void *arg)
 
 static void test_shrink_lets_info_in(void **state)
 {
-	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
-				  .flags = UST_CFG_COMPACT_DEFER };
-	struct ust_limits la = { 0, UINT64_MAX, 1 };
+	struct ust_limits la = { 0, 1u << 20, 1 };
 	struct reader w = { 0 };
-	struct ust_tenant_info ti;
-	unsigned char v[48] = { 2 };
 	struct timespec t0, t1;
 	uint32_t a, pa;
 	pthread_t th;
-	uint64_t n = 0;
+	uint64_t n;
 
 	(void)state;
-	assert_int_equal(ust_store_new(&cfg, &st), 0);
-	assert_int_equal(ust_tenant_add(st, "a", &la, &a), 0);
-	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
-	do {
-		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
-		n++;
-		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
-	} while (ti.stats.bytes_charged < (40u << 20));
+	n = shrink_setup(&a, &pa, NULL, NULL, NULL);
 	assert_int_equal(pthread_create(&th, NULL, totals_reader, &w), 0);
 	atomic_store(&w.phase, 1);
-	la.max = 1u << 20;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	assert_int_equal(ust_tenant_set(st, a, &la), 0);
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -516,28 +523,15 @@ static void *growing_puts(void *arg)
 
 static void test_shrink_puts_make_own_room(void **state)
 {
-	struct ust_config cfg = { .capacity = 256u << 20, .max_key = 16, .max_value = 4096,
-				  .flags = UST_CFG_COMPACT_DEFER };
 	struct ust_limits l = { 0, UINT64_MAX, 1 };
 	struct grower w = { .cap = 2u << 20 };
-	struct ust_tenant_info ti;
-	unsigned char v[48] = { 2 };
 	struct ust_store_info si;
 	uint32_t a, pa;
 	pthread_t th;
-	uint64_t n = 0;
+	uint64_t n;
 
 	(void)state;
-	assert_int_equal(ust_store_new(&cfg, &st), 0);
-	assert_int_equal(ust_tenant_add(st, "a", &l, &a), 0);
-	assert_int_equal(ust_tenant_add(st, "b", &l, &w.t), 0);
-	assert_int_equal(ust_pool_open(st, a, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &pa), 0);
-	assert_int_equal(ust_pool_open(st, w.t, "e", UST_POOL_EPHEMERAL, UST_OPEN_CREATE, &w.p), 0);
-	do {
-		assert_int_equal(ust_put(st, a, pa, &n, sizeof(n), v, sizeof(v)), 0);
-		n++;
-		assert_int_equal(ust_tenant_info(st, a, &ti), 0);
-	} while (ti.stats.bytes_charged < (40u << 20));
+	n = shrink_setup(&a, &pa, &l, &w.t, &w.p);
 	assert_int_equal(pthread_create(&th, NULL, growing_puts, &w), 0);
 	atomic_store(&w.phase, 1);
 	assert_int_equal(ust_set_capacity(st, w.cap), 0);
