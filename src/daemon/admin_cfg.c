@@ -589,9 +589,9 @@ void ud_op_config_set(struct ud_conn *c, const struct uwire_frame *f)
 		ud_text(&rep, "malformed CONFIG_SET record");
 		err = -EINVAL;
 	} else {
-		d->shrink_later = 1;
+		d->store_later = 1;
 		err = ud_cfg_set(d, sec, flags, n, kp, vp, &rep);
-		d->shrink_later = 0;
+		d->store_later = 0;
 	}
 	free(keys);
 	free(vals);

@@ -185,22 +185,42 @@ static void reply_u32(struct ud_conn *c, const struct uwire_hdr *h, uint32_t v)
 }
 
 /*
- * An operator lowered a capacity or a max below what is held: the limits
- * are set (PUTs meanwhile make room for themselves only), the eviction,
- * seconds for a gigabyte of small values, runs on the bulk thread, and the
- * operator's connection waits for it, parked; the main loop, which
- * accepts every tenant's connections and serves the admin socket, goes on.
+ * An operator lowered a capacity or a max below what is held, or removed
+ * a tenant: the limits are set (PUTs meanwhile make room for themselves
+ * only) and the tenant is gone from the daemon, but the eviction and the
+ * dropping of the removed tenant's entries, seconds for millions of small
+ * values, run on the bulk thread, and the operator's connection waits for
+ * them, parked; the main loop, which accepts every tenant's connections
+ * and serves the admin socket, goes on.
  */
 struct cfg_shrink {
 	struct uadm_wbuf rep;
 	int err;
 	uint64_t evictions, charged, t0;
+	struct ud_tenant *owed; /* removed tenants whose entries go first */
 };
+
+/* Drop the owed tenants' entries and regions (ud_tenant_destroy's part
+ * that was left), then evict down to the limits. */
+static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
+{
+	for (struct ud_tenant *t = owed; t; t = t->owed_next) {
+		int err = ust_tenant_remove(d->st, t->id);
+
+		if (err)
+			ud_warn("tenant '%s': removing its entries: %s", t->name,
+				strerror(-err));
+		ud_region_destroy(t);
+	}
+	if (ust_over_limits(d->st))
+		ust_shrink_now(d->st);
+}
 
 static int cfg_shrink_run(struct ud_daemon *d, struct ud_bulk_job *j)
 {
-	(void)j;
-	ust_shrink_now(d->st);
+	struct cfg_shrink *s = j->ctx;
+
+	store_work(d, s->owed);
 	return 0;
 }
 
@@ -228,22 +248,25 @@ void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 			struct uadm_wbuf *rep)
 {
 	struct ud_daemon *d = c->loop->d;
+	struct ud_tenant *owed = d->owed;
 	struct ust_store_info si;
 	struct cfg_shrink *s;
 
-	if (!ust_over_limits(d->st)) {
+	d->owed = NULL;
+	if (!owed && !ust_over_limits(d->st)) {
 		ud_reply_text(c, h, ud_status(err), rep);
 		return;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		ust_shrink_now(d->st); /* here, then */
+		store_work(d, owed); /* here, then */
 		ud_reply_text(c, h, ud_status(err), rep);
 		return;
 	}
 	ust_store_info(d->st, &si);
 	s->rep = *rep;
 	memset(rep, 0, sizeof(*rep));
+	s->owed = owed;
 	s->err = err;
 	s->evictions = si.stats.evictions;
 	s->charged = si.charged;
@@ -261,9 +284,9 @@ static void reply_set(struct ud_conn *c, const struct uwire_hdr *h,
 	int err;
 
 	uadm_wbuf_init(&rep);
-	d->shrink_later = 1;
+	d->store_later = 1;
 	err = ud_cfg_set(d, section, flags, n, keys, vals, &rep);
-	d->shrink_later = 0;
+	d->store_later = 0;
 	ud_admin_reply_cfg(c, h, err, &rep);
 }
 
@@ -365,10 +388,12 @@ static void op_tenant_remove(struct ud_conn *c, const struct uwire_frame *f)
 	}
 	ud_cfg_remove_tenant(&next, name);
 	uadm_wbuf_init(&rep);
+	d->store_later = 1;
 	err = ud_cfg_commit(d, &next, 1, flags, &rep);
+	d->store_later = 0;
 	if (!err)
 		d->cfg_unsaved = 1;
-	ud_reply_text(c, &f->hdr, ud_status(err), &rep);
+	ud_admin_reply_cfg(c, &f->hdr, err, &rep);
 }
 
 /*
@@ -547,9 +572,9 @@ static void op_reload(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	uadm_wbuf_init(&rep);
-	c->loop->d->shrink_later = 1;
+	c->loop->d->store_later = 1;
 	err = ud_reload(c->loop->d, flags, &rep);
-	c->loop->d->shrink_later = 0;
+	c->loop->d->store_later = 0;
 	ud_admin_reply_cfg(c, &f->hdr, err, &rep);
 }
 

@@ -244,8 +244,20 @@ int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
 	if (t->lis)
 		ud_listener_close(d, t->lis);
 	t->lis = NULL;
-	err = ust_tenant_remove(d->st, t->id);
-	ud_region_destroy(t);
+	if (d->store_later) {
+		/*
+		 * An operator's removal: dropping its entries (seconds for
+		 * millions) goes to the bulk thread (ud_admin_reply_cfg). Until
+		 * then the tenant stays in the store, its entries charged and
+		 * its name taken; its connections are revoked already.
+		 */
+		t->owed_next = d->owed;
+		d->owed = t;
+		err = 0;
+	} else {
+		err = ust_tenant_remove(d->st, t->id);
+		ud_region_destroy(t);
+	}
 	t->next = d->retired;
 	d->retired = t;
 	ud_debug("tenant '%s' removed", t->name);
@@ -416,7 +428,7 @@ static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 	struct ust_limits lim = {ct->min, ct->max, ct->weight};
 	char path[UD_PATH_MAX];
 	int err = ust_tenant_set_ex(d->st, t->id, &lim,
-				    d->shrink_later ? UST_SHRINK_LATER : 0);
+				    d->store_later ? UST_SHRINK_LATER : 0);
 
 	if (err) {
 		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));

@@ -531,7 +531,7 @@ int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)
 {
 	struct ud_ctl *ctl = d->ctl;
 	/* An operator's change: the eviction goes to the bulk thread. */
-	unsigned later = d->shrink_later ? UST_SHRINK_LATER : 0;
+	unsigned later = d->store_later ? UST_SHRINK_LATER : 0;
 	uint64_t one = 1;
 	int err = 0;
 

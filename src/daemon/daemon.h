@@ -120,6 +120,7 @@ struct ud_tenant {
 	unsigned nhist;
 	struct ud_listener *lis;
 	struct ud_tenant *next;
+	struct ud_tenant *owed_next; /* in d->owed (control.c) */
 	/*
 	 * What it makes the daemon hold, and the bounds (limits.c): bytes in
 	 * flight (input beyond a connection's base buffer, queued replies
@@ -309,10 +310,13 @@ struct ud_daemon {
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 	struct ud_bulk *bulk;  /* the bulk thread (bulk.c), NULL: run inline */
-	/* Main loop only, set around an operator's configuration change: a
-	 * capacity or max lowered below what is held is only set (the store's
-	 * UST_SHRINK_LATER); ud_admin_reply_cfg evicts on the bulk thread. */
-	int shrink_later;
+	/* Main loop only, set around an operator's configuration change: the
+	 * store work that grows with the data is left to the bulk thread
+	 * (ud_admin_reply_cfg): a capacity or max lowered below what is held
+	 * is only set (the store's UST_SHRINK_LATER), and a removed tenant's
+	 * entries are dropped there (owed). */
+	int store_later;
+	struct ud_tenant *owed; /* removed, store removal not done yet */
 };
 
 /* ---- sockets (net.c) ---- */
@@ -374,7 +378,7 @@ void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
 			      void *ctx);
 /*
  * Answer an operator's configuration change (status err, text rep): at
- * once, or, when it left limits below what is held (d->shrink_later), once
+ * once, or, when it left limits below what is held (d->store_later), once
  * the bulk thread has evicted down to them, with what was evicted; the
  * main loop goes on meanwhile (admin_ops.c).
  */
