@@ -139,6 +139,15 @@ void ud_free_dead_listeners(struct ud_daemon *d)
 	}
 }
 
+/* Was a tenant of this name removed from the daemon (main loop)? */
+static bool retired_named(struct ud_daemon *d, const char *name)
+{
+	for (struct ud_tenant *t = d->retired; t; t = t->next)
+		if (strcmp(t->name, name) == 0)
+			return true;
+	return false;
+}
+
 int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		     char *msg, size_t msglen)
 {
@@ -190,6 +199,14 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	t->region_fd = -1;
 	pthread_mutex_init(&t->creg_lock, NULL);
 	err = ust_tenant_add(d->st, ct->name, &lim, &t->id);
+	if (err == -EEXIST && retired_named(d, ct->name)) {
+		/* Removed from the daemon, its entries still being dropped on
+		 * the bulk thread (an operator's removal, admin_ops.c). */
+		snprintf(msg, msglen, "tenant '%s' is still being removed (its entries are being dropped): add it again once that removal has returned",
+			 ct->name);
+		err = -EBUSY;
+		goto err_tenant;
+	}
 	if (err) {
 		snprintf(msg, msglen, "tenant '%s': %s", ct->name,
 			 err == -EINVAL ? "invalid name or limits" : strerror(-err));

@@ -92,8 +92,10 @@ ctl() { "$UTMEMCTL" --run-dir "$RUN" "$@"; }
 # in OUT) and, once INFO shows the job on utmemd's bulk thread, serve a new
 # tenant connection at ADDR (200 requests). Fails unless the job showed,
 # was still running when the connection was done, the command succeeded
-# and the connection took under 2 s. Sets OB_INFO_MS (until INFO showed
-# the job), OB_CONN_MS (the connection) and OB_MS (the whole command).
+# and the connection took under 2 s. If the caller defines ob_during, it
+# runs right after the connection, while the job still runs. Sets
+# OB_INFO_MS (until INFO showed the job), OB_CONN_MS (the connection) and
+# OB_MS (the whole command).
 op_on_bulk() {
 	local what=$1 addr=$2 out=$3 t0 t1 t2 running=0 still pid
 	shift 3
@@ -113,6 +115,7 @@ op_on_bulk() {
 		--keys 100 --requests 200 --warmup 0 --json >"$out.probe" ||
 		fail "$what: a new connection meanwhile: $(cat "$out.probe")"
 	t2=$(($(date +%s%N) / 1000000))
+	if declare -F ob_during >/dev/null; then ob_during; fi
 	still=$(bulk)
 	wait "$pid" || fail "$what: $(cat "$out")"
 	OB_INFO_MS=$((t1 - t0))

@@ -45,6 +45,13 @@ ok "tenant max lowered: the same: $(grep evicted "$T/shrink.out")"
 # Removing a tenant: its entries are dropped on the bulk thread too.
 before=$(info entries)
 fill gone
+# Adding it again while its entries are still being dropped: a clear
+# refusal, not the store's "File exists".
+ob_during() {
+	ctl tenant add gone 2>"$T/readd.err" && fail "tenant 'gone' added again during its removal"
+	grep -qF "tenant 'gone' is still being removed" "$T/readd.err" ||
+		fail "adding a tenant being removed: $(cat "$T/readd.err")"
+}
 op_on_bulk "removing a tenant of $N entries" "unix:$RUN/other.sock" "$T/remove.out" \
 	tenant remove gone --force
 grep -q "tenant 'gone' removed: dropped [0-9]* entries" "$T/remove.out" ||
@@ -52,6 +59,8 @@ grep -q "tenant 'gone' removed: dropped [0-9]* entries" "$T/remove.out" ||
 echo "measured: removing a tenant of $N entries took $OB_MS ms; info answered after $OB_INFO_MS ms; a new connection's 200 requests took $OB_CONN_MS ms meanwhile"
 [ "$(info entries)" -le "$before" ] || fail "entries left after the removal: $(info entries), $before before the fill"
 ctl tenant list | grep -q "^gone " && fail "tenant 'gone' still listed"
+unset -f ob_during
+ctl tenant add gone >/dev/null || fail "tenant 'gone' not added again after its removal"
 ok "tenant removed: entries dropped on the bulk thread, info and a new tenant connection served meanwhile: $(head -n 1 "$T/remove.out")"
 [ "$(ctl --json tenant list | tr ',' '\n' | grep -c '"name"')" -ge 2 ] || fail "tenants gone"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
