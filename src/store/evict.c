@@ -309,8 +309,9 @@ static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64
  * it: a 1 GiB shrink of small values takes seconds, and they would all
  * wait for the end, their workers or utmemd's main loop with them. Returns
  * at once when nobody waits; otherwise yields until one of the waiters got
- * in (a mutex does not hand itself over), a few hundred yields at most. Caller holds st->mgmt, and holds no pointer it read under
- * it across the call (a tenant may be removed meanwhile).
+ * in (a mutex does not hand itself over), a few hundred yields at most.
+ * Caller holds st->mgmt, and holds no pointer it read under it across the
+ * call (a tenant may be removed meanwhile).
  */
 static void mgmt_breathe(ust_store *st)
 {

@@ -249,18 +249,14 @@ int ust_set_capacity(ust_store *st, uint64_t capacity)
 /* See store.h (UST_SHRINK_LATER). Takes st->mgmt. */
 int ust_set_capacity_ex(ust_store *st, uint64_t capacity, unsigned flags)
 {
-	bool now = !(flags & UST_SHRINK_LATER);
-
 	if (flags & ~UST_SHRINK_LATER)
 		return -EINVAL;
 	ust_mgmt_lock(st);
 	atomic_store(&st->capacity, capacity);
 	ust_admit_from(&st->admit_cap, capacity, &st->charged);
-	if (now)
-		ust_shrink(st);
 	pthread_mutex_unlock(&st->mgmt);
-	if (now)
-		ust_trim(st);
+	if (!(flags & UST_SHRINK_LATER))
+		ust_shrink_now(st); /* reads the limits as they are then */
 	return 0;
 }
 

@@ -115,8 +115,8 @@ out:
  * chunk at a time, with st->mgmt released and each pool pinned
  * (ust_pool_drop_pinned, as a flush does). Under every lock, the whole
  * drop stopped every tenant's data path: removing a tenant of 4 million
- * entries held another tenant's GETs for a second. What the tenant PUTs meanwhile is left to
- * the removal proper. Caller holds st->mgmt.
+ * entries held another tenant's GETs for a second. What the tenant PUTs
+ * meanwhile is left to the removal proper. Caller holds st->mgmt.
  */
 static void drop_ahead(ust_store *st, uint32_t tenant)
 {
@@ -200,23 +200,19 @@ int ust_tenant_set(ust_store *st, uint32_t tenant, const struct ust_limits *lim)
 int ust_tenant_set_ex(ust_store *st, uint32_t tenant, const struct ust_limits *lim,
 		      unsigned flags)
 {
-	bool now = !(flags & UST_SHRINK_LATER);
 	struct ust_tenant *t;
 
 	if (!limits_ok(lim) || (flags & ~UST_SHRINK_LATER))
 		return -EINVAL;
 	ust_mgmt_lock(st);
 	t = ust_tenant_get(st, tenant);
-	if (t) {
+	if (t)
 		set_limits(t, lim);
-		if (now)
-			ust_shrink(st);
-	}
 	pthread_mutex_unlock(&st->mgmt);
 	if (!t)
 		return -ENOENT;
-	if (now)
-		ust_trim(st);
+	if (!(flags & UST_SHRINK_LATER))
+		ust_shrink_now(st);
 	return 0;
 }
 
