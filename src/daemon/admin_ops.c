@@ -193,7 +193,7 @@ static void reply_u32(struct ud_conn *c, const struct uwire_hdr *h, uint32_t v)
  * them, parked; the main loop, which accepts every tenant's connections
  * and serves the admin socket, goes on.
  */
-struct cfg_shrink {
+struct store_job {
 	struct uadm_wbuf rep;
 	int err;
 	uint64_t evictions, charged, t0;
@@ -216,17 +216,17 @@ static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
 		ust_shrink_now(d->st);
 }
 
-static int cfg_shrink_run(struct ud_daemon *d, struct ud_bulk_job *j)
+static int store_job_run(struct ud_daemon *d, struct ud_bulk_job *j)
 {
-	struct cfg_shrink *s = j->ctx;
+	struct store_job *s = j->ctx;
 
 	store_work(d, s->owed);
 	return 0;
 }
 
-static void cfg_shrink_done(struct ud_conn *c, struct ud_bulk_job *j)
+static void store_job_done(struct ud_conn *c, struct ud_bulk_job *j)
 {
-	struct cfg_shrink *s = j->ctx;
+	struct store_job *s = j->ctx;
 	struct ust_store_info si;
 	char a[32], b[32];
 
@@ -250,7 +250,7 @@ void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 	struct ud_daemon *d = c->loop->d;
 	struct ud_tenant *owed = d->owed;
 	struct ust_store_info si;
-	struct cfg_shrink *s;
+	struct store_job *s;
 
 	d->owed = NULL;
 	if (!owed && !ust_over_limits(d->st)) {
@@ -271,7 +271,7 @@ void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 	s->evictions = si.stats.evictions;
 	s->charged = si.charged;
 	s->t0 = ud_now_ns();
-	ud_bulk_submit_admin_run(c, h, cfg_shrink_run, cfg_shrink_done, s);
+	ud_bulk_submit_admin_run(c, h, store_job_run, store_job_done, s);
 }
 
 /* Run a change through ud_cfg_set and answer with its text. */

@@ -31,8 +31,8 @@
  * its connections' jobs (ud_bulk_settle in ud_loop_fini).
  *
  * The operator's POOL_FLUSH and POOL_DESTROY (admin_ops.c) run here too,
- * and so do the evictions of an operator's lowered capacity or max
- * (ud_admin_reply_cfg), for the same reason on the main loop, which
+ * and so do the evictions of an operator's lowered capacity or max and
+ * the dropping of a removed tenant's entries (ud_admin_reply_cfg), for the same reason on the main loop, which
  * accepts every tenant's new connections: the admin connection is parked,
  * the operator takes turns as a tenant of its own, and the job comes back
  * through the main loop's hand-off pipe, where its done() callback replies.
@@ -220,35 +220,30 @@ static void job_finish(struct ud_conn *c)
 
 static void submit(struct ud_conn *c);
 
-void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
+/* Fill c's job: the store call (who, which pool, destroy or flush) or
+ * run, then done (NULL: a tenant's, answered with the status). */
+static void queue(struct ud_conn *c, const struct uwire_hdr *h, uint32_t st_tenant,
+		  uint32_t pool, int destroy,
+		  int (*run)(struct ud_daemon *, struct ud_bulk_job *),
+		  void (*done)(struct ud_conn *, struct ud_bulk_job *), void *ctx)
 {
 	struct ud_bulk_job *j = &c->bulk;
 
 	j->hdr = *h;
-	j->st_tenant = c->tenant->id; /* fixed once authenticated */
-	j->st_pool = h->pool;
-	j->destroy = h->opcode == UWIRE_OP_POOL_DESTROY;
-	j->done = NULL;
-	j->ctx = NULL;
-	j->run = NULL;
+	j->st_tenant = st_tenant;
+	j->st_pool = pool;
+	j->destroy = destroy;
+	j->run = run;
+	j->done = done;
+	j->ctx = ctx;
 	submit(c);
 }
 
-/* An operator's job: run (NULL: flush or destroy pool), then done. */
-static void admin_job(struct ud_conn *c, const struct uwire_hdr *h, uint32_t pool,
-		      int destroy, int (*run)(struct ud_daemon *, struct ud_bulk_job *),
-		      void (*done)(struct ud_conn *, struct ud_bulk_job *), void *ctx)
+void ud_bulk_submit(struct ud_conn *c, const struct uwire_hdr *h)
 {
-	struct ud_bulk_job *j = &c->bulk;
-
-	j->hdr = *h;
-	j->st_tenant = UST_TENANT_ADMIN;
-	j->st_pool = pool;
-	j->destroy = destroy;
-	j->done = done;
-	j->ctx = ctx;
-	j->run = run;
-	submit(c);
+	/* c->tenant->id is fixed once authenticated */
+	queue(c, h, c->tenant->id, h->pool, h->opcode == UWIRE_OP_POOL_DESTROY,
+	      NULL, NULL, NULL);
 }
 
 void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
@@ -256,7 +251,7 @@ void ud_bulk_submit_admin(struct ud_conn *c, const struct uwire_hdr *h,
 			  void (*done)(struct ud_conn *, struct ud_bulk_job *),
 			  void *ctx)
 {
-	admin_job(c, h, pool, destroy, NULL, done, ctx);
+	queue(c, h, UST_TENANT_ADMIN, pool, destroy, NULL, done, ctx);
 }
 
 void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
@@ -264,7 +259,7 @@ void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
 			      void (*done)(struct ud_conn *, struct ud_bulk_job *),
 			      void *ctx)
 {
-	admin_job(c, h, 0, 0, run, done, ctx);
+	queue(c, h, UST_TENANT_ADMIN, 0, 0, run, done, ctx);
 }
 
 /* Queue c's job, or run it here (see ud_bulk_submit). */
