@@ -14,6 +14,7 @@ FUZZ_SECS ?= 30
 
 DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
              libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev libxxhash-dev \
+             libsystemd-dev scdoc \
              redis-server redis-tools
 # The VM tests (tests/vm): QEMU, a guest kernel with its headers (the guest
 # module is built against them), a static busybox for the initramfs.
