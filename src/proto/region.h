@@ -154,9 +154,12 @@ static inline uint64_t uvr_rec_size(size_t klen, size_t vlen)
 /*
  * Staging: a record of at least UVR_STAGE_MIN bytes goes through a staging
  * extent (PUT_REF); smaller ones inline in the frame. Larger than the
- * arena's biggest slab class, so a staged record is always a page run.
+ * arena's biggest slab class (16 KiB + 64), so a staged record is always a
+ * page run, and a 16 KiB value with its key is packed into a slab rather
+ * than given five pages. (libutmem before 2026-11-30 staged from 16 KiB;
+ * utmemd copies such a record out of its extent into its slab.)
  */
-#define UVR_STAGE_MIN (16u * 1024u)
+#define UVR_STAGE_MIN (16u * 1024u + 65u)
 
 /*
  * Upper bounds of what a PUT can be charged, known to both ends: a client

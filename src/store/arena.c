@@ -248,7 +248,8 @@ static int64_t run_alloc(ust_arena *a, uint32_t npages, struct run **batch,
 
 int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident)
 {
-	struct run *batch = NULL;
+	struct run *batch = NULL, *fresh = NULL;
+	uint64_t map_off = 0, map_len = 0;
 	int64_t off;
 
 	*resident = false;
@@ -258,12 +259,24 @@ int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident)
 		return -ENOMEM;
 	pthread_mutex_lock(&a->lock);
 	maybe_retry(a, &batch);
-	if (len <= UST_ARENA_SMALL_MAX)
-		off = ar_slab_alloc(a, ar_cls_of(len), &batch);
-	else
+	if (len <= UST_ARENA_SMALL_MAX) {
+		off = ar_slab_alloc(a, ar_cls_of(len), &batch, &fresh);
+		/* A new slab of objects a page or larger: mapped in whole
+		 * below, one call instead of a fault per page as its objects
+		 * are first written (it lives: it holds the object returned). */
+		if (off >= 0 && fresh && ar_cls(fresh->cls)->size >= AR_P) {
+			map_off = ar_off(a, fresh->start);
+			map_len = (uint64_t)ar_cls(fresh->cls)->pages * AR_P;
+		}
+	} else {
 		off = run_alloc(a, (uint32_t)pages_of(len), &batch, resident);
+	}
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
+	if (map_len) {
+		ust_arena_map_in(a, map_off, map_len);
+		*resident = true;
+	}
 	return off;
 }
 

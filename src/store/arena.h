@@ -14,9 +14,9 @@
  * The heap [heap_off, heap_off + heap_len) of the region is cut into 4 KiB
  * pages. Requests of up to UST_ARENA_SMALL_MAX bytes come from size-class
  * slabs (16-byte steps up to 128 B, then four classes per doubling plus
- * one at 64 B above 512 B, 1, 2 and 4 KiB for records of power-of-two
- * values: waste under 25 %, under 13 % up to 128 B); larger ones are page
- * runs. Free
+ * one at 64 B above 512 B, 1, 2, 4, 8 and 16 KiB for records of
+ * power-of-two values: waste under 25 %, under 13 % up to 128 B); larger
+ * ones are page runs. Free
  * page runs coalesce. A run or slab that becomes free has its pages given
  * back to the OS at once (fallocate PUNCH_HOLE on fd, else MADV_REMOVE on
  * base), except for a warm cache of at most warm_max bytes of recently
@@ -44,9 +44,9 @@
 /* The arena's page; ust_arena_create() refuses a system page of another size. */
 #define UST_ARENA_PAGE 4096u
 /* Largest request served from a slab; larger ones are page runs. */
-#define UST_ARENA_SMALL_MAX 14336u
+#define UST_ARENA_SMALL_MAX 16448u
 /* Number of slab size classes (16 B .. UST_ARENA_SMALL_MAX). */
-#define UST_ARENA_NCLASSES 39u
+#define UST_ARENA_NCLASSES 42u
 /* Alignment of every offset returned (page runs: UST_ARENA_PAGE). */
 #define UST_ARENA_ALIGN 16u
 
@@ -144,8 +144,10 @@ int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied);
 /*
  * ust_arena_alloc(), also saying in *resident whether every page of the
  * allocation is known to be in memory: a page run taken from the warm cache
- * (freed runs kept faulted in) is; a cold (punched or never used) run and a
- * slab slot are not said to be. A caller that wants an allocation's pages
+ * (freed runs kept faulted in) is, and so is a slot of a new slab of
+ * objects of a page or more (the arena maps such a slab in whole, in the
+ * caller's thread); a cold (punched or never used) run and other slab
+ * slots are not said to be. A caller that wants an allocation's pages
  * present before someone writes them (staging extents) asks the kernel only
  * for the others: on a VM, fallocate() over 1 MiB of pages already there
  * cost utmemd's worker more than everything else in a 1 MiB PUT.

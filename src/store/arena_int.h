@@ -33,6 +33,8 @@
 #define AR_NBUCKETS 4u
 /* Most objects in one slab (the bitmap in struct run). */
 #define AR_SLAB_MAXOBJ 256u
+/* Most pages a slab spans (class 16448: 13 objects in 53 pages). */
+#define AR_SLAB_MAXPAGES 64u
 /* A batch's punched runs are made cold (and waiters woken) this often. */
 #define AR_PUNCH_CHUNK (8ull << 20)
 /* Deferred ranges are retried on ordinary calls at most this often. */
@@ -172,7 +174,8 @@ static inline const struct cls *ar_cls(unsigned i)
 }
 
 unsigned ar_cls_of(size_t len);
-int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch);
+int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
+		      struct run **fresh);
 struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);

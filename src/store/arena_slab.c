@@ -3,22 +3,24 @@
  * UST_ARENA_SMALL_MAX bytes.
  *
  * Classes: 16-byte steps up to 128 B (waste under 13 %), then four per
- * doubling (160, 192, 224, 256, 320, ...; waste under 25 %), up to 14 KiB,
- * plus one class 64 bytes above each of 512 B, 1, 2 and 4 KiB. Those are
- * for utmemd's records ([8-byte header][key][value], src/proto/region.h):
- * values are very often a power of two (1 KiB in the Redis benchmarks, a
- * 4 KiB page in tmem), and header + key push them just past a class, into
- * the next one a quarter higher (a 4 KiB value with a 16-byte key took
- * 5120 bytes, 24 % more; in class 4160 it takes 1 %). Slabs go up to 14
- * KiB because of the same bound: a page-granular run of 4 KiB + a key
- * would take two pages; from 14 KiB on, page rounding wastes under 25 %.
+ * doubling (160, 192, 224, 256, 320, ...; waste under 25 %), up to 16 KiB,
+ * plus one class 64 bytes above each of 512 B, 1, 2, 4, 8 and 16 KiB.
+ * Those are for utmemd's records ([8-byte header][key][value],
+ * src/proto/region.h): values are very often a power of two (1 KiB in the
+ * Redis benchmarks, a 4 KiB page in tmem, 16 KiB items), and header + key
+ * push them just past a class, into the next one a quarter higher (a 4 KiB
+ * value with a 16-byte key took 5120 bytes, 24 % more; in class 4160 it
+ * takes 1 %). Slabs go up to 16 KiB + 64 because of the same bound: as a
+ * page run, a 16 KiB value with its key took five pages, 25 % more.
  *
  * A class's slab is the smallest run of 1..16 pages holding at least four
  * objects whose tail waste is at most 1/64 of it (else the least wasteful
  * such run): e.g. 1 page for 16 B (256 objects), 4 pages for 4096 (4),
  * 16 for 4160 (15). At least four, because a slab's descriptor and map
  * entry (224 B, arena.c) are charged to its objects in equal shares: a
- * 1-object slab charged a 4 KiB page 224 B, a 4-object one 56 B.
+ * 1-object slab charged a 4 KiB page 224 B, a 4-object one 56 B. Where no
+ * run of 16 pages holds four (16448 only), the same rule looks at runs of
+ * up to AR_SLAB_MAXPAGES pages: 53 pages for 13 objects.
  *
  * A slab is a page run in state RUN_SLAB with a bitmap of taken slots
  * (live or deferred) in its descriptor. Partial slabs of a class sit in
@@ -50,29 +52,32 @@ const struct cls ar_cls_tab[UST_ARENA_NCLASSES] = {
 	{ 1792, 4, 9 }, { 2048, 2, 4 }, { 2112, 11, 21 }, { 2560, 5, 8 },
 	{ 3072, 3, 4 }, { 3584, 7, 8 }, { 4096, 4, 4 }, { 4160, 16, 15 },
 	{ 5120, 5, 4 }, { 6144, 6, 4 }, { 7168, 7, 4 }, { 8192, 8, 4 },
-	{ 10240, 10, 4 }, { 12288, 12, 4 }, { 14336, 14, 4 },
+	{ 8256, 15, 7 }, { 10240, 10, 4 }, { 12288, 12, 4 }, { 14336, 14, 4 },
+	{ 16384, 16, 4 }, { 16448, 53, 13 },
 };
 
 /*
  * Class of 1 <= len <= UST_ARENA_SMALL_MAX. Pure arithmetic: the 16-byte
  * steps, then the four classes of len's doubling (base, 2 * base], shifted
  * by the "power of two + 64" classes below them, unless len is one of
- * those (base < len <= base + 64 for base 512 .. 4096).
+ * those (base < len <= base + 64 for base 512 .. 16384; of the doubling
+ * above 16 KiB only that class is a slab).
  */
 unsigned ar_cls_of(size_t len)
 {
-	unsigned lg, below;
+	unsigned lg, below, p64;
 	size_t base, k;
 
 	if (len <= 128)
 		return len ? (unsigned)((len + 15) / 16 - 1) : 0;
 	lg = 63u - (unsigned)__builtin_clzll((unsigned long long)(len - 1));
 	base = (size_t)1 << lg;
-	below = lg < 9 ? 0 : lg > 12 ? 4 : lg - 9; /* +64 classes of lower doublings */
-	if (lg >= 9 && lg <= 12 && len <= base + 64)
+	p64 = lg >= 9 && lg <= 14;     /* this doubling has a +64 class */
+	below = lg < 9 ? 0 : lg - 9;   /* +64 classes of lower doublings */
+	if (p64 && len <= base + 64)
 		return 8u + (lg - 7) * 4u + below;
 	k = (len - base + base / 4 - 1) / (base / 4);
-	return 8u + (lg - 7) * 4u + (unsigned)(k - 1) + below + (lg >= 9 && lg <= 12);
+	return 8u + (lg - 7) * 4u + (unsigned)(k - 1) + below + p64;
 }
 
 /* ---- per-class slab lists ---- */
@@ -207,10 +212,12 @@ static unsigned slot_take(struct run *s)
 /*
  * Allocate one object of class c: from the fullest partial slab that is not
  * being evacuated, else an evacuating one (which stops being evacuated),
- * else a new slab. Returns its region offset or -ENOMEM. Lock held (may be
- * dropped while a new slab's run is found).
+ * else a new slab (then *fresh is set to it, else NULL). Returns its region
+ * offset or -ENOMEM. Lock held (may be dropped while a new slab's run is
+ * found).
  */
-int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch)
+int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
+		      struct run **fresh)
 {
 	const struct cls *k = ar_cls(c);
 	struct cslabs *cs = &a->cs[c];
@@ -223,10 +230,12 @@ int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch)
 		s = cs->evac;
 		set_evac(a, s, false);
 	}
+	*fresh = NULL;
 	if (!s) {
 		s = slab_new(a, c, batch);
 		if (!s)
 			return -ENOMEM;
+		*fresh = s;
 	}
 	slab_unlist(a, s);
 	slot = slot_take(s);
@@ -336,7 +345,7 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
 {
 	const struct cls *k = ar_cls(s->cls);
 	uint64_t held[AR_SLAB_MAXOBJ / 64] = { 0 }, bytes = 0;
-	uint32_t lo[16], hi[16], nr = 0, nheld = 0;
+	uint32_t lo[AR_SLAB_MAXPAGES], hi[AR_SLAB_MAXPAGES], nr = 0, nheld = 0;
 
 	for (uint32_t pg = 0; pg < k->pages; pg++) {
 		unsigned first = (unsigned)((uint64_t)pg * AR_P / k->size);

@@ -362,6 +362,9 @@ void ust_region_hazard_put(ust_store *st, uint32_t tenant, uint32_t idx)
  * entry (unlinked, unaccounted) or NULL (allocation failed; a staging
  * extent is then released).
  */
+_Static_assert(UVR_STAGE_MIN > UST_ARENA_SMALL_MAX,
+	       "a staged record is a page run (ust_arena_shrink)");
+
 struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 				       struct ust_region *g, uint32_t tenant,
 				       const void *key, size_t klen,
@@ -393,6 +396,19 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 		memcpy(rec + UVR_REC_HDR, key, klen);
 		if (vlen)
 			memcpy(rec + UVR_REC_HDR + klen, val, vlen);
+	} else if (rlen <= UST_ARENA_SMALL_MAX) {
+		/* A record a slab holds, staged by an older client (it staged
+		 * from 16 KiB): a page-run extent cannot become a slab object,
+		 * so the value is copied into one and the extent given back. */
+		off = ust_arena_alloc(g->arena, rlen, NULL);
+		if (off < 0)
+			goto err_head;
+		rec = g->base + off;
+		memcpy(rec, &k32, 4);
+		memcpy(rec + 4, &zero, 4);
+		memcpy(rec + UVR_REC_HDR, key, klen);
+		memcpy(rec + UVR_REC_HDR + klen, val, vlen);
+		(void)ust_arena_release(g->arena, (uint64_t)stage_off, stage_len);
 	} else {
 		rec = g->base + off;
 		if (ust_arena_shrink(g->arena, (uint64_t)off, stage_len, rlen) < 0)

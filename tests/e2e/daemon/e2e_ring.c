@@ -30,7 +30,12 @@
  *                          pinned (another 6 MiB PUT is refused), until the
  *                          words are cleared, or until the grace (1 s) is
  *                          over; steps handshake with t_fp_pin.sh in DIR
- * hostile, scribble, tenant-scribble and pin take their ring, and the
+ *   slabrec SOCK           16 KiB values (a record of 16 KiB + key) are
+ *                          packed into slabs, charged under 17 KiB each,
+ *                          not five pages; one staged the way libutmem
+ *                          staged it before (PUT_REF from 16 KiB) is
+ *                          stored, read back whole and charged the same
+ * hostile, scribble, tenant-scribble, pin and slabrec take their ring, and the
  * tenant's value region, from the raw ring client the tests share
  * (../rawring.c).
  * Exit status 0 only if every check held.
@@ -1047,6 +1052,128 @@ static int cmd_pin(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- slabrec ---- */
+
+#define SLAB_VAL 16384u
+#define SLAB_N 64
+#define SLAB_MAX_CHARGE (17u * 1024u) /* five pages + metadata before */
+
+/* Pool p's charge per entry, or 0 on error. */
+static uint64_t slab_per_entry(utmem_client *c, uint32_t p)
+{
+	struct utmem_stats s;
+
+	if (utmem_stats(c, p, &s) < 0 || !s.entries)
+		return 0;
+	return s.bytes_charged / s.entries;
+}
+
+/* Every value of pool p, keys "k%03d" 0..n-1, is whole (seeds 1..n). */
+static void slab_check_all(utmem_client *c, uint32_t p, int n, uint8_t *want,
+			   uint8_t *got)
+{
+	for (int i = 0; i < n; i++) {
+		char key[16];
+		ssize_t m;
+
+		snprintf(key, sizeof(key), "k%03d", i);
+		fill(want, SLAB_VAL, (unsigned)i + 1);
+		m = utmem_get(c, p, key, strlen(key), got, SLAB_VAL, 0);
+		CHECK_EQ("16 KiB value read back at its size", m, (ssize_t)SLAB_VAL);
+		CHECK_EQ("16 KiB value read back whole",
+			 m == (ssize_t)SLAB_VAL && memcmp(got, want, SLAB_VAL) == 0, 1);
+	}
+}
+
+static int cmd_slabrec(char **argv)
+{
+	uint8_t *want = malloc(20000), *got = malloc(20000), *base;
+	uint64_t off = 0, len = 0, per;
+	uint32_t p, rp, gen = 0;
+	struct uwire_ref ref;
+	struct uwire_hdr h;
+	struct rawring r;
+	char addr[512];
+	uint8_t v[UWIRE_REF_SIZE];
+	utmem_client *c;
+	int slot = -1;
+
+	snprintf(addr, sizeof(addr), "unix:%s", argv[0]);
+	c = e2e_dial(addr, 0);
+	if (!want || !got)
+		return fprintf(stderr, "FAIL out of memory\n"), 1;
+	CHECK_EQ("open", utmem_pool_open(c, "slabs", UTMEM_POOL_CREATE, &p), 0);
+	/* 1. Through libutmem: inline records, one slab class. */
+	for (int i = 0; i < SLAB_N; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "k%03d", i);
+		fill(want, SLAB_VAL, (unsigned)i + 1);
+		CHECK_EQ("put 16 KiB", utmem_put(c, p, key, strlen(key), want, SLAB_VAL), 0);
+	}
+	slab_check_all(c, p, SLAB_N, want, got);
+	per = slab_per_entry(c, p);
+	printf("PER_ENTRY %llu\n", (unsigned long long)per);
+	CHECK_EQ("a 16 KiB value is charged under 17 KiB", per > SLAB_VAL && per < SLAB_MAX_CHARGE, 1);
+
+	/* 2. Staged from 16 KiB, as libutmem did before: a raw ring client
+	 * learns a staging size from a 20,000-byte PUT, then writes a 16 KiB
+	 * record into a slot and names it. */
+	if (rawring_open(argv[0], &r) || r.region_fd < 0)
+		return fprintf(stderr, "FAIL raw ring setup with a region\n"), 1;
+	base = mmap(NULL, r.region_size, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_NORESERVE, r.region_fd, 0);
+	if (base == MAP_FAILED)
+		return fprintf(stderr, "FAIL map the region: %s\n", strerror(errno)), 1;
+	CHECK_EQ("open the pool on the raw ring",
+		 rawring_frame(&r, UWIRE_OP_POOL_OPEN, UWIRE_F_CREATE, 3, 0, "slabs", 5, NULL, 0), 0);
+	CHECK_EQ("pool opened", rawring_reply(&r, &h, 5000), 0);
+	rp = h.pool;
+	fill(want, 20000, 99);
+	CHECK_EQ("teaching PUT", rawring_frame(&r, UWIRE_OP_PUT, 0, 1, rp, "teach", 5, want, 20000), 0);
+	CHECK_EQ("teaching PUT answered OK", rawring_reply(&r, &h, 5000), 0);
+	CHECK_EQ("teaching PUT served", rawring_applied(&r, r.sent, 5000), 0);
+	for (int ms = 0; ms < 2000 && slot < 0; ms += 10) {
+		for (unsigned i = 0; i < URING_STAGES && slot < 0; i++) {
+			rawring_slot(&r, i, &off, &len, &gen);
+			if (len >= UVR_REC_HDR + 4 + SLAB_VAL && off + len <= r.region_size)
+				slot = (int)i;
+		}
+		if (slot < 0)
+			usleep(10000);
+	}
+	CHECK_EQ("a staging slot granted", slot >= 0, 1);
+	if (slot < 0)
+		return 1;
+	uwire_put_u32(base + off, 4);
+	uwire_put_u32(base + off + 4, 0);
+	memcpy(base + off + UVR_REC_HDR, "k064", 4);
+	fill(base + off + UVR_REC_HDR + 4, SLAB_VAL, SLAB_N + 1);
+	ref = (struct uwire_ref){.slot = (uint32_t)slot, .gen = gen, .vlen = SLAB_VAL};
+	uwire_ref_encode(&ref, v);
+	/* PUT_REF is posted: no answer unless it fails (then the ring is
+	 * closed); served is enough. */
+	CHECK_EQ("PUT_REF of a 16 KiB record", rawring_frame(&r, UWIRE_OP_PUT_REF, 0, 2, rp,
+							     "k064", 4, v, sizeof(v)), 0);
+	CHECK_EQ("PUT_REF of a 16 KiB record served", rawring_applied(&r, r.sent, 5000), 0);
+	CHECK_EQ("the ring still open after it", rawring_closed(&r, 0), 0);
+	/* The extent is the client's again only in the sense that it may
+	 * scribble there; the stored value must not follow. */
+	memset(base + off + UVR_REC_HDR + 4, 0x5a, SLAB_VAL);
+	CHECK_EQ("drop the teaching value", utmem_invalidate(c, p, "teach", 5), 0);
+	slab_check_all(c, p, SLAB_N + 1, want, got);
+	per = slab_per_entry(c, p);
+	printf("PER_ENTRY_STAGED %llu\n", (unsigned long long)per);
+	CHECK_EQ("the staged 16 KiB value is charged as a slab object too",
+		 per > SLAB_VAL && per < SLAB_MAX_CHARGE, 1);
+	munmap(base, r.region_size);
+	rawring_close(&r);
+	utmem_close(c);
+	free(want);
+	free(got);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -1062,12 +1189,13 @@ int main(int argc, char **argv)
 		{"scribble", 2, cmd_scribble},
 		{"tenant-scribble", 3, cmd_tenant_scribble},
 		{"pin", 2, cmd_pin},
+		{"slabrec", 1, cmd_slabrec},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
 	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile|scribble|"
-		"tenant-scribble|pin ARGS\n");
+		"tenant-scribble|pin|slabrec ARGS\n");
 	return 2;
 }

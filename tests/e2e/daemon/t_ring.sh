@@ -4,7 +4,7 @@
 # 20 MiB PUTs fall back to the socket while their GET replies stream
 # through the ring), batches of thousands; a daemon with rings turned off
 # serves ring: on the socket; hostile ring clients cannot take the daemon
-# down or disturb a well-behaved one.
+# down or disturb a well-behaved one; 16 KiB values are packed into slabs.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 cat >"$T/ring.ini" <<INI
@@ -40,6 +40,10 @@ scrubbed=$(ctl info | awk '$1 == "region_scrubbed_bytes" { print $2 }')
 grep -q "written outside its allocations" "$T/d1.log" || fail "the scrub was not logged"
 ok "$out; INFO region_scrubbed_bytes $scrubbed"
 "$E2E_RING" ops "$A" || fail "ops after the scrub"
+# 16 KiB values go into slabs of 16 KiB + 64, not five pages each; one
+# staged from 16 KiB (libutmem before 2026-11-30) is copied into one.
+out=$("$E2E_RING" slabrec "$RUN/utmemd.sock") || fail "16 KiB records: $out"
+ok "16 KiB values packed: charged $(echo "$out" | awk '$1 == "PER_ENTRY" { print $2 }') B each (staged: $(echo "$out" | awk '$1 == "PER_ENTRY_STAGED" { print $2 }'))"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 
 # Rings turned off: ring: still works, over the socket.

@@ -158,14 +158,16 @@ static void release_all(struct fx *f, const int64_t *r, int n, size_t len)
 /*
  * docs: a class's slab is the smallest run of 1..16 pages holding at least
  * four objects whose tail waste is at most 1/64 of it, else the least
- * wasteful such run. Returns the objects per slab, and the pages in *pages.
+ * wasteful such run; where no run of 16 pages holds four, the same over
+ * runs of up to 64 pages. Returns the objects per slab, and the pages in
+ * *pages.
  */
 static unsigned slab_layout(size_t size, unsigned *pages)
 {
-	unsigned best = 0, best_n = 0;
+	unsigned best = 0, best_n = 0, maxp = 16 * PG >= 4 * size ? 16 : 64;
 	double best_w = 2;
 
-	for (unsigned n = 1; n <= 16; n++) {
+	for (unsigned n = 1; n <= maxp; n++) {
 		size_t span = (size_t)n * PG;
 		double w;
 
@@ -221,8 +223,8 @@ static void test_classes(void **state)
 		prev = s;
 	}
 	assert_int_equal(prev, UST_ARENA_SMALL_MAX);
-	/* a power of two from 512 B to 4 KiB plus up to 64 bytes of header and key */
-	for (size_t p2 = 512; p2 <= 4096; p2 *= 2) {
+	/* a power of two from 512 B to 16 KiB plus up to 64 bytes of header and key */
+	for (size_t p2 = 512; p2 <= 16384; p2 *= 2) {
 		assert_int_equal(ust_arena_size(p2 + 1), p2 + 64);
 		assert_int_equal(ust_arena_size(p2 + 64), p2 + 64);
 		assert_true(ust_arena_size(p2 + 65) > p2 + 64);
