@@ -59,6 +59,7 @@ struct ud_ctl_tune {
 	uint64_t grow_gap_ns; /* at most one growth step this often */
 	uint64_t hold_ns;     /* no growth this long after a shrink */
 	uint64_t settle_ns;   /* no second level-driven shrink before this */
+	uint64_t release_ns;  /* nor this long after the charge fell by H */
 	uint32_t psi_pct;     /* stall share (percent x 100) that counts as pressure */
 	uint32_t psi_step_pct;/* shrink by this share of the charge on pressure (x 100) */
 	uint64_t psi_step_min;/* ... and at least this many bytes */
@@ -82,6 +83,8 @@ struct ud_ctl_state {
 	uint64_t last_shrink_ns;
 	uint64_t last_grow_ns;
 	uint64_t hold_until_ns;
+	uint64_t charged;         /* U at the previous sample */
+	uint64_t last_release_ns; /* when U last fell by more than H */
 };
 
 enum ud_ctl_why {
@@ -108,7 +111,10 @@ const char *ud_ctl_why_name(enum ud_ctl_why why);
  *                             after a shrink that evicted (new C < U;
  *                             dt capped at 1 s)
  *   a second level shrink waits settle (the last one's memory may not
- *   show in A yet) unless A < R/2
+ *   show in A yet), and any level shrink waits release after U fell by
+ *   more than H between two samples (a flush's or a removal's freed
+ *   memory goes back to the host over a second or so: until then it is
+ *   in neither U nor A), unless A < R/2
  *   always:                   floor <= C <= ceiling
  */
 uint64_t ud_ctl_decide(const struct ud_ctl_tune *t, struct ud_ctl_state *st,

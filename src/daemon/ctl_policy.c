@@ -105,8 +105,13 @@ uint64_t ud_ctl_decide(const struct ud_ctl_tune *t, struct ud_ctl_state *st,
 	uint64_t since = st->last_grow_ns > st->last_shrink_ns ? st->last_grow_ns
 								: st->last_shrink_ns;
 	bool settled = now - st->last_shrink_ns >= t->settle_ns || !st->last_shrink_ns;
-	bool shrink_wanted = false;
+	bool shrink_wanted = false, releasing;
 
+	if (st->charged > s->charged && st->charged - s->charged > t->band)
+		st->last_release_ns = now;
+	st->charged = s->charged;
+	/* Memory the store just released is in neither U nor A yet. */
+	releasing = st->last_release_ns && now - st->last_release_ns < t->release_ns;
 	*why = UD_CTL_KEEP;
 	if (c > ceil) {
 		*why = UD_CTL_SHRINK_CEILING;
@@ -129,7 +134,7 @@ uint64_t ud_ctl_decide(const struct ud_ctl_tune *t, struct ud_ctl_state *st,
 		 * shrink's memory to show up. */
 		bool emergency = s->avail < t->reserve / 2;
 
-		if (c > target && (settled || emergency)) {
+		if (c > target && ((settled && !releasing) || emergency)) {
 			uint64_t w = sat_sub(target, t->band / 2);
 
 			if (!shrink_wanted || w < want) {

@@ -33,6 +33,7 @@ static const struct ud_ctl_tune tune = {
 	.grow_gap_ns = SEC,
 	.hold_ns = 5 * SEC,
 	.settle_ns = 200 * MS,
+	.release_ns = 2 * SEC,
 	.psi_pct = 1000,
 	.psi_step_pct = 500,
 	.psi_step_min = 16 * MiB,
@@ -149,6 +150,43 @@ static void test_settle_and_emergency(void **state)
 	/* ... unless the host is deep in its reserve */
 	s = at(SEC + 60 * MS, 300 * MiB, 5 * GiB);
 	assert_true(ud_ctl_decide(&tune, &st, &s, &why) < c);
+	assert_int_equal(why, UD_CTL_SHRINK_LEVEL);
+}
+
+/*
+ * A flush dropped U by 3 GiB; its memory is not back in A yet (U + A
+ * looks 3 GiB short of C): no level shrink for release_ns after the drop
+ * unless A < R/2, and one after it if A still has not caught up.
+ */
+static void test_release_waits(void **state)
+{
+	struct ud_ctl_state st = { .capacity = 7 * GiB };
+	enum ud_ctl_why why;
+	struct ud_ctl_sample s;
+
+	(void)state;
+	s = at(10 * SEC, 2 * GiB, 6 * GiB); /* T = 7G: nothing to do */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 7 * GiB);
+	s = at(10 * SEC + 20 * MS, 2 * GiB, 3 * GiB); /* flushed: T = 4G */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 7 * GiB);
+	assert_int_equal(why, UD_CTL_KEEP);
+	s = at(11 * SEC, 2500 * MiB, 3 * GiB); /* coming back */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 7 * GiB);
+	/* deep in the reserve: no waiting */
+	s = at(11 * SEC + 20 * MS, 400 * MiB, 3 * GiB);
+	assert_true(ud_ctl_decide(&tune, &st, &s, &why) < 7 * GiB);
+	assert_int_equal(why, UD_CTL_SHRINK_LEVEL);
+
+	/* Without the emergency: shrinks once release_ns have passed. */
+	st = (struct ud_ctl_state){ .capacity = 7 * GiB };
+	s = at(10 * SEC, 2 * GiB, 6 * GiB);
+	(void)ud_ctl_decide(&tune, &st, &s, &why);
+	s = at(10 * SEC + 20 * MS, 2 * GiB, 3 * GiB);
+	(void)ud_ctl_decide(&tune, &st, &s, &why);
+	s = at(12 * SEC, 2 * GiB, 3 * GiB);
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 7 * GiB);
+	s = at(12 * SEC + 40 * MS, 2 * GiB, 3 * GiB); /* T = 4G */
+	assert_int_equal(ud_ctl_decide(&tune, &st, &s, &why), 4 * GiB - 256 * MiB);
 	assert_int_equal(why, UD_CTL_SHRINK_LEVEL);
 }
 
@@ -336,6 +374,7 @@ int main(void)
 		cmocka_unit_test(test_hysteresis_and_hold),
 		cmocka_unit_test(test_growth_rate_limited),
 		cmocka_unit_test(test_settle_and_emergency),
+		cmocka_unit_test(test_release_waits),
 		cmocka_unit_test(test_pressure_step),
 		cmocka_unit_test(test_floor_and_ceiling),
 		cmocka_unit_test(test_shares),
