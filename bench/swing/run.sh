@@ -60,7 +60,8 @@ else
 	SEG=64 LOCAL=192 HEADROOM=64 SLACK=256 SWAP_MIB=4096 DELAY=2
 fi
 # SWING_DURATION, SWING_RATE, SWING_GROW override the chosen size's
-# (a short smoke test of the full size, or another ingest speed).
+# (a short smoke test of the full size, or another ingest speed);
+# SWING_UTMEMD adds lines to utmemd's [utmemd] section (e.g. "workers = 3").
 DURATION=${SWING_DURATION:-$DURATION} RATE=${SWING_RATE:-$RATE} GROW=${SWING_GROW:-$GROW}
 DUTY=$(awk -v n=$N 'BEGIN { printf "%.6f", 1 / n }')
 BUDGET=$((HIGH + (N - 1) * LOW + N * HEADROOM + SLACK))
@@ -229,6 +230,7 @@ run_mode() {
 			echo "ring_size = 1M"
 			echo "controller = cgroup:$HS_CG_PATH"
 			echo "controller_reserve = 32M"
+			[ -z "${SWING_UTMEMD:-}" ] || printf '%s\n' "$SWING_UTMEMD"
 			for i in $(seq 0 $((N - 1))); do echo "[tenant t$i]"; done
 		} >"$OUT/utmemd.ini"
 		hoststate_cgroup_exec_in "$pool" "$BUILD/src/daemon/utmemd" -c "$OUT/utmemd.ini" \
