@@ -237,6 +237,8 @@ struct ud_loop {
 	uint64_t ring_last_ns;   /* last time a ring had work */
 	struct uspin ring_spin;  /* the adaptive spin window (transport/spin.h) */
 	int ring_idle;            /* rings found idle since the last work */
+	int crowded;              /* more runnable threads than cores (ring_wait.c) */
+	uint64_t crowd_next_ns;   /* when to look at /proc/loadavg again */
 	uint64_t ring_beat;       /* heartbeat published to the rings */
 	/* Drained large output segments kept for reuse (bounded, see loop.c),
 	 * so steady large GETs do not fault fresh memory in every round. */
@@ -250,6 +252,7 @@ struct ud_loop {
 	struct ud_bulk_job *bulk_done;
 	uint64_t now_ns;          /* clock at the last wake-up (timestamps) */
 	_Atomic uint64_t wakeups; /* epoll_wait returns (INFO worker_wakeups) */
+	_Atomic uint64_t spin_crowded; /* spins skipped: host crowded (ring_wait.c) */
 	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
 	int stopping;
 	struct ud_daemon *d;
@@ -301,6 +304,8 @@ struct ud_daemon {
 	int live_fd;           /* the liveness page (region.c), or -1 */
 	void *live;
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
+	int loadavg_fd;        /* /proc/loadavg for the workers' spin, or -1 */
+	unsigned ncpu;         /* CPUs utmemd may run on */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
 	struct ud_metrics *metrics; /* the Prometheus endpoint, NULL if off */

@@ -100,6 +100,17 @@ static uint64_t worker_wakeups(struct ud_daemon *d)
 	return n;
 }
 
+/* Spins the workers skipped because the host had more runnable threads
+ * than cores (ring_wait.c). */
+static uint64_t worker_spin_crowded(struct ud_daemon *d)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < d->nworkers; i++)
+		n += atomic_load_explicit(&d->workers[i].spin_crowded, memory_order_relaxed);
+	return n;
+}
+
 __attribute__((format(printf, 4, 5)))
 static void item(struct ud_info_item *out, size_t cap, size_t *n,
 		 const char *fmt, ...)
@@ -161,6 +172,7 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("bulk_jobs", "%llu", (unsigned long long)bs.jobs);
 	ITEM("bulk_max_ms", "%.1f", (double)bs.max_ns / 1e6);
 	ITEM("worker_wakeups", "%llu", (unsigned long long)worker_wakeups(d));
+	ITEM("worker_spin_crowded", "%llu", (unsigned long long)worker_spin_crowded(d));
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
 	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");

@@ -359,6 +359,8 @@ static void daemon_free(struct ud_daemon *d)
 	ud_limits_fini(d);
 	if (d->live_fd >= 0)
 		close(d->live_fd); /* the page dies with us; clients see that */
+	if (d->loadavg_fd >= 0)
+		close(d->loadavg_fd);
 	ud_cfg_free(&d->cfg);
 	pthread_mutex_destroy(&d->lock);
 }
@@ -449,6 +451,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
+	d->loadavg_fd = d->ring_spin_us ? open("/proc/loadavg", O_RDONLY | O_CLOEXEC) : -1;
+	d->ncpu = ud_cpus();
 	d->bench_modes = d->cfg.bench_modes != 0;
 	if (d->bench_modes)
 		ud_warn("bench_modes = on: tenants may ask for the latency breakdown "
@@ -581,6 +585,7 @@ int main(int argc, char **argv)
 	atomic_store(&ud_log_level, d.cfg.log_level);
 	d.sigfd = -1;
 	d.live_fd = -1;
+	d.loadavg_fd = -1;
 	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	raise_fd_limit();
 	d.main.epfd = -1;

@@ -8,16 +8,55 @@
  * Daemon-specific details on top of the shared policy: after
  * POLITE_AFTER_NS without work the worker polls between sched_yield()s, so
  * a runnable thread on its CPU (often the very client it waits for) goes
- * first, and a long yield does not count as losing the CPU (it ran someone
- * else on purpose); it returns to epoll at least every SPIN_SLICE_NS so
- * other connections and signals are never starved.
+ * first; it returns to epoll at least every SPIN_SLICE_NS so other
+ * connections and signals are never starved. A yield that gave the CPU
+ * away for longer than USPIN_PREEMPTED_NS without the rings getting work
+ * ran someone else, not the client: more runnable threads than cores, so
+ * the worker stops spinning for USPIN_CALM_NS like one preempted mid-spin.
+ * And a worker does not spin at all while the host has more runnable
+ * threads than utmemd has cores (/proc/loadavg, read every CROWD_NS):
+ * a yield only lets others go first, the spinning worker stays runnable
+ * and keeps its share of the cores. Spinning on, the workers took the CPU
+ * their tenants needed: in the swinging-demand experiment on two cores,
+ * two tenants' worst half seconds fell to 19-20 % of their offered load;
+ * with no spinning at all, 88 %.
  */
 #include "daemon/daemon.h"
 
 #include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #define SPIN_SLICE_NS 10000u
 #define POLITE_AFTER_NS 3000u /* then poll between sched_yield()s */
+#define CROWD_NS 10000000u    /* how often to read /proc/loadavg */
+
+/*
+ * More threads runnable on the host than the cores utmemd runs on? The
+ * fourth field of /proc/loadavg, "R/T", counts the runnable ones now, the
+ * reader included. Looked at every CROWD_NS; never crowded if unreadable.
+ */
+static int crowded(struct ud_loop *l, uint64_t now)
+{
+	char buf[128];
+	const char *p = buf;
+	ssize_t n;
+
+	if (now < l->crowd_next_ns || l->d->loadavg_fd < 0)
+		return l->crowded;
+	l->crowd_next_ns = now + CROWD_NS;
+	n = pread(l->d->loadavg_fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return l->crowded = 0;
+	buf[n] = '\0';
+	for (int f = 0; f < 3 && p; f++) { /* skip the three averages */
+		p = strchr(p, ' ');
+		p = p ? p + 1 : NULL;
+	}
+	l->crowded = p && strtoul(p, NULL, 10) > l->d->ncpu;
+	return l->crowded;
+}
 
 /*
  * Spin over l's rings until one has work (UD_RING_READY) or the slice
@@ -42,11 +81,11 @@ static int spin_slice(struct ud_loop *l, uint64_t now, uint64_t end)
 		prev = now;
 		now = uspin_now();
 		/*
-		 * Lost the CPU mid-spin, and not to the client we wait for
-		 * (it would have sent something): stop spinning for a while,
-		 * a woken worker would get the CPU at once.
+		 * Lost the CPU mid-spin or in a yield, and not to the client
+		 * we wait for (it would have sent something): stop spinning
+		 * for a while, a woken worker would get the CPU at once.
 		 */
-		if (!polite && !ud_ring_ready(l) &&
+		if (!ud_ring_ready(l) &&
 		    uspin_preempted(&l->ring_spin, now, now - prev))
 			break;
 	} while (now < end);
@@ -60,11 +99,20 @@ int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 
 	*armed = 0;
 	if (now - l->ring_last_ns < window) {
-		int rc = spin_slice(l, now, l->ring_last_ns + window);
+		int rc;
 
+		if (crowded(l, now)) {
+			atomic_store_explicit(&l->spin_crowded,
+					      atomic_load_explicit(&l->spin_crowded,
+								   memory_order_relaxed) + 1,
+					      memory_order_relaxed);
+			goto sleep;
+		}
+		rc = spin_slice(l, now, l->ring_last_ns + window);
 		l->ring_idle = 1;
 		return rc;
 	}
+sleep:
 	/* Raise the flags, then re-check (uring_sleep_prepare fences). */
 	l->ring_idle = 1;
 	ud_ring_arm(l, 1);

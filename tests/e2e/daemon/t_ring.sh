@@ -40,6 +40,20 @@ scrubbed=$(ctl info | awk '$1 == "region_scrubbed_bytes" { print $2 }')
 grep -q "written outside its allocations" "$T/d1.log" || fail "the scrub was not logged"
 ok "$out; INFO region_scrubbed_bytes $scrubbed"
 "$E2E_RING" ops "$A" || fail "ops after the scrub"
+# More runnable threads than cores: the workers sleep instead of spinning
+# (ring_wait.c), and say how often.
+hogs=()
+for _ in $(seq $(( $(nproc) * 2 + 1 ))); do
+	( while :; do :; done ) &
+	hogs+=("$!")
+	PIDS+=("$!")
+done
+"$E2E_RING" ops "$A" || fail "ops beside CPU hogs"
+kill "${hogs[@]}"
+wait "${hogs[@]}" 2>/dev/null
+crowded=$(ctl info | awk '$1 == "worker_spin_crowded" { print $2 }')
+[ "${crowded:-0}" -gt 0 ] || fail "INFO worker_spin_crowded ${crowded:-none} with $(( ${#hogs[@]} )) CPU hogs running"
+ok "with ${#hogs[@]} CPU hogs on $(nproc) cores the workers skipped $crowded spins"
 # 16 KiB values go into slabs of 16 KiB + 64, not five pages each; one
 # staged from 16 KiB (libutmem before 2026-11-30) is copied into one.
 out=$("$E2E_RING" slabrec "$RUN/utmemd.sock") || fail "16 KiB records: $out"
