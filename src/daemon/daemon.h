@@ -239,6 +239,8 @@ struct ud_loop {
 	int ring_idle;            /* rings found idle since the last work */
 	int crowded;              /* more runnable threads than cores (ring_wait.c) */
 	uint64_t crowd_next_ns;   /* when to look at /proc/loadavg again */
+	uint64_t crowd_skip_until;/* crowded and a spin found nothing: no spin */
+	int spun;                 /* spun since the last ring work */
 	uint64_t ring_beat;       /* heartbeat published to the rings */
 	/* Drained large output segments kept for reuse (bounded, see loop.c),
 	 * so steady large GETs do not fault fresh memory in every round. */
