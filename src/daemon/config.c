@@ -52,7 +52,8 @@ struct parse {
 unsigned ud_cpus(void)
 {
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
-	return n < 1 ? 1 : n > 64 ? 64 : (unsigned)n;
+
+	return n < 1 ? 1 : n > 65536 ? 65536 : (unsigned)n;
 }
 
 void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir)
@@ -62,7 +63,7 @@ void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->capacity_pct = 25;
 	cfg->max_key = DEFAULT_MAX_KEY;
 	cfg->max_value = DEFAULT_MAX_VALUE;
-	cfg->workers = ud_cpus();
+	cfg->workers = ud_cpus() < 64 ? ud_cpus() : 64;
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s",
 		 run_dir ? run_dir : DEFAULT_RUN_DIR);
 	snprintf(cfg->tcp_host, sizeof(cfg->tcp_host), "127.0.0.1");

@@ -180,7 +180,8 @@ void ud_setting_keys(enum ud_scope scope, char *out, size_t outlen);
 const char *ud_human(uint64_t v, char buf[32]);
 /* Physical memory in bytes (0 if unknown). */
 uint64_t ud_phys_mem(void);
-/* CPUs online, 1..64 (the default worker count; the workers' spin). */
+/* CPUs online, at least 1 (the default worker count, at most 64; the
+ * workers' spin, ring_wait.c). */
 unsigned ud_cpus(void);
 /* Names are 1..63 bytes of [A-Za-z0-9._-], as the store requires. */
 int ud_valid_name(const char *s);

@@ -307,7 +307,7 @@ struct ud_daemon {
 	void *live;
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
 	int loadavg_fd;        /* /proc/loadavg for the workers' spin, or -1 */
-	unsigned ncpu;         /* CPUs utmemd may run on */
+	unsigned ncpu;         /* CPUs online (ud_cpus) */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
 	uint64_t started_ns;   /* CLOCK_MONOTONIC at startup (uptime) */
 	struct ud_metrics *metrics; /* the Prometheus endpoint, NULL if off */
