@@ -137,20 +137,6 @@ static int give_back(struct utmem_client *c, uint32_t mask)
 	return 0;
 }
 
-/* Write the record [klen][0][key][value] at region offset off. */
-static void rec_write(struct utmem_client *c, uint64_t off, const void *key,
-		      size_t klen, const void *val, size_t vlen)
-{
-	uint8_t *rec = c->region->base + off;
-	uint32_t k32 = (uint32_t)klen, zero = 0;
-
-	memcpy(rec, &k32, 4);
-	memcpy(rec + 4, &zero, 4);
-	memcpy(rec + UVR_REC_HDR, key, klen);
-	if (vlen)
-		memcpy(rec + UVR_REC_HDR + klen, val, vlen);
-}
-
 /* PUT_REF through staging slot i (extent at off, generation gen). */
 static int post_ref(struct utmem_client *c, uint32_t pool, unsigned i,
 		    uint64_t off, uint32_t gen, const void *key, size_t klen,
@@ -170,7 +156,7 @@ static int post_ref(struct utmem_client *c, uint32_t pool, unsigned i,
 			       {ref, sizeof(ref)}};
 	int err;
 
-	rec_write(c, off, key, klen, val, vlen);
+	uvr_rec_write(c->region->base + off, key, klen, val, vlen);
 	uwire_hdr_encode(&h, hdr);
 	uwire_ref_encode(&r, ref);
 	err = uclient_ring_post(c, iov, 3);

@@ -32,6 +32,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /*
  * The index hash is XXH3 from Debian's xxhash.h, inlined (XXH_INLINE_ALL):
@@ -149,6 +150,20 @@ static inline uint16_t uvr_ref_tag(uint64_t ref)
 static inline uint64_t uvr_rec_size(size_t klen, size_t vlen)
 {
 	return (uint64_t)UVR_REC_HDR + klen + vlen;
+}
+
+/* Write the record [u32 klen][u32 0][key][value] at rec (both ends: a
+ * client into its staging extent, utmemd into a heap record). */
+static inline void uvr_rec_write(uint8_t *rec, const void *key, size_t klen,
+				 const void *val, size_t vlen)
+{
+	uint32_t k32 = (uint32_t)klen, zero = 0;
+
+	memcpy(rec, &k32, 4);
+	memcpy(rec + 4, &zero, 4);
+	memcpy(rec + UVR_REC_HDR, key, klen);
+	if (vlen)
+		memcpy(rec + UVR_REC_HDR + klen, val, vlen);
 }
 
 /*

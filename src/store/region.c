@@ -356,19 +356,6 @@ void ust_region_hazard_put(ust_store *st, uint32_t tenant, uint32_t idx)
 _Static_assert(UVR_STAGE_MIN > UST_ARENA_SMALL_MAX,
 	       "a staged record is a page run (ust_arena_shrink)");
 
-/* Write the record [klen][0][key][value] at rec. */
-static void rec_fill(unsigned char *rec, const void *key, size_t klen,
-		     const void *val, size_t vlen)
-{
-	uint32_t k32 = (uint32_t)klen, zero = 0;
-
-	memcpy(rec, &k32, 4);
-	memcpy(rec + 4, &zero, 4);
-	memcpy(rec + UVR_REC_HDR, key, klen);
-	if (vlen)
-		memcpy(rec + UVR_REC_HDR + klen, val, vlen);
-}
-
 /*
  * Build a region entry for a PUT: the private head (key, pointer) and the
  * record, either allocated here and filled from val (copied) or the
@@ -403,7 +390,7 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 		if (!resident && rlen > UST_ARENA_SMALL_MAX)
 			ust_arena_map_in(g->arena, (uint64_t)off, rlen);
 		rec = g->base + off;
-		rec_fill(rec, key, klen, val, vlen);
+		uvr_rec_write(rec, key, klen, val, vlen);
 	} else if (rlen <= UST_ARENA_SMALL_MAX) {
 		/* A record a slab holds, staged by an older client (it staged
 		 * from 16 KiB): a page-run extent cannot become a slab object,
@@ -412,7 +399,7 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 		if (off < 0)
 			goto err_head;
 		rec = g->base + off;
-		rec_fill(rec, key, klen, val, vlen);
+		uvr_rec_write(rec, key, klen, val, vlen);
 		(void)ust_arena_release(g->arena, (uint64_t)stage_off, stage_len);
 	} else {
 		rec = g->base + off;

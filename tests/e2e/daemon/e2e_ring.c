@@ -1145,10 +1145,8 @@ static int cmd_slabrec(char **argv)
 	CHECK_EQ("a staging slot granted", slot >= 0, 1);
 	if (slot < 0)
 		return 1;
-	uwire_put_u32(base + off, 4);
-	uwire_put_u32(base + off + 4, 0);
-	memcpy(base + off + UVR_REC_HDR, "k064", 4);
-	fill(base + off + UVR_REC_HDR + 4, SLAB_VAL, SLAB_N + 1);
+	fill(want, SLAB_VAL, SLAB_N + 1);
+	uvr_rec_write(base + off, "k064", 4, want, SLAB_VAL);
 	ref = (struct uwire_ref){.slot = (uint32_t)slot, .gen = gen, .vlen = SLAB_VAL};
 	uwire_ref_encode(&ref, v);
 	/* PUT_REF is posted: no answer unless it fails (then the ring is
