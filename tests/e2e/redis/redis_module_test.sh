@@ -190,6 +190,24 @@ timed_r1() {
 	OUT=$(r1 "$@")
 	MS=$(($(now_ms) - t0))
 }
+# best_r1 N ARGS...: timed_r1 N times: MS the fastest, MS_MAX the slowest
+# (OUT of the last). For the "not held up" checks of commands that change
+# nothing after the first: a slow start of redis-cli on a loaded machine
+# makes one try slow (420 ms once, with make test's other tests on the same
+# two cores); Redis's thread waiting on utmemd would hold a try up to the
+# module's timeout (TIMEOUT_MS), which MS_MAX < HELD_MS catches.
+HELD_MS=1000
+best_r1() {
+	local n=$1 i
+	shift
+	MS_MIN='' MS_MAX=0
+	for ((i = 0; i < n; i++)); do
+		timed_r1 "$@"
+		if [ -z "$MS_MIN" ] || [ "$MS" -lt "$MS_MIN" ]; then MS_MIN=$MS; fi
+		if [ "$MS" -gt "$MS_MAX" ]; then MS_MAX=$MS; fi
+	done
+	MS=$MS_MIN
+}
 
 mkdir -p "$RUN"
 
@@ -380,9 +398,10 @@ ping_while_waiting() {
 	"$@" <&0 >"$out" &
 	wpid=$!
 	wait_info async_inflight $((inflight0 + n)) || fail "$why"
-	timed_r1 ping
+	best_r1 3 ping
 	expect_eq "PING while $what waits for utmemd" "$OUT" PONG
 	expect_lt "PING while $what waits is not held up (ms)" "$MS" 300
+	expect_lt "PING while $what waits, slowest of 3 (ms)" "$MS_MAX" "$HELD_MS"
 }
 blocked0=$(rinfo1 async_blocked)
 # A PUT followed at once by POP/DEL on the same connection sees the PUT
@@ -440,9 +459,10 @@ expect_eq "PUT before the stopped POP" "$(r1 tmem.put w1 waited)" OK
 expect_eq "GET before the stopped POP (applied)" "$(r1 tmem.get w1)" waited
 ping_while_waiting 1 "a POP" "the POP is outstanding while utmemd is stopped" \
 	"$T/w1.out" r1 tmem.pop w1
-timed_r1 set plainkey plainval
+best_r1 3 set plainkey plainval
 expect_eq "SET while a POP waits for utmemd" "$OUT" OK
 expect_lt "SET while a POP waits is not held up (ms)" "$MS" 300
+expect_lt "SET while a POP waits, slowest of 3 (ms)" "$MS_MAX" "$HELD_MS"
 kill -CONT "$UPID"
 wait "$wpid"
 expect_eq "the waiting POP returns the value once utmemd resumes" \
@@ -595,10 +615,17 @@ for i in $(seq 200); do
 done
 expect_eq "socket only: the PUT is outstanding while utmemd is stopped" \
 	"$(r3info async_inflight)" 1
-t0=$(now_ms)
-expect_eq "socket only: PING while a PUT waits for utmemd" "$(r3 ping)" PONG
-expect_lt "socket only: PING while a PUT waits is not held up (ms)" \
-	"$(($(now_ms) - t0))" 300
+best='' worst=0
+for i in 1 2 3; do # as best_r1, on redis3
+	t0=$(now_ms)
+	OUT=$(r3 ping)
+	MS=$(($(now_ms) - t0))
+	if [ -z "$best" ] || [ "$MS" -lt "$best" ]; then best=$MS; fi
+	if [ "$MS" -gt "$worst" ]; then worst=$MS; fi
+done
+expect_eq "socket only: PING while a PUT waits for utmemd" "$OUT" PONG
+expect_lt "socket only: PING while a PUT waits is not held up (ms)" "$best" 300
+expect_lt "socket only: PING while a PUT waits, slowest of 3 (ms)" "$worst" "$HELD_MS"
 kill -CONT "$UPID"
 wait "$wpid"
 expect_eq "socket only: the waiting PUT, answered after the resume" \
@@ -733,9 +760,10 @@ expect_prefix "MPUT after utmemd died" "$(r1 tmem.mput a 1)" "UNAVAILABLE"
 expect_eq "Redis serves while utmemd is dead" "$(r1 ping)" PONG
 expect_eq "plain Redis GET while utmemd is dead" "$(r1 get plain)" 1
 expect_eq "INFO while utmemd is dead: connected" "$(info_field connected)" 0
-timed_r1 info utmem
+best_r1 3 info utmem
 expect_contains "Redis INFO while utmemd is dead" "$OUT" "utmem_linked:0"
 expect_lt "Redis INFO while utmemd is dead answers at once (ms)" "$MS" 500
+expect_lt "Redis INFO while utmemd is dead, slowest of 3 (ms)" "$MS_MAX" "$HELD_MS"
 expect_contains "INFO while utmemd is dead: last_error" \
 	"$(info_field last_error)" "connect"
 expect_log "the lost link is logged" "$T/redis1.log" "cannot use utmemd"
