@@ -198,7 +198,24 @@ struct store_job {
 	int err;
 	uint64_t evictions, charged, t0;
 	struct ud_tenant *owed; /* removed tenants whose entries go first */
+	struct ud_bulk_job job; /* a SIGHUP's (the daemon's own job) */
 };
+
+/* A store job for d's owed tenants and limits, or NULL (out of memory). */
+static struct store_job *store_job_new(struct ud_daemon *d, struct ud_tenant *owed)
+{
+	struct store_job *s = calloc(1, sizeof(*s));
+	struct ust_store_info si;
+
+	if (!s)
+		return NULL;
+	ust_store_info(d->st, &si);
+	s->owed = owed;
+	s->evictions = si.stats.evictions;
+	s->charged = si.charged;
+	s->t0 = ud_now_ns();
+	return s;
+}
 
 /* Drop the owed tenants' entries and regions (ud_tenant_destroy's part
  * that was left), then evict down to the limits. */
@@ -224,13 +241,13 @@ static int store_job_run(struct ud_daemon *d, struct ud_bulk_job *j)
 	return 0;
 }
 
-static void store_job_done(struct ud_conn *c, struct ud_bulk_job *j)
+/* Log what job s evicted, and add it to its reply text. */
+static void store_job_report(struct ud_daemon *d, struct store_job *s)
 {
-	struct store_job *s = j->ctx;
 	struct ust_store_info si;
 	char a[32], b[32];
 
-	ust_store_info(c->loop->d->st, &si);
+	ust_store_info(d->st, &si);
 	if (si.stats.evictions > s->evictions) {
 		/* The line a commit that evicted at once prints (admin_cfg.c). */
 		ud_text(&s->rep, "evicted %llu entries to fit (charged %s -> %s)\n",
@@ -240,8 +257,46 @@ static void store_job_done(struct ud_conn *c, struct ud_bulk_job *j)
 			(unsigned long long)(si.stats.evictions - s->evictions), a, b,
 			(unsigned long long)((ud_now_ns() - s->t0) / 1000000));
 	}
+}
+
+static void store_job_done(struct ud_conn *c, struct ud_bulk_job *j)
+{
+	struct store_job *s = j->ctx;
+
+	store_job_report(c->loop->d, s);
 	ud_reply_text(c, &j->hdr, ud_status(s->err), &s->rep);
 	free(s);
+}
+
+/* A SIGHUP's job: nobody to answer; the log says what went. */
+static void store_job_logged(struct ud_conn *c, struct ud_bulk_job *j)
+{
+	struct store_job *s = j->ctx;
+
+	(void)c;
+	store_job_report(j->loop->d, s);
+	uadm_wbuf_free(&s->rep);
+	free(s);
+}
+
+void ud_store_later(struct ud_daemon *d)
+{
+	struct ud_tenant *owed = d->owed;
+	struct store_job *s;
+
+	d->owed = NULL;
+	if (!owed && !ust_over_limits(d->st))
+		return;
+	s = store_job_new(d, owed);
+	if (!s) {
+		store_work(d, owed); /* here, then */
+		return;
+	}
+	uadm_wbuf_init(&s->rep);
+	s->job.run = store_job_run;
+	s->job.done = store_job_logged;
+	s->job.ctx = s;
+	ud_bulk_submit_daemon(d, &s->job);
 }
 
 void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
@@ -249,7 +304,6 @@ void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_tenant *owed = d->owed;
-	struct ust_store_info si;
 	struct store_job *s;
 
 	d->owed = NULL;
@@ -257,20 +311,15 @@ void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 		ud_reply_text(c, h, ud_status(err), rep);
 		return;
 	}
-	s = calloc(1, sizeof(*s));
+	s = store_job_new(d, owed);
 	if (!s) {
 		store_work(d, owed); /* here, then */
 		ud_reply_text(c, h, ud_status(err), rep);
 		return;
 	}
-	ust_store_info(d->st, &si);
 	s->rep = *rep;
 	memset(rep, 0, sizeof(*rep));
-	s->owed = owed;
 	s->err = err;
-	s->evictions = si.stats.evictions;
-	s->charged = si.charged;
-	s->t0 = ud_now_ns();
 	ud_bulk_submit_admin_run(c, h, store_job_run, store_job_done, s);
 }
 

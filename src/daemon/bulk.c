@@ -32,10 +32,14 @@
  *
  * The operator's POOL_FLUSH and POOL_DESTROY (admin_ops.c) run here too,
  * and so do the evictions of an operator's lowered capacity or max and
- * the dropping of a removed tenant's entries (ud_admin_reply_cfg), for the same reason on the main loop, which
- * accepts every tenant's new connections: the admin connection is parked,
- * the operator takes turns as a tenant of its own, and the job comes back
- * through the main loop's hand-off pipe, where its done() callback replies.
+ * the dropping of a removed tenant's entries (ud_admin_reply_cfg), for the
+ * same reason on the main loop, which accepts every tenant's new
+ * connections: the admin connection is parked, the operator takes turns as
+ * a tenant of its own, and the job comes back through the main loop's
+ * hand-off pipe, where its done() callback replies. A SIGHUP's evictions
+ * and removals are the same work with nobody to answer: a job of the
+ * daemon's own (ud_bulk_submit_daemon), in the operator's turn, whose
+ * done() logs what was evicted.
  *
  * Without the thread (it could not start; the fuzzers that drive the
  * dispatcher in-process) a job runs inline, as before.
@@ -72,10 +76,11 @@ static int job_run(struct ud_daemon *d, struct ud_bulk_job *j)
 	return ust_pool_destroy(d->st, j->st_tenant, j->st_pool);
 }
 
-/* Where the turn of j's tenant (or of the operator) is kept. */
+/* Where the turn of j's tenant (or of the operator, whose the daemon's
+ * own jobs are too) is kept. */
 static uint64_t *turn_of(struct ud_bulk *b, const struct ud_bulk_job *j)
 {
-	return j->conn->tenant ? &j->conn->tenant->bulk_turn : &b->admin_turn;
+	return j->conn && j->conn->tenant ? &j->conn->tenant->bulk_turn : &b->admin_turn;
 }
 
 /* Hand finished job j to its worker: list it and ring the hand-off pipe
@@ -153,7 +158,7 @@ static void *bulk_main(void *arg)
 		pthread_cond_broadcast(&b->done);
 		/* Under b->lock, so a settling closer sees the job either not
 		 * done yet or already on the worker's list. */
-		job_return(j->conn->loop, j);
+		job_return(j->loop, j);
 	}
 	pthread_mutex_unlock(&b->lock);
 	return NULL;
@@ -270,6 +275,7 @@ static void submit(struct ud_conn *c)
 	struct ud_bulk_job *j = &c->bulk;
 
 	j->conn = c;
+	j->loop = c->loop;
 	j->next = NULL;
 	/* No thread, a loop that reads no hand-off pipe (a VM's thread), or
 	 * a connection being closed (its memory must not outlive a queued
@@ -281,6 +287,31 @@ static void submit(struct ud_conn *c)
 	}
 	c->parked = 1;
 	c->paused = 1; /* no input served, no epoll interest, ring not polled */
+	j->state = UD_BULK_QUEUED;
+	pthread_mutex_lock(&b->lock);
+	if (b->tail)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	b->queued++;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+}
+
+void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j)
+{
+	struct ud_bulk *b = d->bulk;
+
+	j->conn = NULL;
+	j->loop = &d->main;
+	j->next = NULL;
+	if (!b) {
+		j->err = j->run(d, j);
+		j->state = UD_BULK_IDLE;
+		j->done(NULL, j);
+		return;
+	}
 	j->state = UD_BULK_QUEUED;
 	pthread_mutex_lock(&b->lock);
 	if (b->tail)
@@ -336,6 +367,11 @@ void ud_bulk_reap(struct ud_loop *l)
 		struct ud_conn *c = j->conn;
 
 		next = j->next;
+		if (!c) { /* the daemon's own: done frees it */
+			j->state = UD_BULK_IDLE;
+			j->done(NULL, j);
+			continue;
+		}
 		job_finish(c);
 		if (c->close_pending || (c->peer && c->peer->close_pending)) {
 			/* Its client went meanwhile: close it now, from the
@@ -345,6 +381,28 @@ void ud_bulk_reap(struct ud_loop *l)
 			continue;
 		}
 		ud_conn_resume(c);
+	}
+}
+
+void ud_bulk_reap_daemon(struct ud_loop *l)
+{
+	struct ud_bulk_job **pp, *j, *mine = NULL;
+
+	pthread_mutex_lock(&l->bulk_lock);
+	for (pp = &l->bulk_done; (j = *pp);) {
+		if (j->conn) {
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->next = mine;
+		mine = j;
+	}
+	pthread_mutex_unlock(&l->bulk_lock);
+	for (; mine; mine = j) {
+		j = mine->next;
+		mine->state = UD_BULK_IDLE;
+		mine->done(NULL, mine);
 	}
 }
 

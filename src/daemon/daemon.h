@@ -155,7 +155,8 @@ enum ud_bulk_state { UD_BULK_IDLE, UD_BULK_QUEUED, UD_BULK_DONE };
 struct ud_daemon;
 struct ud_bulk_job {
 	struct ud_bulk_job *next;
-	struct ud_conn *conn;  /* whose it is (its tenant, its loop) */
+	struct ud_conn *conn;  /* whose it is (its tenant); NULL: the daemon's own */
+	struct ud_loop *loop;  /* the loop it returns to (conn's, or the main loop) */
 	struct uwire_hdr hdr;  /* the request: opcode, pool, id for the reply */
 	uint32_t st_tenant;    /* the store call: who asks (UST_TENANT_ADMIN), */
 	uint32_t st_pool;      /* which pool, */
@@ -384,6 +385,15 @@ void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
 			      void (*done)(struct ud_conn *, struct ud_bulk_job *),
 			      void *ctx);
 /*
+ * A job of the daemon's own, with no connection behind it (a SIGHUP's
+ * evictions): j (run, done, ctx set; it outlives the call) runs on the
+ * bulk thread, or here without one, and done(NULL, j) is called on the
+ * main loop when it is finished, also at shutdown.
+ */
+void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j);
+/* After ud_bulk_stop: finish the daemon's own jobs still on l's list. */
+void ud_bulk_reap_daemon(struct ud_loop *l);
+/*
  * Answer an operator's configuration change (status err, text rep): at
  * once, or, when it left limits below what is held (d->store_later), once
  * the bulk thread has evicted down to them, with what was evicted; the
@@ -391,6 +401,12 @@ void ud_bulk_submit_admin_run(struct ud_conn *c, const struct uwire_hdr *h,
  */
 void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 			struct uadm_wbuf *rep);
+/*
+ * After a SIGHUP's reload made with store_later: the evictions and the
+ * removed tenants' entries it left go to the bulk thread as a job of the
+ * daemon's own, whose end is logged (admin_ops.c).
+ */
+void ud_store_later(struct ud_daemon *d);
 /* Reply to and resume l's connections whose jobs finished (l's thread). */
 void ud_bulk_reap(struct ud_loop *l);
 /* c is closing: wait for its job, if any, and reply (c's loop thread). */

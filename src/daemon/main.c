@@ -155,13 +155,21 @@ static void on_sighup(struct ud_daemon *d)
 {
 	struct uadm_wbuf rep;
 	size_t n;
+	int err;
 
 	if (!d->cfg.path[0]) {
 		ud_info("SIGHUP: utmemd runs without a config file (-c): nothing to reload");
 		return;
 	}
 	uadm_wbuf_init(&rep);
-	if (ud_reload(d, UADM_F_FORCE, &rep) < 0) {
+	/* Evictions and a removed tenant's entries (seconds for millions of
+	 * small values) go to the bulk thread, as an operator's do: this
+	 * loop accepts every tenant's new connections. */
+	d->store_later = 1;
+	err = ud_reload(d, UADM_F_FORCE, &rep);
+	d->store_later = 0;
+	ud_store_later(d);
+	if (err < 0) {
 		n = rep.len;
 		while (n && rep.data[n - 1] == '\n')
 			n--;
@@ -330,6 +338,7 @@ static void stop_all(struct ud_daemon *d)
 		ud_loop_fini(&d->workers[i]);
 	}
 	ud_bulk_stop(d); /* every connection, parked or not, is gone */
+	ud_bulk_reap_daemon(&d->main); /* a SIGHUP's job that ended last */
 }
 
 static void daemon_free(struct ud_daemon *d)

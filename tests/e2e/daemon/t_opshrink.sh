@@ -7,7 +7,9 @@
 # and served; the command then reports what it evicted and the charge fits
 # the new capacity. Before this, info and the new connection waited for the
 # whole shrink (bulk_running stayed 0: it ran on the main loop). The same
-# for a tenant's max, and for removing a tenant (its entries dropped).
+# for a tenant's max, for removing a tenant (its entries dropped), and for
+# a SIGHUP that lowers the capacity (a job of the daemon's own, its end
+# logged, finished even when utmemd is stopped meanwhile).
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 N=1200000
@@ -63,4 +65,67 @@ unset -f ob_during
 ctl tenant add gone >/dev/null || fail "tenant 'gone' not added again after its removal"
 ok "tenant removed: entries dropped on the bulk thread, info and a new tenant connection served meanwhile: $(head -n 1 "$T/remove.out")"
 [ "$(ctl --json tenant list | tr ',' '\n' | grep -c '"name"')" -ge 2 ] || fail "tenants gone"
-stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# SIGHUP: a file that lowers the capacity is the same work with nobody to
+# answer: a job of the daemon's own on the bulk thread, its end logged.
+# Before, the main loop evicted: info (and every new connection) waited,
+# and bulk_running stayed 0.
+kill -HUP "$DPID" # back to the file: capacity 2G, default's max lifted
+for _ in $(seq 100); do
+	[ "$(ctl tenant list | awk '$1 == "default" { print $4 }')" != 4.0M ] && break
+	sleep 0.05
+done
+fill
+printf '[utmemd]\ncapacity = 4M\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
+logged=$(grep -c "entries to fit the lowered limits" "$T/d.log")
+t0=$(($(date +%s%N) / 1000000))
+kill -HUP "$DPID"
+running=0
+for _ in $(seq 300); do
+	running=$(info bulk_running)
+	[ "$running" = 1 ] && break
+	sleep 0.01
+done
+[ "$running" = 1 ] || fail "SIGHUP's evictions never showed on the bulk thread"
+t1=$(($(date +%s%N) / 1000000))
+"$UTMEM_BENCH" --addr "unix:$RUN/other.sock" --pool probe --op mix --value-size 64 \
+	--keys 100 --requests 200 --warmup 0 --json >"$T/hup.probe" ||
+	fail "SIGHUP: a new connection meanwhile: $(cat "$T/hup.probe")"
+t2=$(($(date +%s%N) / 1000000))
+[ "$(info bulk_running)" = 1 ] ||
+	fail "SIGHUP's evictions ended before the new connection was served: not shown"
+[ $((t2 - t1)) -lt 2000 ] || fail "SIGHUP: the new connection took $((t2 - t1)) ms meanwhile"
+for _ in $(seq 400); do
+	[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] && break
+	sleep 0.05
+done
+[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] ||
+	fail "no log line for the SIGHUP's evictions"
+[ "$(info charged_bytes)" -le $((4 << 20)) ] || fail "charged $(info charged_bytes) after SIGHUP to 4M"
+echo "measured: SIGHUP to 4M: info answered after $((t1 - t0)) ms; a new connection's 200 requests took $((t2 - t1)) ms meanwhile; $(grep -o 'evicted [0-9]* entries to fit the lowered limits.*' "$T/d.log" | tail -n 1)"
+ok "SIGHUP lowering the capacity: evicted on the bulk thread, logged, info and a new tenant connection served meanwhile"
+
+# Stopped while a SIGHUP's job is queued or running: the job is finished
+# (its memory freed: the sanitizer builds check), and utmemd exits 0.
+printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
+kill -HUP "$DPID"
+for _ in $(seq 100); do
+	[ "$(info capacity_bytes)" = $((2 << 30)) ] && break
+	sleep 0.05
+done
+fill
+printf '[utmemd]\ncapacity = 4M\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
+logged=$(grep -c "entries to fit the lowered limits" "$T/d.log")
+kill -HUP "$DPID"
+running=0
+for _ in $(seq 300); do
+	running=$(info bulk_running)
+	[ "$running" = 1 ] && break
+	sleep 0.01
+done
+[ "$running" = 1 ] || fail "the second SIGHUP's evictions never showed on the bulk thread"
+stop_daemon "$DPID" || fail "utmemd stopped during a SIGHUP's evictions: exit status $?"
+grep -q "signal 15: shutting down" "$T/d.log" || fail "no shutdown line"
+[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] ||
+	fail "stopped during a SIGHUP's evictions: the job's end was never logged"
+ok "stopped during a SIGHUP's evictions: the job ran to its end (logged), exit 0"
