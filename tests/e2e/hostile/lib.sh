@@ -142,6 +142,9 @@ hostile_end() {
 	[ "$d99" -le 250000 ] || fail "$name: good tenant's p99 $d99 us"
 	kill "$RSSPID" 2>/dev/null
 	wait "$RSSPID" 2>/dev/null
+	# One sample now too: a short attack can end before the sampler's
+	# first turn (a loaded machine), which left the file empty.
+	rss_kb "$DPID" >>"$T/rss.txt"
 	max_rss=$(sort -n "$T/rss.txt" | tail -n 1)
 	bound=$(rss_bound_kb)
 	echo "rss: max $((max_rss / 1024)) MiB during the attack, bound $((bound / 1024)) MiB (capacity $CAP_MB MiB)"
