@@ -44,6 +44,8 @@
 #endif
 #include <xxhash.h>
 
+#include "proto/copy.h"
+
 #define UVR_MAGIC 0x52565455u /* "UTVR" */
 #define UVR_LAYOUT 1u
 #define UVR_PAGE 4096u
@@ -164,6 +166,18 @@ static inline void uvr_rec_write(uint8_t *rec, const void *key, size_t klen,
 	memcpy(rec + UVR_REC_HDR, key, klen);
 	if (vlen)
 		memcpy(rec + UVR_REC_HDR + klen, val, vlen);
+}
+
+/*
+ * The same for a staged record, which nobody reads soon: the value is
+ * written with streaming stores where it is large (copy.h).
+ */
+static inline void uvr_rec_write_cold(uint8_t *rec, const void *key, size_t klen,
+				      const void *val, size_t vlen)
+{
+	uvr_rec_write(rec, key, klen, val, 0);
+	if (vlen)
+		uvr_copy_cold(rec + UVR_REC_HDR + klen, val, vlen);
 }
 
 /*
