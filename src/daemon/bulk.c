@@ -225,6 +225,21 @@ static void job_finish(struct ud_conn *c)
 
 static void submit(struct ud_conn *c);
 
+/* Append j to the queue and wake the thread. */
+static void enqueue(struct ud_bulk *b, struct ud_bulk_job *j)
+{
+	j->state = UD_BULK_QUEUED;
+	pthread_mutex_lock(&b->lock);
+	if (b->tail)
+		b->tail->next = j;
+	else
+		b->head = j;
+	b->tail = j;
+	b->queued++;
+	pthread_cond_signal(&b->work);
+	pthread_mutex_unlock(&b->lock);
+}
+
 /* Fill c's job: the store call (who, which pool, destroy or flush) or
  * run, then done (NULL: a tenant's, answered with the status). */
 static void queue(struct ud_conn *c, const struct uwire_hdr *h, uint32_t st_tenant,
@@ -287,16 +302,7 @@ static void submit(struct ud_conn *c)
 	}
 	c->parked = 1;
 	c->paused = 1; /* no input served, no epoll interest, ring not polled */
-	j->state = UD_BULK_QUEUED;
-	pthread_mutex_lock(&b->lock);
-	if (b->tail)
-		b->tail->next = j;
-	else
-		b->head = j;
-	b->tail = j;
-	b->queued++;
-	pthread_cond_signal(&b->work);
-	pthread_mutex_unlock(&b->lock);
+	enqueue(b, j);
 }
 
 void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j)
@@ -312,16 +318,7 @@ void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j)
 		j->done(NULL, j);
 		return;
 	}
-	j->state = UD_BULK_QUEUED;
-	pthread_mutex_lock(&b->lock);
-	if (b->tail)
-		b->tail->next = j;
-	else
-		b->head = j;
-	b->tail = j;
-	b->queued++;
-	pthread_cond_signal(&b->work);
-	pthread_mutex_unlock(&b->lock);
+	enqueue(b, j);
 }
 
 /* Unlink job j from loop l's finished list. */

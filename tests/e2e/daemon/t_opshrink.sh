@@ -70,23 +70,33 @@ ok "tenant removed: entries dropped on the bulk thread, info and a new tenant co
 # answer: a job of the daemon's own on the bulk thread, its end logged.
 # Before, the main loop evicted: info (and every new connection) waited,
 # and bulk_running stayed 0.
-kill -HUP "$DPID" # back to the file: capacity 2G, default's max lifted
+evictions_logged() { grep -c "entries to fit the lowered limits" "$T/d.log"; }
+# hup CAPACITY: the file with that capacity (and the three tenants), then
+# SIGHUP; LOGGED is the count of eviction lines before it.
+hup() {
+	printf '[utmemd]\ncapacity = %s\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' \
+		"$1" >"$T/d.ini"
+	logged=$(evictions_logged)
+	kill -HUP "$DPID"
+}
+# wait_bulk WHAT: the bulk thread shows a job within 3 s.
+wait_bulk() {
+	for _ in $(seq 300); do
+		[ "$(info bulk_running)" = 1 ] && return 0
+		sleep 0.01
+	done
+	fail "$1 never showed on the bulk thread"
+}
+
+hup 2G # back to the file's capacity, default's max lifted
 for _ in $(seq 100); do
 	[ "$(ctl tenant list | awk '$1 == "default" { print $4 }')" != 4.0M ] && break
 	sleep 0.05
 done
 fill
-printf '[utmemd]\ncapacity = 4M\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
-logged=$(grep -c "entries to fit the lowered limits" "$T/d.log")
 t0=$(($(date +%s%N) / 1000000))
-kill -HUP "$DPID"
-running=0
-for _ in $(seq 300); do
-	running=$(info bulk_running)
-	[ "$running" = 1 ] && break
-	sleep 0.01
-done
-[ "$running" = 1 ] || fail "SIGHUP's evictions never showed on the bulk thread"
+hup 4M
+wait_bulk "SIGHUP's evictions"
 t1=$(($(date +%s%N) / 1000000))
 "$UTMEM_BENCH" --addr "unix:$RUN/other.sock" --pool probe --op mix --value-size 64 \
 	--keys 100 --requests 200 --warmup 0 --json >"$T/hup.probe" ||
@@ -96,36 +106,27 @@ t2=$(($(date +%s%N) / 1000000))
 	fail "SIGHUP's evictions ended before the new connection was served: not shown"
 [ $((t2 - t1)) -lt 2000 ] || fail "SIGHUP: the new connection took $((t2 - t1)) ms meanwhile"
 for _ in $(seq 400); do
-	[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] && break
+	[ "$(evictions_logged)" -gt "$logged" ] && break
 	sleep 0.05
 done
-[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] ||
-	fail "no log line for the SIGHUP's evictions"
+[ "$(evictions_logged)" -gt "$logged" ] || fail "no log line for the SIGHUP's evictions"
 [ "$(info charged_bytes)" -le $((4 << 20)) ] || fail "charged $(info charged_bytes) after SIGHUP to 4M"
 echo "measured: SIGHUP to 4M: info answered after $((t1 - t0)) ms; a new connection's 200 requests took $((t2 - t1)) ms meanwhile; $(grep -o 'evicted [0-9]* entries to fit the lowered limits.*' "$T/d.log" | tail -n 1)"
 ok "SIGHUP lowering the capacity: evicted on the bulk thread, logged, info and a new tenant connection served meanwhile"
 
-# Stopped while a SIGHUP's job is queued or running: the job is finished
-# (its memory freed: the sanitizer builds check), and utmemd exits 0.
-printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
-kill -HUP "$DPID"
+# Stopped while a SIGHUP's job is queued or running: the bulk thread runs
+# it to its end (its end is logged from the main loop after the thread
+# stopped), and utmemd exits 0.
+hup 2G
 for _ in $(seq 100); do
 	[ "$(info capacity_bytes)" = $((2 << 30)) ] && break
 	sleep 0.05
 done
 fill
-printf '[utmemd]\ncapacity = 4M\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
-logged=$(grep -c "entries to fit the lowered limits" "$T/d.log")
-kill -HUP "$DPID"
-running=0
-for _ in $(seq 300); do
-	running=$(info bulk_running)
-	[ "$running" = 1 ] && break
-	sleep 0.01
-done
-[ "$running" = 1 ] || fail "the second SIGHUP's evictions never showed on the bulk thread"
+hup 4M
+wait_bulk "the second SIGHUP's evictions"
 stop_daemon "$DPID" || fail "utmemd stopped during a SIGHUP's evictions: exit status $?"
 grep -q "signal 15: shutting down" "$T/d.log" || fail "no shutdown line"
-[ "$(grep -c "entries to fit the lowered limits" "$T/d.log")" -gt "$logged" ] ||
+[ "$(evictions_logged)" -gt "$logged" ] ||
 	fail "stopped during a SIGHUP's evictions: the job's end was never logged"
 ok "stopped during a SIGHUP's evictions: the job ran to its end (logged), exit 0"
