@@ -106,6 +106,8 @@ struct uclient_post {
 	/* per hash slot of (pool, key): sequence number of the last posted
 	 * request there, to know when a one-sided read must wait */
 	uint64_t pend[UCLIENT_PEND_SLOTS];
+	/* staging extents written lately: cold ones get streaming stores */
+	struct uvr_reuse reuse;
 };
 
 /*

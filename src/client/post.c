@@ -156,7 +156,10 @@ static int post_ref(struct utmem_client *c, uint32_t pool, unsigned i,
 			       {ref, sizeof(ref)}};
 	int err;
 
-	uvr_rec_write_cold(c->region->base + off, key, klen, val, vlen);
+	if (uvr_reuse_note(&c->post.reuse, off, UVR_REC_HDR + klen + vlen))
+		uvr_rec_write(c->region->base + off, key, klen, val, vlen);
+	else
+		uvr_rec_write_cold(c->region->base + off, key, klen, val, vlen);
 	uwire_hdr_encode(&h, hdr);
 	uwire_ref_encode(&r, ref);
 	err = uclient_ring_post(c, iov, 3);

@@ -15,6 +15,14 @@
  * values of UVR_STREAM_MIN and more, where a working set of many values is
  * far larger than the cache.
  *
+ * A small working set is the exception: a client rewriting the same few
+ * values gets the same few extents back (utmemd reuses the most recently
+ * freed first), still in the cache if they were written with ordinary
+ * stores. struct uvr_reuse notices that: an extent written again within
+ * UVR_REUSE_WINDOW bytes of this writer's staged values is written with
+ * memcpy (one 1 MiB value rewritten: 32 us per PUT that way, 48 us
+ * streamed; bench/breakdown.sh, 2026-11-30).
+ *
  * The stores are weakly ordered: uvr_copy_cold ends with a store fence, so
  * whatever the caller publishes afterwards (a ring post with release
  * semantics) is seen after the value. Elsewhere than x86-64 it is memcpy.
@@ -31,6 +39,36 @@
 #endif
 
 #define UVR_STREAM_MIN (64u * 1024u)
+
+#define UVR_REUSE_SLOTS 16u
+#define UVR_REUSE_WINDOW (4ull << 20)
+
+/* The last extents one writer staged values in, and where in its stream of
+ * staged bytes it did. Zeroed: knows nothing (every extent is cold). */
+struct uvr_reuse {
+	uint64_t off[UVR_REUSE_SLOTS];   /* extent offset + 1 (0: empty) */
+	uint64_t at[UVR_REUSE_SLOTS];    /* bytes staged before that write */
+	uint64_t bytes;                  /* bytes staged so far */
+	unsigned next;                   /* the slot to fill next */
+};
+
+/*
+ * Note a write of len bytes at off; returns 1 if the same extent was
+ * written within the last UVR_REUSE_WINDOW bytes (likely in the cache).
+ */
+static inline int uvr_reuse_note(struct uvr_reuse *r, uint64_t off, uint64_t len)
+{
+	int hot = 0;
+
+	for (unsigned i = 0; i < UVR_REUSE_SLOTS; i++)
+		if (r->off[i] == off + 1 && r->bytes - r->at[i] <= UVR_REUSE_WINDOW)
+			hot = 1;
+	r->off[r->next] = off + 1;
+	r->at[r->next] = r->bytes;
+	r->next = (r->next + 1) % UVR_REUSE_SLOTS;
+	r->bytes += len;
+	return hot;
+}
 
 static inline void uvr_copy_cold(void *dst, const void *src, size_t n)
 {

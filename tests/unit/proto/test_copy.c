@@ -2,7 +2,8 @@
  * test_copy.c — uvr_copy_cold (src/proto/copy.h) and the record writer for
  * staged records: every byte lands, for sizes around the streaming
  * threshold and every alignment of source and destination, and nothing
- * around the destination is touched.
+ * around the destination is touched; uvr_reuse tells a rewritten extent
+ * from a cold one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -78,11 +79,36 @@ static void test_record(void **state)
 	free(b);
 }
 
+/* An extent written again soon is hot; after a window of other writes, or
+ * once pushed out of the table by other extents, it is cold again. */
+static void test_reuse(void **state)
+{
+	struct uvr_reuse r = {0};
+	uint64_t mib = 1u << 20;
+
+	(void)state;
+	assert_int_equal(uvr_reuse_note(&r, 0, mib), 0);        /* first time */
+	assert_int_equal(uvr_reuse_note(&r, 8 * mib, mib), 0);
+	assert_int_equal(uvr_reuse_note(&r, 0, mib), 1);        /* 2 MiB later */
+	assert_int_equal(uvr_reuse_note(&r, 8 * mib, mib), 1);
+	/* More than the window of other values in between: cold. */
+	for (uint64_t i = 0; i < 5; i++)
+		assert_int_equal(uvr_reuse_note(&r, (100 + i) * mib, mib), 0);
+	assert_int_equal(uvr_reuse_note(&r, 0, mib), 0);
+	/* Within the window in bytes, but 16 other extents since: forgotten. */
+	assert_int_equal(uvr_reuse_note(&r, 200 * mib, 4096), 0);
+	for (uint64_t i = 0; i < UVR_REUSE_SLOTS; i++)
+		assert_int_equal(uvr_reuse_note(&r, (300 + i) * mib, 4096), 0);
+	assert_int_equal(uvr_reuse_note(&r, 200 * mib, 4096), 0);
+	assert_int_equal(uvr_reuse_note(&r, 200 * mib, 4096), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_and_alignments),
 		cmocka_unit_test(test_record),
+		cmocka_unit_test(test_reuse),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
