@@ -4,11 +4,16 @@
 #
 # One redis-server with utmem.so loaded and one utmemd, nothing confined.
 # For every value size, the same client (utmem-bench speaking RESP) drives the
-# same redis-server with the same connection count and pipeline depth,
-# alternating plain and TMEM arms (A B A B, the order flipped on every other
-# repetition so neither arm always runs first). Each arm's figure is the
-# median of REPS repetitions with min–max; the ratio TMEM/plain is taken per
-# repetition (the two arms ran back to back) and its median reported.
+# same redis-server with the same connection count and pipeline depth. A
+# repetition runs each pair of arms as A B B A (plain TMEM TMEM plain; TMEM
+# plain plain TMEM on every other repetition): what one arm leaves behind
+# (Redis's allocator gives the freed values of a SET arm back to the OS
+# over the next seconds, during whatever runs next) falls on both arms
+# alike. An arm's figure in a repetition is the mean of its two runs; the
+# table gives the median of REPS repetitions with min–max, and the ratio
+# TMEM/plain is taken per repetition and its median reported. (Plain
+# A B alternation put TMEM.PUT at 1 MiB at 0.58-0.89 of SET when it came
+# second and 1.10-1.18 when it came first.)
 #
 # Output: a directory under $UTMEM_RESULTS (raw JSON lines, a markdown table,
 # a gnuplot data file); the table and the data are copied to
@@ -97,13 +102,21 @@ declare -A R
 for ((rep = 1; rep <= REPS; rep++)); do
 	for size in $SIZES; do
 		for c in $(conns_for "$size"); do
-			if ((rep % 2)); then order="SET TMEM.PUT GET TMEM.GET"
-			else order="TMEM.PUT SET TMEM.GET GET"; fi
-			for arm in $order; do
-				case $arm in *PUT | SET) op="put" ;; *) op="get" ;; esac
-				v=$(np_run "$arm" "$op" "$size" "$c" "$rep")
-				R[$arm,$size,$c]="${R[$arm,$size,$c]:-} $v"
-				echo "rep $rep size $size conns $c $arm: $v ops/s" >&2
+			for pair in "SET TMEM.PUT" "GET TMEM.GET"; do
+				read -r a b <<<"$pair"
+				if ((rep % 2)); then order="$a $b $b $a"; else order="$b $a $a $b"; fi
+				declare -A sum=()
+				for arm in $order; do
+					case $arm in *PUT | SET) op="put" ;; *) op="get" ;; esac
+					v=$(np_run "$arm" "$op" "$size" "$c" "$rep")
+					sum[$arm]=$(awk -v x="${sum[$arm]:-0}" -v y="$v" 'BEGIN { print x + y }')
+					echo "rep $rep size $size conns $c $arm: $v ops/s" >&2
+				done
+				for arm in $a $b; do
+					v=$(awk -v x="${sum[$arm]}" 'BEGIN { printf "%.1f", x / 2 }')
+					R[$arm,$size,$c]="${R[$arm,$size,$c]:-} $v"
+				done
+				unset sum
 			done
 		done
 	done
@@ -137,7 +150,7 @@ DAT=$OUT/nopressure.dat
 	echo
 	bench_machine
 	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd default config; client utmem-bench (RESP, hiredis)"
-	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions A B A B; median (min–max) ops/s"
+	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions of A B B A (an arm's figure the mean of its two runs); median (min–max) ops/s"
 	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
 	echo
 	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
