@@ -201,22 +201,6 @@ struct store_job {
 	struct ud_bulk_job job; /* a SIGHUP's (the daemon's own job) */
 };
 
-/* A store job for d's owed tenants and limits, or NULL (out of memory). */
-static struct store_job *store_job_new(struct ud_daemon *d, struct ud_tenant *owed)
-{
-	struct store_job *s = calloc(1, sizeof(*s));
-	struct ust_store_info si;
-
-	if (!s)
-		return NULL;
-	ust_store_info(d->st, &si);
-	s->owed = owed;
-	s->evictions = si.stats.evictions;
-	s->charged = si.charged;
-	s->t0 = ud_now_ns();
-	return s;
-}
-
 /* Drop the owed tenants' entries and regions (ud_tenant_destroy's part
  * that was left), then evict down to the limits. */
 static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
@@ -231,6 +215,33 @@ static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
 	}
 	if (ust_over_limits(d->st))
 		ust_shrink_now(d->st);
+}
+
+/*
+ * What a configuration change left for later (d->owed, limits exceeded) as
+ * a new job, or NULL: nothing left, or no memory for a job, and then it was
+ * done here.
+ */
+static struct store_job *store_job_take(struct ud_daemon *d)
+{
+	struct ud_tenant *owed = d->owed;
+	struct ust_store_info si;
+	struct store_job *s;
+
+	d->owed = NULL;
+	if (!owed && !ust_over_limits(d->st))
+		return NULL;
+	s = calloc(1, sizeof(*s));
+	if (!s) {
+		store_work(d, owed); /* here, then */
+		return NULL;
+	}
+	ust_store_info(d->st, &si);
+	s->owed = owed;
+	s->evictions = si.stats.evictions;
+	s->charged = si.charged;
+	s->t0 = ud_now_ns();
+	return s;
 }
 
 static int store_job_run(struct ud_daemon *d, struct ud_bulk_job *j)
@@ -281,17 +292,10 @@ static void store_job_logged(struct ud_conn *c, struct ud_bulk_job *j)
 
 void ud_store_later(struct ud_daemon *d)
 {
-	struct ud_tenant *owed = d->owed;
-	struct store_job *s;
+	struct store_job *s = store_job_take(d);
 
-	d->owed = NULL;
-	if (!owed && !ust_over_limits(d->st))
+	if (!s)
 		return;
-	s = store_job_new(d, owed);
-	if (!s) {
-		store_work(d, owed); /* here, then */
-		return;
-	}
 	uadm_wbuf_init(&s->rep);
 	s->job.run = store_job_run;
 	s->job.done = store_job_logged;
@@ -302,18 +306,9 @@ void ud_store_later(struct ud_daemon *d)
 void ud_admin_reply_cfg(struct ud_conn *c, const struct uwire_hdr *h, int err,
 			struct uadm_wbuf *rep)
 {
-	struct ud_daemon *d = c->loop->d;
-	struct ud_tenant *owed = d->owed;
-	struct store_job *s;
+	struct store_job *s = store_job_take(c->loop->d);
 
-	d->owed = NULL;
-	if (!owed && !ust_over_limits(d->st)) {
-		ud_reply_text(c, h, ud_status(err), rep);
-		return;
-	}
-	s = store_job_new(d, owed);
 	if (!s) {
-		store_work(d, owed); /* here, then */
 		ud_reply_text(c, h, ud_status(err), rep);
 		return;
 	}

@@ -305,6 +305,13 @@ static void submit(struct ud_conn *c)
 	enqueue(b, j);
 }
 
+/* A daemon's own job is done: its done() frees it. */
+static void own_finish(struct ud_bulk_job *j)
+{
+	j->state = UD_BULK_IDLE;
+	j->done(NULL, j);
+}
+
 void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j)
 {
 	struct ud_bulk *b = d->bulk;
@@ -314,8 +321,7 @@ void ud_bulk_submit_daemon(struct ud_daemon *d, struct ud_bulk_job *j)
 	j->next = NULL;
 	if (!b) {
 		j->err = j->run(d, j);
-		j->state = UD_BULK_IDLE;
-		j->done(NULL, j);
+		own_finish(j);
 		return;
 	}
 	enqueue(b, j);
@@ -364,9 +370,8 @@ void ud_bulk_reap(struct ud_loop *l)
 		struct ud_conn *c = j->conn;
 
 		next = j->next;
-		if (!c) { /* the daemon's own: done frees it */
-			j->state = UD_BULK_IDLE;
-			j->done(NULL, j);
+		if (!c) {
+			own_finish(j);
 			continue;
 		}
 		job_finish(c);
@@ -398,8 +403,7 @@ void ud_bulk_reap_daemon(struct ud_loop *l)
 	pthread_mutex_unlock(&l->bulk_lock);
 	for (; mine; mine = j) {
 		j = mine->next;
-		mine->state = UD_BULK_IDLE;
-		mine->done(NULL, mine);
+		own_finish(mine);
 	}
 }
 

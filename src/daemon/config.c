@@ -63,7 +63,9 @@ void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->capacity_pct = 25;
 	cfg->max_key = DEFAULT_MAX_KEY;
 	cfg->max_value = DEFAULT_MAX_VALUE;
-	cfg->workers = ud_cpus() < 64 ? ud_cpus() : 64;
+	cfg->workers = ud_cpus();
+	if (cfg->workers > 64)
+		cfg->workers = 64;
 	snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s",
 		 run_dir ? run_dir : DEFAULT_RUN_DIR);
 	snprintf(cfg->tcp_host, sizeof(cfg->tcp_host), "127.0.0.1");
