@@ -272,9 +272,12 @@ static int cmp_u64(const void *a, const void *b)
 
 /*
  * probe SOCK SECONDS [STOPFILE]: PUT then GET (checked byte for byte) a
- * 1 KiB value, over and over, for SECONDS or until STOPFILE exists. Prints
- * ops, errors and the round-trip latency percentiles of the pairs.
+ * 1 KiB value, over and over, for SECONDS or until STOPFILE exists (and at
+ * least PROBE_MIN_OPS pairs: the 99th percentile of fewer is the maximum,
+ * one scheduling hiccup of a loaded machine). Prints ops, errors, the
+ * round-trip latency percentiles of the pairs and which pair was slowest.
  */
+#define PROBE_MIN_OPS 200
 static int cmd_probe(char **argv, int argc)
 {
 	utmem_client *c = connect_lib(argv[0]);
@@ -282,7 +285,7 @@ static int cmd_probe(char **argv, int argc)
 	const char *stop = argc > 2 ? argv[2] : NULL;
 	static uint64_t lat[2000000];
 	unsigned char val[1024], out[1024];
-	uint64_t n = 0, errs = 0, end = now_us() + (uint64_t)(secs * 1e6);
+	uint64_t n = 0, errs = 0, worst = 0, worst_at = 0, end = now_us() + (uint64_t)(secs * 1e6);
 	uint32_t pool;
 	struct stat sb;
 	int err;
@@ -297,7 +300,7 @@ static int cmd_probe(char **argv, int argc)
 		uint64_t t0 = now_us();
 		long got;
 
-		if (stop && (n & 15) == 0 && stat(stop, &sb) == 0)
+		if (stop && n >= PROBE_MIN_OPS && (n & 15) == 0 && stat(stop, &sb) == 0)
 			break;
 		snprintf(key, sizeof(key), "p%llu", (unsigned long long)(n % 64));
 		fill(val, sizeof(val), (unsigned)n);
@@ -308,14 +311,20 @@ static int cmd_probe(char **argv, int argc)
 				fprintf(stderr, "probe: op %llu: put %d get %ld\n",
 					(unsigned long long)n, err, got);
 		}
-		lat[n++] = now_us() - t0;
+		lat[n] = now_us() - t0;
+		if (lat[n] > worst) {
+			worst = lat[n];
+			worst_at = n;
+		}
+		n++;
 	}
 	qsort(lat, n, sizeof(lat[0]), cmp_u64);
-	printf("ops %llu errors %llu p50_us %llu p99_us %llu max_us %llu\n",
+	printf("ops %llu errors %llu p50_us %llu p99_us %llu max_us %llu max_at %llu\n",
 	       (unsigned long long)n, (unsigned long long)errs,
 	       (unsigned long long)(n ? lat[n / 2] : 0),
 	       (unsigned long long)(n ? lat[n * 99 / 100] : 0),
-	       (unsigned long long)(n ? lat[n - 1] : 0));
+	       (unsigned long long)(n ? lat[n - 1] : 0),
+	       (unsigned long long)worst_at);
 	utmem_close(c);
 	return 0;
 }
