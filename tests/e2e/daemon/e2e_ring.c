@@ -907,18 +907,37 @@ static int cmd_tenant_scribble(char **argv)
 #define PIN_VAL (6u << 20)
 
 /* Wait until DIR/NAME exists (the script checked what it had to), 10 s. */
-static int pin_wait(const char *dir, const char *name)
+/* Wait (10 s at most) for flag file name, or alt if given: 0 (name), 1
+ * (alt), or -1 (said). */
+static int pin_wait_either(const char *dir, const char *name, const char *alt)
 {
-	char path[512];
+	char path[512], apath[512];
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	snprintf(apath, sizeof(apath), "%s/%s", dir, alt ? alt : name);
 	for (int i = 0; i < 1000; i++) {
 		if (access(path, F_OK) == 0)
 			return 0;
+		if (alt && access(apath, F_OK) == 0)
+			return 1;
 		usleep(10000);
 	}
 	fprintf(stderr, "FAIL no %s within 10 s\n", path);
 	return -1;
+}
+
+static int pin_wait(const char *dir, const char *name)
+{
+	return pin_wait_either(dir, name, NULL);
+}
+
+/* CLOCK_REALTIME in ms: the driving script compares it with `date +%s%3N`. */
+static long long pin_wall_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The region offset of the first copy of marker in the region's data. */
@@ -1017,16 +1036,34 @@ static int cmd_pin(char **argv)
 		return fprintf(stderr, "FAIL map the region: %s\n", strerror(errno)), 1;
 	memcpy(&h, base, sizeof(h));
 
-	/* 1. Pinned: still charged, so a second 6 MiB does not fit 8 MiB. */
-	CHECK_EQ("put pin-a", pin_put(c, p, "pin-a", v, "<<pin-a marker>>"), 0);
-	if (pin_and_free(c, p, "pin-a", "<<pin-a marker>>", &r, base, &h))
-		return 1;
-	CHECK_EQ("a PUT beyond what is left beside the pinned record",
-		 pin_put(c, p, "pin-b", v, "<<pin-b marker>>"), -EDQUOT);
-	printf("PINNED\n");
-	fflush(stdout);
-	if (pin_wait(argv[1], "checked1"))
-		return 1;
+	/*
+	 * 1. Pinned: still charged, so a second 6 MiB does not fit 8 MiB.
+	 * The script must read INFO within the grace (1 s) of the free; when
+	 * a loaded machine made it late (flag lateN, the pin taken back by
+	 * then), the same is done again with a fresh record.
+	 */
+	for (int attempt = 1;; attempt++) {
+		char late[16];
+		int w;
+
+		CHECK_EQ("put pin-a", pin_put(c, p, "pin-a", v, "<<pin-a marker>>"), 0);
+		if (pin_and_free(c, p, "pin-a", "<<pin-a marker>>", &r, base, &h))
+			return 1;
+		printf("PINNED %d %lld\n", attempt, pin_wall_ms());
+		fflush(stdout);
+		CHECK_EQ("a PUT beyond what is left beside the pinned record",
+			 pin_put(c, p, "pin-b", v, "<<pin-b marker>>"), -EDQUOT);
+		snprintf(late, sizeof(late), "late%d", attempt);
+		w = pin_wait_either(argv[1], "checked1", late);
+		if (w < 0)
+			return 1;
+		if (w == 0)
+			break;
+		pin_words(base, &h, 0);
+		if (pin_until_stored(c, p, "pin-b", v, "<<pin-b marker>>") < 0 ||
+		    utmem_invalidate(c, p, "pin-b", 5) != 0)
+			return fprintf(stderr, "FAIL the late pin not given back\n"), 1;
+	}
 
 	/* 2. Words cleared: the maintenance thread frees and uncharges it. */
 	pin_words(base, &h, 0);

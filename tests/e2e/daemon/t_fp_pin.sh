@@ -25,9 +25,19 @@ wait_line() { wait_output "$T/pin.out" "^$1" "$CPID"; }
 "$E2E_RING" pin "$RUN/pin.sock" "$F" >"$T/pin.out" 2>"$T/pin.log" &
 CPID=$!
 PIDS+=("$CPID")
-wait_line PINNED || fail "the pinned record did not hold the charge: $(cat "$T/pin.log")"
-pinned=$(info pinned_bytes)
-[ "$pinned" -ge $((6 << 20)) ] || fail "pinned_bytes $pinned, want >= 6 MiB"
+# INFO must be read within the grace of the free (the pin's line gives its
+# wall-clock time in ms); read late on a loaded machine, the pin is taken
+# back already and proves nothing, so the pin program pins afresh.
+for attempt in 1 2 3 4 5; do
+	wait_line "PINNED $attempt " || fail "the pinned record did not hold the charge: $(cat "$T/pin.log")"
+	pinned=$(info pinned_bytes)
+	age=$(($(date +%s%3N) - $(awk -v a="$attempt" '$1 == "PINNED" && $2 == a { print $3 }' "$T/pin.out")))
+	[ "$pinned" -ge $((6 << 20)) ] && break
+	[ "$age" -ge 900 ] || fail "pinned_bytes $pinned $age ms after the free, want >= 6 MiB"
+	echo "INFO read $age ms after the free, past the grace: pinning again"
+	[ "$attempt" = 5 ] && fail "INFO never read within the grace in 5 attempts"
+	touch "$F/late$attempt"
+done
 ok "a freed 6 MiB record pinned by the tenant's hazard words stays charged ($pinned bytes pinned; a second 6 MiB PUT refused at max 8 MiB)"
 touch "$F/checked1"
 wait_line RELEASED || fail "not given back after the words were cleared: $(cat "$T/pin.log")"
