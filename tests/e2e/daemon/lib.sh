@@ -5,6 +5,8 @@
 # starts daemons it stops by pid, and cleans up on any exit. fail() prints
 # what was expected and what happened, then exits 1.
 set -u
+# shellcheck source=tests/e2e/freeze.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../freeze.sh"
 
 T=$(mktemp -d)
 PIDS=()
