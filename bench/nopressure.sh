@@ -66,22 +66,43 @@ bench_start_utmemd
 bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" pool=nopressure
 [ -x "$BENCH_UTMEM_BENCH" ] || bench_die "no $BENCH_UTMEM_BENCH"
 
+# cpu_sample: CPU time so far, in clock ticks, of redis-server, of utmemd and
+# of the whole machine (user, nice, system, irq and softirq of every core;
+# not idle, iowait or steal).
+cpu_sample() {
+	echo "$(awk '{ print $14 + $15 }' "/proc/$REDIS_PID/stat")" \
+		"$(awk '{ print $14 + $15 }' "/proc/$UTMEMD_PID/stat")" \
+		"$(awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8; exit }' /proc/stat)"
+}
+
 # np_run ARM OP SIZE CONNS REP: one timed utmem-bench run; appends its JSON
-# line (labelled ARM/REP) to $RAW and prints ops/s. Exits on a failed run:
-# a missing number must never be averaged over silently.
+# line (labelled ARM/REP) to $RAW and prints "ops/s redis utmemd machine":
+# the last three the CPU time per operation in microseconds, from the end of
+# the warm-up to the end of the run (so the few ms of the client's exit
+# count too). Exits on a failed run: a missing number must never be
+# averaged over silently.
 np_run() {
-	local arm=$1 op=$2 size=$3 conns=$4 rep=$5 line ops
+	local arm=$1 op=$2 size=$3 conns=$4 rep=$5 line ops n bpid c0 c1
 	local -a cmd=("$BENCH_UTMEM_BENCH" --target redis --addr "$REDIS_ADDR"
 		--op "$op" --value-size "$size" --keys "$KEYS" --connections "$conns"
 		--pipeline "$PIPELINE" --duration "$DURATION" --warmup 1 --json
 		--label "$arm/$rep")
 	case $arm in TMEM.*) cmd+=(--put-cmd TMEM.PUT --get-cmd TMEM.GET) ;; esac
-	line=$("${cmd[@]}") || bench_die "utmem-bench failed: ${cmd[*]}"
+	"${cmd[@]}" >"$OUT/run.json" &
+	bpid=$!
+	sleep 1
+	c0=$(cpu_sample)
+	wait "$bpid" || bench_die "utmem-bench failed: ${cmd[*]}"
+	c1=$(cpu_sample)
+	line=$(cat "$OUT/run.json")
 	printf '%s\n' "$line" >>"$RAW"
 	ops=$(bench_json_field "$line" ops_per_s)
+	n=$(bench_json_field "$line" ops)
 	[ "$(bench_json_field "$line" errors)" = 0 ] ||
 		bench_die "$arm $size: errors in run: $(bench_json_field "$line" first_error)"
-	echo "$ops"
+	awk -v ops="$ops" -v n="$n" -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+		split(a, x, " "); split(b, y, " "); us = 1e6 / hz / (n > 0 ? n : 1)
+		printf "%s %.1f %.1f %.1f\n", ops, (y[1] - x[1]) * us, (y[2] - x[2]) * us, (y[3] - x[3]) * us }'
 }
 
 # conns_for SIZE: the connection counts CONNS gives for SIZE.
@@ -97,8 +118,10 @@ conns_for() {
 	echo $out
 }
 
-# The measurements: results[ARM,SIZE,CONNS] = space-separated ops/s per rep.
-declare -A R
+# The measurements: results[ARM,SIZE,CONNS] = space-separated ops/s per rep;
+# CR, CU, CM: CPU microseconds per operation of redis-server, utmemd and the
+# machine, per run (two runs of each arm per repetition).
+declare -A R CR CU CM
 for ((rep = 1; rep <= REPS; rep++)); do
 	for size in $SIZES; do
 		for c in $(conns_for "$size"); do
@@ -108,9 +131,12 @@ for ((rep = 1; rep <= REPS; rep++)); do
 				declare -A sum=()
 				for arm in $order; do
 					case $arm in *PUT | SET) op="put" ;; *) op="get" ;; esac
-					v=$(np_run "$arm" "$op" "$size" "$c" "$rep")
+					read -r v cr cu cm <<<"$(np_run "$arm" "$op" "$size" "$c" "$rep")"
 					sum[$arm]=$(awk -v x="${sum[$arm]:-0}" -v y="$v" 'BEGIN { print x + y }')
-					echo "rep $rep size $size conns $c $arm: $v ops/s" >&2
+					CR[$arm,$size,$c]="${CR[$arm,$size,$c]:-} $cr"
+					CU[$arm,$size,$c]="${CU[$arm,$size,$c]:-} $cu"
+					CM[$arm,$size,$c]="${CM[$arm,$size,$c]:-} $cm"
+					echo "rep $rep size $size conns $c $arm: $v ops/s; CPU per op: redis-server $cr us, utmemd $cu us, machine $cm us" >&2
 				done
 				for arm in $a $b; do
 					v=$(awk -v x="${sum[$arm]}" 'BEGIN { printf "%.1f", x / 2 }')
@@ -160,6 +186,22 @@ DAT=$OUT/nopressure.dat
 			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
 			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
 			echo "| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"
+		done
+	done
+	echo
+	echo "CPU time per operation, µs: redis-server / utmemd / the whole machine (every core, every process; the client included), median of the $((2 * REPS)) runs of each arm"
+	echo
+	echo "| value | conns | SET | TMEM.PUT | GET | TMEM.GET |"
+	echo "|------:|------:|----:|---------:|----:|---------:|"
+	for size in $SIZES; do
+		for c in $(conns_for "$size"); do
+			printf '| %s | %s |' "$size" "$c"
+			for arm in SET TMEM.PUT GET TMEM.GET; do
+				# shellcheck disable=SC2086
+				printf ' %.1f / %.1f / %.1f |' "$(bench_median ${CR[$arm,$size,$c]})" \
+					"$(bench_median ${CU[$arm,$size,$c]})" "$(bench_median ${CM[$arm,$size,$c]})"
+			done
+			echo
 		done
 	done
 } >"$MD"
