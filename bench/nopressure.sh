@@ -13,7 +13,10 @@
 # table gives the median of REPS repetitions with min–max, and the ratio
 # TMEM/plain is taken per repetition and its median reported. (Plain
 # A B alternation put TMEM.PUT at 1 MiB at 0.58-0.89 of SET when it came
-# second and 1.10-1.18 when it came first.)
+# second and 1.10-1.18 when it came first.) Before each run every key is
+# written at the run's size, untimed, so that each timed run measures its
+# arm's steady state (np_run). Each run also reports the CPU time per
+# operation of redis-server, utmemd and the whole machine (/proc).
 #
 # Output: a directory under $UTMEM_RESULTS (raw JSON lines, a markdown table,
 # a gnuplot data file); the table and the data are copied to
@@ -83,11 +86,21 @@ cpu_sample() {
 # averaged over silently.
 np_run() {
 	local arm=$1 op=$2 size=$3 conns=$4 rep=$5 line ops n bpid c0 c1
-	local -a cmd=("$BENCH_UTMEM_BENCH" --target redis --addr "$REDIS_ADDR"
-		--op "$op" --value-size "$size" --keys "$KEYS" --connections "$conns"
-		--pipeline "$PIPELINE" --duration "$DURATION" --warmup 1 --json
-		--label "$arm/$rep")
-	case $arm in TMEM.*) cmd+=(--put-cmd TMEM.PUT --get-cmd TMEM.GET) ;; esac
+	local -a base=("$BENCH_UTMEM_BENCH" --target redis --addr "$REDIS_ADDR"
+		--value-size "$size" --keys "$KEYS" --connections "$conns"
+		--pipeline "$PIPELINE")
+	case $arm in TMEM.*) base+=(--put-cmd TMEM.PUT --get-cmd TMEM.GET) ;; esac
+	local -a cmd=("${base[@]}" --op "$op" --no-preload --duration "$DURATION"
+		--warmup 1 --json --label "$arm/$rep")
+	# Every key is first written at this size, untimed, by a run of its own
+	# (so that the CPU sampled below is the timed phase's): the timed phase
+	# overwrites or reads values already stored, as a store does in its
+	# steady state, and no arm is timed refilling its store after the other
+	# arm's run. On this VM the second 1 GiB written in a row took 2-3x the
+	# CPU per value of the first, whichever arm wrote it, so A B B A put
+	# that cost on TMEM.PUT in the odd repetitions and on SET in the even.
+	"${base[@]}" --op put --preload --requests "$conns" --warmup 0 >/dev/null ||
+		bench_die "utmem-bench preload failed: ${base[*]}"
 	"${cmd[@]}" >"$OUT/run.json" &
 	bpid=$!
 	sleep 1
@@ -131,7 +144,8 @@ for ((rep = 1; rep <= REPS; rep++)); do
 				declare -A sum=()
 				for arm in $order; do
 					case $arm in *PUT | SET) op="put" ;; *) op="get" ;; esac
-					read -r v cr cu cm <<<"$(np_run "$arm" "$op" "$size" "$c" "$rep")"
+					res=$(np_run "$arm" "$op" "$size" "$c" "$rep") # set -e: a failed run ends it
+					read -r v cr cu cm <<<"$res"
 					sum[$arm]=$(awk -v x="${sum[$arm]:-0}" -v y="$v" 'BEGIN { print x + y }')
 					CR[$arm,$size,$c]="${CR[$arm,$size,$c]:-} $cr"
 					CU[$arm,$size,$c]="${CU[$arm,$size,$c]:-} $cu"
@@ -176,7 +190,7 @@ DAT=$OUT/nopressure.dat
 	echo
 	bench_machine
 	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd default config; client utmem-bench (RESP, hiredis)"
-	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random, pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions of A B B A (an arm's figure the mean of its two runs); median (min–max) ops/s"
+	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random (each written at the size before every run, untimed), pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions of A B B A (an arm's figure the mean of its two runs); median (min–max) ops/s"
 	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
 	echo
 	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
