@@ -193,31 +193,31 @@ DAT=$OUT/nopressure.dat
 	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random (each written at the size before every run, untimed), pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions of A B B A (an arm's figure the mean of its two runs); median (min–max) ops/s"
 	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
 	echo
-	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
-	echo "|------:|------:|----:|---------:|-------------:|----:|---------:|-------------:|"
+	# One pass over the rows fills both tables: ops/s and ratios, and CPU.
+	rows="" cpu_rows=""
 	for size in $SIZES; do
 		for c in $(conns_for "$size"); do
 			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
 			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
-			echo "| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"
+			rows+="| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"$'\n'
+			cpu_rows+="| $size | $c |"
+			for arm in SET TMEM.PUT GET TMEM.GET; do
+				# shellcheck disable=SC2086
+				cpu_rows+=$(printf ' %.1f / %.1f / %.1f |' "$(bench_median ${CR[$arm,$size,$c]})" \
+					"$(bench_median ${CU[$arm,$size,$c]})" "$(bench_median ${CM[$arm,$size,$c]})")
+			done
+			cpu_rows+=$'\n'
 		done
 	done
+	echo "| value | conns | SET | TMEM.PUT | TMEM.PUT/SET | GET | TMEM.GET | TMEM.GET/GET |"
+	echo "|------:|------:|----:|---------:|-------------:|----:|---------:|-------------:|"
+	printf '%s' "$rows"
 	echo
 	echo "CPU time per operation, µs: redis-server / utmemd / the whole machine (every core, every process; the client included), median of the $((2 * REPS)) runs of each arm"
 	echo
 	echo "| value | conns | SET | TMEM.PUT | GET | TMEM.GET |"
 	echo "|------:|------:|----:|---------:|----:|---------:|"
-	for size in $SIZES; do
-		for c in $(conns_for "$size"); do
-			printf '| %s | %s |' "$size" "$c"
-			for arm in SET TMEM.PUT GET TMEM.GET; do
-				# shellcheck disable=SC2086
-				printf ' %.1f / %.1f / %.1f |' "$(bench_median ${CR[$arm,$size,$c]})" \
-					"$(bench_median ${CU[$arm,$size,$c]})" "$(bench_median ${CM[$arm,$size,$c]})"
-			done
-			echo
-		done
-	done
+	printf '%s' "$cpu_rows"
 } >"$MD"
 {
 	echo "# size conns  then per arm (SET TMEM.PUT GET TMEM.GET): median min max ops/s"
