@@ -6,10 +6,11 @@
 # thread that is running goes on serving. On a loaded machine that window
 # lasted long enough in CI for a TMEM.POP sent after the kill to be
 # answered. freeze_pid PID: SIGSTOP, then wait (5 s at most) until every
-# thread of PID is in state T. Returns 1 if it did not stop in time.
+# thread of PID is in state T. If it does not stop in time, the sourcing
+# script's fail() is called (and 1 returned, should fail() return).
 freeze_pid() {
 	local pid=$1 i f st all
-	kill -STOP "$pid" || return 1
+	kill -STOP "$pid" || { fail "SIGSTOP to pid $pid failed"; return 1; }
 	for i in $(seq 500); do
 		all=1
 		for f in /proc/"$pid"/task/*/stat; do
@@ -20,5 +21,6 @@ freeze_pid() {
 		[ "$all" = 1 ] && return 0
 		sleep 0.01
 	done
+	fail "pid $pid did not stop within 5 s of SIGSTOP"
 	return 1
 }

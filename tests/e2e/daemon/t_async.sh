@@ -51,7 +51,7 @@ for mode in fast socket; do
 	CPID=$!
 	PIDS+=("$CPID")
 	wait_line "$T/kill-$mode.out" READY || fail "$mode: client not ready"
-	freeze_pid "$DPID" || fail "utmemd did not stop on SIGSTOP"
+	freeze_pid "$DPID"
 	touch "$F/stopped"
 	wait_line "$T/kill-$mode.out" SUBMITTED || { kill -CONT "$DPID"; fail "$mode: submits blocked"; }
 	kill -KILL "$DPID"
