@@ -72,6 +72,7 @@ void ud_cfg_init(struct ud_cfg *cfg, const char *run_dir)
 	cfg->log_level = UADM_LOG_INFO;
 	cfg->ring_size = URING_DEFAULT_SIZE;
 	cfg->ring_spin_us = URING_DEFAULT_SPIN_US;
+	cfg->worker_slice_us = UD_DEFAULT_SLICE_US;
 	snprintf(cfg->controller, sizeof(cfg->controller), "off");
 	cfg->controller_interval_ms = 20;
 	cfg->idle_timeout = DEFAULT_IDLE_TIMEOUT;

@@ -94,6 +94,7 @@ struct ud_cfg {
 	uint16_t tcp_port;
 	uint64_t ring_size;       /* bytes of each shared-memory ring, 0 = off */
 	unsigned ring_spin_us;    /* worker polls rings this long before sleeping */
+	unsigned worker_slice_us; /* serving threads' scheduler slice, 0 = default */
 	unsigned vsock_port;      /* AF_VSOCK listener (vsock.c), 0 = off */
 	/* Connection timeouts in seconds (limits.c; 0 = never where allowed). */
 	unsigned idle_timeout;    /* nothing asked, nothing pending */
@@ -183,6 +184,12 @@ uint64_t ud_phys_mem(void);
 /* CPUs online, at least 1 (the default worker count, at most 64; the
  * workers' spin, ring_wait.c). */
 unsigned ud_cpus(void);
+
+/* The serving threads' scheduler slice (sched.c): the default, and the
+ * range the kernel accepts for a thread's own slice (0 = don't ask). */
+#define UD_DEFAULT_SLICE_US 100u
+#define UD_MIN_SLICE_US 100u
+#define UD_MAX_SLICE_US 100000u
 /* Names are 1..63 bytes of [A-Za-z0-9._-], as the store requires. */
 int ud_valid_name(const char *s);
 

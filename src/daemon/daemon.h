@@ -307,6 +307,9 @@ struct ud_daemon {
 	int live_fd;           /* the liveness page (region.c), or -1 */
 	void *live;
 	unsigned ring_spin_us; /* cfg.ring_spin_us at startup */
+	unsigned worker_slice_us; /* cfg.worker_slice_us at startup */
+	_Atomic uint64_t worker_slice_ns; /* what the kernel granted (sched.c) */
+	atomic_int slice_told;  /* its outcome was logged */
 	int loadavg_fd;        /* /proc/loadavg for the workers' spin, or -1 */
 	unsigned ncpu;         /* CPUs online (ud_cpus) */
 	struct ud_vm *vms;     /* VM tenants served over ivshmem (ivshmem.c) */
@@ -523,6 +526,11 @@ void ud_ring_worked(struct ud_loop *l);
 #define UD_RING_READY (-2)
 #define UD_RING_EPOLL_EVERY 64 /* ring passes between two epoll checks, at most */
 int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed);
+
+/* ---- the serving threads' scheduling (sched.c) ---- */
+
+int ud_sched_slice(unsigned us, uint64_t *got_ns);
+void ud_sched_serving_thread(struct ud_daemon *d);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
 

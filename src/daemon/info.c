@@ -173,6 +173,8 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("bulk_max_ms", "%.1f", (double)bs.max_ns / 1e6);
 	ITEM("worker_wakeups", "%llu", (unsigned long long)worker_wakeups(d));
 	ITEM("worker_spin_crowded", "%llu", (unsigned long long)worker_spin_crowded(d));
+	ITEM("worker_slice_ns", "%llu",
+	     (unsigned long long)atomic_load_explicit(&d->worker_slice_ns, memory_order_relaxed));
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
 	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");

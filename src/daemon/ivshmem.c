@@ -379,6 +379,8 @@ static void *vm_main(void *arg)
 	struct epoll_event ev[8];
 	int stop = 0;
 
+	ud_sched_serving_thread(vm->d);
+
 	while (!stop) {
 		int armed, n;
 		int64_t wait = next_wait(vm, &armed);

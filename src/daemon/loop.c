@@ -820,6 +820,7 @@ void *ud_worker_main(void *arg)
 	long deadline = 0;
 	unsigned skipped = 0;
 
+	ud_sched_serving_thread(l->d);
 	uspin_init(&l->ring_spin, (uint64_t)l->d->ring_spin_us * 1000u);
 	l->bulk_ok = 1; /* this thread reads the hand-off pipe (bulk.c) */
 	for (;;) {

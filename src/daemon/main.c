@@ -460,6 +460,7 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
+	d->worker_slice_us = d->cfg.worker_slice_us;
 	d->loadavg_fd = d->ring_spin_us ? open("/proc/loadavg", O_RDONLY | O_CLOEXEC) : -1;
 	d->ncpu = ud_cpus();
 	d->bench_modes = d->cfg.bench_modes != 0;

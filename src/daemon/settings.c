@@ -192,6 +192,21 @@ static void f_uint(const struct ud_setting *s, const void *rec, char *out,
 	snprintf(out, outlen, "%llu", (unsigned long long)load_uint(s, rec));
 }
 
+/* 0 (off) or lo..hi: a bound below which the kernel would not go. */
+static int p_zero_or(const struct ud_setting *s, void *rec, const char *v,
+		     char *msg, size_t msglen)
+{
+	unsigned long long n;
+
+	if (parse_num(v, 10, 0, s->hi, &n) || (n && n < s->lo))
+		return bad(msg, msglen, "%s '%s': expected 0 or %llu..%llu", s->key, v,
+			   (unsigned long long)s->lo, (unsigned long long)s->hi);
+	store_uint(s, rec, n);
+	return 0;
+}
+
+#define f_zero_or f_uint
+
 static int p_mode(const struct ud_setting *s, void *rec, const char *v,
 		  char *msg, size_t msglen)
 {
@@ -751,6 +766,8 @@ const struct ud_setting ud_settings[] = {
 	  "bytes of each direction of a shared-memory ring, or off"),
 	S(MAIN, "ring_spin_us", ring_spin_us, uint, 0, 100000, UD_SF_RESTART,
 	  "microseconds a worker polls its rings before sleeping"),
+	S(MAIN, "worker_slice_us", worker_slice_us, zero_or, UD_MIN_SLICE_US, UD_MAX_SLICE_US,
+	  UD_SF_RESTART, "scheduler slice of the serving threads (0: the kernel's default)"),
 	S(MAIN, "bench_modes", bench_modes, onoff, 0, 0, UD_SF_RESTART,
 	  "benchmarking aid: tenants may ask for no-forward, null-store and timing"),
 	S(MAIN, "vsock", vsock_port, uint, 0, 0xfffffffeu, UD_SF_RESTART,

@@ -66,6 +66,7 @@ static void test_default(void **state)
 	assert_string_equal(cfg.run_dir, "/tmp/x");
 	assert_int_equal(cfg.tcp_on, 0);
 	assert_int_equal(cfg.bench_modes, 0); /* benchmark modes: off */
+	assert_int_equal(cfg.worker_slice_us, 100); /* a short slice for the workers */
 	ud_cfg_free(&cfg);
 }
 
@@ -115,6 +116,9 @@ static void test_errors(void **state)
 	load("[tenant a]\n[tenant b]\n[tenant a]\n", &cfg, 3, "duplicate tenant 'a'");
 	load("[tenant a]\nmax = 1X\n", &cfg, 2, "max '1X'");
 	load("[utmemd]\nworkers = 0\n", &cfg, 2, "workers '0'");
+	load("[utmemd]\nworker_slice_us = 99\n", &cfg, 2,
+	     "worker_slice_us '99': expected 0 or 100..100000");
+	load("[utmemd]\nworker_slice_us = 100001\n", &cfg, 2, "worker_slice_us '100001'");
 	load("[utmemd]\nmax_key = 65537\n", &cfg, 2, "max_key");
 	load("[utmemd]\ncapacity = 0%\n", &cfg, 2, "percentage");
 	load("[utmemd]\ntcp = 1.2.3:80\n", &cfg, 2, "not an IPv4 address");
@@ -213,7 +217,8 @@ static void test_write_reads_back(void **state)
 	assert_int_equal(load("[utmemd]\ncapacity = 30%\nmax_key = 2K\n"
 			      "max_value = 8M\nworkers = 3\nrun_dir = /r\n"
 			      "tcp = 10.0.0.1:7000\nlog_level = warn\nring_size = off\n"
-			      "ring_spin_us = 0\nbench_modes = on\nuser = root\nidle_timeout = 10m\n"
+			      "ring_spin_us = 0\nworker_slice_us = 0\nbench_modes = on\nuser = root\n"
+			      "idle_timeout = 10m\n"
 			      "auth_timeout = 2\nmax_unauth = 9\n"
 			      "[tenant a]\nmin = 1M\nmax = 64M\nweight = 4\n"
 			      "socket = /x/y.sock\ntoken = 0123456789\nmode = 0600\n"
