@@ -397,6 +397,8 @@ uint64_t ust_arena_poll(ust_arena *a)
 	ar_retry(a, &batch);
 	ar_warm_fit(a, a->warm_poll, 0, &batch);
 	ar_warm_fit(a, a->warm_max, a->warm_idle_ns, &batch);
+	if (a->slot_warm > a->warm_max)
+		(void)ar_slots_fit(a, a->warm_max / 2, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
@@ -433,7 +435,8 @@ uint64_t ust_arena_trim(ust_arena *a)
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
 	ar_warm_drain(a, &batch);
-	bytes = batch_bytes(batch);
+	bytes = ar_slots_fit(a, 0, &batch);
+	bytes += batch_bytes(batch);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
 	return bytes;
@@ -524,6 +527,7 @@ void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 	o->evac_slabs = a->evac_slabs;
 	o->resident_bytes = ((uint64_t)a->heap_pages - a->cold_pages) * AR_P;
 	o->warm_bytes = a->warm_pages * AR_P;
+	o->warm_slot_bytes = a->slot_warm;
 	o->warm_runs = a->nwarm;
 	o->deferred_bytes = a->def_bytes;
 	o->deferred_count = a->ndef;

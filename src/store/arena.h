@@ -22,7 +22,11 @@
  * base), except for a warm cache of at most warm_max bytes of recently
  * freed runs kept faulted in, because a punched run costs its next writer a
  * page fault per page (or, with warm_hard, up to warm_hard bytes until the
- * next ust_arena_poll(), so punches leave the callers' path).
+ * next ust_arena_poll(), so punches leave the callers' path). The free
+ * slots of a slab of objects of a page or more go back the same way while
+ * the slab still holds others: beyond warm_max bytes of them, the next
+ * ust_arena_poll() punches the whole pages they cover (a flushed pool's
+ * 16 KiB records among another pool's otherwise stayed resident).
  *
  * One-sided readers publish in the region's hazard table the offset they are
  * reading (0 = none). Before a freed range becomes reusable or is punched,
@@ -104,6 +108,10 @@ struct ust_arena_stats {
 	uint64_t resident_bytes;   /* our accounting: heap pages not known punched */
 	uint64_t warm_bytes;       /* free runs kept faulted in */
 	uint64_t warm_runs;
+	uint64_t warm_slot_bytes;  /* free slots of slabs of objects of a page
+				      or more not punched yet (at most
+				      warm_max after a poll; their whole pages
+				      are punched, the rest stays with the slab) */
 	uint64_t deferred_bytes;   /* freed but hazarded, not yet reusable */
 	uint64_t deferred_count;
 	uint64_t cold_runs;        /* free punched runs (coalesced) */
@@ -191,8 +199,9 @@ bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
 /*
  * Retry deferred ranges now, and punch warm runs beyond warm_poll, then
  * those beyond warm_max that lay idle warm_idle_ns (warm runs accumulate
- * beyond warm_max only with warm_hard set). Returns the bytes still
- * deferred.
+ * beyond warm_max only with warm_hard set); and, if more than warm_max
+ * bytes of page-sized slab slots lie free, their pages down to half that.
+ * Returns the bytes still deferred.
  */
 uint64_t ust_arena_poll(ust_arena *a);
 
@@ -221,7 +230,8 @@ uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns);
  */
 void ust_arena_hazards_live(ust_arena *a, uint32_t n);
 
-/* Punch the whole warm cache now (shrink, flush, idle). Returns bytes punched. */
+/* Punch the whole warm cache now (shrink, flush, idle), and the free pages
+ * of slabs of objects of a page or more. Returns bytes punched. */
 uint64_t ust_arena_trim(ust_arena *a);
 
 /*

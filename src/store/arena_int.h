@@ -59,7 +59,10 @@ struct run {
 	struct run *prev, *next;
 	uint32_t start, npages;    /* heap page index and length */
 	uint8_t state, cls, bucket, evac;
-	uint16_t nfree, hint;      /* slab: free slots, where to look first */
+	uint16_t nfree;            /* slab: free slots */
+	uint8_t hint;              /* slab: the slot to look at first */
+	uint8_t nwarm;             /* slab of a page class: slots freed since
+				      its free pages were last punched */
 	union {
 		struct {
 			struct run *lprev, *lnext; /* warm LRU, head = newest */
@@ -147,6 +150,9 @@ struct ust_arena {
 	uint64_t class_count[UST_ARENA_NCLASSES];
 	uint64_t run_count, run_pages;
 	uint64_t slabs, slab_pages, evac_slabs;
+	/* Bytes of free slots of page classes (ar_page_class) not punched
+	 * since they were freed: the sum of nwarm × size over the slabs. */
+	uint64_t slot_warm;
 	uint64_t def_bytes;
 	_Atomic int64_t def_delta; /* def_bytes change not yet taken
 				      (ust_arena_deferred_take) */
@@ -181,7 +187,19 @@ bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);
 uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties);
+uint64_t ar_slots_fit(ust_arena *a, uint64_t limit, struct run **batch);
 void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch);
+
+/*
+ * Is class c a page class, whose free slots hold whole pages that can go
+ * back to the OS while the slab still has live objects? Objects of at
+ * least a page: 4096 B and its multiples exactly, the others in part
+ * (16448: three pages of each slot's four).
+ */
+static inline bool ar_page_class(unsigned c)
+{
+	return ar_cls(c)->size >= AR_P;
+}
 
 /* Region offset of heap page `page`. */
 static inline uint64_t ar_off(const ust_arena *a, uint32_t page)

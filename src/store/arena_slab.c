@@ -170,6 +170,7 @@ static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
 	s->evac = 0;
 	s->nfree = k->nobjs;
 	s->hint = 0;
+	s->nwarm = 0;
 	s->prev = s->next = NULL;
 	/* Slots past nobjs are marked taken so the search never finds them. */
 	for (unsigned w = 0; w < AR_SLAB_MAXOBJ / 64; w++) {
@@ -202,7 +203,7 @@ static unsigned slot_take(struct run *s)
 
 			s->u.bits[w] |= 1ull << (i % 64);
 			s->nfree--;
-			s->hint = (uint16_t)i;
+			s->hint = (uint8_t)i;
 			return i;
 		}
 	}
@@ -239,6 +240,10 @@ int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
 	}
 	slab_unlist(a, s);
 	slot = slot_take(s);
+	if (s->nwarm) { /* most likely the slot freed last (the hint) */
+		s->nwarm--;
+		a->slot_warm -= k->size;
+	}
 	slab_list(a, s);
 	a->class_count[c]++;
 	return (int64_t)(ar_off(a, s->start) + (uint64_t)slot * k->size);
@@ -287,11 +292,17 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 	slab_unlist(a, s);
 	s->u.bits[i / 64] &= ~(1ull << (i % 64));
 	s->nfree++;
-	s->hint = (uint16_t)i;
+	s->hint = (uint8_t)i;
 	if (s->nfree < k->nobjs) {
+		if (ar_page_class(s->cls)) {
+			s->nwarm++;
+			a->slot_warm += k->size;
+		}
 		slab_list(a, s);
 		return;
 	}
+	a->slot_warm -= (uint64_t)s->nwarm * k->size;
+	s->nwarm = 0;
 	if (s->evac) {
 		s->evac = 0;
 		a->evac_slabs--;
@@ -347,6 +358,10 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
 	uint64_t held[AR_SLAB_MAXOBJ / 64] = { 0 }, bytes = 0;
 	uint32_t lo[AR_SLAB_MAXPAGES], hi[AR_SLAB_MAXPAGES], nr = 0, nheld = 0;
 
+	/* Every free slot is looked at now: what cannot go back (pages it
+	 * shares with a live neighbour) stays until the slab empties. */
+	a->slot_warm -= (uint64_t)s->nwarm * k->size;
+	s->nwarm = 0;
 	for (uint32_t pg = 0; pg < k->pages; pg++) {
 		unsigned first = (unsigned)((uint64_t)pg * AR_P / k->size);
 		unsigned last = (unsigned)(((uint64_t)pg + 1) * AR_P - 1) / k->size;
@@ -406,9 +421,37 @@ void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch)
 	const struct cls *k = ar_cls(s->cls);
 
 	s->next = NULL;
+	a->slot_warm -= (uint64_t)s->nwarm * k->size; /* freed while punching */
+	s->nwarm = 0;
 	ar_map_del(&a->map, s->start);
 	ar_map_shrink(&a->map);
 	a->slabs--;
 	a->slab_pages -= k->pages;
 	ar_run_free(a, s, false, batch);
+}
+
+/*
+ * Punch the free pages of page-class slabs (ar_slab_scrub) until at most
+ * limit bytes of their free slots are left unpunched: a pool flushed or
+ * evicted leaves slabs partly full (other pools' objects, survivors), and
+ * their free slots would otherwise stay resident until the slab empties.
+ * Up to limit bytes stay, as the warm cache keeps runs: a PUT of that
+ * class takes such a slot without a page fault. Walks the address list like
+ * ust_arena_scrub(); a slab emptied meanwhile is freed into batch. Lock
+ * held (dropped while punching). Returns the bytes punched.
+ */
+uint64_t ar_slots_fit(ust_arena *a, uint64_t limit, struct run **batch)
+{
+	struct run *r, *empties = NULL;
+	uint64_t bytes = 0;
+
+	for (r = a->first; r && a->slot_warm > limit; r = r->anext)
+		if (r->state == RUN_SLAB && r->nwarm)
+			bytes += ar_slab_scrub(a, r, &empties);
+	while (empties) {
+		r = empties;
+		empties = r->next;
+		ar_slab_drop(a, r, batch);
+	}
+	return bytes;
 }

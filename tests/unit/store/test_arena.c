@@ -859,6 +859,62 @@ static void test_scrub_slab(void **state)
 	fx_close(&f);
 }
 
+/*
+ * Free slots of page-sized objects go back while their slab lives on: a
+ * flushed pool's records among another pool's would otherwise stay
+ * resident until each slab empties. Beyond warm_max bytes of them a poll
+ * punches their pages down to half of it; a trim punches all; a slot
+ * freed and taken again (an overwrite) is never punched.
+ */
+static void test_slot_warm(void **state)
+{
+	int64_t o[12], base, full;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 8 * MiB, 64 * KiB, 0, 0);
+	base = resident(&f);
+	for (int i = 0; i < 12; i++) {
+		o[i] = xalloc(&f, 16384); /* 4 per 16-page slab: three slabs */
+		memset(f.base + o[i], i + 1, 16384);
+	}
+	assert_int_equal(stats(&f).slabs, 3);
+	full = resident(&f);
+	assert_int_equal(full - base, 12 * 16384);
+	/* an overwrite: freed and taken again, nothing to punch */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)o[0], 16384), 0);
+	assert_int_equal(stats(&f).warm_slot_bytes, 16384);
+	ust_arena_poll(f.a);
+	assert_int_equal(resident(&f), full); /* under warm_max: kept */
+	o[0] = xalloc(&f, 16384);
+	memset(f.base + o[0], 1, 16384);
+	assert_int_equal(stats(&f).warm_slot_bytes, 0);
+	/* every other object freed: 96 KiB of free slots in live slabs */
+	for (int i = 1; i < 12; i += 2)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], 16384), 0);
+	assert_int_equal(stats(&f).warm_slot_bytes, 6 * 16384);
+	assert_int_equal(resident(&f), full); /* nothing punched on the caller's path */
+	ust_arena_poll(f.a);
+	assert_true(stats(&f).warm_slot_bytes <= 32 * KiB);
+	assert_true(full - resident(&f) >= 4 * 16384);
+	assert_int_equal(stats(&f).slabs, 3);
+	ust_arena_trim(f.a);
+	assert_int_equal(stats(&f).warm_slot_bytes, 0);
+	assert_int_equal(resident(&f) - base, 6 * 16384); /* the live objects only */
+	for (int i = 0; i < 12; i += 2)
+		for (int j = 0; j < 16384; j++)
+			if (f.base[o[i] + j] != (char)(i + 1))
+				fail_msg("object %d byte %d changed by the punch", i, j);
+	/* a slab that empties takes its slots' count with it */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)o[10], 16384), 0);
+	assert_int_equal(stats(&f).warm_slot_bytes, 16384);
+	for (int i = 0; i < 10; i += 2)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], 16384), 0);
+	assert_int_equal(stats(&f).slabs, 0);
+	assert_int_equal(stats(&f).warm_slot_bytes, 0);
+	fx_close(&f);
+}
+
 static void test_exhaustion(void **state)
 {
 	enum { N = 4096 };
@@ -1572,6 +1628,7 @@ int main(void)
 		cmocka_unit_test(test_hazards_live),
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_slab),
+		cmocka_unit_test(test_slot_warm),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
