@@ -521,16 +521,21 @@ bool ust_compact_wanted(ust_store *st)
 }
 
 /*
- * Remember the charge before a shrink evicts, so that ust_compact_wanted()
- * sees how much went (the tables it leaves oversized, the pages scattered
- * by eviction). Caller holds mgmt.
+ * Remember the charge before a shrink evicts or a flush or destroy drops
+ * entries, so that ust_compact_wanted() sees how much went (the tables it
+ * leaves oversized, the pages and region slabs scattered by it). Any
+ * thread: the largest charge noted stays.
  */
 void ust_compact_note(ust_store *st)
 {
 	uint64_t ch = atomic_load_explicit(&st->charged, memory_order_relaxed);
+	uint64_t last = atomic_load_explicit(&st->walk_charged, memory_order_relaxed);
 
-	if (ch > atomic_load_explicit(&st->walk_charged, memory_order_relaxed))
-		atomic_store_explicit(&st->walk_charged, ch, memory_order_relaxed);
+	while (ch > last &&
+	       !atomic_compare_exchange_weak_explicit(&st->walk_charged, &last, ch,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
 }
 
 /* Free the census; called by ust_store_free. */

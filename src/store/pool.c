@@ -167,6 +167,7 @@ static struct ust_entry *drop_stripe(ust_store *st, struct ust_pool *p, unsigned
 void ust_pool_drop_entries(ust_store *st, struct ust_pool *p, uint32_t tenant,
 			   bool all, bool locked)
 {
+	ust_compact_note(st); /* a large drop asks for a compaction pass */
 	for (unsigned s = 0; s < st->nstripes; s++) {
 		struct drop_pos pos = {0};
 		bool done = false;

@@ -372,8 +372,10 @@ int ust_heap_info(ust_store *st, struct ust_heap_info *out);
 /*
  * Would a compaction pass pay off? True when free space inside partly used
  * slabs (active - allocated) exceeds 1/8 of what is allocated plus 4 MiB,
- * or when the store's charge fell by a quarter since the last full pass
- * (bucket arrays to shrink). Costs a stats refresh (tens of microseconds).
+ * or when the store's charge fell by a quarter since the last full pass or
+ * since a shrink, flush or destroy began (bucket arrays to shrink, value
+ * region slabs the drop left half empty). Costs a stats refresh (tens of
+ * microseconds).
  */
 bool ust_compact_wanted(ust_store *st);
 

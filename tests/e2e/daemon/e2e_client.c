@@ -400,6 +400,33 @@ static int cmd_fill_k(char **argv)
 static int cmd_check(char **argv) { return fill_or_check(argv, 1); }
 
 /*
+ * fill2 SOCK POOLA POOLB N SIZE: the values of fill (keys k0..k<N-1>) in
+ * two persistent pools, turn by turn, so that their records share every
+ * slab of the value region.
+ */
+static int cmd_fill2(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	long n = atol(argv[3]);
+	size_t size = (size_t)atol(argv[4]);
+	char *val = malloc(size ? size : 1), key[32];
+	uint32_t p[2];
+
+	CHECK_EQ("open a", utmem_pool_open(c, argv[1], UTMEM_POOL_CREATE, &p[0]), 0);
+	CHECK_EQ("open b", utmem_pool_open(c, argv[2], UTMEM_POOL_CREATE, &p[1]), 0);
+	for (long i = 0; val && i < n && !failures; i++) {
+		int len = snprintf(key, sizeof(key), "k%ld", i);
+
+		memset(val, 'a' + (int)(i % 26), size);
+		for (int j = 0; j < 2; j++)
+			CHECK_EQ("put", utmem_put(c, p[j], key, (size_t)len, val, size), 0);
+	}
+	free(val);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
+/*
  * read SOCK POOL N STRIDE: GET keys k0, kSTRIDE, k2*STRIDE... below kN of
  * an ephemeral POOL (refreshing their LRU stamps); misses are counted and
  * printed, not failures.
@@ -458,12 +485,13 @@ int main(int argc, char **argv)
 		{"serve", 2, cmd_serve},     {"fill", 6, cmd_fill},
 		{"fill", 5, cmd_fill_k},     {"check", 6, cmd_check},
 		{"refused", 4, cmd_refused}, {"read", 4, cmd_read},
+		{"fill2", 5, cmd_fill2},
 	};
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|check|refused|read ARGS\n");
+	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|fill2|check|refused|read ARGS\n");
 	return 2;
 }

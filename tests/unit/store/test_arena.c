@@ -998,13 +998,13 @@ static void test_should_move(void **state)
 	assert_int_equal(s.slabs, 2);
 	assert_int_equal(s.evac_slabs, 0);
 	assert_int_equal(s.alloc_count, 54 + 64 + 4);
-	/* Over a quarter full (17 of 64) is not sparse, whatever room there is. */
-	for (int i = 10; i < 30; i++) /* slab 1: 38 used, 26 free */
+	/* Over half full (33 of 64) is not sparse, whatever room there is. */
+	for (int i = 10; i < 51; i++) /* slab 1: 13 used, 51 free */
 		ust_arena_release(f.a, (uint64_t)o[1][i], 64);
-	for (int i = 17; i < 64; i++)
+	for (int i = 33; i < 64; i++)
 		ust_arena_release(f.a, (uint64_t)o[2][i], 64);
 	assert_false(ust_arena_should_move(f.a, (uint64_t)o[2][0], 64));
-	ust_arena_release(f.a, (uint64_t)o[2][16], 64);
+	ust_arena_release(f.a, (uint64_t)o[2][32], 64);
 	assert_true(ust_arena_should_move(f.a, (uint64_t)o[2][0], 64));
 	fx_close(&f);
 
