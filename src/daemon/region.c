@@ -22,7 +22,8 @@
 #define REGION_MIN (64ull << 20)
 #define REGION_MAX (1ull << 40)
 #define REGION_HAZARDS 256u        /* fast-path connections per tenant */
-#define REGION_WARM (4u << 20)     /* freed page runs kept for reuse */
+#define REGION_WARM (4u << 20)     /* freed page runs (and free slab slots of
+				      page-sized records) kept for reuse */
 /*
  * Beyond it the data path punches. A worker never should: a punch zaps the
  * pages from every process that maps the region (a TLB flush on each of

@@ -69,7 +69,7 @@ stop_daemon "$DPID" || fail "utmemd exit status $?"
 # default path over unix:): two persistent pools of 32 MiB filled turn by
 # turn share every slab, and flushing one must give its memory back all
 # the same, the survivors intact. Before, RSS stayed at twice the charge
-# (16 KiB: 604 MiB for 300 charged): a slab's free slots stayed resident
+# (16 KiB: 532 MiB for 260 charged, bench/micro/flush-rss.sh): a slab's free slots stayed resident
 # until it emptied, and compaction moved records only out of slabs at
 # most a quarter full.
 rm -rf "$RUN"

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# bench/micro/flush-rss.sh — does a flush give a tenant's value-region memory
+# back when the flushed pool's records share slabs with another pool's?
+#
+# One utmemd on its defaults; two utmem-bench processes fill two persistent
+# pools of the default tenant at the same time over the default unix: path
+# (ring and value region), so that their records interleave in every slab;
+# then `utmemctl pool flush` drops one and utmemd's RSS and charge are
+# sampled every 50 ms for 3 s. Prints one line per sample and a summary with
+# the store's margin (charge + charge/8 + 8 MiB; docs/store.md).
+#
+# Usage: bench/micro/flush-rss.sh [BUILD] — environment (defaults in
+# brackets): SIZE [16K] value size (utmem-bench syntax), MIB [256] of values
+# per pool (every key written once).
+# docs/evaluation.md §8 ("In a tenant's value region") has the figures.
+set -euo pipefail
+
+cd "$(dirname "$0")/../.." || exit 1
+BENCH_BUILD=${1:-${BENCH_BUILD:-build}}
+SIZE=${SIZE:-16K}
+MIB=${MIB:-256}
+
+{
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+bench_init
+case $SIZE in
+*K) bytes=$((${SIZE%K} << 10)) ;;
+*M) bytes=$((${SIZE%M} << 20)) ;;
+*) bytes=$SIZE ;;
+esac
+[ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
+keys=$(((MIB << 20) / bytes))
+ctl=$BENCH_BUILD/tools/utmemctl/utmemctl
+[ -x "$ctl" ] || bench_die "no $ctl (build it first: ninja -C $BENCH_BUILD)"
+bench_start_utmemd
+info() { "$ctl" --run-dir "$UTMEMD_RUN" info | awk -v k="$1" '$1 == k { print $2 }'; }
+
+pids=()
+for pool in flushed kept; do
+	"$BENCH_UTMEM_BENCH" --addr "unix:$UTMEMD_SOCK" --pool "$pool" \
+		--value-size "$SIZE" --keys "$keys" --preload --requests 1 \
+		--warmup 0 --op put >/dev/null &
+	pids+=($!)
+done
+for p in "${pids[@]}"; do
+	wait "$p" || bench_die "utmem-bench fill failed"
+done
+full=$(info rss_bytes)
+before=$(info charged_bytes)
+echo "value $SIZE, $keys keys per pool: RSS $((full >> 20)) MiB, charged $((before >> 20)) MiB"
+start=$(date +%s%N)
+"$ctl" --run-dir "$UTMEMD_RUN" --force pool flush flushed --tenant default >/dev/null ||
+	bench_die "flush failed"
+within=""
+for _ in $(seq 60); do
+	ms=$((($(date +%s%N) - start) / 1000000))
+	rss=$(info rss_bytes)
+	charged=$(info charged_bytes)
+	limit=$((charged + charged / 8 + (8 << 20)))
+	echo "$ms ms: RSS $((rss >> 20)) MiB, charged $((charged >> 20)) MiB"
+	[ -z "$within" ] && [ "$rss" -le "$limit" ] && within=$ms
+	sleep 0.05
+done
+echo "after 3 s: RSS $((rss >> 20)) MiB for $((charged >> 20)) MiB charged" \
+	"(margin $((limit >> 20)) MiB); within the margin after ${within:-never} ms" \
+	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
+}
+exit
