@@ -61,8 +61,11 @@ struct run {
 	uint8_t state, cls, bucket, evac;
 	uint16_t nfree;            /* slab: free slots */
 	uint8_t hint;              /* slab: the slot to look at first */
-	uint8_t nwarm;             /* slab of a page class: slots freed since
-				      its free pages were last punched */
+	uint8_t nwarm;             /* slab of a page class: free slots not
+				      punched since they were freed (an
+				      allocation takes one off, punched or
+				      not: a slot it reuses was most likely
+				      the last freed) */
 	union {
 		struct {
 			struct run *lprev, *lnext; /* warm LRU, head = newest */
