@@ -398,7 +398,7 @@ uint64_t ust_arena_poll(ust_arena *a)
 	ar_warm_fit(a, a->warm_poll, 0, &batch);
 	ar_warm_fit(a, a->warm_max, a->warm_idle_ns, &batch);
 	if (a->slot_warm > a->warm_max)
-		(void)ar_slots_fit(a, a->warm_max / 2, &batch);
+		(void)ar_slabs_scrub(a, true, a->warm_max / 2, &batch);
 	left = a->def_bytes;
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
@@ -435,7 +435,7 @@ uint64_t ust_arena_trim(ust_arena *a)
 	pthread_mutex_lock(&a->lock);
 	ar_retry(a, &batch);
 	ar_warm_drain(a, &batch);
-	bytes = ar_slots_fit(a, 0, &batch);
+	bytes = ar_slabs_scrub(a, true, 0, &batch);
 	bytes += batch_bytes(batch);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
@@ -453,7 +453,7 @@ uint64_t ust_arena_trim(ust_arena *a)
 uint64_t ust_arena_scrub(ust_arena *a)
 {
 	uint64_t bytes = ust_arena_trim(a);
-	struct run *r, *one, *empties = NULL, *batch = NULL;
+	struct run *r, *one, *batch = NULL;
 	uint32_t cursor = 0;
 
 	pthread_mutex_lock(&a->lock);
@@ -483,15 +483,8 @@ uint64_t ust_arena_scrub(ust_arena *a)
 		if (a->waiters)
 			pthread_cond_broadcast(&a->punched);
 	}
-	/* Then the free pages inside slabs; a slab the walk stands on stays put. */
-	for (r = a->first; r; r = r->anext)
-		if (r->state == RUN_SLAB)
-			bytes += ar_slab_scrub(a, r, &empties);
-	while (empties) {
-		r = empties;
-		empties = r->next;
-		ar_slab_drop(a, r, &batch);
-	}
+	/* Then the free pages inside slabs. */
+	bytes += ar_slabs_scrub(a, false, 0, &batch);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
 	return bytes;

@@ -190,7 +190,8 @@ bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);
 uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties);
-uint64_t ar_slots_fit(ust_arena *a, uint64_t limit, struct run **batch);
+uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
+			struct run **batch);
 void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch);
 
 /*

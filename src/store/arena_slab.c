@@ -152,6 +152,13 @@ static void set_evac(ust_arena *a, struct run *s, bool on)
 	slab_list(a, s);
 }
 
+/* s's free slots no longer count as unpunched (looked at, or s emptied). */
+static void slots_cool(ust_arena *a, struct run *s)
+{
+	a->slot_warm -= (uint64_t)s->nwarm * ar_cls(s->cls)->size;
+	s->nwarm = 0;
+}
+
 /* A new slab of class c, or NULL (-ENOMEM). Not in any list yet. */
 static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
 {
@@ -301,8 +308,7 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 		slab_list(a, s);
 		return;
 	}
-	a->slot_warm -= (uint64_t)s->nwarm * k->size;
-	s->nwarm = 0;
+	slots_cool(a, s);
 	if (s->evac) {
 		s->evac = 0;
 		a->evac_slabs--;
@@ -365,8 +371,7 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
 
 	/* Every free slot is looked at now: what cannot go back (pages it
 	 * shares with a live neighbour) stays until the slab empties. */
-	a->slot_warm -= (uint64_t)s->nwarm * k->size;
-	s->nwarm = 0;
+	slots_cool(a, s);
 	for (uint32_t pg = 0; pg < k->pages; pg++) {
 		unsigned first = (unsigned)((uint64_t)pg * AR_P / k->size);
 		unsigned last = (unsigned)(((uint64_t)pg + 1) * AR_P - 1) / k->size;
@@ -426,8 +431,7 @@ void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch)
 	const struct cls *k = ar_cls(s->cls);
 
 	s->next = NULL;
-	a->slot_warm -= (uint64_t)s->nwarm * k->size; /* freed while punching */
-	s->nwarm = 0;
+	slots_cool(a, s); /* slots freed while it was punched */
 	ar_map_del(&a->map, s->start);
 	ar_map_shrink(&a->map);
 	a->slabs--;
@@ -436,22 +440,24 @@ void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch)
 }
 
 /*
- * Punch the free pages of page-class slabs (ar_slab_scrub) until at most
- * limit bytes of their free slots are left unpunched: a pool flushed or
+ * Punch the free pages of slabs (ar_slab_scrub), walking the address list
+ * (a slab the walk stands on stays put; one emptied meanwhile is freed into
+ * batch). warm_only: only slabs with unpunched free slots of a page class,
+ * and only until at most limit bytes of those are left: a pool flushed or
  * evicted leaves slabs partly full (other pools' objects, survivors), and
- * their free slots would otherwise stay resident until the slab empties.
- * Up to limit bytes stay, as the warm cache keeps runs: a PUT of that
- * class takes such a slot without a page fault. Walks the address list like
- * ust_arena_scrub(); a slab emptied meanwhile is freed into batch. Lock
- * held (dropped while punching). Returns the bytes punched.
+ * their free slots would otherwise stay resident until the slab empties;
+ * up to limit bytes stay, as the warm cache keeps runs, for PUTs of that
+ * class to take without a page fault. Else every slab (ust_arena_scrub).
+ * Lock held (dropped while punching). Returns the bytes punched.
  */
-uint64_t ar_slots_fit(ust_arena *a, uint64_t limit, struct run **batch)
+uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
+			struct run **batch)
 {
 	struct run *r, *empties = NULL;
 	uint64_t bytes = 0;
 
-	for (r = a->first; r && a->slot_warm > limit; r = r->anext)
-		if (r->state == RUN_SLAB && r->nwarm)
+	for (r = a->first; r && (!warm_only || a->slot_warm > limit); r = r->anext)
+		if (r->state == RUN_SLAB && (!warm_only || r->nwarm))
 			bytes += ar_slab_scrub(a, r, &empties);
 	while (empties) {
 		r = empties;
