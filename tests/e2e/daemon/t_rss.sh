@@ -30,6 +30,21 @@ run_dir = $RUN
 INI
 start_daemon d "$RUN" -c "$T/u.ini"
 info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
+# within_margin SECONDS: wait until RSS - base is within the store's margin
+# of the charge (sets rss, charged, limit and ms, the wait).
+within_margin() {
+	start=$(date +%s%N)
+	while :; do
+		rss=$(info rss_bytes)
+		charged=$(info charged_bytes)
+		limit=$((base + charged + charged / 8 + slack))
+		[ "$rss" -le "$limit" ] && break
+		[ $(($(date +%s%N) - start)) -lt $(($1 * 1000000000)) ] || break
+		sleep 0.05
+	done
+	ms=$((($(date +%s%N) - start) / 1000000))
+	[ "$rss" -le "$limit" ]
+}
 base=$(info rss_bytes)
 "$E2E_CLIENT" fill "$RUN/a.sock" e ephemeral 100000 1000 || fail "fill"
 # every 8th value read last, so LRU keeps those: survivors in every slab
@@ -49,18 +64,8 @@ echo "measured: overhead_bound_bytes $bound"
 [ "$full" -le $(($(info capacity_bytes) + bound)) ] ||
 	fail "RSS $full above capacity + overhead_bound_bytes $bound"
 [ $((full - base)) -gt $((64 << 20)) ] || fail "RSS grew only $(((full - base) >> 20)) MiB for $((charged >> 20)) MiB charged"
-start=$(date +%s%N)
 ctl --force capacity set 10M >/dev/null || fail "capacity set 10M"
-while :; do
-	rss=$(info rss_bytes)
-	charged=$(info charged_bytes)
-	limit=$((base + charged + charged / 8 + slack))
-	[ "$rss" -le "$limit" ] && break
-	[ $(($(date +%s%N) - start)) -lt 10000000000 ] || break
-	sleep 0.05
-done
-ms=$((($(date +%s%N) - start) / 1000000))
-[ "$rss" -le "$limit" ] ||
+within_margin 10 ||
 	fail "RSS $((rss >> 20)) MiB after shrinking to $((charged >> 20)) MiB charged (limit $((limit >> 20)) MiB; was $((full >> 20)), start $((base >> 20)))"
 ok "capacity 10M: RSS $((full >> 20)) -> $((rss >> 20)) MiB (charged $((charged >> 20)) MiB, start $((base >> 20)) MiB) within ${ms} ms"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
@@ -75,20 +80,6 @@ stop_daemon "$DPID" || fail "utmemd exit status $?"
 rm -rf "$RUN"
 start_daemon d2 "$RUN" -c "$T/u.ini"
 base=$(info rss_bytes)
-# within_margin SECONDS: wait until RSS is within the margin of the charge.
-within_margin() {
-	start=$(date +%s%N)
-	while :; do
-		rss=$(info rss_bytes)
-		charged=$(info charged_bytes)
-		limit=$((base + charged + charged / 8 + slack))
-		[ "$rss" -le "$limit" ] && break
-		[ $(($(date +%s%N) - start)) -lt $(($1 * 1000000000)) ] || break
-		sleep 0.05
-	done
-	ms=$((($(date +%s%N) - start) / 1000000))
-	[ "$rss" -le "$limit" ]
-}
 for size in 1000 4096 16384; do
 	n=$(((32 << 20) / size))
 	"$E2E_CLIENT" fill2 "$RUN/a.sock" "x$size" "y$size" "$n" "$size" || fail "fill2 $size"
