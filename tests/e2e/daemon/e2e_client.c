@@ -356,6 +356,12 @@ static unsigned kind_flags(const char *kind)
 	return UTMEM_POOL_CREATE;
 }
 
+/* Value i of fill, fill2 and check: size bytes of 'a' + i % 26. */
+static void fill_value(char *val, size_t size, long i)
+{
+	memset(val, 'a' + (int)(i % 26), size);
+}
+
 /*
  * fill SOCK POOL KIND N SIZE PREFIX: PUT N values of SIZE bytes under keys
  * PREFIX0..PREFIX<N-1> in POOL (KIND: persistent, ephemeral, shared); value
@@ -373,7 +379,8 @@ static int fill_or_check(char **argv, int check)
 	CHECK_EQ("open", utmem_pool_open(c, argv[1], kind_flags(argv[2]), &p), 0);
 	for (long i = 0; i < n && !failures; i++) {
 		int len = snprintf(key, sizeof(key), "%s%ld", argv[5], i);
-		memset(val, 'a' + (int)(i % 26), size);
+
+		fill_value(val, size, i);
 		if (!check) {
 			CHECK_EQ("put", utmem_put(c, p, key, (size_t)len, val, size), 0);
 			continue;
@@ -417,7 +424,7 @@ static int cmd_fill2(char **argv)
 	for (long i = 0; val && i < n && !failures; i++) {
 		int len = snprintf(key, sizeof(key), "k%ld", i);
 
-		memset(val, 'a' + (int)(i % 26), size);
+		fill_value(val, size, i);
 		for (int j = 0; j < 2; j++)
 			CHECK_EQ("put", utmem_put(c, p[j], key, (size_t)len, val, size), 0);
 	}

@@ -906,15 +906,18 @@ static int cmd_tenant_scribble(char **argv)
 
 #define PIN_VAL (6u << 20)
 
-/* Wait until DIR/NAME exists (the script checked what it had to), 10 s. */
-/* Wait (10 s at most) for flag file name, or alt if given: 0 (name), 1
- * (alt), or -1 (said). */
+/*
+ * Wait (10 s at most) until the script creates flag file DIR/NAME (it
+ * checked what it had to) or DIR/ALT if given: 0 (name), 1 (alt), or -1
+ * (said).
+ */
 static int pin_wait_either(const char *dir, const char *name, const char *alt)
 {
-	char path[512], apath[512];
+	char path[512], apath[512] = "";
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	snprintf(apath, sizeof(apath), "%s/%s", dir, alt ? alt : name);
+	if (alt)
+		snprintf(apath, sizeof(apath), "%s/%s", dir, alt);
 	for (int i = 0; i < 1000; i++) {
 		if (access(path, F_OK) == 0)
 			return 0;
