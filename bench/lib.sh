@@ -20,6 +20,15 @@
 BENCH_PIDS=()
 BENCH_TMPDIRS=()
 
+# bench_size_bytes SIZE: a size as utmem-bench takes it, in bytes (128K ->
+# 131072; K, M and G are powers of 1024; a plain number is bytes).
+bench_size_bytes() {
+	case $1 in
+	*K) echo $((${1%K} << 10)) ;; *M) echo $((${1%M} << 20)) ;;
+	*G) echo $((${1%G} << 30)) ;; *) echo "$1" ;;
+	esac
+}
+
 # Print a message to stderr and exit 1 (traps clean up).
 bench_die() {
 	echo "$(basename "$0"): $*" >&2

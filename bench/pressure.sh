@@ -121,15 +121,6 @@ setup_host() {
 LOG=$OUT/log.txt
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$LOG" >&2; }
 
-# size_bytes SIZE: 128K -> 131072.
-size_bytes() {
-	local s=$1
-	case $s in
-	*K) echo $((${s%K} << 10)) ;; *M) echo $((${s%M} << 20)) ;;
-	*G) echo $((${s%G} << 30)) ;; *) echo "$s" ;;
-	esac
-}
-
 # ub SYS ARGS...: utmem-bench against our redis with SYS's commands. Its
 # JSON line is left in UB_LINE; returns its status. It runs in the background
 # and the shell waits for it, so a signal reaches our traps at once instead
@@ -226,7 +217,7 @@ one_run() {
 	local sys=$1 size=$2 level=$3 rep=$4
 	local bytes keys id t0 t1 fill_s put get note=""
 	local sw0 si0 zs0 oom0 sw1 si1 zs1 oom1 cg alive charged="-"
-	bytes=$(size_bytes "$size")
+	bytes=$(bench_size_bytes "$size")
 	keys=$(awk -v l="$level" -v m="$LIMIT_MIB" -v b="$bytes" \
 		'BEGIN { printf "%d", l / 100 * m * 1048576 / b }')
 	id=$sys-$size-$level-$rep
@@ -386,7 +377,7 @@ report() {
 	{
 		echo "# size_kib put_tmem put_zswap put_swap get_tmem get_zswap get_swap"
 		for s in $SIZE_LIST; do
-			printf '%s' "$(($(size_bytes "$s") >> 10))"
+			printf '%s' "$(($(bench_size_bytes "$s") >> 10))"
 			for c in 7 10; do for y in tmem zswap swap; do printf ' %s' "$(cell "$y" "$s" 100 "$c")"; done; done
 			echo
 		done

@@ -61,12 +61,6 @@ export VM_CACHE=$PWD/$BENCH_BUILD/tests/vm
 {
 log() { printf '%s %s\n' "$(date -u +%H:%M:%S)" "$*" | tee -a "$OUT/log.txt" >&2; }
 
-size_bytes() {
-	case $1 in
-	*K) echo $((${1%K} << 10)) ;; *M) echo $((${1%M} << 20)) ;; *) echo "$1" ;;
-	esac
-}
-
 # The guest's part: swap on, zswap per system, the network, the module,
 # redis-server; then report swap counters until the host stops the guest.
 guest_script() {
@@ -133,7 +127,7 @@ one_run() {
 	local sys=$1 level=$2 rep=$3 id bytes keys qpid upid t0 t1 fill_s put get dir sw0 sw1 zs1
 	id=$sys-$level-$rep
 	dir=$T/$id
-	bytes=$(size_bytes "$SIZE")
+	bytes=$(bench_size_bytes "$SIZE")
 	keys=$(awk -v l="$level" -v m="$VM_MEM" -v b="$bytes" 'BEGIN { printf "%d", l / 100 * m * 1048576 / b }')
 	log "run $id: $keys keys of $SIZE = $level% of a ${VM_MEM} MiB guest"
 	mkdir -p "$dir"

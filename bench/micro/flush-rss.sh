@@ -25,11 +25,7 @@ MIB=${MIB:-256}
 . bench/lib.sh
 
 bench_init
-case $SIZE in
-*K) bytes=$((${SIZE%K} << 10)) ;;
-*M) bytes=$((${SIZE%M} << 20)) ;;
-*) bytes=$SIZE ;;
-esac
+bytes=$(bench_size_bytes "$SIZE")
 [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 keys=$(((MIB << 20) / bytes))
 ctl=$BENCH_BUILD/tools/utmemctl/utmemctl
