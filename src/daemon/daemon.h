@@ -255,7 +255,8 @@ struct ud_loop {
 	struct ud_bulk_job *bulk_done;
 	uint64_t now_ns;          /* clock at the last wake-up (timestamps) */
 	_Atomic uint64_t wakeups; /* epoll_wait returns (INFO worker_wakeups) */
-	_Atomic uint64_t spin_crowded; /* spins skipped: host crowded (ring_wait.c) */
+	_Atomic uint64_t spin_crowded; /* spins skipped or cut short: host
+					  crowded (ring_wait.c) */
 	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
 	int stopping;
 	struct ud_daemon *d;
