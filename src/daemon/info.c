@@ -152,6 +152,7 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("charged_bytes", "%llu", (unsigned long long)si.charged);
 	ITEM("pinned_bytes", "%llu", (unsigned long long)si.pinned);
 	ITEM("index_held_bytes", "%llu", (unsigned long long)si.index_held);
+	ITEM("region_slack_bytes", "%llu", (unsigned long long)si.region_slack);
 	ITEM("reserved_bytes", "%llu", (unsigned long long)si.reserved);
 	ITEM("stored_bytes", "%llu", (unsigned long long)si.stats.bytes_stored);
 	ITEM("entries", "%llu", (unsigned long long)si.stats.entries);

@@ -221,6 +221,9 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	head(w, "utmem_index_held_bytes", "gauge",
 	     "What value-region indexes cost beyond their entries' share, charged to their tenants.");
 	out(w, "utmem_index_held_bytes %llu\n", (unsigned long long)si.index_held);
+	head(w, "utmem_region_slack_bytes", "gauge",
+	     "Free slots among live records in value-region slabs under a page: resident, not charged.");
+	out(w, "utmem_region_slack_bytes %llu\n", (unsigned long long)si.region_slack);
 	head(w, "utmem_reserved_bytes", "gauge", "Sum of the tenants' min.");
 	out(w, "utmem_reserved_bytes %llu\n", (unsigned long long)si.reserved);
 	head(w, "utmem_resident_bytes", "gauge", "utmemd's resident set (RSS).");

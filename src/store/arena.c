@@ -151,6 +151,7 @@ int ust_arena_create(const struct ust_arena_cfg *cfg, ust_arena **out)
 	if (a->warm_poll < a->warm_max)
 		a->warm_poll = a->warm_max;
 	a->warm_idle_ns = cfg->warm_idle_ns;
+	a->slack_free = cfg->slack_free;
 	a->haz = cfg->nhazards ? (const volatile char *)cfg->hazards : NULL;
 	a->nhaz = cfg->nhazards;
 	atomic_init(&a->haz_live, a->nhaz);
@@ -388,6 +389,16 @@ bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len)
 	return yes;
 }
 
+void ust_arena_slack(ust_arena *a, uint64_t *slack, uint64_t *taken)
+{
+	uint64_t slab = atomic_load_explicit(&a->small_slab_bytes, memory_order_relaxed);
+	uint64_t used = atomic_load_explicit(&a->small_taken_bytes, memory_order_relaxed);
+
+	/* Two loads, not one snapshot: clamp a slab counted before its object. */
+	*slack = slab > used ? slab - used : 0;
+	*taken = used;
+}
+
 uint64_t ust_arena_poll(ust_arena *a)
 {
 	struct run *batch = NULL;
@@ -521,6 +532,8 @@ void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 	o->resident_bytes = ((uint64_t)a->heap_pages - a->cold_pages) * AR_P;
 	o->warm_bytes = a->warm_pages * AR_P;
 	o->warm_slot_bytes = a->slot_warm;
+	o->slack_bytes = atomic_load_explicit(&a->small_slab_bytes, memory_order_relaxed) -
+			 atomic_load_explicit(&a->small_taken_bytes, memory_order_relaxed);
 	o->warm_runs = a->nwarm;
 	o->deferred_bytes = a->def_bytes;
 	o->deferred_count = a->ndef;

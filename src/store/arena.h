@@ -92,6 +92,13 @@ struct ust_arena_cfg {
 	const volatile void *hazards;
 	uint32_t nhazards;
 	size_t hazard_stride;
+	/*
+	 * Slack of the slabs of classes under a page (ust_arena_slack) that is
+	 * normal use: beyond slack_free plus half their objects' bytes, slabs
+	 * up to three quarters full are evacuated (ust_arena_should_move),
+	 * not only those up to half full. 0: only those up to half full.
+	 */
+	uint64_t slack_free;
 };
 
 struct ust_arena_stats {
@@ -108,6 +115,7 @@ struct ust_arena_stats {
 	uint64_t resident_bytes;   /* our accounting: heap pages not known punched */
 	uint64_t warm_bytes;       /* free runs kept faulted in */
 	uint64_t warm_runs;
+	uint64_t slack_bytes;      /* ust_arena_slack()'s slack */
 	uint64_t warm_slot_bytes;  /* free slots of slabs of objects of a page
 				      or more not punched yet (at most
 				      warm_max after a poll; their whole pages
@@ -195,6 +203,16 @@ uint64_t ust_arena_charge(size_t len);
  * slab if it qualifies. False for page runs and unknown offsets.
  */
 bool ust_arena_should_move(ust_arena *a, uint64_t off, size_t len);
+
+/*
+ * The slabs of classes under a page: bytes of them that no live or
+ * deferred object takes (free slots and tail waste; *slack), and bytes
+ * their objects take (*taken). Such a free slot shares its page with live
+ * neighbours, so it stays resident until its slab empties: a tenant that
+ * frees all but one record per page keeps every page. Any thread, no lock
+ * (a snapshot of two counters).
+ */
+void ust_arena_slack(ust_arena *a, uint64_t *slack, uint64_t *taken);
 
 /*
  * Retry deferred ranges now, and punch warm runs beyond warm_poll, then

@@ -129,6 +129,7 @@ struct ust_arena {
 	uint64_t warm_hard;      /* >= warm_max: what release/alloc enforce */
 	uint64_t warm_poll;      /* in [warm_max, warm_hard]: what poll enforces */
 	uint64_t warm_idle_ns;   /* poll punches warm runs idle this long */
+	uint64_t slack_free;     /* slack of small slabs that is normal use */
 	const volatile char *haz;
 	uint32_t nhaz;
 	_Atomic uint32_t haz_live; /* words [0, haz_live) may be in use */
@@ -156,6 +157,11 @@ struct ust_arena {
 	/* Bytes of free slots of page classes (ar_page_class) not punched
 	 * since they were freed: the sum of nwarm × size over the slabs. */
 	uint64_t slot_warm;
+	/* Classes under a page (their free slots share pages with live
+	 * neighbours, so nothing but an emptied slab gives memory back): bytes
+	 * of their slabs, and of their taken slots (live or deferred). Written
+	 * under the lock, read without it (ust_arena_slack). */
+	_Atomic uint64_t small_slab_bytes, small_taken_bytes;
 	uint64_t def_bytes;
 	_Atomic int64_t def_delta; /* def_bytes change not yet taken
 				      (ust_arena_deferred_take) */
@@ -193,6 +199,13 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties);
 uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
 			struct run **batch);
 void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch);
+
+/* Add d to a counter only the lock holder writes (readers need no lock). */
+static inline void ar_count(_Atomic uint64_t *c, int64_t d)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + (uint64_t)d,
+			      memory_order_relaxed);
+}
 
 /*
  * Is class c a page class, whose free slots hold whole pages that can go

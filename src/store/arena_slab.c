@@ -27,7 +27,8 @@
  * four lists by fullness and an allocation takes the fullest one first, so
  * that free slots concentrate in few slabs; those slabs empty out, and an
  * empty slab's pages go back at once (warm cache or punch, arena_run.c).
- * should_move() flags a slab at most half full whose objects fit in
+ * should_move() flags a slab at most half full (three quarters, while the
+ * slabs under a page are mostly slack) whose objects fit in
  * the other partial slabs of the class as "evacuating": allocations avoid
  * it (unless nothing else has room), so the store moving its objects
  * empties it. Callers hold the arena lock.
@@ -159,6 +160,19 @@ static void slots_cool(ust_arena *a, struct run *s)
 	s->nwarm = 0;
 }
 
+/* An emptied slab leaves the map and the counts (its run is freed next). */
+static void slab_gone(ust_arena *a, struct run *s)
+{
+	const struct cls *k = ar_cls(s->cls);
+
+	ar_map_del(&a->map, s->start);
+	ar_map_shrink(&a->map);
+	a->slabs--;
+	a->slab_pages -= k->pages;
+	if (!ar_page_class(s->cls))
+		ar_count(&a->small_slab_bytes, -(int64_t)k->pages * AR_P);
+}
+
 /* A new slab of class c, or NULL (-ENOMEM). Not in any list yet. */
 static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
 {
@@ -193,6 +207,8 @@ static struct run *slab_new(ust_arena *a, unsigned c, struct run **batch)
 	ar_map_put(&a->map, s->start, s);
 	a->slabs++;
 	a->slab_pages += k->pages;
+	if (!ar_page_class(c))
+		ar_count(&a->small_slab_bytes, (int64_t)k->pages * AR_P);
 	return s;
 }
 
@@ -253,6 +269,8 @@ int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
 	}
 	slab_list(a, s);
 	a->class_count[c]++;
+	if (!ar_page_class(c))
+		ar_count(&a->small_taken_bytes, (int64_t)k->size);
 	return (int64_t)(ar_off(a, s->start) + (uint64_t)slot * k->size);
 }
 
@@ -300,6 +318,8 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 	s->u.bits[i / 64] &= ~(1ull << (i % 64));
 	s->nfree++;
 	s->hint = (uint8_t)i;
+	if (!ar_page_class(s->cls))
+		ar_count(&a->small_taken_bytes, -(int64_t)k->size);
 	if (s->nfree < k->nobjs) {
 		if (ar_page_class(s->cls)) {
 			s->nwarm++;
@@ -313,11 +333,21 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 		s->evac = 0;
 		a->evac_slabs--;
 	}
-	ar_map_del(&a->map, s->start);
-	ar_map_shrink(&a->map);
-	a->slabs--;
-	a->slab_pages -= k->pages;
+	slab_gone(a, s);
 	ar_run_free(a, s, true, batch);
+}
+
+/*
+ * Do the slabs of classes under a page (c is one) hold more free bytes than
+ * slack_free and half of what their objects take? (Never with slack_free 0.)
+ */
+static bool slack_heavy(ust_arena *a, unsigned c)
+{
+	uint64_t slab = atomic_load_explicit(&a->small_slab_bytes, memory_order_relaxed);
+	uint64_t used = atomic_load_explicit(&a->small_taken_bytes, memory_order_relaxed);
+
+	return a->slack_free && !ar_page_class(c) && slab > used &&
+	       slab - used > a->slack_free + used / 2;
 }
 
 /*
@@ -336,8 +366,11 @@ bool ar_slab_should_move(ust_arena *a, struct run *s)
 	 * (A quarter left a pool flushed among another pool's records, every
 	 * slab half full, at twice its charge: 1 KiB records 446 MiB resident
 	 * for 370 charged, 4 KiB 395 for 314 even with their whole free
-	 * pages punched; now 378 and 336.) */
-	if (!partial(s, k) || used * 2u > k->nobjs)
+	 * pages punched; now 378 and 336.) Up to three quarters full while
+	 * the slabs under a page are mostly slack: a tenant that frees just
+	 * under half of every slab's records would otherwise keep twice their
+	 * bytes resident for good. */
+	if (!partial(s, k) || used * 4u > k->nobjs * (slack_heavy(a, s->cls) ? 3u : 2u))
 		return false;
 	if (a->cs[s->cls].free_slots - s->nfree < used)
 		return false;
@@ -428,14 +461,9 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
 /* Free a slab that ar_slab_scrub() found empty (its pages to batch). */
 void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch)
 {
-	const struct cls *k = ar_cls(s->cls);
-
 	s->next = NULL;
 	slots_cool(a, s); /* slots freed while it was punched */
-	ar_map_del(&a->map, s->start);
-	ar_map_shrink(&a->map);
-	a->slabs--;
-	a->slab_pages -= k->pages;
+	slab_gone(a, s);
 	ar_run_free(a, s, false, batch);
 }
 

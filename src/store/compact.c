@@ -350,6 +350,7 @@ static void apply(ust_store *st, struct ust_sub *sub, uint32_t pool, uint32_t b0
 				size_t n = bt->move[k] ? move_piece(st, pp, &bt->pc[k], pool) : 0;
 
 				ci->moved += n != 0;
+				ci->region_moved += n != 0 && bt->pc[k].g;
 				ci->bytes_moved += n;
 			}
 			i++;
@@ -408,6 +409,7 @@ static void info_add(struct ust_compact_info *to, const struct ust_compact_info 
 {
 	to->entries_seen += d->entries_seen;
 	to->moved += d->moved;
+	to->region_moved += d->region_moved;
 	to->bytes_moved += d->bytes_moved;
 	to->tables_shrunk += d->tables_shrunk;
 	to->passes += d->passes;
@@ -428,15 +430,22 @@ static int end_of_walk(ust_store *st, struct ust_compact_cursor *c,
 	 * enough freed pages wait to be purged. */
 	if (c->phase == 0 && census_movable(&st->census) >= UST_PAGE_MIN &&
 	    ust_alloc_usage(&st->alloc, &u) == 0 && u.dirty >= UST_DIRTY_MIN) {
-		*c = (struct ust_compact_cursor){ .pool = 1, .phase = 1, .pass = c->pass };
+		*c = (struct ust_compact_cursor){ .pool = 1, .phase = 1, .pass = c->pass,
+						  .region_moved = c->region_moved };
 		return 0;
 	}
 	census_clear(&st->census);
-	*c = (struct ust_compact_cursor){ .pool = 1, .pass = c->pass + 1 };
 	ci->passes++;
 	atomic_store_explicit(&st->walk_charged,
 			      atomic_load_explicit(&st->charged, memory_order_relaxed),
 			      memory_order_relaxed);
+	/* Slack a pass could not touch (slabs fuller than should_move
+	 * takes) does not ask for another; after a pass that moved records,
+	 * what is left (freed while it walked) may. */
+	atomic_store_explicit(&st->walk_excess,
+			      c->region_moved ? 0 : ust_regions_slack(st),
+			      memory_order_relaxed);
+	*c = (struct ust_compact_cursor){ .pool = 1, .pass = c->pass + 1 };
 	return 1;
 }
 
@@ -444,7 +453,7 @@ static int end_of_walk(ust_store *st, struct ust_compact_cursor *c,
 int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 {
 	struct ust_compact_info ci = { 0 };
-	uint64_t t0 = now_ns(), seen = 0;
+	uint64_t t0 = now_ns(), seen = 0, moved;
 	struct ust_compact_cursor *c;
 	int done = 0;
 
@@ -471,8 +480,10 @@ int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 			c->bucket = 0;
 			continue;
 		}
+		moved = ci.region_moved;
 		seen += walk_sub(st, &p->sub[c->s], p->id, &c->bucket,
 				 left < UST_HOLD ? (unsigned)left : UST_HOLD, c->phase, &ci);
+		c->region_moved += ci.region_moved - moved;
 		if (!p->sub[c->s].buckets || c->bucket > p->sub[c->s].mask) {
 			c->pool++;
 			c->bucket = 0;
@@ -514,6 +525,9 @@ bool ust_compact_wanted(ust_store *st)
 	struct ust_alloc_usage u;
 
 	if (last > ch + last / 4)
+		return true;
+	if (atomic_load_explicit(&st->region_excess, memory_order_relaxed) >
+	    atomic_load_explicit(&st->walk_excess, memory_order_relaxed) + UST_REGION_SLACK_FREE)
 		return true;
 	if (ust_alloc_usage(&st->alloc, &u) != 0 || u.active < u.allocated)
 		return false;

@@ -196,6 +196,7 @@ struct ust_region {
 	 * its hazard words pin, and for its index beyond the entries' share
 	 * (region.c, settle); index_free: index bytes never charged that way. */
 	uint64_t held_pin, index_free;
+	uint64_t slack_free;        /* ust_region_cfg.slack_free */
 	_Atomic uint64_t held_idx;  /* read without the lock to skip settles */
 };
 
@@ -262,6 +263,7 @@ struct ust_compact_cursor {
 	uint32_t bucket;
 	unsigned phase; /* 0: slabs, and count pages per block; 1: pages */
 	uint64_t pass;  /* completed passes over the whole store */
+	uint64_t region_moved; /* value-region records moved in this pass */
 };
 
 /*
@@ -329,6 +331,12 @@ struct ust_store {
 	/* st->charged when the last pass ended, or more when ust_shrink()
 	 * started from more since: a fall by a quarter asks for a pass. */
 	_Atomic uint64_t walk_charged;
+	/* The value regions' slack beyond their allowances, summed
+	 * (ust_regions_slack; at each maintenance poll), and what of it the
+	 * last pass left because it could move nothing (0 after a pass that
+	 * moved region records), or less since: growth by
+	 * UST_REGION_SLACK_FREE beyond that asks for a pass. */
+	_Atomic uint64_t region_excess, walk_excess;
 	unsigned flags;        /* ust_config.flags */
 	_Atomic uint64_t trims; /* ust_trim() calls (ust_trim_count) */
 };
@@ -411,6 +419,8 @@ struct ust_region *ust_region_detach_locked(ust_store *st, struct ust_tenant *t)
 void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t);
 void ust_region_retire(struct ust_region *g);
 void ust_regions_trim(ust_store *st);
+uint64_t ust_regions_slack(ust_store *st);
+uint64_t ust_region_slack_excess(const struct ust_region *g, uint64_t *slack);
 
 /* store.c: stripes, the big-reader lock, id tables */
 void ust_lock_all(ust_store *st);

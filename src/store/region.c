@@ -129,6 +129,8 @@ int ust_region_attach(ust_store *st, uint32_t tenant,
 	ac.warm_poll = cfg->warm_poll;
 	ac.warm_idle_ns = cfg->warm_idle_ns;
 	g->index_free = cfg->index_free ? cfg->index_free : UST_REGION_INDEX_FREE;
+	g->slack_free = cfg->slack_free ? cfg->slack_free : UST_REGION_SLACK_FREE;
+	ac.slack_free = g->slack_free;
 	ac.hazards = g->base + h.haz_off;
 	ac.nhazards = cfg->nhaz;
 	ac.hazard_stride = sizeof(struct uvr_hazard);
@@ -529,6 +531,7 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 	ust_sindex_usage(&g->idx, &out->index_shared, &out->index_private);
 	out->index_failed = g->idx.failed;
 	out->index_held = atomic_load_explicit(&g->held_idx, memory_order_relaxed);
+	out->slack_bytes = as.slack_bytes;
 	region_leave(g);
 	return 0;
 }
@@ -571,6 +574,48 @@ void ust_regions_trim(ust_store *st)
 		settle_id(st, g, id);
 		region_leave(g);
 	}
+}
+
+/*
+ * g's slack (ust_arena_slack) beyond its allowance: slack_free and an
+ * eighth of its records' bytes there. *slack gets the slack itself.
+ */
+uint64_t ust_region_slack_excess(const struct ust_region *g, uint64_t *slack)
+{
+	uint64_t taken, allow;
+
+	ust_arena_slack(g->arena, slack, &taken);
+	allow = g->slack_free + taken / 8;
+	return *slack > allow ? *slack - allow : 0;
+}
+
+/*
+ * Sum every region's slack beyond its allowance into st->region_excess and
+ * return it; a fall below the last pass's figure lowers that, so that the
+ * next growth is measured from here (ust_compact_wanted).
+ *
+ * Why: a tenant that frees all but one small record per page keeps every
+ * page resident, charged for the one record. Nothing else asks for a pass
+ * when it keeps its charge level meanwhile (new records of another size
+ * class); compaction then empties the slabs (arena_slab.c, should_move).
+ */
+uint64_t ust_regions_slack(ust_store *st)
+{
+	struct ust_region *g;
+	uint64_t sum = 0, slack, base;
+
+	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
+		sum += ust_region_slack_excess(g, &slack);
+		region_leave(g);
+	}
+	atomic_store_explicit(&st->region_excess, sum, memory_order_relaxed);
+	base = atomic_load_explicit(&st->walk_excess, memory_order_relaxed);
+	while (sum < base &&
+	       !atomic_compare_exchange_weak_explicit(&st->walk_excess, &base, sum,
+						      memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+	return sum;
 }
 
 /*
@@ -624,6 +669,7 @@ void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 		if (punched && scrubbed)
 			scrubbed(arg, id, punched);
 	}
+	(void)ust_regions_slack(st);
 }
 
 /* Punch every free range and the warm cache of tenant's region now. */

@@ -81,6 +81,8 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	atomic_init(&st->charged, 0);
 	atomic_init(&st->clock, 1);
 	atomic_init(&st->walk_charged, 0);
+	atomic_init(&st->region_excess, 0);
+	atomic_init(&st->walk_excess, 0);
 	atomic_init(&st->trims, 0);
 	st->flags = cfg->flags;
 	return 0;
@@ -344,6 +346,12 @@ void ust_store_info(ust_store *st, struct ust_store_info *out)
 			out->reserved += atomic_load(&st->tenants[i]->min);
 			out->freeable += ust_tenant_eph(st, st->tenants[i]);
 			out->charged += st->tenants[i]->meta; /* their pools */
+			if (st->tenants[i]->region) {
+				uint64_t slack;
+
+				(void)ust_region_slack_excess(st->tenants[i]->region, &slack);
+				out->region_slack += slack;
+			}
 		}
 	}
 	for (uint32_t i = 1; i < st->next_pool; i++)

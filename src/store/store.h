@@ -141,6 +141,9 @@ struct ust_store_info {
 	uint64_t index_held; /* what tenants' region indexes cost beyond
 				their entries' share: charged to them (in
 				charged) */
+	uint64_t region_slack; /* free slots among live records in tenants'
+				  value-region slabs under a page: resident,
+				  not charged (ust_region_cfg.slack_free) */
 };
 
 /*
@@ -320,6 +323,7 @@ void ust_purge(ust_store *st);
 struct ust_compact_info {
 	uint64_t entries_seen;  /* entries looked at */
 	uint64_t moved;         /* allocations moved out of sparse slabs */
+	uint64_t region_moved;  /* of them, value-region records */
 	uint64_t bytes_moved;
 	uint64_t tables_shrunk; /* per-stripe bucket arrays made smaller */
 	uint64_t passes;        /* walks over the whole store completed */
@@ -374,8 +378,10 @@ int ust_heap_info(ust_store *st, struct ust_heap_info *out);
  * slabs (active - allocated) exceeds 1/8 of what is allocated plus 4 MiB,
  * or when the store's charge fell by a quarter since the last full pass or
  * since a shrink, flush or destroy began (bucket arrays to shrink, value
- * region slabs the drop left half empty). Costs a stats refresh (tens of
- * microseconds).
+ * region slabs the drop left half empty), or when the value regions' slack
+ * beyond their allowances (ust_region_cfg.slack_free; summed at each
+ * ust_regions_poll) grew by UST_REGION_SLACK_FREE since the last pass
+ * ended. Costs a stats refresh (tens of microseconds).
  */
 bool ust_compact_wanted(ust_store *st);
 
@@ -414,7 +420,16 @@ struct ust_region_cfg {
 	 * cover before the rest is charged to the tenant; 0 = the default,
 	 * UST_REGION_INDEX_FREE. */
 	uint64_t index_free;
+	/* Slack of its slabs under a page (free slots among live records,
+	 * ust_arena_slack) that is normal use, beyond an eighth of their
+	 * records' bytes; 0 = the default, UST_REGION_SLACK_FREE. More asks
+	 * for a compaction pass (ust_compact_wanted). */
+	uint64_t slack_free;
 };
+
+/* See ust_region_cfg.slack_free: about one slab of every class under a
+ * page, and some. */
+#define UST_REGION_SLACK_FREE (4u << 20)
 
 /* A region's index tables may cost this much beyond their entries' share
  * before the tenant is charged the difference: every sub-table at the
@@ -445,6 +460,7 @@ struct ust_region_stats {
 	uint64_t index_shared, index_private; /* bytes of the index */
 	uint64_t index_failed;    /* entries the index had no room for */
 	uint64_t index_held;      /* index bytes charged beyond the entries' */
+	uint64_t slack_bytes;     /* free slots of slabs under a page (ust_arena_slack) */
 };
 int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *out);
 /*
