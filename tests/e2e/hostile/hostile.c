@@ -931,8 +931,9 @@ int main(int argc, char **argv)
 	ONE("ringhalf", 4, cmd_ringhalf);
 	ONE("ringidle", 2, cmd_ringidle);
 	ONE("idxcraft", 2, cmd_idxcraft);
+	ONE("slabcraft", 2, cmd_slabcraft);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|idxcraft ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|idxcraft|slabcraft ARGS (see hostile.c)\n");
 	return 2;
 }
