@@ -10,6 +10,7 @@
 #include <jemalloc/jemalloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -24,6 +25,48 @@ static inline uint64_t charge_of(size_t klen, size_t vlen)
 	if (vlen >= 4096)
 		return nallocx(24 + klen + 8, 0) + nallocx(vlen, 0) + 8;
 	return nallocx(24 + klen + vlen, 0) + 8;
+}
+
+/*
+ * A memfd of size bytes (sparse) mapped shared and read-write, as a value
+ * region is: the mapping, with its descriptor in *fd, or NULL.
+ */
+static inline void *region_memfd(const char *name, uint64_t size, int *fd)
+{
+	void *base;
+
+	*fd = memfd_create(name, MFD_CLOEXEC);
+	if (*fd < 0)
+		return NULL;
+	if (ftruncate(*fd, (off_t)size) != 0)
+		return NULL;
+	base = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, *fd, 0);
+	return base == MAP_FAILED ? NULL : base;
+}
+
+/*
+ * Tenant `name` (no limits) with a value region of size bytes on a fresh
+ * memfd (rc's other fields as given) and a persistent private pool "p":
+ * 0, or -errno with what was made left to ust_store_free.
+ */
+static inline int region_tenant(ust_store *st, const char *name,
+				struct ust_region_cfg *rc, uint64_t size,
+				uint32_t *t, uint32_t *p, int *fd, void **base)
+{
+	struct ust_limits lim = {0, UINT64_MAX, 1};
+	int err = ust_tenant_add(st, name, &lim, t);
+
+	if (err)
+		return err;
+	*base = region_memfd(name, size, fd);
+	if (!*base)
+		return -ENOMEM;
+	rc->base = *base;
+	rc->fd = *fd;
+	rc->size = size;
+	err = ust_region_attach(st, *t, rc);
+	return err ? err : ust_pool_open(st, *t, "p", UST_POOL_PERSISTENT,
+					 UST_OPEN_CREATE, p);
 }
 
 /* Resident set size in bytes, from /proc/self/statm. */

@@ -50,9 +50,7 @@ static void fx_open(struct fx *f)
 {
 	struct ust_config cfg = {.capacity = 1024 * MiB, .max_key = 64,
 				 .max_value = 4 * MiB, .shards = 16};
-	struct ust_limits lim = {0, UINT64_MAX, 1};
 	struct ust_region_cfg rc = {
-		.size = REGION,
 		.nhaz = 4,
 		.seed = 0x51ac51ac51ac51acull,
 		.warm_max = 1 * MiB,
@@ -65,17 +63,8 @@ static void fx_open(struct fx *f)
 
 	memset(f, 0, sizeof(*f));
 	assert_int_equal(ust_store_new(&cfg, &f->st), 0);
-	assert_int_equal(ust_tenant_add(f->st, "sparse", &lim, &f->t), 0);
-	f->fd = memfd_create("test-region-slack", MFD_CLOEXEC);
-	assert_true(f->fd >= 0);
-	assert_int_equal(ftruncate(f->fd, (off_t)REGION), 0);
-	f->base = mmap(NULL, REGION, PROT_READ | PROT_WRITE, MAP_SHARED, f->fd, 0);
-	assert_true(f->base != MAP_FAILED);
-	rc.base = f->base;
-	rc.fd = f->fd;
-	assert_int_equal(ust_region_attach(f->st, f->t, &rc), 0);
-	assert_int_equal(ust_pool_open(f->st, f->t, "p", UST_POOL_PERSISTENT,
-				       UST_OPEN_CREATE, &f->p), 0);
+	assert_int_equal(region_tenant(f->st, "sparse", &rc, REGION, &f->t, &f->p,
+				       &f->fd, &f->base), 0);
 	/* A record is [u32 klen][u32 0][key][value]; keys are 9 bytes. */
 	slot = ust_arena_size(8 + 9 + VLEN);
 	f->per_slab = UST_ARENA_PAGE / (unsigned)slot; /* one-page slabs here */
