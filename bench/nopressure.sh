@@ -36,6 +36,8 @@
 #   (shared-memory ring set up over the same socket)
 #   PUBLISH [1] copy the results to bench/results/nopressure.{md,dat} and
 #   the plot to docs/img/ (0: leave them only in OUT)
+#   UTMEMD_CONFIG [] a configuration file for utmemd (-c); empty: its
+#   embedded default (an A/B of one setting: two files differing in it)
 set -euo pipefail
 
 cd "$(dirname "$0")/.." || exit 1
@@ -65,7 +67,7 @@ mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
 
-bench_start_utmemd
+bench_start_utmemd ${UTMEMD_CONFIG:+-c "$UTMEMD_CONFIG"}
 bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" pool=nopressure
 [ -x "$BENCH_UTMEM_BENCH" ] || bench_die "no $BENCH_UTMEM_BENCH"
 
@@ -189,9 +191,12 @@ DAT=$OUT/nopressure.dat
 	echo "### No memory pressure (thesis Table 3.1, plus GET)"
 	echo
 	bench_machine
-	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd default config; client utmem-bench (RESP, hiredis)"
+	cfgdesc="default config"
+	[ -z "${UTMEMD_CONFIG:-}" ] ||
+		cfgdesc="config $UTMEMD_CONFIG ($(grep -v '^[[:space:]]*\(#\|$\)' "$UTMEMD_CONFIG" | paste -sd ';'))"
+	echo "- redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), utmem.so over $UTMEM_TRANSPORT:, utmemd $cfgdesc; client utmem-bench (RESP, hiredis)"
 	echo "- clients over $REDIS_ADDR (${REDIS_ADDR%%:*}), keys $KEYS random (each written at the size before every run, untimed), pipeline $PIPELINE, ${DURATION} s per arm after 1 s warm-up, $REPS repetitions of A B B A (an arm's figure the mean of its two runs); median (min–max) ops/s"
-	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT bench/nopressure.sh\`"
+	echo "- command: \`BENCH_BUILD=$BENCH_BUILD SIZES=\"$SIZES\" CONNS=\"$CONNS\" REPS=$REPS DURATION=$DURATION KEYS=$KEYS BENCH_REDIS_TCP=$BENCH_REDIS_TCP UTMEM_TRANSPORT=$UTMEM_TRANSPORT${UTMEMD_CONFIG:+ UTMEMD_CONFIG=$UTMEMD_CONFIG} bench/nopressure.sh\`"
 	echo
 	# One pass over the rows fills both tables: ops/s and ratios, and CPU.
 	rows="" cpu_rows=""
