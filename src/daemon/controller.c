@@ -139,6 +139,8 @@ static bool maintain(struct ud_ctl *ctl, uint64_t now)
 		ctl->trims_last = trims;
 		ctl->trim_last_ns = now;
 	}
+	if (ust_shrinking(st))
+		return false; /* a pass started goes on after the shrink */
 	if (!ctl->compacting) {
 		if (trims != ctl->trims_seen) {
 			/* A burst of flushes trims once each: compact when it

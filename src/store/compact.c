@@ -524,6 +524,8 @@ bool ust_compact_wanted(ust_store *st)
 	uint64_t last = atomic_load_explicit(&st->walk_charged, memory_order_relaxed);
 	struct ust_alloc_usage u;
 
+	if (ust_shrinking(st))
+		return false; /* after it: what a pass would move, it may evict */
 	if (last > ch + last / 4)
 		return true;
 	if (atomic_load_explicit(&st->region_excess, memory_order_relaxed) >

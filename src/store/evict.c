@@ -340,6 +340,7 @@ static void mgmt_breathe(ust_store *st)
  */
 void ust_shrink(ust_store *st)
 {
+	atomic_fetch_add_explicit(&st->shrinking, 1, memory_order_relaxed);
 	ust_compact_note(st);
 	ust_credit_reclaim(st, NULL);
 	for (uint32_t i = 1; i < st->next_tenant; i++) {
@@ -375,4 +376,10 @@ void ust_shrink(ust_store *st)
 		mgmt_breathe(st);
 	}
 	atomic_store(&st->admit_cap, atomic_load(&st->capacity)); /* exact again */
+	atomic_fetch_sub_explicit(&st->shrinking, 1, memory_order_relaxed);
+}
+
+bool ust_shrinking(ust_store *st)
+{
+	return atomic_load_explicit(&st->shrinking, memory_order_relaxed) != 0;
 }

@@ -337,6 +337,8 @@ struct ust_store {
 	 * moved region records), or less since: growth by
 	 * UST_REGION_SLACK_FREE beyond that asks for a pass. */
 	_Atomic uint64_t region_excess, walk_excess;
+	/* ust_shrink() calls under way (ust_shrinking). */
+	_Atomic uint32_t shrinking;
 	unsigned flags;        /* ust_config.flags */
 	_Atomic uint64_t trims; /* ust_trim() calls (ust_trim_count) */
 };

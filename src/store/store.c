@@ -83,6 +83,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	atomic_init(&st->walk_charged, 0);
 	atomic_init(&st->region_excess, 0);
 	atomic_init(&st->walk_excess, 0);
+	atomic_init(&st->shrinking, 0);
 	atomic_init(&st->trims, 0);
 	st->flags = cfg->flags;
 	return 0;

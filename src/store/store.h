@@ -386,6 +386,15 @@ int ust_heap_info(ust_store *st, struct ust_heap_info *out);
 bool ust_compact_wanted(ust_store *st);
 
 /*
+ * Is a shrink (lowered limits applied, ust_shrink_now and the calls that
+ * shrink at once) evicting now? Compaction waits for it: a pass walks
+ * every entry, and moves records that the shrink may evict next (a 1 GiB
+ * shrink of 1 KiB values in value regions took twice as long beside one).
+ * ust_compact_wanted() is false meanwhile.
+ */
+bool ust_shrinking(ust_store *st);
+
+/*
  * Reading a pool's entries (iter.c), for persistence. ust_stripes() is the
  * number of lock stripes. ust_pool_visit() calls fn(ctx, tenant, key, klen,
  * val, vlen) for every entry of pool in stripe `stripe` (tenant: the one
