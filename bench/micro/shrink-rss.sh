@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# bench/micro/shrink-rss.sh — how fast does utmemd's RSS follow a tenant's
+# shrink on the default path, where a private pool's values live in the
+# tenant's value region (bench/micro/shrink-bench times the store alone,
+# with values in utmemd's heap)?
+#
+# One utmemd on its defaults; one utmem-bench fills an ephemeral pool of
+# the default tenant over the default unix: path (ring and value region)
+# with FILL MiB of values, then reads an eighth of the keys at random, so
+# that the survivors are scattered; then `utmemctl --force tenant set default --max
+# KEEP` evicts down to KEEP MiB while utmemd's RSS is read from /proc every
+# ~2 ms. Prints the time to the store's margin (KEEP + KEEP/8 + 8 MiB;
+# docs/store.md), RSS at 100 ms, and the charge and RSS 3 s after.
+#
+# Usage: bench/micro/shrink-rss.sh [BUILD] — environment (defaults in
+# brackets): SIZE [1K] value size (utmem-bench syntax), FILL [1152] and
+# KEEP [128] MiB (issue 10's case: a 1 GiB shrink).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.." || exit 1
+BENCH_BUILD=${1:-${BENCH_BUILD:-build}}
+SIZE=${SIZE:-1K}
+FILL=${FILL:-1152}
+KEEP=${KEEP:-128}
+
+{
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+
+bench_init
+bytes=$(bench_size_bytes "$SIZE")
+[ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
+keys=$(((FILL << 20) / bytes))
+ctl=$BENCH_BUILD/tools/utmemctl/utmemctl
+[ -x "$ctl" ] || bench_die "no $ctl (build it first: ninja -C $BENCH_BUILD)"
+bench_start_utmemd
+info() { "$ctl" --run-dir "$UTMEMD_RUN" info | awk -v k="$1" '$1 == k { print $2 }'; }
+rss_kb() { awk '/^VmRSS/ { print $2 }' "/proc/$UTMEMD_PID/status"; }
+
+common=(--addr "unix:$UTMEMD_SOCK" --pool shrunk --ephemeral --value-size "$SIZE"
+	--keys "$keys" --warmup 0)
+"$BENCH_UTMEM_BENCH" "${common[@]}" --preload --requests 1 --op put >/dev/null ||
+	bench_die "utmem-bench fill failed"
+# An eighth of the keys read: the survivors a recency order keeps, spread out.
+"$BENCH_UTMEM_BENCH" "${common[@]}" --no-preload --requests $((keys / 8)) \
+	--op get >/dev/null || bench_die "utmem-bench read failed"
+full=$(info rss_bytes)
+echo "value $SIZE, $keys keys: RSS $((full >> 20)) MiB, charged $(($(info charged_bytes) >> 20)) MiB"
+limit_kb=$(((KEEP + KEEP / 8 + 8) << 10))
+samples=$BENCH_TMP/rss.txt
+start=$(date +%s%N)
+(
+	while :; do
+		echo "$(($(date +%s%N) - start)) $(rss_kb)"
+		sleep 0.002
+	done
+) >"$samples" &
+sampler=$!
+BENCH_PIDS+=("$sampler")
+"$ctl" --run-dir "$UTMEMD_RUN" --force tenant set default --max "${KEEP}M" >/dev/null ||
+	bench_die "tenant set failed"
+done_ms=$((($(date +%s%N) - start) / 1000000))
+sleep 3
+kill "$sampler" 2>/dev/null || true
+wait "$sampler" 2>/dev/null || true
+awk -v lim="$limit_kb" -v done_ms="$done_ms" '
+	{ ms = $1 / 1e6 }
+	!within && $2 <= lim { within = ms; printf "within the margin (%d MiB) after %.0f ms\n", lim / 1024, ms }
+	ms <= 100 { at100 = $2 }
+	END {
+		if (!within) printf "never within the margin (%d MiB)\n", lim / 1024
+		printf "RSS at 100 ms: %d MiB; the command returned after %d ms\n", at100 / 1024, done_ms
+	}' "$samples"
+echo "after 3 s: RSS $(($(info rss_bytes) >> 20)) MiB for $(($(info charged_bytes) >> 20)) MiB charged" \
+	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
+}
+exit
