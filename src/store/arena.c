@@ -513,6 +513,8 @@ bool ust_arena_deferred_changed(ust_arena *a)
 
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 {
+	uint64_t taken;
+
 	memset(o, 0, sizeof(*o));
 	pthread_mutex_lock(&a->lock);
 	o->heap_bytes = (uint64_t)a->heap_pages * AR_P;
@@ -532,8 +534,7 @@ void ust_arena_stats(ust_arena *a, struct ust_arena_stats *o)
 	o->resident_bytes = ((uint64_t)a->heap_pages - a->cold_pages) * AR_P;
 	o->warm_bytes = a->warm_pages * AR_P;
 	o->warm_slot_bytes = a->slot_warm;
-	o->slack_bytes = atomic_load_explicit(&a->small_slab_bytes, memory_order_relaxed) -
-			 atomic_load_explicit(&a->small_taken_bytes, memory_order_relaxed);
+	ust_arena_slack(a, &o->slack_bytes, &taken);
 	o->warm_runs = a->nwarm;
 	o->deferred_bytes = a->def_bytes;
 	o->deferred_count = a->ndef;

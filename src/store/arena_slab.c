@@ -27,8 +27,9 @@
  * four lists by fullness and an allocation takes the fullest one first, so
  * that free slots concentrate in few slabs; those slabs empty out, and an
  * empty slab's pages go back at once (warm cache or punch, arena_run.c).
- * should_move() flags a slab at most half full (three quarters, while the
- * slabs under a page are mostly slack) whose objects fit in
+ * should_move() flags a slab at most half full (three quarters while the
+ * free bytes of the slabs under a page outweigh slack_free and half their
+ * objects' bytes) whose objects fit in
  * the other partial slabs of the class as "evacuating": allocations avoid
  * it (unless nothing else has room), so the store moving its objects
  * empties it. Callers hold the arena lock.
@@ -343,11 +344,12 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
  */
 static bool slack_heavy(ust_arena *a, unsigned c)
 {
-	uint64_t slab = atomic_load_explicit(&a->small_slab_bytes, memory_order_relaxed);
-	uint64_t used = atomic_load_explicit(&a->small_taken_bytes, memory_order_relaxed);
+	uint64_t slack, used;
 
-	return a->slack_free && !ar_page_class(c) && slab > used &&
-	       slab - used > a->slack_free + used / 2;
+	if (!a->slack_free || ar_page_class(c))
+		return false;
+	ust_arena_slack(a, &slack, &used);
+	return slack > a->slack_free + used / 2;
 }
 
 /*
@@ -367,9 +369,9 @@ bool ar_slab_should_move(ust_arena *a, struct run *s)
 	 * slab half full, at twice its charge: 1 KiB records 446 MiB resident
 	 * for 370 charged, 4 KiB 395 for 314 even with their whole free
 	 * pages punched; now 378 and 336.) Up to three quarters full while
-	 * the slabs under a page are mostly slack: a tenant that frees just
-	 * under half of every slab's records would otherwise keep twice their
-	 * bytes resident for good. */
+	 * the slabs under a page are heavy with slack (slack_heavy): a tenant
+	 * that frees just under half of every slab's records would otherwise
+	 * keep twice their bytes resident for good. */
 	if (!partial(s, k) || used * 4u > k->nobjs * (slack_heavy(a, s->cls) ? 3u : 2u))
 		return false;
 	if (a->cs[s->cls].free_slots - s->nfree < used)
