@@ -590,24 +590,20 @@ uint64_t ust_region_slack_excess(const struct ust_region *g, uint64_t *slack)
 }
 
 /*
- * Sum every region's slack beyond its allowance into st->region_excess and
- * return it; a fall below the last pass's figure lowers that, so that the
- * next growth is measured from here (ust_compact_wanted).
+ * Publish sum, every region's slack beyond its allowance, as
+ * st->region_excess and return it; a fall below the last pass's figure
+ * lowers that, so that the next growth is measured from here
+ * (ust_compact_wanted). ust_regions_poll sums it in its own walk.
  *
  * Why: a tenant that frees all but one small record per page keeps every
  * page resident, charged for the one record. Nothing else asks for a pass
  * when it keeps its charge level meanwhile (new records of another size
  * class); compaction then empties the slabs (arena_slab.c, should_move).
  */
-uint64_t ust_regions_slack(ust_store *st)
+static uint64_t excess_publish(ust_store *st, uint64_t sum)
 {
-	struct ust_region *g;
-	uint64_t sum = 0, slack, base;
+	uint64_t base;
 
-	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
-		sum += ust_region_slack_excess(g, &slack);
-		region_leave(g);
-	}
 	atomic_store_explicit(&st->region_excess, sum, memory_order_relaxed);
 	base = atomic_load_explicit(&st->walk_excess, memory_order_relaxed);
 	while (sum < base &&
@@ -616,6 +612,19 @@ uint64_t ust_regions_slack(ust_store *st)
 						      memory_order_relaxed))
 		;
 	return sum;
+}
+
+/* The same from a walk of its own (the end of a compaction pass). */
+uint64_t ust_regions_slack(ust_store *st)
+{
+	struct ust_region *g;
+	uint64_t sum = 0, slack;
+
+	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
+		sum += ust_region_slack_excess(g, &slack);
+		region_leave(g);
+	}
+	return excess_publish(st, sum);
 }
 
 /*
@@ -657,6 +666,7 @@ static uint64_t region_scrub(struct ust_region *g)
 void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 {
 	struct ust_region *g;
+	uint64_t excess = 0, slack;
 
 	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
 		uint64_t punched;
@@ -665,11 +675,12 @@ void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
 		settle_id(st, g, id); /* and whatever other paths freed */
 		punched = region_scrub(g);
+		excess += ust_region_slack_excess(g, &slack);
 		region_leave(g);
 		if (punched && scrubbed)
 			scrubbed(arg, id, punched);
 	}
-	(void)ust_regions_slack(st);
+	(void)excess_publish(st, excess);
 }
 
 /* Punch every free range and the warm cache of tenant's region now. */
