@@ -535,6 +535,14 @@ void ud_sched_serving_thread(struct ud_daemon *d);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t ud_now_ns(void);
 
+/* Add one to a counter that only the calling thread writes (a worker's
+ * wakeups, spin_crowded): no locked instruction; INFO reads it. */
+static inline void ud_count1(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
 /* ---- benchmark modes (bench.c) ---- */
 
 /* The BENCH request (refused unless bench_modes = on). */

@@ -703,10 +703,7 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
 
 	l->now_ns = ud_now_ns(); /* one clock read per batch, for timestamps */
-	/* Only this thread writes it: no locked instruction. */
-	atomic_store_explicit(&l->wakeups,
-			      atomic_load_explicit(&l->wakeups, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
+	ud_count1(&l->wakeups);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
 	for (int i = 0; i < n; i++) {

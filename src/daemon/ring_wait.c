@@ -62,15 +62,6 @@ static int crowded(struct ud_loop *l, uint64_t now)
 	return l->crowded;
 }
 
-/* One more spin a crowded host cut short or made the worker skip (INFO
- * worker_spin_crowded; only this worker writes its counter). */
-static void count_crowded(struct ud_loop *l)
-{
-	atomic_store_explicit(&l->spin_crowded,
-			      atomic_load_explicit(&l->spin_crowded, memory_order_relaxed) + 1,
-			      memory_order_relaxed);
-}
-
 /*
  * Spin over l's rings until one has work (UD_RING_READY) or the slice
  * ends (0). Caller is within the spin window that ends at end.
@@ -100,7 +91,7 @@ static int spin_slice(struct ud_loop *l, uint64_t now, uint64_t end)
 		 */
 		if (!ud_ring_ready(l) &&
 		    uspin_preempted(&l->ring_spin, now, now - prev)) {
-			count_crowded(l);
+			ud_count1(&l->spin_crowded); /* a crowded host cut it short */
 			break;
 		}
 	} while (now < end);
@@ -117,7 +108,7 @@ int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 		int rc;
 
 		if (now < l->crowd_skip_until && crowded(l, now)) {
-			count_crowded(l);
+			ud_count1(&l->spin_crowded); /* skipped: host crowded */
 			goto sleep;
 		}
 		rc = spin_slice(l, now, l->ring_last_ns + window);
