@@ -109,6 +109,16 @@ bench_start_utmemd() {
 	fi
 }
 
+# bench_ctl ARGS...: utmemctl against the utmemd of bench_start_utmemd.
+bench_ctl() {
+	local exe=$BENCH_BUILD/tools/utmemctl/utmemctl
+	[[ -x $exe ]] || bench_die "no $exe (build it first: ninja -C $BENCH_BUILD)"
+	"$exe" --run-dir "$UTMEMD_RUN" "$@"
+}
+
+# bench_info KEY: one figure of that utmemd's INFO (rss_bytes, ...).
+bench_info() { bench_ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
+
 # Start redis-server on a Unix socket (no persistence) and, with
 # BENCH_REDIS_TCP=1, also on a free TCP port of 127.0.0.1 (as the thesis's
 # clients reached it); extra arguments are appended (e.g. --loadmodule

@@ -28,10 +28,7 @@ bench_init
 bytes=$(bench_size_bytes "$SIZE")
 [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 keys=$(((MIB << 20) / bytes))
-ctl=$BENCH_BUILD/tools/utmemctl/utmemctl
-[ -x "$ctl" ] || bench_die "no $ctl (build it first: ninja -C $BENCH_BUILD)"
 bench_start_utmemd
-info() { "$ctl" --run-dir "$UTMEMD_RUN" info | awk -v k="$1" '$1 == k { print $2 }'; }
 
 pids=()
 for pool in flushed kept; do
@@ -43,17 +40,17 @@ done
 for p in "${pids[@]}"; do
 	wait "$p" || bench_die "utmem-bench fill failed"
 done
-full=$(info rss_bytes)
-before=$(info charged_bytes)
+full=$(bench_info rss_bytes)
+before=$(bench_info charged_bytes)
 echo "value $SIZE, $keys keys per pool: RSS $((full >> 20)) MiB, charged $((before >> 20)) MiB"
 start=$(date +%s%N)
-"$ctl" --run-dir "$UTMEMD_RUN" --force pool flush flushed --tenant default >/dev/null ||
+bench_ctl --force pool flush flushed --tenant default >/dev/null ||
 	bench_die "flush failed"
 within=""
 for _ in $(seq 60); do
 	ms=$((($(date +%s%N) - start) / 1000000))
-	rss=$(info rss_bytes)
-	charged=$(info charged_bytes)
+	rss=$(bench_info rss_bytes)
+	charged=$(bench_info charged_bytes)
 	limit=$((charged + charged / 8 + (8 << 20)))
 	echo "$ms ms: RSS $((rss >> 20)) MiB, charged $((charged >> 20)) MiB"
 	[ -z "$within" ] && [ "$rss" -le "$limit" ] && within=$ms

@@ -35,10 +35,7 @@ KEEP=${KEEP:-128}
 bench_init
 bytes=$(bench_size_bytes "$SIZE")
 [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
-ctl=$BENCH_BUILD/tools/utmemctl/utmemctl
-[ -x "$ctl" ] || bench_die "no $ctl (build it first: ninja -C $BENCH_BUILD)"
 bench_start_utmemd
-info() { "$ctl" --run-dir "$UTMEMD_RUN" info | awk -v k="$1" '$1 == k { print $2 }'; }
 # KiB utmemd holds: RssAnon plus the blocks of its open files (512 B each).
 held_kb() {
 	local anon files
@@ -57,14 +54,14 @@ keys=$(((FILL << 20) / bytes))
 probe=$((keys < 65536 ? keys : 65536))
 "$BENCH_UTMEM_BENCH" "${common[@]}" --keys "$probe" --preload --requests 1 --op put >/dev/null ||
 	bench_die "utmem-bench fill failed"
-keys=$(((FILL << 20) * probe / $(info charged_bytes)))
+keys=$(((FILL << 20) * probe / $(bench_info charged_bytes)))
 common+=(--keys "$keys")
 "$BENCH_UTMEM_BENCH" "${common[@]}" --preload --requests 1 --op put >/dev/null ||
 	bench_die "utmem-bench fill failed"
 # An eighth of the keys read: the survivors a recency order keeps, spread out.
 "$BENCH_UTMEM_BENCH" "${common[@]}" --no-preload --requests $((keys / 8)) \
 	--op get >/dev/null || bench_die "utmem-bench read failed"
-echo "value $SIZE, $keys keys: held $(($(held_kb) >> 10)) MiB (RSS $(($(info rss_bytes) >> 20))), charged $(($(info charged_bytes) >> 20)) MiB"
+echo "value $SIZE, $keys keys: held $(($(held_kb) >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $(($(bench_info charged_bytes) >> 20)) MiB"
 limit_kb=$(((KEEP + KEEP / 8 + 8) << 10))
 samples=$BENCH_TMP/rss.txt
 start=$(date +%s%N)
@@ -76,7 +73,7 @@ start=$(date +%s%N)
 ) >"$samples" &
 sampler=$!
 BENCH_PIDS+=("$sampler")
-"$ctl" --run-dir "$UTMEMD_RUN" --force tenant set default --max "${KEEP}M" >/dev/null ||
+bench_ctl --force tenant set default --max "${KEEP}M" >/dev/null ||
 	bench_die "tenant set failed"
 done_ms=$((($(date +%s%N) - start) / 1000000))
 sleep 3
@@ -90,7 +87,7 @@ awk -v lim="$limit_kb" -v done_ms="$done_ms" '
 		if (!within) printf "never within the margin (%d MiB)\n", lim / 1024
 		printf "held at 100 ms: %d MiB; the command returned after %d ms\n", at100 / 1024, done_ms
 	}' "$samples"
-echo "after 3 s: held $(($(held_kb) >> 10)) MiB (RSS $(($(info rss_bytes) >> 20))) for $(($(info charged_bytes) >> 20)) MiB charged" \
+echo "after 3 s: held $(($(held_kb) >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))) for $(($(bench_info charged_bytes) >> 20)) MiB charged" \
 	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 exit
