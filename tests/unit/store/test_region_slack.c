@@ -48,6 +48,9 @@ struct fx {
 	unsigned per_slab; /* its objects per slab */
 };
 
+static void fill(struct fx *f);
+
+/* The store, tenant, region and pool, filled with n records (fill). */
 static void fx_open(struct fx *f)
 {
 	struct ust_config cfg = {.capacity = 1024 * MiB, .max_key = 64,
@@ -72,6 +75,7 @@ static void fx_open(struct fx *f)
 	f->per_slab = UST_ARENA_PAGE / (unsigned)slot; /* one-page slabs here */
 	assert_true(f->per_slab >= 8);
 	f->n = (unsigned)(FILL / slot);
+	fill(f);
 }
 
 static void fx_close(struct fx *f)
@@ -168,7 +172,6 @@ static void test_one_record_per_slab(void **state)
 
 	(void)state;
 	fx_open(&f);
-	fill(&f);
 	rs = rstats(&f);
 	printf("filled: %u keys, slack %" PRIu64 " B\n", f.n, rs.slack_bytes);
 	/* Slabs' tails (64 B of each page here) and the partly used slab of
@@ -211,7 +214,6 @@ static void test_slabs_just_over_half_full(void **state)
 	(void)state;
 	fx_open(&f);
 	keep = f.per_slab / 2 + 1;
-	fill(&f);
 	thin(&f, keep);
 	rs = rstats(&f);
 	printf("just over half: keep %u of %u, slack %" PRIu64 " B\n", keep,
@@ -234,7 +236,6 @@ static void test_honest_removals_ask_nothing(void **state)
 
 	(void)state;
 	fx_open(&f);
-	fill(&f);
 	/* One in ten goes, spread over every slab. */
 	for (unsigned i = 0; i < f.n; i += 10) {
 		key_of(k, i);
@@ -286,7 +287,6 @@ static void test_no_pass_while_shrinking(void **state)
 
 	(void)state;
 	fx_open(&f);
-	fill(&f);
 	thin(&f, 1);
 	assert_int_equal(ust_pool_open(f.st, f.t, "e", UST_POOL_EPHEMERAL,
 				       UST_OPEN_CREATE, &eph), 0);
