@@ -291,6 +291,16 @@ int64_t ust_arena_alloc(ust_arena *a, size_t len, size_t *occupied)
 	return off;
 }
 
+void ust_arena_prefetch(ust_arena *a, uint64_t off, size_t len)
+{
+	if (off < a->heap_off)
+		return;
+	if (len && len <= UST_ARENA_SMALL_MAX)
+		ar_slab_prefetch(a, off, ar_cls_of(len));
+	else
+		ar_map_prefetch(&a->map, (uint32_t)((off - a->heap_off) / AR_P));
+}
+
 int ust_arena_release(ust_arena *a, uint64_t off, size_t len)
 {
 	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;

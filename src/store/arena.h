@@ -176,6 +176,10 @@ int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident);
  * allocation (the arena is unchanged). May punch pages before returning.
  */
 int ust_arena_release(ust_arena *a, uint64_t off, size_t len);
+/* A hint before ust_arena_release(a, off, len): bring the map slot that
+ * finds off's slab or run into the cache. No lock; never wrong, at worst
+ * useless. */
+void ust_arena_prefetch(ust_arena *a, uint64_t off, size_t len);
 
 /*
  * Give back the tail of a page-run allocation: (off, old_len) becomes

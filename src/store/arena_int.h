@@ -172,6 +172,7 @@ struct ust_arena {
 /* arena_map.c */
 int ar_map_init(struct amap *m);
 void ar_map_fini(struct amap *m);
+void ar_map_prefetch(const struct amap *m, uint32_t key);
 struct run *ar_map_get(const struct amap *m, uint32_t key);
 int ar_map_reserve(struct amap *m, uint32_t extra);
 void ar_map_put(struct amap *m, uint32_t key, struct run *v);
@@ -192,6 +193,8 @@ unsigned ar_cls_of(size_t len);
 int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
 		      struct run **fresh);
 struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
+/* A hint before ar_slab_find(): the map slot of its first candidate. No lock. */
+void ar_slab_prefetch(ust_arena *a, uint64_t off, unsigned c);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);

@@ -48,6 +48,17 @@ void ar_map_fini(struct amap *m)
 	m->cap = m->count = 0;
 }
 
+/* A hint without the arena lock: slots and cap are read atomically (a
+ * rehash may be under way; prefetching a stale address does no harm). */
+void ar_map_prefetch(const struct amap *m, uint32_t key)
+{
+	struct amap_slot *slots = __atomic_load_n(&m->slots, __ATOMIC_RELAXED);
+	uint32_t cap = __atomic_load_n(&m->cap, __ATOMIC_RELAXED);
+
+	if (slots && cap)
+		__builtin_prefetch(&slots[slot_of(key, cap)]);
+}
+
 /* The run stored under key, or NULL. */
 struct run *ar_map_get(const struct amap *m, uint32_t key)
 {
@@ -86,8 +97,9 @@ static int rehash(struct amap *m, uint32_t ncap)
 		if (m->slots[i].val)
 			put_raw(ns, ncap, m->slots[i].key, m->slots[i].val);
 	free(m->slots);
-	m->slots = ns;
-	m->cap = ncap;
+	/* Atomic: ar_map_prefetch reads them without the lock. */
+	__atomic_store_n(&m->slots, ns, __ATOMIC_RELAXED);
+	__atomic_store_n(&m->cap, ncap, __ATOMIC_RELAXED);
 	return 0;
 }
 

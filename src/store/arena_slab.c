@@ -309,6 +309,14 @@ struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c)
 	return NULL;
 }
 
+void ar_slab_prefetch(ust_arena *a, uint64_t off, unsigned c)
+{
+	uint64_t i = 0, pg = slab_start(ar_cls(c), off - a->heap_off, &i);
+
+	if (pg != UINT64_MAX)
+		ar_map_prefetch(&a->map, (uint32_t)pg);
+}
+
 /* Is the slot at off in slab s taken (live or deferred)? */
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off)
 {

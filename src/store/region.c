@@ -431,6 +431,17 @@ void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   ust_entry_rec_off(g, e), rec_len(e->klen, ust_vlen(e)));
 }
 
+void ust_region_prefetch(ust_store *st, const struct ust_pool *p, const struct ust_entry *e)
+{
+	struct ust_region *g = st->tenants[e->tenant] ? st->tenants[e->tenant]->region
+						      : NULL;
+
+	if (!g)
+		return;
+	ust_sindex_prefetch(&g->idx, ust_region_hash(g, p->id, e->data, e->klen));
+	ust_arena_prefetch(g->arena, ust_entry_rec_off(g, e), rec_len(e->klen, ust_vlen(e)));
+}
+
 /*
  * An entry of pool p was just unlinked (caller holds its stripe lock):
  * take it out of the index, then give its record back to the arena, which

@@ -207,11 +207,12 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 	}
 	free(u->sh);
 	free(u->bseq);
-	u->sh = sh;
-	u->bseq = bseq;
-	u->nb = nb;
+	/* Atomic: ust_sindex_prefetch reads these without the lock. */
+	__atomic_store_n(&u->sh, sh, __ATOMIC_RELAXED);
+	__atomic_store_n(&u->bseq, bseq, __ATOMIC_RELAXED);
+	__atomic_store_n(&u->nb, nb, __ATOMIC_RELAXED);
 	u->shrink_below = UINT32_MAX;
-	u->off = (uint64_t)off;
+	__atomic_store_n(&u->off, (uint64_t)off, __ATOMIC_RELAXED);
 	return 0;
 nomem:
 	free(sh);
@@ -366,6 +367,32 @@ static void maybe_shrink(struct ust_sindex *x, unsigned si)
 			break;
 	}
 	u->shrink_below = u->count / 2;
+}
+
+/*
+ * Without the lock, so the table may be rebuilt meanwhile: the fields are
+ * read atomically and may not match each other, and a prefetch of an
+ * address that is not (or no longer) the bucket's does no harm (x86's
+ * prefetch never faults).
+ */
+void ust_sindex_prefetch(struct ust_sindex *x, uint64_t h)
+{
+	struct ust_ssub *u = &x->sub[uvr_sub(h)];
+	uint32_t nb = __atomic_load_n(&u->nb, __ATOMIC_RELAXED);
+	struct ust_sshadow *sh = __atomic_load_n(&u->sh, __ATOMIC_RELAXED);
+	uint32_t b[2];
+
+	if (!nb || !sh)
+		return;
+	uvr_buckets(h, nb - 1, &b[0], &b[1]);
+	for (int i = 0; i < 2; i++) {
+		const char *p = (const char *)&sh[b[i] * UVR_SLOTS];
+
+		__builtin_prefetch(p);
+		__builtin_prefetch(p + sizeof(*sh) * UVR_SLOTS - 1);
+		__builtin_prefetch(bucket_at(x, __atomic_load_n(&u->off, __ATOMIC_RELAXED), b[i]), 1);
+		__builtin_prefetch(&__atomic_load_n(&u->bseq, __ATOMIC_RELAXED)[b[i]], 1);
+	}
 }
 
 int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off)

@@ -39,6 +39,8 @@ struct ust_sshadow {
 	uint32_t vlen;
 };
 
+/* nb, off, sh and bseq are written under lock, atomically, and read
+ * without it by ust_sindex_prefetch. */
 struct ust_ssub {
 	pthread_mutex_t lock;
 	uint32_t nb;              /* buckets, a power of two (0 = none yet) */
@@ -99,6 +101,9 @@ int ust_sindex_replace(struct ust_sindex *x, uint64_t h, uint64_t old_off,
 
 /* Remove the slot of the record at off. Returns 0 or -ENOENT. */
 int ust_sindex_remove(struct ust_sindex *x, uint64_t h, uint64_t off);
+/* A hint: bring the shadow buckets of hash h into the cache (no lock; a
+ * table rebuilt meanwhile makes it useless, never wrong). */
+void ust_sindex_prefetch(struct ust_sindex *x, uint64_t h);
 
 /* Bytes of shared bucket arrays and of private shadow, for accounting. */
 void ust_sindex_usage(struct ust_sindex *x, uint64_t *shared, uint64_t *priv);
