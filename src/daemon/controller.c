@@ -494,6 +494,7 @@ int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen)
 	}
 	ctl->started = 1;
 	pthread_setname_np(ctl->thread, "utmemd-ctl");
+	atomic_store_explicit(&d->ctl_bell, ctl->wake_fd, memory_order_release);
 	if (ctl->mode != UD_CTL_OFF) {
 		char a[32], b[32], c[32];
 
@@ -519,6 +520,7 @@ void ud_ctl_stop(struct ud_daemon *d)
 
 	if (!ctl)
 		return;
+	atomic_store(&d->ctl_bell, -1);
 	atomic_store(&ctl->stop, true);
 	(void)!write(ctl->wake_fd, &one, sizeof(one));
 	if (ctl->started)
@@ -530,6 +532,16 @@ void ud_ctl_stop(struct ud_daemon *d)
 	pthread_mutex_destroy(&ctl->apply_lock);
 	d->ctl = NULL;
 	free(ctl);
+}
+
+void ud_ctl_trimmed(void *arg)
+{
+	struct ud_daemon *d = arg;
+	int fd = atomic_load_explicit(&d->ctl_bell, memory_order_acquire);
+	uint64_t one = 1;
+
+	if (fd >= 0)
+		(void)!write(fd, &one, sizeof(one)); /* EAGAIN: it wakes anyway */
 }
 
 int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)

@@ -172,8 +172,15 @@ struct ud_info_item;
  * configuration turns it on. Returns 0 or -errno with a reason in msg.
  */
 int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen);
-/* Stop and join the thread (idempotent). */
+/* Stop and join the thread (idempotent). Every thread that may call into
+ * the store (workers, bulk thread) has stopped before. */
 void ud_ctl_stop(struct ud_daemon *d);
+/*
+ * The store's trimmed hook (ust_config; arg is the daemon): a shrink, flush
+ * or destroy just freed memory, so wake the maintenance thread to give it
+ * back now instead of at its next 20 ms look. Any thread; no lock.
+ */
+void ud_ctl_trimmed(void *arg);
 /*
  * The operator's capacity changed (config, reload, utmemctl): with the
  * controller on it is the ceiling, applied at once when lower than the

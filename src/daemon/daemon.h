@@ -321,6 +321,9 @@ struct ud_daemon {
 	int bench_modes;       /* cfg.bench_modes at startup: BENCH allowed */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
+	/* Its wake-up eventfd while it runs, else -1: the store's trimmed
+	 * hook (ud_ctl_trimmed) rings it from any thread. */
+	_Atomic int ctl_bell;
 	struct ud_bulk *bulk;  /* the bulk thread (bulk.c), NULL: run inline */
 	/* Main loop only, set around an operator's configuration change: the
 	 * store work that grows with the data is left to the bulk thread

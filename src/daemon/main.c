@@ -434,6 +434,8 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		 * shrinking and flushing return once evicted and purged; tenants
 		 * pay for their pools. */
 		.flags = UST_CFG_COMPACT_DEFER | UST_CFG_CHARGE_POOLS,
+		.trimmed = ud_ctl_trimmed, /* purge at once, not at its next look */
+		.trimmed_arg = d,
 	};
 	int err;
 
@@ -595,6 +597,7 @@ int main(int argc, char **argv)
 	atomic_store(&ud_log_level, d.cfg.log_level);
 	d.sigfd = -1;
 	d.live_fd = -1;
+	atomic_init(&d.ctl_bell, -1);
 	d.loadavg_fd = -1;
 	d.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	raise_fd_limit();

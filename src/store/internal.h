@@ -341,6 +341,8 @@ struct ust_store {
 	_Atomic uint32_t shrinking;
 	unsigned flags;        /* ust_config.flags */
 	_Atomic uint64_t trims; /* ust_trim() calls (ust_trim_count) */
+	void (*trimmed)(void *arg); /* ust_config's */
+	void *trimmed_arg;
 };
 
 /* hash.c */

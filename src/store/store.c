@@ -86,6 +86,8 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	atomic_init(&st->shrinking, 0);
 	atomic_init(&st->trims, 0);
 	st->flags = cfg->flags;
+	st->trimmed = cfg->trimmed;
+	st->trimmed_arg = cfg->trimmed_arg;
 	return 0;
 }
 
@@ -296,8 +298,12 @@ void ust_trim(ust_store *st)
 {
 	ust_alloc_flush(&st->alloc); /* cached regions back to their slabs first */
 	atomic_fetch_add_explicit(&st->trims, 1, memory_order_release);
-	if (st->flags & UST_CFG_COMPACT_DEFER)
-		return; /* the caller's maintenance thread purges and compacts */
+	if (st->flags & UST_CFG_COMPACT_DEFER) {
+		/* The caller's maintenance thread purges and compacts. */
+		if (st->trimmed)
+			st->trimmed(st->trimmed_arg);
+		return;
+	}
 	if (ust_compact_wanted(st))
 		ust_compact(st, 0, NULL);
 	ust_alloc_trim(&st->alloc);

@@ -64,6 +64,12 @@ struct ust_config {
 	size_t max_value;   /* longest value in bytes; 0 = 64 MiB */
 	unsigned shards;    /* lock stripes; 0 = chosen from the core count */
 	unsigned flags;     /* UST_CFG_* */
+	/* With UST_CFG_COMPACT_DEFER: called after every ust_trim(), from the
+	 * thread that trimmed and with no store lock held, so that the
+	 * maintenance thread purges now rather than at its next look; it must
+	 * not call into the store. NULL: nobody is told. */
+	void (*trimmed)(void *arg);
+	void *trimmed_arg;
 };
 
 /*
