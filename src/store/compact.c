@@ -56,6 +56,8 @@
 #define UST_FRAG_MIN (4u << 20)
 #define UST_DIRTY_MIN (16u << 20) /* freed, unpurged bytes worth phase 1 */
 #define UST_PACK_MAX (32u << 10)  /* larger allocations are not packed */
+/* A call with a budget also ends once it moved this much (see store.h). */
+#define UST_STEP_BYTES (8u << 20)
 
 /* One allocation of an entry that the walk may move. */
 struct ust_piece {
@@ -459,7 +461,7 @@ int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 
 	pthread_mutex_lock(&st->compact_lock);
 	c = &st->ccur;
-	while (!done && (!budget || seen < budget)) {
+	while (!done && (!budget || (seen < budget && ci.bytes_moved < UST_STEP_BYTES))) {
 		uint64_t left = budget ? budget - seen : UST_HOLD;
 		pthread_mutex_t *lk;
 		struct ust_pool *p;

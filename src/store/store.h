@@ -342,10 +342,14 @@ struct ust_compact_info {
  * fuller ones, so the sparse slabs empty and their pages can be returned;
  * halve bucket arrays below half load. Looks at up to budget entries
  * (0: until a whole pass is done), resuming where the previous call
- * stopped. Returns 1 if a pass over the whole store completed in this call,
- * else 0. Adds what it did to *out when not NULL. Takes each stripe lock in
- * turn for a bounded number of entries; never st's management lock, so
- * PUTs, GETs and evictions go on meanwhile. Does not purge (ust_trim does).
+ * stopped; a call with a budget also ends once it moved about 8 MiB, so
+ * that the caller can give back what the moves freed before the next
+ * call (each move fills a free slot first, possibly faulting its pages
+ * in, and frees its old one after). Returns 1 if a pass over the whole
+ * store completed in this call, else 0. Adds what it did to *out when not
+ * NULL. Takes each stripe lock in turn for a bounded number of entries;
+ * never st's management lock, so PUTs, GETs and evictions go on
+ * meanwhile. Does not purge (ust_trim does).
  */
 int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out);
 
