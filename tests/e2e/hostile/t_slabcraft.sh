@@ -12,13 +12,10 @@
 # check, which empties the sparse slabs (docs/security.md).
 HOSTILE_RING_SIZE=1M # the value region comes with the fast path
 # Under AddressSanitizer utmemd's RSS also holds what ASan keeps for every
-# malloc (t_rss.sh): more slack, and its quarantine off.
+# malloc (t_rss.sh): more slack (lib.sh turns its quarantine off).
 slack=$((16 << 20))
 case ${UTMEM_SANITIZE:-none} in
-*address*)
-	slack=$((48 << 20))
-	export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}quarantine_size_mb=0:allocator_release_to_os_interval_ms=0"
-	;;
+*address*) slack=$((48 << 20)) ;;
 esac
 . "$(dirname "$0")/lib.sh"
 hostile_start
