@@ -84,9 +84,15 @@ unsigned ar_cls_of(size_t len)
 
 /* ---- per-class slab lists ---- */
 
+/* The fullness list of a slab of class k with nfree free slots. */
+static unsigned bucket_for(const struct cls *k, uint32_t nfree)
+{
+	return (unsigned)((k->nobjs - nfree) * AR_NBUCKETS / k->nobjs);
+}
+
 static unsigned bucket_of(const struct run *s, const struct cls *k)
 {
-	return (unsigned)((uint32_t)(k->nobjs - s->nfree) * AR_NBUCKETS / k->nobjs);
+	return bucket_for(k, s->nfree);
 }
 
 static bool partial(const struct run *s, const struct cls *k)
@@ -337,7 +343,7 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 	 * it touched its neighbours' and the head's descriptors, three cache
 	 * misses per free when a shrink frees records all over the region. */
 	bool stay = partial(s, k) && !s->evac && s->nfree + 1u < k->nobjs &&
-		    (uint32_t)(k->nobjs - s->nfree - 1u) * AR_NBUCKETS / k->nobjs == s->bucket;
+		    bucket_for(k, s->nfree + 1u) == s->bucket;
 
 	if (!stay)
 		slab_unlist(a, s);
@@ -346,20 +352,15 @@ void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch)
 	s->hint = (uint8_t)i;
 	if (!ar_page_class(s->cls))
 		ar_count(&a->small_taken_bytes, -(int64_t)k->size);
-	if (stay) {
-		a->cs[s->cls].free_slots++;
-		if (ar_page_class(s->cls)) {
-			s->nwarm++;
-			a->slot_warm += k->size;
-		}
-		return;
-	}
 	if (s->nfree < k->nobjs) {
 		if (ar_page_class(s->cls)) {
 			s->nwarm++;
 			a->slot_warm += k->size;
 		}
-		slab_list(a, s);
+		if (stay)
+			a->cs[s->cls].free_slots++;
+		else
+			slab_list(a, s);
 		return;
 	}
 	slots_cool(a, s);
