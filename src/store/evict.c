@@ -168,14 +168,11 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 	if (k > n)
 		k = n;
 	oldest_first(smp, n, k);
-	for (unsigned i = 0; i < k && i < EVICT_AHEAD; i++)
-		if (ust_in_region(smp[i].e))
-			ust_region_prefetch(st, p, smp[i].e);
-	for (unsigned i = 0; i < k && freed < want; i++) {
+	for (unsigned i = 0, ahead = 0; i < k && freed < want; i++) {
 		struct ust_entry *e = smp[i].e;
 
-		if (i + EVICT_AHEAD < k && ust_in_region(smp[i + EVICT_AHEAD].e))
-			ust_region_prefetch(st, p, smp[i + EVICT_AHEAD].e);
+		for (; ahead < k && ahead <= i + EVICT_AHEAD; ahead++)
+			ust_region_prefetch(st, p, smp[ahead].e);
 		ust_sub_unlink(sub, link_of(sub, &smp[i]));
 		freed += ust_entry_charge(st, e);
 		ust_account_out(st, p, s, e, false);

@@ -412,9 +412,9 @@ struct ust_entry *ust_region_entry_new(ust_store *st, unsigned s,
 				       int64_t stage_off, size_t stage_len);
 void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   struct ust_entry *e);
-/* A hint before unlinking region entry e of pool p: fetch its index
- * buckets and its record's slab map slot into the cache. Caller holds a
- * stripe lock (the tenant cannot go). */
+/* A hint before unlinking entry e of pool p: if its value is in its
+ * tenant's region, fetch its index buckets and its record's slab map slot
+ * into the cache. Caller holds a stripe lock (the tenant cannot go). */
 void ust_region_prefetch(ust_store *st, const struct ust_pool *p, const struct ust_entry *e);
 void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e);
 /* Give [off, off + len) back to g's arena and charge t for what its hazard

@@ -431,10 +431,15 @@ void ust_region_entry_drop(ust_store *st, struct ust_region *g,
 			   ust_entry_rec_off(g, e), rec_len(e->klen, ust_vlen(e)));
 }
 
+/* The region of e's tenant, or NULL (the tenant is gone). Stripe lock held. */
+static struct ust_region *entry_region(ust_store *st, const struct ust_entry *e)
+{
+	return st->tenants[e->tenant] ? st->tenants[e->tenant]->region : NULL;
+}
+
 void ust_region_prefetch(ust_store *st, const struct ust_pool *p, const struct ust_entry *e)
 {
-	struct ust_region *g = st->tenants[e->tenant] ? st->tenants[e->tenant]->region
-						      : NULL;
+	struct ust_region *g = ust_in_region(e) ? entry_region(st, e) : NULL;
 
 	if (!g)
 		return;
@@ -450,8 +455,7 @@ void ust_region_prefetch(ust_store *st, const struct ust_pool *p, const struct u
  */
 void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e)
 {
-	struct ust_region *g = st->tenants[e->tenant] ? st->tenants[e->tenant]->region
-						      : NULL;
+	struct ust_region *g = entry_region(st, e);
 	uint64_t off;
 
 	if (!g)
