@@ -8,6 +8,8 @@
 #   CEIL.NOP   a module command taking the same arguments, doing nothing
 #   CEIL.COPY  the same plus libutmem's one copy of the value (streaming
 #              stores into a shared memfd): TMEM.PUT with utmemd for free
+#   CEIL.ASYNC the same copy made by a thread of the module's own, Redis's
+#              thread keeping the argument until it is done (as SET keeps it)
 #   TMEM.PUT   the real thing
 # Each arm's figure is the median ops/s of REPS runs; the ratios to SET are
 # taken per repetition and their median printed. The rotation starts one
@@ -39,7 +41,7 @@ bench_start_utmemd
 bench_start_redis --loadmodule "$MODULE" "addr=unix:$UTMEMD_SOCK" pool=ceiling \
 	--loadmodule "$CEIL"
 
-ARMS=(SET CEIL.NOP CEIL.COPY TMEM.PUT)
+ARMS=(SET CEIL.NOP CEIL.COPY CEIL.ASYNC TMEM.PUT)
 echo "# put-ceiling: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "# $(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1), $(nproc) cores, Linux $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "# $BENCH_BUILD, REPS=$REPS DURATION=$DURATION KEYS=$KEYS, clients over $REDIS_ADDR"
@@ -59,8 +61,8 @@ run() {
 	bench_json_field "$line" ops_per_s
 }
 
-printf '| value | conns | %s | %s | %s | %s |\n' "${ARMS[@]}"
-echo "|------:|------:|----:|----:|----:|----:|"
+printf '| value | conns |'; printf ' %s |' "${ARMS[@]}"; echo
+printf '|------:|------:|'; printf -- '----:|%.0s' "${ARMS[@]}"; echo
 for size in $SIZES; do
 	conns=""
 	for e in $CONNS; do [ "${e%%:*}" = "$size" ] && conns=${e#*:}; done
@@ -68,8 +70,8 @@ for size in $SIZES; do
 	declare -A ops=() ratio=()
 	for rep in $(seq "$REPS"); do
 		declare -A got=()
-		for i in 0 1 2 3; do
-			arm=${ARMS[$(((i + rep - 1) % 4))]}
+		for i in "${!ARMS[@]}"; do
+			arm=${ARMS[$(((i + rep - 1) % ${#ARMS[@]}))]}
 			got[$arm]=$(run "$arm" "$size" "$conns")
 			echo "  rep $rep $size $arm: ${got[$arm]} ops/s" >&2
 		done
