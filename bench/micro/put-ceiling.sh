@@ -42,9 +42,9 @@ bench_start_redis --loadmodule "$MODULE" "addr=unix:$UTMEMD_SOCK" pool=ceiling \
 	--loadmodule "$CEIL"
 
 ARMS=(SET CEIL.NOP CEIL.COPY CEIL.ASYNC TMEM.PUT)
-echo "# put-ceiling: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "# $(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1), $(nproc) cores, Linux $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "# $BENCH_BUILD, REPS=$REPS DURATION=$DURATION KEYS=$KEYS, clients over $REDIS_ADDR"
+echo "- run: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- machine: $(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1), $(nproc) cores, Linux $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+echo "- build: $BENCH_BUILD, REPS=$REPS DURATION=$DURATION KEYS=$KEYS, clients over $REDIS_ADDR"
 
 # run ARM SIZE CONNS: ops/s of one timed run (every key written first).
 run() {
@@ -61,7 +61,7 @@ run() {
 	bench_json_field "$line" ops_per_s
 }
 
-printf '| value | conns |'; printf ' %s |' "${ARMS[@]}"; echo
+echo; printf "| value | conns |"; printf ' %s |' "${ARMS[@]}"; echo
 printf '|------:|------:|'; printf -- '----:|%.0s' "${ARMS[@]}"; echo
 for size in $SIZES; do
 	conns=""
@@ -93,5 +93,5 @@ for size in $SIZES; do
 	echo "$row"
 	unset ops ratio
 done
-echo "# cells: median ops/s (median per-repetition ratio to SET; min–max of that ratio); load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo; echo "Cells: median ops/s (median per-repetition ratio to SET; min–max of that ratio); load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
 }
