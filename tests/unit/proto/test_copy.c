@@ -26,7 +26,9 @@ static void fill(uint8_t *p, size_t n, uint32_t seed)
 	}
 }
 
-static void check_copy(size_t n, unsigned salign, unsigned dalign)
+typedef void (*copy_fn)(void *dst, const void *src, size_t n);
+
+static void check_copy_with(copy_fn fn, size_t n, unsigned salign, unsigned dalign)
 {
 	uint8_t *src = malloc(n + 64), *dst = malloc(n + 64 + 2 * GUARD);
 
@@ -34,7 +36,7 @@ static void check_copy(size_t n, unsigned salign, unsigned dalign)
 	assert_non_null(dst);
 	fill(src + salign, n, (uint32_t)(n * 31u + salign * 7u + dalign));
 	memset(dst, 0xa5, n + 64 + 2 * GUARD);
-	uvr_copy_cold(dst + GUARD + dalign, src + salign, n);
+	fn(dst + GUARD + dalign, src + salign, n);
 	if (memcmp(dst + GUARD + dalign, src + salign, n) != 0)
 		fail_msg("size %zu, source +%u, destination +%u: bytes differ", n, salign,
 			 dalign);
@@ -44,6 +46,48 @@ static void check_copy(size_t n, unsigned salign, unsigned dalign)
 		assert_int_equal(dst[i], 0xa5);
 	free(src);
 	free(dst);
+}
+
+static void check_copy(size_t n, unsigned salign, unsigned dalign)
+{
+	check_copy_with(uvr_copy_cold, n, salign, dalign);
+}
+
+#if defined(__x86_64__)
+static void stream_sse2(void *dst, const void *src, size_t n)
+{
+	uvr_stream_sse2(dst, src, n);
+}
+
+static void stream_avx2(void *dst, const void *src, size_t n)
+{
+	uvr_stream_avx2(dst, src, n);
+}
+#endif
+
+/* Each streaming loop on its own (uvr_copy_cold picks one by the CPU), at
+ * every destination alignment up to its store width and sizes around its
+ * turn, from below one alignment head up. */
+static void test_stream_loops(void **state)
+{
+#if defined(__x86_64__)
+	static const size_t sizes[] = {0, 1, 15, 31, 32, 63, 64, 127, 128, 129,
+				       255, 4096 + 77, 65536 + 33};
+	copy_fn fns[2] = {stream_sse2, stream_avx2};
+	unsigned nfn = uvr_have_avx2() ? 2 : 1;
+
+	(void)state;
+	if (nfn == 1)
+		print_message("this CPU has no AVX2: its loop is not run here\n");
+	for (unsigned f = 0; f < nfn; f++)
+		for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+			for (unsigned sa = 0; sa < 9; sa += 4)
+				for (unsigned da = 0; da < 34; da++)
+					check_copy_with(fns[f], sizes[i], sa, da);
+#else
+	(void)state;
+	skip(); /* streaming loops exist only on x86-64 */
+#endif
 }
 
 static void test_sizes_and_alignments(void **state)
@@ -56,7 +100,7 @@ static void test_sizes_and_alignments(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
 		for (unsigned sa = 0; sa < 17; sa += 3)
-			for (unsigned da = 0; da < 17; da += 1)
+			for (unsigned da = 0; da < 34; da++)
 				check_copy(sizes[i], sa, da);
 }
 
@@ -107,6 +151,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_sizes_and_alignments),
+		cmocka_unit_test(test_stream_loops),
 		cmocka_unit_test(test_record),
 		cmocka_unit_test(test_reuse),
 	};
