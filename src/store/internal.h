@@ -318,9 +318,12 @@ struct ust_store {
 	uint32_t *pool_free;
 	uint32_t pool_nfree, pool_free_cap;
 	uint32_t npools;
-	/* Eviction cursor, mgmt only. */
+	/* Eviction cursor, mgmt only. ev_owed: a shrink's last sample at the
+	 * cursor's slot was cut short by its step; the next shrink step
+	 * starts there again and evicts up to this many more (evict.c). */
 	uint32_t ev_pool;
 	uint32_t ev_stripe;
+	uint32_t ev_owed;
 	struct ust_alloc alloc;
 	/* Compaction (compact.c): one walker at a time; never held with mgmt
 	 * by the walker, which takes stripe locks one at a time under it. */
