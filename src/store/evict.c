@@ -244,10 +244,9 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
 	uint64_t freed = 0, slots = (uint64_t)st->next_pool * st->nstripes, idle = 0;
 
 	while (freed < amount && idle <= slots) {
+		uint32_t owed = shrink ? st->ev_owed : 0; /* before it is cleared */
 		struct ust_pool *p;
 		uint64_t got = 0;
-
-		uint32_t owed = shrink ? st->ev_owed : 0;
 
 		cursor_next(st);
 		st->ev_owed = 0;
