@@ -25,19 +25,24 @@ out=$("$HOSTILE" slabcraft "$EVIL" 18) || fail "attack did not run: $out"
 echo "attack: $out"
 [ "$(field "$out" errors)" = 0 ] || fail "the attack's requests failed: $out"
 [ "$(field "$out" records)" -ge 300000 ] || fail "the attack stored too little to mean anything: $out"
-# What is left is packed within 5 s: the slack under the allowance (4 MiB
-# and an eighth of the records) and a partly used slab of each class, and
-# utmemd's RSS, beyond what it held before the attack, within the store's
-# margin of the charge (an eighth, and 16 MiB for evil's ring, its
-# region's warm cache, and utmemd's heap not purged yet). The charge
-# includes credit granted ahead, which is not resident: the margin is
-# generous, and the daemon before this was far above it (151 MiB resident
-# for 25 MiB charged, 5 s after the attack).
-limit=$((8 << 20))
+# What is left is packed within 5 s: the slack no more than the policy
+# lets stand without a pass (docs/security.md: the allowance, 4 MiB and an
+# eighth of the records' bytes, plus the 4 MiB it must grow by before the
+# next fragmentation check asks for one; the charge stands in for the
+# records), and utmemd's RSS, beyond what it held before the attack,
+# within the store's margin of the charge (an eighth, and 16 MiB for
+# evil's ring, its region's warm cache, and utmemd's heap not purged
+# yet). The charge includes credit granted ahead, which is not resident:
+# the margins are generous, and the daemon before this was far above them
+# (151 MiB resident for 25 MiB charged, 5 s after the attack). Most runs
+# end with a pass after the attack and well under 1 MiB of slack; under
+# ASan beside two VM tests, the last pass ran before the last round ended
+# and 9.4 MiB stood, below its trigger (CI, 2026-12-01).
 for ((i = 0; i < 100; i++)); do
 	rslack=$(info region_slack_bytes)
 	charged=$(info charged_bytes)
 	rss=$(info rss_bytes)
+	limit=$(((8 << 20) + ${charged:-0} / 8))
 	margin=$((rss0 + charged + charged / 8 + slack))
 	[ -n "$rslack" ] && [ "$rslack" -le "$limit" ] && [ "$rss" -le "$margin" ] && break
 	sleep 0.05
