@@ -144,6 +144,20 @@ bench_start_redis() {
 	fi
 }
 
+# bench_conns_for SIZE: the connection counts $CONNS gives for SIZE ("SIZE:N"
+# entries for that size, plain numbers for every size); dies if none.
+bench_conns_for() {
+	local e out=""
+	for e in $CONNS; do
+		case $e in
+		*:*) [ "${e%%:*}" = "$1" ] && out="$out ${e#*:}" ;;
+		*) out="$out $e" ;;
+		esac
+	done
+	[ -n "$out" ] || bench_die "CONNS gives no connection count for $1"
+	echo $out
+}
+
 # Print the machine as markdown: CPU, cores, memory, kernel, load now.
 bench_machine() {
 	local cpu mem kernel os load

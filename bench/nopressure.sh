@@ -120,26 +120,13 @@ np_run() {
 		printf "%s %.1f %.1f %.1f\n", ops, (y[1] - x[1]) * us, (y[2] - x[2]) * us, (y[3] - x[3]) * us }'
 }
 
-# conns_for SIZE: the connection counts CONNS gives for SIZE.
-conns_for() {
-	local e out=""
-	for e in $CONNS; do
-		case $e in
-		*:*) [ "${e%%:*}" = "$1" ] && out="$out ${e#*:}" ;;
-		*) out="$out $e" ;;
-		esac
-	done
-	[ -n "$out" ] || bench_die "CONNS gives no connection count for $1"
-	echo $out
-}
-
 # The measurements: results[ARM,SIZE,CONNS] = space-separated ops/s per rep;
 # CR, CU, CM: CPU microseconds per operation of redis-server, utmemd and the
 # machine, per run (two runs of each arm per repetition).
 declare -A R CR CU CM
 for ((rep = 1; rep <= REPS; rep++)); do
 	for size in $SIZES; do
-		for c in $(conns_for "$size"); do
+		for c in $(bench_conns_for "$size"); do
 			for pair in "SET TMEM.PUT" "GET TMEM.GET"; do
 				read -r a b <<<"$pair"
 				if ((rep % 2)); then order="$a $b $b $a"; else order="$b $a $a $b"; fi
@@ -201,7 +188,7 @@ DAT=$OUT/nopressure.dat
 	# One pass over the rows fills both tables: ops/s and ratios, and CPU.
 	rows="" cpu_rows=""
 	for size in $SIZES; do
-		for c in $(conns_for "$size"); do
+		for c in $(bench_conns_for "$size"); do
 			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
 			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
 			rows+="| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"$'\n'
@@ -227,7 +214,7 @@ DAT=$OUT/nopressure.dat
 {
 	echo "# size conns  then per arm (SET TMEM.PUT GET TMEM.GET): median min max ops/s"
 	for size in $SIZES; do
-		for c in $(conns_for "$size"); do
+		for c in $(bench_conns_for "$size"); do
 			printf '%s %s' "$size" "$c"
 			for arm in SET TMEM.PUT GET TMEM.GET; do
 				# shellcheck disable=SC2086

@@ -11,7 +11,8 @@
 #   CEIL.ASYNC the same copy made by a thread of the module's own, Redis's
 #              thread keeping the argument until it is done (as SET keeps it)
 #   TMEM.PUT   the real thing
-# Each arm's figure is the median ops/s of REPS runs; the ratios to SET are
+# Each arm's figure is the median ops/s of REPS runs (for each count
+# CONNS gives the size, bench_conns_for); the ratios to SET are
 # taken per repetition and their median printed. The rotation starts one
 # arm later in each repetition, so no arm always follows the same one.
 #
@@ -42,9 +43,6 @@ bench_start_redis --loadmodule "$MODULE" "addr=unix:$UTMEMD_SOCK" pool=ceiling \
 	--loadmodule "$CEIL"
 
 ARMS=(SET CEIL.NOP CEIL.COPY CEIL.ASYNC TMEM.PUT)
-echo "- run: $(date -u '+%Y-%m-%d %H:%M UTC'), load $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "- machine: $(sed -n 's/^model name[[:space:]]*:[[:space:]]*//p' /proc/cpuinfo | head -n1), $(nproc) cores, Linux $(uname -r), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-echo "- build: $BENCH_BUILD, REPS=$REPS DURATION=$DURATION KEYS=$KEYS, clients over $REDIS_ADDR"
 
 # run ARM SIZE CONNS: ops/s of one timed run (every key written first).
 run() {
@@ -61,15 +59,12 @@ run() {
 	bench_json_field "$line" ops_per_s
 }
 
-echo; printf "| value | conns |"; printf ' %s |' "${ARMS[@]}"; echo
-printf '|------:|------:|'; printf -- '----:|%.0s' "${ARMS[@]}"; echo
-for size in $SIZES; do
-	conns=""
-	for e in $CONNS; do [ "${e%%:*}" = "$size" ] && conns=${e#*:}; done
-	[ -n "$conns" ] || bench_die "CONNS gives no count for $size"
-	declare -A ops=() ratio=()
+# row SIZE CONNS: REPS repetitions of every arm in rotation, one table row.
+row() {
+	local size=$1 conns=$2 rep i arm out
+	local -A ops=() ratio=() got=()
+
 	for rep in $(seq "$REPS"); do
-		declare -A got=()
 		for i in "${!ARMS[@]}"; do
 			arm=${ARMS[$(((i + rep - 1) % ${#ARMS[@]}))]}
 			got[$arm]=$(run "$arm" "$size" "$conns")
@@ -79,19 +74,29 @@ for size in $SIZES; do
 			ops[$arm]+="${got[$arm]} "
 			ratio[$arm]+="$(awk -v a="${got[$arm]}" -v b="${got[SET]}" 'BEGIN { printf "%.3f", a / b }') "
 		done
-		unset got
 	done
-	row="| $size | $conns |"
+	out="| $size | $conns |"
 	for arm in "${ARMS[@]}"; do
 		# shellcheck disable=SC2086
-		m=$(bench_median ${ops[$arm]})
+		out+=" $(printf '%.0f' "$(bench_median ${ops[$arm]})")"
 		# shellcheck disable=SC2086
-		r=$(bench_median ${ratio[$arm]})
+		out+=" ($(printf '%.2f' "$(bench_median ${ratio[$arm]})")×;"
 		# shellcheck disable=SC2086
-		row+=" $(printf '%.0f' "$m") ($(printf '%.2f' "$r")×; $(bench_minmax ${ratio[$arm]} | awk '{ printf "%.2f–%.2f", $1, $2 }')) |"
+		out+=" $(bench_minmax ${ratio[$arm]} | awk '{ printf "%.2f–%.2f", $1, $2 }')) |"
 	done
-	echo "$row"
-	unset ops ratio
+	echo "$out"
+}
+
+echo; printf "| value | conns |"; printf ' %s |' "${ARMS[@]}"; echo
+printf '|------:|------:|'; printf -- '----:|%.0s' "${ARMS[@]}"; echo
+for size in $SIZES; do
+	for conns in $(bench_conns_for "$size"); do
+		row "$size" "$conns"
+	done
 done
-echo; echo "Cells: median ops/s (median per-repetition ratio to SET; min–max of that ratio); load at the end $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "Cells: median ops/s (median per-repetition ratio to SET; min–max of that ratio)."
+echo
+bench_machine
+echo "- $(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'); $BENCH_BUILD, REPS=$REPS DURATION=$DURATION KEYS=$KEYS, clients over $REDIS_ADDR"
 }
