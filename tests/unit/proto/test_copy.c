@@ -53,18 +53,6 @@ static void check_copy(size_t n, unsigned salign, unsigned dalign)
 	check_copy_with(uvr_copy_cold, n, salign, dalign);
 }
 
-#if defined(__x86_64__)
-static void stream_sse2(void *dst, const void *src, size_t n)
-{
-	uvr_stream_sse2(dst, src, n);
-}
-
-static void stream_avx2(void *dst, const void *src, size_t n)
-{
-	uvr_stream_avx2(dst, src, n);
-}
-#endif
-
 /* Each streaming loop on its own (uvr_copy_cold picks one by the CPU), at
  * every destination alignment up to its store width and sizes around its
  * turn, from below one alignment head up. */
@@ -73,7 +61,7 @@ static void test_stream_loops(void **state)
 #if defined(__x86_64__)
 	static const size_t sizes[] = {0, 1, 15, 31, 32, 63, 64, 127, 128, 129,
 				       255, 4096 + 77, 65536 + 33};
-	copy_fn fns[2] = {stream_sse2, stream_avx2};
+	copy_fn fns[2] = {uvr_stream_sse2, uvr_stream_avx2};
 	unsigned nfn = uvr_have_avx2() ? 2 : 1;
 
 	(void)state;
