@@ -21,8 +21,8 @@ DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
 VM_DEPS    = qemu-system-x86 linux-image-amd64 linux-headers-amd64 \
              busybox-static cpio xz-utils binutils
 # Tools the tests use: promtool checks the metrics endpoint, man renders
-# the man pages.
-TEST_DEPS  = prometheus man-db
+# the man pages, strace holds a daemon's listen() (t_sockpub.sh).
+TEST_DEPS  = prometheus man-db strace
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux
 

@@ -4,7 +4,8 @@
  * A Unix socket path left behind by a crashed daemon must not stop a
  * restart, but a live daemon's socket must never be stolen: before
  * unlinking an existing path we try to connect to it, and only a refused
- * connection proves it stale.
+ * connection proves it stale. A socket file appears only once it listens
+ * (ud_listen_unix).
  */
 #include "daemon/daemon.h"
 
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -60,19 +62,71 @@ static int claim_path(const struct sockaddr_un *sa, char *msg, size_t msglen)
 	return 0;
 }
 
+/*
+ * Bind fd at sa's name with no access for anyone, give it its owner and
+ * mode, make it listen. Returns 0, or -errno with the name unlinked again
+ * (messages name path, the socket the operator asked for).
+ */
+static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
+		       unsigned mode, uid_t uid, gid_t gid, char *msg,
+		       size_t msglen)
+{
+	mode_t old;
+	int rc, err;
+
+	/* Create the file with no access, then open it up: no window in which
+	 * the admin socket is reachable by others. */
+	old = umask(0777);
+	rc = bind(fd, (const struct sockaddr *)sa, sizeof(*sa));
+	umask(old);
+	if (rc < 0)
+		return -errno;
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    chown(sa->sun_path, uid, gid) < 0) {
+		err = errno;
+		unlink(sa->sun_path);
+		snprintf(msg, msglen, "cannot give %s to owner %d group %d: %s",
+			 path, uid == (uid_t)-1 ? -1 : (int)uid,
+			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(err));
+		return -err;
+	}
+	if (chmod(sa->sun_path, mode) < 0 || listen(fd, BACKLOG) < 0) {
+		err = errno;
+		unlink(sa->sun_path);
+		return -err;
+	}
+	return 0;
+}
+
+/*
+ * The socket file appears at path only once it listens, so that a client
+ * that sees it can connect at once (bound in place, the file exists from
+ * bind() on and a client racing the daemon's start is refused): it is
+ * bound under a temporary name beside path ("PATH.PID.tmp"), made to
+ * listen, then hard-linked to path and the temporary name removed. link()
+ * fails with EEXIST where rename() would replace, so a daemon that claimed
+ * path in the meantime keeps it. A path too long for the temporary name
+ * is bound in place.
+ */
 int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		   char *msg, size_t msglen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	mode_t old;
-	int fd, err;
+	struct sockaddr_un tmp = {.sun_family = AF_UNIX};
+	bool in_place;
+	int fd, err, n;
 
+	if (msglen)
+		msg[0] = '\0';
 	if (strlen(path) >= sizeof(sa.sun_path)) {
 		snprintf(msg, msglen, "socket path too long (max %zu bytes): %s",
 			 sizeof(sa.sun_path) - 1, path);
 		return -ENAMETOOLONG;
 	}
 	memcpy(sa.sun_path, path, strlen(path) + 1);
+	n = snprintf(tmp.sun_path, sizeof(tmp.sun_path), "%s.%ld.tmp", path,
+		     (long)getpid());
+	in_place = n < 0 || (size_t)n >= sizeof(tmp.sun_path);
 	err = claim_path(&sa, msg, msglen);
 	if (err) {
 		if (!*msg)
@@ -80,39 +134,46 @@ int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		return err;
 	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
+	if (fd < 0) {
+		err = -errno;
 		goto fail;
-	/* Create the file with no access, then open it up: no window in which
-	 * the admin socket is reachable by others. */
-	old = umask(0777);
-	err = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-	umask(old);
-	if (err < 0)
-		goto fail_fd;
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) && chown(path, uid, gid) < 0) {
-		err = errno;
-		unlink(path);
-		close(fd);
-		snprintf(msg, msglen, "cannot give %s to owner %d group %d: %s", path,
-			 uid == (uid_t)-1 ? -1 : (int)uid,
-			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(err));
-		return -err;
 	}
-	if (chmod(path, mode) < 0 || listen(fd, BACKLOG) < 0) {
-		err = errno;
+	if (in_place) {
+		err = bind_listen(fd, &sa, path, mode, uid, gid, msg, msglen);
+		if (err)
+			goto fail_fd;
+		return fd;
+	}
+	/* A temporary name of our pid is left only by a dead daemon's crash. */
+	(void)unlink(tmp.sun_path);
+	err = bind_listen(fd, &tmp, path, mode, uid, gid, msg, msglen);
+	if (err)
+		goto fail_fd;
+	if (link(tmp.sun_path, path) < 0) {
+		err = -errno;
+		unlink(tmp.sun_path);
+		if (err == -EEXIST) {
+			snprintf(msg, msglen,
+				 "socket %s appeared while this daemon started "
+				 "(is another utmemd starting with this run directory?)",
+				 path);
+			err = -EADDRINUSE;
+		}
+		goto fail_fd;
+	}
+	if (unlink(tmp.sun_path) < 0) {
+		err = -errno;
 		unlink(path);
-		close(fd);
-		errno = err;
-		goto fail;
+		goto fail_fd;
 	}
 	return fd;
 fail_fd:
-	err = errno;
 	close(fd);
-	errno = err;
 fail:
-	snprintf(msg, msglen, "cannot listen on %s: %s", path, strerror(errno));
-	return -errno;
+	if (!*msg)
+		snprintf(msg, msglen, "cannot listen on %s: %s", path,
+			 strerror(-err));
+	return err;
 }
 
 int ud_listen_tcp(const char *host, uint16_t port, char *msg, size_t msglen)
