@@ -9,6 +9,9 @@
  *            slab of 4 KiB records), 1 MiB and 1 GiB; once with the pages
  *            mapped by this process (utmemd maps the records it writes),
  *            once written with pwrite() and never mapped;
+ *   2 thr    the mapped memfd punched by two threads at once, pieces
+ *            taken alternately (would punching in parallel beat the floor?
+ *            shmem's fallocate holds the file's inode lock, so no);
  *   anon     1 GiB of private anonymous memory (values in utmemd's heap)
  *            given back with madvise(MADV_DONTNEED) in the same pieces.
  *
@@ -17,6 +20,7 @@
  * Usage: punch-floor [MiB] (default 1024).
  */
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,10 +60,33 @@ static void loadavg(const char *when)
 	printf("load average %s: %s\n", when, buf);
 }
 
-/* Fill a fresh memfd of size bytes (mapped: through a mapping that stays;
- * else pwrite), give it back in pieces of piece bytes; ms taken, or -1. */
-static double memfd_once(size_t size, size_t piece, int mapped)
+struct puncher {
+	int fd, err;
+	size_t size, piece;
+	unsigned first, step; /* punch pieces first, first + step, ... */
+};
+
+static void *punch_pieces(void *arg)
 {
+	struct puncher *w = arg;
+	size_t i = w->first;
+
+	for (size_t o = i * w->piece; o < w->size; i += w->step, o = i * w->piece)
+		if (fallocate(w->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+			      (off_t)o, (off_t)w->piece) < 0) {
+			w->err = 1;
+			break;
+		}
+	return NULL;
+}
+
+/* Fill a fresh memfd of size bytes (mapped: through a mapping that stays;
+ * else pwrite), give it back in pieces of piece bytes from nthreads
+ * threads (1 or 2); ms taken, or -1. */
+static double memfd_once(size_t size, size_t piece, int mapped, unsigned nthreads)
+{
+	struct puncher w[2];
+	pthread_t tid[2];
 	static char buf[1 << 16];
 	int fd = memfd_create("punch-floor", MFD_CLOEXEC);
 	char *p = MAP_FAILED;
@@ -79,9 +106,19 @@ static double memfd_once(size_t size, size_t piece, int mapped)
 				goto out;
 	}
 	t = now_ms();
-	for (size_t o = 0; o < size; o += piece)
-		if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, (off_t)o,
-			      (off_t)piece) < 0)
+	for (unsigned i = 0; i < nthreads; i++) {
+		w[i] = (struct puncher){.fd = fd, .size = size, .piece = piece,
+					.first = i, .step = nthreads};
+		if (pthread_create(&tid[i], NULL, punch_pieces, &w[i]) != 0) {
+			while (i--)
+				pthread_join(tid[i], NULL);
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < nthreads; i++)
+		pthread_join(tid[i], NULL);
+	for (unsigned i = 0; i < nthreads; i++)
+		if (w[i].err)
 			goto out;
 	ms = now_ms() - t;
 out:
@@ -126,25 +163,33 @@ int main(int argc, char **argv)
 	size = (size_t)mib << 20;
 	loadavg("before");
 	printf("giving back %ld MiB, ms (median of %d)\n", mib, reps);
-	printf("%-8s %12s %12s %12s\n", "piece", "memfd mapped", "memfd", "anon");
+	printf("%-8s %12s %12s %12s %12s\n", "piece", "memfd mapped", "memfd",
+	       "2 thr", "anon");
 	for (unsigned i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 		size_t piece = pieces[i] ? pieces[i] : size;
-		double r[3][MAXREPS];
+		double r[4][MAXREPS];
 
 		for (int k = 0; k < reps; k++) {
-			r[0][k] = memfd_once(size, piece, 1);
-			r[1][k] = memfd_once(size, piece, 0);
-			r[2][k] = anon_once(size, piece);
-			for (int j = 0; j < 3; j++)
+			r[0][k] = memfd_once(size, piece, 1, 1);
+			r[1][k] = memfd_once(size, piece, 0, 1);
+			/* one piece: nothing to share between threads */
+			r[2][k] = piece < size ? memfd_once(size, piece, 1, 2) : 0;
+			r[3][k] = anon_once(size, piece);
+			for (int j = 0; j < 4; j++)
 				if (r[j][k] < 0) {
 					perror("punch-floor");
 					return 1;
 				}
 		}
-		for (int j = 0; j < 3; j++)
+		for (int j = 0; j < 4; j++)
 			qsort(r[j], (size_t)reps, sizeof(double), cmp_dbl);
-		printf("%-8s %12.1f %12.1f %12.1f\n", names[i], r[0][reps / 2],
-		       r[1][reps / 2], r[2][reps / 2]);
+		printf("%-8s %12.1f %12.1f ", names[i], r[0][reps / 2],
+		       r[1][reps / 2]);
+		if (piece < size)
+			printf("%12.1f", r[2][reps / 2]);
+		else
+			printf("%12s", "-");
+		printf(" %12.1f\n", r[3][reps / 2]);
 	}
 	loadavg("after");
 	return 0;
