@@ -198,12 +198,9 @@ static bool eligible(const struct ust_pool *p, uint32_t tenant)
 	       ((p->kind & UST_POOL_SHARED) || p->owner == tenant);
 }
 
-/* Advance the store's eviction cursor by one (pool, stripe) slot, unless a
- * shrink still owes the slot evictions (st->ev_owed): then stay. */
+/* Advance the store's eviction cursor by one (pool, stripe) slot. */
 static void cursor_next(ust_store *st)
 {
-	if (st->ev_owed)
-		return;
 	if (++st->ev_stripe < st->nstripes)
 		return;
 	st->ev_stripe = 0;
@@ -244,11 +241,12 @@ static uint64_t evict_from(ust_store *st, struct ust_tenant *t, uint64_t amount,
 	uint64_t freed = 0, slots = (uint64_t)st->next_pool * st->nstripes, idle = 0;
 
 	while (freed < amount && idle <= slots) {
-		uint32_t owed = shrink ? st->ev_owed : 0; /* before it is cleared */
+		uint32_t owed = shrink ? st->ev_owed : 0;
 		struct ust_pool *p;
 		uint64_t got = 0;
 
-		cursor_next(st);
+		if (!st->ev_owed) /* else stay: the slot is owed the rest */
+			cursor_next(st);
 		st->ev_owed = 0;
 		p = ust_pool_at(st, st->ev_pool);
 		if (eligible(p, t->id) && ust_stripe_used(st, p->id, st->ev_stripe)) {

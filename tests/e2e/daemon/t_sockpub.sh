@@ -9,7 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 command -v strace >/dev/null || fail "strace is not installed (make test installs it)"
 
-# watch_connect RUN STRACE_PID: poll for RUN/utmemd.sock every 2 ms and
+# watch_connect RUN: poll for RUN/utmemd.sock every 2 ms and
 # PUT through it the moment it exists.
 watch_connect() {
 	local run=$1 i
