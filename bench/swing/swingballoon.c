@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "schedule.h"
+
 #define MiB (1024.0 * 1024.0)
 #define MAXT 16
 
@@ -131,11 +133,8 @@ int main(int argc, char **argv)
 		double t = wall() - epoch, want[MAXT], sum = 0, room, step = rate * tick / 1e3;
 
 		for (int i = 0; i < n; i++) {
-			double x = fmod(t - delay + phase[i], period);
-
-			if (x < 0)
-				x += period;
-			want[i] = (x < duty * period ? high : low) + headroom;
+			want[i] = (swing_high(t - delay, phase[i], period, duty) ? high : low) +
+				  headroom;
 			sum += want[i];
 		}
 		for (int i = 0; i < n && sum > budget; i++)

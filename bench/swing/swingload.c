@@ -34,7 +34,8 @@
  * The schedule is a square wave: demand is --high-mib while
  * ((t + --phase-s) mod --period-s) < --duty * --period-s, else --low-mib,
  * with t counted from --epoch (CLOCK_REALTIME seconds, shared by every
- * tenant and the balloon so they agree on the phase).
+ * tenant and the balloon so they agree on the phase); before the epoch (the
+ * warm-up) every tenant is low (schedule.h).
  */
 #include <errno.h>
 #include <getopt.h>
@@ -53,6 +54,7 @@
 #include <unistd.h>
 
 #include "hist.h"
+#include "schedule.h"
 #include "utmem.h"
 
 #define MiB (1024ull * 1024ull)
@@ -125,11 +127,7 @@ static double exp_time(void)
 
 static uint64_t demand_items(double t)
 {
-	double x = fmod(t + o.phase_s, o.period_s);
-
-	if (x < 0)
-		x += o.period_s;
-	uint64_t mib = x < o.duty * o.period_s ? o.high_mib : o.low_mib;
+	uint64_t mib = swing_high(t, o.phase_s, o.period_s, o.duty) ? o.high_mib : o.low_mib;
 	uint64_t n = mib * MiB / o.vsize;
 
 	n -= n % seg_items;
