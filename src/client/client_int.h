@@ -354,6 +354,8 @@ size_t uclient_ring_max_frame(const struct utmem_client *c);
 /* What utmemd published in the ring header (layout 2). */
 uint64_t uclient_ring_credit(struct utmem_client *c);
 uint64_t uclient_ring_recall(struct utmem_client *c);
+/* Tell utmemd whether we may be spending credit now (ring.h `posting`). */
+void uclient_ring_posting(struct utmem_client *c, int busy);
 /* Why utmemd closed the ring's connection (a wire status), or 0. */
 unsigned uclient_ring_closed(struct utmem_client *c);
 /* Report one-sided reads in the ring header (utmemd adds them to stats). */

@@ -195,15 +195,13 @@ static int post_inline(struct utmem_client *c, uint32_t pool, const void *key,
 	return err;
 }
 
-int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
-		     const void *key, size_t klen, const void *val, size_t vlen)
+static int post_put(struct utmem_client *c, uint32_t pool, int region_pool,
+		    const void *key, size_t klen, const void *val, size_t vlen)
 {
 	uint64_t rec = uvr_rec_size(klen, vlen), left, off = 0;
 	uint32_t gen = 0, small = 0;
 	int err, i = -1, waited = 0;
 
-	if (!c->ring || !c->post.credit_ok || c->no_post)
-		return -EAGAIN;
 again:
 	/* utmemd wants its credit back (limits lowered): give it all back
 	 * and put this one synchronously, against the new limits. */
@@ -264,4 +262,23 @@ posted:
 	c->post.last = c->post.sent;
 	pending_note(c, pool, key, klen, c->post.sent);
 	return 0;
+}
+
+/*
+ * Everything that may spend credit or write a staging extent runs marked
+ * busy in the ring header, from before the recall check until the frame
+ * is produced: utmemd takes back the credit of a client it finds idle
+ * after a recall (docs/protocol.md section 10, "Reclaim").
+ */
+int uclient_post_put(struct utmem_client *c, uint32_t pool, int region_pool,
+		     const void *key, size_t klen, const void *val, size_t vlen)
+{
+	int err;
+
+	if (!c->ring || !c->post.credit_ok || c->no_post)
+		return -EAGAIN;
+	uclient_ring_posting(c, 1);
+	err = post_put(c, pool, region_pool, key, klen, val, vlen);
+	uclient_ring_posting(c, 0);
+	return err;
 }

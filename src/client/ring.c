@@ -104,9 +104,21 @@ unsigned uclient_ring_closed(struct utmem_client *c)
 		       : 0;
 }
 
+/* Sequentially consistent: the load half of the posting handshake
+ * (uclient_ring_posting, and credit.c in utmemd). */
 uint64_t uclient_ring_recall(struct utmem_client *c)
 {
-	return __atomic_load_n(&c->ring->map.shm->recall, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(&c->ring->map.shm->recall, __ATOMIC_SEQ_CST);
+}
+
+void uclient_ring_posting(struct utmem_client *c, int busy)
+{
+	uint32_t *w = &c->ring->map.shm->posting;
+
+	if (busy)
+		__atomic_store_n(w, URING_POSTING_BUSY, __ATOMIC_SEQ_CST);
+	else
+		__atomic_store_n(w, URING_POSTING_IDLE, __ATOMIC_RELEASE);
 }
 
 void uclient_ring_report_reads(struct utmem_client *c, uint32_t pool, int hit)
@@ -848,6 +860,7 @@ int uclient_ring_setup(struct utmem_client *c)
 	if (!err) {
 		close(fds[0]); /* the mapping keeps the region */
 		c->post.credit_ok = 1; /* a local ring: credit, staging, recall */
+		uclient_ring_posting(c, 0); /* we take part in reclaims */
 		return 0;
 	}
 	uclient_region_free(c);

@@ -355,6 +355,8 @@ static void control(struct ud_ctl *ctl, uint64_t now)
 	/* Under apply_lock, so that a ceiling change cannot slip in between;
 	 * INFO (which takes lock only) is not held up by the evictions. */
 	ust_set_capacity(ctl->d->st, to);
+	if (to < from)
+		ud_recall_for_capacity(ctl->d); /* credit held idle is room too */
 	pthread_mutex_lock(&ctl->lock);
 	format_shares(ctl, to);
 	ud_info("controller: capacity %s -> %s (%s; available %s, reserve %s, charged %s, "

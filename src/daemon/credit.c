@@ -20,12 +20,24 @@
  * UD_STAGE_BUDGET in all. When the tenant's limits are lowered, or a PUT of
  * it is refused for room, every connection is asked to give its credit
  * back (shm->recall) and does so before it posts again.
+ *
+ * A connection that does not post again would keep it for good, so its
+ * worker takes it back (reclaim(), from ud_credit_reclaim_pass): once the client says it is not
+ * posting (shm->posting IDLE, read after the worker bumped shm->recall:
+ * store, then load, on both sides, sequentially consistent) and every
+ * frame it produced was served, nothing paid from the credit is on its way
+ * and the client sees the recall before it spends again, giving back
+ * (CREDIT_RETURN) what utmemd already took. A client that never marks
+ * itself (posting 0) keeps the old rule. Nothing of this trusts the word:
+ * a client that lies only loses its own credit, or overspends and is
+ * closed as before.
  */
 #include "daemon/daemon.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "proto/region.h"
 #include "transport/ring.h"
@@ -34,6 +46,10 @@
 #define UD_CREDIT_MIN (64u << 10)   /* not worth granting less */
 #define UD_STAGE_BUDGET (16u << 20) /* staging extents per connection */
 #define UD_STAGE_SLOTS_MIN 2u
+#define UD_RECLAIM_TRIES 100u       /* passes (UD_RECLAIM_RETRY_MS apart) */
+/* A tenant refused for capacity recalls the others at most this often:
+ * each recall costs a posting client one synchronous PUT. */
+#define UD_RECALL_CAP_NS 100000000u
 
 static uint64_t page_up(uint64_t n)
 {
@@ -51,6 +67,7 @@ int ud_credit_init(struct ud_conn *c, struct uring_shm *shm, uint32_t hazard)
 	k->hazard = hazard;
 	k->want = 1;
 	k->tenant = t;
+	k->loop = c->loop;
 	pthread_mutex_lock(&t->creg_lock);
 	k->rnext = t->creg;
 	if (t->creg)
@@ -89,11 +106,33 @@ static uint64_t share(struct ud_daemon *d, struct ud_credit *k)
 	return all > held ? all - held : 0;
 }
 
+/* Wake l to take back credit (once until it looks: reclaim_due). */
+static void reclaim_wake(struct ud_loop *l)
+{
+	struct ud_handoff rec = {UD_HANDOFF_RECLAIM, 0, NULL};
+
+	if (atomic_exchange(&l->reclaim_due, 1))
+		return;
+	if (write(l->handoff[1], &rec, sizeof(rec)) < 0) {
+		/* EAGAIN: the pipe is full, the worker wakes anyway. */
+	}
+}
+
+/* Bump k's recall (creg_lock held), sequentially consistent: the store
+ * half of the handshake with the client's `posting` (top of file). */
+static void recall_one(struct ud_credit *k)
+{
+	__atomic_store_n(&k->shm->recall, ++k->recall, __ATOMIC_SEQ_CST);
+}
+
 void ud_tenant_recall(struct ud_tenant *t)
 {
 	pthread_mutex_lock(&t->creg_lock);
-	for (struct ud_credit *k = t->creg; k; k = k->rnext)
-		__atomic_store_n(&k->shm->recall, ++k->recall, __ATOMIC_RELEASE);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext) {
+		recall_one(k);
+		atomic_store(&k->reclaim, 1);
+		reclaim_wake(k->loop);
+	}
 	pthread_mutex_unlock(&t->creg_lock);
 }
 
@@ -136,6 +175,20 @@ void ud_recall_all(struct ud_daemon *d)
 	pthread_mutex_lock(&d->lock);
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		ud_tenant_recall(t);
+	pthread_mutex_unlock(&d->lock);
+}
+
+void ud_recall_for_capacity(struct ud_daemon *d)
+{
+	uint64_t now = ud_now_ns(), last = atomic_load(&d->recall_cap_ns);
+
+	if (now - last < UD_RECALL_CAP_NS ||
+	    !atomic_compare_exchange_strong(&d->recall_cap_ns, &last, now))
+		return;
+	pthread_mutex_lock(&d->lock);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		if (atomic_load(&t->credit_held))
+			ud_tenant_recall(t);
 	pthread_mutex_unlock(&d->lock);
 }
 
@@ -248,7 +301,83 @@ int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto)
 		if (mask & (1u << i))
 			stage_drop(d, c, i);
 	k->want = 0;
+	/* It answered a recall itself (or gave back for a PUT of its own):
+	 * nothing left to take back. A recall made after it read `recall`
+	 * is answered when it posts again; if it never does, what a refill
+	 * gives it in between stays with it, as before reclaims. */
+	atomic_store(&k->reclaim, 0);
 	return 0;
+}
+
+/* Does k hold anything: unspent credit, reservation slack or extents? */
+static bool holds(const struct ud_credit *k)
+{
+	if (k->res || k->granted != k->spent)
+		return true;
+	for (unsigned i = 0; i < URING_STAGES; i++)
+		if (k->stage[i].len)
+			return true;
+	return false;
+}
+
+/*
+ * Take back what a recalled connection still holds, if its client is idle
+ * (top of file). Its worker only. Returns 1 to be tried again later (the
+ * client is posting, or frames of it wait to be served), else 0.
+ */
+static int reclaim(struct ud_daemon *d, struct ud_conn *c)
+{
+	struct ud_credit *k = c->credit;
+	uint64_t taken;
+	uint32_t state;
+
+	if (!k || !atomic_load(&k->reclaim)) {
+		if (k)
+			k->reclaim_tries = 0;
+		return 0;
+	}
+	state = __atomic_load_n(&k->shm->posting, __ATOMIC_RELAXED);
+	if (c->closing || !holds(k) ||
+	    (state != URING_POSTING_IDLE && state != URING_POSTING_BUSY)) {
+		atomic_store(&k->reclaim, 0); /* nothing to take, or no say */
+		return 0;
+	}
+	if (++k->reclaim_tries > UD_RECLAIM_TRIES) {
+		/* Busy or unserved all along: it gives back when it posts. */
+		atomic_store(&k->reclaim, 0);
+		return 0;
+	}
+	if (!ud_ring_quiet(c))
+		return 1;
+	/* Our own bump, so the handshake needs nothing of the other thread's. */
+	pthread_mutex_lock(&k->tenant->creg_lock);
+	recall_one(k);
+	pthread_mutex_unlock(&k->tenant->creg_lock);
+	if (__atomic_load_n(&k->shm->posting, __ATOMIC_SEQ_CST) != URING_POSTING_IDLE ||
+	    !ud_ring_quiet(c))
+		return 1; /* it will see the recall; or serve what it sent first */
+	taken = k->res;
+	k->spent = k->granted;
+	if (k->res)
+		unhold(d, k, k->res);
+	k->res = 0;
+	for (unsigned i = 0; i < URING_STAGES; i++) {
+		taken += k->stage[i].charge;
+		stage_drop(d, c, i);
+	}
+	k->want = 0;
+	atomic_store(&k->reclaim, 0);
+	atomic_fetch_add(&k->tenant->credit_reclaimed, taken);
+	return 0;
+}
+
+int ud_credit_reclaim_pass(struct ud_loop *l)
+{
+	int again = 0;
+
+	for (struct ud_conn *c = l->rings; c; c = c->rnext)
+		again |= reclaim(l->d, c);
+	return again;
 }
 
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec)

@@ -110,6 +110,7 @@ struct ud_tenant {
 	pthread_mutex_t creg_lock;
 	struct ud_credit *creg;
 	_Atomic uint64_t credit_held; /* bytes they hold reserved, in all */
+	_Atomic uint64_t credit_reclaimed; /* bytes taken back from idle ones */
 	char socket[UD_PATH_MAX];
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;
@@ -258,6 +259,8 @@ struct ud_loop {
 	_Atomic uint64_t spin_crowded; /* spins skipped or cut short: host
 					  crowded (ring_wait.c) */
 	uint64_t next_sweep_ns;   /* next timeout sweep (loop.c) */
+	_Atomic int reclaim_due;  /* a connection's credit to take back */
+	uint64_t reclaim_next_ns; /* not before (a reclaim waiting, credit.c) */
 	int stopping;
 	struct ud_daemon *d;
 };
@@ -265,6 +268,10 @@ struct ud_loop {
 /* What the main loop sends a worker: a new connection, or fd -1 = stop;
  * what the bulk thread sends: UD_HANDOFF_BULK = jobs finished. */
 #define UD_HANDOFF_BULK (-2)
+/* ... and what a recall sends: some connection's credit is to be taken
+ * back (credit.c, ud_credit_reclaim_pass). */
+#define UD_HANDOFF_RECLAIM (-3)
+#define UD_RECLAIM_RETRY_MS 10 /* a reclaim that must wait looks again */
 struct ud_handoff {
 	int fd;
 	int tcp;
@@ -278,6 +285,7 @@ struct ud_daemon {
 	struct uwire_limits lim;
 	pthread_mutex_t lock; /* tenant table */
 	struct ud_tenant *tenants;
+	_Atomic uint64_t recall_cap_ns; /* last ud_recall_for_capacity */
 	struct ud_tenant *retired;
 	struct ud_listener *listeners;
 	struct ud_listener *dead_listeners; /* closed, freed after the event batch */
@@ -482,6 +490,9 @@ int ud_ring_service(struct ud_conn *c);
 int ud_ring_pass(struct ud_loop *l);
 /* Does any ring of l have work (input, or room for pending output)? */
 int ud_ring_ready(struct ud_loop *l);
+/* Has c's client nothing unserved: no request bytes in the ring or in the
+ * input buffer, no paused output? */
+bool ud_ring_quiet(struct ud_conn *c);
 /* Publish the worker's heartbeat to every ring of l (it is running). */
 void ud_ring_beat(struct ud_loop *l);
 /* Raise (on = 1) or lower the daemon-sleeping flag of every ring of l. */
@@ -703,6 +714,9 @@ struct ud_stage {
 struct ud_credit {
 	struct ud_credit *rprev, *rnext; /* the tenant's registry (creg) */
 	struct ud_tenant *tenant;
+	struct ud_loop *loop;    /* the worker serving the connection */
+	_Atomic int reclaim;     /* recalled: take back what it still holds */
+	unsigned reclaim_tries;  /* passes that found it busy or unserved */
 	struct uring_shm *shm;   /* the ring header grants are published in */
 	uint64_t recall;         /* last value published in shm->recall */
 	struct uring_reads rd[URING_READ_POOLS]; /* client-reported, folded in */
@@ -732,6 +746,12 @@ void ud_tenant_fold_reads(struct ud_daemon *d, struct ud_tenant *t);
 void ud_tenant_revoke(struct ud_tenant *t);
 /* The same for every tenant (capacity changed; admin stats). */
 void ud_recall_all(struct ud_daemon *d);
+/*
+ * A PUT was refused for the daemon's capacity, or the controller lowered
+ * it: recall every tenant whose connections hold credit, at most once per
+ * 100 ms (credit.c).
+ */
+void ud_recall_for_capacity(struct ud_daemon *d);
 void ud_fold_reads_all(struct ud_daemon *d);
 void ud_credit_free(struct ud_conn *c);
 /* Spend bound bytes of c's credit. Returns 0, or -EPROTO (overspent). */
@@ -761,6 +781,11 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec);
 int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
 			 uint64_t klen, uint64_t *off, uint64_t *len);
 void ud_credit_refill(struct ud_conn *c);
+/*
+ * Take back the credit of l's recalled connections whose clients are not
+ * posting (credit.c). Returns nonzero if some must be tried again later.
+ */
+int ud_credit_reclaim_pass(struct ud_loop *l);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

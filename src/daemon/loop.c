@@ -685,6 +685,8 @@ static void handoff_read(struct ud_loop *l)
 		for (size_t i = 0; i < (size_t)n / sizeof(rec[0]); i++) {
 			if (rec[i].fd == UD_HANDOFF_BULK) {
 				ud_bulk_reap(l);
+			} else if (rec[i].fd == UD_HANDOFF_RECLAIM) {
+				/* reclaim_due is set: the worker looks */
 			} else if (rec[i].fd < 0) {
 				ud_loop_begin_stop(l);
 			} else if (l->stopping) {
@@ -834,6 +836,8 @@ void *ud_worker_main(void *arg)
 			block = SEG_IDLE_MS; /* wake up to drop the cache */
 		if (l->nconns && (block < 0 || block > SWEEP_MS))
 			block = SWEEP_MS; /* wake up for the timeouts */
+		if (l->reclaim_due && (block < 0 || block > UD_RECLAIM_RETRY_MS))
+			block = UD_RECLAIM_RETRY_MS; /* credit to take back */
 		if (l->rings)
 			block = ud_ring_wait_timeout(l, block, &armed);
 		if (block == UD_RING_READY && ++skipped < UD_RING_EPOLL_EVERY) {
@@ -851,6 +855,16 @@ void *ud_worker_main(void *arg)
 			ud_ring_arm(l, 0);
 		if (l->rings && ud_ring_pass(l))
 			ud_ring_worked(l);
+		/* After the pass, so what the clients sent before is served;
+		 * a reclaim that must wait looks again UD_RECLAIM_RETRY_MS
+		 * later (each look bumps the client's recall). */
+		if (atomic_load(&l->reclaim_due) && ud_now_ns() >= l->reclaim_next_ns) {
+			atomic_store(&l->reclaim_due, 0);
+			if (ud_credit_reclaim_pass(l)) {
+				l->reclaim_next_ns = ud_now_ns() + UD_RECLAIM_RETRY_MS * 1000000ull;
+				atomic_store(&l->reclaim_due, 1);
+			}
+		}
 		if (!l->stopping)
 			timeout_sweep(l);
 		ud_loop_free_dead(l);

@@ -274,6 +274,12 @@ int ud_ring_ready(struct ud_loop *l)
 	return 0;
 }
 
+bool ud_ring_quiet(struct ud_conn *c)
+{
+	return c->ring && !c->paused && c->in_len == 0 &&
+	       uring_avail(&c->ring->rx) == 0;
+}
+
 void ud_ring_beat(struct ud_loop *l)
 {
 	l->ring_beat++;

@@ -245,13 +245,15 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 	n = snprintf(text, sizeof(text),
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
-		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n",
+		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n"
+		     "tenant_credit_reclaimed_bytes:%llu\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
 		     (unsigned long long)d->ring_size, d->boot.persist[0] ? "on" : "off",
 		     c->tenant->name, atomic_load(&c->tenant->conns),
-		     (unsigned long long)atomic_load(&c->tenant->credit_held));
+		     (unsigned long long)atomic_load(&c->tenant->credit_held),
+		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
@@ -351,10 +353,13 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 		c->bench_store_acc += ud_now_ns() - t0;
 	if (!err && c->credit)
 		c->credit->want = 1; /* room again: credit may be worth granting */
-	/* Refused for room while connections hold credit: ask for it back. */
+	/* Refused for room while connections hold credit: ask for it back
+	 * (for the daemon's capacity: every tenant's may be what is missing). */
 	if ((err == -EDQUOT || err == -ENOSPC) &&
 	    atomic_load(&c->tenant->credit_held))
 		ud_tenant_recall(c->tenant);
+	if (err == -ENOSPC)
+		ud_recall_for_capacity(d);
 	ud_reply(c, h, ud_status(err), h->pool, NULL, 0);
 }
 

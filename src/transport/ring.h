@@ -136,7 +136,22 @@ struct uring_shm {
 	 * once (0 = free); counts only grow.
 	 */
 	_Alignas(URING_CACHELINE) struct uring_reads rd[URING_READ_POOLS];
+	/*
+	 * Written by the client: URING_POSTING_BUSY while it may spend credit
+	 * or staging extents (from before it looks at `recall` until its
+	 * frame is produced), URING_POSTING_IDLE otherwise; 0 from a client
+	 * that does not take part. With it utmemd takes back the credit of a
+	 * client that sits idle after a recall (credit.c): it bumps `recall`,
+	 * then finds the client IDLE with every frame it produced served, so
+	 * nothing paid from that credit is on its way and the client will see
+	 * the recall before it spends again (a store-load handshake: both
+	 * sides store, then load the other's word, sequentially consistent).
+	 */
+	_Alignas(URING_CACHELINE) uint32_t posting;
 };
+
+#define URING_POSTING_IDLE 1u
+#define URING_POSTING_BUSY 2u
 
 _Static_assert(sizeof(struct uring_shm) <= URING_HDR_SIZE,
 	       "ring header must fit its page");

@@ -27,6 +27,14 @@
  *       (the last that fits is stored, the next refused with -EDQUOT,
  *       freeing one value lets exactly one more in); a refused PUT leaves
  *       no value. Needs UTMEMCTL and E2E_RUN (the daemon's charged total).
+ *   reclaim ADDR FILL_ADDR quota|capacity
+ *       a client of ADDR posts, then sits idle holding credit; another
+ *       client, of FILL_ADDR, fills a pool until it is refused for the
+ *       quota (FILL_ADDR = ADDR) or for the daemon's capacity (another
+ *       tenant): utmemd takes the idle one's credit back
+ *       (tenant_credit_bytes 0, tenant_credit_reclaimed_bytes counted)
+ *       without its posting, the refused PUT then fits, and the idle
+ *       client posts on with every value whole and its connection open.
  *   race ADDR SEED SECONDS
  *       writer threads overwrite and invalidate keys of an ephemeral pool
  *       in a daemon too small for them (evictions) while reader threads
@@ -185,15 +193,21 @@ static int view_check(void *ctx, const void *val, size_t len)
 	return 7; /* passed back by utmem_get_view */
 }
 
-/* tenant_credit_bytes from SERVER_INFO, or -1. */
-static long long credit_bytes(utmem_client *c)
+/* A number of SERVER_INFO ("name:"), or -1. */
+static long long server_info_num(utmem_client *c, const char *name)
 {
 	char buf[1024], *p;
 	ssize_t n = utmem_server_info(c, buf, sizeof(buf));
 
-	if (n < 0 || !(p = strstr(buf, "tenant_credit_bytes:")))
+	if (n < 0 || !(p = strstr(buf, name)))
 		return -1;
-	return strtoll(p + strlen("tenant_credit_bytes:"), NULL, 10);
+	return strtoll(p + strlen(name), NULL, 10);
+}
+
+/* tenant_credit_bytes from SERVER_INFO, or -1. */
+static long long credit_bytes(utmem_client *c)
+{
+	return server_info_num(c, "tenant_credit_bytes:");
 }
 
 /* ---- sizes ---- */
@@ -712,6 +726,92 @@ static int cmd_credit(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- reclaim ---- */
+
+/*
+ * An idle client's credit comes back without its posting again: it posts
+ * (small and staged values), goes idle holding credit; another client of
+ * the tenant is refused for the quota (a recall); utmemd must take the
+ * idle one's credit back, and the idle client must then post on as if
+ * nothing happened (no violation, every value whole).
+ */
+static int cmd_reclaim(char **argv)
+{
+	const char *addr = argv[0], *fill_addr = argv[1];
+	int want = strcmp(argv[2], "capacity") == 0 ? -ENOSPC : -EDQUOT;
+	utmem_client *obs = e2e_dial(addr, UTMEM_OPT_NO_FAST_PATH), *idle, *fill;
+	size_t big = 40000;
+	uint8_t *val = xmalloc(big), *got = xmalloc(big + 1);
+	long long held, taken;
+	char key[32];
+	uint32_t p, q;
+	int err = 0, n;
+
+	idle = e2e_dial(addr, 0);
+	CHECK_EQ("open", utmem_pool_open(idle, "q", UTMEM_POOL_CREATE, &p), 0);
+	for (int i = 0; i < 8; i++) {
+		snprintf(key, sizeof(key), "idle%d", i);
+		gen(val, i % 2 ? big : 100, (uint64_t)i, 1);
+		CHECK_EQ("put", utmem_put(idle, p, key, strlen(key), val,
+					  i % 2 ? big : 100), 0);
+	}
+	CHECK_EQ("sync", utmem_sync(idle), 0);
+	held = credit_bytes(obs);
+	printf("credit held by the idle client: %lld bytes\n", held);
+	CHECK_EQ("the idle client holds credit", held > 0, 1);
+	/* Another client fills the tenant's quota, or the daemon's capacity
+	 * from another tenant, until refused: a recall. */
+	fill = e2e_dial(fill_addr, UTMEM_OPT_NO_FAST_PATH);
+	CHECK_EQ("open", utmem_pool_open(fill, "f", UTMEM_POOL_CREATE, &q), 0);
+	for (n = 0; n < 100000 && !err; n++) {
+		snprintf(key, sizeof(key), "fill%06d", n);
+		err = utmem_put(fill, q, key, strlen(key), val, 3000);
+	}
+	CHECK_EQ(want == -EDQUOT ? "the filler was refused for the quota"
+				 : "the filler was refused for capacity",
+		 err, want);
+	held = credit_drained(obs);
+	taken = server_info_num(obs, "tenant_credit_reclaimed_bytes:");
+	printf("after %d PUTs and a refusal: credit held %lld, reclaimed %lld bytes\n",
+	       n, held, taken);
+	CHECK_EQ("the idle client's credit was taken back", held, 0);
+	CHECK_EQ("reclaimed bytes counted", taken > 0, 1);
+	/* What the idle client held is room again: the refused PUT fits. */
+	CHECK_EQ("the refused PUT fits now",
+		 utmem_put(fill, q, key, strlen(key), val, 3000), 0);
+	CHECK_EQ("flush", utmem_pool_flush(fill, q), 0);
+	utmem_close(fill);
+	/* The idle client posts on: no violation, every value whole. */
+	for (int i = 0; i < 40; i++) {
+		size_t len = i % 2 ? big : 100;
+
+		snprintf(key, sizeof(key), "again%d", i);
+		gen(val, len, (uint64_t)i + 100, 2);
+		CHECK_EQ("put after the reclaim",
+			 utmem_put(idle, p, key, strlen(key), val, len), 0);
+	}
+	CHECK_EQ("sync", utmem_sync(idle), 0);
+	CHECK_EQ("ping: still connected", utmem_ping(idle), 0);
+	for (int i = 0; i < 40; i++) {
+		size_t len = i % 2 ? big : 100;
+
+		snprintf(key, sizeof(key), "again%d", i);
+		CHECK_EQ("value back whole",
+			 utmem_get(idle, p, key, strlen(key), got, big + 1, 0) ==
+					 (ssize_t)len &&
+				 gen_check(got, len, (uint64_t)i + 100, 2) == -1,
+			 1);
+	}
+	held = credit_bytes(obs);
+	printf("credit held after posting again: %lld bytes\n", held);
+	CHECK_EQ("credit granted again", held > 0, 1);
+	utmem_close(idle);
+	utmem_close(obs);
+	free(val);
+	free(got);
+	return failures ? 1 : 0;
+}
+
 /* ---- race ---- */
 
 #define RACE_KEYS 2000
@@ -994,6 +1094,7 @@ int main(int argc, char **argv)
 		{"sizes", 3, cmd_sizes},
 		{"order", 3, cmd_order},
 		{"credit", 2, cmd_credit},
+		{"reclaim", 3, cmd_reclaim},
 		{"race", 3, cmd_race},
 		{"idle", 1, cmd_idle},
 	};
@@ -1002,6 +1103,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_fast sizes|order|credit|race|idle ARGS\n");
+	fprintf(stderr, "usage: e2e_fast sizes|order|credit|reclaim|race|idle ARGS\n");
 	return 2;
 }
