@@ -8,7 +8,7 @@
  * when it could not run at all, never to judge the daemon (the scripts do).
  *
  * The flush attacks are in flush.c, the ring attacks in ringhold.c,
- * ringpost.c, ringunread.c, ringhalf.c and ringidle.c (on the raw ring
+ * ringpost.c, ringunread.c, ringhalf.c, ringidle.c and ringliar.c (on the raw ring
  * client the tests share, ../rawring.c); what they share with this file is
  * in hostile.h.
  *
@@ -930,10 +930,11 @@ int main(int argc, char **argv)
 	ONE("ringunread", 4, cmd_ringunread);
 	ONE("ringhalf", 4, cmd_ringhalf);
 	ONE("ringidle", 2, cmd_ringidle);
+	ONE("ringliar", 1, cmd_ringliar);
 	ONE("idxcraft", 2, cmd_idxcraft);
 	ONE("slabcraft", 2, cmd_slabcraft);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|idxcraft|slabcraft ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -1,7 +1,7 @@
 /*
  * hostile.h — what the hostile-tenant suite's client (hostile.c) shares
  * with its flush attacks (flush.c), its ring attacks (ringhold.c,
- * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, on the raw ring client
+ * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, ringliar.c, on the raw ring client
  * of ../rawring.c), its index attack (idxcraft.c) and its slab attack
  * (slabcraft.c): clocks, raw
  * connections speaking the wire protocol, and the well-behaved tenant's
@@ -47,6 +47,7 @@ int cmd_ringpost(char **argv);
 int cmd_ringunread(char **argv);
 int cmd_ringhalf(char **argv);
 int cmd_ringidle(char **argv);
+int cmd_ringliar(char **argv);
 int cmd_idxcraft(char **argv);
 int cmd_slabcraft(char **argv);
 
