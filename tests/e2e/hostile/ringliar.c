@@ -33,6 +33,17 @@ static long long info_num(utmem_client *c, const char *name)
 	return strtoll(p + strlen(name), NULL, 10);
 }
 
+/* tenant_credit_bytes once it is 0, or its last value after WAIT_MS. */
+static long long credit_drained(utmem_client *c)
+{
+	uint64_t end = now_us() + WAIT_MS * 1000u;
+	long long v;
+
+	while ((v = info_num(c, "tenant_credit_bytes:")) != 0 && now_us() < end)
+		usleep(10000);
+	return v;
+}
+
 int cmd_ringliar(char **argv)
 {
 	const char *sock = argv[0];
@@ -42,8 +53,8 @@ int cmd_ringliar(char **argv)
 	struct rawring r;
 	struct uwire_hdr h;
 	static uint8_t val[FILL_VLEN];
-	long long held0, reclaimed = -1, held_after = -1, held_end = -1;
-	uint64_t credit, end;
+	long long held0, reclaimed, held_after, held_end;
+	uint64_t credit;
 	uint32_t pool;
 	int ctl, st = 0, fills = 0, proto = 0, closed = 0, stored = -1;
 
@@ -77,13 +88,7 @@ int cmd_ringliar(char **argv)
 			break;
 	}
 	/* The recall: the idle liar's credit is taken back by its worker. */
-	end = now_us() + WAIT_MS * 1000u;
-	do {
-		held_after = info_num(obs, "tenant_credit_bytes:");
-		if (held_after == 0)
-			break;
-		usleep(10000);
-	} while (now_us() < end);
+	held_after = credit_drained(obs);
 	reclaimed = info_num(obs, "tenant_credit_reclaimed_bytes:");
 
 	/* The lie: still "idle", it posts from the credit it was granted. */
@@ -95,13 +100,7 @@ int cmd_ringliar(char **argv)
 	rawring_close(&r);
 	if (send_frame(ctl, UWIRE_OP_GET, 0, 99, pool, "liar", 4, NULL, 0) == 0)
 		stored = read_reply(ctl, &h, 5000) != UWIRE_S_NOTFOUND;
-	end = now_us() + WAIT_MS * 1000u;
-	do {
-		held_end = info_num(obs, "tenant_credit_bytes:");
-		if (held_end == 0)
-			break;
-		usleep(10000);
-	} while (now_us() < end);
+	held_end = credit_drained(obs);
 	printf("credit %llu held_before %lld fills %d refused_status %d held_after_recall %lld "
 	       "reclaimed %lld proto %d closed %d stored %d held_end %lld\n",
 	       (unsigned long long)credit, held0, fills, st, held_after, reclaimed,
