@@ -314,6 +314,16 @@ static void tenant_metrics(struct ud_daemon *d, struct uadm_wbuf *w,
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		out(w, "utmem_tenant_connections{tenant=\"%s\"} %u\n", lv(t->name, lb),
 		    atomic_load(&t->conns));
+	head(w, "utmem_tenant_credit_bytes", "gauge",
+	     "Quota the tenant's ring connections hold reserved for posted PUTs (in its charge).");
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		out(w, "utmem_tenant_credit_bytes{tenant=\"%s\"} %llu\n", lv(t->name, lb),
+		    (unsigned long long)atomic_load(&t->credit_held));
+	head(w, "utmem_tenant_credit_reclaimed_bytes_total", "counter",
+	     "Credit taken back from the tenant's connections idle after a recall.");
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		out(w, "utmem_tenant_credit_reclaimed_bytes_total{tenant=\"%s\"} %llu\n",
+		    lv(t->name, lb), (unsigned long long)atomic_load(&t->credit_reclaimed));
 	pthread_mutex_unlock(&d->lock);
 }
 

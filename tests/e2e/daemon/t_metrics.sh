@@ -61,6 +61,8 @@ inf=$(metric "$m" 'utmem_request_duration_seconds_bucket\{tenant="web",op="put",
 wait "$SP" || fail "the serving client failed"
 m2=$(body "$PORT")
 [ "$(metric "$m2" 'utmem_tenant_connections\{tenant="web"\}')" = 0 ] || fail "connections after the client left"
+[ "$(metric "$m2" 'utmem_tenant_credit_bytes\{tenant="web"\}')" = 0 ] || fail "credit held after the client left: $(grep credit <<<"$m2")"
+[ -n "$(metric "$m2" 'utmem_tenant_credit_reclaimed_bytes_total\{tenant="web"\}')" ] || fail "no reclaimed-credit counter"
 [ "$(metric "$m2" 'utmem_request_duration_seconds_count\{tenant="web",op="get"\}')" -gt 0 ] || fail "get histogram empty"
 ok "values follow the traffic: web put count $pc, connections 1 then 0"
 
