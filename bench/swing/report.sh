@@ -125,5 +125,5 @@ oom_of() { # setup tenant -> cgroup oom_kill at the end (column of host.dat)
 	echo "Plots: throughput.png, p99.png, swapins.png, memory.png."
 } >"$DIR/report.md"
 
-gnuplot -e "dir='$DIR'; n=$N; rate=$RATE; iv=$INTERVAL" swing.gp
+gnuplot -e "dir='$DIR'; n=$N; rate=$RATE; iv=$INTERVAL; dur=$DURATION" swing.gp
 cat "$DIR/report.md"

@@ -1,11 +1,14 @@
 # swing.gp — plots of a swinging-demand run (bench/swing/report.sh calls it):
-#   gnuplot -e "dir='DIR'; n=3; rate=20000; iv=0.5" swing.gp
+#   gnuplot -e "dir='DIR'; n=3; rate=20000; iv=0.5; dur=180" swing.gp
 # Each figure has the balloon baseline on top and utmem below, one line per
 # tenant, time in seconds since the run's start.
 set terminal pngcairo size 1200,800 font ",10"
 set grid
 set key outside right top
 set xlabel "time (s)"
+# Both panels span the same time, ending with the run (dur, from
+# report.sh), not at the tic after a panel's last sample.
+if (exists("dur")) { set xrange [*:dur]; set autoscale xfixmin } else { set autoscale xfix }
 modes = "balloon utmem"
 title(m) = m eq "balloon" ? "balloon baseline (limits moved late, disk swap)" : "utmem (small cgroups, cold data in utmemd)"
 tf(m, i) = sprintf("%s/%s-t%d.dat", dir, m, i)
