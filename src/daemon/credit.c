@@ -22,7 +22,7 @@
  * back (shm->recall) and does so before it posts again.
  *
  * A connection that does not post again would keep it for good, so its
- * worker takes it back (reclaim(), from ud_credit_reclaim_pass): once the client says it is not
+ * worker takes it back (reclaim(), from ud_credit_reclaim_due): once the client says it is not
  * posting (shm->posting IDLE, read after the worker bumped shm->recall:
  * store, then load, on both sides, sequentially consistent) and every
  * frame it produced was served, nothing paid from the credit is on its way
@@ -170,12 +170,19 @@ void ud_tenant_revoke(struct ud_tenant *t)
 	pthread_mutex_unlock(&t->creg_lock);
 }
 
-void ud_recall_all(struct ud_daemon *d)
+/* Recall every tenant, or only those whose connections hold credit. */
+static void recall_tenants(struct ud_daemon *d, bool only_holding)
 {
 	pthread_mutex_lock(&d->lock);
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
-		ud_tenant_recall(t);
+		if (!only_holding || atomic_load(&t->credit_held))
+			ud_tenant_recall(t);
 	pthread_mutex_unlock(&d->lock);
+}
+
+void ud_recall_all(struct ud_daemon *d)
+{
+	recall_tenants(d, false);
 }
 
 void ud_recall_for_capacity(struct ud_daemon *d)
@@ -185,11 +192,7 @@ void ud_recall_for_capacity(struct ud_daemon *d)
 	if (now - last < UD_RECALL_CAP_NS ||
 	    !atomic_compare_exchange_strong(&d->recall_cap_ns, &last, now))
 		return;
-	pthread_mutex_lock(&d->lock);
-	for (struct ud_tenant *t = d->tenants; t; t = t->next)
-		if (atomic_load(&t->credit_held))
-			ud_tenant_recall(t);
-	pthread_mutex_unlock(&d->lock);
+	recall_tenants(d, true);
 }
 
 void ud_fold_reads_all(struct ud_daemon *d)
@@ -325,15 +328,16 @@ static bool holds(const struct ud_credit *k)
  * (top of file). Its worker only. Returns 1 to be tried again later (the
  * client is posting, or frames of it wait to be served), else 0.
  */
-static int reclaim(struct ud_daemon *d, struct ud_conn *c)
+static int reclaim(struct ud_conn *c)
 {
 	struct ud_credit *k = c->credit;
 	uint64_t taken;
 	uint32_t state;
 
-	if (!k || !atomic_load(&k->reclaim)) {
-		if (k)
-			k->reclaim_tries = 0;
+	if (!k)
+		return 0;
+	if (!atomic_load(&k->reclaim)) {
+		k->reclaim_tries = 0;
 		return 0;
 	}
 	state = __atomic_load_n(&k->shm->posting, __ATOMIC_RELAXED);
@@ -356,28 +360,28 @@ static int reclaim(struct ud_daemon *d, struct ud_conn *c)
 	if (__atomic_load_n(&k->shm->posting, __ATOMIC_SEQ_CST) != URING_POSTING_IDLE ||
 	    !ud_ring_quiet(c))
 		return 1; /* it will see the recall; or serve what it sent first */
+	/* As if it gave back all it was granted and every slot it holds. */
 	taken = k->res;
-	k->spent = k->granted;
-	if (k->res)
-		unhold(d, k, k->res);
-	k->res = 0;
-	for (unsigned i = 0; i < URING_STAGES; i++) {
+	for (unsigned i = 0; i < URING_STAGES; i++)
 		taken += k->stage[i].charge;
-		stage_drop(d, c, i);
-	}
-	k->want = 0;
-	atomic_store(&k->reclaim, 0);
+	ud_credit_return(c, (1u << URING_STAGES) - 1, k->granted);
 	atomic_fetch_add(&k->tenant->credit_reclaimed, taken);
 	return 0;
 }
 
-int ud_credit_reclaim_pass(struct ud_loop *l)
+void ud_credit_reclaim_due(struct ud_loop *l)
 {
 	int again = 0;
 
+	if (!atomic_load(&l->reclaim_due) || ud_now_ns() < l->reclaim_next_ns)
+		return;
+	atomic_store(&l->reclaim_due, 0);
 	for (struct ud_conn *c = l->rings; c; c = c->rnext)
-		again |= reclaim(l->d, c);
-	return again;
+		again |= reclaim(c);
+	if (again) { /* each look bumps the client's recall: not too often */
+		l->reclaim_next_ns = ud_now_ns() + UD_RECLAIM_RETRY_MS * 1000000ull;
+		atomic_store(&l->reclaim_due, 1);
+	}
 }
 
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec)

@@ -269,7 +269,7 @@ struct ud_loop {
  * what the bulk thread sends: UD_HANDOFF_BULK = jobs finished. */
 #define UD_HANDOFF_BULK (-2)
 /* ... and what a recall sends: some connection's credit is to be taken
- * back (credit.c, ud_credit_reclaim_pass). */
+ * back (credit.c, ud_credit_reclaim_due). */
 #define UD_HANDOFF_RECLAIM (-3)
 #define UD_RECLAIM_RETRY_MS 10 /* a reclaim that must wait looks again */
 struct ud_handoff {
@@ -782,10 +782,12 @@ int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
 			 uint64_t klen, uint64_t *off, uint64_t *len);
 void ud_credit_refill(struct ud_conn *c);
 /*
- * Take back the credit of l's recalled connections whose clients are not
- * posting (credit.c). Returns nonzero if some must be tried again later.
+ * If a recall asked for it and its time has come, take back the credit of
+ * l's recalled connections whose clients are not posting; those that must
+ * wait are looked at again UD_RECLAIM_RETRY_MS later (credit.c). l's
+ * worker, after its ring pass.
  */
-int ud_credit_reclaim_pass(struct ud_loop *l);
+void ud_credit_reclaim_due(struct ud_loop *l);
 
 /* ---- request dispatch (tenant_ops.c, admin_ops.c) ---- */
 

@@ -855,16 +855,8 @@ void *ud_worker_main(void *arg)
 			ud_ring_arm(l, 0);
 		if (l->rings && ud_ring_pass(l))
 			ud_ring_worked(l);
-		/* After the pass, so what the clients sent before is served;
-		 * a reclaim that must wait looks again UD_RECLAIM_RETRY_MS
-		 * later (each look bumps the client's recall). */
-		if (atomic_load(&l->reclaim_due) && ud_now_ns() >= l->reclaim_next_ns) {
-			atomic_store(&l->reclaim_due, 0);
-			if (ud_credit_reclaim_pass(l)) {
-				l->reclaim_next_ns = ud_now_ns() + UD_RECLAIM_RETRY_MS * 1000000ull;
-				atomic_store(&l->reclaim_due, 1);
-			}
-		}
+		/* After the pass, so what the clients sent before is served. */
+		ud_credit_reclaim_due(l);
 		if (!l->stopping)
 			timeout_sweep(l);
 		ud_loop_free_dead(l);
