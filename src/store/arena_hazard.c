@@ -176,6 +176,7 @@ void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch)
 	if (!d->small)
 		d->r->state = RUN_DEFER;
 	a->def[a->ndef++] = *d;
+	a->def_gen++;
 	a->def_bytes += d->len;
 	atomic_fetch_add(&a->def_delta, (int64_t)d->len);
 }

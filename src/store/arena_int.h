@@ -145,6 +145,7 @@ struct ust_arena {
 	/* hazards */
 	struct deferred *def;    /* nhaz entries */
 	uint32_t ndef;
+	uint64_t def_gen;        /* ranges ever deferred (ar_run_take's retries) */
 	uint64_t *snap;          /* nhaz entries: sorted hazard snapshot */
 	uint64_t last_retry;
 

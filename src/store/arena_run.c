@@ -516,12 +516,16 @@ static void flush_locked(ust_arena *a, struct run **batch)
  * still COLD or WARM: the caller sets it), or NULL for -ENOMEM. When
  * nothing fits, it first gets room that is on its way: the caller's own
  * batch, punches in flight elsewhere (waits for them), deferred ranges
- * (one retry), and last the warm cache (punched, so that its runs coalesce
- * with the cold ones around them). Lock held; may drop it while waiting.
+ * (retried again whenever a range was deferred since the last retry: while
+ * this call punched with the lock dropped, another thread may have taken
+ * the room the retry freed and deferred ranges of its own), and last the
+ * warm cache (punched, so that its runs coalesce with the cold ones around
+ * them). Lock held; may drop it while waiting.
  */
 struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch)
 {
 	bool retried = false, drained = false;
+	uint64_t gen = 0;
 
 	for (;;) {
 		struct run *r = bins_find(&a->warm, npages);
@@ -555,8 +559,9 @@ struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch)
 			a->waiters++;
 			pthread_cond_wait(&a->punched, &a->lock);
 			a->waiters--;
-		} else if (a->ndef && !retried) {
+		} else if (a->ndef && (!retried || a->def_gen != gen)) {
 			retried = true;
+			gen = a->def_gen;
 			ar_retry(a, batch);
 		} else if (a->warm_pages && !drained) {
 			/* warm runs split the cold space: punch them, coalesce, retry */
