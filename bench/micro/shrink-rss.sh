@@ -65,12 +65,7 @@ echo "value $SIZE, $keys keys: held $(($(held_kb) >> 10)) MiB (RSS $(($(bench_in
 limit_kb=$(((KEEP + KEEP / 8 + 8) << 10))
 samples=$BENCH_TMP/rss.txt
 start=$(date +%s%N)
-(
-	while :; do
-		echo "$(($(date +%s%N) - start)) $(held_kb)"
-		sleep 0.001
-	done
-) >"$samples" &
+"$BENCH_BUILD/bench/micro/held-sample" "$UTMEMD_PID" "$start" >"$samples" &
 sampler=$!
 BENCH_PIDS+=("$sampler")
 bench_ctl --force tenant set default --max "${KEEP}M" >/dev/null ||
