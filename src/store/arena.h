@@ -57,7 +57,11 @@
 typedef struct ust_arena ust_arena;
 
 struct ust_arena_cfg {
-	void *base;          /* utmemd's mapping of the whole region (for MADV_REMOVE) */
+	/* utmemd's mapping of the whole region: with fd, a MAP_SHARED mapping
+	 * of it (the arena unmaps spans of it with MADV_DONTNEED before
+	 * punching, keeping the file's pages); without, punched with
+	 * MADV_REMOVE. */
+	void *base;
 	int fd;              /* the region's file, punched with fallocate; -1 = use base */
 	uint64_t heap_off;   /* heap start in the region, > 0, page multiple */
 	uint64_t heap_len;   /* heap length, page multiple, at most 2^32 - 1 pages */

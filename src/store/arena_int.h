@@ -37,6 +37,12 @@
 #define AR_SLAB_MAXPAGES 64u
 /* A batch's punched runs are made cold (and waiters woken) this often. */
 #define AR_PUNCH_CHUNK (8ull << 20)
+/* Freed ranges at most this far apart are unmapped as one span before
+ * their punches (ar_batch_punch): zapping and later faulting back up to 16
+ * live pages costs about what the TLB flush it saves does. */
+#define AR_ZAP_GAP (64ull << 10)
+/* The longest span unmapped at once (a chunk's worth, and a bit). */
+#define AR_ZAP_SPAN (16ull << 20)
 /* Deferred ranges are retried on ordinary calls at most this often. */
 #define AR_RETRY_NS 1000000ull
 
@@ -199,7 +205,8 @@ void ar_slab_prefetch(ust_arena *a, uint64_t off, unsigned c);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);
-uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties);
+uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
+		       uint32_t *zapped, bool warm_only);
 uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
 			struct run **batch);
 void ar_slab_drop(ust_arena *a, struct run *s, struct run **batch);
@@ -240,6 +247,7 @@ void ar_warm_drain(ust_arena *a, struct run **batch);
 void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
 		 struct run **batch);
 int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
+void ar_zap(ust_arena *a, uint64_t off, uint64_t len);
 void ar_bins_remove(struct bins *b, struct run *r);
 void ar_cold_insert(ust_arena *a, struct run *r);
 void ar_to_busy(ust_arena *a, struct run *r, struct run **batch);

@@ -268,6 +268,18 @@ int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len)
 	return rc;
 }
 
+/*
+ * Unmap [off, off + len) from the arena's own view of the region (a
+ * MAP_SHARED mapping of fd: the pages stay in the file, live records
+ * included, and fault back in when touched). Only where punches go
+ * through fd; with MADV_REMOVE on base the punch is the unmapping.
+ */
+void ar_zap(ust_arena *a, uint64_t off, uint64_t len)
+{
+	if (a->fd >= 0)
+		(void)madvise(a->base + off, len, MADV_DONTNEED);
+}
+
 /* Merge two lists sorted by start into one (linked by next). */
 static struct run *merge_sorted(struct run *x, struct run *y)
 {
@@ -336,17 +348,36 @@ static void release_punched(ust_arena *a, struct run *from, struct run *to,
 	pthread_mutex_unlock(&a->lock);
 }
 
+/* The end of the range that starts at run r of a sorted batch (r and the
+ * runs right after it that continue it): *hi its end page; returns the run
+ * after it. */
+static struct run *range_end(struct run *r, uint32_t *hi)
+{
+	*hi = r->start + r->npages;
+	for (r = r->next; r && r->start == *hi; r = r->next)
+		*hi += r->npages;
+	return r;
+}
+
 /*
  * Punch every run of batch (linked by next) and make them cold. Called
- * WITHOUT the lock. Adjacent runs of the batch are punched with one call
- * (each call also costs every process that maps the region a TLB flush),
+ * WITHOUT the lock. Adjacent runs of the batch are punched with one call,
  * and the runs punched so far are made cold every AR_PUNCH_CHUNK bytes, so
  * that an allocation waiting for room (ar_run_take) waits for one chunk,
  * not for a whole flushed pool.
+ *
+ * A punch of pages utmemd has mapped costs a TLB flush of its own (it
+ * zaps them from every mapping of the file): on a VM, 10-70 us per call,
+ * far more than freeing the pages. Ranges closer than AR_ZAP_GAP are
+ * therefore grouped, and each group's whole span is first unmapped from
+ * the arena's view with one ar_zap() (one flush); the punches that follow
+ * find nothing of utmemd's left to unmap. The live records between the
+ * ranges stay in the file and fault back in when next touched.
  */
 void ar_batch_punch(ust_arena *a, struct run *batch)
 {
 	uint64_t calls = 0, bytes = 0;
+	uint32_t zapped = 0; /* end page of the span last unmapped */
 	struct run *done;
 
 	if (!batch)
@@ -355,12 +386,20 @@ void ar_batch_punch(ust_arena *a, struct run *batch)
 	batch = sort_batch(batch);
 	done = batch;
 	for (struct run *r = batch; r;) {
-		uint32_t lo = r->start, hi = r->start + r->npages;
-		struct run *n = r->next;
+		uint32_t lo = r->start, hi;
+		struct run *n = range_end(r, &hi);
 
-		while (n && n->start == hi) {
-			hi += n->npages;
-			n = n->next;
+		if (lo >= zapped) {
+			uint32_t ghi = hi;
+			unsigned k = 1;
+
+			for (struct run *m = n; m && (uint64_t)(m->start - ghi) * AR_P <= AR_ZAP_GAP &&
+						(uint64_t)(ghi - lo) * AR_P < AR_ZAP_SPAN; k++)
+				m = range_end(m, &ghi);
+			if (k > 1) {
+				ar_zap(a, ar_off(a, lo), (uint64_t)(ghi - lo) * AR_P);
+				zapped = ghi;
+			}
 		}
 		(void)ar_punch_range(a, ar_off(a, lo), (uint64_t)(hi - lo) * AR_P);
 		calls++;
@@ -414,7 +453,7 @@ static bool fits_warm(const ust_arena *a, const struct run *x, const struct run 
  * r (out of the map and every list, its allocation stats already removed)
  * becomes free: into the warm cache if warm_ok and it fits, else queued in
  * batch for punching; the cache is then brought down to warm_hard (its
- * oldest runs queued). Never allocates. Lock held.
+ * oldest runs queued, a chunk at a time). Never allocates. Lock held.
  */
 void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch)
 {
@@ -445,7 +484,16 @@ void ar_run_free(ust_arena *a, struct run *r, bool warm_ok, struct run **batch)
 	lru_push(a, r);
 	a->warm_pages += r->npages;
 	a->nwarm++;
-	ar_warm_fit(a, a->warm_hard, 0, batch);
+	/* Over warm_hard (above warm_max: the poll's job outran), queue a
+	 * chunk's worth, not one run: sorted together, neighbours are punched
+	 * as one range and close ones share one TLB flush (ar_batch_punch);
+	 * one run at a time, a shrink's evictor paid a flush per record. */
+	if ((uint64_t)a->warm_pages * AR_P > a->warm_hard) {
+		uint64_t room = a->warm_hard - a->warm_max;
+
+		ar_warm_fit(a, a->warm_hard - (room < AR_PUNCH_CHUNK ? room : AR_PUNCH_CHUNK),
+			    0, batch);
+	}
 }
 
 /*

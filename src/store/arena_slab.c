@@ -432,7 +432,8 @@ static bool slots_free(const struct run *s, unsigned first, unsigned last)
  * pushed on *empties for ar_slab_drop(). Lock held; dropped while
  * punching. Returns the bytes punched.
  */
-uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
+uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
+		       uint32_t *zapped, bool warm_only)
 {
 	const struct cls *k = ar_cls(s->cls);
 	uint64_t held[AR_SLAB_MAXOBJ / 64] = { 0 }, bytes = 0;
@@ -467,7 +468,29 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties)
 	}
 	s->nfree = (uint16_t)(s->nfree - nheld);
 	slab_list(a, s);
+	/*
+	 * One TLB flush for the pieces of this slab and of the slabs after it
+	 * that the walk will scrub too, not one per piece (ar_batch_punch):
+	 * unmap the span from here across the neighbours the walk will
+	 * visit, up to AR_ZAP_SPAN, unless an earlier zap covered it. Only an
+	 * address range: harmless whatever those slabs hold by then.
+	 */
+	uint32_t zlo = s->start + lo[0], zhi = s->start + hi[nr - 1];
+
+	if (zlo >= *zapped) {
+		for (const struct run *n = s->anext;
+		     n && n->start == zhi && n->state == RUN_SLAB && (!warm_only || n->nwarm) &&
+		     (uint64_t)(n->start + n->npages - zlo) * AR_P <= AR_ZAP_SPAN;
+		     n = n->anext)
+			zhi = n->start + n->npages;
+	} else {
+		zhi = zlo; /* covered */
+	}
 	pthread_mutex_unlock(&a->lock);
+	if (zhi > zlo && (nr > 1 || zhi > s->start + hi[nr - 1])) {
+		ar_zap(a, ar_off(a, zlo), (uint64_t)(zhi - zlo) * AR_P);
+		*zapped = zhi;
+	}
 	for (uint32_t i = 0; i < nr; i++) {
 		uint64_t len = (uint64_t)(hi[i] - lo[i]) * AR_P;
 
@@ -519,10 +542,11 @@ uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
 {
 	struct run *r, *empties = NULL;
 	uint64_t bytes = 0;
+	uint32_t zapped = 0; /* end page of the span last unmapped */
 
 	for (r = a->first; r && (!warm_only || a->slot_warm > limit); r = r->anext)
 		if (r->state == RUN_SLAB && (!warm_only || r->nwarm))
-			bytes += ar_slab_scrub(a, r, &empties);
+			bytes += ar_slab_scrub(a, r, &empties, &zapped, warm_only);
 	while (empties) {
 		r = empties;
 		empties = r->next;

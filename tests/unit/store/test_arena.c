@@ -556,11 +556,14 @@ static void test_warm_hard(void **state)
 	s = stats(&f);
 	assert_int_equal(s.punches, 0);
 	assert_int_equal(s.warm_bytes, 1 * MiB);
-	/* beyond warm_hard, the oldest is punched inline */
+	/* beyond warm_hard, the oldest runs are punched inline, a chunk's
+	 * worth at most (here warm_hard - warm_max: down to warm_max), the
+	 * eight neighbours of r[0..7] with one call */
 	assert_int_equal(ust_arena_release(f.a, (uint64_t)r[8], 128 * KiB), 0);
 	s = stats(&f);
 	assert_int_equal(s.punches, 1);
-	assert_int_equal(s.warm_bytes, 1 * MiB);
+	assert_int_equal(s.warm_bytes, 128 * KiB);
+	assert_true(resident(&f) <= base + (int64_t)(4 * 128 * KiB));
 	/* poll brings it to warm_max */
 	assert_int_equal(ust_arena_poll(f.a), 0);
 	s = stats(&f);
@@ -912,6 +915,47 @@ static void test_slot_warm(void **state)
 		assert_int_equal(ust_arena_release(f.a, (uint64_t)o[i], 16384), 0);
 	assert_int_equal(stats(&f).slabs, 0);
 	assert_int_equal(stats(&f).warm_slot_bytes, 0);
+	fx_close(&f);
+}
+
+/*
+ * A batch of freed runs with live runs between them: the arena unmaps the
+ * whole span from its view before punching (one TLB flush, not one per
+ * range). The live runs between must keep every byte, read back through
+ * the same view, and only the freed runs' pages go.
+ */
+static void test_zap_keeps_neighbours(void **state)
+{
+	int64_t r[32], base, full;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 8 * MiB, 1 * MiB, 0, 0);
+	base = resident(&f);
+	for (int i = 0; i < 32; i++) {
+		r[i] = xalloc(&f, 8192);
+		memset(f.base + r[i], i + 1, 8192);
+	}
+	full = resident(&f);
+	assert_int_equal(full - base, 32 * 8192);
+	for (int i = 1; i < 32; i += 2)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], 8192), 0);
+	assert_int_equal(stats(&f).punches, 0); /* all in the warm cache */
+	assert_int_equal(ust_arena_trim(f.a), 16 * 8192);
+	assert_int_equal(stats(&f).punches, 16); /* no two of them adjacent */
+	assert_int_equal(resident(&f) - base, 16 * 8192);
+	for (int i = 0; i < 32; i += 2)
+		for (int j = 0; j < 8192; j++)
+			if (f.base[r[i] + j] != (char)(i + 1))
+				fail_msg("run %d byte %d changed by the punch", i, j);
+	/* and the view still writes through to the file */
+	memset(f.base + r[0], 0x5a, 8192);
+	{
+		char c = 0;
+
+		assert_int_equal(pread(f.fd, &c, 1, (off_t)r[0] + 100), 1);
+		assert_int_equal(c, 0x5a);
+	}
 	fx_close(&f);
 }
 
@@ -1629,6 +1673,7 @@ int main(void)
 		cmocka_unit_test(test_scrub),
 		cmocka_unit_test(test_scrub_slab),
 		cmocka_unit_test(test_slot_warm),
+		cmocka_unit_test(test_zap_keeps_neighbours),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
