@@ -8,6 +8,10 @@
  *            back with fallocate(PUNCH_HOLE) in pieces of 4 KiB, 64 KiB (a
  *            slab of 4 KiB records), 1 MiB and 1 GiB; once with the pages
  *            mapped by this process (utmemd maps the records it writes),
+ *            once so mapped but first unmapped from this process with one
+ *            MADV_DONTNEED (the file keeps its pages), as the arena does
+ *            before a batch of punches: what is left is the punch itself,
+ *            without a TLB flush per call,
  *            once written with pwrite() and never mapped;
  *   2 thr    the mapped memfd punched by two threads at once, pieces
  *            taken alternately (would punching in parallel beat the floor?
@@ -80,9 +84,10 @@ static void *punch_pieces(void *arg)
 	return NULL;
 }
 
-/* Fill a fresh memfd of size bytes (mapped: through a mapping that stays;
- * else pwrite), give it back in pieces of piece bytes from nthreads
- * threads (1 or 2); ms taken, or -1. */
+/* Fill a fresh memfd of size bytes (mapped: through a mapping that stays,
+ * 2: and unmapped from it with one MADV_DONTNEED before the punches, as
+ * the arena does, timed with them; else pwrite), give it back in pieces of
+ * piece bytes from nthreads threads (1 or 2); ms taken, or -1. */
 static double memfd_once(size_t size, size_t piece, int mapped, unsigned nthreads)
 {
 	struct puncher w[2];
@@ -106,6 +111,8 @@ static double memfd_once(size_t size, size_t piece, int mapped, unsigned nthread
 				goto out;
 	}
 	t = now_ms();
+	if (mapped == 2 && madvise(p, size, MADV_DONTNEED) < 0)
+		goto out;
 	for (unsigned i = 0; i < nthreads; i++) {
 		w[i] = (struct puncher){.fd = fd, .size = size, .piece = piece,
 					.first = i, .step = nthreads};
@@ -163,11 +170,11 @@ int main(int argc, char **argv)
 	size = (size_t)mib << 20;
 	loadavg("before");
 	printf("giving back %ld MiB, ms (median of %d)\n", mib, reps);
-	printf("%-8s %12s %12s %12s %12s\n", "piece", "memfd mapped", "memfd",
-	       "2 thr", "anon");
+	printf("%-8s %12s %12s %12s %12s %12s\n", "piece", "memfd mapped",
+	       "zapped first", "memfd", "2 thr", "anon");
 	for (unsigned i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
 		size_t piece = pieces[i] ? pieces[i] : size;
-		double r[4][MAXREPS];
+		double r[5][MAXREPS];
 
 		for (int k = 0; k < reps; k++) {
 			r[0][k] = memfd_once(size, piece, 1, 1);
@@ -175,16 +182,17 @@ int main(int argc, char **argv)
 			/* one piece: nothing to share between threads */
 			r[2][k] = piece < size ? memfd_once(size, piece, 1, 2) : 0;
 			r[3][k] = anon_once(size, piece);
-			for (int j = 0; j < 4; j++)
+			r[4][k] = memfd_once(size, piece, 2, 1);
+			for (int j = 0; j < 5; j++)
 				if (r[j][k] < 0) {
 					perror("punch-floor");
 					return 1;
 				}
 		}
-		for (int j = 0; j < 4; j++)
+		for (int j = 0; j < 5; j++)
 			qsort(r[j], (size_t)reps, sizeof(double), cmp_dbl);
-		printf("%-8s %12.1f %12.1f ", names[i], r[0][reps / 2],
-		       r[1][reps / 2]);
+		printf("%-8s %12.1f %12.1f %12.1f ", names[i], r[0][reps / 2],
+		       r[4][reps / 2], r[1][reps / 2]);
 		if (piece < size)
 			printf("%12.1f", r[2][reps / 2]);
 		else
