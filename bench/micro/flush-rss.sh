@@ -5,7 +5,8 @@
 # One utmemd on its defaults; two utmem-bench processes fill two persistent
 # pools of the default tenant at the same time over the default unix: path
 # (ring and value region), so that their records interleave in every slab;
-# then `utmemctl pool flush` drops one and utmemd's RSS and charge are
+# then `utmemctl pool flush` drops one and what utmemd holds (its anonymous
+# RSS plus its memfds' pages, bench_held_kb) and its charge are
 # sampled every 50 ms for 3 s. Prints one line per sample and a summary with
 # the store's margin (charge + charge/8 + 8 MiB; docs/store.md).
 #
@@ -40,23 +41,23 @@ done
 for p in "${pids[@]}"; do
 	wait "$p" || bench_die "utmem-bench fill failed"
 done
-full=$(bench_info rss_bytes)
+full=$(($(bench_held_kb "$UTMEMD_PID") << 10))
 before=$(bench_info charged_bytes)
-echo "value $SIZE, $keys keys per pool: RSS $((full >> 20)) MiB, charged $((before >> 20)) MiB"
+echo "value $SIZE, $keys keys per pool: held $((full >> 20)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $((before >> 20)) MiB"
 start=$(date +%s%N)
 bench_ctl --force pool flush flushed --tenant default >/dev/null ||
 	bench_die "flush failed"
 within=""
 for _ in $(seq 60); do
 	ms=$((($(date +%s%N) - start) / 1000000))
-	rss=$(bench_info rss_bytes)
+	rss=$(($(bench_held_kb "$UTMEMD_PID") << 10))
 	charged=$(bench_info charged_bytes)
 	limit=$((charged + charged / 8 + (8 << 20)))
-	echo "$ms ms: RSS $((rss >> 20)) MiB, charged $((charged >> 20)) MiB"
+	echo "$ms ms: held $((rss >> 20)) MiB, charged $((charged >> 20)) MiB"
 	[ -z "$within" ] && [ "$rss" -le "$limit" ] && within=$ms
 	sleep 0.05
 done
-echo "after 3 s: RSS $((rss >> 20)) MiB for $((charged >> 20)) MiB charged" \
+echo "after 3 s: held $((rss >> 20)) MiB for $((charged >> 20)) MiB charged" \
 	"(margin $((limit >> 20)) MiB); within the margin after ${within:-never} ms" \
 	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 }

@@ -1,11 +1,12 @@
 /*
  * held-sample.c — what a process holds, sampled every millisecond (not a
  * test). Used by bench/micro/shrink-rss.sh: the held memory of utmemd is
- * its anonymous RSS plus the blocks of the regular files it has open (its
- * value regions and rings, memfds whose pages only a tenant may have
- * mapped). A shell loop of find, awk and date per sample took about one of
- * the machine's two CPUs away from the utmemd it measured; this costs tens
- * of microseconds per sample.
+ * its anonymous RSS plus the blocks of the memfds it has open (its value
+ * regions and rings, whose pages only a tenant may have mapped, or none:
+ * utmemd unmaps spans of a region before punching in them). A shell loop
+ * of find, awk and date per sample took about one of the machine's two
+ * CPUs away from the utmemd it measured; this costs tens of microseconds
+ * per sample.
  *
  * Usage: held-sample PID START_NS [INTERVAL_US]. Prints one line per sample,
  * "NS KIB": nanoseconds since START_NS (CLOCK_REALTIME, as `date +%s%N`)
@@ -54,18 +55,25 @@ static long rss_anon_kb(int status_fd)
 	return p ? strtol(p + 9, NULL, 10) : 0;
 }
 
-/* KiB of blocks of the regular files open in the fd directory. */
+/* KiB of blocks of the memfds open in the fd directory (as bench/lib.sh's
+ * bench_held_kb: a log file there is not memory). */
 static long files_kb(DIR *fds)
 {
 	struct dirent *d;
 	long blocks = 0;
 	struct stat s;
+	char link[64];
 
 	rewinddir(fds);
 	while ((d = readdir(fds)) != NULL) {
+		ssize_t n;
+
 		if (d->d_name[0] == '.')
 			continue;
-		if (fstatat(dirfd(fds), d->d_name, &s, 0) == 0 && S_ISREG(s.st_mode))
+		n = readlinkat(dirfd(fds), d->d_name, link, sizeof(link) - 1);
+		if (n < 7 || memcmp(link, "/memfd:", 7) != 0)
+			continue;
+		if (fstatat(dirfd(fds), d->d_name, &s, 0) == 0)
 			blocks += (long)s.st_blocks;
 	}
 	return blocks / 2;

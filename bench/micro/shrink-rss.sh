@@ -36,14 +36,7 @@ bench_init
 bytes=$(bench_size_bytes "$SIZE")
 [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 bench_start_utmemd
-# KiB utmemd holds: RssAnon plus the blocks of its open files (512 B each).
-held_kb() {
-	local anon files
-	anon=$(awk '/^RssAnon/ { print $2 }' "/proc/$UTMEMD_PID/status")
-	files=$(find -L "/proc/$UTMEMD_PID/fd" -maxdepth 1 -type f -printf '%b\n' 2>/dev/null |
-		awk '{ s += $1 } END { print int(s / 2) }')
-	echo $((anon + files))
-}
+held_kb() { bench_held_kb "$UTMEMD_PID"; }
 
 common=(--addr "unix:$UTMEMD_SOCK" --pool shrunk --ephemeral --value-size "$SIZE"
 	--warmup 0)
