@@ -30,21 +30,7 @@ run_dir = $RUN
 INI
 start_daemon d "$RUN" -c "$T/u.ini"
 info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
-# What utmemd holds, in bytes: its anonymous RSS plus the pages of its
-# memfds (the tenant's value region, rings). Not its RSS: utmemd unmaps
-# spans of the region from its own view before punching freed records
-# out of them (the live ones between stay in the file, unmapped), so its
-# RSS would fall even if the punches gave nothing back.
-held() {
-	local kb f
-	kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$DPID/status")
-	for f in /proc/"$DPID"/fd/*; do
-		case $(readlink "$f" 2>/dev/null) in
-		/memfd:*) kb=$((kb + $(stat -L -c %b "$f" 2>/dev/null || echo 0) / 2)) ;;
-		esac
-	done
-	echo $((kb << 10))
-}
+held() { held_bytes "$DPID"; }
 # within_margin SECONDS: wait until what utmemd holds, less base, is
 # within the store's margin of the charge (sets rss, charged, limit and ms,
 # the wait).
