@@ -701,6 +701,11 @@ void ud_authfail_record(struct ud_daemon *d, uint32_t addr);
 int ud_region_create(struct ud_daemon *d, struct ud_tenant *t);
 /* Unmap and close t's region after the store let go of it. */
 void ud_region_destroy(struct ud_tenant *t);
+/* Bytes of the live tenants' value regions in memory (their files'
+ * blocks): what utmemd holds there, whether it maps those pages or not
+ * (its RSS counts only those it maps; it unmaps spans before punching,
+ * and a staged value is written by the client alone). Takes d->lock. */
+uint64_t ud_region_resident_bytes(struct ud_daemon *d);
 /* Create the liveness page, held by the calling thread (the main one). */
 int ud_live_init(struct ud_daemon *d);
 

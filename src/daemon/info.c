@@ -157,6 +157,8 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	ITEM("stored_bytes", "%llu", (unsigned long long)si.stats.bytes_stored);
 	ITEM("entries", "%llu", (unsigned long long)si.stats.entries);
 	ITEM("rss_bytes", "%llu", (unsigned long long)rss);
+	ITEM("region_resident_bytes", "%llu",
+	     (unsigned long long)ud_region_resident_bytes(d));
 	ITEM("overhead_bound_bytes", "%llu",
 	     (unsigned long long)ud_overhead_bound(d));
 	/* As Redis's mem_fragmentation_ratio: resident memory per byte charged. */

@@ -228,6 +228,10 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	out(w, "utmem_reserved_bytes %llu\n", (unsigned long long)si.reserved);
 	head(w, "utmem_resident_bytes", "gauge", "utmemd's resident set (RSS).");
 	out(w, "utmem_resident_bytes %llu\n", (unsigned long long)ud_rss_bytes());
+	head(w, "utmem_region_resident_bytes", "gauge",
+	     "Pages of the tenants' value regions in memory, mapped by utmemd or not.");
+	out(w, "utmem_region_resident_bytes %llu\n",
+	    (unsigned long long)ud_region_resident_bytes(d));
 	head(w, "utmem_tenants", "gauge", "Tenants.");
 	out(w, "utmem_tenants %u\n", si.tenants);
 	head(w, "utmem_pools", "gauge", "Pools, private and shared.");

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define REGION_MIN (64ull << 20)
@@ -97,6 +98,19 @@ err_fd:
 	close(fd);
 	ud_warn("tenant '%s': no value region: %s", t->name, strerror(-err));
 	return err;
+}
+
+uint64_t ud_region_resident_bytes(struct ud_daemon *d)
+{
+	uint64_t sum = 0;
+	struct stat st;
+
+	pthread_mutex_lock(&d->lock);
+	for (struct ud_tenant *t = d->tenants; t; t = t->next)
+		if (t->region_fd >= 0 && fstat(t->region_fd, &st) == 0)
+			sum += (uint64_t)st.st_blocks * 512u;
+	pthread_mutex_unlock(&d->lock);
+	return sum;
 }
 
 void ud_region_destroy(struct ud_tenant *t)

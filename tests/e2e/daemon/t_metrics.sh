@@ -55,6 +55,9 @@ fi
 [ "$(metric "$m" 'utmem_tenant_puts_total\{tenant="default"\}')" = 1 ] || fail "default puts"
 [ "$(metric "$m" 'utmem_tenant_connections\{tenant="web"\}')" = 1 ] || fail "web connections: $(grep connections <<<"$m")"
 [ "$(metric "$m" 'utmem_capacity_bytes')" = 67108864 ] || fail "capacity"
+# web's values went to its value region (the default path): its pages count
+[ "$(metric "$m" 'utmem_region_resident_bytes')" -gt 0 ] ||
+	fail "region resident: $(grep region_resident <<<"$m")"
 pc=$(metric "$m" 'utmem_request_duration_seconds_count\{tenant="web",op="put"\}')
 inf=$(metric "$m" 'utmem_request_duration_seconds_bucket\{tenant="web",op="put",le="\+Inf"\}')
 [ "$pc" -ge 41 ] && [ "$pc" = "$inf" ] || fail "put histogram: count $pc, +Inf $inf"

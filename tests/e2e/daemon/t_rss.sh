@@ -86,6 +86,10 @@ for size in 1000 4096 16384; do
 	n=$(((32 << 20) / size))
 	"$E2E_CLIENT" fill2 "$RUN/a.sock" "x$size" "y$size" "$n" "$size" || fail "fill2 $size"
 	full=$(held)
+	# INFO's region_resident_bytes: the region's pages, in what is held
+	rr=$(info region_resident_bytes)
+	[ "$rr" -ge $((48 << 20)) ] && [ "$rr" -le "$full" ] ||
+		fail "$size B: region_resident_bytes '$rr' for 64 MiB of values (held $full)"
 	ctl --force pool flush "x$size" --tenant a >/dev/null || fail "flush x$size"
 	within_margin 5 ||
 		fail "$size B: held $((rss >> 20)) MiB after flushing one of two pools, $((charged >> 20)) MiB charged (limit $((limit >> 20)) MiB; was $((full >> 20)), start $((base >> 20)))"
@@ -95,5 +99,7 @@ for size in 1000 4096 16384; do
 	ctl --force pool flush "y$size" --tenant a >/dev/null || fail "flush y$size"
 	within_margin 5 ||
 		fail "$size B: held $((rss >> 20)) MiB after flushing both pools ($((charged >> 20)) MiB charged, start $((base >> 20)))"
+	rr=$(info region_resident_bytes)
+	[ "$rr" -le "$rss" ] || fail "$size B: region_resident_bytes $rr above held $rss"
 done
 stop_daemon "$DPID" || fail "utmemd exit status $?"
