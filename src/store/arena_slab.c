@@ -476,13 +476,14 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
 	 * address range: harmless whatever those slabs hold by then.
 	 */
 	uint32_t zlo = s->start + lo[0], zhi = s->start + hi[nr - 1];
+	uint32_t end = s->start + s->npages;
 
 	if (zlo >= *zapped) {
 		for (const struct run *n = s->anext;
-		     n && n->start == zhi && n->state == RUN_SLAB && (!warm_only || n->nwarm) &&
+		     n && n->start == end && n->state == RUN_SLAB && (!warm_only || n->nwarm) &&
 		     (uint64_t)(n->start + n->npages - zlo) * AR_P <= AR_ZAP_SPAN;
 		     n = n->anext)
-			zhi = n->start + n->npages;
+			zhi = end = n->start + n->npages;
 	} else {
 		zhi = zlo; /* covered */
 	}
