@@ -119,21 +119,10 @@ bench_ctl() {
 # bench_info KEY: one figure of that utmemd's INFO (rss_bytes, ...).
 bench_info() { bench_ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
 
-# KiB process PID holds: its anonymous RSS plus the pages of its memfds
-# (for utmemd: the value regions and rings). Not its RSS: a region's pages
-# that only the tenant mapped (staged values), or that utmemd unmapped
-# from its view before punching their neighbours, are held all the same.
-# bench/micro/held-sample reads the same every millisecond.
-bench_held_kb() {
-	local kb f
-	kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")
-	for f in /proc/"$1"/fd/*; do
-		case $(readlink "$f" 2>/dev/null) in
-		/memfd:*) kb=$((kb + $(stat -L -c %b "$f" 2>/dev/null || echo 0) / 2)) ;;
-		esac
-	done
-	echo "$kb"
-}
+# bench_held_kb PID: KiB it holds (bench/held.sh).
+# shellcheck source=bench/held.sh
+. "$(dirname "${BASH_SOURCE[0]}")/held.sh"
+bench_held_kb() { held_kb "$1"; }
 
 # Start redis-server on a Unix socket (no persistence) and, with
 # BENCH_REDIS_TCP=1, also on a free TCP port of 127.0.0.1 (as the thesis's

@@ -90,22 +90,13 @@ stop_daemon() {
 
 ctl() { "$UTMEMCTL" --run-dir "$RUN" "$@"; }
 
-# Bytes process PID holds: its anonymous RSS plus the pages of its memfds
-# (for utmemd: value regions, rings). Not its RSS: utmemd unmaps spans of
-# a value region from its own view before punching freed records out of
-# them, and the live records between stay in the file, unmapped, so its
-# RSS would fall even if the punches gave nothing back (bench/lib.sh's
-# bench_held_kb measures the same for the benchmarks).
-held_bytes() {
-	local kb f
-	kb=$(awk '/^RssAnon:/ { print $2 }' "/proc/$1/status")
-	for f in /proc/"$1"/fd/*; do
-		case $(readlink "$f" 2>/dev/null) in
-		/memfd:*) kb=$((kb + $(stat -L -c %b "$f" 2>/dev/null || echo 0) / 2)) ;;
-		esac
-	done
-	echo $((kb << 10))
-}
+# held_bytes PID: bytes process PID holds, anonymous RSS plus its memfds'
+# pages (bench/held.sh, the benchmarks' definition too). Not its RSS:
+# utmemd unmaps spans of a value region before punching freed records out
+# of them, so its RSS would fall even if the punches gave nothing back.
+# shellcheck source=bench/held.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../../../bench/held.sh"
+held_bytes() { echo $(($(held_kb "$1") << 10)); }
 
 # op_on_bulk WHAT ADDR OUT CTL-ARGS...: run `utmemctl CTL-ARGS` (its output
 # in OUT) and, once INFO shows the job on utmemd's bulk thread, serve a new
