@@ -1,6 +1,7 @@
 # held.sh — what a process holds, one definition for the benchmarks
 # (bench/lib.sh) and the end-to-end tests (tests/e2e/daemon/lib.sh).
 # Sourced; bash.
+# shellcheck shell=bash
 #
 # held_kb PID: KiB process PID holds, its anonymous RSS plus the pages of
 # its memfds (for utmemd: the value regions and rings). Not its RSS: a
