@@ -423,14 +423,23 @@ static bool slots_free(const struct run *s, unsigned first, unsigned last)
 	return true;
 }
 
+/* Does the scrub walk (ar_slabs_scrub) visit run r? warm_only: only slabs
+ * with unpunched free slots of a page class. */
+static bool scrubbed(const struct run *r, bool warm_only)
+{
+	return r->state == RUN_SLAB && (!warm_only || r->nwarm);
+}
+
 /*
  * Punch the pages of slab s that no taken slot overlaps (a tenant may have
  * faulted them in by writing to free slots). The slots overlapping them are
  * taken for the duration, so nothing allocates them while the lock is
  * dropped for the punch, and given back afterwards. A slab that empties
  * meanwhile is not freed here, since the caller's walk stands on it: it is
- * pushed on *empties for ar_slab_drop(). Lock held; dropped while
- * punching. Returns the bytes punched.
+ * pushed on *empties for ar_slab_drop(). *zapped: the end page of the
+ * span the walk last unmapped (advanced here); warm_only: the walk's, for
+ * which neighbours it will visit. Lock held; dropped while punching.
+ * Returns the bytes punched.
  */
 uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
 		       uint32_t *zapped, bool warm_only)
@@ -480,7 +489,7 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
 
 	if (zlo >= *zapped) {
 		for (const struct run *n = s->anext;
-		     n && n->start == end && n->state == RUN_SLAB && (!warm_only || n->nwarm) &&
+		     n && n->start == end && scrubbed(n, warm_only) &&
 		     (uint64_t)(n->start + n->npages - zlo) * AR_P <= AR_ZAP_SPAN;
 		     n = n->anext)
 			zhi = end = n->start + n->npages;
@@ -546,7 +555,7 @@ uint64_t ar_slabs_scrub(ust_arena *a, bool warm_only, uint64_t limit,
 	uint32_t zapped = 0; /* end page of the span last unmapped */
 
 	for (r = a->first; r && (!warm_only || a->slot_warm > limit); r = r->anext)
-		if (r->state == RUN_SLAB && (!warm_only || r->nwarm))
+		if (scrubbed(r, warm_only))
 			bytes += ar_slab_scrub(a, r, &empties, &zapped, warm_only);
 	while (empties) {
 		r = empties;
