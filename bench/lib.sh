@@ -119,10 +119,9 @@ bench_ctl() {
 # bench_info KEY: one figure of that utmemd's INFO (rss_bytes, ...).
 bench_info() { bench_ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
 
-# bench_held_kb PID: KiB it holds (bench/held.sh).
+# held_kb PID: KiB it holds (bench/held.sh).
 # shellcheck source=bench/held.sh
 . "$(dirname "${BASH_SOURCE[0]}")/held.sh"
-bench_held_kb() { held_kb "$1"; }
 
 # Start redis-server on a Unix socket (no persistence) and, with
 # BENCH_REDIS_TCP=1, also on a free TCP port of 127.0.0.1 (as the thesis's

@@ -6,7 +6,7 @@
 # pools of the default tenant at the same time over the default unix: path
 # (ring and value region), so that their records interleave in every slab;
 # then `utmemctl pool flush` drops one and what utmemd holds (its anonymous
-# RSS plus its memfds' pages, bench_held_kb) and its charge are
+# RSS plus its memfds' pages, bench/held.sh) and its charge are
 # sampled every 50 ms for 3 s. Prints one line per sample and a summary with
 # the store's margin (charge + charge/8 + 8 MiB; docs/store.md).
 #
@@ -41,7 +41,7 @@ done
 for p in "${pids[@]}"; do
 	wait "$p" || bench_die "utmem-bench fill failed"
 done
-full=$(($(bench_held_kb "$UTMEMD_PID") << 10))
+full=$(($(held_kb "$UTMEMD_PID") << 10))
 before=$(bench_info charged_bytes)
 echo "value $SIZE, $keys keys per pool: held $((full >> 20)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $((before >> 20)) MiB"
 start=$(date +%s%N)
@@ -50,7 +50,7 @@ bench_ctl --force pool flush flushed --tenant default >/dev/null ||
 within=""
 for _ in $(seq 60); do
 	ms=$((($(date +%s%N) - start) / 1000000))
-	rss=$(($(bench_held_kb "$UTMEMD_PID") << 10))
+	rss=$(($(held_kb "$UTMEMD_PID") << 10))
 	charged=$(bench_info charged_bytes)
 	limit=$((charged + charged / 8 + (8 << 20)))
 	echo "$ms ms: held $((rss >> 20)) MiB, charged $((charged >> 20)) MiB"

@@ -55,8 +55,8 @@ static long rss_anon_kb(int status_fd)
 	return p ? strtol(p + 9, NULL, 10) : 0;
 }
 
-/* KiB of blocks of the memfds open in the fd directory (as bench/lib.sh's
- * bench_held_kb: a log file there is not memory). */
+/* KiB of blocks of the memfds open in the fd directory (as
+ * bench/held.sh's held_kb: a log file there is not memory). */
 static long files_kb(DIR *fds)
 {
 	struct dirent *d;

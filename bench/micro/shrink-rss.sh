@@ -36,8 +36,6 @@ bench_init
 bytes=$(bench_size_bytes "$SIZE")
 [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 bench_start_utmemd
-held_kb() { bench_held_kb "$UTMEMD_PID"; }
-
 common=(--addr "unix:$UTMEMD_SOCK" --pool shrunk --ephemeral --value-size "$SIZE"
 	--warmup 0)
 # FILL MiB of charge, as shrink-bench fills (small values cost more than
@@ -54,7 +52,7 @@ common+=(--keys "$keys")
 # An eighth of the keys read: the survivors a recency order keeps, spread out.
 "$BENCH_UTMEM_BENCH" "${common[@]}" --no-preload --requests $((keys / 8)) \
 	--op get >/dev/null || bench_die "utmem-bench read failed"
-echo "value $SIZE, $keys keys: held $(($(held_kb) >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $(($(bench_info charged_bytes) >> 20)) MiB"
+echo "value $SIZE, $keys keys: held $(($(held_kb "$UTMEMD_PID") >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $(($(bench_info charged_bytes) >> 20)) MiB"
 limit_kb=$(((KEEP + KEEP / 8 + 8) << 10))
 samples=$BENCH_TMP/rss.txt
 start=$(date +%s%N)
@@ -75,7 +73,7 @@ awk -v lim="$limit_kb" -v done_ms="$done_ms" '
 		if (!within) printf "never within the margin (%d MiB)\n", lim / 1024
 		printf "held at 100 ms: %d MiB; the command returned after %d ms\n", at100 / 1024, done_ms
 	}' "$samples"
-echo "after 3 s: held $(($(held_kb) >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))) for $(($(bench_info charged_bytes) >> 20)) MiB charged" \
+echo "after 3 s: held $(($(held_kb "$UTMEMD_PID") >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))) for $(($(bench_info charged_bytes) >> 20)) MiB charged" \
 	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
 exit
