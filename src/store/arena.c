@@ -584,6 +584,52 @@ void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len)
 	(void)madvise(a->base + start, end - start, MADV_POPULATE_WRITE);
 }
 
+/* [off, off + len) as pinned-span word: first heap page << 32 | pages. */
+static uint64_t pin_word(const ust_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t lo = (off - a->heap_off) / AR_P;
+	uint64_t hi = (off - a->heap_off + len + AR_P - 1) / AR_P;
+
+	return lo << 32 | (hi - lo);
+}
+
+int ust_arena_pin(ust_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t w;
+	int err = -ENOSPC;
+
+	if (off < a->heap_off || !len)
+		return -EINVAL;
+	w = pin_word(a, off, len);
+	pthread_mutex_lock(&a->lock);
+	for (unsigned i = 0; i < AR_PINS; i++) {
+		if (!atomic_load_explicit(&a->pins[i], memory_order_relaxed)) {
+			atomic_store_explicit(&a->pins[i], w, memory_order_relaxed);
+			err = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+	return err;
+}
+
+void ust_arena_unpin(ust_arena *a, uint64_t off, uint64_t len)
+{
+	uint64_t w;
+
+	if (off < a->heap_off || !len)
+		return;
+	w = pin_word(a, off, len);
+	pthread_mutex_lock(&a->lock);
+	for (unsigned i = 0; i < AR_PINS; i++) {
+		if (atomic_load_explicit(&a->pins[i], memory_order_relaxed) == w) {
+			atomic_store_explicit(&a->pins[i], 0, memory_order_relaxed);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&a->lock);
+}
+
 void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len)
 {
 	uint64_t start = off & ~(uint64_t)(AR_P - 1);

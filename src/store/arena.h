@@ -285,6 +285,19 @@ void ust_arena_populate(ust_arena *a, uint64_t off, uint64_t len);
  */
 void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len);
 
+/*
+ * Keep the pages of [off, off + len), a live allocation, mapped in the
+ * arena's view: the spans it unmaps before punching freed ranges around
+ * them (one TLB flush for many punches) stop short of it instead of
+ * covering it. For what utmemd touches all the time (the shared index),
+ * which would otherwise fault back in page by page. 0, or -ENOSPC when
+ * UST_ARENA_MAX_PINS are pinned (the range then works unpinned, slower).
+ * ust_arena_unpin() takes the same range back before it is released.
+ */
+#define UST_ARENA_MAX_PINS 256u
+int ust_arena_pin(ust_arena *a, uint64_t off, uint64_t len);
+void ust_arena_unpin(ust_arena *a, uint64_t off, uint64_t len);
+
 /* A consistent snapshot of the counters. */
 void ust_arena_stats(ust_arena *a, struct ust_arena_stats *out);
 

@@ -38,11 +38,17 @@
 /* A batch's punched runs are made cold (and waiters woken) this often. */
 #define AR_PUNCH_CHUNK (8ull << 20)
 /* Freed ranges at most this far apart are unmapped as one span before
- * their punches (ar_batch_punch): zapping and later faulting back up to 16
- * live pages costs about what the TLB flush it saves does. */
-#define AR_ZAP_GAP (64ull << 10)
+ * their punches (ar_batch_punch). The live value pages between them fault
+ * back in only if utmemd reads them again (a GET over the socket, a
+ * compaction move), a few us each; the flush saved costs 30-130 us on a
+ * VM whose other vCPU runs a thread of utmemd. Pinned spans (the shared
+ * index, touched all the time) end a span instead. */
+#define AR_ZAP_GAP (2ull << 20)
 /* The longest span unmapped at once (a chunk's worth, and a bit). */
 #define AR_ZAP_SPAN (16ull << 20)
+/* Most spans pinned at once: the shared index's 64 sub-tables, and one
+ * more each while it is rebuilt, with room to spare. */
+#define AR_PINS UST_ARENA_MAX_PINS
 /* Deferred ranges are retried on ordinary calls at most this often. */
 #define AR_RETRY_NS 1000000ull
 
@@ -174,6 +180,10 @@ struct ust_arena {
 				      (ust_arena_deferred_take) */
 	uint64_t punches, punched_bytes, forced_bytes;
 	_Atomic uint64_t punch_errors;
+	/* Spans zaps leave mapped (ust_arena_pin): first page << 32 | pages,
+	 * 0 = free slot. Written under the lock, read without it by
+	 * ar_pinned() (a stale read only zaps or spares a span too many). */
+	_Atomic uint64_t pins[AR_PINS];
 };
 
 /* arena_map.c */
@@ -248,6 +258,7 @@ void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
 		 struct run **batch);
 int ar_punch_range(ust_arena *a, uint64_t off, uint64_t len);
 void ar_zap(ust_arena *a, uint64_t off, uint64_t len);
+bool ar_pinned(const ust_arena *a, uint32_t lo, uint32_t hi);
 void ar_bins_remove(struct bins *b, struct run *r);
 void ar_cold_insert(ust_arena *a, struct run *r);
 void ar_to_busy(ust_arena *a, struct run *r, struct run **batch);

@@ -280,6 +280,19 @@ void ar_zap(ust_arena *a, uint64_t off, uint64_t len)
 		(void)madvise(a->base + off, len, MADV_DONTNEED);
 }
 
+/* Does a pinned span (ust_arena_pin) overlap pages [lo, hi)? No lock. */
+bool ar_pinned(const ust_arena *a, uint32_t lo, uint32_t hi)
+{
+	for (unsigned i = 0; i < AR_PINS; i++) {
+		uint64_t p = atomic_load_explicit(&a->pins[i], memory_order_relaxed);
+		uint32_t start = (uint32_t)(p >> 32), n = (uint32_t)p;
+
+		if (n && start < hi && lo < start + n)
+			return true;
+	}
+	return false;
+}
+
 /* Merge two lists sorted by start into one (linked by next). */
 static struct run *merge_sorted(struct run *x, struct run *y)
 {
@@ -372,7 +385,10 @@ static struct run *range_end(struct run *r, uint32_t *hi)
  * therefore grouped, and each group's whole span is first unmapped from
  * the arena's view with one ar_zap() (one flush); the punches that follow
  * find nothing of utmemd's left to unmap. The live records between the
- * ranges stay in the file and fault back in when next touched.
+ * ranges stay in the file and fault back in when next touched. A span
+ * never covers a pinned one (the shared index): unmapped, every index
+ * update after it faulted a page back in (a 1 KiB shrink's evictions
+ * took 2.5 s instead of 1.9).
  */
 void ar_batch_punch(ust_arena *a, struct run *batch)
 {
@@ -394,7 +410,8 @@ void ar_batch_punch(ust_arena *a, struct run *batch)
 			unsigned k = 1;
 
 			for (struct run *m = n; m && (uint64_t)(m->start - ghi) * AR_P <= AR_ZAP_GAP &&
-						(uint64_t)(ghi - lo) * AR_P < AR_ZAP_SPAN; k++)
+						(uint64_t)(ghi - lo) * AR_P < AR_ZAP_SPAN &&
+						!ar_pinned(a, ghi, m->start); k++)
 				m = range_end(m, &ghi);
 			if (k > 1) {
 				ar_zap(a, ar_off(a, lo), (uint64_t)(ghi - lo) * AR_P);

@@ -490,7 +490,8 @@ uint64_t ar_slab_scrub(ust_arena *a, struct run *s, struct run **empties,
 	if (zlo >= *zapped) {
 		for (const struct run *n = s->anext;
 		     n && n->start == end && scrubbed(n, warm_only) &&
-		     (uint64_t)(n->start + n->npages - zlo) * AR_P <= AR_ZAP_SPAN;
+		     (uint64_t)(n->start + n->npages - zlo) * AR_P <= AR_ZAP_SPAN &&
+		     !ar_pinned(a, n->start, n->start + n->npages);
 		     n = n->anext)
 			zhi = end = n->start + n->npages;
 	} else {

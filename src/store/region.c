@@ -26,13 +26,21 @@
 #include "store/internal.h"
 
 /* The index's heap callbacks: bucket arrays come from the arena too. */
+/* The shared index lives in the heap, pinned: utmemd updates it on every
+ * PUT and eviction, and the arena's unmapping of spans around freed
+ * records (before punching them) must not take its pages out of view. */
 static int64_t idx_alloc(void *ctx, size_t len)
 {
-	return ust_arena_alloc(ctx, len, NULL);
+	int64_t off = ust_arena_alloc(ctx, len, NULL);
+
+	if (off >= 0)
+		(void)ust_arena_pin(ctx, (uint64_t)off, len);
+	return off;
 }
 
 static void idx_release(void *ctx, uint64_t off, size_t len)
 {
+	ust_arena_unpin(ctx, off, len);
 	(void)ust_arena_release(ctx, off, len);
 }
 

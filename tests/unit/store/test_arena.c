@@ -14,6 +14,7 @@
  * heap after it, as utmemd lays them out.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -959,6 +960,74 @@ static void test_zap_keeps_neighbours(void **state)
 	fx_close(&f);
 }
 
+/* Is the page at p mapped in this process (a page table entry present)?
+ * Unlike mincore(), which reports the file's page cache. */
+static bool pte_present(const void *p)
+{
+	uint64_t e = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	assert_true(fd >= 0);
+	assert_int_equal(pread(fd, &e, sizeof(e),
+			       (off_t)((uintptr_t)p / 4096 * sizeof(e))), (ssize_t)sizeof(e));
+	close(fd);
+	return (e >> 63) & 1;
+}
+
+/*
+ * A pinned allocation (the shared index) between freed ones: the span the
+ * arena unmaps before punching stops short of it, so it stays mapped in
+ * the arena's view, while a live unpinned one between freed ones is
+ * unmapped (its bytes kept in the file). len: 8 KiB, slots of slabs (the
+ * scrub walk punches them); 32 KiB, page runs (a batch punch).
+ */
+static void zap_spares_pinned(size_t len)
+{
+	int64_t r[32];
+	struct fx f;
+
+	fx_open(&f, 8 * MiB, 2 * MiB, 0, 0);
+	for (int i = 0; i < 32; i++) {
+		r[i] = xalloc(&f, len);
+		memset(f.base + r[i], i + 1, len);
+	}
+	assert_int_equal(ust_arena_pin(f.a, (uint64_t)r[16], len), 0);
+	for (int i = 1; i < 32; i += 2)
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)r[i], len), 0);
+	assert_int_equal(ust_arena_trim(f.a), 16 * len);
+	for (size_t j = 0; j < len; j += 4096)
+		if (!pte_present(f.base + r[16] + j))
+			fail_msg("%zu-byte runs: pinned page %zu unmapped", len, j / 4096);
+	assert_false(pte_present(f.base + r[4])); /* unmapped with the span */
+	assert_false(pte_present(f.base + r[28]));
+	for (int i = 0; i < 32; i += 2)
+		for (size_t j = 0; j < len; j++)
+			if (f.base[r[i] + j] != (char)(i + 1))
+				fail_msg("run %d byte %zu changed by the punch", i, j);
+	ust_arena_unpin(f.a, (uint64_t)r[16], len);
+	fx_close(&f);
+}
+
+static void test_zap_spares_pinned(void **state)
+{
+	struct fx f;
+	int n;
+
+	(void)state;
+	zap_spares_pinned(8192);
+	zap_spares_pinned(32768);
+	/* bounded: a full table says so, an unpin makes room */
+	fx_open(&f, 1 * MiB, 0, 0, 0);
+	for (n = 0; ust_arena_pin(f.a, 4096 * 16, 4096) == 0; n++)
+		assert_true(n < (int)UST_ARENA_MAX_PINS);
+	assert_int_equal(n, UST_ARENA_MAX_PINS);
+	assert_int_equal(ust_arena_pin(f.a, 4096 * 32, 4096), -ENOSPC);
+	ust_arena_unpin(f.a, 4096 * 16, 4096);
+	assert_int_equal(ust_arena_pin(f.a, 4096 * 32, 4096), 0);
+	assert_int_equal(ust_arena_pin(f.a, 0, 4096), -EINVAL); /* not the heap */
+	fx_close(&f);
+}
+
 static void test_exhaustion(void **state)
 {
 	enum { N = 4096 };
@@ -1674,6 +1743,7 @@ int main(void)
 		cmocka_unit_test(test_scrub_slab),
 		cmocka_unit_test(test_slot_warm),
 		cmocka_unit_test(test_zap_keeps_neighbours),
+		cmocka_unit_test(test_zap_spares_pinned),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
