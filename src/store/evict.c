@@ -21,6 +21,8 @@
  * cache misses, most of an eviction at small values, then overlap (1 KiB
  * values: a 1 GiB shrink 1.05 s -> 0.85 s; 8 ahead did no better). */
 #define EVICT_AHEAD 4u
+/* Buckets whose first entry the sample walk fetches ahead. */
+#define SAMPLE_AHEAD 8u
 
 static uint64_t load64(_Atomic uint64_t *a)
 {
@@ -111,9 +113,17 @@ static bool kept(const struct ust_room *keep, const struct ust_entry *e)
 	       (keep->klen == 0 || memcmp(e->data, keep->key, keep->klen) == 0);
 }
 
+static void fetch_ahead(const struct ust_entry *e)
+{
+	if (e)
+		__builtin_prefetch(e);
+}
+
 /*
  * Collect up to UST_SAMPLE of tenant's entries from the hand onward,
- * skipping the one under keep's key (NULL: none).
+ * skipping the one under keep's key (NULL: none). The walk reads each
+ * chain's first entry, a cache miss apiece: the one SAMPLE_AHEAD buckets on
+ * is fetched ahead, so that they overlap.
  */
 static unsigned sample_sub(ust_store *st, struct ust_sub *sub, uint32_t tenant,
 			   const struct ust_room *keep, struct sample *smp)
@@ -122,7 +132,10 @@ static unsigned sample_sub(ust_store *st, struct ust_sub *sub, uint32_t tenant,
 	uint32_t b = sub->hand;
 	unsigned n = 0;
 
+	for (uint32_t seen = 0; seen < SAMPLE_AHEAD && seen <= sub->mask; seen++)
+		fetch_ahead(sub->buckets[(b + seen) & sub->mask]);
 	for (uint32_t seen = 0; seen <= sub->mask && n < UST_SAMPLE; seen++) {
+		fetch_ahead(sub->buckets[(b + SAMPLE_AHEAD) & sub->mask]);
 		for (struct ust_entry *e = sub->buckets[b]; e && n < UST_SAMPLE; e = e->next)
 			if (e->tenant == tenant && !kept(keep, e))
 				smp[n++] = (struct sample){ e, b, now - e->stamp };
