@@ -301,58 +301,147 @@ void ust_arena_prefetch(ust_arena *a, uint64_t off, size_t len)
 		ar_map_prefetch(&a->map, (uint32_t)((off - a->heap_off) / AR_P));
 }
 
-int ust_arena_release(ust_arena *a, uint64_t off, size_t len)
+/* Is (off, len) a range release could take? Fills d's offset and size. */
+static bool release_ok(const ust_arena *a, uint64_t off, size_t len, struct deferred *d)
 {
 	uint64_t heap_end = a->heap_off + (uint64_t)a->heap_pages * AR_P;
-	struct deferred d = { .off = off };
-	struct run *batch = NULL;
-	bool hit;
 
 	if (!len)
 		len = 1;
-	d.small = len <= UST_ARENA_SMALL_MAX;
-	d.len = ust_arena_size(len);
-	if (off < a->heap_off || off >= heap_end || d.len > heap_end - off ||
-	    off % (d.small ? UST_ARENA_ALIGN : AR_P))
+	*d = (struct deferred){ .off = off, .small = len <= UST_ARENA_SMALL_MAX };
+	d->len = ust_arena_size(len);
+	return off >= a->heap_off && off < heap_end && d->len <= heap_end - off &&
+	       off % (d->small ? UST_ARENA_ALIGN : AR_P) == 0;
+}
+
+/*
+ * Free the checked range d (its hazard test done: hit) into batch, or
+ * -EINVAL if it is not a live allocation (nothing changes). Lock held.
+ */
+static int release_locked(ust_arena *a, struct deferred *d, size_t len, bool hit,
+			  struct run **batch)
+{
+	if (d->small) {
+		unsigned c = ar_cls_of(len ? len : 1);
+
+		d->r = ar_slab_find(a, d->off, c);
+		if (!d->r || !ar_slab_taken(d->r, a, d->off) ||
+		    (a->ndef && ar_is_deferred(a, d->off)))
+			return -EINVAL;
+		a->class_count[c]--;
+	} else {
+		uint32_t pg = (uint32_t)((d->off - a->heap_off) / AR_P);
+
+		d->r = ar_map_get(&a->map, pg);
+		if (!d->r || d->r->state != RUN_ALLOC || d->r->npages != d->len / AR_P)
+			return -EINVAL;
+		ar_map_del(&a->map, pg);
+		ar_map_shrink(&a->map);
+		a->run_count--;
+		a->run_pages -= d->r->npages;
+	}
+	if (hit) {
+		d->stamp = ar_now();
+		ar_defer(a, d, batch);
+	} else {
+		ar_free_now(a, d, true, batch);
+	}
+	return 0;
+}
+
+int ust_arena_release(ust_arena *a, uint64_t off, size_t len)
+{
+	struct run *batch = NULL;
+	struct deferred d;
+	bool hit;
+	int err;
+
+	if (!release_ok(a, off, len, &d))
 		return -EINVAL;
 	/* Pairs with the reader's seq_cst hazard store (arena_hazard.c). */
 	atomic_thread_fence(memory_order_seq_cst);
 	hit = a->nhaz && ar_haz_hit(a, off, d.len);
 
 	pthread_mutex_lock(&a->lock);
-	if (d.small) {
-		unsigned c = ar_cls_of(len);
-
-		d.r = ar_slab_find(a, off, c);
-		if (!d.r || !ar_slab_taken(d.r, a, off) ||
-		    (a->ndef && ar_is_deferred(a, off)))
-			goto invalid;
-		a->class_count[c]--;
-	} else {
-		uint32_t pg = (uint32_t)((off - a->heap_off) / AR_P);
-
-		d.r = ar_map_get(&a->map, pg);
-		if (!d.r || d.r->state != RUN_ALLOC || d.r->npages != d.len / AR_P)
-			goto invalid;
-		ar_map_del(&a->map, pg);
-		ar_map_shrink(&a->map);
-		a->run_count--;
-		a->run_pages -= d.r->npages;
-	}
-	if (hit) {
-		d.stamp = ar_now();
-		ar_defer(a, &d, &batch);
-	} else {
-		ar_free_now(a, &d, true, &batch);
+	err = release_locked(a, &d, len, hit, &batch);
+	if (!err && !hit)
 		maybe_retry(a, &batch);
-	}
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
-	return 0;
+	return err;
+}
 
-invalid:
+/* Fetch the descriptor of the run or slab holding (off, len) ahead: its
+ * map slot, fetched ahead before, is read (a miss otherwise), the
+ * descriptor it names is not. Lock held. */
+static void ar_desc_prefetch(ust_arena *a, uint64_t off, size_t len)
+{
+	const struct run *r;
+	uint64_t i = 0, pg;
+
+	if (off < a->heap_off)
+		return;
+	if (len && len <= UST_ARENA_SMALL_MAX)
+		pg = ar_slab_first_page(a, off, ar_cls_of(len), &i);
+	else
+		pg = (off - a->heap_off) / AR_P;
+	if (pg == UINT64_MAX || pg >= a->heap_pages)
+		return;
+	r = ar_map_get(&a->map, (uint32_t)pg);
+	if (r) {
+		__builtin_prefetch(r, 1);
+		__builtin_prefetch((const char *)r + sizeof(*r) - 1, 1);
+	}
+}
+
+/* Stages of ust_arena_release_many's look-ahead: map slots this far on,
+ * the descriptors they name half as far. */
+#define RELEASE_AHEAD 4u
+
+/* ust_arena_release_many() of n <= 64 ranges. */
+static unsigned release_chunk(ust_arena *a, const uint64_t *off, const size_t *len,
+			      unsigned n)
+{
+	struct run *batch = NULL;
+	unsigned bad = 0;
+	uint64_t hits = 0; /* bit i: range i is under a hazard */
+
+	atomic_thread_fence(memory_order_seq_cst); /* as in ust_arena_release */
+	for (unsigned i = 0; i < n; i++) {
+		struct deferred d;
+
+		if (a->nhaz && release_ok(a, off[i], len[i], &d) &&
+		    ar_haz_hit(a, off[i], d.len))
+			hits |= 1ull << i;
+	}
+	pthread_mutex_lock(&a->lock);
+	for (unsigned i = 0; i < n && i < RELEASE_AHEAD; i++)
+		ust_arena_prefetch(a, off[i], len[i]);
+	for (unsigned i = 0; i < n; i++) {
+		struct deferred d;
+
+		if (i + RELEASE_AHEAD < n)
+			ust_arena_prefetch(a, off[i + RELEASE_AHEAD], len[i + RELEASE_AHEAD]);
+		if (i + RELEASE_AHEAD / 2 < n)
+			ar_desc_prefetch(a, off[i + RELEASE_AHEAD / 2], len[i + RELEASE_AHEAD / 2]);
+		if (!release_ok(a, off[i], len[i], &d) ||
+		    release_locked(a, &d, len[i], (hits >> i) & 1, &batch))
+			bad++;
+	}
+	maybe_retry(a, &batch);
 	pthread_mutex_unlock(&a->lock);
-	return -EINVAL;
+	ar_batch_punch(a, batch);
+	return bad;
+}
+
+unsigned ust_arena_release_many(ust_arena *a, const uint64_t *off, const size_t *len,
+				unsigned n)
+{
+	unsigned bad = 0;
+
+	for (unsigned i = 0; i < n; i += 64)
+		bad += release_chunk(a, off + i, len + i, n - i < 64 ? n - i : 64);
+	return bad;
 }
 
 int ust_arena_shrink(ust_arena *a, uint64_t off, size_t old_len, size_t new_len)

@@ -180,6 +180,15 @@ int64_t ust_arena_alloc_resident(ust_arena *a, size_t len, bool *resident);
  * allocation (the arena is unchanged). May punch pages before returning.
  */
 int ust_arena_release(ust_arena *a, uint64_t off, size_t len);
+/*
+ * ust_arena_release() of n ranges in one call: one lock per 64, and each
+ * range's map slot and descriptor fetched ahead
+ * while the ones before it are freed (an eviction's victims, which lie
+ * anywhere in the heap). Returns how many were not live allocations
+ * (those are left alone, as ust_arena_release() would).
+ */
+unsigned ust_arena_release_many(ust_arena *a, const uint64_t *off, const size_t *len,
+				unsigned n);
 /* A hint before ust_arena_release(a, off, len): bring the map slot that
  * finds off's slab or run into the cache. No lock; never wrong, at worst
  * useless. */

@@ -212,6 +212,9 @@ int64_t ar_slab_alloc(ust_arena *a, unsigned c, struct run **batch,
 struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c);
 /* A hint before ar_slab_find(): the map slot of its first candidate. No lock. */
 void ar_slab_prefetch(ust_arena *a, uint64_t off, unsigned c);
+/* The first page a slab of class c holding a slot at off could start at
+ * (slab_start's first candidate), or UINT64_MAX. */
+uint64_t ar_slab_first_page(const ust_arena *a, uint64_t off, unsigned c, uint64_t *i);
 bool ar_slab_taken(const struct run *s, const ust_arena *a, uint64_t off);
 void ar_slab_free(ust_arena *a, struct run *s, uint64_t off, struct run **batch);
 bool ar_slab_should_move(ust_arena *a, struct run *s);

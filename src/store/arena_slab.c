@@ -315,6 +315,11 @@ struct run *ar_slab_find(ust_arena *a, uint64_t off, unsigned c)
 	return NULL;
 }
 
+uint64_t ar_slab_first_page(const ust_arena *a, uint64_t off, unsigned c, uint64_t *i)
+{
+	return slab_start(ar_cls(c), off - a->heap_off, i);
+}
+
 void ar_slab_prefetch(ust_arena *a, uint64_t off, unsigned c)
 {
 	uint64_t i = 0, pg = slab_start(ar_cls(c), off - a->heap_off, &i);

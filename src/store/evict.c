@@ -170,8 +170,9 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 	struct ust_sub *sub = &p->sub[s];
 	struct ust_entry *chain = NULL;
 	struct sample smp[UST_SAMPLE];
+	struct ust_entry *vict[UST_SAMPLE];
 	uint64_t freed = 0;
-	unsigned n, k, i, ahead;
+	unsigned n, k, i, ahead, nv = 0;
 
 	if (keep && (keep->pool != p->id || keep->s != s))
 		keep = NULL;
@@ -192,12 +193,18 @@ static uint64_t evict_sample(ust_store *st, struct ust_pool *p, unsigned s,
 			ust_region_prefetch(st, p, smp[ahead].e);
 		ust_sub_unlink(sub, link_of(sub, &smp[i]));
 		freed += ust_entry_charge(st, e);
-		ust_account_out(st, p, s, e, false);
+		if (ust_in_region(e)) {
+			vict[nv++] = e; /* unlinked from its region below */
+			ust_account_out_noindex(st, p, s, e, false);
+		} else {
+			ust_account_out(st, p, s, e, false);
+		}
 		sub->stats.evictions++;
 		st->tenants[e->tenant]->ts[s].stats.evictions++;
 		e->next = chain;
 		chain = e;
 	}
+	ust_region_unlink_many(st, p, vict, nv);
 	pthread_mutex_unlock(&st->stripes[s].lock);
 	ust_entry_free_list(st, chain);
 	*owed = k - i;

@@ -420,6 +420,16 @@ void ust_region_entry_drop(ust_store *st, struct ust_region *g,
  * into the cache. Caller holds a stripe lock (the tenant cannot go). */
 void ust_region_prefetch(ust_store *st, const struct ust_pool *p, const struct ust_entry *e);
 void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry *e);
+/*
+ * ust_region_unlink() of n region entries of pool p (an eviction's
+ * victims, one tenant's): each leaves the index, then their records go
+ * back to the arena in one call (ust_arena_release_many), so that the
+ * descriptor misses of one overlap the work on the others. An entry of
+ * another region, or past UST_UNLINK_MAX, is unlinked alone.
+ */
+#define UST_UNLINK_MAX 64u
+void ust_region_unlink_many(ust_store *st, struct ust_pool *p,
+			    struct ust_entry *const *e, unsigned n);
 /* Give [off, off + len) back to g's arena and charge t for what its hazard
  * words pin (t: g's tenant, kept alive by the caller's stripe lock; NULL
  * or a tenant that no longer owns g: no charge). */

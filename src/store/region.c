@@ -475,6 +475,31 @@ void ust_region_unlink(ust_store *st, struct ust_pool *p, const struct ust_entry
 			   rec_len(e->klen, ust_vlen(e)));
 }
 
+void ust_region_unlink_many(ust_store *st, struct ust_pool *p,
+			    struct ust_entry *const *e, unsigned n)
+{
+	struct ust_region *g = n ? entry_region(st, e[0]) : NULL;
+	uint64_t off[UST_UNLINK_MAX];
+	size_t len[UST_UNLINK_MAX];
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		if (k == UST_UNLINK_MAX || entry_region(st, e[i]) != g) {
+			ust_region_unlink(st, p, e[i]); /* not one region's */
+			continue;
+		}
+		off[k] = ust_entry_rec_off(g, e[i]);
+		len[k] = rec_len(e[i]->klen, ust_vlen(e[i]));
+		(void)ust_sindex_remove(&g->idx, ust_region_hash(g, p->id, e[i]->data,
+								 e[i]->klen), off[k]);
+		k++;
+	}
+	if (!k || !g)
+		return;
+	(void)ust_arena_release_many(g->arena, off, len, k);
+	ust_region_settle(st, g, ust_tenant_get(st, e[0]->tenant));
+}
+
 /* ---- staging extents (see store.h) ---- */
 
 int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,

@@ -1028,6 +1028,51 @@ static void test_zap_spares_pinned(void **state)
 	fx_close(&f);
 }
 
+/*
+ * ust_arena_release_many(): the same outcome as one ust_arena_release()
+ * per range, across its 64-range chunks: small and large ranges freed, a
+ * range a hazard covers deferred, ranges that are not live allocations
+ * (released twice, never allocated, misaligned) counted and left alone.
+ */
+static void test_release_many(void **state)
+{
+	enum { N = 150 };
+	uint64_t off[N + 3];
+	size_t len[N + 3];
+	struct ust_arena_stats s;
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 64 * MiB, 0, 4, 64);
+	for (unsigned i = 0; i < N; i++) {
+		len[i] = i % 5 == 0 ? 20000 + i * 100 : 16 + (i * 97) % 4000;
+		off[i] = (uint64_t)xalloc(&f, len[i]);
+		memset(f.base + off[i], (int)i, len[i]);
+	}
+	haz_set(&f, 2, off[70] + 1); /* a reader inside range 70 */
+	off[N] = off[3]; /* range 3 twice */
+	len[N] = len[3];
+	off[N + 1] = 64 * MiB; /* in the heap, never allocated */
+	len[N + 1] = 64;
+	off[N + 2] = off[1] + 1; /* not where an allocation starts */
+	len[N + 2] = len[1];
+	assert_int_equal(ust_arena_release_many(f.a, off, len, N + 3), 3);
+	s = stats(&f);
+	assert_int_equal(s.alloc_count, 0);
+	assert_int_equal(s.deferred_count, 1);
+	assert_int_equal(s.deferred_bytes, ust_arena_size(len[70]));
+	haz_set(&f, 2, 0);
+	assert_int_equal(ust_arena_poll(f.a), 0);
+	assert_int_equal(stats(&f).deferred_count, 0);
+	/* all of it allocatable again */
+	for (unsigned i = 0; i < N; i++)
+		off[i] = (uint64_t)xalloc(&f, len[i]);
+	assert_int_equal(ust_arena_release_many(f.a, off, len, N), 0);
+	assert_int_equal(ust_arena_release_many(f.a, off, len, 0), 0);
+	assert_int_equal(stats(&f).alloc_count, 0);
+	fx_close(&f);
+}
+
 static void test_exhaustion(void **state)
 {
 	enum { N = 4096 };
@@ -1744,6 +1789,7 @@ int main(void)
 		cmocka_unit_test(test_slot_warm),
 		cmocka_unit_test(test_zap_keeps_neighbours),
 		cmocka_unit_test(test_zap_spares_pinned),
+		cmocka_unit_test(test_release_many),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
