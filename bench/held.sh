@@ -4,7 +4,9 @@
 # shellcheck shell=bash
 #
 # held_kb PID: KiB process PID holds, its anonymous RSS plus the pages of
-# its memfds (for utmemd: the value regions and rings). Not its RSS: a
+# the memfds it has open (for utmemd: its value regions; not its rings,
+# whose descriptors it closes once it has passed them to the client: their
+# pages count in its RSS only where it touched them). Not its RSS: a
 # region's pages that only the tenant mapped (staged values), or that
 # utmemd unmapped from its view before punching freed records among them
 # (the live ones stay in the file), are held all the same.

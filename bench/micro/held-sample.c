@@ -2,8 +2,9 @@
  * held-sample.c — what a process holds, sampled every millisecond (not a
  * test). Used by bench/micro/shrink-rss.sh: the held memory of utmemd is
  * its anonymous RSS plus the blocks of the memfds it has open (its value
- * regions and rings, whose pages only a tenant may have mapped, or none:
- * utmemd unmaps spans of a region before punching in them). A shell loop
+ * regions, whose pages only a tenant may have mapped, or none: utmemd
+ * unmaps spans of a region before punching in them; not its rings, whose
+ * descriptors it closes once passed, as bench/held.sh). A shell loop
  * of find, awk and date per sample took about one of the machine's two
  * CPUs away from the utmemd it measured; this costs tens of microseconds
  * per sample.
