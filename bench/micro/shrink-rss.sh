@@ -19,7 +19,11 @@
 #
 # Usage: bench/micro/shrink-rss.sh [BUILD] — environment (defaults in
 # brackets): SIZE [1K] value size (utmem-bench syntax), FILL [1152] and
-# KEEP [128] MiB (issue 10's case: a 1 GiB shrink).
+# KEEP [128] MiB (issue 10's case: a 1 GiB shrink); PERF [none]: a perf
+# subcommand and its options, run on utmemd for the 4 s around the shrink
+# (e.g. PERF="record -g -o /tmp/shrink.data", or "stat -e tlb:tlb_flush
+# --per-thread"; docs/evaluation.md §8 read the shrink this way). perf
+# starts 0.3 s before the shrink, outside the times printed.
 set -euo pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -54,6 +58,13 @@ common+=(--keys "$keys")
 	--op get >/dev/null || bench_die "utmem-bench read failed"
 echo "value $SIZE, $keys keys: held $(($(held_kb "$UTMEMD_PID") >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))), charged $(($(bench_info charged_bytes) >> 20)) MiB"
 limit_kb=$(((KEEP + KEEP / 8 + 8) << 10))
+if [ -n "${PERF:-}" ]; then
+	# shellcheck disable=SC2086 # PERF is words on purpose
+	perf $PERF -p "$UTMEMD_PID" -- sleep 4 >"$BENCH_TMP/perf.out" 2>&1 &
+	perf_pid=$!
+	BENCH_PIDS+=("$perf_pid")
+	sleep 0.3
+fi
 samples=$BENCH_TMP/rss.txt
 start=$(date +%s%N)
 "$BENCH_BUILD/bench/micro/held-sample" "$UTMEMD_PID" "$start" >"$samples" &
@@ -73,6 +84,10 @@ awk -v lim="$limit_kb" -v done_ms="$done_ms" '
 		if (!within) printf "never within the margin (%d MiB)\n", lim / 1024
 		printf "held at 100 ms: %d MiB; the command returned after %d ms\n", at100 / 1024, done_ms
 	}' "$samples"
+if [ -n "${PERF:-}" ]; then
+	wait "$perf_pid" 2>/dev/null || true
+	cat "$BENCH_TMP/perf.out"
+fi
 echo "after 3 s: held $(($(held_kb "$UTMEMD_PID") >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))) for $(($(bench_info charged_bytes) >> 20)) MiB charged" \
 	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
