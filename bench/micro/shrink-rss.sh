@@ -88,6 +88,7 @@ if [ -n "${PERF:-}" ]; then
 	wait "$perf_pid" 2>/dev/null || true
 	cat "$BENCH_TMP/perf.out"
 fi
+echo "compaction: $(bench_info compaction_moved) records moved, $(($(bench_info compaction_moved_bytes) >> 20)) MiB, in $(bench_info compaction_ms) ms"
 echo "after 3 s: held $(($(held_kb "$UTMEMD_PID") >> 10)) MiB (RSS $(($(bench_info rss_bytes) >> 20))) for $(($(bench_info charged_bytes) >> 20)) MiB charged" \
 	"(load $(cut -d' ' -f1-3 /proc/loadavg))"
 }
