@@ -673,6 +673,22 @@ void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len)
 	(void)madvise(a->base + start, end - start, MADV_POPULATE_WRITE);
 }
 
+void ust_arena_copy(ust_arena *a, uint64_t dst, uint64_t src, size_t len)
+{
+	loff_t in = (loff_t)src, out = (loff_t)dst;
+	size_t done = 0;
+
+	while (a->fd >= 0 && len >= AR_COPY_FILE_MIN && done < len) {
+		ssize_t n = copy_file_range(a->fd, &in, a->fd, &out, len - done, 0);
+
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (done < len)
+		memcpy(a->base + dst + done, a->base + src + done, len - done);
+}
+
 /* [off, off + len) as pinned-span word: first heap page << 32 | pages. */
 static uint64_t pin_word(const ust_arena *a, uint64_t off, uint64_t len)
 {

@@ -303,6 +303,16 @@ void ust_arena_map_in(ust_arena *a, uint64_t off, uint64_t len);
  * UST_ARENA_MAX_PINS are pinned (the range then works unpinned, slower).
  * ust_arena_unpin() takes the same range back before it is released.
  */
+/*
+ * Copy len bytes from src to dst (both in the heap, not overlapping). From
+ * a page up, through the region's file (copy_file_range), so that neither
+ * side is mapped in utmemd's view: no page faults for a source it unmapped
+ * before punching its neighbours, and no TLB flush when the source is
+ * punched later. Smaller copies, and any the file refuses, memcpy through
+ * the view.
+ */
+void ust_arena_copy(ust_arena *a, uint64_t dst, uint64_t src, size_t len);
+
 #define UST_ARENA_MAX_PINS 256u
 int ust_arena_pin(ust_arena *a, uint64_t off, uint64_t len);
 void ust_arena_unpin(ust_arena *a, uint64_t off, uint64_t len);

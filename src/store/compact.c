@@ -239,7 +239,7 @@ static void *move_record(ust_store *st, struct ust_piece *pc,
 
 	if (off < 0)
 		return NULL;
-	memcpy(g->base + off, pc->p, pc->size);
+	ust_arena_copy(g->arena, (uint64_t)off, old, pc->size);
 	if (ust_sindex_replace(&g->idx, ust_region_hash(g, pool, e->data, e->klen),
 			       old, (uint64_t)off, ust_vlen(e)) < 0) {
 		ust_region_release(st, g, t, (uint64_t)off, pc->size);

@@ -1073,6 +1073,49 @@ static void test_release_many(void **state)
 	fx_close(&f);
 }
 
+/*
+ * ust_arena_copy(): the bytes arrive, whatever the size; from a page up
+ * neither side gets mapped in the arena's view (a compaction move after a
+ * shrink faulted in each survivor the zaps had unmapped, and the source's
+ * punch later flushed the TLB for it).
+ */
+static void test_copy(void **state)
+{
+	static const size_t sizes[] = { 16, 1000, 4095, 4096, 4160, 70000 };
+	struct fx f;
+
+	(void)state;
+	fx_open(&f, 8 * MiB, 0, 0, 0);
+	for (unsigned k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		size_t len = sizes[k];
+		int64_t src = xalloc(&f, len), dst = xalloc(&f, len);
+		char *buf = malloc(len);
+
+		assert_non_null(buf);
+		for (size_t i = 0; i < len; i++)
+			buf[i] = (char)(i * 7 + k);
+		assert_int_equal(pwrite(f.fd, buf, len, (off_t)src), (ssize_t)len);
+		/* out of the view, as the zaps before a punch leave them */
+		assert_int_equal(madvise(f.base + (src & ~4095), (size_t)((uint64_t)src + len - (src & ~4095)),
+					 MADV_DONTNEED), 0);
+		assert_int_equal(madvise(f.base + (dst & ~4095), (size_t)((uint64_t)dst + len - (dst & ~4095)),
+					 MADV_DONTNEED), 0);
+		ust_arena_copy(f.a, (uint64_t)dst, (uint64_t)src, len);
+		if (len >= 4096) {
+			for (size_t i = 0; i < len; i += 4096) {
+				if (pte_present(f.base + src + i) || pte_present(f.base + dst + i))
+					fail_msg("%zu-byte copy mapped page %zu", len, i / 4096);
+			}
+		}
+		if (memcmp(f.base + dst, buf, len) != 0)
+			fail_msg("%zu-byte copy differs", len);
+		free(buf);
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)src, len), 0);
+		assert_int_equal(ust_arena_release(f.a, (uint64_t)dst, len), 0);
+	}
+	fx_close(&f);
+}
+
 static void test_exhaustion(void **state)
 {
 	enum { N = 4096 };
@@ -1790,6 +1833,7 @@ int main(void)
 		cmocka_unit_test(test_zap_keeps_neighbours),
 		cmocka_unit_test(test_zap_spares_pinned),
 		cmocka_unit_test(test_release_many),
+		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
 		cmocka_unit_test(test_invalid_release),
