@@ -703,13 +703,16 @@ int ust_arena_pin(ust_arena *a, uint64_t off, uint64_t len)
 	uint64_t w;
 	int err = -ENOSPC;
 
-	if (off < a->heap_off || !len)
+	if (off < a->heap_off || !len ||
+	    len > (uint64_t)a->heap_pages * AR_P - (off - a->heap_off))
 		return -EINVAL;
 	w = pin_word(a, off, len);
 	pthread_mutex_lock(&a->lock);
 	for (unsigned i = 0; i < AR_PINS; i++) {
 		if (!atomic_load_explicit(&a->pins[i], memory_order_relaxed)) {
 			atomic_store_explicit(&a->pins[i], w, memory_order_relaxed);
+			if (i >= atomic_load_explicit(&a->pins_hi, memory_order_relaxed))
+				atomic_store_explicit(&a->pins_hi, i + 1, memory_order_release);
 			err = 0;
 			break;
 		}
@@ -722,7 +725,8 @@ void ust_arena_unpin(ust_arena *a, uint64_t off, uint64_t len)
 {
 	uint64_t w;
 
-	if (off < a->heap_off || !len)
+	if (off < a->heap_off || !len ||
+	    len > (uint64_t)a->heap_pages * AR_P - (off - a->heap_off))
 		return;
 	w = pin_word(a, off, len);
 	pthread_mutex_lock(&a->lock);

@@ -190,6 +190,7 @@ struct ust_arena {
 	 * 0 = free slot. Written under the lock, read without it by
 	 * ar_pinned() (a stale read only zaps or spares a span too many). */
 	_Atomic uint64_t pins[AR_PINS];
+	_Atomic uint32_t pins_hi; /* slots [0, pins_hi) may be in use */
 };
 
 /* arena_map.c */

@@ -283,7 +283,9 @@ void ar_zap(ust_arena *a, uint64_t off, uint64_t len)
 /* Does a pinned span (ust_arena_pin) overlap pages [lo, hi)? No lock. */
 bool ar_pinned(const ust_arena *a, uint32_t lo, uint32_t hi)
 {
-	for (unsigned i = 0; i < AR_PINS; i++) {
+	uint32_t used = atomic_load_explicit(&a->pins_hi, memory_order_acquire);
+
+	for (unsigned i = 0; i < used; i++) {
 		uint64_t p = atomic_load_explicit(&a->pins[i], memory_order_relaxed);
 		uint32_t start = (uint32_t)(p >> 32), n = (uint32_t)p;
 

@@ -1025,6 +1025,7 @@ static void test_zap_spares_pinned(void **state)
 	ust_arena_unpin(f.a, 4096 * 16, 4096);
 	assert_int_equal(ust_arena_pin(f.a, 4096 * 32, 4096), 0);
 	assert_int_equal(ust_arena_pin(f.a, 0, 4096), -EINVAL); /* not the heap */
+	assert_int_equal(ust_arena_pin(f.a, 4096 + 1 * MiB - 4096, 8192), -EINVAL); /* past it */
 	fx_close(&f);
 }
 
