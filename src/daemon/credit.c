@@ -429,17 +429,68 @@ int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
 	return 0;
 }
 
+/* Reservation k holds that no request it may still post can spend. */
+static uint64_t slack(const struct ud_credit *k)
+{
+	uint64_t out = k->granted - k->spent;
+
+	return k->res > out ? k->res - out : 0;
+}
+
+/*
+ * Fill k's empty staging slots, within its share of the tenant's room.
+ * Reservation slack pays for an extent first: a posted PUT that replaces a
+ * value of its own size is paid by the old value's charge, so the extent's
+ * reservation it brought (k->res, ud_credit_take_stage) is left over whole.
+ */
+static void stages_fill(struct ud_daemon *d, struct ud_conn *c)
+{
+	struct ud_credit *k = c->credit;
+	uint64_t nslots, held = 0, charge = ust_stage_charge(k->stage_size);
+
+	nslots = UD_STAGE_BUDGET / k->stage_size;
+	if (nslots < UD_STAGE_SLOTS_MIN)
+		nslots = UD_STAGE_SLOTS_MIN;
+	if (nslots > URING_STAGES)
+		nslots = URING_STAGES;
+	for (unsigned i = 0; i < URING_STAGES; i++)
+		held += k->stage[i].len != 0;
+	for (unsigned i = 0; i < nslots && held < nslots; i++) {
+		struct ud_stage *s = &k->stage[i];
+		bool prepaid = slack(k) >= charge;
+
+		if (s->len)
+			continue;
+		if ((!prepaid && charge > share(d, k)) ||
+		    ust_stage_alloc(d->st, c->tenant->id, k->stage_size, prepaid,
+				    &s->off, &s->charge) < 0)
+			break;
+		if (prepaid)
+			k->res -= s->charge; /* moves to the extent: still held */
+		else
+			atomic_fetch_add(&k->tenant->credit_held, s->charge);
+		s->len = k->stage_size;
+		s->gen++;
+		stage_publish(k, i);
+		held++;
+	}
+}
+
 /*
  * Top the connection up, if it asked for it (it posted since its last
  * CREDIT_RETURN): the inline window back to its size, and every empty
- * staging slot, within its share of the tenant's room. Called after a ring
- * service pass.
+ * staging slot, within its share of the tenant's room. Then give back the
+ * slack beyond one window: without that, a stream of posted PUTs replacing
+ * values of their size left each extent's reservation behind, and the
+ * connection's hold grew by a value per PUT until its share ran out and
+ * the client fell back to a synchronous PUT to give it all back (every
+ * ~1,250 PUTs at 1 MiB). Called after a ring service pass.
  */
 void ud_credit_refill(struct ud_conn *c)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_credit *k = c->credit;
-	uint64_t avail, window, out, add, need, nslots, held = 0;
+	uint64_t avail, window, out, add, need, extra;
 
 	if (!k || !k->want || !c->tenant || c->closing)
 		return;
@@ -458,28 +509,11 @@ void ud_credit_refill(struct ud_conn *c)
 			__atomic_store_n(&k->shm->credit, k->granted, __ATOMIC_RELEASE);
 		}
 	}
-	if (!k->stage_size)
-		return;
-	nslots = UD_STAGE_BUDGET / k->stage_size;
-	if (nslots < UD_STAGE_SLOTS_MIN)
-		nslots = UD_STAGE_SLOTS_MIN;
-	if (nslots > URING_STAGES)
-		nslots = URING_STAGES;
-	for (unsigned i = 0; i < URING_STAGES; i++)
-		held += k->stage[i].len != 0;
-	for (unsigned i = 0; i < nslots && held < nslots; i++) {
-		struct ud_stage *s = &k->stage[i];
-
-		if (s->len)
-			continue;
-		if (ust_stage_charge(k->stage_size) > share(d, k) ||
-		    ust_stage_alloc(d->st, c->tenant->id, k->stage_size, &s->off,
-				    &s->charge) < 0)
-			break;
-		atomic_fetch_add(&k->tenant->credit_held, s->charge);
-		s->len = k->stage_size;
-		s->gen++;
-		stage_publish(k, i);
-		held++;
+	if (k->stage_size)
+		stages_fill(d, c);
+	extra = slack(k);
+	if (extra > window) {
+		unhold(d, k, extra - window);
+		k->res -= extra - window;
 	}
 }

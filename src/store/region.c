@@ -502,8 +502,8 @@ void ust_region_unlink_many(ust_store *st, struct ust_pool *p,
 
 /* ---- staging extents (see store.h) ---- */
 
-int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
-		    uint64_t *charge)
+int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, bool prepaid,
+		    uint64_t *off, uint64_t *charge)
 {
 	struct ust_region *g = region_enter(st, tenant);
 	uint64_t c = ust_arena_charge(len);
@@ -513,12 +513,13 @@ int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
 
 	if (!g)
 		return -ENOENT;
-	err = ust_reserve(st, tenant, c);
+	err = prepaid ? 0 : ust_reserve(st, tenant, c);
 	if (err)
 		goto out;
 	o = ust_arena_alloc_resident(g->arena, len, &resident);
 	if (o < 0) {
-		ust_unreserve(st, tenant, c);
+		if (!prepaid)
+			ust_unreserve(st, tenant, c);
 		err = (int)o;
 		goto out;
 	}

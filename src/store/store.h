@@ -517,11 +517,14 @@ uint64_t ust_tenant_room(ust_store *st, uint32_t tenant);
 /*
  * Staging extents: a page run of len bytes of tenant's region, reserved
  * against its quota (*charge bytes), for a client to write one record into
- * before ust_put_ex() adopts it. Returns 0 with *off, -ENOENT (no region),
- * -EDQUOT/-ENOSPC, or -ENOMEM. ust_stage_free() gives an unused one back.
+ * before ust_put_ex() adopts it. With prepaid, the caller already holds
+ * ust_stage_charge(len) bytes reserved (ust_reserve) and hands them over;
+ * nothing is reserved here, and on failure they stay the caller's. Returns
+ * 0 with *off, -ENOENT (no region), -EDQUOT/-ENOSPC, or -ENOMEM.
+ * ust_stage_free() gives an unused one back.
  */
-int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, uint64_t *off,
-		    uint64_t *charge);
+int ust_stage_alloc(ust_store *st, uint32_t tenant, size_t len, bool prepaid,
+		    uint64_t *off, uint64_t *charge);
 void ust_stage_free(ust_store *st, uint32_t tenant, uint64_t off, size_t len,
 		    uint64_t charge);
 /* What a staging extent of len bytes is charged. Pure. */

@@ -27,6 +27,13 @@
  *       (the last that fits is stored, the next refused with -EDQUOT,
  *       freeing one value lets exactly one more in); a refused PUT leaves
  *       no value. Needs UTMEMCTL and E2E_RUN (the daemon's charged total).
+ *   churn ADDR
+ *       posted PUTs of 256 KiB values (staged) overwriting 16 keys, 1,500
+ *       rounds, on a tenant with room for far more: what the connection
+ *       holds (tenant_credit_bytes, sampled every 100 PUTs) stays within
+ *       one staging budget and two inline windows, and every value reads
+ *       back whole. (A replacing PUT is paid by the value it replaces; the
+ *       reservation its extent brought must not pile up.)
  *   reclaim ADDR FILL_ADDR quota|capacity
  *       a client of ADDR posts, then sits idle holding credit; another
  *       client, of FILL_ADDR, fills a pool until it is refused for the
@@ -726,6 +733,67 @@ static int cmd_credit(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- churn ---- */
+
+#define CHURN_KEYS 16
+#define CHURN_SIZE (256u << 10)
+#define CHURN_ROUNDS 1500
+/* credit.c: UD_STAGE_BUDGET (16 MiB) of extents, the inline window
+ * (UD_CREDIT_MAX, 4 MiB) and up to one window of slack; 4 MiB to spare. */
+#define CHURN_HELD_MAX (28ll << 20)
+
+static int cmd_churn(char **argv)
+{
+	const char *addr = argv[0];
+	utmem_client *obs = e2e_dial(addr, UTMEM_OPT_NO_FAST_PATH);
+	utmem_client *c = e2e_dial(addr, 0);
+	uint8_t *val = xmalloc(CHURN_SIZE), *got = xmalloc(CHURN_SIZE + 1);
+	long long held, most = 0;
+	char key[16];
+	uint32_t p;
+
+	CHECK_EQ("open", utmem_pool_open(c, "churn", UTMEM_POOL_CREATE, &p), 0);
+	for (int n = 0; n < CHURN_ROUNDS; n++) {
+		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
+		gen(val, CHURN_SIZE, (uint64_t)n, CHURN_SIZE);
+		if (utmem_put(c, p, key, strlen(key), val, CHURN_SIZE) != 0) {
+			CHECK_EQ("put", 1, 0);
+			break;
+		}
+		if (n % 100 == 99) {
+			held = credit_bytes(obs);
+			if (held > most)
+				most = held;
+		}
+	}
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	CHECK_EQ("ping", utmem_ping(c), 0);
+	held = credit_bytes(obs);
+	if (held > most)
+		most = held;
+	printf("%d posted PUTs of %u bytes over %d keys: credit held at most %lld "
+	       "bytes (bound %lld), %lld at the end\n", CHURN_ROUNDS, CHURN_SIZE,
+	       CHURN_KEYS, most, CHURN_HELD_MAX, held);
+	CHECK_EQ("credit held while posting > 0", held > 0, 1);
+	CHECK_EQ("credit held stays bounded", most <= CHURN_HELD_MAX, 1);
+	for (int n = CHURN_ROUNDS - CHURN_KEYS; n < CHURN_ROUNDS; n++) {
+		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
+		if (utmem_get(c, p, key, strlen(key), got, CHURN_SIZE + 1, 0) !=
+			    (ssize_t)CHURN_SIZE ||
+		    gen_check(got, CHURN_SIZE, (uint64_t)n, CHURN_SIZE) != -1) {
+			CHECK_EQ("the last value of each key, whole", 1, 0);
+			break;
+		}
+	}
+	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
+	utmem_close(c);
+	CHECK_EQ("credit given back on close", credit_drained(obs), 0);
+	utmem_close(obs);
+	free(val);
+	free(got);
+	return failures ? 1 : 0;
+}
+
 /* ---- reclaim ---- */
 
 /*
@@ -1094,6 +1162,7 @@ int main(int argc, char **argv)
 		{"sizes", 3, cmd_sizes},
 		{"order", 3, cmd_order},
 		{"credit", 2, cmd_credit},
+		{"churn", 1, cmd_churn},
 		{"reclaim", 3, cmd_reclaim},
 		{"race", 3, cmd_race},
 		{"idle", 1, cmd_idle},
@@ -1103,6 +1172,6 @@ int main(int argc, char **argv)
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_fast sizes|order|credit|reclaim|race|idle ARGS\n");
+	fprintf(stderr, "usage: e2e_fast sizes|order|credit|churn|reclaim|race|idle ARGS\n");
 	return 2;
 }

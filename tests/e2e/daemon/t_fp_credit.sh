@@ -4,7 +4,8 @@
 # (0 again); PUTs of one size are refused exactly at the tenant's quota
 # (the charged total leaves less room than one more value, freeing one
 # value lets exactly one in, the next is refused) with -EDQUOT, and a
-# refused PUT leaves no value; for inline, staged and tiny values.
+# refused PUT leaves no value; for inline, staged and tiny values; and
+# under posted overwrites what a connection holds stays bounded.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 MAX=$((2 << 20))
@@ -15,5 +16,16 @@ E2E_RUN=$RUN "$E2E_FAST" credit "unix:$RUN/utmemd.sock" "$MAX" ||
 	fail "credit and quota checks"
 grep -q "uses a shared-memory ring" "$T/d.log" || fail "no ring was set up"
 ok "credit held while posting, returned on close; PUTs refused exactly at the quota"
+kill -0 "$DPID" || fail "utmemd died"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# Posted PUTs replacing values of their size, on a tenant with room for
+# far more than it stores: what the connection holds stays bounded (it
+# grew by a value per PUT until the share ran out).
+RUN2=$T/run2
+printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\nmax = 2G\n' >"$T/d2.ini"
+start_daemon d2 "$RUN2" -c "$T/d2.ini"
+"$E2E_FAST" churn "unix:$RUN2/utmemd.sock" || fail "credit held under churn"
+ok "credit held stays bounded under posted overwrites"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
