@@ -229,12 +229,16 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
  * "key:value" lines (the Redis module's INFO shows them): the version,
  * uptime, its limits and this tenant's own connections and the quota they
  * hold reserved as credit and staging extents (what posting may still
- * spend; 0 once they have given it back or closed), no other tenant's and
- * nothing of the host. Workers read only what is fixed at startup.
+ * spend; 0 once they have given it back or closed), the size of this
+ * connection's staging extents, no other tenant's and nothing of the
+ * host. Workers read only what is fixed at startup.
  */
 static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
+	/* The ring's credit, asked on the ring or on its socket (same worker). */
+	const struct ud_conn *rc = c->credit ? c : c->peer;
+	uint64_t stage = rc && rc->credit ? rc->credit->stage_size : 0;
 	char text[512];
 	int n;
 
@@ -246,14 +250,15 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
 		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n"
-		     "tenant_credit_reclaimed_bytes:%llu\n",
+		     "tenant_credit_reclaimed_bytes:%llu\nconnection_stage_bytes:%llu\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
 		     (unsigned long long)d->ring_size, d->boot.persist[0] ? "on" : "off",
 		     c->tenant->name, atomic_load(&c->tenant->conns),
 		     (unsigned long long)atomic_load(&c->tenant->credit_held),
-		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed));
+		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed),
+		     (unsigned long long)stage);
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
@@ -389,6 +394,12 @@ static void op_put_ref(struct ud_conn *c, const struct uwire_frame *f)
 	src.vlen = ref.vlen;
 	src.stage_off = (int64_t)off;
 	src.stage_len = (size_t)len;
+	/* Staged records teach the staging size too: else, once slots were
+	 * sized for larger values, smaller ones went on into the oversized
+	 * extents (the client takes the smallest that fits) and the size
+	 * never came down — each 128 KiB PUT then paid for a fresh 1 MiB
+	 * extent, 10x slower after one burst of 1 MiB values. */
+	ud_credit_note_record(c, uvr_rec_size(h->klen, ref.vlen));
 	put_reserved(c, f, &src);
 }
 

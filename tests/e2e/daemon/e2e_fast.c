@@ -33,7 +33,9 @@
  *       holds (tenant_credit_bytes, sampled every 100 PUTs) stays within
  *       one staging budget and two inline windows, and every value reads
  *       back whole. (A replacing PUT is paid by the value it replaces; the
- *       reservation its extent brought must not pile up.)
+ *       reservation its extent brought must not pile up.) Then the staging
+ *       size (connection_stage_bytes) follows 1 MiB values up and 256 KiB
+ *       values back down.
  *   reclaim ADDR FILL_ADDR quota|capacity
  *       a client of ADDR posts, then sits idle holding credit; another
  *       client, of FILL_ADDR, fills a pool until it is refused for the
@@ -742,6 +744,43 @@ static int cmd_credit(char **argv)
  * (UD_CREDIT_MAX, 4 MiB) and up to one window of slack; 4 MiB to spare. */
 #define CHURN_HELD_MAX (28ll << 20)
 
+/*
+ * The staging size follows the values down as well as up: 1 MiB values
+ * size the connection's extents at a MiB; 256 KiB values put one at a
+ * time (each applied before the next, so a slot is always there and none
+ * goes inline) must bring it back down (SERVER_INFO connection_stage_bytes
+ * on the posting connection). It stayed at 1 MiB, and every smaller PUT
+ * paid for a fresh 1 MiB extent.
+ */
+static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
+{
+	uint8_t *big = xmalloc(1u << 20);
+	long long big_stage, small_stage;
+	char key[16];
+
+	for (int n = 0; n < 4; n++) {
+		snprintf(key, sizeof(key), "big%d", n);
+		gen(big, 1u << 20, (uint64_t)n, 1u << 20);
+		CHECK_EQ("1 MiB put", utmem_put(c, p, key, strlen(key), big, 1u << 20), 0);
+	}
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	big_stage = server_info_num(c, "connection_stage_bytes:");
+	for (int n = 0; n < 3 * 8; n++) { /* 3x UD_BIG_HISTORY */
+		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
+		gen(val, CHURN_SIZE, (uint64_t)n, CHURN_SIZE);
+		CHECK_EQ("256 KiB put", utmem_put(c, p, key, strlen(key), val,
+						  CHURN_SIZE), 0);
+		CHECK_EQ("sync", utmem_sync(c), 0);
+	}
+	small_stage = server_info_num(c, "connection_stage_bytes:");
+	printf("staging extents: %lld bytes after 1 MiB values, %lld after 256 KiB ones\n",
+	       big_stage, small_stage);
+	CHECK_EQ("staging sized for 1 MiB values", big_stage > (1ll << 20), 1);
+	CHECK_EQ("staging back down for 256 KiB values",
+		 small_stage > (long long)CHURN_SIZE && small_stage < (512ll << 10), 1);
+	free(big);
+}
+
 static int cmd_churn(char **argv)
 {
 	const char *addr = argv[0];
@@ -785,6 +824,7 @@ static int cmd_churn(char **argv)
 			break;
 		}
 	}
+	churn_downsize(c, p, val);
 	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
 	utmem_close(c);
 	CHECK_EQ("credit given back on close", credit_drained(obs), 0);
