@@ -310,8 +310,9 @@ UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
  * uptime_seconds, workers, max_key, max_value, ring_size, persist, tenant,
  * tenant_connections, tenant_credit_bytes: quota its connections hold
  * reserved for posted PUTs, tenant_credit_reclaimed_bytes: what utmemd
- * took back from connections idle after a recall, connection_stage_bytes:
- * the size of this connection's staging extents), NUL-terminated in buf.
+ * took back from connections idle after a recall, connection_stage_bytes
+ * and connection_stage_small_bytes: the two sizes of this connection's
+ * staging extents), NUL-terminated in buf.
  * Returns the text's length,
  * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
  */

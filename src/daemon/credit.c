@@ -390,15 +390,22 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 	 * 1 MiB values never reach the ring to teach it themselves. */
 	struct ud_conn *rc = c->credit ? c : c->peer;
 	struct ud_credit *k = rc ? rc->credit : NULL;
-	uint64_t want = page_up(rec), max = 0;
+	uint64_t want = page_up(rec), max = 0, min = UINT64_MAX;
 
 	if (!k || rec < UVR_STAGE_MIN || !rc->tenant)
 		return;
 	k->big[k->nbig++ % UD_BIG_HISTORY] = want;
-	for (unsigned i = 0; i < UD_BIG_HISTORY && i < k->nbig; i++)
+	for (unsigned i = 0; i < UD_BIG_HISTORY && i < k->nbig; i++) {
 		if (k->big[i] > max)
 			max = k->big[i];
+		if (k->big[i] < min)
+			min = k->big[i];
+	}
 	k->stage_size = max;
+	/* Sizes far apart (a few large values among smaller ones): every
+	 * other extent at the smallest recent size, so the smaller values do
+	 * not each take, and shrink, an extent sized for the largest. */
+	k->stage_small = max > 2 * min ? min : max;
 	k->want = 1;
 	if (rc != c)
 		ud_credit_refill(rc);
@@ -446,9 +453,10 @@ static uint64_t slack(const struct ud_credit *k)
 static void stages_fill(struct ud_daemon *d, struct ud_conn *c)
 {
 	struct ud_credit *k = c->credit;
-	uint64_t nslots, held = 0, charge = ust_stage_charge(k->stage_size);
+	uint64_t nslots, held = 0;
 
-	nslots = UD_STAGE_BUDGET / k->stage_size;
+	/* The budget as if every extent had the average of the two sizes. */
+	nslots = UD_STAGE_BUDGET / ((k->stage_size + k->stage_small) / 2);
 	if (nslots < UD_STAGE_SLOTS_MIN)
 		nslots = UD_STAGE_SLOTS_MIN;
 	if (nslots > URING_STAGES)
@@ -457,19 +465,22 @@ static void stages_fill(struct ud_daemon *d, struct ud_conn *c)
 		held += k->stage[i].len != 0;
 	for (unsigned i = 0; i < nslots && held < nslots; i++) {
 		struct ud_stage *s = &k->stage[i];
+		/* Even slots the largest recent size, odd ones the smallest. */
+		uint64_t size = i & 1 ? k->stage_small : k->stage_size;
+		uint64_t charge = ust_stage_charge(size);
 		bool prepaid = slack(k) >= charge;
 
 		if (s->len)
 			continue;
 		if ((!prepaid && charge > share(d, k)) ||
-		    ust_stage_alloc(d->st, c->tenant->id, k->stage_size, prepaid,
+		    ust_stage_alloc(d->st, c->tenant->id, size, prepaid,
 				    &s->off, &s->charge) < 0)
 			break;
 		if (prepaid)
 			k->res -= s->charge; /* moves to the extent: still held */
 		else
 			atomic_fetch_add(&k->tenant->credit_held, s->charge);
-		s->len = k->stage_size;
+		s->len = size;
 		s->gen++;
 		stage_publish(k, i);
 		held++;

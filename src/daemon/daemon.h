@@ -731,6 +731,8 @@ struct ud_credit {
 	uint64_t applied;        /* request frames served */
 	int want;                /* a refill is due */
 	uint64_t stage_size;     /* page run size of new staging extents */
+	uint64_t stage_small;    /* of every other one when sizes are mixed
+				  * (the smallest recent), else stage_size */
 	uint64_t big[UD_BIG_HISTORY]; /* recent large records (bytes) */
 	unsigned nbig;
 	struct ud_stage stage[URING_STAGES];

@@ -229,7 +229,7 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
  * "key:value" lines (the Redis module's INFO shows them): the version,
  * uptime, its limits and this tenant's own connections and the quota they
  * hold reserved as credit and staging extents (what posting may still
- * spend; 0 once they have given it back or closed), the size of this
+ * spend; 0 once they have given it back or closed), the sizes of this
  * connection's staging extents, no other tenant's and nothing of the
  * host. Workers read only what is fixed at startup.
  */
@@ -239,6 +239,7 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 	/* The ring's credit, asked on the ring or on its socket (same worker). */
 	const struct ud_conn *rc = c->credit ? c : c->peer;
 	uint64_t stage = rc && rc->credit ? rc->credit->stage_size : 0;
+	uint64_t small = rc && rc->credit ? rc->credit->stage_small : 0;
 	char text[512];
 	int n;
 
@@ -250,7 +251,8 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
 		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n"
-		     "tenant_credit_reclaimed_bytes:%llu\nconnection_stage_bytes:%llu\n",
+		     "tenant_credit_reclaimed_bytes:%llu\nconnection_stage_bytes:%llu\n"
+		     "connection_stage_small_bytes:%llu\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
@@ -258,7 +260,7 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     c->tenant->name, atomic_load(&c->tenant->conns),
 		     (unsigned long long)atomic_load(&c->tenant->credit_held),
 		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed),
-		     (unsigned long long)stage);
+		     (unsigned long long)stage, (unsigned long long)small);
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
