@@ -746,6 +746,15 @@ static int cmd_credit(char **argv)
  * (UD_CREDIT_MAX, 4 MiB) and up to one window of slack; 4 MiB to spare. */
 #define CHURN_HELD_MAX (28ll << 20)
 
+/* Staging extents of big for 1 MiB values and small for 256 KiB ones. */
+static void stage_check(const char *when, long long big, long long small)
+{
+	printf("staging extents %s: %lld and %lld bytes\n", when, big, small);
+	CHECK_EQ("extents that fit 1 MiB values", big > (1ll << 20), 1);
+	CHECK_EQ("extents sized for 256 KiB values",
+		 small > (long long)CHURN_SIZE && small < (512ll << 10), 1);
+}
+
 /*
  * The staging size follows the values down as well as up: 1 MiB values
  * size the connection's extents at a MiB; 256 KiB values put one at a
@@ -775,11 +784,8 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 		CHECK_EQ("sync", utmem_sync(c), 0);
 	}
 	small_stage = server_info_num(c, "connection_stage_bytes:");
-	printf("staging extents: %lld bytes after 1 MiB values, %lld after 256 KiB ones\n",
-	       big_stage, small_stage);
-	CHECK_EQ("staging sized for 1 MiB values", big_stage > (1ll << 20), 1);
-	CHECK_EQ("staging back down for 256 KiB values",
-		 small_stage > (long long)CHURN_SIZE && small_stage < (512ll << 10), 1);
+	stage_check("after 1 MiB values, then after 256 KiB ones", big_stage,
+		    small_stage);
 	/* Mixed: one 1 MiB value in four. Every other extent keeps the
 	 * smaller size (connection_stage_small_bytes), the others the
 	 * larger; with one size for all, each 256 KiB value took an extent
@@ -797,11 +803,8 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 	}
 	big_stage = server_info_num(c, "connection_stage_bytes:");
 	small_stage = server_info_num(c, "connection_stage_small_bytes:");
-	printf("mixed 1 MiB and 256 KiB values: staging extents of %lld and %lld bytes\n",
-	       big_stage, small_stage);
-	CHECK_EQ("mixed: the larger extents fit 1 MiB values", big_stage > (1ll << 20), 1);
-	CHECK_EQ("mixed: the smaller ones are sized for 256 KiB values",
-		 small_stage > (long long)CHURN_SIZE && small_stage < (512ll << 10), 1);
+	stage_check("mixed 1 MiB and 256 KiB values, larger and smaller",
+		    big_stage, small_stage);
 	free(big);
 }
 
