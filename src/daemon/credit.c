@@ -94,6 +94,25 @@ static void unhold(struct ud_daemon *d, struct ud_credit *k, uint64_t n)
 	atomic_fetch_sub(&k->tenant->credit_held, n);
 }
 
+/* Reservation k holds that no request it may still post can spend. */
+static uint64_t slack(const struct ud_credit *k)
+{
+	uint64_t out = k->granted - k->spent;
+
+	return k->res > out ? k->res - out : 0;
+}
+
+/* Release k's slack beyond keep bytes. */
+static void release_slack(struct ud_daemon *d, struct ud_credit *k, uint64_t keep)
+{
+	uint64_t extra = slack(k);
+
+	if (extra > keep) {
+		unhold(d, k, extra - keep);
+		k->res -= extra - keep;
+	}
+}
+
 /*
  * Bytes k may take on now: a quarter of what the tenant could still be
  * charged, counting what its connections hold, less what they hold.
@@ -284,7 +303,6 @@ int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_credit *k = c->credit;
-	uint64_t keep;
 
 	if (!k || upto > k->granted)
 		return -EPROTO;
@@ -295,11 +313,7 @@ int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto)
 	 */
 	if (k->spent < upto)
 		k->spent = upto;
-	keep = k->granted - k->spent;
-	if (k->res > keep) {
-		unhold(d, k, k->res - keep);
-		k->res = keep;
-	}
+	release_slack(d, k, 0);
 	for (unsigned i = 0; i < URING_STAGES; i++)
 		if (mask & (1u << i))
 			stage_drop(d, c, i);
@@ -384,11 +398,26 @@ void ud_credit_reclaim_due(struct ud_loop *l)
 	}
 }
 
+/* c's ring connection: c, or its peer when c is the socket (same worker). */
+static struct ud_conn *ring_conn(struct ud_conn *c)
+{
+	return c->credit ? c : c->peer;
+}
+
+void ud_credit_stage_sizes(struct ud_conn *c, uint64_t *size, uint64_t *small)
+{
+	struct ud_conn *rc = ring_conn(c);
+	const struct ud_credit *k = rc ? rc->credit : NULL;
+
+	*size = k ? k->stage_size : 0;
+	*small = k ? k->stage_small : 0;
+}
+
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 {
 	/* The socket side teaches its ring (same worker): with a 1 MiB ring,
 	 * 1 MiB values never reach the ring to teach it themselves. */
-	struct ud_conn *rc = c->credit ? c : c->peer;
+	struct ud_conn *rc = ring_conn(c);
 	struct ud_credit *k = rc ? rc->credit : NULL;
 	uint64_t want = page_up(rec), max = 0, min = UINT64_MAX;
 
@@ -436,14 +465,6 @@ int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
 	return 0;
 }
 
-/* Reservation k holds that no request it may still post can spend. */
-static uint64_t slack(const struct ud_credit *k)
-{
-	uint64_t out = k->granted - k->spent;
-
-	return k->res > out ? k->res - out : 0;
-}
-
 /*
  * Fill k's empty staging slots, within its share of the tenant's room.
  * Reservation slack pays for an extent first: a posted PUT that replaces a
@@ -467,11 +488,13 @@ static void stages_fill(struct ud_daemon *d, struct ud_conn *c)
 		struct ud_stage *s = &k->stage[i];
 		/* Even slots the largest recent size, odd ones the smallest. */
 		uint64_t size = i & 1 ? k->stage_small : k->stage_size;
-		uint64_t charge = ust_stage_charge(size);
-		bool prepaid = slack(k) >= charge;
+		uint64_t charge;
+		bool prepaid;
 
 		if (s->len)
 			continue;
+		charge = ust_stage_charge(size);
+		prepaid = slack(k) >= charge;
 		if ((!prepaid && charge > share(d, k)) ||
 		    ust_stage_alloc(d->st, c->tenant->id, size, prepaid,
 				    &s->off, &s->charge) < 0)
@@ -501,7 +524,7 @@ void ud_credit_refill(struct ud_conn *c)
 {
 	struct ud_daemon *d = c->loop->d;
 	struct ud_credit *k = c->credit;
-	uint64_t avail, window, out, add, need, extra;
+	uint64_t avail, window, out, add, need;
 
 	if (!k || !k->want || !c->tenant || c->closing)
 		return;
@@ -512,8 +535,7 @@ void ud_credit_refill(struct ud_conn *c)
 	if (window >= UD_CREDIT_MIN && out < window / 2) {
 		add = window - out;
 		/* Reservation slack (charges below their bounds) pays first. */
-		need = k->res > out ? (add > k->res - out ? add - (k->res - out) : 0)
-				    : add;
+		need = add > slack(k) ? add - slack(k) : 0;
 		if (!need || hold(d, k, need) == 0) {
 			k->res += need;
 			k->granted += add;
@@ -522,9 +544,5 @@ void ud_credit_refill(struct ud_conn *c)
 	}
 	if (k->stage_size)
 		stages_fill(d, c);
-	extra = slack(k);
-	if (extra > window) {
-		unhold(d, k, extra - window);
-		k->res -= extra - window;
-	}
+	release_slack(d, k, window);
 }

@@ -775,12 +775,15 @@ void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
  */
 int ud_credit_return(struct ud_conn *c, uint32_t mask, uint64_t upto);
 /*
- * A record of rec bytes came inline, on c's ring or on the socket of a
- * connection that has one: staging extents should fit it. On the socket
- * (a frame too large for the ring) the ring is refilled at once, so the
- * client's next PUT of that size is staged and posted.
+ * A record of rec bytes came, inline or staged, on c's ring or on the
+ * socket of a connection that has one: staging extents should fit it. On
+ * the socket (a frame too large for the ring) the ring is refilled at
+ * once, so the client's next PUT of that size is staged and posted.
  */
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec);
+/* The two sizes of the staging extents c's ring is refilled with (0, 0
+ * without a ring or before a record of staging size). */
+void ud_credit_stage_sizes(struct ud_conn *c, uint64_t *size, uint64_t *small);
 /*
  * PUT_REF: take the staging extent ref names (its reservation moves to the
  * connection's). Returns 0 with *off and *len set, or -EPROTO (not held).

@@ -236,10 +236,7 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
 static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
-	/* The ring's credit, asked on the ring or on its socket (same worker). */
-	const struct ud_conn *rc = c->credit ? c : c->peer;
-	uint64_t stage = rc && rc->credit ? rc->credit->stage_size : 0;
-	uint64_t small = rc && rc->credit ? rc->credit->stage_small : 0;
+	uint64_t stage, small;
 	char text[512];
 	int n;
 
@@ -247,6 +244,7 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		reply_status(c, &f->hdr, -EINVAL);
 		return;
 	}
+	ud_credit_stage_sizes(c, &stage, &small);
 	n = snprintf(text, sizeof(text),
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
