@@ -275,17 +275,24 @@ static int cmp_u64(const void *a, const void *b)
  * 1 KiB value, over and over, for SECONDS or until STOPFILE exists (and at
  * least PROBE_MIN_OPS pairs: the 99th percentile of fewer is the maximum,
  * one scheduling hiccup of a loaded machine). Prints ops, errors, the
- * round-trip latency percentiles of the pairs and which pair was slowest.
+ * round-trip latency percentiles of the pairs, which pair was slowest and
+ * when it ended (wall clock, ms), and then the same percentiles of the
+ * pairs' own time: each less the machine's stalls within it (stall.c),
+ * with the longest stall. The suite judges utmemd by the own times.
  */
 #define PROBE_MIN_OPS 200
+#define PROBE_MAX_OPS 2000000u
 static int cmd_probe(char **argv, int argc)
 {
 	utmem_client *c = connect_lib(argv[0]);
 	double secs = atof(argv[1]);
 	const char *stop = argc > 2 ? argv[2] : NULL;
-	static uint64_t lat[2000000];
+	/* own[i] holds pair i's start until its own time replaces it */
+	static uint64_t lat[PROBE_MAX_OPS], own[PROBE_MAX_OPS];
 	unsigned char val[1024], out[1024];
-	uint64_t n = 0, errs = 0, worst = 0, worst_at = 0, end = now_us() + (uint64_t)(secs * 1e6);
+	uint64_t n = 0, i, errs = 0, worst = 0, worst_at = 0, worst_wall = 0;
+	uint64_t end = now_us() + (uint64_t)(secs * 1e6);
+	unsigned cursor = 0;
 	uint32_t pool;
 	struct stat sb;
 	int err;
@@ -295,7 +302,9 @@ static int cmd_probe(char **argv, int argc)
 		printf("ops 0 errors 1 p50_us 0 p99_us 0 max_us 0 open %d\n", err);
 		return 0;
 	}
-	while (now_us() < end && n < sizeof(lat) / sizeof(lat[0])) {
+	if (stall_watch_start() < 0)
+		die("stall watcher");
+	while (now_us() < end && n < PROBE_MAX_OPS) {
 		char key[16];
 		uint64_t t0 = now_us();
 		long got;
@@ -311,20 +320,33 @@ static int cmd_probe(char **argv, int argc)
 				fprintf(stderr, "probe: op %llu: put %d get %ld\n",
 					(unsigned long long)n, err, got);
 		}
+		own[n] = t0;
 		lat[n] = now_us() - t0;
 		if (lat[n] > worst) {
+			struct timespec wt;
+
+			clock_gettime(CLOCK_REALTIME, &wt);
 			worst = lat[n];
 			worst_at = n;
+			worst_wall = (uint64_t)wt.tv_sec * 1000u + (uint64_t)wt.tv_nsec / 1000000u;
 		}
 		n++;
 	}
+	stall_watch_stop();
+	for (i = 0; i < n; i++)
+		own[i] = lat[i] - stall_within(own[i], own[i] + lat[i], &cursor);
 	qsort(lat, n, sizeof(lat[0]), cmp_u64);
-	printf("ops %llu errors %llu p50_us %llu p99_us %llu max_us %llu max_at %llu\n",
+	qsort(own, n, sizeof(own[0]), cmp_u64);
+	printf("ops %llu errors %llu p50_us %llu p99_us %llu max_us %llu max_at %llu "
+	       "max_end_ms %llu own_p99_us %llu own_max_us %llu stall_max_us %llu\n",
 	       (unsigned long long)n, (unsigned long long)errs,
 	       (unsigned long long)(n ? lat[n / 2] : 0),
 	       (unsigned long long)(n ? lat[n * 99 / 100] : 0),
 	       (unsigned long long)(n ? lat[n - 1] : 0),
-	       (unsigned long long)worst_at);
+	       (unsigned long long)worst_at, (unsigned long long)worst_wall,
+	       (unsigned long long)(n ? own[n * 99 / 100] : 0),
+	       (unsigned long long)(n ? own[n - 1] : 0),
+	       (unsigned long long)stall_longest());
 	utmem_close(c);
 	return 0;
 }

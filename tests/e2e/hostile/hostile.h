@@ -3,7 +3,7 @@
  * with its flush attacks (flush.c), its ring attacks (ringhold.c,
  * ringpost.c, ringunread.c, ringhalf.c, ringidle.c, ringliar.c, on the raw ring client
  * of ../rawring.c), its index attack (idxcraft.c) and its slab attack
- * (slabcraft.c): clocks, raw
+ * (slabcraft.c): clocks, the machine's stalls (stall.c), raw
  * connections speaking the wire protocol, and the well-behaved tenant's
  * libutmem connection.
  */
@@ -35,6 +35,15 @@ int hung_up_within(int fd, int ms);
 uint32_t raw_pool(int fd, const char *name);
 /* A libutmem connection to the tenant socket sock. */
 utmem_client *connect_lib(const char *sock);
+
+/* The machine's own stalls, seen by a thread that sleeps 1 ms at a time
+ * (stall.c): start and stop the thread; the stalled time within an
+ * interval (calls in order, sharing a cursor that starts at 0); the
+ * longest stall. */
+int stall_watch_start(void);
+void stall_watch_stop(void);
+uint64_t stall_within(uint64_t from, uint64_t to, unsigned *cursor);
+uint64_t stall_longest(void);
 
 int cmd_flushrace(char **argv);
 int cmd_flushhup(char **argv);

@@ -9,7 +9,12 @@
 #      every GET checked byte for byte, no error allowed, the median within
 #      10x the baseline (or 2 ms above it), the 99th percentile (of at
 #      least 200 round trips) within 250 ms and none above 750 ms (below
-#      the shortest timeout, 1 s, an attack could make utmemd wait out);
+#      the shortest timeout, 1 s, an attack could make utmemd wait out).
+#      The last two judge each round trip's own time: its latency less
+#      the machine's stalls within it, which a thread of the probe that
+#      sleeps 1 ms at a time sees (hostile/stall.c). Two of these cases
+#      side by side on 2 vCPUs stalled the whole machine for up to 920 ms,
+#      and a case failed on that, not on utmemd;
 #   3. utmemd's RSS, sampled every 50 ms, never exceeds the capacity plus
 #      the documented overhead of this configuration (rss_bound below);
 #   4. nothing acknowledged is lost: values good PUT before the attack are
@@ -137,7 +142,7 @@ field() { printf '%s\n' "$1" | tr ' ' '\n' | awk -v k="$2" 'p { print; exit } $0
 
 # hostile_end NAME: stop the probe and check the five properties.
 hostile_end() {
-	local name=$1 during base50 d50 d99 dmax errs max_rss bound lim
+	local name=$1 during base50 d50 d99 dmax stall errs max_rss bound lim
 	touch "$T/probe.stop"
 	wait "$PROBEPID" || fail "$name: probe failed: $(cat "$T/probe.log")"
 	during=$(cat "$T/probe.out")
@@ -147,12 +152,13 @@ hostile_end() {
 	[ "$errs" = 0 ] || fail "$name: good tenant saw $errs errors during the attack: $during ($(head -3 "$T/probe.log"))"
 	base50=$(field "$BASE" p50_us)
 	d50=$(field "$during" p50_us)
-	d99=$(field "$during" p99_us)
+	d99=$(field "$during" own_p99_us)
+	stall=$(field "$during" stall_max_us)
 	lim=$((base50 * 10 > base50 + 2000 ? base50 * 10 : base50 + 2000))
 	[ "$d50" -le "$lim" ] || fail "$name: good tenant's median $d50 us, baseline $base50 us (limit $lim)"
-	[ "$d99" -le 250000 ] || fail "$name: good tenant's p99 $d99 us"
-	dmax=$(field "$during" max_us)
-	[ "$dmax" -le 750000 ] || fail "$name: one of good tenant's round trips took $dmax us"
+	[ "$d99" -le 250000 ] || fail "$name: good tenant's p99 $d99 us of its own (the machine stalled up to $stall us): $during"
+	dmax=$(field "$during" own_max_us)
+	[ "$dmax" -le 750000 ] || fail "$name: one of good tenant's round trips took $dmax us of its own (the machine stalled up to $stall us): $during"
 	kill "$RSSPID" 2>/dev/null
 	wait "$RSSPID" 2>/dev/null
 	# One sample now too: a short attack can end before the sampler's
@@ -170,5 +176,5 @@ hostile_end() {
 	local t0=$(date +%s%N)
 	stop_daemon "$DPID" || fail "$name: utmemd exit status $? on SIGTERM"
 	kill -0 "$DPID" 2>/dev/null && fail "$name: utmemd still running 5 s after SIGTERM"
-	[ "${OLD_FAILS:-0}" = 0 ] && ok "$name: utmemd up, good served (p50 $d50 us vs $base50 us, p99 $d99 us, 0 errors), RSS $((max_rss / 1024)) MiB <= $((bound / 1024)) MiB, nothing lost, SIGTERM stop in $((($(date +%s%N) - t0) / 1000000)) ms"
+	[ "${OLD_FAILS:-0}" = 0 ] && ok "$name: utmemd up, good served (p50 $d50 us vs $base50 us, p99 $d99 us, max $dmax us of its own, machine stalls up to $stall us, 0 errors), RSS $((max_rss / 1024)) MiB <= $((bound / 1024)) MiB, nothing lost, SIGTERM stop in $((($(date +%s%N) - t0) / 1000000)) ms"
 }
