@@ -18,7 +18,8 @@ const char *ub_key(struct ub_conn *c, unsigned slot, uint32_t k)
 {
 	char *p = c->keys + (size_t)slot * UB_KEY_SLOT;
 
-	/* Eight digits always: the keyspace is capped below 10^8. */
+	k += c->o->key_offset;
+	/* Eight digits always: offset + keyspace is capped at 10^8. */
 	memcpy(p, "key:", 4);
 	for (int i = 11; i >= 4; i--) {
 		p[i] = (char)('0' + k % 10u);

@@ -19,7 +19,7 @@
 
 enum {
 	OPT_TARGET = 256, OPT_ADDR, OPT_TOKEN, OPT_OP, OPT_GET_RATIO,
-	OPT_VALUE_SIZE, OPT_KEYS, OPT_CONNECTIONS, OPT_PIPELINE, OPT_DURATION,
+	OPT_VALUE_SIZE, OPT_KEYS, OPT_KEY_OFFSET, OPT_CONNECTIONS, OPT_PIPELINE, OPT_DURATION,
 	OPT_REQUESTS, OPT_WARMUP, OPT_MAX_TIME, OPT_TIMEOUT, OPT_POOL,
 	OPT_EPHEMERAL, OPT_PUT_CMD, OPT_GET_CMD, OPT_VERIFY, OPT_NO_PRELOAD,
 	OPT_PRELOAD, OPT_JSON, OPT_LABEL, OPT_SEED, OPT_HELP, OPT_VERSION, OPT_BREAKDOWN,
@@ -33,6 +33,7 @@ static const struct option ub_long_opts[] = {
 	{ "get-ratio", required_argument, NULL, OPT_GET_RATIO },
 	{ "value-size", required_argument, NULL, OPT_VALUE_SIZE },
 	{ "keys", required_argument, NULL, OPT_KEYS },
+	{ "key-offset", required_argument, NULL, OPT_KEY_OFFSET },
 	{ "connections", required_argument, NULL, OPT_CONNECTIONS },
 	{ "pipeline", required_argument, NULL, OPT_PIPELINE },
 	{ "duration", required_argument, NULL, OPT_DURATION },
@@ -78,6 +79,8 @@ static void ub_usage(FILE *f)
 "  --get-ratio R        mix: share of GETs, 0..1 (default 0.9)\n"
 "  --value-size SIZE    bytes, suffix K/M/G binary: 64, 1K, 128K, 1M (default 1K)\n"
 "  --keys N             keyspace size, keys key:%08u (default 10000)\n"
+"  --key-offset K       the keys are K..K+N-1 (default 0): clients run side by\n"
+"                       side with different sizes keep to their own keys\n"
 "  --connections C      connections, one thread each (default 1, max 256)\n"
 "  --pipeline P         requests in flight per connection (default 1)\n"
 "  --duration S         timed phase in seconds (default 5)\n"
@@ -265,6 +268,11 @@ static int ub_parse_number_opt(int id, const char *arg, struct ub_opts *o)
 			return ub_bad("keys", arg, "expected 1..100000000");
 		o->keys = (uint32_t)u;
 		return 0;
+	case OPT_KEY_OFFSET:
+		if (ub_parse_u64(arg, 0, UB_MAX_KEYS - 1, &u))
+			return ub_bad("key-offset", arg, "expected 0..99999999");
+		o->key_offset = (uint32_t)u;
+		return 0;
 	case OPT_CONNECTIONS:
 		if (ub_parse_u64(arg, 1, UB_MAX_CONNECTIONS, &u))
 			return ub_bad("connections", arg, "expected 1..256");
@@ -358,6 +366,12 @@ static int ub_check(struct ub_opts *o)
 		return ub_bad("breakdown", "", "only for --target utmem");
 	if (o->breakdown && o->requests > UB_MAX_BREAKDOWN_REQUESTS)
 		return ub_bad("requests", "", "--breakdown takes at most 10000000 per cell");
+	if ((uint64_t)o->key_offset + o->keys > UB_MAX_KEYS) {
+		fprintf(stderr, "utmem-bench: --key-offset %" PRIu32 " + --keys %" PRIu32
+			" goes past key 99999999\nTry 'utmem-bench --help'.\n",
+			o->key_offset, o->keys);
+		return -EINVAL;
+	}
 	if (o->requests && o->requests < o->connections) {
 		fprintf(stderr, "utmem-bench: --requests %" PRIu64 " is fewer than "
 			"--connections %u\nTry 'utmem-bench --help'.\n",

@@ -31,7 +31,8 @@ struct ub_opts {
 	enum ub_op_kind op;
 	double get_ratio;    /* mix: share of GETs */
 	size_t value_size;
-	uint32_t keys;       /* keyspace: key:%08u for 0..keys-1 */
+	uint32_t keys;       /* keyspace: key:%08u for key_offset.. */
+	uint32_t key_offset; /* ..key_offset+keys-1 (< 10^8) */
 	unsigned connections;
 	unsigned pipeline;   /* ops per round trip */
 	double duration_s;   /* timed phase, when requests == 0 */

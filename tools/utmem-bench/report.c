@@ -44,10 +44,11 @@ static void ub_report_json(FILE *f, const struct ub_opts *o,
 	fprintf(f, ",\"target\":\"%s\",\"addr\":", ub_target_name(o->target));
 	ub_json_str(f, o->addr ? o->addr : "");
 	fprintf(f, ",\"op\":\"%s\",\"get_ratio\":%.3f,\"value_size\":%zu"
-		",\"keys\":%" PRIu32 ",\"connections\":%u,\"pipeline\":%u",
+		",\"keys\":%" PRIu32 ",\"key_offset\":%" PRIu32
+		",\"connections\":%u,\"pipeline\":%u",
 		ub_op_name(o->op), o->op == UB_OP_MIX ? o->get_ratio
 			: (o->op == UB_OP_GET ? 1.0 : 0.0),
-		o->value_size, o->keys, o->connections, o->pipeline);
+		o->value_size, o->keys, o->key_offset, o->connections, o->pipeline);
 	fprintf(f, ",\"duration_s\":%.3f,\"ops\":%" PRIu64 ",\"ops_per_s\":%.1f"
 		",\"mb_per_s\":%.2f,\"misses\":%" PRIu64 ",\"errors\":%" PRIu64
 		",\"rounds\":%" PRIu64,
@@ -75,8 +76,10 @@ static void ub_report_human(FILE *f, const struct ub_opts *o,
 		o->addr ? o->addr : "", ub_op_name(o->op));
 	if (o->op == UB_OP_MIX)
 		fprintf(f, " get-ratio=%.2f", o->get_ratio);
-	fprintf(f, " value=%zu keys=%" PRIu32 " connections=%u pipeline=%u\n",
-		o->value_size, o->keys, o->connections, o->pipeline);
+	fprintf(f, " value=%zu keys=%" PRIu32, o->value_size, o->keys);
+	if (o->key_offset)
+		fprintf(f, " key-offset=%" PRIu32, o->key_offset);
+	fprintf(f, " connections=%u pipeline=%u\n", o->connections, o->pipeline);
 	fprintf(f, "  measured   %.3f s (after %.1f s warmup)\n", r->elapsed_s,
 		o->warmup_s);
 	fprintf(f, "  requests   %" PRIu64 " answered, %" PRIu64 " misses, %"

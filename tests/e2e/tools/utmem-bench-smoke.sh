@@ -124,6 +124,27 @@ m=$(misses_after_put smoke-nopreload)
 [[ $m =~ ^[0-9]+$ && $m -gt 0 ]] && echo "ok: put without --preload: $m misses" ||
 	fail "put without --preload: misses '$m', expected > 0"
 
+# --key-offset K moves the keyspace to K..K+N-1: a GET of those keys finds
+# every one of them, and a GET of 0..N-1 in the same pool none.
+# gets_missed POOL GET-ARGS...: the GET run's misses.
+gets_missed() {
+	local pool=$1 out
+	shift
+	out=$("$BENCH" "${U[@]}" --pool "$pool" --op get --no-preload \
+		--value-size 64 --keys 200 --requests 2000 --warmup 0 --json \
+		--max-time 20 "$@" 2>"$T/err") || { fail "get $*: $(cat "$T/err")"; echo -1; return; }
+	field "$out" misses
+}
+"$BENCH" "${U[@]}" --pool smoke-offset --op put --preload --value-size 64 \
+	--keys 200 --key-offset 5000 --requests 1 --warmup 0 --max-time 20 \
+	>/dev/null 2>"$T/err" || fail "put --key-offset: $(cat "$T/err")"
+m=$(gets_missed smoke-offset --key-offset 5000)
+[[ $m == 0 ]] && echo "ok: --key-offset 5000: every key found there" ||
+	fail "--key-offset 5000: a GET of the same keys missed $m times"
+m=$(gets_missed smoke-offset)
+[[ $m == 2000 ]] && echo "ok: --key-offset 5000: none of keys 0..199 stored" ||
+	fail "--key-offset 5000: a GET of keys 0..199 missed $m times of 2000"
+
 # expect_exit STATUS PATTERN ARGS...: utmem-bench ARGS exits STATUS and says
 # something matching PATTERN on stderr.
 expect_exit() {
@@ -145,6 +166,8 @@ expect_exit 2 "addr" --target utmem
 expect_exit 2 "value-size" --target memcpy --value-size 12Q
 expect_exit 2 "unexpected argument" --target memcpy stray
 expect_exit 2 "unknown option" --target memcpy --no-such-option
+expect_exit 2 "key-offset" --target memcpy --key-offset x
+expect_exit 2 "goes past key" --target memcpy --keys 10 --key-offset 99999995
 expect_exit 1 "connect to" --target utmem --addr "unix:$T/absent.sock" \
 	--duration 0.2
 expect_exit 1 "connect to" --target redis --addr "unix:$T/absent.sock" \
