@@ -312,7 +312,9 @@ UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
  * reserved for posted PUTs, tenant_credit_reclaimed_bytes: what utmemd
  * took back from connections idle after a recall, connection_stage_bytes
  * and connection_stage_small_bytes: the two sizes of this connection's
- * staging extents), NUL-terminated in buf.
+ * staging extents, connection_stage_slots and connection_stage_small_slots:
+ * how many it keeps and how many of them have the smaller size),
+ * NUL-terminated in buf.
  * Returns the text's length,
  * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
  */

@@ -99,6 +99,9 @@ struct uclient_post {
 	uint64_t last;           /* sequence number of the last posted one */
 	int credit_ok;           /* utmemd grants credit on this ring */
 	uint32_t used_gen[16];   /* per staging slot: the generation last used */
+	uint64_t refs;           /* PUT_REFs posted */
+	uint32_t seen_gen[16];   /* per staging slot: the generation seen last */
+	uint64_t seen_at[16];    /* ... and refs when it was first seen */
 	uint64_t seen_recall;    /* the daemon's recall count last acted on */
 	/* one-sided GETs per pool, reported in the ring header */
 	uint32_t rd_pool[32];

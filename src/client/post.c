@@ -23,6 +23,7 @@
 #include "client/client_int.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "transport/ring.h"
@@ -70,23 +71,49 @@ int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 	return uclient_ring_wait_applied(c, seq, c->timeout_ms);
 }
 
-/* The smallest staging slot that fits rec bytes and we have not used. */
+/*
+ * A slot too small for a record that has stayed unused through this many
+ * PUT_REFs (utmemd learns its sizes from its last 64 records) is not one
+ * kept small for smaller values: its size is out of date.
+ */
+#define STAGE_STALE_REFS 64u
+
+/*
+ * The smallest staging slot that fits rec bytes and we have not used.
+ * *small_mask: the unused slots too small for it that should go back so
+ * that utmemd refills them at the size it learns from this PUT: all of
+ * them when no published slot, used or not, fits it (utmemd sizes its
+ * extents for other values); else only those unused for STAGE_STALE_REFS
+ * (with values of two sizes, the slots of the smaller ones are meant to be
+ * small, and a slot of the larger size comes back with a refill).
+ */
 static int slot_pick(struct utmem_client *c, uint64_t rec, uint64_t *off,
 		     uint32_t *gen, uint32_t *small_mask)
 {
+	struct uclient_post *p = &c->post;
+	uint32_t small = 0, stale = 0;
 	int best = -1;
 	uint64_t best_len = 0;
+	bool fits = false;
 
-	*small_mask = 0;
 	for (unsigned i = 0; i < URING_STAGES; i++) {
 		uint64_t o, len;
 		uint32_t g;
 
-		if (uclient_ring_stage(c, i, &o, &len, &g) < 0 ||
-		    g == c->post.used_gen[i] || len == 0)
+		if (uclient_ring_stage(c, i, &o, &len, &g) < 0 || len == 0)
+			continue;
+		if (g != p->seen_gen[i]) {
+			p->seen_gen[i] = g;
+			p->seen_at[i] = p->refs;
+		}
+		if (len >= rec)
+			fits = true;
+		if (g == p->used_gen[i])
 			continue;
 		if (len < rec) {
-			*small_mask |= 1u << i;
+			small |= 1u << i;
+			if (p->refs - p->seen_at[i] >= STAGE_STALE_REFS)
+				stale |= 1u << i;
 			continue;
 		}
 		if (best < 0 || len < best_len) {
@@ -96,6 +123,7 @@ static int slot_pick(struct utmem_client *c, uint64_t rec, uint64_t *off,
 			*gen = g;
 		}
 	}
+	*small_mask = fits ? stale : small;
 	return best;
 }
 
@@ -166,6 +194,7 @@ static int post_ref(struct utmem_client *c, uint32_t pool, unsigned i,
 	if (err)
 		return err;
 	c->post.used_gen[i] = gen;
+	c->post.refs++;
 	c->post.spent += uvr_ref_bound(klen);
 	return 0;
 }

@@ -404,13 +404,46 @@ static struct ud_conn *ring_conn(struct ud_conn *c)
 	return c->credit ? c : c->peer;
 }
 
-void ud_credit_stage_sizes(struct ud_conn *c, uint64_t *size, uint64_t *small)
+/*
+ * How many staging slots k keeps filled (*nslots) and how many of them,
+ * the first ones, get the smaller size (*nsmall): the budget as if every
+ * extent had the recent records' average size, and the smaller size's
+ * share of the slots its share of the records, rounded, with two of each
+ * size at least when they differ (a slot in use waits for its refill).
+ */
+static void stage_split(const struct ud_credit *k, unsigned *nslots,
+			unsigned *nsmall)
+{
+	unsigned nrec = k->stage_nrec ? k->stage_nrec : 1, n, ns;
+	uint64_t avg = (k->stage_small * k->stage_nsmall +
+			k->stage_size * (nrec - k->stage_nsmall)) / nrec;
+	uint64_t fit = UD_STAGE_BUDGET / (avg ? avg : 1);
+
+	n = fit < UD_STAGE_SLOTS_MIN ? UD_STAGE_SLOTS_MIN :
+	    fit > URING_STAGES ? URING_STAGES : (unsigned)fit;
+	ns = n;
+	if (k->stage_small != k->stage_size) {
+		ns = (n * k->stage_nsmall + nrec / 2) / nrec;
+		if (ns < 2)
+			ns = 2;
+		if (ns + 2 > n)
+			ns = n > 2 ? n - 2 : 0;
+	}
+	*nslots = n;
+	*nsmall = ns;
+}
+
+void ud_credit_stage_sizes(struct ud_conn *c, uint64_t *size, uint64_t *small,
+			   unsigned *nslots, unsigned *nsmall)
 {
 	struct ud_conn *rc = ring_conn(c);
 	const struct ud_credit *k = rc ? rc->credit : NULL;
 
 	*size = k ? k->stage_size : 0;
 	*small = k ? k->stage_small : 0;
+	*nslots = *nsmall = 0;
+	if (k && k->stage_size)
+		stage_split(k, nslots, nsmall);
 }
 
 void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
@@ -419,22 +452,33 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 	 * 1 MiB values never reach the ring to teach it themselves. */
 	struct ud_conn *rc = ring_conn(c);
 	struct ud_credit *k = rc ? rc->credit : NULL;
-	uint64_t want = page_up(rec), max = 0, min = UINT64_MAX;
+	uint64_t want = page_up(rec), max = 0, min = UINT64_MAX, small = 0;
+	unsigned n, nsmall = 0;
 
 	if (!k || rec < UVR_STAGE_MIN || !rc->tenant)
 		return;
 	k->big[k->nbig++ % UD_BIG_HISTORY] = want;
-	for (unsigned i = 0; i < UD_BIG_HISTORY && i < k->nbig; i++) {
+	n = k->nbig < UD_BIG_HISTORY ? k->nbig : UD_BIG_HISTORY;
+	for (unsigned i = 0; i < n; i++) {
 		if (k->big[i] > max)
 			max = k->big[i];
 		if (k->big[i] < min)
 			min = k->big[i];
 	}
+	/* Sizes far apart (a few large values among smaller ones): the
+	 * values within twice the smallest get extents of their largest, in
+	 * proportion to how many they are, so that they do not each take,
+	 * and shrink, an extent sized for the largest (stages_fill). */
+	for (unsigned i = 0; i < n; i++)
+		if (k->big[i] <= 2 * min) {
+			nsmall++;
+			if (k->big[i] > small)
+				small = k->big[i];
+		}
 	k->stage_size = max;
-	/* Sizes far apart (a few large values among smaller ones): every
-	 * other extent at the smallest recent size, so the smaller values do
-	 * not each take, and shrink, an extent sized for the largest. */
-	k->stage_small = max > 2 * min ? min : max;
+	k->stage_small = small < max ? small : max;
+	k->stage_nsmall = small < max ? nsmall : n;
+	k->stage_nrec = n;
 	k->want = 1;
 	if (rc != c)
 		ud_credit_refill(rc);
@@ -474,20 +518,15 @@ int ud_credit_take_stage(struct ud_conn *c, const struct uwire_ref *ref,
 static void stages_fill(struct ud_daemon *d, struct ud_conn *c)
 {
 	struct ud_credit *k = c->credit;
-	uint64_t nslots, held = 0;
+	unsigned nslots, nsmall, held = 0;
 
-	/* The budget as if every extent had the average of the two sizes. */
-	nslots = UD_STAGE_BUDGET / ((k->stage_size + k->stage_small) / 2);
-	if (nslots < UD_STAGE_SLOTS_MIN)
-		nslots = UD_STAGE_SLOTS_MIN;
-	if (nslots > URING_STAGES)
-		nslots = URING_STAGES;
+	stage_split(k, &nslots, &nsmall);
 	for (unsigned i = 0; i < URING_STAGES; i++)
 		held += k->stage[i].len != 0;
 	for (unsigned i = 0; i < nslots && held < nslots; i++) {
 		struct ud_stage *s = &k->stage[i];
-		/* Even slots the largest recent size, odd ones the smallest. */
-		uint64_t size = i & 1 ? k->stage_small : k->stage_size;
+		/* The first nsmall slots the smaller size, the rest the larger. */
+		uint64_t size = i < nsmall ? k->stage_small : k->stage_size;
 		uint64_t charge;
 		bool prepaid;
 

@@ -230,27 +230,30 @@ static void op_stats(struct ud_conn *c, const struct uwire_frame *f)
  * uptime, its limits and this tenant's own connections and the quota they
  * hold reserved as credit and staging extents (what posting may still
  * spend; 0 once they have given it back or closed), the sizes of this
- * connection's staging extents, no other tenant's and nothing of the
+ * connection's staging extents and how many of each it keeps, no other
+ * tenant's and nothing of the
  * host. Workers read only what is fixed at startup.
  */
 static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 {
 	struct ud_daemon *d = c->loop->d;
 	uint64_t stage, small;
-	char text[512];
+	unsigned nslots, nsmall;
+	char text[768];
 	int n;
 
 	if (f->hdr.klen || f->hdr.vlen) {
 		reply_status(c, &f->hdr, -EINVAL);
 		return;
 	}
-	ud_credit_stage_sizes(c, &stage, &small);
+	ud_credit_stage_sizes(c, &stage, &small, &nslots, &nsmall);
 	n = snprintf(text, sizeof(text),
 		     "version:%s\nuptime_seconds:%llu\nworkers:%u\nmax_key:%u\n"
 		     "max_value:%u\nring_size:%llu\npersist:%s\ntenant:%s\n"
 		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n"
 		     "tenant_credit_reclaimed_bytes:%llu\nconnection_stage_bytes:%llu\n"
-		     "connection_stage_small_bytes:%llu\n",
+		     "connection_stage_small_bytes:%llu\nconnection_stage_slots:%u\n"
+		     "connection_stage_small_slots:%u\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
@@ -258,7 +261,8 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     c->tenant->name, atomic_load(&c->tenant->conns),
 		     (unsigned long long)atomic_load(&c->tenant->credit_held),
 		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed),
-		     (unsigned long long)stage, (unsigned long long)small);
+		     (unsigned long long)stage, (unsigned long long)small, nslots,
+		     nsmall);
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }

@@ -35,8 +35,9 @@
  *       back whole. (A replacing PUT is paid by the value it replaces; the
  *       reservation its extent brought must not pile up.) Then the staging
  *       size (connection_stage_bytes) follows 1 MiB values up and 256 KiB
- *       values back down, and with both mixed, every other extent keeps
- *       the smaller size (connection_stage_small_bytes).
+ *       values back down, and with both mixed, the smaller values keep
+ *       extents of their size (connection_stage_small_bytes), as many of
+ *       the slots as their share of the records (connection_stage_small_slots).
  *   reclaim ADDR FILL_ADDR quota|capacity
  *       a client of ADDR posts, then sits idle holding credit; another
  *       client, of FILL_ADDR, fills a pool until it is refused for the
@@ -766,7 +767,7 @@ static void stage_check(const char *when, long long big, long long small)
 static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 {
 	uint8_t *big = xmalloc(1u << 20);
-	long long big_stage, small_stage;
+	long long big_stage, small_stage, nslots, nsmall;
 	char key[16];
 
 	for (int n = 0; n < 4; n++) {
@@ -776,7 +777,7 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 	}
 	CHECK_EQ("sync", utmem_sync(c), 0);
 	big_stage = server_info_num(c, "connection_stage_bytes:");
-	for (int n = 0; n < 3 * 8; n++) { /* 3x UD_BIG_HISTORY */
+	for (int n = 0; n < 2 * 64; n++) { /* 2x UD_BIG_HISTORY */
 		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
 		gen(val, CHURN_SIZE, (uint64_t)n, CHURN_SIZE);
 		CHECK_EQ("256 KiB put", utmem_put(c, p, key, strlen(key), val,
@@ -786,11 +787,11 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 	small_stage = server_info_num(c, "connection_stage_bytes:");
 	stage_check("after 1 MiB values, then after 256 KiB ones", big_stage,
 		    small_stage);
-	/* Mixed: one 1 MiB value in four. Every other extent keeps the
-	 * smaller size (connection_stage_small_bytes), the others the
-	 * larger; with one size for all, each 256 KiB value took an extent
-	 * of 1 MiB (128 KiB PUTs at 1.4 k/s beside a 1 MiB writer, 7.9 k/s
-	 * with two sizes). */
+	/* Mixed: one 1 MiB value in four. The extents for the smaller
+	 * values keep their size (connection_stage_small_bytes), the others
+	 * the larger; with one size for all, each 256 KiB value took an
+	 * extent of 1 MiB (128 KiB PUTs at 1.4 k/s beside a 1 MiB writer,
+	 * 7.9 k/s with two sizes). */
 	for (int n = 0; n < 16; n++) {
 		bool large = n % 4 == 0;
 		size_t sz = large ? 1u << 20 : CHURN_SIZE;
@@ -805,6 +806,14 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 	small_stage = server_info_num(c, "connection_stage_small_bytes:");
 	stage_check("mixed 1 MiB and 256 KiB values, larger and smaller",
 		    big_stage, small_stage);
+	/* Of the last 64 records 60 were 256 KiB: 15 of 16 slots by share,
+	 * 14 with two kept for the larger size. Alternating slots gave 8. */
+	nslots = server_info_num(c, "connection_stage_slots:");
+	nsmall = server_info_num(c, "connection_stage_small_slots:");
+	printf("staging slots mixed: %lld, %lld of them for 256 KiB values\n",
+	       nslots, nsmall);
+	CHECK_EQ("slots kept", nslots, 16);
+	CHECK_EQ("slots for the smaller values", nsmall, 14);
 	free(big);
 }
 
