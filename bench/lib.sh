@@ -198,3 +198,19 @@ bench_json_field() {
 		-e 's/.*"'"$2"'":"\(\([^"\\]\|\\.\)*\)".*/\1/p; t' \
 		-e 's/.*"'"$2"'":\([^,}]*\).*/\1/p'
 }
+
+# bench_ratios A B: per-repetition ratios B/A of two space-separated lists.
+bench_ratios() {
+	paste <(tr ' ' '\n' <<<"$1" | sed '/^$/d') <(tr ' ' '\n' <<<"$2" | sed '/^$/d') |
+		awk '{ printf "%.3f ", ($1 > 0) ? $2 / $1 : 0 }'
+}
+
+# bench_range LIST [DECIMALS]: "median (min–max)" of a space-separated
+# list, with DECIMALS digits (default 0: ops/s rounded).
+bench_range() {
+	local med mm
+	# shellcheck disable=SC2086
+	med=$(bench_median $1); mm=$(bench_minmax $1)
+	awk -v m="$med" -v mm="$mm" -v d="${2:-0}" 'BEGIN { split(mm, a, " ");
+		printf "%.*f (%.*f–%.*f)", d, m, d, a[1], d, a[2] }'
+}

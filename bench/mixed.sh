@@ -55,6 +55,7 @@ bench_init
 mkdir -p "$OUT"
 RAW=$OUT/raw.jsonl
 : >"$RAW"
+# shellcheck disable=SC2119 # utmemd on its embedded default: no arguments
 bench_start_utmemd
 bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" pool=mixed
 [ -x "$BENCH_UTMEM_BENCH" ] || bench_die "no $BENCH_UTMEM_BENCH"
@@ -114,18 +115,6 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	unset ss sb
 done
 
-ratio_list() {
-	paste <(tr ' ' '\n' <<<"$1" | sed '/^$/d') <(tr ' ' '\n' <<<"$2" | sed '/^$/d') |
-		awk '{ printf "%.3f ", ($1 > 0) ? $2 / $1 : 0 }'
-}
-fmt() { # LIST [DECIMALS]: "median (min–max)"
-	local med mm
-	# shellcheck disable=SC2086
-	med=$(bench_median $1); mm=$(bench_minmax $1)
-	awk -v m="$med" -v mm="$mm" -v d="${2:-0}" 'BEGIN { split(mm, a, " ");
-		printf "%.*f (%.*f–%.*f)", d, m, d, a[1], d, a[2] }'
-}
-
 MD=$OUT/mixed.md
 {
 	echo "### Two value sizes at once"
@@ -137,8 +126,8 @@ MD=$OUT/mixed.md
 	echo
 	echo "| value | clients | SET ops/s | TMEM.PUT ops/s | TMEM.PUT/SET |"
 	echo "|------:|--------:|----------:|---------------:|-------------:|"
-	echo "| $SMALL | $SMALL_CONNS | $(fmt "${S[SET]}") | $(fmt "${S[TMEM.PUT]}") | $(fmt "$(ratio_list "${S[SET]}" "${S[TMEM.PUT]}")" 2) |"
-	echo "| $BIG | $BIG_CONNS | $(fmt "${B[SET]}") | $(fmt "${B[TMEM.PUT]}") | $(fmt "$(ratio_list "${B[SET]}" "${B[TMEM.PUT]}")" 2) |"
+	echo "| $SMALL | $SMALL_CONNS | $(bench_range "${S[SET]}") | $(bench_range "${S[TMEM.PUT]}") | $(bench_range "$(bench_ratios "${S[SET]}" "${S[TMEM.PUT]}")" 2) |"
+	echo "| $BIG | $BIG_CONNS | $(bench_range "${B[SET]}") | $(bench_range "${B[TMEM.PUT]}") | $(bench_range "$(bench_ratios "${B[SET]}" "${B[TMEM.PUT]}")" 2) |"
 } >"$MD"
 cat "$MD"
 [ "$PUBLISH" = 1 ] || exit 0

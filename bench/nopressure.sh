@@ -151,27 +151,6 @@ for ((rep = 1; rep <= REPS; rep++)); do
 	done
 done
 
-# ratio_list A B: per-repetition ratios B/A of two space-separated lists.
-ratio_list() {
-	paste <(tr ' ' '\n' <<<"$1" | sed '/^$/d') <(tr ' ' '\n' <<<"$2" | sed '/^$/d') |
-		awk '{ printf "%.3f ", ($1 > 0) ? $2 / $1 : 0 }'
-}
-# fmt LIST: "median (min–max)" with ops/s rounded.
-fmt() {
-	local med mm
-	# shellcheck disable=SC2086
-	med=$(bench_median $1); mm=$(bench_minmax $1)
-	awk -v m="$med" -v mm="$mm" 'BEGIN { split(mm, a, " ");
-		printf "%.0f (%.0f–%.0f)", m, a[1], a[2] }'
-}
-fmtr() {
-	local med mm
-	# shellcheck disable=SC2086
-	med=$(bench_median $1); mm=$(bench_minmax $1)
-	awk -v m="$med" -v mm="$mm" 'BEGIN { split(mm, a, " ");
-		printf "%.2f (%.2f–%.2f)", m, a[1], a[2] }'
-}
-
 MD=$OUT/nopressure.md
 DAT=$OUT/nopressure.dat
 {
@@ -189,9 +168,9 @@ DAT=$OUT/nopressure.dat
 	rows="" cpu_rows=""
 	for size in $SIZES; do
 		for c in $(bench_conns_for "$size"); do
-			rp=$(ratio_list "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
-			rg=$(ratio_list "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
-			rows+="| $size | $c | $(fmt "${R[SET,$size,$c]}") | $(fmt "${R[TMEM.PUT,$size,$c]}") | $(fmtr "$rp") | $(fmt "${R[GET,$size,$c]}") | $(fmt "${R[TMEM.GET,$size,$c]}") | $(fmtr "$rg") |"$'\n'
+			rp=$(bench_ratios "${R[SET,$size,$c]}" "${R[TMEM.PUT,$size,$c]}")
+			rg=$(bench_ratios "${R[GET,$size,$c]}" "${R[TMEM.GET,$size,$c]}")
+			rows+="| $size | $c | $(bench_range "${R[SET,$size,$c]}") | $(bench_range "${R[TMEM.PUT,$size,$c]}") | $(bench_range "$rp" 2) | $(bench_range "${R[GET,$size,$c]}") | $(bench_range "${R[TMEM.GET,$size,$c]}") | $(bench_range "$rg" 2) |"$'\n'
 			cpu_rows+="| $size | $c |"
 			for arm in SET TMEM.PUT GET TMEM.GET; do
 				# shellcheck disable=SC2086
