@@ -404,12 +404,29 @@ static struct ud_conn *ring_conn(struct ud_conn *c)
 	return c->credit ? c : c->peer;
 }
 
+/* Of n slots, how many get the smaller size: its share of the recent
+ * records, rounded, and when the sizes differ at least one of each (two
+ * of each from 4 slots on: a slot in use waits for its refill). */
+static unsigned small_slots(const struct ud_credit *k, unsigned n, unsigned nrec)
+{
+	unsigned ns, least = n >= 4 ? 2 : 1;
+
+	if (k->stage_small == k->stage_size)
+		return n;
+	ns = (n * k->stage_nsmall + nrec / 2) / nrec;
+	if (ns < least)
+		ns = least;
+	if (ns > n - least)
+		ns = n - least;
+	return ns;
+}
+
 /*
  * How many staging slots k keeps filled (*nslots) and how many of them,
- * the first ones, get the smaller size (*nsmall): the budget as if every
- * extent had the recent records' average size, and the smaller size's
- * share of the slots its share of the records, rounded, with two of each
- * size at least when they differ (a slot in use waits for its refill).
+ * the first ones, get the smaller size (*nsmall): as many as the budget
+ * holds at the recent records' average size (2 .. URING_STAGES), then
+ * fewer while the split's extents would add up to more than the budget
+ * (the split gives the larger size more than its share of few slots).
  */
 static void stage_split(const struct ud_credit *k, unsigned *nslots,
 			unsigned *nsmall)
@@ -421,13 +438,12 @@ static void stage_split(const struct ud_credit *k, unsigned *nslots,
 
 	n = fit < UD_STAGE_SLOTS_MIN ? UD_STAGE_SLOTS_MIN :
 	    fit > URING_STAGES ? URING_STAGES : (unsigned)fit;
-	ns = n;
-	if (k->stage_small != k->stage_size) {
-		ns = (n * k->stage_nsmall + nrec / 2) / nrec;
-		if (ns < 2)
-			ns = 2;
-		if (ns + 2 > n)
-			ns = n > 2 ? n - 2 : 0;
+	for (;;) {
+		ns = small_slots(k, n, nrec);
+		if (n <= UD_STAGE_SLOTS_MIN ||
+		    ns * k->stage_small + (n - ns) * k->stage_size <= UD_STAGE_BUDGET)
+			break;
+		n--;
 	}
 	*nslots = n;
 	*nsmall = ns;
