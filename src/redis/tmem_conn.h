@@ -84,7 +84,7 @@ struct tconn {
 	char last_err[160];  /* "op: what", for TMEM.INFO; empty if none */
 	int64_t last_err_ms; /* CLOCK_MONOTONIC ms of last_err */
 
-	char server[512];    /* utmemd's SERVER_INFO at the last connect, or "" */
+	char server[1024];   /* utmemd's SERVER_INFO at the last connect, or "" */
 	int64_t server_ms;   /* CLOCK_MONOTONIC ms when it was read */
 
 	void *buf;           /* GET scratch buffer, reused across commands */

@@ -45,7 +45,7 @@ static void tcmd_addf(struct tcmd_text *x, const char *fmt, ...)
 
 struct tcmd_stats {
 	struct utmem_stats tenant, pool;
-	char server[512];
+	char server[1024];
 };
 
 static ssize_t tcmd_stats_op(struct tconn *t, void *arg)
