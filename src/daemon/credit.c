@@ -404,6 +404,12 @@ static struct ud_conn *ring_conn(struct ud_conn *c)
 	return c->credit ? c : c->peer;
 }
 
+/* Recent staged records k's extent sizes are learnt from. */
+static unsigned history_len(const struct ud_credit *k)
+{
+	return k->nbig < UD_BIG_HISTORY ? k->nbig : UD_BIG_HISTORY;
+}
+
 /* Of n slots, how many get the smaller size: its share of the recent
  * records, rounded, and when the sizes differ at least one of each (two
  * of each from 4 slots on: a slot in use waits for its refill). */
@@ -431,7 +437,7 @@ static unsigned small_slots(const struct ud_credit *k, unsigned n, unsigned nrec
 static void stage_split(const struct ud_credit *k, unsigned *nslots,
 			unsigned *nsmall)
 {
-	unsigned nrec = k->stage_nrec ? k->stage_nrec : 1, n, ns;
+	unsigned nrec = history_len(k) ? history_len(k) : 1, n, ns;
 	uint64_t avg = (k->stage_small * k->stage_nsmall +
 			k->stage_size * (nrec - k->stage_nsmall)) / nrec;
 	uint64_t fit = UD_STAGE_BUDGET / (avg ? avg : 1);
@@ -474,7 +480,7 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 	if (!k || rec < UVR_STAGE_MIN || !rc->tenant)
 		return;
 	k->big[k->nbig++ % UD_BIG_HISTORY] = want;
-	n = k->nbig < UD_BIG_HISTORY ? k->nbig : UD_BIG_HISTORY;
+	n = history_len(k);
 	for (unsigned i = 0; i < n; i++) {
 		if (k->big[i] > max)
 			max = k->big[i];
@@ -494,7 +500,6 @@ void ud_credit_note_record(struct ud_conn *c, uint64_t rec)
 	k->stage_size = max;
 	k->stage_small = small < max ? small : max;
 	k->stage_nsmall = small < max ? nsmall : n;
-	k->stage_nrec = n;
 	k->want = 1;
 	if (rc != c)
 		ud_credit_refill(rc);

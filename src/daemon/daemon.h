@@ -738,7 +738,6 @@ struct ud_credit {
 	uint64_t stage_small;    /* of the smaller values' extents when sizes
 				  * are mixed, else stage_size */
 	unsigned stage_nsmall;   /* of the recent records, how many fit those */
-	unsigned stage_nrec;     /* recent records (<= UD_BIG_HISTORY) */
 	uint64_t big[UD_BIG_HISTORY]; /* recent large records (bytes) */
 	unsigned nbig;
 	struct ud_stage stage[URING_STAGES];
