@@ -67,6 +67,17 @@ bench_init() {
 	trap 'exit 143' TERM HUP
 }
 
+# bench_init_redis: for a script that drives Redis with utmem.so loaded:
+# dies unless $MODULE is built, then bench_init, and creates $OUT with an
+# empty raw-data file $RAW ($OUT/raw.jsonl).
+bench_init_redis() {
+	[ -f "$MODULE" ] || bench_die "no $MODULE (build it: ninja -C $BENCH_BUILD src/redis/utmem.so)"
+	bench_init
+	mkdir -p "$OUT"
+	RAW=$OUT/raw.jsonl
+	: >"$RAW"
+}
+
 # Wait up to $3 seconds for socket $1 to appear while pid $2 lives.
 # Returns 0 when it is there, 1 otherwise.
 bench_wait_socket() {

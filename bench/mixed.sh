@@ -50,11 +50,7 @@ MODULE=$PWD/$BENCH_BUILD/src/redis/utmem.so
 # shellcheck source=bench/lib.sh
 . bench/lib.sh
 
-[ -f "$MODULE" ] || bench_die "no $MODULE (build it: ninja -C $BENCH_BUILD src/redis/utmem.so)"
-bench_init
-mkdir -p "$OUT"
-RAW=$OUT/raw.jsonl
-: >"$RAW"
+bench_init_redis
 # shellcheck disable=SC2119 # utmemd on its embedded default: no arguments
 bench_start_utmemd
 bench_start_redis --loadmodule "$MODULE" "addr=$UTMEM_TRANSPORT:$UTMEMD_SOCK" pool=mixed
