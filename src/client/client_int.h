@@ -20,6 +20,7 @@
 
 #include "proto/region.h"
 #include "proto/wire.h"
+#include "transport/ring.h"
 #include "utmem.h"
 
 #define UCLIENT_DEFAULT_TIMEOUT_MS 5000
@@ -98,14 +99,14 @@ struct uclient_post {
 	uint64_t sent;           /* request frames sent through the ring */
 	uint64_t last;           /* sequence number of the last posted one */
 	int credit_ok;           /* utmemd grants credit on this ring */
-	uint32_t used_gen[16];   /* per staging slot: the generation last used */
+	uint32_t used_gen[URING_STAGES];   /* per staging slot: the generation last used */
 	uint64_t refs;           /* PUT_REFs posted */
-	uint32_t seen_gen[16];   /* per staging slot: the generation seen last */
-	uint64_t seen_at[16];    /* ... and refs when it was first seen */
+	uint32_t seen_gen[URING_STAGES];   /* per staging slot: the generation seen last */
+	uint64_t seen_at[URING_STAGES];    /* ... and refs when it was first seen */
 	uint64_t seen_recall;    /* the daemon's recall count last acted on */
 	/* one-sided GETs per pool, reported in the ring header */
-	uint32_t rd_pool[32];
-	uint64_t rd_reads[32], rd_hits[32];
+	uint32_t rd_pool[URING_READ_POOLS];
+	uint64_t rd_reads[URING_READ_POOLS], rd_hits[URING_READ_POOLS];
 	/* per hash slot of (pool, key): sequence number of the last posted
 	 * request there, to know when a one-sided read must wait */
 	uint64_t pend[UCLIENT_PEND_SLOTS];

@@ -378,7 +378,7 @@ static int reclaim(struct ud_conn *c)
 	taken = k->res;
 	for (unsigned i = 0; i < URING_STAGES; i++)
 		taken += k->stage[i].charge;
-	ud_credit_return(c, (1u << URING_STAGES) - 1, k->granted);
+	ud_credit_return(c, URING_STAGES_ALL, k->granted);
 	atomic_fetch_add(&k->tenant->credit_reclaimed, taken);
 	return 0;
 }

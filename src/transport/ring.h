@@ -72,6 +72,9 @@ struct uring_idx {
  * copy and never reads these back.
  */
 #define URING_STAGES 16
+/* Slots are named by bit in a u32 mask (CREDIT_RETURN, uclient_ring_stages_held). */
+_Static_assert(URING_STAGES >= 1 && URING_STAGES <= 32, "staging slot masks are 32 bits");
+#define URING_STAGES_ALL (UINT32_MAX >> (32 - URING_STAGES))
 struct uring_stage {
 	uint64_t off;
 	uint64_t len;
