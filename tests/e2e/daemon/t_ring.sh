@@ -52,11 +52,21 @@ for _ in $(seq $(( $(nproc) * 2 + 1 ))); do
 	hogs+=("$!")
 	PIDS+=("$!")
 done
+# vanished WHEN: what is known of a vanished run directory: is utmemd
+# alive, and if not its exit status (137: SIGKILL), is $T still there, and
+# what the kernel said of killed processes (dmesg's last lines).
+vanished() {
+	local st=alive
+	kill -0 "$DPID" 2>/dev/null || { wait "$DPID"; st="gone, exit status $?"; }
+	echo "$RUN vanished $1: utmemd pid $DPID $st; $T $([ -d "$T" ] && echo exists || echo gone)" >&2
+	dmesg 2>/dev/null | tail -n 5 >&2
+	fail "$RUN vanished $1"
+}
 "$E2E_RING" ops "$A" || fail "ops beside CPU hogs"
-[ -d "$RUN" ] || fail "$RUN vanished while the CPU hogs ran (utmemd pid $DPID $(kill -0 "$DPID" 2>/dev/null && echo alive || echo gone))"
+[ -d "$RUN" ] || vanished "while the CPU hogs ran"
 kill "${hogs[@]}"
 wait "${hogs[@]}" 2>/dev/null
-[ -d "$RUN" ] || fail "$RUN vanished when the CPU hogs were stopped (utmemd pid $DPID $(kill -0 "$DPID" 2>/dev/null && echo alive || echo gone))"
+[ -d "$RUN" ] || vanished "when the CPU hogs were stopped"
 crowded=$(ctl info | awk '$1 == "worker_spin_crowded" { print $2 }')
 [ "${crowded:-0}" -gt 0 ] || fail "INFO worker_spin_crowded ${crowded:-none} with $(( ${#hogs[@]} )) CPU hogs running"
 ok "with ${#hogs[@]} CPU hogs on $(nproc) cores the workers skipped $crowded spins"
