@@ -111,6 +111,12 @@ struct ud_tenant {
 	struct ud_credit *creg;
 	_Atomic uint64_t credit_held; /* bytes they hold reserved, in all */
 	_Atomic uint64_t credit_reclaimed; /* bytes taken back from idle ones */
+	/* How its PUTs arrived (tenant_ops.c; SERVER_INFO, metrics): staged
+	 * (PUT_REF: the client wrote the value into a staging extent, adopted
+	 * without a copy), posted inline (the value in the frame, copied by
+	 * utmemd; no reply), replied (the client waited for the outcome: no
+	 * credit, no ring, or the socket); and its connections' CREDIT_RETURNs. */
+	_Atomic uint64_t puts_staged, puts_posted, puts_replied, credit_returns;
 	char socket[UD_PATH_MAX];
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;

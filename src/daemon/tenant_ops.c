@@ -253,7 +253,9 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     "tenant_connections:%u\ntenant_credit_bytes:%llu\n"
 		     "tenant_credit_reclaimed_bytes:%llu\nconnection_stage_bytes:%llu\n"
 		     "connection_stage_small_bytes:%llu\nconnection_stage_slots:%u\n"
-		     "connection_stage_small_slots:%u\n",
+		     "connection_stage_small_slots:%u\ntenant_puts_staged:%llu\n"
+		     "tenant_puts_posted_inline:%llu\ntenant_puts_replied:%llu\n"
+		     "tenant_credit_returns:%llu\n",
 		     UD_VERSION,
 		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
@@ -262,7 +264,10 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     (unsigned long long)atomic_load(&c->tenant->credit_held),
 		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed),
 		     (unsigned long long)stage, (unsigned long long)small, nslots,
-		     nsmall);
+		     nsmall, (unsigned long long)atomic_load(&c->tenant->puts_staged),
+		     (unsigned long long)atomic_load(&c->tenant->puts_posted),
+		     (unsigned long long)atomic_load(&c->tenant->puts_replied),
+		     (unsigned long long)atomic_load(&c->tenant->credit_returns));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
@@ -309,6 +314,16 @@ static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
 		   uwire_op_name(h->opcode), strerror(-err));
 }
 
+/*
+ * Count one PUT by the path it came (struct ud_tenant). A tenant's
+ * connections share its home worker, except over TCP, so the line is
+ * rarely contended; relaxed, as any counter.
+ */
+static void count_put(_Atomic uint64_t *n)
+{
+	atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+}
+
 /* A posted PUT, paid from the connection's reservation. */
 static void put_reserved(struct ud_conn *c, const struct uwire_frame *f,
 			 struct ust_put_src *src)
@@ -349,9 +364,11 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 			ud_posted_violation(c, h, "posted PUT beyond its credit");
 			return;
 		}
+		count_put(&c->tenant->puts_posted);
 		put_reserved(c, f, &src);
 		return;
 	}
+	count_put(&c->tenant->puts_replied);
 	if (c->bench & UWIRE_BENCH_NULL_STORE) {
 		ud_reply(c, h, UWIRE_S_OK, h->pool, NULL, 0); /* stores nothing */
 		return;
@@ -395,6 +412,7 @@ static void op_put_ref(struct ud_conn *c, const struct uwire_frame *f)
 		ud_posted_violation(c, h, "PUT_REF names a staging slot it does not hold");
 		return;
 	}
+	count_put(&c->tenant->puts_staged);
 	src.vlen = ref.vlen;
 	src.stage_off = (int64_t)off;
 	src.stage_len = (size_t)len;
@@ -415,6 +433,8 @@ static void op_credit_return(struct ud_conn *c, const struct uwire_frame *f)
 	    ud_credit_return(c, uwire_get_u32(f->value),
 			     uwire_get_u64(f->value + 8)) < 0)
 		ud_posted_violation(c, &f->hdr, "malformed CREDIT_RETURN");
+	else
+		count_put(&c->tenant->credit_returns);
 }
 
 

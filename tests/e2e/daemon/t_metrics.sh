@@ -66,6 +66,16 @@ m2=$(body "$PORT")
 [ "$(metric "$m2" 'utmem_tenant_connections\{tenant="web"\}')" = 0 ] || fail "connections after the client left"
 [ "$(metric "$m2" 'utmem_tenant_credit_bytes\{tenant="web"\}')" = 0 ] || fail "credit held after the client left: $(grep credit <<<"$m2")"
 [ -n "$(metric "$m2" 'utmem_tenant_credit_reclaimed_bytes_total\{tenant="web"\}')" ] || fail "no reclaimed-credit counter"
+# Every PUT of web's counted once by the path it came (staged, posted
+# inline, replied), as many as the store counted.
+paths=0
+for f in staged posted_inline replied; do
+	v=$(metric "$m2" "utmem_tenant_puts_${f}_total\\{tenant=\"web\"\\}")
+	[ -n "$v" ] || fail "no utmem_tenant_puts_${f}_total for web"
+	paths=$((paths + v))
+done
+[ "$paths" = "$(metric "$m2" 'utmem_tenant_puts_total\{tenant="web"\}')" ] ||
+	fail "web's PUTs by path add up to $paths: $(grep -E 'tenant_puts_.*web' <<<"$m2")"
 [ "$(metric "$m2" 'utmem_request_duration_seconds_count\{tenant="web",op="get"\}')" -gt 0 ] || fail "get histogram empty"
 ok "values follow the traffic: web put count $pc, connections 1 then 0"
 
