@@ -61,7 +61,9 @@
  * SEED 0 picks one from the clock; the seed is printed first ("seed: N")
  * and replays the run when given back.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -817,6 +819,116 @@ static void churn_downsize(utmem_client *c, uint32_t p, uint8_t *val)
 	free(big);
 }
 
+/* The tenant's PUTs by how they came (SERVER_INFO tenant_puts_*). */
+struct put_paths {
+	long long staged, posted, replied;
+};
+
+static struct put_paths put_paths(utmem_client *c)
+{
+	return (struct put_paths){server_info_num(c, "tenant_puts_staged:"),
+				  server_info_num(c, "tenant_puts_posted_inline:"),
+				  server_info_num(c, "tenant_puts_replied:")};
+}
+
+/* SIGSTOP pid and wait (5 s at most) until every thread of it has
+ * stopped (tests/e2e/freeze.sh does the same for the scripts). */
+static int freeze(pid_t pid)
+{
+	char path[64], line[512];
+
+	if (kill(pid, SIGSTOP) < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	for (int i = 0; i < 500; i++) {
+		DIR *dir = opendir(path);
+		struct dirent *de;
+		int all = 1;
+
+		if (!dir)
+			return -1;
+		while (all && (de = readdir(dir))) {
+			char stat[sizeof(path) + sizeof(de->d_name) + 8];
+			FILE *f;
+			char *p;
+
+			if (de->d_name[0] == '.')
+				continue;
+			snprintf(stat, sizeof(stat), "%s/%s/stat", path, de->d_name);
+			f = fopen(stat, "r");
+			if (!f)
+				continue; /* thread gone */
+			p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
+			fclose(f);
+			if (p && p[1] == ' ' && p[2] != 'T' && p[2] != 't')
+				all = 0;
+		}
+		closedir(dir);
+		if (all)
+			return 0;
+		usleep(10000);
+	}
+	return -1;
+}
+
+static void *thaw_later(void *arg)
+{
+	usleep(300000);
+	kill((pid_t)(intptr_t)arg, SIGCONT);
+	return NULL;
+}
+
+/*
+ * Staging slots too small for the values a client now sends come back to
+ * utmemd once they went unused through 64 PUT_REFs (libutmem's
+ * STAGE_STALE_REFS), when no slot that fits is free: after the mixed
+ * phase of churn_downsize (14 slots for 256 KiB values, 2 for 1 MiB),
+ * 1 MiB values alone, 70 of them one at a time, then 3 at once while
+ * utmemd is stopped, so that no slot that fits is free for the third.
+ * The client must give the stale slots back (a CREDIT_RETURN: SERVER_INFO
+ * tenant_credit_returns) and have every value stored whole. Without the
+ * rule it kept the 14 slots it cannot use and posted on through the two.
+ */
+static void churn_stale(utmem_client *c, utmem_client *obs, uint32_t p, pid_t daemon)
+{
+	uint8_t *big = xmalloc(1u << 20), *got = xmalloc((1u << 20) + 1);
+	long long returns = server_info_num(obs, "tenant_credit_returns:");
+	pthread_t th;
+	char key[16];
+
+	for (int n = 0; n < 70; n++) {
+		snprintf(key, sizeof(key), "big%d", n % 4);
+		gen(big, 1u << 20, (uint64_t)n, 1u << 20);
+		CHECK_EQ("1 MiB put", utmem_put(c, p, key, strlen(key), big, 1u << 20), 0);
+		CHECK_EQ("sync", utmem_sync(c), 0);
+	}
+	CHECK_EQ("utmemd stopped", freeze(daemon), 0);
+	CHECK_EQ("thaw thread", pthread_create(&th, NULL, thaw_later,
+					       (void *)(intptr_t)daemon), 0);
+	for (int n = 70; n < 73; n++) {
+		snprintf(key, sizeof(key), "big%d", n % 4);
+		gen(big, 1u << 20, (uint64_t)n, 1u << 20);
+		CHECK_EQ("1 MiB put, utmemd stopped",
+			 utmem_put(c, p, key, strlen(key), big, 1u << 20), 0);
+	}
+	pthread_join(th, NULL);
+	kill(daemon, SIGCONT); /* whatever happened above */
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	returns = server_info_num(obs, "tenant_credit_returns:") - returns;
+	printf("stale staging slots: %lld CREDIT_RETURNs\n", returns);
+	CHECK_EQ("stale slots given back", returns >= 1, 1);
+	for (int n = 69; n < 73; n++) {
+		snprintf(key, sizeof(key), "big%d", n % 4);
+		if (utmem_get(c, p, key, strlen(key), got, (1u << 20) + 1, 0) != (1 << 20) ||
+		    gen_check(got, 1u << 20, (uint64_t)n, 1u << 20) != -1) {
+			CHECK_EQ("the last 1 MiB values, whole", 1, 0);
+			break;
+		}
+	}
+	free(big);
+	free(got);
+}
+
 static int cmd_churn(char **argv)
 {
 	const char *addr = argv[0];
@@ -824,10 +936,12 @@ static int cmd_churn(char **argv)
 	utmem_client *c = e2e_dial(addr, 0);
 	uint8_t *val = xmalloc(CHURN_SIZE), *got = xmalloc(CHURN_SIZE + 1);
 	long long held, most = 0;
+	struct put_paths before, after;
 	char key[16];
-	uint32_t p;
+	uint32_t p, po;
 
 	CHECK_EQ("open", utmem_pool_open(c, "churn", UTMEM_POOL_CREATE, &p), 0);
+	before = put_paths(obs);
 	for (int n = 0; n < CHURN_ROUNDS; n++) {
 		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
 		gen(val, CHURN_SIZE, (uint64_t)n, CHURN_SIZE);
@@ -851,6 +965,24 @@ static int cmd_churn(char **argv)
 	       CHURN_KEYS, most, CHURN_HELD_MAX, held);
 	CHECK_EQ("credit held while posting > 0", held > 0, 1);
 	CHECK_EQ("credit held stays bounded", most <= CHURN_HELD_MAX, 1);
+	/* Every PUT counted once, by its path; 256 KiB values on the default
+	 * path are mostly staged (a few go inline or wait when every staging
+	 * slot is in use), and a PUT on the socket alone is replied. */
+	after = put_paths(obs);
+	printf("paths of %d PUTs: %lld staged, %lld posted inline, %lld replied\n",
+	       CHURN_ROUNDS, after.staged - before.staged, after.posted - before.posted,
+	       after.replied - before.replied);
+	CHECK_EQ("every PUT counted once", after.staged - before.staged +
+		 after.posted - before.posted + after.replied - before.replied,
+		 CHURN_ROUNDS);
+	CHECK_EQ("most 256 KiB PUTs staged",
+		 (after.staged - before.staged) * 4 >= CHURN_ROUNDS, 1);
+	CHECK_EQ("open on the socket", utmem_pool_open(obs, "churn", 0, &po), 0);
+	CHECK_EQ("socket put", utmem_put(obs, po, "sock", 4, val, 1000), 0);
+	before = put_paths(obs);
+	CHECK_EQ("a socket PUT is replied", before.replied - after.replied, 1);
+	CHECK_EQ("and neither staged nor posted", before.staged - after.staged +
+		 before.posted - after.posted, 0);
 	for (int n = CHURN_ROUNDS - CHURN_KEYS; n < CHURN_ROUNDS; n++) {
 		snprintf(key, sizeof(key), "c%02d", n % CHURN_KEYS);
 		if (utmem_get(c, p, key, strlen(key), got, CHURN_SIZE + 1, 0) !=
@@ -861,6 +993,10 @@ static int cmd_churn(char **argv)
 		}
 	}
 	churn_downsize(c, p, val);
+	if (getenv("E2E_DAEMON_PID"))
+		churn_stale(c, obs, p, (pid_t)atoi(getenv("E2E_DAEMON_PID")));
+	else
+		CHECK_EQ("E2E_DAEMON_PID set", 0, 1);
 	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
 	utmem_close(c);
 	CHECK_EQ("credit given back on close", credit_drained(obs), 0);

@@ -5,7 +5,9 @@
 # (the charged total leaves less room than one more value, freeing one
 # value lets exactly one in, the next is refused) with -EDQUOT, and a
 # refused PUT leaves no value; for inline, staged and tiny values; and
-# under posted overwrites what a connection holds stays bounded.
+# under posted overwrites what a connection holds stays bounded, every PUT
+# is counted once by its path (SERVER_INFO tenant_puts_*), and staging
+# slots too small for the values now sent go back to utmemd.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 MAX=$((2 << 20))
@@ -25,7 +27,7 @@ stop_daemon "$DPID" || fail "utmemd exit status $?"
 RUN2=$T/run2
 printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\nmax = 2G\n' >"$T/d2.ini"
 start_daemon d2 "$RUN2" -c "$T/d2.ini"
-"$E2E_FAST" churn "unix:$RUN2/utmemd.sock" || fail "credit held under churn"
-ok "credit held stays bounded under posted overwrites"
+E2E_DAEMON_PID=$DPID "$E2E_FAST" churn "unix:$RUN2/utmemd.sock" || fail "credit held under churn"
+ok "credit held stays bounded under posted overwrites; PUTs counted by path; stale slots given back"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
