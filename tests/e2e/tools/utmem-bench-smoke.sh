@@ -102,20 +102,27 @@ run "memcpy mix" --target memcpy --op mix --value-size 4K
 run "utmem get by request count" "${U[@]}" --op get --value-size 64 \
 	--requests 500 --pipeline 16
 
+# gets_missed POOL GET-ARGS...: the misses of a GET run over 200 keys.
+gets_missed() {
+	local pool=$1 out
+	shift
+	out=$("$BENCH" "${U[@]}" --pool "$pool" --op get --no-preload \
+		--value-size 64 --keys 200 --requests 2000 --warmup 0 --json \
+		--max-time 20 "$@" 2>"$T/err") || { fail "get $*: $(cat "$T/err")"; echo -1; return; }
+	field "$out" misses
+}
+
 # --preload makes a PUT run write every key first: a GET of the whole
 # keyspace afterwards finds them all. Without it, one timed PUT leaves
 # most of them missing (the control that shows the check can fail).
-# misses_after_put NAME POOL PUT-ARGS...: the GET run's misses.
+# misses_after_put POOL PUT-ARGS...: one timed PUT, then gets_missed POOL.
 misses_after_put() {
-	local pool=$1 out
+	local pool=$1
 	shift
 	"$BENCH" "${U[@]}" --pool "$pool" --op put --value-size 64 --keys 200 \
 		--requests 1 --warmup 0 --max-time 20 "$@" >/dev/null 2>"$T/err" ||
 		{ fail "put $*: $(cat "$T/err")"; echo -1; return; }
-	out=$("$BENCH" "${U[@]}" --pool "$pool" --op get --no-preload \
-		--value-size 64 --keys 200 --requests 2000 --warmup 0 --json \
-		--max-time 20 2>"$T/err") || { fail "get: $(cat "$T/err")"; echo -1; return; }
-	field "$out" misses
+	gets_missed "$pool"
 }
 m=$(misses_after_put smoke-preload --preload)
 [[ $m == 0 ]] && echo "ok: put --preload stored every key" ||
@@ -126,15 +133,6 @@ m=$(misses_after_put smoke-nopreload)
 
 # --key-offset K moves the keyspace to K..K+N-1: a GET of those keys finds
 # every one of them, and a GET of 0..N-1 in the same pool none.
-# gets_missed POOL GET-ARGS...: the GET run's misses.
-gets_missed() {
-	local pool=$1 out
-	shift
-	out=$("$BENCH" "${U[@]}" --pool "$pool" --op get --no-preload \
-		--value-size 64 --keys 200 --requests 2000 --warmup 0 --json \
-		--max-time 20 "$@" 2>"$T/err") || { fail "get $*: $(cat "$T/err")"; echo -1; return; }
-	field "$out" misses
-}
 "$BENCH" "${U[@]}" --pool smoke-offset --op put --preload --value-size 64 \
 	--keys 200 --key-offset 5000 --requests 1 --warmup 0 --max-time 20 \
 	>/dev/null 2>"$T/err" || fail "put --key-offset: $(cat "$T/err")"
