@@ -98,6 +98,22 @@ struct ud_hist {
 	atomic_uint_least64_t count[UD_HIST_OPS];
 };
 
+/*
+ * How a tenant's PUTs arrived (struct ud_tenant.put_stats; tenant_ops.c
+ * counts, SERVER_INFO and the metrics show): staged (PUT_REF: the client
+ * wrote the value into a staging extent, adopted without a copy), posted
+ * inline (the value in the frame, copied by utmemd; no reply), replied
+ * (the client waited for the outcome: no credit, no ring, or the socket);
+ * and its connections' CREDIT_RETURNs.
+ */
+enum ud_put_stat {
+	UD_PUT_STAGED,
+	UD_PUT_POSTED,
+	UD_PUT_REPLIED,
+	UD_CREDIT_RETURNS,
+	UD_NPUT_STATS
+};
+
 struct ud_tenant {
 	char name[UST_NAME_MAX + 1];
 	uint32_t id;
@@ -111,12 +127,7 @@ struct ud_tenant {
 	struct ud_credit *creg;
 	_Atomic uint64_t credit_held; /* bytes they hold reserved, in all */
 	_Atomic uint64_t credit_reclaimed; /* bytes taken back from idle ones */
-	/* How its PUTs arrived (tenant_ops.c; SERVER_INFO, metrics): staged
-	 * (PUT_REF: the client wrote the value into a staging extent, adopted
-	 * without a copy), posted inline (the value in the frame, copied by
-	 * utmemd; no reply), replied (the client waited for the outcome: no
-	 * credit, no ring, or the socket); and its connections' CREDIT_RETURNs. */
-	_Atomic uint64_t puts_staged, puts_posted, puts_replied, credit_returns;
+	_Atomic uint64_t put_stats[UD_NPUT_STATS]; /* enum ud_put_stat */
 	char socket[UD_PATH_MAX];
 	char token[UD_TOKEN_MAX + 1];
 	unsigned mode;

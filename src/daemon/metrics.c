@@ -280,30 +280,25 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	}
 }
 
-/* How each tenant's PUTs arrived (struct ud_tenant). Caller holds d->lock. */
-static void path_metrics(struct uadm_wbuf *w, struct ud_daemon *d, char *lb)
+/* How each tenant's PUTs arrived (enum ud_put_stat). Caller holds d->lock. */
+static void put_stat_metrics(struct uadm_wbuf *w, struct ud_daemon *d, char *lb)
 {
-	static const char *const fam[][2] = {
-		{"utmem_tenant_puts_staged_total",
-		 "PUTs whose value the client wrote into a staging extent (adopted, no copy)."},
-		{"utmem_tenant_puts_posted_inline_total",
-		 "PUTs posted with the value in the frame (utmemd copies it)."},
-		{"utmem_tenant_puts_replied_total",
-		 "PUTs the client waited for (no credit, no ring, or the socket)."},
-		{"utmem_tenant_credit_returns_total",
-		 "Times the tenant's connections gave back credit and staging slots."},
+	static const char *const fam[UD_NPUT_STATS][2] = {
+		[UD_PUT_STAGED] = {"utmem_tenant_puts_staged_total",
+				   "PUTs whose value the client wrote into a staging extent (adopted, no copy)."},
+		[UD_PUT_POSTED] = {"utmem_tenant_puts_posted_inline_total",
+				   "PUTs posted with the value in the frame (utmemd copies it)."},
+		[UD_PUT_REPLIED] = {"utmem_tenant_puts_replied_total",
+				    "PUTs the client waited for (no credit, no ring, or the socket)."},
+		[UD_CREDIT_RETURNS] = {"utmem_tenant_credit_returns_total",
+				       "Times the tenant's connections gave back credit and staging slots."},
 	};
 
-	for (unsigned f = 0; f < 4; f++) {
+	for (unsigned f = 0; f < UD_NPUT_STATS; f++) {
 		head(w, fam[f][0], "counter", fam[f][1]);
-		for (struct ud_tenant *t = d->tenants; t; t = t->next) {
-			uint64_t v[4] = {atomic_load(&t->puts_staged), atomic_load(&t->puts_posted),
-					 atomic_load(&t->puts_replied),
-					 atomic_load(&t->credit_returns)};
-
+		for (struct ud_tenant *t = d->tenants; t; t = t->next)
 			out(w, "%s{tenant=\"%s\"} %llu\n", fam[f][0], lv(t->name, lb),
-			    (unsigned long long)v[f]);
-		}
+			    (unsigned long long)atomic_load(&t->put_stats[f]));
 	}
 }
 
@@ -355,7 +350,7 @@ static void tenant_metrics(struct ud_daemon *d, struct uadm_wbuf *w,
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		out(w, "utmem_tenant_credit_reclaimed_bytes_total{tenant=\"%s\"} %llu\n",
 		    lv(t->name, lb), (unsigned long long)atomic_load(&t->credit_reclaimed));
-	path_metrics(w, d, lb);
+	put_stat_metrics(w, d, lb);
 	pthread_mutex_unlock(&d->lock);
 }
 

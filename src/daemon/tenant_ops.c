@@ -264,10 +264,11 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     (unsigned long long)atomic_load(&c->tenant->credit_held),
 		     (unsigned long long)atomic_load(&c->tenant->credit_reclaimed),
 		     (unsigned long long)stage, (unsigned long long)small, nslots,
-		     nsmall, (unsigned long long)atomic_load(&c->tenant->puts_staged),
-		     (unsigned long long)atomic_load(&c->tenant->puts_posted),
-		     (unsigned long long)atomic_load(&c->tenant->puts_replied),
-		     (unsigned long long)atomic_load(&c->tenant->credit_returns));
+		     nsmall,
+		     (unsigned long long)atomic_load(&c->tenant->put_stats[UD_PUT_STAGED]),
+		     (unsigned long long)atomic_load(&c->tenant->put_stats[UD_PUT_POSTED]),
+		     (unsigned long long)atomic_load(&c->tenant->put_stats[UD_PUT_REPLIED]),
+		     (unsigned long long)atomic_load(&c->tenant->put_stats[UD_CREDIT_RETURNS]));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, text,
 		 n < 0 ? 0 : (size_t)n < sizeof(text) ? (size_t)n : sizeof(text) - 1);
 }
@@ -315,13 +316,13 @@ static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
 }
 
 /*
- * Count one PUT by the path it came (struct ud_tenant). A tenant's
+ * Count one PUT by the path it came (enum ud_put_stat). A tenant's
  * connections share its home worker, except over TCP, so the line is
  * rarely contended; relaxed, as any counter.
  */
-static void count_put(_Atomic uint64_t *n)
+static void count_put(struct ud_conn *c, enum ud_put_stat s)
 {
-	atomic_fetch_add_explicit(n, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&c->tenant->put_stats[s], 1, memory_order_relaxed);
 }
 
 /* A posted PUT, paid from the connection's reservation. */
@@ -364,11 +365,11 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 			ud_posted_violation(c, h, "posted PUT beyond its credit");
 			return;
 		}
-		count_put(&c->tenant->puts_posted);
+		count_put(c, UD_PUT_POSTED);
 		put_reserved(c, f, &src);
 		return;
 	}
-	count_put(&c->tenant->puts_replied);
+	count_put(c, UD_PUT_REPLIED);
 	if (c->bench & UWIRE_BENCH_NULL_STORE) {
 		ud_reply(c, h, UWIRE_S_OK, h->pool, NULL, 0); /* stores nothing */
 		return;
@@ -412,7 +413,7 @@ static void op_put_ref(struct ud_conn *c, const struct uwire_frame *f)
 		ud_posted_violation(c, h, "PUT_REF names a staging slot it does not hold");
 		return;
 	}
-	count_put(&c->tenant->puts_staged);
+	count_put(c, UD_PUT_STAGED);
 	src.vlen = ref.vlen;
 	src.stage_off = (int64_t)off;
 	src.stage_len = (size_t)len;
@@ -434,7 +435,7 @@ static void op_credit_return(struct ud_conn *c, const struct uwire_frame *f)
 			     uwire_get_u64(f->value + 8)) < 0)
 		ud_posted_violation(c, &f->hdr, "malformed CREDIT_RETURN");
 	else
-		count_put(&c->tenant->credit_returns);
+		count_put(c, UD_CREDIT_RETURNS);
 }
 
 
