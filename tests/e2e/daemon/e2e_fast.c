@@ -27,7 +27,7 @@
  *       (the last that fits is stored, the next refused with -EDQUOT,
  *       freeing one value lets exactly one more in); a refused PUT leaves
  *       no value. Needs UTMEMCTL and E2E_RUN (the daemon's charged total).
- *   churn ADDR
+ *   churn ADDR STOPPED
  *       posted PUTs of 256 KiB values (staged) overwriting 16 keys, 1,500
  *       rounds, on a tenant with room for far more: what the connection
  *       holds (tenant_credit_bytes, sampled every 100 PUTs) stays within
@@ -38,6 +38,10 @@
  *       values back down, and with both mixed, the smaller values keep
  *       extents of their size (connection_stage_small_bytes), as many of
  *       the slots as their share of the records (connection_stage_small_slots).
+ *       Every PUT is counted once by its path (SERVER_INFO tenant_puts_*),
+ *       and slots too small for the values now sent come back (churn_stale:
+ *       the driving script stops utmemd after STALE_READY and creates the
+ *       flag file STOPPED).
  *   reclaim ADDR FILL_ADDR quota|capacity
  *       a client of ADDR posts, then sits idle holding credit; another
  *       client, of FILL_ADDR, fills a pool until it is refused for the
@@ -61,9 +65,7 @@
  * SEED 0 picks one from the clock; the seed is printed first ("seed: N")
  * and replays the run when given back.
  */
-#include <dirent.h>
 #include <errno.h>
-#include <signal.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -831,69 +833,25 @@ static struct put_paths put_paths(utmem_client *c)
 				  server_info_num(c, "tenant_puts_replied:")};
 }
 
-/* SIGSTOP pid and wait (5 s at most) until every thread of it has
- * stopped (tests/e2e/freeze.sh does the same for the scripts). */
-static int freeze(pid_t pid)
-{
-	char path[64], line[512];
-
-	if (kill(pid, SIGSTOP) < 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
-	for (int i = 0; i < 500; i++) {
-		DIR *dir = opendir(path);
-		struct dirent *de;
-		int all = 1;
-
-		if (!dir)
-			return -1;
-		while (all && (de = readdir(dir))) {
-			char stat[sizeof(path) + sizeof(de->d_name) + 8];
-			FILE *f;
-			char *p;
-
-			if (de->d_name[0] == '.')
-				continue;
-			snprintf(stat, sizeof(stat), "%s/%s/stat", path, de->d_name);
-			f = fopen(stat, "r");
-			if (!f)
-				continue; /* thread gone */
-			p = fgets(line, sizeof(line), f) ? strrchr(line, ')') : NULL;
-			fclose(f);
-			if (p && p[1] == ' ' && p[2] != 'T' && p[2] != 't')
-				all = 0;
-		}
-		closedir(dir);
-		if (all)
-			return 0;
-		usleep(10000);
-	}
-	return -1;
-}
-
-static void *thaw_later(void *arg)
-{
-	usleep(300000);
-	kill((pid_t)(intptr_t)arg, SIGCONT);
-	return NULL;
-}
-
 /*
  * Staging slots too small for the values a client now sends come back to
  * utmemd once they went unused through 64 PUT_REFs (libutmem's
  * STAGE_STALE_REFS), when no slot that fits is free: after the mixed
  * phase of churn_downsize (14 slots for 256 KiB values, 2 for 1 MiB),
  * 1 MiB values alone, 70 of them one at a time, then 3 at once while
- * utmemd is stopped, so that no slot that fits is free for the third.
+ * utmemd is stopped, so that no slot that fits is free for the third:
+ * "STALE_READY" on stdout, then the driving script stops utmemd
+ * (freeze_pid), creates the flag file stopped and resumes utmemd 0.3 s
+ * later.
  * The client must give the stale slots back (a CREDIT_RETURN: SERVER_INFO
  * tenant_credit_returns) and have every value stored whole. Without the
  * rule it kept the 14 slots it cannot use and posted on through the two.
  */
-static void churn_stale(utmem_client *c, utmem_client *obs, uint32_t p, pid_t daemon)
+static void churn_stale(utmem_client *c, utmem_client *obs, uint32_t p,
+			const char *stopped)
 {
 	uint8_t *big = xmalloc(1u << 20), *got = xmalloc((1u << 20) + 1);
 	long long returns = server_info_num(obs, "tenant_credit_returns:");
-	pthread_t th;
 	char key[16];
 
 	for (int n = 0; n < 70; n++) {
@@ -902,17 +860,15 @@ static void churn_stale(utmem_client *c, utmem_client *obs, uint32_t p, pid_t da
 		CHECK_EQ("1 MiB put", utmem_put(c, p, key, strlen(key), big, 1u << 20), 0);
 		CHECK_EQ("sync", utmem_sync(c), 0);
 	}
-	CHECK_EQ("utmemd stopped", freeze(daemon), 0);
-	CHECK_EQ("thaw thread", pthread_create(&th, NULL, thaw_later,
-					       (void *)(intptr_t)daemon), 0);
+	printf("STALE_READY\n");
+	fflush(stdout);
+	CHECK_EQ("utmemd stopped", e2e_wait_flag(stopped), 0);
 	for (int n = 70; n < 73; n++) {
 		snprintf(key, sizeof(key), "big%d", n % 4);
 		gen(big, 1u << 20, (uint64_t)n, 1u << 20);
 		CHECK_EQ("1 MiB put, utmemd stopped",
 			 utmem_put(c, p, key, strlen(key), big, 1u << 20), 0);
 	}
-	pthread_join(th, NULL);
-	kill(daemon, SIGCONT); /* whatever happened above */
 	CHECK_EQ("sync", utmem_sync(c), 0);
 	returns = server_info_num(obs, "tenant_credit_returns:") - returns;
 	printf("stale staging slots: %lld CREDIT_RETURNs\n", returns);
@@ -993,10 +949,7 @@ static int cmd_churn(char **argv)
 		}
 	}
 	churn_downsize(c, p, val);
-	if (getenv("E2E_DAEMON_PID"))
-		churn_stale(c, obs, p, (pid_t)atoi(getenv("E2E_DAEMON_PID")));
-	else
-		CHECK_EQ("E2E_DAEMON_PID set", 0, 1);
+	churn_stale(c, obs, p, argv[1]);
 	CHECK_EQ("flush", utmem_pool_flush(c, p), 0);
 	utmem_close(c);
 	CHECK_EQ("credit given back on close", credit_drained(obs), 0);
@@ -1374,7 +1327,7 @@ int main(int argc, char **argv)
 		{"sizes", 3, cmd_sizes},
 		{"order", 3, cmd_order},
 		{"credit", 2, cmd_credit},
-		{"churn", 1, cmd_churn},
+		{"churn", 2, cmd_churn},
 		{"reclaim", 3, cmd_reclaim},
 		{"race", 3, cmd_race},
 		{"idle", 1, cmd_idle},

@@ -27,7 +27,19 @@ stop_daemon "$DPID" || fail "utmemd exit status $?"
 RUN2=$T/run2
 printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\nmax = 2G\n' >"$T/d2.ini"
 start_daemon d2 "$RUN2" -c "$T/d2.ini"
-E2E_DAEMON_PID=$DPID "$E2E_FAST" churn "unix:$RUN2/utmemd.sock" || fail "credit held under churn"
+# Near its end the client asks for utmemd to be stopped (STALE_READY) and
+# sends PUTs that wait for it; it is resumed 0.3 s after the flag.
+"$E2E_FAST" churn "unix:$RUN2/utmemd.sock" "$T/stopped" >"$T/churn.out" 2>"$T/churn.log" &
+CPID=$!
+PIDS+=("$CPID")
+wait_output "$T/churn.out" '^STALE_READY$' "$CPID" ||
+	{ wait "$CPID"; fail "credit held under churn: $(cat "$T/churn.out" "$T/churn.log")"; }
+freeze_pid "$DPID"
+touch "$T/stopped"
+sleep 0.3
+kill -CONT "$DPID"
+wait "$CPID" || fail "credit held under churn: $(cat "$T/churn.out" "$T/churn.log")"
+cat "$T/churn.out"
 ok "credit held stays bounded under posted overwrites; PUTs counted by path; stale slots given back"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
