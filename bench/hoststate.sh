@@ -64,6 +64,8 @@ hoststate_require_root() {
 hs__on_signal() {
 	local sig=$1 code=1
 	case $sig in INT) code=130 ;; TERM) code=143 ;; HUP) code=129 ;; esac
+	# In a background job not yet exec'd (it inherits the traps): just go.
+	[ "$BASHPID" = "$$" ] || exit "$code"
 	hs_log "caught SIG$sig, restoring host state"
 	hoststate_restore
 	trap - EXIT
@@ -394,6 +396,10 @@ hs__zswap_restore() {
 # Idempotent; safe to call from a trap at any point of a run.
 hoststate_restore() {
 	local pid rc=0
+	# Only the script restores the host: a background job inherits this
+	# trap until it execs and would run it if a signal reached it then
+	# (tests/e2e/daemon/lib.sh tells the case).
+	[ "$BASHPID" = "$$" ] || return 0
 	[ "$HS_RESTORED" -eq 1 ] && return 0
 	HS_RESTORED=1
 	trap '' INT TERM HUP

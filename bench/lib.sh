@@ -39,6 +39,10 @@ bench_die() {
 # exit, then SIGKILL. Remove the temporary directories. Safe to call twice.
 bench_stop_all() {
 	local pid i
+	# A background job inherits the traps until it execs, and runs them
+	# if a signal reaches it then: only the script itself stops servers
+	# and removes directories (tests/e2e/daemon/lib.sh tells the case).
+	[ "$BASHPID" = "$$" ] || return 0
 	for pid in "${BENCH_PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || continue
 		for ((i = 0; i < 50; i++)); do

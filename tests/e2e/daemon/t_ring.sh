@@ -42,31 +42,17 @@ ok "$out; INFO region_scrubbed_bytes $scrubbed"
 "$E2E_RING" ops "$A" || fail "ops after the scrub"
 # More runnable threads than cores: the workers sleep instead of spinning
 # (ring_wait.c), and say how often.
-# The hogs are sh processes, not subshells of this script: nothing of its
-# state (its EXIT trap removes $T) goes with them. In CI (make test, two
-# runs on 2026-12-03) $T was found gone right after the hogs were
-# killed; which process removed it was not found, so it is checked here.
+# The hogs get SIGKILL: one SIGTERMed before it had exec'd sh could lose
+# the signal and spin on, and the wait below hang (lib.sh, at cleanup).
 hogs=()
 for _ in $(seq $(( $(nproc) * 2 + 1 ))); do
 	sh -c 'while :; do :; done' &
 	hogs+=("$!")
 	PIDS+=("$!")
 done
-# vanished WHEN: what is known of a vanished run directory: is utmemd
-# alive, and if not its exit status (137: SIGKILL), is $T still there, and
-# what the kernel said of killed processes (dmesg's last lines).
-vanished() {
-	local st=alive
-	kill -0 "$DPID" 2>/dev/null || { wait "$DPID"; st="gone, exit status $?"; }
-	echo "$RUN vanished $1: utmemd pid $DPID $st; $T $([ -d "$T" ] && echo exists || echo gone)" >&2
-	dmesg 2>/dev/null | tail -n 5 >&2
-	fail "$RUN vanished $1"
-}
 "$E2E_RING" ops "$A" || fail "ops beside CPU hogs"
-[ -d "$RUN" ] || vanished "while the CPU hogs ran"
-kill "${hogs[@]}"
+kill -KILL "${hogs[@]}"
 wait "${hogs[@]}" 2>/dev/null
-[ -d "$RUN" ] || vanished "when the CPU hogs were stopped"
 crowded=$(ctl info | awk '$1 == "worker_spin_crowded" { print $2 }')
 [ "${crowded:-0}" -gt 0 ] || fail "INFO worker_spin_crowded ${crowded:-none} with $(( ${#hogs[@]} )) CPU hogs running"
 ok "with ${#hogs[@]} CPU hogs on $(nproc) cores the workers skipped $crowded spins"

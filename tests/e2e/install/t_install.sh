@@ -8,7 +8,7 @@ set -u
 fail() { echo "FAIL: $*" >&2; exit 1; }
 ok() { echo "ok: $*"; }
 T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
+trap '[ "$BASHPID" = "$$" ] && rm -rf "$T"' EXIT # not in a job (daemon/lib.sh)
 meson install -C "$BUILD_ROOT" --no-rebuild --destdir "$T/root" >"$T/install.log" 2>&1 ||
 	fail "meson install: $(tail -n 20 "$T/install.log")"
 grep -q "^post-install:" "$T/install.log" && fail "post-install ran under DESTDIR: $(grep post-install "$T/install.log")"

@@ -80,6 +80,9 @@ stop_pid() { # pid: stop it, wait for it, kill it if it lingers
 }
 
 cleanup() {
+	# not in a background job that a signal reaches before it execs (it
+	# inherits this trap; tests/e2e/daemon/lib.sh)
+	[ "$BASHPID" = "$$" ] || return 0
 	stop_pid "$R3PID"
 	stop_pid "$R2PID"
 	stop_pid "$R1PID"

@@ -19,6 +19,9 @@ PIDS=()
 
 cleanup() {
 	local pid i
+	# not in a background job that a signal reaches before it execs (it
+	# inherits this trap; tests/e2e/daemon/lib.sh)
+	[ "$BASHPID" = "$$" ] || return 0
 	for pid in "${PIDS[@]}"; do
 		kill -TERM "$pid" 2>/dev/null || continue
 		for ((i = 0; i < 50; i++)); do
