@@ -923,7 +923,8 @@ static int cmd_churn(char **argv)
 	CHECK_EQ("credit held stays bounded", most <= CHURN_HELD_MAX, 1);
 	/* Every PUT counted once, by its path; 256 KiB values on the default
 	 * path are mostly staged (a few go inline or wait when every staging
-	 * slot is in use), and a PUT on the socket alone is replied. */
+	 * slot is in use; a quarter is the floor checked), and a PUT on the
+	 * socket alone is replied. */
 	after = put_paths(obs);
 	printf("paths of %d PUTs: %lld staged, %lld posted inline, %lld replied\n",
 	       CHURN_ROUNDS, after.staged - before.staged, after.posted - before.posted,
@@ -931,7 +932,7 @@ static int cmd_churn(char **argv)
 	CHECK_EQ("every PUT counted once", after.staged - before.staged +
 		 after.posted - before.posted + after.replied - before.replied,
 		 CHURN_ROUNDS);
-	CHECK_EQ("most 256 KiB PUTs staged",
+	CHECK_EQ("a quarter or more of the 256 KiB PUTs staged",
 		 (after.staged - before.staged) * 4 >= CHURN_ROUNDS, 1);
 	CHECK_EQ("open on the socket", utmem_pool_open(obs, "churn", 0, &po), 0);
 	CHECK_EQ("socket put", utmem_put(obs, po, "sock", 4, val, 1000), 0);
