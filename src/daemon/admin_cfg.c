@@ -391,8 +391,13 @@ static void put_section(struct uadm_wbuf *w, enum ud_scope scope,
 			if (strcmp(running, st.value) != 0)
 				st.flags |= UADM_SETTING_PENDING;
 		}
-		if (s->flags & UD_SF_SECRET)
+		/* A secret never leaves utmemd, in any output format: the
+		 * reply says only whether one is set. */
+		if (s->flags & UD_SF_SECRET) {
 			st.flags |= UADM_SETTING_SECRET;
+			if (st.value[0])
+				snprintf(st.value, sizeof(st.value), "%s", UADM_SECRET_MASK);
+		}
 		uadm_w_setting(w, &st);
 		(*n)++;
 	}

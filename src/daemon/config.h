@@ -127,7 +127,7 @@ struct ud_cfg {
 /* ud_setting.flags */
 #define UD_SF_RESTART (1u << 0)  /* a running utmemd keeps its value until restart */
 #define UD_SF_REQUIRED (1u << 1) /* must be given in its section */
-#define UD_SF_SECRET (1u << 2)   /* utmemctl masks it when printing */
+#define UD_SF_SECRET (1u << 2)   /* never sent or logged: CONFIG_GET masks it */
 #define UD_SF_CREATE (1u << 3)   /* may be given when the section is created,
 				    not changed later (a tenant's socket) */
 

@@ -68,7 +68,8 @@ enum uadm_op {
 /* Flags of a setting in a CONFIG_GET reply. */
 #define UADM_SETTING_GIVEN (1u << 0)   /* given (file or runtime), not a default */
 #define UADM_SETTING_RESTART (1u << 1) /* changes only with a restart */
-#define UADM_SETTING_SECRET (1u << 2)  /* a token: mask when printing */
+#define UADM_SETTING_SECRET (1u << 2)  /* a token: sent as UADM_SECRET_MASK when set */
+#define UADM_SECRET_MASK "********"   /* a secret's value in every reply */
 #define UADM_SETTING_PENDING (1u << 3) /* differs from the value running (restart) */
 
 /* tenant_req.mask: which optional fields are set. */

@@ -336,8 +336,7 @@ int ctl_config_get(struct ctl *c, const char *section)
 		}
 		/* Defaults are shown commented out, as in an INI file. */
 		printf("%s%s = %s%s\n", s->flags & UADM_SETTING_GIVEN ? "" : "; ",
-		       s->key,
-		       (s->flags & UADM_SETTING_SECRET) && s->value[0] ? "********" : s->value,
+		       s->key, s->value,
 		       s->flags & UADM_SETTING_PENDING ? "    ; takes effect at the next restart" : "");
 	}
 	if (c->json)

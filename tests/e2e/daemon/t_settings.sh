@@ -136,6 +136,17 @@ ctl config get --json | grep -q '^\[{"section":"utmemd","key":"capacity","value"
 "$UTMEMCTL" help | grep -q "^  top " || fail "help"
 ok "--json in any position, JSON errors, --version, help"
 
+# A token never leaves utmemd: config get shows that one is set, in text
+# and in JSON alike, and never its value.
+ctl tenant add tok --token s3cretToken99 >/dev/null || fail "add tok"
+ctl config get tenant tok >"$T/o" || fail "config get tenant tok"
+ctl config get --json >>"$T/o" || fail "config get --json"
+grep -q s3cret "$T/o" && fail "a token was echoed: $(grep s3cret "$T/o" | head -c 300)"
+grep -qx 'token = \*\*\*\*\*\*\*\*' "$T/o" || fail "config get: no masked token: $(cat "$T/o")"
+grep -qF '"key":"token","value":"********","given":true' "$T/o" || fail "config get --json: no masked token"
+ctl tenant remove tok >/dev/null || fail "remove tok"
+ok "tokens masked by utmemd in config get, text and JSON"
+
 # Runtime changes can be written back to the file, and survive a reload.
 ctl tenant add api --max 32M --weight 7 >/dev/null || fail "add api"
 ctl info | grep -q "^config_unsaved  *yes" || fail "info does not say changes are unsaved"
