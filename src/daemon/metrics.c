@@ -240,8 +240,9 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 
 /*
  * The host controller's and background compaction's figures (controller.c,
- * the numeric items of INFO), one gauge or counter each: utmem_controller_*
- * and utmem_compaction_*; sizes keep their _bytes suffix.
+ * the numeric items of INFO), one gauge or counter each: utmem_controller_*,
+ * utmem_compaction_*, utmem_purges_total and utmem_region_scrubbed_bytes_total;
+ * sizes keep their _bytes suffix.
  */
 static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 {
@@ -250,6 +251,7 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 		"controller_grown_bytes", "controller_pressure_samples",
 		"controller_floor_hits", "controller_sample_errors", "compaction_runs",
 		"compaction_moved", "compaction_moved_bytes", "compaction_ms", "purges",
+		"region_scrubbed_bytes",
 	};
 	struct ud_info_item it[40];
 	size_t n = 0;

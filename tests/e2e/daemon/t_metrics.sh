@@ -55,6 +55,10 @@ fi
 [ "$(metric "$m" 'utmem_tenant_puts_total\{tenant="default"\}')" = 1 ] || fail "default puts"
 [ "$(metric "$m" 'utmem_tenant_connections\{tenant="web"\}')" = 1 ] || fail "web connections: $(grep connections <<<"$m")"
 [ "$(metric "$m" 'utmem_capacity_bytes')" = 67108864 ] || fail "capacity"
+# The maintenance thread's running totals are counters (operations.md).
+for c in utmem_purges_total utmem_region_scrubbed_bytes_total utmem_compaction_runs_total; do
+	grep -qx "# TYPE $c counter" <<<"$m" || fail "$c not a counter: $(grep -E 'purges|scrubbed|compaction_runs' <<<"$m")"
+done
 # web's values went to its value region (the default path): its pages count
 [ "$(metric "$m" 'utmem_region_resident_bytes')" -gt 0 ] ||
 	fail "region resident: $(grep region_resident <<<"$m")"
