@@ -313,8 +313,11 @@ UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
  * took back from connections idle after a recall, connection_stage_bytes
  * and connection_stage_small_bytes: the two sizes of this connection's
  * staging extents, connection_stage_slots and connection_stage_small_slots:
- * how many it keeps and how many of them have the smaller size),
- * NUL-terminated in buf.
+ * how many it keeps and how many of them have the smaller size,
+ * tenant_puts_staged, tenant_puts_posted_inline and tenant_puts_replied:
+ * the tenant's PUTs by how they came, tenant_credit_returns: credit and
+ * staging slots its connections gave back; docs/operations.md), one per
+ * line; a newer utmemd may add keys, so parse by name. NUL-terminated in buf.
  * Returns the text's length,
  * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
  */

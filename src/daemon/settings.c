@@ -279,7 +279,7 @@ static int p_duration(const struct ud_setting *s, void *rec, const char *v,
 	store_uint(s, rec, n * mul);
 	return 0;
 err:
-	return bad(msg, msglen, "%s '%s': expected a duration from %llums to %llus, like 500ms, 30s or 5m",
+	return bad(msg, msglen, "%s '%s': expected a duration from %llums to %llus, like 20ms, 500ms or 2s (bare digits: seconds)",
 		   s->key, v, (unsigned long long)s->lo,
 		   (unsigned long long)s->hi / 1000);
 }

@@ -235,7 +235,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		 * no later attempt can succeed, so say so now. */
 		rm_log(ctx, "warning",
 		       "utmem: not loaded: bad value for addr: '%s' (expected "
-		       "unix:PATH, tcp:HOST:PORT with token=, or vsock:CID:PORT)",
+		       "unix:PATH, tcp:HOST:PORT with token=, vsock:CID:PORT, or in "
+		       "a guest ivshmem:, dev:PATH or virtio-serial:NAME)",
 		       cfg.addr);
 		goto err_ready;
 	}
