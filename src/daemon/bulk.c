@@ -26,9 +26,11 @@
  * the ring's socket) stays, unwatched, until the job comes back, and is
  * closed then: the request takes effect, as any request a client sent
  * before it went away, the connection's memory outlives the job, and the
- * worker never waits for it; what the ring still holds is then served
- * inline (noblk). Only when the worker stops for good does it wait for
- * its connections' jobs (ud_bulk_settle in ud_loop_fini).
+ * worker never waits for it. What the ring still holds is then drained,
+ * and a flush or destroy in it parks the ring again (ud_ring_drain; the
+ * whole drain is bounded in bytes). Only when the worker stops for good
+ * does it wait for its connections' jobs (ud_bulk_settle in
+ * ud_loop_fini).
  *
  * The operator's POOL_FLUSH and POOL_DESTROY (admin_ops.c) run here too,
  * and so do the evictions of an operator's lowered capacity or max and
@@ -292,10 +294,11 @@ static void submit(struct ud_conn *c)
 	j->conn = c;
 	j->loop = c->loop;
 	j->next = NULL;
-	/* No thread, a loop that reads no hand-off pipe (a VM's thread), or
-	 * a connection being closed (its memory must not outlive a queued
-	 * job): run it here. */
-	if (!b || !c->loop->bulk_ok || c->noblk) {
+	/* No thread, or a loop that reads no hand-off pipe (a VM's thread):
+	 * run it here. A ring drained after its socket closed parks like any
+	 * other connection (ud_ring_drain): its memory stays until the job
+	 * is back. */
+	if (!b || !c->loop->bulk_ok) {
 		j->err = job_run(d, j);
 		job_finish(c);
 		return;

@@ -203,9 +203,9 @@ struct ud_conn {
 	/* parked: its request `bulk` runs on the bulk thread (bulk.c); it is
 	 * also paused, and resumes only once the job is back. */
 	unsigned parked : 1;
-	/* closing down (ud_conn_close): what it still serves (a ring's posted
-	 * requests) runs inline, never parks it again */
-	unsigned noblk : 1;
+	/* a ring whose socket was closed: ud_ring_drain serves what the
+	 * client left in it, drain_left bytes more at most, then it closes */
+	unsigned draining : 1;
 	/* closed while it or its peer was parked: closed for good when the
 	 * job comes back (ud_bulk_reap); it is unwatched meanwhile */
 	unsigned close_pending : 1;
@@ -213,6 +213,7 @@ struct ud_conn {
 	 * client hung up, or close_pending */
 	unsigned unwatched : 1;
 	struct ud_bulk_job bulk;
+	uint64_t drain_left;      /* draining: request bytes it may still take */
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;
@@ -517,9 +518,12 @@ void ud_ring_arm(struct ud_loop *l, int on);
 /*
  * The client of ring connection c has gone (its socket closed): serve the
  * complete requests still in the ring (posted PUTs it was told were
- * accepted), dropping their replies. Bounded by the ring's size.
+ * accepted), dropping their replies; twice the ring's size in all.
+ * Returns 1 when a flush or destroy parked c on the bulk thread (c->peer
+ * is the socket again: the caller closes both when the job is back, and
+ * the drain resumes then), 0 when done.
  */
-void ud_ring_drain(struct ud_conn *c);
+int ud_ring_drain(struct ud_conn *c);
 /* A doorbell event on ring connection c. */
 void ud_ring_event(struct ud_conn *c);
 /*

@@ -195,13 +195,18 @@ void ud_conn_close(struct ud_conn *c)
 			close_later(peer);
 		return;
 	}
-	/* What the ring still holds is served inline, never parked again. */
-	c->noblk = 1;
-	if (peer && !peer->dead)
-		peer->noblk = 1;
-	/* Requests a client posted before it went away still take effect. */
-	if (!c->ring && peer && !peer->dead && peer->ring)
-		ud_ring_drain(peer);
+	/*
+	 * Requests a client posted before it went away still take effect. A
+	 * flush or destroy among them goes to the bulk thread like any other
+	 * (run here, it would hold this worker for the whole pool): both
+	 * sides then close when it comes back, and the drain goes on from
+	 * there, within the bytes it had left (ud_ring_drain).
+	 */
+	if (!c->ring && peer && !peer->dead && peer->ring && ud_ring_drain(peer)) {
+		close_later(c);
+		close_later(peer);
+		return;
+	}
 	conn_detach(c);
 	if (peer && !peer->dead) {
 		peer->peer = NULL;

@@ -217,25 +217,39 @@ hostile:
 	return -1;
 }
 
-void ud_ring_drain(struct ud_conn *c)
+int ud_ring_drain(struct ud_conn *c)
 {
-	uint64_t budget = c->ring->map.size * 2;
+	struct ud_conn *sock = c->peer;
 
+	/* The client can still write the ring after closing its socket: the
+	 * whole drain, however often a bulk job interrupts it, takes at most
+	 * twice the ring's size. */
+	if (!c->draining) {
+		c->draining = 1;
+		c->drain_left = c->ring->map.size * 2;
+	}
 	c->peer = NULL; /* nothing of it may close the socket side now */
-	while (!c->closing && budget) {
+	for (;;) {
 		int64_t got;
 
 		if (ud_backlog(c))
 			ud_out_consume(c, ud_backlog(c)); /* nobody reads replies */
 		c->paused = 0;
+		ud_conn_process(c); /* what a bulk job left in c->in first */
+		if (c->parked) {
+			c->peer = sock; /* closed together when the job is back */
+			return 1;
+		}
+		if (c->closing || c->dead || !c->drain_left)
+			break;
 		got = ring_fill(c);
 		if (got <= 0)
 			break;
-		budget = (uint64_t)got < budget ? budget - (uint64_t)got : 0;
-		ud_conn_process(c);
+		c->drain_left = (uint64_t)got < c->drain_left ? c->drain_left - (uint64_t)got : 0;
 	}
 	if (ud_backlog(c))
 		ud_out_consume(c, ud_backlog(c));
+	return 0;
 }
 
 void ud_ring_event(struct ud_conn *c)

@@ -4,8 +4,9 @@
  * nothing about them may stall another tenant: its pings and evicting PUTs
  * during the flushes (flushrace), its own flush behind a queue of the
  * attacker's (flushfair), the worker while a parked client hangs up
- * (flushhup); and requests pipelined, closed or reset behind a flush are
- * served in order (flushpipe, flushclose, flushreset). Subcommands of
+ * (flushhup), or a flush left in a ring whose socket closed (ringdrain);
+ * and requests pipelined, closed or reset behind a flush are served in
+ * order (flushpipe, flushclose, flushreset). Subcommands of
  * hostile.c, which has the raw-connection helpers (hostile.h).
  */
 #include <errno.h>
@@ -20,6 +21,7 @@
 
 #include "hostile.h"
 #include "proto/wire.h"
+#include "rawring.h"
 #include "utmem.h"
 
 /* ---- flushrace: a tenant's flush must not stop the others' service ---- */
@@ -448,6 +450,87 @@ int cmd_flushreset(char **argv)
 	printf("flush_us %llu pings %llu worst_ping_us %llu\n",
 	       (unsigned long long)d, (unsigned long long)pings,
 	       (unsigned long long)worst);
+	utmem_close(evil);
+	utmem_close(good);
+	return 0;
+}
+
+/*
+ * ringdrain EVIL GOOD: a flush left in a ring when its socket closes.
+ * utmemd serves what a ring still holds after its client hung up (posted
+ * requests take effect); a POOL_FLUSH among them used to run right there,
+ * on the worker, for the whole pool. The attacker fills its pool to its
+ * quota and flushes it once through libutmem (the flush's time, D), fills
+ * it again, then on a raw ring: a 6 MiB GET whose reply it never reads
+ * (the ring connection pauses, backlog above OUT_HIGH), a PING (taken, not
+ * served), a POOL_FLUSH (left in the ring), and it closes the socket. The
+ * good tenant then pings for 3 D. Prints D, the slowest ping and the
+ * pool's entries once the flush went through (it must: it was sent).
+ */
+int cmd_ringdrain(char **argv)
+{
+	static char big[6 << 20];
+	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
+	uint64_t next = 0, t0, d, end, worst = 0, pings = 0;
+	struct utmem_stats s = {0};
+	uint32_t pool, bigpool, raw, rawbig;
+	struct uwire_hdr h;
+	struct rawring r;
+
+	if (utmem_pool_open(evil, "flushme", UTMEM_POOL_CREATE, &pool) ||
+	    utmem_pool_open(evil, "big", UTMEM_POOL_CREATE, &bigpool))
+		die("ringdrain: pools");
+	memset(big, 'b', sizeof(big));
+	if (utmem_put(evil, bigpool, "big", 3, big, sizeof(big)))
+		die("ringdrain: 6 MiB put");
+	(void)fill_values(evil, pool, &next, 0);
+	t0 = now_us();
+	if (utmem_pool_flush(evil, pool))
+		die("ringdrain: flush");
+	d = now_us() - t0;
+	(void)fill_values(evil, pool, &next, 0);
+	if (rawring_open(argv[0], &r) != 0)
+		die("ringdrain: ring");
+	if (rawring_frame(&r, UWIRE_OP_POOL_OPEN, 0, 1, 0, "flushme", 7, NULL, 0) ||
+	    rawring_reply(&r, &h, 5000) != 0)
+		die("ringdrain: raw pool");
+	raw = h.pool;
+	if (rawring_frame(&r, UWIRE_OP_POOL_OPEN, 0, 2, 0, "big", 3, NULL, 0) ||
+	    rawring_reply(&r, &h, 5000) != 0)
+		die("ringdrain: raw big");
+	rawbig = h.pool;
+	if (rawring_frame(&r, UWIRE_OP_GET, 0, 3, rawbig, "big", 3, NULL, 0))
+		die("ringdrain: get");
+	usleep(100000); /* the reply fills the ring; the rest is backlog */
+	if (rawring_frame(&r, UWIRE_OP_PING, 0, 4, 0, NULL, 0, NULL, 0))
+		die("ringdrain: ping");
+	usleep(100000); /* taken into the connection's input, which pauses */
+	if (rawring_frame(&r, UWIRE_OP_POOL_FLUSH, 0, 5, raw, NULL, 0, NULL, 0))
+		die("ringdrain: flush frame");
+	usleep(50000);
+	close(r.fd); /* utmemd drains the ring: the flush runs now */
+	r.fd = -1;
+	end = now_us() + 3 * d;
+	while (now_us() < end) {
+		uint64_t t = now_us();
+
+		if (utmem_ping(good))
+			die("ringdrain: ping");
+		t = now_us() - t;
+		worst = t > worst ? t : worst;
+		pings++;
+	}
+	for (int i = 0; i < 500; i++) { /* 5 s for the flush to go through */
+		if (utmem_stats(evil, pool, &s))
+			die("ringdrain: stats");
+		if (!s.entries)
+			break;
+		usleep(10000);
+	}
+	printf("flush_us %llu pings %llu worst_ping_us %llu entries_after %llu\n",
+	       (unsigned long long)d, (unsigned long long)pings,
+	       (unsigned long long)worst, (unsigned long long)s.entries);
+	rawring_close(&r);
 	utmem_close(evil);
 	utmem_close(good);
 	return 0;
