@@ -462,6 +462,12 @@ void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
 /* Reserve room for a reply of n bytes (header included), so the next
  * ud_reply_begin of that size cannot fail. Returns 0 or -ENOMEM. */
 int ud_out_reserve(struct ud_conn *c, size_t n);
+/*
+ * ud_out_reserve, then fault the room's pages in now, in one system call:
+ * for a large reply about to be copied under a store lock, which must
+ * then only write warm memory. Returns 0 or -ENOMEM.
+ */
+int ud_out_prepare(struct ud_conn *c, size_t n);
 /* Queue n raw bytes of output. Returns 0 or -ENOMEM. */
 int ud_out_append(struct ud_conn *c, const void *buf, size_t n);
 /*

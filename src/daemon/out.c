@@ -26,6 +26,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define OUT_DEFAULT UD_OUT_BASE
 #define OUT_KEEP OUT_DEFAULT     /* largest drained segment a connection keeps */
@@ -193,6 +194,37 @@ int ud_out_reserve(struct ud_conn *c, size_t n)
 	else
 		c->oq = s;
 	c->oq_tail = s;
+	return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
+#endif
+
+int ud_out_prepare(struct ud_conn *c, size_t n)
+{
+	struct ud_seg *t;
+	uintptr_t lo, hi, pg = SEG_ROUND;
+	volatile uint8_t *room;
+	int err = ud_out_reserve(c, n);
+
+	if (err || !n)
+		return err;
+	t = c->oq_tail;
+	room = t->data + t->len;
+	/* Whole pages, the partial ones at the ends included: populating
+	 * writes nothing, so what else those pages hold is unharmed. */
+	lo = (uintptr_t)room & ~(pg - 1);
+	hi = ((uintptr_t)room + n + pg - 1) & ~(pg - 1);
+	(void)madvise((void *)lo, hi - lo, MADV_POPULATE_WRITE);
+	/* Then write a byte of each page of the room: where the kernel lacks
+	 * MADV_POPULATE_WRITE, and on a VM whose hypervisor maps a page for
+	 * the process only at its first touch (the development VM: 13.5 us
+	 * per page after populating, against 0.2 to write it again), this is
+	 * what faults it in. The room is overwritten by the reply. */
+	room[0] = 0;
+	for (uintptr_t p = lo + pg; p < (uintptr_t)room + n; p += pg)
+		*(volatile uint8_t *)p = 0;
 	return 0;
 }
 

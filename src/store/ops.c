@@ -396,8 +396,11 @@ int ust_put_ex(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	r.h = ust_hash(key, klen);
 	r.s = ust_stripe_of(st, pool, r.h);
 	r.size_ok = klen <= st->max_key && r.vlen <= st->max_value;
+	bool copy_out = r.stage_off < 0; /* the value is copied, not adopted */
+
 	if (r.stage_off >= 0) {
 		struct ust_tenant *t;
+		struct ust_pool *p;
 
 		/* The value is in the extent, after the record's key. */
 		pthread_mutex_lock(&st->stripes[0].lock);
@@ -406,11 +409,20 @@ int ust_put_ex(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 		    (uint64_t)r.stage_off + r.stage_len <= t->region->size &&
 		    uvr_rec_size(klen, r.vlen) <= r.stage_len)
 			r.val = t->region->base + r.stage_off + UVR_REC_HDR + klen;
+		/* A shared pool's value is copied out of the extent into
+		 * utmemd's heap (placement): a copy like any other. */
+		p = ust_pool_get(st, pool);
+		copy_out = p && (p->kind & UST_POOL_SHARED);
 		pthread_mutex_unlock(&st->stripes[0].lock);
 		if (!r.val)
 			r.size_ok = false;
 	}
-	if (r.size_ok && ust_split(r.vlen) && r.stage_off < 0) {
+	/* A large value is copied before the stripe lock is taken: a copy
+	 * faults its pages in (a fresh allocation; a staged value's, which
+	 * utmemd has never touched), and every operation on the stripe,
+	 * another tenant's too, would wait for it. An adopted extent needs
+	 * no copy, and no second lock round trip. */
+	if (r.size_ok && ust_split(r.vlen) && copy_out) {
 		err = build_unlocked(st, &r);
 		if (err) {
 			stage_release(st, &r);
@@ -459,7 +471,8 @@ int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 
 /*
  * GET (see store.h). Returns 0 on a hit, -ENOENT on a miss, a negative sink
- * result, -EINVAL or -EBADF. sink runs under the stripe lock.
+ * result, -EINVAL or -EBADF. sink runs under the stripe lock; a sink that
+ * returns -EAGAIN declines for now: nothing is counted, stamped or taken.
  */
 int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	    size_t klen, unsigned flags, ust_sink_fn sink, void *ctx)
@@ -480,19 +493,23 @@ int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	r = resolve(st, tenant, pool, s, &o);
 	if (r)
 		goto out;
-	o.ps->gets++;
-	o.ts->gets++;
 	e = ust_sub_find(o.sub, h, key, klen, &link);
 	if (!e) {
+		o.ps->gets++;
+		o.ts->gets++;
 		o.ps->misses++;
 		o.ts->misses++;
 		r = -ENOENT;
 		goto out;
 	}
+	r = sink(ctx, ust_entry_value(e), ust_vlen(e));
+	if (r == -EAGAIN)
+		goto out; /* the caller prepares, then asks again */
+	o.ps->gets++;
+	o.ts->gets++;
 	o.ps->hits++;
 	o.ts->hits++;
 	e->stamp = ust_now(st);
-	r = sink(ctx, ust_entry_value(e), ust_vlen(e));
 	if (r >= 0 && (flags & UST_GET_EXCLUSIVE)) {
 		gone = take(st, &o, link);
 		ust_credit_trim(st, o.t, o.s);

@@ -22,6 +22,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "store/internal.h"
 
@@ -231,6 +232,44 @@ static struct ust_region *region_enter(ust_store *st, uint32_t tenant)
 static void region_leave(struct ust_region *g)
 {
 	atomic_fetch_sub(&g->users, 1);
+}
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22 /* Linux 5.14 */
+#endif
+
+void ust_prefault_value(ust_store *st, uint32_t tenant, const void *p, size_t n)
+{
+	uintptr_t pg = UST_ARENA_PAGE, lo = (uintptr_t)p & ~(pg - 1);
+	uintptr_t hi = ((uintptr_t)p + n + pg - 1) & ~(pg - 1);
+	unsigned char vec[4096];
+	struct ust_region *g;
+
+	if (!n || hi < lo)
+		return;
+	g = region_enter(st, tenant);
+	if (!g || lo < (uintptr_t)g->base || hi > (uintptr_t)g->base + g->size) {
+		if (g)
+			region_leave(g);
+		/* utmemd's heap: populating a page freed meanwhile maps the
+		 * zero page at most, and an unmapped range fails quietly. */
+		(void)madvise((void *)lo, hi - lo, MADV_POPULATE_READ);
+		return;
+	}
+	/* In the region: only pages the file holds, a chunk at a time. A
+	 * hole (the value freed and punched meanwhile) is left alone, since
+	 * reading it would allocate a page there. */
+	while (lo < hi) {
+		size_t pages = (hi - lo) / pg < sizeof(vec) ? (hi - lo) / pg : sizeof(vec);
+
+		if (mincore((void *)lo, pages * pg, vec) < 0)
+			break;
+		for (size_t i = 0; i < pages; i++)
+			if (vec[i] & 1)
+				(void)*(volatile const uint8_t *)(lo + i * pg);
+		lo += pages * pg;
+	}
+	region_leave(g);
 }
 
 /* Index charges are brought up to date in steps of at least this much,

@@ -290,9 +290,13 @@ int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 
 /*
  * GET: find key and hand its value to sink, called exactly once on a hit,
- * while the entry is pinned (do not call back into the store from it).
+ * under the key's stripe lock (do not call back into the store from it,
+ * and do only the copy there: every operation on the stripe waits).
  * A negative return from sink is passed through and, for an exclusive get,
- * leaves the entry in place. Returns 0 on a hit, -ENOENT on a miss.
+ * leaves the entry in place. -EAGAIN from sink means "not now": the GET
+ * counts nothing and changes nothing, so that the caller can prepare what
+ * the copy needs (e.g. fault in its destination) without the lock and call
+ * ust_get again. Returns 0 on a hit, -ENOENT on a miss.
  */
 typedef int (*ust_sink_fn)(void *ctx, const void *val, size_t len);
 int ust_get(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
@@ -498,6 +502,19 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 #define UST_REGION_SCRUB_SLACK (4u << 20)
 typedef void (*ust_scrubbed_fn)(void *arg, uint32_t tenant, uint64_t bytes);
 void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg);
+
+/*
+ * Map in the pages of a value a GET is about to copy under a stripe lock,
+ * from outside any lock, so that the copy does not fault; p may be stale
+ * (the value gone meanwhile). A value in tenant's value region, whose
+ * records a client may have written without utmemd ever touching them, is
+ * read a byte a page where the file holds the page (mincore), the region
+ * held alive meanwhile: populating is not enough on a VM whose hypervisor
+ * maps a page for the process only at its first touch. Elsewhere (utmemd's
+ * heap) it is populated for reading (MADV_POPULATE_READ, safe on any
+ * address).
+ */
+void ust_prefault_value(ust_store *st, uint32_t tenant, const void *p, size_t n);
 /* Punch the region's warm cache and empty slabs now. */
 int ust_region_trim(ust_store *st, uint32_t tenant);
 

@@ -51,6 +51,7 @@ int cmd_flushfair(char **argv);
 int cmd_flushpipe(char **argv);
 int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
+int cmd_bigcopy(char **argv);
 int cmd_ringdrain(char **argv);
 int cmd_ringhold(char **argv);
 int cmd_ringpost(char **argv);

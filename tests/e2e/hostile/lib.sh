@@ -51,9 +51,13 @@ if [ "${HOSTILE_OLD:-0}" = 1 ]; then
 fi
 
 RUN=$T/run
-CAP_MB=64
-MAXV=$((8 << 20))
-INFLIGHT_MB=16
+# A case about large values may raise these (t_bigcopy.sh); the RSS bound
+# follows.
+CAP_MB=${HOSTILE_CAP_MB:-64}
+MAXV_MB=${HOSTILE_MAX_VALUE_MB:-8}
+MAXV=$((MAXV_MB << 20))
+INFLIGHT_MB=${HOSTILE_INFLIGHT_MB:-16}
+EVIL_MAX_MB=${HOSTILE_EVIL_MAX_MB:-24}
 MAX_CONNS=32
 WORKERS=${HOSTILE_WORKERS:-2} # a case may share one worker between tenants
 RING_SIZE=${HOSTILE_RING_SIZE:-off} # a case may turn the fast path on
@@ -67,7 +71,7 @@ hostile_config() {
 		cat <<CFG
 [utmemd]
 capacity = ${CAP_MB}M
-max_value = 8M
+max_value = ${MAXV_MB}M
 workers = $WORKERS
 ring_size = $RING_SIZE
 tcp = 127.0.0.1:0
@@ -85,7 +89,7 @@ inflight = ${INFLIGHT_MB}M #new
 max_conns = $MAX_CONNS #new
 max_pools = 64 #new
 [tenant evil]
-max = 24M
+max = ${EVIL_MAX_MB}M
 token = $TOKEN_EVIL
 inflight = ${INFLIGHT_MB}M #new
 max_conns = $MAX_CONNS #new
