@@ -377,9 +377,15 @@ static int cmd_scribble(char **argv)
 {
 	int fd = open(argv[0], O_RDWR | O_SYNC);
 	double secs = atof(argv[1]);
-	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), x = now_ns() | 1, writes = 0;
+	uint64_t end = now_ns() + (uint64_t)(secs * 1e9), x, writes = 0;
+	const char *seed = getenv("VMCHECK_SEED");
 	struct stat st;
 	uint8_t *m;
+
+	x = (seed ? strtoull(seed, NULL, 10) : now_ns()) | 1;
+	printf("scribble seed %llu (replay: VMCHECK_SEED=%llu)\n",
+	       (unsigned long long)x, (unsigned long long)x);
+	fflush(stdout);
 
 	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size < 4096) {
 		printf("FAIL scribble: cannot open %s\n", argv[0]);

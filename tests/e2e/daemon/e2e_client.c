@@ -351,6 +351,8 @@ static unsigned kind_flags(const char *kind)
 {
 	if (strcmp(kind, "shared") == 0)
 		return UTMEM_POOL_SHARED;
+	if (strcmp(kind, "shared-ephemeral") == 0)
+		return UTMEM_POOL_SHARED | UTMEM_POOL_EPHEMERAL;
 	if (strcmp(kind, "ephemeral") == 0)
 		return UTMEM_POOL_EPHEMERAL | UTMEM_POOL_CREATE;
 	return UTMEM_POOL_CREATE;
@@ -478,6 +480,20 @@ static int cmd_serve(char **argv)
 	return failures || rounds == 0 ? 1 : 0;
 }
 
+/* idle SOCK SECONDS: connect, open a pool, then do nothing for SECONDS. */
+static int cmd_idle(char **argv)
+{
+	utmem_client *c = dial(argv[0]);
+	uint32_t p;
+
+	CHECK_EQ("open", utmem_pool_open(c, "idle", UTMEM_POOL_CREATE, &p), 0);
+	printf("connected\n");
+	fflush(stdout);
+	sleep((unsigned)atoi(argv[1]));
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -490,6 +506,7 @@ int main(int argc, char **argv)
 		{"quota", 2, cmd_quota},     {"restart", 3, cmd_restart},
 		{"tcp", 3, cmd_tcp},         {"count", 2, cmd_count},
 		{"serve", 2, cmd_serve},     {"fill", 6, cmd_fill},
+		{"idle", 2, cmd_idle},
 		{"fill", 5, cmd_fill_k},     {"check", 6, cmd_check},
 		{"refused", 4, cmd_refused}, {"read", 4, cmd_read},
 		{"fill2", 5, cmd_fill2},

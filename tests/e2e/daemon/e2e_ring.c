@@ -1214,6 +1214,8 @@ static int cmd_slabrec(char **argv)
 
 int main(int argc, char **argv)
 {
+	/* Line-buffered: a printed seed survives a crash or a timeout. */
+	setvbuf(stdout, NULL, _IOLBF, 0);
 	static const struct {
 		const char *name;
 		int nargs;

@@ -4,13 +4,14 @@
 # is refused with "Permission denied" (not "pool not granted") on one that
 # is root's, uses the shared-memory ring across users (memfds are passed),
 # and utmemd itself runs as redis after binding (user =). Needs root and
-# Debian's redis-server (which creates the redis user); skipped otherwise.
+# Debian's redis-server (which creates the redis user), both of which
+# `make test` provides: without them the test fails, it is not skipped.
 . "$(dirname "$0")/lib.sh"
 
-[ "$(id -u)" = 0 ] || { echo "skip: needs root"; exit 77; }
+[ "$(id -u)" = 0 ] || fail "needs root (make test runs as root)"
 command -v redis-server >/dev/null && command -v redis-cli >/dev/null &&
-	getent passwd redis >/dev/null || { echo "skip: no redis-server or redis user"; exit 77; }
-[ -n "${UTMEM_MODULE:-}" ] || { echo "skip: the Redis module is not built"; exit 77; }
+	getent passwd redis >/dev/null || fail "no redis-server or redis user (make test installs Debian's redis-server)"
+[ -n "${UTMEM_MODULE:-}" ] || fail "the Redis module is not built"
 RUID=$(id -u redis)
 RGID=$(id -g redis)
 chmod 755 "$T"   # redis must reach the sockets below it

@@ -43,7 +43,8 @@ $C fill "$RUN/b.sock" pb persistent 40 100000 b || fail "fill b"
 $C fill "$RUN/a.sock" sp shared 20 500 sa || fail "fill shared by a"
 $C fill "$RUN/b.sock" sp shared 30 700 sb || fail "fill shared by b"
 $C fill "$RUN/a.sock" ea ephemeral 50 100 e || fail "fill ephemeral"
-$C fill "$RUN/a.sock" se shared 5 100 x 2>/dev/null   # shared ephemeral: not saved either
+$C fill "$RUN/a.sock" se shared-ephemeral 5 100 x || fail "fill shared ephemeral" # not saved either
+[ "$(json_num "$(ctl stats --json)" se entries)" = 5 ] || fail "the shared ephemeral pool was not filled"
 ctl save >"$T/o" || fail "save: $(cat "$T/o")"
 grep -q "^saved 3 persistent pools, 390 entries (.*) to $STATE/pools.utmem in [0-9]* ms$" "$T/o" ||
 	fail "save: $(cat "$T/o")"

@@ -55,8 +55,22 @@ ok "SIGTERM: exit 0, sockets removed"
 
 # SIGINT too, with a client connected and idle.
 start_daemon d2 "$RUN"
-exec 9<>/dev/null
+"$E2E_CLIENT" idle "$RUN/utmemd.sock" 30 >"$T/idle.out" 2>&1 &
+IDLE=$!
+PIDS+=("$IDLE")
+for _ in $(seq 1 100); do
+	grep -q connected "$T/idle.out" && break
+	sleep 0.05
+done
+grep -q connected "$T/idle.out" || fail "the idle client did not connect: $(cat "$T/idle.out")"
+[ "$(ctl info | awk '$1 == "connections" { print $2 }')" -ge 1 ] || fail "no connection counted"
 kill -INT "$DPID"
+for _ in $(seq 1 100); do
+	kill -0 "$DPID" 2>/dev/null || break
+	sleep 0.05
+done
+kill -0 "$DPID" 2>/dev/null && fail "utmemd still running 5 s after SIGINT with an idle client"
 wait "$DPID" || fail "SIGINT exit status $?"
 [ ! -e "$RUN/utmemd.sock" ] || fail "socket left after SIGINT"
-ok "SIGINT: exit 0, sockets removed"
+kill -KILL "$IDLE" 2>/dev/null
+ok "SIGINT with an idle client connected: exit 0, sockets removed"

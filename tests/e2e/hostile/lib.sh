@@ -178,7 +178,8 @@ hostile_end() {
 	[ "$out" = "checked 50 lost 0" ] || fail "$name: acknowledged shared values lost: $out"
 	ctl stats >/dev/null || fail "$name: the admin socket does not answer"
 	local t0=$(date +%s%N)
-	stop_daemon "$DPID" || fail "$name: utmemd exit status $? on SIGTERM"
-	kill -0 "$DPID" 2>/dev/null && fail "$name: utmemd still running 5 s after SIGTERM"
+	# stop_daemon kills a utmemd still running 5 s after SIGTERM (30
+	# under a sanitizer) and returns 124.
+	stop_daemon "$DPID" || fail "$name: utmemd exit status $? on SIGTERM (124: it did not stop)"
 	[ "${OLD_FAILS:-0}" = 0 ] && ok "$name: utmemd up, good served (p50 $d50 us vs $base50 us, p99 $d99 us, max $dmax us of its own, machine stalls up to $stall us, 0 errors), RSS $((max_rss / 1024)) MiB <= $((bound / 1024)) MiB, nothing lost, SIGTERM stop in $((($(date +%s%N) - t0) / 1000000)) ms"
 }
