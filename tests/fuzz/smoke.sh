@@ -19,7 +19,12 @@ for target in fuzz_wire fuzz_client fuzz_dispatch fuzz_ring; do
 		exit 1
 	fi
 	mkdir -p "$work/$target/corpus"
-	cp "$here/corpus/$target"/* "$work/$target/corpus/" 2>/dev/null || true
+	# The seed corpus is in the tree: fuzzing from nothing by accident
+	# would still pass, finding less.
+	cp "$here/corpus/$target"/* "$work/$target/corpus/" || {
+		echo "smoke: no seed corpus in $here/corpus/$target" >&2
+		exit 1
+	}
 	echo "== $target: ${secs}s"
 	if (cd "$work/$target" && "$bin" -max_total_time="$secs" -timeout=10 \
 		-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 \

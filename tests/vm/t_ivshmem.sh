@@ -62,6 +62,7 @@ ok "a second process is refused (EBUSY) while one holds the region"
 # the daemon is left mid-frame; the next attach drops that and starts clean.
 "$VMCHECK" lat "$A" 1000000 4194304 >/dev/null 2>&1 &
 KPID=$!
+PIDS+=("$KPID")
 sleep 0.5
 kill -KILL "$KPID"; wait "$KPID" 2>/dev/null
 "$VMCHECK" check "$A" pp vm1-pp from-guest 102400 42 ||
@@ -134,6 +135,7 @@ ok "a blocking, full interrupt eventfd stalls no one"
 # no SIGBUS death; the VM is dropped with a log line; others are served.
 "$VMCHECK" hold "$A" 5 >/dev/null 2>&1 &
 TPID=$!
+PIDS+=("$TPID")
 sleep 0.5
 truncate -s 0 "$RUN/vm1.shm"
 for i in $(seq 1 100); do grep -q "truncated under utmemd" "$T/d2.log" && break; sleep 0.05; done

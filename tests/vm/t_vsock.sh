@@ -44,8 +44,7 @@ for i in $(seq 1 100); do
 done
 if ! kill -0 "$DPID" 2>/dev/null; then
 	grep -q "no AF_VSOCK here" "$T/d.log" || { cat "$T/d.log"; fail "utmemd died without a clear message"; }
-	ok "no AF_VSOCK on this machine: utmemd refuses vsock = PORT clearly"
-	exit 77
+	fail "no AF_VSOCK on this machine (utmemd refuses vsock = PORT clearly): the listener is not tested"
 fi
 grep -q "^vsock: vsock:2:$PORT " "$T/d.out" || { cat "$T/d.out"; fail "no vsock listener in the banner"; }
 ok "utmemd listens on vsock port $PORT"

@@ -9,6 +9,8 @@ hostile_start
 l0=$(wc -l <"$T/d.log")
 out=$("$HOSTILE" flood "$EVIL" 1000) || fail "attack did not run"
 echo "attack: $out"
+# The flood must have reached utmemd for a quiet log to mean anything.
+[ "$(field "$out" connections)" -ge 900 ] || fail "the flood made too few connections: $out"
 out=$("$HOSTILE" guess "$TCP" 1) || fail "attack did not run"
 echo "attack: $out"
 l1=$(wc -l <"$T/d.log")

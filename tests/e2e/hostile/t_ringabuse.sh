@@ -57,7 +57,7 @@ done
 grep -q '^ready' "$T/hold.out" || fail "the attacker did not get its rings ready: $(cat "$T/hold.out")"
 rss1=$(rss_kb "$DPID")
 echo "measured: utmemd's RSS $((rss0 >> 10)) MiB before the rings, $((rss1 >> 10)) MiB with the attacker's rings held and streamed through"
-good=$("$HOSTILE" ringhold "$GOOD" 1 0 0 | tail -n 1) || fail "good ring"
+good=$(set -o pipefail; "$HOSTILE" ringhold "$GOOD" 1 0 0 | tail -n 1) || fail "good ring"
 echo "good while the attacker holds its rings: $good"
 [ "$(field "$good" rings)" = 1 ] || fail "the good tenant got no ring while the attacker held its own: $good"
 wait "$A" || fail "ringhold did not run"
@@ -98,7 +98,7 @@ done
 [ "$(field "$out" entries)" = "$(field "$out" expected_entries)" ] ||
 	fail "the pool holds other entries than the legitimate ones: $out"
 [ "$(field "$out" conns_after)" = 1 ] || fail "the attacker's rings did not close: $out"
-again=$("$HOSTILE" ringhold "$EVIL" $((RINGS + 2)) 0 0 | tail -n 1) || fail "ringhold again"
+again=$(set -o pipefail; "$HOSTILE" ringhold "$EVIL" $((RINGS + 2)) 0 0 | tail -n 1) || fail "ringhold again"
 echo "rings again after the attack: $again"
 [ "$(field "$again" rings)" = "$RINGS" ] ||
 	fail "the in-flight charge of closed rings was not given back: $again"

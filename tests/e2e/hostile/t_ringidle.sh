@@ -53,7 +53,7 @@ within() {
 # rings_again WHAT: the attacker gets all its rings again.
 rings_again() {
 	local again
-	again=$("$HOSTILE" ringhold "$EVIL" $((RINGS + 2)) 0 0 | tail -n 1) || fail "ringhold after $1"
+	again=$(set -o pipefail; "$HOSTILE" ringhold "$EVIL" $((RINGS + 2)) 0 0 | tail -n 1) || fail "ringhold after $1"
 	[ "$(field "$again" rings)" = "$RINGS" ] ||
 		fail "after $1 the attacker got $(field "$again" rings) rings, not $RINGS: the closed rings' in-flight charge was not given back ($again)"
 }

@@ -18,7 +18,7 @@
 # Redis sees the change at once (the elasticity the thesis is about).
 #
 # usage: redis_module_test.sh UTMEMD MODULE [UTMEMCTL [REDIS_LOAD]]
-# Exit 0 = pass, 1 = fail, 77 = skip (no redis-server/redis-cli).
+# Exit 0 = pass, 1 = fail (also without redis-server or redis-cli).
 set -u
 
 UTMEMD=${1:?usage: $0 UTMEMD MODULE}

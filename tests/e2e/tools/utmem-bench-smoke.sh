@@ -6,7 +6,7 @@
 # values and checks that it answered requests with no error; then checks
 # that bad arguments exit 2 with a message and an unreachable daemon exits 1
 # with the library's message. Servers are stopped by pid on any exit.
-# Usage: utmem-bench-smoke.sh UTMEMD UTMEM-BENCH     (exit 77 = skipped)
+# Usage: utmem-bench-smoke.sh UTMEMD UTMEM-BENCH
 set -euo pipefail
 
 UTMEMD=${1:?usage: $0 UTMEMD UTMEM-BENCH}
