@@ -178,6 +178,10 @@ int ud_ring_service(struct ud_conn *c)
 {
 	int moved = 0, n;
 
+	/* Closed while it or its socket was parked: nothing more is served
+	 * until the job is back and the close drains it (ud_conn_close). */
+	if (c->close_pending)
+		return 0;
 	n = ring_flush(c);
 	if (n < 0)
 		goto hostile;
@@ -280,6 +284,11 @@ int ud_ring_ready(struct ud_loop *l)
 	for (struct ud_conn *c = l->rings; c; c = c->rnext) {
 		struct ud_ring *r = c->ring;
 
+		/* A ring closed while parked waits for its job, and may
+		 * publish anything meanwhile (an impossible index reads as
+		 * work here forever): it never keeps the worker awake. */
+		if (c->close_pending)
+			continue;
 		if (!c->closing && !c->paused && uring_avail(&r->rx) != 0)
 			return 1;
 		if (ud_backlog(c) && uring_room(&r->tx) != 0)

@@ -4,7 +4,8 @@
  * nothing about them may stall another tenant: its pings and evicting PUTs
  * during the flushes (flushrace), its own flush behind a queue of the
  * attacker's (flushfair), the worker while a parked client hangs up
- * (flushhup), or a flush left in a ring whose socket closed (ringdrain);
+ * (flushhup), a flush left in a ring whose socket closed (ringdrain), or a
+ * ring that lies while its socket is parked on a flush (flushliar);
  * and requests pipelined, closed or reset behind a flush are served in
  * order (flushpipe, flushclose, flushreset). Subcommands of
  * hostile.c, which has the raw-connection helpers (hostile.h).
@@ -533,5 +534,47 @@ int cmd_ringdrain(char **argv)
 	rawring_close(&r);
 	utmem_close(evil);
 	utmem_close(good);
+	return 0;
+}
+
+/*
+ * flushliar EVIL liar|quiet: three times, fill a pool to the quota, open a
+ * raw ring, send a POOL_FLUSH of the pool on the ring's socket (the socket
+ * parks on the bulk thread) and, with liar, publish an impossible tail in
+ * the ring: the ring is then closed with its socket once the job is back,
+ * and meanwhile must not read as work to its worker (it spun at 100 %
+ * for the whole flush). A flush of the same pool through libutmem queues
+ * behind the raw one and times it. Prints the flushes' time, summed.
+ */
+int cmd_flushliar(char **argv)
+{
+	utmem_client *evil = connect_lib(argv[0]);
+	int liar = strcmp(argv[1], "liar") == 0;
+	uint64_t next = 0, flush_us = 0;
+	uint32_t pool;
+
+	if (utmem_pool_open(evil, "liar", UTMEM_POOL_CREATE, &pool))
+		die("flushliar: pool");
+	for (int round = 0; round < 3; round++) {
+		static const char junk[16] = "not a frame....";
+		uint32_t wire_pool = 0;
+		struct rawring r;
+		uint64_t t0;
+
+		fill_values(evil, pool, &next, 0);
+		if (rawring_open(argv[0], &r) != 0 || !(wire_pool = raw_pool(r.fd, "liar")))
+			die("flushliar: raw ring");
+		t0 = now_us();
+		send_frame(r.fd, UWIRE_OP_POOL_FLUSH, 0, 99, wire_pool, NULL, 0, NULL, 0);
+		usleep(2000); /* the socket reads it and parks */
+		if (liar)
+			rawring_poke(&r, 0, junk, sizeof(junk), 1ull << 40);
+		if (utmem_pool_flush(evil, pool))
+			die("flushliar: flush");
+		flush_us += now_us() - t0;
+		rawring_close(&r);
+	}
+	printf("flush_us %llu\n", (unsigned long long)flush_us);
+	utmem_close(evil);
 	return 0;
 }

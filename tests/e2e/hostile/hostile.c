@@ -947,6 +947,7 @@ int main(int argc, char **argv)
 	ONE("flushreset", 2, cmd_flushreset);
 	ONE("bigcopy", 5, cmd_bigcopy);
 	ONE("ringdrain", 2, cmd_ringdrain);
+	ONE("flushliar", 2, cmd_flushliar);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 	ONE("ringhold", 4, cmd_ringhold);
@@ -959,6 +960,6 @@ int main(int argc, char **argv)
 	ONE("slabcraft", 2, cmd_slabcraft);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|flushliar|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
 	return 2;
 }

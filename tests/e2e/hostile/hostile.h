@@ -53,6 +53,7 @@ int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
 int cmd_bigcopy(char **argv);
 int cmd_ringdrain(char **argv);
+int cmd_flushliar(char **argv);
 int cmd_ringhold(char **argv);
 int cmd_ringpost(char **argv);
 int cmd_ringunread(char **argv);
