@@ -468,6 +468,9 @@ int ud_out_reserve(struct ud_conn *c, size_t n);
  * then only write warm memory. Returns 0 or -ENOMEM.
  */
 int ud_out_prepare(struct ud_conn *c, size_t n);
+/* Would ud_out_reserve(c, n) find room already written once (the tail,
+ * the spare, or a drained segment in the loop's cache)? */
+bool ud_out_warm(const struct ud_conn *c, size_t n);
 /* Queue n raw bytes of output. Returns 0 or -ENOMEM. */
 int ud_out_append(struct ud_conn *c, const void *buf, size_t n);
 /*

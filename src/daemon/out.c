@@ -197,6 +197,21 @@ int ud_out_reserve(struct ud_conn *c, size_t n)
 	return 0;
 }
 
+bool ud_out_warm(const struct ud_conn *c, size_t n)
+{
+	const struct ud_seg *t = c->oq_tail, *s;
+
+	if ((t && t->cap - t->len >= n) || (n <= OUT_DEFAULT && c->ospare))
+		return true;
+	if (n <= OUT_DEFAULT)
+		return false;
+	n = (n + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
+	for (s = c->loop->seg_cache; s; s = s->next)
+		if (s->cap >= n && s->cap - n <= n / 4) /* as seg_get takes it */
+			return true;
+	return false;
+}
+
 #ifndef MADV_POPULATE_WRITE
 #define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
 #endif
