@@ -463,9 +463,10 @@ void ud_reply(struct ud_conn *c, const struct uwire_hdr *req, unsigned status,
  * ud_reply_begin of that size cannot fail. Returns 0 or -ENOMEM. */
 int ud_out_reserve(struct ud_conn *c, size_t n);
 /*
- * ud_out_reserve, then fault the room's pages in now, in one system call:
- * for a large reply about to be copied under a store lock, which must
- * then only write warm memory. Returns 0 or -ENOMEM.
+ * ud_out_reserve, then fault the room's pages in now (populated, then
+ * written a byte a page): for a large reply about to be copied under a
+ * store lock, which must then only write warm memory. Returns 0 or
+ * -ENOMEM.
  */
 int ud_out_prepare(struct ud_conn *c, size_t n);
 /* Would ud_out_reserve(c, n) find room already written once (the tail,
