@@ -7,11 +7,7 @@ start_daemon d "$RUN"
 "$E2E_CLIENT" quota "$RUN/utmemd.sock" "$T/lowered" >"$T/client.out" 2>"$T/client.log" &
 CP=$!
 PIDS+=("$CP")
-for i in $(seq 1 200); do
-	grep -q READY "$T/client.out" && break
-	sleep 0.05
-done
-grep -q READY "$T/client.out" || fail "client did not fill its pool"
+wait_output "$T/client.out" READY "$CP" || fail "client did not fill its pool"
 ctl tenant set default --max 256K || fail "utmemctl tenant set"
 json=$(ctl --json stats)
 [ "$(json_num "$json" default max)" = 262144 ] || fail "max not 256K in stats: $json"

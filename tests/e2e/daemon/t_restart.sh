@@ -9,11 +9,7 @@ start_daemon d1 "$RUN"
 	>"$T/client.out" 2>"$T/client.log" &
 CP=$!
 PIDS+=("$CP")
-for i in $(seq 1 200); do
-	grep -q READY "$T/client.out" && break
-	sleep 0.05
-done
-grep -q READY "$T/client.out" || fail "client not ready"
+wait_output "$T/client.out" READY "$CP" || fail "client not ready"
 kill -KILL "$DPID"
 wait "$DPID" 2>/dev/null
 [ -S "$RUN/utmemd.sock" ] || fail "expected a stale socket after SIGKILL"

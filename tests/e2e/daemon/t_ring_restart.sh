@@ -11,11 +11,7 @@ start_daemon d1 "$RUN" -c "$T/dbg.ini"
 	>"$T/client.out" 2>"$T/client.log" &
 CP=$!
 PIDS+=("$CP")
-for i in $(seq 1 200); do
-	grep -q READY "$T/client.out" && break
-	sleep 0.05
-done
-grep -q READY "$T/client.out" || fail "client not ready"
+wait_output "$T/client.out" READY "$CP" || fail "client not ready"
 freeze_pid "$DPID"
 touch "$T/stopped"
 sleep 0.5

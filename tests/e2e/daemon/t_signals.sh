@@ -58,11 +58,8 @@ start_daemon d2 "$RUN"
 "$E2E_CLIENT" idle "$RUN/utmemd.sock" 30 >"$T/idle.out" 2>&1 &
 IDLE=$!
 PIDS+=("$IDLE")
-for _ in $(seq 1 100); do
-	grep -q connected "$T/idle.out" && break
-	sleep 0.05
-done
-grep -q connected "$T/idle.out" || fail "the idle client did not connect: $(cat "$T/idle.out")"
+wait_output "$T/idle.out" '^connected$' "$IDLE" ||
+	fail "the idle client did not connect: $(cat "$T/idle.out")"
 [ "$(ctl info | awk '$1 == "connections" { print $2 }')" -ge 1 ] || fail "no connection counted"
 kill -INT "$DPID"
 for _ in $(seq 1 100); do
