@@ -10,14 +10,16 @@
 # utmemd now faults both in first, without the lock (op_get), and only the
 # copy is left under it.
 # Here the limits are raised for 64 MiB values (capacity, max_value, the
-# attacker's max and in-flight budget; the RSS bound follows). The
-# attacker GETs three 64 MiB values in turn for 4 s (at least 5 of them) from a pool in the
-# good tenant's pool group, and (the control) from a pool in another; the
-# good tenant, on the other worker, GETs small values meanwhile. Its GETs
-# slower than 50 ms of their own time (the machine's stalls taken out;
-# the copy alone takes 4-19 ms here, a faulting one 200-400)
-# must be about as few beside the attacker's group as beside the control,
-# and the five properties of lib.sh hold.
+# attacker's max and in-flight budget; the RSS bound follows), and both
+# tenants stay on their sockets (rings off, no value region): the case is
+# the fresh reply segment. The attacker GETs three 64 MiB values in turn
+# for 4 s (at least 5 of them) from a pool in the good tenant's pool
+# group, and (the control) from a pool in another; the good tenant, on the
+# other worker, GETs small values meanwhile. Its GETs slower than 50 ms of
+# their own time (the machine's stalls taken out; the copy alone takes
+# 4-19 ms here, a faulting one 200-400) must be about as few beside the
+# attacker's group as beside the control, and the five properties of
+# lib.sh hold.
 HOSTILE_CAP_MB=512
 HOSTILE_MAX_VALUE_MB=64
 HOSTILE_EVIL_MAX_MB=256
