@@ -108,17 +108,35 @@ void ud_seg_cache_trim(struct ud_loop *l)
 	l->seg_largest = 0;
 }
 
+/* Would a cached segment of cap bytes do for want? (It wastes at most a
+ * quarter.) */
+static bool seg_fits(size_t cap, size_t want)
+{
+	return cap >= want && cap - want <= want / 4;
+}
+
+/* The segment size a reply of n bytes takes (0: too large): OUT_DEFAULT,
+ * shared with its neighbours, or its own, rounded up to a page so cached
+ * segments fit values of nearly the same size. */
+static size_t seg_want(size_t n)
+{
+	size_t want = n <= OUT_DEFAULT ? OUT_DEFAULT : n;
+
+	if (want > SIZE_MAX - SEG_ROUND)
+		return 0;
+	return (want + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
+}
+
 /*
  * An empty segment of at least `want` bytes: the cached one that fits best
- * (wasting at most a quarter), or a new one. Returns NULL if out of memory.
+ * (seg_fits), or a new one. Returns NULL if out of memory.
  */
 static struct ud_seg *seg_get(struct ud_loop *l, size_t want)
 {
 	struct ud_seg **pp, **best = NULL, *s;
 
 	for (pp = &l->seg_cache; *pp; pp = &(*pp)->next)
-		if ((*pp)->cap >= want && (*pp)->cap - want <= want / 4 &&
-		    (!best || (*pp)->cap < (*best)->cap))
+		if (seg_fits((*pp)->cap, want) && (!best || (*pp)->cap < (*best)->cap))
 			best = pp;
 	if (best) {
 		s = *best;
@@ -155,10 +173,8 @@ static void seg_release(struct ud_conn *c, struct ud_seg *s)
 }
 
 /*
- * Make the tail segment able to take n more bytes in one piece. A reply
- * up to OUT_DEFAULT shares a segment of that size with its neighbours; a
- * larger one gets a segment of its own, rounded up to a page so cached
- * segments fit values of nearly the same size. Returns 0 or -ENOMEM.
+ * Make the tail segment able to take n more bytes in one piece: the spare,
+ * or a segment of seg_want(n) bytes. Returns 0 or -ENOMEM.
  */
 int ud_out_reserve(struct ud_conn *c, size_t n)
 {
@@ -171,11 +187,8 @@ int ud_out_reserve(struct ud_conn *c, size_t n)
 		s = c->ospare;
 		c->ospare = NULL;
 	} else {
-		want = n <= OUT_DEFAULT ? OUT_DEFAULT : n;
-		if (want > SIZE_MAX - SEG_ROUND)
-			return -ENOMEM;
-		want = (want + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
-		if (held_add(c, want) < 0)
+		want = seg_want(n);
+		if (!want || held_add(c, want) < 0)
 			return -ENOMEM; /* the tenant's in-flight budget is spent */
 		s = seg_get(c->loop, want);
 		if (!s) {
@@ -201,13 +214,14 @@ bool ud_out_warm(const struct ud_conn *c, size_t n)
 {
 	const struct ud_seg *t = c->oq_tail, *s;
 
+	size_t want = seg_want(n);
+
 	if ((t && t->cap - t->len >= n) || (n <= OUT_DEFAULT && c->ospare))
 		return true;
-	if (n <= OUT_DEFAULT)
+	if (n <= OUT_DEFAULT || !want)
 		return false;
-	n = (n + SEG_ROUND - 1) & ~(size_t)(SEG_ROUND - 1);
 	for (s = c->loop->seg_cache; s; s = s->next)
-		if (s->cap >= n && s->cap - n <= n / 4) /* as seg_get takes it */
+		if (seg_fits(s->cap, want))
 			return true;
 	return false;
 }
