@@ -203,9 +203,6 @@ struct ud_conn {
 	/* parked: its request `bulk` runs on the bulk thread (bulk.c); it is
 	 * also paused, and resumes only once the job is back. */
 	unsigned parked : 1;
-	/* a ring whose socket was closed: ud_ring_drain serves what the
-	 * client left in it, drain_left bytes more at most, then it closes */
-	unsigned draining : 1;
 	/* closed while it or its peer was parked: closed for good when the
 	 * job comes back (ud_bulk_reap); it is unwatched meanwhile */
 	unsigned close_pending : 1;
@@ -213,7 +210,7 @@ struct ud_conn {
 	 * client hung up, or close_pending */
 	unsigned unwatched : 1;
 	struct ud_bulk_job bulk;
-	uint64_t drain_left;      /* draining: request bytes it may still take */
+	uint64_t drained; /* a ring whose socket closed: bytes ud_ring_drain took */
 	uint32_t events;          /* current epoll interest */
 	uint8_t *in;
 	size_t in_len, in_cap, in_need;

@@ -224,14 +224,11 @@ hostile:
 int ud_ring_drain(struct ud_conn *c)
 {
 	struct ud_conn *sock = c->peer;
-
 	/* The client can still write the ring after closing its socket: the
 	 * whole drain, however often a bulk job interrupts it, takes at most
 	 * twice the ring's size. */
-	if (!c->draining) {
-		c->draining = 1;
-		c->drain_left = c->ring->map.size * 2;
-	}
+	uint64_t budget = c->ring->map.size * 2;
+
 	c->peer = NULL; /* nothing of it may close the socket side now */
 	for (;;) {
 		int64_t got;
@@ -244,12 +241,12 @@ int ud_ring_drain(struct ud_conn *c)
 			c->peer = sock; /* closed together when the job is back */
 			return 1;
 		}
-		if (c->closing || c->dead || !c->drain_left)
+		if (c->closing || c->dead || c->drained >= budget)
 			break;
 		got = ring_fill(c);
 		if (got <= 0)
 			break;
-		c->drain_left = (uint64_t)got < c->drain_left ? c->drain_left - (uint64_t)got : 0;
+		c->drained += (uint64_t)got;
 	}
 	if (ud_backlog(c))
 		ud_out_consume(c, ud_backlog(c));
