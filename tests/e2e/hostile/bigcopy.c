@@ -53,18 +53,6 @@ static void *big_attacker(void *arg)
 	return NULL;
 }
 
-static utmem_client *connect_opts(const char *sock, unsigned flags)
-{
-	struct utmem_options o = {.flags = flags};
-	char addr[600];
-	utmem_client *c = NULL;
-
-	snprintf(addr, sizeof(addr), "unix:%s", sock);
-	if (utmem_connect(addr, &o, &c))
-		die("bigcopy: connect");
-	return c;
-}
-
 /*
  * bigcopy EVIL GOOD SECONDS same|other MIB: the attacker stores BIG_KEYS
  * values of MIB MiB in a pool in the good tenant's pool group, or (the
@@ -76,7 +64,7 @@ static utmem_client *connect_opts(const char *sock, unsigned flags)
 int cmd_bigcopy(char **argv)
 {
 	static uint64_t lat[4000000], own[4000000];
-	utmem_client *good = connect_opts(argv[1], UTMEM_OPT_NO_FAST_PATH);
+	utmem_client *good = connect_lib_flags(argv[1], UTMEM_OPT_NO_FAST_PATH);
 	int same = strcmp(argv[3], "same") == 0;
 	uint64_t end, n = 0, slow = 0, worst = 0;
 	uint32_t gpool, gsid, pools[8];
@@ -87,7 +75,7 @@ int cmd_bigcopy(char **argv)
 	unsigned char *v;
 
 	big_len = (size_t)atoi(argv[4]) << 20;
-	big_evil = connect_opts(argv[0], UTMEM_OPT_NO_FAST_PATH);
+	big_evil = connect_lib_flags(argv[0], UTMEM_OPT_NO_FAST_PATH);
 	if (utmem_pool_open(good, "g", UTMEM_POOL_CREATE, &gpool))
 		die("bigcopy: good pool");
 	for (int i = 0; i < 64; i++) {

@@ -4,8 +4,8 @@
  * nothing about them may stall another tenant: its pings and evicting PUTs
  * during the flushes (flushrace), its own flush behind a queue of the
  * attacker's (flushfair), the worker while a parked client hangs up
- * (flushhup), a flush left in a ring whose socket closed (ringdrain), or a
- * ring that lies while its socket is parked on a flush (flushliar);
+ * or a ring that lies while its socket is parked (flushhup), a flush left
+ * in a ring whose socket closed (ringdrain);
  * and requests pipelined, closed or reset behind a flush are served in
  * order (flushpipe, flushclose, flushreset). Subcommands of
  * hostile.c, which has the raw-connection helpers (hostile.h).
@@ -200,42 +200,57 @@ int cmd_flushrace(char **argv)
 }
 
 /*
- * flushhup EVIL hup|open: three times, fill a pool to the quota, send its
- * POOL_FLUSH on a raw connection, then flush again through libutmem
- * (queued behind the first on the bulk thread, so it returns once both are
- * done). With hup the raw connection is closed right after its flush is
- * sent, with open (the control) only after. The closed one stays parked
- * until its job is back, and its hang-up must not make the worker's
- * epoll_wait return again and again meanwhile (t_flush.sh compares the
- * workers' wake-ups of both). Prints the time from the raw flushes to
- * their second replies, summed.
+ * flushhup EVIL hup|open|liar|quiet: three times, fill a pool to the
+ * quota, send its POOL_FLUSH on a raw connection, then flush again through
+ * libutmem (queued behind the first on the bulk thread, so it returns once
+ * both are done). Prints the time from the raw flushes to their second
+ * replies, summed.
+ *  - hup: the raw connection is closed right after its flush is sent, open
+ *    (the control) only after. The closed one stays parked until its job
+ *    is back, and its hang-up must not make the worker's epoll_wait return
+ *    again and again meanwhile (t_flush.sh compares the workers' wake-ups).
+ *  - liar: the raw connection is a ring's socket, and once the socket is
+ *    parked the ring publishes an impossible tail: the ring is closed with
+ *    its socket once the job is back, and meanwhile must not read as work
+ *    to its worker (it spun for the whole flush; t_ringdrain.sh counts its
+ *    warnings). quiet (the control): the ring stays quiet.
  */
 int cmd_flushhup(char **argv)
 {
 	utmem_client *evil = connect_lib(argv[0]);
-	int hup = strcmp(argv[1], "hup") == 0;
+	const char *mode = argv[1];
+	int hup = strcmp(mode, "hup") == 0, liar = strcmp(mode, "liar") == 0;
+	int ring = liar || strcmp(mode, "quiet") == 0;
 	uint64_t next = 0, flush_us = 0;
 	uint32_t pool;
 
 	if (utmem_pool_open(evil, "hup", UTMEM_POOL_CREATE, &pool))
 		die("flushhup: pool");
 	for (int round = 0; round < 3; round++) {
+		static const char junk[16] = "not a frame....";
+		struct rawring r = {.fd = -1};
 		uint32_t wire_pool = 0;
 		uint64_t t0;
 		int fd;
 
 		fill_values(evil, pool, &next, 0);
-		fd = dial(argv[0]);
+		fd = ring ? (rawring_open(argv[0], &r) == 0 ? r.fd : -1) : dial(argv[0]);
 		if (fd < 0 || !(wire_pool = raw_pool(fd, "hup")))
 			die("flushhup: raw connection");
 		t0 = now_us();
 		send_frame(fd, UWIRE_OP_POOL_FLUSH, 0, 99, wire_pool, NULL, 0, NULL, 0);
 		if (hup)
 			close(fd);
+		if (ring)
+			usleep(2000); /* the socket reads it and parks */
+		if (liar)
+			rawring_poke(&r, 0, junk, sizeof(junk), 1ull << 40);
 		if (utmem_pool_flush(evil, pool))
 			die("flushhup: flush");
 		flush_us += now_us() - t0;
-		if (!hup)
+		if (ring)
+			rawring_close(&r);
+		else if (!hup)
 			close(fd);
 	}
 	printf("flush_us %llu\n", (unsigned long long)flush_us);
@@ -534,47 +549,5 @@ int cmd_ringdrain(char **argv)
 	rawring_close(&r);
 	utmem_close(evil);
 	utmem_close(good);
-	return 0;
-}
-
-/*
- * flushliar EVIL liar|quiet: three times, fill a pool to the quota, open a
- * raw ring, send a POOL_FLUSH of the pool on the ring's socket (the socket
- * parks on the bulk thread) and, with liar, publish an impossible tail in
- * the ring: the ring is then closed with its socket once the job is back,
- * and meanwhile must not read as work to its worker (it spun at 100 %
- * for the whole flush). A flush of the same pool through libutmem queues
- * behind the raw one and times it. Prints the flushes' time, summed.
- */
-int cmd_flushliar(char **argv)
-{
-	utmem_client *evil = connect_lib(argv[0]);
-	int liar = strcmp(argv[1], "liar") == 0;
-	uint64_t next = 0, flush_us = 0;
-	uint32_t pool;
-
-	if (utmem_pool_open(evil, "liar", UTMEM_POOL_CREATE, &pool))
-		die("flushliar: pool");
-	for (int round = 0; round < 3; round++) {
-		static const char junk[16] = "not a frame....";
-		uint32_t wire_pool = 0;
-		struct rawring r;
-		uint64_t t0;
-
-		fill_values(evil, pool, &next, 0);
-		if (rawring_open(argv[0], &r) != 0 || !(wire_pool = raw_pool(r.fd, "liar")))
-			die("flushliar: raw ring");
-		t0 = now_us();
-		send_frame(r.fd, UWIRE_OP_POOL_FLUSH, 0, 99, wire_pool, NULL, 0, NULL, 0);
-		usleep(2000); /* the socket reads it and parks */
-		if (liar)
-			rawring_poke(&r, 0, junk, sizeof(junk), 1ull << 40);
-		if (utmem_pool_flush(evil, pool))
-			die("flushliar: flush");
-		flush_us += now_us() - t0;
-		rawring_close(&r);
-	}
-	printf("flush_us %llu\n", (unsigned long long)flush_us);
-	utmem_close(evil);
 	return 0;
 }

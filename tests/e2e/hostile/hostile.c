@@ -250,12 +250,18 @@ static void fill(unsigned char *buf, size_t n, unsigned seed)
 
 utmem_client *connect_lib(const char *sock)
 {
+	return connect_lib_flags(sock, 0);
+}
+
+utmem_client *connect_lib_flags(const char *sock, unsigned flags)
+{
+	struct utmem_options o = {.flags = flags};
 	char addr[600];
 	utmem_client *c = NULL;
 	int err;
 
 	snprintf(addr, sizeof(addr), "%s%s", strchr(sock, ':') ? "" : "unix:", sock);
-	err = utmem_connect(addr, NULL, &c);
+	err = utmem_connect(addr, &o, &c);
 	if (err) {
 		fprintf(stderr, "hostile: connect %s: %s\n", addr, utmem_strerror(err));
 		exit(2);
@@ -947,7 +953,6 @@ int main(int argc, char **argv)
 	ONE("flushreset", 2, cmd_flushreset);
 	ONE("bigcopy", 5, cmd_bigcopy);
 	ONE("ringdrain", 2, cmd_ringdrain);
-	ONE("flushliar", 2, cmd_flushliar);
 	ONE("emptykey", 1, cmd_emptykey);
 	ONE("respflag", 1, cmd_respflag);
 	ONE("ringhold", 4, cmd_ringhold);
@@ -960,6 +965,6 @@ int main(int argc, char **argv)
 	ONE("slabcraft", 2, cmd_slabcraft);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|flushliar|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
 	return 2;
 }

@@ -35,6 +35,8 @@ int hung_up_within(int fd, int ms);
 uint32_t raw_pool(int fd, const char *name);
 /* A libutmem connection to the tenant socket sock. */
 utmem_client *connect_lib(const char *sock);
+/* The same with UTMEM_OPT_* flags. */
+utmem_client *connect_lib_flags(const char *sock, unsigned flags);
 
 /* The machine's own stalls, seen by a thread that sleeps 1 ms at a time
  * (stall.c): start and stop the thread; the stalled time within an
@@ -53,7 +55,6 @@ int cmd_flushclose(char **argv);
 int cmd_flushreset(char **argv);
 int cmd_bigcopy(char **argv);
 int cmd_ringdrain(char **argv);
-int cmd_flushliar(char **argv);
 int cmd_ringhold(char **argv);
 int cmd_ringpost(char **argv);
 int cmd_ringunread(char **argv);

@@ -38,10 +38,10 @@ ticks() { awk '{ print $14 + $15 }' "/proc/$DPID/stat"; }
 warns() { grep -c "impossible index" "$T/d.log"; }
 n0=$(warns)
 c0=$(ticks)
-out=$("$HOSTILE" flushliar "$EVIL" liar) || fail "flushliar liar did not run"
+out=$("$HOSTILE" flushhup "$EVIL" liar) || fail "flushhup liar did not run"
 c1=$(ticks)
 n1=$(warns)
-ctrl=$("$HOSTILE" flushliar "$EVIL" quiet) || fail "flushliar quiet did not run"
+ctrl=$("$HOSTILE" flushhup "$EVIL" quiet) || fail "flushhup quiet did not run"
 c2=$(ticks)
 echo "a lying ring behind a parked flush: $out, $((n1 - n0)) warnings, utmemd $((c1 - c0)) CPU ticks; a quiet one: $ctrl, $((c2 - c1)) ticks"
 [ "$(field "$out" flush_us)" -ge 60000 ] || fail "the flushes were too short to judge: $out"
