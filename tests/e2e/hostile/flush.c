@@ -418,6 +418,24 @@ int cmd_flushclose(char **argv)
 	return 0;
 }
 
+/* Ping through good for us microseconds; the slowest ping (us), and in
+ * *pings how many there were. */
+static uint64_t ping_for(utmem_client *good, uint64_t us, uint64_t *pings)
+{
+	uint64_t end = now_us() + us, worst = 0;
+
+	while (now_us() < end) {
+		uint64_t t = now_us();
+
+		if (utmem_ping(good))
+			die("ping");
+		t = now_us() - t;
+		worst = t > worst ? t : worst;
+		++*pings;
+	}
+	return worst;
+}
+
 /*
  * flushreset EVIL GOOD: the attacker fills its pool to its quota and
  * flushes it once (the flush's time, D), fills it again, sends a GET and
@@ -430,7 +448,7 @@ int cmd_flushreset(char **argv)
 {
 	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
-	uint64_t next = 0, t0, d, end, worst = 0, pings = 0;
+	uint64_t next = 0, t0, d, worst, pings = 0;
 	uint32_t pool, raw;
 	int fd;
 
@@ -453,16 +471,7 @@ int cmd_flushreset(char **argv)
 	usleep(2000); /* let the worker read both: the flush is under way */
 	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 	close(fd);
-	end = now_us() + 3 * d;
-	while (now_us() < end) {
-		uint64_t t = now_us();
-
-		if (utmem_ping(good))
-			die("flushreset: ping");
-		t = now_us() - t;
-		worst = t > worst ? t : worst;
-		pings++;
-	}
+	worst = ping_for(good, 3 * d, &pings);
 	printf("flush_us %llu pings %llu worst_ping_us %llu\n",
 	       (unsigned long long)d, (unsigned long long)pings,
 	       (unsigned long long)worst);
@@ -487,7 +496,7 @@ int cmd_ringdrain(char **argv)
 {
 	static char big[6 << 20];
 	utmem_client *evil = connect_lib(argv[0]), *good = connect_lib(argv[1]);
-	uint64_t next = 0, t0, d, end, worst = 0, pings = 0;
+	uint64_t next = 0, t0, d, worst, pings = 0;
 	struct utmem_stats s = {0};
 	uint32_t pool, bigpool, raw, rawbig;
 	struct uwire_hdr h;
@@ -526,16 +535,7 @@ int cmd_ringdrain(char **argv)
 	usleep(50000);
 	close(r.fd); /* utmemd drains the ring: the flush runs now */
 	r.fd = -1;
-	end = now_us() + 3 * d;
-	while (now_us() < end) {
-		uint64_t t = now_us();
-
-		if (utmem_ping(good))
-			die("ringdrain: ping");
-		t = now_us() - t;
-		worst = t > worst ? t : worst;
-		pings++;
-	}
+	worst = ping_for(good, 3 * d, &pings);
 	for (int i = 0; i < 500; i++) { /* 5 s for the flush to go through */
 		if (utmem_stats(evil, pool, &s))
 			die("ringdrain: stats");
