@@ -450,21 +450,60 @@ static int cmd_config(struct ctl *c, int argc, char **argv)
 	return usage_error("config: unknown subcommand '%s'", argv[0]);
 }
 
+/*
+ * A plain decimal number, digits with at most one '.', no sign, no
+ * exponent, no "nan", "inf" or hex: what a person types for seconds.
+ */
+static int parse_seconds(const char *s, double *out)
+{
+	int digits = 0, dots = 0;
+
+	for (const char *p = s; *p; p++) {
+		if (*p >= '0' && *p <= '9')
+			digits++;
+		else if (*p == '.' && !dots)
+			dots++;
+		else
+			return -1;
+	}
+	if (!digits)
+		return -1;
+	*out = strtod(s, NULL);
+	return 0;
+}
+
+/* Digits only, no sign, and no wrap past LONG_MAX. */
+static int parse_count(const char *s, long *out)
+{
+	long v = 0;
+
+	if (!*s)
+		return -1;
+	for (const char *p = s; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (LONG_MAX - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 static int cmd_top(struct ctl *c, int argc, char **argv)
 {
 	double interval = 1.0;
 	long count = 0;
-	char *end;
 
 	for (int i = 0; i < argc; i++) {
 		if (i + 1 < argc && strcmp(argv[i], "--interval") == 0) {
-			interval = strtod(argv[++i], &end);
-			if (*end || interval < 0.1 || interval > 3600)
+			i++;
+			if (parse_seconds(argv[i], &interval) < 0 || interval < 0.1 ||
+			    interval > 3600)
 				return usage_error("top: --interval '%s': 0.1..3600 seconds", argv[i]);
 		} else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
-			count = strtol(argv[++i], &end, 10);
-			if (*end || count < 1)
-				return usage_error("top: --count '%s': 1 or more", argv[i]);
+			i++;
+			if (parse_count(argv[i], &count) < 0 || count < 1)
+				return usage_error("top: --count '%s': a whole number, 1 or more",
+						   argv[i]);
 		} else {
 			return usage_error("top: unexpected argument '%s'", argv[i]);
 		}

@@ -12,6 +12,16 @@ ok "no daemon: exit 1, $(cat "$T/noconn.err")"
 "$UTMEMCTL" frobnicate 2>/dev/null; [ $? -eq 2 ] || fail "unknown command: want 2"
 "$UTMEMCTL" --run-dir "$T/nowhere" capacity set 12X 2>/dev/null; [ $? -eq 2 ] || fail "bad size: want 2"
 "$UTMEMCTL" --run-dir "$T/nowhere" tenant set a 2>/dev/null; [ $? -eq 2 ] || fail "set without fields: want 2"
+# top's interval and count: plain numbers in range, nothing else (NaN
+# once slipped past the range check and spun; a huge count wrapped).
+for bad in nan inf -1 0 0.01 3601 '' ' 1' +1 1e0 0x1 1s; do
+	"$UTMEMCTL" --run-dir "$T/nowhere" top --interval "$bad" 2>/dev/null
+	[ $? -eq 2 ] || fail "top --interval '$bad': want 2"
+done
+for bad in 0 -1 '' ' 1' +1 2x 99999999999999999999 1.5; do
+	"$UTMEMCTL" --run-dir "$T/nowhere" top --count "$bad" 2>/dev/null
+	[ $? -eq 2 ] || fail "top --count '$bad': want 2"
+done
 ok "usage errors exit 2"
 
 start_daemon d "$RUN"
