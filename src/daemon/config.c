@@ -511,6 +511,9 @@ static char *reader(char *str, int num, void *stream)
 		fail(p, "line longer than %d bytes", num - 2);
 		return NULL;
 	}
+	/* Editors on some systems start a UTF-8 file with a byte-order mark. */
+	if (p->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0)
+		memmove(str, str + 3, n - 2);
 	for (s = str; isspace((unsigned char)*s); s++)
 		;
 	if (*s != '[')
@@ -520,6 +523,13 @@ static char *reader(char *str, int num, void *stream)
 		fail(p, "section header without ']'");
 		return NULL;
 	}
+	/* Only a comment may follow: "[tenant a] max = 1G" must not lose the key. */
+	for (char *t = end + 1; *t && *t != ';' && *t != '#'; t++)
+		if (!isspace((unsigned char)*t)) {
+			/* Not echoed: it may be "token = ..." */
+			fail(p, "text after the section header (a key goes on its own line)");
+			return NULL;
+		}
 	n = (size_t)(end - s - 1);
 	memcpy(name, s + 1, n);
 	name[n] = '\0';

@@ -10,7 +10,8 @@ RUN=$T/run
 bad() {
 	local name=$1 want=$2 rc
 	cat >"$T/$name.ini"
-	"$UTMEMD" --run-dir "$T/never" -c "$T/$name.ini" >"$T/$name.out" 2>"$T/$name.err"
+	# A config that is wrongly accepted starts a daemon: do not wait forever.
+	timeout 20 "$UTMEMD" --run-dir "$T/never" -c "$T/$name.ini" >"$T/$name.out" 2>"$T/$name.err"
 	rc=$?
 	[ $rc -ne 0 ] || fail "$name: accepted (exit 0)"
 	[ "$(wc -l <"$T/$name.err")" -eq 1 ] || fail "$name: want one line, got: $(cat "$T/$name.err")"
@@ -75,6 +76,17 @@ CFG
 bad bad-name "bad-name.ini:1: tenant name 'a/b'" <<CFG
 [tenant a/b]
 CFG
+bad after-header "after-header.ini:2: text after the section header" <<CFG
+[utmemd]
+[tenant a] max = 1G
+CFG
+[ "$(grep -c '1G' "$T/after-header.err")" = 0 ] || fail "after-header: the line's text is echoed"
+
+# A UTF-8 byte-order mark, as some editors write, and comments after headers.
+printf '\xEF\xBB\xBF[utmemd] ; the daemon\ncapacity = 64M\n[tenant a] # one tenant\nmax = 8M\n' >"$T/bom.ini"
+"$UTMEMD" -c "$T/bom.ini" --check-config >"$T/bom.out" 2>&1 || fail "BOM file: $(cat "$T/bom.out")"
+grep -q "ok (1 tenants, 0 shared pools, capacity 67108864 bytes)" "$T/bom.out" || fail "BOM file: $(cat "$T/bom.out")"
+ok "byte-order mark and comments after headers: $(cat "$T/bom.out")"
 
 "$UTMEMD" -c "$T/missing.ini" 2>"$T/missing.err" && fail "missing file accepted"
 grep -q "missing.ini: cannot open" "$T/missing.err" || fail "missing file: $(cat "$T/missing.err")"
