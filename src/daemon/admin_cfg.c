@@ -109,12 +109,20 @@ static uint64_t ephemeral_charged(struct ud_daemon *d, uint32_t owner, int all)
 }
 
 /* Append to loss one line per thing next would drop. */
+/* A shared pool the store has and next does not list. */
+static int missing_pool(const struct ust_pool_info *p, const struct ud_cfg *next)
+{
+	return (p->kind & UST_POOL_SHARED) && !ud_cfg_find_pool(next, p->name);
+}
+
 static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 			  int remove_missing, struct uadm_wbuf *loss)
 {
 	struct ust_store_info si;
+	struct ust_pool_info *pi;
 	char a[32], b[32], e[32];
 	uint64_t eph;
+	int n;
 
 	ust_store_info(d->st, &si);
 	if (next->capacity < si.charged &&
@@ -146,6 +154,16 @@ static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 				ud_human(ti.stats.bytes_charged - ct->max < eph
 						 ? ti.stats.bytes_charged - ct->max : eph, e));
 	}
+	if (!remove_missing)
+		return;
+	pi = NULL;
+	n = ud_list_pools(d, &pi);
+	for (int i = 0; i < n; i++)
+		if (missing_pool(&pi[i], next) && pi[i].stats.entries)
+			ud_text(loss, "shared pool '%s' would be destroyed with its %llu entries (%s)\n",
+				pi[i].name, (unsigned long long)pi[i].stats.entries,
+				ud_human(pi[i].stats.bytes_stored, a));
+	free(pi);
 }
 
 /* ---- what a change did ---- */
@@ -262,6 +280,47 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 }
 
 /*
+ * A reload makes the shared pools those of the file, as it does the
+ * tenants: a pool it no longer lists (taken out of the file, or created at
+ * runtime and not saved) is destroyed with its entries (describe_loss
+ * asked for --force first if it held any). Its grants go at once; with
+ * store_later the entries are dropped on the bulk thread (d->owed_pools),
+ * else here.
+ */
+static void drop_missing_pools(struct ud_daemon *d, const struct ud_cfg *next,
+			       struct uadm_wbuf *rep)
+{
+	struct ust_pool_info *pi = NULL;
+	int n = ud_list_pools(d, &pi);
+	char a[32];
+
+	if (n < 0)
+		ud_text(rep, "shared pools not in the file: cannot list them (%s): kept\n",
+			strerror(-n));
+	for (int i = 0; i < n; i++) {
+		uint32_t *o;
+
+		if (!missing_pool(&pi[i], next))
+			continue;
+		for (struct ud_tenant *t = d->tenants; t; t = t->next)
+			ust_pool_revoke(d->st, pi[i].id, t->id);
+		o = d->store_later ? realloc(d->owed_pools,
+					     (d->nowed_pools + 1) * sizeof(*o))
+				   : NULL;
+		if (o) {
+			d->owed_pools = o;
+			o[d->nowed_pools++] = pi[i].id;
+		} else {
+			ust_pool_destroy(d->st, UST_TENANT_ADMIN, pi[i].id);
+		}
+		ud_text(rep, "shared pool '%s' destroyed: dropped %llu entries (%s)\n",
+			pi[i].name, (unsigned long long)pi[i].stats.entries,
+			ud_human(pi[i].stats.bytes_stored, a));
+	}
+	free(pi);
+}
+
+/*
  * After ud_apply_cfg() failed: was it while creating next's new tenants?
  * Then it removed the ones it had created and changed nothing else; a
  * later failure leaves every new tenant in place.
@@ -315,6 +374,8 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 		describe_changes(d, &d->cfg, next, snap, nsnap, si.stats.evictions,
 				 si.charged, rep);
 	free(snap);
+	if (!err && remove_missing)
+		drop_missing_pools(d, next, rep);
 	if (err) {
 		/* Part of next was applied: say what, then why it stopped. */
 		ud_text(rep, "stopped: %s\n", msg);

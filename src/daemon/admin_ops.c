@@ -97,34 +97,10 @@ static int put_tenants(struct ud_daemon *d, struct uadm_wbuf *w)
 	return 0;
 }
 
-/* Every pool, as the operator sees them. Caller frees *out. */
-static int list_pools(struct ud_daemon *d, struct ust_pool_info **out)
-{
-	struct ust_pool_info *pi = NULL;
-	int n, cap = 0;
-
-	for (;;) {
-		n = ust_pool_list(d->st, UST_TENANT_ADMIN, pi, (size_t)cap);
-		if (n < 0 || n <= cap)
-			break;
-		free(pi);
-		cap = n + 4;
-		pi = calloc((size_t)cap, sizeof(*pi));
-		if (!pi)
-			return -ENOMEM;
-	}
-	if (n < 0) {
-		free(pi);
-		return n;
-	}
-	*out = pi;
-	return n;
-}
-
 static int put_pools(struct ud_daemon *d, struct uadm_wbuf *w)
 {
 	struct ust_pool_info *pi = NULL;
-	int n = list_pools(d, &pi);
+	int n = ud_list_pools(d, &pi);
 
 	if (n < 0)
 		return n;
@@ -198,13 +174,23 @@ struct store_job {
 	int err;
 	uint64_t evictions, charged, t0;
 	struct ud_tenant *owed; /* removed tenants whose entries go first */
+	uint32_t *pools;        /* removed shared pools, destroyed with them */
+	size_t npools;
 	struct ud_bulk_job job; /* a SIGHUP's (the daemon's own job) */
 };
 
 /* Drop the owed tenants' entries and regions (ud_tenant_destroy's part
- * that was left), then evict down to the limits. */
-static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
+ * that was left) and the owed shared pools, then evict down to the limits. */
+static void store_work(struct ud_daemon *d, struct ud_tenant *owed,
+		       const uint32_t *pools, size_t npools)
 {
+	for (size_t i = 0; i < npools; i++) {
+		int err = ust_pool_destroy(d->st, UST_TENANT_ADMIN, pools[i]);
+
+		if (err)
+			ud_warn("shared pool %u: destroying it: %s", pools[i],
+				strerror(-err));
+	}
 	for (struct ud_tenant *t = owed; t; t = t->owed_next) {
 		int err = ust_tenant_remove(d->st, t->id);
 
@@ -217,6 +203,31 @@ static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
 		ust_shrink_now(d->st);
 }
 
+/* The shared pools job s destroys are in flight until it is done. */
+static void dying_add(struct ud_daemon *d, const uint32_t *ids, size_t n)
+{
+	uint32_t *p;
+
+	if (!n)
+		return;
+	p = realloc(d->dying_pools, (d->ndying_pools + n) * sizeof(*p));
+	if (!p)
+		return; /* only a reload's early EBUSY is lost */
+	memcpy(p + d->ndying_pools, ids, n * sizeof(*p));
+	d->dying_pools = p;
+	d->ndying_pools += n;
+}
+
+static void dying_done(struct ud_daemon *d, const uint32_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < d->ndying_pools; k++)
+			if (d->dying_pools[k] == ids[i]) {
+				d->dying_pools[k] = d->dying_pools[--d->ndying_pools];
+				break;
+			}
+}
+
 /*
  * What a configuration change left for later (d->owed, limits exceeded) as
  * a new job, or NULL: nothing left, or no memory for a job, and then it was
@@ -225,19 +236,27 @@ static void store_work(struct ud_daemon *d, struct ud_tenant *owed)
 static struct store_job *store_job_take(struct ud_daemon *d)
 {
 	struct ud_tenant *owed = d->owed;
+	uint32_t *pools = d->owed_pools;
+	size_t npools = d->nowed_pools;
 	struct ust_store_info si;
 	struct store_job *s;
 
 	d->owed = NULL;
-	if (!owed && !ust_over_limits(d->st))
+	d->owed_pools = NULL;
+	d->nowed_pools = 0;
+	if (!owed && !npools && !ust_over_limits(d->st))
 		return NULL;
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		store_work(d, owed); /* here, then */
+		store_work(d, owed, pools, npools); /* here, then */
+		free(pools);
 		return NULL;
 	}
 	ust_store_info(d->st, &si);
 	s->owed = owed;
+	s->pools = pools;
+	s->npools = npools;
+	dying_add(d, pools, npools);
 	s->evictions = si.stats.evictions;
 	s->charged = si.charged;
 	s->t0 = ud_now_ns();
@@ -248,7 +267,7 @@ static int store_job_run(struct ud_daemon *d, struct ud_bulk_job *j)
 {
 	struct store_job *s = j->ctx;
 
-	store_work(d, s->owed);
+	store_work(d, s->owed, s->pools, s->npools);
 	return 0;
 }
 
@@ -276,6 +295,8 @@ static void store_job_done(struct ud_conn *c, struct ud_bulk_job *j)
 
 	store_job_report(c->loop->d, s);
 	ud_reply_text(c, &j->hdr, ud_status(s->err), &s->rep);
+	dying_done(c->loop->d, s->pools, s->npools);
+	free(s->pools);
 	free(s);
 }
 
@@ -287,6 +308,8 @@ static void store_job_logged(struct ud_conn *c, struct ud_bulk_job *j)
 	(void)c;
 	store_job_report(j->loop->d, s);
 	uadm_wbuf_free(&s->rep);
+	dying_done(j->loop->d, s->pools, s->npools);
+	free(s->pools);
 	free(s);
 }
 
@@ -530,7 +553,7 @@ static void op_pool_create(struct ud_conn *c, const struct uwire_frame *f)
 int ud_shared_pool_id(struct ud_daemon *d, const char *name, uint32_t *id)
 {
 	struct ust_pool_info *pi = NULL;
-	int n = list_pools(d, &pi), err = -ENOENT;
+	int n = ud_list_pools(d, &pi), err = -ENOENT;
 
 	for (int i = 0; i < n; i++) {
 		if ((pi[i].kind & UST_POOL_SHARED) && strcmp(pi[i].name, name) == 0) {
@@ -712,7 +735,7 @@ static void op_pool_drop(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, UWIRE_S_NOTFOUND, "no tenant named '%s'", tenant);
 		return;
 	}
-	n = list_pools(d, &pi);
+	n = ud_list_pools(d, &pi);
 	for (int i = 0; i < n && !p; i++) {
 		int shared = (pi[i].kind & UST_POOL_SHARED) != 0;
 		if (strcmp(pi[i].name, pool) == 0 &&

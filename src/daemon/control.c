@@ -414,8 +414,14 @@ static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
 		int err = ust_shared_pool_create(d->st, pl->name, pl->kind, &id);
 		if (err == -EEXIST) /* from an earlier apply: reuse it */
 			err = ud_shared_pool_id(d, pl->name, &id);
+		/* Unless an earlier reload removed it and its drop still runs. */
+		for (size_t k = 0; !err && k < d->ndying_pools; k++)
+			if (d->dying_pools[k] == id)
+				err = -EBUSY;
 		if (err) {
-			snprintf(msg, msglen, "pool '%s': %s", pl->name, strerror(-err));
+			snprintf(msg, msglen, "pool '%s': %s", pl->name,
+				 err == -EBUSY ? "an earlier reload's destroy of it still runs; reload again"
+					       : strerror(-err));
 			return err;
 		}
 		/* Grants and rights exactly as the config says ("tenants",

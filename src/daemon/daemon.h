@@ -355,6 +355,12 @@ struct ud_daemon {
 	 * entries are dropped there (owed). */
 	int store_later;
 	struct ud_tenant *owed; /* removed, store removal not done yet */
+	uint32_t *owed_pools;   /* shared pools a reload removed, not destroyed yet */
+	size_t nowed_pools;
+	/* Those handed to a bulk job and not done: their names are still
+	 * taken, so a reload that lists one again must wait (EBUSY). */
+	uint32_t *dying_pools;
+	size_t ndying_pools;
 };
 
 /* ---- sockets (net.c) ---- */

@@ -352,6 +352,8 @@ static void daemon_free(struct ud_daemon *d)
 	/* The store writes into value regions while it frees: before unmap. */
 	ust_store_free(d->st);
 	d->st = NULL;
+	free(d->owed_pools); /* taken after every change; never left, but */
+	free(d->dying_pools);
 	for (int pass = 0; pass < 2; pass++) {
 		for (t = pass ? d->retired : d->tenants; t; t = next) {
 			next = t->next;

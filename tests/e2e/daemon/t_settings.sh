@@ -172,6 +172,31 @@ ctl reload --force >"$T/o" || fail "reload --force"
 grep -qF "tenant 'api' removed: dropped 1 entries" "$T/o" || fail "reload --force: $(cat "$T/o")"
 grep -qF "tenant 'web': max: 4M -> 64M" "$T/o" || fail "reload --force: $(cat "$T/o")"
 ok "reload: refused, then with --force: $(tr '\n' ';' <"$T/o")"
+
+# A reload makes the shared pools those of the file, as it does the
+# tenants: one created at runtime and not saved is destroyed with its
+# entries (it once stayed, granted and holding data, but gone from
+# config get and config save), after --force; SIGHUP forces.
+ctl pool create rt --kind ephemeral --tenants web >/dev/null || fail "pool create rt"
+"$E2E_CLIENT" fill "$RUN/web.sock" rt shared-ephemeral 3 100 k >/dev/null || fail "fill rt"
+ctl reload 2>"$T/e" && fail "reload dropping rt's entries without --force"
+grep -qF "shared pool 'rt' would be destroyed with its 3 entries" "$T/e" || fail "reload refusal: $(cat "$T/e")"
+ctl pool list | grep -q "^rt " || fail "a refused reload dropped rt"
+ctl reload --force >"$T/o" || fail "reload --force: $(cat "$T/o")"
+grep -qF "shared pool 'rt' destroyed: dropped 3 entries" "$T/o" || fail "reload --force: $(cat "$T/o")"
+ctl pool list | grep -q "^rt " && fail "rt still in the store after the reload: $(ctl pool list)"
+"$E2E_CLIENT" open "$RUN/web.sock" rt s 13 || fail "web still opens rt"
+ctl pool create rt --kind ephemeral --tenants web >/dev/null || fail "rt cannot be created again"
+"$E2E_CLIENT" check "$RUN/web.sock" rt shared-ephemeral 1 100 k 2>/dev/null &&
+	fail "the new rt holds the old one's entries"
+ok "reload --force: $(tr '\n' ';' <"$T/o")"
+"$E2E_CLIENT" fill "$RUN/web.sock" rt shared-ephemeral 2 100 k >/dev/null || fail "fill rt again"
+kill -HUP "$DPID"
+wait_output "$T/d.log" "shared pool 'rt' destroyed: dropped 2 entries" "$DPID" ||
+	fail "SIGHUP kept rt: $(tail -n 5 "$T/d.log")"
+for i in $(seq 1 100); do ctl pool list | grep -q "^rt " || break; sleep 0.05; done
+ctl pool list | grep -q "^rt " && fail "rt still in the store after SIGHUP"
+ok "SIGHUP: $(grep -o "shared pool 'rt' destroyed.*" "$T/d.log" | tail -n 1)"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 
 # SIGHUP without a file is not an error.
