@@ -28,6 +28,8 @@ grep -qx "Type=notify" "$unit" || fail "unit: not Type=notify"
 grep -qx "ExecStart=$prefix/bin/utmemd -c $prefix/etc/utmem/utmemd.ini --run-dir /run/utmem" "$unit" ||
 	fail "unit ExecStart: $(grep ExecStart "$unit")"
 grep -qx 'ExecReload=/bin/kill -HUP $MAINPID' "$unit" || fail "unit ExecReload"
+# config save writes the file back under ProtectSystem=full.
+grep -qx "ReadWritePaths=-$prefix/etc/utmem" "$unit" || fail "unit: config dir not writable: $(grep -i readwrite "$unit")"
 grep -q '@' "$unit" && fail "unit has unsubstituted @VARS@: $(grep @ "$unit")"
 if command -v systemd-analyze >/dev/null; then
 	# Only the unit's own syntax: its binaries are under the staging root.
