@@ -425,9 +425,44 @@ int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep)
 
 /* ---- CONFIG_GET ---- */
 
-static void put_section(struct uadm_wbuf *w, enum ud_scope scope,
-			const char *name, const void *rec, const struct ud_cfg *boot,
-			uint32_t *n)
+/*
+ * What an unset key stands for, shown commented out by config get. The
+ * record holds 0 or "" for "the default", often a value the key itself
+ * refuses (inflight = 0, max_conns = 0): show what utmemd uses instead,
+ * so that uncommenting the line changes nothing.
+ */
+static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
+			const void *rec, char *out, size_t outlen)
+{
+	struct ud_cfg_tenant t;
+
+	if (s->scope == UD_SCOPE_MAIN && strcmp(s->key, "run_dir") == 0) {
+		snprintf(out, outlen, "%s", d->cfg.run_dir); /* --run-dir's, or the file's */
+		return;
+	}
+	if (s->scope != UD_SCOPE_TENANT)
+		return;
+	t = *(const struct ud_cfg_tenant *)rec;
+	if (strcmp(s->key, "inflight") == 0)
+		t.inflight = ud_tenant_inflight_max(d, &t);
+	else if (strcmp(s->key, "max_conns") == 0)
+		t.max_conns = UD_DEFAULT_MAX_CONNS;
+	else if (strcmp(s->key, "max_pools") == 0)
+		t.max_pools = UD_DEFAULT_MAX_POOLS;
+	else if (strcmp(s->key, "socket") == 0 && !t.ivshmem[0] && !t.vsock_cid)
+		ud_socket_path(d, &t, t.socket, sizeof(t.socket));
+	else if ((strcmp(s->key, "vsock_cid") == 0 && !t.vsock_cid) ||
+		 (strcmp(s->key, "ivshmem_size") == 0 && !t.ivshmem[0])) {
+		out[0] = '\0'; /* not a VM tenant: 0 is no value these take */
+		return;
+	} else
+		return;
+	ud_setting_format(s, &t, out, outlen);
+}
+
+static void put_section(const struct ud_daemon *d, struct uadm_wbuf *w,
+			enum ud_scope scope, const char *name, const void *rec,
+			const struct ud_cfg *boot, uint32_t *n)
 {
 	struct uadm_setting st;
 	char running[UADM_VALUE_MAX + 1];
@@ -452,6 +487,8 @@ static void put_section(struct uadm_wbuf *w, enum ud_scope scope,
 			if (strcmp(running, st.value) != 0)
 				st.flags |= UADM_SETTING_PENDING;
 		}
+		if (!(st.flags & UADM_SETTING_GIVEN) && !(s->flags & UD_SF_SECRET))
+			unset_value(d, s, rec, st.value, sizeof(st.value));
 		/* A secret never leaves utmemd, in any output format: the
 		 * reply says only whether one is set. */
 		if (s->flags & UD_SF_SECRET) {
@@ -507,14 +544,14 @@ void ud_op_config_get(struct ud_conn *c, const struct uwire_frame *f)
 	count_at = w.len;
 	uadm_w_u32(&w, 0);
 	if (!sec[0] || scope == UD_SCOPE_MAIN)
-		put_section(&w, UD_SCOPE_MAIN, "", &d->cfg, &d->boot, &n);
+		put_section(d, &w, UD_SCOPE_MAIN, "", &d->cfg, &d->boot, &n);
 	for (size_t i = 0; i < d->cfg.ntenants; i++)
 		if (!sec[0] || (scope == UD_SCOPE_TENANT && strcmp(name, d->cfg.tenants[i].name) == 0))
-			put_section(&w, UD_SCOPE_TENANT, d->cfg.tenants[i].name,
+			put_section(d, &w, UD_SCOPE_TENANT, d->cfg.tenants[i].name,
 				    &d->cfg.tenants[i], &d->boot, &n);
 	for (size_t i = 0; i < d->cfg.npools; i++)
 		if (!sec[0] || (scope == UD_SCOPE_POOL && strcmp(name, d->cfg.pools[i].name) == 0))
-			put_section(&w, UD_SCOPE_POOL, d->cfg.pools[i].name,
+			put_section(d, &w, UD_SCOPE_POOL, d->cfg.pools[i].name,
 				    &d->cfg.pools[i], &d->boot, &n);
 	if (sec[0] && n == 0) {
 		uadm_wbuf_free(&w);

@@ -147,6 +147,17 @@ grep -qF '"key":"token","value":"********","given":true' "$T/o" || fail "config 
 ctl tenant remove tok >/dev/null || fail "remove tok"
 ok "tokens masked by utmemd in config get, text and JSON"
 
+# config get comments out what is not set with what utmemd uses instead:
+# uncommented, the file is still accepted (it once said inflight = 0 and
+# max_conns = 0, which the keys refuse) and says the same.
+ctl config get >"$T/all.ini" || fail "config get"
+sed 's/^; \([a-z_]* = .\)/\1/' "$T/all.ini" >"$T/unc.ini"
+"$UTMEMD" -c "$T/unc.ini" --check-config >"$T/o" 2>&1 || fail "config get's defaults, uncommented: $(cat "$T/o")"
+grep -qx "; max_conns = 256" "$T/all.ini" || fail "config get: max_conns default: $(grep max_conns "$T/all.ini")"
+grep -qx "; socket = $RUN/web.sock" "$T/all.ini" || fail "config get: socket default: $(grep socket "$T/all.ini")"
+grep -qx "; run_dir = $RUN" "$T/all.ini" || fail "config get: run_dir: $(grep run_dir "$T/all.ini")"
+ok "config get's commented defaults are values utmemd takes: $(cat "$T/o")"
+
 # Runtime changes can be written back to the file, and survive a reload.
 ctl tenant add api --max 32M --weight 7 >/dev/null || fail "add api"
 ctl info | grep -q "^config_unsaved  *yes" || fail "info does not say changes are unsaved"
