@@ -350,6 +350,7 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 	size_t len0 = rep->len;
 	int err;
 
+	d->cfg_stopped = 0;
 	uadm_wbuf_init(&loss);
 	describe_loss(d, next, remove_missing, &loss);
 	if (loss.len && !(flags & UADM_F_FORCE)) {
@@ -380,6 +381,7 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 		/* Part of next was applied: say what, then why it stopped. */
 		ud_text(rep, "stopped: %s\n", msg);
 		log_lines(rep);
+		d->cfg_stopped = 1;
 		ud_cfg_free(next);
 		return err;
 	}
@@ -403,6 +405,7 @@ int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep)
 	struct ud_cfg next;
 	int err;
 
+	d->cfg_stopped = 0;
 	if (!d->cfg.path[0]) {
 		ud_text(rep, "utmemd runs on its embedded default (no -c FILE): nothing to reload\n");
 		return -ENOENT;

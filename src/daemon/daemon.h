@@ -343,6 +343,7 @@ struct ud_daemon {
 	int metrics_on;        /* workers time requests (set before they start) */
 	int bench_modes;       /* cfg.bench_modes at startup: BENCH allowed */
 	int cfg_unsaved;       /* runtime changes not written to cfg.path */
+	int cfg_stopped;       /* the last ud_cfg_commit failed part way applied */
 	struct ud_ctl *ctl;    /* maintenance thread and host controller (controller.c) */
 	/* Its wake-up eventfd while it runs, else -1: the store's trimmed
 	 * hook (ud_ctl_trimmed) rings it from any thread. */

@@ -154,7 +154,6 @@ void ud_notify_reloading(void)
 static void on_sighup(struct ud_daemon *d)
 {
 	struct uadm_wbuf rep;
-	size_t n;
 	int err;
 
 	if (!d->cfg.path[0]) {
@@ -170,11 +169,19 @@ static void on_sighup(struct ud_daemon *d)
 	d->store_later = 0;
 	ud_store_later(d);
 	if (err < 0) {
-		n = rep.len;
-		while (n && rep.data[n - 1] == '\n')
+		const char *why = rep.err ? "out of memory" : (const char *)rep.data;
+		size_t n = rep.err ? strlen(why) : rep.len, k;
+
+		while (n && why[n - 1] == '\n')
 			n--;
-		ud_err("SIGHUP: reload failed, nothing changed: %.*s", (int)n,
-		       rep.err ? "out of memory" : (const char *)rep.data);
+		/* Its last line says why; the changes before it (part way
+		 * applied) were logged one by one. One log line, one event. */
+		for (k = n; k && why[k - 1] != '\n'; k--)
+			;
+		ud_err("SIGHUP: reload failed, %s: %.*s",
+		       d->cfg_stopped ? "part of the file applied (logged above)"
+				      : "nothing changed",
+		       (int)(n - k), why + k);
 	}
 	uadm_wbuf_free(&rep);
 }

@@ -46,6 +46,16 @@ for i in $(seq 1 100); do grep -q "reload failed" "$T/d.log" && break; sleep 0.0
 grep -q "^<3>.* utmemd error: SIGHUP: reload failed, nothing changed: .*l.ini:2: capacity '64Q'" "$T/d.log" ||
 	fail "broken reload: $(tail -n 3 "$T/d.log")"
 ok "SIGHUP: RELOADING/READY; a broken file: $(grep 'reload failed' "$T/d.log")"
+# A file that applies part way (a new VM tenant whose region cannot be
+# made) does not claim that nothing changed, and logs one line per event.
+printf '[utmemd]\ncapacity = 256M\n[tenant vm]\nivshmem = %s/nodir/region\n' "$T" >"$T/l.ini"
+kill -HUP "$DPID"
+wait_output "$T/d.log" "reload failed, part of the file applied" "$DPID" ||
+	fail "part-way reload: $(tail -n 4 "$T/d.log")"
+grep -q "^<3>.* utmemd error: SIGHUP: reload failed, part of the file applied (logged above): stopped: tenant 'vm': ivshmem region $T/nodir/region: No such file or directory$" "$T/d.log" ||
+	fail "part-way reload: $(tail -n 4 "$T/d.log")"
+tail -n 1 "$T/d.log" | grep -q "^<3>" || fail "the error took several log lines: $(tail -n 3 "$T/d.log")"
+ok "SIGHUP applied part way: $(grep 'part of the file applied' "$T/d.log")"
 
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 wait "$NP" || fail "no STOPPING=1: $(cat "$T/notify.out")"
