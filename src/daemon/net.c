@@ -37,13 +37,19 @@ static int claim_path(const struct sockaddr_un *sa, char *msg, size_t msglen)
 		snprintf(msg, msglen, "%s exists and is not a socket", sa->sun_path);
 		return -EEXIST;
 	}
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/*
+	 * Never a blocking connect: the path may be in a directory a tenant
+	 * writes, and a listener that accepts nobody, its backlog full,
+	 * would hold the main loop. A Unix connect completes at once or,
+	 * backlog full, fails with EAGAIN: a live server either way.
+	 */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	rc = connect(fd, (const struct sockaddr *)sa, sizeof(*sa));
 	err = errno;
 	close(fd);
-	if (rc == 0) {
+	if (rc == 0 || err == EAGAIN) {
 		snprintf(msg, msglen,
 			 "socket %s is in use (is another utmemd running with this run directory?)",
 			 sa->sun_path);

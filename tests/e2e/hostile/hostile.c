@@ -915,6 +915,41 @@ static int cmd_respflag(char **argv)
 	return 0;
 }
 
+/*
+ * squat PATH SECONDS: a listening socket at PATH (a socket path the
+ * operator is about to give a tenant, in a directory the tenant can write)
+ * that accepts nobody, its backlog filled, so that a blocking connect() to
+ * it waits; held SECONDS. utmemd probes a path before binding it.
+ */
+static int cmd_squat(char **argv)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int lfd, fd, n = 0;
+
+	if (strlen(argv[0]) >= sizeof(sa.sun_path))
+		die("path too long");
+	strcpy(sa.sun_path, argv[0]);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, 0) < 0)
+		die("listen");
+	for (;;) {
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+		if (fd < 0)
+			die("socket");
+		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+			if (errno != EAGAIN)
+				die("connect");
+			close(fd);
+			break;
+		}
+		n++; /* kept open: it holds its place in the backlog */
+	}
+	printf("squatting backlog %d\n", n);
+	sleep((unsigned)atoi(argv[1]));
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -954,6 +989,7 @@ int main(int argc, char **argv)
 	ONE("bigcopy", 5, cmd_bigcopy);
 	ONE("ringdrain", 2, cmd_ringdrain);
 	ONE("emptykey", 1, cmd_emptykey);
+	ONE("squat", 2, cmd_squat);
 	ONE("respflag", 1, cmd_respflag);
 	ONE("ringhold", 4, cmd_ringhold);
 	ONE("ringpost", 2, cmd_ringpost);
@@ -965,6 +1001,6 @@ int main(int argc, char **argv)
 	ONE("slabcraft", 2, cmd_slabcraft);
 #undef ONE
 usage:
-	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|emptykey|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
+	fprintf(stderr, "usage: hostile probe|ack|bigput|unread|halfput|pools|poolopen|conns|hold|shared|collide|guess|flood|flushrace|flushhup|flushfair|flushpipe|flushclose|flushreset|bigcopy|ringdrain|emptykey|squat|respflag|ringhold|ringpost|ringunread|ringhalf|ringidle|ringliar|idxcraft|slabcraft ARGS (see hostile.c)\n");
 	return 2;
 }
