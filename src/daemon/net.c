@@ -77,8 +77,10 @@ static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
 		       unsigned mode, uid_t uid, gid_t gid, char *msg,
 		       size_t msglen)
 {
+	char self[32];
+	struct stat sb;
 	mode_t old;
-	int rc, err;
+	int rc, err, pfd;
 
 	/* Create the file with no access, then open it up: no window in which
 	 * the admin socket is reachable by others. */
@@ -87,17 +89,43 @@ static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
 	umask(old);
 	if (rc < 0)
 		return -errno;
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    chown(sa->sun_path, uid, gid) < 0) {
+	/*
+	 * Owner and mode through a handle on the name's own inode, never by
+	 * path: the directory may be the tenant's, and a symlink swapped in
+	 * after bind() would give utmemd's chown and chmod (as root) to its
+	 * target. Whatever is there now must be a socket, not followed.
+	 */
+	pfd = open(sa->sun_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0) {
 		err = errno;
+		snprintf(msg, msglen, "%s: the socket just bound is gone: %s", path,
+			 strerror(err));
+		return -err;
+	}
+	if (fstat(pfd, &sb) < 0 || !S_ISSOCK(sb.st_mode)) {
+		/* Not ours to unlink: someone else's name now. */
+		close(pfd);
+		snprintf(msg, msglen, "%s: the socket just bound was replaced by another file",
+			 path);
+		return -EEXIST;
+	}
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) < 0) {
+		err = errno;
+		close(pfd);
 		unlink(sa->sun_path);
 		snprintf(msg, msglen, "cannot give %s to owner %d group %d: %s",
 			 path, uid == (uid_t)-1 ? -1 : (int)uid,
 			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(err));
 		return -err;
 	}
-	if (chmod(sa->sun_path, mode) < 0 || listen(fd, BACKLOG) < 0) {
-		err = errno;
+	/* fchmod() on an O_PATH handle is EBADF; its /proc name is the inode. */
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+	rc = chmod(self, mode);
+	err = errno;
+	close(pfd);
+	if (rc < 0 || listen(fd, BACKLOG) < 0) {
+		err = rc < 0 ? err : errno;
 		unlink(sa->sun_path);
 		return -err;
 	}
