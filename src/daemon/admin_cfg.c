@@ -626,6 +626,14 @@ int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
 	}
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct ud_setting *s = ud_setting_find(scope, keys[i]);
+		/* As in a file: a key given twice is a mistake, not "the last". */
+		for (size_t k = 0; s && k < i; k++)
+			if (ud_setting_find(scope, keys[k]) == s) {
+				ud_text(rep, "'%s' given twice\n", s->key);
+				err = -EINVAL;
+			}
+		if (err)
+			break;
 		if (s && (s->flags & UD_SF_CREATE) && !created) {
 			ud_text(rep, "%s '%s': '%s' is set when it is created; remove and add it again to change it\n",
 				ud_scope_name(scope), name, s->key);

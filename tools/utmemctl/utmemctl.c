@@ -188,6 +188,10 @@ static int read_pairs(enum ud_scope scope, int argc, char **argv, struct pairs *
 					   ud_scope_name(scope),
 					   scope == UD_SCOPE_MAIN ? "" : "NAME ", keys);
 		}
+		for (size_t k = 0; k + 1 < p->n; k++)
+			if (ud_setting_find(scope, p->key[k]) == ud_setting_find(scope, key))
+				return usage_error("'%s' given twice",
+						   ud_setting_find(scope, key)->key);
 		memset(&scratch, 0, sizeof(scratch));
 		if (ud_setting_parse(scope, &scratch, key, val, msg, sizeof(msg)) < 0) {
 			if (scope == UD_SCOPE_POOL)

@@ -80,14 +80,17 @@ int main(int argc, char **argv)
 	if (argc == 4 && strcmp(argv[2], "capacity") == 0) {
 		uadm_w_u64(&w, strtoull(argv[3], NULL, 10));
 		op = UADM_OP_CAPACITY_SET;
-	} else if (argc == 6 && (strcmp(argv[2], "set") == 0 || strcmp(argv[2], "add") == 0)) {
+	} else if (argc >= 6 && argc % 2 == 0 &&
+		   (strcmp(argv[2], "set") == 0 || strcmp(argv[2], "add") == 0)) {
 		int add = argv[2][0] == 'a';
 		snprintf(sec, sizeof(sec), add ? "tenant %s" : "%s", argv[3]);
 		uadm_w_u32(&w, add ? UADM_F_CREATE : 0);
 		uadm_w_str(&w, sec, UADM_SECTION_MAX);
-		uadm_w_u32(&w, 1);
-		uadm_w_str(&w, argv[4], UADM_KEY_MAX);
-		uadm_w_str(&w, argv[5], UADM_VALUE_MAX);
+		uadm_w_u32(&w, (uint32_t)(argc - 4) / 2);
+		for (int i = 4; i < argc; i += 2) {
+			uadm_w_str(&w, argv[i], UADM_KEY_MAX);
+			uadm_w_str(&w, argv[i + 1], UADM_VALUE_MAX);
+		}
 		op = UADM_OP_CONFIG_SET;
 	} else if (argc == 5 && strcmp(argv[2], "raw") == 0) {
 		const char *hex = argv[4];
@@ -99,7 +102,7 @@ int main(int argc, char **argv)
 			uadm_w_raw(&w, &byte, 1);
 		}
 	} else {
-		fprintf(stderr, "usage: e2e_admin SOCK capacity BYTES | set SECTION KEY VALUE | add NAME KEY VALUE | raw OP HEX\n");
+		fprintf(stderr, "usage: e2e_admin SOCK capacity BYTES | set SECTION KEY VALUE... | add NAME KEY VALUE... | raw OP HEX\n");
 		uadm_wbuf_free(&w);
 		return 2;
 	}

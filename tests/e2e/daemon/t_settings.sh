@@ -52,6 +52,12 @@ printf '[tenant x]\ntoken = 12345\n' >"$T/tok.ini"
 grep -qF "tok.ini:2: token: expected 8..255 bytes, got 5" "$T/e" || fail "file token: $(cat "$T/e")"
 ok "short token refused in the file too: $(cat "$T/e")"
 expect_usage "unknown setting 'colour' for tenant NAME (settings: min, max, weight" tenant set web colour=blue
+# A key given twice is refused, as in a file, not "the last one wins"
+# (max-conns and max_conns are one key).
+expect_usage "'max' given twice" tenant set web --max 8M --max 9M
+expect_usage "'max_conns' given twice" tenant set web --max-conns 8 max_conns=9
+expect_daemon_refuses "'max' given twice" set "tenant web" max 8M max 9M
+ctl config get tenant web | grep -qx "max = 64M" || fail "a refused set changed max: $(ctl config get tenant web | grep max)"
 
 # Reserved minimums past the capacity: at runtime and in a file.
 ctl tenant set default --min 200M >/dev/null || fail "min within capacity"
