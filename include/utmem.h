@@ -173,7 +173,12 @@ struct utmem_timing {
 /* Version of the library actually loaded, e.g. "0.1.0". */
 UTMEM_API const char *utmem_version(void);
 
-/* Describe a negative errno value returned by this library. */
+/*
+ * Describe a negative errno value returned by this library (a positive one
+ * is taken as its negation). Any int is accepted: one that is no errno
+ * value gives "unknown error N". The text is constant or this thread's
+ * own, valid until the thread calls utmem_strerror() again; never free it.
+ */
 UTMEM_API const char *utmem_strerror(int err);
 
 /*

@@ -3,12 +3,15 @@
  *
  * Several errno values carry a utmem-specific meaning (EDQUOT is a tenant's
  * quota, not a filesystem's); those get their own text, any other value the
- * C library's. The text is static or thread-local, so the call is safe from
- * any thread without a buffer from the caller.
+ * C library's, and a value that is no errno at all (INT_MIN included)
+ * "unknown error N". The text is static or in a thread-local buffer, so the
+ * call is safe from any thread without a buffer from the caller; a text in
+ * that buffer lasts until the same thread calls again.
  */
 #include "client/client_int.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -43,16 +46,23 @@ static const struct {
 const char *utmem_strerror(int err)
 {
 	static __thread char buf[64];
+	/* The magnitude, negated as unsigned: -INT_MIN is no int. */
+	unsigned e = err < 0 ? 0u - (unsigned)err : (unsigned)err;
 
-	if (err < 0)
-		err = -err;
-	if (err == 0)
+	if (e == 0)
 		return "success";
 	for (size_t i = 0; i < sizeof(meanings) / sizeof(meanings[0]); i++)
-		if (meanings[i].err == err)
+		if ((unsigned)meanings[i].err == e)
 			return meanings[i].text;
-	/* GNU strerror_r returns a string that may or may not be buf. */
-	return strerror_r(err, buf, sizeof(buf));
+	/*
+	 * An errno value the C library names gets its text (GNU strerror_r
+	 * returns a string that may or may not be buf); any other value is
+	 * shown as the caller passed it, sign included.
+	 */
+	if (e <= INT_MAX && strerrorname_np((int)e))
+		return strerror_r((int)e, buf, sizeof(buf));
+	snprintf(buf, sizeof(buf), "unknown error %d", err);
+	return buf;
 }
 
 const char *utmem_version(void)
