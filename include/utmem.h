@@ -196,7 +196,9 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        UTMEM_FAST_PATH=0 in the environment (or the
  *                        option UTMEM_OPT_NO_FAST_PATH) keeps to the socket
  *   ring:PATH            the same as unix:PATH (kept for old configs)
- *   tcp:HOST:PORT        needs opt->token
+ *   tcp:HOST:PORT        needs opt->token; PORT 1..65535 in decimal
+ *                        digits only; an IPv6 HOST in brackets
+ *                        (tcp:[::1]:7000) or bare (the last ':' ends it)
  *   vsock:CID:PORT       from a VM guest
  *   vport:PATH           from a VM guest: a virtio-serial port device (e.g.
  *                        /dev/vport0p1) whose host end QEMU connects to a

@@ -19,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -62,7 +63,12 @@ static int parse_local(const char *path, struct uclient_addr *a)
 	return err;
 }
 
-/* HOST:PORT, where HOST may be [an:ipv6::address]. */
+/*
+ * HOST:PORT, where HOST may be [an:ipv6::address] (or the address bare: the
+ * last ':' ends HOST) and PORT is 1..65535 in decimal digits alone (no
+ * sign, no space). PORT is kept as its canonical digits, so leading zeros
+ * cannot make it longer than a->port.
+ */
 static int parse_tcp(const char *s, struct uclient_addr *a)
 {
 	const char *colon = strrchr(s, ':');
@@ -78,12 +84,14 @@ static int parse_tcp(const char *s, struct uclient_addr *a)
 		host++;
 		hlen -= 2;
 	}
-	if (hlen == 0 || hlen >= sizeof(a->host) || memchr(host, '/', hlen))
+	/* A bracket left over is one unmatched, or one inside HOST. */
+	if (hlen == 0 || hlen >= sizeof(a->host) || memchr(host, '/', hlen) ||
+	    memchr(host, '[', hlen) || memchr(host, ']', hlen))
 		return -EINVAL;
 	a->kind = UCLIENT_TCP;
 	memcpy(a->host, host, hlen);
 	a->host[hlen] = '\0';
-	memcpy(a->port, colon + 1, strlen(colon + 1) + 1);
+	snprintf(a->port, sizeof(a->port), "%u", (unsigned)port);
 	return 0;
 }
 

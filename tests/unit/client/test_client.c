@@ -124,6 +124,42 @@ static void test_addresses_parse(void **state)
 	(void)state;
 }
 
+/*
+ * tcp:HOST:PORT: PORT is 1..65535 in plain decimal digits, nothing wrapped
+ * or cut short, and kept canonical (leading zeros once overran a->port);
+ * brackets only as a pair around the whole HOST.
+ */
+static void test_addresses_tcp_port(void **state)
+{
+	static const char *bad[] = {
+		"tcp:h:70000", "tcp:h:99999999999", "tcp:h:", "tcp:h:+80",
+		"tcp:h:80x", "tcp:h:-1", "tcp:h: 80", "tcp:h:4294967376",
+		"tcp:h:0x50", "tcp:[::1:80", "tcp:::1]:80", "tcp:[]:80",
+		"tcp:[[::1]]:80", "tcp:h]:80", "tcp:[h:80", "tcp:[::1]",
+	};
+	struct uclient_addr a;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		print_message("%s\n", bad[i]);
+		assert_int_equal(uclient_addr_parse(bad[i], &a), -EINVAL);
+	}
+	assert_int_equal(uclient_addr_parse("tcp:h:0000000080", &a), 0);
+	assert_string_equal(a.host, "h");
+	assert_string_equal(a.port, "80");
+	assert_int_equal(a.cid, 0);
+	assert_int_equal(a.vport, 0);
+	assert_int_equal(uclient_addr_parse("tcp:h:00065535", &a), 0);
+	assert_string_equal(a.port, "65535");
+	assert_int_equal(uclient_addr_parse("tcp:h:000065536", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("tcp:[fe80::1]:1", &a), 0);
+	assert_string_equal(a.host, "fe80::1");
+	assert_string_equal(a.port, "1");
+	assert_int_equal(uclient_addr_parse("tcp:::1:80", &a), 0);
+	assert_string_equal(a.host, "::1");
+	assert_string_equal(a.port, "80");
+	(void)state;
+}
+
 /* A vport address that names no port fails as "no daemon there", not as a
  * miss, and a path that is not a character device is refused. */
 static void test_vport_missing(void **state)
@@ -653,6 +689,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_addresses_malformed),
 		cmocka_unit_test(test_addresses_parse),
+		cmocka_unit_test(test_addresses_tcp_port),
 		cmocka_unit_test(test_vport_missing),
 		cmocka_unit_test(test_vsock_connect_fails_cleanly),
 		cmocka_unit_test(test_connect_missing_socket),
