@@ -352,10 +352,13 @@ UTMEM_API void utmem_batch_free(utmem_batch *b); /* accepts NULL */
 UTMEM_API void utmem_batch_reset(utmem_batch *b); /* empty it for reuse */
 
 /*
- * Queue an operation; returns its index in the batch, or -errno (-EINVAL,
- * -EMSGSIZE for a key too long, -E2BIG past 2^20 operations). A PUT of a
- * value too long is queued and reports -EMSGSIZE (it removes the key's old
- * value, as utmem_put does). GETs in a batch always go into a buffer.
+ * Queue an operation; returns its index in the batch, or -errno (-EINVAL
+ * for a NULL key, an empty key, a NULL value or buffer with a nonzero
+ * length, or unknown flags; -EMSGSIZE for a key too long, -E2BIG past 2^20
+ * operations). A refused operation is not queued and changes nothing: the
+ * results of the last exec stay readable. A PUT of a value too long is
+ * queued and reports -EMSGSIZE (it removes the key's old value, as
+ * utmem_put does). GETs in a batch always go into a buffer.
  */
 UTMEM_API int utmem_batch_put(utmem_batch *b, uint32_t pool, const void *key,
 			      size_t klen, const void *val, size_t vlen);
@@ -369,6 +372,10 @@ UTMEM_API int utmem_batch_invalidate(utmem_batch *b, uint32_t pool,
  * Send every queued request and wait for every reply. Returns the number of
  * operations that succeeded, or -errno if the connection failed (then no
  * result is known for the ones not yet answered: they report -ECONNRESET).
+ * A batch may be executed again: every request is sent again (a pop pops
+ * again) and its results replace those of the earlier exec, none of which
+ * remain, even when this exec fails before sending. An empty batch returns
+ * 0 without touching the connection.
  */
 UTMEM_API int utmem_batch_exec(utmem_batch *b);
 

@@ -55,8 +55,10 @@ void utmem_batch_reset(utmem_batch *b)
 }
 
 /*
- * Append a slot for one more request. Returns its index, or -errno (-E2BIG
- * past UCLIENT_MAX_BATCH requests).
+ * Make room for one more request. Returns its index, or -errno (-E2BIG
+ * past UCLIENT_MAX_BATCH requests). Nothing is queued until batch_commit():
+ * a request refused after this leaves the batch, and the results of its
+ * last exec, as they were.
  */
 static int batch_grow(struct utmem_batch *b)
 {
@@ -77,15 +79,18 @@ static int batch_grow(struct utmem_batch *b)
 		b->handles = p;
 		b->cap = cap;
 	}
-	b->executed = 0;
 	return (int)b->n;
 }
 
-/* Commit the request prepared in slot i for pool handle `pool`. */
+/*
+ * Commit the request prepared in slot i for pool handle `pool`. The batch
+ * now holds a request not executed: results wait for the next exec.
+ */
 static int batch_commit(struct utmem_batch *b, int i, uint32_t pool)
 {
 	b->handles[i] = pool;
 	b->n++;
+	b->executed = 0;
 	return i;
 }
 
@@ -204,6 +209,15 @@ int utmem_batch_exec(utmem_batch *b)
 
 	if (!b)
 		return -EINVAL;
+	/*
+	 * Every request is sent again: nothing of an earlier exec may stand
+	 * as this one's result, even if this one fails before reaching it.
+	 */
+	for (size_t i = 0; i < b->n; i++)
+		b->reqs[i].done = 0;
+	b->executed = 1;
+	if (b->n == 0)
+		return 0; /* nothing to send: the connection is left alone */
 	c = b->c;
 	pthread_mutex_lock(&c->lock);
 	err = uclient_ensure(c);
@@ -212,7 +226,6 @@ int utmem_batch_exec(utmem_batch *b)
 	if (!err)
 		err = batch_run(b);
 	pthread_mutex_unlock(&c->lock);
-	b->executed = 1;
 	for (size_t i = 0; i < b->n; i++) {
 		if (err && !b->reqs[i].done)
 			b->reqs[i].result = -ECONNRESET;

@@ -486,6 +486,89 @@ static void test_batch_many(void **state)
 	utmem_batch_free(NULL);
 }
 
+/*
+ * A refused queue call leaves the batch as it was: nothing queued, nothing
+ * sent, and the last exec's results still readable.
+ */
+static void test_batch_refused_queue(void **state)
+{
+	struct fake_fixture *fx = *state;
+	char buf[8], longkey[300];
+	utmem_batch *b;
+	uint64_t sent;
+
+	memset(longkey, 'k', sizeof(longkey));
+	assert_int_equal(utmem_batch_new(fx->c, &b), 0);
+	assert_int_equal(utmem_batch_put(b, fx->pool, "k", 1, "v", 1), 0);
+	assert_int_equal(utmem_batch_exec(b), 1);
+	pthread_mutex_lock(&fx->srv.lock);
+	sent = fx->srv.requests;
+	pthread_mutex_unlock(&fx->srv.lock);
+	assert_int_equal(utmem_batch_put(b, fx->pool, NULL, 1, "v", 1), -EINVAL);
+	assert_int_equal(utmem_batch_put(b, fx->pool, "k", 0, "v", 1), -EINVAL);
+	assert_int_equal(utmem_batch_put(b, fx->pool, "k", 1, NULL, 1), -EINVAL);
+	assert_int_equal(utmem_batch_put(b, fx->pool, longkey,
+					 utmem_max_key(fx->c) + 1, "v", 1),
+			 -EMSGSIZE);
+	assert_int_equal(utmem_batch_get(b, fx->pool, "k", 1, NULL, 1, 0),
+			 -EINVAL);
+	assert_int_equal(utmem_batch_get(b, fx->pool, "k", 1, buf, sizeof(buf),
+					 UTMEM_GET_PROBE), -EINVAL);
+	assert_int_equal(utmem_batch_invalidate(b, fx->pool, NULL, 1), -EINVAL);
+	assert_int_equal(utmem_batch_result(b, 0), 0);
+	assert_int_equal(utmem_batch_result(b, 1), -EINVAL);
+	pthread_mutex_lock(&fx->srv.lock);
+	assert_int_equal(fx->srv.requests, sent);
+	pthread_mutex_unlock(&fx->srv.lock);
+	utmem_batch_free(b);
+}
+
+/*
+ * Executing a batch again sends every request again; when that exec fails
+ * before sending (the link is gone), no result of the earlier exec may be
+ * reported as this one's. An empty batch touches no connection.
+ */
+static void test_batch_exec_again(void **state)
+{
+	struct fake_fixture *fx = *state;
+	struct utmem_options opt = {.no_reconnect = 1};
+	char buf[8] = "";
+	utmem_batch *b, *empty;
+	utmem_client *c;
+	uint64_t before;
+	uint32_t h;
+
+	assert_int_equal(utmem_connect(fx->srv.addr, &opt, &c), 0);
+	assert_int_equal(utmem_pool_open(c, "p1", 0, &h), 0);
+	assert_int_equal(utmem_batch_new(c, &b), 0);
+	assert_int_equal(utmem_batch_new(c, &empty), 0);
+	assert_int_equal(utmem_batch_put(b, h, "again", 5, "val", 3), 0);
+	assert_int_equal(utmem_batch_get(b, h, "again", 5, buf, sizeof(buf), 0),
+			 1);
+	assert_int_equal(utmem_batch_exec(b), 2);
+	pthread_mutex_lock(&fx->srv.lock);
+	before = fx->srv.requests;
+	pthread_mutex_unlock(&fx->srv.lock);
+	memset(buf, 0, sizeof(buf));
+	assert_int_equal(utmem_batch_exec(b), 2);
+	pthread_mutex_lock(&fx->srv.lock);
+	assert_int_equal(fx->srv.requests - before, 2);
+	pthread_mutex_unlock(&fx->srv.lock);
+	assert_int_equal(utmem_batch_result(b, 1), 3);
+	assert_memory_equal(buf, "val", 3);
+
+	/* The link goes; this client does not reconnect. */
+	assert_int_equal(utmem_put(c, h, "!close", 6, "x", 1), -ECONNRESET);
+	assert_int_equal(utmem_batch_exec(b), -ENOTCONN);
+	assert_int_equal(utmem_batch_result(b, 0), -ECONNRESET);
+	assert_int_equal(utmem_batch_result(b, 1), -ECONNRESET);
+	assert_int_equal(utmem_batch_exec(empty), 0);
+	assert_int_equal(utmem_batch_result(empty, 0), -EINVAL);
+	utmem_batch_free(empty);
+	utmem_batch_free(b);
+	utmem_close(c);
+}
+
 /* Megabytes each way in one batch: sending and receiving must interleave. */
 static void test_batch_big_values(void **state)
 {
@@ -709,6 +792,8 @@ int main(void)
 		T(test_put_too_big_invalidates),
 		T(test_stats),
 		T(test_batch_many),
+		T(test_batch_refused_queue),
+		T(test_batch_exec_again),
 		T(test_batch_big_values),
 		T(test_close_mid_reply_reconnects),
 		T(test_idle_hangup_is_transparent),
