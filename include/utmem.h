@@ -142,7 +142,8 @@ struct utmem_stats {
 
 /* The path a timed call took (struct utmem_timing.path). */
 #define UTMEM_PATH_NONE 0      /* answered by the library (NO_FORWARD, or an
-				  argument error) */
+				  error before anything was sent: a bad
+				  argument or pool handle, no connection) */
 #define UTMEM_PATH_POSTED 1    /* PUT posted to the ring, not waited for */
 #define UTMEM_PATH_ONE_SIDED 2 /* GET read from the value region */
 #define UTMEM_PATH_RING 3      /* request and reply through the ring */
@@ -332,9 +333,11 @@ UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
 
 /*
  * The breakdown of this client's last utmem_put or utmem_get* call
- * (UTMEM_OPT_TIMING; batches are not timed). For RING and SOCKET it asks
- * utmemd for its times (one untimed round trip). Each call's figures are
- * read once. Returns 0, -EINVAL without TIMING or when no timed call is
+ * (UTMEM_OPT_TIMING; batches are not timed), whatever it returned: one
+ * refused before sending anything (-EINVAL, -EMSGSIZE for a key, -EBADF,
+ * a failed connect) has path NONE, never the figures of the call before
+ * it. For RING and SOCKET it asks utmemd for its times (one untimed
+ * round trip). Each call's figures are read once. Returns 0, -EINVAL without TIMING or when no timed call is
  * unread, -ENOTCONN if the connection was lost since, or -errno.
  */
 UTMEM_API int utmem_timing(utmem_client *c, struct utmem_timing *out);

@@ -45,6 +45,17 @@ void uclient_tm_end(struct utmem_client *c)
 	c->tm.valid = 1;
 }
 
+int uclient_tm_none(struct utmem_client *c, uint64_t entry, int err)
+{
+	if (!(c->flags & UTMEM_OPT_TIMING))
+		return err;
+	pthread_mutex_lock(&c->lock);
+	uclient_tm_begin(c, entry);
+	uclient_tm_end(c); /* path stays UTMEM_PATH_NONE */
+	pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
 void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send)
 {
 	if (!(c->flags & UTMEM_OPT_TIMING) || !c->tm.running)

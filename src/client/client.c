@@ -695,11 +695,10 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
 	err = uclient_req_put(c, &r, key, klen, val, vlen);
+	if (!err)
+		err = enter(c, pool, &server);
 	if (err)
-		return err;
-	err = enter(c, pool, &server);
-	if (err)
-		return err;
+		return uclient_tm_none(c, t_entry, err);
 	uclient_tm_begin(c, t_entry);
 	err = put_no_reply(c, pool, server, &r);
 	if (err != -EAGAIN)
@@ -862,15 +861,15 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	ssize_t rc;
 	int err;
 
-	if (!c || (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE))
+	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = uclient_check_key(c, key, klen);
+	err = (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE)
+		      ? -EINVAL : uclient_check_key(c, key, klen);
+	if (!err)
+		err = enter(c, pool, &server);
 	if (err)
-		return err;
-	err = enter(c, pool, &server);
-	if (err)
-		return err;
+		return uclient_tm_none(c, t_entry, err);
 	uclient_tm_begin(c, t_entry);
 	rc = not_forwarded(c) ? -ENOENT
 			      : one_sided(c, pool, server, key, klen, flags,
@@ -945,15 +944,15 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 	uint32_t server;
 	int err;
 
-	if (!c || !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE))
+	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = uclient_check_key(c, key, klen);
+	err = !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE)
+		      ? -EINVAL : uclient_check_key(c, key, klen);
+	if (!err)
+		err = enter(c, pool, &server);
 	if (err)
-		return err;
-	err = enter(c, pool, &server);
-	if (err)
-		return err;
+		return uclient_tm_none(c, t_entry, err);
 	uclient_tm_begin(c, t_entry);
 	err = not_forwarded(c) ? -ENOENT
 			       : get_alloc_locked(c, pool, server, key, klen,
@@ -988,16 +987,16 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	void *p;
 	int err;
 
-	if (!c || !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
-	    (flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL))
+	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = uclient_check_key(c, key, klen);
+	err = !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
+		      (flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL)
+		      ? -EINVAL : uclient_check_key(c, key, klen);
+	if (!err)
+		err = enter(c, pool, &server);
 	if (err)
-		return err;
-	err = enter(c, pool, &server);
-	if (err)
-		return err;
+		return uclient_tm_none(c, t_entry, err);
 	uclient_tm_begin(c, t_entry);
 	if (not_forwarded(c)) {
 		uclient_tm_end(c);

@@ -284,6 +284,14 @@ uint64_t uclient_now(void);
 uint64_t uclient_tm_entry(const struct utmem_client *c);
 void uclient_tm_begin(struct utmem_client *c, uint64_t entry);
 void uclient_tm_end(struct utmem_client *c);
+/*
+ * A timed call that ended before handing anything to a channel (an
+ * argument error, a pool handle refused, no connection): it is the last
+ * call all the same, with path NONE and only library time, so its
+ * predecessor's figures cannot be read as its own. Takes and releases
+ * the lock (not held on entry). Returns err.
+ */
+int uclient_tm_none(struct utmem_client *c, uint64_t entry, int err);
 /* The request was handed to a channel at `send`, fully answered now. */
 void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send);
 /*

@@ -9,7 +9,8 @@
  *                        stores, replaces and charges nothing and answers
  *                        GETs with zeros; no-forward never reaches utmemd
  *                        (its counters do not move); timing splits served,
- *                        posted and one-sided calls into parts that add up.
+ *                        posted and one-sided calls into parts that add up,
+ *                        and reports a refused call as itself (path NONE).
  *   e2e_bench raw-off SOCK / raw-on SOCK
  *                        BENCH by hand, as no libutmem sends it: refused
  *                        like an unknown opcode when off (the connection
@@ -172,6 +173,61 @@ static void check_no_forward(const char *sock, utmem_client *plain, uint32_t p)
 	utmem_close(f);
 }
 
+static int view_nothing(void *ctx, const void *val, size_t len)
+{
+	(void)ctx;
+	(void)val;
+	(void)len;
+	return 0;
+}
+
+/* A refused call's figures are all the library's: path NONE. */
+static void expect_none(const char *what, utmem_client *s)
+{
+	struct utmem_timing tm;
+
+	CHECK_EQ(what, utmem_timing(s, &tm), 0);
+	CHECK_EQ(what, tm.path, UTMEM_PATH_NONE);
+	CHECK_EQ(what, tm.transport_ns + tm.daemon_ns + tm.store_ns, 0);
+}
+
+/*
+ * A call refused before sending (bad argument, bad pool handle) is the
+ * last call all the same: utmem_timing() reports it (path NONE), never
+ * the figures of the served call before it.
+ */
+static void check_timing_refused(utmem_client *s, uint32_t sp,
+				 const unsigned char *v)
+{
+	unsigned char buf[16];
+	size_t alen = 0;
+
+	CHECK_EQ("served put", utmem_put(s, sp, "t", 1, v, 16), 0);
+	CHECK_EQ("empty key put", utmem_put(s, sp, "", 0, v, 16), -EINVAL);
+	expect_none("empty key put timing", s);
+	CHECK_EQ("served put", utmem_put(s, sp, "t", 1, v, 16), 0);
+	CHECK_EQ("NULL value put", utmem_put(s, sp, "t", 1, NULL, 16), -EINVAL);
+	expect_none("NULL value put timing", s);
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, buf, sizeof(buf), 0), 16);
+	CHECK_EQ("bad pool get", utmem_get(s, 4242, "t", 1, buf, sizeof(buf), 0),
+		 -EBADF);
+	expect_none("bad pool get timing", s);
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, buf, sizeof(buf), 0), 16);
+	CHECK_EQ("bad flags get", utmem_get(s, sp, "t", 1, buf, sizeof(buf), 1u << 9),
+		 -EINVAL);
+	expect_none("bad flags get timing", s);
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, buf, sizeof(buf), 0), 16);
+	CHECK_EQ("NULL out get_alloc", utmem_get_alloc(s, sp, "t", 1, NULL, &alen, 0),
+		 -EINVAL);
+	expect_none("NULL out get_alloc timing", s);
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, buf, sizeof(buf), 0), 16);
+	CHECK_EQ("exclusive local view",
+		 utmem_get_view(s, sp, "t", 1,
+				UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL,
+				view_nothing, NULL), -EINVAL);
+	expect_none("exclusive local view timing", s);
+}
+
 /* Timing: every path gives parts that add up, utmemd's where it served. */
 static void check_timing(const char *sock)
 {
@@ -204,6 +260,7 @@ static void check_timing(const char *sock)
 		CHECK_EQ("utmemd served it", tm.daemon_ns + tm.store_ns > 0, 1);
 		served++;
 	}
+	check_timing_refused(s, sp, v);
 	/* The default fast path: posted PUTs and one-sided GETs, when this
 	 * daemon offers them (it does, with its default ring_size). */
 	CHECK_EQ("posted put", utmem_put(d, dp, "p", 1, v, 1024), 0);
