@@ -542,6 +542,12 @@ static ssize_t run_one(struct utmem_client *c, uint32_t pool, int allow_tenant,
 	return err ? err : r->result;
 }
 
+/*
+ * FLUSH or DESTROY a pool. A destroyed handle is closed under the same
+ * hold of the lock as the request: released in between, another thread's
+ * utmem_pool_open() of the same name (which gets the same slot back) could
+ * run there and have the handle it was just given closed under it.
+ */
 static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
 {
 	struct uclient_req r = {.op = op};
@@ -549,13 +555,19 @@ static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
 
 	if (!c)
 		return -EINVAL;
-	err = (int)run_one(c, pool, 0, &r);
+	pthread_mutex_lock(&c->lock);
+	err = uclient_ensure(c);
+	if (!err)
+		err = uclient_resolve_pool(c, pool, 0, &r.pool);
+	if (!err)
+		err = uclient_exec(c, &r, 1);
+	if (!err)
+		err = (int)r.result;
 	if (err == 0 && op == UWIRE_OP_POOL_DESTROY) {
-		pthread_mutex_lock(&c->lock);
 		c->pools[pool - 1].open = 0;
 		c->pools[pool - 1].wflags &= (uint16_t)~UWIRE_F_CREATE;
-		pthread_mutex_unlock(&c->lock);
 	}
+	pthread_mutex_unlock(&c->lock);
 	return err;
 }
 
