@@ -357,8 +357,8 @@ UTMEM_API void utmem_batch_reset(utmem_batch *b); /* empty it for reuse */
 /*
  * Queue an operation; returns its index in the batch, or -errno (-EINVAL
  * for a NULL key, an empty key, a NULL value or buffer with a nonzero
- * length, or unknown flags; -EMSGSIZE for a key too long, -E2BIG past 2^20
- * operations). A refused operation is not queued and changes nothing: the
+ * length, or GET flags other than UTMEM_GET_EXCLUSIVE; -EMSGSIZE for a key
+ * too long, -E2BIG past 2^20 operations). A refused operation is not queued and changes nothing: the
  * results of the last exec stay readable. A PUT of a value too long is
  * queued and reports -EMSGSIZE (it removes the key's old value, as
  * utmem_put does). GETs in a batch always go into a buffer.
