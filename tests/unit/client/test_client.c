@@ -493,10 +493,12 @@ static void test_batch_many(void **state)
 static void test_batch_refused_queue(void **state)
 {
 	struct fake_fixture *fx = *state;
-	char buf[8], longkey[300];
+	static char longkey[4096];
+	char buf[8];
 	utmem_batch *b;
 	uint64_t sent;
 
+	assert_true(utmem_max_key(fx->c) < sizeof(longkey));
 	memset(longkey, 'k', sizeof(longkey));
 	assert_int_equal(utmem_batch_new(fx->c, &b), 0);
 	assert_int_equal(utmem_batch_put(b, fx->pool, "k", 1, "v", 1), 0);
