@@ -73,14 +73,20 @@ static int tmod_parse_timeout(const char *val, size_t vlen, int *out)
 	return 0;
 }
 
-/* Apply one "name=value" argument to cfg. Returns 0 or -EINVAL with why. */
-static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, const char *arg,
-		      size_t len, struct tmod_why *why)
+/* The arguments, in the order of names[] in tmod_apply(). */
+enum { TMOD_ADDR, TMOD_POOL, TMOD_KIND, TMOD_TIMEOUT, TMOD_TOKEN };
+
+/*
+ * Apply argument number pos (from 1), "name=value", to cfg. Returns 0 or
+ * -EINVAL with why.
+ */
+static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
+		      const char *arg, size_t len, struct tmod_why *why)
 {
 	static const char *const names[] = { "addr", "pool", "kind",
 					     "timeout_ms", "token" };
 	const char *eq = memchr(arg, '=', len);
-	size_t nlen, vlen;
+	size_t nlen = 0, vlen = 0;
 	const char *val;
 	unsigned i;
 
@@ -100,16 +106,16 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, const char *arg,
 	}
 	*seen |= 1u << i;
 	switch (i) {
-	case 0:
+	case TMOD_ADDR:
 		if (tmod_copy(cfg->addr, sizeof(cfg->addr), val, vlen) < 0)
 			goto err_value;
 		return 0;
-	case 1:
+	case TMOD_POOL:
 		if (tmod_copy(cfg->pool, sizeof(cfg->pool), val, vlen) < 0 ||
 		    !tmod_pool_name_ok(cfg->pool))
 			goto err_value;
 		return 0;
-	case 2:
+	case TMOD_KIND:
 		if (vlen == 10 && memcmp(val, "persistent", 10) == 0)
 			cfg->pool_flags = UTMEM_POOL_PERSISTENT;
 		else if (vlen == 9 && memcmp(val, "ephemeral", 9) == 0)
@@ -117,23 +123,34 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, const char *arg,
 		else
 			goto err_value;
 		return 0;
-	case 3:
+	case TMOD_TIMEOUT:
 		if (tmod_parse_timeout(val, vlen, &cfg->timeout_ms) < 0)
 			goto err_value;
 		return 0;
-	default:
+	default: /* TMOD_TOKEN */
 		if (tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
 			goto err_value;
 		return 0;
 	}
 
+/* Values are echoed only where they cannot be a secret: a misspelt
+ * "tokn=..." or a bare token argument must not reach Redis's log. */
 err_form:
-	snprintf(why->msg, sizeof(why->msg), "unknown argument '%.*s'",
-		 (int)(len > 64 ? 64 : len), arg);
+	if (eq != NULL)
+		snprintf(why->msg, sizeof(why->msg),
+			 "unknown argument '%.*s=...'",
+			 (int)(nlen > 64 ? 64 : nlen), arg);
+	else
+		snprintf(why->msg, sizeof(why->msg),
+			 "argument %d is not NAME=VALUE (not shown)", pos);
 	return -EINVAL;
 err_value:
-	snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
-		 names[i], (int)(vlen > 64 ? 64 : vlen), val);
+	if (i == TMOD_TOKEN)
+		snprintf(why->msg, sizeof(why->msg),
+			 "bad value for token (%zu bytes, not shown)", vlen);
+	else
+		snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
+			 names[i], (int)(vlen > 64 ? 64 : vlen), val);
 	return -EINVAL;
 }
 
@@ -152,7 +169,7 @@ static int tmod_parse(struct tconn_cfg *cfg, RedisModuleString **argv,
 	for (int i = 0; i < argc; i++) {
 		size_t len;
 		const char *arg = rm.StringPtrLen(argv[i], &len);
-		int err = tmod_apply(cfg, &seen, arg, len, why);
+		int err = tmod_apply(cfg, &seen, i + 1, arg, len, why);
 
 		if (err < 0)
 			return err;
