@@ -11,6 +11,7 @@
  * and connects on the first TMEM command, so Redis and utmemd may start in
  * any order.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,9 @@
 #define TMOD_USAGE \
 	"usage: loadmodule utmem.so addr=ADDRESS pool=NAME " \
 	"[kind=persistent|ephemeral] [timeout_ms=1..600000] [token=TOKEN]"
+
+#define TMOD_STR_(x) #x
+#define TMOD_STR(x) TMOD_STR_(x)
 
 /* An error message being built for the log. */
 struct tmod_why {
@@ -53,6 +57,32 @@ static int tmod_pool_name_ok(const char *s)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789._-") == n;
+}
+
+/*
+ * Could utmemd ever accept this token? Its "token" setting takes
+ * TCONN_TOKEN_MIN..TCONN_TOKEN_MAX bytes, no control characters, no
+ * leading or trailing blank, no blank before ';' (src/daemon/settings.c,
+ * p_str), so no tenant can hold any other. Returns NULL, or what is wrong
+ * (never the token itself).
+ */
+static const char *tmod_token_fault(const char *val, size_t vlen)
+{
+	if (vlen < TCONN_TOKEN_MIN || vlen > TCONN_TOKEN_MAX)
+		return "utmemd takes " TMOD_STR(TCONN_TOKEN_MIN) ".."
+		       TMOD_STR(TCONN_TOKEN_MAX) " bytes";
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)val[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "utmemd takes no control characters";
+		if (c == ';' && i > 0 && isspace((unsigned char)val[i - 1]))
+			return "utmemd takes no blank before ';'";
+	}
+	if (isspace((unsigned char)val[0]) ||
+	    isspace((unsigned char)val[vlen - 1]))
+		return "utmemd takes no leading or trailing blank";
+	return NULL;
 }
 
 /* Parse a decimal timeout in [1, TCONN_MAX_TIMEOUT_MS]. */
@@ -86,6 +116,7 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	static const char *const names[] = { "addr", "pool", "kind",
 					     "timeout_ms", "token" };
 	const char *eq = memchr(arg, '=', len);
+	const char *fault = NULL;
 	size_t nlen = 0, vlen = 0;
 	const char *val;
 	unsigned i;
@@ -128,7 +159,9 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 			goto err_value;
 		return 0;
 	default: /* TMOD_TOKEN */
-		if (tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
+		fault = tmod_token_fault(val, vlen);
+		if (fault != NULL ||
+		    tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
 			goto err_value;
 		return 0;
 	}
@@ -147,7 +180,8 @@ err_form:
 err_value:
 	if (i == TMOD_TOKEN)
 		snprintf(why->msg, sizeof(why->msg),
-			 "bad value for token (%zu bytes, not shown)", vlen);
+			 "bad value for token (%zu bytes, not shown): %s", vlen,
+			 fault != NULL ? fault : "unusable");
 	else
 		snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
 			 names[i], (int)(vlen > 64 ? 64 : vlen), val);

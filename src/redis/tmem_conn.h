@@ -26,7 +26,9 @@
 
 #define TCONN_ADDR_MAX 512
 #define TCONN_POOL_MAX 63   /* as utmem_pool_open() accepts */
-#define TCONN_TOKEN_MAX 256
+/* Token lengths utmemd accepts for a tenant (its "token" setting). */
+#define TCONN_TOKEN_MIN 8
+#define TCONN_TOKEN_MAX 255
 #define TCONN_DEFAULT_TIMEOUT_MS 1000
 #define TCONN_MAX_TIMEOUT_MS 600000
 

@@ -1084,13 +1084,31 @@ load_fails "with a malformed address" \
 load_fails "with addr twice" "utmem: not loaded: addr given twice" \
 	"addr=unix:$USOCK" pool=p "addr=unix:$USOCK"
 # A token never reaches Redis's log: not when it is refused, not under a
-# misspelt name, not as an argument without a name. (Each marked SECRET,
-# within the first 64 bytes that a value used to be echoed with.)
-SECRET=s3cr3tTOKEN
-long_token=$SECRET$(printf 'x%.0s' $(seq 290))
+# misspelt name, not as an argument without a name. (Each starts with
+# SECRET, within the first 64 bytes that a value used to be echoed with.)
+# A token utmemd can never accept for a tenant (8..255 bytes, no control
+# characters, no leading or trailing blank, no blank before ';') is
+# refused at load.
+SECRET=s3cr3tT
+xs() { printf 'x%.0s' $(seq "$1"); }
 load_fails "with a token too long" \
-	"utmem: not loaded: bad value for token (301 bytes, not shown)" \
-	"addr=unix:$USOCK" pool=p "token=$long_token"
+	"utmem: not loaded: bad value for token (301 bytes, not shown): utmemd takes 8..255 bytes" \
+	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 294)"
+load_fails "with a token of 256 bytes" \
+	"utmem: not loaded: bad value for token (256 bytes, not shown): utmemd takes 8..255 bytes" \
+	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 249)"
+load_fails "with a token of 7 bytes" \
+	"utmem: not loaded: bad value for token (7 bytes, not shown): utmemd takes 8..255 bytes" \
+	"addr=unix:$USOCK" pool=p "token=$SECRET"
+load_fails "with a tab in the token" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no control characters" \
+	"addr=unix:$USOCK" pool=p "token=$SECRET"$'\tab'
+load_fails "with a blank before ';' in the token" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no blank before ';'" \
+	"addr=unix:$USOCK" pool=p "token=$SECRET ;a"
+load_fails "with a token ending in a blank" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no leading or trailing blank" \
+	"addr=unix:$USOCK" pool=p "token=${SECRET}ab "
 load_fails "with a misspelt token=" "utmem: not loaded: unknown argument 'tokn=...'" \
 	"addr=unix:$USOCK" pool=p "tokn=${SECRET}misspelt"
 load_fails "with a token without its name" \
@@ -1101,6 +1119,14 @@ for f in "$T/redis2.log" "$T/redis2.stderr"; do
 done
 expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
 	"ERR unknown command"
+# The bounds themselves load (over a Unix socket utmemd ignores the token).
+for n in 8 255; do
+	expect_eq "MODULE LOAD with a token of $n bytes" \
+		"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+			kind=ephemeral "token=$(xs "$n")")" OK
+	expect_eq "MODULE UNLOAD after a token of $n bytes" \
+		"$(r2 module unload utmem)" OK
+done
 expect_eq "MODULE LOAD with good arguments" \
 	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral)" OK
 expect_contains "MODULE LIST shows utmem" "$(r2 module list | tr '\n' ' ')" \
