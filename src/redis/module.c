@@ -85,21 +85,28 @@ static const char *tmod_token_fault(const char *val, size_t vlen)
 	return NULL;
 }
 
-/* Parse a decimal timeout in [1, TCONN_MAX_TIMEOUT_MS]. */
-static int tmod_parse_timeout(const char *val, size_t vlen, int *out)
+/*
+ * Parse a decimal number in [lo, hi]: digits only (no sign, no blank, no
+ * base prefix), checked for range as it is read so that no length of
+ * digits can wrap. Every numeric argument goes through here.
+ */
+static int tmod_parse_num(const char *val, size_t vlen, unsigned long lo,
+			  unsigned long hi, unsigned long *out)
 {
-	char tmp[16];
-	char *end;
-	long v;
+	unsigned long v = 0;
 
-	if (tmod_copy(tmp, sizeof(tmp), val, vlen) < 0)
+	if (vlen == 0)
 		return -EINVAL;
-	errno = 0;
-	v = strtol(tmp, &end, 10);
-	if (errno != 0 || *end != '\0' || end == tmp || v < 1 ||
-	    v > TCONN_MAX_TIMEOUT_MS)
+	for (size_t i = 0; i < vlen; i++) {
+		unsigned d = (unsigned char)val[i] - (unsigned)'0';
+
+		if (d > 9 || d > hi || v > (hi - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	if (v < lo)
 		return -EINVAL;
-	*out = (int)v;
+	*out = v;
 	return 0;
 }
 
@@ -115,6 +122,11 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 {
 	static const char *const names[] = { "addr", "pool", "kind",
 					     "timeout_ms", "token" };
+	/* The numeric arguments' bounds, by index into names[]. */
+	static const unsigned long num_lo[] = { [TMOD_TIMEOUT] = 1 };
+	static const unsigned long num_hi[] = {
+		[TMOD_TIMEOUT] = TCONN_MAX_TIMEOUT_MS };
+	unsigned long num;
 	const char *eq = memchr(arg, '=', len);
 	const char *fault = NULL;
 	size_t nlen = 0, vlen = 0;
@@ -155,8 +167,9 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 			goto err_value;
 		return 0;
 	case TMOD_TIMEOUT:
-		if (tmod_parse_timeout(val, vlen, &cfg->timeout_ms) < 0)
+		if (tmod_parse_num(val, vlen, num_lo[i], num_hi[i], &num) < 0)
 			goto err_value;
+		cfg->timeout_ms = (int)num;
 		return 0;
 	default: /* TMOD_TOKEN */
 		fault = tmod_token_fault(val, vlen);
@@ -182,6 +195,11 @@ err_value:
 		snprintf(why->msg, sizeof(why->msg),
 			 "bad value for token (%zu bytes, not shown): %s", vlen,
 			 fault != NULL ? fault : "unusable");
+	else if (i < sizeof(num_hi) / sizeof(num_hi[0]) && num_hi[i] != 0)
+		snprintf(why->msg, sizeof(why->msg),
+			 "bad value for %s: '%.*s' (expected digits only, %lu..%lu)",
+			 names[i], (int)(vlen > 64 ? 64 : vlen), val, num_lo[i],
+			 num_hi[i]);
 	else
 		snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
 			 names[i], (int)(vlen > 64 ? 64 : vlen), val);

@@ -1075,8 +1075,12 @@ load_fails "with a bad kind" "utmem: not loaded: bad value for kind: 'shared'" \
 load_fails "with an unknown argument" \
 	"utmem: not loaded: unknown argument 'colour=...'" \
 	"addr=unix:$USOCK" pool=p colour=blue
-load_fails "with a bad timeout" "utmem: not loaded: bad value for timeout_ms: '0'" \
-	"addr=unix:$USOCK" pool=p timeout_ms=0
+# Numbers are digits only, in range: no sign, no blank, no base, no wrap.
+for v in 0 600001 +5 ' 5' '5 ' -0 -5 0x10 1e3 '' 18446744073709551617; do
+	load_fails "with timeout_ms='$v'" \
+		"utmem: not loaded: bad value for timeout_ms: '$v' (expected digits only, 1..600000)" \
+		"addr=unix:$USOCK" pool=p "timeout_ms=$v"
+done
 load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'" \
 	"addr=unix:$USOCK" pool=a/b
 load_fails "with a malformed address" \
@@ -1119,6 +1123,12 @@ for f in "$T/redis2.log" "$T/redis2.stderr"; do
 done
 expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
 	"ERR unknown command"
+expect_eq "MODULE LOAD with timeout_ms=600000" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+		kind=ephemeral timeout_ms=600000)" OK
+expect_eq "timeout_ms=600000 is taken" \
+	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" 600000
+expect_eq "MODULE UNLOAD after timeout_ms=600000" "$(r2 module unload utmem)" OK
 # The bounds themselves load (over a Unix socket utmemd ignores the token).
 for n in 8 255; do
 	expect_eq "MODULE LOAD with a token of $n bytes" \
