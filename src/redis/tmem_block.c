@@ -69,6 +69,7 @@ struct tblock_key {
 	void *val;   /* POP/MGET: the value (malloc()ed by libutmem) */
 	size_t klen;
 	size_t vlen; /* PUT/MPUT: the value's length */
+	int done;    /* res is utmemd's answer, or a refusal before sending */
 };
 
 struct tblock_cmd {
@@ -134,6 +135,7 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 {
 	struct tblock_key *k = &b->key[i];
 
+	k->done = 1;
 	if (!tblock_counts(b->kind)) {
 		free(k->val);
 		k->res = res;
@@ -154,7 +156,11 @@ static void tblock_key_done(struct tblock_cmd *b, int i, int64_t res,
 	}
 }
 
-/* Every key not answered gets err (the link is gone). */
+/*
+ * Every key not answered gets err (the link is gone). Which are answered is
+ * kept in a flag, not read off res and val: a hit on an empty value has
+ * res 0, and its val is non-NULL only by libutmem's promise.
+ */
 static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
 {
 	if (tblock_counts(b->kind)) {
@@ -163,7 +169,7 @@ static void tblock_fail_rest(struct tblock_cmd *b, int64_t err)
 		return;
 	}
 	for (int i = 0; i < b->nkeys; i++)
-		if (b->key[i].val == NULL && b->key[i].res == 0)
+		if (!b->key[i].done)
 			b->key[i].res = err;
 }
 
