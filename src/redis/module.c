@@ -110,6 +110,20 @@ static int tmod_parse_num(const char *val, size_t vlen, unsigned long lo,
 	return 0;
 }
 
+/*
+ * Could these n bytes be a misspelt argument name, safe to show in the log:
+ * 1..16 of [a-z_], as every name is? A token is unlikely to be.
+ */
+static int tmod_name_like(const char *s, size_t n)
+{
+	if (n == 0 || n > 16)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if ((s[i] < 'a' || s[i] > 'z') && s[i] != '_')
+			return 0;
+	return 1;
+}
+
 /* The arguments, in the order of names[] in tmod_apply(). */
 enum { TMOD_ADDR, TMOD_POOL, TMOD_KIND, TMOD_TIMEOUT, TMOD_TOKEN };
 
@@ -180,12 +194,16 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	}
 
 /* Values are echoed only where they cannot be a secret: a misspelt
- * "tokn=..." or a bare token argument must not reach Redis's log. */
+ * "tokn=..." or a bare token argument must not reach Redis's log. Nor may
+ * what stands before a token's own '=' (base64 padding) when the token is
+ * given alone: only a name that looks like one is shown. */
 err_form:
-	if (eq != NULL)
+	if (eq != NULL && tmod_name_like(arg, nlen))
 		snprintf(why->msg, sizeof(why->msg),
-			 "unknown argument '%.*s=...'",
-			 (int)(nlen > 64 ? 64 : nlen), arg);
+			 "unknown argument '%.*s=...'", (int)nlen, arg);
+	else if (eq != NULL)
+		snprintf(why->msg, sizeof(why->msg),
+			 "argument %d has an unknown name (not shown)", pos);
 	else
 		snprintf(why->msg, sizeof(why->msg),
 			 "argument %d is not NAME=VALUE (not shown)", pos);

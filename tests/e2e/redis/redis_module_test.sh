@@ -1118,6 +1118,9 @@ load_fails "with a misspelt token=" "utmem: not loaded: unknown argument 'tokn=.
 load_fails "with a token without its name" \
 	"utmem: not loaded: argument 3 is not NAME=VALUE (not shown)" \
 	"addr=unix:$USOCK" pool=p "${SECRET}bare"
+load_fails "with a base64 token without its name" \
+	"utmem: not loaded: argument 3 has an unknown name (not shown)" \
+	"addr=unix:$USOCK" pool=p "${SECRET}bAse64=="
 for f in "$T/redis2.log" "$T/redis2.stderr"; do
 	expect_no_log "no token in $(basename "$f")" "$f" "$SECRET"
 done
