@@ -510,7 +510,12 @@ int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen)
 	atomic_store_explicit(&d->ctl_bell, ctl->wake_fd, memory_order_release);
 	if (ctl->mode != UD_CTL_OFF) {
 		char a[32], b[32], c[32];
+		uint64_t grow;
 
+		/* The thread runs: it re-tunes under the lock. */
+		pthread_mutex_lock(&ctl->lock);
+		grow = ctl->tune.grow_rate;
+		pthread_mutex_unlock(&ctl->lock);
 		ud_info("controller: on (%s%s%s), every %llu ms; reserve %s, growth %s/s, "
 			"floor %s; pressure trigger %s",
 			ctl->mode == UD_CTL_HOST ? "host MemAvailable" :
@@ -519,7 +524,7 @@ int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen)
 			ctl->mode == UD_CTL_PSI ? "" : " and memory pressure",
 			(unsigned long long)(ctl->interval_ns / 1000000),
 			ctl->cfg_reserve ? ud_human(ctl->cfg_reserve, a) : "5% of memory",
-			ud_human(ctl->tune.grow_rate, b),
+			ud_human(grow, b),
 			ctl->cfg_floor ? ud_human(ctl->cfg_floor, c) : "the tenants' mins",
 			ctl->psi_fd >= 0 ? "armed" : "not available (sampling only)");
 	}
