@@ -141,6 +141,8 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	static const unsigned long num_hi[] = {
 		[TMOD_TIMEOUT] = TCONN_MAX_TIMEOUT_MS };
 	unsigned long num;
+	char shown[65];
+	size_t nshown;
 	const char *eq = memchr(arg, '=', len);
 	const char *fault = NULL;
 	size_t nlen = 0, vlen = 0;
@@ -164,6 +166,11 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	*seen |= 1u << i;
 	switch (i) {
 	case TMOD_ADDR:
+		/* No address has a control character: refused here, the value
+		 * can be quoted in the log as it is later on. */
+		for (size_t k = 0; k < vlen; k++)
+			if ((unsigned char)val[k] < 0x20 || val[k] == 0x7f)
+				goto err_value;
 		if (tmod_copy(cfg->addr, sizeof(cfg->addr), val, vlen) < 0)
 			goto err_value;
 		return 0;
@@ -209,18 +216,23 @@ err_form:
 			 "argument %d is not NAME=VALUE (not shown)", pos);
 	return -EINVAL;
 err_value:
+	/* At most 64 bytes of it, control characters as '?': a newline in an
+	 * argument must not forge a line of Redis's log. */
+	nshown = i == TMOD_TOKEN ? 0 : vlen > 64 ? 64 : vlen;
+	for (size_t k = 0; k < nshown; k++)
+		shown[k] = (unsigned char)val[k] < 0x20 || val[k] == 0x7f ? '?' : val[k];
+	shown[nshown] = '\0';
 	if (i == TMOD_TOKEN)
 		snprintf(why->msg, sizeof(why->msg),
 			 "bad value for token (%zu bytes, not shown): %s", vlen,
 			 fault != NULL ? fault : "unusable");
 	else if (i < sizeof(num_hi) / sizeof(num_hi[0]) && num_hi[i] != 0)
 		snprintf(why->msg, sizeof(why->msg),
-			 "bad value for %s: '%.*s' (expected digits only, %lu..%lu)",
-			 names[i], (int)(vlen > 64 ? 64 : vlen), val, num_lo[i],
-			 num_hi[i]);
+			 "bad value for %s: '%s' (expected digits only, %lu..%lu)",
+			 names[i], shown, num_lo[i], num_hi[i]);
 	else
-		snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%.*s'",
-			 names[i], (int)(vlen > 64 ? 64 : vlen), val);
+		snprintf(why->msg, sizeof(why->msg), "bad value for %s: '%s'",
+			 names[i], shown);
 	return -EINVAL;
 }
 

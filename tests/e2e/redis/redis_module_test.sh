@@ -1085,6 +1085,12 @@ load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'"
 	"addr=unix:$USOCK" pool=a/b
 load_fails "with a malformed address" \
 	"utmem: not loaded: bad value for addr: 'nonsense'" addr=nonsense pool=p
+# A refused value is shown with control characters as '?': a newline in
+# an argument must not forge a line of Redis's log.
+load_fails "with a newline in addr" \
+	"utmem: not loaded: bad value for addr: 'x?FORGED utmem line'" \
+	"addr=x"$'\n'"FORGED utmem line" pool=p
+if grep -q "^FORGED utmem line" "$T/redis2.log"; then fail "a module argument forged a log line"; else pass; fi
 load_fails "with addr twice" "utmem: not loaded: addr given twice" \
 	"addr=unix:$USOCK" pool=p "addr=unix:$USOCK"
 # A token never reaches Redis's log: not when it is refused, not under a
