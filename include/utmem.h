@@ -47,6 +47,23 @@
  * connection. For parallelism, use one client per thread. A utmem_batch
  * belongs to one thread at a time. The library never raises SIGPIPE.
  *
+ * fork(): a child may go on using a client (and its batches) inherited
+ * from its parent. Its first call on the client (utmem_close() included)
+ * drops the inherited connection without writing to anything it shares
+ * with the parent (the socket, the ring, the value region, the event
+ * descriptor), so the parent's use of the client is unaffected, and then
+ * behaves as after a lost connection: it reconnects as a new connection
+ * of the same tenant and reopens the pools by name (with no_reconnect it
+ * fails with -ENOTCONN). Asynchronous requests outstanding at the fork
+ * stay the parent's: in the child each completes with -ECONNRESET; the
+ * event descriptor keeps its number but is the child's own. PUTs the
+ * parent posted before the fork are seen by the child once utmemd has
+ * served them (call utmem_sync() before fork() to be sure of it).
+ * fork() while another thread is inside a call on the client leaves that
+ * client unusable in the child (its lock stays held there). Should the
+ * child have no descriptor left for its own event descriptor, that first
+ * call fails with -EMFILE, -ENFILE or -ENOMEM (the next tries again).
+ *
  * Keys are 1..utmem_max_key() bytes (an empty key is -EINVAL); values are
  * 0..utmem_max_value() bytes. The wire protocol is docs/protocol.md.
  *
@@ -501,7 +518,8 @@ UTMEM_API int utmem_event_fd(utmem_client *c);
  * (one whose first bytes arrived is read whole, bounded by timeout_ms) and
  * notices a broken connection. Before returning it asks to be woken up
  * (the event descriptor) for the replies still to come. Returns the count
- * or -EINVAL.
+ * or -EINVAL (in a child after fork(), also the first call's error, see
+ * "fork()" above).
  */
 UTMEM_API int utmem_reap(utmem_client *c, struct utmem_completion *out,
 			 size_t n);

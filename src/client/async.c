@@ -28,6 +28,7 @@
 #include "transport/spin.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,6 +106,40 @@ void uclient_async_free(struct utmem_client *c)
 	close(a->sig);
 	free(a);
 	c->async = NULL;
+}
+
+static void signal_self(struct uclient_async *a);
+
+int uclient_async_forked(struct utmem_client *c)
+{
+	struct uclient_async *a = c->async;
+	struct epoll_event ev = {.events = EPOLLIN};
+	int ep, sig;
+
+	if (!a)
+		return 0;
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	sig = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	/* The caller keeps the descriptor's number: the new epoll goes there
+	 * (dup3 drops only our reference to the parent's instance). */
+	if (ep < 0 || sig < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, sig, &ev) < 0 ||
+	    dup3(ep, a->epfd, O_CLOEXEC) < 0) {
+		int err = -errno;
+
+		if (ep >= 0)
+			close(ep);
+		if (sig >= 0)
+			close(sig);
+		return err;
+	}
+	close(ep);
+	close(a->sig);
+	a->sig = sig;
+	a->sig_set = 0;
+	a->reg_gen = UINT64_MAX; /* watch the next connection's descriptors */
+	if (a->ndone)
+		signal_self(a); /* completions inherited, still to reap */
+	return 0;
 }
 
 /* Make the event descriptor readable (once until the next reap). */
@@ -538,7 +573,9 @@ int utmem_event_fd(utmem_client *c)
 	if (!c)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	err = async_get(c);
+	err = uclient_fork_check(c);
+	if (!err)
+		err = async_get(c);
 	if (!err)
 		watch_conn(c);
 	pthread_mutex_unlock(&c->lock);
@@ -626,6 +663,7 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 {
 	struct uclient_async *a;
 	size_t got = 0;
+	int err;
 
 	if (!c || (!out && n))
 		return -EINVAL;
@@ -633,6 +671,11 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 	a = c->async;
 	if (!a)
 		goto out;
+	err = uclient_fork_check(c);
+	if (err) {
+		pthread_mutex_unlock(&c->lock);
+		return err;
+	}
 	clear_self(a);
 	if (c->fd >= 0 && a->inflight && read_arrived(c))
 		uclient_disconnect(c); /* completes the rest with the error */
@@ -666,7 +709,9 @@ int utmem_async_outstanding(utmem_client *c)
 	if (!c)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	n = c->async ? (int)(UTMEM_ASYNC_MAX - c->async->nfree) : 0;
+	n = uclient_fork_check(c);
+	if (n == 0)
+		n = c->async ? (int)(UTMEM_ASYNC_MAX - c->async->nfree) : 0;
 	pthread_mutex_unlock(&c->lock);
 	return n;
 }

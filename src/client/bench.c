@@ -117,6 +117,12 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 	if (!c || !out || !(c->flags & UTMEM_OPT_TIMING))
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
+	/* In a child after fork(): the connection (and utmemd's times) went. */
+	err = uclient_fork_check(c);
+	if (err) {
+		pthread_mutex_unlock(&c->lock);
+		return err;
+	}
 	tm = c->tm; /* the BENCH exchange below is itself timed by exec */
 	if (!tm.valid) {
 		pthread_mutex_unlock(&c->lock);

@@ -25,6 +25,39 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+/* ---- fork() (client_int.h) ---- */
+
+uint64_t uclient_forks;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static int fork_registered;
+
+/* In the child, before fork() returns there: only this thread runs. */
+static void fork_child(void)
+{
+	__atomic_store_n(&uclient_forks, uclient_forks + 1, __ATOMIC_RELAXED);
+}
+
+static void fork_register_once(void)
+{
+	fork_registered = pthread_atfork(NULL, NULL, fork_child) == 0;
+}
+
+int uclient_forked(struct utmem_client *c)
+{
+	int err = uclient_async_forked(c);
+
+	if (err)
+		return err;
+	/* The hazard word is the parent's, maybe pinning a value it reads
+	 * right now: unmapped, never cleared. The rest of the disconnect
+	 * only unmaps and closes this process's references. */
+	if (c->region)
+		c->region->hazard = NULL;
+	uclient_disconnect(c);
+	c->forks = __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
+	return 0;
+}
+
 /* Drop the connection (if any). Pools must be reopened on the next one. */
 void uclient_disconnect(struct utmem_client *c)
 {
@@ -165,7 +198,10 @@ static int reopen_all(struct utmem_client *c)
  */
 int uclient_ensure(struct utmem_client *c)
 {
-	int fd, err;
+	int fd, err = uclient_fork_check(c);
+
+	if (err)
+		return err;
 
 	/* With a liveness page, one load says whether the daemon is still
 	 * there (a restart, even by SIGKILL, shows at once) and one more
@@ -270,9 +306,12 @@ static struct utmem_client *client_new(int timeout_ms)
 
 	if (!c)
 		return NULL;
+	(void)pthread_once(&fork_once, fork_register_once);
+	c->forks = __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
 	c->rb.cap = UCLIENT_RBUF_SIZE;
 	c->rb.data = malloc(c->rb.cap);
-	if (!c->rb.data || pthread_mutex_init(&c->lock, NULL)) {
+	if (!fork_registered || !c->rb.data ||
+	    pthread_mutex_init(&c->lock, NULL)) {
 		free(c->rb.data);
 		free(c);
 		return NULL;
@@ -398,12 +437,24 @@ int uclient_attach_fd(int fd, int timeout_ms, utmem_client **out)
 
 void utmem_close(utmem_client *c)
 {
+	int inherited;
+
 	if (!c)
 		return;
+	/* Inherited through fork(): drop the parent's connection without
+	 * writing to it; failing that (no descriptor for a new event fd),
+	 * free the asynchronous state, whose close()s are only ours, and
+	 * never clear the parent's hazard word. */
+	inherited = c->forks != __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
+	if (inherited && uclient_forked(c)) {
+		uclient_async_free(c);
+		if (c->region)
+			c->region->hazard = NULL;
+	}
 	/* Posted PUTs were reported stored: see them served before leaving
 	 * (utmemd also serves what is left in the ring of a client that
 	 * vanished, but waiting here makes it visible to others at once). */
-	if (c->fd >= 0 && c->ring)
+	if (!inherited && c->fd >= 0 && c->ring)
 		(void)uclient_post_settle(c, 0, NULL, 0);
 	uclient_disconnect(c);
 	uclient_async_free(c);
@@ -1035,7 +1086,7 @@ int utmem_flush(utmem_client *c)
 	if (!c)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	if (c->fd >= 0)
+	if (uclient_fork_check(c) == 0 && c->fd >= 0)
 		uclient_ring_flush(c);
 	pthread_mutex_unlock(&c->lock);
 	return 0;
@@ -1048,7 +1099,8 @@ int utmem_sync(utmem_client *c)
 	if (!c)
 		return -EINVAL;
 	pthread_mutex_lock(&c->lock);
-	if (c->fd >= 0 && c->ring) {
+	err = uclient_fork_check(c);
+	if (!err && c->fd >= 0 && c->ring) {
 		err = uclient_post_settle(c, 0, NULL, 0);
 		if (err)
 			uclient_disconnect(c);

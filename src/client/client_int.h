@@ -164,6 +164,8 @@ struct utmem_client {
 
 	uint64_t conn_gen;            /* bumped with each new connection */
 	struct uclient_async *async;  /* asynchronous requests, or NULL */
+	uint64_t forks;               /* uclient_forks when this process
+					 took the client over */
 };
 
 /* What to do with a successful reply's value. */
@@ -239,6 +241,12 @@ int uclient_async_take_arrived(struct utmem_client *c);
 /* Free everything (utmem_close). */
 void uclient_async_free(struct utmem_client *c);
 /*
+ * In a child after fork(): put a new epoll instance of our own under the
+ * event descriptor's number and a new eventfd in place of the shared ones
+ * (the parent's, which we never write or change). Returns 0 or -errno.
+ */
+int uclient_async_forked(struct utmem_client *c);
+/*
  * Send one asynchronous request (lock held): op, flags, key and what the
  * frame carries after the key (a PUT's value, a GET's MAXLEN); its
  * completion carries tag. Returns 0 or -errno (nothing sent).
@@ -262,6 +270,31 @@ int uclient_fast_candidate(const struct utmem_client *c, uint32_t h,
 			   const struct uclient_req *r);
 void uclient_disconnect(struct utmem_client *c);
 int uclient_ensure(struct utmem_client *c);
+
+/*
+ * fork() (client.c): every child process bumps uclient_forks (a
+ * pthread_atfork handler registered by the first client made), so a
+ * client whose `forks` differs was inherited from a parent. Its
+ * connection, ring, value region, doorbells and event descriptors are
+ * then shared with that parent: uclient_forked() drops them without
+ * writing to any of them (no hazard word cleared, no frame sent, no
+ * doorbell rung, no epoll registration changed), gives the client an
+ * event descriptor of its own under the same number, and leaves it
+ * disconnected, to reconnect as after a lost connection. Returns 0, or
+ * -errno if no new event descriptor could be made (the client is then
+ * still the parent's: the call fails and the next one tries again).
+ * uclient_fork_check() is the one comparison every locked call makes.
+ */
+extern uint64_t uclient_forks;
+void uclient_fork_register(void);
+int uclient_forked(struct utmem_client *c);
+static inline int uclient_fork_check(struct utmem_client *c)
+{
+	if (__builtin_expect(c->forks != __atomic_load_n(&uclient_forks,
+							 __ATOMIC_RELAXED), 0))
+		return uclient_forked(c);
+	return 0;
+}
 int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 			 int allow_tenant, uint32_t *server);
 void uclient_req_get(struct uclient_req *r, const void *key, size_t klen,

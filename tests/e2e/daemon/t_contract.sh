@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Promises of include/utmem.h about a client's life, against a real
+# utmemd (e2e_contract.c): a client used after fork() by parent and child
+# at once (fast path and socket only).
+. "$(dirname "$0")/lib.sh"
+RUN=$T/run
+printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n' >"$T/d.ini"
+start_daemon d "$RUN" -c "$T/d.ini"
+ADDR="unix:$RUN/utmemd.sock"
+out=$("$E2E_CONTRACT" fork "$ADDR") || fail "fork, fast path: $out"
+ok "fast path: $out"
+out=$(UTMEM_FAST_PATH=0 "$E2E_CONTRACT" fork "$ADDR") ||
+	fail "fork, socket only: $out"
+ok "socket only: $out"
+kill -0 "$DPID" || fail "utmemd died"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
