@@ -294,9 +294,11 @@ UTMEM_API int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
  * GET without a copy: calls fn(ctx, val, len) once on a hit, with the value
  * where it lies (in the tenant's value region on the fast path). The view
  * is valid only during fn, and fn must not call into this client. Returns
- * fn's result (>= 0) on a hit, -ENOENT on a miss, or -errno. With
- * UTMEM_GET_EXCLUSIVE (or off the fast path) the value is first received
- * into a temporary buffer.
+ * fn's result on a hit, whatever it is (a negative one, -EAGAIN and
+ * -ENOENT included, is passed on as it is; fn is never called again for
+ * it), -ENOENT on a miss, or -errno; fn is called exactly once on a hit
+ * and never otherwise. With UTMEM_GET_EXCLUSIVE (or off the fast path)
+ * the value is first received into a temporary buffer.
  *
  * With UTMEM_GET_LOCAL the call never waits for utmemd: where a one-sided
  * read is not possible (no value region: socket only, TCP, vsock; a

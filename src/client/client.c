@@ -1025,17 +1025,23 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 	return err;
 }
 
-/* fn and its result, for a one-sided read (uclient_sget returns 0 on a hit). */
+/*
+ * fn and its result, for a one-sided read: whether fn was called is noted
+ * here, for fn's own result may be any value, -EAGAIN and -ENOENT
+ * included, which the read returns as it would its own.
+ */
 struct view_call {
 	utmem_view_fn fn;
 	void *ctx;
 	int rc;
+	int called;
 };
 
 static int view_call(void *ctx, const void *val, size_t len)
 {
 	struct view_call *v = ctx;
 
+	v->called = 1;
 	v->rc = v->fn(v->ctx, val, len);
 	return v->rc;
 }
@@ -1043,7 +1049,7 @@ static int view_call(void *ctx, const void *val, size_t len)
 int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		   size_t klen, unsigned flags, utmem_view_fn fn, void *ctx)
 {
-	struct view_call vc = {fn, ctx, 0};
+	struct view_call vc = {fn, ctx, 0, 0};
 	uint64_t t_entry;
 	uint32_t server;
 	size_t len;
@@ -1067,9 +1073,9 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		return -ENOENT;
 	}
 	err = one_sided(c, pool, server, key, klen, flags, view_call, &vc);
-	if (err == 0)
-		err = vc.rc; /* fn's result, as documented, not sget's 0 */
-	if (err == -EAGAIN && !(flags & UTMEM_GET_LOCAL)) {
+	if (vc.called) {
+		err = vc.rc; /* fn's result, whatever it is: fn is called once */
+	} else if (err == -EAGAIN && !(flags & UTMEM_GET_LOCAL)) {
 		err = get_alloc_locked(c, pool, server, key, klen, flags, &p, &len);
 		if (!err) {
 			err = fn(ctx, p, len);

@@ -353,7 +353,9 @@ typedef int (*uclient_view_fn)(void *ctx, const void *val, size_t len);
  * Find (pool, key) in the region's index and hand the value to fn while it
  * is pinned by our hazard word (fn must not keep the pointer). Returns 0
  * (hit: fn was called), -ENOENT (authoritative miss), -EAGAIN (could not
- * get a stable view: ask utmemd), or fn's negative result.
+ * get a stable view: ask utmemd), or fn's negative result. fn is called
+ * at most once; a caller whose fn may itself return -ENOENT or -EAGAIN
+ * tells them apart by noting the call in ctx (utmem_get_view does).
  */
 int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 		 size_t klen, uclient_view_fn fn, void *ctx);

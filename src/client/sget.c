@@ -31,15 +31,16 @@ static int in_heap(const struct uclient_region *r, uint64_t off, uint64_t len)
 }
 
 /*
- * Look at one bucket for (pool, key). Returns 1 and calls fn (hit), 0 if
- * the key is not there (*seen: the bucket's version it was not there in),
- * -EAGAIN if the bucket or directory changed under us (retry), or fn's
- * negative result.
+ * Look at one bucket for (pool, key). Returns 1 and calls fn (hit: fn's
+ * result in *fn_rc), 0 if the key is not there (*seen: the bucket's
+ * version it was not there in), or -EAGAIN if the bucket or directory
+ * changed under us (retry). fn's result is kept apart: a fn returning
+ * -EAGAIN must not be taken for a changed bucket and called again.
  */
 static int probe(struct uclient_region *r, const struct uvr_dir *d,
 		 uint32_t dseq, const struct uvr_bucket *b, uint16_t tag,
 		 uint32_t pool, const void *key, size_t klen, uclient_view_fn fn,
-		 void *ctx, uint32_t *seen)
+		 void *ctx, uint32_t *seen, int *fn_rc)
 {
 	uint32_t bseq = uvr_seq_begin(&b->seq);
 
@@ -52,7 +53,6 @@ static int probe(struct uclient_region *r, const struct uvr_dir *d,
 		uint32_t vlen = b->slot[k].vlen, rklen;
 		uint64_t off = uvr_ref_off(ref);
 		const uint8_t *rec;
-		int rc;
 
 		if (uvr_ref_tag(ref) != tag || b->slot[k].pool != pool)
 			continue;
@@ -73,9 +73,9 @@ static int probe(struct uclient_region *r, const struct uvr_dir *d,
 			uvr_hazard_clear(r->hazard);
 			continue; /* a tag collision */
 		}
-		rc = fn(ctx, rec + UVR_REC_HDR + klen, vlen);
+		*fn_rc = fn(ctx, rec + UVR_REC_HDR + klen, vlen);
 		uvr_hazard_clear(r->hazard);
-		return rc < 0 ? rc : 1;
+		return 1;
 	}
 	return uvr_seq_same(&b->seq, bseq) ? 0 : -EAGAIN;
 }
@@ -93,7 +93,7 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 		uint32_t dseq = uvr_seq_begin(&d->seq), b[2];
 		uint32_t mask = d->mask;
 		uint64_t off = d->off;
-		int rc = 0;
+		int rc = 0, fn_rc = 0;
 
 		if (dseq & 1)
 			continue;
@@ -117,14 +117,12 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 				uclient_sget_between();
 			bk[i] = (const struct uvr_bucket *)(r->base + off) + b[i];
 			rc = probe(r, d, dseq, bk[i], tag, pool, key, klen, fn,
-				   ctx, &seen[i]);
+				   ctx, &seen[i], &fn_rc);
 		}
 		if (rc == 1)
-			return 0;
+			return fn_rc < 0 ? fn_rc : 0; /* fn was called: done */
 		if (rc == -EAGAIN)
 			continue;
-		if (rc < 0)
-			return rc;
 		/* A miss in both is only a miss if the first bucket did not
 		 * change while the second was read: utmemd moves an entry by
 		 * writing its new slot, then clearing the old one, so a reader

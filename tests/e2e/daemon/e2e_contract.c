@@ -16,9 +16,23 @@
  *       in both, afterwards too. A client with no_reconnect fails in
  *       the child with -ENOTCONN and works on in the parent. A child that
  *       only closes the client leaves the parent's connection as it was.
+ *   view ADDR SECONDS
+ *       utmem_get_view with a counting fn, on the fast path (one-sided
+ *       reads), with UTMEM_OPT_SYNC_GET (through the ring) and on the
+ *       socket alone, plain, UTMEM_GET_EXCLUSIVE and UTMEM_GET_LOCAL, for
+ *       values of 0 B to 300 KiB (beyond 64 KiB included): a hit calls fn
+ *       exactly once with the whole value and returns what fn returned,
+ *       whatever it is (-EAGAIN, -ENOENT, -EIO, a positive number); a
+ *       miss, a bad handle, bad flags and a LOCAL read that cannot be
+ *       one-sided return their error without calling fn. Then, for
+ *       SECONDS, a second client overwrites and invalidates keys while
+ *       get_view reads them (one-sided reads that meet changing buckets
+ *       retry): every success called fn exactly once with a whole value
+ *       of that key, every failure never.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -258,6 +272,215 @@ static int cmd_fork(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- view ---- */
+
+/* A counting fn: checks the view against (who, id, ver), returns ret. */
+struct counter {
+	unsigned calls;
+	int ret;
+	size_t len;
+	unsigned who, id, ver;
+	int whole;
+};
+
+static int count_fn(void *ctx, const void *val, size_t len)
+{
+	struct counter *k = ctx;
+
+	k->calls++;
+	k->len = len;
+	k->whole = len == key_size(k->id) && same(val, len, k->who, k->id, k->ver);
+	return k->ret;
+}
+
+static const char *const conn_names[] = {"fast path", "SYNC_GET", "socket only"};
+static const unsigned conn_flags[] = {0, UTMEM_OPT_SYNC_GET, UTMEM_OPT_NO_FAST_PATH};
+
+/* One get_view of (who, id) expecting rc and `calls` calls of fn. */
+static void view_once(utmem_client *c, uint32_t p, unsigned who, unsigned id,
+		      unsigned ver, unsigned flags, int ret, int want,
+		      unsigned calls, const char *ctx)
+{
+	struct counter k = {.ret = ret, .who = who, .id = id, .ver = ver};
+	char key[32];
+	int rc;
+
+	snprintf(key, sizeof(key), "%c%u", "pcq"[who], id);
+	rc = utmem_get_view(c, p, key, strlen(key), flags, count_fn, &k);
+	if (rc != want || k.calls != calls || (calls && !k.whole)) {
+		fprintf(stderr, "%s: get_view %s (%zu B) flags %#x, fn returns %d\n",
+			ctx, key, key_size(id), flags, ret);
+		CHECK_EQ("get_view", rc, want);
+		CHECK_EQ("fn calls", k.calls, calls);
+		if (calls && k.calls)
+			CHECK_EQ("fn saw the whole value", k.whole, 1);
+	}
+}
+
+struct writer {
+	const char *addr;
+	uint32_t pool;
+	int stop; /* __atomic: 1 stop, 2 the writer failed */
+	int ready; /* __atomic: every key was written once and served */
+	unsigned rounds;
+};
+
+/* Overwrite and invalidate keys q0..q(NKEYS-1) until told to stop. */
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	utmem_client *c = e2e_dial(w->addr, 0);
+	static uint8_t wbuf[262144];
+	uint32_t p;
+
+	if (utmem_pool_open(c, "viewp", UTMEM_POOL_CREATE, &p)) {
+		fprintf(stderr, "FAIL writer: pool open\n");
+		__atomic_store_n(&w->stop, 2, __ATOMIC_RELAXED);
+	}
+	for (unsigned r = 0; !__atomic_load_n(&w->stop, __ATOMIC_RELAXED); r++) {
+		unsigned id = r % NKEYS;
+		char key[32];
+		size_t n = key_size(id);
+
+		snprintf(key, sizeof(key), "q%u", id);
+		if (r % 7 == 3) {
+			(void)utmem_invalidate(c, p, key, strlen(key));
+			continue;
+		}
+		/* version = r: the reader accepts any version it can name */
+		for (size_t i = 0; i < n; i++)
+			wbuf[i] = (uint8_t)(i * 31u + (i >> 8) + 2u * 101u +
+					    id * 7u + (r % 256u) * 13u);
+		if (n >= 4)
+			memcpy(wbuf, &r, 4); /* the version, for the reader */
+		(void)utmem_put(c, p, key, strlen(key), wbuf, n);
+		w->rounds++;
+		if (r == 2 * NKEYS) {
+			(void)utmem_sync(c);
+			__atomic_store_n(&w->ready, 1, __ATOMIC_RELEASE);
+		}
+	}
+	utmem_close(c);
+	return NULL;
+}
+
+/* Race reader's fn: the view must be a whole value some version of q<id>. */
+struct race_counter {
+	unsigned calls, id;
+	int whole;
+};
+
+static int race_fn(void *ctx, const void *val, size_t len)
+{
+	struct race_counter *k = ctx;
+	const uint8_t *v = val;
+	uint32_t r = 0;
+
+	k->calls++;
+	k->whole = len == key_size(k->id);
+	if (k->whole && len >= 4) {
+		memcpy(&r, v, 4);
+		for (size_t i = 4; i < len && k->whole; i++)
+			k->whole = v[i] == (uint8_t)(i * 31u + (i >> 8) + 2u * 101u +
+						    k->id * 7u + (r % 256u) * 13u);
+	}
+	return 0;
+}
+
+static int cmd_view(char **argv)
+{
+	const char *addr = argv[0];
+	double secs = atof(argv[1]), end;
+	static const int rets[] = {5, 0, -EAGAIN, -ENOENT, -EIO};
+
+	for (unsigned m = 0; m < 3; m++) {
+		utmem_client *c = e2e_dial(addr, conn_flags[m]);
+		const char *ctx = conn_names[m];
+		unsigned local_ok = m == 0; /* one-sided reads possible */
+		uint32_t p;
+
+		CHECK_EQ("pool open", utmem_pool_open(c, "viewp", UTMEM_POOL_CREATE, &p), 0);
+		for (unsigned id = 0; id < 7; id++) {
+			for (size_t i = 0; i < sizeof(rets) / sizeof(rets[0]); i++) {
+				int ret = rets[i];
+
+				put_key(c, p, 0, id, i, ctx);
+				view_once(c, p, 0, id, i, 0, ret, ret, 1, ctx);
+				view_once(c, p, 0, id, i, UTMEM_GET_LOCAL, ret,
+					  local_ok ? ret : -EAGAIN, local_ok, ctx);
+				/* a pop: fn sees the value, which is gone after */
+				view_once(c, p, 0, id, i, UTMEM_GET_EXCLUSIVE, ret,
+					  ret, 1, ctx);
+				view_once(c, p, 0, id, i, 0, ret, -ENOENT, 0, ctx);
+				view_once(c, p, 0, id, i, UTMEM_GET_LOCAL, ret,
+					  local_ok ? -ENOENT : -EAGAIN, 0, ctx);
+				view_once(c, p, 0, id, i, UTMEM_GET_EXCLUSIVE, ret,
+					  -ENOENT, 0, ctx);
+			}
+			put_key(c, p, 0, id, 9, ctx);
+			view_once(c, p + 100, 0, id, 9, 0, 5, -EBADF, 0, ctx);
+			view_once(c, p, 0, id, 9, UTMEM_GET_LOCAL | UTMEM_GET_EXCLUSIVE,
+				  5, -EINVAL, 0, ctx);
+			view_once(c, p, 0, id, 9, 1u << 7, 5, -EINVAL, 0, ctx);
+		}
+		utmem_close(c);
+	}
+	if (failures)
+		return 1;
+
+	/* Reads racing a writer: fn once per success, never on failure. */
+	for (unsigned m = 0; m < 3; m++) {
+		struct writer w = {.addr = addr};
+		utmem_client *c = e2e_dial(addr, conn_flags[m]);
+		unsigned reads = 0, hits = 0, misses = 0, again = 0;
+		pthread_t th;
+		uint32_t p;
+
+		CHECK_EQ("pool open", utmem_pool_open(c, "viewp", UTMEM_POOL_CREATE, &p), 0);
+		if (pthread_create(&th, NULL, writer_main, &w))
+			return 1;
+		/* Reads from the start would be misses, fast, before the
+		 * writer has connected: wait until every key holds a value. */
+		while (!__atomic_load_n(&w.ready, __ATOMIC_ACQUIRE) &&
+		       __atomic_load_n(&w.stop, __ATOMIC_RELAXED) != 2)
+			usleep(1000);
+		end = e2e_now_s() + secs / 3;
+		for (unsigned r = 0; e2e_now_s() < end && !failures &&
+				    __atomic_load_n(&w.stop, __ATOMIC_RELAXED) != 2; r++) {
+			unsigned id = (r * 5u) % NKEYS;
+			unsigned flags = r % 5 == 4 ? UTMEM_GET_LOCAL : 0;
+			struct race_counter k = {.id = id};
+			char key[32];
+			int rc;
+
+			snprintf(key, sizeof(key), "q%u", id);
+			rc = utmem_get_view(c, p, key, strlen(key), flags, race_fn, &k);
+			reads++;
+			hits += rc == 0;
+			misses += rc == -ENOENT;
+			again += rc == -EAGAIN;
+			if ((rc == 0 && (k.calls != 1 || !k.whole)) ||
+			    (rc != 0 && k.calls != 0) ||
+			    (rc != 0 && rc != -ENOENT && rc != -EAGAIN) ||
+			    (rc == -EAGAIN && !(flags & UTMEM_GET_LOCAL))) {
+				fprintf(stderr, "%s: racing get_view q%u flags %#x: "
+					"rc %d, fn called %u times, whole %d\n",
+					conn_names[m], id, flags, rc, k.calls, k.whole);
+				failures++;
+			}
+		}
+		if (__atomic_load_n(&w.stop, __ATOMIC_RELAXED) == 2)
+			failures++;
+		__atomic_store_n(&w.stop, 1, __ATOMIC_RELAXED);
+		pthread_join(th, NULL);
+		printf("%s: %u racing reads (%u hits, %u misses, %u LOCAL "
+		       "-EAGAIN), %u writes\n", conn_names[m], reads, hits,
+		       misses, again, w.rounds);
+		utmem_close(c);
+	}
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -266,11 +489,12 @@ int main(int argc, char **argv)
 		int (*fn)(char **argv);
 	} cmds[] = {
 		{"fork", 1, cmd_fork},
+		{"view", 2, cmd_view},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_contract fork ADDR\n");
+	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS\n");
 	return 2;
 }

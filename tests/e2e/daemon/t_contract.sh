@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Promises of include/utmem.h about a client's life, against a real
 # utmemd (e2e_contract.c): a client used after fork() by parent and child
-# at once (fast path and socket only).
+# at once (fast path and socket only); utmem_get_view calls fn exactly once
+# on success and never on failure, on every path, racing a writer too.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n' >"$T/d.ini"
@@ -12,5 +13,7 @@ ok "fast path: $out"
 out=$(UTMEM_FAST_PATH=0 "$E2E_CONTRACT" fork "$ADDR") ||
 	fail "fork, socket only: $out"
 ok "socket only: $out"
+out=$("$E2E_CONTRACT" view "$ADDR" 3) || fail "get_view's fn: $out"
+ok "get_view: $(echo $out)"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
