@@ -19,7 +19,9 @@
  *   -EEXIST      pool exists with another kind
  *   -EMSGSIZE    key or value longer than the daemon accepts
  *   -EDQUOT      this tenant's quota would be exceeded (PUT refused; no value
- *                is left under the key)
+ *                is left under the key); or, from a connect (the first, or
+ *                the reconnect of any call), the tenant's connection limit
+ *                (max_conns) is reached
  *   -ENOSPC      the host pool's capacity would be exceeded (same)
  *   -ENOBUFS     GET: the value is longer than the buffer (nothing removed)
  *   -EROFS       PUT refused because the operator froze this tenant for
@@ -230,7 +232,8 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        its device, e.g. dev:/dev/utmem (one ioctl per
  *                        request; the module talks to utmemd over ivshmem)
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
- * malformed address, the connect error, -EPERM for a refused token).
+ * malformed address, the connect error, -EPERM for a refused token,
+ * -EDQUOT when the tenant's connection limit is reached).
  */
 UTMEM_API int utmem_connect(const char *addr, const struct utmem_options *opt,
 			    utmem_client **out);

@@ -241,6 +241,34 @@ static int wait_channel(struct utmem_client *c, int tx_pending)
 }
 
 /*
+ * Sending failed with -EPIPE or -ECONNRESET: the daemon closed the
+ * connection, and may have said why first, in a frame with a status
+ * (docs/protocol.md section 5): a connection it refuses at accept, the
+ * tenant's connection limit reached, is answered so before it reads
+ * anything, often before our HELLO is sent. Read what arrived before the
+ * close: a reply settles its request, and a refusal's status is the error
+ * to report rather than the broken pipe. Returns that error, or err.
+ */
+static int send_failed(struct utmem_client *c, struct uclient_req *r,
+		       size_t n, uint64_t base, long *waiting, int err)
+{
+	if (c->via_ring || (err != -EPIPE && err != -ECONNRESET))
+		return err;
+	while (*waiting > 0) {
+		struct pollfd p = {.fd = c->fd, .events = POLLIN};
+		int rc;
+
+		if (c->rb.end == c->rb.start &&
+		    (poll(&p, 1, 0) <= 0 || !(p.revents & POLLIN)))
+			break;
+		rc = uclient_read_reply(c, r, n, base, waiting);
+		if (rc)
+			return rc == -ECONNRESET || rc == -EPIPE ? err : rc;
+	}
+	return err;
+}
+
+/*
  * Pump the connection until every reply is in. Sends are tried before any
  * wait (the channel usually has room), so a single request on a socket
  * costs one sendmsg, one poll and one recv, and on a ring no system call
@@ -255,7 +283,7 @@ static int pump(struct utmem_client *c, struct uclient_tx *tx,
 		if (tx->pos < tx->n) {
 			err = tx_push(c, tx);
 			if (err)
-				return err;
+				return send_failed(c, r, n, base, &waiting, err);
 		}
 		err = wait_channel(c, tx->pos < tx->n);
 		if (err < 0)

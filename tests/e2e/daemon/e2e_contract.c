@@ -29,6 +29,13 @@
  *       get_view reads them (one-sided reads that meet changing buckets
  *       retry): every success called fn exactly once with a whole value
  *       of that key, every failure never.
+ *   conns ADDR
+ *       ADDR's tenant has max_conns = 1. While one client is connected,
+ *       every further utmem_connect (300 tries, fast path and socket only)
+ *       fails with -EDQUOT, never a link error (utmemd answers with a
+ *       QUOTA frame and closes, often before the client's HELLO is
+ *       sent); the connected client works on; once it is closed, a new
+ *       one connects.
  */
 #include <errno.h>
 #include <poll.h>
@@ -481,6 +488,52 @@ static int cmd_view(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- connection limits ---- */
+
+static int cmd_conns(char **argv)
+{
+	const char *addr = argv[0];
+	utmem_client *a = e2e_dial(addr, 0), *b = NULL;
+	int hist_ok = 0, other = 0;
+
+	for (unsigned m = 0; m < 2; m++) {
+		struct utmem_options o = {
+			.timeout_ms = 5000,
+			.flags = m ? UTMEM_OPT_NO_FAST_PATH : 0,
+		};
+
+		for (int i = 0; i < 300; i++) {
+			int rc = utmem_connect(addr, &o, &b);
+
+			if (rc == -EDQUOT) {
+				hist_ok++;
+				continue;
+			}
+			if (other++ < 5)
+				fprintf(stderr, "FAIL connect beyond max_conns (%s): %s\n",
+					m ? "socket only" : "fast path",
+					rc ? utmem_strerror(rc) : "connected");
+			if (rc == 0)
+				utmem_close(b);
+			failures++;
+		}
+	}
+	CHECK_EQ("the connected client still served", utmem_ping(a), 0);
+	utmem_close(a);
+	/* utmemd notices the close before it admits the next connection. */
+	for (int i = 0; i < 100 && utmem_connect(addr, NULL, &b) == -EDQUOT; i++)
+		usleep(10000);
+	CHECK_EQ("connect once the first client closed", b != NULL, 1);
+	if (b)
+		CHECK_EQ("its ping", utmem_ping(b), 0);
+	utmem_close(b);
+	if (other)
+		fprintf(stderr, "%d of 600 connects failed otherwise\n", other);
+	else
+		printf("600 connects beyond max_conns: -EDQUOT each\n");
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -490,11 +543,13 @@ int main(int argc, char **argv)
 	} cmds[] = {
 		{"fork", 1, cmd_fork},
 		{"view", 2, cmd_view},
+		{"conns", 1, cmd_conns},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS\n");
+	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS | "
+		"conns ADDR\n");
 	return 2;
 }

@@ -2,10 +2,11 @@
 # Promises of include/utmem.h about a client's life, against a real
 # utmemd (e2e_contract.c): a client used after fork() by parent and child
 # at once (fast path and socket only); utmem_get_view calls fn exactly once
-# on success and never on failure, on every path, racing a writer too.
+# on success and never on failure, on every path, racing a writer too;
+# a connect beyond the tenant's max_conns is -EDQUOT, never a link error.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
-printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n' >"$T/d.ini"
+printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n[tenant one]\nmax_conns = 1\n' >"$T/d.ini"
 start_daemon d "$RUN" -c "$T/d.ini"
 ADDR="unix:$RUN/utmemd.sock"
 out=$("$E2E_CONTRACT" fork "$ADDR") || fail "fork, fast path: $out"
@@ -15,5 +16,8 @@ out=$(UTMEM_FAST_PATH=0 "$E2E_CONTRACT" fork "$ADDR") ||
 ok "socket only: $out"
 out=$("$E2E_CONTRACT" view "$ADDR" 3) || fail "get_view's fn: $out"
 ok "get_view: $(echo $out)"
+out=$("$E2E_CONTRACT" conns "unix:$RUN/one.sock") ||
+	fail "connects beyond max_conns: $out"
+ok "max_conns = 1: $out"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
