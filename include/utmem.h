@@ -114,9 +114,11 @@ typedef struct utmem_batch utmem_batch;
 
 struct utmem_options {
 	const char *token; /* TCP: the tenant's token (required there) */
-	int timeout_ms;    /* connect timeout, and how long a request may make
-			      no progress (no byte sent or received) before
-			      it fails with -ETIMEDOUT; 0 = 5000 */
+	int timeout_ms;    /* connect timeout (a unix: connect waits this
+			      long for room in a full accept queue), and
+			      how long a request may make no progress (no
+			      byte sent or received) before it fails with
+			      -ETIMEDOUT; 0 = 5000 */
 	int no_reconnect;  /* 1: fail with -ENOTCONN instead of reconnecting */
 	unsigned flags;    /* UTMEM_OPT_* */
 	unsigned reserved[7]; /* must be 0: room for options to come */
@@ -233,7 +235,8 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        request; the module talks to utmemd over ivshmem)
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token,
- * -EDQUOT when the tenant's connection limit is reached).
+ * -EDQUOT when the tenant's connection limit is reached, -ETIMEDOUT when
+ * utmemd did not take the connection, or answer it, within timeout_ms).
  */
 UTMEM_API int utmem_connect(const char *addr, const struct utmem_options *opt,
 			    utmem_client **out);

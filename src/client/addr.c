@@ -182,6 +182,35 @@ static int new_socket(int domain)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * A Unix socket's connect fails with EAGAIN, not "in progress", while the
+ * listener's accept queue is full (utmemd busy, or stopped): try again
+ * with growing naps (0.5 ms to 20 ms) until it takes the connection or
+ * timeout_ms runs out (-ETIMEDOUT), as a blocking connect would wait.
+ */
+static int connect_unix(int fd, const struct sockaddr_un *sun, int timeout_ms)
+{
+	uint64_t deadline = uclient_now() + (uint64_t)timeout_ms * 1000000u;
+	useconds_t nap = 500;
+
+	for (;;) {
+		int err = connect_bounded(fd, (const struct sockaddr *)sun,
+					  sizeof(*sun), timeout_ms);
+		uint64_t now;
+
+		if (err != -EAGAIN)
+			return err;
+		now = uclient_now();
+		if (now >= deadline)
+			return -ETIMEDOUT;
+		if ((uint64_t)nap * 1000u > deadline - now)
+			nap = (useconds_t)((deadline - now) / 1000u) + 1;
+		usleep(nap);
+		if (nap < 20000)
+			nap *= 2;
+	}
+}
+
 static int dial_unix(const struct uclient_addr *a, int timeout_ms)
 {
 	struct sockaddr_un sun = {.sun_family = AF_UNIX};
@@ -191,8 +220,7 @@ static int dial_unix(const struct uclient_addr *a, int timeout_ms)
 	if (fd < 0)
 		return fd;
 	memcpy(sun.sun_path, a->path, strlen(a->path) + 1);
-	err = connect_bounded(fd, (struct sockaddr *)&sun, sizeof(sun),
-			      timeout_ms);
+	err = connect_unix(fd, &sun, timeout_ms);
 	if (err) {
 		close(fd);
 		/*

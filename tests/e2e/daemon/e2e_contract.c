@@ -36,6 +36,11 @@
  *       QUOTA frame and closes, often before the client's HELLO is
  *       sent); the connected client works on; once it is closed, a new
  *       one connects.
+ *   backlog ADDR PID
+ *       stops utmemd (PID) and fills the socket's accept queue: a connect
+ *       with timeout_ms 400 fails after about that long with -ETIMEDOUT,
+ *       never at once with -EAGAIN; one with 5 s, utmemd resumed after
+ *       300 ms, waits for room and connects.
  */
 #include <errno.h>
 #include <poll.h>
@@ -43,7 +48,11 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -534,6 +543,111 @@ static int cmd_conns(char **argv)
 	return failures ? 1 : 0;
 }
 
+#define FILL_MAX 8192
+
+/* Raw connections to path until the accept queue is full; how many. */
+static int fill_backlog(const char *path, int *fds)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	int n = 0;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	while (n < FILL_MAX) {
+		int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0);
+
+		if (fd < 0)
+			break;
+		if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+			int e = errno;
+
+			close(fd);
+			if (e != EAGAIN)
+				fprintf(stderr, "FAIL filling the backlog: %s\n",
+					strerror(e));
+			return e == EAGAIN ? n : -1;
+		}
+		fds[n++] = fd;
+	}
+	fprintf(stderr, "FAIL the backlog took %d connections\n", n);
+	return -1;
+}
+
+struct resume {
+	pid_t pid;
+	int ms;
+};
+
+static void *resume_main(void *arg)
+{
+	const struct resume *r = arg;
+
+	usleep((useconds_t)r->ms * 1000u);
+	kill(r->pid, SIGCONT);
+	return NULL;
+}
+
+static int cmd_backlog(char **argv)
+{
+	const char *addr = argv[0], *path = strchr(addr, ':') + 1;
+	struct resume res = {.pid = (pid_t)atol(argv[1]), .ms = 300};
+	static int fds[FILL_MAX];
+	utmem_client *c = NULL;
+	double t0, el, el_stopped;
+	pthread_t th;
+	int n, rc;
+
+	struct rlimit rl;
+
+	/* The accept queue holds 1024 and more: descriptors for them. */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 4096) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	/* utmemd stays stopped: the connect gives up after its timeout. */
+	if (kill(res.pid, SIGSTOP))
+		return 1;
+	n = fill_backlog(path, fds);
+	if (n < 0) {
+		kill(res.pid, SIGCONT);
+		return 1;
+	}
+	struct utmem_options o = {.timeout_ms = 400};
+	t0 = e2e_now_s();
+	rc = utmem_connect(addr, &o, &c);
+	el_stopped = e2e_now_s() - t0;
+	CHECK_EQ("connect to a full backlog", rc, -ETIMEDOUT);
+	if (el_stopped < 0.35 || el_stopped > 3.0) {
+		fprintf(stderr, "FAIL it returned after %.3f s (timeout 0.4 s)\n",
+			el_stopped);
+		failures++;
+	}
+	if (rc == 0)
+		utmem_close(c);
+	/* utmemd resumes meanwhile: the connect waits for room, then works. */
+	o.timeout_ms = 5000;
+	if (pthread_create(&th, NULL, resume_main, &res)) {
+		kill(res.pid, SIGCONT);
+		return 1;
+	}
+	c = NULL;
+	t0 = e2e_now_s();
+	rc = utmem_connect(addr, &o, &c);
+	el = e2e_now_s() - t0;
+	pthread_join(th, NULL);
+	CHECK_EQ("connect while the backlog drains", rc, 0);
+	if (c) {
+		CHECK_EQ("ping", utmem_ping(c), 0);
+		utmem_close(c);
+	}
+	for (int i = 0; i < n; i++)
+		close(fds[i]);
+	if (!failures)
+		printf("backlog of %d: -ETIMEDOUT after %.2f s (timeout 0.4 s) "
+		       "while stopped; connected %.2f s after a resume at 0.3 s\n",
+		       n, el_stopped, el);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct {
@@ -544,12 +658,13 @@ int main(int argc, char **argv)
 		{"fork", 1, cmd_fork},
 		{"view", 2, cmd_view},
 		{"conns", 1, cmd_conns},
+		{"backlog", 2, cmd_backlog},
 	};
 
 	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
 	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS | "
-		"conns ADDR\n");
+		"conns ADDR | backlog ADDR PID\n");
 	return 2;
 }

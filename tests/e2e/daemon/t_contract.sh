@@ -3,7 +3,8 @@
 # utmemd (e2e_contract.c): a client used after fork() by parent and child
 # at once (fast path and socket only); utmem_get_view calls fn exactly once
 # on success and never on failure, on every path, racing a writer too;
-# a connect beyond the tenant's max_conns is -EDQUOT, never a link error.
+# a connect beyond the tenant's max_conns is -EDQUOT, never a link error;
+# a connect to a full accept queue waits for room within its timeout.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 printf '[utmemd]\ncapacity = 1G\nworkers = 2\n[tenant default]\n[tenant one]\nmax_conns = 1\n' >"$T/d.ini"
@@ -21,3 +22,19 @@ out=$("$E2E_CONTRACT" conns "unix:$RUN/one.sock") ||
 ok "max_conns = 1: $out"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# A full accept queue (1024) takes more descriptors than the default 1024,
+# and utmemd must admit them all once resumed: one tenant, no rings (a
+# ring connection counts thrice against the tenant's descriptor share).
+ulimit -n 8192 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null
+if [ "$(ulimit -n)" = unlimited ] || [ "$(ulimit -n)" -ge 2200 ]; then
+	printf '[utmemd]\nring_size = off\n[tenant default]\nmax_conns = 5000\n' >"$T/b.ini"
+	start_daemon b "$T/runb" -c "$T/b.ini"
+	out=$("$E2E_CONTRACT" backlog "unix:$T/runb/utmemd.sock" "$DPID") ||
+		{ kill -CONT "$DPID"; fail "connect to a full accept queue: $out"; }
+	ok "$out"
+	kill -0 "$DPID" || fail "utmemd (b) died"
+	stop_daemon "$DPID" || fail "utmemd (b) exit status $?"
+else
+	echo "skip: full accept queue: descriptor limit $(ulimit -n) below 2200"
+fi
