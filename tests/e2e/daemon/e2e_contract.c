@@ -36,6 +36,12 @@
  *       QUOTA frame and closes, often before the client's HELLO is
  *       sent); the connected client works on; once it is closed, a new
  *       one connects.
+ *   reconnect ADDR
+ *       ADDR's tenant has max_conns = 1 and utmemd idle_timeout = 1 s: a
+ *       client's connection is closed as idle, another client takes the
+ *       one place, and every call of the first (each redials) fails
+ *       with -EDQUOT, never a link error; once the other is closed, the
+ *       first reconnects and finds its pool and value.
  *   backlog ADDR PID
  *       stops utmemd (PID) and fills the socket's accept queue: a connect
  *       with timeout_ms 400 fails after about that long with -ETIMEDOUT,
@@ -543,6 +549,46 @@ static int cmd_conns(char **argv)
 	return failures ? 1 : 0;
 }
 
+static int cmd_reconnect(char **argv)
+{
+	const char *addr = argv[0];
+	utmem_client *a = e2e_dial(addr, 0), *b = NULL;
+	int other = 0, rc = -1;
+	uint32_t p;
+	char v[8];
+
+	CHECK_EQ("pool open", utmem_pool_open(a, "recp", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("put", utmem_put(a, p, "k", 1, "value", 5), 0);
+	CHECK_EQ("sync", utmem_sync(a), 0);
+	/* utmemd closes a's connection after a second idle; then b gets in. */
+	usleep(1200000);
+	for (int i = 0; i < 300 && (rc = utmem_connect(addr, NULL, &b)) == -EDQUOT; i++)
+		usleep(10000);
+	CHECK_EQ("the other client connects once a's connection is closed", rc, 0);
+	if (rc)
+		return 1;
+	for (int i = 0; i < 200; i++) {
+		rc = i % 2 ? utmem_ping(a)
+			   : (int)utmem_get(a, p, "k", 1, v, sizeof(v), 0);
+		if (rc != -EDQUOT) {
+			if (other++ < 5)
+				fprintf(stderr, "FAIL call %d of a client beyond max_conns: "
+					"%s\n", i, rc < 0 ? utmem_strerror(rc) : "served");
+			failures++;
+		}
+	}
+	CHECK_EQ("the other client served", utmem_ping(b), 0);
+	utmem_close(b);
+	for (int i = 0; i < 100 && (rc = utmem_ping(a)) == -EDQUOT; i++)
+		usleep(10000);
+	CHECK_EQ("a reconnects once the other is closed", rc, 0);
+	CHECK_EQ("a's value", utmem_get(a, p, "k", 1, v, sizeof(v), 0), 5);
+	utmem_close(a);
+	if (!failures)
+		printf("200 calls that reconnect beyond max_conns: -EDQUOT each\n");
+	return failures ? 1 : 0;
+}
+
 #define FILL_MAX 8192
 
 /* Raw connections to path until the accept queue is full; how many. */
@@ -658,6 +704,7 @@ int main(int argc, char **argv)
 		{"fork", 1, cmd_fork},
 		{"view", 2, cmd_view},
 		{"conns", 1, cmd_conns},
+		{"reconnect", 1, cmd_reconnect},
 		{"backlog", 2, cmd_backlog},
 	};
 
@@ -665,6 +712,6 @@ int main(int argc, char **argv)
 		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
 			return cmds[i].fn(argv + 2);
 	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS | "
-		"conns ADDR | backlog ADDR PID\n");
+		"conns ADDR | reconnect ADDR | backlog ADDR PID\n");
 	return 2;
 }

@@ -3,7 +3,8 @@
 # utmemd (e2e_contract.c): a client used after fork() by parent and child
 # at once (fast path and socket only); utmem_get_view calls fn exactly once
 # on success and never on failure, on every path, racing a writer too;
-# a connect beyond the tenant's max_conns is -EDQUOT, never a link error;
+# a connect beyond the tenant's max_conns, first or a call's reconnect, is
+# -EDQUOT, never a link error;
 # a connect to a full accept queue waits for room within its timeout.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
@@ -22,6 +23,15 @@ out=$("$E2E_CONTRACT" conns "unix:$RUN/one.sock") ||
 ok "max_conns = 1: $out"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# The same when a call reconnects: utmemd closes idle connections after 1 s.
+printf '[utmemd]\nidle_timeout = 1\n[tenant default]\nmax_conns = 1\n' >"$T/r.ini"
+start_daemon r "$T/runr" -c "$T/r.ini"
+out=$("$E2E_CONTRACT" reconnect "unix:$T/runr/utmemd.sock") ||
+	fail "calls that reconnect beyond max_conns: $out"
+ok "max_conns = 1: $out"
+kill -0 "$DPID" || fail "utmemd (r) died"
+stop_daemon "$DPID" || fail "utmemd (r) exit status $?"
 
 # A full accept queue (1024) takes more descriptors than the default 1024,
 # and utmemd must admit them all once resumed: one tenant, no rings (a
