@@ -285,8 +285,8 @@ int uclient_ensure(struct utmem_client *c);
  * still the parent's: the call fails and the next one tries again).
  * uclient_fork_check() is the one comparison every locked call makes.
  */
-extern uint64_t uclient_forks;
-void uclient_fork_register(void);
+/* hidden: read directly, not through the GOT, on every call */
+extern __attribute__((visibility("hidden"))) uint64_t uclient_forks;
 int uclient_forked(struct utmem_client *c);
 static inline int uclient_fork_check(struct utmem_client *c)
 {
