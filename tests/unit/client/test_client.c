@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -769,6 +771,51 @@ static void test_strerror_version(void **state)
 	(void)state;
 }
 
+/*
+ * fork(): a child's calls on an inherited client go on a connection of
+ * its own (the fake sees a second one), never on the parent's, and the
+ * child's utmem_close() leaves the parent's hazard word alone: a
+ * one-sided read of the parent may be pinning a record right then. The
+ * value region is stood in for by a shared page whose first word is the
+ * hazard word, set as a reading parent would have it.
+ */
+static void test_fork_child_leaves_parent(void **state)
+{
+	struct fake_fixture *fx = *state;
+	struct uclient_region *g = calloc(1, sizeof(*g));
+	uint64_t *page;
+	int st = -1;
+	pid_t pid;
+
+	assert_non_null(g);
+	page = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		    -1, 0);
+	assert_true(page != MAP_FAILED);
+	g->base = (uint8_t *)page;
+	g->size = 4096;
+	g->hazard = page;
+	__atomic_store_n(page, 4242, __ATOMIC_SEQ_CST);
+	fx->c->region = g; /* freed by the parent's utmem_close */
+	assert_int_equal(connections(&fx->srv), 1);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = utmem_ping(fx->c) == 0 && utmem_ping(fx->c) == 0;
+
+		utmem_close(fx->c);
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(__atomic_load_n(page, __ATOMIC_SEQ_CST), 4242);
+	assert_int_equal(connections(&fx->srv), 2);
+	/* The parent is still on its first connection. */
+	assert_int_equal(utmem_ping(fx->c), 0);
+	assert_int_equal(connections(&fx->srv), 2);
+	__atomic_store_n(page, 0, __ATOMIC_SEQ_CST); /* its read is over */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -804,6 +851,7 @@ int main(void)
 		T(test_timeout_bounded),
 		T(test_peer_closes_while_sending),
 		T(test_threads_share_client),
+		T(test_fork_child_leaves_parent),
 #undef T
 	};
 
