@@ -3,14 +3,16 @@
  * (compare two integers, and on a mismatch print both, with utmem_strerror's
  * text for negative ones, which are -errno values, and count the failure;
  * each client exits non-zero when `failures` is), connecting or exiting,
- * a monotonic clock in seconds, and the bounded wait for a flag file that
- * the driving script creates.
+ * a monotonic clock in seconds, the bounded wait for a flag file that
+ * the driving script creates, and the subcommand table every client's
+ * main() runs.
  */
 #ifndef UTMEM_E2E_CHECK_H
 #define UTMEM_E2E_CHECK_H
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +68,29 @@ static inline int e2e_wait_flag(const char *path)
 	}
 	fprintf(stderr, "FAIL timed out waiting for %s\n", path);
 	return -1;
+}
+
+/* One subcommand of a test client: its name, argument count and body. */
+struct e2e_cmd {
+	const char *name;
+	int nargs;
+	int (*fn)(char **argv);
+};
+
+/*
+ * Run the command argv[1] names with exactly its number of arguments, or
+ * print "usage: USAGE" and return 2. stdout is line-buffered first: a
+ * printed seed or ready line survives a crash, a timeout or a fork().
+ */
+static inline int e2e_dispatch(const struct e2e_cmd *cmds, size_t n, int argc,
+			       char **argv, const char *usage)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	for (size_t i = 0; argc >= 2 && i < n; i++)
+		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
+			return cmds[i].fn(argv + 2);
+	fprintf(stderr, "usage: %s\n", usage);
+	return 2;
 }
 
 #endif /* UTMEM_E2E_CHECK_H */

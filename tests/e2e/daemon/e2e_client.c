@@ -496,11 +496,7 @@ static int cmd_idle(char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int nargs;
-		int (*fn)(char **argv);
-	} cmds[] = {
+	static const struct e2e_cmd cmds[] = {
 		{"ops", 3, cmd_ops},         {"put", 4, cmd_put},
 		{"get", 4, cmd_get},         {"open", 4, cmd_open},
 		{"quota", 2, cmd_quota},     {"restart", 3, cmd_restart},
@@ -512,10 +508,6 @@ int main(int argc, char **argv)
 		{"fill2", 5, cmd_fill2},
 	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; argc > 1 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
-			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|fill2|check|refused|read ARGS\n");
-	return 2;
+	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+			    "e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|fill2|check|refused|read ARGS");
 }

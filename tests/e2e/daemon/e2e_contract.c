@@ -696,11 +696,7 @@ static int cmd_backlog(char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int nargs;
-		int (*fn)(char **argv);
-	} cmds[] = {
+	static const struct e2e_cmd cmds[] = {
 		{"fork", 1, cmd_fork},
 		{"view", 2, cmd_view},
 		{"conns", 1, cmd_conns},
@@ -708,10 +704,7 @@ int main(int argc, char **argv)
 		{"backlog", 2, cmd_backlog},
 	};
 
-	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
-			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_contract fork ADDR | view ADDR SECONDS | "
-		"conns ADDR | reconnect ADDR | backlog ADDR PID\n");
-	return 2;
+	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+			    "e2e_contract fork ADDR | view ADDR SECONDS | "
+			    "conns ADDR | reconnect ADDR | backlog ADDR PID");
 }

@@ -1320,11 +1320,7 @@ static int cmd_idle(char **argv)
 
 int main(int argc, char **argv)
 {
-	static const struct {
-		const char *name;
-		int nargs;
-		int (*fn)(char **argv);
-	} cmds[] = {
+	static const struct e2e_cmd cmds[] = {
 		{"sizes", 3, cmd_sizes},
 		{"order", 3, cmd_order},
 		{"credit", 2, cmd_credit},
@@ -1334,10 +1330,6 @@ int main(int argc, char **argv)
 		{"idle", 1, cmd_idle},
 	};
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
-			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_fast sizes|order|credit|churn|reclaim|race|idle ARGS\n");
-	return 2;
+	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+			    "e2e_fast sizes|order|credit|churn|reclaim|race|idle ARGS");
 }

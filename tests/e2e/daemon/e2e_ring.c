@@ -1214,13 +1214,7 @@ static int cmd_slabrec(char **argv)
 
 int main(int argc, char **argv)
 {
-	/* Line-buffered: a printed seed survives a crash or a timeout. */
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	static const struct {
-		const char *name;
-		int nargs;
-		int (*fn)(char **argv);
-	} cmds[] = {
+	static const struct e2e_cmd cmds[] = {
 		{"ops", 1, cmd_ops},
 		{"sizes", 1, cmd_sizes},
 		{"batch", 2, cmd_batch},
@@ -1232,10 +1226,7 @@ int main(int argc, char **argv)
 		{"slabrec", 1, cmd_slabrec},
 	};
 
-	for (size_t i = 0; argc >= 2 && i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		if (strcmp(argv[1], cmds[i].name) == 0 && argc == cmds[i].nargs + 2)
-			return cmds[i].fn(argv + 2);
-	fprintf(stderr, "usage: e2e_ring ops|sizes|batch|restart|hostile|scribble|"
-		"tenant-scribble|pin|slabrec ARGS\n");
-	return 2;
+	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
+			    "e2e_ring ops|sizes|batch|restart|hostile|scribble|"
+			    "tenant-scribble|pin|slabrec ARGS");
 }
