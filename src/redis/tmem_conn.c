@@ -311,6 +311,15 @@ int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
 	case EHOSTUNREACH:
 	case ENETUNREACH:
 		t->n.unavailable++;
+		/* A refusal at connect for the tenant's connection limit is
+		 * not "Disk quota exceeded": say which limit. */
+		if (err == -ENOTCONN && t->failed_dialing &&
+		    t->connect_err == EDQUOT)
+			return rm_reply_errorf(
+				ctx, "UNAVAILABLE utmemd at %s refused the "
+				     "connection: this tenant is at its connection "
+				     "limit (max_conns)%s%s%s",
+				t->cfg.addr, sep, suffix, end);
 		if (err == -ENOTCONN && t->failed_dialing)
 			return rm_reply_errorf(
 				ctx, "UNAVAILABLE utmemd at %s unreachable: "

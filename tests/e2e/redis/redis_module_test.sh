@@ -1176,6 +1176,17 @@ expect_eq "MODULE LOAD again after unload" \
 	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral)" OK
 expect_eq "reloaded module works" "$(r2 tmem.get e)" 1
 
+# A tenant at its connection limit: the second Redis's module is refused
+# and says which limit (it read "Disk quota exceeded").
+stop_utmemd
+printf '[utmemd]\ncapacity = 64M\n[tenant default]\nmax_conns = 1\n' >"$T/conns.ini"
+start_utmemd "$T/conns.ini"
+expect_eq "PUT on the one connection max_conns allows" "$(r1 tmem.put c1 v)" OK
+expect_eq "PUT from a second Redis beyond max_conns" "$(r2 tmem.put c2 v)" \
+	"UNAVAILABLE utmemd at unix:$USOCK refused the connection: this tenant is at its connection limit (max_conns)"
+stop_utmemd
+start_utmemd
+
 # ---- the end: both servers must still be alive ----
 
 expect_eq "redis1 still alive" "$(r1 ping)" PONG
