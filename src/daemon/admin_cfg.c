@@ -108,12 +108,13 @@ static uint64_t ephemeral_charged(struct ud_daemon *d, uint32_t owner, int all)
 	return sum;
 }
 
-/* Append to loss one line per thing next would drop. */
 /* A shared pool the store has and next does not list. */
 static int missing_pool(const struct ust_pool_info *p, const struct ud_cfg *next)
 {
 	return (p->kind & UST_POOL_SHARED) && !ud_cfg_find_pool(next, p->name);
 }
+
+/* Append to loss one line per thing next would drop. */
 
 static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 			  int remove_missing, struct uadm_wbuf *loss)
@@ -626,14 +627,14 @@ int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
 	}
 	for (size_t i = 0; !err && i < n; i++) {
 		const struct ud_setting *s = ud_setting_find(scope, keys[i]);
+		const struct ud_setting *twice = ud_setting_repeated(scope, keys, i);
+
 		/* As in a file: a key given twice is a mistake, not "the last". */
-		for (size_t k = 0; s && k < i; k++)
-			if (ud_setting_find(scope, keys[k]) == s) {
-				ud_text(rep, "'%s' given twice\n", s->key);
-				err = -EINVAL;
-			}
-		if (err)
+		if (twice) {
+			ud_text(rep, "'%s' given twice\n", twice->key);
+			err = -EINVAL;
 			break;
+		}
 		if (s && (s->flags & UD_SF_CREATE) && !created) {
 			ud_text(rep, "%s '%s': '%s' is set when it is created; remove and add it again to change it\n",
 				ud_scope_name(scope), name, s->key);

@@ -158,6 +158,16 @@ extern const size_t ud_nsettings;
 const char *ud_scope_name(enum ud_scope scope);
 /* The setting KEY of a scope (dashes match underscores), or NULL. */
 const struct ud_setting *ud_setting_find(enum ud_scope scope, const char *key);
+/*
+ * keys[i] names the same setting as one of keys[0..i-1] (dashes match
+ * underscores): that setting, else NULL. A key given twice is refused
+ * alike in a file, by utmemctl and by utmemd's CONFIG_SET.
+ */
+const struct ud_setting *ud_setting_repeated(enum ud_scope scope,
+					     const char *const *keys, size_t i);
+/* Decimal digits only (no sign, blank or base prefix), in [lo, hi]: 0 or -EINVAL. */
+int ud_parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
+		  unsigned long long *out);
 /* Index of s among its scope's settings: its bit in a record's `given`. */
 unsigned ud_setting_bit(const struct ud_setting *s);
 /* The record's `given` mask for a record of s's scope. */

@@ -867,6 +867,23 @@ const struct ud_setting *ud_setting_find(enum ud_scope scope, const char *key)
 	return NULL;
 }
 
+const struct ud_setting *ud_setting_repeated(enum ud_scope scope,
+					     const char *const *keys, size_t i)
+{
+	const struct ud_setting *s = ud_setting_find(scope, keys[i]);
+
+	for (size_t k = 0; s && k < i; k++)
+		if (ud_setting_find(scope, keys[k]) == s)
+			return s;
+	return NULL;
+}
+
+int ud_parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
+		  unsigned long long *out)
+{
+	return parse_num(s, 10, lo, hi, out);
+}
+
 unsigned ud_setting_bit(const struct ud_setting *s)
 {
 	unsigned bit = 0;

@@ -188,10 +188,9 @@ static int read_pairs(enum ud_scope scope, int argc, char **argv, struct pairs *
 					   ud_scope_name(scope),
 					   scope == UD_SCOPE_MAIN ? "" : "NAME ", keys);
 		}
-		for (size_t k = 0; k + 1 < p->n; k++)
-			if (ud_setting_find(scope, p->key[k]) == ud_setting_find(scope, key))
-				return usage_error("'%s' given twice",
-						   ud_setting_find(scope, key)->key);
+		if (ud_setting_repeated(scope, p->key, p->n - 1))
+			return usage_error("'%s' given twice",
+					   ud_setting_repeated(scope, p->key, p->n - 1)->key);
 		memset(&scratch, 0, sizeof(scratch));
 		if (ud_setting_parse(scope, &scratch, key, val, msg, sizeof(msg)) < 0) {
 			if (scope == UD_SCOPE_POOL)
@@ -476,26 +475,10 @@ static int parse_seconds(const char *s, double *out)
 	return 0;
 }
 
-/* Digits only, no sign, and no wrap past LONG_MAX. */
-static int parse_count(const char *s, long *out)
-{
-	long v = 0;
-
-	if (!*s)
-		return -1;
-	for (const char *p = s; *p; p++) {
-		if (*p < '0' || *p > '9' || v > (LONG_MAX - (*p - '0')) / 10)
-			return -1;
-		v = v * 10 + (*p - '0');
-	}
-	*out = v;
-	return 0;
-}
-
 static int cmd_top(struct ctl *c, int argc, char **argv)
 {
 	double interval = 1.0;
-	long count = 0;
+	unsigned long long count = 0;
 
 	for (int i = 0; i < argc; i++) {
 		if (i + 1 < argc && strcmp(argv[i], "--interval") == 0) {
@@ -505,14 +488,14 @@ static int cmd_top(struct ctl *c, int argc, char **argv)
 				return usage_error("top: --interval '%s': 0.1..3600 seconds", argv[i]);
 		} else if (i + 1 < argc && strcmp(argv[i], "--count") == 0) {
 			i++;
-			if (parse_count(argv[i], &count) < 0 || count < 1)
+			if (ud_parse_uint(argv[i], 1, LONG_MAX, &count) < 0)
 				return usage_error("top: --count '%s': a whole number, 1 or more",
 						   argv[i]);
 		} else {
 			return usage_error("top: unexpected argument '%s'", argv[i]);
 		}
 	}
-	return ctl_top(c, interval, count);
+	return ctl_top(c, interval, (long)count);
 }
 
 static int cmd_version(struct ctl *c)
