@@ -212,6 +212,14 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 		return -ENAMETOOLONG;
 	}
 	fd = ud_listen_unix(d->admin_path, 0600, (uid_t)-1, (gid_t)-1, msg, msglen);
+	if (fd == -EADDRINUSE) {
+		size_t n = strlen(msg);
+
+		/* Only here does the hint hold: tenants' sockets may be anywhere. */
+		snprintf(msg + n, msglen - n,
+			 " (is another utmemd running with run directory %s?)",
+			 d->cfg.run_dir);
+	}
 	if (fd < 0)
 		return fd;
 	lis = calloc(1, sizeof(*lis));

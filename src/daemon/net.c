@@ -51,7 +51,7 @@ static int claim_path(const struct sockaddr_un *sa, char *msg, size_t msglen)
 	close(fd);
 	if (rc == 0 || err == EAGAIN) {
 		snprintf(msg, msglen,
-			 "socket %s is in use (is another utmemd running with this run directory?)",
+			 "socket %s is in use: a live server is listening on it",
 			 sa->sun_path);
 		return -EADDRINUSE;
 	}
@@ -188,8 +188,8 @@ int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		unlink(tmp.sun_path);
 		if (err == -EEXIST) {
 			snprintf(msg, msglen,
-				 "socket %s appeared while this daemon started "
-				 "(is another utmemd starting with this run directory?)",
+				 "socket %s appeared while utmemd was binding it: "
+				 "another server has just claimed it",
 				 path);
 			err = -EADDRINUSE;
 		}

@@ -73,7 +73,8 @@ for i in $(seq 1 200); do
 	sleep 0.05
 done
 kill -0 "$P2" 2>/dev/null && fail "a second utmemd on a live run directory kept running"
-grep -q "in use" "$T/second.log" || fail "second utmemd: no 'in use' error"
+grep -qF "is in use: a live server is listening on it (is another utmemd running with run directory $RUN?)" "$T/second.log" ||
+	fail "second utmemd: no 'in use' error naming the run directory: $(cat "$T/second.log")"
 "$E2E_CLIENT" put "$RUN/utmemd.sock" p k2 v2 >>"$T/client.log" 2>&1 ||
 	fail "the first daemon's socket stopped working after a second start"
 left=$(find "$RUN" -name '*.tmp' | wc -l)

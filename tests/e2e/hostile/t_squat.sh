@@ -20,7 +20,10 @@ rc=$?
 ms=$((($(date +%s%N) - t0) / 1000000))
 [ $rc -ne 124 ] || fail "tenant add waited on the squatted socket (killed after 10 s)"
 [ $rc -eq 1 ] || fail "tenant add on a squatted path: exit $rc: $(cat "$T/add.out")"
-grep -q "is in use" "$T/add.out" || fail "tenant add: $(cat "$T/add.out")"
+grep -qF "socket $T/pub/x.sock is in use: a live server is listening on it" "$T/add.out" ||
+	fail "tenant add: $(cat "$T/add.out")"
+# The path is the tenant's, not utmemd's run directory: no hint about one.
+grep -q "run directory" "$T/add.out" && fail "tenant add blames a run directory: $(cat "$T/add.out")"
 [ "$ms" -lt 3000 ] || fail "tenant add took $ms ms"
 ok "squatted path refused in $ms ms: $(cat "$T/add.out")"
 out=$("$HOSTILE" ack check "$GOOD" acked 200)
