@@ -136,8 +136,11 @@ void ud_notify_ready(struct ud_daemon *d)
 	struct ust_store_info si;
 
 	ust_store_info(d->st, &si);
-	sd_notifyf(0, "READY=1\nSTATUS=%u tenants, %u connections, %llu of %llu bytes charged\nMAINPID=%d",
-		   si.tenants, ud_connections(d), (unsigned long long)si.charged,
+	unsigned conns = ud_connections(d);
+
+	sd_notifyf(0, "READY=1\nSTATUS=%u tenant%s, %u connection%s, %llu of %llu bytes charged\nMAINPID=%d",
+		   si.tenants, UD_PLURAL(si.tenants), conns, UD_PLURAL(conns),
+		   (unsigned long long)si.charged,
 		   (unsigned long long)si.capacity, (int)getpid());
 }
 
@@ -605,9 +608,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (a.check) {
-		printf("%s: ok (%zu tenants, %zu shared pools, capacity %llu bytes)\n",
+		printf("%s: ok (%zu tenant%s, %zu shared pool%s, capacity %llu bytes)\n",
 		       a.config ? a.config : "embedded default", d.cfg.ntenants,
-		       d.cfg.npools, (unsigned long long)d.cfg.capacity);
+		       UD_PLURAL(d.cfg.ntenants), d.cfg.npools,
+		       UD_PLURAL(d.cfg.npools), (unsigned long long)d.cfg.capacity);
 		ud_cfg_free(&d.cfg);
 		return 0;
 	}

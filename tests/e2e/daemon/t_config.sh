@@ -85,7 +85,7 @@ CFG
 # A UTF-8 byte-order mark, as some editors write, and comments after headers.
 printf '\xEF\xBB\xBF[utmemd] ; the daemon\ncapacity = 64M\n[tenant a] # one tenant\nmax = 8M\n' >"$T/bom.ini"
 "$UTMEMD" -c "$T/bom.ini" --check-config >"$T/bom.out" 2>&1 || fail "BOM file: $(cat "$T/bom.out")"
-grep -q "ok (1 tenants, 0 shared pools, capacity 67108864 bytes)" "$T/bom.out" || fail "BOM file: $(cat "$T/bom.out")"
+grep -q "ok (1 tenant, 0 shared pools, capacity 67108864 bytes)" "$T/bom.out" || fail "BOM file: $(cat "$T/bom.out")"
 ok "byte-order mark and comments after headers: $(cat "$T/bom.out")"
 
 "$UTMEMD" -c "$T/missing.ini" 2>"$T/missing.err" && fail "missing file accepted"
@@ -109,7 +109,7 @@ kind = ephemeral
 tenants = a
 CFG
 "$UTMEMD" -c "$T/good.ini" --check-config >"$T/check.out" 2>&1 || fail "check-config: $(cat "$T/check.out")"
-grep -q "ok (1 tenants, 1 shared pools, capacity 536870912 bytes)" "$T/check.out" ||
+grep -q "ok (1 tenant, 1 shared pool, capacity 536870912 bytes)" "$T/check.out" ||
 	fail "check-config output: $(cat "$T/check.out")"
 ok "--check-config: $(cat "$T/check.out")"
 "$UTMEMD" --bogus >/dev/null 2>&1

@@ -14,7 +14,7 @@ PIDS+=("$NP")
 for i in $(seq 1 100); do [ -S "$T/notify.sock" ] && break; sleep 0.05; done
 NOTIFY_SOCKET=$T/notify.sock start_daemon d "$RUN" -c "$T/l.ini"
 for i in $(seq 1 100); do grep -q READY=1 "$T/notify.out" && break; sleep 0.05; done
-grep -q "^READY=1|STATUS=1 tenants, 0 connections, 0 of 67108864 bytes charged|MAINPID=$DPID$" "$T/notify.out" ||
+grep -q "^READY=1|STATUS=1 tenant, 0 connections, 0 of 67108864 bytes charged|MAINPID=$DPID$" "$T/notify.out" ||
 	fail "READY: $(cat "$T/notify.out")"
 ok "sd_notify: $(head -n 1 "$T/notify.out")"
 
