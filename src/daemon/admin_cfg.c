@@ -121,6 +121,7 @@ static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 {
 	struct ust_store_info si;
 	struct ust_pool_info *pi;
+	struct ud_names want;
 	char a[32], b[32], e[32];
 	uint64_t eph;
 	int n;
@@ -132,8 +133,9 @@ static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 			ud_human(next->capacity, a), ud_human(si.charged, b),
 			ud_human(si.charged - next->capacity < eph
 					 ? si.charged - next->capacity : eph, e));
+	ud_cfg_index(next, &want);
 	for (struct ud_tenant *t = d->tenants; t; t = t->next) {
-		const struct ud_cfg_tenant *ct = ud_cfg_find_tenant(next, t->name);
+		const struct ud_cfg_tenant *ct = ud_cfg_tenant_in(next, &want, t->name);
 		unsigned conns = atomic_load(&t->conns);
 		struct ust_tenant_info ti;
 
@@ -155,6 +157,7 @@ static void describe_loss(struct ud_daemon *d, const struct ud_cfg *next,
 				ud_human(ti.stats.bytes_charged - ct->max < eph
 						 ? ti.stats.bytes_charged - ct->max : eph, e));
 	}
+	ud_names_free(&want);
 	if (!remove_missing)
 		return;
 	pi = NULL;
@@ -235,11 +238,14 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			     struct uadm_wbuf *rep)
 {
 	struct ust_store_info si;
+	struct ud_names in_old, in_next;
 	char what[UST_NAME_MAX + 32], a[32], b[32];
 
+	ud_cfg_index(old, &in_old);
+	ud_cfg_index(next, &in_next);
 	diff_record(UD_SCOPE_MAIN, "", old, next, rep);
 	for (size_t i = 0; i < nsnap; i++) {
-		if (ud_cfg_find_tenant(next, snap[i].name))
+		if (ud_cfg_tenant_in(next, &in_next, snap[i].name))
 			continue;
 		ud_text(rep, "tenant '%s' removed: dropped %llu entries (%s), closed %u connection%s\n",
 			snap[i].name, (unsigned long long)snap[i].st.entries,
@@ -248,7 +254,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 	}
 	for (size_t i = 0; i < next->ntenants; i++) {
 		const struct ud_cfg_tenant *nt = &next->tenants[i];
-		const struct ud_cfg_tenant *ot = ud_cfg_find_tenant(old, nt->name);
+		const struct ud_cfg_tenant *ot = ud_cfg_tenant_in(old, &in_old, nt->name);
 		struct ud_tenant *t = ud_tenant_by_name(d, nt->name);
 		if (!ot) {
 			ud_text(rep, "tenant '%s' added (id %u): unix:%s\n", nt->name,
@@ -258,6 +264,8 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 		snprintf(what, sizeof(what), "tenant '%s': ", nt->name);
 		diff_record(UD_SCOPE_TENANT, what, ot, nt, rep);
 	}
+	ud_names_free(&in_old);
+	ud_names_free(&in_next);
 	for (size_t i = 0; i < next->npools; i++) {
 		const struct ud_cfg_pool *np = &next->pools[i];
 		const struct ud_cfg_pool *op = ud_cfg_find_pool(old, np->name);
@@ -328,15 +336,20 @@ static void drop_missing_pools(struct ud_daemon *d, const struct ud_cfg *next,
  */
 static int failed_creating(struct ud_daemon *d, const struct ud_cfg *next)
 {
+	struct ud_names cur;
 	int new = 0;
 
+	ud_cfg_index(&d->cfg, &cur);
 	for (size_t i = 0; i < next->ntenants; i++) {
-		if (ud_cfg_find_tenant(&d->cfg, next->tenants[i].name))
+		if (ud_cfg_tenant_in(&d->cfg, &cur, next->tenants[i].name))
 			continue;
-		if (ud_tenant_by_name(d, next->tenants[i].name))
-			return 0;
+		if (ud_tenant_by_name(d, next->tenants[i].name)) {
+			new = 0;
+			break;
+		}
 		new = 1;
 	}
+	ud_names_free(&cur);
 	return new;
 }
 

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/names.h"
 #include "transport/ring.h"
 
 #define DEFAULT_RUN_DIR "./run/utmem"
@@ -47,7 +48,37 @@ struct parse {
 	enum ud_scope sec;
 	int in_section;
 	int seen_main;
+	/* The sections seen: their names (owned copies) -> their lines. */
+	struct ud_names tenants, pools;
 };
+
+/*
+ * Note section NAME of p's file at this line; 1 if it came before (*first
+ * gets that line), 0, or -ENOMEM.
+ */
+static int section_seen(struct parse *p, struct ud_names *m, const char *name,
+			int *first)
+{
+	char *key = strdup(name);
+	void *old;
+	int r;
+
+	if (!key)
+		return -ENOMEM;
+	r = ud_names_put(m, key, (void *)(intptr_t)p->line, &old);
+	if (r != 0)
+		free(key);
+	if (r == 1)
+		*first = (int)(intptr_t)old;
+	return r;
+}
+
+static void sections_free(struct ud_names *m)
+{
+	for (size_t i = 0; i < m->cap; i++)
+		free((char *)m->slot[i].key);
+	ud_names_free(m);
+}
 
 unsigned ud_cpus(void)
 {
@@ -134,6 +165,27 @@ struct ud_cfg_tenant *ud_cfg_find_tenant(const struct ud_cfg *cfg, const char *n
 		if (strcmp(cfg->tenants[i].name, name) == 0)
 			return &cfg->tenants[i];
 	return NULL;
+}
+
+void ud_cfg_index(const struct ud_cfg *cfg, struct ud_names *m)
+{
+	*m = (struct ud_names)UD_NAMES_INIT;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		if (ud_names_put(m, cfg->tenants[i].name,
+				 (void *)&cfg->tenants[i], NULL) < 0) {
+			ud_names_free(m);
+			return;
+		}
+	}
+}
+
+const struct ud_cfg_tenant *ud_cfg_tenant_in(const struct ud_cfg *cfg,
+					     const struct ud_names *m,
+					     const char *name)
+{
+	if (m->n < cfg->ntenants) /* no map: out of memory */
+		return ud_cfg_find_tenant(cfg, name);
+	return ud_names_get(m, name);
 }
 
 struct ud_cfg_pool *ud_cfg_find_pool(const struct ud_cfg *cfg, const char *name)
@@ -251,22 +303,107 @@ static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 }
 
 /*
+ * dup[i] = the first j < i with keys[j] equal to keys[i], or SIZE_MAX (also
+ * for a NULL or empty key). One pass through a map: a config of thousands of
+ * tenants is checked at every reload and `tenant set`, on the main loop.
+ */
+static int first_dups(size_t n, const char *const *keys, size_t *dup)
+{
+	struct ud_names m = UD_NAMES_INIT;
+	int err = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		void *first;
+		int r;
+
+		dup[i] = SIZE_MAX;
+		if (!keys[i] || !keys[i][0])
+			continue;
+		r = ud_names_put(&m, keys[i], (void *)(uintptr_t)i, &first);
+		if (r < 0) {
+			err = r;
+			break;
+		}
+		if (r == 1)
+			dup[i] = (size_t)(uintptr_t)first;
+	}
+	ud_names_free(&m);
+	return err;
+}
+
+/* What ud_cfg_check compares across tenants: for each, the first earlier
+ * tenant with the same socket, token, vsock CID or ivshmem file. */
+struct cfg_dups {
+	size_t *socket, *token, *cid, *ivshmem;
+	char (*sockname)[UD_PATH_MAX + 8];
+};
+
+static void dups_free(struct cfg_dups *x)
+{
+	free(x->socket);
+	free(x->token);
+	free(x->cid);
+	free(x->ivshmem);
+	free(x->sockname);
+}
+
+static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
+{
+	size_t n = cfg->ntenants ? cfg->ntenants : 1;
+	const char **keys = calloc(n, sizeof(*keys));
+	char (*cids)[12] = calloc(n, sizeof(*cids));
+	int err = -ENOMEM;
+
+	x->socket = calloc(n, sizeof(size_t));
+	x->token = calloc(n, sizeof(size_t));
+	x->cid = calloc(n, sizeof(size_t));
+	x->ivshmem = calloc(n, sizeof(size_t));
+	x->sockname = calloc(n, sizeof(*x->sockname));
+	if (!keys || !cids || !x->socket || !x->token || !x->cid ||
+	    !x->ivshmem || !x->sockname)
+		goto out;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
+		keys[i] = x->sockname[i];
+	}
+	if ((err = first_dups(cfg->ntenants, keys, x->socket)))
+		goto out;
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		keys[i] = cfg->tenants[i].token;
+	if ((err = first_dups(cfg->ntenants, keys, x->token)))
+		goto out;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		keys[i] = cids[i];
+		if (cfg->tenants[i].vsock_cid)
+			snprintf(cids[i], sizeof(cids[i]), "%u", cfg->tenants[i].vsock_cid);
+	}
+	if ((err = first_dups(cfg->ntenants, keys, x->cid)))
+		goto out;
+	for (size_t i = 0; i < cfg->ntenants; i++)
+		keys[i] = cfg->tenants[i].ivshmem;
+	err = first_dups(cfg->ntenants, keys, x->ivshmem);
+out:
+	free(keys);
+	free(cids);
+	return err;
+}
+
+/*
  * A VM tenant's settings (docs/vm.md): a vsock CID names one tenant; the
  * ivshmem size defaults to UD_IVSHMEM_DEFAULT_SIZE and must be a power of
  * two (a PCI BAR's size); the size and the doorbell need a region; no two
  * tenants share a region file. Returns 0, or -EINVAL with msg.
  */
-static int check_vm(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
+static int check_vm(struct ud_cfg *cfg, size_t i, const struct cfg_dups *x,
+		    char *msg, size_t msglen)
 {
 	struct ud_cfg_tenant *t = &cfg->tenants[i];
 
 	/* A vsock CID names one tenant (vsock.c). */
-	for (size_t j = 0; t->vsock_cid && j < i; j++) {
-		if (cfg->tenants[j].vsock_cid == t->vsock_cid) {
-			snprintf(msg, msglen, "tenant '%s': vsock_cid %u already used by '%s'",
-				 t->name, t->vsock_cid, cfg->tenants[j].name);
-			return -EINVAL;
-		}
+	if (x->cid[i] != SIZE_MAX) {
+		snprintf(msg, msglen, "tenant '%s': vsock_cid %u already used by '%s'",
+			 t->name, t->vsock_cid, cfg->tenants[x->cid[i]].name);
+		return -EINVAL;
 	}
 
 	if (!t->ivshmem[0]) {
@@ -284,26 +421,25 @@ static int check_vm(struct ud_cfg *cfg, size_t i, char *msg, size_t msglen)
 			 t->name);
 		return -EINVAL;
 	}
-	for (size_t j = 0; j < i; j++) {
-		if (t->ivshmem[0] && strcmp(cfg->tenants[j].ivshmem, t->ivshmem) == 0) {
-			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
-				 t->name, t->ivshmem, cfg->tenants[j].name);
-			return -EINVAL;
-		}
+	if (x->ivshmem[i] != SIZE_MAX) {
+		snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
+			 t->name, t->ivshmem, cfg->tenants[x->ivshmem[i]].name);
+		return -EINVAL;
 	}
 	return 0;
 }
 
-int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
+/* The tenants' own checks, in the order of the file. */
+static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line,
+			 char *msg, size_t msglen)
 {
 	const struct ud_setting *smax = ud_setting_find(UD_SCOPE_TENANT, "max");
 	uint64_t reserved = 0;
 	char a[32], b[32], c[32];
 
-	*line = 0;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		struct ud_cfg_tenant *t = &cfg->tenants[i];
-		char sa[UD_PATH_MAX + 8], sb[UD_PATH_MAX + 8];
+		size_t j;
 
 		*line = t->line;
 		if (!ud_setting_is_given(smax, t))
@@ -322,29 +458,42 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 				 ud_human(cfg->capacity, c));
 			return -EINVAL;
 		}
-		if (check_vm(cfg, i, msg, msglen))
+		if (check_vm(cfg, i, x, msg, msglen))
 			return -EINVAL;
-		socket_name(t, sa, sizeof(sa));
-		if (strcmp(sa, "admin.sock") == 0) {
+		if (strcmp(x->sockname[i], "admin.sock") == 0) {
 			snprintf(msg, msglen, "tenant '%s': socket 'admin.sock' is utmemd's admin socket",
 				 t->name);
 			return -EINVAL;
 		}
-		for (size_t j = 0; j < i; j++) {
-			const struct ud_cfg_tenant *o = &cfg->tenants[j];
-			socket_name(o, sb, sizeof(sb));
-			if (strcmp(sa, sb) == 0) {
-				snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
-					 t->name, sa, o->name);
-				return -EINVAL;
-			}
-			if (t->token[0] && strcmp(t->token, o->token) == 0) {
-				snprintf(msg, msglen, "tenant '%s': token already used by '%s'",
-					 t->name, o->name);
-				return -EINVAL;
-			}
+		/* The first earlier tenant that shares either; the socket
+		 * first where one tenant shares both. */
+		j = x->socket[i] < x->token[i] ? x->socket[i] : x->token[i];
+		if (j != SIZE_MAX && j == x->socket[i]) {
+			snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
+				 t->name, x->sockname[i], cfg->tenants[j].name);
+			return -EINVAL;
+		}
+		if (j != SIZE_MAX) {
+			snprintf(msg, msglen, "tenant '%s': token already used by '%s'",
+				 t->name, cfg->tenants[j].name);
+			return -EINVAL;
 		}
 	}
+	return 0;
+}
+
+static int check_pools(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
+{
+	struct ud_names names = UD_NAMES_INIT;
+	int err = 0;
+
+	for (size_t i = 0; i < cfg->ntenants && !err; i++)
+		err = ud_names_put(&names, cfg->tenants[i].name, &cfg->tenants[i], NULL);
+	if (err < 0) {
+		snprintf(msg, msglen, "out of memory");
+		goto out;
+	}
+	err = 0;
 	for (size_t i = 0; i < cfg->npools; i++) {
 		struct ud_cfg_pool *pl = &cfg->pools[i];
 		*line = pl->line;
@@ -354,16 +503,18 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 			    !ud_setting_is_given(s, pl)) {
 				snprintf(msg, msglen, "pool '%s': '%s' is required (%s)",
 					 pl->name, s->key, s->help);
-				return -EINVAL;
+				err = -EINVAL;
+				goto out;
 			}
 		}
 		if (pl->tenants_line)
 			*line = pl->tenants_line;
 		for (size_t k = 0; k < pl->ntenants; k++) {
-			if (!ud_cfg_find_tenant(cfg, pl->tenants[k])) {
+			if (!ud_names_get(&names, pl->tenants[k])) {
 				snprintf(msg, msglen, "pool '%s': no tenant named '%s'",
 					 pl->name, pl->tenants[k]);
-				return -EINVAL;
+				err = -EINVAL;
+				goto out;
 			}
 		}
 		if (pl->managers_line)
@@ -376,12 +527,33 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 			if (j == pl->ntenants) {
 				snprintf(msg, msglen, "pool '%s': manage: '%s' is not in its tenants",
 					 pl->name, pl->managers[k]);
-				return -EINVAL;
+				err = -EINVAL;
+				goto out;
 			}
 		}
 	}
+out:
+	ud_names_free(&names);
+	return err;
+}
+
+int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
+{
+	struct cfg_dups x = {0};
+	int err;
+
 	*line = 0;
-	return 0;
+	err = dups_find(cfg, &x);
+	if (err)
+		snprintf(msg, msglen, "out of memory");
+	else
+		err = check_tenants(cfg, &x, line, msg, msglen);
+	dups_free(&x);
+	if (!err)
+		err = check_pools(cfg, line, msg, msglen);
+	if (!err)
+		*line = 0;
+	return err;
 }
 
 /* ---- the INI reader ---- */
@@ -458,13 +630,15 @@ static int open_section(struct parse *p, const char *sec)
 	}
 	if (strncmp(sec, "tenant ", 7) == 0) {
 		struct ud_cfg_tenant *t;
+		int first, r;
+
 		arg = sec + 7;
 		if (!ud_valid_name(arg))
 			return fail(p, "tenant name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
-		t = ud_cfg_find_tenant(cfg, arg);
-		if (t)
-			return fail(p, "duplicate tenant '%s' (first at line %d)", arg, t->line);
-		t = ud_cfg_add_tenant(cfg, arg);
+		r = section_seen(p, &p->tenants, arg, &first);
+		if (r == 1)
+			return fail(p, "duplicate tenant '%s' (first at line %d)", arg, first);
+		t = r < 0 ? NULL : ud_cfg_add_tenant(cfg, arg);
 		if (!t)
 			return fail(p, "out of memory");
 		t->line = p->line;
@@ -474,12 +648,15 @@ static int open_section(struct parse *p, const char *sec)
 	}
 	if (strncmp(sec, "pool ", 5) == 0) {
 		struct ud_cfg_pool *pl;
+		int first, r;
+
 		arg = sec + 5;
 		if (!ud_valid_name(arg))
 			return fail(p, "pool name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
-		if (ud_cfg_find_pool(cfg, arg))
+		r = section_seen(p, &p->pools, arg, &first);
+		if (r == 1)
 			return fail(p, "duplicate pool '%s'", arg);
-		pl = ud_cfg_add_pool(cfg, arg);
+		pl = r < 0 ? NULL : ud_cfg_add_pool(cfg, arg);
 		if (!pl)
 			return fail(p, "out of memory");
 		pl->line = p->line;
@@ -560,6 +737,8 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 		return -EINVAL;
 	}
 	line = ini_parse_stream(reader, &p, handler, &p);
+	sections_free(&p.tenants);
+	sections_free(&p.pools);
 	if (!p.failed && ferror(p.f)) {
 		p.line = 0;
 		fail(&p, "cannot read: %s", strerror(errno));

@@ -240,6 +240,17 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen);
 struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name);
 struct ud_cfg_pool *ud_cfg_add_pool(struct ud_cfg *cfg, const char *name);
 struct ud_cfg_tenant *ud_cfg_find_tenant(const struct ud_cfg *cfg, const char *name);
+/*
+ * For a loop that looks up many names in cfg: *m maps cfg's tenants by name
+ * (one pass), and ud_cfg_tenant_in finds one through it; cfg must not gain
+ * or lose a tenant meanwhile. Out of memory, *m stays empty and the lookups
+ * search cfg instead. Free *m with ud_names_free().
+ */
+struct ud_names;
+void ud_cfg_index(const struct ud_cfg *cfg, struct ud_names *m);
+const struct ud_cfg_tenant *ud_cfg_tenant_in(const struct ud_cfg *cfg,
+					     const struct ud_names *m,
+					     const char *name);
 struct ud_cfg_pool *ud_cfg_find_pool(const struct ud_cfg *cfg, const char *name);
 /* Drop a tenant's record and its name from every pool's list. */
 void ud_cfg_remove_tenant(struct ud_cfg *cfg, const char *name);

@@ -24,10 +24,7 @@
 
 struct ud_tenant *ud_tenant_by_name(struct ud_daemon *d, const char *name)
 {
-	for (struct ud_tenant *t = d->tenants; t; t = t->next)
-		if (strcmp(t->name, name) == 0)
-			return t;
-	return NULL;
+	return ud_names_get(&d->tenant_names, name);
 }
 
 /*
@@ -228,6 +225,12 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		goto err_store;
 	}
 	t->lis->tenant = t;
+	if (ud_names_put(&d->tenant_names, t->name, t, NULL) < 0) {
+		ud_listener_close(d, t->lis);
+		snprintf(msg, msglen, "out of memory");
+		err = -ENOMEM;
+		goto err_store;
+	}
 	pthread_mutex_lock(&d->lock);
 	t->next = d->tenants;
 	d->tenants = t;
@@ -256,6 +259,7 @@ int ud_tenant_destroy(struct ud_daemon *d, struct ud_tenant *t)
 		}
 	}
 	pthread_mutex_unlock(&d->lock);
+	ud_names_del(&d->tenant_names, t->name);
 	atomic_store_explicit(&t->gone, 1, memory_order_release);
 	ud_tenant_revoke(t);
 	if (t->lis)
@@ -379,15 +383,6 @@ void ud_accept(struct ud_daemon *d, struct ud_listener *lis)
 	}
 }
 
-static const struct ud_cfg_tenant *cfg_tenant(const struct ud_cfg *cfg,
-					      const char *name)
-{
-	for (size_t i = 0; i < cfg->ntenants; i++)
-		if (strcmp(cfg->tenants[i].name, name) == 0)
-			return &cfg->tenants[i];
-	return NULL;
-}
-
 int ud_cfg_pool_manages(const struct ud_cfg_pool *pl, const char *tenant)
 {
 	for (size_t i = 0; i < pl->nmanagers; i++)
@@ -486,13 +481,17 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 			continue;
 		err = ud_tenant_create(d, ct, msg, msglen);
 		if (err) {
+			struct ud_names cur;
+
+			ud_cfg_index(&d->cfg, &cur);
 			for (size_t k = 0; k < i && created; k++) {
 				t = ud_tenant_by_name(d, cfg->tenants[k].name);
-				if (t && !cfg_tenant(&d->cfg, t->name)) {
+				if (t && !ud_cfg_tenant_in(&d->cfg, &cur, t->name)) {
 					ud_tenant_destroy(d, t);
 					created--;
 				}
 			}
+			ud_names_free(&cur);
 			return err;
 		}
 		created++;
@@ -504,11 +503,15 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 	}
 	ud_recall_all(d);
 	if (remove_missing) {
+		struct ud_names want;
+
+		ud_cfg_index(cfg, &want);
 		for (t = d->tenants; t; t = next) {
 			next = t->next;
-			if (!cfg_tenant(cfg, t->name))
+			if (!ud_cfg_tenant_in(cfg, &want, t->name))
 				ud_tenant_destroy(d, t);
 		}
+		ud_names_free(&want);
 	}
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		const struct ud_cfg_tenant *ct = &cfg->tenants[i];

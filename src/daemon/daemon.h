@@ -27,6 +27,7 @@
 #include "transport/ring.h"
 #include "transport/spin.h"
 #include "daemon/config.h"
+#include "daemon/names.h"
 
 
 /* ---- logging (log.c) ---- */
@@ -300,6 +301,7 @@ struct ud_daemon {
 	struct uwire_limits lim;
 	pthread_mutex_t lock; /* tenant table */
 	struct ud_tenant *tenants;
+	struct ud_names tenant_names; /* name -> tenant of d->tenants (main loop) */
 	_Atomic uint64_t recall_cap_ns; /* last ud_recall_for_capacity */
 	struct ud_tenant *retired;
 	struct ud_listener *listeners;
@@ -662,8 +664,9 @@ void ud_limits_fini(struct ud_daemon *d);
 uint64_t ud_tenant_inflight_max(const struct ud_daemon *d,
 				const struct ud_cfg_tenant *ct);
 /*
- * Apply ct's limits to t (and the store's max_pools), then recompute every
- * tenant's share of descriptors. Main thread. Returns 0 or -errno.
+ * Apply ct's limits to t (and the store's max_pools). The caller then
+ * recomputes every tenant's share of descriptors once (ud_limits_refresh),
+ * not once per tenant. Main thread. Returns 0 or -errno.
  */
 int ud_tenant_limits_apply(struct ud_daemon *d, struct ud_tenant *t,
 			   const struct ud_cfg_tenant *ct);

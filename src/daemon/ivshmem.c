@@ -611,15 +611,6 @@ static void vm_stop(struct ud_vm *vm)
 	vm_free(vm);
 }
 
-static const struct ud_cfg_tenant *cfg_tenant(const struct ud_cfg *cfg,
-					      const char *name)
-{
-	for (size_t i = 0; i < cfg->ntenants; i++)
-		if (strcmp(cfg->tenants[i].name, name) == 0)
-			return &cfg->tenants[i];
-	return NULL;
-}
-
 unsigned ud_vm_count(const struct ud_daemon *d)
 {
 	unsigned n = 0;
@@ -633,11 +624,13 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		size_t msglen)
 {
 	struct ud_vm **pp = &d->vms;
+	struct ud_names want;
 
 	/* Stop the VMs whose tenant is gone or no longer has a region. */
+	ud_cfg_index(cfg, &want);
 	while (*pp) {
 		struct ud_vm *vm = *pp;
-		const struct ud_cfg_tenant *ct = cfg_tenant(cfg, vm->t->name);
+		const struct ud_cfg_tenant *ct = ud_cfg_tenant_in(cfg, &want, vm->t->name);
 
 		if (!atomic_load(&vm->t->gone) && ct && ct->ivshmem[0]) {
 			if (ct->ivshmem_size != vm->region_size)
@@ -650,6 +643,7 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		ud_info("tenant '%s': ivshmem region no longer served", vm->t->name);
 		vm_stop(vm);
 	}
+	ud_names_free(&want);
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		const struct ud_cfg_tenant *ct = &cfg->tenants[i];
 		struct ud_tenant *t;

@@ -106,7 +106,6 @@ int ud_tenant_limits_apply(struct ud_daemon *d, struct ud_tenant *t,
 {
 	atomic_store(&t->inflight_max, ud_tenant_inflight_max(d, ct));
 	t->max_conns = ct->max_conns;
-	ud_limits_refresh(d);
 	return ust_tenant_set_max_pools(d->st, t->id,
 					ct->max_pools ? ct->max_pools
 						      : UD_DEFAULT_MAX_POOLS);

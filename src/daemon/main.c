@@ -372,6 +372,7 @@ static void daemon_free(struct ud_daemon *d)
 	d->st = NULL;
 	free(d->owed_pools); /* taken after every change; never left, but */
 	free(d->dying_pools);
+	ud_names_free(&d->tenant_names);
 	for (int pass = 0; pass < 2; pass++) {
 		for (t = pass ? d->retired : d->tenants; t; t = next) {
 			next = t->next;

@@ -141,6 +141,24 @@ static void test_errors(void **state)
 	load("[tenant a]\nsocket = admin.sock\n", &cfg, 1, "utmemd's admin socket");
 	load("[tenant a]\n[tenant b]\nsocket = a.sock\n", &cfg, 2,
 	     "socket 'a.sock' already used by 'a'");
+	/* What a tenant shares with earlier ones: the earliest of them is
+	 * named, and the socket where the same one shares both. */
+	load("[tenant a]\ntoken = aaaaaaaa\n[tenant b]\nsocket = s\n"
+	     "[tenant c]\nsocket = s\ntoken = aaaaaaaa\n", &cfg, 5,
+	     "tenant 'c': token already used by 'a'");
+	load("[tenant a]\nsocket = s\n[tenant b]\ntoken = bbbbbbbb\n"
+	     "[tenant c]\nsocket = s\ntoken = bbbbbbbb\n", &cfg, 5,
+	     "tenant 'c': socket 's' already used by 'a'");
+	load("[tenant a]\nsocket = s\ntoken = aaaaaaaa\n"
+	     "[tenant b]\nsocket = s\ntoken = aaaaaaaa\n", &cfg, 4,
+	     "tenant 'b': socket 's' already used by 'a'");
+	load("[tenant a]\nvsock_cid = 7\n[tenant b]\n[tenant c]\nvsock_cid = 7\n",
+	     &cfg, 4, "tenant 'c': vsock_cid 7 already used by 'a'");
+	load("[tenant a]\nivshmem = r\n[tenant b]\nivshmem = q\n[tenant c]\nivshmem = r\n",
+	     &cfg, 5, "tenant 'c': ivshmem 'r' already used by 'a'");
+	load("[pool p]\nkind = ephemeral\n[pool q]\nkind = ephemeral\n[pool p]\n",
+	     &cfg, 5, "duplicate pool 'p'");
+	load("[tenant a]\n[tenant b]\n[tenant a]\n", &cfg, 3, "(first at line 1)");
 	load("[utmemd]\nuser = no-such-user-here\n", &cfg, 2, "no such user");
 	load("[tenant a]\nowner = no-such-user-here\n", &cfg, 2, "no such user");
 	load("[tenant a]\ngroup = no-such-group-here\n", &cfg, 2, "no such group");
