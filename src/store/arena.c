@@ -321,6 +321,7 @@ static bool release_ok(const ust_arena *a, uint64_t off, size_t len, struct defe
 static int release_locked(ust_arena *a, struct deferred *d, size_t len, bool hit,
 			  struct run **batch)
 {
+	atomic_store_explicit(&a->quiet, false, memory_order_relaxed);
 	if (d->small) {
 		unsigned c = ar_cls_of(len ? len : 1);
 
@@ -459,6 +460,7 @@ int ust_arena_shrink(ust_arena *a, uint64_t off, size_t old_len, size_t new_len)
 		return 0;
 	pg = (uint32_t)((off - a->heap_off) / AR_P);
 	pthread_mutex_lock(&a->lock);
+	atomic_store_explicit(&a->quiet, false, memory_order_relaxed);
 	r = ar_map_get(&a->map, pg);
 	if (!r || r->state != RUN_ALLOC || r->npages != pages_of(old_len))
 		err = -EINVAL;
@@ -510,9 +512,18 @@ uint64_t ust_arena_poll(ust_arena *a)
 	if (a->slot_warm > a->warm_max)
 		(void)ar_slabs_scrub(a, true, a->warm_max / 2, &batch);
 	left = a->def_bytes;
+	atomic_store_explicit(&a->quiet,
+			      !a->ndef && a->warm_pages * AR_P <= a->warm_max &&
+				      a->slot_warm <= a->warm_max,
+			      memory_order_relaxed);
 	pthread_mutex_unlock(&a->lock);
 	ar_batch_punch(a, batch);
 	return left;
+}
+
+bool ust_arena_quiet(ust_arena *a)
+{
+	return atomic_load_explicit(&a->quiet, memory_order_relaxed);
 }
 
 uint64_t ust_arena_force(ust_arena *a, uint64_t age_ns)

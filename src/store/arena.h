@@ -239,6 +239,13 @@ void ust_arena_slack(ust_arena *a, uint64_t *slack, uint64_t *taken);
  * Returns the bytes still deferred.
  */
 uint64_t ust_arena_poll(ust_arena *a);
+/*
+ * Did the last ust_arena_poll() leave nothing for the next poll or force
+ * to do (no deferred range, warm caches within warm_max), with no release
+ * since? Then both may be skipped: a region of an idle tenant costs its
+ * poller a load. Any thread, no lock needed.
+ */
+bool ust_arena_quiet(ust_arena *a);
 
 /*
  * How much the deferred bytes grew (> 0) or shrank (< 0) since the last

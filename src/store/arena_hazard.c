@@ -147,9 +147,10 @@ static void retry_with(ust_arena *a, uint32_t n, struct run **batch)
 /* Retry every deferred range against a fresh snapshot. */
 void ar_retry(ust_arena *a, struct run **batch)
 {
+	if (!a->ndef)
+		return; /* the common case, every poll of every region: no clock */
 	a->last_retry = ar_now();
-	if (a->ndef)
-		retry_with(a, snapshot(a), batch);
+	retry_with(a, snapshot(a), batch);
 }
 
 /*
@@ -188,7 +189,11 @@ void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch)
  */
 uint64_t ar_force(ust_arena *a, uint64_t age_ns, struct run **batch)
 {
-	uint64_t now = ar_now(), bytes = 0;
+	uint64_t now, bytes = 0;
+
+	if (!a->ndef)
+		return 0;
+	now = ar_now();
 
 	for (uint32_t i = 0; i < a->ndef;) {
 		struct deferred d = a->def[i];

@@ -182,6 +182,10 @@ struct ust_arena {
 	 * under the lock, read without it (ust_arena_slack). */
 	_Atomic uint64_t small_slab_bytes, small_taken_bytes;
 	uint64_t def_bytes;
+	/* Nothing for ust_arena_poll or ust_arena_force to do, as the last
+	 * poll left it; any release clears it (both under the lock; read
+	 * without it, ust_arena_quiet). */
+	_Atomic bool quiet;
 	_Atomic int64_t def_delta; /* def_bytes change not yet taken
 				      (ust_arena_deferred_take) */
 	uint64_t punches, punched_bytes, forced_bytes;

@@ -440,11 +440,13 @@ void ar_batch_punch(ust_arena *a, struct run *batch)
 void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
 		 struct run **batch)
 {
-	uint64_t now = idle_ns ? ar_now() : 0;
+	uint64_t now = 0;
 
 	while ((uint64_t)a->warm_pages * AR_P > limit) {
 		struct run *t = a->lru_tail;
 
+		if (idle_ns && !now)
+			now = ar_now(); /* only with something to evict */
 		if (idle_ns && now - t->u.w.stamp < idle_ns)
 			break;
 		warm_unlink(a, t);

@@ -340,6 +340,9 @@ struct ust_store {
 	 * moved region records), or less since: growth by
 	 * UST_REGION_SLACK_FREE beyond that asks for a pass. */
 	_Atomic uint64_t region_excess, walk_excess;
+	/* The tenant id from which ust_regions_poll checks region files
+	 * next (its thread only). */
+	uint32_t scrub_from;
 	/* ust_shrink() calls under way (ust_shrinking). */
 	_Atomic uint32_t shrinking;
 	unsigned flags;        /* ust_config.flags */

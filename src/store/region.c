@@ -341,9 +341,19 @@ void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t
 	pthread_mutex_unlock(&g->hold_lock);
 }
 
+/* Would ust_region_settle have anything to do? (Loads only.) */
+static bool settle_due(struct ust_region *g)
+{
+	return ust_arena_deferred_changed(g->arena) ||
+	       index_due(index_excess(g),
+			 atomic_load_explicit(&g->held_idx, memory_order_relaxed));
+}
+
 /* The same, for a caller holding no stripe lock (g entered). */
 static void settle_id(ust_store *st, struct ust_region *g, uint32_t tenant)
 {
+	if (!settle_due(g))
+		return; /* as ust_region_settle would, without stripe 0's lock */
 	pthread_mutex_lock(&st->stripes[0].lock);
 	ust_region_settle(st, g, ust_tenant_get(st, tenant));
 	pthread_mutex_unlock(&st->stripes[0].lock);
@@ -633,15 +643,20 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
 static struct ust_region *region_next(ust_store *st, uint32_t *id)
 {
 	for (;; (*id)++) {
-		struct ust_region *g;
+		struct ust_region *g = NULL;
+		struct ust_tenant *t;
 		uint32_t n;
 
+		/* One hold of stripe 0 per tenant, as region_enter's. */
 		pthread_mutex_lock(&st->stripes[0].lock);
 		n = st->next_tenant;
+		if (*id < n && (t = ust_tenant_get(st, *id)) && t->region) {
+			g = t->region;
+			atomic_fetch_add(&g->users, 1);
+		}
 		pthread_mutex_unlock(&st->stripes[0].lock);
 		if (*id >= n)
 			return NULL;
-		g = region_enter(st, *id);
 		if (g)
 			return g;
 	}
@@ -755,19 +770,32 @@ void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg)
 {
 	struct ust_region *g;
 	uint64_t excess = 0, slack;
+	uint32_t checked = 0, from = st->scrub_from;
 
 	for (uint32_t id = 1; (g = region_next(st, &id)); id++) {
-		uint64_t punched;
+		uint64_t punched = 0;
 
-		ust_arena_poll(g->arena);
-		ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
+		/* An idle tenant's region: nothing released since the last
+		 * poll left it so (relaxed: a release missed now is seen at
+		 * the next poll, 20 ms on). */
+		if (!ust_arena_quiet(g->arena)) {
+			ust_arena_poll(g->arena);
+			ust_arena_force(g->arena, (uint64_t)UVR_HAZARD_GRACE_MS * 1000000u);
+		}
 		settle_id(st, g, id); /* and whatever other paths freed */
-		punched = region_scrub(g);
+		if (id >= from && checked < UST_REGION_SCRUB_PER_POLL) {
+			punched = region_scrub(g);
+			st->scrub_from = id + 1;
+			checked++;
+		}
 		excess += ust_region_slack_excess(g, &slack);
 		region_leave(g);
 		if (punched && scrubbed)
 			scrubbed(arg, id, punched);
 	}
+	/* Past the last region: the next call starts again at the first. */
+	if (checked < UST_REGION_SCRUB_PER_POLL)
+		st->scrub_from = 0;
 	(void)excess_publish(st, excess);
 }
 

@@ -494,12 +494,16 @@ int ust_region_stats(ust_store *st, uint32_t tenant, struct ust_region_stats *ou
  *
  * A tenant may write anywhere in its region, so it can fault in pages
  * outside its allocations, which nobody is charged for. Each call compares
- * every region file's real allocation (st_blocks) with what its arena
- * accounts for; above that by more than UST_REGION_SCRUB_SLACK it punches
- * every free page again (ust_arena_scrub) and reports the tenant and the
- * bytes to scrubbed (may be NULL), outside any lock.
+ * the real allocation (st_blocks) of UST_REGION_SCRUB_PER_POLL region
+ * files, taken in turn, with what their arenas account for (so every file
+ * is looked at within ceil(regions / UST_REGION_SCRUB_PER_POLL) calls, and
+ * an idle daemon of thousands of tenants does not spend a system call per
+ * tenant per poll); above that by more than UST_REGION_SCRUB_SLACK it
+ * punches every free page again (ust_arena_scrub) and reports the tenant
+ * and the bytes to scrubbed (may be NULL), outside any lock.
  */
 #define UST_REGION_SCRUB_SLACK (4u << 20)
+#define UST_REGION_SCRUB_PER_POLL 64u
 typedef void (*ust_scrubbed_fn)(void *arg, uint32_t tenant, uint64_t bytes);
 void ust_regions_poll(ust_store *st, ust_scrubbed_fn scrubbed, void *arg);
 

@@ -633,6 +633,61 @@ static void test_warm_poll(void **state)
 	fx_close(&f);
 }
 
+/*
+ * ust_arena_quiet: a region poller skips an arena the last poll left with
+ * nothing to do and nothing released since; every state that leaves work
+ * for a later poll (warm beyond warm_max, a deferred range) keeps it busy.
+ */
+static void test_quiet(void **state)
+{
+	struct ust_arena_cfg cfg = {
+		.warm_max = 128 * KiB,
+		.warm_hard = 4 * MiB,
+		.warm_poll = 512 * KiB,
+		.warm_idle_ns = 3600ull * 1000000000ull,
+	};
+	int64_t r[8], sm;
+	struct fx f;
+
+	(void)state;
+	fx_open_cfg(&f, 64 * MiB, cfg, 4, 8);
+	assert_false(ust_arena_quiet(f.a)); /* never polled */
+	ust_arena_poll(f.a);
+	assert_true(ust_arena_quiet(f.a));
+	xalloc_touched(&f, r, 8, 128 * KiB);
+	assert_true(ust_arena_quiet(f.a)); /* allocations leave nothing to poll */
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r[0], 128 * KiB), 0);
+	assert_false(ust_arena_quiet(f.a));
+	ust_arena_poll(f.a); /* 128 KiB warm: within warm_max */
+	assert_true(ust_arena_quiet(f.a));
+	release_all(&f, r + 1, 4, 128 * KiB);
+	ust_arena_poll(f.a); /* 640 KiB warm, down to 512: not idle yet */
+	assert_false(ust_arena_quiet(f.a));
+	ust_arena_poll(f.a);
+	assert_false(ust_arena_quiet(f.a)); /* still beyond warm_max */
+	ust_arena_trim(f.a);
+	ust_arena_poll(f.a);
+	assert_true(ust_arena_quiet(f.a));
+	/* A range a hazard word holds stays for the polls to retry. */
+	haz_set(&f, 1, (uint64_t)r[5]);
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)r[5], 128 * KiB), 0);
+	ust_arena_poll(f.a);
+	assert_false(ust_arena_quiet(f.a));
+	haz_set(&f, 1, 0);
+	ust_arena_poll(f.a);
+	assert_true(ust_arena_quiet(f.a));
+	/* A small object, and a shrink, as any release. */
+	sm = xalloc(&f, 64);
+	ust_arena_poll(f.a);
+	assert_true(ust_arena_quiet(f.a));
+	assert_int_equal(ust_arena_release(f.a, (uint64_t)sm, 64), 0);
+	assert_false(ust_arena_quiet(f.a));
+	ust_arena_poll(f.a);
+	assert_int_equal(ust_arena_shrink(f.a, (uint64_t)r[6], 128 * KiB, 64 * KiB), 0);
+	assert_false(ust_arena_quiet(f.a));
+	fx_close(&f);
+}
+
 static void test_hazards(void **state)
 {
 	int64_t r, r2, sm, o[8], base;
@@ -1837,6 +1892,7 @@ int main(void)
 		cmocka_unit_test(test_copy),
 		cmocka_unit_test(test_exhaustion),
 		cmocka_unit_test(test_should_move),
+		cmocka_unit_test(test_quiet),
 		cmocka_unit_test(test_invalid_release),
 		cmocka_unit_test(test_bad_config),
 		cmocka_unit_test(test_model),
