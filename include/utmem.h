@@ -50,8 +50,12 @@
  * belongs to one thread at a time. The library never raises SIGPIPE.
  *
  * fork(): a child may go on using a client (and its batches) inherited
- * from its parent. Its first call on the client (utmem_close() included)
- * drops the inherited connection without writing to anything it shares
+ * from its parent. Its first call on the client that gets past its
+ * argument checks (utmem_close() included; any such call, whatever it
+ * returns, but utmem_max_key(), utmem_max_value(), the batch calls that
+ * queue or read results and the exec of an empty batch, which touch
+ * nothing shared) drops the inherited connection without writing to
+ * anything it shares
  * with the parent (the socket, the ring, the value region, the event
  * descriptor), so the parent's use of the client is unaffected, and then
  * behaves as after a lost connection: it reconnects as a new connection

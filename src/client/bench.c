@@ -47,12 +47,11 @@ void uclient_tm_end(struct utmem_client *c)
 
 int uclient_tm_none(struct utmem_client *c, uint64_t entry, int err)
 {
-	if (!(c->flags & UTMEM_OPT_TIMING))
+	if (!(c->flags & UTMEM_OPT_TIMING) || uclient_lock(c))
 		return err;
-	pthread_mutex_lock(&c->lock);
 	uclient_tm_begin(c, entry);
 	uclient_tm_end(c); /* path stays UTMEM_PATH_NONE */
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -116,16 +115,13 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 
 	if (!c || !out || !(c->flags & UTMEM_OPT_TIMING))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	/* In a child after fork(): the connection (and utmemd's times) went. */
-	err = uclient_fork_check(c);
-	if (err) {
-		pthread_mutex_unlock(&c->lock);
+	/* In a child after fork(): the connection (and utmemd's times) go. */
+	err = uclient_lock(c);
+	if (err)
 		return err;
-	}
 	tm = c->tm; /* the BENCH exchange below is itself timed by exec */
 	if (!tm.valid) {
-		pthread_mutex_unlock(&c->lock);
+		uclient_unlock(c);
 		return -EINVAL;
 	}
 	if ((tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) &&
@@ -137,7 +133,7 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 			uclient_disconnect(c);
 	}
 	c->tm.valid = 0; /* each call's figures are read once */
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	if (err)
 		return err;
 	memset(out, 0, sizeof(*out));

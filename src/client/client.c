@@ -11,7 +11,9 @@
  *
  * Locking: every public call takes c->lock for its whole duration, so one
  * client may be shared by threads and requests never interleave on the
- * socket. Functions named uclient_* expect the caller to hold it.
+ * socket, and takes it through uclient_lock(), which also takes over a
+ * client inherited through fork(). Functions named uclient_* expect the
+ * caller to hold it.
  */
 #include "client/client_int.h"
 #include "transport/ring.h"
@@ -198,10 +200,7 @@ static int reopen_all(struct utmem_client *c)
  */
 int uclient_ensure(struct utmem_client *c)
 {
-	int fd, err = uclient_fork_check(c);
-
-	if (err)
-		return err;
+	int fd, err;
 
 	/* With a liveness page, one load says whether the daemon is still
 	 * there (a restart, even by SIGKILL, shows at once) and one more
@@ -445,7 +444,7 @@ void utmem_close(utmem_client *c)
 	 * writing to it; failing that (no descriptor for a new event fd),
 	 * free the asynchronous state, whose close()s are only ours, and
 	 * never clear the parent's hazard word. */
-	inherited = c->forks != __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
+	inherited = uclient_inherited(c);
 	if (inherited && uclient_forked(c)) {
 		uclient_async_free(c);
 		if (c->region)
@@ -548,7 +547,9 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 
 	if (!c || !pool || !valid_pool_name(name) || (flags & ~known))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_ensure(c);
 	if (err)
 		goto out_unlock;
@@ -570,7 +571,7 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 	p->stale = 0;
 	*pool = (uint32_t)(p - c->pools) + 1;
 out_unlock:
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -581,15 +582,16 @@ out_unlock:
 static ssize_t run_one(struct utmem_client *c, uint32_t pool, int allow_tenant,
 		       struct uclient_req *r)
 {
-	int err;
+	int err = uclient_lock(c);
 
-	pthread_mutex_lock(&c->lock);
+	if (err)
+		return err;
 	err = uclient_ensure(c);
 	if (!err)
 		err = uclient_resolve_pool(c, pool, allow_tenant, &r->pool);
 	if (!err)
 		err = uclient_exec(c, r, 1);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err ? err : r->result;
 }
 
@@ -606,7 +608,9 @@ static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_ensure(c);
 	if (!err)
 		err = uclient_resolve_pool(c, pool, 0, &r.pool);
@@ -618,7 +622,7 @@ static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
 		c->pools[pool - 1].open = 0;
 		c->pools[pool - 1].wflags &= (uint16_t)~UWIRE_F_CREATE;
 	}
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -707,14 +711,15 @@ static int region_pool(const struct utmem_client *c, uint32_t h)
  */
 static int enter(struct utmem_client *c, uint32_t h, uint32_t *server)
 {
-	int err;
+	int err = uclient_lock(c);
 
-	pthread_mutex_lock(&c->lock);
+	if (err)
+		return err;
 	err = uclient_ensure(c);
 	if (!err)
 		err = uclient_resolve_pool(c, h, 0, server);
 	if (err)
-		pthread_mutex_unlock(&c->lock);
+		uclient_unlock(c);
 	return err;
 }
 
@@ -772,7 +777,7 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 		err = (int)r.result;
 out:
 	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -799,7 +804,7 @@ int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 	else if (err == -EAGAIN)
 		err = uclient_async_submit(c, pool, UWIRE_OP_PUT, 0, key, klen,
 					   val, vlen, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -947,7 +952,7 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 			rc = r.result;
 	}
 	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return rc;
 }
 
@@ -1021,7 +1026,7 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 			       : get_alloc_locked(c, pool, server, key, klen,
 						  flags, val, vlen);
 	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -1069,7 +1074,7 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	uclient_tm_begin(c, t_entry);
 	if (not_forwarded(c)) {
 		uclient_tm_end(c);
-		pthread_mutex_unlock(&c->lock);
+		uclient_unlock(c);
 		return -ENOENT;
 	}
 	err = one_sided(c, pool, server, key, klen, flags, view_call, &vc);
@@ -1083,7 +1088,7 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 		}
 	}
 	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -1091,27 +1096,29 @@ int utmem_flush(utmem_client *c)
 {
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	if (uclient_fork_check(c) == 0 && c->fd >= 0)
+	if (uclient_lock(c))
+		return 0; /* nothing was posted in this process */
+	if (c->fd >= 0)
 		uclient_ring_flush(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return 0;
 }
 
 int utmem_sync(utmem_client *c)
 {
-	int err = 0;
+	int err;
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	err = uclient_fork_check(c);
-	if (!err && c->fd >= 0 && c->ring) {
+	err = uclient_lock(c);
+	if (err)
+		return err;
+	if (c->fd >= 0 && c->ring) {
 		err = uclient_post_settle(c, 0, NULL, 0);
 		if (err)
 			uclient_disconnect(c);
 	}
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 

@@ -816,6 +816,105 @@ static void test_fork_child_leaves_parent(void **state)
 	__atomic_store_n(page, 0, __ATOMIC_SEQ_CST); /* its read is over */
 }
 
+/*
+ * fork(): the first call a child makes on an inherited client takes it
+ * over, whatever the call and however early it returns. Each case runs
+ * in a child of its own: its first call is the one named, and right
+ * after it the client must be the child's (no inherited connection
+ * left). utmem_reap() on a client that never made an asynchronous
+ * request and utmem_submit_get() with UTMEM_ASYNC_MAX outstanding once
+ * returned before checking, leaving the parent's socket, event
+ * descriptor and requests in the child's hands until some later call.
+ */
+static int taken_over(const struct utmem_client *c)
+{
+	return c->forks == uclient_forks;
+}
+
+static int first_reap(struct fake_fixture *fx)
+{
+	return utmem_reap(fx->c, NULL, 0) == 0;
+}
+
+static int first_submit_full(struct fake_fixture *fx)
+{
+	struct utmem_completion *out = calloc(UTMEM_ASYNC_MAX, sizeof(*out));
+	int ok = out && utmem_submit_get(fx->c, fx->pool, "k", 1, 0, 0) == -EAGAIN &&
+		 taken_over(fx->c) && fx->c->fd < 0;
+
+	/* The parent's requests completed here, each with the link error. */
+	ok = ok && utmem_reap(fx->c, out, UTMEM_ASYNC_MAX) == UTMEM_ASYNC_MAX;
+	for (unsigned i = 0; ok && i < UTMEM_ASYNC_MAX; i++)
+		ok = out[i].result == -ECONNRESET;
+	free(out);
+	return ok;
+}
+
+static int first_outstanding(struct fake_fixture *fx)
+{
+	return utmem_async_outstanding(fx->c) >= 0;
+}
+
+static int first_flush(struct fake_fixture *fx)
+{
+	return utmem_flush(fx->c) == 0;
+}
+
+static int first_sync(struct fake_fixture *fx)
+{
+	return utmem_sync(fx->c) == 0;
+}
+
+static int first_ping(struct fake_fixture *fx)
+{
+	return utmem_ping(fx->c) == 0;
+}
+
+static void fork_first_call(struct fake_fixture *fx,
+			    int (*call)(struct fake_fixture *), int then_fd,
+			    const char *name)
+{
+	int st = -1;
+	pid_t pid;
+
+	print_message("first call in the child: %s\n", name);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = call(fx) && taken_over(fx->c);
+
+		/* A call that connects is on a connection of its own; one
+		 * that does not has left the inherited one all the same. */
+		if (ok && then_fd)
+			ok = fx->c->fd >= 0;
+		else if (ok)
+			ok = fx->c->fd < 0;
+		_exit(ok ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+static void test_fork_first_call_takes_over(void **state)
+{
+	struct fake_fixture *fx = *state;
+
+	fork_first_call(fx, first_reap, 0, "utmem_reap, no asynchronous state");
+	fork_first_call(fx, first_outstanding, 0, "utmem_async_outstanding");
+	fork_first_call(fx, first_flush, 0, "utmem_flush");
+	fork_first_call(fx, first_sync, 0, "utmem_sync");
+	fork_first_call(fx, first_ping, 1, "utmem_ping");
+	for (unsigned i = 0; i < UTMEM_ASYNC_MAX; i++)
+		assert_int_equal(utmem_submit_get(fx->c, fx->pool, "!hang", 5, 0,
+						  i), 0);
+	fork_first_call(fx, first_submit_full, 0,
+			"utmem_submit_get, UTMEM_ASYNC_MAX outstanding");
+	/* The parent's client is as it was: its requests still outstanding. */
+	assert_int_equal(utmem_async_outstanding(fx->c), UTMEM_ASYNC_MAX);
+	assert_int_equal(utmem_ping(fx->c), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -852,6 +951,7 @@ int main(void)
 		T(test_peer_closes_while_sending),
 		T(test_threads_share_client),
 		T(test_fork_child_leaves_parent),
+		T(test_fork_first_call_takes_over),
 #undef T
 	};
 
