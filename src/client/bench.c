@@ -82,11 +82,9 @@ static int bench_exchange(struct utmem_client *c, uint64_t *svc, uint64_t *st)
 	int err;
 
 	uwire_put_u32(mode, c->bench);
-	err = uclient_exec(c, &r, 1);
+	err = (int)uclient_exec_one(c, &r);
 	if (err)
 		return err;
-	if (r.result < 0)
-		return (int)r.result;
 	*svc = uwire_get_u64(rec);
 	*st = uwire_get_u64(rec + 8);
 	return 0;

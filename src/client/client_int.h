@@ -204,6 +204,9 @@ struct uclient_req {
 };
 
 int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
+/* uclient_exec() of the one request r: its result (0, a value length or
+ * the -errno of its reply's status), or the connection's -errno. */
+ssize_t uclient_exec_one(struct utmem_client *c, struct uclient_req *r);
 
 /*
  * Read one reply from the channel in use and settle the request of
