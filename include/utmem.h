@@ -209,8 +209,9 @@ UTMEM_API const char *utmem_strerror(int err);
 
 /*
  * Connect to utmemd. addr is one of
- *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a
- *                        '/'), with the fast path when utmemd offers it: a
+ *   unix:PATH            a tenant's Unix socket (or just PATH: an address
+ *                        with none of the prefixes here and a '/' in
+ *                        it), with the fast path when utmemd offers it: a
  *                        shared-memory ring for requests (no system calls
  *                        while both sides are busy) and the tenant's value
  *                        region, so that PUTs are posted without waiting
@@ -222,14 +223,20 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        UTMEM_FAST_PATH=0 in the environment (or the
  *                        option UTMEM_OPT_NO_FAST_PATH) keeps to the socket
  *   ring:PATH            the same as unix:PATH (kept for old configs)
- *   tcp:HOST:PORT        needs opt->token; PORT 1..65535 in decimal
- *                        digits only; an IPv6 HOST in brackets
- *                        (tcp:[::1]:7000) or bare (the last ':' ends it)
- *   vsock:CID:PORT       from a VM guest
+ *   tcp:HOST:PORT        needs opt->token; HOST a name or an IPv4
+ *                        address (tcp:127.0.0.1:7000), or an IPv6 address
+ *                        in brackets (tcp:[::1]:7000), up to 255 bytes;
+ *                        an IPv6 address without them (tcp:::1:7000) is
+ *                        refused, as nothing would say where it ends,
+ *                        and brackets around anything else too; PORT
+ *                        1..65535 in decimal digits only
+ *   vsock:CID:PORT       from a VM guest; CID and PORT in decimal digits,
+ *                        each at most 4294967295
  *   vport:PATH           from a VM guest: a virtio-serial port device (e.g.
  *                        /dev/vport0p1) whose host end QEMU connects to a
  *                        tenant's Unix socket; one process at a time
  *   virtio-serial:NAME   the same, the port found by its name= in sysfs
+ *                        (NAME has no '/')
  *   ivshmem:[PATH]       from a VM guest, no guest kernel code: the tenant's
  *                        ivshmem BAR mapped through sysfs (PATH: the PCI
  *                        device directory or its resource2; none: the
@@ -237,6 +244,7 @@ UTMEM_API const char *utmem_strerror(int err);
  *   dev:PATH             from a VM guest with the utmem module loaded:
  *                        its device, e.g. dev:/dev/utmem (one ioctl per
  *                        request; the module talks to utmemd over ivshmem)
+ * A PATH or NAME is 1..107 bytes (what a Unix socket address holds).
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token,
  * -EDQUOT when the tenant's connection limit is reached, -ETIMEDOUT when

@@ -60,7 +60,7 @@ static void test_addresses_malformed(void **state)
 	static const char *bad[] = {
 		"", "foo", "unix:", "tcp:host", "tcp:host:0", "tcp:host:65536",
 		"tcp::80", "tcp:h:8x", "vsock:x:1", "vsock:3", "vsock::5",
-		"vsock:3:99999999999", "udp:1.2.3.4:5",
+		"vsock:3:99999999999", "udp:1.2.3.4:5", "tcp:::1:80",
 	};
 	struct utmem_options opt = {.timeout_ms = 500};
 	char longpath[200];
@@ -86,6 +86,12 @@ static void test_addresses_parse(void **state)
 	assert_int_equal(a.kind, UCLIENT_VSOCK);
 	assert_int_equal(a.cid, 2);
 	assert_int_equal(a.vport, 1234);
+	assert_int_equal(uclient_addr_parse("vsock:0000000000003:4294967295", &a), 0);
+	assert_int_equal(a.cid, 3);
+	assert_int_equal(a.vport, 4294967295u);
+	assert_int_equal(uclient_addr_parse("vsock:3:4294967296", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vsock:3:-1", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vsock:3:4:5", &a), -EINVAL);
 	assert_int_equal(uclient_addr_parse("tcp:[::1]:99", &a), 0);
 	assert_string_equal(a.host, "::1");
 	assert_string_equal(a.port, "99");
@@ -129,7 +135,10 @@ static void test_addresses_parse(void **state)
 /*
  * tcp:HOST:PORT: PORT is 1..65535 in plain decimal digits, nothing wrapped
  * or cut short, and kept canonical (leading zeros once overran a->port);
- * brackets only as a pair around the whole HOST.
+ * brackets only as a pair around the whole HOST, and around an IPv6
+ * address only. An IPv6 address without them is refused: in tcp:::1:80
+ * nothing says where the address ends (::1 port 80, or ::1:80 with no
+ * port); it was once taken as ::1 port 80.
  */
 static void test_addresses_tcp_port(void **state)
 {
@@ -138,6 +147,9 @@ static void test_addresses_tcp_port(void **state)
 		"tcp:h:80x", "tcp:h:-1", "tcp:h: 80", "tcp:h:4294967376",
 		"tcp:h:0x50", "tcp:[::1:80", "tcp:::1]:80", "tcp:[]:80",
 		"tcp:[[::1]]:80", "tcp:h]:80", "tcp:[h:80", "tcp:[::1]",
+		"tcp:::1:80", "tcp:fe80::1:80", "tcp:::1", "tcp:::80",
+		"tcp:2001:db8::7:7000", "tcp:h:1:80", "tcp:[h]:80",
+		"tcp:[127.0.0.1]:80", "tcp:[::1]:", "tcp:[::1]80",
 	};
 	struct uclient_addr a;
 
@@ -150,15 +162,28 @@ static void test_addresses_tcp_port(void **state)
 	assert_string_equal(a.port, "80");
 	assert_int_equal(a.cid, 0);
 	assert_int_equal(a.vport, 0);
+	assert_int_equal(uclient_addr_parse("tcp:h:000000000000000080", &a), 0);
+	assert_string_equal(a.port, "80"); /* digits only, however many */
 	assert_int_equal(uclient_addr_parse("tcp:h:00065535", &a), 0);
 	assert_string_equal(a.port, "65535");
 	assert_int_equal(uclient_addr_parse("tcp:h:000065536", &a), -EINVAL);
 	assert_int_equal(uclient_addr_parse("tcp:[fe80::1]:1", &a), 0);
 	assert_string_equal(a.host, "fe80::1");
 	assert_string_equal(a.port, "1");
-	assert_int_equal(uclient_addr_parse("tcp:::1:80", &a), 0);
+	assert_int_equal(uclient_addr_parse("tcp:[::1]:80", &a), 0);
+	assert_int_equal(a.kind, UCLIENT_TCP);
 	assert_string_equal(a.host, "::1");
 	assert_string_equal(a.port, "80");
+	assert_int_equal(uclient_addr_parse("tcp:[2001:db8::7]:7000", &a), 0);
+	assert_string_equal(a.host, "2001:db8::7");
+	assert_string_equal(a.port, "7000");
+	assert_int_equal(uclient_addr_parse("tcp:[::ffff:127.0.0.1]:9", &a), 0);
+	assert_string_equal(a.host, "::ffff:127.0.0.1");
+	assert_int_equal(uclient_addr_parse("tcp:127.0.0.1:7000", &a), 0);
+	assert_string_equal(a.host, "127.0.0.1");
+	assert_string_equal(a.port, "7000");
+	assert_int_equal(uclient_addr_parse("tcp:localhost:7000", &a), 0);
+	assert_string_equal(a.host, "localhost");
 	(void)state;
 }
 
