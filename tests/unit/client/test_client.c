@@ -150,6 +150,20 @@ static void test_addresses_tcp_port(void **state)
 		"tcp:::1:80", "tcp:fe80::1:80", "tcp:::1", "tcp:::80",
 		"tcp:2001:db8::7:7000", "tcp:h:1:80", "tcp:[h]:80",
 		"tcp:[127.0.0.1]:80", "tcp:[::1]:", "tcp:[::1]80",
+		"tcp:h:000065536",
+	};
+	static const struct {
+		const char *addr, *host, *port;
+	} good[] = {
+		{"tcp:h:0000000080", "h", "80"},
+		{"tcp:h:000000000000000080", "h", "80"}, /* digits, however many */
+		{"tcp:h:00065535", "h", "65535"},
+		{"tcp:[fe80::1]:1", "fe80::1", "1"},
+		{"tcp:[::1]:80", "::1", "80"},
+		{"tcp:[2001:db8::7]:7000", "2001:db8::7", "7000"},
+		{"tcp:[::ffff:127.0.0.1]:9", "::ffff:127.0.0.1", "9"},
+		{"tcp:127.0.0.1:7000", "127.0.0.1", "7000"},
+		{"tcp:localhost:7000", "localhost", "7000"},
 	};
 	struct uclient_addr a;
 
@@ -157,33 +171,15 @@ static void test_addresses_tcp_port(void **state)
 		print_message("%s\n", bad[i]);
 		assert_int_equal(uclient_addr_parse(bad[i], &a), -EINVAL);
 	}
-	assert_int_equal(uclient_addr_parse("tcp:h:0000000080", &a), 0);
-	assert_string_equal(a.host, "h");
-	assert_string_equal(a.port, "80");
-	assert_int_equal(a.cid, 0);
-	assert_int_equal(a.vport, 0);
-	assert_int_equal(uclient_addr_parse("tcp:h:000000000000000080", &a), 0);
-	assert_string_equal(a.port, "80"); /* digits only, however many */
-	assert_int_equal(uclient_addr_parse("tcp:h:00065535", &a), 0);
-	assert_string_equal(a.port, "65535");
-	assert_int_equal(uclient_addr_parse("tcp:h:000065536", &a), -EINVAL);
-	assert_int_equal(uclient_addr_parse("tcp:[fe80::1]:1", &a), 0);
-	assert_string_equal(a.host, "fe80::1");
-	assert_string_equal(a.port, "1");
-	assert_int_equal(uclient_addr_parse("tcp:[::1]:80", &a), 0);
-	assert_int_equal(a.kind, UCLIENT_TCP);
-	assert_string_equal(a.host, "::1");
-	assert_string_equal(a.port, "80");
-	assert_int_equal(uclient_addr_parse("tcp:[2001:db8::7]:7000", &a), 0);
-	assert_string_equal(a.host, "2001:db8::7");
-	assert_string_equal(a.port, "7000");
-	assert_int_equal(uclient_addr_parse("tcp:[::ffff:127.0.0.1]:9", &a), 0);
-	assert_string_equal(a.host, "::ffff:127.0.0.1");
-	assert_int_equal(uclient_addr_parse("tcp:127.0.0.1:7000", &a), 0);
-	assert_string_equal(a.host, "127.0.0.1");
-	assert_string_equal(a.port, "7000");
-	assert_int_equal(uclient_addr_parse("tcp:localhost:7000", &a), 0);
-	assert_string_equal(a.host, "localhost");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		print_message("%s\n", good[i].addr);
+		assert_int_equal(uclient_addr_parse(good[i].addr, &a), 0);
+		assert_int_equal(a.kind, UCLIENT_TCP);
+		assert_string_equal(a.host, good[i].host);
+		assert_string_equal(a.port, good[i].port);
+		assert_int_equal(a.cid, 0);
+		assert_int_equal(a.vport, 0);
+	}
 	(void)state;
 }
 
@@ -796,6 +792,16 @@ static void test_strerror_version(void **state)
 	(void)state;
 }
 
+/* Child pid exited with status 0. */
+static void assert_child_ok(pid_t pid)
+{
+	int st = -1;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /*
  * fork(): a child's calls on an inherited client go on a connection of
  * its own (the fake sees a second one), never on the parent's, and the
@@ -809,7 +815,6 @@ static void test_fork_child_leaves_parent(void **state)
 	struct fake_fixture *fx = *state;
 	struct uclient_region *g = calloc(1, sizeof(*g));
 	uint64_t *page;
-	int st = -1;
 	pid_t pid;
 
 	assert_non_null(g);
@@ -830,9 +835,7 @@ static void test_fork_child_leaves_parent(void **state)
 		utmem_close(fx->c);
 		_exit(ok ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_child_ok(pid);
 	assert_int_equal(__atomic_load_n(page, __ATOMIC_SEQ_CST), 4242);
 	assert_int_equal(connections(&fx->srv), 2);
 	/* The parent is still on its first connection. */
@@ -899,7 +902,6 @@ static void fork_first_call(struct fake_fixture *fx,
 			    int (*call)(struct fake_fixture *), int then_fd,
 			    const char *name)
 {
-	int st = -1;
 	pid_t pid;
 
 	print_message("first call in the child: %s\n", name);
@@ -916,9 +918,7 @@ static void fork_first_call(struct fake_fixture *fx,
 			ok = fx->c->fd < 0;
 		_exit(ok ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_child_ok(pid);
 }
 
 static void test_fork_first_call_takes_over(void **state)
