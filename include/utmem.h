@@ -9,7 +9,10 @@
  *
  * Return convention: every function returning int or ssize_t returns 0 (or a
  * count or a length) on success and a negative errno value on failure;
- * utmem_strerror() describes any such value. Errors with a utmem meaning:
+ * utmem_strerror() describes any such value.
+ *
+ * Errors with a utmem meaning, each with a text of its own from
+ * utmem_strerror() (test_errors.c holds this list and errors.c together):
  *   -ENOENT      GET/INVALIDATE miss; pool name unknown (open without CREATE)
  *   -EBADF       pool handle unknown, destroyed, or not this tenant's
  *   -EACCES      shared pool not granted to this tenant by the operator; or,
@@ -23,17 +26,34 @@
  *                the reconnect of any call), the tenant's connection limit
  *                (max_conns) is reached
  *   -ENOSPC      the host pool's capacity would be exceeded (same)
- *   -ENOBUFS     GET: the value is longer than the buffer (nothing removed)
+ *   -ENOBUFS     GET: the value is longer than the buffer (nothing
+ *                removed); utmem_server_info: the text is longer than cap
+ *                allows (a SERVER_INFO completion: than
+ *                UTMEM_SERVER_INFO_MAX)
  *   -EROFS       PUT refused because the operator froze this tenant for
  *                maintenance (no value is left under the key); GET and
  *                INVALIDATE are still served
  *   -EPERM       TCP token refused
+ *   -ENOMEM      memory ran out: this library's, or utmemd's (status
+ *                NOMEM: it could not allocate, or a request frame does not
+ *                fit the tenant's in-flight budget, after which it closes
+ *                the connection)
+ *   -E2BIG       a batch would pass 2^20 operations
+ *   -EOPNOTSUPP  not offered: utmemd does not know the request (an older
+ *                utmemd's utmem_server_info) or refuses a benchmark mode
+ *                (utmem_connect, see UTMEM_OPT_NO_FORWARD); asynchronous
+ *                requests on dev: and ivshmem: addresses
+ *   -ESHUTDOWN   utmemd answered that it is stopping (status SHUTDOWN)
+ *   -EIO         utmemd's internal error (status INTERNAL); in a VM guest,
+ *                a virtio-serial port that would not take a whole frame
  *   -ECONNRESET, -ECONNREFUSED, -ENOTCONN, -ETIMEDOUT, -EPIPE
  *                the daemon went away (a missing Unix socket file is
  *                -ECONNREFUSED, never -ENOENT, so "daemon down" cannot be
  *                mistaken for a miss; nor can a pool lost in a restart,
- *                which is -EBADF) or did not answer in time; the next
- *                call reconnects and reopens the client's pools by name.
+ *                which is -EBADF) or did not answer in time; -ENOTCONN
+ *                also when no_reconnect keeps the client from redialing.
+ *                The next call reconnects and reopens the client's pools
+ *                by name.
  *                The outcome of a request that failed this way is unknown
  *                (a PUT may or may not have been applied): INVALIDATE the
  *                key once reconnected if that matters. A connection the
@@ -41,7 +61,33 @@
  *                noticed before sending and replaced without an error.
  *   -EPROTO, -EPROTONOSUPPORT
  *                the daemon sent something this library does not
- *                understand, or speaks another protocol version
+ *                understand (a status it does not know included), or
+ *                speaks another protocol version
+ *
+ * Other errors keep their usual meaning and the C library's text:
+ *   -EINVAL      an argument the call refuses (each call says which: a
+ *                NULL pointer, unknown flags, an empty key, a malformed
+ *                address, unknown options), or one utmemd refuses (status
+ *                INVALID)
+ *   -EAGAIN      UTMEM_ASYNC_MAX asynchronous requests outstanding;
+ *                utmem_get_view with UTMEM_GET_LOCAL that could not read
+ *                the value region; utmem_batch_result before the exec
+ *   -EMFILE, -ENFILE
+ *                no descriptor left (a connect; a child's first call after
+ *                fork(), below)
+ *   from utmem_connect, and from any call that reconnects, whatever the
+ *                transport's system calls report when utmemd cannot be
+ *                reached: socket(2) and connect(2) (-ENOTDIR,
+ *                -EAFNOSUPPORT where there is no vsock, -ENETUNREACH, ...),
+ *                a TCP HOST that does not resolve (-EHOSTUNREACH; -EAGAIN
+ *                for a temporary failure of the resolver), and in a VM
+ *                guest the device's open(2) and ioctl(2) (-ENOTTY: not a
+ *                utmem device or port; -ENODEV: no ivshmem device holds a
+ *                utmem region, or, as -ENXIO, the device went away;
+ *                -EBUSY: another process holds the region)
+ * utmem_get_view() passes fn's result on, whatever it is. The statuses of
+ * docs/protocol.md section 6 come back as the errno values listed there;
+ * NOTEMPTY is the admin socket's and never reaches a tenant.
  *
  * Thread safety: a utmem_client may be shared by threads; calls on one client
  * are serialized by an internal mutex held for the whole call (including a
@@ -50,13 +96,16 @@
  * belongs to one thread at a time. The library never raises SIGPIPE.
  *
  * fork(): a child may go on using a client (and its batches) inherited
- * from its parent. Its first call on the client (utmem_close() included)
- * drops the inherited connection without writing to anything it shares
- * with the parent (the socket, the ring, the value region, the event
- * descriptor), so the parent's use of the client is unaffected, and then
- * behaves as after a lost connection: it reconnects as a new connection
- * of the same tenant and reopens the pools by name (with no_reconnect it
- * fails with -ENOTCONN). Asynchronous requests outstanding at the fork
+ * from its parent. Its first call on the client that gets past its
+ * argument checks (utmem_close() included; any such call, whatever it
+ * returns, but utmem_max_key(), utmem_max_value(), the batch calls that
+ * queue or read results and the exec of an empty batch, which touch
+ * nothing shared) drops the inherited connection without writing to
+ * anything it shares with the parent (the socket, the ring, the value
+ * region, the event descriptor), so the parent's use of the client is
+ * unaffected, and then behaves as after a lost connection: it reconnects
+ * as a new connection of the same tenant and reopens the pools by name
+ * (with no_reconnect it fails with -ENOTCONN). Asynchronous requests outstanding at the fork
  * stay the parent's: in the child each completes with -ECONNRESET; the
  * event descriptor keeps its number but is the child's own. PUTs the
  * parent posted before the fork are seen by the child once utmemd has
@@ -205,8 +254,9 @@ UTMEM_API const char *utmem_strerror(int err);
 
 /*
  * Connect to utmemd. addr is one of
- *   unix:PATH            a tenant's Unix socket (or just PATH, if it has a
- *                        '/'), with the fast path when utmemd offers it: a
+ *   unix:PATH            a tenant's Unix socket (or just PATH: an address
+ *                        with none of the prefixes here and a '/' in
+ *                        it), with the fast path when utmemd offers it: a
  *                        shared-memory ring for requests (no system calls
  *                        while both sides are busy) and the tenant's value
  *                        region, so that PUTs are posted without waiting
@@ -218,14 +268,20 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        UTMEM_FAST_PATH=0 in the environment (or the
  *                        option UTMEM_OPT_NO_FAST_PATH) keeps to the socket
  *   ring:PATH            the same as unix:PATH (kept for old configs)
- *   tcp:HOST:PORT        needs opt->token; PORT 1..65535 in decimal
- *                        digits only; an IPv6 HOST in brackets
- *                        (tcp:[::1]:7000) or bare (the last ':' ends it)
- *   vsock:CID:PORT       from a VM guest
+ *   tcp:HOST:PORT        needs opt->token; HOST a name or an IPv4
+ *                        address (tcp:127.0.0.1:7000), or an IPv6 address
+ *                        in brackets (tcp:[::1]:7000), up to 255 bytes;
+ *                        an IPv6 address without them (tcp:::1:7000) is
+ *                        refused, as nothing would say where it ends,
+ *                        and brackets around anything else too; PORT
+ *                        1..65535 in decimal digits only
+ *   vsock:CID:PORT       from a VM guest; CID and PORT in decimal digits,
+ *                        each at most 4294967295
  *   vport:PATH           from a VM guest: a virtio-serial port device (e.g.
  *                        /dev/vport0p1) whose host end QEMU connects to a
  *                        tenant's Unix socket; one process at a time
  *   virtio-serial:NAME   the same, the port found by its name= in sysfs
+ *                        (NAME has no '/')
  *   ivshmem:[PATH]       from a VM guest, no guest kernel code: the tenant's
  *                        ivshmem BAR mapped through sysfs (PATH: the PCI
  *                        device directory or its resource2; none: the
@@ -233,6 +289,7 @@ UTMEM_API const char *utmem_strerror(int err);
  *   dev:PATH             from a VM guest with the utmem module loaded:
  *                        its device, e.g. dev:/dev/utmem (one ioctl per
  *                        request; the module talks to utmemd over ivshmem)
+ * A PATH or NAME is 1..107 bytes (what a Unix socket address holds).
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
  * malformed address, the connect error, -EPERM for a refused token,
  * -EDQUOT when the tenant's connection limit is reached, -ETIMEDOUT when

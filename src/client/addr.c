@@ -25,20 +25,23 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* Parse a decimal u32 that is the whole of s[0..len). 0 or -EINVAL. */
+/*
+ * Parse a decimal u32 that is the whole of s[0..len): digits only, as
+ * many leading zeros as given. 0 or -EINVAL.
+ */
 static int parse_u32(const char *s, size_t len, uint32_t *out)
 {
 	uint64_t v = 0;
 
-	if (len == 0 || len > 10)
+	if (len == 0)
 		return -EINVAL;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] < '0' || s[i] > '9')
 			return -EINVAL;
 		v = v * 10 + (uint64_t)(s[i] - '0');
+		if (v > UINT32_MAX) /* stops before v can wrap */
+			return -EINVAL;
 	}
-	if (v > UINT32_MAX)
-		return -EINVAL;
 	*out = (uint32_t)v;
 	return 0;
 }
@@ -64,10 +67,14 @@ static int parse_local(const char *path, struct uclient_addr *a)
 }
 
 /*
- * HOST:PORT, where HOST may be [an:ipv6::address] (or the address bare: the
- * last ':' ends HOST) and PORT is 1..65535 in decimal digits alone (no
- * sign, no space). PORT is kept as its canonical digits, so leading zeros
- * cannot make it longer than a->port.
+ * HOST:PORT, where HOST is a name or an IPv4 address (no ':'), or an IPv6
+ * address in brackets ([::1]), and PORT is 1..65535 in decimal digits
+ * alone (no sign, no space). An IPv6 address without brackets is
+ * refused: nothing would say where it ends (is ::1:80 the address ::1 and
+ * port 80, or the address ::1:80 with its port missing?). Brackets hold
+ * an IPv6 address only, so the two forms never overlap. PORT is kept as
+ * its canonical digits, so leading zeros cannot make it longer than
+ * a->port.
  */
 static int parse_tcp(const char *s, struct uclient_addr *a)
 {
@@ -75,18 +82,22 @@ static int parse_tcp(const char *s, struct uclient_addr *a)
 	const char *host = s;
 	size_t hlen;
 	uint32_t port;
+	int bracketed;
 
 	if (!colon || parse_u32(colon + 1, strlen(colon + 1), &port) ||
 	    port == 0 || port > 65535)
 		return -EINVAL;
 	hlen = (size_t)(colon - s);
-	if (hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']') {
+	bracketed = hlen >= 2 && s[0] == '[' && s[hlen - 1] == ']';
+	if (bracketed) {
 		host++;
 		hlen -= 2;
 	}
-	/* A bracket left over is one unmatched, or one inside HOST. */
+	/* A bracket left over is one unmatched, or one inside HOST; a ':'
+	 * is an IPv6 address's, and only brackets may hold one. */
 	if (hlen == 0 || hlen >= sizeof(a->host) || memchr(host, '/', hlen) ||
-	    memchr(host, '[', hlen) || memchr(host, ']', hlen))
+	    memchr(host, '[', hlen) || memchr(host, ']', hlen) ||
+	    (memchr(host, ':', hlen) != NULL) != bracketed)
 		return -EINVAL;
 	a->kind = UCLIENT_TCP;
 	memcpy(a->host, host, hlen);

@@ -511,7 +511,9 @@ int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	if (flags & UTMEM_GET_PROBE) /* MAXLEN 0: no value comes back */
 		err = uclient_async_submit(c, pool, UWIRE_OP_GET, UWIRE_F_MAXLEN,
 					   key, klen, maxlen0, sizeof(maxlen0), tag);
@@ -519,7 +521,7 @@ int utmem_submit_get(utmem_client *c, uint32_t pool, const void *key,
 		err = uclient_async_submit(c, pool, UWIRE_OP_GET,
 					   (flags & UTMEM_GET_EXCLUSIVE) ? UWIRE_F_EXCLUSIVE : 0,
 					   key, klen, NULL, 0, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -533,10 +535,12 @@ int utmem_submit_invalidate(utmem_client *c, uint32_t pool, const void *key,
 	err = uclient_check_key(c, key, klen);
 	if (err)
 		return err;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_async_submit(c, pool, UWIRE_OP_INVALIDATE, 0, key, klen,
 				   NULL, 0, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -546,10 +550,12 @@ int utmem_submit_stats(utmem_client *c, uint32_t pool, uint64_t tag)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_async_submit(c, pool, UWIRE_OP_STATS, 0, NULL, 0, NULL,
 				   0, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -559,10 +565,12 @@ int utmem_submit_server_info(utmem_client *c, uint64_t tag)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_async_submit(c, 0, UWIRE_OP_SERVER_INFO, 0, NULL, 0,
 				   NULL, 0, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -572,13 +580,13 @@ int utmem_event_fd(utmem_client *c)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	err = uclient_fork_check(c);
-	if (!err)
-		err = async_get(c);
+	err = uclient_lock(c);
+	if (err)
+		return err;
+	err = async_get(c);
 	if (!err)
 		watch_conn(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err ? err : c->async->epfd;
 }
 
@@ -667,15 +675,12 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 
 	if (!c || (!out && n))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	a = c->async;
 	if (!a)
 		goto out;
-	err = uclient_fork_check(c);
-	if (err) {
-		pthread_mutex_unlock(&c->lock);
-		return err;
-	}
 	clear_self(a);
 	if (c->fd >= 0 && a->inflight && read_arrived(c))
 		uclient_disconnect(c); /* completes the rest with the error */
@@ -698,7 +703,7 @@ int utmem_reap(utmem_client *c, struct utmem_completion *out, size_t n)
 	}
 	uclient_async_note(c); /* re-arm, or wake again for what is left */
 out:
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return (int)got;
 }
 
@@ -708,10 +713,10 @@ int utmem_async_outstanding(utmem_client *c)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	n = uclient_fork_check(c);
-	if (n == 0)
-		n = c->async ? (int)(UTMEM_ASYNC_MAX - c->async->nfree) : 0;
-	pthread_mutex_unlock(&c->lock);
+	n = uclient_lock(c);
+	if (n)
+		return n;
+	n = c->async ? (int)(UTMEM_ASYNC_MAX - c->async->nfree) : 0;
+	uclient_unlock(c);
 	return n;
 }

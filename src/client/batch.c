@@ -219,13 +219,15 @@ int utmem_batch_exec(utmem_batch *b)
 	if (b->n == 0)
 		return 0; /* nothing to send: the connection is left alone */
 	c = b->c;
-	pthread_mutex_lock(&c->lock);
-	err = uclient_ensure(c);
-	if (!err)
-		err = batch_resolve(b);
-	if (!err)
-		err = batch_run(b);
-	pthread_mutex_unlock(&c->lock);
+	err = uclient_lock(c);
+	if (!err) {
+		err = uclient_ensure(c);
+		if (!err)
+			err = batch_resolve(b);
+		if (!err)
+			err = batch_run(b);
+		uclient_unlock(c);
+	}
 	for (size_t i = 0; i < b->n; i++) {
 		if (err && !b->reqs[i].done)
 			b->reqs[i].result = -ECONNRESET;

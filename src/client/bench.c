@@ -47,12 +47,11 @@ void uclient_tm_end(struct utmem_client *c)
 
 int uclient_tm_none(struct utmem_client *c, uint64_t entry, int err)
 {
-	if (!(c->flags & UTMEM_OPT_TIMING))
+	if (!(c->flags & UTMEM_OPT_TIMING) || uclient_lock(c))
 		return err;
-	pthread_mutex_lock(&c->lock);
 	uclient_tm_begin(c, entry);
 	uclient_tm_end(c); /* path stays UTMEM_PATH_NONE */
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -83,11 +82,9 @@ static int bench_exchange(struct utmem_client *c, uint64_t *svc, uint64_t *st)
 	int err;
 
 	uwire_put_u32(mode, c->bench);
-	err = uclient_exec(c, &r, 1);
+	err = (int)uclient_exec_one(c, &r);
 	if (err)
 		return err;
-	if (r.result < 0)
-		return (int)r.result;
 	*svc = uwire_get_u64(rec);
 	*st = uwire_get_u64(rec + 8);
 	return 0;
@@ -116,16 +113,13 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 
 	if (!c || !out || !(c->flags & UTMEM_OPT_TIMING))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	/* In a child after fork(): the connection (and utmemd's times) went. */
-	err = uclient_fork_check(c);
-	if (err) {
-		pthread_mutex_unlock(&c->lock);
+	/* In a child after fork(): the connection (and utmemd's times) go. */
+	err = uclient_lock(c);
+	if (err)
 		return err;
-	}
 	tm = c->tm; /* the BENCH exchange below is itself timed by exec */
 	if (!tm.valid) {
-		pthread_mutex_unlock(&c->lock);
+		uclient_unlock(c);
 		return -EINVAL;
 	}
 	if ((tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) &&
@@ -137,7 +131,7 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 			uclient_disconnect(c);
 	}
 	c->tm.valid = 0; /* each call's figures are read once */
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	if (err)
 		return err;
 	memset(out, 0, sizeof(*out));

@@ -11,7 +11,9 @@
  *
  * Locking: every public call takes c->lock for its whole duration, so one
  * client may be shared by threads and requests never interleave on the
- * socket. Functions named uclient_* expect the caller to hold it.
+ * socket, and takes it through uclient_lock(), which also takes over a
+ * client inherited through fork(). Functions named uclient_* expect the
+ * caller to hold it.
  */
 #include "client/client_int.h"
 #include "transport/ring.h"
@@ -89,12 +91,10 @@ static int hello(struct utmem_client *c)
 		.buf = rec,
 		.cap = sizeof(rec),
 	};
-	int err = uclient_exec(c, &r, 1);
+	int err = (int)uclient_exec_one(c, &r);
 
 	if (err)
 		return err;
-	if (r.result < 0)
-		return (int)r.result;
 	uwire_hello_decode(rec, sizeof(rec), &h);
 	if (h.version != UWIRE_VERSION)
 		return -EPROTONOSUPPORT;
@@ -108,21 +108,27 @@ static int hello(struct utmem_client *c)
 	return 0;
 }
 
-/* POOL_OPEN one pool by name on the current connection. */
-static int reopen(struct utmem_client *c, struct uclient_pool *p)
+/* Fill r as the POOL_OPEN of p by its name and kind. */
+static void pool_open_req(struct uclient_req *r, const struct uclient_pool *p)
 {
-	struct uclient_req r = {
+	*r = (struct uclient_req){
 		.op = UWIRE_OP_POOL_OPEN,
 		.flags = p->wflags,
 		.key = p->name,
 		.klen = (uint32_t)strlen(p->name),
 	};
-	int err = uclient_exec(c, &r, 1);
+}
 
+/* POOL_OPEN one pool by name on the current connection. */
+static int reopen(struct utmem_client *c, struct uclient_pool *p)
+{
+	struct uclient_req r;
+	int err;
+
+	pool_open_req(&r, p);
+	err = (int)uclient_exec_one(c, &r);
 	if (err)
 		return err;
-	if (r.result < 0)
-		return (int)r.result;
 	p->server = r.reply_pool;
 	p->stale = 0;
 	return 0;
@@ -171,13 +177,8 @@ static int reopen_all(struct utmem_client *c)
 	if (!r)
 		return 0; /* each pool is reopened on its next use instead */
 	for (size_t i = 0; i < c->npools; i++) {
-		const struct uclient_pool *p = &c->pools[i];
-
-		r[i].done = !p->open;
-		r[i].op = UWIRE_OP_POOL_OPEN;
-		r[i].flags = p->wflags;
-		r[i].key = p->name;
-		r[i].klen = (uint32_t)strlen(p->name);
+		pool_open_req(&r[i], &c->pools[i]);
+		r[i].done = !c->pools[i].open;
 	}
 	err = uclient_exec(c, r, c->npools);
 	for (size_t i = 0; !err && i < c->npools; i++) {
@@ -198,10 +199,7 @@ static int reopen_all(struct utmem_client *c)
  */
 int uclient_ensure(struct utmem_client *c)
 {
-	int fd, err = uclient_fork_check(c);
-
-	if (err)
-		return err;
+	int fd, err;
 
 	/* With a liveness page, one load says whether the daemon is still
 	 * there (a restart, even by SIGKILL, shows at once) and one more
@@ -445,7 +443,7 @@ void utmem_close(utmem_client *c)
 	 * writing to it; failing that (no descriptor for a new event fd),
 	 * free the asynchronous state, whose close()s are only ours, and
 	 * never clear the parent's hazard word. */
-	inherited = c->forks != __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
+	inherited = uclient_inherited(c);
 	if (inherited && uclient_forked(c)) {
 		uclient_async_free(c);
 		if (c->region)
@@ -548,7 +546,9 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 
 	if (!c || !pool || !valid_pool_name(name) || (flags & ~known))
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
+	err = uclient_lock(c);
+	if (err)
+		return err;
 	err = uclient_ensure(c);
 	if (err)
 		goto out_unlock;
@@ -570,7 +570,27 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 	p->stale = 0;
 	*pool = (uint32_t)(p - c->pools) + 1;
 out_unlock:
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
+	return err;
+}
+
+/*
+ * Take c's lock and get it connected with pool handle h resolved (0 = the
+ * tenant where allow_tenant). Returns 0 (lock held) or -errno (lock
+ * released).
+ */
+static int enter(struct utmem_client *c, uint32_t h, int allow_tenant,
+		 uint32_t *server)
+{
+	int err = uclient_lock(c);
+
+	if (err)
+		return err;
+	err = uclient_ensure(c);
+	if (!err)
+		err = uclient_resolve_pool(c, h, allow_tenant, server);
+	if (err)
+		uclient_unlock(c);
 	return err;
 }
 
@@ -581,16 +601,13 @@ out_unlock:
 static ssize_t run_one(struct utmem_client *c, uint32_t pool, int allow_tenant,
 		       struct uclient_req *r)
 {
-	int err;
+	ssize_t rc = enter(c, pool, allow_tenant, &r->pool);
 
-	pthread_mutex_lock(&c->lock);
-	err = uclient_ensure(c);
-	if (!err)
-		err = uclient_resolve_pool(c, pool, allow_tenant, &r->pool);
-	if (!err)
-		err = uclient_exec(c, r, 1);
-	pthread_mutex_unlock(&c->lock);
-	return err ? err : r->result;
+	if (rc)
+		return rc;
+	rc = uclient_exec_one(c, r);
+	uclient_unlock(c);
+	return rc;
 }
 
 /*
@@ -606,19 +623,15 @@ static int pool_op(utmem_client *c, uint32_t pool, uint8_t op)
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	err = uclient_ensure(c);
-	if (!err)
-		err = uclient_resolve_pool(c, pool, 0, &r.pool);
-	if (!err)
-		err = uclient_exec(c, &r, 1);
-	if (!err)
-		err = (int)r.result;
+	err = enter(c, pool, 0, &r.pool);
+	if (err)
+		return err;
+	err = (int)uclient_exec_one(c, &r);
 	if (err == 0 && op == UWIRE_OP_POOL_DESTROY) {
 		c->pools[pool - 1].open = 0;
 		c->pools[pool - 1].wflags &= (uint16_t)~UWIRE_F_CREATE;
 	}
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -702,20 +715,28 @@ static int region_pool(const struct utmem_client *c, uint32_t h)
 }
 
 /*
- * Take c's lock and get it connected with pool handle h resolved. Returns
- * 0 (lock held) or -errno (lock released).
+ * enter() for a timed call (utmem_put, utmem_get*) that began at t_entry
+ * and whose argument checks gave err. Returns 0 (lock held, the call's
+ * timing begun) or -errno (lock released; the call is timed as answered
+ * by the library).
  */
-static int enter(struct utmem_client *c, uint32_t h, uint32_t *server)
+static int enter_timed(struct utmem_client *c, uint32_t h, uint64_t t_entry,
+		       int err, uint32_t *server)
 {
-	int err;
-
-	pthread_mutex_lock(&c->lock);
-	err = uclient_ensure(c);
 	if (!err)
-		err = uclient_resolve_pool(c, h, 0, server);
+		err = enter(c, h, 0, server);
 	if (err)
-		pthread_mutex_unlock(&c->lock);
-	return err;
+		return uclient_tm_none(c, t_entry, err);
+	uclient_tm_begin(c, t_entry);
+	return 0;
+}
+
+/* Leave a call entered with enter_timed(); returns its result rc. */
+static ssize_t leave_timed(struct utmem_client *c, ssize_t rc)
+{
+	uclient_tm_end(c);
+	uclient_unlock(c);
+	return rc;
 }
 
 /*
@@ -757,23 +778,16 @@ int utmem_put(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = uclient_req_put(c, &r, key, klen, val, vlen);
-	if (!err)
-		err = enter(c, pool, &server);
+	err = enter_timed(c, pool, t_entry,
+			  uclient_req_put(c, &r, key, klen, val, vlen), &server);
 	if (err)
-		return uclient_tm_none(c, t_entry, err);
-	uclient_tm_begin(c, t_entry);
+		return err;
 	err = put_no_reply(c, pool, server, &r);
-	if (err != -EAGAIN)
-		goto out;
-	r.pool = server;
-	err = uclient_exec(c, &r, 1);
-	if (!err)
-		err = (int)r.result;
-out:
-	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
-	return err;
+	if (err == -EAGAIN) {
+		r.pool = server;
+		err = (int)uclient_exec_one(c, &r);
+	}
+	return (int)leave_timed(c, err);
 }
 
 int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
@@ -790,7 +804,7 @@ int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 		return err;
 	if (r.op != UWIRE_OP_PUT)
 		return -EMSGSIZE; /* nothing sent; utmem_put also drops the old value */
-	err = enter(c, pool, &server);
+	err = enter(c, pool, 0, &server);
 	if (err)
 		return err;
 	err = put_no_reply(c, pool, server, &r);
@@ -799,7 +813,7 @@ int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 	else if (err == -EAGAIN)
 		err = uclient_async_submit(c, pool, UWIRE_OP_PUT, 0, key, klen,
 					   val, vlen, tag);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 
@@ -927,13 +941,12 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE)
-		      ? -EINVAL : uclient_check_key(c, key, klen);
-	if (!err)
-		err = enter(c, pool, &server);
+	err = enter_timed(c, pool, t_entry,
+			  (!buf && cap) || (flags & ~UTMEM_GET_EXCLUSIVE)
+				  ? -EINVAL : uclient_check_key(c, key, klen),
+			  &server);
 	if (err)
-		return uclient_tm_none(c, t_entry, err);
-	uclient_tm_begin(c, t_entry);
+		return err;
 	rc = not_forwarded(c) ? -ENOENT
 			      : one_sided(c, pool, server, key, klen, flags,
 					  copy_into, &b);
@@ -942,13 +955,9 @@ ssize_t utmem_get(utmem_client *c, uint32_t pool, const void *key, size_t klen,
 	if (rc == -EAGAIN) {
 		uclient_req_get(&r, key, klen, buf, cap, flags);
 		r.pool = server;
-		rc = uclient_exec(c, &r, 1);
-		if (!rc)
-			rc = r.result;
+		rc = uclient_exec_one(c, &r);
 	}
-	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
-	return rc;
+	return leave_timed(c, rc);
 }
 
 struct into_alloc {
@@ -986,12 +995,13 @@ static int get_alloc_locked(utmem_client *c, uint32_t pool, uint32_t server,
 	int err = one_sided(c, pool, server, key, klen, flags, copy_alloc, &a);
 
 	if (err == -EAGAIN) {
+		ssize_t rc;
+
 		if (flags & UTMEM_GET_EXCLUSIVE)
 			r.flags |= UWIRE_F_EXCLUSIVE;
-		err = uclient_exec(c, &r, 1);
-		if (!err && r.result < 0)
-			err = (int)r.result;
-		a.len = err ? 0 : (size_t)r.result;
+		rc = uclient_exec_one(c, &r);
+		err = rc < 0 ? (int)rc : 0;
+		a.len = err ? 0 : (size_t)rc;
 	}
 	if (err)
 		return err;
@@ -1010,19 +1020,16 @@ int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE)
-		      ? -EINVAL : uclient_check_key(c, key, klen);
-	if (!err)
-		err = enter(c, pool, &server);
+	err = enter_timed(c, pool, t_entry,
+			  !val || !vlen || (flags & ~UTMEM_GET_EXCLUSIVE)
+				  ? -EINVAL : uclient_check_key(c, key, klen),
+			  &server);
 	if (err)
-		return uclient_tm_none(c, t_entry, err);
-	uclient_tm_begin(c, t_entry);
+		return err;
 	err = not_forwarded(c) ? -ENOENT
 			       : get_alloc_locked(c, pool, server, key, klen,
 						  flags, val, vlen);
-	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
-	return err;
+	return (int)leave_timed(c, err);
 }
 
 /*
@@ -1059,19 +1066,16 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
-		      (flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL)
-		      ? -EINVAL : uclient_check_key(c, key, klen);
-	if (!err)
-		err = enter(c, pool, &server);
+	err = enter_timed(c, pool, t_entry,
+			  !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
+				  (flags & UTMEM_GET_EXCLUSIVE &&
+				   flags & UTMEM_GET_LOCAL)
+				  ? -EINVAL : uclient_check_key(c, key, klen),
+			  &server);
 	if (err)
-		return uclient_tm_none(c, t_entry, err);
-	uclient_tm_begin(c, t_entry);
-	if (not_forwarded(c)) {
-		uclient_tm_end(c);
-		pthread_mutex_unlock(&c->lock);
-		return -ENOENT;
-	}
+		return err;
+	if (not_forwarded(c))
+		return (int)leave_timed(c, -ENOENT);
 	err = one_sided(c, pool, server, key, klen, flags, view_call, &vc);
 	if (vc.called) {
 		err = vc.rc; /* fn's result, whatever it is: fn is called once */
@@ -1082,36 +1086,36 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 			free(p);
 		}
 	}
-	uclient_tm_end(c);
-	pthread_mutex_unlock(&c->lock);
-	return err;
+	return (int)leave_timed(c, err);
 }
 
 int utmem_flush(utmem_client *c)
 {
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	if (uclient_fork_check(c) == 0 && c->fd >= 0)
+	if (uclient_lock(c))
+		return 0; /* nothing was posted in this process */
+	if (c->fd >= 0)
 		uclient_ring_flush(c);
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return 0;
 }
 
 int utmem_sync(utmem_client *c)
 {
-	int err = 0;
+	int err;
 
 	if (!c)
 		return -EINVAL;
-	pthread_mutex_lock(&c->lock);
-	err = uclient_fork_check(c);
-	if (!err && c->fd >= 0 && c->ring) {
+	err = uclient_lock(c);
+	if (err)
+		return err;
+	if (c->fd >= 0 && c->ring) {
 		err = uclient_post_settle(c, 0, NULL, 0);
 		if (err)
 			uclient_disconnect(c);
 	}
-	pthread_mutex_unlock(&c->lock);
+	uclient_unlock(c);
 	return err;
 }
 

@@ -128,7 +128,8 @@ struct uclient_tm {
 };
 
 struct utmem_client {
-	pthread_mutex_t lock; /* serializes every call on this client */
+	pthread_mutex_t lock; /* serializes every call on this client:
+				 taken through uclient_lock() only */
 	struct uclient_addr addr;
 	char *token;
 	size_t token_len;
@@ -203,6 +204,9 @@ struct uclient_req {
 };
 
 int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n);
+/* uclient_exec() of the one request r: its result (0, a value length or
+ * the -errno of its reply's status), or the connection's -errno. */
+ssize_t uclient_exec_one(struct utmem_client *c, struct uclient_req *r);
 
 /*
  * Read one reply from the channel in use and settle the request of
@@ -269,6 +273,8 @@ int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r);
 int uclient_fast_candidate(const struct utmem_client *c, uint32_t h,
 			   const struct uclient_req *r);
 void uclient_disconnect(struct utmem_client *c);
+/* Connect c if it is not (lock held, taken through uclient_lock(), which
+ * has already dealt with fork()). Returns 0 or -errno. */
 int uclient_ensure(struct utmem_client *c);
 
 /*
@@ -283,17 +289,44 @@ int uclient_ensure(struct utmem_client *c);
  * disconnected, to reconnect as after a lost connection. Returns 0, or
  * -errno if no new event descriptor could be made (the client is then
  * still the parent's: the call fails and the next one tries again).
- * uclient_fork_check() is the one comparison every locked call makes.
  */
 /* hidden: read directly, not through the GOT, on every call */
 extern __attribute__((visibility("hidden"))) uint64_t uclient_forks;
 int uclient_forked(struct utmem_client *c);
-static inline int uclient_fork_check(struct utmem_client *c)
+
+/* Was c inherited through fork() and not yet taken over? One relaxed
+ * load and a compare. */
+static inline int uclient_inherited(const struct utmem_client *c)
 {
-	if (__builtin_expect(c->forks != __atomic_load_n(&uclient_forks,
-							 __ATOMIC_RELAXED), 0))
-		return uclient_forked(c);
-	return 0;
+	return __builtin_expect(c->forks != __atomic_load_n(&uclient_forks,
+							    __ATOMIC_RELAXED), 0);
+}
+
+/*
+ * The one way into a client for every public call that takes its lock
+ * (and so may touch its connection): lock c and, in a child after
+ * fork(), first take the client over (uclient_forked()). Returns 0 with
+ * the lock held, or -errno with it released. Nothing else in the
+ * library takes c->lock (the client-lock-entry test checks it); leave
+ * with uclient_unlock(). utmem_close() alone compares uclient_inherited()
+ * itself: it frees the client whatever the outcome.
+ */
+static inline int uclient_lock(struct utmem_client *c)
+{
+	int err;
+
+	pthread_mutex_lock(&c->lock);
+	if (!uclient_inherited(c))
+		return 0;
+	err = uclient_forked(c);
+	if (err)
+		pthread_mutex_unlock(&c->lock);
+	return err;
+}
+
+static inline void uclient_unlock(struct utmem_client *c)
+{
+	pthread_mutex_unlock(&c->lock);
 }
 int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 			 int allow_tenant, uint32_t *server);

@@ -4,7 +4,9 @@
  * Several errno values carry a utmem-specific meaning (EDQUOT is a tenant's
  * quota, not a filesystem's); those get their own text, any other value the
  * C library's, and a value that is no errno at all (INT_MIN included)
- * "unknown error N". The text is static or in a thread-local buffer, so the
+ * "unknown error N". The values with a text here are exactly those utmem.h
+ * lists as "Errors with a utmem meaning" (test_errors.c compares the two,
+ * and libutmem(3)'s list too). The text is static or in a thread-local buffer, so the
  * call is safe from any thread without a buffer from the caller; a text in
  * that buffer lasts until the same thread calls again.
  */
@@ -30,16 +32,18 @@ static const struct {
 	{ENOBUFS, "value larger than the buffer (nothing removed)"},
 	{EROFS, "tenant frozen by the operator: PUT refused (GET and INVALIDATE served)"},
 	{EPERM, "token refused or not authenticated"},
+	{ENOMEM, "out of memory (libutmem's, or utmemd's: its own or the tenant's in-flight budget)"},
 	{EPROTO, "protocol error (malformed frame)"},
 	{EPROTONOSUPPORT, "protocol version not supported by the daemon"},
-	{EOPNOTSUPP, "operation not supported by the daemon"},
+	{EOPNOTSUPP, "operation not supported (by this utmemd, or on this address)"},
 	{ESHUTDOWN, "daemon shutting down"},
 	{EKEYREVOKED, "tenant removed by the operator"},
 	{ECONNRESET, "connection to utmemd reset or lost"},
 	{ECONNREFUSED, "no utmemd listening at that address (not running, or no socket at that path)"},
 	{ENOTCONN, "not connected to utmemd"},
 	{ETIMEDOUT, "utmemd did not answer in time"},
-	{EIO, "daemon internal error"},
+	{EPIPE, "connection to utmemd broken (it closed its end)"},
+	{EIO, "daemon internal error (or a VM guest's port failed)"},
 	{E2BIG, "too many operations in one batch"},
 };
 

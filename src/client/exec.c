@@ -378,3 +378,10 @@ int uclient_exec(struct utmem_client *c, struct uclient_req *r, size_t n)
 	uclient_disconnect(c);
 	return err;
 }
+
+ssize_t uclient_exec_one(struct utmem_client *c, struct uclient_req *r)
+{
+	int err = uclient_exec(c, r, 1);
+
+	return err ? err : r->result;
+}

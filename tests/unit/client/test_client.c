@@ -60,7 +60,7 @@ static void test_addresses_malformed(void **state)
 	static const char *bad[] = {
 		"", "foo", "unix:", "tcp:host", "tcp:host:0", "tcp:host:65536",
 		"tcp::80", "tcp:h:8x", "vsock:x:1", "vsock:3", "vsock::5",
-		"vsock:3:99999999999", "udp:1.2.3.4:5",
+		"vsock:3:99999999999", "udp:1.2.3.4:5", "tcp:::1:80",
 	};
 	struct utmem_options opt = {.timeout_ms = 500};
 	char longpath[200];
@@ -86,6 +86,12 @@ static void test_addresses_parse(void **state)
 	assert_int_equal(a.kind, UCLIENT_VSOCK);
 	assert_int_equal(a.cid, 2);
 	assert_int_equal(a.vport, 1234);
+	assert_int_equal(uclient_addr_parse("vsock:0000000000003:4294967295", &a), 0);
+	assert_int_equal(a.cid, 3);
+	assert_int_equal(a.vport, 4294967295u);
+	assert_int_equal(uclient_addr_parse("vsock:3:4294967296", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vsock:3:-1", &a), -EINVAL);
+	assert_int_equal(uclient_addr_parse("vsock:3:4:5", &a), -EINVAL);
 	assert_int_equal(uclient_addr_parse("tcp:[::1]:99", &a), 0);
 	assert_string_equal(a.host, "::1");
 	assert_string_equal(a.port, "99");
@@ -129,7 +135,10 @@ static void test_addresses_parse(void **state)
 /*
  * tcp:HOST:PORT: PORT is 1..65535 in plain decimal digits, nothing wrapped
  * or cut short, and kept canonical (leading zeros once overran a->port);
- * brackets only as a pair around the whole HOST.
+ * brackets only as a pair around the whole HOST, and around an IPv6
+ * address only. An IPv6 address without them is refused: in tcp:::1:80
+ * nothing says where the address ends (::1 port 80, or ::1:80 with no
+ * port); it was once taken as ::1 port 80.
  */
 static void test_addresses_tcp_port(void **state)
 {
@@ -138,6 +147,23 @@ static void test_addresses_tcp_port(void **state)
 		"tcp:h:80x", "tcp:h:-1", "tcp:h: 80", "tcp:h:4294967376",
 		"tcp:h:0x50", "tcp:[::1:80", "tcp:::1]:80", "tcp:[]:80",
 		"tcp:[[::1]]:80", "tcp:h]:80", "tcp:[h:80", "tcp:[::1]",
+		"tcp:::1:80", "tcp:fe80::1:80", "tcp:::1", "tcp:::80",
+		"tcp:2001:db8::7:7000", "tcp:h:1:80", "tcp:[h]:80",
+		"tcp:[127.0.0.1]:80", "tcp:[::1]:", "tcp:[::1]80",
+		"tcp:h:000065536",
+	};
+	static const struct {
+		const char *addr, *host, *port;
+	} good[] = {
+		{"tcp:h:0000000080", "h", "80"},
+		{"tcp:h:000000000000000080", "h", "80"}, /* digits, however many */
+		{"tcp:h:00065535", "h", "65535"},
+		{"tcp:[fe80::1]:1", "fe80::1", "1"},
+		{"tcp:[::1]:80", "::1", "80"},
+		{"tcp:[2001:db8::7]:7000", "2001:db8::7", "7000"},
+		{"tcp:[::ffff:127.0.0.1]:9", "::ffff:127.0.0.1", "9"},
+		{"tcp:127.0.0.1:7000", "127.0.0.1", "7000"},
+		{"tcp:localhost:7000", "localhost", "7000"},
 	};
 	struct uclient_addr a;
 
@@ -145,20 +171,15 @@ static void test_addresses_tcp_port(void **state)
 		print_message("%s\n", bad[i]);
 		assert_int_equal(uclient_addr_parse(bad[i], &a), -EINVAL);
 	}
-	assert_int_equal(uclient_addr_parse("tcp:h:0000000080", &a), 0);
-	assert_string_equal(a.host, "h");
-	assert_string_equal(a.port, "80");
-	assert_int_equal(a.cid, 0);
-	assert_int_equal(a.vport, 0);
-	assert_int_equal(uclient_addr_parse("tcp:h:00065535", &a), 0);
-	assert_string_equal(a.port, "65535");
-	assert_int_equal(uclient_addr_parse("tcp:h:000065536", &a), -EINVAL);
-	assert_int_equal(uclient_addr_parse("tcp:[fe80::1]:1", &a), 0);
-	assert_string_equal(a.host, "fe80::1");
-	assert_string_equal(a.port, "1");
-	assert_int_equal(uclient_addr_parse("tcp:::1:80", &a), 0);
-	assert_string_equal(a.host, "::1");
-	assert_string_equal(a.port, "80");
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		print_message("%s\n", good[i].addr);
+		assert_int_equal(uclient_addr_parse(good[i].addr, &a), 0);
+		assert_int_equal(a.kind, UCLIENT_TCP);
+		assert_string_equal(a.host, good[i].host);
+		assert_string_equal(a.port, good[i].port);
+		assert_int_equal(a.cid, 0);
+		assert_int_equal(a.vport, 0);
+	}
 	(void)state;
 }
 
@@ -771,6 +792,16 @@ static void test_strerror_version(void **state)
 	(void)state;
 }
 
+/* Child pid exited with status 0. */
+static void assert_child_ok(pid_t pid)
+{
+	int st = -1;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 /*
  * fork(): a child's calls on an inherited client go on a connection of
  * its own (the fake sees a second one), never on the parent's, and the
@@ -784,7 +815,6 @@ static void test_fork_child_leaves_parent(void **state)
 	struct fake_fixture *fx = *state;
 	struct uclient_region *g = calloc(1, sizeof(*g));
 	uint64_t *page;
-	int st = -1;
 	pid_t pid;
 
 	assert_non_null(g);
@@ -805,15 +835,109 @@ static void test_fork_child_leaves_parent(void **state)
 		utmem_close(fx->c);
 		_exit(ok ? 0 : 1);
 	}
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_child_ok(pid);
 	assert_int_equal(__atomic_load_n(page, __ATOMIC_SEQ_CST), 4242);
 	assert_int_equal(connections(&fx->srv), 2);
 	/* The parent is still on its first connection. */
 	assert_int_equal(utmem_ping(fx->c), 0);
 	assert_int_equal(connections(&fx->srv), 2);
 	__atomic_store_n(page, 0, __ATOMIC_SEQ_CST); /* its read is over */
+}
+
+/*
+ * fork(): the first call a child makes on an inherited client takes it
+ * over, whatever the call and however early it returns. Each case runs
+ * in a child of its own: its first call is the one named, and right
+ * after it the client must be the child's (no inherited connection
+ * left). utmem_reap() on a client that never made an asynchronous
+ * request and utmem_submit_get() with UTMEM_ASYNC_MAX outstanding once
+ * returned before checking, leaving the parent's socket, event
+ * descriptor and requests in the child's hands until some later call.
+ */
+static int taken_over(const struct utmem_client *c)
+{
+	return c->forks == uclient_forks;
+}
+
+static int first_reap(struct fake_fixture *fx)
+{
+	return utmem_reap(fx->c, NULL, 0) == 0;
+}
+
+static int first_submit_full(struct fake_fixture *fx)
+{
+	struct utmem_completion *out = calloc(UTMEM_ASYNC_MAX, sizeof(*out));
+	int ok = out && utmem_submit_get(fx->c, fx->pool, "k", 1, 0, 0) == -EAGAIN &&
+		 taken_over(fx->c) && fx->c->fd < 0;
+
+	/* The parent's requests completed here, each with the link error. */
+	ok = ok && utmem_reap(fx->c, out, UTMEM_ASYNC_MAX) == UTMEM_ASYNC_MAX;
+	for (unsigned i = 0; ok && i < UTMEM_ASYNC_MAX; i++)
+		ok = out[i].result == -ECONNRESET;
+	free(out);
+	return ok;
+}
+
+static int first_outstanding(struct fake_fixture *fx)
+{
+	return utmem_async_outstanding(fx->c) >= 0;
+}
+
+static int first_flush(struct fake_fixture *fx)
+{
+	return utmem_flush(fx->c) == 0;
+}
+
+static int first_sync(struct fake_fixture *fx)
+{
+	return utmem_sync(fx->c) == 0;
+}
+
+static int first_ping(struct fake_fixture *fx)
+{
+	return utmem_ping(fx->c) == 0;
+}
+
+static void fork_first_call(struct fake_fixture *fx,
+			    int (*call)(struct fake_fixture *), int then_fd,
+			    const char *name)
+{
+	pid_t pid;
+
+	print_message("first call in the child: %s\n", name);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int ok = call(fx) && taken_over(fx->c);
+
+		/* A call that connects is on a connection of its own; one
+		 * that does not has left the inherited one all the same. */
+		if (ok && then_fd)
+			ok = fx->c->fd >= 0;
+		else if (ok)
+			ok = fx->c->fd < 0;
+		_exit(ok ? 0 : 1);
+	}
+	assert_child_ok(pid);
+}
+
+static void test_fork_first_call_takes_over(void **state)
+{
+	struct fake_fixture *fx = *state;
+
+	fork_first_call(fx, first_reap, 0, "utmem_reap, no asynchronous state");
+	fork_first_call(fx, first_outstanding, 0, "utmem_async_outstanding");
+	fork_first_call(fx, first_flush, 0, "utmem_flush");
+	fork_first_call(fx, first_sync, 0, "utmem_sync");
+	fork_first_call(fx, first_ping, 1, "utmem_ping");
+	for (unsigned i = 0; i < UTMEM_ASYNC_MAX; i++)
+		assert_int_equal(utmem_submit_get(fx->c, fx->pool, "!hang", 5, 0,
+						  i), 0);
+	fork_first_call(fx, first_submit_full, 0,
+			"utmem_submit_get, UTMEM_ASYNC_MAX outstanding");
+	/* The parent's client is as it was: its requests still outstanding. */
+	assert_int_equal(utmem_async_outstanding(fx->c), UTMEM_ASYNC_MAX);
+	assert_int_equal(utmem_ping(fx->c), 0);
 }
 
 int main(void)
@@ -852,6 +976,7 @@ int main(void)
 		T(test_peer_closes_while_sending),
 		T(test_threads_share_client),
 		T(test_fork_child_leaves_parent),
+		T(test_fork_first_call_takes_over),
 #undef T
 	};
 
