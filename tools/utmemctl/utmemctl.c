@@ -336,8 +336,11 @@ static int cmd_pool(struct ctl *c, int argc, char **argv)
 
 	if (argc < 1)
 		return usage_error("pool: expected list, create, grant, flush or destroy");
-	if (strcmp(argv[0], "list") == 0 && argc == 1)
+	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			return usage_error("pool list: unexpected argument '%s'", argv[1]);
 		return ctl_listing(c, UADM_OP_POOL_LIST);
+	}
 	if (strcmp(argv[0], "grant") == 0) {
 		int manage = argc == 4 && strcmp(argv[3], "--manage") == 0;
 
@@ -409,8 +412,11 @@ static int cmd_config(struct ctl *c, int argc, char **argv)
 
 	if (argc < 1)
 		return usage_error("config: expected get, set, save or keys");
-	if (strcmp(argv[0], "keys") == 0 && argc == 1)
+	if (strcmp(argv[0], "keys") == 0) {
+		if (argc != 1)
+			return usage_error("config keys: unexpected argument '%s'", argv[1]);
 		return cmd_keys(c);
+	}
 	if (strcmp(argv[0], "get") == 0) {
 		if (argc == 1)
 			return ctl_config_get(c, "");
@@ -582,6 +588,7 @@ static int global_opts(struct ctl *c, int *argc, char **argv)
 		}
 		if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
 			c->json = 1;
+			ctl_json_errors = 1;
 		} else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
 			c->force = 1;
 		} else if (strcmp(a, "--run-dir") == 0 || strcmp(a, "-r") == 0) {
