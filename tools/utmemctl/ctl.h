@@ -25,8 +25,13 @@ struct ctl {
 	size_t reply_len;
 };
 
-/* Print "utmemctl: ..." and the hint, return EXIT_USAGE (2). */
+/*
+ * Print "utmemctl: ..." and the hint, return EXIT_USAGE (2). With
+ * ctl_json_errors (--json) also {"ok":false,"status":"USAGE","error":...}
+ * on stdout, as every error is reported with --json.
+ */
 int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern int ctl_json_errors;
 
 /*
  * Send one admin request (w may be NULL: empty value) and read its reply

@@ -17,15 +17,22 @@
 
 #define REPLY_MAX (64u << 20) /* bound on a listing reply */
 
+int ctl_json_errors;
+
 int usage_error(const char *fmt, ...)
 {
+	char msg[1024];
 	va_list ap;
 
-	fprintf(stderr, "utmemctl: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(see utmemctl help)\n");
+	fprintf(stderr, "utmemctl: %s\n(see utmemctl help)\n", msg);
+	if (ctl_json_errors) {
+		printf("{\"ok\":false,\"status\":\"USAGE\",\"error\":");
+		json_str(msg);
+		printf("}\n");
+	}
 	return EXIT_USAGE;
 }
 

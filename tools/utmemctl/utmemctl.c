@@ -64,11 +64,11 @@ static const struct {
 	{"top", "utmemctl top [--interval SECONDS] [--count N]\n  Every interval (default 1 s), each tenant's operations, GETs, hit ratio,\n  evictions and refused PUTs per second, busiest first, with what it\n  holds against its min and max. Redraws on a terminal; appends\n  otherwise (one JSON object per sample with --json). Stops after N\n  samples, or on Ctrl-C.\n"},
 	{"tenant", "utmemctl tenant list\nutmemctl tenant add NAME [SETTINGS]\nutmemctl tenant set NAME SETTINGS\nutmemctl tenant remove NAME [--force]\nutmemctl tenant freeze NAME | thaw NAME\n  add creates the tenant and its socket at once; set changes it now;\n  remove closes its socket and its clients (they get \"tenant removed\")\n  and drops its data, which takes --force if it holds entries or has\n  connections. freeze refuses the tenant's PUTs (clients get -EROFS,\n  \"tenant frozen\") while its GETs and INVALIDATEs are served, for\n  maintenance; thaw accepts them again (a restart thaws too). Settings (--KEY VALUE or KEY=VALUE):\n"},
 	{"capacity", "utmemctl capacity [get]\nutmemctl capacity set SIZE|N% [--force]\n  Host memory for all tenants: a size (64K up to the host's memory) or a\n  share of physical memory. Shrinking below what is charged evicts\n  ephemeral entries and takes --force; persistent entries are never\n  dropped (PUTs are refused until usage fits).\n"},
-	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B]\nutmemctl pool grant POOL TENANT [--manage]\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted;\n  --manage also lets that tenant flush and destroy the pool for all.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
-	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
+	{"pool", "utmemctl pool list\nutmemctl pool create NAME --kind persistent|ephemeral [--tenants A,B] [--manage A]\nutmemctl pool grant POOL TENANT [--manage]\nutmemctl pool flush POOL [--tenant T] [--force]\nutmemctl pool destroy POOL [--tenant T] [--force]\n  create/grant: shared pools, opened by name by the tenants granted;\n  --manage (the tenants named on create, or the one granted) also lets\n  them flush and destroy the pool for all.\n  flush drops every entry; destroy also removes the pool (clients get\n  \"bad pool\"). Without --tenant POOL is a shared pool; with it, that\n  tenant's own pool. A pool holding entries takes --force.\n"},
+	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start; one marked \"at\n  creation\" is refused: remove and add again); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
 	{"reload", "utmemctl reload [--force]\n  Re-read utmemd's -c file and apply it: tenants added, changed or\n  removed, capacity, shared pools created or destroyed. Removing a\n  tenant or shared pool that holds data takes --force (SIGHUP always\n  applies the file). Prints each change.\n"},
 	{"save", "utmemctl save\n  Write every persistent pool to utmemd's persist file now (utmemd also\n  saves on SIGTERM and restores at start). Prints what was saved.\n"},
-	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until the next restart or reload.\n"},
+	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until it restarts or its configuration\n  changes: a reload, tenant add/set/remove, capacity set, pool\n  create/grant or config set puts back log_level. To keep a level,\n  use utmemctl config set utmemd log_level=LEVEL.\n"},
 	{"version", "utmemctl version\n  utmemctl's version (utmemd's is in utmemctl info).\n"},
 };
 
@@ -336,8 +336,11 @@ static int cmd_pool(struct ctl *c, int argc, char **argv)
 
 	if (argc < 1)
 		return usage_error("pool: expected list, create, grant, flush or destroy");
-	if (strcmp(argv[0], "list") == 0 && argc == 1)
+	if (strcmp(argv[0], "list") == 0) {
+		if (argc != 1)
+			return usage_error("pool list: unexpected argument '%s'", argv[1]);
 		return ctl_listing(c, UADM_OP_POOL_LIST);
+	}
 	if (strcmp(argv[0], "grant") == 0) {
 		int manage = argc == 4 && strcmp(argv[3], "--manage") == 0;
 
@@ -409,8 +412,11 @@ static int cmd_config(struct ctl *c, int argc, char **argv)
 
 	if (argc < 1)
 		return usage_error("config: expected get, set, save or keys");
-	if (strcmp(argv[0], "keys") == 0 && argc == 1)
+	if (strcmp(argv[0], "keys") == 0) {
+		if (argc != 1)
+			return usage_error("config keys: unexpected argument '%s'", argv[1]);
 		return cmd_keys(c);
+	}
 	if (strcmp(argv[0], "get") == 0) {
 		if (argc == 1)
 			return ctl_config_get(c, "");
@@ -558,7 +564,8 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		if (c->json)
 			printf("{\"ok\":true,\"changes\":[\"log_level: %s\"]}\n", argv[1]);
 		else
-			printf("log level: %s (until the next restart or reload)\n", argv[1]);
+			printf("log level: %s (until the next restart or configuration change)\n",
+			       argv[1]);
 		return 0;
 	}
 	return usage_error("unknown command '%s'", cmd);
@@ -581,6 +588,7 @@ static int global_opts(struct ctl *c, int *argc, char **argv)
 		}
 		if (strcmp(a, "--json") == 0 || strcmp(a, "-j") == 0) {
 			c->json = 1;
+			ctl_json_errors = 1;
 		} else if (strcmp(a, "--force") == 0 || strcmp(a, "-f") == 0) {
 			c->force = 1;
 		} else if (strcmp(a, "--run-dir") == 0 || strcmp(a, "-r") == 0) {

@@ -133,6 +133,10 @@ ctl tenant set web --weight 2 --json >"$T/o" || fail "set --json"
 grep -qxF "{\"ok\":true,\"changes\":[\"tenant 'web': weight: 1 -> 2\"]}" "$T/o" || fail "set --json: $(cat "$T/o")"
 ctl tenant set nobody --weight 2 --json >"$T/o" 2>/dev/null; [ $? -eq 1 ] || fail "json error: want exit 1"
 grep -qxF "{\"ok\":false,\"status\":\"NOTFOUND\",\"error\":\"no tenant named 'nobody'\"}" "$T/o" || fail "json error: $(cat "$T/o")"
+# A usage error (a bad value, refused before connecting) is JSON too.
+ctl capacity set 0 --json >"$T/o" 2>/dev/null; [ $? -eq 2 ] || fail "json usage error: want exit 2"
+grep -qxF "{\"ok\":false,\"status\":\"USAGE\",\"error\":\"capacity '0': below the smallest capacity, 64K\"}" "$T/o" ||
+	fail "json usage error: $(cat "$T/o")"
 ctl info --json | grep -q '^{"version":"0.1.0","pid":[0-9]*,"uptime_seconds":[0-9]*,' || fail "info --json: $(ctl info --json)"
 ctl config get --json | grep -q '^\[{"section":"utmemd","key":"capacity","value":"256M","given":true' ||
 	fail "config get --json: $(ctl config get --json | head -c 200)"
@@ -141,6 +145,8 @@ ctl config get --json | grep -q '^\[{"section":"utmemd","key":"capacity","value"
 "$UTMEMCTL" help tenant | grep -q "^    token " || fail "help tenant lists the settings"
 "$UTMEMCTL" help | grep -q "^  top " || fail "help"
 ok "--json in any position, JSON errors, --version, help"
+expect_usage "pool list: unexpected argument 'x'" pool list x
+expect_usage "config keys: unexpected argument 'x'" config keys x
 
 # A token never leaves utmemd: config get shows that one is set, in text
 # and in JSON alike, and never its value.
