@@ -748,7 +748,7 @@ const struct ud_setting ud_settings[] = {
 	/* [utmemd] */
 	S(MAIN, "capacity", capacity, capacity, 0, 0, 0,
 	  "host memory for all tenants: a size or 1%..100% of physical memory"),
-	S(MAIN, "max_key", max_key, size, 1, UWIRE_KEY_CEILING, UD_SF_RESTART,
+	S(MAIN, "max_key", max_key, size, 1, UST_KEY_MAX, UD_SF_RESTART,
 	  "longest key in bytes"),
 	S(MAIN, "max_value", max_value, size, 1, UWIRE_VALUE_CEILING, UD_SF_RESTART,
 	  "longest value in bytes"),

@@ -71,7 +71,7 @@ static int apply_config(ust_store *st, const struct ust_config *cfg)
 	st->max_key = cfg->max_key ? cfg->max_key : UST_DEFAULT_MAX_KEY;
 	st->max_value = cfg->max_value ? cfg->max_value : UST_DEFAULT_MAX_VALUE;
 	st->charge_pools = (cfg->flags & UST_CFG_CHARGE_POOLS) != 0;
-	if (st->max_key > UINT16_MAX || st->max_value > UINT32_MAX - 4096)
+	if (st->max_key > UST_KEY_MAX || st->max_value > UINT32_MAX - 4096)
 		return -EINVAL;
 	st->nstripes = cfg->shards ? round_pow2(cfg->shards) : default_shards();
 	st->smask = st->nstripes - 1;

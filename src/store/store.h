@@ -58,9 +58,12 @@ enum ust_pool_kind {
 
 typedef struct ust_store ust_store;
 
+/* The longest key a store takes: an entry keeps a key's length in 16 bits. */
+#define UST_KEY_MAX 65535u
+
 struct ust_config {
 	uint64_t capacity;  /* host bytes the store may charge in all */
-	size_t max_key;     /* longest key in bytes; 0 = 1024 */
+	size_t max_key;     /* longest key in bytes, <= UST_KEY_MAX; 0 = 1024 */
 	size_t max_value;   /* longest value in bytes; 0 = 64 MiB */
 	unsigned shards;    /* lock stripes; 0 = chosen from the core count */
 	unsigned flags;     /* UST_CFG_* */

@@ -120,6 +120,12 @@ static void test_errors(void **state)
 	     "worker_slice_us '99': expected 0 or 100..100000");
 	load("[utmemd]\nworker_slice_us = 100001\n", &cfg, 2, "worker_slice_us '100001'");
 	load("[utmemd]\nmax_key = 65537\n", &cfg, 2, "max_key");
+	/* What the store takes (UST_KEY_MAX), not the wire's 64K: accepted,
+	 * 64K made utmemd fail at start with "cannot create the store". */
+	load("[utmemd]\nmax_key = 64K\n", &cfg, 2, "max_key '64K'");
+	load("[utmemd]\nmax_key = 65536\n", &cfg, 2, "max_key '65536'");
+	assert_int_equal(load("[utmemd]\nmax_key = 65535\n", &cfg, 0, NULL), 0);
+	ud_cfg_free(&cfg);
 	load("[utmemd]\ncapacity = 0%\n", &cfg, 2, "percentage");
 	load("[utmemd]\ntcp = 1.2.3:80\n", &cfg, 2, "not an IPv4 address");
 	load("[utmemd]\ntcp = 70000\n", &cfg, 2, "bad port");
