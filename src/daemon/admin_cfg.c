@@ -434,6 +434,8 @@ int ud_reload(struct ud_daemon *d, unsigned flags, struct uadm_wbuf *rep)
 	err = ud_cfg_commit(d, &next, 1, flags, rep);
 	if (!err) {
 		d->cfg_unsaved = 0;
+		/* The file's level, whatever `utmemctl log-level` set. */
+		atomic_store(&ud_log_level, d->cfg.log_level);
 		ud_info("configuration %s reloaded", d->cfg.path);
 	}
 	ud_notify_ready(d);

@@ -68,7 +68,7 @@ static const struct {
 	{"config", "utmemctl config get [SECTION]\nutmemctl config set SECTION KEY=VALUE... [--force]\nutmemctl config save [PATH]\nutmemctl config keys\n  SECTION: utmemd, tenant NAME or pool NAME. get prints the running\n  configuration as INI (defaults commented out); set changes it now (a\n  setting marked \"restart\" is kept for the next start; one marked \"at\n  creation\" is refused: remove and add again); save writes it\n  to utmemd's config file (or PATH), keeping the old one as FILE.bak, so\n  runtime changes survive a reload and a restart.\n"},
 	{"reload", "utmemctl reload [--force]\n  Re-read utmemd's -c file and apply it: tenants added, changed or\n  removed, capacity, shared pools created or destroyed. Removing a\n  tenant or shared pool that holds data takes --force (SIGHUP always\n  applies the file). Prints each change.\n"},
 	{"save", "utmemctl save\n  Write every persistent pool to utmemd's persist file now (utmemd also\n  saves on SIGTERM and restores at start). Prints what was saved.\n"},
-	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until it restarts or its configuration\n  changes: a reload, tenant add/set/remove, capacity set, pool\n  create/grant or config set puts back log_level. To keep a level,\n  use utmemctl config set utmemd log_level=LEVEL.\n"},
+	{"log-level", "utmemctl log-level error|warn|info|debug\n  Change utmemd's log level until it restarts, reloads its\n  configuration file or log_level itself is set. To keep a level,\n  use utmemctl config set utmemd log_level=LEVEL.\n"},
 	{"version", "utmemctl version\n  utmemctl's version (utmemd's is in utmemctl info).\n"},
 };
 
@@ -564,7 +564,7 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 		if (c->json)
 			printf("{\"ok\":true,\"changes\":[\"log_level: %s\"]}\n", argv[1]);
 		else
-			printf("log level: %s (until the next restart or configuration change)\n",
+			printf("log level: %s (until the next restart, reload or log_level change)\n",
 			       argv[1]);
 		return 0;
 	}

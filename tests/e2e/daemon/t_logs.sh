@@ -32,8 +32,18 @@ ctl log-level debug >/dev/null
 "$E2E_CLIENT" put "$RUN/utmemd.sock" p k v >/dev/null || fail "put"
 grep -q '^<7>.* utmemd debug: fd [0-9]*: default connection from pid [0-9]* uid [0-9]*' "$T/d.log" ||
 	fail "no debug line for a connection: $(tail -n 5 "$T/d.log")"
-ctl log-level info >/dev/null
-ok "no info line per utmemctl call or connection; debug has them"
+# Another change leaves the level (it put log_level back before); a
+# reload, which reads the file's, does not.
+ctl tenant add lx >/dev/null || fail "tenant add lx"
+n1=$(wc -l <"$T/d.log")
+"$E2E_CLIENT" put "$RUN/utmemd.sock" p k v >/dev/null || fail "put"
+tail -n +$((n1 + 1)) "$T/d.log" | grep -q '^<7>.* utmemd debug: fd [0-9]*: default connection' ||
+	fail "tenant add undid log-level debug: $(tail -n 5 "$T/d.log")"
+ctl reload >/dev/null || fail "reload"
+n1=$(wc -l <"$T/d.log")
+"$E2E_CLIENT" put "$RUN/utmemd.sock" p k v >/dev/null || fail "put"
+tail -n +$((n1 + 1)) "$T/d.log" | grep -q '^<7>' && fail "debug after a reload: $(tail -n 5 "$T/d.log")"
+ok "no info line per utmemctl call or connection; debug has them, until a reload"
 
 # SIGHUP: RELOADING=1 then READY=1; a broken file is an error line (<3>).
 kill -HUP "$DPID"
