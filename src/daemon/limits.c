@@ -73,8 +73,8 @@ uint64_t ud_tenant_inflight_max(const struct ud_daemon *d,
  */
 static unsigned tenant_fds(const struct ud_daemon *d, unsigned ntenants)
 {
-	uint64_t keep = UD_FD_RESERVE + UD_ADMIN_MAX + 3ull * d->cfg.workers +
-			ntenants + (d->cfg.tcp_on ? d->max_unauth + 1ull : 0) +
+	uint64_t keep = UD_FD_RESERVE + UD_ADMIN_MAX + 3ull * d->boot.workers +
+			ntenants + (d->boot.tcp_on ? d->max_unauth + 1ull : 0) +
 			(uint64_t)UD_VM_FDS * ud_vm_count(d) +
 			(d->metrics ? UD_METRICS_FDS : 0);
 
@@ -294,11 +294,11 @@ uint64_t ud_overhead_bound(struct ud_daemon *d)
 {
 	/* The VM regions as configured now (their budget, big_in_limit,
 	 * bounds them further). */
-	uint64_t sum = FIXED_BASE + (uint64_t)d->cfg.workers * SEG_CACHE_BOUND +
+	uint64_t sum = FIXED_BASE + (uint64_t)d->boot.workers * SEG_CACHE_BOUND +
 		       (uint64_t)UD_ADMIN_MAX * CONN_BASE + atomic_load(&d->big_in);
 	unsigned per_conn = d->ring_size ? 2 : 1;
 
-	if (d->cfg.tcp_on)
+	if (d->boot.tcp_on)
 		sum += (uint64_t)d->max_unauth * CONN_BASE;
 	for (struct ud_tenant *t = d->tenants; t; t = t->next)
 		sum += atomic_load(&t->inflight_max) +

@@ -159,6 +159,17 @@ grep -qF '"key":"token","value":"********","given":true' "$T/o" || fail "config 
 ctl tenant remove tok >/dev/null || fail "remove tok"
 ok "tokens masked by utmemd in config get, text and JSON"
 
+# A setting that takes a restart changes nothing before one: more workers
+# set now raised the overhead bound and cut every tenant's descriptor
+# share at once, for workers that did not exist.
+ob() { ctl info | awk '$1 == "overhead_bound_bytes" { print $2 }'; }
+b0=$(ob)
+ctl config set utmemd workers=200 >"$T/o" || fail "config set workers: $(cat "$T/o")"
+grep -qF "(takes a restart)" "$T/o" || fail "config set workers: $(cat "$T/o")"
+b1=$(ob)
+[ "$b1" = "$b0" ] || fail "overhead_bound_bytes moved from $b0 to $b1 before a restart"
+ok "workers=200 pending a restart: overhead bound stays $b0"
+
 # config get comments out what is not set with what utmemd uses instead:
 # uncommented, the file is still accepted (it once said inflight = 0 and
 # max_conns = 0, which the keys refuse) and says the same.
