@@ -227,7 +227,8 @@ static void diff_record(enum ud_scope scope, const char *what, const void *old,
 		else
 			ud_text(rep, "%s%s: %s -> %s%s\n", what, s->key, a[0] ? a : "(none)",
 				b[0] ? b : "(none)",
-				s->flags & UD_SF_RESTART ? " (takes a restart)" : "");
+				s->flags & (UD_SF_RESTART | UD_SF_CREATE)
+					? " (takes a restart)" : "");
 	}
 }
 

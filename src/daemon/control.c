@@ -192,6 +192,8 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	snprintf(t->socket, sizeof(t->socket), "%s", path);
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
 	t->mode = ct->mode;
+	t->uid = ct->uid;
+	t->gid = ct->gid;
 	t->vsock_cid = ct->vsock_cid;
 	t->region_fd = -1;
 	pthread_mutex_init(&t->creg_lock, NULL);
@@ -211,7 +213,8 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	}
 	/* Without one its clients use the request path: not fatal. */
 	(void)ud_region_create(d, t);
-	fd = ud_listen_unix(path, ct->mode, ct->uid, ct->gid, msg, msglen);
+	fd = ud_listen_unix(path, ct->mode, ct->uid, ct->gid, &t->sock_id, msg,
+			    msglen);
 	if (fd < 0) {
 		err = fd;
 		goto err_store;
@@ -460,6 +463,22 @@ static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 	    strcmp(path, t->socket) != 0)
 		ud_warn("tenant '%s': socket change to %s takes a restart", t->name,
 			path);
+	/* Who may connect: applied now, to the file utmemd bound. */
+	if (ct->mode != t->mode || ct->uid != t->uid || ct->gid != t->gid) {
+		char m[UD_PATH_MAX + 64];
+
+		err = ud_socket_perms(t->socket, &t->sock_id, ct->mode,
+				      ud_owner_now(t->uid, ct->uid, geteuid()),
+				      (gid_t)ud_owner_now(t->gid, ct->gid, getegid()),
+				      m, sizeof(m));
+		if (err) {
+			snprintf(msg, msglen, "tenant '%s': %s", t->name, m);
+			return err;
+		}
+		t->mode = ct->mode;
+		t->uid = ct->uid;
+		t->gid = ct->gid;
+	}
 	return 0;
 }
 

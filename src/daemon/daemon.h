@@ -99,6 +99,12 @@ struct ud_hist {
 	atomic_uint_least64_t count[UD_HIST_OPS];
 };
 
+/* A socket file's inode: which file utmemd bound, wherever its name. */
+struct ud_sockid {
+	dev_t dev;
+	ino_t ino;
+};
+
 /*
  * How a tenant's PUTs arrived (struct ud_tenant.put_stats; tenant_ops.c
  * counts, SERVER_INFO and the metrics show): staged (PUT_REF: the client
@@ -130,8 +136,11 @@ struct ud_tenant {
 	_Atomic uint64_t credit_reclaimed; /* bytes taken back from idle ones */
 	_Atomic uint64_t put_stats[UD_NPUT_STATS]; /* enum ud_put_stat */
 	char socket[UD_PATH_MAX];
+	struct ud_sockid sock_id; /* the file utmemd bound at socket */
 	char token[UD_TOKEN_MAX + 1];
-	unsigned mode;
+	unsigned mode; /* the socket's, as applied (ud_socket_perms) */
+	uid_t uid;     /* owner and group as configured, -1: utmemd's */
+	gid_t gid;
 	uint32_t vsock_cid; /* its connections over vsock come from this CID, 0 = none */
 	atomic_int gone;
 	atomic_uint conns; /* open client connections (a ring counts with its socket) */
@@ -371,11 +380,30 @@ struct ud_daemon {
 /*
  * Create a listening Unix socket at path with the given file mode, owner
  * and group ((uid_t)-1 / (gid_t)-1: leave as created), after
- * checking that no live daemon answers there (a stale socket is replaced).
- * Returns the fd or -errno with a one-line reason in msg.
+ * checking that no live daemon answers there (a stale socket is replaced);
+ * *id (if not NULL) gets its inode. Returns the fd or -errno with a
+ * one-line reason in msg.
  */
 int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
-		   char *msg, size_t msglen);
+		   struct ud_sockid *id, char *msg, size_t msglen);
+/*
+ * Give the socket file utmemd bound at path (inode id) a new mode, owner
+ * and group (as for ud_listen_unix), never following a link nor touching
+ * another file put there since. Returns 0 or -errno with a reason in msg.
+ */
+int ud_socket_perms(const char *path, const struct ud_sockid *id,
+		    unsigned mode, uid_t uid, gid_t gid, char *msg, size_t msglen);
+/*
+ * The owner (or group) id to give a file whose configured one goes from
+ * was to now ((unsigned)-1: utmemd's, self): -1 (leave it) if neither is
+ * set, else the id it should have.
+ */
+static inline unsigned ud_owner_now(unsigned was, unsigned now, unsigned self)
+{
+	if (now != (unsigned)-1)
+		return now;
+	return was == (unsigned)-1 ? (unsigned)-1 : self;
+}
 /* Listen on host:port (IPv4). Returns the fd or -errno, reason in msg. */
 int ud_listen_tcp(const char *host, uint16_t port, char *msg, size_t msglen);
 

@@ -620,6 +620,42 @@ unsigned ud_vm_count(const struct ud_daemon *d)
 	return n;
 }
 
+/*
+ * A served VM's region file and doorbell socket take ct's mode, owner and
+ * group now (those of the tenant's socket, update_tenant). Returns 0 or
+ * -errno with msg.
+ */
+static int vm_perms(struct ud_vm *vm, const struct ud_cfg_tenant *ct, char *msg,
+		    size_t msglen)
+{
+	uid_t uid = ud_owner_now(vm->uid, ct->uid, geteuid());
+	gid_t gid = (gid_t)ud_owner_now(vm->gid, ct->gid, getegid());
+	char m[UD_PATH_MAX + 64];
+	int err = 0;
+
+	if (ct->mode == vm->mode && ct->uid == vm->uid && ct->gid == vm->gid)
+		return 0;
+	if (fchmod(vm->fd, ct->mode & 0666) < 0 ||
+	    ((uid != (uid_t)-1 || gid != (gid_t)-1) && fchown(vm->fd, uid, gid) < 0)) {
+		err = -errno;
+		snprintf(msg, msglen, "tenant '%s': ivshmem %s: %s", vm->t->name,
+			 vm->path, strerror(-err));
+		return err;
+	}
+	if (vm->bell_path[0]) {
+		err = ud_socket_perms(vm->bell_path, &vm->bell_id, ct->mode, uid,
+				      gid, m, sizeof(m));
+		if (err) {
+			snprintf(msg, msglen, "tenant '%s': %s", vm->t->name, m);
+			return err;
+		}
+	}
+	vm->mode = ct->mode;
+	vm->uid = ct->uid;
+	vm->gid = ct->gid;
+	return 0;
+}
+
 int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		size_t msglen)
 {
@@ -633,6 +669,12 @@ int ud_vm_apply(struct ud_daemon *d, const struct ud_cfg *cfg, char *msg,
 		const struct ud_cfg_tenant *ct = ud_cfg_tenant_in(cfg, &want, vm->t->name);
 
 		if (!atomic_load(&vm->t->gone) && ct && ct->ivshmem[0]) {
+			int err = vm_perms(vm, ct, msg, msglen);
+
+			if (err) {
+				ud_names_free(&want);
+				return err;
+			}
 			if (ct->ivshmem_size != vm->region_size)
 				ud_warn("tenant '%s': an ivshmem change takes a restart",
 					vm->t->name);

@@ -29,6 +29,7 @@ struct ud_vm {
 	struct ud_tenant *t;
 	char path[4096 + 2 * UD_PATH_MAX]; /* the region file */
 	char bell_path[UD_PATH_MAX]; /* doorbell server socket, "" = none */
+	struct ud_sockid bell_id;    /* the socket file bound there */
 	unsigned mode;               /* file modes of both */
 	uid_t uid;                   /* owner and group of both ((uid_t)-1: */
 	gid_t gid;                   /* leave as created), the tenant's */

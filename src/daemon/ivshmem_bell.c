@@ -143,8 +143,8 @@ static void writer_stop(struct ud_vm *vm)
 int ud_vm_bell_listen(struct ud_vm *vm)
 {
 	char msg[256] = "";
-	int fd = ud_listen_unix(vm->bell_path, vm->mode, vm->uid, vm->gid, msg,
-				sizeof(msg));
+	int fd = ud_listen_unix(vm->bell_path, vm->mode, vm->uid, vm->gid,
+				&vm->bell_id, msg, sizeof(msg));
 
 	if (fd < 0) {
 		ud_err("tenant '%s': %s", vm->t->name, msg);

@@ -214,7 +214,8 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 			 d->cfg.run_dir);
 		return -ENAMETOOLONG;
 	}
-	fd = ud_listen_unix(d->admin_path, 0600, (uid_t)-1, (gid_t)-1, msg, msglen);
+	fd = ud_listen_unix(d->admin_path, 0600, (uid_t)-1, (gid_t)-1, NULL, msg,
+			    msglen);
 	if (fd == -EADDRINUSE) {
 		size_t n = strlen(msg);
 

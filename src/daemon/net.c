@@ -69,18 +69,75 @@ static int claim_path(const struct sockaddr_un *sa, char *msg, size_t msglen)
 }
 
 /*
- * Bind fd at sa's name with no access for anyone, give it its owner and
- * mode, make it listen. Returns 0, or -errno with the name unlinked again
- * (messages name path, the socket the operator asked for).
+ * Give the socket file at name its owner and mode through a handle on the
+ * name's own inode, never by path: the directory may be the tenant's, and
+ * a symlink swapped in would give utmemd's chown and chmod (as root) to
+ * its target. Whatever is there must be a socket, not followed, and with
+ * id, that very socket. (uid_t)-1 / (gid_t)-1 leave owner / group. On
+ * success *got (if not NULL) names the inode. Returns 0, -EEXIST when
+ * something else is there now, or -errno of the step that failed (*step
+ * says which: "chown" or "chmod").
  */
-static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
-		       unsigned mode, uid_t uid, gid_t gid, char *msg,
-		       size_t msglen)
+static int set_perms(const char *name, const struct ud_sockid *id,
+		     unsigned mode, uid_t uid, gid_t gid, struct ud_sockid *got,
+		     const char **step)
 {
 	char self[32];
 	struct stat sb;
+	int pfd, err = 0;
+
+	*step = "open";
+	pfd = open(name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	if (pfd < 0)
+		return -errno;
+	if (fstat(pfd, &sb) < 0 || !S_ISSOCK(sb.st_mode) ||
+	    (id && (sb.st_dev != id->dev || sb.st_ino != id->ino))) {
+		close(pfd);
+		return -EEXIST;
+	}
+	*step = "chown";
+	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
+	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) < 0)
+		err = -errno;
+	/* fchmod() on an O_PATH handle is EBADF; its /proc name is the inode. */
+	if (!err) {
+		*step = "chmod";
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
+		if (chmod(self, mode) < 0)
+			err = -errno;
+	}
+	close(pfd);
+	if (!err && got)
+		*got = (struct ud_sockid){sb.st_dev, sb.st_ino};
+	return err;
+}
+
+int ud_socket_perms(const char *path, const struct ud_sockid *id,
+		    unsigned mode, uid_t uid, gid_t gid, char *msg, size_t msglen)
+{
+	const char *step;
+	int err = set_perms(path, id, mode, uid, gid, NULL, &step);
+
+	if (err == -EEXIST || err == -ENOENT)
+		snprintf(msg, msglen, "%s is no longer utmemd's socket", path);
+	else if (err)
+		snprintf(msg, msglen, "cannot %s %s: %s", step, path, strerror(-err));
+	return err;
+}
+
+/*
+ * Bind fd at sa's name with no access for anyone, give it its owner and
+ * mode, make it listen; *id names its inode. Returns 0, or -errno with the
+ * name unlinked again (messages name path, the socket the operator asked
+ * for).
+ */
+static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
+		       unsigned mode, uid_t uid, gid_t gid, struct ud_sockid *id,
+		       char *msg, size_t msglen)
+{
+	const char *step;
 	mode_t old;
-	int rc, err, pfd;
+	int rc, err;
 
 	/* Create the file with no access, then open it up: no window in which
 	 * the admin socket is reachable by others. */
@@ -89,47 +146,27 @@ static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
 	umask(old);
 	if (rc < 0)
 		return -errno;
-	/*
-	 * Owner and mode through a handle on the name's own inode, never by
-	 * path: the directory may be the tenant's, and a symlink swapped in
-	 * after bind() would give utmemd's chown and chmod (as root) to its
-	 * target. Whatever is there now must be a socket, not followed.
-	 */
-	pfd = open(sa->sun_path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-	if (pfd < 0) {
-		err = errno;
-		snprintf(msg, msglen, "%s: the socket just bound is gone: %s", path,
-			 strerror(err));
-		return -err;
-	}
-	if (fstat(pfd, &sb) < 0 || !S_ISSOCK(sb.st_mode)) {
+	err = set_perms(sa->sun_path, NULL, mode, uid, gid, id, &step);
+	if (err == -EEXIST) {
 		/* Not ours to unlink: someone else's name now. */
-		close(pfd);
 		snprintf(msg, msglen, "%s: the socket just bound was replaced by another file",
 			 path);
-		return -EEXIST;
+		return err;
 	}
-	if ((uid != (uid_t)-1 || gid != (gid_t)-1) &&
-	    fchownat(pfd, "", uid, gid, AT_EMPTY_PATH) < 0) {
-		err = errno;
-		close(pfd);
-		unlink(sa->sun_path);
+	if (err && strcmp(step, "open") == 0) {
+		snprintf(msg, msglen, "%s: the socket just bound is gone: %s", path,
+			 strerror(-err));
+		return err;
+	}
+	if (err && strcmp(step, "chown") == 0)
 		snprintf(msg, msglen, "cannot give %s to owner %d group %d: %s",
 			 path, uid == (uid_t)-1 ? -1 : (int)uid,
-			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(err));
-		return -err;
-	}
-	/* fchmod() on an O_PATH handle is EBADF; its /proc name is the inode. */
-	snprintf(self, sizeof(self), "/proc/self/fd/%d", pfd);
-	rc = chmod(self, mode);
-	err = errno;
-	close(pfd);
-	if (rc < 0 || listen(fd, BACKLOG) < 0) {
-		err = rc < 0 ? err : errno;
+			 gid == (gid_t)-1 ? -1 : (int)gid, strerror(-err));
+	if (!err && listen(fd, BACKLOG) < 0)
+		err = -errno;
+	if (err)
 		unlink(sa->sun_path);
-		return -err;
-	}
-	return 0;
+	return err;
 }
 
 /*
@@ -143,8 +180,9 @@ static int bind_listen(int fd, const struct sockaddr_un *sa, const char *path,
  * is bound in place.
  */
 int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
-		   char *msg, size_t msglen)
+		   struct ud_sockid *id, char *msg, size_t msglen)
 {
+	struct ud_sockid own;
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	struct sockaddr_un tmp = {.sun_family = AF_UNIX};
 	bool in_place;
@@ -173,14 +211,17 @@ int ud_listen_unix(const char *path, unsigned mode, uid_t uid, gid_t gid,
 		goto fail;
 	}
 	if (in_place) {
-		err = bind_listen(fd, &sa, path, mode, uid, gid, msg, msglen);
+		err = bind_listen(fd, &sa, path, mode, uid, gid, id ? id : &own,
+				  msg, msglen);
 		if (err)
 			goto fail_fd;
 		return fd;
 	}
 	/* A temporary name of our pid is left only by a dead daemon's crash. */
 	(void)unlink(tmp.sun_path);
-	err = bind_listen(fd, &tmp, path, mode, uid, gid, msg, msglen);
+	/* Linked to path below: the same inode under its final name. */
+	err = bind_listen(fd, &tmp, path, mode, uid, gid, id ? id : &own, msg,
+			  msglen);
 	if (err)
 		goto fail_fd;
 	if (link(tmp.sun_path, path) < 0) {

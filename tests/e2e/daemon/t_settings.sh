@@ -242,3 +242,53 @@ grep -q "SIGHUP: utmemd runs without a config file (-c): nothing to reload" "$T/
 grep -q " error: " "$T/nofile.log" && fail "SIGHUP without a file logged an error"
 ok "SIGHUP without a file: info, not error"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# Who may connect changes without a restart: a tenant's socket mode, owner
+# and group, by reload or config set, on the file utmemd bound (a reload
+# once listed 'mode: 0660 -> 0600' and left the socket 0660). What cannot
+# change before a restart says so.
+cat >"$T/p.ini" <<CFG
+[utmemd]
+capacity = 64M
+[tenant a]
+mode = 0660
+[tenant v]
+mode = 0644
+ivshmem = v.shm
+[pool pk]
+kind = ephemeral
+tenants = a
+CFG
+RUN=$T/run3
+start_daemon perm "$RUN" -c "$T/p.ini"
+perms() { stat -c '%a %g' "$RUN/a.sock"; }
+[ "$(perms)" = "660 0" ] || fail "a.sock at start: $(perms)"
+[ "$(stat -c %a "$RUN/v.shm" "$RUN/v.sock" | tr '\n' ' ')" = "644 644 " ] ||
+	fail "VM tenant v at start: $(stat -c '%n %a' "$RUN/v.shm" "$RUN/v.sock")"
+sed -i 's/^mode = 0660/mode = 0600/; s/^mode = 0644/mode = 0640/' "$T/p.ini"
+ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
+grep -qx "tenant 'a': mode: 0660 -> 0600" "$T/o" || fail "reload: $(cat "$T/o")"
+[ "$(perms)" = "600 0" ] || fail "a.sock after the reload to 0600: $(perms)"
+[ "$(stat -c %a "$RUN/v.shm" "$RUN/v.sock" | tr '\n' ' ')" = "640 640 " ] ||
+	fail "VM tenant v after the reload: $(stat -c '%n %a' "$RUN/v.shm" "$RUN/v.sock")"
+ctl config set tenant a mode=0640 group=65534 >"$T/o" || fail "config set mode: $(cat "$T/o")"
+[ "$(perms)" = "640 65534" ] || fail "a.sock after config set: $(perms)"
+"$E2E_CLIENT" put "$RUN/a.sock" p k v >/dev/null || fail "a.sock no longer serves"
+ok "socket mode and group applied live: $(perms)"
+sed -i 's/^mode = 0600/mode = 0600\nsocket = elsewhere.sock/; s/^kind = ephemeral/kind = persistent/' "$T/p.ini"
+ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
+grep -qF "tenant 'a': socket: (none) -> elsewhere.sock (takes a restart)" "$T/o" ||
+	fail "socket change: $(cat "$T/o")"
+grep -qF "pool 'pk': kind: ephemeral -> persistent (takes a restart)" "$T/o" ||
+	fail "kind change: $(cat "$T/o")"
+[ "$(perms)" = "600 0" ] || fail "a.sock after the reload back to the file's: $(perms)"
+ok "what takes a restart says so: $(tr '\n' ';' <"$T/o")"
+# Another socket put at the name is not utmemd's to change.
+rm "$RUN/a.sock"
+python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$RUN/a.sock"
+chmod 0604 "$RUN/a.sock"
+ctl config set tenant a mode=0666 >"$T/o" 2>&1 && fail "config set on a replaced socket: $(cat "$T/o")"
+grep -qF "$RUN/a.sock is no longer utmemd's socket" "$T/o" || fail "replaced socket: $(cat "$T/o")"
+[ "$(perms)" = "604 0" ] || fail "the other socket was changed: $(perms)"
+ok "a socket put in its place is left alone: $(cat "$T/o")"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
