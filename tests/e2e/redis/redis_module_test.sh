@@ -1127,6 +1127,56 @@ load_fails "with a token without its name" \
 load_fails "with a base64 token without its name" \
 	"utmem: not loaded: argument 3 has an unknown name (not shown)" \
 	"addr=unix:$USOCK" pool=p "${SECRET}bAse64=="
+# The module reads a number and a token as utmemd does. utmemctl checks
+# a setting with utmemd's own rules before it looks for a daemon (none
+# runs in $T/nowhere), so what it refuses names the setting and what it
+# accepts ends at the missing run directory. Each value is given to both:
+# the module must accept exactly what utmemd accepts (numbers: leading
+# zeros too, 0005 is 5; tokens: 8..255 bytes, no control characters, no
+# leading or trailing blank, no blank before ';'), and neither may show a
+# token.
+[ -x "$UTMEMCTL" ] || fail "no utmemctl given: the module cannot be compared with utmemd"
+ctl_verdict() { # key, value: CTL accepted or refused by utmemd's rules
+	CTL_OUT=$("$UTMEMCTL" --run-dir "$T/nowhere" tenant add probe "$1=$2" 2>&1)
+	case $CTL_OUT in
+	*"no run directory"*) CTL=accepted ;;
+	*"$1 '"* | *"$1:"*) CTL=refused ;;
+	*) CTL="unexpected: $CTL_OUT" ;;
+	esac
+}
+mod_verdict() { # argument: accepted (loaded, then unloaded) or refused
+	if [ "$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+		kind=ephemeral "$1")" = OK ]; then
+		r2 module unload utmem >/dev/null
+		echo accepted
+	else
+		echo refused
+	fi
+}
+for v in 5 0005 0000000000000000000000000000000000000000007 +5 -5 -0 ' 5' \
+	'5 ' 0x10 1e3 '' 18446744073709551617 99999999999999999999999999; do
+	ctl_verdict weight "$v"
+	expect_eq "timeout_ms='$v' is read as utmemd reads a number" \
+		"$(mod_verdict "timeout_ms=$v")" "$CTL"
+done
+expect_eq "MODULE LOAD with timeout_ms=0005" \
+	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+		kind=ephemeral timeout_ms=0005)" OK
+expect_eq "timeout_ms=0005 is 5" \
+	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" 5
+expect_eq "MODULE UNLOAD after timeout_ms=0005" "$(r2 module unload utmem)" OK
+for tok in "${SECRET}x" "$SECRET$(xs 248)" "$SECRET$(xs 249)" "$SECRET" \
+	" ${SECRET}x" "${SECRET}x " "${SECRET}"$'\t'"x" "${SECRET}"$'\x7f'"x" \
+	"${SECRET}"$'\n'"x" "$SECRET ;x" "$SECRET;x" ";$SECRET" "$SECRET #x" \
+	"${SECRET} x y" "${SECRET}pässwörd"; do
+	ctl_verdict token "$tok"
+	expect_eq "token of ${#tok} bytes is taken as utmemd takes it" \
+		"$(mod_verdict "token=$tok")" "$CTL"
+	case $CTL_OUT in
+	*"$SECRET"*) fail "utmemctl showed a token" "$CTL_OUT" ;;
+	*) pass ;;
+	esac
+done
 for f in "$T/redis2.log" "$T/redis2.stderr"; do
 	expect_no_log "no token in $(basename "$f")" "$f" "$SECRET"
 done
