@@ -1,8 +1,9 @@
 /*
  * admin.c — encoding and strict decoding of admin protocol records
- * (docs/protocol-admin.md), plus the size and log-level parsers that
- * utmemd's config and utmemctl's command line share so "512M" means the same
- * thing in both.
+ * (docs/protocol-admin.md), plus the value rules that utmemd's config,
+ * utmemctl's command line and the Redis module's arguments share, so that
+ * "512M" or "0005" mean the same thing (or are refused alike) wherever
+ * they are given.
  *
  * Every multi-byte field goes through wire.c's little-endian helpers; every
  * read is bounds-checked by the cursor, which latches -EPROTO on the first
@@ -318,6 +319,26 @@ int uadm_parse_size(const char *s, uint64_t *out)
 	if (shift && v > (UINT64_MAX >> shift))
 		return -ERANGE;
 	*out = (uint64_t)v << shift;
+	return 0;
+}
+
+int uadm_parse_uint(const char *s, size_t n, uint64_t lo, uint64_t hi,
+		    uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - (unsigned)'0';
+
+		if (d > 9 || d > hi || v > (hi - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	if (v < lo)
+		return -EINVAL;
+	*out = v;
 	return 0;
 }
 

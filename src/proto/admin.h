@@ -209,6 +209,17 @@ void uadm_r_setting(struct uadm_rbuf *r, struct uadm_setting *s);
  */
 int uadm_parse_size(const char *s, uint64_t *out);
 
+/*
+ * Parse the n bytes at s as a decimal number in [lo, hi]: digits only (no
+ * sign, blank or base prefix; leading zeros are read, "0005" is 5),
+ * checked against hi as each digit is read, so that no number of digits
+ * can wrap. This is how utmemd's settings read a number; the Redis
+ * module's arguments are read with it. Returns 0 and sets *out, or
+ * -EINVAL.
+ */
+int uadm_parse_uint(const char *s, size_t n, uint64_t lo, uint64_t hi,
+		    uint64_t *out);
+
 /* Log level names: "error", "warn", "info", "debug". -EINVAL if unknown. */
 int uadm_log_level_parse(const char *s);
 const char *uadm_log_level_name(int level);

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/admin.h"
 #include "rm_api.h"
 #include "tmem_block.h"
 #include "tmem_cmd.h"
@@ -86,31 +87,6 @@ static const char *tmod_token_fault(const char *val, size_t vlen)
 }
 
 /*
- * Parse a decimal number in [lo, hi]: digits only (no sign, no blank, no
- * base prefix), checked for range as it is read so that no length of
- * digits can wrap. Every numeric argument goes through here.
- */
-static int tmod_parse_num(const char *val, size_t vlen, unsigned long lo,
-			  unsigned long hi, unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (vlen == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned d = (unsigned char)val[i] - (unsigned)'0';
-
-		if (d > 9 || d > hi || v > (hi - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	if (v < lo)
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
-/*
  * Could these n bytes be a misspelt argument name, safe to show in the log:
  * 1..16 of [a-z_], as every name is? A token is unlikely to be.
  */
@@ -140,7 +116,7 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	static const unsigned long num_lo[] = { [TMOD_TIMEOUT] = 1 };
 	static const unsigned long num_hi[] = {
 		[TMOD_TIMEOUT] = TCONN_MAX_TIMEOUT_MS };
-	unsigned long num;
+	uint64_t num;
 	char shown[65];
 	size_t nshown;
 	const char *eq = memchr(arg, '=', len);
@@ -188,7 +164,8 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 			goto err_value;
 		return 0;
 	case TMOD_TIMEOUT:
-		if (tmod_parse_num(val, vlen, num_lo[i], num_hi[i], &num) < 0)
+		/* Read as utmemd reads a number (digits only, 0005 is 5). */
+		if (uadm_parse_uint(val, vlen, num_lo[i], num_hi[i], &num) < 0)
 			goto err_value;
 		cfg->timeout_ms = (int)num;
 		return 0;
