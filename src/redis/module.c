@@ -11,7 +11,6 @@
  * and connects on the first TMEM command, so Redis and utmemd may start in
  * any order.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,9 +29,6 @@
 #define TMOD_USAGE \
 	"usage: loadmodule utmem.so addr=ADDRESS pool=NAME " \
 	"[kind=persistent|ephemeral] [timeout_ms=1..600000] [token=TOKEN]"
-
-#define TMOD_STR_(x) #x
-#define TMOD_STR(x) TMOD_STR_(x)
 
 /* An error message being built for the log. */
 struct tmod_why {
@@ -58,32 +54,6 @@ static int tmod_pool_name_ok(const char *s)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789._-") == n;
-}
-
-/*
- * Could utmemd ever accept this token? Its "token" setting takes
- * TCONN_TOKEN_MIN..TCONN_TOKEN_MAX bytes, no control characters, no
- * leading or trailing blank, no blank before ';' (src/daemon/settings.c,
- * p_str), so no tenant can hold any other. Returns NULL, or what is wrong
- * (never the token itself).
- */
-static const char *tmod_token_fault(const char *val, size_t vlen)
-{
-	if (vlen < TCONN_TOKEN_MIN || vlen > TCONN_TOKEN_MAX)
-		return "utmemd takes " TMOD_STR(TCONN_TOKEN_MIN) ".."
-		       TMOD_STR(TCONN_TOKEN_MAX) " bytes";
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned char c = (unsigned char)val[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return "utmemd takes no control characters";
-		if (c == ';' && i > 0 && isspace((unsigned char)val[i - 1]))
-			return "utmemd takes no blank before ';'";
-	}
-	if (isspace((unsigned char)val[0]) ||
-	    isspace((unsigned char)val[vlen - 1]))
-		return "utmemd takes no leading or trailing blank";
-	return NULL;
 }
 
 /*
@@ -170,8 +140,8 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 		cfg->timeout_ms = (int)num;
 		return 0;
 	default: /* TMOD_TOKEN */
-		fault = tmod_token_fault(val, vlen);
-		if (fault != NULL ||
+		/* One utmemd could never hold for a tenant fails here. */
+		if (uadm_token_check(val, vlen, &fault) < 0 ||
 		    tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
 			goto err_value;
 		return 0;
@@ -201,7 +171,8 @@ err_value:
 	shown[nshown] = '\0';
 	if (i == TMOD_TOKEN)
 		snprintf(why->msg, sizeof(why->msg),
-			 "bad value for token (%zu bytes, not shown): %s", vlen,
+			 "bad value for token (%zu bytes, not shown): %s (utmemd's "
+			 "rule for a tenant's token)", vlen,
 			 fault != NULL ? fault : "unusable");
 	else if (i < sizeof(num_hi) / sizeof(num_hi[0]) && num_hi[i] != 0)
 		snprintf(why->msg, sizeof(why->msg),

@@ -21,14 +21,12 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/admin.h"
 #include "rm_api.h"
 #include "utmem.h"
 
 #define TCONN_ADDR_MAX 512
 #define TCONN_POOL_MAX 63   /* as utmem_pool_open() accepts */
-/* Token lengths utmemd accepts for a tenant (its "token" setting). */
-#define TCONN_TOKEN_MIN 8
-#define TCONN_TOKEN_MAX 255
 #define TCONN_DEFAULT_TIMEOUT_MS 1000
 #define TCONN_MAX_TIMEOUT_MS 600000
 
@@ -36,7 +34,7 @@
 struct tconn_cfg {
 	char addr[TCONN_ADDR_MAX + 1];
 	char pool[TCONN_POOL_MAX + 1];
-	char token[TCONN_TOKEN_MAX + 1]; /* empty: none */
+	char token[UADM_TOKEN_MAX + 1];  /* empty: none */
 	unsigned pool_flags;             /* UTMEM_POOL_* kind bits */
 	int timeout_ms;
 };

@@ -1102,22 +1102,22 @@ load_fails "with addr twice" "utmem: not loaded: addr given twice" \
 SECRET=s3cr3tT
 xs() { printf 'x%.0s' $(seq "$1"); }
 load_fails "with a token too long" \
-	"utmem: not loaded: bad value for token (301 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (301 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 294)"
 load_fails "with a token of 256 bytes" \
-	"utmem: not loaded: bad value for token (256 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (256 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 249)"
 load_fails "with a token of 7 bytes" \
-	"utmem: not loaded: bad value for token (7 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (7 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET"
 load_fails "with a tab in the token" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no control characters" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): control characters are not allowed (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET"$'\tab'
 load_fails "with a blank before ';' in the token" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no blank before ';'" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): ' ;' would start a comment in the config file (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET ;a"
 load_fails "with a token ending in a blank" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no leading or trailing blank" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): leading or trailing blanks are not allowed (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=${SECRET}ab "
 load_fails "with a misspelt token=" "utmem: not loaded: unknown argument 'tokn=...'" \
 	"addr=unix:$USOCK" pool=p "tokn=${SECRET}misspelt"

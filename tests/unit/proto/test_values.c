@@ -1,8 +1,9 @@
 /*
  * test_values.c — the value rules of src/proto/admin.c that utmemd's
  * settings, utmemctl and the Redis module share: a decimal number
- * (uadm_parse_uint). Each case is what one of them must take or refuse,
- * so that a value means the same wherever it is given.
+ * (uadm_parse_uint), a setting's text (uadm_text_fault) and a tenant's
+ * token (uadm_token_check). Each case is what one of them must take or
+ * refuse, so that a value means the same wherever it is given.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -65,10 +66,68 @@ static void test_parse_uint(void **state)
 	assert_int_equal(v, 5);
 }
 
+static void test_text_fault(void **state)
+{
+	(void)state;
+	assert_null(uadm_text_fault("", 0));
+	assert_null(uadm_text_fault("plain text", 10));
+	assert_null(uadm_text_fault("a;b", 3));         /* ';' after no blank */
+	assert_null(uadm_text_fault(";ab", 3));         /* ';' first */
+	assert_null(uadm_text_fault("a #b", 4));        /* '#' is no comment */
+	assert_null(uadm_text_fault("p\xc3\xa4ss", 5)); /* UTF-8 */
+	assert_string_equal(uadm_text_fault("a ;b", 4),
+			    "' ;' would start a comment in the config file");
+	assert_string_equal(uadm_text_fault("a\tb", 3),
+			    "control characters are not allowed");
+	assert_string_equal(uadm_text_fault("a\x7f" "b", 3),
+			    "control characters are not allowed");
+	assert_string_equal(uadm_text_fault("a\0b", 3),
+			    "control characters are not allowed");
+	/* A tab before ';' is a control character first. */
+	assert_string_equal(uadm_text_fault("a\t;b", 4),
+			    "control characters are not allowed");
+	assert_string_equal(uadm_text_fault(" ab", 3),
+			    "leading or trailing blanks are not allowed");
+	assert_string_equal(uadm_text_fault("ab ", 3),
+			    "leading or trailing blanks are not allowed");
+	/* The first fault met, reading from the start, is the one told. */
+	assert_string_equal(uadm_text_fault(" a\nb", 4),
+			    "control characters are not allowed");
+}
+
+static void test_token_check(void **state)
+{
+	char tok[UADM_TOKEN_MAX + 2];
+	const char *why = NULL;
+
+	(void)state;
+	memset(tok, 'x', sizeof(tok));
+	assert_int_equal(uadm_token_check(tok, 8, &why), 0);
+	assert_null(why);
+	assert_int_equal(uadm_token_check(tok, 255, &why), 0);
+	assert_int_equal(uadm_token_check(tok, 7, &why), -ERANGE);
+	assert_string_equal(why, "expected 8..255 bytes");
+	assert_int_equal(uadm_token_check(tok, 256, &why), -ERANGE);
+	assert_string_equal(why, "expected 8..255 bytes");
+	assert_int_equal(uadm_token_check(tok, 0, &why), -ERANGE);
+	/* Past the length, the text rule. */
+	assert_int_equal(uadm_token_check("abcdefg ", 8, &why), -EINVAL);
+	assert_string_equal(why, "leading or trailing blanks are not allowed");
+	assert_int_equal(uadm_token_check("abc ;defgh", 10, &why), -EINVAL);
+	assert_string_equal(why, "' ;' would start a comment in the config file");
+	assert_int_equal(uadm_token_check("abc\tdefgh", 9, &why), -EINVAL);
+	assert_string_equal(why, "control characters are not allowed");
+	assert_int_equal(uadm_token_check("abc;defgh", 9, &why), 0);
+	/* A short token with a bad byte: its length is told first. */
+	assert_int_equal(uadm_token_check("a\tb", 3, &why), -ERANGE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_uint),
+		cmocka_unit_test(test_text_fault),
+		cmocka_unit_test(test_token_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
