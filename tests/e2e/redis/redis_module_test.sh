@@ -262,6 +262,14 @@ rinfo() { r1 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
 expect_eq "Redis INFO utmem: linked" "$(rinfo linked)" 1
 expect_eq "Redis INFO utmem: pool" "$(rinfo pool)" e2e
 expect_eq "Redis INFO utmem: puts" "$(rinfo puts)" 1
+# TMEM.INFO's "# module" lines and Redis's INFO utmem section show the
+# same counters, in the same order, with the same values.
+expect_eq "TMEM.INFO and Redis INFO list the same counters" \
+	"$(r1 tmem.info | tr -d '\r' | sed -n '/^# module$/,/^last_error:/p' |
+		sed '1d;$d' | tr '\n' ' ')" \
+	"$(r1 info utmem | tr -d '\r' | sed -n '/^# utmem$/,/^$/p' |
+		sed -n 's/^utmem_//p' | grep -v -e '^linked:' -e '^addr:' \
+			-e '^pool:' -e '^kind:' | tr '\n' ' ')"
 
 # ---- 3. every command and alias ----
 
