@@ -7,9 +7,10 @@
  * (or MODULE LOAD with the same arguments). Arguments are checked before
  * anything else happens, and a bad one fails the load with one log line that
  * names it, leaving Redis running. The connection to utmemd is tried at load
- * time; if utmemd is not up yet the module still loads (a warning is logged)
- * and connects on the first TMEM command, so Redis and utmemd may start in
- * any order.
+ * time, off Redis's thread (tmem_dial.c), waited for TCONN_DIAL_WAIT_MS at
+ * most; if utmemd is not up yet, or does not answer, the module still loads
+ * (a warning is logged) and connects on the first TMEM command, so Redis
+ * and utmemd may start in any order.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -230,8 +231,19 @@ static void tmod_before_sleep(RedisModuleCtx *ctx, struct rm_event eid,
 	(void)data;
 	if (subevent == RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) {
 		tconn_flush(&tconn_state);
+		tconn_poll(&tconn_state); /* a dial that came in */
 		tblock_tick(); /* blocked POP/DEL past timeout_ms */
 	}
+}
+
+/*
+ * Will tmod_hook_event_loop() find the hook? Redis >= 7.0 has it, and
+ * EventLoopAdd with it: the first dial asks for lazy kicks on that guess,
+ * so that the connection made at load is not made twice.
+ */
+static int tmod_expect_hook(void)
+{
+	return rm.SubscribeToServerEvent != NULL && rm.EventLoopAdd != NULL;
 }
 
 /*
@@ -248,9 +260,10 @@ static void tmod_hook_event_loop(RedisModuleCtx *ctx, struct tconn *t)
 		rm_log(ctx, "verbose", "utmem: no event-loop hook in this Redis: "
 		       "each posted PUT wakes utmemd itself, and POP/DEL wait "
 		       "for utmemd on Redis's thread");
+		tconn_set_lazy_kick(t, 0);
 		return;
 	}
-	tconn_set_lazy_kick(t);
+	tconn_set_lazy_kick(t, 1);
 	tblock_enable();
 }
 
@@ -276,6 +289,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	rm_api_keep_log_ctx(ctx);
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
+	t->lazy_kick = tmod_expect_hook();
+	(void)tconn_start(t); /* else dials wait on Redis's thread (logged) */
 	err = tconn_ready(t, "load");
 	if (err == -EINVAL) {
 		/* libutmem could not parse the address (or TCP lacks token=):
@@ -287,7 +302,14 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       cfg.addr);
 		goto err_ready;
 	}
-	if (err < 0)
+	if (err == -EINPROGRESS)
+		rm_log(ctx, "warning",
+		       "utmem: utmemd at %s not usable yet (no answer within "
+		       "%d ms; connecting goes on in the background); loading "
+		       "anyway, TMEM commands answer UNAVAILABLE until it is "
+		       "linked", cfg.addr, TCONN_DIAL_WAIT_MS < cfg.timeout_ms ?
+		       TCONN_DIAL_WAIT_MS : cfg.timeout_ms);
+	else if (err < 0)
 		rm_log(ctx, "warning",
 		       "utmem: utmemd at %s not usable yet (%s); loading anyway, "
 		       "each TMEM command tries again",

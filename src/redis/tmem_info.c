@@ -158,10 +158,10 @@ int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
 		return tconn_reply_error(ctx, t, -ENOMEM, TCONN_NONE, NULL);
 	tcmd_addf(x,
 		  "# utmem\r\nmodule_version:%s\r\nlibutmem_version:%s\r\n"
-		  "connected:%d\r\naddr:%s\r\npool:%s\r\nkind:%s\r\n"
-		  "timeout_ms:%d\r\n",
+		  "connected:%d\r\nconnecting:%d\r\naddr:%s\r\npool:%s\r\n"
+		  "kind:%s\r\ntimeout_ms:%d\r\n",
 		  UTMEM_VERSION_STRING, utmem_version(),
-		  err >= 0 && t->c != NULL, t->cfg.addr, t->cfg.pool,
+		  err >= 0 && t->c != NULL, t->dialing, t->cfg.addr, t->cfg.pool,
 		  tconn_kind_name(&t->cfg), t->cfg.timeout_ms);
 	if (t->c != NULL)
 		tcmd_addf(x, "max_key:%zu\r\nmax_value:%zu\r\n",
@@ -175,7 +175,9 @@ int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
 		tcmd_info_stats(x, "tenant", tenant, 1);
 		tcmd_info_stats(x, "pool", pool, 0);
 	} else {
-		tcmd_addf(x, "stats_error:%s\r\n", utmem_strerror((int)err));
+		tcmd_addf(x, "stats_error:%s\r\n",
+			  err == -EINPROGRESS ? "connecting in the background"
+					      : utmem_strerror((int)err));
 	}
 	rm.ReplyWithStringBuffer(ctx, x->buf, x->len);
 	free(x);
@@ -245,6 +247,8 @@ static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
 
 	rm.InfoAddSection(ictx, NULL); /* the default section: "# utmem" */
 	rm.InfoAddFieldULongLong(ictx, "linked", (unsigned long long)t->linked);
+	rm.InfoAddFieldULongLong(ictx, "connecting",
+				 (unsigned long long)t->dialing);
 	rm.InfoAddFieldCString(ictx, "addr", t->cfg.addr);
 	rm.InfoAddFieldCString(ictx, "pool", t->cfg.pool);
 	rm.InfoAddFieldCString(ictx, "kind", tconn_kind_name(&t->cfg));

@@ -268,8 +268,8 @@ expect_eq "TMEM.INFO and Redis INFO list the same counters" \
 	"$(r1 tmem.info | tr -d '\r' | sed -n '/^# module$/,/^last_error:/p' |
 		sed '1d;$d' | tr '\n' ' ')" \
 	"$(r1 info utmem | tr -d '\r' | sed -n '/^# utmem$/,/^$/p' |
-		sed -n 's/^utmem_//p' | grep -v -e '^linked:' -e '^addr:' \
-			-e '^pool:' -e '^kind:' | tr '\n' ' ')"
+		sed -n 's/^utmem_//p' | grep -v -e '^linked:' -e '^connecting:' \
+			-e '^addr:' -e '^pool:' -e '^kind:' | tr '\n' ' ')"
 
 # ---- 3. every command and alias ----
 
@@ -732,17 +732,96 @@ timed_r1 tmem.del probe1
 expect_prefix "DEL while utmemd is stopped" "$OUT" "TIMEOUT utmemd at"
 expect_lt "DEL while utmemd is stopped answers in bounded time (ms)" \
 	"$MS" "$BOUND_MS"
-# The link was dropped after the timeout: this one dials again, and the
-# stopped daemon's kernel still accepts, so it is the handshake that times out.
+# The link was dropped after the timeout: this one dials again. The
+# stopped daemon's kernel still accepts, so libutmem's connect waits
+# timeout_ms for the handshake (as it waits for room in a full accept
+# queue): that wait is the module's dialing thread's, never Redis's. The
+# command waits 100 ms for the dial at most, then answers UNAVAILABLE.
 timed_r1 tmem.get h
 expect_prefix "GET after the link was dropped, utmemd still stopped" "$OUT" \
-	"TIMEOUT utmemd at"
-expect_lt "second GET while utmemd is stopped answers in bounded time (ms)" \
-	"$MS" "$BOUND_MS"
+	"UNAVAILABLE utmemd at unix:$USOCK: connecting in the background"
+expect_lt "GET dialing a stopped utmemd does not wait for the dial (ms)" \
+	"$MS" "$HELD_MS"
+expect_eq "INFO while dialing a stopped utmemd: connecting" \
+	"$(rinfo connecting)" 1
+# TMEM commands keep dialing the stopped utmemd for longer than
+# timeout_ms (a dial times out, the next is asked at once) while another
+# client PINGs: Redis's thread must not be held up (it was, each dial for
+# timeout_ms), and each TMEM command is answered at once.
+dial_load() { # until $T/dial.stop exists: "latency reply" per command
+	local t0 i=0
+	while [ ! -e "$T/dial.stop" ]; do
+		t0=$(now_ms)
+		if ((i++ % 2)); then OUT=$(r1 tmem.get h); else OUT=$(r1 tmem.put d x); fi
+		echo "$(($(now_ms) - t0)) $OUT"
+	done >"$T/dial.out"
+}
+rm -f "$T/dial.stop"
+dial_load &
+DPID=$!
+sleep 0.2
+best_r1 5 ping
+expect_eq "PING while TMEM commands dial a stopped utmemd" "$OUT" PONG
+expect_lt "PING while TMEM commands dial a stopped utmemd (ms)" "$MS" 300
+expect_lt "PING while TMEM commands dial a stopped utmemd, slowest of 5 (ms)" \
+	"$MS_MAX" "$HELD_MS"
+sleep $((TIMEOUT_MS / 1000 + 1)) # past a dial's timeout: the next dials
+best_r1 5 ping
+expect_lt "PING after a dial timed out, TMEM commands dialing on (ms)" "$MS" 300
+expect_lt "PING after a dial timed out, TMEM commands dialing on, slowest of 5 (ms)" \
+	"$MS_MAX" "$HELD_MS"
+touch "$T/dial.stop"
+wait "$DPID"
+expect_lt "TMEM commands while dialing a stopped utmemd, slowest (ms)" \
+	"$(sort -n "$T/dial.out" | tail -n 1 | cut -d' ' -f1)" "$HELD_MS"
+expect_eq "... each answered UNAVAILABLE" \
+	"$(grep -vc " UNAVAILABLE utmemd at unix:$USOCK: " "$T/dial.out")" 0
+expect_match "... and, once a dial timed out, saying so" "$(cat "$T/dial.out")" \
+	"not answering \\(the last connect timed out after $TIMEOUT_MS ms\\)"
 expect_eq "Redis serves while utmemd hangs" "$(r1 ping)" PONG
 expect_eq "plain Redis SET while utmemd hangs" "$(r1 set plain 1)" OK
 kill -CONT "$UPID"
+# Back: the dial under way (or the next) links again, within a timeout.
+t0=$(now_ms)
+for i in $(seq 100); do
+	[ "$(r1 tmem.get h)" = before ] && break
+	sleep 0.05
+done
 expect_eq "GET after utmemd resumes" "$(r1 tmem.get h)" before
+expect_lt "linked again after utmemd resumes (ms)" "$(($(now_ms) - t0))" \
+	"$BOUND_MS"
+expect_eq "INFO after utmemd resumes: connecting" "$(rinfo connecting)" 0
+
+# A link dropped with PUTs posted and not yet applied (utmemd stopped):
+# libutmem's close waits up to timeout_ms for them to be applied, so that
+# the next connection sees them. That wait is the dialing thread's too.
+freeze_pid "$UPID"
+timed_r1 tmem.put posted1 kept
+expect_eq "PUT while utmemd is stopped (posted)" "$OUT" OK
+expect_lt "PUT while utmemd is stopped is posted, not waited for (ms)" "$MS" 300
+r1 tmem.del probe3 >"$T/drop.out" &
+DPID=$!
+worst=0
+while kill -0 "$DPID" 2>/dev/null; do
+	timed_r1 ping
+	[ "$MS" -gt "$worst" ] && worst=$MS
+done
+for i in 1 2 3 4 5; do
+	timed_r1 ping
+	[ "$MS" -gt "$worst" ] && worst=$MS
+	sleep 0.1
+done
+wait "$DPID"
+expect_prefix "DEL that drops the link with a PUT posted" "$(cat "$T/drop.out")" \
+	"TIMEOUT utmemd at"
+expect_lt "PING while the link with a posted PUT is dropped, slowest (ms)" \
+	"$worst" "$HELD_MS"
+kill -CONT "$UPID"
+for i in $(seq 100); do
+	[ "$(r1 tmem.get posted1)" = kept ] && break
+	sleep 0.05
+done
+expect_eq "the PUT posted before the drop is kept" "$(r1 tmem.get posted1)" kept
 
 # ---- 7. utmemd killed (SIGKILL) mid-session, then restarted ----
 
@@ -1185,6 +1264,28 @@ for tok in "${SECRET}x" "$SECRET$(xs 248)" "$SECRET$(xs 249)" "$SECRET" \
 	*) pass ;;
 	esac
 done
+# MODULE LOAD with utmemd stopped: the dial at load is the dialing
+# thread's; the load waits 100 ms for it at most (it waited timeout_ms
+# for the handshake), and the module links once utmemd is back.
+freeze_pid "$UPID"
+timed r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral \
+	"timeout_ms=$TIMEOUT_MS"
+expect_eq "MODULE LOAD with utmemd stopped" "$OUT" OK
+expect_lt "MODULE LOAD with utmemd stopped does not wait for the dial (ms)" \
+	"$MS" "$HELD_MS"
+expect_log "MODULE LOAD with utmemd stopped says so" "$T/redis2.log" \
+	"not usable yet (no answer within 100 ms; connecting goes on in the background)"
+timed r2 tmem.put e 1
+expect_prefix "PUT while the load's dial waits" "$OUT" "UNAVAILABLE utmemd at"
+expect_lt "PUT while the load's dial waits answers at once (ms)" "$MS" "$HELD_MS"
+kill -CONT "$UPID"
+for i in $(seq 100); do
+	[ "$(r2 tmem.put e 1)" = OK ] && break
+	sleep 0.05
+done
+expect_eq "PUT once utmemd resumed after the load" "$(r2 tmem.put e 1)" OK
+expect_eq "MODULE UNLOAD after a load with utmemd stopped" \
+	"$(r2 module unload utmem)" OK
 for f in "$T/redis2.log" "$T/redis2.stderr"; do
 	expect_no_log "no token in $(basename "$f")" "$f" "$SECRET"
 done
