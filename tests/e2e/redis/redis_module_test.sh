@@ -227,6 +227,20 @@ best_of() {
 	MS=$MS_MIN
 }
 best_r1() { local n=$1; shift; best_of "$n" r1 "$@"; }
+# expect_soon WHAT WANT CLI ARGS...: CLI ARGS answers WANT within about
+# 5 s (polled: the module links again in the background). MS: how long.
+expect_soon() {
+	local what=$1 want=$2 t0 i
+	shift 2
+	t0=$(now_ms)
+	for i in $(seq 100); do
+		OUT=$("$@")
+		[ "$OUT" = "$want" ] && break
+		sleep 0.05
+	done
+	MS=$(($(now_ms) - t0))
+	expect_eq "$what" "$OUT" "$want"
+}
 
 mkdir -p "$RUN"
 
@@ -782,14 +796,8 @@ expect_eq "Redis serves while utmemd hangs" "$(r1 ping)" PONG
 expect_eq "plain Redis SET while utmemd hangs" "$(r1 set plain 1)" OK
 kill -CONT "$UPID"
 # Back: the dial under way (or the next) links again, within a timeout.
-t0=$(now_ms)
-for i in $(seq 100); do
-	[ "$(r1 tmem.get h)" = before ] && break
-	sleep 0.05
-done
-expect_eq "GET after utmemd resumes" "$(r1 tmem.get h)" before
-expect_lt "linked again after utmemd resumes (ms)" "$(($(now_ms) - t0))" \
-	"$BOUND_MS"
+expect_soon "GET after utmemd resumes" before r1 tmem.get h
+expect_lt "linked again after utmemd resumes (ms)" "$MS" "$BOUND_MS"
 expect_eq "INFO after utmemd resumes: connecting" "$(rinfo connecting)" 0
 
 # A link dropped with PUTs posted and not yet applied (utmemd stopped):
@@ -817,11 +825,7 @@ expect_prefix "DEL that drops the link with a PUT posted" "$(cat "$T/drop.out")"
 expect_lt "PING while the link with a posted PUT is dropped, slowest (ms)" \
 	"$worst" "$HELD_MS"
 kill -CONT "$UPID"
-for i in $(seq 100); do
-	[ "$(r1 tmem.get posted1)" = kept ] && break
-	sleep 0.05
-done
-expect_eq "the PUT posted before the drop is kept" "$(r1 tmem.get posted1)" kept
+expect_soon "the PUT posted before the drop is kept" kept r1 tmem.get posted1
 
 # ---- 7. utmemd killed (SIGKILL) mid-session, then restarted ----
 
@@ -1246,12 +1250,15 @@ for v in 5 0005 0000000000000000000000000000000000000000007 +5 -5 -0 ' 5' \
 	expect_eq "timeout_ms='$v' is read as utmemd reads a number" \
 		"$(mod_verdict "timeout_ms=$v")" "$CTL"
 done
-expect_eq "MODULE LOAD with timeout_ms=0005" \
-	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
-		kind=ephemeral timeout_ms=0005)" OK
-expect_eq "timeout_ms=0005 is 5" \
-	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" 5
-expect_eq "MODULE UNLOAD after timeout_ms=0005" "$(r2 module unload utmem)" OK
+load_timeout() { # value, what TMEM.INFO shows: load with it, check, unload
+	expect_eq "MODULE LOAD with timeout_ms=$1" \
+		"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+			kind=ephemeral "timeout_ms=$1")" OK
+	expect_eq "timeout_ms=$1 is $2" \
+		"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" "$2"
+	expect_eq "MODULE UNLOAD after timeout_ms=$1" "$(r2 module unload utmem)" OK
+}
+load_timeout 0005 5
 for tok in "${SECRET}x" "$SECRET$(xs 248)" "$SECRET$(xs 249)" "$SECRET" \
 	" ${SECRET}x" "${SECRET}x " "${SECRET}"$'\t'"x" "${SECRET}"$'\x7f'"x" \
 	"${SECRET}"$'\n'"x" "$SECRET ;x" "$SECRET;x" ";$SECRET" "$SECRET #x" \
@@ -1279,11 +1286,7 @@ timed r2 tmem.put e 1
 expect_prefix "PUT while the load's dial waits" "$OUT" "UNAVAILABLE utmemd at"
 expect_lt "PUT while the load's dial waits answers at once (ms)" "$MS" "$HELD_MS"
 kill -CONT "$UPID"
-for i in $(seq 100); do
-	[ "$(r2 tmem.put e 1)" = OK ] && break
-	sleep 0.05
-done
-expect_eq "PUT once utmemd resumed after the load" "$(r2 tmem.put e 1)" OK
+expect_soon "PUT once utmemd resumed after the load" OK r2 tmem.put e 1
 expect_eq "MODULE UNLOAD after a load with utmemd stopped" \
 	"$(r2 module unload utmem)" OK
 for f in "$T/redis2.log" "$T/redis2.stderr"; do
@@ -1291,12 +1294,7 @@ for f in "$T/redis2.log" "$T/redis2.stderr"; do
 done
 expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
 	"ERR unknown command"
-expect_eq "MODULE LOAD with timeout_ms=600000" \
-	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
-		kind=ephemeral timeout_ms=600000)" OK
-expect_eq "timeout_ms=600000 is taken" \
-	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" 600000
-expect_eq "MODULE UNLOAD after timeout_ms=600000" "$(r2 module unload utmem)" OK
+load_timeout 600000 600000
 # The bounds themselves load (over a Unix socket utmemd ignores the token).
 for n in 8 255; do
 	expect_eq "MODULE LOAD with a token of $n bytes" \
