@@ -1,8 +1,9 @@
 /*
  * admin.c — encoding and strict decoding of admin protocol records
- * (docs/protocol-admin.md), plus the size and log-level parsers that
- * utmemd's config and utmemctl's command line share so "512M" means the same
- * thing in both.
+ * (docs/protocol-admin.md), plus the value rules that utmemd's config,
+ * utmemctl's command line and the Redis module's arguments share, so that
+ * "512M", "0005" or a token mean the same thing (or are refused alike)
+ * wherever they are given.
  *
  * Every multi-byte field goes through wire.c's little-endian helpers; every
  * read is bounds-checked by the cursor, which latches -EPROTO on the first
@@ -319,6 +320,54 @@ int uadm_parse_size(const char *s, uint64_t *out)
 		return -ERANGE;
 	*out = (uint64_t)v << shift;
 	return 0;
+}
+
+int uadm_parse_uint(const char *s, size_t n, uint64_t lo, uint64_t hi,
+		    uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - (unsigned)'0';
+
+		if (d > 9 || d > hi || v > (hi - d) / 10)
+			return -EINVAL;
+		v = v * 10 + d;
+	}
+	if (v < lo)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+const char *uadm_text_fault(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			return "control characters are not allowed";
+		if (c == ';' && i > 0 && isspace((unsigned char)s[i - 1]))
+			return "' ;' would start a comment in the config file";
+	}
+	if (n && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1])))
+		return "leading or trailing blanks are not allowed";
+	return NULL;
+}
+
+_Static_assert(UADM_TOKEN_MIN == 8 && UADM_TOKEN_MAX == 255,
+	       "uadm_token_check() words the bounds");
+
+int uadm_token_check(const char *s, size_t n, const char **why)
+{
+	if (n < UADM_TOKEN_MIN || n > UADM_TOKEN_MAX) {
+		*why = "expected 8..255 bytes";
+		return -ERANGE;
+	}
+	*why = uadm_text_fault(s, n);
+	return *why ? -EINVAL : 0;
 }
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};

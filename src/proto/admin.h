@@ -54,6 +54,7 @@ enum uadm_op {
 #define UADM_NAME_MAX 63u
 #define UADM_PATH_MAX 107u /* a Unix socket path */
 #define UADM_TOKEN_MAX 255u
+#define UADM_TOKEN_MIN 8u  /* a tenant's token: 8..255 bytes */
 #define UADM_MSG_MAX 512u  /* error message in an error reply */
 #define UADM_SECTION_MAX 80u /* "utmemd", "tenant NAME", "pool NAME" */
 #define UADM_KEY_MAX 63u     /* a setting's key */
@@ -208,6 +209,36 @@ void uadm_r_setting(struct uadm_rbuf *r, struct uadm_setting *s);
  * *out, or -EINVAL (syntax) / -ERANGE (overflow).
  */
 int uadm_parse_size(const char *s, uint64_t *out);
+
+/*
+ * Parse the n bytes at s as a decimal number in [lo, hi]: digits only (no
+ * sign, blank or base prefix; leading zeros are read, "0005" is 5),
+ * checked against hi as each digit is read, so that no number of digits
+ * can wrap. This is how utmemd's settings read a number; the Redis
+ * module's arguments are read with it. Returns 0 and sets *out, or
+ * -EINVAL.
+ */
+int uadm_parse_uint(const char *s, size_t n, uint64_t lo, uint64_t hi,
+		    uint64_t *out);
+
+/*
+ * Could the n bytes at s be a setting's value in utmemd's config file, and
+ * read back unchanged from it after `utmemctl config save`? Not with a
+ * control character (a NUL included), a blank before ';' (the file's
+ * reader starts a comment there) or a leading or trailing blank (it strips
+ * them). Returns NULL, or what is wrong in words that never quote s.
+ */
+const char *uadm_text_fault(const char *s, size_t n);
+
+/*
+ * Could a tenant hold the n bytes at s as its token (utmemd's "token"
+ * setting)? UADM_TOKEN_MIN..UADM_TOKEN_MAX bytes that uadm_text_fault()
+ * accepts. Returns 0, -ERANGE for a length out of bounds or -EINVAL for
+ * a byte that cannot be, with *why set to what is wrong in words that
+ * never quote the token. utmemd's settings and the Redis module's token=
+ * are both checked here.
+ */
+int uadm_token_check(const char *s, size_t n, const char **why);
 
 /* Log level names: "error", "warn", "info", "debug". -EINVAL if unknown. */
 int uadm_log_level_parse(const char *s);

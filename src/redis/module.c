@@ -7,16 +7,17 @@
  * (or MODULE LOAD with the same arguments). Arguments are checked before
  * anything else happens, and a bad one fails the load with one log line that
  * names it, leaving Redis running. The connection to utmemd is tried at load
- * time; if utmemd is not up yet the module still loads (a warning is logged)
- * and connects on the first TMEM command, so Redis and utmemd may start in
- * any order.
+ * time, off Redis's thread (tmem_dial.c), waited for TCONN_DIAL_WAIT_MS at
+ * most; if utmemd is not up yet, or does not answer, the module still loads
+ * (a warning is logged) and connects on the first TMEM command, so Redis
+ * and utmemd may start in any order.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/admin.h"
 #include "rm_api.h"
 #include "tmem_block.h"
 #include "tmem_cmd.h"
@@ -29,9 +30,6 @@
 #define TMOD_USAGE \
 	"usage: loadmodule utmem.so addr=ADDRESS pool=NAME " \
 	"[kind=persistent|ephemeral] [timeout_ms=1..600000] [token=TOKEN]"
-
-#define TMOD_STR_(x) #x
-#define TMOD_STR(x) TMOD_STR_(x)
 
 /* An error message being built for the log. */
 struct tmod_why {
@@ -57,57 +55,6 @@ static int tmod_pool_name_ok(const char *s)
 		return 0;
 	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 			 "0123456789._-") == n;
-}
-
-/*
- * Could utmemd ever accept this token? Its "token" setting takes
- * TCONN_TOKEN_MIN..TCONN_TOKEN_MAX bytes, no control characters, no
- * leading or trailing blank, no blank before ';' (src/daemon/settings.c,
- * p_str), so no tenant can hold any other. Returns NULL, or what is wrong
- * (never the token itself).
- */
-static const char *tmod_token_fault(const char *val, size_t vlen)
-{
-	if (vlen < TCONN_TOKEN_MIN || vlen > TCONN_TOKEN_MAX)
-		return "utmemd takes " TMOD_STR(TCONN_TOKEN_MIN) ".."
-		       TMOD_STR(TCONN_TOKEN_MAX) " bytes";
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned char c = (unsigned char)val[i];
-
-		if (c < 0x20 || c == 0x7f)
-			return "utmemd takes no control characters";
-		if (c == ';' && i > 0 && isspace((unsigned char)val[i - 1]))
-			return "utmemd takes no blank before ';'";
-	}
-	if (isspace((unsigned char)val[0]) ||
-	    isspace((unsigned char)val[vlen - 1]))
-		return "utmemd takes no leading or trailing blank";
-	return NULL;
-}
-
-/*
- * Parse a decimal number in [lo, hi]: digits only (no sign, no blank, no
- * base prefix), checked for range as it is read so that no length of
- * digits can wrap. Every numeric argument goes through here.
- */
-static int tmod_parse_num(const char *val, size_t vlen, unsigned long lo,
-			  unsigned long hi, unsigned long *out)
-{
-	unsigned long v = 0;
-
-	if (vlen == 0)
-		return -EINVAL;
-	for (size_t i = 0; i < vlen; i++) {
-		unsigned d = (unsigned char)val[i] - (unsigned)'0';
-
-		if (d > 9 || d > hi || v > (hi - d) / 10)
-			return -EINVAL;
-		v = v * 10 + d;
-	}
-	if (v < lo)
-		return -EINVAL;
-	*out = v;
-	return 0;
 }
 
 /*
@@ -140,7 +87,7 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 	static const unsigned long num_lo[] = { [TMOD_TIMEOUT] = 1 };
 	static const unsigned long num_hi[] = {
 		[TMOD_TIMEOUT] = TCONN_MAX_TIMEOUT_MS };
-	unsigned long num;
+	uint64_t num;
 	char shown[65];
 	size_t nshown;
 	const char *eq = memchr(arg, '=', len);
@@ -188,13 +135,14 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 			goto err_value;
 		return 0;
 	case TMOD_TIMEOUT:
-		if (tmod_parse_num(val, vlen, num_lo[i], num_hi[i], &num) < 0)
+		/* Read as utmemd reads a number (digits only, 0005 is 5). */
+		if (uadm_parse_uint(val, vlen, num_lo[i], num_hi[i], &num) < 0)
 			goto err_value;
 		cfg->timeout_ms = (int)num;
 		return 0;
 	default: /* TMOD_TOKEN */
-		fault = tmod_token_fault(val, vlen);
-		if (fault != NULL ||
+		/* One utmemd could never hold for a tenant fails here. */
+		if (uadm_token_check(val, vlen, &fault) < 0 ||
 		    tmod_copy(cfg->token, sizeof(cfg->token), val, vlen) < 0)
 			goto err_value;
 		return 0;
@@ -224,7 +172,8 @@ err_value:
 	shown[nshown] = '\0';
 	if (i == TMOD_TOKEN)
 		snprintf(why->msg, sizeof(why->msg),
-			 "bad value for token (%zu bytes, not shown): %s", vlen,
+			 "bad value for token (%zu bytes, not shown): %s (utmemd's "
+			 "rule for a tenant's token)", vlen,
 			 fault != NULL ? fault : "unusable");
 	else if (i < sizeof(num_hi) / sizeof(num_hi[0]) && num_hi[i] != 0)
 		snprintf(why->msg, sizeof(why->msg),
@@ -282,8 +231,19 @@ static void tmod_before_sleep(RedisModuleCtx *ctx, struct rm_event eid,
 	(void)data;
 	if (subevent == RM_SUBEVENT_EVENTLOOP_BEFORE_SLEEP) {
 		tconn_flush(&tconn_state);
+		tconn_poll(&tconn_state); /* a dial that came in */
 		tblock_tick(); /* blocked POP/DEL past timeout_ms */
 	}
+}
+
+/*
+ * Will tmod_hook_event_loop() find the hook? Redis >= 7.0 has it, and
+ * EventLoopAdd with it: the first dial asks for lazy kicks on that guess,
+ * so that the connection made at load is not made twice.
+ */
+static int tmod_expect_hook(void)
+{
+	return rm.SubscribeToServerEvent != NULL && rm.EventLoopAdd != NULL;
 }
 
 /*
@@ -300,9 +260,10 @@ static void tmod_hook_event_loop(RedisModuleCtx *ctx, struct tconn *t)
 		rm_log(ctx, "verbose", "utmem: no event-loop hook in this Redis: "
 		       "each posted PUT wakes utmemd itself, and POP/DEL wait "
 		       "for utmemd on Redis's thread");
+		tconn_set_lazy_kick(t, 0);
 		return;
 	}
-	tconn_set_lazy_kick(t);
+	tconn_set_lazy_kick(t, 1);
 	tblock_enable();
 }
 
@@ -328,6 +289,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	rm_api_keep_log_ctx(ctx);
 	memset(t, 0, sizeof(*t));
 	t->cfg = cfg;
+	t->lazy_kick = tmod_expect_hook();
+	(void)tconn_start(t); /* else dials wait on Redis's thread (logged) */
 	err = tconn_ready(t, "load");
 	if (err == -EINVAL) {
 		/* libutmem could not parse the address (or TCP lacks token=):
@@ -339,7 +302,14 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		       cfg.addr);
 		goto err_ready;
 	}
-	if (err < 0)
+	if (err == -EINPROGRESS)
+		rm_log(ctx, "warning",
+		       "utmem: utmemd at %s not usable yet (no answer within "
+		       "%d ms; connecting goes on in the background); loading "
+		       "anyway, TMEM commands answer UNAVAILABLE until it is "
+		       "linked", cfg.addr, TCONN_DIAL_WAIT_MS < cfg.timeout_ms ?
+		       TCONN_DIAL_WAIT_MS : cfg.timeout_ms);
+	else if (err < 0)
 		rm_log(ctx, "warning",
 		       "utmem: utmemd at %s not usable yet (%s); loading anyway, "
 		       "each TMEM command tries again",

@@ -2,16 +2,18 @@
  * tmem_conn.c — connecting the Redis module to utmemd and keeping it so.
  *
  * The module connects once (at load if utmemd is up, else on the first
- * command) and then keeps one libutmem client for its lifetime: libutmem
- * itself redials and reopens the pool by name after the daemon restarts.
- * This file adds what a Redis server needs on top: one bounded retry so the
- * first command after a daemon restart succeeds instead of reporting the
- * dead socket, a log line when the link to utmemd goes down or comes back
- * (not one per failing command), counters, and error replies that say which
- * limit refused a value.
+ * command) and keeps that libutmem client until the link breaks; then it
+ * drops it and the next command dials again, reopening the pool by name
+ * (tmem_conn.h). Dialing and closing are done off Redis's thread
+ * (tmem_dial.c). This file adds what a Redis server needs on top: one
+ * bounded retry so the first command after a daemon restart succeeds
+ * instead of reporting the dead socket, a log line when the link to utmemd
+ * goes down or comes back (not one per failing command), counters, and
+ * error replies that say which limit refused a value.
  */
 #include "tmem_conn.h"
 #include "tmem_block.h"
+#include "tmem_dial.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +52,7 @@ int tconn_is_link_error(int err)
 	case ETIMEDOUT:
 	case EHOSTUNREACH:
 	case ENETUNREACH:
+	case EINPROGRESS: /* not linked yet: dialing */
 		return 1;
 	default:
 		return 0;
@@ -95,14 +98,15 @@ static void tconn_set_linked(struct tconn *t, int up, const char *why)
 }
 
 /* Forget the client; the next tconn_ready() dials a new one. Blocked
- * commands waiting on it are answered first (with t->drop_err). */
+ * commands waiting on it are answered first (with t->drop_err). It is
+ * closed off Redis's thread: the close waits for the PUTs posted on it. */
 static void tconn_drop(struct tconn *t)
 {
 	tblock_on_drop(t, t->drop_err ? t->drop_err : -ECONNRESET);
 	t->drop_err = 0;
 	utmem_batch_free(t->batch);
 	t->batch = NULL;
-	utmem_close(t->c);
+	tdial_close(t->c);
 	t->c = NULL;
 }
 
@@ -121,54 +125,44 @@ static int tconn_dial_error(struct tconn *t, int err)
 	return -ENOTCONN;
 }
 
-int tconn_ready(struct tconn *t, const char *opname)
+/* The UTMEM_OPT_* flags a dial asks for now. */
+static unsigned tconn_flags(const struct tconn *t)
 {
-	struct utmem_options opt = {
-		.token = t->cfg.token[0] ? t->cfg.token : NULL,
-		.timeout_ms = t->cfg.timeout_ms,
-		.no_reconnect = 1, /* tconn_call() redials, see tmem_conn.h */
-		.flags = t->lazy_kick ? UTMEM_OPT_LAZY_KICK : 0,
-	};
-	utmem_client *c = NULL;
-	utmem_batch *b = NULL;
-	uint32_t pool = 0;
-	int err;
+	return t->lazy_kick ? UTMEM_OPT_LAZY_KICK : 0;
+}
 
-	if (t->c != NULL)
+/*
+ * Make a dial's result the module's connection, or record why it failed
+ * (opname: the command that asked). Returns 0 or the error callers act on.
+ */
+static int tconn_adopt(struct tconn *t, const char *opname,
+		       const struct tdial_result *res)
+{
+	int err = res->err;
+
+	if (err == 0) {
+		t->c = res->c;
+		t->batch = res->batch;
+		t->pool = res->pool;
+		t->connect_err = 0;
+		t->dial_timed_out_ms = 0;
+		memcpy(t->server, res->server, sizeof(t->server));
+		t->server_ms = tconn_now_ms();
+		t->n.connects++;
+		tconn_set_linked(t, 1, NULL);
 		return 0;
-	err = utmem_connect(t->cfg.addr, &opt, &c);
-	if (err < 0) {
+	}
+	/* Not answering (stopped, or its accept queue full): the next
+	 * commands do not wait for a dial, for timeout_ms. */
+	t->dial_timed_out_ms = err == -ETIMEDOUT ? tconn_now_ms() : 0;
+	if (res->in_connect) {
 		snprintf(t->last_err, sizeof(t->last_err), "%s: connect: %s",
 			 opname, strerror(-err));
 		err = tconn_dial_error(t, err);
-		goto err_connect;
+	} else {
+		snprintf(t->last_err, sizeof(t->last_err), "%s: open pool %s: %s",
+			 opname, t->cfg.pool, utmem_strerror(err));
 	}
-	err = utmem_pool_open(c, t->cfg.pool,
-			      t->cfg.pool_flags | UTMEM_POOL_CREATE, &pool);
-	if (err == -ENOENT)
-		err = -EBADF; /* cannot happen with CREATE; never a "miss" */
-	if (err < 0)
-		goto err_client;
-	err = utmem_batch_new(c, &b);
-	if (err < 0)
-		goto err_client;
-	t->c = c;
-	t->batch = b;
-	t->pool = pool;
-	t->connect_err = 0;
-	/* For INFO, which must not wait for utmemd: what it said at connect. */
-	if (utmem_server_info(c, t->server, sizeof(t->server)) < 0)
-		t->server[0] = '\0';
-	t->server_ms = tconn_now_ms();
-	t->n.connects++;
-	tconn_set_linked(t, 1, NULL);
-	return 0;
-
-err_client:
-	utmem_close(c);
-	snprintf(t->last_err, sizeof(t->last_err), "%s: open pool %s: %s",
-		 opname, t->cfg.pool, utmem_strerror(err));
-err_connect:
 	t->n.connect_failures++;
 	t->last_err_ms = tconn_now_ms();
 	/* Log the first failure and each loss of the link, not every retry. */
@@ -177,6 +171,58 @@ err_connect:
 		       t->cfg.addr, t->last_err);
 	t->linked = 0;
 	return err;
+}
+
+/* Take the dial's result, waiting up to wait_ms; 1 if there is one to
+ * adopt. One dialed with flags since changed is closed, not adopted. */
+static int tconn_take(struct tconn *t, struct tdial_result *res, int wait_ms)
+{
+	if (!t->dialing || !tdial_take(res, wait_ms))
+		return 0;
+	t->dialing = 0;
+	if (res->flags == tconn_flags(t))
+		return 1;
+	utmem_batch_free(res->batch);
+	tdial_close(res->c);
+	return 0;
+}
+
+/* How long the command asking for a dial waits for it. */
+static int tconn_dial_wait_ms(const struct tconn *t)
+{
+	if (t->dial_timed_out_ms != 0 &&
+	    tconn_now_ms() - t->dial_timed_out_ms < t->cfg.timeout_ms)
+		return 0;
+	return t->cfg.timeout_ms < TCONN_DIAL_WAIT_MS ? t->cfg.timeout_ms
+						       : TCONN_DIAL_WAIT_MS;
+}
+
+int tconn_ready(struct tconn *t, const char *opname)
+{
+	struct tdial_result res;
+
+	if (t->c != NULL)
+		return 0;
+	/* A dial asked by an earlier command came in: a failure was
+	 * that command's, so dial again below. */
+	if (tconn_take(t, &res, 0) && tconn_adopt(t, t->dial_op, &res) == 0)
+		return 0;
+	if (!t->dialing) {
+		tdial_request(&t->cfg, tconn_flags(t));
+		t->dialing = 1;
+		t->dial_op = opname;
+		if (tconn_take(t, &res, tconn_dial_wait_ms(t)))
+			return tconn_adopt(t, opname, &res);
+	}
+	return -EINPROGRESS;
+}
+
+void tconn_poll(struct tconn *t)
+{
+	struct tdial_result res;
+
+	if (t->dialing && tconn_take(t, &res, 0))
+		(void)tconn_adopt(t, t->dial_op, &res);
 }
 
 /*
@@ -244,13 +290,15 @@ ssize_t tconn_call_once(struct tconn *t, const char *opname, tconn_op_fn op,
 	return tconn_run(t, opname, op, arg, 0);
 }
 
-void tconn_set_lazy_kick(struct tconn *t)
+void tconn_set_lazy_kick(struct tconn *t, int on)
 {
-	t->lazy_kick = 1;
-	if (t->c != NULL) {
+	if (t->lazy_kick == on)
+		return;
+	/* The client was dialed with the other setting (a dial under way
+	 * with it is closed when taken, tconn_take). */
+	t->lazy_kick = on;
+	if (t->c != NULL)
 		tconn_drop(t);
-		(void)tconn_ready(t, "load");
-	}
 }
 
 void tconn_flush(struct tconn *t)
@@ -259,9 +307,22 @@ void tconn_flush(struct tconn *t)
 		(void)utmem_flush(t->c);
 }
 
+int tconn_start(struct tconn *t)
+{
+	int err = tdial_start();
+
+	if (err < 0)
+		rm_log(NULL, "warning", "utmem: no thread to connect to utmemd "
+		       "with (%s): connecting waits on Redis's thread, up to "
+		       "timeout_ms=%d", strerror(-err), t->cfg.timeout_ms);
+	return err;
+}
+
 void tconn_shutdown(struct tconn *t)
 {
 	tconn_drop(t);
+	tdial_stop(); /* closes what tconn_drop handed it */
+	t->dialing = 0;
 	free(t->buf);
 	t->buf = NULL;
 	t->buf_cap = 0;
@@ -303,6 +364,17 @@ int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
 		return rm_reply_errorf(
 			ctx, "TIMEOUT utmemd at %s did not answer within %d ms%s%s%s",
 			t->cfg.addr, t->cfg.timeout_ms, sep, suffix, end);
+	case EINPROGRESS:
+		t->n.unavailable++;
+		if (t->dial_timed_out_ms != 0)
+			return rm_reply_errorf(
+				ctx, "UNAVAILABLE utmemd at %s: not answering "
+				     "(the last connect timed out after %d ms); "
+				     "connecting in the background%s%s%s",
+				t->cfg.addr, t->cfg.timeout_ms, sep, suffix, end);
+		return rm_reply_errorf(ctx, "UNAVAILABLE utmemd at %s: connecting "
+					    "in the background%s%s%s",
+				       t->cfg.addr, sep, suffix, end);
 	case ECONNRESET:
 	case ECONNREFUSED:
 	case ECONNABORTED:

@@ -7,7 +7,11 @@
  * touched by one thread only and needs no lock. Every call into libutmem is
  * bounded by the configured timeout, so a dead or stuck utmemd costs a
  * command at most about twice timeout_ms (one attempt plus one retry after a
- * broken connection) and never hangs Redis.
+ * broken connection) and never hangs Redis. Connecting and closing are not
+ * among those calls: they are done by the module's own thread
+ * (tmem_dial.c), so a stopped utmemd or a full accept queue never holds up
+ * Redis's thread for them; a command waits TCONN_DIAL_WAIT_MS at most for
+ * a connection and otherwise answers UNAVAILABLE (-EINPROGRESS here).
  *
  * The client is opened with no_reconnect: when the link breaks, this module
  * drops the client and dials a new one itself. Dialing is then the only
@@ -21,22 +25,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "proto/admin.h"
 #include "rm_api.h"
 #include "utmem.h"
 
 #define TCONN_ADDR_MAX 512
 #define TCONN_POOL_MAX 63   /* as utmem_pool_open() accepts */
-/* Token lengths utmemd accepts for a tenant (its "token" setting). */
-#define TCONN_TOKEN_MIN 8
-#define TCONN_TOKEN_MAX 255
 #define TCONN_DEFAULT_TIMEOUT_MS 1000
 #define TCONN_MAX_TIMEOUT_MS 600000
+/* How long the command that asks for a dial waits for it (at most
+ * timeout_ms; not at all while utmemd is known not to answer). */
+#define TCONN_DIAL_WAIT_MS 100
 
 /* What the module was loaded with. */
 struct tconn_cfg {
 	char addr[TCONN_ADDR_MAX + 1];
 	char pool[TCONN_POOL_MAX + 1];
-	char token[TCONN_TOKEN_MAX + 1]; /* empty: none */
+	char token[UADM_TOKEN_MAX + 1];  /* empty: none */
 	unsigned pool_flags;             /* UTMEM_POOL_* kind bits */
 	int timeout_ms;
 };
@@ -80,6 +85,10 @@ struct tconn {
 				called before Redis's event loop sleeps */
 	struct tconn_counters n;
 
+	int dialing;         /* a dial was asked of tmem_dial.c, not taken yet */
+	const char *dial_op; /* the command that asked for it, for last_err */
+	int64_t dial_timed_out_ms; /* when the last dial timed out, or 0 */
+
 	int drop_err;        /* why the client is being dropped (tmem_block.c) */
 	int connect_err;     /* errno of the last failed dial, or 0 */
 	int failed_dialing;  /* the error being replied came from dialing */
@@ -101,13 +110,23 @@ extern struct tconn tconn_state;
 typedef ssize_t (*tconn_op_fn)(struct tconn *t, void *arg);
 
 /*
- * Connect to cfg.addr and open cfg.pool if not yet done. Returns 0 or a
- * negative errno, the state left unconnected and the error recorded so the
- * next command dials again. A failed dial returns -ENOTCONN (the socket's
+ * Have a connection to cfg.addr with cfg.pool open. Without one, take the
+ * dial that came in, or ask tmem_dial.c for one and wait for it up to
+ * TCONN_DIAL_WAIT_MS (not at all while a dial is under way, or within
+ * timeout_ms of one that timed out). Returns 0; -EINPROGRESS while the
+ * dial goes on; or the dial's error, the state left unconnected and the
+ * error recorded so the next command dials again: -ENOTCONN (the socket's
  * own errno, e.g. ENOENT or ECONNREFUSED, is kept in connect_err for the
- * message), -ETIMEDOUT or -EPERM. Bounded by cfg.timeout_ms per step.
+ * message), -ETIMEDOUT, -EPERM, or what opening the pool said.
  */
 int tconn_ready(struct tconn *t, const char *opname);
+
+/*
+ * Before Redis's event loop sleeps: take a dial's result that came in
+ * (the link is logged as up or failing without waiting for a command).
+ * Cheap when no dial was asked.
+ */
+void tconn_poll(struct tconn *t);
 
 /*
  * Run op on a ready connection. A broken connection (reset, pipe, not
@@ -138,16 +157,24 @@ int tconn_is_link_error(int err);
  */
 void tconn_lost(struct tconn *t, const char *opname, int err);
 
-/* Close the client and free every buffer. Safe on a closed state. */
+/*
+ * Start the thread that dials and closes (tmem_dial.c). Returns 0, or
+ * -errno after logging that connecting waits on Redis's thread instead.
+ */
+int tconn_start(struct tconn *t);
+
+/* Close the client, stop the thread (waiting for a dial under way) and
+ * free every buffer. Safe on a closed state. */
 void tconn_shutdown(struct tconn *t);
 
 /*
- * Posted PUTs wake utmemd once per turn of Redis's event loop, from
+ * Whether posted PUTs wake utmemd once per turn of Redis's event loop, from
  * tconn_flush(), instead of once each (an eventfd write whenever utmemd's
- * worker sleeps). Call when a before-sleep hook calling tconn_flush() is in
- * place; a client already connected is redialled so the setting applies.
+ * worker sleeps): only where a before-sleep hook calls tconn_flush(). A
+ * client connected (or being dialed) with the other setting is dropped,
+ * so that the next command dials with this one.
  */
-void tconn_set_lazy_kick(struct tconn *t);
+void tconn_set_lazy_kick(struct tconn *t, int on);
 
 /* Wake utmemd for the PUTs posted since the last call (no-op when none or
  * when not connected). Never blocks. */

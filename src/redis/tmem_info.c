@@ -15,6 +15,42 @@
 #include "tmem_cmd.h"
 #include "tmem_conn.h"
 
+/* The module's counters (struct tconn_counters) by name, in the order
+ * TMEM.INFO and Redis's INFO list them. */
+struct tcmd_counter {
+	const char *name;
+	size_t off;
+};
+
+#define TCMD_COUNTER(f) { #f, offsetof(struct tconn_counters, f) }
+
+static const struct tcmd_counter tcmd_counters[] = {
+	TCMD_COUNTER(commands), TCMD_COUNTER(errors),
+	TCMD_COUNTER(connects), TCMD_COUNTER(connect_failures),
+	TCMD_COUNTER(retries), TCMD_COUNTER(unavailable),
+	TCMD_COUNTER(timeouts), TCMD_COUNTER(refused_quota),
+	TCMD_COUNTER(refused_capacity), TCMD_COUNTER(refused_toobig),
+	TCMD_COUNTER(puts), TCMD_COUNTER(put_bytes), TCMD_COUNTER(gets),
+	TCMD_COUNTER(hits), TCMD_COUNTER(misses), TCMD_COUNTER(get_bytes),
+	TCMD_COUNTER(dels), TCMD_COUNTER(local_views),
+	TCMD_COUNTER(batch_views), TCMD_COUNTER(async_blocked),
+	TCMD_COUNTER(async_done), TCMD_COUNTER(async_timeouts),
+	TCMD_COUNTER(async_sync), TCMD_COUNTER(async_inflight),
+};
+#define TCMD_NCOUNTERS (sizeof(tcmd_counters) / sizeof(tcmd_counters[0]))
+
+/* Counter i of t's. */
+static uint64_t tcmd_counter(const struct tconn *t, size_t i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const char *)&t->n + tcmd_counters[i].off, sizeof(v));
+	return v;
+}
+
+_Static_assert(sizeof(struct tconn_counters) == TCMD_NCOUNTERS * sizeof(uint64_t),
+	       "every counter is listed, once");
+
 /* ---- TMEM.INFO ---- */
 
 /* A bounded text being appended to. */
@@ -100,38 +136,10 @@ static void tcmd_info_stats(struct tcmd_text *x, const char *pre,
 
 static void tcmd_info_counters(struct tcmd_text *x, const struct tconn *t)
 {
-	const struct tconn_counters *n = &t->n;
-
-	tcmd_addf(x,
-		  "# module\r\ncommands:%llu\r\nerrors:%llu\r\nconnects:%llu\r\n"
-		  "connect_failures:%llu\r\nretries:%llu\r\nunavailable:%llu\r\n"
-		  "timeouts:%llu\r\nrefused_quota:%llu\r\nrefused_capacity:%llu\r\n"
-		  "refused_toobig:%llu\r\nputs:%llu\r\nput_bytes:%llu\r\n"
-		  "gets:%llu\r\nhits:%llu\r\nmisses:%llu\r\nget_bytes:%llu\r\n"
-		  "dels:%llu\r\nlocal_views:%llu\r\nbatch_views:%llu\r\n"
-		  "async_blocked:%llu\r\nasync_done:%llu\r\n"
-		  "async_timeouts:%llu\r\nasync_sync:%llu\r\n"
-		  "async_inflight:%llu\r\n",
-		  (unsigned long long)n->commands, (unsigned long long)n->errors,
-		  (unsigned long long)n->connects,
-		  (unsigned long long)n->connect_failures,
-		  (unsigned long long)n->retries,
-		  (unsigned long long)n->unavailable,
-		  (unsigned long long)n->timeouts,
-		  (unsigned long long)n->refused_quota,
-		  (unsigned long long)n->refused_capacity,
-		  (unsigned long long)n->refused_toobig,
-		  (unsigned long long)n->puts, (unsigned long long)n->put_bytes,
-		  (unsigned long long)n->gets, (unsigned long long)n->hits,
-		  (unsigned long long)n->misses, (unsigned long long)n->get_bytes,
-		  (unsigned long long)n->dels,
-		  (unsigned long long)n->local_views,
-		  (unsigned long long)n->batch_views,
-		  (unsigned long long)n->async_blocked,
-		  (unsigned long long)n->async_done,
-		  (unsigned long long)n->async_timeouts,
-		  (unsigned long long)n->async_sync,
-		  (unsigned long long)n->async_inflight);
+	tcmd_addf(x, "# module\r\n");
+	for (size_t i = 0; i < TCMD_NCOUNTERS; i++)
+		tcmd_addf(x, "%s:%llu\r\n", tcmd_counters[i].name,
+			  (unsigned long long)tcmd_counter(t, i));
 	if (t->last_err[0] != '\0')
 		tcmd_addf(x, "last_error:%s\r\nlast_error_age_ms:%lld\r\n",
 			  t->last_err, (long long)(tconn_now_ms() - t->last_err_ms));
@@ -150,10 +158,10 @@ int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
 		return tconn_reply_error(ctx, t, -ENOMEM, TCONN_NONE, NULL);
 	tcmd_addf(x,
 		  "# utmem\r\nmodule_version:%s\r\nlibutmem_version:%s\r\n"
-		  "connected:%d\r\naddr:%s\r\npool:%s\r\nkind:%s\r\n"
-		  "timeout_ms:%d\r\n",
+		  "connected:%d\r\nconnecting:%d\r\naddr:%s\r\npool:%s\r\n"
+		  "kind:%s\r\ntimeout_ms:%d\r\n",
 		  UTMEM_VERSION_STRING, utmem_version(),
-		  err >= 0 && t->c != NULL, t->cfg.addr, t->cfg.pool,
+		  err >= 0 && t->c != NULL, t->dialing, t->cfg.addr, t->cfg.pool,
 		  tconn_kind_name(&t->cfg), t->cfg.timeout_ms);
 	if (t->c != NULL)
 		tcmd_addf(x, "max_key:%zu\r\nmax_value:%zu\r\n",
@@ -167,7 +175,9 @@ int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
 		tcmd_info_stats(x, "tenant", tenant, 1);
 		tcmd_info_stats(x, "pool", pool, 0);
 	} else {
-		tcmd_addf(x, "stats_error:%s\r\n", utmem_strerror((int)err));
+		tcmd_addf(x, "stats_error:%s\r\n",
+			  err == -EINPROGRESS ? "connecting in the background"
+					      : utmem_strerror((int)err));
 	}
 	rm.ReplyWithStringBuffer(ctx, x->buf, x->len);
 	free(x);
@@ -199,28 +209,6 @@ int tcmd_info(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 }
 
 /* ---- the module's section of Redis's INFO ---- */
-
-/* One counter of struct tconn_counters, by name, for INFO. */
-struct tcmd_counter {
-	const char *name;
-	size_t off;
-};
-
-#define TCMD_COUNTER(f) { #f, offsetof(struct tconn_counters, f) }
-
-static const struct tcmd_counter tcmd_counters[] = {
-	TCMD_COUNTER(commands), TCMD_COUNTER(errors),
-	TCMD_COUNTER(connects), TCMD_COUNTER(connect_failures),
-	TCMD_COUNTER(retries), TCMD_COUNTER(unavailable),
-	TCMD_COUNTER(timeouts), TCMD_COUNTER(refused_quota),
-	TCMD_COUNTER(refused_capacity), TCMD_COUNTER(refused_toobig),
-	TCMD_COUNTER(puts), TCMD_COUNTER(put_bytes), TCMD_COUNTER(gets),
-	TCMD_COUNTER(hits), TCMD_COUNTER(misses), TCMD_COUNTER(get_bytes),
-	TCMD_COUNTER(dels), TCMD_COUNTER(local_views),
-	TCMD_COUNTER(batch_views), TCMD_COUNTER(async_blocked),
-	TCMD_COUNTER(async_done), TCMD_COUNTER(async_timeouts),
-	TCMD_COUNTER(async_sync), TCMD_COUNTER(async_inflight),
-};
 
 /*
  * "# utmem_server": what utmemd said about itself at the last connect
@@ -259,16 +247,14 @@ static void tcmd_info_section(RedisModuleInfoCtx *ictx, int for_crash_report)
 
 	rm.InfoAddSection(ictx, NULL); /* the default section: "# utmem" */
 	rm.InfoAddFieldULongLong(ictx, "linked", (unsigned long long)t->linked);
+	rm.InfoAddFieldULongLong(ictx, "connecting",
+				 (unsigned long long)t->dialing);
 	rm.InfoAddFieldCString(ictx, "addr", t->cfg.addr);
 	rm.InfoAddFieldCString(ictx, "pool", t->cfg.pool);
 	rm.InfoAddFieldCString(ictx, "kind", tconn_kind_name(&t->cfg));
-	for (size_t i = 0; i < sizeof(tcmd_counters) / sizeof(tcmd_counters[0]);
-	     i++) {
-		uint64_t v;
-
-		memcpy(&v, (const char *)&t->n + tcmd_counters[i].off, sizeof(v));
-		rm.InfoAddFieldULongLong(ictx, tcmd_counters[i].name, v);
-	}
+	for (size_t i = 0; i < TCMD_NCOUNTERS; i++)
+		rm.InfoAddFieldULongLong(ictx, tcmd_counters[i].name,
+					 tcmd_counter(t, i));
 	tcmd_info_server_section(ictx, t);
 }
 

@@ -49,6 +49,7 @@ struct tcmd_multi {
 	int chunk;     /* keys per batch */
 	tcmd_queue_fn queue;
 	tcmd_done_fn done;
+	utmem_view_fn view; /* EXISTS/MGET: a key's value read one-sidedly */
 
 	long long count;   /* DEL/EXISTS: keys found; MPUT: pairs stored */
 	ssize_t first_err; /* MPUT/DEL: first per-key failure, or 0 */
@@ -125,23 +126,30 @@ static void tcmd_count_done(struct tconn *t, struct tcmd_multi *m, int argi,
 }
 
 /*
- * Run m through tconn_call and reply with its count (DEL, EXISTS), or with
- * the error that stopped it.
+ * Reply with m's count (DEL, EXISTS), or with the error that stopped it
+ * (r, else the first per-key failure) and how many keys were done first.
  */
-static int tcmd_counting(RedisModuleCtx *ctx, struct tcmd_multi *m,
-			 const char *opname, const char *verb)
+static int tcmd_count_reply(RedisModuleCtx *ctx, const struct tcmd_multi *m,
+			    ssize_t r, const char *verb)
 {
-	struct tconn *t = &tconn_state;
 	char note[64];
-	ssize_t r;
 
-	r = tconn_call(t, opname, tcmd_multi_op, m);
 	if (r == 0 && m->first_err == 0)
 		return rm.ReplyWithLongLong(ctx, m->count);
 	snprintf(note, sizeof(note), "%lld of %d keys %s before the failure",
 		 m->count, m->argc - 1, verb);
-	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m->first_err,
-				 TCONN_KEY, note);
+	return tconn_reply_error(ctx, &tconn_state,
+				 r < 0 ? (int)r : (int)m->first_err, TCONN_KEY,
+				 note);
+}
+
+/* Run m's batches through tconn_call and reply as tcmd_count_reply(). */
+static int tcmd_counting(RedisModuleCtx *ctx, struct tcmd_multi *m,
+			 const char *opname, const char *verb)
+{
+	return tcmd_count_reply(ctx, m,
+				tconn_call(&tconn_state, opname, tcmd_multi_op, m),
+				verb);
 }
 
 /* Reply with the number of keys that were present and are now removed. */
@@ -182,23 +190,24 @@ static int tcmd_exists_queue(struct tconn *t, struct tcmd_multi *m, int argi,
 	return utmem_batch_get(t->batch, t->pool, key, klen, &none, 0, 0);
 }
 
-/* A view that only says the key holds a value: nothing is copied. */
+/* EXISTS's view: the key holds a value, count it; nothing is copied. */
 static int tcmd_view_count(void *arg, const void *val, size_t len)
 {
-	(void)arg;
+	struct tcmd_multi *m = arg;
+
 	(void)val;
 	(void)len;
+	m->count++;
 	return 0;
 }
 
 /*
- * Look key argi up one-sidedly (UTMEM_GET_LOCAL) with fn. A view that
+ * Look key argi up one-sidedly (UTMEM_GET_LOCAL) with m->view. A view that
  * could not be had this time, once one was had for an earlier key, is
  * asked of utmemd alone; before that, -EAGAIN goes back to the caller, who
  * takes the batch path from this key on (no value region on this link).
  */
-static int tcmd_local_view(struct tconn *t, struct tcmd_multi *m, int argi,
-			   utmem_view_fn fn, void *arg)
+static int tcmd_local_view(struct tconn *t, struct tcmd_multi *m, int argi)
 {
 	size_t klen;
 	const char *key = tcmd_arg(m, argi, &klen);
@@ -206,27 +215,33 @@ static int tcmd_local_view(struct tconn *t, struct tcmd_multi *m, int argi,
 
 	if (klen == 0)
 		return -EINVAL; /* holds nothing; nothing to ask */
-	r = utmem_get_view(t->c, t->pool, key, klen, UTMEM_GET_LOCAL, fn, arg);
+	r = utmem_get_view(t->c, t->pool, key, klen, UTMEM_GET_LOCAL, m->view, m);
 	if (r == -EAGAIN && m->local_ok)
-		r = utmem_get_view(t->c, t->pool, key, klen, 0, fn, arg);
+		r = utmem_get_view(t->c, t->pool, key, klen, 0, m->view, m);
 	if (r != -EAGAIN && !tconn_is_link_error(r))
 		m->local_ok = 1;
 	return r;
 }
 
-/* EXISTS from views of the value region: no round trip to utmemd. */
-static ssize_t tcmd_exists_local_op(struct tconn *t, void *arg)
+/*
+ * EXISTS and MGET from views of the value region: no round trip to
+ * utmemd. A key holding a value goes to m->view (EXISTS counts it, MGET
+ * replies with it, the value's one copy), any other to m->done, as from
+ * a batch (a miss, or that key's error).
+ */
+static ssize_t tcmd_local_op(struct tconn *t, void *arg)
 {
 	struct tcmd_multi *m = arg;
 
 	for (; m->next < m->argc; m->next++) {
-		int r = tcmd_local_view(t, m, m->next, tcmd_view_count, NULL);
+		int r = tcmd_local_view(t, m, m->next);
 
 		if (r == -EAGAIN)
 			return r; /* the batch path goes on from this key */
 		if (r < 0 && tconn_is_link_error(r))
 			return r; /* resumed at this key (tconn_call) */
-		tcmd_count_done(t, m, m->next, 0, r);
+		if (r < 0)
+			m->done(t, m, m->next, 0, r);
 	}
 	return 0;
 }
@@ -240,15 +255,14 @@ int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	struct tcmd_multi m = {
 		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
 		.chunk = TCMD_CHUNK, .queue = tcmd_exists_queue,
-		.done = tcmd_count_done,
+		.done = tcmd_count_done, .view = tcmd_view_count,
 	};
-	char note[64];
 	ssize_t r;
 
 	if (argc < 2)
 		return rm.WrongArity(ctx);
 	t->n.commands++;
-	r = tconn_call(t, "exists", tcmd_exists_local_op, &m);
+	r = tconn_call(t, "exists", tcmd_local_op, &m);
 	if (r == -EAGAIN) {
 		t->n.batch_views++;
 		/* No value region: ask utmemd, blocking only this client where
@@ -259,12 +273,7 @@ int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		return tcmd_counting(ctx, &m, "exists", "found");
 	}
 	t->n.local_views++;
-	if (r == 0 && m.first_err == 0)
-		return rm.ReplyWithLongLong(ctx, m.count);
-	snprintf(note, sizeof(note), "%lld of %d keys found before the failure",
-		 m.count, argc - 1);
-	return tconn_reply_error(ctx, t, r < 0 ? (int)r : (int)m.first_err,
-				 TCONN_KEY, note);
+	return tcmd_count_reply(ctx, &m, r, "found");
 }
 
 /* ---- TMEM.MPUT key value [key value ...] ---- */
@@ -350,6 +359,26 @@ static int tcmd_mget_queue(struct tconn *t, struct tcmd_multi *m, int argi,
 	return utmem_batch_get(t->batch, t->pool, key, klen, slot, m->slot, 0);
 }
 
+/* Start MGET's next element (and, before the first, the reply's array). */
+static void tcmd_mget_element(struct tconn *t, struct tcmd_multi *m)
+{
+	if (m->emitted == 0)
+		rm.ReplyWithArray(m->ctx, m->argc - 1);
+	m->emitted++;
+	t->n.gets++;
+}
+
+/* MGET's element for a value of len bytes, copied into the reply. */
+static void tcmd_mget_value(struct tconn *t, struct tcmd_multi *m,
+			    const void *val, size_t len)
+{
+	tcmd_mget_element(t, m);
+	t->n.hits++;
+	t->n.get_bytes += len;
+	tconn_note_size(t, len);
+	rm.ReplyWithStringBuffer(m->ctx, val, len);
+}
+
 /* Reply one element: the value, nil, or an error for that key only. */
 static void tcmd_mget_done(struct tconn *t, struct tcmd_multi *m, int argi,
 			   int p, ssize_t res)
@@ -358,10 +387,6 @@ static void tcmd_mget_done(struct tconn *t, struct tcmd_multi *m, int argi,
 	const char *key = tcmd_arg(m, argi, &klen);
 	void *heap = NULL;
 
-	if (m->emitted == 0)
-		rm.ReplyWithArray(m->ctx, m->argc - 1);
-	m->emitted++;
-	t->n.gets++;
 	if (res == -ENOBUFS) {
 		/* Larger than its slot: fetch it alone, at its exact size. */
 		int err = utmem_get_alloc(t->c, t->pool, key, klen, &heap,
@@ -370,16 +395,14 @@ static void tcmd_mget_done(struct tconn *t, struct tcmd_multi *m, int argi,
 		res = err < 0 ? err : (ssize_t)vlen;
 	}
 	if (res >= 0) {
-		const char *val = heap ? heap : (char *)t->buf + (size_t)p * m->slot;
-
-		t->n.hits++;
-		t->n.get_bytes += (uint64_t)res;
-		tconn_note_size(t, (size_t)res);
-		rm.ReplyWithStringBuffer(m->ctx, val, (size_t)res);
+		tcmd_mget_value(t, m, heap ? heap : (char *)t->buf + (size_t)p * m->slot,
+				(size_t)res);
 	} else if (tcmd_no_value(res, klen)) {
+		tcmd_mget_element(t, m);
 		t->n.misses++;
 		rm.ReplyWithNull(m->ctx);
 	} else {
+		tcmd_mget_element(t, m);
 		tconn_reply_error(m->ctx, t, (int)res, TCONN_KEY, NULL);
 	}
 	free(heap);
@@ -411,48 +434,7 @@ static int tcmd_mget_plan(struct tconn *t, struct tcmd_multi *m)
 /* The view of one MGET element: reply with it at once (the one copy). */
 static int tcmd_view_element(void *arg, const void *val, size_t len)
 {
-	struct tcmd_multi *m = arg;
-	struct tconn *t = &tconn_state;
-
-	if (m->emitted == 0)
-		rm.ReplyWithArray(m->ctx, m->argc - 1);
-	m->emitted++;
-	t->n.gets++;
-	t->n.hits++;
-	t->n.get_bytes += len;
-	tconn_note_size(t, len);
-	rm.ReplyWithStringBuffer(m->ctx, val, len);
-	return 0;
-}
-
-/* MGET from views of the value region, each element replied from its
- * view as TMEM.GET does: no round trip to utmemd, one copy per value. */
-static ssize_t tcmd_mget_local_op(struct tconn *t, void *arg)
-{
-	struct tcmd_multi *m = arg;
-
-	for (; m->next < m->argc; m->next++) {
-		size_t klen;
-		int r = tcmd_local_view(t, m, m->next, tcmd_view_element, m);
-
-		if (r == -EAGAIN)
-			return r; /* the batch path goes on from this key */
-		if (r >= 0)
-			continue; /* replied by the view */
-		if (tconn_is_link_error(r))
-			return r; /* resumed at this key (tconn_call) */
-		(void)tcmd_arg(m, m->next, &klen);
-		if (m->emitted == 0)
-			rm.ReplyWithArray(m->ctx, m->argc - 1);
-		m->emitted++;
-		t->n.gets++;
-		if (tcmd_no_value(r, klen)) {
-			t->n.misses++;
-			rm.ReplyWithNull(m->ctx);
-		} else {
-			tconn_reply_error(m->ctx, t, r, TCONN_KEY, NULL);
-		}
-	}
+	tcmd_mget_value(&tconn_state, arg, val, len);
 	return 0;
 }
 
@@ -468,6 +450,7 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	struct tcmd_multi m = {
 		.ctx = ctx, .argv = argv, .argc = argc, .step = 1, .next = 1,
 		.queue = tcmd_mget_queue, .done = tcmd_mget_done,
+		.view = tcmd_view_element,
 	};
 	ssize_t r;
 	int err;
@@ -475,7 +458,7 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (argc < 2)
 		return rm.WrongArity(ctx);
 	t->n.commands++;
-	r = tconn_call(t, "mget", tcmd_mget_local_op, &m);
+	r = tconn_call(t, "mget", tcmd_local_op, &m);
 	if (r != -EAGAIN) {
 		t->n.local_views++;
 		goto done;

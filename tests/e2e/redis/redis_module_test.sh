@@ -227,6 +227,20 @@ best_of() {
 	MS=$MS_MIN
 }
 best_r1() { local n=$1; shift; best_of "$n" r1 "$@"; }
+# expect_soon WHAT WANT CLI ARGS...: CLI ARGS answers WANT within about
+# 5 s (polled: the module links again in the background). MS: how long.
+expect_soon() {
+	local what=$1 want=$2 t0 i
+	shift 2
+	t0=$(now_ms)
+	for i in $(seq 100); do
+		OUT=$("$@")
+		[ "$OUT" = "$want" ] && break
+		sleep 0.05
+	done
+	MS=$(($(now_ms) - t0))
+	expect_eq "$what" "$OUT" "$want"
+}
 
 mkdir -p "$RUN"
 
@@ -262,6 +276,14 @@ rinfo() { r1 info utmem | tr -d '\r' | sed -n "s/^utmem_$1://p"; }
 expect_eq "Redis INFO utmem: linked" "$(rinfo linked)" 1
 expect_eq "Redis INFO utmem: pool" "$(rinfo pool)" e2e
 expect_eq "Redis INFO utmem: puts" "$(rinfo puts)" 1
+# TMEM.INFO's "# module" lines and Redis's INFO utmem section show the
+# same counters, in the same order, with the same values.
+expect_eq "TMEM.INFO and Redis INFO list the same counters" \
+	"$(r1 tmem.info | tr -d '\r' | sed -n '/^# module$/,/^last_error:/p' |
+		sed '1d;$d' | tr '\n' ' ')" \
+	"$(r1 info utmem | tr -d '\r' | sed -n '/^# utmem$/,/^$/p' |
+		sed -n 's/^utmem_//p' | grep -v -e '^linked:' -e '^connecting:' \
+			-e '^addr:' -e '^pool:' -e '^kind:' | tr '\n' ' ')"
 
 # ---- 3. every command and alias ----
 
@@ -724,17 +746,86 @@ timed_r1 tmem.del probe1
 expect_prefix "DEL while utmemd is stopped" "$OUT" "TIMEOUT utmemd at"
 expect_lt "DEL while utmemd is stopped answers in bounded time (ms)" \
 	"$MS" "$BOUND_MS"
-# The link was dropped after the timeout: this one dials again, and the
-# stopped daemon's kernel still accepts, so it is the handshake that times out.
+# The link was dropped after the timeout: this one dials again. The
+# stopped daemon's kernel still accepts, so libutmem's connect waits
+# timeout_ms for the handshake (as it waits for room in a full accept
+# queue): that wait is the module's dialing thread's, never Redis's. The
+# command waits 100 ms for the dial at most, then answers UNAVAILABLE.
 timed_r1 tmem.get h
 expect_prefix "GET after the link was dropped, utmemd still stopped" "$OUT" \
-	"TIMEOUT utmemd at"
-expect_lt "second GET while utmemd is stopped answers in bounded time (ms)" \
-	"$MS" "$BOUND_MS"
+	"UNAVAILABLE utmemd at unix:$USOCK: connecting in the background"
+expect_lt "GET dialing a stopped utmemd does not wait for the dial (ms)" \
+	"$MS" "$HELD_MS"
+expect_eq "INFO while dialing a stopped utmemd: connecting" \
+	"$(rinfo connecting)" 1
+# TMEM commands keep dialing the stopped utmemd for longer than
+# timeout_ms (a dial times out, the next is asked at once) while another
+# client PINGs: Redis's thread must not be held up (it was, each dial for
+# timeout_ms), and each TMEM command is answered at once.
+dial_load() { # until $T/dial.stop exists: "latency reply" per command
+	local t0 i=0
+	while [ ! -e "$T/dial.stop" ]; do
+		t0=$(now_ms)
+		if ((i++ % 2)); then OUT=$(r1 tmem.get h); else OUT=$(r1 tmem.put d x); fi
+		echo "$(($(now_ms) - t0)) $OUT"
+	done >"$T/dial.out"
+}
+rm -f "$T/dial.stop"
+dial_load &
+DPID=$!
+sleep 0.2
+best_r1 5 ping
+expect_eq "PING while TMEM commands dial a stopped utmemd" "$OUT" PONG
+expect_lt "PING while TMEM commands dial a stopped utmemd (ms)" "$MS" 300
+expect_lt "PING while TMEM commands dial a stopped utmemd, slowest of 5 (ms)" \
+	"$MS_MAX" "$HELD_MS"
+sleep $((TIMEOUT_MS / 1000 + 1)) # past a dial's timeout: the next dials
+best_r1 5 ping
+expect_lt "PING after a dial timed out, TMEM commands dialing on (ms)" "$MS" 300
+expect_lt "PING after a dial timed out, TMEM commands dialing on, slowest of 5 (ms)" \
+	"$MS_MAX" "$HELD_MS"
+touch "$T/dial.stop"
+wait "$DPID"
+expect_lt "TMEM commands while dialing a stopped utmemd, slowest (ms)" \
+	"$(sort -n "$T/dial.out" | tail -n 1 | cut -d' ' -f1)" "$HELD_MS"
+expect_eq "... each answered UNAVAILABLE" \
+	"$(grep -vc " UNAVAILABLE utmemd at unix:$USOCK: " "$T/dial.out")" 0
+expect_match "... and, once a dial timed out, saying so" "$(cat "$T/dial.out")" \
+	"not answering \\(the last connect timed out after $TIMEOUT_MS ms\\)"
 expect_eq "Redis serves while utmemd hangs" "$(r1 ping)" PONG
 expect_eq "plain Redis SET while utmemd hangs" "$(r1 set plain 1)" OK
 kill -CONT "$UPID"
-expect_eq "GET after utmemd resumes" "$(r1 tmem.get h)" before
+# Back: the dial under way (or the next) links again, within a timeout.
+expect_soon "GET after utmemd resumes" before r1 tmem.get h
+expect_lt "linked again after utmemd resumes (ms)" "$MS" "$BOUND_MS"
+expect_eq "INFO after utmemd resumes: connecting" "$(rinfo connecting)" 0
+
+# A link dropped with PUTs posted and not yet applied (utmemd stopped):
+# libutmem's close waits up to timeout_ms for them to be applied, so that
+# the next connection sees them. That wait is the dialing thread's too.
+freeze_pid "$UPID"
+timed_r1 tmem.put posted1 kept
+expect_eq "PUT while utmemd is stopped (posted)" "$OUT" OK
+expect_lt "PUT while utmemd is stopped is posted, not waited for (ms)" "$MS" 300
+r1 tmem.del probe3 >"$T/drop.out" &
+DPID=$!
+worst=0
+while kill -0 "$DPID" 2>/dev/null; do
+	timed_r1 ping
+	[ "$MS" -gt "$worst" ] && worst=$MS
+done
+for i in 1 2 3 4 5; do
+	timed_r1 ping
+	[ "$MS" -gt "$worst" ] && worst=$MS
+	sleep 0.1
+done
+wait "$DPID"
+expect_prefix "DEL that drops the link with a PUT posted" "$(cat "$T/drop.out")" \
+	"TIMEOUT utmemd at"
+expect_lt "PING while the link with a posted PUT is dropped, slowest (ms)" \
+	"$worst" "$HELD_MS"
+kill -CONT "$UPID"
+expect_soon "the PUT posted before the drop is kept" kept r1 tmem.get posted1
 
 # ---- 7. utmemd killed (SIGKILL) mid-session, then restarted ----
 
@@ -1102,22 +1193,22 @@ load_fails "with addr twice" "utmem: not loaded: addr given twice" \
 SECRET=s3cr3tT
 xs() { printf 'x%.0s' $(seq "$1"); }
 load_fails "with a token too long" \
-	"utmem: not loaded: bad value for token (301 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (301 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 294)"
 load_fails "with a token of 256 bytes" \
-	"utmem: not loaded: bad value for token (256 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (256 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET$(xs 249)"
 load_fails "with a token of 7 bytes" \
-	"utmem: not loaded: bad value for token (7 bytes, not shown): utmemd takes 8..255 bytes" \
+	"utmem: not loaded: bad value for token (7 bytes, not shown): expected 8..255 bytes (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET"
 load_fails "with a tab in the token" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no control characters" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): control characters are not allowed (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET"$'\tab'
 load_fails "with a blank before ';' in the token" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no blank before ';'" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): ' ;' would start a comment in the config file (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=$SECRET ;a"
 load_fails "with a token ending in a blank" \
-	"utmem: not loaded: bad value for token (10 bytes, not shown): utmemd takes no leading or trailing blank" \
+	"utmem: not loaded: bad value for token (10 bytes, not shown): leading or trailing blanks are not allowed (utmemd's rule for a tenant's token)" \
 	"addr=unix:$USOCK" pool=p "token=${SECRET}ab "
 load_fails "with a misspelt token=" "utmem: not loaded: unknown argument 'tokn=...'" \
 	"addr=unix:$USOCK" pool=p "tokn=${SECRET}misspelt"
@@ -1127,17 +1218,83 @@ load_fails "with a token without its name" \
 load_fails "with a base64 token without its name" \
 	"utmem: not loaded: argument 3 has an unknown name (not shown)" \
 	"addr=unix:$USOCK" pool=p "${SECRET}bAse64=="
+# The module reads a number and a token as utmemd does. utmemctl checks
+# a setting with utmemd's own rules before it looks for a daemon (none
+# runs in $T/nowhere), so what it refuses names the setting and what it
+# accepts ends at the missing run directory. Each value is given to both:
+# the module must accept exactly what utmemd accepts (numbers: leading
+# zeros too, 0005 is 5; tokens: 8..255 bytes, no control characters, no
+# leading or trailing blank, no blank before ';'), and neither may show a
+# token.
+[ -x "$UTMEMCTL" ] || fail "no utmemctl given: the module cannot be compared with utmemd"
+ctl_verdict() { # key, value: CTL accepted or refused by utmemd's rules
+	CTL_OUT=$("$UTMEMCTL" --run-dir "$T/nowhere" tenant add probe "$1=$2" 2>&1)
+	case $CTL_OUT in
+	*"no run directory"*) CTL=accepted ;;
+	*"$1 '"* | *"$1:"*) CTL=refused ;;
+	*) CTL="unexpected: $CTL_OUT" ;;
+	esac
+}
+mod_verdict() { # argument: accepted (loaded, then unloaded) or refused
+	if [ "$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+		kind=ephemeral "$1")" = OK ]; then
+		r2 module unload utmem >/dev/null
+		echo accepted
+	else
+		echo refused
+	fi
+}
+for v in 5 0005 0000000000000000000000000000000000000000007 +5 -5 -0 ' 5' \
+	'5 ' 0x10 1e3 '' 18446744073709551617 99999999999999999999999999; do
+	ctl_verdict weight "$v"
+	expect_eq "timeout_ms='$v' is read as utmemd reads a number" \
+		"$(mod_verdict "timeout_ms=$v")" "$CTL"
+done
+load_timeout() { # value, what TMEM.INFO shows: load with it, check, unload
+	expect_eq "MODULE LOAD with timeout_ms=$1" \
+		"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
+			kind=ephemeral "timeout_ms=$1")" OK
+	expect_eq "timeout_ms=$1 is $2" \
+		"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" "$2"
+	expect_eq "MODULE UNLOAD after timeout_ms=$1" "$(r2 module unload utmem)" OK
+}
+load_timeout 0005 5
+for tok in "${SECRET}x" "$SECRET$(xs 248)" "$SECRET$(xs 249)" "$SECRET" \
+	" ${SECRET}x" "${SECRET}x " "${SECRET}"$'\t'"x" "${SECRET}"$'\x7f'"x" \
+	"${SECRET}"$'\n'"x" "$SECRET ;x" "$SECRET;x" ";$SECRET" "$SECRET #x" \
+	"${SECRET} x y" "${SECRET}pässwörd"; do
+	ctl_verdict token "$tok"
+	expect_eq "token of ${#tok} bytes is taken as utmemd takes it" \
+		"$(mod_verdict "token=$tok")" "$CTL"
+	case $CTL_OUT in
+	*"$SECRET"*) fail "utmemctl showed a token" "$CTL_OUT" ;;
+	*) pass ;;
+	esac
+done
+# MODULE LOAD with utmemd stopped: the dial at load is the dialing
+# thread's; the load waits 100 ms for it at most (it waited timeout_ms
+# for the handshake), and the module links once utmemd is back.
+freeze_pid "$UPID"
+timed r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph kind=ephemeral \
+	"timeout_ms=$TIMEOUT_MS"
+expect_eq "MODULE LOAD with utmemd stopped" "$OUT" OK
+expect_lt "MODULE LOAD with utmemd stopped does not wait for the dial (ms)" \
+	"$MS" "$HELD_MS"
+expect_log "MODULE LOAD with utmemd stopped says so" "$T/redis2.log" \
+	"not usable yet (no answer within 100 ms; connecting goes on in the background)"
+timed r2 tmem.put e 1
+expect_prefix "PUT while the load's dial waits" "$OUT" "UNAVAILABLE utmemd at"
+expect_lt "PUT while the load's dial waits answers at once (ms)" "$MS" "$HELD_MS"
+kill -CONT "$UPID"
+expect_soon "PUT once utmemd resumed after the load" OK r2 tmem.put e 1
+expect_eq "MODULE UNLOAD after a load with utmemd stopped" \
+	"$(r2 module unload utmem)" OK
 for f in "$T/redis2.log" "$T/redis2.stderr"; do
 	expect_no_log "no token in $(basename "$f")" "$f" "$SECRET"
 done
 expect_prefix "TMEM is absent after failed loads" "$(r2 tmem.info)" \
 	"ERR unknown command"
-expect_eq "MODULE LOAD with timeout_ms=600000" \
-	"$(r2 module load "$MODULE" "addr=unix:$USOCK" pool=eph \
-		kind=ephemeral timeout_ms=600000)" OK
-expect_eq "timeout_ms=600000 is taken" \
-	"$(r2 tmem.info | tr -d '\r' | sed -n 's/^timeout_ms://p')" 600000
-expect_eq "MODULE UNLOAD after timeout_ms=600000" "$(r2 module unload utmem)" OK
+load_timeout 600000 600000
 # The bounds themselves load (over a Unix socket utmemd ignores the token).
 for n in 8 255; do
 	expect_eq "MODULE LOAD with a token of $n bytes" \
