@@ -138,6 +138,14 @@ static int parse_num(const char *s, int base, unsigned long long lo,
 {
 	char *end;
 
+	if (base == 10) { /* the rule the Redis module reads numbers by too */
+		uint64_t v;
+		int err = uadm_parse_uint(s, strlen(s), lo, hi, &v);
+
+		if (!err)
+			*out = v;
+		return err;
+	}
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
