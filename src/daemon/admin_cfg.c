@@ -469,7 +469,7 @@ static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
 		t.max_conns = UD_DEFAULT_MAX_CONNS;
 	else if (strcmp(s->key, "max_pools") == 0)
 		t.max_pools = UD_DEFAULT_MAX_POOLS;
-	else if (strcmp(s->key, "socket") == 0 && !t.ivshmem[0] && !t.vsock_cid)
+	else if (strcmp(s->key, "socket") == 0) /* VM tenants have one too */
 		ud_socket_path(d, &t, t.socket, sizeof(t.socket));
 	else if ((strcmp(s->key, "vsock_cid") == 0 && !t.vsock_cid) ||
 		 (strcmp(s->key, "ivshmem_size") == 0 && !t.ivshmem[0])) {

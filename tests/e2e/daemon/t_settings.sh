@@ -265,6 +265,8 @@ perms() { stat -c '%a %g' "$RUN/a.sock"; }
 [ "$(perms)" = "660 0" ] || fail "a.sock at start: $(perms)"
 [ "$(stat -c %a "$RUN/v.shm" "$RUN/v.sock" | tr '\n' ' ')" = "644 644 " ] ||
 	fail "VM tenant v at start: $(stat -c '%n %a' "$RUN/v.shm" "$RUN/v.sock")"
+ctl config get tenant v | grep -qx "; socket = $RUN/v.sock" ||
+	fail "config get of a VM tenant hides its socket: $(ctl config get tenant v | grep socket)"
 sed -i 's/^mode = 0660/mode = 0600/; s/^mode = 0644/mode = 0640/' "$T/p.ini"
 ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
 grep -qx "tenant 'a': mode: 0660 -> 0600" "$T/o" || fail "reload: $(cat "$T/o")"
