@@ -547,8 +547,9 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 	ud_limits_from_cfg(d, cfg);
 	ud_limits_refresh(d); /* a tenant removed or added: new shares */
 	/* Only a change of log_level itself (or a reload, ud_reload) undoes
-	 * `utmemctl log-level`: not every tenant set or pool create. */
-	if (cfg->log_level != d->cfg.log_level)
+	 * `utmemctl log-level`: not every tenant set or pool create. At start
+	 * (cfg is d->cfg) the level main() held at warn is the file's again. */
+	if (cfg->log_level != d->cfg.log_level || cfg == &d->cfg)
 		atomic_store(&ud_log_level, cfg->log_level);
 	err = apply_pools(d, cfg, msg, msglen);
 	return err ? err : ud_vm_apply(d, cfg, msg, msglen);
