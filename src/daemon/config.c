@@ -137,10 +137,16 @@ struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name)
 {
 	struct ud_cfg_tenant *t;
 
-	t = realloc(cfg->tenants, (cfg->ntenants + 1) * sizeof(*t));
-	if (!t)
-		return NULL;
-	cfg->tenants = t;
+	/* Doubling: a file of thousands of tenants is not copied per line. */
+	if (cfg->ntenants == cfg->tenants_cap) {
+		size_t cap = cfg->tenants_cap ? 2 * cfg->tenants_cap : 8;
+
+		t = realloc(cfg->tenants, cap * sizeof(*t));
+		if (!t)
+			return NULL;
+		cfg->tenants = t;
+		cfg->tenants_cap = cap;
+	}
 	t = &cfg->tenants[cfg->ntenants++];
 	ud_cfg_tenant_init(t, name);
 	return t;
@@ -150,10 +156,15 @@ struct ud_cfg_pool *ud_cfg_add_pool(struct ud_cfg *cfg, const char *name)
 {
 	struct ud_cfg_pool *p;
 
-	p = realloc(cfg->pools, (cfg->npools + 1) * sizeof(*p));
-	if (!p)
-		return NULL;
-	cfg->pools = p;
+	if (cfg->npools == cfg->pools_cap) {
+		size_t cap = cfg->pools_cap ? 2 * cfg->pools_cap : 4;
+
+		p = realloc(cfg->pools, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		cfg->pools = p;
+		cfg->pools_cap = cap;
+	}
 	p = &cfg->pools[cfg->npools++];
 	ud_cfg_pool_init(p, name);
 	return p;
@@ -243,6 +254,7 @@ void ud_cfg_free(struct ud_cfg *cfg)
 	cfg->pools = NULL;
 	cfg->tenants = NULL;
 	cfg->npools = cfg->ntenants = 0;
+	cfg->pools_cap = cfg->tenants_cap = 0;
 }
 
 static char (*names_dup(char (*src)[UST_NAME_MAX + 1], size_t n))[UST_NAME_MAX + 1]
@@ -260,6 +272,8 @@ int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src)
 	dst->tenants = NULL;
 	dst->pools = NULL;
 	dst->ntenants = dst->npools = 0;
+	dst->tenants_cap = src->ntenants;
+	dst->pools_cap = src->npools;
 	if (src->ntenants) {
 		dst->tenants = malloc(src->ntenants * sizeof(*dst->tenants));
 		if (!dst->tenants)

@@ -120,6 +120,7 @@ struct ud_cfg {
 	size_t ntenants;
 	struct ud_cfg_pool *pools;
 	size_t npools;
+	size_t tenants_cap, pools_cap; /* room in tenants and pools (config.c) */
 };
 
 /* ---- the settings table (settings.c) ---- */

@@ -481,6 +481,7 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	d->boot.tenants = NULL;
 	d->boot.pools = NULL;
 	d->boot.ntenants = d->boot.npools = 0;
+	d->boot.tenants_cap = d->boot.pools_cap = 0;
 	/* Workers read these, never d->cfg, which a reload replaces. */
 	d->ring_size = d->cfg.ring_size;
 	d->ring_spin_us = d->cfg.ring_spin_us;
