@@ -48,7 +48,7 @@ uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void die(const char *what)
+_Noreturn void die(const char *what)
 {
 	fprintf(stderr, "hostile: %s: %s\n", what, strerror(errno));
 	exit(2);
