@@ -10,6 +10,11 @@ set -u
 
 T=$(mktemp -d)
 PIDS=()
+# How many times slower this build runs than a plain one: make tsan sets
+# UTMEM_TEST_SLOWDOWN=10 (utmemd evicts ~10x slower under TSan). A test
+# with a time bound multiplies it by this, or divides work sized to last
+# a while; 1 (nothing changes) everywhere else.
+SLOWDOWN=${UTMEM_TEST_SLOWDOWN:-1}
 
 # wait_output FILE REGEX PID: a line of FILE matches REGEX within 20 s,
 # while PID lives. Returns 1 otherwise.

@@ -17,6 +17,9 @@
 #include "utmem.h"
 
 uint64_t now_us(void);
+/* UTMEM_TEST_SLOWDOWN (default 1): how many times slower this build runs
+ * than a plain one (make tsan sets 10); time bounds are multiplied by it. */
+unsigned test_slowdown(void);
 /*
  * Print what failed with errno and exit 2 (the subcommand could not run).
  * Declared noreturn so that clang (the TSan build) sees a variable set in
