@@ -4,7 +4,8 @@
 #   make test   install what is missing, build, run every test
 #
 # Other targets: build, install (PREFIX honoured, default /usr/local),
-# asan (sanitizer build + tests), fuzz (libFuzzer smoke run), bench, clean.
+# asan (sanitizer build + tests), tsan (ThreadSanitizer build + the tests
+# of tests/tsan.list), fuzz (libFuzzer smoke run), bench, clean.
 # Packages come from Debian's archive only (scripts/deps.sh).
 
 BUILD     ?= build
@@ -26,7 +27,7 @@ TEST_DEPS  = prometheus man-db strace
 FUZZ_DEPS  = clang libclang-rt-14-dev
 BENCH_DEPS = gnuplot-nox util-linux
 
-.PHONY: all deps build test run install uninstall asan fuzz bench clean
+.PHONY: all deps build test run install uninstall asan tsan fuzz bench clean
 
 all: build
 
@@ -64,6 +65,27 @@ asan: deps
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		scripts/test-summary.sh build-asan
 
+# The tests of tests/tsan.list (every unit test, the end-to-end tests of
+# utmemd's threads) under ThreadSanitizer, built with clang. Any report of
+# any process fails its test (scripts/tsan-test.sh); suppressions only for
+# jemalloc and the deliberate scribblers (tests/tsan.supp).
+# detect_deadlocks=0: the store takes every stripe lock at once, more than
+# the 64 held locks TSan's deadlock detector can follow (it aborts).
+# handle_sigbus=0: t_ivshmem's client dies of SIGBUS on purpose (its region
+# truncated), which TSan would report. UTMEM_TEST_SLOWDOWN: time bounds of
+# the tests scale by it (tests/e2e/daemon/lib.sh); meson's timeouts by 3.
+TSAN_RUN_OPTIONS = halt_on_error=1:detect_deadlocks=0:handle_sigbus=0:suppressions=$(CURDIR)/tests/tsan.supp
+tsan: deps
+	@scripts/deps.sh $(FUZZ_DEPS) $(TEST_DEPS)
+	@test -f build-tsan/build.ninja || CC=clang meson setup build-tsan \
+		-Db_sanitize=thread -Db_lundef=false
+	ninja -C build-tsan
+	scripts/tsan-tests.sh build-tsan >build-tsan/tsan-tests.txt
+	TSAN_OPTIONS=$(TSAN_RUN_OPTIONS) UTMEM_TEST_SLOWDOWN=10 \
+		scripts/test-summary.sh build-tsan --no-rebuild \
+		--timeout-multiplier 3 --wrapper $(CURDIR)/scripts/tsan-test.sh \
+		$$(cat build-tsan/tsan-tests.txt)
+
 # libFuzzer targets built with clang, each run for FUZZ_SECS seconds.
 fuzz: deps
 	@scripts/deps.sh $(FUZZ_DEPS)
@@ -77,4 +99,4 @@ bench: build
 	bench/daemon-vs-redis.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) build-asan build-fuzz
+	rm -rf $(BUILD) build-asan build-tsan build-fuzz

@@ -49,12 +49,16 @@ static int probe(struct uclient_region *r, const struct uvr_dir *d,
 	if (bseq & 1)
 		return -EAGAIN;
 	for (unsigned k = 0; k < UVR_SLOTS; k++) {
+		/* Relaxed atomics: utmemd may be rewriting the slot (we check
+		 * b->seq after); a plain load would be a C11 data race. */
 		uint64_t ref = __atomic_load_n(&b->slot[k].ref, __ATOMIC_RELAXED);
-		uint32_t vlen = b->slot[k].vlen, rklen;
+		uint32_t vlen = __atomic_load_n(&b->slot[k].vlen, __ATOMIC_RELAXED);
+		uint32_t spool = __atomic_load_n(&b->slot[k].pool, __ATOMIC_RELAXED);
+		uint32_t rklen;
 		uint64_t off = uvr_ref_off(ref);
 		const uint8_t *rec;
 
-		if (uvr_ref_tag(ref) != tag || b->slot[k].pool != pool)
+		if (uvr_ref_tag(ref) != tag || spool != pool)
 			continue;
 		if (!uvr_seq_same(&b->seq, bseq))
 			return -EAGAIN;
@@ -91,8 +95,11 @@ int uclient_sget(struct uclient_region *r, uint32_t pool, const void *key,
 		return -EAGAIN;
 	for (int tries = 0; tries < SGET_TRIES; tries++) {
 		uint32_t dseq = uvr_seq_begin(&d->seq), b[2];
-		uint32_t mask = d->mask;
-		uint64_t off = d->off;
+		/* Acquire on off: pairs with utmemd's release when it moves the
+		 * sub-table, so the buckets found there are read after their
+		 * writing; mask is checked with the sequence like the slots. */
+		uint32_t mask = __atomic_load_n(&d->mask, __ATOMIC_RELAXED);
+		uint64_t off = __atomic_load_n(&d->off, __ATOMIC_ACQUIRE);
 		int rc = 0, fn_rc = 0;
 
 		if (dseq & 1)

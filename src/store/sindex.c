@@ -34,9 +34,14 @@ static void publish_slot(struct ust_sindex *x, struct ust_ssub *u, uint32_t bi,
 	uint32_t v = u->bseq[bi];
 
 	uvr_seq_open(&b->seq, v);
+	/* Relaxed atomics: a one-sided reader reads these while we write
+	 * them (a seqlock: it discards what it read if b->seq moved), and a
+	 * plain store racing its load is a data race in C11, reported by
+	 * TSan (test_sindex's race case). The order against the reader's
+	 * re-check comes from uvr_seq_open/close, not from these stores. */
 	if (sh->off) {
-		b->slot[k].pool = sh->pool;
-		b->slot[k].vlen = sh->vlen;
+		__atomic_store_n(&b->slot[k].pool, sh->pool, __ATOMIC_RELAXED);
+		__atomic_store_n(&b->slot[k].vlen, sh->vlen, __ATOMIC_RELAXED);
 		__atomic_store_n(&b->slot[k].ref, uvr_ref(sh->off, uvr_tag(sh->h)),
 				 __ATOMIC_RELAXED);
 	} else {
@@ -192,8 +197,11 @@ static int rebuild(struct ust_sindex *x, unsigned si, uint32_t nb)
 	}
 	/* Readers that took the old directory entry see its sequence move. */
 	uvr_seq_open(&d->seq, u->dseq);
-	d->mask = nb - 1;
-	d->off = (uint64_t)off;
+	/* mask relaxed (seqlock data, as in publish_slot); off with release:
+	 * a reader that loads the new offset (acquire, src/client/sget.c)
+	 * also sees the array written above, whatever the sequence said. */
+	__atomic_store_n(&d->mask, nb - 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&d->off, (uint64_t)off, __ATOMIC_RELEASE);
 	uvr_seq_close(&d->seq, u->dseq);
 	u->dseq += 2;
 	atomic_fetch_add_explicit(&x->bytes, (uint64_t)nb * UST_SINDEX_BUCKET_BYTES,

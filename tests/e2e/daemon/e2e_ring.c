@@ -306,7 +306,7 @@ static void still_serves(const char *addr, const char *what)
 
 struct noise {
 	struct rawring *r;
-	volatile int stop;
+	int stop; /* atomic: set by the main thread */
 };
 
 /* Scribble random bytes over the whole region, indices included. */
@@ -316,7 +316,7 @@ static void *noise_main(void *arg)
 	uint8_t *base = (uint8_t *)n->r->m.shm;
 	uint64_t x = 88172645463325252ull;
 
-	while (!n->stop) {
+	while (!__atomic_load_n(&n->stop, __ATOMIC_RELAXED)) {
 		for (int i = 0; i < 1000; i++) {
 			x ^= x << 13;
 			x ^= x >> 7;
@@ -426,7 +426,7 @@ static int cmd_hostile(char **argv)
 			tail += sizeof(b);
 		}
 		usleep(100000);
-		n.stop = 1;
+		__atomic_store_n(&n.stop, 1, __ATOMIC_RELAXED);
 		pthread_join(th, NULL);
 		rawring_close(&r);
 		still_serves(addr, "after concurrent scribbling");
@@ -562,7 +562,7 @@ struct scrib {
 	uint64_t size, heap_off;
 	int fd;
 	uint64_t seed;
-	volatile int stop;
+	int stop; /* atomic: set by the main thread */
 	long writes;
 };
 
@@ -583,7 +583,7 @@ static void *scrib_main(void *arg)
 	int nr = 0;
 	double next = 0;
 
-	while (!sc->stop) {
+	while (!__atomic_load_n(&sc->stop, __ATOMIC_RELAXED)) {
 		uint64_t off, len, lo, hi;
 
 		if (e2e_now_s() >= next) {
@@ -649,7 +649,7 @@ static size_t scrib_size(uint64_t *s)
 struct good_run {
 	utmem_client *c;
 	uint32_t p;
-	volatile int stop;
+	int stop; /* atomic: set by the main thread */
 	int rounds, fails;
 };
 
@@ -668,7 +668,7 @@ static void *good_main(void *arg)
 	uint8_t *v = malloc(256 * 1024), *o = malloc(256 * 1024);
 	uint64_t s = 77;
 
-	while (!g->stop && v && o) {
+	while (!__atomic_load_n(&g->stop, __ATOMIC_RELAXED) && v && o) {
 		char key[32];
 		size_t n = scrib_size(&s);
 		unsigned id = (unsigned)(xs64(&s) % 100);
@@ -784,8 +784,8 @@ static int cmd_tenant_scribble(char **argv)
 		dt = e2e_now_s() - t1;
 		worst = dt > worst ? dt : worst;
 	}
-	sc.stop = 1;
-	gr.stop = 1;
+	__atomic_store_n(&sc.stop, 1, __ATOMIC_RELAXED);
+	__atomic_store_n(&gr.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(th, NULL);
 	pthread_join(gth, NULL);
 	failures += gr.fails;

@@ -12,7 +12,9 @@
 # logged, finished even when utmemd is stopped meanwhile).
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
-N=1200000
+# Enough that every job is still running when the probe is done; under
+# TSan (SLOWDOWN, lib.sh) a tenth lasts as long and the test 2 min less.
+N=$((1200000 / SLOWDOWN))
 printf '[utmemd]\ncapacity = 2G\nworkers = 2\n[tenant default]\n[tenant other]\n[tenant gone]\n' >"$T/d.ini"
 start_daemon d "$RUN" -c "$T/d.ini"
 info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }

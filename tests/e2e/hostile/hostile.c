@@ -48,7 +48,15 @@ uint64_t now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-void die(const char *what)
+unsigned test_slowdown(void)
+{
+	const char *s = getenv("UTMEM_TEST_SLOWDOWN");
+	long v = s ? strtol(s, NULL, 10) : 1;
+
+	return v >= 1 && v <= 1000 ? (unsigned)v : 1;
+}
+
+_Noreturn void die(const char *what)
 {
 	fprintf(stderr, "hostile: %s: %s\n", what, strerror(errno));
 	exit(2);

@@ -17,8 +17,15 @@
 #include "utmem.h"
 
 uint64_t now_us(void);
-/* Print what failed with errno and exit 2 (the subcommand could not run). */
-void die(const char *what);
+/* UTMEM_TEST_SLOWDOWN (default 1): how many times slower this build runs
+ * than a plain one (make tsan sets 10); time bounds are multiplied by it. */
+unsigned test_slowdown(void);
+/*
+ * Print what failed with errno and exit 2 (the subcommand could not run).
+ * Declared noreturn so that clang (the TSan build) sees a variable set in
+ * the condition before `|| die()` as set after it.
+ */
+_Noreturn void die(const char *what);
 /* Connect to unix:PATH, tcp:HOST:PORT or a bare path. Returns fd or -1. */
 int dial(const char *addr);
 /* Send one frame (header, key, value). Returns 0 or -1. */

@@ -28,7 +28,7 @@ static struct {
 	pthread_mutex_t *target; /* the client's lock */
 	pthread_t owner;         /* the destroying thread */
 	int takes;               /* its takes of target while armed */
-	int armed;
+	int armed;               /* atomic: every thread's lock reads it */
 	int fired;               /* the other thread's open ran in between */
 	utmem_client *c;
 	uint32_t opened;         /* the handle that open returned */
@@ -44,11 +44,14 @@ static void *open_again(void *arg)
 
 int __wrap_pthread_mutex_lock(pthread_mutex_t *m)
 {
-	if (hook.armed && m == hook.target &&
+	/* Acquire: pairs with the release that arms the hook, so target
+	 * and owner, set before it, are seen (the fake server's threads
+	 * lock mutexes too). */
+	if (__atomic_load_n(&hook.armed, __ATOMIC_ACQUIRE) && m == hook.target &&
 	    pthread_equal(pthread_self(), hook.owner) && hook.takes++ == 1) {
 		pthread_t t;
 
-		hook.armed = 0;
+		__atomic_store_n(&hook.armed, 0, __ATOMIC_RELAXED);
 		hook.fired = 1;
 		if (pthread_create(&t, NULL, open_again, NULL) == 0)
 			pthread_join(t, NULL);
@@ -72,9 +75,9 @@ static void test_destroy_vs_open(void **state)
 	hook.target = &fx->c->lock;
 	hook.owner = pthread_self();
 	hook.takes = 0;
-	hook.armed = 1;
+	__atomic_store_n(&hook.armed, 1, __ATOMIC_RELEASE);
 	assert_int_equal(utmem_pool_destroy(fx->c, fx->pool), 0);
-	hook.armed = 0;
+	__atomic_store_n(&hook.armed, 0, __ATOMIC_RELAXED);
 	if (!hook.fired) /* the destroy took the lock once: open after it */
 		open_again(NULL);
 	assert_int_equal(hook.open_err, 0);

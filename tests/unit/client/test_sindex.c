@@ -469,7 +469,7 @@ static void test_model(void **state)
 
 struct race {
 	struct env *e;
-	volatile int stop;
+	int stop; /* atomic: set by the reader, polled by the writer */
 	uint64_t reads, hits, torn;
 	uint64_t seed;
 };
@@ -492,7 +492,7 @@ static void *writer(void *arg)
 	uint8_t val[RVAL];
 	char key[16];
 
-	while (!r->stop) {
+	while (!__atomic_load_n(&r->stop, __ATOMIC_RELAXED)) {
 		uint32_t k;
 		uint64_t h;
 
@@ -581,7 +581,7 @@ static void test_race(void **state)
 			assert_true(rc == 0 || rc == -ENOENT || rc == -EAGAIN);
 		}
 	}
-	r.stop = 1;
+	__atomic_store_n(&r.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(t, NULL);
 	print_message("sindex race: %llu reads, %llu hits, %llu bad\n",
 		      (unsigned long long)r.reads, (unsigned long long)r.hits,
