@@ -133,20 +133,32 @@ void ud_cfg_pool_init(struct ud_cfg_pool *p, const char *name)
 	memcpy(p->name, name, n);
 }
 
+/*
+ * arr (n elements of size, room for *cap) with room for one more, doubling
+ * *cap when full: a file of thousands of tenants is not copied once per
+ * section. NULL when out of memory (arr is then unchanged).
+ */
+static void *room(void *arr, size_t *cap, size_t n, size_t size)
+{
+	size_t ncap = *cap ? 2 * *cap : 8;
+	void *p;
+
+	if (n < *cap)
+		return arr;
+	if (ncap > SIZE_MAX / size || !(p = realloc(arr, ncap * size)))
+		return NULL;
+	*cap = ncap;
+	return p;
+}
+
 struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name)
 {
 	struct ud_cfg_tenant *t;
 
-	/* Doubling: a file of thousands of tenants is not copied per line. */
-	if (cfg->ntenants == cfg->tenants_cap) {
-		size_t cap = cfg->tenants_cap ? 2 * cfg->tenants_cap : 8;
-
-		t = realloc(cfg->tenants, cap * sizeof(*t));
-		if (!t)
-			return NULL;
-		cfg->tenants = t;
-		cfg->tenants_cap = cap;
-	}
+	t = room(cfg->tenants, &cfg->tenants_cap, cfg->ntenants, sizeof(*t));
+	if (!t)
+		return NULL;
+	cfg->tenants = t;
 	t = &cfg->tenants[cfg->ntenants++];
 	ud_cfg_tenant_init(t, name);
 	return t;
@@ -156,15 +168,10 @@ struct ud_cfg_pool *ud_cfg_add_pool(struct ud_cfg *cfg, const char *name)
 {
 	struct ud_cfg_pool *p;
 
-	if (cfg->npools == cfg->pools_cap) {
-		size_t cap = cfg->pools_cap ? 2 * cfg->pools_cap : 4;
-
-		p = realloc(cfg->pools, cap * sizeof(*p));
-		if (!p)
-			return NULL;
-		cfg->pools = p;
-		cfg->pools_cap = cap;
-	}
+	p = room(cfg->pools, &cfg->pools_cap, cfg->npools, sizeof(*p));
+	if (!p)
+		return NULL;
+	cfg->pools = p;
 	p = &cfg->pools[cfg->npools++];
 	ud_cfg_pool_init(p, name);
 	return p;
