@@ -803,8 +803,8 @@ static int save_to(struct ud_daemon *d, const char *path, struct uadm_wbuf *rep)
 		return err;
 	}
 	ud_text(rep, "wrote %s (%zu tenant%s, %zu shared pool%s)%s\n", path,
-		d->cfg.ntenants, UD_PLURAL(d->cfg.ntenants), d->cfg.npools,
-		UD_PLURAL(d->cfg.npools),
+		d->cfg.ntenants, UADM_PLURAL(d->cfg.ntenants), d->cfg.npools,
+		UADM_PLURAL(d->cfg.npools),
 		access(bak, F_OK) == 0 ? "; the previous file is kept as .bak" : "");
 	return 0;
 }

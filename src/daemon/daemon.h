@@ -919,8 +919,6 @@ int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
 	       size_t n, const char *const *keys, const char *const *values,
 	       struct uadm_wbuf *rep);
 /* Append printf-style text to a reply being built. */
-/* "s" after a count other than one: "%zu tenant%s", n, UD_PLURAL(n). */
-#define UD_PLURAL(n) ((n) == 1 ? "" : "s")
 void ud_text(struct uadm_wbuf *w, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Admin requests about the configuration (admin_cfg.c). */

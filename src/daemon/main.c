@@ -139,7 +139,7 @@ void ud_notify_ready(struct ud_daemon *d)
 	unsigned conns = ud_connections(d);
 
 	sd_notifyf(0, "READY=1\nSTATUS=%u tenant%s, %u connection%s, %llu of %llu bytes charged\nMAINPID=%d",
-		   si.tenants, UD_PLURAL(si.tenants), conns, UD_PLURAL(conns),
+		   si.tenants, UADM_PLURAL(si.tenants), conns, UADM_PLURAL(conns),
 		   (unsigned long long)si.charged,
 		   (unsigned long long)si.capacity, (int)getpid());
 }
@@ -613,8 +613,8 @@ int main(int argc, char **argv)
 	if (a.check) {
 		printf("%s: ok (%zu tenant%s, %zu shared pool%s, capacity %llu bytes)\n",
 		       a.config ? a.config : "embedded default", d.cfg.ntenants,
-		       UD_PLURAL(d.cfg.ntenants), d.cfg.npools,
-		       UD_PLURAL(d.cfg.npools), (unsigned long long)d.cfg.capacity);
+		       UADM_PLURAL(d.cfg.ntenants), d.cfg.npools,
+		       UADM_PLURAL(d.cfg.npools), (unsigned long long)d.cfg.capacity);
 		ud_cfg_free(&d.cfg);
 		return 0;
 	}

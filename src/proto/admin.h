@@ -251,4 +251,8 @@ const char *uadm_op_name(unsigned opcode);
 }
 #endif
 
+/* "s" after a count other than one: "%zu tenant%s", n, UADM_PLURAL(n);
+ * for utmemd's messages and utmemctl's alike. */
+#define UADM_PLURAL(n) ((n) == 1 ? "" : "s")
+
 #endif /* UTMEM_ADMIN_H */

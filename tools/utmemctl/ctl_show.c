@@ -199,10 +199,10 @@ static void show_capacity(struct ctl *c, const struct uadm_capacity *cap)
 		       (unsigned long long)cap->reserved);
 		return;
 	}
-	printf("capacity %s (%llu bytes), charged %s, reserved %s, %u tenants, %u pools\n",
+	printf("capacity %s (%llu bytes), charged %s, reserved %s, %u tenant%s, %u pool%s\n",
 	       human(cap->capacity, a), (unsigned long long)cap->capacity,
 	       human(cap->charged, b), human(cap->reserved, d), cap->tenants,
-	       cap->pools);
+	       UADM_PLURAL(cap->tenants), cap->pools, UADM_PLURAL(cap->pools));
 }
 
 int ctl_listing(struct ctl *c, unsigned op)

@@ -162,9 +162,10 @@ static void print_sample(struct ctl *c, const struct sample *s,
 	}
 	if (tty)
 		fputs("\033[H\033[2J", stdout);
-	printf("utmemd %s  capacity %s  charged %s  reserved %s  rss %s  %u tenants  %s connections  (every %.1fs)\n\n",
+	printf("utmemd %s  capacity %s  charged %s  reserved %s  rss %s  %u tenant%s  %s connections  (every %.1fs)\n\n",
 	       stamp, human(s->cap.capacity, a), human(s->cap.charged, b),
-	       human(s->cap.reserved, d), s->rss, s->n, s->conns, interval);
+	       human(s->cap.reserved, d), s->rss, s->n, UADM_PLURAL(s->n),
+	       s->conns, interval);
 	printf("%-16s %10s %10s %6s %9s %9s %10s %9s %9s %9s\n", "TENANT", "OPS/S",
 	       "GETS/S", "HIT%", "EVICT/S", "REFUSED/S", "ENTRIES", "CHARGED", "MIN",
 	       "MAX");

@@ -25,6 +25,7 @@ done
 ok "usage errors exit 2"
 
 start_daemon d "$RUN"
+ctl stats | head -n 1 | grep -q ", reserved 0, 1 tenant, 0 pools$" || fail "stats header: $(ctl stats | head -n 1)"
 ctl tenant add web --max 64M --min 1M --weight 3 | grep -q "tenant 'web' added (id [0-9]*): unix:$RUN/web.sock" || fail "tenant add"
 [ -S "$RUN/web.sock" ] || fail "no socket for a runtime tenant"
 "$E2E_CLIENT" put "$RUN/web.sock" p k v || fail "runtime tenant not usable"
