@@ -212,19 +212,25 @@ void ust_region_retire(struct ust_region *g)
 
 /*
  * Find tenant's region and raise its user count, so it outlives the call
- * even if the tenant is removed meanwhile. Returns it, or NULL.
+ * even if the tenant is removed meanwhile. Returns it, or NULL. The
+ * _locked form for a caller holding stripe 0's lock.
  */
+static struct ust_region *region_enter_locked(ust_store *st, uint32_t tenant)
+{
+	struct ust_tenant *t = ust_tenant_get(st, tenant);
+
+	if (!t || !t->region)
+		return NULL;
+	atomic_fetch_add(&t->region->users, 1);
+	return t->region;
+}
+
 static struct ust_region *region_enter(ust_store *st, uint32_t tenant)
 {
-	struct ust_region *g = NULL;
-	struct ust_tenant *t;
+	struct ust_region *g;
 
 	pthread_mutex_lock(&st->stripes[0].lock);
-	t = ust_tenant_get(st, tenant);
-	if (t && t->region) {
-		g = t->region;
-		atomic_fetch_add(&g->users, 1);
-	}
+	g = region_enter_locked(st, tenant);
 	pthread_mutex_unlock(&st->stripes[0].lock);
 	return g;
 }
@@ -293,6 +299,14 @@ static bool index_due(uint64_t excess, uint64_t held)
 	return gap >= INDEX_HOLD_STEP || (gap && (excess == 0 || held == 0));
 }
 
+/* Would ust_region_settle have anything to do? (Loads only.) */
+static bool settle_due(struct ust_region *g)
+{
+	return ust_arena_deferred_changed(g->arena) ||
+	       index_due(index_excess(g),
+			 atomic_load_explicit(&g->held_idx, memory_order_relaxed));
+}
+
 /*
  * Charge the tenant what it holds without an entry:
  *
@@ -313,7 +327,6 @@ static bool index_due(uint64_t excess, uint64_t held)
  */
 void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t)
 {
-	bool pin, idx;
 	int64_t d;
 	uint64_t ex;
 
@@ -321,10 +334,7 @@ void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t
 		return; /* removed: its charge went with it */
 	/* Every unlink and index insert calls this; almost never is there
 	 * anything to do. */
-	pin = ust_arena_deferred_changed(g->arena);
-	idx = index_due(index_excess(g),
-			atomic_load_explicit(&g->held_idx, memory_order_relaxed));
-	if (!pin && !idx)
+	if (!settle_due(g))
 		return;
 	pthread_mutex_lock(&g->hold_lock);
 	d = ust_arena_deferred_take(g->arena);
@@ -339,14 +349,6 @@ void ust_region_settle(ust_store *st, struct ust_region *g, struct ust_tenant *t
 		atomic_store_explicit(&g->held_idx, ex, memory_order_relaxed);
 	}
 	pthread_mutex_unlock(&g->hold_lock);
-}
-
-/* Would ust_region_settle have anything to do? (Loads only.) */
-static bool settle_due(struct ust_region *g)
-{
-	return ust_arena_deferred_changed(g->arena) ||
-	       index_due(index_excess(g),
-			 atomic_load_explicit(&g->held_idx, memory_order_relaxed));
 }
 
 /* The same, for a caller holding no stripe lock (g entered). */
@@ -644,16 +646,13 @@ static struct ust_region *region_next(ust_store *st, uint32_t *id)
 {
 	for (;; (*id)++) {
 		struct ust_region *g = NULL;
-		struct ust_tenant *t;
 		uint32_t n;
 
 		/* One hold of stripe 0 per tenant, as region_enter's. */
 		pthread_mutex_lock(&st->stripes[0].lock);
 		n = st->next_tenant;
-		if (*id < n && (t = ust_tenant_get(st, *id)) && t->region) {
-			g = t->region;
-			atomic_fetch_add(&g->users, 1);
-		}
+		if (*id < n)
+			g = region_enter_locked(st, *id);
 		pthread_mutex_unlock(&st->stripes[0].lock);
 		if (*id >= n)
 			return NULL;
