@@ -132,27 +132,29 @@ static void size_text(uint64_t v, char *out, size_t outlen)
 		snprintf(out, outlen, "%llu%c", (unsigned long long)v, units[u]);
 }
 
-/* Decimal (base 10) or octal (base 8) digits only, in [lo, hi]. */
-static int parse_num(const char *s, int base, unsigned long long lo,
-		     unsigned long long hi, unsigned long long *out)
+/* Decimal digits only, in [lo, hi]: the rule of uadm_parse_uint, which the
+ * Redis module reads its numbers by too. */
+static int parse_num(const char *s, unsigned long long lo, unsigned long long hi,
+		     unsigned long long *out)
+{
+	uint64_t v;
+	int err = uadm_parse_uint(s, strlen(s), lo, hi, &v);
+
+	if (!err)
+		*out = v;
+	return err;
+}
+
+/* Octal digits only, at most 0777: a file mode. */
+static int parse_mode(const char *s, unsigned long long *out)
 {
 	char *end;
 
-	if (base == 10) { /* the rule the Redis module reads numbers by too */
-		uint64_t v;
-		int err = uadm_parse_uint(s, strlen(s), lo, hi, &v);
-
-		if (!err)
-			*out = v;
-		return err;
-	}
 	if (!isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
-	*out = strtoull(s, &end, base);
-	if (errno || *end || *out < lo || *out > hi)
-		return -EINVAL;
-	return 0;
+	*out = strtoull(s, &end, 8);
+	return errno || *end || *out > 0777 ? -EINVAL : 0;
 }
 
 /* ---- parsers and printers ---- */
@@ -187,7 +189,7 @@ static int p_uint(const struct ud_setting *s, void *rec, const char *v,
 {
 	unsigned long long n;
 
-	if (parse_num(v, 10, s->lo, s->hi, &n))
+	if (parse_num(v, s->lo, s->hi, &n))
 		return bad(msg, msglen, "%s '%s': expected %llu..%llu", s->key, v,
 			   (unsigned long long)s->lo, (unsigned long long)s->hi);
 	store_uint(s, rec, n);
@@ -206,7 +208,7 @@ static int p_zero_or(const struct ud_setting *s, void *rec, const char *v,
 {
 	unsigned long long n;
 
-	if (parse_num(v, 10, 0, s->hi, &n) || (n && n < s->lo))
+	if (parse_num(v, 0, s->hi, &n) || (n && n < s->lo))
 		return bad(msg, msglen, "%s '%s': expected 0 or %llu..%llu", s->key, v,
 			   (unsigned long long)s->lo, (unsigned long long)s->hi);
 	store_uint(s, rec, n);
@@ -220,7 +222,7 @@ static int p_mode(const struct ud_setting *s, void *rec, const char *v,
 {
 	unsigned long long n;
 
-	if (parse_num(v, 8, 0, 0777, &n))
+	if (parse_mode(v, &n))
 		return bad(msg, msglen, "%s '%s': expected an octal file mode like 0660",
 			   s->key, v);
 	store_uint(s, rec, n);
@@ -388,7 +390,7 @@ static int p_capacity(const struct ud_setting *s, void *rec, const char *v,
 			return bad(msg, msglen, "%s '%s': bad percentage", s->key, v);
 		memcpy(num, v, n - 1);
 		num[n - 1] = '\0';
-		if (parse_num(num, 10, 1, 100, &pct))
+		if (parse_num(num, 1, 100, &pct))
 			return bad(msg, msglen, "%s '%s': percentage must be 1%%..100%%",
 				   s->key, v);
 		cap = phys / 100 * pct;
@@ -449,7 +451,7 @@ static int parse_listen(const struct ud_setting *s, const char *v, int *on,
 				   s->key, v, host);
 		v = colon + 1;
 	}
-	if (parse_num(v, 10, 0, 65535, &port))
+	if (parse_num(v, 0, 65535, &port))
 		return bad(msg, msglen, "%s: bad port '%s' (0..65535)", s->key, v);
 	memcpy(hostout, host, sizeof(host));
 	*portout = (uint16_t)port;
@@ -559,7 +561,7 @@ static int p_owner(const struct ud_setting *s, void *rec, const char *v,
 		t->uid = (uid_t)-1;
 		return 0;
 	}
-	if (parse_num(v, 10, 0, 0x7fffffff, &id) == 0) {
+	if (parse_num(v, 0, 0x7fffffff, &id) == 0) {
 		t->uid = (uid_t)id;
 	} else {
 		pw = strlen(v) <= UD_ACCT_MAX ? getpwnam(v) : NULL;
@@ -583,7 +585,7 @@ static int p_group(const struct ud_setting *s, void *rec, const char *v,
 		t->gid = (gid_t)-1;
 		return 0;
 	}
-	if (parse_num(v, 10, 0, 0x7fffffff, &id) == 0) {
+	if (parse_num(v, 0, 0x7fffffff, &id) == 0) {
 		t->gid = (gid_t)id;
 	} else {
 		gr = strlen(v) <= UD_ACCT_MAX ? getgrnam(v) : NULL;
@@ -903,7 +905,7 @@ const struct ud_setting *ud_setting_repeated(enum ud_scope scope,
 int ud_parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
 		  unsigned long long *out)
 {
-	return parse_num(s, 10, lo, hi, out);
+	return parse_num(s, lo, hi, out);
 }
 
 unsigned ud_setting_bit(const struct ud_setting *s)
