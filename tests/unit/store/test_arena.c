@@ -587,6 +587,15 @@ static void test_warm_hard(void **state)
 	fx_close(&f);
 }
 
+/* A cache of 128 KiB, 512 KiB kept until a poll, 4 MiB before a release
+ * punches, and runs that never grow idle within a test. */
+static const struct ust_arena_cfg warm_poll_cfg = {
+	.warm_max = 128 * KiB,
+	.warm_hard = 4 * MiB,
+	.warm_poll = 512 * KiB,
+	.warm_idle_ns = 3600ull * 1000000000ull,
+};
+
 /*
  * With warm_poll, poll() brings the cache down to it whatever the runs'
  * age (warm_idle_ns only governs the rest, down to warm_max), and runs
@@ -594,12 +603,7 @@ static void test_warm_hard(void **state)
  */
 static void test_warm_poll(void **state)
 {
-	struct ust_arena_cfg cfg = {
-		.warm_max = 128 * KiB,
-		.warm_hard = 4 * MiB,
-		.warm_poll = 512 * KiB,
-		.warm_idle_ns = 3600ull * 1000000000ull,
-	};
+	const struct ust_arena_cfg cfg = warm_poll_cfg;
 	int64_t r[24], base;
 	struct ust_arena_stats s;
 	struct fx f;
@@ -643,12 +647,7 @@ static void test_warm_poll(void **state)
  */
 static void test_quiet(void **state)
 {
-	struct ust_arena_cfg cfg = {
-		.warm_max = 128 * KiB,
-		.warm_hard = 4 * MiB,
-		.warm_poll = 512 * KiB,
-		.warm_idle_ns = 3600ull * 1000000000ull,
-	};
+	const struct ust_arena_cfg cfg = warm_poll_cfg;
 	int64_t r[8], sm;
 	struct fx f;
 
