@@ -35,7 +35,12 @@
  *                          not five pages; one staged the way libutmem
  *                          staged it before (PUT_REF from 16 KiB) is
  *                          stored, read back whole and charged the same
- * hostile, scribble, tenant-scribble, pin and slabrec take their ring, and the
+ *   topup SOCK             credit comes back in steps: posted PUTs that
+ *                          spend an eighth of the connection's window and
+ *                          more are topped up to the whole window when
+ *                          applied, less than an eighth is not (a writer
+ *                          out of credit waits a step, not its backlog)
+ * hostile, scribble, tenant-scribble, pin, slabrec and topup take their ring, and the
  * tenant's value region, from the raw ring client the tests share
  * (../rawring.c).
  * Exit status 0 only if every check held.
@@ -1212,6 +1217,76 @@ static int cmd_slabrec(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- topup ---- */
+
+#define TOPUP_VAL 1024u
+
+/* Post PUTs of TOPUP_VAL bytes until at least `bytes` of credit is spent;
+ * returns what was spent, or 0 if a post failed. */
+static uint64_t topup_spend(struct rawring *r, uint32_t pool, uint64_t bytes,
+			    unsigned *n)
+{
+	static uint8_t val[TOPUP_VAL];
+	uint64_t bound = uvr_put_bound(8, TOPUP_VAL), spent = 0;
+
+	while (spent < bytes) {
+		char key[9];
+
+		snprintf(key, sizeof(key), "t%07u", (*n)++ % 10000000u);
+		if (rawring_frame(r, UWIRE_OP_PUT, UWIRE_F_POSTED, 100 + *n, pool,
+				  key, 8, val, sizeof(val)) != 0)
+			return 0;
+		spent += bound;
+	}
+	return rawring_applied(r, r->sent, 5000) == 0 ? spent : 0;
+}
+
+static int cmd_topup(char **argv)
+{
+	uint64_t bound = uvr_put_bound(8, TOPUP_VAL), c0, c1, c2, window, spent;
+	struct uwire_hdr h;
+	struct rawring r;
+	unsigned n = 0;
+
+	if (rawring_open(argv[0], &r))
+		return fprintf(stderr, "FAIL raw ring setup\n"), 1;
+	CHECK_EQ("open a pool on the raw ring",
+		 rawring_frame(&r, UWIRE_OP_POOL_OPEN, UWIRE_F_CREATE, 1, 0, "topup", 5, NULL, 0), 0);
+	CHECK_EQ("pool opened", rawring_reply(&r, &h, 5000), 0);
+	/* The grant of the setup is the whole window (the tenant's room is
+	 * far more than 4 window's worth). */
+	window = rawring_credit(&r);
+	printf("WINDOW %llu\n", (unsigned long long)window);
+	CHECK_EQ("a window granted at setup", window >= (64u << 10), 1);
+	if (failures)
+		return 1;
+	/* Less than an eighth spent: not topped up yet. */
+	spent = topup_spend(&r, h.pool, window / 8 - 2 * bound, &n);
+	CHECK_EQ("posted PUTs under an eighth applied", spent != 0, 1);
+	c0 = rawring_credit(&r);
+	CHECK_EQ("under an eighth spent: no top-up", c0, window);
+	/* Past an eighth: back to the whole window once applied. */
+	spent += topup_spend(&r, h.pool, 3 * bound, &n);
+	c1 = rawring_credit(&r);
+	printf("SPENT %llu CREDIT %llu\n", (unsigned long long)spent,
+	       (unsigned long long)c1);
+	/* A service pass may have applied the last PUT after the one that
+	 * topped up: what is left unspent is within a step of the window. */
+	CHECK_EQ("past an eighth spent: topped up", c1 > c0, 1);
+	CHECK_EQ("unspent within an eighth of the window",
+		 c1 - spent > window - window / 8 && c1 - spent <= window, 1);
+	/* And again, well before half of it is spent (the rule before
+	 * topped up only then: a writer that ran out waited for half a
+	 * window of PUTs to apply). */
+	spent += topup_spend(&r, h.pool, window / 8 + bound, &n);
+	c2 = rawring_credit(&r);
+	CHECK_EQ("the next eighth topped up too",
+		 c2 > c1 && c2 - spent > window - window / 8 && c2 - spent <= window, 1);
+	CHECK_EQ("the ring still open", rawring_closed(&r, 0), 0);
+	rawring_close(&r);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct e2e_cmd cmds[] = {
@@ -1224,9 +1299,10 @@ int main(int argc, char **argv)
 		{"tenant-scribble", 3, cmd_tenant_scribble},
 		{"pin", 2, cmd_pin},
 		{"slabrec", 1, cmd_slabrec},
+		{"topup", 1, cmd_topup},
 	};
 
 	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
 			    "e2e_ring ops|sizes|batch|restart|hostile|scribble|"
-			    "tenant-scribble|pin|slabrec ARGS");
+			    "tenant-scribble|pin|slabrec|topup ARGS");
 }

@@ -7,7 +7,8 @@
 # refused PUT leaves no value; for inline, staged and tiny values; and
 # under posted overwrites what a connection holds stays bounded, every PUT
 # is counted once by its path (SERVER_INFO tenant_puts_*), and staging
-# slots too small for the values now sent go back to utmemd.
+# slots too small for the values now sent go back to utmemd; credit is
+# topped up once an eighth of a connection's window is spent.
 . "$(dirname "$0")/lib.sh"
 RUN=$T/run
 MAX=$((2 << 20))
@@ -41,5 +42,14 @@ kill -CONT "$DPID"
 wait "$CPID" || fail "credit held under churn: $(cat "$T/churn.out" "$T/churn.log")"
 cat "$T/churn.out"
 ok "credit held stays bounded under posted overwrites; PUTs counted by path; stale slots given back"
+kill -0 "$DPID" || fail "utmemd died"
+
+# Credit comes back in steps of an eighth of the window (a raw ring
+# client reads the grants): a writer that used its credit up waits for a
+# step of its PUTs to apply, not for half its window (~0.4 ms of 1 KiB
+# PUTs, the p99 of a pipelined writer before).
+"$E2E_RING" topup "$RUN2/utmemd.sock" >"$T/topup.out" 2>&1 ||
+	fail "credit top-ups: $(cat "$T/topup.out")"
+ok "credit topped up after an eighth of the window: $(tr '\n' ' ' <"$T/topup.out")"
 kill -0 "$DPID" || fail "utmemd died"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
