@@ -44,9 +44,6 @@
 
 #define UD_CREDIT_MAX (4u << 20)    /* inline credit window, bytes */
 #define UD_CREDIT_MIN (64u << 10)   /* not worth granting less */
-/* Top a window up once this fraction of it is spent: a writer that has
- * used its credit up waits for that much to apply (libutmem, post.c). */
-#define UD_CREDIT_STEP 8u
 #define UD_STAGE_BUDGET (16u << 20) /* staging extents per connection */
 #define UD_STAGE_SLOTS_MIN 2u
 #define UD_RECLAIM_TRIES 100u       /* passes (UD_RECLAIM_RETRY_MS apart) */
@@ -596,7 +593,7 @@ void ud_credit_refill(struct ud_conn *c)
 	window = avail / 2 < UD_CREDIT_MAX ? avail / 2 : UD_CREDIT_MAX;
 	out = k->granted - k->spent;
 	if (window >= UD_CREDIT_MIN && out < window &&
-	    window - out >= window / UD_CREDIT_STEP) {
+	    window - out >= window / UVR_CREDIT_STEP) {
 		add = window - out;
 		/* Reservation slack (charges below their bounds) pays first. */
 		need = add > slack(k) ? add - slack(k) : 0;

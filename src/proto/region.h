@@ -222,6 +222,14 @@ static inline uint64_t uvr_ref_bound(uint64_t klen)
 	return uvr_head_bound(klen) + 128;
 }
 
+/*
+ * The step credit moves in: utmemd tops a connection's window up once
+ * 1/UVR_CREDIT_STEP of it is spent (daemon/credit.c), and a client out of
+ * credit waits for 1/UVR_CREDIT_STEP of its posted, unapplied frames to
+ * apply before it looks again (client/post.c). docs/protocol.md, "Credit".
+ */
+#define UVR_CREDIT_STEP 8u
+
 /* ---- memory ordering of the index (every acquire/release/fence here) ---- */
 
 /*
