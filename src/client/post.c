@@ -265,15 +265,12 @@ again:
 	}
 	/* Used up by PUTs utmemd has not applied yet: applying them is what
 	 * refills (before it publishes them applied), so wait for that, as a
-	 * synchronous PUT would wait, and keep the fast path. Wait for an
-	 * eighth of them to apply, not for all: utmemd tops the credit up
-	 * once an eighth of its window is spent (ud_credit_refill), and
-	 * what is posted and not applied is about the window when the
-	 * credit is used up, so the PUT goes on after about one step, not
-	 * after the whole backlog (a ring of 1 KiB PUTs: ~0.4 ms, the p99
-	 * of a pipelined writer); waiting for the next frame alone woke the
-	 * writer up to eight times a step. Each turn waits for at least one
-	 * more frame applied, so this ends by the last PUT posted. */
+	 * synchronous PUT would wait, and keep the fast path. utmemd tops
+	 * the credit up in steps (UVR_CREDIT_STEP), and what is posted and
+	 * not applied is about a window when the credit is used up, so wait
+	 * for that fraction of it, not for the whole backlog. Each turn
+	 * waits for at least one more frame, so this ends by the last PUT
+	 * posted. */
 	applied = uclient_ring_applied(c);
 	if (c->post.last && applied < c->post.last) {
 		uint64_t step = (c->post.last - applied + UVR_CREDIT_STEP - 1) /

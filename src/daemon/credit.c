@@ -592,8 +592,7 @@ void ud_credit_refill(struct ud_conn *c)
 	avail = share(d, k);
 	window = avail / 2 < UD_CREDIT_MAX ? avail / 2 : UD_CREDIT_MAX;
 	out = k->granted - k->spent;
-	if (window >= UD_CREDIT_MIN && out < window &&
-	    window - out >= window / UVR_CREDIT_STEP) {
+	if (window >= UD_CREDIT_MIN && out <= window - window / UVR_CREDIT_STEP) {
 		add = window - out;
 		/* Reservation slack (charges below their bounds) pays first. */
 		need = add > slack(k) ? add - slack(k) : 0;
