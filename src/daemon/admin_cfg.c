@@ -204,15 +204,17 @@ static struct tenant_snap *snapshot(struct ud_daemon *d, size_t *n)
 	return s;
 }
 
-/* One line per setting of a record whose value differs. */
+/* One line per setting of a record whose value differs and that took
+ * effect (at, rec: ud_apply_took). */
 static void diff_record(enum ud_scope scope, const char *what, const void *old,
-			const void *new, struct uadm_wbuf *rep)
+			const void *new, const struct ud_apply_at *at, size_t rec,
+			struct uadm_wbuf *rep)
 {
 	char a[UADM_VALUE_MAX + 1], b[UADM_VALUE_MAX + 1];
 
 	for (size_t i = 0; i < ud_nsettings; i++) {
 		const struct ud_setting *s = &ud_settings[i];
-		if (s->scope != scope)
+		if (s->scope != scope || !ud_apply_took(s, at, rec))
 			continue;
 		/* A default that follows another value (a tenant's max without
 		 * its own) is not a change the operator made. */
@@ -232,8 +234,12 @@ static void diff_record(enum ud_scope scope, const char *what, const void *old,
 	}
 }
 
+/*
+ * What changing old into next did, ud_apply_cfg() having stopped at *at
+ * (UD_APPLY_DONE: it did all of it): only what took effect is listed.
+ */
 static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
-			     const struct ud_cfg *next,
+			     const struct ud_cfg *next, const struct ud_apply_at *at,
 			     const struct tenant_snap *snap, size_t nsnap,
 			     uint64_t evicted_before, uint64_t charged_before,
 			     struct uadm_wbuf *rep)
@@ -244,9 +250,11 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 
 	ud_cfg_index(old, &in_old);
 	ud_cfg_index(next, &in_next);
-	diff_record(UD_SCOPE_MAIN, "", old, next, rep);
+	diff_record(UD_SCOPE_MAIN, "", old, next, at, 0, rep);
 	for (size_t i = 0; i < nsnap; i++) {
-		if (ud_cfg_tenant_in(next, &in_next, snap[i].name))
+		/* Tenants go (remove_missing) before the first update. */
+		if (at->stage < UD_APPLY_TENANTS ||
+		    ud_cfg_tenant_in(next, &in_next, snap[i].name))
 			continue;
 		ud_text(rep, "tenant '%s' removed: dropped %llu entries (%s), closed %u connection%s\n",
 			snap[i].name, (unsigned long long)snap[i].st.entries,
@@ -263,7 +271,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "tenant '%s': ", nt->name);
-		diff_record(UD_SCOPE_TENANT, what, ot, nt, rep);
+		diff_record(UD_SCOPE_TENANT, what, ot, nt, at, i, rep);
 	}
 	ud_names_free(&in_old);
 	ud_names_free(&in_next);
@@ -271,6 +279,9 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 		const struct ud_cfg_pool *np = &next->pools[i];
 		const struct ud_cfg_pool *op = ud_cfg_find_pool(old, np->name);
 		char list[UADM_VALUE_MAX + 1];
+		if (!op && at->stage <= UD_APPLY_POOLS &&
+		    (at->stage < UD_APPLY_POOLS || i >= at->index))
+			continue; /* not created */
 		if (!op) {
 			ud_setting_format(ud_setting_find(UD_SCOPE_POOL, "tenants"), np,
 					  list, sizeof(list));
@@ -280,7 +291,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "pool '%s': ", np->name);
-		diff_record(UD_SCOPE_POOL, what, op, np, rep);
+		diff_record(UD_SCOPE_POOL, what, op, np, at, i, rep);
 	}
 	ust_store_info(d->st, &si);
 	if (si.stats.evictions > evicted_before)
@@ -360,6 +371,7 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 	struct uadm_wbuf loss;
 	struct ust_store_info si;
 	struct tenant_snap *snap;
+	struct ud_apply_at at;
 	size_t nsnap = 0;
 	char msg[UADM_MSG_MAX] = "";
 	size_t len0 = rep->len;
@@ -378,7 +390,7 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 	uadm_wbuf_free(&loss);
 	snap = snapshot(d, &nsnap);
 	ust_store_info(d->st, &si);
-	err = ud_apply_cfg(d, next, remove_missing, msg, sizeof(msg));
+	err = ud_apply_cfg(d, next, remove_missing, &at, msg, sizeof(msg));
 	if (err && failed_creating(d, next)) {
 		/* Failed creating a tenant: nothing was changed (ud_apply_cfg). */
 		free(snap);
@@ -387,8 +399,8 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 		return err;
 	}
 	if (snap)
-		describe_changes(d, &d->cfg, next, snap, nsnap, si.stats.evictions,
-				 si.charged, rep);
+		describe_changes(d, &d->cfg, next, &at, snap, nsnap,
+				 si.stats.evictions, si.charged, rep);
 	free(snap);
 	if (!err && remove_missing)
 		drop_missing_pools(d, next, rep);

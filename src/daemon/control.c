@@ -404,11 +404,13 @@ int ud_cfg_pool_grants(const struct ud_cfg_pool *pl, const char *tenant)
 
 /* Create the shared pools a config declares and grant them. */
 static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
-		       char *msg, size_t msglen)
+		       struct ud_apply_at *at, char *msg, size_t msglen)
 {
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct ud_cfg_pool *pl = &cfg->pools[i];
 		uint32_t id;
+
+		at->index = i;
 		int err = ust_shared_pool_create(d->st, pl->name, pl->kind, &id);
 		if (err == -EEXIST) /* from an earlier apply: reuse it */
 			err = ud_shared_pool_id(d, pl->name, &id);
@@ -442,23 +444,18 @@ static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
 	return 0;
 }
 
-/* Update a tenant that exists in both the daemon and the new config. */
+/*
+ * Update a tenant that exists in both the daemon and the new config. Who
+ * may connect goes first: it is the step the host can refuse (the socket
+ * replaced, chown refused), and then nothing of the tenant has changed.
+ */
 static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 			 const struct ud_cfg_tenant *ct, char *msg, size_t msglen)
 {
 	struct ust_limits lim = {ct->min, ct->max, ct->weight};
 	char path[UD_PATH_MAX];
-	int err = ust_tenant_set_ex(d->st, t->id, &lim,
-				    d->store_later ? UST_SHRINK_LATER : 0);
+	int err;
 
-	if (err) {
-		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));
-		return err;
-	}
-	ud_tenant_recall(t);
-	pthread_mutex_lock(&d->lock);
-	snprintf(t->token, sizeof(t->token), "%s", ct->token);
-	pthread_mutex_unlock(&d->lock);
 	if (ud_socket_path(d, ct, path, sizeof(path)) == 0 &&
 	    strcmp(path, t->socket) != 0)
 		ud_warn("tenant '%s': socket change to %s takes a restart", t->name,
@@ -479,15 +476,31 @@ static int update_tenant(struct ud_daemon *d, struct ud_tenant *t,
 		t->uid = ct->uid;
 		t->gid = ct->gid;
 	}
+	err = ust_tenant_set_ex(d->st, t->id, &lim,
+				d->store_later ? UST_SHRINK_LATER : 0);
+	if (err) {
+		snprintf(msg, msglen, "tenant '%s': %s", t->name, strerror(-err));
+		return err;
+	}
+	ud_tenant_recall(t);
+	pthread_mutex_lock(&d->lock);
+	snprintf(t->token, sizeof(t->token), "%s", ct->token);
+	pthread_mutex_unlock(&d->lock);
 	return 0;
 }
 
 int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
-		 int remove_missing, char *msg, size_t msglen)
+		 int remove_missing, struct ud_apply_at *at, char *msg,
+		 size_t msglen)
 {
+	struct ud_apply_at here;
 	struct ud_tenant *t, *next;
 	size_t created = 0;
 	int err;
+
+	if (!at)
+		at = &here;
+	*at = (struct ud_apply_at){UD_APPLY_NEW, 0};
 
 	/*
 	 * New tenants first: creating one is what fails in practice (its
@@ -515,6 +528,7 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		}
 		created++;
 	}
+	at->stage = UD_APPLY_CAPACITY;
 	err = ud_ctl_set_ceiling(d, cfg->capacity);
 	if (err) {
 		snprintf(msg, msglen, "capacity: %s", strerror(-err));
@@ -532,8 +546,11 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		}
 		ud_names_free(&want);
 	}
+	at->stage = UD_APPLY_TENANTS;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		const struct ud_cfg_tenant *ct = &cfg->tenants[i];
+
+		at->index = i;
 		t = ud_tenant_by_name(d, ct->name);
 		err = t ? update_tenant(d, t, ct, msg, msglen)
 			: ud_tenant_create(d, ct, msg, msglen);
@@ -551,6 +568,49 @@ int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 	 * (cfg is d->cfg) the level main() held at warn is the file's again. */
 	if (cfg->log_level != d->cfg.log_level || cfg == &d->cfg)
 		atomic_store(&ud_log_level, cfg->log_level);
-	err = apply_pools(d, cfg, msg, msglen);
-	return err ? err : ud_vm_apply(d, cfg, msg, msglen);
+	*at = (struct ud_apply_at){UD_APPLY_POOLS, 0};
+	err = apply_pools(d, cfg, at, msg, msglen);
+	if (err)
+		return err;
+	*at = (struct ud_apply_at){UD_APPLY_VMS, 0};
+	err = ud_vm_apply(d, cfg, msg, msglen);
+	if (!err)
+		at->stage = UD_APPLY_DONE;
+	return err;
+}
+
+/* The main settings ud_apply_cfg() applies after the tenants, before the
+ * pools (ud_limits_from_cfg and the log level); every other one that needs
+ * no restart, but capacity, takes effect with the whole config. */
+static bool applied_with_limits(const char *key)
+{
+	static const char *const keys[] = {"idle_timeout", "client_timeout",
+					   "frame_timeout", "auth_timeout",
+					   "max_unauth", "log_level"};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (strcmp(key, keys[i]) == 0)
+			return true;
+	return false;
+}
+
+bool ud_apply_took(const struct ud_setting *s, const struct ud_apply_at *at,
+		   size_t rec)
+{
+	if (at->stage == UD_APPLY_DONE || (s->flags & (UD_SF_RESTART | UD_SF_CREATE)))
+		return true;
+	switch (s->scope) {
+	case UD_SCOPE_MAIN:
+		if (strcmp(s->key, "capacity") == 0)
+			return at->stage > UD_APPLY_CAPACITY;
+		return applied_with_limits(s->key) && at->stage > UD_APPLY_TENANTS;
+	case UD_SCOPE_TENANT:
+		return at->stage > UD_APPLY_TENANTS ||
+		       (at->stage == UD_APPLY_TENANTS && rec < at->index);
+	case UD_SCOPE_POOL:
+		return at->stage > UD_APPLY_POOLS ||
+		       (at->stage == UD_APPLY_POOLS && rec < at->index);
+	default:
+		return false;
+	}
 }

@@ -884,14 +884,43 @@ void ud_on_signal(struct ud_daemon *d);
 
 /* ---- tenant table and control plane (control.c) ---- */
 
+/* How far ud_apply_cfg() got, in the order it goes. */
+enum ud_apply_stage {
+	UD_APPLY_NEW,      /* creating the tenants the config adds */
+	UD_APPLY_CAPACITY, /* setting the capacity */
+	UD_APPLY_TENANTS,  /* updating cfg->tenants[index]; those before it are done */
+	UD_APPLY_POOLS,    /* creating and granting cfg->pools[index]; likewise */
+	UD_APPLY_VMS,      /* serving the VM tenants' ivshmem regions */
+	UD_APPLY_DONE,
+};
+struct ud_apply_at {
+	enum ud_apply_stage stage;
+	size_t index;
+};
+
 /*
  * Apply a configuration: add tenants (and their sockets) that are missing,
- * update limits, remove tenants no longer present (when remove_missing),
- * set capacity, create and grant shared pools. Main thread only.
- * Returns 0 or -errno with a one-line reason in msg.
+ * set capacity, remove tenants no longer present (when remove_missing),
+ * update every tenant (its socket's mode and owner first, then its limits),
+ * the timeouts and the log level, create and grant shared pools, serve the
+ * VM tenants. Main thread only. Returns 0 or -errno with a one-line reason
+ * in msg; *at (may be NULL) tells where it stopped. A failure while
+ * creating the new tenants changes nothing; a later one leaves what came
+ * before it applied (ud_apply_took).
  */
 int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
-		 int remove_missing, char *msg, size_t msglen);
+		 int remove_missing, struct ud_apply_at *at, char *msg,
+		 size_t msglen);
+/*
+ * Did setting s of record rec (its index in the config's tenants or pools;
+ * 0 for the main section) take effect, ud_apply_cfg() having stopped at
+ * *at? The settings it applies on the way (capacity; the timeouts,
+ * max_unauth and log_level after the tenants) and the records before the
+ * one it stopped at did; the other main settings only with the whole
+ * config. Settings that take a restart count as taken (reported as such).
+ */
+bool ud_apply_took(const struct ud_setting *s, const struct ud_apply_at *at,
+		   size_t rec);
 /*
  * Re-read d->cfg.path and make it the running configuration (admin_cfg.c).
  * flags: UADM_F_FORCE to go on when tenants with data would be removed or

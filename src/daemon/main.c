@@ -509,7 +509,7 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 	if (!err)
 		err = ud_vsock_listen(d, msg, msglen);
 	if (!err)
-		err = ud_apply_cfg(d, &d->cfg, 0, msg, msglen);
+		err = ud_apply_cfg(d, &d->cfg, 0, NULL, msg, msglen);
 	if (!err)
 		err = ud_persist_restore(d, msg, msglen);
 	if (!err)

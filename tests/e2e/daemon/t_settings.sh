@@ -293,4 +293,25 @@ ctl config set tenant a mode=0666 >"$T/o" 2>&1 && fail "config set on a replaced
 grep -qF "$RUN/a.sock is no longer utmemd's socket" "$T/o" || fail "replaced socket: $(cat "$T/o")"
 [ "$(perms)" = "604 0" ] || fail "the other socket was changed: $(perms)"
 ok "a socket put in its place is left alone: $(cat "$T/o")"
+# A reload that stops at tenant a (its socket replaced) lists only what took
+# effect: capacity before it; not a's max, v's, the timeout or the pool's
+# grant after it (it once listed them all as changed).
+sed -i 's/^capacity = 64M/capacity = 96M\nidle_timeout = 77/; s/^mode = 0600/mode = 0666\nmax = 48M/; s/^mode = 0640/mode = 0640\nmax = 32M/; s/^tenants = a/tenants = a, v/' "$T/p.ini"
+ctl reload >"$T/o" 2>&1 && fail "reload past a replaced socket: $(cat "$T/o")"
+sed -i 's/^utmemctl: //' "$T/o"
+grep -qx "capacity: 64M -> 96M" "$T/o" || fail "part-way reload, capacity: $(cat "$T/o")"
+grep -qx "stopped: tenant 'a': $RUN/a.sock is no longer utmemd's socket" "$T/o" ||
+	fail "part-way reload, stop: $(cat "$T/o")"
+grep -qE "max|idle_timeout|tenants|mode" "$T/o" && fail "part-way reload lists what did not take effect: $(cat "$T/o")"
+ctl --json tenant list >"$T/l" || fail "tenant list"
+python3 - "$T/l" <<'PY' || fail "part-way reload changed tenants after the stop: $(cat "$T/l")"
+import json, sys
+rows = json.load(open(sys.argv[1]))
+rows = rows.get("tenants", rows) if isinstance(rows, dict) else rows
+m = {r["name"]: r for r in rows}
+sys.exit(0 if m["a"]["max"] != 48 << 20 and m["v"]["max"] != 32 << 20 else 1)
+PY
+[ "$(ctl --json capacity | python3 -c 'import json,sys; print(json.load(sys.stdin)["capacity"])')" = $((96 << 20)) ] ||
+	fail "capacity after the part-way reload: $(ctl --json capacity)"
+ok "a reload that stops part way lists what it did: $(tr '\n' ';' <"$T/o")"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
