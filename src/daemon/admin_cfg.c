@@ -279,8 +279,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 		const struct ud_cfg_pool *np = &next->pools[i];
 		const struct ud_cfg_pool *op = ud_cfg_find_pool(old, np->name);
 		char list[UADM_VALUE_MAX + 1];
-		if (!op && at->stage <= UD_APPLY_POOLS &&
-		    (at->stage < UD_APPLY_POOLS || i >= at->index))
+		if (!op && !ud_apply_passed(at, UD_APPLY_POOLS, i))
 			continue; /* not created */
 		if (!op) {
 			ud_setting_format(ud_setting_find(UD_SCOPE_POOL, "tenants"), np,

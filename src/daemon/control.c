@@ -409,9 +409,10 @@ static int apply_pools(struct ud_daemon *d, const struct ud_cfg *cfg,
 	for (size_t i = 0; i < cfg->npools; i++) {
 		const struct ud_cfg_pool *pl = &cfg->pools[i];
 		uint32_t id;
+		int err;
 
 		at->index = i;
-		int err = ust_shared_pool_create(d->st, pl->name, pl->kind, &id);
+		err = ust_shared_pool_create(d->st, pl->name, pl->kind, &id);
 		if (err == -EEXIST) /* from an earlier apply: reuse it */
 			err = ud_shared_pool_id(d, pl->name, &id);
 		/* Unless an earlier reload removed it and its drop still runs. */
@@ -594,6 +595,12 @@ static bool applied_with_limits(const char *key)
 	return false;
 }
 
+bool ud_apply_passed(const struct ud_apply_at *at, enum ud_apply_stage stage,
+		     size_t rec)
+{
+	return at->stage > stage || (at->stage == stage && rec < at->index);
+}
+
 bool ud_apply_took(const struct ud_setting *s, const struct ud_apply_at *at,
 		   size_t rec)
 {
@@ -605,11 +612,9 @@ bool ud_apply_took(const struct ud_setting *s, const struct ud_apply_at *at,
 			return at->stage > UD_APPLY_CAPACITY;
 		return applied_with_limits(s->key) && at->stage > UD_APPLY_TENANTS;
 	case UD_SCOPE_TENANT:
-		return at->stage > UD_APPLY_TENANTS ||
-		       (at->stage == UD_APPLY_TENANTS && rec < at->index);
+		return ud_apply_passed(at, UD_APPLY_TENANTS, rec);
 	case UD_SCOPE_POOL:
-		return at->stage > UD_APPLY_POOLS ||
-		       (at->stage == UD_APPLY_POOLS && rec < at->index);
+		return ud_apply_passed(at, UD_APPLY_POOLS, rec);
 	default:
 		return false;
 	}

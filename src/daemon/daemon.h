@@ -911,6 +911,10 @@ struct ud_apply_at {
 int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		 int remove_missing, struct ud_apply_at *at, char *msg,
 		 size_t msglen);
+/* Had ud_apply_cfg(), stopped at *at, done record rec (cfg->tenants[rec]
+ * or cfg->pools[rec]) of stage? */
+bool ud_apply_passed(const struct ud_apply_at *at, enum ud_apply_stage stage,
+		     size_t rec);
 /*
  * Did setting s of record rec (its index in the config's tenants or pools;
  * 0 for the main section) take effect, ud_apply_cfg() having stopped at
