@@ -5,7 +5,9 @@
  *
  * d->cfg is the running configuration: every tenant and shared pool the
  * daemon serves is in it, whether it came from the file or from utmemctl,
- * so `config save` can write it back and a reload can compare against it.
+ * so `config save` can write it back and a reload can compare against it;
+ * after a change that stopped part way, what of it took effect
+ * (ud_apply_live).
  * A change is made on a copy: values are parsed by the settings table (the
  * code the config file uses), the copy goes through ud_cfg_check(), then
  * ud_cfg_commit() refuses it if it would drop stored data without
@@ -404,10 +406,18 @@ int ud_cfg_commit(struct ud_daemon *d, struct ud_cfg *next, int remove_missing,
 	if (!err && remove_missing)
 		drop_missing_pools(d, next, rep);
 	if (err) {
-		/* Part of next was applied: say what, then why it stopped. */
+		struct ud_cfg live;
+
+		/* Part of next was applied: say what, then why it stopped; the
+		 * running configuration is what took effect, so that the next
+		 * reload lists only the rest. */
 		ud_text(rep, "stopped: %s\n", msg);
 		log_lines(rep);
 		d->cfg_stopped = 1;
+		if (ud_apply_live(&d->cfg, next, remove_missing, &at, &live) == 0) {
+			ud_cfg_free(&d->cfg);
+			d->cfg = live;
+		}
 		ud_cfg_free(next);
 		return err;
 	}

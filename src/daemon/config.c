@@ -273,6 +273,21 @@ static char (*names_dup(char (*src)[UST_NAME_MAX + 1], size_t n))[UST_NAME_MAX +
 	return d;
 }
 
+int ud_cfg_pool_copy(struct ud_cfg_pool *dst, const struct ud_cfg_pool *src)
+{
+	*dst = *src;
+	dst->tenants = NULL;
+	dst->managers = NULL;
+	if ((src->ntenants && !(dst->tenants = names_dup(src->tenants, src->ntenants))) ||
+	    (src->nmanagers && !(dst->managers = names_dup(src->managers, src->nmanagers)))) {
+		free(dst->tenants);
+		dst->tenants = NULL;
+		dst->ntenants = dst->nmanagers = 0;
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src)
 {
 	*dst = *src;
@@ -293,16 +308,9 @@ int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src)
 		if (!dst->pools)
 			goto err;
 		for (size_t i = 0; i < src->npools; i++) {
-			const struct ud_cfg_pool *p = &src->pools[i];
-			struct ud_cfg_pool *q = &dst->pools[i];
-			*q = *p;
-			q->tenants = NULL;
-			q->managers = NULL;
+			if (ud_cfg_pool_copy(&dst->pools[i], &src->pools[i]) < 0)
+				goto err;
 			dst->npools = i + 1;
-			if (p->ntenants && !(q->tenants = names_dup(p->tenants, p->ntenants)))
-				goto err;
-			if (p->nmanagers && !(q->managers = names_dup(p->managers, p->nmanagers)))
-				goto err;
 		}
 	}
 	return 0;

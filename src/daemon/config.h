@@ -227,6 +227,8 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 void ud_cfg_free(struct ud_cfg *cfg);
 /* Deep copy. Returns 0 or -ENOMEM (dst is then empty). */
 int ud_cfg_copy(struct ud_cfg *dst, const struct ud_cfg *src);
+/* Deep copy of a pool record. Returns 0 or -ENOMEM (dst then holds no list). */
+int ud_cfg_pool_copy(struct ud_cfg_pool *dst, const struct ud_cfg_pool *src);
 
 /*
  * The checks across values, shared by every path: resolves each tenant's

@@ -911,7 +911,8 @@ struct ud_apply_at {
 int ud_apply_cfg(struct ud_daemon *d, const struct ud_cfg *cfg,
 		 int remove_missing, struct ud_apply_at *at, char *msg,
 		 size_t msglen);
-/* Had ud_apply_cfg(), stopped at *at, done record rec (cfg->tenants[rec]
+/* What of it took effect when it stopped (apply_live.c). Had
+ * ud_apply_cfg(), stopped at *at, done record rec (cfg->tenants[rec]
  * or cfg->pools[rec]) of stage? */
 bool ud_apply_passed(const struct ud_apply_at *at, enum ud_apply_stage stage,
 		     size_t rec);
@@ -925,6 +926,15 @@ bool ud_apply_passed(const struct ud_apply_at *at, enum ud_apply_stage stage,
  */
 bool ud_apply_took(const struct ud_setting *s, const struct ud_apply_at *at,
 		   size_t rec);
+/*
+ * The configuration in effect after ud_apply_cfg() turned old into next
+ * and stopped at *at: next's records and settings where they took effect
+ * (ud_apply_took), old's elsewhere; what next leaves out stays unless it
+ * was removed on the way. Into *live (freed with ud_cfg_free); 0 or -ENOMEM.
+ */
+int ud_apply_live(const struct ud_cfg *old, const struct ud_cfg *next,
+		  int remove_missing, const struct ud_apply_at *at,
+		  struct ud_cfg *live);
 /*
  * Re-read d->cfg.path and make it the running configuration (admin_cfg.c).
  * flags: UADM_F_FORCE to go on when tenants with data would be removed or

@@ -314,4 +314,17 @@ PY
 [ "$(ctl --json capacity | python3 -c 'import json,sys; print(json.load(sys.stdin)["capacity"])')" = $((96 << 20)) ] ||
 	fail "capacity after the part-way reload: $(ctl --json capacity)"
 ok "a reload that stops part way lists what it did: $(tr '\n' ';' <"$T/o")"
+# What took effect is the running configuration: with the cause fixed (a's
+# mode left as it is, so its socket is not touched), the next reload lists
+# the rest and not the capacity again (it once did: the running
+# configuration stayed the one before the stop).
+ctl config get | grep -qx "capacity = 96M" || fail "config get after the stop: $(ctl config get | grep capacity)"
+sed -i 's/^mode = 0666/mode = 0600/' "$T/p.ini"
+ctl reload >"$T/o" 2>&1 || fail "reload after the fix: $(cat "$T/o")"
+for want in "tenant 'a': max: 64M -> 48M" "tenant 'v': max: 64M -> 32M" "idle_timeout: 600 -> 77" \
+	"pool 'pk': tenants: a -> a, v"; do
+	grep -qxF "$want" "$T/o" || fail "reload after the fix lacks '$want': $(cat "$T/o")"
+done
+grep -q "capacity" "$T/o" && fail "reload after the fix lists the capacity again: $(cat "$T/o")"
+ok "the reload after it lists only the rest: $(tr '\n' ';' <"$T/o")"
 stop_daemon "$DPID" || fail "utmemd exit status $?"

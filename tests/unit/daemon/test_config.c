@@ -324,6 +324,93 @@ static void test_limits(void **state)
 	     "manage = b\n", &cfg, 6, "'b' is not in its tenants");
 }
 
+/* Live config after a change that stopped part way (apply_live.c). */
+static const char live_old[] = "[utmemd]\ncapacity = 64M\npersist = /tmp/p.old\n"
+			       "[tenant a]\n[tenant b]\n[tenant c]\n"
+			       "[pool p]\nkind = ephemeral\ntenants = a, c\n"
+			       "[pool q]\nkind = persistent\ntenants = c\n";
+static const char live_next[] = "[utmemd]\ncapacity = 96M\nidle_timeout = 77\n"
+				"persist = /tmp/p.new\n"
+				"[tenant a]\nmax = 10M\n[tenant b]\nmax = 20M\n[tenant d]\n"
+				"[pool p]\nkind = ephemeral\ntenants = a, b\n"
+				"[pool r]\nkind = ephemeral\ntenants = d\n";
+
+static struct ud_cfg live_at(enum ud_apply_stage stage, size_t index, int remove)
+{
+	struct ud_cfg old, next, live;
+	struct ud_apply_at at = {stage, index};
+
+	assert_int_equal(load(live_old, &old, 0, NULL), 0);
+	assert_int_equal(load(live_next, &next, 0, NULL), 0);
+	assert_int_equal(ud_apply_live(&old, &next, remove, &at, &live), 0);
+	ud_cfg_free(&old);
+	ud_cfg_free(&next);
+	return live;
+}
+
+static const struct ud_cfg_pool *pool_has(const struct ud_cfg *c, const char *pool,
+					  const char *list)
+{
+	const struct ud_cfg_pool *p = ud_cfg_find_pool(c, pool);
+	char got[256] = "";
+
+	assert_non_null(p);
+	for (size_t i = 0; i < p->ntenants; i++)
+		snprintf(got + strlen(got), sizeof(got) - strlen(got), "%s%s",
+			 i ? "," : "", p->tenants[i]);
+	assert_string_equal(got, list);
+	return p;
+}
+
+static void test_apply_live(void **state)
+{
+	struct ud_cfg c;
+
+	(void)state;
+	/* Stopped at tenant b: capacity took, the timeout and persist did not;
+	 * a is next's, b old's, d (created first) next's; c was removed, from
+	 * the pools too; pool p is old's, r not created, q kept. */
+	c = live_at(UD_APPLY_TENANTS, 1, 1);
+	assert_int_equal(c.capacity, 96u << 20);
+	assert_int_equal(c.idle_timeout, 600);
+	assert_string_equal(c.persist, "/tmp/p.old");
+	assert_int_equal(ud_cfg_find_tenant(&c, "a")->max, 10u << 20);
+	assert_int_equal(ud_cfg_find_tenant(&c, "b")->max, 64u << 20);
+	assert_non_null(ud_cfg_find_tenant(&c, "d"));
+	assert_null(ud_cfg_find_tenant(&c, "c"));
+	pool_has(&c, "p", "a");
+	pool_has(&c, "q", "");
+	assert_null(ud_cfg_find_pool(&c, "r"));
+	ud_cfg_free(&c);
+	/* Stopped setting the capacity: c not removed yet, nothing else took. */
+	c = live_at(UD_APPLY_CAPACITY, 0, 1);
+	assert_int_equal(c.capacity, 64u << 20);
+	assert_non_null(ud_cfg_find_tenant(&c, "c"));
+	assert_int_equal(ud_cfg_find_tenant(&c, "a")->max, 64u << 20);
+	pool_has(&c, "p", "a,c");
+	pool_has(&c, "q", "c");
+	ud_cfg_free(&c);
+	/* Without removal (config set) c stays at any stage. */
+	c = live_at(UD_APPLY_POOLS, 1, 0);
+	assert_non_null(ud_cfg_find_tenant(&c, "c"));
+	ud_cfg_free(&c);
+	/* Stopped at pool r: the tenants and the timeout took, p is next's,
+	 * r not created, q (not in next) stays until a whole reload. */
+	c = live_at(UD_APPLY_POOLS, 1, 1);
+	assert_int_equal(c.idle_timeout, 77);
+	assert_string_equal(c.persist, "/tmp/p.old");
+	assert_int_equal(ud_cfg_find_tenant(&c, "b")->max, 20u << 20);
+	pool_has(&c, "p", "a,b");
+	assert_null(ud_cfg_find_pool(&c, "r"));
+	pool_has(&c, "q", "");
+	ud_cfg_free(&c);
+	/* Stopped at the VM regions: every record took, persist did not. */
+	c = live_at(UD_APPLY_VMS, 0, 1);
+	pool_has(&c, "r", "d");
+	assert_string_equal(c.persist, "/tmp/p.old");
+	ud_cfg_free(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -334,6 +421,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_file),
 		cmocka_unit_test(test_setting_parse),
 		cmocka_unit_test(test_write_reads_back),
+		cmocka_unit_test(test_apply_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
