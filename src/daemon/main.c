@@ -208,9 +208,9 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 	struct ud_listener *lis;
 	int fd;
 
-	snprintf(d->admin_path, sizeof(d->admin_path), "%s/admin.sock", d->cfg.run_dir);
-	if (strlen(d->cfg.run_dir) + 12 >= sizeof(d->admin_path)) {
-		snprintf(msg, msglen, "run directory path too long for a socket: %s",
+	if (snprintf(d->admin_path, sizeof(d->admin_path), "%s/admin.sock",
+		     d->cfg.run_dir) >= (int)sizeof(d->admin_path)) {
+		snprintf(msg, msglen, "run directory path too long for a socket: %.512s",
 			 d->cfg.run_dir);
 		return -ENAMETOOLONG;
 	}
@@ -221,7 +221,7 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 
 		/* Only here does the hint hold: tenants' sockets may be anywhere. */
 		snprintf(msg + n, msglen - n,
-			 " (is another utmemd running with run directory %s?)",
+			 " (is another utmemd running with run directory %.512s?)",
 			 d->cfg.run_dir);
 	}
 	if (fd < 0)
@@ -427,7 +427,7 @@ static int drop_privileges(struct ud_daemon *d, char *msg, size_t msglen)
 	}
 	if (chown(d->cfg.run_dir, pw->pw_uid, pw->pw_gid) < 0 ||
 	    chown(d->admin_path, pw->pw_uid, pw->pw_gid) < 0) {
-		snprintf(msg, msglen, "user = %s: cannot give %s to it: %s", name,
+		snprintf(msg, msglen, "user = %s: cannot give %.512s to it: %s", name,
 			 d->cfg.run_dir, strerror(errno));
 		return -errno;
 	}
