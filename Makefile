@@ -14,7 +14,7 @@ RUN_DIR   ?= ./run/utmem
 FUZZ_SECS ?= 30
 
 DEPS       = gcc make meson ninja-build pkg-config libc6-dev \
-             libcmocka-dev libinih-dev libhiredis-dev libjemalloc-dev libxxhash-dev \
+             libcmocka-dev libhiredis-dev libjemalloc-dev libxxhash-dev \
              libsystemd-dev scdoc \
              redis-server redis-tools
 # The VM tests (tests/vm): QEMU, a guest kernel with its headers (the guest

@@ -6,16 +6,17 @@
  * settings table (settings.c), the same code the admin protocol and
  * utmemctl use.
  *
- * inih parses key = value lines; a small line reader in front of it counts
- * lines and sees every section header, which inih alone does not report, so
- * unknown or duplicate sections are caught at their own line. Every problem
- * stops the parse with one message "FILE:LINE: what is wrong".
+ * The reader is line by line (parse_line): "[section]", "key = value"
+ * (or "key: value"), comments from ';' or '#' at the start of a line or
+ * ';' after a blank, blank lines; leading blanks never continue a line.
+ * Lines are up to UD_CFG_LINE_MAX bytes, enough for the longest value a
+ * setting takes, so a saved config always reads back. Every problem stops
+ * the parse with one message "FILE:LINE: what is wrong".
  */
 #include "daemon/daemon.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -617,15 +618,13 @@ static void *section_rec(struct parse *p)
 	}
 }
 
-static int handler(void *user, const char *section, const char *name,
-		   const char *value)
+/* One "name = value" line: 1, or 0 after fail(). */
+static int handler(struct parse *p, const char *name, const char *value)
 {
-	struct parse *p = user;
 	const struct ud_setting *s;
 	char m[512];
 	void *rec;
 
-	(void)section;
 	if (p->failed)
 		return 0;
 	if (!p->in_section)
@@ -697,51 +696,101 @@ static int open_section(struct parse *p, const char *sec)
 		    sec);
 }
 
-/*
- * inih's line source. Besides returning the line it counts it and handles
- * section headers here, where the line number is known; returning NULL ends
- * the parse at the first error.
- */
-static char *reader(char *str, int num, void *stream)
-{
-	struct parse *p = stream;
-	char name[INI_MAX_LINE];
-	char *s, *end;
-	size_t n;
+/* Longest line of a config file: the longest value (a 4095-byte path)
+ * with its key, blanks and a comment. */
+#define UD_CFG_LINE_MAX 8192
 
-	if (p->failed || !fgets(str, num, p->f))
-		return NULL;
-	p->line++;
-	n = strlen(str);
-	if (n == (size_t)num - 1 && str[n - 1] != '\n' && !feof(p->f)) {
-		fail(p, "line longer than %d bytes", num - 2);
-		return NULL;
+/*
+ * Read the next line into buf (UD_CFG_LINE_MAX + 1 bytes, NUL-terminated,
+ * without its newline): 1, 0 at the end of the file, or -1 after fail().
+ */
+static int read_line(struct parse *p, char *buf)
+{
+	size_t n = 0;
+	int c;
+
+	p->line++; /* the line being read, for fail() */
+	while ((c = getc(p->f)) != EOF && c != '\n') {
+		if (c == '\0')
+			return fail(p, "a NUL byte in the line") - 1;
+		if (n == UD_CFG_LINE_MAX)
+			return fail(p, "line longer than %d bytes", UD_CFG_LINE_MAX) - 1;
+		buf[n++] = (char)c;
 	}
-	/* Editors on some systems start a UTF-8 file with a byte-order mark. */
-	if (p->line == 1 && strncmp(str, "\xEF\xBB\xBF", 3) == 0)
-		memmove(str, str + 3, n - 2);
-	for (s = str; isspace((unsigned char)*s); s++)
-		;
-	if (*s != '[')
-		return str;
-	end = strchr(s, ']');
-	if (!end) {
-		fail(p, "section header without ']'");
-		return NULL;
+	if (c == EOF && n == 0) {
+		p->line--;
+		return 0;
 	}
-	/* Only a comment may follow: "[tenant a] max = 1G" must not lose the key. */
-	for (char *t = end + 1; *t && *t != ';' && *t != '#'; t++)
-		if (!isspace((unsigned char)*t)) {
-			/* Not echoed: it may be "token = ..." */
-			fail(p, "text after the section header (a key goes on its own line)");
-			return NULL;
+	buf[n] = '\0';
+	return 1;
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* One line, its leading blanks already gone: 1 to go on, 0 after fail(). */
+static int parse_line(struct parse *p, char *s)
+{
+	char *end, *val;
+
+	if (*s == '\0' || *s == ';' || *s == '#')
+		return 1;
+	if (*s == '[') {
+		end = strchr(s, ']');
+		if (!end)
+			return fail(p, "section header without ']'");
+		/* Only a comment may follow: "[tenant a] max = 1G" must not lose the key. */
+		for (char *t = end + 1; *t && *t != ';' && *t != '#'; t++)
+			if (!isspace((unsigned char)*t))
+				/* Not echoed: it may be "token = ..." */
+				return fail(p, "text after the section header (a key goes on its own line)");
+		*end = '\0';
+		return open_section(p, s + 1);
+	}
+	end = s + strcspn(s, "=:");
+	if (*end == '\0')
+		return fail(p, "syntax error (expected key = value or [section])");
+	*end = '\0';
+	val = end + 1;
+	/* A comment after the value starts with ';' after a blank. */
+	for (char *t = val; *t; t++)
+		if (*t == ';' && t > val && isspace((unsigned char)t[-1])) {
+			*t = '\0';
+			break;
 		}
-	n = (size_t)(end - s - 1);
-	memcpy(name, s + 1, n);
-	name[n] = '\0';
-	if (!open_section(p, name))
-		return NULL;
-	return str;
+	s = trim(s);
+	if (*s == '\0')
+		return fail(p, "syntax error (a value without a key)");
+	return handler(p, s, trim(val));
+}
+
+static void parse_file(struct parse *p)
+{
+	char *buf = malloc(UD_CFG_LINE_MAX + 1);
+	int r;
+
+	if (!buf) {
+		fail(p, "out of memory");
+		return;
+	}
+	while (!p->failed && (r = read_line(p, buf)) > 0) {
+		char *s = buf;
+
+		/* Editors on some systems start a UTF-8 file with a byte-order mark. */
+		if (p->line == 1 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
+			s += 3;
+		parse_line(p, trim(s));
+	}
+	free(buf);
 }
 
 int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
@@ -749,7 +798,6 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 {
 	struct parse p = {.cfg = cfg, .path = path, .msg = msg, .msglen = msglen};
 	struct stat sb;
-	int line;
 
 	ud_cfg_init(cfg, NULL);
 	cfg->capacity_pct = 25;
@@ -765,7 +813,7 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 			 S_ISDIR(sb.st_mode) ? "a directory" : "a special file");
 		return -EINVAL;
 	}
-	line = ini_parse_stream(reader, &p, handler, &p);
+	parse_file(&p);
 	sections_free(&p.tenants);
 	sections_free(&p.pools);
 	if (!p.failed && ferror(p.f)) {
@@ -773,10 +821,6 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 		fail(&p, "cannot read: %s", strerror(errno));
 	}
 	fclose(p.f);
-	if (!p.failed && line != 0) {
-		p.line = line;
-		fail(&p, line < 0 ? "cannot read" : "syntax error (expected key = value or [section])");
-	}
 	if (!p.failed) {
 		char m[512];
 		if (ud_cfg_check(cfg, &p.line, m, sizeof(m)) < 0)

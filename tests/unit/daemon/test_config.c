@@ -324,6 +324,55 @@ static void test_limits(void **state)
 	     "manage = b\n", &cfg, 6, "'b' is not in its tenants");
 }
 
+/* The line reader: indentation never continues a line, long values fit,
+ * NUL bytes and over-long lines are refused at their line. */
+static void test_lines(void **state)
+{
+	struct ud_cfg cfg;
+	char text[600], tok[256];
+	int fd;
+
+	(void)state;
+	/* An indented header is a header, an indented key a key (a reader
+	 * with continuation lines once took "  [tenant b]" as a's socket). */
+	assert_int_equal(load("[tenant a]\nsocket = a.sock\n  [tenant b]\n  max = 1M\n"
+			      "\tmin = 1K ; a comment\nweight: 3\n", &cfg, 0, NULL), 0);
+	assert_int_equal(cfg.ntenants, 2);
+	assert_string_equal(cfg.tenants[0].socket, "a.sock");
+	assert_string_equal(cfg.tenants[1].name, "b");
+	assert_int_equal(cfg.tenants[1].max, 1u << 20);
+	assert_int_equal(cfg.tenants[1].min, 1u << 10);
+	assert_int_equal(cfg.tenants[1].weight, 3);
+	ud_cfg_free(&cfg);
+	/* The longest token (255 bytes) on its line. */
+	memset(tok, 't', 255);
+	tok[255] = '\0';
+	snprintf(text, sizeof(text), "[tenant a]\ntoken = %s\n", tok);
+	assert_int_equal(load(text, &cfg, 0, NULL), 0);
+	assert_string_equal(cfg.tenants[0].token, tok);
+	ud_cfg_free(&cfg);
+	load("[tenant a]\n = 1\n", &cfg, 2, "a value without a key");
+	load("[tenant a]\nmax\n", &cfg, 2, "syntax error");
+	/* A NUL byte: refused, not read as the end of the line. */
+	snprintf(path, sizeof(path), "/tmp/utmem-cfg-%d-nul", (int)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "[utmemd]\ncapacity = 1G\0junk\nworkers = 3\n", 40), 40);
+	close(fd);
+	{
+		char msg[512] = "";
+		assert_int_equal(ud_cfg_load(&cfg, path, NULL, msg, sizeof(msg)), -EINVAL);
+		assert_non_null(strstr(msg, ":2: a NUL byte"));
+	}
+	unlink(path);
+	{
+		static char big[9000];
+		memset(big, 'x', sizeof(big) - 1);
+		memcpy(big, "[utmemd]\n; ", 11);
+		load(big, &cfg, 2, "line longer than 8192 bytes");
+	}
+}
+
 /* Live config after a change that stopped part way (apply_live.c). */
 static const char live_old[] = "[utmemd]\ncapacity = 64M\npersist = /tmp/p.old\n"
 			       "[tenant a]\n[tenant b]\n[tenant c]\n"
@@ -421,6 +470,7 @@ int main(void)
 		cmocka_unit_test(test_not_a_file),
 		cmocka_unit_test(test_setting_parse),
 		cmocka_unit_test(test_write_reads_back),
+		cmocka_unit_test(test_lines),
 		cmocka_unit_test(test_apply_live),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
