@@ -51,6 +51,7 @@ struct slot {
 			  _SERVER_INFO */
 	uint8_t state; /* SLOT_* */
 	uint8_t probe; /* a GET with UTMEM_GET_PROBE (MAXLEN 0) */
+	uint32_t pool; /* the server's pool id it names */
 	int64_t result;
 	void *val;
 };
@@ -263,6 +264,8 @@ int uclient_async_reply(struct utmem_client *c, const struct uwire_hdr *h)
 		err = uclient_skip(c, h->vlen);
 	} else if (h->status != UWIRE_S_OK) {
 		res = -uwire_status_to_errno(h->status);
+		if (h->status == UWIRE_S_BADPOOL)
+			uclient_pool_refused(c, s->pool);
 		err = uclient_skip(c, h->vlen);
 	} else if (s->op == UWIRE_OP_GET) {
 		/* vlen was checked against max_value by the decoder. */
@@ -471,7 +474,7 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	h.id = UCLIENT_ASYNC_ID | (a->seq << SLOT_BITS) | i;
 	uwire_hdr_encode(&h, hdr);
 	a->slot[i] = (struct slot){.id = h.id, .tag = tag, .op = op,
-				   .state = SLOT_SENT,
+				   .state = SLOT_SENT, .pool = h.pool,
 				   .probe = op == UWIRE_OP_GET && (flags & UWIRE_F_MAXLEN)};
 	a->inflight++;
 	if (c->ring) {

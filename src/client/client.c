@@ -266,6 +266,13 @@ dial:
 	return err;
 }
 
+void uclient_pool_refused(struct utmem_client *c, uint32_t server)
+{
+	for (size_t i = 0; server && i < c->npools; i++)
+		if (c->pools[i].open && c->pools[i].server == server)
+			c->pools[i].stale = 1;
+}
+
 /*
  * Translate a handle into the daemon's pool id, reopening the pool first if
  * the connection is new. Handle 0 means "the tenant" where allow_tenant.
@@ -280,6 +287,12 @@ int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 	if (handle == 0 && allow_tenant) {
 		*server = 0;
 		return 0;
+	}
+	if (uclient_ring_pools_gen(c) != c->post.seen_pools_gen) {
+		/* A pool of ours may be gone: every handle reopens by name. */
+		c->post.seen_pools_gen = uclient_ring_pools_gen(c);
+		for (size_t i = 0; i < c->npools; i++)
+			c->pools[i].stale = 1;
 	}
 	if (handle == 0 || handle > c->npools || !c->pools[handle - 1].open)
 		return -EBADF;

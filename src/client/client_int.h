@@ -104,6 +104,7 @@ struct uclient_post {
 	uint32_t seen_gen[URING_STAGES];   /* per staging slot: the generation seen last */
 	uint64_t seen_at[URING_STAGES];    /* ... and refs when it was first seen */
 	uint64_t seen_recall;    /* the daemon's recall count last acted on */
+	uint32_t seen_pools_gen; /* the ring header's pools_gen last acted on */
 	/* one-sided GETs per pool, reported in the ring header */
 	uint32_t rd_pool[URING_READ_POOLS];
 	uint64_t rd_reads[URING_READ_POOLS], rd_hits[URING_READ_POOLS];
@@ -328,6 +329,13 @@ static inline void uclient_unlock(struct utmem_client *c)
 {
 	pthread_mutex_unlock(&c->lock);
 }
+/*
+ * utmemd answered BADPOOL for server pool id server (0: none): the pool
+ * is gone (an operator destroyed it). Its handles are reopened by name
+ * before their next use, as on a new connection: a pool opened with
+ * UTMEM_POOL_CREATE is made again, another one's handle then gives -EBADF.
+ */
+void uclient_pool_refused(struct utmem_client *c, uint32_t server);
 int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 			 int allow_tenant, uint32_t *server);
 void uclient_req_get(struct uclient_req *r, const void *key, size_t klen,
@@ -434,6 +442,8 @@ size_t uclient_ring_max_frame(const struct utmem_client *c);
 /* What utmemd published in the ring header (layout 2). */
 uint64_t uclient_ring_credit(struct utmem_client *c);
 uint64_t uclient_ring_recall(struct utmem_client *c);
+/* The ring header's pools_gen (0 without a ring). */
+uint32_t uclient_ring_pools_gen(struct utmem_client *c);
 /* Tell utmemd whether we may be spending credit now (ring.h `posting`). */
 void uclient_ring_posting(struct utmem_client *c, int busy);
 /* Why utmemd closed the ring's connection (a wire status), or 0. */

@@ -127,6 +127,8 @@ static int take_value(struct utmem_client *c, struct uclient_req *r,
 
 	if (h->status != UWIRE_S_OK) {
 		r->result = -uwire_status_to_errno(h->status);
+		if (h->status == UWIRE_S_BADPOOL)
+			uclient_pool_refused(c, r->pool);
 		return uclient_skip(c, h->vlen);
 	}
 	switch (r->rx) {

@@ -111,6 +111,12 @@ uint64_t uclient_ring_recall(struct utmem_client *c)
 	return __atomic_load_n(&c->ring->map.shm->recall, __ATOMIC_SEQ_CST);
 }
 
+uint32_t uclient_ring_pools_gen(struct utmem_client *c)
+{
+	return c->ring ? __atomic_load_n(&c->ring->map.shm->pools_gen, __ATOMIC_ACQUIRE)
+		       : 0;
+}
+
 void uclient_ring_posting(struct utmem_client *c, int busy)
 {
 	uint32_t *w = &c->ring->map.shm->posting;

@@ -144,6 +144,34 @@ static void recall_one(struct ud_credit *k)
 	__atomic_store_n(&k->shm->recall, ++k->recall, __ATOMIC_SEQ_CST);
 }
 
+/* Tell k's client a pool it may use is gone (ring.h, pools_gen). */
+static void pools_gone_one(struct ud_credit *k)
+{
+	__atomic_add_fetch(&k->shm->pools_gen, 1, __ATOMIC_RELEASE);
+}
+
+void ud_conn_recall(struct ud_conn *c, bool pools_gone)
+{
+	struct ud_tenant *t = c->tenant;
+
+	pthread_mutex_lock(&t->creg_lock);
+	if (pools_gone)
+		pools_gone_one(c->credit);
+	recall_one(c->credit);
+	atomic_store(&c->credit->reclaim, 1);
+	reclaim_wake(c->credit->loop);
+	pthread_mutex_unlock(&t->creg_lock);
+}
+
+void ud_tenant_pools_gone(struct ud_tenant *t)
+{
+	pthread_mutex_lock(&t->creg_lock);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext)
+		pools_gone_one(k);
+	pthread_mutex_unlock(&t->creg_lock);
+	ud_tenant_recall(t);
+}
+
 void ud_tenant_recall(struct ud_tenant *t)
 {
 	pthread_mutex_lock(&t->creg_lock);

@@ -818,6 +818,15 @@ int ud_credit_init(struct ud_conn *c, struct uring_shm *shm, uint32_t hazard);
  * again (limits lowered, or a PUT refused for room). Any thread.
  */
 void ud_tenant_recall(struct ud_tenant *t);
+/*
+ * A pool t's clients may use was destroyed: bump pools_gen in each of its
+ * ring connections (they reopen their pools by name before the next use)
+ * and recall their credit. Any thread.
+ */
+void ud_tenant_pools_gone(struct ud_tenant *t);
+/* Recall ring connection c's credit alone (a posted request of it was
+ * refused), with pools_gone also telling it to reopen its pools. */
+void ud_conn_recall(struct ud_conn *c, bool pools_gone);
 /* Fold the one-sided reads t's clients reported into the store's stats. */
 void ud_tenant_fold_reads(struct ud_daemon *d, struct ud_tenant *t);
 /* t was removed: tell its fast-path clients, which may never ask. */

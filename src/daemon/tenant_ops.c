@@ -342,7 +342,11 @@ void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
  * paid for its room, so this is a race with the operator (the tenant
  * frozen or its pool destroyed while the PUT was in the ring) or memory
  * for the index running out: the value is not stored, and the operator
- * sees it counted (INFO posted_refused) and logged.
+ * sees it counted (INFO posted_refused) and logged. The connection's
+ * credit is recalled, so that its next PUT waits for its answer; for a
+ * pool that is gone the client is also told to reopen its pools
+ * (pools_gen): else every later posted PUT to it would be answered OK to
+ * its caller and none stored.
  */
 static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
 {
@@ -351,6 +355,7 @@ static void posted_failed(struct ud_conn *c, const struct uwire_hdr *h, int err)
 	ud_warn_rl("tenant '%s' (fd %d): posted %s refused after the client "
 		   "went on (not stored): %s", c->tenant->name, c->fd,
 		   uwire_op_name(h->opcode), strerror(-err));
+	ud_conn_recall(c, err == -EBADF);
 }
 
 /*

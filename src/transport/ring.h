@@ -131,6 +131,14 @@ struct uring_shm {
 	 * liveness page.
 	 */
 	uint32_t closed;
+	/*
+	 * Bumped by utmemd when a pool this connection may use is destroyed
+	 * (by the operator or another client; or a posted request named a
+	 * pool that is gone): a client that sees it move reopens its pools by
+	 * name before their next use, rather than post to a pool id that no
+	 * longer exists. Stays 0 with a utmemd that predates it.
+	 */
+	uint32_t pools_gen;
 	_Alignas(URING_CACHELINE) struct uring_stage stage[URING_STAGES];
 	/*
 	 * Written by the client (and so only informational to utmemd, which

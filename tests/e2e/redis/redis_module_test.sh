@@ -1147,6 +1147,20 @@ if [ -n "$UTMEMCTL" ]; then
 	[ $? -eq 0 ] && pass || fail "utmemctl tenant set --max 1M" "$OUT"
 	expect_eq "PUT accepted at once after the growth" \
 		"$(r1 -x tmem.put q2 <"$T/v40k")" OK
+	# The operator destroys the module's pool under it: the next PUTs are
+	# stored (libutmem reopens the pool by name, made again as the module
+	# opened it with CREATE), not answered OK and dropped, as every posted
+	# PUT to the gone pool once was.
+	OUT=$(ctl --force pool destroy e2e --tenant default)
+	[ $? -eq 0 ] && pass || fail "utmemctl pool destroy e2e" "$OUT"
+	expect_eq "GET after the pool was destroyed is a miss" "$(r1n tmem.get q)" "(nil)"
+	for i in 1 2 3; do
+		expect_eq "PUT $i after the pool was destroyed" "$(r1 tmem.put pd$i v$i)" OK
+		expect_eq "PUT $i after the pool was destroyed is stored" \
+			"$(r1 tmem.get pd$i)" "v$i"
+	done
+	expect_eq "MPUT after the pool was destroyed" "$(r1 tmem.mput pm1 a pm2 b)" OK
+	expect_eq "... and stored" "$(r1 tmem.mget pm1 pm2 | tr '\n' ' ')" "a b "
 else
 	echo "note: no utmemctl given; runtime quota checks skipped"
 fi
