@@ -365,11 +365,13 @@ UTMEM_API int utmem_get_alloc(utmem_client *c, uint32_t pool, const void *key,
  *
  * With UTMEM_GET_LOCAL the call never waits for utmemd: where a one-sided
  * read is not possible (no value region: socket only, TCP, vsock; a
- * shared pool; UTMEM_OPT_SYNC_GET) or gets no stable view this time, it
- * returns -EAGAIN without calling fn and the caller asks utmemd some other
- * way (a batch, an asynchronous request). Not with UTMEM_GET_EXCLUSIVE
- * (-EINVAL). Before reading it still waits for this client's posted PUTs
- * on the same key to be applied, as every one-sided read does.
+ * shared pool; UTMEM_OPT_SYNC_GET), would first need utmemd (the
+ * connection is down and must be dialled again, a pool handle reopened,
+ * or a PUT of this client on the same key is posted and not applied yet:
+ * a read without the flag waits for it) or gets no stable view this time,
+ * it returns -EAGAIN without calling fn and the caller asks utmemd some
+ * other way (a batch, an asynchronous request, which come after the
+ * posted PUT). Not with UTMEM_GET_EXCLUSIVE (-EINVAL).
  */
 typedef int (*utmem_view_fn)(void *ctx, const void *val, size_t len);
 UTMEM_API int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,

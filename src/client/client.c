@@ -197,6 +197,17 @@ static int reopen_all(struct utmem_client *c)
  * ring: address, reopen the pools. Only a
  * connection failure fails this call. Returns 0 or -errno.
  */
+/* The connection is up and needs nothing before a one-sided read: no
+ * dial, no pool to reopen (UTMEM_GET_LOCAL, which never waits). */
+static int local_ready(struct utmem_client *c, uint32_t h)
+{
+	if (c->fd < 0 || (c->live && (!uring_live(c->live) || uclient_ring_closed(c))))
+		return 0;
+	if (uclient_ring_pools_gen(c) != c->post.seen_pools_gen)
+		return 0;
+	return h == 0 || h > c->npools || !c->pools[h - 1].stale;
+}
+
 int uclient_ensure(struct utmem_client *c)
 {
 	int fd, err;
@@ -744,6 +755,26 @@ static int enter_timed(struct utmem_client *c, uint32_t h, uint64_t t_entry,
 	return 0;
 }
 
+/* enter_timed() for UTMEM_GET_LOCAL: -EAGAIN where entering would wait
+ * for utmemd (a dial, a pool to reopen). */
+static int enter_local(struct utmem_client *c, uint32_t h, uint64_t t_entry,
+		       int err, uint32_t *server)
+{
+	if (!err) {
+		err = uclient_lock(c);
+		if (!err) {
+			err = local_ready(c, h) ? uclient_resolve_pool(c, h, 0, server)
+						: -EAGAIN;
+			if (err)
+				uclient_unlock(c);
+		}
+	}
+	if (err)
+		return uclient_tm_none(c, t_entry, err);
+	uclient_tm_begin(c, t_entry);
+	return 0;
+}
+
 /* Leave a call entered with enter_timed(); returns its result rc. */
 static ssize_t leave_timed(struct utmem_client *c, ssize_t rc)
 {
@@ -844,6 +875,10 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 
 	if ((flags & UTMEM_GET_EXCLUSIVE) || c->sync_get || !region_pool(c, h) ||
 	    !c->region->hazard)
+		return -EAGAIN;
+	/* A PUT of the key posted and not applied yet: wait for it, or
+	 * with UTMEM_GET_LOCAL (which never waits) let the caller ask. */
+	if ((flags & UTMEM_GET_LOCAL) && uclient_post_pending(c, server, key, klen))
 		return -EAGAIN;
 	err = uclient_post_settle(c, server, key, klen);
 	if (err) {
@@ -1079,12 +1114,12 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = enter_timed(c, pool, t_entry,
-			  !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
-				  (flags & UTMEM_GET_EXCLUSIVE &&
-				   flags & UTMEM_GET_LOCAL)
-				  ? -EINVAL : uclient_check_key(c, key, klen),
-			  &server);
+	err = (flags & UTMEM_GET_LOCAL ? enter_local : enter_timed)(
+		c, pool, t_entry,
+		!fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
+				(flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL)
+			? -EINVAL : uclient_check_key(c, key, klen),
+		&server);
 	if (err)
 		return err;
 	if (not_forwarded(c))

@@ -425,6 +425,9 @@ void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
  */
 int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 			size_t klen);
+/* Is a request posted on (pool, key) (NULL: any) not served yet? */
+int uclient_post_pending(struct utmem_client *c, uint32_t pool,
+			 const void *key, size_t klen);
 
 /* ---- the shared-memory ring (ring.c) ---- */
 

@@ -52,23 +52,36 @@ void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
 	pending_note(c, pool, key, klen, c->post.sent);
 }
 
-int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
-			size_t klen)
+/* The sequence number a read of key (NULL: of anything) waits for. */
+static uint64_t pending_seq(struct utmem_client *c, uint32_t pool,
+			    const void *key, size_t klen)
+{
+	if (key) {
+		uint64_t h = uvr_hash(0, pool, key, klen);
+
+		return c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)];
+	}
+	return c->post.last; /* synchronous requests settled themselves */
+}
+
+int uclient_post_pending(struct utmem_client *c, uint32_t pool,
+			 const void *key, size_t klen)
 {
 	uint64_t seq;
 
 	if (!c->ring)
 		return 0;
-	if (key) {
-		uint64_t h = uvr_hash(0, pool, key, klen);
+	seq = pending_seq(c, pool, key, klen);
+	return seq != 0 && uclient_ring_applied(c) < seq;
+}
 
-		seq = c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)];
-	} else {
-		seq = c->post.last; /* synchronous requests settled themselves */
-	}
-	if (seq == 0 || uclient_ring_applied(c) >= seq)
+int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
+			size_t klen)
+{
+	if (!uclient_post_pending(c, pool, key, klen))
 		return 0;
-	return uclient_ring_wait_applied(c, seq, c->timeout_ms);
+	return uclient_ring_wait_applied(c, pending_seq(c, pool, key, klen),
+					 c->timeout_ms);
 }
 
 /*

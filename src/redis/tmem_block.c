@@ -1,7 +1,8 @@
 /*
  * tmem_block.c — blocking the calling client while utmemd answers TMEM.POP,
  * TMEM.DEL, a TMEM.PUT or TMEM.MPUT beyond the connection's credit,
- * TMEM.INFO, and (without a value region) TMEM.MGET and TMEM.EXISTS,
+ * TMEM.INFO, a TMEM.GET not read one-sidedly, and (without a value
+ * region) TMEM.MGET and TMEM.EXISTS,
  * instead of waiting on Redis's only thread (tmem_block.h).
  *
  * A command makes a tblock_cmd, submits its requests (one pop, one
@@ -43,7 +44,7 @@
 
 enum tblock_kind {
 	TBLOCK_POP, TBLOCK_DEL, TBLOCK_MGET, TBLOCK_EXISTS, TBLOCK_PUT,
-	TBLOCK_MPUT, TBLOCK_INFO
+	TBLOCK_MPUT, TBLOCK_INFO, TBLOCK_GET
 };
 
 /* TMEM.INFO's three requests, in the order of its tblock_key slots. */
@@ -54,7 +55,8 @@ enum { TBLOCK_INFO_TENANT, TBLOCK_INFO_POOL, TBLOCK_INFO_SERVER,
  * MGET and INFO keep values (INFO: the answers to its requests). */
 static int tblock_counts(enum tblock_kind kind)
 {
-	return kind != TBLOCK_POP && kind != TBLOCK_MGET && kind != TBLOCK_INFO;
+	return kind != TBLOCK_POP && kind != TBLOCK_MGET && kind != TBLOCK_INFO &&
+	       kind != TBLOCK_GET;
 }
 
 static int tblock_puts(enum tblock_kind kind)
@@ -199,6 +201,7 @@ static int tblock_answer(RedisModuleCtx *ctx, const struct tblock_cmd *b)
 
 	switch (b->kind) {
 	case TBLOCK_POP:
+	case TBLOCK_GET:
 		return tblock_answer_key(ctx, &b->key[0]);
 	case TBLOCK_MGET:
 		/* Failed as a whole (every key lost with the link): that
@@ -480,7 +483,7 @@ static int tblock_run(RedisModuleCtx *ctx, struct tblock_cmd *b)
 	ssize_t r;
 
 	static const char *const opname[] = { "pop", "del", "mget", "exists",
-					      "put", "mput", "info" };
+					      "put", "mput", "info", "get" };
 
 	tblock_link(b);
 	r = tconn_call(t, opname[b->kind], tblock_submit_op, b);
@@ -553,6 +556,13 @@ static struct tblock_cmd *tblock_new(RedisModuleCtx *ctx,
 int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv)
 {
 	struct tblock_cmd *b = tblock_new(ctx, argv, 1, TBLOCK_POP);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+int tblock_get(RedisModuleCtx *ctx, RedisModuleString **argv)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, 1, TBLOCK_GET);
 
 	return b != NULL && tblock_run(ctx, b);
 }

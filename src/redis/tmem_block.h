@@ -32,6 +32,9 @@
  */
 int tblock_pop(RedisModuleCtx *ctx, RedisModuleString **argv);
 int tblock_del(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+/* TMEM.GET key where it cannot be read one-sidedly now (no value region,
+ * the link down, a PUT of the key posted and not applied yet). */
+int tblock_get(RedisModuleCtx *ctx, RedisModuleString **argv);
 /* TMEM.MGET and TMEM.EXISTS where the keys cannot be read one-sidedly
  * (no value region). */
 int tblock_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);

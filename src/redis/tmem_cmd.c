@@ -136,7 +136,8 @@ static ssize_t tcmd_view_op(struct tconn *t, void *arg)
 	int r;
 
 	a->heap = NULL;
-	r = utmem_get_view(t->c, t->pool, a->key, a->klen, 0, tcmd_view_reply, a);
+	r = utmem_get_view(t->c, t->pool, a->key, a->klen, a->flags,
+			   tcmd_view_reply, a);
 	return r < 0 ? r : (ssize_t)a->vlen;
 }
 
@@ -187,10 +188,25 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 	/* A POP waits for utmemd: off Redis's thread where it may block. */
 	if ((flags & UTMEM_GET_EXCLUSIVE) && a.klen > 0 && tblock_pop(ctx, argv))
 		return RM_OK;
-	if (flags & UTMEM_GET_EXCLUSIVE)
+	if (flags & UTMEM_GET_EXCLUSIVE) {
 		r = tconn_call_once(t, "pop", tcmd_get_op, &a);
-	else
-		r = tconn_call(t, "get", tcmd_view_op, &a);
+	} else {
+		/* A one-sided read, which never waits for utmemd; where it
+		 * cannot be had now, utmemd answers while only this client
+		 * waits; else (MULTI, Lua, Redis < 7) on Redis's thread. */
+		r = -EAGAIN;
+		if (t->c != NULL && a.klen > 0) {
+			a.flags = UTMEM_GET_LOCAL;
+			r = tcmd_view_op(t, &a);
+			a.flags = 0;
+			if (tconn_is_link_error((int)r))
+				r = -EAGAIN; /* the paths below drop the link */
+		}
+		if (r == -EAGAIN && a.klen > 0 && tblock_get(ctx, argv))
+			return RM_OK;
+		if (r == -EAGAIN)
+			r = tconn_call(t, "get", tcmd_view_op, &a);
+	}
 	if (tcmd_no_value(r, a.klen)) {
 		t->n.misses++;
 		return rm.ReplyWithNull(ctx);

@@ -807,6 +807,15 @@ freeze_pid "$UPID"
 timed_r1 tmem.put posted1 kept
 expect_eq "PUT while utmemd is stopped (posted)" "$OUT" OK
 expect_lt "PUT while utmemd is stopped is posted, not waited for (ms)" "$MS" 300
+# A GET of that key cannot be read one-sidedly before the PUT is applied:
+# it waits off Redis's thread (it once waited on it, for timeout_ms).
+r1 tmem.get posted1 >"$T/getp.out" &
+GPID=$!
+sleep 0.1
+best_r1 3 ping
+expect_lt "PING while a GET waits for a posted PUT of its key (ms)" "$MS" 300
+expect_lt "PING while a GET waits for a posted PUT of its key, slowest of 3 (ms)" \
+	"$MS_MAX" "$HELD_MS"
 r1 tmem.del probe3 >"$T/drop.out" &
 DPID=$!
 worst=0
@@ -820,8 +829,11 @@ for i in 1 2 3 4 5; do
 	sleep 0.1
 done
 wait "$DPID"
+wait "$GPID"
 expect_prefix "DEL that drops the link with a PUT posted" "$(cat "$T/drop.out")" \
 	"TIMEOUT utmemd at"
+expect_prefix "the GET waiting for the posted PUT times out with the link" \
+	"$(cat "$T/getp.out")" "TIMEOUT utmemd at"
 expect_lt "PING while the link with a posted PUT is dropped, slowest (ms)" \
 	"$worst" "$HELD_MS"
 kill -CONT "$UPID"
