@@ -316,6 +316,9 @@ static void control(struct ud_ctl *ctl, uint64_t now)
 		pthread_mutex_lock(&ctl->lock);
 		ctl->sample_errors++;
 		pthread_mutex_unlock(&ctl->lock);
+		ud_warn_rl("controller: cannot read the %s's memory figures: "
+			   "capacity left as it is",
+			   ctl->mode == UD_CTL_CGROUP ? "cgroup" : "host");
 		return;
 	}
 	pthread_mutex_lock(&ctl->apply_lock);
@@ -473,6 +476,19 @@ int ud_ctl_start(struct ud_daemon *d, char *msg, size_t msglen)
 		snprintf(p, sizeof(p), "%s/memory.pressure", ctl->cgroup);
 		if (access(p, R_OK) == 0)
 			snprintf(ctl->psi_path, sizeof(ctl->psi_path), "%s", p);
+	}
+	if (ctl->mode == UD_CTL_CGROUP) {
+		uint64_t limit, usage, cache;
+
+		/* A path that is no memory cgroup would fail every sample
+		 * for good: refuse it now, naming it. */
+		err = ud_hm_cgroup(&ctl->paths, &limit, &usage, &cache);
+		if (err) {
+			snprintf(msg, msglen, "controller cgroup:%s: cannot read its "
+				 "memory limit and usage: %s", ctl->cgroup, strerror(-err));
+			free(ctl);
+			return err;
+		}
 	}
 	if (getenv("UTMEMD_TEST_PSI"))
 		snprintf(ctl->psi_path, sizeof(ctl->psi_path), "%s", getenv("UTMEMD_TEST_PSI"));

@@ -90,3 +90,12 @@ gap=$(awk '/controller: capacity/ {
 [ "$gap" -ge 4000 ] || fail "first growth ${gap} ms after the last shrink, within the 5 s hold"
 ok "memory back: growth ${gap} ms after the last shrink, 64M per step ($((grown >> 20))M in $steps steps)"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# A cgroup path with no memory figures is refused at the start, named; it
+# once started and failed every sample in silence (only a counter moved).
+sed "s|^controller = cgroup:.*|controller = cgroup:$T/nocg|" "$T/u.ini" >"$T/bad.ini"
+timeout 10 "$UTMEMD" --run-dir "$T/run2" -c "$T/bad.ini" >"$T/bad.out" 2>&1 &&
+	fail "utmemd started with a cgroup that is not there: $(cat "$T/bad.out")"
+grep -qF "controller cgroup:$T/nocg: cannot read its memory limit and usage" "$T/bad.out" ||
+	fail "no reason given for the bad cgroup: $(cat "$T/bad.out")"
+ok "a controller cgroup with no memory figures is refused: $(grep -o 'controller cgroup.*' "$T/bad.out")"
