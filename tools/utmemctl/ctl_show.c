@@ -29,17 +29,49 @@ const char *human(uint64_t v, char buf[32])
 	return buf;
 }
 
+/* Bytes of the well-formed UTF-8 sequence of 2..4 bytes at s (n left),
+ * or 0: no overlong form, no surrogate, nothing above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len = s[0] >= 0xf0 ? 4 : s[0] >= 0xe0 ? 3 : 2;
+	uint32_t cp = s[0] & (0x3f >> (len - 1));
+
+	if (s[0] < 0xc2 || s[0] > 0xf4 || n < len)
+		return 0;
+	for (size_t k = 1; k < len; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[k] & 0x3f);
+	}
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
 void json_strn(const char *s, size_t n)
 {
+	const unsigned char *u = (const unsigned char *)s;
+
 	putchar('"');
-	for (size_t i = 0; i < n && s[i]; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\')
+	for (size_t i = 0; i < n && u[i]; i++) {
+		unsigned char ch = u[i];
+		size_t len;
+
+		if (ch == '"' || ch == '\\') {
 			printf("\\%c", ch);
-		else if (ch < 0x20)
+		} else if (ch < 0x20) {
 			printf("\\u%04x", ch);
-		else
+		} else if (ch < 0x80) {
 			putchar(ch);
+		} else if ((len = utf8_seq(u + i, strnlen(s + i, n - i))) != 0) {
+			fwrite(u + i, 1, len, stdout);
+			i += len - 1;
+		} else {
+			/* Not UTF-8 (a path may be any bytes): JSON cannot
+			 * carry it, so the replacement character stands in. */
+			fputs("\\ufffd", stdout);
+		}
 	}
 	putchar('"');
 }

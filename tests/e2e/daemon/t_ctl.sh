@@ -73,6 +73,17 @@ ctl top --interval 0.3 --count 1 --json |
 	fail "top --json: $(ctl top --interval 0.3 --count 1 --json)"
 wait "$TP" || fail "the client served during top failed"
 ok "top: $(grep '^web ' "$T/top.out" | head -n 1)"
+# JSON stays UTF-8 when a value is not (a path may be any bytes): such a
+# byte is U+FFFD, valid UTF-8 passes as it is (JSON once carried \xff raw).
+ctl config set utmemd "persist=$T/p"$'\xff'"-é.utmem" >/dev/null || fail "config set persist with a non-UTF-8 byte"
+ctl --json config get utmemd | python3 -c '
+import json, sys
+d = json.loads(sys.stdin.buffer.read().decode("utf-8", "strict"))
+vals = [x["value"] for x in d if x.get("key") == "persist"]
+sys.exit(0 if vals and vals[0].endswith("\ufffd-\u00e9.utmem") else 1)' ||
+	fail "config get --json with a non-UTF-8 value: $(ctl --json config get utmemd | grep -ao 'persist[^,]*')"
+ctl config set utmemd persist= >/dev/null 2>&1 || true
+ok "JSON stays UTF-8 with a non-UTF-8 value"
 UTMEM_RUN_DIR=$RUN "$UTMEMCTL" log-level debug | grep -q "log level: debug" || fail "log-level via UTMEM_RUN_DIR"
 ctl log-level loud 2>/dev/null; [ $? -eq 2 ] || fail "bad level: want 2"
 ctl reload 2>"$T/e"; [ $? -eq 1 ] || fail "reload without a file: want 1"
