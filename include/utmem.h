@@ -15,14 +15,17 @@
  * utmem_strerror() (test_errors.c holds this list and errors.c together):
  *   -ENOENT      GET/INVALIDATE miss; pool name unknown (open without CREATE)
  *   -EBADF       pool handle unknown, destroyed, or not this tenant's
- *   -EACCES      shared pool not granted to this tenant by the operator; or,
- *                from a connect, the socket's owner, group or mode does not
- *                admit this user
+ *   -EACCES      shared pool not granted to this tenant by the operator;
+ *                utmem_pool_flush/destroy of a shared pool the operator
+ *                granted without `manage`; or, from a connect, the socket's
+ *                owner, group or mode does not admit this user
  *   -EKEYREVOKED the operator removed this tenant (its socket is gone)
  *   -EEXIST      pool exists with another kind
  *   -EMSGSIZE    key or value longer than the daemon accepts
  *   -EDQUOT      this tenant's quota would be exceeded (PUT refused; no value
- *                is left under the key); or, from a connect (the first, or
+ *                is left under the key); utmem_pool_open: the tenant's
+ *                private-pool limit (max_pools) or the charge for pool
+ *                metadata is reached; or, from a connect (the first, or
  *                the reconnect of any call), the tenant's connection limit
  *                (max_conns) is reached
  *   -ENOSPC      the host pool's capacity would be exceeded (same)
@@ -319,9 +322,12 @@ UTMEM_API int utmem_pool_destroy(utmem_client *c, uint32_t pool);
 
 /*
  * PUT: store a copy of val under key, replacing any old value atomically.
- * If it fails for any reason the key has no value afterwards (a value above
- * utmem_max_value() is not sent: the key is invalidated and -EMSGSIZE
- * returned).
+ * If utmemd refuses it (quota, capacity, frozen, too large) the key has no
+ * value afterwards (a value above utmem_max_value() is not sent: the key is
+ * invalidated and -EMSGSIZE returned). A call refused for its arguments
+ * (-EINVAL: a NULL value with a length, an empty key; -EBADF: a handle
+ * this client never had) sends nothing and changes nothing; one that
+ * fails on the link has an unknown outcome (the list at the top).
  *
  * On the fast path a PUT is usually *posted*: its charge was reserved
  * beforehand (credit utmemd grants the connection), so it cannot be
