@@ -115,6 +115,14 @@ static void tconn_drop(struct tconn *t)
  * socket's own errno for the message. A missing socket file (ENOENT) must
  * not come back as ENOENT, which callers read as "no such key".
  */
+/* Why a connect failed (err > 0), in words: a refusal for the tenant's
+ * connection limit is not "Disk quota exceeded". */
+static const char *tconn_connect_text(int err)
+{
+	return err == EDQUOT ? "this tenant is at its connection limit (max_conns)"
+			     : strerror(err);
+}
+
 static int tconn_dial_error(struct tconn *t, int err)
 {
 	if (err == -ETIMEDOUT || err == -EPERM || err == -ENOMEM ||
@@ -157,7 +165,7 @@ static int tconn_adopt(struct tconn *t, const char *opname,
 	t->dial_timed_out_ms = err == -ETIMEDOUT ? tconn_now_ms() : 0;
 	if (res->in_connect) {
 		snprintf(t->last_err, sizeof(t->last_err), "%s: connect: %s",
-			 opname, strerror(-err));
+			 opname, tconn_connect_text(-err));
 		err = tconn_dial_error(t, err);
 	} else {
 		snprintf(t->last_err, sizeof(t->last_err), "%s: open pool %s: %s",
@@ -165,8 +173,10 @@ static int tconn_adopt(struct tconn *t, const char *opname,
 	}
 	t->n.connect_failures++;
 	t->last_err_ms = tconn_now_ms();
-	/* Log the first failure and each loss of the link, not every retry. */
-	if (t->linked || t->n.connect_failures == 1)
+	/* Log the first failure and each loss of the link, not every retry;
+	 * an address libutmem cannot parse is the load's to say (one line). */
+	if ((t->linked || t->n.connect_failures == 1) &&
+	    !(res->in_connect && err == -EINVAL))
 		rm_log(NULL, "warning", "utmem: cannot use utmemd at %s: %s",
 		       t->cfg.addr, t->last_err);
 	t->linked = 0;
@@ -396,7 +406,7 @@ int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
 			return rm_reply_errorf(
 				ctx, "UNAVAILABLE utmemd at %s unreachable: "
 				     "connect: %s%s%s%s",
-				t->cfg.addr, strerror(t->connect_err), sep,
+				t->cfg.addr, tconn_connect_text(t->connect_err), sep,
 				suffix, end);
 		return rm_reply_errorf(ctx,
 				       "UNAVAILABLE utmemd at %s: connection lost: %s%s%s%s",

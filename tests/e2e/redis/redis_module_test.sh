@@ -1207,6 +1207,9 @@ load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'"
 	"addr=unix:$USOCK" pool=a/b
 load_fails "with a malformed address" \
 	"utmem: not loaded: bad value for addr: 'nonsense'" addr=nonsense pool=p
+# One line says it: not also "cannot use utmemd at nonsense: ...".
+expect_eq "a malformed address is logged once" \
+	"$(grep -c "at nonsense: load: connect" "$T/redis2.log")" 0
 # A refused value is shown with control characters as '?': a newline in
 # an argument must not forge a line of Redis's log.
 load_fails "with a newline in addr" \
@@ -1372,6 +1375,8 @@ start_utmemd "$T/conns.ini"
 expect_eq "PUT on the one connection max_conns allows" "$(r1 tmem.put c1 v)" OK
 expect_eq "PUT from a second Redis beyond max_conns" "$(r2 tmem.put c2 v)" \
 	"UNAVAILABLE utmemd at unix:$USOCK refused the connection: this tenant is at its connection limit (max_conns)"
+expect_match "... and TMEM.INFO's last_error says so too" \
+	"$(r2 tmem.info | grep '^last_error:')" "connect: this tenant is at its connection limit"
 stop_utmemd
 start_utmemd
 
