@@ -453,9 +453,13 @@ expect_eq "PUT then POP/DEL/EXISTS/MGET at once, one connection" \
 		'TMEM.MGET s3 s2 s4' 'TMEM.POP s3' 'TMEM.MGET s3 s4' | r1 | tr '\n' ' ')" \
 	"OK v1 OK 1 0 OK OK v3  v4 v3  v4 "
 blocked1=$(rinfo1 async_blocked)
-expect_eq "POP and DEL blocked their client (async_blocked +3)" \
-	"$((blocked1 - blocked0))" 3
-expect_eq "EXISTS/MGET read one-sidedly (batch_views)" "$(rinfo1 batch_views)" 0
+# An EXISTS or MGET whose first key still has its PUT posted, not applied,
+# asks utmemd (batch_views) and blocks its client too: a one-sided read
+# never waits for utmemd. Which do depends on how fast utmemd applies.
+bv=$(rinfo1 batch_views)
+expect_eq "POP and DEL blocked their client, and each EXISTS/MGET not read one-sidedly" \
+	"$((blocked1 - blocked0))" $((3 + bv))
+expect_lt "EXISTS/MGET asking utmemd (batch_views), of 3" "$bv" 4
 expect_match "INFO shows the async counters" "$(r1 tmem.info | tr -d '\r')" \
 	"async_inflight:0"
 
