@@ -197,17 +197,6 @@ static int reopen_all(struct utmem_client *c)
  * ring: address, reopen the pools. Only a
  * connection failure fails this call. Returns 0 or -errno.
  */
-/* The connection is up and needs nothing before a one-sided read: no
- * dial, no pool to reopen (UTMEM_GET_LOCAL, which never waits). */
-static int local_ready(struct utmem_client *c, uint32_t h)
-{
-	if (c->fd < 0 || (c->live && (!uring_live(c->live) || uclient_ring_closed(c))))
-		return 0;
-	if (uclient_ring_pools_gen(c) != c->post.seen_pools_gen)
-		return 0;
-	return h == 0 || h > c->npools || !c->pools[h - 1].stale;
-}
-
 int uclient_ensure(struct utmem_client *c)
 {
 	int fd, err;
@@ -277,6 +266,29 @@ dial:
 	return err;
 }
 
+/* Has utmemd said a pool of ours may be gone (ring.h, pools_gen)? Then
+ * every handle reopens by name before its next use. */
+static void pools_gen_check(struct utmem_client *c)
+{
+	uint32_t gen = uclient_ring_pools_gen(c);
+
+	if (gen == c->post.seen_pools_gen)
+		return;
+	c->post.seen_pools_gen = gen;
+	for (size_t i = 0; i < c->npools; i++)
+		c->pools[i].stale = 1;
+}
+
+/* The connection is up and handle h needs nothing before a one-sided
+ * read: no dial, no reopen (UTMEM_GET_LOCAL, which never waits). */
+static int local_ready(struct utmem_client *c, uint32_t h)
+{
+	if (c->fd < 0 || (c->live && (!uring_live(c->live) || uclient_ring_closed(c))))
+		return 0;
+	pools_gen_check(c);
+	return h == 0 || h > c->npools || !c->pools[h - 1].stale;
+}
+
 void uclient_pool_refused(struct utmem_client *c, uint32_t server)
 {
 	for (size_t i = 0; server && i < c->npools; i++)
@@ -299,12 +311,7 @@ int uclient_resolve_pool(struct utmem_client *c, uint32_t handle,
 		*server = 0;
 		return 0;
 	}
-	if (uclient_ring_pools_gen(c) != c->post.seen_pools_gen) {
-		/* A pool of ours may be gone: every handle reopens by name. */
-		c->post.seen_pools_gen = uclient_ring_pools_gen(c);
-		for (size_t i = 0; i < c->npools; i++)
-			c->pools[i].stale = 1;
-	}
+	pools_gen_check(c);
 	if (handle == 0 || handle > c->npools || !c->pools[handle - 1].open)
 		return -EBADF;
 	p = &c->pools[handle - 1];
@@ -603,19 +610,29 @@ out_unlock:
  * tenant where allow_tenant). Returns 0 (lock held) or -errno (lock
  * released).
  */
-static int enter(struct utmem_client *c, uint32_t h, int allow_tenant,
-		 uint32_t *server)
+static int enter_as(struct utmem_client *c, uint32_t h, int allow_tenant,
+		    int local, uint32_t *server)
 {
 	int err = uclient_lock(c);
 
 	if (err)
 		return err;
-	err = uclient_ensure(c);
+	/* UTMEM_GET_LOCAL never waits: no dial, no pool to reopen. */
+	if (local)
+		err = local_ready(c, h) ? 0 : -EAGAIN;
+	else
+		err = uclient_ensure(c);
 	if (!err)
 		err = uclient_resolve_pool(c, h, allow_tenant, server);
 	if (err)
 		uclient_unlock(c);
 	return err;
+}
+
+static int enter(struct utmem_client *c, uint32_t h, int allow_tenant,
+		 uint32_t *server)
+{
+	return enter_as(c, h, allow_tenant, 0, server);
 }
 
 /*
@@ -744,35 +761,21 @@ static int region_pool(const struct utmem_client *c, uint32_t h)
  * timing begun) or -errno (lock released; the call is timed as answered
  * by the library).
  */
-static int enter_timed(struct utmem_client *c, uint32_t h, uint64_t t_entry,
-		       int err, uint32_t *server)
+static int enter_timed_as(struct utmem_client *c, uint32_t h, uint64_t t_entry,
+			  int err, int local, uint32_t *server)
 {
 	if (!err)
-		err = enter(c, h, 0, server);
+		err = enter_as(c, h, 0, local, server);
 	if (err)
 		return uclient_tm_none(c, t_entry, err);
 	uclient_tm_begin(c, t_entry);
 	return 0;
 }
 
-/* enter_timed() for UTMEM_GET_LOCAL: -EAGAIN where entering would wait
- * for utmemd (a dial, a pool to reopen). */
-static int enter_local(struct utmem_client *c, uint32_t h, uint64_t t_entry,
+static int enter_timed(struct utmem_client *c, uint32_t h, uint64_t t_entry,
 		       int err, uint32_t *server)
 {
-	if (!err) {
-		err = uclient_lock(c);
-		if (!err) {
-			err = local_ready(c, h) ? uclient_resolve_pool(c, h, 0, server)
-						: -EAGAIN;
-			if (err)
-				uclient_unlock(c);
-		}
-	}
-	if (err)
-		return uclient_tm_none(c, t_entry, err);
-	uclient_tm_begin(c, t_entry);
-	return 0;
+	return enter_timed_as(c, h, t_entry, err, 0, server);
 }
 
 /* Leave a call entered with enter_timed(); returns its result rc. */
@@ -1114,12 +1117,12 @@ int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
 	if (!c)
 		return -EINVAL;
 	t_entry = uclient_tm_entry(c);
-	err = (flags & UTMEM_GET_LOCAL ? enter_local : enter_timed)(
-		c, pool, t_entry,
-		!fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
-				(flags & UTMEM_GET_EXCLUSIVE && flags & UTMEM_GET_LOCAL)
-			? -EINVAL : uclient_check_key(c, key, klen),
-		&server);
+	err = enter_timed_as(c, pool, t_entry,
+			     !fn || (flags & ~(UTMEM_GET_EXCLUSIVE | UTMEM_GET_LOCAL)) ||
+					     (flags & UTMEM_GET_EXCLUSIVE &&
+					      flags & UTMEM_GET_LOCAL)
+				     ? -EINVAL : uclient_check_key(c, key, klen),
+			     (flags & UTMEM_GET_LOCAL) != 0, &server);
 	if (err)
 		return err;
 	if (not_forwarded(c))

@@ -52,36 +52,37 @@ void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
 	pending_note(c, pool, key, klen, c->post.sent);
 }
 
-/* The sequence number a read of key (NULL: of anything) waits for. */
+/* The posted request a read of key (NULL: of anything) must follow, 0 if
+ * none is left unserved. */
 static uint64_t pending_seq(struct utmem_client *c, uint32_t pool,
 			    const void *key, size_t klen)
-{
-	if (key) {
-		uint64_t h = uvr_hash(0, pool, key, klen);
-
-		return c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)];
-	}
-	return c->post.last; /* synchronous requests settled themselves */
-}
-
-int uclient_post_pending(struct utmem_client *c, uint32_t pool,
-			 const void *key, size_t klen)
 {
 	uint64_t seq;
 
 	if (!c->ring)
 		return 0;
-	seq = pending_seq(c, pool, key, klen);
-	return seq != 0 && uclient_ring_applied(c) < seq;
+	if (key) {
+		uint64_t h = uvr_hash(0, pool, key, klen);
+
+		seq = c->post.pend[h & (UCLIENT_PEND_SLOTS - 1)];
+	} else {
+		seq = c->post.last; /* synchronous requests settled themselves */
+	}
+	return seq != 0 && uclient_ring_applied(c) < seq ? seq : 0;
+}
+
+int uclient_post_pending(struct utmem_client *c, uint32_t pool,
+			 const void *key, size_t klen)
+{
+	return pending_seq(c, pool, key, klen) != 0;
 }
 
 int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 			size_t klen)
 {
-	if (!uclient_post_pending(c, pool, key, klen))
-		return 0;
-	return uclient_ring_wait_applied(c, pending_seq(c, pool, key, klen),
-					 c->timeout_ms);
+	uint64_t seq = pending_seq(c, pool, key, klen);
+
+	return seq ? uclient_ring_wait_applied(c, seq, c->timeout_ms) : 0;
 }
 
 /*

@@ -693,13 +693,9 @@ static void pool_drop_done(struct ud_conn *c, struct ud_bulk_job *j)
 		 * (each answered OK): told, they reopen their pools by name
 		 * before the next use (a pool opened with CREATE is made
 		 * again). */
-		if (j->destroy) {
-			struct ud_tenant *owner = t ? ud_tenant_by_name(d, t) : NULL;
-
-			for (struct ud_tenant *x = d->tenants; x; x = x->next)
-				if (!owner || x == owner)
-					ud_tenant_pools_gone(x);
-		}
+		for (struct ud_tenant *x = d->tenants; j->destroy && x; x = x->next)
+			if (!t || strcmp(x->name, t) == 0)
+				ud_tenant_pools_gone(x);
 		if (j->destroy && !t && ud_cfg_find_pool(&d->cfg, pd->pool)) {
 			struct ud_cfg_pool *cp = ud_cfg_find_pool(&d->cfg, pd->pool);
 			size_t i = (size_t)(cp - d->cfg.pools);

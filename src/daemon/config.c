@@ -625,8 +625,6 @@ static int handler(struct parse *p, const char *name, const char *value)
 	char m[512];
 	void *rec;
 
-	if (p->failed)
-		return 0;
 	if (!p->in_section)
 		return fail(p, "'%s' outside any section", name);
 	rec = section_rec(p);
@@ -711,10 +709,13 @@ static int read_line(struct parse *p, char *buf)
 
 	p->line++; /* the line being read, for fail() */
 	while ((c = getc(p->f)) != EOF && c != '\n') {
-		if (c == '\0')
-			return fail(p, "a NUL byte in the line") - 1;
-		if (n == UD_CFG_LINE_MAX)
-			return fail(p, "line longer than %d bytes", UD_CFG_LINE_MAX) - 1;
+		if (c == '\0' || n == UD_CFG_LINE_MAX) {
+			if (c == '\0')
+				fail(p, "a NUL byte in the line");
+			else
+				fail(p, "line longer than %d bytes", UD_CFG_LINE_MAX);
+			return -1;
+		}
 		buf[n++] = (char)c;
 	}
 	if (c == EOF && n == 0) {

@@ -144,43 +144,43 @@ static void recall_one(struct ud_credit *k)
 	__atomic_store_n(&k->shm->recall, ++k->recall, __ATOMIC_SEQ_CST);
 }
 
-/* Tell k's client a pool it may use is gone (ring.h, pools_gen). */
-static void pools_gone_one(struct ud_credit *k)
+/*
+ * Ask k's client for its credit back before it posts again (creg_lock
+ * held), and with pools_gone also to reopen its pools by name: one it may
+ * use is gone (ring.h, pools_gen), published before the recall it reads.
+ */
+static void recall_conn(struct ud_credit *k, bool pools_gone)
 {
-	__atomic_add_fetch(&k->shm->pools_gen, 1, __ATOMIC_RELEASE);
+	if (pools_gone)
+		__atomic_add_fetch(&k->shm->pools_gen, 1, __ATOMIC_RELEASE);
+	recall_one(k);
+	atomic_store(&k->reclaim, 1);
+	reclaim_wake(k->loop);
 }
 
 void ud_conn_recall(struct ud_conn *c, bool pools_gone)
 {
-	struct ud_tenant *t = c->tenant;
+	pthread_mutex_lock(&c->tenant->creg_lock);
+	recall_conn(c->credit, pools_gone);
+	pthread_mutex_unlock(&c->tenant->creg_lock);
+}
 
+static void recall_tenant(struct ud_tenant *t, bool pools_gone)
+{
 	pthread_mutex_lock(&t->creg_lock);
-	if (pools_gone)
-		pools_gone_one(c->credit);
-	recall_one(c->credit);
-	atomic_store(&c->credit->reclaim, 1);
-	reclaim_wake(c->credit->loop);
+	for (struct ud_credit *k = t->creg; k; k = k->rnext)
+		recall_conn(k, pools_gone);
 	pthread_mutex_unlock(&t->creg_lock);
 }
 
 void ud_tenant_pools_gone(struct ud_tenant *t)
 {
-	pthread_mutex_lock(&t->creg_lock);
-	for (struct ud_credit *k = t->creg; k; k = k->rnext)
-		pools_gone_one(k);
-	pthread_mutex_unlock(&t->creg_lock);
-	ud_tenant_recall(t);
+	recall_tenant(t, true);
 }
 
 void ud_tenant_recall(struct ud_tenant *t)
 {
-	pthread_mutex_lock(&t->creg_lock);
-	for (struct ud_credit *k = t->creg; k; k = k->rnext) {
-		recall_one(k);
-		atomic_store(&k->reclaim, 1);
-		reclaim_wake(k->loop);
-	}
-	pthread_mutex_unlock(&t->creg_lock);
+	recall_tenant(t, false);
 }
 
 /*

@@ -110,11 +110,6 @@ static void tconn_drop(struct tconn *t)
 	t->c = NULL;
 }
 
-/*
- * Fold a failed dial into the few errors callers act on, keeping the
- * socket's own errno for the message. A missing socket file (ENOENT) must
- * not come back as ENOENT, which callers read as "no such key".
- */
 /* Why a connect failed (err > 0), in words: a refusal for the tenant's
  * connection limit is not "Disk quota exceeded". */
 static const char *tconn_connect_text(int err)
@@ -123,6 +118,11 @@ static const char *tconn_connect_text(int err)
 			     : strerror(err);
 }
 
+/*
+ * Fold a failed dial into the few errors callers act on, keeping the
+ * socket's own errno for the message. A missing socket file (ENOENT) must
+ * not come back as ENOENT, which callers read as "no such key".
+ */
 static int tconn_dial_error(struct tconn *t, int err)
 {
 	if (err == -ETIMEDOUT || err == -EPERM || err == -ENOMEM ||
@@ -399,9 +399,9 @@ int tconn_reply_error(RedisModuleCtx *ctx, struct tconn *t, int err,
 		    t->connect_err == EDQUOT)
 			return rm_reply_errorf(
 				ctx, "UNAVAILABLE utmemd at %s refused the "
-				     "connection: this tenant is at its connection "
-				     "limit (max_conns)%s%s%s",
-				t->cfg.addr, sep, suffix, end);
+				     "connection: %s%s%s%s",
+				t->cfg.addr, tconn_connect_text(EDQUOT), sep,
+				suffix, end);
 		if (err == -ENOTCONN && t->failed_dialing)
 			return rm_reply_errorf(
 				ctx, "UNAVAILABLE utmemd at %s unreachable: "
