@@ -62,6 +62,8 @@ void uclient_tm_mark(struct utmem_client *c, unsigned path, uint64_t send)
 	c->tm.path = path;
 	c->tm.send = send;
 	c->tm.recv = uclient_now();
+	c->tm.gen = c->conn_gen;
+	c->tm.id = c->next_id;
 }
 
 /*
@@ -123,8 +125,11 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 		return -EINVAL;
 	}
 	if ((tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) &&
-	    c->fd < 0) {
+	    (c->fd < 0 || c->conn_gen != tm.gen)) {
 		err = -ENOTCONN; /* utmemd's times went with the connection */
+	} else if ((tm.path == UTMEM_PATH_RING ||
+		    tm.path == UTMEM_PATH_SOCKET) && c->next_id != tm.id) {
+		err = -ESTALE; /* a later request's times replaced them */
 	} else if (tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) {
 		err = bench_exchange(c, &svc, &st);
 		if (err && err != -EOPNOTSUPP && err != -EINVAL)

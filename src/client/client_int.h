@@ -126,6 +126,9 @@ struct uclient_tm {
 	unsigned path; /* UTMEM_PATH_* */
 	int running;   /* a timed call is under way: exec marks only then */
 	int valid;     /* a timed call completed */
+	uint64_t gen;  /* RING/SOCKET: the connection it was served on */
+	uint64_t id;   /* ... and c->next_id after it: utmemd keeps the
+			  times of a connection's last request only */
 };
 
 struct utmem_client {

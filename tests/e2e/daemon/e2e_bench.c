@@ -260,6 +260,13 @@ static void check_timing(const char *sock)
 		CHECK_EQ("utmemd served it", tm.daemon_ns + tm.store_ns > 0, 1);
 		served++;
 	}
+	/* utmemd keeps the times of a connection's last request only: after
+	 * a ping they are the ping's, never reported as the PUT's. */
+	CHECK_EQ("served put", utmem_put(s, sp, "t", 1, v, 1024), 0);
+	CHECK_EQ("ping", utmem_ping(s), 0);
+	CHECK_EQ("timing after a ping", utmem_timing(s, &tm), -ESTALE);
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, out, mib, 0), 1024);
+	CHECK_EQ("timing after a get", utmem_timing(s, &tm), 0);
 	check_timing_refused(s, sp, v);
 	/* The default fast path: posted PUTs and one-sided GETs, when this
 	 * daemon offers them (it does, with its default ring_size). */
