@@ -178,6 +178,7 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 {
 	struct tconn *t = &tconn_state;
 	struct tcmd_get a = { .ctx = ctx, .flags = flags };
+	size_t max_key;
 	ssize_t r;
 
 	if (argc != 2)
@@ -185,8 +186,15 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 	t->n.commands++;
 	t->n.gets++;
 	a.key = rm.StringPtrLen(argv[1], &a.klen);
+	/* A key utmemd cannot hold holds nothing: nil, asked of no one, and
+	 * no error for TMEM.INFO's last_error. */
+	max_key = t->c != NULL ? utmem_max_key(t->c) : 0;
+	if (a.klen == 0 || (max_key != 0 && a.klen > max_key)) {
+		t->n.misses++;
+		return rm.ReplyWithNull(ctx);
+	}
 	/* A POP waits for utmemd: off Redis's thread where it may block. */
-	if ((flags & UTMEM_GET_EXCLUSIVE) && a.klen > 0 && tblock_pop(ctx, argv))
+	if ((flags & UTMEM_GET_EXCLUSIVE) && tblock_pop(ctx, argv))
 		return RM_OK;
 	if (flags & UTMEM_GET_EXCLUSIVE) {
 		r = tconn_call_once(t, "pop", tcmd_get_op, &a);
@@ -195,14 +203,14 @@ static int tcmd_fetch(RedisModuleCtx *ctx, RedisModuleString **argv, int argc,
 		 * cannot be had now, utmemd answers while only this client
 		 * waits; else (MULTI, Lua, Redis < 7) on Redis's thread. */
 		r = -EAGAIN;
-		if (t->c != NULL && a.klen > 0) {
+		if (t->c != NULL) {
 			a.flags = UTMEM_GET_LOCAL;
 			r = tcmd_view_op(t, &a);
 			a.flags = 0;
 			if (tconn_is_link_error((int)r))
 				r = -EAGAIN; /* the paths below drop the link */
 		}
-		if (r == -EAGAIN && a.klen > 0 && tblock_get(ctx, argv))
+		if (r == -EAGAIN && tblock_get(ctx, argv))
 			return RM_OK;
 		if (r == -EAGAIN)
 			r = tconn_call(t, "get", tcmd_view_op, &a);

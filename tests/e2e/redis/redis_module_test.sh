@@ -317,11 +317,19 @@ expect_eq "PUT with an empty key" "$(r1 tmem.put '' v)" \
 expect_eq "MPUT with an empty key stores nothing" \
 	"$(r1 tmem.mput e1 v '' v)" "ERR utmemd cannot store an empty key"
 expect_eq "MPUT with an empty key: other keys untouched" "$(r1 tmem.exists e1)" 0
+le_before=$(info_field last_error)
 expect_eq "GET of an empty key is a miss" "$(r1n tmem.get '')" "(nil)"
 expect_eq "EXISTS of an empty key" "$(r1 tmem.exists '' a)" 1
 expect_eq "DEL of an empty key" "$(r1 tmem.del '')" 0
 expect_eq "MGET of an empty key" "$(r1n tmem.mget '' a | tr '\n' ' ')" \
 	'1) (nil) 2) "1" '
+expect_eq "POP of an empty key is a miss" "$(r1n tmem.pop '')" "(nil)"
+nilkey=$(head -c 1100 /dev/zero | tr '\0' n)
+expect_eq "GET of a key over max_key is a miss" "$(r1n tmem.get "$nilkey")" "(nil)"
+expect_eq "POP of a key over max_key is a miss" "$(r1n tmem.pop "$nilkey")" "(nil)"
+# A nil answer is not an error: TMEM.INFO's last_error stays as it was.
+expect_eq "nil answers leave last_error alone" "$(info_field last_error)" \
+	"$le_before"
 expect_eq "PUT arity" "$(r1 tmem.put onlykey)" \
 	"ERR wrong number of arguments for 'tmem.put' command"
 expect_prefix "GET arity" "$(r1 tmem.get)" "ERR wrong number of arguments"
