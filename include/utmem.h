@@ -395,6 +395,22 @@ UTMEM_API int utmem_flush(utmem_client *c);
 /* Wait until every PUT this client posted was served. Returns 0 or -errno. */
 UTMEM_API int utmem_sync(utmem_client *c);
 
+/*
+ * Whether a PUT of key in pool that this client posted is not applied by
+ * utmemd yet (key NULL, klen 0: a PUT of any key in any pool): 1 or 0,
+ * never waiting, never dialling. A read of such a key waits for the PUT,
+ * and one with UTMEM_GET_LOCAL returns -EAGAIN instead, so a caller that
+ * must not wait (an event loop reading many keys, e.g. the Redis module's
+ * TMEM.MGET) asks this first for each key and takes another way (an
+ * asynchronous request, which comes after the PUT) where it says 1. May
+ * say 1 for a key whose PUT is applied (keys share slots), never 0 for
+ * one whose PUT is not; 0 where the connection is down (nothing of it is
+ * pending; a read dials again). Returns -EINVAL for a bad key, -EBADF for
+ * a bad pool handle.
+ */
+UTMEM_API int utmem_put_pending(utmem_client *c, uint32_t pool,
+				const void *key, size_t klen);
+
 /* INVALIDATE one key: 0 if it was there, -ENOENT if not. */
 UTMEM_API int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
 			       size_t klen);

@@ -1170,6 +1170,30 @@ int utmem_sync(utmem_client *c)
 	return err;
 }
 
+int utmem_put_pending(utmem_client *c, uint32_t pool, const void *key,
+		      size_t klen)
+{
+	int err;
+
+	if (!c || (key == NULL && klen != 0))
+		return -EINVAL;
+	err = uclient_lock(c);
+	if (err)
+		return err;
+	/* Checked as utmem_get_view checks them, nothing dialled or reopened:
+	 * a connection that is down holds nothing posted. */
+	if (key)
+		err = uclient_check_key(c, key, klen);
+	if (!err && key &&
+	    (pool == 0 || pool > c->npools || !c->pools[pool - 1].open))
+		err = -EBADF;
+	if (!err && local_ready(c, key ? pool : 0))
+		err = uclient_post_pending(c, key ? c->pools[pool - 1].server : 0,
+					   key, klen);
+	uclient_unlock(c);
+	return err;
+}
+
 int utmem_invalidate(utmem_client *c, uint32_t pool, const void *key,
 		     size_t klen)
 {

@@ -5,8 +5,11 @@
  * region (utmem_get_view with UTMEM_GET_LOCAL: no round trip, and MGET
  * replies each element from its view, the value's one copy). Where the
  * link has no region (UTMEM_FAST_PATH=0, TCP, vsock) the first key says
- * so (-EAGAIN): MGET then blocks its client while utmemd answers where it
- * may (tmem_block.c), and otherwise EXISTS and MGET queue their keys in libutmem batches of at most TCMD_CHUNK
+ * so (-EAGAIN), and where a key has a PUT of this connection posted and
+ * not applied yet (utmem_put_pending, asked before the first view) the
+ * command would have to wait for it: EXISTS and MGET then block their
+ * client while utmemd answers where they may (tmem_block.c), and
+ * otherwise queue their keys in libutmem batches of at most TCMD_CHUNK
  * operations (pipelined on the connection, one round trip per chunk), so a
  * command with a million keys neither holds a million requests in memory
  * nor waits for a million round trips. A chunk whose connection broke is
@@ -224,6 +227,26 @@ static int tcmd_local_view(struct tconn *t, struct tcmd_multi *m, int argi)
 }
 
 /*
+ * Whether a key of m has a PUT of this connection posted and not applied
+ * yet: a one-sided read of it would have to wait for utmemd, so the whole
+ * command goes to utmemd (after the PUT, on the same ring) instead. Cheap
+ * when nothing is posted (one check), else one hash per key.
+ */
+static int tcmd_any_pending(struct tconn *t, const struct tcmd_multi *m)
+{
+	if (t->c == NULL || utmem_put_pending(t->c, t->pool, NULL, 0) != 1)
+		return 0;
+	for (int i = 1; i < m->argc; i++) {
+		size_t klen;
+		const char *key = tcmd_arg(m, i, &klen);
+
+		if (utmem_put_pending(t->c, t->pool, key, klen) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+/*
  * EXISTS and MGET from views of the value region: no round trip to
  * utmemd. A key holding a value goes to m->view (EXISTS counts it, MGET
  * replies with it, the value's one copy), any other to m->done, as from
@@ -233,6 +256,8 @@ static ssize_t tcmd_local_op(struct tconn *t, void *arg)
 {
 	struct tcmd_multi *m = arg;
 
+	if (m->next == 1 && tcmd_any_pending(t, m))
+		return -EAGAIN; /* nothing done: utmemd answers, after the PUT */
 	for (; m->next < m->argc; m->next++) {
 		int r = tcmd_local_view(t, m, m->next);
 
@@ -272,7 +297,8 @@ int tcmd_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 			return RM_OK;
 		return tcmd_counting(ctx, &m, "exists", "found");
 	}
-	t->n.local_views++;
+	if (m.local_ok)
+		t->n.local_views++;
 	return tcmd_count_reply(ctx, &m, r, "found");
 }
 
@@ -460,7 +486,8 @@ int tcmd_mget(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	t->n.commands++;
 	r = tconn_call(t, "mget", tcmd_local_op, &m);
 	if (r != -EAGAIN) {
-		t->n.local_views++;
+		if (m.local_ok)
+			t->n.local_views++;
 		goto done;
 	}
 	t->n.batch_views++;

@@ -823,10 +823,16 @@ expect_lt "PUT while utmemd is stopped is posted, not waited for (ms)" "$MS" 300
 # it waits off Redis's thread (it once waited on it, for timeout_ms).
 r1 tmem.get posted1 >"$T/getp.out" &
 GPID=$!
+# So do an MGET and an EXISTS naming it after a key read one-sidedly (a
+# miss): they once read the first key, then waited on Redis's thread.
+r1 tmem.mget nosuch1 posted1 >"$T/mgetp.out" 2>&1 &
+MPID=$!
+r1 tmem.exists nosuch1 posted1 >"$T/existsp.out" 2>&1 &
+EPID=$!
 sleep 0.1
 best_r1 3 ping
-expect_lt "PING while a GET waits for a posted PUT of its key (ms)" "$MS" 300
-expect_lt "PING while a GET waits for a posted PUT of its key, slowest of 3 (ms)" \
+expect_lt "PING while a GET, an MGET and an EXISTS wait for a posted PUT (ms)" "$MS" 300
+expect_lt "PING while a GET, an MGET and an EXISTS wait for a posted PUT, slowest of 3 (ms)" \
 	"$MS_MAX" "$HELD_MS"
 r1 tmem.del probe3 >"$T/drop.out" &
 DPID=$!
@@ -842,8 +848,14 @@ for i in 1 2 3 4 5; do
 done
 wait "$DPID"
 wait "$GPID"
+wait "$MPID"
+wait "$EPID"
 expect_prefix "DEL that drops the link with a PUT posted" "$(cat "$T/drop.out")" \
 	"TIMEOUT utmemd at"
+expect_match "the MGET waiting for the posted PUT fails with the link" \
+	"$(cat "$T/mgetp.out")" "TIMEOUT utmemd at"
+expect_match "the EXISTS waiting for the posted PUT fails with the link" \
+	"$(cat "$T/existsp.out")" "TIMEOUT utmemd at"
 expect_prefix "the GET waiting for the posted PUT times out with the link" \
 	"$(cat "$T/getp.out")" "TIMEOUT utmemd at"
 expect_lt "PING while the link with a posted PUT is dropped, slowest (ms)" \

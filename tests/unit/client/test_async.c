@@ -281,6 +281,18 @@ static void test_arguments(void **state)
 	assert_int_equal(utmem_get_view(fx->c, fx->pool, "k", 1,
 					UTMEM_GET_LOCAL | UTMEM_GET_EXCLUSIVE,
 					count_view, NULL), -EINVAL);
+	/* utmem_put_pending: checked as a GET's arguments are; nothing is
+	 * ever posted on the socket alone. */
+	assert_int_equal(utmem_put_pending(NULL, fx->pool, "k", 1), -EINVAL);
+	assert_int_equal(utmem_put_pending(fx->c, fx->pool, "k", 0), -EINVAL);
+	assert_int_equal(utmem_put_pending(fx->c, fx->pool, NULL, 1), -EINVAL);
+	assert_int_equal(utmem_put_pending(fx->c, fx->pool, big, sizeof(big)),
+			 -EMSGSIZE);
+	assert_int_equal(utmem_put_pending(fx->c, 77, "k", 1), -EBADF);
+	assert_int_equal(utmem_put_pending(fx->c, 0, "k", 1), -EBADF);
+	assert_int_equal(utmem_put(fx->c, fx->pool, "k", 1, "v", 1), 0);
+	assert_int_equal(utmem_put_pending(fx->c, fx->pool, "k", 1), 0);
+	assert_int_equal(utmem_put_pending(fx->c, 77, NULL, 0), 0);
 }
 
 int main(void)
