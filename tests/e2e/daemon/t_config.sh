@@ -141,3 +141,14 @@ printf '[tenant a]\n' >"$T/clash.ini"
 grep -q "exists and is not a socket" "$T/clash.err" || fail "clash: $(cat "$T/clash.err")"
 [ ! -e "$T/run2/admin.sock" ] || fail "admin socket left behind after a failed start"
 ok "failed start leaves no socket: $(cat "$T/clash.err")"
+
+# A tenant socket path too long for a unix socket: the message names the
+# path and the limit (a socket path takes at most 107 bytes).
+LONG=$(printf 'x%.0s' $(seq 70))
+printf '[tenant a]\nsocket = %s.sock\n' "$LONG" >"$T/long.ini"
+timeout 20 "$UTMEMD" --run-dir "$T/run-dir-of-some-length" -c "$T/long.ini" >/dev/null 2>"$T/long.err" &&
+	fail "too long socket path accepted"
+grep -qF "tenant 'a': socket path too long (" "$T/long.err" || fail "long path: $(cat "$T/long.err")"
+grep -qF "at most 107" "$T/long.err" || fail "long path, no limit: $(cat "$T/long.err")"
+grep -qF "${LONG:0:40}.sock" "$T/long.err" || fail "long path, no path: $(cat "$T/long.err")"
+ok "too long socket path: $(cat "$T/long.err")"
