@@ -16,6 +16,7 @@
  * caller to hold it.
  */
 #include "client/client_int.h"
+#include "proto/name.h"
 #include "transport/ring.h"
 
 #include <errno.h>
@@ -509,19 +510,7 @@ size_t utmem_max_value(const utmem_client *c)
 
 static int valid_pool_name(const char *name)
 {
-	size_t len = name ? strlen(name) : 0;
-
-	if (len == 0 || len > UCLIENT_POOL_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		char ch = name[i];
-
-		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' ||
-		      ch == '-'))
-			return 0;
-	}
-	return 1;
+	return uname_ok(name);
 }
 
 static uint16_t pool_wflags(unsigned flags)

@@ -17,6 +17,7 @@
  * running daemon reads them only at startup. Main thread only.
  */
 #include "daemon/daemon.h"
+#include "proto/name.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -626,7 +627,7 @@ int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
 	int created = 0, line, err;
 
 	if (parse_section(section, &scope, &name) < 0) {
-		ud_text(rep, "bad section '%s': expected utmemd, tenant NAME or pool NAME (NAME: 1..63 of A-Z a-z 0-9 . _ -)\n",
+		ud_text(rep, "bad section '%s': expected utmemd, tenant NAME or pool NAME (NAME: " UNAME_RULE ")\n",
 			section);
 		return -EINVAL;
 	}

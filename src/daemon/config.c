@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "daemon/names.h"
+#include "proto/name.h"
 #include "transport/ring.h"
 
 #define DEFAULT_RUN_DIR "./run/utmem"
@@ -660,7 +661,7 @@ static int open_section(struct parse *p, const char *sec)
 
 		arg = sec + 7;
 		if (!ud_valid_name(arg))
-			return fail(p, "tenant name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
+			return fail(p, "tenant name '%s': use " UNAME_RULE, arg);
 		r = section_seen(p, &p->tenants, arg, &first);
 		if (r == 1)
 			return fail(p, "duplicate tenant '%s' (first at line %d)", arg, first);
@@ -678,7 +679,7 @@ static int open_section(struct parse *p, const char *sec)
 
 		arg = sec + 5;
 		if (!ud_valid_name(arg))
-			return fail(p, "pool name '%s': use 1..63 of A-Z a-z 0-9 . _ -", arg);
+			return fail(p, "pool name '%s': use " UNAME_RULE, arg);
 		r = section_seen(p, &p->pools, arg, &first);
 		if (r == 1)
 			return fail(p, "duplicate pool '%s'", arg);

@@ -201,7 +201,7 @@ unsigned ud_cpus(void);
 #define UD_DEFAULT_SLICE_US 100u
 #define UD_MIN_SLICE_US 100u
 #define UD_MAX_SLICE_US 100000u
-/* Names are 1..63 bytes of [A-Za-z0-9._-], as the store requires. */
+/* Names follow proto/name.h (UNAME_RULE), as the store requires. */
 int ud_valid_name(const char *s);
 
 /* ---- configuration records (config.c, settings.c) ---- */

@@ -24,6 +24,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "proto/name.h"
 #include "proto/wire.h"
 #include "transport/ring.h"
 
@@ -60,14 +61,7 @@ const char *ud_human(uint64_t v, char buf[32])
 
 int ud_valid_name(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > UST_NAME_MAX)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && !strchr("._-", s[i]))
-			return 0;
-	return 1;
+	return uname_ok(s);
 }
 
 __attribute__((format(printf, 3, 4)))

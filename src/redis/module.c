@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "proto/admin.h"
+#include "proto/name.h"
 #include "rm_api.h"
 #include "tmem_block.h"
 #include "tmem_cmd.h"
@@ -46,15 +47,10 @@ static int tmod_copy(char *dst, size_t cap, const char *val, size_t vlen)
 	return 0;
 }
 
-/* Pool names: 1..63 bytes of [A-Za-z0-9._-], as utmemd accepts. */
+/* Pool names as utmemd accepts them (proto/name.h). */
 static int tmod_pool_name_ok(const char *s)
 {
-	size_t n = strlen(s);
-
-	if (n == 0 || n > TCONN_POOL_MAX)
-		return 0;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			 "0123456789._-") == n;
+	return uname_ok(s);
 }
 
 /*

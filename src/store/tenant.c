@@ -8,24 +8,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/name.h"
 #include "store/internal.h"
 
-/* True if name is 1..UST_NAME_MAX bytes of [A-Za-z0-9._-]. */
+/* True if name follows the one rule for names (proto/name.h). */
 bool ust_name_ok(const char *name)
 {
-	size_t n = 0;
-
-	if (!name)
-		return false;
-	for (; name[n]; n++) {
-		char c = name[n];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			  (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-
-		if (!ok || n >= UST_NAME_MAX)
-			return false;
-	}
-	return n > 0;
+	return uname_ok(name);
 }
 
 static bool limits_ok(const struct ust_limits *lim)

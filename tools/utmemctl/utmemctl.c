@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "daemon/config.h"
+#include "proto/name.h"
 
 #define VERSION "0.1.0"
 #define MAX_PAIRS 64
@@ -228,7 +229,7 @@ static int send_set(struct ctl *c, const char *section, unsigned flags,
 static int check_name(const char *what, const char *s)
 {
 	if (!ud_valid_name(s))
-		return usage_error("bad %s name '%s' (1..63 of A-Z a-z 0-9 . _ -)", what, s);
+		return usage_error("bad %s name '%s' (" UNAME_RULE ")", what, s);
 	return 0;
 }
 

@@ -76,6 +76,17 @@ CFG
 bad bad-name "bad-name.ini:1: tenant name 'a/b'" <<CFG
 [tenant a/b]
 CFG
+bad dot-name "dot-name.ini:1: tenant name '\\.': use 1..63 of A-Z a-z 0-9 . _ -, not . or .." <<CFG
+[tenant .]
+CFG
+bad dotdot-name "dotdot-name.ini:2: tenant name '\\.\\.'" <<CFG
+[utmemd]
+[tenant ..]
+CFG
+bad dotdot-pool "dotdot-pool.ini:1: pool name '\\.\\.'" <<CFG
+[pool ..]
+kind = persistent
+CFG
 bad after-header "after-header.ini:2: text after the section header" <<CFG
 [utmemd]
 [tenant a] max = 1G

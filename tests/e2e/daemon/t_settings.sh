@@ -44,6 +44,12 @@ expect_daemon_refuses "capacity '1024': below the smallest capacity" set utmemd 
 expect_daemon_refuses "more than this host's memory" set utmemd capacity 100T
 [ "$(ctl capacity --json)" = "$cap0" ] || fail "capacity changed by refused requests"
 
+# "." and ".." are no names, for utmemctl, utmemd and the config file alike.
+expect_usage "bad tenant name '..' (1..63 of A-Z a-z 0-9 . _ -, not . or ..)" tenant add ..
+expect_usage "bad tenant name '.'" tenant add .
+expect_daemon_refuses "bad section 'tenant ..'" add .. max 1M
+expect_daemon_refuses "bad section 'tenant .'" add . max 1M
+
 # A token is checked the same way in a file, by utmemctl and by utmemd.
 expect_usage "token: expected 8..255 bytes, got 5" tenant add x --token 12345
 expect_daemon_refuses "token: expected 8..255 bytes, got 5" add x token 12345

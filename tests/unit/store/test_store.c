@@ -100,6 +100,8 @@ static void test_tenants(void **state)
 	assert_int_equal(ust_tenant_add(st, "vm-a", &l, &id), -EEXIST);
 	assert_int_equal(ust_tenant_add(st, "bad name", &l, &id), -EINVAL);
 	assert_int_equal(ust_tenant_add(st, "", &l, &id), -EINVAL);
+	assert_int_equal(ust_tenant_add(st, ".", &l, &id), -EINVAL);
+	assert_int_equal(ust_tenant_add(st, "..", &l, &id), -EINVAL);
 	assert_int_equal(ust_tenant_add(st, "x", &zero_w, &id), -EINVAL);
 	assert_int_equal(ust_tenant_add(st, "x", &inv, &id), -EINVAL);
 	assert_int_equal(ust_tenant_find(st, "vm.b_2", &id), 0);
