@@ -220,7 +220,9 @@ static int show_pools(struct ctl *c, struct uadm_rbuf *r, int with_stats)
 	return r->err;
 }
 
-static void show_capacity(struct ctl *c, const struct uadm_capacity *cap)
+/* The capacity line; counts: with the numbers of tenants and pools in
+ * JSON too (stats lists them instead, as "tenants" and "pools"). */
+static void show_capacity(struct ctl *c, const struct uadm_capacity *cap, int counts)
 {
 	char a[32], b[32], d[32];
 
@@ -229,6 +231,8 @@ static void show_capacity(struct ctl *c, const struct uadm_capacity *cap)
 		       (unsigned long long)cap->capacity,
 		       (unsigned long long)cap->charged,
 		       (unsigned long long)cap->reserved);
+		if (counts)
+			printf(",\"tenants\":%u,\"pools\":%u", cap->tenants, cap->pools);
 		return;
 	}
 	printf("capacity %s (%llu bytes), charged %s, reserved %s, %u tenant%s, %u pool%s\n",
@@ -251,7 +255,7 @@ int ctl_listing(struct ctl *c, unsigned op)
 	if (op == UADM_OP_CAPACITY_GET || op == UADM_OP_STATS) {
 		uadm_r_capacity(&r, &cap);
 		if (!r.err)
-			show_capacity(c, &cap);
+			show_capacity(c, &cap, op == UADM_OP_CAPACITY_GET);
 		if (op == UADM_OP_STATS)
 			fputs(c->json ? "," : "\n", stdout);
 	}

@@ -85,21 +85,49 @@ static void print_keys(enum ud_scope scope, FILE *f)
 	}
 }
 
-static int cmd_help(const char *what)
+/* The help text of what (NULL: the usage) into f; 0, or -1 if none. */
+static int help_text(const char *what, FILE *f)
 {
 	if (!what) {
-		fputs(usage_text, stdout);
+		fputs(usage_text, f);
 		return 0;
 	}
 	for (size_t i = 0; i < sizeof(details) / sizeof(details[0]); i++) {
 		if (strcmp(what, details[i].cmd) != 0)
 			continue;
-		fputs(details[i].text, stdout);
+		fputs(details[i].text, f);
 		if (strcmp(what, "tenant") == 0)
-			print_keys(UD_SCOPE_TENANT, stdout);
+			print_keys(UD_SCOPE_TENANT, f);
 		return 0;
 	}
-	return usage_error("help: no command '%s'", what);
+	return -1;
+}
+
+/* Help as text, or with --json as one object {"help":"TEXT"}, as every
+ * command prints one JSON object then. */
+static int cmd_help(const struct ctl *c, const char *what)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	if (!c->json)
+		r = help_text(what, stdout);
+	else if (!(f = open_memstream(&buf, &len))) {
+		fprintf(stderr, "utmemctl: out of memory\n");
+		return 1;
+	} else {
+		r = help_text(what, f);
+		fclose(f);
+		if (r == 0) {
+			printf("{\"help\":");
+			json_strn(buf, len);
+			printf("}\n");
+		}
+		free(buf);
+	}
+	return r == 0 ? 0 : usage_error("help: no command '%s'", what);
 }
 
 static int cmd_keys(struct ctl *c)
@@ -520,9 +548,12 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 	struct uadm_wbuf w;
 	int lvl;
 
+	/* Global options are gone (global_opts): one left here is unknown. */
+	if (cmd[0] == '-')
+		return usage_error("unknown option '%s'", cmd);
 	if (strcmp(cmd, "help") == 0)
 		return argc > 2 ? usage_error("help: one COMMAND at most")
-				: cmd_help(argc == 2 ? argv[1] : NULL);
+				: cmd_help(c, argc == 2 ? argv[1] : NULL);
 	if (strcmp(cmd, "version") == 0 && argc == 1)
 		return cmd_version(c);
 	if (strcmp(cmd, "tenant") == 0)
@@ -536,7 +567,9 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 	if (strcmp(cmd, "top") == 0)
 		return cmd_top(c, argc - 1, argv + 1);
 	if (argc != 1 && strcmp(cmd, "log-level") != 0)
-		return usage_error("%s: unexpected argument '%s'", cmd, argv[1]);
+		return usage_error(argv[1][0] == '-' ? "%s: unknown option '%s'"
+						     : "%s: unexpected argument '%s'",
+				   cmd, argv[1]);
 	if (strcmp(cmd, "stats") == 0)
 		return ctl_listing(c, UADM_OP_STATS);
 	if (strcmp(cmd, "info") == 0)
@@ -611,7 +644,7 @@ static int global_opts(struct ctl *c, int *argc, char **argv)
 	*argc = out;
 	argv[out] = NULL;
 	if (help)
-		return cmd_help(out > 1 ? argv[1] : NULL) == 0 ? 0 : EXIT_USAGE;
+		return cmd_help(c, out > 1 ? argv[1] : NULL) == 0 ? 0 : EXIT_USAGE;
 	return -1;
 }
 

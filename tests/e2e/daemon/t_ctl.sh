@@ -22,6 +22,21 @@ for bad in 0 -1 '' ' 1' +1 2x 99999999999999999999 1.5; do
 	"$UTMEMCTL" --run-dir "$T/nowhere" top --count "$bad" 2>/dev/null
 	[ $? -eq 2 ] || fail "top --count '$bad': want 2"
 done
+# An unknown option is named as one, and is a usage error.
+for args in "--bogus" "stats --bogus" "--json --bogus stats"; do
+	# shellcheck disable=SC2086
+	"$UTMEMCTL" --run-dir "$T/nowhere" $args >/dev/null 2>"$T/e"
+	[ $? -eq 2 ] || fail "utmemctl $args: want exit 2"
+	grep -q "unknown option '--bogus'" "$T/e" || fail "utmemctl $args: $(cat "$T/e")"
+done
+# --json help prints one JSON object, as every command does with --json.
+for args in "--json help" "--json help tenant" "--json --help"; do
+	# shellcheck disable=SC2086
+	"$UTMEMCTL" $args | python3 -c 'import json,sys; d=json.load(sys.stdin); assert "utmemctl" in d["help"]' ||
+		fail "utmemctl $args: not JSON: $("$UTMEMCTL" $args | head -c 200)"
+done
+"$UTMEMCTL" --json help nosuch >"$T/o" 2>/dev/null; [ $? -eq 2 ] || fail "--json help nosuch: want 2"
+grep -q '"status":"USAGE"' "$T/o" || fail "--json help nosuch: $(cat "$T/o")"
 ok "usage errors exit 2"
 
 start_daemon d "$RUN"
@@ -46,6 +61,14 @@ ok "tenant add/list/set with errors: $(cat "$T/e")"
 ctl capacity set 1G | grep -q "^capacity: .* -> 1G$" || fail "capacity set"
 ctl capacity get | grep -q "^capacity 1.0G (1073741824 bytes)" || fail "capacity get: $(ctl capacity get)"
 ctl capacity | grep -q "1073741824" || fail "capacity"
+# --json has what the text has: the numbers of tenants and pools too.
+ctl capacity >"$T/cap.txt"
+ctl capacity --json | python3 -c '
+import json, re, sys
+d = json.load(sys.stdin)
+t, p = map(int, re.search(r"(\d+) tenants?, (\d+) pools?", open(sys.argv[1]).read()).groups())
+assert d["capacity"] == 1073741824 and d["tenants"] == t == 3 and d["pools"] == p, (d, t, p)' "$T/cap.txt" ||
+	fail "capacity --json: $(ctl capacity --json) vs $(cat "$T/cap.txt")"
 ok "capacity get/set"
 
 ctl pool create cache --kind ephemeral | grep -q "shared pool 'cache' created (ephemeral)" || fail "pool create"
