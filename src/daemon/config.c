@@ -334,6 +334,44 @@ static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 }
 
 /*
+ * The file a socket name stands for, as ud_socket_path() resolves it (a
+ * relative name is in the run directory; a relative run directory is in
+ * the working directory), with "//" and "/./" collapsed, so that "x.sock",
+ * "./x.sock" and "RUN//x.sock" compare equal. ".." is kept: through a
+ * symbolic link it need not undo the name before it. A malloc'ed string,
+ * or NULL when out of memory.
+ */
+static char *socket_file(const char *run_dir, const char *name)
+{
+	char cwd[4096] = "";
+	size_t cap, n = 0;
+	char *raw, *out, *save = NULL;
+	int len;
+
+	if (name[0] != '/' && run_dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
+		cwd[0] = '\0'; /* compared as given then */
+	len = name[0] == '/' ? asprintf(&raw, "%s", name)
+			     : asprintf(&raw, "%s/%s/%s", cwd, run_dir, name);
+	if (len < 0)
+		return NULL;
+	cap = (size_t)len + 2;
+	out = malloc(cap);
+	if (!out) {
+		free(raw);
+		return NULL;
+	}
+	for (char *seg = strtok_r(raw, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
+		if (strcmp(seg, ".") == 0)
+			continue;
+		n += (size_t)snprintf(out + n, cap - n, "/%s", seg);
+	}
+	if (n == 0)
+		snprintf(out, cap, "/");
+	free(raw);
+	return out;
+}
+
+/*
  * dup[i] = the first j < i with keys[j] equal to keys[i], or SIZE_MAX (also
  * for a NULL or empty key). One pass through a map: a config of thousands of
  * tenants is checked at every reload and `tenant set`, on the main loop.
@@ -367,10 +405,17 @@ static int first_dups(size_t n, const char *const *keys, size_t *dup)
 struct cfg_dups {
 	size_t *socket, *token, *cid, *ivshmem;
 	char (*sockname)[UD_PATH_MAX + 8];
+	char **sockfile; /* socket_file() of each sockname */
+	char *admin;     /* socket_file() of the admin socket */
+	size_t n;
 };
 
 static void dups_free(struct cfg_dups *x)
 {
+	for (size_t i = 0; x->sockfile && i < x->n; i++)
+		free(x->sockfile[i]);
+	free(x->sockfile);
+	free(x->admin);
 	free(x->socket);
 	free(x->token);
 	free(x->cid);
@@ -390,12 +435,18 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	x->cid = calloc(n, sizeof(size_t));
 	x->ivshmem = calloc(n, sizeof(size_t));
 	x->sockname = calloc(n, sizeof(*x->sockname));
+	x->sockfile = calloc(n, sizeof(*x->sockfile));
+	x->admin = socket_file(cfg->run_dir, "admin.sock");
 	if (!keys || !cids || !x->socket || !x->token || !x->cid ||
-	    !x->ivshmem || !x->sockname)
+	    !x->ivshmem || !x->sockname || !x->sockfile || !x->admin)
 		goto out;
+	x->n = cfg->ntenants;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
-		keys[i] = x->sockname[i];
+		x->sockfile[i] = socket_file(cfg->run_dir, x->sockname[i]);
+		if (!x->sockfile[i])
+			goto out;
+		keys[i] = x->sockfile[i];
 	}
 	if ((err = first_dups(cfg->ntenants, keys, x->socket)))
 		goto out;
@@ -491,17 +542,24 @@ static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line
 		}
 		if (check_vm(cfg, i, x, msg, msglen))
 			return -EINVAL;
-		if (strcmp(x->sockname[i], "admin.sock") == 0) {
-			snprintf(msg, msglen, "tenant '%s': socket 'admin.sock' is utmemd's admin socket",
-				 t->name);
+		if (strcmp(x->sockfile[i], x->admin) == 0) {
+			snprintf(msg, msglen, "tenant '%s': socket '%s' is utmemd's admin socket (%.200s)",
+				 t->name, x->sockname[i], x->admin);
 			return -EINVAL;
 		}
 		/* The first earlier tenant that shares either; the socket
 		 * first where one tenant shares both. */
 		j = x->socket[i] < x->token[i] ? x->socket[i] : x->token[i];
-		if (j != SIZE_MAX && j == x->socket[i]) {
+		if (j != SIZE_MAX && j == x->socket[i] &&
+		    strcmp(x->sockname[i], x->sockname[j]) == 0) {
 			snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
 				 t->name, x->sockname[i], cfg->tenants[j].name);
+			return -EINVAL;
+		}
+		if (j != SIZE_MAX && j == x->socket[i]) {
+			snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s' as socket '%s' (both are %.200s)",
+				 t->name, x->sockname[i], cfg->tenants[j].name,
+				 x->sockname[j], x->sockfile[i]);
 			return -EINVAL;
 		}
 		if (j != SIZE_MAX) {
@@ -823,6 +881,9 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 		fail(&p, "cannot read: %s", strerror(errno));
 	}
 	fclose(p.f);
+	/* --run-dir before the checks: they compare sockets in it. */
+	if (run_dir)
+		snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", run_dir);
 	if (!p.failed) {
 		char m[512];
 		if (ud_cfg_check(cfg, &p.line, m, sizeof(m)) < 0)
@@ -832,8 +893,6 @@ int ud_cfg_load(struct ud_cfg *cfg, const char *path, const char *run_dir,
 		ud_cfg_free(cfg);
 		return -EINVAL;
 	}
-	if (run_dir)
-		snprintf(cfg->run_dir, sizeof(cfg->run_dir), "%s", run_dir);
 	return 0;
 }
 

@@ -147,6 +147,19 @@ static void test_errors(void **state)
 	load("[tenant a]\nsocket = admin.sock\n", &cfg, 1, "utmemd's admin socket");
 	load("[tenant a]\n[tenant b]\nsocket = a.sock\n", &cfg, 2,
 	     "socket 'a.sock' already used by 'a'");
+	/* Two spellings of one file are one socket (ud_socket_path). */
+	load("[tenant a]\nsocket = x.sock\n[tenant b]\nsocket = ./x.sock\n", &cfg, 3,
+	     "tenant 'b': socket './x.sock' already used by 'a' as socket 'x.sock' (both are /");
+	load("[tenant a]\nsocket = .//x.sock\n[tenant b]\nsocket = x.sock\n", &cfg, 3,
+	     "tenant 'b': socket 'x.sock' already used by 'a' as socket './/x.sock'");
+	load("[tenant a]\n[tenant b]\nsocket = ./a.sock\n", &cfg, 2,
+	     "tenant 'b': socket './a.sock' already used by 'a' as socket 'a.sock'");
+	load("[tenant a]\nsocket = ./admin.sock\n", &cfg, 1,
+	     "tenant 'a': socket './admin.sock' is utmemd's admin socket");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nsocket = /r/./admin.sock\n", &cfg, 3,
+	     "tenant 'a': socket '/r/./admin.sock' is utmemd's admin socket (/r/admin.sock)");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nsocket = /r//a.sock\n[tenant b]\nsocket = a.sock\n",
+	     &cfg, 5, "tenant 'b': socket 'a.sock' already used by 'a' as socket '/r//a.sock' (both are /r/a.sock)");
 	/* What a tenant shares with earlier ones: the earliest of them is
 	 * named, and the socket where the same one shares both. */
 	load("[tenant a]\ntoken = aaaaaaaa\n[tenant b]\nsocket = s\n"
