@@ -207,11 +207,32 @@ static struct tenant_snap *snapshot(struct ud_daemon *d, size_t *n)
 	return s;
 }
 
+/*
+ * The line of a restart setting (UD_SF_RESTART) that changed from old to
+ * new: against what runs (boot), not the value configured since, which
+ * may itself be waiting for the restart.
+ */
+static void diff_restart(const struct ud_setting *s, const char *what,
+			 const void *boot, const char *old, const char *new,
+			 struct uadm_wbuf *rep)
+{
+	char run[UADM_VALUE_MAX + 1];
+
+	ud_setting_format(s, boot, run, sizeof(run));
+	if (strcmp(run, new) == 0)
+		ud_text(rep, "%s%s: %s (as running; the pending %s is dropped)\n", what,
+			s->key, new[0] ? new : "(none)", old[0] ? old : "(none)");
+	else
+		ud_text(rep, "%s%s: %s -> %s (takes a restart)\n", what, s->key,
+			run[0] ? run : "(none)", new[0] ? new : "(none)");
+}
+
 /* One line per setting of a record whose value differs and that took
- * effect (at, rec: ud_apply_took). */
+ * effect (at, rec: ud_apply_took); boot: the record as running, for the
+ * settings that take a restart (the main one), else NULL. */
 static void diff_record(enum ud_scope scope, const char *what, const void *old,
-			const void *new, const struct ud_apply_at *at, size_t rec,
-			struct uadm_wbuf *rep)
+			const void *new, const void *boot, const struct ud_apply_at *at,
+			size_t rec, struct uadm_wbuf *rep)
 {
 	char a[UADM_VALUE_MAX + 1], b[UADM_VALUE_MAX + 1];
 
@@ -229,6 +250,8 @@ static void diff_record(enum ud_scope scope, const char *what, const void *old,
 			continue;
 		if (s->flags & UD_SF_SECRET)
 			ud_text(rep, "%s%s changed\n", what, s->key);
+		else if ((s->flags & UD_SF_RESTART) && boot)
+			diff_restart(s, what, boot, a, b, rep);
 		else
 			ud_text(rep, "%s%s: %s -> %s%s\n", what, s->key, a[0] ? a : "(none)",
 				b[0] ? b : "(none)",
@@ -253,7 +276,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 
 	ud_cfg_index(old, &in_old);
 	ud_cfg_index(next, &in_next);
-	diff_record(UD_SCOPE_MAIN, "", old, next, at, 0, rep);
+	diff_record(UD_SCOPE_MAIN, "", old, next, &d->boot, at, 0, rep);
 	for (size_t i = 0; i < nsnap; i++) {
 		/* Tenants go (remove_missing) before the first update. */
 		if (at->stage < UD_APPLY_TENANTS ||
@@ -274,7 +297,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "tenant '%s': ", nt->name);
-		diff_record(UD_SCOPE_TENANT, what, ot, nt, at, i, rep);
+		diff_record(UD_SCOPE_TENANT, what, ot, nt, NULL, at, i, rep);
 	}
 	ud_names_free(&in_old);
 	ud_names_free(&in_next);
@@ -293,7 +316,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "pool '%s': ", np->name);
-		diff_record(UD_SCOPE_POOL, what, op, np, at, i, rep);
+		diff_record(UD_SCOPE_POOL, what, op, np, NULL, at, i, rep);
 	}
 	ust_store_info(d->st, &si);
 	if (si.stats.evictions > evicted_before)

@@ -338,3 +338,20 @@ done
 grep -q "capacity" "$T/o" && fail "reload after the fix lists the capacity again: $(cat "$T/o")"
 ok "the reload after it lists only the rest: $(tr '\n' ';' <"$T/o")"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# A reload reports a setting that takes a restart against what runs: with
+# 1 worker running and 4 set since (pending), a file back at 1 drops the
+# pending value (it once said 'workers: 4 -> 1 (takes a restart)').
+printf '[utmemd]\ncapacity = 64M\nworkers = 1\n' >"$T/w.ini"
+RUN=$T/run5
+start_daemon w "$RUN" -c "$T/w.ini"
+ctl config set utmemd workers=4 >"$T/o" || fail "config set workers=4: $(cat "$T/o")"
+grep -qxF "workers: 1 -> 4 (takes a restart)" "$T/o" || fail "config set workers=4: $(cat "$T/o")"
+ctl reload >"$T/o" || fail "reload to workers=1: $(cat "$T/o")"
+grep -qxF "workers: 1 (as running; the pending 4 is dropped)" "$T/o" ||
+	fail "reload back to the running workers: $(cat "$T/o")"
+printf '[utmemd]\ncapacity = 64M\nworkers = 3\n' >"$T/w.ini"
+ctl reload >"$T/o" || fail "reload to workers=3: $(cat "$T/o")"
+grep -qxF "workers: 1 -> 3 (takes a restart)" "$T/o" || fail "reload to workers=3: $(cat "$T/o")"
+ok "restart settings reported against what runs: $(tr '\n' ';' <"$T/o")"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
