@@ -22,6 +22,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -525,7 +526,40 @@ static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
 	ud_setting_format(s, &t, out, outlen);
 }
 
-static void put_section(const struct ud_daemon *d, struct uadm_wbuf *w,
+/*
+ * Whether the value of s, a setting given only at creation (UD_SF_CREATE),
+ * in rec (the record of section name) is not the one running: a reload
+ * changed it in the file, and it takes effect when the section is created
+ * again, at the next restart.
+ */
+static bool create_pending(struct ud_daemon *d, const struct ud_setting *s,
+			   const char *name, const void *rec)
+{
+	char want[UADM_VALUE_MAX + 1], run[UADM_VALUE_MAX + 1];
+	struct ust_pool_info info;
+	struct ud_cfg_pool p;
+	struct ud_tenant *t;
+	uint32_t id;
+
+	ud_setting_format(s, rec, want, sizeof(want));
+	if (s->scope == UD_SCOPE_TENANT) {
+		if (!(t = ud_tenant_by_name(d, name)))
+			return false; /* not created (yet): nothing runs */
+		ud_setting_format(s, &t->made, run, sizeof(run));
+	} else if (s->scope == UD_SCOPE_POOL) {
+		if (ud_shared_pool_id(d, name, &id) < 0 ||
+		    ust_pool_info(d->st, UST_TENANT_ADMIN, id, &info) < 0)
+			return false;
+		p = *(const struct ud_cfg_pool *)rec;
+		p.kind = info.kind & UST_POOL_EPHEMERAL;
+		ud_setting_format(s, &p, run, sizeof(run));
+	} else {
+		return false;
+	}
+	return strcmp(want, run) != 0;
+}
+
+static void put_section(struct ud_daemon *d, struct uadm_wbuf *w,
 			enum ud_scope scope, const char *name, const void *rec,
 			const struct ud_cfg *boot, uint32_t *n)
 {
@@ -552,6 +586,8 @@ static void put_section(const struct ud_daemon *d, struct uadm_wbuf *w,
 			if (strcmp(running, st.value) != 0)
 				st.flags |= UADM_SETTING_PENDING;
 		}
+		if ((s->flags & UD_SF_CREATE) && create_pending(d, s, name, rec))
+			st.flags |= UADM_SETTING_RESTART | UADM_SETTING_PENDING;
 		if (!(st.flags & UADM_SETTING_GIVEN) && !(s->flags & UD_SF_SECRET))
 			unset_value(d, s, rec, st.value, sizeof(st.value));
 		/* A secret never leaves utmemd, in any output format: the

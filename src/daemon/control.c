@@ -216,6 +216,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		return -ENOMEM;
 	}
 	snprintf(t->name, sizeof(t->name), "%s", ct->name);
+	t->made = *ct;
 	snprintf(t->socket, sizeof(t->socket), "%s", path);
 	snprintf(t->token, sizeof(t->token), "%s", ct->token);
 	t->mode = ct->mode;

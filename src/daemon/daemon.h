@@ -158,6 +158,9 @@ struct ud_tenant {
 	atomic_uint_least64_t inflight, inflight_max;
 	atomic_uint conn_limit;
 	unsigned max_conns; /* configured (0 = default); conn_limit = its share */
+	/* Its record as created: what runs of the settings given only at
+	 * creation (UD_SF_CREATE), which a reload may change in the file. */
+	struct ud_cfg_tenant made;
 	uint64_t bulk_turn; /* bulk.c: when its last job began (bulk lock) */
 };
 

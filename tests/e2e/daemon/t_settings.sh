@@ -295,6 +295,18 @@ grep -qF "pool 'pk': kind: ephemeral -> persistent (takes a restart)" "$T/o" ||
 	fail "kind change: $(cat "$T/o")"
 [ "$(perms)" = "600 0" ] || fail "a.sock after the reload back to the file's: $(perms)"
 ok "what takes a restart says so: $(tr '\n' ';' <"$T/o")"
+# ... and config get marks those values as pending until then, as it does
+# the main settings that take a restart.
+ctl config get >"$T/g" || fail "config get"
+grep -qxF "socket = elsewhere.sock    ; takes effect at the next restart" "$T/g" ||
+	fail "config get: socket not pending: $(grep -F socket "$T/g")"
+grep -qxF "kind = persistent    ; takes effect at the next restart" "$T/g" ||
+	fail "config get: kind not pending: $(grep -F kind "$T/g")"
+ctl --json config get tenant a | grep -qF '"key":"socket","value":"elsewhere.sock","given":true,"restart":true,"pending":true' ||
+	fail "config get --json: socket not pending: $(ctl --json config get tenant a)"
+ctl config get tenant v | grep -F "ivshmem" | grep -qF "takes effect" &&
+	fail "config get: an unchanged ivshmem marked pending: $(ctl config get tenant v | grep -F ivshmem)"
+ok "config get marks creation settings a reload changed as pending"
 # Another socket put at the name is not utmemd's to change.
 rm "$RUN/a.sock"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$RUN/a.sock"
