@@ -562,9 +562,13 @@ static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line
 				 x->sockname[j], x->sockfile[i]);
 			return -EINVAL;
 		}
+		/* Both named, in the order of the file: the later one need
+		 * not be the one that changed (`tenant set a --token` with
+		 * b's, b after a, once read "tenant 'b': token already used
+		 * by 'a'"). */
 		if (j != SIZE_MAX) {
-			snprintf(msg, msglen, "tenant '%s': token already used by '%s'",
-				 t->name, cfg->tenants[j].name);
+			snprintf(msg, msglen, "tenants '%s' and '%s' have the same token (a token names one tenant)",
+				 cfg->tenants[j].name, t->name);
 			return -EINVAL;
 		}
 	}

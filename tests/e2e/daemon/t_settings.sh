@@ -50,6 +50,16 @@ expect_usage "bad tenant name '.'" tenant add .
 expect_daemon_refuses "bad section 'tenant ..'" add .. max 1M
 expect_daemon_refuses "bad section 'tenant .'" add . max 1M
 
+# A token taken by another tenant: both are named, truly whichever is
+# changed (it once said the one that held it used the other's).
+ctl tenant add t1 >/dev/null && ctl tenant add t2 --token t2token-abcdef >/dev/null || fail "add t1, t2"
+ctl tenant set t1 --token t2token-abcdef 2>"$T/e" && fail "t1 took t2's token"
+grep -qF "tenants 't1' and 't2' have the same token" "$T/e" || fail "token of t2 set on t1: $(cat "$T/e")"
+ctl tenant add t3 --token t2token-abcdef 2>"$T/e" && fail "t3 took t2's token"
+grep -qF "tenants 't2' and 't3' have the same token" "$T/e" || fail "token of t2 on a new t3: $(cat "$T/e")"
+ctl tenant remove t1 >/dev/null && ctl tenant remove t2 >/dev/null || fail "remove t1, t2"
+ok "a shared token names both tenants: $(cat "$T/e")"
+
 # A token is checked the same way in a file, by utmemctl and by utmemd.
 expect_usage "token: expected 8..255 bytes, got 5" tenant add x --token 12345
 expect_daemon_refuses "token: expected 8..255 bytes, got 5" add x token 12345

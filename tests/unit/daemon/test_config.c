@@ -164,7 +164,7 @@ static void test_errors(void **state)
 	 * named, and the socket where the same one shares both. */
 	load("[tenant a]\ntoken = aaaaaaaa\n[tenant b]\nsocket = s\n"
 	     "[tenant c]\nsocket = s\ntoken = aaaaaaaa\n", &cfg, 5,
-	     "tenant 'c': token already used by 'a'");
+	     "tenants 'a' and 'c' have the same token");
 	load("[tenant a]\nsocket = s\n[tenant b]\ntoken = bbbbbbbb\n"
 	     "[tenant c]\nsocket = s\ntoken = bbbbbbbb\n", &cfg, 5,
 	     "tenant 'c': socket 's' already used by 'a'");
