@@ -346,14 +346,16 @@ static char *socket_file(const char *run_dir, const char *name)
 	char cwd[4096] = "";
 	size_t cap, n = 0;
 	char *raw, *out, *save = NULL;
-	int len;
+	int len, abs;
 
 	if (name[0] != '/' && run_dir[0] != '/' && !getcwd(cwd, sizeof(cwd)))
 		cwd[0] = '\0'; /* compared as given then */
 	len = name[0] == '/' ? asprintf(&raw, "%s", name)
-			     : asprintf(&raw, "%s/%s/%s", cwd, run_dir, name);
+	      : cwd[0]	     ? asprintf(&raw, "%s/%s/%s", cwd, run_dir, name)
+			     : asprintf(&raw, "%s/%s", run_dir, name);
 	if (len < 0)
 		return NULL;
+	abs = raw[0] == '/';
 	cap = (size_t)len + 2;
 	out = malloc(cap);
 	if (!out) {
@@ -363,10 +365,11 @@ static char *socket_file(const char *run_dir, const char *name)
 	for (char *seg = strtok_r(raw, "/", &save); seg; seg = strtok_r(NULL, "/", &save)) {
 		if (strcmp(seg, ".") == 0)
 			continue;
-		n += (size_t)snprintf(out + n, cap - n, "/%s", seg);
+		n += (size_t)snprintf(out + n, cap - n, "%s%s",
+				      n || abs ? "/" : "", seg);
 	}
 	if (n == 0)
-		snprintf(out, cap, "/");
+		snprintf(out, cap, "%s", abs ? "/" : ".");
 	free(raw);
 	return out;
 }
