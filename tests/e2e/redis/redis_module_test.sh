@@ -741,6 +741,23 @@ expect_prefix "read-only ACL user: TMEM.DEL denied" "$(rd tmem.del tx)" \
 expect_prefix "read-only ACL user: TMEM.POP denied" "$(rd tmem.pop tx)" \
 	"NOPERM"
 expect_eq "the denied PUT changed nothing" "$(r1 tmem.get tx)" 1
+# Module commands carry no ACL category (Redis 7.0 has no call to give
+# them one): -@write does not take TMEM.PUT away, +@read does not grant
+# TMEM.GET; they are allowed or denied by name (docs/redis.md, ACL).
+expect_eq "ACL user without @write" \
+	"$(r1 acl setuser nowrite on '>pw' '~*' '+@all' '-@write')" OK
+expect_eq "-@write leaves TMEM.PUT allowed (no category)" \
+	"$(r1 acl dryrun nowrite tmem.put tx 2)" OK
+expect_eq "ACL user denied the writing commands by name" \
+	"$(r1 acl setuser nowrite -tmem.put -tmem.mput -tmem.del -tmem.pop)" OK
+expect_prefix "by name: TMEM.PUT denied" "$(r1 acl dryrun nowrite tmem.put tx 2)" \
+	"This user has no permissions to run the 'tmem.put' command"
+expect_eq "by name: TMEM.GET still allowed" "$(r1 acl dryrun nowrite tmem.get tx)" OK
+expect_eq "ACL user with @read only" \
+	"$(r1 acl setuser readcat on '>pw' '~*' '+@read')" OK
+expect_prefix "+@read does not grant TMEM.GET (no category)" \
+	"$(r1 acl dryrun readcat tmem.get tx)" \
+	"This user has no permissions to run the 'tmem.get' command"
 
 # ---- 6. utmemd hung (SIGSTOP): bounded TIMEOUT, Redis keeps serving ----
 
