@@ -34,7 +34,6 @@
  * device unbound while open is reference-counted, and its open files get
  * -ENODEV.
  */
-#include <linux/ctype.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/interrupt.h>
@@ -53,6 +52,7 @@
 
 #include "guest/utmem_dev.h"
 #include "guest/vmshm.h"
+#include "proto/name.h"
 #include "proto/wire.h"
 #include "transport/ring.h"
 
@@ -64,7 +64,7 @@
 #define UMOD_SPIN 200              /* ring checks before sleeping */
 #define UMOD_DOORBELL 12           /* BAR 0 register */
 #define UMOD_MAX_DEVS 8
-#define UMOD_NAME_MAX 63           /* pool names, as utmemd's store */
+#define UMOD_NAME_MAX UNAME_MAX    /* pool names, as utmemd's store */
 
 struct udev {
 	struct kref ref;
@@ -545,16 +545,6 @@ static int pool_resolve(struct ufile *f, u32 h, u32 *server)
 	return 0;
 }
 
-static bool valid_name(const char *s, size_t n)
-{
-	if (n == 0 || n > UMOD_NAME_MAX)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isalnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != '-')
-			return false;
-	return true;
-}
-
 static long ioc_pool_open(struct ufile *f, void __user *arg)
 {
 	struct udev *d = f->dev;
@@ -571,7 +561,8 @@ static long ioc_pool_open(struct ufile *f, void __user *arg)
 	if (copy_from_user(tmp.name, u64_to_user_ptr(a.name), a.name_len))
 		return -EFAULT;
 	tmp.name[a.name_len] = '\0';
-	if (!valid_name(tmp.name, a.name_len))
+	/* utmemd's one rule for names (no NUL inside, not "." or ".."). */
+	if (strnlen(tmp.name, a.name_len) != a.name_len || !uname_ok(tmp.name))
 		return -EINVAL;
 	tmp.wflags = (a.flags & UTMEM_DEV_POOL_CREATE ? UWIRE_F_CREATE : 0) |
 		     (a.flags & UTMEM_DEV_POOL_EPHEMERAL ? UWIRE_F_EPHEMERAL : 0) |

@@ -604,6 +604,12 @@ static int cmd_devhostile(char **argv)
 	po.name = (uintptr_t)"bad/name";
 	po.name_len = 8;
 	CHECK_EQ("bad pool name", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
+	po.name = (uintptr_t)"..";
+	po.name_len = 2;
+	CHECK_EQ("pool name ..", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
+	po.name = (uintptr_t)"a\0b";
+	po.name_len = 3;
+	CHECK_EQ("NUL in a pool name", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
 	po.name_len = 1u << 30;
 	CHECK_EQ("huge name length", xioctl(fd, UTMEM_IOC_POOL_OPEN, &po), -EINVAL);
 	kv = (struct utmem_dev_kv){.pool = 999, .key = (uintptr_t)"k", .klen = 1};
