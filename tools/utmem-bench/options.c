@@ -7,6 +7,7 @@
  * once instead of measuring the wrong thing.
  */
 #include "options.h"
+#include "proto/name.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -319,8 +320,8 @@ static int ub_parse_string_opt(int id, const char *arg, struct ub_opts *o)
 	case OPT_ADDR: o->addr = arg; return 0;
 	case OPT_TOKEN: o->token = arg; return 0;
 	case OPT_POOL:
-		if (!*arg || strlen(arg) > 63)
-			return ub_bad("pool", arg, "expected 1..63 characters");
+		if (!uname_ok(arg))
+			return ub_bad("pool", arg, "expected " UNAME_RULE);
 		o->pool = arg;
 		return 0;
 	case OPT_EPHEMERAL: o->ephemeral = 1; return 0;

@@ -163,6 +163,8 @@ expect_exit() {
 
 expect_exit 2 "pipeline" "${U[@]}" --pipeline 0
 expect_exit 2 "target" --target nosuch
+expect_exit 2 "invalid --pool '..'" --target memcpy --pool ..
+expect_exit 2 "invalid --pool 'a/b'" --target memcpy --pool a/b
 expect_exit 2 "addr" --target utmem
 expect_exit 2 "value-size" --target memcpy --value-size 12Q
 expect_exit 2 "unexpected argument" --target memcpy stray
