@@ -261,6 +261,7 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 		const char *type = "gauge";
 		char name[96], *end;
 		double v = strtod(it[i].value, &end);
+		int scaled = 1;
 
 		if (end == it[i].value || *end) /* not a number: mode, reasons, shares */
 			continue;
@@ -276,9 +277,16 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 		} else {
 			snprintf(name, sizeof(name), "utmem_%s%s", it[i].key,
 				 type[0] == 'c' ? "_total" : "");
+			scaled = 0;
 		}
 		head(w, name, type, "Host controller / background compaction (docs/operations.md).");
-		out(w, "%s %.10g\n", name, v);
+		/* Unscaled figures as INFO has them: a byte count past ten
+		 * digits (available memory, bytes shrunk in all) stays exact,
+		 * where %.10g would round it. */
+		if (scaled)
+			out(w, "%s %.10g\n", name, v);
+		else
+			out(w, "%s %s\n", name, it[i].value);
 	}
 }
 

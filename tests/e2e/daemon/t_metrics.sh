@@ -106,3 +106,21 @@ for i in $(seq 10 29); do eval "exec {FD$i}<&-"; done
 [ "$(metric "$(body "$PORT")" 'utmem_tenant_puts_total\{tenant="default"\}')" = 2 ] || fail "scrape after the flood"
 ok "20 idle connections: tenants served, scrapes back after the deadline"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
+
+# The controller's figures are exported as INFO has them: a byte count of
+# eleven digits (a fake cgroup with 64G and a few bytes free) is exact, not
+# rounded to ten significant digits (6.871948910e+10).
+CG=$T/cg
+mkdir -p "$CG"
+echo $(((64 << 30) + 12345)) >"$CG/memory.limit_in_bytes"
+echo 0 >"$CG/memory.usage_in_bytes"
+echo "some avg10=0.00 avg60=0.00 avg300=0.00 total=0" >"$T/psi"
+printf '[utmemd]\ncapacity = 64M\nmetrics = 0\ncontroller = cgroup:%s\n' "$CG" >"$T/c.ini"
+UTMEMD_TEST_PSI=$T/psi start_daemon c "$T/runc" -c "$T/c.ini"
+PORT=$(sed -n 's|^metrics: http://127.0.0.1:\([0-9]*\)/metrics$|\1|p' "$T/c.out")
+want=$("$UTMEMCTL" --run-dir "$T/runc" info | awk '$1 == "controller_available_bytes" { print $2 }')
+[ "$want" = $(((64 << 30) + 12345)) ] || fail "controller_available_bytes in info: '$want'"
+got=$(metric "$(body "$PORT")" utmem_controller_available_bytes)
+[ "$got" = "$want" ] || fail "utmem_controller_available_bytes $got, info has $want"
+ok "utmem_controller_available_bytes $got: exact, as in utmemctl info"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
