@@ -137,6 +137,11 @@ static void op_list(struct ud_conn *c, const struct uwire_hdr *h)
 	struct uadm_wbuf w;
 	int err = 0;
 
+	if (h->vlen) { /* the value is empty: decoding is strict */
+		reply_err(c, h, UWIRE_S_INVALID, "%s takes no arguments",
+			  uadm_op_name(h->opcode));
+		return;
+	}
 	uadm_wbuf_init(&w);
 	if (h->opcode == UADM_OP_CAPACITY_GET || h->opcode == UADM_OP_STATS)
 		put_capacity(d, &w);

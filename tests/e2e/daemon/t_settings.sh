@@ -74,6 +74,11 @@ expect_usage "'max' given twice" tenant set web --max 8M --max 9M
 expect_usage "'max_conns' given twice" tenant set web --max-conns 8 max_conns=9
 expect_daemon_refuses "'max' given twice" set "tenant web" max 8M max 9M
 ctl config get tenant web | grep -qx "max = 64M" || fail "a refused set changed max: $(ctl config get tenant web | grep max)"
+# Decoding is strict (protocol-admin.md): a request whose value is empty
+# carries nothing, the listings as INFO and SAVE.
+for op in 0x40 0x44 0x46 0x49 0x51 0x52; do
+	expect_daemon_refuses "takes no arguments" raw $op 00000000
+done
 
 # Reserved minimums past the capacity: at runtime and in a file.
 ctl tenant set default --min 200M >/dev/null || fail "min within capacity"
