@@ -242,32 +242,61 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
  * The host controller's and background compaction's figures (controller.c,
  * the numeric items of INFO), one gauge or counter each: utmem_controller_*,
  * utmem_compaction_*, utmem_purges_total and utmem_region_scrubbed_bytes_total;
- * sizes keep their _bytes suffix.
+ * sizes keep their _bytes suffix. Each says what it counts, in what unit.
  */
+static const struct ctl_family {
+	const char *key; /* the INFO item */
+	int counter;
+	const char *help;
+} ctl_families[] = {
+	{"controller_ceiling_bytes", 0, "The capacity setting: the most the controller may set, in bytes."},
+	{"controller_capacity_bytes", 0, "The capacity the controller has in force, in bytes."},
+	{"controller_floor_bytes", 0, "The controller never sets the capacity below this, in bytes."},
+	{"controller_reserve_bytes", 0, "Memory the controller keeps free for the host, in bytes."},
+	{"controller_available_bytes", 0,
+	 "Memory the host (or cgroup) could give at the last sample, in bytes."},
+	{"controller_stall_pct", 0,
+	 "Share of time tasks stalled on memory between the last two samples, in percent."},
+	{"controller_shrinks", 1, "Times the controller lowered the capacity."},
+	{"controller_grows", 1, "Times the controller raised the capacity."},
+	{"controller_shrunk_bytes", 1, "Bytes the controller's shrinks took off the capacity."},
+	{"controller_grown_bytes", 1, "Bytes the controller's growth added to the capacity."},
+	{"controller_pressure_samples", 1, "Samples that found memory pressure."},
+	{"controller_floor_hits", 1, "Times a shrink stopped at the floor."},
+	{"controller_sample_errors", 1,
+	 "Samples whose memory figures could not be read (capacity left as it was)."},
+	{"controller_last_change_ms_ago", 0,
+	 "Seconds since the controller last changed the capacity (0: never)."},
+	{"compaction_runs", 1, "Compaction passes of the maintenance thread."},
+	{"purges", 1, "Times the maintenance thread gave freed pages back to the OS."},
+	{"region_scrubbed_bytes", 1,
+	 "Bytes tenants wrote outside their allocations in their value regions, punched."},
+	{"compaction_moved", 1, "Entries compaction moved."},
+	{"compaction_moved_bytes", 1, "Bytes compaction moved."},
+	{"compaction_ms", 1, "Seconds the maintenance thread spent compacting."},
+};
+
 static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 {
-	static const char *const counters[] = {
-		"controller_shrinks", "controller_grows", "controller_shrunk_bytes",
-		"controller_grown_bytes", "controller_pressure_samples",
-		"controller_floor_hits", "controller_sample_errors", "compaction_runs",
-		"compaction_moved", "compaction_moved_bytes", "compaction_ms", "purges",
-		"region_scrubbed_bytes",
-	};
 	struct ud_info_item it[40];
 	size_t n = 0;
 
 	ud_ctl_info(d, it, sizeof(it) / sizeof(it[0]), &n);
 	for (size_t i = 0; i < n; i++) {
 		const char *type = "gauge";
+		const char *help = "Host controller / background compaction (docs/operations.md).";
 		char name[96], *end;
 		double v = strtod(it[i].value, &end);
 		int scaled = 1;
 
 		if (end == it[i].value || *end) /* not a number: mode, reasons, shares */
 			continue;
-		for (size_t c = 0; c < sizeof(counters) / sizeof(counters[0]); c++)
-			if (strcmp(it[i].key, counters[c]) == 0)
-				type = "counter";
+		for (size_t c = 0; c < sizeof(ctl_families) / sizeof(ctl_families[0]); c++) {
+			if (strcmp(it[i].key, ctl_families[c].key) == 0) {
+				type = ctl_families[c].counter ? "counter" : "gauge";
+				help = ctl_families[c].help;
+			}
+		}
 		if (strcmp(it[i].key, "compaction_ms") == 0) { /* base unit */
 			snprintf(name, sizeof(name), "utmem_compaction_seconds_total");
 			v /= 1000.0;
@@ -279,7 +308,7 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 				 type[0] == 'c' ? "_total" : "");
 			scaled = 0;
 		}
-		head(w, name, type, "Host controller / background compaction (docs/operations.md).");
+		head(w, name, type, help);
 		/* Unscaled figures as INFO has them: a byte count past ten
 		 * digits (available memory, bytes shrunk in all) stays exact,
 		 * where %.10g would round it. */

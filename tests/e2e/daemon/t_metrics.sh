@@ -120,7 +120,15 @@ UTMEMD_TEST_PSI=$T/psi start_daemon c "$T/runc" -c "$T/c.ini"
 PORT=$(sed -n 's|^metrics: http://127.0.0.1:\([0-9]*\)/metrics$|\1|p' "$T/c.out")
 want=$("$UTMEMCTL" --run-dir "$T/runc" info | awk '$1 == "controller_available_bytes" { print $2 }')
 [ "$want" = $(((64 << 30) + 12345)) ] || fail "controller_available_bytes in info: '$want'"
-got=$(metric "$(body "$PORT")" utmem_controller_available_bytes)
+mc=$(body "$PORT")
+got=$(metric "$mc" utmem_controller_available_bytes)
 [ "$got" = "$want" ] || fail "utmem_controller_available_bytes $got, info has $want"
 ok "utmem_controller_available_bytes $got: exact, as in utmemctl info"
+# Each of the controller's and maintenance thread's families says what it
+# is (and in what unit): no HELP text shared by two of them.
+help=$(grep -E '^# HELP utmem_(controller|compaction|purges|region_scrubbed)_' <<<"$mc")
+[ "$(wc -l <<<"$help")" -ge 20 ] || fail "controller families: $help"
+dup=$(cut -d' ' -f4- <<<"$help" | sort | uniq -d)
+[ -z "$dup" ] || fail "one HELP for several metrics: $(grep -F "$(head -n 1 <<<"$dup")" <<<"$help" | cut -d' ' -f3 | xargs)"
+ok "$(wc -l <<<"$help") controller and maintenance families, each with a HELP of its own"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
