@@ -163,3 +163,10 @@ grep -qF "tenant 'a': socket path too long (" "$T/long.err" || fail "long path: 
 grep -qF "at most 107" "$T/long.err" || fail "long path, no limit: $(cat "$T/long.err")"
 grep -qF "${LONG:0:40}.sock" "$T/long.err" || fail "long path, no path: $(cat "$T/long.err")"
 ok "too long socket path: $(cat "$T/long.err")"
+# So does a run directory too long for the admin socket in it.
+LONGDIR=$T/$(printf 'd%.0s' $(seq 120))
+timeout 20 "$UTMEMD" --run-dir "$LONGDIR" >/dev/null 2>"$T/longdir.err" && fail "too long run directory accepted"
+grep -qF "admin socket path too long (" "$T/longdir.err" || fail "long run dir: $(cat "$T/longdir.err")"
+grep -qF "at most 107" "$T/longdir.err" || fail "long run dir, no limit: $(cat "$T/longdir.err")"
+grep -qF "dddddddddd/admin.sock" "$T/longdir.err" || fail "long run dir, no path: $(cat "$T/longdir.err")"
+ok "too long run directory: $(cat "$T/longdir.err")"
