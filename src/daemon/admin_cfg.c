@@ -733,8 +733,10 @@ int ud_cfg_set(struct ud_daemon *d, const char *section, unsigned flags,
 			break;
 		}
 		if (s && (s->flags & UD_SF_CREATE) && !created) {
-			ud_text(rep, "%s '%s': '%s' is set when it is created; remove and add it again to change it\n",
-				ud_scope_name(scope), name, s->key);
+			/* What utmemctl calls it: tenant remove/add, pool destroy/create. */
+			ud_text(rep, "%s '%s': '%s' is set when it is created; %s it again to change it\n",
+				ud_scope_name(scope), name, s->key,
+				scope == UD_SCOPE_POOL ? "destroy and create" : "remove and add");
 			err = -EINVAL;
 			break;
 		}

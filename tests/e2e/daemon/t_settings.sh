@@ -302,6 +302,15 @@ ctl config set tenant a mode=0640 group=65534 >"$T/o" || fail "config set mode: 
 [ "$(perms)" = "640 65534" ] || fail "a.sock after config set: $(perms)"
 "$E2E_CLIENT" put "$RUN/a.sock" p k v >/dev/null || fail "a.sock no longer serves"
 ok "socket mode and group applied live: $(perms)"
+# A setting given at creation cannot change: the refusal says how to,
+# in utmemctl's words (a pool is destroyed and created, not removed).
+ctl config set pool pk kind=persistent >"$T/o" 2>&1 && fail "kind changed: $(cat "$T/o")"
+grep -qF "pool 'pk': 'kind' is set when it is created; destroy and create it again" "$T/o" ||
+	fail "kind refusal: $(cat "$T/o")"
+ctl config set tenant a socket=b.sock >"$T/o" 2>&1 && fail "socket changed: $(cat "$T/o")"
+grep -qF "tenant 'a': 'socket' is set when it is created; remove and add it again" "$T/o" ||
+	fail "socket refusal: $(cat "$T/o")"
+ok "creation settings refused with the commands that change them"
 sed -i 's/^mode = 0600/mode = 0600\nsocket = elsewhere.sock/; s/^kind = ephemeral/kind = persistent/' "$T/p.ini"
 ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
 grep -qF "tenant 'a': socket: (none) -> elsewhere.sock (takes a restart)" "$T/o" ||
