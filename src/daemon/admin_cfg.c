@@ -228,12 +228,32 @@ static void diff_restart(const struct ud_setting *s, const char *what,
 			run[0] ? run : "(none)", new[0] ? new : "(none)");
 }
 
+static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
+			const void *rec, char *out, size_t outlen);
+
+/*
+ * A value as a change reports it: a tenant's limit not given is the one
+ * utmemd applies (as config get shows it), not the 0 that stands for it
+ * in the record and that the key itself refuses ("max_conns: 0 -> 8").
+ */
+static void report_value(const struct ud_daemon *d, const struct ud_setting *s,
+			 const void *rec, char *out, size_t outlen)
+{
+	if (s->scope == UD_SCOPE_TENANT && !ud_setting_is_given(s, rec) &&
+	    (strcmp(s->key, "inflight") == 0 || strcmp(s->key, "max_conns") == 0 ||
+	     strcmp(s->key, "max_pools") == 0))
+		unset_value(d, s, rec, out, outlen);
+	else
+		ud_setting_format(s, rec, out, outlen);
+}
+
 /* One line per setting of a record whose value differs and that took
  * effect (at, rec: ud_apply_took); boot: the record as running, for the
  * settings that take a restart (the main one), else NULL. */
-static void diff_record(enum ud_scope scope, const char *what, const void *old,
-			const void *new, const void *boot, const struct ud_apply_at *at,
-			size_t rec, struct uadm_wbuf *rep)
+static void diff_record(const struct ud_daemon *d, enum ud_scope scope,
+			const char *what, const void *old, const void *new,
+			const void *boot, const struct ud_apply_at *at, size_t rec,
+			struct uadm_wbuf *rep)
 {
 	char a[UADM_VALUE_MAX + 1], b[UADM_VALUE_MAX + 1];
 
@@ -245,8 +265,8 @@ static void diff_record(enum ud_scope scope, const char *what, const void *old,
 		 * its own) is not a change the operator made. */
 		if (!ud_setting_is_given(s, old) && !ud_setting_is_given(s, new))
 			continue;
-		ud_setting_format(s, old, a, sizeof(a));
-		ud_setting_format(s, new, b, sizeof(b));
+		report_value(d, s, old, a, sizeof(a));
+		report_value(d, s, new, b, sizeof(b));
 		if (strcmp(a, b) == 0)
 			continue;
 		if (s->flags & UD_SF_SECRET)
@@ -277,7 +297,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 
 	ud_cfg_index(old, &in_old);
 	ud_cfg_index(next, &in_next);
-	diff_record(UD_SCOPE_MAIN, "", old, next, &d->boot, at, 0, rep);
+	diff_record(d, UD_SCOPE_MAIN, "", old, next, &d->boot, at, 0, rep);
 	for (size_t i = 0; i < nsnap; i++) {
 		/* Tenants go (remove_missing) before the first update. */
 		if (at->stage < UD_APPLY_TENANTS ||
@@ -298,7 +318,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "tenant '%s': ", nt->name);
-		diff_record(UD_SCOPE_TENANT, what, ot, nt, NULL, at, i, rep);
+		diff_record(d, UD_SCOPE_TENANT, what, ot, nt, NULL, at, i, rep);
 	}
 	ud_names_free(&in_old);
 	ud_names_free(&in_next);
@@ -317,7 +337,7 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "pool '%s': ", np->name);
-		diff_record(UD_SCOPE_POOL, what, op, np, NULL, at, i, rep);
+		diff_record(d, UD_SCOPE_POOL, what, op, np, NULL, at, i, rep);
 	}
 	ust_store_info(d->st, &si);
 	if (si.stats.evictions > evicted_before)

@@ -205,6 +205,16 @@ grep -qx "; max_conns = 256" "$T/all.ini" || fail "config get: max_conns default
 grep -qx "; socket = $RUN/web.sock" "$T/all.ini" || fail "config get: socket default: $(grep socket "$T/all.ini")"
 grep -qx "; run_dir = $RUN" "$T/all.ini" || fail "config get: run_dir: $(grep run_dir "$T/all.ini")"
 ok "config get's commented defaults are values utmemd takes: $(cat "$T/o")"
+# ... and a change from such a default reports it so, not as the 0 that
+# stands for it in the record ("max_conns: 0 -> 8", which the key refuses).
+ctl tenant add lim >/dev/null || fail "add lim"
+ctl tenant set lim --max-conns 8 --max-pools 9 --inflight 1M >"$T/o" || fail "set lim: $(cat "$T/o")"
+grep -qx "tenant 'lim': max_conns: 256 -> 8" "$T/o" || fail "max_conns from its default: $(cat "$T/o")"
+grep -qx "tenant 'lim': max_pools: 256 -> 9" "$T/o" || fail "max_pools from its default: $(cat "$T/o")"
+grep -qx "tenant 'lim': inflight: $(sed -n 's/^; inflight = //p' "$T/all.ini" | head -n 1) -> 1M" "$T/o" ||
+	fail "inflight from its default: $(cat "$T/o")"
+ok "limits changed from their defaults: $(tr '\n' ';' <"$T/o")"
+ctl tenant remove lim >/dev/null || fail "remove lim"
 
 # Runtime changes can be written back to the file, and survive a reload.
 ctl tenant add api --max 32M --weight 7 >/dev/null || fail "add api"
