@@ -387,7 +387,8 @@ static int p_capacity(const struct ud_setting *s, void *rec, const char *v,
 		if (parse_num(num, 1, 100, &pct))
 			return bad(msg, msglen, "%s '%s': percentage must be 1%%..100%%",
 				   s->key, v);
-		cap = phys / 100 * pct;
+		/* Exact, and without overflow: 25% is the default's phys / 4. */
+		cap = phys / 100 * pct + phys % 100 * pct / 100;
 	} else if (uadm_parse_size(v, &cap)) {
 		return bad(msg, msglen, "%s '%s': expected a size like 512M, 4G or 25%%",
 			   s->key, v);

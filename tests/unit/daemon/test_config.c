@@ -223,7 +223,12 @@ static void test_setting_parse(void **state)
 	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "capacity", "50%", msg,
 					  sizeof(msg)), 0);
 	assert_int_equal(m.capacity_pct, 50);
-	assert_true(m.capacity == ud_phys_mem() / 100 * 50);
+	assert_true(m.capacity == ud_phys_mem() / 2);
+	/* "25%" is the capacity of the default (ud_cfg_init), to the byte:
+	 * uncommenting config get's "; capacity = 25%" changes nothing. */
+	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "capacity", "25%", msg,
+					  sizeof(msg)), 0);
+	assert_true(m.capacity == ud_phys_mem() / 4);
 	assert_int_equal(ud_setting_parse(UD_SCOPE_MAIN, &m, "max-value", "5X", msg,
 					  sizeof(msg)), -EINVAL);
 	assert_string_equal(msg, "max_value '5X': expected a size from 1 to 1G (K, M, G, T suffixes)");
