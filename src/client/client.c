@@ -280,11 +280,18 @@ static void pools_gen_check(struct utmem_client *c)
 		c->pools[i].stale = 1;
 }
 
+/* The connection is up, as far as a load or two can tell: no dial. */
+static int conn_up(struct utmem_client *c)
+{
+	return c->fd >= 0 &&
+	       !(c->live && (!uring_live(c->live) || uclient_ring_closed(c)));
+}
+
 /* The connection is up and handle h needs nothing before a one-sided
  * read: no dial, no reopen (UTMEM_GET_LOCAL, which never waits). */
 static int local_ready(struct utmem_client *c, uint32_t h)
 {
-	if (c->fd < 0 || (c->live && (!uring_live(c->live) || uclient_ring_closed(c))))
+	if (!conn_up(c))
 		return 0;
 	pools_gen_check(c);
 	return h == 0 || h > c->npools || !c->pools[h - 1].stale;
@@ -1170,13 +1177,16 @@ int utmem_put_pending(utmem_client *c, uint32_t pool, const void *key,
 	if (err)
 		return err;
 	/* Checked as utmem_get_view checks them, nothing dialled or reopened:
-	 * a connection that is down holds nothing posted. */
+	 * a connection that is down holds nothing posted. A handle marked
+	 * stale on this connection (pools_gen moved) still holds the pool id
+	 * its posted PUTs went to: they are asked about all the same, as a
+	 * read of the key would reopen the pool and then wait for them. */
 	if (key)
 		err = uclient_check_key(c, key, klen);
 	if (!err && key &&
 	    (pool == 0 || pool > c->npools || !c->pools[pool - 1].open))
 		err = -EBADF;
-	if (!err && local_ready(c, key ? pool : 0))
+	if (!err && conn_up(c))
 		err = uclient_post_pending(c, key ? c->pools[pool - 1].server : 0,
 					   key, klen);
 	uclient_unlock(c);

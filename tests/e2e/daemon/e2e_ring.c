@@ -40,6 +40,12 @@
  *                          more are topped up to the whole window when
  *                          applied, less than an eighth is not (a writer
  *                          out of credit waits a step, not its backlog)
+ *   pending ADDR DIR       a PUT posted while utmemd is stopped stays
+ *                          pending for utmem_put_pending() after the ring
+ *                          header's pools_gen moves (utmemd says a pool
+ *                          may be gone: the handle is reopened before its
+ *                          next use, yet the PUT is still in the ring);
+ *                          steps handshake with t_fp_pending.sh in DIR
  * hostile, scribble, tenant-scribble, pin, slabrec and topup take their ring, and the
  * tenant's value region, from the raw ring client the tests share
  * (../rawring.c).
@@ -1287,6 +1293,86 @@ static int cmd_topup(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- pending ---- */
+
+/*
+ * The header page of this process's ring, found as the memfd utmemd named
+ * "utmem-ring" mapped from offset 0 (the data areas come after it). NULL
+ * if there is none.
+ */
+static struct uring_shm *own_ring_header(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	struct uring_shm *shm = NULL;
+	char line[512];
+
+	if (!f)
+		return NULL;
+	while (!shm && fgets(line, sizeof(line), f)) {
+		unsigned long start, off;
+
+		if (strstr(line, "/memfd:utmem-ring") &&
+		    sscanf(line, "%lx-%*x %*s %lx", &start, &off) == 2 && off == 0)
+			shm = (struct uring_shm *)start;
+	}
+	fclose(f);
+	return shm;
+}
+
+/* A view fn for a read that must not get as far as calling it. */
+static int no_view(void *ctx, const void *val, size_t len)
+{
+	(void)ctx;
+	(void)val;
+	(void)len;
+	return 0;
+}
+
+static int cmd_pending(char **argv)
+{
+	utmem_client *c = e2e_dial(argv[0], 0);
+	char path[512], out[4];
+	struct uring_shm *shm;
+	uint32_t p;
+
+	CHECK_EQ("open", utmem_pool_open(c, "pend", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("put", utmem_put(c, p, "w", 1, "x", 1), 0);
+	CHECK_EQ("sync", utmem_sync(c), 0);
+	shm = own_ring_header();
+	CHECK_EQ("a ring mapped", shm != NULL, 1);
+	if (failures)
+		return 1;
+	printf("READY\n");
+	fflush(stdout);
+	snprintf(path, sizeof(path), "%s/stopped", argv[1]);
+	if (e2e_wait_flag(path) < 0) /* utmemd is stopped (SIGSTOP) */
+		return 1;
+	CHECK_EQ("put posted", utmem_put(c, p, "k", 1, "v", 1), 0);
+	CHECK_EQ("pending while utmemd is stopped",
+		 utmem_put_pending(c, p, "k", 1), 1);
+	/* What utmemd does when another pool of the tenant is destroyed
+	 * (it cannot now: it is stopped, and so the PUT is not applied). */
+	__atomic_add_fetch(&shm->pools_gen, 1, __ATOMIC_RELEASE);
+	CHECK_EQ("still pending once pools_gen moved",
+		 utmem_put_pending(c, p, "k", 1), 1);
+	CHECK_EQ("any PUT pending", utmem_put_pending(c, p, NULL, 0), 1);
+	CHECK_EQ("a local view does not wait",
+		 utmem_get_view(c, p, "k", 1, UTMEM_GET_LOCAL, no_view, NULL),
+		 -EAGAIN);
+	printf("CHECKED\n");
+	fflush(stdout);
+	snprintf(path, sizeof(path), "%s/resumed", argv[1]);
+	if (e2e_wait_flag(path) < 0) /* utmemd runs again (SIGCONT) */
+		return 1;
+	CHECK_EQ("sync after resume", utmem_sync(c), 0);
+	CHECK_EQ("applied now", utmem_put_pending(c, p, "k", 1), 0);
+	CHECK_EQ("get (the pool reopened)",
+		 utmem_get(c, p, "k", 1, out, sizeof(out), 0), 1);
+	CHECK_EQ("value", out[0], 'v');
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct e2e_cmd cmds[] = {
@@ -1300,9 +1386,10 @@ int main(int argc, char **argv)
 		{"pin", 2, cmd_pin},
 		{"slabrec", 1, cmd_slabrec},
 		{"topup", 1, cmd_topup},
+		{"pending", 2, cmd_pending},
 	};
 
 	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
 			    "e2e_ring ops|sizes|batch|restart|hostile|scribble|"
-			    "tenant-scribble|pin|slabrec|topup ARGS");
+			    "tenant-scribble|pin|slabrec|topup|pending ARGS");
 }
