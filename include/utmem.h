@@ -457,8 +457,12 @@ UTMEM_API int utmem_ping(utmem_client *c);
 
 /*
  * Batches: queue many requests, send them in one go (pipelined on the
- * connection), and collect each result. Memory passed to a batch (keys,
- * values, GET buffers) must stay valid until utmem_batch_exec() returns.
+ * connection), and collect each result. A batch keeps pointers, not
+ * copies: memory passed to it (keys, values, GET buffers) must stay valid
+ * until its last utmem_batch_exec() returns, for an exec again reads and
+ * writes all of it again (until utmem_batch_reset() or utmem_batch_free()).
+ * The client must outlive the batch's queue and exec calls, which use it;
+ * utmem_batch_free() and utmem_batch_reset() do not.
  */
 UTMEM_API int utmem_batch_new(utmem_client *c, utmem_batch **out);
 UTMEM_API void utmem_batch_free(utmem_batch *b); /* accepts NULL */
