@@ -32,7 +32,7 @@
  *   -ENOBUFS     GET: the value is longer than the buffer (nothing
  *                removed); utmem_server_info: the text is longer than cap
  *                allows (a SERVER_INFO completion: than
- *                UTMEM_SERVER_INFO_MAX)
+ *                UTMEM_SERVER_INFO_MAX allows, its NUL included)
  *   -EROFS       PUT refused because the operator froze this tenant for
  *                maintenance (no value is left under the key); GET and
  *                INVALIDATE are still served
@@ -592,8 +592,10 @@ UTMEM_API int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
  * event loops that report utmemd's counters (the Redis module's
  * TMEM.INFO). pool is 0 for the tenant's counters, or a pool handle.
  * The completion's val holds the answer (see struct utmem_completion);
- * a server text longer than UTMEM_SERVER_INFO_MAX completes with
- * -ENOBUFS. Returns as utmem_submit_get() does (no key: no -EMSGSIZE).
+ * a server text of UTMEM_SERVER_INFO_MAX bytes or more (it must fit in
+ * that many with its NUL, as in utmem_server_info() with that cap)
+ * completes with -ENOBUFS. Returns as utmem_submit_get() does (no key: no
+ * -EMSGSIZE).
  */
 #define UTMEM_SERVER_INFO_MAX 65536
 UTMEM_API int utmem_submit_stats(utmem_client *c, uint32_t pool, uint64_t tag);
