@@ -309,9 +309,11 @@ UTMEM_API size_t utmem_max_key(const utmem_client *c);
 UTMEM_API size_t utmem_max_value(const utmem_client *c);
 
 /*
- * Open a pool by name (1..63 bytes of [A-Za-z0-9._-]) and kind. Sets *pool to
- * a handle valid for this client; it survives reconnects (the client reopens
- * the pool by name). Returns 0 or -errno.
+ * Open a pool by name (1..63 bytes of [A-Za-z0-9._-], not "." or "..") and
+ * kind. Sets *pool to a handle valid for this client; it survives
+ * reconnects (the client reopens the pool by name). Returns 0 or -errno
+ * (-EINVAL for a NULL pointer, a name outside those rules, or flags other
+ * than the UTMEM_POOL_* above).
  */
 UTMEM_API int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 			      uint32_t *pool);

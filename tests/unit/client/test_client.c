@@ -314,6 +314,10 @@ static void test_pool_open(void **state)
 	assert_int_equal(utmem_pool_open(fx->c, "nope", 0, &h2), -ENOENT);
 	assert_int_equal(utmem_pool_open(fx->c, "", UTMEM_POOL_CREATE, &h2), -EINVAL);
 	assert_int_equal(utmem_pool_open(fx->c, "a b", UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, ".", UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, "..", UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, NULL, UTMEM_POOL_CREATE, &h2), -EINVAL);
+	assert_int_equal(utmem_pool_open(fx->c, "ok", UTMEM_POOL_CREATE, NULL), -EINVAL);
 	assert_int_equal(utmem_pool_open(fx->c, "ok", 1u << 9, &h2), -EINVAL);
 	assert_int_equal(utmem_pool_open(fx->c, "shared.x", UTMEM_POOL_SHARED |
 					 UTMEM_POOL_CREATE, &h2), 0);
