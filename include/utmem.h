@@ -407,8 +407,10 @@ UTMEM_API int utmem_sync(utmem_client *c);
  * asynchronous request, which comes after the PUT) where it says 1. May
  * say 1 for a key whose PUT is applied (keys share slots), never 0 for
  * one whose PUT is not; 0 where the connection is down (nothing of it is
- * pending; a read dials again). Returns -EINVAL for a bad key, -EBADF for
- * a bad pool handle.
+ * pending; a read dials again). Returns -EINVAL for a NULL key with a
+ * length, or an empty one, -EMSGSIZE for a key longer than
+ * utmem_max_key(), -EBADF for a bad pool handle (pool is not looked at
+ * with a NULL key).
  */
 UTMEM_API int utmem_put_pending(utmem_client *c, uint32_t pool,
 				const void *key, size_t klen);
