@@ -116,7 +116,9 @@
  * fork() while another thread is inside a call on the client leaves that
  * client unusable in the child (its lock stays held there). Should the
  * child have no descriptor left for its own event descriptor, that first
- * call fails with -EMFILE, -ENFILE or -ENOMEM (the next tries again).
+ * call fails with -EMFILE, -ENFILE or -ENOMEM (the next tries again),
+ * but for utmem_flush(), which returns 0 (nothing was posted in the
+ * child), and utmem_close(), which frees the client all the same.
  *
  * Keys are 1..utmem_max_key() bytes (an empty key is -EINVAL); values are
  * 0..utmem_max_value() bytes. The wire protocol is docs/protocol.md.
