@@ -313,9 +313,12 @@ UTMEM_API size_t utmem_max_value(const utmem_client *c);
 /*
  * Open a pool by name (1..63 bytes of [A-Za-z0-9._-], not "." or "..") and
  * kind. Sets *pool to a handle valid for this client; it survives
- * reconnects (the client reopens the pool by name). Returns 0 or -errno
- * (-EINVAL for a NULL pointer, a name outside those rules, or flags other
- * than the UTMEM_POOL_* above).
+ * reconnects (the client reopens the pool by name); opening the same name
+ * and kind again gives the same handle. A client holds at most 4096
+ * handles: a new name past them is -ENOMEM, refused before anything is
+ * sent (nothing is created). Returns 0 or -errno (-EINVAL for a NULL
+ * pointer, a name outside those rules, or flags other than the
+ * UTMEM_POOL_* above).
  */
 UTMEM_API int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 			      uint32_t *pool);

@@ -535,8 +535,9 @@ static uint16_t pool_wflags(unsigned flags)
 
 /*
  * The table slot for (name, kind): an existing one (open or destroyed), so
- * reopening a name gives back its handle, or a new one. NULL on -ENOMEM or
- * when the table is full.
+ * reopening a name gives back its handle, or room for a new one, just past
+ * the table (c->pools[c->npools], not counted until the caller takes it).
+ * NULL on -ENOMEM or when the table is full.
  */
 static struct uclient_pool *pool_slot(struct utmem_client *c, const char *name,
 				      uint16_t kind)
@@ -555,11 +556,7 @@ static struct uclient_pool *pool_slot(struct utmem_client *c, const char *name,
 	if (!p)
 		return NULL;
 	c->pools = p;
-	p = &c->pools[c->npools++];
-	memset(p, 0, sizeof(*p));
-	memcpy(p->name, name, strlen(name) + 1);
-	p->wflags = kind;
-	return p;
+	return &c->pools[c->npools];
 }
 
 int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
@@ -579,17 +576,27 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 	err = uclient_ensure(c);
 	if (err)
 		goto out_unlock;
-	/* Open on the wire first, so a refused open leaves no slot behind. */
+	/*
+	 * Room in the table first: refused after the open, a CREATE would
+	 * leave a pool made that this client holds no handle of. The slot is
+	 * taken only once the open succeeded, so a refused open leaves none.
+	 */
+	p = pool_slot(c, name, w & ~UWIRE_F_CREATE);
+	if (!p) {
+		err = -ENOMEM;
+		goto out_unlock;
+	}
 	memset(&tmp, 0, sizeof(tmp));
 	memcpy(tmp.name, name, strlen(name) + 1);
 	tmp.wflags = w;
 	err = reopen(c, &tmp);
 	if (err)
 		goto out_unlock;
-	p = pool_slot(c, name, w & ~UWIRE_F_CREATE);
-	if (!p) {
-		err = -ENOMEM;
-		goto out_unlock;
+	if (p == &c->pools[c->npools]) {
+		memset(p, 0, sizeof(*p));
+		memcpy(p->name, name, strlen(name) + 1);
+		p->wflags = w & ~UWIRE_F_CREATE;
+		c->npools++;
 	}
 	p->wflags |= w;
 	p->server = tmp.server;

@@ -494,6 +494,42 @@ static int cmd_idle(char **argv)
 	return failures ? 1 : 0;
 }
 
+/*
+ * pooltable SOCK: a client holds at most 4096 pool handles. It opens (and
+ * creates) 4096 pools; the next new name is refused with -ENOMEM and must
+ * not be created on the way (another client cannot open it without
+ * CREATE); the names the client holds still open, and after a destroy
+ * the slot of that name is the one given back.
+ */
+static int cmd_pooltable(char **argv)
+{
+	utmem_client *c = dial(argv[0]), *other = dial(argv[0]);
+	uint32_t p, first = 0, again;
+	char name[16];
+	int err;
+
+	for (unsigned i = 0; i < 4096; i++) {
+		snprintf(name, sizeof(name), "t%u", i);
+		err = utmem_pool_open(c, name, UTMEM_POOL_CREATE, &p);
+		if (err) {
+			CHECK_EQ(name, err, 0);
+			return 1;
+		}
+		if (i == 0)
+			first = p;
+	}
+	CHECK_EQ("a 4097th handle", utmem_pool_open(c, "t4096", UTMEM_POOL_CREATE,
+						    &p), -ENOMEM);
+	CHECK_EQ("... left no pool behind",
+		 utmem_pool_open(other, "t4096", 0, &p), -ENOENT);
+	CHECK_EQ("a name held opens again", utmem_pool_open(c, "t0", 0, &again), 0);
+	CHECK_EQ("... with its handle", again, first);
+	CHECK_EQ("the connection still works", utmem_ping(c), 0);
+	utmem_close(other);
+	utmem_close(c);
+	return failures ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct e2e_cmd cmds[] = {
@@ -505,9 +541,9 @@ int main(int argc, char **argv)
 		{"idle", 2, cmd_idle},
 		{"fill", 5, cmd_fill_k},     {"check", 6, cmd_check},
 		{"refused", 4, cmd_refused}, {"read", 4, cmd_read},
-		{"fill2", 5, cmd_fill2},
+		{"fill2", 5, cmd_fill2},     {"pooltable", 1, cmd_pooltable},
 	};
 
 	return e2e_dispatch(cmds, sizeof(cmds) / sizeof(cmds[0]), argc, argv,
-			    "e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|fill2|check|refused|read ARGS");
+			    "e2e_client ops|put|get|open|quota|restart|tcp|count|serve|fill|fill2|check|refused|read|pooltable ARGS");
 }
