@@ -45,7 +45,9 @@
  *   -EOPNOTSUPP  not offered: utmemd does not know the request (an older
  *                utmemd's utmem_server_info) or refuses a benchmark mode
  *                (utmem_connect, see UTMEM_OPT_NO_FORWARD); asynchronous
- *                requests on dev: and ivshmem: addresses
+ *                requests on dev: and ivshmem: addresses, and
+ *                utmem_server_info on dev: (the guest module has no
+ *                request for it)
  *   -ESHUTDOWN   utmemd answered that it is stopping (status SHUTDOWN)
  *   -EIO         utmemd's internal error (status INTERNAL); in a VM guest,
  *                a virtio-serial port that would not take a whole frame
