@@ -457,9 +457,9 @@ UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
  * round trip). Each call's figures are read once. Returns 0, -EINVAL
  * without TIMING or when no timed call is unread, -ENOTCONN if the
  * connection was lost since (even if a later call reconnected), -ESTALE
- * if another request (a ping, a batch, a posted PUT, ...) went to utmemd
- * on the connection since (utmemd keeps the times of the last request
- * only), or -errno.
+ * if another request (a ping, a batch, a posted PUT, a submitted one, ...)
+ * went to utmemd on the connection since (utmemd keeps the times of the
+ * last request only), or -errno.
  */
 UTMEM_API int utmem_timing(utmem_client *c, struct utmem_timing *out);
 

@@ -497,6 +497,10 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 		uclient_disconnect(c);
 		return err;
 	}
+	/* Its id is not one of next_id's, yet it is a request utmemd served
+	 * on the connection, whose times (UTMEM_OPT_TIMING) replace those of
+	 * the last timed call: count it, so utmem_timing() says -ESTALE. */
+	c->next_id++;
 	uclient_async_note(c);
 	return 0;
 }

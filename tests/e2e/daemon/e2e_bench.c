@@ -19,6 +19,7 @@
  * Exits 0 only if every check held, printing both sides of a failed one.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -228,6 +229,25 @@ static void check_timing_refused(utmem_client *s, uint32_t sp,
 	expect_none("exclusive local view timing", s);
 }
 
+/* Wait (5 s at most) for the completion tagged tag, and drop it. */
+static void reap_one(utmem_client *c, uint64_t tag)
+{
+	struct utmem_completion comp;
+	struct pollfd p = {.fd = utmem_event_fd(c), .events = POLLIN};
+	int n = 0;
+
+	for (int i = 0; i < 50 && n == 0; i++) {
+		n = utmem_reap(c, &comp, 1);
+		if (n == 0)
+			(void)poll(&p, 1, 100);
+	}
+	CHECK_EQ("a completion reaped", n, 1);
+	if (n == 1) {
+		CHECK_EQ("its tag", comp.tag, tag);
+		free(comp.val);
+	}
+}
+
 /* Timing: every path gives parts that add up, utmemd's where it served. */
 static void check_timing(const char *sock)
 {
@@ -267,6 +287,12 @@ static void check_timing(const char *sock)
 	CHECK_EQ("timing after a ping", utmem_timing(s, &tm), -ESTALE);
 	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, out, mib, 0), 1024);
 	CHECK_EQ("timing after a get", utmem_timing(s, &tm), 0);
+	/* An asynchronous request goes to utmemd too, and its times replace
+	 * the GET's before they are asked for. */
+	CHECK_EQ("served get", utmem_get(s, sp, "t", 1, out, mib, 0), 1024);
+	CHECK_EQ("submitted get", utmem_submit_get(s, sp, "t", 1, 0, 7), 0);
+	CHECK_EQ("timing after a submitted get", utmem_timing(s, &tm), -ESTALE);
+	reap_one(s, 7);
 	check_timing_refused(s, sp, v);
 	/* The default fast path: posted PUTs and one-sided GETs, when this
 	 * daemon offers them (it does, with its default ring_size). */
