@@ -98,6 +98,8 @@ struct uclient_post {
 	uint64_t returned;       /* spent as of our last CREDIT_RETURN */
 	uint64_t sent;           /* request frames sent through the ring */
 	uint64_t last;           /* sequence number of the last posted one */
+	uint64_t noted;          /* ... of the last asynchronous request sent
+				    through the ring (uclient_post_note) */
 	int credit_ok;           /* utmemd grants credit on this ring */
 	uint32_t used_gen[URING_STAGES];   /* per staging slot: the generation last used */
 	uint64_t refs;           /* PUT_REFs posted */
@@ -428,7 +430,8 @@ void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
  */
 int uclient_post_settle(struct utmem_client *c, uint32_t pool, const void *key,
 			size_t klen);
-/* Is a request posted on (pool, key) (NULL: any) not served yet? */
+/* Is a request posted (or an asynchronous one noted) on (pool, key)
+ * (NULL: any) not served yet? */
 int uclient_post_pending(struct utmem_client *c, uint32_t pool,
 			 const void *key, size_t klen);
 

@@ -50,6 +50,7 @@ void uclient_post_note(struct utmem_client *c, uint32_t pool, const void *key,
 		       size_t klen)
 {
 	pending_note(c, pool, key, klen, c->post.sent);
+	c->post.noted = c->post.sent;
 }
 
 /* The posted request a read of key (NULL: of anything) must follow, 0 if
@@ -74,6 +75,14 @@ static uint64_t pending_seq(struct utmem_client *c, uint32_t pool,
 int uclient_post_pending(struct utmem_client *c, uint32_t pool,
 			 const void *key, size_t klen)
 {
+	/*
+	 * Any key: an asynchronous request on the ring makes a read of its
+	 * key wait (it was noted), so it counts here as the posted ones do,
+	 * lest the answer for any key be 0 where the one for that key is 1.
+	 * Later frames are applied after it: applied < noted says it all.
+	 */
+	if (!key && c->ring && c->post.noted > c->post.last)
+		return uclient_ring_applied(c) < c->post.noted;
 	return pending_seq(c, pool, key, klen) != 0;
 }
 

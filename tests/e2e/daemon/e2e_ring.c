@@ -45,7 +45,9 @@
  *                          header's pools_gen moves (utmemd says a pool
  *                          may be gone: the handle is reopened before its
  *                          next use, yet the PUT is still in the ring);
- *                          steps handshake with t_fp_pending.sh in DIR
+ *                          a submitted PUT sent as a request is pending
+ *                          for the key and for "any key" alike; steps
+ *                          handshake with t_fp_pending.sh in DIR
  * hostile, scribble, tenant-scribble, pin, slabrec and topup take their ring, and the
  * tenant's value region, from the raw ring client the tests share
  * (../rawring.c).
@@ -1330,18 +1332,23 @@ static int no_view(void *ctx, const void *val, size_t len)
 
 static int cmd_pending(char **argv)
 {
-	utmem_client *c = e2e_dial(argv[0], 0);
+	utmem_client *c = e2e_dial(argv[0], 0), *s;
+	/* c's ring, found while it is the only one */
+	struct uring_shm *shm = own_ring_header();
+	struct utmem_completion comp;
 	char path[512], out[4];
-	struct uring_shm *shm;
-	uint32_t p;
+	uint32_t p, sp;
+	int n = 0;
 
-	CHECK_EQ("open", utmem_pool_open(c, "pend", UTMEM_POOL_CREATE, &p), 0);
-	CHECK_EQ("put", utmem_put(c, p, "w", 1, "x", 1), 0);
-	CHECK_EQ("sync", utmem_sync(c), 0);
-	shm = own_ring_header();
 	CHECK_EQ("a ring mapped", shm != NULL, 1);
 	if (failures)
 		return 1;
+	/* SYNC_PUT: a submitted PUT is sent through the ring as a request */
+	s = e2e_dial(argv[0], UTMEM_OPT_SYNC_PUT);
+	CHECK_EQ("open", utmem_pool_open(c, "pend", UTMEM_POOL_CREATE, &p), 0);
+	CHECK_EQ("open s", utmem_pool_open(s, "pend", 0, &sp), 0);
+	CHECK_EQ("put", utmem_put(c, p, "w", 1, "x", 1), 0);
+	CHECK_EQ("sync", utmem_sync(c), 0);
 	printf("READY\n");
 	fflush(stdout);
 	snprintf(path, sizeof(path), "%s/stopped", argv[1]);
@@ -1359,11 +1366,25 @@ static int cmd_pending(char **argv)
 	CHECK_EQ("a local view does not wait",
 		 utmem_get_view(c, p, "k", 1, UTMEM_GET_LOCAL, no_view, NULL),
 		 -EAGAIN);
+	/* A submitted PUT sent through the ring, not applied: a read of its
+	 * key waits for it, so both forms of the question say so. */
+	CHECK_EQ("submitted put", utmem_submit_put(s, sp, "s", 1, "t", 1, 9), 0);
+	CHECK_EQ("submitted put pending", utmem_put_pending(s, sp, "s", 1), 1);
+	CHECK_EQ("a PUT of any key pending", utmem_put_pending(s, sp, NULL, 0), 1);
 	printf("CHECKED\n");
 	fflush(stdout);
 	snprintf(path, sizeof(path), "%s/resumed", argv[1]);
 	if (e2e_wait_flag(path) < 0) /* utmemd runs again (SIGCONT) */
 		return 1;
+	for (int i = 0; i < 500 && n == 0; i++) {
+		n = utmem_reap(s, &comp, 1);
+		if (n == 0)
+			usleep(10000);
+	}
+	CHECK_EQ("submitted put completed", n == 1 && comp.tag == 9 &&
+		 comp.result == 0, 1);
+	CHECK_EQ("nothing pending once served", utmem_put_pending(s, sp, NULL, 0), 0);
+	utmem_close(s);
 	CHECK_EQ("sync after resume", utmem_sync(c), 0);
 	CHECK_EQ("applied now", utmem_put_pending(c, p, "k", 1), 0);
 	CHECK_EQ("get (the pool reopened)",
