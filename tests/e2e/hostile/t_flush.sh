@@ -43,7 +43,10 @@ d=$(field "$out" flush_us_min)
 # once delay the good tenant's flush by about one of them, not by all six.
 out=$("$HOSTILE" flushfair "$EVIL" "$GOOD") || fail "flushfair did not run"
 echo "a flush behind six of the attacker's: $out"
-[ "$(field "$out" evil_flushes_us)" -ge 30000 ] || fail "the attacker's flushes were too short to judge: $out"
+# Six flushes of 70,000 values took 26-60 ms on the machines we ran on; at
+# 12 ms or more, waiting for all six (>= 12 ms) and for one (~2 ms, plus
+# the good tenant's own, < 1 ms) are still told apart by the check below.
+[ "$(field "$out" evil_flushes_us)" -ge 12000 ] || fail "the attacker's flushes were too short to judge: $out"
 [ "$(($(field "$out" good_flush_us) * 2))" -lt "$(field "$out" evil_flushes_us)" ] ||
 	fail "the good tenant's flush waited for the attacker's queue: $out"
 # Frames pipelined behind a flush wait for it and are served in order.
