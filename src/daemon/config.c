@@ -323,6 +323,28 @@ err:
 
 /* ---- checks across values ---- */
 
+int ud_socket_too_long(const char *what, const char *dir, const char *name,
+		       char *msg, size_t msglen)
+{
+	size_t n = name[0] == '/' ? strlen(name) : strlen(dir) + 1 + strlen(name);
+	char full[2 * UD_PATH_MAX + 4096];
+
+	if (n < UD_PATH_MAX)
+		return 0;
+	if (name[0] == '/')
+		snprintf(full, sizeof(full), "%s", name);
+	else
+		snprintf(full, sizeof(full), "%s/%s", dir, name);
+	if (n <= 120)
+		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %s",
+			 what, n, UD_PATH_MAX - 1, full);
+	else
+		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %.56s...%s",
+			 what, n, UD_PATH_MAX - 1, full,
+			 full + strlen(full) - 56);
+	return -ENAMETOOLONG;
+}
+
 /* A tenant's socket as the config names it (relative to the run dir or not). */
 static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 {
@@ -520,7 +542,7 @@ static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line
 {
 	const struct ud_setting *smax = ud_setting_find(UD_SCOPE_TENANT, "max");
 	uint64_t reserved = 0;
-	char a[32], b[32], c[32];
+	char a[32], b[32], c[32], what[96];
 
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		struct ud_cfg_tenant *t = &cfg->tenants[i];
@@ -544,6 +566,10 @@ static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line
 			return -EINVAL;
 		}
 		if (check_vm(cfg, i, x, msg, msglen))
+			return -EINVAL;
+		snprintf(what, sizeof(what), "tenant '%s': socket", t->name);
+		if (ud_socket_too_long(what, cfg->run_dir, x->sockname[i], msg,
+				       msglen))
 			return -EINVAL;
 		if (strcmp(x->sockfile[i], x->admin) == 0) {
 			snprintf(msg, msglen, "tenant '%s': socket '%s' is utmemd's admin socket (%.200s)",
@@ -639,6 +665,9 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen)
 	int err;
 
 	*line = 0;
+	if (ud_socket_too_long("admin socket", cfg->run_dir, "admin.sock", msg,
+			       msglen))
+		return -EINVAL;
 	err = dups_find(cfg, &x);
 	if (err)
 		snprintf(msg, msglen, "out of memory");

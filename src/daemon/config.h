@@ -233,11 +233,23 @@ int ud_cfg_pool_copy(struct ud_cfg_pool *dst, const struct ud_cfg_pool *src);
 /*
  * The checks across values, shared by every path: resolves each tenant's
  * max that was not given to the capacity; refuses reserved minimums adding
- * up past the capacity, min > max, shared sockets or tokens, a pool without
- * kind or naming an unknown tenant. Returns 0, or -EINVAL with the message
+ * up past the capacity, min > max, shared sockets or tokens, a socket path
+ * too long (the admin socket's included), a pool without kind or naming an
+ * unknown tenant. Returns 0, or -EINVAL with the message
  * in msg and the offending record's file line in *line (0 if none).
  */
 int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen);
+
+/*
+ * Whether a socket utmemd binds, name in directory dir (name as is when it
+ * starts with '/'), has a path too long for sun_path (UD_PATH_MAX - 1
+ * bytes): -ENAMETOOLONG with "WHAT path too long (N bytes, at most M):
+ * PATH" in msg (the path's head and tail when it is long: the directory
+ * and the file name are what to fix), else 0. One message for the admin
+ * socket and every tenant's, at check and at start.
+ */
+int ud_socket_too_long(const char *what, const char *dir, const char *name,
+		       char *msg, size_t msglen);
 
 /* Add a tenant or pool record (defaults filled); NULL on -ENOMEM. */
 struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name);

@@ -87,33 +87,6 @@ int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
-/*
- * "socket path too long" for ct, naming the path (its head and tail when
- * it is long: the run directory and the file name are what to fix) and
- * the limit of a socket path.
- */
-static void socket_too_long(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
-			    char *msg, size_t msglen)
-{
-	char full[UD_PATH_MAX * 2 + 4096];
-	size_t n;
-
-	if (ct->socket[0] == '/')
-		snprintf(full, sizeof(full), "%s", ct->socket);
-	else if (ct->socket[0])
-		snprintf(full, sizeof(full), "%s/%s", d->cfg.run_dir, ct->socket);
-	else
-		snprintf(full, sizeof(full), "%s/%s.sock", d->cfg.run_dir,
-			 strcmp(ct->name, "default") == 0 ? "utmemd" : ct->name);
-	n = strlen(full);
-	if (n <= 120)
-		snprintf(msg, msglen, "tenant '%s': socket path too long (%zu bytes, at most %d): %s",
-			 ct->name, n, UD_PATH_MAX - 1, full);
-	else
-		snprintf(msg, msglen, "tenant '%s': socket path too long (%zu bytes, at most %d): %.56s...%s",
-			 ct->name, n, UD_PATH_MAX - 1, full, full + n - 56);
-}
-
 static struct ud_listener *listener_new(struct ud_daemon *d, int fd,
 					enum ud_lis_kind kind, const char *path)
 {
@@ -185,7 +158,14 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		return -EEXIST;
 	}
 	if (ud_socket_path(d, ct, path, sizeof(path)) < 0) {
-		socket_too_long(d, ct, msg, msglen);
+		char what[96], def[UD_PATH_MAX];
+
+		snprintf(what, sizeof(what), "tenant '%s': socket", ct->name);
+		snprintf(def, sizeof(def), "%s.sock",
+			 strcmp(ct->name, "default") == 0 ? "utmemd" : ct->name);
+		if (!ud_socket_too_long(what, d->cfg.run_dir,
+					ct->socket[0] ? ct->socket : def, msg, msglen))
+			snprintf(msg, msglen, "%s path too long", what);
 		return -ENAMETOOLONG;
 	}
 	if (strcmp(path, d->admin_path) == 0) {

@@ -208,21 +208,11 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 	struct ud_listener *lis;
 	int fd;
 
-	if (snprintf(d->admin_path, sizeof(d->admin_path), "%s/admin.sock",
-		     d->cfg.run_dir) >= (int)sizeof(d->admin_path)) {
-		/* As a tenant's (socket_too_long): the length, the limit, and
-		 * the path, its head and tail when it is long. */
-		size_t n = strlen(d->cfg.run_dir) + strlen("/admin.sock");
-
-		if (n <= 120)
-			snprintf(msg, msglen, "admin socket path too long (%zu bytes, at most %d): %s/admin.sock",
-				 n, UD_PATH_MAX - 1, d->cfg.run_dir);
-		else
-			snprintf(msg, msglen, "admin socket path too long (%zu bytes, at most %d): %.56s...%s/admin.sock",
-				 n, UD_PATH_MAX - 1, d->cfg.run_dir,
-				 d->cfg.run_dir + strlen(d->cfg.run_dir) - 45);
+	if (ud_socket_too_long("admin socket", d->cfg.run_dir, "admin.sock",
+			       msg, msglen))
 		return -ENAMETOOLONG;
-	}
+	snprintf(d->admin_path, sizeof(d->admin_path), "%s/admin.sock",
+		 d->cfg.run_dir);
 	fd = ud_listen_unix(d->admin_path, 0600, (uid_t)-1, (gid_t)-1, NULL, msg,
 			    msglen);
 	if (fd == -EADDRINUSE) {

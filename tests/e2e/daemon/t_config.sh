@@ -170,3 +170,15 @@ grep -qF "admin socket path too long (" "$T/longdir.err" || fail "long run dir: 
 grep -qF "at most 107" "$T/longdir.err" || fail "long run dir, no limit: $(cat "$T/longdir.err")"
 grep -qF "dddddddddd/admin.sock" "$T/longdir.err" || fail "long run dir, no path: $(cat "$T/longdir.err")"
 ok "too long run directory: $(cat "$T/longdir.err")"
+# The check alone (-t, as the systemd unit's pre-start runs it) refuses
+# both, and a refused start creates no run directory.
+[ ! -e "$LONGDIR" ] || fail "a refused start created its run directory"
+timeout 20 "$UTMEMD" -t --run-dir "$LONGDIR" >/dev/null 2>"$T/longdir-t.err" &&
+	fail "check passed a run directory too long for admin.sock"
+grep -qF "admin socket path too long (" "$T/longdir-t.err" ||
+	fail "long run dir, -t: $(cat "$T/longdir-t.err")"
+timeout 20 "$UTMEMD" -t --run-dir "$T/run-dir-of-some-length" -c "$T/long.ini" \
+	>/dev/null 2>"$T/long-t.err" && fail "check passed a too long socket path"
+grep -qF "tenant 'a': socket path too long (" "$T/long-t.err" ||
+	fail "long path, -t: $(cat "$T/long-t.err")"
+ok "-t refuses them too: $(cat "$T/long-t.err")"
