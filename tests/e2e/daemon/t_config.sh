@@ -91,7 +91,7 @@ bad after-header "after-header.ini:2: text after the section header" <<CFG
 [utmemd]
 [tenant a] max = 1G
 CFG
-[ "$(grep -c '1G' "$T/after-header.err")" = 0 ] || fail "after-header: the line's text is echoed"
+[ "$(sed "s|$T||g" "$T/after-header.err" | grep -c 'max = 1G')" = 0 ] || fail "after-header: the line's text is echoed"
 
 # A UTF-8 byte-order mark, as some editors write, and comments after headers.
 printf '\xEF\xBB\xBF[utmemd] ; the daemon\ncapacity = 64M\n[tenant a] # one tenant\nmax = 8M\n' >"$T/bom.ini"
