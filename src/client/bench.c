@@ -124,13 +124,13 @@ int utmem_timing(utmem_client *c, struct utmem_timing *out)
 		uclient_unlock(c);
 		return -EINVAL;
 	}
-	if ((tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) &&
-	    (c->fd < 0 || c->conn_gen != tm.gen)) {
+	if (tm.path != UTMEM_PATH_RING && tm.path != UTMEM_PATH_SOCKET) {
+		/* the library's own times: nothing to ask utmemd */
+	} else if (c->fd < 0 || c->conn_gen != tm.gen) {
 		err = -ENOTCONN; /* utmemd's times went with the connection */
-	} else if ((tm.path == UTMEM_PATH_RING ||
-		    tm.path == UTMEM_PATH_SOCKET) && c->next_id != tm.id) {
+	} else if (c->next_id != tm.id) {
 		err = -ESTALE; /* a later request's times replaced them */
-	} else if (tm.path == UTMEM_PATH_RING || tm.path == UTMEM_PATH_SOCKET) {
+	} else {
 		err = bench_exchange(c, &svc, &st);
 		if (err && err != -EOPNOTSUPP && err != -EINVAL)
 			uclient_disconnect(c);
