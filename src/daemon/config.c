@@ -345,8 +345,7 @@ int ud_socket_too_long(const char *what, const char *dir, const char *name,
 	return -ENAMETOOLONG;
 }
 
-/* A tenant's socket as the config names it (relative to the run dir or not). */
-static void socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
+void ud_socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 {
 	if (t->socket[0])
 		snprintf(out, outlen, "%s", t->socket);
@@ -467,7 +466,7 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 		goto out;
 	x->n = cfg->ntenants;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
-		socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
+		ud_socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
 		x->sockfile[i] = socket_file(cfg->run_dir, x->sockname[i]);
 		if (!x->sockfile[i])
 			goto out;
@@ -579,16 +578,15 @@ static int check_tenants(struct ud_cfg *cfg, const struct cfg_dups *x, int *line
 		/* The first earlier tenant that shares either; the socket
 		 * first where one tenant shares both. */
 		j = x->socket[i] < x->token[i] ? x->socket[i] : x->token[i];
-		if (j != SIZE_MAX && j == x->socket[i] &&
-		    strcmp(x->sockname[i], x->sockname[j]) == 0) {
-			snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
-				 t->name, x->sockname[i], cfg->tenants[j].name);
-			return -EINVAL;
-		}
 		if (j != SIZE_MAX && j == x->socket[i]) {
-			snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s' as socket '%s' (both are %.200s)",
-				 t->name, x->sockname[i], cfg->tenants[j].name,
-				 x->sockname[j], x->sockfile[i]);
+			/* Spelt alike, or two spellings of one file. */
+			if (strcmp(x->sockname[i], x->sockname[j]) == 0)
+				snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s'",
+					 t->name, x->sockname[i], cfg->tenants[j].name);
+			else
+				snprintf(msg, msglen, "tenant '%s': socket '%s' already used by '%s' as socket '%s' (both are %.200s)",
+					 t->name, x->sockname[i], cfg->tenants[j].name,
+					 x->sockname[j], x->sockfile[i]);
 			return -EINVAL;
 		}
 		/* Both named, in the order of the file: the later one need

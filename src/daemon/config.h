@@ -250,6 +250,9 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen);
  */
 int ud_socket_too_long(const char *what, const char *dir, const char *name,
 		       char *msg, size_t msglen);
+/* A tenant's socket as the config names it (relative to the run directory
+ * or not): its socket setting, or NAME.sock (utmemd.sock for "default"). */
+void ud_socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen);
 
 /* Add a tenant or pool record (defaults filled); NULL on -ENOMEM. */
 struct ud_cfg_tenant *ud_cfg_add_tenant(struct ud_cfg *cfg, const char *name);

@@ -71,15 +71,10 @@ struct ud_tenant *ud_tenant_by_token(struct ud_daemon *d, const uint8_t *tok,
 int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		   char *out, size_t outlen)
 {
-	char def[UD_PATH_MAX];
-	const char *p = ct->socket;
+	char p[UD_PATH_MAX + 8];
 	int n;
 
-	if (!*p) {
-		snprintf(def, sizeof(def), "%s.sock",
-			 strcmp(ct->name, "default") == 0 ? "utmemd" : ct->name);
-		p = def;
-	}
+	ud_socket_name(ct, p, sizeof(p));
 	if (p[0] == '/')
 		n = snprintf(out, outlen, "%s", p);
 	else
@@ -158,14 +153,11 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		return -EEXIST;
 	}
 	if (ud_socket_path(d, ct, path, sizeof(path)) < 0) {
-		char what[96], def[UD_PATH_MAX];
+		char what[96], name[UD_PATH_MAX + 8];
 
 		snprintf(what, sizeof(what), "tenant '%s': socket", ct->name);
-		snprintf(def, sizeof(def), "%s.sock",
-			 strcmp(ct->name, "default") == 0 ? "utmemd" : ct->name);
-		if (!ud_socket_too_long(what, d->cfg.run_dir,
-					ct->socket[0] ? ct->socket : def, msg, msglen))
-			snprintf(msg, msglen, "%s path too long", what);
+		ud_socket_name(ct, name, sizeof(name));
+		ud_socket_too_long(what, d->cfg.run_dir, name, msg, msglen);
 		return -ENAMETOOLONG;
 	}
 	if (strcmp(path, d->admin_path) == 0) {
