@@ -295,6 +295,7 @@ static void controller_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 			if (strcmp(it[i].key, ctl_families[c].key) == 0) {
 				type = ctl_families[c].counter ? "counter" : "gauge";
 				help = ctl_families[c].help;
+				break;
 			}
 		}
 		if (strcmp(it[i].key, "compaction_ms") == 0) { /* base unit */
