@@ -515,11 +515,6 @@ size_t utmem_max_value(const utmem_client *c)
 
 /* ---- pools ---- */
 
-static int valid_pool_name(const char *name)
-{
-	return uname_ok(name);
-}
-
 static uint16_t pool_wflags(unsigned flags)
 {
 	uint16_t w = 0;
@@ -568,7 +563,7 @@ int utmem_pool_open(utmem_client *c, const char *name, unsigned flags,
 	struct uclient_pool *p, tmp;
 	int err;
 
-	if (!c || !pool || !valid_pool_name(name) || (flags & ~known))
+	if (!c || !pool || !uname_ok(name) || (flags & ~known))
 		return -EINVAL;
 	err = uclient_lock(c);
 	if (err)

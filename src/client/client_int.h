@@ -18,13 +18,14 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 
+#include "proto/name.h"
 #include "proto/region.h"
 #include "proto/wire.h"
 #include "transport/ring.h"
 #include "utmem.h"
 
 #define UCLIENT_DEFAULT_TIMEOUT_MS 5000
-#define UCLIENT_POOL_NAME_MAX 63
+#define UCLIENT_POOL_NAME_MAX UNAME_MAX
 #define UCLIENT_MAX_POOLS 4096      /* handles per client */
 #define UCLIENT_MAX_BATCH (1u << 20) /* operations per batch */
 #define UCLIENT_RBUF_SIZE (64u * 1024u)

@@ -47,12 +47,6 @@ static int tmod_copy(char *dst, size_t cap, const char *val, size_t vlen)
 	return 0;
 }
 
-/* Pool names as utmemd accepts them (proto/name.h). */
-static int tmod_pool_name_ok(const char *s)
-{
-	return uname_ok(s);
-}
-
 /*
  * Could these n bytes be a misspelt argument name, safe to show in the log:
  * 1..16 of [a-z_], as every name is? A token is unlikely to be.
@@ -119,7 +113,7 @@ static int tmod_apply(struct tconn_cfg *cfg, unsigned *seen, int pos,
 		return 0;
 	case TMOD_POOL:
 		if (tmod_copy(cfg->pool, sizeof(cfg->pool), val, vlen) < 0 ||
-		    !tmod_pool_name_ok(cfg->pool))
+		    !uname_ok(cfg->pool))
 			goto err_value;
 		return 0;
 	case TMOD_KIND:

@@ -26,11 +26,12 @@
 #include <sys/types.h>
 
 #include "proto/admin.h"
+#include "proto/name.h"
 #include "rm_api.h"
 #include "utmem.h"
 
 #define TCONN_ADDR_MAX 512
-#define TCONN_POOL_MAX 63   /* as utmem_pool_open() accepts */
+#define TCONN_POOL_MAX UNAME_MAX /* as utmem_pool_open() accepts */
 #define TCONN_DEFAULT_TIMEOUT_MS 1000
 #define TCONN_MAX_TIMEOUT_MS 600000
 /* How long the command that asks for a dial waits for it (at most
