@@ -400,7 +400,39 @@ static uint64_t shrink_setup(uint32_t *a, uint32_t *pa, const struct ust_limits 
 	return n;
 }
 
-static void test_shrink_lets_puts_in(void **state)
+/*
+ * The shrink tests count what another thread got done while a shrink ran:
+ * a shrink that shuts it out (the defect they guard against) leaves 0 or 1
+ * every time, but on a small VM the other thread may also just not be run
+ * during one short shrink (78 ms on the 2-vCPU Intel VM; 0 to 180 PUTs
+ * in six runs there). So a shrink is tried up to SHRINK_TRIES times, each
+ * on a fresh store, and the best count judged. Under TSan
+ * (UTMEM_TEST_SLOWDOWN > 1, Makefile) it is tried once and not judged:
+ * races are what that step is for.
+ */
+#define SHRINK_TRIES 3
+#define SHRINK_MIN_DURING 10
+
+static void judge_shrink(long (*once)(void))
+{
+	const char *v = getenv("UTMEM_TEST_SLOWDOWN");
+	bool slow = v && atoi(v) > 1;
+	long best = -1;
+
+	for (int i = 0; i < (slow ? 1 : SHRINK_TRIES) && best < SHRINK_MIN_DURING; i++) {
+		long got = once();
+
+		if (got > best)
+			best = got;
+	}
+	if (slow) {
+		printf("# counts during the shrink not judged under UTMEM_TEST_SLOWDOWN\n");
+		return;
+	}
+	assert_true(best >= SHRINK_MIN_DURING);
+}
+
+static long shrink_lets_puts_in_once(void)
 {
 	struct ust_limits la = { 0, 1u << 20, 1 }, lb = { 0, 1u << 20, 1 };
 	struct putter w = { 0 };
@@ -410,7 +442,6 @@ static void test_shrink_lets_puts_in(void **state)
 	pthread_t th;
 	uint64_t n;
 
-	(void)state;
 	n = shrink_setup(&a, &pa, &lb, &w.t, &w.p);
 	assert_int_equal(pthread_create(&th, NULL, evicting_puts, &w), 0);
 	while (atomic_load(&w.total) < 30000) /* b is at its max: every PUT evicts */
@@ -428,9 +459,15 @@ static void test_shrink_lets_puts_in(void **state)
 	       atomic_load(&w.during));
 	assert_true(ti.stats.bytes_charged <= (1u << 20));
 	assert_int_equal(atomic_load(&w.bad), 0);
-	assert_true(atomic_load(&w.during) >= 10);
 	ust_store_free(st);
 	st = NULL;
+	return atomic_load(&w.during);
+}
+
+static void test_shrink_lets_puts_in(void **state)
+{
+	(void)state;
+	judge_shrink(shrink_lets_puts_in_once);
 }
 
 /*
@@ -460,7 +497,7 @@ static void *totals_reader(void *arg)
 	return NULL;
 }
 
-static void test_shrink_lets_info_in(void **state)
+static long shrink_lets_info_in_once(void)
 {
 	struct ust_limits la = { 0, 1u << 20, 1 };
 	struct reader w = { 0 };
@@ -469,7 +506,6 @@ static void test_shrink_lets_info_in(void **state)
 	pthread_t th;
 	uint64_t n;
 
-	(void)state;
 	n = shrink_setup(&a, &pa, NULL, NULL, NULL);
 	assert_int_equal(pthread_create(&th, NULL, totals_reader, &w), 0);
 	atomic_store(&w.phase, 1);
@@ -482,9 +518,15 @@ static void test_shrink_lets_info_in(void **state)
 	       (unsigned long long)n,
 	       (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6,
 	       atomic_load(&w.during));
-	assert_true(atomic_load(&w.during) >= 10);
 	ust_store_free(st);
 	st = NULL;
+	return atomic_load(&w.during);
+}
+
+static void test_shrink_lets_info_in(void **state)
+{
+	(void)state;
+	judge_shrink(shrink_lets_info_in_once);
 }
 
 /*
@@ -500,6 +542,7 @@ struct grower {
 	uint32_t t, p;
 	uint64_t cap;
 	atomic_int phase; /* 1: shrink under way, 2: done */
+	atomic_int running; /* its first PUT is done */
 	atomic_long far, bad;
 };
 
@@ -517,11 +560,12 @@ static void *growing_puts(void *arg)
 		ust_totals(st, &charged, &reserved, &cap);
 		if (ph == 1 && atomic_load(&w->phase) == 1 && charged > w->cap + (8u << 20))
 			atomic_fetch_add(&w->far, 1);
+		atomic_store(&w->running, 1);
 	}
 	return NULL;
 }
 
-static void test_shrink_puts_make_own_room(void **state)
+static long shrink_puts_make_own_room_once(void)
 {
 	struct ust_limits l = { 0, UINT64_MAX, 1 };
 	struct grower w = { .cap = 2u << 20 };
@@ -530,9 +574,11 @@ static void test_shrink_puts_make_own_room(void **state)
 	pthread_t th;
 	uint64_t n;
 
-	(void)state;
 	n = shrink_setup(&a, &pa, &l, &w.t, &w.p);
 	assert_int_equal(pthread_create(&th, NULL, growing_puts, &w), 0);
+	/* Counted only in the shrink's first ~80 %: not spent starting b. */
+	while (!atomic_load(&w.running))
+		sched_yield();
 	atomic_store(&w.phase, 1);
 	assert_int_equal(ust_set_capacity(st, w.cap), 0);
 	atomic_store(&w.phase, 2);
@@ -543,9 +589,15 @@ static void test_shrink_puts_make_own_room(void **state)
 	       (unsigned long long)si.charged);
 	assert_int_equal(atomic_load(&w.bad), 0);
 	assert_true(si.charged <= w.cap);
-	assert_true(atomic_load(&w.far) >= 10);
 	ust_store_free(st);
 	st = NULL;
+	return atomic_load(&w.far);
+}
+
+static void test_shrink_puts_make_own_room(void **state)
+{
+	(void)state;
+	judge_shrink(shrink_puts_make_own_room_once);
 }
 
 /*
