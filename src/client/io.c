@@ -11,6 +11,7 @@
  * shared-memory ring (ring.c) when c->via_ring is set.
  */
 #include "client/client_int.h"
+#include "proto/clock.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -23,10 +24,7 @@
 
 static int64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(umono_ns() / 1000000u);
 }
 
 /*

@@ -44,6 +44,7 @@
 
 #include "guest/vmshm.h"
 #include "transport/ring.h"
+#include "proto/clock.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 #define IVSHMEM_VENDOR 0x1af4
@@ -188,10 +189,7 @@ static volatile uint32_t *map_regs(const char *bar2)
 
 static uint64_t now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return umono_ns();
 }
 
 static void nap(uint64_t ns)

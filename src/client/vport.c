@@ -26,6 +26,7 @@
  * uclient_vport_send() and read() for a client of this kind.
  */
 #include "client/client_int.h"
+#include "proto/clock.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -178,10 +179,7 @@ ssize_t uclient_vport_send(struct utmem_client *c, const struct iovec *iov,
 
 static uint64_t now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	return umono_ns() / 1000000u;
 }
 
 /* Write all of buf (a small frame: one write) within the deadline. */

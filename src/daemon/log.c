@@ -10,6 +10,7 @@
  * provoke go through ud_log_rl (rate-limited).
  */
 #include "daemon/daemon.h"
+#include "proto/clock.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,15 +92,13 @@ void ud_log(int level, const char *fmt, ...)
 void ud_log_rl(struct ud_ratelimit *rl, int level, const char *fmt, ...)
 {
 	char msg[1024];
-	struct timespec ts;
 	uint64_t now, start;
 	unsigned dropped;
 	va_list ap;
 
 	if (level > atomic_load_explicit(&ud_log_level, memory_order_relaxed))
 		return;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	now = (uint64_t)ts.tv_sec + 1; /* 0 = never started */
+	now = umono_ns() / 1000000000u + 1; /* 0 = never started */
 	start = atomic_load_explicit(&rl->start, memory_order_relaxed);
 	if (now - start >= UD_RL_WINDOW_S &&
 	    atomic_compare_exchange_strong(&rl->start, &start, now)) {

@@ -31,6 +31,7 @@
  */
 #include "daemon/daemon.h"
 #include "proto/region.h"
+#include "proto/clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -742,18 +743,12 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)(umono_ns() / 1000000u);
 }
 
 uint64_t ud_now_ns(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return umono_ns();
 }
 
 /* Why c should be closed now, or NULL. See loop.c's header. */

@@ -11,6 +11,7 @@
  */
 #include "daemon/daemon.h"
 #include "daemon/controller.h"
+#include "proto/clock.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -330,10 +331,7 @@ static int start_workers(struct ud_daemon *d, char *msg, size_t msglen)
 
 static long now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+	return (long)(umono_ns() / 1000000u);
 }
 
 /* Stop workers (they flush and close their clients), then the main loop. */

@@ -14,6 +14,7 @@
 #include "tmem_conn.h"
 #include "tmem_block.h"
 #include "tmem_dial.h"
+#include "proto/clock.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -29,10 +30,7 @@ struct tconn tconn_state;
 
 int64_t tconn_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	return (int64_t)(umono_ns() / 1000000u);
 }
 
 const char *tconn_kind_name(const struct tconn_cfg *cfg)

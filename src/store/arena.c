@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "store/arena_int.h"
+#include "proto/clock.h"
 
 #define AR_DESC_COST 80u
 #define AR_MAP_COST (4u * (unsigned)sizeof(struct amap_slot))
@@ -221,7 +222,7 @@ void ust_arena_destroy(ust_arena *a)
 /* Retry deferred ranges if any and none was retried for AR_RETRY_NS. */
 static void maybe_retry(ust_arena *a, struct run **batch)
 {
-	if (a->ndef && ar_now() - a->last_retry >= AR_RETRY_NS)
+	if (a->ndef && umono_ns() - a->last_retry >= AR_RETRY_NS)
 		ar_retry(a, batch);
 }
 
@@ -342,7 +343,7 @@ static int release_locked(ust_arena *a, struct deferred *d, size_t len, bool hit
 		a->run_pages -= d->r->npages;
 	}
 	if (hit) {
-		d->stamp = ar_now();
+		d->stamp = umono_ns();
 		ar_defer(a, d, batch);
 	} else {
 		ar_free_now(a, d, true, batch);

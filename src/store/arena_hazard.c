@@ -27,6 +27,7 @@
 #include <stdlib.h>
 
 #include "store/arena_int.h"
+#include "proto/clock.h"
 
 static uint64_t haz_word(const ust_arena *a, uint32_t i)
 {
@@ -149,7 +150,7 @@ void ar_retry(ust_arena *a, struct run **batch)
 {
 	if (!a->ndef)
 		return; /* the common case, every poll of every region: no clock */
-	a->last_retry = ar_now();
+	a->last_retry = umono_ns();
 	retry_with(a, snapshot(a), batch);
 }
 
@@ -167,7 +168,7 @@ void ar_defer(ust_arena *a, const struct deferred *d, struct run **batch)
 	if (a->ndef >= a->nhaz) {
 		uint32_t n = snapshot(a);
 
-		a->last_retry = ar_now();
+		a->last_retry = umono_ns();
 		retry_with(a, n, batch);
 		if (!snap_hit(a, n, d->off, d->len) || a->ndef >= a->nhaz) {
 			ar_free_now(a, d, true, batch);
@@ -193,7 +194,7 @@ uint64_t ar_force(ust_arena *a, uint64_t age_ns, struct run **batch)
 
 	if (!a->ndef)
 		return 0;
-	now = ar_now();
+	now = umono_ns();
 
 	for (uint32_t i = 0; i < a->ndef;) {
 		struct deferred d = a->def[i];

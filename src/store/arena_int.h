@@ -260,7 +260,6 @@ static inline uint64_t ar_off(const ust_arena *a, uint32_t page)
 }
 
 /* arena_run.c */
-uint64_t ar_now(void);
 struct run *ar_desc_new(ust_arena *a);
 void ar_desc_free(ust_arena *a, struct run *r);
 struct run *ar_run_take(ust_arena *a, uint32_t npages, struct run **batch);

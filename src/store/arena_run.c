@@ -30,15 +30,8 @@
 #include <time.h>
 
 #include "store/arena_int.h"
+#include "proto/clock.h"
 
-/* CLOCK_MONOTONIC in ns. */
-uint64_t ar_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* A zeroed descriptor, or NULL when malloc fails. Lock held. */
 struct run *ar_desc_new(ust_arena *a)
@@ -164,7 +157,7 @@ static void addr_remove(ust_arena *a, struct run *r)
 
 static void lru_push(ust_arena *a, struct run *r)
 {
-	r->u.w.stamp = a->warm_idle_ns ? ar_now() : 0; /* freed at */
+	r->u.w.stamp = a->warm_idle_ns ? umono_ns() : 0; /* freed at */
 	r->u.w.lprev = NULL;
 	r->u.w.lnext = a->lru_head;
 	if (a->lru_head)
@@ -446,7 +439,7 @@ void ar_warm_fit(ust_arena *a, uint64_t limit, uint64_t idle_ns,
 		struct run *t = a->lru_tail;
 
 		if (idle_ns && !now)
-			now = ar_now(); /* only with something to evict */
+			now = umono_ns(); /* only with something to evict */
 		if (idle_ns && now - t->u.w.stamp < idle_ns)
 			break;
 		warm_unlink(a, t);

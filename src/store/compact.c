@@ -46,6 +46,7 @@
 #include <time.h>
 
 #include "store/internal.h"
+#include "proto/clock.h"
 
 #define UST_HOLD 512u   /* entries looked at per stripe-lock hold */
 #define UST_BATCH 32u   /* entries whose allocations are queried together */
@@ -68,13 +69,6 @@ struct ust_piece {
 	struct ust_region *g; /* a record in this tenant region's arena */
 };
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /*
  * Is an allocation of this size worth packing in phase 1? Each one left
@@ -455,7 +449,7 @@ static int end_of_walk(ust_store *st, struct ust_compact_cursor *c,
 int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 {
 	struct ust_compact_info ci = { 0 };
-	uint64_t t0 = now_ns(), seen = 0, moved;
+	uint64_t t0 = umono_ns(), seen = 0, moved;
 	struct ust_compact_cursor *c;
 	int done = 0;
 
@@ -492,7 +486,7 @@ int ust_compact(ust_store *st, uint64_t budget, struct ust_compact_info *out)
 		}
 		pthread_mutex_unlock(lk);
 	}
-	ci.ns = now_ns() - t0;
+	ci.ns = umono_ns() - t0;
 	info_add(&st->ctotal, &ci);
 	pthread_mutex_unlock(&st->compact_lock);
 	if (out)

@@ -23,6 +23,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "proto/clock.h"
 #define USPIN_PREEMPTED_NS 30000u  /* a spin iteration this long: CPU lost */
 #define USPIN_CALM_NS 50000000u    /* then no spinning for 50 ms */
 #define USPIN_MIN_SHIFT 4          /* the window never drops below cap/16 */
@@ -37,10 +38,7 @@ struct uspin {
 /* CLOCK_MONOTONIC in nanoseconds. */
 static inline uint64_t uspin_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return umono_ns();
 }
 
 /* Milliseconds from now until deadline (uspin_now()'s clock), rounded up
