@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "store/internal.h"
+#include "proto/clock.h"
 
 #define UST_SAMPLE 32
 #define UST_EVICT_STEP (1u << 20) /* re-pick the victim after this much */
@@ -23,6 +24,8 @@
 #define EVICT_AHEAD 4u
 /* Buckets whose first entry the sample walk fetches ahead. */
 #define SAMPLE_AHEAD 8u
+/* The longest a shrink step waits for a waiter to take st->mgmt. */
+#define BREATH_NS 1000000u
 
 static uint64_t load64(_Atomic uint64_t *a)
 {
@@ -358,7 +361,11 @@ static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64
  * it: a 1 GiB shrink of small values takes seconds, and they would all
  * wait for the end, their workers or utmemd's main loop with them. Returns
  * at once when nobody waits; otherwise yields until one of the waiters got
- * in (a mutex does not hand itself over), a few hundred yields at most.
+ * in (a mutex does not hand itself over), for BREATH_NS at most. The bound
+ * is time, not a count of yields: a waiter asleep on another vCPU takes
+ * tens of microseconds to wake, longer than 256 yields on an idle CPU, and
+ * the shrink retook the lock first (store_stress: 1 to 639 PUTs let in
+ * during the same 60 ms shrink, often under 10).
  * Caller holds st->mgmt, and holds no pointer it read under it across the
  * call (a tenant may be removed meanwhile).
  */
@@ -368,9 +375,11 @@ static void mgmt_breathe(ust_store *st)
 
 	if (!w)
 		return;
+	uint64_t until = BREATH_NS + umono_ns();
+
 	pthread_mutex_unlock(&st->mgmt);
-	for (int i = 0; i < 256 && atomic_load_explicit(&st->mgmt_waiters,
-							memory_order_relaxed) >= w; i++)
+	while (atomic_load_explicit(&st->mgmt_waiters, memory_order_relaxed) >= w &&
+	       umono_ns() < until)
 		sched_yield();
 	pthread_mutex_lock(&st->mgmt);
 }
