@@ -210,11 +210,16 @@ struct utmem_options {
 #define UTMEM_OPT_NULL_STORE (1u << 5)
 #define UTMEM_OPT_TIMING (1u << 6)
 
-/* Counters of this tenant (pool 0) or of one pool, as the daemon keeps them. */
+/*
+ * Counters of this tenant (pool 0) or of one pool, as the daemon keeps them.
+ * reserved is zeroed by this library; a later minor version may put new
+ * counters there (the struct's size changes only with the soname).
+ */
 struct utmem_stats {
 	uint64_t entries, bytes_stored, bytes_charged;
 	uint64_t puts, gets, hits, misses, invalidates, evictions, refused_puts;
 	uint64_t limit_max, limit_min; /* tenant figures only */
+	uint64_t reserved[4];
 };
 
 /* The path a timed call took (struct utmem_timing.path). */

@@ -464,7 +464,10 @@ static void test_stats(void **state)
 	struct utmem_stats st;
 
 	assert_int_equal(utmem_put(fx->c, fx->pool, "a", 1, "12345", 5), 0);
+	memset(&st, 0xa5, sizeof(st));
 	assert_int_equal(utmem_stats(fx->c, 0, &st), 0);
+	for (size_t i = 0; i < sizeof(st.reserved) / sizeof(st.reserved[0]); i++)
+		assert_int_equal(st.reserved[i], 0); /* zeroed, for later counters */
 	assert_int_equal(last_hdr(&fx->srv).pool, 0);
 	assert_int_equal(st.entries, 1);
 	assert_int_equal(st.bytes_stored, 5);
