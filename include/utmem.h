@@ -196,7 +196,9 @@ struct utmem_options {
  * them cannot run against a production daemon unnoticed.
  *   NO_FORWARD  utmem_put/utmem_get/utmem_get_alloc/utmem_get_view are
  *               answered by the library where it would hand the request
- *               to the transport: PUT 0 (nothing stored), GET -ENOENT.
+ *               to the transport: PUT 0 (nothing stored; a value
+ *               over the maximum -EMSGSIZE, as forwarded, without
+ *               dropping the old value), GET -ENOENT.
  *               Other calls (pool open, stats, batches) are forwarded.
  *   NULL_STORE  utmemd answers PUTs without storing anything (the key's
  *               old value, if any, stays) and GETs with as many zero

@@ -798,7 +798,7 @@ static int put_no_reply(struct utmem_client *c, uint32_t h, uint32_t server,
 
 	if (c->no_forward) {
 		c->tm.path = UTMEM_PATH_NONE; /* benchmark mode: stop here */
-		return 0;
+		return r->force; /* a too-long value: -EMSGSIZE as forwarded */
 	}
 	if (r->op != UWIRE_OP_PUT || c->no_post)
 		return -EAGAIN;

@@ -163,6 +163,14 @@ static void check_no_forward(const char *sock, utmem_client *plain, uint32_t p)
 	}
 	CHECK_EQ("no-forward get_alloc", utmem_get_alloc(f, fp, "k", 1, &av, &alen, 0),
 		 -ENOENT);
+	{ /* over the maximum: refused as forwarded, not "stored" */
+		size_t big = utmem_max_value(f) + 1;
+		void *v = calloc(1, big);
+
+		CHECK_EQ("no-forward put over max", v ? utmem_put(f, fp, "nf", 2, v, big) : -ENOMEM,
+			 -EMSGSIZE);
+		free(v);
+	}
 	CHECK_EQ("stats after", utmem_stats(plain, 0, &after), 0);
 	CHECK_EQ("puts unchanged", after.puts, before.puts);
 	CHECK_EQ("gets unchanged", after.gets, before.gets);
