@@ -21,9 +21,9 @@
 #define UTMEM_TRANSPORT_SPIN_H
 
 #include <stdint.h>
-#include <time.h>
 
 #include "proto/clock.h"
+
 #define USPIN_PREEMPTED_NS 30000u  /* a spin iteration this long: CPU lost */
 #define USPIN_CALM_NS 50000000u    /* then no spinning for 50 ms */
 #define USPIN_MIN_SHIFT 4          /* the window never drops below cap/16 */
