@@ -453,8 +453,9 @@ int uclient_async_submit(struct utmem_client *c, uint32_t handle, uint8_t op,
 	unsigned i;
 	int err;
 
-	if (c->addr.kind == UCLIENT_DEV || c->addr.kind == UCLIENT_IVSHMEM)
-		return -EOPNOTSUPP;
+	err = uclient_async_offered(c);
+	if (err)
+		return err;
 	err = async_get(c);
 	if (err)
 		return err;

@@ -849,6 +849,9 @@ int utmem_submit_put(utmem_client *c, uint32_t pool, const void *key,
 		return err;
 	if (r.op != UWIRE_OP_PUT)
 		return -EMSGSIZE; /* nothing sent; utmem_put also drops the old value */
+	err = uclient_async_offered(c); /* refused always, not when credit ends */
+	if (err)
+		return err;
 	err = enter(c, pool, 0, &server);
 	if (err)
 		return err;

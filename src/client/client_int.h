@@ -11,6 +11,7 @@
 #ifndef UTMEM_CLIENT_INT_H
 #define UTMEM_CLIENT_INT_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -257,6 +258,14 @@ void uclient_async_free(struct utmem_client *c);
  * (the parent's, which we never write or change). Returns 0 or -errno.
  */
 int uclient_async_forked(struct utmem_client *c);
+/* Are asynchronous requests offered on c's transport? 0 or -EOPNOTSUPP
+ * (dev: and ivshmem: carry one request at a time). */
+static inline int uclient_async_offered(const struct utmem_client *c)
+{
+	return c->addr.kind == UCLIENT_DEV || c->addr.kind == UCLIENT_IVSHMEM
+		       ? -EOPNOTSUPP : 0;
+}
+
 /*
  * Send one asynchronous request (lock held): op, flags, key and what the
  * frame carries after the key (a PUT's value, a GET's MAXLEN); its
