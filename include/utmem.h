@@ -305,7 +305,8 @@ UTMEM_API const char *utmem_strerror(int err);
  *                        request; the module talks to utmemd over ivshmem)
  * A PATH or NAME is 1..107 bytes (what a Unix socket address holds).
  * opt may be NULL. Returns 0 and sets *out, or -errno (-EINVAL for a
- * malformed address, the connect error, -EPERM for a refused token,
+ * malformed address or a token over 64 KiB, the connect error, -EPERM for
+ * a refused token: utmemd holds tokens of 8..255 bytes,
  * -EDQUOT when the tenant's connection limit is reached, -ETIMEDOUT when
  * utmemd did not take the connection, or answer it, within timeout_ms).
  */
