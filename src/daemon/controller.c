@@ -658,9 +658,11 @@ void ud_ctl_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap, size
 		ITEM("controller_sample_errors", "%llu", (unsigned long long)ctl->sample_errors);
 		ITEM("controller_last_change", "%s", ctl->last_change_ns ? ud_ctl_why_name(ctl->last_why)
 									 : "none");
-		ITEM("controller_last_change_ms_ago", "%llu",
-		     ctl->last_change_ns ? (unsigned long long)((now - ctl->last_change_ns) / 1000000)
-					 : 0ull);
+		if (ctl->last_change_ns) /* "-" before the first: not 0 */
+			ITEM("controller_last_change_ms_ago", "%llu",
+			     (unsigned long long)((now - ctl->last_change_ns) / 1000000));
+		else
+			ITEM("controller_last_change_ms_ago", "-");
 		ITEM("controller_shares", "%s", ctl->shares[0] ? ctl->shares : "-");
 	}
 	ITEM("compaction_runs", "%llu", (unsigned long long)ctl->maint.runs);

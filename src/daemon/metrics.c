@@ -266,7 +266,7 @@ static const struct ctl_family {
 	{"controller_sample_errors", 1,
 	 "Samples whose memory figures could not be read (capacity left as it was)."},
 	{"controller_last_change_ms_ago", 0,
-	 "Seconds since the controller last changed the capacity (0: never)."},
+	 "Seconds since the controller last changed the capacity (absent: never)."},
 	{"compaction_runs", 1, "Compaction passes of the maintenance thread."},
 	{"purges", 1, "Times the maintenance thread gave freed pages back to the OS."},
 	{"region_scrubbed_bytes", 1,

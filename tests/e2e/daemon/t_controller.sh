@@ -29,6 +29,9 @@ start_daemon d "$RUN" -c "$T/u.ini"
 info() { ctl info | awk -v k="$1" '$1 == k { print $2 }'; }
 [ "$(info controller)" = "cgroup:$CG" ] || fail "controller not on: $(ctl info)"
 [ "$(info controller_capacity_bytes)" = $((256 << 20)) ] || fail "capacity not 256M at start"
+# Before any change: "never", not "0 ms ago".
+[ "$(info controller_last_change)" = none ] && [ "$(info controller_last_change_ms_ago)" = - ] ||
+	fail "before any change: $(ctl info | grep controller_last)"
 "$E2E_CLIENT" fill "$RUN/a.sock" e ephemeral 1900 65536 || fail "fill"
 charged=$(info charged_bytes)
 [ "$charged" -gt $((110 << 20)) ] || fail "fill charged only $charged"
@@ -55,6 +58,8 @@ grep -q 'controller: capacity 256M -> .*shrink: available memory below the reser
 react=$(awk -v w="$start" '/controller: capacity 256M ->/ {
 		split($1, a, "T"); split(a[2], b, ":"); sub("Z", "", b[3])
 		printf "%d", ((b[1] * 3600 + b[2] * 60 + b[3]) - (w / 1e9 % 86400)) * 1000; exit }' "$T/d.log")
+ago=$(info controller_last_change_ms_ago)
+case $ago in '' | *[!0-9]*) fail "after a shrink, last change $ago ms ago" ;; esac
 ok "short host: capacity 256M -> $((cap >> 20))M, ephemeral evicted; logged ${react} ms after the write, seen by utmemctl after ${ms} ms"
 
 # Still short: the next shrinks stop at the floor (tenant a's min, 40M).

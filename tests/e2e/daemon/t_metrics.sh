@@ -127,7 +127,10 @@ ok "utmem_controller_available_bytes $got: exact, as in utmemctl info"
 # Each of the controller's and maintenance thread's families says what it
 # is (and in what unit): no HELP text shared by two of them.
 help=$(grep -E '^# HELP utmem_(controller|compaction|purges|region_scrubbed)_' <<<"$mc")
-[ "$(wc -l <<<"$help")" -ge 20 ] || fail "controller families: $help"
+[ "$(wc -l <<<"$help")" -ge 19 ] || fail "controller families: $help"
+# The capacity never changed here: the last change's age is absent, not 0.
+grep -q '^utmem_controller_last_change_seconds_ago' <<<"$mc" &&
+	fail "a last change exported before any: $(grep last_change <<<"$mc")"
 dup=$(cut -d' ' -f4- <<<"$help" | sort | uniq -d)
 [ -z "$dup" ] || fail "one HELP for several metrics: $(grep -F "$(head -n 1 <<<"$dup")" <<<"$help" | cut -d' ' -f3 | xargs)"
 ok "$(wc -l <<<"$help") controller and maintenance families, each with a HELP of its own"
