@@ -1018,6 +1018,9 @@ void ud_notify_reloading(void);
  * or -errno (-ENOENT: persistence off); what was done, or why not, in rep.
  */
 int ud_persist_save(struct ud_daemon *d, struct uadm_wbuf *rep);
+/* The persist path, made absolute against the run directory: 0, or
+ * -ENAMETOOLONG when it does not fit in len. */
+int ud_persist_path(const struct ud_daemon *d, char *out, size_t len);
 /*
  * At startup, before clients are served: restore the persist file, all of
  * it or nothing. Returns 0 (also when off or when there is no file yet) or

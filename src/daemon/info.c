@@ -180,7 +180,12 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	     (unsigned long long)atomic_load_explicit(&d->worker_slice_ns, memory_order_relaxed));
 	ITEM("log_level", "%s", uadm_log_level_name(atomic_load(&ud_log_level)));
 	ud_ctl_info(d, out, cap, &n);
-	ITEM("persist", "%s", d->cfg.persist[0] ? d->cfg.persist : "off");
+	{ /* where the file is, as run_dir is: absolute */
+		char pp[sizeof(d->cfg.run_dir) + sizeof(d->cfg.persist)];
+
+		ITEM("persist", "%s", !d->cfg.persist[0] ? "off"
+				      : ud_persist_path(d, pp, sizeof(pp)) ? d->cfg.persist : pp);
+	}
 	if (d->last_save_ns)
 		ITEM("last_save_seconds_ago", "%llu",
 		     (unsigned long long)((ud_now_ns() - d->last_save_ns) / 1000000000ull));

@@ -72,6 +72,27 @@ static int make_dirs(const char *path)
 	return 0;
 }
 
+/*
+ * The config file's path made absolute against the directory utmemd was
+ * started in, without resolving links (a reload reads what the link names
+ * then): INFO shows it, and config save compares paths with it. Left as
+ * given when it would not fit.
+ */
+static void absolute_config_path(struct ud_cfg *cfg)
+{
+	char cwd[sizeof(cfg->path)];
+	size_t nc, np = strlen(cfg->path);
+
+	if (!cfg->path[0] || cfg->path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+		return;
+	nc = strlen(cwd);
+	if (nc + 1 + np >= sizeof(cfg->path))
+		return;
+	memmove(cfg->path + nc + 1, cfg->path, np + 1);
+	memcpy(cfg->path, cwd, nc);
+	cfg->path[nc] = '/';
+}
+
 /* Create the run directory, make it absolute, and check we can write there. */
 static int prepare_run_dir(struct ud_cfg *cfg)
 {
@@ -629,6 +650,7 @@ int main(int argc, char **argv)
 		ud_cfg_free(&d.cfg);
 		return 1;
 	}
+	absolute_config_path(&d.cfg);
 	/* Startup reports through the banner or one error line, nothing else. */
 	atomic_store(&ud_log_level, d.cfg.log_level < UADM_LOG_WARN ? d.cfg.log_level : UADM_LOG_WARN);
 	err = start(&d, msg, sizeof(msg));

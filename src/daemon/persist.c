@@ -192,8 +192,7 @@ static int save_pool(struct ud_daemon *d, struct ps_writer *w,
 	return w->err;
 }
 
-/* The persist path, made absolute against the run directory. */
-static int persist_path(struct ud_daemon *d, char *out, size_t len)
+int ud_persist_path(const struct ud_daemon *d, char *out, size_t len)
 {
 	int n = d->cfg.persist[0] == '/'
 			? snprintf(out, len, "%s", d->cfg.persist)
@@ -229,7 +228,7 @@ int ud_persist_save(struct ud_daemon *d, struct uadm_wbuf *rep)
 		ud_text(rep, "persistence is off (set persist = FILE)\n");
 		return -ENOENT;
 	}
-	if (persist_path(d, path, sizeof(path)) < 0) {
+	if (ud_persist_path(d, path, sizeof(path)) < 0) {
 		ud_text(rep, "persist path too long\n");
 		return -ENAMETOOLONG;
 	}
@@ -654,7 +653,7 @@ int ud_persist_restore(struct ud_daemon *d, char *msg, size_t msglen)
 		ud_info("persistence is off: persistent pools start empty (persist = FILE keeps them across restarts)");
 		return 0;
 	}
-	if (persist_path(d, path, sizeof(path)) < 0) {
+	if (ud_persist_path(d, path, sizeof(path)) < 0) {
 		snprintf(msg, msglen, "persist path too long");
 		return -ENAMETOOLONG;
 	}

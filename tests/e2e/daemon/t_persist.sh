@@ -115,3 +115,19 @@ start_daemon d3 "$RUN" -c "$T/p.ini"
 $C check "$RUN/b.sock" pb persistent 40 100000 b || fail "b's pool after the refusals"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 ok "after the refusals the same file restores"
+
+# Relative paths as INFO shows them: the config file against the directory
+# utmemd started in, persist against the run directory (where it is
+# written); both absolute, whatever directory utmemctl runs in.
+printf '[utmemd]\ncapacity = 64M\npersist = rel.utmem\n' >"$T/rel.ini"
+pushd "$T" >/dev/null
+start_daemon rel rrun -c rel.ini
+popd >/dev/null
+info() { "$UTMEMCTL" --run-dir "$T/rrun" info | awk -v k="$1" '$1 == k { print $2 }'; }
+rdir=$(info run_dir)
+[ "$(info config_file)" = "$T/rel.ini" ] || fail "config_file $(info config_file), want $T/rel.ini"
+[ "$(info persist)" = "$rdir/rel.utmem" ] || fail "persist $(info persist), want $rdir/rel.utmem"
+"$UTMEMCTL" --run-dir "$T/rrun" save >/dev/null || fail "save"
+[ -s "$rdir/rel.utmem" ] || fail "the save is not where info says"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
+ok "relative -c and persist shown absolute: $(basename "$T")/rel.ini, run_dir/rel.utmem"
