@@ -409,7 +409,13 @@ UTMEM_API int utmem_get_view(utmem_client *c, uint32_t pool, const void *key,
  */
 UTMEM_API int utmem_flush(utmem_client *c);
 
-/* Wait until every PUT this client posted was served. Returns 0 or -errno. */
+/*
+ * Wait until every PUT this client posted was served. Returns 0, or -errno:
+ * a link error while waiting, or -ECONNRESET once after a connection was
+ * lost (by any call) with posted PUTs utmemd had not yet served: each may
+ * or may not be stored (its key holds the posted value or what it held
+ * before). A later utmem_sync is about the PUTs posted since.
+ */
 UTMEM_API int utmem_sync(utmem_client *c);
 
 /*

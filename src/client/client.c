@@ -57,6 +57,7 @@ int uclient_forked(struct utmem_client *c)
 	if (c->region)
 		c->region->hazard = NULL;
 	uclient_disconnect(c);
+	c->posts_lost = 0; /* the parent's posts, on its live connection */
 	c->forks = __atomic_load_n(&uclient_forks, __ATOMIC_RELAXED);
 	return 0;
 }
@@ -68,6 +69,9 @@ void uclient_disconnect(struct utmem_client *c)
 	 * the link error, and is never sent again. */
 	if (c->async)
 		uclient_async_fail(c, -ECONNRESET);
+	/* Posted PUTs utmemd had not served: their outcome is unknown now. */
+	if (c->ring && c->post.last && uclient_ring_applied(c) < c->post.last)
+		c->posts_lost = 1;
 	uclient_ring_free(c);
 	uclient_region_free(c);
 	if (c->fd >= 0)
@@ -1162,11 +1166,14 @@ int utmem_sync(utmem_client *c)
 	err = uclient_lock(c);
 	if (err)
 		return err;
-	if (c->fd >= 0 && c->ring) {
+	if (c->posts_lost) {
+		err = -ECONNRESET; /* said once, as an fsync reports a lost write */
+	} else if (c->fd >= 0 && c->ring) {
 		err = uclient_post_settle(c, 0, NULL, 0);
 		if (err)
 			uclient_disconnect(c);
 	}
+	c->posts_lost = 0;
 	uclient_unlock(c);
 	return err;
 }

@@ -161,6 +161,8 @@ struct utmem_client {
 	const uint32_t *live;      /* the daemon's liveness word, or NULL */
 	unsigned flags;            /* UTMEM_OPT_* */
 	int no_post;               /* never post PUTs (UTMEM_OPT_SYNC_PUT) */
+	int posts_lost;            /* a connection dropped with posted PUTs
+				      unserved: the next utmem_sync says so */
 	int lazy_kick;             /* posted requests ring no doorbell */
 	int via_ring;              /* the running exec uses the ring */
 	int sync_get;              /* GETs ask utmemd (UTMEM_OPT_SYNC_GET) */

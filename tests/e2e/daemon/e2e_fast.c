@@ -352,6 +352,16 @@ static int cmd_sizes(char **argv)
 	}
 	CHECK_EQ("sync", utmem_sync(c), 0);
 	CHECK_EQ("ping", utmem_ping(c), 0);
+	/* A second client with a short timeout, its credit in hand: in the
+	 * stopped phase its connection is lost with a PUT posted. */
+	struct utmem_options so = {.timeout_ms = 300, .no_reconnect = 1};
+	utmem_client *lc = NULL;
+	uint32_t lp = 0;
+
+	CHECK_EQ("short-timeout client", utmem_connect(addr, &so, &lc), 0);
+	CHECK_EQ("its pool", lc ? utmem_pool_open(lc, "sizes", 0, &lp) : -1, 0);
+	CHECK_EQ("its credit", lc ? utmem_put(lc, lp, "lost-warm", 9, "w", 1) : -1, 0);
+	CHECK_EQ("its sync", lc ? utmem_sync(lc) : -1, 0);
 	printf("STORED %d values\n", kept);
 	fflush(stdout);
 	if (e2e_wait_flag(argv[1]) < 0)
@@ -384,6 +394,16 @@ static int cmd_sizes(char **argv)
 		 utmem_put(c, p, "posted-large", 12, val, 200000), 0);
 	printf("2 PUTs posted with utmemd stopped in %.3f s\n", e2e_now_s() - t0);
 	CHECK_EQ("posted PUTs did not wait for utmemd", e2e_now_s() - t0 < 2.0, 1);
+	/* lc posts one more, then loses its connection (a ping times out):
+	 * utmem_sync must not call that PUT served, once. */
+	if (lc) {
+		CHECK_EQ("lc posts, utmemd stopped", utmem_put(lc, lp, "lost-1", 6, "v", 1), 0);
+		CHECK_EQ("lc pending", utmem_put_pending(lc, lp, "lost-1", 6), 1);
+		CHECK_EQ("lc ping times out", utmem_ping(lc), -ETIMEDOUT);
+		CHECK_EQ("lc sync: the posted PUT's outcome unknown", utmem_sync(lc), -ECONNRESET);
+		CHECK_EQ("lc sync, said once", utmem_sync(lc), 0);
+		utmem_close(lc);
+	}
 	printf("POSTED\n");
 	fflush(stdout);
 	if (e2e_wait_flag(argv[2]) < 0)
