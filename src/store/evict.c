@@ -372,11 +372,11 @@ static unsigned share_of(const ust_store *st, const struct ust_tenant *t, uint64
 static void mgmt_breathe(ust_store *st)
 {
 	uint32_t w = atomic_load_explicit(&st->mgmt_waiters, memory_order_relaxed);
+	uint64_t until;
 
 	if (!w)
 		return;
-	uint64_t until = BREATH_NS + umono_ns();
-
+	until = umono_ns() + BREATH_NS;
 	pthread_mutex_unlock(&st->mgmt);
 	while (atomic_load_explicit(&st->mgmt_waiters, memory_order_relaxed) >= w &&
 	       umono_ns() < until)
