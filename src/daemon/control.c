@@ -82,8 +82,8 @@ int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 	return n < 0 || (size_t)n >= outlen ? -ENAMETOOLONG : 0;
 }
 
-static struct ud_listener *listener_new(struct ud_daemon *d, int fd,
-					enum ud_lis_kind kind, const char *path)
+struct ud_listener *ud_listener_new(struct ud_daemon *d, int fd,
+				    enum ud_lis_kind kind, const char *path)
 {
 	struct ud_listener *lis = calloc(1, sizeof(*lis));
 
@@ -219,7 +219,7 @@ int ud_tenant_create(struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		err = fd;
 		goto err_store;
 	}
-	t->lis = listener_new(d, fd, UD_LIS_TENANT, path);
+	t->lis = ud_listener_new(d, fd, UD_LIS_TENANT, path);
 	if (!t->lis) {
 		close(fd);
 		unlink(path);

@@ -998,6 +998,11 @@ int ud_cfg_pool_grants(const struct ud_cfg_pool *pl, const char *tenant);
 /* Resolve a relative socket path against the run directory. */
 int ud_socket_path(const struct ud_daemon *d, const struct ud_cfg_tenant *ct,
 		   char *out, size_t outlen);
+/* Watch listening socket fd (main loop) as a listener of this kind, path
+ * its Unix socket's (NULL: none). NULL when out of memory; fd is the
+ * caller's to close then. */
+struct ud_listener *ud_listener_new(struct ud_daemon *d, int fd,
+				    enum ud_lis_kind kind, const char *path);
 /* Close a listener, unlink its socket and defer freeing it. */
 void ud_listener_close(struct ud_daemon *d, struct ud_listener *lis);
 void ud_free_dead_listeners(struct ud_daemon *d);

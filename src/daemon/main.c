@@ -227,7 +227,6 @@ void ud_on_signal(struct ud_daemon *d)
 
 static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 {
-	struct ud_listener *lis;
 	int fd;
 
 	if (ud_socket_too_long("admin socket", d->cfg.run_dir, "admin.sock",
@@ -247,20 +246,12 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 	}
 	if (fd < 0)
 		return fd;
-	lis = calloc(1, sizeof(*lis));
-	if (!lis || ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
-		free(lis);
+	if (!ud_listener_new(d, fd, UD_LIS_ADMIN, d->admin_path)) {
 		close(fd);
 		unlink(d->admin_path);
 		snprintf(msg, msglen, "cannot watch the admin socket");
 		return -ENOMEM;
 	}
-	lis->src = UD_SRC_LISTENER;
-	lis->kind = UD_LIS_ADMIN;
-	lis->fd = fd;
-	snprintf(lis->path, sizeof(lis->path), "%s", d->admin_path);
-	lis->next = d->listeners;
-	d->listeners = lis;
 	if (!d->cfg.tcp_on)
 		return 0;
 	if (strncmp(d->cfg.tcp_host, "127.", 4) != 0)
@@ -269,18 +260,11 @@ static int open_admin_and_tcp(struct ud_daemon *d, char *msg, size_t msglen)
 	fd = ud_listen_tcp(d->cfg.tcp_host, d->cfg.tcp_port, msg, msglen);
 	if (fd < 0)
 		return fd;
-	lis = calloc(1, sizeof(*lis));
-	if (!lis || ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
-		free(lis);
+	if (!ud_listener_new(d, fd, UD_LIS_TCP, NULL)) {
 		close(fd);
 		snprintf(msg, msglen, "cannot watch the TCP socket");
 		return -ENOMEM;
 	}
-	lis->src = UD_SRC_LISTENER;
-	lis->kind = UD_LIS_TCP;
-	lis->fd = fd;
-	lis->next = d->listeners;
-	d->listeners = lis;
 	return 0;
 }
 

@@ -30,7 +30,6 @@ int ud_vsock_listen(struct ud_daemon *d, char *msg, size_t msglen)
 		.svm_cid = VMADDR_CID_ANY,
 		.svm_port = d->cfg.vsock_port,
 	};
-	struct ud_listener *lis;
 	int fd, err;
 
 	if (!d->cfg.vsock_port)
@@ -50,18 +49,11 @@ int ud_vsock_listen(struct ud_daemon *d, char *msg, size_t msglen)
 			 d->cfg.vsock_port, strerror(-err));
 		return err;
 	}
-	lis = calloc(1, sizeof(*lis));
-	if (!lis || ud_loop_watch(&d->main, fd, EPOLLIN, lis) < 0) {
-		free(lis);
+	if (!ud_listener_new(d, fd, UD_LIS_VSOCK, NULL)) {
 		close(fd);
 		snprintf(msg, msglen, "cannot watch the vsock socket");
 		return -ENOMEM;
 	}
-	lis->src = UD_SRC_LISTENER;
-	lis->kind = UD_LIS_VSOCK;
-	lis->fd = fd;
-	lis->next = d->listeners;
-	d->listeners = lis;
 	return 0; /* the banner says so */
 }
 
