@@ -55,34 +55,40 @@ struct ust_entry *ust_sub_find(struct ust_sub *sub, uint64_t h, const void *key,
 }
 
 /*
+ * Move every entry into a new array of nb buckets. Returns false when the
+ * allocation fails; nothing changes then.
+ */
+static bool rehash(struct ust_sub *sub, uint32_t nb)
+{
+	struct ust_entry **nbk = calloc(nb, sizeof(*nbk));
+
+	if (!nbk)
+		return false;
+	for (uint32_t i = 0; sub->buckets && i <= sub->mask; i++) {
+		struct ust_entry *e = sub->buckets[i], *next;
+
+		for (; e; e = next) {
+			uint32_t b = bucket_of(ust_entry_hash(e), nb - 1);
+
+			next = e->next;
+			e->next = nbk[b];
+			nbk[b] = e;
+		}
+	}
+	free(sub->buckets);
+	sub->buckets = nbk;
+	sub->mask = nb - 1;
+	sub->hand &= sub->mask;
+	return true;
+}
+
+/*
  * Double the bucket array (or create the first one). Returns false when the
  * allocation fails; the table then keeps working with longer chains.
  */
 static bool grow(struct ust_sub *sub)
 {
-	uint32_t nb = sub->buckets ? (sub->mask + 1) * 2 : UST_MIN_BUCKETS;
-	struct ust_entry **nbk = calloc(nb, sizeof(*nbk));
-
-	if (!nbk)
-		return false;
-	if (sub->buckets) {
-		for (uint32_t i = 0; i <= sub->mask; i++) {
-			struct ust_entry *e = sub->buckets[i], *next;
-
-			for (; e; e = next) {
-				uint32_t b = bucket_of(ust_entry_hash(e), nb - 1);
-
-				next = e->next;
-				e->next = nbk[b];
-				nbk[b] = e;
-			}
-		}
-		free(sub->buckets);
-	}
-	sub->buckets = nbk;
-	sub->mask = nb - 1;
-	sub->hand &= sub->mask;
-	return true;
+	return rehash(sub, sub->buckets ? (sub->mask + 1) * 2 : UST_MIN_BUCKETS);
 }
 
 /*
@@ -125,32 +131,13 @@ void ust_sub_insert(struct ust_sub *sub, struct ust_entry *e, uint64_t h)
 bool ust_sub_shrink(struct ust_sub *sub)
 {
 	uint32_t nb = UST_MIN_BUCKETS;
-	struct ust_entry **nbk;
 
 	if (!sub->buckets || sub->count * 2 >= sub->mask + 1 ||
 	    sub->mask + 1 <= UST_MIN_BUCKETS)
 		return false;
 	while (nb < sub->count)
 		nb *= 2;
-	nbk = calloc(nb, sizeof(*nbk));
-	if (!nbk)
-		return false;
-	for (uint32_t i = 0; i <= sub->mask; i++) {
-		struct ust_entry *e = sub->buckets[i], *next;
-
-		for (; e; e = next) {
-			uint32_t b = bucket_of(ust_entry_hash(e), nb - 1);
-
-			next = e->next;
-			e->next = nbk[b];
-			nbk[b] = e;
-		}
-	}
-	free(sub->buckets);
-	sub->buckets = nbk;
-	sub->mask = nb - 1;
-	sub->hand &= sub->mask;
-	return true;
+	return rehash(sub, nb);
 }
 
 /* Unlink the entry *link refers to; the caller owns it afterwards. */
