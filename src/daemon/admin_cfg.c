@@ -239,9 +239,7 @@ static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
 static void report_value(const struct ud_daemon *d, const struct ud_setting *s,
 			 const void *rec, char *out, size_t outlen)
 {
-	if (s->scope == UD_SCOPE_TENANT && !ud_setting_is_given(s, rec) &&
-	    (strcmp(s->key, "inflight") == 0 || strcmp(s->key, "max_conns") == 0 ||
-	     strcmp(s->key, "max_pools") == 0))
+	if ((s->flags & UD_SF_DERIVED) && !ud_setting_is_given(s, rec))
 		unset_value(d, s, rec, out, outlen);
 	else
 		ud_setting_format(s, rec, out, outlen);

@@ -131,6 +131,9 @@ struct ud_cfg {
 #define UD_SF_SECRET (1u << 2)   /* never sent or logged: CONFIG_GET masks it */
 #define UD_SF_CREATE (1u << 3)   /* may be given when the section is created,
 				    not changed later (a tenant's socket) */
+#define UD_SF_DERIVED (1u << 4)  /* not given, utmemd uses a value it works
+				    out (admin_cfg.c unset_value): config get
+				    and change reports show that, not 0 */
 
 struct ud_setting;
 /* Parse text into the field; 0, or -EINVAL with "KEY 'TEXT': ..." in msg. */
