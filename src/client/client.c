@@ -895,7 +895,9 @@ static int one_sided(struct utmem_client *c, uint32_t h, uint32_t server,
 	}
 	t0 = (c->flags & UTMEM_OPT_TIMING) ? uclient_now() : 0;
 	err = uclient_sget(c->region, server, key, klen, fn, ctx);
-	if (err != -EAGAIN && (c->flags & UTMEM_OPT_TIMING)) {
+	/* Only a timed call's own read: a batch's (not timed) must leave the
+	 * last timed call's figures as they were, as uclient_tm_mark does. */
+	if (err != -EAGAIN && (c->flags & UTMEM_OPT_TIMING) && c->tm.running) {
 		c->tm.side_ns = uclient_now() - t0;
 		c->tm.path = UTMEM_PATH_ONE_SIDED;
 	}
