@@ -194,12 +194,14 @@ struct utmem_options {
  * and is asked for per connection; against any other utmemd
  * utmem_connect() fails with -EOPNOTSUPP, so a program built with one of
  * them cannot run against a production daemon unnoticed.
- *   NO_FORWARD  utmem_put/utmem_get/utmem_get_alloc/utmem_get_view are
- *               answered by the library where it would hand the request
- *               to the transport: PUT 0 (nothing stored; a value
- *               over the maximum -EMSGSIZE, as forwarded, without
+ *   NO_FORWARD  utmem_put/utmem_get/utmem_get_alloc/utmem_get_view and
+ *               utmem_submit_put are answered by the library where it
+ *               would hand the request to the transport: PUT 0
+ *               (utmem_submit_put 1, no completion; nothing stored; a
+ *               value over the maximum -EMSGSIZE, as forwarded, without
  *               dropping the old value), GET -ENOENT.
- *               Other calls (pool open, stats, batches) are forwarded.
+ *               Other calls (pool open, stats, batches, the other
+ *               asynchronous requests) are forwarded.
  *   NULL_STORE  utmemd answers PUTs without storing anything (the key's
  *               old value, if any, stays) and GETs with as many zero
  *               bytes as the buffer holds (utmem_get_alloc: none),

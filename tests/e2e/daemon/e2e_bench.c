@@ -163,6 +163,9 @@ static void check_no_forward(const char *sock, utmem_client *plain, uint32_t p)
 	}
 	CHECK_EQ("no-forward get_alloc", utmem_get_alloc(f, fp, "k", 1, &av, &alen, 0),
 		 -ENOENT);
+	/* utmem_submit_put stops here too: "stored", no completion to come. */
+	CHECK_EQ("no-forward submit_put", utmem_submit_put(f, fp, "nf", 2, "x", 1, 5), 1);
+	CHECK_EQ("nothing outstanding", utmem_async_outstanding(f), 0);
 	{ /* over the maximum: refused as forwarded, not "stored" */
 		size_t big = utmem_max_value(f) + 1;
 		void *v = calloc(1, big);
