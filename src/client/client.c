@@ -98,6 +98,14 @@ static int hello(struct utmem_client *c)
 	};
 	int err = (int)uclient_exec_one(c, &r);
 
+	/*
+	 * The token is all a HELLO carries, so utmemd refusing its length
+	 * (INVALID past the 255 bytes it holds, TOOBIG past max_key) refuses
+	 * the token: -EPERM, as a wrong token of a valid length is, never an
+	 * argument or size error the caller would look for elsewhere.
+	 */
+	if (c->token_len && (err == -EINVAL || err == -EMSGSIZE))
+		err = -EPERM;
 	if (err)
 		return err;
 	uwire_hello_decode(rec, sizeof(rec), &h);

@@ -307,8 +307,8 @@ static int cmd_tcp(char **argv)
 	if (atoi(argv[2]) != 0) {
 		if (!err) /* a lazy client may only learn at its first request */
 			err = utmem_ping(c);
-		printf("tcp %s: %d (%s)\n", argv[1], err, utmem_strerror(err));
-		CHECK_EQ("refused", err < 0, 1);
+		printf("tcp %.32s: %d (%s)\n", argv[1], err, utmem_strerror(err));
+		CHECK_EQ("refused", err, -atoi(argv[2]));
 		utmem_close(c);
 		return failures ? 1 : 0;
 	}

@@ -18,6 +18,16 @@ ok "TCP with token works ($addr)"
 "$E2E_CLIENT" tcp "$addr" wrongtoken000000 1 || fail "wrong token accepted"
 "$E2E_CLIENT" tcp "$addr" - 1 || fail "no token accepted"
 ok "TCP without or with a wrong token refused"
+# utmemd holds tokens of 8..255 bytes: any other length is a refused
+# token (-EPERM, utmem.h), not a bad argument or a too-long key, up to
+# the library's own limit of 64 KiB (-EINVAL before dialling).
+for n in 7 256 300 2000 65536; do
+	"$E2E_CLIENT" tcp "$addr" "$(head -c "$n" /dev/zero | tr '\0' a)" 1 ||
+		fail "a token of $n bytes not refused as a token"
+done
+"$E2E_CLIENT" tcp "$addr" "$(head -c 65537 /dev/zero | tr '\0' a)" 22 ||
+	fail "a token over 64 KiB not refused before dialling"
+ok "a token of a length utmemd never holds is refused as a token"
 json=$(ctl --json stats)
 [ "$(json_num "$json" remote puts)" = 1 ] || fail "TCP PUT not counted for 'remote': $json"
 ok "TCP requests are charged to the token's tenant"
