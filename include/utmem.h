@@ -459,8 +459,9 @@ UTMEM_API int utmem_stats(utmem_client *c, uint32_t pool,
  * the tenant's PUTs by how they came, tenant_credit_returns: credit and
  * staging slots its connections gave back; docs/operations.md), one per
  * line; a newer utmemd may add keys, so parse by name. NUL-terminated in buf.
- * Returns the text's length,
- * -ENOBUFS if cap is too small, or -errno (-EOPNOTSUPP from an older utmemd).
+ * Returns the text's length, -EINVAL for a NULL buf or a cap of 0 (no
+ * room even for the NUL; nothing is asked), -ENOBUFS if cap is too small
+ * (buf holds ""), or -errno (-EOPNOTSUPP from an older utmemd).
  */
 UTMEM_API ssize_t utmem_server_info(utmem_client *c, char *buf, size_t cap);
 

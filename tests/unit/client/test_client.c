@@ -477,6 +477,26 @@ static void test_stats(void **state)
 	assert_int_equal(utmem_stats(fx->c, 77, &st), -EBADF);
 }
 
+/* The text NUL-terminated in buf; a cap with no room for the NUL is
+ * -ENOBUFS (buf left empty), a cap of 0 or a NULL buf -EINVAL. */
+static void test_server_info(void **state)
+{
+	struct fake_fixture *fx = *state;
+	const size_t len = sizeof(FAKE_SERVER_INFO) - 1;
+	char buf[sizeof(FAKE_SERVER_INFO)];
+
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(utmem_server_info(fx->c, buf, sizeof(buf)), len);
+	assert_string_equal(buf, FAKE_SERVER_INFO);
+	memset(buf, 'x', sizeof(buf));
+	assert_int_equal(utmem_server_info(fx->c, buf, len), -ENOBUFS);
+	assert_string_equal(buf, "");
+	assert_int_equal(utmem_server_info(fx->c, buf, 1), -ENOBUFS);
+	assert_int_equal(utmem_server_info(fx->c, buf, 0), -EINVAL);
+	assert_int_equal(utmem_server_info(fx->c, NULL, 16), -EINVAL);
+	assert_int_equal(utmem_server_info(NULL, buf, sizeof(buf)), -EINVAL);
+}
+
 #define NBATCH 3000
 
 static void test_batch_many(void **state)
@@ -971,6 +991,7 @@ int main(void)
 		T(test_status_mapping),
 		T(test_put_too_big_invalidates),
 		T(test_stats),
+		T(test_server_info),
 		T(test_batch_many),
 		T(test_batch_refused_queue),
 		T(test_batch_exec_again),
