@@ -959,9 +959,11 @@ int uclient_fast_candidate(const struct utmem_client *c, uint32_t h,
 		return 0;
 	if (r->op == UWIRE_OP_PUT)
 		return !r->force && c->post.credit_ok && !c->no_post;
+	/* As one_sided() would read it: a GET it always declines (SYNC_GET)
+	 * would break a batch's pipelined run for nothing. */
 	return r->op == UWIRE_OP_GET && r->rx == UCLIENT_RX_BUF &&
-	       !(r->flags & UWIRE_F_EXCLUSIVE) && region_pool(c, h) &&
-	       c->region->hazard;
+	       !(r->flags & UWIRE_F_EXCLUSIVE) && !c->sync_get &&
+	       region_pool(c, h) && c->region->hazard;
 }
 
 int uclient_fast_req(struct utmem_client *c, uint32_t h, struct uclient_req *r)
