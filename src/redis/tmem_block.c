@@ -595,10 +595,19 @@ int tblock_info(RedisModuleCtx *ctx)
 	return b != NULL && tblock_run(ctx, b);
 }
 
-int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
+int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv)
+{
+	struct tblock_cmd *b = tblock_new(ctx, argv, 1, TBLOCK_PUT);
+
+	return b != NULL && tblock_run(ctx, b);
+}
+
+/* An MPUT of one pair is still an MPUT: its refusal says how many pairs
+ * were stored, as the synchronous MPUT's does. */
+int tblock_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 {
 	struct tblock_cmd *b = tblock_new(ctx, argv, (argc - 1) / 2,
-					  argc == 3 ? TBLOCK_PUT : TBLOCK_MPUT);
+					  TBLOCK_MPUT);
 
 	return b != NULL && tblock_run(ctx, b);
 }

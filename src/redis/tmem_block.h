@@ -42,7 +42,8 @@ int tblock_exists(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 /* TMEM.PUT key value / TMEM.MPUT key value...: pairs the connection's
  * credit covers are posted (stored at once); the client blocks only when
  * one must wait for utmemd's answer (argc checked, keys non-empty). */
-int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
+int tblock_put(RedisModuleCtx *ctx, RedisModuleString **argv);
+int tblock_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc);
 /* TMEM.INFO: utmemd's counters for the tenant and the pool, and its server
  * text, asked asynchronously; answered by tcmd_info_reply(). */
 int tblock_info(RedisModuleCtx *ctx);

@@ -92,7 +92,7 @@ int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		return tcmd_reply_empty_key(ctx, t);
 	/* Posted, or this client alone waits (tmem_block.c); else on
 	 * Redis's thread. */
-	if (tblock_put(ctx, argv, argc))
+	if (tblock_put(ctx, argv))
 		return RM_OK;
 	r = tconn_call(t, "put", tcmd_put_op, &a);
 	if (r < 0) {

@@ -361,7 +361,7 @@ int tcmd_mput(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 		if (klen == 0) /* refuse the whole command: nothing is sent */
 			return tcmd_reply_empty_key(ctx, t);
 	}
-	if (tblock_put(ctx, argv, argc))
+	if (tblock_mput(ctx, argv, argc))
 		return RM_OK;
 	r = tconn_call(t, "mput", tcmd_multi_op, &m);
 	if (r == 0 && m.first_err == 0)

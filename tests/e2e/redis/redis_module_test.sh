@@ -1118,6 +1118,14 @@ expect_eq "MPUT: the accepted pair is stored" "$(r1 tmem.get m1)" new
 expect_eq "MPUT: the refused key holds no value" "$(r1n tmem.get m2)" "(nil)"
 expect_eq "INFO refused_quota" "$(info_field refused_quota)" 1
 expect_eq "INFO refused_toobig" "$(info_field refused_toobig)" 4
+# An MPUT of one pair is an MPUT: its refusal says how many pairs were
+# stored, whether it blocks its client or runs synchronously (Lua).
+expect_eq "MPUT of one pair over max_value" \
+	"$(r1 -x tmem.mput m3 <"$T/v2m")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes (0 of 1 pairs stored; refused keys hold no value)"
+expect_prefix "MPUT of one pair over max_value, from Lua" \
+	"$(r1 -x eval "return redis.call('tmem.mput', KEYS[1], ARGV[1])" 1 m3 <"$T/v2m")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes (0 of 1 pairs stored; refused keys hold no value)"
 
 # Exactly at max_value is accepted and read back whole; one byte more is not.
 stop_utmemd
