@@ -318,7 +318,6 @@ static void tcmd_mput_done(struct tconn *t, struct tcmd_multi *m, int argi,
 			   int p, ssize_t res)
 {
 	size_t klen, vlen;
-	const char *key = tcmd_arg(m, argi, &klen);
 
 	if (res >= 0) {
 		(void)tcmd_arg(m, argi + 1, &vlen);
@@ -327,9 +326,12 @@ static void tcmd_mput_done(struct tconn *t, struct tcmd_multi *m, int argi,
 		t->n.put_bytes += vlen;
 		return;
 	}
-	if (res == -EMSGSIZE)
-		tcmd_forget(t, key, klen);
+	/* No tcmd_forget() here: libutmem queued a value over max_value as an
+	 * INVALIDATE in the PUT's place, so the old value went in order. One
+	 * sent now, after the whole batch, would also remove what a later
+	 * pair of the same key stored. A key over max_key holds nothing. */
 	if (m->first_err == 0) {
+		(void)tcmd_arg(m, argi, &klen);
 		m->first_err = res;
 		m->first_what = tcmd_size_what(t, klen);
 	}

@@ -1126,6 +1126,18 @@ expect_eq "MPUT of one pair over max_value" \
 expect_prefix "MPUT of one pair over max_value, from Lua" \
 	"$(r1 -x eval "return redis.call('tmem.mput', KEYS[1], ARGV[1])" 1 m3 <"$T/v2m")" \
 	"TOOBIG value exceeds utmemd limit of 1048576 bytes (0 of 1 pairs stored; refused keys hold no value)"
+# Synchronously (Lua) too, a refused pair removes its key's old value in
+# order, before the pairs after it: a later pair of the same key is stored
+# (the last value wins), and the refused key alone holds no value.
+expect_prefix "MPUT k <too big> k small, from Lua" \
+	"$(r1 -x eval "return redis.call('tmem.mput', KEYS[1], ARGV[1], KEYS[1], 'small')" 1 m4 <"$T/v2m")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes (1 of 2 pairs stored;"
+expect_eq "... the last value of the repeated key wins" "$(r1 tmem.get m4)" small
+expect_eq "PUT before a refused MPUT from Lua" "$(r1 tmem.put m5 old)" OK
+expect_prefix "MPUT of a value over max_value, from Lua" \
+	"$(r1 -x eval "return redis.call('tmem.mput', KEYS[1], ARGV[1])" 1 m5 <"$T/v2m")" \
+	"TOOBIG value exceeds utmemd limit of 1048576 bytes (0 of 1 pairs stored;"
+expect_eq "... the refused key holds no value" "$(r1n tmem.get m5)" "(nil)"
 
 # Exactly at max_value is accepted and read back whole; one byte more is not.
 stop_utmemd
