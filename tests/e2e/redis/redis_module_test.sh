@@ -1266,6 +1266,8 @@ for v in 0 600001 +5 ' 5' '5 ' -0 -5 0x10 1e3 '' 18446744073709551617; do
 done
 load_fails "with a bad pool name" "utmem: not loaded: bad value for pool: 'a/b'" \
 	"addr=unix:$USOCK" pool=a/b
+load_fails "with the pool name '..'" "utmem: not loaded: bad value for pool: '..'" \
+	"addr=unix:$USOCK" pool=..
 load_fails "with a malformed address" \
 	"utmem: not loaded: bad value for addr: 'nonsense'" addr=nonsense pool=p
 # One line says it: not also "cannot use utmemd at nonsense: ...".
