@@ -655,6 +655,11 @@ keys3=()
 for i in $(seq 300); do keys3+=("n$i"); done
 expect_eq "socket only: MGET of 300 keys (more than one async wave: batches)" \
 	"$(r3 tmem.mget "${keys3[@]}" | grep -c '^$')" 300
+# More than 256 keys do not block their client: they run synchronously,
+# in batches (docs/redis.md, "Synchronous fallback"), EXISTS as MGET.
+sync0=$(r3info async_sync)
+expect_eq "socket only: EXISTS of 300 keys" "$(r3 tmem.exists "${keys3[@]}")" 0
+expect_eq "... took the synchronous path" "$(($(r3info async_sync) - sync0))" 1
 expect_eq "socket only: MGET of a 300 KB value and a miss, by content" \
 	"$(r3 tmem.mget m1 nokey | md5sum)" "$(printf '%s\n\n\n' "$big" | md5sum)"
 # A PUT waiting for a stopped utmemd holds up only its own client; it is
