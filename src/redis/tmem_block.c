@@ -407,11 +407,8 @@ static int tblock_submit_put(struct tconn *t, struct tblock_cmd *b, int i)
 		t->n.async_inflight++;
 		return 0;
 	}
-	if (r == -EMSGSIZE) {
+	if (r == -EMSGSIZE) /* utmem_put drops the old value, then refuses */
 		r = utmem_put(t->c, t->pool, key, k->klen, val, k->vlen);
-		if (r == -EMSGSIZE)
-			tcmd_forget(t, key, k->klen);
-	}
 	/* The bound, no asynchronous requests here, the link: the caller's. */
 	if (r == -EAGAIN || r == -EOPNOTSUPP || tconn_is_link_error(r))
 		return r;

@@ -50,18 +50,6 @@ int tcmd_reply_empty_key(RedisModuleCtx *ctx, struct tconn *t)
 	return rm.ReplyWithError(ctx, "ERR utmemd cannot store an empty key");
 }
 
-/*
- * A PUT refused for its size must leave no value under the key, like any
- * refused PUT. The daemon guarantees that for refusals it decides; this
- * covers a refusal made before the request left the library. Best effort:
- * the result is ignored (a miss is the expected outcome).
- */
-void tcmd_forget(struct tconn *t, const char *key, size_t klen)
-{
-	if (t->c != NULL && klen <= utmem_max_key(t->c))
-		(void)utmem_invalidate(t->c, t->pool, key, klen);
-}
-
 /* ---- TMEM.PUT key value (alias TMEMPUT) ---- */
 
 struct tcmd_put {
@@ -95,12 +83,9 @@ int tcmd_put(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (tblock_put(ctx, argv))
 		return RM_OK;
 	r = tconn_call(t, "put", tcmd_put_op, &a);
-	if (r < 0) {
-		if (r == -EMSGSIZE)
-			tcmd_forget(t, a.key, a.klen);
+	if (r < 0) /* -EMSGSIZE: libutmem dropped the old value already */
 		return tconn_reply_error(ctx, t, (int)r,
 					 tcmd_size_what(t, a.klen), NULL);
-	}
 	t->n.puts++;
 	t->n.put_bytes += a.vlen;
 	return rm.ReplyWithSimpleString(ctx, "OK");

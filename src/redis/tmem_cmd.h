@@ -41,13 +41,12 @@ int tcmd_info_reply(RedisModuleCtx *ctx, int64_t err,
  * utmemd cannot hold at all). tcmd_reply_empty_key: the error reply for a
  * write under an empty key; returns RM_OK. tcmd_size_what: whether a
  * -EMSGSIZE for a key of klen bytes is about the key or the value (the key
- * when it is over utmemd's max_key). tcmd_forget: best-effort
- * INVALIDATE after a PUT refused for its size.
+ * when it is over utmemd's max_key). A PUT refused for its size needs no
+ * INVALIDATE of ours: libutmem sends one in its place (utmem.h).
  */
 int tcmd_no_value(ssize_t res, size_t klen);
 enum tconn_what tcmd_size_what(const struct tconn *t, size_t klen);
 int tcmd_reply_empty_key(RedisModuleCtx *ctx, struct tconn *t);
-void tcmd_forget(struct tconn *t, const char *key, size_t klen);
 
 /*
  * tmem_register.c: register every command (TMEM.PUT, TMEM.GET, TMEM.POP,

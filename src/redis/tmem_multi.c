@@ -326,9 +326,9 @@ static void tcmd_mput_done(struct tconn *t, struct tcmd_multi *m, int argi,
 		t->n.put_bytes += vlen;
 		return;
 	}
-	/* No tcmd_forget() here: libutmem queued a value over max_value as an
-	 * INVALIDATE in the PUT's place, so the old value went in order. One
-	 * sent now, after the whole batch, would also remove what a later
+	/* Nothing to invalidate here: libutmem queued a value over max_value
+	 * as an INVALIDATE in the PUT's place, so the old value went in order.
+	 * One sent now, after the whole batch, would also remove what a later
 	 * pair of the same key stored. A key over max_key holds nothing. */
 	if (m->first_err == 0) {
 		(void)tcmd_arg(m, argi, &klen);
