@@ -315,6 +315,13 @@ UTMEM_API const char *utmem_strerror(int err);
 UTMEM_API int utmem_connect(const char *addr, const struct utmem_options *opt,
 			    utmem_client **out);
 
+/*
+ * Is addr written as utmem_connect() takes it (the forms above)? Nothing is
+ * dialled, resolved or opened: a program can check a configured address
+ * before it needs the connection. Returns 0 or -EINVAL.
+ */
+UTMEM_API int utmem_addr_check(const char *addr);
+
 /* Close the connection and free the client. Accepts NULL. */
 UTMEM_API void utmem_close(utmem_client *c);
 

@@ -409,6 +409,13 @@ static uint32_t bench_mode(unsigned flags)
 	return m;
 }
 
+int utmem_addr_check(const char *addr)
+{
+	struct uclient_addr a;
+
+	return uclient_addr_parse(addr, &a) < 0 ? -EINVAL : 0;
+}
+
 int utmem_connect(const char *addr, const struct utmem_options *opt,
 		  utmem_client **out)
 {

@@ -28,6 +28,10 @@
 #define TMOD_VERSION \
 	(UTMEM_VERSION_MAJOR * 10000 + UTMEM_VERSION_MINOR * 100 + \
 	 UTMEM_VERSION_PATCH)
+/* What addr= may be, for the messages that refuse one. */
+#define TMOD_ADDR_FORMS                                                         \
+	"(expected unix:PATH, tcp:HOST:PORT with token=, vsock:CID:PORT, or in " \
+	"a guest ivshmem:, dev:PATH or virtio-serial:NAME)"
 #define TMOD_USAGE \
 	"usage: loadmodule utmem.so addr=ADDRESS pool=NAME " \
 	"[kind=persistent|ephemeral] [timeout_ms=1..600000] [token=TOKEN]"
@@ -201,6 +205,14 @@ static int tmod_parse(struct tconn_cfg *cfg, RedisModuleString **argv,
 					      : "pool= is required");
 		return -EINVAL;
 	}
+	/* Checked here, on Redis's thread: the dial thread's answer may come
+	 * after tconn_ready() stops waiting for it (timeout_ms=1 on a busy
+	 * host), and the module would load with an address no dial reaches. */
+	if (utmem_addr_check(cfg->addr) < 0) {
+		snprintf(why->msg, sizeof(why->msg), "bad value for addr: '%.64s' %s",
+			 cfg->addr, TMOD_ADDR_FORMS);
+		return -EINVAL;
+	}
 	/* utmemd knows a TCP client only by its token: without one every
 	 * command would be refused (NOPERM), so refuse to load instead. */
 	if (strncmp(cfg->addr, "tcp:", 4) == 0 && cfg->token[0] == '\0') {
@@ -285,11 +297,8 @@ int RedisModule_OnLoad(RedisModuleCtx *ctx, RedisModuleString **argv, int argc)
 	if (err == -EINVAL) {
 		/* libutmem could not parse the address (or TCP lacks token=):
 		 * no later attempt can succeed, so say so now. */
-		rm_log(ctx, "warning",
-		       "utmem: not loaded: bad value for addr: '%s' (expected "
-		       "unix:PATH, tcp:HOST:PORT with token=, vsock:CID:PORT, or in "
-		       "a guest ivshmem:, dev:PATH or virtio-serial:NAME)",
-		       cfg.addr);
+		rm_log(ctx, "warning", "utmem: not loaded: bad value for addr: '%s' %s",
+		       cfg.addr, TMOD_ADDR_FORMS);
 		goto err_ready;
 	}
 	if (err == -EINPROGRESS)

@@ -1275,6 +1275,14 @@ load_fails "with the pool name '..'" "utmem: not loaded: bad value for pool: '..
 	"addr=unix:$USOCK" pool=..
 load_fails "with a malformed address" \
 	"utmem: not loaded: bad value for addr: 'nonsense'" addr=nonsense pool=p
+# Refused on Redis's thread, not only if the dial thread answers within
+# min(100 ms, timeout_ms): with timeout_ms=1 on a busy host it once could
+# come too late and the module loaded with an address no dial reaches.
+for i in 1 2 3; do
+	load_fails "with a malformed address and timeout_ms=1 ($i)" \
+		"utmem: not loaded: bad value for addr: 'vsock:cid:port'" \
+		addr=vsock:cid:port pool=p timeout_ms=1
+done
 # One line says it: not also "cannot use utmemd at nonsense: ...".
 expect_eq "a malformed address is logged once" \
 	"$(grep -c "at nonsense: load: connect" "$T/redis2.log")" 0

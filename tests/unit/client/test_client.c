@@ -129,6 +129,14 @@ static void test_addresses_parse(void **state)
 	assert_int_equal(a.kind, UCLIENT_DEV);
 	assert_string_equal(a.path, "/dev/utmem");
 	assert_int_equal(uclient_addr_parse("dev:", &a), -EINVAL);
+	/* The public check says what the parser says, dialling nothing. */
+	assert_int_equal(utmem_addr_check("unix:/nonexistent/x.sock"), 0);
+	assert_int_equal(utmem_addr_check("tcp:[::1]:80"), 0);
+	assert_int_equal(utmem_addr_check("vsock:2:1234"), 0);
+	assert_int_equal(utmem_addr_check("nonsense"), -EINVAL);
+	assert_int_equal(utmem_addr_check("tcp:h:70000"), -EINVAL);
+	assert_int_equal(utmem_addr_check("dev:"), -EINVAL);
+	assert_int_equal(utmem_addr_check(NULL), -EINVAL);
 	(void)state;
 }
 
