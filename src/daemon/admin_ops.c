@@ -480,6 +480,7 @@ static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
 	struct uadm_wbuf rep;
 	struct uadm_rbuf r;
 	struct ud_tenant *t;
+	const char *what;
 	uint32_t frozen;
 	int err;
 
@@ -498,10 +499,11 @@ static void op_tenant_freeze(struct ud_conn *c, const struct uwire_frame *f)
 		reply_err(c, &f->hdr, ud_status(err), "no tenant named '%s'", name);
 		return;
 	}
-	ud_info("tenant %s %s", name, frozen ? "frozen: PUTs refused" : "thawed");
+	/* The line printed is the line logged, as for every change. */
+	what = frozen ? "frozen: PUTs refused, GETs and INVALIDATEs served" : "thawed";
+	ud_info("tenant '%s' %s", name, what);
 	uadm_wbuf_init(&rep);
-	ud_text(&rep, "tenant %s %s\n", name,
-		frozen ? "frozen: PUTs refused, GETs and INVALIDATEs served" : "thawed");
+	ud_text(&rep, "tenant '%s' %s\n", name, what);
 	ud_reply_text(c, &f->hdr, UWIRE_S_OK, &rep);
 }
 

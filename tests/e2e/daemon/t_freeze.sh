@@ -17,7 +17,9 @@ A=$RUN/a.sock
 B=$RUN/b.sock
 "$E2E_CLIENT" put "$A" p k1 one || fail "PUT before freezing"
 "$E2E_CLIENT" put "$A" p k2 two || fail "PUT before freezing"
-ctl tenant freeze a || fail "utmemctl tenant freeze"
+out=$(ctl tenant freeze a) || fail "utmemctl tenant freeze"
+# Every change prints what it did and utmemd logs the same line.
+grep -qF "utmemd info: $out" "$T/d.log" || fail "freeze printed '$out', the log has: $(grep -F frozen "$T/d.log")"
 ctl tenant list | grep -q '^a .*(frozen)' || fail "tenant list does not mark a frozen: $(ctl tenant list)"
 json=$(ctl --json stats)
 printf '%s' "$json" | tr '{' '\n' | grep '"name":"a"' | grep -q '"frozen":true' ||
@@ -30,7 +32,8 @@ ok "frozen: PUT -EROFS and key left empty, GET served, other tenant unaffected"
 json=$(ctl --json stats)
 refused=$(json_num "$json" a refused_puts)
 [ "${refused:-0}" -ge 2 ] || fail "refused_puts $refused, want >= 2: $json"
-ctl tenant thaw a || fail "utmemctl tenant thaw"
+out=$(ctl tenant thaw a) || fail "utmemctl tenant thaw"
+grep -qF "utmemd info: $out" "$T/d.log" || fail "thaw printed '$out', the log has: $(grep -F thawed "$T/d.log")"
 "$E2E_CLIENT" put "$A" p k2 again || fail "PUT after thawing"
 "$E2E_CLIENT" get "$A" p k2 again || fail "GET after thawing"
 ctl tenant freeze nosuch 2>/dev/null && fail "freezing an unknown tenant succeeded"
