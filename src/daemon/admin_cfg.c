@@ -247,7 +247,8 @@ static void report_value(const struct ud_daemon *d, const struct ud_setting *s,
 
 /* One line per setting of a record whose value differs and that took
  * effect (at, rec: ud_apply_took); boot: the record as running, for the
- * settings that take a restart (the main one), else NULL. */
+ * settings that take a restart (the main one) or are given at creation (a
+ * tenant's, as it was made), else NULL. */
 static void diff_record(const struct ud_daemon *d, enum ud_scope scope,
 			const char *what, const void *old, const void *new,
 			const void *boot, const struct ud_apply_at *at, size_t rec,
@@ -269,7 +270,7 @@ static void diff_record(const struct ud_daemon *d, enum ud_scope scope,
 			continue;
 		if (s->flags & UD_SF_SECRET)
 			ud_text(rep, "%s%s changed\n", what, s->key);
-		else if ((s->flags & UD_SF_RESTART) && boot)
+		else if ((s->flags & (UD_SF_RESTART | UD_SF_CREATE)) && boot)
 			diff_restart(s, what, boot, a, b, rep);
 		else
 			ud_text(rep, "%s%s: %s -> %s%s\n", what, s->key, a[0] ? a : "(none)",
@@ -316,7 +317,9 @@ static void describe_changes(struct ud_daemon *d, const struct ud_cfg *old,
 			continue;
 		}
 		snprintf(what, sizeof(what), "tenant '%s': ", nt->name);
-		diff_record(d, UD_SCOPE_TENANT, what, ot, nt, NULL, at, i, rep);
+		/* Its creation settings against what it was made with. */
+		diff_record(d, UD_SCOPE_TENANT, what, ot, nt, t ? &t->made : NULL,
+			    at, i, rep);
 	}
 	ud_names_free(&in_old);
 	ud_names_free(&in_next);

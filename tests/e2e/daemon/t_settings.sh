@@ -341,6 +341,17 @@ ctl --json config get tenant a | grep -qF '"key":"socket","value":"elsewhere.soc
 ctl config get tenant v | grep -F "ivshmem" | grep -qF "takes effect" &&
 	fail "config get: an unchanged ivshmem marked pending: $(ctl config get tenant v | grep -F ivshmem)"
 ok "config get marks creation settings a reload changed as pending"
+# A second change is reported against the socket running, not the one
+# the first reload set (operations.md: "against the value running").
+sed -i 's/^socket = elsewhere.sock/socket = other.sock/' "$T/p.ini"
+ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
+grep -qxF "tenant 'a': socket: (none) -> other.sock (takes a restart)" "$T/o" ||
+	fail "second socket change: $(cat "$T/o")"
+sed -i 's/^socket = other.sock/socket = elsewhere.sock/' "$T/p.ini"
+ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
+grep -qxF "tenant 'a': socket: (none) -> elsewhere.sock (takes a restart)" "$T/o" ||
+	fail "socket changed back: $(cat "$T/o")"
+ok "a creation setting changed twice is reported against what runs"
 # Another socket put at the name is not utmemd's to change.
 rm "$RUN/a.sock"
 python3 -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$RUN/a.sock"
