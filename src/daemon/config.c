@@ -323,28 +323,6 @@ err:
 
 /* ---- checks across values ---- */
 
-int ud_socket_too_long(const char *what, const char *dir, const char *name,
-		       char *msg, size_t msglen)
-{
-	size_t n = name[0] == '/' ? strlen(name) : strlen(dir) + 1 + strlen(name);
-	char full[2 * UD_PATH_MAX + 4096];
-
-	if (n < UD_PATH_MAX)
-		return 0;
-	if (name[0] == '/')
-		snprintf(full, sizeof(full), "%s", name);
-	else
-		snprintf(full, sizeof(full), "%s/%s", dir, name);
-	if (n <= 120)
-		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %s",
-			 what, n, UD_PATH_MAX - 1, full);
-	else
-		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %.56s...%s",
-			 what, n, UD_PATH_MAX - 1, full,
-			 full + strlen(full) - 56);
-	return -ENAMETOOLONG;
-}
-
 void ud_socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
 {
 	if (t->socket[0])
@@ -393,6 +371,39 @@ static char *socket_file(const char *run_dir, const char *name)
 		snprintf(out, cap, "%s", abs ? "/" : ".");
 	free(raw);
 	return out;
+}
+
+/*
+ * Is the socket name, in run directory dir, too long for sun_path? Measured
+ * as utmemd will bind it: a relative dir (the default ./run/utmem, or
+ * --run-dir r) is made absolute before anything is bound, so it counts
+ * from the working directory, as socket_file() spells it.
+ */
+int ud_socket_too_long(const char *what, const char *dir, const char *name,
+		       char *msg, size_t msglen)
+{
+	char *file = name[0] == '/' ? NULL : socket_file(dir, name);
+	char full[2 * UD_PATH_MAX + 4096];
+	size_t n;
+
+	if (file)
+		snprintf(full, sizeof(full), "%s", file);
+	else if (name[0] == '/')
+		snprintf(full, sizeof(full), "%s", name);
+	else /* out of memory: as written */
+		snprintf(full, sizeof(full), "%s/%s", dir, name);
+	free(file);
+	n = strlen(full);
+	if (n < UD_PATH_MAX)
+		return 0;
+	if (n <= 120)
+		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %s",
+			 what, n, UD_PATH_MAX - 1, full);
+	else
+		snprintf(msg, msglen, "%s path too long (%zu bytes, at most %d): %.56s...%s",
+			 what, n, UD_PATH_MAX - 1, full,
+			 full + strlen(full) - 56);
+	return -ENAMETOOLONG;
 }
 
 /*

@@ -182,3 +182,24 @@ timeout 20 "$UTMEMD" -t --run-dir "$T/run-dir-of-some-length" -c "$T/long.ini" \
 grep -qF "tenant 'a': socket path too long (" "$T/long-t.err" ||
 	fail "long path, -t: $(cat "$T/long-t.err")"
 ok "-t refuses them too: $(cat "$T/long-t.err")"
+# A relative run directory (the default ./run/utmem, or --run-dir r) is
+# made absolute before anything is bound: a socket path that fits as
+# written but not from the working directory is refused by the check and
+# at start alike, with the path utmemd would bind, before any directory
+# is made.
+WD=$T/w
+mkdir -p "$WD"
+n=$((112 - ${#WD} - 8)) # WD + "/r/" + NAME + ".sock" = 112 bytes
+NAME=$(printf 's%.0s' $(seq "$n"))
+printf '[tenant a]\nsocket = %s.sock\n' "$NAME" >"$T/rel.ini"
+(cd "$WD" && timeout 20 "$UTMEMD" -t --run-dir r -c "$T/rel.ini") >/dev/null 2>"$T/rel-t.err" &&
+	fail "check passed a socket path too long once the run directory is absolute"
+grep -qF "tenant 'a': socket path too long (112 bytes, at most 107): $WD/r/" "$T/rel-t.err" ||
+	fail "relative run dir, -t: $(cat "$T/rel-t.err")"
+(cd "$WD" && timeout 20 "$UTMEMD" --run-dir ./r -c "$T/rel.ini") >/dev/null 2>"$T/rel.err" &&
+	fail "too long socket path under a relative run directory accepted"
+[ "$(wc -l <"$T/rel.err")" -eq 1 ] || fail "relative run dir: $(cat "$T/rel.err")"
+grep -qF "tenant 'a': socket path too long (112 bytes" "$T/rel.err" ||
+	fail "relative run dir: $(cat "$T/rel.err")"
+[ ! -e "$WD/r" ] || fail "a refused start created its relative run directory"
+ok "relative run directory measured from the working directory: $(cat "$T/rel-t.err")"
