@@ -441,6 +441,7 @@ struct cfg_dups {
 	size_t *socket, *token, *cid, *ivshmem;
 	char (*sockname)[UD_PATH_MAX + 8];
 	char **sockfile; /* socket_file() of each sockname */
+	char **shmfile;  /* socket_file() of each ivshmem, NULL for none */
 	char *admin;     /* socket_file() of the admin socket */
 	size_t n;
 };
@@ -449,7 +450,10 @@ static void dups_free(struct cfg_dups *x)
 {
 	for (size_t i = 0; x->sockfile && i < x->n; i++)
 		free(x->sockfile[i]);
+	for (size_t i = 0; x->shmfile && i < x->n; i++)
+		free(x->shmfile[i]);
 	free(x->sockfile);
+	free(x->shmfile);
 	free(x->admin);
 	free(x->socket);
 	free(x->token);
@@ -471,9 +475,11 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	x->ivshmem = calloc(n, sizeof(size_t));
 	x->sockname = calloc(n, sizeof(*x->sockname));
 	x->sockfile = calloc(n, sizeof(*x->sockfile));
+	x->shmfile = calloc(n, sizeof(*x->shmfile));
 	x->admin = socket_file(cfg->run_dir, "admin.sock");
 	if (!keys || !cids || !x->socket || !x->token || !x->cid ||
-	    !x->ivshmem || !x->sockname || !x->sockfile || !x->admin)
+	    !x->ivshmem || !x->sockname || !x->sockfile || !x->shmfile ||
+	    !x->admin)
 		goto out;
 	x->n = cfg->ntenants;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
@@ -496,8 +502,20 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	}
 	if ((err = first_dups(cfg->ntenants, keys, x->cid)))
 		goto out;
-	for (size_t i = 0; i < cfg->ntenants; i++)
-		keys[i] = cfg->tenants[i].ivshmem;
+	/* Region files as vm_start() resolves them (relative: in the run
+	 * directory): two spellings of one file are one region, which two
+	 * tenants' threads would both serve. */
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		keys[i] = NULL;
+		if (!cfg->tenants[i].ivshmem[0])
+			continue;
+		x->shmfile[i] = socket_file(cfg->run_dir, cfg->tenants[i].ivshmem);
+		if (!x->shmfile[i]) {
+			err = -ENOMEM;
+			goto out;
+		}
+		keys[i] = x->shmfile[i];
+	}
 	err = first_dups(cfg->ntenants, keys, x->ivshmem);
 out:
 	free(keys);
@@ -539,8 +557,16 @@ static int check_vm(struct ud_cfg *cfg, size_t i, const struct cfg_dups *x,
 		return -EINVAL;
 	}
 	if (x->ivshmem[i] != SIZE_MAX) {
-		snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
-			 t->name, t->ivshmem, cfg->tenants[x->ivshmem[i]].name);
+		const struct ud_cfg_tenant *o = &cfg->tenants[x->ivshmem[i]];
+
+		/* Spelt alike, or two spellings of one file. */
+		if (strcmp(t->ivshmem, o->ivshmem) == 0)
+			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s'",
+				 t->name, t->ivshmem, o->name);
+		else
+			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s' as ivshmem '%s' (both are %.200s)",
+				 t->name, t->ivshmem, o->name, o->ivshmem,
+				 x->shmfile[i]);
 		return -EINVAL;
 	}
 	return 0;

@@ -175,6 +175,13 @@ static void test_errors(void **state)
 	     &cfg, 4, "tenant 'c': vsock_cid 7 already used by 'a'");
 	load("[tenant a]\nivshmem = r\n[tenant b]\nivshmem = q\n[tenant c]\nivshmem = r\n",
 	     &cfg, 5, "tenant 'c': ivshmem 'r' already used by 'a'");
+	/* Two spellings of one region file are one region: both tenants'
+	 * VM threads would serve it, each guest reaching the other's data. */
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nivshmem = a.shm\n"
+	     "[tenant b]\nivshmem = /r//a.shm\n", &cfg, 5,
+	     "tenant 'b': ivshmem '/r//a.shm' already used by 'a' as ivshmem 'a.shm' (both are /r/a.shm)");
+	load("[tenant a]\nivshmem = ./r\n[tenant b]\nivshmem = r\n", &cfg, 3,
+	     "tenant 'b': ivshmem 'r' already used by 'a' as ivshmem './r'");
 	load("[pool p]\nkind = ephemeral\n[pool q]\nkind = ephemeral\n[pool p]\n",
 	     &cfg, 5, "duplicate pool 'p'");
 	load("[tenant a]\n[tenant b]\n[tenant a]\n", &cfg, 3, "(first at line 1)");
