@@ -366,8 +366,17 @@ static void on_events(struct ud_vm *vm, struct epoll_event *ev, int n,
 			*stop = 1;
 		else if (src == &vm->lis_src)
 			ud_vm_bell_accept(vm);
-		else if (src == &vm->qemu_src)
+		else if (src == &vm->qemu_src) {
 			ud_vm_bell_event(vm);
+			/* QEMU left: its guest is gone, and the session with it
+			 * (its buffers are not held until the next attach). */
+			if (vm->qemu_fd < 0 && vm->session) {
+				ud_info_rl("tenant '%s': VM session %llu closed: QEMU left",
+					   vm->t->name,
+					   (unsigned long long)vm->session_no);
+				session_end(vm);
+			}
+		}
 		else if (src == &vm->in_src)
 			atomic_fetch_add(&vm->rings, 1);
 	}

@@ -128,8 +128,14 @@ if cat /proc/"$DPID"/task/*/syscall >"$T/sys.txt" 2>/dev/null; then
 	ok "the doorbell writer is the one utmemd thread blocked, in write(2)"
 fi
 wait "$BPID" || { cat "$T/block.out"; fail "with a blocked interrupt eventfd"; }
+# That QEMU has left, with the session it served still open: the session
+# ends with it (docs/vm.md), the control block's state says CLOSED (2).
+vm_state() { od -An -t u4 -j $((3072 + 144)) -N 4 "$RUN/vm2.shm" | tr -d ' '; }
+for i in $(seq 1 100); do [ "$(vm_state)" = 2 ] && break; sleep 0.05; done
+[ "$(vm_state)" = 2 ] || fail "QEMU left: vm2's session still open (state $(vm_state))"
+grep -q "tenant 'vm2': VM session 1 closed: QEMU left" "$T/d2.log" || fail "no log of the session's end"
 "$VMCHECK" check "unix:$RUN/host.sock" sp vmshared host -1 9 || fail "host tenant with a blocked doorbell"
-ok "a blocking, full interrupt eventfd stalls no one"
+ok "a blocking, full interrupt eventfd stalls no one; QEMU leaving ends its session"
 
 # The region truncated under utmemd's mapping (as a hostile QEMU could):
 # no SIGBUS death; the VM is dropped with a log line; others are served.
