@@ -85,10 +85,32 @@ static int region_trusted(const struct ud_vm *vm, const struct stat *st,
 }
 
 /*
+ * Is the file of st a region another VM tenant is served from? A reload
+ * can give a path to a new tenant while the tenant that had it keeps its
+ * region until a restart: both threads would then serve one region, each
+ * as its own tenant. Returns 0, or -EBUSY with why in msg.
+ */
+static int region_unserved(const struct ud_vm *vm, const struct stat *st,
+			   char *msg, size_t msglen)
+{
+	for (const struct ud_vm *o = vm->d->vms; o; o = o->next) {
+		struct stat os;
+
+		if (fstat(o->fd, &os) == 0 && os.st_dev == st->st_dev &&
+		    os.st_ino == st->st_ino) {
+			snprintf(msg, msglen, "the file is the region of tenant '%s' until a restart",
+				 o->t->name);
+			return -EBUSY;
+		}
+	}
+	return 0;
+}
+
+/*
  * Open (or create) the region file and size it. An existing file is kept
  * (not replaced), so a QEMU that still maps it sees the new daemon, if it
- * is ours (region_trusted). Returns the fd or -errno (msg says why for
- * -EPERM).
+ * is ours (region_trusted) and no other VM tenant's (region_unserved).
+ * Returns the fd or -errno (msg says why for -EPERM and -EBUSY).
  */
 static int region_open(struct ud_vm *vm, char *msg, size_t msglen)
 {
@@ -105,6 +127,8 @@ static int region_open(struct ud_vm *vm, char *msg, size_t msglen)
 		return S_ISREG(st.st_mode) ? err : -EINVAL;
 	}
 	err = region_trusted(vm, &st, msg, msglen);
+	if (!err)
+		err = region_unserved(vm, &st, msg, msglen);
 	if (err) {
 		close(fd);
 		return err;

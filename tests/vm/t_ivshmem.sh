@@ -163,6 +163,22 @@ grep -q "tenant 'vm2': VM thread stopped" "$T/d2.log" || fail "reload did not st
 [ -f "$RUN/vm2.shm" ] || fail "the region file was removed"
 [ -S "$RUN/vm2.bell" ] && fail "the doorbell socket was left behind"
 ok "a reload without the tenant stops its VM thread, keeps the region file"
+
+# A reload that moves vm1 to another file (taking a restart: vm1 keeps
+# its region until then) and gives vm1's file to a new tenant: that file
+# is still vm1's region, so the new tenant does not get it (two threads
+# would serve one region, each guest's requests run as either tenant).
+sed -e 's/^ivshmem = vm1.shm$/ivshmem = vm1b.shm/' "$T/vm.ini" >"$T/vm-swap.ini"
+printf '[tenant vm5]\nivshmem = vm1.shm\nivshmem_size = 256K\n' >>"$T/vm-swap.ini"
+cp "$T/vm-swap.ini" "$T/vm.ini"
+SIZE1=$(stat -c %s "$RUN/vm1.shm") # 0: truncated above, vm1 is broken
+kill -HUP "$DPID"
+for i in $(seq 1 100); do grep -q "reload failed" "$T/d2.log" && break; sleep 0.05; done
+grep -q "tenant 'vm5': ivshmem region $RUN/vm1.shm: the file is the region of tenant 'vm1' until a restart" "$T/d2.log" ||
+	fail "a new tenant was given a region vm1 is still served from"
+grep -q "tenant 'vm5' (VM)" "$T/d2.log" && fail "vm5 serves vm1's region"
+[ "$(stat -c %s "$RUN/vm1.shm")" = "$SIZE1" ] || fail "vm1's region was resized for vm5"
+ok "a region still served for one tenant is not given to another by a reload"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
 
 # A region file that someone else created first is not adopted: in a shared
