@@ -49,7 +49,6 @@
 #define NOSESSION_POLL_NS 20000000u /* no session, no doorbell: look every 20 ms */
 #define BELL_SAFETY_NS 1000000000u  /* with doorbells: look at least every 1 s */
 #define SLICE_NS 20000u         /* spin slices between epoll checks */
-#define VM_LOOP_INDEX 1000u     /* VM loops' index (workers are 1..n) */
 
 /* The control block lives after the ring header in its page (vmshm.h). */
 _Static_assert(sizeof(struct uring_shm) <= UVM_CTL_OFFSET,
@@ -568,7 +567,9 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 	vm->ctl = (struct uvm_ctl *)(vm->hdr + UVM_CTL_OFFSET);
 	memset(vm->hdr, 0, sizeof(struct uring_shm));
 	ctl_init(vm);
-	err = ud_loop_init(d, &vm->loop, VM_LOOP_INDEX);
+	/* After the workers' (1..n): the slot of the tenant's latency
+	 * histograms (metrics.c) that only this thread writes. */
+	err = ud_loop_init(d, &vm->loop, d->boot.workers + 1);
 	if (!err) {
 		vm->epfd = epoll_create1(EPOLL_CLOEXEC);
 		vm->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

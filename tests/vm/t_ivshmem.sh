@@ -199,3 +199,20 @@ timeout 20 "$UTMEMD" --run-dir "$T/run-foreign" -c "$T/foreign.ini" >/dev/null 2
 grep -q "has 2 links" "$T/link.err" || fail "no reason given: $(cat "$T/link.err")"
 ok "a region file with a second link is refused"
 rm "$T/foreign-link.shm"
+
+# A VM's requests are timed for the metrics endpoint like a worker's: its
+# thread has a histogram slot of its own (utmem_request_duration_seconds).
+printf '[utmemd]\ncapacity = 64M\nmetrics = 0\n[tenant vmm]\nivshmem = vmm.shm\nivshmem_size = 256K\n' >"$T/m.ini"
+start_daemon dm "$T/run-m" -c "$T/m.ini"
+MPORT=$(sed -n 's|^metrics: http://127.0.0.1:\([0-9]*\)/metrics$|\1|p' "$T/dm.out")
+[ -n "$MPORT" ] || fail "no metrics line: $(cat "$T/dm.out")"
+"$VMCHECK" put "ivshmem:$T/run-m/vmm.shm" pp vmm-pp k 1000 3 || fail "put over ivshmem"
+exec 3<>"/dev/tcp/127.0.0.1/$MPORT" || fail "cannot reach the metrics endpoint"
+printf 'GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n' >&3
+timeout 10 cat <&3 >"$T/m.txt"
+exec 3<&-
+PUTS=$(sed -n 's/^utmem_request_duration_seconds_count{tenant="vmm",op="put"} //p' "$T/m.txt" | tr -d '\r')
+[ "${PUTS:-0}" -ge 1 ] ||
+	fail "the VM's PUT is not in its latency histogram: $(grep 'duration_seconds_count{tenant="vmm"' "$T/m.txt")"
+ok "a VM's requests are in the latency histograms ($PUTS PUT)"
+stop_daemon "$DPID" || fail "utmemd exit status $?"
