@@ -160,9 +160,13 @@ hostile_end() {
 	stall=$(field "$during" stall_max_us)
 	lim=$((base50 * 10 > base50 + 2000 ? base50 * 10 : base50 + 2000))
 	[ "$d50" -le "$lim" ] || fail "$name: good tenant's median $d50 us, baseline $base50 us (limit $lim)"
-	[ "$d99" -le 250000 ] || fail "$name: good tenant's p99 $d99 us of its own (the machine stalled up to $stall us): $during"
+	# Absolute bounds scale with the build's slowdown (TSan: 10x); the
+	# plain build of make test holds them as written. (One TSan run saw a
+	# 1.16 s round trip of a good tenant while a compiler shared the two
+	# cores; three reruns saw 3.5 ms at most.)
+	[ "$d99" -le $((250000 * SLOWDOWN)) ] || fail "$name: good tenant's p99 $d99 us of its own (the machine stalled up to $stall us): $during"
 	dmax=$(field "$during" own_max_us)
-	[ "$dmax" -le 750000 ] || fail "$name: one of good tenant's round trips took $dmax us of its own (the machine stalled up to $stall us): $during"
+	[ "$dmax" -le $((750000 * SLOWDOWN)) ] || fail "$name: one of good tenant's round trips took $dmax us of its own (the machine stalled up to $stall us): $during"
 	kill "$RSSPID" 2>/dev/null
 	wait "$RSSPID" 2>/dev/null
 	# One sample now too: a short attack can end before the sampler's
