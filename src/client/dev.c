@@ -57,10 +57,14 @@ static int ioc_pool(int fd, unsigned long cmd, uint32_t pool)
 	return ioc(fd, cmd, &pool);
 }
 
-/* The device itself failed (unbound, module gone): the "connection" broke. */
+/*
+ * The device itself failed (unbound, module gone): the "connection" broke.
+ * Not -EBADF: the module answers that for a pool handle gone (destroyed by
+ * another client), a request's own result as on every other transport.
+ */
 static int transport_error(int err)
 {
-	return err == -ENODEV || err == -ENXIO || err == -EBADF || err == -ENOTTY;
+	return err == -ENODEV || err == -ENXIO || err == -ENOTTY;
 }
 
 /* Run r through the device; sets r->result and friends. 0 or -errno. */
