@@ -442,9 +442,40 @@ struct cfg_dups {
 	char (*sockname)[UD_PATH_MAX + 8];
 	char **sockfile; /* socket_file() of each sockname */
 	char **shmfile;  /* socket_file() of each ivshmem, NULL for none */
+	char **bellfile; /* socket_file() of each ivshmem_doorbell, NULL for none */
 	char *admin;     /* socket_file() of the admin socket */
+	/* Every file utmemd makes, in one list: [0] the admin socket, then
+	 * n sockets, n region files, n doorbell sockets (FILE_*); file[k]:
+	 * the first earlier entry naming the same file, or SIZE_MAX. */
+	size_t *file;
 	size_t n;
 };
+
+enum { FILE_SOCKET = 1, FILE_REGION, FILE_BELL };
+
+/* Entry k of cfg_dups.file: its kind (0: the admin socket) and tenant. */
+static unsigned file_kind(const struct cfg_dups *x, size_t k, size_t *tenant)
+{
+	if (k == 0)
+		return 0;
+	*tenant = (k - 1) % x->n;
+	return (unsigned)((k - 1) / x->n) + FILE_SOCKET;
+}
+
+/* What entry k of cfg_dups.file is, in words. */
+static void file_what(const struct ud_cfg *cfg, const struct cfg_dups *x, size_t k,
+		      char *out, size_t outlen)
+{
+	static const char *const kinds[] = {"", "socket", "ivshmem region",
+					    "ivshmem_doorbell"};
+	size_t i = 0;
+	unsigned kind = file_kind(x, k, &i);
+
+	if (kind == 0)
+		snprintf(out, outlen, "utmemd's admin socket");
+	else
+		snprintf(out, outlen, "tenant '%s''s %s", cfg->tenants[i].name, kinds[kind]);
+}
 
 static void dups_free(struct cfg_dups *x)
 {
@@ -452,8 +483,12 @@ static void dups_free(struct cfg_dups *x)
 		free(x->sockfile[i]);
 	for (size_t i = 0; x->shmfile && i < x->n; i++)
 		free(x->shmfile[i]);
+	for (size_t i = 0; x->bellfile && i < x->n; i++)
+		free(x->bellfile[i]);
 	free(x->sockfile);
 	free(x->shmfile);
+	free(x->bellfile);
+	free(x->file);
 	free(x->admin);
 	free(x->socket);
 	free(x->token);
@@ -465,7 +500,7 @@ static void dups_free(struct cfg_dups *x)
 static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 {
 	size_t n = cfg->ntenants ? cfg->ntenants : 1;
-	const char **keys = calloc(n, sizeof(*keys));
+	const char **keys = calloc(n, sizeof(*keys)), **files;
 	char (*cids)[12] = calloc(n, sizeof(*cids));
 	int err = -ENOMEM;
 
@@ -476,10 +511,13 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	x->sockname = calloc(n, sizeof(*x->sockname));
 	x->sockfile = calloc(n, sizeof(*x->sockfile));
 	x->shmfile = calloc(n, sizeof(*x->shmfile));
+	x->bellfile = calloc(n, sizeof(*x->bellfile));
+	x->file = calloc(1 + 3 * n, sizeof(size_t));
+	files = calloc(1 + 3 * n, sizeof(*files));
 	x->admin = socket_file(cfg->run_dir, "admin.sock");
 	if (!keys || !cids || !x->socket || !x->token || !x->cid ||
 	    !x->ivshmem || !x->sockname || !x->sockfile || !x->shmfile ||
-	    !x->admin)
+	    !x->bellfile || !x->file || !files || !x->admin)
 		goto out;
 	x->n = cfg->ntenants;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
@@ -517,8 +555,28 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 		keys[i] = x->shmfile[i];
 	}
 	err = first_dups(cfg->ntenants, keys, x->ivshmem);
+	if (err)
+		goto out;
+	/* Doorbell sockets as vm_start() resolves them; then every file in
+	 * one list: a doorbell or region that is also another file (a
+	 * socket, the admin socket, the other kind) would be bound or
+	 * sized over it. */
+	files[0] = x->admin;
+	for (size_t i = 0; i < cfg->ntenants; i++) {
+		const char *bell = cfg->tenants[i].ivshmem_doorbell;
+
+		if (bell[0] && !(x->bellfile[i] = socket_file(cfg->run_dir, bell))) {
+			err = -ENOMEM;
+			goto out;
+		}
+		files[1 + i] = x->sockfile[i];
+		files[1 + x->n + i] = x->shmfile[i];
+		files[1 + 2 * x->n + i] = x->bellfile[i];
+	}
+	err = first_dups(1 + 3 * x->n, files, x->file);
 out:
 	free(keys);
+	free(files);
 	free(cids);
 	return err;
 }
@@ -527,7 +585,8 @@ out:
  * A VM tenant's settings (docs/vm.md): a vsock CID names one tenant; the
  * ivshmem size defaults to UD_IVSHMEM_DEFAULT_SIZE and must be a power of
  * two (a PCI BAR's size); the size and the doorbell need a region; no two
- * tenants share a region file. Returns 0, or -EINVAL with msg.
+ * tenants share a region file, and neither a region nor a doorbell is a
+ * file utmemd makes for anything else. Returns 0, or -EINVAL with msg.
  */
 static int check_vm(struct ud_cfg *cfg, size_t i, const struct cfg_dups *x,
 		    char *msg, size_t msglen)
@@ -567,6 +626,20 @@ static int check_vm(struct ud_cfg *cfg, size_t i, const struct cfg_dups *x,
 			snprintf(msg, msglen, "tenant '%s': ivshmem '%s' already used by '%s' as ivshmem '%s' (both are %.200s)",
 				 t->name, t->ivshmem, o->name, o->ivshmem,
 				 x->shmfile[i]);
+		return -EINVAL;
+	}
+	/* The region or doorbell is a file utmemd makes for something else. */
+	for (unsigned kind = FILE_REGION; kind <= FILE_BELL; kind++) {
+		size_t k = 1 + (kind - FILE_SOCKET) * x->n + i, j = x->file[k];
+		char other[UST_NAME_MAX + 48];
+
+		if (j == SIZE_MAX)
+			continue;
+		file_what(cfg, x, j, other, sizeof(other));
+		snprintf(msg, msglen, "tenant '%s': %s '%s' is also %s (%.200s)", t->name,
+			 kind == FILE_REGION ? "ivshmem" : "ivshmem_doorbell",
+			 kind == FILE_REGION ? t->ivshmem : t->ivshmem_doorbell, other,
+			 kind == FILE_REGION ? x->shmfile[i] : x->bellfile[i]);
 		return -EINVAL;
 	}
 	return 0;

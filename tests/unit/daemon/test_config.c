@@ -182,6 +182,20 @@ static void test_errors(void **state)
 	     "tenant 'b': ivshmem '/r//a.shm' already used by 'a' as ivshmem 'a.shm' (both are /r/a.shm)");
 	load("[tenant a]\nivshmem = ./r\n[tenant b]\nivshmem = r\n", &cfg, 3,
 	     "tenant 'b': ivshmem 'r' already used by 'a' as ivshmem './r'");
+	/* A doorbell or region that is also another file utmemd makes: it
+	 * would be bound or sized over that one (utmemd refused some only at
+	 * start, the check none). */
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nivshmem = a.shm\nivshmem_doorbell = bell\n"
+	     "[tenant b]\nivshmem = b.shm\nivshmem_doorbell = /r/bell\n", &cfg, 6,
+	     "tenant 'b': ivshmem_doorbell '/r/bell' is also tenant 'a''s ivshmem_doorbell (/r/bell)");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nivshmem = a.shm\nivshmem_doorbell = ./a.shm\n",
+	     &cfg, 3, "tenant 'a': ivshmem_doorbell './a.shm' is also tenant 'a''s ivshmem region (/r/a.shm)");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\n[tenant b]\nivshmem = b.shm\nivshmem_doorbell = a.sock\n",
+	     &cfg, 4, "tenant 'b': ivshmem_doorbell 'a.sock' is also tenant 'a''s socket (/r/a.sock)");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nivshmem = b.sock\n[tenant b]\n",
+	     &cfg, 3, "tenant 'a': ivshmem 'b.sock' is also tenant 'b''s socket (/r/b.sock)");
+	load("[utmemd]\nrun_dir = /r\n[tenant a]\nivshmem = admin.sock\n",
+	     &cfg, 3, "tenant 'a': ivshmem 'admin.sock' is also utmemd's admin socket (/r/admin.sock)");
 	load("[pool p]\nkind = ephemeral\n[pool q]\nkind = ephemeral\n[pool p]\n",
 	     &cfg, 5, "duplicate pool 'p'");
 	load("[tenant a]\n[tenant b]\n[tenant a]\n", &cfg, 3, "(first at line 1)");
