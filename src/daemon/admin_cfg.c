@@ -213,13 +213,16 @@ static struct tenant_snap *snapshot(struct ud_daemon *d, size_t *n)
  * new: against what runs (boot), not the value configured since, which
  * may itself be waiting for the restart.
  */
-static void diff_restart(const struct ud_setting *s, const char *what,
-			 const void *boot, const char *old, const char *new,
-			 struct uadm_wbuf *rep)
+static void report_value(const struct ud_daemon *d, const struct ud_setting *s,
+			 const void *rec, char *out, size_t outlen);
+
+static void diff_restart(const struct ud_daemon *d, const struct ud_setting *s,
+			 const char *what, const void *boot, const char *old,
+			 const char *new, struct uadm_wbuf *rep)
 {
 	char run[UADM_VALUE_MAX + 1];
 
-	ud_setting_format(s, boot, run, sizeof(run));
+	report_value(d, s, boot, run, sizeof(run));
 	if (strcmp(run, new) == 0)
 		ud_text(rep, "%s%s: %s (as running; the pending %s is dropped)\n", what,
 			s->key, new[0] ? new : "(none)", old[0] ? old : "(none)");
@@ -234,15 +237,25 @@ static void unset_value(const struct ud_daemon *d, const struct ud_setting *s,
 /*
  * A value as a change reports it: a tenant's limit not given is the one
  * utmemd applies (as config get shows it), not the 0 that stands for it
- * in the record and that the key itself refuses ("max_conns: 0 -> 8").
+ * in the record and that the key itself refuses ("max_conns: 0 -> 8");
+ * a path the file it names, so that two spellings of one file compare
+ * equal and a default socket is not "(none)".
  */
 static void report_value(const struct ud_daemon *d, const struct ud_setting *s,
 			 const void *rec, char *out, size_t outlen)
 {
+	char *file;
+
 	if ((s->flags & UD_SF_DERIVED) && !ud_setting_is_given(s, rec))
 		unset_value(d, s, rec, out, outlen);
 	else
 		ud_setting_format(s, rec, out, outlen);
+	if (!(s->flags & UD_SF_RUNPATH) || !out[0])
+		return;
+	file = ud_run_file(d->cfg.run_dir, out);
+	if (file)
+		snprintf(out, outlen, "%s", file);
+	free(file);
 }
 
 /* One line per setting of a record whose value differs and that took
@@ -271,7 +284,7 @@ static void diff_record(const struct ud_daemon *d, enum ud_scope scope,
 		if (s->flags & UD_SF_SECRET)
 			ud_text(rep, "%s%s changed\n", what, s->key);
 		else if ((s->flags & (UD_SF_RESTART | UD_SF_CREATE)) && boot)
-			diff_restart(s, what, boot, a, b, rep);
+			diff_restart(d, s, what, boot, a, b, rep);
 		else
 			ud_text(rep, "%s%s: %s -> %s%s\n", what, s->key, a[0] ? a : "(none)",
 				b[0] ? b : "(none)",

@@ -340,7 +340,7 @@ void ud_socket_name(const struct ud_cfg_tenant *t, char *out, size_t outlen)
  * symbolic link it need not undo the name before it. A malloc'ed string,
  * or NULL when out of memory.
  */
-static char *socket_file(const char *run_dir, const char *name)
+char *ud_run_file(const char *run_dir, const char *name)
 {
 	char cwd[4096] = "";
 	size_t cap, n = 0;
@@ -377,12 +377,12 @@ static char *socket_file(const char *run_dir, const char *name)
  * Is the socket name, in run directory dir, too long for sun_path? Measured
  * as utmemd will bind it: a relative dir (the default ./run/utmem, or
  * --run-dir r) is made absolute before anything is bound, so it counts
- * from the working directory, as socket_file() spells it.
+ * from the working directory, as ud_run_file() spells it.
  */
 int ud_socket_too_long(const char *what, const char *dir, const char *name,
 		       char *msg, size_t msglen)
 {
-	char *file = name[0] == '/' ? NULL : socket_file(dir, name);
+	char *file = name[0] == '/' ? NULL : ud_run_file(dir, name);
 	char full[2 * UD_PATH_MAX + 4096];
 	size_t n;
 
@@ -440,10 +440,10 @@ static int first_dups(size_t n, const char *const *keys, size_t *dup)
 struct cfg_dups {
 	size_t *socket, *token, *cid, *ivshmem;
 	char (*sockname)[UD_PATH_MAX + 8];
-	char **sockfile; /* socket_file() of each sockname */
-	char **shmfile;  /* socket_file() of each ivshmem, NULL for none */
-	char **bellfile; /* socket_file() of each ivshmem_doorbell, NULL for none */
-	char *admin;     /* socket_file() of the admin socket */
+	char **sockfile; /* ud_run_file() of each sockname */
+	char **shmfile;  /* ud_run_file() of each ivshmem, NULL for none */
+	char **bellfile; /* ud_run_file() of each ivshmem_doorbell, NULL for none */
+	char *admin;     /* ud_run_file() of the admin socket */
 	/* Every file utmemd makes, in one list: [0] the admin socket, then
 	 * n sockets, n region files, n doorbell sockets (FILE_*); file[k]:
 	 * the first earlier entry naming the same file, or SIZE_MAX. */
@@ -514,7 +514,7 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	x->bellfile = calloc(n, sizeof(*x->bellfile));
 	x->file = calloc(1 + 3 * n, sizeof(size_t));
 	files = calloc(1 + 3 * n, sizeof(*files));
-	x->admin = socket_file(cfg->run_dir, "admin.sock");
+	x->admin = ud_run_file(cfg->run_dir, "admin.sock");
 	if (!keys || !cids || !x->socket || !x->token || !x->cid ||
 	    !x->ivshmem || !x->sockname || !x->sockfile || !x->shmfile ||
 	    !x->bellfile || !x->file || !files || !x->admin)
@@ -522,7 +522,7 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	x->n = cfg->ntenants;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		ud_socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
-		x->sockfile[i] = socket_file(cfg->run_dir, x->sockname[i]);
+		x->sockfile[i] = ud_run_file(cfg->run_dir, x->sockname[i]);
 		if (!x->sockfile[i])
 			goto out;
 		keys[i] = x->sockfile[i];
@@ -547,7 +547,7 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 		keys[i] = NULL;
 		if (!cfg->tenants[i].ivshmem[0])
 			continue;
-		x->shmfile[i] = socket_file(cfg->run_dir, cfg->tenants[i].ivshmem);
+		x->shmfile[i] = ud_run_file(cfg->run_dir, cfg->tenants[i].ivshmem);
 		if (!x->shmfile[i]) {
 			err = -ENOMEM;
 			goto out;
@@ -565,7 +565,7 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	for (size_t i = 0; i < cfg->ntenants; i++) {
 		const char *bell = cfg->tenants[i].ivshmem_doorbell;
 
-		if (bell[0] && !(x->bellfile[i] = socket_file(cfg->run_dir, bell))) {
+		if (bell[0] && !(x->bellfile[i] = ud_run_file(cfg->run_dir, bell))) {
 			err = -ENOMEM;
 			goto out;
 		}

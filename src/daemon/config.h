@@ -131,6 +131,9 @@ struct ud_cfg {
 #define UD_SF_SECRET (1u << 2)   /* never sent or logged: CONFIG_GET masks it */
 #define UD_SF_CREATE (1u << 3)   /* may be given when the section is created,
 				    not changed later (a tenant's socket) */
+#define UD_SF_RUNPATH (1u << 5)  /* a path, relative ones in the run
+				    directory: change reports show the
+				    file (ud_run_file) */
 #define UD_SF_DERIVED (1u << 4)  /* not given, utmemd uses a value it works
 				    out (admin_cfg.c unset_value): config get
 				    and change reports show that, not 0 */
@@ -251,6 +254,13 @@ int ud_cfg_check(struct ud_cfg *cfg, int *line, char *msg, size_t msglen);
  * and the file name are what to fix), else 0. One message for the admin
  * socket and every tenant's, at check and at start.
  */
+/*
+ * The file a path setting names (a socket, a region file): a relative name
+ * is in the run directory, a relative run directory in the working
+ * directory; "//" and "/./" collapsed, ".." kept. malloc'ed, or NULL when
+ * out of memory.
+ */
+char *ud_run_file(const char *run_dir, const char *name);
 int ud_socket_too_long(const char *what, const char *dir, const char *name,
 		       char *msg, size_t msglen);
 /* A tenant's socket as the config names it (relative to the run directory

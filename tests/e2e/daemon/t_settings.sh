@@ -323,7 +323,8 @@ grep -qF "tenant 'a': 'socket' is set when it is created; remove and add it agai
 ok "creation settings refused with the commands that change them"
 sed -i 's/^mode = 0600/mode = 0600\nsocket = elsewhere.sock/; s/^kind = ephemeral/kind = persistent/' "$T/p.ini"
 ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
-grep -qF "tenant 'a': socket: (none) -> elsewhere.sock (takes a restart)" "$T/o" ||
+# Paths as the files they name: the default socket is not "(none)".
+grep -qF "tenant 'a': socket: $RUN/a.sock -> $RUN/elsewhere.sock (takes a restart)" "$T/o" ||
 	fail "socket change: $(cat "$T/o")"
 grep -qF "pool 'pk': kind: ephemeral -> persistent (takes a restart)" "$T/o" ||
 	fail "kind change: $(cat "$T/o")"
@@ -345,12 +346,20 @@ ok "config get marks creation settings a reload changed as pending"
 # the first reload set (operations.md: "against the value running").
 sed -i 's/^socket = elsewhere.sock/socket = other.sock/' "$T/p.ini"
 ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
-grep -qxF "tenant 'a': socket: (none) -> other.sock (takes a restart)" "$T/o" ||
+grep -qxF "tenant 'a': socket: $RUN/a.sock -> $RUN/other.sock (takes a restart)" "$T/o" ||
 	fail "second socket change: $(cat "$T/o")"
 sed -i 's/^socket = other.sock/socket = elsewhere.sock/' "$T/p.ini"
 ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
-grep -qxF "tenant 'a': socket: (none) -> elsewhere.sock (takes a restart)" "$T/o" ||
+grep -qxF "tenant 'a': socket: $RUN/a.sock -> $RUN/elsewhere.sock (takes a restart)" "$T/o" ||
 	fail "socket changed back: $(cat "$T/o")"
+# Back to the running socket, spelt otherwise: the same file, nothing to
+# wait for.
+sed -i 's|^socket = elsewhere.sock|socket = ./a.sock|' "$T/p.ini"
+ctl reload >"$T/o" || fail "reload: $(cat "$T/o")"
+grep -qxF "tenant 'a': socket: $RUN/a.sock (as running; the pending $RUN/elsewhere.sock is dropped)" "$T/o" ||
+	fail "socket back to the running one: $(cat "$T/o")"
+sed -i 's|^socket = ./a.sock|socket = elsewhere.sock|' "$T/p.ini"
+ctl reload >/dev/null || fail "reload back"
 ok "a creation setting changed twice is reported against what runs"
 # Another socket put at the name is not utmemd's to change.
 rm "$RUN/a.sock"
