@@ -664,7 +664,9 @@ static void op_log_level(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	atomic_store(&ud_log_level, (int)lvl);
-	ud_info("log level set to %s", uadm_log_level_name((int)lvl));
+	/* The line utmemctl prints (the reply carries no text). */
+	ud_info("log level: %s (until the next restart, reload or log_level change)",
+		uadm_log_level_name((int)lvl));
 	ud_reply(c, &f->hdr, UWIRE_S_OK, 0, NULL, 0);
 }
 

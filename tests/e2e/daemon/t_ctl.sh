@@ -107,7 +107,11 @@ sys.exit(0 if vals and vals[0].endswith("\ufffd-\u00e9.utmem") else 1)' ||
 	fail "config get --json with a non-UTF-8 value: $(ctl --json config get utmemd | grep -ao 'persist[^,]*')"
 ctl config set utmemd persist= >/dev/null 2>&1 || true
 ok "JSON stays UTF-8 with a non-UTF-8 value"
-UTMEM_RUN_DIR=$RUN "$UTMEMCTL" log-level debug | grep -q "log level: debug" || fail "log-level via UTMEM_RUN_DIR"
+UTMEM_RUN_DIR=$RUN "$UTMEMCTL" log-level debug >"$T/ll" || fail "log-level via UTMEM_RUN_DIR"
+grep -qxF "log level: debug (until the next restart, reload or log_level change)" "$T/ll" ||
+	fail "log-level printed: $(cat "$T/ll")"
+# utmemd logs the line utmemctl printed, as for every other change.
+grep -qF "utmemd info: $(cat "$T/ll")" "$T/d.log" || fail "log-level not logged as printed: $(grep -F 'log level' "$T/d.log")"
 ctl log-level loud 2>/dev/null; [ $? -eq 2 ] || fail "bad level: want 2"
 ctl reload 2>"$T/e"; [ $? -eq 1 ] || fail "reload without a file: want 1"
 ok "log-level, UTMEM_RUN_DIR; reload with no file: $(cat "$T/e")"
