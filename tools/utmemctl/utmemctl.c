@@ -595,11 +595,13 @@ static int dispatch(struct ctl *c, int argc, char **argv)
 			return 1;
 		}
 		uadm_wbuf_free(&w);
+		/* The level's own name ("warning" is "warn"), as utmemd logs it. */
 		if (c->json)
-			printf("{\"ok\":true,\"changes\":[\"log_level: %s\"]}\n", argv[1]);
+			printf("{\"ok\":true,\"changes\":[\"log_level: %s\"]}\n",
+			       uadm_log_level_name(lvl));
 		else
 			printf("log level: %s (until the next restart, reload or log_level change)\n",
-			       argv[1]);
+			       uadm_log_level_name(lvl));
 		return 0;
 	}
 	return usage_error("unknown command '%s'", cmd);

@@ -112,6 +112,9 @@ grep -qxF "log level: debug (until the next restart, reload or log_level change)
 	fail "log-level printed: $(cat "$T/ll")"
 # utmemd logs the line utmemctl printed, as for every other change.
 grep -qF "utmemd info: $(cat "$T/ll")" "$T/d.log" || fail "log-level not logged as printed: $(grep -F 'log level' "$T/d.log")"
+ctl log-level WARNING | grep -qxF "log level: warn (until the next restart, reload or log_level change)" ||
+	fail "log-level WARNING: $(ctl log-level WARNING)"
+ctl log-level debug >/dev/null
 ctl log-level loud 2>/dev/null; [ $? -eq 2 ] || fail "bad level: want 2"
 ctl reload 2>"$T/e"; [ $? -eq 1 ] || fail "reload without a file: want 1"
 ok "log-level, UTMEM_RUN_DIR; reload with no file: $(cat "$T/e")"
