@@ -383,6 +383,15 @@ static int request_ok(struct ud_conn *c, const struct uwire_frame *f)
 {
 	int st = uwire_request_check(&f->hdr);
 
+	if (st < 0 && c->unauth) {
+		/* Before its HELLO a TCP connection gets AUTH for anything but
+		 * a good HELLO, and is closed (docs/security.md, "TCP"). */
+		ud_debug("fd %d: malformed %s before HELLO; closing", c->fd,
+			 uwire_op_name(f->hdr.opcode));
+		ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
+		c->closing = 1;
+		return 0;
+	}
 	if (st < 0) {
 		ud_debug("fd %d: %s %s refused: invalid argument", c->fd,
 			 uwire_op_name(f->hdr.opcode),

@@ -53,6 +53,16 @@ static void op_hello(struct ud_conn *c, const struct uwire_frame *f)
 	uint8_t *p;
 
 	if (f->hdr.vlen || f->hdr.klen > UD_TOKEN_MAX) {
+		if (c->tcp && !c->tenant) {
+			/* No token has that shape: answered AUTH and closed
+			 * as any frame but a good HELLO (docs/security.md,
+			 * "TCP"), not counted as a guess (backoff.c). */
+			ud_debug("fd %d: TCP HELLO that cannot carry a token; closing",
+				 c->fd);
+			ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
+			c->closing = 1;
+			return;
+		}
 		reply_status(c, &f->hdr, -EINVAL);
 		return;
 	}

@@ -2,8 +2,9 @@
  * e2e_raw.c — speaks the wire format by hand to a tenant socket, to check
  * what libutmem never sends: truncated and garbage frames, oversized
  * lengths, unknown opcodes, a wrong version, admin opcodes on a tenant
- * socket, deep pipelines, and pool ids that belong to another tenant. After
- * each hostile case a second, well-behaved connection must still be served.
+ * socket, deep pipelines, pool ids that belong to another tenant, and a
+ * TCP connection's frames before its HELLO. After each hostile case a
+ * second, well-behaved connection must still be served.
  */
 #include <errno.h>
 #include <poll.h>
@@ -12,6 +13,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <unistd.h>
 
 #include "proto/wire.h"
@@ -253,6 +256,77 @@ static int cmd_malformed(void)
 	return failures ? 1 : 0;
 }
 
+/* A TCP connection to "[tcp:]A.B.C.D:PORT". */
+static int dial_tcp(const char *addr)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	char host[64];
+	const char *colon;
+	int fd;
+
+	if (strncmp(addr, "tcp:", 4) == 0)
+		addr += 4;
+	colon = strrchr(addr, ':');
+	if (!colon || (size_t)(colon - addr) >= sizeof(host)) {
+		fprintf(stderr, "FAIL bad address %s\n", addr);
+		exit(2);
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+	    connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "FAIL connect %s: %s\n", addr, strerror(errno));
+		exit(1);
+	}
+	return fd;
+}
+
+/*
+ * preauth ADDR: on TCP, before a good HELLO, a connection gets nothing but
+ * AUTH and a close (docs/security.md, "TCP"): a request that fails the
+ * general argument checks, and a HELLO that cannot carry a token (too long
+ * for one, or with a value), included. Each frame is whole in one write,
+ * so it is judged as a frame, not by its header alone.
+ */
+static int cmd_preauth(const char *addr)
+{
+	static const struct {
+		const char *what;
+		unsigned op, flags;
+		uint32_t klen, vlen;
+	} cases[] = {
+		{"PUT with an empty key", UWIRE_OP_PUT, 0, 0, 1},
+		{"GET with a flag of POOL_OPEN", UWIRE_OP_GET, UWIRE_F_SHARED, 1, 0},
+		{"HELLO with a 300-byte token", UWIRE_OP_HELLO, 0, 300, 0},
+		{"HELLO with a value", UWIRE_OP_HELLO, 0, 16, 1},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char buf[UWIRE_HDR_SIZE + 300 + 1] = {0};
+		struct uwire_hdr h = {.version = UWIRE_VERSION,
+				      .opcode = (uint8_t)cases[i].op,
+				      .flags = (uint16_t)cases[i].flags,
+				      .id = 40 + i, .klen = cases[i].klen,
+				      .vlen = cases[i].vlen};
+		int fd = dial_tcp(addr), st;
+		uint64_t id = 0;
+
+		memset(buf + UWIRE_HDR_SIZE, 'k', cases[i].klen);
+		uwire_hdr_encode(&h, buf);
+		send_all(fd, buf, UWIRE_HDR_SIZE + cases[i].klen + cases[i].vlen);
+		st = reply(fd, &id, NULL);
+		EXPECT(st == UWIRE_S_AUTH && id == 40 + i,
+		       "%s before HELLO: status %d id %llu (want AUTH)", cases[i].what,
+		       st, (unsigned long long)id);
+		EXPECT(closed(fd), "%s before HELLO: connection not closed",
+		       cases[i].what);
+		close(fd);
+	}
+	return failures ? 1 : 0;
+}
+
 /* pipeline N: N PINGs in one write, N replies in order. */
 static int cmd_pipeline(int n)
 {
@@ -483,12 +557,14 @@ int main(int argc, char **argv)
 					    (unsigned)atoi(argv[5]));
 		if (strcmp(argv[1], "malformed") == 0 && argc == 3)
 			return cmd_malformed();
+		if (strcmp(argv[1], "preauth") == 0 && argc == 3)
+			return cmd_preauth(argv[2]);
 		if (strcmp(argv[1], "pipeline") == 0 && argc == 4)
 			return cmd_pipeline(atoi(argv[3]));
 		if (strcmp(argv[1], "probe") == 0 && argc == 5)
 			return cmd_probe((uint32_t)atoi(argv[3]), (uint32_t)atoi(argv[4]));
 	}
 	fprintf(stderr, "usage: e2e_raw malformed|heavy|pipeline N|probe FIRST LAST|"
-		"budget N SIZE|slowread N CHUNK_KIB PAUSE_MS SOCK...\n");
+		"budget N SIZE|slowread N CHUNK_KIB PAUSE_MS SOCK...|preauth TCP_ADDR\n");
 	return 2;
 }

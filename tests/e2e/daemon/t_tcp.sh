@@ -28,6 +28,10 @@ done
 "$E2E_CLIENT" tcp "$addr" "$(head -c 65537 /dev/zero | tr '\0' a)" 22 ||
 	fail "a token over 64 KiB not refused before dialling"
 ok "a token of a length utmemd never holds is refused as a token"
+# Before a good HELLO nothing but AUTH and a close: not INVALID for a bad
+# request or a HELLO too long for a token, with the connection kept.
+"$E2E_RAW" preauth "$addr" || fail "frames before HELLO not refused with AUTH"
+ok "bad frames before HELLO are answered AUTH and closed"
 json=$(ctl --json stats)
 [ "$(json_num "$json" remote puts)" = 1 ] || fail "TCP PUT not counted for 'remote': $json"
 ok "TCP requests are charged to the token's tenant"
