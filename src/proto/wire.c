@@ -197,7 +197,7 @@ int uwire_request_check(const struct uwire_hdr *h)
 		allowed = UWIRE_F_CREATE | UWIRE_F_EPHEMERAL | UWIRE_F_SHARED;
 		break;
 	default:
-		if (h->opcode > UWIRE_OP_BENCH)
+		if (h->opcode == 0 || h->opcode > UWIRE_OP_BENCH)
 			return 0; /* unknown or admin: the dispatcher answers */
 		break;
 	}

@@ -333,9 +333,14 @@ static void test_request_rules(void **state)
 	h.flags = 0;
 	assert_int_equal(uwire_request_check(&h), 0);
 	assert_string_equal(uwire_op_name(UWIRE_OP_BENCH), "BENCH");
-	/* Unknown and admin opcodes are the dispatcher's to answer. */
+	/* Unknown and admin opcodes are the dispatcher's to answer (OPCODE),
+	 * 0x00 below the first opcode as much as those above the last. */
 	h.flags = UWIRE_F_SHARED;
 	h.opcode = 0x3e;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.opcode = 0x00;
+	assert_int_equal(uwire_request_check(&h), 0);
+	h.opcode = 0x41;
 	assert_int_equal(uwire_request_check(&h), 0);
 }
 
