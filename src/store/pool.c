@@ -314,10 +314,12 @@ static struct ust_pool *by_name(ust_store *st, const char *name, bool shared,
 /*
  * Create tenant t's private pool, charging its metadata and counting it
  * against max_pools. Returns 0, -EDQUOT (max_pools, or the charge does not
- * fit the tenant's max), -ENOSPC or -ENOMEM. Caller holds st->mgmt.
+ * fit the tenant's max), -ENOSPC or -ENOMEM; *room is set when the charge
+ * did not fit (eviction may help), not when max_pools refused the pool.
+ * Caller holds st->mgmt.
  */
 static int private_create(ust_store *st, struct ust_tenant *t, const char *name,
-			  unsigned kind, uint32_t *id)
+			  unsigned kind, uint32_t *id, bool *room)
 {
 	uint32_t lim = atomic_load_explicit(&t->max_pools, memory_order_relaxed);
 	uint64_t meta = st->charge_pools ? ust_pool_meta_bytes(st) : 0;
@@ -326,8 +328,10 @@ static int private_create(ust_store *st, struct ust_tenant *t, const char *name,
 	if (lim && t->npools >= lim)
 		return -EDQUOT;
 	err = ust_meta_charge(st, t, meta);
-	if (err)
+	if (err) {
+		*room = true;
 		return err;
+	}
 	err = pool_create(st, name, kind, t->id, id);
 	if (err) {
 		ust_meta_uncharge(st, t, meta);
@@ -338,9 +342,10 @@ static int private_create(ust_store *st, struct ust_tenant *t, const char *name,
 	return 0;
 }
 
-/* One attempt at ust_pool_open; see there. Caller holds st->mgmt. */
+/* One attempt at ust_pool_open; see there. *room as for private_create.
+ * Caller holds st->mgmt. */
 static int open_locked(ust_store *st, uint32_t tenant, const char *name,
-		       unsigned kind, unsigned flags, uint32_t *pool)
+		       unsigned kind, unsigned flags, uint32_t *pool, bool *room)
 {
 	bool shared = kind & UST_POOL_SHARED;
 	struct ust_tenant *t = ust_tenant_get(st, tenant);
@@ -359,14 +364,14 @@ static int open_locked(ust_store *st, uint32_t tenant, const char *name,
 	}
 	if (!(flags & UST_OPEN_CREATE))
 		return -ENOENT;
-	return private_create(st, t, name, kind, pool);
+	return private_create(st, t, name, kind, pool, room);
 }
 
 /*
  * Open (or create) a pool for a tenant; see store.h. Takes st->mgmt. When
- * the metadata charge does not fit, room is made as for a PUT of that size
- * (credit reclaimed, the tenant's or others' ephemeral entries evicted)
- * and the open is tried once more.
+ * the metadata charge does not fit (not when max_pools refuses the pool),
+ * room is made as for a PUT of that size (credit reclaimed, the tenant's
+ * or others' ephemeral entries evicted) and the open is tried once more.
  */
 int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 		  unsigned kind, unsigned flags, uint32_t *pool)
@@ -378,11 +383,13 @@ int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 		return -EINVAL;
 	for (int attempt = 0;; attempt++) {
 		struct ust_room room = {.charge = ust_pool_meta_bytes(st)};
+		bool short_of_room = false;
 
 		ust_mgmt_lock(st);
-		err = open_locked(st, tenant, name, kind, flags, pool);
+		err = open_locked(st, tenant, name, kind, flags, pool, &short_of_room);
 		pthread_mutex_unlock(&st->mgmt);
-		if ((err != -EDQUOT && err != -ENOSPC) || attempt)
+		/* max_pools reached is no lack of room: evict nothing for it. */
+		if (!short_of_room || attempt)
 			return err;
 		/* pool 0 never exists: no entry is spared as "replaced". */
 		if (ust_make_room(st, tenant, &room) < 0)

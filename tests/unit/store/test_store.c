@@ -1067,6 +1067,37 @@ static void test_pool_charge_and_limit(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * A pool open refused because the tenant has its max_pools pools is not a
+ * lack of room: it evicts nothing, whether pools are charged or not (it
+ * used to make room for a pool's metadata before being refused again).
+ */
+static void test_pool_limit_evicts_nothing(void **state)
+{
+	const uint64_t c = charge_of(7, 1000);
+
+	(void)state;
+	for (unsigned flags = 0; flags <= UST_CFG_CHARGE_POOLS; flags += UST_CFG_CHARGE_POOLS) {
+		struct ust_config cfg = { .capacity = 64 * MiB, .max_key = 64,
+					  .max_value = 4 * MiB, .shards = 16, .flags = flags };
+		ust_store *st = NULL;
+		uint32_t t, e, q;
+		uint64_t meta;
+
+		assert_int_equal(ust_store_new(&cfg, &st), 0);
+		meta = flags ? ust_pool_meta_bytes(st) : 0;
+		t = tenant(st, "t", 0, meta + 100 * c, 1);
+		e = pool(st, t, "e", UST_POOL_EPHEMERAL);
+		fill(st, t, e, 0, 100, 1000); /* exactly at its max */
+		assert_int_equal(tinfo(st, t).stats.entries, 100);
+		assert_int_equal(ust_tenant_set_max_pools(st, t, 1), 0);
+		assert_int_equal(ust_pool_open(st, t, "x", 0, UST_OPEN_CREATE, &q), -EDQUOT);
+		assert_int_equal(tinfo(st, t).stats.evictions, 0);
+		assert_int_equal(tinfo(st, t).stats.entries, 100);
+		ust_store_free(st);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1076,6 +1107,7 @@ int main(void)
 		cmocka_unit_test(test_shared_grants),
 		cmocka_unit_test(test_shared_manage_rights),
 		cmocka_unit_test(test_pool_charge_and_limit),
+		cmocka_unit_test(test_pool_limit_evicts_nothing),
 		cmocka_unit_test(test_put_get_pop_invalidate),
 		cmocka_unit_test(test_flush_destroy),
 		cmocka_unit_test(test_failed_put_leaves_no_value),
