@@ -86,6 +86,21 @@ static struct ust_tenant *pick_victim(ust_store *st, struct ust_tenant *req,
 	return best;
 }
 
+/*
+ * How much of want victim v may lose for others: no more than its usage
+ * above its min, so that data below a min is never evicted while someone
+ * else above theirs has any (the loop picks again once v is at its min).
+ * A victim at or below its min (a shrink's last resort) may lose all of
+ * want. Entries go whole, so the last one may cross the min.
+ */
+static uint64_t above_min(struct ust_tenant *v, uint64_t want)
+{
+	uint64_t used = load64(&v->charged);
+	uint64_t min = atomic_load_explicit(&v->min, memory_order_relaxed);
+
+	return used > min ? min64(want, used - min) : want;
+}
+
 /* One sampled entry: where it is and how long since it was used. */
 struct sample {
 	struct ust_entry *e;
@@ -338,7 +353,10 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 			continue;
 		}
 		v = r->charge > cap ? NULL : pick_victim(st, t, used);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), r, 0, false))
+		if (!v || !evict_from(st, v,
+				      min64(v == t ? all - cap : above_min(v, all - cap),
+					    UST_EVICT_STEP),
+				      r, 0, false))
 			err = -ENOSPC;
 	}
 	pthread_mutex_unlock(&st->mgmt);
@@ -423,12 +441,14 @@ void ust_shrink(ust_store *st)
 		uint64_t all = load64(&st->charged);
 		uint64_t cap = atomic_load_explicit(&st->capacity, memory_order_relaxed);
 		struct ust_tenant *v;
+		uint64_t want;
 
 		if (all <= cap)
 			break;
 		v = pick_victim(st, NULL, 0);
-		if (!v || !evict_from(st, v, min64(all - cap, UST_EVICT_STEP), NULL,
-				      share_of(st, v, all - cap), true))
+		want = v ? above_min(v, all - cap) : 0;
+		if (!v || !evict_from(st, v, min64(want, UST_EVICT_STEP), NULL,
+				      share_of(st, v, want), true))
 			break;
 		ust_admit_from(&st->admit_cap, cap, &st->charged);
 		mgmt_breathe(st);

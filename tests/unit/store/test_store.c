@@ -606,6 +606,47 @@ static void test_min_reserve(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * A victim loses no more than its usage above its min, for a PUT of any
+ * size or a shrink of any depth, while another tenant above its min still
+ * has ephemeral data: below-min data is never evicted for others, and a
+ * shrink takes it only when nothing else is left (docs/store.md). Before,
+ * the victim lost what the whole PUT or shrink step needed.
+ */
+static void test_min_not_overshot(void **state)
+{
+	const uint64_t c = charge_of(7, 1000);
+	ust_store *st = mk(100 * c);
+	uint32_t a = tenant(st, "a", 50 * c, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 30 * c, UINT64_MAX, 1);
+	uint32_t d = tenant(st, "d", 0, UINT64_MAX, 100);
+	uint32_t pa = pool(st, a, "p", 0);
+	uint32_t eb = pool(st, b, "e", UST_POOL_EPHEMERAL);
+	uint32_t ed = pool(st, d, "e", UST_POOL_EPHEMERAL);
+	static char val[10000];
+	struct ust_store_info si;
+	uint64_t dn;
+
+	(void)state;
+	assert_true(charge_of(1, sizeof(val)) > 4 * c);
+	fill(st, b, eb, 0, 31, 1000); /* 1 entry above its min: score c */
+	fill(st, d, ed, 0, 69, 1000); /* score 69c / 100 */
+	assert_int_equal(tinfo(st, b).stats.evictions + tinfo(st, d).stats.evictions, 0);
+	/* a, below its min, may evict b's entry above b's min, then d's */
+	assert_int_equal(sput(st, a, pa, "x", val, sizeof(val)), 0);
+	assert_int_equal(tinfo(st, b).stats.entries, 30);
+	assert_true(tinfo(st, d).stats.entries < 69);
+	/* a shrink takes b down to its min and the rest from d */
+	assert_int_equal(ust_set_capacity(st, 200 * c), 0);
+	fill(st, b, eb, 100, 5, 1000); /* 5 entries above its min */
+	dn = tinfo(st, d).stats.entries;
+	ust_store_info(st, &si);
+	assert_int_equal(ust_set_capacity(st, si.charged - 20 * c), 0);
+	assert_int_equal(tinfo(st, b).stats.entries, 30);
+	assert_int_equal(tinfo(st, d).stats.entries, dn - 15);
+	ust_store_free(st);
+}
+
 static void test_persistent_never_evicted(void **state)
 {
 	const uint64_t c = charge_of(7, 1000);
@@ -1117,6 +1158,7 @@ int main(void)
 		cmocka_unit_test(test_shrink_keeps_recent),
 		cmocka_unit_test(test_evict_by_weight),
 		cmocka_unit_test(test_min_reserve),
+		cmocka_unit_test(test_min_not_overshot),
 		cmocka_unit_test(test_persistent_never_evicted),
 		cmocka_unit_test(test_shrink_max),
 		cmocka_unit_test(test_credit_never_strands_room),
