@@ -217,7 +217,9 @@ int ust_tenant_find(ust_store *st, const char *name, uint32_t *tenant);
 /*
  * Freeze (frozen = true) or thaw a tenant, as Xen tmem's freeze for
  * maintenance: while frozen, every PUT it makes is refused with -EROFS (and,
- * as for any refused PUT, removes the old value under the key), while GET,
+ * as for any refused PUT, removes the old value under the key), except a
+ * ust_put_ex() paid from a reservation (src->reserved: a posted PUT the
+ * tenant's credit covered before the freeze, which is stored), while GET,
  * exclusive GET, INVALIDATE, flush and destroy are served as usual. Other
  * tenants are unaffected, also in shared pools. Returns 0 or -ENOENT.
  * Lock-free (an atomic flag the PUT path reads).
@@ -535,7 +537,7 @@ int ust_region_trim(ust_store *st, uint32_t tenant);
 int ust_reserve(ust_store *st, uint32_t tenant, uint64_t bytes);
 void ust_unreserve(ust_store *st, uint32_t tenant, uint64_t bytes);
 /* Bytes tenant could still be charged now (its max and the capacity,
- * ephemeral entries not counted as room). 0 if it is gone. */
+ * ephemeral entries not counted as room). 0 if it is gone or frozen. */
 uint64_t ust_tenant_room(ust_store *st, uint32_t tenant);
 
 /*
