@@ -287,8 +287,10 @@ int ust_pool_list(ust_store *st, uint32_t tenant, struct ust_pool_info *out,
  * If the PUT fails for any reason (-EROFS, -EMSGSIZE, -EDQUOT, -ENOSPC,
  * -ENOMEM) the key has no value afterwards: the old one is removed, as in
  * tmem.
- * For an ephemeral pool, room is made by evicting ephemeral entries (the
- * tenant's own first); persistent entries are never evicted.
+ * In any pool, room is made by evicting ephemeral entries: the tenant's
+ * own when over its max, else those of the victim the rule in
+ * docs/store.md picks (the tenant's own on a tie); persistent entries are
+ * never evicted.
  */
 int ust_put(ust_store *st, uint32_t tenant, uint32_t pool, const void *key,
 	    size_t klen, const void *val, size_t vlen);
