@@ -173,8 +173,8 @@ size_t ust_max_value(const ust_store *st);
 /*
  * Change the host capacity. Growth is immediate. Shrinking evicts ephemeral
  * entries at once until the charge fits, never drops persistent ones (later
- * persistent PUTs are refused with -ENOSPC until it fits) and returns freed
- * memory to the OS before returning.
+ * PUTs, to ephemeral pools too, are refused with -ENOSPC until it fits) and
+ * returns freed memory to the OS before returning.
  */
 int ust_set_capacity(ust_store *st, uint64_t capacity);
 
