@@ -349,9 +349,9 @@ void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
 
 /*
  * A posted request the store refused: nobody waits for a reply. Credit
- * paid for its room, so this is a race with the operator (the tenant
- * frozen or its pool destroyed while the PUT was in the ring) or memory
- * for the index running out: the value is not stored, and the operator
+ * paid for its room (a freeze does not refuse it: ops.c), so this is a
+ * race with the operator (its pool destroyed while the PUT was in the
+ * ring) or memory for the index running out: the value is not stored, and the operator
  * sees it counted (INFO posted_refused) and logged. The connection's
  * credit is recalled, so that its next PUT waits for its answer; for a
  * pool that is gone the client is also told to reopen its pools
