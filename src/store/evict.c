@@ -3,7 +3,8 @@
  * are chosen per tenant by one rule (docs/store.md): the tenant whose usage
  * above its reserve (min), divided by its weight, is largest; a putting
  * tenant counts its usage as it would be after the PUT, wins ties (its own
- * entries go first) and may take from another tenant only if that tenant is
+ * entries go first, never the one its PUT replaces) and may take from
+ * another tenant only if that tenant is
  * at least as far above its share. Within a tenant, eviction is approximate
  * LRU: a sweep over the pools' stripe tables samples up to 32 of the
  * tenant's entries and evicts the oldest quarter by access stamp. Every
@@ -53,12 +54,14 @@ static double score(const struct ust_tenant *t, uint64_t used)
 
 /*
  * The tenant to evict from, or NULL. req is the putting tenant (NULL when
- * shrinking) and req_used its usage after the PUT. Candidates have ephemeral
- * bytes and usage above min; when shrinking and none qualifies, any tenant
- * with ephemeral bytes does (shrinking may cut into reserves).
+ * shrinking), req_used its usage after the PUT and req_spared the bytes of
+ * its ephemeral charge that may not go (the entry the PUT replaces).
+ * Candidates have ephemeral bytes they may lose and usage above min; when
+ * shrinking and none qualifies, any tenant with ephemeral bytes does
+ * (shrinking may cut into reserves).
  */
 static struct ust_tenant *pick_victim(ust_store *st, struct ust_tenant *req,
-				      uint64_t req_used)
+				      uint64_t req_used, uint64_t req_spared)
 {
 	struct ust_tenant *best = NULL, *any = NULL;
 	double bs = 0, as = 0;
@@ -68,7 +71,7 @@ static struct ust_tenant *pick_victim(ust_store *st, struct ust_tenant *req,
 		uint64_t used;
 		double sc;
 
-		if (!x || !ust_tenant_eph(st, x))
+		if (!x || ust_tenant_eph(st, x) <= (x == req ? req_spared : 0))
 			continue;
 		used = x == req ? req_used : load64(&x->charged);
 		sc = score(x, used);
@@ -352,7 +355,7 @@ int ust_make_room(ust_store *st, uint32_t tenant, const struct ust_room *r)
 			reclaimed_all = reclaimed_t = true;
 			continue;
 		}
-		v = r->charge > cap ? NULL : pick_victim(st, t, used);
+		v = r->charge > cap ? NULL : pick_victim(st, t, used, spared);
 		if (!v || !evict_from(st, v,
 				      min64(v == t ? all - cap : above_min(v, all - cap),
 					    UST_EVICT_STEP),
@@ -445,7 +448,7 @@ void ust_shrink(ust_store *st)
 
 		if (all <= cap)
 			break;
-		v = pick_victim(st, NULL, 0);
+		v = pick_victim(st, NULL, 0, 0);
 		want = v ? above_min(v, all - cap) : 0;
 		if (!v || !evict_from(st, v, min64(want, UST_EVICT_STEP), NULL,
 				      share_of(st, v, want), true))

@@ -647,6 +647,35 @@ static void test_min_not_overshot(void **state)
 	ust_store_free(st);
 }
 
+/*
+ * A PUT replacing its tenant's only ephemeral entry, tied with another
+ * tenant for eviction: the replaced entry is never evicted (that would
+ * free nothing), so the other tenant is the victim. The putting tenant
+ * once won the tie, evicted nothing and the PUT failed with -ENOSPC.
+ */
+static void test_tie_spares_replaced(void **state)
+{
+	const uint64_t c1 = charge_of(1, 1000), c2 = charge_of(1, 2000);
+	ust_store *st = mk(c1 + c2 + (c2 - c1) / 2);
+	uint32_t a = tenant(st, "a", 0, UINT64_MAX, 1);
+	uint32_t b = tenant(st, "b", 0, UINT64_MAX, 1);
+	uint32_t ea = pool(st, a, "e", UST_POOL_EPHEMERAL);
+	uint32_t eb = pool(st, b, "e", UST_POOL_EPHEMERAL);
+	static char v[2000];
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(sput(st, a, ea, "k", v, 1000), 0);
+	assert_int_equal(sput(st, b, eb, "k", v, 2000), 0);
+	/* a after its PUT holds c2, as b does: a tie of equal weights */
+	assert_int_equal(sput(st, a, ea, "k", v, 2000), 0);
+	assert_int_equal(sget(st, a, ea, "k", 0, v, sizeof(v), &len), 0);
+	assert_int_equal(len, 2000);
+	assert_int_equal(tinfo(st, b).stats.entries, 0);
+	assert_int_equal(tinfo(st, b).stats.evictions, 1);
+	ust_store_free(st);
+}
+
 static void test_persistent_never_evicted(void **state)
 {
 	const uint64_t c = charge_of(7, 1000);
@@ -1159,6 +1188,7 @@ int main(void)
 		cmocka_unit_test(test_evict_by_weight),
 		cmocka_unit_test(test_min_reserve),
 		cmocka_unit_test(test_min_not_overshot),
+		cmocka_unit_test(test_tie_spares_replaced),
 		cmocka_unit_test(test_persistent_never_evicted),
 		cmocka_unit_test(test_shrink_max),
 		cmocka_unit_test(test_credit_never_strands_room),
