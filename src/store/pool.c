@@ -397,7 +397,8 @@ int ust_pool_open(ust_store *st, uint32_t tenant, const char *name,
 	}
 }
 
-/* Operator: create a shared pool. Returns 0, -EINVAL, -EEXIST or -ENOMEM. */
+/* Operator: create a shared pool. Returns 0, -EINVAL, -EEXIST, -ENOMEM or
+ * -ENOSPC (every pool slot in use). */
 int ust_shared_pool_create(ust_store *st, const char *name, unsigned kind,
 			   uint32_t *pool)
 {

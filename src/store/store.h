@@ -533,7 +533,8 @@ int ust_region_trim(ust_store *st, uint32_t tenant);
  * Reservations: charge bytes to tenant (and the store) with no entry yet,
  * making room like a PUT would (ephemeral entries may be evicted). What a
  * connection is granted as credit for posted PUTs is reserved this way.
- * Returns 0, -EDQUOT, -ENOSPC or -ENOENT. ust_unreserve() gives bytes back
+ * Returns 0, -EDQUOT, -ENOSPC, -ENOENT, or -EBADF (the tenant removed
+ * meanwhile). ust_unreserve() gives bytes back
  * (nothing if the tenant is gone: its reservations went with it).
  */
 int ust_reserve(ust_store *st, uint32_t tenant, uint64_t bytes);
