@@ -27,6 +27,7 @@ sleep 0.5 # attached (strace prints nothing with -qq)
 "$UTMEMCTL" --run-dir "$RUN" tenant add x --socket "$T/pub/x.sock" --mode 0666 \
 	--group 65534 >"$T/add.out" 2>&1 &
 A=$!
+PIDS+=("$A")
 tmp=
 for i in $(seq 1 200); do
 	tmp=$(find "$T/pub" -name 'x.sock.*.tmp' 2>/dev/null | head -n 1)
@@ -41,6 +42,11 @@ kill "$SPID" 2>/dev/null
 wait "$SPID" 2>/dev/null
 m=$(stat -c '%a %u:%g' "$T/victim")
 [ "$m" = "600 0:0" ] || fail "utmemd changed the symlink's target: $m (tenant add exit $rc: $(cat "$T/add.out"))"
+# The swap must have come between bind() and utmemd's check: a swap after
+# it (strace not holding the bind) leaves the target alone too, proving
+# nothing. Then the tenant is added, and utmemd did not see the link.
+[ "$rc" -ne 0 ] && grep -q 'the socket just bound was replaced by another file' "$T/add.out" ||
+	fail "the swap was not seen by utmemd: tenant add exit $rc: $(cat "$T/add.out")"
 ok "a swapped temporary name does not reach its target: victim $m; tenant add exit $rc: $(cat "$T/add.out")"
 ctl stats >/dev/null || fail "utmemd no longer answers"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
