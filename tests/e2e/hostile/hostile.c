@@ -767,6 +767,10 @@ static int cmd_collide(char **argv)
 
 	seed = getenv("HOSTILE_SEED") ? strtoull(getenv("HOSTILE_SEED"), NULL, 0)
 				      : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+	/* Now, not only with the figures: a run that dies, crashes or is
+	 * timed out still names its seed (on stderr, the test's log). */
+	fprintf(stderr, "collide: seed 0x%llx (HOSTILE_SEED replays it)\n",
+		(unsigned long long)seed);
 	if (utmem_pool_open(c, "collide", UTMEM_POOL_CREATE, &pc) ||
 	    utmem_pool_open(c, "random", UTMEM_POOL_CREATE, &pr) ||
 	    utmem_pool_open(c, "warmup", UTMEM_POOL_CREATE, &pw))

@@ -540,6 +540,10 @@ int cmd_ringpost(char **argv)
 
 	seed = getenv("HOSTILE_SEED") ? strtoull(getenv("HOSTILE_SEED"), NULL, 0)
 				      : (uint64_t)time(NULL) ^ (uint64_t)getpid() << 20;
+	/* Now, not only with the figures: a run that dies, crashes or is
+	 * timed out still names its seed (on stderr, the test's log). */
+	fprintf(stderr, "ringpost: seed 0x%llx (HOSTILE_SEED replays it)\n",
+		(unsigned long long)seed);
 	p.rng = seed;
 	p.val = malloc(8u << 20);
 	p.ctl = -1;
