@@ -409,14 +409,15 @@ static int cmd_ack(char **argv, int argc)
 /*
  * unread SOCK CONNS GETS SIZE HOLD: PUT one SIZE-byte value, then CONNS
  * connections each pipeline GETS GETs of it and never read; after HOLD
- * seconds count the connections the daemon closed.
+ * seconds count the connections the daemon closed (and those that could
+ * not connect, failed: not counted as closed).
  */
 static int cmd_unread(char **argv)
 {
 	int conns = atoi(argv[1]), gets = atoi(argv[2]);
 	uint32_t size = (uint32_t)strtoul(argv[3], NULL, 0);
 	double hold = atof(argv[4]);
-	int *fds = calloc((size_t)conns, sizeof(int)), ctl, closed = 0;
+	int *fds = calloc((size_t)conns, sizeof(int)), ctl, closed = 0, failed = 0;
 	unsigned char *v = malloc(size);
 	struct uwire_hdr h;
 	uint32_t pool;
@@ -433,8 +434,10 @@ static int cmd_unread(char **argv)
 	st = read_reply(ctl, &h, 20000);
 	for (int i = 0; i < conns; i++) {
 		fds[i] = dial(argv[0]);
-		if (fds[i] < 0)
+		if (fds[i] < 0) {
+			failed++;
 			continue;
+		}
 		for (int g = 0; g < gets; g++)
 			if (send_frame(fds[i], UWIRE_OP_GET, 0, (uint64_t)g + 1, pool,
 				       "big", 3, NULL, 0) < 0)
@@ -442,12 +445,12 @@ static int cmd_unread(char **argv)
 	}
 	usleep((useconds_t)(hold * 1e6));
 	for (int i = 0; i < conns; i++) {
-		if (fds[i] < 0 || hung_up(fds[i]))
-			closed++;
-		if (fds[i] >= 0)
-			close(fds[i]);
+		if (fds[i] < 0)
+			continue;
+		closed += hung_up(fds[i]);
+		close(fds[i]);
 	}
-	printf("put_status %d conns %d closed %d\n", st, conns, closed);
+	printf("put_status %d conns %d closed %d failed %d\n", st, conns, closed, failed);
 	free(fds);
 	free(v);
 	close(ctl);

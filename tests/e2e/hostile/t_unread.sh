@@ -11,4 +11,10 @@ hostile_start
 out=$("$HOSTILE" unread "$EVIL" 30 10 "$MAXV" 3) || fail "attack did not run"
 echo "attack: $out"
 [ "$(field "$out" put_status)" = 0 ] || fail "the attacker could not store its value: $out"
+[ "$(field "$out" failed)" = 0 ] || fail "the attacker's connections did not all connect: $out"
+# The connections holding queued replies were closed within the 3 s
+# (client_timeout 2 s), for that reason.
+[ "$(field "$out" closed)" -ge 1 ] || fail "no connection with replies untaken was closed: $out"
+grep -q "tenant 'evil' (fd [0-9]*): its replies went untaken for client_timeout; closing" "$T/d.log" ||
+	fail "no connection closed for client_timeout: $out"
 hostile_end "unread replies"
