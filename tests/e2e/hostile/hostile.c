@@ -461,7 +461,8 @@ static int cmd_unread(char **argv)
  * halfput ADDR CONNS VLEN PERMILLE HOLD [TOKEN]: CONNS connections each
  * send a PUT header announcing VLEN value bytes and PERMILLE/1000 of them,
  * then stall (on TCP, before or after a HELLO with TOKEN). After HOLD
- * seconds: how many were answered at once (status), how many closed.
+ * seconds: how many were answered at once (status), how many closed, how
+ * many could not connect (failed: neither answered nor closed).
  */
 static int cmd_halfput(char **argv, int argc)
 {
@@ -473,6 +474,7 @@ static int cmd_halfput(char **argv, int argc)
 	size_t part = (size_t)vlen * (size_t)permille / 1000u;
 	unsigned char *v = calloc(1, part + 1);
 	int *fds = calloc((size_t)conns, sizeof(int)), answered = 0, closed = 0;
+	int failed = 0;
 	struct uwire_hdr h;
 
 	if (!v || !fds)
@@ -484,8 +486,10 @@ static int cmd_halfput(char **argv, int argc)
 		unsigned char hdr[UWIRE_HDR_SIZE];
 
 		fds[i] = dial(argv[0]);
-		if (fds[i] < 0)
+		if (fds[i] < 0) {
+			failed++;
 			continue;
+		}
 		if (token) {
 			send_frame(fds[i], UWIRE_OP_HELLO, 0, 1, 0, token,
 				   (uint32_t)strlen(token), NULL, 0);
@@ -500,10 +504,8 @@ static int cmd_halfput(char **argv, int argc)
 	for (int i = 0; i < conns; i++) {
 		struct pollfd pfd = {fds[i], POLLIN, 0};
 
-		if (fds[i] < 0) {
-			closed++;
+		if (fds[i] < 0)
 			continue;
-		}
 		if (poll(&pfd, 1, 0) == 1) {
 			int st = read_reply(fds[i], &h, 100);
 
@@ -512,7 +514,8 @@ static int cmd_halfput(char **argv, int argc)
 		}
 		close(fds[i]);
 	}
-	printf("conns %d answered %d closed %d\n", conns, answered, closed);
+	printf("conns %d answered %d closed %d failed %d\n", conns, answered, closed,
+	       failed);
 	free(fds);
 	free(v);
 	return 0;
