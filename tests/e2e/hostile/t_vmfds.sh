@@ -42,6 +42,9 @@ used=$(find /proc/"$DPID"/fd -mindepth 1 -maxdepth 1 | wc -l)
 echo "measured: descriptors in use while evil holds its share: $used of 160"
 [ "$used" -le $((160 - 32)) ] || fail "$used of 160 descriptors in use: the reserve is eaten"
 ctl info >/dev/null || fail "utmemctl cannot connect while evil holds its share"
-wait "$H"
+# ... and evil did hold it: without its connections the bound proves nothing.
+wait "$H" || fail "the holding attacker exited with $?"
+held=$(tr ' ' '\n' <"$T/hold.out" | awk 'p { print; exit } $0 == "served" { p = 1 }')
+[ "$held" = 2 ] || fail "evil held $held connections, not its share 2: $(cat "$T/hold.out")"
 ok "utmemd keeps its reserve ($used of 160 in use) and the admin socket answers"
 stop_daemon "$DPID" || fail "utmemd exit status $?"
