@@ -23,7 +23,18 @@ strace -f -qq -o /dev/null -p "$DPID" -e trace=bind \
 	-e inject=bind:delay_exit=1000000 2>"$T/strace.err" &
 SPID=$!
 PIDS+=("$SPID")
-sleep 0.5 # attached (strace prints nothing with -qq)
+# Attached to every thread before the bind (strace prints nothing with
+# -qq): each task's TracerPid names it. A sleep once sufficed, but an
+# unattached strace now fails the test below rather than passing it.
+for i in $(seq 1 400); do
+	n=0
+	for s in /proc/"$DPID"/task/*/status; do
+		awk '$1 == "TracerPid:" { exit $2 == 0 }' "$s" 2>/dev/null || n=$((n + 1))
+	done
+	[ "$n" = 0 ] && break
+	sleep 0.025
+done
+[ "$n" = 0 ] || fail "strace did not attach to utmemd's threads in 10 s: $(cat "$T/strace.err")"
 "$UTMEMCTL" --run-dir "$RUN" tenant add x --socket "$T/pub/x.sock" --mode 0666 \
 	--group 65534 >"$T/add.out" 2>&1 &
 A=$!
