@@ -4,7 +4,7 @@
 # Starts one utmemd and one redis-server on Unix sockets in a temporary
 # directory and drives both with utmem-bench, side by side in one run:
 #   - 1 KiB PUT and GET, native protocol vs redis SET/GET, at the same
-#     connection count and pipeline depth (c=1 p=1, c=2 p=16, c=4 p=64),
+#     connection count and pipeline depth (c=1 p=1, c=4 p=16, c=4 p=64),
 #     natively on the default address (unix:PATH: the fast path, shared-
 #     memory ring and value region) and, unless --no-socket, on the socket
 #     alone (the same address with UTMEM_FAST_PATH=0);
