@@ -5,8 +5,8 @@
 # beside the same client on the host (the fast path, and the socket alone).
 #
 # One utmemd serves three VM tenants (ivshmem-plain, ivshmem-doorbell,
-# virtio-serial) and a host tenant. One guest (tests/vm/lib.sh: TCG here,
-# KVM where /dev/kvm exists and VM_ACCEL=kvm) runs `vmcheck lat ADDR N SIZE`
+# virtio-serial) and a host tenant. One guest (tests/vm/lib.sh, which asks
+# QEMU for no accelerator: TCG) runs `vmcheck lat ADDR N SIZE`
 # for each transport and value size, one after the other:
 #   ivshmem-plain      a guest process on the BAR through sysfs (polling)
 #   ivshmem-doorbell   the same on the doorbell device (rings utmemd)
