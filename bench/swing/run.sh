@@ -6,11 +6,11 @@
 #   bench/swing/run.sh [--quick] [--only balloon|utmem] [--balloon-rate MIB_S]
 #                      [--out DIR] [--publish NAME] [BUILD_DIR]
 #
-# --quick is a short, small run for development (about 2 minutes, 200 MiB);
-# the default is the full run for a quiet machine (about 8 minutes, 2.5
-# GiB of memory, one swap file of 4 GiB). Needs root: it creates memory
-# cgroups and a swap file, and puts everything back on any exit
-# (bench/hoststate.sh), Ctrl-C included. Raw data and plots go to DIR
+# --quick is a short, small run for development (about 2.5 minutes, a 480
+# MiB budget); the default is the full run for a quiet machine (about 8
+# minutes, 2.5 GiB of memory, one swap file of 4 GiB). Needs root: it
+# creates memory cgroups and a swap file, and puts everything back on any
+# exit (bench/hoststate.sh), Ctrl-C included. Raw data and plots go to DIR
 # (default $UTMEM_RESULTS/swing-DATE, UTMEM_RESULTS=/var/tmp/utmem-results);
 # --publish NAME copies the report to bench/results/NAME.md and the plots
 # to docs/img/NAME-*.png (what docs/evaluation.md cites).
