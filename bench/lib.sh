@@ -20,12 +20,18 @@
 BENCH_PIDS=()
 BENCH_TMPDIRS=()
 
-# bench_size_bytes SIZE: a size as utmem-bench takes it, in bytes (128K ->
-# 131072; K, M and G are powers of 1024; a plain number is bytes).
+# bench_size_bytes SIZE: a size as utmem-bench takes it (ub_parse_size), in
+# bytes: digits, then K, M or G in either case (powers of 1024), each
+# optionally followed by iB or B, or a plain number with an optional B
+# (128K, 128k, 128KiB -> 131072). Prints nothing and returns 1 otherwise.
 bench_size_bytes() {
-	case $1 in
-	*K) echo $((${1%K} << 10)) ;; *M) echo $((${1%M} << 20)) ;;
-	*G) echo $((${1%G} << 30)) ;; *) echo "$1" ;;
+	local re='^([0-9]+)([kKmMgG](iB|B|b)?|B|b)?$' n unit
+	[[ $1 =~ $re ]] || return 1
+	n=$((10#${BASH_REMATCH[1]}))
+	unit=${BASH_REMATCH[2]:0:1}
+	case $unit in
+	k | K) echo $((n << 10)) ;; m | M) echo $((n << 20)) ;;
+	g | G) echo $((n << 30)) ;; *) echo "$n" ;;
 	esac
 }
 

@@ -217,7 +217,7 @@ one_run() {
 	local sys=$1 size=$2 level=$3 rep=$4
 	local bytes keys id t0 t1 fill_s put get note=""
 	local sw0 si0 zs0 oom0 sw1 si1 zs1 oom1 cg alive charged="-"
-	bytes=$(bench_size_bytes "$size")
+	bytes=$(bench_size_bytes "$size") || bench_die "bad size $size"
 	keys=$(awk -v l="$level" -v m="$LIMIT_MIB" -v b="$bytes" \
 		'BEGIN { printf "%d", l / 100 * m * 1048576 / b }')
 	id=$sys-$size-$level-$rep

@@ -127,7 +127,7 @@ one_run() {
 	local sys=$1 level=$2 rep=$3 id bytes keys qpid upid t0 t1 fill_s put get dir sw0 sw1 zs1
 	id=$sys-$level-$rep
 	dir=$T/$id
-	bytes=$(bench_size_bytes "$SIZE")
+	bytes=$(bench_size_bytes "$SIZE") || bench_die "bad SIZE $SIZE"
 	keys=$(awk -v l="$level" -v m="$VM_MEM" -v b="$bytes" 'BEGIN { printf "%d", l / 100 * m * 1048576 / b }')
 	log "run $id: $keys keys of $SIZE = $level% of a ${VM_MEM} MiB guest"
 	mkdir -p "$dir"

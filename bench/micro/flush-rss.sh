@@ -26,8 +26,7 @@ MIB=${MIB:-256}
 . bench/lib.sh
 
 bench_init
-bytes=$(bench_size_bytes "$SIZE")
-[ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
+bytes=$(bench_size_bytes "$SIZE") && [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 keys=$(((MIB << 20) / bytes))
 bench_start_utmemd
 

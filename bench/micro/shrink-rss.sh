@@ -37,8 +37,7 @@ KEEP=${KEEP:-128}
 . bench/lib.sh
 
 bench_init
-bytes=$(bench_size_bytes "$SIZE")
-[ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
+bytes=$(bench_size_bytes "$SIZE") && [ "$bytes" -gt 0 ] || bench_die "bad SIZE $SIZE"
 bench_start_utmemd
 common=(--addr "unix:$UTMEMD_SOCK" --pool shrunk --ephemeral --value-size "$SIZE"
 	--warmup 0)

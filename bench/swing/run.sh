@@ -35,11 +35,17 @@ CMDLINE="bench/swing/run.sh $*"
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1 ;;
-	--only) ONLY=$2; shift ;;
+	--only)
+		case ${2:-} in
+		balloon | utmem) ONLY=$2 ;;
+		*) echo "run.sh: --only takes balloon or utmem, not '${2:-}'" >&2; exit 2 ;;
+		esac
+		shift ;;
 	--balloon-rate) BALLOON_RATE=$2; shift ;;
 	--out) OUT=$2; shift ;;
 	--publish) PUBLISH=$2; shift ;;
 	-h | --help) sed -n '2,30p' "$0"; exit 0 ;;
+	-*) echo "run.sh: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
 	*) BUILD=$1 ;;
 	esac
 	shift
