@@ -19,7 +19,7 @@
 
 uint64_t uclient_now(void)
 {
-	return uspin_now(); /* one clock for the library's waits and stamps */
+	return umono_ns(); /* one clock for the library's waits and stamps */
 }
 
 uint64_t uclient_tm_entry(const struct utmem_client *c)

@@ -187,11 +187,6 @@ static volatile uint32_t *map_regs(const char *bar2)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-static uint64_t now_ns(void)
-{
-	return umono_ns();
-}
-
 static void nap(uint64_t ns)
 {
 	struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
@@ -274,7 +269,7 @@ static int wait_ctl(struct utmem_client *c, struct ivs *s, uint64_t bar)
 {
 	uint64_t ms = (uint64_t)c->timeout_ms < CTL_WAIT_MS ? (uint64_t)c->timeout_ms
 							    : CTL_WAIT_MS;
-	uint64_t deadline = now_ns() + ms * 1000000u, ns = SLEEP_MIN_NS;
+	uint64_t deadline = umono_ns() + ms * 1000000u, ns = SLEEP_MIN_NS;
 	int err;
 
 	for (;;) {
@@ -282,7 +277,7 @@ static int wait_ctl(struct utmem_client *c, struct ivs *s, uint64_t bar)
 			err = -ECONNREFUSED; /* no daemon has set this region up */
 		else
 			err = check_ctl(s, bar);
-		if (!err || now_ns() >= deadline)
+		if (!err || umono_ns() >= deadline)
 			return err;
 		nap(ns);
 		if (ns < SLEEP_MAX_NS)
@@ -293,10 +288,10 @@ static int wait_ctl(struct utmem_client *c, struct ivs *s, uint64_t bar)
 /* Ask for a session and wait for utmemd's acknowledgement. */
 static int attach(struct utmem_client *c, struct ivs *s)
 {
-	uint64_t deadline = now_ns() + (uint64_t)c->timeout_ms * 1000000u;
+	uint64_t deadline = umono_ns() + (uint64_t)c->timeout_ms * 1000000u;
 
 	for (;;) {
-		uint64_t retry = now_ns() + (uint64_t)ATTACH_RETRY_MS * 1000000u;
+		uint64_t retry = umono_ns() + (uint64_t)ATTACH_RETRY_MS * 1000000u;
 		uint64_t ns = SLEEP_MIN_NS;
 
 		if (getrandom(&s->nonce, sizeof(s->nonce), 0) != sizeof(s->nonce))
@@ -306,7 +301,7 @@ static int attach(struct utmem_client *c, struct ivs *s)
 				 __ATOMIC_RELAXED);
 		__atomic_store_n(&s->ctl->attach_req, s->nonce, __ATOMIC_RELEASE);
 		ring_bell(s, UVM_VEC_CTL);
-		while (now_ns() < retry) {
+		while (umono_ns() < retry) {
 			if (__atomic_load_n(&s->ctl->attach_ack, __ATOMIC_ACQUIRE) ==
 			    s->nonce) {
 				s->boot = __atomic_load_n(&s->ctl->boot,
@@ -317,7 +312,7 @@ static int attach(struct utmem_client *c, struct ivs *s)
 					       ? 0
 					       : -ECONNREFUSED;
 			}
-			if (now_ns() >= deadline)
+			if (umono_ns() >= deadline)
 				return -ETIMEDOUT;
 			nap(ns);
 			if (ns < SLEEP_MAX_NS)

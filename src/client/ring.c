@@ -410,7 +410,7 @@ static int spin(struct uclient_ring *r, unsigned want, uint64_t target,
 		if (rc)
 			return rc;
 		prev = now;
-		now = uspin_now();
+		now = umono_ns();
 		/* Lost the CPU mid-spin, and not to the daemon answering us:
 		 * sleep instead for a while (spin.h). */
 		if (!ready(r, want, target) &&
@@ -435,7 +435,7 @@ static int vm_wait(struct uclient_ring *r, unsigned want, uint64_t target,
 
 		if (rc)
 			return rc < 0 ? rc : 0;
-		if (uspin_now() >= deadline)
+		if (umono_ns() >= deadline)
 			return -ETIMEDOUT;
 		rc = r->vm.sleep(r->vm.arg, round);
 		if (rc)
@@ -472,7 +472,7 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 static int wait_reading(struct utmem_client *c, unsigned want, uint64_t target,
 			int timeout_ms)
 {
-	uint64_t deadline = uspin_now() + (uint64_t)timeout_ms * 1000000u;
+	uint64_t deadline = umono_ns() + (uint64_t)timeout_ms * 1000000u;
 
 	for (;;) {
 		int rc = ready(c->ring, want, target), left;
@@ -513,11 +513,11 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 			 uint64_t target, int timeout_ms)
 {
 	struct uclient_ring *r = c->ring;
-	uint64_t t0 = uspin_now(), deadline;
+	uint64_t t0 = umono_ns(), deadline;
 	int rc = spin(r, want, target, t0);
 
 	if (rc) {
-		uint64_t now = uspin_now();
+		uint64_t now = umono_ns();
 
 		uspin_adapt(&r->spin, now, now - t0);
 		return rc < 0 ? rc : 0;
@@ -526,7 +526,7 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 	if (r->vm.release) {
 		rc = vm_wait(r, want, target, deadline);
 		if (rc == 0) {
-			uint64_t now = uspin_now();
+			uint64_t now = umono_ns();
 
 			uspin_adapt(&r->spin, now, now - t0);
 		}
@@ -565,13 +565,13 @@ static int wait_for_once(struct utmem_client *c, unsigned want,
 			if (rc)
 				return rc == -ECONNRESET ? closed_error(r) : rc;
 		}
-		if (n == 0 && uspin_now() >= deadline)
+		if (n == 0 && umono_ns() >= deadline)
 			return -ETIMEDOUT;
 	}
 	if (rc < 0)
 		return rc;
 	{
-		uint64_t now = uspin_now();
+		uint64_t now = umono_ns();
 
 		uspin_adapt(&r->spin, now, now - t0);
 	}

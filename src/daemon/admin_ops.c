@@ -264,7 +264,7 @@ static struct store_job *store_job_take(struct ud_daemon *d)
 	dying_add(d, pools, npools);
 	s->evictions = si.stats.evictions;
 	s->charged = si.charged;
-	s->t0 = ud_now_ns();
+	s->t0 = umono_ns();
 	return s;
 }
 
@@ -290,7 +290,7 @@ static void store_job_report(struct ud_daemon *d, struct store_job *s)
 			ud_human(s->charged, a), ud_human(si.charged, b));
 		ud_info("evicted %llu entries to fit the lowered limits (charged %s -> %s) in %llu ms",
 			(unsigned long long)(si.stats.evictions - s->evictions), a, b,
-			(unsigned long long)((ud_now_ns() - s->t0) / 1000000));
+			(unsigned long long)((umono_ns() - s->t0) / 1000000));
 	}
 }
 

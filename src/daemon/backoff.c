@@ -103,7 +103,7 @@ int ud_authfail_blocked(struct ud_daemon *d, uint32_t addr)
 	addr = key_of(addr);
 	pthread_mutex_lock(&a->lock);
 	r = find(a, addr);
-	blocked = r && ud_now_ns() < r->until_ns;
+	blocked = r && umono_ns() < r->until_ns;
 	pthread_mutex_unlock(&a->lock);
 	return blocked;
 }
@@ -112,7 +112,7 @@ void ud_authfail_record(struct ud_daemon *d, uint32_t addr)
 {
 	struct ud_authfail *a = d->authfail;
 	struct ud_authfail_rec *r, *old = NULL;
-	uint64_t now = ud_now_ns(), ms;
+	uint64_t now = umono_ns(), ms;
 	unsigned s;
 
 	if (!a || !addr)

@@ -147,9 +147,9 @@ static void *bulk_main(void *arg)
 		b->queued--;
 		b->running++;
 		pthread_mutex_unlock(&b->lock);
-		t0 = ud_now_ns();
+		t0 = umono_ns();
 		j->err = job_run(b->d, j);
-		ns = ud_now_ns() - t0;
+		ns = umono_ns() - t0;
 		pthread_mutex_lock(&b->lock);
 		b->running--;
 		b->jobs++;

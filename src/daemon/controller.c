@@ -375,7 +375,7 @@ static void control(struct ud_ctl *ctl, uint64_t now)
 
 static uint64_t now_ns(void)
 {
-	return ud_now_ns();
+	return umono_ns();
 }
 
 static void *ctl_main(void *arg)
@@ -605,7 +605,7 @@ int ud_ctl_set_ceiling(struct ud_daemon *d, uint64_t capacity)
 		ctl->shrinks++;
 		ctl->shrunk += ctl->st.capacity - capacity;
 		ctl->last_why = UD_CTL_SHRINK_CEILING;
-		ctl->last_change_ns = ud_now_ns();
+		ctl->last_change_ns = umono_ns();
 		ctl->last_from = ctl->st.capacity;
 		ctl->last_to = capacity;
 		ctl->st.capacity = capacity;
@@ -634,7 +634,7 @@ void ud_ctl_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap, size
 {
 	static const char *const modes[] = { "off", "host", "cgroup", "psi" };
 	struct ud_ctl *ctl = d->ctl;
-	uint64_t now = ud_now_ns();
+	uint64_t now = umono_ns();
 
 	if (!ctl)
 		return;

@@ -234,7 +234,7 @@ void ud_recall_all(struct ud_daemon *d)
 
 void ud_recall_for_capacity(struct ud_daemon *d)
 {
-	uint64_t now = ud_now_ns(), last = atomic_load(&d->recall_cap_ns);
+	uint64_t now = umono_ns(), last = atomic_load(&d->recall_cap_ns);
 
 	if (now - last < UD_RECALL_CAP_NS ||
 	    !atomic_compare_exchange_strong(&d->recall_cap_ns, &last, now))
@@ -415,13 +415,13 @@ void ud_credit_reclaim_due(struct ud_loop *l)
 {
 	int again = 0;
 
-	if (!atomic_load(&l->reclaim_due) || ud_now_ns() < l->reclaim_next_ns)
+	if (!atomic_load(&l->reclaim_due) || umono_ns() < l->reclaim_next_ns)
 		return;
 	atomic_store(&l->reclaim_due, 0);
 	for (struct ud_conn *c = l->rings; c; c = c->rnext)
 		again |= reclaim(c);
 	if (again) { /* each look bumps the client's recall: not too often */
-		l->reclaim_next_ns = ud_now_ns() + UD_RECLAIM_RETRY_MS * 1000000ull;
+		l->reclaim_next_ns = umono_ns() + UD_RECLAIM_RETRY_MS * 1000000ull;
 		atomic_store(&l->reclaim_due, 1);
 	}
 }

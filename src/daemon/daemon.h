@@ -22,6 +22,7 @@
 #include <sys/un.h>
 
 #include "proto/admin.h"
+#include "proto/clock.h"
 #include "proto/wire.h"
 #include "store/store.h"
 #include "transport/ring.h"
@@ -614,9 +615,6 @@ int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed);
 
 int ud_sched_slice(unsigned us, uint64_t *got_ns);
 void ud_sched_serving_thread(struct ud_daemon *d);
-/* CLOCK_MONOTONIC in nanoseconds. */
-uint64_t ud_now_ns(void);
-
 /* Add one to a counter that only the calling thread writes (a worker's
  * wakeups, spin_crowded): no locked instruction; INFO reads it. */
 static inline void ud_count1(_Atomic uint64_t *c)

@@ -133,7 +133,7 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	struct ud_bulk_stats bs;
 	struct passwd *pw = getpwuid(geteuid());
 	uint64_t rss = ud_rss_bytes();
-	uint64_t up = (ud_now_ns() - d->started_ns) / 1000000000ull;
+	uint64_t up = (umono_ns() - d->started_ns) / 1000000000ull;
 	size_t n = 0;
 
 	ust_store_info(d->st, &si);
@@ -188,7 +188,7 @@ size_t ud_server_info(struct ud_daemon *d, struct ud_info_item *out, size_t cap)
 	}
 	if (d->last_save_ns)
 		ITEM("last_save_seconds_ago", "%llu",
-		     (unsigned long long)((ud_now_ns() - d->last_save_ns) / 1000000000ull));
+		     (unsigned long long)((umono_ns() - d->last_save_ns) / 1000000000ull));
 	if (d->metrics)
 		ITEM("metrics", "http://%s:%u/metrics", d->cfg.metrics_host,
 		     (unsigned)ud_metrics_port(d));

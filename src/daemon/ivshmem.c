@@ -156,7 +156,7 @@ static uint64_t random_u64(void)
 
 	while (v == 0)
 		if (getrandom(&v, sizeof(v), 0) != sizeof(v))
-			v = ud_now_ns();
+			v = umono_ns();
 	return v;
 }
 
@@ -285,7 +285,7 @@ static int session_start(struct ud_vm *vm, uint64_t req, uint32_t caps)
 	}
 	vm->session_no++;
 	vm->poll_ns = POLL_MIN_NS;
-	vm->loop.ring_last_ns = ud_now_ns();
+	vm->loop.ring_last_ns = umono_ns();
 	vm->state = UVM_STATE_OPEN;
 	vm->ack = req;
 	ctl_repair(vm);
@@ -328,7 +328,7 @@ static void ctl_poll(struct ud_vm *vm)
  */
 static int64_t next_wait(struct ud_vm *vm, int *armed)
 {
-	uint64_t now = ud_now_ns(), end, prev;
+	uint64_t now = umono_ns(), end, prev;
 	int rung = vm->qemu_fd >= 0 && (vm->caps & UVM_CAP_BELL);
 
 	*armed = 0;
@@ -349,7 +349,7 @@ static int64_t next_wait(struct ud_vm *vm, int *armed)
 			else
 				uspin_relax();
 			prev = now;
-			now = ud_now_ns();
+			now = umono_ns();
 			if (!polite && !ud_ring_ready(&vm->loop) &&
 			    uspin_preempted(&vm->loop.ring_spin, now, now - prev))
 				break;

@@ -249,7 +249,7 @@ struct ud_conn *ud_conn_new(struct ud_loop *l, int fd, struct ud_tenant *t)
 	c->tenant = t;
 	c->in_cap = IN_DEFAULT;
 	c->in_need = UWIRE_HDR_SIZE;
-	c->born_ns = c->active_ns = l->now_ns ? l->now_ns : ud_now_ns();
+	c->born_ns = c->active_ns = l->now_ns ? l->now_ns : umono_ns();
 	c->next = l->conns;
 	if (l->conns)
 		l->conns->prev = c;
@@ -719,7 +719,7 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 	struct epoll_event ev[MAX_EVENTS];
 	int n = epoll_wait(l->epfd, ev, MAX_EVENTS, timeout_ms);
 
-	l->now_ns = ud_now_ns(); /* one clock read per batch, for timestamps */
+	l->now_ns = umono_ns(); /* one clock read per batch, for timestamps */
 	ud_count1(&l->wakeups);
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
@@ -753,11 +753,6 @@ int ud_loop_once(struct ud_loop *l, int timeout_ms)
 static long now_ms(void)
 {
 	return (long)(umono_ns() / 1000000u);
-}
-
-uint64_t ud_now_ns(void)
-{
-	return umono_ns();
 }
 
 /* Why c should be closed now, or NULL. See loop.c's header. */
@@ -794,7 +789,7 @@ static const char *overdue(const struct ud_conn *c, uint64_t now)
 static void timeout_sweep(struct ud_loop *l)
 {
 	struct ud_conn *c, *next;
-	uint64_t now = ud_now_ns();
+	uint64_t now = umono_ns();
 
 	l->now_ns = now;
 	if (now < l->next_sweep_ns)

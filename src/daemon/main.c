@@ -169,7 +169,7 @@ void ud_notify_ready(struct ud_daemon *d)
 void ud_notify_reloading(void)
 {
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)(ud_now_ns() / 1000));
+		   (unsigned long long)(umono_ns() / 1000));
 }
 
 /*
@@ -478,7 +478,7 @@ static int start(struct ud_daemon *d, char *msg, size_t msglen)
 		snprintf(msg, msglen, "cannot set up limits: %s", strerror(-err));
 		return err;
 	}
-	d->started_ns = ud_now_ns();
+	d->started_ns = umono_ns();
 	d->boot = d->cfg;
 	d->boot.tenants = NULL;
 	d->boot.pools = NULL;

@@ -212,7 +212,7 @@ static void server_metrics(struct ud_daemon *d, struct uadm_wbuf *w)
 	out(w, "utmem_info{version=\"%s\"} 1\n", UD_VERSION);
 	head(w, "utmem_uptime_seconds", "gauge", "Seconds since utmemd started.");
 	out(w, "utmem_uptime_seconds %llu\n",
-	    (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull));
+	    (unsigned long long)((umono_ns() - d->started_ns) / 1000000000ull));
 	head(w, "utmem_capacity_bytes", "gauge", "Host memory the store may charge in all.");
 	out(w, "utmem_capacity_bytes %llu\n", (unsigned long long)si.capacity);
 	head(w, "utmem_charged_bytes", "gauge", "Bytes charged to all tenants.");
@@ -592,7 +592,7 @@ static void on_accept(struct ud_metrics *mx)
 		m->sent = 0;
 		m->draining = 0;
 		uadm_wbuf_init(&m->out);
-		m->deadline_ns = ud_now_ns() + (uint64_t)MX_DEADLINE_MS * 1000000u;
+		m->deadline_ns = umono_ns() + (uint64_t)MX_DEADLINE_MS * 1000000u;
 		ev.data.ptr = m;
 		if (epoll_ctl(mx->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
 			mconn_close(mx, m);
@@ -666,7 +666,7 @@ static void *metrics_main(void *arg)
 	struct epoll_event ev[MX_CONNS + 2];
 
 	for (;;) {
-		uint64_t now = ud_now_ns(), next = UINT64_MAX;
+		uint64_t now = umono_ns(), next = UINT64_MAX;
 		int timeout = -1, n;
 
 		for (int i = 0; i < MX_CONNS; i++) {

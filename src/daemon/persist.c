@@ -221,7 +221,7 @@ int ud_persist_save(struct ud_daemon *d, struct uadm_wbuf *rep)
 	struct ust_tenant_info *ti = NULL;
 	struct ust_pool_info *pi = NULL;
 	char path[4200], tmp[4300], a[32];
-	uint64_t t0 = ud_now_ns(), sum;
+	uint64_t t0 = umono_ns(), sum;
 	int np = 0, nt = 0, err;
 
 	if (!d->cfg.persist[0]) {
@@ -284,11 +284,11 @@ int ud_persist_save(struct ud_daemon *d, struct uadm_wbuf *rep)
 		goto out;
 	}
 	sync_dir(path);
-	d->last_save_ns = ud_now_ns();
+	d->last_save_ns = umono_ns();
 	ud_text(rep, "saved %llu persistent pools, %llu entries (%s of values) to %s in %llu ms\n",
 		(unsigned long long)w.pools, (unsigned long long)w.entries,
 		ud_human(w.bytes, a), path,
-		(unsigned long long)((ud_now_ns() - t0) / 1000000u));
+		(unsigned long long)((umono_ns() - t0) / 1000000u));
 out:
 	if (w.fd >= 0) {
 		close(w.fd);
@@ -645,7 +645,7 @@ int ud_persist_restore(struct ud_daemon *d, char *msg, size_t msglen)
 {
 	struct ps_pass chk = {.d = d, .apply = 0}, app = {.d = d, .apply = 1};
 	char path[4200], why[512] = "", a[32];
-	uint64_t t0 = ud_now_ns();
+	uint64_t t0 = umono_ns();
 	struct stat sb;
 	int err;
 
@@ -682,6 +682,6 @@ int ud_persist_restore(struct ud_daemon *d, char *msg, size_t msglen)
 	ud_info("restored %llu persistent pools, %llu entries (%s of values) from %s in %llu ms",
 		(unsigned long long)app.pools, (unsigned long long)app.entries,
 		ud_human(app.bytes, a), path,
-		(unsigned long long)((ud_now_ns() - t0) / 1000000u));
+		(unsigned long long)((umono_ns() - t0) / 1000000u));
 	return 0;
 }

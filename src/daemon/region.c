@@ -78,7 +78,7 @@ int ud_region_create(struct ud_daemon *d, struct ud_tenant *t)
 	if (base == MAP_FAILED)
 		goto err_fd;
 	if (getrandom(&rc.seed, sizeof(rc.seed), 0) != sizeof(rc.seed))
-		rc.seed = (uint64_t)ud_now_ns() * 0x9e3779b97f4a7c15ull;
+		rc.seed = (uint64_t)umono_ns() * 0x9e3779b97f4a7c15ull;
 	rc.base = base;
 	rc.size = size;
 	rc.fd = fd;

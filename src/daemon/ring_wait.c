@@ -83,7 +83,7 @@ static int spin_slice(struct ud_loop *l, uint64_t now, uint64_t end)
 		else
 			uspin_relax();
 		prev = now;
-		now = uspin_now();
+		now = umono_ns();
 		/*
 		 * Lost the CPU mid-spin or in a yield, and not to the client
 		 * we wait for (it would have sent something): stop spinning
@@ -100,7 +100,7 @@ static int spin_slice(struct ud_loop *l, uint64_t now, uint64_t end)
 
 int ud_ring_wait_timeout(struct ud_loop *l, int block_ms, int *armed)
 {
-	uint64_t now = uspin_now();
+	uint64_t now = umono_ns();
 	uint64_t window = uspin_window(&l->ring_spin, now);
 
 	*armed = 0;
@@ -140,7 +140,7 @@ sleep:
  */
 void ud_ring_worked(struct ud_loop *l)
 {
-	uint64_t now = uspin_now();
+	uint64_t now = umono_ns();
 
 	if (l->ring_idle) {
 		uspin_adapt(&l->ring_spin, now, now - l->ring_last_ns);

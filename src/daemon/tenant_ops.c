@@ -203,7 +203,7 @@ static void op_get(struct ud_conn *c, const struct uwire_frame *f)
 		ud_bench_null_get(c, &f->hdr, g.maxlen);
 		return;
 	}
-	t0 = c->bench & UWIRE_BENCH_TIMING ? ud_now_ns() : 0;
+	t0 = c->bench & UWIRE_BENCH_TIMING ? umono_ns() : 0;
 	for (int tries = 1;; tries++) {
 		err = ust_get(d->st, c->tenant->id, f->hdr.pool, f->key,
 			      f->hdr.klen, flags, get_sink, &g);
@@ -217,7 +217,7 @@ static void op_get(struct ud_conn *c, const struct uwire_frame *f)
 		g.ready = g.want;
 	}
 	if (c->bench & UWIRE_BENCH_TIMING)
-		c->bench_store_acc += ud_now_ns() - t0;
+		c->bench_store_acc += umono_ns() - t0;
 	if (err)
 		reply_status(c, &f->hdr, err);
 }
@@ -305,7 +305,7 @@ static void op_server_info(struct ud_conn *c, const struct uwire_frame *f)
 		     "tenant_puts_posted_inline:%llu\ntenant_puts_replied:%llu\n"
 		     "tenant_credit_returns:%llu\n",
 		     UD_VERSION,
-		     (unsigned long long)((ud_now_ns() - d->started_ns) / 1000000000ull),
+		     (unsigned long long)((umono_ns() - d->started_ns) / 1000000000ull),
 		     d->nworkers, d->lim.max_key, d->lim.max_value,
 		     (unsigned long long)d->ring_size, d->boot.persist[0] ? "on" : "off",
 		     c->tenant->name, atomic_load(&c->tenant->conns),
@@ -427,10 +427,10 @@ static void op_put(struct ud_conn *c, const struct uwire_frame *f)
 		ud_reply(c, h, UWIRE_S_OK, h->pool, NULL, 0); /* stores nothing */
 		return;
 	}
-	t0 = c->bench & UWIRE_BENCH_TIMING ? ud_now_ns() : 0;
+	t0 = c->bench & UWIRE_BENCH_TIMING ? umono_ns() : 0;
 	err = ust_put_ex(d->st, c->tenant->id, h->pool, f->key, h->klen, &src);
 	if (c->bench & UWIRE_BENCH_TIMING)
-		c->bench_store_acc += ud_now_ns() - t0;
+		c->bench_store_acc += umono_ns() - t0;
 	if (!err && c->credit)
 		c->credit->want = 1; /* room again: credit may be worth granting */
 	/* Refused for room while connections hold credit: ask for it back
@@ -507,9 +507,9 @@ void ud_dispatch_tenant(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	c->bench_store_acc = 0;
-	t0 = ud_now_ns();
+	t0 = umono_ns();
 	dispatch(c, f);
-	t0 = ud_now_ns() - t0;
+	t0 = umono_ns() - t0;
 	if (c->loop->d->metrics_on)
 		ud_metrics_observe(c->tenant, c->loop->index, f->hdr.opcode, t0);
 	if (c->bench & UWIRE_BENCH_TIMING)

@@ -35,17 +35,11 @@ struct uspin {
 	uint64_t calm_until; /* no spinning before this (CLOCK_MONOTONIC ns) */
 };
 
-/* CLOCK_MONOTONIC in nanoseconds. */
-static inline uint64_t uspin_now(void)
-{
-	return umono_ns();
-}
-
-/* Milliseconds from now until deadline (uspin_now()'s clock), rounded up
+/* Milliseconds from now until deadline (umono_ns()'s clock), rounded up
  * so that a wait of that long reaches it; 0 once it has passed. */
 static inline int uspin_ms_left(uint64_t deadline)
 {
-	uint64_t now = uspin_now();
+	uint64_t now = umono_ns();
 
 	return now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 }
