@@ -375,24 +375,22 @@ char *ud_run_file(const char *run_dir, const char *name)
 
 /*
  * Is the socket name, in run directory dir, too long for sun_path? Measured
- * as utmemd will bind it: a relative dir (the default ./run/utmem, or
- * --run-dir r) is made absolute before anything is bound, so it counts
- * from the working directory, as ud_run_file() spells it.
+ * as utmemd will bind it (ud_socket_path: RUN_DIR/NAME, the name as
+ * written), where a relative dir (the default ./run/utmem, or --run-dir r)
+ * has been made absolute first: it counts from the working directory.
  */
 int ud_socket_too_long(const char *what, const char *dir, const char *name,
 		       char *msg, size_t msglen)
 {
-	char *file = name[0] == '/' ? NULL : ud_run_file(dir, name);
+	char *abs = name[0] == '/' || dir[0] == '/' ? NULL : ud_run_file(dir, ".");
 	char full[2 * UD_PATH_MAX + 4096];
 	size_t n;
 
-	if (file)
-		snprintf(full, sizeof(full), "%s", file);
-	else if (name[0] == '/')
+	if (name[0] == '/')
 		snprintf(full, sizeof(full), "%s", name);
-	else /* out of memory: as written */
-		snprintf(full, sizeof(full), "%s/%s", dir, name);
-	free(file);
+	else
+		snprintf(full, sizeof(full), "%s/%s", abs ? abs : dir, name);
+	free(abs);
 	n = strlen(full);
 	if (n < UD_PATH_MAX)
 		return 0;
