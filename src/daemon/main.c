@@ -74,23 +74,17 @@ static int make_dirs(const char *path)
 
 /*
  * The config file's path made absolute against the directory utmemd was
- * started in, without resolving links (a reload reads what the link names
- * then): INFO shows it, and config save compares paths with it. Left as
- * given when it would not fit.
+ * started in (ud_run_file, links not resolved: a reload reads what the
+ * link names then): INFO shows it, and config save compares paths with
+ * it. Left as given when it would not fit.
  */
 static void absolute_config_path(struct ud_cfg *cfg)
 {
-	char cwd[sizeof(cfg->path)];
-	size_t nc, np = strlen(cfg->path);
+	char *abs = cfg->path[0] ? ud_run_file(".", cfg->path) : NULL;
 
-	if (!cfg->path[0] || cfg->path[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-		return;
-	nc = strlen(cwd);
-	if (nc + 1 + np >= sizeof(cfg->path))
-		return;
-	memmove(cfg->path + nc + 1, cfg->path, np + 1);
-	memcpy(cfg->path, cwd, nc);
-	cfg->path[nc] = '/';
+	if (abs && strlen(abs) < sizeof(cfg->path))
+		memcpy(cfg->path, abs, strlen(abs) + 1);
+	free(abs);
 }
 
 /* Create the run directory, make it absolute, and check we can write there. */
