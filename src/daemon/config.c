@@ -518,15 +518,6 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	    !x->bellfile || !x->file || !files || !x->admin)
 		goto out;
 	x->n = cfg->ntenants;
-	for (size_t i = 0; i < cfg->ntenants; i++) {
-		ud_socket_name(&cfg->tenants[i], x->sockname[i], sizeof(x->sockname[i]));
-		x->sockfile[i] = ud_run_file(cfg->run_dir, x->sockname[i]);
-		if (!x->sockfile[i])
-			goto out;
-		keys[i] = x->sockfile[i];
-	}
-	if ((err = first_dups(cfg->ntenants, keys, x->socket)))
-		goto out;
 	for (size_t i = 0; i < cfg->ntenants; i++)
 		keys[i] = cfg->tenants[i].token;
 	if ((err = first_dups(cfg->ntenants, keys, x->token)))
@@ -538,40 +529,37 @@ static int dups_find(const struct ud_cfg *cfg, struct cfg_dups *x)
 	}
 	if ((err = first_dups(cfg->ntenants, keys, x->cid)))
 		goto out;
-	/* Region files as vm_start() resolves them (relative: in the run
-	 * directory): two spellings of one file are one region, which two
-	 * tenants' threads would both serve. */
-	for (size_t i = 0; i < cfg->ntenants; i++) {
-		keys[i] = NULL;
-		if (!cfg->tenants[i].ivshmem[0])
-			continue;
-		x->shmfile[i] = ud_run_file(cfg->run_dir, cfg->tenants[i].ivshmem);
-		if (!x->shmfile[i]) {
-			err = -ENOMEM;
-			goto out;
-		}
-		keys[i] = x->shmfile[i];
-	}
-	err = first_dups(cfg->ntenants, keys, x->ivshmem);
-	if (err)
-		goto out;
-	/* Doorbell sockets as vm_start() resolves them; then every file in
-	 * one list: a doorbell or region that is also another file (a
-	 * socket, the admin socket, the other kind) would be bound or
-	 * sized over it. */
+	/* Every file utmemd makes, as ud_socket_path() and vm_start()
+	 * resolve them (relative: in the run directory), in one list: two
+	 * spellings of one file are one file, which two tenants' sockets or
+	 * VM threads would both take, or a region or doorbell would be sized
+	 * or bound over. */
+	err = -ENOMEM;
 	files[0] = x->admin;
 	for (size_t i = 0; i < cfg->ntenants; i++) {
-		const char *bell = cfg->tenants[i].ivshmem_doorbell;
+		const struct ud_cfg_tenant *t = &cfg->tenants[i];
 
-		if (bell[0] && !(x->bellfile[i] = ud_run_file(cfg->run_dir, bell))) {
-			err = -ENOMEM;
+		ud_socket_name(t, x->sockname[i], sizeof(x->sockname[i]));
+		if (!(x->sockfile[i] = ud_run_file(cfg->run_dir, x->sockname[i])) ||
+		    (t->ivshmem[0] && !(x->shmfile[i] = ud_run_file(cfg->run_dir, t->ivshmem))) ||
+		    (t->ivshmem_doorbell[0] &&
+		     !(x->bellfile[i] = ud_run_file(cfg->run_dir, t->ivshmem_doorbell))))
 			goto out;
-		}
 		files[1 + i] = x->sockfile[i];
 		files[1 + x->n + i] = x->shmfile[i];
 		files[1 + 2 * x->n + i] = x->bellfile[i];
 	}
-	err = first_dups(1 + 3 * x->n, files, x->file);
+	if ((err = first_dups(1 + 3 * x->n, files, x->file)))
+		goto out;
+	/* Of those, a socket's earlier socket and a region's earlier region
+	 * (the admin socket and clashes of two kinds are judged apart). */
+	for (size_t i = 0; i < x->n; i++) {
+		size_t js = x->file[1 + i], jr = x->file[1 + x->n + i];
+
+		x->socket[i] = js != SIZE_MAX && js >= 1 ? js - 1 : SIZE_MAX;
+		x->ivshmem[i] = jr != SIZE_MAX && jr >= 1 + x->n && jr < 1 + 2 * x->n
+					? jr - 1 - x->n : SIZE_MAX;
+	}
 out:
 	free(keys);
 	free(files);
