@@ -846,6 +846,10 @@ void ud_credit_free(struct ud_conn *c);
 int ud_credit_spend(struct ud_conn *c, uint64_t bound);
 /* Would ud_credit_spend(c, bound) succeed now? (No credit: no.) */
 bool ud_credit_covers(const struct ud_conn *c, uint64_t bound);
+/* A TCP connection sent something before a good HELLO (tenant_ops.c):
+ * answer h AUTH and close it, why in the debug log (docs/security.md,
+ * "TCP"). */
+void ud_unauth_refuse(struct ud_conn *c, const struct uwire_hdr *h, const char *why);
 /* c broke the posting rules (tenant_ops.c): warn with what, answer h
  * PROTO, close the connection. */
 void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,

@@ -384,12 +384,7 @@ static int request_ok(struct ud_conn *c, const struct uwire_frame *f)
 	int st = uwire_request_check(&f->hdr);
 
 	if (st < 0 && c->unauth) {
-		/* Before its HELLO a TCP connection gets AUTH for anything but
-		 * a good HELLO, and is closed (docs/security.md, "TCP"). */
-		ud_debug("fd %d: malformed %s before HELLO; closing", c->fd,
-			 uwire_op_name(f->hdr.opcode));
-		ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
-		c->closing = 1;
+		ud_unauth_refuse(c, &f->hdr, "malformed request before HELLO");
 		return 0;
 	}
 	if (st < 0) {
@@ -431,10 +426,8 @@ void ud_conn_process(struct ud_conn *c)
 			c->in_need = need;
 			/* Before HELLO a TCP client may send one small frame. */
 			if (c->unauth && need > UD_PREAUTH_MAX && c->in_len - pos >=
-			    UWIRE_HDR_SIZE) {
-				ud_reply(c, &f.hdr, UWIRE_S_AUTH, 0, NULL, 0);
-				c->closing = 1;
-			}
+			    UWIRE_HDR_SIZE)
+				ud_unauth_refuse(c, &f.hdr, "frame too large before HELLO");
 			break;
 		}
 		if (r < 0) {

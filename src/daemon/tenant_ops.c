@@ -54,13 +54,9 @@ static void op_hello(struct ud_conn *c, const struct uwire_frame *f)
 
 	if (f->hdr.vlen || f->hdr.klen > UD_TOKEN_MAX) {
 		if (c->tcp && !c->tenant) {
-			/* No token has that shape: answered AUTH and closed
-			 * as any frame but a good HELLO (docs/security.md,
-			 * "TCP"), not counted as a guess (backoff.c). */
-			ud_debug("fd %d: TCP HELLO that cannot carry a token; closing",
-				 c->fd);
-			ud_reply(c, &f->hdr, UWIRE_S_AUTH, 0, NULL, 0);
-			c->closing = 1;
+			/* No token has that shape: not counted as a guess
+			 * (backoff.c). */
+			ud_unauth_refuse(c, &f->hdr, "TCP HELLO that cannot carry a token");
 			return;
 		}
 		reply_status(c, &f->hdr, -EINVAL);
@@ -333,6 +329,13 @@ static void op_pool_only(struct ud_conn *c, const struct uwire_frame *f)
 	ud_bulk_submit(c, &f->hdr);
 }
 
+void ud_unauth_refuse(struct ud_conn *c, const struct uwire_hdr *h, const char *why)
+{
+	ud_debug("fd %d: %s; closing", c->fd, why);
+	ud_reply(c, h, UWIRE_S_AUTH, 0, NULL, 0);
+	c->closing = 1;
+}
+
 /*
  * A ring client broke the posting rules (credit overspent, a staging slot
  * it does not hold, a malformed posted request): it cannot be trusted to
@@ -351,8 +354,8 @@ void ud_posted_violation(struct ud_conn *c, const struct uwire_hdr *h,
  * A posted request the store refused: nobody waits for a reply. Credit
  * paid for its room (a freeze does not refuse it: ops.c), so this is a
  * race with the operator (its pool destroyed while the PUT was in the
- * ring) or memory for the index running out: the value is not stored, and the operator
- * sees it counted (INFO posted_refused) and logged. The connection's
+ * ring) or memory for the index running out: the value is not stored,
+ * and the operator sees it counted (INFO posted_refused) and logged. The connection's
  * credit is recalled, so that its next PUT waits for its answer; for a
  * pool that is gone the client is also told to reopen its pools
  * (pools_gen): else every later posted PUT to it would be answered OK to
@@ -527,9 +530,7 @@ static void dispatch(struct ud_conn *c, const struct uwire_frame *f)
 		return;
 	}
 	if (!c->tenant) {
-		ud_debug("fd %d: TCP request before HELLO; closing", c->fd);
-		ud_reply(c, h, UWIRE_S_AUTH, 0, NULL, 0);
-		c->closing = 1;
+		ud_unauth_refuse(c, h, "TCP request before HELLO");
 		return;
 	}
 	if (c->credit)
