@@ -413,6 +413,13 @@ int ud_listen_tcp(const char *host, uint16_t port, char *msg, size_t msglen);
 
 /* ---- loops and connections (loop.c) ---- */
 
+/* Loop indexes: 0 the main loop, 1..workers the workers, then each VM
+ * tenant's own thread (ivshmem.c); a tenant's latency histograms have a
+ * slot for each (metrics.c). */
+static inline unsigned ud_loop_vm_index(const struct ud_daemon *d)
+{
+	return d->boot.workers + 1;
+}
 int ud_loop_init(struct ud_daemon *d, struct ud_loop *l, unsigned index);
 void ud_loop_fini(struct ud_loop *l);
 /* Add a source to a loop's epoll set. Returns 0 or -errno. */

@@ -567,9 +567,9 @@ static int vm_start(struct ud_daemon *d, struct ud_tenant *t,
 	vm->ctl = (struct uvm_ctl *)(vm->hdr + UVM_CTL_OFFSET);
 	memset(vm->hdr, 0, sizeof(struct uring_shm));
 	ctl_init(vm);
-	/* After the workers' (1..n): the slot of the tenant's latency
-	 * histograms (metrics.c) that only this thread writes. */
-	err = ud_loop_init(d, &vm->loop, d->boot.workers + 1);
+	/* Its own slot of the tenant's latency histograms: only this
+	 * thread writes it. */
+	err = ud_loop_init(d, &vm->loop, ud_loop_vm_index(d));
 	if (!err) {
 		vm->epfd = epoll_create1(EPOLL_CLOEXEC);
 		vm->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -110,10 +110,9 @@ void ud_metrics_observe(struct ud_tenant *t, unsigned worker, unsigned opcode,
 
 int ud_tenant_hist_alloc(struct ud_daemon *d, struct ud_tenant *t)
 {
-	/* Slot i for loop i: 0 is the main loop, 1..workers the workers,
-	 * workers + 1 the tenant's own VM thread (ivshmem.c: the one loop of
-	 * that index serving this tenant). */
-	size_t n = (size_t)d->boot.workers + 2;
+	/* Slot i for loop i (ud_loop_vm_index: the last is the tenant's
+	 * own VM thread's). */
+	size_t n = (size_t)ud_loop_vm_index(d) + 1;
 
 	/* Each slot on cache lines of its own: workers never share one. */
 	t->hist = aligned_alloc(_Alignof(struct ud_hist), n * sizeof(*t->hist));
